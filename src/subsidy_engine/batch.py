@@ -1,0 +1,531 @@
+"""Loans as flat arrays for the kernels, from ``Loan`` models or from a table.
+
+The table path validates column by column, without a Python loop per row,
+and applies the same rules as :class:`~subsidy_engine.loans.Loan` (the tests
+check that a row is rejected here exactly when ``Loan`` refuses it). Each
+problem becomes a rejection ``(row, loan_id, field, reason)``; ``row`` is the
+0-based position of the row in the input table.
+
+Table columns: ``loan_id`` and the ``Loan`` fields, with the floating rate
+flattened into ``floating_tenor``, ``floating_spread_bp`` and
+``floating_reset`` (a ``floating`` column of ``FloatingRate`` objects or
+mappings is accepted too). Money and rates may be strings, integers,
+``Decimal`` objects or exact decimal (Arrow) columns; a float column is
+refused as a whole. Whole-number fields (``term_months``, ``grace_months``,
+``settlement_day``) also accept whole floats, because pandas stores an
+integer column with blanks as floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
+from .loans import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
+from .money import MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, RATE_DECIMALS, MoneyError, to_decimal
+
+
+class PortfolioSchemaError(ValueError):
+    """The table as a whole cannot be read (a missing or float column, an unknown column)."""
+
+
+@dataclass
+class LoanArrays:
+    """One entry per loan, in kernel units (fen, 1e-10 rate units, periods)."""
+
+    principal_fen: np.ndarray
+    periods: np.ndarray
+    months_per_period: np.ndarray
+    method: np.ndarray
+    grace: np.ndarray
+    basis: np.ndarray
+    start_y: np.ndarray
+    start_m: np.ndarray
+    start_d: np.ndarray
+    due_day: np.ndarray
+    is_floating: np.ndarray
+    fixed_units: np.ndarray
+    tenor_5y: np.ndarray
+    spread_units: np.ndarray
+    reset_anniversary: np.ndarray
+    plans: dict[int, list[int]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.principal_fen.shape[0])
+
+    def take(self, index: np.ndarray) -> LoanArrays:
+        """The loans at positions ``index`` (custom plans follow their loans)."""
+        index = np.asarray(index, dtype=np.int64)
+        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "plans"}
+        where = {int(old): new for new, old in enumerate(index)}
+        plans = {where[k]: v for k, v in self.plans.items() if k in where}
+        return LoanArrays(**arrays, plans=plans)
+
+    def start_days(self) -> np.ndarray:
+        return civil_to_epoch_days(self.start_y, self.start_m, self.start_d)
+
+    def plan_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Custom plans as CSR (pointer per loan, fen per period)."""
+        lengths = np.zeros(len(self), dtype=np.int64)
+        for k, plan in self.plans.items():
+            lengths[k] = len(plan)
+        ptr = np.zeros(len(self) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        flat = np.zeros(int(ptr[-1]), dtype=np.int64)
+        for k, plan in self.plans.items():
+            flat[ptr[k]:ptr[k + 1]] = plan
+        return ptr, flat
+
+
+def civil_to_epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of (y, m, d) arrays."""
+    months = (np.asarray(y, dtype=np.int64) - 1970) * 12 + np.asarray(m, dtype=np.int64) - 1
+    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return first + np.asarray(d, dtype=np.int64) - 1
+
+
+def days_in_month(month_index: np.ndarray) -> np.ndarray:
+    """Days in the month ``year * 12 + month - 1`` (vectorized)."""
+    months = np.asarray(month_index, dtype=np.int64) - 1970 * 12
+    first = months.astype("datetime64[M]").astype("datetime64[D]")
+    nxt = (months + 1).astype("datetime64[M]").astype("datetime64[D]")
+    return (nxt - first).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# From models
+# ---------------------------------------------------------------------------
+def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
+    """Flat arrays for validated ``Loan`` models."""
+    n = len(loans)
+
+    def col(values: Iterable[int], dtype: type = np.int64) -> np.ndarray:
+        return np.fromiter(values, dtype=dtype, count=n)
+
+    return LoanArrays(
+        principal_fen=col(x.principal_fen for x in loans),
+        periods=col(x.periods for x in loans),
+        months_per_period=col(x.frequency.months for x in loans),
+        method=col(x.method.code for x in loans),
+        grace=col(x.grace_periods for x in loans),
+        basis=col(x.basis.code for x in loans),
+        start_y=col(x.start_date.year for x in loans),
+        start_m=col(x.start_date.month for x in loans),
+        start_d=col(x.start_date.day for x in loans),
+        due_day=col((x.settlement_day or x.start_date.day) for x in loans),
+        is_floating=col((x.floating is not None for x in loans), np.bool_),
+        fixed_units=col(int(x.annual_rate.scaleb(RATE_DECIMALS)) if x.annual_rate is not None else 0
+                        for x in loans),
+        tenor_5y=col((x.floating is not None and x.floating.tenor is Tenor.FIVE_YEAR for x in loans),
+                     np.bool_),
+        spread_units=col(int(x.floating.spread.scaleb(RATE_DECIMALS)) if x.floating else 0
+                         for x in loans),
+        reset_anniversary=col((x.floating is not None and x.floating.reset is Reset.ANNIVERSARY
+                               for x in loans), np.bool_),
+        plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},  # type: ignore[misc]
+    )
+
+
+# ---------------------------------------------------------------------------
+# From a table
+# ---------------------------------------------------------------------------
+LOAN_COLUMNS = (
+    "principal", "annual_rate", "floating", "floating_tenor", "floating_spread_bp",
+    "floating_reset", "term_months", "frequency", "method", "principal_plan_unit",
+    "grace_months", "interest_basis", "start_date", "settlement_day", "principal_plan",
+)
+
+
+class _Rejections:
+    """Collects (row, field, reason) and the set of bad rows."""
+
+    def __init__(self, n: int) -> None:
+        self.bad = np.zeros(n, dtype=bool)
+        self.items: list[tuple[np.ndarray, str, object]] = []
+
+    def add(self, mask: np.ndarray, field_name: str, reason: object) -> None:
+        """``reason``: a str for every masked row, or an object array aligned with rows."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.bad |= mask
+            rows = np.flatnonzero(mask)
+            if isinstance(reason, str):
+                self.items.append((rows, field_name, reason))
+            else:
+                self.items.append((rows, field_name, np.asarray(reason, dtype=object)[rows]))
+
+    def frame(self, loan_ids: pd.Series) -> pd.DataFrame:
+        parts = []
+        for rows, name, reason in self.items:
+            parts.append(pd.DataFrame({
+                "row": rows,
+                "loan_id": loan_ids.iloc[rows].to_numpy(dtype=object),
+                "field": name,
+                "reason": reason if not isinstance(reason, str) else [reason] * len(rows),
+            }))
+        if not parts:
+            return empty_rejections()
+        return pd.concat(parts, ignore_index=True).sort_values(["row", "field"], kind="stable",
+                                                             ignore_index=True)
+
+
+def empty_rejections() -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.Series(dtype=np.int64), "loan_id": pd.Series(dtype=object),
+                         "field": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
+
+
+def _is_float_dtype(s: pd.Series) -> bool:
+    dtype = s.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_floating(dtype.pyarrow_dtype)
+    return pd.api.types.is_float_dtype(dtype)
+
+
+def _is_int_dtype(s: pd.Series) -> bool:
+    return pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _decimal_units(series: pd.Series, scale: int, name: str,
+                   rej: _Rejections) -> tuple[np.ndarray, np.ndarray]:
+    """Exact decimal column -> (int64 units of 10**-scale, missing mask).
+
+    Rows that are not exact numbers at that scale are rejected.
+    """
+    n = len(series)
+    if _is_float_dtype(series):
+        raise PortfolioSchemaError(
+            f"column {name!r} holds binary floats ({series.dtype}); exact amounts and rates need "
+            "strings, integers, Decimal objects or a decimal column (read CSV files with "
+            f"dtype={{{name!r}: str}})"
+        )
+    if pd.api.types.is_bool_dtype(series.dtype):
+        raise PortfolioSchemaError(f"column {name!r} holds booleans, not numbers")
+    if _is_int_dtype(series):
+        missing = series.isna().to_numpy()
+        values = series.fillna(0).to_numpy(dtype=np.int64)
+        limit = np.iinfo(np.int64).max // 10**scale
+        too_big = np.abs(values) > limit
+        rej.add(too_big & ~missing, name, "is too large")
+        return np.where(too_big, 0, values) * 10**scale, missing
+    fast = _decimal_units_arrow(series, scale)
+    if fast is not None:
+        return fast
+    units = np.zeros(n, dtype=np.int64)
+    missing = np.zeros(n, dtype=bool)
+    reasons = np.empty(n, dtype=object)
+    bad = np.zeros(n, dtype=bool)
+    for k, value in enumerate(series.array):
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            missing[k] = True
+            continue
+        try:
+            exact = to_decimal(value, "value").scaleb(scale)
+            if exact != exact.to_integral_value():
+                raise MoneyError(f"{value} has more than {scale} decimal places"
+                                 + (" (a fraction of a fen)" if scale == 2 else ""))
+            if abs(exact) > np.iinfo(np.int64).max:
+                raise MoneyError(f"{value} is too large")
+            units[k] = int(exact)
+        except MoneyError as exc:
+            bad[k] = True
+            reasons[k] = str(exc).removeprefix("value: ")
+    rej.add(bad, name, reasons)
+    return units, missing
+
+
+def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Vectorized conversion for string, Decimal and decimal columns; None to fall back."""
+    try:
+        if isinstance(series.dtype, pd.ArrowDtype):
+            arr = pa.chunked_array(series.array._pa_array).combine_chunks()  # noqa: SLF001
+        else:
+            inferred = pd.api.types.infer_dtype(series, skipna=True)
+            if inferred not in ("string", "decimal"):
+                return None
+            arr = pa.array(series.to_numpy(dtype=object), from_pandas=True)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+                or pa.types.is_decimal(arr.type)):
+            return None
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            arr = arr.cast(pa.decimal128(38, scale))  # safe: fails on any lost digit
+        else:
+            arr = arr.cast(pa.decimal128(38, scale))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError, ValueError):
+        return None
+    missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64,
+                          count=2 * (len(arr) + arr.offset))[2 * arr.offset:]
+    low, high = words[0::2], words[1::2]
+    if np.any((high != (low >> 63)) & ~missing):
+        return None  # beyond int64 units: let the slow path say which row
+    return np.where(missing, 0, low).astype(np.int64), missing
+
+
+def _int_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-number column -> (int64 values, missing mask)."""
+    n = len(series)
+    if _is_int_dtype(series):
+        missing = series.isna().to_numpy()
+        return series.fillna(0).to_numpy(dtype=np.int64), missing
+    if _is_float_dtype(series):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(values)
+        whole = ~missing & (values == np.floor(np.where(missing, 0, values))) & (np.abs(values) < 2**53)
+        rej.add(~missing & ~whole, name, "is not a whole number")
+        return np.where(whole, values, 0).astype(np.int64), missing
+    values = np.zeros(n, dtype=np.int64)
+    missing = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    for k, v in enumerate(series.array):
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            missing[k] = True
+        elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            values[k] = int(v)
+        else:
+            bad[k] = True
+    rej.add(bad, name, "is not a whole number")
+    return values, missing
+
+
+def _enum_column(series: pd.Series | None, enum: type, name: str, default: object,
+                 rej: _Rejections, n: int) -> np.ndarray:
+    """String column -> member codes (``default`` for blanks; -1 when no default)."""
+    codes = np.full(n, -1 if default is None else default.code, dtype=np.int64)  # type: ignore[attr-defined]
+    if series is None:
+        return codes
+    text = series.astype("string").str.strip().str.lower()
+    present = text.notna().to_numpy() & (text.fillna("") != "").to_numpy()
+    mapping = {m.value: m.code for m in enum}
+    if enum is Tenor:
+        mapping |= {"1y": Tenor.ONE_YEAR.code, "5y": Tenor.FIVE_YEAR.code}
+    mapped = text.map(mapping)
+    known = mapped.notna().to_numpy()
+    allowed = ", ".join(repr(m.value) for m in enum)
+    reasons = np.array([f"{v!r} is not one of {allowed}" for v in series.astype("string").fillna("")],
+                       dtype=object) if (present & ~known).any() else None
+    if reasons is not None:
+        rej.add(present & ~known, name, reasons)
+    good = present & known
+    codes[good] = mapped.to_numpy(dtype=object)[good].astype(np.int64)
+    return codes
+
+
+def _date_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndarray, np.ndarray]:
+    """Date column -> (days since epoch, missing mask)."""
+    n = len(series)
+    raw_missing = series.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        values = series
+        if getattr(series.dt, "tz", None) is not None:
+            raise PortfolioSchemaError(f"column {name!r} holds timezone-aware datetimes, not dates")
+        timed = (values.notna() & (values != values.dt.normalize())).to_numpy()
+        rej.add(timed, name, "has a time of day; a date is expected")
+        days = values.dt.normalize().to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
+    else:
+        if isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_date(series.dtype.pyarrow_dtype):
+            days = series.to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
+        else:
+            obj = series.to_numpy(dtype=object)
+            days = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+            bad = np.zeros(n, dtype=bool)
+            reasons = np.empty(n, dtype=object)
+            for k, v in enumerate(obj):
+                if raw_missing[k]:
+                    continue
+                if isinstance(v, pd.Timestamp):
+                    v = v.to_pydatetime()
+                if hasattr(v, "hour"):  # datetime
+                    bad[k], reasons[k] = True, "a datetime is not a date; pass a date or 'YYYY-MM-DD'"
+                elif isinstance(v, date):
+                    days[k] = np.datetime64(v, "D")
+                elif isinstance(v, str):
+                    try:
+                        days[k] = np.datetime64(date.fromisoformat(v.strip()), "D")
+                    except ValueError:
+                        bad[k], reasons[k] = True, f"{v!r} is not an ISO date 'YYYY-MM-DD'"
+                else:
+                    bad[k], reasons[k] = True, f"{type(v).__name__} is not a date"
+            rej.add(bad, name, reasons)
+    missing = raw_missing | np.isnat(days)
+    return np.where(missing, 0, days.astype(np.int64)), missing
+
+
+def _to_civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dt = days.astype("datetime64[D]")
+    months = dt.astype("datetime64[M]")
+    y = months.astype(np.int64) // 12 + 1970
+    m = months.astype(np.int64) % 12 + 1
+    d = (dt - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return y, m, d
+
+
+def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
+                      ) -> tuple[LoanArrays, np.ndarray, pd.DataFrame]:
+    """Validate a loan table; returns (arrays of good rows, their positions, rejections)."""
+    ignore = set(ignore_columns)
+    unknown = [c for c in table.columns if c not in LOAN_COLUMNS and c != "loan_id" and c not in ignore]
+    if unknown:
+        raise PortfolioSchemaError(
+            f"unknown columns {unknown}; a loan table has loan_id and the Loan fields "
+            f"({', '.join(LOAN_COLUMNS)}); pass ignore_columns=[...] for columns to leave aside"
+        )
+    for required in ("loan_id", "principal", "term_months", "start_date"):
+        if required not in table.columns:
+            raise PortfolioSchemaError(f"the loan table has no {required!r} column")
+    table = table.reset_index(drop=True)
+    n = len(table)
+    rej = _Rejections(n)
+    col = table.get
+
+    loan_ids = table["loan_id"]
+    rej.add(loan_ids.isna().to_numpy(), "loan_id", "is missing")
+    dup = loan_ids.duplicated(keep="first").to_numpy() & loan_ids.notna().to_numpy()
+    rej.add(dup, "loan_id", "is a duplicate of an earlier row's loan_id")
+
+    # principal
+    fen, missing = _decimal_units(table["principal"], 2, "principal", rej)
+    rej.add(missing, "principal", "is missing")
+    rej.add(~missing & (fen <= 0), "principal", "must be positive (at least 0.01 yuan)")
+    rej.add(fen > int(MAX_PRINCIPAL_YUAN * 100), "principal",
+            f"is above the supported maximum of {MAX_PRINCIPAL_YUAN} yuan")
+
+    # fixed rate
+    if "annual_rate" in table.columns:
+        fixed_units, no_fixed = _decimal_units(table["annual_rate"], RATE_DECIMALS, "annual_rate", rej)
+    else:
+        fixed_units, no_fixed = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+    rej.add(~no_fixed & (fixed_units < 0), "annual_rate",
+            "is negative; an annual rate is a fraction >= 0 (0.0385 = 3.85%)")
+    rej.add(~no_fixed & (fixed_units > int(MAX_ANNUAL_RATE.scaleb(RATE_DECIMALS))), "annual_rate",
+            "is above 1 (100% a year); an annual rate is a fraction, 0.0385 = 3.85%")
+
+    # floating rate
+    tenor_s, spread_s, reset_s = col("floating_tenor"), col("floating_spread_bp"), col("floating_reset")
+    if "floating" in table.columns:
+        if tenor_s is not None or spread_s is not None or reset_s is not None:
+            raise PortfolioSchemaError("give either a 'floating' column or floating_* columns, not both")
+        tenor_s, spread_s, reset_s = _flatten_floating(table["floating"], rej)
+    tenor = _enum_column(tenor_s, Tenor, "floating_tenor", None, rej, n)
+    if spread_s is not None:
+        spread_units, no_spread = _decimal_units(spread_s, RATE_DECIMALS - 4, "floating_spread_bp", rej)
+    else:
+        spread_units, no_spread = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+    rej.add(~no_spread & (np.abs(spread_units) > int(MAX_SPREAD_BP) * 10**(RATE_DECIMALS - 4)),
+            "floating_spread_bp", "is beyond +/-10000 bp (100 percentage points)")
+    reset = _enum_column(reset_s, Reset, "floating_reset", Reset.JANUARY, rej, n)
+    tenor_given = (tenor_s.notna().to_numpy() & (tenor_s.astype("string").str.strip().fillna("") != "")
+                   .to_numpy()) if tenor_s is not None else np.zeros(n, dtype=bool)
+    is_floating = tenor_given | ~no_spread
+    rej.add(is_floating & ~tenor_given, "floating_tenor", "is missing for a floating rate")
+    rej.add(is_floating & tenor_given & no_spread, "floating_spread_bp", "is missing for a floating rate")
+    rej.add(is_floating == ~no_fixed, "annual_rate, floating",
+            "give exactly one (a fixed or an LPR-linked rate)")
+
+    # term and frequency
+    term, no_term = _int_column(table["term_months"], "term_months", rej)
+    rej.add(no_term, "term_months", "is missing")
+    bad_term = ~no_term & ((term < 1) | (term > MAX_TERM_MONTHS))
+    rej.add(bad_term, "term_months", f"must be between 1 and {MAX_TERM_MONTHS} months")
+    freq = _enum_column(col("frequency"), Frequency, "frequency", Frequency.MONTHLY, rej, n)
+    mpp = np.where(freq == Frequency.QUARTERLY.code, 3, 1)
+    rej.add((freq >= 0) & ~no_term & (term % mpp != 0), "frequency",
+            "term_months is not a whole number of quarterly periods")
+    method = _enum_column(col("method"), Method, "method", Method.EQUAL_INSTALLMENT, rej, n)
+    unit = _enum_column(col("principal_plan_unit"), PlanUnit, "principal_plan_unit", PlanUnit.AMOUNT, rej, n)
+
+    # grace
+    if "grace_months" in table.columns:
+        grace_m, no_grace = _int_column(table["grace_months"], "grace_months", rej)
+        grace_m = np.where(no_grace, 0, grace_m)
+    else:
+        grace_m = np.zeros(n, dtype=np.int64)
+    rej.add(grace_m < 0, "grace_months", "must not be negative")
+    rej.add(~no_term & (grace_m >= term) & (grace_m >= 0), "grace_months", "must be less than term_months")
+    rej.add((grace_m % mpp != 0) & (grace_m >= 0), "grace_months",
+            "is not a whole number of quarterly periods")
+    rej.add((grace_m > 0) & (method == Method.CUSTOM.code), "grace_months",
+            "a custom loan writes its grace as zeros in principal_plan")
+
+    basis = _enum_column(col("interest_basis"), InterestBasis, "interest_basis", None, rej, n)
+    basis_given = basis >= 0
+    if "interest_basis" in table.columns:
+        s = table["interest_basis"]
+        basis_given = s.notna().to_numpy() & (s.astype("string").str.strip().fillna("") != "").to_numpy()
+    default_basis = np.where(method == Method.INTEREST_ONLY.code, InterestBasis.ACT_360.code,
+                             InterestBasis.MONTHLY.code)
+    basis = np.where(basis_given, basis, default_basis)
+
+    start, no_start = _date_column(table["start_date"], "start_date", rej)
+    rej.add(no_start & table["start_date"].isna().to_numpy(), "start_date", "is missing")
+    if "settlement_day" in table.columns:
+        settle, no_settle = _int_column(table["settlement_day"], "settlement_day", rej)
+        rej.add(~no_settle & ((settle < 1) | (settle > 31)), "settlement_day",
+                "must be a day of month, 1 to 31")
+    else:
+        settle, no_settle = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+    y, m, d = _to_civil(start)
+
+    # custom plans: rare, checked one by one with the model's own rule
+    plans: dict[int, list[int]] = {}
+    plan_col = col("principal_plan")
+    custom = method == Method.CUSTOM.code
+    has_plan = plan_col.notna().to_numpy() if plan_col is not None else np.zeros(n, dtype=bool)
+    if plan_col is not None and plan_col.dtype == object:
+        has_plan = np.array([v is not None and not (isinstance(v, float) and v != v)
+                             for v in plan_col.array], dtype=bool)
+    rej.add(custom & ~has_plan, "principal_plan", "method 'custom' needs a principal_plan")
+    rej.add(~custom & (method >= 0) & has_plan, "principal_plan", "is only given for method 'custom'")
+    periods = np.where(mpp > 0, term // mpp, 0)
+    plan_reasons = np.empty(n, dtype=object)
+    plan_bad = np.zeros(n, dtype=bool)
+    for k in np.flatnonzero(custom & has_plan & ~rej.bad):
+        try:
+            raw = plan_col.iloc[k]  # type: ignore[union-attr]
+            if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
+                raise ValueError("must be a sequence of amounts or fractions")
+            plan = tuple(to_decimal(v, "principal_plan item") for v in raw)
+            if len(plan) != periods[k]:
+                raise ValueError(f"has {len(plan)} entries; the loan has {periods[k]} periods")
+            plans[int(k)] = plan_to_fen(plan, list(PlanUnit)[unit[k]], int(fen[k]))
+        except (ValueError, MoneyError) as exc:
+            plan_bad[k], plan_reasons[k] = True, str(exc)
+    rej.add(plan_bad, "principal_plan", plan_reasons)
+
+    good = np.flatnonzero(~rej.bad)
+    arrays = LoanArrays(
+        principal_fen=fen, periods=periods, months_per_period=mpp.astype(np.int64), method=method,
+        grace=np.where(mpp > 0, grace_m // mpp, 0), basis=basis.astype(np.int64),
+        start_y=y, start_m=m, start_d=d, due_day=np.where(no_settle, d, settle),
+        is_floating=is_floating, fixed_units=fixed_units, tenor_5y=tenor == Tenor.FIVE_YEAR.code,
+        spread_units=spread_units, reset_anniversary=reset == Reset.ANNIVERSARY.code, plans=plans,
+    ).take(good)
+    return arrays, good, rej.frame(loan_ids)
+
+
+def _flatten_floating(series: pd.Series, rej: _Rejections) -> tuple[pd.Series, pd.Series, pd.Series]:
+    n = len(series)
+    tenor = np.full(n, None, dtype=object)
+    spread = np.full(n, None, dtype=object)
+    reset = np.full(n, None, dtype=object)
+    bad = np.zeros(n, dtype=bool)
+    reasons = np.empty(n, dtype=object)
+    for k, v in enumerate(series.array):
+        if v is None or (isinstance(v, float) and v != v):
+            continue
+        try:
+            f = v if isinstance(v, FloatingRate) else FloatingRate(**v)
+            tenor[k], spread[k], reset[k] = f.tenor.value, f.spread_bp, f.reset.value
+        except (TypeError, ValueError) as exc:
+            bad[k], reasons[k] = True, str(exc).replace("\n", " ")
+    rej.add(bad, "floating", reasons)
+    return pd.Series(tenor), pd.Series(spread, dtype=object), pd.Series(reset)
+
+
+__all__ = ["LoanArrays", "PortfolioSchemaError", "arrays_from_frame", "arrays_from_loans",
+           "civil_to_epoch_days", "days_in_month"]

@@ -1,0 +1,102 @@
+"""The vocabulary of loan contracts, each user string mapped once to an enum.
+
+Every enum parses the user's string with :meth:`parse`, which raises a
+:class:`ValueError` that lists the accepted spellings. The integer ``code`` of
+each member is what the numba kernels see.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Self
+
+
+class _Vocabulary(str, Enum):
+    """A closed set of user-facing strings."""
+
+    @classmethod
+    def parse(cls, value: object) -> Self:
+        """Map a user string (or a member) to the member; unknown strings fail clearly."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            key = value.strip().lower()
+            for member in cls:
+                if member.value == key:
+                    return member
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise ValueError(f"{value!r} is not one of {allowed}")
+
+    @property
+    def code(self) -> int:
+        """The member's position, used as an integer code in kernels."""
+        return list(type(self)).index(self)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Frequency(_Vocabulary):
+    """How often a loan pays (還款頻率)."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+
+    @property
+    def months(self) -> int:
+        """Months in one period."""
+        return 1 if self is Frequency.MONTHLY else 3
+
+    @property
+    def periods_per_year(self) -> int:
+        """Periods in one year: the divisor of the ``monthly`` interest basis."""
+        return 12 // self.months
+
+
+class Method(_Vocabulary):
+    """Repayment method (還款方式), conventions.md "Repayment methods"."""
+
+    EQUAL_INSTALLMENT = "equal_installment"  # 等額本息
+    EQUAL_PRINCIPAL = "equal_principal"  # 等額本金
+    INTEREST_ONLY = "interest_only"  # 先息後本
+    CUSTOM = "custom"  # a principal plan given by the user
+
+
+class InterestBasis(_Vocabulary):
+    """How much interest one period accrues (conventions.md "Interest basis")."""
+
+    MONTHLY = "monthly"  # balance x rate / periods per year
+    ACT_360 = "act_360"  # balance x rate x actual days / 360
+    ACT_365 = "act_365"  # balance x rate x actual days / 365
+    THIRTY_360 = "30_360"  # balance x rate x 30/360 days / 360
+
+
+class Tenor(_Vocabulary):
+    """LPR tenor: 1-year or over-5-year (5年期以上)."""
+
+    ONE_YEAR = "1y"
+    FIVE_YEAR = "5y"
+
+    @classmethod
+    def parse(cls, value: object) -> Tenor:
+        # "1Y" and "5Y" are how the tenors are written in contracts.
+        if isinstance(value, str) and value.strip().upper() in ("1Y", "5Y"):
+            return cls(value.strip().lower())
+        return super().parse(value)
+
+    def __str__(self) -> str:
+        return self.value.upper()
+
+
+class Reset(_Vocabulary):
+    """When a floating rate reprices (重定價日)."""
+
+    JANUARY = "january"  # every 1 January
+    ANNIVERSARY = "anniversary"  # every drawdown anniversary
+
+
+class PlanUnit(_Vocabulary):
+    """How a custom principal plan is written."""
+
+    AMOUNT = "amount"  # yuan per period, adding up to the principal
+    FRACTION = "fraction"  # fractions per period, adding up to 1

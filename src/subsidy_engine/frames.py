@@ -1,0 +1,43 @@
+"""Exact public columns from kernel arrays: int64 fen -> decimal128, epoch days -> date32.
+
+No value passes through a float: a decimal128 column is built directly from
+the int64 units (its unscaled integer), with the high word sign-extended.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+MONEY_TYPE = pa.decimal128(20, 2)
+RATE_TYPE = pa.decimal128(16, 10)
+
+
+def decimal_array(units: np.ndarray, dtype: pa.Decimal128Type) -> pa.Array:
+    """An Arrow decimal array whose unscaled integers are ``units`` (int64).
+
+    >>> decimal_array(np.array([530727, 5], dtype=np.int64), MONEY_TYPE).to_pylist()
+    [Decimal('5307.27'), Decimal('0.05')]
+    """
+    units = np.ascontiguousarray(units, dtype=np.int64)
+    words = np.empty(units.shape[0] * 2, dtype=np.int64)
+    words[0::2] = units
+    words[1::2] = units >> 63  # sign extension of the 128-bit two's complement
+    return pa.Array.from_buffers(dtype, units.shape[0], [None, pa.py_buffer(words)])
+
+
+def money_series(fen: np.ndarray, name: str | None = None) -> pd.Series:
+    """An exact yuan column (decimal128(20, 2)) from int64 fen."""
+    return pd.Series(decimal_array(fen, MONEY_TYPE), dtype=pd.ArrowDtype(MONEY_TYPE), name=name)
+
+
+def rate_series(units: np.ndarray, name: str | None = None) -> pd.Series:
+    """An exact annual-rate column (decimal128(16, 10)) from 1e-10 units."""
+    return pd.Series(decimal_array(units, RATE_TYPE), dtype=pd.ArrowDtype(RATE_TYPE), name=name)
+
+
+def date_series(epoch_days: np.ndarray, name: str | None = None) -> pd.Series:
+    """A date32 column from days since 1970-01-01."""
+    arr = pa.array(np.ascontiguousarray(epoch_days, dtype=np.int32), type=pa.int32()).view(pa.date32())
+    return pd.Series(arr, dtype=pd.ArrowDtype(pa.date32()), name=name)

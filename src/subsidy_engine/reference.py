@@ -1,0 +1,190 @@
+"""The reference amortization: plain Python, ``Decimal`` amounts, one loan at a time.
+
+This is the executable form of conventions.md and the yardstick of the numba
+kernel (``kernels``): the tests prove them equal to the fen. It favours being
+obviously right over being fast.
+
+Rules, each rounding named (all half-up to the fen, applied where the amount
+is produced):
+
+* **Rate of a period** - the rate in force on the period's first day. A fixed
+  loan has one rate. A floating loan starts at the most recent LPR fixing on
+  or before the drawdown date plus the spread, and on each reset date (every
+  1 January, or every drawdown anniversary) takes the most recent fixing on or
+  before that date plus the spread; the new rate applies from the first
+  period that starts on or after the reset date (no period is split).
+* **Interest of a period** (*interest rounding*) - ``round(opening x rate x
+  fraction)`` where the fraction is ``1/12`` (``1/4`` quarterly) under the
+  ``monthly`` basis, whatever the period's days, and ``days/360``,
+  ``days/365`` or ``days_30_360/360`` under the day-count bases.
+* **Equal installment** (等額本息) - the payment ``M = P i (1+i)^m /
+  ((1+i)^m - 1)`` with the nominal period rate ``i = rate/12`` (``/4``) over
+  the ``m`` periods after the grace, *payment rounding* of the exact rational
+  value. It is computed when amortization starts and again whenever the rate
+  changes, over the remaining balance and periods. Principal of a period =
+  ``M - round(opening x i)``, kept within ``[0, opening]``; under the monthly
+  basis this is ``M - interest``, so payment = M. Under a day-count basis the
+  principal follows the same annuity and the interest is that of the actual
+  days, so the payment differs from ``M`` by the day-count difference.
+* **Equal principal** (等額本金) - principal per period ``round(P / m)``
+  (*principal rounding*), kept within the balance.
+* **Interest only** (先息後本) - no principal until the last period.
+* **Custom** - the plan's amounts (fractions are split to the fen by the
+  largest-remainder rule).
+* **Last period** - repays the whole remaining balance, so the balance ends
+  at exactly 0.00.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, localcontext
+
+from .dates import add_months, days_30_360, days_actual, due_dates
+from .enums import InterestBasis, Method, Reset
+from .loans import Loan
+from .money import div_half_up, fen_to_yuan, quantize_fen, rate_to_units
+from .rates import LprCurve
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One period of a schedule, every amount exact to the fen."""
+
+    period: int
+    start_date: date
+    end_date: date
+    days: int
+    annual_rate: Decimal
+    opening_balance: Decimal
+    interest: Decimal
+    principal: Decimal
+    payment: Decimal
+    closing_balance: Decimal
+
+
+def reset_dates(loan: Loan, last_start: date) -> list[date]:
+    """Repricing dates of a floating loan that fall on or before ``last_start``."""
+    assert loan.floating is not None
+    dates: list[date] = []
+    start = loan.start_date
+    if loan.floating.reset is Reset.JANUARY:
+        year = start.year + 1
+        while (d := date(year, 1, 1)) <= last_start:
+            dates.append(d)
+            year += 1
+    else:
+        k = 1
+        while (d := add_months(start.year, start.month, 12 * k, start.day)) <= last_start:
+            dates.append(d)
+            k += 1
+    return dates
+
+
+def period_rates(loan: Loan, starts: list[date], curve: LprCurve | None) -> tuple[list[Decimal], bool]:
+    """The annual rate of each period and whether any came from a projection.
+
+    Raises :class:`~subsidy_engine.rates.CoverageError` for a floating loan
+    whose drawdown or resets fall outside the curve's coverage.
+    """
+    if loan.annual_rate is not None:
+        return [loan.annual_rate] * len(starts), False
+    assert loan.floating is not None and curve is not None
+    spread, tenor = loan.floating.spread, loan.floating.tenor
+    fixing_dates = [loan.start_date, *reset_dates(loan, starts[-1])]
+    rates_at = []
+    for d in fixing_dates:
+        curve.check_covered(d, what=f"LPR {tenor} for the rate set on {d}")
+        rate = curve.rate(tenor, d) + spread
+        if rate < 0:
+            raise ValueError(f"floating: LPR {tenor} on {d} plus {loan.floating.spread_bp} bp is negative")
+        rates_at.append(rate)
+    projected = any(curve.is_projected(d) for d in fixing_dates)
+    return [rates_at[bisect_right(fixing_dates, s) - 1] for s in starts], projected
+
+
+def _annuity_payment_fen(balance_fen: int, rate_units: int, periods_per_year: int, periods: int) -> int:
+    """Payment rounding: ``round(B i (1+i)^m / ((1+i)^m - 1))`` from exact integers.
+
+    With ``i = r / D`` (``D = 1e10 x periods per year``) the payment is the
+    rational ``B r (D+r)^m / (D ((D+r)^m - D^m))``; a 60-digit Decimal could
+    not tell a half-fen tie of it, integers can.
+    """
+    if rate_units == 0:
+        return div_half_up(balance_fen, periods)
+    scale = 10**10 * periods_per_year
+    grown = (scale + rate_units) ** periods
+    numerator = balance_fen * rate_units * grown
+    denominator = scale * (grown - scale**periods)
+    return div_half_up(numerator, denominator)
+
+
+def _fraction(basis: InterestBasis, periods_per_year: int, start: date, end: date) -> Decimal:
+    if basis is InterestBasis.MONTHLY:
+        return Decimal(1) / Decimal(periods_per_year)
+    if basis is InterestBasis.ACT_360:
+        return Decimal(days_actual(start, end)) / 360
+    if basis is InterestBasis.ACT_365:
+        return Decimal(days_actual(start, end)) / 365
+    return Decimal(days_30_360(start, end)) / 360
+
+
+def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[ScheduleRow], bool]:
+    """Amortize ``loan`` the slow, plain way.
+
+    Returns the rows and whether any rate came from a projection.
+
+    >>> from subsidy_engine import Loan
+    >>> rows, _ = reference_schedule(Loan(principal="1000000", annual_rate="0.049",
+    ...                                   term_months=360, start_date="2024-01-15"))
+    >>> rows[0].payment, rows[0].interest, rows[0].principal
+    (Decimal('5307.27'), Decimal('4083.33'), Decimal('1223.94'))
+    """
+    n = loan.periods
+    ppy = loan.frequency.periods_per_year
+    ends = due_dates(loan.start_date, n, loan.frequency.months, loan.settlement_day)
+    starts = [loan.start_date, *ends[:-1]]
+    rates, projected = period_rates(loan, starts, curve)
+    grace = loan.grace_periods
+    method = loan.method
+    plan = loan.plan_fen
+
+    rows = []
+    balance = loan.principal_fen
+    payment_fen = 0  # equal installment's M
+    level_principal = 0  # equal principal's round(P / m)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for p in range(n):
+            rate, start, end = rates[p], starts[p], ends[p]
+            opening = fen_to_yuan(balance)
+            interest = quantize_fen(opening * rate * _fraction(loan.basis, ppy, start, end))
+            interest_fen = int(interest * 100)
+            if p == n - 1:
+                principal_fen = balance
+            elif method is Method.CUSTOM:
+                assert plan is not None
+                principal_fen = plan[p]
+            elif p < grace or method is Method.INTEREST_ONLY:
+                principal_fen = 0
+            elif method is Method.EQUAL_PRINCIPAL:
+                if p == grace:
+                    level_principal = div_half_up(balance, n - grace)
+                principal_fen = min(level_principal, balance)
+            else:  # equal installment
+                if p == grace or rate != rates[p - 1]:
+                    payment_fen = _annuity_payment_fen(balance, rate_to_units(rate), ppy, n - p)
+                nominal = quantize_fen(opening * rate / ppy)
+                principal_fen = min(max(payment_fen - int(nominal * 100), 0), balance)
+            principal = fen_to_yuan(principal_fen)
+            closing = opening - principal
+            rows.append(ScheduleRow(
+                period=p + 1, start_date=start, end_date=end,
+                days=days_actual(start, end), annual_rate=rate,
+                opening_balance=opening, interest=interest, principal=principal,
+                payment=interest + principal, closing_balance=closing,
+            ))
+            balance -= principal_fen
+    return rows, projected
