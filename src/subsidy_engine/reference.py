@@ -121,14 +121,20 @@ def _annuity_payment_fen(balance_fen: int, rate_units: int, periods_per_year: in
     return div_half_up(numerator, denominator)
 
 
-def _fraction(basis: InterestBasis, periods_per_year: int, start: date, end: date) -> Decimal:
+def _fraction(basis: InterestBasis, periods_per_year: int, start: date, end: date) -> tuple[int, int]:
+    """The period's share of a year as (numerator, denominator) integers.
+
+    Kept as two integers so that interest is ``opening x rate x num / den`` with
+    one division at the end: dividing first (75/360 = 0.2083...) would turn an
+    exact half-fen tie into 0.4999... and round it the wrong way.
+    """
     if basis is InterestBasis.MONTHLY:
-        return Decimal(1) / Decimal(periods_per_year)
+        return 1, periods_per_year
     if basis is InterestBasis.ACT_360:
-        return Decimal(days_actual(start, end)) / 360
+        return days_actual(start, end), 360
     if basis is InterestBasis.ACT_365:
-        return Decimal(days_actual(start, end)) / 365
-    return Decimal(days_30_360(start, end)) / 360
+        return days_actual(start, end), 365
+    return days_30_360(start, end), 360
 
 
 def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[ScheduleRow], bool]:
@@ -160,7 +166,8 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
         for p in range(n):
             rate, start, end = rates[p], starts[p], ends[p]
             opening = fen_to_yuan(balance)
-            interest = quantize_fen(opening * rate * _fraction(loan.basis, ppy, start, end))
+            num, den = _fraction(loan.basis, ppy, start, end)
+            interest = quantize_fen(opening * rate * num / den)  # interest rounding
             interest_fen = int(interest * 100)
             if p == n - 1:
                 principal_fen = balance

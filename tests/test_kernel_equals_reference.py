@@ -1,0 +1,130 @@
+"""The numba kernel equals the Decimal reference to the fen, with the invariants."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from conftest import loans
+from subsidy_engine import Loan, amortize
+from subsidy_engine.kernels import annuity_payment, mul_div_half_up
+from subsidy_engine.money import div_half_up
+from subsidy_engine.reference import _annuity_payment_fen, reference_schedule
+
+
+def assert_invariants(rows, principal: Decimal) -> None:
+    assert sum(r.principal for r in rows) == principal
+    assert rows[-1].closing_balance == Decimal("0.00")
+    assert rows[0].opening_balance == principal
+    for prev, row in zip(rows, rows[1:]):
+        assert row.opening_balance == prev.closing_balance
+        assert row.start_date == prev.end_date
+    for r in rows:
+        assert r.payment == r.interest + r.principal
+        assert r.closing_balance == r.opening_balance - r.principal
+        assert r.closing_balance >= 0 and r.principal >= 0 and r.interest >= 0
+        assert r.days == (r.end_date - r.start_date).days > 0
+
+
+@given(loan=loans())
+def test_kernel_equals_reference(loan: Loan, curve) -> None:
+    schedule = amortize(loan, curve if loan.floating else None)
+    expected, projected = reference_schedule(loan, curve)
+    assert schedule.rows == expected
+    assert (schedule.projected_from is not None) == projected
+    assert_invariants(expected, loan.principal)
+
+
+@given(loan=loans(floating=True))
+def test_floating_loans_equal_reference(loan: Loan, curve) -> None:
+    assert amortize(loan, curve).rows == reference_schedule(loan, curve)[0]
+
+
+@given(a=st.integers(0, 10**14), k=st.integers(0, 10**10 * 130), den=st.sampled_from(
+    [10**10 * 12, 10**10 * 4, 10**10 * 360, 10**10 * 365]))
+@example(a=15_000_000, k=807_500_000 * 90, den=10**10 * 360)  # 3,028.125 yuan
+@example(a=10**14, k=10**10 * 130, den=10**10 * 4)
+def test_mul_div_half_up_is_exact(a: int, k: int, den: int) -> None:
+    assert mul_div_half_up(a, k, den) == div_half_up(a * k, den)
+
+
+@given(balance=st.integers(1, 10**13), rate=st.integers(1, 24 * 10**8), ppy=st.sampled_from([12, 4]),
+       m=st.integers(1, 600))
+def test_annuity_payment_is_exact_or_flagged(balance: int, rate: int, ppy: int, m: int) -> None:
+    fen, ambiguous = annuity_payment(balance, rate, ppy, m)
+    if not ambiguous:
+        assert fen == _annuity_payment_fen(balance, rate, ppy, m)
+
+
+def test_ambiguous_payments_are_rare_for_ordinary_loans() -> None:
+    rng = random.Random(7)
+    flagged = sum(annuity_payment(rng.randint(10**6, 10**10), rng.randint(10**8, 10**9), 12,
+                                  rng.randint(12, 360))[1] for _ in range(20000))
+    assert flagged < 5
+
+
+def test_ambiguous_payment_takes_the_exact_path() -> None:
+    # 1e11 yuan over 600 months: the float payment is within error of half a fen
+    # far more often; whatever the kernel flags, the schedule still equals the reference.
+    loan = Loan(principal="99999999999.99", annual_rate="0.0437", term_months=600,
+                start_date="2024-02-29")
+    assert amortize(loan).rows == reference_schedule(loan)[0]
+
+
+def test_reset_recomputes_payment_over_remaining_term(curve) -> None:
+    loan = Loan(principal="1000000", floating={"tenor": "5Y", "spread_bp": "-20", "reset": "january"},
+                term_months=120, start_date="2022-06-15")
+    rows = amortize(loan, curve).rows
+    changes = [r.period for prev, r in zip(rows, rows[1:]) if r.annual_rate != prev.annual_rate]
+    assert changes and all(rows[p - 1].start_date.month == 1 for p in changes)
+    # the payment changes exactly where the rate changes (before the last period)
+    pay_changes = [r.period for prev, r in zip(rows[:-1], rows[1:-1]) if r.payment != prev.payment]
+    assert pay_changes == [p for p in changes if p < len(rows)]
+    assert rows[0].annual_rate == Decimal("0.0425")  # 2022-05-20 5Y 4.45% - 20 bp
+
+
+def test_stub_first_period_accrues_actual_days() -> None:
+    base = dict(principal="100000", annual_rate="0.0365", term_months=12, start_date="2024-03-05",
+                settlement_day=20, interest_basis="act_365")
+    rows = amortize(Loan(**base)).rows
+    assert rows[0].end_date == date(2024, 4, 20) and rows[0].days == 46
+    assert rows[0].interest == Decimal("460.00")  # 100,000 x 3.65% x 46 / 365
+    monthly = amortize(Loan(**{**base, "interest_basis": "monthly"})).rows
+    assert monthly[0].interest == Decimal("304.17")  # the monthly basis ignores the days
+
+
+def test_grace_then_equal_installment() -> None:
+    rows = amortize(Loan(principal="120000", annual_rate="0.06", term_months=24, grace_months=6,
+                         start_date="2024-01-31")).rows
+    assert all(r.principal == 0 and r.interest == Decimal("600.00") for r in rows[:6])
+    assert rows[6].payment == amortize(Loan(principal="120000", annual_rate="0.06", term_months=18,
+                                            start_date="2024-07-31")).rows[0].payment
+    assert [r.end_date for r in rows[:2]] == [date(2024, 2, 29), date(2024, 3, 31)]
+
+
+def test_zero_rate_and_single_period() -> None:
+    rows = amortize(Loan(principal="100.01", annual_rate="0", term_months=3, start_date="2024-01-01")).rows
+    assert [r.payment for r in rows] == [Decimal("33.34"), Decimal("33.34"), Decimal("33.33")]
+    one = amortize(Loan(principal="0.01", annual_rate="0.24", term_months=1, start_date="2024-01-01"))
+    assert one.rows[0].payment == Decimal("0.01")
+
+
+def test_kernel_handles_many_loans_identically_to_one_by_one(curve) -> None:
+    rng = np.random.default_rng(3)
+    sample = []
+    for k in range(40):
+        sample.append(Loan(principal=str(int(rng.integers(1, 10**9))), annual_rate=f"0.0{rng.integers(1, 9)}",
+                           term_months=int(rng.integers(1, 361)), start_date=date(2024, 1, 1 + k % 28),
+                           method=["equal_installment", "equal_principal", "interest_only"][k % 3]))
+    from subsidy_engine.batch import arrays_from_loans
+    from subsidy_engine.engine import run
+    res = run(arrays_from_loans(sample), None, rows=True, years=False)
+    for j, loan in enumerate(sample):
+        lo, hi = res.row_ptr[j], res.row_ptr[j + 1]
+        expected = [int(r.interest * 100) for r in reference_schedule(loan)[0]]
+        assert res.interest_fen[lo:hi].tolist() == expected
