@@ -12,12 +12,21 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from .money import (
     MAX_ANNUAL_RATE,
     MAX_PRINCIPAL_YUAN,
+    MoneyError,
     fen_to_yuan,
     RATE_DECIMALS,
     rate_to_units,
@@ -30,19 +39,33 @@ MAX_TERM_MONTHS = 600  # 50 years of monthly periods: the longest schedule suppo
 MAX_SPREAD_BP = Decimal(10000)
 
 
+def _exact(value: object) -> Decimal:
+    # pydantic's error already names the field, so the message drops its own.
+    try:
+        return to_decimal(value, "_")
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("_: ")) from None
+
+
 def _decimal(value: object) -> Decimal:
-    return to_decimal(value, "value")
+    return _exact(value)
 
 
 def _money(value: object) -> Decimal:
-    amount = to_decimal(value, "value")
-    yuan_to_fen(amount, "value")  # refuses fractions of a fen
+    amount = _exact(value)
+    try:
+        yuan_to_fen(amount, "_")  # refuses fractions of a fen
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("_: ")) from None
     return amount
 
 
 def _rate(value: object) -> Decimal:
-    rate = to_decimal(value, "value")
-    rate_to_units(rate, "value")  # refuses rates finer than 1e-10
+    rate = _exact(value)
+    try:
+        rate_to_units(rate, "_")  # refuses rates finer than 1e-10
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("_: ")) from None
     if rate < 0:
         raise ValueError(f"{rate} is negative; an annual rate is a fraction >= 0 (0.0385 = 3.85%)")
     if rate > MAX_ANNUAL_RATE:
@@ -142,12 +165,12 @@ class Loan(BaseModel):
     ...             start_date="2024-01-15")
     >>> loan.periods, loan.basis.value
     (360, 'monthly')
-    >>> Loan(principal=1000.5, annual_rate="0.04", term_months=12, start_date="2024-01-15")
+    >>> Loan(principal=1000.1, annual_rate="0.04", term_months=12, start_date="2024-01-15")
     Traceback (most recent call last):
     ...
     pydantic_core._pydantic_core.ValidationError: 1 validation error for Loan
     principal
-      Value error, value: floats are not accepted for exact amounts and rates (1000.5 is stored as 1000.5...); pass a str, int or Decimal such as "1000.5" ...
+      Value error, floats are not accepted for exact amounts and rates (1000.1 is stored as 1000.1000000000000227...); pass a str, int or Decimal such as "1000.1" ...
     """
 
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
@@ -163,7 +186,9 @@ class Loan(BaseModel):
     interest_basis: Annotated[InterestBasis, BeforeValidator(InterestBasis.parse)] | None = None
     start_date: Annotated[date, BeforeValidator(_iso_date)]
     settlement_day: int | None = None
-    principal_plan: Annotated[tuple[Decimal, ...] | None, BeforeValidator(_plan)] = None
+    # validate_default: a custom loan without a plan must fail here, not later.
+    principal_plan: Annotated[tuple[Decimal, ...] | None, BeforeValidator(_plan)] = Field(
+        default=None, validate_default=True)
 
     @field_validator("floating", mode="before")
     @classmethod

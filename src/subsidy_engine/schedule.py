@@ -143,7 +143,7 @@ class Schedule:
         >>> s.quoted_total_interest("rounded_payment"), s.total_interest
         (Decimal('910617.20'), Decimal('910615.12'))
         >>> s.quoted_total_interest("unrounded_payment")
-        Decimal('910616.12')
+        Decimal('910616.19')
         """
         if convention not in QUOTE_CONVENTIONS:
             raise ValueError(f"convention {convention!r} is not one of {QUOTE_CONVENTIONS}")

@@ -1,0 +1,118 @@
+"""LPR data and horizon, the Loan model's errors, money rules."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from subsidy_engine import CoverageError, FloatingRate, Loan, MoneyError, amortize, load_lpr
+from subsidy_engine.money import div_half_up, quantize_fen, split_largest_remainder, to_decimal
+from subsidy_engine.rates import schedules_dir
+
+
+def test_lpr_history_is_complete_and_sourced() -> None:
+    curve = load_lpr()
+    assert curve.first_date == date(2019, 8, 20)
+    assert curve.fixings[-1].date == date(2026, 5, 20)
+    assert len(curve.fixings) == 82  # every monthly fixing, 2019-08 to 2026-05
+    assert all(f.source.startswith("http") for f in curve.fixings)
+    assert {f.status for f in curve.fixings} == {"official-analog", "inferred"}
+    assert [f.date for f in curve.fixings if f.status == "inferred"] == [date(2021, 2, 22), date(2021, 9, 22)]
+    # the change points of policy-parameters.md §8.2
+    assert curve.rate("1Y", date(2019, 8, 19 + 1)) == Decimal("0.0425")
+    assert curve.rate("5Y", date(2022, 5, 19)) == Decimal("0.046")
+    assert curve.rate("5Y", date(2022, 5, 20)) == Decimal("0.0445")
+    assert curve.rate("1Y", date(2024, 10, 21)) == Decimal("0.031")
+    assert curve.rate("5Y", date(2026, 6, 19)) == Decimal("0.035")
+
+
+def test_asking_beyond_the_horizon_is_an_error() -> None:
+    curve = load_lpr()
+    with pytest.raises(CoverageError, match="coverage horizon 2026-06-19"):
+        curve.rate("1Y", date(2026, 6, 20))
+    with pytest.raises(CoverageError, match="before the first fixing"):
+        curve.rate("1Y", date(2019, 8, 19))
+    loan = Loan(principal="1000000", floating=FloatingRate(tenor="5Y", spread_bp="0"),
+                term_months=360, start_date="2024-01-15")
+    with pytest.raises(CoverageError, match="projection"):
+        amortize(loan)
+
+
+def test_a_flat_projection_is_explicit_and_reported() -> None:
+    loan = Loan(principal="1000000", floating=FloatingRate(tenor="5Y", spread_bp="-30"),
+                term_months=360, start_date="2024-01-15")
+    schedule = amortize(loan, load_lpr().hold_flat(until=date(2054, 12, 31)))
+    assert schedule.projected_from == date(2027, 1, 1)
+    assert schedule.provenance.scenario == "flat"
+    assert schedule.rows[-1].annual_rate == Decimal("0.032")
+
+
+def test_projection_must_follow_the_history() -> None:
+    with pytest.raises(ValueError, match="start after the last fixing"):
+        load_lpr().with_projection([{"date": "2026-01-20", "lpr_1y_pct": "3", "lpr_5y_pct": "3.5"}],
+                                   until=date(2030, 1, 1), label="x")
+
+
+def test_a_bad_lpr_file_names_the_line(tmp_path) -> None:
+    text = (schedules_dir() / "lpr.csv").read_text().replace("2020-03-20,4.05", "2020-03-20,4.O5")
+    (tmp_path / "lpr.csv").write_text(text)
+    with pytest.raises(ValueError, match=r"line 9: lpr_1y_pct: '4.O5' is not a decimal number"):
+        load_lpr(tmp_path / "lpr.csv")
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"principal": 1000.0}, "principal", "floats are not accepted"),
+    ({"principal": "100.001"}, "principal", "fraction of a fen"),
+    ({"principal": "0"}, "principal", "must be positive"),
+    ({"annual_rate": 0.05}, "annual_rate", "floats are not accepted"),
+    ({"annual_rate": "5"}, "annual_rate", "above 1"),
+    ({"term_months": "12"}, "term_months", "valid integer"),
+    ({"term_months": 0}, "term_months", "between 1 and 600"),
+    ({"frequency": "weekly"}, "frequency", "'monthly', 'quarterly'"),
+    ({"frequency": "quarterly", "term_months": 10}, "frequency", "not a whole number"),
+    ({"grace_months": 12}, "grace_months", "less than term_months"),
+    ({"method": "balloon"}, "method", "is not one of"),
+    ({"interest_basis": "act_366"}, "interest_basis", "is not one of"),
+    ({"start_date": "2024-02-30"}, "start_date", "not an ISO date"),
+    ({"settlement_day": 32}, "settlement_day", "1 to 31"),
+    ({"method": "custom"}, "principal_plan", "needs a principal_plan"),
+    ({"method": "custom", "principal_plan": ["1", "2"]}, "principal_plan", "has 2 entries"),
+    ({"surprise": 1}, "surprise", "Extra inputs are not permitted"),
+])
+def test_every_bad_value_names_its_field(changes, field, message) -> None:
+    fields = {"principal": "1000", "annual_rate": "0.05", "term_months": 12, "start_date": "2024-01-01"}
+    with pytest.raises(ValidationError) as err:
+        Loan(**{**fields, **changes})
+    errors = err.value.errors()
+    assert any(e["loc"] and e["loc"][0] == field for e in errors), errors
+    assert message in str(err.value)
+
+
+def test_rate_form_must_be_exactly_one() -> None:
+    with pytest.raises(ValidationError, match="give exactly one"):
+        Loan(principal="1000", term_months=12, start_date="2024-01-01")
+    with pytest.raises(ValidationError, match="floats are not accepted"):
+        FloatingRate(tenor="1Y", spread_bp=-20.0)
+
+
+def test_loan_is_frozen() -> None:
+    loan = Loan(principal="1000", annual_rate="0.05", term_months=12, start_date="2024-01-01")
+    with pytest.raises(ValidationError):
+        loan.principal = Decimal(5)  # type: ignore[misc]
+
+
+def test_half_up_not_half_even() -> None:
+    assert quantize_fen(Decimal("3.125")) == Decimal("3.13")
+    assert round(Decimal("3.125"), 2) == Decimal("3.12")  # what we must not do
+    assert div_half_up(25, 10) == 3 and div_half_up(35, 10) == 4 and div_half_up(24, 10) == 2
+    with pytest.raises(MoneyError, match="floats"):
+        to_decimal(0.1)
+
+
+def test_largest_remainder_conserves_the_total() -> None:
+    parts = split_largest_remainder(1000, [Decimal(1)] * 7)
+    assert sum(parts) == 1000 and max(parts) - min(parts) == 1
+    assert parts[:6] == [143] * 6  # ties go to the earlier items
