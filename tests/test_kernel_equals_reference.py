@@ -128,3 +128,40 @@ def test_kernel_handles_many_loans_identically_to_one_by_one(curve) -> None:
         lo, hi = res.row_ptr[j], res.row_ptr[j + 1]
         expected = [int(r.interest * 100) for r in reference_schedule(loan)[0]]
         assert res.interest_fen[lo:hi].tolist() == expected
+
+
+# Loans whose float annuity payment lies within the error bound of half a fen:
+# the kernel flags them and the exact paths take over.
+FLAGGED_FIXED = [(8570896301344, "0.0690452470", 307), (1267166610751, "0.0477329191", 326),
+                 (8537045740621, "0.0348381610", 70)]
+
+
+def test_flagged_fixed_rate_loans_are_settled_exactly() -> None:
+    from subsidy_engine.batch import arrays_from_loans
+    from subsidy_engine.engine import run
+
+    sample = [Loan(principal=Decimal(fen).scaleb(-2), annual_rate=rate, term_months=months,
+                   start_date="2024-01-31") for fen, rate, months in FLAGGED_FIXED]
+    for loan in sample:  # each really is flagged by the float path
+        fen = loan.principal_fen
+        assert annuity_payment(fen, int(loan.annual_rate.scaleb(10)), 12, loan.periods)[1]
+    result = run(arrays_from_loans(sample), None, rows=True, years=True)
+    assert result.exact_fallbacks == 3
+    for j, loan in enumerate(sample):
+        expected = reference_schedule(loan)[0]
+        lo, hi = result.row_ptr[j], result.row_ptr[j + 1]
+        assert result.interest_fen[lo:hi].tolist() == [int(r.interest * 100) for r in expected]
+        assert result.principal_fen[lo:hi].tolist() == [int(r.principal * 100) for r in expected]
+        years = result.year_interest_fen[result.year_ptr[j]:result.year_ptr[j + 1]]
+        assert int(years.sum()) == sum(int(r.interest * 100) for r in expected)
+
+
+def test_flagged_floating_loan_takes_the_reference_path(curve) -> None:
+    # 5Y LPR 3.50% + 0 bp from 2025-06: the first payment is flagged.
+    loan = Loan(principal=Decimal(6651798854346).scaleb(-2), term_months=135,
+                floating={"tenor": "5Y", "spread_bp": "0", "reset": "january"}, start_date="2025-06-03")
+    schedule = amortize(loan, curve)
+    assert schedule.rows == reference_schedule(loan, curve)[0]
+    from subsidy_engine.batch import arrays_from_loans
+    from subsidy_engine.engine import run
+    assert run(arrays_from_loans([loan]), curve, rows=False, years=True).exact_fallbacks == 1

@@ -13,7 +13,8 @@ mappings is accepted too). Money and rates may be strings, integers,
 ``Decimal`` objects or exact decimal (Arrow) columns; a float column is
 refused as a whole. Whole-number fields (``term_months``, ``grace_months``,
 ``settlement_day``) also accept whole floats, because pandas stores an
-integer column with blanks as floats.
+integer column with blanks as floats, and digit strings, as read from text
+files (the ``Loan`` model itself stays strict).
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def _decimal_units(series: pd.Series, scale: int, name: str,
         limit = np.iinfo(np.int64).max // 10**scale
         too_big = np.abs(values) > limit
         rej.add(too_big & ~missing, name, "is too large")
-        return np.where(too_big, 0, values) * 10**scale, missing
+        return np.where(too_big, 0, values) * 10**scale, missing | too_big
     fast = _decimal_units_arrow(series, scale)
     if fast is not None:
         return fast
@@ -236,7 +237,8 @@ def _decimal_units(series: pd.Series, scale: int, name: str,
             bad[k] = True
             reasons[k] = str(exc).removeprefix("value: ")
     rej.add(bad, name, reasons)
-    return units, missing
+    # Rows that failed to parse are already reported; later checks skip them.
+    return units, missing | bad
 
 
 def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -278,7 +280,7 @@ def _int_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndar
         missing = np.isnan(values)
         whole = ~missing & (values == np.floor(np.where(missing, 0, values))) & (np.abs(values) < 2**53)
         rej.add(~missing & ~whole, name, "is not a whole number")
-        return np.where(whole, values, 0).astype(np.int64), missing
+        return np.where(whole, values, 0).astype(np.int64), ~whole
     values = np.zeros(n, dtype=np.int64)
     missing = np.zeros(n, dtype=bool)
     bad = np.zeros(n, dtype=bool)
@@ -287,10 +289,14 @@ def _int_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndar
             missing[k] = True
         elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
             values[k] = int(v)
+        elif isinstance(v, str) and v.strip().lstrip("+-").isdigit():  # text files
+            values[k] = int(v.strip())
+        elif isinstance(v, str) and not v.strip():
+            missing[k] = True
         else:
             bad[k] = True
     rej.add(bad, name, "is not a whole number")
-    return values, missing
+    return values, missing | bad
 
 
 def _enum_column(series: pd.Series | None, enum: type, name: str, default: object,
@@ -390,7 +396,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
 
     # principal
     fen, missing = _decimal_units(table["principal"], 2, "principal", rej)
-    rej.add(missing, "principal", "is missing")
+    rej.add(table["principal"].isna().to_numpy(), "principal", "is missing")
     rej.add(~missing & (fen <= 0), "principal", "must be positive (at least 0.01 yuan)")
     rej.add(fen > int(MAX_PRINCIPAL_YUAN * 100), "principal",
             f"is above the supported maximum of {MAX_PRINCIPAL_YUAN} yuan")
@@ -429,9 +435,10 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
 
     # term and frequency
     term, no_term = _int_column(table["term_months"], "term_months", rej)
-    rej.add(no_term, "term_months", "is missing")
+    rej.add(table["term_months"].isna().to_numpy(), "term_months", "is missing")
     bad_term = ~no_term & ((term < 1) | (term > MAX_TERM_MONTHS))
     rej.add(bad_term, "term_months", f"must be between 1 and {MAX_TERM_MONTHS} months")
+    no_term = no_term | bad_term  # like the model, dependent checks skip an invalid term
     freq = _enum_column(col("frequency"), Frequency, "frequency", Frequency.MONTHLY, rej, n)
     mpp = np.where(freq == Frequency.QUARTERLY.code, 3, 1)
     rej.add((freq >= 0) & ~no_term & (term % mpp != 0), "frequency",

@@ -18,7 +18,7 @@ from .kernels import amortize_kernel
 from .loans import FloatingRate, Loan
 from .money import fen_to_yuan, units_to_rate
 from .rates import LprCurve
-from .reference import reference_schedule
+from .reference import _annuity_payment_fen, reference_schedule
 from .repricing import rate_segments
 
 
@@ -31,9 +31,10 @@ class KernelResult:
     coverage_errors: set[int]  # the positions in ``errors`` that are beyond the rate data
     projected_from: np.ndarray  # per computed loan: epoch day or -1
     row_ptr: np.ndarray | None = None
-    end_day: np.ndarray | None = None
-    rate_units: np.ndarray | None = None
-    opening_fen: np.ndarray | None = None
+    end_day: np.ndarray | None = None  # int32 days since 1970-01-01
+    segment: np.ndarray | None = None  # int32 index into segment_rate
+    segment_rate: np.ndarray | None = None  # 1e-10 units per rate segment
+    loan_principal_fen: np.ndarray | None = None  # per computed loan
     interest_fen: np.ndarray | None = None
     principal_fen: np.ndarray | None = None
     year_ptr: np.ndarray | None = None
@@ -41,6 +42,25 @@ class KernelResult:
     year_interest_fen: np.ndarray | None = None
     year_principal_fen: np.ndarray | None = None
     exact_fallbacks: int = 0
+
+    def rate_units(self) -> np.ndarray:
+        """The annual rate of every row (1e-10 units)."""
+        assert self.segment_rate is not None and self.segment is not None
+        return self.segment_rate[self.segment]
+
+    def opening_fen(self) -> np.ndarray:
+        """Opening balance of every row: the loan less the principal repaid before."""
+        assert self.row_ptr is not None and self.principal_fen is not None
+        assert self.loan_principal_fen is not None
+        return opening_balances(self.loan_principal_fen, self.row_ptr, self.principal_fen)
+
+
+def opening_balances(loan_principal: np.ndarray, row_ptr: np.ndarray, principal: np.ndarray) -> np.ndarray:
+    """Per-row opening balances from per-row principal repayments (rows grouped by loan)."""
+    periods = np.diff(row_ptr)
+    repaid_through = np.concatenate([[0], np.cumsum(principal)])  # repaid before row r: [r]
+    repaid_before_row = repaid_through[:-1] - np.repeat(repaid_through[row_ptr[:-1]], periods)
+    return np.repeat(loan_principal, periods) - repaid_before_row
 
 
 def first_due_year(loans: LoanArrays) -> np.ndarray:
@@ -103,8 +123,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool) -
     total_years = int(year_ptr[-1]) if years else 0
 
     end_day = np.empty(total_rows, dtype=np.int32)
-    rate_units = np.empty(total_rows, dtype=np.int64)
-    opening = np.empty(total_rows, dtype=np.int64)
+    segment = np.empty(total_rows, dtype=np.int32)
     interest = np.empty(total_rows, dtype=np.int64)
     principal = np.empty(total_rows, dtype=np.int64)
     year_interest = np.zeros(total_years, dtype=np.int64)
@@ -117,19 +136,34 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool) -
             loans.principal_fen, loans.periods, loans.months_per_period, loans.method,
             loans.grace, loans.basis, loans.start_y, loans.start_m, loans.start_d,
             loans.due_day, segments.ptr, segments.first_period, segments.rate_units,
-            plan_ptr, plan_fen, rows, row_ptr, end_day, rate_units, opening, interest,
-            principal, years, year_ptr, year_interest, year_principal, ambiguous)
+            plan_ptr, plan_fen, np.full(count, -1, dtype=np.int64), rows, row_ptr, end_day,
+            segment, interest, principal, years, year_ptr, year_interest, year_principal,
+            ambiguous)
 
     first_year = first_due_year(loans)
     flagged = np.flatnonzero(ambiguous)
+    fixed_rate = np.diff(segments.ptr) == 1
+    # A fixed-rate loan computes one annuity payment: settle it with exact
+    # integers and run the kernel again for those loans only, with it forced.
+    settle = flagged[fixed_rate[flagged] & (loans.method[flagged] == 0)]
+    if settle.size:
+        forced = np.full(count, -1, dtype=np.int64)
+        for j in settle:
+            rate = int(segments.rate_units[segments.ptr[j]])
+            forced[j] = _annuity_payment_fen(int(loans.principal_fen[j]), rate,
+                                             12 // int(loans.months_per_period[j]),
+                                             int(loans.periods[j] - loans.grace[j]))
+        _rerun(loans, segments, plan_ptr, plan_fen, forced, settle, rows, years, row_ptr, year_ptr,
+               end_day, segment, interest, principal, year_interest, year_principal)
+        ambiguous[settle] = False
+    flagged = np.flatnonzero(ambiguous)
     for j in flagged:
-        # The exact path: same rules, exact rational annuity payment.
+        # The exact path: same rules, exact rational annuity payments.
         ref_rows, _ = reference_schedule(loan_from_arrays(loans, int(j)), curve)
         fen = lambda v: int(v * 100)  # noqa: E731 - exact: two-place Decimals
         if rows:
             lo = row_ptr[j]
             for p, r in enumerate(ref_rows):
-                opening[lo + p] = fen(r.opening_balance)
                 interest[lo + p] = fen(r.interest)
                 principal[lo + p] = fen(r.principal)
         if years:
@@ -144,13 +178,48 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool) -
         computed=computed, errors=errors, coverage_errors=coverage_errors,
         projected_from=segments.projected_from,
         row_ptr=row_ptr if rows else None, end_day=end_day if rows else None,
-        rate_units=rate_units if rows else None, opening_fen=opening if rows else None,
+        segment=segment if rows else None, segment_rate=segments.rate_units,
+        loan_principal_fen=loans.principal_fen,
         interest_fen=interest if rows else None, principal_fen=principal if rows else None,
         year_ptr=year_ptr if years else None, first_year=first_year if years else None,
         year_interest_fen=year_interest if years else None,
         year_principal_fen=year_principal if years else None,
-        exact_fallbacks=int(flagged.size),
+        exact_fallbacks=int(settle.size + flagged.size) if count else 0,
     )
 
 
 __all__ = ["KernelResult", "loan_from_arrays", "run", "year_counts"]
+
+
+def _rerun(loans: LoanArrays, segments, plan_ptr, plan_fen, forced, index, rows, years, row_ptr,
+           year_ptr, end_day, segment, interest, principal, year_interest, year_principal) -> None:
+    """Run the kernel again for the loans at ``index`` and copy their results back."""
+    sub = loans.take(index)
+    sub_seg_ptr = np.zeros(index.size + 1, dtype=np.int64)
+    np.cumsum(segments.ptr[index + 1] - segments.ptr[index], out=sub_seg_ptr[1:])
+    seg_index = np.concatenate([np.arange(segments.ptr[j], segments.ptr[j + 1]) for j in index])
+    sub_plan_ptr, sub_plan_fen = sub.plan_csr()
+    sub_rows = np.zeros(index.size + 1, dtype=np.int64)
+    np.cumsum(sub.periods, out=sub_rows[1:])
+    sub_years = np.zeros(index.size + 1, dtype=np.int64)
+    np.cumsum(year_ptr[index + 1] - year_ptr[index], out=sub_years[1:])
+    n_rows = int(sub_rows[-1]) if rows else 0
+    n_years = int(sub_years[-1]) if years else 0
+    out = (np.empty(n_rows, np.int32), np.empty(n_rows, np.int32), np.empty(n_rows, np.int64),
+           np.empty(n_rows, np.int64))
+    y_out = (np.zeros(n_years, np.int64), np.zeros(n_years, np.int64))
+    amortize_kernel(
+        sub.principal_fen, sub.periods, sub.months_per_period, sub.method, sub.grace, sub.basis,
+        sub.start_y, sub.start_m, sub.start_d, sub.due_day, sub_seg_ptr,
+        segments.first_period[seg_index], segments.rate_units[seg_index], sub_plan_ptr,
+        sub_plan_fen, forced[index], rows, sub_rows, *out, years, sub_years, *y_out,
+        np.zeros(index.size, dtype=np.bool_))
+    for k, j in enumerate(index):
+        if rows:
+            lo, hi, s_lo = row_ptr[j], row_ptr[j + 1], sub_rows[k]
+            interest[lo:hi] = out[2][s_lo:s_lo + hi - lo]
+            principal[lo:hi] = out[3][s_lo:s_lo + hi - lo]
+        if years:
+            lo, hi, s_lo = year_ptr[j], year_ptr[j + 1], sub_years[k]
+            year_interest[lo:hi] = y_out[0][s_lo:s_lo + hi - lo]
+            year_principal[lo:hi] = y_out[1][s_lo:s_lo + hi - lo]

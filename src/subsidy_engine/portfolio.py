@@ -217,8 +217,9 @@ def amortize_portfolio(
             start[res.row_ptr[:-1]] = done.start_days().astype(np.int32)
             parts.start_day.append(start)
             parts.end_day.append(res.end_day)
-            parts.rate.append(res.rate_units)  # type: ignore[arg-type]
-            parts.opening.append(res.opening_fen)  # type: ignore[arg-type]
+            # derived columns stay int64 fen; the exact decimal form is built on demand
+            parts.rate.append(res.rate_units())
+            parts.opening.append(res.opening_fen())
             parts.interest.append(res.interest_fen)  # type: ignore[arg-type]
             parts.principal.append(res.principal_fen)  # type: ignore[arg-type]
         if want_years:

@@ -1,0 +1,120 @@
+"""Command line: ``subsidy-engine demo`` and ``subsidy-engine amortize``.
+
+Until the budget simulation exists (a later issue), the main job is the loan
+engine: ``demo`` prints one sample loan's schedule summary and amortizes the
+bundled demo portfolio; ``amortize`` does the same for a file of yours and
+writes the results as CSV with exact decimal amounts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from . import __version__
+from .io import demo_loans_path, read_loans
+from .loans import Loan
+from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
+from .rates import LprCurve, load_lpr
+from .schedule import amortize
+
+
+def _curve(args: argparse.Namespace) -> LprCurve:
+    curve = load_lpr(args.lpr)
+    if args.hold_lpr_until:
+        curve = curve.hold_flat(until=date.fromisoformat(args.hold_lpr_until))
+    return curve
+
+
+def _print_sample_loan() -> None:
+    loan = Loan(principal="1000000", annual_rate="0.049", term_months=360, start_date="2024-01-15")
+    s = amortize(loan)
+    first, last = s.rows[0], s.rows[-1]
+    print("Sample loan: 1,000,000.00 at 4.90% over 360 months, equal installment (等額本息)")
+    print(f"  monthly payment        {first.payment:>14,}")
+    print(f"  period 1 interest      {first.interest:>14,}   principal {first.principal:,}")
+    print(f"  last payment           {last.payment:>14,}   (period {last.period}, balance {last.closing_balance})")
+    print(f"  total interest (real)  {s.total_interest:>14,}   the sum of the rounded rows")
+    print(f"  quoted, rounded M x n  {s.quoted_total_interest('rounded_payment'):>14,}")
+    print(f"  quoted, exact M x n    {s.quoted_total_interest('unrounded_payment'):>14,}")
+    print()
+
+
+def _report(result: PortfolioResult, total_rows: int, seconds: float) -> None:
+    print(f"Loans: {total_rows} in the table, {result.computed} computed, "
+          f"{result.rejections.row.nunique()} rejected ({seconds:.2f} s)")
+    if len(result.rejections):
+        print("Rejected rows (row is the 0-based position in the table):")
+        print(result.rejections.to_string(index=False))
+    if len(result.projections):
+        print(f"{len(result.projections)} floating loans are priced partly from the projection "
+              f"'{result.provenance.scenario}' (first projected reset "
+              f"{min(result.projections.projected_from)}); these figures are a scenario, not data.")
+    if result.has_yearly and result.computed:
+        totals = result.yearly.groupby("year")[["interest", "principal"]].sum()
+        print("\nPortfolio interest and principal by calendar year of the due date (yuan):")
+        print(totals.to_string(formatters={c: "{:,}".format for c in totals.columns}))
+    p = result.provenance
+    print(f"\nengine {p.engine_version}; rate data and scenario sha256 {p.parameters_sha256[:16]}…")
+
+
+def _run(args: argparse.Namespace, path: Path) -> int:
+    table = read_loans(path)
+    started = time.perf_counter()
+    try:
+        result = amortize_portfolio(table, lpr=_curve(args), output=args.output, strict=args.strict)
+    except (PortfolioSchemaError, PortfolioValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _report(result, len(table), time.perf_counter() - started)
+    if getattr(args, "out_dir", None):
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if result.has_yearly:
+            result.yearly.to_csv(out / "yearly.csv", index=False)
+        if result.has_schedule:
+            result.schedule.to_csv(out / "schedule.csv", index=False)
+        result.rejections.to_csv(out / "rejections.csv", index=False)
+        print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.csv')))} to {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="subsidy-engine", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"subsidy_engine {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
+        p.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD",
+                       help="project the last LPR fixing unchanged until this date (an explicit, "
+                            "reported scenario); without it, resets beyond the data are rejected")
+        p.add_argument("--output", choices=("both", "schedule", "yearly"), default="yearly")
+        p.add_argument("--strict", action="store_true", help="fail on any bad row")
+
+    demo = sub.add_parser("demo", help="a sample loan and the bundled demo portfolio")
+    common(demo)
+    demo.set_defaults(hold_lpr_until="2045-12-31")
+    run = sub.add_parser("amortize", help="amortize a loan table (CSV or Parquet)")
+    run.add_argument("loans", type=Path)
+    run.add_argument("--out-dir", help="write yearly.csv / schedule.csv / rejections.csv here")
+    common(run)
+    args = parser.parse_args(argv)
+
+    pd.set_option("display.width", 160)
+    if args.command == "demo":
+        _print_sample_loan()
+        print(f"Demo portfolio {demo_loans_path().name}; floating loans use an explicit flat LPR "
+              f"projection to {args.hold_lpr_until} (the data ends {load_lpr(args.lpr).coverage_end}).")
+        return _run(args, demo_loans_path())
+    return _run(args, args.loans)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The command line: the README's main job and the file-to-file command."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+from subsidy_engine.cli import main
+from subsidy_engine.io import demo_loans_path
+
+
+def test_demo_prints_the_sample_loan_and_the_portfolio(capsys) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "monthly payment              5,307.27" in out
+    assert "Loans: 240 in the table, 237 computed, 3 rejected" in out
+    assert "BJ-0018   principal       1000000.005 has more than 2 decimal places" in out
+    assert "priced partly from the projection 'flat'" in out
+    assert "engine 0.1.0" in out
+
+
+def test_amortize_writes_exact_csv(tmp_path, capsys) -> None:
+    code = main(["amortize", str(demo_loans_path()), "--out-dir", str(tmp_path), "--output", "both",
+                 "--hold-lpr-until", "2045-12-31"])
+    assert code == 0
+    yearly = pd.read_csv(tmp_path / "yearly.csv", dtype=str)
+    schedule = pd.read_csv(tmp_path / "schedule.csv", dtype=str)
+    rejections = pd.read_csv(tmp_path / "rejections.csv")
+    assert len(rejections) == 3
+    # amounts are written as exact two-place decimals and add up across the files
+    assert yearly.interest.str.fullmatch(r"\d+\.\d\d").all()
+    assert sum(map(Decimal, yearly.interest)) == sum(map(Decimal, schedule.interest))
+    first = schedule[schedule.loan_id == "BJ-0001"].iloc[0]
+    assert Decimal(first.payment) == Decimal(first.interest) + Decimal(first.principal)
+
+
+def test_without_a_projection_beyond_the_horizon_rows_are_rejected(capsys) -> None:
+    assert main(["amortize", str(demo_loans_path())]) == 0
+    out = capsys.readouterr().out
+    assert "beyond the LPR coverage horizon 2026-06-19" in out
+
+
+def test_strict_mode_fails_with_the_reason(capsys) -> None:
+    assert main(["amortize", str(demo_loans_path()), "--strict", "--hold-lpr-until", "2045-12-31"]) == 2
+    assert "row 17 (loan_id 'BJ-0018') principal" in capsys.readouterr().err
