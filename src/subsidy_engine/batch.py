@@ -64,8 +64,18 @@ class LoanArrays:
         """The loans at positions ``index`` (custom plans follow their loans)."""
         index = np.asarray(index, dtype=np.int64)
         arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "plans"}
-        where = {int(old): new for new, old in enumerate(index)}
-        plans = {where[k]: v for k, v in self.plans.items() if k in where}
+        plans: dict[int, list[int]] = {}
+        if self.plans:  # custom loans are few: map only their positions
+            owners = np.fromiter(self.plans, dtype=np.int64, count=len(self.plans))
+            new_positions = np.full(len(self), -1, dtype=np.int64)
+            new_positions[index] = np.arange(index.shape[0])
+            plans = {int(new_positions[k]): self.plans[int(k)] for k in owners if new_positions[k] >= 0}
+        return LoanArrays(**arrays, plans=plans)
+
+    def slice(self, lo: int, hi: int) -> LoanArrays:
+        """Loans ``lo`` to ``hi`` as views (no copy), for chunked runs."""
+        arrays = {f.name: getattr(self, f.name)[lo:hi] for f in fields(self) if f.name != "plans"}
+        plans = {k - lo: v for k, v in self.plans.items() if lo <= k < hi}
         return LoanArrays(**arrays, plans=plans)
 
     def start_days(self) -> np.ndarray:

@@ -23,35 +23,74 @@ from .repricing import rate_segments
 
 
 @dataclass
-class KernelResult:
-    """Kernel outputs for the loans that computed (``computed`` indexes the batch)."""
+class Outputs:
+    """Output arrays for one batch, allocated here or views into a caller's arrays."""
 
-    computed: np.ndarray  # positions in the batch
+    end_day: np.ndarray  # int32 days since 1970-01-01, per row
+    segment: np.ndarray  # int32 index into the batch's rate segments, per row
+    interest: np.ndarray  # int64 fen per row
+    principal: np.ndarray  # int64 fen per row
+    year_interest: np.ndarray  # int64 fen per loan-year
+    year_principal: np.ndarray
+
+    @classmethod
+    def allocate(cls, rows: int, years: int) -> Outputs:
+        # np.empty, not np.zeros: the kernel writes every slot (due dates are at
+        # most three months apart, so no calendar year of a loan is skipped),
+        # and lazily mapped zero pages fault slowly when chunks fill them.
+        return cls(np.empty(rows, np.int32), np.empty(rows, np.int32), np.empty(rows, np.int64),
+                   np.empty(rows, np.int64), np.empty(years, np.int64), np.empty(years, np.int64))
+
+
+@dataclass
+class KernelResult:
+    """Kernel outputs for a batch. Every loan has its rows and years; those of
+    loans that could not be priced (``failed``) are meaningless and dropped."""
+
+    failed: np.ndarray  # bool per loan
     errors: dict[int, str]  # batch position -> reason, for loans that could not be priced
     coverage_errors: set[int]  # the positions in ``errors`` that are beyond the rate data
-    projected_from: np.ndarray  # per computed loan: epoch day or -1
-    row_ptr: np.ndarray | None = None
-    end_day: np.ndarray | None = None  # int32 days since 1970-01-01
-    segment: np.ndarray | None = None  # int32 index into segment_rate
-    segment_rate: np.ndarray | None = None  # 1e-10 units per rate segment
-    loan_principal_fen: np.ndarray | None = None  # per computed loan
-    interest_fen: np.ndarray | None = None
-    principal_fen: np.ndarray | None = None
-    year_ptr: np.ndarray | None = None
-    first_year: np.ndarray | None = None
-    year_interest_fen: np.ndarray | None = None
-    year_principal_fen: np.ndarray | None = None
+    projected_from: np.ndarray  # per loan: epoch day of the first projected fixing, or -1
+    row_ptr: np.ndarray
+    year_ptr: np.ndarray
+    first_year: np.ndarray
+    segment_rate: np.ndarray  # 1e-10 units per rate segment
+    loan_principal_fen: np.ndarray
+    out: Outputs
+    want_rows: bool
+    want_years: bool
     exact_fallbacks: int = 0
+
+    @property
+    def computed(self) -> np.ndarray:
+        return np.flatnonzero(~self.failed)
+
+    @property
+    def end_day(self) -> np.ndarray:
+        return self.out.end_day
+
+    @property
+    def interest_fen(self) -> np.ndarray:
+        return self.out.interest
+
+    @property
+    def principal_fen(self) -> np.ndarray:
+        return self.out.principal
+
+    @property
+    def year_interest_fen(self) -> np.ndarray:
+        return self.out.year_interest
+
+    @property
+    def year_principal_fen(self) -> np.ndarray:
+        return self.out.year_principal
 
     def rate_units(self) -> np.ndarray:
         """The annual rate of every row (1e-10 units)."""
-        assert self.segment_rate is not None and self.segment is not None
-        return self.segment_rate[self.segment]
+        return self.segment_rate[self.out.segment]
 
     def opening_fen(self) -> np.ndarray:
         """Opening balance of every row: the loan less the principal repaid before."""
-        assert self.row_ptr is not None and self.principal_fen is not None
-        assert self.loan_principal_fen is not None
         return opening_balances(self.loan_principal_fen, self.row_ptr, self.principal_fen)
 
 
@@ -102,32 +141,35 @@ def loan_from_arrays(loans: LoanArrays, j: int) -> Loan:
     )
 
 
-def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool) -> KernelResult:
-    """Price and amortize ``loans``; loans that cannot be priced are reported, not computed."""
+def pointers(counts: np.ndarray) -> np.ndarray:
+    """CSR offsets from counts."""
+    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
+
+
+def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
+        out: Outputs | None = None) -> KernelResult:
+    """Price and amortize ``loans``.
+
+    Loans that cannot be priced (rate data missing or negative) are reported in
+    ``errors`` and run at a zero rate so that every loan keeps its place in the
+    outputs; callers drop them. ``out`` lets a caller have the kernel write
+    straight into its own arrays (every slot is written).
+    """
     segments = rate_segments(loans, curve)
-    failed = np.flatnonzero(np.not_equal(segments.error, None))
-    errors = {int(k): str(segments.error[k]) for k in failed}
-    coverage_errors = {int(k) for k in failed if segments.beyond_coverage[k]}
-    computed = np.arange(len(loans), dtype=np.int64)
-    if failed.size:
-        computed = np.flatnonzero(np.equal(segments.error, None))
-        loans = loans.take(computed)
-        segments = rate_segments(loans, curve)
+    failed = np.not_equal(segments.error, None)
+    errors = {int(k): str(segments.error[k]) for k in np.flatnonzero(failed)}
+    coverage_errors = {k for k in errors if segments.beyond_coverage[k]}
+    if errors:
+        segments.rate_units[np.repeat(failed, np.diff(segments.ptr))] = 0
     count = len(loans)
-
-    row_ptr = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(loans.periods, out=row_ptr[1:])
-    total_rows = int(row_ptr[-1]) if rows else 0
-    year_ptr = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(year_counts(loans), out=year_ptr[1:])
-    total_years = int(year_ptr[-1]) if years else 0
-
-    end_day = np.empty(total_rows, dtype=np.int32)
-    segment = np.empty(total_rows, dtype=np.int32)
-    interest = np.empty(total_rows, dtype=np.int64)
-    principal = np.empty(total_rows, dtype=np.int64)
-    year_interest = np.zeros(total_years, dtype=np.int64)
-    year_principal = np.zeros(total_years, dtype=np.int64)
+    row_ptr = pointers(loans.periods)
+    year_ptr = pointers(year_counts(loans))
+    if out is None:
+        out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0)
+    end_day, segment, interest, principal = out.end_day, out.segment, out.interest, out.principal
+    year_interest, year_principal = out.year_interest, out.year_principal
     ambiguous = np.zeros(count, dtype=np.bool_)
     plan_ptr, plan_fen = loans.plan_csr()
 
@@ -139,6 +181,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool) -
             plan_ptr, plan_fen, np.full(count, -1, dtype=np.int64), rows, row_ptr, end_day,
             segment, interest, principal, years, year_ptr, year_interest, year_principal,
             ambiguous)
+    ambiguous &= ~failed
 
     first_year = first_due_year(loans)
     flagged = np.flatnonzero(ambiguous)
@@ -175,16 +218,11 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool) -
                 year_principal[lo + r.end_date.year - first_year[j]] += fen(r.principal)
 
     return KernelResult(
-        computed=computed, errors=errors, coverage_errors=coverage_errors,
-        projected_from=segments.projected_from,
-        row_ptr=row_ptr if rows else None, end_day=end_day if rows else None,
-        segment=segment if rows else None, segment_rate=segments.rate_units,
-        loan_principal_fen=loans.principal_fen,
-        interest_fen=interest if rows else None, principal_fen=principal if rows else None,
-        year_ptr=year_ptr if years else None, first_year=first_year if years else None,
-        year_interest_fen=year_interest if years else None,
-        year_principal_fen=year_principal if years else None,
-        exact_fallbacks=int(settle.size + flagged.size) if count else 0,
+        failed=failed, errors=errors, coverage_errors=coverage_errors,
+        projected_from=segments.projected_from, row_ptr=row_ptr, year_ptr=year_ptr,
+        first_year=first_year, segment_rate=segments.rate_units,
+        loan_principal_fen=loans.principal_fen, out=out, want_rows=rows, want_years=years,
+        exact_fallbacks=int(settle.size + flagged.size),
     )
 
 

@@ -8,7 +8,7 @@ yearly totals never materialises the long per-period table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from typing import Iterable, Literal
@@ -23,7 +23,7 @@ from .provenance import Provenance
 from .rates import EPOCH, LprCurve, default_lpr
 
 Output = Literal["both", "schedule", "yearly"]
-DEFAULT_CHUNK = 65_536
+DEFAULT_CHUNK = 262_144
 
 __all__ = ["PortfolioResult", "PortfolioSchemaError", "PortfolioValidationError", "amortize_portfolio"]
 
@@ -37,29 +37,6 @@ class PortfolioValidationError(ValueError):
                          for r in rejections.head(5).itertuples())
         more = f" and {len(rejections) - 5} more" if len(rejections) > 5 else ""
         super().__init__(f"{len(rejections)} problem(s) in the loan table: {head}{more}")
-
-
-@dataclass
-class _Parts:
-    """Per-chunk kernel outputs, concatenated once at the end."""
-
-    positions: list[np.ndarray] = field(default_factory=list)
-    periods: list[np.ndarray] = field(default_factory=list)
-    start_day: list[np.ndarray] = field(default_factory=list)
-    end_day: list[np.ndarray] = field(default_factory=list)
-    rate: list[np.ndarray] = field(default_factory=list)
-    opening: list[np.ndarray] = field(default_factory=list)
-    interest: list[np.ndarray] = field(default_factory=list)
-    principal: list[np.ndarray] = field(default_factory=list)
-    year_count: list[np.ndarray] = field(default_factory=list)
-    first_year: list[np.ndarray] = field(default_factory=list)
-    year_interest: list[np.ndarray] = field(default_factory=list)
-    year_principal: list[np.ndarray] = field(default_factory=list)
-    projected_from: list[np.ndarray] = field(default_factory=list)
-
-    @staticmethod
-    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 @dataclass
@@ -104,20 +81,26 @@ class PortfolioResult:
         if not self.has_schedule:
             raise ValueError("the schedule was not computed; call with output='schedule' or 'both'")
         f = self.fen
-        row_loan = np.repeat(np.arange(self.computed), self.periods)
-        starts = np.cumsum(self.periods) - self.periods
+        row_ptr = engine.pointers(self.periods)
+        row_loan = np.repeat(np.arange(self.computed, dtype=np.int32), self.periods)
+        end_day = f["end_day"]
+        start_day = np.empty_like(end_day)
+        start_day[1:] = end_day[:-1]
+        start_day[row_ptr[:-1][self.periods > 0]] = f["loan_start_day"][self.periods > 0]
+        opening = engine.opening_balances(f["loan_principal"], row_ptr, f["principal"])
         return pd.DataFrame({
             "loan_id": self.loan_ids.take(row_loan).reset_index(drop=True),
-            "period": (np.arange(row_loan.shape[0]) - np.repeat(starts, self.periods) + 1).astype(np.int32),
-            "start_date": date_series(f["start_day"]),
-            "end_date": date_series(f["end_day"]),
-            "days": (f["end_day"] - f["start_day"]).astype(np.int32),
-            "annual_rate": rate_series(f["rate"]),
-            "opening_balance": money_series(f["opening"]),
+            "period": (np.arange(row_loan.shape[0], dtype=np.int64)
+                       - np.repeat(row_ptr[:-1], self.periods) + 1).astype(np.int32),
+            "start_date": date_series(start_day),
+            "end_date": date_series(end_day),
+            "days": (end_day - start_day).astype(np.int32),
+            "annual_rate": rate_series(f["segment_rate"][f["segment"]]),
+            "opening_balance": money_series(opening),
             "interest": money_series(f["interest"]),
             "principal": money_series(f["principal"]),
             "payment": money_series(f["interest"] + f["principal"]),
-            "closing_balance": money_series(f["opening"] - f["principal"]),
+            "closing_balance": money_series(opening - f["principal"]),
         })
 
     @cached_property
@@ -126,12 +109,13 @@ class PortfolioResult:
         if not self.has_yearly:
             raise ValueError("yearly totals were not computed; call with output='yearly' or 'both'")
         f = self.fen
-        row_loan = np.repeat(np.arange(self.computed), self.year_count)
-        starts = np.cumsum(self.year_count) - self.year_count
-        offset = np.arange(row_loan.shape[0]) - np.repeat(starts, self.year_count)
+        year_ptr = engine.pointers(self.year_count)
+        row_loan = np.repeat(np.arange(self.computed, dtype=np.int32), self.year_count)
+        year = np.arange(row_loan.shape[0], dtype=np.int64)
+        year -= np.repeat(year_ptr[:-1] - f["first_year"], self.year_count)
         return pd.DataFrame({
             "loan_id": self.loan_ids.take(row_loan).reset_index(drop=True),
-            "year": (np.repeat(f["first_year"], self.year_count) + offset).astype(np.int32),
+            "year": year.astype(np.int32),
             "interest": money_series(f["year_interest"]),
             "principal": money_series(f["year_principal"]),
         })
@@ -194,40 +178,35 @@ def amortize_portfolio(
     want_rows = output in ("both", "schedule")
     want_years = output in ("both", "yearly")
 
-    parts = _Parts()
+    count = len(arrays)
+    row_ptr = engine.pointers(arrays.periods)
+    year_ptr = engine.pointers(engine.year_counts(arrays))
+    # The kernel writes every chunk straight into these: no per-chunk copies.
+    out = engine.Outputs.allocate(int(row_ptr[-1]) if want_rows else 0,
+                                  int(year_ptr[-1]) if want_years else 0)
+    failed = np.zeros(count, dtype=bool)
+    projected = np.full(count, -1, dtype=np.int64)
+    segment_rates: list[np.ndarray] = []
+    segment_base = 0
     priced_rejections = []
     fallbacks = 0
-    for lo in range(0, len(arrays), chunk_size):
-        chunk_index = np.arange(lo, min(lo + chunk_size, len(arrays)))
-        chunk = arrays.take(chunk_index)
-        res = engine.run(chunk, curve, rows=want_rows, years=want_years)
+    for lo in range(0, count, chunk_size):
+        hi = min(lo + chunk_size, count)
+        r0, r1 = (row_ptr[lo], row_ptr[hi]) if want_rows else (0, 0)
+        y0, y1 = (year_ptr[lo], year_ptr[hi]) if want_years else (0, 0)
+        view = engine.Outputs(out.end_day[r0:r1], out.segment[r0:r1], out.interest[r0:r1],
+                              out.principal[r0:r1], out.year_interest[y0:y1], out.year_principal[y0:y1])
+        res = engine.run(arrays.slice(lo, hi), curve, rows=want_rows, years=want_years, out=view)
         fallbacks += res.exact_fallbacks
-        for k, reason in res.errors.items():
-            row = int(positions[lo + k])
-            field_name = "floating" if reason.startswith("floating") else "loan"
-            priced_rejections.append((row, field_name, reason.removeprefix("floating: ")))
-        done = chunk.take(res.computed)
-        parts.positions.append(positions[lo + res.computed])
-        parts.periods.append(done.periods)
-        parts.projected_from.append(res.projected_from)
+        failed[lo:hi] = res.failed
+        projected[lo:hi] = res.projected_from
         if want_rows:
-            assert res.end_day is not None and res.row_ptr is not None
-            start = np.empty_like(res.end_day)
-            start[1:] = res.end_day[:-1]
-            start[res.row_ptr[:-1]] = done.start_days().astype(np.int32)
-            parts.start_day.append(start)
-            parts.end_day.append(res.end_day)
-            # derived columns stay int64 fen; the exact decimal form is built on demand
-            parts.rate.append(res.rate_units())
-            parts.opening.append(res.opening_fen())
-            parts.interest.append(res.interest_fen)  # type: ignore[arg-type]
-            parts.principal.append(res.principal_fen)  # type: ignore[arg-type]
-        if want_years:
-            assert res.year_ptr is not None
-            parts.year_count.append(np.diff(res.year_ptr))
-            parts.first_year.append(res.first_year)  # type: ignore[arg-type]
-            parts.year_interest.append(res.year_interest_fen)  # type: ignore[arg-type]
-            parts.year_principal.append(res.year_principal_fen)  # type: ignore[arg-type]
+            view.segment += segment_base  # chunk-local -> global segment index
+            segment_rates.append(res.segment_rate)
+            segment_base += res.segment_rate.shape[0]
+        for k, reason in res.errors.items():
+            field_name = "floating" if reason.startswith("floating") else "loan"
+            priced_rejections.append((int(positions[lo + k]), field_name, reason.removeprefix("floating: ")))
 
     if priced_rejections:
         ids = loans["loan_id"].reset_index(drop=True)
@@ -238,27 +217,36 @@ def amortize_portfolio(
     if strict and len(rejections):
         raise PortfolioValidationError(rejections)
 
-    cat = _Parts.cat
-    computed_positions = cat(parts.positions, np.int64)
-    loan_ids = loans["loan_id"].reset_index(drop=True).take(computed_positions).reset_index(drop=True)
-    projected = cat(parts.projected_from, np.int64)
+    periods, year_count = arrays.periods, np.diff(year_ptr)
+    fen: dict[str, np.ndarray] = {}
+    if want_rows:
+        fen.update(end_day=out.end_day, segment=out.segment, interest=out.interest,
+                   principal=out.principal, loan_principal=arrays.principal_fen,
+                   loan_start_day=arrays.start_days().astype(np.int32),
+                   segment_rate=np.concatenate(segment_rates) if segment_rates else np.zeros(0, np.int64))
+    if want_years:
+        fen.update(first_year=engine.first_due_year(arrays), year_interest=out.year_interest,
+                   year_principal=out.year_principal)
+    if failed.any():  # drop the loans that could not be priced (one copy, only then)
+        keep = ~failed
+        row_keep, year_keep = np.repeat(keep, periods), np.repeat(keep, year_count)
+        for name in ("end_day", "segment", "interest", "principal"):
+            if name in fen:
+                fen[name] = fen[name][row_keep]
+        for name in ("year_interest", "year_principal"):
+            if name in fen:
+                fen[name] = fen[name][year_keep]
+        for name in ("loan_principal", "loan_start_day", "first_year"):
+            if name in fen:
+                fen[name] = fen[name][keep]
+        positions, periods, year_count, projected = (positions[keep], periods[keep],
+                                                     year_count[keep], projected[keep])
+    loan_ids = loans["loan_id"].reset_index(drop=True).take(positions).reset_index(drop=True)
     is_projected = projected >= 0
     projections = pd.DataFrame({
         "loan_id": loan_ids[is_projected].reset_index(drop=True),
         "projected_from": [EPOCH + timedelta(days=int(d)) for d in projected[is_projected]],
     })
-    fen: dict[str, np.ndarray] = {}
-    names = (("start_day", np.int32), ("end_day", np.int32), ("rate", np.int64), ("opening", np.int64),
-             ("interest", np.int64), ("principal", np.int64)) if want_rows else ()
-    for name, dtype in names:
-        fen[name] = cat(getattr(parts, name), dtype)
-        getattr(parts, name).clear()
-    if want_years:
-        fen["first_year"] = cat(parts.first_year, np.int64)
-        fen["year_interest"] = cat(parts.year_interest, np.int64)
-        parts.year_interest.clear()
-        fen["year_principal"] = cat(parts.year_principal, np.int64)
-        parts.year_principal.clear()
     digest = curve.digest if curve is not None else "fixed-rate"
     return PortfolioResult(
         rejections=rejections if len(rejections) else empty_rejections(),
@@ -266,8 +254,8 @@ def amortize_portfolio(
         provenance=Provenance.of(digest, scenario=curve.projection_label if curve else None),
         exact_fallbacks=fallbacks,
         loan_ids=loan_ids,
-        periods=cat(parts.periods, np.int64),
-        year_count=cat(parts.year_count, np.int64),
+        periods=periods,
+        year_count=year_count,
         fen=fen,
         has_schedule=want_rows,
         has_yearly=want_years,
