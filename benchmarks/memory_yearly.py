@@ -23,6 +23,11 @@ from subsidy_engine.frames import decimal_array  # noqa: E402
 
 
 def peak_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not
+    inherited from the parent across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -1,0 +1,24 @@
+"""The README's Python example runs, and its first section has the two commands CI uses."""
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_example_runs() -> None:
+    text = README.read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["schedule"].total_interest == Decimal("910615.12")
+    assert len(namespace["result"].rejections) > 0
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    text = README.read_text(encoding="utf-8")
+    commands = re.findall(r"```sh\n(.*?)\n```", text, re.S)
+    ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert commands[1] == ci
+    assert commands[0].endswith("subsidy-engine demo")
