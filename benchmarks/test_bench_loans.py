@@ -99,28 +99,20 @@ def summarize(report, name: str, seconds: float, loan_periods: int, npf_seconds:
     report(name, text)
 
 
-def test_yearly_totals(benchmark, annuities, numpy_financial_seconds, numpy_financial_grid_seconds,
-                       loop_seconds_per_period, report):
-    benchmark.pedantic(engine.run, args=(annuities, None), kwargs={"rows": False, "years": True},
+@pytest.mark.parametrize(("name", "rows", "years"), [
+    ("yearly totals, 100k loans", False, True),
+    ("full table (int64 fen), 100k loans", True, False),
+])
+def test_fixed_rate_annuities(benchmark, annuities, numpy_financial_seconds, numpy_financial_grid_seconds,
+                              loop_seconds_per_period, report, name, rows, years):
+    benchmark.pedantic(engine.run, args=(annuities, None), kwargs={"rows": rows, "years": years},
                        rounds=7, warmup_rounds=1)
     loan_periods = int(annuities.periods.sum())
     seconds = benchmark.stats.stats.min
     benchmark.extra_info.update(loan_periods_per_s=loan_periods / seconds,
                                 vs_numpy_financial=numpy_financial_seconds / seconds)
-    summarize(report, "yearly totals, 100k loans", seconds, loan_periods, numpy_financial_seconds,
-              loop_seconds_per_period, numpy_financial_grid_seconds)
-
-
-def test_full_table(benchmark, annuities, numpy_financial_seconds, numpy_financial_grid_seconds,
-                    loop_seconds_per_period, report):
-    benchmark.pedantic(engine.run, args=(annuities, None), kwargs={"rows": True, "years": False},
-                       rounds=7, warmup_rounds=1)
-    loan_periods = int(annuities.periods.sum())
-    seconds = benchmark.stats.stats.min
-    benchmark.extra_info.update(loan_periods_per_s=loan_periods / seconds,
-                                vs_numpy_financial=numpy_financial_seconds / seconds)
-    summarize(report, "full table (int64 fen), 100k loans", seconds, loan_periods,
-              numpy_financial_seconds, loop_seconds_per_period, numpy_financial_grid_seconds)
+    summarize(report, name, seconds, loan_periods, numpy_financial_seconds, loop_seconds_per_period,
+              numpy_financial_grid_seconds)
 
 
 def test_mixed_portfolio(benchmark, report):

@@ -127,7 +127,7 @@ def test_kernel_handles_many_loans_identically_to_one_by_one(curve) -> None:
     for j, loan in enumerate(sample):
         lo, hi = res.row_ptr[j], res.row_ptr[j + 1]
         expected = [int(r.interest * 100) for r in reference_schedule(loan)[0]]
-        assert res.interest_fen[lo:hi].tolist() == expected
+        assert res.out.interest[lo:hi].tolist() == expected
 
 
 # Loans whose float annuity payment lies within the error bound of half a fen:
@@ -150,9 +150,9 @@ def test_flagged_fixed_rate_loans_are_settled_exactly() -> None:
     for j, loan in enumerate(sample):
         expected = reference_schedule(loan)[0]
         lo, hi = result.row_ptr[j], result.row_ptr[j + 1]
-        assert result.interest_fen[lo:hi].tolist() == [int(r.interest * 100) for r in expected]
-        assert result.principal_fen[lo:hi].tolist() == [int(r.principal * 100) for r in expected]
-        years = result.year_interest_fen[result.year_ptr[j]:result.year_ptr[j + 1]]
+        assert result.out.interest[lo:hi].tolist() == [int(r.interest * 100) for r in expected]
+        assert result.out.principal[lo:hi].tolist() == [int(r.principal * 100) for r in expected]
+        years = result.out.year_interest[result.year_ptr[j]:result.year_ptr[j + 1]]
         assert int(years.sum()) == sum(int(r.interest * 100) for r in expected)
 
 

@@ -65,33 +65,13 @@ class KernelResult:
     def computed(self) -> np.ndarray:
         return np.flatnonzero(~self.failed)
 
-    @property
-    def end_day(self) -> np.ndarray:
-        return self.out.end_day
-
-    @property
-    def interest_fen(self) -> np.ndarray:
-        return self.out.interest
-
-    @property
-    def principal_fen(self) -> np.ndarray:
-        return self.out.principal
-
-    @property
-    def year_interest_fen(self) -> np.ndarray:
-        return self.out.year_interest
-
-    @property
-    def year_principal_fen(self) -> np.ndarray:
-        return self.out.year_principal
-
     def rate_units(self) -> np.ndarray:
         """The annual rate of every row (1e-10 units)."""
         return self.segment_rate[self.out.segment]
 
     def opening_fen(self) -> np.ndarray:
         """Opening balance of every row: the loan less the principal repaid before."""
-        return opening_balances(self.loan_principal_fen, self.row_ptr, self.principal_fen)
+        return opening_balances(self.loan_principal_fen, self.row_ptr, self.out.principal)
 
 
 def opening_balances(loan_principal: np.ndarray, row_ptr: np.ndarray, principal: np.ndarray) -> np.ndarray:

@@ -247,7 +247,11 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
                 nominal = interest
             else:
                 nominal = mul_div_half_up_f(balance, rate, nominal_den, nominal_f)
-            principal = min(max(payment - nominal, 0), balance)
+            principal = payment - nominal
+            # A branch, not min/max: almost never taken, so the CPU speculates
+            # past it instead of waiting on the comparison.
+            if principal < 0 or principal > balance:
+                principal = min(max(principal, 0), balance)
         rate_changed = False
 
         if want_rows:

@@ -222,16 +222,16 @@ def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
     if result.errors:
         reason = result.errors[0]
         raise CoverageError(reason) if result.coverage_errors else ValueError(reason)
-    assert result.end_day is not None and result.interest_fen is not None
-    assert result.principal_fen is not None
+    assert result.out.end_day is not None and result.out.interest is not None
+    assert result.out.principal is not None
     projected = int(result.projected_from[0])
     return Schedule(
         loan=loan,
-        end_day=result.end_day,
+        end_day=result.out.end_day,
         rate_units=result.rate_units(),
         opening_fen=result.opening_fen(),
-        interest_fen=result.interest_fen,
-        principal_fen=result.principal_fen,
+        interest_fen=result.out.interest,
+        principal_fen=result.out.principal,
         projected_from=None if projected < 0 else EPOCH + timedelta(days=projected),
         provenance=Provenance.of(curve.digest if curve else "fixed-rate",
                                  scenario=curve.projection_label if curve else None),
