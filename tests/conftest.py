@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -99,9 +100,9 @@ def loans(draw, floating: bool | None = None) -> Loan:
             if sum(weights) == 0:
                 weights[-1] = 1
             total = sum(weights)
-            # fractions that add up to exactly 1: k / total with a terminating expansion
+            # fractions that add up to exactly 1: w / total where that terminates
             fractions = [Decimal(w) / Decimal(total) for w in weights]
-            if sum(fractions) != 1 or any(f * total != w for f, w in zip(fractions, weights)):
+            if sum(map(Fraction, fractions)) != 1:
                 fractions = [Decimal(0)] * (periods - 1) + [Decimal(1)]
             fields["principal_plan"] = fractions
             fields["principal_plan_unit"] = "fraction"

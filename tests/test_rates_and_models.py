@@ -51,7 +51,7 @@ def test_a_flat_projection_is_explicit_and_reported() -> None:
 
 
 def test_projection_must_follow_the_history() -> None:
-    with pytest.raises(ValueError, match="start after the last fixing"):
+    with pytest.raises(ValueError, match="may not replace known rates"):
         load_lpr().with_projection([{"date": "2026-01-20", "lpr_1y_pct": "3", "lpr_5y_pct": "3.5"}],
                                    until=date(2030, 1, 1), label="x")
 

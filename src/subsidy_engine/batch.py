@@ -19,8 +19,10 @@ files (the ``Loan`` model itself stays strict).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from datetime import date
+from decimal import InvalidOperation
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -29,7 +31,16 @@ import pyarrow as pa
 
 from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from .loans import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
-from .money import MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, RATE_DECIMALS, MoneyError, to_decimal
+from .money import MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, RATE_DECIMALS, MoneyError, scaled_integer, to_decimal
+
+
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only
+INT_LIMIT = 2**62  # whole-number fields far beyond any real value are errors, not overflows
+
+
+def is_missing(value: object) -> bool:
+    """None, pandas' NA and NaT, or a float NaN: a blank cell."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 class PortfolioSchemaError(ValueError):
@@ -191,6 +202,18 @@ def empty_rejections() -> pd.DataFrame:
                          "field": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
 
 
+def _blank(series: pd.Series) -> np.ndarray:
+    """Blank cells, judged cell by cell for object columns (pandas' own isna
+    raises on a Decimal signalling NaN)."""
+    if series.dtype == object:
+        return np.fromiter((is_missing(v) or (isinstance(v, str) and not v.strip())
+                            for v in series.array), dtype=bool, count=len(series))
+    blank = series.isna().to_numpy()
+    if pd.api.types.is_string_dtype(series.dtype):
+        blank = blank | (series.fillna("").str.strip() == "").to_numpy(dtype=bool)
+    return blank
+
+
 def _is_float_dtype(s: pd.Series) -> bool:
     dtype = s.dtype
     if isinstance(dtype, pd.ArrowDtype):
@@ -232,22 +255,23 @@ def _decimal_units(series: pd.Series, scale: int, name: str,
     reasons = np.empty(n, dtype=object)
     bad = np.zeros(n, dtype=bool)
     for k, value in enumerate(series.array):
-        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        if is_missing(value):
             missing[k] = True
             continue
         try:
-            exact = to_decimal(value, "value").scaleb(scale)
-            if exact != exact.to_integral_value():
+            exact = scaled_integer(to_decimal(value, "value"), scale)
+            if exact is None:
                 raise MoneyError(f"{value} has more than {scale} decimal places"
                                  + (" (a fraction of a fen)" if scale == 2 else ""))
             if abs(exact) > np.iinfo(np.int64).max:
                 raise MoneyError(f"{value} is too large")
-            units[k] = int(exact)
+            units[k] = exact
         except MoneyError as exc:
             bad[k] = True
             reasons[k] = str(exc).removeprefix("value: ")
     rej.add(bad, name, reasons)
-    # Rows that failed to parse are already reported; later checks skip them.
+    # Rows that failed to parse are already reported; later checks skip them
+    # (callers that need "was a value given" use _blank).
     return units, missing | bad
 
 
@@ -268,7 +292,8 @@ def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.
             arr = arr.cast(pa.decimal128(38, scale))  # safe: fails on any lost digit
         else:
             arr = arr.cast(pa.decimal128(38, scale))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError, ValueError,
+            ArithmeticError):  # e.g. Decimal("sNaN"): let the slow path name the row
         return None
     missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     words = np.frombuffer(arr.buffers()[1], dtype=np.int64,
@@ -294,19 +319,25 @@ def _int_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndar
     values = np.zeros(n, dtype=np.int64)
     missing = np.zeros(n, dtype=bool)
     bad = np.zeros(n, dtype=bool)
+    too_big = np.zeros(n, dtype=bool)
     for k, v in enumerate(series.array):
-        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        if is_missing(v) or (isinstance(v, str) and not v.strip()):
             missing[k] = True
-        elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
-            values[k] = int(v)
-        elif isinstance(v, str) and v.strip().lstrip("+-").isdigit():  # text files
-            values[k] = int(v.strip())
-        elif isinstance(v, str) and not v.strip():
-            missing[k] = True
+            continue
+        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            number = int(v)
+        elif isinstance(v, str) and WHOLE_NUMBER.fullmatch(v.strip()):  # text files
+            number = int(v.strip())
         else:
             bad[k] = True
+            continue
+        if abs(number) >= INT_LIMIT:
+            too_big[k] = True
+        else:
+            values[k] = number
     rej.add(bad, name, "is not a whole number")
-    return values, missing | bad
+    rej.add(too_big, name, "is far too large")
+    return values, missing | bad | too_big
 
 
 def _enum_column(series: pd.Series | None, enum: type, name: str, default: object,
@@ -333,43 +364,49 @@ def _enum_column(series: pd.Series | None, enum: type, name: str, default: objec
 
 
 def _date_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndarray, np.ndarray]:
-    """Date column -> (days since epoch, missing mask)."""
-    n = len(series)
+    """Date column -> (days since epoch, missing mask).
+
+    Arrow dates, datetime64 columns at midnight (a time of day is rejected),
+    and objects that are dates or ISO 'YYYY-MM-DD' strings.
+    """
     raw_missing = series.isna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        values = series
+    if isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_date(series.dtype.pyarrow_dtype):
+        days = series.to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
+    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         if getattr(series.dt, "tz", None) is not None:
             raise PortfolioSchemaError(f"column {name!r} holds timezone-aware datetimes, not dates")
-        timed = (values.notna() & (values != values.dt.normalize())).to_numpy()
+        timed = (series.notna() & (series != series.dt.normalize())).to_numpy()
         rej.add(timed, name, "has a time of day; a date is expected")
-        days = values.dt.normalize().to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
+        days = series.dt.normalize().to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
     else:
-        if isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_date(series.dtype.pyarrow_dtype):
-            days = series.to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
-        else:
-            obj = series.to_numpy(dtype=object)
-            days = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-            bad = np.zeros(n, dtype=bool)
-            reasons = np.empty(n, dtype=object)
-            for k, v in enumerate(obj):
-                if raw_missing[k]:
-                    continue
-                if isinstance(v, pd.Timestamp):
-                    v = v.to_pydatetime()
-                if hasattr(v, "hour"):  # datetime
-                    bad[k], reasons[k] = True, "a datetime is not a date; pass a date or 'YYYY-MM-DD'"
-                elif isinstance(v, date):
-                    days[k] = np.datetime64(v, "D")
-                elif isinstance(v, str):
-                    try:
-                        days[k] = np.datetime64(date.fromisoformat(v.strip()), "D")
-                    except ValueError:
-                        bad[k], reasons[k] = True, f"{v!r} is not an ISO date 'YYYY-MM-DD'"
-                else:
-                    bad[k], reasons[k] = True, f"{type(v).__name__} is not a date"
-            rej.add(bad, name, reasons)
+        days = _object_dates(series.to_numpy(dtype=object), raw_missing, name, rej)
     missing = raw_missing | np.isnat(days)
     return np.where(missing, 0, days.astype(np.int64)), missing
+
+
+def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: _Rejections) -> np.ndarray:
+    n = values.shape[0]
+    days = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    bad = np.zeros(n, dtype=bool)
+    reasons = np.empty(n, dtype=object)
+    for k, v in enumerate(values):
+        if missing[k] or is_missing(v):
+            continue
+        if isinstance(v, pd.Timestamp):
+            v = v.to_pydatetime()
+        if hasattr(v, "hour"):  # a datetime
+            bad[k], reasons[k] = True, "a datetime is not a date; pass a date or 'YYYY-MM-DD'"
+        elif isinstance(v, date):
+            days[k] = np.datetime64(v, "D")
+        elif isinstance(v, str):
+            try:
+                days[k] = np.datetime64(date.fromisoformat(v.strip()), "D")
+            except ValueError:
+                bad[k], reasons[k] = True, f"{v!r} is not an ISO date 'YYYY-MM-DD'"
+        else:
+            bad[k], reasons[k] = True, f"{type(v).__name__} is not a date"
+    rej.add(bad, name, reasons)
+    return days
 
 
 def _to_civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -400,13 +437,13 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     col = table.get
 
     loan_ids = table["loan_id"]
-    rej.add(loan_ids.isna().to_numpy(), "loan_id", "is missing")
-    dup = loan_ids.duplicated(keep="first").to_numpy() & loan_ids.notna().to_numpy()
+    rej.add(_blank(loan_ids), "loan_id", "is missing")
+    dup = loan_ids.duplicated(keep="first").to_numpy() & ~_blank(loan_ids)
     rej.add(dup, "loan_id", "is a duplicate of an earlier row's loan_id")
 
     # principal
     fen, missing = _decimal_units(table["principal"], 2, "principal", rej)
-    rej.add(table["principal"].isna().to_numpy(), "principal", "is missing")
+    rej.add(_blank(table["principal"]), "principal", "is missing")
     rej.add(~missing & (fen <= 0), "principal", "must be positive (at least 0.01 yuan)")
     rej.add(fen > int(MAX_PRINCIPAL_YUAN * 100), "principal",
             f"is above the supported maximum of {MAX_PRINCIPAL_YUAN} yuan")
@@ -414,8 +451,10 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     # fixed rate
     if "annual_rate" in table.columns:
         fixed_units, no_fixed = _decimal_units(table["annual_rate"], RATE_DECIMALS, "annual_rate", rej)
+        fixed_given = ~_blank(table["annual_rate"])
     else:
         fixed_units, no_fixed = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+        fixed_given = np.zeros(n, dtype=bool)
     rej.add(~no_fixed & (fixed_units < 0), "annual_rate",
             "is negative; an annual rate is a fraction >= 0 (0.0385 = 3.85%)")
     rej.add(~no_fixed & (fixed_units > int(MAX_ANNUAL_RATE.scaleb(RATE_DECIMALS))), "annual_rate",
@@ -430,22 +469,23 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     tenor = _enum_column(tenor_s, Tenor, "floating_tenor", None, rej, n)
     if spread_s is not None:
         spread_units, no_spread = _decimal_units(spread_s, RATE_DECIMALS - 4, "floating_spread_bp", rej)
+        spread_given = ~_blank(spread_s)
     else:
         spread_units, no_spread = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+        spread_given = np.zeros(n, dtype=bool)
     rej.add(~no_spread & (np.abs(spread_units) > int(MAX_SPREAD_BP) * 10**(RATE_DECIMALS - 4)),
             "floating_spread_bp", "is beyond +/-10000 bp (100 percentage points)")
     reset = _enum_column(reset_s, Reset, "floating_reset", Reset.JANUARY, rej, n)
-    tenor_given = (tenor_s.notna().to_numpy() & (tenor_s.astype("string").str.strip().fillna("") != "")
-                   .to_numpy()) if tenor_s is not None else np.zeros(n, dtype=bool)
-    is_floating = tenor_given | ~no_spread
+    tenor_given = ~_blank(tenor_s) if tenor_s is not None else np.zeros(n, dtype=bool)
+    is_floating = tenor_given | spread_given
     rej.add(is_floating & ~tenor_given, "floating_tenor", "is missing for a floating rate")
-    rej.add(is_floating & tenor_given & no_spread, "floating_spread_bp", "is missing for a floating rate")
-    rej.add(is_floating == ~no_fixed, "annual_rate, floating",
+    rej.add(is_floating & tenor_given & ~spread_given, "floating_spread_bp", "is missing for a floating rate")
+    rej.add(is_floating == fixed_given, "annual_rate, floating",
             "give exactly one (a fixed or an LPR-linked rate)")
 
     # term and frequency
     term, no_term = _int_column(table["term_months"], "term_months", rej)
-    rej.add(table["term_months"].isna().to_numpy(), "term_months", "is missing")
+    rej.add(_blank(table["term_months"]), "term_months", "is missing")
     bad_term = ~no_term & ((term < 1) | (term > MAX_TERM_MONTHS))
     rej.add(bad_term, "term_months", f"must be between 1 and {MAX_TERM_MONTHS} months")
     no_term = no_term | bad_term  # like the model, dependent checks skip an invalid term
@@ -479,7 +519,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     basis = np.where(basis_given, basis, default_basis)
 
     start, no_start = _date_column(table["start_date"], "start_date", rej)
-    rej.add(no_start & table["start_date"].isna().to_numpy(), "start_date", "is missing")
+    rej.add(_blank(table["start_date"]), "start_date", "is missing")
     if "settlement_day" in table.columns:
         settle, no_settle = _int_column(table["settlement_day"], "settlement_day", rej)
         rej.add(~no_settle & ((settle < 1) | (settle > 31)), "settlement_day",
@@ -487,6 +527,8 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     else:
         settle, no_settle = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
     y, m, d = _to_civil(start)
+    rej.add(~no_start & ~no_term & (y * 12 + m - 1 + term > 9999 * 12 + 11), "start_date",
+            "plus term_months ends after the year 9999")
 
     # custom plans: rare, checked one by one with the model's own rule
     plans: dict[int, list[int]] = {}
@@ -494,8 +536,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     custom = method == Method.CUSTOM.code
     has_plan = plan_col.notna().to_numpy() if plan_col is not None else np.zeros(n, dtype=bool)
     if plan_col is not None and plan_col.dtype == object:
-        has_plan = np.array([v is not None and not (isinstance(v, float) and v != v)
-                             for v in plan_col.array], dtype=bool)
+        has_plan = np.array([not is_missing(v) for v in plan_col.array], dtype=bool)
     rej.add(custom & ~has_plan, "principal_plan", "method 'custom' needs a principal_plan")
     rej.add(~custom & (method >= 0) & has_plan, "principal_plan", "is only given for method 'custom'")
     periods = np.where(mpp > 0, term // mpp, 0)
@@ -533,7 +574,7 @@ def _flatten_floating(series: pd.Series, rej: _Rejections) -> tuple[pd.Series, p
     bad = np.zeros(n, dtype=bool)
     reasons = np.empty(n, dtype=object)
     for k, v in enumerate(series.array):
-        if v is None or (isinstance(v, float) and v != v):
+        if is_missing(v):
             continue
         try:
             f = v if isinstance(v, FloatingRate) else FloatingRate(**v)

@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
     started = time.perf_counter()
     try:
         result = amortize_portfolio(table, lpr=_curve(args), output=args.output, strict=args.strict)
-    except (PortfolioSchemaError, PortfolioValidationError) as exc:
+    except (PortfolioSchemaError, PortfolioValidationError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _report(result, len(table), time.perf_counter() - started)

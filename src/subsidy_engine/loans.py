@@ -9,7 +9,8 @@ float is not the decimal number the user meant.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Annotated, Any
 
 from pydantic import (
@@ -105,14 +106,17 @@ def plan_to_fen(plan: tuple[Decimal, ...], unit: PlanUnit, principal_fen: int) -
     """
     if any(v < 0 for v in plan):
         raise ValueError("entries must not be negative")
-    total = sum(plan, Decimal(0))
+    total = sum(map(Fraction, plan), Fraction(0))  # exact, whatever the number of digits
     if unit is PlanUnit.FRACTION:
         if total != 1:
-            raise ValueError(f"fractions add up to {total}, not 1")
+            with localcontext(prec=1000):
+                shown = sum(plan, Decimal(0))
+            raise ValueError(f"fractions add up to {shown}, not 1")
         return split_largest_remainder(principal_fen, list(plan))
     fen = [yuan_to_fen(v, "principal_plan item") for v in plan]
     if sum(fen) != principal_fen:
-        raise ValueError(f"amounts add up to {total}, not the principal {fen_to_yuan(principal_fen)}")
+        raise ValueError(f"amounts add up to {fen_to_yuan(sum(fen))}, not the principal "
+                         f"{fen_to_yuan(principal_fen)}")
     return fen
 
 
@@ -239,6 +243,14 @@ class Loan(BaseModel):
         if grace and method is Method.CUSTOM:
             raise ValueError("a custom loan writes its grace as zeros in principal_plan")
         return grace
+
+    @field_validator("start_date")
+    @classmethod
+    def _schedule_within_calendar(cls, start: date, info: ValidationInfo) -> date:
+        term = info.data.get("term_months")
+        if term is not None and start.year * 12 + start.month - 1 + term > 9999 * 12 + 11:
+            raise ValueError(f"{start} plus {term} months ends after the year 9999")
+        return start
 
     @field_validator("settlement_day")
     @classmethod

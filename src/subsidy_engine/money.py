@@ -78,6 +78,30 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
     return result
 
 
+def scaled_integer(value: Decimal, places: int) -> int | None:
+    """``value * 10**places`` as an exact int, or None if that is not a whole number.
+
+    Works on the Decimal's own digits, so no context precision can round a
+    long value into passing (``Decimal("0.059999999999999999999999999999")``
+    has no exact ten-place form, whatever the context).
+
+    >>> scaled_integer(Decimal("12.30"), 2), scaled_integer(Decimal("0.005"), 2)
+    (1230, None)
+    """
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        return None  # NaN or infinity
+    magnitude = int("".join(map(str, digits)) or "0")
+    shift = exponent + places
+    if shift >= 0:
+        result = magnitude * 10**shift
+    else:
+        result, rest = divmod(magnitude, 10**-shift)
+        if rest:
+            return None
+    return -result if sign else result
+
+
 def yuan_to_fen(amount: Decimal, what: str = "amount") -> int:
     """Exact yuan -> fen. An amount with a fraction of a fen is an error.
 
@@ -88,12 +112,12 @@ def yuan_to_fen(amount: Decimal, what: str = "amount") -> int:
     ...
     subsidy_engine.money.MoneyError: amount: 0.005 has a fraction of a fen; amounts are exact to 0.01 yuan
     """
-    scaled = amount * FEN_PER_YUAN
-    if scaled != scaled.to_integral_value():
+    fen = scaled_integer(amount, 2)
+    if fen is None:
         raise MoneyError(
             f"{what}: {amount} has a fraction of a fen; amounts are exact to 0.01 yuan"
         )
-    return int(scaled)
+    return fen
 
 
 def fen_to_yuan(fen: int) -> Decimal:
@@ -111,13 +135,13 @@ def rate_to_units(rate: Decimal, what: str = "rate") -> int:
     >>> rate_to_units(Decimal("0.049"))
     490000000
     """
-    scaled = rate.scaleb(RATE_DECIMALS)
-    if scaled != scaled.to_integral_value():
+    units = scaled_integer(rate, RATE_DECIMALS)
+    if units is None:
         raise MoneyError(
             f"{what}: {rate} has more than {RATE_DECIMALS} decimal places "
             "(finer than 1/10000 of a basis point)"
         )
-    return int(scaled)
+    return units
 
 
 def units_to_rate(units: int) -> Decimal:
@@ -177,17 +201,15 @@ def split_largest_remainder(total: int, weights: list[Decimal]) -> list[int]:
     """
     if total < 0:
         raise MoneyError("split_largest_remainder: total must not be negative")
-    weight_sum = sum(weights, Decimal(0))
-    if not weights or weight_sum <= 0 or any(w < 0 for w in weights):
+    if not weights or any(not w.is_finite() or w < 0 for w in weights) or not any(weights):
         raise MoneyError("split_largest_remainder: weights must be >= 0 with a positive sum")
-    with localcontext() as ctx:
-        ctx.prec = 80
-        # Work in integers: scale the weights to a common integer base.
-        exponent = min(min(w.as_tuple().exponent for w in weights), 0)  # type: ignore[type-var]
-        ints = [int(w.scaleb(-exponent)) for w in weights]
-    denominator = sum(ints)
-    floors = [total * w // denominator for w in ints]
-    remainders = [total * w % denominator for w in ints]
+    # Work in integers: scale the weights exactly to a common integer base.
+    places = max(max(-int(w.as_tuple().exponent) for w in weights), 0)
+    ints = [scaled_integer(w, places) for w in weights]
+    assert all(v is not None for v in ints)
+    denominator = sum(ints)  # type: ignore[arg-type]
+    floors = [total * w // denominator for w in ints]  # type: ignore[operator]
+    remainders = [total * w % denominator for w in ints]  # type: ignore[operator]
     left = total - sum(floors)
     order = sorted(range(len(ints)), key=lambda k: (-remainders[k], k))
     for k in order[:left]:

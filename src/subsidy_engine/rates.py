@@ -182,7 +182,8 @@ class LprCurve:
         ----------
         path : iterable of mappings
             Rows with ``date``, ``lpr_1y_pct`` and ``lpr_5y_pct`` (percent as
-            published, str/int/Decimal), strictly after the last fixing.
+            published, str/int/Decimal), after the coverage horizon: a
+            projection extends the data, it never replaces a known rate.
         until : date
             The new coverage horizon; the last projected value holds until it.
         label : str
@@ -208,9 +209,10 @@ class LprCurve:
                 status="projected",
                 source=f"scenario {label}",
             ))
-        if rows and rows[0].date <= self.fixings[-1].date:
+        if rows and rows[0].date <= self.coverage_end:
             raise ValueError(
-                f"projected fixings must start after the last fixing {self.fixings[-1].date}"
+                f"projected fixings must start after the data's coverage horizon "
+                f"{self.coverage_end}: a projection may not replace known rates"
             )
         if until < max(self.coverage_end, rows[-1].date if rows else self.coverage_end):
             raise ValueError("a projection's horizon must not end before its data")
