@@ -193,8 +193,7 @@ def test_a_row_is_rejected_exactly_when_the_model_refuses_it(fields) -> None:
         assert result.computed == 0
 
 
-def test_floating_segments_do_not_depend_on_blocks(monkeypatch, curve) -> None:
-    from subsidy_engine import repricing
+def test_floating_segments_do_not_depend_on_chunks(curve) -> None:
     from subsidy_engine.reference import reference_schedule
 
     sample = [Loan(principal=str(100000 * (k + 1)), term_months=12 * (k + 3),
@@ -203,7 +202,6 @@ def test_floating_segments_do_not_depend_on_blocks(monkeypatch, curve) -> None:
                    start_date=date(2020 + k % 6, 1 + k % 12, 1 + 3 * k), settlement_day=20 if k % 4 else None)
               for k in range(9)]
     whole = amortize_portfolio(table_of(sample), lpr=curve).schedule
-    monkeypatch.setattr(repricing, "FLOATING_BLOCK", 2)
     blocked = amortize_portfolio(table_of(sample), lpr=curve, chunk_size=4).schedule
     pd.testing.assert_frame_equal(whole, blocked)
     for k, loan in enumerate(sample):

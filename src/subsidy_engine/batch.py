@@ -106,18 +106,14 @@ class LoanArrays:
 
 
 def civil_to_epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of (y, m, d) arrays."""
-    months = (np.asarray(y, dtype=np.int64) - 1970) * 12 + np.asarray(m, dtype=np.int64) - 1
-    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    return first + np.asarray(d, dtype=np.int64) - 1
-
-
-def days_in_month(month_index: np.ndarray) -> np.ndarray:
-    """Days in the month ``year * 12 + month - 1`` (vectorized)."""
-    months = np.asarray(month_index, dtype=np.int64) - 1970 * 12
-    first = months.astype("datetime64[M]").astype("datetime64[D]")
-    nxt = (months + 1).astype("datetime64[M]").astype("datetime64[D]")
-    return (nxt - first).astype(np.int64)
+    """Days since 1970-01-01 of (y, m, d) arrays of any shape (H. Hinnant's
+    days_from_civil in integer arithmetic, as the kernel does it)."""
+    y = np.asarray(y, dtype=np.int64) - (np.asarray(m) <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = (np.asarray(m, dtype=np.int64) + 9) % 12
+    doy = (153 * mp + 2) // 5 + np.asarray(d, dtype=np.int64) - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
 
 
 # ---------------------------------------------------------------------------
@@ -586,4 +582,4 @@ def _flatten_floating(series: pd.Series, rej: _Rejections) -> tuple[pd.Series, p
 
 
 __all__ = ["LoanArrays", "PortfolioSchemaError", "arrays_from_frame", "arrays_from_loans",
-           "civil_to_epoch_days", "days_in_month"]
+           "civil_to_epoch_days"]
