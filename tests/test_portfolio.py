@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest

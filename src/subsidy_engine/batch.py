@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 from datetime import date
-from decimal import InvalidOperation
 from typing import Iterable, Sequence
 
 import numpy as np

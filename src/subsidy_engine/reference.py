@@ -168,7 +168,6 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
             opening = fen_to_yuan(balance)
             num, den = _fraction(loan.basis, ppy, start, end)
             interest = quantize_fen(opening * rate * num / den)  # interest rounding
-            interest_fen = int(interest * 100)
             if p == n - 1:
                 principal_fen = balance
             elif method is Method.CUSTOM:
