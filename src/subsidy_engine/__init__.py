@@ -6,8 +6,11 @@ The public API (everything else is internal and may change):
 * :func:`amortize` -> :class:`Schedule` - one loan's schedule, exact to the fen.
 * :func:`amortize_portfolio` -> :class:`PortfolioResult` - every loan of a table at once.
 * :func:`load_lpr`, :class:`LprCurve`, :class:`CoverageError` - LPR data with a horizon.
+* :class:`InterestSubsidyRule`, :func:`interest_subsidy` -> :class:`SubsidySchedule` -
+  interest subsidy (貼息, measures 1 and 15) on a schedule.
 """
 
+from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy
 from .loans import FloatingRate, Loan
 from .money import MoneyError
 from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
@@ -21,6 +24,7 @@ __version__ = engine_version()
 __all__ = [
     "CoverageError",
     "FloatingRate",
+    "InterestSubsidyRule",
     "Loan",
     "LprCurve",
     "MoneyError",
@@ -30,7 +34,9 @@ __all__ = [
     "Provenance",
     "Schedule",
     "ScheduleRow",
+    "SubsidySchedule",
     "amortize",
     "amortize_portfolio",
+    "interest_subsidy",
     "load_lpr",
 ]

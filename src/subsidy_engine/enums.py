@@ -100,3 +100,12 @@ class PlanUnit(_Vocabulary):
 
     AMOUNT = "amount"  # yuan per period, adding up to the principal
     FRACTION = "fraction"  # fractions per period, adding up to 1
+
+
+class SubsidyForm(_Vocabulary):
+    """How an interest subsidy (貼息) accrues (conventions.md, "Interest subsidy forms")."""
+
+    POINTS_ON_BALANCE = "points_on_balance"  # balance x min(points, rate) x fraction
+    POINTS_ON_PRINCIPAL = "points_on_principal"  # original principal x min(points, rate) x fraction
+    SHARE_OF_INTEREST = "share_of_interest"  # share x interest charged
+    RATE_GAP = "rate_gap"  # balance x (benchmark - rate) x fraction

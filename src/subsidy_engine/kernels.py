@@ -384,3 +384,20 @@ def floating_segments(start_y, start_m, start_d, due_day, periods, months_per_pe
         counts[i] = count
         status[i] = state
         projected_from[i] = first_projected
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def subsidy_accrual(base_fen, factor_units, num, den, inside_days, period_days, out):
+    """``out[p] = round(base * factor * num * inside / (1e10 * den * days))``, exactly.
+
+    One formula for every subsidy form (:mod:`subsidy_engine.interest_subsidy`):
+    a base (balance, principal or the interest itself), a rate factor in 1e-10
+    units, the period's share of a year ``num/den`` on the loan's basis, and
+    the share of the period's days inside the subsidy window.
+    """
+    for p in range(base_fen.shape[0]):
+        if inside_days[p] <= 0 or factor_units[p] <= 0 or base_fen[p] <= 0:
+            out[p] = 0
+        else:
+            out[p] = mul_div_half_up(base_fen[p], factor_units[p] * num[p] * inside_days[p],
+                                     RATE_SCALE * den[p] * period_days[p])

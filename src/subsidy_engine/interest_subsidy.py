@@ -1,0 +1,295 @@
+"""Interest subsidy (貼息) on a loan schedule: measures 1 and 15 of 京經信發〔2021〕78號.
+
+Measure 15 (優惠利率信貸) pairs preferential-rate credit with 貼息 and measure 1
+names 貼息 among the support for new-infrastructure projects; the policy gives
+no figures, so a rule's points, share, window and caps come from the user or
+from a parameter file (see ``../shared/reference/policy-parameters.md`` §1: the
+Beijing analog is 2.5 percentage points for 2 years, never above the actual
+rate, 京發改規〔2024〕4號).
+
+The rules (conventions.md, "Interest subsidy (貼息) forms"), each rounding named:
+
+* **Accrual** (*subsidy rounding*, half-up per period): every form accrues on
+  the loan's own interest basis, ``base x factor x num/den``, where ``num/den``
+  is the period's share of a year (``1/12`` monthly, ``days/360`` ...):
+
+  - ``points_on_balance``: base = opening balance, factor = min(points, rate);
+  - ``points_on_principal``: base = original principal, factor = min(points, rate);
+  - ``share_of_interest``: subsidy = share x the interest charged (no basis);
+  - ``rate_gap``: base = opening balance, factor = max(benchmark - rate, 0).
+* **Window**: from ``start_date`` (the drawdown date by default) for
+  ``max_years`` years (forever by default). A period straddling an edge accrues
+  for its days inside only (``x inside_days / period_days``, in the same single
+  rounding).
+* Then, per period and in this order, each cut reported: never above the
+  **interest charged** in the period; the **annual cap** on the total of a
+  calendar year (the year of the due date, as the bank collects and the bureau
+  budgets), the earlier periods first; the **lifetime cap** on the loan's total.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
+
+from .dates import add_months
+from .enums import InterestBasis, SubsidyForm
+from .frames import date_series, money_series
+from .kernels import subsidy_accrual
+from .loans import Money, Rate, _iso_date
+from .money import fen_to_yuan, rate_to_units, yuan_to_fen
+from .provenance import Provenance
+from .rates import epoch_days
+from .schedule import Schedule
+
+_FORM_PARAMETER = {
+    SubsidyForm.POINTS_ON_BALANCE: "points",
+    SubsidyForm.POINTS_ON_PRINCIPAL: "points",
+    SubsidyForm.SHARE_OF_INTEREST: "share",
+    SubsidyForm.RATE_GAP: "benchmark_rate",
+}
+
+
+class InterestSubsidyRule(BaseModel):
+    """One interest-subsidy rule. Rates and the share are fractions (0.025 = 2.5 points).
+
+    >>> InterestSubsidyRule(form="points_on_balance", points="0.025", max_years=2)
+    InterestSubsidyRule(form=<SubsidyForm.POINTS_ON_BALANCE: 'points_on_balance'>, points=Decimal('0.025'), ...)
+    >>> InterestSubsidyRule(form="share_of_interest", points="0.025")
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for InterestSubsidyRule
+      Value error, form 'share_of_interest' needs share, and takes no points ...
+    """
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    form: Annotated[SubsidyForm, BeforeValidator(SubsidyForm.parse)]
+    points: Rate | None = None
+    share: Rate | None = None
+    benchmark_rate: Rate | None = None
+    start_date: Annotated[date, BeforeValidator(_iso_date)] | None = None
+    max_years: int | None = None
+    annual_cap: Money | None = None
+    lifetime_cap: Money | None = None
+
+    @field_validator("max_years")
+    @classmethod
+    def _years_positive(cls, years: int | None) -> int | None:
+        if years is not None and not 1 <= years <= 100:
+            raise ValueError(f"{years} must be between 1 and 100")
+        return years
+
+    @field_validator("annual_cap", "lifetime_cap")
+    @classmethod
+    def _cap_not_negative(cls, cap: Decimal | None) -> Decimal | None:
+        if cap is not None and cap < 0:
+            raise ValueError(f"{cap} must not be negative")
+        return cap
+
+    @model_validator(mode="after")
+    def _parameter_matches_form(self) -> InterestSubsidyRule:
+        needed = _FORM_PARAMETER[self.form]
+        given = [name for name in ("points", "share", "benchmark_rate") if getattr(self, name) is not None]
+        if given != [needed]:
+            extra = [g for g in given if g != needed]
+            raise ValueError(f"form {self.form.value!r} needs {needed}"
+                             + (f", and takes no {', '.join(extra)}" if extra else ""))
+        return self
+
+    def window(self, drawdown: date) -> tuple[date, date | None]:
+        """The subsidy window ``[start, end)``; ``end`` is None when open."""
+        start = self.start_date or drawdown
+        if self.max_years is None:
+            return start, None
+        return start, add_months(start.year, start.month, 12 * self.max_years, start.day)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SubsidySchedule:
+    """The subsidy of each period of a schedule, with every cut reported.
+
+    Attributes
+    ----------
+    gross_fen : ndarray
+        The accrual inside the window, before any cut.
+    subsidy_fen : ndarray
+        What is paid.
+    cut_by_interest_fen, cut_by_annual_cap_fen, cut_by_lifetime_cap_fen : ndarray
+        ``gross = subsidy + the three cuts`` on every row.
+    """
+
+    schedule: Schedule
+    rule: InterestSubsidyRule
+    gross_fen: np.ndarray
+    subsidy_fen: np.ndarray
+    cut_by_interest_fen: np.ndarray
+    cut_by_annual_cap_fen: np.ndarray
+    cut_by_lifetime_cap_fen: np.ndarray
+    provenance: Provenance
+
+    @property
+    def total(self) -> Decimal:
+        """The exact sum of the subsidy."""
+        return fen_to_yuan(int(self.subsidy_fen.sum()))
+
+    @property
+    def total_cut(self) -> Decimal:
+        return fen_to_yuan(int(self.gross_fen.sum() - self.subsidy_fen.sum()))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per period: ``period, start_date, end_date, interest, subsidy,
+        net_interest, cut``, then ``gross`` and the cut by reason."""
+        s = self.schedule
+        cut = self.gross_fen - self.subsidy_fen
+        return pd.DataFrame({
+            "period": np.arange(1, s.periods + 1, dtype=np.int32),
+            "start_date": date_series(s.start_day),
+            "end_date": date_series(s.end_day),
+            "interest": money_series(s.interest_fen),
+            "subsidy": money_series(self.subsidy_fen),
+            "net_interest": money_series(s.interest_fen - self.subsidy_fen),
+            "cut": money_series(cut),
+            "gross": money_series(self.gross_fen),
+            "cut_by_interest": money_series(self.cut_by_interest_fen),
+            "cut_by_annual_cap": money_series(self.cut_by_annual_cap_fen),
+            "cut_by_lifetime_cap": money_series(self.cut_by_lifetime_cap_fen),
+        })
+
+
+def _basis_fraction(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
+    """Each period's share of a year on the loan's basis, as (num, den) integers."""
+    loan, n = schedule.loan, schedule.periods
+    days = (schedule.end_day - schedule.start_day).astype(np.int64)
+    basis = loan.basis
+    if basis is InterestBasis.MONTHLY:
+        return np.ones(n, np.int64), np.full(n, loan.frequency.periods_per_year, np.int64)
+    if basis is InterestBasis.ACT_360:
+        return days, np.full(n, 360, np.int64)
+    if basis is InterestBasis.ACT_365:
+        return days, np.full(n, 365, np.int64)
+    return days_30_360(schedule.start_day, schedule.end_day), np.full(n, 360, np.int64)
+
+
+def days_30_360(start_day: np.ndarray, end_day: np.ndarray) -> np.ndarray:
+    """30/360 Bond Basis days between epoch-day arrays (see :func:`dates.days_30_360`)."""
+    def civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        dt = days.astype("datetime64[D]")
+        months = dt.astype("datetime64[M]")
+        return (months.astype(np.int64) // 12, months.astype(np.int64) % 12,
+                (dt - months.astype("datetime64[D]")).astype(np.int64) + 1)
+    y1, m1, d1 = civil(start_day)
+    y2, m2, d2 = civil(end_day)
+    d1 = np.minimum(d1, 30)
+    d2 = np.where((d2 == 31) & (d1 == 30), 30, d2)
+    return 360 * (y2 - y1) + 30 * (m2 - m1) + (d2 - d1)
+
+
+def _cumulative_cap(amounts: np.ndarray, cap_fen: int, group_start: np.ndarray) -> np.ndarray:
+    """Pay ``amounts`` in order until each group's running total reaches ``cap_fen``."""
+    running = np.cumsum(amounts)
+    before_group = (running - amounts)[group_start]
+    counts = np.diff(np.append(group_start, amounts.shape[0]))
+    within = running - np.repeat(before_group, counts)
+    capped = np.minimum(within, cap_fen)
+    paid = capped.copy()
+    paid[1:] -= capped[:-1]
+    paid[group_start] = capped[group_start]
+    return paid
+
+
+def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySchedule:
+    """The interest subsidy of every period of ``schedule`` under ``rule``.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        From :func:`subsidy_engine.amortize`.
+    rule : InterestSubsidyRule
+
+    Returns
+    -------
+    SubsidySchedule
+
+    Notes
+    -----
+    For ``points_on_balance`` the subsidy of a period inside the window is
+    ``round(B x min(points, rate) x num/den)``: on a monthly basis
+    ``B x min(p, r) / 12``. The interest-charged rule makes the net interest
+    ``interest - subsidy >= 0`` on every row. See the module docstring for
+    every form, the window and the caps.
+
+    Examples
+    --------
+    京發改規〔2024〕4號's example: a 500,000,000 loan at 3% with 2.5 points for 2 years
+    saves about 25,000,000 (exactly so while the principal stays at 5亿: here two
+    years of grace).
+
+    >>> from subsidy_engine import Loan, amortize
+    >>> loan = Loan(principal="500000000", annual_rate="0.03", term_months=60,
+    ...             grace_months=24, start_date="2024-04-19")
+    >>> rule = InterestSubsidyRule(form="points_on_principal", points="0.025", max_years=2)
+    >>> interest_subsidy(amortize(loan), rule).total
+    Decimal('25000000.08')
+    """
+    loan = schedule.loan
+    n = schedule.periods
+    window_start, window_end = rule.window(loan.start_date)
+    start_day, end_day = schedule.start_day.astype(np.int64), schedule.end_day.astype(np.int64)
+    open_end = np.iinfo(np.int64).max if window_end is None else epoch_days(window_end)
+    inside = np.clip(np.minimum(end_day, open_end) - np.maximum(start_day, epoch_days(window_start)),
+                     0, None)
+    period_days = end_day - start_day
+    rate = schedule.rate_units
+
+    if rule.form is SubsidyForm.SHARE_OF_INTEREST:
+        assert rule.share is not None
+        base = schedule.interest_fen
+        factor = np.full(n, rate_to_units(rule.share), np.int64)
+        num, den = np.ones(n, np.int64), np.ones(n, np.int64)
+    else:
+        num, den = _basis_fraction(schedule)
+        if rule.form is SubsidyForm.RATE_GAP:
+            assert rule.benchmark_rate is not None
+            base = schedule.opening_fen
+            factor = np.maximum(rate_to_units(rule.benchmark_rate) - rate, 0)
+        else:
+            assert rule.points is not None
+            factor = np.minimum(rate_to_units(rule.points), rate)
+            base = (schedule.opening_fen if rule.form is SubsidyForm.POINTS_ON_BALANCE
+                    else np.full(n, loan.principal_fen, np.int64))
+    gross = np.empty(n, np.int64)
+    subsidy_accrual(np.ascontiguousarray(base, np.int64), np.ascontiguousarray(factor, np.int64),
+                    num, den, inside, period_days, gross)
+
+    within_interest = np.minimum(gross, schedule.interest_fen)
+    after_annual = within_interest
+    if rule.annual_cap is not None:
+        year = end_day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+        group_start = np.flatnonzero(np.diff(year, prepend=year[0] - 1) != 0)
+        after_annual = _cumulative_cap(within_interest, yuan_to_fen(rule.annual_cap), group_start)
+    paid = after_annual
+    if rule.lifetime_cap is not None:
+        paid = _cumulative_cap(after_annual, yuan_to_fen(rule.lifetime_cap), np.zeros(1, np.int64))
+    return SubsidySchedule(
+        schedule=schedule, rule=rule, gross_fen=gross, subsidy_fen=paid,
+        cut_by_interest_fen=gross - within_interest,
+        cut_by_annual_cap_fen=within_interest - after_annual,
+        cut_by_lifetime_cap_fen=after_annual - paid,
+        provenance=Provenance.of(schedule.provenance.parameters_sha256, rule.digest,
+                                 scenario=schedule.provenance.scenario),
+    )
+
+
+__all__ = ["InterestSubsidyRule", "SubsidySchedule", "interest_subsidy"]

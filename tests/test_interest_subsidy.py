@@ -1,0 +1,130 @@
+"""Interest subsidy (貼息, measures 1 and 15): published examples, kernel == reference, invariants."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from conftest import loans, rates
+from subsidy_engine import InterestSubsidyRule, Loan, amortize, interest_subsidy
+from subsidy_engine.reference import reference_interest_subsidy
+
+TWO_POINTS_FIVE = dict(form="points_on_balance", points="0.025", max_years=2)
+
+
+def test_500m_at_3pct_saves_about_25m() -> None:
+    # 京發改規〔2024〕4號, 劳动午报 2024-04-24: 5亿 x 2.5% x 2 years = 约2500万
+    held = Loan(principal="500000000", annual_rate="0.03", term_months=60, grace_months=24,
+                start_date="2024-04-19")
+    exact = interest_subsidy(amortize(held), InterestSubsidyRule(**TWO_POINTS_FIVE)).total
+    assert exact == Decimal("25000000.08")  # 24 x round(1,041,666.666...)
+    amortizing = Loan(principal="500000000", annual_rate="0.03", term_months=60, start_date="2024-04-19")
+    about = interest_subsidy(amortize(amortizing), InterestSubsidyRule(**TWO_POINTS_FIVE)).total
+    assert Decimal("20000000") < about < exact  # repayments lower the balance: 约
+
+
+def test_960m_at_2_66pct_leaves_a_net_rate_of_0_16pct() -> None:
+    loan = Loan(principal="960000000", annual_rate="0.0266", term_months=24, method="interest_only",
+                interest_basis="monthly", start_date="2024-06-20")
+    frame = interest_subsidy(amortize(loan), InterestSubsidyRule(**TWO_POINTS_FIVE)).to_frame()
+    # 9.6亿 x 0.16% / 12 = 128,000.00 a month, every month
+    assert set(frame.net_interest) == {Decimal("128000.00")}
+    assert set(frame.cut) == {Decimal("0.00")}
+
+
+def test_50m_at_2_34pct_is_subsidised_to_zero_never_below() -> None:
+    loan = Loan(principal="50000000", annual_rate="0.0234", term_months=24, start_date="2024-06-20")
+    sub = interest_subsidy(amortize(loan), InterestSubsidyRule(**TWO_POINTS_FIVE))
+    frame = sub.to_frame()
+    assert (frame.subsidy == frame.interest).all() and set(frame.net_interest) == {Decimal("0.00")}
+    # on the original principal the 2.34% would exceed the interest: cut, and reported
+    on_principal = interest_subsidy(amortize(loan), InterestSubsidyRule(
+        form="points_on_principal", points="0.025", max_years=2)).to_frame()
+    assert set(on_principal.net_interest) == {Decimal("0.00")}
+    assert (on_principal.cut_by_interest > 0).sum() == 23  # all but the first period
+
+
+def test_window_prorates_a_straddling_period_by_days() -> None:
+    loan = Loan(principal="1000000", annual_rate="0.0365", term_months=3, method="interest_only",
+                interest_basis="act_365", start_date="2024-01-01")
+    rule = InterestSubsidyRule(form="share_of_interest", share="0.5", start_date="2024-01-11")
+    frame = interest_subsidy(amortize(loan), rule).to_frame()
+    # January: 31 days of interest 3,100.00, 21 of them inside -> 3,100 x 0.5 x 21/31 = 1,050.00
+    assert frame.subsidy.tolist()[:2] == [Decimal("1050.00"), Decimal("1450.00")]
+
+
+def test_caps_cut_in_order_and_say_so() -> None:
+    loan = Loan(principal="12000000", annual_rate="0.05", term_months=24, method="interest_only",
+                interest_basis="monthly", start_date="2024-01-15")
+    rule = InterestSubsidyRule(form="share_of_interest", share="0.5", annual_cap="100000",
+                               lifetime_cap="210000")
+    sub = interest_subsidy(amortize(loan), rule)
+    frame = sub.to_frame()  # 25,000.00 a month before caps: 11 due dates in 2024, 12 in 2025, 1 in 2026
+    by_year = frame.groupby(frame.end_date.map(lambda d: d.year)).subsidy.sum()
+    assert by_year.tolist() == [Decimal("100000.00"), Decimal("100000.00"), Decimal("10000.00")]
+    assert sub.total == Decimal("210000.00")
+    assert frame.cut_by_lifetime_cap.sum() == Decimal("15000.00")
+    assert frame.cut_by_annual_cap.sum() + frame.cut_by_lifetime_cap.sum() == sub.total_cut
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"form": "points_on_balance"}, "needs points"),
+    ({"form": "rate_gap", "points": "0.01"}, "needs benchmark_rate, and takes no points"),
+    ({"form": "points_on_balance", "points": 0.025}, "floats are not accepted"),
+    ({"form": "interest_free"}, "is not one of"),
+    ({"form": "share_of_interest", "share": "0.5", "max_years": 0}, "between 1 and 100"),
+    ({"form": "share_of_interest", "share": "0.5", "annual_cap": "-1"}, "must not be negative"),
+])
+def test_bad_rules_are_refused_clearly(fields, message) -> None:
+    with pytest.raises(ValidationError, match=message):
+        InterestSubsidyRule(**fields)
+
+
+@st.composite
+def rules(draw) -> InterestSubsidyRule:
+    form = draw(st.sampled_from(["points_on_balance", "points_on_principal", "share_of_interest",
+                                 "rate_gap"]))
+    parameter = {"points_on_balance": "points", "points_on_principal": "points",
+                 "share_of_interest": "share", "rate_gap": "benchmark_rate"}[form]
+    value = draw(rates()) if parameter != "share" else Decimal(draw(st.integers(0, 1000))) / 1000
+    caps = st.one_of(st.none(), st.integers(0, 10**12).map(lambda f: Decimal(f).scaleb(-2)))
+    return InterestSubsidyRule(
+        form=form, **{parameter: value},
+        start_date=draw(st.one_of(st.none(), st.dates(date(1999, 6, 1), date(2030, 12, 31)))),
+        max_years=draw(st.one_of(st.none(), st.integers(1, 6))),
+        annual_cap=draw(caps), lifetime_cap=draw(caps))
+
+
+@given(loan=loans(), rule=rules())
+def test_kernel_equals_reference_and_invariants_hold(loan: Loan, rule: InterestSubsidyRule, curve) -> None:
+    schedule = amortize(loan, curve if loan.floating else None)
+    sub = interest_subsidy(schedule, rule)
+    frame = sub.to_frame()
+    expected = reference_interest_subsidy(loan, schedule.rows, rule)
+    assert frame.gross.tolist() == [r.gross for r in expected]
+    assert frame.subsidy.tolist() == [r.subsidy for r in expected]
+    assert frame.cut_by_interest.tolist() == [r.cut_by_interest for r in expected]
+    assert frame.cut_by_annual_cap.tolist() == [r.cut_by_annual_cap for r in expected]
+    assert frame.cut_by_lifetime_cap.tolist() == [r.cut_by_lifetime_cap for r in expected]
+
+    start, end = rule.window(loan.start_date)
+    per_year: dict[int, Decimal] = defaultdict(Decimal)
+    for row in frame.itertuples():
+        assert Decimal(0) <= row.subsidy <= row.interest
+        assert row.net_interest == row.interest - row.subsidy >= 0
+        assert row.gross == row.subsidy + row.cut_by_interest + row.cut_by_annual_cap + row.cut_by_lifetime_cap
+        assert row.cut == row.gross - row.subsidy
+        if row.end_date <= start or (end is not None and row.start_date >= end):
+            assert row.gross == 0  # outside the window
+        per_year[row.end_date.year] += row.subsidy
+    if rule.annual_cap is not None:
+        assert all(total <= rule.annual_cap for total in per_year.values())
+    if rule.lifetime_cap is not None:
+        assert sub.total <= rule.lifetime_cap
+    assert sub.total == sum(frame.subsidy, Decimal(0))
