@@ -8,11 +8,13 @@ The public API (everything else is internal and may change):
 * :func:`load_lpr`, :class:`LprCurve`, :class:`CoverageError` - LPR data with a horizon.
 * :class:`InterestSubsidyRule`, :func:`interest_subsidy` -> :class:`SubsidySchedule` -
   interest subsidy (貼息, measures 1 and 15) on a schedule.
+* :func:`load_policy` -> :class:`Policy` - the dated, sourced parameters of 78號.
 """
 
 from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy
 from .loans import FloatingRate, Loan
 from .money import MoneyError
+from .policy import Policy, PolicyError, load_policy
 from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
 from .provenance import Provenance, engine_version
 from .rates import CoverageError, LprCurve, load_lpr
@@ -28,6 +30,8 @@ __all__ = [
     "Loan",
     "LprCurve",
     "MoneyError",
+    "Policy",
+    "PolicyError",
     "PortfolioResult",
     "PortfolioSchemaError",
     "PortfolioValidationError",
@@ -39,4 +43,5 @@ __all__ = [
     "amortize_portfolio",
     "interest_subsidy",
     "load_lpr",
+    "load_policy",
 ]

@@ -1,0 +1,252 @@
+"""The policy's parameters as dated data: ``schedules/policy-78.yaml`` and :func:`load_policy`.
+
+78號 publishes no amounts (policy-parameters.md §0), so every figure lives in a
+parameter file that the finance bureau owns: dated parameter sets, each value
+with its status (``official``, ``official-analog``, ``inferred``) and a source
+(title, URL). The loader is strict: an unknown key, a value without status or
+source, a source key that is not defined, and a gap or an overlap between the
+validity periods of the sets are all errors that say where.
+
+Each project is evaluated under the set in force on its own anchor date:
+:meth:`Policy.set_index` maps an array of dates to sets in one call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+
+from .enums import SubsidyForm
+from .interest_subsidy import InterestSubsidyRule
+from .loans import Money, Rate
+from .rates import CoverageError, epoch_days, schedules_dir
+
+Status = Literal["official", "official-analog", "inferred"]
+T = TypeVar("T")
+
+_STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+
+def _text_number(value: object) -> object:
+    # YAML reads 0.025 as a float; the file writes exact numbers as strings.
+    if isinstance(value, float):
+        raise ValueError(f"{value!r} must be written as a string in the parameter file "
+                         f'("{value!r}"), so that it is read exactly')
+    return value
+
+
+class Source(BaseModel):
+    model_config = _STRICT
+    title: str
+    url: str | None
+
+
+class Parameter(BaseModel, Generic[T]):
+    """One value with where it comes from."""
+
+    model_config = _STRICT
+    value: T
+    status: Status
+    source: str
+    note: str | None = None
+
+
+Amount = Annotated[Money, BeforeValidator(_text_number)]
+Fraction = Annotated[Rate, BeforeValidator(_text_number)]
+
+
+class InterestSubsidyParameters(BaseModel):
+    """貼息, measures 1 and 15."""
+
+    model_config = _STRICT
+    form: Parameter[Annotated[SubsidyForm, BeforeValidator(SubsidyForm.parse)]]
+    points: Parameter[Fraction]
+    max_years: Parameter[int]
+    total_cap_per_project: Parameter[Amount]
+
+
+class InsurancePremiumParameters(BaseModel):
+    """保費補貼, measure 7."""
+
+    model_config = _STRICT
+    share: Parameter[Fraction]
+    premium_rate_cap: Parameter[Fraction]
+    annual_cap_per_enterprise: Parameter[Amount]
+    max_years: Parameter[int]
+    eligible_fields: Parameter[list[Literal["autonomous_driving", "satellite_internet", "network_security",
+                                            "common_software", "ai", "blockchain", "other"]]]
+
+
+class ReitsGrantParameters(BaseModel):
+    """一次性補貼 for REITs issuance, measure 13."""
+
+    model_config = _STRICT
+    mode: Parameter[Literal["flat", "share_of_raised"]]
+    flat_amount: Parameter[Amount]
+    share_of_raised: Parameter[Fraction]
+    share_cap: Parameter[Amount]
+
+
+class ListingGrantParameters(BaseModel):
+    """市級補貼 for listings, measure 14: the amount of each tranche, by venue."""
+
+    model_config = _STRICT
+    a_share_ipo: Parameter[list[Amount]]
+    overseas_direct: Parameter[list[Amount]]
+    neeq_select: Parameter[list[Amount]]
+
+
+class InvestmentSubsidyParameters(BaseModel):
+    """投資補貼, measures 1, 2 and 4. No rate is published: calculators require one."""
+
+    model_config = _STRICT
+    ceiling_share_of_total_investment: Parameter[Fraction]
+    per_project_cap: Parameter[Amount]
+    per_project_cap_compute_or_network: Parameter[Amount]
+
+
+class StackingParameters(BaseModel):
+    model_config = _STRICT
+    district_policies: Parameter[Literal["max_single", "stack"]]
+    preferential_rate_with_subsidy: Parameter[Literal["allowed", "forbidden"]]
+
+
+class Parameters(BaseModel):
+    model_config = _STRICT
+    interest_subsidy: InterestSubsidyParameters
+    insurance_premium: InsurancePremiumParameters
+    reits_grant: ReitsGrantParameters
+    listing_grant: ListingGrantParameters
+    investment_subsidy: InvestmentSubsidyParameters
+    stacking: StackingParameters
+
+
+class ParameterSet(BaseModel):
+    """The parameters in force from ``valid_from`` to ``valid_to`` (inclusive; None: open)."""
+
+    model_config = _STRICT
+    id: str
+    valid_from: date
+    valid_to: date | None
+    note: str | None = None
+    parameters: Parameters
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ParameterSet:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError(f"valid_to {self.valid_to} is before valid_from {self.valid_from}")
+        return self
+
+    def interest_subsidy_rule(self, start_date: date | None = None) -> InterestSubsidyRule:
+        """The 貼息 rule of this set (window from ``start_date``, the drawdown by default).
+
+        >>> load_policy().at(date(2024, 4, 19)).interest_subsidy_rule().points
+        Decimal('0.025')
+        """
+        p = self.parameters.interest_subsidy
+        rate_key = "points" if p.form.value is not SubsidyForm.SHARE_OF_INTEREST else "share"
+        return InterestSubsidyRule(form=p.form.value, max_years=p.max_years.value, start_date=start_date,
+                                   lifetime_cap=p.total_cap_per_project.value,
+                                   **{rate_key: p.points.value})
+
+    def parameter(self, dotted: str) -> Parameter[Any]:
+        """A parameter by its dotted name, e.g. ``"interest_subsidy.points"``."""
+        section, name = dotted.split(".")
+        return getattr(getattr(self.parameters, section), name)  # type: ignore[no-any-return]
+
+
+class PolicyFile(BaseModel):
+    model_config = _STRICT
+    policy: str
+    title: str
+    sources: dict[str, Source]
+    parameter_sets: list[ParameterSet]
+
+
+class PolicyError(ValueError):
+    """A parameter file that breaks the file's rules; the message says where."""
+
+
+class Policy:
+    """The dated parameter sets of a policy, with a coverage from the first set's start."""
+
+    def __init__(self, data: PolicyFile, digest: str, origin: str) -> None:
+        self.name, self.sources, self.digest, self.origin = data.policy, data.sources, digest, origin
+        self.sets = tuple(sorted(data.parameter_sets, key=lambda s: s.valid_from))
+        self._check_sources()
+        self._check_coverage()
+        self._starts = np.array([epoch_days(s.valid_from) for s in self.sets], dtype=np.int64)
+
+    def _check_sources(self) -> None:
+        for s in self.sets:
+            for section, values in s.parameters:
+                for name, parameter in values:
+                    if parameter.source not in self.sources:
+                        raise PolicyError(f"{self.origin}: set {s.id!r}, {section}.{name}: source "
+                                          f"{parameter.source!r} is not defined under 'sources'")
+
+    def _check_coverage(self) -> None:
+        if not self.sets:
+            raise PolicyError(f"{self.origin}: no parameter sets")
+        for earlier, later in zip(self.sets, self.sets[1:]):
+            if earlier.valid_to is None or earlier.valid_to >= later.valid_from:
+                raise PolicyError(f"{self.origin}: sets {earlier.id!r} and {later.id!r} overlap "
+                                  f"(from {later.valid_from})")
+            if earlier.valid_to + timedelta(days=1) != later.valid_from:
+                raise PolicyError(f"{self.origin}: no parameters between {earlier.valid_to} "
+                                  f"({earlier.id!r}) and {later.valid_from} ({later.id!r})")
+
+    @property
+    def coverage(self) -> tuple[date, date | None]:
+        return self.sets[0].valid_from, self.sets[-1].valid_to
+
+    def at(self, day: date) -> ParameterSet:
+        """The set in force on ``day``; outside the coverage a :class:`CoverageError`."""
+        return self.sets[int(self.set_index(np.array([epoch_days(day)]))[0])]
+
+    def set_index(self, days_since_epoch: np.ndarray) -> np.ndarray:
+        """For each day (days since 1970-01-01), the index of the set in force."""
+        days = np.asarray(days_since_epoch, dtype=np.int64)
+        first, last = self.coverage
+        outside = days < epoch_days(first)
+        if last is not None:
+            outside |= days > epoch_days(last)
+        if outside.any():
+            bad = date(1970, 1, 1) + timedelta(days=int(days[np.argmax(outside)]))
+            raise CoverageError(f"{self.origin}: no parameters in force on {bad} "
+                                f"(the file covers {first} to {last or 'open end'})")
+        return np.searchsorted(self._starts, days, side="right") - 1
+
+
+def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
+    """Load a parameter file (the bundled 78號 defaults when ``path`` is None).
+
+    >>> policy = load_policy()
+    >>> policy.name, policy.coverage
+    ('京經信發〔2021〕78號', (datetime.date(2021, 7, 22), None))
+    >>> p = policy.at(date(2024, 1, 1)).parameter("insurance_premium.share")
+    >>> p.value, p.status, policy.sources[p.source].url
+    (Decimal('0.80'), 'official-analog', 'http://one124.com/ba/uladqiqf.html')
+    """
+    file = Path(path) if path is not None else schedules_dir() / "policy-78.yaml"
+    raw = file.read_bytes()
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{file}: not valid YAML: {exc}") from None
+    try:
+        parsed = PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise PolicyError(f"{file}: {problems}") from None
+    return Policy(parsed, hashlib.sha256(raw).hexdigest(), str(file))
+
+
+__all__ = ["Parameter", "ParameterSet", "Policy", "PolicyError", "Source", "load_policy"]
