@@ -9,8 +9,10 @@ The public API (everything else is internal and may change):
 * :class:`InterestSubsidyRule`, :func:`interest_subsidy` -> :class:`SubsidySchedule` -
   interest subsidy (貼息, measures 1 and 15) on a schedule.
 * :func:`load_policy` -> :class:`Policy` - the dated, sourced parameters of 78號.
+* :class:`InsurancePolicy`, :func:`premium_subsidy` - premium subsidy (保費補貼, measure 7).
 """
 
+from .insurance import InsurancePolicy, PremiumSubsidyResult, PremiumSubsidyRule, premium_subsidy
 from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy
 from .loans import FloatingRate, Loan
 from .money import MoneyError
@@ -26,6 +28,7 @@ __version__ = engine_version()
 __all__ = [
     "CoverageError",
     "FloatingRate",
+    "InsurancePolicy",
     "InterestSubsidyRule",
     "Loan",
     "LprCurve",
@@ -33,6 +36,8 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PortfolioResult",
+    "PremiumSubsidyResult",
+    "PremiumSubsidyRule",
     "PortfolioSchemaError",
     "PortfolioValidationError",
     "Provenance",
@@ -44,4 +49,5 @@ __all__ = [
     "interest_subsidy",
     "load_lpr",
     "load_policy",
+    "premium_subsidy",
 ]

@@ -109,3 +109,15 @@ class SubsidyForm(_Vocabulary):
     POINTS_ON_PRINCIPAL = "points_on_principal"  # original principal x min(points, rate) x fraction
     SHARE_OF_INTEREST = "share_of_interest"  # share x interest charged
     RATE_GAP = "rate_gap"  # balance x (benchmark - rate) x fraction
+
+
+class ProductField(_Vocabulary):
+    """The product fields of measure 7's premium subsidy (and ``other``)."""
+
+    AUTONOMOUS_DRIVING = "autonomous_driving"
+    SATELLITE_INTERNET = "satellite_internet"
+    NETWORK_SECURITY = "network_security"
+    COMMON_SOFTWARE = "common_software"
+    AI = "ai"
+    BLOCKCHAIN = "blockchain"
+    OTHER = "other"

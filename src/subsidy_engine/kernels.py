@@ -99,9 +99,13 @@ def mul_div_half_up_f(a: int, k: int, den: int, k_over_den: float) -> int:
     return q
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy", inline="never")
-def _fix_quotient(a, k, den, q):
-    """The exact half-up quotient from a guess that is off by a few units."""
+@_jit
+def _floor_from_guess(a, k, den, q):
+    """``(floor(a*k/den), remainder)`` from a guess ``q`` off by a few units.
+
+    ``a*k - q*den`` is small, so its low 64 bits (wrapping uint64 products)
+    are its exact value.
+    """
     rem = np.int64(np.uint64(a) * np.uint64(k) - np.uint64(q) * np.uint64(den))
     while rem < 0:
         q -= 1
@@ -109,6 +113,13 @@ def _fix_quotient(a, k, den, q):
     while rem >= den:
         q += 1
         rem -= den
+    return q, rem
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="never")
+def _fix_quotient(a, k, den, q):
+    """The exact half-up quotient from a guess that is off by a few units."""
+    q, rem = _floor_from_guess(a, k, den, q)
     if 2 * rem >= den:
         q += 1
     return q
@@ -401,3 +412,43 @@ def subsidy_accrual(base_fen, factor_units, num, den, inside_days, period_days, 
         else:
             out[p] = mul_div_half_up(base_fen[p], factor_units[p] * num[p] * inside_days[p],
                                      RATE_SCALE * den[p] * period_days[p])
+
+
+@_jit
+def mul_div_floor(a: int, k: int, den: int) -> int:
+    """``floor(a * k / den)`` for ``a, k >= 0`` and ``0 < den < 2**61``, exactly."""
+    return _floor_from_guess(a, k, den, np.int64(float(a) * float(k) / float(den)))[0]
+
+
+MICRO = 10**6  # shares and premium-rate caps of measure 7 are exact to 1e-6
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def premium_subsidy_gross(premium_fen, insured_fen, share_micro, cap_micro, has_cap, out):
+    """``out[i] = round(share * min(premium, cap * insured))``, exactly, per policy-year.
+
+    The cap binds when ``premium * 1e6 > cap * insured``, i.e. when the premium
+    exceeds ``floor(cap * insured / 1e6)``; then the recognised premium is
+    ``cap * insured`` (unrounded) and one rounding makes the subsidy.
+    """
+    for i in range(premium_fen.shape[0]):
+        capped = has_cap[i] and premium_fen[i] > mul_div_floor(insured_fen[i], cap_micro[i], MICRO)
+        if capped:
+            out[i] = mul_div_half_up(insured_fen[i], share_micro[i] * cap_micro[i], MICRO * MICRO)
+        else:
+            out[i] = mul_div_half_up(premium_fen[i], share_micro[i], MICRO)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def pay_under_group_caps(amounts, caps, group_start, out):
+    """Pay ``amounts`` in order; within a group (``group_start`` marks its first
+    row) the running total may not pass each row's cap (``cap < 0``: no cap)."""
+    paid_in_group = 0
+    for i in range(amounts.shape[0]):
+        if group_start[i]:
+            paid_in_group = 0
+        pay = amounts[i]
+        if caps[i] >= 0:
+            pay = max(min(pay, caps[i] - paid_in_group), 0)
+        out[i] = pay
+        paid_in_group += pay

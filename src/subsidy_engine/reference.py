@@ -257,3 +257,43 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
                 cut_by_interest=gross - within_interest, cut_by_annual_cap=within_interest - after_annual,
                 cut_by_lifetime_cap=after_annual - paid))
     return out
+
+
+def reference_premium_subsidy(policies, rule_for) -> list[dict[str, object]]:  # noqa: ANN001
+    """Premium subsidy claims the plain way (rules: :mod:`subsidy_engine.insurance`).
+
+    ``policies`` are :class:`~subsidy_engine.insurance.InsurancePolicy`;
+    ``rule_for(policy)`` gives the :class:`~subsidy_engine.insurance.PremiumSubsidyRule`
+    in force on its start date.
+    """
+    rows: list[dict[str, object]] = []
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for policy in policies:
+            rule = rule_for(policy)
+            if policy.product_field not in rule.eligible_fields:
+                continue
+            years = policy.years if rule.max_years is None else min(policy.years, rule.max_years)
+            start = policy.start_date
+            for k in range(years):
+                begins = add_months(start.year, start.month, 12 * k, start.day)
+                recognised = policy.premium
+                if rule.premium_rate_cap is not None:
+                    recognised = min(recognised, rule.premium_rate_cap * policy.insured_amount)
+                rows.append({"policy_id": policy.policy_id, "enterprise_id": policy.enterprise_id,
+                             "policy_year": k + 1, "year": begins.year, "start_date": begins,
+                             "gross": quantize_fen(rule.share * recognised),  # premium subsidy rounding
+                             "cap": rule.annual_cap_per_enterprise})
+    rows.sort(key=lambda r: (r["enterprise_id"], r["year"], r["start_date"], r["policy_id"],
+                             r["policy_year"]))
+    paid_so_far: dict[tuple[object, object], Decimal] = {}
+    for r in rows:
+        key = (r["enterprise_id"], r["year"])
+        gross = r["gross"]
+        assert isinstance(gross, Decimal)
+        paid = gross
+        if r["cap"] is not None:
+            paid = max(min(gross, r["cap"] - paid_so_far.get(key, Decimal(0))), Decimal(0))  # type: ignore[operator]
+        paid_so_far[key] = paid_so_far.get(key, Decimal(0)) + paid
+        r["subsidy"] = paid
+    return rows

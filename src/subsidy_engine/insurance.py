@@ -1,0 +1,272 @@
+"""Insurance premium subsidy (保費補貼): measure 7 of 京經信發〔2021〕78號.
+
+Measure 7 subsidises the premiums of insurance for autonomous driving,
+satellite internet, network security, common software, AI and blockchain
+products, "按照保費給予補貼", with no figures. The defaults (policy-78.yaml,
+policy-parameters.md §3.1, the set of four `inferred`) follow 首台(套) insurance
+compensation: 80% of the premium, the premium rate recognised up to 3% of the
+insured amount, at most 100万 per enterprise a year, for at most 3 years.
+
+The rules, each rounding named:
+
+* A policy runs ``years`` policy-years from ``start_date``; ``premium`` is the
+  premium of each policy-year. Policy-years beyond ``max_years`` get nothing; a
+  product field that is not eligible gets nothing and is listed in
+  ``ineligible`` (never silently dropped).
+* Each policy-year: ``gross = round(share x min(premium, premium_rate_cap x
+  insured_amount))`` (*premium subsidy rounding*, half-up, once).
+* The annual cap per enterprise applies to the calendar year in which the
+  policy-year starts; an enterprise's policy-years are paid in order of their
+  start date, then policy_id, until the cap is reached; the cut is reported.
+* Each policy is evaluated under the parameter set in force on its start date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+
+from . import batch
+from .enums import ProductField
+from .frames import date_series, money_series
+from .kernels import pay_under_group_caps, premium_subsidy_gross
+from .loans import Money, Rate, _iso_date
+from .money import scaled_integer, yuan_to_fen
+from .policy import ParameterSet, Policy
+from .provenance import Provenance
+
+Field = Annotated[ProductField, BeforeValidator(ProductField.parse)]
+
+
+class InsurancePolicy(BaseModel):
+    """One insurance policy (a row of the ``insurance`` table)."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    policy_id: str
+    enterprise_id: str
+    project_id: str | None = None
+    product_field: Field
+    insured_amount: Money
+    premium: Money
+    start_date: Annotated[date, BeforeValidator(_iso_date)]
+    years: int
+
+    @field_validator("insured_amount", "premium")
+    @classmethod
+    def _positive(cls, amount: Decimal) -> Decimal:
+        if amount <= 0:
+            raise ValueError(f"{amount} must be positive")
+        return amount
+
+    @field_validator("years")
+    @classmethod
+    def _years(cls, years: int) -> int:
+        if not 1 <= years <= 50:
+            raise ValueError(f"{years} must be between 1 and 50")
+        return years
+
+
+def _micro(value: Decimal | None) -> Decimal | None:
+    if value is not None and scaled_integer(value, 6) is None:
+        raise ValueError(f"{value} has more than 6 decimal places")
+    return value
+
+
+class PremiumSubsidyRule(BaseModel):
+    """The premium-subsidy parameters (fractions exact to 1e-6, amounts in yuan)."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    share: Rate
+    premium_rate_cap: Rate | None = None
+    annual_cap_per_enterprise: Money | None = None
+    max_years: int | None = None
+    eligible_fields: tuple[Field, ...]
+
+    @field_validator("share", "premium_rate_cap")
+    @classmethod
+    def _six_places(cls, value: Decimal | None) -> Decimal | None:
+        return _micro(value)
+
+    @classmethod
+    def from_parameters(cls, parameters: ParameterSet) -> PremiumSubsidyRule:
+        """The rule of a parameter set of the policy file."""
+        p = parameters.parameters.insurance_premium
+        return cls(share=p.share.value, premium_rate_cap=p.premium_rate_cap.value,
+                   annual_cap_per_enterprise=p.annual_cap_per_enterprise.value,
+                   max_years=p.max_years.value, eligible_fields=tuple(p.eligible_fields.value))
+
+
+@dataclass(frozen=True)
+class PremiumSubsidyResult:
+    """Claims per policy-year, the policies left out and why, rejected rows."""
+
+    claims: pd.DataFrame
+    ineligible: pd.DataFrame
+    rejections: pd.DataFrame
+    provenance: Provenance
+
+    @property
+    def total(self) -> Decimal:
+        return Decimal(sum(self.claims.subsidy, Decimal(0)))
+
+
+INSURANCE_COLUMNS = ("policy_id", "enterprise_id", "project_id", "product_field", "insured_amount",
+                     "premium", "start_date", "years")
+
+
+def _read_table(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+    """Validate the insurance table column by column (the rules of ``InsurancePolicy``)."""
+    unknown = [c for c in table.columns if c not in INSURANCE_COLUMNS]
+    missing = [c for c in INSURANCE_COLUMNS if c not in table.columns and c != "project_id"]
+    if unknown or missing:
+        raise batch.PortfolioSchemaError(f"insurance table: unknown columns {unknown}, missing {missing}")
+    table = table.reset_index(drop=True)
+    rej = batch._Rejections(len(table))  # noqa: SLF001 - the table helpers of batch
+    for name in ("policy_id", "enterprise_id"):
+        rej.add(batch._blank(table[name]), name, "is missing")  # noqa: SLF001
+    rej.add(table["policy_id"].duplicated().to_numpy() & ~batch._blank(table["policy_id"]),  # noqa: SLF001
+            "policy_id", "is a duplicate of an earlier row's policy_id")
+    out: dict[str, np.ndarray] = {}
+    for name in ("insured_amount", "premium"):
+        fen, unusable = batch._decimal_units(table[name], 2, name, rej)  # noqa: SLF001
+        rej.add(batch._blank(table[name]), name, "is missing")  # noqa: SLF001
+        rej.add(~unusable & (fen <= 0), name, "must be positive")
+        out[name] = fen
+    out["field"] = batch._enum_column(table["product_field"], ProductField, "product_field", None,  # noqa: SLF001
+                                      rej, len(table))
+    rej.add(batch._blank(table["product_field"]), "product_field", "is missing")  # noqa: SLF001
+    years, no_years = batch._int_column(table["years"], "years", rej)  # noqa: SLF001
+    rej.add(batch._blank(table["years"]), "years", "is missing")  # noqa: SLF001
+    rej.add(~no_years & ((years < 1) | (years > 50)), "years", "must be between 1 and 50")
+    out["years"] = years
+    days, _ = batch._date_column(table["start_date"], "start_date", rej)  # noqa: SLF001
+    rej.add(batch._blank(table["start_date"]), "start_date", "is missing")  # noqa: SLF001
+    out["start_day"] = days
+    good = np.flatnonzero(~rej.bad)
+    return {k: v[good] for k, v in out.items()}, good, rej.frame(table["policy_id"])
+
+
+def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
+                    rules: Policy | PremiumSubsidyRule) -> PremiumSubsidyResult:
+    """Premium subsidy claims of every policy-year (measure 7).
+
+    Parameters
+    ----------
+    insurance : DataFrame or list of InsurancePolicy
+        The ``insurance`` table: policy_id, enterprise_id, project_id,
+        product_field, insured_amount, premium (per policy-year), start_date, years.
+    rules : Policy or PremiumSubsidyRule
+        A policy file (each policy under the set in force on its start date) or one rule.
+
+    Returns
+    -------
+    PremiumSubsidyResult
+        ``claims``: policy_id, enterprise_id, project_id, policy_year, year,
+        start_date, premium, recognised_premium_cap, gross, subsidy,
+        cut_by_annual_cap, parameter_set.
+
+    Notes
+    -----
+    ``gross = round(share x min(premium, cap x insured))``, then the annual cap
+    per enterprise, earlier policy-years first.
+
+    Examples
+    --------
+    >>> from subsidy_engine import load_policy
+    >>> policy = InsurancePolicy(policy_id="P1", enterprise_id="E1", product_field="ai",
+    ...     insured_amount="10000000", premium="400000", start_date="2024-03-01", years=5)
+    >>> result = premium_subsidy([policy], load_policy())
+    >>> result.claims.subsidy.tolist()   # 80% of min(400,000, 3% x 10,000,000), 3 years
+    [Decimal('240000.00'), Decimal('240000.00'), Decimal('240000.00')]
+    """
+    if isinstance(insurance, list):
+        # JSON mode: strings for Decimals, dates and fields, read back exactly by the table path
+        insurance = pd.DataFrame([p.model_dump(mode="json") for p in insurance],
+                                 columns=list(INSURANCE_COLUMNS), dtype=object)
+    arrays, positions, rejections = _read_table(insurance)
+    table = insurance.reset_index(drop=True).take(positions).reset_index(drop=True)
+    n = len(table)
+
+    if isinstance(rules, Policy):
+        set_index = rules.set_index(arrays["start_day"])
+        rule_list = [PremiumSubsidyRule.from_parameters(s) for s in rules.sets]
+        set_ids = [s.id for s in rules.sets]
+        digest = rules.digest
+    else:
+        set_index = np.zeros(n, dtype=np.int64)
+        rule_list, set_ids = [rules], ["rule"]
+        digest = Provenance.of(rules.model_dump_json()).parameters_sha256
+
+    def per_rule(get, dtype=np.int64) -> np.ndarray:  # noqa: ANN001
+        return np.array([get(r) for r in rule_list], dtype=dtype)[set_index]
+
+    eligible_by_set = np.zeros((len(rule_list), len(ProductField)), dtype=bool)
+    for k, r in enumerate(rule_list):
+        eligible_by_set[k, [f.code for f in r.eligible_fields]] = True
+    eligible = eligible_by_set[set_index, arrays["field"]]
+    max_years = per_rule(lambda r: r.max_years if r.max_years is not None else 10**6)
+    counts = np.where(eligible, np.minimum(arrays["years"], max_years), 0)
+
+    row_policy = np.repeat(np.arange(n), counts)
+    policy_year = np.arange(row_policy.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    start = arrays["start_day"].astype("datetime64[D]")
+    sy = start.astype("datetime64[Y]").astype(np.int64) + 1970
+    sm = start.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    sd = (start - start.astype("datetime64[M]")).astype(np.int64) + 1
+    # policy-year k starts k years on, on the start day clamped to the month's end
+    calendar_year = sy[row_policy] + policy_year
+    month = sm[row_policy]
+    month_first = batch.civil_to_epoch_days(calendar_year, month, 1)
+    month_days = batch.civil_to_epoch_days(calendar_year + (month == 12), month % 12 + 1, 1) - month_first
+    year_start = month_first + np.minimum(sd[row_policy], month_days) - 1
+
+    share = per_rule(lambda r: scaled_integer(r.share, 6))[row_policy]
+    has_cap = per_rule(lambda r: r.premium_rate_cap is not None, np.bool_)[row_policy]
+    cap = per_rule(lambda r: scaled_integer(r.premium_rate_cap, 6) if r.premium_rate_cap is not None else 0)
+    gross = np.empty(row_policy.shape[0], np.int64)
+    premium_subsidy_gross(arrays["premium"][row_policy], arrays["insured_amount"][row_policy], share,
+                          cap[row_policy], has_cap, gross)
+
+    # annual cap per enterprise: pay in (enterprise, year, start date, policy_id, policy-year) order
+    enterprise_code = pd.factorize(table["enterprise_id"])[0][row_policy]
+    policy_code = pd.factorize(table["policy_id"], sort=True)[0][row_policy]
+    order = np.lexsort((policy_year, policy_code, year_start, calendar_year, enterprise_code))
+    annual_cap = per_rule(lambda r: yuan_to_fen(r.annual_cap_per_enterprise)
+                          if r.annual_cap_per_enterprise is not None else -1)[row_policy]
+    group_start = np.ones(order.shape[0], dtype=np.bool_)
+    group_start[1:] = ((enterprise_code[order][1:] != enterprise_code[order][:-1])
+                       | (calendar_year[order][1:] != calendar_year[order][:-1]))
+    paid_sorted = np.empty(order.shape[0], np.int64)
+    pay_under_group_caps(gross[order], annual_cap[order], group_start, paid_sorted)
+    paid = np.empty_like(paid_sorted)
+    paid[order] = paid_sorted
+
+    claims = pd.DataFrame({
+        "policy_id": table["policy_id"].take(row_policy).reset_index(drop=True),
+        "enterprise_id": table["enterprise_id"].take(row_policy).reset_index(drop=True),
+        "project_id": (table["project_id"].take(row_policy).reset_index(drop=True)
+                       if "project_id" in table else None),
+        "policy_year": (policy_year + 1).astype(np.int32),
+        "year": calendar_year.astype(np.int32),
+        "start_date": date_series(year_start),
+        "premium": money_series(arrays["premium"][row_policy]),
+        "gross": money_series(gross),
+        "subsidy": money_series(paid),
+        "cut_by_annual_cap": money_series(gross - paid),
+        "parameter_set": np.array(set_ids, dtype=object)[set_index[row_policy]],
+    })
+    left_out = table.loc[~eligible, ["policy_id", "enterprise_id", "product_field"]].reset_index(drop=True)
+    left_out["reason"] = "product field is not eligible under measure 7"
+    return PremiumSubsidyResult(claims=claims, ineligible=left_out, rejections=rejections,
+                                provenance=Provenance.of(digest))
+
+
+__all__ = ["InsurancePolicy", "PremiumSubsidyResult", "PremiumSubsidyRule", "premium_subsidy"]
