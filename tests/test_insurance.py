@@ -52,12 +52,12 @@ def test_kernel_equals_reference_and_caps_hold(policies, rule) -> None:
     assert got.policy_id.tolist() == [r["policy_id"] for r in want]
     assert got.start_date.tolist() == [r["start_date"] for r in want]
     assert got.gross.tolist() == [r["gross"] for r in want]
-    assert got.subsidy.tolist() == [r["subsidy"] for r in want]
-    assert (got.gross == got.subsidy + got.cut_by_annual_cap).all()
+    assert got.amount.tolist() == [r["amount"] for r in want]
+    assert (got.gross == got.amount + got.cut_by_annual_cap).all()
     if rule.annual_cap_per_enterprise is not None:
-        assert (got.groupby(["enterprise_id", "year"]).subsidy.sum() <= rule.annual_cap_per_enterprise).all()
+        assert (got.groupby(["enterprise_id", "year"]).amount.sum() <= rule.annual_cap_per_enterprise).all()
     left_out = {p.policy_id for p in policies if p.product_field not in rule.eligible_fields}
-    assert set(result.ineligible.policy_id) == left_out
+    assert set(result.not_paid.policy_id) == left_out
     assert not left_out & set(got.policy_id)
 
 
@@ -76,8 +76,8 @@ def test_the_bundled_defaults() -> None:
     assert claims[claims.policy_id == "A"].gross.tolist() == [Decimal("720000.00")] * 3
     # B in 2024: 80% x 300,000 = 240,000, but E has 1,000,000 - 720,000 = 280,000 left: paid in full
     # 2024 total 960,000 <= 100万
-    assert claims[claims.policy_id == "B"].subsidy.tolist() == [Decimal("240000.00")]
-    assert result.ineligible.policy_id.tolist() == ["C"]
+    assert claims[claims.policy_id == "B"].amount.tolist() == [Decimal("240000.00")]
+    assert result.not_paid.policy_id.tolist() == ["C"]
     assert set(claims.parameter_set) == {"beijing-analog-defaults"}
 
 
@@ -87,8 +87,8 @@ def test_the_annual_cap_cuts_the_later_policy_and_says_so() -> None:
                                 insured_amount="100000000", premium="1000000", start_date=d, years=1)
                 for p, d in (("A", "2025-03-01"), ("B", "2025-01-01"))]
     claims = premium_subsidy(policies, load_policy()).claims.set_index("policy_id")
-    assert claims.loc["B", "subsidy"] == Decimal("800000.00")  # January first
-    assert claims.loc["A", "subsidy"] == Decimal("200000.00")  # the rest of the 100万
+    assert claims.loc["B", "amount"] == Decimal("800000.00")  # January first
+    assert claims.loc["A", "amount"] == Decimal("200000.00")  # the rest of the 100万
     assert claims.loc["A", "cut_by_annual_cap"] == Decimal("600000.00")
 
 

@@ -10,9 +10,12 @@ The public API (everything else is internal and may change):
   interest subsidy (貼息, measures 1 and 15) on a schedule.
 * :func:`load_policy` -> :class:`Policy` - the dated, sourced parameters of 78號.
 * :class:`InsurancePolicy`, :func:`premium_subsidy` - premium subsidy (保費補貼, measure 7).
+* :class:`Event`, :func:`event_grants` - REITs (measure 13) and listing (measure 14) grants.
 """
 
-from .insurance import InsurancePolicy, PremiumSubsidyResult, PremiumSubsidyRule, premium_subsidy
+from .claims import ClaimsResult
+from .grants import Event, GrantRules, event_grants
+from .insurance import InsurancePolicy, PremiumSubsidyRule, premium_subsidy
 from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy
 from .loans import FloatingRate, Loan
 from .money import MoneyError
@@ -27,7 +30,10 @@ __version__ = engine_version()
 
 __all__ = [
     "CoverageError",
+    "Event",
+    "ClaimsResult",
     "FloatingRate",
+    "GrantRules",
     "InsurancePolicy",
     "InterestSubsidyRule",
     "Loan",
@@ -36,7 +42,6 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PortfolioResult",
-    "PremiumSubsidyResult",
     "PremiumSubsidyRule",
     "PortfolioSchemaError",
     "PortfolioValidationError",
@@ -46,6 +51,7 @@ __all__ = [
     "SubsidySchedule",
     "amortize",
     "amortize_portfolio",
+    "event_grants",
     "interest_subsidy",
     "load_lpr",
     "load_policy",

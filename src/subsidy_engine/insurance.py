@@ -12,7 +12,7 @@ The rules, each rounding named:
 * A policy runs ``years`` policy-years from ``start_date``; ``premium`` is the
   premium of each policy-year. Policy-years beyond ``max_years`` get nothing; a
   product field that is not eligible gets nothing and is listed in
-  ``ineligible`` (never silently dropped).
+  ``not_paid`` (never silently dropped).
 * Each policy-year: ``gross = round(share x min(premium, premium_rate_cap x
   insured_amount))`` (*premium subsidy rounding*, half-up, once).
 * The annual cap per enterprise applies to the calendar year in which the
@@ -23,7 +23,6 @@ The rules, each rounding named:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -38,7 +37,8 @@ from .frames import date_series, money_series
 from .kernels import pay_under_group_caps, premium_subsidy_gross
 from .loans import Money, Rate, _iso_date
 from .money import scaled_integer, yuan_to_fen
-from .policy import ParameterSet, Policy
+from .policy import ParameterSet, Policy, rules_in_force
+from .claims import ClaimsResult, read_items
 from .provenance import Provenance
 
 Field = Annotated[ProductField, BeforeValidator(ProductField.parse)]
@@ -104,20 +104,6 @@ class PremiumSubsidyRule(BaseModel):
                    max_years=p.max_years.value, eligible_fields=tuple(p.eligible_fields.value))
 
 
-@dataclass(frozen=True)
-class PremiumSubsidyResult:
-    """Claims per policy-year, the policies left out and why, rejected rows."""
-
-    claims: pd.DataFrame
-    ineligible: pd.DataFrame
-    rejections: pd.DataFrame
-    provenance: Provenance
-
-    @property
-    def total(self) -> Decimal:
-        return Decimal(sum(self.claims.subsidy, Decimal(0)))
-
-
 INSURANCE_COLUMNS = ("policy_id", "enterprise_id", "project_id", "product_field", "insured_amount",
                      "premium", "start_date", "years")
 
@@ -155,7 +141,7 @@ def _read_table(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray,
 
 
 def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
-                    rules: Policy | PremiumSubsidyRule) -> PremiumSubsidyResult:
+                    rules: Policy | PremiumSubsidyRule) -> ClaimsResult:
     """Premium subsidy claims of every policy-year (measure 7).
 
     Parameters
@@ -168,10 +154,10 @@ def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
 
     Returns
     -------
-    PremiumSubsidyResult
+    ClaimsResult
         ``claims``: policy_id, enterprise_id, project_id, policy_year, year,
-        start_date, premium, recognised_premium_cap, gross, subsidy,
-        cut_by_annual_cap, parameter_set.
+        start_date, premium, gross, amount, cut_by_annual_cap, parameter_set;
+        ``not_paid``: the policies of ineligible product fields, with the reason.
 
     Notes
     -----
@@ -184,26 +170,14 @@ def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
     >>> policy = InsurancePolicy(policy_id="P1", enterprise_id="E1", product_field="ai",
     ...     insured_amount="10000000", premium="400000", start_date="2024-03-01", years=5)
     >>> result = premium_subsidy([policy], load_policy())
-    >>> result.claims.subsidy.tolist()   # 80% of min(400,000, 3% x 10,000,000), 3 years
+    >>> result.claims.amount.tolist()   # 80% of min(400,000, 3% x 10,000,000), 3 years
     [Decimal('240000.00'), Decimal('240000.00'), Decimal('240000.00')]
     """
-    if isinstance(insurance, list):
-        # JSON mode: strings for Decimals, dates and fields, read back exactly by the table path
-        insurance = pd.DataFrame([p.model_dump(mode="json") for p in insurance],
-                                 columns=list(INSURANCE_COLUMNS), dtype=object)
-    arrays, positions, rejections = _read_table(insurance)
-    table = insurance.reset_index(drop=True).take(positions).reset_index(drop=True)
+    arrays, table, rejections = read_items(insurance, INSURANCE_COLUMNS, _read_table)
     n = len(table)
 
-    if isinstance(rules, Policy):
-        set_index = rules.set_index(arrays["start_day"])
-        rule_list = [PremiumSubsidyRule.from_parameters(s) for s in rules.sets]
-        set_ids = [s.id for s in rules.sets]
-        digest = rules.digest
-    else:
-        set_index = np.zeros(n, dtype=np.int64)
-        rule_list, set_ids = [rules], ["rule"]
-        digest = Provenance.of(rules.model_dump_json()).parameters_sha256
+    in_force = rules_in_force(rules, arrays["start_day"], PremiumSubsidyRule.from_parameters)
+    set_index, rule_list, set_ids, digest = in_force.set_index, in_force.rules, in_force.ids, in_force.digest
 
     def per_rule(get, dtype=np.int64) -> np.ndarray:  # noqa: ANN001
         return np.array([get(r) for r in rule_list], dtype=dtype)[set_index]
@@ -259,14 +233,14 @@ def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
         "start_date": date_series(year_start),
         "premium": money_series(arrays["premium"][row_policy]),
         "gross": money_series(gross),
-        "subsidy": money_series(paid),
+        "amount": money_series(paid),
         "cut_by_annual_cap": money_series(gross - paid),
         "parameter_set": np.array(set_ids, dtype=object)[set_index[row_policy]],
     })
     left_out = table.loc[~eligible, ["policy_id", "enterprise_id", "product_field"]].reset_index(drop=True)
     left_out["reason"] = "product field is not eligible under measure 7"
-    return PremiumSubsidyResult(claims=claims, ineligible=left_out, rejections=rejections,
+    return ClaimsResult(claims=claims, not_paid=left_out, rejections=rejections,
                                 provenance=Provenance.of(digest))
 
 
-__all__ = ["InsurancePolicy", "PremiumSubsidyResult", "PremiumSubsidyRule", "premium_subsidy"]
+__all__ = ["InsurancePolicy", "PremiumSubsidyRule", "premium_subsidy"]

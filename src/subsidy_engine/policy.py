@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Callable, Generic, Literal, TypeVar
 
 import numpy as np
 import yaml
@@ -94,13 +95,17 @@ class ReitsGrantParameters(BaseModel):
     share_cap: Parameter[Amount]
 
 
+ListingStage = Literal["shareholding_reform", "counselling", "acceptance", "listing"]
+
+
 class ListingGrantParameters(BaseModel):
-    """市級補貼 for listings, measure 14: the amount of each tranche, by venue."""
+    """市級補貼 for listings, measure 14: the tranche paid at each stage, by venue."""
 
     model_config = _STRICT
-    a_share_ipo: Parameter[list[Amount]]
-    overseas_direct: Parameter[list[Amount]]
-    neeq_select: Parameter[list[Amount]]
+    a_share_ipo: Parameter[dict[ListingStage, Amount]]
+    overseas_direct: Parameter[dict[ListingStage, Amount]]
+    neeq_select: Parameter[dict[ListingStage, Amount]]
+    lifetime_cap_per_enterprise: Parameter[Amount]
 
 
 class InvestmentSubsidyParameters(BaseModel):
@@ -225,6 +230,29 @@ class Policy:
         return np.searchsorted(self._starts, days, side="right") - 1
 
 
+R = TypeVar("R", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RulesInForce(Generic[R]):
+    """The rule each item is evaluated under: ``rules[set_index[i]]``."""
+
+    set_index: np.ndarray
+    rules: list[R]
+    ids: list[str]
+    digest: str
+
+
+def rules_in_force(source: Policy | R, anchor_days: np.ndarray,
+                   from_parameters: Callable[[ParameterSet], R]) -> RulesInForce[R]:
+    """Each item's rule: from the set in force on its anchor day, or the one rule given."""
+    if isinstance(source, Policy):
+        return RulesInForce(source.set_index(anchor_days), [from_parameters(s) for s in source.sets],
+                            [s.id for s in source.sets], source.digest)
+    digest = hashlib.sha256(source.model_dump_json().encode()).hexdigest()
+    return RulesInForce(np.zeros(len(anchor_days), np.int64), [source], ["rule"], digest)
+
+
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     """Load a parameter file (the bundled 78號 defaults when ``path`` is None).
 
@@ -249,4 +277,5 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     return Policy(parsed, hashlib.sha256(raw).hexdigest(), str(file))
 
 
-__all__ = ["Parameter", "ParameterSet", "Policy", "PolicyError", "Source", "load_policy"]
+__all__ = ["Parameter", "ParameterSet", "Policy", "PolicyError", "RulesInForce", "Source", "load_policy",
+           "rules_in_force"]

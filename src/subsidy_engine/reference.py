@@ -295,5 +295,46 @@ def reference_premium_subsidy(policies, rule_for) -> list[dict[str, object]]:  #
         if r["cap"] is not None:
             paid = max(min(gross, r["cap"] - paid_so_far.get(key, Decimal(0))), Decimal(0))  # type: ignore[operator]
         paid_so_far[key] = paid_so_far.get(key, Decimal(0)) + paid
-        r["subsidy"] = paid
+        r["amount"] = paid
     return rows
+
+
+def reference_event_grants(events, rules_for) -> tuple[dict[str, Decimal], dict[str, str]]:  # noqa: ANN001
+    """Grants per event the plain way (rules: :mod:`subsidy_engine.grants`).
+
+    ``events`` are :class:`~subsidy_engine.grants.Event`; ``rules_for(event)``
+    gives the :class:`~subsidy_engine.grants.GrantRules` in force on its date.
+    Returns (grant by event_id, reason by event_id for events granted nothing).
+    """
+    grants: dict[str, Decimal] = {}
+    reasons: dict[str, str] = {}
+    granted_steps: set[tuple[str, str, str]] = set()
+    paid_by_enterprise: dict[str, Decimal] = {}
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for event in sorted(events, key=lambda e: (e.date, e.event_id)):
+            rules = rules_for(event)
+            if event.kind == "reits_issuance":
+                reits = rules.reits
+                if reits.mode == "flat":
+                    grants[event.event_id] = reits.flat_amount
+                elif event.amount_raised is None:
+                    reasons[event.event_id] = "share_of_raised mode needs amount_raised"
+                else:  # grant rounding, then the cap
+                    grants[event.event_id] = min(quantize_fen(reits.share_of_raised * event.amount_raised),
+                                                 reits.share_cap)
+                continue
+            tranche = rules.listing.tranches.get(event.venue, {}).get(event.stage)
+            step = (event.enterprise_id, event.venue, event.stage)
+            if tranche is None:
+                reasons[event.event_id] = "no tranche for this stage of this venue"
+            elif step in granted_steps:
+                reasons[event.event_id] = "this stage of this venue was already granted to the enterprise"
+            else:
+                granted_steps.add(step)
+                paid = paid_by_enterprise.get(event.enterprise_id, Decimal(0))
+                cap = rules.listing.lifetime_cap_per_enterprise
+                grant = tranche if cap is None else max(min(tranche, cap - paid), Decimal(0))
+                paid_by_enterprise[event.enterprise_id] = paid + grant
+                grants[event.event_id] = grant
+    return grants, reasons

@@ -1,0 +1,240 @@
+"""One-off grants on events: REITs issuance (measure 13) and listings (measure 14).
+
+Measure 13 gives a one-off subsidy (一次性補貼) to a successful infrastructure
+REITs issuance; measure 14 gives municipal grants (市級補貼) to enterprises that
+list on the A-share market, the NEEQ select tier or directly abroad. 78號 sets no
+amounts; the defaults are district and other-city figures (policy-78.yaml).
+
+The rules, each rounding named:
+
+* **REITs** (per ``reits_issuance`` event): ``flat`` pays the flat amount;
+  ``share_of_raised`` pays ``min(round(share x amount_raised), cap)``
+  (*grant rounding*, half-up). The share mode needs ``amount_raised``.
+* **Listing** (per ``listing`` event, at a ``stage`` of a ``venue``): the
+  tranche of that stage. A stage with no tranche for the venue, or one the
+  enterprise was already granted for that venue, pays nothing and is listed in
+  ``not_paid`` with the reason. An enterprise's listing grants together stay
+  within the lifetime cap, paid in order of event date, then event_id.
+* Each event is evaluated under the parameter set in force on its date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from . import batch
+from .frames import date_series, money_series
+from .kernels import pay_under_group_caps, subsidy_accrual
+from .loans import Money, Rate, _iso_date
+from .money import rate_to_units, yuan_to_fen
+from .policy import ListingStage, ParameterSet, Policy, rules_in_force
+from .claims import ClaimsResult, read_items
+from .provenance import Provenance
+
+Venue = Literal["a_share_ipo", "neeq_select", "overseas_direct"]
+VENUES: tuple[Venue, ...] = ("a_share_ipo", "neeq_select", "overseas_direct")
+STAGES: tuple[ListingStage, ...] = ("shareholding_reform", "counselling", "acceptance", "listing")
+KINDS = ("reits_issuance", "listing")
+
+
+class Event(BaseModel):
+    """A REITs issuance or a listing step (a row of the ``events`` table)."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    event_id: str
+    kind: Literal["reits_issuance", "listing"]
+    enterprise_id: str
+    project_id: str | None = None
+    venue: Venue | None = None
+    stage: ListingStage | None = None
+    date: Annotated[date, BeforeValidator(_iso_date)]
+    amount_raised: Money | None = None
+
+
+class ReitsGrantRule(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    mode: Literal["flat", "share_of_raised"]
+    flat_amount: Money
+    share_of_raised: Rate
+    share_cap: Money
+
+
+class ListingGrantRule(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    tranches: dict[Venue, dict[ListingStage, Money]]
+    lifetime_cap_per_enterprise: Money | None = None
+
+
+class GrantRules(BaseModel):
+    """The grant rules of one parameter set."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    id: str = Field(default="rule")
+    reits: ReitsGrantRule
+    listing: ListingGrantRule
+
+    @classmethod
+    def from_parameters(cls, parameters: ParameterSet) -> GrantRules:
+        r, g = parameters.parameters.reits_grant, parameters.parameters.listing_grant
+        return cls(
+            id=parameters.id,
+            reits=ReitsGrantRule(mode=r.mode.value, flat_amount=r.flat_amount.value,
+                                 share_of_raised=r.share_of_raised.value, share_cap=r.share_cap.value),
+            listing=ListingGrantRule(
+                tranches={v: getattr(g, v).value for v in VENUES},
+                lifetime_cap_per_enterprise=g.lifetime_cap_per_enterprise.value))
+
+
+EVENT_COLUMNS = ("event_id", "kind", "enterprise_id", "project_id", "venue", "stage", "date", "amount_raised")
+
+
+def _vocabulary_codes(series: pd.Series | None, words: tuple[str, ...], name: str,
+                      rej: batch._Rejections, n: int) -> np.ndarray:  # noqa: SLF001
+    codes = np.full(n, -1, dtype=np.int64)
+    if series is None:
+        return codes
+    blank = batch._blank(series)  # noqa: SLF001
+    text = series.astype("string").str.strip().str.lower()
+    mapped = text.map({w: k for k, w in enumerate(words)})
+    known = mapped.notna().to_numpy()
+    rej.add(~blank & ~known, name, f"is not one of {', '.join(map(repr, words))}")
+    codes[known] = mapped.to_numpy(dtype=object)[known].astype(np.int64)
+    return codes
+
+
+def _read_events(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+    unknown = [c for c in table.columns if c not in EVENT_COLUMNS]
+    missing = [c for c in ("event_id", "kind", "enterprise_id", "date") if c not in table.columns]
+    if unknown or missing:
+        raise batch.PortfolioSchemaError(f"events table: unknown columns {unknown}, missing {missing}")
+    table = table.reset_index(drop=True)
+    n = len(table)
+    rej = batch._Rejections(n)  # noqa: SLF001
+    for name in ("event_id", "kind", "enterprise_id", "date"):
+        rej.add(batch._blank(table[name]), name, "is missing")  # noqa: SLF001
+    rej.add(table["event_id"].duplicated().to_numpy() & ~batch._blank(table["event_id"]),  # noqa: SLF001
+            "event_id", "is a duplicate of an earlier row's event_id")
+    out = {"kind": _vocabulary_codes(table["kind"], KINDS, "kind", rej, n),
+           "venue": _vocabulary_codes(table.get("venue"), VENUES, "venue", rej, n),
+           "stage": _vocabulary_codes(table.get("stage"), STAGES, "stage", rej, n)}
+    listing = out["kind"] == 1
+    rej.add(listing & (out["venue"] < 0), "venue", "is needed for a listing event")
+    rej.add(listing & (out["stage"] < 0), "stage", "is needed for a listing event")
+    rej.add((out["kind"] == 0) & ((out["venue"] >= 0) | (out["stage"] >= 0)), "venue, stage",
+            "are only given for listing events")
+    if "amount_raised" in table.columns:
+        raised, no_raised = batch._decimal_units(table["amount_raised"], 2, "amount_raised", rej)  # noqa: SLF001
+        rej.add(~no_raised & (raised <= 0), "amount_raised", "must be positive")
+    else:
+        raised, no_raised = np.zeros(n, np.int64), np.ones(n, bool)
+    out["raised"], out["no_raised"] = raised, no_raised
+    out["day"], _ = batch._date_column(table["date"], "date", rej)  # noqa: SLF001
+    good = np.flatnonzero(~rej.bad)
+    return {k: v[good] for k, v in out.items()}, good, rej.frame(table["event_id"])
+
+
+def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules) -> ClaimsResult:
+    """REITs (measure 13) and listing (measure 14) grants of every event.
+
+    Returns
+    -------
+    ClaimsResult
+        ``claims``: event_id, enterprise_id, project_id, measure, instrument,
+        date, year, gross, amount, cut_by_lifetime_cap, parameter_set;
+        ``not_paid``: event_id, reason.
+
+    Examples
+    --------
+    >>> from subsidy_engine import load_policy
+    >>> events = [Event(event_id="1", kind="listing", enterprise_id="E", venue="a_share_ipo",
+    ...                 stage="acceptance", date="2024-05-06"),
+    ...           Event(event_id="2", kind="listing", enterprise_id="E", venue="a_share_ipo",
+    ...                 stage="listing", date="2025-03-18"),
+    ...           Event(event_id="3", kind="reits_issuance", enterprise_id="F", date="2024-08-01")]
+    >>> event_grants(events, load_policy()).claims[["event_id", "measure", "amount"]].values.tolist()
+    [['1', 14, Decimal('3000000.00')], ['2', 14, Decimal('3000000.00')], ['3', 13, Decimal('6000000.00')]]
+    """
+    arrays, table, rejections = read_items(events, EVENT_COLUMNS, _read_events)
+    n = len(table)
+    in_force = rules_in_force(rules, arrays["day"], GrantRules.from_parameters)
+    set_index, rule_list, digest = in_force.set_index, in_force.rules, in_force.digest
+
+    gross = np.zeros(n, np.int64)
+    reason = np.full(n, None, dtype=object)
+    # measure 13: REITs issuance
+    reits = arrays["kind"] == 0
+    share_mode = np.array([r.reits.mode == "share_of_raised" for r in rule_list])[set_index] & reits
+    flat = np.array([yuan_to_fen(r.reits.flat_amount) for r in rule_list], np.int64)[set_index]
+    gross[reits & ~share_mode] = flat[reits & ~share_mode]
+    reason[share_mode & arrays["no_raised"]] = "share_of_raised mode needs amount_raised"
+    computable = share_mode & ~arrays["no_raised"]
+    share = np.array([rate_to_units(r.reits.share_of_raised) for r in rule_list], np.int64)[set_index]
+    ones = np.ones(n, np.int64)
+    accrued = np.empty(n, np.int64)
+    subsidy_accrual(arrays["raised"], np.where(computable, share, 0), ones, ones, ones, ones, accrued)
+    cap = np.array([yuan_to_fen(r.reits.share_cap) for r in rule_list], np.int64)[set_index]
+    gross[computable] = np.minimum(accrued, cap)[computable]  # grant rounding, then the cap
+
+    # measure 14: listing tranches, once per enterprise, venue and stage
+    listing = arrays["kind"] == 1
+    tranche = np.full((len(rule_list), len(VENUES), len(STAGES)), -1, np.int64)
+    for k, r in enumerate(rule_list):
+        for v, stages in r.listing.tranches.items():
+            for s, amount in stages.items():
+                tranche[k, VENUES.index(v), STAGES.index(s)] = yuan_to_fen(amount)
+    amount = np.where(listing, tranche[set_index, np.maximum(arrays["venue"], 0),
+                                       np.maximum(arrays["stage"], 0)], 0)
+    reason[listing & (amount < 0)] = "no tranche for this stage of this venue"
+    order = np.lexsort((table["event_id"].to_numpy(dtype=str), arrays["day"]))
+    candidate = listing & (amount >= 0)
+    # only payable steps count as granted: others get a key of their own
+    keys = pd.DataFrame({"e": table["enterprise_id"].where(candidate, -1 - np.arange(n)),
+                         "v": arrays["venue"], "s": arrays["stage"]})
+    repeated = np.zeros(n, bool)
+    repeated[order] = keys.iloc[order].duplicated().to_numpy()
+    repeated &= candidate
+    reason[repeated] = "this stage of this venue was already granted to the enterprise"
+    payable = listing & (amount >= 0) & ~repeated
+    gross[payable] = amount[payable]
+
+    # the lifetime cap on an enterprise's listing grants, earliest events first
+    enterprise = pd.factorize(table["enterprise_id"])[0]
+    cap_order = np.lexsort((table["event_id"].to_numpy(dtype=str), arrays["day"], enterprise))
+    life_cap = np.array([yuan_to_fen(r.listing.lifetime_cap_per_enterprise)
+                         if r.listing.lifetime_cap_per_enterprise is not None else -1
+                         for r in rule_list], np.int64)[set_index]
+    life_cap = np.where(listing, life_cap, -1)
+    amounts_sorted = np.where(listing, gross, 0)[cap_order]
+    group_start = np.ones(n, np.bool_)
+    group_start[1:] = enterprise[cap_order][1:] != enterprise[cap_order][:-1]
+    paid_sorted = np.empty(n, np.int64)
+    pay_under_group_caps(amounts_sorted, life_cap[cap_order], group_start, paid_sorted)
+    paid = gross.copy()
+    paid[cap_order[listing[cap_order]]] = paid_sorted[listing[cap_order]]
+
+    granted = np.equal(reason, None)
+    days = arrays["day"]
+    claims = pd.DataFrame({
+        "event_id": table["event_id"], "enterprise_id": table["enterprise_id"],
+        "project_id": table["project_id"] if "project_id" in table else None,
+        "measure": np.where(reits, 13, 14).astype(np.int32),
+        "instrument": np.where(reits, "reits_grant", "listing_grant"),
+        "date": date_series(days),
+        "year": (days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970).astype(np.int32),
+        "gross": money_series(gross), "amount": money_series(paid),
+        "cut_by_lifetime_cap": money_series(gross - paid),
+        "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
+    })[granted].reset_index(drop=True)
+    not_paid = pd.DataFrame({"event_id": table["event_id"][~granted].to_numpy(dtype=object),
+                             "reason": reason[~granted]})
+    return ClaimsResult(claims=claims, not_paid=not_paid, rejections=rejections,
+                       provenance=Provenance.of(digest))
+
+
+__all__ = ["Event", "GrantRules", "ListingGrantRule", "ReitsGrantRule", "event_grants"]
