@@ -11,12 +11,14 @@ The public API (everything else is internal and may change):
 * :func:`load_policy` -> :class:`Policy` - the dated, sourced parameters of 78號.
 * :class:`InsurancePolicy`, :func:`premium_subsidy` - premium subsidy (保費補貼, measure 7).
 * :class:`Event`, :func:`event_grants` - REITs (measure 13) and listing (measure 14) grants.
+* :class:`Project`, :func:`investment_subsidy` - investment subsidy (measures 1, 2 and 4).
 """
 
 from .claims import ClaimsResult
 from .grants import Event, GrantRules, event_grants
 from .insurance import InsurancePolicy, PremiumSubsidyRule, premium_subsidy
 from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy
+from .investment import InvestmentSubsidyRule, Project, investment_subsidy
 from .loans import FloatingRate, Loan
 from .money import MoneyError
 from .policy import Policy, PolicyError, load_policy
@@ -36,12 +38,14 @@ __all__ = [
     "GrantRules",
     "InsurancePolicy",
     "InterestSubsidyRule",
+    "InvestmentSubsidyRule",
     "Loan",
     "LprCurve",
     "MoneyError",
     "Policy",
     "PolicyError",
     "PortfolioResult",
+    "Project",
     "PremiumSubsidyRule",
     "PortfolioSchemaError",
     "PortfolioValidationError",
@@ -53,6 +57,7 @@ __all__ = [
     "amortize_portfolio",
     "event_grants",
     "interest_subsidy",
+    "investment_subsidy",
     "load_lpr",
     "load_policy",
     "premium_subsidy",

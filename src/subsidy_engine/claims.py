@@ -31,6 +31,16 @@ class ClaimsResult:
     rejections: pd.DataFrame
     provenance: Provenance
 
+    @classmethod
+    def split(cls, columns: dict[str, object], paid: np.ndarray, id_column: str, reasons: np.ndarray,
+              rejections: pd.DataFrame, digest: str) -> ClaimsResult:
+        """One row per item: the paid ones become ``claims``, the others ``not_paid`` with their reason."""
+        frame = pd.DataFrame(columns)
+        not_paid = pd.DataFrame({id_column: frame[id_column][~paid].to_numpy(dtype=object),
+                                 "reason": reasons[~paid]})
+        return cls(claims=frame[paid].reset_index(drop=True), not_paid=not_paid, rejections=rejections,
+                   provenance=Provenance.of(digest))
+
     @property
     def total(self) -> Decimal:
         """The exact sum of the claims."""

@@ -121,3 +121,26 @@ class ProductField(_Vocabulary):
     AI = "ai"
     BLOCKCHAIN = "blockchain"
     OTHER = "other"
+
+
+class Domain(_Vocabulary):
+    """Measure 1: where the market cannot (public) or can (economic) allocate resources."""
+
+    PUBLIC = "public"
+    ECONOMIC = "economic"
+
+
+class Stage(_Vocabulary):
+    """Measure 2: a project's stage (試點 / 示範 / 推廣); no ordering is assumed."""
+
+    PILOT = "pilot"
+    DEMONSTRATION = "demonstration"
+    PROMOTION = "promotion"
+
+
+class PlatformType(_Vocabulary):
+    """Measure 4: a common-technology platform's type, or none."""
+
+    NONE = "none"
+    NON_PROFIT = "non_profit"
+    QUASI_OPERATING = "quasi_operating"

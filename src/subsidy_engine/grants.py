@@ -34,7 +34,6 @@ from .loans import Money, Rate, _iso_date
 from .money import rate_to_units, yuan_to_fen
 from .policy import ListingStage, ParameterSet, Policy, rules_in_force
 from .claims import ClaimsResult, read_items
-from .provenance import Provenance
 
 Venue = Literal["a_share_ipo", "neeq_select", "overseas_direct"]
 VENUES: tuple[Venue, ...] = ("a_share_ipo", "neeq_select", "overseas_direct")
@@ -220,7 +219,7 @@ def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules)
 
     granted = np.equal(reason, None)
     days = arrays["day"]
-    claims = pd.DataFrame({
+    return ClaimsResult.split({
         "event_id": table["event_id"], "enterprise_id": table["enterprise_id"],
         "project_id": table["project_id"] if "project_id" in table else None,
         "measure": np.where(reits, 13, 14).astype(np.int32),
@@ -230,11 +229,7 @@ def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules)
         "gross": money_series(gross), "amount": money_series(paid),
         "cut_by_lifetime_cap": money_series(gross - paid),
         "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
-    })[granted].reset_index(drop=True)
-    not_paid = pd.DataFrame({"event_id": table["event_id"][~granted].to_numpy(dtype=object),
-                             "reason": reason[~granted]})
-    return ClaimsResult(claims=claims, not_paid=not_paid, rejections=rejections,
-                       provenance=Provenance.of(digest))
+    }, granted, "event_id", reason, rejections, digest)
 
 
 __all__ = ["Event", "GrantRules", "ListingGrantRule", "ReitsGrantRule", "event_grants"]

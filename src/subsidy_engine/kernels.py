@@ -452,3 +452,13 @@ def pay_under_group_caps(amounts, caps, group_start, out):
             pay = max(min(pay, caps[i] - paid_in_group), 0)
         out[i] = pay
         paid_in_group += pay
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def share_of_amounts(amount_fen, share_units, round_half_up, out):
+    """``out[i] = amount * share`` (share in 1e-10 units), rounded half-up or down, exactly."""
+    for i in range(amount_fen.shape[0]):
+        if round_half_up:
+            out[i] = mul_div_half_up(amount_fen[i], share_units[i], RATE_SCALE)
+        else:
+            out[i] = mul_div_floor(amount_fen[i], share_units[i], RATE_SCALE)

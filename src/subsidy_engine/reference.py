@@ -338,3 +338,39 @@ def reference_event_grants(events, rules_for) -> tuple[dict[str, Decimal], dict[
                 paid_by_enterprise[event.enterprise_id] = paid + grant
                 grants[event.event_id] = grant
     return grants, reasons
+
+
+def reference_investment_subsidy(projects, rule) -> tuple[dict[str, dict[str, Decimal]], set[str]]:  # noqa: ANN001
+    """Investment subsidy the plain way (rules: :mod:`subsidy_engine.investment`).
+
+    Returns (amounts by project_id: gross, amount; project_ids paid nothing).
+    """
+    from decimal import ROUND_FLOOR
+
+    from .enums import Domain, PlatformType
+
+    paid: dict[str, dict[str, Decimal]] = {}
+    unpaid: set[str] = set()
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for p in projects:
+            if p.platform_type is PlatformType.QUASI_OPERATING:
+                eligible = (p.free_service_obligation and p.expected_returns is not None
+                            and p.expected_returns < p.total_investment)
+            else:
+                eligible = p.platform_type is PlatformType.NONE and p.domain is Domain.PUBLIC
+            if not eligible:
+                unpaid.add(p.project_id)
+                continue
+            gross = quantize_fen(rule.rate_by_stage[p.stage] * p.eligible_investment)
+            amount = gross
+            if rule.ceiling_share_of_total_investment is not None:  # rounded down: never passed
+                ceiling = (rule.ceiling_share_of_total_investment * p.total_investment).quantize(
+                    Decimal("0.01"), rounding=ROUND_FLOOR)
+                amount = min(amount, ceiling)
+            cap = (rule.per_project_cap_compute_or_network if p.category == "compute_or_network"
+                   else rule.per_project_cap)
+            if cap is not None:
+                amount = min(amount, cap)
+            paid[p.project_id] = {"gross": gross, "amount": amount}
+    return paid, unpaid
