@@ -198,14 +198,18 @@ def empty_rejections() -> pd.DataFrame:
 
 
 def _blank(series: pd.Series) -> np.ndarray:
-    """Blank cells, judged cell by cell for object columns (pandas' own isna
-    raises on a Decimal signalling NaN)."""
-    if series.dtype == object:
-        return np.fromiter((is_missing(v) or (isinstance(v, str) and not v.strip())
-                            for v in series.array), dtype=bool, count=len(series))
-    blank = series.isna().to_numpy()
-    if pd.api.types.is_string_dtype(series.dtype):
-        blank = blank | (series.fillna("").str.strip() == "").to_numpy(dtype=bool)
+    """Blank cells: None, NaN, NA, NaT or an empty string."""
+    try:
+        blank = series.isna().to_numpy(dtype=bool)
+    except ArithmeticError:  # pandas' isna raises on a Decimal signalling NaN: judge cell by cell
+        return np.fromiter((is_missing(v) or (isinstance(v, str) and not v.strip()) for v in series.array),
+                           dtype=bool, count=len(series))
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        try:
+            empty = (series.str.strip() == "").to_numpy(dtype=object)
+        except AttributeError:  # an object column without strings
+            return blank
+        blank = blank | (empty == True)  # noqa: E712 - elementwise, NA-safe
     return blank
 
 
@@ -364,7 +368,7 @@ def _date_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.nda
     Arrow dates, datetime64 columns at midnight (a time of day is rejected),
     and objects that are dates or ISO 'YYYY-MM-DD' strings.
     """
-    raw_missing = series.isna().to_numpy()
+    raw_missing = _blank(series)
     if isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_date(series.dtype.pyarrow_dtype):
         days = series.to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
@@ -379,14 +383,31 @@ def _date_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.nda
     return np.where(missing, 0, days.astype(np.int64)), missing
 
 
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
 def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: _Rejections) -> np.ndarray:
+    """Dates from an object column: vectorized for date objects and 'YYYY-MM-DD'
+    strings; any other cell is judged one by one, as the model judges it."""
     n = values.shape[0]
     days = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    present = ~missing
+    todo = present.copy()
+    kind = pd.api.types.infer_dtype(values[present], skipna=True)
+    if kind == "date":  # datetime.date objects only (datetimes infer as "datetime")
+        days[present] = np.array(values[present].tolist(), dtype="datetime64[D]")
+        todo[:] = False
+    elif kind == "string":
+        text = pd.Series(values, dtype=object).where(present, "")
+        iso = text.str.fullmatch(ISO_DATE).to_numpy(dtype=bool) & present
+        parsed = pd.to_datetime(text.where(iso, None), format="%Y-%m-%d", errors="coerce")
+        ok = iso & parsed.notna().to_numpy()
+        days[ok] = parsed.to_numpy(dtype="datetime64[D]")[ok]
+        todo = present & ~ok
     bad = np.zeros(n, dtype=bool)
     reasons = np.empty(n, dtype=object)
-    for k, v in enumerate(values):
-        if missing[k] or is_missing(v):
-            continue
+    for k in np.flatnonzero(todo):
+        v = values[k]
         if isinstance(v, pd.Timestamp):
             v = v.to_pydatetime()
         if hasattr(v, "hour"):  # a datetime
