@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from subsidy_engine import Loan, amortize_portfolio, load_lpr
+from subsidy_engine import Loan, amortize_portfolio, load_lpr, load_policy
 from subsidy_engine.cli import main
 
 BASE = {"loan_id": "A", "principal": "1000", "annual_rate": "0.04", "term_months": 12,
@@ -79,3 +79,15 @@ def test_cli_reports_a_projection_that_ends_too_early(capsys) -> None:
 
     assert main(["amortize", str(demo_loans_path()), "--hold-lpr-until", "2025-01-01"]) == 2
     assert "must not end before its data" in capsys.readouterr().err
+
+
+def test_each_table_reports_rejections_under_its_own_id() -> None:
+    from subsidy_engine import event_grants, premium_subsidy
+
+    events = pd.DataFrame({"event_id": ["V1"], "kind": ["ipo"], "enterprise_id": ["E"], "date": ["2024-01-01"]})
+    assert list(event_grants(events, load_policy()).rejections.columns) == ["row", "event_id", "field", "reason"]
+    insurance = pd.DataFrame({"policy_id": ["P1"], "enterprise_id": ["E"], "product_field": ["ai"],
+                              "insured_amount": ["1"], "premium": ["1"], "start_date": ["2024-01-01"],
+                              "years": ["0"]})
+    report = premium_subsidy(insurance, load_policy()).rejections
+    assert report[["policy_id", "field"]].values.tolist() == [["P1", "years"]]

@@ -177,23 +177,25 @@ class _Rejections:
             else:
                 self.items.append((rows, field_name, np.asarray(reason, dtype=object)[rows]))
 
-    def frame(self, loan_ids: pd.Series) -> pd.DataFrame:
+    def frame(self, ids: pd.Series) -> pd.DataFrame:
+        """The report: ``row, <the id column's name>, field, reason``, by row."""
+        id_name = str(ids.name or "id")
         parts = []
         for rows, name, reason in self.items:
             parts.append(pd.DataFrame({
                 "row": rows,
-                "loan_id": loan_ids.iloc[rows].to_numpy(dtype=object),
+                id_name: ids.iloc[rows].to_numpy(dtype=object),
                 "field": name,
                 "reason": reason if not isinstance(reason, str) else [reason] * len(rows),
             }))
         if not parts:
-            return empty_rejections()
+            return empty_rejections(id_name)
         return pd.concat(parts, ignore_index=True).sort_values(["row", "field"], kind="stable",
                                                              ignore_index=True)
 
 
-def empty_rejections() -> pd.DataFrame:
-    return pd.DataFrame({"row": pd.Series(dtype=np.int64), "loan_id": pd.Series(dtype=object),
+def empty_rejections(id_name: str = "loan_id") -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.Series(dtype=np.int64), id_name: pd.Series(dtype=object),
                          "field": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
 
 

@@ -49,12 +49,16 @@ Category = Literal["compute_or_network", "other"]
 
 
 class Project(BaseModel):
-    """The fields of a ``projects`` row that the investment subsidy reads."""
+    """A row of the ``projects`` table (measures 1, 2 and 4; funding-source fields for allocation)."""
 
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     project_id: str
     enterprise_id: str
+    name: str | None = None
+    sector: str | None = None
+    district: str | None = None
+    industry_or_software: bool = False  # decides 高精尖 fund eligibility (allocation)
     domain: Annotated[Domain, BeforeValidator(Domain.parse)]
     stage: Annotated[Stage, BeforeValidator(Stage.parse)]
     in_library: bool = False
@@ -134,7 +138,7 @@ def _read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarr
         rej.add(~blank & ~category.isin(["compute_or_network", "other"]).fillna(False).to_numpy(), "category",
                 "is not 'compute_or_network' or 'other'")
         out["compute_or_network"] = (category == "compute_or_network").fillna(False).to_numpy(dtype=bool)
-    for name in ("in_library", "free_service_obligation"):
+    for name in ("in_library", "free_service_obligation", "industry_or_software"):
         out[name] = _flag(table.get(name), name, rej, n)
     for name in ("total_investment", "eligible_investment", "expected_returns"):
         if name not in table.columns:
