@@ -12,6 +12,7 @@ The public API (everything else is internal and may change):
 * :class:`InsurancePolicy`, :func:`premium_subsidy` - premium subsidy (保費補貼, measure 7).
 * :class:`Event`, :func:`event_grants` - REITs (measure 13) and listing (measure 14) grants.
 * :class:`Project`, :func:`investment_subsidy` - investment subsidy (measures 1, 2 and 4).
+* :func:`load_portfolio` -> :class:`PortfolioTables` - projects, loans, insurance and events.
 """
 
 from .claims import ClaimsResult
@@ -27,6 +28,7 @@ from .provenance import Provenance, engine_version
 from .rates import CoverageError, LprCurve, load_lpr
 from .reference import ScheduleRow
 from .schedule import Schedule, amortize
+from .tables import PortfolioTables, load_portfolio
 
 __version__ = engine_version()
 
@@ -48,6 +50,7 @@ __all__ = [
     "Project",
     "PremiumSubsidyRule",
     "PortfolioSchemaError",
+    "PortfolioTables",
     "PortfolioValidationError",
     "Provenance",
     "Schedule",
@@ -60,5 +63,6 @@ __all__ = [
     "investment_subsidy",
     "load_lpr",
     "load_policy",
+    "load_portfolio",
     "premium_subsidy",
 ]

@@ -123,8 +123,9 @@ def _read_events(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray
            "venue": _vocabulary_codes(table.get("venue"), VENUES, "venue", rej, n),
            "stage": _vocabulary_codes(table.get("stage"), STAGES, "stage", rej, n)}
     listing = out["kind"] == 1
-    rej.add(listing & (out["venue"] < 0), "venue", "is needed for a listing event")
-    rej.add(listing & (out["stage"] < 0), "stage", "is needed for a listing event")
+    for name in ("venue", "stage"):  # an unknown word is already reported: only blanks are "needed"
+        blank = batch._blank(table[name]) if name in table.columns else np.ones(n, bool)  # noqa: SLF001
+        rej.add(listing & blank, name, "is needed for a listing event")
     rej.add((out["kind"] == 0) & ((out["venue"] >= 0) | (out["stage"] >= 0)), "venue, stage",
             "are only given for listing events")
     if "amount_raised" in table.columns:
