@@ -11,8 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+import pandas as pd
+
 from conftest import loans, rates
-from subsidy_engine import InterestSubsidyRule, Loan, amortize, interest_subsidy
+from subsidy_engine import (InterestSubsidyRule, Loan, amortize, interest_subsidy, interest_subsidy_portfolio,
+                            load_policy)
+from test_policy import two_sets, write
+from test_portfolio import table_of
 from subsidy_engine.reference import reference_interest_subsidy
 
 TWO_POINTS_FIVE = dict(form="points_on_balance", points="0.025", max_years=2)
@@ -128,3 +133,38 @@ def test_kernel_equals_reference_and_invariants_hold(loan: Loan, rule: InterestS
     if rule.lifetime_cap is not None:
         assert sub.total <= rule.lifetime_cap
     assert sub.total == sum(frame.subsidy, Decimal(0))
+
+
+@given(sample=st.lists(loans(), min_size=1, max_size=6), rule=rules())
+def test_portfolio_equals_the_scalar_path_per_loan_and_year(sample, rule, curve) -> None:
+    claims = interest_subsidy_portfolio(table_of(sample), rule, lpr=curve).claims
+    expected = []
+    for k, loan in enumerate(sample):
+        frame = interest_subsidy(amortize(loan, curve if loan.floating else None), rule).to_frame()
+        by_year = frame.groupby(frame.end_date.map(lambda d: d.year))
+        for year, group in by_year:
+            if group.gross.sum() > 0:
+                expected.append((f"L{k}", year, group.interest.sum(), group.gross.sum(), group.subsidy.sum(),
+                                 group.cut_by_interest.sum(), group.cut_by_annual_cap.sum(),
+                                 group.cut_by_lifetime_cap.sum()))
+    columns = ["loan_id", "year", "interest", "gross", "amount", "cut_by_interest", "cut_by_annual_cap",
+               "cut_by_lifetime_cap"]
+    assert [tuple(r) for r in claims[columns].itertuples(index=False)] == expected
+
+
+def test_portfolio_takes_each_loans_rule_by_its_drawdown(tmp_path) -> None:
+    policy = load_policy(write(tmp_path, two_sets(date(2024, 12, 31), date(2025, 1, 1))))  # 1.5 points from 2025
+    table = pd.DataFrame({"loan_id": ["old", "new"], "principal": ["12000000"] * 2, "annual_rate": ["0.04"] * 2,
+                          "term_months": [12, 12], "method": ["interest_only"] * 2,
+                          "interest_basis": ["monthly"] * 2, "start_date": ["2024-12-31", "2025-01-01"]})
+    claims = interest_subsidy_portfolio(table, policy).claims
+    totals = claims.groupby("loan_id").amount.sum()
+    assert totals["old"] == Decimal("300000.00") and totals["new"] == Decimal("180000.00")
+
+
+def test_kernel_form_codes_follow_the_enum() -> None:
+    from subsidy_engine import kernels
+    from subsidy_engine.enums import SubsidyForm
+
+    assert [f.code for f in SubsidyForm] == [kernels.FORM_POINTS_ON_BALANCE, kernels.FORM_POINTS_ON_PRINCIPAL,
+                                             kernels.FORM_SHARE_OF_INTEREST, kernels.FORM_RATE_GAP]

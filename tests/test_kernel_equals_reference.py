@@ -165,3 +165,14 @@ def test_flagged_floating_loan_takes_the_reference_path(curve) -> None:
     from subsidy_engine.batch import arrays_from_loans
     from subsidy_engine.engine import run
     assert run(arrays_from_loans([loan]), curve, rows=False, years=True).exact_fallbacks == 1
+
+
+def test_kernel_calendar_helpers_agree_with_numpy_and_python() -> None:
+    from subsidy_engine.kernels import calendar_year, days_from_civil
+
+    days = np.arange(-800_000, 3_000_000, 7, dtype=np.int64)  # 0779 to 9183
+    years = np.empty_like(days)
+    calendar_year(days, years)
+    assert np.array_equal(years, days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970)
+    for y, m, d in ((1, 1, 1), (1600, 2, 29), (1969, 12, 31), (2024, 2, 29), (9999, 12, 31)):
+        assert days_from_civil(y, m, d) == (date(y, m, d) - date(1970, 1, 1)).days

@@ -18,7 +18,7 @@ The public API (everything else is internal and may change):
 from .claims import ClaimsResult
 from .grants import Event, GrantRules, event_grants
 from .insurance import InsurancePolicy, PremiumSubsidyRule, premium_subsidy
-from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy
+from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy, interest_subsidy_portfolio
 from .investment import InvestmentSubsidyRule, Project, investment_subsidy
 from .loans import FloatingRate, Loan
 from .money import MoneyError
@@ -60,6 +60,7 @@ __all__ = [
     "amortize_portfolio",
     "event_grants",
     "interest_subsidy",
+    "interest_subsidy_portfolio",
     "investment_subsidy",
     "load_lpr",
     "load_policy",

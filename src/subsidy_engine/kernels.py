@@ -50,7 +50,7 @@ _jit = nb.njit(cache=True, nogil=True, error_model="numpy")
 def days_from_civil(y: int, m: int, d: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
     y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
+    era = y // 400  # floor division already: no C-style adjustment
     yoe = y - era * 400
     mp = (m + 9) % 12
     doy = (153 * mp + 2) // 5 + d - 1
@@ -462,3 +462,114 @@ def share_of_amounts(amount_fen, share_units, round_half_up, out):
             out[i] = mul_div_half_up(amount_fen[i], share_units[i], RATE_SCALE)
         else:
             out[i] = mul_div_floor(amount_fen[i], share_units[i], RATE_SCALE)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def calendar_year(epoch_day, out):
+    """The proleptic Gregorian year of each day since 1970-01-01 (H. Hinnant's civil_from_days)."""
+    for i in nb.prange(epoch_day.shape[0]):
+        z = epoch_day[i] + 719468
+        era = z // 146097  # floor division already: no C-style adjustment
+        doe = z - era * 146097
+        yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+        doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+        mp = (5 * doy + 2) // 153
+        out[i] = yoe + era * 400 + (1 if mp >= 10 else 0)
+
+
+@_jit
+def civil_from_days(day: int):
+    """(year, month, day) of a day since 1970-01-01 (H. Hinnant's civil_from_days)."""
+    z = day + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
+
+
+FORM_POINTS_ON_BALANCE = 0
+FORM_POINTS_ON_PRINCIPAL = 1
+FORM_SHARE_OF_INTEREST = 2
+FORM_RATE_GAP = 3
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def portfolio_subsidy(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
+                      loan_principal, loan_basis, loan_mpp, form, points, share, benchmark, window_start,
+                      window_end, annual_cap, lifetime_cap, year_ptr, out_year, out_interest, out_gross,
+                      out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime):
+    """貼息 of every period of every loan, summed per loan and calendar year, in one pass.
+
+    The rules of :mod:`subsidy_engine.interest_subsidy`, per loan ``j`` (its
+    rule's parameters are per-loan arrays; caps < 0 mean none). Output row
+    ``year_ptr[j] + k`` is the k-th calendar year of loan j's due dates.
+    """
+    for j in nb.prange(row_ptr.shape[0] - 1):
+        balance = loan_principal[j]
+        prev = loan_start_day[j]
+        ppy = 12 // loan_mpp[j]
+        k = year_ptr[j] - 1
+        current_year = -1
+        paid_in_year = 0
+        paid_in_life = 0
+        for r in range(row_ptr[j], row_ptr[j + 1]):
+            end = end_day[r]
+            days = end - prev
+            rate = segment_rate[segment[r]]
+            inside = min(end, window_end[j]) - max(prev, window_start[j])
+            gross = 0
+            if inside > 0:
+                if form[j] == FORM_SHARE_OF_INTEREST:
+                    base, factor, num, den = interest[r], share[j], 1, 1
+                else:
+                    if loan_basis[j] == BASIS_MONTHLY:
+                        num, den = 1, ppy
+                    elif loan_basis[j] == BASIS_30_360:
+                        y1, m1, d1 = civil_from_days(prev)
+                        y2, m2, d2 = civil_from_days(end)
+                        d1 = min(d1, 30)
+                        if d2 == 31 and d1 == 30:
+                            d2 = 30
+                        num, den = 360 * (y2 - y1) + 30 * (m2 - m1) + (d2 - d1), 360
+                    else:
+                        num, den = days, 365 if loan_basis[j] == BASIS_ACT_365 else 360
+                    if form[j] == FORM_RATE_GAP:
+                        base, factor = balance, max(benchmark[j] - rate, 0)
+                    else:
+                        base = balance if form[j] == FORM_POINTS_ON_BALANCE else loan_principal[j]
+                        factor = min(points[j], rate)
+                if base > 0 and factor > 0:
+                    gross = mul_div_half_up(base, factor * num * inside, RATE_SCALE * den * days)
+            within_interest = min(gross, interest[r])
+            y, _, _ = civil_from_days(end)
+            if y != current_year:
+                k += 1
+                current_year = y
+                paid_in_year = 0
+                out_year[k] = y
+                out_interest[k] = 0
+                out_gross[k] = 0
+                out_paid[k] = 0
+                out_cut_interest[k] = 0
+                out_cut_annual[k] = 0
+                out_cut_lifetime[k] = 0
+            after_annual = within_interest
+            if annual_cap[j] >= 0:
+                after_annual = max(min(within_interest, annual_cap[j] - paid_in_year), 0)
+            paid_in_year += after_annual
+            paid = after_annual
+            if lifetime_cap[j] >= 0:
+                paid = max(min(after_annual, lifetime_cap[j] - paid_in_life), 0)
+            paid_in_life += paid
+            out_interest[k] += interest[r]
+            out_gross[k] += gross
+            out_paid[k] += paid
+            out_cut_interest[k] += gross - within_interest
+            out_cut_annual[k] += within_interest - after_annual
+            out_cut_lifetime[k] += after_annual - paid
+            balance -= principal[r]
+            prev = end

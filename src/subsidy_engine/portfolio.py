@@ -222,6 +222,7 @@ def amortize_portfolio(
     if want_rows:
         fen.update(end_day=out.end_day, segment=out.segment, interest=out.interest,
                    principal=out.principal, loan_principal=arrays.principal_fen,
+                   loan_basis=arrays.basis, loan_months_per_period=arrays.months_per_period,
                    loan_start_day=arrays.start_days().astype(np.int32),
                    segment_rate=np.concatenate(segment_rates) if segment_rates else np.zeros(0, np.int64))
     if want_years:
@@ -236,7 +237,8 @@ def amortize_portfolio(
         for name in ("year_interest", "year_principal"):
             if name in fen:
                 fen[name] = fen[name][year_keep]
-        for name in ("loan_principal", "loan_start_day", "first_year"):
+        for name in ("loan_principal", "loan_start_day", "first_year", "loan_basis",
+                     "loan_months_per_period"):
             if name in fen:
                 fen[name] = fen[name][keep]
         positions, periods, year_count, projected = (positions[keep], periods[keep],
