@@ -115,6 +115,17 @@ def civil_to_epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarr
     return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
 
 
+def add_years(epoch_day: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """The same day ``years`` later, clamped to the month's end, on days since 1970-01-01."""
+    dt = np.asarray(epoch_day, dtype=np.int64).astype("datetime64[D]")
+    month = dt.astype("datetime64[M]")
+    day_of_month = (dt - month.astype("datetime64[D]")).astype(np.int64) + 1
+    target = month + (12 * np.asarray(years, dtype=np.int64)).astype("timedelta64[M]")
+    first = target.astype("datetime64[D]").astype(np.int64)
+    month_days = (target + np.timedelta64(1, "M")).astype("datetime64[D]").astype(np.int64) - first
+    return first + np.minimum(day_of_month, month_days) - 1
+
+
 # ---------------------------------------------------------------------------
 # From models
 # ---------------------------------------------------------------------------
@@ -159,7 +170,7 @@ LOAN_COLUMNS = (
 )
 
 
-class _Rejections:
+class Rejections:
     """Collects (row, field, reason) and the set of bad rows."""
 
     def __init__(self, n: int) -> None:
@@ -199,7 +210,7 @@ def empty_rejections(id_name: str = "loan_id") -> pd.DataFrame:
                          "field": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
 
 
-def _blank(series: pd.Series) -> np.ndarray:
+def blank_cells(series: pd.Series) -> np.ndarray:
     """Blank cells: None, NaN, NA, NaT or an empty string."""
     try:
         blank = series.isna().to_numpy(dtype=bool)
@@ -226,8 +237,8 @@ def _is_int_dtype(s: pd.Series) -> bool:
     return pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
 
 
-def _decimal_units(series: pd.Series, scale: int, name: str,
-                   rej: _Rejections) -> tuple[np.ndarray, np.ndarray]:
+def decimal_units(series: pd.Series, scale: int, name: str,
+                   rej: Rejections) -> tuple[np.ndarray, np.ndarray]:
     """Exact decimal column -> (int64 units of 10**-scale, missing mask).
 
     Rows that are not exact numbers at that scale are rejected.
@@ -272,7 +283,7 @@ def _decimal_units(series: pd.Series, scale: int, name: str,
             reasons[k] = str(exc).removeprefix("value: ")
     rej.add(bad, name, reasons)
     # Rows that failed to parse are already reported; later checks skip them
-    # (callers that need "was a value given" use _blank).
+    # (callers that need "was a value given" use blank_cells).
     return units, missing | bad
 
 
@@ -280,7 +291,7 @@ def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.
     """Vectorized conversion for string, Decimal and decimal columns; None to fall back."""
     try:
         if isinstance(series.dtype, pd.ArrowDtype):
-            arr = pa.chunked_array(series.array._pa_array).combine_chunks()  # noqa: SLF001
+            arr = pa.chunked_array(series.array._pa_array).combine_chunks()
         else:
             inferred = pd.api.types.infer_dtype(series, skipna=True)
             if inferred not in ("string", "decimal"):
@@ -289,10 +300,7 @@ def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
                 or pa.types.is_decimal(arr.type)):
             return None
-        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            arr = arr.cast(pa.decimal128(38, scale))  # safe: fails on any lost digit
-        else:
-            arr = arr.cast(pa.decimal128(38, scale))
+        arr = arr.cast(pa.decimal128(38, scale))  # safe: fails on any lost digit
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError, ValueError,
             ArithmeticError):  # e.g. Decimal("sNaN"): let the slow path name the row
         return None
@@ -305,7 +313,7 @@ def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.
     return np.where(missing, 0, low).astype(np.int64), missing
 
 
-def _int_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndarray, np.ndarray]:
+def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarray, np.ndarray]:
     """Whole-number column -> (int64 values, missing mask)."""
     n = len(series)
     if _is_int_dtype(series):
@@ -341,8 +349,8 @@ def _int_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndar
     return values, missing | bad | too_big
 
 
-def _enum_column(series: pd.Series | None, enum: type, name: str, default: object,
-                 rej: _Rejections, n: int) -> np.ndarray:
+def enum_column(series: pd.Series | None, enum: type, name: str, default: object,
+                 rej: Rejections, n: int) -> np.ndarray:
     """String column -> member codes (``default`` for blanks; -1 when no default)."""
     codes = np.full(n, -1 if default is None else default.code, dtype=np.int64)  # type: ignore[attr-defined]
     if series is None:
@@ -350,8 +358,6 @@ def _enum_column(series: pd.Series | None, enum: type, name: str, default: objec
     text = series.astype("string").str.strip().str.lower()
     present = text.notna().to_numpy() & (text.fillna("") != "").to_numpy()
     mapping = {m.value: m.code for m in enum}
-    if enum is Tenor:
-        mapping |= {"1y": Tenor.ONE_YEAR.code, "5y": Tenor.FIVE_YEAR.code}
     mapped = text.map(mapping)
     known = mapped.notna().to_numpy()
     allowed = ", ".join(repr(m.value) for m in enum)
@@ -364,13 +370,13 @@ def _enum_column(series: pd.Series | None, enum: type, name: str, default: objec
     return codes
 
 
-def _date_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.ndarray, np.ndarray]:
+def date_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarray, np.ndarray]:
     """Date column -> (days since epoch, missing mask).
 
     Arrow dates, datetime64 columns at midnight (a time of day is rejected),
     and objects that are dates or ISO 'YYYY-MM-DD' strings.
     """
-    raw_missing = _blank(series)
+    raw_missing = blank_cells(series)
     if isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_date(series.dtype.pyarrow_dtype):
         days = series.to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
@@ -388,7 +394,7 @@ def _date_column(series: pd.Series, name: str, rej: _Rejections) -> tuple[np.nda
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 
 
-def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: _Rejections) -> np.ndarray:
+def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejections) -> np.ndarray:
     """Dates from an object column: vectorized for date objects and 'YYYY-MM-DD'
     strings; any other cell is judged one by one, as the model judges it."""
     n = values.shape[0]
@@ -451,25 +457,25 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
             raise PortfolioSchemaError(f"the loan table has no {required!r} column")
     table = table.reset_index(drop=True)
     n = len(table)
-    rej = _Rejections(n)
+    rej = Rejections(n)
     col = table.get
 
     loan_ids = table["loan_id"]
-    rej.add(_blank(loan_ids), "loan_id", "is missing")
-    dup = loan_ids.duplicated(keep="first").to_numpy() & ~_blank(loan_ids)
+    rej.add(blank_cells(loan_ids), "loan_id", "is missing")
+    dup = loan_ids.duplicated(keep="first").to_numpy() & ~blank_cells(loan_ids)
     rej.add(dup, "loan_id", "is a duplicate of an earlier row's loan_id")
 
     # principal
-    fen, missing = _decimal_units(table["principal"], 2, "principal", rej)
-    rej.add(_blank(table["principal"]), "principal", "is missing")
+    fen, missing = decimal_units(table["principal"], 2, "principal", rej)
+    rej.add(blank_cells(table["principal"]), "principal", "is missing")
     rej.add(~missing & (fen <= 0), "principal", "must be positive (at least 0.01 yuan)")
     rej.add(fen > int(MAX_PRINCIPAL_YUAN * 100), "principal",
             f"is above the supported maximum of {MAX_PRINCIPAL_YUAN} yuan")
 
     # fixed rate
     if "annual_rate" in table.columns:
-        fixed_units, no_fixed = _decimal_units(table["annual_rate"], RATE_DECIMALS, "annual_rate", rej)
-        fixed_given = ~_blank(table["annual_rate"])
+        fixed_units, no_fixed = decimal_units(table["annual_rate"], RATE_DECIMALS, "annual_rate", rej)
+        fixed_given = ~blank_cells(table["annual_rate"])
     else:
         fixed_units, no_fixed = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
         fixed_given = np.zeros(n, dtype=bool)
@@ -484,17 +490,17 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
         if tenor_s is not None or spread_s is not None or reset_s is not None:
             raise PortfolioSchemaError("give either a 'floating' column or floating_* columns, not both")
         tenor_s, spread_s, reset_s = _flatten_floating(table["floating"], rej)
-    tenor = _enum_column(tenor_s, Tenor, "floating_tenor", None, rej, n)
+    tenor = enum_column(tenor_s, Tenor, "floating_tenor", None, rej, n)
     if spread_s is not None:
-        spread_units, no_spread = _decimal_units(spread_s, RATE_DECIMALS - 4, "floating_spread_bp", rej)
-        spread_given = ~_blank(spread_s)
+        spread_units, no_spread = decimal_units(spread_s, RATE_DECIMALS - 4, "floating_spread_bp", rej)
+        spread_given = ~blank_cells(spread_s)
     else:
         spread_units, no_spread = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
         spread_given = np.zeros(n, dtype=bool)
     rej.add(~no_spread & (np.abs(spread_units) > int(MAX_SPREAD_BP) * 10**(RATE_DECIMALS - 4)),
             "floating_spread_bp", "is beyond +/-10000 bp (100 percentage points)")
-    reset = _enum_column(reset_s, Reset, "floating_reset", Reset.JANUARY, rej, n)
-    tenor_given = ~_blank(tenor_s) if tenor_s is not None else np.zeros(n, dtype=bool)
+    reset = enum_column(reset_s, Reset, "floating_reset", Reset.JANUARY, rej, n)
+    tenor_given = ~blank_cells(tenor_s) if tenor_s is not None else np.zeros(n, dtype=bool)
     is_floating = tenor_given | spread_given
     rej.add(is_floating & ~tenor_given, "floating_tenor", "is missing for a floating rate")
     rej.add(is_floating & tenor_given & ~spread_given, "floating_spread_bp", "is missing for a floating rate")
@@ -502,21 +508,21 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
             "give exactly one (a fixed or an LPR-linked rate)")
 
     # term and frequency
-    term, no_term = _int_column(table["term_months"], "term_months", rej)
-    rej.add(_blank(table["term_months"]), "term_months", "is missing")
+    term, no_term = int_column(table["term_months"], "term_months", rej)
+    rej.add(blank_cells(table["term_months"]), "term_months", "is missing")
     bad_term = ~no_term & ((term < 1) | (term > MAX_TERM_MONTHS))
     rej.add(bad_term, "term_months", f"must be between 1 and {MAX_TERM_MONTHS} months")
     no_term = no_term | bad_term  # like the model, dependent checks skip an invalid term
-    freq = _enum_column(col("frequency"), Frequency, "frequency", Frequency.MONTHLY, rej, n)
+    freq = enum_column(col("frequency"), Frequency, "frequency", Frequency.MONTHLY, rej, n)
     mpp = np.where(freq == Frequency.QUARTERLY.code, 3, 1)
     rej.add((freq >= 0) & ~no_term & (term % mpp != 0), "frequency",
             "term_months is not a whole number of quarterly periods")
-    method = _enum_column(col("method"), Method, "method", Method.EQUAL_INSTALLMENT, rej, n)
-    unit = _enum_column(col("principal_plan_unit"), PlanUnit, "principal_plan_unit", PlanUnit.AMOUNT, rej, n)
+    method = enum_column(col("method"), Method, "method", Method.EQUAL_INSTALLMENT, rej, n)
+    unit = enum_column(col("principal_plan_unit"), PlanUnit, "principal_plan_unit", PlanUnit.AMOUNT, rej, n)
 
     # grace
     if "grace_months" in table.columns:
-        grace_m, no_grace = _int_column(table["grace_months"], "grace_months", rej)
+        grace_m, no_grace = int_column(table["grace_months"], "grace_months", rej)
         grace_m = np.where(no_grace, 0, grace_m)
     else:
         grace_m = np.zeros(n, dtype=np.int64)
@@ -527,7 +533,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     rej.add((grace_m > 0) & (method == Method.CUSTOM.code), "grace_months",
             "a custom loan writes its grace as zeros in principal_plan")
 
-    basis = _enum_column(col("interest_basis"), InterestBasis, "interest_basis", None, rej, n)
+    basis = enum_column(col("interest_basis"), InterestBasis, "interest_basis", None, rej, n)
     basis_given = basis >= 0
     if "interest_basis" in table.columns:
         s = table["interest_basis"]
@@ -536,10 +542,10 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
                              InterestBasis.MONTHLY.code)
     basis = np.where(basis_given, basis, default_basis)
 
-    start, no_start = _date_column(table["start_date"], "start_date", rej)
-    rej.add(_blank(table["start_date"]), "start_date", "is missing")
+    start, no_start = date_column(table["start_date"], "start_date", rej)
+    rej.add(blank_cells(table["start_date"]), "start_date", "is missing")
     if "settlement_day" in table.columns:
-        settle, no_settle = _int_column(table["settlement_day"], "settlement_day", rej)
+        settle, no_settle = int_column(table["settlement_day"], "settlement_day", rej)
         rej.add(~no_settle & ((settle < 1) | (settle > 31)), "settlement_day",
                 "must be a day of month, 1 to 31")
     else:
@@ -584,7 +590,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     return arrays, good, rej.frame(loan_ids)
 
 
-def _flatten_floating(series: pd.Series, rej: _Rejections) -> tuple[pd.Series, pd.Series, pd.Series]:
+def _flatten_floating(series: pd.Series, rej: Rejections) -> tuple[pd.Series, pd.Series, pd.Series]:
     n = len(series)
     tenor = np.full(n, None, dtype=object)
     spread = np.full(n, None, dtype=object)
@@ -604,4 +610,4 @@ def _flatten_floating(series: pd.Series, rej: _Rejections) -> tuple[pd.Series, p
 
 
 __all__ = ["LoanArrays", "PortfolioSchemaError", "arrays_from_frame", "arrays_from_loans",
-           "civil_to_epoch_days"]
+           "add_years", "civil_to_epoch_days"]

@@ -94,11 +94,11 @@ EVENT_COLUMNS = ("event_id", "kind", "enterprise_id", "project_id", "venue", "st
 
 
 def _vocabulary_codes(series: pd.Series | None, words: tuple[str, ...], name: str,
-                      rej: batch._Rejections, n: int) -> np.ndarray:  # noqa: SLF001
+                      rej: batch.Rejections, n: int) -> np.ndarray:
     codes = np.full(n, -1, dtype=np.int64)
     if series is None:
         return codes
-    blank = batch._blank(series)  # noqa: SLF001
+    blank = batch.blank_cells(series)
     text = series.astype("string").str.strip().str.lower()
     mapped = text.map({w: k for k, w in enumerate(words)})
     known = mapped.notna().to_numpy()
@@ -107,34 +107,34 @@ def _vocabulary_codes(series: pd.Series | None, words: tuple[str, ...], name: st
     return codes
 
 
-def _read_events(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+def read_events(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     unknown = [c for c in table.columns if c not in EVENT_COLUMNS]
     missing = [c for c in ("event_id", "kind", "enterprise_id", "date") if c not in table.columns]
     if unknown or missing:
         raise batch.PortfolioSchemaError(f"events table: unknown columns {unknown}, missing {missing}")
     table = table.reset_index(drop=True)
     n = len(table)
-    rej = batch._Rejections(n)  # noqa: SLF001
+    rej = batch.Rejections(n)
     for name in ("event_id", "kind", "enterprise_id", "date"):
-        rej.add(batch._blank(table[name]), name, "is missing")  # noqa: SLF001
-    rej.add(table["event_id"].duplicated().to_numpy() & ~batch._blank(table["event_id"]),  # noqa: SLF001
+        rej.add(batch.blank_cells(table[name]), name, "is missing")
+    rej.add(table["event_id"].duplicated().to_numpy() & ~batch.blank_cells(table["event_id"]),
             "event_id", "is a duplicate of an earlier row's event_id")
     out = {"kind": _vocabulary_codes(table["kind"], KINDS, "kind", rej, n),
            "venue": _vocabulary_codes(table.get("venue"), VENUES, "venue", rej, n),
            "stage": _vocabulary_codes(table.get("stage"), STAGES, "stage", rej, n)}
     listing = out["kind"] == 1
     for name in ("venue", "stage"):  # an unknown word is already reported: only blanks are "needed"
-        blank = batch._blank(table[name]) if name in table.columns else np.ones(n, bool)  # noqa: SLF001
+        blank = batch.blank_cells(table[name]) if name in table.columns else np.ones(n, bool)
         rej.add(listing & blank, name, "is needed for a listing event")
     rej.add((out["kind"] == 0) & ((out["venue"] >= 0) | (out["stage"] >= 0)), "venue, stage",
             "are only given for listing events")
     if "amount_raised" in table.columns:
-        raised, no_raised = batch._decimal_units(table["amount_raised"], 2, "amount_raised", rej)  # noqa: SLF001
+        raised, no_raised = batch.decimal_units(table["amount_raised"], 2, "amount_raised", rej)
         rej.add(~no_raised & (raised <= 0), "amount_raised", "must be positive")
     else:
         raised, no_raised = np.zeros(n, np.int64), np.ones(n, bool)
     out["raised"], out["no_raised"] = raised, no_raised
-    out["day"], _ = batch._date_column(table["date"], "date", rej)  # noqa: SLF001
+    out["day"], _ = batch.date_column(table["date"], "date", rej)
     good = np.flatnonzero(~rej.bad)
     return {k: v[good] for k, v in out.items()}, good, rej.frame(table["event_id"])
 
@@ -160,7 +160,7 @@ def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules)
     >>> event_grants(events, load_policy()).claims[["event_id", "measure", "amount"]].values.tolist()
     [['1', 14, Decimal('3000000.00')], ['2', 14, Decimal('3000000.00')], ['3', 13, Decimal('6000000.00')]]
     """
-    arrays, table, rejections = read_items(events, EVENT_COLUMNS, _read_events)
+    arrays, table, rejections = read_items(events, EVENT_COLUMNS, read_events)
     n = len(table)
     in_force = rules_in_force(rules, arrays["day"], GrantRules.from_parameters)
     set_index, rule_list, digest = in_force.set_index, in_force.rules, in_force.digest
@@ -169,16 +169,16 @@ def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules)
     reason = np.full(n, None, dtype=object)
     # measure 13: REITs issuance
     reits = arrays["kind"] == 0
-    share_mode = np.array([r.reits.mode == "share_of_raised" for r in rule_list])[set_index] & reits
-    flat = np.array([yuan_to_fen(r.reits.flat_amount) for r in rule_list], np.int64)[set_index]
+    share_mode = in_force.per_item(lambda r: r.reits.mode == "share_of_raised", bool) & reits
+    flat = in_force.per_item(lambda r: yuan_to_fen(r.reits.flat_amount))
     gross[reits & ~share_mode] = flat[reits & ~share_mode]
     reason[share_mode & arrays["no_raised"]] = "share_of_raised mode needs amount_raised"
     computable = share_mode & ~arrays["no_raised"]
-    share = np.array([rate_to_units(r.reits.share_of_raised) for r in rule_list], np.int64)[set_index]
+    share = in_force.per_item(lambda r: rate_to_units(r.reits.share_of_raised))
     ones = np.ones(n, np.int64)
     accrued = np.empty(n, np.int64)
     subsidy_accrual(arrays["raised"], np.where(computable, share, 0), ones, ones, ones, ones, accrued)
-    cap = np.array([yuan_to_fen(r.reits.share_cap) for r in rule_list], np.int64)[set_index]
+    cap = in_force.per_item(lambda r: yuan_to_fen(r.reits.share_cap))
     gross[computable] = np.minimum(accrued, cap)[computable]  # grant rounding, then the cap
 
     # measure 14: listing tranches, once per enterprise, venue and stage
@@ -206,9 +206,8 @@ def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules)
     # the lifetime cap on an enterprise's listing grants, earliest events first
     enterprise = pd.factorize(table["enterprise_id"])[0]
     cap_order = np.lexsort((table["event_id"].to_numpy(dtype=str), arrays["day"], enterprise))
-    life_cap = np.array([yuan_to_fen(r.listing.lifetime_cap_per_enterprise)
-                         if r.listing.lifetime_cap_per_enterprise is not None else -1
-                         for r in rule_list], np.int64)[set_index]
+    life_cap = in_force.per_item(lambda r: yuan_to_fen(r.listing.lifetime_cap_per_enterprise)
+                                 if r.listing.lifetime_cap_per_enterprise is not None else -1)
     life_cap = np.where(listing, life_cap, -1)
     amounts_sorted = np.where(listing, gross, 0)[cap_order]
     group_start = np.ones(n, np.bool_)

@@ -108,33 +108,33 @@ INSURANCE_COLUMNS = ("policy_id", "enterprise_id", "project_id", "product_field"
                      "premium", "start_date", "years")
 
 
-def _read_table(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+def read_insurance(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     """Validate the insurance table column by column (the rules of ``InsurancePolicy``)."""
     unknown = [c for c in table.columns if c not in INSURANCE_COLUMNS]
     missing = [c for c in INSURANCE_COLUMNS if c not in table.columns and c != "project_id"]
     if unknown or missing:
         raise batch.PortfolioSchemaError(f"insurance table: unknown columns {unknown}, missing {missing}")
     table = table.reset_index(drop=True)
-    rej = batch._Rejections(len(table))  # noqa: SLF001 - the table helpers of batch
+    rej = batch.Rejections(len(table))
     for name in ("policy_id", "enterprise_id"):
-        rej.add(batch._blank(table[name]), name, "is missing")  # noqa: SLF001
-    rej.add(table["policy_id"].duplicated().to_numpy() & ~batch._blank(table["policy_id"]),  # noqa: SLF001
+        rej.add(batch.blank_cells(table[name]), name, "is missing")
+    rej.add(table["policy_id"].duplicated().to_numpy() & ~batch.blank_cells(table["policy_id"]),
             "policy_id", "is a duplicate of an earlier row's policy_id")
     out: dict[str, np.ndarray] = {}
     for name in ("insured_amount", "premium"):
-        fen, unusable = batch._decimal_units(table[name], 2, name, rej)  # noqa: SLF001
-        rej.add(batch._blank(table[name]), name, "is missing")  # noqa: SLF001
+        fen, unusable = batch.decimal_units(table[name], 2, name, rej)
+        rej.add(batch.blank_cells(table[name]), name, "is missing")
         rej.add(~unusable & (fen <= 0), name, "must be positive")
         out[name] = fen
-    out["field"] = batch._enum_column(table["product_field"], ProductField, "product_field", None,  # noqa: SLF001
+    out["field"] = batch.enum_column(table["product_field"], ProductField, "product_field", None,
                                       rej, len(table))
-    rej.add(batch._blank(table["product_field"]), "product_field", "is missing")  # noqa: SLF001
-    years, no_years = batch._int_column(table["years"], "years", rej)  # noqa: SLF001
-    rej.add(batch._blank(table["years"]), "years", "is missing")  # noqa: SLF001
+    rej.add(batch.blank_cells(table["product_field"]), "product_field", "is missing")
+    years, no_years = batch.int_column(table["years"], "years", rej)
+    rej.add(batch.blank_cells(table["years"]), "years", "is missing")
     rej.add(~no_years & ((years < 1) | (years > 50)), "years", "must be between 1 and 50")
     out["years"] = years
-    days, _ = batch._date_column(table["start_date"], "start_date", rej)  # noqa: SLF001
-    rej.add(batch._blank(table["start_date"]), "start_date", "is missing")  # noqa: SLF001
+    days, _ = batch.date_column(table["start_date"], "start_date", rej)
+    rej.add(batch.blank_cells(table["start_date"]), "start_date", "is missing")
     out["start_day"] = days
     good = np.flatnonzero(~rej.bad)
     return {k: v[good] for k, v in out.items()}, good, rej.frame(table["policy_id"])
@@ -173,38 +173,28 @@ def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
     >>> result.claims.amount.tolist()   # 80% of min(400,000, 3% x 10,000,000), 3 years
     [Decimal('240000.00'), Decimal('240000.00'), Decimal('240000.00')]
     """
-    arrays, table, rejections = read_items(insurance, INSURANCE_COLUMNS, _read_table)
+    arrays, table, rejections = read_items(insurance, INSURANCE_COLUMNS, read_insurance)
     n = len(table)
 
     in_force = rules_in_force(rules, arrays["start_day"], PremiumSubsidyRule.from_parameters)
     set_index, rule_list, set_ids, digest = in_force.set_index, in_force.rules, in_force.ids, in_force.digest
 
-    def per_rule(get, dtype=np.int64) -> np.ndarray:  # noqa: ANN001
-        return np.array([get(r) for r in rule_list], dtype=dtype)[set_index]
-
     eligible_by_set = np.zeros((len(rule_list), len(ProductField)), dtype=bool)
     for k, r in enumerate(rule_list):
         eligible_by_set[k, [f.code for f in r.eligible_fields]] = True
     eligible = eligible_by_set[set_index, arrays["field"]]
-    max_years = per_rule(lambda r: r.max_years if r.max_years is not None else 10**6)
+    max_years = in_force.per_item(lambda r: r.max_years if r.max_years is not None else 10**6)
     counts = np.where(eligible, np.minimum(arrays["years"], max_years), 0)
 
     row_policy = np.repeat(np.arange(n), counts)
     policy_year = np.arange(row_policy.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
-    start = arrays["start_day"].astype("datetime64[D]")
-    sy = start.astype("datetime64[Y]").astype(np.int64) + 1970
-    sm = start.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    sd = (start - start.astype("datetime64[M]")).astype(np.int64) + 1
     # policy-year k starts k years on, on the start day clamped to the month's end
-    calendar_year = sy[row_policy] + policy_year
-    month = sm[row_policy]
-    month_first = batch.civil_to_epoch_days(calendar_year, month, 1)
-    month_days = batch.civil_to_epoch_days(calendar_year + (month == 12), month % 12 + 1, 1) - month_first
-    year_start = month_first + np.minimum(sd[row_policy], month_days) - 1
+    year_start = batch.add_years(arrays["start_day"][row_policy], policy_year)
+    calendar_year = year_start.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
 
-    share = per_rule(lambda r: scaled_integer(r.share, 6))[row_policy]
-    has_cap = per_rule(lambda r: r.premium_rate_cap is not None, np.bool_)[row_policy]
-    cap = per_rule(lambda r: scaled_integer(r.premium_rate_cap, 6) if r.premium_rate_cap is not None else 0)
+    share = in_force.per_item(lambda r: scaled_integer(r.share, 6))[row_policy]
+    has_cap = in_force.per_item(lambda r: r.premium_rate_cap is not None, np.bool_)[row_policy]
+    cap = in_force.per_item(lambda r: scaled_integer(r.premium_rate_cap, 6) if r.premium_rate_cap is not None else 0)
     gross = np.empty(row_policy.shape[0], np.int64)
     premium_subsidy_gross(arrays["premium"][row_policy], arrays["insured_amount"][row_policy], share,
                           cap[row_policy], has_cap, gross)
@@ -213,7 +203,7 @@ def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
     enterprise_code = pd.factorize(table["enterprise_id"])[0][row_policy]
     policy_code = pd.factorize(table["policy_id"], sort=True)[0][row_policy]
     order = np.lexsort((policy_year, policy_code, year_start, calendar_year, enterprise_code))
-    annual_cap = per_rule(lambda r: yuan_to_fen(r.annual_cap_per_enterprise)
+    annual_cap = in_force.per_item(lambda r: yuan_to_fen(r.annual_cap_per_enterprise)
                           if r.annual_cap_per_enterprise is not None else -1)[row_policy]
     group_start = np.ones(order.shape[0], dtype=np.bool_)
     group_start[1:] = ((enterprise_code[order][1:] != enterprise_code[order][:-1])

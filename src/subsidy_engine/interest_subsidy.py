@@ -43,7 +43,8 @@ from .claims import ClaimsResult
 from .dates import add_months
 from .enums import InterestBasis, SubsidyForm
 from .frames import date_series, money_series
-from .kernels import calendar_year, portfolio_subsidy, subsidy_accrual
+from .batch import add_years
+from .kernels import calendar_year, pay_under_group_caps, portfolio_subsidy, subsidy_accrual
 from .loans import Money, Rate, _iso_date
 from .money import fen_to_yuan, rate_to_units, yuan_to_fen
 from .provenance import Provenance
@@ -201,17 +202,9 @@ def days_30_360(start_day: np.ndarray, end_day: np.ndarray) -> np.ndarray:
     return 360 * (y2 - y1) + 30 * (m2 - m1) + (d2 - d1)
 
 
-def _cumulative_cap(amounts: np.ndarray, cap_fen: int, group_start: np.ndarray) -> np.ndarray:
-    """Pay ``amounts`` in order until each group's running total reaches ``cap_fen``."""
-    running = np.cumsum(amounts)
-    before_group = (running - amounts)[group_start]
-    counts = np.diff(np.append(group_start, amounts.shape[0]))
-    within = running - np.repeat(before_group, counts)
-    capped = np.minimum(within, cap_fen)
-    paid = capped.copy()
-    paid[1:] -= capped[:-1]
-    paid[group_start] = capped[group_start]
-    return paid
+def _cap_fen(cap: Decimal | None) -> int:
+    """A cap in fen; -1 for none (the convention of ``pay_under_group_caps``)."""
+    return -1 if cap is None else yuan_to_fen(cap)
 
 
 def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySchedule:
@@ -279,14 +272,13 @@ def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySc
                     num, den, inside, period_days, gross)
 
     within_interest = np.minimum(gross, schedule.interest_fen)
-    after_annual = within_interest
-    if rule.annual_cap is not None:
-        year = end_day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
-        group_start = np.flatnonzero(np.diff(year, prepend=year[0] - 1) != 0)
-        after_annual = _cumulative_cap(within_interest, yuan_to_fen(rule.annual_cap), group_start)
-    paid = after_annual
-    if rule.lifetime_cap is not None:
-        paid = _cumulative_cap(after_annual, yuan_to_fen(rule.lifetime_cap), np.zeros(1, np.int64))
+    year = np.empty_like(end_day)
+    calendar_year(end_day, year)
+    new_year = np.ones(n, np.bool_)
+    new_year[1:] = year[1:] != year[:-1]
+    after_annual, paid = np.empty_like(gross), np.empty_like(gross)
+    pay_under_group_caps(within_interest, np.full(n, _cap_fen(rule.annual_cap)), new_year, after_annual)
+    pay_under_group_caps(after_annual, np.full(n, _cap_fen(rule.lifetime_cap)), np.arange(n) == 0, paid)
     return SubsidySchedule(
         schedule=schedule, rule=rule, gross_fen=gross, subsidy_fen=paid,
         cut_by_interest_fen=gross - within_interest,
@@ -298,17 +290,6 @@ def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySc
 
 
 __all__ = ["InterestSubsidyRule", "SubsidySchedule", "interest_subsidy", "interest_subsidy_portfolio"]
-
-
-def _add_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
-    """The same day ``years`` later (clamped to the month's end), on epoch-day arrays."""
-    dt = days.astype("datetime64[D]")
-    month = dt.astype("datetime64[M]")
-    day_of_month = (dt - month.astype("datetime64[D]")).astype(np.int64) + 1
-    target = month + (12 * years).astype("timedelta64[M]")
-    first = target.astype("datetime64[D]").astype(np.int64)
-    month_days = (target + np.timedelta64(1, "M")).astype("datetime64[D]").astype(np.int64) - first
-    return first + np.minimum(day_of_month, month_days) - 1
 
 
 def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
@@ -357,18 +338,19 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
     loan_start = f["loan_start_day"].astype(np.int64)
 
     in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
-    per_rule = [(r.form.code, rate_to_units(r.points) if r.points is not None else 0,
-                 rate_to_units(r.share) if r.share is not None else 0,
-                 rate_to_units(r.benchmark_rate) if r.benchmark_rate is not None else 0,
-                 epoch_days(r.start_date) if r.start_date is not None else -1,
-                 r.max_years if r.max_years is not None else -1,
-                 yuan_to_fen(r.annual_cap) if r.annual_cap is not None else -1,
-                 yuan_to_fen(r.lifetime_cap) if r.lifetime_cap is not None else -1) for r in in_force.rules]
-    form, points, share, benchmark, fixed_start, years, annual_cap, lifetime_cap = (
-        np.array(column, np.int64)[in_force.set_index] for column in zip(*per_rule))
+    def units(value: Decimal | None) -> int:
+        return 0 if value is None else rate_to_units(value)
+
+    form = in_force.per_item(lambda r: r.form.code)
+    points, share = in_force.per_item(lambda r: units(r.points)), in_force.per_item(lambda r: units(r.share))
+    benchmark = in_force.per_item(lambda r: units(r.benchmark_rate))
+    fixed_start = in_force.per_item(lambda r: -1 if r.start_date is None else epoch_days(r.start_date))
+    years = in_force.per_item(lambda r: -1 if r.max_years is None else r.max_years)
+    annual_cap = in_force.per_item(lambda r: _cap_fen(r.annual_cap))
+    lifetime_cap = in_force.per_item(lambda r: _cap_fen(r.lifetime_cap))
     # the window, per loan: from the rule's start (or the drawdown) for max_years
     window_start = np.where(fixed_start >= 0, fixed_start, loan_start)
-    window_end = np.where(years >= 0, _add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)
+    window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)
 
     # one output row per loan and calendar year of its due dates (no year in between is skipped)
     first_year, last_year = np.empty_like(loan_start), np.empty_like(loan_start)

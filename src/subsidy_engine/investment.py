@@ -102,18 +102,18 @@ class InvestmentSubsidyRule(BaseModel):
 PROJECT_COLUMNS = tuple(Project.model_fields)
 
 
-def _flag(series: pd.Series | None, name: str, rej: batch._Rejections, n: int) -> np.ndarray:  # noqa: SLF001
+def _flag(series: pd.Series | None, name: str, rej: batch.Rejections, n: int) -> np.ndarray:
     """A yes/no column (true/false, yes/no, 1/0); blank is no."""
     if series is None:
         return np.zeros(n, bool)
     text = series.astype("string").str.strip().str.lower()
     mapped = text.map({"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False})
-    blank = batch._blank(series)  # noqa: SLF001
+    blank = batch.blank_cells(series)
     rej.add(~blank & mapped.isna().to_numpy(), name, "is not true or false")
     return mapped.fillna(False).to_numpy(dtype=bool)
 
 
-def _read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     required = ("project_id", "enterprise_id", "domain", "stage", "total_investment", "eligible_investment",
                 "start_date")
     unknown = [c for c in table.columns if c not in PROJECT_COLUMNS]
@@ -122,19 +122,19 @@ def _read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarr
         raise batch.PortfolioSchemaError(f"projects table: unknown columns {unknown}, missing {missing}")
     table = table.reset_index(drop=True)
     n = len(table)
-    rej = batch._Rejections(n)  # noqa: SLF001
+    rej = batch.Rejections(n)
     for name in required:
-        rej.add(batch._blank(table[name]), name, "is missing")  # noqa: SLF001
-    rej.add(table["project_id"].duplicated().to_numpy() & ~batch._blank(table["project_id"]),  # noqa: SLF001
+        rej.add(batch.blank_cells(table[name]), name, "is missing")
+    rej.add(table["project_id"].duplicated().to_numpy() & ~batch.blank_cells(table["project_id"]),
             "project_id", "is a duplicate of an earlier row's project_id")
     out: dict[str, np.ndarray] = {}
     for name, enum, default in (("domain", Domain, None), ("stage", Stage, None),
                                 ("platform_type", PlatformType, PlatformType.NONE)):
-        out[name] = batch._enum_column(table.get(name), enum, name, default, rej, n)  # noqa: SLF001
+        out[name] = batch.enum_column(table.get(name), enum, name, default, rej, n)
     out["compute_or_network"] = np.zeros(n, bool)
     if "category" in table.columns:
         category = table["category"].astype("string").str.strip()
-        blank = batch._blank(table["category"])  # noqa: SLF001
+        blank = batch.blank_cells(table["category"])
         rej.add(~blank & ~category.isin(["compute_or_network", "other"]).fillna(False).to_numpy(), "category",
                 "is not 'compute_or_network' or 'other'")
         out["compute_or_network"] = (category == "compute_or_network").fillna(False).to_numpy(dtype=bool)
@@ -144,13 +144,13 @@ def _read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarr
         if name not in table.columns:
             out[name], out["no_" + name] = np.zeros(n, np.int64), np.ones(n, bool)
             continue
-        fen, unusable = batch._decimal_units(table[name], 2, name, rej)  # noqa: SLF001
+        fen, unusable = batch.decimal_units(table[name], 2, name, rej)
         rej.add(~unusable & (fen < 0), name, "must not be negative")
         out[name], out["no_" + name] = fen, unusable
     rej.add(~out["no_total_investment"] & (out["total_investment"] == 0), "total_investment", "must be positive")
     rej.add(out["eligible_investment"] > out["total_investment"], "eligible_investment",
             "is more than total_investment")
-    out["day"], _ = batch._date_column(table["start_date"], "start_date", rej)  # noqa: SLF001
+    out["day"], _ = batch.date_column(table["start_date"], "start_date", rej)
     good = np.flatnonzero(~rej.bad)
     return {k: v[good] for k, v in out.items()}, good, rej.frame(table["project_id"])
 
@@ -184,7 +184,7 @@ def investment_subsidy(projects: pd.DataFrame | list[Project], rules: Investment
     >>> claims[["gross", "amount"]].values.tolist()   # 30% of 2.5亿, within 50% of 3亿 and 2亿
     [[Decimal('75000000.00'), Decimal('75000000.00')]]
     """
-    arrays, table, rejections = read_items(projects, PROJECT_COLUMNS, _read_projects)
+    arrays, table, rejections = read_items(projects, PROJECT_COLUMNS, read_projects)
     n = len(table)
     if isinstance(rules, Policy):
         if rate_by_stage is None:
@@ -195,9 +195,6 @@ def investment_subsidy(projects: pd.DataFrame | list[Project], rules: Investment
     else:
         in_force = rules_in_force(rules, arrays["day"], lambda s: rules)  # type: ignore[arg-type, return-value]
     set_index, rule_list = in_force.set_index, in_force.rules
-
-    def per_rule(get) -> np.ndarray:  # noqa: ANN001
-        return np.array([get(r) for r in rule_list], dtype=np.int64)[set_index]
 
     public = arrays["domain"] == Domain.PUBLIC.code
     quasi = arrays["platform_type"] == PlatformType.QUASI_OPERATING.code
@@ -219,15 +216,15 @@ def investment_subsidy(projects: pd.DataFrame | list[Project], rules: Investment
             rate[(set_index == k) & (arrays["stage"] == stage.code)] = rate_to_units(value)
     gross = np.empty(n, np.int64)
     share_of_amounts(arrays["eligible_investment"], np.where(eligible, rate, 0), True, gross)
-    ceiling_share = per_rule(lambda r: rate_to_units(r.ceiling_share_of_total_investment)
+    ceiling_share = in_force.per_item(lambda r: rate_to_units(r.ceiling_share_of_total_investment)
                              if r.ceiling_share_of_total_investment is not None else -1)
     ceiling = np.empty(n, np.int64)
     share_of_amounts(arrays["total_investment"], np.maximum(ceiling_share, 0), False, ceiling)
     after_ceiling = np.where(ceiling_share >= 0, np.minimum(gross, ceiling), gross)
     cap = np.where(arrays["compute_or_network"],
-                   per_rule(lambda r: yuan_to_fen(r.per_project_cap_compute_or_network)
+                   in_force.per_item(lambda r: yuan_to_fen(r.per_project_cap_compute_or_network)
                             if r.per_project_cap_compute_or_network is not None else -1),
-                   per_rule(lambda r: yuan_to_fen(r.per_project_cap) if r.per_project_cap is not None else -1))
+                   in_force.per_item(lambda r: yuan_to_fen(r.per_project_cap) if r.per_project_cap is not None else -1))
     amount = np.where(cap >= 0, np.minimum(after_ceiling, cap), after_ceiling)
 
     return ClaimsResult.split({

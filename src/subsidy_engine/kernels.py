@@ -464,24 +464,11 @@ def share_of_amounts(amount_fen, share_units, round_half_up, out):
             out[i] = mul_div_floor(amount_fen[i], share_units[i], RATE_SCALE)
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def calendar_year(epoch_day, out):
-    """The proleptic Gregorian year of each day since 1970-01-01 (H. Hinnant's civil_from_days)."""
-    for i in nb.prange(epoch_day.shape[0]):
-        z = epoch_day[i] + 719468
-        era = z // 146097  # floor division already: no C-style adjustment
-        doe = z - era * 146097
-        yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-        doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-        mp = (5 * doy + 2) // 153
-        out[i] = yoe + era * 400 + (1 if mp >= 10 else 0)
-
-
 @_jit
 def civil_from_days(day: int):
     """(year, month, day) of a day since 1970-01-01 (H. Hinnant's civil_from_days)."""
     z = day + 719468
-    era = z // 146097
+    era = z // 146097  # floor division already: no C-style adjustment
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
@@ -489,6 +476,13 @@ def civil_from_days(day: int):
     d = doy - (153 * mp + 2) // 5 + 1
     m = mp + 3 if mp < 10 else mp - 9
     return yoe + era * 400 + (1 if m <= 2 else 0), m, d
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def calendar_year(epoch_day, out):
+    """The proleptic Gregorian year of each day since 1970-01-01 (H. Hinnant's civil_from_days)."""
+    for i in nb.prange(epoch_day.shape[0]):
+        out[i] = civil_from_days(epoch_day[i])[0]
 
 
 FORM_POINTS_ON_BALANCE = 0

@@ -242,6 +242,10 @@ class RulesInForce(Generic[R]):
     ids: list[str]
     digest: str
 
+    def per_item(self, get: Callable[[R], object], dtype: type = np.int64) -> np.ndarray:
+        """``get(rule)`` of each item's rule, as an array aligned with the items."""
+        return np.array([get(r) for r in self.rules], dtype=dtype)[self.set_index]
+
 
 def rules_in_force(source: Policy | R, anchor_days: np.ndarray,
                    from_parameters: Callable[[ParameterSet], R]) -> RulesInForce[R]:

@@ -157,7 +157,8 @@ class LprCurve:
         return on > self.history_end
 
     # -- vectorized look-up for the portfolio path -------------------------
-    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def fixing_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fixing days (since 1970-01-01) and the 1Y and 5Y rates in 1e-10 units."""
         cached = self.__dict__.get("_array_cache")
         if cached is None:
             days = np.array([epoch_days(f.date) for f in self.fixings], dtype=np.int64)
@@ -166,12 +167,6 @@ class LprCurve:
             cached = (days, r1, r5)
             object.__setattr__(self, "_array_cache", cached)
         return cached
-
-    def units_on(self, tenor_is_5y: np.ndarray, days_since_epoch: np.ndarray) -> np.ndarray:
-        """Rates (1e-10 units) in force on the given days; the caller checks coverage."""
-        days, r1, r5 = self._arrays()
-        idx = np.maximum(np.searchsorted(days, days_since_epoch, side="right") - 1, 0)
-        return np.where(tenor_is_5y, r5[idx], r1[idx])
 
     # -- scenarios ----------------------------------------------------------
     def with_projection(self, path: Iterable[Mapping[str, object]], *, until: date,

@@ -55,7 +55,7 @@ def rate_segments(loans: LoanArrays, curve: LprCurve | None) -> Segments:
 
     if floating.size:
         assert curve is not None
-        fixing_day, lpr_1y, lpr_5y = curve._arrays()  # noqa: SLF001 - the curve's own arrays
+        fixing_day, lpr_1y, lpr_5y = curve.fixing_arrays()
         sub = loans.take(floating)
         f_counts = np.empty(floating.size, dtype=np.int64)
         f_status = np.empty(floating.size, dtype=np.int64)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .batch import LOAN_COLUMNS, PortfolioSchemaError, arrays_from_frame, _blank
-from .grants import EVENT_COLUMNS, _read_events
-from .insurance import INSURANCE_COLUMNS, _read_table
-from .investment import PROJECT_COLUMNS, _read_projects
+from .batch import LOAN_COLUMNS, PortfolioSchemaError, arrays_from_frame, blank_cells
+from .grants import EVENT_COLUMNS, read_events
+from .insurance import INSURANCE_COLUMNS, read_insurance
+from .investment import PROJECT_COLUMNS, read_projects
 
 TABLES = {
     "projects": ("project_id", PROJECT_COLUMNS),
@@ -81,10 +81,10 @@ def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], bytes]:
 def check_tables(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Every problem of the four tables: ``table, row, id, field, reason``."""
     readers = {
-        "projects": _read_projects,
+        "projects": read_projects,
         "loans": lambda t: arrays_from_frame(t, ignore_columns=["project_id"]),
-        "insurance": _read_table,
-        "events": _read_events,
+        "insurance": read_insurance,
+        "events": read_events,
     }
     parts = []
     for name, (id_column, _) in TABLES.items():
@@ -101,7 +101,7 @@ def check_tables(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         table = tables[name].reset_index(drop=True)
         if "project_id" not in table.columns or table.empty:
             continue
-        given = ~_blank(table["project_id"])
+        given = ~blank_cells(table["project_id"])
         stray = given & ~table["project_id"].isin(known).to_numpy(dtype=bool)
         rows = stray.nonzero()[0]
         parts.append(pd.DataFrame({"table": name, "row": rows,
