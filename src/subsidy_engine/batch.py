@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from .loans import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
@@ -219,10 +220,10 @@ def blank_cells(series: pd.Series) -> np.ndarray:
                            dtype=bool, count=len(series))
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
         try:
-            empty = (series.str.strip() == "").to_numpy(dtype=object)
+            empty = (series.str.strip() == "").astype(object).fillna(False).to_numpy(dtype=bool)
         except AttributeError:  # an object column without strings
             return blank
-        blank = blank | (empty == True)  # noqa: E712 - elementwise, NA-safe
+        blank = blank | empty  # NA (a blank already) counts as not empty here
     return blank
 
 
@@ -349,24 +350,42 @@ def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarra
     return values, missing | bad | too_big
 
 
+def text_cells(series: pd.Series) -> pa.Array:
+    """The column as Arrow text, trimmed and lower-cased (blanks are null or empty)."""
+    if not (isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_string(series.dtype.pyarrow_dtype)):
+        series = series.astype(pd.StringDtype("pyarrow"))
+    arr = pa.chunked_array(series.array._pa_array).combine_chunks()
+    return pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+
+
+def vocabulary_index(series: pd.Series, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For each cell, the index of its word in ``words`` (-1 when not one of them), and the blank mask.
+
+    >>> vocabulary_index(pd.Series([" Pilot", "x", None]), ["pilot", "promotion"])
+    (array([ 0, -1, -1]), array([False, False,  True]))
+    """
+    text = text_cells(series)
+    index = pc.index_in(text, value_set=pa.array(list(words), pa.string())).fill_null(-1)
+    blank = pc.or_(pc.is_null(text), pc.equal(text, "")).fill_null(True)
+    return (np.asarray(index.to_numpy(zero_copy_only=False), np.int64),
+            np.asarray(blank.to_numpy(zero_copy_only=False), bool))
+
+
 def enum_column(series: pd.Series | None, enum: type, name: str, default: object,
                  rej: Rejections, n: int) -> np.ndarray:
     """String column -> member codes (``default`` for blanks; -1 when no default)."""
     codes = np.full(n, -1 if default is None else default.code, dtype=np.int64)  # type: ignore[attr-defined]
     if series is None:
         return codes
-    text = series.astype("string").str.strip().str.lower()
-    present = text.notna().to_numpy() & (text.fillna("") != "").to_numpy()
-    mapping = {m.value: m.code for m in enum}
-    mapped = text.map(mapping)
-    known = mapped.notna().to_numpy()
-    allowed = ", ".join(repr(m.value) for m in enum)
-    reasons = np.array([f"{v!r} is not one of {allowed}" for v in series.astype("string").fillna("")],
-                       dtype=object) if (present & ~known).any() else None
-    if reasons is not None:
-        rej.add(present & ~known, name, reasons)
-    good = present & known
-    codes[good] = mapped.to_numpy(dtype=object)[good].astype(np.int64)
+    members = list(enum)  # type: ignore[call-overload]
+    index, blank = vocabulary_index(series, [m.value for m in members])
+    known = index >= 0
+    unknown = ~blank & ~known
+    if unknown.any():
+        allowed = ", ".join(repr(m.value) for m in members)
+        shown = series.astype("string").fillna("").to_numpy(dtype=object)
+        rej.add(unknown, name, np.array([f"{v!r} is not one of {allowed}" for v in shown], dtype=object))
+    codes[known] = np.array([m.code for m in members], np.int64)[index[known]]
     return codes
 
 
@@ -376,10 +395,13 @@ def date_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarr
     Arrow dates, datetime64 columns at midnight (a time of day is rejected),
     and objects that are dates or ISO 'YYYY-MM-DD' strings.
     """
-    raw_missing = blank_cells(series)
     if isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_date(series.dtype.pyarrow_dtype):
-        days = series.to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
-    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
+        arr = pa.chunked_array(series.array._pa_array).combine_chunks().cast(pa.date32())
+        missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), bool)
+        days32 = arr.view(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
+        return days32.astype(np.int64), missing
+    raw_missing = blank_cells(series)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
         if getattr(series.dt, "tz", None) is not None:
             raise PortfolioSchemaError(f"column {name!r} holds timezone-aware datetimes, not dates")
         timed = (series.notna() & (series != series.dt.normalize())).to_numpy()

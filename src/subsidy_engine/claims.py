@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from .frames import date_series, money_series
 from .provenance import Provenance
+
+
+@dataclass(frozen=True)
+class ClaimRows:
+    """A calculator's rows as arrays, before they become tables.
+
+    ``columns`` are aligned arrays (or Series), money as int64 fen under the names
+    in ``money``; ``paid`` marks the rows that are claims, ``reasons`` says why
+    the others are not. ``not_paid``, when given, lists unpaid items that are not
+    rows (a premium subsidy's ineligible policies). :func:`subsidy_engine.evaluate`
+    works on these arrays; the calculators turn them into a :class:`ClaimsResult`.
+    """
+
+    columns: dict[str, Any]
+    money: tuple[str, ...]
+    paid: np.ndarray
+    id_column: str
+    reasons: np.ndarray
+    rejections: pd.DataFrame
+    digest: str
+    not_paid: pd.DataFrame | None = None
+    dates: tuple[str, ...] = ()  # columns of days since 1970-01-01, shown as dates
+    internal: dict[str, np.ndarray] = field(default_factory=dict)  # evaluate's extra arrays, never shown
+
+
+def _take(value: Any, index: np.ndarray) -> Any:
+    if isinstance(value, pd.Series):
+        return value.take(index).reset_index(drop=True)
+    if isinstance(value, np.ndarray):
+        return value[index]
+    return value
 
 
 @dataclass(frozen=True)
@@ -32,14 +64,24 @@ class ClaimsResult:
     provenance: Provenance
 
     @classmethod
-    def split(cls, columns: dict[str, object], paid: np.ndarray, id_column: str, reasons: np.ndarray,
-              rejections: pd.DataFrame, digest: str) -> ClaimsResult:
-        """One row per item: the paid ones become ``claims``, the others ``not_paid`` with their reason."""
-        frame = pd.DataFrame(columns)
-        not_paid = pd.DataFrame({id_column: frame[id_column][~paid].to_numpy(dtype=object),
-                                 "reason": reasons[~paid]})
-        return cls(claims=frame[paid].reset_index(drop=True), not_paid=not_paid, rejections=rejections,
-                   provenance=Provenance.of(digest))
+    def of(cls, rows: ClaimRows) -> ClaimsResult:
+        """The paid rows become ``claims`` (money as exact decimals), the others ``not_paid``."""
+        paid = np.flatnonzero(rows.paid)
+        def column(name: str, value: Any) -> Any:
+            taken = _take(value, paid)
+            if name in rows.money:
+                return money_series(taken)
+            return date_series(taken) if name in rows.dates else taken
+
+        claims = pd.DataFrame({name: column(name, value) for name, value in rows.columns.items()})
+        not_paid = rows.not_paid
+        if not_paid is None:
+            unpaid = np.flatnonzero(~rows.paid)
+            ids = rows.columns[rows.id_column]
+            not_paid = pd.DataFrame({rows.id_column: np.asarray(_take(ids, unpaid), dtype=object),
+                                     "reason": rows.reasons[unpaid]})
+        return cls(claims=claims, not_paid=not_paid, rejections=rows.rejections,
+                   provenance=Provenance.of(rows.digest))
 
     @property
     def total(self) -> Decimal:

@@ -28,12 +28,11 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from . import batch
-from .frames import date_series, money_series
 from .kernels import pay_under_group_caps, subsidy_accrual
 from .loans import Money, Rate, _iso_date
 from .money import rate_to_units, yuan_to_fen
 from .policy import ListingStage, ParameterSet, Policy, rules_in_force
-from .claims import ClaimsResult, read_items
+from .claims import ClaimRows, ClaimsResult, read_items
 
 Venue = Literal["a_share_ipo", "neeq_select", "overseas_direct"]
 VENUES: tuple[Venue, ...] = ("a_share_ipo", "neeq_select", "overseas_direct")
@@ -95,15 +94,10 @@ EVENT_COLUMNS = ("event_id", "kind", "enterprise_id", "project_id", "venue", "st
 
 def _vocabulary_codes(series: pd.Series | None, words: tuple[str, ...], name: str,
                       rej: batch.Rejections, n: int) -> np.ndarray:
-    codes = np.full(n, -1, dtype=np.int64)
     if series is None:
-        return codes
-    blank = batch.blank_cells(series)
-    text = series.astype("string").str.strip().str.lower()
-    mapped = text.map({w: k for k, w in enumerate(words)})
-    known = mapped.notna().to_numpy()
-    rej.add(~blank & ~known, name, f"is not one of {', '.join(map(repr, words))}")
-    codes[known] = mapped.to_numpy(dtype=object)[known].astype(np.int64)
+        return np.full(n, -1, dtype=np.int64)
+    codes, blank = batch.vocabulary_index(series, words)
+    rej.add(~blank & (codes < 0), name, f"is not one of {', '.join(map(repr, words))}")
     return codes
 
 
@@ -160,6 +154,11 @@ def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules)
     >>> event_grants(events, load_policy()).claims[["event_id", "measure", "amount"]].values.tolist()
     [['1', 14, Decimal('3000000.00')], ['2', 14, Decimal('3000000.00')], ['3', 13, Decimal('6000000.00')]]
     """
+    return ClaimsResult.of(event_grant_rows(events, rules))
+
+
+def event_grant_rows(events: pd.DataFrame | list[Event], rules: Policy | GrantRules) -> ClaimRows:
+    """:func:`event_grants` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
     arrays, table, rejections = read_items(events, EVENT_COLUMNS, read_events)
     n = len(table)
     in_force = rules_in_force(rules, arrays["day"], GrantRules.from_parameters)
@@ -219,17 +218,17 @@ def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules)
 
     granted = np.equal(reason, None)
     days = arrays["day"]
-    return ClaimsResult.split({
+    return ClaimRows(columns={
         "event_id": table["event_id"], "enterprise_id": table["enterprise_id"],
         "project_id": table["project_id"] if "project_id" in table else None,
         "measure": np.where(reits, 13, 14).astype(np.int32),
         "instrument": np.where(reits, "reits_grant", "listing_grant"),
-        "date": date_series(days),
+        "date": days,
         "year": (days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970).astype(np.int32),
-        "gross": money_series(gross), "amount": money_series(paid),
-        "cut_by_lifetime_cap": money_series(gross - paid),
+        "gross": gross, "amount": paid, "cut_by_lifetime_cap": gross - paid,
         "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
-    }, granted, "event_id", reason, rejections, digest)
+    }, money=("gross", "amount", "cut_by_lifetime_cap"), dates=("date",), paid=granted, id_column="event_id",
+        reasons=reason, rejections=rejections, digest=digest, internal={"set_index": set_index})
 
 
-__all__ = ["Event", "GrantRules", "ListingGrantRule", "ReitsGrantRule", "event_grants"]
+__all__ = ["Event", "GrantRules", "ListingGrantRule", "ReitsGrantRule", "event_grant_rows", "event_grants"]

@@ -33,13 +33,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from . import batch
 from .enums import ProductField
-from .frames import date_series, money_series
 from .kernels import pay_under_group_caps, premium_subsidy_gross
 from .loans import Money, Rate, _iso_date
 from .money import scaled_integer, yuan_to_fen
 from .policy import ParameterSet, Policy, rules_in_force
-from .claims import ClaimsResult, read_items
-from .provenance import Provenance
+from .claims import ClaimRows, ClaimsResult, read_items
 
 Field = Annotated[ProductField, BeforeValidator(ProductField.parse)]
 
@@ -173,6 +171,12 @@ def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
     >>> result.claims.amount.tolist()   # 80% of min(400,000, 3% x 10,000,000), 3 years
     [Decimal('240000.00'), Decimal('240000.00'), Decimal('240000.00')]
     """
+    return ClaimsResult.of(premium_subsidy_rows(insurance, rules))
+
+
+def premium_subsidy_rows(insurance: pd.DataFrame | list[InsurancePolicy],
+                         rules: Policy | PremiumSubsidyRule) -> ClaimRows:
+    """:func:`premium_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
     arrays, table, rejections = read_items(insurance, INSURANCE_COLUMNS, read_insurance)
     n = len(table)
 
@@ -213,24 +217,23 @@ def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
     paid = np.empty_like(paid_sorted)
     paid[order] = paid_sorted
 
-    claims = pd.DataFrame({
+    left_out = table.loc[~eligible, ["policy_id", "enterprise_id", "product_field"]].reset_index(drop=True)
+    left_out["reason"] = "product field is not eligible under measure 7"
+    return ClaimRows(columns={
         "policy_id": table["policy_id"].take(row_policy).reset_index(drop=True),
         "enterprise_id": table["enterprise_id"].take(row_policy).reset_index(drop=True),
         "project_id": (table["project_id"].take(row_policy).reset_index(drop=True)
                        if "project_id" in table else None),
         "policy_year": (policy_year + 1).astype(np.int32),
         "year": calendar_year.astype(np.int32),
-        "start_date": date_series(year_start),
-        "premium": money_series(arrays["premium"][row_policy]),
-        "gross": money_series(gross),
-        "amount": money_series(paid),
-        "cut_by_annual_cap": money_series(gross - paid),
+        "start_date": year_start,
+        "premium": arrays["premium"][row_policy],
+        "gross": gross, "amount": paid, "cut_by_annual_cap": gross - paid,
         "parameter_set": np.array(set_ids, dtype=object)[set_index[row_policy]],
-    })
-    left_out = table.loc[~eligible, ["policy_id", "enterprise_id", "product_field"]].reset_index(drop=True)
-    left_out["reason"] = "product field is not eligible under measure 7"
-    return ClaimsResult(claims=claims, not_paid=left_out, rejections=rejections,
-                                provenance=Provenance.of(digest))
+    }, money=("premium", "gross", "amount", "cut_by_annual_cap"), dates=("start_date",),
+        paid=np.ones(row_policy.shape[0], bool), id_column="policy_id", reasons=np.empty(0, object),
+        rejections=rejections, digest=digest, not_paid=left_out,
+        internal={"set_index": set_index[row_policy], "insured": arrays["insured_amount"][row_policy]})
 
 
-__all__ = ["InsurancePolicy", "PremiumSubsidyRule", "premium_subsidy"]
+__all__ = ["InsurancePolicy", "PremiumSubsidyRule", "premium_subsidy", "premium_subsidy_rows"]

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 
-from .claims import ClaimsResult
+from .claims import ClaimRows, ClaimsResult
 from .dates import add_months
 from .enums import InterestBasis, SubsidyForm
 from .frames import date_series, money_series
@@ -289,7 +289,8 @@ def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySc
     )
 
 
-__all__ = ["InterestSubsidyRule", "SubsidySchedule", "interest_subsidy", "interest_subsidy_portfolio"]
+__all__ = ["InterestSubsidyRule", "SubsidySchedule", "interest_subsidy", "interest_subsidy_portfolio",
+           "interest_subsidy_rows"]
 
 
 def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
@@ -326,6 +327,12 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
     >>> claims[["year", "amount"]].values.tolist()
     [[2024, Decimal('8333333.36')], [2025, Decimal('12500000.04')], [2026, Decimal('4166666.68')]]
     """
+    return ClaimsResult.of(interest_subsidy_rows(loans, rules, lpr=lpr))
+
+
+def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
+                          lpr: LprCurve | None = None) -> ClaimRows:
+    """:func:`interest_subsidy_portfolio` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
     from .policy import rules_in_force  # here: policy.py imports this module
 
     extra = [c for c in ("project_id",) if c in loans.columns]
@@ -367,15 +374,14 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
     year, interest, gross, paid, cut_interest, cut_annual, cut_lifetime = out
     loan_of_year = np.repeat(np.arange(periods.shape[0]), np.diff(year_ptr))
     keep = gross > 0
-    return ClaimsResult.split({
+    return ClaimRows(columns={
         "loan_id": result.loan_ids.take(loan_of_year).reset_index(drop=True),
         "year": year.astype(np.int32),
-        "interest": money_series(interest),
-        "gross": money_series(gross),
-        "amount": money_series(paid),
-        "cut_by_interest": money_series(cut_interest),
-        "cut_by_annual_cap": money_series(cut_annual),
-        "cut_by_lifetime_cap": money_series(cut_lifetime),
+        "interest": interest, "gross": gross, "amount": paid,
+        "cut_by_interest": cut_interest, "cut_by_annual_cap": cut_annual, "cut_by_lifetime_cap": cut_lifetime,
         "parameter_set": np.array(in_force.ids, dtype=object)[in_force.set_index[loan_of_year]],
-    }, keep, "loan_id", np.full(keep.shape[0], "outside the subsidy window", dtype=object),
-        result.rejections, in_force.digest)
+    }, money=("interest", "gross", "amount", "cut_by_interest", "cut_by_annual_cap", "cut_by_lifetime_cap"),
+        paid=keep, id_column="loan_id", reasons=np.full(keep.shape[0], "outside the subsidy window", dtype=object),
+        rejections=result.rejections, digest=in_force.digest,
+        internal={"loan_row": result.positions[loan_of_year], "loan_start_day": loan_start[loan_of_year],
+                  "set_index": in_force.set_index[loan_of_year]})

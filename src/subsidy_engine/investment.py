@@ -37,9 +37,8 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from . import batch
-from .claims import ClaimsResult, read_items
+from .claims import ClaimRows, ClaimsResult, read_items
 from .enums import Domain, PlatformType, Stage
-from .frames import money_series
 from .kernels import share_of_amounts
 from .loans import Money, Rate, _iso_date
 from .money import rate_to_units, yuan_to_fen
@@ -102,15 +101,16 @@ class InvestmentSubsidyRule(BaseModel):
 PROJECT_COLUMNS = tuple(Project.model_fields)
 
 
+FLAG_WORDS = ("true", "yes", "1", "false", "no", "0")
+
+
 def _flag(series: pd.Series | None, name: str, rej: batch.Rejections, n: int) -> np.ndarray:
     """A yes/no column (true/false, yes/no, 1/0); blank is no."""
     if series is None:
         return np.zeros(n, bool)
-    text = series.astype("string").str.strip().str.lower()
-    mapped = text.map({"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False})
-    blank = batch.blank_cells(series)
-    rej.add(~blank & mapped.isna().to_numpy(), name, "is not true or false")
-    return mapped.fillna(False).to_numpy(dtype=bool)
+    index, blank = batch.vocabulary_index(series, FLAG_WORDS)
+    rej.add(~blank & (index < 0), name, "is not true or false")
+    return (index >= 0) & (index < 3)
 
 
 def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
@@ -184,6 +184,12 @@ def investment_subsidy(projects: pd.DataFrame | list[Project], rules: Investment
     >>> claims[["gross", "amount"]].values.tolist()   # 30% of 2.5亿, within 50% of 3亿 and 2亿
     [[Decimal('75000000.00'), Decimal('75000000.00')]]
     """
+    return ClaimsResult.of(investment_subsidy_rows(projects, rules, rate_by_stage))
+
+
+def investment_subsidy_rows(projects: pd.DataFrame | list[Project], rules: InvestmentSubsidyRule | Policy,
+                            rate_by_stage: dict[str, str] | None = None) -> ClaimRows:
+    """:func:`investment_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
     arrays, table, rejections = read_items(projects, PROJECT_COLUMNS, read_projects)
     n = len(table)
     if isinstance(rules, Policy):
@@ -227,15 +233,16 @@ def investment_subsidy(projects: pd.DataFrame | list[Project], rules: Investment
                    in_force.per_item(lambda r: yuan_to_fen(r.per_project_cap) if r.per_project_cap is not None else -1))
     amount = np.where(cap >= 0, np.minimum(after_ceiling, cap), after_ceiling)
 
-    return ClaimsResult.split({
+    return ClaimRows(columns={
         "project_id": table["project_id"], "enterprise_id": table["enterprise_id"],
         "measure": np.where(quasi, 4, 1).astype(np.int32), "instrument": "investment_subsidy",
         "in_library": arrays["in_library"],
-        "gross": money_series(gross), "amount": money_series(amount),
-        "cut_by_investment_ceiling": money_series(gross - after_ceiling),
-        "cut_by_project_cap": money_series(after_ceiling - amount),
+        "gross": gross, "amount": amount,
+        "cut_by_investment_ceiling": gross - after_ceiling, "cut_by_project_cap": after_ceiling - amount,
         "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
-    }, eligible, "project_id", reason, rejections, in_force.digest)
+    }, money=("gross", "amount", "cut_by_investment_ceiling", "cut_by_project_cap"), paid=eligible,
+        id_column="project_id", reasons=reason, rejections=rejections, digest=in_force.digest,
+        internal={"set_index": set_index, "rate": rate, "ceiling": ceiling, "cap": cap})
 
 
-__all__ = ["InvestmentSubsidyRule", "Project", "investment_subsidy"]
+__all__ = ["InvestmentSubsidyRule", "Project", "investment_subsidy", "investment_subsidy_rows"]

@@ -30,6 +30,10 @@ from .loans import Money, Rate
 from .rates import CoverageError, epoch_days, schedules_dir
 
 Status = Literal["official", "official-analog", "inferred"]
+#: The money instruments of 78號, as named in claims (measure numbers in :data:`MEASURE_OF`).
+Instrument = Literal["interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy"]
+INSTRUMENTS: tuple[Instrument, ...] = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant",
+                                       "investment_subsidy")
 T = TypeVar("T")
 
 _STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
@@ -71,6 +75,7 @@ class InterestSubsidyParameters(BaseModel):
     points: Parameter[Fraction]
     max_years: Parameter[int]
     total_cap_per_project: Parameter[Amount]
+    annual_cap_per_enterprise: Parameter[Amount]
 
 
 class InsurancePremiumParameters(BaseModel):
@@ -118,9 +123,16 @@ class InvestmentSubsidyParameters(BaseModel):
 
 
 class StackingParameters(BaseModel):
+    """How a project's claims combine (policy-parameters.md §6.3)."""
+
     model_config = _STRICT
     district_policies: Parameter[Literal["max_single", "stack"]]
     preferential_rate_with_subsidy: Parameter[Literal["allowed", "forbidden"]]
+    #: 從優不重複: groups of instruments of which a project keeps only the most favourable
+    most_favourable_only: Parameter[list[list[Instrument]]]
+    #: the instruments in ``total_cap_instruments`` together at most this share of total investment
+    total_cap_share_of_investment: Parameter[Fraction | None]
+    total_cap_instruments: Parameter[list[Instrument]]
 
 
 class Parameters(BaseModel):
@@ -171,6 +183,7 @@ class PolicyFile(BaseModel):
     model_config = _STRICT
     policy: str
     title: str
+    clauses: dict[str, str] = {}
     sources: dict[str, Source]
     parameter_sets: list[ParameterSet]
 
@@ -184,6 +197,7 @@ class Policy:
 
     def __init__(self, data: PolicyFile, digest: str, origin: str) -> None:
         self.name, self.sources, self.digest, self.origin = data.policy, data.sources, digest, origin
+        self.clauses = data.clauses  # measure number (or "closing") -> the sentence of the policy text
         self.sets = tuple(sorted(data.parameter_sets, key=lambda s: s.valid_from))
         self._check_sources()
         self._check_coverage()

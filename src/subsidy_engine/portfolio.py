@@ -64,6 +64,7 @@ class PortfolioResult:
     provenance: Provenance
     exact_fallbacks: int
     loan_ids: pd.Series  # of the computed loans, in input order
+    positions: np.ndarray  # their 0-based rows in the input table
     periods: np.ndarray
     year_count: np.ndarray
     fen: dict[str, np.ndarray]
@@ -256,6 +257,7 @@ def amortize_portfolio(
         provenance=Provenance.of(digest, scenario=curve.projection_label if curve else None),
         exact_fallbacks=fallbacks,
         loan_ids=loan_ids,
+        positions=positions,
         periods=periods,
         year_count=year_count,
         fen=fen,
