@@ -213,6 +213,12 @@ def empty_rejections(id_name: str = "loan_id") -> pd.DataFrame:
 
 def blank_cells(series: pd.Series) -> np.ndarray:
     """Blank cells: None, NaN, NA, NaT or an empty string."""
+    if isinstance(series.dtype, pd.ArrowDtype):  # in Arrow: no object round trip
+        arr = pa.chunked_array(series.array._pa_array)
+        blank = pc.is_null(arr, nan_is_null=True)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            blank = pc.or_(blank, pc.equal(pc.utf8_trim_whitespace(arr), "")).fill_null(True)
+        return np.asarray(blank.to_numpy(), bool)
     try:
         blank = series.isna().to_numpy(dtype=bool)
     except ArithmeticError:  # pandas' isna raises on a Decimal signalling NaN: judge cell by cell

@@ -34,7 +34,7 @@ class ClaimRows:
     digest: str
     not_paid: pd.DataFrame | None = None
     dates: tuple[str, ...] = ()  # columns of days since 1970-01-01, shown as dates
-    internal: dict[str, np.ndarray] = field(default_factory=dict)  # evaluate's extra arrays, never shown
+    internal: dict[str, Any] = field(default_factory=dict)  # evaluate's extra arrays, never shown
 
 
 def _take(value: Any, index: np.ndarray) -> Any:

@@ -228,7 +228,8 @@ def event_grant_rows(events: pd.DataFrame | list[Event], rules: Policy | GrantRu
         "gross": gross, "amount": paid, "cut_by_lifetime_cap": gross - paid,
         "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
     }, money=("gross", "amount", "cut_by_lifetime_cap"), dates=("date",), paid=granted, id_column="event_id",
-        reasons=reason, rejections=rejections, digest=digest, internal={"set_index": set_index})
+        reasons=reason, rejections=rejections, digest=digest,
+        internal={"set_index": set_index, "venue": arrays["venue"], "stage": arrays["stage"]})
 
 
 __all__ = ["Event", "GrantRules", "ListingGrantRule", "ReitsGrantRule", "event_grant_rows", "event_grants"]

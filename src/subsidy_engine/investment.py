@@ -188,9 +188,12 @@ def investment_subsidy(projects: pd.DataFrame | list[Project], rules: Investment
 
 
 def investment_subsidy_rows(projects: pd.DataFrame | list[Project], rules: InvestmentSubsidyRule | Policy,
-                            rate_by_stage: dict[str, str] | None = None) -> ClaimRows:
-    """:func:`investment_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
-    arrays, table, rejections = read_items(projects, PROJECT_COLUMNS, read_projects)
+                            rate_by_stage: dict[str, str] | None = None, *,
+                            read: tuple[dict[str, np.ndarray], pd.DataFrame, pd.DataFrame] | None = None
+                            ) -> ClaimRows:
+    """:func:`investment_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate`
+    (which passes the projects already ``read`` by :func:`read_items`)."""
+    arrays, table, rejections = read or read_items(projects, PROJECT_COLUMNS, read_projects)
     n = len(table)
     if isinstance(rules, Policy):
         if rate_by_stage is None:

@@ -1,0 +1,580 @@
+"""Every payable amount of a portfolio under 78號: :func:`evaluate` -> :class:`Claims`.
+
+The calculators of each measure run over the whole portfolio at once (loans:
+貼息, measures 1 and 15; insurance: measure 7; events: measures 13 and 14;
+projects: measures 1, 2 and 4), each item under the parameter set in force on
+its own anchor date. Their claims are then combined per project and enterprise,
+in this order, every cut kept in its own column:
+
+1. **The instrument's own rules** (``cut_by_item_rules``): the 貼息 interest
+   ceiling and per-loan caps, the premium subsidy's annual cap per enterprise,
+   the listing grants' lifetime cap, the investment subsidy's ceilings.
+2. **貼息 per enterprise and year** (``cut_by_enterprise_cap``): an enterprise's
+   貼息 of a calendar year, all its loans together, is at most
+   ``interest_subsidy.annual_cap_per_enterprise``; paid in order of drawdown
+   date, then loan_id.
+3. **貼息 per project** (``cut_by_project_cap``): a project's 貼息 over its
+   life, all its loans together, is at most ``interest_subsidy.total_cap_per_project``
+   (earliest years first, then drawdown date, then loan_id).
+4. **Most favourable only** (從優不重複, ``cut_by_most_favourable``): for each
+   group of ``stacking.most_favourable_only``, a project keeps the instrument
+   with the largest total over its whole life (not only the years asked for,
+   so the choice does not depend on the window); the others are cut to zero.
+   A tie keeps the instrument named first in the group.
+5. **Total cap** (``cut_by_total_cap``): a project's claims of the instruments in
+   ``stacking.total_cap_instruments`` together stay within
+   ``stacking.total_cap_share_of_investment`` x total investment (rounded down
+   to the fen), earliest years first.
+
+Stacking (4, 5) follows the parameter set in force on the project's start date.
+Only then are the rows restricted to the ``years`` asked for, so caps count
+what earlier years already paid.
+
+**Funding sources** (closing paragraph of 78號): a claim of an industry or
+software enterprise's project (``industry_or_software``) may draw on the
+高精尖產業發展資金 (``gaojingjian_fund``), the others on the budget of their
+sector's department (``sector_budget:<sector>``); the project's district adds
+matching funds (``district_matching:<district>``). ``funding_sources`` lists
+them joined by ``|``. An event or policy without a project takes the
+attributes of its enterprise's first project (in table order); an enterprise
+with no project in the table may draw on ``gaojingjian_fund|sector_budget``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .claims import ClaimRows, read_items
+from .enums import Stage
+from .frames import money_series
+from .grants import VENUES, event_grant_rows
+from .insurance import premium_subsidy_rows
+from .interest_subsidy import interest_subsidy_rows
+from .investment import PROJECT_COLUMNS, investment_subsidy_rows, read_projects
+from .kernels import calendar_year, pay_under_group_caps, share_of_amounts
+from .money import rate_to_units, yuan_to_fen
+from .policy import INSTRUMENTS, Policy, load_policy
+from .provenance import Provenance
+from .rates import LprCurve
+from .tables import PROBLEM_COLUMNS, PortfolioTables, load_portfolio
+
+#: The measure of 78號 each instrument pays under (investment subsidy: 1, or 4 for quasi-operating platforms).
+MEASURE_OF = {"interest_subsidy": 15, "premium_subsidy": 7, "reits_grant": 13, "listing_grant": 14,
+              "investment_subsidy": 1}
+CUT_COLUMNS = ("cut_by_item_rules", "cut_by_enterprise_cap", "cut_by_project_cap", "cut_by_most_favourable",
+               "cut_by_total_cap")
+CLAIM_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "instrument", "item_id", "year", "gross",
+                 *CUT_COLUMNS, "amount", "funding_sources", "parameter_set", "parameter")
+NO_CAP = -1
+
+
+class EvaluationError(ValueError):
+    """Raised in strict mode when any row of the portfolio is rejected; carries the report."""
+
+    def __init__(self, rejections: pd.DataFrame) -> None:
+        self.rejections = rejections
+        head = "; ".join(f"{r.table} row {r.row} ({r.id!r}) {r.field}: {r.reason}"
+                         for r in rejections.head(5).itertuples())
+        more = f" and {len(rejections) - 5} more" if len(rejections) > 5 else ""
+        super().__init__(f"{len(rejections)} problem(s) in the portfolio: {head}{more}")
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What :func:`evaluate` returns.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per claim (item and calendar year): ``claim_id, project_id,
+        enterprise_id, measure, instrument, item_id, year, gross``, the five cut
+        columns, ``amount`` (exact decimals; ``gross`` minus the cuts),
+        ``funding_sources``, ``parameter_set`` and ``parameter`` (the parameter
+        the amount is computed from). A claim cut to zero stays, so its cuts show.
+    not_paid : DataFrame
+        ``instrument, item_id, reason``: valid items that are paid nothing.
+    rejections : DataFrame
+        ``table, row, id, field, reason``: rows that could not be evaluated.
+    projections : DataFrame
+        ``loan_id, projected_from``: loans priced partly from a projected LPR.
+    years : tuple of int, or None (every year)
+    notes : tuple of str
+        What was not evaluated and why (e.g. no investment-subsidy rate given).
+    provenance : Provenance
+    """
+
+    table: pd.DataFrame
+    not_paid: pd.DataFrame
+    rejections: pd.DataFrame
+    projections: pd.DataFrame
+    years: tuple[int, ...] | None
+    notes: tuple[str, ...]
+    provenance: Provenance
+    portfolio: PortfolioTables = field(repr=False)
+    policy: Policy = field(repr=False)
+    rate_by_stage: dict[str, str] | None = field(repr=False)
+    details: dict[str, pd.DataFrame] = field(repr=False)
+
+    @property
+    def total(self) -> Decimal:
+        """The exact sum of ``amount``."""
+        return Decimal(sum(self.table.amount, Decimal(0)))
+
+    def summary(self, by: Iterable[str] = ("year", "measure")) -> pd.DataFrame:
+        """Exact totals of ``gross``, the cuts and ``amount`` grouped by ``by``."""
+        keys = list(by)
+        money = ["gross", *CUT_COLUMNS, "amount"]
+        return self.table.groupby(keys, sort=True)[money].sum().reset_index()
+
+
+def _year_of(days: np.ndarray) -> np.ndarray:
+    out = np.empty(days.shape[0], np.int64)
+    calendar_year(np.ascontiguousarray(days, np.int64), out)
+    return out
+
+
+def _years(years: int | Iterable[int] | None) -> tuple[int, ...] | None:
+    if years is None:
+        return None
+    chosen = (years,) if isinstance(years, int) else tuple(int(y) for y in years)
+    if not chosen:
+        raise ValueError("years is empty: give calendar years, e.g. range(2026, 2031)")
+    return tuple(sorted(set(chosen)))
+
+
+def _drop_problem_rows(tables: PortfolioTables) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
+    """Each table without the rows listed in its problems, and the kept rows' positions."""
+    kept_tables, kept_rows = {}, {}
+    for name in ("projects", "loans", "insurance", "events"):
+        table = getattr(tables, name).reset_index(drop=True)
+        bad = tables.problems.loc[tables.problems.table == name, "row"].to_numpy(dtype=np.int64)
+        keep = np.setdiff1d(np.arange(len(table)), bad) if bad.shape[0] else np.arange(len(table))
+        kept_tables[name] = table if keep.shape[0] == len(table) else table.take(keep).reset_index(drop=True)
+        kept_rows[name] = keep
+    return kept_tables, kept_rows
+
+
+def _as_problems(report: pd.DataFrame, table: str, id_column: str, kept_rows: np.ndarray) -> pd.DataFrame:
+    """A calculator's rejections (rows of the kept table) as problems of the original table."""
+    if report.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+    return pd.DataFrame({"table": table, "row": kept_rows[report["row"].to_numpy(dtype=np.int64)],
+                         "id": report[id_column].to_numpy(dtype=object), "field": report["field"],
+                         "reason": report["reason"]})
+
+
+def _text(values: Any) -> pa.Array:
+    if isinstance(values, pd.Series):
+        if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype):
+            return pa.chunked_array(values.array._pa_array).combine_chunks()
+        values = values.astype(pd.StringDtype("pyarrow"))
+        return pa.chunked_array(values.array._pa_array).combine_chunks()
+    return pa.array(np.asarray(values, dtype=object), pa.string(), from_pandas=True)
+
+
+def _funding_sources(projects: pd.DataFrame, industry: np.ndarray) -> pa.Array:
+    """Per project: ``gaojingjian_fund`` or ``sector_budget:<sector>``, then ``district_matching:<district>``."""
+    n = len(projects)
+    blank = pa.array([""] * n, pa.string())
+    sector = _text(projects["sector"]) if "sector" in projects else pa.nulls(n, pa.string())
+    district = _text(projects["district"]) if "district" in projects else pa.nulls(n, pa.string())
+    sector_source = pc.if_else(pc.is_null(sector), pa.scalar("sector_budget"),
+                               pc.binary_join_element_wise("sector_budget", sector, ":"))
+    municipal = pc.if_else(pa.array(industry), pa.scalar("gaojingjian_fund"), sector_source)
+    district_source = pc.if_else(pc.is_null(district), blank,
+                                 pc.binary_join_element_wise("|district_matching", district, ":"))
+    return pc.binary_join_element_wise(municipal, district_source, "")
+
+
+@dataclass
+class _Rows:
+    """The claims of every instrument as aligned arrays (one row per item and year)."""
+
+    instrument: list[np.ndarray] = field(default_factory=list)
+    measure: list[np.ndarray] = field(default_factory=list)
+    project: list[np.ndarray] = field(default_factory=list)
+    enterprise: list[pa.Array] = field(default_factory=list)
+    item: list[pa.Array] = field(default_factory=list)
+    year: list[np.ndarray] = field(default_factory=list)
+    day: list[np.ndarray] = field(default_factory=list)
+    gross: list[np.ndarray] = field(default_factory=list)
+    amount: list[np.ndarray] = field(default_factory=list)
+    parameter_set: list[np.ndarray] = field(default_factory=list)
+    set_index: list[np.ndarray] = field(default_factory=list)
+    parameter: list[np.ndarray] = field(default_factory=list)
+    detail: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, instrument: str, rows: ClaimRows, keep: np.ndarray, *, project: np.ndarray,
+            enterprise: pa.Array, item: Any, day: np.ndarray, gross: np.ndarray, measure: np.ndarray | int,
+            parameter: np.ndarray | str) -> None:
+        n = keep.shape[0]
+        self.instrument.append(np.full(n, INSTRUMENTS.index(instrument), np.int8))
+        self.measure.append(np.broadcast_to(np.asarray(measure, np.int16), (rows.paid.shape[0],))[keep].copy())
+        self.project.append(project[keep])
+        self.enterprise.append(enterprise.take(pa.array(keep)))
+        self.item.append(_text(item).take(pa.array(keep)))
+        self.year.append(np.asarray(rows.columns["year"], np.int64)[keep])
+        self.day.append(day[keep])
+        self.gross.append(gross[keep])
+        self.amount.append(np.asarray(rows.columns["amount"], np.int64)[keep])
+        self.parameter_set.append(np.asarray(rows.columns["parameter_set"], dtype=object)[keep])
+        self.set_index.append(np.asarray(rows.internal["set_index"], np.int64)[keep])
+        self.parameter.append(np.broadcast_to(np.asarray(parameter, dtype=object), (rows.paid.shape[0],))[keep])
+        self.detail.append(keep)
+
+
+def _sort_order(*keys: np.ndarray) -> np.ndarray:
+    """Row order by ``keys`` (the first is the primary key), ties in row order.
+
+    When the keys' ranges fit in 63 bits together they are packed into one
+    integer and sorted once (the usual case), else ``np.lexsort``.
+    """
+    if keys[0].shape[0] == 0:
+        return np.zeros(0, np.int64)
+    lows = [int(k.min()) for k in keys]
+    widths = [max(int(k.max()) - low, 0).bit_length() for k, low in zip(keys, lows)]
+    row_bits = max(keys[0].shape[0] - 1, 0).bit_length()
+    if sum(widths) + row_bits > 63:
+        return np.lexsort(tuple(reversed(keys)))
+    packed = np.zeros(keys[0].shape[0], np.int64)
+    for k, low, width in zip(keys, lows, widths):
+        packed = (packed << width) | (k.astype(np.int64) - low)
+    packed = (packed << row_bits) | np.arange(keys[0].shape[0], dtype=np.int64)  # ties: row order
+    return np.argsort(packed)
+
+
+def _group_starts(*keys: np.ndarray) -> np.ndarray:
+    start = np.ones(keys[0].shape[0], np.bool_)
+    if start.shape[0]:
+        start[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+    return start
+
+
+def _pay_in_groups(amount: np.ndarray, cap: np.ndarray, order: np.ndarray, *group_keys: np.ndarray) -> np.ndarray:
+    """``amount`` paid in ``order`` under ``cap`` per group (``cap < 0``: none); the paid amounts, unsorted."""
+    paid_sorted = np.empty(order.shape[0], np.int64)
+    pay_under_group_caps(amount[order], cap[order], _group_starts(*(k[order] for k in group_keys)), paid_sorted)
+    paid = amount.copy()
+    paid[order] = paid_sorted
+    return paid
+
+
+def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy | None = None,
+             years: int | Iterable[int] | None = None, *, rate_by_stage: dict[str, str] | None = None,
+             lpr: LprCurve | None = None, strict: bool = False) -> Claims:
+    """Every claim of a portfolio under 78號, per project, measure and calendar year.
+
+    Parameters
+    ----------
+    portfolio : PortfolioTables or path
+        The four tables (:func:`subsidy_engine.load_portfolio`), or where to load them from.
+    policy : Policy, optional
+        The parameter file (the bundled 78號 defaults when None).
+    years : int or iterable of int, optional
+        Calendar years to report (all when None). Caps still count earlier years.
+    rate_by_stage : dict, optional
+        The investment-subsidy rate of each stage, e.g. ``{"pilot": "0.3", ...}``.
+        78號 publishes none, so without it no investment subsidy is evaluated (said in ``notes``).
+    lpr : LprCurve, optional
+        For floating loans; extend it explicitly (``hold_flat``) to price resets past its horizon.
+    strict : bool
+        Raise :class:`EvaluationError` on any rejected row instead of reporting it.
+
+    Returns
+    -------
+    Claims
+
+    Notes
+    -----
+    For each claim, ``amount = gross - cut_by_item_rules - cut_by_enterprise_cap
+    - cut_by_project_cap - cut_by_most_favourable - cut_by_total_cap``; the
+    order of the cuts is in this module's docstring.
+
+    Examples
+    --------
+    >>> from subsidy_engine.demo import portfolio
+    >>> claims = evaluate(portfolio(300, seed=5), years=range(2024, 2027))
+    >>> sorted(claims.table.measure.unique().tolist())
+    [7, 13, 14, 15]
+    >>> bool((claims.table.amount <= claims.table.gross).all())
+    True
+    """
+    tables = portfolio if isinstance(portfolio, PortfolioTables) else load_portfolio(portfolio)
+    policy = policy if policy is not None else load_policy()
+    chosen_years = _years(years)
+    frames, kept_rows = _drop_problem_rows(tables)
+    problems = [tables.problems]
+    notes: list[str] = []
+
+    # projects: attributes for stacking and funding sources
+    read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects)
+    project_arrays, projects, project_rejections = read
+    problems.append(_as_problems(project_rejections, "projects", "project_id", kept_rows["projects"]))
+    n_projects = len(projects)
+    project_id_text = _text(projects["project_id"])
+    project_enterprise = _text(projects["enterprise_id"])
+    sources_of_project = _funding_sources(projects, project_arrays["industry_or_software"])
+
+    def project_rows(ids: Any) -> np.ndarray:
+        """Row of each id in the projects table, -1 when blank or unknown."""
+        found = pc.index_in(_text(ids), value_set=project_id_text).fill_null(-1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
+
+    rows = _Rows()
+    details: dict[str, ClaimRows] = {}
+
+    # measures 1 and 15: 貼息 on every loan, per loan and calendar year
+    loans = frames["loans"]
+    loan_project = project_rows(loans["project_id"]) if "project_id" in loans else np.full(len(loans), -1)
+    no_project = loan_project < 0
+    if no_project.any():  # blank project_id (a stray one is a problem already)
+        rows_without = np.flatnonzero(no_project)
+        problems.append(pd.DataFrame({
+            "table": "loans", "row": kept_rows["loans"][rows_without],
+            "id": loans["loan_id"].take(rows_without).to_numpy(dtype=object), "field": "project_id",
+            "reason": "is missing: evaluate takes a loan's enterprise from its project"}))
+        loans, kept_rows["loans"] = (loans.take(np.flatnonzero(~no_project)).reset_index(drop=True),
+                                     kept_rows["loans"][~no_project])
+        loan_project = loan_project[~no_project]
+    projections = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
+    if len(loans):
+        subsidy = interest_subsidy_rows(loans, policy, lpr=lpr)
+        details["interest_subsidy"] = subsidy
+        projections = subsidy.internal["projections"]
+        problems.append(_as_problems(subsidy.rejections, "loans", "loan_id", kept_rows["loans"]))
+        keep = np.flatnonzero(subsidy.paid)
+        project = loan_project[subsidy.internal["loan_row"]]
+        rows.add("interest_subsidy", subsidy, keep, project=project,
+                 enterprise=project_enterprise.take(pa.array(project)), item=subsidy.columns["loan_id"],
+                 day=subsidy.internal["loan_start_day"], gross=np.asarray(subsidy.columns["gross"]),
+                 measure=15, parameter="interest_subsidy.points")
+
+    # measure 7: premium subsidy per policy-year
+    if len(frames["insurance"]):
+        premium = premium_subsidy_rows(frames["insurance"], policy)
+        details["premium_subsidy"] = premium
+        problems.append(_as_problems(premium.rejections, "insurance", "policy_id", kept_rows["insurance"]))
+        keep = np.flatnonzero(premium.paid)
+        project = (project_rows(premium.columns["project_id"]) if premium.columns["project_id"] is not None
+                   else np.full(premium.paid.shape[0], -1))
+        rows.add("premium_subsidy", premium, keep, project=project,
+                 enterprise=_text(premium.columns["enterprise_id"]), item=premium.columns["policy_id"],
+                 day=np.asarray(premium.columns["start_date"]), gross=np.asarray(premium.columns["gross"]),
+                 measure=7, parameter="insurance_premium.share")
+
+    # measures 13 and 14: one-off grants on events
+    if len(frames["events"]):
+        grants = event_grant_rows(frames["events"], policy)
+        details["grants"] = grants
+        problems.append(_as_problems(grants.rejections, "events", "event_id", kept_rows["events"]))
+        reits = np.asarray(grants.columns["measure"]) == 13
+        set_index = grants.internal["set_index"]
+        share_mode = np.array([s.parameters.reits_grant.mode.value == "share_of_raised" for s in policy.sets])
+        reits_parameter = np.where(share_mode[set_index], "reits_grant.share_of_raised", "reits_grant.flat_amount")
+        venue = np.array([f"listing_grant.{v}" for v in VENUES], dtype=object)[
+            np.maximum(grants.internal["venue"], 0)]
+        project = (project_rows(grants.columns["project_id"]) if grants.columns["project_id"] is not None
+                   else np.full(grants.paid.shape[0], -1))
+        for instrument, mask in (("reits_grant", reits), ("listing_grant", ~reits)):
+            keep = np.flatnonzero(grants.paid & mask)
+            rows.add(instrument, grants, keep, project=project, enterprise=_text(grants.columns["enterprise_id"]),
+                     item=grants.columns["event_id"], day=np.asarray(grants.columns["date"]),
+                     gross=np.asarray(grants.columns["gross"]), measure=np.asarray(grants.columns["measure"]),
+                     parameter=np.where(reits, reits_parameter, venue))
+
+    # measures 1, 2 and 4: investment subsidy, when rates are given
+    if rate_by_stage is not None and n_projects:
+        investment = investment_subsidy_rows(projects, policy, rate_by_stage, read=read)
+        details["investment_subsidy"] = investment
+        keep = np.flatnonzero(investment.paid)
+        stage = np.array([s.value for s in Stage], dtype=object)[project_arrays["stage"]]
+        investment.columns["year"] = _year_of(project_arrays["day"])
+        rows.add("investment_subsidy", investment, keep, project=np.arange(n_projects),
+                 enterprise=project_enterprise, item=projects["project_id"], day=project_arrays["day"],
+                 gross=np.asarray(investment.columns["gross"]), measure=np.asarray(investment.columns["measure"]),
+                 parameter="investment_subsidy.rate_by_stage." + stage)
+    elif n_projects:
+        notes.append("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
+                     "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")
+
+    table = _combine(rows, policy, project_arrays, projects, sources_of_project, chosen_years)
+    not_paid = _not_paid(details)
+    rejections = pd.concat([p for p in problems if not p.empty] or [problems[0]], ignore_index=True)
+    rejections = rejections.sort_values(["table", "row"], kind="stable", ignore_index=True)
+    if strict and len(rejections):
+        raise EvaluationError(rejections)
+    digests = [tables.digest, policy.digest, lpr.digest if lpr is not None else "no-lpr",
+               repr(sorted(rate_by_stage.items())) if rate_by_stage else "no-rates"]
+    return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
+                  years=chosen_years, notes=tuple(notes),
+                  provenance=Provenance.of(*digests, scenario=lpr.projection_label if lpr is not None else None),
+                  portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
+                  details=details)  # type: ignore[arg-type]
+
+
+def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
+    parts = []
+    for name, rows in details.items():
+        if rows.not_paid is not None:
+            frame = rows.not_paid
+            parts.append(pd.DataFrame({"instrument": name, "item_id": frame[rows.id_column].to_numpy(dtype=object),
+                                       "reason": frame["reason"].to_numpy(dtype=object)}))
+            continue
+        unpaid = np.flatnonzero(~rows.paid)
+        if name == "interest_subsidy":
+            continue  # loan-years outside the window are not items
+        instrument = (np.asarray(rows.columns["instrument"], dtype=object)[unpaid] if name == "grants"
+                      else name)
+        ids = rows.columns[rows.id_column]
+        parts.append(pd.DataFrame({"instrument": instrument,
+                                   "item_id": np.asarray(ids, dtype=object)[unpaid],
+                                   "reason": rows.reasons[unpaid]}))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("instrument", "item_id", "reason")})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray], projects: pd.DataFrame,
+             sources_of_project: pa.Array, years: tuple[int, ...] | None) -> pd.DataFrame:
+    """Stacking and the cross-item caps over all claims, then the years asked for."""
+    n_projects = len(projects)
+    cat = np.concatenate
+    instrument = cat(rows.instrument) if rows.instrument else np.zeros(0, np.int8)
+    n = instrument.shape[0]
+    if n == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS})
+    project = cat(rows.project).astype(np.int64)
+    enterprise = pa.concat_arrays(rows.enterprise)
+    enterprise_code = np.asarray(pc.dictionary_encode(enterprise).indices.to_numpy(zero_copy_only=False), np.int64)
+    item = pa.concat_arrays(rows.item)
+    item_code = np.asarray(pc.dictionary_encode(item).indices.to_numpy(zero_copy_only=False), np.int64)
+    year, day = cat(rows.year), cat(rows.day).astype(np.int64)
+    gross, computed = cat(rows.gross), cat(rows.amount)
+    parameter_set = cat(rows.parameter_set)
+    set_of_row = cat(rows.set_index)
+    has_project = project >= 0
+    project_set = policy.set_index(project_arrays["day"]) if n_projects else np.zeros(0, np.int64)
+    sets = policy.sets
+
+    amount = computed.copy()
+    is_subsidy = instrument == INSTRUMENTS.index("interest_subsidy")
+
+    # 2. 貼息 per enterprise and year, in order of drawdown, then loan_id
+    cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets])
+    row_cap = np.where(is_subsidy, cap[set_of_row], NO_CAP)
+    subset = np.flatnonzero(is_subsidy)
+    order = subset[_sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])]
+    after_enterprise = _pay_in_groups(amount, row_cap, order, enterprise_code, year)
+
+    # 3. 貼息 per project over its life, earliest years first
+    cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets])
+    row_cap = np.where(is_subsidy & has_project, cap[set_of_row], NO_CAP)
+    subset = np.flatnonzero(is_subsidy & has_project)
+    order = subset[_sort_order(project[subset], year[subset], day[subset], item_code[subset])]
+    after_project = _pay_in_groups(after_enterprise, row_cap, order, project)
+
+    # 4. most favourable only (從優不重複), per project over its whole life
+    after_favourable = after_project.copy()
+    k_instruments = len(INSTRUMENTS)
+    if n_projects:
+        key = np.where(has_project, project * k_instruments + instrument, 0)
+        totals = np.zeros(n_projects * k_instruments, np.int64)
+        np.add.at(totals, key[has_project], after_project[has_project])
+        totals = totals.reshape(n_projects, k_instruments)
+        dropped = np.zeros((n_projects, k_instruments), bool)
+        for k, s in enumerate(sets):
+            in_set = project_set == k
+            for group in s.parameters.stacking.most_favourable_only.value:
+                columns = [INSTRUMENTS.index(g) for g in group]
+                block = totals[np.ix_(in_set, columns)]
+                best = np.argmax(block, axis=1)  # the first of equal totals
+                lose = np.ones_like(block, bool)
+                lose[np.arange(block.shape[0]), best] = False
+                dropped[np.ix_(in_set, columns)] |= lose & (block > 0)
+        cut_rows = has_project & dropped[np.maximum(project, 0), instrument]
+        after_favourable[cut_rows] = 0
+
+    # 5. total cap as a share of the project's investment, earliest years first
+    after_total = after_favourable.copy()
+    if n_projects:
+        share = np.array([-1 if s.parameters.stacking.total_cap_share_of_investment.value is None else
+                          rate_to_units(s.parameters.stacking.total_cap_share_of_investment.value) for s in sets])
+        capped = np.zeros((len(sets), k_instruments), bool)
+        for k, s in enumerate(sets):
+            capped[k, [INSTRUMENTS.index(i) for i in s.parameters.stacking.total_cap_instruments.value]] = True
+        project_cap = np.empty(n_projects, np.int64)
+        share_of_amounts(project_arrays["total_investment"], np.maximum(share[project_set], 0), False, project_cap)
+        project_cap = np.where(share[project_set] >= 0, project_cap, NO_CAP)
+        safe = np.maximum(project, 0)
+        in_cap = has_project & capped[project_set[safe], instrument]
+        row_cap = np.where(in_cap, project_cap[safe], NO_CAP)
+        subset = np.flatnonzero(in_cap)
+        order = subset[_sort_order(project[subset], year[subset], day[subset], instrument[subset],
+                                   item_code[subset])]
+        after_total = _pay_in_groups(after_favourable, row_cap, order, project)
+
+    # the years asked for, in a stable order: project, instrument, item, year
+    shown = np.ones(n, bool) if years is None else np.isin(year, np.array(years))
+    subset = np.flatnonzero(shown)
+    order = subset[_sort_order(np.where(has_project, project, n_projects)[subset], instrument[subset],
+                               item_code[subset], year[subset])]
+    take = pa.array(order)
+    instrument_names = np.array(INSTRUMENTS, dtype=object)
+    source_row = np.maximum(project[order], 0)
+    without = np.flatnonzero(~has_project[order])
+    by_enterprise = _enterprise_sources(projects, sources_of_project, enterprise.take(pa.array(order[without])))
+    # events and policies without a project take their enterprise's sources, appended after the projects'
+    source_row[without] = n_projects + np.arange(without.shape[0])
+    sources = pa.concat_arrays([sources_of_project, by_enterprise]).take(pa.array(source_row))
+    item_shown = item.take(take)
+    claim_id = pc.binary_join_element_wise(pa.array(instrument_names[instrument[order]], pa.string()), item_shown,
+                                           pc.cast(pa.array(year[order]), pa.string()), ":")
+    project_ids = _text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
+    project_ids = pc.if_else(pa.array(has_project[order]), project_ids, pa.nulls(order.shape[0], pa.string()))
+
+    def text(values: pa.Array) -> pd.Series:
+        return pd.Series(values, dtype=pd.ArrowDtype(pa.string()))
+
+    return pd.DataFrame({
+        "claim_id": text(claim_id),
+        "project_id": text(project_ids),
+        "enterprise_id": text(enterprise.take(take)),
+        "measure": cat(rows.measure)[order].astype(np.int16),
+        "instrument": pd.Categorical.from_codes(instrument[order], categories=list(INSTRUMENTS)),
+        "item_id": text(item_shown),
+        "year": year[order].astype(np.int32),
+        "gross": money_series(gross[order]),
+        "cut_by_item_rules": money_series((gross - computed)[order]),
+        "cut_by_enterprise_cap": money_series((computed - after_enterprise)[order]),
+        "cut_by_project_cap": money_series((after_enterprise - after_project)[order]),
+        "cut_by_most_favourable": money_series((after_project - after_favourable)[order]),
+        "cut_by_total_cap": money_series((after_favourable - after_total)[order]),
+        "amount": money_series(after_total[order]),
+        "funding_sources": text(sources),
+        "parameter_set": parameter_set[order],
+        "parameter": cat(rows.parameter)[order],
+    })
+
+
+def _enterprise_sources(projects: pd.DataFrame, sources_of_project: pa.Array, enterprise: pa.Array) -> pa.Array:
+    """The funding sources of each enterprise's first project; both municipal sources when it has none."""
+    if len(projects) == 0:
+        return pa.array(["gaojingjian_fund|sector_budget"] * len(enterprise), pa.string())
+    first = ~projects["enterprise_id"].duplicated().to_numpy()
+    first_rows = np.flatnonzero(first)
+    position = pd.Index(projects["enterprise_id"].take(first_rows)).get_indexer(
+        pd.Series(enterprise, dtype=pd.ArrowDtype(pa.string())))
+    found = position >= 0
+    sources = sources_of_project.take(pa.array(first_rows[np.maximum(position, 0)]))
+    return pc.if_else(pa.array(found), sources, pa.scalar("gaojingjian_fund|sector_budget"))
+
+
+__all__ = ["CLAIM_COLUMNS", "Claims", "EvaluationError", "MEASURE_OF", "evaluate"]
