@@ -13,9 +13,14 @@ The public API (everything else is internal and may change):
 * :class:`Event`, :func:`event_grants` - REITs (measure 13) and listing (measure 14) grants.
 * :class:`Project`, :func:`investment_subsidy` - investment subsidy (measures 1, 2 and 4).
 * :func:`load_portfolio` -> :class:`PortfolioTables` - projects, loans, insurance and events.
+* :func:`evaluate` -> :class:`Claims` - every claim of a portfolio per project, measure and year,
+  with stacking and funding sources; :func:`explain` - one project's amounts in words.
+* :mod:`subsidy_engine.demo` - ``portfolio(n_projects, seed)``, a seeded synthetic portfolio.
 """
 
 from .claims import ClaimsResult
+from .evaluate import Claims, EvaluationError, evaluate
+from .explain import explain
 from .grants import Event, GrantRules, event_grants
 from .insurance import InsurancePolicy, PremiumSubsidyRule, premium_subsidy
 from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy, interest_subsidy_portfolio
@@ -33,7 +38,9 @@ from .tables import PortfolioTables, load_portfolio
 __version__ = engine_version()
 
 __all__ = [
+    "Claims",
     "CoverageError",
+    "EvaluationError",
     "Event",
     "ClaimsResult",
     "FloatingRate",
@@ -58,6 +65,8 @@ __all__ = [
     "SubsidySchedule",
     "amortize",
     "amortize_portfolio",
+    "evaluate",
+    "explain",
     "event_grants",
     "interest_subsidy",
     "interest_subsidy_portfolio",

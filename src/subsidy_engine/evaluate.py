@@ -12,7 +12,7 @@ in this order, every cut kept in its own column:
 2. **貼息 per enterprise and year** (``cut_by_enterprise_cap``): an enterprise's
    貼息 of a calendar year, all its loans together, is at most
    ``interest_subsidy.annual_cap_per_enterprise``; paid in order of drawdown
-   date, then loan_id.
+   date, then loan_id (ids compare as text, wherever a tie is broken).
 3. **貼息 per project** (``cut_by_project_cap``): a project's 貼息 over its
    life, all its loans together, is at most ``interest_subsidy.total_cap_per_project``
    (earliest years first, then drawdown date, then loan_id).
@@ -172,11 +172,11 @@ def _as_problems(report: pd.DataFrame, table: str, id_column: str, kept_rows: np
 
 
 def _text(values: Any) -> pa.Array:
+    """A column of ids or words as one Arrow ``string`` array (blanks null)."""
     if isinstance(values, pd.Series):
-        if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype):
-            return pa.chunked_array(values.array._pa_array).combine_chunks()
-        values = values.astype(pd.StringDtype("pyarrow"))
-        return pa.chunked_array(values.array._pa_array).combine_chunks()
+        if not (isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype)):
+            values = values.astype(pd.StringDtype("pyarrow"))
+        return pa.chunked_array(values.array._pa_array).combine_chunks().cast(pa.string())
     return pa.array(np.asarray(values, dtype=object), pa.string(), from_pandas=True)
 
 
@@ -455,7 +455,9 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
     enterprise = pa.concat_arrays(rows.enterprise)
     enterprise_code = np.asarray(pc.dictionary_encode(enterprise).indices.to_numpy(zero_copy_only=False), np.int64)
     item = pa.concat_arrays(rows.item)
-    item_code = np.asarray(pc.dictionary_encode(item).indices.to_numpy(zero_copy_only=False), np.int64)
+    # ties between items are broken by the id's text, so that the row order of the tables does not matter
+    item_code = np.asarray(pc.rank(item, sort_keys="ascending", tiebreaker="dense").to_numpy(
+        zero_copy_only=False), np.int64)
     year, day = cat(rows.year), cat(rows.day).astype(np.int64)
     gross, computed = cat(rows.gross), cat(rows.amount)
     parameter_set = cat(rows.parameter_set)

@@ -374,3 +374,132 @@ def reference_investment_subsidy(projects, rule) -> tuple[dict[str, dict[str, De
                 amount = min(amount, cap)
             paid[p.project_id] = {"gross": gross, "amount": amount}
     return paid, unpaid
+
+
+def reference_evaluate(projects, loans, insurance, events, policy, years=None, rate_by_stage=None,  # noqa: ANN001
+                       lpr=None) -> dict[tuple[str, str, int], dict[str, object]]:  # noqa: ANN001
+    """:func:`subsidy_engine.evaluate` the plain way, one item at a time, in Decimal.
+
+    ``projects``: :class:`~subsidy_engine.investment.Project`; ``loans``:
+    triples ``(loan_id, project_id, Loan)``; ``insurance``: InsurancePolicy; ``events``:
+    Event; ``policy``: a :class:`~subsidy_engine.policy.Policy`. Returns, per
+    ``(instrument, item_id, year)``: project_id, enterprise_id, gross, each cut
+    and amount (the rules: :mod:`subsidy_engine.evaluate`).
+    """
+    from .grants import GrantRules
+    from .insurance import PremiumSubsidyRule
+    from .investment import InvestmentSubsidyRule
+
+    order = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy")
+    by_project = {p.project_id: p for p in projects}
+    first_project: dict[str, object] = {}
+    for p in projects:
+        first_project.setdefault(p.enterprise_id, p)
+    claims: dict[tuple[str, str, int], dict[str, object]] = {}
+
+    def add(instrument, item_id, year, project_id, enterprise_id, day, gross, amount, set_id):  # noqa: ANN001
+        claims[(instrument, item_id, year)] = {
+            "project_id": project_id, "enterprise_id": enterprise_id, "day": day, "gross": gross,
+            "computed": amount, "amount": amount, "parameter_set": set_id,
+            "cut_by_enterprise_cap": Decimal(0), "cut_by_project_cap": Decimal(0),
+            "cut_by_most_favourable": Decimal(0), "cut_by_total_cap": Decimal(0)}
+
+    for loan_id, project_id, loan in loans:
+        parameters = policy.at(loan.start_date)
+        rows, _ = reference_schedule(loan, lpr)
+        per_year: dict[int, list[Decimal]] = {}
+        for r, s in zip(rows, reference_interest_subsidy(loan, rows, parameters.interest_subsidy_rule())):
+            total = per_year.setdefault(r.end_date.year, [Decimal(0), Decimal(0)])
+            total[0] += s.gross
+            total[1] += s.subsidy
+        for year, (gross, paid) in per_year.items():
+            if gross > 0:
+                add("interest_subsidy", loan_id, year, project_id, by_project[project_id].enterprise_id,
+                    loan.start_date, gross, paid, parameters.id)
+    premium_rows = reference_premium_subsidy(
+        insurance, lambda p: PremiumSubsidyRule.from_parameters(policy.at(p.start_date)))
+    insured = {p.policy_id: p for p in insurance}
+    for r in premium_rows:
+        p = insured[r["policy_id"]]  # type: ignore[index]
+        add("premium_subsidy", r["policy_id"], r["year"], p.project_id, r["enterprise_id"],
+            r["start_date"], r["gross"], r["amount"], policy.at(p.start_date).id)
+    granted, _ = reference_event_grants(events, lambda e: GrantRules.from_parameters(policy.at(e.date)))
+    for e in events:
+        if e.event_id not in granted:
+            continue
+        rules = GrantRules.from_parameters(policy.at(e.date))
+        gross = granted[e.event_id] if e.kind == "reits_issuance" else rules.listing.tranches[e.venue][e.stage]
+        add("reits_grant" if e.kind == "reits_issuance" else "listing_grant", e.event_id, e.date.year,
+            e.project_id, e.enterprise_id, e.date, gross, granted[e.event_id], policy.at(e.date).id)
+    if rate_by_stage is not None:
+        for p in projects:
+            rule = InvestmentSubsidyRule.with_parameters(rate_by_stage, policy.at(p.start_date))
+            paid, _ = reference_investment_subsidy([p], rule)
+            if p.project_id in paid:
+                add("investment_subsidy", p.project_id, p.start_date.year, p.project_id, p.enterprise_id,
+                    p.start_date, paid[p.project_id]["gross"], paid[p.project_id]["amount"], policy.at(p.start_date).id)
+
+    def pay(keys, cap_of, group_of, cut):  # noqa: ANN001
+        """Pay the claims in ``keys`` order under a cap per group; record the cut under ``cut``."""
+        paid_so_far: dict[object, Decimal] = {}
+        for key in keys:
+            c = claims[key]
+            cap = cap_of(c)
+            if cap is None:
+                continue
+            group = group_of(key, c)
+            room = max(cap - paid_so_far.get(group, Decimal(0)), Decimal(0))
+            paid = min(c["amount"], room)
+            c[cut] = c["amount"] - paid
+            c["amount"] = paid
+            paid_so_far[group] = paid_so_far.get(group, Decimal(0)) + paid
+
+    subsidy = sorted((k for k in claims if k[0] == "interest_subsidy"),
+                     key=lambda k: (claims[k]["day"], k[1]))
+    pay(subsidy, lambda c: policy.at(c["day"]).parameters.interest_subsidy.annual_cap_per_enterprise.value,
+        lambda k, c: (c["enterprise_id"], k[2]), "cut_by_enterprise_cap")
+    pay(sorted(subsidy, key=lambda k: (k[2], claims[k]["day"], k[1])),
+        lambda c: policy.at(c["day"]).parameters.interest_subsidy.total_cap_per_project.value,
+        lambda k, c: c["project_id"], "cut_by_project_cap")
+    totals: dict[tuple[str, str], Decimal] = {}
+    for key, c in claims.items():
+        if c["project_id"] is not None:
+            totals[(c["project_id"], key[0])] = totals.get((c["project_id"], key[0]), Decimal(0)) + c["amount"]
+    for key, c in claims.items():
+        if c["project_id"] is None:
+            continue
+        stacking = policy.at(by_project[c["project_id"]].start_date).parameters.stacking
+        for group in stacking.most_favourable_only.value:
+            if key[0] not in group:
+                continue
+            best = max(group, key=lambda i: (totals.get((c["project_id"], i), Decimal(0)), -group.index(i)))
+            if best != key[0] and totals.get((c["project_id"], key[0]), Decimal(0)) > 0:
+                c["cut_by_most_favourable"] = c["amount"]
+                c["amount"] = Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = 60
+
+        def total_cap(c):  # noqa: ANN001
+            if c["project_id"] is None:
+                return None
+            project = by_project[c["project_id"]]
+            stacking = policy.at(project.start_date).parameters.stacking
+            share = stacking.total_cap_share_of_investment.value
+            if share is None or c["instrument"] not in stacking.total_cap_instruments.value:
+                return None
+            return (share * project.total_investment).quantize(Decimal("0.01"), rounding="ROUND_FLOOR")
+
+        for key, c in claims.items():
+            c["instrument"] = key[0]
+        pay(sorted(claims, key=lambda k: (k[2], claims[k]["day"], order.index(k[0]), k[1])), total_cap,
+            lambda k, c: c["project_id"], "cut_by_total_cap")
+    for c in claims.values():
+        project = by_project.get(c["project_id"]) or first_project.get(c["enterprise_id"])  # type: ignore[arg-type]
+        if project is None:
+            c["funding_sources"] = "gaojingjian_fund|sector_budget"
+        else:
+            municipal = ("gaojingjian_fund" if project.industry_or_software
+                         else "sector_budget" + (f":{project.sector}" if project.sector is not None else ""))
+            district = f"|district_matching:{project.district}" if project.district is not None else ""
+            c["funding_sources"] = municipal + district
+    return {k: v for k, v in claims.items() if years is None or k[2] in years}

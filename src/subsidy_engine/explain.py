@@ -1,0 +1,258 @@
+"""``explain(claims, project_id)``: each amount of a project in words a loan officer can follow.
+
+For every claim of the project (in the years evaluated): the 78號 clause it rests
+on (quoted from the parameter file's ``clauses``), the formula with the values
+used, each parameter with its status and source, and every cut from the gross
+amount to the amount paid, with the rule that made it. The funding sources
+quote the policy's closing paragraph.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .enums import SubsidyForm
+from .evaluate import Claims
+from .grants import STAGES, VENUES
+from .policy import ParameterSet, Policy
+
+INSTRUMENT_NAMES = {"interest_subsidy": "貼息 (interest subsidy)", "premium_subsidy": "保費補貼 (premium subsidy)",
+                    "reits_grant": "REITs 一次性補貼 (one-off grant)", "listing_grant": "上市掛牌市級補貼 (listing grant)",
+                    "investment_subsidy": "投資補貼 (investment subsidy)"}
+FORMULAS = {
+    SubsidyForm.POINTS_ON_BALANCE: "outstanding balance x min(points, loan rate) x accrual fraction",
+    SubsidyForm.POINTS_ON_PRINCIPAL: "original principal x min(points, loan rate) x accrual fraction",
+    SubsidyForm.SHARE_OF_INTEREST: "share x interest charged",
+    SubsidyForm.RATE_GAP: "outstanding balance x max(benchmark rate - loan rate, 0) x accrual fraction",
+}
+
+
+def _yuan(value: Any) -> str:
+    return f"{Decimal(value):,}"
+
+
+class _References:
+    """The parameters' sources and the clauses cited, each listed once at the end."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.sources: list[str] = []
+        self.clauses: list[str] = []
+
+    def cite(self, parameters: ParameterSet, dotted: str) -> str:
+        """``name = value (status) [n]``, with source n listed at the end."""
+        p = parameters.parameter(dotted)
+        if p.source not in self.sources:
+            self.sources.append(p.source)
+        value = ", ".join(f"{k}: {v}" for k, v in p.value.items()) if isinstance(p.value, dict) else p.value
+        return f"{dotted} = {value} ({p.status}) [{self.sources.index(p.source) + 1}]"
+
+    def clause(self, *measures: int | str) -> str:
+        for m in measures:
+            if str(m) not in self.clauses:
+                self.clauses.append(str(m))
+        return ", ".join("78號 closing paragraph" if m == "closing" else f"78號 measure {m}" for m in measures)
+
+    def lines(self) -> list[str]:
+        out = ["", "Clauses of 京經信發〔2021〕78號 cited:"]
+        for m in sorted(self.clauses, key=lambda m: (m == "closing", int(m) if m.isdigit() else 0)):
+            text = self.policy.clauses.get(m)
+            label = "closing paragraph" if m == "closing" else f"measure {m}"
+            out.append(f"  {label}: 「{text}」" if text else f"  {label}: (no clause text in the parameter file)")
+        out.append("Sources of the parameters:")
+        for k, key in enumerate(self.sources, start=1):
+            source = self.policy.sources[key]
+            out.append(f"  [{k}] {source.title}" + (f", {source.url}" if source.url else ""))
+        return out
+
+
+def _detail(claims: Claims, key: str, id_column: str, item: str, year: int | None) -> dict[str, Any]:
+    """The calculator's row of an item (and year): its columns and internal arrays, one value each."""
+    rows = claims.details[key]
+    ids = np.asarray(rows.columns[id_column], dtype=object)
+    match = ids == item
+    if year is not None and "year" in rows.columns:
+        match &= np.asarray(rows.columns["year"]) == year
+    k = int(np.flatnonzero(match)[0])
+    out = {name: (value[k] if hasattr(value, "__getitem__") and not isinstance(value, str) else value)
+           for name, value in rows.columns.items() if value is not None}
+    out.update({name: value[k] for name, value in rows.internal.items() if isinstance(value, np.ndarray)})
+    for name in rows.money:
+        out[name] = Decimal(int(out[name])).scaleb(-2)
+    return out
+
+
+def _row_of(table: pd.DataFrame, id_column: str, item: str) -> pd.Series:
+    return table.loc[table[id_column].astype(str) == item].iloc[0]
+
+
+def _interest_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    d = _detail(claims, "interest_subsidy", "loan_id", row.item_id, row.year)
+    parameters = claims.policy.sets[int(d["set_index"])]
+    rule = parameters.interest_subsidy_rule()
+    start = date(1970, 1, 1) + timedelta(days=int(d["loan_start_day"]))
+    window_start, window_end = rule.window(start)
+    loan = _row_of(claims.portfolio.loans, "loan_id", row.item_id)
+    rate = loan.get("annual_rate")
+    rate_text = (f"fixed {rate}" if rate is not None and not pd.isna(rate)
+                 else f"floating {loan.get('floating_tenor')} LPR {loan.get('floating_spread_bp')} bp")
+
+    return [
+        f"  Rule: {refs.clause(15, 1)}",
+        f"  Loan {row.item_id}: principal {_yuan(loan['principal'])}, rate {rate_text}, drawn {start}.",
+        f"  Formula: each period due in {row.year}: {FORMULAS[rule.form]} (days inside the window / days of "
+        "the period), rounded half-up to the fen, at most the interest charged; summed over the year.",
+        f"  Values: {refs.cite(parameters, 'interest_subsidy.points')}",
+        f"          {refs.cite(parameters, 'interest_subsidy.form')}",
+        f"          {refs.cite(parameters, 'interest_subsidy.max_years')}: window {window_start} to {window_end}",
+        f"          interest charged in {row.year}: {_yuan(d['interest'])}; subsidy accrued: {_yuan(d['gross'])}",
+        f"  Own caps: above the interest charged {_yuan(d['cut_by_interest'])}; the loan's annual cap "
+        f"{_yuan(d['cut_by_annual_cap'])}; the loan's lifetime cap {_yuan(d['cut_by_lifetime_cap'])}",
+    ], parameters
+
+
+def _premium_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    d = _detail(claims, "premium_subsidy", "policy_id", row.item_id, row.year)
+    parameters = claims.policy.sets[int(d["set_index"])]
+    insurance = _row_of(claims.portfolio.insurance, "policy_id", row.item_id)
+    return [
+        f"  Rule: {refs.clause(7)}",
+        f"  Policy {row.item_id} ({insurance['product_field']}), policy-year {d['policy_year']} from "
+        f"{date(1970, 1, 1) + timedelta(days=int(d['start_date']))}: premium {_yuan(d['premium'])}, "
+        f"insured {_yuan(insurance['insured_amount'])}.",
+        "  Formula: share x min(premium, premium rate cap x insured amount), rounded half-up to the fen; "
+        "then the enterprise's annual cap, earlier policy-years first.",
+        f"  Values: {refs.cite(parameters, 'insurance_premium.share')}",
+        f"          {refs.cite(parameters, 'insurance_premium.premium_rate_cap')}",
+        f"          {refs.cite(parameters, 'insurance_premium.annual_cap_per_enterprise')}",
+        f"          {refs.cite(parameters, 'insurance_premium.max_years')}",
+    ], parameters
+
+
+def _grant_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    d = _detail(claims, "grants", "event_id", row.item_id, None)
+    parameters = claims.policy.sets[int(d["set_index"])]
+    event = _row_of(claims.portfolio.events, "event_id", row.item_id)
+    if row.instrument == "reits_grant":
+        mode = parameters.parameters.reits_grant.mode.value
+        values = ([refs.cite(parameters, "reits_grant.flat_amount")] if mode == "flat" else
+                  [refs.cite(parameters, "reits_grant.share_of_raised"), refs.cite(parameters, "reits_grant.share_cap"),
+                   f"amount raised {_yuan(event['amount_raised'])}"])
+        formula = "the flat amount" if mode == "flat" else "min(share x amount raised, cap), rounded half-up"
+        lines = [f"  Rule: {refs.clause(13)}", f"  REITs issuance {row.item_id} on {event['date']}.",
+                 f"  Formula: {formula} ({refs.cite(parameters, 'reits_grant.mode')})"]
+    else:
+        venue, stage = VENUES[int(d["venue"])], STAGES[int(d["stage"])]
+        values = [refs.cite(parameters, f"listing_grant.{venue}"),
+                  refs.cite(parameters, "listing_grant.lifetime_cap_per_enterprise")]
+        lines = [f"  Rule: {refs.clause(14)}", f"  Listing step {row.item_id}: {venue}, stage {stage}, on {event['date']}.",
+                 "  Formula: the tranche of this stage of this venue, once per enterprise; an enterprise's "
+                 "listing grants together within the lifetime cap, earliest first."]
+    return lines + ["  Values: " + "\n          ".join(values)], parameters
+
+
+def _investment_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    d = _detail(claims, "investment_subsidy", "project_id", row.item_id, None)
+    parameters = claims.policy.sets[int(d["set_index"])]
+    project = _row_of(claims.portfolio.projects, "project_id", row.item_id)
+    rate = Decimal(int(d["rate"])).scaleb(-10).normalize()
+    return [
+        f"  Rule: {refs.clause(row.measure)}",
+        f"  Project stage {project['stage']}: eligible investment {_yuan(project['eligible_investment'])}, "
+        f"total investment {_yuan(project['total_investment'])}.",
+        "  Formula: rate of the stage x eligible investment, rounded half-up; at most the ceiling share x total "
+        "investment (rounded down) and the per-project cap.",
+        f"  Values: rate {rate} for stage {project['stage']} [given by the caller: 78號 publishes no rate]",
+        f"          {refs.cite(parameters, 'investment_subsidy.ceiling_share_of_total_investment')}",
+        f"          {refs.cite(parameters, 'investment_subsidy.per_project_cap')}",
+        f"          {refs.cite(parameters, 'investment_subsidy.per_project_cap_compute_or_network')}",
+        f"  Own caps: ceiling {_yuan(d['cut_by_investment_ceiling'])}; per-project cap "
+        f"{_yuan(d['cut_by_project_cap'])}",
+    ], parameters
+
+
+LINES = {"interest_subsidy": _interest_lines, "premium_subsidy": _premium_lines, "reits_grant": _grant_lines,
+         "listing_grant": _grant_lines, "investment_subsidy": _investment_lines}
+
+
+def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[str]:
+    stacking = parameters.parameters.stacking
+    lines = [f"  Gross {_yuan(row.gross)}"]
+    if row.cut_by_item_rules:
+        lines.append(f"  - {_yuan(row.cut_by_item_rules)} by the instrument's own caps (above)")
+    if row.cut_by_enterprise_cap:
+        lines.append(f"  - {_yuan(row.cut_by_enterprise_cap)} by the enterprise's 貼息 cap for {row.year}, all its "
+                     f"loans together, earlier drawdowns first: "
+                     f"{refs.cite(parameters, 'interest_subsidy.annual_cap_per_enterprise')}")
+    if row.cut_by_project_cap:
+        lines.append(f"  - {_yuan(row.cut_by_project_cap)} by the project's 貼息 cap over its loans' lives: "
+                     f"{refs.cite(parameters, 'interest_subsidy.total_cap_per_project')}")
+    if row.cut_by_most_favourable:
+        kept = [i for g in stacking.most_favourable_only.value if row.instrument in g for i in g
+                if i != row.instrument]
+        lines.append(f"  - {_yuan(row.cut_by_most_favourable)} by 從優不重複 (most favourable only): the project "
+                     f"keeps {' or '.join(kept)}, whose total is larger; "
+                     f"{refs.cite(parameters, 'stacking.most_favourable_only')}")
+    if row.cut_by_total_cap:
+        lines.append(f"  - {_yuan(row.cut_by_total_cap)} by the total cap on the project's "
+                     f"{' and '.join(stacking.total_cap_instruments.value)}, earliest years first: "
+                     f"{refs.cite(parameters, 'stacking.total_cap_share_of_investment')}")
+    lines.append(f"  = Amount {_yuan(row.amount)}")
+    return lines
+
+
+def explain(claims: Claims, project_id: str) -> str:
+    """Each claim of a project: clause, formula, values with their sources, and every cut.
+
+    Examples
+    --------
+    >>> from subsidy_engine import evaluate
+    >>> from subsidy_engine.demo import portfolio
+    >>> claims = evaluate(portfolio(50, seed=2), years=range(2024, 2027))
+    >>> text = explain(claims, "P46").splitlines()
+    >>> print(text[0])
+    Project P46 of enterprise E2 (sector smart_city, district dongcheng, industry or software: no, in the library: yes)
+    >>> print(text[6])
+    interest_subsidy:L29:2024: 貼息 (interest subsidy), measure 15, 2024: 22,145.83
+    """
+    table = claims.table
+    rows = table[table.project_id == project_id]
+    projects = claims.portfolio.projects
+    known = projects["project_id"].astype(str) == project_id
+    if not known.any():
+        raise KeyError(f"no project {project_id!r} in the portfolio")
+    project = projects.loc[known].iloc[0]
+
+    def flag(name: str) -> str:
+        value = project.get(name)
+        return "yes" if str(value).strip().lower() in ("true", "yes", "1") else "no"
+
+    refs = _References(claims.policy)
+    years = (f"{claims.years[0]}-{claims.years[-1]}" if claims.years else "all years")
+    out = [f"Project {project_id} of enterprise {project['enterprise_id']} (sector {project.get('sector')}, "
+           f"district {project.get('district')}, industry or software: {flag('industry_or_software')}, "
+           f"in the library: {flag('in_library')})",
+           f"{len(rows)} claim(s) in {years}, total {_yuan(sum(rows.amount, Decimal(0)))}; engine "
+           f"{claims.provenance.engine_version}, inputs {claims.provenance.parameters_sha256[:12]}",
+           f"Funding: {refs.clause('closing')}"]
+    if flag("in_library") == "yes":
+        out.append(f"Library priority: {refs.clause(2)}")
+    for note in claims.notes:
+        out.append(f"Note: {note}")
+    for row in rows.itertuples():
+        out.append("")
+        out.append(f"{row.claim_id}: {INSTRUMENT_NAMES[row.instrument]}, measure {row.measure}, {row.year}: "
+                   f"{_yuan(row.amount)}")
+        lines, parameters = LINES[row.instrument](claims, row, refs)
+        out.extend(lines)
+        out.extend(_cut_lines(row, parameters, refs))
+        out.append(f"  May draw on: {row.funding_sources.replace('|', ', ')} (parameter set {row.parameter_set})")
+    return "\n".join(out + refs.lines())
+
+
+__all__ = ["explain"]

@@ -1,0 +1,204 @@
+"""evaluate(): the portfolio's claims equal the plain reference to the fen, and its invariants hold."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from subsidy_engine import Event, InsurancePolicy, Loan, Project, evaluate, explain, load_policy
+from subsidy_engine.demo import portfolio as demo_portfolio
+from subsidy_engine.evaluate import CLAIM_COLUMNS, CUT_COLUMNS, EvaluationError
+from subsidy_engine.reference import reference_evaluate
+from subsidy_engine.tables import PortfolioTables, check_tables
+
+POLICY = load_policy()
+RATES = {"pilot": "0.30", "demonstration": "0.20", "promotion": "0.10"}
+ENTERPRISES = ("E1", "E2", "E3")
+
+
+def days_between(first: date, last: date) -> st.SearchStrategy[date]:
+    return st.integers(0, (last - first).days).map(lambda k: first + timedelta(days=k))
+
+
+@st.composite
+def portfolios(draw) -> tuple[dict[str, list[dict[str, object]]], list[Project], list, list, list]:
+    """Small portfolios whose amounts make every cap bind now and then."""
+    n_projects = draw(st.integers(1, 4))
+    projects, loans, insurance, events = [], [], [], []
+    for k in range(n_projects):
+        total = draw(st.integers(10**6, 2 * 10**9))
+        quasi = draw(st.booleans()) and draw(st.booleans())
+        projects.append({
+            "project_id": f"P{k}", "enterprise_id": draw(st.sampled_from(ENTERPRISES)),
+            "sector": draw(st.sampled_from([None, "ai", "5g_network"])),
+            "district": draw(st.sampled_from([None, "haidian", "daxing"])),
+            "industry_or_software": draw(st.booleans()),
+            "domain": draw(st.sampled_from(["public", "economic"])),
+            "stage": draw(st.sampled_from(list(RATES))),
+            "platform_type": "quasi_operating" if quasi else "none", "free_service_obligation": quasi,
+            "total_investment": str(total),
+            "eligible_investment": str(draw(st.integers(0, total))),
+            "expected_returns": str(total // 2) if quasi else None,
+            "start_date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat()})
+    for k in range(draw(st.integers(0, 5))):
+        loans.append({
+            "loan_id": f"L{k}", "project_id": f"P{draw(st.integers(0, n_projects - 1))}",
+            "principal": str(draw(st.integers(10**5, 3 * 10**9))),
+            "annual_rate": str(Decimal(draw(st.integers(0, 600))) / 10000),
+            "term_months": draw(st.integers(6, 120)),
+            "method": draw(st.sampled_from(["equal_installment", "equal_principal", "interest_only"])),
+            "start_date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat()})
+    for k in range(draw(st.integers(0, 3))):
+        project = draw(st.integers(0, n_projects - 1))
+        insured = draw(st.integers(10**6, 10**9))
+        insurance.append({
+            "policy_id": f"I{k}", "enterprise_id": projects[project]["enterprise_id"],
+            "project_id": f"P{project}", "product_field": draw(st.sampled_from(["ai", "blockchain", "other"])),
+            "insured_amount": str(insured), "premium": str(draw(st.integers(1, insured // 10))),
+            "start_date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat(),
+            "years": draw(st.integers(1, 4))})
+    for k in range(draw(st.integers(0, 3))):
+        reits = draw(st.booleans())
+        project = draw(st.sampled_from([None, *range(n_projects)]))
+        events.append({
+            "event_id": f"V{k}", "kind": "reits_issuance" if reits else "listing",
+            "enterprise_id": (projects[project]["enterprise_id"] if project is not None
+                              else draw(st.sampled_from([*ENTERPRISES, "E9"]))),
+            "project_id": None if project is None else f"P{project}",
+            "venue": None if reits else draw(st.sampled_from(["a_share_ipo", "neeq_select", "overseas_direct"])),
+            "stage": None if reits else draw(st.sampled_from(["acceptance", "listing"])),
+            "date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat(), "amount_raised": None})
+    return {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
+
+
+def as_tables(rows: dict[str, list[dict[str, object]]]) -> PortfolioTables:
+    from subsidy_engine.tables import TABLES
+    frames = {name: pd.DataFrame(rows[name], columns=list(columns) if not rows[name] else None, dtype=object)
+              for name, (_, columns) in TABLES.items()}
+    frames["loans"] = frames["loans"] if rows["loans"] else pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in ("loan_id", "project_id", "principal", "term_months", "start_date")})
+    return PortfolioTables(**frames, problems=check_tables(frames), source="test", digest="test")
+
+
+def models(rows: dict[str, list[dict[str, object]]]) -> tuple[list, list, list, list]:
+    def clean(row: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in row.items() if v is not None}
+    projects = [Project(**clean(r)) for r in rows["projects"]]
+    loans = [(r["loan_id"], r["project_id"], Loan(**clean({k: v for k, v in r.items()
+                                                           if k not in ("loan_id", "project_id")})))
+             for r in rows["loans"]]
+    insurance = [InsurancePolicy(**clean(r)) for r in rows["insurance"]]
+    events = [Event(**clean(r)) for r in rows["events"]]
+    return projects, loans, insurance, events
+
+
+@given(portfolios(), st.sampled_from([None, (2024,), (2023, 2024, 2025)]), st.booleans())
+def test_evaluate_equals_the_plain_reference(rows, years, with_rates) -> None:
+    rates = RATES if with_rates else None
+    claims = evaluate(as_tables(rows), POLICY, years, rate_by_stage=rates)
+    assert claims.rejections.empty
+    expected = reference_evaluate(*models(rows), POLICY, years, rates)
+    table = claims.table
+    assert list(table.columns) == list(CLAIM_COLUMNS)
+    got = {(r.instrument, r.item_id, int(r.year)): r for r in table.itertuples()}
+    assert set(got) == set(expected)
+    for key, want in expected.items():
+        row = got[key]
+        for name in ("gross", "amount", *CUT_COLUMNS[1:]):
+            assert getattr(row, name) == want[name], (key, name)
+        assert row.cut_by_item_rules == want["gross"] - want["computed"], key
+        assert (None if pd.isna(row.project_id) else row.project_id) == want["project_id"], key
+        assert row.funding_sources == want["funding_sources"], key
+    # the invariants: parts add up, nothing negative, caps hold per project
+    cuts = sum((table[c] for c in CUT_COLUMNS), start=pd.Series([Decimal(0)] * len(table)))
+    assert (table.gross - cuts == table.amount).all()
+    for column in ("amount", *CUT_COLUMNS):
+        assert (table[column] >= 0).all()
+
+
+def test_the_order_of_the_rows_changes_no_claim() -> None:
+    tables = demo_portfolio(400, seed=3)
+    shuffled = PortfolioTables(
+        **{name: getattr(tables, name).sample(frac=1, random_state=1).reset_index(drop=True)
+           for name in ("projects", "loans", "insurance", "events")},
+        problems=tables.problems, source=tables.source, digest=tables.digest)
+    a = evaluate(tables, POLICY, range(2022, 2031), rate_by_stage=RATES).table
+    b = evaluate(shuffled, POLICY, range(2022, 2031), rate_by_stage=RATES).table
+    pd.testing.assert_frame_equal(a.sort_values("claim_id", ignore_index=True),
+                                  b.sort_values("claim_id", ignore_index=True))
+
+
+def one_project(**loan: object) -> dict[str, list[dict[str, object]]]:
+    return {"projects": [{"project_id": "P", "enterprise_id": "E", "domain": "public", "stage": "pilot",
+                          "total_investment": "1000000000", "eligible_investment": "1000000000",
+                          "start_date": "2024-01-01", "industry_or_software": True, "district": "haidian"}],
+            "loans": [{"loan_id": "L", "project_id": "P", "principal": "500000000", "annual_rate": "0.03",
+                       "term_months": 60, "grace_months": 24, "start_date": "2024-04-19", **loan}],
+            "insurance": [], "events": []}
+
+
+def test_most_favourable_only_keeps_the_larger_instrument_and_explains_the_cut() -> None:
+    # 貼息 of 25,000,000.08 over two years against an investment subsidy of 30% x 10亿 = 3亿,
+    # capped at 2亿 per project: the investment subsidy is the more favourable, 貼息 is cut
+    claims = evaluate(as_tables(one_project()), POLICY, rate_by_stage=RATES)
+    table = claims.table.set_index("claim_id")
+    assert table.loc["investment_subsidy:P:2024", "amount"] == Decimal("200000000.00")
+    subsidy = table[table.instrument == "interest_subsidy"]
+    assert subsidy.gross.sum() == Decimal("25000000.08")
+    assert (subsidy.amount == 0).all() and subsidy.cut_by_most_favourable.sum() == Decimal("25000000.08")
+    assert set(table.funding_sources) == {"gaojingjian_fund|district_matching:haidian"}
+    text = explain(claims, "P")
+    assert "從優不重複" in text and "投資補助和貼息" in text and "高精尖產業發展資金" in text
+    assert "京发改规〔2024〕4号" in text and "0.025" in text
+    # without the investment subsidy the 貼息 is paid, within 50% of the investment
+    alone = evaluate(as_tables(one_project()), POLICY).table
+    assert alone.amount.sum() == Decimal("25000000.08")
+    assert any("no rate" in note for note in evaluate(as_tables(one_project()), POLICY).notes)
+
+
+def test_enterprise_year_cap_spans_the_enterprise_s_loans() -> None:
+    rows = one_project(principal="2000000000", grace_months=36)   # 2.5% of 20亿 = 5000万 a year
+    rows["loans"].append({**rows["loans"][0], "loan_id": "M", "start_date": "2024-05-01"})
+    claims = evaluate(as_tables(rows), POLICY, 2025)
+    by_loan = claims.table.set_index("item_id")
+    cap = Decimal("20000000")   # 2000万 per enterprise and year
+    assert by_loan.amount.sum() == cap
+    assert by_loan.loc["L", "amount"] == cap and by_loan.loc["M", "amount"] == 0   # L was drawn first
+    assert by_loan.loc["M", "cut_by_enterprise_cap"] == by_loan.loc["M", "gross"]
+
+
+def test_total_cap_as_a_share_of_investment() -> None:
+    rows = one_project()
+    rows["projects"][0]["total_investment"] = "40000000"        # 50% of 4000万 = 2000万 < 25,000,000.08
+    rows["projects"][0]["eligible_investment"] = "40000000"
+    table = evaluate(as_tables(rows), POLICY).table
+    assert table.amount.sum() == Decimal("20000000.00")
+    assert table.cut_by_total_cap.sum() == Decimal("5000000.08")
+    assert table.sort_values("year").cut_by_total_cap.iloc[0] == 0   # earliest years are paid first
+
+
+def test_bad_rows_are_reported_and_the_rest_computed_and_strict_raises() -> None:
+    rows = one_project()
+    rows["loans"].append({**rows["loans"][0], "loan_id": "X", "principal": "-5"})
+    rows["loans"].append({**rows["loans"][0], "loan_id": "Y", "project_id": None})
+    claims = evaluate(as_tables(rows), POLICY)
+    assert sorted(zip(claims.rejections.id, claims.rejections.field)) == [("X", "principal"),
+                                                                          ("Y", "project_id")]
+    assert set(claims.table.item_id) == {"L"}
+    with pytest.raises(EvaluationError, match="loans row 1 .'X'. principal"):
+        evaluate(as_tables(rows), POLICY, strict=True)
+
+
+def test_explain_names_every_amount_of_the_project() -> None:
+    claims = evaluate(demo_portfolio(300, seed=5), POLICY, range(2024, 2027), rate_by_stage=RATES)
+    project = claims.table.project_id.dropna().iloc[0]
+    text = explain(claims, project)
+    for row in claims.table[claims.table.project_id == project].itertuples():
+        assert row.claim_id in text and f"{row.amount:,}" in text
+    with pytest.raises(KeyError, match="no project 'nope'"):
+        explain(claims, "nope")
