@@ -18,6 +18,8 @@ def test_demo_prints_the_sample_loan_and_the_portfolio(capsys) -> None:
     assert "BJ-0018   principal       1000000.005 has more than 2 decimal places" in out
     assert "priced partly from the projection 'flat'" in out
     assert "engine 0.1.0" in out
+    assert "Claims of a synthetic portfolio (demo.portfolio(2000, seed=78): 2,000 projects" in out
+    assert "measure 15" in out and "investment subsidy (measures 1, 2, 4) not evaluated" in out
 
 
 def test_amortize_writes_exact_csv(tmp_path, capsys) -> None:

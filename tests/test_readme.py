@@ -17,6 +17,8 @@ def test_readme_python_examples_run() -> None:
     assert namespace["schedule"].total_interest == Decimal("910615.12")
     assert len(namespace["result"].rejections) > 0
     assert namespace["subsidy"].total == Decimal("49274.69")  # = the Decimal reference
+    claims = namespace["claims"]
+    assert claims.rejections.empty and claims.total > 0 and not claims.notes  # rates were given
 
 
 def test_ci_runs_the_readme_test_command() -> None:
