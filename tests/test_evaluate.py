@@ -202,3 +202,16 @@ def test_explain_names_every_amount_of_the_project() -> None:
         assert row.claim_id in text and f"{row.amount:,}" in text
     with pytest.raises(KeyError, match="no project 'nope'"):
         explain(claims, "nope")
+
+
+def test_items_before_the_policy_are_rejected_not_guessed() -> None:
+    rows = one_project()
+    rows["loans"].append({**rows["loans"][0], "loan_id": "OLD", "start_date": "2020-03-01"})
+    rows["projects"].append({**rows["projects"][0], "project_id": "Q", "start_date": "2021-07-21"})
+    rows["loans"].append({**rows["loans"][0], "loan_id": "QL", "project_id": "Q"})
+    claims = evaluate(as_tables(rows), POLICY)
+    report = claims.rejections.set_index("id")
+    assert report.loc["OLD", "field"] == "start_date" and "covers 2021-07-22" in report.loc["OLD", "reason"]
+    assert report.loc["Q", "field"] == "start_date"
+    assert report.loc["QL", "reason"].startswith("its project is rejected")
+    assert set(claims.table.item_id) == {"L"}

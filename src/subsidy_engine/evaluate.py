@@ -52,6 +52,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import batch
 from .claims import ClaimRows, read_items
 from .enums import Stage
 from .frames import money_series
@@ -63,7 +64,7 @@ from .kernels import calendar_year, pay_under_group_caps, share_of_amounts
 from .money import rate_to_units, yuan_to_fen
 from .policy import INSTRUMENTS, Policy, load_policy
 from .provenance import Provenance
-from .rates import LprCurve
+from .rates import LprCurve, epoch_days
 from .tables import PROBLEM_COLUMNS, PortfolioTables, load_portfolio
 
 #: The measure of 78號 each instrument pays under (investment subsidy: 1, or 4 for quasi-operating platforms).
@@ -160,6 +161,43 @@ def _drop_problem_rows(tables: PortfolioTables) -> tuple[dict[str, pd.DataFrame]
         kept_tables[name] = table if keep.shape[0] == len(table) else table.take(keep).reset_index(drop=True)
         kept_rows[name] = keep
     return kept_tables, kept_rows
+
+
+ANCHORS = {"projects": ("project_id", "start_date"), "loans": ("loan_id", "start_date"),
+           "insurance": ("policy_id", "start_date"), "events": ("event_id", "date")}
+
+
+def _drop_outside_coverage(frames: dict[str, pd.DataFrame], kept_rows: dict[str, np.ndarray],
+                           policy: Policy) -> list[pd.DataFrame]:
+    """Rows whose anchor date no parameter set covers are rejected, not guessed (and a rejected
+    project takes its loans and policies with it); the others are evaluated."""
+    first, last = policy.coverage
+    lo, hi = epoch_days(first), epoch_days(last) if last is not None else np.iinfo(np.int64).max
+    reports, dropped_projects = [], np.zeros(0, object)
+    for name, (id_column, column) in ANCHORS.items():
+        table = frames[name]
+        if table.empty or column not in table.columns:
+            continue
+        days, missing = batch.date_column(table[column], column, batch.Rejections(len(table)))
+        outside = ~missing & ((days < lo) | (days > hi))
+        reason = f"no parameter set of {policy.name} is in force on it (the file covers {first} to {last or 'open end'})"
+        why = np.full(len(table), reason, dtype=object)
+        field_name = np.full(len(table), column, dtype=object)
+        if name != "projects" and dropped_projects.shape[0] and "project_id" in table.columns:
+            orphan = table["project_id"].isin(dropped_projects).to_numpy(dtype=bool) & ~outside
+            why[orphan], field_name[orphan] = "its project is rejected: no parameters on its start date", "project_id"
+            outside |= orphan
+        if not outside.any():
+            continue
+        rows = np.flatnonzero(outside)
+        reports.append(pd.DataFrame({"table": name, "row": kept_rows[name][rows],
+                                     "id": table[id_column].take(rows).to_numpy(dtype=object),
+                                     "field": field_name[rows], "reason": why[rows]}))
+        if name == "projects":
+            dropped_projects = table[id_column].take(rows).to_numpy(dtype=object)
+        frames[name] = table.take(np.flatnonzero(~outside)).reset_index(drop=True)
+        kept_rows[name] = kept_rows[name][~outside]
+    return reports
 
 
 def _as_problems(report: pd.DataFrame, table: str, id_column: str, kept_rows: np.ndarray) -> pd.DataFrame:
@@ -312,6 +350,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     chosen_years = _years(years)
     frames, kept_rows = _drop_problem_rows(tables)
     problems = [tables.problems]
+    problems.extend(_drop_outside_coverage(frames, kept_rows, policy))
     notes: list[str] = []
 
     # projects: attributes for stacking and funding sources
