@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 from datetime import date
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -211,6 +211,13 @@ def empty_rejections(id_name: str = "loan_id") -> pd.DataFrame:
                          "field": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
 
 
+def problems_message(rejections: pd.DataFrame, where: str, place: Callable[[Any], str]) -> str:
+    """``N problem(s) in <where>: <place> <field>: <reason>; ...`` for the first five rows of a report."""
+    head = "; ".join(f"{place(r)} {r.field}: {r.reason}" for r in rejections.head(5).itertuples())
+    more = f" and {len(rejections) - 5} more" if len(rejections) > 5 else ""
+    return f"{len(rejections)} problem(s) in {where}: {head}{more}"
+
+
 def blank_cells(series: pd.Series) -> np.ndarray:
     """Blank cells: None, NaN, NA, NaT or an empty string."""
     if isinstance(series.dtype, pd.ArrowDtype):  # in Arrow: no object round trip
@@ -356,12 +363,16 @@ def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarra
     return values, missing | bad | too_big
 
 
-def text_cells(series: pd.Series) -> pa.Array:
-    """The column as Arrow text, trimmed and lower-cased (blanks are null or empty)."""
+def arrow_text(series: pd.Series) -> pa.Array:
+    """The column as one Arrow ``string`` array, cells as written (blanks null)."""
     if not (isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_string(series.dtype.pyarrow_dtype)):
         series = series.astype(pd.StringDtype("pyarrow"))
-    arr = pa.chunked_array(series.array._pa_array).combine_chunks()
-    return pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+    return pa.chunked_array(series.array._pa_array).combine_chunks().cast(pa.string())
+
+
+def text_cells(series: pd.Series) -> pa.Array:
+    """The column as Arrow text, trimmed and lower-cased (blanks are null or empty)."""
+    return pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(series)))
 
 
 def vocabulary_index(series: pd.Series, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

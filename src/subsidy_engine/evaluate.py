@@ -82,10 +82,8 @@ class EvaluationError(ValueError):
 
     def __init__(self, rejections: pd.DataFrame) -> None:
         self.rejections = rejections
-        head = "; ".join(f"{r.table} row {r.row} ({r.id!r}) {r.field}: {r.reason}"
-                         for r in rejections.head(5).itertuples())
-        more = f" and {len(rejections) - 5} more" if len(rejections) > 5 else ""
-        super().__init__(f"{len(rejections)} problem(s) in the portfolio: {head}{more}")
+        super().__init__(batch.problems_message(rejections, "the portfolio",
+                                                lambda r: f"{r.table} row {r.row} ({r.id!r})"))
 
 
 @dataclass(frozen=True)
@@ -209,21 +207,12 @@ def _as_problems(report: pd.DataFrame, table: str, id_column: str, kept_rows: np
                          "reason": report["reason"]})
 
 
-def _text(values: Any) -> pa.Array:
-    """A column of ids or words as one Arrow ``string`` array (blanks null)."""
-    if isinstance(values, pd.Series):
-        if not (isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype)):
-            values = values.astype(pd.StringDtype("pyarrow"))
-        return pa.chunked_array(values.array._pa_array).combine_chunks().cast(pa.string())
-    return pa.array(np.asarray(values, dtype=object), pa.string(), from_pandas=True)
-
-
 def _funding_sources(projects: pd.DataFrame, industry: np.ndarray) -> pa.Array:
     """Per project: ``gaojingjian_fund`` or ``sector_budget:<sector>``, then ``district_matching:<district>``."""
     n = len(projects)
     blank = pa.array([""] * n, pa.string())
-    sector = _text(projects["sector"]) if "sector" in projects else pa.nulls(n, pa.string())
-    district = _text(projects["district"]) if "district" in projects else pa.nulls(n, pa.string())
+    sector = batch.arrow_text(projects["sector"]) if "sector" in projects else pa.nulls(n, pa.string())
+    district = batch.arrow_text(projects["district"]) if "district" in projects else pa.nulls(n, pa.string())
     sector_source = pc.if_else(pc.is_null(sector), pa.scalar("sector_budget"),
                                pc.binary_join_element_wise("sector_budget", sector, ":"))
     municipal = pc.if_else(pa.array(industry), pa.scalar("gaojingjian_fund"), sector_source)
@@ -234,39 +223,31 @@ def _funding_sources(projects: pd.DataFrame, industry: np.ndarray) -> pa.Array:
 
 @dataclass
 class _Rows:
-    """The claims of every instrument as aligned arrays (one row per item and year)."""
+    """The claims of every instrument as aligned arrays (one row per item and year), added part by part."""
 
-    instrument: list[np.ndarray] = field(default_factory=list)
-    measure: list[np.ndarray] = field(default_factory=list)
-    project: list[np.ndarray] = field(default_factory=list)
-    enterprise: list[pa.Array] = field(default_factory=list)
-    item: list[pa.Array] = field(default_factory=list)
-    year: list[np.ndarray] = field(default_factory=list)
-    day: list[np.ndarray] = field(default_factory=list)
-    gross: list[np.ndarray] = field(default_factory=list)
-    amount: list[np.ndarray] = field(default_factory=list)
-    parameter_set: list[np.ndarray] = field(default_factory=list)
-    set_index: list[np.ndarray] = field(default_factory=list)
-    parameter: list[np.ndarray] = field(default_factory=list)
-    detail: list[np.ndarray] = field(default_factory=list)
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, instrument: str, rows: ClaimRows, keep: np.ndarray, *, project: np.ndarray,
-            enterprise: pa.Array, item: Any, day: np.ndarray, gross: np.ndarray, measure: np.ndarray | int,
-            parameter: np.ndarray | str) -> None:
-        n = keep.shape[0]
-        self.instrument.append(np.full(n, INSTRUMENTS.index(instrument), np.int8))
-        self.measure.append(np.broadcast_to(np.asarray(measure, np.int16), (rows.paid.shape[0],))[keep].copy())
-        self.project.append(project[keep])
-        self.enterprise.append(enterprise.take(pa.array(keep)))
-        self.item.append(_text(item).take(pa.array(keep)))
-        self.year.append(np.asarray(rows.columns["year"], np.int64)[keep])
-        self.day.append(day[keep])
-        self.gross.append(gross[keep])
-        self.amount.append(np.asarray(rows.columns["amount"], np.int64)[keep])
-        self.parameter_set.append(np.asarray(rows.columns["parameter_set"], dtype=object)[keep])
-        self.set_index.append(np.asarray(rows.internal["set_index"], np.int64)[keep])
-        self.parameter.append(np.broadcast_to(np.asarray(parameter, dtype=object), (rows.paid.shape[0],))[keep])
-        self.detail.append(keep)
+            enterprise: pa.Array, item: pd.Series, day: np.ndarray, gross: np.ndarray, measure: np.ndarray | int,
+            parameter: np.ndarray | str, year: np.ndarray | None = None) -> None:
+        n, picked = rows.paid.shape[0], pa.array(keep)
+        self.parts.append({
+            "instrument": np.full(keep.shape[0], INSTRUMENTS.index(instrument), np.int8),
+            "measure": np.broadcast_to(np.asarray(measure, np.int16), (n,))[keep],
+            "project": project[keep].astype(np.int64),
+            "enterprise": enterprise.take(picked),
+            "item": batch.arrow_text(item).take(picked),
+            "year": np.asarray(rows.columns["year"] if year is None else year, np.int64)[keep],
+            "day": day[keep].astype(np.int64),
+            "gross": gross[keep],
+            "amount": np.asarray(rows.columns["amount"], np.int64)[keep],
+            "set_index": np.asarray(rows.internal["set_index"], np.int64)[keep],
+            "parameter": np.broadcast_to(np.asarray(parameter, dtype=object), (n,))[keep],
+        })
+
+    def column(self, name: str) -> Any:
+        values = [part[name] for part in self.parts]
+        return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
 
 
 def _sort_order(*keys: np.ndarray) -> np.ndarray:
@@ -358,13 +339,13 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     project_arrays, projects, project_rejections = read
     problems.append(_as_problems(project_rejections, "projects", "project_id", kept_rows["projects"]))
     n_projects = len(projects)
-    project_id_text = _text(projects["project_id"])
-    project_enterprise = _text(projects["enterprise_id"])
+    project_id_text = batch.arrow_text(projects["project_id"])
+    project_enterprise = batch.arrow_text(projects["enterprise_id"])
     sources_of_project = _funding_sources(projects, project_arrays["industry_or_software"])
 
     def project_rows(ids: Any) -> np.ndarray:
         """Row of each id in the projects table, -1 when blank or unknown."""
-        found = pc.index_in(_text(ids), value_set=project_id_text).fill_null(-1)
+        found = pc.index_in(batch.arrow_text(ids), value_set=project_id_text).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
 
     rows = _Rows()
@@ -405,7 +386,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
         project = (project_rows(premium.columns["project_id"]) if premium.columns["project_id"] is not None
                    else np.full(premium.paid.shape[0], -1))
         rows.add("premium_subsidy", premium, keep, project=project,
-                 enterprise=_text(premium.columns["enterprise_id"]), item=premium.columns["policy_id"],
+                 enterprise=batch.arrow_text(premium.columns["enterprise_id"]), item=premium.columns["policy_id"],
                  day=np.asarray(premium.columns["start_date"]), gross=np.asarray(premium.columns["gross"]),
                  measure=7, parameter="insurance_premium.share")
 
@@ -424,8 +405,8 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                    else np.full(grants.paid.shape[0], -1))
         for instrument, mask in (("reits_grant", reits), ("listing_grant", ~reits)):
             keep = np.flatnonzero(grants.paid & mask)
-            rows.add(instrument, grants, keep, project=project, enterprise=_text(grants.columns["enterprise_id"]),
-                     item=grants.columns["event_id"], day=np.asarray(grants.columns["date"]),
+            rows.add(instrument, grants, keep, project=project,
+                     enterprise=batch.arrow_text(grants.columns["enterprise_id"]), item=grants.columns["event_id"], day=np.asarray(grants.columns["date"]),
                      gross=np.asarray(grants.columns["gross"]), measure=np.asarray(grants.columns["measure"]),
                      parameter=np.where(reits, reits_parameter, venue))
 
@@ -435,11 +416,10 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
         details["investment_subsidy"] = investment
         keep = np.flatnonzero(investment.paid)
         stage = np.array([s.value for s in Stage], dtype=object)[project_arrays["stage"]]
-        investment.columns["year"] = _year_of(project_arrays["day"])
         rows.add("investment_subsidy", investment, keep, project=np.arange(n_projects),
                  enterprise=project_enterprise, item=projects["project_id"], day=project_arrays["day"],
                  gross=np.asarray(investment.columns["gross"]), measure=np.asarray(investment.columns["measure"]),
-                 parameter="investment_subsidy.rate_by_stage." + stage)
+                 parameter="investment_subsidy.rate_by_stage." + stage, year=_year_of(project_arrays["day"]))
     elif n_projects:
         notes.append("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
                      "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")
@@ -467,9 +447,9 @@ def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
             parts.append(pd.DataFrame({"instrument": name, "item_id": frame[rows.id_column].to_numpy(dtype=object),
                                        "reason": frame["reason"].to_numpy(dtype=object)}))
             continue
-        unpaid = np.flatnonzero(~rows.paid)
         if name == "interest_subsidy":
             continue  # loan-years outside the window are not items
+        unpaid = np.flatnonzero(~rows.paid)
         instrument = (np.asarray(rows.columns["instrument"], dtype=object)[unpaid] if name == "grants"
                       else name)
         ids = rows.columns[rows.id_column]
@@ -485,22 +465,18 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
              sources_of_project: pa.Array, years: tuple[int, ...] | None) -> pd.DataFrame:
     """Stacking and the cross-item caps over all claims, then the years asked for."""
     n_projects = len(projects)
-    cat = np.concatenate
-    instrument = cat(rows.instrument) if rows.instrument else np.zeros(0, np.int8)
-    n = instrument.shape[0]
-    if n == 0:
+    if not rows.parts or sum(part["year"].shape[0] for part in rows.parts) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS})
-    project = cat(rows.project).astype(np.int64)
-    enterprise = pa.concat_arrays(rows.enterprise)
+    instrument, project, enterprise = rows.column("instrument"), rows.column("project"), rows.column("enterprise")
+    n = instrument.shape[0]
     enterprise_code = np.asarray(pc.dictionary_encode(enterprise).indices.to_numpy(zero_copy_only=False), np.int64)
-    item = pa.concat_arrays(rows.item)
+    item = rows.column("item")
     # ties between items are broken by the id's text, so that the row order of the tables does not matter
     item_code = np.asarray(pc.rank(item, sort_keys="ascending", tiebreaker="dense").to_numpy(
         zero_copy_only=False), np.int64)
-    year, day = cat(rows.year), cat(rows.day).astype(np.int64)
-    gross, computed = cat(rows.gross), cat(rows.amount)
-    parameter_set = cat(rows.parameter_set)
-    set_of_row = cat(rows.set_index)
+    year, day = rows.column("year"), rows.column("day")
+    gross, computed = rows.column("gross"), rows.column("amount")
+    set_of_row = rows.column("set_index")
     has_project = project >= 0
     project_set = policy.set_index(project_arrays["day"]) if n_projects else np.zeros(0, np.int64)
     sets = policy.sets
@@ -578,7 +554,7 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
     item_shown = item.take(take)
     claim_id = pc.binary_join_element_wise(pa.array(instrument_names[instrument[order]], pa.string()), item_shown,
                                            pc.cast(pa.array(year[order]), pa.string()), ":")
-    project_ids = _text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
+    project_ids = batch.arrow_text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
     project_ids = pc.if_else(pa.array(has_project[order]), project_ids, pa.nulls(order.shape[0], pa.string()))
 
     def text(values: pa.Array) -> pd.Series:
@@ -588,7 +564,7 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
         "claim_id": text(claim_id),
         "project_id": text(project_ids),
         "enterprise_id": text(enterprise.take(take)),
-        "measure": cat(rows.measure)[order].astype(np.int16),
+        "measure": rows.column("measure")[order],
         "instrument": pd.Categorical.from_codes(instrument[order], categories=list(INSTRUMENTS)),
         "item_id": text(item_shown),
         "year": year[order].astype(np.int32),
@@ -600,8 +576,8 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
         "cut_by_total_cap": money_series((after_favourable - after_total)[order]),
         "amount": money_series(after_total[order]),
         "funding_sources": text(sources),
-        "parameter_set": parameter_set[order],
-        "parameter": cat(rows.parameter)[order],
+        "parameter_set": np.array([s.id for s in policy.sets], dtype=object)[set_of_row[order]],
+        "parameter": rows.column("parameter")[order],
     })
 
 

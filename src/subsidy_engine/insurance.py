@@ -233,7 +233,7 @@ def premium_subsidy_rows(insurance: pd.DataFrame | list[InsurancePolicy],
     }, money=("premium", "gross", "amount", "cut_by_annual_cap"), dates=("start_date",),
         paid=np.ones(row_policy.shape[0], bool), id_column="policy_id", reasons=np.empty(0, object),
         rejections=rejections, digest=digest, not_paid=left_out,
-        internal={"set_index": set_index[row_policy], "insured": arrays["insured_amount"][row_policy]})
+        internal={"set_index": set_index[row_policy]})
 
 
 __all__ = ["InsurancePolicy", "PremiumSubsidyRule", "premium_subsidy", "premium_subsidy_rows"]

@@ -245,7 +245,7 @@ def investment_subsidy_rows(projects: pd.DataFrame | list[Project], rules: Inves
         "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
     }, money=("gross", "amount", "cut_by_investment_ceiling", "cut_by_project_cap"), paid=eligible,
         id_column="project_id", reasons=reason, rejections=rejections, digest=in_force.digest,
-        internal={"set_index": set_index, "rate": rate, "ceiling": ceiling, "cap": cap})
+        internal={"set_index": set_index, "rate": rate})
 
 
 __all__ = ["InvestmentSubsidyRule", "Project", "investment_subsidy", "investment_subsidy_rows"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import engine
-from .batch import PortfolioSchemaError, arrays_from_frame, empty_rejections
+from .batch import PortfolioSchemaError, arrays_from_frame, empty_rejections, problems_message
 from .frames import date_series, money_series, rate_series
 from .provenance import Provenance
 from .rates import EPOCH, LprCurve, default_lpr
@@ -33,10 +33,8 @@ class PortfolioValidationError(ValueError):
 
     def __init__(self, rejections: pd.DataFrame) -> None:
         self.rejections = rejections
-        head = "; ".join(f"row {r.row} (loan_id {r.loan_id!r}) {r.field}: {r.reason}"
-                         for r in rejections.head(5).itertuples())
-        more = f" and {len(rejections) - 5} more" if len(rejections) > 5 else ""
-        super().__init__(f"{len(rejections)} problem(s) in the loan table: {head}{more}")
+        super().__init__(problems_message(rejections, "the loan table",
+                                          lambda r: f"row {r.row} (loan_id {r.loan_id!r})"))
 
 
 @dataclass
