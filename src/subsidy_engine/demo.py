@@ -11,7 +11,8 @@ can judge what a simulation on it means:
   enterprises (the 高精尖 fund pays them, closing paragraph); each enterprise
   has one sector and one home district, weighted towards 海淀, 朝陽 and 經開區.
 * **Projects**: 55% public domain; stages pilot / demonstration / promotion
-  30 / 40 / 30%; 35% in the key-project library (measure 2); 8% quasi-operating
+  30 / 40 / 30%; 35% in the key-project library (measure 2); an expert review
+  score (``merit_score``, for merit allocation) uniform from 60.00 to 100.00; 8% quasi-operating
   platforms, most with a free-service obligation, 3% non-profit platforms
   (measure 4); 15% compute or network projects; total investment 500万 to 20亿
   (log-uniform, whole 万), of which 60-100% eligible; start dates 2022-01-01
@@ -183,6 +184,9 @@ def portfolio(n_projects: int = 5_000, seed: int = 78) -> PortfolioTables:
                                                       np.zeros(n_steps, np.int64)])).where(
             pd.Series(np.arange(n_reits + n_steps) < n_reits)),
     })
+    # drawn last, so that adding it left every earlier draw (and the portfolio) as it was
+    projects.insert(projects.columns.get_loc("in_library") + 1, "merit_score",
+                    money_series(rng.integers(6000, 10001, n)))
     tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
     digest = hashlib.sha256(f"subsidy_engine.demo.portfolio({n}, {seed}) {engine_version()}".encode()).hexdigest()
     return PortfolioTables(**tables, problems=check_tables(tables), source=f"demo.portfolio({n}, seed={seed})",

@@ -74,6 +74,8 @@ CUT_COLUMNS = ("cut_by_item_rules", "cut_by_enterprise_cap", "cut_by_project_cap
                "cut_by_total_cap")
 CLAIM_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "instrument", "item_id", "year", "gross",
                  *CUT_COLUMNS, "amount", "funding_sources", "parameter_set", "parameter")
+#: The project attributes funding rules read (:attr:`Claims.attributes`).
+ATTRIBUTE_COLUMNS = ("sector", "district", "industry_or_software", "in_library", "merit_score")
 NO_CAP = -1
 
 
@@ -108,6 +110,10 @@ class Claims:
     notes : tuple of str
         What was not evaluated and why (e.g. no investment-subsidy rate given).
     provenance : Provenance
+    attributes : DataFrame
+        Row for row with ``table``: the attributes of the project describing each
+        claim (its own, or its enterprise's first project) that a budget's funding
+        rules read: ``sector, district, industry_or_software, in_library, merit_score``.
     """
 
     table: pd.DataFrame
@@ -121,6 +127,7 @@ class Claims:
     policy: Policy = field(repr=False)
     rate_by_stage: dict[str, str] | None = field(repr=False)
     details: dict[str, pd.DataFrame] = field(repr=False)
+    attributes: pd.DataFrame = field(repr=False)
 
     @property
     def total(self) -> Decimal:
@@ -424,7 +431,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
         notes.append("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
                      "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")
 
-    table = _combine(rows, policy, project_arrays, projects, sources_of_project, chosen_years)
+    table, attributes = _combine(rows, policy, project_arrays, projects, sources_of_project, chosen_years)
     not_paid = _not_paid(details)
     rejections = pd.concat([p for p in problems if not p.empty] or [problems[0]], ignore_index=True)
     rejections = rejections.sort_values(["table", "row"], kind="stable", ignore_index=True)
@@ -436,7 +443,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                   years=chosen_years, notes=tuple(notes),
                   provenance=Provenance.of(*digests, scenario=lpr.projection_label if lpr is not None else None),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
-                  details=details)  # type: ignore[arg-type]
+                  details=details, attributes=attributes)  # type: ignore[arg-type]
 
 
 def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
@@ -462,11 +469,12 @@ def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
 
 
 def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray], projects: pd.DataFrame,
-             sources_of_project: pa.Array, years: tuple[int, ...] | None) -> pd.DataFrame:
-    """Stacking and the cross-item caps over all claims, then the years asked for."""
+             sources_of_project: pa.Array, years: tuple[int, ...] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stacking and the cross-item caps over all claims, then the years asked for; the claims' attributes."""
     n_projects = len(projects)
     if not rows.parts or sum(part["year"].shape[0] for part in rows.parts) == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS})
+        return (pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS}),
+                pd.DataFrame({c: pd.Series(dtype=object) for c in ATTRIBUTE_COLUMNS}))
     instrument, project, enterprise = rows.column("instrument"), rows.column("project"), rows.column("enterprise")
     n = instrument.shape[0]
     enterprise_code = np.asarray(pc.dictionary_encode(enterprise).indices.to_numpy(zero_copy_only=False), np.int64)
@@ -545,12 +553,14 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
                                item_code[subset], year[subset])]
     take = pa.array(order)
     instrument_names = np.array(INSTRUMENTS, dtype=object)
-    source_row = np.maximum(project[order], 0)
+    # the project whose attributes describe each claim: its own, else its enterprise's first project (-1: none)
+    describing = project[order].copy()
     without = np.flatnonzero(~has_project[order])
-    by_enterprise = _enterprise_sources(projects, sources_of_project, enterprise.take(pa.array(order[without])))
-    # events and policies without a project take their enterprise's sources, appended after the projects'
-    source_row[without] = n_projects + np.arange(without.shape[0])
-    sources = pa.concat_arrays([sources_of_project, by_enterprise]).take(pa.array(source_row))
+    describing[without] = _first_project_rows(projects, enterprise.take(pa.array(order[without])))
+    known = pa.array(describing >= 0)
+    sources = pc.if_else(known, sources_of_project.take(pa.array(np.maximum(describing, 0))),
+                         pa.scalar("gaojingjian_fund|sector_budget")) if n_projects else pa.array(
+        ["gaojingjian_fund|sector_budget"] * order.shape[0], pa.string())
     item_shown = item.take(take)
     claim_id = pc.binary_join_element_wise(pa.array(instrument_names[instrument[order]], pa.string()), item_shown,
                                            pc.cast(pa.array(year[order]), pa.string()), ":")
@@ -560,7 +570,7 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
     def text(values: pa.Array) -> pd.Series:
         return pd.Series(values, dtype=pd.ArrowDtype(pa.string()))
 
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "claim_id": text(claim_id),
         "project_id": text(project_ids),
         "enterprise_id": text(enterprise.take(take)),
@@ -579,19 +589,35 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
         "parameter_set": np.array([s.id for s in policy.sets], dtype=object)[set_of_row[order]],
         "parameter": rows.column("parameter")[order],
     })
+    return table, _attributes(projects, project_arrays, describing)
 
 
-def _enterprise_sources(projects: pd.DataFrame, sources_of_project: pa.Array, enterprise: pa.Array) -> pa.Array:
-    """The funding sources of each enterprise's first project; both municipal sources when it has none."""
+def _attributes(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
+    """:attr:`Claims.attributes` of claims described by project ``rows`` (-1: no project)."""
+    known = rows >= 0
+    safe = np.maximum(rows, 0)
+    frame: dict[str, Any] = {}
+    for name in ("sector", "district"):
+        values = (batch.arrow_text(projects[name]).take(pa.array(safe)) if name in projects and len(projects)
+                  else pa.nulls(rows.shape[0], pa.string()))
+        frame[name] = pd.Series(pc.if_else(pa.array(known), values, pa.nulls(rows.shape[0], pa.string())),
+                                dtype=pd.ArrowDtype(pa.string()))
+    for name in ("industry_or_software", "in_library"):
+        frame[name] = known & (project_arrays[name][safe] if len(projects) else False)
+    has_score = known & ~(project_arrays["no_merit_score"][safe] if len(projects) else True)
+    frame["merit_score"] = money_series(np.where(has_score, project_arrays["merit_score"][safe] if len(projects)
+                                                 else 0, 0)).where(pd.Series(has_score))
+    return pd.DataFrame(frame)
+
+
+def _first_project_rows(projects: pd.DataFrame, enterprise: pa.Array) -> np.ndarray:
+    """The row of each enterprise's first project (in table order), -1 when it has none."""
     if len(projects) == 0:
-        return pa.array(["gaojingjian_fund|sector_budget"] * len(enterprise), pa.string())
-    first = ~projects["enterprise_id"].duplicated().to_numpy()
-    first_rows = np.flatnonzero(first)
+        return np.full(len(enterprise), -1, np.int64)
+    first_rows = np.flatnonzero(~projects["enterprise_id"].duplicated().to_numpy())
     position = pd.Index(projects["enterprise_id"].take(first_rows)).get_indexer(
         pd.Series(enterprise, dtype=pd.ArrowDtype(pa.string())))
-    found = position >= 0
-    sources = sources_of_project.take(pa.array(first_rows[np.maximum(position, 0)]))
-    return pc.if_else(pa.array(found), sources, pa.scalar("gaojingjian_fund|sector_budget"))
+    return np.where(position >= 0, first_rows[np.maximum(position, 0)], -1)
 
 
-__all__ = ["CLAIM_COLUMNS", "Claims", "EvaluationError", "MEASURE_OF", "evaluate"]
+__all__ = ["ATTRIBUTE_COLUMNS", "CLAIM_COLUMNS", "Claims", "EvaluationError", "MEASURE_OF", "evaluate"]

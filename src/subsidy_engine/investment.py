@@ -61,6 +61,7 @@ class Project(BaseModel):
     domain: Annotated[Domain, BeforeValidator(Domain.parse)]
     stage: Annotated[Stage, BeforeValidator(Stage.parse)]
     in_library: bool = False
+    merit_score: Money | None = None  # expert review score for merit (擇優) allocation; exact, 0.01 steps
     platform_type: Annotated[PlatformType, BeforeValidator(PlatformType.parse)] = PlatformType.NONE
     free_service_obligation: bool = False
     category: Category = "other"
@@ -140,12 +141,12 @@ def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
         out["compute_or_network"] = (category == "compute_or_network").fillna(False).to_numpy(dtype=bool)
     for name in ("in_library", "free_service_obligation", "industry_or_software"):
         out[name] = _flag(table.get(name), name, rej, n)
-    for name in ("total_investment", "eligible_investment", "expected_returns"):
+    for name in ("total_investment", "eligible_investment", "expected_returns", "merit_score"):
         if name not in table.columns:
             out[name], out["no_" + name] = np.zeros(n, np.int64), np.ones(n, bool)
             continue
         fen, unusable = batch.decimal_units(table[name], 2, name, rej)
-        rej.add(~unusable & (fen < 0), name, "must not be negative")
+        rej.add(~unusable & (fen < 0), name, "must not be negative")  # merit_score: in units of 0.01
         out[name], out["no_" + name] = fen, unusable
     rej.add(~out["no_total_investment"] & (out["total_investment"] == 0), "total_investment", "must be positive")
     rej.add(out["eligible_investment"] > out["total_investment"], "eligible_investment",
