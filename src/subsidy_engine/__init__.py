@@ -18,6 +18,8 @@ The public API (everything else is internal and may change):
 * :mod:`subsidy_engine.demo` - ``portfolio(n_projects, seed)``, a seeded synthetic portfolio.
 """
 
+from .allocation import Allocation, allocate
+from .budget import Budget, BudgetError, load_budget
 from .claims import ClaimsResult
 from .evaluate import Claims, EvaluationError, evaluate
 from .explain import explain
@@ -38,6 +40,9 @@ from .tables import PortfolioTables, load_portfolio
 __version__ = engine_version()
 
 __all__ = [
+    "Allocation",
+    "Budget",
+    "BudgetError",
     "Claims",
     "CoverageError",
     "EvaluationError",
@@ -63,6 +68,7 @@ __all__ = [
     "Schedule",
     "ScheduleRow",
     "SubsidySchedule",
+    "allocate",
     "amortize",
     "amortize_portfolio",
     "evaluate",
@@ -71,6 +77,7 @@ __all__ = [
     "interest_subsidy",
     "interest_subsidy_portfolio",
     "investment_subsidy",
+    "load_budget",
     "load_lpr",
     "load_policy",
     "load_portfolio",

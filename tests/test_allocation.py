@@ -1,0 +1,353 @@
+"""allocate(): budgets, the three modes, their invariants, and the kernel against the plain reference."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from subsidy_engine import Budget, BudgetError, allocate, evaluate, load_budget
+from subsidy_engine.demo import portfolio
+from subsidy_engine.reference_allocation import reference_allocate
+
+YEARS = (2026, 2027, 2028)
+SECTORS = ("a", "b")
+DISTRICTS = ("x", "y")
+
+
+def budget_of(sources: list[dict], tiers: list[dict] | None = None, years: tuple[int, int] = (2026, 2028)) -> Budget:
+    return Budget.of({"id": "test", "status": "inferred", "basis": "test", "years": list(years),
+                      "priority_tiers": tiers if tiers is not None else [{"in_library": True}], "sources": sources})
+
+
+# --- generated claims and budgets -------------------------------------------------------------------------
+
+# equal small amounts against small caps make remainder ties and binding later years common
+amounts = st.one_of(st.sampled_from([1, 3, 100, 200, 300, 1000]), st.integers(0, 2_000), st.integers(0, 10**13),
+                    st.sampled_from([50, 150, 250, 10**12 + 50])).map(lambda fen: Decimal(fen) / 100)
+
+
+@st.composite
+def claims_tables(draw: st.DrawFn, max_items: int = 10, single_year: bool = False) -> pd.DataFrame:
+    rows = []
+    for k in range(draw(st.integers(1, max_items))):
+        instrument = draw(st.sampled_from(["interest_subsidy", "premium_subsidy", "listing_grant"]))
+        first = draw(st.sampled_from(YEARS))
+        span = 1 if single_year else draw(st.integers(1, YEARS[-1] - first + 1))
+        project = draw(st.sampled_from(["P0", "P1", "P2", "P3", None]))
+        attributes = {"project_id": project, "enterprise_id": draw(st.sampled_from(["E0", "E1", "E2"])),
+                      "sector": draw(st.sampled_from(SECTORS)), "district": draw(st.sampled_from(DISTRICTS + (None,))),
+                      "industry_or_software": draw(st.booleans()), "in_library": draw(st.booleans()),
+                      "merit_score": draw(st.sampled_from([None, Decimal("70.00"), Decimal("85.50"), Decimal("99")]))}
+        measure = {"interest_subsidy": 15, "premium_subsidy": 7, "listing_grant": 14}[instrument]
+        for year in range(first, first + span):
+            rows.append({"claim_id": f"{instrument}:I{k}:{year}", "instrument": instrument, "item_id": f"I{k}",
+                         "measure": measure, "year": year, "amount": draw(amounts), **attributes})
+    return pd.DataFrame(rows)
+
+
+caps = st.one_of(st.sampled_from([0, 1, 100, 250, 500, 2000]), st.integers(0, 3_000),
+                st.integers(0, 2 * 10**13)).map(
+    lambda fen: str(Decimal(fen) / 100))
+
+
+@st.composite
+def eligibility(draw: st.DrawFn) -> dict:
+    rule: dict = {}
+    if draw(st.booleans()):
+        rule["industry_or_software"] = draw(st.booleans())
+    if draw(st.booleans()):
+        rule["sectors"] = draw(st.lists(st.sampled_from(SECTORS), min_size=1, max_size=2, unique=True))
+    if draw(st.booleans()):
+        rule["measures"] = draw(st.lists(st.sampled_from([7, 14, 15]), min_size=1, max_size=3, unique=True))
+    return rule
+
+
+@st.composite
+def budgets(draw: st.DrawFn, binding_eligibility: bool = True, group_caps: bool = True,
+            district: bool = True) -> Budget:
+    sources = []
+    for k in range(draw(st.integers(1, 4))):
+        level = draw(st.sampled_from(["municipal", "district"])) if district else "municipal"
+        source: dict = {"id": f"S{k}", "level": level,
+                        "caps": {y: draw(caps) for y in YEARS} if draw(st.booleans()) else draw(caps),
+                        "carry_over": draw(st.booleans())}
+        if level == "district":
+            source["matching_share"] = draw(st.sampled_from(["1", "0.5", "0.3333333333", "2"]))
+            if binding_eligibility and draw(st.booleans()):
+                source["eligible"] = {"districts": draw(st.lists(st.sampled_from(DISTRICTS), min_size=1,
+                                                                 unique=True))}
+        elif binding_eligibility:
+            source["eligible"] = draw(eligibility())
+        if group_caps and draw(st.integers(0, 3)) == 0:
+            source["per_project_cap"] = draw(caps)
+        if group_caps and draw(st.integers(0, 3)) == 0:
+            source["per_enterprise_cap"] = draw(caps)
+        sources.append(source)
+    tiers = draw(st.sampled_from([[], [{"in_library": True}], [{"measures": [15]}, {"in_library": True}]]))
+    return budget_of(sources, tiers)
+
+
+def as_dicts(table: pd.DataFrame) -> list[dict]:
+    out = []
+    for row in table.to_dict("records"):
+        row = {k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in row.items()}
+        row["item"] = f"{row['instrument']}:{row['item_id']}"
+        row["amount"] = Decimal(row["amount"])
+        out.append(row)
+    return out
+
+
+def fen(series: pd.Series) -> np.ndarray:
+    return np.array([int(Decimal(v) * 100) for v in series], dtype=np.int64)
+
+
+def check_invariants(result, table: pd.DataFrame, budget: Budget) -> None:  # noqa: ANN001
+    awards, by_source = result.awards, result.by_source
+    claimed, awarded = fen(awards.claimed), fen(awards.awarded)
+    assert (awarded >= 0).all() and (awarded <= claimed).all()
+    assert (fen(awards.cut) == claimed - awarded).all()
+    # every claim: the sum awarded never passes its amount; the unfunded list has the rest
+    amount = dict(zip(table.claim_id, fen(table.amount)))
+    paid = awards.assign(a=awarded).groupby("claim_id")["a"].sum().to_dict()
+    assert set(paid) == set(amount)  # nothing dropped
+    assert all(paid[k] <= amount[k] for k in amount)
+    unfunded = dict(zip(result.unfunded.claim_id, fen(result.unfunded.unfunded)))
+    assert unfunded == {k: amount[k] - paid[k] for k in amount if paid[k] < amount[k]}
+    # every source-year: awarded + remaining = cap + carried_in, nothing above the cap
+    cap, carried, available = fen(by_source.cap), fen(by_source.carried_in), fen(by_source.available)
+    spent, remaining = fen(by_source.awarded), fen(by_source.remaining)
+    assert (available == cap + carried).all() and (spent + remaining == available).all() and (remaining >= 0).all()
+    booked = awards.dropna(subset=["source_id"]).assign(a=awarded[awards.source_id.notna().to_numpy()]).groupby(
+        ["source_id", "year"])["a"].sum()
+    for row, s in zip(by_source.itertuples(), spent):
+        assert booked.get((row.source_id, row.year), 0) == s
+    # per-project and per-enterprise caps of each source, per year
+    joined = awards.assign(a=awarded).merge(table[["claim_id", "project_id", "enterprise_id"]], on="claim_id",
+                                            suffixes=("", "_t"))
+    for source in budget.sources:
+        for column, limit in (("project_id", source.per_project_cap), ("enterprise_id", source.per_enterprise_cap)):
+            if limit is None:
+                continue
+            mine = joined[(joined.source_id == source.id) & joined[column].notna()]
+            assert (mine.groupby([column, "year"])["a"].sum() <= int(limit * 100)).all()
+
+
+def awards_key(result) -> dict:  # noqa: ANN001
+    a = result.awards
+    return {(c, lv, s): int(Decimal(v) * 100) for c, lv, s, v in zip(a.claim_id, a.level.astype(str),
+                                                                       a.source_id, a.awarded)
+            if s is not None and not pd.isna(s) and Decimal(v) > 0}
+
+
+PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(table=claims_tables(), budget=budgets(), mode=st.sampled_from(["waterfall", "merit"]))
+def test_kernel_equals_reference(table: pd.DataFrame, budget: Budget, mode: str) -> None:
+    result = allocate(table, budget, mode)
+    awards, booked = reference_allocate(as_dicts(table), budget, mode)
+    assert awards_key(result) == {k: v for k, v in awards.items() if v > 0}
+    spent = dict(zip(zip(result.by_source.source_id, result.by_source.year), fen(result.by_source.awarded)))
+    assert {k: v for k, v in spent.items() if v} == {k: v for k, v in booked.items() if v}
+
+
+@PROPERTY
+@given(table=claims_tables(), budget=budgets(), mode=st.sampled_from(["waterfall", "merit", "optimal"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_invariants_determinism_and_shuffling(table: pd.DataFrame, budget: Budget, mode: str, seed: int) -> None:
+    result = allocate(table, budget, mode)
+    check_invariants(result, table, budget)
+    again = allocate(table, budget, mode)
+    pd.testing.assert_frame_equal(result.awards, again.awards)
+    pd.testing.assert_frame_equal(result.by_source, again.by_source)
+    shuffled = allocate(table.sample(frac=1, random_state=seed).reset_index(drop=True), budget, mode)
+    pd.testing.assert_frame_equal(result.awards, shuffled.awards)
+    pd.testing.assert_frame_equal(result.unfunded, shuffled.unfunded)
+
+
+@PROPERTY
+@given(table=claims_tables(single_year=True), budget=budgets(binding_eligibility=False, group_caps=False,
+                                                              district=False))
+def test_waterfall_pays_the_smaller_of_money_and_claims(table: pd.DataFrame, budget: Budget) -> None:
+    """When eligibility does not bind (single-year claims), each year pays min(money available, claims)."""
+    result = allocate(table, budget, "waterfall")
+    by_year = result.by_source.assign(v=fen(result.by_source.available), a=fen(result.by_source.awarded))
+    claims = table.assign(f=fen(table.amount)).groupby("year")["f"].sum()
+    for year, group in by_year.groupby("year"):
+        assert group.a.sum() == min(group.v.sum(), claims.get(year, 0))
+    if table.year.nunique() == 1 and not any(s.carry_over for s in budget.sources):
+        year = int(table.year.iloc[0])
+        total_cap = sum(int(budget.cap(s, year) * 100) for s in budget.sources)
+        assert fen(result.awards.awarded).sum() == min(total_cap, fen(table.amount).sum())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=claims_tables(), budget=budgets(group_caps=False))
+def test_optimal_funds_at_least_the_waterfall(table: pd.DataFrame, budget: Budget) -> None:
+    """The LP's total is the largest: the waterfall's plan is one it could choose (up to rounding fen).
+
+    Not with per-group caps: the waterfall takes them in priority order, which is no uniform share."""
+    waterfall = fen(allocate(table, budget, "waterfall").awards.awarded).sum()
+    optimal = allocate(table, budget, "optimal")
+    slack = 3 * len(optimal.awards) + 2 * len(budget.sources) * len(YEARS)
+    assert fen(optimal.awards.awarded).sum() >= waterfall - slack
+
+
+# --- worked examples --------------------------------------------------------------------------------------
+
+def claims(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["claim_id", "measure", "year", "amount", "in_library", "merit_score"])
+
+
+def test_waterfall_tiers_then_pro_rata_by_largest_remainder() -> None:
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "100.00"}])
+    table = claims([("lib", 15, 2026, "40.00", True, None), ("a", 15, 2026, "50.00", False, None),
+                    ("b", 15, 2026, "50.00", False, None), ("c", 15, 2026, "50.00", False, None)])
+    result = allocate(table, budget, "waterfall")
+    awarded = dict(zip(result.awards.claim_id, result.awards.awarded))
+    # library first in full; 60.00 over three equal claims of 50.00: 20.00 each
+    assert awarded == {"lib": Decimal("40.00"), "a": Decimal("20.00"), "b": Decimal("20.00"), "c": Decimal("20.00")}
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "60.02"}])
+    result = allocate(table, budget, "waterfall")
+    awarded = dict(zip(result.awards.claim_id, result.awards.awarded))
+    # 20.02 over three: 6.67 each and 0.01 left over, to the earliest of three equal remainders ("a")
+    assert [awarded[k] for k in ("a", "b", "c")] == [Decimal("6.68"), Decimal("6.67"), Decimal("6.67")]
+    assert "pro rata within tier 'others'" in result.unfunded.reason.iloc[0]
+
+
+def test_merit_funds_by_score_then_library() -> None:
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "100.00"}])
+    table = claims([("low", 15, 2026, "60.00", True, "70"), ("high", 15, 2026, "60.00", False, "90"),
+                    ("tie_lib", 15, 2026, "30.00", True, "80"), ("tie", 15, 2026, "30.00", False, "80"),
+                    ("none", 15, 2026, "10.00", True, None)])
+    awarded = dict(zip(*[allocate(table, budget, "merit").awards[c] for c in ("claim_id", "awarded")]))
+    assert awarded == {"high": Decimal("60.00"), "tie_lib": Decimal("30.00"), "tie": Decimal("10.00"),
+                       "low": Decimal("0.00"), "none": Decimal("0.00")}
+
+
+def test_commitments_shrink_later_years_and_money_carries_over() -> None:
+    """A 2-year item approved in 2026 is committed for 2027 at the 2026 share; 2026's rest carries."""
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": {2026: "100.00", 2027: "100.00",
+                                                                      2028: "100.00"}, "carry_over": True}], tiers=[])
+    table = pd.DataFrame({"claim_id": ["loan:L1:2026", "loan:L1:2027", "grant:G1:2027", "grant:G2:2026"],
+                          "instrument": ["interest_subsidy", "interest_subsidy", "listing_grant", "listing_grant"],
+                          "item_id": ["L1", "L1", "G1", "G2"], "measure": [15, 15, 14, 14],
+                          "year": [2026, 2027, 2027, 2026], "amount": ["40.00", "80.00", "100.00", "10.00"]})
+    result = allocate(table, budget, "waterfall")
+    awarded = dict(zip(result.awards.claim_id, result.awards.awarded))
+    assert awarded["loan:L1:2026"] == Decimal("40.00") and awarded["loan:L1:2027"] == Decimal("80.00")
+    by = result.by_source.set_index("year")
+    assert by.loc[2026, "remaining"] == Decimal("50.00") and by.loc[2027, "carried_in"] == Decimal("50.00")
+    assert by.loc[2027, "committed"] == Decimal("80.00")
+    # 2027: 100 cap + 50 carried - 80 committed = 70 for G1
+    assert awarded["grant:G1:2027"] == Decimal("70.00")
+    assert by.loc[2027, "remaining"] == Decimal("0.00") and by.loc[2028, "carried_in"] == Decimal("0.00")
+    # without carry-over, a commitment larger than a later year's money sets the share: 2027 binds
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": {2026: "100.00", 2027: "40.00",
+                                                                      2028: "0"}}], tiers=[])
+    awarded = dict(zip(*[allocate(table, budget, "waterfall").awards[c] for c in ("claim_id", "awarded")]))
+    assert (awarded["loan:L1:2026"], awarded["loan:L1:2027"]) == (Decimal("20.00"), Decimal("40.00"))
+    assert awarded["grant:G1:2027"] == Decimal("0.00")
+
+
+def test_district_matching_splits_to_the_fen_and_passes_the_rest_on() -> None:
+    budget = budget_of([{"id": "city", "level": "municipal", "caps": "1000"},
+                        {"id": "district_x", "level": "district", "eligible": {"districts": ["x"]},
+                         "matching_share": "1", "caps": "0.02"},
+                        {"id": "district_reserve", "level": "district", "matching_share": "0.5", "caps": "1000"}],
+                       tiers=[])
+    table = pd.DataFrame({"claim_id": ["c"], "measure": [15], "year": [2026], "amount": ["0.05"], "district": ["x"]})
+    awards = allocate(table, budget, "waterfall").awards
+    got = {(lv, s): (c, a) for lv, s, c, a in zip(awards.level.astype(str), awards.source_id, awards.claimed,
+                                                   awards.awarded)}
+    # 0.05 split 1:1 -> 0.03 municipal (the tie's fen), 0.02 district; district_x pays 0.02 in full
+    assert got[("municipal", "city")] == (Decimal("0.03"), Decimal("0.03"))
+    assert got[("district", "district_x")] == (Decimal("0.02"), Decimal("0.02"))
+    table["amount"] = "0.09"
+    awards = allocate(table, budget, "waterfall").awards
+    rows = awards[awards.level == "district"]
+    assert rows.source_id.tolist() == ["district_x", "district_reserve"]
+    assert rows.awarded.tolist() == [Decimal("0.02"), Decimal("0.02")]  # 0.04 asked; x pays 0.02, the rest passes
+    assert "the rest passed to district_reserve" in rows.reason.iloc[0]
+
+
+def test_optimal_shares_a_tight_source_evenly() -> None:
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "300.00"}], tiers=[])
+    table = claims([("a", 15, 2026, "100.00", False, None), ("b", 15, 2026, "200.00", False, None),
+                    ("c", 15, 2026, "300.00", False, None)])
+    result = allocate(table, budget, "optimal")
+    awarded = dict(zip(result.awards.claim_id, result.awards.awarded))
+    assert sum(awarded.values()) == Decimal("300.00")
+    assert awarded == {"a": Decimal("50.00"), "b": Decimal("100.00"), "c": Decimal("150.00")}
+
+
+# --- the demo budget, evaluate's claims, bad input ---------------------------------------------------------
+
+def test_demo_budget_allocates_evaluated_claims() -> None:
+    claims_ = evaluate(portfolio(400, seed=3), years=range(2026, 2031))
+    # the attributes that funding rules read are those of each claim's project
+    projects = claims_.portfolio.projects.set_index("project_id")
+    with_project = claims_.table.project_id.notna().to_numpy()
+    sector = projects.loc[claims_.table.project_id[with_project], "sector"].astype(str).to_numpy()
+    assert (claims_.attributes.sector[with_project].astype(str).to_numpy() == sector).all()
+    budget = load_budget()
+    for mode in ("waterfall", "merit", "optimal"):
+        result = allocate(claims_, budget, mode)
+        check_invariants(result, claims_.table.assign(
+            amount=claims_.table.amount.astype(str)), budget)
+        # evaluate's funding_sources name the sources the demo budget pays from
+        paid = result.awards[result.awards.awarded > 0]
+        sources = dict(zip(claims_.table.claim_id, claims_.table.funding_sources.astype(str)))
+        assert all(s in sources[c].split("|") for c, s in zip(paid.claim_id, paid.source_id))
+    assert result.provenance.parameters_sha256 != allocate(claims_, budget, "merit").provenance.parameters_sha256
+
+
+def test_claims_outside_the_budget_years_are_an_error() -> None:
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "1"}])
+    with pytest.raises(BudgetError, match=r"years \[2031\] are outside budget test's years 2026-2028"):
+        allocate(claims([("a", 15, 2031, "1.00", False, None)]), budget)
+
+
+def test_bad_claims_name_row_and_field() -> None:
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "1"}])
+    table = claims([("a", 15, 2026, "-1.00", False, None), ("a", 15, 2026, "1.001", False, None)])
+    with pytest.raises(BudgetError) as error:
+        allocate(table, budget)
+    message = str(error.value)
+    assert "row 0 ('a'): amount must not be negative" in message
+    assert "row 1 ('a'): claim_id is a duplicate" in message
+    with pytest.raises(BudgetError, match=r"missing columns \['in_library', 'sector'\]"):
+        allocate(table.drop(columns="in_library"),
+                 budget_of([{"id": "fund", "level": "municipal", "caps": "1", "eligible": {"sectors": ["a"]}}]))
+    with pytest.raises(ValueError, match="mode 'fair' is not one of"):
+        allocate(table, budget, "fair")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"sources": [{"id": "f", "level": "municipal", "caps": 1.5}]}, "must be written as a string|floats"),
+    ({"sources": [{"id": "f", "level": "municipal", "caps": "1", "colour": "red"}]}, "colour: Extra inputs"),
+    ({"sources": [{"id": "f", "level": "municipal", "caps": "1"}] * 2}, "duplicate of an earlier source's id"),
+    ({"sources": [{"id": "f", "level": "municipal", "caps": {2026: "1"}}]}, r"missing \[2027, 2028\]"),
+    ({"sources": [{"id": "f", "level": "district", "caps": "1"}]}, "needs matching_share"),
+    ({"sources": [{"id": "f", "level": "municipal", "caps": "1", "matching_share": "1"}]}, "for district sources"),
+    ({"sources": [{"id": "f", "level": "city", "caps": "1"}]}, "level"),
+    ({"years": [2028, 2026]}, "first <= last"),
+])
+def test_budget_validation_names_the_problem(change: dict, message: str) -> None:
+    data = {"id": "b", "status": "inferred", "basis": "test", "years": [2026, 2028],
+            "sources": [{"id": "f", "level": "municipal", "caps": "1"}], **change}
+    with pytest.raises(BudgetError, match=message):
+        Budget.of(data)
+
+
+def test_load_budget_reports_the_file(tmp_path) -> None:  # noqa: ANN001
+    bad = tmp_path / "budget.yaml"
+    bad.write_text("id: b\nstatus: inferred\nbasis: x\nyears: [2026, 2026]\nsources: []\n")
+    with pytest.raises(BudgetError, match=r"budget.yaml: sources: .*at least 1"):
+        load_budget(bad)
