@@ -325,6 +325,8 @@ def test_bad_claims_name_row_and_field() -> None:
     with pytest.raises(BudgetError, match=r"missing columns \['in_library', 'sector'\]"):
         allocate(table.drop(columns="in_library"),
                  budget_of([{"id": "fund", "level": "municipal", "caps": "1", "eligible": {"sectors": ["a"]}}]))
+    with pytest.raises(BudgetError, match="beyond the engine's exact range"):
+        allocate(claims([("a", 15, 2026, "100000000000000.00", False, None)]), budget)
     with pytest.raises(ValueError, match="mode 'fair' is not one of"):
         allocate(table, budget, "fair")  # type: ignore[arg-type]
 

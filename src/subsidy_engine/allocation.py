@@ -77,8 +77,8 @@ BY_SOURCE_COLUMNS = ("source_id", "year", "cap", "carried_in", "available", "com
                      "carried_out", "lapsed")
 UNFUNDED_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "year", "claimed", "awarded", "unfunded",
                     "reason")
-#: Claims above this total (fen) per source and year are refused: the kernel's exact products need it.
-MAX_TOTAL_FEN = 2**60
+#: Claims or caps above this total (fen, about 9e13 yuan) are refused: sums stay exact in float64 bincounts.
+MAX_TOTAL_FEN = 2**53
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class Allocation:
 class _Claims:
     """The claims as arrays, in canonical order (item text, then year)."""
 
-    frame: pd.DataFrame
+    claim_id: pa.Array
     amount: np.ndarray
     year: np.ndarray
     measure: np.ndarray
@@ -161,8 +161,9 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
     rej = batch.Rejections(n)
     ids = batch.arrow_text(frame["claim_id"])
     rej.add(batch.blank_cells(frame["claim_id"]), "claim_id", "is missing")
-    rej.add(frame["claim_id"].duplicated().to_numpy() & ~batch.blank_cells(frame["claim_id"]), "claim_id",
-            "is a duplicate of an earlier row's claim_id")
+    if len(pc.unique(ids)) < n:  # rare: then find which rows repeat an id
+        rej.add(frame["claim_id"].duplicated().to_numpy() & ~batch.blank_cells(frame["claim_id"]), "claim_id",
+                "is a duplicate of an earlier row's claim_id")
     amount, no_amount = batch.decimal_units(frame["amount"], 2, "amount", rej)
     rej.add(no_amount, "amount", "is missing")
     rej.add(amount < 0, "amount", "must not be negative")
@@ -183,12 +184,12 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
         item_text = ids
     item = np.asarray(pc.rank(item_text, sort_keys="ascending", tiebreaker="dense").to_numpy(
         zero_copy_only=False), np.int64)
-    order = np.lexsort((year, item))
+    order = np.argsort(item * (int(year.max(initial=0)) + 1) + year, kind="stable")
     take = pa.array(order)
     arrays: dict[str, Any] = {}
     for name in ("sector", "district"):
         if name in attributes.columns:
-            arrays[name] = batch.arrow_text(attributes[name]).take(take)
+            arrays[name] = pc.dictionary_encode(batch.arrow_text(attributes[name]).take(take))
     for name in ("industry_or_software", "in_library"):
         if name in attributes.columns:
             arrays[name] = attributes[name].fillna(False).to_numpy(dtype=bool)[order]
@@ -200,20 +201,24 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
                               f"{np.flatnonzero(score_rej.bad)[:20].tolist()}")
         arrays["merit_score"], arrays["no_merit_score"] = score[order], no_score[order]
     if "instrument" in frame.columns:
-        arrays["instrument"] = batch.arrow_text(frame["instrument"]).take(take)
+        arrays["instrument"] = pc.dictionary_encode(batch.arrow_text(frame["instrument"]).take(take))
     for name in ("project_id", "enterprise_id"):
         arrays[name] = (batch.arrow_text(frame[name]).take(take) if name in frame.columns
                         else pa.nulls(n, pa.string()))
     if not digest:  # a table of the caller's: the hash of what was read, in canonical order
         h = hashlib.sha256()
-        for values in (amount[order], year[order], measure[order], batch.arrow_text(frame["claim_id"]).take(take),
+        for values in (amount[order], year[order], measure[order], ids.take(take),
                        *(arrays[k] for k in sorted(arrays))):
-            numbers = values if isinstance(values, np.ndarray) else values.to_numpy(zero_copy_only=False)
-            h.update(pd.util.hash_array(np.asarray(numbers, dtype=object) if numbers.dtype == object
-                                        else numbers).tobytes())
+            if isinstance(values, np.ndarray):
+                h.update(np.ascontiguousarray(values).tobytes())
+                continue
+            if isinstance(values, pa.DictionaryArray):
+                values = values.dictionary.take(values.indices)
+            values = pa.concat_arrays([values]) if values.offset else values  # buffers start at 0
+            for buffer in values.buffers():
+                h.update(b"-" if buffer is None else buffer)
         digest = h.hexdigest()
-    return _Claims(frame.take(order).reset_index(drop=True), amount[order], year[order], measure[order],
-                   item[order], arrays, digest)
+    return _Claims(ids.take(take), amount[order], year[order], measure[order], item[order], arrays, digest)
 
 
 def _matches(rule: Eligibility, c: _Claims) -> np.ndarray:
@@ -223,9 +228,12 @@ def _matches(rule: Eligibility, c: _Claims) -> np.ndarray:
         ok &= np.isin(c.measure, np.array(rule.measures))
     for field, name in (("instruments", "instrument"), ("sectors", "sector"), ("districts", "district")):
         wanted = getattr(rule, field)
-        if wanted is not None:
-            ok &= np.asarray(pc.is_in(c.attributes[name], value_set=pa.array(list(wanted), pa.string()))
-                             .fill_null(False).to_numpy(zero_copy_only=False), bool)
+        if wanted is not None:  # a lookup table over the column's distinct values (its dictionary)
+            values: pa.DictionaryArray = c.attributes[name]
+            table = np.r_[np.isin(np.asarray(values.dictionary.to_pylist(), dtype=object),
+                                  np.array(list(wanted), dtype=object)), False]
+            codes = np.asarray(values.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+            ok &= table[codes]
     for name in ("industry_or_software", "in_library"):
         wanted = getattr(rule, name)
         if wanted is not None:
@@ -299,7 +307,8 @@ def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
     request = np.concatenate([municipal_part, district_part])
     keep = request > 0
     claim_of, level, request = claim_of[keep], level[keep], request[keep]
-    order = np.lexsort((c.year[claim_of], level, c.item[claim_of]))
+    # claims are in (item, year) order, so a stable sort on (item, level) gives (item, level, year)
+    order = np.argsort(c.item[claim_of] * 2 + level, kind="stable")
     claim_of, level, request = claim_of[order], level[order], request[order]
     year_index = c.year[claim_of] - years[0]
     item_key = c.item[claim_of] * 2 + level
@@ -331,7 +340,8 @@ def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
         for k in reversed(range(len(rules))):
             item_tier[_matches(rules[k], c)[item_claim]] = k
         tier_names = [_describe(r) for r in rules] + ["others" if rules else "every claim"]
-    item_order = np.lexsort((position, item_tier, item_year)).astype(np.int64)
+    item_order = np.argsort((item_year * (int(item_tier.max(initial=0)) + 1) + item_tier) * max(n_items, 1)
+                            + position, kind="stable").astype(np.int64)
     year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
 
     cap = np.array([[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources], np.int64).reshape(
@@ -340,14 +350,13 @@ def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
                            for s in sources],
                           [yuan_to_fen(s.per_enterprise_cap) if s.per_enterprise_cap is not None else -1
                            for s in sources]], np.int64)
-    item_group = np.column_stack([_dense(c.attributes["project_id"])[item_claim],
-                                  _dense(c.attributes["enterprise_id"])[item_claim]]).astype(np.int64)
-    totals = np.zeros((len(sources), len(years)), np.float64)  # only a size check: floats are fine here
-    for s in range(len(sources)):
-        rows = np.repeat(eligible[:, s], np.diff(item_ptr))
-        totals[s] = np.bincount(year_index[rows], request[rows].astype(np.float64), len(years))
-    if (totals > MAX_TOTAL_FEN / 2).any() or (cap > MAX_TOTAL_FEN / 2).any():
-        raise BudgetError("claims or caps above 5e15 yuan per source and year are beyond the engine's exact range")
+    item_group = np.zeros((n_items, 2), np.int64)  # (project, enterprise): only where a source caps them
+    for g, name in enumerate(("project_id", "enterprise_id")):
+        if (group_cap[g] >= 0).any():
+            item_group[:, g] = _dense(c.attributes[name])[item_claim]
+    # only a size check, so a float sum is fine: all the requests bound any source-year's
+    if float(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN or float(cap.sum(dtype=np.float64)) > MAX_TOTAL_FEN:
+        raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
     return _Plan(c, sources, years, claim_of, level, year_index.astype(np.int64), request, item_ptr,
                  item_tier, item_year, item_order, year_ptr, eligible, cap,
                  np.array([s.carry_over for s in sources]), group_cap, np.ascontiguousarray(item_group),
@@ -438,9 +447,9 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
     n_sources = len(sources)
     source_ids = np.array([s.id for s in sources], dtype=object)
     # the next record of the same part (the rest passed on), when there is one
-    order = np.lexsort((r.source, r.row))
+    order = np.argsort(r.row * n_sources + r.source, kind="stable")
     row, source = r.row[order], r.source[order]
-    asked, award, limit, code, binding = r.asked[order], r.award[order], r.limit[order], r.code[order], r.binding[order]
+    asked, award, code, binding = r.asked[order], r.award[order], r.code[order], r.binding[order]
     same_next = np.r_[row[1:] == row[:-1], False]
     passed_to = np.where(same_next, np.r_[source[1:], -1], -1)
     reason_key = _reason_keys(code, source, binding, passed_to, award, p, row)
@@ -458,13 +467,15 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
     reason = np.concatenate([reason_code, len(texts) + p.part_level[none_rows],
                              np.full(zero_claims.shape[0], len(texts) + 2)])
     source_of = np.concatenate([source, np.full(none_rows.shape[0] + zero_claims.shape[0], -1)])
-    final = np.lexsort((source_of < 0, source_of, level, claim))
+    # by claim, level, then source order (a part no source may pay: last)
+    final = np.argsort((claim * 2 + level) * (n_sources + 1) + np.where(source_of < 0, n_sources, source_of),
+                       kind="stable")
     claim, level, claimed, awarded, reason, source_of = (claim[final], level[final], claimed[final], awarded[final],
                                                          reason[final], source_of[final])
     take = pa.array(claim)
     text = lambda values: pd.Series(values, dtype=pd.ArrowDtype(pa.string()))  # noqa: E731
     awards = pd.DataFrame({
-        "claim_id": text(batch.arrow_text(c.frame["claim_id"]).take(take)),
+        "claim_id": text(c.claim_id.take(take)),
         "project_id": text(c.attributes["project_id"].take(take)),
         "enterprise_id": text(c.attributes["enterprise_id"].take(take)),
         "measure": c.measure[claim].astype(np.int32),
@@ -476,8 +487,8 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
     })
 
     # per source and year
-    booked = np.zeros((n_sources, len(years)), np.int64)
-    np.add.at(booked, (r.source, p.row_year[r.row]), r.award)
+    booked = np.bincount(r.source * len(years) + p.row_year[r.row], r.award, n_sources * len(years)).astype(
+        np.int64).reshape(n_sources, len(years))
     available = p.cap + r.carried_in
     remaining = available - booked
     carried_out = np.where(p.carry[:, None], remaining, 0)
@@ -491,27 +502,32 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
     })
 
     # claims not paid in full, with the reason money stopped (the last cut of each part)
-    paid = np.zeros(c.amount.shape[0], np.int64)
-    np.add.at(paid, claim, awarded)
+    paid = np.bincount(claim, awarded, c.amount.shape[0]).astype(np.int64)
     short = np.flatnonzero(paid < c.amount)
     last_of_part = np.r_[(claim[1:] != claim[:-1]) | (level[1:] != level[:-1]), True] & (claimed > awarded)
     stops = np.flatnonzero(last_of_part)  # at most two per claim (its municipal and its district part)
     first = np.ones(stops.shape[0], bool)
     first[1:] = claim[stops][1:] != claim[stops][:-1]
-    stop_reason = np.full(c.amount.shape[0], None, dtype=object)
-    category = np.array(categories, dtype=object)
-    stop_reason[claim[stops[first]]] = category[reason[stops[first]]]
+    # the reason of each claim short of money: its first short part's, then the other's
+    n_reasons = len(categories)
+    pair = np.full(c.amount.shape[0], -1, np.int64)
+    pair[claim[stops[first]]] = reason[stops[first]] * (n_reasons + 1)
     second = stops[~first]
-    stop_reason[claim[second]] = stop_reason[claim[second]] + "; " + category[reason[second]]
+    pair[claim[second]] += reason[second] + 1
+    distinct, pair_code = np.unique(pair[pair >= 0], return_inverse=True)
+    stop_texts = [categories[k // (n_reasons + 1)] + (f"; {categories[k % (n_reasons + 1) - 1]}"
+                                                      if k % (n_reasons + 1) else "") for k in distinct.tolist()]
+    stop_reason = np.full(c.amount.shape[0], -1, np.int64)
+    stop_reason[pair >= 0] = pair_code
     take = pa.array(short)
     unfunded = pd.DataFrame({
-        "claim_id": text(batch.arrow_text(c.frame["claim_id"]).take(take)),
+        "claim_id": text(c.claim_id.take(take)),
         "project_id": text(c.attributes["project_id"].take(take)),
         "enterprise_id": text(c.attributes["enterprise_id"].take(take)),
         "measure": c.measure[short].astype(np.int32), "year": c.year[short].astype(np.int32),
         "claimed": money_series(c.amount[short]), "awarded": money_series(paid[short]),
         "unfunded": money_series(c.amount[short] - paid[short]),
-        "reason": stop_reason[short],
+        "reason": pd.Categorical.from_codes(stop_reason[short], categories=stop_texts),
     })
     provenance = Provenance.of(c.digest, budget.digest, f"mode={mode}")
     return Allocation(awards, by_source, unfunded, mode, budget, provenance)

@@ -127,21 +127,44 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
     available = np.zeros(n_years, np.int64)
     paying = np.zeros(n_years, np.int64)
 
+    # each source's items in funding order (item_order filtered), and where each approval year starts
+    n_items = item_order.shape[0]
+    source_ptr = np.zeros(n_sources + 1, np.int64)
+    for j in range(n_items):
+        for s in range(n_sources):
+            if eligible[item_order[j], s]:
+                source_ptr[s + 1] += 1
+    for s in range(n_sources):
+        source_ptr[s + 1] += source_ptr[s]
+    fill = source_ptr[:-1].copy()
+    source_items = np.empty(source_ptr[n_sources], np.int64)
+    for j in range(n_items):
+        i = item_order[j]
+        for s in range(n_sources):
+            if eligible[i, s]:
+                source_items[fill[s]] = i
+                fill[s] += 1
+    year_start = np.empty((n_sources, n_years + 1), np.int64)
+    for s in range(n_sources):
+        k = source_ptr[s]
+        for t in range(n_years + 1):
+            while k < source_ptr[s + 1] and item_year[source_items[k]] < t:
+                k += 1
+            year_start[s, t] = k
+
     for t in range(n_years):
         for s in range(n_sources):
             for y in range(t, n_years):
                 available[y] = cap[s, y] - booked[s, y]
             available[t] += carried_in[s, t]
-            k = year_ptr[t]
-            while k < year_ptr[t + 1]:
+            k = year_start[s, t]
+            while k < year_start[s, t + 1]:
                 end = k + 1
-                while end < year_ptr[t + 1] and item_tier[item_order[end]] == item_tier[item_order[k]]:
+                while end < year_start[s, t + 1] and item_tier[source_items[end]] == item_tier[source_items[k]]:
                     end += 1
                 demand[:] = 0
                 for j in range(k, end):
-                    i = item_order[j]
-                    if not eligible[i, s]:
-                        continue
+                    i = source_items[j]
                     for r in range(item_ptr[i], item_ptr[i + 1]):
                         need = remaining[r]
                         for g in range(n_group_caps):
@@ -167,9 +190,7 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
                         paying[y] = 0
                 # per row: the floor of its share, then the fen left over by the largest remainder
                 for j in range(k, end):
-                    i = item_order[j]
-                    if not eligible[i, s]:
-                        continue
+                    i = source_items[j]
                     for r in range(item_ptr[i], item_ptr[i + 1]):
                         y = row_year[r]
                         if binding < 0 or request[r] == 0:
@@ -181,33 +202,29 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
                         left = paying[y]
                         count = 0
                         for j in range(k, end):
-                            i = item_order[j]
-                            if eligible[i, s]:
-                                for r in range(item_ptr[i], item_ptr[i + 1]):
-                                    if row_year[r] == y:
-                                        left -= quotient[r]
-                                        count += 1
+                            i = source_items[j]
+                            for r in range(item_ptr[i], item_ptr[i + 1]):
+                                if row_year[r] == y:
+                                    left -= quotient[r]
+                                    count += 1
                         if left <= 0:
                             continue
                         rows = np.empty(count, np.int64)
                         keys = np.empty(count, np.int64)
                         c = 0
                         for j in range(k, end):
-                            i = item_order[j]
-                            if eligible[i, s]:
-                                for r in range(item_ptr[i], item_ptr[i + 1]):
-                                    if row_year[r] == y:
-                                        rows[c] = r
-                                        keys[c] = -remainder[r]
-                                        c += 1
+                            i = source_items[j]
+                            for r in range(item_ptr[i], item_ptr[i + 1]):
+                                if row_year[r] == y:
+                                    rows[c] = r
+                                    keys[c] = -remainder[r]
+                                    c += 1
                         by_remainder = np.argsort(keys, kind="mergesort")  # stable: ties to the earlier row
                         for c in range(left):
                             quotient[rows[by_remainder[c]]] += 1
                 # book the awards, give back unused group caps, record
                 for j in range(k, end):
-                    i = item_order[j]
-                    if not eligible[i, s]:
-                        continue
+                    i = source_items[j]
                     for r in range(item_ptr[i], item_ptr[i + 1]):
                         asked = remaining[r]
                         if asked == 0:
