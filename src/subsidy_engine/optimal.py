@@ -32,6 +32,8 @@ that would pass a row's request or a per-group cap; a cap is never broken
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,7 +46,7 @@ from .allocation_kernel import FULL, SOURCE_CAP
 if TYPE_CHECKING:
     from .allocation import _Plan
 
-IPM_ABOVE = 5_000  # variables
+IPM_ABOVE = 1_000  # variables
 UNIT = 1e6  # the LP counts money in 10,000 yuan (1e6 fen), so that tolerances stay far below a fen
 
 
@@ -167,11 +169,16 @@ def optimal_records(p: _Plan) -> tuple[np.ndarray, ...]:
     pair_starts = np.searchsorted(pair_block[pair_order], np.arange(n_blocks + 1))
     row_order = np.argsort(row_block, kind="stable")
     row_starts = np.searchsorted(row_block[row_order], np.arange(n_blocks + 1))
-    for k in range(n_blocks):
+    def solve_block(k: int) -> None:
         pairs = pair_order[pair_starts[k]:pair_starts[k + 1]]
         rows = row_order[row_starts[k]:row_starts[k + 1]]
         if pairs.shape[0] and rows.shape[0]:
             x[pairs] = _two_stages(a[rows][:, pairs], b[rows], weight[pairs], pair_item[pairs], q_of_pair[pairs])
+
+    # blocks are independent and write disjoint parts of x; HiGHS releases the GIL while it solves
+    largest_first = np.argsort(-(pair_starts[1:] - pair_starts[:-1]), kind="stable")
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, 4)) as pool:
+        list(pool.map(solve_block, largest_first.tolist()))
     x = np.clip(x, 0.0, 1.0)
     return _round(p, x, pair_source, entry_row, entry_pair, entry_request)
 
