@@ -18,7 +18,9 @@ def test_demo_prints_the_sample_loan_and_the_portfolio(capsys) -> None:
     assert "BJ-0018   principal       1000000.005 has more than 2 decimal places" in out
     assert "priced partly from the projection 'flat'" in out
     assert "engine 0.1.0" in out
-    assert "Claims of a synthetic portfolio (demo.portfolio(2000, seed=78): 2,000 projects" in out
+    assert "Claims of a synthetic portfolio (demo.portfolio(5000, seed=78): 5,000 projects" in out
+    assert "Allocated to funding sources under the demo budget (budget-demo.yaml, 27 sources" in out
+    assert "claims not paid in full" in out
     assert "measure 15" in out and "investment subsidy (measures 1, 2, 4) not evaluated" in out
 
 

@@ -14,7 +14,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import pandas as pd
 
@@ -24,6 +24,9 @@ from .loans import Loan
 from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
 from .rates import LprCurve, load_lpr
 from .schedule import amortize
+
+if TYPE_CHECKING:
+    from .evaluate import Claims
 
 
 def _curve(args: argparse.Namespace) -> LprCurve:
@@ -65,7 +68,7 @@ def _report(result: PortfolioResult, total_rows: int, seconds: float) -> None:
     print(f"\nengine {p.engine_version}; rate data and scenario sha256 {p.parameters_sha256[:16]}…")
 
 
-def _print_claims(curve: LprCurve, n_projects: int = 2_000) -> None:
+def _print_claims(curve: LprCurve, n_projects: int = 5_000) -> None:
     from .demo import portfolio
     from .evaluate import evaluate
 
@@ -92,6 +95,30 @@ def _print_claims(curve: LprCurve, n_projects: int = 2_000) -> None:
     print("Illustrative parameters (official-analog or inferred, see schedules/policy-78.yaml): "
           "these are simulations, not entitlements.")
     print(f"engine {claims.provenance.engine_version}; inputs sha256 {claims.provenance.parameters_sha256[:16]}…")
+    _print_allocation(claims)
+
+
+def _print_allocation(claims: Claims) -> None:
+    from .allocation import allocate
+    from .budget import load_budget
+
+    budget = load_budget()
+    started = time.perf_counter()
+    result = allocate(claims, budget, "waterfall")
+    seconds = time.perf_counter() - started
+    by = result.by_source.assign(kind=result.by_source.source_id.astype(str).str.split(":").str[0])
+    awarded = result.awards.groupby("year")["awarded"].sum()
+    print(f"\nAllocated to funding sources under the demo budget ({budget.path.rsplit('/', 1)[-1]}, "
+          f"{len(budget.sources)} sources, status {budget.file.status}), waterfall mode, library projects "
+          f"first ({seconds:.2f} s). Awarded by year (yuan): "
+          + "; ".join(f"{y} {v:,}" for y, v in awarded.items()))
+    kinds = {"gaojingjian_fund": "高精尖 fund", "sector_budget": "sector budgets", "district_matching": "districts"}
+    for kind, name in kinds.items():
+        rows = by[by.kind == kind].groupby("year")[["available", "awarded", "remaining"]].sum()
+        print(f"  {name:<15} " + "; ".join(f"{y}: {r.awarded:,} of {r.available:,}" for y, r in rows.iterrows()
+                                             if r.available or r.awarded))
+    print(f"{len(result.unfunded):,} claims not paid in full (Allocation.unfunded says why); "
+          f"total awarded {result.total_awarded:,} of {claims.total:,} claimed.")
 
 
 def _run(args: argparse.Namespace, path: Path) -> int:
