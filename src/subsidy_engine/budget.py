@@ -79,6 +79,11 @@ def _share(value: object) -> Decimal:
 Share = Annotated[Decimal, BeforeValidator(_share)]
 
 
+def _as_tuple(value: object) -> object:
+    """YAML lists as the tuples the strict models hold."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 class BudgetError(ValueError):
     """A budget file that cannot be used, or claims outside the budget's years."""
 
@@ -94,10 +99,7 @@ class Eligibility(BaseModel):
     districts: tuple[str, ...] | None = None
     in_library: bool | None = None
 
-    @field_validator("measures", "instruments", "sectors", "districts", mode="before")
-    @classmethod
-    def _list(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
+    _lists = field_validator("measures", "instruments", "sectors", "districts", mode="before")(_as_tuple)
 
     @field_validator("measures")
     @classmethod
@@ -142,15 +144,7 @@ class BudgetFile(BaseModel):
     priority_tiers: tuple[Eligibility, ...] = ()
     sources: tuple[FundingSource, ...] = Field(min_length=1)
 
-    @field_validator("years", mode="before")
-    @classmethod
-    def _pair(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
-
-    @field_validator("priority_tiers", "sources", mode="before")
-    @classmethod
-    def _tuple(cls, value: object) -> object:
-        return tuple(value) if isinstance(value, list) else value
+    _lists = field_validator("years", "priority_tiers", "sources", mode="before")(_as_tuple)
 
     @model_validator(mode="after")
     def _consistent(self) -> BudgetFile:
