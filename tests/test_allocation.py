@@ -45,8 +45,12 @@ def claims_tables(draw: st.DrawFn, max_items: int = 10, single_year: bool = Fals
                       "merit_score": draw(st.sampled_from([None, Decimal("70.00"), Decimal("85.50"), Decimal("99")]))}
         measure = {"interest_subsidy": 15, "premium_subsidy": 7, "listing_grant": 14}[instrument]
         for year in range(first, first + span):
-            rows.append({"claim_id": f"{instrument}:I{k}:{year}", "instrument": instrument, "item_id": f"I{k}",
-                         "measure": measure, "year": year, "amount": draw(amounts), **attributes})
+            row = {"claim_id": f"{instrument}:I{k}:{year}", "instrument": instrument, "item_id": f"I{k}",
+                   "measure": measure, "year": year, "amount": draw(amounts), **attributes}
+            if year > first and draw(st.integers(0, 4)) == 0:  # a caller's table may change them between years
+                row["project_id"] = draw(st.sampled_from(["P0", "P1", None]))
+                row["enterprise_id"] = draw(st.sampled_from(["E0", "E1"]))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -127,11 +131,11 @@ def check_invariants(result, table: pd.DataFrame, budget: Budget) -> None:  # no
     for row, s in zip(by_source.itertuples(), spent):
         assert booked.get((row.source_id, row.year), 0) == s
     # per-project and per-enterprise caps of each source, per year
-    joined = awards.assign(a=awarded).merge(table[["claim_id", "project_id", "enterprise_id"]], on="claim_id",
-                                            suffixes=("", "_t"))
+    keys = [c for c in ("project_id", "enterprise_id") if c in table.columns]
+    joined = awards.drop(columns=keys).assign(a=awarded).merge(table[["claim_id", *keys]], on="claim_id")
     for source in budget.sources:
         for column, limit in (("project_id", source.per_project_cap), ("enterprise_id", source.per_enterprise_cap)):
-            if limit is None:
+            if limit is None or column not in keys:
                 continue
             mine = joined[(joined.source_id == source.id) & joined[column].notna()]
             assert (mine.groupby([column, "year"])["a"].sum() <= int(limit * 100)).all()
@@ -353,3 +357,60 @@ def test_load_budget_reports_the_file(tmp_path) -> None:  # noqa: ANN001
     bad.write_text("id: b\nstatus: inferred\nbasis: x\nyears: [2026, 2026]\nsources: []\n")
     with pytest.raises(BudgetError, match=r"budget.yaml: sources: .*at least 1"):
         load_budget(bad)
+
+
+# --- found in review ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["waterfall", "merit", "optimal"])
+def test_group_caps_count_each_rows_own_project(mode: str) -> None:
+    """An item whose project differs by year (a caller's table) counts each year under that year's project."""
+    budget = budget_of([{"id": "f", "level": "municipal", "caps": "1000", "per_project_cap": "10"}], tiers=[])
+    table = pd.DataFrame({"claim_id": ["L:2026", "L:2027", "H:2027"],
+                          "instrument": ["interest_subsidy", "interest_subsidy", "listing_grant"],
+                          "item_id": ["L", "L", "H"], "measure": [15, 15, 14], "year": [2026, 2027, 2027],
+                          "amount": ["10.00"] * 3, "project_id": ["P0", "P1", "P1"], "merit_score": ["1"] * 3,
+                          "in_library": [False] * 3})
+    result = allocate(table, budget, mode)
+    check_invariants(result, table, budget)
+    assert result.awards[result.awards.year == 2027].awarded.sum() == Decimal("10.00")
+
+
+def test_caps_and_flags_are_checked() -> None:
+    for bad in ({"caps": "-5"}, {"caps": "1", "per_project_cap": "-3"}):
+        with pytest.raises(BudgetError, match="a cap must not be negative"):
+            budget_of([{"id": "f", "level": "municipal", **bad}])
+    table = claims([("a", 15, 2026, "10.00", False, None)])
+    with pytest.raises(BudgetError, match="beyond the engine's exact range"):
+        allocate(table, budget_of([{"id": "f", "level": "municipal", "caps": "1e20"}], tiers=[]))
+    with pytest.raises(BudgetError, match=r"missing columns \['project_id'\]"):
+        allocate(table, budget_of([{"id": "f", "level": "municipal", "caps": "1", "per_project_cap": "1"}], tiers=[]))
+    # text flags are read as words, not as "any text is true"
+    library = budget_of([{"id": "f", "level": "municipal", "caps": "100", "eligible": {"in_library": True}}], tiers=[])
+    words = table.assign(in_library=pd.Series(["false"], dtype="string[pyarrow]"))
+    assert allocate(words, library).awards.awarded.sum() == Decimal("0.00")
+    with pytest.raises(BudgetError, match=r"row 0 \('a'\): in_library is not true or false"):
+        allocate(table.assign(in_library=["maybe"]), library)
+    with pytest.raises(BudgetError, match="merit_score must not be negative"):
+        allocate(table.assign(merit_score=["-1"]), library, "merit")
+    # JSON writes year keys as text
+    assert budget_of([{"id": "f", "level": "municipal", "caps": {"2026": "1", "2027": "2", "2028": "3"}}]).cap(
+        budget_of([{"id": "f", "level": "municipal", "caps": "1"}]).sources[0], 2026) == Decimal("1")
+
+
+def test_optimal_names_the_per_project_cap() -> None:
+    budget = budget_of([{"id": "f", "level": "municipal", "caps": {2026: "100", 2027: "5", 2028: "100"},
+                         "per_project_cap": "8"}], tiers=[])
+    table = pd.DataFrame({"claim_id": ["a", "b", "c"], "measure": [15] * 3, "year": [2026, 2027, 2026],
+                          "amount": ["10.00"] * 3, "project_id": ["P", "Q", "R"]})
+    reasons = dict(zip(*[allocate(table, budget, "optimal").awards[c] for c in ("claim_id", "reason")]))
+    assert reasons["a"] == reasons["c"] == "f's per-project cap (8 a year)"
+    assert reasons["b"] == "optimal plan: f's 2027 money is spent"
+
+
+def test_the_items_are_part_of_the_provenance() -> None:
+    budget = budget_of([{"id": "f", "level": "municipal", "caps": {2026: "5", 2027: "100", 2028: "100"}}], tiers=[])
+    table = pd.DataFrame({"claim_id": ["a", "b"], "instrument": ["interest_subsidy"] * 2, "measure": [15, 15],
+                          "year": [2026, 2027], "amount": ["10.00", "10.00"]})
+    apart, together = (allocate(table.assign(item_id=ids), budget) for ids in (["L1", "L2"], ["L1", "L1"]))
+    assert apart.awards.awarded.tolist() != together.awards.awarded.tolist()
+    assert apart.provenance.parameters_sha256 != together.provenance.parameters_sha256

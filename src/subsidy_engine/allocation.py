@@ -18,8 +18,10 @@ What happens to a claim, in order:
    years' caps shrink by the commitments. Unspent money of a year carries to
    the next where the source allows it (``carry_over``), and lapses otherwise.
 3. **Per-group caps.** A source's ``per_project_cap`` / ``per_enterprise_cap``
-   (per year) limits what it pays a project / an enterprise; items take them
-   in the order in which they are funded (so library projects first).
+   (per year) limits what it pays a project / an enterprise (each claim's
+   own); items take them in the order in which they are funded (so library
+   projects first). An item's eligibility and tier are those of its first
+   claim (evaluate gives every claim of an item the same attributes).
 4. **Who gets the money** (``mode``):
 
    ``"waterfall"``
@@ -39,10 +41,12 @@ What happens to a claim, in order:
        pair: first the largest total funded under every cap, carry-over and
        eligibility rule; then, keeping that total, the largest sum over the
        sources and approval years of the smallest share funded among the items
-       each may pay (the fairness rule). Shares are uniform over an item's
-       years (the commitment rule). The solution is rounded down to the fen and
-       the fen left in each source-year go by the largest remainder where no
-       cap breaks; a few fen may stay unspent.
+       each may pay (the fairness rule; stage 2 keeps the total to 0.001 fen
+       where the solver allows it). Shares are uniform over an item's years
+       (the commitment rule). The solution is rounded down to the fen (a fen
+       the solver's tolerance let pass a limit is taken back) and the fen left
+       in each source-year go by the largest remainder where no limit breaks;
+       a few fen may stay unspent.
 
 Ties and orders never depend on the row order of the input: items are keyed by
 ``instrument:item_id`` (or ``claim_id``) and ordered by that text.
@@ -65,6 +69,7 @@ from .allocation_kernel import FULL, GROUP_CAP, SOURCE_CAP, allocate_kernel, spl
 from .budget import Budget, BudgetError, Eligibility, FundingSource, load_budget
 from .evaluate import ATTRIBUTE_COLUMNS, Claims
 from .frames import money_series
+from .investment import flag_column
 from .kernels import RATE_SCALE
 from .money import rate_to_units, yuan_to_fen
 from .provenance import Provenance
@@ -136,7 +141,8 @@ class _Claims:
     digest: str
 
 
-def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: str) -> _Claims:
+def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: str,
+                 group_columns: tuple[str, ...] = ()) -> _Claims:
     if isinstance(claims, Claims):
         frame = claims.table.reset_index(drop=True)
         attributes = claims.attributes.reset_index(drop=True)
@@ -153,8 +159,8 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
     if mode == "merit":
         needed |= {"merit_score", "in_library"}
     missing += sorted(n for n in needed if n not in attributes.columns)
-    if any(rule.instruments for rule in rules) and "instrument" not in frame.columns:
-        missing.append("instrument")
+    missing += [c for c in (*group_columns, *(["instrument"] if any(r.instruments for r in rules) else []))
+                if c not in frame.columns]
     if missing:
         raise BudgetError(f"claims: missing columns {missing} (the budget's rules or the {mode} mode read them)")
     n = len(frame)
@@ -164,21 +170,29 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
     if len(pc.unique(ids)) < n:  # rare: then find which rows repeat an id
         rej.add(frame["claim_id"].duplicated().to_numpy() & ~batch.blank_cells(frame["claim_id"]), "claim_id",
                 "is a duplicate of an earlier row's claim_id")
-    amount, no_amount = batch.decimal_units(frame["amount"], 2, "amount", rej)
-    rej.add(no_amount, "amount", "is missing")
-    rej.add(amount < 0, "amount", "must not be negative")
-    year, no_year = batch.int_column(frame["year"], "year", rej)
-    measure, no_measure = batch.int_column(frame["measure"], "measure", rej)
-    rej.add(no_year, "year", "is missing")
-    rej.add(no_measure, "measure", "is missing")
+    columns: dict[str, Any] = {}
+    for name in ("amount", "merit_score"):
+        if name in frame.columns or (name == "merit_score" and name in attributes.columns):
+            units, unusable = batch.decimal_units((frame if name == "amount" else attributes)[name], 2, name, rej)
+            rej.add(units < 0, name, "must not be negative")
+            columns[name], columns["no_" + name] = units, unusable
+    rej.add(batch.blank_cells(frame["amount"]), "amount", "is missing")
+    for name in ("year", "measure"):
+        columns[name], blank = batch.int_column(frame[name], name, rej)
+        rej.add(blank, name, "is missing")
+    for name in ("industry_or_software", "in_library"):
+        if name in attributes.columns:
+            columns[name] = flag_column(attributes[name], name, rej, n)
     if rej.bad.any():
         report = rej.frame(frame["claim_id"])
         lines = [f"row {r.row} ({r.claim_id!r}): {r.field} {r.reason}" for r in report.head(20).itertuples()]
         raise BudgetError("claims: " + "; ".join(lines) + (f"; and {len(report) - 20} more" if len(report) > 20
                                                             else ""))
+    amount, year, measure = columns["amount"], columns["year"], columns["measure"]
     if "instrument" in frame.columns and "item_id" in frame.columns:
+        # the unit separator cannot occur in an id a person typed, so no claim_id can pose as an item
         item_text = pc.binary_join_element_wise(batch.arrow_text(frame["instrument"]),
-                                                batch.arrow_text(frame["item_id"]), ":")
+                                                batch.arrow_text(frame["item_id"]), "\x1f")
         item_text = pc.if_else(pc.is_null(item_text), ids, item_text)
     else:
         item_text = ids
@@ -186,20 +200,13 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
         zero_copy_only=False), np.int64)
     order = np.argsort(item * (int(year.max(initial=0)) + 1) + year, kind="stable")
     take = pa.array(order)
-    arrays: dict[str, Any] = {}
+    arrays: dict[str, Any] = {"item_text": item_text.take(take)}
     for name in ("sector", "district"):
         if name in attributes.columns:
             arrays[name] = pc.dictionary_encode(batch.arrow_text(attributes[name]).take(take))
-    for name in ("industry_or_software", "in_library"):
-        if name in attributes.columns:
-            arrays[name] = attributes[name].fillna(False).to_numpy(dtype=bool)[order]
-    if "merit_score" in attributes.columns:
-        score_rej = batch.Rejections(n)
-        score, no_score = batch.decimal_units(attributes["merit_score"], 2, "merit_score", score_rej)
-        if score_rej.bad.any():
-            raise BudgetError(f"claims: merit_score is not a number with at most 2 decimals in rows "
-                              f"{np.flatnonzero(score_rej.bad)[:20].tolist()}")
-        arrays["merit_score"], arrays["no_merit_score"] = score[order], no_score[order]
+    for name in ("industry_or_software", "in_library", "merit_score", "no_merit_score"):
+        if name in columns:
+            arrays[name] = columns[name][order]
     if "instrument" in frame.columns:
         arrays["instrument"] = pc.dictionary_encode(batch.arrow_text(frame["instrument"]).take(take))
     for name in ("project_id", "enterprise_id"):
@@ -275,7 +282,7 @@ class _Plan:
     cap: np.ndarray
     carry: np.ndarray
     group_cap: np.ndarray
-    item_group: np.ndarray
+    row_group: np.ndarray  # per row: its claim's (project, enterprise) as dense codes
     tier_names: list[str]
     no_source: np.ndarray  # rows (parts) no source may pay
 
@@ -344,22 +351,22 @@ def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
                             + position, kind="stable").astype(np.int64)
     year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
 
-    cap = np.array([[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources], np.int64).reshape(
-        len(sources), len(years))
-    group_cap = np.array([[yuan_to_fen(s.per_project_cap) if s.per_project_cap is not None else -1
-                           for s in sources],
-                          [yuan_to_fen(s.per_enterprise_cap) if s.per_enterprise_cap is not None else -1
-                           for s in sources]], np.int64)
-    item_group = np.zeros((n_items, 2), np.int64)  # (project, enterprise): only where a source caps them
+    # the exact range, checked on Python integers before any int64 array holds them
+    cap_fen = [[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources]
+    group_fen = [[yuan_to_fen(getattr(s, name)) if getattr(s, name) is not None else -1 for s in sources]
+                 for name in ("per_project_cap", "per_enterprise_cap")]
+    if (sum(map(sum, cap_fen)) > MAX_TOTAL_FEN or max(max(row) for row in group_fen) > MAX_TOTAL_FEN
+            or int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN):
+        raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
+    cap = np.array(cap_fen, np.int64).reshape(len(sources), len(years))
+    group_cap = np.array(group_fen, np.int64)
+    row_group = np.zeros((claim_of.shape[0], 2), np.int64)  # (project, enterprise): where a source caps them
     for g, name in enumerate(("project_id", "enterprise_id")):
         if (group_cap[g] >= 0).any():
-            item_group[:, g] = _dense(c.attributes[name])[item_claim]
-    # only a size check, so a float sum is fine: all the requests bound any source-year's
-    if float(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN or float(cap.sum(dtype=np.float64)) > MAX_TOTAL_FEN:
-        raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
+            row_group[:, g] = _dense(c.attributes[name])[claim_of]
     return _Plan(c, sources, years, claim_of, level, year_index.astype(np.int64), request, item_ptr,
                  item_tier, item_year, item_order, year_ptr, eligible, cap,
-                 np.array([s.carry_over for s in sources]), group_cap, np.ascontiguousarray(item_group),
+                 np.array([s.carry_over for s in sources]), group_cap, np.ascontiguousarray(row_group),
                  tier_names, no_source)
 
 
@@ -380,7 +387,7 @@ def _run_kernel(p: _Plan) -> _Records:
     capacity = int((np.diff(p.item_ptr) * p.eligible.sum(axis=1)).sum())
     records, carried_in, committed = allocate_kernel(
         p.item_ptr, p.row_year, p.row_request, p.item_order, p.item_tier, p.item_year, p.year_ptr,
-        np.ascontiguousarray(p.eligible), p.cap, p.carry, p.group_cap, p.item_group, capacity)
+        np.ascontiguousarray(p.eligible), p.cap, p.carry, p.group_cap, p.row_group, capacity)
     return _Records(*records, carried_in, committed)
 
 
@@ -431,8 +438,11 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
     budget = budget if isinstance(budget, Budget) else load_budget(budget)
-    rules = [s.eligible for s in budget.sources] + list(budget.file.priority_tiers)
-    c = _read_claims(claims, rules, mode)
+    rules = [s.eligible for s in budget.sources] + (list(budget.file.priority_tiers) if mode == "waterfall" else [])
+    group_columns = tuple(column for column, cap in (("project_id", "per_project_cap"),
+                                                     ("enterprise_id", "per_enterprise_cap"))
+                          if any(getattr(s, cap) is not None for s in budget.sources))
+    c = _read_claims(claims, rules, mode, group_columns)
     plan = _plan(c, budget, mode)
     if mode == "optimal":
         from .optimal import optimal_records

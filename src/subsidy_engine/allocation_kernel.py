@@ -68,7 +68,7 @@ def _floor_div(a, k, den):
 
 @_jit
 def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item_year, year_ptr, eligible,
-                    cap, carry, group_cap, item_group, capacity):
+                    cap, carry, group_cap, row_group, capacity):
     """Fund the items; return the records and each source-year's carry-in and commitments.
 
     Parameters (n items, m rows, S sources, Y years, G group caps)
@@ -79,8 +79,8 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
     item_tier : (n,) int64 tier of each item (consecutive equal tiers in ``item_order`` fund together)
     item_year : (n,) int64 approval year index; year_ptr : (Y+1,) int64 blocks of ``item_order`` by year
     eligible : (n, S) bool; cap : (S, Y) int64 fen; carry : (S,) bool
-    group_cap : (G, S) int64 per-group cap a year (-1: none); item_group : (n, G) int64 group of the item
-        (the project or the enterprise, as a dense index)
+    group_cap : (G, S) int64 per-group cap a year (-1: none); row_group : (m, G) int64 group of each row
+        (its claim's project or enterprise, as a dense index)
     capacity : int, at least the number of (row, eligible source) pairs
 
     Returns
@@ -96,8 +96,8 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
     carried_in = np.zeros((n_sources, n_years), np.int64)
     n_groups = 1
     for g in range(n_group_caps):
-        for i in range(item_group.shape[0]):
-            n_groups = max(n_groups, item_group[i, g] + 1)
+        for r in range(row_group.shape[0]):
+            n_groups = max(n_groups, row_group[r, g] + 1)
     # what is left of each (group cap, source) pair that has a cap, per group and year
     slot = np.full((n_group_caps, n_sources), -1, np.int64)
     n_slots = 0
@@ -169,10 +169,10 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
                         need = remaining[r]
                         for g in range(n_group_caps):
                             if slot[g, s] >= 0:
-                                need = min(need, group_left[slot[g, s], item_group[i, g], row_year[r]])
+                                need = min(need, group_left[slot[g, s], row_group[r, g], row_year[r]])
                         for g in range(n_group_caps):
                             if slot[g, s] >= 0:
-                                group_left[slot[g, s], item_group[i, g], row_year[r]] -= need
+                                group_left[slot[g, s], row_group[r, g], row_year[r]] -= need
                         request[r] = need
                         demand[row_year[r]] += need
                 # the tier's share: in full, or the binding year's available / demand
@@ -238,7 +238,7 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
                             committed[s, y] += award
                         for g in range(n_group_caps):
                             if slot[g, s] >= 0:
-                                group_left[slot[g, s], item_group[i, g], y] += request[r] - award
+                                group_left[slot[g, s], row_group[r, g], y] += request[r] - award
                         r_row[size], r_source[size], r_asked[size] = r, s, asked
                         r_limit[size], r_award[size] = request[r], award
                         r_code[size] = FULL if award == asked else (GROUP_CAP if award == request[r]

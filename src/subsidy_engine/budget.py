@@ -124,6 +124,22 @@ class FundingSource(BaseModel):
     matching_share: Share | None = None
     note: str | None = None
 
+    @field_validator("caps", mode="before")
+    @classmethod
+    def _year_keys(cls, value: object) -> object:
+        # JSON (and model_dump(mode="json")) writes the years as text
+        if isinstance(value, dict):
+            return {int(k) if isinstance(k, str) and k.strip().isdigit() else k: v for k, v in value.items()}
+        return value
+
+    @field_validator("caps", "per_project_cap", "per_enterprise_cap")
+    @classmethod
+    def _not_negative(cls, value: object) -> object:
+        amounts = value.values() if isinstance(value, dict) else [value]
+        if any(a is not None and a < 0 for a in amounts):
+            raise ValueError("a cap must not be negative")
+        return value
+
     @model_validator(mode="after")
     def _matching_is_district(self) -> FundingSource:
         if self.matching_share is not None and self.level != "district":

@@ -105,10 +105,12 @@ PROJECT_COLUMNS = tuple(Project.model_fields)
 FLAG_WORDS = ("true", "yes", "1", "false", "no", "0")
 
 
-def _flag(series: pd.Series | None, name: str, rej: batch.Rejections, n: int) -> np.ndarray:
-    """A yes/no column (true/false, yes/no, 1/0); blank is no."""
+def flag_column(series: pd.Series | None, name: str, rej: batch.Rejections, n: int) -> np.ndarray:
+    """A yes/no column (true/false, yes/no, 1/0, or booleans); blank is no."""
     if series is None:
         return np.zeros(n, bool)
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.fillna(False).to_numpy(dtype=bool)
     index, blank = batch.vocabulary_index(series, FLAG_WORDS)
     rej.add(~blank & (index < 0), name, "is not true or false")
     return (index >= 0) & (index < 3)
@@ -140,7 +142,7 @@ def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
                 "is not 'compute_or_network' or 'other'")
         out["compute_or_network"] = (category == "compute_or_network").fillna(False).to_numpy(dtype=bool)
     for name in ("in_library", "free_service_obligation", "industry_or_software"):
-        out[name] = _flag(table.get(name), name, rej, n)
+        out[name] = flag_column(table.get(name), name, rej, n)
     for name in ("total_investment", "eligible_investment", "expected_returns", "merit_score"):
         if name not in table.columns:
             out[name], out["no_" + name] = np.zeros(n, np.int64), np.ones(n, bool)
