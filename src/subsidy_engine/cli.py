@@ -24,6 +24,7 @@ from .loans import Loan
 from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
 from .rates import LprCurve, load_lpr
 from .schedule import amortize
+from .tables import PortfolioTables, load_portfolio
 
 if TYPE_CHECKING:
     from .evaluate import Claims
@@ -142,6 +143,81 @@ def _run(args: argparse.Namespace, path: Path) -> int:
     return 0
 
 
+def _tables(args: argparse.Namespace) -> PortfolioTables:
+    from .demo import portfolio
+
+    return load_portfolio(args.portfolio) if args.portfolio else portfolio(args.projects, seed=args.seed)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .budget import BudgetError, load_budget
+    from .evaluate import EvaluationError
+    from .simulate import simulate, write_outputs
+
+    started = time.perf_counter()
+    try:
+        tables = _tables(args)
+        years = range(args.start, args.start + args.years)
+        run = simulate(tables, years, budget=load_budget(args.budget), mode=args.mode, lpr=_curve(args),
+                       rate_by_stage=_rates(args.rates))
+        paths = write_outputs(run, args.out)
+    except (BudgetError, EvaluationError, PortfolioSchemaError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(f"{tables.source}: {len(tables.projects):,} projects; {years.start}-{years.stop - 1}; "
+              f"budget {run.allocation.budget.id} ({run.allocation.budget.file.status}); mode {args.mode}; "
+              f"{time.perf_counter() - started:.2f} s")
+        print(run.by_year().to_string(index=False, formatters={c: "{:,}".format for c in
+                                                               ("claimed", "awarded", "unfunded")}))
+        for note in run.claims.notes:
+            print(f"Note: {note}")
+        if len(run.claims.rejections):
+            print(f"{len(run.claims.rejections)} rejected rows (report.xlsx, sheet 'rejected rows')")
+        print(f"wrote {', '.join(str(p) for p in paths)}; inputs sha256 {run.inputs_sha256[:16]}…")
+    return 0
+
+
+def _rates(text: str | None) -> dict[str, str] | None:
+    """``pilot=0.3,demonstration=0.2,promotion=0.1`` -> a dict (no rate is published, so none by default)."""
+    if not text:
+        return None
+    pairs = [part.split("=", 1) for part in text.split(",")]
+    if any(len(p) != 2 for p in pairs):
+        raise SystemExit(f"error: --rates {text!r}: write stage=rate pairs, e.g. pilot=0.3,demonstration=0.2")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        tables = load_portfolio(args.portfolio)
+    except PortfolioSchemaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    counts = ", ".join(f"{len(getattr(tables, t)):,} {t}" for t in ("projects", "loans", "insurance", "events"))
+    if tables.problems.empty:
+        print(f"{args.portfolio}: {counts}; no problems found")
+        return 0
+    print(f"{args.portfolio}: {counts}; {len(tables.problems)} problems:")
+    print(tables.problems.to_string(index=False))
+    return 1
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+    from .explain import explain
+
+    tables = _tables(args)
+    claims = evaluate(tables, years=range(args.start, args.start + args.years), lpr=_curve(args),
+                      rate_by_stage=_rates(args.rates))
+    try:
+        print(explain(claims, args.project_id))
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="subsidy-engine", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"subsidy_engine {__version__}")
@@ -162,6 +238,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("loans", type=Path)
     run.add_argument("--out-dir", help="write yearly.csv / schedule.csv / rejections.csv here")
     common(run)
+
+    def portfolio_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--portfolio", help="a folder of CSV/Parquet tables or an .xlsx workbook "
+                                           "(default: the seeded synthetic Beijing portfolio)")
+        p.add_argument("--projects", type=int, default=5_000, help="size of the synthetic portfolio (default 5000)")
+        p.add_argument("--seed", type=int, default=78)
+        p.add_argument("--start", type=int, default=2026, help="first calendar year (default 2026)")
+        p.add_argument("--years", type=int, default=5, help="horizon in calendar years (default 5)")
+        p.add_argument("--rates", help="investment-subsidy rate per stage, e.g. pilot=0.3,demonstration=0.2,"
+                                       "promotion=0.1 (78號 publishes none)")
+        p.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
+        p.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
+                       help="project the last LPR fixing unchanged until this date (an explicit, reported "
+                            "scenario; default 2045-12-31)")
+
+    sim = sub.add_parser("simulate", help="claims and their allocation per year, fund, measure and district")
+    portfolio_options(sim)
+    sim.add_argument("--budget", help="a budget YAML file (default: the bundled demo budget)")
+    sim.add_argument("--mode", choices=("waterfall", "merit", "optimal"), default="waterfall")
+    sim.add_argument("--out", default="simulation", help="output folder (default ./simulation)")
+    sim.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    exp = sub.add_parser("explain", help="every amount of one project, clause by clause")
+    exp.add_argument("project_id")
+    portfolio_options(exp)
+    val = sub.add_parser("validate", help="check a portfolio's tables and list every problem at once")
+    val.add_argument("portfolio")
     args = parser.parse_args(argv)
 
     pd.set_option("display.width", 160)
@@ -172,6 +274,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(args, demo_loans_path())
         _print_claims(_curve(args))
         return code
+    if args.command == "simulate":
+        return _simulate(args)
+    if args.command == "explain":
+        return _explain(args)
+    if args.command == "validate":
+        return _validate(args)
     return _run(args, args.loans)
 
 

@@ -1,0 +1,74 @@
+"""simulate(), its outputs, and the simulate / explain / validate commands (issue 5, first slice)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from subsidy_engine import BudgetError
+from subsidy_engine.cli import main
+from subsidy_engine.demo import portfolio
+from subsidy_engine.simulate import simulate, write_outputs
+
+
+def test_simulate_writes_summary_and_report(tmp_path: Path) -> None:
+    run = simulate(portfolio(400, seed=3), range(2026, 2031))
+    paths = write_outputs(run, tmp_path)
+    summary = json.loads(paths[0].read_text(encoding="utf-8"))
+    assert summary["engine_version"] and len(summary["inputs_sha256"]) == 64
+    rows = pd.DataFrame(summary["by_year_source"])
+    assert list(rows.columns) == ["year", "source_id", "claimed", "awarded", "cap"]
+    assert len(rows) == 27 * 5
+    awarded, cap = rows.awarded.map(Decimal), rows.cap.map(Decimal)
+    assert (awarded <= cap).all()
+    # what the sources awarded is what the claims got; claimed counts each part once
+    assert awarded.sum() == run.allocation.total_awarded
+    by_year = pd.DataFrame(summary["by_year"])
+    assert by_year.claimed.map(Decimal).sum() == run.claims.total
+    assert rows.claimed.map(Decimal).sum() <= run.claims.total
+    book = openpyxl.load_workbook(paths[1], read_only=True)
+    assert book.sheetnames == ["summary", "by source", "by measure", "by district", "project detail", "rejected rows"]
+    first = next(book["summary"].iter_rows(min_row=2, max_row=2, values_only=True))
+    assert Decimal(str(first[1])) == Decimal(summary["by_year"][0]["claimed"])
+
+
+def test_a_horizon_beyond_the_budget_is_an_error() -> None:
+    with pytest.raises(BudgetError, match=r"years \[2031\] are beyond budget demo-budget's years 2026-2030"):
+        simulate(portfolio(50, seed=1), range(2026, 2032))
+
+
+def test_simulate_command(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["simulate", "--projects", "300", "--out", str(tmp_path), "--mode", "merit"]) == 0
+    out = capsys.readouterr().out
+    assert "demo.portfolio(300, seed=78): 300 projects; 2026-2030" in out and "summary.json" in out
+    assert (tmp_path / "report.xlsx").exists()
+    assert main(["simulate", "--projects", "300", "--out", str(tmp_path), "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["simulate", "--projects", "50", "--years", "6", "--out", str(tmp_path)]) == 2
+    assert "beyond budget demo-budget's years" in capsys.readouterr().err
+
+
+def test_explain_and_validate_commands(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["explain", "P46", "--projects", "300"]) == 0
+    assert capsys.readouterr().out.startswith("Project P46 of enterprise")
+    assert main(["explain", "NOPE", "--projects", "300"]) == 2
+    assert "no project 'NOPE'" in capsys.readouterr().err
+    tables = portfolio(30, seed=2)
+    for name in ("projects", "loans", "insurance", "events"):
+        getattr(tables, name).to_csv(tmp_path / f"{name}.csv", index=False)
+    assert main(["validate", str(tmp_path)]) == 0
+    assert "no problems found" in capsys.readouterr().out
+    projects = pd.read_csv(tmp_path / "projects.csv", dtype=str)
+    projects.loc[0, "stage"] = "someday"
+    projects.loc[1, "total_investment"] = "-1"
+    projects.to_csv(tmp_path / "projects.csv", index=False)
+    assert main(["validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "30 projects, " in out and "; 3 problems:" in out
+    assert "'someday' is not one of 'pilot', 'demonstration', 'promotion'" in out
+    assert "total_investment" in out and "must not be negative" in out
