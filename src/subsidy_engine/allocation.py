@@ -198,7 +198,7 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
         item_text = ids
     item = np.asarray(pc.rank(item_text, sort_keys="ascending", tiebreaker="dense").to_numpy(
         zero_copy_only=False), np.int64)
-    order = np.argsort(item * (int(year.max(initial=0)) + 1) + year, kind="stable")
+    order = batch.sort_order(item, year)
     take = pa.array(order)
     arrays: dict[str, Any] = {"item_text": item_text.take(take)}
     for name in ("sector", "district"):
@@ -314,12 +314,11 @@ def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
     request = np.concatenate([municipal_part, district_part])
     keep = request > 0
     claim_of, level, request = claim_of[keep], level[keep], request[keep]
-    # claims are in (item, year) order, so a stable sort on (item, level) gives (item, level, year)
-    order = np.argsort(c.item[claim_of] * 2 + level, kind="stable")
+    # claims are in (item, year) order, so ordering by (item, level), ties in row order, gives (item, level, year)
+    order = batch.sort_order(c.item[claim_of], level)
     claim_of, level, request = claim_of[order], level[order], request[order]
     year_index = c.year[claim_of] - years[0]
-    item_key = c.item[claim_of] * 2 + level
-    starts = np.flatnonzero(np.r_[True, item_key[1:] != item_key[:-1]]) if claim_of.shape[0] else np.zeros(0, int)
+    starts = np.flatnonzero(batch.group_starts(c.item[claim_of], level))
     item_ptr = np.r_[starts, claim_of.shape[0]].astype(np.int64)
     first_row = starts
     item_claim = claim_of[first_row]
@@ -332,13 +331,12 @@ def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
     # tiers: waterfall by the budget's priority rules; merit one item per tier, by score
     rules = list(budget.file.priority_tiers)
     n_items = item_claim.shape[0]
-    position = np.arange(n_items)
     if mode == "merit":
         a = c.attributes
         no_score = a["no_merit_score"][item_claim]
         score = np.where(no_score, 0, a["merit_score"][item_claim])
         library = a["in_library"][item_claim]
-        rank = np.lexsort((position, ~library, -score, no_score))
+        rank = batch.sort_order(no_score, -score, ~library)  # ties: position
         item_tier = np.empty(n_items, np.int64)
         item_tier[rank] = np.arange(n_items)
         tier_names = ["merit order"]
@@ -347,8 +345,7 @@ def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
         for k in reversed(range(len(rules))):
             item_tier[_matches(rules[k], c)[item_claim]] = k
         tier_names = [_describe(r) for r in rules] + ["others" if rules else "every claim"]
-    item_order = np.argsort((item_year * (int(item_tier.max(initial=0)) + 1) + item_tier) * max(n_items, 1)
-                            + position, kind="stable").astype(np.int64)
+    item_order = batch.sort_order(item_year, item_tier)  # ties: position
     year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
 
     # the exact range, checked on Python integers before any int64 array holds them
@@ -457,7 +454,7 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
     n_sources = len(sources)
     source_ids = np.array([s.id for s in sources], dtype=object)
     # the next record of the same part (the rest passed on), when there is one
-    order = np.argsort(r.row * n_sources + r.source, kind="stable")
+    order = batch.sort_order(r.row, r.source)
     row, source = r.row[order], r.source[order]
     asked, award, code, binding = r.asked[order], r.award[order], r.code[order], r.binding[order]
     same_next = np.r_[row[1:] == row[:-1], False]
@@ -478,8 +475,7 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
                              np.full(zero_claims.shape[0], len(texts) + 2)])
     source_of = np.concatenate([source, np.full(none_rows.shape[0] + zero_claims.shape[0], -1)])
     # by claim, level, then source order (a part no source may pay: last)
-    final = np.argsort((claim * 2 + level) * (n_sources + 1) + np.where(source_of < 0, n_sources, source_of),
-                       kind="stable")
+    final = batch.sort_order(claim, level, np.where(source_of < 0, n_sources, source_of))
     claim, level, claimed, awarded, reason, source_of = (claim[final], level[final], claimed[final], awarded[final],
                                                          reason[final], source_of[final])
     take = pa.array(claim)

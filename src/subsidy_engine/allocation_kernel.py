@@ -29,7 +29,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .kernels import _floor_from_guess
+from .kernels import mul_div_floor_rem
 
 _jit = nb.njit(cache=True, nogil=True, error_model="numpy")
 
@@ -58,12 +58,6 @@ def _less(a1, d1, a2, d2):
     h1, l1 = _mul128(a1, d2)
     h2, l2 = _mul128(a2, d1)
     return h1 < h2 or (h1 == h2 and l1 < l2)
-
-
-@_jit
-def _floor_div(a, k, den):
-    """``(floor(a * k / den), remainder)`` exactly, for ``a * k / den < 2**62``."""
-    return _floor_from_guess(a, k, den, np.int64(float(a) * float(k) / float(den)))
 
 
 @_jit
@@ -185,7 +179,7 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
                     if binding < 0 or y == binding:
                         paying[y] = demand[y] if binding < 0 else available[binding]
                     elif demand[y] > 0:
-                        paying[y] = _floor_div(available[binding], demand[y], demand[binding])[0]
+                        paying[y] = mul_div_floor_rem(available[binding], demand[y], demand[binding])[0]
                     else:
                         paying[y] = 0
                 # per row: the floor of its share, then the fen left over by the largest remainder
@@ -196,7 +190,7 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
                         if binding < 0 or request[r] == 0:
                             quotient[r], remainder[r] = request[r], 0
                         else:
-                            quotient[r], remainder[r] = _floor_div(paying[y], request[r], demand[y])
+                            quotient[r], remainder[r] = mul_div_floor_rem(paying[y], request[r], demand[y])
                 if binding >= 0:
                     for y in range(t, n_years):
                         left = paying[y]
@@ -258,8 +252,8 @@ def split_by_share(amount, share_units, scale, first, second):
     """Split each amount in the ratio ``scale : share_units`` by the largest remainder (a tie to ``first``)."""
     for i in range(amount.shape[0]):
         whole = scale + share_units[i]
-        q1, rem1 = _floor_div(amount[i], scale, whole)
-        q2, rem2 = _floor_div(amount[i], share_units[i], whole)
+        q1, rem1 = mul_div_floor_rem(amount[i], scale, whole)
+        q2, rem2 = mul_div_floor_rem(amount[i], share_units[i], whole)
         if q1 + q2 < amount[i]:  # one fen left over: rem1 + rem2 == whole
             if rem1 >= rem2:
                 q1 += 1

@@ -171,6 +171,34 @@ LOAN_COLUMNS = (
 )
 
 
+def sort_order(*keys: np.ndarray) -> np.ndarray:
+    """Row order by ``keys`` (the first is the primary key), ties in row order.
+
+    When the keys' ranges fit in 63 bits together they are packed into one
+    integer and sorted once (the usual case), else ``np.lexsort``.
+    """
+    if keys[0].shape[0] == 0:
+        return np.zeros(0, np.int64)
+    lows = [int(k.min()) for k in keys]
+    widths = [max(int(k.max()) - low, 0).bit_length() for k, low in zip(keys, lows)]
+    row_bits = max(keys[0].shape[0] - 1, 0).bit_length()
+    if sum(widths) + row_bits > 63:
+        return np.lexsort(tuple(reversed(keys)))
+    packed = np.zeros(keys[0].shape[0], np.int64)
+    for k, low, width in zip(keys, lows, widths):
+        packed = (packed << width) | (k.astype(np.int64) - low)
+    packed = (packed << row_bits) | np.arange(keys[0].shape[0], dtype=np.int64)  # ties: row order
+    return np.argsort(packed)
+
+
+def group_starts(*keys: np.ndarray) -> np.ndarray:
+    """True where a row starts a new run of equal ``keys`` (rows already in key order)."""
+    start = np.ones(keys[0].shape[0], np.bool_)
+    if start.shape[0]:
+        start[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+    return start
+
+
 class Rejections:
     """Collects (row, field, reason) and the set of bad rows."""
 

@@ -257,37 +257,10 @@ class _Rows:
         return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
 
 
-def _sort_order(*keys: np.ndarray) -> np.ndarray:
-    """Row order by ``keys`` (the first is the primary key), ties in row order.
-
-    When the keys' ranges fit in 63 bits together they are packed into one
-    integer and sorted once (the usual case), else ``np.lexsort``.
-    """
-    if keys[0].shape[0] == 0:
-        return np.zeros(0, np.int64)
-    lows = [int(k.min()) for k in keys]
-    widths = [max(int(k.max()) - low, 0).bit_length() for k, low in zip(keys, lows)]
-    row_bits = max(keys[0].shape[0] - 1, 0).bit_length()
-    if sum(widths) + row_bits > 63:
-        return np.lexsort(tuple(reversed(keys)))
-    packed = np.zeros(keys[0].shape[0], np.int64)
-    for k, low, width in zip(keys, lows, widths):
-        packed = (packed << width) | (k.astype(np.int64) - low)
-    packed = (packed << row_bits) | np.arange(keys[0].shape[0], dtype=np.int64)  # ties: row order
-    return np.argsort(packed)
-
-
-def _group_starts(*keys: np.ndarray) -> np.ndarray:
-    start = np.ones(keys[0].shape[0], np.bool_)
-    if start.shape[0]:
-        start[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
-    return start
-
-
 def _pay_in_groups(amount: np.ndarray, cap: np.ndarray, order: np.ndarray, *group_keys: np.ndarray) -> np.ndarray:
     """``amount`` paid in ``order`` under ``cap`` per group (``cap < 0``: none); the paid amounts, unsorted."""
     paid_sorted = np.empty(order.shape[0], np.int64)
-    pay_under_group_caps(amount[order], cap[order], _group_starts(*(k[order] for k in group_keys)), paid_sorted)
+    pay_under_group_caps(amount[order], cap[order], batch.group_starts(*(k[order] for k in group_keys)), paid_sorted)
     paid = amount.copy()
     paid[order] = paid_sorted
     return paid
@@ -496,14 +469,14 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
     cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets])
     row_cap = np.where(is_subsidy, cap[set_of_row], NO_CAP)
     subset = np.flatnonzero(is_subsidy)
-    order = subset[_sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])]
+    order = subset[batch.sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])]
     after_enterprise = _pay_in_groups(amount, row_cap, order, enterprise_code, year)
 
     # 3. 貼息 per project over its life, earliest years first
     cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets])
     row_cap = np.where(is_subsidy & has_project, cap[set_of_row], NO_CAP)
     subset = np.flatnonzero(is_subsidy & has_project)
-    order = subset[_sort_order(project[subset], year[subset], day[subset], item_code[subset])]
+    order = subset[batch.sort_order(project[subset], year[subset], day[subset], item_code[subset])]
     after_project = _pay_in_groups(after_enterprise, row_cap, order, project)
 
     # 4. most favourable only (從優不重複), per project over its whole life
@@ -542,14 +515,14 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
         in_cap = has_project & capped[project_set[safe], instrument]
         row_cap = np.where(in_cap, project_cap[safe], NO_CAP)
         subset = np.flatnonzero(in_cap)
-        order = subset[_sort_order(project[subset], year[subset], day[subset], instrument[subset],
+        order = subset[batch.sort_order(project[subset], year[subset], day[subset], instrument[subset],
                                    item_code[subset])]
         after_total = _pay_in_groups(after_favourable, row_cap, order, project)
 
     # the years asked for, in a stable order: project, instrument, item, year
     shown = np.ones(n, bool) if years is None else np.isin(year, np.array(years))
     subset = np.flatnonzero(shown)
-    order = subset[_sort_order(np.where(has_project, project, n_projects)[subset], instrument[subset],
+    order = subset[batch.sort_order(np.where(has_project, project, n_projects)[subset], instrument[subset],
                                item_code[subset], year[subset])]
     take = pa.array(order)
     instrument_names = np.array(INSTRUMENTS, dtype=object)

@@ -415,9 +415,18 @@ def subsidy_accrual(base_fen, factor_units, num, den, inside_days, period_days, 
 
 
 @_jit
+def mul_div_floor_rem(a: int, k: int, den: int):
+    """``(floor(a * k / den), remainder)`` for ``a, k >= 0`` and ``0 < den < 2**61``, exactly.
+
+    The float only guesses the quotient; the exact integer remainder corrects it.
+    """
+    return _floor_from_guess(a, k, den, np.int64(float(a) * float(k) / float(den)))
+
+
+@_jit
 def mul_div_floor(a: int, k: int, den: int) -> int:
     """``floor(a * k / den)`` for ``a, k >= 0`` and ``0 < den < 2**61``, exactly."""
-    return _floor_from_guess(a, k, den, np.int64(float(a) * float(k) / float(den)))[0]
+    return mul_div_floor_rem(a, k, den)[0]
 
 
 MICRO = 10**6  # shares and premium-rate caps of measure 7 are exact to 1e-6

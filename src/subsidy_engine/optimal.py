@@ -41,6 +41,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
+from . import batch
 from .allocation_kernel import FULL, GROUP_CAP, SOURCE_CAP
 
 if TYPE_CHECKING:
@@ -278,10 +279,10 @@ def _round(p: _Plan, x: np.ndarray, pair_source: np.ndarray, entry_row: np.ndarr
     committed = np.bincount(sy[later], award[later], n_sources * n_years).astype(np.int64).reshape(
         n_sources, n_years)
     # records in source order per row: asked = what the earlier sources left
-    order = np.lexsort((source, entry_row))
+    order = batch.sort_order(entry_row, source)
     entry_row, source, award, year, request, item = (entry_row[order], source[order], award[order], year[order],
                                                      request[order], item[order])
-    start = np.r_[True, entry_row[1:] != entry_row[:-1]]
+    start = batch.group_starts(entry_row)
     running = np.cumsum(award)
     group_start = np.maximum.accumulate(np.where(start, np.arange(award.shape[0]), 0))
     paid_before = running - award - np.where(group_start > 0, running[group_start - 1], 0)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 from pathlib import Path
 
@@ -50,8 +51,9 @@ class Simulation:
         """The claims' inputs, the budget file and the mode (the allocation's provenance)."""
         return self.allocation.provenance.parameters_sha256
 
+    @cached_property
     def awards(self) -> pd.DataFrame:
-        """The awards with each claim's district and sector."""
+        """The awards with each claim's district and sector (computed once)."""
         attributes = self.claims.attributes.assign(claim_id=self.claims.table.claim_id)[
             ["claim_id", "district", "sector"]]
         return self.allocation.awards.merge(attributes, on="claim_id", how="left")
@@ -79,7 +81,7 @@ class Simulation:
 
     def by(self, column: str) -> pd.DataFrame:
         """Per year and ``column`` (``measure``, ``district``...): claimed parts and awarded."""
-        return self.awards().assign(**{column: lambda f: f[column].astype(str)}).pivot_table(
+        return self.awards.assign(**{column: lambda f: f[column].astype(str)}).pivot_table(
             index=["year", column], values=["claimed", "awarded"], aggfunc="sum", observed=True).reset_index()[
             ["year", column, "claimed", "awarded"]]
 
