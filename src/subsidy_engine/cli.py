@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -27,7 +28,11 @@ from .schedule import amortize
 from .tables import PortfolioTables, load_portfolio
 
 if TYPE_CHECKING:
+    from .budget import Budget
     from .evaluate import Claims
+    from .montecarlo import MonteCarlo
+    from .policy import Policy
+    from .scenario import MonteCarloSettings
 
 
 def _curve(args: argparse.Namespace) -> LprCurve:
@@ -152,30 +157,91 @@ def _tables(args: argparse.Namespace) -> PortfolioTables:
 def _simulate(args: argparse.Namespace) -> int:
     from .budget import BudgetError, load_budget
     from .evaluate import EvaluationError
-    from .simulate import simulate, write_outputs
+    from .policy import PolicyError, load_policy
+    from .rates import CoverageError
+    from .scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, ScenarioError, load_scenario
+    from .simulate import Comparison, simulate, write_outputs
 
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
     started = time.perf_counter()
     try:
         tables = _tables(args)
-        years = range(args.start, args.start + args.years)
-        run = simulate(tables, years, budget=load_budget(args.budget), mode=args.mode, lpr=_curve(args),
-                       rate_by_stage=_rates(args.rates))
-        paths = write_outputs(run, args.out)
-    except (BudgetError, EvaluationError, PortfolioSchemaError, ValueError) as exc:
+        years = tuple(range(args.start, args.start + args.years))
+        if args.years < 1:
+            raise ValueError(f"--years must be at least 1, not {args.years}")
+        policy, budget, rates = load_policy(), load_budget(args.budget), _rates(args.rates)
+        history = load_lpr(args.lpr)
+        hold_until = date.fromisoformat(args.hold_lpr_until) if args.hold_lpr_until else DEFAULT_HOLD_UNTIL
+        baseline = simulate(tables, years, policy=policy, budget=budget, mode=args.mode,
+                            lpr=history.hold_flat(until=hold_until), rate_by_stage=rates)
+        say(f"{tables.source}: {len(tables.projects):,} projects; {years[0]}-{years[-1]}; budget "
+            f"{budget.id} ({budget.file.status}); mode {args.mode}; baseline in {time.perf_counter() - started:.2f} s")
+        say(_frame_text(baseline.by_year()))
+        scenario = load_scenario(args.scenario) if args.scenario else None
+        comparison, run_for_paths = None, baseline
+        inputs = (tables, policy, budget, [])
+        if scenario is not None:
+            grown, s_policy, s_budget = (scenario.portfolio(tables, years), scenario.policy(policy),
+                                         scenario.budget(budget))
+            other = simulate(grown, years, policy=s_policy, budget=s_budget, mode=args.mode,
+                             lpr=scenario.curve(history, hold_until), rate_by_stage=rates, label=scenario.id)
+            comparison, run_for_paths = Comparison(baseline, other), other
+            inputs = (grown, s_policy, s_budget, scenario.shifts_bp())
+            say(f"\nScenario {scenario.id}: {scenario.file.description or '(no description)'}")
+            say(_frame_text(comparison.by_year()[["year", "baseline_awarded", "scenario_awarded", "delta_awarded"]]))
+            drivers = comparison.drivers(5, existing_only=True)
+            if len(drivers):
+                say("Existing projects whose awards change most:")
+                say(_frame_text(drivers[["project_id", "district", "sector", "delta_awarded"]]))
+        settings = scenario.file.monte_carlo if scenario is not None else None
+        if args.paths is not None:
+            settings = (settings or MonteCarloSettings()).model_copy(update={"paths": args.paths}) \
+                if args.paths > 0 else None
+        mc = None
+        if settings is not None:
+            mc = _monte_carlo(args, inputs, years, history, hold_until, settings, rates, run_for_paths.label)
+            say(f"\nMonte Carlo ({settings.paths:,} LPR paths around {run_for_paths.label}, "
+                f"{mc.loans_repriced:,} floating loans repriced per path): yearly outlay")
+            say(_frame_text(mc.outlay_by_year()[["year", "p5", "p50", "p95"]]))
+            risk = mc.budget_at_risk()
+            uncertain = risk[(risk.p_cap_exceeded > 0) & (risk.p_cap_exceeded < 1)]
+            say(f"Budget at risk: {int((risk.p_cap_exceeded == 1).sum())} source-years exceeded on every path, "
+                f"{len(uncertain)} on some" + (": " + "; ".join(
+                    f"{r.source_id} {r.year} {r.p_cap_exceeded:.1%}" for r in uncertain.head(8).itertuples())
+                                                  if len(uncertain) else ""))
+        paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario)
+    except (BudgetError, EvaluationError, PolicyError, ScenarioError, CoverageError, PortfolioSchemaError,
+            ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not args.quiet:
-        print(f"{tables.source}: {len(tables.projects):,} projects; {years.start}-{years.stop - 1}; "
-              f"budget {run.allocation.budget.id} ({run.allocation.budget.file.status}); mode {args.mode}; "
-              f"{time.perf_counter() - started:.2f} s")
-        print(run.by_year().to_string(index=False, formatters={c: "{:,}".format for c in
-                                                               ("claimed", "awarded", "unfunded")}))
-        for note in run.claims.notes:
-            print(f"Note: {note}")
-        if len(run.claims.rejections):
-            print(f"{len(run.claims.rejections)} rejected rows (report.xlsx, sheet 'rejected rows')")
-        print(f"wrote {', '.join(str(p) for p in paths)}; inputs sha256 {run.inputs_sha256[:16]}…")
+    for note in baseline.claims.notes:
+        say(f"Note: {note}")
+    if len(baseline.claims.rejections):
+        say(f"{len(baseline.claims.rejections)} rejected rows (report.xlsx, sheet 'rejected rows')")
+    say(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - started:.1f} s; "
+        f"inputs sha256 {baseline.inputs_sha256[:16]}…")
     return 0
+
+
+def _frame_text(frame: pd.DataFrame) -> str:
+    money = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, Decimal)).all() and len(frame)]
+    return frame.to_string(index=False, formatters={c: "{:,}".format for c in money})
+
+
+def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]],
+                 years: tuple[int, ...], history: LprCurve, hold_until: date, settings: MonteCarloSettings,
+                 rates: dict[str, str] | None, label: str) -> MonteCarlo:
+    """The Monte Carlo run, with a progress bar on a terminal (none with --quiet or when piped)."""
+    from tqdm import tqdm
+
+    from .montecarlo import monte_carlo
+
+    tables, policy, budget, changes = inputs
+    with tqdm(total=settings.paths, desc="Monte Carlo paths", unit="path", file=sys.stderr,
+              disable=True if args.quiet else None, leave=False) as bar:
+        return monte_carlo(tables, years, policy=policy, budget=budget, history=history, changes=changes,
+                           settings=settings, hold_until=hold_until, rate_by_stage=rates,
+                           mode=args.mode, label=label, progress=lambda done: bar.update(done - bar.n))
 
 
 def _rates(text: str | None) -> dict[str, str] | None:
@@ -258,7 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--budget", help="a budget YAML file (default: the bundled demo budget)")
     sim.add_argument("--mode", choices=("waterfall", "merit", "optimal"), default="waterfall")
     sim.add_argument("--out", default="simulation", help="output folder (default ./simulation)")
-    sim.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    sim.add_argument("--scenario", help="a scenario YAML file (LPR path, parameter overrides, budget changes, "
+                                        "growth, Monte Carlo); e.g. schedules/scenario-demo.yaml")
+    sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's; 0: none); "
+                                               "without a scenario, around the baseline")
+    sim.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress bar)")
     exp = sub.add_parser("explain", help="every amount of one project, clause by clause")
     exp.add_argument("project_id")
     portfolio_options(exp)

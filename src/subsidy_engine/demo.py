@@ -30,6 +30,7 @@ can judge what a simulation on it means:
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ SECTORS = ("5g_network", "computing_centre", "industrial_internet", "connected_v
            "artificial_intelligence", "blockchain", "smart_city", "data_centre")
 FIELDS = ("autonomous_driving", "satellite_internet", "network_security", "common_software", "ai",
           "blockchain", "other")
-FIRST_DAY, LAST_DAY = epoch_days(pd.Timestamp("2022-01-01").date()), epoch_days(pd.Timestamp("2026-06-19").date())
+DEFAULT_FIRST_DAY, DEFAULT_LAST_DAY = epoch_days(date(2022, 1, 1)), epoch_days(date(2026, 6, 19))
 
 
 def _text(values: np.ndarray | list[str]) -> pd.Series:
@@ -75,8 +76,14 @@ def _wan(rng: np.random.Generator, low_yuan: float, high_yuan: float, n: int) ->
     return np.maximum(np.round(yuan / 10_000), 1).astype(np.int64) * 1_000_000
 
 
-def portfolio(n_projects: int = 5_000, seed: int = 78) -> PortfolioTables:
+def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[date, date] | None = None,
+              id_prefix: str = "") -> PortfolioTables:
     """A synthetic portfolio of ``n_projects`` projects (see the module's docstring).
+
+    ``start_between`` moves every date into that window (default 2022-01-01 to
+    2026-06-19: projects start in it, and loans, insurance and events fall in it
+    too); ``id_prefix`` prefixes every id, so that portfolios can be joined
+    (scenario growth: ``G2027-P0``...).
 
     Examples
     --------
@@ -90,6 +97,10 @@ def portfolio(n_projects: int = 5_000, seed: int = 78) -> PortfolioTables:
         raise ValueError(f"n_projects must be at least 1, not {n_projects}")
     rng = np.random.default_rng(seed)
     n = n_projects
+    first_day, last_day = ((DEFAULT_FIRST_DAY, DEFAULT_LAST_DAY) if start_between is None
+                           else (epoch_days(start_between[0]), epoch_days(start_between[1])))
+    if last_day - first_day < 300:  # listing steps are spread over the window less 200 days
+        raise ValueError(f"start_between must span at least 300 days, not {start_between}")
     n_enterprises = max(n // 3, 1)
     ent_industry = rng.random(n_enterprises) < 0.6
     ent_sector = _choice(rng, SECTORS, n_enterprises)
@@ -99,10 +110,10 @@ def portfolio(n_projects: int = 5_000, seed: int = 78) -> PortfolioTables:
     platform = _choice(rng, ("none", "quasi_operating", "non_profit"), n, (89, 8, 3))
     total = _wan(rng, 5e6, 2e9, n)
     eligible = (total * rng.uniform(0.6, 1.0, n)).astype(np.int64) // 100 * 100
-    start = rng.integers(FIRST_DAY, LAST_DAY + 1, n)
+    start = rng.integers(first_day, last_day + 1, n)
     projects = pd.DataFrame({
-        "project_id": _ids("P", np.arange(n)),
-        "enterprise_id": _ids("E", owner),
+        "project_id": _ids(id_prefix + "P", np.arange(n)),
+        "enterprise_id": _ids(id_prefix + "E", owner),
         "name": _text([f"{SECTORS_ZH[s]}項目{k}" for k, s in enumerate(ent_sector[owner])]),
         "sector": _text(ent_sector[owner].tolist()),
         "district": _text(ent_district[owner].tolist()),
@@ -130,11 +141,11 @@ def portfolio(n_projects: int = 5_000, seed: int = 78) -> PortfolioTables:
     grace = np.where((method != "interest_only") & (rng.random(m) < 0.2), rng.integers(6, 25, m), 0)
     share = rng.uniform(0.2, 0.8, m) / count[of]
     principal = np.maximum((total[of] * share).astype(np.int64) // 1_000_000, 1) * 1_000_000
-    drawdown = np.minimum(start[of] + rng.integers(0, 180, m), LAST_DAY)
+    drawdown = np.minimum(start[of] + rng.integers(0, 180, m), last_day)
     fixed_bp = rng.integers(280, 421, m)
     loans = pd.DataFrame({
-        "loan_id": _ids("L", np.arange(m)),
-        "project_id": _ids("P", of),
+        "loan_id": _ids(id_prefix + "L", np.arange(m)),
+        "project_id": _ids(id_prefix + "P", of),
         "principal": money_series(principal),
         "annual_rate": _text(np.where(floating, None, np.char.add("0.0", fixed_bp.astype(str))).tolist()),
         "floating_tenor": _text(np.where(floating, "5Y", None).tolist()),
@@ -150,13 +161,13 @@ def portfolio(n_projects: int = 5_000, seed: int = 78) -> PortfolioTables:
     k = insured_of.shape[0]
     insured = _wan(rng, 5e6, 5e8, k)
     insurance = pd.DataFrame({
-        "policy_id": _ids("I", np.arange(k)),
-        "enterprise_id": _ids("E", owner[insured_of]),
-        "project_id": _ids("P", insured_of),
+        "policy_id": _ids(id_prefix + "I", np.arange(k)),
+        "enterprise_id": _ids(id_prefix + "E", owner[insured_of]),
+        "project_id": _ids(id_prefix + "P", insured_of),
         "product_field": _text(_choice(rng, FIELDS, k, (15, 10, 15, 15, 20, 10, 15)).tolist()),
         "insured_amount": money_series(insured),
         "premium": money_series((insured * rng.uniform(0.005, 0.04, k)).astype(np.int64) // 100 * 100),
-        "start_date": date_series(np.minimum(start[insured_of] + rng.integers(0, 365, k), LAST_DAY)),
+        "start_date": date_series(np.minimum(start[insured_of] + rng.integers(0, 365, k), last_day)),
         "years": pd.Series(rng.integers(1, 6, k), dtype="int64"),
     })
 
@@ -164,22 +175,22 @@ def portfolio(n_projects: int = 5_000, seed: int = 78) -> PortfolioTables:
     reits_of = np.flatnonzero(rng.random(n) < 0.01)
     listing_ent = np.flatnonzero(rng.random(n_enterprises) < 0.04)
     venue = _choice(rng, ("a_share_ipo", "neeq_select", "overseas_direct"), listing_ent.shape[0], (60, 25, 15))
-    accepted = rng.integers(FIRST_DAY, LAST_DAY - 200, listing_ent.shape[0])
+    accepted = rng.integers(first_day, last_day - 200, listing_ent.shape[0])
     listed = rng.random(listing_ent.shape[0]) < 0.6
     n_reits, n_steps = reits_of.shape[0], listing_ent.shape[0] + int(listed.sum())
     events = pd.DataFrame({
-        "event_id": _ids("V", np.arange(n_reits + n_steps)),
+        "event_id": _ids(id_prefix + "V", np.arange(n_reits + n_steps)),
         "kind": _text(["reits_issuance"] * n_reits + ["listing"] * n_steps),
-        "enterprise_id": _text(np.concatenate([np.char.add("E", owner[reits_of].astype(str)),
-                                               np.char.add("E", listing_ent.astype(str)),
-                                               np.char.add("E", listing_ent[listed].astype(str))]).tolist()),
-        "project_id": _text(np.concatenate([np.char.add("P", reits_of.astype(str)).astype(object),
+        "enterprise_id": _text(np.concatenate([np.char.add(id_prefix + "E", owner[reits_of].astype(str)),
+                                               np.char.add(id_prefix + "E", listing_ent.astype(str)),
+                                               np.char.add(id_prefix + "E", listing_ent[listed].astype(str))]).tolist()),
+        "project_id": _text(np.concatenate([np.char.add(id_prefix + "P", reits_of.astype(str)).astype(object),
                                             np.full(n_steps, None, dtype=object)]).tolist()),
         "venue": _text(np.concatenate([np.full(n_reits, None, dtype=object), venue, venue[listed]]).tolist()),
         "stage": _text([None] * n_reits + ["acceptance"] * listing_ent.shape[0] + ["listing"] * int(listed.sum())),
-        "date": date_series(np.concatenate([np.minimum(start[reits_of] + 365, LAST_DAY), accepted,
+        "date": date_series(np.concatenate([np.minimum(start[reits_of] + 365, last_day), accepted,
                                             np.minimum(accepted[listed] + rng.integers(120, 200, int(listed.sum())),
-                                                       LAST_DAY)])),
+                                                       last_day)])),
         "amount_raised": money_series(np.concatenate([_wan(rng, 5e8, 5e9, n_reits),
                                                       np.zeros(n_steps, np.int64)])).where(
             pd.Series(np.arange(n_reits + n_steps) < n_reits)),
@@ -188,9 +199,10 @@ def portfolio(n_projects: int = 5_000, seed: int = 78) -> PortfolioTables:
     projects.insert(projects.columns.get_loc("in_library") + 1, "merit_score",
                     money_series(rng.integers(6000, 10001, n)))
     tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
-    digest = hashlib.sha256(f"subsidy_engine.demo.portfolio({n}, {seed}) {engine_version()}".encode()).hexdigest()
-    return PortfolioTables(**tables, problems=check_tables(tables), source=f"demo.portfolio({n}, seed={seed})",
-                           digest=digest)
+    window = "" if start_between is None else f", start_between=({start_between[0]}, {start_between[1]})"
+    call = f"demo.portfolio({n}, seed={seed}{window}" + (f", id_prefix={id_prefix!r})" if id_prefix else ")")
+    digest = hashlib.sha256(f"subsidy_engine.{call} {engine_version()}".encode()).hexdigest()
+    return PortfolioTables(**tables, problems=check_tables(tables), source=call, digest=digest)
 
 
 SECTORS_ZH = {"5g_network": "5G網絡", "computing_centre": "算力中心", "industrial_internet": "工業互聯網",

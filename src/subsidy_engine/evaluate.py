@@ -309,31 +309,68 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     tables = portfolio if isinstance(portfolio, PortfolioTables) else load_portfolio(portfolio)
     policy = policy if policy is not None else load_policy()
     chosen_years = _years(years)
+    ctx = _context(tables, policy)
+    rows = _Rows()
+    details: dict[str, ClaimRows] = {}
+    projections = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
+    if len(ctx.loans):
+        subsidy = _add_loans(ctx, rows, ctx.loans, ctx.loan_project, ctx.kept_rows["loans"], lpr)
+        details["interest_subsidy"] = subsidy
+        projections = subsidy.internal["projections"]
+    _add_other_instruments(ctx, rows, details, rate_by_stage)
+    table, attributes = _combine(rows, ctx, chosen_years)
+    not_paid = _not_paid(details)
+    rejections = pd.concat([p for p in ctx.problems if not p.empty] or [ctx.problems[0]], ignore_index=True)
+    rejections = rejections.sort_values(["table", "row"], kind="stable", ignore_index=True)
+    if strict and len(rejections):
+        raise EvaluationError(rejections)
+    digests = [tables.digest, policy.digest, lpr.digest if lpr is not None else "no-lpr",
+               repr(sorted(rate_by_stage.items())) if rate_by_stage else "no-rates"]
+    return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
+                  years=chosen_years, notes=tuple(ctx.notes),
+                  provenance=Provenance.of(*digests, scenario=lpr.projection_label if lpr is not None else None),
+                  portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
+                  details=details, attributes=attributes)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Context:
+    """The portfolio's rows that can be evaluated, its projects' attributes, and the problems found so far."""
+
+    policy: Policy
+    frames: dict[str, pd.DataFrame]
+    kept_rows: dict[str, np.ndarray]
+    problems: list[pd.DataFrame]
+    notes: list[str]
+    read: Any  # read_items' result for the projects: (arrays, table, rejections)
+    project_arrays: dict[str, np.ndarray]
+    projects: pd.DataFrame
+    project_id_text: pa.Array
+    project_enterprise: pa.Array
+    sources_of_project: pa.Array
+    loans: pd.DataFrame  # the loans with a known project
+    loan_project: np.ndarray  # each loan's row in ``projects``
+
+    def project_rows(self, ids: Any) -> np.ndarray:
+        """Row of each id in the projects table, -1 when blank or unknown."""
+        found = pc.index_in(batch.arrow_text(ids), value_set=self.project_id_text).fill_null(-1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
+
+
+def _context(tables: PortfolioTables, policy: Policy) -> _Context:
     frames, kept_rows = _drop_problem_rows(tables)
     problems = [tables.problems]
     problems.extend(_drop_outside_coverage(frames, kept_rows, policy))
-    notes: list[str] = []
-
     # projects: attributes for stacking and funding sources
     read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects)
     project_arrays, projects, project_rejections = read
     problems.append(_as_problems(project_rejections, "projects", "project_id", kept_rows["projects"]))
-    n_projects = len(projects)
-    project_id_text = batch.arrow_text(projects["project_id"])
-    project_enterprise = batch.arrow_text(projects["enterprise_id"])
-    sources_of_project = _funding_sources(projects, project_arrays["industry_or_software"])
-
-    def project_rows(ids: Any) -> np.ndarray:
-        """Row of each id in the projects table, -1 when blank or unknown."""
-        found = pc.index_in(batch.arrow_text(ids), value_set=project_id_text).fill_null(-1)
-        return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
-
-    rows = _Rows()
-    details: dict[str, ClaimRows] = {}
-
-    # measures 1 and 15: 貼息 on every loan, per loan and calendar year
+    ctx = _Context(policy, frames, kept_rows, problems, [], read, project_arrays, projects,
+                   batch.arrow_text(projects["project_id"]), batch.arrow_text(projects["enterprise_id"]),
+                   _funding_sources(projects, project_arrays["industry_or_software"]), frames["loans"],
+                   np.zeros(0, np.int64))
     loans = frames["loans"]
-    loan_project = project_rows(loans["project_id"]) if "project_id" in loans else np.full(len(loans), -1)
+    loan_project = ctx.project_rows(loans["project_id"]) if "project_id" in loans else np.full(len(loans), -1)
     no_project = loan_project < 0
     if no_project.any():  # blank project_id (a stray one is a problem already)
         rows_without = np.flatnonzero(no_project)
@@ -344,18 +381,33 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
         loans, kept_rows["loans"] = (loans.take(np.flatnonzero(~no_project)).reset_index(drop=True),
                                      kept_rows["loans"][~no_project])
         loan_project = loan_project[~no_project]
-    projections = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
-    if len(loans):
-        subsidy = interest_subsidy_rows(loans, policy, lpr=lpr)
-        details["interest_subsidy"] = subsidy
-        projections = subsidy.internal["projections"]
-        problems.append(_as_problems(subsidy.rejections, "loans", "loan_id", kept_rows["loans"]))
-        keep = np.flatnonzero(subsidy.paid)
-        project = loan_project[subsidy.internal["loan_row"]]
-        rows.add("interest_subsidy", subsidy, keep, project=project,
-                 enterprise=project_enterprise.take(pa.array(project)), item=subsidy.columns["loan_id"],
-                 day=subsidy.internal["loan_start_day"], gross=np.asarray(subsidy.columns["gross"]),
-                 measure=15, parameter="interest_subsidy.points")
+    ctx.loans, ctx.loan_project = loans, loan_project
+    return ctx
+
+
+def _add_loans(ctx: _Context, rows: _Rows, loans: pd.DataFrame, loan_project: np.ndarray, kept_loan_rows: np.ndarray,
+               lpr: LprCurve | None, *, keep_window: bool = False) -> ClaimRows:
+    """Measures 1 and 15: the 貼息 of ``loans``, per loan and calendar year, as one part of ``rows``.
+
+    ``keep_window`` keeps every loan-year with a period inside the subsidy window, even one paid
+    nothing, so that the rows do not depend on the rates (the Monte Carlo runs reuse them).
+    """
+    subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window)
+    ctx.problems.append(_as_problems(subsidy.rejections, "loans", "loan_id", kept_loan_rows))
+    keep = np.flatnonzero(subsidy.internal["in_window"] if keep_window else subsidy.paid)
+    project = loan_project[subsidy.internal["loan_row"]]
+    rows.add("interest_subsidy", subsidy, keep, project=project,
+             enterprise=ctx.project_enterprise.take(pa.array(project)), item=subsidy.columns["loan_id"],
+             day=subsidy.internal["loan_start_day"], gross=np.asarray(subsidy.columns["gross"]),
+             measure=15, parameter="interest_subsidy.points")
+    return subsidy
+
+
+def _add_other_instruments(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows],
+                           rate_by_stage: dict[str, str] | None) -> None:
+    """Measures 7, 13, 14 and (with rates) 1, 2, 4: the parts of ``rows`` that do not depend on the LPR."""
+    policy, frames, kept_rows, problems = ctx.policy, ctx.frames, ctx.kept_rows, ctx.problems
+    project_arrays, projects, n_projects = ctx.project_arrays, ctx.projects, len(ctx.projects)
 
     # measure 7: premium subsidy per policy-year
     if len(frames["insurance"]):
@@ -363,7 +415,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
         details["premium_subsidy"] = premium
         problems.append(_as_problems(premium.rejections, "insurance", "policy_id", kept_rows["insurance"]))
         keep = np.flatnonzero(premium.paid)
-        project = (project_rows(premium.columns["project_id"]) if premium.columns["project_id"] is not None
+        project = (ctx.project_rows(premium.columns["project_id"]) if premium.columns["project_id"] is not None
                    else np.full(premium.paid.shape[0], -1))
         rows.add("premium_subsidy", premium, keep, project=project,
                  enterprise=batch.arrow_text(premium.columns["enterprise_id"]), item=premium.columns["policy_id"],
@@ -381,42 +433,28 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
         reits_parameter = np.where(share_mode[set_index], "reits_grant.share_of_raised", "reits_grant.flat_amount")
         venue = np.array([f"listing_grant.{v}" for v in VENUES], dtype=object)[
             np.maximum(grants.internal["venue"], 0)]
-        project = (project_rows(grants.columns["project_id"]) if grants.columns["project_id"] is not None
+        project = (ctx.project_rows(grants.columns["project_id"]) if grants.columns["project_id"] is not None
                    else np.full(grants.paid.shape[0], -1))
         for instrument, mask in (("reits_grant", reits), ("listing_grant", ~reits)):
             keep = np.flatnonzero(grants.paid & mask)
             rows.add(instrument, grants, keep, project=project,
-                     enterprise=batch.arrow_text(grants.columns["enterprise_id"]), item=grants.columns["event_id"], day=np.asarray(grants.columns["date"]),
-                     gross=np.asarray(grants.columns["gross"]), measure=np.asarray(grants.columns["measure"]),
-                     parameter=np.where(reits, reits_parameter, venue))
+                     enterprise=batch.arrow_text(grants.columns["enterprise_id"]), item=grants.columns["event_id"],
+                     day=np.asarray(grants.columns["date"]), gross=np.asarray(grants.columns["gross"]),
+                     measure=np.asarray(grants.columns["measure"]), parameter=np.where(reits, reits_parameter, venue))
 
     # measures 1, 2 and 4: investment subsidy, when rates are given
     if rate_by_stage is not None and n_projects:
-        investment = investment_subsidy_rows(projects, policy, rate_by_stage, read=read)
+        investment = investment_subsidy_rows(projects, policy, rate_by_stage, read=ctx.read)
         details["investment_subsidy"] = investment
         keep = np.flatnonzero(investment.paid)
         stage = np.array([s.value for s in Stage], dtype=object)[project_arrays["stage"]]
         rows.add("investment_subsidy", investment, keep, project=np.arange(n_projects),
-                 enterprise=project_enterprise, item=projects["project_id"], day=project_arrays["day"],
+                 enterprise=ctx.project_enterprise, item=projects["project_id"], day=project_arrays["day"],
                  gross=np.asarray(investment.columns["gross"]), measure=np.asarray(investment.columns["measure"]),
                  parameter="investment_subsidy.rate_by_stage." + stage, year=_year_of(project_arrays["day"]))
     elif n_projects:
-        notes.append("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
-                     "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")
-
-    table, attributes = _combine(rows, policy, project_arrays, projects, sources_of_project, chosen_years)
-    not_paid = _not_paid(details)
-    rejections = pd.concat([p for p in problems if not p.empty] or [problems[0]], ignore_index=True)
-    rejections = rejections.sort_values(["table", "row"], kind="stable", ignore_index=True)
-    if strict and len(rejections):
-        raise EvaluationError(rejections)
-    digests = [tables.digest, policy.digest, lpr.digest if lpr is not None else "no-lpr",
-               repr(sorted(rate_by_stage.items())) if rate_by_stage else "no-rates"]
-    return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
-                  years=chosen_years, notes=tuple(notes),
-                  provenance=Provenance.of(*digests, scenario=lpr.projection_label if lpr is not None else None),
-                  portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
-                  details=details, attributes=attributes)  # type: ignore[arg-type]
+        ctx.notes.append("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
+                         "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")
 
 
 def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
@@ -441,89 +479,127 @@ def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray], projects: pd.DataFrame,
-             sources_of_project: pa.Array, years: tuple[int, ...] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stacking and the cross-item caps over all claims, then the years asked for; the claims' attributes."""
-    n_projects = len(projects)
-    if not rows.parts or sum(part["year"].shape[0] for part in rows.parts) == 0:
-        return (pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS}),
-                pd.DataFrame({c: pd.Series(dtype=object) for c in ATTRIBUTE_COLUMNS}))
+@dataclass
+class _Stacking:
+    """Stacking's orders, groups and caps over all rows: everything but the amounts (computed once)."""
+
+    instrument: np.ndarray
+    project: np.ndarray
+    has_project: np.ndarray
+    year: np.ndarray
+    item: pa.Array
+    item_code: np.ndarray
+    gross: np.ndarray
+    computed: np.ndarray  # after the instrument's own rules
+    enterprise_cap: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]  # (row cap, order, group keys)
+    project_cap: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]
+    total_cap: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]] | None
+    favourable: list[tuple[np.ndarray, list[int]]]  # (projects of a set, instruments of a group)
+    n_projects: int
+
+
+def _stacking(rows: _Rows, ctx: _Context) -> _Stacking:
+    policy, project_arrays, n_projects = ctx.policy, ctx.project_arrays, len(ctx.projects)
     instrument, project, enterprise = rows.column("instrument"), rows.column("project"), rows.column("enterprise")
-    n = instrument.shape[0]
     enterprise_code = np.asarray(pc.dictionary_encode(enterprise).indices.to_numpy(zero_copy_only=False), np.int64)
     item = rows.column("item")
     # ties between items are broken by the id's text, so that the row order of the tables does not matter
     item_code = np.asarray(pc.rank(item, sort_keys="ascending", tiebreaker="dense").to_numpy(
         zero_copy_only=False), np.int64)
     year, day = rows.column("year"), rows.column("day")
-    gross, computed = rows.column("gross"), rows.column("amount")
     set_of_row = rows.column("set_index")
     has_project = project >= 0
     project_set = policy.set_index(project_arrays["day"]) if n_projects else np.zeros(0, np.int64)
     sets = policy.sets
-
-    amount = computed.copy()
     is_subsidy = instrument == INSTRUMENTS.index("interest_subsidy")
 
     # 2. 貼息 per enterprise and year, in order of drawdown, then loan_id
     cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets])
-    row_cap = np.where(is_subsidy, cap[set_of_row], NO_CAP)
     subset = np.flatnonzero(is_subsidy)
-    order = subset[batch.sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])]
-    after_enterprise = _pay_in_groups(amount, row_cap, order, enterprise_code, year)
-
+    enterprise_cap = (np.where(is_subsidy, cap[set_of_row], NO_CAP),
+                      subset[batch.sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])],
+                      (enterprise_code, year))
     # 3. 貼息 per project over its life, earliest years first
     cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets])
-    row_cap = np.where(is_subsidy & has_project, cap[set_of_row], NO_CAP)
     subset = np.flatnonzero(is_subsidy & has_project)
-    order = subset[batch.sort_order(project[subset], year[subset], day[subset], item_code[subset])]
-    after_project = _pay_in_groups(after_enterprise, row_cap, order, project)
-
-    # 4. most favourable only (從優不重複), per project over its whole life
-    after_favourable = after_project.copy()
-    k_instruments = len(INSTRUMENTS)
-    if n_projects:
-        key = np.where(has_project, project * k_instruments + instrument, 0)
-        totals = np.zeros(n_projects * k_instruments, np.int64)
-        np.add.at(totals, key[has_project], after_project[has_project])
-        totals = totals.reshape(n_projects, k_instruments)
-        dropped = np.zeros((n_projects, k_instruments), bool)
-        for k, s in enumerate(sets):
-            in_set = project_set == k
-            for group in s.parameters.stacking.most_favourable_only.value:
-                columns = [INSTRUMENTS.index(g) for g in group]
-                block = totals[np.ix_(in_set, columns)]
-                best = np.argmax(block, axis=1)  # the first of equal totals
-                lose = np.ones_like(block, bool)
-                lose[np.arange(block.shape[0]), best] = False
-                dropped[np.ix_(in_set, columns)] |= lose & (block > 0)
-        cut_rows = has_project & dropped[np.maximum(project, 0), instrument]
-        after_favourable[cut_rows] = 0
-
+    project_cap = (np.where(is_subsidy & has_project, cap[set_of_row], NO_CAP),
+                   subset[batch.sort_order(project[subset], year[subset], day[subset], item_code[subset])], (project,))
+    # 4. most favourable only: the groups of each parameter set
+    favourable = [(np.flatnonzero(project_set == k), [INSTRUMENTS.index(g) for g in group])
+                  for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value]
     # 5. total cap as a share of the project's investment, earliest years first
-    after_total = after_favourable.copy()
+    total_cap = None
     if n_projects:
         share = np.array([-1 if s.parameters.stacking.total_cap_share_of_investment.value is None else
                           rate_to_units(s.parameters.stacking.total_cap_share_of_investment.value) for s in sets])
-        capped = np.zeros((len(sets), k_instruments), bool)
+        capped = np.zeros((len(sets), len(INSTRUMENTS)), bool)
         for k, s in enumerate(sets):
             capped[k, [INSTRUMENTS.index(i) for i in s.parameters.stacking.total_cap_instruments.value]] = True
-        project_cap = np.empty(n_projects, np.int64)
-        share_of_amounts(project_arrays["total_investment"], np.maximum(share[project_set], 0), False, project_cap)
-        project_cap = np.where(share[project_set] >= 0, project_cap, NO_CAP)
+        cap_of_project = np.empty(n_projects, np.int64)
+        share_of_amounts(project_arrays["total_investment"], np.maximum(share[project_set], 0), False,
+                         cap_of_project)
+        cap_of_project = np.where(share[project_set] >= 0, cap_of_project, NO_CAP)
         safe = np.maximum(project, 0)
         in_cap = has_project & capped[project_set[safe], instrument]
-        row_cap = np.where(in_cap, project_cap[safe], NO_CAP)
         subset = np.flatnonzero(in_cap)
-        order = subset[batch.sort_order(project[subset], year[subset], day[subset], instrument[subset],
-                                   item_code[subset])]
-        after_total = _pay_in_groups(after_favourable, row_cap, order, project)
+        total_cap = (np.where(in_cap, cap_of_project[safe], NO_CAP),
+                     subset[batch.sort_order(project[subset], year[subset], day[subset], instrument[subset],
+                                             item_code[subset])], (project,))
+    return _Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
+                     rows.column("amount"), enterprise_cap, project_cap, total_cap, favourable, n_projects)
 
-    # the years asked for, in a stable order: project, instrument, item, year
-    shown = np.ones(n, bool) if years is None else np.isin(year, np.array(years))
+
+def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The amounts after each cross-item cut (2 to 5 of the module docstring), from ``computed``."""
+    after_enterprise = _pay_in_groups(computed, *st.enterprise_cap[:2], *st.enterprise_cap[2])
+    after_project = _pay_in_groups(after_enterprise, *st.project_cap[:2], *st.project_cap[2])
+    after_favourable = after_project.copy()
+    if st.n_projects:
+        k_instruments = len(INSTRUMENTS)
+        has_project, project, instrument = st.has_project, st.project, st.instrument
+        key = np.where(has_project, project * k_instruments + instrument, 0)
+        totals = np.zeros(st.n_projects * k_instruments, np.int64)
+        np.add.at(totals, key[has_project], after_project[has_project])
+        totals = totals.reshape(st.n_projects, k_instruments)
+        dropped = np.zeros((st.n_projects, k_instruments), bool)
+        for in_set, columns in st.favourable:
+            block = totals[np.ix_(in_set, columns)]
+            best = np.argmax(block, axis=1)  # the first of equal totals
+            lose = np.ones_like(block, bool)
+            lose[np.arange(block.shape[0]), best] = False
+            dropped[np.ix_(in_set, columns)] |= lose & (block > 0)
+        after_favourable[has_project & dropped[np.maximum(project, 0), instrument]] = 0
+    after_total = after_favourable
+    if st.total_cap is not None:
+        after_total = _pay_in_groups(after_favourable, *st.total_cap[:2], *st.total_cap[2])
+    return after_enterprise, after_project, after_favourable, after_total
+
+
+def _shown_order(st: _Stacking, years: tuple[int, ...] | None) -> np.ndarray:
+    """The rows of the years asked for, in a stable order: project, instrument, item, year."""
+    shown = np.ones(st.year.shape[0], bool) if years is None else np.isin(st.year, np.array(years))
     subset = np.flatnonzero(shown)
-    order = subset[batch.sort_order(np.where(has_project, project, n_projects)[subset], instrument[subset],
-                               item_code[subset], year[subset])]
+    return subset[batch.sort_order(np.where(st.has_project, st.project, st.n_projects)[subset],
+                                   st.instrument[subset], st.item_code[subset], st.year[subset])]
+
+
+def _combine(rows: _Rows, ctx: _Context, years: tuple[int, ...] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stacking and the cross-item caps over all claims, then the years asked for; the claims' attributes."""
+    if not rows.parts or sum(part["year"].shape[0] for part in rows.parts) == 0:
+        return (pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS}),
+                pd.DataFrame({c: pd.Series(dtype=object) for c in ATTRIBUTE_COLUMNS}))
+    st = _stacking(rows, ctx)
+    return _table(rows, ctx, st, _stack(st, st.computed), _shown_order(st, years))
+
+
+def _table(rows: _Rows, ctx: _Context, st: _Stacking, after: tuple[np.ndarray, ...], order: np.ndarray
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The claims table (rows ``order``) and its attributes."""
+    policy, projects, n_projects = ctx.policy, ctx.projects, st.n_projects
+    after_enterprise, after_project, after_favourable, after_total = after
+    instrument, project, has_project, year, item = st.instrument, st.project, st.has_project, st.year, st.item
+    gross, computed = st.gross, st.computed
+    enterprise, set_of_row, sources_of_project = rows.column("enterprise"), rows.column("set_index"), ctx.sources_of_project
     take = pa.array(order)
     instrument_names = np.array(INSTRUMENTS, dtype=object)
     # the project whose attributes describe each claim: its own, else its enterprise's first project (-1: none)
@@ -562,7 +638,7 @@ def _combine(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray],
         "parameter_set": np.array([s.id for s in policy.sets], dtype=object)[set_of_row[order]],
         "parameter": rows.column("parameter")[order],
     })
-    return table, _attributes(projects, project_arrays, describing)
+    return table, _attributes(projects, ctx.project_arrays, describing)
 
 
 def _attributes(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:

@@ -331,8 +331,12 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
 
 
 def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
-                          lpr: LprCurve | None = None) -> ClaimRows:
-    """:func:`interest_subsidy_portfolio` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
+                          lpr: LprCurve | None = None, window_rows: bool = False) -> ClaimRows:
+    """:func:`interest_subsidy_portfolio` as arrays (money in fen), for :func:`subsidy_engine.evaluate`.
+
+    With ``window_rows``, ``internal["in_window"]`` marks the loan-years with a period inside the
+    subsidy window: rows that do not depend on the rates, a superset of those paid.
+    """
     from .policy import rules_in_force  # here: policy.py imports this module
 
     extra = [c for c in ("project_id",) if c in loans.columns]
@@ -374,6 +378,20 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
     year, interest, gross, paid, cut_interest, cut_annual, cut_lifetime = out
     loan_of_year = np.repeat(np.arange(periods.shape[0]), np.diff(year_ptr))
     keep = gross > 0
+    in_window = keep
+    if window_rows:  # a period [start, end] overlapping [window_start, window_end) marks its loan-year
+        loan_of_period = np.repeat(np.arange(periods.shape[0]), periods)
+        period_start = np.empty(end_day.shape[0], np.int64)
+        period_start[1:] = end_day[:-1]
+        has = periods > 0
+        period_start[row_ptr[:-1][has]] = loan_start[has]  # a loan's first period starts at its drawdown
+        period_year = np.empty(end_day.shape[0], np.int64)
+        calendar_year(np.asarray(end_day, np.int64), period_year)
+        overlap = (period_start < window_end[loan_of_period]) & (end_day > window_start[loan_of_period])
+        in_window = np.zeros(keep.shape[0], bool)
+        in_window[(year_ptr[:-1][loan_of_period] + period_year - first_year[loan_of_period])[overlap]] = True
+        if (keep & ~in_window).any():
+            raise AssertionError("a loan-year paid outside its subsidy window: the window rows are wrong")
     return ClaimRows(columns={
         "loan_id": result.loan_ids.take(loan_of_year).reset_index(drop=True),
         "year": year.astype(np.int32),
@@ -384,4 +402,5 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
         paid=keep, id_column="loan_id", reasons=np.full(keep.shape[0], "outside the subsidy window", dtype=object),
         rejections=result.rejections, digest=in_force.digest,
         internal={"loan_row": result.positions[loan_of_year], "loan_start_day": loan_start[loan_of_year],
-                  "set_index": in_force.set_index[loan_of_year], "projections": result.projections})
+                  "set_index": in_force.set_index[loan_of_year], "projections": result.projections,
+                  "in_window": in_window})

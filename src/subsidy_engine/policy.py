@@ -197,6 +197,7 @@ class Policy:
 
     def __init__(self, data: PolicyFile, digest: str, origin: str) -> None:
         self.name, self.sources, self.digest, self.origin = data.policy, data.sources, digest, origin
+        self.title = data.title
         self.clauses = data.clauses  # measure number (or "closing") -> the sentence of the policy text
         self.sets = tuple(sorted(data.parameter_sets, key=lambda s: s.valid_from))
         self._check_sources()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -34,6 +35,10 @@ from .evaluate import Claims, evaluate
 from .policy import Policy, load_policy
 from .rates import LprCurve
 from .tables import PortfolioTables
+
+if TYPE_CHECKING:
+    from .montecarlo import MonteCarlo
+    from .scenario import Scenario
 
 ZERO = Decimal("0.00")
 
@@ -45,6 +50,7 @@ class Simulation:
     claims: Claims
     allocation: Allocation
     years: tuple[int, ...]
+    label: str = "baseline"
 
     @property
     def inputs_sha256(self) -> str:
@@ -88,7 +94,8 @@ class Simulation:
 
 def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range | tuple[int, ...], *,
              policy: Policy | None = None, budget: Budget | None = None, mode: Mode = "waterfall",
-             lpr: LprCurve | None = None, rate_by_stage: dict[str, str] | None = None) -> Simulation:
+             lpr: LprCurve | None = None, rate_by_stage: dict[str, str] | None = None,
+             label: str = "baseline") -> Simulation:
     """Evaluate and allocate a portfolio over ``years``.
 
     Examples
@@ -108,19 +115,114 @@ def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range |
                           f"{budget.years[-1]}: shorten the horizon or give a budget that covers it")
     claims = evaluate(portfolio, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr)
     allocation = allocate(claims, budget, mode)
-    return Simulation(claims, allocation, chosen)
+    return Simulation(claims, allocation, chosen, label)
+
+
+def _money_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Amount columns as plain Decimal objects (sums of several runs add without Arrow's fixed scale)."""
+    return frame.astype({c: object for c in frame.columns if c not in keys})
+
+
+def _side_by_side(base: pd.DataFrame, other: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """``base`` and ``other`` joined on ``keys``: ``baseline_<v>``, ``scenario_<v>`` (0.00 where absent),
+    and ``delta_<v>`` for each value."""
+    left = _money_frame(base[keys + values], keys).rename(columns={v: f"baseline_{v}" for v in values})
+    right = _money_frame(other[keys + values], keys).rename(columns={v: f"scenario_{v}" for v in values})
+    merged = left.merge(right, on=keys, how="outer", sort=True)
+    for v in values:
+        for side in ("baseline", "scenario"):
+            column = merged[f"{side}_{v}"]
+            merged[f"{side}_{v}"] = column.where(column.notna(), ZERO)
+        merged[f"delta_{v}"] = merged[f"scenario_{v}"] - merged[f"baseline_{v}"]
+    return merged.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A scenario against the baseline: the deltas per year, source, measure and district, and their drivers.
+
+    Every ``delta_*`` is ``scenario - baseline``, exact.
+    """
+
+    baseline: Simulation
+    scenario: Simulation
+
+    def by_year(self) -> pd.DataFrame:
+        """``year``, then ``baseline_/scenario_/delta_`` of ``claimed`` and ``awarded``."""
+        return _side_by_side(self.baseline.by_year(), self.scenario.by_year(), ["year"], ["claimed", "awarded"])
+
+    def by_year_source(self) -> pd.DataFrame:
+        """``year, source_id``, then ``claimed``, ``awarded`` and ``cap`` of each run and their deltas."""
+        frames = [r.by_year_source().assign(source_id=lambda f: f.source_id.astype(str))
+                  for r in (self.baseline, self.scenario)]
+        return _side_by_side(*frames, ["year", "source_id"], ["claimed", "awarded", "cap"])
+
+    def by(self, column: str) -> pd.DataFrame:
+        """Per year and ``column`` (``measure``, ``district``...): claimed and awarded, each run and the deltas."""
+        return _side_by_side(self.baseline.by(column), self.scenario.by(column), ["year", column],
+                             ["claimed", "awarded"])
+
+    def drivers(self, top: int = 20, *, existing_only: bool = False) -> pd.DataFrame:
+        """The projects whose awards changed most (by the size of the change), over the horizon.
+
+        ``existing_only`` leaves out the scenario's new projects (growth), to see what the
+        other changes (rates, parameters, budget) do to the projects already in the portfolio.
+
+        ``project_id`` (an item without a project: ``enterprise <id>``), ``enterprise_id``,
+        ``district``, ``sector``, ``new`` (only in the scenario: growth), the awards of each run,
+        ``delta_awarded`` and ``share_of_delta`` (of the total change; ties by id).
+        """
+        def per_project(run: Simulation) -> pd.DataFrame:
+            awards = run.awards
+            key = awards.project_id.astype(object).where(awards.project_id.notna(),
+                                                         "enterprise " + awards.enterprise_id.astype(str))
+            frame = awards.assign(project_id=key, awarded=awards.awarded.astype(object))
+            totals = frame.groupby("project_id", sort=True)["awarded"].sum()
+            described = frame.drop_duplicates("project_id").set_index("project_id")
+            return pd.DataFrame({"project_id": totals.index, "awarded": totals.to_numpy(),
+                                 **{c: described.loc[totals.index, c].astype(object).to_numpy()
+                                    for c in ("enterprise_id", "district", "sector")}})
+
+        base, other = per_project(self.baseline), per_project(self.scenario)
+        merged = _side_by_side(base, other, ["project_id"], ["awarded"])
+        described = pd.concat([other, base]).drop_duplicates("project_id").set_index("project_id")
+        for c in ("enterprise_id", "district", "sector"):
+            merged[c] = described.loc[merged.project_id, c].to_numpy()
+        merged["new"] = ~merged.project_id.isin(base.project_id)
+        total = sum(merged.delta_awarded, ZERO)  # of every project, so that the shares compare across lists
+        if existing_only:
+            merged = merged[~merged.new]
+        size = merged.delta_awarded.map(abs)
+        merged = merged.assign(size=size).sort_values(["size", "project_id"], ascending=[False, True],
+                                                      kind="stable").head(top)
+        merged["share_of_delta"] = [(d / total).quantize(Decimal("0.0001")) if total else None
+                                    for d in merged.delta_awarded]
+        return merged[["project_id", "enterprise_id", "district", "sector", "new", "baseline_awarded",
+                       "scenario_awarded", "delta_awarded", "share_of_delta"]].reset_index(drop=True)
 
 
 def _text(value: object) -> object:
     return str(value) if isinstance(value, Decimal) else value
 
 
-def write_outputs(run: Simulation, out: str | os.PathLike[str]) -> list[Path]:
-    """Write ``summary.json`` and ``report.xlsx`` to ``out``; return the paths written."""
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows for JSON: amounts as decimal strings, numpy scalars as Python ones."""
+    return [{k: _text(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
+def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: Comparison | None = None,
+                  monte_carlo: MonteCarlo | None = None, scenario: Scenario | None = None,
+                  charts: bool = True) -> list[Path]:
+    """Write ``summary.json``, ``report.xlsx`` and the PNG charts to ``out``; return the paths written.
+
+    ``run`` is the baseline. With ``comparison`` (and its ``scenario``), the scenario's results and the
+    deltas are added; with ``monte_carlo``, the outlay distribution and the budget at risk.
+    """
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     claims, allocation = run.claims, run.allocation
-    summary = {
+    summary: dict[str, object] = {
         "engine_version": allocation.provenance.engine_version,
         "inputs_sha256": run.inputs_sha256,
         "portfolio": claims.portfolio.source,
@@ -130,21 +232,79 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str]) -> list[Path]:
         "lpr_projection": claims.provenance.scenario,
         "notes": list(claims.notes),
         "rejected_rows": int(len(claims.rejections)),
-        "by_year": [{k: _text(v) for k, v in row.items()} for row in run.by_year().to_dict("records")],
-        "by_year_source": [{k: _text(v) for k, v in row.items()} for row in run.by_year_source().to_dict("records")],
+        "by_year": _records(run.by_year()),
+        "by_year_source": _records(run.by_year_source()),
     }
+    sheets = {"summary": run.by_year(), "by source": allocation.by_source, "by measure": run.by("measure"),
+              "by district": run.by("district"), "project detail": _project_detail(run),
+              "rejected rows": claims.rejections}
+    if comparison is not None:
+        other = comparison.scenario
+        summary["scenario"] = {
+            "id": other.label, "path": scenario.path if scenario else None,
+            "sha256": scenario.digest if scenario else None,
+            "description": scenario.file.description if scenario else "",
+            "inputs_sha256": other.inputs_sha256, "portfolio": other.claims.portfolio.source,
+            "budget": other.allocation.budget.path, "lpr_projection": other.claims.provenance.scenario,
+            "rejected_rows": int(len(other.claims.rejections)),
+            "by_year_source": _records(other.by_year_source()),
+            "deltas_by_year": _records(comparison.by_year()),
+            "drivers": _records(comparison.drivers(20)),
+            "drivers_existing_projects": _records(comparison.drivers(20, existing_only=True)),
+        }
+        sheets |= {"scenario summary": comparison.by_year(), "scenario by source": comparison.by_year_source(),
+                   "scenario by measure": comparison.by("measure"),
+                   "scenario by district": comparison.by("district"),
+                   "scenario drivers": pd.concat([comparison.drivers(20).assign(list="all projects"),
+                                                  comparison.drivers(20, existing_only=True).assign(
+                                                      list="existing projects")], ignore_index=True),
+                   "scenario rejected rows": other.claims.rejections}
+    if monte_carlo is not None:
+        risk = monte_carlo.budget_at_risk()
+        summary["monte_carlo"] = {
+            "run": monte_carlo.provenance.scenario, "inputs_sha256": monte_carlo.provenance.parameters_sha256,
+            "model": "monthly LPR moves N(drift, sigma) bp rounded to 5 bp, both tenors alike, floored "
+                     "(status inferred)",
+            "settings": monte_carlo.settings.model_dump(mode="json"),
+            "loans_repriced_per_path": monte_carlo.loans_repriced,
+            "outlay_by_year": _records(monte_carlo.outlay_by_year()),
+            "budget_at_risk": _records(risk[risk.p_cap_exceeded > 0]),
+        }
+        sheets |= {"monte carlo outlay": monte_carlo.outlay_by_year(), "budget at risk": risk}
     paths = [folder / "summary.json", folder / "report.xlsx"]
     paths[0].write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    detail = claims.table.groupby(["project_id", "year"])[["gross", "amount"]].sum().reset_index().merge(
-        allocation.awards.groupby(["project_id", "year"])["awarded"].sum().reset_index(),
-        on=["project_id", "year"], how="left")
-    sheets = {"summary": run.by_year(), "by source": allocation.by_source, "by measure": run.by("measure"),
-              "by district": run.by("district"), "project detail": detail, "rejected rows": claims.rejections}
-    with pd.ExcelWriter(paths[1], engine="openpyxl") as book:
-        for name, frame in sheets.items():
-            # Decimal objects: openpyxl writes their exact digits as the cell's number
-            frame.astype({c: object for c in frame.columns}).to_excel(book, sheet_name=name, index=False)
+    _write_workbook(paths[1], sheets)
+    if charts:
+        from .charts import outlay_chart, risk_chart
+
+        paths.append(outlay_chart(run, folder / "outlay_by_year_source.png", comparison=comparison,
+                                  monte_carlo=monte_carlo))
+        if monte_carlo is not None:
+            paths.append(risk_chart(monte_carlo, folder / "budget_at_risk.png"))
     return paths
 
 
-__all__ = ["Simulation", "simulate", "write_outputs"]
+def _project_detail(run: Simulation) -> pd.DataFrame:
+    """Per project and year: gross and claimed (after evaluate's cuts), awarded."""
+    claims, allocation = run.claims, run.allocation
+    return claims.table.groupby(["project_id", "year"])[["gross", "amount"]].sum().reset_index().merge(
+        allocation.awards.groupby(["project_id", "year"])["awarded"].sum().reset_index(),
+        on=["project_id", "year"], how="left").rename(columns={"amount": "claimed"})
+
+
+def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
+    """One sheet per table; amounts written from their exact decimal digits, never from floats."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    for name, frame in sheets.items():
+        sheet = book.create_sheet(title=name[:31])
+        sheet.append([str(c) for c in frame.columns])
+        columns = [frame[c].astype(object).to_numpy() for c in frame.columns]
+        for row in zip(*columns):
+            sheet.append([None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                          else v.item() if hasattr(v, "item") else v for v in row])
+    book.save(path)
+
+
+__all__ = ["Comparison", "Simulation", "simulate", "write_outputs"]

@@ -1,0 +1,315 @@
+"""Scenarios: what changes against the baseline, as a YAML file (:func:`load_scenario`).
+
+A scenario names its changes; everything it does not name stays as in the
+baseline (the parameter file, the budget, the portfolio, the LPR held flat
+after its data). Each part is optional::
+
+    id: lpr-cut-2027
+    description: the 5-year LPR 25 bp lower from January 2027, insurance share 60%
+    lpr:                          # changes to the projected LPR (never to published fixings)
+      shifts:
+        - {from: 2027-01-20, bp: -25}             # both tenors, from that fixing on
+        - {from: 2028-01-20, bp: -10, tenor: 5Y}
+      hold_until: 2045-12-31      # the last value holds until then (default: --hold-lpr-until)
+    parameters:                   # policy parameters, in every parameter set
+      insurance_premium.share: "0.60"
+    budget:
+      caps:                       # a source's caps replaced: one amount, or per year
+        gaojingjian_fund: {2027: "1500000000"}
+      scale:                      # caps multiplied (rounded half-up to the fen); * and ? match ids
+        "district_matching:*": "1.10"
+    growth:                       # new projects a year, from the synthetic generator
+      projects_per_year: 1000
+      from_year: 2027             # default: the year after the horizon's first
+      seed: 1
+    monte_carlo:                  # random LPR paths around the scenario's own path
+      paths: 1000
+      seed: 7
+      monthly_sigma_bp: "10"      # standard deviation of a month's move
+      monthly_drift_bp: "0"
+      floor_pct: "1.00"           # no tenor goes below this (keep LPR + spread > 0)
+
+Amounts and rates are written as strings (read exactly); an unknown key, a
+float, a parameter or source that does not exist, or an LPR change dated
+within the published data is an error that says where.
+
+**Shifts** add up: a fixing date's LPR is the last published fixing plus the
+sum of the shifts dated on or before it (each on its tenor). **Overrides** take
+status ``inferred`` and cite the scenario as their source, so ``explain`` shows
+them. **Growth** projects are synthetic (:func:`subsidy_engine.demo.portfolio`,
+ids prefixed ``G<year>-``), starting in their year; with a portfolio of your
+own, they stand for the pipeline you expect, not for projects you know.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from .budget import Budget
+from .policy import ParameterSet, Policy, PolicyFile, Source
+from .rates import LprCurve
+from .tables import PortfolioTables, check_tables
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+DEFAULT_HOLD_UNTIL = date(2045, 12, 31)
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be applied; the message says where."""
+
+
+def _exact(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError(f"{value!r} must be written as a string (\"{value!r}\") so that it is read exactly")
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return Decimal(str(value).strip())
+        except ArithmeticError:
+            raise ValueError(f"{value!r} is not a number") from None
+    return value
+
+
+Exact = Annotated[Decimal, BeforeValidator(_exact)]
+
+
+class LprShift(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    from_date: date = Field(alias="from")
+    bp: int
+    tenor: Literal["1Y", "5Y", "both"] = "both"
+
+
+class LprChanges(BaseModel):
+    model_config = _STRICT
+    shifts: list[LprShift] = []
+    hold_until: date | None = None
+
+
+class BudgetChanges(BaseModel):
+    model_config = _STRICT
+    caps: dict[str, Exact | dict[int, Exact]] = {}
+    scale: dict[str, Exact] = {}
+
+
+class Growth(BaseModel):
+    model_config = _STRICT
+    projects_per_year: int = Field(ge=0, le=1_000_000)
+    from_year: int | None = None
+    seed: int = 1
+
+
+class MonteCarloSettings(BaseModel):
+    """Random LPR paths: monthly moves ``N(drift, sigma)`` rounded to 5 bp, both tenors alike."""
+
+    model_config = _STRICT
+    paths: int = Field(default=1000, ge=1, le=100_000)
+    seed: int = 0
+    monthly_sigma_bp: Exact = Decimal(10)
+    monthly_drift_bp: Exact = Decimal(0)
+    floor_pct: Exact = Decimal("1.00")
+
+
+class ScenarioFile(BaseModel):
+    model_config = _STRICT
+    id: str
+    description: str = ""
+    lpr: LprChanges | None = None
+    parameters: dict[str, Any] = {}
+    budget: BudgetChanges | None = None
+    growth: Growth | None = None
+    monte_carlo: MonteCarloSettings | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A loaded scenario and the SHA-256 of its file (carried into results)."""
+
+    file: ScenarioFile
+    digest: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        return self.file.id
+
+    @classmethod
+    def of(cls, data: dict[str, Any], name: str = "<dict>") -> Scenario:
+        """A scenario from a mapping shaped like the YAML file."""
+        try:
+            parsed = ScenarioFile.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
+            raise ScenarioError(f"{name}: {problems}") from None
+        canonical = yaml.safe_dump(parsed.model_dump(mode="json", by_alias=True), sort_keys=True,
+                                   allow_unicode=True)
+        return cls(parsed, hashlib.sha256(canonical.encode()).hexdigest(), name)
+
+    # -- the LPR -------------------------------------------------------------------
+    def curve(self, history: LprCurve, hold_until: date = DEFAULT_HOLD_UNTIL) -> LprCurve:
+        """The published fixings, then the scenario's path, held flat until ``lpr.hold_until``.
+
+        >>> from subsidy_engine import load_lpr
+        >>> s = Scenario.of({"id": "cut", "lpr": {"shifts": [{"from": "2027-01-20", "bp": -25}]}})
+        >>> curve = s.curve(load_lpr())
+        >>> curve.rate("5Y", date(2027, 1, 19)), curve.rate("5Y", date(2027, 1, 20)), curve.projection_label
+        (Decimal('0.035'), Decimal('0.0325'), 'scenario cut')
+        """
+        changes = self.file.lpr
+        until = changes.hold_until if changes is not None and changes.hold_until is not None else hold_until
+        rows = path_fixings(history, self.shifts_bp())
+        return history.with_projection(rows, until=until, label=f"scenario {self.id}")
+
+    def shifts_bp(self) -> list[tuple[date, int, int]]:
+        """``(date, 1Y bp, 5Y bp)`` of each change, in date order."""
+        merged: dict[date, tuple[int, int]] = {}
+        for s in self.file.lpr.shifts if self.file.lpr else []:
+            one, five = merged.get(s.from_date, (0, 0))
+            merged[s.from_date] = (one + (s.bp if s.tenor != "5Y" else 0), five + (s.bp if s.tenor != "1Y" else 0))
+        return [(day, one, five) for day, (one, five) in sorted(merged.items())]
+
+    # -- the parameters ------------------------------------------------------------
+    def policy(self, base: Policy) -> Policy:
+        """``base`` with the scenario's parameter overrides in every parameter set."""
+        overrides = self.file.parameters
+        if not overrides:
+            return base
+        sets = []
+        for s in base.sets:
+            data = s.model_dump()
+            for dotted, value in overrides.items():
+                section, _, name = dotted.partition(".")
+                if section not in data["parameters"] or name not in data["parameters"][section]:
+                    raise ScenarioError(f"{self.path}: parameters.{dotted}: no such parameter in {base.origin} "
+                                        f"(write section.name, e.g. insurance_premium.share)")
+                old = data["parameters"][section][name]
+                data["parameters"][section][name] = {
+                    "value": value, "status": "inferred", "source": "scenario",
+                    "note": f"scenario {self.id} (was {old['value']})"}
+            try:
+                sets.append(ParameterSet.model_validate(data))
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
+                raise ScenarioError(f"{self.path}: parameters: {problems}") from None
+        sources = {**base.sources, "scenario": Source(title=f"scenario {self.id}: {self.file.description}",
+                                                      url=None)}
+        file = PolicyFile(policy=base.name, title=base.title, clauses=base.clauses, sources=sources,
+                          parameter_sets=sets)
+        digest = hashlib.sha256(f"{base.digest}|{self.digest}".encode()).hexdigest()
+        return Policy(file, digest, f"{base.origin} + scenario {self.id}")
+
+    # -- the budget ----------------------------------------------------------------
+    def budget(self, base: Budget) -> Budget:
+        """``base`` with the scenario's caps replaced or scaled."""
+        changes = self.file.budget
+        if changes is None or (not changes.caps and not changes.scale):
+            return base
+        data = base.file.model_dump(mode="json")
+        by_id = {s["id"]: s for s in data["sources"]}
+        for source_id, caps in changes.caps.items():
+            if source_id not in by_id:
+                raise ScenarioError(f"{self.path}: budget.caps.{source_id}: no such source in {base.path}")
+            if isinstance(caps, dict):
+                current = by_id[source_id]["caps"]
+                merged = dict(current) if isinstance(current, dict) else {y: current for y in base.years}
+                merged.update({y: str(v) for y, v in caps.items()})
+                by_id[source_id]["caps"] = merged
+            else:
+                by_id[source_id]["caps"] = str(caps)
+        for pattern, factor in changes.scale.items():
+            matched = [s for s in data["sources"] if fnmatch.fnmatchcase(s["id"], pattern)]
+            if not matched:
+                raise ScenarioError(f"{self.path}: budget.scale.{pattern}: matches no source of {base.path}")
+            if factor < 0:
+                raise ScenarioError(f"{self.path}: budget.scale.{pattern}: a factor must not be negative")
+            for s in matched:
+                s["caps"] = ({y: _scaled(v, factor) for y, v in s["caps"].items()} if isinstance(s["caps"], dict)
+                             else _scaled(s["caps"], factor))
+        return Budget.of(data, f"{base.path} + scenario {self.id}")
+
+    # -- the portfolio -------------------------------------------------------------
+    def portfolio(self, base: PortfolioTables, years: tuple[int, ...]) -> PortfolioTables:
+        """``base`` plus ``growth.projects_per_year`` synthetic projects starting in each growth year."""
+        growth = self.file.growth
+        if growth is None or growth.projects_per_year == 0:
+            return base
+        from .demo import portfolio
+
+        first = growth.from_year if growth.from_year is not None else years[0] + 1
+        added = [portfolio(growth.projects_per_year, seed=growth.seed * 10_000 + year,
+                           start_between=(date(year, 1, 1), date(year, 12, 31)), id_prefix=f"G{year}-")
+                 for year in range(first, years[-1] + 1)]
+        if not added:
+            return base
+        tables = {name: _concat([getattr(base, name), *(getattr(t, name) for t in added)])
+                  for name in ("projects", "loans", "insurance", "events")}
+        digest = hashlib.sha256("|".join([base.digest, self.digest, *(t.digest for t in added)]).encode()
+                                ).hexdigest()
+        return PortfolioTables(**tables, problems=check_tables(tables),
+                               source=f"{base.source} + {len(added) * growth.projects_per_year:,} new projects "
+                                      f"({first}-{years[-1]}, scenario {self.id})", digest=digest)
+
+
+def _scaled(amount: str, factor: Decimal) -> str:
+    return str((Decimal(amount) * factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of several tables; a column typed differently in two of them becomes plain Python values."""
+    frames = [f for f in frames if len(f.columns)]
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    parts = []
+    for f in frames:
+        part = f.reindex(columns=columns)
+        for c in columns:
+            kinds = {str(g[c].dtype) for g in frames if c in g.columns}
+            if len(kinds) > 1 or c not in f.columns:
+                part[c] = part[c].astype(object).where(part[c].notna(), None)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def path_fixings(history: LprCurve, changes: list[tuple[date, int, int]]) -> list[dict[str, object]]:
+    """Projected fixings: the last published fixing plus the cumulative changes (bp) at each date."""
+    last = history.fixings[-1]
+    one, five = last.lpr_1y * 10_000, last.lpr_5y * 10_000  # in bp
+    rows = []
+    for when, d1, d5 in changes:
+        if when <= history.coverage_end:
+            raise ScenarioError(f"an LPR change on {when} is within the published data (to "
+                                f"{history.coverage_end}): a scenario changes projected rates only")
+        one, five = one + d1, five + d5
+        if one <= 0 or five <= 0:
+            raise ScenarioError(f"the LPR change on {when} takes the LPR to {one} / {five} bp: not positive")
+        rows.append({"date": when, "lpr_1y_pct": one / 100, "lpr_5y_pct": five / 100})
+    return rows
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Load a scenario file (see the module docstring for its shape)."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{file}: cannot read the scenario file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{file}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{file}: a scenario is a mapping with at least an id")
+    scenario = Scenario.of(data, str(file))
+    return Scenario(scenario.file, hashlib.sha256(raw).hexdigest(), str(file))
+
+
+__all__ = ["DEFAULT_HOLD_UNTIL", "MonteCarloSettings", "Scenario", "ScenarioError", "load_scenario", "path_fixings"]
