@@ -41,3 +41,22 @@ def date_series(epoch_days: np.ndarray, name: str | None = None) -> pd.Series:
     """A date32 column from days since 1970-01-01."""
     arr = pa.array(np.ascontiguousarray(epoch_days, dtype=np.int32), type=pa.int32()).view(pa.date32())
     return pd.Series(arr, dtype=pd.ArrowDtype(pa.date32()), name=name)
+
+
+def money_fen(series: pd.Series) -> np.ndarray:
+    """The int64 fen of an exact yuan column built by :func:`money_series` (no nulls): its unscaled integers.
+
+    >>> money_fen(money_series(np.array([530727, -5], dtype=np.int64))).tolist()
+    [530727, -5]
+    """
+    arr = pa.array(series)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = pa.concat_arrays(arr.chunks) if arr.num_chunks != 1 else arr.chunk(0)
+    if arr.type != MONEY_TYPE or arr.null_count:
+        raise TypeError(f"money_fen reads a {MONEY_TYPE} column without blanks, not {arr.type} "
+                        f"with {arr.null_count} blanks")
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)[2 * arr.offset: 2 * (arr.offset + len(arr))]
+    low, high = words[0::2], words[1::2]
+    if not np.array_equal(high, low >> 63):
+        raise OverflowError("an amount beyond the int64 fen range")
+    return low.copy()

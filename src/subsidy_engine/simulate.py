@@ -27,14 +27,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from .allocation import Allocation, Mode, allocate
 from .budget import Budget, BudgetError, load_budget
 from .evaluate import Claims, evaluate
+from .frames import money_fen
+from .money import fen_to_yuan
 from .policy import Policy, load_policy
 from .rates import LprCurve
 from .tables import PortfolioTables
+from .xlsx import write_xlsx
 
 if TYPE_CHECKING:
     from .montecarlo import MonteCarlo
@@ -66,6 +70,10 @@ class Simulation:
 
     def by_year_source(self) -> pd.DataFrame:
         """``year, source_id, claimed, awarded, cap`` (claimed: counted at the first source asked)."""
+        return self._by_year_source.copy()
+
+    @cached_property
+    def _by_year_source(self) -> pd.DataFrame:
         awards = self.allocation.awards
         first_ask = awards[awards.source_id.notna()].drop_duplicates(["claim_id", "level"], keep="first")
         claimed = first_ask.groupby(["year", "source_id"], observed=True)["claimed"].sum()
@@ -77,6 +85,10 @@ class Simulation:
 
     def by_year(self) -> pd.DataFrame:
         """Per year: claimed (after evaluate's cuts), awarded, unfunded."""
+        return self._by_year.copy()
+
+    @cached_property
+    def _by_year(self) -> pd.DataFrame:
         claimed = self.claims.table.groupby("year")["amount"].sum()
         awarded = self.allocation.awards.groupby("year")["awarded"].sum()
         frame = pd.DataFrame({"year": list(self.years)})
@@ -172,33 +184,45 @@ class Comparison:
         ``district``, ``sector``, ``new`` (only in the scenario: growth), the awards of each run,
         ``delta_awarded`` and ``share_of_delta`` (of the total change; ties by id).
         """
-        def per_project(run: Simulation) -> pd.DataFrame:
+        projects = self._per_project
+        delta = projects.scenario_fen - projects.baseline_fen
+        total = int(delta.sum())  # of every project, so that the shares compare across lists
+        picked = projects.assign(delta=delta, size=delta.abs())
+        if existing_only:
+            picked = picked[~picked.new]
+        picked = picked.sort_values(["size", "project_id"], ascending=[False, True], kind="stable").head(top)
+        out = picked[["project_id", "enterprise_id", "district", "sector", "new"]].reset_index(drop=True)
+        for name, column in (("baseline_awarded", "baseline_fen"), ("scenario_awarded", "scenario_fen"),
+                             ("delta_awarded", "delta")):
+            out[name] = [fen_to_yuan(int(v)) for v in picked[column]]
+        out["share_of_delta"] = [(Decimal(int(d)) / total).quantize(Decimal("0.0001")) if total else None
+                                 for d in picked.delta]
+        return out
+
+    @cached_property
+    def _per_project(self) -> pd.DataFrame:
+        """Per project (or enterprise, for items without one): awards of each run in fen, and who it is."""
+        sides = []
+        for run in (self.baseline, self.scenario):
             awards = run.awards
             key = awards.project_id.astype(object).where(awards.project_id.notna(),
                                                          "enterprise " + awards.enterprise_id.astype(str))
-            frame = awards.assign(project_id=key, awarded=awards.awarded.astype(object))
-            totals = frame.groupby("project_id", sort=True)["awarded"].sum()
-            described = frame.drop_duplicates("project_id").set_index("project_id")
-            return pd.DataFrame({"project_id": totals.index, "awarded": totals.to_numpy(),
-                                 **{c: described.loc[totals.index, c].astype(object).to_numpy()
-                                    for c in ("enterprise_id", "district", "sector")}})
-
-        base, other = per_project(self.baseline), per_project(self.scenario)
-        merged = _side_by_side(base, other, ["project_id"], ["awarded"])
-        described = pd.concat([other, base]).drop_duplicates("project_id").set_index("project_id")
+            codes, ids = pd.factorize(key)
+            fen = np.zeros(ids.shape[0], np.int64)
+            np.add.at(fen, codes, money_fen(awards.awarded))
+            first = np.unique(codes, return_index=True)[1]
+            sides.append(pd.DataFrame({"project_id": np.asarray(ids, dtype=object), "fen": fen,
+                                       **{c: awards[c].astype(object).to_numpy()[first]
+                                          for c in ("enterprise_id", "district", "sector")}}))
+        base, other = sides
+        merged = base.merge(other, on="project_id", how="outer", suffixes=("_b", "_s"), indicator=True)
+        out = pd.DataFrame({"project_id": merged.project_id,
+                            "baseline_fen": merged.fen_b.fillna(0).astype(np.int64),
+                            "scenario_fen": merged.fen_s.fillna(0).astype(np.int64),
+                            "new": (merged["_merge"] == "right_only").to_numpy()})
         for c in ("enterprise_id", "district", "sector"):
-            merged[c] = described.loc[merged.project_id, c].to_numpy()
-        merged["new"] = ~merged.project_id.isin(base.project_id)
-        total = sum(merged.delta_awarded, ZERO)  # of every project, so that the shares compare across lists
-        if existing_only:
-            merged = merged[~merged.new]
-        size = merged.delta_awarded.map(abs)
-        merged = merged.assign(size=size).sort_values(["size", "project_id"], ascending=[False, True],
-                                                      kind="stable").head(top)
-        merged["share_of_delta"] = [(d / total).quantize(Decimal("0.0001")) if total else None
-                                    for d in merged.delta_awarded]
-        return merged[["project_id", "enterprise_id", "district", "sector", "new", "baseline_awarded",
-                       "scenario_awarded", "delta_awarded", "share_of_delta"]].reset_index(drop=True)
+            out[c] = merged[f"{c}_s"].where(merged[f"{c}_s"].notna(), merged[f"{c}_b"])
+        return out
 
 
 def _text(value: object) -> object:
@@ -273,7 +297,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
         sheets |= {"monte carlo outlay": monte_carlo.outlay_by_year(), "budget at risk": risk}
     paths = [folder / "summary.json", folder / "report.xlsx"]
     paths[0].write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    _write_workbook(paths[1], sheets)
+    write_xlsx(paths[1], sheets)  # amounts as their exact decimal digits
     if charts:
         from .charts import outlay_chart, risk_chart
 
@@ -290,21 +314,6 @@ def _project_detail(run: Simulation) -> pd.DataFrame:
     return claims.table.groupby(["project_id", "year"])[["gross", "amount"]].sum().reset_index().merge(
         allocation.awards.groupby(["project_id", "year"])["awarded"].sum().reset_index(),
         on=["project_id", "year"], how="left").rename(columns={"amount": "claimed"})
-
-
-def _write_workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
-    """One sheet per table; amounts written from their exact decimal digits, never from floats."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    for name, frame in sheets.items():
-        sheet = book.create_sheet(title=name[:31])
-        sheet.append([str(c) for c in frame.columns])
-        columns = [frame[c].astype(object).to_numpy() for c in frame.columns]
-        for row in zip(*columns):
-            sheet.append([None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                          else v.item() if hasattr(v, "item") else v for v in row])
-    book.save(path)
 
 
 __all__ = ["Comparison", "Simulation", "simulate", "write_outputs"]

@@ -1,0 +1,57 @@
+"""The report writer: exact digits, escaped text, blanks, and files openpyxl reads back."""
+
+from __future__ import annotations
+
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from subsidy_engine.frames import money_series
+from subsidy_engine.xlsx import write_xlsx
+
+
+def test_typed_and_object_columns_round_trip(tmp_path: Path) -> None:
+    frame = pd.DataFrame({
+        "id": pd.Series(pa.array(["a<b&c>", None, "x\x01y"]), dtype=pd.ArrowDtype(pa.string())),
+        "yuan": money_series(np.array([1, -250, 10**15])),
+        "count": np.array([1, 2, 3], np.int32), "flag": [True, False, True],
+        "mixed": [Decimal("1.10"), None, "t\uffff\r"], "ratio": [0.25, float("nan"), 1.0],
+        "kind": pd.Categorical(["u", "v", "u"]), "big": [Decimal("12345678901234.56"), Decimal("1E+2"), Decimal("-0.01")]})
+    book = write_xlsx(tmp_path / "t.xlsx", {"one": frame, "a/b:c": frame.iloc[:0]})
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames == ["one", "a_b_c"]
+    rows = [[c.value for c in r] for r in wb["one"].iter_rows()]
+    assert rows[0] == list(frame.columns)
+    assert rows[1] == ["a<b&c>", 0.01, 1, True, 1.1, 0.25, "u", 12345678901234.56]
+    assert rows[2] == [None, -2.5, 2, False, None, None, "v", 100]
+    assert rows[3] == ["xy", 10**13, 3, True, "t\r", 1.0, "u", -0.01]
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    # the digits are the amounts' own, not a float's
+    assert "<v>10000000000000.00</v>" in xml and "<v>12345678901234.56</v>" in xml and "<v>-2.50</v>" in xml
+    with pytest.raises(ValueError, match="two sheets would both be named 'a_b'"):
+        write_xlsx(tmp_path / "u.xlsx", {"a/b": frame, "a:b": frame})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-(10**17), 10**17), min_size=1, max_size=30),
+       st.lists(st.text(max_size=12), min_size=1, max_size=30))
+def test_any_amount_and_text_reads_back_exactly(tmp_path_factory, fen: list[int], texts: list[str]) -> None:  # noqa: ANN001
+    n = min(len(fen), len(texts))
+    frame = pd.DataFrame({"yuan": money_series(np.array(fen[:n], np.int64)),
+                          "text": pd.Series(pa.array(texts[:n]), dtype=pd.ArrowDtype(pa.string()))})
+    book = write_xlsx(tmp_path_factory.mktemp("x") / "h.xlsx", {"s": frame})
+    xml = zipfile.ZipFile(book).read("xl/worksheets/sheet1.xml").decode()
+    for value in fen[:n]:
+        assert f"<v>{Decimal(value) / 100:.2f}</v>" in xml
+    cells = [r[1].value for r in openpyxl.load_workbook(book)["s"].iter_rows(min_row=2)]
+    control = ({chr(c) for c in range(32)} - {"\t", "\n", "\r"}) | {"\ufffe", "\uffff"}
+    expected = ["".join(ch for ch in t if ch not in control) for t in texts[:n]]
+    assert [c or "" for c in cells] == expected
