@@ -19,6 +19,9 @@ def test_readme_python_examples_run() -> None:
     assert namespace["subsidy"].total == Decimal("49274.69")  # = the Decimal reference
     claims = namespace["claims"]
     assert claims.rejections.empty and claims.total > 0 and not claims.notes  # rates were given
+    comparison = namespace["comparison"]
+    assert (comparison.by_year().delta_awarded != 0).any()
+    assert namespace["paths"].awarded_fen.shape[0] == 20
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -26,4 +29,4 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = re.findall(r"```sh\n(.*?)\n```", text, re.S)
     ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert commands[1] == ci
-    assert commands[0].endswith("subsidy-engine demo")
+    assert commands[0].endswith("subsidy-engine simulate")

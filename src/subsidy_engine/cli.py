@@ -1,10 +1,10 @@
-"""Command line: ``subsidy-engine demo`` and ``subsidy-engine amortize``.
+"""Command line: the finance bureau's budget simulation and the engine's parts.
 
-Until the budget simulation exists (a later issue), the main job is the
-engine's parts: ``demo`` prints one sample loan's schedule summary, amortizes
-the bundled demo loan table, and evaluates the claims of a seeded synthetic
-portfolio (:mod:`subsidy_engine.demo`) for 2026-2030; ``amortize`` amortizes a
-file of yours and writes the results as CSV with exact decimal amounts.
+``simulate`` (the main job) evaluates and allocates a portfolio over a horizon,
+with an optional scenario and Monte Carlo over LPR paths, and writes its
+reports; ``explain`` shows one project's amounts clause by clause; ``validate``
+lists every problem of input files; ``demo`` shows the parts one by one;
+``amortize`` amortizes a loan table of yours into CSV with exact amounts.
 """
 
 from __future__ import annotations
@@ -220,6 +220,11 @@ def _simulate(args: argparse.Namespace) -> int:
         say(f"{len(baseline.claims.rejections)} rejected rows (report.xlsx, sheet 'rejected rows')")
     say(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - started:.1f} s; "
         f"inputs sha256 {baseline.inputs_sha256[:16]}…")
+    if scenario is None:
+        from .rates import schedules_dir
+
+        say(f"A scenario, with Monte Carlo over LPR paths: subsidy-engine simulate --scenario "
+            f"{schedules_dir() / 'scenario-demo.yaml'} --paths 200")
     return 0
 
 
