@@ -54,6 +54,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .io import read_yaml
 from .loans import Money
 from .money import MoneyError, rate_to_units, to_decimal
 from .policy import INSTRUMENTS, Instrument, Status
@@ -234,15 +235,8 @@ def load_budget(path: str | os.PathLike[str] | None = None) -> Budget:
     ('gaojingjian_fund', Decimal('1200000000'), True)
     """
     file = Path(path) if path is not None else schedules_dir() / "budget-demo.yaml"
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise BudgetError(f"{file}: cannot read the budget file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise BudgetError(f"{file}: not valid YAML: {exc}") from None
-    budget = Budget.of(data, str(file))
+    data, raw = read_yaml(file, BudgetError, "budget file")
+    budget = Budget.of(data, str(file))  # type: ignore[arg-type]
     return Budget(budget.file, hashlib.sha256(raw).hexdigest(), str(file))
 
 

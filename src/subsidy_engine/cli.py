@@ -177,6 +177,10 @@ def _simulate(args: argparse.Namespace) -> int:
         say(f"{tables.source}: {len(tables.projects):,} projects; {years[0]}-{years[-1]}; budget "
             f"{budget.id} ({budget.file.status}); mode {args.mode}; baseline in {time.perf_counter() - started:.2f} s")
         say(_frame_text(baseline.by_year()))
+        empty = [int(r.year) for r in baseline.by_year().itertuples() if r.claimed == 0]
+        if empty:
+            say(f"No claims in {', '.join(map(str, empty))}: every item of this portfolio is paid out before "
+                "(a scenario's growth adds the projects still to come).")
         scenario = load_scenario(args.scenario) if args.scenario else None
         comparison, run_for_paths = None, baseline
         inputs = (tables, policy, budget, [])

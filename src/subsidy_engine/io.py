@@ -1,4 +1,4 @@
-"""Reading loan tables from files, without letting a float near the money."""
+"""Reading input files: loan tables (without letting a float near the money) and YAML parameter files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 
 def read_loans(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -25,3 +26,15 @@ def read_loans(path: str | os.PathLike[str]) -> pd.DataFrame:
 def demo_loans_path() -> Path:
     """The bundled demo portfolio (a few hundred loans, some with problems)."""
     return Path(str(resources.files("subsidy_engine") / "data" / "demo_loans.csv"))
+
+
+def read_yaml(file: Path, error: type[Exception], what: str) -> tuple[object, bytes]:
+    """A YAML file's data and its bytes (for the hash); an unreadable or invalid file raises ``error``."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise error(f"{file}: cannot read the {what} ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(raw), raw
+    except yaml.YAMLError as exc:
+        raise error(f"{file}: not valid YAML: {exc}") from None

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Generic, Literal, TypeVar
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from .enums import SubsidyForm
 from .interest_subsidy import InterestSubsidyRule
+from .io import read_yaml
 from .loans import Money, Rate
 from .rates import CoverageError, epoch_days, schedules_dir
 
@@ -283,11 +283,7 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     (Decimal('0.80'), 'official-analog', 'http://one124.com/ba/uladqiqf.html')
     """
     file = Path(path) if path is not None else schedules_dir() / "policy-78.yaml"
-    raw = file.read_bytes()
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{file}: not valid YAML: {exc}") from None
+    data, raw = read_yaml(file, PolicyError, "parameter file")
     try:
         parsed = PolicyFile.model_validate(data)
     except ValidationError as exc:

@@ -57,6 +57,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .budget import Budget
+from .io import read_yaml
 from .policy import ParameterSet, Policy, PolicyFile, Source
 from .rates import LprCurve
 from .tables import PortfolioTables, check_tables
@@ -298,14 +299,7 @@ def path_fixings(history: LprCurve, changes: list[tuple[date, int, int]]) -> lis
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Load a scenario file (see the module docstring for its shape)."""
     file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(f"{file}: cannot read the scenario file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{file}: not valid YAML: {exc}") from None
+    data, raw = read_yaml(file, ScenarioError, "scenario file")
     if not isinstance(data, dict):
         raise ScenarioError(f"{file}: a scenario is a mapping with at least an id")
     scenario = Scenario.of(data, str(file))
