@@ -304,3 +304,131 @@ def test_carry_over_counts_as_money_the_source_has(history: LprCurve) -> None:
         mc = monte_carlo(tables, YEARS, policy=policy, budget=budget(carry), history=history, changes=[],
                          settings=MonteCarloSettings(paths=1, monthly_sigma_bp="0"), hold_until=HOLD)
         assert mc.exceeded[0, 0].tolist() == [False, exceeded_2027, False, False, False]
+
+
+# -- regressions from the review of this change ---------------------------------------------------
+
+
+def _mc_equals_pipeline(tables, years, policy, budget, history, changes, hold):  # noqa: ANN001, ANN202
+    mc = monte_carlo(tables, years, policy=policy, budget=budget, history=history, changes=changes,
+                     settings=MonteCarloSettings(paths=1, monthly_sigma_bp="0"), hold_until=hold)
+    curve = history.with_projection(
+        [{"date": d, "lpr_1y_pct": Decimal(history.fixings[-1].lpr_1y * 10_000 + a) / 100,
+          "lpr_5y_pct": Decimal(history.fixings[-1].lpr_5y * 10_000 + b) / 100}
+         for d, a, b in _cumulative(changes)], until=hold, label="check")
+    run = simulate(tables, years, policy=policy, budget=budget, lpr=curve)
+    assert list(mc.outlay_by_year().p50) == list(run.by_year().awarded)
+    return mc, run
+
+
+def _cumulative(changes: list[tuple[date, int, int]]) -> list[tuple[date, int, int]]:
+    out, one, five = [], 0, 0
+    for when, a, b in changes:
+        one, five = one + a, five + b
+        out.append((when, one, five))
+    return out
+
+
+def test_a_loan_no_curve_can_price_is_rejected_not_fatal(history: LprCurve) -> None:
+    tables = portfolio(300, seed=8)
+    loans = tables.loans.copy()
+    floating = loans.index[loans.floating_tenor.notna()][-1]
+    loans.loc[floating, "term_months"] = 360   # resets past the LPR's hold_until
+    frames = {"projects": tables.projects, "loans": loans, "insurance": tables.insurance, "events": tables.events}
+    from subsidy_engine.tables import PortfolioTables, check_tables
+    grown = PortfolioTables(**frames, problems=check_tables(frames), source="long loan", digest="long loan")
+    _, run = _mc_equals_pipeline(grown, YEARS, load_policy(), load_budget(), history, [], date(2040, 12, 31))
+    assert list(run.claims.rejections.id) == [loans.loan_id[floating]]
+
+
+def test_paths_move_on_a_scenario_date_between_publications(history: LprCurve) -> None:
+    s = Scenario.of({"id": "jan1", "parameters": RATE_SENSITIVE, "lpr": {"shifts": [{"from": "2027-01-01",
+                                                                                    "bp": -100}]}})
+    _mc_equals_pipeline(portfolio(300, seed=5), YEARS, s.policy(load_policy()), load_budget(), history,
+                        s.shifts_bp(), HOLD)
+
+
+def test_the_scenario_hold_until_bounds_the_paths(history: LprCurve) -> None:
+    s = Scenario.of({"id": "short", "lpr": {"hold_until": "2030-12-31"}})
+    mc, run = _mc_equals_pipeline(portfolio(300, seed=5), YEARS, load_policy(), load_budget(), history, [],
+                                  s.hold_until(HOLD))
+    assert len(run.claims.rejections) > 0  # loans resetting after 2030 cannot be priced, in both
+
+
+def test_claimed_counts_a_part_once_however_many_sources_it_asks(history: LprCurve) -> None:
+    from subsidy_engine import Budget
+
+    budget = Budget.of({"id": "two", "status": "inferred", "basis": "a test", "years": [2026, 2030],
+                        "sources": [{"id": "first", "level": "municipal", "caps": "1000000"},
+                                    {"id": "second", "level": "municipal", "caps": "900000000"}]})
+    run = simulate(portfolio(300, seed=8), YEARS, budget=budget, lpr=history.hold_flat(until=HOLD))
+    claimed = run.by_year().set_index("year").claimed
+    for column in ("measure", "district"):
+        table = run.by(column)
+        assert table.groupby("year").claimed.sum().to_dict() == {y: v for y, v in claimed.items() if v}
+    assert (run.by_year_source().groupby("year").claimed.sum() == claimed).all()
+
+
+def test_only_the_scenario_s_own_projects_are_new(history: LprCurve) -> None:
+    tables = portfolio(300, seed=8)
+    s = Scenario.of({"id": "longer", "parameters": {"insurance_premium.max_years": 5}})
+    baseline = simulate(tables, YEARS, lpr=history.hold_flat(until=HOLD))
+    other = simulate(tables, YEARS, policy=s.policy(load_policy()), lpr=history.hold_flat(until=HOLD))
+    drivers = Comparison(baseline, other).drivers(1000)
+    assert (drivers.delta_awarded != 0).any() and not drivers.new.any()
+
+
+def test_monte_carlo_provenance_covers_the_scenario_path(history: LprCurve) -> None:
+    args = dict(policy=load_policy(), budget=load_budget(), history=history, hold_until=HOLD,
+                settings=MonteCarloSettings(paths=1))
+    tables = portfolio(100, seed=1)
+    digests = {monte_carlo(tables, YEARS, changes=[(date(2027, 1, 20), bp, bp)], **args).provenance.parameters_sha256
+               for bp in (-25, -250)}
+    assert len(digests) == 2
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"monte_carlo": {"monthly_sigma_bp": "-5"}}, "monthly_sigma_bp"),
+    ({"monte_carlo": {"monthly_drift_bp": "1e17"}}, "monthly_drift_bp"),
+    ({"monte_carlo": {"seed": -1}}, "monte_carlo.seed"),
+    ({"monte_carlo": {"floor_pct": "1.02"}}, "not on the LPR's 5 bp grid"),
+    ({"growth": {"projects_per_year": 5, "seed": -1}}, "growth.seed"),
+    ({"growth": {"projects_per_year": 5, "from_year": 0}}, "growth.from_year"),
+])
+def test_scenario_values_are_bounded(data: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ScenarioError, match=message):
+        Scenario.of({"id": "x", **data})
+
+
+def test_growth_outside_the_horizon_and_too_many_paths_are_errors(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    with pytest.raises(ScenarioError, match="growth.from_year 2024 is outside the horizon 2026-2030"):
+        Scenario.of({"id": "x", "growth": {"projects_per_year": 5, "from_year": 2024}}).portfolio(
+            portfolio(50, seed=1), YEARS)
+    assert main(["simulate", "--projects", "50", "--paths", "200000", "--out", str(tmp_path)]) == 2
+    assert "monte_carlo.paths" in capsys.readouterr().err
+    assert main(["simulate", "--projects", "50", "--paths", "2", "--mode", "optimal", "--out", str(tmp_path)]) == 2
+    assert "waterfall or merit" in capsys.readouterr().err
+
+
+def test_a_horizon_without_claims_still_reports(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["simulate", "--projects", "50", "--start", "2029", "--years", "2", "--out", str(tmp_path)]) == 0
+    assert "No claims in 2029, 2030" in capsys.readouterr().out
+    book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
+    assert [r for r in book["by measure"].iter_rows(values_only=True)] == [("year", "measure", "claimed", "awarded")]
+
+
+def test_the_outlay_chart_draws_sources_of_any_name(history: LprCurve) -> None:
+    from subsidy_engine import Budget
+    from subsidy_engine.charts import _by_group
+
+    budget = Budget.of({"id": "city", "status": "inferred", "basis": "a test", "years": [2026, 2030],
+                        "sources": [{"id": "city_fund", "level": "municipal", "caps": "900000000"}]})
+    run = simulate(portfolio(100, seed=8), YEARS, budget=budget, lpr=history.hold_flat(until=HOLD))
+    drawn = _by_group(run).sum(axis=0)
+    assert drawn.tolist() == pytest.approx([float(v) / 1e8 for v in run.by_year().awarded])
+
+
+def test_the_mean_of_the_paths_rounds_half_up() -> None:
+    from subsidy_engine.montecarlo import _mean
+
+    assert _mean(np.array([2, 3])) == Decimal("0.03") and _mean(np.array([0, 1])) == Decimal("0.01")

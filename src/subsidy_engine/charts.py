@@ -19,16 +19,18 @@ if TYPE_CHECKING:
 YI = 1e8  # yuan per 亿
 GROUPS = (("gaojingjian_fund", "Gaojingjian fund (high-end industry)", "#1f4e79"),
           ("sector_budget", "Sector budgets", "#7fa7d6"),
-          ("district_matching", "District matching", "#f0a35e"))
+          ("district_matching", "District matching", "#f0a35e"),
+          (None, "Other sources", "#9e9e9e"))  # a budget's sources of other names
 
 
 def _by_group(run: Simulation) -> np.ndarray:
     """Awarded per source group (rows) and year (columns), in 亿."""
     frame = run.by_year_source()
     kind = frame.source_id.astype(str).str.split(":").str[0]
+    named = kind.isin([prefix for prefix, _, _ in GROUPS if prefix is not None])
     out = np.zeros((len(GROUPS), len(run.years)))
     for g, (prefix, _, _) in enumerate(GROUPS):
-        picked = frame[kind == prefix]
+        picked = frame[kind == prefix] if prefix is not None else frame[~named]
         for k, year in enumerate(run.years):
             out[g, k] = float(sum(picked.awarded[picked.year == year])) / YI
     return out
@@ -52,8 +54,11 @@ def outlay_chart(baseline: Simulation, path: Path, *, comparison: Comparison | N
     for r, (run, _, hatch) in enumerate(runs):
         x = years - 0.4 + width * (r + 0.5)
         bottom = np.zeros(len(years))
+        groups = _by_group(run)
         for g, (_, label, colour) in enumerate(GROUPS):
-            values = _by_group(run)[g]
+            values = groups[g]
+            if GROUPS[g][0] is None and not values.any():
+                continue
             ax.bar(x, values, width * 0.95, bottom=bottom, color=colour, hatch=hatch, edgecolor="white",
                    label=label if r == 0 else None)
             bottom += values

@@ -172,6 +172,14 @@ def _simulate(args: argparse.Namespace) -> int:
         policy, budget, rates = load_policy(), load_budget(args.budget), _rates(args.rates)
         history = load_lpr(args.lpr)
         hold_until = date.fromisoformat(args.hold_lpr_until) if args.hold_lpr_until else DEFAULT_HOLD_UNTIL
+        # the scenario and the Monte Carlo settings are checked before anything runs
+        scenario = load_scenario(args.scenario) if args.scenario else None
+        settings = scenario.file.monte_carlo if scenario is not None else None
+        if args.paths is not None:
+            settings = (settings or MonteCarloSettings()).with_paths(args.paths) if args.paths > 0 else None
+        if settings is not None and args.mode == "optimal":
+            raise ValueError("Monte Carlo runs the waterfall or merit mode: the optimal mode's linear program "
+                             "takes seconds per path (--paths 0 to run without it)")
         baseline = simulate(tables, years, policy=policy, budget=budget, mode=args.mode,
                             lpr=history.hold_flat(until=hold_until), rate_by_stage=rates)
         say(f"{tables.source}: {len(tables.projects):,} projects; {years[0]}-{years[-1]}; budget "
@@ -181,7 +189,6 @@ def _simulate(args: argparse.Namespace) -> int:
         if empty:
             say(f"No claims in {', '.join(map(str, empty))}: every item of this portfolio is paid out before "
                 "(a scenario's growth adds the projects still to come).")
-        scenario = load_scenario(args.scenario) if args.scenario else None
         comparison, run_for_paths = None, baseline
         inputs = (tables, policy, budget, [])
         if scenario is not None:
@@ -197,13 +204,10 @@ def _simulate(args: argparse.Namespace) -> int:
             if len(drivers):
                 say("Existing projects whose awards change most:")
                 say(_frame_text(drivers[["project_id", "district", "sector", "delta_awarded"]]))
-        settings = scenario.file.monte_carlo if scenario is not None else None
-        if args.paths is not None:
-            settings = (settings or MonteCarloSettings()).model_copy(update={"paths": args.paths}) \
-                if args.paths > 0 else None
         mc = None
         if settings is not None:
-            mc = _monte_carlo(args, inputs, years, history, hold_until, settings, rates, run_for_paths.label)
+            held = scenario.hold_until(hold_until) if scenario is not None else hold_until
+            mc = _monte_carlo(args, inputs, years, history, held, settings, rates, run_for_paths.label)
             say(f"\nMonte Carlo ({settings.paths:,} LPR paths around {run_for_paths.label}, "
                 f"{mc.loans_repriced:,} floating loans repriced per path): yearly outlay")
             say(_frame_text(mc.outlay_by_year()[["year", "p5", "p50", "p95"]]))
@@ -215,7 +219,7 @@ def _simulate(args: argparse.Namespace) -> int:
                                                   if len(uncertain) else ""))
         paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario)
     except (BudgetError, EvaluationError, PolicyError, ScenarioError, CoverageError, PortfolioSchemaError,
-            ValueError) as exc:
+            ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for note in baseline.claims.notes:

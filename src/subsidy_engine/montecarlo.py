@@ -11,7 +11,8 @@ cap is exceeded.
 month), the LPR moves each month by ``N(drift, sigma)`` basis points rounded to
 5 bp (the LPR is quoted in steps of 5 bp), both tenors by the same move, never
 below ``floor_pct``. The walk runs through December of the horizon's last year
-plus the longest 貼息 window, and the last value holds after it.
+plus the longest 貼息 window (30 years if a parameter set has none), or to the
+LPR's ``hold_until`` if that comes first, and the last value holds after it.
 
 **A cap is exceeded** in a path when the claims that ask a source for a year's
 money (including the years of items it approved earlier) ask for more than it
@@ -33,7 +34,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
 import numpy as np
@@ -42,7 +43,7 @@ import pyarrow.compute as pc
 
 from . import batch
 from .allocation import Mode, _plan, _read_claims, _run_kernel
-from .budget import Budget
+from .budget import Budget, BudgetError
 from .evaluate import (ATTRIBUTE_COLUMNS, _add_loans, _add_other_instruments, _context, _Rows, _shown_order,
                        _stack, _stacking, _table)
 from .interest_subsidy import interest_subsidy_rows
@@ -70,7 +71,10 @@ def fixing_dates(first_after: date, through: date) -> list[date]:
 
 def lpr_paths(history: LprCurve, changes: list[tuple[date, int, int]], settings: MonteCarloSettings,
               through: date) -> tuple[list[date], np.ndarray, np.ndarray]:
-    """Monthly fixing dates and the 1Y and 5Y LPR of each path on them, in bp (paths x months).
+    """Fixing dates and the 1Y and 5Y LPR of each path on them, in bp (paths x dates).
+
+    The dates are the 20th of each month after the data, plus the scenario's change dates; a path
+    moves once a month, and never below ``floor_pct`` unless the scenario's own path is lower.
 
     Examples
     --------
@@ -79,20 +83,28 @@ def lpr_paths(history: LprCurve, changes: list[tuple[date, int, int]], settings:
     >>> days[0], len(days), one.shape, bool((one % 5 == 0).all())
     (datetime.date(2026, 6, 20), 13, (3, 13), True)
     """
-    days = fixing_dates(history.coverage_end, through)
+    monthly = fixing_dates(history.coverage_end, through)
+    # the scenario's change dates are fixings too, so that every path moves on the day the scenario does
+    days = sorted(set(monthly) | {when for when, _, _ in changes if history.coverage_end < when <= through})
+    grid = np.array(days, dtype="datetime64[D]")
     last = history.fixings[-1]
     base = np.array([[int(last.lpr_1y * 10_000)], [int(last.lpr_5y * 10_000)]], np.int64) + np.zeros(
         (2, len(days)), np.int64)
     for when, d1, d5 in changes:  # the scenario's own path
-        from_month = np.searchsorted(np.array(days, dtype="datetime64[D]"), np.datetime64(when, "D"))
-        base[0, from_month:] += d1
-        base[1, from_month:] += d5
+        since = np.searchsorted(grid, np.datetime64(when, "D"))
+        base[0, since:] += d1
+        base[1, since:] += d5
     rng = np.random.default_rng(settings.seed)
     moves = rng.normal(float(settings.monthly_drift_bp), float(settings.monthly_sigma_bp),
-                       (settings.paths, len(days)))
+                       (settings.paths, len(monthly)))
     walk = np.cumsum(np.rint(moves / 5).astype(np.int64) * 5, axis=1)
+    # on a change date between two publications, the walk stands where the last publication left it
+    month = np.searchsorted(np.array(monthly, dtype="datetime64[D]"), grid, side="right") - 1
+    walk = np.where(month >= 0, walk[:, np.maximum(month, 0)], 0) if len(days) else walk
     floor = int(settings.floor_pct * 100)
-    return days, np.maximum(base[0] + walk, floor), np.maximum(base[1] + walk, floor)
+    # the floor bounds the random moves, not the scenario's own path
+    return days, np.maximum(base[0] + walk, np.minimum(base[0], floor)), np.maximum(
+        base[1] + walk, np.minimum(base[1], floor))
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,7 @@ class MonteCarlo:
 
 
 def _mean(values: np.ndarray) -> Decimal:
-    return (Decimal(int(values.sum(dtype=np.int64))) / values.shape[0] / 100).quantize(Decimal("0.01"))
+    return (Decimal(int(values.sum(dtype=np.int64))) / values.shape[0] / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 class _Prepared:
@@ -179,8 +191,13 @@ class _Prepared:
                                  and self.moving["floating_spread_bp"].notna().any() else 0)
         start = sum(part["year"].shape[0] for part in rows.parts)
         if moving.shape[0]:
-            _add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving], curve,
-                       keep_window=True)
+            structure = _add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
+                                   curve, keep_window=True)
+            # a loan that cannot be priced at all (its resets run past the LPR horizon...) is rejected in
+            # every path, as in evaluate: it leaves the loans that each path reprices
+            rejected = structure.rejections["row"].to_numpy(dtype=np.int64)
+            if rejected.shape[0]:
+                self.moving = self.moving.drop(index=np.unique(rejected)).reset_index(drop=True)
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
         _add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
@@ -200,7 +217,7 @@ class _Prepared:
         found = pc.index_in(self.claims.claim_id, value_set=batch.arrow_text(table["claim_id"]))
         self.to_allocation = np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
         self.digest = hashlib.sha256(f"{tables.digest}|{policy.digest}|{curve.digest}|{rate_by_stage}|"
-                                     f"{budget.digest}|{mode}".encode()).hexdigest()
+                                     f"{budget.digest}|{mode}|{years}".encode()).hexdigest()
 
     def run(self, curve: LprCurve | None) -> tuple[np.ndarray, np.ndarray]:
         """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, under ``curve``."""
@@ -208,10 +225,10 @@ class _Prepared:
         if curve is not None and self.part.stop > self.part.start:
             subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=curve, window_rows=True)
             amount = np.asarray(subsidy.columns["amount"], np.int64)[subsidy.internal["in_window"]]
-            if len(subsidy.rejections):
+            if len(subsidy.rejections):  # a loan only this path cannot price: e.g. a rate of zero or less
                 first = subsidy.rejections.iloc[0]
                 raise ValueError(f"{curve.projection_label}: loan {first.loan_id}: {first.field} {first.reason} "
-                                 "(raise monte_carlo.floor_pct so that every floating rate stays positive)")
+                                 "(on this path only; raise monte_carlo.floor_pct if its rate went below zero)")
             if amount.shape[0] != self.part.stop - self.part.start:
                 raise RuntimeError("a path changed which loan-years are claims: the path-independent rows "
                                    "are wrong (report this with the scenario)")
@@ -275,8 +292,9 @@ def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Poli
 
     Notes
     -----
-    Path ``p``'s LPR on fixing month ``m`` is ``max(floor, L0 + S[m] + sum_{j<=m} 5 round(e[p, j] / 5))``
-    with ``e ~ N(drift, sigma)``, ``L0`` the last published fixing and ``S`` the scenario's shifts.
+    Path ``p``'s LPR on fixing date ``m`` is ``max(min(floor, L0 + S[m]), L0 + S[m] + W[p, m])`` with
+    ``W[p, m] = sum 5 round(e[p, j] / 5)`` over the monthly publications ``j`` up to ``m``,
+    ``e ~ N(drift, sigma)``, ``L0`` the last published fixing and ``S`` the scenario's shifts.
 
     Examples
     --------
@@ -293,11 +311,15 @@ def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Poli
                          "linear program takes seconds per path")
     if settings.paths < 1:
         raise ValueError("Monte Carlo needs at least one path")
+    years = tuple(sorted(set(years)))
+    outside = [y for y in years if y not in budget.years]
+    if not years or outside:
+        raise BudgetError(f"years {outside or '(none)'} are not within budget {budget.id}'s years "
+                          f"{budget.years[0]}-{budget.years[-1]}")
     longest = max((s.parameters.interest_subsidy.max_years.value or 30) for s in policy.sets)
-    through = date(years[-1] + longest, 12, 31)
+    # no rate after hold_until is asked for: loans that would need one are rejected, as in evaluate
+    through = min(date(years[-1] + longest, 12, 31), hold_until)
     days, one, five = lpr_paths(history, changes, settings, through)
-    if days and days[-1] > hold_until:
-        raise ValueError(f"the paths run to {days[-1]}, after hold_until {hold_until}: hold the LPR longer")
     flat = history.with_projection([], until=hold_until, label=f"{label} (Monte Carlo structure)")
     prepared = _Prepared(tables, policy, years, rate_by_stage, budget, mode, flat)
     floor_bp = int(settings.floor_pct * 100)
@@ -328,7 +350,7 @@ def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Poli
     last_fixing = [max((k for k, d in enumerate(days) if d.year <= y), default=-1) for y in years]
     lpr_5y = np.stack([five[:, k] if k >= 0 else np.full(settings.paths, int(history.fixings[-1].lpr_5y * 10_000))
                        for k in last_fixing], axis=1)
-    model = settings.model_dump_json()
+    model = f"{settings.model_dump_json()}|changes={changes}|hold_until={hold_until}"
     return MonteCarlo(settings, tuple(years), tuple(s.id for s in budget.sources), awarded, exceeded, lpr_5y,
                       len(prepared.moving),
                       Provenance.of(prepared.digest, model, scenario=f"{label}: Monte Carlo, {settings.paths} paths"))

@@ -16,7 +16,8 @@ after its data). Each part is optional::
     budget:
       caps:                       # a source's caps replaced: one amount, or per year
         gaojingjian_fund: {2027: "1500000000"}
-      scale:                      # caps multiplied (rounded half-up to the fen); * and ? match ids
+      scale:                      # caps multiplied, after any replacement above (half-up to the fen);
+                                  # * and ? match ids
         "district_matching:*": "1.10"
     growth:                       # new projects a year, from the synthetic generator
       projects_per_year: 1000
@@ -27,7 +28,8 @@ after its data). Each part is optional::
       seed: 7
       monthly_sigma_bp: "10"      # standard deviation of a month's move
       monthly_drift_bp: "0"
-      floor_pct: "1.00"           # no tenor goes below this (keep LPR + spread > 0)
+      floor_pct: "1.00"           # random moves take no tenor below this (on the 5 bp grid;
+                                  # keep LPR + spread > 0)
 
 Amounts and rates are written as strings (read exactly); an unknown key, a
 float, a parameter or source that does not exist, or an LPR change dated
@@ -54,7 +56,7 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .budget import Budget
 from .io import read_yaml
@@ -106,19 +108,33 @@ class BudgetChanges(BaseModel):
 class Growth(BaseModel):
     model_config = _STRICT
     projects_per_year: int = Field(ge=0, le=1_000_000)
-    from_year: int | None = None
-    seed: int = 1
+    from_year: int | None = Field(default=None, ge=2000, le=2100)
+    seed: int = Field(default=1, ge=0, le=2**32)
 
 
 class MonteCarloSettings(BaseModel):
     """Random LPR paths: monthly moves ``N(drift, sigma)`` rounded to 5 bp, both tenors alike."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_assignment=True)
     paths: int = Field(default=1000, ge=1, le=100_000)
-    seed: int = 0
-    monthly_sigma_bp: Exact = Decimal(10)
-    monthly_drift_bp: Exact = Decimal(0)
-    floor_pct: Exact = Decimal("1.00")
+    seed: int = Field(default=0, ge=0, le=2**32)
+    monthly_sigma_bp: Exact = Field(default=Decimal(10), ge=0, le=500)
+    monthly_drift_bp: Exact = Field(default=Decimal(0), ge=-100, le=100)
+    floor_pct: Exact = Field(default=Decimal("1.00"), gt=0, lt=20)
+
+    @field_validator("floor_pct")
+    @classmethod
+    def _on_the_grid(cls, value: Decimal) -> Decimal:
+        if (value * 100) % 5:
+            raise ValueError(f"{value} is not on the LPR's 5 bp grid (e.g. 1.00 or 1.05)")
+        return value
+
+    def with_paths(self, paths: int) -> MonteCarloSettings:
+        """The same settings with ``paths`` paths (validated)."""
+        try:
+            return MonteCarloSettings.model_validate({**self.model_dump(), "paths": paths})
+        except ValidationError as exc:
+            raise ScenarioError(f"monte_carlo.paths: {exc.errors()[0]['msg']}") from None
 
 
 class ScenarioFile(BaseModel):
@@ -166,10 +182,18 @@ class Scenario:
         >>> curve.rate("5Y", date(2027, 1, 19)), curve.rate("5Y", date(2027, 1, 20)), curve.projection_label
         (Decimal('0.035'), Decimal('0.0325'), 'scenario cut')
         """
-        changes = self.file.lpr
-        until = changes.hold_until if changes is not None and changes.hold_until is not None else hold_until
+        until = self.hold_until(hold_until)
         rows = path_fixings(history, self.shifts_bp())
+        last = max([history.coverage_end, *(r["date"] for r in rows)])
+        if until < last:
+            raise ScenarioError(f"{self.path}: lpr.hold_until {until} is before {last}, the end of the LPR data "
+                                "and the scenario's changes")
         return history.with_projection(rows, until=until, label=f"scenario {self.id}")
+
+    def hold_until(self, default: date = DEFAULT_HOLD_UNTIL) -> date:
+        """Until when the scenario's last LPR holds: ``lpr.hold_until``, else ``default``."""
+        changes = self.file.lpr
+        return changes.hold_until if changes is not None and changes.hold_until is not None else default
 
     def shifts_bp(self) -> list[tuple[date, int, int]]:
         """``(date, 1Y bp, 5Y bp)`` of each change, in date order."""
@@ -247,6 +271,9 @@ class Scenario:
         from .demo import portfolio
 
         first = growth.from_year if growth.from_year is not None else years[0] + 1
+        if not years[0] <= first <= years[-1] + 1:
+            raise ScenarioError(f"{self.path}: growth.from_year {first} is outside the horizon "
+                                f"{years[0]}-{years[-1]}: new projects start within it")
         added = [portfolio(growth.projects_per_year, seed=growth.seed * 10_000 + year,
                            start_between=(date(year, 1, 1), date(year, 12, 31)), id_prefix=f"G{year}-")
                  for year in range(first, years[-1] + 1)]

@@ -98,10 +98,24 @@ class Simulation:
         return frame
 
     def by(self, column: str) -> pd.DataFrame:
-        """Per year and ``column`` (``measure``, ``district``...): claimed parts and awarded."""
-        return self.awards.assign(**{column: lambda f: f[column].astype(str)}).pivot_table(
-            index=["year", column], values=["claimed", "awarded"], aggfunc="sum", observed=True).reset_index()[
-            ["year", column, "claimed", "awarded"]]
+        """Per year and ``column`` (``measure``, ``district``...): claimed and awarded.
+
+        A claim part passed from one source to the next counts once in ``claimed`` (awards are in
+        the order the sources were asked, so its first row holds the whole part); ``(none)``
+        stands for claims without the attribute (e.g. no project, so no district).
+        """
+        awards = self.awards
+        if awards.empty:
+            return pd.DataFrame({"year": pd.Series(dtype=np.int32), column: pd.Series(dtype=object),
+                                 "claimed": pd.Series(dtype=object), "awarded": pd.Series(dtype=object)})
+        key = awards[column]
+        if not pd.api.types.is_integer_dtype(key):
+            key = key.astype(object).where(key.notna(), "(none)").astype(str)
+        frame = awards.assign(**{column: key})
+        first = ~frame.duplicated(["claim_id", "level"])
+        claimed = frame[first].groupby(["year", column], sort=True)["claimed"].sum()
+        awarded = frame.groupby(["year", column], sort=True)["awarded"].sum()
+        return pd.concat([claimed, awarded], axis=1).reset_index()[["year", column, "claimed", "awarded"]]
 
 
 def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range | tuple[int, ...], *,
@@ -215,11 +229,16 @@ class Comparison:
                                        **{c: awards[c].astype(object).to_numpy()[first]
                                           for c in ("enterprise_id", "district", "sector")}}))
         base, other = sides
-        merged = base.merge(other, on="project_id", how="outer", suffixes=("_b", "_s"), indicator=True)
+        merged = base.merge(other, on="project_id", how="outer", suffixes=("_b", "_s"))
+        # new: a project (or enterprise) the baseline's portfolio does not have (the scenario's growth)
+        tables = self.baseline.claims.portfolio
+        known = set(tables.projects.project_id.astype(str)) | {
+            f"enterprise {e}" for name in ("projects", "insurance", "events")
+            if "enterprise_id" in getattr(tables, name) for e in getattr(tables, name).enterprise_id.astype(str)}
         out = pd.DataFrame({"project_id": merged.project_id,
                             "baseline_fen": merged.fen_b.fillna(0).astype(np.int64),
                             "scenario_fen": merged.fen_s.fillna(0).astype(np.int64),
-                            "new": (merged["_merge"] == "right_only").to_numpy()})
+                            "new": ~merged.project_id.isin(known).to_numpy()})
         for c in ("enterprise_id", "district", "sector"):
             out[c] = merged[f"{c}_s"].where(merged[f"{c}_s"].notna(), merged[f"{c}_b"])
         return out
@@ -310,9 +329,14 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
 
 def _project_detail(run: Simulation) -> pd.DataFrame:
     """Per project and year: gross and claimed (after evaluate's cuts), awarded."""
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:  # an item without a project: its enterprise
+        key = frame.project_id.astype(object).where(frame.project_id.notna(),
+                                                    "enterprise " + frame.enterprise_id.astype(str))
+        return frame.assign(project_id=key)
+
     claims, allocation = run.claims, run.allocation
-    return claims.table.groupby(["project_id", "year"])[["gross", "amount"]].sum().reset_index().merge(
-        allocation.awards.groupby(["project_id", "year"])["awarded"].sum().reset_index(),
+    return keyed(claims.table).groupby(["project_id", "year"])[["gross", "amount"]].sum().reset_index().merge(
+        keyed(allocation.awards).groupby(["project_id", "year"])["awarded"].sum().reset_index(),
         on=["project_id", "year"], how="left").rename(columns={"amount": "claimed"})
 
 

@@ -5,8 +5,9 @@ project detail has a million cells. Reports need little of a spreadsheet's
 machinery: one table per sheet, a header row, numbers, text and booleans. So
 the sheets are written here as SpreadsheetML (ECMA-376) directly:
 
-* a ``Decimal`` is written as its own digits (``format(d, "f")``), so the cell
-  holds exactly the amount computed; integers likewise; a float (only ratios
+* a decimal column is written as its exact digits (Arrow's text of the value,
+  or ``format(d, "f")`` for a column of mixed objects), so the cell holds
+  exactly the amount computed; integers likewise; a float (only ratios
   such as probabilities, never money) as its shortest round-trip text;
 * text is an inline string, XML-escaped (control characters other than tab,
   newline and carriage return, and U+FFFE/U+FFFF, which XML 1.0 cannot carry,
@@ -31,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+MAX_ROWS = 1_048_576  # rows of a sheet, header included
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # XML would read a bare carriage return as a line feed: it is written as a character reference
 _ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
@@ -134,10 +136,13 @@ def write_xlsx(path: str | Path, sheets: dict[str, pd.DataFrame]) -> Path:
     (0.1, 'a<b')
     """
     names: list[str] = []
-    for name in sheets:
+    for name, frame in sheets.items():
         clean = _SHEET_NAME.sub("_", name)[:31] or "sheet"
-        if clean in names:
+        if clean.lower() in (n.lower() for n in names):  # Excel compares sheet names without case
             raise ValueError(f"two sheets would both be named {clean!r}")
+        if len(frame) >= MAX_ROWS:
+            raise ValueError(f"sheet {clean!r}: {len(frame):,} rows, more than a sheet holds ({MAX_ROWS - 1:,} "
+                             "below its header); write that table as CSV or Parquet instead")
         names.append(clean)
     n = len(names)
     content_types = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
