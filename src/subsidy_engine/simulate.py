@@ -29,7 +29,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from . import batch
 from .allocation import Allocation, Mode, allocate
 from .budget import Budget, BudgetError, load_budget
 from .evaluate import Claims, evaluate
@@ -219,29 +222,37 @@ class Comparison:
         sides = []
         for run in (self.baseline, self.scenario):
             awards = run.awards
-            key = awards.project_id.astype(object).where(awards.project_id.notna(),
-                                                         "enterprise " + awards.enterprise_id.astype(str))
-            codes, ids = pd.factorize(key)
-            fen = np.zeros(ids.shape[0], np.int64)
+            key = _item_key(awards)
+            encoded = pc.dictionary_encode(key)
+            codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+            fen = np.zeros(len(encoded.dictionary), np.int64)
             np.add.at(fen, codes, money_fen(awards.awarded))
             first = np.unique(codes, return_index=True)[1]
-            sides.append(pd.DataFrame({"project_id": np.asarray(ids, dtype=object), "fen": fen,
+            sides.append(pd.DataFrame({"project_id": encoded.dictionary.to_numpy(zero_copy_only=False), "fen": fen,
                                        **{c: awards[c].astype(object).to_numpy()[first]
                                           for c in ("enterprise_id", "district", "sector")}}))
         base, other = sides
         merged = base.merge(other, on="project_id", how="outer", suffixes=("_b", "_s"))
         # new: a project (or enterprise) the baseline's portfolio does not have (the scenario's growth)
         tables = self.baseline.claims.portfolio
-        known = set(tables.projects.project_id.astype(str)) | {
-            f"enterprise {e}" for name in ("projects", "insurance", "events")
-            if "enterprise_id" in getattr(tables, name) for e in getattr(tables, name).enterprise_id.astype(str)}
+        known = [batch.arrow_text(tables.projects.project_id)] + [
+            pc.binary_join_element_wise("enterprise ", batch.arrow_text(getattr(tables, name).enterprise_id), "")
+            for name in ("projects", "insurance", "events") if "enterprise_id" in getattr(tables, name)]
+        found = pc.is_in(pa.array(merged.project_id.to_numpy(dtype=object), pa.string()),
+                         value_set=pc.drop_null(pa.concat_arrays([pc.cast(k, pa.string()) for k in known])))
         out = pd.DataFrame({"project_id": merged.project_id,
                             "baseline_fen": merged.fen_b.fillna(0).astype(np.int64),
                             "scenario_fen": merged.fen_s.fillna(0).astype(np.int64),
-                            "new": ~merged.project_id.isin(known).to_numpy()})
+                            "new": ~np.asarray(found.to_numpy(zero_copy_only=False), bool)})
         for c in ("enterprise_id", "district", "sector"):
             out[c] = merged[f"{c}_s"].where(merged[f"{c}_s"].notna(), merged[f"{c}_b"])
         return out
+
+
+def _item_key(frame: pd.DataFrame) -> pa.Array:
+    """Each row's project, or ``enterprise <id>`` for an item without one (Arrow text)."""
+    project, enterprise = batch.arrow_text(frame.project_id), batch.arrow_text(frame.enterprise_id)
+    return pc.if_else(pc.is_null(project), pc.binary_join_element_wise("enterprise ", enterprise, ""), project)
 
 
 def _text(value: object) -> object:
@@ -330,9 +341,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
 def _project_detail(run: Simulation) -> pd.DataFrame:
     """Per project and year: gross and claimed (after evaluate's cuts), awarded."""
     def keyed(frame: pd.DataFrame) -> pd.DataFrame:  # an item without a project: its enterprise
-        key = frame.project_id.astype(object).where(frame.project_id.notna(),
-                                                    "enterprise " + frame.enterprise_id.astype(str))
-        return frame.assign(project_id=key)
+        return frame.assign(project_id=pd.Series(_item_key(frame), dtype=pd.ArrowDtype(pa.string())))
 
     claims, allocation = run.claims, run.allocation
     return keyed(claims.table).groupby(["project_id", "year"])[["gross", "amount"]].sum().reset_index().merge(

@@ -18,9 +18,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from .batch import LOAN_COLUMNS, PortfolioSchemaError, arrays_from_frame, blank_cells
+from .batch import LOAN_COLUMNS, PortfolioSchemaError, arrays_from_frame, arrow_text, blank_cells
 from .grants import EVENT_COLUMNS, read_events
 from .insurance import INSURANCE_COLUMNS, read_insurance
 from .investment import PROJECT_COLUMNS, read_projects
@@ -96,13 +99,15 @@ def check_tables(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         except PortfolioSchemaError as exc:
             raise PortfolioSchemaError(f"table {name!r}: {exc}") from None
         parts.append(report.rename(columns={id_column: "id"}).assign(table=name))
-    known = set(tables["projects"]["project_id"].dropna())
+    known = pc.drop_null(arrow_text(tables["projects"]["project_id"])) if "project_id" in tables["projects"] \
+        else pa.array([], pa.string())
     for name in ("loans", "insurance", "events"):
         table = tables[name].reset_index(drop=True)
         if "project_id" not in table.columns or table.empty:
             continue
         given = ~blank_cells(table["project_id"])
-        stray = given & ~table["project_id"].isin(known).to_numpy(dtype=bool)
+        found = pc.is_in(arrow_text(table["project_id"]), value_set=known)
+        stray = given & ~np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
         rows = stray.nonzero()[0]
         parts.append(pd.DataFrame({"table": name, "row": rows,
                                    "id": table[TABLES[name][0]].iloc[rows].to_numpy(dtype=object),
