@@ -432,3 +432,10 @@ def test_the_mean_of_the_paths_rounds_half_up() -> None:
     from subsidy_engine.montecarlo import _mean
 
     assert _mean(np.array([2, 3])) == Decimal("0.03") and _mean(np.array([0, 1])) == Decimal("0.01")
+
+
+def test_progress_is_reported_after_each_path(history: LprCurve) -> None:
+    done: list[int] = []
+    monte_carlo(portfolio(100, seed=1), YEARS, policy=load_policy(), budget=load_budget(), history=history,
+                changes=[], settings=MonteCarloSettings(paths=4), hold_until=HOLD, progress=done.append)
+    assert done == [1, 2, 3, 4]
