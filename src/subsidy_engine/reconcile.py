@@ -1,0 +1,420 @@
+"""A bank's 貼息 claims, loan by loan, against the engine: :func:`reconcile`.
+
+A bank submits rows: ``loan_id``, either a ``period`` number or a date range
+(``from_date``, ``to_date``: the periods whose due date falls in it), the
+``subsidy_claimed`` and, optionally, the ``interest_charged``. Each row comes
+back with
+
+* ``status``: ``match`` (the claimed subsidy, and the interest if given, equal
+  the engine's to the fen), ``mismatch``, ``unknown_loan`` (not in the
+  portfolio) or ``invalid`` (the row, or the portfolio's loan row, cannot be
+  read; ``detail`` says why);
+* the claimed and computed amounts and ``diff = claimed - computed``;
+* for a mismatch, the ``likely_cause``: the first named alternative convention
+  that reproduces the bank's figures exactly, in this order (``detail`` shows
+  the figure and lists the other alternatives that also reproduce it):
+
+  ============================ ==================================================
+  ``rate used``                a floating loan priced at its drawdown rate, held;
+                               or repriced on the other reset date
+  ``interest basis``           act_360, act_365, 30_360 or monthly instead of
+                               the loan's own
+  ``rounding stage``           the subsidy rounded once over the claimed periods
+                               instead of per period; or truncated per period
+  ``period boundaries``        the range taken by period start dates instead of
+                               due dates; or the period before or after
+  ``a cap``                    without the annual cap or the lifetime cap
+  ``the window``               without the window's end; a year shorter or longer
+  ============================ ==================================================
+
+The computed figure is the engine's, exactly as :func:`subsidy_engine.evaluate`
+computes a loan's 貼息 before the cross-loan caps: the loan's schedule
+(:func:`subsidy_engine.amortize`) and the rule of the parameter set in force on
+its drawdown date (:func:`subsidy_engine.interest_subsidy`: window, interest
+ceiling, annual and lifetime caps). The caps across an enterprise's or a
+project's loans (evaluate's steps 2-5) are not per period, so they are not part
+of a bank's per-period figure; :func:`subsidy_engine.explain` shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from .enums import InterestBasis, Reset
+from .interest_subsidy import InterestSubsidyRule, interest_subsidy
+from .loans import FloatingRate, Loan
+from .money import MoneyError, to_decimal
+from .policy import Policy, load_policy
+from .rates import CoverageError, LprCurve, load_lpr
+from .reference import reference_interest_subsidy, reference_schedule
+from .schedule import amortize
+from .tables import PortfolioTables, load_portfolio
+
+STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
+REPORT_COLUMNS = ("row", "loan_id", "period", "from_date", "to_date", "interest_charged", "interest_computed",
+                  "subsidy_claimed", "subsidy_computed", "diff", "status", "likely_cause", "detail")
+CENT = Decimal("0.01")
+#: Loan fields that a table may give as digit text or whole floats (as evaluate reads them)
+WHOLE_NUMBER_FIELDS = ("term_months", "grace_months", "settlement_day")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One bank row, read."""
+
+    period: int | None
+    from_date: date | None
+    to_date: date | None
+    interest_charged: Decimal | None
+    subsidy_claimed: Decimal
+
+
+def _periods(frame: pd.DataFrame, req: _Request, by: str = "end_date", shift: int = 0) -> pd.DataFrame:
+    """The periods a row asks about: its period number (shifted), or the range by due (or start) date."""
+    if req.period is not None:
+        return frame[frame.period == req.period + shift]
+    dates = frame[by]
+    return frame[(dates >= req.from_date) & (dates <= req.to_date)]
+
+
+def _sums(frame: pd.DataFrame) -> tuple[Decimal, Decimal]:
+    return Decimal(sum(frame.interest, Decimal(0))), Decimal(sum(frame.subsidy, Decimal(0)))
+
+
+@dataclass
+class _LoanCase:
+    """One loan of the portfolio: its contract, rule, curve, and its periods under each convention."""
+
+    loan: Loan
+    rule: InterestSubsidyRule
+    curve: LprCurve | None
+    cache: dict[str, pd.DataFrame | None]
+
+    def periods(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
+                ) -> pd.DataFrame | None:
+        """``period, start_date, end_date, interest, subsidy`` (Decimals) under a named variant, computed once."""
+        if name not in self.cache:
+            try:
+                schedule = amortize(loan or self.loan, self.curve)
+                frame = interest_subsidy(schedule, rule or self.rule).to_frame()
+                self.cache[name] = frame.assign(interest=frame.interest.astype(object),
+                                                subsidy=frame.subsidy.astype(object))
+            except (CoverageError, ValueError):
+                self.cache[name] = None  # this convention cannot price the loan
+        return self.cache[name]
+
+    def accruals(self) -> pd.DataFrame:
+        """The standard periods with each period's exact accrual before the subsidy rounding."""
+        if "accruals" not in self.cache:
+            rows, _ = reference_schedule(self.loan, self.curve)
+            subsidy = reference_interest_subsidy(self.loan, rows, self.rule)
+            self.cache["accruals"] = pd.DataFrame({
+                "period": [r.period for r in rows], "start_date": [r.start_date for r in rows],
+                "end_date": [r.end_date for r in rows], "interest": [r.interest for r in rows],
+                "accrual": [s.accrual for s in subsidy], "cut": [s.gross - s.subsidy for s in subsidy]})
+        return self.cache["accruals"]  # type: ignore[return-value]
+
+
+Alternative = tuple[str, str, Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]]
+
+
+def _variant(name: str, **change: Any) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    """Recompute with the loan (``loan=``) or the rule (``rule=``) changed."""
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        if change.get("loan", {}).get("interest_basis") in (None, case.loan.basis) and "loan" in change:
+            return None  # the loan's own basis is the standard computation
+        loan = case.loan.model_copy(update=change["loan"]) if "loan" in change else None
+        rule = case.rule.model_copy(update=change["rule"]) if "rule" in change else None
+        if loan is not None:
+            loan = Loan.model_validate(loan.model_dump())  # re-derive defaults (e.g. the basis)
+        frame = case.periods(name, loan, rule)
+        return None if frame is None else _sums(_periods(frame, req))
+    return run
+
+
+def _drawdown_rate(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+    floating = case.loan.floating
+    if floating is None or case.curve is None:
+        return None
+    rate = case.curve.rate(floating.tenor, case.loan.start_date) + floating.spread
+    held = Loan.model_validate({**case.loan.model_dump(), "floating": None, "annual_rate": rate})
+    frame = case.periods("rate: drawdown rate held", held)
+    return None if frame is None else _sums(_periods(frame, req))
+
+
+def _other_reset(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+    floating = case.loan.floating
+    if floating is None:
+        return None
+    other = Reset.ANNIVERSARY if floating.reset is Reset.JANUARY else Reset.JANUARY
+    loan = Loan.model_validate({**case.loan.model_dump(), "floating": FloatingRate(
+        tenor=floating.tenor, spread_bp=floating.spread_bp, reset=other)})
+    frame = case.periods(f"rate: reset {other.value}", loan)
+    return None if frame is None else _sums(_periods(frame, req))
+
+
+def _rounded(mode: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        frame = _periods(case.accruals(), req)
+        if len(frame) == 0 or any(c != 0 for c in frame.cut):
+            return None  # a cap or the interest ceiling cut these periods: rounding alone cannot say
+        interest = Decimal(sum(frame.interest, Decimal(0)))
+        if mode == "once":
+            return interest, Decimal(sum(frame.accrual, Decimal(0))).quantize(CENT, ROUND_HALF_UP)
+        return interest, Decimal(sum((a.quantize(CENT, ROUND_FLOOR) for a in frame.accrual), Decimal(0)))
+    return run
+
+
+def _boundary(by: str = "end_date", shift: int = 0) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        if (req.period is None) != (shift == 0):
+            return None  # start dates are for ranges, neighbours for period numbers
+        frame = case.periods()
+        chosen = None if frame is None else _periods(frame, req, by, shift)
+        return None if chosen is None or len(chosen) == 0 else _sums(chosen)
+    return run
+
+
+def _window(years: int | None, label: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        current = case.rule.max_years
+        if current is None or (years is not None and not 1 <= current + years <= 100):
+            return None
+        rule = case.rule.model_copy(update={"max_years": None if years is None else current + years})
+        frame = case.periods(f"window: {label}", None, rule)
+        return None if frame is None else _sums(_periods(frame, req))
+    return run
+
+
+def _cap(name: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        if getattr(case.rule, name) is None:
+            return None
+        frame = case.periods(f"cap: no {name}", None, case.rule.model_copy(update={name: None}))
+        return None if frame is None else _sums(_periods(frame, req))
+    return run
+
+
+ALTERNATIVES: list[Alternative] = [
+    ("rate used", "the drawdown rate held (no reset)", _drawdown_rate),
+    ("rate used", "repriced on the other reset date", _other_reset),
+    *[("interest basis", f"interest basis {b.value}", _variant(f"basis {b.value}", loan={"interest_basis": b}))
+      for b in InterestBasis],
+    ("rounding stage", "the subsidy rounded once over the claimed periods", _rounded("once")),
+    ("rounding stage", "the subsidy truncated per period", _rounded("floor")),
+    ("period boundaries", "the range taken by period start dates", _boundary(by="start_date")),
+    ("period boundaries", "the period before", _boundary(shift=-1)),
+    ("period boundaries", "the period after", _boundary(shift=1)),
+    ("a cap", "without the annual cap", _cap("annual_cap")),
+    ("a cap", "without the lifetime cap", _cap("lifetime_cap")),
+    ("the window", "without the window's end", _window(None, "open")),
+    ("the window", "a window one year shorter", _window(-1, "shorter")),
+    ("the window", "a window one year longer", _window(1, "longer")),
+]
+
+
+def _loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, _LoanCase | str]:
+    """Each loan of the portfolio as a case, or the reason it cannot be one."""
+    loans = tables.loans.reset_index(drop=True)
+    problems = tables.problems[tables.problems.table == "loans"]
+    bad = {int(r.row): f"{r.field} {r.reason}" for r in problems.itertuples()}
+    out: dict[str, _LoanCase | str] = {}
+    for k, row in enumerate(loans.astype(object).to_dict("records")):
+        loan_id = row.pop("loan_id", None)
+        if loan_id is None or loan_id != loan_id:
+            continue
+        if k in bad:
+            out[str(loan_id)] = f"the portfolio's loan row {k} is rejected: {bad[k]}"
+            continue
+        fields = {key: v for key, v in row.items() if v is not None and v == v and key != "project_id"}
+        for key in WHOLE_NUMBER_FIELDS:  # files give "120"; pandas gives 120.0 in a column with blanks
+            value = fields.get(key)
+            if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+                fields[key] = int(value.strip())
+            elif isinstance(value, float) and value.is_integer():
+                fields[key] = int(value)
+            elif hasattr(value, "item") and not isinstance(value, (str, Decimal)):
+                fields[key] = value.item()
+        tenor, spread = fields.pop("floating_tenor", None), fields.pop("floating_spread_bp", None)
+        reset = fields.pop("floating_reset", None)
+        if tenor is not None:
+            fields["floating"] = FloatingRate(tenor=tenor, spread_bp=spread,
+                                              **({"reset": reset} if reset is not None else {}))
+        try:
+            loan = Loan.model_validate(fields)
+            rule = policy.at(loan.start_date).interest_subsidy_rule()
+        except (ValueError, CoverageError) as exc:
+            out[str(loan_id)] = f"the portfolio's loan cannot be read: {str(exc).splitlines()[0]}"
+            continue
+        out[str(loan_id)] = _LoanCase(loan, rule, curve, {})
+    return out
+
+
+def _read_row(row: dict[str, Any]) -> _Request | str:
+    """A bank row as a request, or why it is invalid."""
+    def blank(v: Any) -> bool:
+        return v is None or v is pd.NA or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+
+    try:
+        if blank(row.get("subsidy_claimed")):
+            return "subsidy_claimed is missing"
+        claimed = to_decimal(row["subsidy_claimed"], "subsidy_claimed")
+        interest = None if blank(row.get("interest_charged")) else to_decimal(row["interest_charged"],
+                                                                              "interest_charged")
+    except MoneyError as exc:
+        return str(exc)
+    for name, value in (("subsidy_claimed", claimed), ("interest_charged", interest)):
+        if value is not None and (value < 0 or value != value.quantize(CENT)):
+            return f"{name} {value} must be a non-negative amount in fen (two decimals at most)"
+    period = None if blank(row.get("period")) else row["period"]
+    given = [not blank(row.get(c)) for c in ("from_date", "to_date")]
+    if (period is not None) == all(given) or any(given) != all(given):
+        return "give either period or both from_date and to_date"
+    if period is not None:
+        try:
+            period = int(str(period).strip())
+        except ValueError:
+            return f"period {period!r} is not a whole number"
+        if period < 1:
+            return f"period {period} must be at least 1"
+        return _Request(period, None, None, interest, claimed)
+    try:
+        start, end = (v if isinstance(v, date) else pd.Timestamp(str(v).strip()).date()
+                      for v in (row["from_date"], row["to_date"]))
+    except ValueError as exc:
+        return f"from_date/to_date: {exc}"
+    if start > end:
+        return f"from_date {start} is after to_date {end}"
+    return _Request(None, start, end, interest, claimed)
+
+
+def reconcile(bank_claims: pd.DataFrame, portfolio: PortfolioTables | str | os.PathLike[str],
+              policy: Policy | None = None, *, lpr: LprCurve | None = None) -> pd.DataFrame:
+    """Check a bank's claimed 貼息, row by row, and name the likely cause of each difference.
+
+    Parameters
+    ----------
+    bank_claims : DataFrame
+        ``loan_id``, ``period`` or ``from_date`` and ``to_date``, ``subsidy_claimed``,
+        optionally ``interest_charged``. Amounts as text, Decimal or integers (not floats).
+    portfolio : PortfolioTables or path
+        Where the loans are (:func:`subsidy_engine.load_portfolio`).
+    policy : Policy, optional
+        The parameter file (the bundled defaults when None).
+    lpr : LprCurve, optional
+        For floating loans; extend it (``hold_flat``) to price resets past the data.
+
+    Returns
+    -------
+    DataFrame
+        One row per bank row, in its order: ``row`` (0-based), the request, ``interest_charged``,
+        ``interest_computed``, ``subsidy_claimed``, ``subsidy_computed``, ``diff``, ``status``,
+        ``likely_cause`` and ``detail``.
+
+    Notes
+    -----
+    ``diff = subsidy_claimed - subsidy_computed``. A row matches when ``diff = 0`` and the
+    interest, if given, equals ``interest_computed``.
+
+    Examples
+    --------
+    >>> from subsidy_engine.demo import portfolio
+    >>> tables = portfolio(50, seed=3)
+    >>> loan = tables.loans.loan_id.iloc[0]
+    >>> claims = pd.DataFrame({"loan_id": [loan, "nope"], "period": [1, 1], "subsidy_claimed": ["1.00", "2.00"]})
+    >>> reconcile(claims, tables, lpr=load_lpr().hold_flat(date(2045, 12, 31)))[["loan_id", "status"]].values.tolist()
+    [['L0', 'mismatch'], ['nope', 'unknown_loan']]
+    """
+    tables = portfolio if isinstance(portfolio, PortfolioTables) else load_portfolio(portfolio)
+    policy = policy if policy is not None else load_policy()
+    curve = lpr if lpr is not None else load_lpr()
+    if "loan_id" not in bank_claims.columns or "subsidy_claimed" not in bank_claims.columns:
+        raise ValueError(f"bank claims need loan_id and subsidy_claimed columns, found {list(bank_claims.columns)}")
+    cases = _loan_cases(tables, policy, curve)
+    out = []
+    for k, row in enumerate(bank_claims.reset_index(drop=True).astype(object).to_dict("records")):
+        loan_id = row.get("loan_id")
+        record: dict[str, Any] = {"row": k, "loan_id": loan_id, "period": row.get("period"),
+                                  "from_date": row.get("from_date"), "to_date": row.get("to_date"),
+                                  "interest_charged": None, "interest_computed": None, "subsidy_claimed": None,
+                                  "subsidy_computed": None, "diff": None, "likely_cause": None, "detail": None}
+        out.append(record)
+        req = _read_row(row)
+        if isinstance(req, str):
+            record.update(status="invalid", detail=req)
+            continue
+        record.update(interest_charged=req.interest_charged, subsidy_claimed=req.subsidy_claimed)
+        case = cases.get(str(loan_id)) if loan_id is not None and loan_id == loan_id else None
+        if case is None:
+            record.update(status="unknown_loan", detail=f"loan {loan_id!r} is not in the portfolio")
+            continue
+        if isinstance(case, str):
+            record.update(status="invalid", detail=case)
+            continue
+        frame = case.periods()
+        if frame is None:
+            record.update(status="invalid", detail="the engine cannot price this loan (is the LPR curve long "
+                                                   "enough? extend it with hold_flat)")
+            continue
+        chosen = _periods(frame, req)
+        if len(chosen) == 0:
+            where = (f"period {req.period} (the loan has {len(frame)})" if req.period is not None
+                     else f"{req.from_date} to {req.to_date} (due dates {frame.end_date.iloc[0]} to "
+                          f"{frame.end_date.iloc[-1]})")
+            record.update(status="invalid", detail=f"no period of the loan is {where}")
+            continue
+        interest, subsidy = _sums(chosen)
+        record.update(interest_computed=interest, subsidy_computed=subsidy, diff=req.subsidy_claimed - subsidy)
+        if subsidy == req.subsidy_claimed and req.interest_charged in (None, interest):
+            record.update(status="match")
+            continue
+        record["status"] = "mismatch"
+        found = [(cause, label, figures) for cause, label, alternative in ALTERNATIVES
+                 if (figures := alternative(case, req)) is not None and figures[1] == req.subsidy_claimed
+                 and req.interest_charged in (None, figures[0])]
+        if found:
+            cause, label, (alt_interest, alt_subsidy) = found[0]
+            also = "; also reproduced by: " + ", ".join(f[1] for f in found[1:]) if len(found) > 1 else ""
+            record.update(likely_cause=cause, detail=f"{label} gives subsidy {alt_subsidy:,}"
+                          + (f" and interest {alt_interest:,}" if req.interest_charged is not None else "")
+                          + f", the bank's figure{also}")
+        else:
+            record["detail"] = ("no single named convention reproduces the bank's figure"
+                                + (f"; the interest differs by {req.interest_charged - interest:,}"
+                                   if req.interest_charged not in (None, interest) else ""))
+    return pd.DataFrame(out, columns=list(REPORT_COLUMNS))
+
+
+def _total(values: pd.Series) -> Decimal:
+    return Decimal(sum((v for v in values if v is not None and v == v), CENT * 0))
+
+
+def reconcile_totals(report: pd.DataFrame) -> pd.DataFrame:
+    """Per status (and in all): rows, subsidy claimed, computed and the difference (exact)."""
+    rows = []
+    for status in (*STATUSES, "all"):
+        part = report if status == "all" else report[report.status == status]
+        rows.append({"status": status, "rows": len(part), **{c: _total(part[c]) for c in
+                                                            ("subsidy_claimed", "subsidy_computed", "diff")}})
+    return pd.DataFrame(rows)
+
+
+def read_bank_claims(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A bank's claims from CSV (read as text), .xlsx (first sheet, as text) or Parquet."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(file)
+    if suffix in (".xlsx", ".xls"):
+        return pd.read_excel(file, dtype=str, keep_default_na=False, na_values=[""])
+    return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""])
+
+
+__all__ = ["ALTERNATIVES", "REPORT_COLUMNS", "STATUSES", "read_bank_claims", "reconcile", "reconcile_totals"]

@@ -1,0 +1,168 @@
+"""reconcile(): a bank's 貼息 claims against the engine, and the likely cause of each difference (issue 6)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from subsidy_engine import Loan, evaluate, load_lpr, load_policy
+from subsidy_engine.cli import main
+from subsidy_engine.demo import bank_claims, portfolio
+from subsidy_engine.reconcile import _loan_cases, reconcile, reconcile_totals
+from subsidy_engine.reference import reference_interest_subsidy, reference_schedule
+from subsidy_engine.scenario import Scenario
+from subsidy_engine.tables import PortfolioTables, check_tables
+
+LPR = load_lpr().hold_flat(until=date(2045, 12, 31))
+
+
+@pytest.fixture(scope="module")
+def tables() -> PortfolioTables:
+    return portfolio(400, seed=21)
+
+
+def test_computed_figures_are_the_batch_engine_s(tables: PortfolioTables) -> None:
+    """A calendar year of a loan's periods gives evaluate's 貼息 for that loan-year, before the cross-loan caps."""
+    claims = evaluate(tables, load_policy(), lpr=LPR).table
+    loans = claims[claims.instrument == "interest_subsidy"].head(120)
+    item_rules = loans.gross - loans.cut_by_item_rules
+    bank = pd.DataFrame({"loan_id": loans.item_id.astype(str).to_numpy(),
+                         "from_date": [date(int(y), 1, 1) for y in loans.year],
+                         "to_date": [date(int(y), 12, 31) for y in loans.year],
+                         "subsidy_claimed": [str(v) for v in item_rules]})
+    report = reconcile(bank, tables, lpr=LPR)
+    assert (report.status == "match").all()
+    assert list(report.subsidy_computed) == list(item_rules)
+
+
+def test_the_planted_differences_are_named(tables: PortfolioTables) -> None:
+    bank = bank_claims(tables, LPR, n_loans=150, seed=4)
+    report = reconcile(bank, tables, lpr=LPR).assign(note=bank.bank_note)
+    assert (report[report.note == "as computed"].status == "match").all()
+    mismatched = report[report.status == "mismatch"]
+    assert set(mismatched.note) >= {"typing error", "act_365"}
+    for note, cause in (("act_365", {"interest basis"}), ("rounded once", {"rounding stage"}),
+                        ("after the window", {"the window", "period boundaries"}),
+                        ("period before", {"period boundaries", "interest basis"}), ("typing error", {None})):
+        causes = {c if c == c else None for c in mismatched[mismatched.note == note].likely_cause}
+        assert causes <= cause, (note, causes)
+    typos = mismatched[mismatched.note == "typing error"]
+    assert ((typos["diff"] > 0) & (typos["diff"] < 1)).all()
+    totals = reconcile_totals(report).set_index("status")
+    assert totals.loc["all", "rows"] == len(report) == totals.rows.drop("all").sum()
+    assert totals.loc["all", "diff"] == sum(report["diff"].dropna(), Decimal(0))
+
+
+def _one_loan(loan: dict[str, object]) -> PortfolioTables:
+    project = portfolio(1, seed=2).projects
+    frames = {"projects": project,
+              "loans": pd.DataFrame([{"loan_id": "B1", "project_id": project.project_id.iloc[0], **loan}]),
+              "insurance": pd.DataFrame({"policy_id": pd.Series(dtype=str)}),
+              "events": pd.DataFrame({"event_id": pd.Series(dtype=str)})}
+    return PortfolioTables(**frames, problems=check_tables(frames), source="one loan", digest="one loan")
+
+
+def test_a_bank_that_keeps_the_drawdown_rate(tables: PortfolioTables) -> None:
+    terms = {"principal": "80000000", "floating_tenor": "5Y", "floating_spread_bp": "-50", "term_months": 60,
+             "method": "equal_installment", "start_date": "2024-03-15"}
+    one = _one_loan(terms)
+    case = _loan_cases(one, load_policy(), LPR)["B1"]
+    held = Loan(principal="80000000", annual_rate=LPR.rate("5Y", date(2024, 3, 15)) - Decimal("0.005"),
+                term_months=60, start_date="2024-03-15")
+    rows, _ = reference_schedule(held, LPR)
+    subsidy = reference_interest_subsidy(held, rows, case.rule)
+    chosen = [k for k, r in enumerate(rows) if r.end_date.year == 2025]
+    bank = pd.DataFrame({"loan_id": ["B1"], "from_date": ["2025-01-01"], "to_date": ["2025-12-31"],
+                         "interest_charged": [str(sum(rows[k].interest for k in chosen))],
+                         "subsidy_claimed": [str(sum(subsidy[k].subsidy for k in chosen))]})
+    report = reconcile(bank, one, lpr=LPR)
+    assert report.status.iloc[0] == "mismatch" and report.likely_cause.iloc[0] == "rate used"
+    assert "drawdown rate held" in report.detail.iloc[0]
+
+
+def test_a_bank_that_ignores_a_cap_and_one_that_takes_start_dates() -> None:
+    policy = Scenario.of({"id": "small cap", "parameters": {"interest_subsidy.total_cap_per_project": "300000"}}
+                         ).policy(load_policy())
+    one = _one_loan({"principal": "50000000", "annual_rate": "0.04", "term_months": 36,
+                     "method": "interest_only", "start_date": "2025-02-10"})
+    case = _loan_cases(one, policy, LPR)["B1"]
+    uncapped = case.periods("test", None, case.rule.model_copy(update={"lifetime_cap": None}))
+    capped = case.periods()
+    year = capped[capped.end_date.map(lambda d: d.year) == 2026]
+    assert sum(year.subsidy) < sum(uncapped[uncapped.end_date.map(lambda d: d.year) == 2026].subsidy)
+    bank = pd.DataFrame({"loan_id": ["B1"], "from_date": ["2026-01-01"], "to_date": ["2026-12-31"],
+                         "subsidy_claimed": [str(sum(uncapped[uncapped.end_date.map(lambda d: d.year) == 2026].subsidy))]})
+    report = reconcile(bank, one, policy, lpr=LPR)
+    assert report.likely_cause.tolist() == ["a cap"] and "without the lifetime cap" in report.detail.iloc[0]
+
+    standard = _loan_cases(one, load_policy(), LPR)["B1"].periods()
+    by_start = standard[standard.start_date.map(lambda d: d.year) == 2025]
+    bank = pd.DataFrame({"loan_id": ["B1"], "from_date": ["2025-01-01"], "to_date": ["2025-12-31"],
+                         "subsidy_claimed": [str(sum(by_start.subsidy))]})
+    report = reconcile(bank, one, lpr=LPR)
+    assert report.likely_cause.tolist() == ["period boundaries"] and "start dates" in report.detail.iloc[0]
+
+
+def test_bad_rows_are_invalid_with_the_reason(tables: PortfolioTables) -> None:
+    loan = tables.loans.loan_id.iloc[0]
+    rows = [({"period": 1, "subsidy_claimed": None}, "subsidy_claimed is missing"),
+            ({"period": 1, "subsidy_claimed": 1.5}, "floats are not accepted"),
+            ({"period": 1, "subsidy_claimed": "-1"}, "must be a non-negative amount"),
+            ({"period": 1, "subsidy_claimed": "1.001"}, "two decimals at most"),
+            ({"period": 1, "from_date": "2025-01-01", "to_date": "2025-12-31", "subsidy_claimed": "1"},
+             "give either period or both"),
+            ({"subsidy_claimed": "1"}, "give either period or both"),
+            ({"from_date": "2025-01-01", "subsidy_claimed": "1"}, "give either period or both"),
+            ({"period": 0, "subsidy_claimed": "1"}, "must be at least 1"),
+            ({"period": "x", "subsidy_claimed": "1"}, "not a whole number"),
+            ({"period": 9999, "subsidy_claimed": "1"}, "no period of the loan is period 9999"),
+            ({"from_date": "2025-13-01", "to_date": "2025-12-31", "subsidy_claimed": "1"}, "from_date/to_date"),
+            ({"from_date": "2025-12-31", "to_date": "2025-01-01", "subsidy_claimed": "1"}, "is after to_date")]
+    bank = pd.DataFrame([{"loan_id": loan, **r} for r, _ in rows] + [{"loan_id": "NOPE", "period": 1,
+                                                                     "subsidy_claimed": "1"}])
+    report = reconcile(bank, tables, lpr=LPR)
+    for k, (_, reason) in enumerate(rows):
+        assert report.status.iloc[k] == "invalid" and reason in report.detail.iloc[k], (k, report.detail.iloc[k])
+    assert report.status.iloc[-1] == "unknown_loan" and "'NOPE' is not in the portfolio" in report.detail.iloc[-1]
+    with pytest.raises(ValueError, match="need loan_id and subsidy_claimed"):
+        reconcile(pd.DataFrame({"loan": ["x"]}), tables, lpr=LPR)
+
+
+def test_a_rejected_loan_row_makes_its_claims_invalid(tables: PortfolioTables) -> None:
+    loans = tables.loans.astype({"principal": object})
+    loans.loc[0, "principal"] = Decimal("-5")
+    frames = {"projects": tables.projects, "loans": loans, "insurance": tables.insurance, "events": tables.events}
+    broken = PortfolioTables(**frames, problems=check_tables(frames), source="broken", digest="broken")
+    report = reconcile(pd.DataFrame({"loan_id": [loans.loan_id.iloc[0]], "period": [1], "subsidy_claimed": ["1"]}),
+                       broken, lpr=LPR)
+    assert report.status.iloc[0] == "invalid" and "loan row 0 is rejected: principal" in report.detail.iloc[0]
+
+
+def test_reconcile_command(tmp_path: Path, tables: PortfolioTables, capsys) -> None:  # noqa: ANN001
+    assert main(["reconcile", "--projects", "300", "--out", str(tmp_path / "demo")]) == 1  # planted mismatches
+    out = capsys.readouterr().out
+    assert "Mismatches by likely cause" in out and "all" in out
+    book = openpyxl.load_workbook(tmp_path / "demo" / "reconcile.xlsx", read_only=True)
+    assert book.sheetnames == ["rows", "totals"]
+    assert "bank_note" in pd.read_csv(tmp_path / "demo" / "reconcile.csv").columns
+    # a bank file that agrees with the engine exits 0
+    folder = tmp_path / "portfolio"
+    folder.mkdir()
+    for name in ("projects", "loans", "insurance", "events"):
+        getattr(tables, name).to_csv(folder / f"{name}.csv", index=False)
+    case = next(c for c in _loan_cases(tables, load_policy(), LPR).values() if not isinstance(c, str)
+                and (c.periods().subsidy > 0).any())
+    first = case.periods()[case.periods().subsidy > 0].iloc[0]
+    loan_id = next(k for k, c in _loan_cases(tables, load_policy(), LPR).items() if c is not None
+                   and not isinstance(c, str) and c.loan == case.loan)
+    pd.DataFrame({"loan_id": [loan_id], "period": [int(first.period)], "interest_charged": [str(first.interest)],
+                  "subsidy_claimed": [str(first.subsidy)]}).to_csv(tmp_path / "bank.csv", index=False)
+    assert main(["reconcile", str(tmp_path / "bank.csv"), "--portfolio", str(folder),
+                 "--out", str(tmp_path / "mine")]) == 0
+    assert main(["reconcile", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x")]) == 2
+    assert "missing.csv" in capsys.readouterr().err
