@@ -4,7 +4,8 @@
 with an optional scenario and Monte Carlo over LPR paths, and writes its
 reports; ``explain`` shows one project's amounts clause by clause; ``validate``
 lists every problem of input files; ``reconcile`` checks a bank's 貼息 claims
-loan by loan; ``demo`` shows the parts one by one;
+loan by loan; ``serve`` runs the portal's HTTP service (quotes); ``demo`` shows
+the parts one by one;
 ``amortize`` amortizes a loan table of yours into CSV with exact amounts.
 """
 
@@ -388,6 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     portfolio_options(rec)
     rec.add_argument("--out", default="reconcile", help="output folder (default ./reconcile)")
     rec.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    srv = sub.add_parser("serve", help="the portal's HTTP service: POST /quote, POST /explain, docs at /docs")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
     val = sub.add_parser("validate", help="check a portfolio's tables and list every problem at once")
     val.add_argument("portfolio")
     args = parser.parse_args(argv)
@@ -408,6 +412,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args)
     if args.command == "reconcile":
         return _reconcile(args)
+    if args.command == "serve":
+        import uvicorn
+
+        from .serve import create_app
+
+        uvicorn.run(create_app(), host=args.host, port=args.port)
+        return 0
     return _run(args, args.loans)
 
 

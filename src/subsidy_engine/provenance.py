@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 
 
+@lru_cache(maxsize=1)
 def engine_version() -> str:
-    """The installed version of ``subsidy_engine``."""
+    """The installed version of ``subsidy_engine`` (read once per process: a quote asks for it often)."""
     try:
         return metadata.version("subsidy_engine")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout

@@ -1,0 +1,317 @@
+"""One project's figures while an applicant waits: :func:`quote` (JSON in, JSON out).
+
+A :class:`QuoteRequest` is one project with its loans, insurance policies and
+events, as the portal's form gives them; :func:`quote` returns a
+:class:`QuoteResponse`: each claim per instrument, item and calendar year with
+every cut, the totals by year and measure, the one-off grants, the caps that
+bit, what is not paid and why, each loan's schedule, and the explanation of
+:func:`subsidy_engine.explain`. Both export their JSON Schema
+(``QuoteRequest.model_json_schema()``); amounts travel as decimal strings.
+
+The figures are the batch engine's: the request becomes a one-project
+portfolio and goes through :func:`subsidy_engine.evaluate`, the same kernels
+and the same stacking, so a quote equals that project's rows of a batch run to
+the fen (a hypothesis test checks it).
+
+**Bounds** (a clear error each, never a silent cut): at most 100 loans, 100
+insurance policies and 100 events; terms up to 50 years (600 months); amounts
+up to 1e12 yuan; ids up to 64 characters; years 2000-2100. Floats, NaN and
+infinities are refused for amounts (write ``"1000000.00"`` or an integer).
+
+**LPR.** Floating loans reset on published fixings and, after the data, on the
+last fixing held flat until the last loan matures (an explicit projection, named
+in ``lpr_projection``), unless the caller passes a curve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .enums import Stage
+from .evaluate import CUT_COLUMNS, MEASURE_OF, evaluate
+from .explain import explain
+from .grants import Event
+from .insurance import InsurancePolicy
+from .investment import Project
+from .loans import Loan
+from .policy import Policy, load_policy
+from .provenance import engine_version
+from .rates import LprCurve, default_lpr
+from .schedule import amortize
+from .tables import PortfolioTables
+
+MAX_ITEMS = 100
+MAX_TERM_MONTHS = 600
+MAX_AMOUNT = Decimal("1e12")
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _bounded(value: Decimal | None, name: str) -> Decimal | None:
+    if value is not None and abs(value) > MAX_AMOUNT:
+        raise ValueError(f"{name} {value:,} is beyond the quote's bound of 1e12 yuan")
+    return value
+
+
+class QuoteLoan(Loan):
+    """A loan of the request: its id and the :class:`~subsidy_engine.Loan` contract."""
+
+    loan_id: Id
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> QuoteLoan:
+        if self.term_months > MAX_TERM_MONTHS:
+            raise ValueError(f"term_months {self.term_months} is beyond the quote's bound of 600 (50 years)")
+        _bounded(self.principal, "principal")
+        return self
+
+
+class QuotePolicy(InsurancePolicy):
+    """An insurance policy of the request (measure 7)."""
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> QuotePolicy:
+        _bounded(self.insured_amount, "insured_amount")
+        _bounded(self.premium, "premium")
+        if not 1 <= self.years <= 50:
+            raise ValueError(f"years {self.years} must be between 1 and 50")
+        return self
+
+
+class QuoteEvent(Event):
+    """A REITs issuance or listing step of the request (measures 13 and 14)."""
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> QuoteEvent:
+        _bounded(self.amount_raised, "amount_raised")
+        return self
+
+
+class QuoteProject(Project):
+    """The project (measures 1, 2 and 4 and its attributes)."""
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> QuoteProject:
+        for name in ("total_investment", "eligible_investment", "expected_returns"):
+            _bounded(getattr(self, name), name)
+        return self
+
+
+class QuoteRequest(BaseModel):
+    """One project, as JSON; ``years`` is ``[first, last]`` (default: every year with a claim)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    project: QuoteProject
+    loans: list[QuoteLoan] = Field(default=[], max_length=MAX_ITEMS)
+    insurance: list[QuotePolicy] = Field(default=[], max_length=MAX_ITEMS)
+    events: list[QuoteEvent] = Field(default=[], max_length=MAX_ITEMS)
+    years: tuple[Annotated[int, Field(ge=2000, le=2100)], Annotated[int, Field(ge=2000, le=2100)]] | None = None
+    rate_by_stage: dict[Stage, Annotated[str, Field(max_length=20)]] | None = None
+    include_schedules: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QuoteRequest:
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise ValueError(f"years {list(self.years)}: the first is after the last")
+        for name in ("loans", "insurance", "events"):
+            ids = [getattr(item, {"loans": "loan_id", "insurance": "policy_id", "events": "event_id"}[name])
+                   for item in getattr(self, name)]
+            if len(set(ids)) < len(ids):
+                raise ValueError(f"{name}: ids must be unique")
+        for item in (*self.insurance, *self.events):
+            if item.project_id not in (None, self.project.project_id):
+                raise ValueError(f"{item.project_id!r} is not the project {self.project.project_id!r}")
+        return self
+
+    @field_validator("rate_by_stage")
+    @classmethod
+    def _rates_are_numbers(cls, rates: dict[Stage, str] | None) -> dict[Stage, str] | None:
+        for stage, rate in (rates or {}).items():
+            try:
+                value = Decimal(rate)
+            except ArithmeticError:
+                raise ValueError(f"rate_by_stage.{stage.value}: {rate!r} is not a number") from None
+            if not value.is_finite() or not 0 <= value <= 1:
+                raise ValueError(f"rate_by_stage.{stage.value}: {rate} must be between 0 and 1")
+        return rates
+
+
+Money = Annotated[Decimal, Field(description="yuan, exact (a decimal string in JSON)")]
+
+
+class QuoteClaim(BaseModel):
+    instrument: str
+    measure: int
+    item_id: str
+    year: int
+    gross: Money
+    cut_by_item_rules: Money
+    cut_by_enterprise_cap: Money
+    cut_by_project_cap: Money
+    cut_by_most_favourable: Money
+    cut_by_total_cap: Money
+    amount: Money
+    parameter: str
+
+
+class QuoteTotal(BaseModel):
+    year: int
+    measure: int
+    amount: Money
+
+
+class QuoteCut(BaseModel):
+    """A cap or rule that cut a claim."""
+
+    rule: str
+    item_id: str
+    year: int
+    cut: Money
+
+
+class QuoteNotPaid(BaseModel):
+    instrument: str
+    item_id: str
+    reason: str
+
+
+class QuoteRejection(BaseModel):
+    table: str
+    id: str | None
+    field: str
+    reason: str
+
+
+class QuoteScheduleRow(BaseModel):
+    period: int
+    end_date: date
+    annual_rate: Decimal
+    opening_balance: Money
+    interest: Money
+    principal: Money
+    payment: Money
+
+
+class QuoteSchedule(BaseModel):
+    loan_id: str
+    periods: int
+    total_interest: Money
+    rows: list[QuoteScheduleRow] | None
+
+
+class QuoteResponse(BaseModel):
+    project_id: str
+    years: tuple[int, int] | None
+    claims: list[QuoteClaim]
+    by_year_measure: list[QuoteTotal]
+    total: Money
+    one_off_grants: list[QuoteClaim]
+    caps_that_bit: list[QuoteCut]
+    not_paid: list[QuoteNotPaid]
+    rejections: list[QuoteRejection]
+    schedules: list[QuoteSchedule]
+    explanation: str
+    notes: list[str]
+    lpr_projection: str | None
+    engine_version: str
+    inputs_sha256: str
+
+
+def _frame(items: list[BaseModel], columns: list[str]) -> pd.DataFrame:
+    rows = [item.model_dump(exclude_none=True) for item in items]
+    for row in rows:
+        if "floating" in row:  # a floating rate as the loans table spells it
+            floating = row.pop("floating")
+            row.update(floating_tenor=floating["tenor"].value, floating_spread_bp=floating["spread_bp"],
+                       floating_reset=floating["reset"].value)
+        for key, value in list(row.items()):
+            row[key] = value.value if hasattr(value, "value") and not isinstance(value, Decimal) else value
+            if isinstance(row[key], tuple):
+                row[key] = "|".join(str(v) for v in row[key])
+    return pd.DataFrame(rows, columns=None if rows else columns).astype(object)
+
+
+def quote_tables(request: QuoteRequest) -> PortfolioTables:
+    """The request as a one-project portfolio (what :func:`subsidy_engine.evaluate` reads)."""
+    project = request.project
+    loans = _frame(list(request.loans), ["loan_id"])
+    if len(loans):
+        loans["project_id"] = project.project_id
+    tables = {"projects": _frame([project], ["project_id"]), "loans": loans,
+              "insurance": _frame(list(request.insurance), ["policy_id"]),
+              "events": _frame(list(request.events), ["event_id"])}
+    digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ("table", "row", "id", "field", "reason")})
+    return PortfolioTables(**tables, problems=empty, source=f"quote of {project.project_id}", digest=digest)
+
+
+def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None) -> QuoteResponse:
+    """Every amount of one project, as the batch engine computes it.
+
+    Examples
+    --------
+    >>> request = QuoteRequest.model_validate({
+    ...     "project": {"project_id": "P1", "enterprise_id": "E1", "domain": "economic", "stage": "pilot",
+    ...                 "total_investment": "500000000", "eligible_investment": "400000000",
+    ...                 "start_date": "2026-03-01"},
+    ...     "loans": [{"loan_id": "L1", "principal": "200000000", "annual_rate": "0.035", "term_months": 360,
+    ...                "start_date": "2026-03-15"}]})
+    >>> response = quote(request)
+    >>> [(c.year, str(c.amount)) for c in response.claims]
+    [(2026, '3726231.94'), (2027, '4883484.85'), (2028, '1205367.46')]
+    >>> response.schedules[0].rows[0].payment
+    Decimal('898089.38')
+    """
+    policy = policy if policy is not None else load_policy()
+    curve = lpr
+    if curve is None:
+        curve = default_lpr()
+        if any(loan.floating is not None for loan in request.loans):
+            last = max(date(loan.start_date.year + loan.term_months // 12 + 2, 12, 31) for loan in request.loans)
+            curve = curve.hold_flat(until=max(last, curve.coverage_end))
+    tables = quote_tables(request)
+    years = None if request.years is None else range(request.years[0], request.years[1] + 1)
+    claims = evaluate(tables, policy, years, rate_by_stage=request.rate_by_stage, lpr=curve)
+    table = claims.table
+    rows = [QuoteClaim(instrument=str(r.instrument), measure=int(r.measure), item_id=str(r.item_id),
+                       year=int(r.year), gross=r.gross, amount=r.amount, parameter=str(r.parameter),
+                       **{c: getattr(r, c) for c in CUT_COLUMNS}) for r in table.itertuples()]
+    totals = table.groupby(["year", "measure"])["amount"].sum().reset_index() if len(table) else table
+    cuts = [QuoteCut(rule=c.removeprefix("cut_by_"), item_id=r.item_id, year=r.year, cut=getattr(r, c))
+            for r in rows for c in CUT_COLUMNS if getattr(r, c) > 0]
+    schedules = []
+    failed = set(claims.rejections.id[claims.rejections.table == "loans"].astype(str))
+    for loan in request.loans:
+        if loan.loan_id in failed:
+            continue
+        schedule = amortize(Loan.model_validate(loan.model_dump(exclude={"loan_id"})), curve)
+        schedules.append(QuoteSchedule(
+            loan_id=loan.loan_id, periods=len(schedule.rows), total_interest=schedule.total_interest,
+            rows=[QuoteScheduleRow(period=r.period, end_date=r.end_date, annual_rate=r.annual_rate,
+                                   opening_balance=r.opening_balance, interest=r.interest, principal=r.principal,
+                                   payment=r.payment) for r in schedule.rows] if request.include_schedules else None))
+    grant_measures = {MEASURE_OF["reits_grant"], MEASURE_OF["listing_grant"]}
+    return QuoteResponse(
+        project_id=request.project.project_id, years=request.years, claims=rows,
+        by_year_measure=[QuoteTotal(year=int(r.year), measure=int(r.measure), amount=r.amount)
+                         for r in totals.itertuples()],
+        total=claims.total.quantize(Decimal("0.01")), one_off_grants=[r for r in rows if r.measure in grant_measures],
+        caps_that_bit=cuts,
+        not_paid=[QuoteNotPaid(instrument=str(r.instrument), item_id=str(r.item_id), reason=str(r.reason))
+                  for r in claims.not_paid.itertuples()],
+        rejections=[QuoteRejection(table=str(r.table), id=None if r.id is None else str(r.id), field=str(r.field),
+                                   reason=str(r.reason)) for r in claims.rejections.itertuples()],
+        schedules=schedules, explanation=explain(claims, request.project.project_id) if len(table) else
+        f"Project {request.project.project_id}: no claim in the years asked for.",
+        notes=list(claims.notes), lpr_projection=claims.provenance.scenario, engine_version=engine_version(),
+        inputs_sha256=claims.provenance.parameters_sha256)
+
+
+__all__ = ["QuoteRequest", "QuoteResponse", "quote", "quote_tables"]
+

@@ -1,0 +1,172 @@
+"""quote(): one project as JSON, equal to the batch engine; the HTTP service and its hostile input (issue 6)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from subsidy_engine import evaluate, load_lpr, load_policy
+from subsidy_engine.demo import portfolio
+from subsidy_engine.quote import QuoteRequest, QuoteResponse, quote
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette's note on httpx versions
+    from fastapi.testclient import TestClient
+
+from subsidy_engine.serve import create_app
+
+LPR = load_lpr().hold_flat(until=date(2060, 12, 31))
+POLICY = load_policy()
+RATES = {"pilot": "0.30", "demonstration": "0.20", "promotion": "0.10"}
+KEYS = ["instrument", "item_id", "year", "gross", "cut_by_item_rules", "cut_by_enterprise_cap", "cut_by_project_cap",
+        "cut_by_most_favourable", "cut_by_total_cap", "amount"]
+GOOD: dict[str, Any] = {
+    "project": {"project_id": "P1", "enterprise_id": "E1", "domain": "public", "stage": "pilot",
+                "total_investment": "500000000", "eligible_investment": "400000000", "start_date": "2026-03-01"},
+    "loans": [{"loan_id": "L1", "principal": "200000000", "floating": {"tenor": "5Y", "spread_bp": "-30"},
+               "term_months": 360, "start_date": "2026-03-15"}],
+    "insurance": [{"policy_id": "I1", "enterprise_id": "E1", "project_id": "P1", "product_field": "ai",
+                   "insured_amount": "100000000", "premium": "2000000", "start_date": "2026-04-01", "years": 3}],
+    "rate_by_stage": RATES}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if v is not None and v == v} for row in frame.astype(object).to_dict("records")]
+
+
+def request_for(tables, project_id: str) -> dict[str, Any]:  # noqa: ANN001
+    """The portal's request for one project of a portfolio: its rows, and its enterprise's items without a project."""
+    project = tables.projects[tables.projects.project_id == project_id]
+    enterprise = project.enterprise_id.iloc[0]
+    own = lambda t: t[(t.project_id == project_id) | (t.project_id.isna() & (t.enterprise_id == enterprise))  # noqa: E731
+                      if "enterprise_id" in t else t.project_id == project_id]
+    loans = []
+    for row in _records(tables.loans[tables.loans.project_id == project_id]):
+        row.pop("project_id")
+        tenor, spread = row.pop("floating_tenor", None), row.pop("floating_spread_bp", None)
+        if tenor is not None:
+            row["floating"] = {"tenor": tenor, "spread_bp": spread}
+        loans.append(row)
+    return {"project": _records(project)[0], "loans": loans, "insurance": _records(own(tables.insurance)),
+            "events": _records(own(tables.events)), "rate_by_stage": RATES}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), pick=st.integers(0, 10_000))
+def test_a_quote_equals_the_project_s_rows_of_the_batch(seed: int, pick: int) -> None:
+    tables = portfolio(60, seed=seed)
+    counts = tables.projects.enterprise_id.value_counts()
+    # the only project of its enterprise: enterprise-wide caps see nothing else in either run
+    batch = evaluate(tables, POLICY, rate_by_stage=RATES, lpr=LPR).table
+    alone = tables.projects[tables.projects.enterprise_id.map(counts) == 1].project_id
+    alone = [p for p in alone if (batch.project_id == p).any()]  # with claims, so the comparison says something
+    assume(alone)
+    project_id = alone[pick % len(alone)]
+    enterprise = tables.projects.set_index("project_id").enterprise_id[project_id]
+    mine = batch[(batch.project_id == project_id) | (batch.project_id.isna() & (batch.enterprise_id == enterprise))]
+    response = quote(QuoteRequest.model_validate(request_for(tables, project_id)), policy=POLICY, lpr=LPR)
+    quoted = pd.DataFrame([c.model_dump() for c in response.claims], columns=["instrument", "measure", *KEYS[1:],
+                                                                             "parameter"])
+    expected = sorted(tuple(str(v) for v in row) for row in mine[KEYS].astype(object).itertuples(index=False))
+    assert sorted(tuple(str(v) for v in row) for row in quoted[KEYS].itertuples(index=False)) == expected
+    assert response.total == sum(mine.amount, Decimal("0.00"))
+
+
+def test_the_response_is_json_with_exact_amounts() -> None:
+    response = quote(QuoteRequest.model_validate(GOOD), policy=POLICY, lpr=LPR)
+    data = json.loads(response.model_dump_json())
+    assert all(isinstance(c["amount"], str) for c in data["claims"])
+    assert QuoteResponse.model_validate_json(response.model_dump_json()) == response
+    assert {c["rule"] for c in data["caps_that_bit"]} >= {"most_favourable", "item_rules"}
+    assert len(data["schedules"][0]["rows"]) == 360 and data["lpr_projection"] == "flat"
+    assert data["explanation"].startswith("Project P1 of enterprise E1")
+    schema = QuoteRequest.model_json_schema()
+    assert {"project", "loans", "insurance", "events", "years"} <= set(schema["properties"])
+    assert schema["properties"]["loans"]["maxItems"] == 100
+    brief = quote(QuoteRequest.model_validate({**GOOD, "include_schedules": False, "years": [2027, 2027]}),
+                  policy=POLICY, lpr=LPR)
+    assert brief.schedules[0].rows is None and {c.year for c in brief.claims} == {2027}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"loans": [{**GOOD["loans"][0], "term_months": 601}]}, "between 1 and 600 months"),
+    ({"loans": [{**GOOD["loans"][0], "principal": "1000000000001"}]}, "above the supported maximum"),
+    ({"loans": [{**GOOD["loans"][0], "principal": 1.5}]}, "floats are not accepted"),
+    ({"loans": [{**GOOD["loans"][0], "loan_id": f"L{k}"} for k in range(101)]}, "at most 100 items"),
+    ({"loans": [GOOD["loans"][0], GOOD["loans"][0]]}, "ids must be unique"),
+    ({"project": {**GOOD["project"], "total_investment": "2000000000000"}}, "beyond the quote's bound of 1e12"),
+    ({"insurance": [{**GOOD["insurance"][0], "years": 80}]}, "between 1 and 50"),
+    ({"insurance": [{**GOOD["insurance"][0], "project_id": "P2"}]}, "'P2' is not the project 'P1'"),
+    ({"years": [2031, 2030]}, "the first is after the last"),
+    ({"years": [1900, 2030]}, "greater than or equal to 2000"),
+    ({"rate_by_stage": {"pilot": "2"}}, "between 0 and 1"),
+    ({"rate_by_stage": {"pilot": "x"}}, "not a number"),
+    ({"surprise": 1}, "Extra inputs are not permitted"),
+])
+def test_request_bounds_are_clear_errors(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        QuoteRequest.model_validate({**GOOD, **change})
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(create_app(POLICY, LPR), raise_server_exceptions=False)
+
+
+def test_the_service_quotes_and_explains(client: TestClient) -> None:
+    answer = client.post("/quote", json=GOOD)
+    assert answer.status_code == 200
+    assert answer.json() == json.loads(quote(QuoteRequest.model_validate(GOOD), policy=POLICY, lpr=LPR)
+                                       .model_dump_json())
+    explained = client.post("/explain", json=GOOD).json()
+    assert explained["project_id"] == "P1" and "貼息" in explained["explanation"]
+    assert client.get("/health").json()["policy_sha256"] == POLICY.digest
+    schema = client.get("/openapi.json").json()
+    assert schema["paths"]["/quote"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/QuoteRequest"}
+    assert "QuoteLoan" in schema["components"]["schemas"] and client.get("/docs").status_code == 200
+
+
+HOSTILE = [
+    b'{"project": NaN}', b'{"project": Infinity}', b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+    b"not json", b"", b"x" * 2_000_000, b'"a string"', b"{}", b"\xff\xfe", b"null", b"[1, 2]",
+    json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "principal": 1e300}]}).encode(),
+    json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "principal": 10**400}]}).encode(),
+    json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "principal": "NaN"}]}).encode(),
+    json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "principal": "-Infinity"}]}).encode(),
+    json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "principal": "1e999999"}]}).encode(),
+    json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "term_months": "360"}]}).encode(),
+    json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "term_months": 10**30}]}).encode(),
+    json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "start_date": "yesterday"}]}).encode(),
+    json.dumps({**GOOD, "loans": "many"}).encode(),
+    json.dumps({**GOOD, "project": ["P1"]}).encode(),
+    json.dumps({**GOOD, "project": {**GOOD["project"], "project_id": "P" * 10_000}}).encode(),
+    json.dumps({**GOOD, "events": [{"event_id": "V1", "kind": "listing", "enterprise_id": "E1", "date": "2026-05-01",
+                                   "venue": "moon", "stage": "listing"}]}).encode(),
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_input_is_a_422_that_says_why(client: TestClient, body: bytes) -> None:
+    answer = client.post("/quote", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text[:300]
+    detail = answer.json()["detail"]
+    assert detail and all(d["msg"] and d["loc"][0] == "body" for d in detail)
+
+
+def test_an_engine_error_on_a_valid_request_is_a_422() -> None:
+    short = load_lpr()  # no projection: a floating loan's resets after the data cannot be priced
+    client = TestClient(create_app(POLICY, short), raise_server_exceptions=False)
+    answer = client.post("/quote", json=GOOD)
+    assert answer.status_code in (200, 422)
+    if answer.status_code == 200:  # the loan is rejected, and said so
+        assert any("coverage horizon" in r["reason"] for r in answer.json()["rejections"])
