@@ -152,6 +152,15 @@ HOSTILE = [
     json.dumps({**GOOD, "project": {**GOOD["project"], "project_id": "P" * 10_000}}).encode(),
     json.dumps({**GOOD, "events": [{"event_id": "V1", "kind": "listing", "enterprise_id": "E1", "date": "2026-05-01",
                                    "venue": "moon", "stage": "listing"}]}).encode(),
+    # found by the review: each was a 500 (or a minute of CPU)
+    json.dumps({**GOOD, "loans": [{"loan_id": "C", "principal": "300000", "annual_rate": "0.03", "term_months": 3,
+                                   "method": "custom", "start_date": "2026-03-15",
+                                   "principal_plan": ["1e1000000", "100000", "100000"]}]}).encode(),
+    json.dumps({**GOOD, "insurance": [{**GOOD["insurance"][0], "start_date": "9999-12-31"}]}).encode(),
+    json.dumps({**GOOD, "project": {**GOOD["project"], "total_investment": "-1"}}).encode(),
+    json.dumps({**GOOD, "project": {**GOOD["project"], "eligible_investment": "600000000"}}).encode(),
+    json.dumps({**GOOD, "insurance": [{**GOOD["insurance"][0], "enterprise_id": "E2"}]}).encode(),
+    json.dumps({**GOOD, "insurance": [{**GOOD["insurance"][0], "policy_id": "I" * 100}]}).encode(),
 ]
 
 
@@ -170,3 +179,16 @@ def test_an_engine_error_on_a_valid_request_is_a_422() -> None:
     assert answer.status_code in (200, 422)
     if answer.status_code == 200:  # the loan is rejected, and said so
         assert any("coverage horizon" in r["reason"] for r in answer.json()["rejections"])
+
+
+def test_custom_plans_and_settlement_days_are_quoted_as_the_batch_computes_them() -> None:
+    loans = [{"loan_id": "A", "principal": "300000", "annual_rate": "0.03", "term_months": 3, "method": "custom",
+              "start_date": "2026-03-15", "principal_plan": ["100000", "100000", "100000"]},
+             {"loan_id": "B", "principal": "9000000", "annual_rate": "0.035", "term_months": 36,
+              "start_date": "2026-03-15", "settlement_day": 21}]
+    request = QuoteRequest.model_validate({**GOOD, "loans": loans, "insurance": [], "rate_by_stage": None})
+    response = quote(request, policy=POLICY, lpr=LPR)
+    assert not response.rejections and {c.item_id for c in response.claims} == {"A", "B"}
+    alone = quote(QuoteRequest.model_validate({**GOOD, "loans": loans[1:], "insurance": [], "rate_by_stage": None}),
+                  policy=POLICY, lpr=LPR)
+    assert [c for c in response.claims if c.item_id == "B"] == alone.claims

@@ -54,8 +54,10 @@ def test_the_planted_differences_are_named(tables: PortfolioTables) -> None:
     typos = mismatched[mismatched.note == "typing error"]
     assert ((typos["diff"] > 0) & (typos["diff"] < 1)).all()
     totals = reconcile_totals(report).set_index("status")
-    assert totals.loc["all", "rows"] == len(report) == totals.rows.drop("all").sum()
-    assert totals.loc["all", "diff"] == sum(report["diff"].dropna(), Decimal(0))
+    assert totals.rows.drop("compared").sum() == len(report)
+    compared = totals.loc["compared"]
+    assert compared.subsidy_claimed - compared.subsidy_computed == compared["diff"] == sum(report["diff"].dropna(),
+                                                                                           Decimal(0))
 
 
 def _one_loan(loan: dict[str, object]) -> PortfolioTables:
@@ -112,7 +114,13 @@ def test_bad_rows_are_invalid_with_the_reason(tables: PortfolioTables) -> None:
     loan = tables.loans.loan_id.iloc[0]
     rows = [({"period": 1, "subsidy_claimed": None}, "subsidy_claimed is missing"),
             ({"period": 1, "subsidy_claimed": 1.5}, "floats are not accepted"),
-            ({"period": 1, "subsidy_claimed": "-1"}, "must be a non-negative amount"),
+            ({"period": 1, "subsidy_claimed": "-1"}, "must be between 0 and 1e12 yuan"),
+            ({"period": 1, "subsidy_claimed": "1e30"}, "must be between 0 and 1e12 yuan"),
+            ({"period": 1, "subsidy_claimed": "1", "interest_charged": Decimal("1E+40")}, "between 0 and 1e12"),
+            ({"from_date": "now", "to_date": "2025-12-31", "subsidy_claimed": "1"}, "is not a date"),
+            ({"from_date": pd.Timestamp("2025-01-01 10:00"), "to_date": "2025-12-31", "subsidy_claimed": "1"},
+             "is not a date"),
+            ({"from_date": pd.NaT, "to_date": "2025-12-31", "subsidy_claimed": "1"}, "give either period or both"),
             ({"period": 1, "subsidy_claimed": "1.001"}, "two decimals at most"),
             ({"period": 1, "from_date": "2025-01-01", "to_date": "2025-12-31", "subsidy_claimed": "1"},
              "give either period or both"),
@@ -121,7 +129,7 @@ def test_bad_rows_are_invalid_with_the_reason(tables: PortfolioTables) -> None:
             ({"period": 0, "subsidy_claimed": "1"}, "must be at least 1"),
             ({"period": "x", "subsidy_claimed": "1"}, "not a whole number"),
             ({"period": 9999, "subsidy_claimed": "1"}, "no period of the loan is period 9999"),
-            ({"from_date": "2025-13-01", "to_date": "2025-12-31", "subsidy_claimed": "1"}, "from_date/to_date"),
+            ({"from_date": "2025-13-01", "to_date": "2025-12-31", "subsidy_claimed": "1"}, "from_date '2025-13-01'"),
             ({"from_date": "2025-12-31", "to_date": "2025-01-01", "subsidy_claimed": "1"}, "is after to_date")]
     bank = pd.DataFrame([{"loan_id": loan, **r} for r, _ in rows] + [{"loan_id": "NOPE", "period": 1,
                                                                      "subsidy_claimed": "1"}])
@@ -146,7 +154,7 @@ def test_a_rejected_loan_row_makes_its_claims_invalid(tables: PortfolioTables) -
 def test_reconcile_command(tmp_path: Path, tables: PortfolioTables, capsys) -> None:  # noqa: ANN001
     assert main(["reconcile", "--projects", "300", "--out", str(tmp_path / "demo")]) == 1  # planted mismatches
     out = capsys.readouterr().out
-    assert "Mismatches by likely cause" in out and "all" in out
+    assert "Mismatches by likely cause" in out and "compared" in out
     book = openpyxl.load_workbook(tmp_path / "demo" / "reconcile.xlsx", read_only=True)
     assert book.sheetnames == ["rows", "totals"]
     assert "bank_note" in pd.read_csv(tmp_path / "demo" / "reconcile.csv").columns
@@ -166,3 +174,32 @@ def test_reconcile_command(tmp_path: Path, tables: PortfolioTables, capsys) -> N
                  "--out", str(tmp_path / "mine")]) == 0
     assert main(["reconcile", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x")]) == 2
     assert "missing.csv" in capsys.readouterr().err
+
+
+def test_cells_are_read_as_evaluate_reads_them(tables: PortfolioTables) -> None:
+    """Timestamps, float periods, signed digit text and blanks; duplicate and project-less loans as evaluate."""
+    claims = evaluate(tables, load_policy(), lpr=LPR).table
+    row = claims[claims.instrument == "interest_subsidy"].iloc[0]
+    amount = str(row.gross - row.cut_by_item_rules)
+    bank = pd.DataFrame({"loan_id": [row.item_id, row.item_id],
+                         "from_date": [pd.Timestamp(f"{row.year}-01-01"), None],
+                         "to_date": [pd.Timestamp(f"{row.year}-12-31"), None],
+                         "period": [float("nan"), 1.0], "subsidy_claimed": [amount, "0.00"]})
+    report = reconcile(bank, tables, lpr=LPR)
+    assert report.status.iloc[0] == "match" and report.status.iloc[1] in ("match", "mismatch")
+
+    loans = tables.loans.astype(object)
+    target = loans.index[loans.loan_id == row.item_id][0]
+    loans.loc[target, "term_months"] = f"+{loans.term_months[target]}"
+    loans.loc[target, "grace_months"] = "  "
+    duplicate = loans.loc[[target]].assign(principal=Decimal("1"))
+    orphan = loans.loc[[0]].assign(loan_id="ORPHAN", project_id=None)
+    loans = pd.concat([loans, duplicate, orphan], ignore_index=True)
+    frames = {"projects": tables.projects, "loans": loans, "insurance": tables.insurance, "events": tables.events}
+    edited = PortfolioTables(**frames, problems=check_tables(frames), source="edited", digest="edited")
+    assert evaluate(edited, load_policy(), lpr=LPR).table.item_id.eq(row.item_id).any()
+    report = reconcile(pd.DataFrame({"loan_id": [row.item_id, "ORPHAN"], "from_date": [f"{row.year}-01-01"] * 2,
+                                     "to_date": [f"{row.year}-12-31"] * 2, "subsidy_claimed": [amount, "1"]}),
+                       edited, lpr=LPR)
+    assert report.status.tolist() == ["match", "invalid"]
+    assert "project_id is missing" in report.detail.iloc[1]

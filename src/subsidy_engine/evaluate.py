@@ -613,8 +613,11 @@ def _table(rows: _Rows, ctx: _Context, st: _Stacking, after: tuple[np.ndarray, .
     item_shown = item.take(take)
     claim_id = pc.binary_join_element_wise(pa.array(instrument_names[instrument[order]], pa.string()), item_shown,
                                            pc.cast(pa.array(year[order]), pa.string()), ":")
-    project_ids = batch.arrow_text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
-    project_ids = pc.if_else(pa.array(has_project[order]), project_ids, pa.nulls(order.shape[0], pa.string()))
+    if n_projects:
+        project_ids = batch.arrow_text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
+        project_ids = pc.if_else(pa.array(has_project[order]), project_ids, pa.nulls(order.shape[0], pa.string()))
+    else:  # every project rejected: the enterprise's items still show, without one
+        project_ids = pa.nulls(order.shape[0], pa.string())
 
     def text(values: pa.Array) -> pd.Series:
         return pd.Series(values, dtype=pd.ArrowDtype(pa.string()))

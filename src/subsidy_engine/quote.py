@@ -14,9 +14,12 @@ and the same stacking, so a quote equals that project's rows of a batch run to
 the fen (a hypothesis test checks it).
 
 **Bounds** (a clear error each, never a silent cut): at most 100 loans, 100
-insurance policies and 100 events; terms up to 50 years (600 months); amounts
-up to 1e12 yuan; ids up to 64 characters; years 2000-2100. Floats, NaN and
-infinities are refused for amounts (write ``"1000000.00"`` or an integer).
+insurance policies and 100 events; terms up to 50 years (600 months), a
+custom plan at most one entry a period; amounts up to 1e12 yuan; ids up to 64
+characters; dates and years 2000-2100; insurance and events of the project's
+own enterprise. Floats, NaN and infinities are refused for amounts (write
+``"1000000.00"`` or an integer). A row the engine's table checks reject (e.g.
+an eligible investment above the total) is an error, not a partial quote.
 
 **LPR.** Floating loans reset on published fixings and, after the data, on the
 last fixing held flat until the last loan matures (an explicit projection, named
@@ -44,12 +47,20 @@ from .policy import Policy, load_policy
 from .provenance import engine_version
 from .rates import LprCurve, default_lpr
 from .schedule import amortize
-from .tables import PortfolioTables
+from .tables import PortfolioTables, check_tables
 
 MAX_ITEMS = 100
 MAX_TERM_MONTHS = 600
 MAX_AMOUNT = Decimal("1e12")
 Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def _in_years(day: date, name: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{name} {day} is outside the quote's years 2000-2100")
 
 
 def _bounded(value: Decimal | None, name: str) -> Decimal | None:
@@ -63,19 +74,45 @@ class QuoteLoan(Loan):
 
     loan_id: Id
 
+    @field_validator("principal_plan", mode="before")
+    @classmethod
+    def _plan_within_bounds(cls, plan: object) -> object:
+        # checked before the exact arithmetic of the plan: a "1e1000000" must not cost a second
+        if isinstance(plan, (list, tuple)):
+            if len(plan) > MAX_TERM_MONTHS:
+                raise ValueError(f"{len(plan)} entries: a plan has at most one per period (600)")
+            for entry in plan:
+                if isinstance(entry, (str, int, Decimal)) and not isinstance(entry, bool):
+                    text = str(entry).strip()
+                    if len(text) > 32:
+                        raise ValueError(f"{text[:20]}... is too long for an amount")
+                    try:
+                        value = Decimal(text)
+                    except ArithmeticError:
+                        continue  # the Loan model says why
+                    if value.is_finite() and abs(value) > MAX_AMOUNT:
+                        raise ValueError(f"{text} is beyond the quote's bound of 1e12 yuan")
+        return plan
+
     @model_validator(mode="after")
     def _within_bounds(self) -> QuoteLoan:
         if self.term_months > MAX_TERM_MONTHS:
             raise ValueError(f"term_months {self.term_months} is beyond the quote's bound of 600 (50 years)")
         _bounded(self.principal, "principal")
+        _in_years(self.start_date, "start_date")
         return self
 
 
 class QuotePolicy(InsurancePolicy):
     """An insurance policy of the request (measure 7)."""
 
+    policy_id: Id
+    enterprise_id: Id
+    project_id: Id | None = None
+
     @model_validator(mode="after")
     def _within_bounds(self) -> QuotePolicy:
+        _in_years(self.start_date, "start_date")
         _bounded(self.insured_amount, "insured_amount")
         _bounded(self.premium, "premium")
         if not 1 <= self.years <= 50:
@@ -86,8 +123,13 @@ class QuotePolicy(InsurancePolicy):
 class QuoteEvent(Event):
     """A REITs issuance or listing step of the request (measures 13 and 14)."""
 
+    event_id: Id
+    enterprise_id: Id
+    project_id: Id | None = None
+
     @model_validator(mode="after")
     def _within_bounds(self) -> QuoteEvent:
+        _in_years(self.date, "date")
         _bounded(self.amount_raised, "amount_raised")
         return self
 
@@ -95,8 +137,15 @@ class QuoteEvent(Event):
 class QuoteProject(Project):
     """The project (measures 1, 2 and 4 and its attributes)."""
 
+    project_id: Id
+    enterprise_id: Id
+    name: Annotated[str, Field(max_length=200)] | None = None
+    sector: Annotated[str, Field(max_length=64)] | None = None
+    district: Annotated[str, Field(max_length=64)] | None = None
+
     @model_validator(mode="after")
     def _within_bounds(self) -> QuoteProject:
+        _in_years(self.start_date, "start_date")
         for name in ("total_investment", "eligible_investment", "expected_returns"):
             _bounded(getattr(self, name), name)
         return self
@@ -127,6 +176,9 @@ class QuoteRequest(BaseModel):
         for item in (*self.insurance, *self.events):
             if item.project_id not in (None, self.project.project_id):
                 raise ValueError(f"{item.project_id!r} is not the project {self.project.project_id!r}")
+            if item.enterprise_id != self.project.enterprise_id:
+                raise ValueError(f"enterprise {item.enterprise_id!r} is not the project's enterprise "
+                                 f"{self.project.enterprise_id!r}")
         return self
 
     @field_validator("rate_by_stage")
@@ -224,17 +276,19 @@ class QuoteResponse(BaseModel):
 
 
 def _frame(items: list[BaseModel], columns: list[str]) -> pd.DataFrame:
-    rows = [item.model_dump(exclude_none=True) for item in items]
-    for row in rows:
-        if "floating" in row:  # a floating rate as the loans table spells it
-            floating = row.pop("floating")
+    """The items as a table of plain Python cells (object columns: an absent value stays None, an integer
+    stays an integer), the floating rate spelt as the loans table spells it."""
+    rows = []
+    for item in items:
+        row = item.model_dump()
+        floating = row.pop("floating", None)
+        if floating is not None:
             row.update(floating_tenor=floating["tenor"].value, floating_spread_bp=floating["spread_bp"],
                        floating_reset=floating["reset"].value)
-        for key, value in list(row.items()):
-            row[key] = value.value if hasattr(value, "value") and not isinstance(value, Decimal) else value
-            if isinstance(row[key], tuple):
-                row[key] = "|".join(str(v) for v in row[key])
-    return pd.DataFrame(rows, columns=None if rows else columns).astype(object)
+        rows.append({key: value.value if hasattr(value, "value") and not isinstance(value, Decimal) else
+                     list(value) if isinstance(value, tuple) else value for key, value in row.items()})
+    names = list(dict.fromkeys(key for row in rows for key in row)) or columns
+    return pd.DataFrame({name: pd.Series([row.get(name) for row in rows], dtype=object) for name in names})
 
 
 def quote_tables(request: QuoteRequest) -> PortfolioTables:
@@ -247,8 +301,10 @@ def quote_tables(request: QuoteRequest) -> PortfolioTables:
               "insurance": _frame(list(request.insurance), ["policy_id"]),
               "events": _frame(list(request.events), ["event_id"])}
     digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
-    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ("table", "row", "id", "field", "reason")})
-    return PortfolioTables(**tables, problems=empty, source=f"quote of {project.project_id}", digest=digest)
+    problems = check_tables(tables)
+    if len(problems):  # the request is one project: a row it cannot compute is an error to correct, not a report
+        raise ValueError("; ".join(f"{r.table} {r.id}: {r.field} {r.reason}" for r in problems.itertuples()))
+    return PortfolioTables(**tables, problems=problems, source=f"quote of {project.project_id}", digest=digest)
 
 
 def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None) -> QuoteResponse:

@@ -39,15 +39,18 @@ of a bank's per-period figure; :func:`subsidy_engine.explain` shows them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from datetime import date
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from .enums import InterestBasis, Reset
+from .evaluate import _context
 from .interest_subsidy import InterestSubsidyRule, interest_subsidy
 from .loans import FloatingRate, Loan
 from .money import MoneyError, to_decimal
@@ -61,6 +64,7 @@ STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
 REPORT_COLUMNS = ("row", "loan_id", "period", "from_date", "to_date", "interest_charged", "interest_computed",
                   "subsidy_claimed", "subsidy_computed", "diff", "status", "likely_cause", "detail")
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e12")
 #: Loan fields that a table may give as digit text or whole floats (as evaluate reads them)
 WHOLE_NUMBER_FIELDS = ("term_months", "grace_months", "settlement_day")
 
@@ -96,6 +100,7 @@ class _LoanCase:
     rule: InterestSubsidyRule
     curve: LprCurve | None
     cache: dict[str, pd.DataFrame | None]
+    errors: dict[str, str] = field(default_factory=dict)
 
     def periods(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
                 ) -> pd.DataFrame | None:
@@ -106,8 +111,9 @@ class _LoanCase:
                 frame = interest_subsidy(schedule, rule or self.rule).to_frame()
                 self.cache[name] = frame.assign(interest=frame.interest.astype(object),
                                                 subsidy=frame.subsidy.astype(object))
-            except (CoverageError, ValueError):
+            except (CoverageError, ValueError, ArithmeticError) as exc:
                 self.cache[name] = None  # this convention cannot price the loan
+                self.errors[name] = " ".join(str(exc).split())
         return self.cache[name]
 
     def accruals(self) -> pd.DataFrame:
@@ -220,47 +226,75 @@ ALTERNATIVES: list[Alternative] = [
 ]
 
 
+def _cell(value: Any) -> Any:
+    """A table cell as the Loan model takes it, read as leniently as evaluate reads tables (batch)."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.tolist())
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, (pd.Timestamp, np.datetime64)) or (isinstance(value, datetime)):
+        stamp = pd.Timestamp(value)
+        return stamp.date() if stamp == stamp.normalize() and stamp.tzinfo is None else value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def _loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, _LoanCase | str]:
-    """Each loan of the portfolio as a case, or the reason it cannot be one."""
-    loans = tables.loans.reset_index(drop=True)
-    problems = tables.problems[tables.problems.table == "loans"]
-    bad = {int(r.row): f"{r.field} {r.reason}" for r in problems.itertuples()}
+    """Each loan that evaluate evaluates, as a case; each loan it rejects, with evaluate's reason."""
+    ctx = _context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
     out: dict[str, _LoanCase | str] = {}
-    for k, row in enumerate(loans.astype(object).to_dict("records")):
-        loan_id = row.pop("loan_id", None)
-        if loan_id is None or loan_id != loan_id:
-            continue
-        if k in bad:
-            out[str(loan_id)] = f"the portfolio's loan row {k} is rejected: {bad[k]}"
-            continue
-        fields = {key: v for key, v in row.items() if v is not None and v == v and key != "project_id"}
-        for key in WHOLE_NUMBER_FIELDS:  # files give "120"; pandas gives 120.0 in a column with blanks
+    reports = [p for p in ctx.problems if not p.empty and "table" in p]
+    for report in reports:
+        for r in report[report.table == "loans"].itertuples():
+            if r.id is not None and r.id == r.id and str(r.id) not in out:
+                out[str(r.id)] = f"the portfolio's loan row {r.row} is rejected: {r.field} {r.reason}"
+    for row in ctx.loans.astype(object).to_dict("records"):
+        loan_id = str(_cell(row.pop("loan_id", None)))
+        fields = {key: v for key, v in ((k, _cell(v)) for k, v in row.items()) if v is not None
+                  and key != "project_id"}
+        for key in WHOLE_NUMBER_FIELDS:  # files give "120" or "+120"; pandas gives 120.0 in a column with blanks
             value = fields.get(key)
-            if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-                fields[key] = int(value.strip())
+            if isinstance(value, str) and re.fullmatch(r"\s*\+?[0-9]+\s*", value):
+                fields[key] = int(value)
             elif isinstance(value, float) and value.is_integer():
                 fields[key] = int(value)
-            elif hasattr(value, "item") and not isinstance(value, (str, Decimal)):
-                fields[key] = value.item()
-        tenor, spread = fields.pop("floating_tenor", None), fields.pop("floating_spread_bp", None)
-        reset = fields.pop("floating_reset", None)
-        if tenor is not None:
-            fields["floating"] = FloatingRate(tenor=tenor, spread_bp=spread,
-                                              **({"reset": reset} if reset is not None else {}))
         try:
+            tenor, spread = fields.pop("floating_tenor", None), fields.pop("floating_spread_bp", None)
+            reset = fields.pop("floating_reset", None)
+            if tenor is not None:
+                fields["floating"] = FloatingRate(tenor=tenor, spread_bp=spread,
+                                                  **({"reset": reset} if reset is not None else {}))
             loan = Loan.model_validate(fields)
             rule = policy.at(loan.start_date).interest_subsidy_rule()
-        except (ValueError, CoverageError) as exc:
-            out[str(loan_id)] = f"the portfolio's loan cannot be read: {str(exc).splitlines()[0]}"
+        except (ValueError, CoverageError, ArithmeticError) as exc:
+            text = " ".join(str(exc).split())
+            out[loan_id] = f"the portfolio's loan cannot be read: {text}"
             continue
-        out[str(loan_id)] = _LoanCase(loan, rule, curve, {})
+        out[loan_id] = _LoanCase(loan, rule, curve, {})
     return out
+
+
+def _day(value: Any, name: str) -> date:
+    """A calendar date from a date, an ISO text (YYYY-MM-DD) or a timestamp at midnight."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"{name} {value!r}: {exc}") from None
+    raise ValueError(f"{name} {value!r} is not a date (write YYYY-MM-DD)")
 
 
 def _read_row(row: dict[str, Any]) -> _Request | str:
     """A bank row as a request, or why it is invalid."""
     def blank(v: Any) -> bool:
-        return v is None or v is pd.NA or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+        return _cell(v) is None
 
     try:
         if blank(row.get("subsidy_claimed")):
@@ -268,16 +302,21 @@ def _read_row(row: dict[str, Any]) -> _Request | str:
         claimed = to_decimal(row["subsidy_claimed"], "subsidy_claimed")
         interest = None if blank(row.get("interest_charged")) else to_decimal(row["interest_charged"],
                                                                               "interest_charged")
-    except MoneyError as exc:
+    except (MoneyError, ArithmeticError) as exc:
         return str(exc)
     for name, value in (("subsidy_claimed", claimed), ("interest_charged", interest)):
-        if value is not None and (value < 0 or value != value.quantize(CENT)):
-            return f"{name} {value} must be a non-negative amount in fen (two decimals at most)"
+        if value is not None and not Decimal(0) <= value <= MAX_AMOUNT:
+            return f"{name} {value} must be between 0 and 1e12 yuan"
+        if value is not None and value != value.quantize(CENT):
+            return f"{name} {value} must be an amount in fen (two decimals at most)"
     period = None if blank(row.get("period")) else row["period"]
     given = [not blank(row.get(c)) for c in ("from_date", "to_date")]
     if (period is not None) == all(given) or any(given) != all(given):
         return "give either period or both from_date and to_date"
     if period is not None:
+        period = _cell(period)
+        if isinstance(period, float) and period.is_integer():
+            period = int(period)
         try:
             period = int(str(period).strip())
         except ValueError:
@@ -286,10 +325,9 @@ def _read_row(row: dict[str, Any]) -> _Request | str:
             return f"period {period} must be at least 1"
         return _Request(period, None, None, interest, claimed)
     try:
-        start, end = (v if isinstance(v, date) else pd.Timestamp(str(v).strip()).date()
-                      for v in (row["from_date"], row["to_date"]))
+        start, end = (_day(_cell(row[name]), name) for name in ("from_date", "to_date"))
     except ValueError as exc:
-        return f"from_date/to_date: {exc}"
+        return str(exc)
     if start > end:
         return f"from_date {start} is after to_date {end}"
     return _Request(None, start, end, interest, claimed)
@@ -360,8 +398,8 @@ def reconcile(bank_claims: pd.DataFrame, portfolio: PortfolioTables | str | os.P
             continue
         frame = case.periods()
         if frame is None:
-            record.update(status="invalid", detail="the engine cannot price this loan (is the LPR curve long "
-                                                   "enough? extend it with hold_flat)")
+            record.update(status="invalid", detail=f"the engine cannot price this loan: "
+                                                   f"{case.errors.get('standard', 'unknown reason')}")
             continue
         chosen = _periods(frame, req)
         if len(chosen) == 0:
@@ -397,12 +435,19 @@ def _total(values: pd.Series) -> Decimal:
 
 
 def reconcile_totals(report: pd.DataFrame) -> pd.DataFrame:
-    """Per status (and in all): rows, subsidy claimed, computed and the difference (exact)."""
+    """Per status: rows, subsidy claimed, computed and the difference (exact); then ``compared``, the rows
+    with a computed figure (match and mismatch), where ``diff = claimed - computed`` holds in total.
+
+    Rows without a computed figure (unknown_loan, invalid) show what was claimed and no computed amount.
+    """
     rows = []
-    for status in (*STATUSES, "all"):
-        part = report if status == "all" else report[report.status == status]
-        rows.append({"status": status, "rows": len(part), **{c: _total(part[c]) for c in
-                                                            ("subsidy_claimed", "subsidy_computed", "diff")}})
+    for status in (*STATUSES, "compared"):
+        part = report[report.status.isin(("match", "mismatch"))] if status == "compared" else \
+            report[report.status == status]
+        compared = status in ("match", "mismatch", "compared")
+        rows.append({"status": status, "rows": len(part), "subsidy_claimed": _total(part.subsidy_claimed),
+                     "subsidy_computed": _total(part.subsidy_computed) if compared else None,
+                     "diff": _total(part["diff"]) if compared else None})
     return pd.DataFrame(rows)
 
 

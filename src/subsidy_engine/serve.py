@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from .policy import Policy, load_policy
@@ -73,6 +74,9 @@ def _parse(body: bytes, max_bytes: int) -> QuoteRequest:
                             "type": "json_invalid"}])
     try:
         return QuoteRequest.model_validate(data)
+    except ArithmeticError as exc:  # an amount beyond exact arithmetic, caught before it became a number
+        raise _BadRequest([{"loc": ["body"], "msg": f"an amount is out of range: {exc!r}",
+                            "type": "value_error"}]) from None
     except ValidationError as exc:
         raise _BadRequest([{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
                            for e in exc.errors(include_url=False, include_input=False)]) from None
@@ -111,22 +115,23 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
     async def bad_request(_: Request, exc: _BadRequest) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": exc.errors})
 
-    def run(request: QuoteRequest) -> QuoteResponse:
-        try:
-            return quote(request, policy=policy, lpr=lpr)
-        except (CoverageError, ValueError) as exc:
-            raise _BadRequest([{"loc": ["body"], "msg": str(exc), "type": "value_error"}]) from None
+    async def run(request: QuoteRequest) -> QuoteResponse:
+        try:  # in a worker thread: a quote is CPU work, and other clients keep being served
+            return await run_in_threadpool(quote, request, policy=policy, lpr=lpr)
+        except (CoverageError, ValueError, ArithmeticError) as exc:
+            message = " ".join(str(exc).split())
+            raise _BadRequest([{"loc": ["body"], "msg": message, "type": "value_error"}]) from None
 
     @app.post("/quote", response_model=QuoteResponse, summary="Every amount of one project, with its explanation",
               responses={422: {"description": "the request is not valid; detail names each field and why"}})
     async def post_quote(request: Request) -> QuoteResponse:
-        return run(await request_of(request))
+        return await run(await request_of(request))
 
     @app.post("/explain", summary="One project's amounts in words",
               responses={422: {"description": "the request is not valid; detail names each field and why"}})
     async def post_explain(request: Request) -> dict[str, str]:
         parsed = await request_of(request)
-        return {"project_id": parsed.project.project_id, "explanation": run(parsed).explanation}
+        return {"project_id": parsed.project.project_id, "explanation": (await run(parsed)).explanation}
 
     @app.get("/health", summary="The engine version and the parameters in use")
     async def health() -> dict[str, str]:
