@@ -228,6 +228,15 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
     return _Claims(ids.take(take), amount[order], year[order], measure[order], item[order], arrays, digest)
 
 
+def _claims_for(claims: Claims | pd.DataFrame, budget: Budget, mode: str) -> _Claims:
+    """The claims read for ``budget`` and ``mode``: the columns its rules, tiers and group caps need."""
+    rules = [s.eligible for s in budget.sources] + (list(budget.file.priority_tiers) if mode == "waterfall" else [])
+    group_columns = tuple(column for column, cap in (("project_id", "per_project_cap"),
+                                                     ("enterprise_id", "per_enterprise_cap"))
+                          if any(getattr(s, cap) is not None for s in budget.sources))
+    return _read_claims(claims, rules, mode, group_columns)
+
+
 def _matches(rule: Eligibility, c: _Claims) -> np.ndarray:
     """Which claims meet every condition of ``rule``."""
     ok = np.ones(c.amount.shape[0], bool)
@@ -435,12 +444,7 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
     budget = budget if isinstance(budget, Budget) else load_budget(budget)
-    rules = [s.eligible for s in budget.sources] + (list(budget.file.priority_tiers) if mode == "waterfall" else [])
-    group_columns = tuple(column for column, cap in (("project_id", "per_project_cap"),
-                                                     ("enterprise_id", "per_enterprise_cap"))
-                          if any(getattr(s, cap) is not None for s in budget.sources))
-    c = _read_claims(claims, rules, mode, group_columns)
-    plan = _plan(c, budget, mode)
+    plan = _plan(_claims_for(claims, budget, mode), budget, mode)
     if mode == "optimal":
         from .optimal import optimal_records
         records = _Records(*optimal_records(plan))

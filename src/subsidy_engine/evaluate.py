@@ -45,7 +45,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -257,13 +257,22 @@ class _Rows:
         return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
 
 
-def _pay_in_groups(amount: np.ndarray, cap: np.ndarray, order: np.ndarray, *group_keys: np.ndarray) -> np.ndarray:
-    """``amount`` paid in ``order`` under ``cap`` per group (``cap < 0``: none); the paid amounts, unsorted."""
-    paid_sorted = np.empty(order.shape[0], np.int64)
-    pay_under_group_caps(amount[order], cap[order], batch.group_starts(*(k[order] for k in group_keys)), paid_sorted)
-    paid = amount.copy()
-    paid[order] = paid_sorted
-    return paid
+class _GroupCap(NamedTuple):
+    """A cap per group of rows: each row's cap (``NO_CAP``: none), the order rows are paid in, the group keys."""
+
+    cap: np.ndarray
+    order: np.ndarray
+    keys: tuple[np.ndarray, ...]
+
+    def pay(self, amount: np.ndarray) -> np.ndarray:
+        """``amount`` paid in ``order`` under the cap of each group; the paid amounts, unsorted."""
+        order = self.order
+        paid_sorted = np.empty(order.shape[0], np.int64)
+        pay_under_group_caps(amount[order], self.cap[order], batch.group_starts(*(k[order] for k in self.keys)),
+                             paid_sorted)
+        paid = amount.copy()
+        paid[order] = paid_sorted
+        return paid
 
 
 def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy | None = None,
@@ -491,9 +500,9 @@ class _Stacking:
     item_code: np.ndarray
     gross: np.ndarray
     computed: np.ndarray  # after the instrument's own rules
-    enterprise_cap: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]  # (row cap, order, group keys)
-    project_cap: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]
-    total_cap: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]] | None
+    enterprise_cap: _GroupCap
+    project_cap: _GroupCap
+    total_cap: _GroupCap | None
     favourable: list[tuple[np.ndarray, list[int]]]  # (projects of a set, instruments of a group)
     n_projects: int
 
@@ -516,14 +525,16 @@ def _stacking(rows: _Rows, ctx: _Context) -> _Stacking:
     # 2. 貼息 per enterprise and year, in order of drawdown, then loan_id
     cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets])
     subset = np.flatnonzero(is_subsidy)
-    enterprise_cap = (np.where(is_subsidy, cap[set_of_row], NO_CAP),
-                      subset[batch.sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])],
-                      (enterprise_code, year))
+    enterprise_cap = _GroupCap(
+        np.where(is_subsidy, cap[set_of_row], NO_CAP),
+        subset[batch.sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])],
+        (enterprise_code, year))
     # 3. 貼息 per project over its life, earliest years first
     cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets])
     subset = np.flatnonzero(is_subsidy & has_project)
-    project_cap = (np.where(is_subsidy & has_project, cap[set_of_row], NO_CAP),
-                   subset[batch.sort_order(project[subset], year[subset], day[subset], item_code[subset])], (project,))
+    project_cap = _GroupCap(
+        np.where(is_subsidy & has_project, cap[set_of_row], NO_CAP),
+        subset[batch.sort_order(project[subset], year[subset], day[subset], item_code[subset])], (project,))
     # 4. most favourable only: the groups of each parameter set
     favourable = [(np.flatnonzero(project_set == k), [INSTRUMENTS.index(g) for g in group])
                   for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value]
@@ -542,17 +553,18 @@ def _stacking(rows: _Rows, ctx: _Context) -> _Stacking:
         safe = np.maximum(project, 0)
         in_cap = has_project & capped[project_set[safe], instrument]
         subset = np.flatnonzero(in_cap)
-        total_cap = (np.where(in_cap, cap_of_project[safe], NO_CAP),
-                     subset[batch.sort_order(project[subset], year[subset], day[subset], instrument[subset],
-                                             item_code[subset])], (project,))
+        total_cap = _GroupCap(
+            np.where(in_cap, cap_of_project[safe], NO_CAP),
+            subset[batch.sort_order(project[subset], year[subset], day[subset], instrument[subset],
+                                    item_code[subset])], (project,))
     return _Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
                      rows.column("amount"), enterprise_cap, project_cap, total_cap, favourable, n_projects)
 
 
 def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The amounts after each cross-item cut (2 to 5 of the module docstring), from ``computed``."""
-    after_enterprise = _pay_in_groups(computed, *st.enterprise_cap[:2], *st.enterprise_cap[2])
-    after_project = _pay_in_groups(after_enterprise, *st.project_cap[:2], *st.project_cap[2])
+    after_enterprise = st.enterprise_cap.pay(computed)
+    after_project = st.project_cap.pay(after_enterprise)
     after_favourable = after_project.copy()
     if st.n_projects:
         k_instruments = len(INSTRUMENTS)
@@ -571,7 +583,7 @@ def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         after_favourable[has_project & dropped[np.maximum(project, 0), instrument]] = 0
     after_total = after_favourable
     if st.total_cap is not None:
-        after_total = _pay_in_groups(after_favourable, *st.total_cap[:2], *st.total_cap[2])
+        after_total = st.total_cap.pay(after_favourable)
     return after_enterprise, after_project, after_favourable, after_total
 
 

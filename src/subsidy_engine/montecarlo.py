@@ -42,7 +42,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from . import batch
-from .allocation import Mode, _plan, _read_claims, _run_kernel
+from .allocation import Mode, _claims_for, _plan, _run_kernel
 from .budget import Budget, BudgetError
 from .evaluate import (ATTRIBUTE_COLUMNS, _add_loans, _add_other_instruments, _context, _Rows, _shown_order,
                        _stack, _stacking, _table)
@@ -53,8 +53,6 @@ from .provenance import Provenance
 from .rates import Fixing, LprCurve, epoch_days
 from .scenario import MonteCarloSettings
 from .tables import PortfolioTables
-
-EPOCH = np.datetime64("1970-01-01", "D")
 
 
 def fixing_dates(first_after: date, through: date) -> list[date]:
@@ -207,12 +205,7 @@ class _Prepared:
         table, attributes = _table(rows, ctx, self.stacking, _stack(self.stacking, self.stacking.computed),
                                    self.order)
         frame = pd.concat([table, attributes[[c for c in ATTRIBUTE_COLUMNS]]], axis=1)
-        rules = [s.eligible for s in budget.sources] + (list(budget.file.priority_tiers) if mode == "waterfall"
-                                                         else [])
-        groups = tuple(column for column, cap in (("project_id", "per_project_cap"),
-                                                  ("enterprise_id", "per_enterprise_cap"))
-                       if any(getattr(s, cap) is not None for s in budget.sources))
-        self.claims = _read_claims(frame, rules, mode, groups)
+        self.claims = _claims_for(frame, budget, mode)
         # the allocation reads claims in its own order: where each of its claims is in ``order``
         found = pc.index_in(self.claims.claim_id, value_set=batch.arrow_text(table["claim_id"]))
         self.to_allocation = np.asarray(found.to_numpy(zero_copy_only=False), np.int64)

@@ -116,6 +116,12 @@ class _LoanCase:
                 self.errors[name] = " ".join(str(exc).split())
         return self.cache[name]
 
+    def sums(self, req: _Request, name: str, loan: Loan | None = None, rule: InterestSubsidyRule | None = None
+             ) -> tuple[Decimal, Decimal] | None:
+        """Interest and subsidy of the periods ``req`` asks about, under a named variant (None: cannot price)."""
+        frame = self.periods(name, loan, rule)
+        return None if frame is None else _sums(_periods(frame, req))
+
     def accruals(self) -> pd.DataFrame:
         """The standard periods with each period's exact accrual before the subsidy rounding."""
         if "accruals" not in self.cache:
@@ -140,8 +146,7 @@ def _variant(name: str, **change: Any) -> Callable[[_LoanCase, _Request], tuple[
         rule = case.rule.model_copy(update=change["rule"]) if "rule" in change else None
         if loan is not None:
             loan = Loan.model_validate(loan.model_dump())  # re-derive defaults (e.g. the basis)
-        frame = case.periods(name, loan, rule)
-        return None if frame is None else _sums(_periods(frame, req))
+        return case.sums(req, name, loan, rule)
     return run
 
 
@@ -151,8 +156,7 @@ def _drawdown_rate(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | 
         return None
     rate = case.curve.rate(floating.tenor, case.loan.start_date) + floating.spread
     held = Loan.model_validate({**case.loan.model_dump(), "floating": None, "annual_rate": rate})
-    frame = case.periods("rate: drawdown rate held", held)
-    return None if frame is None else _sums(_periods(frame, req))
+    return case.sums(req, "rate: drawdown rate held", held)
 
 
 def _other_reset(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
@@ -162,8 +166,7 @@ def _other_reset(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | No
     other = Reset.ANNIVERSARY if floating.reset is Reset.JANUARY else Reset.JANUARY
     loan = Loan.model_validate({**case.loan.model_dump(), "floating": FloatingRate(
         tenor=floating.tenor, spread_bp=floating.spread_bp, reset=other)})
-    frame = case.periods(f"rate: reset {other.value}", loan)
-    return None if frame is None else _sums(_periods(frame, req))
+    return case.sums(req, f"rate: reset {other.value}", loan)
 
 
 def _rounded(mode: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
@@ -194,8 +197,7 @@ def _window(years: int | None, label: str) -> Callable[[_LoanCase, _Request], tu
         if current is None or (years is not None and not 1 <= current + years <= 100):
             return None
         rule = case.rule.model_copy(update={"max_years": None if years is None else current + years})
-        frame = case.periods(f"window: {label}", None, rule)
-        return None if frame is None else _sums(_periods(frame, req))
+        return case.sums(req, f"window: {label}", rule=rule)
     return run
 
 
@@ -203,8 +205,7 @@ def _cap(name: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] |
     def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         if getattr(case.rule, name) is None:
             return None
-        frame = case.periods(f"cap: no {name}", None, case.rule.model_copy(update={name: None}))
-        return None if frame is None else _sums(_periods(frame, req))
+        return case.sums(req, f"cap: no {name}", rule=case.rule.model_copy(update={name: None}))
     return run
 
 

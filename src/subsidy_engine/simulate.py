@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
 from pathlib import Path
@@ -58,6 +58,7 @@ class Simulation:
     allocation: Allocation
     years: tuple[int, ...]
     label: str = "baseline"
+    _by: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def inputs_sha256(self) -> str:
@@ -107,6 +108,11 @@ class Simulation:
         the order the sources were asked, so its first row holds the whole part); ``(none)``
         stands for claims without the attribute (e.g. no project, so no district).
         """
+        if column not in self._by:  # the report and the comparison both ask for it
+            self._by[column] = self._by_column(column)
+        return self._by[column].copy()
+
+    def _by_column(self, column: str) -> pd.DataFrame:
         awards = self.awards
         if awards.empty:
             return pd.DataFrame({"year": pd.Series(dtype=np.int32), column: pd.Series(dtype=object),
