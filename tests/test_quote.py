@@ -192,3 +192,67 @@ def test_custom_plans_and_settlement_days_are_quoted_as_the_batch_computes_them(
     alone = quote(QuoteRequest.model_validate({**GOOD, "loans": loans[1:], "insurance": [], "rate_by_stage": None}),
                   policy=POLICY, lpr=LPR)
     assert [c for c in response.claims if c.item_id == "B"] == alone.claims
+
+
+# -- the fast path (one_project) against the batch path, whole responses ------------------------------------------
+MUTATIONS = {
+    "none": lambda r: None,
+    "eligible above total": lambda r: r["project"].update(eligible_investment="900000000000",
+                                                          total_investment="800000000000"),
+    "zero total": lambda r: r["project"].update(total_investment="0", eligible_investment="0"),
+    "blank enterprise": lambda r: r["project"].update(enterprise_id="  "),
+    "blank loan id": lambda r: r["loans"] and r["loans"][0].update(loan_id=" "),
+    "project before the policy": lambda r: r["project"].update(start_date="2020-01-02"),
+    "loan before the policy": lambda r: r["loans"] and r["loans"][0].update(start_date="2021-07-21"),
+    "negative returns": lambda r: r["project"].update(expected_returns="-1"),
+    "no rates": lambda r: r.update(rate_by_stage=None),
+    "a window of years": lambda r: r.update(years=[2026, 2027]),
+    "a quasi-operating platform": lambda r: r["project"].update(platform_type="quasi_operating", domain="public",
+                                                                free_service_obligation=True,
+                                                                expected_returns="1000"),
+}
+
+
+def _fast_and_batch(request: QuoteRequest, lpr) -> tuple[Any, Any]:  # noqa: ANN001
+    from subsidy_engine.quote import _quote
+
+    def run(fast: bool) -> Any:
+        try:
+            return _quote(request, policy=POLICY, lpr=lpr, fast=fast).model_dump()
+        except ValueError as exc:
+            return f"{type(exc).__name__}: {exc}"
+    return run(True), run(False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), pick=st.integers(0, 10_000), mutation=st.sampled_from(sorted(MUTATIONS)),
+       short_lpr=st.booleans())
+def test_the_fast_path_answers_as_the_batch_path_word_for_word(seed: int, pick: int, mutation: str,
+                                                                short_lpr: bool) -> None:
+    """Every field of the response (claims, cuts, schedules, not paid, explanation, hashes) is the same whichever
+    path computes it; a request the tables would reject is rejected by both, in the same words."""
+    from subsidy_engine.one_project import project_claims
+
+    tables = portfolio(40, seed=seed)
+    with_loans = sorted(set(tables.loans.project_id.dropna()))
+    project_id = with_loans[pick % len(with_loans)]
+    body = {**request_for(tables, project_id), "insurance": [], "events": []}
+    MUTATIONS[mutation](body)
+    request = QuoteRequest.model_validate(body)
+    lpr = load_lpr() if short_lpr else LPR  # the bundled data alone cannot price resets after it
+    fast, batch = _fast_and_batch(request, lpr)
+    assert fast == batch
+    taken = project_claims(request.project, request.loans, POLICY, lpr, years=None,
+                           rate_by_stage=request.rate_by_stage, digest="") is not None
+    if mutation in ("none", "no rates", "a window of years", "a quasi-operating platform") and not short_lpr:
+        assert taken, "an ordinary request must take the fast path"
+    if mutation in ("eligible above total", "zero total", "blank enterprise", "project before the policy"):
+        assert not taken and isinstance(batch, str | dict)
+
+
+def test_the_fast_path_writes_the_explanation_of_explain() -> None:
+    request = QuoteRequest.model_validate({**GOOD, "insurance": []})
+    from subsidy_engine.quote import _quote
+    fast = _quote(request, policy=POLICY, lpr=LPR)
+    assert fast == _quote(request, policy=POLICY, lpr=LPR, fast=False)
+    assert "May draw on: sector_budget" in fast.explanation and "Formula: each period due in 2026" in fast.explanation

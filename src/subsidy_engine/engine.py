@@ -121,6 +121,14 @@ def loan_from_arrays(loans: LoanArrays, j: int) -> Loan:
     )
 
 
+def schedule_arrays(loans: LoanArrays, out: Outputs, segment_rate: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-period schedule of ``loans`` with the loan attributes the 貼息 kernel reads, in fen."""
+    return {"end_day": out.end_day, "segment": out.segment, "interest": out.interest, "principal": out.principal,
+            "loan_principal": loans.principal_fen, "loan_basis": loans.basis,
+            "loan_months_per_period": loans.months_per_period,
+            "loan_start_day": loans.start_days().astype(np.int32), "segment_rate": segment_rate}
+
+
 def pointers(counts: np.ndarray) -> np.ndarray:
     """CSR offsets from counts."""
     ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
@@ -206,7 +214,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     )
 
 
-__all__ = ["KernelResult", "loan_from_arrays", "run", "year_counts"]
+__all__ = ["KernelResult", "loan_from_arrays", "run", "schedule_arrays", "year_counts"]
 
 
 def _rerun(loans: LoanArrays, segments, plan_ptr, plan_fen, forced, index, rows, years, row_ptr,

@@ -214,18 +214,22 @@ def _as_problems(report: pd.DataFrame, table: str, id_column: str, kept_rows: np
                          "reason": report["reason"]})
 
 
-def _funding_sources(projects: pd.DataFrame, industry: np.ndarray) -> pa.Array:
+def _funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) -> pa.Array:
     """Per project: ``gaojingjian_fund`` or ``sector_budget:<sector>``, then ``district_matching:<district>``."""
-    n = len(projects)
-    blank = pa.array([""] * n, pa.string())
-    sector = batch.arrow_text(projects["sector"]) if "sector" in projects else pa.nulls(n, pa.string())
-    district = batch.arrow_text(projects["district"]) if "district" in projects else pa.nulls(n, pa.string())
+    blank = pa.array([""] * len(sector), pa.string())
     sector_source = pc.if_else(pc.is_null(sector), pa.scalar("sector_budget"),
                                pc.binary_join_element_wise("sector_budget", sector, ":"))
     municipal = pc.if_else(pa.array(industry), pa.scalar("gaojingjian_fund"), sector_source)
     district_source = pc.if_else(pc.is_null(district), blank,
                                  pc.binary_join_element_wise("|district_matching", district, ":"))
     return pc.binary_join_element_wise(municipal, district_source, "")
+
+
+def _text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
+    """Ids as Arrow text: a table's column as written, or an array of ``str`` (the quote's models)."""
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array(values, pa.string()) if isinstance(values, np.ndarray) else batch.arrow_text(values)
 
 
 @dataclass
@@ -235,7 +239,7 @@ class _Rows:
     parts: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, instrument: str, rows: ClaimRows, keep: np.ndarray, *, project: np.ndarray,
-            enterprise: pa.Array, item: pd.Series, day: np.ndarray, gross: np.ndarray, measure: np.ndarray | int,
+            enterprise: pa.Array, item: pd.Series | pa.Array | np.ndarray, day: np.ndarray, gross: np.ndarray, measure: np.ndarray | int,
             parameter: np.ndarray | str, year: np.ndarray | None = None) -> None:
         n, picked = rows.paid.shape[0], pa.array(keep)
         self.parts.append({
@@ -243,7 +247,7 @@ class _Rows:
             "measure": np.broadcast_to(np.asarray(measure, np.int16), (n,))[keep],
             "project": project[keep].astype(np.int64),
             "enterprise": enterprise.take(picked),
-            "item": batch.arrow_text(item).take(picked),
+            "item": _text(item).take(picked),
             "year": np.asarray(rows.columns["year"] if year is None else year, np.int64)[keep],
             "day": day[keep].astype(np.int64),
             "gross": gross[keep],
@@ -333,11 +337,9 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     rejections = rejections.sort_values(["table", "row"], kind="stable", ignore_index=True)
     if strict and len(rejections):
         raise EvaluationError(rejections)
-    digests = [tables.digest, policy.digest, lpr.digest if lpr is not None else "no-lpr",
-               repr(sorted(rate_by_stage.items())) if rate_by_stage else "no-rates"]
     return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
                   years=chosen_years, notes=tuple(ctx.notes),
-                  provenance=Provenance.of(*digests, scenario=lpr.projection_label if lpr is not None else None),
+                  provenance=_provenance(tables.digest, policy, lpr, rate_by_stage),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
                   details=details, attributes=attributes)  # type: ignore[arg-type]
 
@@ -360,10 +362,18 @@ class _Context:
     loans: pd.DataFrame  # the loans with a known project
     loan_project: np.ndarray  # each loan's row in ``projects``
 
+    @property
+    def n_projects(self) -> int:
+        return len(self.project_id_text)
+
     def project_rows(self, ids: Any) -> np.ndarray:
         """Row of each id in the projects table, -1 when blank or unknown."""
         found = pc.index_in(batch.arrow_text(ids), value_set=self.project_id_text).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
+
+
+def _column_text(table: pd.DataFrame, name: str) -> pa.Array:
+    return batch.arrow_text(table[name]) if name in table else pa.nulls(len(table), pa.string())
 
 
 def _context(tables: PortfolioTables, policy: Policy) -> _Context:
@@ -376,7 +386,8 @@ def _context(tables: PortfolioTables, policy: Policy) -> _Context:
     problems.append(_as_problems(project_rejections, "projects", "project_id", kept_rows["projects"]))
     ctx = _Context(policy, frames, kept_rows, problems, [], read, project_arrays, projects,
                    batch.arrow_text(projects["project_id"]), batch.arrow_text(projects["enterprise_id"]),
-                   _funding_sources(projects, project_arrays["industry_or_software"]), frames["loans"],
+                   _funding_sources(_column_text(projects, "sector"), _column_text(projects, "district"),
+                                    project_arrays["industry_or_software"]), frames["loans"],
                    np.zeros(0, np.int64))
     loans = frames["loans"]
     loan_project = ctx.project_rows(loans["project_id"]) if "project_id" in loans else np.full(len(loans), -1)
@@ -403,20 +414,26 @@ def _add_loans(ctx: _Context, rows: _Rows, loans: pd.DataFrame, loan_project: np
     """
     subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window)
     ctx.problems.append(_as_problems(subsidy.rejections, "loans", "loan_id", kept_loan_rows))
+    _add_subsidy(ctx, rows, subsidy, loan_project, keep_window=keep_window)
+    return subsidy
+
+
+def _add_subsidy(ctx: _Context, rows: _Rows, subsidy: ClaimRows, loan_project: np.ndarray, *,
+                 keep_window: bool = False) -> None:
+    """The loan-years of ``subsidy`` as a part of ``rows`` (``loan_project``: each loan's project row)."""
     keep = np.flatnonzero(subsidy.internal["in_window"] if keep_window else subsidy.paid)
     project = loan_project[subsidy.internal["loan_row"]]
     rows.add("interest_subsidy", subsidy, keep, project=project,
              enterprise=ctx.project_enterprise.take(pa.array(project)), item=subsidy.columns["loan_id"],
              day=subsidy.internal["loan_start_day"], gross=np.asarray(subsidy.columns["gross"]),
              measure=15, parameter="interest_subsidy.points")
-    return subsidy
 
 
 def _add_other_instruments(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows],
                            rate_by_stage: dict[str, str] | None) -> None:
     """Measures 7, 13, 14 and (with rates) 1, 2, 4: the parts of ``rows`` that do not depend on the LPR."""
     policy, frames, kept_rows, problems = ctx.policy, ctx.frames, ctx.kept_rows, ctx.problems
-    project_arrays, projects, n_projects = ctx.project_arrays, ctx.projects, len(ctx.projects)
+    project_arrays, projects, n_projects = ctx.project_arrays, ctx.projects, ctx.n_projects
 
     # measure 7: premium subsidy per policy-year
     if len(frames["insurance"]):
@@ -507,8 +524,9 @@ class _Stacking:
     n_projects: int
 
 
-def _stacking(rows: _Rows, ctx: _Context) -> _Stacking:
-    policy, project_arrays, n_projects = ctx.policy, ctx.project_arrays, len(ctx.projects)
+def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray], n_projects: int) -> _Stacking:
+    """The orders, groups and caps of stacking over ``rows``, with the projects' arrays (``day`` and
+    ``total_investment`` of each of the ``n_projects``)."""
     instrument, project, enterprise = rows.column("instrument"), rows.column("project"), rows.column("enterprise")
     enterprise_code = np.asarray(pc.dictionary_encode(enterprise).indices.to_numpy(zero_copy_only=False), np.int64)
     item = rows.column("item")
@@ -600,17 +618,33 @@ def _combine(rows: _Rows, ctx: _Context, years: tuple[int, ...] | None) -> tuple
     if not rows.parts or sum(part["year"].shape[0] for part in rows.parts) == 0:
         return (pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS}),
                 pd.DataFrame({c: pd.Series(dtype=object) for c in ATTRIBUTE_COLUMNS}))
-    st = _stacking(rows, ctx)
+    st = _stacking(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
     return _table(rows, ctx, st, _stack(st, st.computed), _shown_order(st, years))
+
+
+def _cuts(st: _Stacking, after: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    """Each cut column of every row (:data:`CUT_COLUMNS`, in fen), from the amounts after each stage."""
+    after_enterprise, after_project, after_favourable, after_total = after
+    return dict(zip(CUT_COLUMNS, (st.gross - st.computed, st.computed - after_enterprise,
+                                  after_enterprise - after_project, after_project - after_favourable,
+                                  after_favourable - after_total)))
+
+
+def _provenance(portfolio_digest: str, policy: Policy, lpr: LprCurve | None,
+                rate_by_stage: dict[str, str] | None) -> Provenance:
+    """The engine version and the hash of everything an evaluation read."""
+    digests = [portfolio_digest, policy.digest, lpr.digest if lpr is not None else "no-lpr",
+               repr(sorted(rate_by_stage.items())) if rate_by_stage else "no-rates"]
+    return Provenance.of(*digests, scenario=lpr.projection_label if lpr is not None else None)
 
 
 def _table(rows: _Rows, ctx: _Context, st: _Stacking, after: tuple[np.ndarray, ...], order: np.ndarray
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The claims table (rows ``order``) and its attributes."""
     policy, projects, n_projects = ctx.policy, ctx.projects, st.n_projects
-    after_enterprise, after_project, after_favourable, after_total = after
+    after_total = after[-1]
     instrument, project, has_project, year, item = st.instrument, st.project, st.has_project, st.year, st.item
-    gross, computed = st.gross, st.computed
+    gross = st.gross
     enterprise, set_of_row, sources_of_project = rows.column("enterprise"), rows.column("set_index"), ctx.sources_of_project
     take = pa.array(order)
     instrument_names = np.array(INSTRUMENTS, dtype=object)
@@ -643,11 +677,7 @@ def _table(rows: _Rows, ctx: _Context, st: _Stacking, after: tuple[np.ndarray, .
         "item_id": text(item_shown),
         "year": year[order].astype(np.int32),
         "gross": money_series(gross[order]),
-        "cut_by_item_rules": money_series((gross - computed)[order]),
-        "cut_by_enterprise_cap": money_series((computed - after_enterprise)[order]),
-        "cut_by_project_cap": money_series((after_enterprise - after_project)[order]),
-        "cut_by_most_favourable": money_series((after_project - after_favourable)[order]),
-        "cut_by_total_cap": money_series((after_favourable - after_total)[order]),
+        **{name: money_series(cut[order]) for name, cut in _cuts(st, after).items()},
         "amount": money_series(after_total[order]),
         "funding_sources": text(sources),
         "parameter_set": np.array([s.id for s in policy.sets], dtype=object)[set_of_row[order]],

@@ -9,17 +9,20 @@ quote the policy's closing paragraph.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .claims import ClaimRows
 from .enums import SubsidyForm
 from .evaluate import Claims
 from .grants import STAGES, VENUES
 from .policy import ParameterSet, Policy
+from .provenance import Provenance
 
 INSTRUMENT_NAMES = {"interest_subsidy": "貼息 (interest subsidy)", "premium_subsidy": "保費補貼 (premium subsidy)",
                     "reits_grant": "REITs 一次性補貼 (one-off grant)", "listing_grant": "上市掛牌市級補貼 (listing grant)",
@@ -71,9 +74,39 @@ class _References:
         return out
 
 
-def _detail(claims: Claims, key: str, id_column: str, item: str, year: int | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Facts:
+    """What an explanation reads: the project, its claims and the calculators' rows behind them.
+
+    :func:`explain` takes them from :class:`~subsidy_engine.Claims`; :func:`subsidy_engine.quote`
+    from its own arrays, so both say the same words.
+
+    Attributes
+    ----------
+    project : mapping
+        The project's row (``enterprise_id``, ``sector``, ``district``, the flags).
+    rows : sequence
+        The project's claims, each with the claims table's columns as attributes.
+    details : dict of ClaimRows
+        The calculators' rows (``interest_subsidy``, ``premium_subsidy``, ``grants``, ``investment_subsidy``).
+    item : callable
+        ``item(table, id_column, item_id)``: the item's row of its input table.
+    """
+
+    project_id: str
+    project: Mapping[str, Any]
+    rows: Sequence[Any]
+    details: Mapping[str, ClaimRows]
+    item: Callable[[str, str, str], Mapping[str, Any]]
+    policy: Policy
+    notes: Sequence[str]
+    years: tuple[int, ...] | None
+    provenance: Provenance
+
+
+def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None) -> dict[str, Any]:
     """The calculator's row of an item (and year): its columns and internal arrays, one value each."""
-    rows = claims.details[key]
+    rows = facts.details[key]
     ids = np.asarray(rows.columns[id_column], dtype=object)
     match = ids == item
     if year is not None and "year" in rows.columns:
@@ -87,17 +120,15 @@ def _detail(claims: Claims, key: str, id_column: str, item: str, year: int | Non
     return out
 
 
-def _row_of(table: pd.DataFrame, id_column: str, item: str) -> pd.Series:
-    return table.loc[table[id_column].astype(str) == item].iloc[0]
 
 
-def _interest_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
-    d = _detail(claims, "interest_subsidy", "loan_id", row.item_id, row.year)
-    parameters = claims.policy.sets[int(d["set_index"])]
+def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    d = _detail(facts, "interest_subsidy", "loan_id", row.item_id, row.year)
+    parameters = facts.policy.sets[int(d["set_index"])]
     rule = parameters.interest_subsidy_rule()
     start = date(1970, 1, 1) + timedelta(days=int(d["loan_start_day"]))
     window_start, window_end = rule.window(start)
-    loan = _row_of(claims.portfolio.loans, "loan_id", row.item_id)
+    loan = facts.item("loans", "loan_id", row.item_id)
     rate = loan.get("annual_rate")
     rate_text = (f"fixed {rate}" if rate is not None and not pd.isna(rate)
                  else f"floating {loan.get('floating_tenor')} LPR {loan.get('floating_spread_bp')} bp")
@@ -116,10 +147,10 @@ def _interest_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[s
     ], parameters
 
 
-def _premium_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
-    d = _detail(claims, "premium_subsidy", "policy_id", row.item_id, row.year)
-    parameters = claims.policy.sets[int(d["set_index"])]
-    insurance = _row_of(claims.portfolio.insurance, "policy_id", row.item_id)
+def _premium_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    d = _detail(facts, "premium_subsidy", "policy_id", row.item_id, row.year)
+    parameters = facts.policy.sets[int(d["set_index"])]
+    insurance = facts.item("insurance", "policy_id", row.item_id)
     return [
         f"  Rule: {refs.clause(7)}",
         f"  Policy {row.item_id} ({insurance['product_field']}), policy-year {d['policy_year']} from "
@@ -134,10 +165,10 @@ def _premium_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[st
     ], parameters
 
 
-def _grant_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
-    d = _detail(claims, "grants", "event_id", row.item_id, None)
-    parameters = claims.policy.sets[int(d["set_index"])]
-    event = _row_of(claims.portfolio.events, "event_id", row.item_id)
+def _grant_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    d = _detail(facts, "grants", "event_id", row.item_id, None)
+    parameters = facts.policy.sets[int(d["set_index"])]
+    event = facts.item("events", "event_id", row.item_id)
     if row.instrument == "reits_grant":
         mode = parameters.parameters.reits_grant.mode.value
         values = ([refs.cite(parameters, "reits_grant.flat_amount")] if mode == "flat" else
@@ -156,10 +187,10 @@ def _grant_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str]
     return lines + ["  Values: " + "\n          ".join(values)], parameters
 
 
-def _investment_lines(claims: Claims, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
-    d = _detail(claims, "investment_subsidy", "project_id", row.item_id, None)
-    parameters = claims.policy.sets[int(d["set_index"])]
-    project = _row_of(claims.portfolio.projects, "project_id", row.item_id)
+def _investment_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    d = _detail(facts, "investment_subsidy", "project_id", row.item_id, None)
+    parameters = facts.policy.sets[int(d["set_index"])]
+    project = facts.item("projects", "project_id", row.item_id)
     rate = Decimal(int(d["rate"])).scaleb(-10).normalize()
     return [
         f"  Rule: {refs.clause(row.measure)}",
@@ -220,39 +251,58 @@ def explain(claims: Claims, project_id: str) -> str:
     >>> print(text[6])
     interest_subsidy:L29:2024: 貼息 (interest subsidy), measure 15, 2024: 22,145.83
     """
+    return explain_facts(facts_of(claims, project_id))
+
+
+def facts_of(claims: Claims, project_id: str) -> Facts:
+    """What :func:`explain` reads of a project in ``claims``."""
     table = claims.table
-    rows = table[table.project_id == project_id]
     projects = claims.portfolio.projects
     known = projects["project_id"].astype(str) == project_id
     if not known.any():
         raise KeyError(f"no project {project_id!r} in the portfolio")
-    project = projects.loc[known].iloc[0]
+    tables = {"loans": claims.portfolio.loans, "insurance": claims.portfolio.insurance,
+              "events": claims.portfolio.events, "projects": projects}
+
+    def item(name: str, id_column: str, item_id: str) -> pd.Series:
+        frame = tables[name]
+        return frame.loc[frame[id_column].astype(str) == item_id].iloc[0]
+
+    return Facts(
+        project_id=project_id, project=projects.loc[known].iloc[0],
+        rows=list(table[table.project_id == project_id].itertuples()), details=claims.details, item=item,
+        policy=claims.policy, notes=claims.notes, years=claims.years, provenance=claims.provenance)
+
+
+def explain_facts(facts: Facts) -> str:
+    """:func:`explain` of the facts gathered (see :class:`Facts`)."""
+    project_id, project, rows = facts.project_id, facts.project, facts.rows
 
     def flag(name: str) -> str:
         value = project.get(name)
         return "yes" if str(value).strip().lower() in ("true", "yes", "1") else "no"
 
-    refs = _References(claims.policy)
-    years = (f"{claims.years[0]}-{claims.years[-1]}" if claims.years else "all years")
+    refs = _References(facts.policy)
+    years = (f"{facts.years[0]}-{facts.years[-1]}" if facts.years else "all years")
     out = [f"Project {project_id} of enterprise {project['enterprise_id']} (sector {project.get('sector')}, "
            f"district {project.get('district')}, industry or software: {flag('industry_or_software')}, "
            f"in the library: {flag('in_library')})",
-           f"{len(rows)} claim(s) in {years}, total {_yuan(sum(rows.amount, Decimal(0)))}; engine "
-           f"{claims.provenance.engine_version}, inputs {claims.provenance.parameters_sha256[:12]}",
+           f"{len(rows)} claim(s) in {years}, total {_yuan(sum((row.amount for row in rows), Decimal(0)))}; engine "
+           f"{facts.provenance.engine_version}, inputs {facts.provenance.parameters_sha256[:12]}",
            f"Funding: {refs.clause('closing')}"]
     if flag("in_library") == "yes":
         out.append(f"Library priority: {refs.clause(2)}")
-    for note in claims.notes:
+    for note in facts.notes:
         out.append(f"Note: {note}")
-    for row in rows.itertuples():
+    for row in rows:
         out.append("")
         out.append(f"{row.claim_id}: {INSTRUMENT_NAMES[row.instrument]}, measure {row.measure}, {row.year}: "
                    f"{_yuan(row.amount)}")
-        lines, parameters = LINES[row.instrument](claims, row, refs)
+        lines, parameters = LINES[row.instrument](facts, row, refs)
         out.extend(lines)
         out.extend(_cut_lines(row, parameters, refs))
         out.append(f"  May draw on: {row.funding_sources.replace('|', ', ')} (parameter set {row.parameter_set})")
     return "\n".join(out + refs.lines())
 
 
-__all__ = ["explain"]
+__all__ = ["Facts", "explain", "explain_facts", "facts_of"]

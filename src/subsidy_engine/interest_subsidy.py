@@ -33,7 +33,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -337,12 +337,58 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
     With ``window_rows``, ``internal["in_window"]`` marks the loan-years with a period inside the
     subsidy window: rows that do not depend on the rates, a superset of those paid.
     """
-    from .policy import rules_in_force  # here: policy.py imports this module
-
     extra = [c for c in ("project_id",) if c in loans.columns]
     result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra)
-    f = result.fen
-    periods = result.periods
+    years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
+    return years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
+                            result.positions[years.loan_of_year], result.rejections,
+                            {"projections": result.projections})
+
+
+@dataclass(frozen=True)
+class LoanYears:
+    """The 貼息 of each loan and calendar year of its due dates, in fen (loans in schedule order)."""
+
+    loan_of_year: np.ndarray
+    year: np.ndarray
+    interest: np.ndarray
+    gross: np.ndarray
+    paid: np.ndarray
+    cut_by_interest: np.ndarray
+    cut_by_annual_cap: np.ndarray
+    cut_by_lifetime_cap: np.ndarray
+    loan_start_day: np.ndarray  # per loan-year
+    set_index: np.ndarray  # per loan-year
+    set_ids: list[str]
+    digest: str
+    in_window: np.ndarray
+
+    def claim_rows(self, loan_id: Any, loan_row: np.ndarray, rejections: pd.DataFrame,
+                   internal: dict[str, Any]) -> ClaimRows:
+        """As :class:`ClaimRows`: ``loan_id`` and ``loan_row`` (the loan's row in its table) per loan-year."""
+        keep = self.gross > 0
+        return ClaimRows(columns={
+            "loan_id": loan_id, "year": self.year.astype(np.int32),
+            "interest": self.interest, "gross": self.gross, "amount": self.paid,
+            "cut_by_interest": self.cut_by_interest, "cut_by_annual_cap": self.cut_by_annual_cap,
+            "cut_by_lifetime_cap": self.cut_by_lifetime_cap,
+            "parameter_set": np.array(self.set_ids, dtype=object)[self.set_index],
+        }, money=("interest", "gross", "amount", "cut_by_interest", "cut_by_annual_cap", "cut_by_lifetime_cap"),
+            paid=keep, id_column="loan_id", reasons=np.full(keep.shape[0], "outside the subsidy window", dtype=object),
+            rejections=rejections, digest=self.digest,
+            internal={"loan_row": loan_row, "loan_start_day": self.loan_start_day, "set_index": self.set_index,
+                      "in_window": self.in_window, **internal})
+
+
+def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
+                         window_rows: bool = False) -> LoanYears:
+    """The 貼息 of amortized loans per loan and calendar year: the kernel behind :func:`interest_subsidy_rows`.
+
+    ``f`` holds the schedule arrays of :attr:`subsidy_engine.portfolio.PortfolioResult.fen` and
+    ``periods`` each loan's number of periods; the table path and :func:`subsidy_engine.quote` share it.
+    """
+    from .policy import rules_in_force  # here: policy.py imports this module
+
     row_ptr = np.zeros(periods.shape[0] + 1, np.int64)
     np.cumsum(periods, out=row_ptr[1:])
     end_day = f["end_day"]  # int32 days: widened inside the kernel, not copied (15M rows at 100k loans)
@@ -392,15 +438,7 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
         in_window[(year_ptr[:-1][loan_of_period] + period_year - first_year[loan_of_period])[overlap]] = True
         if (keep & ~in_window).any():
             raise AssertionError("a loan-year paid outside its subsidy window: the window rows are wrong")
-    return ClaimRows(columns={
-        "loan_id": result.loan_ids.take(loan_of_year).reset_index(drop=True),
-        "year": year.astype(np.int32),
-        "interest": interest, "gross": gross, "amount": paid,
-        "cut_by_interest": cut_interest, "cut_by_annual_cap": cut_annual, "cut_by_lifetime_cap": cut_lifetime,
-        "parameter_set": np.array(in_force.ids, dtype=object)[in_force.set_index[loan_of_year]],
-    }, money=("interest", "gross", "amount", "cut_by_interest", "cut_by_annual_cap", "cut_by_lifetime_cap"),
-        paid=keep, id_column="loan_id", reasons=np.full(keep.shape[0], "outside the subsidy window", dtype=object),
-        rejections=result.rejections, digest=in_force.digest,
-        internal={"loan_row": result.positions[loan_of_year], "loan_start_day": loan_start[loan_of_year],
-                  "set_index": in_force.set_index[loan_of_year], "projections": result.projections,
-                  "in_window": in_window})
+    return LoanYears(loan_of_year=loan_of_year, year=year, interest=interest, gross=gross, paid=paid,
+                     cut_by_interest=cut_interest, cut_by_annual_cap=cut_annual, cut_by_lifetime_cap=cut_lifetime,
+                     loan_start_day=loan_start[loan_of_year], set_index=in_force.set_index[loan_of_year],
+                     set_ids=list(in_force.ids), digest=in_force.digest, in_window=in_window)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ from .kernels import share_of_amounts
 from .loans import Money, Rate, _iso_date
 from .money import rate_to_units, yuan_to_fen
 from .policy import ParameterSet, Policy, rules_in_force
+from .rates import epoch_days
 
 Category = Literal["compute_or_network", "other"]
 
@@ -158,6 +159,25 @@ def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
     return {k: v[good] for k, v in out.items()}, good, rej.frame(table["project_id"])
 
 
+def project_arrays(projects: Sequence[Project]) -> dict[str, np.ndarray]:
+    """The arrays of :func:`read_projects` for validated ``Project`` models (which have no problem to report)."""
+    def column(values: list[Any], dtype: type = np.int64) -> np.ndarray:
+        return np.array(values, dtype=dtype).reshape(len(projects))
+
+    def fen(value: Decimal | None) -> int:
+        return 0 if value is None else yuan_to_fen(value)
+
+    out = {name: column([getattr(p, name).code for p in projects]) for name in ("domain", "stage", "platform_type")}
+    out["compute_or_network"] = column([p.category == "compute_or_network" for p in projects], bool)
+    for name in ("in_library", "free_service_obligation", "industry_or_software"):
+        out[name] = column([getattr(p, name) for p in projects], bool)
+    for name in ("total_investment", "eligible_investment", "expected_returns", "merit_score"):
+        out[name] = column([fen(getattr(p, name)) for p in projects])
+        out["no_" + name] = column([getattr(p, name) is None for p in projects], bool)
+    out["day"] = column([epoch_days(p.start_date) for p in projects])
+    return out
+
+
 def investment_subsidy(projects: pd.DataFrame | list[Project], rules: InvestmentSubsidyRule | Policy,
                        rate_by_stage: dict[str, str] | None = None) -> ClaimsResult:
     """Investment subsidy claims of every project (measures 1, 2 and 4).
@@ -192,12 +212,13 @@ def investment_subsidy(projects: pd.DataFrame | list[Project], rules: Investment
 
 def investment_subsidy_rows(projects: pd.DataFrame | list[Project], rules: InvestmentSubsidyRule | Policy,
                             rate_by_stage: dict[str, str] | None = None, *,
-                            read: tuple[dict[str, np.ndarray], pd.DataFrame, pd.DataFrame] | None = None
+                            read: tuple[dict[str, np.ndarray], Any, pd.DataFrame] | None = None
                             ) -> ClaimRows:
     """:func:`investment_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate`
-    (which passes the projects already ``read`` by :func:`read_items`)."""
+    (which passes the projects already ``read`` by :func:`read_items`: arrays, the table or a mapping
+    of its ``project_id`` and ``enterprise_id`` columns, rejections)."""
     arrays, table, rejections = read or read_items(projects, PROJECT_COLUMNS, read_projects)
-    n = len(table)
+    n = arrays["day"].shape[0]
     if isinstance(rules, Policy):
         if rate_by_stage is None:
             raise ValueError("rate_by_stage is required: 78號 publishes no investment-subsidy rate")

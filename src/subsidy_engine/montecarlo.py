@@ -200,7 +200,7 @@ class _Prepared:
         _add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
             raise ValueError("the portfolio has no claims to simulate")
-        self.stacking = _stacking(rows, ctx)
+        self.stacking = _stacking(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
         self.order = _shown_order(self.stacking, years)
         table, attributes = _table(rows, ctx, self.stacking, _stack(self.stacking, self.stacking.computed),
                                    self.order)

@@ -219,11 +219,8 @@ def amortize_portfolio(
     periods, year_count = arrays.periods, np.diff(year_ptr)
     fen: dict[str, np.ndarray] = {}
     if want_rows:
-        fen.update(end_day=out.end_day, segment=out.segment, interest=out.interest,
-                   principal=out.principal, loan_principal=arrays.principal_fen,
-                   loan_basis=arrays.basis, loan_months_per_period=arrays.months_per_period,
-                   loan_start_day=arrays.start_days().astype(np.int32),
-                   segment_rate=np.concatenate(segment_rates) if segment_rates else np.zeros(0, np.int64))
+        fen.update(engine.schedule_arrays(
+            arrays, out, np.concatenate(segment_rates) if segment_rates else np.zeros(0, np.int64)))
     if want_years:
         fen.update(first_year=engine.first_due_year(arrays), year_interest=out.year_interest,
                    year_principal=out.year_principal)

@@ -31,22 +31,25 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .enums import Stage
-from .evaluate import CUT_COLUMNS, MEASURE_OF, evaluate
-from .explain import explain
+from .evaluate import CLAIM_COLUMNS, CUT_COLUMNS, MEASURE_OF, evaluate
+from .explain import explain_facts, facts_of
 from .grants import Event
 from .insurance import InsurancePolicy
 from .investment import Project
 from .loans import Loan
+from .money import fen_to_yuan
+from .one_project import ClaimRow, ProjectClaims, cells, project_claims
 from .policy import Policy, load_policy
 from .provenance import engine_version
-from .rates import LprCurve, default_lpr
-from .schedule import amortize
+from .rates import EPOCH, LprCurve, default_lpr
+from .schedule import Schedule, amortize
 from .tables import PortfolioTables, check_tables
 
 MAX_ITEMS = 100
@@ -277,18 +280,14 @@ class QuoteResponse(BaseModel):
 
 def _frame(items: list[BaseModel], columns: list[str]) -> pd.DataFrame:
     """The items as a table of plain Python cells (object columns: an absent value stays None, an integer
-    stays an integer), the floating rate spelt as the loans table spells it."""
-    rows = []
-    for item in items:
-        row = item.model_dump()
-        floating = row.pop("floating", None)
-        if floating is not None:
-            row.update(floating_tenor=floating["tenor"].value, floating_spread_bp=floating["spread_bp"],
-                       floating_reset=floating["reset"].value)
-        rows.append({key: value.value if hasattr(value, "value") and not isinstance(value, Decimal) else
-                     list(value) if isinstance(value, tuple) else value for key, value in row.items()})
+    stays an integer), each row as :func:`~subsidy_engine.one_project.cells` spells it."""
+    rows = [cells(item) for item in items]
     names = list(dict.fromkeys(key for row in rows for key in row)) or columns
     return pd.DataFrame({name: pd.Series([row.get(name) for row in rows], dtype=object) for name in names})
+
+
+def _digest(request: QuoteRequest) -> str:
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
 def quote_tables(request: QuoteRequest) -> PortfolioTables:
@@ -300,15 +299,58 @@ def quote_tables(request: QuoteRequest) -> PortfolioTables:
     tables = {"projects": _frame([project], ["project_id"]), "loans": loans,
               "insurance": _frame(list(request.insurance), ["policy_id"]),
               "events": _frame(list(request.events), ["event_id"])}
-    digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
     problems = check_tables(tables)
     if len(problems):  # the request is one project: a row it cannot compute is an error to correct, not a report
         raise ValueError("; ".join(f"{r.table} {r.id}: {r.field} {r.reason}" for r in problems.itertuples()))
-    return PortfolioTables(**tables, problems=problems, source=f"quote of {project.project_id}", digest=digest)
+    return PortfolioTables(**tables, problems=problems, source=f"quote of {project.project_id}",
+                           digest=_digest(request))
+
+
+def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, years: range | None) -> ProjectClaims:
+    """The batch path: the request as a one-project portfolio through :func:`subsidy_engine.evaluate`."""
+    claims = evaluate(quote_tables(request), policy, years, rate_by_stage=request.rate_by_stage, lpr=curve)
+    failed = set(claims.rejections.id[claims.rejections.table == "loans"].astype(str))
+    return ProjectClaims(
+        rows=[ClaimRow(*(getattr(r, c) for c in CLAIM_COLUMNS)) for r in claims.table.itertuples()],
+        not_paid=[(str(r.instrument), str(r.item_id), str(r.reason)) for r in claims.not_paid.itertuples()],
+        notes=list(claims.notes), provenance=claims.provenance,
+        schedules={loan.loan_id: amortize(Loan.model_validate(loan.model_dump(exclude={"loan_id"})), curve)
+                   for loan in request.loans if loan.loan_id not in failed},
+        facts=facts_of(claims, request.project.project_id),
+        rejections=[(str(r.table), None if r.id is None else str(r.id), str(r.field), str(r.reason))
+                    for r in claims.rejections.itertuples()])
+
+
+def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, Any]:
+    """A loan's schedule as the response's JSON-ready values (one pass over the kernel's fen arrays)."""
+    total = fen_to_yuan(int(schedule.interest_fen.sum()))
+    if not with_rows:
+        return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "rows": None}
+    rates = {units: Decimal(units).scaleb(-10).normalize() for units in set(schedule.rate_units.tolist())}
+    first, to_date = EPOCH.toordinal(), date.fromordinal
+    payment_fen = (schedule.interest_fen + schedule.principal_fen).tolist()
+    payments = {fen: Decimal(fen).scaleb(-2) for fen in set(payment_fen)}  # an annuity's payment repeats
+
+    def yuan(fen: np.ndarray) -> list[Decimal]:
+        return [Decimal(v).scaleb(-2) for v in fen.tolist()]
+
+    rows = [{"period": k, "end_date": end, "annual_rate": rate, "opening_balance": opening, "interest": interest,
+             "principal": principal, "payment": payment}
+            for k, end, rate, opening, interest, principal, payment in zip(
+                range(1, schedule.periods + 1), [to_date(first + day) for day in schedule.end_day.tolist()],
+                [rates[units] for units in schedule.rate_units.tolist()], yuan(schedule.opening_fen),
+                yuan(schedule.interest_fen), yuan(schedule.principal_fen), [payments[v] for v in payment_fen])]
+    return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "rows": rows}
 
 
 def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None) -> QuoteResponse:
     """Every amount of one project, as the batch engine computes it.
+
+    A request the tables would hold without a problem takes the fast path
+    (:mod:`subsidy_engine.one_project`: the models straight into the same
+    kernels and stacking); one with insurance policies or events, or with a
+    problem to report, goes through :func:`subsidy_engine.evaluate` as a
+    one-project portfolio. Both give the same figures and words.
 
     Examples
     --------
@@ -324,6 +366,12 @@ def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve 
     >>> response.schedules[0].rows[0].payment
     Decimal('898089.38')
     """
+    return _quote(request, policy=policy, lpr=lpr)
+
+
+def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None,
+           fast: bool = True) -> QuoteResponse:
+    """:func:`quote`; ``fast=False`` takes the batch path whatever the request (the tests compare the two)."""
     policy = policy if policy is not None else load_policy()
     curve = lpr
     if curve is None:
@@ -331,43 +379,43 @@ def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve 
         if any(loan.floating is not None for loan in request.loans):
             last = max(date(loan.start_date.year + loan.term_months // 12 + 2, 12, 31) for loan in request.loans)
             curve = curve.hold_flat(until=max(last, curve.coverage_end))
-    tables = quote_tables(request)
     years = None if request.years is None else range(request.years[0], request.years[1] + 1)
-    claims = evaluate(tables, policy, years, rate_by_stage=request.rate_by_stage, lpr=curve)
-    table = claims.table
-    rows = [QuoteClaim(instrument=str(r.instrument), measure=int(r.measure), item_id=str(r.item_id),
-                       year=int(r.year), gross=r.gross, amount=r.amount, parameter=str(r.parameter),
-                       **{c: getattr(r, c) for c in CUT_COLUMNS}) for r in table.itertuples()]
-    totals = table.groupby(["year", "measure"])["amount"].sum().reset_index() if len(table) else table
-    cuts = [QuoteCut(rule=c.removeprefix("cut_by_"), item_id=r.item_id, year=r.year, cut=getattr(r, c))
-            for r in rows for c in CUT_COLUMNS if getattr(r, c) > 0]
-    schedules = []
-    failed = set(claims.rejections.id[claims.rejections.table == "loans"].astype(str))
-    for loan in request.loans:
-        if loan.loan_id in failed:
-            continue
-        schedule = amortize(Loan.model_validate(loan.model_dump(exclude={"loan_id"})), curve)
-        schedules.append(QuoteSchedule(
-            loan_id=loan.loan_id, periods=len(schedule.rows), total_interest=schedule.total_interest,
-            rows=[QuoteScheduleRow(period=r.period, end_date=r.end_date, annual_rate=r.annual_rate,
-                                   opening_balance=r.opening_balance, interest=r.interest, principal=r.principal,
-                                   payment=r.payment) for r in schedule.rows] if request.include_schedules else None))
+    result = None
+    if fast and not request.insurance and not request.events:
+        result = project_claims(request.project, request.loans, policy, curve, years=years,
+                                rate_by_stage=request.rate_by_stage, digest=_digest(request))
+    if result is None:
+        result = _through_tables(request, policy, curve, years)
+    return _response(request, result)
+
+
+def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
+    rows = result.rows
+    claims = [{"instrument": r.instrument, "measure": r.measure, "item_id": r.item_id, "year": r.year,
+               "gross": r.gross, "amount": r.amount, "parameter": r.parameter,
+               **{c: getattr(r, c) for c in CUT_COLUMNS}} for r in rows]
+    totals: dict[tuple[int, int], Decimal] = {}
+    for r in rows:
+        totals[r.year, r.measure] = totals.get((r.year, r.measure), Decimal(0)) + r.amount
     grant_measures = {MEASURE_OF["reits_grant"], MEASURE_OF["listing_grant"]}
-    return QuoteResponse(
-        project_id=request.project.project_id, years=request.years, claims=rows,
-        by_year_measure=[QuoteTotal(year=int(r.year), measure=int(r.measure), amount=r.amount)
-                         for r in totals.itertuples()],
-        total=claims.total.quantize(Decimal("0.01")), one_off_grants=[r for r in rows if r.measure in grant_measures],
-        caps_that_bit=cuts,
-        not_paid=[QuoteNotPaid(instrument=str(r.instrument), item_id=str(r.item_id), reason=str(r.reason))
-                  for r in claims.not_paid.itertuples()],
-        rejections=[QuoteRejection(table=str(r.table), id=None if r.id is None else str(r.id), field=str(r.field),
-                                   reason=str(r.reason)) for r in claims.rejections.itertuples()],
-        schedules=schedules, explanation=explain(claims, request.project.project_id) if len(table) else
-        f"Project {request.project.project_id}: no claim in the years asked for.",
-        notes=list(claims.notes), lpr_projection=claims.provenance.scenario, engine_version=engine_version(),
-        inputs_sha256=claims.provenance.parameters_sha256)
+    project_id = request.project.project_id
+    schedules = [_schedule(loan.loan_id, result.schedules[loan.loan_id], request.include_schedules)
+                 for loan in request.loans if loan.loan_id in result.schedules]
+    return QuoteResponse.model_validate({
+        "project_id": project_id, "years": request.years, "claims": claims,
+        "by_year_measure": [{"year": year, "measure": measure, "amount": amount}
+                            for (year, measure), amount in sorted(totals.items())],
+        "total": sum((r.amount for r in rows), Decimal(0)).quantize(Decimal("0.01")),
+        "one_off_grants": [c for c in claims if c["measure"] in grant_measures],
+        "caps_that_bit": [{"rule": c.removeprefix("cut_by_"), "item_id": r.item_id, "year": r.year,
+                           "cut": getattr(r, c)} for r in rows for c in CUT_COLUMNS if getattr(r, c) > 0],
+        "not_paid": [{"instrument": i, "item_id": item, "reason": why} for i, item, why in result.not_paid],
+        "rejections": [{"table": t, "id": i, "field": f, "reason": why} for t, i, f, why in result.rejections],
+        "schedules": schedules,
+        "explanation": explain_facts(result.facts) if rows else f"Project {project_id}: no claim in the years "
+                                                                "asked for.",
+        "notes": result.notes, "lpr_projection": result.provenance.scenario, "engine_version": engine_version(),
+        "inputs_sha256": result.provenance.parameters_sha256})
 
 
 __all__ = ["QuoteRequest", "QuoteResponse", "quote", "quote_tables"]
-

@@ -1,0 +1,228 @@
+"""One project's claims straight from its validated models: the fast path of :func:`subsidy_engine.quote`.
+
+A quote reads one project while an applicant waits. Building the four tables
+(pandas) of one project and reading them back costs some thirty times more
+than computing it, so this module hands the models' values to the batch
+engine's own pieces instead:
+
+* the amortization kernel (:func:`subsidy_engine.engine.run`, via
+  :func:`subsidy_engine.batch.arrays_from_loans`, as :func:`subsidy_engine.amortize` does);
+* the 貼息 kernel per loan and year (:func:`subsidy_engine.interest_subsidy.subsidy_by_loan_year`,
+  which the table path :func:`subsidy_engine.interest_subsidy.interest_subsidy_rows` runs too);
+* the investment subsidy (measures 1, 2, 4) and evaluate's parts, stacking and
+  cross-item caps (``_add_subsidy``, ``_add_other_instruments``, ``_stacking``,
+  ``_stack``, ``_shown_order``, ``_cuts``);
+* the explanation's words (:func:`subsidy_engine.explain.explain_facts`).
+
+The figures are therefore the batch engine's, row for row; a hypothesis test
+compares the two paths on generated requests, to the fen and word for word.
+
+**What it takes.** Requests the batch engine computes without a word to say: a
+project with its loans. :func:`project_claims` returns ``None`` (and
+:func:`~subsidy_engine.quote` takes the batch path, which reports the problem)
+for a request with insurance policies or events (their calculators read
+tables), a blank id, an investment the projects table refuses (zero total,
+eligible above total, a negative amount), an anchor date no parameter set
+covers, or a loan the rate data cannot price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterable, NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel
+
+from . import engine
+from .batch import arrays_from_loans
+from .claims import ClaimRows
+from .evaluate import (_add_other_instruments, _add_subsidy, _Context, _cuts, _funding_sources, _provenance, _Rows,
+                       _shown_order, _stack, _stacking, _years)
+from .explain import Facts
+from .interest_subsidy import subsidy_by_loan_year
+from .investment import Project, project_arrays
+from .loans import Loan
+from .policy import INSTRUMENTS, Policy
+from .provenance import Provenance
+from .rates import EPOCH, LprCurve
+from .schedule import Schedule
+
+NO_REJECTIONS = pd.DataFrame({c: pd.Series(dtype=object) for c in ("row", "id", "field", "reason")})
+NO_ROWS = pd.DataFrame()  # the insurance and events tables of this path (never written to)
+
+
+class ClaimRow(NamedTuple):
+    """A row of the claims table (:data:`subsidy_engine.evaluate.CLAIM_COLUMNS`), money as exact yuan."""
+
+    claim_id: str
+    project_id: str | None
+    enterprise_id: str
+    measure: int
+    instrument: str
+    item_id: str
+    year: int
+    gross: Decimal
+    cut_by_item_rules: Decimal
+    cut_by_enterprise_cap: Decimal
+    cut_by_project_cap: Decimal
+    cut_by_most_favourable: Decimal
+    cut_by_total_cap: Decimal
+    amount: Decimal
+    funding_sources: str
+    parameter_set: str
+    parameter: str
+
+
+@dataclass(frozen=True)
+class ProjectClaims:
+    """What :func:`project_claims` returns: :class:`~subsidy_engine.Claims` for one project, without tables."""
+
+    rows: list[ClaimRow]  # the years asked for, in the claims table's order
+    not_paid: list[tuple[str, str, str]]  # instrument, item_id, reason
+    notes: list[str]
+    provenance: Provenance
+    schedules: dict[str, Schedule]  # by loan_id, the loans computed
+    facts: Facts  # what the explanation reads
+    rejections: list[tuple[str, str | None, str, str]] = field(default_factory=list)  # table, id, field, reason
+
+
+def cells(model: BaseModel) -> dict[str, Any]:
+    """A request item as the row of its table: plain values, enums as their words, the floating rate spelt
+    as the loans table spells it (``floating_tenor``, ``floating_spread_bp``, ``floating_reset``)."""
+    row = model.model_dump()
+    floating = row.pop("floating", None)
+    if floating is not None:
+        row.update(floating_tenor=floating["tenor"].value, floating_spread_bp=floating["spread_bp"],
+                   floating_reset=floating["reset"].value)
+    return {key: value.value if hasattr(value, "value") and not isinstance(value, Decimal) else
+            list(value) if isinstance(value, tuple) else value for key, value in row.items()}
+
+
+def _blank(text: str | None) -> bool:
+    return text is None or not text.strip()
+
+
+def _ordinary(project: Project, loans: Sequence[Any], policy: Policy) -> bool:
+    """True when the tables would hold no problem: the checks of ``read_projects`` and of the policy's
+    coverage that a validated model can still fail (pydantic has checked types, words and the rest)."""
+    if _blank(project.project_id) or _blank(project.enterprise_id) or any(_blank(x.loan_id) for x in loans):
+        return False
+    amounts = (project.total_investment, project.eligible_investment, project.expected_returns,
+               project.merit_score)
+    if any(value is not None and value < 0 for value in amounts):
+        return False
+    if project.total_investment == 0 or project.eligible_investment > project.total_investment:
+        return False
+    first, last = policy.coverage
+    return all(first <= day and (last is None or day <= last)
+               for day in (project.start_date, *(x.start_date for x in loans)))
+
+
+def _yuan(fen: Iterable[int]) -> list[Decimal]:
+    return [Decimal(v).scaleb(-2) for v in fen]
+
+
+def _not_paid(details: dict[str, ClaimRows]) -> list[tuple[str, str, str]]:
+    """Valid items paid nothing, as ``_not_paid`` of evaluate lists them (a loan-year outside the window is
+    not an item; the premium subsidy's ineligible policies never reach this path)."""
+    out = []
+    for name, rows in details.items():
+        if name == "interest_subsidy":
+            continue
+        ids = np.asarray(rows.columns[rows.id_column], dtype=object)
+        out.extend((name, str(ids[k]), str(rows.reasons[k])) for k in np.flatnonzero(~rows.paid))
+    return out
+
+
+def project_claims(project: Project, project_loans: Sequence[Any], policy: Policy, curve: LprCurve, *,
+                   years: Iterable[int] | None, rate_by_stage: dict[str, str] | None, digest: str
+                   ) -> ProjectClaims | None:
+    """The claims of one project and its loans (each a :class:`~subsidy_engine.Loan` with a ``loan_id``).
+
+    ``digest`` names the request (the hash a one-project portfolio of it carries). ``None`` when the
+    request is not one this path takes (see the module docstring): the batch path then answers.
+    """
+    if not _ordinary(project, project_loans, policy):
+        return None
+    chosen_years = _years(years)
+    parr = project_arrays([project])
+    project_id, enterprise_id = project.project_id, project.enterprise_id
+    ids = np.array([project_id], dtype=object)
+    ctx = _Context(
+        policy=policy, frames={"insurance": NO_ROWS, "events": NO_ROWS}, kept_rows={}, problems=[],
+        notes=[], read=(parr, {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)},
+                        NO_REJECTIONS),
+        project_arrays=parr, projects={"project_id": ids},  # type: ignore[arg-type]  # the columns read
+        project_id_text=pa.array([project_id], pa.string()),
+        project_enterprise=pa.array([enterprise_id], pa.string()),
+        sources_of_project=_funding_sources(pa.array([project.sector], pa.string()),
+                                            pa.array([project.district], pa.string()), parr["industry_or_software"]),
+        loans=None, loan_project=np.zeros(len(project_loans), np.int64))  # type: ignore[arg-type]
+    rows, details, schedules = _Rows(), {}, {}
+    if project_loans:
+        arrays = arrays_from_loans(project_loans)
+        run = engine.run(arrays, curve, rows=True, years=False)
+        if run.errors:
+            return None
+        by_year = subsidy_by_loan_year(engine.schedule_arrays(arrays, run.out, run.segment_rate), arrays.periods,
+                                       policy)
+        loan_ids = np.array([x.loan_id for x in project_loans], dtype=object)
+        subsidy = by_year.claim_rows(loan_ids[by_year.loan_of_year], by_year.loan_of_year, NO_REJECTIONS, {})
+        details["interest_subsidy"] = subsidy
+        _add_subsidy(ctx, rows, subsidy, ctx.loan_project)
+        schedules = _schedules(project_loans, run, curve)
+    _add_other_instruments(ctx, rows, details, rate_by_stage)
+    shown: list[ClaimRow] = []
+    if rows.parts and sum(part["year"].shape[0] for part in rows.parts):
+        shown = _shown(rows, policy, parr, ctx.sources_of_project[0].as_py(), project_id, enterprise_id,
+                       chosen_years)
+    provenance = _provenance(digest, policy, curve, rate_by_stage)
+    items = {("projects", project_id): project, **{("loans", x.loan_id): x for x in project_loans}}
+    facts = Facts(project_id=project_id, project=cells(project), rows=[r for r in shown if r.project_id == project_id],
+                  details=details, item=lambda table, _, item_id: cells(items[table, item_id]), policy=policy,
+                  notes=ctx.notes, years=chosen_years, provenance=provenance)
+    return ProjectClaims(rows=shown, not_paid=_not_paid(details), notes=ctx.notes, provenance=provenance,
+                         schedules=schedules, facts=facts)
+
+
+def _shown(rows: _Rows, policy: Policy, parr: dict[str, np.ndarray], sources: str, project_id: str,
+           enterprise_id: str, years: tuple[int, ...] | None) -> list[ClaimRow]:
+    """Stacking over the parts, then the rows of ``years`` in the table's order (every row is the project's)."""
+    st = _stacking(rows, policy, parr, 1)
+    after = _stack(st, st.computed)
+    order = _shown_order(st, years)
+    money = [_yuan(values[order].tolist()) for values in (st.gross, *_cuts(st, after).values(), after[-1])]
+    instrument = [INSTRUMENTS[k] for k in st.instrument[order].tolist()]
+    item = st.item.take(pa.array(order)).to_pylist()
+    year = st.year[order].tolist()
+    measure = rows.column("measure")[order].tolist()
+    set_ids = [s.id for s in policy.sets]
+    parameter_set = [set_ids[k] for k in rows.column("set_index")[order].tolist()]
+    parameter = rows.column("parameter")[order].tolist()
+    return [ClaimRow(f"{instrument[k]}:{item[k]}:{year[k]}", project_id, enterprise_id, measure[k], instrument[k],
+                     item[k], year[k], *(column[k] for column in money), sources, parameter_set[k], parameter[k])
+            for k in range(order.shape[0])]
+
+
+def _schedules(loans: Sequence[Loan], run: engine.KernelResult, curve: LprCurve) -> dict[str, Schedule]:
+    """Each loan's :class:`~subsidy_engine.Schedule`, cut from the kernel's one pass over them all."""
+    rate, opening, ptr, out = run.rate_units(), run.opening_fen(), run.row_ptr, run.out
+    provenance = Provenance.of(curve.digest, scenario=curve.projection_label)
+    schedules = {}
+    for j, loan in enumerate(loans):
+        lo, hi = int(ptr[j]), int(ptr[j + 1])
+        projected = int(run.projected_from[j])
+        schedules[loan.loan_id] = Schedule(  # type: ignore[attr-defined]
+            loan=loan, end_day=out.end_day[lo:hi], rate_units=rate[lo:hi], opening_fen=opening[lo:hi],
+            interest_fen=out.interest[lo:hi], principal_fen=out.principal[lo:hi],
+            projected_from=None if projected < 0 else date.fromordinal(EPOCH.toordinal() + projected),
+            provenance=provenance)
+    return schedules
+
+
+__all__ = ["ClaimRow", "ProjectClaims", "cells", "project_claims"]
