@@ -210,7 +210,19 @@ MUTATIONS = {
     "a quasi-operating platform": lambda r: r["project"].update(platform_type="quasi_operating", domain="public",
                                                                 free_service_obligation=True,
                                                                 expected_returns="1000"),
+    "blank policy id": lambda r: r["insurance"] and r["insurance"][0].update(policy_id=""),
+    "insurance before the policy": lambda r: r["insurance"] and r["insurance"][0].update(start_date="2021-01-04"),
+    "a listing step without its stage": lambda r: [e.pop("stage", None) for e in r["events"][:1]
+                                                   if e["kind"] == "listing"],
+    "an issuance with a venue": lambda r: [e.update(venue="neeq_select") for e in r["events"][:1]
+                                           if e["kind"] == "reits_issuance"],
+    "nothing raised": lambda r: r["events"] and r["events"][0].update(amount_raised="0"),
+    "an ineligible product": lambda r: r["insurance"] and r["insurance"][0].update(product_field="other"),
+    "a second listing of the same step": lambda r: [r["events"].append({**e, "event_id": e["event_id"] + "b"})
+                                                    for e in r["events"][:1] if e["kind"] == "listing"],
 }
+ORDINARY = ("none", "no rates", "a window of years", "a quasi-operating platform", "an ineligible product",
+            "a second listing of the same step")
 
 
 def _fast_and_batch(request: QuoteRequest, lpr) -> tuple[Any, Any]:  # noqa: ANN001
@@ -224,11 +236,24 @@ def _fast_and_batch(request: QuoteRequest, lpr) -> tuple[Any, Any]:  # noqa: ANN
     return run(True), run(False)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EVENTS = st.lists(st.one_of(
+    st.fixed_dictionaries({"kind": st.just("listing"), "venue": st.sampled_from(["a_share_ipo", "neeq_select",
+                                                                                "overseas_direct"]),
+                           "stage": st.sampled_from(["shareholding_reform", "counselling", "acceptance", "listing"])}),
+    st.fixed_dictionaries({"kind": st.just("reits_issuance"),
+                           "amount_raised": st.one_of(st.none(), st.integers(1, 10**10).map(str))})),
+    max_size=4).flatmap(lambda events: st.tuples(
+        st.just(events), st.lists(st.dates(date(2021, 8, 1), date(2030, 12, 31)), min_size=len(events),
+                                  max_size=len(events)),
+        st.lists(st.booleans(), min_size=len(events), max_size=len(events))))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), pick=st.integers(0, 10_000), mutation=st.sampled_from(sorted(MUTATIONS)),
-       short_lpr=st.booleans())
+       short_lpr=st.booleans(), extra=EVENTS, policies_of_the_enterprise=st.booleans())
 def test_the_fast_path_answers_as_the_batch_path_word_for_word(seed: int, pick: int, mutation: str,
-                                                                short_lpr: bool) -> None:
+                                                                short_lpr: bool, extra: Any,
+                                                                policies_of_the_enterprise: bool) -> None:
     """Every field of the response (claims, cuts, schedules, not paid, explanation, hashes) is the same whichever
     path computes it; a request the tables would reject is rejected by both, in the same words."""
     from subsidy_engine.one_project import project_claims
@@ -236,22 +261,30 @@ def test_the_fast_path_answers_as_the_batch_path_word_for_word(seed: int, pick: 
     tables = portfolio(40, seed=seed)
     with_loans = sorted(set(tables.loans.project_id.dropna()))
     project_id = with_loans[pick % len(with_loans)]
-    body = {**request_for(tables, project_id), "insurance": [], "events": []}
+    body = request_for(tables, project_id)
+    enterprise = body["project"]["enterprise_id"]
+    events, days, own = extra  # events of the project or of its enterprise, repeated steps and all
+    body["events"] += [{**event, "event_id": f"X{k}", "enterprise_id": enterprise, "date": day.isoformat(),
+                        **({"project_id": project_id} if mine else {})}
+                       for k, (event, day, mine) in enumerate(zip(events, days, own))]
+    if policies_of_the_enterprise:  # insurance of the enterprise, not of the project
+        for policy in body["insurance"]:
+            policy.pop("project_id", None)
     MUTATIONS[mutation](body)
     request = QuoteRequest.model_validate(body)
     lpr = load_lpr() if short_lpr else LPR  # the bundled data alone cannot price resets after it
     fast, batch = _fast_and_batch(request, lpr)
     assert fast == batch
-    taken = project_claims(request.project, request.loans, POLICY, lpr, years=None,
-                           rate_by_stage=request.rate_by_stage, digest="") is not None
-    if mutation in ("none", "no rates", "a window of years", "a quasi-operating platform") and not short_lpr:
+    taken = project_claims(request.project, request.loans, request.insurance, request.events, POLICY, lpr,
+                           years=None, rate_by_stage=request.rate_by_stage, digest="") is not None
+    if mutation in ORDINARY and not short_lpr:
         assert taken, "an ordinary request must take the fast path"
     if mutation in ("eligible above total", "zero total", "blank enterprise", "project before the policy"):
         assert not taken and isinstance(batch, str | dict)
 
 
 def test_the_fast_path_writes_the_explanation_of_explain() -> None:
-    request = QuoteRequest.model_validate({**GOOD, "insurance": []})
+    request = QuoteRequest.model_validate(GOOD)
     from subsidy_engine.quote import _quote
     fast = _quote(request, policy=POLICY, lpr=LPR)
     assert fast == _quote(request, policy=POLICY, lpr=LPR, fast=False)

@@ -32,12 +32,13 @@ class ClaimRows:
     reasons: np.ndarray
     rejections: pd.DataFrame
     digest: str
-    not_paid: pd.DataFrame | None = None
+    not_paid: dict[str, Any] | None = None  # columns: the id, other columns, ``reason``
     dates: tuple[str, ...] = ()  # columns of days since 1970-01-01, shown as dates
     internal: dict[str, Any] = field(default_factory=dict)  # evaluate's extra arrays, never shown
 
 
-def _take(value: Any, index: np.ndarray) -> Any:
+def take(value: Any, index: np.ndarray) -> Any:
+    """Rows ``index`` of a column given as a Series (index reset) or an array."""
     if isinstance(value, pd.Series):
         return value.take(index).reset_index(drop=True)
     if isinstance(value, np.ndarray):
@@ -68,17 +69,17 @@ class ClaimsResult:
         """The paid rows become ``claims`` (money as exact decimals), the others ``not_paid``."""
         paid = np.flatnonzero(rows.paid)
         def column(name: str, value: Any) -> Any:
-            taken = _take(value, paid)
+            taken = take(value, paid)
             if name in rows.money:
                 return money_series(taken)
             return date_series(taken) if name in rows.dates else taken
 
         claims = pd.DataFrame({name: column(name, value) for name, value in rows.columns.items()})
-        not_paid = rows.not_paid
+        not_paid = None if rows.not_paid is None else pd.DataFrame(rows.not_paid)
         if not_paid is None:
             unpaid = np.flatnonzero(~rows.paid)
             ids = rows.columns[rows.id_column]
-            not_paid = pd.DataFrame({rows.id_column: np.asarray(_take(ids, unpaid), dtype=object),
+            not_paid = pd.DataFrame({rows.id_column: np.asarray(take(ids, unpaid), dtype=object),
                                      "reason": rows.reasons[unpaid]})
         return cls(claims=claims, not_paid=not_paid, rejections=rows.rejections,
                    provenance=Provenance.of(rows.digest))

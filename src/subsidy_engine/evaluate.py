@@ -368,7 +368,7 @@ class _Context:
 
     def project_rows(self, ids: Any) -> np.ndarray:
         """Row of each id in the projects table, -1 when blank or unknown."""
-        found = pc.index_in(batch.arrow_text(ids), value_set=self.project_id_text).fill_null(-1)
+        found = pc.index_in(_text(ids), value_set=self.project_id_text).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
 
 
@@ -433,44 +433,55 @@ def _add_other_instruments(ctx: _Context, rows: _Rows, details: dict[str, ClaimR
                            rate_by_stage: dict[str, str] | None) -> None:
     """Measures 7, 13, 14 and (with rates) 1, 2, 4: the parts of ``rows`` that do not depend on the LPR."""
     policy, frames, kept_rows, problems = ctx.policy, ctx.frames, ctx.kept_rows, ctx.problems
-    project_arrays, projects, n_projects = ctx.project_arrays, ctx.projects, ctx.n_projects
-
-    # measure 7: premium subsidy per policy-year
     if len(frames["insurance"]):
         premium = premium_subsidy_rows(frames["insurance"], policy)
-        details["premium_subsidy"] = premium
         problems.append(_as_problems(premium.rejections, "insurance", "policy_id", kept_rows["insurance"]))
-        keep = np.flatnonzero(premium.paid)
-        project = (ctx.project_rows(premium.columns["project_id"]) if premium.columns["project_id"] is not None
-                   else np.full(premium.paid.shape[0], -1))
-        rows.add("premium_subsidy", premium, keep, project=project,
-                 enterprise=batch.arrow_text(premium.columns["enterprise_id"]), item=premium.columns["policy_id"],
-                 day=np.asarray(premium.columns["start_date"]), gross=np.asarray(premium.columns["gross"]),
-                 measure=7, parameter="insurance_premium.share")
-
-    # measures 13 and 14: one-off grants on events
+        _add_premium(ctx, rows, details, premium)
     if len(frames["events"]):
         grants = event_grant_rows(frames["events"], policy)
-        details["grants"] = grants
         problems.append(_as_problems(grants.rejections, "events", "event_id", kept_rows["events"]))
-        reits = np.asarray(grants.columns["measure"]) == 13
-        set_index = grants.internal["set_index"]
-        share_mode = np.array([s.parameters.reits_grant.mode.value == "share_of_raised" for s in policy.sets])
-        reits_parameter = np.where(share_mode[set_index], "reits_grant.share_of_raised", "reits_grant.flat_amount")
-        venue = np.array([f"listing_grant.{v}" for v in VENUES], dtype=object)[
-            np.maximum(grants.internal["venue"], 0)]
-        project = (ctx.project_rows(grants.columns["project_id"]) if grants.columns["project_id"] is not None
-                   else np.full(grants.paid.shape[0], -1))
-        for instrument, mask in (("reits_grant", reits), ("listing_grant", ~reits)):
-            keep = np.flatnonzero(grants.paid & mask)
-            rows.add(instrument, grants, keep, project=project,
-                     enterprise=batch.arrow_text(grants.columns["enterprise_id"]), item=grants.columns["event_id"],
-                     day=np.asarray(grants.columns["date"]), gross=np.asarray(grants.columns["gross"]),
-                     measure=np.asarray(grants.columns["measure"]), parameter=np.where(reits, reits_parameter, venue))
+        _add_grants(ctx, rows, details, grants)
+    _add_investment(ctx, rows, details, rate_by_stage)
 
-    # measures 1, 2 and 4: investment subsidy, when rates are given
+
+def _item_projects(ctx: _Context, rows: ClaimRows) -> np.ndarray:
+    """The project row of each of a calculator's rows (-1: none given)."""
+    ids = rows.columns["project_id"]
+    return ctx.project_rows(ids) if ids is not None else np.full(rows.paid.shape[0], -1)
+
+
+def _add_premium(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows], premium: ClaimRows) -> None:
+    """Measure 7: the premium subsidy per policy-year, as a part of ``rows``."""
+    details["premium_subsidy"] = premium
+    rows.add("premium_subsidy", premium, np.flatnonzero(premium.paid), project=_item_projects(ctx, premium),
+             enterprise=_text(premium.columns["enterprise_id"]), item=premium.columns["policy_id"],
+             day=np.asarray(premium.columns["start_date"]), gross=np.asarray(premium.columns["gross"]),
+             measure=7, parameter="insurance_premium.share")
+
+
+def _add_grants(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows], grants: ClaimRows) -> None:
+    """Measures 13 and 14: the one-off grants on events, as two parts of ``rows``."""
+    details["grants"] = grants
+    reits = np.asarray(grants.columns["measure"]) == 13
+    set_index = grants.internal["set_index"]
+    share_mode = np.array([s.parameters.reits_grant.mode.value == "share_of_raised" for s in ctx.policy.sets])
+    reits_parameter = np.where(share_mode[set_index], "reits_grant.share_of_raised", "reits_grant.flat_amount")
+    venue = np.array([f"listing_grant.{v}" for v in VENUES], dtype=object)[np.maximum(grants.internal["venue"], 0)]
+    project = _item_projects(ctx, grants)
+    enterprise = _text(grants.columns["enterprise_id"])
+    for instrument, mask in (("reits_grant", reits), ("listing_grant", ~reits)):
+        rows.add(instrument, grants, np.flatnonzero(grants.paid & mask), project=project, enterprise=enterprise,
+                 item=grants.columns["event_id"], day=np.asarray(grants.columns["date"]),
+                 gross=np.asarray(grants.columns["gross"]), measure=np.asarray(grants.columns["measure"]),
+                 parameter=np.where(reits, reits_parameter, venue))
+
+
+def _add_investment(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows],
+                    rate_by_stage: dict[str, str] | None) -> None:
+    """Measures 1, 2 and 4: the investment subsidy when rates are given (else a note says why not)."""
+    project_arrays, projects, n_projects = ctx.project_arrays, ctx.projects, ctx.n_projects
     if rate_by_stage is not None and n_projects:
-        investment = investment_subsidy_rows(projects, policy, rate_by_stage, read=ctx.read)
+        investment = investment_subsidy_rows(projects, ctx.policy, rate_by_stage, read=ctx.read)
         details["investment_subsidy"] = investment
         keep = np.flatnonzero(investment.paid)
         stage = np.array([s.value for s in Stage], dtype=object)[project_arrays["stage"]]
@@ -483,23 +494,27 @@ def _add_other_instruments(ctx: _Context, rows: _Rows, details: dict[str, ClaimR
                          "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")
 
 
-def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
+def _not_paid_columns(details: dict[str, ClaimRows]) -> list[dict[str, Any]]:
+    """Valid items paid nothing, per calculator: ``instrument`` (a name or an array), ``item_id``, ``reason``."""
     parts = []
     for name, rows in details.items():
         if rows.not_paid is not None:
             frame = rows.not_paid
-            parts.append(pd.DataFrame({"instrument": name, "item_id": frame[rows.id_column].to_numpy(dtype=object),
-                                       "reason": frame["reason"].to_numpy(dtype=object)}))
+            parts.append({"instrument": name, "item_id": np.asarray(frame[rows.id_column], dtype=object),
+                          "reason": np.asarray(frame["reason"], dtype=object)})
             continue
         if name == "interest_subsidy":
             continue  # loan-years outside the window are not items
         unpaid = np.flatnonzero(~rows.paid)
         instrument = (np.asarray(rows.columns["instrument"], dtype=object)[unpaid] if name == "grants"
                       else name)
-        ids = rows.columns[rows.id_column]
-        parts.append(pd.DataFrame({"instrument": instrument,
-                                   "item_id": np.asarray(ids, dtype=object)[unpaid],
-                                   "reason": rows.reasons[unpaid]}))
+        parts.append({"instrument": instrument, "item_id": np.asarray(rows.columns[rows.id_column], dtype=object)[unpaid],
+                      "reason": rows.reasons[unpaid]})
+    return parts
+
+
+def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
+    parts = [pd.DataFrame(columns) for columns in _not_paid_columns(details)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ("instrument", "item_id", "reason")})
     return pd.concat(parts, ignore_index=True)

@@ -21,7 +21,7 @@ The rules, each rounding named:
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from .kernels import pay_under_group_caps, subsidy_accrual
 from .loans import Money, Rate, _iso_date
 from .money import rate_to_units, yuan_to_fen
 from .policy import ListingStage, ParameterSet, Policy, rules_in_force
+from .rates import epoch_days
 from .claims import ClaimRows, ClaimsResult, read_items
 
 Venue = Literal["a_share_ipo", "neeq_select", "overseas_direct"]
@@ -157,10 +158,36 @@ def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules)
     return ClaimsResult.of(event_grant_rows(events, rules))
 
 
+def event_arrays(events: Sequence[Event]) -> dict[str, np.ndarray]:
+    """The arrays of :func:`read_events` for validated models that :func:`read_events` would accept
+    (a listing step with its venue and stage, a REITs issuance without, a positive amount raised)."""
+    n = len(events)
+
+    def codes(words: tuple[str, ...], values: Iterable[str | None]) -> np.ndarray:
+        return np.fromiter((-1 if v is None else words.index(v) for v in values), np.int64, n)
+
+    return {"kind": codes(KINDS, (e.kind for e in events)), "venue": codes(VENUES, (e.venue for e in events)),
+            "stage": codes(STAGES, (e.stage for e in events)),
+            "raised": np.fromiter((0 if e.amount_raised is None else yuan_to_fen(e.amount_raised) for e in events),
+                                  np.int64, n),
+            "no_raised": np.fromiter((e.amount_raised is None for e in events), bool, n),
+            "day": np.fromiter((epoch_days(e.date) for e in events), np.int64, n)}
+
+
 def event_grant_rows(events: pd.DataFrame | list[Event], rules: Policy | GrantRules) -> ClaimRows:
     """:func:`event_grants` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
     arrays, table, rejections = read_items(events, EVENT_COLUMNS, read_events)
-    n = len(table)
+    ids = {name: table[name] if name in table else None for name in ("event_id", "enterprise_id", "project_id")}
+    return grant_rows(arrays, ids, rejections, rules)
+
+
+def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections: pd.DataFrame,
+               rules: Policy | GrantRules) -> ClaimRows:
+    """The grants of events read into ``arrays`` (:func:`read_events` or :func:`event_arrays`); ``ids``
+    holds their ``event_id, enterprise_id`` and ``project_id`` (or None) columns, as Series or arrays."""
+    n = arrays["day"].shape[0]
+    event_text = np.asarray(ids["event_id"], dtype=str)
+    enterprise = pd.factorize(ids["enterprise_id"])[0]
     in_force = rules_in_force(rules, arrays["day"], GrantRules.from_parameters)
     set_index, rule_list, digest = in_force.set_index, in_force.rules, in_force.digest
 
@@ -190,21 +217,20 @@ def event_grant_rows(events: pd.DataFrame | list[Event], rules: Policy | GrantRu
     amount = np.where(listing, tranche[set_index, np.maximum(arrays["venue"], 0),
                                        np.maximum(arrays["stage"], 0)], 0)
     reason[listing & (amount < 0)] = "no tranche for this stage of this venue"
-    order = np.lexsort((table["event_id"].to_numpy(dtype=str), arrays["day"]))
+    order = np.lexsort((event_text, arrays["day"]))
     candidate = listing & (amount >= 0)
     # only payable steps count as granted: others get a key of their own
-    keys = pd.DataFrame({"e": table["enterprise_id"].where(candidate, -1 - np.arange(n)),
-                         "v": arrays["venue"], "s": arrays["stage"]})
-    repeated = np.zeros(n, bool)
-    repeated[order] = keys.iloc[order].duplicated().to_numpy()
+    key = np.where(candidate, (enterprise * len(VENUES) + arrays["venue"]) * len(STAGES) + arrays["stage"],
+                   -1 - np.arange(n))
+    repeated = np.ones(n, bool)
+    repeated[order[np.unique(key[order], return_index=True)[1]]] = False  # the first of each key is granted
     repeated &= candidate
     reason[repeated] = "this stage of this venue was already granted to the enterprise"
     payable = listing & (amount >= 0) & ~repeated
     gross[payable] = amount[payable]
 
     # the lifetime cap on an enterprise's listing grants, earliest events first
-    enterprise = pd.factorize(table["enterprise_id"])[0]
-    cap_order = np.lexsort((table["event_id"].to_numpy(dtype=str), arrays["day"], enterprise))
+    cap_order = np.lexsort((event_text, arrays["day"], enterprise))
     life_cap = in_force.per_item(lambda r: yuan_to_fen(r.listing.lifetime_cap_per_enterprise)
                                  if r.listing.lifetime_cap_per_enterprise is not None else -1)
     life_cap = np.where(listing, life_cap, -1)
@@ -219,8 +245,7 @@ def event_grant_rows(events: pd.DataFrame | list[Event], rules: Policy | GrantRu
     granted = np.equal(reason, None)
     days = arrays["day"]
     return ClaimRows(columns={
-        "event_id": table["event_id"], "enterprise_id": table["enterprise_id"],
-        "project_id": table["project_id"] if "project_id" in table else None,
+        "event_id": ids["event_id"], "enterprise_id": ids["enterprise_id"], "project_id": ids["project_id"],
         "measure": np.where(reits, 13, 14).astype(np.int32),
         "instrument": np.where(reits, "reits_grant", "listing_grant"),
         "date": days,
@@ -232,4 +257,5 @@ def event_grant_rows(events: pd.DataFrame | list[Event], rules: Policy | GrantRu
         internal={"set_index": set_index, "venue": arrays["venue"], "stage": arrays["stage"]})
 
 
-__all__ = ["Event", "GrantRules", "ListingGrantRule", "ReitsGrantRule", "event_grant_rows", "event_grants"]
+__all__ = ["Event", "GrantRules", "ListingGrantRule", "ReitsGrantRule", "event_arrays", "event_grant_rows",
+           "event_grants", "grant_rows"]

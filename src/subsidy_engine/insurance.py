@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,8 @@ from .kernels import pay_under_group_caps, premium_subsidy_gross
 from .loans import Money, Rate, _iso_date
 from .money import scaled_integer, yuan_to_fen
 from .policy import ParameterSet, Policy, rules_in_force
-from .claims import ClaimRows, ClaimsResult, read_items
+from .rates import epoch_days
+from .claims import ClaimRows, ClaimsResult, read_items, take
 
 Field = Annotated[ProductField, BeforeValidator(ProductField.parse)]
 
@@ -174,11 +175,31 @@ def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
     return ClaimsResult.of(premium_subsidy_rows(insurance, rules))
 
 
+def insurance_arrays(policies: Sequence[InsurancePolicy]) -> dict[str, np.ndarray]:
+    """The arrays of :func:`read_insurance` for validated models (which have no problem left to report)."""
+    n = len(policies)
+    return {"insured_amount": np.fromiter((yuan_to_fen(p.insured_amount) for p in policies), np.int64, n),
+            "premium": np.fromiter((yuan_to_fen(p.premium) for p in policies), np.int64, n),
+            "field": np.fromiter((p.product_field.code for p in policies), np.int64, n),
+            "years": np.fromiter((p.years for p in policies), np.int64, n),
+            "start_day": np.fromiter((epoch_days(p.start_date) for p in policies), np.int64, n)}
+
+
 def premium_subsidy_rows(insurance: pd.DataFrame | list[InsurancePolicy],
                          rules: Policy | PremiumSubsidyRule) -> ClaimRows:
     """:func:`premium_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
     arrays, table, rejections = read_items(insurance, INSURANCE_COLUMNS, read_insurance)
-    n = len(table)
+    ids = {name: table[name] if name in table else None
+           for name in ("policy_id", "enterprise_id", "project_id", "product_field")}
+    return premium_rows(arrays, ids, rejections, rules)
+
+
+def premium_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections: pd.DataFrame,
+                 rules: Policy | PremiumSubsidyRule) -> ClaimRows:
+    """The premium subsidy of policies read into ``arrays`` (:func:`read_insurance` or
+    :func:`insurance_arrays`); ``ids`` holds their ``policy_id, enterprise_id, project_id`` (or None) and
+    ``product_field`` columns, as Series or arrays."""
+    n = arrays["start_day"].shape[0]
 
     in_force = rules_in_force(rules, arrays["start_day"], PremiumSubsidyRule.from_parameters)
     set_index, rule_list, set_ids, digest = in_force.set_index, in_force.rules, in_force.ids, in_force.digest
@@ -204,8 +225,8 @@ def premium_subsidy_rows(insurance: pd.DataFrame | list[InsurancePolicy],
                           cap[row_policy], has_cap, gross)
 
     # annual cap per enterprise: pay in (enterprise, year, start date, policy_id, policy-year) order
-    enterprise_code = pd.factorize(table["enterprise_id"])[0][row_policy]
-    policy_code = pd.factorize(table["policy_id"], sort=True)[0][row_policy]
+    enterprise_code = pd.factorize(ids["enterprise_id"])[0][row_policy]
+    policy_code = pd.factorize(ids["policy_id"], sort=True)[0][row_policy]
     order = np.lexsort((policy_year, policy_code, year_start, calendar_year, enterprise_code))
     annual_cap = in_force.per_item(lambda r: yuan_to_fen(r.annual_cap_per_enterprise)
                           if r.annual_cap_per_enterprise is not None else -1)[row_policy]
@@ -217,13 +238,13 @@ def premium_subsidy_rows(insurance: pd.DataFrame | list[InsurancePolicy],
     paid = np.empty_like(paid_sorted)
     paid[order] = paid_sorted
 
-    left_out = table.loc[~eligible, ["policy_id", "enterprise_id", "product_field"]].reset_index(drop=True)
-    left_out["reason"] = "product field is not eligible under measure 7"
+    ineligible = np.flatnonzero(~eligible)
+    left_out = {name: take(ids[name], ineligible) for name in ("policy_id", "enterprise_id", "product_field")}
+    left_out["reason"] = np.full(ineligible.shape[0], "product field is not eligible under measure 7", dtype=object)
     return ClaimRows(columns={
-        "policy_id": table["policy_id"].take(row_policy).reset_index(drop=True),
-        "enterprise_id": table["enterprise_id"].take(row_policy).reset_index(drop=True),
-        "project_id": (table["project_id"].take(row_policy).reset_index(drop=True)
-                       if "project_id" in table else None),
+        "policy_id": take(ids["policy_id"], row_policy),
+        "enterprise_id": take(ids["enterprise_id"], row_policy),
+        "project_id": take(ids["project_id"], row_policy) if ids["project_id"] is not None else None,
         "policy_year": (policy_year + 1).astype(np.int32),
         "year": calendar_year.astype(np.int32),
         "start_date": year_start,
@@ -236,4 +257,5 @@ def premium_subsidy_rows(insurance: pd.DataFrame | list[InsurancePolicy],
         internal={"set_index": set_index[row_policy]})
 
 
-__all__ = ["InsurancePolicy", "PremiumSubsidyRule", "premium_subsidy", "premium_subsidy_rows"]
+__all__ = ["InsurancePolicy", "PremiumSubsidyRule", "insurance_arrays", "premium_rows", "premium_subsidy",
+           "premium_subsidy_rows"]

@@ -9,20 +9,23 @@ engine's own pieces instead:
   :func:`subsidy_engine.batch.arrays_from_loans`, as :func:`subsidy_engine.amortize` does);
 * the 貼息 kernel per loan and year (:func:`subsidy_engine.interest_subsidy.subsidy_by_loan_year`,
   which the table path :func:`subsidy_engine.interest_subsidy.interest_subsidy_rows` runs too);
-* the investment subsidy (measures 1, 2, 4) and evaluate's parts, stacking and
-  cross-item caps (``_add_subsidy``, ``_add_other_instruments``, ``_stacking``,
-  ``_stack``, ``_shown_order``, ``_cuts``);
+* the premium subsidy and the grants from their arrays (:func:`~subsidy_engine.insurance.premium_rows`,
+  :func:`~subsidy_engine.grants.grant_rows`, which the table readers feed too),
+  the investment subsidy (measures 1, 2, 4), and evaluate's parts, stacking and
+  cross-item caps (``_add_subsidy``, ``_add_premium``, ``_add_grants``,
+  ``_add_investment``, ``_stacking``, ``_stack``, ``_shown_order``, ``_cuts``);
 * the explanation's words (:func:`subsidy_engine.explain.explain_facts`).
 
 The figures are therefore the batch engine's, row for row; a hypothesis test
 compares the two paths on generated requests, to the fen and word for word.
 
 **What it takes.** Requests the batch engine computes without a word to say: a
-project with its loans. :func:`project_claims` returns ``None`` (and
-:func:`~subsidy_engine.quote` takes the batch path, which reports the problem)
-for a request with insurance policies or events (their calculators read
-tables), a blank id, an investment the projects table refuses (zero total,
-eligible above total, a negative amount), an anchor date no parameter set
+project with its loans, insurance policies and events. :func:`project_claims`
+returns ``None`` (and :func:`~subsidy_engine.quote` takes the batch path, which
+reports the problem) for a request with a blank id, an investment the projects
+table refuses (zero total, eligible above total, a negative amount), an event
+the events table refuses (a listing step without venue or stage, an issuance
+with them, an amount raised not positive), an anchor date no parameter set
 covers, or a loan the rate data cannot price.
 """
 
@@ -40,10 +43,11 @@ from pydantic import BaseModel
 
 from . import engine
 from .batch import arrays_from_loans
-from .claims import ClaimRows
-from .evaluate import (_add_other_instruments, _add_subsidy, _Context, _cuts, _funding_sources, _provenance, _Rows,
-                       _shown_order, _stack, _stacking, _years)
+from .evaluate import (_add_grants, _add_investment, _add_premium, _add_subsidy, _Context, _cuts, _funding_sources,
+                       _not_paid_columns, _provenance, _Rows, _shown_order, _stack, _stacking, _years)
 from .explain import Facts
+from .grants import Event, event_arrays, grant_rows
+from .insurance import InsurancePolicy, insurance_arrays, premium_rows
 from .interest_subsidy import subsidy_by_loan_year
 from .investment import Project, project_arrays
 from .loans import Loan
@@ -53,7 +57,6 @@ from .rates import EPOCH, LprCurve
 from .schedule import Schedule
 
 NO_REJECTIONS = pd.DataFrame({c: pd.Series(dtype=object) for c in ("row", "id", "field", "reason")})
-NO_ROWS = pd.DataFrame()  # the insurance and events tables of this path (never written to)
 
 
 class ClaimRow(NamedTuple):
@@ -107,10 +110,15 @@ def _blank(text: str | None) -> bool:
     return text is None or not text.strip()
 
 
-def _ordinary(project: Project, loans: Sequence[Any], policy: Policy) -> bool:
-    """True when the tables would hold no problem: the checks of ``read_projects`` and of the policy's
-    coverage that a validated model can still fail (pydantic has checked types, words and the rest)."""
-    if _blank(project.project_id) or _blank(project.enterprise_id) or any(_blank(x.loan_id) for x in loans):
+def _ordinary(project: Project, loans: Sequence[Any], insurance: Sequence[Any], events: Sequence[Any],
+              policy: Policy) -> bool:
+    """True when the tables would hold no problem: the checks of the table readers and of the policy's
+    coverage that validated models can still fail (pydantic has checked types, words and the rest; the
+    request, that ids are unique and items are the project's)."""
+    ids = [project.project_id, project.enterprise_id, *(x.loan_id for x in loans),
+           *(x.policy_id for x in insurance), *(x.enterprise_id for x in insurance),
+           *(x.event_id for x in events), *(x.enterprise_id for x in events)]
+    if any(_blank(text) for text in ids):
         return False
     amounts = (project.total_investment, project.eligible_investment, project.expected_returns,
                project.merit_score)
@@ -118,43 +126,44 @@ def _ordinary(project: Project, loans: Sequence[Any], policy: Policy) -> bool:
         return False
     if project.total_investment == 0 or project.eligible_investment > project.total_investment:
         return False
+    for event in events:  # read_events: a listing step names its venue and stage, an issuance neither
+        listing = event.kind == "listing"
+        if (listing and (event.venue is None or event.stage is None)) or (
+                not listing and (event.venue is not None or event.stage is not None)):
+            return False
+        if event.amount_raised is not None and event.amount_raised <= 0:
+            return False
     first, last = policy.coverage
-    return all(first <= day and (last is None or day <= last)
-               for day in (project.start_date, *(x.start_date for x in loans)))
+    days = (project.start_date, *(x.start_date for x in loans), *(x.start_date for x in insurance),
+            *(x.date for x in events))
+    return all(first <= day and (last is None or day <= last) for day in days)
+
+
+def _texts(values: Iterable[str | None]) -> np.ndarray:
+    return np.array(list(values), dtype=object)
 
 
 def _yuan(fen: Iterable[int]) -> list[Decimal]:
     return [Decimal(v).scaleb(-2) for v in fen]
 
 
-def _not_paid(details: dict[str, ClaimRows]) -> list[tuple[str, str, str]]:
-    """Valid items paid nothing, as ``_not_paid`` of evaluate lists them (a loan-year outside the window is
-    not an item; the premium subsidy's ineligible policies never reach this path)."""
-    out = []
-    for name, rows in details.items():
-        if name == "interest_subsidy":
-            continue
-        ids = np.asarray(rows.columns[rows.id_column], dtype=object)
-        out.extend((name, str(ids[k]), str(rows.reasons[k])) for k in np.flatnonzero(~rows.paid))
-    return out
-
-
-def project_claims(project: Project, project_loans: Sequence[Any], policy: Policy, curve: LprCurve, *,
-                   years: Iterable[int] | None, rate_by_stage: dict[str, str] | None, digest: str
-                   ) -> ProjectClaims | None:
-    """The claims of one project and its loans (each a :class:`~subsidy_engine.Loan` with a ``loan_id``).
+def project_claims(project: Project, project_loans: Sequence[Any], insurance: Sequence[InsurancePolicy],
+                   events: Sequence[Event], policy: Policy, curve: LprCurve, *, years: Iterable[int] | None,
+                   rate_by_stage: dict[str, str] | None, digest: str) -> ProjectClaims | None:
+    """The claims of one project, its loans (each a :class:`~subsidy_engine.Loan` with a ``loan_id``), and
+    its enterprise's insurance policies and events (of the project, or of no project).
 
     ``digest`` names the request (the hash a one-project portfolio of it carries). ``None`` when the
     request is not one this path takes (see the module docstring): the batch path then answers.
     """
-    if not _ordinary(project, project_loans, policy):
+    if not _ordinary(project, project_loans, insurance, events, policy):
         return None
     chosen_years = _years(years)
     parr = project_arrays([project])
     project_id, enterprise_id = project.project_id, project.enterprise_id
     ids = np.array([project_id], dtype=object)
     ctx = _Context(
-        policy=policy, frames={"insurance": NO_ROWS, "events": NO_ROWS}, kept_rows={}, problems=[],
+        policy=policy, frames={}, kept_rows={}, problems=[],
         notes=[], read=(parr, {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)},
                         NO_REJECTIONS),
         project_arrays=parr, projects={"project_id": ids},  # type: ignore[arg-type]  # the columns read
@@ -176,23 +185,40 @@ def project_claims(project: Project, project_loans: Sequence[Any], policy: Polic
         details["interest_subsidy"] = subsidy
         _add_subsidy(ctx, rows, subsidy, ctx.loan_project)
         schedules = _schedules(project_loans, run, curve)
-    _add_other_instruments(ctx, rows, details, rate_by_stage)
+    if insurance:
+        premium = premium_rows(insurance_arrays(insurance), {
+            "policy_id": _texts(x.policy_id for x in insurance), "enterprise_id": _texts(x.enterprise_id for x in insurance),
+            "project_id": _texts(x.project_id for x in insurance),
+            "product_field": _texts(x.product_field.value for x in insurance)}, NO_REJECTIONS, policy)
+        _add_premium(ctx, rows, details, premium)
+    if events:
+        grants = grant_rows(event_arrays(events), {
+            "event_id": _texts(x.event_id for x in events), "enterprise_id": _texts(x.enterprise_id for x in events),
+            "project_id": _texts(x.project_id for x in events)}, NO_REJECTIONS, policy)
+        _add_grants(ctx, rows, details, grants)
+    _add_investment(ctx, rows, details, rate_by_stage)
     shown: list[ClaimRow] = []
     if rows.parts and sum(part["year"].shape[0] for part in rows.parts):
         shown = _shown(rows, policy, parr, ctx.sources_of_project[0].as_py(), project_id, enterprise_id,
                        chosen_years)
     provenance = _provenance(digest, policy, curve, rate_by_stage)
-    items = {("projects", project_id): project, **{("loans", x.loan_id): x for x in project_loans}}
+    items = {("projects", project_id): project, **{("loans", x.loan_id): x for x in project_loans},
+             **{("insurance", x.policy_id): x for x in insurance}, **{("events", x.event_id): x for x in events}}
     facts = Facts(project_id=project_id, project=cells(project), rows=[r for r in shown if r.project_id == project_id],
                   details=details, item=lambda table, _, item_id: cells(items[table, item_id]), policy=policy,
                   notes=ctx.notes, years=chosen_years, provenance=provenance)
-    return ProjectClaims(rows=shown, not_paid=_not_paid(details), notes=ctx.notes, provenance=provenance,
+    not_paid = [(instrument, str(item), str(reason)) for part in _not_paid_columns(details)
+                for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),
+                                                                    part["item_id"].shape),
+                                                    part["item_id"], part["reason"])]
+    return ProjectClaims(rows=shown, not_paid=not_paid, notes=ctx.notes, provenance=provenance,
                          schedules=schedules, facts=facts)
 
 
 def _shown(rows: _Rows, policy: Policy, parr: dict[str, np.ndarray], sources: str, project_id: str,
            enterprise_id: str, years: tuple[int, ...] | None) -> list[ClaimRow]:
-    """Stacking over the parts, then the rows of ``years`` in the table's order (every row is the project's)."""
+    """Stacking over the parts, then the rows of ``years`` in the table's order (every row of the enterprise is
+    described by the project, the enterprise's only one here)."""
     st = _stacking(rows, policy, parr, 1)
     after = _stack(st, st.computed)
     order = _shown_order(st, years)
@@ -204,7 +230,9 @@ def _shown(rows: _Rows, policy: Policy, parr: dict[str, np.ndarray], sources: st
     set_ids = [s.id for s in policy.sets]
     parameter_set = [set_ids[k] for k in rows.column("set_index")[order].tolist()]
     parameter = rows.column("parameter")[order].tolist()
-    return [ClaimRow(f"{instrument[k]}:{item[k]}:{year[k]}", project_id, enterprise_id, measure[k], instrument[k],
+    own = st.has_project[order].tolist()  # else an item of the enterprise without a project: shown without one
+    return [ClaimRow(f"{instrument[k]}:{item[k]}:{year[k]}", project_id if own[k] else None, enterprise_id,
+                     measure[k], instrument[k],
                      item[k], year[k], *(column[k] for column in money), sources, parameter_set[k], parameter[k])
             for k in range(order.shape[0])]
 

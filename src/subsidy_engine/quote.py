@@ -348,9 +348,9 @@ def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve 
 
     A request the tables would hold without a problem takes the fast path
     (:mod:`subsidy_engine.one_project`: the models straight into the same
-    kernels and stacking); one with insurance policies or events, or with a
-    problem to report, goes through :func:`subsidy_engine.evaluate` as a
-    one-project portfolio. Both give the same figures and words.
+    kernels and stacking); one with a problem to report goes through
+    :func:`subsidy_engine.evaluate` as a one-project portfolio, which says what
+    it is. Both give the same figures and words.
 
     Examples
     --------
@@ -381,9 +381,9 @@ def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve
             curve = curve.hold_flat(until=max(last, curve.coverage_end))
     years = None if request.years is None else range(request.years[0], request.years[1] + 1)
     result = None
-    if fast and not request.insurance and not request.events:
-        result = project_claims(request.project, request.loans, policy, curve, years=years,
-                                rate_by_stage=request.rate_by_stage, digest=_digest(request))
+    if fast:
+        result = project_claims(request.project, request.loans, request.insurance, request.events, policy, curve,
+                                years=years, rate_by_stage=request.rate_by_stage, digest=_digest(request))
     if result is None:
         result = _through_tables(request, policy, curve, years)
     return _response(request, result)
