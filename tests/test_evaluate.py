@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import Event, InsurancePolicy, Loan, Project, evaluate, explain, load_policy
@@ -215,3 +216,19 @@ def test_items_before_the_policy_are_rejected_not_guessed() -> None:
     assert report.loc["Q", "field"] == "start_date"
     assert report.loc["QL", "reason"].startswith("its project is rejected")
     assert set(claims.table.item_id) == {"L"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 600).flatmap(lambda n: st.tuples(*(st.lists(st.integers(-3, 3) if k else
+                                                                   st.integers(-(2**40), 2**40), min_size=n, max_size=n)
+                                                          for k in range(3)))))
+def test_sort_order_is_a_stable_lexsort_for_few_rows_and_many(keys: tuple[list[int], ...]) -> None:
+    """Both regimes of batch.sort_order (a lexsort for a quote's few rows, packed keys for a portfolio) give
+    the order of the keys, ties in row order."""
+    from subsidy_engine import batch
+
+    arrays = [np.array(k, np.int64) for k in keys]
+    expected = sorted(range(len(keys[0])), key=lambda r: (*(k[r] for k in keys), r))
+    assert batch.sort_order(*arrays).tolist() == expected
+    assert batch.sort_order(*arrays[1:]).tolist() == sorted(range(len(keys[0])),
+                                                            key=lambda r: (keys[1][r], keys[2][r], r))

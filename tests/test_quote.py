@@ -87,14 +87,17 @@ def test_the_response_is_json_with_exact_amounts() -> None:
     assert all(isinstance(c["amount"], str) for c in data["claims"])
     assert QuoteResponse.model_validate_json(response.model_dump_json()) == response
     assert {c["rule"] for c in data["caps_that_bit"]} >= {"most_favourable", "item_rules"}
-    assert len(data["schedules"][0]["rows"]) == 360 and data["lpr_projection"] == "flat"
+    columns = data["schedules"][0]["columns"]
+    assert {len(v) for v in columns.values()} == {360} and data["lpr_projection"] == "flat"
+    assert columns["payment"][0] == str(response.schedules[0].rows[0].payment)
     assert data["explanation"].startswith("Project P1 of enterprise E1")
     schema = QuoteRequest.model_json_schema()
     assert {"project", "loans", "insurance", "events", "years"} <= set(schema["properties"])
     assert schema["properties"]["loans"]["maxItems"] == 100
     brief = quote(QuoteRequest.model_validate({**GOOD, "include_schedules": False, "years": [2027, 2027]}),
                   policy=POLICY, lpr=LPR)
-    assert brief.schedules[0].rows is None and {c.year for c in brief.claims} == {2027}
+    assert brief.schedules[0].columns is None and brief.schedules[0].rows is None
+    assert {c.year for c in brief.claims} == {2027}
 
 
 @pytest.mark.parametrize("change, message", [
@@ -289,3 +292,32 @@ def test_the_fast_path_writes_the_explanation_of_explain() -> None:
     fast = _quote(request, policy=POLICY, lpr=LPR)
     assert fast == _quote(request, policy=POLICY, lpr=LPR, fast=False)
     assert "May draw on: sector_budget" in fast.explanation and "Formula: each period due in 2026" in fast.explanation
+
+
+def test_the_quote_s_funding_sources_are_those_of_the_claims_table() -> None:
+    from itertools import product
+
+    import numpy as np
+    import pyarrow as pa
+
+    from subsidy_engine.evaluate import _funding_sources, _funding_sources_of
+
+    cases = list(product([True, False], [None, "", "smart_city"], [None, "", "haidian"]))
+    table = _funding_sources(pa.array([c[1] for c in cases], pa.string()), pa.array([c[2] for c in cases], pa.string()),
+                             np.array([c[0] for c in cases]))
+    assert table.to_pylist() == [_funding_sources_of(*c) for c in cases]
+
+
+def test_the_schedule_columns_are_amortize_s_rows() -> None:
+    from subsidy_engine import Loan, amortize
+
+    loans = [GOOD["loans"][0], {"loan_id": "L2", "principal": "1000000", "annual_rate": "0.049", "term_months": 60,
+                                "method": "equal_principal", "grace_months": 12, "start_date": "2026-05-31"}]
+    response = quote(QuoteRequest.model_validate({**GOOD, "loans": loans}), policy=POLICY, lpr=LPR)
+    for body, schedule in zip(loans, response.schedules):
+        expected = amortize(Loan.model_validate({k: v for k, v in body.items() if k != "loan_id"}), LPR).rows
+        fields = ["period", "end_date", "annual_rate", "opening_balance", "interest", "principal", "payment"]
+        assert [[getattr(r, f) for f in fields] for r in schedule.rows] == [[getattr(r, f) for f in fields]
+                                                                           for r in expected]
+        assert [str(v) for v in schedule.columns.opening_balance] == [str(r.opening_balance) for r in expected]
+        assert schedule.total_interest == sum(r.interest for r in expected)

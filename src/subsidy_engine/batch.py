@@ -175,10 +175,13 @@ def sort_order(*keys: np.ndarray) -> np.ndarray:
     """Row order by ``keys`` (the first is the primary key), ties in row order.
 
     When the keys' ranges fit in 63 bits together they are packed into one
-    integer and sorted once (the usual case), else ``np.lexsort``.
+    integer and sorted once (the usual case), else ``np.lexsort`` (stable);
+    a few rows go straight to ``np.lexsort``.
     """
     if keys[0].shape[0] == 0:
         return np.zeros(0, np.int64)
+    if keys[0].shape[0] <= 256:  # a few rows (a quote): one stable lexsort costs less than packing
+        return np.lexsort(tuple(reversed(keys)))
     lows = [int(k.min()) for k in keys]
     widths = [max(int(k.max()) - low, 0).bit_length() for k, low in zip(keys, lows)]
     row_bits = max(keys[0].shape[0] - 1, 0).bit_length()

@@ -232,6 +232,12 @@ def _text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
     return pa.array(values, pa.string()) if isinstance(values, np.ndarray) else batch.arrow_text(values)
 
 
+def _funding_sources_of(industry: bool, sector: str | None, district: str | None) -> str:
+    """:func:`_funding_sources` of one project (the quote's), without Arrow."""
+    municipal = "gaojingjian_fund" if industry else "sector_budget" if sector is None else f"sector_budget:{sector}"
+    return municipal + ("" if district is None else f"|district_matching:{district}")
+
+
 @dataclass
 class _Rows:
     """The claims of every instrument as aligned arrays (one row per item and year), added part by part."""

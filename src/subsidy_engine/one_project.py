@@ -43,7 +43,7 @@ from pydantic import BaseModel
 
 from . import engine
 from .batch import arrays_from_loans
-from .evaluate import (_add_grants, _add_investment, _add_premium, _add_subsidy, _Context, _cuts, _funding_sources,
+from .evaluate import (_add_grants, _add_investment, _add_premium, _add_subsidy, _Context, _cuts, _funding_sources_of,
                        _not_paid_columns, _provenance, _Rows, _shown_order, _stack, _stacking, _years)
 from .explain import Facts
 from .grants import Event, event_arrays, grant_rows
@@ -169,8 +169,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         project_arrays=parr, projects={"project_id": ids},  # type: ignore[arg-type]  # the columns read
         project_id_text=pa.array([project_id], pa.string()),
         project_enterprise=pa.array([enterprise_id], pa.string()),
-        sources_of_project=_funding_sources(pa.array([project.sector], pa.string()),
-                                            pa.array([project.district], pa.string()), parr["industry_or_software"]),
+        sources_of_project=None,  # type: ignore[arg-type]  # for the claims table, which this path does not build
         loans=None, loan_project=np.zeros(len(project_loans), np.int64))  # type: ignore[arg-type]
     rows, details, schedules = _Rows(), {}, {}
     if project_loans:
@@ -199,13 +198,20 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     _add_investment(ctx, rows, details, rate_by_stage)
     shown: list[ClaimRow] = []
     if rows.parts and sum(part["year"].shape[0] for part in rows.parts):
-        shown = _shown(rows, policy, parr, ctx.sources_of_project[0].as_py(), project_id, enterprise_id,
-                       chosen_years)
+        sources = _funding_sources_of(project.industry_or_software, project.sector, project.district)
+        shown = _shown(rows, policy, parr, sources, project_id, enterprise_id, chosen_years)
     provenance = _provenance(digest, policy, curve, rate_by_stage)
     items = {("projects", project_id): project, **{("loans", x.loan_id): x for x in project_loans},
              **{("insurance", x.policy_id): x for x in insurance}, **{("events", x.event_id): x for x in events}}
+    read: dict[tuple[str, str], dict[str, Any]] = {}  # each item's cells, made when the explanation asks
+
+    def item(table: str, _: str, item_id: str) -> dict[str, Any]:
+        if (table, item_id) not in read:
+            read[table, item_id] = cells(items[table, item_id])
+        return read[table, item_id]
+
     facts = Facts(project_id=project_id, project=cells(project), rows=[r for r in shown if r.project_id == project_id],
-                  details=details, item=lambda table, _, item_id: cells(items[table, item_id]), policy=policy,
+                  details=details, item=item, policy=policy,
                   notes=ctx.notes, years=chosen_years, provenance=provenance)
     not_paid = [(instrument, str(item), str(reason)) for part in _not_paid_columns(details)
                 for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),

@@ -29,8 +29,10 @@ in ``lpr_projection``), unless the caller passes a curve.
 from __future__ import annotations
 
 import hashlib
+import operator
 from datetime import date
 from decimal import Decimal
+from itertools import accumulate
 from typing import Annotated, Any
 
 import numpy as np
@@ -244,6 +246,8 @@ class QuoteRejection(BaseModel):
 
 
 class QuoteScheduleRow(BaseModel):
+    """One period of a loan (:attr:`QuoteSchedule.rows`)."""
+
     period: int
     end_date: date
     annual_rate: Decimal
@@ -253,11 +257,37 @@ class QuoteScheduleRow(BaseModel):
     payment: Money
 
 
+class QuoteScheduleColumns(BaseModel):
+    """A loan's periods as columns, period ``k`` at index ``k - 1``: compact JSON for a table or a chart
+    (a 30-year monthly loan is 360 entries a column, not 360 objects)."""
+
+    end_date: list[date]
+    annual_rate: list[Decimal]
+    opening_balance: list[Money]
+    interest: list[Money]
+    principal: list[Money]
+    payment: list[Money]
+
+
 class QuoteSchedule(BaseModel):
+    """A loan's schedule; ``columns`` is None when the request says ``include_schedules: false``."""
+
     loan_id: str
     periods: int
     total_interest: Money
-    rows: list[QuoteScheduleRow] | None
+    columns: QuoteScheduleColumns | None
+
+    @property
+    def rows(self) -> list[QuoteScheduleRow] | None:
+        """The periods as records (built when asked for; the JSON carries ``columns``)."""
+        c = self.columns
+        if c is None:
+            return None
+        return [QuoteScheduleRow(period=k, end_date=end, annual_rate=rate, opening_balance=opening,
+                                 interest=interest, principal=principal, payment=payment)
+                for k, end, rate, opening, interest, principal, payment in zip(
+                    range(1, self.periods + 1), c.end_date, c.annual_rate, c.opening_balance, c.interest,
+                    c.principal, c.payment)]
 
 
 class QuoteResponse(BaseModel):
@@ -322,10 +352,10 @@ def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, year
 
 
 def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, Any]:
-    """A loan's schedule as the response's JSON-ready values (one pass over the kernel's fen arrays)."""
+    """A loan's schedule as the response's JSON-ready columns (one pass over the kernel's fen arrays)."""
     total = fen_to_yuan(int(schedule.interest_fen.sum()))
     if not with_rows:
-        return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "rows": None}
+        return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": None}
     rates = {units: Decimal(units).scaleb(-10).normalize() for units in set(schedule.rate_units.tolist())}
     first, to_date = EPOCH.toordinal(), date.fromordinal
     payment_fen = (schedule.interest_fen + schedule.principal_fen).tolist()
@@ -334,13 +364,14 @@ def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, An
     def yuan(fen: np.ndarray) -> list[Decimal]:
         return [Decimal(v).scaleb(-2) for v in fen.tolist()]
 
-    rows = [{"period": k, "end_date": end, "annual_rate": rate, "opening_balance": opening, "interest": interest,
-             "principal": principal, "payment": payment}
-            for k, end, rate, opening, interest, principal, payment in zip(
-                range(1, schedule.periods + 1), [to_date(first + day) for day in schedule.end_day.tolist()],
-                [rates[units] for units in schedule.rate_units.tolist()], yuan(schedule.opening_fen),
-                yuan(schedule.interest_fen), yuan(schedule.principal_fen), [payments[v] for v in payment_fen])]
-    return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "rows": rows}
+    principal = yuan(schedule.principal_fen)
+    # each opening balance is the one before less its principal: exact two-place subtractions
+    opening = list(accumulate(principal[:-1], operator.sub, initial=fen_to_yuan(int(schedule.opening_fen[0]))))
+    return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": {
+        "end_date": [to_date(first + day) for day in schedule.end_day.tolist()],
+        "annual_rate": [rates[units] for units in schedule.rate_units.tolist()],
+        "opening_balance": opening, "interest": yuan(schedule.interest_fen), "principal": principal,
+        "payment": [payments[fen] for fen in payment_fen]}}
 
 
 def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None) -> QuoteResponse:
@@ -418,4 +449,5 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         "inputs_sha256": result.provenance.parameters_sha256})
 
 
-__all__ = ["QuoteRequest", "QuoteResponse", "quote", "quote_tables"]
+__all__ = ["QuoteRequest", "QuoteResponse", "QuoteSchedule", "QuoteScheduleColumns", "QuoteScheduleRow", "quote",
+           "quote_tables"]
