@@ -232,3 +232,20 @@ def test_sort_order_is_a_stable_lexsort_for_few_rows_and_many(keys: tuple[list[i
     assert batch.sort_order(*arrays).tolist() == expected
     assert batch.sort_order(*arrays[1:]).tolist() == sorted(range(len(keys[0])),
                                                             key=lambda r: (keys[1][r], keys[2][r], r))
+
+
+def test_an_enterprise_s_items_are_paid_when_every_project_is_rejected() -> None:
+    """A project outside the policy's coverage is rejected; its enterprise's insurance and events without a
+    project still compute, described by no project (this crashed on the attributes of no project)."""
+    rows = {"projects": [{"project_id": "P0", "enterprise_id": "E1", "domain": "public", "stage": "pilot",
+                          "total_investment": "1000000", "eligible_investment": "1000", "start_date": "2020-01-02"}],
+            "loans": [],
+            "insurance": [{"policy_id": "I0", "enterprise_id": "E1", "product_field": "ai",
+                           "insured_amount": "10000000", "premium": "100000", "start_date": "2024-03-01", "years": 1}],
+            "events": [{"event_id": "V0", "kind": "reits_issuance", "enterprise_id": "E1", "date": "2024-05-06"}]}
+    claims = evaluate(as_tables(rows), POLICY)
+    assert list(claims.rejections[["table", "id", "field"]].itertuples(index=False, name=None)) == [
+        ("projects", "P0", "start_date")]
+    assert sorted(claims.table.instrument.astype(str)) == ["premium_subsidy", "reits_grant"]
+    assert claims.table.project_id.isna().all() and not claims.attributes.in_library.any()
+    assert claims.attributes.merit_score.isna().all()

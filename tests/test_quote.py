@@ -203,7 +203,8 @@ MUTATIONS = {
     "eligible above total": lambda r: r["project"].update(eligible_investment="900000000000",
                                                           total_investment="800000000000"),
     "zero total": lambda r: r["project"].update(total_investment="0", eligible_investment="0"),
-    "blank enterprise": lambda r: r["project"].update(enterprise_id="  "),
+    "blank enterprise": lambda r: [item.update(enterprise_id="  ")
+                                   for item in (r["project"], *r["insurance"], *r["events"])],
     "blank loan id": lambda r: r["loans"] and r["loans"][0].update(loan_id=" "),
     "project before the policy": lambda r: r["project"].update(start_date="2020-01-02"),
     "loan before the policy": lambda r: r["loans"] and r["loans"][0].update(start_date="2021-07-21"),
@@ -213,7 +214,7 @@ MUTATIONS = {
     "a quasi-operating platform": lambda r: r["project"].update(platform_type="quasi_operating", domain="public",
                                                                 free_service_obligation=True,
                                                                 expected_returns="1000"),
-    "blank policy id": lambda r: r["insurance"] and r["insurance"][0].update(policy_id=""),
+    "blank policy id": lambda r: r["insurance"] and r["insurance"][0].update(policy_id=" "),
     "insurance before the policy": lambda r: r["insurance"] and r["insurance"][0].update(start_date="2021-01-04"),
     "a listing step without its stage": lambda r: [e.pop("stage", None) for e in r["events"][:1]
                                                    if e["kind"] == "listing"],

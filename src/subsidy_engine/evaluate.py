@@ -717,11 +717,15 @@ def _attributes(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray], r
                   else pa.nulls(rows.shape[0], pa.string()))
         frame[name] = pd.Series(pc.if_else(pa.array(known), values, pa.nulls(rows.shape[0], pa.string())),
                                 dtype=pd.ArrowDtype(pa.string()))
+    if not len(projects):  # every project rejected: the enterprises' items are described by none
+        project_arrays = {name: np.zeros(1, bool if name != "merit_score" else np.int64)
+                          for name in ("industry_or_software", "in_library", "no_merit_score", "merit_score")}
+        project_arrays["no_merit_score"][:] = True
     for name in ("industry_or_software", "in_library"):
-        frame[name] = known & (project_arrays[name][safe] if len(projects) else False)
-    has_score = known & ~(project_arrays["no_merit_score"][safe] if len(projects) else True)
-    frame["merit_score"] = money_series(np.where(has_score, project_arrays["merit_score"][safe] if len(projects)
-                                                 else 0, 0)).where(pd.Series(has_score))
+        frame[name] = known & project_arrays[name][safe]
+    has_score = known & ~project_arrays["no_merit_score"][safe]
+    frame["merit_score"] = money_series(np.where(has_score, project_arrays["merit_score"][safe], 0)).where(
+        pd.Series(has_score))
     return pd.DataFrame(frame)
 
 
