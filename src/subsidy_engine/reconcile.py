@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -53,9 +53,9 @@ from .enums import InterestBasis, Reset
 from .evaluate import _context
 from .interest_subsidy import InterestSubsidyRule, interest_subsidy
 from .loans import FloatingRate, Loan
-from .money import MoneyError, to_decimal
+from .money import MoneyError, fen_to_yuan, to_decimal
 from .policy import Policy, load_policy
-from .rates import CoverageError, LprCurve, load_lpr
+from .rates import EPOCH, CoverageError, LprCurve, epoch_days, load_lpr
 from .reference import reference_interest_subsidy, reference_schedule
 from .schedule import amortize
 from .tables import PortfolioTables, load_portfolio
@@ -80,16 +80,39 @@ class _Request:
     subsidy_claimed: Decimal
 
 
-def _periods(frame: pd.DataFrame, req: _Request, by: str = "end_date", shift: int = 0) -> pd.DataFrame:
-    """The periods a row asks about: its period number (shifted), or the range by due (or start) date."""
-    if req.period is not None:
-        return frame[frame.period == req.period + shift]
-    dates = frame[by]
-    return frame[(dates >= req.from_date) & (dates <= req.to_date)]
+@dataclass(frozen=True)
+class _Periods:
+    """A loan's periods under one convention: numbers, start and due days (days since 1970-01-01) and
+    values per period (int64 fen, or exact Decimals from the reference)."""
 
+    period: np.ndarray
+    start_day: np.ndarray
+    end_day: np.ndarray
+    values: dict[str, np.ndarray]
 
-def _sums(frame: pd.DataFrame) -> tuple[Decimal, Decimal]:
-    return Decimal(sum(frame.interest, Decimal(0))), Decimal(sum(frame.subsidy, Decimal(0)))
+    def __len__(self) -> int:
+        return int(self.period.shape[0])
+
+    def pick(self, req: _Request, by: str = "end_date", shift: int = 0) -> np.ndarray:
+        """The periods a row asks about: its period number (shifted), or the range by due (or start) date."""
+        if req.period is not None:
+            return np.flatnonzero(self.period == req.period + shift)
+        days = self.end_day if by == "end_date" else self.start_day
+        assert req.from_date is not None and req.to_date is not None
+        return np.flatnonzero((days >= epoch_days(req.from_date)) & (days <= epoch_days(req.to_date)))
+
+    def total(self, name: str, index: np.ndarray) -> Decimal:
+        values = self.values[name][index]
+        if values.dtype == object:
+            return Decimal(sum(values, CENT * 0))
+        return fen_to_yuan(int(values.sum()))
+
+    def sums(self, index: np.ndarray) -> tuple[Decimal, Decimal]:
+        """Interest and subsidy of the periods ``index``."""
+        return self.total("interest", index), self.total("subsidy", index)
+
+    def day(self, k: int) -> date:
+        return EPOCH + timedelta(days=int(self.end_day[k]))
 
 
 @dataclass
@@ -99,38 +122,58 @@ class _LoanCase:
     loan: Loan
     rule: InterestSubsidyRule
     curve: LprCurve | None
-    cache: dict[str, pd.DataFrame | None]
+    cache: dict[str, _Periods | None]
     errors: dict[str, str] = field(default_factory=dict)
 
-    def periods(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
-                ) -> pd.DataFrame | None:
-        """``period, start_date, end_date, interest, subsidy`` (Decimals) under a named variant, computed once."""
+    def arrays(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
+               ) -> _Periods | None:
+        """The periods under a named variant (interest and subsidy in fen), computed once; None when the
+        variant cannot price the loan (``errors[name]`` says why)."""
         if name not in self.cache:
             try:
                 schedule = amortize(loan or self.loan, self.curve)
-                frame = interest_subsidy(schedule, rule or self.rule).to_frame()
-                self.cache[name] = frame.assign(interest=frame.interest.astype(object),
-                                                subsidy=frame.subsidy.astype(object))
+                subsidy = interest_subsidy(schedule, rule or self.rule)
+                self.cache[name] = _Periods(np.arange(1, schedule.periods + 1), schedule.start_day.astype(np.int64),
+                                            schedule.end_day.astype(np.int64),
+                                            {"interest": schedule.interest_fen, "subsidy": subsidy.subsidy_fen})
             except (CoverageError, ValueError, ArithmeticError) as exc:
                 self.cache[name] = None  # this convention cannot price the loan
                 self.errors[name] = " ".join(str(exc).split())
         return self.cache[name]
 
+    def periods(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
+                ) -> pd.DataFrame | None:
+        """:meth:`arrays` as a table: ``period, start_date, end_date, interest, subsidy`` (Decimals)."""
+        p = self.arrays(name, loan, rule)
+        if p is None:
+            return None
+        return pd.DataFrame({"period": p.period, "start_date": [EPOCH + timedelta(days=int(d)) for d in p.start_day],
+                             "end_date": [p.day(k) for k in range(len(p))],
+                             "interest": [fen_to_yuan(v) for v in p.values["interest"].tolist()],
+                             "subsidy": [fen_to_yuan(v) for v in p.values["subsidy"].tolist()]})
+
     def sums(self, req: _Request, name: str, loan: Loan | None = None, rule: InterestSubsidyRule | None = None
              ) -> tuple[Decimal, Decimal] | None:
         """Interest and subsidy of the periods ``req`` asks about, under a named variant (None: cannot price)."""
-        frame = self.periods(name, loan, rule)
-        return None if frame is None else _sums(_periods(frame, req))
+        p = self.arrays(name, loan, rule)
+        return None if p is None else p.sums(p.pick(req))
 
-    def accruals(self) -> pd.DataFrame:
-        """The standard periods with each period's exact accrual before the subsidy rounding."""
+    def accruals(self) -> _Periods:
+        """The standard periods with each period's exact accrual before the subsidy rounding (the reference)."""
         if "accruals" not in self.cache:
             rows, _ = reference_schedule(self.loan, self.curve)
             subsidy = reference_interest_subsidy(self.loan, rows, self.rule)
-            self.cache["accruals"] = pd.DataFrame({
-                "period": [r.period for r in rows], "start_date": [r.start_date for r in rows],
-                "end_date": [r.end_date for r in rows], "interest": [r.interest for r in rows],
-                "accrual": [s.accrual for s in subsidy], "cut": [s.gross - s.subsidy for s in subsidy]})
+
+            def column(values: list[Any]) -> np.ndarray:
+                out = np.empty(len(values), dtype=object)
+                out[:] = values
+                return out
+
+            self.cache["accruals"] = _Periods(
+                np.array([r.period for r in rows], np.int64), np.array([epoch_days(r.start_date) for r in rows]),
+                np.array([epoch_days(r.end_date) for r in rows]),
+                {"interest": column([r.interest for r in rows]), "accrual": column([s.accrual for s in subsidy]),
+                 "cut": column([s.gross - s.subsidy for s in subsidy])})
         return self.cache["accruals"]  # type: ignore[return-value]
 
 
@@ -171,13 +214,14 @@ def _other_reset(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | No
 
 def _rounded(mode: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
     def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
-        frame = _periods(case.accruals(), req)
-        if len(frame) == 0 or any(c != 0 for c in frame.cut):
+        accruals = case.accruals()
+        chosen = accruals.pick(req)
+        if len(chosen) == 0 or any(c != 0 for c in accruals.values["cut"][chosen]):
             return None  # a cap or the interest ceiling cut these periods: rounding alone cannot say
-        interest = Decimal(sum(frame.interest, Decimal(0)))
+        interest, accrual = accruals.total("interest", chosen), accruals.values["accrual"][chosen]
         if mode == "once":
-            return interest, Decimal(sum(frame.accrual, Decimal(0))).quantize(CENT, ROUND_HALF_UP)
-        return interest, Decimal(sum((a.quantize(CENT, ROUND_FLOOR) for a in frame.accrual), Decimal(0)))
+            return interest, Decimal(sum(accrual, Decimal(0))).quantize(CENT, ROUND_HALF_UP)
+        return interest, Decimal(sum((a.quantize(CENT, ROUND_FLOOR) for a in accrual), CENT * 0))
     return run
 
 
@@ -185,9 +229,9 @@ def _boundary(by: str = "end_date", shift: int = 0) -> Callable[[_LoanCase, _Req
     def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         if (req.period is None) != (shift == 0):
             return None  # start dates are for ranges, neighbours for period numbers
-        frame = case.periods()
-        chosen = None if frame is None else _periods(frame, req, by, shift)
-        return None if chosen is None or len(chosen) == 0 else _sums(chosen)
+        p = case.arrays()
+        chosen = None if p is None else p.pick(req, by, shift)
+        return None if p is None or chosen is None or len(chosen) == 0 else p.sums(chosen)
     return run
 
 
@@ -397,19 +441,18 @@ def reconcile(bank_claims: pd.DataFrame, portfolio: PortfolioTables | str | os.P
         if isinstance(case, str):
             record.update(status="invalid", detail=case)
             continue
-        frame = case.periods()
-        if frame is None:
+        p = case.arrays()
+        if p is None:
             record.update(status="invalid", detail=f"the engine cannot price this loan: "
                                                    f"{case.errors.get('standard', 'unknown reason')}")
             continue
-        chosen = _periods(frame, req)
+        chosen = p.pick(req)
         if len(chosen) == 0:
-            where = (f"period {req.period} (the loan has {len(frame)})" if req.period is not None
-                     else f"{req.from_date} to {req.to_date} (due dates {frame.end_date.iloc[0]} to "
-                          f"{frame.end_date.iloc[-1]})")
+            where = (f"period {req.period} (the loan has {len(p)})" if req.period is not None
+                     else f"{req.from_date} to {req.to_date} (due dates {p.day(0)} to {p.day(len(p) - 1)})")
             record.update(status="invalid", detail=f"no period of the loan is {where}")
             continue
-        interest, subsidy = _sums(chosen)
+        interest, subsidy = p.sums(chosen)
         record.update(interest_computed=interest, subsidy_computed=subsidy, diff=req.subsidy_claimed - subsidy)
         if subsidy == req.subsidy_claimed and req.interest_charged in (None, interest):
             record.update(status="match")
