@@ -107,6 +107,9 @@ def test_the_response_is_json_with_exact_amounts() -> None:
     ({"loans": [{**GOOD["loans"][0], "loan_id": f"L{k}"} for k in range(101)]}, "at most 100 items"),
     ({"loans": [GOOD["loans"][0], GOOD["loans"][0]]}, "ids must be unique"),
     ({"project": {**GOOD["project"], "total_investment": "2000000000000"}}, "beyond the quote's bound of 1e12"),
+    ({"project": {**GOOD["project"], "merit_score": "1e17"}}, "merit_score .* beyond the quote's bound of 1e12"),
+    ({"project": {**GOOD["project"], "merit_score": "1e999999"}}, "too large to be an amount or a rate"),
+    ({"loans": [{**GOOD["loans"][0], "principal": "1" + "0" * 5000}]}, r"'10000.*\(5,001 characters\) is too large"),
     ({"insurance": [{**GOOD["insurance"][0], "years": 80}]}, "between 1 and 50"),
     ({"insurance": [{**GOOD["insurance"][0], "project_id": "P2"}]}, "'P2' is not the project 'P1'"),
     ({"years": [2031, 2030]}, "the first is after the last"),
@@ -164,6 +167,8 @@ HOSTILE = [
     json.dumps({**GOOD, "project": {**GOOD["project"], "eligible_investment": "600000000"}}).encode(),
     json.dumps({**GOOD, "insurance": [{**GOOD["insurance"][0], "enterprise_id": "E2"}]}).encode(),
     json.dumps({**GOOD, "insurance": [{**GOOD["insurance"][0], "policy_id": "I" * 100}]}).encode(),
+    json.dumps({**GOOD, "project": {**GOOD["project"], "merit_score": "1e17"}}).encode(),  # an int64 overflow
+    json.dumps({**GOOD, "project": {**GOOD["project"], "merit_score": "9" * 900_000}}).encode(),
 ]
 
 
@@ -234,7 +239,8 @@ def _fast_and_batch(request: QuoteRequest, lpr) -> tuple[Any, Any]:  # noqa: ANN
 
     def run(fast: bool) -> Any:
         try:
-            return _quote(request, policy=POLICY, lpr=lpr, fast=fast).model_dump()
+            # JSON, as the portal reads it: Decimal('1E+2') and Decimal('100') would be equal in a dump
+            return _quote(request, policy=POLICY, lpr=lpr, fast=fast).model_dump_json()
         except ValueError as exc:
             return f"{type(exc).__name__}: {exc}"
     return run(True), run(False)
@@ -285,6 +291,19 @@ def test_the_fast_path_answers_as_the_batch_path_word_for_word(seed: int, pick: 
         assert taken, "an ordinary request must take the fast path"
     if mutation in ("eligible above total", "zero total", "blank enterprise", "project before the policy"):
         assert not taken and isinstance(batch, str | dict)
+
+
+def test_an_overflow_on_the_fast_path_is_answered_by_the_batch_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value the request's bounds let through but an int64 column cannot hold is named by the tables' checks."""
+    from subsidy_engine import quote as quote_module
+
+    def overflow(*args: Any, **kwargs: Any) -> None:
+        raise OverflowError("Python int too large to convert to C long")
+
+    request = QuoteRequest.model_validate(GOOD)
+    expected = quote_module._quote(request, policy=POLICY, lpr=LPR, fast=False)
+    monkeypatch.setattr(quote_module, "project_claims", overflow)
+    assert quote(request, policy=POLICY, lpr=LPR) == expected
 
 
 def test_the_fast_path_writes_the_explanation_of_explain() -> None:

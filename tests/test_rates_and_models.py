@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from subsidy_engine import CoverageError, FloatingRate, Loan, MoneyError, amortize, load_lpr
-from subsidy_engine.money import div_half_up, quantize_fen, split_largest_remainder, to_decimal
+from subsidy_engine.money import div_half_up, quantize_fen, scaled_integer, split_largest_remainder, to_decimal
 from subsidy_engine.rates import schedules_dir
 
 
@@ -110,6 +113,23 @@ def test_half_up_not_half_even() -> None:
     assert div_half_up(25, 10) == 3 and div_half_up(35, 10) == 4 and div_half_up(24, 10) == 2
     with pytest.raises(MoneyError, match="floats"):
         to_decimal(0.1)
+
+
+@given(digits=st.integers(0, 10**12), exponent=st.integers(-40, 40), places=st.sampled_from([2, 10]))
+def test_scaled_integer_is_exact_arithmetic(digits: int, exponent: int, places: int) -> None:
+    """The shortcuts (zero, more places to drop than digits) agree with plain fractions."""
+    value = Decimal(digits).scaleb(exponent)
+    exact = Fraction(digits) * Fraction(10) ** (exponent + places)
+    assert scaled_integer(value, places) == (int(exact) if exact.denominator == 1 else None)
+
+
+def test_magnitudes_no_amount_or_rate_reaches_are_refused_when_read() -> None:
+    assert to_decimal("9" * 30) == Decimal("9" * 30)
+    for text in ("1e30", "-1e999999", "1" + "0" * 30):
+        with pytest.raises(MoneyError, match="too large to be an amount or a rate"):
+            to_decimal(text)
+    assert to_decimal("0e999999") == 0 and scaled_integer(Decimal("0e999999"), 2) == 0
+    assert scaled_integer(Decimal("1e-999999"), 2) is None
 
 
 def test_largest_remainder_conserves_the_total() -> None:

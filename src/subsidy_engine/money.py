@@ -17,6 +17,7 @@ ten decimal places (one ten-thousandth of a basis point) is exact.
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Final
 
@@ -31,6 +32,10 @@ ONE_FEN: Final = Decimal("0.01")
 MAX_PRINCIPAL_YUAN: Final = Decimal("1000000000000")  # 1e12 yuan
 #: The largest annual rate accepted (100%); higher is taken to be a unit error.
 MAX_ANNUAL_RATE: Final = Decimal(1)
+#: No amount or rate the engine reads comes near 1e30 (int64 fen end at 9.2e16
+#: yuan). Refusing such magnitudes when they are read keeps a hostile
+#: ``"1e999999"`` from costing a million-digit integer before a bound says no.
+MAX_MAGNITUDE_DIGITS: Final = 30
 
 
 class MoneyError(ValueError):
@@ -52,6 +57,8 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
     """
     if isinstance(value, bool):
         raise MoneyError(f"{what}: booleans are not amounts or rates")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise MoneyError(f"{what}: {value!r} is not a finite number; amounts and rates are decimals")
     if isinstance(value, float):
         exact = f"{Decimal(value):.34f}".rstrip("0")[:36]
         raise MoneyError(
@@ -68,14 +75,23 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
         try:
             result = Decimal(text)
         except InvalidOperation:
-            raise MoneyError(f"{what}: {value!r} is not a decimal number") from None
+            raise MoneyError(f"{what}: {_shown(value)} is not a decimal number") from None
     else:
         raise MoneyError(
             f"{what}: expected str, int or Decimal, got {type(value).__name__}"
         )
     if not result.is_finite():
-        raise MoneyError(f"{what}: {value!r} is not a finite number")
+        raise MoneyError(f"{what}: {_shown(value)} is not a finite number")
+    if result and result.adjusted() >= MAX_MAGNITUDE_DIGITS:
+        raise MoneyError(f"{what}: {_shown(value)} is too large to be an amount or a rate")
     return result
+
+
+def _shown(value: object) -> str:
+    # a hostile value may be megabytes long; the message shows its start and its length
+    text = repr(value) if isinstance(value, str) else str(value)
+    length = len(value) if isinstance(value, str) else len(text)
+    return text if len(text) <= 40 else f"{text[:30]}... ({length:,} characters)"
 
 
 def scaled_integer(value: Decimal, places: int) -> int | None:
@@ -93,6 +109,10 @@ def scaled_integer(value: Decimal, places: int) -> int | None:
         return None  # NaN or infinity
     magnitude = int("".join(map(str, digits)) or "0")
     shift = exponent + places
+    if magnitude == 0:
+        return 0  # "0E+999999" is zero, without a power of ten to build
+    if -shift > len(digits):
+        return None  # fewer digits than places to drop: a fraction remains, whatever they are
     if shift >= 0:
         result = magnitude * 10**shift
     else:

@@ -26,7 +26,15 @@ reports the problem) for a request with a blank id, an investment the projects
 table refuses (zero total, eligible above total, a negative amount), an event
 the events table refuses (a listing step without venue or stage, an issuance
 with them, an amount raised not positive), an anchor date no parameter set
-covers, or a loan the rate data cannot price.
+covers, or a loan the rate data cannot price; :func:`~subsidy_engine.quote` also
+takes the batch path when this one meets an amount too large for an int64
+column (``ArithmeticError``), so the tables' checks name it.
+
+**What it assumes.** The guarantees of :class:`~subsidy_engine.QuoteRequest`:
+ids unique within each kind of item, one enterprise (every insurance policy and
+event is the project's enterprise's), items of this project or of none, and
+the request's bounds on terms, amounts and dates. Called with items that break
+them, it does not check and its figures are not the batch engine's.
 """
 
 from __future__ import annotations
@@ -154,7 +162,8 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     its enterprise's insurance policies and events (of the project, or of no project).
 
     ``digest`` names the request (the hash a one-project portfolio of it carries). ``None`` when the
-    request is not one this path takes (see the module docstring): the batch path then answers.
+    request is not one this path takes (see the module docstring): the batch path then answers. The items
+    are taken as a :class:`~subsidy_engine.QuoteRequest` guarantees them (the module docstring, "What it assumes").
     """
     if not _ordinary(project, project_loans, insurance, events, policy):
         return None

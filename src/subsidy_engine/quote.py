@@ -8,10 +8,15 @@ bit, what is not paid and why, each loan's schedule, and the explanation of
 :func:`subsidy_engine.explain`. Both export their JSON Schema
 (``QuoteRequest.model_json_schema()``); amounts travel as decimal strings.
 
-The figures are the batch engine's: the request becomes a one-project
-portfolio and goes through :func:`subsidy_engine.evaluate`, the same kernels
-and the same stacking, so a quote equals that project's rows of a batch run to
-the fen (a hypothesis test checks it).
+The figures are the batch engine's. An ordinary request goes from its
+validated models straight into the batch engine's kernels, stacking and caps
+(:mod:`subsidy_engine.one_project`, the fast path); one with something to
+report (a row the tables' checks would reject, dates no parameter set covers,
+a loan the rate data cannot price, a value an int64 column cannot hold)
+becomes a one-project portfolio and goes through
+:func:`subsidy_engine.evaluate`, which says what it is. Either way a quote
+equals that project's rows of a batch run to the fen (a hypothesis test
+compares the fast path, the batch path and the batch run).
 
 **Bounds** (a clear error each, never a silent cut): at most 100 loans, 100
 insurance policies and 100 events; terms up to 50 years (600 months), a
@@ -68,9 +73,9 @@ def _in_years(day: date, name: str) -> None:
         raise ValueError(f"{name} {day} is outside the quote's years 2000-2100")
 
 
-def _bounded(value: Decimal | None, name: str) -> Decimal | None:
+def _bounded(value: Decimal | None, name: str, unit: str = " yuan") -> Decimal | None:
     if value is not None and abs(value) > MAX_AMOUNT:
-        raise ValueError(f"{name} {value:,} is beyond the quote's bound of 1e12 yuan")
+        raise ValueError(f"{name} {value:,} is beyond the quote's bound of 1e12{unit}")
     return value
 
 
@@ -153,6 +158,7 @@ class QuoteProject(Project):
         _in_years(self.start_date, "start_date")
         for name in ("total_investment", "eligible_investment", "expected_returns"):
             _bounded(getattr(self, name), name)
+        _bounded(self.merit_score, "merit_score", unit="")  # a score, not yuan; an int64 column holds it
         return self
 
 
@@ -413,8 +419,12 @@ def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve
     years = None if request.years is None else range(request.years[0], request.years[1] + 1)
     result = None
     if fast:
-        result = project_claims(request.project, request.loans, request.insurance, request.events, policy, curve,
-                                years=years, rate_by_stage=request.rate_by_stage, digest=_digest(request))
+        try:
+            result = project_claims(request.project, request.loans, request.insurance, request.events, policy,
+                                    curve, years=years, rate_by_stage=request.rate_by_stage, digest=_digest(request))
+        except ArithmeticError:
+            # a value the bounds let through but an int64 column cannot hold: the tables' checks name it
+            result = None
     if result is None:
         result = _through_tables(request, policy, curve, years)
     return _response(request, result)
