@@ -156,6 +156,10 @@ def test_reconcile_command(tmp_path: Path, tables: PortfolioTables, capsys) -> N
     assert main(["reconcile", "--projects", "300", "--out", str(tmp_path / "demo")]) == 1  # planted mismatches
     out = capsys.readouterr().out
     assert "Mismatches by likely cause" in out and "compared" in out
+    totals = reconcile_totals(reconcile(bank_claims(portfolio(300, seed=78), LPR), portfolio(300, seed=78), lpr=LPR))
+    compared = next(line for line in out.splitlines() if line.lstrip().startswith("compared")).split()
+    # every amount printed as the summary's exact figure, thousands separated alike
+    assert compared[2:] == [f"{totals[c].iloc[-1]:,}" for c in ("subsidy_claimed", "subsidy_computed", "diff")]
     book = openpyxl.load_workbook(tmp_path / "demo" / "reconcile.xlsx", read_only=True)
     assert book.sheetnames == ["rows", "totals"]
     assert "bank_note" in pd.read_csv(tmp_path / "demo" / "reconcile.csv").columns

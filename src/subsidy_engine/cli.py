@@ -12,6 +12,7 @@ the parts one by one;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
@@ -239,8 +240,17 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _frame_text(frame: pd.DataFrame) -> str:
-    money = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, Decimal)).all() and len(frame)]
-    return frame.to_string(index=False, formatters={c: "{:,}".format for c in money})
+    """A table of exact amounts as text: thousands separated, a blank where a row has no amount."""
+    def is_money(column: pd.Series) -> bool:
+        given = [v for v in column if v is not None]
+        return bool(given) and all(isinstance(v, Decimal) for v in given)
+
+    def amount(value: Decimal | None) -> str:
+        return "" if value is None else f"{value:,}"
+
+    # formatted before printing: pandas hands a formatter no missing value, and would print "None"
+    shown = frame.assign(**{c: frame[c].map(amount) for c in frame.columns if is_money(frame[c])})
+    return shown.to_string(index=False)
 
 
 def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]],
@@ -395,7 +405,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     val = sub.add_parser("validate", help="check a portfolio's tables and list every problem at once")
     val.add_argument("portfolio")
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        # the reader went away (`... | head`): stop quietly, as a Unix filter does, not with a traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
+
+def _dispatch(args: argparse.Namespace) -> int:
     pd.set_option("display.width", 160)
     if args.command == "demo":
         _print_sample_loan()
