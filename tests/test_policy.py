@@ -100,3 +100,16 @@ def test_the_policy_digest_changes_with_the_file(tmp_path) -> None:
     data = copy.deepcopy(BUNDLED)
     data["parameter_sets"][0]["parameters"]["insurance_premium"]["share"]["value"] = "0.70"
     assert load_policy(write(tmp_path, data)).digest != load_policy().digest
+
+
+def test_a_rule_is_made_once_per_section_and_anew_for_a_changed_one() -> None:
+    from subsidy_engine.policy import ParameterSet
+
+    first = load_policy().sets[0]
+    assert first.interest_subsidy_rule() is first.interest_subsidy_rule()
+    assert first.interest_subsidy_rule(date(2024, 1, 1)).start_date == date(2024, 1, 1)
+    data = first.model_dump()
+    data["parameters"]["interest_subsidy"]["points"]["value"] = Decimal("0.01")
+    changed = ParameterSet.model_validate(data, strict=False)
+    assert changed.interest_subsidy_rule().points == Decimal("0.01")
+    assert first.interest_subsidy_rule().points == Decimal("0.025")

@@ -90,7 +90,10 @@ def test_the_response_is_json_with_exact_amounts() -> None:
     columns = data["schedules"][0]["columns"]
     assert {len(v) for v in columns.values()} == {360} and data["lpr_projection"] == "flat"
     assert columns["payment"][0] == str(response.schedules[0].rows[0].payment)
-    assert data["explanation"].startswith("Project P1 of enterprise E1")
+    assert data["explanation"].startswith("Project P1 of enterprise E1 (sector not given, district not given,")
+    from subsidy_engine.quote import _quote  # the batch path reads the same blanks from its tables
+    assert _quote(QuoteRequest.model_validate(GOOD), policy=POLICY, lpr=LPR, fast=False).explanation == \
+        response.explanation
     schema = QuoteRequest.model_json_schema()
     assert {"project", "loans", "insurance", "events", "years"} <= set(schema["properties"])
     assert schema["properties"]["loans"]["maxItems"] == 100

@@ -264,6 +264,8 @@ class _Rows:
 
     def column(self, name: str) -> Any:
         values = [part[name] for part in self.parts]
+        if len(values) == 1:
+            return values[0]  # one instrument (a quote of a loan): no copy to make
         return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
 
 
@@ -541,8 +543,45 @@ class _Stacking:
     enterprise_cap: _GroupCap
     project_cap: _GroupCap
     total_cap: _GroupCap | None
-    favourable: list[tuple[np.ndarray, list[int]]]  # (projects of a set, instruments of a group)
+    favourable: list[tuple[np.ndarray, np.ndarray]]  # (projects of a set, instruments of a group)
     n_projects: int
+
+
+class _StackingParameters(NamedTuple):
+    """The stacking rules of each parameter set as arrays (index: the set), made once per policy."""
+
+    enterprise_cap: np.ndarray  # 貼息 per enterprise and year, fen
+    project_cap: np.ndarray  # 貼息 per project over its life, fen
+    favourable: list[tuple[int, np.ndarray]]  # (set, the instruments of a most-favourable group)
+    total_cap_share: np.ndarray  # rate units; -1: no total cap
+    total_capped: np.ndarray  # (set, instrument): under the total cap
+
+
+_STACKING_PARAMETERS: dict[int, tuple[Policy, tuple[Any, ...], _StackingParameters]] = {}
+
+
+def _stacking_parameters(policy: Policy) -> _StackingParameters:
+    known = _STACKING_PARAMETERS.get(id(policy))
+    if known is not None and known[0] is policy and known[1] is policy.sets:  # held here: no reused id
+        return known[2]
+    sets = policy.sets
+    capped = np.zeros((len(sets), len(INSTRUMENTS)), bool)
+    for k, s in enumerate(sets):
+        capped[k, [INSTRUMENTS.index(i) for i in s.parameters.stacking.total_cap_instruments.value]] = True
+    made = _StackingParameters(
+        np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets]),
+        np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets]),
+        [(k, np.array([INSTRUMENTS.index(g) for g in group], np.int64))
+         for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value],
+        np.array([-1 if s.parameters.stacking.total_cap_share_of_investment.value is None else
+                  rate_to_units(s.parameters.stacking.total_cap_share_of_investment.value) for s in sets]),
+        capped)
+    for array in (made.enterprise_cap, made.project_cap, made.total_cap_share, made.total_capped):
+        array.flags.writeable = False  # shared by every evaluation under this policy
+    if len(_STACKING_PARAMETERS) >= 64:
+        _STACKING_PARAMETERS.clear()
+    _STACKING_PARAMETERS[id(policy)] = (policy, policy.sets, made)
+    return made
 
 
 def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray], n_projects: int) -> _Stacking:
@@ -558,33 +597,26 @@ def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray]
     set_of_row = rows.column("set_index")
     has_project = project >= 0
     project_set = policy.set_index(project_arrays["day"]) if n_projects else np.zeros(0, np.int64)
-    sets = policy.sets
+    by_set = _stacking_parameters(policy)
     is_subsidy = instrument == INSTRUMENTS.index("interest_subsidy")
 
     # 2. 貼息 per enterprise and year, in order of drawdown, then loan_id
-    cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets])
     subset = np.flatnonzero(is_subsidy)
     enterprise_cap = _GroupCap(
-        np.where(is_subsidy, cap[set_of_row], NO_CAP),
+        np.where(is_subsidy, by_set.enterprise_cap[set_of_row], NO_CAP),
         subset[batch.sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])],
         (enterprise_code, year))
     # 3. 貼息 per project over its life, earliest years first
-    cap = np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets])
     subset = np.flatnonzero(is_subsidy & has_project)
     project_cap = _GroupCap(
-        np.where(is_subsidy & has_project, cap[set_of_row], NO_CAP),
+        np.where(is_subsidy & has_project, by_set.project_cap[set_of_row], NO_CAP),
         subset[batch.sort_order(project[subset], year[subset], day[subset], item_code[subset])], (project,))
     # 4. most favourable only: the groups of each parameter set
-    favourable = [(np.flatnonzero(project_set == k), [INSTRUMENTS.index(g) for g in group])
-                  for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value]
+    favourable = [(np.flatnonzero(project_set == k), columns) for k, columns in by_set.favourable]
     # 5. total cap as a share of the project's investment, earliest years first
     total_cap = None
     if n_projects:
-        share = np.array([-1 if s.parameters.stacking.total_cap_share_of_investment.value is None else
-                          rate_to_units(s.parameters.stacking.total_cap_share_of_investment.value) for s in sets])
-        capped = np.zeros((len(sets), len(INSTRUMENTS)), bool)
-        for k, s in enumerate(sets):
-            capped[k, [INSTRUMENTS.index(i) for i in s.parameters.stacking.total_cap_instruments.value]] = True
+        share, capped = by_set.total_cap_share, by_set.total_capped
         cap_of_project = np.empty(n_projects, np.int64)
         share_of_amounts(project_arrays["total_investment"], np.maximum(share[project_set], 0), False,
                          cap_of_project)
@@ -614,11 +646,12 @@ def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         totals = totals.reshape(st.n_projects, k_instruments)
         dropped = np.zeros((st.n_projects, k_instruments), bool)
         for in_set, columns in st.favourable:
-            block = totals[np.ix_(in_set, columns)]
+            cells = (in_set[:, None], columns[None, :])  # np.ix_(in_set, columns), without its overhead
+            block = totals[cells]
             best = np.argmax(block, axis=1)  # the first of equal totals
             lose = np.ones_like(block, bool)
             lose[np.arange(block.shape[0]), best] = False
-            dropped[np.ix_(in_set, columns)] |= lose & (block > 0)
+            dropped[cells] |= lose & (block > 0)
         after_favourable[has_project & dropped[np.maximum(project, 0), instrument]] = 0
     after_total = after_favourable
     if st.total_cap is not None:

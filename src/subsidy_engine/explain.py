@@ -282,10 +282,15 @@ def explain_facts(facts: Facts) -> str:
         value = project.get(name)
         return "yes" if str(value).strip().lower() in ("true", "yes", "1") else "no"
 
+    def attribute(name: str) -> str:
+        value = project.get(name)
+        missing = value is None or (isinstance(value, float) and value != value) or not str(value).strip()
+        return "not given" if missing else str(value)  # a blank cell, not the word "None" or "nan"
+
     refs = _References(facts.policy)
     years = (f"{facts.years[0]}-{facts.years[-1]}" if facts.years else "all years")
-    out = [f"Project {project_id} of enterprise {project['enterprise_id']} (sector {project.get('sector')}, "
-           f"district {project.get('district')}, industry or software: {flag('industry_or_software')}, "
+    out = [f"Project {project_id} of enterprise {project['enterprise_id']} (sector {attribute('sector')}, "
+           f"district {attribute('district')}, industry or software: {flag('industry_or_software')}, "
            f"in the library: {flag('in_library')})",
            f"{len(rows)} claim(s) in {years}, total {_yuan(sum((row.amount for row in rows), Decimal(0)))}; engine "
            f"{facts.provenance.engine_version}, inputs {facts.provenance.parameters_sha256[:12]}",

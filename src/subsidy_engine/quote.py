@@ -51,7 +51,7 @@ from .grants import Event
 from .insurance import InsurancePolicy
 from .investment import Project
 from .loans import Loan
-from .money import fen_to_yuan
+from .money import ONE_FEN, fen_to_yuan
 from .one_project import ClaimRow, ProjectClaims, cells, project_claims
 from .policy import Policy, load_policy
 from .provenance import engine_version
@@ -358,26 +358,36 @@ def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, year
 
 
 def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, Any]:
-    """A loan's schedule as the response's JSON-ready columns (one pass over the kernel's fen arrays)."""
+    """A loan's schedule as the response's columns (one pass over the kernel's fen arrays).
+
+    The columns are built from the kernel's exact integers, so the model is constructed, not
+    validated: 2,160 amounts of a 30-year loan need no second look, and skipping it is a tenth of
+    the quote's time.
+    """
     total = fen_to_yuan(int(schedule.interest_fen.sum()))
     if not with_rows:
         return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": None}
     rates = {units: Decimal(units).scaleb(-10).normalize() for units in set(schedule.rate_units.tolist())}
-    first, to_date = EPOCH.toordinal(), date.fromordinal
     payment_fen = (schedule.interest_fen + schedule.principal_fen).tolist()
-    payments = {fen: Decimal(fen).scaleb(-2) for fen in set(payment_fen)}  # an annuity's payment repeats
+    payments = {fen: Decimal(fen) * ONE_FEN for fen in set(payment_fen)}  # an annuity's payment repeats
 
     def yuan(fen: np.ndarray) -> list[Decimal]:
-        return [Decimal(v).scaleb(-2) for v in fen.tolist()]
+        # Decimal(fen) * 0.01 is exact and spelt as fen_to_yuan spells it ("1.00", "0.00"), and faster
+        return [Decimal(v) * ONE_FEN for v in fen.tolist()]
 
     principal = yuan(schedule.principal_fen)
     # each opening balance is the one before less its principal: exact two-place subtractions
     opening = list(accumulate(principal[:-1], operator.sub, initial=fen_to_yuan(int(schedule.opening_fen[0]))))
-    return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": {
-        "end_date": [to_date(first + day) for day in schedule.end_day.tolist()],
-        "annual_rate": [rates[units] for units in schedule.rate_units.tolist()],
-        "opening_balance": opening, "interest": yuan(schedule.interest_fen), "principal": principal,
-        "payment": [payments[fen] for fen in payment_fen]}}
+    columns = QuoteScheduleColumns.model_construct(
+        end_date=(schedule.end_day + _TO_NUMPY_DAYS).astype("datetime64[D]").tolist(),  # dates, made in C
+        annual_rate=list(map(rates.__getitem__, schedule.rate_units.tolist())),
+        opening_balance=opening, interest=yuan(schedule.interest_fen), principal=principal,
+        payment=list(map(payments.__getitem__, payment_fen)))
+    return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": columns}
+
+
+# the kernels count days from rates.EPOCH; numpy's datetime64 from 1970-01-01
+_TO_NUMPY_DAYS = (EPOCH - date(1970, 1, 1)).days
 
 
 def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None) -> QuoteResponse:
