@@ -249,3 +249,15 @@ def test_an_enterprise_s_items_are_paid_when_every_project_is_rejected() -> None
     assert sorted(claims.table.instrument.astype(str)) == ["premium_subsidy", "reits_grant"]
     assert claims.table.project_id.isna().all() and not claims.attributes.in_library.any()
     assert claims.attributes.merit_score.isna().all()
+
+
+def test_stacking_parameters_are_made_once_per_policy_and_anew_for_a_scenario_s() -> None:
+    from subsidy_engine.evaluate import _stacking_parameters
+    from subsidy_engine.scenario import Scenario
+
+    base = load_policy()
+    assert _stacking_parameters(base) is _stacking_parameters(base)
+    changed = Scenario.of({"id": "cap", "parameters": {"interest_subsidy.annual_cap_per_enterprise": "1000"}})
+    other = changed.policy(base)
+    assert _stacking_parameters(other).enterprise_cap.tolist() == [100_000] * len(other.sets)
+    assert _stacking_parameters(base).enterprise_cap.tolist() != [100_000] * len(base.sets)
