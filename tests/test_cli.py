@@ -48,3 +48,19 @@ def test_without_a_projection_beyond_the_horizon_rows_are_rejected(capsys) -> No
 def test_strict_mode_fails_with_the_reason(capsys) -> None:
     assert main(["amortize", str(demo_loans_path()), "--strict", "--hold-lpr-until", "2045-12-31"]) == 2
     assert "row 17 (loan_id 'BJ-0018') principal" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`subsidy-engine demo | head -1`: the pipe closes under a buffered writer, the usual case."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    run = subprocess.Popen([sys.executable, "-c", "from subsidy_engine.cli import main; raise SystemExit(main())",
+                            "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert run.stdout is not None and run.stderr is not None
+    run.stdout.close()  # before the first line: whatever it writes meets a closed pipe
+    error = run.stderr.read().decode()
+    assert run.wait(timeout=120) == 141, error
+    assert "Traceback" not in error and "Exception ignored" not in error, error

@@ -261,3 +261,30 @@ def test_stacking_parameters_are_made_once_per_policy_and_anew_for_a_scenario_s(
     other = changed.policy(base)
     assert _stacking_parameters(other).enterprise_cap.tolist() == [100_000] * len(other.sets)
     assert _stacking_parameters(base).enterprise_cap.tolist() != [100_000] * len(base.sets)
+
+
+def test_a_missing_sector_or_district_reads_not_given_however_the_table_spells_it() -> None:
+    tables = demo_portfolio(300, seed=5)
+    projects = tables.projects.copy()
+    projects["sector"] = pd.array([None] * len(projects), dtype="string")  # a Parquet file's nullable text
+    projects["district"] = pd.Series([float("nan")] * len(projects), dtype=object)
+    claims = evaluate(PortfolioTables(projects=projects, loans=tables.loans, insurance=tables.insurance,
+                                      events=tables.events, problems=tables.problems, source="test", digest="t"),
+                      POLICY, range(2024, 2027))
+    text = explain(claims, claims.table.project_id.dropna().iloc[0])
+    assert "(sector not given, district not given," in text.splitlines()[0]
+
+
+def test_stacking_groups_changed_in_place_are_seen() -> None:
+    from subsidy_engine.evaluate import _stacking_parameters
+
+    policy = load_policy()  # a policy of this test's own: its lists are changed in place below
+    before = _stacking_parameters(policy)
+    groups = policy.sets[0].parameters.stacking.most_favourable_only.value
+    assert groups, "the bundled policy has a most-favourable group"
+    saved = list(groups)
+    groups.clear()
+    try:
+        assert _stacking_parameters(policy).favourable == [] != before.favourable
+    finally:
+        groups.extend(saved)

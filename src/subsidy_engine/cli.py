@@ -249,7 +249,10 @@ def _frame_text(frame: pd.DataFrame) -> str:
         return "" if value is None else f"{value:,}"
 
     # formatted before printing: pandas hands a formatter no missing value, and would print "None"
-    shown = frame.assign(**{c: frame[c].map(amount) for c in frame.columns if is_money(frame[c])})
+    shown = frame.copy()
+    for column in frame.columns:
+        if is_money(frame[column]):
+            shown[column] = frame[column].map(amount)
     return shown.to_string(index=False)
 
 
@@ -406,12 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     val.add_argument("portfolio")
     args = parser.parse_args(argv)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try, not at exit
+        return code
     except BrokenPipeError:
-        # the reader went away (`... | head`): stop quietly, as a Unix filter does, not with a traceback
+        # the reader went away (`... | head`): stop quietly, as a Unix filter does, not with a traceback;
+        # 141 is a shell's code for a pipe closed under the writer (128 + SIGPIPE), apart from 1 and 2
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return 141
 
 
 def _dispatch(args: argparse.Namespace) -> int:

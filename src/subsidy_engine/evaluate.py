@@ -264,8 +264,12 @@ class _Rows:
 
     def column(self, name: str) -> Any:
         values = [part[name] for part in self.parts]
-        if len(values) == 1:
-            return values[0]  # one instrument (a quote of a loan): no copy to make
+        if len(values) == 1:  # one instrument (a quote of a loan): no copy to make, and none to write into
+            if isinstance(values[0], np.ndarray):
+                view = values[0].view()
+                view.flags.writeable = False
+                return view
+            return values[0]
         return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
 
 
@@ -557,13 +561,17 @@ class _StackingParameters(NamedTuple):
     total_capped: np.ndarray  # (set, instrument): under the total cap
 
 
-_STACKING_PARAMETERS: dict[int, tuple[Policy, tuple[Any, ...], _StackingParameters]] = {}
+_STACKING_PARAMETERS: dict[int, tuple[Policy, tuple[Any, ...], tuple[Any, ...], _StackingParameters]] = {}
 
 
 def _stacking_parameters(policy: Policy) -> _StackingParameters:
+    # the groups are lists inside the frozen models, which a caller could change in place: they are part
+    # of the key, by value (a few microseconds), beside the policy and its sets by identity
+    groups = tuple((tuple(map(tuple, s.parameters.stacking.most_favourable_only.value)),
+                    tuple(s.parameters.stacking.total_cap_instruments.value)) for s in policy.sets)
     known = _STACKING_PARAMETERS.get(id(policy))
-    if known is not None and known[0] is policy and known[1] is policy.sets:  # held here: no reused id
-        return known[2]
+    if known is not None and known[0] is policy and known[1] is policy.sets and known[2] == groups:
+        return known[3]  # the memo holds the policy, so its id is not reused
     sets = policy.sets
     capped = np.zeros((len(sets), len(INSTRUMENTS)), bool)
     for k, s in enumerate(sets):
@@ -580,7 +588,7 @@ def _stacking_parameters(policy: Policy) -> _StackingParameters:
         array.flags.writeable = False  # shared by every evaluation under this policy
     if len(_STACKING_PARAMETERS) >= 64:
         _STACKING_PARAMETERS.clear()
-    _STACKING_PARAMETERS[id(policy)] = (policy, policy.sets, made)
+    _STACKING_PARAMETERS[id(policy)] = (policy, policy.sets, groups, made)
     return made
 
 

@@ -284,8 +284,8 @@ def explain_facts(facts: Facts) -> str:
 
     def attribute(name: str) -> str:
         value = project.get(name)
-        missing = value is None or (isinstance(value, float) and value != value) or not str(value).strip()
-        return "not given" if missing else str(value)  # a blank cell, not the word "None" or "nan"
+        missing = value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) or not str(value).strip()
+        return "not given" if missing else str(value)  # a blank cell, not the words None, nan or <NA>
 
     refs = _References(facts.policy)
     years = (f"{facts.years[0]}-{facts.years[-1]}" if facts.years else "all years")

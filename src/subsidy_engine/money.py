@@ -32,10 +32,11 @@ ONE_FEN: Final = Decimal("0.01")
 MAX_PRINCIPAL_YUAN: Final = Decimal("1000000000000")  # 1e12 yuan
 #: The largest annual rate accepted (100%); higher is taken to be a unit error.
 MAX_ANNUAL_RATE: Final = Decimal(1)
-#: No amount or rate the engine reads comes near 1e30 (int64 fen end at 9.2e16
-#: yuan). Refusing such magnitudes when they are read keeps a hostile
-#: ``"1e999999"`` from costing a million-digit integer before a bound says no.
-MAX_MAGNITUDE_DIGITS: Final = 30
+#: A number of a thousand digits or more before the point is refused when read,
+#: whatever it is for: the engine's own bounds (1e12 yuan, a rate of 1) say why
+#: a smaller one is too large, but a hostile ``"1e999999"`` would first cost a
+#: million-digit integer to compare.
+MAX_MAGNITUDE_DIGITS: Final = 1000
 
 
 class MoneyError(ValueError):
@@ -82,13 +83,16 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
         )
     if not result.is_finite():
         raise MoneyError(f"{what}: {_shown(value)} is not a finite number")
-    if result and result.adjusted() >= MAX_MAGNITUDE_DIGITS:
-        raise MoneyError(f"{what}: {_shown(value)} is too large to be an amount or a rate")
+    if result and result.adjusted() + 1 >= MAX_MAGNITUDE_DIGITS:
+        raise MoneyError(f"{what}: {_shown(value)} has {result.adjusted() + 1:,} digits before the point; "
+                         "no amount or rate comes near")
     return result
 
 
 def _shown(value: object) -> str:
     # a hostile value may be megabytes long; the message shows its start and its length
+    if isinstance(value, int) and value.bit_length() > 10_000:  # str() refuses ints past 4,300 digits
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
     text = repr(value) if isinstance(value, str) else str(value)
     length = len(value) if isinstance(value, str) else len(text)
     return text if len(text) <= 40 else f"{text[:30]}... ({length:,} characters)"
