@@ -176,3 +176,20 @@ def test_kernel_calendar_helpers_agree_with_numpy_and_python() -> None:
     assert np.array_equal(years, days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970)
     for y, m, d in ((1, 1, 1), (1600, 2, 29), (1969, 12, 31), (2024, 2, 29), (9999, 12, 31)):
         assert days_from_civil(y, m, d) == (date(y, m, d) - date(1970, 1, 1)).days
+
+
+@given(st.lists(st.tuples(st.dates(date(1900, 1, 1), date(2200, 12, 31)), st.integers(-5, 60)), max_size=20))
+@example([(date(2024, 2, 29), 1), (date(2024, 2, 29), 4), (date(2000, 2, 29), 100 - 100), (date(1970, 1, 1), -1)])
+def test_add_years_is_calendar_arithmetic(cases: list[tuple[date, int]]) -> None:
+    """The window's end: the same day so many years on, 29 February falling back to the 28th."""
+    import calendar
+
+    from subsidy_engine.batch import add_years
+    from subsidy_engine.rates import epoch_days
+
+    def plain(day: date, years: int) -> date:
+        year = day.year + years
+        return date(year, day.month, min(day.day, calendar.monthrange(year, day.month)[1]))
+
+    got = add_years(np.array([epoch_days(d) for d, _ in cases], np.int64), np.array([y for _, y in cases], np.int64))
+    assert got.tolist() == [epoch_days(plain(d, y)) for d, y in cases]

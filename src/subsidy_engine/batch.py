@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from .loans import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
+from .kernels import add_years_kernel
 from .money import MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, RATE_DECIMALS, MoneyError, scaled_integer, to_decimal
 
 
@@ -117,14 +118,18 @@ def civil_to_epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarr
 
 
 def add_years(epoch_day: np.ndarray, years: np.ndarray) -> np.ndarray:
-    """The same day ``years`` later, clamped to the month's end, on days since 1970-01-01."""
-    dt = np.asarray(epoch_day, dtype=np.int64).astype("datetime64[D]")
-    month = dt.astype("datetime64[M]")
-    day_of_month = (dt - month.astype("datetime64[D]")).astype(np.int64) + 1
-    target = month + (12 * np.asarray(years, dtype=np.int64)).astype("timedelta64[M]")
-    first = target.astype("datetime64[D]").astype(np.int64)
-    month_days = (target + np.timedelta64(1, "M")).astype("datetime64[D]").astype(np.int64) - first
-    return first + np.minimum(day_of_month, month_days) - 1
+    """The same day ``years`` later, clamped to the month's end, on days since 1970-01-01.
+
+    >>> from datetime import timedelta
+    >>> from subsidy_engine.rates import EPOCH, epoch_days
+    >>> later = add_years(np.array([epoch_days(date(2024, 2, 29)), epoch_days(date(2026, 3, 15))]), np.array([1, 2]))
+    >>> [EPOCH + timedelta(days=int(day)) for day in later]
+    [datetime.date(2025, 2, 28), datetime.date(2028, 3, 15)]
+    """
+    days, count = np.broadcast_arrays(np.asarray(epoch_day, dtype=np.int64), np.asarray(years, dtype=np.int64))
+    out = np.empty(days.shape, np.int64)
+    add_years_kernel(np.ascontiguousarray(days).ravel(), np.ascontiguousarray(count).ravel(), out.reshape(-1))
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -380,6 +380,34 @@ class LoanYears:
                       "in_window": self.in_window, **internal})
 
 
+_RULE_COLUMNS: dict[tuple[int, ...], tuple[list[InterestSubsidyRule], tuple[np.ndarray, ...]]] = {}
+
+
+def _rule_columns(rules: list[InterestSubsidyRule]) -> tuple[np.ndarray, ...]:
+    """The kernel's columns of each rule (form, points, share, benchmark, fixed start, years, annual and
+    lifetime caps), made once per list of rules: the rules are frozen and memoized by their parameter
+    set (``ParameterSet.interest_subsidy_rule``), and the memo holds them, so their ids are not reused."""
+    key = tuple(map(id, rules))
+    known = _RULE_COLUMNS.get(key)
+    if known is not None:
+        return known[1]
+
+    def units(value: Decimal | None) -> int:
+        return 0 if value is None else rate_to_units(value)
+
+    columns = tuple(np.array([get(r) for r in rules], dtype=np.int64) for get in (
+        lambda r: r.form.code, lambda r: units(r.points), lambda r: units(r.share),
+        lambda r: units(r.benchmark_rate), lambda r: -1 if r.start_date is None else epoch_days(r.start_date),
+        lambda r: -1 if r.max_years is None else r.max_years, lambda r: _cap_fen(r.annual_cap),
+        lambda r: _cap_fen(r.lifetime_cap)))
+    for column in columns:
+        column.flags.writeable = False
+    if len(_RULE_COLUMNS) >= 256:
+        _RULE_COLUMNS.clear()
+    _RULE_COLUMNS[key] = (list(rules), columns)
+    return columns
+
+
 def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
                          window_rows: bool = False) -> LoanYears:
     """The 貼息 of amortized loans per loan and calendar year: the kernel behind :func:`interest_subsidy_rows`.
@@ -395,16 +423,9 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
     loan_start = f["loan_start_day"].astype(np.int64)
 
     in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
-    def units(value: Decimal | None) -> int:
-        return 0 if value is None else rate_to_units(value)
-
-    form = in_force.per_item(lambda r: r.form.code)
-    points, share = in_force.per_item(lambda r: units(r.points)), in_force.per_item(lambda r: units(r.share))
-    benchmark = in_force.per_item(lambda r: units(r.benchmark_rate))
-    fixed_start = in_force.per_item(lambda r: -1 if r.start_date is None else epoch_days(r.start_date))
-    years = in_force.per_item(lambda r: -1 if r.max_years is None else r.max_years)
-    annual_cap = in_force.per_item(lambda r: _cap_fen(r.annual_cap))
-    lifetime_cap = in_force.per_item(lambda r: _cap_fen(r.lifetime_cap))
+    of_rule = _rule_columns(in_force.rules)
+    form, points, share, benchmark, fixed_start, years, annual_cap, lifetime_cap = (
+        column[in_force.set_index] for column in of_rule)
     # the window, per loan: from the rule's start (or the drawdown) for max_years
     window_start = np.where(fixed_start >= 0, fixed_start, loan_start)
     window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)

@@ -494,6 +494,15 @@ def calendar_year(epoch_day, out):
         out[i] = civil_from_days(epoch_day[i])[0]
 
 
+@_jit
+def add_years_kernel(epoch_day, years, out):
+    """The same day ``years[i]`` years after ``epoch_day[i]``, clamped to the month's end (29 Feb -> 28 Feb)."""
+    for i in range(epoch_day.shape[0]):
+        y, m, d = civil_from_days(epoch_day[i])
+        y += years[i]
+        out[i] = days_from_civil(y, m, min(d, days_in_month(y, m)))
+
+
 FORM_POINTS_ON_BALANCE = 0
 FORM_POINTS_ON_PRINCIPAL = 1
 FORM_SHARE_OF_INTEREST = 2
