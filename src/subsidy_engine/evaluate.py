@@ -61,6 +61,7 @@ from .insurance import premium_subsidy_rows
 from .interest_subsidy import interest_subsidy_rows
 from .investment import PROJECT_COLUMNS, investment_subsidy_rows, read_projects
 from .kernels import calendar_year, pay_under_group_caps, share_of_amounts
+from .memo import IdentityMemo
 from .money import rate_to_units, yuan_to_fen
 from .policy import INSTRUMENTS, Policy, load_policy
 from .provenance import Provenance
@@ -561,35 +562,32 @@ class _StackingParameters(NamedTuple):
     total_capped: np.ndarray  # (set, instrument): under the total cap
 
 
-_STACKING_PARAMETERS: dict[int, tuple[Policy, tuple[Any, ...], tuple[Any, ...], _StackingParameters]] = {}
+_STACKING_PARAMETERS: IdentityMemo[_StackingParameters] = IdentityMemo(64)
 
 
 def _stacking_parameters(policy: Policy) -> _StackingParameters:
-    # the groups are lists inside the frozen models, which a caller could change in place: they are part
-    # of the key, by value (a few microseconds), beside the policy and its sets by identity
-    groups = tuple((tuple(map(tuple, s.parameters.stacking.most_favourable_only.value)),
-                    tuple(s.parameters.stacking.total_cap_instruments.value)) for s in policy.sets)
-    known = _STACKING_PARAMETERS.get(id(policy))
-    if known is not None and known[0] is policy and known[1] is policy.sets and known[2] == groups:
-        return known[3]  # the memo holds the policy, so its id is not reused
     sets = policy.sets
-    capped = np.zeros((len(sets), len(INSTRUMENTS)), bool)
-    for k, s in enumerate(sets):
-        capped[k, [INSTRUMENTS.index(i) for i in s.parameters.stacking.total_cap_instruments.value]] = True
-    made = _StackingParameters(
-        np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets]),
-        np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets]),
-        [(k, np.array([INSTRUMENTS.index(g) for g in group], np.int64))
-         for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value],
-        np.array([-1 if s.parameters.stacking.total_cap_share_of_investment.value is None else
-                  rate_to_units(s.parameters.stacking.total_cap_share_of_investment.value) for s in sets]),
-        capped)
-    for array in (made.enterprise_cap, made.project_cap, made.total_cap_share, made.total_capped):
-        array.flags.writeable = False  # shared by every evaluation under this policy
-    if len(_STACKING_PARAMETERS) >= 64:
-        _STACKING_PARAMETERS.clear()
-    _STACKING_PARAMETERS[id(policy)] = (policy, policy.sets, groups, made)
-    return made
+    # the groups are lists inside the frozen models, which a caller could change in place: by value
+    groups = tuple((tuple(map(tuple, s.parameters.stacking.most_favourable_only.value)),
+                    tuple(s.parameters.stacking.total_cap_instruments.value)) for s in sets)
+
+    def make() -> _StackingParameters:
+        capped = np.zeros((len(sets), len(INSTRUMENTS)), bool)
+        for k, s in enumerate(sets):
+            capped[k, [INSTRUMENTS.index(i) for i in s.parameters.stacking.total_cap_instruments.value]] = True
+        made = _StackingParameters(
+            np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets]),
+            np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets]),
+            [(k, np.array([INSTRUMENTS.index(g) for g in group], np.int64))
+             for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value],
+            np.array([-1 if s.parameters.stacking.total_cap_share_of_investment.value is None else
+                      rate_to_units(s.parameters.stacking.total_cap_share_of_investment.value) for s in sets]),
+            capped)
+        for array in (made.enterprise_cap, made.project_cap, made.total_cap_share, made.total_capped):
+            array.flags.writeable = False  # shared by every evaluation under this policy
+        return made
+
+    return _STACKING_PARAMETERS.get((policy, sets), make, also=groups)
 
 
 def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray], n_projects: int) -> _Stacking:

@@ -46,6 +46,7 @@ from .frames import date_series, money_series
 from .batch import add_years
 from .kernels import calendar_year, pay_under_group_caps, portfolio_subsidy, subsidy_accrual
 from .loans import Money, Rate, _iso_date
+from .memo import IdentityMemo
 from .money import fen_to_yuan, rate_to_units, yuan_to_fen
 from .provenance import Provenance
 from .portfolio import amortize_portfolio
@@ -380,32 +381,27 @@ class LoanYears:
                       "in_window": self.in_window, **internal})
 
 
-_RULE_COLUMNS: dict[tuple[int, ...], tuple[list[InterestSubsidyRule], tuple[np.ndarray, ...]]] = {}
+#: The kernel's columns of each list of rules (frozen, and memoized by their parameter set).
+_RULE_COLUMNS: IdentityMemo[tuple[np.ndarray, ...]] = IdentityMemo(256)
 
 
 def _rule_columns(rules: list[InterestSubsidyRule]) -> tuple[np.ndarray, ...]:
-    """The kernel's columns of each rule (form, points, share, benchmark, fixed start, years, annual and
-    lifetime caps), made once per list of rules: the rules are frozen and memoized by their parameter
-    set (``ParameterSet.interest_subsidy_rule``), and the memo holds them, so their ids are not reused."""
-    key = tuple(map(id, rules))
-    known = _RULE_COLUMNS.get(key)
-    if known is not None:
-        return known[1]
-
+    """The kernel's columns of each rule: form, points, share, benchmark, fixed start, years, annual and
+    lifetime caps (read-only: shared by every call with these rules)."""
     def units(value: Decimal | None) -> int:
         return 0 if value is None else rate_to_units(value)
 
-    columns = tuple(np.array([get(r) for r in rules], dtype=np.int64) for get in (
-        lambda r: r.form.code, lambda r: units(r.points), lambda r: units(r.share),
-        lambda r: units(r.benchmark_rate), lambda r: -1 if r.start_date is None else epoch_days(r.start_date),
-        lambda r: -1 if r.max_years is None else r.max_years, lambda r: _cap_fen(r.annual_cap),
-        lambda r: _cap_fen(r.lifetime_cap)))
-    for column in columns:
-        column.flags.writeable = False
-    if len(_RULE_COLUMNS) >= 256:
-        _RULE_COLUMNS.clear()
-    _RULE_COLUMNS[key] = (list(rules), columns)
-    return columns
+    def make() -> tuple[np.ndarray, ...]:
+        columns = tuple(np.array([get(r) for r in rules], dtype=np.int64) for get in (
+            lambda r: r.form.code, lambda r: units(r.points), lambda r: units(r.share),
+            lambda r: units(r.benchmark_rate), lambda r: -1 if r.start_date is None else epoch_days(r.start_date),
+            lambda r: -1 if r.max_years is None else r.max_years, lambda r: _cap_fen(r.annual_cap),
+            lambda r: _cap_fen(r.lifetime_cap)))
+        for column in columns:
+            column.flags.writeable = False
+        return columns
+
+    return _RULE_COLUMNS.get(tuple(rules), make)
 
 
 def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,

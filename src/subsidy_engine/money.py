@@ -58,9 +58,9 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
     """
     if isinstance(value, bool):
         raise MoneyError(f"{what}: booleans are not amounts or rates")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise MoneyError(f"{what}: {value!r} is not a finite number; amounts and rates are decimals")
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise MoneyError(f"{what}: {value!r} is not a finite number; amounts and rates are decimals")
         exact = f"{Decimal(value):.34f}".rstrip("0")[:36]
         raise MoneyError(
             f"{what}: floats are not accepted for exact amounts and rates "

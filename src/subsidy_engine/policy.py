@@ -27,6 +27,7 @@ from .enums import SubsidyForm
 from .interest_subsidy import InterestSubsidyRule
 from .io import read_yaml
 from .loans import Money, Rate
+from .memo import IdentityMemo
 from .rates import CoverageError, epoch_days, schedules_dir
 
 Status = Literal["official", "official-analog", "inferred"]
@@ -146,9 +147,8 @@ class Parameters(BaseModel):
 
 
 #: Each 貼息 section's rule, made once: a quote asks for it four times (by loan, then for each line of
-#: the explanation). Both are frozen, and a section changed by a scenario is a new object, so a
-#: different key; the memo is dropped whole past 1,024 entries.
-_RULES: dict[tuple[int, date | None], tuple[Any, InterestSubsidyRule]] = {}
+#: the explanation).
+_RULES: IdentityMemo[InterestSubsidyRule] = IdentityMemo(1024)
 
 
 class ParameterSet(BaseModel):
@@ -174,17 +174,10 @@ class ParameterSet(BaseModel):
         Decimal('0.025')
         """
         p = self.parameters.interest_subsidy
-        known = _RULES.get((id(p), start_date))
-        if known is not None and known[0] is p:  # the section itself, kept alive by the memo: no reused id
-            return known[1]
         rate_key = "points" if p.form.value is not SubsidyForm.SHARE_OF_INTEREST else "share"
-        rule = InterestSubsidyRule(form=p.form.value, max_years=p.max_years.value, start_date=start_date,
-                                   lifetime_cap=p.total_cap_per_project.value,
-                                   **{rate_key: p.points.value})
-        if len(_RULES) >= 1024:
-            _RULES.clear()
-        _RULES[id(p), start_date] = (p, rule)
-        return rule
+        return _RULES.get((p,), lambda: InterestSubsidyRule(
+            form=p.form.value, max_years=p.max_years.value, start_date=start_date,
+            lifetime_cap=p.total_cap_per_project.value, **{rate_key: p.points.value}), also=start_date)
 
     def parameter(self, dotted: str) -> Parameter[Any]:
         """A parameter by its dotted name, e.g. ``"interest_subsidy.points"``."""

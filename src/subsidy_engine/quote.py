@@ -357,6 +357,10 @@ def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, year
                     for r in claims.rejections.itertuples()])
 
 
+# the kernels count days from rates.EPOCH; numpy's datetime64 from 1970-01-01
+_TO_NUMPY_DAYS = (EPOCH - date(1970, 1, 1)).days
+
+
 def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, Any]:
     """A loan's schedule as the response's columns (one pass over the kernel's fen arrays).
 
@@ -384,10 +388,6 @@ def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, An
         opening_balance=opening, interest=yuan(schedule.interest_fen), principal=principal,
         payment=list(map(payments.__getitem__, payment_fen)))
     return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": columns}
-
-
-# the kernels count days from rates.EPOCH; numpy's datetime64 from 1970-01-01
-_TO_NUMPY_DAYS = (EPOCH - date(1970, 1, 1)).days
 
 
 def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None) -> QuoteResponse:
