@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from conftest import loans, projected_curve
 from subsidy_engine import evaluate, load_lpr, load_policy
 from subsidy_engine.demo import portfolio
 from subsidy_engine.quote import QuoteRequest, QuoteResponse, quote
@@ -346,3 +347,27 @@ def test_the_schedule_columns_are_amortize_s_rows() -> None:
                                                                            for r in expected]
         assert [str(v) for v in schedule.columns.opening_balance] == [str(r.opening_balance) for r in expected]
         assert schedule.total_interest == sum(r.interest for r in expected)
+
+
+SCHEDULE_CURVE = projected_curve()  # rates to 2080: a 50-year floating loan drawn in 2026 can be priced
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(loan=loans(), drawn=st.dates(date(2021, 7, 22), date(2026, 6, 19)))
+def test_every_schedule_column_is_spelt_as_amortize_s_rows(loan: Any, drawn: date) -> None:
+    """The columns are made from the kernel's fen by subtraction where they can be (the opening balance, the
+    interest as the payment less the principal): each value, to its spelling, is amortize's, whatever the method,
+    basis, rate (0 included) and size."""
+    from subsidy_engine import Loan, amortize
+
+    loan = Loan.model_validate({**loan.model_dump(), "start_date": drawn})  # inside the policy's coverage
+    body = {**GOOD, "insurance": [], "loans": [{"loan_id": "L1", **loan.model_dump(mode="json", exclude_none=True)}]}
+    schedule = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=SCHEDULE_CURVE).schedules[0]
+    expected = amortize(loan, SCHEDULE_CURVE).rows
+    columns = schedule.columns
+    assert columns is not None and schedule.periods == len(expected)
+    assert columns.end_date == [r.end_date for r in expected]
+    assert columns.annual_rate == [r.annual_rate for r in expected]
+    for name in ("opening_balance", "interest", "principal", "payment"):
+        assert [str(v) for v in getattr(columns, name)] == [str(getattr(r, name)) for r in expected], name
+    assert str(schedule.total_interest) == str(sum((r.interest for r in expected), Decimal("0.00")))
