@@ -7,14 +7,21 @@ from datetime import date
 from decimal import Decimal
 
 import numpy as np
-from hypothesis import example, given
+import pandas as pd
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import loans
-from subsidy_engine import Loan, amortize
+from subsidy_engine import Loan, amortize, amortize_portfolio, kernels, load_policy
+from subsidy_engine.interest_subsidy import interest_subsidy_rows
 from subsidy_engine.kernels import annuity_payment, mul_div_half_up
 from subsidy_engine.money import div_half_up
 from subsidy_engine.reference import _annuity_payment_fen, reference_schedule
+from test_portfolio import table_of
+
+# one rule for every loan: the generated loans are drawn from 2000 on, before the policy's first set
+RULE = load_policy().at(date(2024, 1, 1)).interest_subsidy_rule()
 
 
 def assert_invariants(rows, principal: Decimal) -> None:
@@ -193,3 +200,24 @@ def test_add_years_is_calendar_arithmetic(cases: list[tuple[date, int]]) -> None
 
     got = add_years(np.array([epoch_days(d) for d, _ in cases], np.int64), np.array([y for _, y in cases], np.int64))
     assert got.tolist() == [epoch_days(plain(d, y)) for d, y in cases]
+
+
+@settings(max_examples=40)
+@given(sample=st.lists(loans(), min_size=1, max_size=24))
+def test_the_kernels_give_the_same_on_threads_and_on_the_calling_thread(sample: list[Loan], curve) -> None:
+    """A few items run the serial twin of each parallel kernel (amortize, floating segments, calendar years,
+    the 貼息 per loan-year), a portfolio the threaded one: the same figures, row for row, on the same loans."""
+    table = table_of(sample)
+
+    def run(few: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(kernels, "FEW_ITEMS", {"loans": few, "days": few})
+            schedule = amortize_portfolio(table, lpr=curve).schedule
+            subsidy = interest_subsidy_rows(table, RULE, lpr=curve, window_rows=True)
+        return schedule, {**subsidy.columns, **subsidy.internal}
+
+    (threads, subsidy_threads), (serial, subsidy_serial) = run(0), run(10**9)
+    pd.testing.assert_frame_equal(threads, serial)
+    assert subsidy_threads.keys() == subsidy_serial.keys()
+    for name, values in subsidy_threads.items():
+        assert np.array_equal(np.asarray(values), np.asarray(subsidy_serial[name])), name

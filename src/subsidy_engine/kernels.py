@@ -25,6 +25,8 @@ The annuity payment
 from __future__ import annotations
 
 import math
+import types
+from typing import Any, Callable
 
 import numba as nb
 import numpy as np
@@ -295,7 +297,7 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def amortize_kernel(principal_fen, periods, months_per_period, method, grace, basis,
+def _amortize_kernel_threads(principal_fen, periods, months_per_period, method, grace, basis,
                     start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
                     plan_ptr, plan_fen, forced_payment, want_rows, row_ptr, out_end, out_segment,
                     out_interest, out_principal, want_years, year_ptr,
@@ -330,7 +332,7 @@ def _lpr_on(day, tenor_5y, fixing_day, lpr_1y, lpr_5y):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def floating_segments(start_y, start_m, start_d, due_day, periods, months_per_period, anniversary,
+def _floating_segments_threads(start_y, start_m, start_d, due_day, periods, months_per_period, anniversary,
                       tenor_5y, spread_units, fixing_day, lpr_1y, lpr_5y, first_fixing_day,
                       coverage_end_day, history_end_day, fill, seg_ptr, counts, status,
                       projected_from, seg_period, seg_rate):
@@ -488,7 +490,7 @@ def civil_from_days(day: int):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def calendar_year(epoch_day, out):
+def _calendar_year_threads(epoch_day, out):
     """The proleptic Gregorian year of each day since 1970-01-01 (H. Hinnant's civil_from_days)."""
     for i in nb.prange(epoch_day.shape[0]):
         out[i] = civil_from_days(epoch_day[i])[0]
@@ -510,7 +512,7 @@ FORM_RATE_GAP = 3
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def portfolio_subsidy(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
+def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
                       loan_principal, loan_basis, loan_mpp, form, points, share, benchmark, window_start,
                       window_end, annual_cap, lifetime_cap, year_ptr, out_year, out_interest, out_gross,
                       out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime):
@@ -585,3 +587,50 @@ def portfolio_subsidy(row_ptr, end_day, loan_start_day, interest, principal, seg
             out_cut_lifetime[k] += after_annual - paid
             balance -= principal[r]
             prev = end
+
+
+# ---------------------------------------------------------------------------
+# Threads for a portfolio, none for a few items
+# ---------------------------------------------------------------------------
+#: Below this many items (loans; days for ``calendar_year``) a kernel runs on the calling thread. For a
+#: quote's loan or two the thread pool saves a few microseconds at best, and it costs more: after each
+#: parallel region its OpenMP workers spin on the other cores, and a region waits for a worker that
+#: another process holds off its core (the quote's p99 rose from 1.2 to 1.6-1.75 ms after a heavy
+#: benchmark in the same session, and was back at 1.2 ms with these twins).
+FEW_ITEMS = {"loans": 8, "days": 4096}
+
+
+def _on_the_calling_thread(kernel: Any) -> Any:
+    """``kernel``'s own source compiled without threads (``nb.prange`` is then ``range``).
+
+    The copy is named ``<name>_serial``: numba's disk cache files a compiled function under its
+    qualified name, and the two compilations must not be taken for each other.
+    """
+    source = kernel.py_func
+    twin = types.FunctionType(source.__code__, source.__globals__, source.__name__.replace("_threads", "_serial"),
+                              source.__defaults__, source.__closure__)
+    twin.__qualname__ = twin.__name__
+    return nb.njit(cache=True, nogil=True, error_model="numpy")(twin)
+
+
+def _by_size(kernel: Any, kind: str, items: Callable[[np.ndarray], int]) -> Callable[..., Any]:
+    """``kernel`` over the thread pool, or its serial twin when ``items(first argument)`` is below
+    ``FEW_ITEMS[kind]``: the same source either way, and a test proves the two equal."""
+    serial = _on_the_calling_thread(kernel)
+
+    def run(*args: Any) -> Any:
+        return (serial if items(args[0]) < FEW_ITEMS[kind] else kernel)(*args)
+
+    run.__name__ = run.__qualname__ = kernel.py_func.__name__.removeprefix("_").removesuffix("_threads")
+    run.__doc__ = kernel.py_func.__doc__
+    return run
+
+
+def _length(first: np.ndarray) -> int:
+    return first.shape[0]
+
+
+amortize_kernel = _by_size(_amortize_kernel_threads, "loans", _length)
+floating_segments = _by_size(_floating_segments_threads, "loans", _length)
+calendar_year = _by_size(_calendar_year_threads, "days", _length)
+portfolio_subsidy = _by_size(_portfolio_subsidy_threads, "loans", lambda row_ptr: row_ptr.shape[0] - 1)
