@@ -221,3 +221,45 @@ def test_the_kernels_give_the_same_on_threads_and_on_the_calling_thread(sample: 
     assert subsidy_threads.keys() == subsidy_serial.keys()
     for name, values in subsidy_threads.items():
         assert np.array_equal(np.asarray(values), np.asarray(subsidy_serial[name])), name
+
+
+def test_each_serial_twin_is_its_own_compilation_without_threads() -> None:
+    """numba's disk cache does not key a compilation by ``parallel``: a twin under its kernel's name could be
+    served the threaded code. Each twin has its own name and no ``parallel`` option."""
+    for name in ("amortize_kernel", "floating_segments", "calendar_year", "portfolio_subsidy"):
+        public = getattr(kernels, name)
+        assert public.__name__ == name and public.threaded.targetoptions.get("parallel") is True
+        assert "parallel" not in public.serial.targetoptions
+        assert public.serial.py_func.__qualname__ == f"_{name}_serial" != public.threaded.py_func.__qualname__
+        assert public.serial.py_func.__code__.co_code == public.threaded.py_func.__code__.co_code
+
+
+def test_a_quote_never_starts_the_thread_pool() -> None:
+    """The largest quote (100 loans of 600 months) runs every kernel on the calling thread: the service's
+    threads never enter a parallel region (and a quote never waits on the pool's workers)."""
+    import subprocess
+    import sys
+
+    from subsidy_engine.quote import MAX_ITEMS, MAX_TERM_MONTHS
+
+    assert kernels.FEW_ITEMS["loans"] > MAX_ITEMS and kernels.FEW_ITEMS["days"] > MAX_ITEMS * MAX_TERM_MONTHS
+    script = """
+import numba
+from subsidy_engine.quote import QuoteRequest, quote
+loans = [{"loan_id": f"L{k}", "principal": "1000000", "annual_rate": "0.04", "term_months": 600,
+          "start_date": "2026-03-15"} for k in range(100)]
+response = quote(QuoteRequest.model_validate({"project": {
+    "project_id": "P1", "enterprise_id": "E1", "domain": "economic", "stage": "pilot",
+    "total_investment": "500000000", "eligible_investment": "400000000", "start_date": "2026-03-01"},
+    "loans": loans}))
+assert len(response.schedules) == 100
+try:
+    numba.threading_layer()
+except ValueError:
+    print("no pool")
+else:
+    print("pool started")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "no pool"

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from conftest import loans, projected_curve
-from subsidy_engine import evaluate, load_lpr, load_policy
+from conftest import loans
+from subsidy_engine import Loan, amortize, evaluate, load_lpr, load_policy
 from subsidy_engine.demo import portfolio
 from subsidy_engine.quote import QuoteRequest, QuoteResponse, quote
 
@@ -335,8 +335,6 @@ def test_the_quote_s_funding_sources_are_those_of_the_claims_table() -> None:
 
 
 def test_the_schedule_columns_are_amortize_s_rows() -> None:
-    from subsidy_engine import Loan, amortize
-
     loans = [GOOD["loans"][0], {"loan_id": "L2", "principal": "1000000", "annual_rate": "0.049", "term_months": 60,
                                 "method": "equal_principal", "grace_months": 12, "start_date": "2026-05-31"}]
     response = quote(QuoteRequest.model_validate({**GOOD, "loans": loans}), policy=POLICY, lpr=LPR)
@@ -349,21 +347,16 @@ def test_the_schedule_columns_are_amortize_s_rows() -> None:
         assert schedule.total_interest == sum(r.interest for r in expected)
 
 
-SCHEDULE_CURVE = projected_curve()  # rates to 2080: a 50-year floating loan drawn in 2026 can be priced
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(loan=loans(), drawn=st.dates(date(2021, 7, 22), date(2026, 6, 19)))
-def test_every_schedule_column_is_spelt_as_amortize_s_rows(loan: Any, drawn: date) -> None:
+def test_every_schedule_column_is_spelt_as_amortize_s_rows(loan: Any, drawn: date, curve) -> None:  # noqa: ANN001
     """The columns are made from the kernel's fen by subtraction where they can be (the opening balance, the
     interest as the payment less the principal): each value, to its spelling, is amortize's, whatever the method,
-    basis, rate (0 included) and size."""
-    from subsidy_engine import Loan, amortize
-
+    basis, rate (0 included) and size. (``curve`` has rates to 2080: a 50-year floating loan can be priced.)"""
     loan = Loan.model_validate({**loan.model_dump(), "start_date": drawn})  # inside the policy's coverage
     body = {**GOOD, "insurance": [], "loans": [{"loan_id": "L1", **loan.model_dump(mode="json", exclude_none=True)}]}
-    schedule = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=SCHEDULE_CURVE).schedules[0]
-    expected = amortize(loan, SCHEDULE_CURVE).rows
+    schedule = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=curve).schedules[0]
+    expected = amortize(loan, curve).rows
     columns = schedule.columns
     assert columns is not None and schedule.periods == len(expected)
     assert columns.end_date == [r.end_date for r in expected]
@@ -371,3 +364,18 @@ def test_every_schedule_column_is_spelt_as_amortize_s_rows(loan: Any, drawn: dat
     for name in ("opening_balance", "interest", "principal", "payment"):
         assert [str(v) for v in getattr(columns, name)] == [str(getattr(r, name)) for r in expected], name
     assert str(schedule.total_interest) == str(sum((r.interest for r in expected), Decimal("0.00")))
+
+
+def test_the_caller_s_decimal_context_does_not_change_a_schedule() -> None:
+    """Under ROUND_FLOOR an exact subtraction giving zero is -0.00 and a short precision rounds: the columns
+    are made in their own context, so a 0% loan's interest is 0.00 and 1e12 yuan keeps every digit."""
+    from decimal import ROUND_FLOOR, localcontext
+
+    body = {**GOOD, "insurance": [], "loans": [
+        {"loan_id": "L1", "principal": "1000000", "annual_rate": "0", "term_months": 12, "start_date": "2026-03-15"},
+        {"loan_id": "L2", "principal": "999999999999.99", "annual_rate": "0.035", "term_months": 12,
+         "start_date": "2026-03-15"}]}
+    plain = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR).model_dump_json()
+    with localcontext(rounding=ROUND_FLOOR, prec=6):
+        floored = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR).model_dump_json()
+    assert floored == plain and '"-0.00"' not in plain

@@ -24,9 +24,11 @@ The annuity payment
 
 from __future__ import annotations
 
+import functools
 import math
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -298,11 +300,11 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _amortize_kernel_threads(principal_fen, periods, months_per_period, method, grace, basis,
-                    start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
-                    plan_ptr, plan_fen, forced_payment, want_rows, row_ptr, out_end, out_segment,
-                    out_interest, out_principal, want_years, year_ptr,
-                    year_interest, year_principal, ambiguous):
-    """Amortize every loan, in parallel over loans.
+                             start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
+                             plan_ptr, plan_fen, forced_payment, want_rows, row_ptr, out_end, out_segment,
+                             out_interest, out_principal, want_years, year_ptr,
+                             year_interest, year_principal, ambiguous):
+    """Amortize every loan (in parallel over loans for a portfolio: see :data:`FEW_ITEMS`).
 
     ``row_ptr`` / ``year_ptr`` are CSR offsets into the row outputs and the
     per-loan calendar-year totals (the year of each period's due date), each
@@ -333,9 +335,9 @@ def _lpr_on(day, tenor_5y, fixing_day, lpr_1y, lpr_5y):
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _floating_segments_threads(start_y, start_m, start_d, due_day, periods, months_per_period, anniversary,
-                      tenor_5y, spread_units, fixing_day, lpr_1y, lpr_5y, first_fixing_day,
-                      coverage_end_day, history_end_day, fill, seg_ptr, counts, status,
-                      projected_from, seg_period, seg_rate):
+                               tenor_5y, spread_units, fixing_day, lpr_1y, lpr_5y, first_fixing_day,
+                               coverage_end_day, history_end_day, fill, seg_ptr, counts, status,
+                               projected_from, seg_period, seg_rate):
     """Rate segments of floating loans (see :mod:`subsidy_engine.repricing`).
 
     Called twice: with ``fill`` False it sets ``counts``, ``status`` and
@@ -513,9 +515,9 @@ FORM_RATE_GAP = 3
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
-                      loan_principal, loan_basis, loan_mpp, form, points, share, benchmark, window_start,
-                      window_end, annual_cap, lifetime_cap, year_ptr, out_year, out_interest, out_gross,
-                      out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime):
+                               loan_principal, loan_basis, loan_mpp, form, points, share, benchmark, window_start,
+                               window_end, annual_cap, lifetime_cap, year_ptr, out_year, out_interest, out_gross,
+                               out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime):
     """貼息 of every period of every loan, summed per loan and calendar year, in one pass.
 
     The rules of :mod:`subsidy_engine.interest_subsidy`, per loan ``j`` (its
@@ -592,37 +594,44 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
 # ---------------------------------------------------------------------------
 # Threads for a portfolio, none for a few items
 # ---------------------------------------------------------------------------
-#: Below this many items (loans; days for ``calendar_year``) a kernel runs on the calling thread. For a
-#: quote's loan or two the thread pool saves a few microseconds at best, and it costs more: after each
-#: parallel region its OpenMP workers spin on the other cores, and a region waits for a worker that
-#: another process holds off its core (the quote's p99 rose from 1.2 to 1.6-1.75 ms after a heavy
-#: benchmark in the same session, and was back at 1.2 ms with these twins).
-FEW_ITEMS = {"loans": 8, "days": 4096}
+#: Below this many items (loans; days for ``calendar_year``) a kernel runs on the calling thread.
+#: Both are above what a quote can hold (100 loans of at most 600 periods, quote.MAX_ITEMS), so a quote
+#: never starts the thread pool: for a few loans the pool saves microseconds and costs its tail (a
+#: parallel region waits for a worker that another process holds off its core; after each region the
+#: OpenMP workers spin on the other cores), and the service's threads never run parallel regions at
+#: once (numba's workqueue layer, its fallback without OpenMP or TBB, aborts on that).
+FEW_ITEMS = {"loans": 128, "days": 65_536}
 
 
 def _on_the_calling_thread(kernel: Any) -> Any:
     """``kernel``'s own source compiled without threads (``nb.prange`` is then ``range``).
 
     The copy is named ``<name>_serial``: numba's disk cache files a compiled function under its
-    qualified name, and the two compilations must not be taken for each other.
+    qualified name and does not key it by the ``parallel`` option, so the two compilations must
+    not share a name or one would be loaded for the other.
     """
     source = kernel.py_func
-    twin = types.FunctionType(source.__code__, source.__globals__, source.__name__.replace("_threads", "_serial"),
+    if not source.__name__.endswith("_threads"):
+        raise ValueError(f"{source.__name__}: a threaded kernel's name ends in _threads (its twin's in _serial)")
+    name = source.__name__.removesuffix("_threads") + "_serial"
+    twin = types.FunctionType(source.__code__.replace(co_name=name), source.__globals__, name,
                               source.__defaults__, source.__closure__)
-    twin.__qualname__ = twin.__name__
+    twin.__qualname__ = name
+    twin.__kwdefaults__ = source.__kwdefaults__
     return nb.njit(cache=True, nogil=True, error_model="numpy")(twin)
 
 
 def _by_size(kernel: Any, kind: str, items: Callable[[np.ndarray], int]) -> Callable[..., Any]:
     """``kernel`` over the thread pool, or its serial twin when ``items(first argument)`` is below
-    ``FEW_ITEMS[kind]``: the same source either way, and a test proves the two equal."""
+    ``FEW_ITEMS[kind]``: the same source either way (a hypothesis test checks the two agree)."""
     serial = _on_the_calling_thread(kernel)
 
     def run(*args: Any) -> Any:
         return (serial if items(args[0]) < FEW_ITEMS[kind] else kernel)(*args)
 
+    functools.update_wrapper(run, kernel.py_func)  # its signature and docstring
     run.__name__ = run.__qualname__ = kernel.py_func.__name__.removeprefix("_").removesuffix("_threads")
-    run.__doc__ = kernel.py_func.__doc__
+    run.threaded, run.serial = kernel, serial  # type: ignore[attr-defined]  # for the tests
     return run
 
 

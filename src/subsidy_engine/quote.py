@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import operator
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import accumulate
 from typing import Annotated, Any
 
@@ -417,7 +417,22 @@ def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve 
 
 def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None,
            fast: bool = True) -> QuoteResponse:
-    """:func:`quote`; ``fast=False`` takes the batch path whatever the request (the tests compare the two)."""
+    """:func:`quote`; ``fast=False`` takes the batch path whatever the request (the tests compare the two).
+
+    Computed in the quote's own decimal context: the caller's (a short precision, ROUND_FLOOR's -0.00 for an
+    exact zero) must not change a figure or its spelling.
+    """
+    with localcontext(_QUOTE_CONTEXT):
+        return _quote_in_context(request, policy=policy, lpr=lpr, fast=fast)
+
+
+#: Every amount of a quote is exact within 34 digits (1e12 yuan is 15 digits in fen); half-even is the
+#: default context's rounding, which signs an exact zero +. The engine's own roundings name their rule.
+_QUOTE_CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN)
+
+
+def _quote_in_context(request: QuoteRequest, *, policy: Policy | None, lpr: LprCurve | None,
+                      fast: bool) -> QuoteResponse:
     policy = policy if policy is not None else load_policy()
     curve = lpr
     if curve is None:
