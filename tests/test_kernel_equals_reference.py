@@ -186,7 +186,7 @@ def test_kernel_calendar_helpers_agree_with_numpy_and_python() -> None:
 
 
 @given(st.lists(st.tuples(st.dates(date(1900, 1, 1), date(2200, 12, 31)), st.integers(-5, 60)), max_size=20))
-@example([(date(2024, 2, 29), 1), (date(2024, 2, 29), 4), (date(2000, 2, 29), 100 - 100), (date(1970, 1, 1), -1)])
+@example([(date(2024, 2, 29), 1), (date(2024, 2, 29), 4), (date(2000, 2, 29), 0), (date(1970, 1, 1), -1)])
 def test_add_years_is_calendar_arithmetic(cases: list[tuple[date, int]]) -> None:
     """The window's end: the same day so many years on, 29 February falling back to the 28th."""
     import calendar

@@ -621,7 +621,11 @@ def _on_the_calling_thread(kernel: Any) -> Any:
     return nb.njit(cache=True, nogil=True, error_model="numpy")(twin)
 
 
-def _by_size(kernel: Any, kind: str, items: Callable[[np.ndarray], int]) -> Callable[..., Any]:
+def _length(first: np.ndarray) -> int:
+    return first.shape[0]
+
+
+def _by_size(kernel: Any, kind: str, items: Callable[[np.ndarray], int] = _length) -> Callable[..., Any]:
     """``kernel`` over the thread pool, or its serial twin when ``items(first argument)`` is below
     ``FEW_ITEMS[kind]``: the same source either way (a hypothesis test checks the two agree)."""
     serial = _on_the_calling_thread(kernel)
@@ -635,11 +639,7 @@ def _by_size(kernel: Any, kind: str, items: Callable[[np.ndarray], int]) -> Call
     return run
 
 
-def _length(first: np.ndarray) -> int:
-    return first.shape[0]
-
-
-amortize_kernel = _by_size(_amortize_kernel_threads, "loans", _length)
-floating_segments = _by_size(_floating_segments_threads, "loans", _length)
-calendar_year = _by_size(_calendar_year_threads, "days", _length)
+amortize_kernel = _by_size(_amortize_kernel_threads, "loans")
+floating_segments = _by_size(_floating_segments_threads, "loans")
+calendar_year = _by_size(_calendar_year_threads, "days")
 portfolio_subsidy = _by_size(_portfolio_subsidy_threads, "loans", lambda row_ptr: row_ptr.shape[0] - 1)

@@ -389,6 +389,11 @@ def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, An
     return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": columns}
 
 
+#: Every amount of a quote is exact within 34 digits (1e12 yuan is 15 digits in fen); half-even is the
+#: default context's rounding, which signs an exact zero +. The engine's own roundings name their rule.
+_QUOTE_CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN)
+
+
 def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None) -> QuoteResponse:
     """Every amount of one project, as the batch engine computes it.
 
@@ -424,11 +429,6 @@ def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve
     """
     with localcontext(_QUOTE_CONTEXT):
         return _quote_in_context(request, policy=policy, lpr=lpr, fast=fast)
-
-
-#: Every amount of a quote is exact within 34 digits (1e12 yuan is 15 digits in fen); half-even is the
-#: default context's rounding, which signs an exact zero +. The engine's own roundings name their rule.
-_QUOTE_CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN)
 
 
 def _quote_in_context(request: QuoteRequest, *, policy: Policy | None, lpr: LprCurve | None,
