@@ -173,6 +173,66 @@ def test_enterprise_year_cap_spans_the_enterprise_s_loans() -> None:
     assert by_loan.loc["M", "cut_by_enterprise_cap"] == by_loan.loc["M", "gross"]
 
 
+def test_forfeited_interest_subsidy_uses_no_room_under_the_enterprise_cap() -> None:
+    """從優不重複 comes before the caps: 貼息 a project gives up for its investment subsidy does not use its
+    enterprise's yearly room, so another project's 貼息 (which has no alternative) is paid (issue 15, point 8)."""
+    rows = one_project(principal="600000000", grace_months=36)   # 2.5% of 6亿 = 1500万 a year, drawn first
+    rows["projects"].append({**rows["projects"][0], "project_id": "Q", "domain": "economic"})  # no investment subsidy
+    rows["loans"].append({**rows["loans"][0], "loan_id": "M", "project_id": "Q", "start_date": "2024-05-01"})
+    claims = evaluate(as_tables(rows), POLICY, 2025, rate_by_stage=RATES)
+    by_loan = claims.table[claims.table.instrument == "interest_subsidy"].set_index("item_id")
+    # P keeps its investment subsidy (2亿 after its own cap) and gives up its 貼息, before any cap
+    assert by_loan.loc["L", "amount"] == 0
+    assert by_loan.loc["L", "cut_by_most_favourable"] == by_loan.loc["L", "gross"] - by_loan.loc["L", "cut_by_item_rules"]
+    assert by_loan.loc["L", "cut_by_enterprise_cap"] == 0
+    # Q's 貼息 is alone under the enterprise's 2000万 of 2025: paid in full (it was cut to 500万 before)
+    assert by_loan.loc["M", "gross"] < Decimal(20000000)
+    assert by_loan.loc["M", "amount"] == by_loan.loc["M", "gross"]
+    assert by_loan.loc["M", "cut_by_enterprise_cap"] == 0
+
+
+def test_seed_78_forfeited_interest_subsidy_no_longer_crowds_out_the_kept() -> None:
+    """The demo case of issue 15, point 8: enterprise E1000 gives up the 貼息 of loans L1522 and L3008 (their
+    projects keep an investment subsidy); in 2026 that 貼息 used the enterprise's whole 2000万, and loan L1867,
+    whose project has no alternative, was paid 0 of the 20,510,250.00 it asks. Now it is paid up to the cap."""
+    from subsidy_engine.rates import load_lpr
+
+    claims = evaluate(demo_portfolio(5000, seed=78), POLICY, range(2026, 2031), rate_by_stage=RATES,
+                      lpr=load_lpr().hold_flat(until=date(2040, 12, 31)))
+    table = claims.table.set_index("claim_id")
+    kept = table.loc["interest_subsidy:L1867:2026"]
+    assert kept.enterprise_id == "E1000" and kept.gross - kept.cut_by_item_rules == Decimal("20510250.00")
+    assert kept.amount == Decimal("20000000.00") and kept.cut_by_enterprise_cap == Decimal("510250.00")
+    for claim_id in ("interest_subsidy:L1522:2026", "interest_subsidy:L3008:2026"):
+        given_up = table.loc[claim_id]
+        assert given_up.enterprise_id == "E1000" and given_up.amount == 0
+        assert given_up.cut_by_most_favourable == given_up.gross - given_up.cut_by_item_rules
+        assert given_up.cut_by_enterprise_cap == 0
+    # everywhere: a claim given up is cut by no cap, and an enterprise-year cut by its cap pays the cap in full
+    given_up = table[table.cut_by_most_favourable > 0]
+    assert len(given_up) and (given_up[["cut_by_enterprise_cap", "cut_by_project_cap", "cut_by_total_cap"]] == 0
+                              ).all().all()
+    subsidy = table[table.instrument == "interest_subsidy"]
+    cap = POLICY.sets[-1].parameters.interest_subsidy.annual_cap_per_enterprise.value
+    assert {s.parameters.interest_subsidy.annual_cap_per_enterprise.value for s in POLICY.sets} == {cap}
+    by_year = subsidy.groupby(["enterprise_id", "year"])[["amount", "cut_by_enterprise_cap", "cut_by_project_cap",
+                                                          "cut_by_total_cap"]].sum()
+    cut = by_year[by_year.cut_by_enterprise_cap > 0]
+    assert len(cut) and all(r.amount + r.cut_by_project_cap + r.cut_by_total_cap == cap for r in cut.itertuples())
+
+
+def test_the_cut_columns_are_in_the_order_applied_and_a_quote_s_rows_follow_them() -> None:
+    """The cuts are applied in the order of their columns; a quote's rows are built by position from
+    the same columns, so their fields must follow them."""
+    from subsidy_engine.one_project import ClaimRow
+    from subsidy_engine.quote import QuoteClaim
+
+    assert CUT_COLUMNS == ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap",
+                           "cut_by_project_cap", "cut_by_total_cap")
+    assert ClaimRow._fields == CLAIM_COLUMNS
+    assert [c for c in QuoteClaim.model_fields if c.startswith("cut_by_")] == list(CUT_COLUMNS)
+
+
 def test_total_cap_as_a_share_of_investment() -> None:
     rows = one_project()
     rows["projects"][0]["total_investment"] = "40000000"        # 50% of 4000万 = 2000万 < 25,000,000.08

@@ -78,6 +78,44 @@ def test_caps_cut_in_order_and_say_so() -> None:
     assert frame.cut_by_annual_cap.sum() + frame.cut_by_lifetime_cap.sum() == sub.total_cut
 
 
+def test_the_interest_ceiling_comes_before_the_loan_s_caps() -> None:
+    """conventions.md: per period the window and the interest ceiling, then the loan's annual and lifetime caps,
+    so the caps' room is used only by what is paid. A rate gap of 3 points on a 1% loan accrues 3,000.00 a
+    month against 1,000.00 of interest; caps that counted the accrual first would pay 2,500.00, not 6,500.00."""
+    loan = Loan(principal="1200000", annual_rate="0.01", term_months=12, method="interest_only",
+                interest_basis="monthly", start_date="2025-01-15")  # 11 due dates in 2025, 1 in 2026
+    rule = InterestSubsidyRule(form="rate_gap", benchmark_rate="0.04", annual_cap="6000", lifetime_cap="6500")
+    schedule = amortize(loan)
+    frame = interest_subsidy(schedule, rule).to_frame()
+    assert set(frame.interest) == {Decimal("1000.00")} and set(frame.gross) == {Decimal("3000.00")}
+
+    def paid(gross: list[Decimal], interest: list[Decimal], year: list[int], ceiling_first: bool) -> list[Decimal]:
+        """Per period: the ceiling, then the caps on the running totals of what each step lets through
+        (``ceiling_first``), or the caps on the accrual and the ceiling after them."""
+        out, in_year, in_life = [], defaultdict(Decimal), Decimal(0)
+        for g, i, y in zip(gross, interest, year):
+            amount = min(g, i) if ceiling_first else g
+            amount = min(amount, rule.annual_cap - in_year[y])
+            in_year[y] += amount
+            amount = min(amount, rule.lifetime_cap - in_life)
+            in_life += amount
+            out.append(min(amount, i) if not ceiling_first else amount)
+        return out
+
+    args = (frame.gross.tolist(), frame.interest.tolist(), [d.year for d in frame.end_date])
+    ceiling_first, caps_first = paid(*args, ceiling_first=True), paid(*args, ceiling_first=False)
+    assert sum(ceiling_first) == Decimal("6500.00") != sum(caps_first) == Decimal("2500.00")
+    assert frame.subsidy.tolist() == ceiling_first
+    by_year = frame.groupby(frame.end_date.map(lambda d: d.year))[["subsidy", "cut_by_interest",
+                                                                   "cut_by_annual_cap", "cut_by_lifetime_cap"]].sum()
+    assert by_year.loc[2025].tolist() == [Decimal("6000.00"), Decimal("22000.00"), Decimal("5000.00"), Decimal(0)]
+    assert by_year.loc[2026].tolist() == [Decimal("500.00"), Decimal("2000.00"), Decimal(0), Decimal("500.00")]
+    # the reference and the portfolio kernel agree
+    assert [r.subsidy for r in reference_interest_subsidy(loan, schedule.rows, rule)] == ceiling_first
+    claims = interest_subsidy_portfolio(table_of([loan]), rule).claims
+    assert claims.amount.tolist() == [Decimal("6000.00"), Decimal("500.00")]
+
+
 @pytest.mark.parametrize(("fields", "message"), [
     ({"form": "points_on_balance"}, "needs points"),
     ({"form": "rate_gap", "points": "0.01"}, "needs benchmark_rate, and takes no points"),
@@ -133,6 +171,21 @@ def test_kernel_equals_reference_and_invariants_hold(loan: Loan, rule: InterestS
     if rule.lifetime_cap is not None:
         assert sub.total <= rule.lifetime_cap
     assert sub.total == sum(frame.subsidy, Decimal(0))
+
+
+@given(loan=loans(), rule=rules())
+def test_a_loan_s_caps_count_only_what_the_interest_ceiling_leaves(loan: Loan, rule: InterestSubsidyRule,
+                                                                    curve) -> None:
+    """With the ceiling first, a loan is paid min(lifetime cap, the sum over years of min(annual cap, that
+    year's sum of min(accrual, interest))): no cap's room goes to money the ceiling cut."""
+    frame = interest_subsidy(amortize(loan, curve if loan.floating else None), rule).to_frame()
+    within = defaultdict(Decimal)
+    for row in frame.itertuples():
+        within[row.end_date.year] += min(row.gross, row.interest)
+    after_annual = sum((w if rule.annual_cap is None else min(w, rule.annual_cap) for w in within.values()),
+                       Decimal(0))
+    expected = after_annual if rule.lifetime_cap is None else min(after_annual, rule.lifetime_cap)
+    assert sum(frame.subsidy, Decimal(0)) == expected
 
 
 @given(sample=st.lists(loans(), min_size=1, max_size=6), rule=rules())

@@ -6,27 +6,34 @@ projects: measures 1, 2 and 4), each item under the parameter set in force on
 its own anchor date. Their claims are then combined per project and enterprise,
 in this order, every cut kept in its own column:
 
-1. **The instrument's own rules** (``cut_by_item_rules``): the 貼息 interest
-   ceiling and per-loan caps, the premium subsidy's annual cap per enterprise,
-   the listing grants' lifetime cap, the investment subsidy's ceilings.
-2. **貼息 per enterprise and year** (``cut_by_enterprise_cap``): an enterprise's
-   貼息 of a calendar year, all its loans together, is at most
+1. **The instrument's own rules** (``cut_by_item_rules``): per period the 貼息
+   window and interest ceiling, then each loan's annual and lifetime caps; the
+   premium subsidy's annual cap per enterprise, the listing grants' lifetime
+   cap, the investment subsidy's ceilings.
+2. **Most favourable only** (從優不重複, ``cut_by_most_favourable``): for each
+   group of ``stacking.most_favourable_only``, a project keeps the instrument
+   with the largest total after its own rules (1) over its whole life (not only
+   the years asked for, so the choice does not depend on the window); the
+   others are cut to zero. A tie keeps the instrument named first in the group.
+   The choice comes before the caps below, so that what a project gives up
+   never uses room under them: a cap limits what is paid, and its room is used
+   only by amounts that are paid. (So the choice does not see those caps,
+   which depend on the enterprise's other projects: a project may keep 貼息
+   that 3 then cuts below the alternative it gave up.)
+3. **貼息 per enterprise and year** (``cut_by_enterprise_cap``): an enterprise's
+   kept 貼息 of a calendar year, all its loans together, is at most
    ``interest_subsidy.annual_cap_per_enterprise``; paid in order of drawdown
    date, then loan_id (ids compare as text, wherever a tie is broken).
-3. **貼息 per project** (``cut_by_project_cap``): a project's 貼息 over its
+4. **貼息 per project** (``cut_by_project_cap``): a project's kept 貼息 over its
    life, all its loans together, is at most ``interest_subsidy.total_cap_per_project``
    (earliest years first, then drawdown date, then loan_id).
-4. **Most favourable only** (從優不重複, ``cut_by_most_favourable``): for each
-   group of ``stacking.most_favourable_only``, a project keeps the instrument
-   with the largest total over its whole life (not only the years asked for,
-   so the choice does not depend on the window); the others are cut to zero.
-   A tie keeps the instrument named first in the group.
 5. **Total cap** (``cut_by_total_cap``): a project's claims of the instruments in
    ``stacking.total_cap_instruments`` together stay within
    ``stacking.total_cap_share_of_investment`` x total investment (rounded down
    to the fen), earliest years first.
 
-Stacking (4, 5) follows the parameter set in force on the project's start date.
+The cut columns are in this order (:data:`CUT_COLUMNS`). Stacking (2, 5)
+follows the parameter set in force on the project's start date.
 Only then are the rows restricted to the ``years`` asked for, so caps count
 what earlier years already paid.
 
@@ -71,7 +78,8 @@ from .tables import PROBLEM_COLUMNS, PortfolioTables, load_portfolio
 #: The measure of 78號 each instrument pays under (investment subsidy: 1, or 4 for quasi-operating platforms).
 MEASURE_OF = {"interest_subsidy": 15, "premium_subsidy": 7, "reits_grant": 13, "listing_grant": 14,
               "investment_subsidy": 1}
-CUT_COLUMNS = ("cut_by_item_rules", "cut_by_enterprise_cap", "cut_by_project_cap", "cut_by_most_favourable",
+#: The cuts of stacking, in the order they are applied (the module docstring's 1 to 5).
+CUT_COLUMNS = ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
                "cut_by_total_cap")
 CLAIM_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "instrument", "item_id", "year", "gross",
                  *CUT_COLUMNS, "amount", "funding_sources", "parameter_set", "parameter")
@@ -319,9 +327,9 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
 
     Notes
     -----
-    For each claim, ``amount = gross - cut_by_item_rules - cut_by_enterprise_cap
-    - cut_by_project_cap - cut_by_most_favourable - cut_by_total_cap``; the
-    order of the cuts is in this module's docstring.
+    For each claim, ``amount = gross - cut_by_item_rules - cut_by_most_favourable
+    - cut_by_enterprise_cap - cut_by_project_cap - cut_by_total_cap``, the cuts
+    in the order they are applied (this module's docstring).
 
     Examples
     --------
@@ -545,10 +553,10 @@ class _Stacking:
     item_code: np.ndarray
     gross: np.ndarray
     computed: np.ndarray  # after the instrument's own rules
+    favourable: list[tuple[np.ndarray, np.ndarray]]  # (projects of a set, instruments of a group)
     enterprise_cap: _GroupCap
     project_cap: _GroupCap
     total_cap: _GroupCap | None
-    favourable: list[tuple[np.ndarray, np.ndarray]]  # (projects of a set, instruments of a group)
     n_projects: int
 
 
@@ -606,19 +614,19 @@ def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray]
     by_set = _stacking_parameters(policy)
     is_subsidy = instrument == INSTRUMENTS.index("interest_subsidy")
 
-    # 2. 貼息 per enterprise and year, in order of drawdown, then loan_id
+    # 2. most favourable only: the groups of each parameter set
+    favourable = [(np.flatnonzero(project_set == k), columns) for k, columns in by_set.favourable]
+    # 3. 貼息 per enterprise and year, in order of drawdown, then loan_id
     subset = np.flatnonzero(is_subsidy)
     enterprise_cap = _GroupCap(
         np.where(is_subsidy, by_set.enterprise_cap[set_of_row], NO_CAP),
         subset[batch.sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])],
         (enterprise_code, year))
-    # 3. 貼息 per project over its life, earliest years first
+    # 4. 貼息 per project over its life, earliest years first
     subset = np.flatnonzero(is_subsidy & has_project)
     project_cap = _GroupCap(
         np.where(is_subsidy & has_project, by_set.project_cap[set_of_row], NO_CAP),
         subset[batch.sort_order(project[subset], year[subset], day[subset], item_code[subset])], (project,))
-    # 4. most favourable only: the groups of each parameter set
-    favourable = [(np.flatnonzero(project_set == k), columns) for k, columns in by_set.favourable]
     # 5. total cap as a share of the project's investment, earliest years first
     total_cap = None
     if n_projects:
@@ -635,20 +643,20 @@ def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray]
             subset[batch.sort_order(project[subset], year[subset], day[subset], instrument[subset],
                                     item_code[subset])], (project,))
     return _Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
-                     rows.column("amount"), enterprise_cap, project_cap, total_cap, favourable, n_projects)
+                     rows.column("amount"), favourable, enterprise_cap, project_cap, total_cap, n_projects)
 
 
 def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The amounts after each cross-item cut (2 to 5 of the module docstring), from ``computed``."""
-    after_enterprise = st.enterprise_cap.pay(computed)
-    after_project = st.project_cap.pay(after_enterprise)
-    after_favourable = after_project.copy()
-    if st.n_projects:
+    """The amounts after each cross-item cut (2 to 5 of the module docstring, in that order), from ``computed``:
+    ``(after_favourable, after_enterprise, after_project, after_total)``."""
+    after_favourable = computed
+    if st.n_projects and st.favourable:
+        # 從優不重複 first, on the totals after the instruments' own rules: what is given up uses no cap's room
         k_instruments = len(INSTRUMENTS)
         has_project, project, instrument = st.has_project, st.project, st.instrument
         key = np.where(has_project, project * k_instruments + instrument, 0)
         totals = np.zeros(st.n_projects * k_instruments, np.int64)
-        np.add.at(totals, key[has_project], after_project[has_project])
+        np.add.at(totals, key[has_project], computed[has_project])
         totals = totals.reshape(st.n_projects, k_instruments)
         dropped = np.zeros((st.n_projects, k_instruments), bool)
         for in_set, columns in st.favourable:
@@ -658,11 +666,14 @@ def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray,
             lose = np.ones_like(block, bool)
             lose[np.arange(block.shape[0]), best] = False
             dropped[cells] |= lose & (block > 0)
+        after_favourable = computed.copy()
         after_favourable[has_project & dropped[np.maximum(project, 0), instrument]] = 0
-    after_total = after_favourable
+    after_enterprise = st.enterprise_cap.pay(after_favourable)
+    after_project = st.project_cap.pay(after_enterprise)
+    after_total = after_project
     if st.total_cap is not None:
-        after_total = st.total_cap.pay(after_favourable)
-    return after_enterprise, after_project, after_favourable, after_total
+        after_total = st.total_cap.pay(after_project)
+    return after_favourable, after_enterprise, after_project, after_total
 
 
 def _shown_order(st: _Stacking, years: tuple[int, ...] | None) -> np.ndarray:
@@ -684,10 +695,10 @@ def _combine(rows: _Rows, ctx: _Context, years: tuple[int, ...] | None) -> tuple
 
 def _cuts(st: _Stacking, after: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
     """Each cut column of every row (:data:`CUT_COLUMNS`, in fen), from the amounts after each stage."""
-    after_enterprise, after_project, after_favourable, after_total = after
-    return dict(zip(CUT_COLUMNS, (st.gross - st.computed, st.computed - after_enterprise,
-                                  after_enterprise - after_project, after_project - after_favourable,
-                                  after_favourable - after_total)))
+    after_favourable, after_enterprise, after_project, after_total = after
+    return dict(zip(CUT_COLUMNS, (st.gross - st.computed, st.computed - after_favourable,
+                                  after_favourable - after_enterprise, after_enterprise - after_project,
+                                  after_project - after_total)))
 
 
 def _provenance(portfolio_digest: str, policy: Policy, lpr: LprCurve | None,

@@ -216,19 +216,20 @@ def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[st
     lines = [f"  Gross {_yuan(row.gross)}"]
     if row.cut_by_item_rules:
         lines.append(f"  - {_yuan(row.cut_by_item_rules)} by the instrument's own caps (above)")
-    if row.cut_by_enterprise_cap:
-        lines.append(f"  - {_yuan(row.cut_by_enterprise_cap)} by the enterprise's 貼息 cap for {row.year}, all its "
-                     f"loans together, earlier drawdowns first: "
-                     f"{refs.cite(parameters, 'interest_subsidy.annual_cap_per_enterprise')}")
-    if row.cut_by_project_cap:
-        lines.append(f"  - {_yuan(row.cut_by_project_cap)} by the project's 貼息 cap over its loans' lives: "
-                     f"{refs.cite(parameters, 'interest_subsidy.total_cap_per_project')}")
     if row.cut_by_most_favourable:
         kept = [i for g in stacking.most_favourable_only.value if row.instrument in g for i in g
                 if i != row.instrument]
         lines.append(f"  - {_yuan(row.cut_by_most_favourable)} by 從優不重複 (most favourable only): the project "
-                     f"keeps {' or '.join(kept)}, whose total is larger; "
+                     f"keeps {' or '.join(kept)}, whose total over the project's life after its own rules is "
+                     f"larger (given up before any cap, so it uses no cap's room); "
                      f"{refs.cite(parameters, 'stacking.most_favourable_only')}")
+    if row.cut_by_enterprise_cap:
+        lines.append(f"  - {_yuan(row.cut_by_enterprise_cap)} by the enterprise's 貼息 cap for {row.year}, all its "
+                     f"loans' kept 貼息 together, earlier drawdowns first: "
+                     f"{refs.cite(parameters, 'interest_subsidy.annual_cap_per_enterprise')}")
+    if row.cut_by_project_cap:
+        lines.append(f"  - {_yuan(row.cut_by_project_cap)} by the project's 貼息 cap over its loans' lives: "
+                     f"{refs.cite(parameters, 'interest_subsidy.total_cap_per_project')}")
     if row.cut_by_total_cap:
         lines.append(f"  - {_yuan(row.cut_by_total_cap)} by the total cap on the project's "
                      f"{' and '.join(stacking.total_cap_instruments.value)}, earliest years first: "

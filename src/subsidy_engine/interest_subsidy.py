@@ -25,6 +25,22 @@ The rules (conventions.md, "Interest subsidy (貼息) forms"), each rounding nam
   **interest charged** in the period; the **annual cap** on the total of a
   calendar year (the year of the due date, as the bank collects and the bureau
   budgets), the earlier periods first; the **lifetime cap** on the loan's total.
+
+This is the order of conventions.md: per period the window and the interest
+ceiling, then per loan its per-year and whole-life caps (the caps across loans,
+projects and enterprises follow in :mod:`subsidy_engine.evaluate`). The kernel
+(``kernels._portfolio_subsidy_threads``), :func:`interest_subsidy` and the
+reference (``reference.reference_interest_subsidy``) all apply it so. A cap
+limits what is paid, so its room is used only by what the ceiling leaves:
+with only these caps, a loan is paid ``min(lifetime_cap, sum over years of
+min(annual_cap, that year's sum of min(gross, interest)))``. The order matters
+wherever a period's accrual exceeds its interest (``points_on_principal`` on a
+repaid balance, a ``rate_gap`` wider than the rate): caps that counted the
+accrual before the ceiling would spend their room on money never paid. E.g. a
+rate gap of 3 points on a 1% loan accrues 3,000.00 a month against 1,000.00 of
+interest: under an annual cap of 6,000 and a lifetime cap of 6,500 the ceiling
+first pays 6,500.00, caps first would pay 2,500.00
+(``tests/test_interest_subsidy.py``).
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ class _Prepared:
                                    "are wrong (report this with the scenario)")
             computed = computed.copy()
             computed[self.part] = amount
-        after_total = _stack(self.stacking, computed)[3]
+        after_total = _stack(self.stacking, computed)[-1]
         amount = after_total[self.order][self.to_allocation]
         plan = _plan(replace(self.claims, amount=amount), self.budget, self.mode)
         r = _run_kernel(plan)

@@ -79,9 +79,9 @@ class ClaimRow(NamedTuple):
     year: int
     gross: Decimal
     cut_by_item_rules: Decimal
+    cut_by_most_favourable: Decimal
     cut_by_enterprise_cap: Decimal
     cut_by_project_cap: Decimal
-    cut_by_most_favourable: Decimal
     cut_by_total_cap: Decimal
     amount: Decimal
     funding_sources: str

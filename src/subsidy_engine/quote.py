@@ -214,9 +214,9 @@ class QuoteClaim(BaseModel):
     year: int
     gross: Money
     cut_by_item_rules: Money
+    cut_by_most_favourable: Money
     cut_by_enterprise_cap: Money
     cut_by_project_cap: Money
-    cut_by_most_favourable: Money
     cut_by_total_cap: Money
     amount: Money
     parameter: str

@@ -385,7 +385,10 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
     triples ``(loan_id, project_id, Loan)``; ``insurance``: InsurancePolicy; ``events``:
     Event; ``policy``: a :class:`~subsidy_engine.policy.Policy`. Returns, per
     ``(instrument, item_id, year)``: project_id, enterprise_id, gross, each cut
-    and amount (the rules: :mod:`subsidy_engine.evaluate`).
+    and amount (the rules: :mod:`subsidy_engine.evaluate`). The cuts, in order:
+    each instrument's own rules (``computed``); 從優不重複 on the whole-life
+    totals after them; then, on what is kept, 貼息 per enterprise and year, 貼息
+    per project, and the total cap as a share of the project's investment.
     """
     from .grants import GrantRules
     from .insurance import PremiumSubsidyRule
@@ -402,8 +405,8 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
         claims[(instrument, item_id, year)] = {
             "project_id": project_id, "enterprise_id": enterprise_id, "day": day, "gross": gross,
             "computed": amount, "amount": amount, "parameter_set": set_id,
-            "cut_by_enterprise_cap": Decimal(0), "cut_by_project_cap": Decimal(0),
-            "cut_by_most_favourable": Decimal(0), "cut_by_total_cap": Decimal(0)}
+            "cut_by_most_favourable": Decimal(0), "cut_by_enterprise_cap": Decimal(0),
+            "cut_by_project_cap": Decimal(0), "cut_by_total_cap": Decimal(0)}
 
     for loan_id, project_id, loan in loans:
         parameters = policy.at(loan.start_date)
@@ -455,6 +458,32 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
             c["amount"] = paid
             paid_so_far[group] = paid_so_far.get(group, Decimal(0)) + paid
 
+    # 從優不重複 first, on each instrument's whole-life total after its own rules: what a project gives up
+    # is cut before any cap, so it uses no room under one (a cap limits what is paid)
+    own_total: dict[tuple[str, str], Decimal] = {}
+    for (instrument, _, _), c in claims.items():
+        if c["project_id"] is not None:
+            own_total[(c["project_id"], instrument)] = own_total.get((c["project_id"], instrument), Decimal(0)) \
+                + c["computed"]
+    for (instrument, _, _), c in claims.items():
+        if c["project_id"] is None:
+            continue
+        groups = policy.at(by_project[c["project_id"]].start_date).parameters.stacking.most_favourable_only.value
+        mine = own_total.get((c["project_id"], instrument), Decimal(0))
+        for group in groups:
+            if instrument not in group or mine == 0:
+                continue
+            # the kept one: the largest total; of equal totals, the one named first in the group
+            kept = group[0]
+            for other in group[1:]:
+                if own_total.get((c["project_id"], other), Decimal(0)) > own_total.get((c["project_id"], kept),
+                                                                                      Decimal(0)):
+                    kept = other
+            if kept != instrument:
+                c["cut_by_most_favourable"] = c["amount"]
+                c["amount"] = Decimal(0)
+                break  # given up once is given up (an instrument may be in several groups)
+    # then the caps, on what is kept
     subsidy = sorted((k for k in claims if k[0] == "interest_subsidy"),
                      key=lambda k: (claims[k]["day"], k[1]))
     pay(subsidy, lambda c: policy.at(c["day"]).parameters.interest_subsidy.annual_cap_per_enterprise.value,
@@ -462,21 +491,6 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
     pay(sorted(subsidy, key=lambda k: (k[2], claims[k]["day"], k[1])),
         lambda c: policy.at(c["day"]).parameters.interest_subsidy.total_cap_per_project.value,
         lambda k, c: c["project_id"], "cut_by_project_cap")
-    totals: dict[tuple[str, str], Decimal] = {}
-    for key, c in claims.items():
-        if c["project_id"] is not None:
-            totals[(c["project_id"], key[0])] = totals.get((c["project_id"], key[0]), Decimal(0)) + c["amount"]
-    for key, c in claims.items():
-        if c["project_id"] is None:
-            continue
-        stacking = policy.at(by_project[c["project_id"]].start_date).parameters.stacking
-        for group in stacking.most_favourable_only.value:
-            if key[0] not in group:
-                continue
-            best = max(group, key=lambda i: (totals.get((c["project_id"], i), Decimal(0)), -group.index(i)))
-            if best != key[0] and totals.get((c["project_id"], key[0]), Decimal(0)) > 0:
-                c["cut_by_most_favourable"] = c["amount"]
-                c["amount"] = Decimal(0)
     with localcontext() as ctx:
         ctx.prec = 60
 
