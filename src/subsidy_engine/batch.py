@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -32,7 +32,8 @@ import pyarrow.compute as pc
 from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from .loans import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
 from .kernels import add_years_kernel
-from .money import MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, RATE_DECIMALS, MoneyError, scaled_integer, to_decimal
+from .money import (MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, PLAIN_NUMBER, RATE_DECIMALS, MoneyError, scaled_integer,
+                    to_decimal)
 
 
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only
@@ -176,6 +177,10 @@ LOAN_COLUMNS = (
 )
 
 
+#: The columns a loan table must have.
+LOAN_REQUIRED = ("loan_id", "principal", "term_months", "start_date")
+
+
 def sort_order(*keys: np.ndarray) -> np.ndarray:
     """Row order by ``keys`` (the first is the primary key), ties in row order.
 
@@ -287,13 +292,34 @@ def _is_int_dtype(s: pd.Series) -> bool:
     return pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
 
 
-def decimal_units(series: pd.Series, scale: int, name: str,
-                   rej: Rejections) -> tuple[np.ndarray, np.ndarray]:
+#: Columns read as rates: a text cell may end in ``%`` ("3.85%" is 0.0385).
+RATE_FIELDS = frozenset({"annual_rate"})
+#: Columns read at two places that are not amounts of money: no 萬/億/元 units.
+NOT_MONEY = frozenset({"merit_score"})
+
+
+def decimal_units(series: pd.Series, scale: int, name: str, rej: Rejections, *,
+                  percent: bool | None = None, units: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact decimal column -> (int64 units of 10**-scale, missing mask).
 
-    Rows that are not exact numbers at that scale are rejected.
+    Rows that are not exact numbers at that scale are rejected. Text cells
+    follow the one text rule of :func:`~subsidy_engine.money.to_decimal`.
+    The caller decides what a column is, never the cell: ``percent`` (a
+    trailing ``%`` divides by 100) defaults to ``name in RATE_FIELDS``, and
+    ``units`` (a trailing 萬/万, 億/亿 or 元) to an amount in yuan, i.e.
+    ``scale == 2 and name not in NOT_MONEY``.
+
+    >>> rej = Rejections(4)
+    >>> decimal_units(pd.Series(["1,200萬", "1000,50", " 12.30 ", None]), 2, "principal", rej)[0]
+    array([1200000000,          0,       1230,          0])
+    >>> rej.frame(pd.Series(["a", "b", "c", "d"], name="loan_id")).reason.tolist()
+    ["'1000,50': a comma is only a thousands separator (groups of three, as in 1,000,000.00); write the decimal point as '.'"]
+    >>> decimal_units(pd.Series(["3.85%"]), 10, "annual_rate", rej)[0]
+    array([385000000])
     """
     n = len(series)
+    as_percent = name in RATE_FIELDS if percent is None else percent
+    as_amount = scale == 2 and name not in NOT_MONEY if units is None else units
     if _is_float_dtype(series):
         raise PortfolioSchemaError(
             f"column {name!r} holds binary floats ({series.dtype}); exact amounts and rates need "
@@ -312,7 +338,7 @@ def decimal_units(series: pd.Series, scale: int, name: str,
     fast = _decimal_units_arrow(series, scale)
     if fast is not None:
         return fast
-    units = np.zeros(n, dtype=np.int64)
+    values = np.zeros(n, dtype=np.int64)
     missing = np.zeros(n, dtype=bool)
     reasons = np.empty(n, dtype=object)
     bad = np.zeros(n, dtype=bool)
@@ -321,20 +347,22 @@ def decimal_units(series: pd.Series, scale: int, name: str,
             missing[k] = True
             continue
         try:
-            exact = scaled_integer(to_decimal(value, "value"), scale)
+            number = to_decimal(value, "value", percent=as_percent, units=as_amount)
+            exact = scaled_integer(number, scale)
             if exact is None:
-                raise MoneyError(f"{value} has more than {scale} decimal places"
+                read = f" (= {number})" if isinstance(value, str) and value.strip() != str(number) else ""
+                raise MoneyError(f"{value}{read} has more than {scale} decimal places"
                                  + (" (a fraction of a fen)" if scale == 2 else ""))
             if abs(exact) > np.iinfo(np.int64).max:
                 raise MoneyError(f"{value} is too large")
-            units[k] = exact
+            values[k] = exact
         except MoneyError as exc:
             bad[k] = True
             reasons[k] = str(exc).removeprefix("value: ")
     rej.add(bad, name, reasons)
     # Rows that failed to parse are already reported; later checks skip them
     # (callers that need "was a value given" use blank_cells).
-    return units, missing | bad
+    return values, missing | bad
 
 
 def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -347,8 +375,13 @@ def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.
             if inferred not in ("string", "decimal"):
                 return None
             arr = pa.array(series.to_numpy(dtype=object), from_pandas=True)
-        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
-                or pa.types.is_decimal(arr.type)):
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            # only the plain form, which Arrow and to_decimal read alike; "1,000", " 12",
+            # "3.85%" or "500萬" go to the slow path, which holds the text rule
+            plain = pc.match_substring_regex(arr, f"^(?:{PLAIN_NUMBER})$").fill_null(True)
+            if not pc.all(plain).as_py():
+                return None
+        elif not pa.types.is_decimal(arr.type):
             return None
         arr = arr.cast(pa.decimal128(38, scale))  # safe: fails on any lost digit
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError, ValueError,
@@ -477,7 +510,9 @@ def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejec
     present = ~missing
     todo = present.copy()
     kind = pd.api.types.infer_dtype(values[present], skipna=True)
-    if kind == "date":  # datetime.date objects only (datetimes infer as "datetime")
+    if kind == "date" and any(isinstance(v, datetime) for v in values[present]):
+        kind = "mixed"  # dates beside a datetime infer as "date": judge each, so that no time of day is dropped
+    if kind == "date":  # datetime.date objects only
         days[present] = np.array(values[present].tolist(), dtype="datetime64[D]")
         todo[:] = False
     elif kind == "string":
@@ -494,7 +529,9 @@ def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejec
         if isinstance(v, pd.Timestamp):
             v = v.to_pydatetime()
         if hasattr(v, "hour"):  # a datetime
-            bad[k], reasons[k] = True, "a datetime is not a date; pass a date or 'YYYY-MM-DD'"
+            bad[k], reasons[k] = True, (f"has a time of day ({v:%Y-%m-%d %H:%M}); a date is expected"
+                                        if isinstance(v, datetime) else
+                                        "a datetime is not a date; pass a date or 'YYYY-MM-DD'")
         elif isinstance(v, date):
             days[k] = np.datetime64(v, "D")
         elif isinstance(v, str):
@@ -527,7 +564,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
             f"unknown columns {unknown}; a loan table has loan_id and the Loan fields "
             f"({', '.join(LOAN_COLUMNS)}); pass ignore_columns=[...] for columns to leave aside"
         )
-    for required in ("loan_id", "principal", "term_months", "start_date"):
+    for required in LOAN_REQUIRED:
         if required not in table.columns:
             raise PortfolioSchemaError(f"the loan table has no {required!r} column")
     table = table.reset_index(drop=True)

@@ -40,10 +40,10 @@ MAX_TERM_MONTHS = 600  # 50 years of monthly periods: the longest schedule suppo
 MAX_SPREAD_BP = Decimal(10000)
 
 
-def _exact(value: object) -> Decimal:
+def _exact(value: object, *, percent: bool = False, units: bool = False) -> Decimal:
     # pydantic's error already names the field, so the message drops its own.
     try:
-        return to_decimal(value, "_")
+        return to_decimal(value, "_", percent=percent, units=units)
     except MoneyError as exc:
         raise ValueError(str(exc).removeprefix("_: ")) from None
 
@@ -53,7 +53,7 @@ def _decimal(value: object) -> Decimal:
 
 
 def _money(value: object) -> Decimal:
-    amount = _exact(value)
+    amount = _exact(value, units=True)  # "500萬" as a table cell reads it
     try:
         yuan_to_fen(amount, "_")  # refuses fractions of a fen
     except MoneyError as exc:
@@ -62,7 +62,7 @@ def _money(value: object) -> Decimal:
 
 
 def _rate(value: object) -> Decimal:
-    rate = _exact(value)
+    rate = _exact(value, percent=True)  # "3.85%" as a table cell reads it
     try:
         rate_to_units(rate, "_")  # refuses rates finer than 1e-10
     except MoneyError as exc:

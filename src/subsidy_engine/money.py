@@ -18,7 +18,9 @@ ten decimal places (one ten-thousandth of a basis point) is exact.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+import re
+import unicodedata
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Final
 
 FEN_PER_YUAN: Final = 100
@@ -43,14 +45,80 @@ class MoneyError(ValueError):
     """A value that cannot be an exact amount or rate."""
 
 
-def to_decimal(value: object, what: str = "value") -> Decimal:
+def to_decimal(value: object, what: str = "value", *, percent: bool = False, units: bool = False) -> Decimal:
     """Convert ``str``, ``int`` or ``Decimal`` to an exact, finite Decimal.
 
     Floats are refused: a binary float is not the decimal number the user
-    typed, so accepting it would silently change amounts.
+    typed, so accepting it would silently change amounts. Text is read by one
+    rule, the same wherever a number is typed (see Notes), and never guessed at.
 
+    Parameters
+    ----------
+    value : str, int or Decimal
+        The number. ``bool`` and ``float`` are refused.
+    what : str
+        The name the error message starts with (the field being read).
+    percent : bool
+        The caller says a percent is allowed here (rates and shares): a
+        trailing ``%`` divides the number by 100, exactly.
+    units : bool
+        The caller says this is an amount in yuan: a trailing 萬/万
+        (x 10,000) or 億/亿 (x 100,000,000), each optionally followed by 元,
+        or a bare 元 (x 1) is read.
+
+    Returns
+    -------
+    Decimal
+        Finite, with fewer than ``MAX_MAGNITUDE_DIGITS`` digits before the point.
+
+    Raises
+    ------
+    MoneyError
+        The value is not an exact finite number, or its text breaks the rule;
+        the message says what is wrong and how to write it.
+
+    Notes
+    -----
+    The text rule: whitespace around the number is trimmed; full-width
+    characters (as a Chinese input method types them: ``１２３４．５０``,
+    ``１，０００``, ``－５``, ``％``) are read as their ASCII forms (their
+    Unicode NFKC normalisation; other lookalikes such as ``²`` or ``①`` are
+    refused, not normalised). What remains is an optional sign, ASCII digits
+    with at most one decimal point ``.``, and an optional exponent (``1e3``).
+    A comma is only a thousands separator: the digits before the point must
+    then be grouped in threes (``1,234,567.89``), the first group without a
+    leading zero; any other comma is an error, since ``1000,50`` may mean a
+    decimal comma. Spaces and underscores inside a number are errors. A
+    trailing ``%`` or unit is read only where the caller allows it.
+
+    Examples
+    --------
     >>> to_decimal("1234.50")
     Decimal('1234.50')
+    >>> to_decimal(" 1,000,000.00 "), to_decimal("１，２３４．５０"), to_decimal("－５")
+    (Decimal('1000000.00'), Decimal('1234.50'), Decimal('-5'))
+    >>> to_decimal("3.85%", "annual_rate", percent=True), to_decimal("３．８５％", percent=True)
+    (Decimal('0.0385'), Decimal('0.0385'))
+    >>> to_decimal("1.5億", "principal", units=True), to_decimal("500萬元", units=True)
+    (Decimal('150000000'), Decimal('5000000'))
+    >>> to_decimal("1,200万", units=True), to_decimal("88.50元", units=True)
+    (Decimal('12000000'), Decimal('88.50'))
+    >>> to_decimal("1000,50", "principal")
+    Traceback (most recent call last):
+    ...
+    subsidy_engine.money.MoneyError: principal: '1000,50': a comma is only a thousands separator (groups of three, as in 1,000,000.00); write the decimal point as '.'
+    >>> to_decimal("5%", "principal", units=True)
+    Traceback (most recent call last):
+    ...
+    subsidy_engine.money.MoneyError: principal: '5%': a percent is not an amount; write the amount in yuan, without '%'
+    >>> to_decimal("500萬", "annual_rate", percent=True)
+    Traceback (most recent call last):
+    ...
+    subsidy_engine.money.MoneyError: annual_rate: '500萬': the units 萬/万, 億/亿 and 元 are for amounts in yuan; write the plain number
+    >>> to_decimal("1 000")
+    Traceback (most recent call last):
+    ...
+    subsidy_engine.money.MoneyError: value: '1 000': a space inside a number is not accepted; write 1000 or 1,000
     >>> to_decimal(0.1)
     Traceback (most recent call last):
     ...
@@ -67,26 +135,83 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
             f"({value!r} is stored as {exact}...); pass a str, int or Decimal "
             f'such as "{value!r}"'
         )
+    shift = 0
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("_", "")
-        try:
-            result = Decimal(text)
-        except InvalidOperation:
-            raise MoneyError(f"{what}: {_shown(value)} is not a decimal number") from None
+        result, shift = _parse_text(value, what, percent=percent, units=units)
     else:
         raise MoneyError(
             f"{what}: expected str, int or Decimal, got {type(value).__name__}"
         )
     if not result.is_finite():
         raise MoneyError(f"{what}: {_shown(value)} is not a finite number")
-    if result and result.adjusted() + 1 >= MAX_MAGNITUDE_DIGITS:
-        raise MoneyError(f"{what}: {_shown(value)} has {result.adjusted() + 1:,} digits before the point; "
+    digits = result.adjusted() + 1 + shift
+    if result and digits >= MAX_MAGNITUDE_DIGITS:
+        raise MoneyError(f"{what}: {_shown(value)} has {digits:,} digits before the point; "
                          "no amount or rate comes near")
-    return result
+    return _shifted(result, shift) if shift else result
+
+
+#: The plain form of a number, ASCII only: what ``Decimal`` and Arrow's
+#: string-to-decimal cast both read, to the same value. ``batch`` casts a text
+#: column in Arrow only when every cell has this form.
+PLAIN_NUMBER: Final = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_PLAIN = re.compile(PLAIN_NUMBER)
+# thousands separators: groups of three before the point, the first without a leading zero
+_GROUPED = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")
+_SPECIAL = re.compile(r"[+-]?(?:s?nan[0-9]*|inf(?:inity)?)", re.IGNORECASE)
+_FULL_WIDTH = re.compile("[\u3000\uff01-\uff5e]+")  # NFKC maps each to ASCII
+_UNIT_SHIFT: Final = {"萬": 4, "万": 4, "億": 8, "亿": 8}
+
+
+def _parse_text(value: str, what: str, *, percent: bool, units: bool) -> tuple[Decimal, int]:
+    """Text -> (its number, the power of ten its % or unit multiplies by); the rule is in ``to_decimal``."""
+    text = value
+    if not text.isascii():
+        text = _FULL_WIDTH.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    text = text.strip()
+    body, shift = text, 0
+    if body.endswith("%"):
+        if not percent:
+            how = ("a percent is not an amount; write the amount in yuan, without '%'" if units
+                   else "a percent is not accepted here; write the plain number, without '%'")
+            raise MoneyError(f"{what}: {_shown(value)}: {how}")
+        body, shift = body[:-1], -2
+    elif body.endswith(("元", *_UNIT_SHIFT)):
+        if not units:
+            raise MoneyError(f"{what}: {_shown(value)}: the units 萬/万, 億/亿 and 元 are for amounts "
+                             "in yuan; write the plain number")
+        body = body.removesuffix("元")
+        if body.endswith(tuple(_UNIT_SHIFT)):
+            body, shift = body[:-1], _UNIT_SHIFT[body[-1]]
+    if _PLAIN.fullmatch(body) or _GROUPED.fullmatch(body):
+        return Decimal(body.replace(",", "")), shift
+    if not shift and _SPECIAL.fullmatch(body):
+        return Decimal(body), 0  # NaN or infinity: refused as not finite
+    if any(c.isspace() for c in body):
+        problem = "a space inside a number is not accepted; write 1000 or 1,000"
+    elif "_" in body:
+        problem = "an underscore is not a digit separator here; write 1000 or 1,000"
+    elif "," in body:
+        problem = ("a comma is only a thousands separator (groups of three, as in 1,000,000.00); "
+                   "write the decimal point as '.'")
+    else:
+        raise MoneyError(f"{what}: {_shown(value)} is not a decimal number")
+    raise MoneyError(f"{what}: {_shown(value)}: {problem}")
+
+
+def _shifted(value: Decimal, places: int) -> Decimal:
+    # value * 10**places, exactly (Decimal.scaleb rounds to the context's precision); a whole
+    # result is written without an exponent, so 1.5億 reads back as 150000000, not 1.5E+8
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    exponent += places
+    if exponent > 0 and value:
+        digits, exponent = (*digits, *(0,) * exponent), 0
+    return Decimal((sign, digits, exponent))
 
 
 def _shown(value: object) -> str:
