@@ -251,7 +251,7 @@ def test_bad_rows_are_reported_and_the_rest_computed_and_strict_raises() -> None
     assert sorted(zip(claims.rejections.id, claims.rejections.field)) == [("X", "principal"),
                                                                           ("Y", "project_id")]
     assert set(claims.table.item_id) == {"L"}
-    with pytest.raises(EvaluationError, match="loans row 1 .'X'. principal"):
+    with pytest.raises(EvaluationError, match="loans row 3 .'X'. principal"):
         evaluate(as_tables(rows), POLICY, strict=True)
 
 

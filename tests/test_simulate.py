@@ -69,6 +69,7 @@ def test_explain_and_validate_commands(tmp_path: Path, capsys) -> None:  # noqa:
     projects.to_csv(tmp_path / "projects.csv", index=False)
     assert main(["validate", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert "30 projects, " in out and "; 3 problems:" in out
+    assert "30 projects, " in out and "; 4 problems" in out  # the third: P0's loan goes with its project
+    assert "its project P0 is rejected (row 2, stage: 'someday'" in out
     assert "'someday' is not one of 'pilot', 'demonstration', 'promotion'" in out
     assert "total_investment" in out and "must not be negative" in out

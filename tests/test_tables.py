@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import pytest
+from datetime import date, datetime
+from decimal import Decimal
 
-from subsidy_engine import PortfolioSchemaError, load_portfolio
+import pandas as pd
+import pyarrow as pa
+import pytest
+from workbooks import WorkbookStyle, people_portfolio, write_workbook
+
+from subsidy_engine import PortfolioSchemaError, evaluate, load_portfolio
+from subsidy_engine.cells import read_csv_table
+from subsidy_engine.tables import PROBLEM_COLUMNS, WHOLE_TABLE
 
 TABLES = {
     "projects": pd.DataFrame({
@@ -24,16 +31,28 @@ TABLES = {
         "project_id": [None, None], "venue": ["a_share_ipo", "moon"], "stage": ["acceptance", "listing"],
         "date": ["2024-05-06", "2024-06-01"]}),
 }
+#: The tables as loaded: the validated values, typed.
+TYPED = {
+    "projects": [["J1", "E1", "算力中心", "public", "pilot", True, True, Decimal("300000000.00"),
+                  Decimal("250000000.00"), date(2024, 1, 1)],
+                 ["J2", "E2", "車聯網平台", "economic", "demonstration", False, False, Decimal("50000000.50"),
+                  Decimal("40000000.00"), date(2024, 2, 1)]],
+    "loans": [["L1", "J1", Decimal("100000000.00"), Decimal("0.0300000000"), 60, date(2024, 3, 1)],
+              ["L2", "J9", Decimal("5000000.00"), Decimal("0.0350000000"), 36, date(2024, 3, 1)]],
+    "insurance": [["P1", "E1", "J1", "ai", Decimal("10000000.00"), Decimal("400000.00"), date(2024, 3, 1), 3]],
+    "events": [["V1", "listing", "E2", None, "a_share_ipo", "acceptance", date(2024, 5, 6)],
+               ["V2", "listing", "E2", None, "moon", "listing", date(2024, 6, 1)]],
+}
 
 
-def write(tmp_path, form: str):
+def write(tmp_path, form: str, tables=TABLES):  # noqa: ANN001, ANN201
     if form == "xlsx":
         path = tmp_path / "portfolio.xlsx"
         with pd.ExcelWriter(path) as book:
-            for name, frame in TABLES.items():
+            for name, frame in tables.items():
                 frame.to_excel(book, sheet_name=name, index=False)
         return path
-    for name, frame in TABLES.items():
+    for name, frame in tables.items():
         if form == "csv":
             frame.to_csv(tmp_path / f"{name}.csv", index=False)
         else:
@@ -41,32 +60,154 @@ def write(tmp_path, form: str):
     return tmp_path
 
 
+def cells(frame: pd.DataFrame) -> list[list[object]]:
+    return frame.astype(object).where(frame.notna(), None).values.tolist()
+
+
 @pytest.mark.parametrize("form", ["csv", "parquet", "xlsx"])
-def test_every_form_loads_the_same_tables_and_problems(tmp_path, form) -> None:
+def test_every_form_loads_the_same_typed_tables_and_problems(tmp_path, form) -> None:
     portfolio = load_portfolio(write(tmp_path, form))
-    for name, frame in TABLES.items():
+    for name, expected in TYPED.items():
         loaded = getattr(portfolio, name)
-        assert loaded.astype(object).where(loaded.notna(), None).values.tolist() == \
-            frame.astype(object).where(frame.notna(), None).values.tolist()
-    assert portfolio.problems.values.tolist() == [
-        ["loans", 1, "L2", "project_id", "is not a project of the projects table"],
-        ["events", 1, "V2", "venue", "is not one of 'a_share_ipo', 'neeq_select', 'overseas_direct'"],
+        assert cells(loaded) == expected, name
+    assert pd.api.types.is_integer_dtype(portfolio.loans.term_months.dtype)
+    assert portfolio.loans.principal.dtype == pd.ArrowDtype(pa.decimal128(20, 2))
+    assert portfolio.loans.start_date.dtype == pd.ArrowDtype(pa.date32())
+    # the row the user's tool shows: line 3 of the CSV, row 3 of the sheet, the Parquet file's second record
+    row = 2 if form == "parquet" else 3
+    problems = portfolio.problems
+    assert list(problems.columns) == PROBLEM_COLUMNS
+    assert problems.drop(columns="file").values.tolist() == [
+        ["loans", row, "L2", "project_id", "is not a project of the projects table", 1],
+        ["events", row, "V2", "venue", "is not one of 'a_share_ipo', 'neeq_select', 'overseas_direct'", 1],
     ]
+    expected_files = ({"loans": str(tmp_path / f"loans.{form}"), "events": str(tmp_path / f"events.{form}")}
+                      if form != "xlsx" else {"loans": str(tmp_path / "portfolio.xlsx")} | {
+                          "events": str(tmp_path / "portfolio.xlsx")})
+    assert dict(zip(problems.table, problems.file)) == expected_files
     assert len(portfolio.digest) == 64
 
 
-def test_unknown_and_missing_tables_are_schema_errors(tmp_path) -> None:
+def test_files_and_sheets_that_are_not_tables_are_set_aside_with_a_note(tmp_path) -> None:
     TABLES["loans"].to_csv(tmp_path / "loans.csv", index=False)
     with pytest.raises(PortfolioSchemaError, match="no projects table"):
         load_portfolio(tmp_path)
     TABLES["projects"].to_csv(tmp_path / "projects.csv", index=False)
     TABLES["projects"].to_csv(tmp_path / "projekts.csv", index=False)
-    with pytest.raises(PortfolioSchemaError, match=r"unknown tables \['projekts.csv'\]"):
-        load_portfolio(tmp_path)
+    loaded = load_portfolio(tmp_path)
+    assert any("projekts.csv: not a table" in note for note in loaded.notes)
+    strict = load_portfolio(tmp_path, strict=True)
+    assert strict.problems.reason.str.contains("projekts.csv").any()
 
 
-def test_a_bad_column_names_its_table(tmp_path) -> None:
-    TABLES["projects"].to_csv(tmp_path / "projects.csv", index=False)
-    TABLES["insurance"].assign(premium_rate=["0.04"]).to_csv(tmp_path / "insurance.csv", index=False)
-    with pytest.raises(PortfolioSchemaError, match=r"table 'insurance': .*unknown columns \['premium_rate'\]"):
-        load_portfolio(tmp_path)
+def test_an_extra_column_and_an_extra_sheet_are_notes_not_refusals(tmp_path) -> None:
+    """Defect 7: a 備註 column or a 說明 sheet refused the whole file."""
+    tables = dict(TABLES, loans=TABLES["loans"].assign(備註=["已核實", None]))
+    path = write(tmp_path, "xlsx", tables)
+    with pd.ExcelWriter(path, mode="a") as book:
+        pd.DataFrame({"填表說明": ["金額單位為元"]}).to_excel(book, sheet_name="說明", index=False)
+    loaded = load_portfolio(path)
+    assert "備註" not in loaded.loans.columns and len(loaded.loans) == 2
+    assert any("'備註'" in note and "set aside" in note for note in loaded.notes)
+    assert any("sheet '說明' is not a table" in note for note in loaded.notes)
+    assert loaded.problems.field.tolist() == ["project_id", "venue"]  # only the real problems
+    strict = load_portfolio(path, strict=True)
+    assert strict.problems.reason.str.contains("備註").any() and strict.problems.reason.str.contains("說明").any()
+
+
+def test_every_problem_of_every_table_at_once(tmp_path) -> None:
+    """Defect 8: a missing column stopped at the first schema error and listed nothing else."""
+    tables = dict(TABLES, insurance=TABLES["insurance"].drop(columns="years"),
+                  events=TABLES["events"].assign(extra_field=["x", "y"]))
+    for name in ("projects", "loans", "insurance", "events"):
+        tables[name].to_csv(tmp_path / f"{name}.csv", index=False)
+    problems = load_portfolio(tmp_path).problems
+    whole = problems[problems.field == WHOLE_TABLE]
+    assert whole.table.tolist() == ["insurance"] and "missing column(s) 'years'" in whole.reason.iloc[0]
+    assert pd.isna(whole.row.iloc[0]) and pd.isna(whole.position.iloc[0])
+    assert ("loans", "project_id") in set(zip(problems.table, problems.field))
+    assert ("events", "venue") in set(zip(problems.table, problems.field))  # the other tables' rows still checked
+
+
+def test_a_rejected_project_takes_its_rows_with_it_and_says_why(tmp_path) -> None:
+    """Defect 10: a loan of a rejected project said 'project_id: is missing' and its event was kept."""
+    projects = TABLES["projects"].copy()
+    projects.loc[0, "total_investment"] = "abc"
+    events = pd.DataFrame({"event_id": ["R1"], "kind": ["reits_issuance"], "enterprise_id": ["E1"],
+                           "project_id": ["J1"], "date": ["2024-05-06"], "amount_raised": ["500000000"]})
+    for name, frame in dict(TABLES, projects=projects, events=events).items():
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    portfolio = load_portfolio(tmp_path)
+    problems = portfolio.problems
+    mine = problems[problems.table != "projects"]
+    orphaned = mine[mine.reason.str.startswith("its project J1 is rejected")]
+    assert set(orphaned.id) == {"L1", "P1", "R1"}
+    assert "row 2, total_investment" in orphaned.reason.iloc[0] and "'abc'" in orphaned.reason.iloc[0]
+    claims = evaluate(portfolio, years=range(2024, 2027))
+    assert not claims.table.item_id.isin(["L1", "P1", "R1"]).any()
+    assert {"L1", "P1", "R1"} <= set(claims.rejections.id)
+
+
+def test_csv_rows_are_named_by_their_line(tmp_path) -> None:
+    """Defect 9: the 0-based position was shown; a blank line or a cell over two lines moves the line."""
+    path = tmp_path / "loans.csv"
+    path.write_text('loan_id,principal,note\nL1,1,"two\nlines"\n\nL2,abc,x\n', encoding="utf-8")
+    table = read_csv_table(path)
+    assert table.rows.tolist() == [2, 5] and table.frame.loan_id.tolist() == ["L1", "L2"]
+
+
+def test_a_gbk_csv_is_read_with_a_note(tmp_path) -> None:
+    path = tmp_path / "projects.csv"
+    path.write_bytes("project_id,name\nJ1,算力中心\n".encode("gbk"))
+    table = read_csv_table(path)
+    assert table.frame.name.tolist() == ["算力中心"] and "GB18030" in table.notes[0]
+
+
+@pytest.mark.parametrize("bad", [b"", b"\x00\x01garbage", b"PK\x03\x04broken"])
+def test_an_unreadable_file_is_one_error_naming_it(tmp_path, bad) -> None:
+    if not bad.startswith(b"PK"):  # a broken zip is text as far as CSV goes (its header names no column)
+        (tmp_path / "projects.csv").write_bytes(bad)
+        with pytest.raises(PortfolioSchemaError, match="projects.csv"):
+            load_portfolio(tmp_path)
+    book = tmp_path / "broken.xlsx"
+    book.write_bytes(bad)
+    with pytest.raises(PortfolioSchemaError, match="broken.xlsx"):
+        load_portfolio(book)
+
+
+def test_a_hand_typed_workbook_simulates_with_no_rejection(tmp_path) -> None:
+    """Done-when: dates as date cells, amounts as numbers, a notes column, a title above the header,
+    a notes sheet, formulas with saved values: no rejection, the same claims as the text tables."""
+    tables = people_portfolio(12, 7)
+    style = WorkbookStyle(title_rows=2, notes_column=True, extra_sheet=True, formulas=True, datetime_cells=True)
+    layout = write_workbook(tmp_path / "hand.xlsx", tables, style=style)
+    typed = load_portfolio(layout["path"])
+    assert typed.problems.empty, typed.problems
+    for name, frame in tables.items():
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    text = load_portfolio(tmp_path)
+    assert text.problems.empty
+    years = range(2024, 2031)
+    rates = {"pilot": "0.3", "demonstration": "0.2", "promotion": "0.1"}
+    a = evaluate(typed, years=years, rate_by_stage=rates).table
+    b = evaluate(text, years=years, rate_by_stage=rates).table
+    assert len(a) and a.drop(columns=[]).astype(str).values.tolist() == b.astype(str).values.tolist()
+    header = layout["header_row"]["loans"]
+    assert any(f"above the header (row {header})" in note for note in typed.notes)
+
+
+def test_workbook_cells_the_engine_cannot_use_are_named_where_they_are(tmp_path) -> None:
+    """Date cells with a time, text amounts with a bad comma, merged and uncached cells: each a problem
+    naming its Excel row and field; nothing read as a blank or a zero."""
+    tables = people_portfolio(12, 7)
+    style = WorkbookStyle(merged_data_cells=True, formulas=True, formulas_without_cache=True,
+                          bad_cells={("loans", 2, "start_date"): datetime(2024, 3, 1, 10, 30),
+                                     ("loans", 3, "principal"): "1000,50"})
+    layout = write_workbook(tmp_path / "bad.xlsx", tables, style=style)
+    problems = load_portfolio(layout["path"]).problems
+    loans = problems[problems.table == "loans"]
+    rows = layout["rows"]["loans"]
+    found = set(zip(loans.row.astype(int), loans.field))
+    assert (rows[2], "start_date") in found and (rows[3], "principal") in found
+    assert loans.reason.str.contains("merged cell").any()
+    assert problems.reason.str.contains("no saved value").any()

@@ -73,7 +73,7 @@ from .money import rate_to_units, yuan_to_fen
 from .policy import INSTRUMENTS, Policy, load_policy
 from .provenance import Provenance
 from .rates import LprCurve, epoch_days
-from .tables import PROBLEM_COLUMNS, PortfolioTables, load_portfolio
+from .tables import PROBLEM_COLUMNS, TABLES, PortfolioTables, empty_problems, load_portfolio
 
 #: The measure of 78號 each instrument pays under (investment subsidy: 1, or 4 for quasi-operating platforms).
 MEASURE_OF = {"interest_subsidy": 15, "premium_subsidy": 7, "reits_grant": 13, "listing_grant": 14,
@@ -94,7 +94,8 @@ class EvaluationError(ValueError):
     def __init__(self, rejections: pd.DataFrame) -> None:
         self.rejections = rejections
         super().__init__(batch.problems_message(rejections, "the portfolio",
-                                                lambda r: f"{r.table} row {r.row} ({r.id!r})"))
+                                                lambda r: f"{r.table} row {r.row} ({r.id!r})"
+                                                if not pd.isna(r.row) else f"table {r.table}:"))
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,21 @@ def _years(years: int | Iterable[int] | None) -> tuple[int, ...] | None:
 
 
 def _drop_problem_rows(tables: PortfolioTables) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
-    """Each table without the rows listed in its problems, and the kept rows' positions."""
+    """Each table without the rows listed in its problems, and the kept rows' positions (a problem of a
+    whole table, with no position, keeps none of its rows)."""
     kept_tables, kept_rows = {}, {}
     for name in ("projects", "loans", "insurance", "events"):
         table = getattr(tables, name).reset_index(drop=True)
-        bad = tables.problems.loc[tables.problems.table == name, "row"].to_numpy(dtype=np.int64)
-        keep = np.setdiff1d(np.arange(len(table)), bad) if bad.shape[0] else np.arange(len(table))
-        kept_tables[name] = table if keep.shape[0] == len(table) else table.take(keep).reset_index(drop=True)
+        positions = tables.problems.loc[tables.problems.table == name, "position"]
+        if positions.isna().any():
+            keep = np.zeros(0, np.int64)
+        else:
+            bad = positions.to_numpy(dtype=np.int64)
+            keep = np.setdiff1d(np.arange(len(table)), bad) if bad.shape[0] else np.arange(len(table))
+        if keep.shape[0] == 0:  # nothing to read: an empty table with every column, whatever the file had
+            kept_tables[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[name][1]})
+        else:
+            kept_tables[name] = table if keep.shape[0] == len(table) else table.take(keep).reset_index(drop=True)
         kept_rows[name] = keep
     return kept_tables, kept_rows
 
@@ -181,7 +190,7 @@ ANCHORS = {"projects": ("project_id", "start_date"), "loans": ("loan_id", "start
            "insurance": ("policy_id", "start_date"), "events": ("event_id", "date")}
 
 
-def _drop_outside_coverage(frames: dict[str, pd.DataFrame], kept_rows: dict[str, np.ndarray],
+def _drop_outside_coverage(tables: PortfolioTables, frames: dict[str, pd.DataFrame], kept_rows: dict[str, np.ndarray],
                            policy: Policy) -> list[pd.DataFrame]:
     """Rows whose anchor date no parameter set covers are rejected, not guessed (and a rejected
     project takes its loans and policies with it); the others are evaluated."""
@@ -204,9 +213,8 @@ def _drop_outside_coverage(frames: dict[str, pd.DataFrame], kept_rows: dict[str,
         if not outside.any():
             continue
         rows = np.flatnonzero(outside)
-        reports.append(pd.DataFrame({"table": name, "row": kept_rows[name][rows],
-                                     "id": table[id_column].take(rows).to_numpy(dtype=object),
-                                     "field": field_name[rows], "reason": why[rows]}))
+        reports.append(tables.problem_rows(name, kept_rows[name][rows], table[id_column].take(rows).to_numpy(
+            dtype=object), field_name[rows], why[rows]))
         if name == "projects":
             dropped_projects = table[id_column].take(rows).to_numpy(dtype=object)
         frames[name] = table.take(np.flatnonzero(~outside)).reset_index(drop=True)
@@ -214,13 +222,17 @@ def _drop_outside_coverage(frames: dict[str, pd.DataFrame], kept_rows: dict[str,
     return reports
 
 
-def _as_problems(report: pd.DataFrame, table: str, id_column: str, kept_rows: np.ndarray) -> pd.DataFrame:
+def _as_problems(tables: PortfolioTables | None, report: pd.DataFrame, table: str, id_column: str,
+                 kept_rows: np.ndarray) -> pd.DataFrame:
     """A calculator's rejections (rows of the kept table) as problems of the original table."""
-    if report.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
-    return pd.DataFrame({"table": table, "row": kept_rows[report["row"].to_numpy(dtype=np.int64)],
-                         "id": report[id_column].to_numpy(dtype=object), "field": report["field"],
-                         "reason": report["reason"]})
+    source = tables if tables is not None else _NO_FILES
+    return source.problem_rows(table, kept_rows[report["row"].to_numpy(dtype=np.int64)],
+                               report[id_column].to_numpy(dtype=object), report["field"].to_numpy(dtype=object),
+                               report["reason"].to_numpy(dtype=object))
+
+
+_NO_FILES = PortfolioTables(projects=pd.DataFrame(), loans=pd.DataFrame(), insurance=pd.DataFrame(),
+                            events=pd.DataFrame(), problems=pd.DataFrame(), source="", digest="")
 
 
 def _funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) -> pa.Array:
@@ -354,8 +366,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     _add_other_instruments(ctx, rows, details, rate_by_stage)
     table, attributes = _combine(rows, ctx, chosen_years)
     not_paid = _not_paid(details)
-    rejections = pd.concat([p for p in ctx.problems if not p.empty] or [ctx.problems[0]], ignore_index=True)
-    rejections = rejections.sort_values(["table", "row"], kind="stable", ignore_index=True)
+    rejections = _sorted_problems(ctx.problems)
     if strict and len(rejections):
         raise EvaluationError(rejections)
     return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
@@ -363,6 +374,17 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                   provenance=_provenance(tables.digest, policy, lpr, rate_by_stage),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
                   details=details, attributes=attributes)  # type: ignore[arg-type]
+
+
+def _sorted_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The problems of every stage as one report, by table (in the portfolio's order) and position."""
+    found = [p for p in parts if not p.empty]
+    if not found:
+        return empty_problems()
+    problems = pd.concat(found, ignore_index=True)[PROBLEM_COLUMNS]
+    order = {name: k for k, name in enumerate(TABLES)}
+    key = problems.assign(_t=problems.table.map(order), _p=problems.position.fillna(-1))
+    return problems.take(key.sort_values(["_t", "_p"], kind="stable").index).reset_index(drop=True)
 
 
 @dataclass
@@ -382,6 +404,7 @@ class _Context:
     sources_of_project: pa.Array
     loans: pd.DataFrame  # the loans with a known project
     loan_project: np.ndarray  # each loan's row in ``projects``
+    tables: PortfolioTables | None = None  # where rows came from, for the problems found while evaluating
 
     @property
     def n_projects(self) -> int:
@@ -400,25 +423,24 @@ def _column_text(table: pd.DataFrame, name: str) -> pa.Array:
 def _context(tables: PortfolioTables, policy: Policy) -> _Context:
     frames, kept_rows = _drop_problem_rows(tables)
     problems = [tables.problems]
-    problems.extend(_drop_outside_coverage(frames, kept_rows, policy))
+    problems.extend(_drop_outside_coverage(tables, frames, kept_rows, policy))
     # projects: attributes for stacking and funding sources
     read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects)
     project_arrays, projects, project_rejections = read
-    problems.append(_as_problems(project_rejections, "projects", "project_id", kept_rows["projects"]))
-    ctx = _Context(policy, frames, kept_rows, problems, [], read, project_arrays, projects,
+    problems.append(_as_problems(tables, project_rejections, "projects", "project_id", kept_rows["projects"]))
+    ctx = _Context(policy, frames, kept_rows, problems, list(tables.notes), read, project_arrays, projects,
                    batch.arrow_text(projects["project_id"]), batch.arrow_text(projects["enterprise_id"]),
                    _funding_sources(_column_text(projects, "sector"), _column_text(projects, "district"),
                                     project_arrays["industry_or_software"]), frames["loans"],
-                   np.zeros(0, np.int64))
+                   np.zeros(0, np.int64), tables)
     loans = frames["loans"]
     loan_project = ctx.project_rows(loans["project_id"]) if "project_id" in loans else np.full(len(loans), -1)
     no_project = loan_project < 0
     if no_project.any():  # blank project_id (a stray one is a problem already)
         rows_without = np.flatnonzero(no_project)
-        problems.append(pd.DataFrame({
-            "table": "loans", "row": kept_rows["loans"][rows_without],
-            "id": loans["loan_id"].take(rows_without).to_numpy(dtype=object), "field": "project_id",
-            "reason": "is missing: evaluate takes a loan's enterprise from its project"}))
+        problems.append(tables.problem_rows(
+            "loans", kept_rows["loans"][rows_without], loans["loan_id"].take(rows_without).to_numpy(dtype=object),
+            "project_id", "is missing: evaluate takes a loan's enterprise from its project"))
         loans, kept_rows["loans"] = (loans.take(np.flatnonzero(~no_project)).reset_index(drop=True),
                                      kept_rows["loans"][~no_project])
         loan_project = loan_project[~no_project]
@@ -434,7 +456,7 @@ def _add_loans(ctx: _Context, rows: _Rows, loans: pd.DataFrame, loan_project: np
     nothing, so that the rows do not depend on the rates (the Monte Carlo runs reuse them).
     """
     subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window)
-    ctx.problems.append(_as_problems(subsidy.rejections, "loans", "loan_id", kept_loan_rows))
+    ctx.problems.append(_as_problems(ctx.tables, subsidy.rejections, "loans", "loan_id", kept_loan_rows))
     _add_subsidy(ctx, rows, subsidy, loan_project, keep_window=keep_window)
     return subsidy
 
@@ -456,11 +478,11 @@ def _add_other_instruments(ctx: _Context, rows: _Rows, details: dict[str, ClaimR
     policy, frames, kept_rows, problems = ctx.policy, ctx.frames, ctx.kept_rows, ctx.problems
     if len(frames["insurance"]):
         premium = premium_subsidy_rows(frames["insurance"], policy)
-        problems.append(_as_problems(premium.rejections, "insurance", "policy_id", kept_rows["insurance"]))
+        problems.append(_as_problems(ctx.tables, premium.rejections, "insurance", "policy_id", kept_rows["insurance"]))
         _add_premium(ctx, rows, details, premium)
     if len(frames["events"]):
         grants = event_grant_rows(frames["events"], policy)
-        problems.append(_as_problems(grants.rejections, "events", "event_id", kept_rows["events"]))
+        problems.append(_as_problems(ctx.tables, grants.rejections, "events", "event_id", kept_rows["events"]))
         _add_grants(ctx, rows, details, grants)
     _add_investment(ctx, rows, details, rate_by_stage)
 

@@ -130,7 +130,7 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
     window_start, window_end = rule.window(start)
     loan = facts.item("loans", "loan_id", row.item_id)
     rate = loan.get("annual_rate")
-    rate_text = (f"fixed {rate}" if rate is not None and not pd.isna(rate)
+    rate_text = (f"fixed {Decimal(rate).normalize():f}" if rate is not None and not pd.isna(rate)
                  else f"floating {loan.get('floating_tenor')} LPR {loan.get('floating_spread_bp')} bp")
 
     return [
@@ -259,6 +259,9 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
     """What :func:`explain` reads of a project in ``claims``."""
     table = claims.table
     projects = claims.portfolio.projects
+    if "project_id" not in projects:  # a projects table that could not be read: its problem is in the report
+        raise KeyError(f"no project {project_id!r} in the portfolio: its projects table cannot be read "
+                       "(see the rejected rows)")
     known = projects["project_id"].astype(str) == project_id
     if not known.any():
         raise KeyError(f"no project {project_id!r} in the portfolio")

@@ -91,6 +91,8 @@ class GrantRules(BaseModel):
 
 
 EVENT_COLUMNS = ("event_id", "kind", "enterprise_id", "project_id", "venue", "stage", "date", "amount_raised")
+#: The columns an events table must have.
+EVENT_REQUIRED = ("event_id", "kind", "enterprise_id", "date")
 
 
 def _vocabulary_codes(series: pd.Series | None, words: tuple[str, ...], name: str,
@@ -104,13 +106,13 @@ def _vocabulary_codes(series: pd.Series | None, words: tuple[str, ...], name: st
 
 def read_events(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     unknown = [c for c in table.columns if c not in EVENT_COLUMNS]
-    missing = [c for c in ("event_id", "kind", "enterprise_id", "date") if c not in table.columns]
+    missing = [c for c in EVENT_REQUIRED if c not in table.columns]
     if unknown or missing:
         raise batch.PortfolioSchemaError(f"events table: unknown columns {unknown}, missing {missing}")
     table = table.reset_index(drop=True)
     n = len(table)
     rej = batch.Rejections(n)
-    for name in ("event_id", "kind", "enterprise_id", "date"):
+    for name in EVENT_REQUIRED:
         rej.add(batch.blank_cells(table[name]), name, "is missing")
     rej.add(table["event_id"].duplicated().to_numpy() & ~batch.blank_cells(table["event_id"]),
             "event_id", "is a duplicate of an earlier row's event_id")

@@ -105,12 +105,14 @@ class PremiumSubsidyRule(BaseModel):
 
 INSURANCE_COLUMNS = ("policy_id", "enterprise_id", "project_id", "product_field", "insured_amount",
                      "premium", "start_date", "years")
+#: The columns an insurance table must have (``project_id`` may be left out).
+INSURANCE_REQUIRED = tuple(c for c in INSURANCE_COLUMNS if c != "project_id")
 
 
 def read_insurance(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     """Validate the insurance table column by column (the rules of ``InsurancePolicy``)."""
     unknown = [c for c in table.columns if c not in INSURANCE_COLUMNS]
-    missing = [c for c in INSURANCE_COLUMNS if c not in table.columns and c != "project_id"]
+    missing = [c for c in INSURANCE_REQUIRED if c not in table.columns]
     if unknown or missing:
         raise batch.PortfolioSchemaError(f"insurance table: unknown columns {unknown}, missing {missing}")
     table = table.reset_index(drop=True)

@@ -101,6 +101,9 @@ class InvestmentSubsidyRule(BaseModel):
 
 
 PROJECT_COLUMNS = tuple(Project.model_fields)
+#: The columns a projects table must have (the others may be left out).
+PROJECT_REQUIRED = ("project_id", "enterprise_id", "domain", "stage", "total_investment", "eligible_investment",
+                    "start_date")
 
 
 FLAG_WORDS = ("true", "yes", "1", "false", "no", "0")
@@ -118,8 +121,7 @@ def flag_column(series: pd.Series | None, name: str, rej: batch.Rejections, n: i
 
 
 def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-    required = ("project_id", "enterprise_id", "domain", "stage", "total_investment", "eligible_investment",
-                "start_date")
+    required = PROJECT_REQUIRED
     unknown = [c for c in table.columns if c not in PROJECT_COLUMNS]
     missing = [c for c in required if c not in table.columns]
     if unknown or missing:
@@ -152,7 +154,8 @@ def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
         rej.add(~unusable & (fen < 0), name, "must not be negative")  # merit_score: in units of 0.01
         out[name], out["no_" + name] = fen, unusable
     rej.add(~out["no_total_investment"] & (out["total_investment"] == 0), "total_investment", "must be positive")
-    rej.add(out["eligible_investment"] > out["total_investment"], "eligible_investment",
+    rej.add((out["eligible_investment"] > out["total_investment"]) & ~out["no_total_investment"]
+            & ~out["no_eligible_investment"], "eligible_investment",
             "is more than total_investment")
     out["day"], _ = batch.date_column(table["start_date"], "start_date", rej)
     good = np.flatnonzero(~rej.bad)

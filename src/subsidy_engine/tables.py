@@ -1,32 +1,62 @@
-"""The portfolio's four related tables and how they load (issue 3, point 1).
+"""The portfolio's four related tables and how they load (issue 3, point 1; issue 15).
 
 ``projects`` (measures 1, 2, 4), ``loans`` (measure 15; the ``Loan`` fields plus
 ``project_id``), ``insurance`` (measure 7) and ``events`` (measures 13, 14) load
 from a folder of CSV files (``projects.csv``...), a folder of Parquet files, or
 one ``.xlsx`` workbook with a sheet per table. A missing table is an empty one,
-except ``projects``. Text files and sheets are read as text, so that amounts
-stay the decimals written (an Excel cell holding a number is read as its
-shortest text form). Loading checks every table with the calculators' own
-readers, and that every ``project_id`` of the other tables is a project:
-``problems`` lists each issue with its table, row, id, field and reason.
+except ``projects``. How each kind of file is read (typed workbook cells, CSV
+text, Parquet types) and which row number a problem names is in
+:mod:`subsidy_engine.cells`.
+
+Loading checks every table at once with the calculators' own readers and lists
+every problem in ``problems`` (:data:`PROBLEM_COLUMNS`):
+
+* ``file`` and ``table`` (the sheet of a workbook): where to look;
+* ``row``: the row number the user's tool shows (the Excel row, the CSV line,
+  the Parquet record number from 1; for tables made in Python, the position
+  plus 2, the row a sheet written with its header would show), blank for a
+  problem of the whole table such as a missing column;
+* ``id``, ``field``, ``reason``;
+* ``position``: the 0-based position of the row in the table, for programs.
+
+A row of another table whose ``project_id`` is a rejected project is rejected
+with it, naming the project's own problem; one whose ``project_id`` is no
+project at all is rejected as such.
+
+Columns that are not fields (a notes column such as ``備註``), sheets and files
+that are not tables, and title rows above a workbook's header are set aside with
+a note in ``notes``; ``strict=True`` makes each of them a problem instead.
+
+The tables returned hold the validated values in exact, typed columns, so that
+nothing downstream parses a cell a second time: amounts as ``decimal128(20, 2)``,
+annual rates as ``decimal128(16, 10)``, spreads as ``decimal128(16, 6)``, whole
+numbers as ``int64``, dates as ``date32``, yes/no flags as ``bool`` and the
+rest as text (all Arrow-backed, blank where missing or unreadable). A row with
+a problem keeps its position (its unreadable cells blank); ``evaluate`` leaves
+it out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .batch import LOAN_COLUMNS, PortfolioSchemaError, arrays_from_frame, arrow_text, blank_cells
-from .grants import EVENT_COLUMNS, read_events
-from .insurance import INSURANCE_COLUMNS, read_insurance
-from .investment import PROJECT_COLUMNS, read_projects
+from . import batch
+from .batch import LOAN_COLUMNS, LOAN_REQUIRED, PortfolioSchemaError, arrays_from_frame, arrow_text, blank_cells
+from .cells import SheetTable, read_csv_table, read_parquet_table, read_workbook, repeated_columns
+from .frames import MONEY_TYPE, RATE_TYPE, date_series, decimal_array
+from .grants import EVENT_COLUMNS, EVENT_REQUIRED, read_events
+from .insurance import INSURANCE_COLUMNS, INSURANCE_REQUIRED, read_insurance
+from .investment import PROJECT_COLUMNS, PROJECT_REQUIRED, flag_column, read_projects
+from .money import RATE_DECIMALS
 
 TABLES = {
     "projects": ("project_id", PROJECT_COLUMNS),
@@ -34,12 +64,49 @@ TABLES = {
     "insurance": ("policy_id", INSURANCE_COLUMNS),
     "events": ("event_id", EVENT_COLUMNS),
 }
-PROBLEM_COLUMNS = ["table", "row", "id", "field", "reason"]
+REQUIRED = {"projects": PROJECT_REQUIRED, "loans": LOAN_REQUIRED, "insurance": INSURANCE_REQUIRED,
+            "events": EVENT_REQUIRED}
+PROBLEM_COLUMNS = ["file", "table", "row", "id", "field", "reason", "position"]
+#: ``field`` of a problem that concerns a whole table (a missing column), not one cell.
+WHOLE_TABLE = "(table)"
+
+_READERS: dict[str, Callable[[pd.DataFrame], Any]] = {
+    "projects": read_projects,
+    "loans": lambda t: arrays_from_frame(t, ignore_columns=["project_id"]),
+    "insurance": read_insurance,
+    "events": read_events,
+}
+# The type each field is held in once validated (the readers of each calculator decide what is valid).
+_MONEY = frozenset({"principal", "total_investment", "eligible_investment", "expected_returns", "merit_score",
+                    "insured_amount", "premium", "amount_raised"})
+_DECIMALS = {"annual_rate": (RATE_DECIMALS, RATE_TYPE), "floating_spread_bp": (RATE_DECIMALS - 4,
+                                                                              pa.decimal128(16, 6))}
+_WHOLE = frozenset({"term_months", "grace_months", "settlement_day", "years"})
+_DATES = frozenset({"start_date", "date"})
+_FLAGS = frozenset({"industry_or_software", "in_library", "free_service_obligation"})
+_AS_GIVEN = frozenset({"floating", "principal_plan"})
 
 
 @dataclass(frozen=True)
 class PortfolioTables:
-    """The four tables as loaded (text cells), the problems found, and where they came from."""
+    """The four tables, the problems found, what was set aside, and where they came from.
+
+    Attributes
+    ----------
+    projects, loans, insurance, events : DataFrame
+        The tables (typed columns when loaded by :func:`load_portfolio`).
+    problems : DataFrame
+        :data:`PROBLEM_COLUMNS`, every problem of every table.
+    source : str
+    digest : str
+        sha256 of the files read (or of what made the tables).
+    notes : tuple of str
+        What was set aside and why (columns, sheets, files, title rows, the text encoding).
+    row_numbers : mapping of table -> ndarray
+        The row number the user sees for each row; a table not listed counts position + 2.
+    files : mapping of table -> str
+        The file each table came from.
+    """
 
     projects: pd.DataFrame
     loans: pd.DataFrame
@@ -48,88 +115,307 @@ class PortfolioTables:
     problems: pd.DataFrame
     source: str
     digest: str
+    notes: tuple[str, ...] = ()
+    row_numbers: Mapping[str, np.ndarray] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    def problem_rows(self, table: str, positions: np.ndarray, ids: Any, field_name: Any, reason: Any
+                     ) -> pd.DataFrame:
+        """Problems of rows at ``positions`` of ``table``, in :data:`PROBLEM_COLUMNS` (for later checks)."""
+        return _problem_frame(table, positions, ids, field_name, reason, self.row_numbers.get(table),
+                              self.files.get(table, ""))
+
+    def rejected_rows(self) -> dict[str, int]:
+        """How many rows of each table are rejected (all of a table with a problem of the whole table)."""
+        return rejected_counts(self.problems, {name: len(getattr(self, name)) for name in TABLES})
 
 
-def _read_text(file: Path) -> pd.DataFrame:
-    if file.suffix.lower() == ".parquet":
-        return pd.read_parquet(file)
-    return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""])
+def rejected_counts(problems: pd.DataFrame, sizes: Mapping[str, int]) -> dict[str, int]:
+    """Rejected rows per table of a problems report (a whole-table problem counts every row)."""
+    counts = {}
+    for name, size in sizes.items():
+        mine = problems[problems.table == name]
+        if not len(mine):
+            continue
+        if (mine.field == WHOLE_TABLE).any() or mine.position.isna().any():
+            counts[name] = max(size, int(mine.position.dropna().nunique()))
+        else:
+            counts[name] = int(mine.position.nunique())
+    return {k: v for k, v in counts.items() if v}
 
 
-def _load_frames(path: Path) -> tuple[dict[str, pd.DataFrame], bytes]:
-    if path.is_file() and path.suffix.lower() == ".xlsx":
-        raw = path.read_bytes()
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
-        unknown = sorted(set(sheets) - set(TABLES))
-        if unknown:
-            raise PortfolioSchemaError(f"{path}: unknown sheets {unknown}; sheets are {sorted(TABLES)}")
-        return {name: frame.where(frame.notna(), None) for name, frame in sheets.items()}, raw
-    if not path.is_dir():
-        raise PortfolioSchemaError(f"{path}: give a folder of CSV or Parquet files, or an .xlsx workbook")
-    frames, raw = {}, b""
-    for name in TABLES:
-        found = [path / f"{name}{ext}" for ext in (".csv", ".parquet") if (path / f"{name}{ext}").exists()]
-        if len(found) > 1:
-            raise PortfolioSchemaError(f"{path}: both {found[0].name} and {found[1].name}; keep one")
-        if found:
-            frames[name] = _read_text(found[0])
-            raw += found[0].read_bytes()
-    unknown = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".csv", ".parquet")
-                     and p.stem not in TABLES)
-    if unknown:
-        raise PortfolioSchemaError(f"{path}: unknown tables {unknown}; tables are {sorted(TABLES)}")
-    return frames, raw
+def empty_problems() -> pd.DataFrame:
+    """A problems report with no row, typed as a full one."""
+    return _problem_frame("projects", np.zeros(0, np.int64), [], [], [], None, "")
 
 
-def check_tables(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Every problem of the four tables: ``table, row, id, field, reason``."""
-    readers = {
-        "projects": read_projects,
-        "loans": lambda t: arrays_from_frame(t, ignore_columns=["project_id"]),
-        "insurance": read_insurance,
-        "events": read_events,
-    }
-    parts = []
-    for name, (id_column, _) in TABLES.items():
-        table = tables[name]
+def _problem_frame(table: str, positions: np.ndarray, ids: Any, field_name: Any, reason: Any,
+                   row_numbers: np.ndarray | None, file: str) -> pd.DataFrame:
+    positions = np.asarray(positions, dtype=np.int64)
+    rows = row_numbers[positions] if row_numbers is not None else positions + 2
+    n = positions.shape[0]
+    return pd.DataFrame({
+        "file": pd.Series([file] * n, dtype=object), "table": pd.Series([table] * n, dtype=object),
+        "row": pd.array(rows, dtype="Int64"), "id": pd.Series(np.asarray(ids, dtype=object).reshape(-1)[:n]
+                                                            if n else [], dtype=object),
+        "field": pd.Series(np.broadcast_to(np.asarray(field_name, dtype=object), (n,)), dtype=object),
+        "reason": pd.Series(np.broadcast_to(np.asarray(reason, dtype=object), (n,)), dtype=object),
+        "position": pd.array(positions, dtype="Int64")})
+
+
+def _whole_table(table: str, file: str, reason: str) -> pd.DataFrame:
+    return pd.DataFrame({"file": [file], "table": [table], "row": pd.array([None], dtype="Int64"), "id": [None],
+                         "field": [WHOLE_TABLE], "reason": [reason], "position": pd.array([None], dtype="Int64")})
+
+
+# ---------------------------------------------------------------------------
+# Checking
+# ---------------------------------------------------------------------------
+def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str, np.ndarray] | None = None,
+                 files: Mapping[str, str] | None = None, cell_problems: Iterable[pd.DataFrame] = ()) -> pd.DataFrame:
+    """Every problem of the four tables, in :data:`PROBLEM_COLUMNS`, ordered by table and row.
+
+    A table with a missing or unreadable column is one problem of the whole table (``row``
+    blank); its rows are not evaluated. ``cell_problems``: problems the files showed while being
+    read (merged cells, formulas without a value), reported with the others.
+    """
+    row_numbers, files = row_numbers or {}, files or {}
+    parts = [p for p in cell_problems if len(p)]
+    usable: dict[str, bool] = {}
+    for name, (id_column, columns) in TABLES.items():
+        table = tables[name].reset_index(drop=True)
+        file = files.get(name, "")
+        if not len(table) and (len(table.columns) or name != "projects"):
+            usable[name] = True  # no row to read, whatever the columns (a sheet with nothing on it)
+            continue
+        missing = [c for c in REQUIRED[name] if c not in table.columns]
+        unknown = [str(c) for c in table.columns if c not in columns]
+        twice = repeated_columns(table)
+        whole = []
+        if twice:
+            whole.append(f"the column(s) {', '.join(map(repr, twice))} appear more than once")
+        if not len(table.columns):
+            whole.append("the sheet or file is empty (no header row)")
+        elif missing:
+            whole.append(f"missing column(s) {', '.join(map(repr, missing))}")
+        if unknown and not twice:
+            whole.append(f"unknown column(s) {', '.join(map(repr, unknown))}; the columns are {', '.join(columns)}")
+        usable[name] = not whole
+        if whole:
+            parts.append(_whole_table(name, file, "; ".join(whole) + f": its {len(table):,} row(s) are not read"))
+            continue
         if table.empty:
             continue
         try:
-            report = readers[name](table)[2]
-        except PortfolioSchemaError as exc:
-            raise PortfolioSchemaError(f"table {name!r}: {exc}") from None
-        parts.append(report.rename(columns={id_column: "id"}).assign(table=name))
-    known = pc.drop_null(arrow_text(tables["projects"]["project_id"])) if "project_id" in tables["projects"] \
-        else pa.array([], pa.string())
+            report = _READERS[name](table)[2]
+        except PortfolioSchemaError as exc:  # e.g. a column of binary floats given in Python
+            usable[name] = False
+            parts.append(_whole_table(name, file, f"{exc}: its {len(table):,} row(s) are not read"))
+            continue
+        parts.append(_problem_frame(name, report["row"].to_numpy(dtype=np.int64), report[id_column].to_numpy(
+            dtype=object), report["field"].to_numpy(dtype=object), report["reason"].to_numpy(dtype=object),
+            row_numbers.get(name), file))
+    parts.extend(_project_links(tables, parts, usable, row_numbers, files))
+    if not parts:
+        return empty_problems()
+    problems = pd.concat(parts, ignore_index=True)[PROBLEM_COLUMNS]
+    cells = pd.concat([p for p in cell_problems if len(p)] or [empty_problems()], ignore_index=True)
+    if len(cells):  # a merged or uncached cell reads blank: its own reason says more than "is missing"
+        said = set(zip(cells.table, cells.position, cells.field))
+        echo = [(t, p, f) in said and r == "is missing" for t, p, f, r in
+                zip(problems.table, problems.position, problems.field, problems.reason)]
+        problems = problems[~np.array(echo, dtype=bool)]
+    order = {name: k for k, name in enumerate(TABLES)}
+    ranked = problems.assign(_t=problems.table.map(order), _p=problems.position.fillna(-1))
+    ranked = ranked.sort_values(["_t", "_p"], kind="stable", ignore_index=True)
+    return ranked[PROBLEM_COLUMNS]
+
+
+def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame], usable: Mapping[str, bool],
+                   row_numbers: Mapping[str, np.ndarray], files: Mapping[str, str]) -> list[pd.DataFrame]:
+    """Rows of loans, insurance and events whose project is rejected, or is no project at all."""
+    projects = tables["projects"].reset_index(drop=True)
+    if "project_id" not in projects:
+        return []
+    ids = arrow_text(projects["project_id"])
+    project_problems = [p for p in found if len(p) and (p.table == "projects").any()]
+    why: dict[str, str] = {}
+    if not usable.get("projects", True):
+        why = {str(v): "the projects table cannot be read" for v in pc.drop_null(ids).to_pylist()}
+    elif project_problems:
+        report = pd.concat(project_problems, ignore_index=True)
+        report = report[report.table == "projects"]
+        bad = np.zeros(len(projects), bool)
+        bad[report.position.dropna().to_numpy(dtype=np.int64)] = True
+        kept = set(pc.drop_null(ids.filter(pa.array(~bad))).to_pylist())
+        for r in report.itertuples():
+            if pd.isna(r.position):
+                continue
+            pid = ids[int(r.position)].as_py()
+            if pid is not None and pid not in kept and pid not in why:
+                why[pid] = f"row {r.row}, {r.field}: {r.reason}"
+    known = pc.drop_null(ids)
+    parts = []
     for name in ("loans", "insurance", "events"):
         table = tables[name].reset_index(drop=True)
-        if "project_id" not in table.columns or table.empty:
+        if "project_id" not in table.columns or table.empty or not usable.get(name, True):
             continue
-        given = ~blank_cells(table["project_id"])
-        found = pc.is_in(arrow_text(table["project_id"]), value_set=known)
-        stray = given & ~np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-        rows = stray.nonzero()[0]
-        parts.append(pd.DataFrame({"table": name, "row": rows,
-                                   "id": table[TABLES[name][0]].iloc[rows].to_numpy(dtype=object),
-                                   "field": "project_id", "reason": "is not a project of the projects table"}))
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
-    problems = pd.concat(parts, ignore_index=True)[PROBLEM_COLUMNS]
-    order = {name: k for k, name in enumerate(TABLES)}
-    return problems.sort_values(["table", "row"], key=lambda s: s.map(order) if s.name == "table" else s,
-                                kind="stable", ignore_index=True)
+        given = arrow_text(table["project_id"])
+        is_given = ~blank_cells(table["project_id"])
+        found_mask = np.asarray(pc.is_in(given, value_set=known).to_numpy(zero_copy_only=False), dtype=bool)
+        stray = np.flatnonzero(is_given & ~found_mask)
+        id_column = TABLES[name][0]
+        parts.append(_problem_frame(name, stray, table[id_column].iloc[stray].to_numpy(dtype=object), "project_id",
+                                    "is not a project of the projects table", row_numbers.get(name),
+                                    files.get(name, "")))
+        if why:
+            rejected = np.asarray(pc.is_in(given, value_set=pa.array(list(why), pa.string())).to_numpy(
+                zero_copy_only=False), dtype=bool) & is_given
+            rows = np.flatnonzero(rejected)
+            texts = given.take(pa.array(rows)).to_pylist()
+            parts.append(_problem_frame(
+                name, rows, table[id_column].iloc[rows].to_numpy(dtype=object), "project_id",
+                np.array([f"its project {t} is rejected ({why[t]})" for t in texts], dtype=object),
+                row_numbers.get(name), files.get(name, "")))
+    return parts
 
 
-def load_portfolio(path: str | os.PathLike[str]) -> PortfolioTables:
-    """Load the four tables from a folder (CSV or Parquet files) or an .xlsx workbook."""
+# ---------------------------------------------------------------------------
+# Typed columns
+# ---------------------------------------------------------------------------
+def typed_table(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """The validated values of a table in exact typed columns (see the module); unreadable cells blank."""
+    table = table.reset_index(drop=True)
+    n = len(table)
+    out: dict[str, pd.Series] = {}
+    scratch = batch.Rejections(n)  # the problems are reported by check_tables; here only the values matter
+    for column in table.columns:
+        series = table[column]
+        if column in _MONEY or column in _DECIMALS:
+            scale, arrow_type = _DECIMALS.get(column, (2, MONEY_TYPE))
+            try:
+                units, missing = batch.decimal_units(series, scale, column, scratch)
+            except PortfolioSchemaError:
+                units, missing = np.zeros(n, np.int64), np.ones(n, bool)
+            values = decimal_array(np.where(missing, 0, units), arrow_type)
+            out[column] = _with_nulls(values, missing)
+        elif column in _WHOLE:
+            number, missing = batch.int_column(series, column, scratch)
+            out[column] = _with_nulls(pa.array(number, pa.int64()), missing)
+        elif column in _DATES:
+            days, missing = batch.date_column(series, column, scratch)
+            out[column] = _with_nulls(date_series(np.where(missing, 0, days)).array._pa_array.combine_chunks(),
+                                      missing)
+        elif column in _FLAGS:
+            given = ~blank_cells(series)
+            flags = flag_column(series, column, scratch, n)
+            out[column] = _with_nulls(pa.array(flags), ~given)
+        elif column in _AS_GIVEN:
+            out[column] = series
+        else:
+            text = pc.utf8_trim_whitespace(arrow_text(series))
+            out[column] = pd.Series(pc.if_else(pc.equal(text, ""), pa.nulls(n, pa.string()), text),
+                                    dtype=pd.ArrowDtype(pa.string()))
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+
+def _with_nulls(values: pa.Array, missing: np.ndarray) -> pd.Series:
+    if missing.any():
+        values = pc.if_else(pa.array(~missing), values, pa.nulls(len(values), values.type))
+    return pd.Series(values, dtype=pd.ArrowDtype(values.type))
+
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+def _from_workbook(path: Path, notes: list[str]) -> dict[str, SheetTable]:
+    sheets, book_notes = read_workbook(path, {name: id_column for name, (id_column, _) in TABLES.items()})
+    notes.extend(book_notes)
+    found: dict[str, SheetTable] = {}
+    for sheet_name, sheet in sheets.items():
+        name = sheet_name.strip()
+        if name in TABLES and name not in found:
+            found[name] = sheet
+        else:
+            notes.append(f"{path}: sheet {sheet_name!r} is not a table ({', '.join(TABLES)}); set aside")
+    return found
+
+
+def _from_folder(path: Path, notes: list[str]) -> tuple[dict[str, SheetTable], bytes]:
+    found: dict[str, SheetTable] = {}
+    raw = b""
+    for name in TABLES:
+        files = [path / f"{name}{ext}" for ext in (".csv", ".parquet") if (path / f"{name}{ext}").exists()]
+        if len(files) > 1:
+            raise PortfolioSchemaError(f"{path}: both {files[0].name} and {files[1].name}; keep one")
+        if files:
+            file = files[0]
+            found[name] = read_parquet_table(file) if file.suffix == ".parquet" else read_csv_table(file)
+            raw += file.read_bytes()
+    others = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".csv", ".parquet", ".xlsx")
+                    and p.stem not in TABLES)
+    for other in others:
+        notes.append(f"{path / other}: not a table ({', '.join(TABLES)}); set aside")
+    return found, raw
+
+
+def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False) -> PortfolioTables:
+    """Load the four tables from a folder (CSV or Parquet files) or an .xlsx workbook.
+
+    Every problem of every table is in ``problems``; what was set aside is in ``notes``
+    (with ``strict=True``, each set-aside column, sheet or file is a problem instead).
+    A path that is not there, a file that cannot be read at all, or no projects table
+    raises :class:`~subsidy_engine.batch.PortfolioSchemaError` naming the file.
+    """
     source = Path(path)
-    frames, raw = _load_frames(source)
-    if "projects" not in frames:
-        raise PortfolioSchemaError(f"{source}: no projects table")
-    tables = {name: frames.get(name, pd.DataFrame({c: pd.Series(dtype=object) for c in columns}))
-              for name, (_, columns) in TABLES.items()}
-    return PortfolioTables(**tables, problems=check_tables(tables), source=str(source),
-                           digest=hashlib.sha256(raw).hexdigest())
+    notes: list[str] = []
+    if source.is_file() and source.suffix.lower() == ".xlsx":
+        sheets = _from_workbook(source, notes)
+        raw = source.read_bytes()
+    elif source.is_dir():
+        sheets, raw = _from_folder(source, notes)
+    elif not source.exists():
+        raise PortfolioSchemaError(f"{source}: no such file or folder")
+    else:
+        raise PortfolioSchemaError(f"{source}: give a folder of CSV or Parquet files, or an .xlsx workbook")
+    if "projects" not in sheets:
+        raise PortfolioSchemaError(f"{source}: no projects table (a 'projects' sheet, projects.csv or "
+                                   "projects.parquet)")
+    frames: dict[str, pd.DataFrame] = {}
+    row_numbers: dict[str, np.ndarray] = {}
+    files: dict[str, str] = {}
+    cell_problems = []
+    set_aside = []
+    for name, (id_column, columns) in TABLES.items():
+        sheet = sheets.get(name)
+        if sheet is None:
+            frames[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+            row_numbers[name] = np.zeros(0, np.int64)
+            continue
+        notes.extend(sheet.notes)
+        frame = sheet.frame
+        extra = [c for c in frame.columns if c not in columns and "\u0000" not in str(c)]
+        if extra:
+            message = f"column(s) {', '.join(map(repr, extra))} are not fields of the {name} table"
+            if strict:
+                set_aside.append(_whole_table(name, sheet.file, message + " (--strict refuses them)"))
+            else:
+                notes.append(f"{sheet.where}: {message}; set aside")
+                frame = frame.drop(columns=extra)
+        frames[name], row_numbers[name], files[name] = frame, sheet.rows, sheet.file
+        if sheet.cell_problems:
+            positions = np.array([p.position for p in sheet.cell_problems], np.int64)
+            ids = (frame[id_column].to_numpy(dtype=object)[positions] if id_column in frame
+                   else np.full(positions.shape[0], None, dtype=object))
+            cell_problems.append(_problem_frame(name, positions, ids, [p.column for p in sheet.cell_problems],
+                                                [p.reason for p in sheet.cell_problems], sheet.rows, sheet.file))
+    if strict and notes:
+        set_aside.extend(_whole_table("projects", str(source), f"{note} (--strict refuses it)") for note in notes)
+    problems = check_tables(frames, row_numbers=row_numbers, files=files, cell_problems=[*cell_problems, *set_aside])
+    whole = set(problems.table[problems.field == WHOLE_TABLE]) if len(problems) else set()
+    typed = {name: (typed_table(name, frame) if name not in whole else frame) for name, frame in frames.items()}
+    return PortfolioTables(**typed, problems=problems, source=str(source), digest=hashlib.sha256(raw).hexdigest(),
+                           notes=tuple(notes), row_numbers=row_numbers, files=files)
 
 
-__all__ = ["PortfolioTables", "check_tables", "load_portfolio"]
+__all__ = ["PROBLEM_COLUMNS", "PortfolioTables", "check_tables", "load_portfolio", "typed_table"]

@@ -1,0 +1,440 @@
+"""Input files as tables of typed cells, each row with the number its user sees.
+
+A portfolio's tables come from files people make: workbooks typed by hand,
+CSV files saved by Excel, Parquet files written by programs. This module
+reads them without losing what the cells are, and remembers where each row
+came from, so that every problem can be reported where the user will look.
+
+Workbooks (``.xlsx``, read with python-calamine)
+    A cell is read as Excel stored it: a date cell (or a datetime at midnight)
+    is a ``datetime.date``; a datetime with a time of day stays a
+    ``datetime.datetime`` (the readers refuse it, naming the time); a whole
+    number is an ``int``; any other number is the ``Decimal`` of the shortest
+    decimal text that gives back the double Excel stored (``repr``), so a cell
+    showing 1,234.56 is ``Decimal('1234.56')`` and a percent-formatted cell
+    showing 3.85% is ``Decimal('0.0385')`` (Excel stores the fraction); text is
+    text with surrounding spaces removed; ``TRUE``/``FALSE`` cells are booleans.
+    The header is the first row that names the table's id column; rows above
+    it (titles, often merged) are set aside with a note. A row whose cells are
+    all blank is not a row. A column with no header is set aside with a note
+    when it holds anything. ``row`` is the Excel row number.
+CSV files
+    Every cell is text (``"0.049"`` stays the decimal written), surrounding
+    spaces removed, blank cells missing. UTF-8 (with or without the byte-order
+    mark Excel writes) is read as such; a file that is not UTF-8 but is valid
+    GB18030 (GBK, what Excel writes on a Chinese Windows) is read as that, with
+    a note. ``row`` is the line number of the row's first line, the header
+    being line 1 (a quoted cell may span lines).
+Parquet files
+    Columns keep their types (exact decimals, dates, integers, text), as Arrow
+    columns. ``row`` is the record number, counting from 1.
+
+A file that cannot be read at all raises :class:`~subsidy_engine.batch.PortfolioSchemaError`
+with one line naming the file and why.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .batch import PortfolioSchemaError
+
+#: Cells of a workbook's row above this many rows are not searched for the header.
+HEADER_SEARCH_ROWS = 20
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """A cell the file itself makes unusable (merged over rows, a formula without a value)."""
+
+    position: int  # 0-based data row
+    column: str
+    reason: str
+
+
+@dataclass
+class SheetTable:
+    """One table as read from a file.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        One column per header cell, one row per data row; cells as typed (see the module).
+    rows : ndarray of int64
+        For each row of ``frame``, the row number the user's tool shows.
+    file : str
+        The file as given.
+    sheet : str or None
+        The workbook's sheet, None for CSV and Parquet files.
+    notes : list of str
+        What was set aside and why (title rows, columns without a header, the text encoding).
+    cell_problems : list of CellProblem
+        Cells that the file makes unusable, found while reading.
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    file: str
+    sheet: str | None = None
+    notes: list[str] = field(default_factory=list)
+    cell_problems: list[CellProblem] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        """``file`` or ``file, sheet <name>``, for messages."""
+        return self.file if self.sheet is None else f"{self.file}, sheet {self.sheet!r}"
+
+
+def column_letter(index: int) -> str:
+    """Excel's letters of a 0-based column index.
+
+    >>> column_letter(0), column_letter(25), column_letter(26), column_letter(701)
+    ('A', 'Z', 'AA', 'ZZ')
+    """
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def workbook_cell(value: Any) -> Any:
+    """A cell of a workbook as the engine reads it (see the module docstring).
+
+    >>> workbook_cell(1234.56), workbook_cell(0.0385), workbook_cell(60.0), workbook_cell(" L1 ")
+    (Decimal('1234.56'), Decimal('0.0385'), 60, 'L1')
+    >>> workbook_cell(datetime(2026, 3, 1)), workbook_cell(""), workbook_cell(0.1 + 0.2)
+    (datetime.date(2026, 3, 1), None, Decimal('0.30000000000000004'))
+    """
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        return Decimal(repr(value))  # the shortest text that is this double: what Excel shows at full precision
+    if isinstance(value, datetime):
+        return value.date() if value.time() == time(0) else value
+    return value  # int, date, time, timedelta
+
+
+def _header_row(rows: list[list[Any]], id_column: str | None) -> int:
+    """The index of the header row: the first that names ``id_column``, else the first non-blank row."""
+    first = None
+    for k, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        cells = [str(c).strip() for c in row if c not in (None, "")]
+        if not cells:
+            continue
+        if first is None:
+            first = k
+        if id_column is None or id_column in cells:
+            return k
+    return first if first is not None else -1
+
+
+def _frame_from_rows(header_cells: list[Any], body: list[list[Any]], numbers: list[int], where: str,
+                     letters: bool) -> tuple[pd.DataFrame, np.ndarray, list[str], list[int]]:
+    """Columns named by the header; columns without a name set aside (noted if they hold anything).
+
+    Returns the frame, the row numbers, the notes, and for each kept column its index in the row.
+    """
+    names: list[str] = []
+    keep: list[int] = []
+    notes: list[str] = []
+    width = max([len(header_cells)] + [len(r) for r in body])
+    for k in range(width):
+        name = header_cells[k] if k < len(header_cells) else None
+        name = None if name is None else str(name).strip() or None
+        if name is None:
+            if any(k < len(r) and r[k] is not None for r in body):
+                label = f"column {column_letter(k)}" if letters else f"column {k + 1}"
+                notes.append(f"{where}: {label} has values but no header; set aside")
+            continue
+        names.append(name)
+        keep.append(k)
+    columns = {}
+    for name, k in zip(names, keep):
+        if name in columns:  # a repeated header: keep both apart, the table check reports it
+            name = f"{name}\u0000{k}"
+        columns[name] = [r[k] if k < len(r) else None for r in body]
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()},
+                         index=pd.RangeIndex(len(body)))
+    return frame, np.asarray(numbers, dtype=np.int64), notes, keep
+
+
+def repeated_columns(frame: pd.DataFrame) -> list[str]:
+    """Header names that appear more than once (read apart as ``name\\0index``)."""
+    return sorted({str(c).split("\u0000", 1)[0] for c in frame.columns if "\u0000" in str(c)})
+
+
+# ---------------------------------------------------------------------------
+# Workbooks
+# ---------------------------------------------------------------------------
+def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | None = None,
+                  default_id_column: str | None = None) -> tuple[dict[str, SheetTable], list[str]]:
+    """Every sheet of a workbook as a table of typed cells.
+
+    Parameters
+    ----------
+    path : path of an ``.xlsx`` file
+    id_columns : mapping, optional
+        For sheets named as a known table, the id column that marks its header
+        row (rows above it are titles). Other sheets take their first non-blank
+        row as the header, or the row that names ``default_id_column`` when given.
+
+    Returns
+    -------
+    (dict of sheet name -> SheetTable, notes)
+    """
+    from python_calamine import CalamineWorkbook
+
+    file = str(path)
+    try:
+        book = CalamineWorkbook.from_path(file)
+    except FileNotFoundError:
+        raise PortfolioSchemaError(f"{file}: no such file") from None
+    except Exception as exc:  # calamine's own errors: a corrupt or foreign file
+        raise PortfolioSchemaError(f"{file}: cannot be read as an .xlsx workbook ({_first_line(exc)})") from None
+    sheets: dict[str, SheetTable] = {}
+    notes: list[str] = []
+    uncached = _formulas_without_values(file)
+    try:
+        for name in book.sheet_names:
+            sheet = book.get_sheet_by_name(name)
+            raw = sheet.to_python(skip_empty_area=False)
+            merged = sheet.merged_cell_ranges or []
+            sheets[name] = _sheet_table(file, name, raw, merged, uncached.get(name, []),
+                                        (id_columns or {}).get(name.strip(), default_id_column))
+    except PortfolioSchemaError:
+        raise
+    except Exception as exc:
+        raise PortfolioSchemaError(f"{file}: cannot be read as an .xlsx workbook ({_first_line(exc)})") from None
+    finally:
+        book.close()
+    return sheets, notes
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+_SHEET = re.compile(rb'<(?:\w+:)?sheet\b([^>]*)>')
+_RELATION = re.compile(rb'<(?:\w+:)?Relationship\b([^>]*)>')
+_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
+_REFERENCE = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_FORMULA = re.compile(rb'<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
+_VALUE = re.compile(rb'<(?:\w+:)?v\b[^>]*>[^<]+</(?:\w+:)?v>')
+
+
+def _formulas_without_values(file: str) -> dict[str, list[tuple[int, int, str]]]:
+    """Per sheet name, the formula cells that hold no saved value: (0-based row, column, formula).
+
+    A workbook written by a program that does not calculate (openpyxl, many exporters) stores
+    formulas without their results; a reader then sees a blank. Such a cell is a problem to
+    report, never a zero. Only sheets that hold a formula at all are scanned.
+    """
+    found: dict[str, list[tuple[int, int, str]]] = {}
+    try:
+        with zipfile.ZipFile(file) as archive:
+            book = archive.read("xl/workbook.xml")
+            relations = {_attribute(a, b"Id"): _attribute(a, b"Target")
+                         for a in _RELATION.findall(archive.read("xl/_rels/workbook.xml.rels"))}
+            for attributes in _SHEET.findall(book):
+                name, rel = _attribute(attributes, b"name"), _attribute(attributes, b"r:id")
+                target = relations.get(rel, b"").decode()
+                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                try:
+                    xml = archive.read(member)
+                except KeyError:
+                    continue
+                if b"<f" not in xml:
+                    continue
+                for attributes, body in _CELL.findall(xml):
+                    formula = _FORMULA.search(body or b"")
+                    reference = _REFERENCE.search(attributes)
+                    if formula is None or reference is None or _VALUE.search(body):
+                        continue
+                    letters, digits = reference.groups()
+                    column = 0
+                    for ch in letters.decode():
+                        column = column * 26 + ord(ch) - 64
+                    text = (formula.group(1) or b"").decode("utf-8", "replace")
+                    found.setdefault(_xml_text(name), []).append((int(digits) - 1, column - 1, text))
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return {}  # calamine has judged the file readable; without these parts there is nothing to scan
+    return found
+
+
+def _attribute(attributes: bytes, name: bytes) -> bytes:
+    found = re.search(rb'(?:^|\s)' + re.escape(name) + rb'="([^"]*)"', attributes)
+    return found.group(1) if found else b""
+
+
+def _xml_text(raw: bytes) -> str:
+    text = raw.decode("utf-8")
+    for entity, ch in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&")):
+        text = text.replace(entity, ch)
+    return text
+
+
+def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple[tuple[int, int], tuple[int, int]]],
+                 uncached: list[tuple[int, int, str]], id_column: str | None) -> SheetTable:
+    rows = [[workbook_cell(v) for v in r] for r in raw]
+    where = f"{file}, sheet {sheet!r}"
+    header = _header_row(rows, id_column)
+    if header < 0:
+        return SheetTable(pd.DataFrame(), np.zeros(0, np.int64), file, sheet)
+    notes = []
+    if header > 0:
+        notes.append(f"{where}: rows 1-{header} above the header (row {header + 1}) set aside"
+                     if header > 1 else f"{where}: row 1 above the header (row 2) set aside")
+    body, numbers = [], []
+    for k in range(header + 1, len(rows)):
+        if any(c is not None for c in rows[k]):
+            body.append(rows[k])
+            numbers.append(k + 1)  # Excel rows count from 1
+    frame, row_numbers, column_notes, kept = _frame_from_rows(rows[header], body, numbers, where, letters=True)
+    notes.extend(column_notes)
+    # A cell merged over several data rows holds its value in the first row only: the others would
+    # read as blank. Each row needs its own value, so every covered row is a problem, not a guess.
+    problems: list[CellProblem] = []
+    position_of_row = {n: p for p, n in enumerate(numbers)}
+    name_of_index = dict(zip(kept, frame.columns))
+    for (r0, c0), (r1, c1) in merged:
+        if r1 <= header or r0 == r1:
+            continue  # titles above the header, or a merge across columns of one row
+        span = f"{column_letter(c0)}{r0 + 1}:{column_letter(c1)}{r1 + 1}"
+        for r in range(max(r0, header + 1), r1 + 1):
+            for c in range(c0, c1 + 1):
+                if r + 1 in position_of_row and c in name_of_index and (r, c) != (r0, c0):
+                    problems.append(CellProblem(position_of_row[r + 1], str(name_of_index[c]),
+                                                f"is inside the merged cell {span}: each row needs its own "
+                                                "value; unmerge the cells"))
+    for r, c, formula in uncached:
+        if r + 1 in position_of_row and c in name_of_index:
+            problems.append(CellProblem(position_of_row[r + 1], str(name_of_index[c]),
+                                        f"is the formula ={formula} with no saved value (the file was written by a "
+                                        "program that does not calculate); open and save it in Excel, or type "
+                                        "the value"))
+    return SheetTable(frame, row_numbers, file, sheet, notes, problems)
+
+
+# ---------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------
+def read_csv_table(path: str | os.PathLike[str]) -> SheetTable:
+    """A CSV file as a table of text cells, with each row's line number (see the module)."""
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise PortfolioSchemaError(f"{file}: no such file") from None
+    except OSError as exc:
+        raise PortfolioSchemaError(f"{file}: cannot be read ({exc.strerror})") from None
+    notes = []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise PortfolioSchemaError(
+                f"{file}: not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8'") from None
+        notes.append(f"{file}: read as GB18030 (GBK) text, not UTF-8")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise PortfolioSchemaError(f"{file}: line {line} holds a NUL character; this is not a CSV text file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[Any] | None = None
+    body: list[list[Any]] = []
+    numbers: list[int] = []
+    too_wide: list[tuple[int, int]] = []
+    last_line = 0
+    try:
+        for cells in reader:
+            first_line = last_line + 1
+            last_line = reader.line_num
+            values = [c.strip() or None for c in cells]
+            if not any(v is not None for v in values):
+                continue  # a blank line is not a row
+            if header is None:
+                header = values
+                continue
+            if len(values) > len(header) and any(v is not None for v in values[len(header):]):
+                too_wide.append((len(body), len(values)))
+            body.append(values)
+            numbers.append(first_line)
+    except csv.Error as exc:
+        raise PortfolioSchemaError(f"{file}: line {reader.line_num}: {exc}") from None
+    if header is None:
+        raise PortfolioSchemaError(f"{file}: is empty (no header row)")
+    frame, row_numbers, column_notes, _ = _frame_from_rows(header, [r[:len(header)] for r in body], numbers,
+                                                           file, letters=False)
+    notes.extend(column_notes)
+    problems = [CellProblem(position, "(row)", f"has {count} cells; the header has {len(header)}")
+                for position, count in too_wide]
+    return SheetTable(frame, row_numbers, file, None, notes, problems)
+
+
+# ---------------------------------------------------------------------------
+# Parquet
+# ---------------------------------------------------------------------------
+def read_parquet_table(path: str | os.PathLike[str]) -> SheetTable:
+    """A Parquet file as Arrow-typed columns; ``rows`` are record numbers from 1."""
+    file = str(path)
+    try:
+        frame = pd.read_parquet(path, dtype_backend="pyarrow")
+    except FileNotFoundError:
+        raise PortfolioSchemaError(f"{file}: no such file") from None
+    except Exception as exc:  # pyarrow's errors for a corrupt or foreign file
+        raise PortfolioSchemaError(f"{file}: cannot be read as Parquet ({_first_line(exc)})") from None
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    return SheetTable(frame, np.arange(1, len(frame) + 1, dtype=np.int64), file)
+
+
+def read_table_file(path: str | os.PathLike[str], id_column: str | None = None) -> SheetTable:
+    """One table from a CSV, Parquet or ``.xlsx`` file (a workbook's first sheet that has a header)."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix == ".parquet":
+        return read_parquet_table(file)
+    if suffix == ".xlsx":
+        sheets, notes = read_workbook(file, default_id_column=id_column)
+        for table in sheets.values():
+            if len(table.frame.columns):
+                table.notes[:0] = notes
+                return table
+        raise PortfolioSchemaError(f"{file}: no sheet holds a table")
+    if suffix == ".xls":
+        raise PortfolioSchemaError(f"{file}: the old .xls format is not read; save it as .xlsx")
+    return read_csv_table(file)
+
+
+def shown(rows: Iterable[int]) -> str:
+    """Row numbers as a short list for messages: ``5, 7, 9 and 12 more``."""
+    values = list(rows)
+    head = ", ".join(str(v) for v in values[:5])
+    return head + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+
+
+__all__ = ["CellProblem", "SheetTable", "column_letter", "read_csv_table", "read_parquet_table",
+           "read_table_file", "read_workbook", "repeated_columns", "workbook_cell"]
