@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 
 from subsidy_engine.cli import main
 from subsidy_engine.io import demo_loans_path
@@ -27,11 +28,12 @@ def test_demo_prints_the_sample_loan_and_the_portfolio(capsys) -> None:
 def test_amortize_writes_exact_csv(tmp_path, capsys) -> None:
     code = main(["amortize", str(demo_loans_path()), "--out-dir", str(tmp_path), "--output", "both",
                  "--hold-lpr-until", "2045-12-31"])
-    assert code == 0
+    assert code == 1  # ran, with three rows rejected
     yearly = pd.read_csv(tmp_path / "yearly.csv", dtype=str)
     schedule = pd.read_csv(tmp_path / "schedule.csv", dtype=str)
     rejections = pd.read_csv(tmp_path / "rejections.csv")
     assert len(rejections) == 3
+    assert (rejections.file_row == rejections.row + 2).all()  # the CSV line: the header is line 1
     # amounts are written as exact two-place decimals and add up across the files
     assert yearly.interest.str.fullmatch(r"\d+\.\d\d").all()
     assert sum(map(Decimal, yearly.interest)) == sum(map(Decimal, schedule.interest))
@@ -40,7 +42,7 @@ def test_amortize_writes_exact_csv(tmp_path, capsys) -> None:
 
 
 def test_without_a_projection_beyond_the_horizon_rows_are_rejected(capsys) -> None:
-    assert main(["amortize", str(demo_loans_path())]) == 0
+    assert main(["amortize", str(demo_loans_path())]) == 1
     out = capsys.readouterr().out
     assert "beyond the LPR coverage horizon 2026-06-19" in out
 
@@ -64,3 +66,99 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     error = run.stderr.read().decode()
     assert run.wait(timeout=120) == 141, error
     assert "Traceback" not in error and "Exception ignored" not in error, error
+
+
+# --- issue 15: a bad path, option or cell is one line on stderr and exit code 2, never a traceback ---
+
+def _one_line_error(capsys, argv: list[str], *named: str) -> str:
+    """Run the command; it must exit 2 with one line on stderr that names ``named``, and no traceback."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in out + err and "errors.pydantic.dev" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    for name in named:
+        assert name in lines[0], lines[0]
+    return lines[0]
+
+
+def test_a_missing_portfolio_is_named(capsys) -> None:
+    _one_line_error(capsys, ["explain", "P46", "--portfolio", "/nonexistent"], "/nonexistent")
+
+
+def test_a_missing_or_unreadable_loan_table_is_named(tmp_path, capsys) -> None:
+    _one_line_error(capsys, ["amortize", "/nonexistent.csv"], "/nonexistent.csv")
+    _one_line_error(capsys, ["amortize", str(tmp_path)], str(tmp_path))  # a folder, not a file
+    bad = tmp_path / "loans.parquet"
+    bad.write_text("not parquet")
+    _one_line_error(capsys, ["amortize", str(bad)], str(bad))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("loan_id,principal\nB\xe9,100\n".encode("latin-1"))
+    _one_line_error(capsys, ["amortize", str(latin)], str(latin))
+
+
+def test_a_rate_that_is_not_a_number(capsys) -> None:
+    line = _one_line_error(capsys, ["explain", "P1", "--projects", "20", "--rates", "pilot=abc"], "--rates")
+    assert "pilot=abc: 'abc' is not a decimal number" in line
+
+
+def test_rates_for_some_stages_only(tmp_path, capsys) -> None:
+    line = _one_line_error(capsys, ["simulate", "--projects", "20", "--rates", "pilot=0.3", "--out",
+                                    str(tmp_path / "sim")], "--rates")
+    assert "no rate for stages 'demonstration', 'promotion'" in line
+    assert "pilot, demonstration, promotion" in line
+    assert not (tmp_path / "sim").exists()
+
+
+@pytest.mark.parametrize(("rates", "said"), [
+    ("pilot", "stage=rate"),
+    ("", "stage=rate"),
+    ("pilot=0.3,demonstration=0.2,promotion=1.5", "promotion=1.5: 1.5 is not a fraction between 0 and 1"),
+    ("pilot=0.3,demonstration=0.2,promotion=-0.1", "promotion=-0.1"),
+    ("pilot=0.3,demonstration=0.2,promotion=0.1,stage4=0.1", "'stage4' is not a stage"),
+    ("pilot=0.3,pilot=0.2,demonstration=0.2,promotion=0.1", "pilot is given twice"),
+    ("pilot=0.3,demonstration=0.2,promotion=0.12345678901", "promotion=0.12345678901"),
+    ("pilot=nan,demonstration=0.2,promotion=0.1", "pilot=nan"),
+    ("pilot=,demonstration=0.2,promotion=0.1", "pilot=: no rate"),
+])
+def test_every_command_reads_rates_alike(rates: str, said: str, tmp_path, capsys) -> None:
+    for argv in (["explain", "P1", "--projects", "20"], ["simulate", "--projects", "20", "--out", str(tmp_path)]):
+        _one_line_error(capsys, [*argv, "--rates", rates], "--rates", said)
+
+
+def test_rates_are_read_exactly() -> None:
+    from subsidy_engine.cli import _rates
+
+    assert _rates(None) is None
+    assert _rates(" Pilot = 0.3 , demonstration=20%,promotion=0.1") == {
+        "pilot": "0.3", "demonstration": "0.20", "promotion": "0.1"}
+    assert _rates("pilot=0,demonstration=1,promotion=0.0000000001")["promotion"] == "0.0000000001"
+
+
+@pytest.mark.parametrize("command", [["explain", "P1", "--projects", "20"], ["amortize", str(demo_loans_path())],
+                                     ["reconcile", "--projects", "20"]])
+def test_a_bad_lpr_file_or_date_is_named(command: list[str], tmp_path, capsys) -> None:
+    out = ["--out", str(tmp_path / "rec")] if command[0] == "reconcile" else []
+    _one_line_error(capsys, [*command, *out, "--hold-lpr-until", "notadate"], "--hold-lpr-until", "'notadate'")
+    _one_line_error(capsys, [*command, *out, "--lpr", "/nonexistent"], "--lpr", "/nonexistent")
+    _one_line_error(capsys, [*command, *out, "--lpr", str(demo_loans_path())], str(demo_loans_path()))
+    empty = tmp_path / "lpr.csv"
+    empty.write_text("date,lpr_1y_pct,lpr_5y_pct,status,source\n")
+    _one_line_error(capsys, [*command, *out, "--lpr", str(empty)], str(empty))
+
+
+def test_an_unknown_project_is_one_line(capsys) -> None:
+    _one_line_error(capsys, ["explain", "NOPE", "--projects", "20"], "'NOPE'")
+
+
+def test_a_portfolio_file_that_cannot_be_read_is_named(tmp_path, capsys) -> None:
+    for name, content in (("book.xlsx", b"not a workbook"), ("zip.xlsx", b"PK\x05\x06" + bytes(18)),
+                          ("a/loans.parquet", b"not parquet"), ("b/loans.csv", "loan_id\nB\xe9\n".encode("latin-1")),
+                          ("d/extra.csv", b"x\n1\n")):
+        path = tmp_path / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(content)
+        where = str(path if path.suffix == ".xlsx" else path.parent)
+        _one_line_error(capsys, ["explain", "P1", "--portfolio", where], where)
+    _one_line_error(capsys, ["explain", "P1", "--portfolio", "/nonexistent"], "--portfolio /nonexistent")

@@ -49,7 +49,7 @@ def test_the_planted_differences_are_named(tables: PortfolioTables) -> None:
     for note, cause in (("act_365", {"interest basis"}), ("rounded once", {"rounding stage"}),
                         ("after the window", {"the window", "period boundaries"}),
                         ("period before", {"period boundaries", "interest basis"}), ("typing error", {None})):
-        causes = {c if c == c else None for c in mismatched[mismatched.note == note].likely_cause}
+        causes = {None if pd.isna(c) else c for c in mismatched[mismatched.note == note].likely_cause}
         assert causes <= cause, (note, causes)
     typos = mismatched[mismatched.note == "typing error"]
     assert ((typos["diff"] > 0) & (typos["diff"] < 1)).all()
@@ -149,7 +149,7 @@ def test_a_rejected_loan_row_makes_its_claims_invalid(tables: PortfolioTables) -
     broken = PortfolioTables(**frames, problems=check_tables(frames), source="broken", digest="broken")
     report = reconcile(pd.DataFrame({"loan_id": [loans.loan_id.iloc[0]], "period": [1], "subsidy_claimed": ["1"]}),
                        broken, lpr=LPR)
-    assert report.status.iloc[0] == "invalid" and "loan row 0 is rejected: principal" in report.detail.iloc[0]
+    assert report.status.iloc[0] == "invalid" and "loan row 2 is rejected: principal" in report.detail.iloc[0]
 
 
 def test_reconcile_command(tmp_path: Path, tables: PortfolioTables, capsys) -> None:  # noqa: ANN001
@@ -208,3 +208,67 @@ def test_cells_are_read_as_evaluate_reads_them(tables: PortfolioTables) -> None:
                        edited, lpr=LPR)
     assert report.status.tolist() == ["match", "invalid"]
     assert "project_id is missing" in report.detail.iloc[1]
+
+
+def test_the_report_s_columns_are_exact_and_typed(tables: PortfolioTables) -> None:
+    """Money as Arrow decimals (as every result of the API), period and row as integers, blanks as nulls."""
+    import pyarrow as pa
+
+    from subsidy_engine.frames import MONEY_TYPE
+
+    case_id, case = next((k, c) for k, c in _loan_cases(tables, load_policy(), LPR).items()
+                         if not isinstance(c, str) and (c.periods().subsidy > 0).sum() > 2)
+    periods = case.periods()
+    first = periods[periods.subsidy > 0].iloc[0]
+    year = periods.end_date.iloc[-1].year
+    in_year = periods[periods.end_date.map(lambda d: d.year) == year]
+    bank = pd.DataFrame({"loan_id": [case_id, case_id, case_id, "NOPE", case_id],
+                         "period": [int(first.period), None, int(first.period), 1, "x"],
+                         "from_date": [None, f"{year}-01-01", None, None, None],
+                         "to_date": [None, f"{year}-12-31", None, None, None],
+                         "interest_charged": [str(first.interest), None, None, None, None],
+                         "subsidy_claimed": [str(first.subsidy), "12345678901.01", "0.1", "1", "1"]})
+    report = reconcile(bank, tables, lpr=LPR)
+    money = pd.ArrowDtype(MONEY_TYPE)
+    expected = {"row": pd.ArrowDtype(pa.int64()), "loan_id": pd.ArrowDtype(pa.string()),
+                "period": pd.ArrowDtype(pa.int64()), "from_date": pd.ArrowDtype(pa.date32()),
+                "to_date": pd.ArrowDtype(pa.date32()), "interest_charged": money, "interest_computed": money,
+                "subsidy_claimed": money, "subsidy_computed": money, "diff": money,
+                "status": pd.ArrowDtype(pa.string()), "likely_cause": pd.ArrowDtype(pa.string()),
+                "detail": pd.ArrowDtype(pa.string())}
+    assert list(report.columns) == list(expected)
+    assert report.dtypes.to_dict() == expected
+    assert report.row.tolist() == [0, 1, 2, 3, 4]
+    assert report.status.tolist() == ["match", "mismatch", "mismatch", "unknown_loan", "invalid"]
+    assert report.period.tolist()[:4] == [int(first.period), pd.NA, int(first.period), 1]
+    assert report.period.isna().tolist() == [False, True, False, False, True]  # 'x' is not a period: null
+    assert report.from_date.tolist()[1] == date(year, 1, 1) and report.to_date.isna().tolist()[0]
+    # exact values, and nulls where nothing is given or computed
+    assert report.subsidy_claimed.tolist()[:4] == [first.subsidy, Decimal("12345678901.01"), Decimal("0.10"),
+                                                   Decimal("1.00")]
+    assert report.interest_charged.tolist()[0] == first.interest and report.interest_charged.isna()[1:].all()
+    computed = sum(in_year.subsidy, Decimal(0))
+    assert report.subsidy_computed.tolist()[:3] == [first.subsidy, computed, first.subsidy]
+    assert report.interest_computed.tolist()[1] == sum(in_year.interest, Decimal(0))
+    assert report["diff"].tolist()[:3] == [Decimal(0), Decimal("12345678901.01") - computed,
+                                           Decimal("0.10") - first.subsidy]
+    assert report[["subsidy_computed", "diff"]].iloc[3:].isna().all().all()
+    assert report.subsidy_claimed.isna().tolist()[4] and report.likely_cause.isna().tolist()[0]
+    assert report.detail.iloc[4] == "period 'x' is not a whole number"
+    # the totals still add up exactly over the typed columns
+    totals = reconcile_totals(report).set_index("status")
+    assert totals.loc["compared", "subsidy_claimed"] == first.subsidy + Decimal("12345678901.01") + Decimal("0.1")
+    assert totals.loc["compared", "diff"] == sum(report["diff"].dropna(), Decimal(0))
+    assert totals.loc["unknown_loan", "subsidy_claimed"] == Decimal("1.00")
+    assert totals.loc["invalid", "subsidy_claimed"] == Decimal(0) and totals.rows.drop("compared").sum() == 5
+
+
+def test_an_empty_claims_table_gives_an_empty_typed_report(tables: PortfolioTables) -> None:
+    import pyarrow as pa
+
+    from subsidy_engine.frames import MONEY_TYPE
+
+    report = reconcile(pd.DataFrame({"loan_id": [], "period": [], "subsidy_claimed": []}), tables, lpr=LPR)
+    assert len(report) == 0 and report["diff"].dtype == pd.ArrowDtype(MONEY_TYPE)
+    assert report.period.dtype == pd.ArrowDtype(pa.int64())
+    assert reconcile_totals(report).subsidy_claimed.tolist() == [Decimal(0)] * 5

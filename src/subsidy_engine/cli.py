@@ -18,12 +18,12 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
 
 from . import __version__
-from .io import demo_loans_path, read_loans
+from .io import demo_loans_path
 from .loans import Loan
 from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
 from .rates import LprCurve, load_lpr
@@ -39,10 +39,41 @@ if TYPE_CHECKING:
 
 
 def _curve(args: argparse.Namespace) -> LprCurve:
-    curve = load_lpr(args.lpr)
+    """The LPR curve of ``--lpr`` and ``--hold-lpr-until``; a file or a date that cannot be read is a
+    ``ValueError`` of one line naming the option (the commands print it and exit 2)."""
+    what = f"--lpr {args.lpr}" if args.lpr else "the bundled LPR file"
+    try:
+        curve = load_lpr(args.lpr)
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read the file ({exc.strerror or exc})") from None
+    except (ValueError, IndexError) as exc:  # IndexError: a header without fixings
+        text = " ".join(str(exc).split()) if isinstance(exc, ValueError) else "no fixings, only a header"
+        origin = str(Path(args.lpr)) if args.lpr else ""
+        # load_lpr's messages start with the file ("<file>: ..." or "<file>, line 3: ..."): named once
+        raise ValueError(f"{what}{text[len(origin):]}" if origin and text.startswith(origin)
+                         else f"{what}: {text}") from None
     if args.hold_lpr_until:
-        curve = curve.hold_flat(until=date.fromisoformat(args.hold_lpr_until))
+        try:
+            until = date.fromisoformat(args.hold_lpr_until.strip())
+        except ValueError:
+            raise ValueError(f"--hold-lpr-until {args.hold_lpr_until!r} is not a date (write YYYY-MM-DD)") from None
+        try:
+            curve = curve.hold_flat(until=until)
+        except ValueError as exc:
+            raise ValueError(f"--hold-lpr-until {until}: {_one_line(exc)}") from None
     return curve
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line: a validation error's problems by field, any other message's lines joined."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or exc.title}: {e['msg'].removeprefix('Value error, ')}"
+                         for e in exc.errors())
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        return str(exc.args[0])  # str(KeyError) would quote the message
+    return " ".join(str(exc).split())
 
 
 def _print_sample_loan() -> None:
@@ -63,7 +94,7 @@ def _report(result: PortfolioResult, total_rows: int, seconds: float) -> None:
     print(f"Loans: {total_rows} in the table, {result.computed} computed, "
           f"{result.rejections.row.nunique()} rejected ({seconds:.2f} s)")
     if len(result.rejections):
-        print("Rejected rows (row is the 0-based position in the table):")
+        print("Rejected rows (file_row: the row or line of the file; row: the 0-based position):")
         print(result.rejections.to_string(index=False))
     if len(result.projections):
         print(f"{len(result.projections)} floating loans are priced partly from the projection "
@@ -95,7 +126,7 @@ def _print_claims(curve: LprCurve, n_projects: int = 5_000) -> None:
     cuts = claims.summary(("instrument",))
     print("Cuts by rule (yuan): " + "; ".join(
         f"{name.removeprefix('cut_by_')} {cuts[name].sum():,}" for name in
-        ("cut_by_item_rules", "cut_by_enterprise_cap", "cut_by_project_cap", "cut_by_most_favourable",
+        ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
          "cut_by_total_cap")))
     print(f"{len(claims.rejections)} rejected rows; {len(claims.not_paid):,} items paid nothing (with reasons); "
           f"{len(claims.projections):,} floating loans priced partly from the LPR projection.")
@@ -131,13 +162,29 @@ def _print_allocation(claims: Claims) -> None:
 
 
 def _run(args: argparse.Namespace, path: Path) -> int:
-    table = read_loans(path)
-    started = time.perf_counter()
+    from pyarrow import ArrowException
+
+    from .cells import read_table_file
+
     try:
-        result = amortize_portfolio(table, lpr=_curve(args), output=args.output, strict=args.strict)
+        curve = _curve(args)  # the options first: a bad one is named before the table is read
+        if path.is_dir():
+            raise ValueError(f"{path}: cannot read the loan table (it is a folder; give a CSV, Parquet or "
+                             ".xlsx file)")
+        try:
+            read = read_table_file(path, id_column="loan_id")  # cells as people's files hold them
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read the loan table ({exc.strerror or exc})") from None
+        except (ArrowException, PortfolioSchemaError) as exc:
+            raise ValueError(f"cannot read the loan table: {_one_line(exc)}") from None
+        table = read.frame
+        started = time.perf_counter()
+        result = amortize_portfolio(table, lpr=curve, output=args.output, strict=args.strict)
     except (PortfolioSchemaError, PortfolioValidationError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    if len(result.rejections):  # the row the user's file shows, beside the 0-based position
+        result.rejections.insert(1, "file_row", read.rows[result.rejections["row"].to_numpy(dtype="int64")])
     _report(result, len(table), time.perf_counter() - started)
     if getattr(args, "out_dir", None):
         out = Path(args.out_dir)
@@ -148,13 +195,51 @@ def _run(args: argparse.Namespace, path: Path) -> int:
             result.schedule.to_csv(out / "schedule.csv", index=False)
         result.rejections.to_csv(out / "rejections.csv", index=False)
         print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.csv')))} to {out}")
-    return 0
+    return 1 if len(result.rejections) else 0
 
 
 def _tables(args: argparse.Namespace) -> PortfolioTables:
     from .demo import portfolio
 
-    return load_portfolio(args.portfolio) if args.portfolio else portfolio(args.projects, seed=args.seed)
+    if args.portfolio:
+        return load_portfolio(args.portfolio, strict=getattr(args, "strict", False))
+    return portfolio(args.projects, seed=args.seed)
+
+
+def _sizes(tables: PortfolioTables) -> dict[str, int]:
+    return {name: len(getattr(tables, name)) for name in ("projects", "loans", "insurance", "events")}
+
+
+def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables) -> tuple[str, bool]:
+    """``N of M rows rejected (projects 3 of 30, loans 5 of 22)``, and whether every row was."""
+    from .tables import rejected_counts
+
+    sizes = _sizes(tables)
+    counts = rejected_counts(problems, sizes)
+    total, rejected = sum(sizes.values()), sum(counts.values())
+    parts = ", ".join(f"{name} {n:,} of {sizes[name]:,}" for name, n in counts.items())
+    return f"{rejected:,} of {total:,} rows rejected ({parts})", total > 0 and rejected >= total
+
+
+def _problems_table(problems: pd.DataFrame) -> str:
+    """The problems as the user reads them: file, table, row, id, field, reason (no 0-based position)."""
+    shown = problems.drop(columns=["position"], errors="ignore").astype(object)
+    shown = shown.where(shown.notna(), "")
+    if "file" in shown and shown.file.nunique() == 1:  # one file: said once above the table
+        shown = shown.drop(columns="file")
+    return shown.to_string(index=False)
+
+
+def _write_whole(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write a file under a temporary name in its folder, then rename it: whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -169,6 +254,11 @@ def _simulate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         tables = _tables(args)
+        if args.strict and len(tables.problems):
+            print(f"error: --strict: {len(tables.problems)} problem(s) in {tables.source}; nothing computed:",
+                  file=sys.stderr)
+            print(_problems_table(tables.problems), file=sys.stderr)
+            return 2
         years = tuple(range(args.start, args.start + args.years))
         if args.years < 1:
             raise ValueError(f"--years must be at least 1, not {args.years}")
@@ -185,11 +275,20 @@ def _simulate(args: argparse.Namespace) -> int:
                              "takes seconds per path (--paths 0 to run without it)")
         baseline = simulate(tables, years, policy=policy, budget=budget, mode=args.mode,
                             lpr=history.hold_flat(until=hold_until), rate_by_stage=rates)
+        rejections = baseline.claims.rejections
+        rejected, every = _rejected_text(rejections, tables)
+        if every:  # said first: a run of nothing but rejections is not a budget of zeros
+            listed = _write_whole(Path(args.out) / "rejected_rows.csv",
+                                  lambda p: rejections.to_csv(p, index=False))
+            print(f"error: every row of the portfolio was rejected ({rejected}); nothing was computed. "
+                  f"The problems are listed in {listed} (subsidy-engine validate {tables.source} shows them)",
+                  file=sys.stderr)
+            return 2
         say(f"{tables.source}: {len(tables.projects):,} projects; {years[0]}-{years[-1]}; budget "
             f"{budget.id} ({budget.file.status}); mode {args.mode}; baseline in {time.perf_counter() - started:.2f} s")
         say(_frame_text(baseline.by_year()))
         empty = [int(r.year) for r in baseline.by_year().itertuples() if r.claimed == 0]
-        if empty:
+        if empty and not len(rejections):
             say(f"No claims in {', '.join(map(str, empty))}: every item of this portfolio is paid out before "
                 "(a scenario's growth adds the projects still to come).")
         comparison, run_for_paths = None, baseline
@@ -221,14 +320,18 @@ def _simulate(args: argparse.Namespace) -> int:
                     f"{r.source_id} {r.year} {r.p_cap_exceeded:.1%}" for r in uncertain.head(8).itertuples())
                                                   if len(uncertain) else ""))
         paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario)
+        if len(rejections):
+            paths.append(_write_whole(Path(args.out) / "rejected_rows.csv",
+                                      lambda p: rejections.to_csv(p, index=False)))
     except (BudgetError, EvaluationError, PolicyError, ScenarioError, CoverageError, PortfolioSchemaError,
             ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     for note in baseline.claims.notes:
         say(f"Note: {note}")
-    if len(baseline.claims.rejections):
-        say(f"{len(baseline.claims.rejections)} rejected rows (report.xlsx, sheet 'rejected rows')")
+    if len(rejections):  # printed even with --quiet: the run is incomplete, and exits 1
+        print(f"{rejected}: they are not in these figures. The list, with the row each is on: "
+              f"{Path(args.out) / 'rejected_rows.csv'} and report.xlsx, sheet 'rejected rows'", file=sys.stderr)
     say(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - started:.1f} s; "
         f"inputs sha256 {baseline.inputs_sha256[:16]}…")
     if scenario is None:
@@ -236,7 +339,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
         say(f"A scenario, with Monte Carlo over LPR paths: subsidy-engine simulate --scenario "
             f"{schedules_dir() / 'scenario-demo.yaml'} --paths 200")
-    return 0
+    return 1 if len(rejections) else 0
 
 
 def _frame_text(frame: pd.DataFrame) -> str:
@@ -273,27 +376,72 @@ def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy
 
 
 def _rates(text: str | None) -> dict[str, str] | None:
-    """``pilot=0.3,demonstration=0.2,promotion=0.1`` -> a dict (no rate is published, so none by default)."""
-    if not text:
+    """``pilot=0.3,demonstration=0.2,promotion=0.1`` -> a dict (no rate is published, so none by default).
+
+    Read in full before anything runs, so that every command says the same of the same option: each
+    stage known and given once, every stage given, each rate a decimal fraction from 0 to 1 ("30%" is
+    0.30) in steps of at most 1e-10. A problem is a ``ValueError`` of one line naming ``--rates``.
+
+    >>> _rates("pilot=0.3, Demonstration=20%, promotion=0.1")
+    {'pilot': '0.3', 'demonstration': '0.20', 'promotion': '0.1'}
+    """
+    if text is None:
         return None
-    pairs = [part.split("=", 1) for part in text.split(",")]
-    if any(len(p) != 2 for p in pairs):
-        raise SystemExit(f"error: --rates {text!r}: write stage=rate pairs, e.g. pilot=0.3,demonstration=0.2")
-    return {k.strip(): v.strip() for k, v in pairs}
+    from .enums import Stage
+    from .money import MoneyError, rate_to_units, to_decimal
+
+    stages = ", ".join(s.value for s in Stage)
+    usage = f"give stage=rate for each of {stages}, e.g. --rates pilot=0.3,demonstration=0.2,promotion=0.1"
+    rates: dict[str, str] = {}
+    for part in text.split(","):
+        stage_text, equals, value_text = part.partition("=")
+        if not equals or not stage_text.strip():
+            raise ValueError(f"--rates {text!r}: {usage}")
+        given = f"--rates {stage_text.strip()}={value_text.strip()}"
+        try:
+            stage = Stage.parse(stage_text).value
+        except ValueError:
+            raise ValueError(f"--rates: {stage_text.strip()!r} is not a stage; {usage}") from None
+        if stage in rates:
+            raise ValueError(f"--rates: {stage} is given twice")
+        value = value_text.strip()
+        if not value:
+            raise ValueError(f"{given}: no rate; {usage}")
+        try:
+            rate = to_decimal(value, "_", percent=True)
+            rate_to_units(rate, "_")
+        except MoneyError as exc:
+            raise ValueError(f"{given}: {str(exc).removeprefix('_: ')}") from None
+        if not 0 <= rate <= 1:
+            raise ValueError(f"{given}: {rate} is not a fraction between 0 and 1 (0.3 or 30% is 30 percent)")
+        rates[stage] = f"{rate:f}"  # plain digits: 1E-10 as 0.0000000001
+    missing = [s.value for s in Stage if s.value not in rates]
+    if missing:
+        raise ValueError(f"--rates: no rate for {'stage' if len(missing) == 1 else 'stages'} "
+                         f"{', '.join(map(repr, missing))}; {usage.split(', e.g.')[0]}")
+    return rates
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """Every problem of every table at once; exit 0 when there is none, 1 when there are, 2 when the
+    portfolio cannot be read at all."""
     try:
-        tables = load_portfolio(args.portfolio)
+        tables = load_portfolio(args.portfolio, strict=args.strict)
     except PortfolioSchemaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    counts = ", ".join(f"{len(getattr(tables, t)):,} {t}" for t in ("projects", "loans", "insurance", "events"))
+    counts = ", ".join(f"{n:,} {t}" for t, n in _sizes(tables).items())
+    for note in tables.notes:
+        print(f"Note: {note}")
     if tables.problems.empty:
         print(f"{args.portfolio}: {counts}; no problems found")
         return 0
-    print(f"{args.portfolio}: {counts}; {len(tables.problems)} problems:")
-    print(tables.problems.to_string(index=False))
+    rejected, every = _rejected_text(tables.problems, tables)
+    files = tables.problems.file.unique()
+    where = f" in {files[0]}" if len(files) == 1 and files[0] else ""
+    print(f"{args.portfolio}: {counts}; {len(tables.problems)} problems{where}; {rejected}"
+          + ("; every row is rejected" if every else "") + ":")
+    print(_problems_table(tables.problems))
     return 1
 
 
@@ -318,6 +466,9 @@ def _reconcile(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         shown = report.assign(bank_note=claims["bank_note"].to_numpy()) if "bank_note" in claims else report
+        if "row_numbers" in claims.attrs:  # the row the bank's file shows, beside the 0-based position
+            shown.insert(1, "file_row", pd.array(claims.attrs["row_numbers"][shown["row"].to_numpy(dtype="int64")],
+                                                dtype="Int64"))
         shown.to_csv(out / "reconcile.csv", index=False)
         write_xlsx(out / "reconcile.xlsx", {"rows": shown, "totals": totals})
     except (PortfolioSchemaError, ValueError, OSError) as exc:
@@ -333,17 +484,45 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from zipfile import BadZipFile
+
     from .evaluate import evaluate
     from .explain import explain
+    from .rates import CoverageError
 
-    tables = _tables(args)
-    claims = evaluate(tables, years=range(args.start, args.start + args.years), lpr=_curve(args),
-                      rate_by_stage=_rates(args.rates))
+    def named(exc: Exception) -> ValueError:
+        """A portfolio file's problem, naming the file (or the --portfolio option) once."""
+        said = (f"cannot read {exc.filename or 'it'} ({exc.strerror or exc})" if isinstance(exc, OSError)
+                else _one_line(exc))
+        folder = str(Path(args.portfolio))
+        return ValueError(f"--portfolio {said}" if said.startswith(folder) else said if folder in said
+                          else f"--portfolio {args.portfolio}: {said}")
+
     try:
-        print(explain(claims, args.project_id))
-    except (KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        rates, curve = _rates(args.rates), _curve(args)  # the options first, before the portfolio is built
+        if args.years < 1:
+            raise ValueError(f"--years must be at least 1, not {args.years}")
+        try:
+            tables = _tables(args)
+        except (OSError, ValueError, KeyError, BadZipFile) as exc:  # a file that is not what its name says
+            if not args.portfolio:
+                raise
+            raise named(exc) from None
+        try:
+            claims = evaluate(tables, years=range(args.start, args.start + args.years), lpr=curve,
+                              rate_by_stage=rates)
+        except PortfolioSchemaError as exc:  # a table without its columns
+            if not args.portfolio:
+                raise
+            raise named(exc) from None
+        try:
+            text = explain(claims, args.project_id)
+        except KeyError as exc:  # no such project
+            raise ValueError(_one_line(exc)) from None
+    except (ValueError, CoverageError) as exc:  # PolicyError, PortfolioSchemaError, ValidationError: ValueErrors
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    print(text)
     return 0
 
 
@@ -375,12 +554,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=78)
         p.add_argument("--start", type=int, default=2026, help="first calendar year (default 2026)")
         p.add_argument("--years", type=int, default=5, help="horizon in calendar years (default 5)")
-        p.add_argument("--rates", help="investment-subsidy rate per stage, e.g. pilot=0.3,demonstration=0.2,"
-                                       "promotion=0.1 (78號 publishes none)")
+        p.add_argument("--rates", help="investment-subsidy rate of every stage, a fraction from 0 to 1 or a "
+                                       "percentage, e.g. pilot=0.3,demonstration=20%%,promotion=0.1 "
+                                       "(78號 publishes none)")
         p.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
         p.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
                        help="project the last LPR fixing unchanged until this date (an explicit, reported "
                             "scenario; default 2045-12-31)")
+        p.add_argument("--strict", action="store_true",
+                       help="refuse a portfolio with any problem, set-aside column or sheet (exit 2, nothing "
+                            "computed) instead of computing the good rows")
 
     sim = sub.add_parser("simulate", help="claims and their allocation per year, fund, measure and district")
     portfolio_options(sim)
@@ -407,6 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     srv.add_argument("--port", type=int, default=8000)
     val = sub.add_parser("validate", help="check a portfolio's tables and list every problem at once")
     val.add_argument("portfolio")
+    val.add_argument("--strict", action="store_true", help="count set-aside columns, sheets and files as problems")
     args = parser.parse_args(argv)
     try:
         code = _dispatch(args)
@@ -427,8 +611,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"Demo portfolio {demo_loans_path().name}; floating loans use an explicit flat LPR "
               f"projection to {args.hold_lpr_until} (the data ends {load_lpr(args.lpr).coverage_end}).")
         code = _run(args, demo_loans_path())
+        if code == 2:
+            return code
         _print_claims(_curve(args))
-        return code
+        return 0  # the demo's loan table has rows rejected on purpose, to show the report
     if args.command == "simulate":
         return _simulate(args)
     if args.command == "explain":

@@ -43,16 +43,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .enums import InterestBasis, Reset
 from .evaluate import _context
+from .frames import MONEY_TYPE
 from .interest_subsidy import InterestSubsidyRule, interest_subsidy
 from .loans import FloatingRate, Loan
+from .cells import read_table_file
 from .money import MoneyError, fen_to_yuan, to_decimal
 from .policy import Policy, load_policy
 from .rates import EPOCH, CoverageError, LprCurve, epoch_days, load_lpr
@@ -344,9 +346,9 @@ def _read_row(row: dict[str, Any]) -> _Request | str:
     try:
         if blank(row.get("subsidy_claimed")):
             return "subsidy_claimed is missing"
-        claimed = to_decimal(row["subsidy_claimed"], "subsidy_claimed")
+        claimed = to_decimal(row["subsidy_claimed"], "subsidy_claimed", units=True)
         interest = None if blank(row.get("interest_charged")) else to_decimal(row["interest_charged"],
-                                                                              "interest_charged")
+                                                                              "interest_charged", units=True)
     except (MoneyError, ArithmeticError) as exc:
         return str(exc)
     for name, value in (("subsidy_claimed", claimed), ("interest_charged", interest)):
@@ -399,7 +401,10 @@ def reconcile(bank_claims: pd.DataFrame, portfolio: PortfolioTables | str | os.P
     DataFrame
         One row per bank row, in its order: ``row`` (0-based), the request, ``interest_charged``,
         ``interest_computed``, ``subsidy_claimed``, ``subsidy_computed``, ``diff``, ``status``,
-        ``likely_cause`` and ``detail``.
+        ``likely_cause`` and ``detail``. Typed as every result of the API: the amounts exact
+        (Arrow decimal128(20, 2)), ``row`` and ``period`` int64, ``from_date`` and ``to_date`` date32,
+        the rest Arrow strings; a blank (an amount not given or not computed, a request field that is
+        not one) is a null.
 
     Notes
     -----
@@ -471,11 +476,71 @@ def reconcile(bank_claims: pd.DataFrame, portfolio: PortfolioTables | str | os.P
             record["detail"] = ("no single named convention reproduces the bank's figure"
                                 + (f"; the interest differs by {req.interest_charged - interest:,}"
                                    if req.interest_charged not in (None, interest) else ""))
-    return pd.DataFrame(out, columns=list(REPORT_COLUMNS))
+    return _report_frame(out)
+
+
+MONEY_COLUMNS = ("interest_charged", "interest_computed", "subsidy_claimed", "subsidy_computed", "diff")
+TEXT_COLUMNS = ("loan_id", "status", "likely_cause", "detail")
+INT64_RANGE = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def _whole(value: Any) -> int | None:
+    """A bank row's period as given (as :func:`_read_row` reads it), or None: blank, or not a whole number."""
+    value = _cell(value)
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, float):
+            if not value.is_integer():
+                return None
+            number = int(value)
+        else:
+            number = int(str(value).strip())
+    except (ValueError, OverflowError):  # OverflowError: an infinite float
+        return None
+    return number if INT64_RANGE[0] <= number <= INT64_RANGE[1] else None
+
+
+def _date_or_none(value: Any) -> date | None:
+    """A bank row's date as given, or None: blank, or not a date (``detail`` of an invalid row says why)."""
+    try:
+        value = _cell(value)
+        return None if value is None else _day(value, "_")
+    except ValueError:
+        return None
+
+
+def _report_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The report as typed columns, like every result of the API: money as exact decimal128(20, 2),
+    ``row`` and ``period`` as int64, the dates as date32, text as strings; a blank is a null.
+
+    The request is shown as read: a ``period`` or a date that is not one is null (``detail`` says why).
+    """
+    def column(values: list[Any], dtype: pa.DataType) -> pd.Series:
+        return pd.Series(pa.array(values, type=dtype), dtype=pd.ArrowDtype(dtype))
+
+    def text(value: Any) -> str | None:
+        value = _cell(value)
+        return None if value is None else str(value)
+
+    def values(name: str) -> list[Any]:
+        return [r[name] for r in records]
+
+    frame: dict[str, pd.Series] = {
+        "row": column(values("row"), pa.int64()),
+        "period": column([_whole(v) for v in values("period")], pa.int64()),
+        **{name: column([_date_or_none(v) for v in values(name)], pa.date32()) for name in ("from_date", "to_date")},
+        # amounts are read to the fen (two decimals at most) and computed in fen: quantize only rescales
+        **{name: column([None if v is None else v.quantize(CENT) for v in values(name)], MONEY_TYPE)
+           for name in MONEY_COLUMNS},
+        **{name: column([text(v) for v in values(name)], pa.string()) for name in TEXT_COLUMNS},
+    }
+    return pd.DataFrame({name: frame[name] for name in REPORT_COLUMNS})
 
 
 def _total(values: pd.Series) -> Decimal:
-    return Decimal(sum((v for v in values if v is not None and v == v), CENT * 0))
+    """The exact sum of an amount column, its blanks (None, NaN, pd.NA) left out."""
+    return Decimal(sum(values.dropna(), CENT * 0))
 
 
 def reconcile_totals(report: pd.DataFrame) -> pd.DataFrame:
@@ -496,14 +561,17 @@ def reconcile_totals(report: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_bank_claims(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A bank's claims from CSV (read as text), .xlsx (first sheet, as text) or Parquet."""
-    file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(file)
-    if suffix in (".xlsx", ".xls"):
-        return pd.read_excel(file, dtype=str, keep_default_na=False, na_values=[""])
-    return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""])
+    """A bank's claims from CSV (text cells), .xlsx (the first sheet with a ``loan_id`` header, cells as
+    typed: date cells are dates, numbers exact) or Parquet, as :mod:`subsidy_engine.cells` reads them.
+
+    The row number the user sees for each row is in ``attrs["row_numbers"]`` (Excel row, CSV line);
+    a file that cannot be read raises :class:`~subsidy_engine.batch.PortfolioSchemaError` naming it.
+    """
+    table = read_table_file(path, id_column="loan_id")
+    frame = table.frame
+    frame.attrs["row_numbers"] = table.rows
+    frame.attrs["notes"] = list(table.notes)
+    return frame
 
 
 __all__ = ["ALTERNATIVES", "REPORT_COLUMNS", "STATUSES", "read_bank_claims", "reconcile", "reconcile_totals"]
