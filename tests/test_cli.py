@@ -137,9 +137,10 @@ def test_rates_are_read_exactly() -> None:
 
 
 @pytest.mark.parametrize("command", [["explain", "P1", "--projects", "20"], ["amortize", str(demo_loans_path())],
-                                     ["reconcile", "--projects", "20"]])
+                                     ["reconcile", "--projects", "20"], ["demo"],
+                                     ["simulate", "--projects", "20", "--quiet"]])
 def test_a_bad_lpr_file_or_date_is_named(command: list[str], tmp_path, capsys) -> None:
-    out = ["--out", str(tmp_path / "rec")] if command[0] == "reconcile" else []
+    out = ["--out", str(tmp_path / "rec")] if command[0] in ("reconcile", "simulate") else []
     _one_line_error(capsys, [*command, *out, "--hold-lpr-until", "notadate"], "--hold-lpr-until", "'notadate'")
     _one_line_error(capsys, [*command, *out, "--lpr", "/nonexistent"], "--lpr", "/nonexistent")
     _one_line_error(capsys, [*command, *out, "--lpr", str(demo_loans_path())], str(demo_loans_path()))

@@ -41,6 +41,28 @@ if TYPE_CHECKING:
 def _curve(args: argparse.Namespace) -> LprCurve:
     """The LPR curve of ``--lpr`` and ``--hold-lpr-until``; a file or a date that cannot be read is a
     ``ValueError`` of one line naming the option (the commands print it and exit 2)."""
+    curve = _history(args)
+    until = _hold_until(args)
+    if until is not None:
+        try:
+            curve = curve.hold_flat(until=until)
+        except ValueError as exc:
+            raise ValueError(f"--hold-lpr-until {until}: {_one_line(exc)}") from None
+    return curve
+
+
+def _hold_until(args: argparse.Namespace) -> date | None:
+    """``--hold-lpr-until`` as a date (None when not given); a ``ValueError`` naming the option."""
+    if not args.hold_lpr_until:
+        return None
+    try:
+        return date.fromisoformat(args.hold_lpr_until.strip())
+    except ValueError:
+        raise ValueError(f"--hold-lpr-until {args.hold_lpr_until!r} is not a date (write YYYY-MM-DD)") from None
+
+
+def _history(args: argparse.Namespace) -> LprCurve:
+    """The LPR data of ``--lpr`` (the bundled file without it); a ``ValueError`` naming the option."""
     what = f"--lpr {args.lpr}" if args.lpr else "the bundled LPR file"
     try:
         curve = load_lpr(args.lpr)
@@ -52,15 +74,6 @@ def _curve(args: argparse.Namespace) -> LprCurve:
         # load_lpr's messages start with the file ("<file>: ..." or "<file>, line 3: ..."): named once
         raise ValueError(f"{what}{text[len(origin):]}" if origin and text.startswith(origin)
                          else f"{what}: {text}") from None
-    if args.hold_lpr_until:
-        try:
-            until = date.fromisoformat(args.hold_lpr_until.strip())
-        except ValueError:
-            raise ValueError(f"--hold-lpr-until {args.hold_lpr_until!r} is not a date (write YYYY-MM-DD)") from None
-        try:
-            curve = curve.hold_flat(until=until)
-        except ValueError as exc:
-            raise ValueError(f"--hold-lpr-until {until}: {_one_line(exc)}") from None
     return curve
 
 
@@ -263,8 +276,8 @@ def _simulate(args: argparse.Namespace) -> int:
         if args.years < 1:
             raise ValueError(f"--years must be at least 1, not {args.years}")
         policy, budget, rates = load_policy(), load_budget(args.budget), _rates(args.rates)
-        history = load_lpr(args.lpr)
-        hold_until = date.fromisoformat(args.hold_lpr_until) if args.hold_lpr_until else DEFAULT_HOLD_UNTIL
+        history = _history(args)
+        hold_until = _hold_until(args) or DEFAULT_HOLD_UNTIL
         # the scenario and the Monte Carlo settings are checked before anything runs
         scenario = load_scenario(args.scenario) if args.scenario else None
         settings = scenario.file.monte_carlo if scenario is not None else None
@@ -607,13 +620,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     pd.set_option("display.width", 160)
     if args.command == "demo":
+        try:
+            curve = _curve(args)
+        except ValueError as exc:
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            return 2
         _print_sample_loan()
         print(f"Demo portfolio {demo_loans_path().name}; floating loans use an explicit flat LPR "
-              f"projection to {args.hold_lpr_until} (the data ends {load_lpr(args.lpr).coverage_end}).")
+              f"projection to {args.hold_lpr_until} (the data ends {_history(args).coverage_end}).")
         code = _run(args, demo_loans_path())
         if code == 2:
             return code
-        _print_claims(_curve(args))
+        _print_claims(curve)
         return 0  # the demo's loan table has rows rejected on purpose, to show the report
     if args.command == "simulate":
         return _simulate(args)
