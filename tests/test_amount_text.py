@@ -262,3 +262,14 @@ def test_any_other_form_goes_to_the_slow_path(text: str) -> None:
     else:
         assert units.tolist() == [int(expected.scaleb(2)), 100] and not bad.any()
     assert np.asarray(units).dtype == np.int64
+
+
+def test_an_exponent_beyond_decimal_s_range_is_a_problem_not_a_traceback() -> None:
+    """Review: '1e9999999999999999999' raised decimal.InvalidOperation from every reader."""
+    from subsidy_engine.money import MoneyError, to_decimal
+
+    with pytest.raises(MoneyError, match="far beyond"):
+        to_decimal("1e9999999999999999999")
+    table = pd.DataFrame({"loan_id": ["A"], "principal": ["1e9999999999999999999"], "annual_rate": ["0.04"],
+                          "term_months": ["12"], "start_date": ["2026-01-01"]})
+    assert amortize_portfolio(table).rejections.field.tolist() == ["principal"]

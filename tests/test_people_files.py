@@ -141,4 +141,26 @@ def test_explain_on_a_projects_table_without_its_id_column_is_one_line(tmp_path,
     folder = _csv_folder(tmp_path / "p", tables)
     assert main(["explain", "P1", "--portfolio", str(folder)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "projects table cannot be read" in err[0]
+    assert len(err) == 1 and "projects table cannot be read" in err[0] and "'project_id'" in err[0]
+
+
+def test_explain_on_a_rejected_project_says_why(tmp_path, capsys) -> None:  # noqa: ANN001
+    """Review: explain of a rejected project exited 0 with '0 claim(s), total 0'."""
+    tables = _text_tables()
+    tables["projects"].loc[0, "stage"] = "someday"
+    project = tables["projects"].project_id.iloc[0]
+    folder = _csv_folder(tmp_path / "p", tables)
+    assert main(["explain", project, "--portfolio", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"project '{project}' is rejected (row 2): stage: 'someday'" in err
+
+
+@pytest.mark.parametrize("command", [["explain", "P1"], ["reconcile"]])
+def test_strict_refuses_a_portfolio_with_problems_in_every_command(command, tmp_path, capsys) -> None:  # noqa: ANN001
+    """Review: explain --strict and reconcile --strict computed anyway."""
+    tables = _text_tables()
+    tables["projects"].loc[0, "stage"] = "someday"
+    folder = _csv_folder(tmp_path / "p", tables)
+    out = ["--out", str(tmp_path / "rec")] if command[0] == "reconcile" else []
+    assert main([*command, "--portfolio", str(folder), "--strict", *out]) == 2
+    assert "--strict: 3 problem(s)" in capsys.readouterr().err  # the project and its two loans

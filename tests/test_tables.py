@@ -211,3 +211,126 @@ def test_workbook_cells_the_engine_cannot_use_are_named_where_they_are(tmp_path)
     assert (rows[2], "start_date") in found and (rows[3], "principal") in found
     assert loans.reason.str.contains("merged cell").any()
     assert problems.reason.str.contains("no saved value").any()
+
+
+# ---------------------------------------------------------------------------
+# From the review of the change: each a case that went wrong
+# ---------------------------------------------------------------------------
+def _book(path, sheets: dict[str, list[list[object]]]):  # noqa: ANN001, ANN202
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+PROJECT_HEAD = ["project_id", "enterprise_id", "domain", "stage", "total_investment", "eligible_investment",
+                "start_date"]
+LOAN_HEAD = ["loan_id", "project_id", "principal", "annual_rate", "term_months", "start_date", "grace_months"]
+
+
+def test_a_table_is_found_whatever_the_case_of_its_name(tmp_path) -> None:
+    """A 'Loans' sheet or a 'loans.CSV' file was set aside (or ignored) and its loans silently lost."""
+    book = _book(tmp_path / "case.xlsx", {
+        "Projects": [PROJECT_HEAD, ["J1", "E1", "public", "pilot", 100, 50, date(2024, 1, 1)]],
+        "Loans": [LOAN_HEAD, ["L1", "J1", 1000, Decimal("0.04"), 12, date(2024, 2, 1), 0]]})
+    assert len(load_portfolio(book).loans) == 1
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    TABLES["projects"].to_csv(folder / "projects.csv", index=False)
+    TABLES["loans"].to_csv(folder / "loans.CSV", index=False)
+    assert len(load_portfolio(folder).loans) == 2
+
+
+def test_error_cells_formula_results_and_merges_across_columns(tmp_path) -> None:
+    """#N/A read as a blank (a silent zero grace); =1234.56+789.12 (stored 2023.6799999999998) refused;
+    a formula whose result is empty text called uncalculated; a merge across columns read as a blank."""
+    import zipfile
+
+    path = _book(tmp_path / "cells.xlsx", {
+        "projects": [PROJECT_HEAD, ["J1", "E1", "public", "pilot", 1234.56 + 789.12, 1000, date(2024, 1, 1)]],
+        "loans": [LOAN_HEAD + ["floating_tenor"],
+                  ["L1", "J1", 1000, Decimal("0.04"), 12, date(2024, 2, 1), 0, None],
+                  ["L2", "J1", 1000, Decimal("0.04"), 12, date(2024, 2, 1), 6, None],
+                  ["L3", "J1", 1000, Decimal("0.04"), 12, date(2024, 2, 1), 0, None]]})
+    # what Excel writes: an error cell, a formula with an empty text result, a merge F4:G4
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    sheet = "xl/worksheets/sheet2.xml"
+    xml = members[sheet].decode()
+    xml = xml.replace('<c r="G2" t="n"><v>0</v></c>', '<c r="G2" t="e"><f>1/0</f><v>#DIV/0!</v></c>')
+    xml = xml.replace('<c r="G3" t="n"><v>6</v></c>',
+                      '<c r="G3" t="n"><v>6</v></c><c r="H3" t="str"><f>IF(1,"","x")</f><v></v></c>')
+    xml = xml.replace("</sheetData>", '</sheetData><mergeCells count="1"><mergeCell ref="F4:G4"/></mergeCells>')
+    members[sheet] = xml.encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    loaded = load_portfolio(path)
+    assert loaded.projects.total_investment.tolist() == [Decimal("2023.68")]
+    problems = {(r.id, r.field): r.reason for r in loaded.problems.itertuples()}
+    assert "#DIV/0!" in problems[("L1", "grace_months")]
+    assert ("L2", "floating_tenor") not in problems  # an empty result is a value, not a missing one
+    assert "merged cell F4:G4" in problems[("L3", "grace_months")]
+
+
+def test_ids_typed_as_numbers_or_with_spaces_are_the_ids_they_show(tmp_path) -> None:
+    """Project 7 (a number) and loan's '7' (text) did not match; '8 ' in Parquet was no project."""
+    path = _book(tmp_path / "ids.xlsx", {
+        "projects": [PROJECT_HEAD, [7, "E1", "public", "pilot", 100, 50, date(2024, 1, 1)],
+                     ["7", "E1", "public", "pilot", 100, 50, date(2024, 1, 1)]],
+        "loans": [LOAN_HEAD, ["L1", "7", 1000, Decimal("0.04"), 12, date(2024, 2, 1), 0]]})
+    problems = load_portfolio(path).problems
+    assert problems[["table", "row", "field"]].values.tolist() == [["projects", 3, "project_id"]]  # a duplicate
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    TABLES["projects"].to_parquet(folder / "projects.parquet")
+    TABLES["loans"].assign(project_id=["J1 ", "J2"]).to_parquet(folder / "loans.parquet")
+    assert load_portfolio(folder).problems.empty
+
+
+def test_a_loan_without_a_project_is_found_by_validate(tmp_path) -> None:
+    """A blank project_id passed validate and was rejected only when simulate evaluated."""
+    for name, frame in dict(TABLES, loans=TABLES["loans"].assign(project_id=["J1", None])).items():
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    problems = load_portfolio(tmp_path).problems
+    assert ["L2", "project_id"] in problems[["id", "field"]].values.tolist()
+    assert problems.reason.str.startswith("is missing: a loan's enterprise").any()
+
+
+def test_two_notes_columns_are_set_aside_and_strict_lists_each_thing_once(tmp_path) -> None:
+    """Two 備註 columns refused the whole table; --strict reported a column twice and filed every note
+    as a problem of the projects table (then 'every row is rejected')."""
+    path = _book(tmp_path / "notes.xlsx", {
+        "projects": [PROJECT_HEAD + ["備註", "備註"], ["J1", "E1", "public", "pilot", 100, 50, date(2024, 1, 1), "a", "b"]],
+        "說明": [["填表說明"]]})
+    loaded = load_portfolio(path)
+    assert loaded.problems.empty and len(loaded.projects) == 1
+    strict = load_portfolio(path, strict=True).problems
+    assert sorted(strict.reason.str.contains("備註")) == [False, True]
+    assert strict.field.tolist() == ["(set aside)", "(set aside)"]
+    assert strict.position.isna().all() and loaded.rejected_rows() == {}
+
+
+def test_a_scenario_keeps_what_loading_found(tmp_path) -> None:
+    """The scenario re-checked the loaded tables without their files: a CSV row with too many cells
+    was accepted again, and other rows were named by the wrong line and reason."""
+    from subsidy_engine.scenario import load_scenario
+
+    path = tmp_path / "projects.csv"
+    TABLES["projects"].to_csv(path, index=False)
+    path.write_text(path.read_text().rstrip("\n") + ",extra\n")  # the last row: one cell too many
+    TABLES["loans"].assign(project_id=["J1", "J1"]).to_csv(tmp_path / "loans.csv", index=False)
+    base = load_portfolio(tmp_path)
+    assert base.problems[["table", "id"]].values.tolist() == [["projects", "J2"]]
+    scenario_file = tmp_path / "s.yaml"
+    scenario_file.write_text("id: grow\ngrowth: {projects_per_year: 3, from_year: 2026, seed: 1}\n")
+    grown = load_scenario(scenario_file).portfolio(base, (2026,))
+    kept = grown.problems[grown.problems.table == "projects"]
+    assert kept[["id", "row", "file"]].values.tolist()[0] == ["J2", 3, str(path)]
+    assert len(grown.projects) == 5

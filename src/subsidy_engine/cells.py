@@ -10,9 +10,12 @@ Workbooks (``.xlsx``, read with python-calamine)
     is a ``datetime.date``; a datetime with a time of day stays a
     ``datetime.datetime`` (the readers refuse it, naming the time); a whole
     number is an ``int``; any other number is the ``Decimal`` of the shortest
-    decimal text that gives back the double Excel stored (``repr``), so a cell
-    showing 1,234.56 is ``Decimal('1234.56')`` and a percent-formatted cell
-    showing 3.85% is ``Decimal('0.0385')`` (Excel stores the fraction); text is
+    decimal text that gives back the double Excel stored (``repr``), at most
+    the 15 significant digits Excel keeps and shows (so a formula's result such
+    as 2023.6799999999998 reads as the 2023.68 it shows), so a cell showing
+    1,234.56 is ``Decimal('1234.56')`` and a percent-formatted cell showing
+    3.85% is ``Decimal('0.0385')`` (Excel stores the fraction); an error cell
+    (``#N/A``, ``#DIV/0!``) is a problem, never a blank; text is
     text with surrounding spaces removed; ``TRUE``/``FALSE`` cells are booleans.
     The header is the first row that names the table's id column; rows above
     it (titles, often merged) are set aside with a note. A row whose cells are
@@ -53,6 +56,9 @@ from .batch import PortfolioSchemaError
 
 #: Cells of a workbook's row above this many rows are not searched for the header.
 HEADER_SEARCH_ROWS = 20
+#: A sheet whose used area (from A1 to its last cell) is larger is refused: a stray value at the
+#: sheet's far corner would otherwise cost gigabytes of empty cells.
+MAX_SHEET_CELLS = 30_000_000
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,8 @@ def workbook_cell(value: Any) -> Any:
 
     >>> workbook_cell(1234.56), workbook_cell(0.0385), workbook_cell(60.0), workbook_cell(" L1 ")
     (Decimal('1234.56'), Decimal('0.0385'), 60, 'L1')
-    >>> workbook_cell(datetime(2026, 3, 1)), workbook_cell(""), workbook_cell(0.1 + 0.2)
-    (datetime.date(2026, 3, 1), None, Decimal('0.30000000000000004'))
+    >>> workbook_cell(datetime(2026, 3, 1)), workbook_cell(""), workbook_cell(0.1 + 0.2), workbook_cell(1234.56 + 789.12)
+    (datetime.date(2026, 3, 1), None, Decimal('0.3'), Decimal('2023.68'))
     """
     if isinstance(value, str):
         value = value.strip()
@@ -129,7 +135,16 @@ def workbook_cell(value: Any) -> Any:
             return None
         if value.is_integer() and abs(value) < 2**53:
             return int(value)
-        return Decimal(repr(value))  # the shortest text that is this double: what Excel shows at full precision
+        # The shortest text that is this double, as typed; Excel keeps and shows 15 significant digits, so
+        # a formula's result (=1234.56+789.12 is stored as 2023.6799999999998) reads as it shows: 2023.68.
+        shortest = repr(value)
+        exact = Decimal(shortest)
+        if len(exact.as_tuple().digits) > 15:
+            rounded = Decimal(f"{value:.15g}")
+            if rounded == rounded.to_integral_value() and abs(rounded) < 2**53:
+                return int(rounded)
+            return rounded
+        return exact
     if isinstance(value, datetime):
         return value.date() if value.time() == time(0) else value
     return value  # int, date, time, timedelta
@@ -214,11 +229,22 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
         raise PortfolioSchemaError(f"{file}: cannot be read as an .xlsx workbook ({_first_line(exc)})") from None
     sheets: dict[str, SheetTable] = {}
     notes: list[str] = []
-    uncached = _formulas_without_values(file)
+    uncached, extent = _scan_sheets(file)
     try:
         for name in book.sheet_names:
+            rows, columns = extent.get(name, (0, 0))
+            if rows * columns > MAX_SHEET_CELLS:  # refused before calamine lays out every empty cell
+                raise PortfolioSchemaError(
+                    f"{file}, sheet {name!r}: its cells reach {column_letter(columns - 1)}{rows} "
+                    f"({rows * columns:,} cells), more than the {MAX_SHEET_CELLS:,} read; delete the rows and "
+                    "columns past the table (a stray value far below or to the right)")
             sheet = book.get_sheet_by_name(name)
-            raw = sheet.to_python(skip_empty_area=False)
+            # a blank row is kept as [] (its number counts), so that empty formatted rows cost little
+            raw = [r if any(c != "" for c in r) else [] for r in sheet.iter_rows()] if sheet.start is not None \
+                else []
+            if sheet.start is not None and sheet.start != (0, 0):  # iter_rows starts at the used area
+                top, left = sheet.start
+                raw = [[] for _ in range(top)] + [[""] * left + r if r else r for r in raw]
             merged = sheet.merged_cell_ranges or []
             sheets[name] = _sheet_table(file, name, raw, merged, uncached.get(name, []),
                                         (id_columns or {}).get(name.strip(), default_id_column))
@@ -231,6 +257,22 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
     return sheets, notes
 
 
+def workbook_sheet_names(path: str | os.PathLike[str]) -> list[str]:
+    """The sheet names of a workbook (an unreadable file raises as :func:`read_workbook` does)."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except FileNotFoundError:
+        raise PortfolioSchemaError(f"{path}: no such file") from None
+    except Exception as exc:  # calamine's own errors: a corrupt or foreign file
+        raise PortfolioSchemaError(f"{path}: cannot be read as an .xlsx workbook ({_first_line(exc)})") from None
+    try:
+        return list(book.sheet_names)
+    finally:
+        book.close()
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
@@ -241,17 +283,23 @@ _RELATION = re.compile(rb'<(?:\w+:)?Relationship\b([^>]*)>')
 _CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
 _REFERENCE = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
 _FORMULA = re.compile(rb'<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
-_VALUE = re.compile(rb'<(?:\w+:)?v\b[^>]*>[^<]+</(?:\w+:)?v>')
+_VALUE = re.compile(rb'<(?:\w+:)?v\b[^>]*>([^<]*)</(?:\w+:)?v>')
+_TYPE = re.compile(rb'(?:^|\s)t="([a-zA-Z]+)"')
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="(?:[A-Z]+[0-9]+:)?([A-Z]+[0-9]+)"')
 
 
-def _formulas_without_values(file: str) -> dict[str, list[tuple[int, int, str]]]:
-    """Per sheet name, the formula cells that hold no saved value: (0-based row, column, formula).
+def _scan_sheets(file: str) -> tuple[dict[str, list[tuple[int, int, str]]], dict[str, tuple[int, int]]]:
+    """Per sheet name, the cells a reader sees blank that are not: (0-based row, column, reason); and
+    the rows and columns of each sheet's used area as its ``<dimension>`` states it.
+
+    Error cells (``#N/A``, ``#DIV/0!``, which calamine reads as blank) and formulas with no saved value.
 
     A workbook written by a program that does not calculate (openpyxl, many exporters) stores
     formulas without their results; a reader then sees a blank. Such a cell is a problem to
     report, never a zero. Only sheets that hold a formula at all are scanned.
     """
     found: dict[str, list[tuple[int, int, str]]] = {}
+    extent: dict[str, tuple[int, int]] = {}
     try:
         with zipfile.ZipFile(file) as archive:
             book = archive.read("xl/workbook.xml")
@@ -265,22 +313,44 @@ def _formulas_without_values(file: str) -> dict[str, list[tuple[int, int, str]]]
                     xml = archive.read(member)
                 except KeyError:
                     continue
-                if b"<f" not in xml:
+                dimension = _DIMENSION.search(xml[:4096])
+                if dimension is not None:  # the used area as the file states it: read before any cell is
+                    last = _REFERENCE.search(b'r="' + dimension.group(1) + b'"')
+                    if last is not None:
+                        extent[_xml_text(name)] = (int(last.group(2)), _column_index(last.group(1)) + 1)
+                if b"<f" not in xml and b't="e"' not in xml:
                     continue
                 for attributes, body in _CELL.findall(xml):
                     formula = _FORMULA.search(body or b"")
+                    kind = _TYPE.search(attributes)
+                    is_error = kind is not None and kind.group(1) == b"e"
                     reference = _REFERENCE.search(attributes)
-                    if formula is None or reference is None or _VALUE.search(body):
+                    if (formula is None and not is_error) or reference is None:
                         continue
+                    value = _VALUE.search(body or b"")
+                    if is_error:
+                        shown = value.group(1).decode("utf-8", "replace") if value else "#ERROR"
+                        reason = (f"holds the Excel error {_xml_text(shown.encode())}"
+                                  + (f" (the formula ={_xml_text(formula.group(1) or b'')})" if formula else "")
+                                  + "; correct it or type the value")
+                    elif value is not None and (value.group(1) or (kind is not None and kind.group(1) == b"str")):
+                        continue  # a saved result (an empty one is a formula's empty text, t="str")
+                    else:
+                        text = _xml_text(formula.group(1) or b"")
+                        reason = (f"is the formula ={text} with no saved value (the file was written by a "
+                                  "program that does not calculate); open and save it in Excel, or type the value")
                     letters, digits = reference.groups()
-                    column = 0
-                    for ch in letters.decode():
-                        column = column * 26 + ord(ch) - 64
-                    text = (formula.group(1) or b"").decode("utf-8", "replace")
-                    found.setdefault(_xml_text(name), []).append((int(digits) - 1, column - 1, text))
+                    found.setdefault(_xml_text(name), []).append((int(digits) - 1, _column_index(letters), reason))
     except (zipfile.BadZipFile, KeyError, OSError):
-        return {}  # calamine has judged the file readable; without these parts there is nothing to scan
-    return found
+        return {}, {}  # calamine judges the file; without these parts there is nothing to scan
+    return found, extent
+
+
+def _column_index(letters: bytes) -> int:
+    column = 0
+    for ch in letters.decode():
+        column = column * 26 + ord(ch) - 64
+    return column - 1
 
 
 def _attribute(attributes: bytes, name: bytes) -> bytes:
@@ -289,7 +359,7 @@ def _attribute(attributes: bytes, name: bytes) -> bytes:
 
 
 def _xml_text(raw: bytes) -> str:
-    text = raw.decode("utf-8")
+    text = raw.decode("utf-8", "replace")
     for entity, ch in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&")):
         text = text.replace(entity, ch)
     return text
@@ -319,21 +389,18 @@ def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple
     position_of_row = {n: p for p, n in enumerate(numbers)}
     name_of_index = dict(zip(kept, frame.columns))
     for (r0, c0), (r1, c1) in merged:
-        if r1 <= header or r0 == r1:
-            continue  # titles above the header, or a merge across columns of one row
+        if r1 <= header:
+            continue  # titles above the header
         span = f"{column_letter(c0)}{r0 + 1}:{column_letter(c1)}{r1 + 1}"
         for r in range(max(r0, header + 1), r1 + 1):
             for c in range(c0, c1 + 1):
                 if r + 1 in position_of_row and c in name_of_index and (r, c) != (r0, c0):
                     problems.append(CellProblem(position_of_row[r + 1], str(name_of_index[c]),
-                                                f"is inside the merged cell {span}: each row needs its own "
+                                                f"is inside the merged cell {span}: each cell needs its own "
                                                 "value; unmerge the cells"))
-    for r, c, formula in uncached:
+    for r, c, reason in uncached:
         if r + 1 in position_of_row and c in name_of_index:
-            problems.append(CellProblem(position_of_row[r + 1], str(name_of_index[c]),
-                                        f"is the formula ={formula} with no saved value (the file was written by a "
-                                        "program that does not calculate); open and save it in Excel, or type "
-                                        "the value"))
+            problems.append(CellProblem(position_of_row[r + 1], str(name_of_index[c]), reason))
     return SheetTable(frame, row_numbers, file, sheet, notes, problems)
 
 
@@ -419,10 +486,10 @@ def read_table_file(path: str | os.PathLike[str], id_column: str | None = None) 
         return read_parquet_table(file)
     if suffix == ".xlsx":
         sheets, notes = read_workbook(file, default_id_column=id_column)
-        for table in sheets.values():
-            if len(table.frame.columns):
-                table.notes[:0] = notes
-                return table
+        with_id = [t for t in sheets.values() if id_column is not None and id_column in t.frame.columns]
+        for table in with_id or [t for t in sheets.values() if len(t.frame.columns)]:
+            table.notes[:0] = notes
+            return table
         raise PortfolioSchemaError(f"{file}: no sheet holds a table")
     if suffix == ".xls":
         raise PortfolioSchemaError(f"{file}: the old .xls format is not read; save it as .xlsx")

@@ -215,7 +215,11 @@ def _tables(args: argparse.Namespace) -> PortfolioTables:
     from .demo import portfolio
 
     if args.portfolio:
-        return load_portfolio(args.portfolio, strict=getattr(args, "strict", False))
+        tables = load_portfolio(args.portfolio, strict=getattr(args, "strict", False))
+        if getattr(args, "strict", False) and len(tables.problems) and args.command != "simulate":
+            raise ValueError(f"--strict: {len(tables.problems)} problem(s) in {tables.source}; nothing computed "
+                             f"(subsidy-engine validate {tables.source} lists them)")
+        return tables
     return portfolio(args.projects, seed=args.seed)
 
 
@@ -485,7 +489,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         shown.to_csv(out / "reconcile.csv", index=False)
         write_xlsx(out / "reconcile.xlsx", {"rows": shown, "totals": totals})
     except (PortfolioSchemaError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     say(f"{source}: {len(report):,} rows against {tables.source} ({time.perf_counter() - started:.2f} s)")
     say(_frame_text(totals))

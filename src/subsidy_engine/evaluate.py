@@ -167,17 +167,14 @@ def _years(years: int | Iterable[int] | None) -> tuple[int, ...] | None:
 
 
 def _drop_problem_rows(tables: PortfolioTables) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
-    """Each table without the rows listed in its problems, and the kept rows' positions (a problem of a
-    whole table, with no position, keeps none of its rows)."""
+    """Each table without the rows listed in its problems, and the kept rows' positions."""
     kept_tables, kept_rows = {}, {}
     for name in ("projects", "loans", "insurance", "events"):
         table = getattr(tables, name).reset_index(drop=True)
-        positions = tables.problems.loc[tables.problems.table == name, "position"]
-        if positions.isna().any():
-            keep = np.zeros(0, np.int64)
-        else:
-            bad = positions.to_numpy(dtype=np.int64)
-            keep = np.setdiff1d(np.arange(len(table)), bad) if bad.shape[0] else np.arange(len(table))
+        # a problem of a whole table names no row: load_portfolio gives such a table back empty
+        positions = tables.problems.loc[tables.problems.table == name, "position"].dropna()
+        bad = positions.to_numpy(dtype=np.int64)
+        keep = np.setdiff1d(np.arange(len(table)), bad) if bad.shape[0] else np.arange(len(table))
         if keep.shape[0] == 0:  # nothing to read: an empty table with every column, whatever the file had
             kept_tables[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[name][1]})
         else:
@@ -435,15 +432,9 @@ def _context(tables: PortfolioTables, policy: Policy) -> _Context:
                    np.zeros(0, np.int64), tables)
     loans = frames["loans"]
     loan_project = ctx.project_rows(loans["project_id"]) if "project_id" in loans else np.full(len(loans), -1)
-    no_project = loan_project < 0
-    if no_project.any():  # blank project_id (a stray one is a problem already)
-        rows_without = np.flatnonzero(no_project)
-        problems.append(tables.problem_rows(
-            "loans", kept_rows["loans"][rows_without], loans["loan_id"].take(rows_without).to_numpy(dtype=object),
-            "project_id", "is missing: evaluate takes a loan's enterprise from its project"))
-        loans, kept_rows["loans"] = (loans.take(np.flatnonzero(~no_project)).reset_index(drop=True),
-                                     kept_rows["loans"][~no_project])
-        loan_project = loan_project[~no_project]
+    if (loan_project < 0).any():  # check_tables rejects a loan without a project of the table
+        raise ValueError("a loan names no project of the portfolio, and its problems do not say so: build "
+                         "PortfolioTables with check_tables (or load_portfolio)")
     ctx.loans, ctx.loan_project = loans, loan_project
     return ctx
 

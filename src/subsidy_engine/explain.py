@@ -259,9 +259,14 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
     """What :func:`explain` reads of a project in ``claims``."""
     table = claims.table
     projects = claims.portfolio.projects
-    if "project_id" not in projects:  # a projects table that could not be read: its problem is in the report
-        raise KeyError(f"no project {project_id!r} in the portfolio: its projects table cannot be read "
-                       "(see the rejected rows)")
+    rejected = claims.rejections[claims.rejections.table == "projects"]
+    own = rejected[rejected.id.astype(str) == project_id]
+    if len(own):  # a rejected project has no claims to explain: say why it was rejected instead
+        reasons = "; ".join(f"{r.field}: {r.reason}" for r in own.itertuples())
+        raise KeyError(f"project {project_id!r} is rejected (row {own.row.iloc[0]}): {reasons}")
+    whole = rejected[rejected.field == "(table)"]
+    if len(whole):
+        raise KeyError(f"no project {project_id!r}: the projects table cannot be read: {whole.reason.iloc[0]}")
     known = projects["project_id"].astype(str) == project_id
     if not known.any():
         raise KeyError(f"no project {project_id!r} in the portfolio")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Final
 
 FEN_PER_YUAN: Final = 100
@@ -188,7 +188,10 @@ def _parse_text(value: str, what: str, *, percent: bool, units: bool) -> tuple[D
         if body.endswith(tuple(_UNIT_SHIFT)):
             body, shift = body[:-1], _UNIT_SHIFT[body[-1]]
     if _PLAIN.fullmatch(body) or _GROUPED.fullmatch(body):
-        return Decimal(body.replace(",", "")), shift
+        try:
+            return Decimal(body.replace(",", "")), shift
+        except (InvalidOperation, OverflowError):  # an exponent beyond Decimal's own range ("1e99999999999999999999")
+            raise MoneyError(f"{what}: {_shown(value)} is far beyond any amount or rate") from None
     if not shift and _SPECIAL.fullmatch(body):
         return Decimal(body), 0  # NaN or infinity: refused as not finite
     if any(c.isspace() for c in body):

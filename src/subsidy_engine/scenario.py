@@ -62,7 +62,7 @@ from .budget import Budget
 from .io import read_yaml
 from .policy import ParameterSet, Policy, PolicyFile, Source
 from .rates import LprCurve
-from .tables import PortfolioTables, check_tables
+from .tables import PortfolioTables, concat_tables, extend_portfolio
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 DEFAULT_HOLD_UNTIL = date(2045, 12, 31)
@@ -279,32 +279,16 @@ class Scenario:
                  for year in range(first, years[-1] + 1)]
         if not added:
             return base
-        tables = {name: _concat([getattr(base, name), *(getattr(t, name) for t in added)])
-                  for name in ("projects", "loans", "insurance", "events")}
+        new_rows = {name: concat_tables([getattr(t, name) for t in added]) for name in ("projects", "loans", "insurance",
+                                                                                  "events")}
         digest = hashlib.sha256("|".join([base.digest, self.digest, *(t.digest for t in added)]).encode()
                                 ).hexdigest()
-        return PortfolioTables(**tables, problems=check_tables(tables),
-                               source=f"{base.source} + {len(added) * growth.projects_per_year:,} new projects "
-                                      f"({first}-{years[-1]}, scenario {self.id})", digest=digest)
+        return extend_portfolio(base, new_rows, source=f"{base.source} + {len(added) * growth.projects_per_year:,} "
+                                f"new projects ({first}-{years[-1]}, scenario {self.id})", digest=digest)
 
 
 def _scaled(amount: str, factor: Decimal) -> str:
     return str((Decimal(amount) * factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Rows of several tables; a column typed differently in two of them becomes plain Python values."""
-    frames = [f for f in frames if len(f.columns)]
-    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-    parts = []
-    for f in frames:
-        part = f.reindex(columns=columns)
-        for c in columns:
-            kinds = {str(g[c].dtype) for g in frames if c in g.columns}
-            if len(kinds) > 1 or c not in f.columns:
-                part[c] = part[c].astype(object).where(part[c].notna(), None)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
 
 
 def path_fixings(history: LprCurve, changes: list[tuple[date, int, int]]) -> list[dict[str, object]]:

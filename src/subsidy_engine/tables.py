@@ -67,8 +67,12 @@ TABLES = {
 REQUIRED = {"projects": PROJECT_REQUIRED, "loans": LOAN_REQUIRED, "insurance": INSURANCE_REQUIRED,
             "events": EVENT_REQUIRED}
 PROBLEM_COLUMNS = ["file", "table", "row", "id", "field", "reason", "position"]
-#: ``field`` of a problem that concerns a whole table (a missing column), not one cell.
+#: ``field`` of a problem that concerns a whole table (a missing column), not one cell: none of its rows is read.
 WHOLE_TABLE = "(table)"
+#: ``field`` of a problem made of something set aside (a column, sheet or file) under ``strict``.
+SET_ASIDE = "(set aside)"
+#: Columns that name a row of a table: text, whatever the cell (a number 7 and the text "7" are one id).
+ID_COLUMNS = frozenset({"project_id", "enterprise_id", "loan_id", "policy_id", "event_id"})
 
 _READERS: dict[str, Callable[[pd.DataFrame], Any]] = {
     "projects": read_projects,
@@ -137,7 +141,7 @@ def rejected_counts(problems: pd.DataFrame, sizes: Mapping[str, int]) -> dict[st
         mine = problems[problems.table == name]
         if not len(mine):
             continue
-        if (mine.field == WHOLE_TABLE).any() or mine.position.isna().any():
+        if (mine.field == WHOLE_TABLE).any():
             counts[name] = max(size, int(mine.position.dropna().nunique()))
         else:
             counts[name] = int(mine.position.nunique())
@@ -163,9 +167,9 @@ def _problem_frame(table: str, positions: np.ndarray, ids: Any, field_name: Any,
         "position": pd.array(positions, dtype="Int64")})
 
 
-def _whole_table(table: str, file: str, reason: str) -> pd.DataFrame:
+def _whole_table(table: str, file: str, reason: str, field_name: str = WHOLE_TABLE) -> pd.DataFrame:
     return pd.DataFrame({"file": [file], "table": [table], "row": pd.array([None], dtype="Int64"), "id": [None],
-                         "field": [WHOLE_TABLE], "reason": [reason], "position": pd.array([None], dtype="Int64")})
+                         "field": [field_name], "reason": [reason], "position": pd.array([None], dtype="Int64")})
 
 
 # ---------------------------------------------------------------------------
@@ -235,13 +239,12 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
                    row_numbers: Mapping[str, np.ndarray], files: Mapping[str, str]) -> list[pd.DataFrame]:
     """Rows of loans, insurance and events whose project is rejected, or is no project at all."""
     projects = tables["projects"].reset_index(drop=True)
-    if "project_id" not in projects:
-        return []
-    ids = arrow_text(projects["project_id"])
+    unreadable = not usable.get("projects", True) or "project_id" not in projects
+    ids = arrow_text(projects["project_id"]) if "project_id" in projects else pa.array([], pa.string())
     project_problems = [p for p in found if len(p) and (p.table == "projects").any()]
     why: dict[str, str] = {}
-    if not usable.get("projects", True):
-        why = {str(v): "the projects table cannot be read" for v in pc.drop_null(ids).to_pylist()}
+    if unreadable:
+        ids = pa.array([], pa.string())
     elif project_problems:
         report = pd.concat(project_problems, ignore_index=True)
         report = report[report.table == "projects"]
@@ -258,13 +261,25 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
     parts = []
     for name in ("loans", "insurance", "events"):
         table = tables[name].reset_index(drop=True)
-        if "project_id" not in table.columns or table.empty or not usable.get(name, True):
+        if table.empty or not usable.get(name, True):
             continue
+        if "project_id" not in table.columns:
+            table = table.assign(project_id=pd.Series([None] * len(table), dtype=object))
         given = arrow_text(table["project_id"])
         is_given = ~blank_cells(table["project_id"])
         found_mask = np.asarray(pc.is_in(given, value_set=known).to_numpy(zero_copy_only=False), dtype=bool)
         stray = np.flatnonzero(is_given & ~found_mask)
         id_column = TABLES[name][0]
+        if unreadable:  # every project is rejected with its table: each row that names one goes with it
+            parts.append(_problem_frame(name, stray, table[id_column].iloc[stray].to_numpy(dtype=object),
+                                        "project_id", "its project is rejected: the projects table cannot be read",
+                                        row_numbers.get(name), files.get(name, "")))
+            stray = stray[:0]
+        if name == "loans":  # a loan's enterprise comes from its project (insurance and events name their own)
+            blank = np.flatnonzero(~is_given)
+            parts.append(_problem_frame(name, blank, table[id_column].iloc[blank].to_numpy(dtype=object),
+                                        "project_id", "is missing: a loan's enterprise comes from its project",
+                                        row_numbers.get(name), files.get(name, "")))
         parts.append(_problem_frame(name, stray, table[id_column].iloc[stray].to_numpy(dtype=object), "project_id",
                                     "is not a project of the projects table", row_numbers.get(name),
                                     files.get(name, "")))
@@ -313,10 +328,21 @@ def typed_table(name: str, table: pd.DataFrame) -> pd.DataFrame:
         elif column in _AS_GIVEN:
             out[column] = series
         else:
-            text = pc.utf8_trim_whitespace(arrow_text(series))
-            out[column] = pd.Series(pc.if_else(pc.equal(text, ""), pa.nulls(n, pa.string()), text),
-                                    dtype=pd.ArrowDtype(pa.string()))
+            out[column] = _text(series)
     return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """A text column: each cell as text (a number 7 as '7'), spaces around removed, blank as missing."""
+    text = pc.utf8_trim_whitespace(arrow_text(series))
+    return pd.Series(pc.if_else(pc.equal(text, ""), pa.nulls(len(series), pa.string()), text),
+                     dtype=pd.ArrowDtype(pa.string()), index=series.index)
+
+
+def _ids_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The id columns as text before anything compares them (7 and '7', 'P1 ' and 'P1' are one id)."""
+    ids = [c for c in frame.columns if c in ID_COLUMNS]
+    return frame.assign(**{c: _text(frame[c]) for c in ids}) if ids else frame
 
 
 def _with_nulls(values: pa.Array, missing: np.ndarray) -> pd.Series:
@@ -329,11 +355,15 @@ def _with_nulls(values: pa.Array, missing: np.ndarray) -> pd.Series:
 # Loading
 # ---------------------------------------------------------------------------
 def _from_workbook(path: Path, notes: list[str]) -> dict[str, SheetTable]:
-    sheets, book_notes = read_workbook(path, {name: id_column for name, (id_column, _) in TABLES.items()})
+    from .cells import workbook_sheet_names
+
+    ids = {name: TABLES[name.strip().lower()][0] for name in workbook_sheet_names(path)
+           if name.strip().lower() in TABLES}
+    sheets, book_notes = read_workbook(path, ids)
     notes.extend(book_notes)
     found: dict[str, SheetTable] = {}
     for sheet_name, sheet in sheets.items():
-        name = sheet_name.strip()
+        name = sheet_name.strip().lower()  # 'Loans' is the loans sheet
         if name in TABLES and name not in found:
             found[name] = sheet
         else:
@@ -344,19 +374,64 @@ def _from_workbook(path: Path, notes: list[str]) -> dict[str, SheetTable]:
 def _from_folder(path: Path, notes: list[str]) -> tuple[dict[str, SheetTable], bytes]:
     found: dict[str, SheetTable] = {}
     raw = b""
-    for name in TABLES:
-        files = [path / f"{name}{ext}" for ext in (".csv", ".parquet") if (path / f"{name}{ext}").exists()]
+    entries = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet", ".xlsx"))
+    for name in TABLES:  # 'Loans.CSV' is the loans table
+        files = [p for p in entries if p.stem.strip().lower() == name and p.suffix.lower() != ".xlsx"]
         if len(files) > 1:
             raise PortfolioSchemaError(f"{path}: both {files[0].name} and {files[1].name}; keep one")
         if files:
             file = files[0]
-            found[name] = read_parquet_table(file) if file.suffix == ".parquet" else read_csv_table(file)
+            found[name] = read_parquet_table(file) if file.suffix.lower() == ".parquet" else read_csv_table(file)
             raw += file.read_bytes()
-    others = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".csv", ".parquet", ".xlsx")
-                    and p.stem not in TABLES)
+    others = [p.name for p in entries if p.stem.strip().lower() not in TABLES or p.suffix.lower() == ".xlsx"]
     for other in others:
         notes.append(f"{path / other}: not a table ({', '.join(TABLES)}); set aside")
     return found, raw
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[name][1]})
+
+
+def extend_portfolio(base: PortfolioTables, added: Mapping[str, pd.DataFrame], *, source: str,
+                     digest: str) -> PortfolioTables:
+    """``base`` with ``added`` rows appended to its tables (a scenario's new projects).
+
+    The base keeps what its loading found (its problems, row numbers and files); only the added
+    rows are checked (their projects are among themselves), their problems placed after the base's
+    rows. The added rows' ``row`` is their position in the grown table plus 2, as for any table
+    made in Python.
+    """
+    tables, rows = {}, {}
+    added_problems = check_tables(added)
+    parts = [base.problems]
+    for name in TABLES:
+        own = getattr(base, name)
+        more = typed_table(name, added[name]) if len(added[name]) else added[name]
+        tables[name] = concat_tables([own, more]) if len(more) else own
+        own_rows = base.row_numbers.get(name, np.arange(len(own), dtype=np.int64) + 2)
+        rows[name] = np.concatenate([own_rows, np.arange(len(own), len(own) + len(more), dtype=np.int64) + 2])
+        mine = added_problems[added_problems.table == name]
+        if len(mine):
+            parts.append(mine.assign(position=mine.position + len(own), row=mine.position + len(own) + 2))
+    problems = pd.concat([p for p in parts if len(p)] or [empty_problems()], ignore_index=True)[PROBLEM_COLUMNS]
+    return PortfolioTables(**tables, problems=problems, source=source, digest=digest, notes=base.notes,
+                           row_numbers=rows, files=dict(base.files))
+
+
+def concat_tables(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of several tables; a column typed differently in two of them becomes plain Python values."""
+    frames = [f for f in frames if len(f.columns)]
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    parts = []
+    for f in frames:
+        part = f.reindex(columns=columns)
+        for c in columns:
+            kinds = {str(g[c].dtype) for g in frames if c in g.columns}
+            if len(kinds) > 1 or c not in f.columns:
+                part[c] = part[c].astype(object).where(part[c].notna(), None)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False) -> PortfolioTables:
@@ -392,16 +467,22 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False) -> Por
             frames[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
             row_numbers[name] = np.zeros(0, np.int64)
             continue
-        notes.extend(sheet.notes)
         frame = sheet.frame
-        extra = [c for c in frame.columns if c not in columns and "\u0000" not in str(c)]
+        extra = [c for c in frame.columns if str(c).split("\u0000", 1)[0] not in columns]
         if extra:
-            message = f"column(s) {', '.join(map(repr, extra))} are not fields of the {name} table"
+            shown = sorted({str(c).split("\u0000", 1)[0] for c in extra})
+            message = f"{sheet.where}: column(s) {', '.join(map(repr, shown))} are not fields of the {name} table"
             if strict:
-                set_aside.append(_whole_table(name, sheet.file, message + " (--strict refuses them)"))
+                set_aside.append(_whole_table(name, sheet.file, message + " (--strict refuses them)", SET_ASIDE))
             else:
-                notes.append(f"{sheet.where}: {message}; set aside")
-                frame = frame.drop(columns=extra)
+                notes.append(f"{message}; set aside")
+            frame = frame.drop(columns=extra)
+        if strict:
+            set_aside.extend(_whole_table(name, sheet.file, f"{note} (--strict refuses it)", SET_ASIDE)
+                             for note in sheet.notes)
+        else:
+            notes.extend(sheet.notes)
+        frame = _ids_as_text(frame)
         frames[name], row_numbers[name], files[name] = frame, sheet.rows, sheet.file
         if sheet.cell_problems:
             positions = np.array([p.position for p in sheet.cell_problems], np.int64)
@@ -409,13 +490,15 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False) -> Por
                    else np.full(positions.shape[0], None, dtype=object))
             cell_problems.append(_problem_frame(name, positions, ids, [p.column for p in sheet.cell_problems],
                                                 [p.reason for p in sheet.cell_problems], sheet.rows, sheet.file))
-    if strict and notes:
-        set_aside.extend(_whole_table("projects", str(source), f"{note} (--strict refuses it)") for note in notes)
+    if strict and notes:  # sheets and files that are not tables
+        set_aside.extend(_whole_table("", str(source), f"{note} (--strict refuses it)", SET_ASIDE) for note in notes)
+        notes = []
     problems = check_tables(frames, row_numbers=row_numbers, files=files, cell_problems=[*cell_problems, *set_aside])
     whole = set(problems.table[problems.field == WHOLE_TABLE]) if len(problems) else set()
-    typed = {name: (typed_table(name, frame) if name not in whole else frame) for name, frame in frames.items()}
+    # a table none of whose rows can be read is given back empty (its problem says how many rows it had)
+    typed = {name: typed_table(name, frame if name not in whole else _empty(name)) for name, frame in frames.items()}
     return PortfolioTables(**typed, problems=problems, source=str(source), digest=hashlib.sha256(raw).hexdigest(),
                            notes=tuple(notes), row_numbers=row_numbers, files=files)
 
 
-__all__ = ["PROBLEM_COLUMNS", "PortfolioTables", "check_tables", "load_portfolio", "typed_table"]
+__all__ = ["PROBLEM_COLUMNS", "PortfolioTables", "check_tables", "concat_tables", "extend_portfolio", "load_portfolio", "typed_table"]
