@@ -263,3 +263,34 @@ else:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "no pool"
+
+
+@st.composite
+def shared_caps(draw) -> tuple[list[int], list[list[int]], list[list[int]], int]:
+    """Rows in paying order under up to three caps, groups shared across rows, caps small enough to bind."""
+    n, k, n_groups = draw(st.integers(0, 40)), draw(st.integers(1, 3)), draw(st.integers(1, 6))
+    amounts = draw(st.lists(st.integers(0, 100), min_size=n, max_size=n))
+    groups = [[draw(st.integers(-1, n_groups - 1)) for _ in range(k)] for _ in range(n)]
+    caps = [[draw(st.sampled_from([-1, 0, 5, 30, 120])) for _ in range(k)] for _ in range(n)]
+    return amounts, groups, caps, n_groups
+
+
+@given(shared_caps())
+@example(([8, 9], [[0, 1], [0, -1]], [[10, 3], [10, -1]], 2))  # the docstring's: [[8, 3], [7, 7]]
+def test_pay_under_shared_caps_pays_each_row_the_least_of_its_rooms(case) -> None:
+    """The one-pass kernel of stacking's caps against a plain loop: each row is paid the least of its amount and
+    its room under each cap (the cap less what its group has been paid); the cut is attributed cap by cap."""
+    amounts, groups, caps, n_groups = case
+    n, k = len(amounts), len(groups[0]) if groups else 1
+    after = np.empty((n, k), np.int64)
+    kernels.pay_under_shared_caps(np.array(amounts, np.int64), np.array(groups, np.int64).reshape(n, k),
+                                  np.array(caps, np.int64).reshape(n, k), n_groups, after)
+    paid_in: dict[int, int] = {}
+    for i, amount in enumerate(amounts):
+        rooms = [max(caps[i][c] - paid_in.get(groups[i][c], 0), 0) if groups[i][c] >= 0 and caps[i][c] >= 0
+                 else None for c in range(k)]
+        expected = [min([amount, *(r for r in rooms[:c + 1] if r is not None)]) for c in range(k)]
+        assert after[i].tolist() == expected, i
+        for c in range(k):
+            if groups[i][c] >= 0:
+                paid_in[groups[i][c]] = paid_in.get(groups[i][c], 0) + expected[-1]

@@ -22,15 +22,30 @@ in this order, every cut kept in its own column:
    that 3 then cuts below the alternative it gave up.)
 3. **貼息 per enterprise and year** (``cut_by_enterprise_cap``): an enterprise's
    kept 貼息 of a calendar year, all its loans together, is at most
-   ``interest_subsidy.annual_cap_per_enterprise``; paid in order of drawdown
-   date, then loan_id (ids compare as text, wherever a tie is broken).
+   ``interest_subsidy.annual_cap_per_enterprise`` (earlier drawdowns first,
+   then loan_id; ids compare as text, wherever a tie is broken).
 4. **貼息 per project** (``cut_by_project_cap``): a project's kept 貼息 over its
    life, all its loans together, is at most ``interest_subsidy.total_cap_per_project``
    (earliest years first, then drawdown date, then loan_id).
-5. **Total cap** (``cut_by_total_cap``): a project's claims of the instruments in
-   ``stacking.total_cap_instruments`` together stay within
+5. **Total cap** (``cut_by_total_cap``): a project's kept claims of the
+   instruments in ``stacking.total_cap_instruments`` together stay within
    ``stacking.total_cap_share_of_investment`` x total investment (rounded down
    to the fen), earliest years first.
+
+The caps 3 to 5 are applied together, in one pass, not one after another: a
+cap limits what is paid, and its room is used only by amounts that are paid.
+Every row under one of them is taken in one order over the whole portfolio
+(year, then drawdown or anchor date, then instrument in the order of
+:data:`~subsidy_engine.policy.INSTRUMENTS`, then item id; within each cap's
+groups this is the order given above) and paid the least of its amount and
+its room under each of the caps that apply to it, a room being the cap less
+what the rows before it in the group were *paid*
+(:func:`~subsidy_engine.kernels.pay_under_shared_caps`). So 貼息 cut by its
+project's cap or by the total cap leaves the enterprise's yearly room it is not
+paid to the enterprise's other loans. A row's cut is attributed to the caps in
+the order 3, 4, 5: ``cut_by_enterprise_cap = amount - min(amount, enterprise
+room)``, ``cut_by_project_cap`` the further cut by the project room,
+``cut_by_total_cap`` the rest.
 
 The cut columns are in this order (:data:`CUT_COLUMNS`). Stacking (2, 5)
 follows the parameter set in force on the project's start date.
@@ -67,7 +82,7 @@ from .grants import VENUES, event_grant_rows
 from .insurance import premium_subsidy_rows
 from .interest_subsidy import interest_subsidy_rows
 from .investment import PROJECT_COLUMNS, investment_subsidy_rows, read_projects
-from .kernels import calendar_year, pay_under_group_caps, share_of_amounts
+from .kernels import calendar_year, pay_under_shared_caps, share_of_amounts
 from .memo import IdentityMemo
 from .money import rate_to_units, yuan_to_fen
 from .policy import INSTRUMENTS, Policy, load_policy
@@ -291,22 +306,27 @@ class _Rows:
         return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
 
 
-class _GroupCap(NamedTuple):
-    """A cap per group of rows: each row's cap (``NO_CAP``: none), the order rows are paid in, the group keys."""
+class _SharedCaps(NamedTuple):
+    """The caps of stacking (3 to 5 of the module docstring) over the rows they apply to, in the one order they
+    are paid in: ``groups``/``caps`` (one column per cap; group -1: the cap does not apply; cap ``NO_CAP``:
+    none), as :func:`~subsidy_engine.kernels.pay_under_shared_caps` reads them."""
 
-    cap: np.ndarray
-    order: np.ndarray
-    keys: tuple[np.ndarray, ...]
+    order: np.ndarray  # the rows under any of the caps, in the order they are paid
+    groups: np.ndarray  # (rows of order, caps), int64 codes below n_groups
+    caps: np.ndarray  # (rows of order, caps), fen
+    n_groups: int
 
-    def pay(self, amount: np.ndarray) -> np.ndarray:
-        """``amount`` paid in ``order`` under the cap of each group; the paid amounts, unsorted."""
+    def pay(self, amount: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``amount`` paid in one pass under every cap; per cap, the amounts after it and the caps before it."""
         order = self.order
-        paid_sorted = np.empty(order.shape[0], np.int64)
-        pay_under_group_caps(amount[order], self.cap[order], batch.group_starts(*(k[order] for k in self.keys)),
-                             paid_sorted)
-        paid = amount.copy()
-        paid[order] = paid_sorted
-        return paid
+        paid = np.empty(self.groups.shape, np.int64)
+        pay_under_shared_caps(amount[order], self.groups, self.caps, self.n_groups, paid)
+        after = []
+        for c in range(paid.shape[1]):
+            column = amount.copy()
+            column[order] = paid[:, c]
+            after.append(column)
+        return tuple(after)
 
 
 def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy | None = None,
@@ -567,9 +587,7 @@ class _Stacking:
     gross: np.ndarray
     computed: np.ndarray  # after the instrument's own rules
     favourable: list[tuple[np.ndarray, np.ndarray]]  # (projects of a set, instruments of a group)
-    enterprise_cap: _GroupCap
-    project_cap: _GroupCap
-    total_cap: _GroupCap | None
+    caps: _SharedCaps  # 3 to 5: 貼息 per enterprise and year, 貼息 per project, the total cap
     n_projects: int
 
 
@@ -629,19 +647,29 @@ def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray]
 
     # 2. most favourable only: the groups of each parameter set
     favourable = [(np.flatnonzero(project_set == k), columns) for k, columns in by_set.favourable]
-    # 3. 貼息 per enterprise and year, in order of drawdown, then loan_id
+    # 3. 貼息 per enterprise and year: a group per (enterprise, year) of the 貼息 rows
+    n = instrument.shape[0]
+    enterprise_group = np.full(n, -1, np.int64)
     subset = np.flatnonzero(is_subsidy)
-    enterprise_cap = _GroupCap(
-        np.where(is_subsidy, by_set.enterprise_cap[set_of_row], NO_CAP),
-        subset[batch.sort_order(enterprise_code[subset], year[subset], day[subset], item_code[subset])],
-        (enterprise_code, year))
-    # 4. 貼息 per project over its life, earliest years first
-    subset = np.flatnonzero(is_subsidy & has_project)
-    project_cap = _GroupCap(
-        np.where(is_subsidy & has_project, by_set.project_cap[set_of_row], NO_CAP),
-        subset[batch.sort_order(project[subset], year[subset], day[subset], item_code[subset])], (project,))
-    # 5. total cap as a share of the project's investment, earliest years first
-    total_cap = None
+    if subset.shape[0]:
+        low, span = int(year[subset].min()), int(year[subset].max() - year[subset].min()) + 1
+        key = enterprise_code[subset] * span + (year[subset] - low)
+        if int(enterprise_code[subset].max() + 1) * span <= 4 * subset.shape[0] + 1024:
+            enterprise_group[subset], n_groups = key, int(enterprise_code[subset].max() + 1) * span
+        else:  # years far apart: dense codes
+            codes, enterprise_group[subset] = np.unique(key, return_inverse=True)
+            n_groups = codes.shape[0]
+    else:
+        n_groups = 0
+    enterprise_cap = np.where(is_subsidy, by_set.enterprise_cap[set_of_row], NO_CAP)
+    # 4. 貼息 per project over its life: a group per project
+    under_project_cap = is_subsidy & has_project
+    project_group = np.where(under_project_cap, n_groups + project, -1)
+    project_cap = np.where(under_project_cap, by_set.project_cap[set_of_row], NO_CAP)
+    n_groups += n_projects
+    # 5. total cap as a share of the project's investment: a group per project
+    in_cap = np.zeros(n, bool)
+    total_cap = np.full(n, NO_CAP, np.int64)
     if n_projects:
         share, capped = by_set.total_cap_share, by_set.total_capped
         cap_of_project = np.empty(n_projects, np.int64)
@@ -650,18 +678,23 @@ def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray]
         cap_of_project = np.where(share[project_set] >= 0, cap_of_project, NO_CAP)
         safe = np.maximum(project, 0)
         in_cap = has_project & capped[project_set[safe], instrument]
-        subset = np.flatnonzero(in_cap)
-        total_cap = _GroupCap(
-            np.where(in_cap, cap_of_project[safe], NO_CAP),
-            subset[batch.sort_order(project[subset], year[subset], day[subset], instrument[subset],
-                                    item_code[subset])], (project,))
+        total_cap = np.where(in_cap, cap_of_project[safe], NO_CAP)
+    total_group = np.where(in_cap, n_groups + project, -1)
+    n_groups += n_projects
+    # 3 to 5 in one pass, in one order that agrees with each cap's: year, day, instrument, item
+    subset = np.flatnonzero(is_subsidy | in_cap)
+    order = subset[batch.sort_order(year[subset], day[subset], instrument[subset], item_code[subset])]
+    caps = _SharedCaps(order, np.stack([enterprise_group[order], project_group[order], total_group[order]], axis=1),
+                       np.stack([enterprise_cap[order], project_cap[order], total_cap[order]], axis=1), n_groups)
     return _Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
-                     rows.column("amount"), favourable, enterprise_cap, project_cap, total_cap, n_projects)
+                     rows.column("amount"), favourable, caps, n_projects)
 
 
 def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The amounts after each cross-item cut (2 to 5 of the module docstring, in that order), from ``computed``:
-    ``(after_favourable, after_enterprise, after_project, after_total)``."""
+    ``(after_favourable, after_enterprise, after_project, after_total)``. The caps 3 to 5 are one pass (each row
+    paid the least of its amount and its rooms); ``after_enterprise`` and ``after_project`` are the least of the
+    amount and the rooms of the caps up to it, which attributes each row's cut to the caps in that order."""
     after_favourable = computed
     if st.n_projects and st.favourable:
         # 從優不重複 first, on the totals after the instruments' own rules: what is given up uses no cap's room
@@ -681,11 +714,8 @@ def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray,
             dropped[cells] |= lose & (block > 0)
         after_favourable = computed.copy()
         after_favourable[has_project & dropped[np.maximum(project, 0), instrument]] = 0
-    after_enterprise = st.enterprise_cap.pay(after_favourable)
-    after_project = st.project_cap.pay(after_enterprise)
-    after_total = after_project
-    if st.total_cap is not None:
-        after_total = st.total_cap.pay(after_project)
+    # then the caps in one pass: each row paid the least of its amount and its room under each cap
+    after_enterprise, after_project, after_total = st.caps.pay(after_favourable)
     return after_favourable, after_enterprise, after_project, after_total
 
 
@@ -707,7 +737,9 @@ def _combine(rows: _Rows, ctx: _Context, years: tuple[int, ...] | None) -> tuple
 
 
 def _cuts(st: _Stacking, after: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
-    """Each cut column of every row (:data:`CUT_COLUMNS`, in fen), from the amounts after each stage."""
+    """Each cut column of every row (:data:`CUT_COLUMNS`, in fen), from the amounts after each stage: the caps'
+    cuts of one pass attributed in their order (enterprise room first, then the further cut by the project's
+    room, then the rest by the total cap's)."""
     after_favourable, after_enterprise, after_project, after_total = after
     return dict(zip(CUT_COLUMNS, (st.gross - st.computed, st.computed - after_favourable,
                                   after_favourable - after_enterprise, after_enterprise - after_project,

@@ -225,7 +225,7 @@ def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[st
                      f"{refs.cite(parameters, 'stacking.most_favourable_only')}")
     if row.cut_by_enterprise_cap:
         lines.append(f"  - {_yuan(row.cut_by_enterprise_cap)} by the enterprise's 貼息 cap for {row.year}, all its "
-                     f"loans' kept 貼息 together, earlier drawdowns first: "
+                     f"loans' kept 貼息 together, earlier drawdowns first, counting only what was paid: "
                      f"{refs.cite(parameters, 'interest_subsidy.annual_cap_per_enterprise')}")
     if row.cut_by_project_cap:
         lines.append(f"  - {_yuan(row.cut_by_project_cap)} by the project's 貼息 cap over its loans' lives: "

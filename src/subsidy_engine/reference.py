@@ -387,8 +387,13 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
     ``(instrument, item_id, year)``: project_id, enterprise_id, gross, each cut
     and amount (the rules: :mod:`subsidy_engine.evaluate`). The cuts, in order:
     each instrument's own rules (``computed``); 從優不重複 on the whole-life
-    totals after them; then, on what is kept, 貼息 per enterprise and year, 貼息
-    per project, and the total cap as a share of the project's investment.
+    totals after them; then, on what is kept, the caps in one pass, claim by
+    claim in order of year, date, instrument, item id: each claim is paid the
+    least of its amount and its room under each cap over it (貼息 per enterprise
+    and year, 貼息 per project, the total cap as a share of the project's
+    investment), a room being the cap less what its group was paid before. The
+    cut is attributed to those caps in that order, each taking what its room
+    takes off beyond the caps before it.
     """
     from .grants import GrantRules
     from .insurance import PremiumSubsidyRule
@@ -443,21 +448,6 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
                 add("investment_subsidy", p.project_id, p.start_date.year, p.project_id, p.enterprise_id,
                     p.start_date, paid[p.project_id]["gross"], paid[p.project_id]["amount"], policy.at(p.start_date).id)
 
-    def pay(keys, cap_of, group_of, cut):  # noqa: ANN001
-        """Pay the claims in ``keys`` order under a cap per group; record the cut under ``cut``."""
-        paid_so_far: dict[object, Decimal] = {}
-        for key in keys:
-            c = claims[key]
-            cap = cap_of(c)
-            if cap is None:
-                continue
-            group = group_of(key, c)
-            room = max(cap - paid_so_far.get(group, Decimal(0)), Decimal(0))
-            paid = min(c["amount"], room)
-            c[cut] = c["amount"] - paid
-            c["amount"] = paid
-            paid_so_far[group] = paid_so_far.get(group, Decimal(0)) + paid
-
     # 從優不重複 first, on each instrument's whole-life total after its own rules: what a project gives up
     # is cut before any cap, so it uses no room under one (a cap limits what is paid)
     own_total: dict[tuple[str, str], Decimal] = {}
@@ -483,31 +473,45 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
                 c["cut_by_most_favourable"] = c["amount"]
                 c["amount"] = Decimal(0)
                 break  # given up once is given up (an instrument may be in several groups)
-    # then the caps, on what is kept
-    subsidy = sorted((k for k in claims if k[0] == "interest_subsidy"),
-                     key=lambda k: (claims[k]["day"], k[1]))
-    pay(subsidy, lambda c: policy.at(c["day"]).parameters.interest_subsidy.annual_cap_per_enterprise.value,
-        lambda k, c: (c["enterprise_id"], k[2]), "cut_by_enterprise_cap")
-    pay(sorted(subsidy, key=lambda k: (k[2], claims[k]["day"], k[1])),
-        lambda c: policy.at(c["day"]).parameters.interest_subsidy.total_cap_per_project.value,
-        lambda k, c: c["project_id"], "cut_by_project_cap")
-    with localcontext() as ctx:
-        ctx.prec = 60
-
-        def total_cap(c):  # noqa: ANN001
-            if c["project_id"] is None:
-                return None
+    # then the caps, on what is kept, in one pass: each claim is paid the least of its amount and its room
+    # under each cap over it, a room being the cap less what its group has been *paid* so far
+    def caps_over(key, c):  # noqa: ANN001
+        """(group, cap or None, cut column) of each cap over claim ``key``, in the order cuts are attributed."""
+        instrument, _, year = key
+        over = []
+        if instrument == "interest_subsidy":
+            rule = policy.at(c["day"]).parameters.interest_subsidy
+            over.append((("enterprise", c["enterprise_id"], year), rule.annual_cap_per_enterprise.value,
+                         "cut_by_enterprise_cap"))
+            if c["project_id"] is not None:
+                over.append((("project", c["project_id"]), rule.total_cap_per_project.value, "cut_by_project_cap"))
+        if c["project_id"] is not None:
             project = by_project[c["project_id"]]
             stacking = policy.at(project.start_date).parameters.stacking
-            share = stacking.total_cap_share_of_investment.value
-            if share is None or c["instrument"] not in stacking.total_cap_instruments.value:
-                return None
-            return (share * project.total_investment).quantize(Decimal("0.01"), rounding="ROUND_FLOOR")
+            if instrument in stacking.total_cap_instruments.value:
+                share = stacking.total_cap_share_of_investment.value
+                with localcontext() as ctx:
+                    ctx.prec = 60
+                    cap = (None if share is None else
+                           (share * project.total_investment).quantize(Decimal("0.01"), rounding="ROUND_FLOOR"))
+                over.append((("total", c["project_id"]), cap, "cut_by_total_cap"))
+        return over
 
-        for key, c in claims.items():
-            c["instrument"] = key[0]
-        pay(sorted(claims, key=lambda k: (k[2], claims[k]["day"], order.index(k[0]), k[1])), total_cap,
-            lambda k, c: c["project_id"], "cut_by_total_cap")
+    paid_so_far: dict[object, Decimal] = {}
+    # one order for every cap: year, drawdown (or anchor) date, instrument, item id
+    for key in sorted(claims, key=lambda k: (k[2], claims[k]["day"], order.index(k[0]), k[1])):
+        c = claims[key]
+        c["instrument"] = key[0]
+        over = caps_over(key, c)
+        paid = c["amount"]
+        for group, cap, cut in over:
+            if cap is not None:
+                room = max(cap - paid_so_far.get(group, Decimal(0)), Decimal(0))
+                c[cut] = max(paid - room, Decimal(0))  # this cap's cut: what its room takes off beyond the others
+                paid = min(paid, room)
+        c["amount"] = paid
+        for group, _, _ in over:
+            paid_so_far[group] = paid_so_far.get(group, Decimal(0)) + paid
     for c in claims.values():
         project = by_project.get(c["project_id"]) or first_project.get(c["enterprise_id"])  # type: ignore[arg-type]
         if project is None:
