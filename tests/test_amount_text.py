@@ -273,3 +273,11 @@ def test_an_exponent_beyond_decimal_s_range_is_a_problem_not_a_traceback() -> No
     table = pd.DataFrame({"loan_id": ["A"], "principal": ["1e9999999999999999999"], "annual_rate": ["0.04"],
                           "term_months": ["12"], "start_date": ["2026-01-01"]})
     assert amortize_portfolio(table).rejections.field.tolist() == ["principal"]
+
+
+def test_full_width_whole_numbers_and_dates_are_read_as_amounts_are() -> None:
+    """Review: '６０' months and '２０２６－０３－０１' were refused where '１２３４．５０' was read."""
+    table = pd.DataFrame({"loan_id": ["A"], "principal": ["１０００００"], "annual_rate": ["０．０４"],
+                          "term_months": ["６０"], "start_date": ["２０２６－０３－０１"]})
+    result = amortize_portfolio(table)
+    assert result.rejections.empty and result.schedule.start_date.iloc[0].isoformat() == "2026-03-01"

@@ -307,7 +307,8 @@ def test_two_notes_columns_are_set_aside_and_strict_lists_each_thing_once(tmp_pa
     """Two 備註 columns refused the whole table; --strict reported a column twice and filed every note
     as a problem of the projects table (then 'every row is rejected')."""
     path = _book(tmp_path / "notes.xlsx", {
-        "projects": [PROJECT_HEAD + ["備註", "備註"], ["J1", "E1", "public", "pilot", 100, 50, date(2024, 1, 1), "a", "b"]],
+        "projects": [PROJECT_HEAD + ["備註", "備註"],
+                     ["J1", "E1", "public", "pilot", 100, 50, date(2024, 1, 1), "a", "b"]],
         "說明": [["填表說明"]]})
     loaded = load_portfolio(path)
     assert loaded.problems.empty and len(loaded.projects) == 1

@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from .loans import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
 from .kernels import add_years_kernel
-from .money import (MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, PLAIN_NUMBER, RATE_DECIMALS, MoneyError, scaled_integer,
-                    to_decimal)
+from .money import (MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, PLAIN_NUMBER, RATE_DECIMALS, MoneyError, ascii_text,
+                    scaled_integer, to_decimal)
 
 
 WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only
@@ -418,8 +418,8 @@ def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarra
             continue
         if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
             number = int(v)
-        elif isinstance(v, str) and WHOLE_NUMBER.fullmatch(v.strip()):  # text files
-            number = int(v.strip())
+        elif isinstance(v, str) and WHOLE_NUMBER.fullmatch(ascii_text(v).strip()):  # text files ("６０" too)
+            number = int(ascii_text(v).strip())
         else:
             bad[k] = True
             continue
@@ -536,7 +536,8 @@ def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejec
             days[k] = np.datetime64(v, "D")
         elif isinstance(v, str):
             try:
-                days[k] = np.datetime64(date.fromisoformat(v.strip()), "D")
+                text = ascii_text(v).strip()  # "２０２６－０３－０１" as typed with a Chinese input method
+                days[k] = np.datetime64(date.fromisoformat(text), "D")
             except ValueError:
                 bad[k], reasons[k] = True, f"{v!r} is not an ISO date 'YYYY-MM-DD'"
         else:

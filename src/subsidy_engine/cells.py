@@ -122,8 +122,10 @@ def workbook_cell(value: Any) -> Any:
 
     >>> workbook_cell(1234.56), workbook_cell(0.0385), workbook_cell(60.0), workbook_cell(" L1 ")
     (Decimal('1234.56'), Decimal('0.0385'), 60, 'L1')
-    >>> workbook_cell(datetime(2026, 3, 1)), workbook_cell(""), workbook_cell(0.1 + 0.2), workbook_cell(1234.56 + 789.12)
-    (datetime.date(2026, 3, 1), None, Decimal('0.3'), Decimal('2023.68'))
+    >>> workbook_cell(datetime(2026, 3, 1)), workbook_cell("")
+    (datetime.date(2026, 3, 1), None)
+    >>> workbook_cell(0.1 + 0.2), workbook_cell(1234.56 + 789.12)   # Excel's 15 significant digits
+    (Decimal('0.3'), Decimal('2023.68'))
     """
     if isinstance(value, str):
         value = value.strip()
@@ -336,6 +338,7 @@ def _scan_sheets(file: str) -> tuple[dict[str, list[tuple[int, int, str]]], dict
                     elif value is not None and (value.group(1) or (kind is not None and kind.group(1) == b"str")):
                         continue  # a saved result (an empty one is a formula's empty text, t="str")
                     else:
+                        assert formula is not None  # not an error cell: skipped above unless a formula
                         text = _xml_text(formula.group(1) or b"")
                         reason = (f"is the formula ={text} with no saved value (the file was written by a "
                                   "program that does not calculate); open and save it in Excel, or type the value")

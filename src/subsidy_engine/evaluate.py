@@ -322,7 +322,7 @@ class _SharedCaps(NamedTuple):
         paid = np.empty(self.groups.shape, np.int64)
         pay_under_shared_caps(amount[order], self.groups, self.caps, self.n_groups, paid)
         after = []
-        for c in range(paid.shape[1]):
+        for c in range(self.groups.shape[1]):  # a column per cap
             column = amount.copy()
             column[order] = paid[:, c]
             after.append(column)
@@ -701,9 +701,9 @@ def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         k_instruments = len(INSTRUMENTS)
         has_project, project, instrument = st.has_project, st.project, st.instrument
         key = np.where(has_project, project * k_instruments + instrument, 0)
-        totals = np.zeros(st.n_projects * k_instruments, np.int64)
-        np.add.at(totals, key[has_project], computed[has_project])
-        totals = totals.reshape(st.n_projects, k_instruments)
+        flat_totals = np.zeros(st.n_projects * k_instruments, np.int64)
+        np.add.at(flat_totals, key[has_project], computed[has_project])
+        totals = flat_totals.reshape(st.n_projects, k_instruments)
         dropped = np.zeros((st.n_projects, k_instruments), bool)
         for in_set, columns in st.favourable:
             cells = (in_set[:, None], columns[None, :])  # np.ix_(in_set, columns), without its overhead

@@ -167,12 +167,21 @@ _FULL_WIDTH = re.compile("[\u3000\uff01-\uff5e]+")  # NFKC maps each to ASCII
 _UNIT_SHIFT: Final = {"萬": 4, "万": 4, "億": 8, "亿": 8}
 
 
+def ascii_text(text: str) -> str:
+    """Full-width characters, as a Chinese input method types them, as their ASCII forms (and the
+    ideographic space as a space); nothing else changes (NFKC of the rest would read '1²' as 12).
+
+    >>> ascii_text("２０２６－０３－０１"), ascii_text("３．８５％"), ascii_text("1²")
+    ('2026-03-01', '3.85%', '1²')
+    """
+    if text.isascii():
+        return text
+    return _FULL_WIDTH.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+
+
 def _parse_text(value: str, what: str, *, percent: bool, units: bool) -> tuple[Decimal, int]:
     """Text -> (its number, the power of ten its % or unit multiplies by); the rule is in ``to_decimal``."""
-    text = value
-    if not text.isascii():
-        text = _FULL_WIDTH.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
-    text = text.strip()
+    text = ascii_text(value).strip()
     body, shift = text, 0
     if body.endswith("%"):
         if not percent:

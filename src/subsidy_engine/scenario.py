@@ -54,7 +54,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
@@ -279,8 +278,8 @@ class Scenario:
                  for year in range(first, years[-1] + 1)]
         if not added:
             return base
-        new_rows = {name: concat_tables([getattr(t, name) for t in added]) for name in ("projects", "loans", "insurance",
-                                                                                  "events")}
+        new_rows = {name: concat_tables([getattr(t, name) for t in added])
+                    for name in ("projects", "loans", "insurance", "events")}
         digest = hashlib.sha256("|".join([base.digest, self.digest, *(t.digest for t in added)]).encode()
                                 ).hexdigest()
         return extend_portfolio(base, new_rows, source=f"{base.source} + {len(added) * growth.projects_per_year:,} "

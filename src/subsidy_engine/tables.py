@@ -501,4 +501,5 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False) -> Por
                            notes=tuple(notes), row_numbers=row_numbers, files=files)
 
 
-__all__ = ["PROBLEM_COLUMNS", "PortfolioTables", "check_tables", "concat_tables", "extend_portfolio", "load_portfolio", "typed_table"]
+__all__ = ["PROBLEM_COLUMNS", "PortfolioTables", "check_tables", "concat_tables", "extend_portfolio", "load_portfolio",
+           "typed_table"]
