@@ -164,3 +164,13 @@ def test_strict_refuses_a_portfolio_with_problems_in_every_command(command, tmp_
     out = ["--out", str(tmp_path / "rec")] if command[0] == "reconcile" else []
     assert main([*command, "--portfolio", str(folder), "--strict", *out]) == 2
     assert "--strict: 3 problem(s)" in capsys.readouterr().err  # the project and its two loans
+
+
+def test_a_table_without_a_column_counts_its_rows_as_rejected(tmp_path, capsys) -> None:  # noqa: ANN001
+    """Its rows were counted as none: '0 of 54 rows rejected ()'."""
+    tables = _text_tables()
+    tables["insurance"] = tables["insurance"].drop(columns="years")
+    folder = _csv_folder(tmp_path / "p", tables)
+    assert main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    n = len(tables["insurance"])
+    assert f"(insurance {n} of {n})" in capsys.readouterr().err

@@ -224,7 +224,7 @@ def _tables(args: argparse.Namespace) -> PortfolioTables:
 
 
 def _sizes(tables: PortfolioTables) -> dict[str, int]:
-    return {name: len(getattr(tables, name)) for name in ("projects", "loans", "insurance", "events")}
+    return tables.sizes()
 
 
 def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables) -> tuple[str, bool]:

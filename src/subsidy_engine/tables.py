@@ -129,9 +129,14 @@ class PortfolioTables:
         return _problem_frame(table, positions, ids, field_name, reason, self.row_numbers.get(table),
                               self.files.get(table, ""))
 
+    def sizes(self) -> dict[str, int]:
+        """The rows of each table as read (a table none of whose rows could be read is empty here, not there)."""
+        return {name: len(self.row_numbers[name]) if name in self.row_numbers else len(getattr(self, name))
+                for name in TABLES}
+
     def rejected_rows(self) -> dict[str, int]:
         """How many rows of each table are rejected (all of a table with a problem of the whole table)."""
-        return rejected_counts(self.problems, {name: len(getattr(self, name)) for name in TABLES})
+        return rejected_counts(self.problems, self.sizes())
 
 
 def rejected_counts(problems: pd.DataFrame, sizes: Mapping[str, int]) -> dict[str, int]:
