@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -57,3 +60,13 @@ def annuity_table(arrays: LoanArrays) -> pd.DataFrame:
         "start_date": pd.to_datetime(pd.DataFrame({"year": arrays.start_y, "month": arrays.start_m,
                                                    "day": arrays.start_d})),
     })
+
+
+def best_of(fn: Callable[[], object], rounds: int = 3) -> float:
+    """The fastest of ``rounds`` calls of ``fn``, in seconds (the least disturbed by the machine)."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best

@@ -24,12 +24,12 @@ reading every cell are timed too, without any checking.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from portfolios import best_of
 from subsidy_engine import load_portfolio
 from subsidy_engine.demo import portfolio
 from subsidy_engine.tables import check_tables
@@ -40,15 +40,6 @@ from workbooks import people_portfolio, write_workbook
 PROJECTS = 5_000
 SEED = 78
 NAMES = ("projects", "loans", "insurance", "events")
-
-
-def best_of(fn, rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -22,21 +21,12 @@ import numpy as np
 import numpy_financial as npf
 import pytest
 
-from portfolios import annuity_arrays, annuity_table, mixed_arrays
+from portfolios import annuity_arrays, annuity_table, best_of, mixed_arrays
 from subsidy_engine import amortize_portfolio, engine, load_lpr
 from subsidy_engine.reference import reference_schedule
 
 LOANS = 100_000
 HERE = Path(__file__).parent
-
-
-def best_of(fn, rounds: int = 3) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 @pytest.fixture(scope="module")
