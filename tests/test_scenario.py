@@ -274,8 +274,9 @@ def test_simulate_command_with_a_scenario(tmp_path: Path, capsys) -> None:  # no
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Scenario lpr-cut-2027" in out and "delta_awarded" in out and "Monte Carlo (3 LPR paths" in out
-    assert {p.name for p in tmp_path.iterdir()} == {"summary.json", "report.xlsx", "outlay_by_year_source.png",
-                                                   "budget_at_risk.png"}
+    assert {p.name for p in tmp_path.iterdir()} == {"manifest.json", "summary.json", "report.xlsx",
+                                                    "outlay_by_year_source.png",
+                                                    "budget_at_risk.png"}
     assert main(["simulate", "--projects", "300", "--scenario", str(scenario), "--paths", "0", "--quiet",
                  "--out", str(tmp_path / "q")]) == 0
     assert capsys.readouterr() == ("", "")

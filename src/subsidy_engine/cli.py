@@ -18,13 +18,14 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import pandas as pd
 
 from . import __version__
 from .io import demo_loans_path
 from .loans import Loan
+from .outputs import OutputFolder, write_csv
 from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
 from .rates import LprCurve, load_lpr
 from .schedule import amortize
@@ -200,14 +201,17 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         result.rejections.insert(1, "file_row", read.rows[result.rejections["row"].to_numpy(dtype="int64")])
     _report(result, len(table), time.perf_counter() - started)
     if getattr(args, "out_dir", None):
-        out = Path(args.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        if result.has_yearly:
-            result.yearly.to_csv(out / "yearly.csv", index=False)
-        if result.has_schedule:
-            result.schedule.to_csv(out / "schedule.csv", index=False)
-        result.rejections.to_csv(out / "rejections.csv", index=False)
-        print(f"wrote {', '.join(sorted(p.name for p in out.glob('*.csv')))} to {out}")
+        try:
+            with OutputFolder(args.out_dir) as output:  # whole or not at all, formula-safe
+                if result.has_yearly:
+                    write_csv(result.yearly, output.path("yearly.csv"))
+                if result.has_schedule:
+                    write_csv(result.schedule, output.path("schedule.csv"))
+                write_csv(result.rejections, output.path("rejections.csv"))
+        except OSError as exc:
+            print(f"error: --out-dir {args.out_dir}: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        print(f"wrote {', '.join(sorted(output.names))} to {args.out_dir}")
     return 1 if len(result.rejections) else 0
 
 
@@ -247,16 +251,7 @@ def _problems_table(problems: pd.DataFrame) -> str:
     return shown.to_string(index=False)
 
 
-def _write_whole(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write a file under a temporary name in its folder, then rename it: whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -295,8 +290,9 @@ def _simulate(args: argparse.Namespace) -> int:
         rejections = baseline.claims.rejections
         rejected, every = _rejected_text(rejections, tables)
         if every:  # said first: a run of nothing but rejections is not a budget of zeros
-            listed = _write_whole(Path(args.out) / "rejected_rows.csv",
-                                  lambda p: rejections.to_csv(p, index=False))
+            with OutputFolder(args.out) as output:
+                write_csv(rejections, output.path("rejected_rows.csv"))
+            listed = output.final("rejected_rows.csv")
             print(f"error: every row of the portfolio was rejected ({rejected}); nothing was computed. "
                   f"The problems are listed in {listed} (subsidy-engine validate {tables.source} shows them)",
                   file=sys.stderr)
@@ -337,9 +333,6 @@ def _simulate(args: argparse.Namespace) -> int:
                     f"{r.source_id} {r.year} {r.p_cap_exceeded:.1%}" for r in uncertain.head(8).itertuples())
                                                   if len(uncertain) else ""))
         paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario)
-        if len(rejections):
-            paths.append(_write_whole(Path(args.out) / "rejected_rows.csv",
-                                      lambda p: rejections.to_csv(p, index=False)))
     except (BudgetError, EvaluationError, PolicyError, ScenarioError, CoverageError, PortfolioSchemaError,
             ValueError, OSError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
@@ -481,13 +474,13 @@ def _reconcile(args: argparse.Namespace) -> int:
         report = reconcile(claims, tables, lpr=curve)
         totals = reconcile_totals(report)
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         shown = report.assign(bank_note=claims["bank_note"].to_numpy()) if "bank_note" in claims else report
         if "row_numbers" in claims.attrs:  # the row the bank's file shows, beside the 0-based position
             shown.insert(1, "file_row", pd.array(claims.attrs["row_numbers"][shown["row"].to_numpy(dtype="int64")],
                                                 dtype="Int64"))
-        shown.to_csv(out / "reconcile.csv", index=False)
-        write_xlsx(out / "reconcile.xlsx", {"rows": shown, "totals": totals})
+        with OutputFolder(out) as output:  # whole or not at all, formula-safe
+            write_csv(shown, output.path("reconcile.csv"))
+            write_xlsx(output.path("reconcile.xlsx"), {"rows": shown, "totals": totals})
     except (PortfolioSchemaError, ValueError, OSError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
@@ -613,6 +606,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _dispatch(args)
         sys.stdout.flush()  # here, so that a closed pipe is met inside the try, not at exit
         return code
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the outputs being written were left out, the last set kept
+        print("interrupted: nothing of this run was written; the output folder holds the last complete run",
+              file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # the reader went away (`... | head`): stop quietly, as a Unix filter does, not with a traceback;
         # 141 is a shell's code for a pipe closed under the writer (128 + SIGPIPE), apart from 1 and 2

@@ -41,6 +41,7 @@ from .money import fen_to_yuan
 from .policy import Policy, load_policy
 from .rates import LprCurve
 from .tables import PortfolioTables
+from .outputs import OutputFolder, write_csv
 from .xlsx import write_xlsx
 
 if TYPE_CHECKING:
@@ -331,17 +332,23 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             "budget_at_risk": _records(risk[risk.p_cap_exceeded > 0]),
         }
         sheets |= {"monte carlo outlay": monte_carlo.outlay_by_year(), "budget at risk": risk}
-    paths = [folder / "summary.json", folder / "report.xlsx"]
-    paths[0].write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    write_xlsx(paths[1], sheets)  # amounts as their exact decimal digits
-    if charts:
-        from .charts import outlay_chart, risk_chart
+    # written whole or not at all, one run at a time (outputs.OutputFolder): a killed run leaves the last
+    # complete set
+    with OutputFolder(folder) as output:
+        output.path("summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
+                                               encoding="utf-8")
+        write_xlsx(output.path("report.xlsx"), sheets)  # amounts as their exact decimal digits
+        if len(claims.rejections):
+            write_csv(claims.rejections, output.path("rejected_rows.csv"))
+        if charts:
+            from .charts import outlay_chart, risk_chart
 
-        paths.append(outlay_chart(run, folder / "outlay_by_year_source.png", comparison=comparison,
-                                  monte_carlo=monte_carlo))
-        if monte_carlo is not None:
-            paths.append(risk_chart(monte_carlo, folder / "budget_at_risk.png"))
-    return paths
+            outlay_chart(run, output.path("outlay_by_year_source.png"), comparison=comparison,
+                         monte_carlo=monte_carlo)
+            if monte_carlo is not None:
+                risk_chart(monte_carlo, output.path("budget_at_risk.png"))
+        names = list(output.names)
+    return [folder / name for name in names]
 
 
 def _project_detail(run: Simulation) -> pd.DataFrame:
