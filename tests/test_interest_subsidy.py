@@ -79,7 +79,7 @@ def test_caps_cut_in_order_and_say_so() -> None:
 
 
 def test_the_interest_ceiling_comes_before_the_loan_s_caps() -> None:
-    """conventions.md: per period the window and the interest ceiling, then the loan's annual and lifetime caps,
+    """docs/conventions.md: per period the window and the interest ceiling, then the loan's annual and lifetime caps,
     so the caps' room is used only by what is paid. A rate gap of 3 points on a 1% loan accrues 3,000.00 a
     month against 1,000.00 of interest; caps that counted the accrual first would pay 2,500.00, not 6,500.00."""
     loan = Loan(principal="1200000", annual_rate="0.01", term_months=12, method="interest_only",

@@ -1,4 +1,4 @@
-"""Published figures (issue 2, point 8; conventions.md examples)."""
+"""Published figures (issue 2, point 8; docs/conventions.md examples)."""
 
 from decimal import Decimal
 

@@ -24,7 +24,7 @@ def test_lpr_history_is_complete_and_sourced() -> None:
     assert all(f.source.startswith("http") for f in curve.fixings)
     assert {f.status for f in curve.fixings} == {"official-analog", "inferred"}
     assert [f.date for f in curve.fixings if f.status == "inferred"] == [date(2021, 2, 22), date(2021, 9, 22)]
-    # the change points of policy-parameters.md §8.2
+    # the change points of the published LPR history (schedules/lpr.csv)
     assert curve.rate("1Y", date(2019, 8, 19 + 1)) == Decimal("0.0425")
     assert curve.rate("5Y", date(2022, 5, 19)) == Decimal("0.046")
     assert curve.rate("5Y", date(2022, 5, 20)) == Decimal("0.0445")

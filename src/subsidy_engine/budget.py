@@ -4,8 +4,8 @@
 and software-information-service enterprises may be charged to the
 高精尖產業發展資金, the others to the budgets of the competent sector departments,
 and each district sets up matching support (配套支持機製); all of it "within the
-annual budget" (結合年度預算情況執行). No amount is published
-(policy-parameters.md §7), so a budget is a file the finance bureau writes:
+annual budget" (結合年度預算情況執行). No amount is published,
+so a budget is a file the finance bureau writes:
 
 .. code-block:: yaml
 

@@ -1,4 +1,4 @@
-"""Due dates and day counts, in plain Python (conventions.md "Dates").
+"""Due dates and day counts, in plain Python (docs/conventions.md "Dates").
 
 The numba kernels carry their own integer calendar (``kernels``); this module
 is the readable definition that the reference path uses and the tests compare

@@ -54,7 +54,7 @@ class Frequency(_Vocabulary):
 
 
 class Method(_Vocabulary):
-    """Repayment method (還款方式), conventions.md "Repayment methods"."""
+    """Repayment method (還款方式), docs/conventions.md "Repayment methods"."""
 
     EQUAL_INSTALLMENT = "equal_installment"  # 等額本息
     EQUAL_PRINCIPAL = "equal_principal"  # 等額本金
@@ -63,7 +63,7 @@ class Method(_Vocabulary):
 
 
 class InterestBasis(_Vocabulary):
-    """How much interest one period accrues (conventions.md "Interest basis")."""
+    """How much interest one period accrues (docs/conventions.md "Interest basis")."""
 
     MONTHLY = "monthly"  # balance x rate / periods per year
     ACT_360 = "act_360"  # balance x rate x actual days / 360
@@ -103,7 +103,7 @@ class PlanUnit(_Vocabulary):
 
 
 class SubsidyForm(_Vocabulary):
-    """How an interest subsidy (貼息) accrues (conventions.md, "Interest subsidy forms")."""
+    """How an interest subsidy (貼息) accrues (docs/conventions.md, "Interest subsidy forms")."""
 
     POINTS_ON_BALANCE = "points_on_balance"  # balance x min(points, rate) x fraction
     POINTS_ON_PRINCIPAL = "points_on_principal"  # original principal x min(points, rate) x fraction

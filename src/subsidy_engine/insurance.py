@@ -3,7 +3,7 @@
 Measure 7 subsidises the premiums of insurance for autonomous driving,
 satellite internet, network security, common software, AI and blockchain
 products, "按照保費給予補貼", with no figures. The defaults (policy-78.yaml,
-policy-parameters.md §3.1, the set of four `inferred`) follow 首台(套) insurance
+each with its source; the set of four `inferred`) follow 首台(套) insurance
 compensation: 80% of the premium, the premium rate recognised up to 3% of the
 insured amount, at most 100万 per enterprise a year, for at most 3 years.
 

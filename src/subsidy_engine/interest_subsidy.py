@@ -3,11 +3,11 @@
 Measure 15 (優惠利率信貸) pairs preferential-rate credit with 貼息 and measure 1
 names 貼息 among the support for new-infrastructure projects; the policy gives
 no figures, so a rule's points, share, window and caps come from the user or
-from a parameter file (see ``../shared/reference/policy-parameters.md`` §1: the
+from a parameter file (``schedules/policy-78.yaml``, each value with its source: the
 Beijing analog is 2.5 percentage points for 2 years, never above the actual
 rate, 京發改規〔2024〕4號).
 
-The rules (conventions.md, "Interest subsidy (貼息) forms"), each rounding named:
+The rules (docs/conventions.md, "Interest subsidy"), each rounding named:
 
 * **Accrual** (*subsidy rounding*, half-up per period): every form accrues on
   the loan's own interest basis, ``base x factor x num/den``, where ``num/den``
@@ -26,7 +26,7 @@ The rules (conventions.md, "Interest subsidy (貼息) forms"), each rounding nam
   calendar year (the year of the due date, as the bank collects and the bureau
   budgets), the earlier periods first; the **lifetime cap** on the loan's total.
 
-This is the order of conventions.md: per period the window and the interest
+This is the order of docs/conventions.md: per period the window and the interest
 ceiling, then per loan its per-year and whole-life caps (the caps across loans,
 projects and enterprises follow in :mod:`subsidy_engine.evaluate`). The kernel
 (``kernels._portfolio_subsidy_threads``), :func:`interest_subsidy` and the

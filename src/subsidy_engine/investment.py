@@ -18,8 +18,8 @@ The rules, each rounding named:
   none here and are listed in ``not_paid`` with the reason (a non-profit
   platform is government direct investment, kept out of subsidy totals).
 * ``gross = round(rate[stage] x eligible_investment)`` (*investment subsidy
-  rounding*, half-up). There is **no default rate**: none is published
-  (policy-parameters.md §2.3), so the rule must give one for every stage.
+  rounding*, half-up). There is **no default rate**: none is published,
+  so the rule must give one for every stage.
 * Cuts, in order, each reported: at most ``ceiling_share x total_investment``
   (rounded *down* to the fen, so the ceiling is never passed), then the
   per-project cap (``compute_or_network`` projects have their own).

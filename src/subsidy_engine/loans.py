@@ -158,7 +158,7 @@ class Loan(BaseModel):
 
     Exactly one of ``annual_rate`` (fixed) and ``floating`` is given.
     ``interest_basis`` defaults to ``monthly`` for amortizing loans and to
-    ``act_360`` for ``interest_only`` loans (conventions.md). ``grace_months``
+    ``act_360`` for ``interest_only`` loans (docs/conventions.md). ``grace_months``
     of interest only come first, then ``method`` over the remaining periods.
     A ``custom`` loan gives ``principal_plan``, one entry per period, as
     amounts adding up to the principal or (with ``principal_plan_unit =

@@ -1,4 +1,4 @@
-"""Money and rates as exact numbers (conventions.md, "Money" and "Rates").
+"""Money and rates as exact numbers (docs/conventions.md, "Money" and "Rates").
 
 Every amount is in yuan, exact to the fen. Inside kernels an amount is an
 ``int64`` number of fen; at the public edges it is a :class:`decimal.Decimal`
@@ -353,7 +353,7 @@ def split_largest_remainder(total: int, weights: list[Decimal]) -> list[int]:
 
     Each part gets the floor of its exact share; the fen left over go one
     each to the largest remainders, ties to the earlier item
-    (conventions.md, "Conservation"). The parts always add up to ``total``.
+    (docs/conventions.md, "Conservation"). The parts always add up to ``total``.
 
     >>> split_largest_remainder(100, [Decimal(1), Decimal(1), Decimal(1)])
     [34, 33, 33]

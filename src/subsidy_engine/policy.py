@@ -1,6 +1,6 @@
 """The policy's parameters as dated data: ``schedules/policy-78.yaml`` and :func:`load_policy`.
 
-78號 publishes no amounts (policy-parameters.md §0), so every figure lives in a
+78號 publishes no amounts, so every figure lives in a
 parameter file that the finance bureau owns: dated parameter sets, each value
 with its status (``official``, ``official-analog``, ``inferred``) and a source
 (title, URL). The loader is strict: an unknown key, a value without status or
@@ -124,7 +124,7 @@ class InvestmentSubsidyParameters(BaseModel):
 
 
 class StackingParameters(BaseModel):
-    """How a project's claims combine (policy-parameters.md §6.3)."""
+    """How a project's claims combine (docs/conventions.md, "How claims combine")."""
 
     model_config = _STRICT
     district_policies: Parameter[Literal["max_single", "stack"]]

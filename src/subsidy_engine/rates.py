@@ -2,7 +2,7 @@
 
 The fixings live in ``schedules/lpr.csv`` (one row per monthly publication,
 values in percent as published, each with its status and source). A fixing is
-in force from its publication date until the next one (conventions.md
+in force from its publication date until the next one (docs/conventions.md
 "Rates"), so the history only says what the LPR was up to the day before the
 next expected publication: the **coverage horizon** is the 19th of the month
 after the last fixing. Asking for a rate beyond it raises

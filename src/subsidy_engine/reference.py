@@ -1,6 +1,6 @@
 """The reference amortization: plain Python, ``Decimal`` amounts, one loan at a time.
 
-This is the executable form of conventions.md and the yardstick of the numba
+This is the executable form of docs/conventions.md and the yardstick of the numba
 kernel (``kernels``): the tests prove them equal to the fen. It favours being
 obviously right over being fast.
 
