@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -212,7 +212,8 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
     ----------
     path : path of an ``.xlsx`` file
     id_columns : mapping, optional
-        For sheets named as a known table, the id column that marks its header
+        For sheets named as a known table (keys in lower case: a sheet's name is
+        matched trimmed and whatever its case), the id column that marks its header
         row (rows above it are titles). Other sheets take their first non-blank
         row as the header, or the row that names ``default_id_column`` when given.
 
@@ -249,7 +250,7 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
                 raw = [[] for _ in range(top)] + [[""] * left + r if r else r for r in raw]
             merged = sheet.merged_cell_ranges or []
             sheets[name] = _sheet_table(file, name, raw, merged, uncached.get(name, []),
-                                        (id_columns or {}).get(name.strip(), default_id_column))
+                                        (id_columns or {}).get(name.strip().lower(), default_id_column))
     except PortfolioSchemaError:
         raise
     except Exception as exc:
@@ -257,22 +258,6 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
     finally:
         book.close()
     return sheets, notes
-
-
-def workbook_sheet_names(path: str | os.PathLike[str]) -> list[str]:
-    """The sheet names of a workbook (an unreadable file raises as :func:`read_workbook` does)."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_path(str(path))
-    except FileNotFoundError:
-        raise PortfolioSchemaError(f"{path}: no such file") from None
-    except Exception as exc:  # calamine's own errors: a corrupt or foreign file
-        raise PortfolioSchemaError(f"{path}: cannot be read as an .xlsx workbook ({_first_line(exc)})") from None
-    try:
-        return list(book.sheet_names)
-    finally:
-        book.close()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -497,13 +482,6 @@ def read_table_file(path: str | os.PathLike[str], id_column: str | None = None) 
     if suffix == ".xls":
         raise PortfolioSchemaError(f"{file}: the old .xls format is not read; save it as .xlsx")
     return read_csv_table(file)
-
-
-def shown(rows: Iterable[int]) -> str:
-    """Row numbers as a short list for messages: ``5, 7, 9 and 12 more``."""
-    values = list(rows)
-    head = ", ".join(str(v) for v in values[:5])
-    return head + (f" and {len(values) - 5} more" if len(values) > 5 else "")
 
 
 __all__ = ["CellProblem", "SheetTable", "column_letter", "read_csv_table", "read_parquet_table",

@@ -227,15 +227,11 @@ def _tables(args: argparse.Namespace) -> PortfolioTables:
     return portfolio(args.projects, seed=args.seed)
 
 
-def _sizes(tables: PortfolioTables) -> dict[str, int]:
-    return tables.sizes()
-
-
 def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables) -> tuple[str, bool]:
     """``N of M rows rejected (projects 3 of 30, loans 5 of 22)``, and whether every row was."""
     from .tables import rejected_counts
 
-    sizes = _sizes(tables)
+    sizes = tables.sizes()
     counts = rejected_counts(problems, sizes)
     total, rejected = sum(sizes.values()), sum(counts.values())
     parts = ", ".join(f"{name} {n:,} of {sizes[name]:,}" for name, n in counts.items())
@@ -440,7 +436,7 @@ def _validate(args: argparse.Namespace) -> int:
     except PortfolioSchemaError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    counts = ", ".join(f"{n:,} {t}" for t, n in _sizes(tables).items())
+    counts = ", ".join(f"{n:,} {t}" for t, n in tables.sizes().items())
     for note in tables.notes:
         print(f"Note: {note}")
     if tables.problems.empty:

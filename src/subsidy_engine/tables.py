@@ -360,11 +360,7 @@ def _with_nulls(values: pa.Array, missing: np.ndarray) -> pd.Series:
 # Loading
 # ---------------------------------------------------------------------------
 def _from_workbook(path: Path, notes: list[str]) -> dict[str, SheetTable]:
-    from .cells import workbook_sheet_names
-
-    ids = {name: TABLES[name.strip().lower()][0] for name in workbook_sheet_names(path)
-           if name.strip().lower() in TABLES}
-    sheets, book_notes = read_workbook(path, ids)
+    sheets, book_notes = read_workbook(path, {name: id_column for name, (id_column, _) in TABLES.items()})
     notes.extend(book_notes)
     found: dict[str, SheetTable] = {}
     for sheet_name, sheet in sheets.items():
