@@ -58,7 +58,8 @@ software enterprise's project (``industry_or_software``) may draw on the
 sector's department (``sector_budget:<sector>``); the project's district adds
 matching funds (``district_matching:<district>``). ``funding_sources`` lists
 them joined by ``|``. An event or policy without a project takes the
-attributes of its enterprise's first project (in table order); an enterprise
+attributes of its enterprise's project with the smallest ``project_id`` (a
+text sort, so the order of the rows changes nothing); an enterprise
 with no project in the table may draw on ``gaojingjian_fund|sector_budget``.
 """
 
@@ -137,7 +138,7 @@ class Claims:
     provenance : Provenance
     attributes : DataFrame
         Row for row with ``table``: the attributes of the project describing each
-        claim (its own, or its enterprise's first project) that a budget's funding
+        claim (its own, or its enterprise's project with the smallest id) that a budget's funding
         rules read: ``sector, district, industry_or_software, in_library, merit_score``.
     """
 
@@ -764,10 +765,11 @@ def _table(rows: _Rows, ctx: _Context, st: _Stacking, after: tuple[np.ndarray, .
     enterprise, set_of_row, sources_of_project = rows.column("enterprise"), rows.column("set_index"), ctx.sources_of_project
     take = pa.array(order)
     instrument_names = np.array(INSTRUMENTS, dtype=object)
-    # the project whose attributes describe each claim: its own, else its enterprise's first project (-1: none)
+    # the project whose attributes describe each claim: its own, else its enterprise's project with the
+    # smallest id (-1: none)
     describing = project[order].copy()
     without = np.flatnonzero(~has_project[order])
-    describing[without] = _first_project_rows(projects, enterprise.take(pa.array(order[without])))
+    describing[without] = _describing_project_rows(projects, enterprise.take(pa.array(order[without])))
     known = pa.array(describing >= 0)
     sources = pc.if_else(known, sources_of_project.take(pa.array(np.maximum(describing, 0))),
                          pa.scalar("gaojingjian_fund|sector_budget")) if n_projects else pa.array(
@@ -824,14 +826,19 @@ def _attributes(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray], r
     return pd.DataFrame(frame)
 
 
-def _first_project_rows(projects: pd.DataFrame, enterprise: pa.Array) -> np.ndarray:
-    """The row of each enterprise's first project (in table order), -1 when it has none."""
+def _describing_project_rows(projects: pd.DataFrame, enterprise: pa.Array) -> np.ndarray:
+    """The row of each enterprise's project with the smallest ``project_id`` (in code-point order), -1 when
+    it has none: the project that describes a claim without one, whatever the order of the table's rows."""
     if len(projects) == 0:
         return np.full(len(enterprise), -1, np.int64)
-    first_rows = np.flatnonzero(~projects["enterprise_id"].duplicated().to_numpy())
-    position = pd.Index(projects["enterprise_id"].take(first_rows)).get_indexer(
-        pd.Series(enterprise, dtype=pd.ArrowDtype(pa.string())))
-    return np.where(position >= 0, first_rows[np.maximum(position, 0)], -1)
+    pairs = pa.table({"enterprise": batch.arrow_text(projects["enterprise_id"]),
+                      "project": batch.arrow_text(projects["project_id"])})
+    by_id = pc.sort_indices(pairs, sort_keys=[("enterprise", "ascending"), ("project", "ascending")]).to_numpy()
+    enterprises = pairs.column("enterprise").take(pa.array(by_id)).to_numpy(zero_copy_only=False)
+    first = np.ones(by_id.shape[0], bool)
+    first[1:] = enterprises[1:] != enterprises[:-1]
+    position = pd.Index(enterprises[first]).get_indexer(pd.Series(enterprise, dtype=pd.ArrowDtype(pa.string())))
+    return np.where(position >= 0, by_id[first][np.maximum(position, 0)], -1)
 
 
 __all__ = ["ATTRIBUTE_COLUMNS", "CLAIM_COLUMNS", "Claims", "EvaluationError", "MEASURE_OF", "evaluate"]

@@ -401,8 +401,9 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
 
     order = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy")
     by_project = {p.project_id: p for p in projects}
+    # an item without a project is described by its enterprise's project with the smallest id
     first_project: dict[str, object] = {}
-    for p in projects:
+    for p in sorted(projects, key=lambda p: p.project_id):
         first_project.setdefault(p.enterprise_id, p)
     claims: dict[tuple[str, str, int], dict[str, object]] = {}
 
