@@ -48,6 +48,13 @@ What happens to a claim, in order:
        in each source-year go by the largest remainder where no limit breaks;
        a few fen may stay unspent.
 
+       HiGHS works under a time limit over the whole allocation
+       (``time_limit``, :data:`TIME_LIMIT` seconds by default). Reached in the
+       fairness stage, the awards keep the largest total without the fairness
+       rule; reached before the largest total, they are the waterfall's (the
+       budget's priority tiers). Either way they are rounded and checked as
+       above, and ``Allocation.notes`` says so.
+
 Ties and orders never depend on the row order of the input: items are keyed by
 ``instrument:item_id`` (or ``claim_id``) and ordered by that text.
 """
@@ -55,6 +62,9 @@ Ties and orders never depend on the row order of the input: items are keyed by
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Literal
@@ -84,6 +94,21 @@ UNFUNDED_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "year"
                     "reason")
 #: Claims or caps above this total (fen, about 9e13 yuan) are refused: sums stay exact in float64 bincounts.
 MAX_TOTAL_FEN = 2**53
+#: Seconds the optimal mode's solver may take over a whole allocation (the demo budget on 100,000 claims
+#: takes about 13 s); at the limit it falls back (module docstring).
+TIME_LIMIT = 60.0
+
+
+def check_time_limit(value: object, name: str = "time_limit") -> float:
+    """``value`` as seconds: a positive, finite number, else a ``ValueError`` naming ``name``.
+
+    >>> check_time_limit(60)
+    60.0
+    """
+    seconds = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{name} {value!r} is not a positive number of seconds (e.g. 60)")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -106,9 +131,13 @@ class Allocation:
         Claims not paid in full: ``claim_id, project_id, enterprise_id, measure,
         year, claimed, awarded, unfunded`` and the ``reason`` money stopped.
     mode : str
+        The mode asked for.
     budget : Budget
     provenance : Provenance
         The claims' inputs, the budget file and the mode.
+    notes : tuple of str
+        What a reader of the figures must know: that the optimal mode's time
+        limit was reached, and which rule then decided the awards.
     """
 
     awards: pd.DataFrame
@@ -117,6 +146,7 @@ class Allocation:
     mode: str
     budget: Budget
     provenance: Provenance
+    notes: tuple[str, ...] = ()
 
     @property
     def total_awarded(self) -> Decimal:
@@ -229,8 +259,11 @@ def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: 
 
 
 def _claims_for(claims: Claims | pd.DataFrame, budget: Budget, mode: str) -> _Claims:
-    """The claims read for ``budget`` and ``mode``: the columns its rules, tiers and group caps need."""
-    rules = [s.eligible for s in budget.sources] + (list(budget.file.priority_tiers) if mode == "waterfall" else [])
+    """The claims read for ``budget`` and ``mode``: the columns its rules, tiers and group caps need.
+
+    The optimal mode reads the tiers too: its fallback at the time limit is the waterfall.
+    """
+    rules = [s.eligible for s in budget.sources] + (list(budget.file.priority_tiers) if mode != "merit" else [])
     group_columns = tuple(column for column, cap in (("project_id", "per_project_cap"),
                                                      ("enterprise_id", "per_enterprise_cap"))
                           if any(getattr(s, cap) is not None for s in budget.sources))
@@ -397,8 +430,8 @@ def _run_kernel(p: _Plan) -> _Records:
     return _Records(*records, carried_in, committed)
 
 
-def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, mode: Mode = "waterfall"
-             ) -> Allocation:
+def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, mode: Mode = "waterfall", *,
+             time_limit: float = TIME_LIMIT) -> Allocation:
     """Allocate claims to funding sources under yearly caps (78號, closing paragraph).
 
     Parameters
@@ -412,6 +445,11 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
         :func:`subsidy_engine.load_budget` (the bundled demo budget when None).
     mode : {"waterfall", "merit", "optimal"}
         How a source's money is shared when claims exceed it (module docstring).
+    time_limit : float, default TIME_LIMIT (60)
+        Seconds, from the call, after which the optimal mode's solver stops:
+        its awards are then stage 1's (the largest total, without the fairness
+        rule) or, if even that did not end, the waterfall's, and ``notes`` says
+        so. The other modes end in linear time and do not read it.
 
     Returns
     -------
@@ -441,19 +479,30 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
     >>> result.by_source[["source_id", "cap", "awarded", "remaining"]].values.tolist()
     [['fund', Decimal('700.00'), Decimal('700.00'), Decimal('0.00')]]
     """
+    deadline = time.perf_counter() + check_time_limit(time_limit)
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
     budget = budget if isinstance(budget, Budget) else load_budget(budget)
     plan = _plan(_claims_for(claims, budget, mode), budget, mode)
-    if mode == "optimal":
-        from .optimal import optimal_records
-        records = _Records(*optimal_records(plan))
-    else:
-        records = _run_kernel(plan)
-    return _assemble(plan, records, budget, mode)
+    if mode != "optimal":
+        return _assemble(plan, _run_kernel(plan), budget, mode)
+    from .optimal import TimeLimitReached, optimal_records
+
+    limit = f"optimal mode: HiGHS reached the time limit ({time_limit:g} s)"
+    try:
+        found, fair = optimal_records(plan, deadline)
+    except TimeLimitReached:
+        note = (f"{limit} before the largest total: the awards are the waterfall mode's (the budget's priority "
+                "tiers, pro rata where money runs out); a longer time limit lets the optimal plan finish")
+        return _assemble(plan, _run_kernel(plan), budget, mode, decided_by="waterfall", notes=(note,))
+    note = (f"{limit} in the fairness stage: the awards keep the largest total funded, without the fairest "
+            "smallest share; a longer time limit lets the optimal plan finish")
+    return _assemble(plan, _Records(*found), budget, mode, fair=fair, notes=() if fair else (note,))
 
 
-def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
+def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str, *, decided_by: str | None = None,
+              fair: bool = True, notes: tuple[str, ...] = ()) -> Allocation:
+    """The tables of ``r``; reasons in the words of the mode whose rule ``decided_by`` the awards."""
     c, sources, years = p.claims, p.sources, p.years
     n_sources = len(sources)
     source_ids = np.array([s.id for s in sources], dtype=object)
@@ -464,7 +513,7 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
     same_next = np.r_[row[1:] == row[:-1], False]
     passed_to = np.where(same_next, np.r_[source[1:], -1], -1)
     reason_key = _reason_keys(code, source, binding, passed_to, award, p, row)
-    texts, reason_code = _reason_texts(reason_key, p, mode, n_sources)
+    texts, reason_code = _reason_texts(reason_key, p, decided_by or mode, n_sources, fair)
 
     # no source may pay these parts; claims of 0.00
     none_rows = p.no_source
@@ -540,7 +589,7 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str) -> Allocation:
         "reason": pd.Categorical.from_codes(stop_reason[short], categories=stop_texts),
     })
     provenance = Provenance.of(c.digest, budget.digest, f"mode={mode}")
-    return Allocation(awards, by_source, unfunded, mode, budget, provenance)
+    return Allocation(awards, by_source, unfunded, mode, budget, provenance, notes)
 
 
 def _reason_keys(code: np.ndarray, source: np.ndarray, binding: np.ndarray, passed_to: np.ndarray,
@@ -559,8 +608,10 @@ def _reason_keys(code: np.ndarray, source: np.ndarray, binding: np.ndarray, pass
     return key
 
 
-def _reason_texts(key: np.ndarray, p: _Plan, mode: str, n_sources: int) -> tuple[list[str], np.ndarray]:
-    """The distinct reason texts and, per record, the index of its text."""
+def _reason_texts(key: np.ndarray, p: _Plan, mode: str, n_sources: int, fair: bool = True
+                  ) -> tuple[list[str], np.ndarray]:
+    """The distinct reason texts and, per record, the index of its text (``fair``: the optimal plan applied
+    the fairness rule)."""
     unique, inverse = np.unique(key, return_inverse=True)
     n_years = len(p.years)
     texts = []
@@ -584,7 +635,8 @@ def _reason_texts(key: np.ndarray, p: _Plan, mode: str, n_sources: int) -> tuple
                         else f"merit order: the last of {s.id}'s {year} money")
             elif mode == "optimal":
                 text = f"optimal plan: {s.id}'s {year} money is spent" if year is not None else (
-                    f"optimal plan: {s.id} pays this share (largest total, then the fairest smallest share)")
+                    f"optimal plan: {s.id} pays this share (largest total"
+                    + (", then the fairest smallest share)" if fair else ")"))
             else:
                 name = p.tier_names[tier]
                 text = (f"{s.id}'s {year} money was spent before tier '{name}'" if nothing
@@ -597,4 +649,5 @@ def _reason_texts(key: np.ndarray, p: _Plan, mode: str, n_sources: int) -> tuple
     return distinct, position[inverse] if inverse.shape[0] else np.zeros(0, np.int64)
 
 
-__all__ = ["AWARD_COLUMNS", "Allocation", "BY_SOURCE_COLUMNS", "MODES", "UNFUNDED_COLUMNS", "allocate"]
+__all__ = ["AWARD_COLUMNS", "Allocation", "BY_SOURCE_COLUMNS", "MODES", "TIME_LIMIT", "UNFUNDED_COLUMNS", "allocate",
+           "check_time_limit"]

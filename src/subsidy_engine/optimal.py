@@ -23,6 +23,14 @@ The program falls apart into independent blocks (pairs that share no
 constraint: typically one block per source and level), and each block is
 solved alone; the lexicographic optimum of the whole is that of each block.
 
+Time limit: HiGHS stops at ``deadline`` (one limit over the whole allocation:
+each solve is given what remains of it). A block whose stage 1 does not end in
+time raises :class:`TimeLimitReached` (:func:`subsidy_engine.allocate` then
+runs the waterfall); when a stage 2 does not end in time, every block keeps its
+stage-1 plan (the largest total, without the fairness rule), so that the awards
+are one of three plans, each decided by a rule, never a mix that depends on
+which blocks the solver happened to finish.
+
 Rounding: each row's award is ``floor(x r)`` fen; then, per source and year,
 the fen that the floors lost (up to the LP's total rounded to the fen, within
 the money the source has) go one each to the largest fractional parts, unless
@@ -33,6 +41,7 @@ that would pass a row's request or a per-group cap; a cap is never broken
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -55,26 +64,40 @@ class OptimalError(RuntimeError):
     """HiGHS did not find an optimum (it always should: x = 0 is feasible)."""
 
 
-def _solve(c: np.ndarray, a: sparse.csr_matrix, b: np.ndarray, upper: np.ndarray) -> np.ndarray:
+class TimeLimitReached(RuntimeError):
+    """HiGHS stopped at the time limit, or the limit was over before a solve could start."""
+
+
+def _solve(c: np.ndarray, a: sparse.csr_matrix, b: np.ndarray, upper: np.ndarray, deadline: float) -> np.ndarray:
     # Large blocks: the interior-point method (with crossover to a vertex), as stage 2's many two-term rows
     # are highly degenerate; there it was 25x faster than the dual simplex on 100k claims. Small blocks:
     # the simplex, which is quick there and never stalls on badly scaled tiny programs as the IPM can.
     method = "highs-ipm" if c.shape[0] > IPM_ABOVE else "highs-ds"
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:  # not passed on: HiGHS reads a limit of 0 as none
+        raise TimeLimitReached
     result = linprog(c, A_ub=a, b_ub=b, bounds=np.column_stack([np.zeros_like(upper), upper]), method=method,
-                     options={"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9})
+                     options={"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9,
+                              "time_limit": remaining})
+    if result.status == 1:  # the iteration or time limit; no iteration limit is set, so the time limit
+        raise TimeLimitReached
     if result.status != 0:
         raise OptimalError(f"HiGHS: {result.message}")
     return np.asarray(result.x)
 
 
 def _two_stages(a: sparse.csr_matrix, b: np.ndarray, weight: np.ndarray, pair_item: np.ndarray,
-                q_of_pair: np.ndarray) -> np.ndarray:
-    """Stage 1 (the largest total) and stage 2 (keep it, raise each q's smallest share) on one block."""
+                q_of_pair: np.ndarray, deadline: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Stage 1 (the largest total) and stage 2 (keep it, raise each q's smallest share) on one block.
+
+    Returns stage 1's shares and stage 2's (None when the time limit came first); stage 1 past the
+    limit raises :class:`TimeLimitReached`.
+    """
     n_pairs = weight.shape[0]
-    x = _solve(-weight, a, b, np.ones(n_pairs))
+    x = _solve(-weight, a, b, np.ones(n_pairs), deadline)
     best = float(weight @ x)
     if best <= 0:
-        return x
+        return x, x
     _, q_index = np.unique(q_of_pair, return_inverse=True)
     n_q = int(q_index.max()) + 1
     _, item_index = np.unique(pair_item, return_inverse=True)
@@ -89,13 +112,30 @@ def _two_stages(a: sparse.csr_matrix, b: np.ndarray, weight: np.ndarray, pair_it
     for allowed in (1e-3 / UNIT, 1e-1 / UNIT, 10 / UNIT, 1e-9 * best):
         b2 = np.r_[b, np.zeros(n_pairs), -(best - allowed)]
         try:
-            return _solve(np.r_[np.zeros(n_pairs), -np.ones(n_q)], a2, b2, np.ones(n_pairs + n_q))[:n_pairs]
+            return x, _solve(np.r_[np.zeros(n_pairs), -np.ones(n_q)], a2, b2, np.ones(n_pairs + n_q),
+                             deadline)[:n_pairs]
         except OptimalError:
             continue
-    return x
+        except TimeLimitReached:
+            return x, None
+    return x, x
 
 
-def optimal_records(p: _Plan) -> tuple[np.ndarray, ...]:
+def optimal_records(p: _Plan, deadline: float) -> tuple[tuple[np.ndarray, ...], bool]:
+    """The records of the optimal plan, and whether the fairness stage ended in every block.
+
+    Parameters
+    ----------
+    p : _Plan
+        The claims, sources and caps (:func:`subsidy_engine.allocation._plan`).
+    deadline : float
+        When HiGHS must stop, on the clock of ``time.perf_counter``.
+
+    Raises
+    ------
+    TimeLimitReached
+        A block's stage 1 (the largest total) did not end before ``deadline``.
+    """
     n_items, n_sources = p.eligible.shape
     n_years = len(p.years)
     rows_of_item = np.diff(p.item_ptr)
@@ -160,7 +200,9 @@ def optimal_records(p: _Plan) -> tuple[np.ndarray, ...]:
     weight = np.bincount(entry_pair, entry_value, n_pairs)
 
     q_of_pair = pair_source * n_years + p.item_year[pair_item]
-    x = np.zeros(n_pairs)
+    first = np.zeros(n_pairs)  # stage 1's shares
+    x = np.zeros(n_pairs)  # stage 2's
+    unfinished = []  # blocks whose stage 2 the time limit stopped
     # the LP falls apart into independent blocks (typically one per source and level): solve each alone
     graph = sparse.bmat([[None, a.T], [a, None]], format="csr")
     n_blocks, block_of = connected_components(graph, directed=False)
@@ -174,14 +216,21 @@ def optimal_records(p: _Plan) -> tuple[np.ndarray, ...]:
         pairs = pair_order[pair_starts[k]:pair_starts[k + 1]]
         rows = row_order[row_starts[k]:row_starts[k + 1]]
         if pairs.shape[0] and rows.shape[0]:
-            x[pairs] = _two_stages(a[rows][:, pairs], b[rows], weight[pairs], pair_item[pairs], q_of_pair[pairs])
+            first[pairs], second = _two_stages(a[rows][:, pairs], b[rows], weight[pairs], pair_item[pairs],
+                                               q_of_pair[pairs], deadline)
+            if second is None:
+                unfinished.append(k)
+            else:
+                x[pairs] = second
 
     # blocks are independent and write disjoint parts of x; HiGHS releases the GIL while it solves
     largest_first = np.argsort(-(pair_starts[1:] - pair_starts[:-1]), kind="stable")
+    # each block's solves are given what remains of the one deadline; a stage 1 past it raises here
     with ThreadPoolExecutor(max_workers=min(len(os.sched_getaffinity(0)), 4)) as pool:
         list(pool.map(solve_block, largest_first.tolist()))
-    x = np.clip(x, 0.0, 1.0)
-    return _round(p, x, pair_source, entry_row, entry_pair, entry_request)
+    # which blocks finish stage 2 in time is the machine's luck: one unfinished, and all keep stage 1's plan
+    x = np.clip(first if unfinished else x, 0.0, 1.0)
+    return _round(p, x, pair_source, entry_row, entry_pair, entry_request), not unfinished
 
 
 def _take_back(award: np.ndarray, fraction: np.ndarray, key: np.ndarray, excess: np.ndarray) -> np.ndarray:

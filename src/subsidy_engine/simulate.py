@@ -7,7 +7,8 @@ results to a folder:
 
 * ``summary.json``: ``engine_version``, ``inputs_sha256`` (the portfolio, the
   parameter file, the LPR data and its projection, the rates, the budget and
-  the mode), the horizon, the notes, and ``by_year_source`` rows
+  the mode), the horizon, the notes (of the claims and of the allocation: the
+  optimal mode's time limit reached), and ``by_year_source`` rows
   ``year, source_id, claimed, awarded, cap`` (amounts as decimal strings);
 * ``report.xlsx``: sheets ``summary`` (per year), ``by source``, ``by measure``,
   ``by district``, ``project detail`` (per project and year) and ``rejected rows``.
@@ -33,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import batch
-from .allocation import Allocation, Mode, allocate
+from .allocation import TIME_LIMIT, Allocation, Mode, allocate
 from .budget import Budget, BudgetError, load_budget
 from .evaluate import Claims, evaluate
 from .frames import money_fen
@@ -131,8 +132,11 @@ class Simulation:
 def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range | tuple[int, ...], *,
              policy: Policy | None = None, budget: Budget | None = None, mode: Mode = "waterfall",
              lpr: LprCurve | None = None, rate_by_stage: dict[str, str] | None = None,
-             label: str = "baseline") -> Simulation:
+             label: str = "baseline", time_limit: float = TIME_LIMIT) -> Simulation:
     """Evaluate and allocate a portfolio over ``years``.
+
+    ``time_limit``: seconds the optimal mode's solver may take (:func:`subsidy_engine.allocate`; what it
+    decides at the limit is in ``allocation.notes``).
 
     Examples
     --------
@@ -150,7 +154,7 @@ def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range |
         raise BudgetError(f"years {outside} are beyond budget {budget.id}'s years {budget.years[0]}-"
                           f"{budget.years[-1]}: shorten the horizon or give a budget that covers it")
     claims = evaluate(portfolio, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr)
-    allocation = allocate(claims, budget, mode)
+    allocation = allocate(claims, budget, mode, time_limit=time_limit)
     return Simulation(claims, allocation, chosen, label)
 
 
@@ -291,7 +295,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
         "mode": allocation.mode,
         "years": list(run.years),
         "lpr_projection": claims.provenance.scenario,
-        "notes": list(claims.notes),
+        "notes": [*claims.notes, *allocation.notes],
         "rejected_rows": int(len(claims.rejections)),
         "by_year": _records(run.by_year()),
         "by_year_source": _records(run.by_year_source()),
@@ -308,6 +312,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             "inputs_sha256": other.inputs_sha256, "portfolio": other.claims.portfolio.source,
             "budget": other.allocation.budget.path, "lpr_projection": other.claims.provenance.scenario,
             "rejected_rows": int(len(other.claims.rejections)),
+            "notes": list(other.allocation.notes),
             "by_year_source": _records(other.by_year_source()),
             "deltas_by_year": _records(comparison.by_year()),
             "drivers": _records(comparison.drivers(20)),
