@@ -235,7 +235,7 @@ def test_each_serial_twin_is_its_own_compilation_without_threads() -> None:
 
 
 def test_a_quote_never_starts_the_thread_pool() -> None:
-    """The largest quote (100 loans of 600 months) runs every kernel on the calling thread: the service's
+    """The largest quote (100 loans of 360 months, MAX_PERIODS) runs every kernel on the calling thread: the service's
     threads never enter a parallel region (and a quote never waits on the pool's workers)."""
     import subprocess
     import sys
@@ -246,7 +246,7 @@ def test_a_quote_never_starts_the_thread_pool() -> None:
     script = """
 import numba
 from subsidy_engine.quote import QuoteRequest, quote
-loans = [{"loan_id": f"L{k}", "principal": "1000000", "annual_rate": "0.04", "term_months": 600,
+loans = [{"loan_id": f"L{k}", "principal": "1000000", "annual_rate": "0.04", "term_months": 360,
           "start_date": "2026-03-15"} for k in range(100)]
 response = quote(QuoteRequest.model_validate({"project": {
     "project_id": "P1", "enterprise_id": "E1", "domain": "economic", "stage": "pilot",

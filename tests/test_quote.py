@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from datetime import date
 from decimal import Decimal
@@ -108,7 +109,10 @@ def test_the_response_is_json_with_exact_amounts() -> None:
     ({"loans": [{**GOOD["loans"][0], "term_months": 601}]}, "between 1 and 600 months"),
     ({"loans": [{**GOOD["loans"][0], "principal": "1000000000001"}]}, "above the supported maximum"),
     ({"loans": [{**GOOD["loans"][0], "principal": 1.5}]}, "floats are not accepted"),
-    ({"loans": [{**GOOD["loans"][0], "loan_id": f"L{k}"} for k in range(101)]}, "at most 100 items"),
+    ({"loans": [{**GOOD["loans"][0], "loan_id": f"L{k}"} for k in range(101)]}, "loans: 101 items; .* at most 100"),
+    ({"project": {**GOOD["project"], "enterprise_id": "  "}}, "is blank"),
+    ({"loans": [{**GOOD["loans"][0], "loan_id": " "}]}, "is blank"),
+    ({"insurance": [{**GOOD["insurance"][0], "policy_id": "\u3000"}]}, "is blank"),
     ({"loans": [GOOD["loans"][0], GOOD["loans"][0]]}, "ids must be unique"),
     ({"project": {**GOOD["project"], "total_investment": "2000000000000"}}, "beyond the quote's bound of 1e12"),
     ({"project": {**GOOD["project"], "merit_score": "1e17"}}, "merit_score .* beyond the quote's bound of 1e12"),
@@ -150,7 +154,7 @@ def test_the_service_quotes_and_explains(client: TestClient) -> None:
 
 HOSTILE = [
     b'{"project": NaN}', b'{"project": Infinity}', b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
-    b"not json", b"", b"x" * 2_000_000, b'"a string"', b"{}", b"\xff\xfe", b"null", b"[1, 2]",
+    b"not json", b"", b'"a string"', b"{}", b"\xff\xfe", b"null", b"[1, 2]",
     json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "principal": 1e300}]}).encode(),
     json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "principal": 10**400}]}).encode(),
     json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "principal": "NaN"}]}).encode(),
@@ -214,9 +218,6 @@ MUTATIONS = {
     "eligible above total": lambda r: r["project"].update(eligible_investment="900000000000",
                                                           total_investment="800000000000"),
     "zero total": lambda r: r["project"].update(total_investment="0", eligible_investment="0"),
-    "blank enterprise": lambda r: [item.update(enterprise_id="  ")
-                                   for item in (r["project"], *r["insurance"], *r["events"])],
-    "blank loan id": lambda r: r["loans"] and r["loans"][0].update(loan_id=" "),
     "project before the policy": lambda r: r["project"].update(start_date="2020-01-02"),
     "loan before the policy": lambda r: r["loans"] and r["loans"][0].update(start_date="2021-07-21"),
     "negative returns": lambda r: r["project"].update(expected_returns="-1"),
@@ -225,7 +226,6 @@ MUTATIONS = {
     "a quasi-operating platform": lambda r: r["project"].update(platform_type="quasi_operating", domain="public",
                                                                 free_service_obligation=True,
                                                                 expected_returns="1000"),
-    "blank policy id": lambda r: r["insurance"] and r["insurance"][0].update(policy_id=" "),
     "insurance before the policy": lambda r: r["insurance"] and r["insurance"][0].update(start_date="2021-01-04"),
     "a listing step without its stage": lambda r: [e.pop("stage", None) for e in r["events"][:1]
                                                    if e["kind"] == "listing"],
@@ -295,7 +295,7 @@ def test_the_fast_path_answers_as_the_batch_path_word_for_word(seed: int, pick: 
                            years=None, rate_by_stage=request.rate_by_stage, digest="") is not None
     if mutation in ORDINARY and not short_lpr:
         assert taken, "an ordinary request must take the fast path"
-    if mutation in ("eligible above total", "zero total", "blank enterprise", "project before the policy"):
+    if mutation in ("eligible above total", "zero total", "project before the policy"):
         assert not taken and isinstance(batch, str | dict)
 
 
@@ -379,3 +379,359 @@ def test_the_caller_s_decimal_context_does_not_change_a_schedule() -> None:
     with localcontext(rounding=ROUND_FLOOR, prec=6):
         floored = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR).model_dump_json()
     assert floored == plain and '"-0.00"' not in plain
+
+
+# -- issue 16: hostile and heavy requests ------------------------------------------------------------------------
+def _custom_loan(loan_id: str, periods: int = 600, unit: str = "fraction", entry: str = "0.001666666667") -> dict:
+    """A custom loan of ``periods`` monthly entries adding up exactly (the last takes the rest)."""
+    if unit == "fraction":
+        plan = [entry] * (periods - 1) + [str(Decimal(1) - Decimal(entry) * (periods - 1))]
+        principal = "1000000"
+    else:
+        plan = ["1666.67"] * (periods - 1) + [str(Decimal(1000000) - Decimal("1666.67") * (periods - 1))]
+        principal = "1000000"
+    return {"loan_id": loan_id, "principal": principal, "annual_rate": "0.035", "term_months": periods,
+            "method": "custom", "principal_plan_unit": unit, "start_date": "2026-03-15", "principal_plan": plan}
+
+
+def test_a_fraction_plan_with_a_far_exponent_is_refused_at_once() -> None:
+    """issue 16, row 9: a plan's fractions are summed in linear integer arithmetic; an entry such as 1E-9999999
+    (ten characters) cost 14 s of big-number work as a ``Fraction`` (1E-99999999, hours), and is refused at once."""
+    import time
+
+    from subsidy_engine.enums import PlanUnit
+    from subsidy_engine.loans import plan_to_fen
+
+    for far in ("1E-9999999", "1E-99999999", "0.5E-999999999999"):
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match="decimal places"):
+            plan_to_fen((Decimal("0.5"), Decimal(far), Decimal("0.5")), PlanUnit.FRACTION, 100_000)
+        assert time.perf_counter() - started < 0.5, far
+    # exact as before: long fractions adding up to exactly 1 are split to the fen, trailing zeros are not places
+    third = Decimal("0.333333333333333333333333333333")
+    assert plan_to_fen((third, third, Decimal("0.333333333333333333333333333334")), PlanUnit.FRACTION, 100) == \
+        [33, 33, 34]
+    assert plan_to_fen((Decimal("0.5" + "0" * 2000), Decimal("0.5")), PlanUnit.FRACTION, 101) == [51, 50]
+    with pytest.raises(ValueError, match="fractions add up to 0.99999999999999999999999999999999999, not 1"):
+        plan_to_fen((Decimal("0.5"), Decimal("0.49999999999999999999999999999999999")), PlanUnit.FRACTION, 100)
+
+
+def test_each_custom_plan_is_split_once_per_quote(monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 16, row 9: a plan was converted to fen three times per loan (the model's check, then twice by the
+    kernels' arrays); an 856 KB request of 100 such loans cost 1.9-2.5 s. Each plan is now converted once."""
+    from subsidy_engine import loans as loans_module
+
+    calls: list[int] = []
+    split = loans_module.split_largest_remainder
+
+    def counted(total: int, weights: list[Decimal]) -> list[int]:
+        calls.append(total)
+        return split(total, weights)
+
+    monkeypatch.setattr(loans_module, "split_largest_remainder", counted)
+    entries = ("0.001666666661", "0.001666666662", "0.001666666663")  # plans no earlier test has converted
+    body = {**GOOD, "insurance": [], "loans": [_custom_loan(f"C{k}", entry=e) for k, e in enumerate(entries)]}
+    response = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR)
+    assert {"C0", "C1", "C2"} <= {c.item_id for c in response.claims}
+    assert len(calls) == 3
+
+
+def test_a_request_beyond_the_work_bound_is_refused_before_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 16, row 9: the periods of a request's loans are counted before any of them is read; a request over
+    MAX_PERIODS is refused with one message naming the bound, without converting a single plan."""
+    from subsidy_engine import loans as loans_module
+    from subsidy_engine.quote import MAX_PERIODS
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a plan was converted before the request's size was checked")
+
+    loan = _custom_loan("C", periods=600)
+    over = MAX_PERIODS // 600 + 1
+    monkeypatch.setattr(loans_module, "split_largest_remainder", refuse)
+    with pytest.raises(ValidationError, match=f"{over * 600:,} periods .* at most {MAX_PERIODS:,}"):
+        QuoteRequest.model_validate({**GOOD, "loans": [{**loan, "loan_id": f"C{k}"} for k in range(over)]})
+
+
+@pytest.mark.parametrize("loan_id, message", [
+    ("L\x00", r"contains a control character \(U\+0000\)"), ("\x00", "control character"),
+    ("L\u200b", r"U\+200B"), ("L\n", r"U\+000A"), ("   ", "is blank"), ("\u3000", "is blank")])
+def test_an_id_with_a_control_character_is_a_422_naming_the_field(client: TestClient, loan_id: str,
+                                                                   message: str) -> None:
+    """issue 16, row 4: a NUL in an id was a 500 (numpy's string arrays drop trailing NULs)."""
+    answer = client.post("/quote", json={**GOOD, "loans": [{**GOOD["loans"][0], "loan_id": loan_id}]})
+    assert answer.status_code == 422, answer.text[:300]
+    [detail] = answer.json()["detail"]
+    assert detail["loc"] == ["body", "loans", 0, "loan_id"]
+    assert re.search(message, detail["msg"]), detail["msg"]
+
+
+@pytest.mark.parametrize("first, second", [("L", "L\x00"), ("L0", "L0 "), ("L0", "\u3000L0"), ("é", "e\u0301")])
+def test_ids_that_read_alike_are_duplicates(client: TestClient, first: str, second: str) -> None:
+    """issue 16, row 4: ids ``L`` and ``L\\x00`` were two loans, and the explanation showed L's figures for the
+    other; ids are compared in NFC without surrounding spaces, so ``L0`` and ``L0 `` are one id: a 422."""
+    loans = [{**GOOD["loans"][0], "loan_id": first}, {**GOOD["loans"][0], "loan_id": second, "principal": "1000"}]
+    answer = client.post("/quote", json={**GOOD, "loans": loans})
+    assert answer.status_code == 422, answer.text[:300]
+
+
+def test_ids_are_answered_as_normalised() -> None:
+    """issue 16, row 4: the id a response names is the normalised one (NFC, trimmed)."""
+    body = {**GOOD, "project": {**GOOD["project"], "project_id": " P1\u3000"},
+            "loans": [{**GOOD["loans"][0], "loan_id": " e\u0301 "}]}
+    response = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR)
+    assert response.project_id == "P1" and response.schedules[0].loan_id == "é"
+
+
+def _class_names() -> set[str]:
+    """Every CamelCase class name defined in the modules the service runs (names a message must never show)."""
+    import inspect
+    import sys
+
+    import subsidy_engine.serve  # noqa: F401  (and all it imports)
+
+    names = set()
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("subsidy_engine"):
+            names |= {name for name, value in vars(module).items()
+                      if inspect.isclass(value) and value.__module__.startswith("subsidy_engine")
+                      and re.fullmatch(r"_?[A-Z][a-z]+[A-Z]\w*", name)}
+    return {name.lstrip("_") for name in names}
+
+
+BAD_REQUESTS = [
+    {**GOOD, "rate_by_stage": {"pilot": "0.3"}},  # was "1 validation error for InvestmentSubsidyRule ..."
+    {**GOOD, "rate_by_stage": {"pilot": "0.3", "demonstration": "x"}},
+    {**GOOD, "loans": [{**GOOD["loans"][0], "floating": {"tenor": "7Y", "spread_bp": "0"}}]},
+    {**GOOD, "loans": [{**GOOD["loans"][0], "floating": {"tenor": "5Y", "spread_bp": 1.5}}]},
+    {**GOOD, "loans": [{**GOOD["loans"][0], "floating": "5Y"}]},
+    {**GOOD, "loans": [{**GOOD["loans"][0], "method": "custom"}]},
+    {**GOOD, "loans": [{**GOOD["loans"][0], "method": "custom", "principal_plan": ["1", "2"]}]},
+    {**GOOD, "loans": [{**GOOD["loans"][0], "annual_rate": "0.03"}]},
+    {**GOOD, "loans": [{**GOOD["loans"][0], "loan_id": 5}]},
+    {**GOOD, "loans": [{**GOOD["loans"][0], "frequency": "weekly"}]},
+    {**GOOD, "insurance": [{**GOOD["insurance"][0], "product_field": 3}]},
+    {**GOOD, "insurance": [{**GOOD["insurance"][0], "premium": "-1"}]},
+    {**GOOD, "events": [{"event_id": "V", "kind": "nope", "enterprise_id": "E1", "date": "2026-05-01"}]},
+    {**GOOD, "events": [{"event_id": "V", "kind": "listing", "enterprise_id": "E1", "date": "2026-05-01"}]},
+    {**GOOD, "project": {**GOOD["project"], "domain": "moon"}},
+    {**GOOD, "project": {**GOOD["project"], "eligible_investment": "600000000"}},
+    {**GOOD, "project": {**GOOD["project"], "platform_type": "quasi_operating"}},
+    {**GOOD, "project": {**GOOD["project"], "start_date": "2020-01-01"}},
+    {**GOOD, "years": [2030]}, {**GOOD, "include_schedules": "yes"}, {"project": None},
+]
+
+
+@pytest.mark.parametrize("body", BAD_REQUESTS, ids=range(len(BAD_REQUESTS)))
+def test_no_message_names_an_internal_class(client: TestClient, body: dict[str, Any]) -> None:
+    """issue 16, row 12: an error said "1 validation error for InvestmentSubsidyRule"; no answer names a class of
+    subsidy_engine (nor pydantic's wrapping of one)."""
+    names = _class_names()
+    assert {"InvestmentSubsidyRule", "QuoteLoan", "FloatingRate"} <= names
+    answer = client.post("/quote", json=body)
+    text = answer.text
+    leaked = sorted(name for name in names if re.search(rf"\b{name}\b", text))
+    assert not leaked and "validation error for" not in text and "errors.pydantic.dev" not in text, text[:400]
+    assert answer.status_code in (200, 422)
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False)
+                           | st.text(max_size=8) | st.sampled_from(["", "x", "1e9", "-1", "5Y", "custom", "2026-13-01"]),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                        max_size=3), max_leaves=6)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(["project", "loan", "floating", "insurance", "request"]), key=st.text(max_size=3),
+       pick=st.integers(0, 100), value=JSON_VALUES)
+def test_no_message_names_an_internal_class_whatever_the_value(client: TestClient, where: str, key: str, pick: int,
+                                                               value: Any) -> None:
+    """issue 16, row 12: any field of a request (or a new one) set to any JSON value is answered 200 or 422, and
+    no 422 names a class of subsidy_engine."""
+    body = json.loads(json.dumps({**GOOD, "loans": [{**GOOD["loans"][0]}]}))
+    target = {"project": body["project"], "loan": body["loans"][0], "floating": body["loans"][0]["floating"],
+              "insurance": body["insurance"][0], "request": body}[where]
+    fields = sorted(target)
+    target[fields[pick % len(fields)] if pick < 90 else key] = value
+    answer = client.post("/quote", json=body)
+    assert answer.status_code in (200, 422), answer.text[:300]
+    leaked = sorted(name for name in _class_names() if re.search(rf"\b{name}\b", answer.text))
+    assert not leaked and "validation error for" not in answer.text, answer.text[:400]
+
+
+def test_openapi_shows_amounts_as_decimal_strings(client: TestClient) -> None:
+    """issue 16, row 12: the schema said ``number`` for amounts and rates, which are refused as floats; it shows
+    a decimal string (with its pattern and an example) or an integer, which is what is read."""
+    from subsidy_engine.money import PLAIN_NUMBER
+
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+
+    def decimals(node: Any) -> list[Any]:
+        found = []
+        if isinstance(node, dict):
+            if node.get("type") == "number" or node.get("format") == "decimal":
+                found.append(node)
+            for value in node.values():
+                found += decimals(value)
+        elif isinstance(node, list):
+            for value in node:
+                found += decimals(value)
+        return found
+
+    shown = decimals(schema)
+    assert shown and all(node.get("type") == "string" for node in shown), [n for n in shown if n.get("type")][:3]
+    principal = schema["QuoteLoan"]["properties"]["principal"]
+    assert {"type": "integer"} in principal["anyOf"]
+    [text] = [option for option in principal["anyOf"] if option.get("type") == "string"]
+    assert text["format"] == "decimal" and text["pattern"] == f"^{PLAIN_NUMBER}$" and text["examples"]
+    assert all(re.fullmatch(PLAIN_NUMBER, example) for example in text["examples"])
+    plan = schema["QuoteLoan"]["properties"]["principal_plan"]["anyOf"][0]["items"]
+    assert any(option.get("format") == "decimal" for option in plan["anyOf"])
+    assert "decimal" in json.dumps(schema["FloatingRate"]["properties"]["spread_bp"])
+
+
+def test_a_quote_s_claims_stay_within_its_years(tmp_path: Any) -> None:
+    """issue 16, row 11: a quote returned claims for 2101 and 2102 though its bound is 2000-2100; claims after
+    2100 are left out, with a note saying so (as the engine's own window of years does: the caps still count
+    what earlier years paid). (The bundled file ends its coverage in 2030: a file with an open end is needed.)"""
+    from subsidy_engine.quote import _quote
+    from subsidy_engine.rates import schedules_dir
+
+    text = (schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8")
+    open_ended = re.sub(r"^covers_until:\n(?:[ #].*\n)+", "", text, flags=re.MULTILINE)
+    assert open_ended != text
+    (tmp_path / "policy.yaml").write_text(open_ended, encoding="utf-8")
+    policy = load_policy(tmp_path / "policy.yaml")
+    body = {**GOOD, "project": {**GOOD["project"], "start_date": "2100-01-01"},
+            "loans": [{"loan_id": "L1", "principal": "1000000", "annual_rate": "0.035", "term_months": 36,
+                       "start_date": "2100-06-15"}],
+            "insurance": [{**GOOD["insurance"][0], "start_date": "2100-04-01"}]}
+    response = quote(QuoteRequest.model_validate(body), policy=policy, lpr=LPR)
+    assert {c.instrument for c in response.claims} == {"interest_subsidy", "premium_subsidy", "investment_subsidy"}
+    assert {c.year for c in response.claims} == {2100}, sorted({c.year for c in response.claims})
+    assert {t.year for t in response.by_year_measure} == {2100} and all(c.year == 2100 for c in response.caps_that_bit)
+    assert any("after 2100 left out" in note for note in response.notes), response.notes
+    assert not re.search(r":2101|:2102|, 2101|, 2102", response.explanation)
+    assert _quote(QuoteRequest.model_validate(body), policy=policy, lpr=LPR, fast=False) == response
+    assert not any("after 2100" in note for note in quote(QuoteRequest.model_validate(GOOD), policy=policy,
+                                                          lpr=LPR).notes)
+
+
+# -- the HTTP body: streamed with a limit and a read timeout (issue 16, row 9) -------------------------------------
+async def _call(app: Any, headers: list[tuple[bytes, bytes]], receive: Any, timeout: float = 10.0) -> dict[str, Any]:
+    """The app called as uvicorn calls it; the status, headers and body it answered."""
+    import anyio
+
+    answer: dict[str, Any] = {"body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"], answer["headers"] = message["status"], dict(message["headers"])
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/quote", "raw_path": b"/quote", "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), *headers], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}
+    with anyio.fail_after(timeout):
+        await app(scope, receive, send)
+    return answer
+
+
+def _chunks(count: int, size: int = 65_536) -> tuple[Any, list[int]]:
+    """A receive() giving ``count`` chunks of ``size`` bytes, and the list of what it gave."""
+    given: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        if len(given) < count:
+            given.append(size)
+            return {"type": "http.request", "body": b" " * size, "more_body": len(given) < count}
+        return {"type": "http.request", "body": b"", "more_body": False}
+    return receive, given
+
+
+def test_an_oversize_body_is_a_413(client: TestClient) -> None:
+    """issue 16, row 9: a body over the limit is a 413 (it was a 422, after reading it whole)."""
+    answer = client.post("/quote", content=b"x" * 2_000_000, headers={"content-type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["detail"][0]["loc"] == ["body"]
+
+
+def test_a_body_declared_too_large_is_a_413_before_it_is_read() -> None:
+    """issue 16, row 9: a 500 MB POST was read whole before the 1 MB check (1.34 GB peak); a Content-Length over
+    the limit is answered 413 without reading a byte, and the connection is closed."""
+    import anyio
+
+    app = create_app(POLICY, LPR, max_body_bytes=1_000_000)
+    receive, given = _chunks(8_000)
+    answer = anyio.run(_call, app, [(b"content-length", b"524288000")], receive)
+    assert answer["status"] == 413 and given == []
+    assert answer["headers"][b"connection"] == b"close"
+    assert "524,288,000 bytes" in json.loads(answer["body"])["detail"][0]["msg"]
+
+
+def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit() -> None:
+    """issue 16, row 9: without a Content-Length (chunked), the body is read piece by piece and refused with a 413
+    as soon as it passes the limit: never more than the limit is held."""
+    import anyio
+
+    app = create_app(POLICY, LPR, max_body_bytes=1_000_000)
+    receive, given = _chunks(200)  # 13 MB offered
+    answer = anyio.run(_call, app, [(b"transfer-encoding", b"chunked")], receive)
+    assert answer["status"] == 413 and sum(given) <= 1_000_000 + 65_536
+    assert "more than the 1,000,000 bytes allowed" in json.loads(answer["body"])["detail"][0]["msg"]
+
+
+def test_a_stalled_upload_is_dropped_after_the_read_timeout() -> None:
+    """issue 16, row 9: 300 stalled uploads were held forever; a body whose next piece does not come within
+    ``read_timeout`` is answered 408 and the connection closed."""
+    import time
+
+    import anyio
+
+    app = create_app(POLICY, LPR, read_timeout=0.3)
+    sent = []
+
+    async def receive() -> dict[str, Any]:
+        if not sent:
+            sent.append(1)
+            return {"type": "http.request", "body": b'{"project": ', "more_body": True}
+        await anyio.sleep(3600)  # the client stalls
+        raise AssertionError("unreachable")
+
+    started = time.perf_counter()
+    answer = anyio.run(_call, app, [(b"content-length", b"5000")], receive, 5.0)
+    assert answer["status"] == 408 and answer["headers"][b"connection"] == b"close"
+    assert time.perf_counter() - started < 2.0
+
+
+def test_a_trickled_upload_is_dropped_after_the_body_timeout() -> None:
+    """issue 16, row 9: a client sending a byte just within each read timeout is dropped when the whole body has
+    taken longer than ``body_timeout``."""
+    import anyio
+
+    app = create_app(POLICY, LPR, read_timeout=0.3, body_timeout=0.6)
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep(0.1)
+        return {"type": "http.request", "body": b" ", "more_body": True}
+
+    answer = anyio.run(_call, app, [(b"content-length", b"5000")], receive, 5.0)
+    assert answer["status"] == 408
+
+
+def test_a_client_leaving_mid_body_is_not_an_error() -> None:
+    """issue 16, row 9: a client that closes the connection in the middle of its body is let go (a 400 nobody
+    reads), not an exception of the application."""
+    import anyio
+
+    app = create_app(POLICY, LPR)
+    sent = []
+
+    async def receive() -> dict[str, Any]:
+        if not sent:
+            sent.append(1)
+            return {"type": "http.request", "body": b'{"project": ', "more_body": True}
+        return {"type": "http.disconnect"}
+
+    assert anyio.run(_call, app, [(b"content-length", b"5000")], receive)["status"] == 400

@@ -20,11 +20,25 @@ compares the fast path, the batch path and the batch run).
 
 **Bounds** (a clear error each, never a silent cut): at most 100 loans, 100
 insurance policies and 100 events; terms up to 50 years (600 months), a
-custom plan at most one entry a period; amounts up to 1e12 yuan; ids up to 64
-characters; dates and years 2000-2100; insurance and events of the project's
-own enterprise. Floats, NaN and infinities are refused for amounts (write
-``"1000000.00"`` or an integer). A row the engine's table checks reject (e.g.
-an eligible investment above the total) is an error, not a partial quote.
+custom plan at most one entry a period; at most :data:`MAX_PERIODS` (36,000)
+periods over all the loans, a hundred 30-year monthly loans, which bounds a
+quote's work (these counts are checked on the request as sent, before any
+item is read); amounts up to 1e12 yuan; ids up to 64 characters; dates and
+years 2000-2100; insurance and events of the project's own enterprise.
+Floats, NaN and infinities are refused for amounts (write ``"1000000.00"`` or
+an integer); the JSON Schema shows amounts and rates as decimal strings (or
+integers). A row the engine's table checks reject (e.g. an eligible
+investment above the total) is an error, not a partial quote.
+
+**Ids** are read by :func:`subsidy_engine.ids.normalise_id`: Unicode NFC,
+surrounding spaces trimmed, a control or format character refused, so that
+``"L0"`` and ``"L0 "`` are one id (a duplicate, refused) and a NUL never
+reaches the engine's string columns. Responses name the normalised ids.
+
+**Years.** A quote's claims are those of 2000-2100, its stated years. A loan
+or policy running past 2100 is computed whole (its caps count every earlier
+year), but its claims after 2100 are left out, with a note, as a window of
+``years`` leaves out the years outside it.
 
 **LPR.** Floating loans reset on published fixings and, after the data, on the
 last fixing held flat until the last loan matures (an explicit projection, named
@@ -35,22 +49,39 @@ from __future__ import annotations
 
 import hashlib
 import operator
+from dataclasses import replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import accumulate
 from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import (
+    DEFAULT_REF_TEMPLATE,
+    GenerateJsonSchema,
+    JsonSchemaMode,
+    JsonSchemaValue,
+)
+from pydantic_core import core_schema
 
-from .enums import Stage
+from .enums import Frequency, Stage
 from .evaluate import CLAIM_COLUMNS, CUT_COLUMNS, MEASURE_OF, evaluate
 from .explain import explain_facts, facts_of
 from .grants import Event
+from .ids import normalise_id
 from .insurance import InsurancePolicy
 from .investment import Project
 from .loans import Loan
-from .money import ONE_FEN, fen_to_yuan
+from .money import ONE_FEN, PLAIN_NUMBER, fen_to_yuan
 from .one_project import ClaimRow, ProjectClaims, cells, project_claims
 from .policy import Policy, load_policy
 from .provenance import engine_version
@@ -60,11 +91,21 @@ from .tables import PortfolioTables, check_tables
 
 MAX_ITEMS = 100
 MAX_TERM_MONTHS = 600
+#: The most schedule periods a quote computes over all its loans: a hundred 30-year monthly loans. A quote's
+#: work (reading plans, the kernels, the schedules' columns) grows with it; at the bound it is about a second.
+MAX_PERIODS = 36_000
 MAX_AMOUNT = Decimal("1e12")
-Id = Annotated[str, Field(min_length=1, max_length=64)]
+LAST_YEAR = 2100
 
 
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+def _id(value: str) -> str:
+    return normalise_id(value)  # its ValueError is the field's one-line message
+
+
+Id = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_id)]
+
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(LAST_YEAR, 12, 31)
 
 
 def _in_years(day: date, name: str) -> None:
@@ -161,6 +202,32 @@ class QuoteProject(Project):
         return self
 
 
+def _periods_as_sent(loan: object) -> int:
+    """The periods a loan of the request will have (at least its plan's entries), read from the JSON without
+    validating it; what is not a number counts as nothing here and is refused by the loan's own checks."""
+    if isinstance(loan, Loan):
+        return loan.periods
+    if not isinstance(loan, dict):
+        return 0
+    term, plan = loan.get("term_months"), loan.get("principal_plan")
+    months = term if isinstance(term, int) and not isinstance(term, bool) and 0 < term <= MAX_TERM_MONTHS else 0
+    try:
+        per_period = Frequency.parse(loan.get("frequency") or Frequency.MONTHLY).months
+    except (ValueError, TypeError):
+        per_period = 1
+    return max(months // per_period, len(plan) if isinstance(plan, (list, tuple)) else 0)
+
+
+class _DecimalsAsText(GenerateJsonSchema):
+    """JSON Schema of a request with every amount and rate as it is read: a decimal string (or an integer),
+    never a JSON number, since a float is refused."""
+
+    def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
+        return {"anyOf": [{"type": "string", "format": "decimal", "pattern": f"^{PLAIN_NUMBER}$",
+                           "examples": ["1000000.00", "0.0385"]},
+                          {"type": "integer"}]}
+
+
 class QuoteRequest(BaseModel):
     """One project, as JSON; ``years`` is ``[first, last]`` (default: every year with a claim)."""
 
@@ -173,6 +240,25 @@ class QuoteRequest(BaseModel):
     years: tuple[Annotated[int, Field(ge=2000, le=2100)], Annotated[int, Field(ge=2000, le=2100)]] | None = None
     rate_by_stage: dict[Stage, Annotated[str, Field(max_length=20)]] | None = None
     include_schedules: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _within_the_work_bound(cls, data: Any) -> Any:
+        """The request's size, counted on the JSON as sent, before a single item is read: pydantic checks a
+        list's length only after validating every item, and 101 loans of 600-entry plans cost their reading."""
+        if not isinstance(data, dict):
+            return data
+        for name in ("loans", "insurance", "events"):
+            items = data.get(name)
+            if isinstance(items, (list, tuple)) and len(items) > MAX_ITEMS:
+                raise ValueError(f"{name}: {len(items):,} items; a quote takes at most {MAX_ITEMS}")
+        loans = data.get("loans")
+        if isinstance(loans, (list, tuple)):
+            periods = sum(_periods_as_sent(loan) for loan in loans)
+            if periods > MAX_PERIODS:
+                raise ValueError(f"loans: {periods:,} periods in all; a quote computes at most {MAX_PERIODS:,} "
+                                 f"(a hundred 30-year monthly loans)")
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> QuoteRequest:
@@ -190,6 +276,14 @@ class QuoteRequest(BaseModel):
                 raise ValueError(f"enterprise {item.enterprise_id!r} is not the project's enterprise "
                                  f"{self.project.enterprise_id!r}")
         return self
+
+    @classmethod
+    def model_json_schema(cls, by_alias: bool | None = None, ref_template: str = DEFAULT_REF_TEMPLATE,
+                          schema_generator: type[GenerateJsonSchema] = _DecimalsAsText,
+                          mode: JsonSchemaMode = "validation", **kwargs: Any) -> dict[str, Any]:
+        """The request's JSON Schema; amounts and rates are decimal strings or integers (see ``_DecimalsAsText``)."""
+        return super().model_json_schema(by_alias=by_alias, ref_template=ref_template,
+                                         schema_generator=schema_generator, mode=mode, **kwargs)
 
     @field_validator("rate_by_stage")
     @classmethod
@@ -313,6 +407,35 @@ class QuoteResponse(BaseModel):
     inputs_sha256: str
 
 
+#: pydantic's messages that name a model class (``ctx["class_name"]``), said without it.
+_WITHOUT_CLASS = {"model_type": "must be a JSON object", "model_attributes_type": "must be a JSON object",
+                  "dataclass_type": "must be a JSON object", "dataclass_exact_type": "must be a JSON object",
+                  "is_instance_of": "is not of the kind expected here",
+                  "is_subclass_of": "is not of the kind expected here"}
+
+
+def validation_messages(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
+    """Each problem of a validation error as (location, one-line message, type), in people's words.
+
+    pydantic's ``"Value error, "`` prefix is dropped and a message naming a class of the engine (``"Input should
+    be a valid dictionary or instance of QuoteProject"``) is said without it; ``str(exc)`` would start with
+    ``"1 validation error for InvestmentSubsidyRule"``.
+    """
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        if "class_name" in error.get("ctx", {}):
+            message = _WITHOUT_CLASS.get(error["type"], "is not of the kind expected here")
+        else:
+            message = " ".join(error["msg"].removeprefix("Value error, ").split())
+        problems.append((tuple(error["loc"]), message, error["type"]))
+    return problems
+
+
+def _one_line(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, loc))}: {message}" if loc else message
+                     for loc, message, _ in validation_messages(exc))
+
+
 def _frame(items: list[BaseModel], columns: list[str]) -> pd.DataFrame:
     """The items as a table of plain Python cells (object columns: an absent value stays None, an integer
     stays an integer), each row as :func:`~subsidy_engine.one_project.cells` spells it."""
@@ -344,6 +467,10 @@ def quote_tables(request: QuoteRequest) -> PortfolioTables:
 def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, years: range | None) -> ProjectClaims:
     """The batch path: the request as a one-project portfolio through :func:`subsidy_engine.evaluate`."""
     claims = evaluate(quote_tables(request), policy, years, rate_by_stage=request.rate_by_stage, lpr=curve)
+    refused = claims.rejections[claims.rejections.table == "projects"]
+    if len(refused):  # the request's one project cannot be computed (e.g. before any parameter set): say why
+        raise ValueError("; ".join(f"project {request.project.project_id}: {r.field} {r.reason}"
+                                   for r in refused.itertuples()))
     failed = set(claims.rejections.id[claims.rejections.table == "loans"].astype(str))
     return ProjectClaims(
         rows=[ClaimRow(*(getattr(r, c) for c in CLAIM_COLUMNS)) for r in claims.table.itertuples()],
@@ -428,7 +555,24 @@ def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve
     exact zero) must not change a figure or its spelling.
     """
     with localcontext(_QUOTE_CONTEXT):
-        return _quote_in_context(request, policy=policy, lpr=lpr, fast=fast)
+        try:
+            return _quote_in_context(request, policy=policy, lpr=lpr, fast=fast)
+        except ValidationError as exc:  # a model of the engine refused a value of the request: its words only
+            raise ValueError(_one_line(exc)) from None
+
+
+def _claims(request: QuoteRequest, policy: Policy, curve: LprCurve, years: range | None, fast: bool) -> ProjectClaims:
+    """The project's claims in ``years``: the fast path when it takes the request, else the batch path."""
+    if fast:
+        try:
+            result = project_claims(request.project, request.loans, request.insurance, request.events, policy,
+                                    curve, years=years, rate_by_stage=request.rate_by_stage, digest=_digest(request))
+        except ArithmeticError:
+            # a value the bounds let through but an int64 column cannot hold: the tables' checks name it
+            result = None
+        if result is not None:
+            return result
+    return _through_tables(request, policy, curve, years)
 
 
 def _quote_in_context(request: QuoteRequest, *, policy: Policy | None, lpr: LprCurve | None,
@@ -441,16 +585,15 @@ def _quote_in_context(request: QuoteRequest, *, policy: Policy | None, lpr: LprC
             last = max(date(loan.start_date.year + loan.term_months // 12 + 2, 12, 31) for loan in request.loans)
             curve = curve.hold_flat(until=max(last, curve.coverage_end))
     years = None if request.years is None else range(request.years[0], request.years[1] + 1)
-    result = None
-    if fast:
-        try:
-            result = project_claims(request.project, request.loans, request.insurance, request.events, policy,
-                                    curve, years=years, rate_by_stage=request.rate_by_stage, digest=_digest(request))
-        except ArithmeticError:
-            # a value the bounds let through but an int64 column cannot hold: the tables' checks name it
-            result = None
-    if result is None:
-        result = _through_tables(request, policy, curve, years)
+    result = _claims(request, policy, curve, years, fast)
+    beyond = sum(row.year > LAST_YEAR for row in result.rows)
+    if beyond:
+        # Claims after the quote's last year: computed again with the engine's own window of years, which
+        # leaves them out after every cap has counted the years before (so no other figure changes), and
+        # makes the explanation speak of the same claims. Rare (a loan or policy running past 2100).
+        result = _claims(request, policy, curve, range(FIRST_DAY.year, LAST_YEAR + 1), fast)
+        note = f"{beyond} claim(s) after {LAST_YEAR} left out: a quote covers the years {FIRST_DAY.year}-{LAST_YEAR}"
+        result = replace(result, notes=[*result.notes, note])
     return _response(request, result)
 
 
@@ -483,5 +626,5 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         "inputs_sha256": result.provenance.parameters_sha256})
 
 
-__all__ = ["QuoteRequest", "QuoteResponse", "QuoteSchedule", "QuoteScheduleColumns", "QuoteScheduleRow", "quote",
-           "quote_tables"]
+__all__ = ["MAX_PERIODS", "QuoteRequest", "QuoteResponse", "QuoteSchedule", "QuoteScheduleColumns", "QuoteScheduleRow",
+           "quote", "quote_tables", "validation_messages"]
