@@ -138,3 +138,102 @@ def test_largest_remainder_conserves_the_total() -> None:
     parts = split_largest_remainder(1000, [Decimal(1)] * 7)
     assert sum(parts) == 1000 and max(parts) - min(parts) == 1
     assert parts[:6] == [143] * 6  # ties go to the earlier items
+
+
+# -- rates in rate files are bounded, every problem at once (issue 16, row 2) ---------------------------------------
+def _lpr_file(tmp_path, *changes: tuple[str, str]):
+    text = (schedules_dir() / "lpr.csv").read_text()
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new)
+    (tmp_path / "lpr.csv").write_text(text)
+    return tmp_path / "lpr.csv"
+
+
+def test_every_lpr_value_outside_the_bound_is_a_problem_naming_its_line(tmp_path) -> None:
+    """issue 16, row 2: an LPR file with 349.7 (or "3,000") loaded as a 349.7% (3000%) LPR and a floating loan was
+    amortised on it without a word. Every value outside (0, 100%] is a problem, all of them at once, each with the
+    line a text editor shows and the value; "3,00" is refused by the one amount-text rule (money.to_decimal)."""
+    path = _lpr_file(tmp_path, ("2020-03-20,4.05,4.75", "2020-03-20,349.7,4.75"),        # line 9
+                     ("2022-05-20,3.70,4.45", '2022-05-20,3.70,"3,000"'),                  # line 35
+                     ("2026-05-20,3.00,3.50", '2026-05-20,"3,00",0'))                      # line 83
+    with pytest.raises(ValueError) as err:
+        load_lpr(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: 4 problems: ") and "\n" not in message
+    assert "line 9: lpr_1y_pct: '349.7' is 349.7% a year, above 100%" in message
+    assert "line 35: lpr_5y_pct: '3,000' is 3000% a year, above 100%" in message
+    with pytest.raises(MoneyError) as comma:
+        to_decimal("3,00", "lpr_1y_pct")
+    assert f"line 83: {comma.value}" in message  # the same rule, word for word
+    assert "line 83: lpr_5y_pct: '0' is not positive" in message
+
+
+def test_lpr_lines_are_the_lines_a_text_editor_shows(tmp_path) -> None:
+    """issue 16, row 2: a blank line before a bad value moved the line the problem named (the reader counted
+    records, not lines)."""
+    path = _lpr_file(tmp_path, ("2019-09-20,4.20,4.85", "\n2019-09-20,4.20,4.85"),
+                     ("2020-03-20,4.05,4.75", "2020-03-20,349.7,4.75"))  # now on line 10
+    with pytest.raises(ValueError, match=r"lpr.csv, line 10: lpr_1y_pct: '349.7'"):
+        load_lpr(path)
+
+
+def test_a_projected_lpr_outside_the_bound_is_refused_every_value_at_once() -> None:
+    """issue 16, row 2: a projection (a curve given in code) took any rate, 349.7% included."""
+    with pytest.raises(ValueError) as err:
+        load_lpr().with_projection([{"date": "2026-12-21", "lpr_1y_pct": "349.7", "lpr_5y_pct": "3.50"},
+                                    {"date": "2027-12-20", "lpr_1y_pct": "3.00", "lpr_5y_pct": "-0.5"}],
+                                   until=date(2030, 12, 31), label="hot")
+    message = str(err.value)
+    assert "projection 'hot': 2 problems" in message
+    assert "2026-12-21: lpr_1y_pct: '349.7' is 349.7% a year, above 100%" in message
+    assert "2027-12-20: lpr_5y_pct: '-0.5' is not positive" in message
+
+
+def test_a_scenario_that_takes_the_lpr_out_of_bounds_is_refused_naming_each_change(tmp_path) -> None:
+    """issue 16, row 2: a scenario's shifts of +34,000 bp priced floating loans at 343% with exit 0."""
+    from subsidy_engine.scenario import ScenarioError, load_scenario
+
+    path = tmp_path / "hot.yaml"
+    path.write_text("id: hot\nlpr:\n  shifts:\n    - {from: 2027-01-20, bp: 34000}\n"
+                    "    - {from: 2028-01-20, bp: -34400, tenor: 5Y}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path).curve(load_lpr())
+    message = str(err.value)
+    assert message.startswith(f"{path}: lpr.shifts: 4 problems: ") and "\n" not in message
+    assert "from 2027-01-20: the 1Y LPR would be 343% a year, above 100%" in message
+    assert "from 2027-01-20: the 5Y LPR would be 343.5% a year, above 100%" in message
+    assert "from 2028-01-20: the 1Y LPR would be 343% a year" in message
+    assert "from 2028-01-20: the 5Y LPR would be -0.5% a year, not positive" in message
+
+
+def test_policy_rates_are_bounded_every_value_at_once(tmp_path) -> None:
+    """issue 16, row 2 (held already, kept as a check): a parameter file's rates and shares are fractions at most
+    money.MAX_ANNUAL_RATE, and every value above it is named in one error."""
+    import copy
+
+    import yaml
+
+    from subsidy_engine import PolicyError, load_policy
+
+    data = yaml.safe_load((schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8"))
+    changed = copy.deepcopy(data)
+    parameters = changed["parameter_sets"][0]["parameters"]
+    parameters["interest_subsidy"]["points"]["value"] = "3.497"
+    parameters["insurance_premium"]["share"]["value"] = "80"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(PolicyError) as err:
+        load_policy(tmp_path / "p.yaml")
+    assert "interest_subsidy.points.value: Value error, 3.497 is above 1" in str(err.value)
+    assert "insurance_premium.share.value: Value error, 80 is above 1" in str(err.value)
+
+
+def test_every_cli_rate_outside_the_bound_is_named_at_once() -> None:
+    """issue 16, row 2: ``--rates pilot=2,demonstration=300%,...`` named only its first bad rate."""
+    from subsidy_engine.cli import _rates
+
+    with pytest.raises(ValueError) as err:
+        _rates("pilot=2,demonstration=300%,promotion=0.1")
+    message = str(err.value)
+    assert "--rates pilot=2: 2 is not a fraction between 0 and 1" in message
+    assert "--rates demonstration=300%: 3.00 is not a fraction between 0 and 1" in message

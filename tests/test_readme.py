@@ -18,7 +18,10 @@ def test_readme_python_examples_run() -> None:
     assert len(namespace["result"].rejections) > 0
     assert namespace["subsidy"].total == Decimal("49274.69")  # = the Decimal reference
     claims = namespace["claims"]
-    assert claims.rejections.empty and claims.total > 0 and not claims.notes  # rates were given
+    assert claims.rejections.empty and claims.total > 0
+    notes = list(claims.notes)
+    assert not [n for n in notes if "investment subsidy" in n]  # rates were given
+    assert [n for n in notes if "LPR projection 'flat'" in n]  # issue 16, row 11: the projection is said
     comparison = namespace["comparison"]
     assert (comparison.by_year().delta_awarded != 0).any()
     assert namespace["paths"].awarded_fen.shape[0] == 20

@@ -134,7 +134,9 @@ class Claims:
         ``loan_id, projected_from``: loans priced partly from a projected LPR.
     years : tuple of int, or None (every year)
     notes : tuple of str
-        What was not evaluated and why (e.g. no investment-subsidy rate given).
+        What was not evaluated and why (e.g. no investment-subsidy rate given), and what the figures
+        assume beyond the data: an LPR projection some loans are priced on, a parameter file that
+        states no end of its coverage.
     provenance : Provenance
     attributes : DataFrame
         Row for row with ``table``: the attributes of the project describing each
@@ -216,7 +218,7 @@ def _drop_outside_coverage(tables: PortfolioTables, frames: dict[str, pd.DataFra
             continue
         days, missing = batch.date_column(table[column], column, batch.Rejections(len(table)))
         outside = ~missing & ((days < lo) | (days > hi))
-        reason = f"no parameter set of {policy.name} is in force on it (the file covers {first} to {last or 'open end'})"
+        reason = f"no parameter set of {policy.name} is in force on it: {policy.coverage_text()}"
         why = np.full(len(table), reason, dtype=object)
         field_name = np.full(len(table), column, dtype=object)
         if name != "projects" and dropped_projects.shape[0] and "project_id" in table.columns:
@@ -381,6 +383,9 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
         subsidy = _add_loans(ctx, rows, ctx.loans, ctx.loan_project, ctx.kept_rows["loans"], lpr)
         details["interest_subsidy"] = subsidy
         projections = subsidy.internal["projections"]
+        if len(projections):  # a figure that rests on a projection says so (issue 16, row 11)
+            assert lpr is not None
+            ctx.notes.append(lpr.projection_note(len(projections), min(projections.projected_from)))
     _add_other_instruments(ctx, rows, details, rate_by_stage)
     table, attributes = _combine(rows, ctx, chosen_years)
     not_paid = _not_paid(details)
@@ -446,7 +451,7 @@ def _context(tables: PortfolioTables, policy: Policy) -> _Context:
     read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects)
     project_arrays, projects, project_rejections = read
     problems.append(_as_problems(tables, project_rejections, "projects", "project_id", kept_rows["projects"]))
-    ctx = _Context(policy, frames, kept_rows, problems, list(tables.notes), read, project_arrays, projects,
+    ctx = _Context(policy, frames, kept_rows, problems, [*tables.notes, *policy.notes], read, project_arrays, projects,
                    batch.arrow_text(projects["project_id"]), batch.arrow_text(projects["enterprise_id"]),
                    _funding_sources(_column_text(projects, "sector"), _column_text(projects, "district"),
                                     project_arrays["industry_or_software"]), frames["loans"],

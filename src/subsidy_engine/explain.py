@@ -4,7 +4,10 @@ For every claim of the project (in the years evaluated): the 78號 clause it res
 on (quoted from the parameter file's ``clauses``), the formula with the values
 used, each parameter with its status and source, and every cut from the gross
 amount to the amount paid, with the rule that made it. The funding sources
-quote the policy's closing paragraph.
+quote the policy's closing paragraph. What a figure assumes beyond the data is
+said on the claim it touches: a loan priced on a projected LPR (from the first
+projected reset on), and a parameter set the file gives no end (no
+``covers_until``); the result's notes, shown at the top, say what each is.
 """
 
 from __future__ import annotations
@@ -122,6 +125,15 @@ def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None)
 
 
 
+def _projected_from(facts: Facts, loan_id: str) -> date | None:
+    """The first reset of the loan priced on a projected LPR (``internal["projections"]``), or None."""
+    frame = facts.details["interest_subsidy"].internal.get("projections")
+    if frame is None or not len(frame):
+        return None
+    hit = frame.projected_from[frame.loan_id.astype(str).to_numpy() == loan_id]
+    return hit.iloc[0] if len(hit) else None
+
+
 def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
     d = _detail(facts, "interest_subsidy", "loan_id", row.item_id, row.year)
     parameters = facts.policy.sets[int(d["set_index"])]
@@ -133,9 +145,14 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
     rate_text = (f"fixed {Decimal(rate).normalize():f}" if rate is not None and not pd.isna(rate)
                  else f"floating {loan.get('floating_tenor')} LPR {loan.get('floating_spread_bp')} bp")
 
+    projected = _projected_from(facts, row.item_id)
+    assumed = ([(f"  Rate: from {projected} the LPR of this loan is not published data: the LPR projection "
+                 f"{facts.provenance.scenario!r} (see the note above).")]
+               if projected is not None and row.year >= projected.year else [])
     return [
         f"  Rule: {refs.clause(15, 1)}",
         f"  Loan {row.item_id}: principal {_yuan(loan['principal'])}, rate {rate_text}, drawn {start}.",
+        *assumed,
         f"  Formula: each period due in {row.year}: {FORMULAS[rule.form]} (days inside the window / days of "
         "the period), rounded half-up to the fen, at most the interest charged; summed over the year.",
         f"  Values: {refs.cite(parameters, 'interest_subsidy.points')}",
@@ -316,6 +333,9 @@ def explain_facts(facts: Facts) -> str:
         out.extend(lines)
         out.extend(_cut_lines(row, parameters, refs))
         out.append(f"  May draw on: {row.funding_sources.replace('|', ', ')} (parameter set {row.parameter_set})")
+        if facts.policy.open_ended(parameters):
+            out.append(f"  Parameter set {parameters.id} has no stated end (the parameter file gives no "
+                       "covers_until): it is applied here however late the item is (see the note above).")
     return "\n".join(out + refs.lines())
 
 

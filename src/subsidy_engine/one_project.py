@@ -40,7 +40,7 @@ them, it does not check and its figures are not the batch engine's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, NamedTuple, Sequence
 
@@ -65,6 +65,7 @@ from .rates import EPOCH, LprCurve
 from .schedule import Schedule
 
 NO_REJECTIONS = pd.DataFrame({c: pd.Series(dtype=object) for c in ("row", "id", "field", "reason")})
+NO_PROJECTIONS = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
 
 
 class ClaimRow(NamedTuple):
@@ -173,8 +174,8 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     ids = np.array([project_id], dtype=object)
     ctx = _Context(
         policy=policy, frames={}, kept_rows={}, problems=[],
-        notes=[], read=(parr, {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)},
-                        NO_REJECTIONS),
+        notes=list(policy.notes),
+        read=(parr, {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)}, NO_REJECTIONS),
         project_arrays=parr, projects={"project_id": ids},  # type: ignore[arg-type]  # the columns read
         project_id_text=pa.array([project_id], pa.string()),
         project_enterprise=pa.array([enterprise_id], pa.string()),
@@ -189,7 +190,11 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         by_year = subsidy_by_loan_year(engine.schedule_arrays(arrays, run.out, run.segment_rate), arrays.periods,
                                        policy)
         loan_ids = np.array([x.loan_id for x in project_loans], dtype=object)
-        subsidy = by_year.claim_rows(loan_ids[by_year.loan_of_year], by_year.loan_of_year, NO_REJECTIONS, {})
+        projections = _projections(loan_ids, run.projected_from)
+        subsidy = by_year.claim_rows(loan_ids[by_year.loan_of_year], by_year.loan_of_year, NO_REJECTIONS,
+                                     {"projections": projections})
+        if len(projections):  # as evaluate notes it, in the same place among the notes
+            ctx.notes.append(curve.projection_note(len(projections), min(projections.projected_from)))
         details["interest_subsidy"] = subsidy
         _add_subsidy(ctx, rows, subsidy, ctx.loan_project)
         schedules = _schedules(project_loans, run, curve)
@@ -250,6 +255,15 @@ def _shown(rows: _Rows, policy: Policy, parr: dict[str, np.ndarray], sources: st
                      measure[k], instrument[k],
                      item[k], year[k], *(column[k] for column in money), sources, parameter_set[k], parameter[k])
             for k in range(order.shape[0])]
+
+
+def _projections(loan_ids: np.ndarray, projected_from: np.ndarray) -> pd.DataFrame:
+    """``loan_id, projected_from`` of the loans priced partly on a projected LPR, as evaluate's ``projections``."""
+    projected = np.flatnonzero(projected_from >= 0)
+    if not projected.size:
+        return NO_PROJECTIONS
+    return pd.DataFrame({"loan_id": loan_ids[projected],
+                         "projected_from": [EPOCH + timedelta(days=int(d)) for d in projected_from[projected]]})
 
 
 def _schedules(loans: Sequence[Loan], run: engine.KernelResult, curve: LprCurve) -> dict[str, Schedule]:

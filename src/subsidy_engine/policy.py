@@ -9,6 +9,17 @@ validity periods of the sets are all errors that say where.
 
 Each project is evaluated under the set in force on its own anchor date:
 :meth:`Policy.set_index` maps an array of dates to sets in one call.
+
+**Coverage.** The sets cover an unbroken run of dates from the first set's
+``valid_from``; the last set may be open-ended (``valid_to: null``). The file may
+state how far its figures are meant to hold: ``covers_until`` (a value with its
+status and source, like every parameter, at most the last set's ``valid_to``).
+An item anchored after it is **rejected**, with a reason naming ``covers_until``,
+exactly as one anchored before the first set is (docs/conventions.md,
+"Parameter files"): a 2021 parameter set is not silently a 2100 one. A file
+that states no end at all (no ``covers_until``, the last set open) is still
+evaluated, but every result says so in its notes (:attr:`Policy.notes`), and
+``explain`` says so on each claim of the open set.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from typing import Annotated, Any, Callable, Generic, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
+from .dates import IsoDate
 from .enums import SubsidyForm
 from .interest_subsidy import InterestSubsidyRule
 from .io import read_yaml
@@ -156,8 +168,8 @@ class ParameterSet(BaseModel):
 
     model_config = _STRICT
     id: str
-    valid_from: date
-    valid_to: date | None
+    valid_from: IsoDate
+    valid_to: IsoDate | None
     note: str | None = None
     parameters: Parameters
 
@@ -189,6 +201,8 @@ class PolicyFile(BaseModel):
     model_config = _STRICT
     policy: str
     title: str
+    #: The last date the file's figures are meant for (see the module docstring, "Coverage").
+    covers_until: Parameter[IsoDate] | None = None
     clauses: dict[str, str] = {}
     sources: dict[str, Source]
     parameter_sets: list[ParameterSet]
@@ -205,6 +219,7 @@ class Policy:
         self.name, self.sources, self.digest, self.origin = data.policy, data.sources, digest, origin
         self.title = data.title
         self.clauses = data.clauses  # measure number (or "closing") -> the sentence of the policy text
+        self.covers_until = data.covers_until
         self.sets = tuple(sorted(data.parameter_sets, key=lambda s: s.valid_from))
         self._check_sources()
         self._check_coverage()
@@ -217,6 +232,9 @@ class Policy:
                     if parameter.source not in self.sources:
                         raise PolicyError(f"{self.origin}: set {s.id!r}, {section}.{name}: source "
                                           f"{parameter.source!r} is not defined under 'sources'")
+        if self.covers_until is not None and self.covers_until.source not in self.sources:
+            raise PolicyError(f"{self.origin}: covers_until: source {self.covers_until.source!r} is not defined "
+                              "under 'sources'")
 
     def _check_coverage(self) -> None:
         if not self.sets:
@@ -228,10 +246,47 @@ class Policy:
             if earlier.valid_to + timedelta(days=1) != later.valid_from:
                 raise PolicyError(f"{self.origin}: no parameters between {earlier.valid_to} "
                                   f"({earlier.id!r}) and {later.valid_from} ({later.id!r})")
+        if self.covers_until is not None:
+            end, first, last = self.covers_until.value, self.sets[0], self.sets[-1]
+            if end < first.valid_from:
+                raise PolicyError(f"{self.origin}: covers_until {end} is before {first.valid_from}, the valid_from "
+                                  f"of the first set {first.id!r}")
+            if last.valid_to is not None and end > last.valid_to:
+                raise PolicyError(f"{self.origin}: covers_until {end} is after {last.valid_to}, the valid_to of set "
+                                  f"{last.id!r}: no parameters between")
 
     @property
     def coverage(self) -> tuple[date, date | None]:
-        return self.sets[0].valid_from, self.sets[-1].valid_to
+        """The first and last dates an item may be anchored on: from the first set's ``valid_from`` to
+        ``covers_until`` when the file states it, else to the last set's ``valid_to`` (None: no end)."""
+        end = self.covers_until.value if self.covers_until is not None else self.sets[-1].valid_to
+        return self.sets[0].valid_from, end
+
+    def coverage_text(self) -> str:
+        """The coverage in words, for the reason an item outside it is rejected (one rule, every path).
+
+        >>> load_policy().coverage_text()
+        'the file covers 2021-07-22 to covers_until 2030-12-31 (inferred)'
+        """
+        first, last = self.coverage
+        if self.covers_until is not None:
+            return f"the file covers {first} to covers_until {last} ({self.covers_until.status})"
+        return f"the file covers {first} to {last or 'open end'}"
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What every result under this file notes of it: that the last set has no stated end, when so."""
+        if self.coverage[1] is not None:
+            return ()
+        last = self.sets[-1]
+        note = (f"{self.origin} states no end of its coverage (no covers_until, and set {last.id!r} has no "
+                f"valid_to): the parameters in force from {last.valid_from} are applied to every later date, "
+                "however late; state covers_until to have items beyond it rejected")
+        return (note,)
+
+    def open_ended(self, parameters: ParameterSet) -> bool:
+        """True when ``parameters`` is the last set of a file that states no end (see :attr:`notes`)."""
+        return self.coverage[1] is None and parameters.id == self.sets[-1].id
 
     def at(self, day: date) -> ParameterSet:
         """The set in force on ``day``; outside the coverage a :class:`CoverageError`."""
@@ -246,8 +301,7 @@ class Policy:
             outside |= days > epoch_days(last)
         if outside.any():
             bad = date(1970, 1, 1) + timedelta(days=int(days[np.argmax(outside)]))
-            raise CoverageError(f"{self.origin}: no parameters in force on {bad} "
-                                f"(the file covers {first} to {last or 'open end'})")
+            raise CoverageError(f"{self.origin}: no parameters in force on {bad}: {self.coverage_text()}")
         return np.searchsorted(self._starts, days, side="right") - 1
 
 
@@ -283,7 +337,7 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
 
     >>> policy = load_policy()
     >>> policy.name, policy.coverage
-    ('京經信發〔2021〕78號', (datetime.date(2021, 7, 22), None))
+    ('京經信發〔2021〕78號', (datetime.date(2021, 7, 22), datetime.date(2030, 12, 31)))
     >>> p = policy.at(date(2024, 1, 1)).parameter("insurance_premium.share")
     >>> p.value, p.status, policy.sources[p.source].url
     (Decimal('0.80'), 'official-analog', 'http://one124.com/ba/uladqiqf.html')

@@ -58,9 +58,11 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .budget import Budget
+from .dates import IsoDate
 from .io import read_yaml
+from .money import MoneyError, to_decimal
 from .policy import ParameterSet, Policy, PolicyFile, Source
-from .rates import LprCurve
+from .rates import LprCurve, lpr_bound_problem
 from .tables import PortfolioTables, concat_tables, extend_portfolio
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -75,10 +77,10 @@ def _exact(value: object) -> object:
     if isinstance(value, float):
         raise ValueError(f"{value!r} must be written as a string (\"{value!r}\") so that it is read exactly")
     if isinstance(value, (int, str)) and not isinstance(value, bool):
-        try:
-            return Decimal(str(value).strip())
-        except ArithmeticError:
-            raise ValueError(f"{value!r} is not a number") from None
+        try:  # the one text rule of numbers (Decimal would read "1_000" and other scripts' digits)
+            return to_decimal(value, "_")
+        except MoneyError as exc:
+            raise ValueError(str(exc).removeprefix("_: ")) from None
     return value
 
 
@@ -87,7 +89,7 @@ Exact = Annotated[Decimal, BeforeValidator(_exact)]
 
 class LprShift(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    from_date: date = Field(alias="from")
+    from_date: IsoDate = Field(alias="from")
     bp: int
     tenor: Literal["1Y", "5Y", "both"] = "both"
 
@@ -95,7 +97,7 @@ class LprShift(BaseModel):
 class LprChanges(BaseModel):
     model_config = _STRICT
     shifts: list[LprShift] = []
-    hold_until: date | None = None
+    hold_until: IsoDate | None = None
 
 
 class BudgetChanges(BaseModel):
@@ -182,7 +184,10 @@ class Scenario:
         (Decimal('0.035'), Decimal('0.0325'), 'scenario cut')
         """
         until = self.hold_until(hold_until)
-        rows = path_fixings(history, self.shifts_bp())
+        try:
+            rows = path_fixings(history, self.shifts_bp())
+        except ScenarioError as exc:
+            raise ScenarioError(f"{self.path}: {exc}") from None
         last = max([history.coverage_end, *(r["date"] for r in rows)])
         if until < last:
             raise ScenarioError(f"{self.path}: lpr.hold_until {until} is before {last}, the end of the LPR data "
@@ -228,7 +233,7 @@ class Scenario:
         sources = {**base.sources, "scenario": Source(title=f"scenario {self.id}: {self.file.description}",
                                                       url=None)}
         file = PolicyFile(policy=base.name, title=base.title, clauses=base.clauses, sources=sources,
-                          parameter_sets=sets)
+                          covers_until=base.covers_until, parameter_sets=sets)
         digest = hashlib.sha256(f"{base.digest}|{self.digest}".encode()).hexdigest()
         return Policy(file, digest, f"{base.origin} + scenario {self.id}")
 
@@ -294,15 +299,20 @@ def path_fixings(history: LprCurve, changes: list[tuple[date, int, int]]) -> lis
     """Projected fixings: the last published fixing plus the cumulative changes (bp) at each date."""
     last = history.fixings[-1]
     one, five = last.lpr_1y * 10_000, last.lpr_5y * 10_000  # in bp
-    rows = []
+    rows, problems = [], []
     for when, d1, d5 in changes:
         if when <= history.coverage_end:
             raise ScenarioError(f"an LPR change on {when} is within the published data (to "
                                 f"{history.coverage_end}): a scenario changes projected rates only")
         one, five = one + d1, five + d5
-        if one <= 0 or five <= 0:
-            raise ScenarioError(f"the LPR change on {when} takes the LPR to {one} / {five} bp: not positive")
+        for tenor, bp in (("1Y", one), ("5Y", five)):
+            problem = lpr_bound_problem(bp / 100)
+            if problem is not None:
+                problems.append(f"from {when}: the {tenor} LPR would be {(bp / 100).normalize():f}% a year, {problem}")
         rows.append({"date": when, "lpr_1y_pct": one / 100, "lpr_5y_pct": five / 100})
+    if problems:  # every change that takes the LPR out of bounds, at once
+        raise ScenarioError(f"lpr.shifts: {len(problems)} problem{'s' if len(problems) > 1 else ''}: "
+                            + "; ".join(problems))
     return rows
 
 
