@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -281,3 +282,150 @@ def test_full_width_whole_numbers_and_dates_are_read_as_amounts_are() -> None:
                           "term_months": ["６０"], "start_date": ["２０２６－０３－０１"]})
     result = amortize_portfolio(table)
     assert result.rejections.empty and result.schedule.start_date.iloc[0].isoformat() == "2026-03-01"
+
+
+# ---------------------------------------------------------------------------
+# Dates and digits: YYYY-MM-DD, ASCII or full-width digits, nothing else (issue 16, row 12)
+# ---------------------------------------------------------------------------
+#: Forms Python 3.11's ``date.fromisoformat`` reads that a person writing YYYY-MM-DD does not mean.
+NOT_DATES = ["20260315", "2026-W11-7", "2026W117", "2026-074", "٢٠٢٦-٠٣-١٥", "2026-03-1５x", "+2026-03-15",
+             "2026-3-15", "2026-03-15T00:00", "2026-02-30"]
+
+
+@pytest.mark.parametrize("text", NOT_DATES)
+def test_a_date_is_year_month_day_and_nothing_else(text: str) -> None:
+    """Issue 16, row 12: '20260315' and '2026-W11-7' were read as 2026-03-15 while every message said
+    YYYY-MM-DD."""
+    table = loans(["1000", "1000"]).assign(start_date=["2024-01-15", text])
+    report = amortize_portfolio(table).rejections
+    assert report[["row", "field"]].values.tolist() == [[1, "start_date"]], report
+    assert report.reason.iloc[0].startswith(repr(text)) and "YYYY-MM-DD" in report.reason.iloc[0]
+
+
+def test_the_one_date_rule() -> None:
+    """Issue 16, row 12: one parser for every date typed as text."""
+    from datetime import date
+
+    from subsidy_engine.dates import DateError, parse_date
+
+    assert parse_date(" 2026-03-15 ", "start_date") == date(2026, 3, 15)
+    assert parse_date("２０２６－０３－１５", "start_date") == date(2026, 3, 15)  # as a Chinese IME types it
+    for text in NOT_DATES:
+        with pytest.raises(DateError, match=re.escape(f"start_date: {text!r} is not an ISO date 'YYYY-MM-DD'")):
+            parse_date(text, "start_date")
+    with pytest.raises(DateError, match=r"\(day is out of range for month\)"):
+        parse_date("2026-02-30", "start_date")
+    with pytest.raises(DateError, match=r"\.\.\. \(100,000 characters\)"):
+        parse_date("2" * 100_000, "start_date")  # a hostile cell is shown by its start
+
+
+@pytest.mark.parametrize("value", ["20260315", "2026-W11-7", 1773532800, 20260315, datetime(2026, 3, 15),
+                                   Decimal(20260315)])
+def test_models_take_a_date_or_year_month_day_text_only(value: object) -> None:
+    """Issue 16, row 12: pydantic reads '20260315' and integers (unix time) as dates; the models'
+    date type refuses them."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from subsidy_engine import Loan
+    from subsidy_engine.dates import IsoDate
+
+    adapter = TypeAdapter(IsoDate)
+    assert adapter.validate_python("2026-03-15") == adapter.validate_python(date(2026, 3, 15)) == date(2026, 3, 15)
+    with pytest.raises(ValidationError, match="YYYY-MM-DD"):
+        adapter.validate_python(value)
+    with pytest.raises(ValidationError, match="YYYY-MM-DD"):
+        Loan(principal="1000", annual_rate="0.04", term_months=12, start_date=value)
+
+
+def test_the_policy_file_s_dates_are_year_month_day(tmp_path) -> None:
+    """Issue 16, row 12: a parameter set's dates follow the one date rule (a quoted '2021-07-22' is a
+    date, 20210722 is not)."""
+    from subsidy_engine.policy import PolicyError, load_policy
+    from subsidy_engine.rates import schedules_dir
+
+    text = (schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8")
+    assert "valid_from: 2021-07-22" in text
+    quoted = tmp_path / "quoted.yaml"
+    quoted.write_text(text.replace("valid_from: 2021-07-22", 'valid_from: "2021-07-22"'), encoding="utf-8")
+    assert load_policy(quoted).coverage[0] == date(2021, 7, 22)
+    for bad in ("20210722", '"20210722"', "1626912000"):
+        path = tmp_path / "bad.yaml"
+        path.write_text(text.replace("valid_from: 2021-07-22", f"valid_from: {bad}"), encoding="utf-8")
+        with pytest.raises(PolicyError, match=r"valid_from: .*YYYY-MM-DD"):
+            load_policy(path)
+
+
+def test_lpr_dates_follow_the_rule(tmp_path) -> None:
+    """Issue 16, row 12: an LPR file's '20190820' and a projection's '2027W011' were read as dates."""
+    from subsidy_engine import load_lpr
+
+    lpr = tmp_path / "lpr.csv"
+    lpr.write_text("date,lpr_1y_pct,lpr_5y_pct,status,source\n20190820,4.25,4.85,official,pbc\n")
+    with pytest.raises(ValueError, match=r"line 2: date: '20190820' is not an ISO date 'YYYY-MM-DD'"):
+        load_lpr(lpr)
+    with pytest.raises(ValueError, match="'2027W011' is not an ISO date"):
+        load_lpr().with_projection([{"date": "2027W011", "lpr_1y_pct": "3", "lpr_5y_pct": "3.5"}],
+                                   until=date(2030, 1, 1), label="x")
+
+
+def test_bank_rows_read_dates_and_whole_numbers_by_the_rules() -> None:
+    """Issue 16, row 12: a bank row's period '1_000' or '١' (Arabic-Indic) was a whole number, and its
+    from_date '20250101' a date."""
+    from subsidy_engine.demo import portfolio
+    from subsidy_engine.rates import load_lpr
+    from subsidy_engine.reconcile import reconcile
+
+    tables = portfolio(30, seed=3)
+    loan = tables.loans.loan_id.iloc[0]
+    rows = [({"period": "1_0", "subsidy_claimed": "1"}, "period '1_0' is not a whole number"),
+            ({"period": "١", "subsidy_claimed": "1"}, "period '١' is not a whole number"),
+            ({"from_date": "20250101", "to_date": "2025-12-31", "subsidy_claimed": "1"},
+             "from_date '20250101' is not a date (write YYYY-MM-DD)"),
+            ({"from_date": "2025-01-01", "to_date": "2025-W52-7", "subsidy_claimed": "1"},
+             "to_date '2025-W52-7' is not a date (write YYYY-MM-DD)"),
+            ({"period": "１", "subsidy_claimed": "0"}, None),  # full-width: read as 1
+            ({"from_date": "２０２５－０１－０１", "to_date": "2025-12-31", "subsidy_claimed": "0"}, None)]
+    bank = pd.DataFrame([{"loan_id": loan, **r} for r, _ in rows])
+    report = reconcile(bank, tables, lpr=load_lpr().hold_flat(date(2045, 12, 31)))
+    for k, (_, reason) in enumerate(rows):
+        if reason is None:
+            assert report.status.iloc[k] != "invalid", report.detail.iloc[k]
+        else:
+            assert report.status.iloc[k] == "invalid" and reason in report.detail.iloc[k], (k, report.detail.iloc[k])
+
+
+@pytest.mark.parametrize("text", ["1_000", "١٠٠٠", "٣", "१०", "1²"])
+def test_scenario_numbers_follow_the_text_rule(text: str, tmp_path) -> None:
+    """Issue 16, row 12: a scenario's cap '1_000' or '١٠٠٠' (Arabic-Indic digits; ``Decimal`` reads
+    both) was read as 1000."""
+    from subsidy_engine.scenario import ScenarioError, load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text(f"id: s\nbudget:\n  caps: {{gaojingjian_fund: '{text}'}}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=re.escape(repr(text))):
+        load_scenario(path)
+
+
+def test_scenario_dates_follow_the_rule(tmp_path) -> None:
+    """Issue 16, row 12: a scenario's LPR shift 'from: 20270120' was read as a date."""
+    from subsidy_engine.scenario import ScenarioError, load_scenario
+
+    path = tmp_path / "s.yaml"
+    for shift, hold in (("'20270120'", "2030-12-31"), ("2027-01-20", "'20301231'"), ("20270120", "2030-12-31")):
+        path.write_text(f"id: s\nlpr:\n  shifts: [{{from: {shift}, bp: -25}}]\n  hold_until: {hold}\n",
+                        encoding="utf-8")
+        with pytest.raises(ScenarioError, match="YYYY-MM-DD"):
+            load_scenario(path)
+    path.write_text("id: s\nlpr:\n  shifts: [{from: '2027-01-20', bp: -25}]\n  hold_until: 2030-12-31\n",
+                    encoding="utf-8")
+    assert load_scenario(path).file.lpr.shifts[0].from_date == date(2027, 1, 20)
+
+
+@pytest.mark.parametrize(("text", "reason"), [("9" * 5000, "is far too large"), ("1_2", "is not a whole number"),
+                                              ("١٢", "is not a whole number"), ("12.0", "is not a whole number")])
+def test_a_whole_number_cell_follows_the_digit_rule(text: str, reason: str) -> None:
+    """Issue 16, row 12: a 5,000-digit term_months stopped the whole table (int() refuses more than
+    4,300 digits with a ValueError); '1_2' and Arabic-Indic digits are not whole numbers."""
+    table = loans(["1000", "1000"]).assign(term_months=["12", text])
+    report = amortize_portfolio(table).rejections
+    assert report[["row", "field", "reason"]].values.tolist() == [[1, "term_months", reason]]

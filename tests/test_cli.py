@@ -163,3 +163,82 @@ def test_a_portfolio_file_that_cannot_be_read_is_named(tmp_path, capsys) -> None
         where = str(path if path.suffix == ".xlsx" else path.parent)
         _one_line_error(capsys, ["explain", "P1", "--portfolio", where], where)
     _one_line_error(capsys, ["explain", "P1", "--portfolio", "/nonexistent"], "--portfolio /nonexistent")
+
+
+# --- issue 16, row 12 and build point 5: validate checks what evaluate checks ---
+
+def _write_tables(folder, tables: dict[str, pd.DataFrame]) -> None:
+    folder.mkdir(exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+
+
+def _evaluated(folder) -> pd.DataFrame:
+    """What simulate and explain would reject: evaluate with their default LPR projection."""
+    from datetime import date
+
+    from subsidy_engine import evaluate, load_lpr, load_portfolio
+
+    return evaluate(load_portfolio(folder), lpr=load_lpr().hold_flat(until=date(2045, 12, 31))).rejections
+
+
+def test_validate_lists_a_date_before_the_policy_and_a_loan_without_a_project(tmp_path, capsys) -> None:
+    """Issue 16, row 12: validate passed a loan drawn in 2019 (no parameter set in force) and a loan
+    without a project_id, which evaluate then rejected."""
+    from workbooks import people_portfolio
+
+    tables = people_portfolio(20, seed=3)
+    loans = tables["loans"].copy()
+    loans.loc[0, "start_date"] = "2019-05-01"
+    loans.loc[1, "project_id"] = None
+    _write_tables(tmp_path / "bad", {**tables, "loans": loans})
+    assert main(["validate", str(tmp_path / "bad")]) == 1
+    out = capsys.readouterr().out
+    first, second = loans.loan_id.iloc[0], loans.loan_id.iloc[1]
+    assert f"{first} start_date no parameter set of" in " ".join(out.split())
+    assert f"{second} project_id is missing" in " ".join(out.split())
+    _write_tables(tmp_path / "clean", tables)
+    assert main(["validate", str(tmp_path / "clean")]) == 0
+    assert "no problems found" in capsys.readouterr().out
+    assert _evaluated(tmp_path / "clean").empty
+
+
+MUTATIONS = [  # (table, column, value): each makes a row that evaluate rejects
+    ("loans", "start_date", "2019-05-01"), ("loans", "project_id", None), ("projects", "start_date", "2020-12-31"),
+    ("insurance", "start_date", "2018-01-01"), ("events", "date", "2021-07-21"), ("loans", "principal", "1_000"),
+    ("projects", "total_investment", "١٠٠٠"), ("loans", "start_date", "20240315"), ("loans", "term_months", "0"),
+    ("insurance", "premium", "-5"), ("projects", "stage", "someday"), ("loans", "loan_id", "L0\x00"),
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_validate_lists_exactly_the_rows_evaluate_rejects(seed: int, tmp_path, capsys) -> None:
+    """Issue 16, build point 5: a clean validate means no rejection later; for generated bad portfolios
+    the rows validate lists are evaluate's rejections, reason for reason."""
+    import random
+
+    from workbooks import people_portfolio
+
+    from subsidy_engine.cli import _problems_table
+
+    rng = random.Random(seed)
+    tables = {k: v.copy() for k, v in people_portfolio(30, seed=seed).items()}
+    for table, column, value in rng.sample(MUTATIONS, 5):
+        frame = tables[table]
+        frame.loc[rng.randrange(len(frame)), column] = value
+    folder = tmp_path / f"p{seed}"
+    _write_tables(folder, tables)
+    expected = _evaluated(folder)
+    assert len(expected)
+    assert main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert _problems_table(expected) in out
+    assert f"; {len(expected)} problems" in out
+
+
+@pytest.mark.parametrize("given", ["20451231", "2045-W52-7", "2045-365"])
+def test_hold_lpr_until_is_year_month_day(given: str, capsys) -> None:
+    """Issue 16, row 12: --hold-lpr-until 20451231 was read as 2045-12-31 while the help says YYYY-MM-DD."""
+    line = _one_line_error(capsys, ["explain", "P1", "--projects", "20", "--hold-lpr-until", given],
+                           "--hold-lpr-until")
+    assert f"{given!r} is not an ISO date 'YYYY-MM-DD'" in line

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from workbooks import WorkbookStyle, people_portfolio, write_workbook
 
 from subsidy_engine import PortfolioSchemaError, evaluate, load_portfolio
@@ -335,3 +337,110 @@ def test_a_scenario_keeps_what_loading_found(tmp_path) -> None:
     kept = grown.problems[grown.problems.table == "projects"]
     assert kept[["id", "row", "file"]].values.tolist()[0] == ["J2", 3, str(path)]
     assert len(grown.projects) == 5
+
+
+def _python_tables(**changes: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """TABLES with every loan on project J1 and a known venue (so that only what a test changes is a problem)."""
+    return {**TABLES, "loans": TABLES["loans"].assign(project_id=["J1", "J1"]),
+            "events": TABLES["events"].assign(venue=["a_share_ipo"] * 2), **changes}
+
+
+@pytest.mark.parametrize(("second", "reason"), [
+    ("L1 ", "is a duplicate of an earlier row's loan_id"),
+    ("\u3000L1", "is a duplicate of an earlier row's loan_id"),
+    ("L1\x00", "contains a control character (U+0000)"),
+    ("L1\u200b", "contains a control character (U+200B)"),
+])
+def test_a_loan_id_is_compared_as_normalised_and_a_control_character_is_refused(second: str, reason: str) -> None:
+    """Issue 16, row 4: ids 'L1' and 'L1\\x00', or 'L1' and 'L1 ', passed the duplicate check: the same loan
+    counted twice."""
+    from subsidy_engine.tables import check_tables
+
+    loans = _python_tables()["loans"].assign(loan_id=["L1", second])
+    problems = check_tables(_python_tables(loans=loans))
+    assert problems[["table", "row", "field", "reason"]].values.tolist() == [["loans", 3, "loan_id", reason]]
+
+
+def test_project_ids_are_normalised_before_they_are_compared() -> None:
+    """Issue 16, row 4: 'Café' typed composed and decomposed were two projects; a loan's 'J1 ' no project."""
+    from subsidy_engine.tables import check_tables
+
+    projects = TABLES["projects"].assign(project_id=["Caf\u00e9", "Cafe\u0301"])
+    problems = check_tables(_python_tables(projects=projects, loans=TABLES["loans"].assign(
+        project_id=["Caf\u00e9", "Cafe\u0301"])))
+    duplicate = problems[problems.table == "projects"]
+    assert duplicate[["row", "field"]].values.tolist() == [[3, "project_id"]]
+    assert "duplicate" in duplicate.reason.iloc[0]
+    spaced = check_tables(_python_tables(loans=TABLES["loans"].assign(project_id=[" J1", "J1\u3000"])))
+    assert spaced.empty, spaced.to_dict("records")
+
+
+def test_a_control_character_in_a_project_id_is_one_problem_naming_row_and_field() -> None:
+    """Issue 16, row 4: a loan's project 'J1\\x00' (and a project 'J2\\t') are refused with one problem each."""
+    from subsidy_engine.tables import check_tables
+
+    projects = TABLES["projects"].assign(project_id=["J1", "J2\t"])
+    loans = _python_tables()["loans"].assign(project_id=["J1", "J1\x00"])
+    problems = check_tables(_python_tables(projects=projects, loans=loans))
+    assert problems[["table", "row", "field", "reason"]].values.tolist() == [
+        ["projects", 3, "project_id", "contains a control character (U+0009)"],
+        ["loans", 3, "project_id", "contains a control character (U+0000)"]]
+
+
+def test_a_parquet_portfolio_with_look_alike_ids_counts_each_loan_once(tmp_path) -> None:
+    """Issue 16, row 4: in Parquet, 'L1' and 'L1\\x00' were two loans of 100,000,000: counted twice."""
+    loans = TABLES["loans"].assign(loan_id=["L1", "L1\x00"], project_id=["J1", "J1"],
+                                   principal=["100000000", "100000000"])
+    for name, frame in _python_tables(loans=loans).items():
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    portfolio = load_portfolio(tmp_path)
+    assert portfolio.problems[["table", "row", "field", "reason"]].values.tolist() == [
+        ["loans", 2, "loan_id", "contains a control character (U+0000)"]]
+    assert portfolio.problems.id.tolist() == ["L1\x00"]  # the id as given, beside the reason
+    claims = evaluate(portfolio, years=range(2024, 2030))
+    assert set(claims.table[claims.table.instrument == "interest_subsidy"].item_id) == {"L1"}
+    composed = TABLES["projects"].assign(project_id=["Cafe\u0301", "J2"])
+    for name, frame in _python_tables(projects=composed, loans=TABLES["loans"].assign(project_id=["Caf\u00e9", "J2"]),
+                                      insurance=TABLES["insurance"].assign(project_id=["Caf\u00e9"])).items():
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+    portfolio = load_portfolio(tmp_path)
+    assert portfolio.problems.empty, portfolio.problems.to_dict("records")
+    assert portfolio.projects.project_id.iloc[0] == "Caf\u00e9"  # one spelling downstream (NFC)
+
+
+def test_tables_made_in_python_hold_the_ids_check_tables_compared() -> None:
+    """Issue 16, row 4: check_tables reads a loan's project ' J1' as J1; evaluate must too (it stopped
+    with 'a loan names no project of the portfolio')."""
+    from subsidy_engine.tables import PortfolioTables, check_tables
+
+    frames = _python_tables(loans=TABLES["loans"].assign(project_id=[" J1", "J1\u3000"]),
+                            projects=TABLES["projects"].assign(project_id=["J1", "Cafe\u0301"]))
+    tables = PortfolioTables(**frames, problems=check_tables(frames), source="python", digest="python")
+    assert tables.problems.empty
+    assert tables.loans.project_id.tolist() == ["J1", "J1"] and tables.projects.project_id.iloc[1] == "Caf\u00e9"
+    claims = evaluate(tables, years=range(2024, 2030))
+    assert claims.rejections.empty and set(claims.table.item_id) >= {"L1", "L2"}
+
+
+@given(st.lists(st.one_of(st.none(), st.text(st.sampled_from(
+    ["a", "L", "1", " ", "\u3000", "\u00a0", "e", "\u0301", "\u00e9", "\x00", "\t", "\u200b", "\u202e", "項", "\U00013439"]),
+    max_size=6), st.text(max_size=6)), max_size=8))
+def test_ids_are_read_by_normalise_id_whatever_the_fast_path(cells: list[str | None]) -> None:
+    """Issue 16, row 4: the Arrow pre-filter only spares normalise_id the ids it would leave unchanged."""
+    from subsidy_engine.ids import normalise_id
+    from subsidy_engine.tables import _id_text
+
+    got, refused = _id_text(pd.Series(cells, dtype=object))
+    for k, cell in enumerate(cells):
+        if cell is None:
+            assert pd.isna(got.iloc[k])
+            continue
+        try:
+            expected = normalise_id(cell)
+        except ValueError as exc:
+            if str(exc) == "is blank":
+                assert pd.isna(got.iloc[k]) and k not in refused
+            else:
+                assert refused[k] == str(exc)
+            continue
+        assert got.iloc[k] == expected and k not in refused

@@ -19,7 +19,6 @@ files (the ``Loan`` model itself stays strict).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Sequence
@@ -29,14 +28,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .dates import ISO_DATE, DateError, parse_date
 from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from .loans import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
 from .kernels import add_years_kernel
-from .money import (MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, PLAIN_NUMBER, RATE_DECIMALS, MoneyError, ascii_text,
-                    scaled_integer, to_decimal)
+from .money import (MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, PLAIN_NUMBER, RATE_DECIMALS, MoneyError,
+                    scaled_integer, to_decimal, whole_number)
 
 
-WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only
 INT_LIMIT = 2**62  # whole-number fields far beyond any real value are errors, not overflows
 
 
@@ -418,8 +417,8 @@ def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarra
             continue
         if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
             number = int(v)
-        elif isinstance(v, str) and WHOLE_NUMBER.fullmatch(ascii_text(v).strip()):  # text files ("６０" too)
-            number = int(ascii_text(v).strip())
+        elif isinstance(v, str) and (read := whole_number(v)) is not None:  # text files ("６０" too)
+            number = read
         else:
             bad[k] = True
             continue
@@ -499,9 +498,6 @@ def date_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarr
     return np.where(missing, 0, days.astype(np.int64)), missing
 
 
-ISO_DATE = r"\d{4}-\d{2}-\d{2}"
-
-
 def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejections) -> np.ndarray:
     """Dates from an object column: vectorized for date objects and 'YYYY-MM-DD'
     strings; any other cell is judged one by one, as the model judges it."""
@@ -534,12 +530,11 @@ def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejec
                                         "a datetime is not a date; pass a date or 'YYYY-MM-DD'")
         elif isinstance(v, date):
             days[k] = np.datetime64(v, "D")
-        elif isinstance(v, str):
+        elif isinstance(v, str):  # " 2026-03-01", or "２０２６－０３－０１" as typed with a Chinese input method
             try:
-                text = ascii_text(v).strip()  # "２０２６－０３－０１" as typed with a Chinese input method
-                days[k] = np.datetime64(date.fromisoformat(text), "D")
-            except ValueError:
-                bad[k], reasons[k] = True, f"{v!r} is not an ISO date 'YYYY-MM-DD'"
+                days[k] = np.datetime64(parse_date(v), "D")
+            except DateError as exc:
+                bad[k], reasons[k] = True, str(exc)
         else:
             bad[k], reasons[k] = True, f"{type(v).__name__} is not a date"
     rej.add(bad, name, reasons)

@@ -179,6 +179,31 @@ def ascii_text(text: str) -> str:
     return _FULL_WIDTH.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
 
 
+_WHOLE = re.compile(r"([+-]?)([0-9]+)")  # [0-9], not \d: other scripts' digits are not read
+#: More digits than this are past every bound a whole-number field has (int64 among them).
+_WHOLE_DIGITS: Final = 19
+
+
+def whole_number(text: str) -> int | None:
+    """A whole number typed as text, or None when the text is not one.
+
+    The digit rule of :func:`to_decimal`: spaces around trimmed, full-width forms read as ASCII,
+    then an optional sign and ASCII digits only. ``int()`` would also read ``"1_000"`` and other
+    scripts' digits (``"١٠"``); they are not a number here. A number of more than 19 digits reads
+    as ``±10**19``, beyond every bound a caller checks, without building a huge integer.
+
+    >>> whole_number(" 60 "), whole_number("６０"), whole_number("+7"), whole_number("1_000"), whole_number("١٠")
+    (60, 60, 7, None, None)
+    """
+    found = _WHOLE.fullmatch(ascii_text(text.strip()))
+    if found is None:
+        return None
+    sign, digits = found.groups()
+    digits = digits.lstrip("0") or "0"
+    number = int(digits) if len(digits) <= _WHOLE_DIGITS else 10**_WHOLE_DIGITS
+    return -number if sign == "-" else number
+
+
 def _parse_text(value: str, what: str, *, percent: bool, units: bool) -> tuple[Decimal, int]:
     """Text -> (its number, the power of ten its % or unit multiplies by); the rule is in ``to_decimal``."""
     text = ascii_text(value).strip()

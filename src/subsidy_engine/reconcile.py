@@ -39,7 +39,6 @@ of a bank's per-period figure; :func:`subsidy_engine.explain` shows them.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -49,13 +48,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .dates import DateError, parse_date
 from .enums import InterestBasis, Reset
 from .evaluate import _context
 from .frames import MONEY_TYPE
 from .interest_subsidy import InterestSubsidyRule, interest_subsidy
 from .loans import FloatingRate, Loan
 from .cells import read_table_file
-from .money import MoneyError, fen_to_yuan, to_decimal
+from .money import MoneyError, _shown, fen_to_yuan, to_decimal, whole_number
 from .policy import Policy, load_policy
 from .rates import EPOCH, CoverageError, LprCurve, epoch_days, load_lpr
 from .reference import reference_interest_subsidy, reference_schedule
@@ -306,8 +306,8 @@ def _loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None)
                   and key != "project_id"}
         for key in WHOLE_NUMBER_FIELDS:  # files give "120" or "+120"; pandas gives 120.0 in a column with blanks
             value = fields.get(key)
-            if isinstance(value, str) and re.fullmatch(r"\s*\+?[0-9]+\s*", value):
-                fields[key] = int(value)
+            if isinstance(value, str) and (number := whole_number(value)) is not None:
+                fields[key] = number
             elif isinstance(value, float) and value.is_integer():
                 fields[key] = int(value)
         try:
@@ -327,15 +327,15 @@ def _loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None)
 
 
 def _day(value: Any, name: str) -> date:
-    """A calendar date from a date, an ISO text (YYYY-MM-DD) or a timestamp at midnight."""
+    """A calendar date from a date or a text YYYY-MM-DD (``_cell`` made a timestamp at midnight a date)."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+    if isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip())
-        except ValueError as exc:
-            raise ValueError(f"{name} {value!r}: {exc}") from None
-    raise ValueError(f"{name} {value!r} is not a date (write YYYY-MM-DD)")
+            return parse_date(value)
+        except DateError:
+            pass  # said as for any other value
+    raise ValueError(f"{name} {_shown(value)} is not a date (write YYYY-MM-DD)")
 
 
 def _read_row(row: dict[str, Any]) -> _Request | str:
@@ -361,13 +361,10 @@ def _read_row(row: dict[str, Any]) -> _Request | str:
     if (period is not None) == all(given) or any(given) != all(given):
         return "give either period or both from_date and to_date"
     if period is not None:
-        period = _cell(period)
-        if isinstance(period, float) and period.is_integer():
-            period = int(period)
-        try:
-            period = int(str(period).strip())
-        except ValueError:
-            return f"period {period!r} is not a whole number"
+        number = _whole(period)
+        if number is None:
+            return f"period {_cell(period)!r} is not a whole number"
+        period = number
         if period < 1:
             return f"period {period} must be at least 1"
         return _Request(period, None, None, interest, claimed)
@@ -489,14 +486,22 @@ def _whole(value: Any) -> int | None:
     value = _cell(value)
     if value is None or isinstance(value, bool):
         return None
-    try:
-        if isinstance(value, float):
-            if not value.is_integer():
-                return None
-            number = int(value)
-        else:
-            number = int(str(value).strip())
-    except (ValueError, OverflowError):  # OverflowError: an infinite float
+    if isinstance(value, float):
+        if not value.is_integer():  # NaN and infinities too
+            return None
+        number = int(value)
+    elif isinstance(value, (int, np.integer)):
+        number = int(value)
+    elif isinstance(value, Decimal):  # a typed cell
+        if not value.is_finite() or value != value.to_integral_value() or value.adjusted() > 18:
+            return None
+        number = int(value)
+    elif isinstance(value, str):  # the digit rule of every number typed as text: not "1_000", not "١٠"
+        found = whole_number(value)
+        if found is None:
+            return None
+        number = found
+    else:
         return None
     return number if INT64_RANGE[0] <= number <= INT64_RANGE[1] else None
 
