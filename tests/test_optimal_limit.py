@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import openpyxl
 import pytest
 from scipy.optimize import OptimizeResult
 from test_allocation import budget_of, check_invariants, claims
@@ -146,6 +147,8 @@ def test_the_simulate_command_says_when_the_time_limit_was_reached(tmp_path: Pat
     assert note.startswith("Note: optimal mode: HiGHS reached the time limit (1e-09 s)")
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert note.removeprefix("Note: ") in summary["notes"]
+    book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)  # and in the report
+    assert note.removeprefix("Note: ") in [row[-1] for row in book["notes"].iter_rows(min_row=2, values_only=True)]
     assert main(["simulate", "--projects", "60", "--mode", "optimal", "--out", str(tmp_path)]) == 0
     assert "time limit" not in capsys.readouterr().out
     # a scenario's run is allocated under the same limit, and says so apart

@@ -51,14 +51,98 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .batch import PortfolioSchemaError
+from .money import whole_number
 
 #: Cells of a workbook's row above this many rows are not searched for the header.
 HEADER_SEARCH_ROWS = 20
-#: A sheet whose used area (from A1 to its last cell) is larger is refused: a stray value at the
-#: sheet's far corner would otherwise cost gigabytes of empty cells.
-MAX_SHEET_CELLS = 30_000_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a reader refuses, each checked before its cost is paid.
+
+    The defaults fit a national portfolio (1.2 million projects, a few million loans in CSV or
+    Parquet) with room to spare; give larger ones to read larger files
+    (``load_portfolio(path, limits=Limits(max_rows=...))``, or ``--limit rows=...`` on the command line).
+
+    Attributes
+    ----------
+    max_file_bytes : int
+        Size of one input file on disk (default 2 GiB).
+    max_rows : int
+        Data rows of one table (default 5,000,000; a sheet of a workbook holds at most 1,048,575).
+    max_columns : int
+        Columns of one table (default 500).
+    max_cell_chars : int
+        Characters of one cell (default 32,767, what an Excel cell holds); a longer cell is a
+        problem of its row, and a CSV field longer than this makes the file unreadable.
+    max_sheet_cells : int
+        The used area of a workbook's sheet, rows times columns from A1 to its farthest cell
+        (default 30,000,000): the reader lays out every cell of it, empty or not.
+    max_part_bytes : int
+        One part of a workbook (a sheet, the shared strings) once uncompressed (default 2 GiB).
+    max_inflate_ratio : int
+        How many times larger than its compressed size a workbook's part may be once it is over
+        10 MB (default 100; real sheets inflate 5 to 20 times): beyond it the file is a zip bomb.
+    """
+
+    max_file_bytes: int = 2 * 2**30
+    max_rows: int = 5_000_000
+    max_columns: int = 500
+    max_cell_chars: int = 32_767
+    max_sheet_cells: int = 30_000_000
+    max_part_bytes: int = 2 * 2**30
+    max_inflate_ratio: int = 100
+
+    @classmethod
+    def parse(cls, items: list[str] | None) -> Limits:
+        """Limits from ``NAME=VALUE`` texts (``rows=8000000``, ``file_bytes=4000000000``).
+
+        >>> Limits.parse(["rows=8_000_000"]).max_rows
+        Traceback (most recent call last):
+        ...
+        ValueError: --limit rows=8_000_000: the value is not a whole number above 0
+        >>> Limits.parse(["rows=8000000", "cell_chars=100"]).max_cell_chars
+        100
+        """
+        names = [f.removeprefix("max_") for f in cls.__dataclass_fields__]
+        values: dict[str, int] = {}
+        for item in items or []:
+            name, _, value = item.partition("=")
+            if name.strip() not in names:
+                raise ValueError(f"--limit {item}: unknown limit; one of {', '.join(names)}")
+            number = whole_number(value)
+            if number is None or number < 1:
+                raise ValueError(f"--limit {item}: the value is not a whole number above 0")
+            values[f"max_{name.strip()}"] = number
+        return cls(**values)
+
+
+DEFAULT_LIMITS = Limits()
+#: A workbook part smaller than this is not judged by its compression ratio.
+_RATIO_FROM_BYTES = 10 * 2**20
+
+
+def _check_file_size(file: str, limits: Limits) -> None:
+    try:
+        size = os.stat(file).st_size
+    except FileNotFoundError:
+        raise PortfolioSchemaError(f"{file}: no such file") from None
+    except OSError as exc:
+        raise PortfolioSchemaError(f"{file}: cannot be read ({exc.strerror})") from None
+    if size > limits.max_file_bytes:
+        raise PortfolioSchemaError(f"{file}: {size:,} bytes, more than the {limits.max_file_bytes:,} read "
+                                   "(limit file_bytes)")
+
+
+def _check_rows_and_columns(where: str, rows: int, columns: int, limits: Limits) -> None:
+    if rows > limits.max_rows:
+        raise PortfolioSchemaError(f"{where}: more than {limits.max_rows:,} rows (limit rows)")
+    if columns > limits.max_columns:
+        raise PortfolioSchemaError(f"{where}: {columns:,} columns, more than {limits.max_columns:,} (limit columns)")
 
 
 @dataclass(frozen=True)
@@ -205,7 +289,8 @@ def repeated_columns(frame: pd.DataFrame) -> list[str]:
 # Workbooks
 # ---------------------------------------------------------------------------
 def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | None = None,
-                  default_id_column: str | None = None) -> tuple[dict[str, SheetTable], list[str]]:
+                  default_id_column: str | None = None, *, limits: Limits = DEFAULT_LIMITS
+                  ) -> tuple[dict[str, SheetTable], list[str]]:
     """Every sheet of a workbook as a table of typed cells.
 
     Parameters
@@ -216,6 +301,9 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
         matched trimmed and whatever its case), the id column that marks its header
         row (rows above it are titles). Other sheets take their first non-blank
         row as the header, or the row that names ``default_id_column`` when given.
+    limits : Limits
+        What is refused before it is read (file size, the size of each part once
+        uncompressed, each sheet's used area, rows, columns, characters of a cell).
 
     Returns
     -------
@@ -224,6 +312,8 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
     from python_calamine import CalamineWorkbook
 
     file = str(path)
+    _check_file_size(file, limits)
+    _check_parts(file, limits)  # before calamine, which reads the shared strings as it opens the file
     try:
         book = CalamineWorkbook.from_path(file)
     except FileNotFoundError:
@@ -232,15 +322,10 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
         raise PortfolioSchemaError(f"{file}: cannot be read as an .xlsx workbook ({_first_line(exc)})") from None
     sheets: dict[str, SheetTable] = {}
     notes: list[str] = []
-    uncached, extent = _scan_sheets(file)
+    uncached, extent, long_text = _scan_sheets(file, limits.max_cell_chars)
     try:
         for name in book.sheet_names:
-            rows, columns = extent.get(name, (0, 0))
-            if rows * columns > MAX_SHEET_CELLS:  # refused before calamine lays out every empty cell
-                raise PortfolioSchemaError(
-                    f"{file}, sheet {name!r}: its cells reach {column_letter(columns - 1)}{rows} "
-                    f"({rows * columns:,} cells), more than the {MAX_SHEET_CELLS:,} read; delete the rows and "
-                    "columns past the table (a stray value far below or to the right)")
+            _check_extent(f"{file}, sheet {name!r}", extent.get(name), limits)
             sheet = book.get_sheet_by_name(name)
             # a blank row is kept as [] (its number counts), so that empty formatted rows cost little
             raw = [r if any(c != "" for c in r) else [] for r in sheet.iter_rows()] if sheet.start is not None \
@@ -250,7 +335,8 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
                 raw = [[] for _ in range(top)] + [[""] * left + r if r else r for r in raw]
             merged = sheet.merged_cell_ranges or []
             sheets[name] = _sheet_table(file, name, raw, merged, uncached.get(name, []),
-                                        (id_columns or {}).get(name.strip().lower(), default_id_column))
+                                        (id_columns or {}).get(name.strip().lower(), default_id_column), limits,
+                                        long_text)
     except PortfolioSchemaError:
         raise
     except Exception as exc:
@@ -258,6 +344,55 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
     finally:
         book.close()
     return sheets, notes
+
+
+def _check_parts(file: str, limits: Limits) -> None:
+    """Refuse a workbook whose parts would be too large once uncompressed (a zip bomb: a 310 KB file
+    holding one 300 MB string), from the sizes the zip's directory states, before any is inflated."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: calamine says what the file is not
+    for part in parts:
+        inflated, packed = part.file_size, max(part.compress_size, 1)
+        if inflated > limits.max_part_bytes:
+            raise PortfolioSchemaError(f"{file}: its part {part.filename} is {inflated:,} bytes uncompressed, more "
+                                       f"than the {limits.max_part_bytes:,} read (limit part_bytes)")
+        if inflated > _RATIO_FROM_BYTES and inflated > limits.max_inflate_ratio * packed:
+            raise PortfolioSchemaError(
+                f"{file}: its part {part.filename} inflates {inflated // packed:,} times ({packed:,} to {inflated:,} "
+                f"bytes), more than the {limits.max_inflate_ratio} times of a real workbook (limit inflate_ratio); "
+                "a damaged or malicious file")
+
+
+@dataclass(frozen=True)
+class _Extent:
+    """A sheet's used area as its cells state it (not as its ``<dimension>`` claims)."""
+
+    rows: int  # the largest row number
+    columns: int  # the largest column number (an upper bound: 26 when no cell is past column Z)
+    xml_bytes: int
+
+
+def _check_extent(where: str, extent: _Extent | None, limits: Limits) -> None:
+    """Refuse a sheet whose used area costs more than it holds, before calamine lays out every empty cell."""
+    if extent is None:
+        return
+    area = extent.rows * extent.columns
+    if area > limits.max_sheet_cells:
+        raise PortfolioSchemaError(
+            f"{where}: its cells reach row {extent.rows:,} and column {column_letter(extent.columns - 1)} "
+            f"({area:,} cells), more than the {limits.max_sheet_cells:,} read (limit sheet_cells); delete the rows "
+            "and columns past the table (a stray value far below or to the right)")
+    # A real sheet spends tens of bytes of XML on each cell of its area; a stray value far below a small
+    # table spends a few bytes on millions of empty cells, which the reader would still lay out.
+    if area > 1_000_000 and area > extent.xml_bytes:
+        raise PortfolioSchemaError(
+            f"{where}: a value at row {extent.rows:,} lies far below the rest of the sheet ({extent.xml_bytes:,} bytes "
+            f"of cells spread over {area:,}); delete the rows past the table")
+    if extent.rows > limits.max_rows + HEADER_SEARCH_ROWS:
+        raise PortfolioSchemaError(f"{where}: {extent.rows:,} rows, more than {limits.max_rows:,} (limit rows)")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -272,12 +407,16 @@ _REFERENCE = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
 _FORMULA = re.compile(rb'<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
 _VALUE = re.compile(rb'<(?:\w+:)?v\b[^>]*>([^<]*)</(?:\w+:)?v>')
 _TYPE = re.compile(rb'(?:^|\s)t="([a-zA-Z]+)"')
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="(?:[A-Z]+[0-9]+:)?([A-Z]+[0-9]+)"')
+_ROW_NUMBER = re.compile(rb'\sr="([0-9]+)"')  # a row's r (a cell's starts with letters)
+_WIDE_COLUMN = re.compile(rb'\sr="([A-Z]{2,})[0-9]')  # cells past column Z (rare, so cheap to find)
 
 
-def _scan_sheets(file: str) -> tuple[dict[str, list[tuple[int, int, str]]], dict[str, tuple[int, int]]]:
-    """Per sheet name, the cells a reader sees blank that are not: (0-based row, column, reason); and
-    the rows and columns of each sheet's used area as its ``<dimension>`` states it.
+def _scan_sheets(file: str, cell_chars: int
+                 ) -> tuple[dict[str, list[tuple[int, int, str]]], dict[str, _Extent], bool]:
+    """Per sheet name, the cells a reader sees blank that are not: (0-based row, column, reason);
+    each sheet's used area as its rows and cells state it (a ``<dimension>`` may say anything); and
+    whether any text of the sheets or shared strings runs over ``cell_chars`` bytes (else no cell
+    can be longer than ``cell_chars`` characters, and the cells need no look).
 
     Error cells (``#N/A``, ``#DIV/0!``, which calamine reads as blank) and formulas with no saved value.
 
@@ -286,10 +425,14 @@ def _scan_sheets(file: str) -> tuple[dict[str, list[tuple[int, int, str]]], dict
     report, never a zero. Only sheets that hold a formula at all are scanned.
     """
     found: dict[str, list[tuple[int, int, str]]] = {}
-    extent: dict[str, tuple[int, int]] = {}
+    extent: dict[str, _Extent] = {}
+    long_run = re.compile(rb"[^<]{%d}" % (cell_chars + 1))
+    long_text = False
     try:
         with zipfile.ZipFile(file) as archive:
             book = archive.read("xl/workbook.xml")
+            if "xl/sharedStrings.xml" in archive.namelist():
+                long_text = long_run.search(archive.read("xl/sharedStrings.xml")) is not None
             relations = {_attribute(a, b"Id"): _attribute(a, b"Target")
                          for a in _RELATION.findall(archive.read("xl/_rels/workbook.xml.rels"))}
             for attributes in _SHEET.findall(book):
@@ -300,11 +443,10 @@ def _scan_sheets(file: str) -> tuple[dict[str, list[tuple[int, int, str]]], dict
                     xml = archive.read(member)
                 except KeyError:
                     continue
-                dimension = _DIMENSION.search(xml[:4096])
-                if dimension is not None:  # the used area as the file states it: read before any cell is
-                    last = _REFERENCE.search(b'r="' + dimension.group(1) + b'"')
-                    if last is not None:
-                        extent[_xml_text(name)] = (int(last.group(2)), _column_index(last.group(1)) + 1)
+                rows = max(map(int, _ROW_NUMBER.findall(xml)), default=0)
+                wide = max((_column_index(c) + 1 for c in set(_WIDE_COLUMN.findall(xml))), default=26)
+                extent[_xml_text(name)] = _Extent(rows, wide, len(xml))
+                long_text = long_text or long_run.search(xml) is not None
                 if b"<f" not in xml and b't="e"' not in xml:
                     continue
                 for attributes, body in _CELL.findall(xml):
@@ -330,8 +472,8 @@ def _scan_sheets(file: str) -> tuple[dict[str, list[tuple[int, int, str]]], dict
                     letters, digits = reference.groups()
                     found.setdefault(_xml_text(name), []).append((int(digits) - 1, _column_index(letters), reason))
     except (zipfile.BadZipFile, KeyError, OSError):
-        return {}, {}  # calamine judges the file; without these parts there is nothing to scan
-    return found, extent
+        return {}, {}, True  # calamine judges the file; without these parts there is nothing to scan
+    return found, extent, long_text
 
 
 def _column_index(letters: bytes) -> int:
@@ -354,7 +496,8 @@ def _xml_text(raw: bytes) -> str:
 
 
 def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple[tuple[int, int], tuple[int, int]]],
-                 uncached: list[tuple[int, int, str]], id_column: str | None) -> SheetTable:
+                 uncached: list[tuple[int, int, str]], id_column: str | None,
+                 limits: Limits = DEFAULT_LIMITS, long_text: bool = True) -> SheetTable:
     rows = [[workbook_cell(v) for v in r] for r in raw]
     where = f"{file}, sheet {sheet!r}"
     header = _header_row(rows, id_column)
@@ -369,6 +512,7 @@ def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple
         if any(c is not None for c in rows[k]):
             body.append(rows[k])
             numbers.append(k + 1)  # Excel rows count from 1
+    _check_rows_and_columns(where, len(body), len(rows[header]), limits)
     frame, row_numbers, column_notes, kept = _frame_from_rows(rows[header], body, numbers, where, letters=True)
     notes.extend(column_notes)
     # A cell merged over several data rows holds its value in the first row only: the others would
@@ -389,15 +533,30 @@ def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple
     for r, c, reason in uncached:
         if r + 1 in position_of_row and c in name_of_index:
             problems.append(CellProblem(position_of_row[r + 1], str(name_of_index[c]), reason))
+    if long_text:
+        problems.extend(_long_cells(frame, limits))
     return SheetTable(frame, row_numbers, file, sheet, notes, problems)
+
+
+def _long_cells(frame: pd.DataFrame, limits: Limits) -> list[CellProblem]:
+    """A cell longer than ``limits.max_cell_chars`` is a problem of its row (and is not read further)."""
+    problems = []
+    for k, name in enumerate(frame.columns):
+        lengths = frame[name].map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+        for position in np.flatnonzero(lengths > limits.max_cell_chars):
+            frame.iat[int(position), k] = None
+            problems.append(CellProblem(int(position), str(name), f"holds {lengths[position]:,} characters, more "
+                                        f"than the {limits.max_cell_chars:,} of a cell (limit cell_chars)"))
+    return problems
 
 
 # ---------------------------------------------------------------------------
 # CSV
 # ---------------------------------------------------------------------------
-def read_csv_table(path: str | os.PathLike[str]) -> SheetTable:
+def read_csv_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> SheetTable:
     """A CSV file as a table of text cells, with each row's line number (see the module)."""
     file = str(path)
+    _check_file_size(file, limits)
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -417,7 +576,10 @@ def read_csv_table(path: str | os.PathLike[str]) -> SheetTable:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise PortfolioSchemaError(f"{file}: line {line} holds a NUL character; this is not a CSV text file")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    field_limit = csv.field_size_limit(limits.max_cell_chars)  # process-wide: put back below
+    # strict: a quote left open (which would swallow every line after it into one cell) or text after a
+    # closing quote is an error naming its line, not a guess; Excel writes neither
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[Any] | None = None
     body: list[list[Any]] = []
     numbers: list[int] = []
@@ -432,13 +594,24 @@ def read_csv_table(path: str | os.PathLike[str]) -> SheetTable:
                 continue  # a blank line is not a row
             if header is None:
                 header = values
+                _check_rows_and_columns(file, 0, len(header), limits)
                 continue
+            if len(body) == limits.max_rows:
+                _check_rows_and_columns(file, len(body) + 1, len(header), limits)
             if len(values) > len(header) and any(v is not None for v in values[len(header):]):
                 too_wide.append((len(body), len(values)))
             body.append(values)
             numbers.append(first_line)
     except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise PortfolioSchemaError(f"{file}: line {last_line + 1}: a quoted cell is never closed (the file ends "
+                                       "inside it); close its quote") from None
+        if "field limit" in str(exc):
+            raise PortfolioSchemaError(f"{file}: line {reader.line_num}: a cell longer than "
+                                       f"{limits.max_cell_chars:,} characters (limit cell_chars)") from None
         raise PortfolioSchemaError(f"{file}: line {reader.line_num}: {exc}") from None
+    finally:
+        csv.field_size_limit(field_limit)
     if header is None:
         raise PortfolioSchemaError(f"{file}: is empty (no header row)")
     frame, row_numbers, column_notes, _ = _frame_from_rows(header, [r[:len(header)] for r in body], numbers,
@@ -452,28 +625,57 @@ def read_csv_table(path: str | os.PathLike[str]) -> SheetTable:
 # ---------------------------------------------------------------------------
 # Parquet
 # ---------------------------------------------------------------------------
-def read_parquet_table(path: str | os.PathLike[str]) -> SheetTable:
+def read_parquet_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> SheetTable:
     """A Parquet file as Arrow-typed columns; ``rows`` are record numbers from 1."""
+    import pyarrow.parquet as pq
+
     file = str(path)
+    _check_file_size(file, limits)
     try:
+        shape = pq.ParquetFile(file).metadata  # rows and columns as the footer states them, before any is read
+        _check_rows_and_columns(file, shape.num_rows, shape.num_columns, limits)
         frame = pd.read_parquet(path, dtype_backend="pyarrow")
     except FileNotFoundError:
         raise PortfolioSchemaError(f"{file}: no such file") from None
+    except PortfolioSchemaError:
+        raise
     except Exception as exc:  # pyarrow's errors for a corrupt or foreign file
         raise PortfolioSchemaError(f"{file}: cannot be read as Parquet ({_first_line(exc)})") from None
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
-    return SheetTable(frame, np.arange(1, len(frame) + 1, dtype=np.int64), file)
+    problems = _binary_as_text(frame)
+    return SheetTable(frame, np.arange(1, len(frame) + 1, dtype=np.int64), file, cell_problems=problems)
 
 
-def read_table_file(path: str | os.PathLike[str], id_column: str | None = None) -> SheetTable:
+def _binary_as_text(frame: pd.DataFrame) -> list[CellProblem]:
+    """Binary columns (what some writers make of text) as UTF-8 text; a value that is not UTF-8 is a
+    problem of its row, never a crash or a guessed character."""
+    problems = []
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if not (isinstance(dtype, pd.ArrowDtype) and dtype.pyarrow_dtype in (pa.binary(), pa.large_binary())):
+            continue
+        texts: list[str | None] = []
+        for position, value in enumerate(pa.array(frame[name].array).to_pylist()):
+            try:
+                texts.append(None if value is None else bytes(value).decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                texts.append(None)
+                problems.append(CellProblem(position, name, f"is not UTF-8 text (byte {exc.start} of the value); "
+                                                            "write the column as text"))
+        frame[name] = pd.Series(texts, dtype=pd.ArrowDtype(pa.string()), index=frame.index)
+    return problems
+
+
+def read_table_file(path: str | os.PathLike[str], id_column: str | None = None, *,
+                    limits: Limits = DEFAULT_LIMITS) -> SheetTable:
     """One table from a CSV, Parquet or ``.xlsx`` file (a workbook's first sheet that has a header)."""
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix == ".parquet":
-        return read_parquet_table(file)
+        return read_parquet_table(file, limits=limits)
     if suffix == ".xlsx":
-        sheets, notes = read_workbook(file, default_id_column=id_column)
+        sheets, notes = read_workbook(file, default_id_column=id_column, limits=limits)
         with_id = [t for t in sheets.values() if id_column is not None and id_column in t.frame.columns]
         for table in with_id or [t for t in sheets.values() if len(t.frame.columns)]:
             table.notes[:0] = notes
@@ -481,8 +683,8 @@ def read_table_file(path: str | os.PathLike[str], id_column: str | None = None) 
         raise PortfolioSchemaError(f"{file}: no sheet holds a table")
     if suffix == ".xls":
         raise PortfolioSchemaError(f"{file}: the old .xls format is not read; save it as .xlsx")
-    return read_csv_table(file)
+    return read_csv_table(file, limits=limits)
 
 
-__all__ = ["CellProblem", "SheetTable", "column_letter", "read_csv_table", "read_parquet_table",
+__all__ = ["DEFAULT_LIMITS", "CellProblem", "Limits", "SheetTable", "column_letter", "read_csv_table", "read_parquet_table",
            "read_table_file", "read_workbook", "repeated_columns", "workbook_cell"]

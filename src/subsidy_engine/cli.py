@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Sequence
 import pandas as pd
 
 from . import __version__
+from .allocation import TIME_LIMIT, check_time_limit
+from .cells import Limits
+from .dates import parse_date
 from .io import demo_loans_path
 from .loans import Loan
 from .outputs import OutputFolder, write_csv
@@ -56,10 +59,7 @@ def _hold_until(args: argparse.Namespace) -> date | None:
     """``--hold-lpr-until`` as a date (None when not given); a ``ValueError`` naming the option."""
     if not args.hold_lpr_until:
         return None
-    try:
-        return date.fromisoformat(args.hold_lpr_until.strip())
-    except ValueError:
-        raise ValueError(f"--hold-lpr-until {args.hold_lpr_until!r} is not a date (write YYYY-MM-DD)") from None
+    return parse_date(args.hold_lpr_until, "--hold-lpr-until")
 
 
 def _history(args: argparse.Namespace) -> LprCurve:
@@ -186,7 +186,8 @@ def _run(args: argparse.Namespace, path: Path) -> int:
             raise ValueError(f"{path}: cannot read the loan table (it is a folder; give a CSV, Parquet or "
                              ".xlsx file)")
         try:
-            read = read_table_file(path, id_column="loan_id")  # cells as people's files hold them
+            # cells as people's files hold them
+            read = read_table_file(path, id_column="loan_id", limits=_limits(args))
         except OSError as exc:
             raise ValueError(f"{path}: cannot read the loan table ({exc.strerror or exc})") from None
         except (ArrowException, PortfolioSchemaError) as exc:
@@ -215,11 +216,16 @@ def _run(args: argparse.Namespace, path: Path) -> int:
     return 1 if len(result.rejections) else 0
 
 
+def _limits(args: argparse.Namespace) -> Limits:
+    """The readers' limits, with the ``--limit NAME=VALUE`` options over the defaults."""
+    return Limits.parse(getattr(args, "limit", None))
+
+
 def _tables(args: argparse.Namespace) -> PortfolioTables:
     from .demo import portfolio
 
     if args.portfolio:
-        tables = load_portfolio(args.portfolio, strict=getattr(args, "strict", False))
+        tables = load_portfolio(args.portfolio, strict=getattr(args, "strict", False), limits=_limits(args))
         if getattr(args, "strict", False) and len(tables.problems) and args.command != "simulate":
             raise ValueError(f"--strict: {len(tables.problems)} problem(s) in {tables.source}; nothing computed "
                              f"(subsidy-engine validate {tables.source} lists them)")
@@ -261,6 +267,7 @@ def _simulate(args: argparse.Namespace) -> int:
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
     started = time.perf_counter()
     try:
+        time_limit = check_time_limit(args.time_limit, "--time-limit")  # the options first
         tables = _tables(args)
         if args.strict and len(tables.problems):
             print(f"error: --strict: {len(tables.problems)} problem(s) in {tables.source}; nothing computed:",
@@ -282,7 +289,7 @@ def _simulate(args: argparse.Namespace) -> int:
             raise ValueError("Monte Carlo runs the waterfall or merit mode: the optimal mode's linear program "
                              "takes seconds per path (--paths 0 to run without it)")
         baseline = simulate(tables, years, policy=policy, budget=budget, mode=args.mode,
-                            lpr=history.hold_flat(until=hold_until), rate_by_stage=rates)
+                            lpr=history.hold_flat(until=hold_until), rate_by_stage=rates, time_limit=time_limit)
         rejections = baseline.claims.rejections
         rejected, every = _rejected_text(rejections, tables)
         if every:  # said first: a run of nothing but rejections is not a budget of zeros
@@ -306,7 +313,8 @@ def _simulate(args: argparse.Namespace) -> int:
             grown, s_policy, s_budget = (scenario.portfolio(tables, years), scenario.policy(policy),
                                          scenario.budget(budget))
             other = simulate(grown, years, policy=s_policy, budget=s_budget, mode=args.mode,
-                             lpr=scenario.curve(history, hold_until), rate_by_stage=rates, label=scenario.id)
+                             lpr=scenario.curve(history, hold_until), rate_by_stage=rates, label=scenario.id,
+                             time_limit=time_limit)
             comparison, run_for_paths = Comparison(baseline, other), other
             inputs = (grown, s_policy, s_budget, scenario.shifts_bp())
             say(f"\nScenario {scenario.id}: {scenario.file.description or '(no description)'}")
@@ -333,8 +341,11 @@ def _simulate(args: argparse.Namespace) -> int:
             ValueError, OSError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    for note in baseline.claims.notes:
+    for note in (*baseline.claims.notes, *baseline.allocation.notes):
         say(f"Note: {note}")
+    if comparison is not None:
+        for note in comparison.scenario.allocation.notes:
+            say(f"Note: scenario {comparison.scenario.label}: {note}")
     if len(rejections):  # printed even with --quiet: the run is incomplete, and exits 1
         print(f"{rejected}: they are not in these figures. The list, with the row each is on: "
               f"{Path(args.out) / 'rejected_rows.csv'} and report.xlsx, sheet 'rejected rows'", file=sys.stderr)
@@ -394,11 +405,12 @@ def _rates(text: str | None) -> dict[str, str] | None:
     if text is None:
         return None
     from .enums import Stage
-    from .money import MoneyError, rate_to_units, to_decimal
+    from .money import MAX_ANNUAL_RATE, MoneyError, rate_to_units, to_decimal
 
     stages = ", ".join(s.value for s in Stage)
     usage = f"give stage=rate for each of {stages}, e.g. --rates pilot=0.3,demonstration=0.2,promotion=0.1"
     rates: dict[str, str] = {}
+    bad: list[str] = []
     for part in text.split(","):
         stage_text, equals, value_text = part.partition("=")
         if not equals or not stage_text.strip():
@@ -411,16 +423,21 @@ def _rates(text: str | None) -> dict[str, str] | None:
         if stage in rates:
             raise ValueError(f"--rates: {stage} is given twice")
         value = value_text.strip()
+        rates[stage] = value
         if not value:
-            raise ValueError(f"{given}: no rate; {usage}")
+            bad.append(f"{given}: no rate; {usage}")
+            continue
         try:
             rate = to_decimal(value, "_", percent=True)
             rate_to_units(rate, "_")
         except MoneyError as exc:
-            raise ValueError(f"{given}: {str(exc).removeprefix('_: ')}") from None
-        if not 0 <= rate <= 1:
-            raise ValueError(f"{given}: {rate} is not a fraction between 0 and 1 (0.3 or 30% is 30 percent)")
+            bad.append(f"{given}: {str(exc).removeprefix('_: ')}")
+            continue
+        if not 0 <= rate <= MAX_ANNUAL_RATE:  # the investment rule's own bound (a Rate)
+            bad.append(f"{given}: {rate} is not a fraction between 0 and {MAX_ANNUAL_RATE} (0.3 or 30% is 30 percent)")
         rates[stage] = f"{rate:f}"  # plain digits: 1E-10 as 0.0000000001
+    if bad:  # every bad rate at once (issue 16, row 2)
+        raise ValueError("; ".join(bad))
     missing = [s.value for s in Stage if s.value not in rates]
     if missing:
         raise ValueError(f"--rates: no rate for {'stage' if len(missing) == 1 else 'stages'} "
@@ -429,25 +446,36 @@ def _rates(text: str | None) -> dict[str, str] | None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """Every problem of every table at once; exit 0 when there is none, 1 when there are, 2 when the
-    portfolio cannot be read at all."""
+    """Every row that evaluating the portfolio would reject, at once; exit 0 when there is none, 1 when
+    there are, 2 when the portfolio or an option cannot be read at all.
+
+    The portfolio is evaluated (as simulate and explain evaluate it, with the same ``--lpr``,
+    ``--hold-lpr-until`` and ``--rates``) and its rejections listed: the tables' own problems, dates no
+    parameter set covers, and what each calculator refuses. A clean validate is then no rejection later.
+    """
+    from .evaluate import evaluate
+    from .rates import CoverageError
+
     try:
-        tables = load_portfolio(args.portfolio, strict=args.strict)
-    except PortfolioSchemaError as exc:
+        rates, curve = _rates(args.rates), _curve(args)  # the options first, before the portfolio is read
+        tables = load_portfolio(args.portfolio, strict=args.strict, limits=_limits(args))
+        claims = evaluate(tables, lpr=curve, rate_by_stage=rates)
+    except (PortfolioSchemaError, ValueError, CoverageError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    problems = claims.rejections
     counts = ", ".join(f"{n:,} {t}" for t, n in tables.sizes().items())
-    for note in tables.notes:
+    for note in claims.notes:
         print(f"Note: {note}")
-    if tables.problems.empty:
+    if problems.empty:
         print(f"{args.portfolio}: {counts}; no problems found")
         return 0
-    rejected, every = _rejected_text(tables.problems, tables)
-    files = tables.problems.file.unique()
+    rejected, every = _rejected_text(problems, tables)
+    files = problems.file.unique()
     where = f" in {files[0]}" if len(files) == 1 and files[0] else ""
-    print(f"{args.portfolio}: {counts}; {len(tables.problems)} problems{where}; {rejected}"
+    print(f"{args.portfolio}: {counts}; {len(problems)} problems{where}; {rejected}"
           + ("; every row is rejected" if every else "") + ":")
-    print(_problems_table(tables.problems))
+    print(_problems_table(problems))
     return 1
 
 
@@ -537,6 +565,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"subsidy_engine {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def limit_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                       help="raise a reader's limit (repeatable): file_bytes, rows, columns, cell_chars, "
+                            "sheet_cells, part_bytes, inflate_ratio; see the README's limits and guarantees")
+
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
         p.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD",
@@ -544,6 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "reported scenario); without it, resets beyond the data are rejected")
         p.add_argument("--output", choices=("both", "schedule", "yearly"), default="yearly")
         p.add_argument("--strict", action="store_true", help="fail on any bad row")
+        limit_option(p)
 
     demo = sub.add_parser("demo", help="a sample loan and the bundled demo portfolio")
     common(demo)
@@ -570,11 +604,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--strict", action="store_true",
                        help="refuse a portfolio with any problem, set-aside column or sheet (exit 2, nothing "
                             "computed) instead of computing the good rows")
+        limit_option(p)
 
     sim = sub.add_parser("simulate", help="claims and their allocation per year, fund, measure and district")
     portfolio_options(sim)
     sim.add_argument("--budget", help="a budget YAML file (default: the bundled demo budget)")
     sim.add_argument("--mode", choices=("waterfall", "merit", "optimal"), default="waterfall")
+    sim.add_argument("--time-limit", type=float, default=TIME_LIMIT, metavar="SECONDS",
+                     help=f"seconds the optimal mode's solver may take (default {TIME_LIMIT:g}); at the limit the "
+                          "awards keep the largest total without the fairness rule, or are the waterfall's, and "
+                          "a note says so")
     sim.add_argument("--out", default="simulation", help="output folder (default ./simulation)")
     sim.add_argument("--scenario", help="a scenario YAML file (LPR path, parameter overrides, budget changes, "
                                         "growth, Monte Carlo); e.g. schedules/scenario-demo.yaml")
@@ -594,9 +633,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     srv = sub.add_parser("serve", help="the portal's HTTP service: POST /quote, POST /explain, docs at /docs")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=8000)
-    val = sub.add_parser("validate", help="check a portfolio's tables and list every problem at once")
+    # the service's limits (serve.py's docstring says what each bounds); not given: serve's own defaults
+    srv.add_argument("--max-body-bytes", type=int, help="the largest request body read; 413 above it "
+                                                         "(default 1,000,000)")
+    srv.add_argument("--read-timeout", type=float, help="seconds a request's head, or a pause in its body, may "
+                                                         "take; 408 or closed after (default 10)")
+    srv.add_argument("--body-timeout", type=float, help="seconds a whole request body may take; 408 after "
+                                                         "(default 30)")
+    srv.add_argument("--limit-concurrency", type=int, help="connections open at once; 503 beyond (default 64)")
+    val = sub.add_parser("validate", help="list every row of a portfolio that evaluating it would reject, at once "
+                                          "(exit 0: none, so simulate and explain reject nothing)")
     val.add_argument("portfolio")
     val.add_argument("--strict", action="store_true", help="count set-aside columns, sheets and files as problems")
+    val.add_argument("--rates", help="the investment-subsidy rates simulate will be given (see simulate --rates)")
+    val.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
+    val.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
+                     help="the LPR projection simulate will use (default 2045-12-31, as simulate's)")
+    limit_option(val)
     args = parser.parse_args(argv)
     try:
         code = _dispatch(args)
@@ -639,11 +692,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "reconcile":
         return _reconcile(args)
     if args.command == "serve":
-        import uvicorn
+        from .serve import serve
 
-        from .serve import create_app
-
-        uvicorn.run(create_app(), host=args.host, port=args.port)
+        limits = {name: getattr(args, name) for name in ("max_body_bytes", "read_timeout", "body_timeout",
+                                                          "limit_concurrency") if getattr(args, name) is not None}
+        serve(args.host, args.port, **limits)
         return 0
     return _run(args, args.loans)
 

@@ -300,7 +300,10 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
         "by_year": _records(run.by_year()),
         "by_year_source": _records(run.by_year_source()),
     }
-    sheets = {"summary": run.by_year(), "by source": allocation.by_source, "by measure": run.by("measure"),
+    # every assumption the figures rest on (a projected LPR, an open-ended parameter file, a solver's time
+    # limit), in the report as in summary.json: a reader of the workbook alone sees them too
+    notes = pd.DataFrame({"run": run.label, "note": summary["notes"]}, columns=["run", "note"])
+    sheets = {"summary": run.by_year(), "notes": notes, "by source": allocation.by_source, "by measure": run.by("measure"),
               "by district": run.by("district"), "project detail": _project_detail(run),
               "rejected rows": claims.rejections}
     if comparison is not None:
@@ -318,6 +321,8 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             "drivers": _records(comparison.drivers(20)),
             "drivers_existing_projects": _records(comparison.drivers(20, existing_only=True)),
         }
+        sheets["notes"] = pd.concat([notes, pd.DataFrame({"run": other.label, "note": [
+            *other.claims.notes, *other.allocation.notes]}, columns=["run", "note"])], ignore_index=True)
         sheets |= {"scenario summary": comparison.by_year(), "scenario by source": comparison.by_year_source(),
                    "scenario by measure": comparison.by("measure"),
                    "scenario by district": comparison.by("district"),

@@ -51,9 +51,11 @@ import pyarrow.compute as pc
 
 from . import batch
 from .batch import LOAN_COLUMNS, LOAN_REQUIRED, PortfolioSchemaError, arrays_from_frame, arrow_text, blank_cells
-from .cells import SheetTable, read_csv_table, read_parquet_table, read_workbook, repeated_columns
+from .cells import (DEFAULT_LIMITS, Limits, SheetTable, read_csv_table, read_parquet_table, read_workbook,
+                    repeated_columns)
 from .frames import MONEY_TYPE, RATE_TYPE, date_series, decimal_array
 from .grants import EVENT_COLUMNS, EVENT_REQUIRED, read_events
+from .ids import normalise_id
 from .insurance import INSURANCE_COLUMNS, INSURANCE_REQUIRED, read_insurance
 from .investment import PROJECT_COLUMNS, PROJECT_REQUIRED, flag_column, read_projects
 from .money import RATE_DECIMALS
@@ -123,6 +125,15 @@ class PortfolioTables:
     row_numbers: Mapping[str, np.ndarray] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Every table holds its ids as check_tables compared them, however it was made (tables built in
+        # Python with check_tables, a scenario's added rows): one id is then one id downstream too.
+        for name in TABLES:
+            frame = getattr(self, name)
+            changed = _ids_to_normalise(frame) if isinstance(frame, pd.DataFrame) else []
+            if changed:
+                object.__setattr__(self, name, _ids_as_text(frame, changed))
+
     def problem_rows(self, table: str, positions: np.ndarray, ids: Any, field_name: Any, reason: Any
                      ) -> pd.DataFrame:
         """Problems of rows at ``positions`` of ``table``, in :data:`PROBLEM_COLUMNS` (for later checks)."""
@@ -189,7 +200,10 @@ def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str
     read (merged cells, formulas without a value), reported with the others.
     """
     row_numbers, files = row_numbers or {}, files or {}
-    parts = [p for p in cell_problems if len(p)]
+    cell_problems = [p for p in cell_problems if len(p)]
+    tables, refused = _ids_compared(tables, row_numbers, files)
+    cell_problems.extend(refused)  # like a cell that cannot be read: its "is missing" echo is dropped below
+    parts = list(cell_problems)
     usable: dict[str, bool] = {}
     for name, (id_column, columns) in TABLES.items():
         table = tables[name].reset_index(drop=True)
@@ -228,10 +242,10 @@ def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str
     if not parts:
         return empty_problems()
     problems = pd.concat(parts, ignore_index=True)[PROBLEM_COLUMNS]
-    cells = pd.concat([p for p in cell_problems if len(p)] or [empty_problems()], ignore_index=True)
-    if len(cells):  # a merged or uncached cell reads blank: its own reason says more than "is missing"
+    cells = pd.concat(cell_problems or [empty_problems()], ignore_index=True)
+    if len(cells):  # a merged or uncached cell, or a refused id, reads blank: its own reason says more
         said = set(zip(cells.table, cells.position, cells.field))
-        echo = [(t, p, f) in said and r == "is missing" for t, p, f, r in
+        echo = [(t, p, f) in said and r.startswith("is missing") for t, p, f, r in
                 zip(problems.table, problems.position, problems.field, problems.reason)]
         problems = problems[~np.array(echo, dtype=bool)]
     order = {name: k for k, name in enumerate(TABLES)}
@@ -332,6 +346,8 @@ def typed_table(name: str, table: pd.DataFrame) -> pd.DataFrame:
             out[column] = _with_nulls(pa.array(flags), ~given)
         elif column in _AS_GIVEN:
             out[column] = series
+        elif column in ID_COLUMNS:
+            out[column] = _id_text(series)[0]
         else:
             out[column] = _text(series)
     return pd.DataFrame(out, index=pd.RangeIndex(n))
@@ -344,10 +360,99 @@ def _text(series: pd.Series) -> pd.Series:
                      dtype=pd.ArrowDtype(pa.string()), index=series.index)
 
 
-def _ids_as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """The id columns as text before anything compares them (7 and '7', 'P1 ' and 'P1' are one id)."""
-    ids = [c for c in frame.columns if c in ID_COLUMNS]
-    return frame.assign(**{c: _text(frame[c]) for c in ids}) if ids else frame
+def _ids_as_text(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """The id columns (or ``columns``) as the engine compares them.
+
+    The rule is :func:`~subsidy_engine.ids.normalise_id`: text (7 and '7' are one id), NFC, trimmed
+    ('P1 ' and 'P1' are one id). An id the rule refuses is kept as given, trimmed: :func:`check_tables`
+    reports it and its row is not evaluated.
+    """
+    ids = list(columns) if columns is not None else [c for c in _single_columns(frame) if c in ID_COLUMNS]
+    return frame.assign(**{c: _id_text(frame[c])[0] for c in ids}) if ids else frame
+
+
+def _ids_to_normalise(frame: pd.DataFrame) -> list[str]:
+    """The id columns of ``frame`` holding text that the id rule would change (none, as loaded)."""
+    if not len(frame):
+        return []
+    found = []
+    for column in _single_columns(frame):
+        if column in ID_COLUMNS:
+            series = frame[column]
+            if not (isinstance(series.dtype, pd.ArrowDtype) or pd.api.types.is_object_dtype(series.dtype)
+                    or pd.api.types.is_string_dtype(series.dtype)):
+                continue  # numbers: text of digits, nothing to normalise
+            if not pc.all(_unchanged_ids(arrow_text(series))).as_py():
+                found.append(column)
+    return found
+
+
+def _unchanged_ids(text: pa.Array) -> pa.Array:
+    """Per cell, whether the id rule surely leaves it as it is (blank cells too), judged in Arrow.
+
+    A cell with no control or format character that is already NFC and has no space around it is
+    what :func:`~subsidy_engine.ids.normalise_id` returns; only the other cells are given to it, one
+    by one. (Arrow's Unicode tables may be newer than Python's: a character they call a format
+    character and Python does not goes to ``normalise_id``, which decides.)
+    """
+    clean = pc.invert(pc.match_substring_regex(text, r"[\p{Cc}\p{Cf}]"))
+    same = pc.and_(pc.equal(pc.utf8_normalize(text, form="NFC"), text),
+                   pc.equal(pc.utf8_trim_whitespace(text), text))
+    return pc.and_(pc.and_(clean, same), pc.not_equal(text, "")).fill_null(True)
+
+
+def _id_text(series: pd.Series) -> tuple[pd.Series, dict[int, str]]:
+    """The column as ids compared (see :func:`_ids_as_text`), and the reason for each position refused."""
+    text = arrow_text(series)
+    plain = _unchanged_ids(text)
+    values = text.to_pylist() if not pc.all(plain).as_py() else None
+    refused: dict[int, str] = {}
+    if values is not None:
+        for k in np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)):
+            try:
+                values[k] = normalise_id(values[k])
+            except ValueError as exc:
+                if str(exc) == "is blank":
+                    values[k] = None  # a blank id: the table's reader says it is missing
+                else:
+                    values[k] = values[k].strip()
+                    refused[int(k)] = str(exc)
+        text = pa.array(values, pa.string())
+    return pd.Series(text, dtype=pd.ArrowDtype(pa.string()), index=series.index), refused
+
+
+def _ids_compared(tables: Mapping[str, pd.DataFrame], row_numbers: Mapping[str, np.ndarray],
+                  files: Mapping[str, str]) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame]]:
+    """Each table with its ids as compared, a refused one blank; and a problem for each refused id."""
+    out, problems = {}, []
+    for name, table in tables.items():
+        ids = [c for c in _single_columns(table) if c in ID_COLUMNS]
+        if not ids or not len(table):
+            out[name] = table
+            continue
+        table = table.reset_index(drop=True)
+        own = TABLES[name][0] if name in TABLES else None
+        shown = table[own] if own in ids else None
+        columns = {}
+        for column in ids:
+            given = table[column]
+            columns[column], refused = _id_text(given)
+            if not refused:
+                continue
+            positions = np.array(sorted(refused), np.int64)
+            columns[column] = columns[column].mask(pd.Series(np.isin(np.arange(len(table)), positions)))
+            problems.append(_problem_frame(
+                name, positions, (shown if shown is not None else given).to_numpy(dtype=object)[positions],
+                column, np.array([refused[k] for k in positions.tolist()], dtype=object),
+                row_numbers.get(name), files.get(name, "")))
+        out[name] = table.assign(**columns)
+    return out, problems
+
+
+def _single_columns(frame: pd.DataFrame) -> list[Any]:
+    """The columns that appear once (a repeated one is a problem of its whole table)."""
+    counts = pd.Series(frame.columns).value_counts()
+    return [c for c in frame.columns if counts[c] == 1]
 
 
 def _with_nulls(values: pa.Array, missing: np.ndarray) -> pd.Series:
@@ -359,8 +464,9 @@ def _with_nulls(values: pa.Array, missing: np.ndarray) -> pd.Series:
 # ---------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------
-def _from_workbook(path: Path, notes: list[str]) -> dict[str, SheetTable]:
-    sheets, book_notes = read_workbook(path, {name: id_column for name, (id_column, _) in TABLES.items()})
+def _from_workbook(path: Path, notes: list[str], limits: Limits) -> dict[str, SheetTable]:
+    sheets, book_notes = read_workbook(path, {name: id_column for name, (id_column, _) in TABLES.items()},
+                                       limits=limits)
     notes.extend(book_notes)
     found: dict[str, SheetTable] = {}
     for sheet_name, sheet in sheets.items():
@@ -372,7 +478,7 @@ def _from_workbook(path: Path, notes: list[str]) -> dict[str, SheetTable]:
     return found
 
 
-def _from_folder(path: Path, notes: list[str]) -> tuple[dict[str, SheetTable], bytes]:
+def _from_folder(path: Path, notes: list[str], limits: Limits) -> tuple[dict[str, SheetTable], bytes]:
     found: dict[str, SheetTable] = {}
     raw = b""
     entries = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet", ".xlsx"))
@@ -382,7 +488,8 @@ def _from_folder(path: Path, notes: list[str]) -> tuple[dict[str, SheetTable], b
             raise PortfolioSchemaError(f"{path}: both {files[0].name} and {files[1].name}; keep one")
         if files:
             file = files[0]
-            found[name] = read_parquet_table(file) if file.suffix.lower() == ".parquet" else read_csv_table(file)
+            read = read_parquet_table if file.suffix.lower() == ".parquet" else read_csv_table
+            found[name] = read(file, limits=limits)
             raw += file.read_bytes()
     others = [p.name for p in entries if p.stem.strip().lower() not in TABLES or p.suffix.lower() == ".xlsx"]
     for other in others:
@@ -435,21 +542,24 @@ def concat_tables(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False) -> PortfolioTables:
+def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
+                   limits: Limits = DEFAULT_LIMITS) -> PortfolioTables:
     """Load the four tables from a folder (CSV or Parquet files) or an .xlsx workbook.
 
     Every problem of every table is in ``problems``; what was set aside is in ``notes``
     (with ``strict=True``, each set-aside column, sheet or file is a problem instead).
     A path that is not there, a file that cannot be read at all, or no projects table
-    raises :class:`~subsidy_engine.batch.PortfolioSchemaError` naming the file.
+    raises :class:`~subsidy_engine.batch.PortfolioSchemaError` naming the file, as does a file
+    past ``limits`` (:class:`~subsidy_engine.cells.Limits`: size, rows, columns, cells), checked
+    before it is read.
     """
     source = Path(path)
     notes: list[str] = []
     if source.is_file() and source.suffix.lower() == ".xlsx":
-        sheets = _from_workbook(source, notes)
+        sheets = _from_workbook(source, notes, limits)
         raw = source.read_bytes()
     elif source.is_dir():
-        sheets, raw = _from_folder(source, notes)
+        sheets, raw = _from_folder(source, notes, limits)
     elif not source.exists():
         raise PortfolioSchemaError(f"{source}: no such file or folder")
     else:
