@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -15,7 +17,12 @@ import pandas as pd
 import pytest
 
 from subsidy_engine.cli import main
-from subsidy_engine.outputs import MANIFEST_NAME, OutputFolder, csv_safe
+from subsidy_engine.outputs import (
+    MANIFEST_NAME,
+    OutputBusyError,
+    OutputFolder,
+    csv_safe,
+)
 
 ROOT = Path(__file__).parents[1]
 
@@ -45,15 +52,20 @@ def test_a_failed_run_leaves_the_last_complete_one(tmp_path) -> None:
 
 
 def test_a_folder_in_use_by_a_live_run_is_refused_and_a_dead_run_s_lock_is_taken(tmp_path, capsys) -> None:
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holding = ("import fcntl, os, sys, time; h = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR); "
+               "fcntl.flock(h, fcntl.LOCK_EX); os.write(h, str(os.getpid()).encode()); print(flush=True); "
+               "time.sleep(60)")
+    writer = subprocess.Popen([sys.executable, "-c", holding, str(tmp_path / ".subsidy-engine.lock")],
+                              stdout=subprocess.PIPE)
     try:
-        (tmp_path / ".subsidy-engine.lock").write_text(str(sleeper.pid))
+        writer.stdout.readline()  # it holds the lock
         assert main(["simulate", "--projects", "50", "--out", str(tmp_path), "--quiet"]) == 2
-        assert f"another run (process {sleeper.pid}) is writing here" in capsys.readouterr().err
+        assert f"another run is writing here (process {writer.pid})" in capsys.readouterr().err
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    assert main(["simulate", "--projects", "50", "--out", str(tmp_path), "--quiet"]) == 0  # its lock is stale
+        writer.kill()
+        writer.wait()
+    assert (tmp_path / ".subsidy-engine.lock").exists()  # left behind by the killed run, holding nothing
+    assert main(["simulate", "--projects", "50", "--out", str(tmp_path), "--quiet"]) == 0
     assert "summary.json" in _complete(tmp_path)
 
 
@@ -92,3 +104,79 @@ def test_every_csv_the_project_writes_is_formula_safe(tmp_path) -> None:
         assert not amounts.str.startswith("'").any()  # numbers stay numbers
     frame = csv_safe(pd.DataFrame({"reason": ["\tx", "\rx", "+1", "ok"]}))
     assert frame.reason.tolist() == ["'\tx", "'\rx", "'+1", "ok"]
+
+
+
+def _writer(folder: Path, log: Path, start: float) -> None:
+    """One run writing a.txt and b.txt into ``folder`` (a forked process); exit 2 when refused."""
+    while time.time() < start:  # every writer reaches the lock at the same moment
+        pass
+    try:
+        with OutputFolder(folder) as run:
+            with open(log, "a") as out:
+                out.write(f"enter {os.getpid()}\n")
+            for name in ("a.txt", "b.txt"):
+                run.path(name).write_text(str(os.getpid()))
+            time.sleep(0.02)
+            with open(log, "a") as out:
+                out.write(f"leave {os.getpid()}\n")
+    except OutputBusyError:
+        os._exit(2)
+    os._exit(0)
+
+
+def test_runs_started_together_into_one_folder_take_turns_or_are_refused(tmp_path) -> None:
+    """Row 5: two simulate runs into one --out both exited 0 and report.xlsx had a bad CRC in 3 of 5 trials.
+    Eight writers reach the lock at once, twenty times over: never two inside together, each refused one
+    told so, and the folder always holds one writer's complete set."""
+    fork = multiprocessing.get_context("fork")
+    folder, log = tmp_path / "out", tmp_path / "log"
+    for _ in range(20):
+        start = time.time() + 0.3
+        writers = [fork.Process(target=_writer, args=(folder, log, start)) for _ in range(8)]
+        for w in writers:
+            w.start()
+        for w in writers:
+            w.join(timeout=60)
+        codes = [w.exitcode for w in writers]
+        assert set(codes) <= {0, 2} and 0 in codes, codes
+        assert sorted(_complete(folder)) == ["a.txt", "b.txt"]
+        assert (folder / "a.txt").read_text() == (folder / "b.txt").read_text()  # one writer's set
+        assert not (folder / ".subsidy-engine.lock").exists()
+    events = log.read_text().split("\n")[:-1]
+    for enter, leave in zip(events[::2], events[1::2]):  # inside the lock one at a time
+        assert enter.startswith("enter") and leave == enter.replace("enter", "leave"), events
+
+
+def test_a_lock_is_the_kernel_s_not_a_process_id_s(tmp_path) -> None:
+    """A writer between creating the lock and writing its id into it (an empty lock file) is live: its
+    folder is refused, not taken over. A lock left by a run that died is taken, even if its process id
+    has since been given to a live process (ids are reused)."""
+    fork = multiprocessing.get_context("fork")
+    ready, done = fork.Event(), fork.Event()
+
+    def hold_an_empty_lock() -> None:
+        handle = os.open(tmp_path / ".subsidy-engine.lock", os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        ready.set()
+        done.wait(30)
+        os._exit(0)
+
+    holder = fork.Process(target=hold_an_empty_lock)
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(OutputBusyError, match="another run is writing here"), OutputFolder(tmp_path):
+            pass
+    finally:
+        done.set()
+        holder.join(30)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:  # a dead run's lock naming a process that is alive now
+        (tmp_path / ".subsidy-engine.lock").write_text(str(sleeper.pid))
+        with OutputFolder(tmp_path) as run:
+            run.path("x.txt").write_text("taken over")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert (tmp_path / "x.txt").read_text() == "taken over"

@@ -6,9 +6,11 @@ with SIGTERM and SIGINT held back for those few renames, and ``manifest.json``
 is written last, listing each file of the run with its size and sha256. So a
 run that is killed or fails while writing leaves the previous run's complete
 outputs (and its manifest) untouched, and its own staging folder is removed.
-A folder that another live run is writing to is refused: ``.subsidy-engine.lock``
-holds the writer's process id, and is released when the run ends, whatever ends
-it; a lock left by a process that no longer exists is taken over.
+A folder that another live run is writing to is refused: the writer holds the
+kernel's lock (``flock``) on ``.subsidy-engine.lock`` (which names its process
+id for the message), released when the run ends, whatever ends it, a kill
+included; a lock file left behind by a run that died holds nothing and is
+taken over. (POSIX systems: Linux, macOS.)
 
 CSV files are written formula-safe (:func:`csv_safe`): a text cell that a
 spreadsheet would run as a formula is written with a leading apostrophe.
@@ -16,6 +18,7 @@ spreadsheet would run as a formula is written with a leading apostrophe.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -63,16 +66,6 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class OutputFolder:
     """Where one run writes its files: ``with OutputFolder(out) as run: write(run.path("summary.json"))``.
 
@@ -87,6 +80,7 @@ class OutputFolder:
         self.lock = self.folder / LOCK_NAME
         self.names: list[str] = []
         self._handlers: dict[int, object] = {}
+        self._lock_handle: int | None = None
 
     def __enter__(self) -> OutputFolder:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -117,24 +111,40 @@ class OutputFolder:
             shutil.rmtree(self.staging, ignore_errors=True)
             for sig, handler in self._handlers.items():
                 signal.signal(sig, handler)  # type: ignore[arg-type]
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        """Unlink the lock file while still holding it, then let it go (the order keeps a waiting run
+        from locking a file that is about to vanish)."""
+        if self._lock_handle is not None:
             self.lock.unlink(missing_ok=True)
+            os.close(self._lock_handle)
+            self._lock_handle = None
 
     def _take_lock(self) -> None:
-        for _ in range(2):
+        # The kernel's lock (flock) on the lock file, not the process id written in it: it is released when
+        # the process ends however it ends, a writer that has not yet written its id is still seen, and a
+        # dead run's id given since to another process does not hold the folder.
+        for _ in range(100):
+            handle = os.open(self.lock, os.O_CREAT | os.O_RDWR, 0o644)
             try:
-                handle = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    owner = int(self.lock.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    owner = 0
-                if owner and owner != os.getpid() and _alive(owner):
-                    raise OutputBusyError(f"{self.folder}: another run (process {owner}) is writing here; wait "
-                                          f"for it or choose another folder (its lock: {self.lock})") from None
-                self.lock.unlink(missing_ok=True)  # left by a run that no longer exists
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.read(handle, 32).decode("ascii", "replace").strip()
+                os.close(handle)
+                raise OutputBusyError(f"{self.folder}: another run is writing here"
+                                      + (f" (process {owner})" if owner.isdigit() else "")
+                                      + f"; wait for it or choose another folder (its lock: {self.lock})") from None
+            try:  # a run that just finished unlinks the file it locked: hold the one the folder names now
+                current = os.stat(self.lock).st_ino == os.fstat(handle).st_ino
+            except FileNotFoundError:
+                current = False
+            if not current:
+                os.close(handle)
                 continue
-            with os.fdopen(handle, "w") as lock:
-                lock.write(str(os.getpid()))
+            os.ftruncate(handle, 0)
+            os.write(handle, str(os.getpid()).encode())
+            self._lock_handle = handle
             return
         raise OutputBusyError(f"{self.folder}: cannot take the lock {self.lock}")
 
