@@ -7,6 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from subsidy_engine import Loan
 from subsidy_engine.cli import main
 from subsidy_engine.io import demo_loans_path
 
@@ -242,3 +243,15 @@ def test_hold_lpr_until_is_year_month_day(given: str, capsys) -> None:
     line = _one_line_error(capsys, ["explain", "P1", "--projects", "20", "--hold-lpr-until", given],
                            "--hold-lpr-until")
     assert f"{given!r} is not an ISO date 'YYYY-MM-DD'" in line
+
+
+def test_a_validation_error_without_a_field_never_names_a_class() -> None:
+    """issue 16, row 12: a model-level error (no field) was said as its model's name, e.g. 'Loan: ...'."""
+    from pydantic import ValidationError
+
+    from subsidy_engine.messages import one_line as _one_line
+
+    with pytest.raises(ValidationError) as caught:
+        Loan(principal="1000", term_months=12, start_date="2024-01-01")  # neither rate: the model's own check
+    said = _one_line(caught.value)
+    assert "Loan" not in said and said.startswith("annual_rate, floating: give exactly one"), said

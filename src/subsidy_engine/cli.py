@@ -28,6 +28,7 @@ from .cells import Limits
 from .dates import parse_date
 from .io import demo_loans_path
 from .loans import Loan
+from .messages import one_line
 from .outputs import OutputFolder, write_csv
 from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
 from .rates import LprCurve, load_lpr
@@ -51,7 +52,7 @@ def _curve(args: argparse.Namespace) -> LprCurve:
         try:
             curve = curve.hold_flat(until=until)
         except ValueError as exc:
-            raise ValueError(f"--hold-lpr-until {until}: {_one_line(exc)}") from None
+            raise ValueError(f"--hold-lpr-until {until}: {one_line(exc)}") from None
     return curve
 
 
@@ -76,18 +77,6 @@ def _history(args: argparse.Namespace) -> LprCurve:
         raise ValueError(f"{what}{text[len(origin):]}" if origin and text.startswith(origin)
                          else f"{what}: {text}") from None
     return curve
-
-
-def _one_line(exc: BaseException) -> str:
-    """An error as one line: a validation error's problems by field, any other message's lines joined."""
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or exc.title}: {e['msg'].removeprefix('Value error, ')}"
-                         for e in exc.errors())
-    if isinstance(exc, KeyError) and len(exc.args) == 1:
-        return str(exc.args[0])  # str(KeyError) would quote the message
-    return " ".join(str(exc).split())
 
 
 def _print_sample_loan() -> None:
@@ -191,12 +180,12 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         except OSError as exc:
             raise ValueError(f"{path}: cannot read the loan table ({exc.strerror or exc})") from None
         except (ArrowException, PortfolioSchemaError) as exc:
-            raise ValueError(f"cannot read the loan table: {_one_line(exc)}") from None
+            raise ValueError(f"cannot read the loan table: {one_line(exc)}") from None
         table = read.frame
         started = time.perf_counter()
         result = amortize_portfolio(table, lpr=curve, output=args.output, strict=args.strict)
     except (PortfolioSchemaError, PortfolioValidationError, ValueError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     if len(result.rejections):  # the row the user's file shows, beside the 0-based position
         result.rejections.insert(1, "file_row", read.rows[result.rejections["row"].to_numpy(dtype="int64")])
@@ -210,7 +199,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
                     write_csv(result.schedule, output.path("schedule.csv"))
                 write_csv(result.rejections, output.path("rejections.csv"))
         except OSError as exc:
-            print(f"error: --out-dir {args.out_dir}: {_one_line(exc)}", file=sys.stderr)
+            print(f"error: --out-dir {args.out_dir}: {one_line(exc)}", file=sys.stderr)
             return 2
         print(f"wrote {', '.join(sorted(output.names))} to {args.out_dir}")
     return 1 if len(result.rejections) else 0
@@ -339,7 +328,7 @@ def _simulate(args: argparse.Namespace) -> int:
         paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario)
     except (BudgetError, EvaluationError, PolicyError, ScenarioError, CoverageError, PortfolioSchemaError,
             ValueError, OSError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     for note in (*baseline.claims.notes, *baseline.allocation.notes):
         say(f"Note: {note}")
@@ -461,7 +450,7 @@ def _validate(args: argparse.Namespace) -> int:
         tables = load_portfolio(args.portfolio, strict=args.strict, limits=_limits(args))
         claims = evaluate(tables, lpr=curve, rate_by_stage=rates)
     except (PortfolioSchemaError, ValueError, CoverageError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     problems = claims.rejections
     counts = ", ".join(f"{n:,} {t}" for t, n in tables.sizes().items())
@@ -506,7 +495,7 @@ def _reconcile(args: argparse.Namespace) -> int:
             write_csv(shown, output.path("reconcile.csv"))
             write_xlsx(output.path("reconcile.xlsx"), {"rows": shown, "totals": totals})
     except (PortfolioSchemaError, ValueError, OSError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     say(f"{source}: {len(report):,} rows against {tables.source} ({time.perf_counter() - started:.2f} s)")
     say(_frame_text(totals))
@@ -527,7 +516,7 @@ def _explain(args: argparse.Namespace) -> int:
     def named(exc: Exception) -> ValueError:
         """A portfolio file's problem, naming the file (or the --portfolio option) once."""
         said = (f"cannot read {exc.filename or 'it'} ({exc.strerror or exc})" if isinstance(exc, OSError)
-                else _one_line(exc))
+                else one_line(exc))
         folder = str(Path(args.portfolio))
         return ValueError(f"--portfolio {said}" if said.startswith(folder) else said if folder in said
                           else f"--portfolio {args.portfolio}: {said}")
@@ -552,9 +541,9 @@ def _explain(args: argparse.Namespace) -> int:
         try:
             text = explain(claims, args.project_id)
         except KeyError as exc:  # no such project
-            raise ValueError(_one_line(exc)) from None
+            raise ValueError(one_line(exc)) from None
     except (ValueError, CoverageError) as exc:  # PolicyError, PortfolioSchemaError, ValidationError: ValueErrors
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(text)
     return 0
@@ -673,7 +662,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         try:
             curve = _curve(args)
         except ValueError as exc:
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            print(f"error: {one_line(exc)}", file=sys.stderr)
             return 2
         _print_sample_loan()
         print(f"Demo portfolio {demo_loans_path().name}; floating loans use an explicit flat LPR "

@@ -81,6 +81,7 @@ from .ids import normalise_id
 from .insurance import InsurancePolicy
 from .investment import Project
 from .loans import Loan
+from .messages import one_line, validation_messages
 from .money import ONE_FEN, PLAIN_NUMBER, fen_to_yuan
 from .one_project import ClaimRow, ProjectClaims, cells, project_claims
 from .policy import Policy, load_policy
@@ -407,35 +408,6 @@ class QuoteResponse(BaseModel):
     inputs_sha256: str
 
 
-#: pydantic's messages that name a model class (``ctx["class_name"]``), said without it.
-_WITHOUT_CLASS = {"model_type": "must be a JSON object", "model_attributes_type": "must be a JSON object",
-                  "dataclass_type": "must be a JSON object", "dataclass_exact_type": "must be a JSON object",
-                  "is_instance_of": "is not of the kind expected here",
-                  "is_subclass_of": "is not of the kind expected here"}
-
-
-def validation_messages(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
-    """Each problem of a validation error as (location, one-line message, type), in people's words.
-
-    pydantic's ``"Value error, "`` prefix is dropped and a message naming a class of the engine (``"Input should
-    be a valid dictionary or instance of QuoteProject"``) is said without it; ``str(exc)`` would start with
-    ``"1 validation error for InvestmentSubsidyRule"``.
-    """
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False):
-        if "class_name" in error.get("ctx", {}):
-            message = _WITHOUT_CLASS.get(error["type"], "is not of the kind expected here")
-        else:
-            message = " ".join(error["msg"].removeprefix("Value error, ").split())
-        problems.append((tuple(error["loc"]), message, error["type"]))
-    return problems
-
-
-def _one_line(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, loc))}: {message}" if loc else message
-                     for loc, message, _ in validation_messages(exc))
-
-
 def _frame(items: list[BaseModel], columns: list[str]) -> pd.DataFrame:
     """The items as a table of plain Python cells (object columns: an absent value stays None, an integer
     stays an integer), each row as :func:`~subsidy_engine.one_project.cells` spells it."""
@@ -558,7 +530,7 @@ def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve
         try:
             return _quote_in_context(request, policy=policy, lpr=lpr, fast=fast)
         except ValidationError as exc:  # a model of the engine refused a value of the request: its words only
-            raise ValueError(_one_line(exc)) from None
+            raise ValueError(one_line(exc)) from None
 
 
 def _claims(request: QuoteRequest, policy: Policy, curve: LprCurve, years: range | None, fast: bool) -> ProjectClaims:
