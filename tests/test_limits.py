@@ -176,3 +176,143 @@ def test_no_limit_is_below_what_a_real_workbook_needs(tmp_path: Path) -> None:
     assert len(tables.projects) == 400
     assert not tables.problems.reason.str.contains("limit").any()
     assert os.path.getsize(path) < DEFAULT_LIMITS.max_file_bytes
+
+
+# --- crafted workbooks (a review's attacks): a limit no spelling of the XML can get around ---------------------
+_TYPES = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+          'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+          'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+          'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+          '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+          'officedocument.spreadsheetml.worksheet+xml"/></Types>')
+_ROOT_RELS = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+              '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+              '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+HEADER = '<c r="A1" t="inlineStr"><is><t>project_id</t></is></c>'
+
+
+def crafted(path: Path, rows: str, *, name: str = "projects", relation: str = 'r:id="rId1"',
+            relation_ns: str = f'xmlns:r="{_REL_NS}"', target: str = "worksheets/sheet1.xml", prefix: str = "",
+            shared: str | None = None) -> Path:
+    """A one-sheet workbook written by hand, each part as given."""
+    p = f"{prefix}:" if prefix else ""
+    sheet = (f'<?xml version="1.0" encoding="UTF-8"?><{p}worksheet xmlns{":" + prefix if prefix else ""}="{_NS}">'
+             f"<{p}sheetData>{rows}</{p}sheetData></{p}worksheet>")
+    book = (f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_NS}" {relation_ns}><sheets>'
+            f'<sheet name="{name}" sheetId="1" {relation}/></sheets></workbook>')
+    rels = (f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            f'2006/relationships"><Relationship Id="rId1" Type="{_REL_NS}/worksheet" Target="{target}"/>'
+            "</Relationships>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", _TYPES)
+        z.writestr("_rels/.rels", _ROOT_RELS)
+        z.writestr("xl/workbook.xml", book)
+        z.writestr("xl/_rels/workbook.xml.rels", rels)
+        z.writestr("xl/worksheets/sheet1.xml", sheet)
+        if shared is not None:
+            z.writestr("xl/sharedStrings.xml", shared)
+    return path
+
+
+FAR = 1_048_576
+FAR_CELL = f'<c r="AD{FAR}"><v>1</v></c>'
+#: spellings of "a value at AD1048576" that an r="..."-only reader does not see
+FAR_SPELLINGS = {
+    "rows_without_r": dict(rows=f"<row>{HEADER}</row><row>{FAR_CELL}</row>"),
+    "single_quotes": dict(rows=f"<row r='1'>{HEADER}</row><row r='{FAR}'><c r='AD{FAR}'><v>1</v></c></row>"),
+    "spaces_around_equals": dict(rows=f'<row r = "1">{HEADER}</row><row r = "{FAR}"><c r = "AD{FAR}"><v>1</v></c>'
+                                      "</row>"),
+    "namespace_prefix": dict(rows=f'<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>project_id</x:t></x:is></x:c>'
+                                  f'</x:row><x:row r="{FAR}"><x:c r="AD{FAR}"><x:v>1</x:v></x:c></x:row>', prefix="x"),
+    "rows_out_of_order": dict(rows=f'<row r="{FAR}">{FAR_CELL}</row><row r="1">{HEADER}</row>'),
+    "lower_case_column": dict(rows=f'<row r="1">{HEADER}</row><row r="{FAR}"><c r="ad{FAR}"><v>1</v></c></row>'),
+    "relation_prefix": dict(rows=f'<row r="1">{HEADER}</row><row r="{FAR}">{FAR_CELL}</row>',
+                            relation='rel:id="rId1"', relation_ns=f'xmlns:rel="{_REL_NS}"'),
+    "character_reference_in_name": dict(rows=f'<row r="1">{HEADER}</row><row r="{FAR}">{FAR_CELL}</row>',
+                                        name="&#112;rojects"),
+    "dotted_target": dict(rows=f'<row r="1">{HEADER}</row><row r="{FAR}">{FAR_CELL}</row>',
+                          target="/xl/worksheets/../worksheets/sheet1.xml"),
+    "far_corner_single_quotes": dict(rows=f"<row r='1'>{HEADER}</row><row r='{FAR}'><c r='XFD{FAR}'><v>1</v></c>"
+                                          "</row>"),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(FAR_SPELLINGS))
+def test_a_far_value_is_refused_however_the_xml_spells_it(spelling: str, tmp_path: Path) -> None:
+    """Each spelling made python-calamine lay out 1.28 GB (the far corner: abort on a 512 GB allocation)."""
+    path = crafted(tmp_path / f"{spelling}.xlsx", **FAR_SPELLINGS[spelling])  # type: ignore[arg-type]
+    with pytest.raises(PortfolioSchemaError, match=r"(lies far below|limit sheet_cells)"):
+        load_portfolio(path)
+    code, peak = peak_rss_mb("validate", str(path))
+    assert code == 2 and peak < 500, (code, peak)
+
+
+def test_cells_that_are_never_closed_cost_one_look_each(tmp_path: Path) -> None:
+    """100,000 unclosed <c> tags in a few KB: the formula scan was quadratic (20,000 took 30 s); the hang guard
+    of the child process is generous, the point is that it ends and says the file is not a workbook."""
+    rows = f'<row r="1">{HEADER}</row><row r="2">' + '<c r="B2"><f>1+1</f>' * 100_000 + "</row>"
+    path = crafted(tmp_path / "unclosed.xlsx", rows)
+    code = subprocess.run([sys.executable, "-m", "subsidy_engine.cli", "validate", str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert code.returncode == 2 and "Traceback" not in code.stderr, code.stderr
+
+
+def test_a_damaged_sheet_is_one_line_naming_the_file(workbook: Path, tmp_path: Path) -> None:
+    """Bytes flipped inside the sheet's compressed stream gave a zlib traceback and exit 1."""
+    data = bytearray(workbook.read_bytes())
+    with zipfile.ZipFile(workbook) as z:
+        part = z.getinfo(PROJECTS_SHEET)
+    start = part.header_offset + 30 + len(part.filename.encode()) + len(part.extra)
+    for k in range(start + 40, start + 100):
+        data[k] ^= 0x5A
+    damaged = tmp_path / "damaged.xlsx"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(PortfolioSchemaError, match=r"damaged.xlsx: cannot be read as an .xlsx workbook"):
+        load_portfolio(damaged)
+    assert main(["validate", str(damaged)]) == 2
+
+
+def test_a_cell_of_many_rich_text_runs_is_measured_whole(tmp_path: Path) -> None:
+    """Ten runs of 30,000 characters read as one 300,000-character cell with no problem."""
+    runs = "".join(f"<r><t>{'x' * 30_000}</t></r>" for _ in range(10))
+    rows = (f'<row r="1">{HEADER}<c r="B1" t="inlineStr"><is><t>enterprise_id</t></is></c></row>'
+            f'<row r="2"><c r="A2" t="inlineStr"><is><t>P1</t></is></c><c r="B2" t="inlineStr"><is>{runs}</is></c>'
+            "</row>")
+    tables = load_portfolio(crafted(tmp_path / "rich.xlsx", rows))
+    long = tables.problems[tables.problems.reason.str.contains("limit cell_chars")]
+    assert long[["row", "field"]].values.tolist() == [[2, "enterprise_id"]]
+
+
+def test_a_formula_without_a_value_is_seen_whatever_the_quotes(tmp_path: Path) -> None:
+    """Row 1 again on a crafted file: <c r='B2'><f>11*2</f></c> read as blank, no problem."""
+    rows = (f'<row r="1">{HEADER}<c r="B1" t="inlineStr"><is><t>total_investment</t></is></c></row>'
+            "<row r='2'><c r='A2' t='inlineStr'><is><t>P1</t></is></c><c r='B2'><f>11*2</f></c></row>")
+    tables = load_portfolio(crafted(tmp_path / "formula.xlsx", rows))
+    found = tables.problems[tables.problems.reason.str.contains("formula =11\\*2 with no saved value")]
+    assert found[["row", "field"]].values.tolist() == [[2, "total_investment"]]
+
+
+def test_a_small_parquet_file_that_decodes_to_gigabytes_is_refused_as_it_is_read(tmp_path: Path) -> None:
+    """A 318 KB dictionary-encoded file (200k rows x one 5,000-character text) peaked at 3.18 GB; the decoded
+    size is counted batch by batch, and a text longer than a cell is a problem of its row."""
+    path = tmp_path / "projects.parquet"
+    pd.DataFrame({"project_id": [f"P{k}" for k in range(200_000)], "name": ["x" * 5_000] * 200_000}).to_parquet(path)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(PortfolioSchemaError, match=r"decode to more than 100,000,000 bytes \(limit table_bytes\)"):
+        read_parquet_table(path, limits=Limits(max_table_bytes=100_000_000))
+    table = read_parquet_table(path, limits=Limits(max_cell_chars=4_000, max_table_bytes=100 * 2**30))
+    assert len(table.cell_problems) == 200_000 and table.cell_problems[-1].position == 199_999
+    assert table.frame["name"].isna().all() and table.frame.project_id.iloc[-1] == "P199999"
+
+
+def test_a_csv_line_of_millions_of_commas_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    """A 30 MB projects.csv whose one data row has 30M commas peaked at 1.08 GB as a 'too wide' row problem."""
+    path = tmp_path / "projects.csv"
+    path.write_bytes(b"project_id,name\nP1,x\n" + b"P2" + b"," * 3_000_000 + b"\nP3,y\n")
+    with pytest.raises(PortfolioSchemaError, match=r"line 3: 3,000,000 commas, more than a row of 500 columns"):
+        read_csv_table(path)
+    path.write_bytes(b"project_id,name\nP1,x\n" + b"P2" + b",z" * 600 + b"\n")  # 601 cells: parsed, then refused
+    with pytest.raises(PortfolioSchemaError, match=r"projects.csv: line 3: 601 columns, more than 500"):
+        read_csv_table(path)

@@ -39,8 +39,10 @@ with one line naming the file and why.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
+import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -87,6 +89,9 @@ class Limits:
     max_inflate_ratio : int
         How many times larger than its compressed size a workbook's part may be once it is over
         10 MB (default 100; real sheets inflate 5 to 20 times): beyond it the file is a zip bomb.
+    max_table_bytes : int
+        A Parquet table once its columns are decoded (default 2 GiB), counted batch by batch as it
+        is read: a repeated long text stored once in a small file decodes to every row.
     """
 
     max_file_bytes: int = 2 * 2**30
@@ -96,6 +101,7 @@ class Limits:
     max_sheet_cells: int = 30_000_000
     max_part_bytes: int = 2 * 2**30
     max_inflate_ratio: int = 100
+    max_table_bytes: int = 2 * 2**30
 
     @classmethod
     def parse(cls, items: list[str] | None) -> Limits:
@@ -322,9 +328,12 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
         raise PortfolioSchemaError(f"{file}: cannot be read as an .xlsx workbook ({_first_line(exc)})") from None
     sheets: dict[str, SheetTable] = {}
     notes: list[str] = []
-    uncached, extent, long_text = _scan_sheets(file, limits.max_cell_chars)
+    uncached, extent = _scan_sheets(file)
     try:
         for name in book.sheet_names:
+            if extent and name not in extent:  # fail closed: a sheet whose size could not be found is not read
+                raise PortfolioSchemaError(f"{file}, sheet {name!r}: its part could not be found to measure it; "
+                                           "save the workbook again in Excel")
             _check_extent(f"{file}, sheet {name!r}", extent.get(name), limits)
             sheet = book.get_sheet_by_name(name)
             # a blank row is kept as [] (its number counts), so that empty formatted rows cost little
@@ -335,8 +344,7 @@ def read_workbook(path: str | os.PathLike[str], id_columns: Mapping[str, str] | 
                 raw = [[] for _ in range(top)] + [[""] * left + r if r else r for r in raw]
             merged = sheet.merged_cell_ranges or []
             sheets[name] = _sheet_table(file, name, raw, merged, uncached.get(name, []),
-                                        (id_columns or {}).get(name.strip().lower(), default_id_column), limits,
-                                        long_text)
+                                        (id_columns or {}).get(name.strip().lower(), default_id_column), limits)
     except PortfolioSchemaError:
         raise
     except Exception as exc:
@@ -400,23 +408,30 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-_SHEET = re.compile(rb'<(?:\w+:)?sheet\b([^>]*)>')
-_RELATION = re.compile(rb'<(?:\w+:)?Relationship\b([^>]*)>')
-_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)', re.S)
-_REFERENCE = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
-_FORMULA = re.compile(rb'<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)', re.S)
-_VALUE = re.compile(rb'<(?:\w+:)?v\b[^>]*>([^<]*)</(?:\w+:)?v>')
-_TYPE = re.compile(rb'(?:^|\s)t="([a-zA-Z]+)"')
-_ROW_NUMBER = re.compile(rb'\sr="([0-9]+)"')  # a row's r (a cell's starts with letters)
-_WIDE_COLUMN = re.compile(rb'\sr="([A-Z]{2,})[0-9]')  # cells past column Z (rare, so cheap to find)
+# Attributes as XML allows them: either quote, spaces around "=" (a reader that expects r="A1" only is
+# easy to blind). Element names may carry a namespace prefix (<x:c>).
+_Q = rb'\s*=\s*["\']'
+_SHEET = re.compile(rb'<(?:[\w.-]+:)?sheet\b([^>]*)>')
+_RELATION = re.compile(rb'<(?:[\w.-]+:)?Relationship\b([^>]*)>')
+# a cell and its body up to its end tag, the body never running past another cell's tag (so a cell that
+# is never closed costs one look, not a scan to the end of the sheet for each)
+_CELL = re.compile(rb'<(?:[\w.-]+:)?c\b([^>]*?)(?:/>|>([^<]*(?:<(?!/?(?:[\w.-]+:)?c\b)[^<]*)*)</(?:[\w.-]+:)?c>)')
+_REFERENCE = re.compile(rb'(?:^|\s)r' + _Q + rb'\s*([A-Za-z]+)([0-9]+)')
+_FORMULA = re.compile(rb'<(?:[\w.-]+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:[\w.-]+:)?f>)')
+_VALUE = re.compile(rb'<(?:[\w.-]+:)?v\b[^>]*>([^<]*)</(?:[\w.-]+:)?v>')
+_TYPE = re.compile(rb'(?:^|\s)t' + _Q + rb'([a-zA-Z]+)')
+_HAS_FORMULA_OR_ERROR = re.compile(rb'<(?:[\w.-]+:)?f\b|\st' + _Q + rb'e["\']')
+# the r attributes of a sheet: a row's (digits only), a cell's row (after its letters), a cell past column Z
+_ROW_REFERENCE = re.compile(rb'\sr' + _Q + rb'\s*([0-9]+)')
+_CELL_ROW = re.compile(rb'\sr' + _Q + rb'\s*[A-Za-z]+([0-9]+)')
+_WIDE_COLUMN = re.compile(rb'\sr' + _Q + rb'\s*([A-Za-z]{2,})[0-9]')
+_ROW_TAG = re.compile(rb'<(?:[\w.-]+:)?row[\s/>]')
+_CELL_TAG = re.compile(rb'<(?:[\w.-]+:)?c[\s/>]')
 
 
-def _scan_sheets(file: str, cell_chars: int
-                 ) -> tuple[dict[str, list[tuple[int, int, str]]], dict[str, _Extent], bool]:
-    """Per sheet name, the cells a reader sees blank that are not: (0-based row, column, reason);
-    each sheet's used area as its rows and cells state it (a ``<dimension>`` may say anything); and
-    whether any text of the sheets or shared strings runs over ``cell_chars`` bytes (else no cell
-    can be longer than ``cell_chars`` characters, and the cells need no look).
+def _scan_sheets(file: str) -> tuple[dict[str, list[tuple[int, int, str]]], dict[str, _Extent]]:
+    """Per sheet name, the cells a reader sees blank that are not: (0-based row, column, reason); and
+    each sheet's used area as its rows and cells state it (a ``<dimension>`` may say anything).
 
     Error cells (``#N/A``, ``#DIV/0!``, which calamine reads as blank) and formulas with no saved value.
 
@@ -426,28 +441,25 @@ def _scan_sheets(file: str, cell_chars: int
     """
     found: dict[str, list[tuple[int, int, str]]] = {}
     extent: dict[str, _Extent] = {}
-    long_run = re.compile(rb"[^<]{%d}" % (cell_chars + 1))
-    long_text = False
     try:
-        with zipfile.ZipFile(file) as archive:
+        archive = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, OSError):
+        return {}, {}  # not a zip: calamine says what the file is not
+    try:
+        with archive:
             book = archive.read("xl/workbook.xml")
-            if "xl/sharedStrings.xml" in archive.namelist():
-                long_text = long_run.search(archive.read("xl/sharedStrings.xml")) is not None
             relations = {_attribute(a, b"Id"): _attribute(a, b"Target")
                          for a in _RELATION.findall(archive.read("xl/_rels/workbook.xml.rels"))}
             for attributes in _SHEET.findall(book):
-                name, rel = _attribute(attributes, b"name"), _attribute(attributes, b"r:id")
+                name, rel = _attribute(attributes, b"name"), _relation_id(attributes)
                 target = relations.get(rel, b"").decode()
-                member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                member = posixpath.normpath(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
                 try:
                     xml = archive.read(member)
                 except KeyError:
                     continue
-                rows = max(map(int, _ROW_NUMBER.findall(xml)), default=0)
-                wide = max((_column_index(c) + 1 for c in set(_WIDE_COLUMN.findall(xml))), default=26)
-                extent[_xml_text(name)] = _Extent(rows, wide, len(xml))
-                long_text = long_text or long_run.search(xml) is not None
-                if b"<f" not in xml and b't="e"' not in xml:
+                extent[_xml_text(name)] = _sheet_extent(xml)
+                if _HAS_FORMULA_OR_ERROR.search(xml) is None:
                     continue
                 for attributes, body in _CELL.findall(xml):
                     formula = _FORMULA.search(body or b"")
@@ -470,10 +482,62 @@ def _scan_sheets(file: str, cell_chars: int
                         reason = (f"is the formula ={text} with no saved value (the file was written by a "
                                   "program that does not calculate); open and save it in Excel, or type the value")
                     letters, digits = reference.groups()
-                    found.setdefault(_xml_text(name), []).append((int(digits) - 1, _column_index(letters), reason))
-    except (zipfile.BadZipFile, KeyError, OSError):
-        return {}, {}, True  # calamine judges the file; without these parts there is nothing to scan
-    return found, extent, long_text
+                    found.setdefault(_xml_text(name), []).append((int(digits) - 1, _column_index(letters.upper()),
+                                                                  reason))
+    except KeyError as exc:  # no workbook part: calamine says what is missing
+        if "workbook" in str(exc):
+            return {}, {}
+        raise PortfolioSchemaError(f"{file}: cannot be read as an .xlsx workbook ({_first_line(exc)})") from None
+    except Exception as exc:  # a damaged part (zlib.error, a bad CRC): one line, naming the file
+        raise PortfolioSchemaError(f"{file}: cannot be read as an .xlsx workbook (a damaged part: "
+                                   f"{_first_line(exc)})") from None
+    return found, extent
+
+
+def _relation_id(attributes: bytes) -> bytes:
+    """A sheet's relationship id, whatever the prefix its namespace was given (``r:id``, ``rel:id``)."""
+    found = re.search(rb'(?:^|\s)[\w.-]+:id' + _Q + rb'([^"\']*)', attributes)
+    return found.group(1) if found else b""
+
+
+def _sheet_extent(xml: bytes) -> _Extent:
+    """The rows and columns python-calamine will lay out for a sheet, from every row's and cell's ``r``
+    and, for rows and cells that state none (each then follows the one before), from their number.
+
+    A few passes of the regular expression engine, in windows of 8 MB cut before a tag (so that no
+    attribute is cut in two and no list of millions is built): the size of what the reader allocates
+    must be known before it allocates it.
+    """
+    top_row, widest, rows_with_r, cells_with_r, start = 0, 1, 0, 0, 0
+    while start < len(xml):
+        end = xml.find(b"<", start + (8 << 20))
+        end = len(xml) if end < 0 else end
+        try:
+            rows = list(map(int, _ROW_REFERENCE.findall(xml, start, end)))
+            cells = list(map(int, _CELL_ROW.findall(xml, start, end)))
+        except ValueError:  # a number of thousands of digits: beyond any limit
+            return _Extent(10**12, 1, len(xml))
+        top_row = max(top_row, max(rows, default=0), max(cells, default=0))
+        rows_with_r, cells_with_r = rows_with_r + len(rows), cells_with_r + len(cells)
+        wide = _WIDE_COLUMN.findall(xml, start, end)  # past column Z: rare, so few
+        widest = max(widest, max((_column_index(c.upper()) + 1 for c in set(wide)), default=1))
+        start = end
+    # rows and cells that state no number follow the one before: count the tags (a prefixed tag, <x:row>,
+    # only by the slower pattern)
+    prefixed = b":row" in xml or b":c " in xml or b":c>" in xml
+    row_tags = len(_ROW_TAG.findall(xml)) if prefixed else sum(map(xml.count, (b"<row ", b"<row>", b"<row/")))
+    cell_tags = len(_CELL_TAG.findall(xml)) if prefixed else sum(map(xml.count, (b"<c ", b"<c>", b"<c/")))
+    top_row += max(row_tags - rows_with_r, 0)
+    columns = widest if widest > 1 else (26 if cells_with_r else 1)
+    if cell_tags > cells_with_r:
+        columns += _most_cells_in_a_row(xml)
+    return _Extent(top_row, columns, len(xml))
+
+
+def _most_cells_in_a_row(xml: bytes) -> int:
+    """The largest number of cell tags between two row tags (for cells that state no reference)."""
+    starts = [m.start() for m in _ROW_TAG.finditer(xml)] + [len(xml)]
+    return max((len(_CELL_TAG.findall(xml, a, b)) for a, b in zip(starts, starts[1:])), default=0)
 
 
 def _column_index(letters: bytes) -> int:
@@ -484,20 +548,18 @@ def _column_index(letters: bytes) -> int:
 
 
 def _attribute(attributes: bytes, name: bytes) -> bytes:
-    found = re.search(rb'(?:^|\s)' + re.escape(name) + rb'="([^"]*)"', attributes)
-    return found.group(1) if found else b""
+    found = re.search(rb'(?:^|\s)' + re.escape(name) + rb'\s*=\s*(["\'])(.*?)\1', attributes, re.DOTALL)
+    return found.group(2) if found else b""
 
 
 def _xml_text(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    for entity, ch in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&")):
-        text = text.replace(entity, ch)
-    return text
+    """XML text as the reader sees it: entities and character references (``&#112;``) decoded."""
+    return html.unescape(raw.decode("utf-8", "replace"))
 
 
 def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple[tuple[int, int], tuple[int, int]]],
                  uncached: list[tuple[int, int, str]], id_column: str | None,
-                 limits: Limits = DEFAULT_LIMITS, long_text: bool = True) -> SheetTable:
+                 limits: Limits = DEFAULT_LIMITS) -> SheetTable:
     rows = [[workbook_cell(v) for v in r] for r in raw]
     where = f"{file}, sheet {sheet!r}"
     header = _header_row(rows, id_column)
@@ -533,8 +595,7 @@ def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple
     for r, c, reason in uncached:
         if r + 1 in position_of_row and c in name_of_index:
             problems.append(CellProblem(position_of_row[r + 1], str(name_of_index[c]), reason))
-    if long_text:
-        problems.extend(_long_cells(frame, limits))
+    problems.extend(_long_cells(frame, limits))
     return SheetTable(frame, row_numbers, file, sheet, notes, problems)
 
 
@@ -576,6 +637,10 @@ def read_csv_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIM
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise PortfolioSchemaError(f"{file}: line {line} holds a NUL character; this is not a CSV text file")
+    commas, line = _most_commas_on_a_line(data)
+    if commas > 20 * limits.max_columns:  # refused before the parser lays out a row of millions of cells
+        raise PortfolioSchemaError(f"{file}: line {line}: {commas:,} commas, more than a row of "
+                                   f"{limits.max_columns:,} columns holds (limit columns)")
     field_limit = csv.field_size_limit(limits.max_cell_chars)  # process-wide: put back below
     # strict: a quote left open (which would swallow every line after it into one cell) or text after a
     # closing quote is an error naming its line, not a guess; Excel writes neither
@@ -596,8 +661,9 @@ def read_csv_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIM
                 header = values
                 _check_rows_and_columns(file, 0, len(header), limits)
                 continue
-            if len(body) == limits.max_rows:
-                _check_rows_and_columns(file, len(body) + 1, len(header), limits)
+            if len(body) == limits.max_rows or len(values) > limits.max_columns:
+                _check_rows_and_columns(f"{file}: line {first_line}" if len(values) > limits.max_columns else file,
+                                        len(body) + 1, len(values), limits)
             if len(values) > len(header) and any(v is not None for v in values[len(header):]):
                 too_wide.append((len(body), len(values)))
             body.append(values)
@@ -632,9 +698,23 @@ def read_parquet_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT
     file = str(path)
     _check_file_size(file, limits)
     try:
-        shape = pq.ParquetFile(file).metadata  # rows and columns as the footer states them, before any is read
+        parquet = pq.ParquetFile(file)
+        shape = parquet.metadata  # rows and columns as the footer states them, before any is read
         _check_rows_and_columns(file, shape.num_rows, shape.num_columns, limits)
-        frame = pd.read_parquet(path, dtype_backend="pyarrow")
+        batches: list[pa.RecordBatch] = []
+        problems: list[CellProblem] = []
+        decoded = first = 0
+        for batch in parquet.iter_batches(batch_size=65_536):
+            decoded += batch.nbytes
+            if decoded > limits.max_table_bytes:
+                raise PortfolioSchemaError(f"{file}: its columns decode to more than {limits.max_table_bytes:,} "
+                                           "bytes (limit table_bytes)")
+            batch, long = _without_long_text(batch, first, limits)
+            first += batch.num_rows
+            batches.append(batch)
+            problems.extend(long)
+        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
     except FileNotFoundError:
         raise PortfolioSchemaError(f"{file}: no such file") from None
     except PortfolioSchemaError:
@@ -643,8 +723,58 @@ def read_parquet_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT
         raise PortfolioSchemaError(f"{file}: cannot be read as Parquet ({_first_line(exc)})") from None
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
-    problems = _binary_as_text(frame)
+    problems.extend(_binary_as_text(frame))
     return SheetTable(frame, np.arange(1, len(frame) + 1, dtype=np.int64), file, cell_problems=problems)
+
+
+def _without_long_text(batch: pa.RecordBatch, first: int, limits: Limits
+                       ) -> tuple[pa.RecordBatch, list[CellProblem]]:
+    """A batch with each text longer than ``limits.max_cell_chars`` made null, and a problem for each
+    (``first``: the position of the batch's first row in the table)."""
+    import pyarrow.compute as pc
+
+    problems, columns = [], []
+    for name, column in zip(batch.schema.names, batch.columns):
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            lengths = pc.utf8_length(column)
+        elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            lengths = pc.binary_length(column)
+        else:
+            columns.append(column)
+            continue
+        too_long = pc.fill_null(pc.greater(lengths, limits.max_cell_chars), False)
+        for position in np.flatnonzero(too_long.to_numpy(zero_copy_only=False)):
+            problems.append(CellProblem(first + int(position), str(name), f"holds {lengths[position].as_py():,} "
+                                        f"characters, more than the {limits.max_cell_chars:,} of a cell "
+                                        "(limit cell_chars)"))
+        columns.append(pc.if_else(too_long, pa.nulls(len(column), kind), column) if pc.any(too_long).as_py()
+                       else column)
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema), problems
+
+
+def _most_commas_on_a_line(data: bytes) -> tuple[int, int]:
+    """The most commas on one line of a CSV file's bytes, and that line's number, counted in blocks of
+    16 MB (a comma and a newline are single bytes in UTF-8 and in GB18030)."""
+    most, most_line, carry, lines_before = 0, 1, 0, 0
+    view = memoryview(data)
+    block = 1 << 24
+    for start in range(0, len(data), block):
+        part = np.frombuffer(view[start:start + block], np.uint8)
+        commas, ends = np.flatnonzero(part == 44), np.flatnonzero(part == 10)
+        per_line = np.diff(np.searchsorted(commas, ends), prepend=0)  # commas of each line ending here
+        if per_line.shape[0]:
+            per_line[0] += carry
+            k = int(per_line.argmax())
+            if per_line[k] > most:
+                most, most_line = int(per_line[k]), lines_before + k + 1
+            carry = commas.shape[0] - int(np.searchsorted(commas, ends[-1]))
+        else:
+            carry += commas.shape[0]
+        lines_before += ends.shape[0]
+        if carry > most:
+            most, most_line = carry, lines_before + 1
+    return most, most_line
 
 
 def _binary_as_text(frame: pd.DataFrame) -> list[CellProblem]:
