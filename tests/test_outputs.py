@@ -10,14 +10,21 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from workbooks import people_portfolio
 
+from subsidy_engine import outputs
 from subsidy_engine.cli import main
 from subsidy_engine.outputs import (
+    FORMULA_STARTS,
     MANIFEST_NAME,
     OutputBusyError,
     OutputFolder,
@@ -69,42 +76,251 @@ def test_a_folder_in_use_by_a_live_run_is_refused_and_a_dead_run_s_lock_is_taken
     assert "summary.json" in _complete(tmp_path)
 
 
+def _simulate_command(out: Path, seed: int) -> list[str]:
+    return [sys.executable, "-m", "subsidy_engine.cli", "simulate", "--projects", "300", "--seed", str(seed),
+            "--out", str(out), "--quiet"]
+
+
+ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+
+
+def _signal_while_writing(run: subprocess.Popen[bytes], out: Path, files: int, signum: int) -> bool:
+    """Send ``signum`` to ``run`` once its staging folder in ``out`` (there only while it writes) holds at least
+    ``files`` files, looking every 2 ms; False if the run ended first."""
+    deadline = time.monotonic() + 120
+    while run.poll() is None and time.monotonic() < deadline:
+        try:
+            staging = [e.path for e in os.scandir(out) if e.name.startswith(".partial-")]
+            if staging and len(os.listdir(staging[0])) >= files:
+                run.send_signal(signum)
+                return True
+        except FileNotFoundError:  # the folder or the staging folder not there (yet, or any more)
+            pass
+        time.sleep(0.002)
+    return False
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_run_killed_while_it_writes_leaves_the_last_complete_outputs(tmp_path, signum) -> None:
-    """Killed at several moments of the writing, the folder always holds one complete run."""
+def test_a_run_killed_while_it_writes_leaves_the_last_complete_outputs(tmp_path, signum, capsys) -> None:
+    """issue 16, row 5 (review): the signal was sent at fractions of an earlier run's time, so nothing made it
+    land while the run wrote, and a run that finished first passed too. It is now sent when the run's staging
+    folder appears (it is there only while the run writes) and when it holds 1, 2 and 3 files; the folder always
+    holds one complete run, and most kills must land in the writing: exit 130, the last run's manifest kept."""
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "subsidy_engine.cli", "simulate", "--projects", "300", "--out", str(out),
-               "--quiet"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    started = time.perf_counter()
-    subprocess.run(command, check=True, env=env, timeout=300)
-    whole = time.perf_counter() - started
-    first = _complete(out)
-    for fraction in (0.6, 0.8, 0.9, 0.97):
-        run = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
-        time.sleep(whole * fraction)
-        run.send_signal(signum)
+    subprocess.run(_simulate_command(out, 1), check=True, env=ENV, timeout=300)
+    moments = (0, 1, 2, 3)
+    landed = 0
+    for trial, files in enumerate(moments):
+        before = (out / MANIFEST_NAME).read_bytes()
+        run = subprocess.Popen(_simulate_command(out, 2 + trial), env=ENV, stderr=subprocess.PIPE)  # new content
+        signalled = _signal_while_writing(run, out, files, signum)
         _, err = run.communicate(timeout=300)
         assert b"Traceback" not in err, err
-        assert _complete(out) == first
+        _complete(out)
         assert not (out / ".subsidy-engine.lock").exists()
+        if signalled and run.returncode == 130 and (out / MANIFEST_NAME).read_bytes() == before:
+            landed += 1
+        else:  # finished (or committed) before the signal: its own set is whole
+            assert run.returncode in (0, 130) and (out / MANIFEST_NAME).read_bytes() != before
+    with capsys.disabled():
+        print(f"\n{signal.Signals(signum).name}: {landed} of {len(moments)} kills landed while the run wrote")
+    assert landed >= len(moments) - 1
 
 
-def test_every_csv_the_project_writes_is_formula_safe(tmp_path) -> None:
-    loans = pd.DataFrame({"loan_id": ['=HYPERLINK("http://evil.example","x")', "@SUM(A1)", "-2+3", "L4"],
-                          "principal": ["1000000"] * 4, "annual_rate": ["0.04"] * 4, "term_months": ["12"] * 4,
-                          "start_date": ["2026-01-15"] * 4})
-    table = tmp_path / "loans.csv"
-    loans.to_csv(table, index=False)
-    assert main(["amortize", str(table), "--out-dir", str(tmp_path / "out"), "--output", "both"]) == 0
-    for name in ("yearly.csv", "schedule.csv"):
-        ids = pd.read_csv(tmp_path / "out" / name, dtype=str).loan_id
-        assert set(ids) == {"'=HYPERLINK(\"http://evil.example\",\"x\")", "'@SUM(A1)", "'-2+3", "L4"}
-        amounts = pd.read_csv(tmp_path / "out" / name, dtype=str).interest
-        assert not amounts.str.startswith("'").any()  # numbers stay numbers
-    frame = csv_safe(pd.DataFrame({"reason": ["\tx", "\rx", "+1", "ok"]}))
+def test_a_run_killed_outright_leaves_its_staging_folder_which_the_next_run_removes(tmp_path) -> None:
+    """issue 16, row 5 (review): a run killed with SIGKILL (no handler runs) leaves ``.partial-<pid>``; no later
+    run removed it. The next run, holding the lock (so no live run owns one), removes every staging folder."""
+    out = tmp_path / "out"
+    run = subprocess.Popen(_simulate_command(out, 1), env=ENV)
+    assert _signal_while_writing(run, out, 1, signal.SIGKILL)
+    run.wait(60)
+    assert [p.name for p in out.iterdir() if p.name.startswith(".partial-")] == [f".partial-{run.pid}"]
+    (out / ".partial-99999").mkdir()
+    (out / ".partial-99999" / "report.xlsx").write_text("half")
+    (out / ".partial-1").write_text("a file, not a folder")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not the run's")
+    (out / ".partial-2").symlink_to(outside, target_is_directory=True)
+    with OutputFolder(out) as writer:
+        writer.path("a.txt").write_text("x")
+    assert _complete(out) == ["a.txt"]  # no staging folder left
+    assert (outside / "keep.txt").read_text() == "not the run's"  # a link is removed, not followed
+
+
+@pytest.mark.parametrize("kind", ["symlink", "dangling symlink", "hard link", "fifo", "folder"])
+def test_a_lock_file_that_is_not_a_plain_file_of_its_own_is_refused_and_nothing_written_through_it(
+        tmp_path, capsys, kind) -> None:
+    """issue 16, row 5 (review): the lock was opened following links, then truncated and written: a
+    ``.subsidy-engine.lock`` linking to another file had that file overwritten with the process id."""
+    out, victim = tmp_path / "out", tmp_path / "victim.txt"
+    out.mkdir()
+    victim.write_text("precious")
+    lock = out / ".subsidy-engine.lock"
+    if kind == "symlink":
+        lock.symlink_to(victim)
+    elif kind == "dangling symlink":
+        lock.symlink_to(tmp_path / "created.txt")
+    elif kind == "hard link":
+        os.link(victim, lock)
+    elif kind == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.mkdir()
+    with pytest.raises(OSError, match="is not a plain file"), OutputFolder(out) as run:
+        run.path("a.txt").write_text("x")
+    assert victim.read_text() == "precious" and not (tmp_path / "created.txt").exists()
+    assert not (out / "a.txt").exists() and not [p for p in out.iterdir() if p.name.startswith(".partial-")]
+    loans = tmp_path / "loans.csv"
+    loans.write_text("loan_id,principal,annual_rate,term_months,start_date\nL1,1000000,0.04,12,2026-01-15\n")
+    assert main(["amortize", str(loans), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{lock}: the lock file is not a plain file" in err, err
+    assert victim.read_text() == "precious"
+
+
+def test_a_run_that_fails_before_it_writes_lets_go_of_the_folder(tmp_path, monkeypatch) -> None:
+    """issue 16, row 5 (review): an error (or a signal) in the ``with`` line after the lock was taken, the staging
+    folder not yet made, kept the lock and the SIGTERM handler for the life of the process: the folder stayed
+    busy for every later run of that process."""
+    make = Path.mkdir
+
+    def refuse_staging(self: Path, *args: object, **kwargs: object) -> None:
+        if self.name.startswith(".partial-"):
+            raise PermissionError(13, "Permission denied", str(self))
+        make(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    handler = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(Path, "mkdir", refuse_staging)
+    with pytest.raises(PermissionError), OutputFolder(tmp_path):
+        pass
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGTERM) is handler
+    with OutputFolder(tmp_path) as run:
+        run.path("a.txt").write_text("x")
+    assert _complete(tmp_path) == ["a.txt"]
+
+
+@pytest.mark.parametrize("when", ["before the renames", "during the renames"])
+def test_the_interrupt_message_is_true_whenever_the_signal_comes(tmp_path, capsys, monkeypatch, when) -> None:
+    """issue 16, row 5 (review): a SIGTERM that came during the renames (held back, acted on once they are
+    done) was told "nothing of this run was written", though this run's set was in place. The message says
+    what is true either way, and the folder holds the set its manifest lists.
+
+    The signal is sent to the process, as ``kill`` sends it, while another thread runs (pyarrow's pool does in
+    every run): held back by the main thread's signal mask, it went to that thread, and Python raised the
+    interrupt between two renames, leaving a new summary.json beside the last run's manifest."""
+    out = tmp_path / "out"
+    assert main(["simulate", "--projects", "50", "--out", str(out), "--quiet"]) == 0
+    first = (out / MANIFEST_NAME).read_bytes()
+    if when == "before the renames":
+        digest = outputs._sha256
+
+        def hash_then_signal(path: Path) -> str:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return digest(path)
+
+        monkeypatch.setattr(outputs, "_sha256", hash_then_signal)
+    else:
+        replace = os.replace
+
+        def signal_then_replace(source: object, target: object) -> None:
+            if Path(str(source)).parent.name.startswith(".partial-"):  # one of the renames
+                os.kill(os.getpid(), signal.SIGTERM)
+            replace(source, target)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "replace", signal_then_replace)
+    done = threading.Event()
+    other = threading.Thread(target=done.wait, args=(60,))
+    other.start()
+    capsys.readouterr()
+    try:
+        assert main(["simulate", "--projects", "50", "--seed", "2", "--out", str(out), "--quiet"]) == 130
+    finally:
+        monkeypatch.undo()
+        done.set()
+        other.join()
+    err = capsys.readouterr().err
+    assert err == "interrupted: the output folder holds the last complete run (its manifest.json lists it)\n"
+    assert "summary.json" in _complete(out)
+    assert ((out / MANIFEST_NAME).read_bytes() == first) == (when == "before the renames")
+
+
+def _formula_cells(path: Path) -> list[str]:
+    """The cells (header included) of a CSV file that a spreadsheet would run as a formula: text that starts with
+    one of ``= + - @``, a tab or a carriage return and is not a number (a negative amount is one)."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    cells = [*frame.columns, *(v for column in frame.columns for v in frame[column])]
+
+    def number(text: str) -> bool:
+        try:
+            return Decimal(text).is_finite()
+        except InvalidOperation:
+            return False
+
+    return [v for v in cells if v.startswith(FORMULA_STARTS) and not number(v)]
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example","x")', "@SUM(A1)", "-2+3", "+1"]
+
+
+def test_every_csv_the_project_writes_is_formula_safe(tmp_path, capsys) -> None:
+    """issue 16, point 7 and row 5 (review): a Categorical text column (a Parquet column written dictionary
+    encoded, as pyarrow does by default for repeated text) was passed through: ``=1+1`` reached schedule.csv as
+    a formula. Every CSV the project writes (grep write_csv: amortize's yearly, schedule and rejections,
+    simulate's rejected_rows, reconcile's) is checked with hostile ids and notes."""
+    written: list[Path] = []
+    loans = pd.DataFrame({"loan_id": HOSTILE + ["L6"], "principal": ["1000000"] * 4 + ["1000,50"],
+                          "annual_rate": ["0.04"] * 5, "term_months": ["12"] * 5, "start_date": ["2026-01-15"] * 5})
+    loans.loc[1, "principal"] = "1000,50"  # rejected: its id goes to rejections.csv
+    for kind in ("csv", "parquet"):
+        table = tmp_path / f"loans.{kind}"
+        if kind == "csv":
+            loans.to_csv(table, index=False)
+        else:  # dictionary-encoded text: read back as a Categorical column
+            pq.write_table(pa.Table.from_pandas(loans.astype({"loan_id": "category"}), preserve_index=False), table)
+        folder = tmp_path / f"amortize-{kind}"
+        assert main(["amortize", str(table), "--out-dir", str(folder), "--output", "both"]) == 1
+        for name in ("yearly.csv", "schedule.csv"):
+            ids = set(pd.read_csv(folder / name, dtype=str, keep_default_na=False).loan_id)
+            assert ids == {"'" + i for i in HOSTILE if i != "@SUM(A1)"}, (kind, name, ids)
+            written.append(folder / name)
+        rejected = set(pd.read_csv(folder / "rejections.csv", dtype=str).loan_id)
+        assert rejected == {"'@SUM(A1)", "L6"}, (kind, rejected)
+        written.append(folder / "rejections.csv")
+    tables = people_portfolio()
+    tables["loans"].loc[0, ["loan_id", "principal"]] = ["=1+1", "1000,50"]
+    some = tmp_path / "some"
+    some.mkdir()
+    for name, frame in tables.items():
+        frame.to_csv(some / f"{name}.csv", index=False)
+    assert main(["simulate", "--portfolio", str(some), "--out", str(tmp_path / "sim"), "--quiet"]) == 1
+    assert "'=1+1" in set(pd.read_csv(tmp_path / "sim" / "rejected_rows.csv", dtype=str).id)
+    written.append(tmp_path / "sim" / "rejected_rows.csv")
+    every = tmp_path / "every"  # every row rejected: the list is written alone, by the command line
+    every.mkdir()
+    for name, frame in tables.items():
+        frame = frame.assign(start_date="x") if "start_date" in frame else frame.assign(date="x")
+        frame.to_csv(every / f"{name}.csv", index=False)
+    assert main(["simulate", "--portfolio", str(every), "--out", str(tmp_path / "sim-every"), "--quiet"]) == 2
+    assert "'=1+1" in set(pd.read_csv(tmp_path / "sim-every" / "rejected_rows.csv", dtype=str).id)
+    written.append(tmp_path / "sim-every" / "rejected_rows.csv")
+    claims = tmp_path / "claims.csv"
+    pd.DataFrame({"loan_id": ["-1+1", "L1"], "period": ["1", "1"], "subsidy_claimed": ["100", "100"],
+                  "bank_note": ["ok", "@cmd|' /C calc'!A0"]}).to_csv(claims, index=False)
+    assert main(["reconcile", str(claims), "--projects", "20", "--out", str(tmp_path / "rec"), "--quiet"]) in (0, 1)
+    report = pd.read_csv(tmp_path / "rec" / "reconcile.csv", dtype=str)
+    assert set(report.loan_id) == {"'-1+1", "L1"} and "'@cmd|' /C calc'!A0" in set(report.bank_note)
+    written.append(tmp_path / "rec" / "reconcile.csv")
+    capsys.readouterr()
+    for path in written:
+        assert not _formula_cells(path), (path, _formula_cells(path))
+    frame = csv_safe(pd.DataFrame({"reason": ["\tx", "\rx", "+1", "ok"],
+                                   "kind": pd.Categorical(["=1+1", "ok", "-x", "ok"]),
+                                   "yuan": [Decimal("-5.00"), Decimal(1), None, Decimal(0)]}))
     assert frame.reason.tolist() == ["'\tx", "'\rx", "'+1", "ok"]
-
+    assert frame.kind.tolist() == ["'=1+1", "ok", "'-x", "ok"]
+    assert frame.yuan.tolist()[:2] == [Decimal("-5.00"), Decimal(1)]  # numbers stay numbers
 
 
 def _writer(folder: Path, log: Path, start: float) -> None:
@@ -180,3 +396,24 @@ def test_a_lock_is_the_kernel_s_not_a_process_id_s(tmp_path) -> None:
         sleeper.kill()
         sleeper.wait()
     assert (tmp_path / "x.txt").read_text() == "taken over"
+
+
+def test_a_manifest_edited_to_list_the_lock_or_the_folder_deletes_neither(tmp_path) -> None:
+    """A manifest names the files of the run before; only plain names of this folder's outputs are removed
+    with it, never the lock being held, another dot-file, a parent or a path elsewhere."""
+    keep = tmp_path / ".keep"
+    keep.write_text("mine")
+    with OutputFolder(tmp_path) as run:
+        run.path("a.txt").write_text("first")
+    manifest = json.loads((tmp_path / MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest["files"] += [{"file": name} for name in (".subsidy-engine.lock", ".keep", "..", ".", "manifest.json",
+                                                      "a.txt\\..\\x")]
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
+    with OutputFolder(tmp_path) as run:
+        assert (tmp_path / ".subsidy-engine.lock").exists()
+        run.path("b.txt").write_text("second")
+        run.path("c.txt").write_text("second")
+    assert keep.read_text() == "mine" and sorted(_complete(tmp_path)) == ["b.txt", "c.txt"]
+    with OutputFolder(tmp_path) as run:  # the folder still works
+        run.path("d.txt").write_text("third")
+    assert _complete(tmp_path) == ["d.txt"]
