@@ -125,7 +125,7 @@ def test_the_response_is_json_with_exact_amounts() -> None:
     ({"years": [2031, 2030]}, "the first is after the last"),
     ({"years": [1900, 2030]}, "greater than or equal to 2000"),
     ({"rate_by_stage": {"pilot": "2"}}, "between 0 and 1"),
-    ({"rate_by_stage": {"pilot": "x"}}, "not a number"),
+    ({"rate_by_stage": {"pilot": "x"}}, "not a decimal number"),
     ({"surprise": 1}, "Extra inputs are not permitted"),
 ])
 def test_request_bounds_are_clear_errors(change: dict[str, Any], message: str) -> None:
@@ -394,19 +394,23 @@ def _custom_loan(loan_id: str, periods: int = 600, unit: str = "fraction", entry
             "method": "custom", "principal_plan_unit": unit, "start_date": "2026-03-15", "principal_plan": plan}
 
 
-def test_a_fraction_plan_with_a_far_exponent_is_refused_at_once() -> None:
+def test_a_fraction_plan_with_a_far_exponent_is_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """issue 16, row 9: a plan's fractions are summed in linear integer arithmetic; an entry such as 1E-9999999
-    (ten characters) cost 14 s of big-number work as a ``Fraction`` (1E-99999999, hours), and is refused at once."""
-    import time
-
+    (ten characters) cost 14 s of big-number work as a ``Fraction`` (1E-99999999, hours), and is refused at once:
+    before any entry is scaled to an integer or split (what is asserted; the speed is a benchmark's)."""
+    from subsidy_engine import loans as loans_module
     from subsidy_engine.enums import PlanUnit
     from subsidy_engine.loans import plan_to_fen
 
-    for far in ("1E-9999999", "1E-99999999", "0.5E-999999999999"):
-        started = time.perf_counter()
-        with pytest.raises(ValueError, match="decimal places"):
-            plan_to_fen((Decimal("0.5"), Decimal(far), Decimal("0.5")), PlanUnit.FRACTION, 100_000)
-        assert time.perf_counter() - started < 0.5, far
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("an entry was scaled or split before its decimal places were checked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loans_module, "scaled_integer", refuse)
+        patch.setattr(loans_module, "split_largest_remainder", refuse)
+        for far in ("1E-9999999", "1E-99999999", "0.5E-999999999999"):
+            with pytest.raises(ValueError, match="decimal places"):
+                plan_to_fen((Decimal("0.5"), Decimal(far), Decimal("0.5")), PlanUnit.FRACTION, 100_000)
     # exact as before: long fractions adding up to exactly 1 are split to the fen, trailing zeros are not places
     third = Decimal("0.333333333333333333333333333333")
     assert plan_to_fen((third, third, Decimal("0.333333333333333333333333333334")), PlanUnit.FRACTION, 100) == \
@@ -685,8 +689,6 @@ def test_a_streamed_body_is_refused_as_soon_as_it_passes_the_limit() -> None:
 def test_a_stalled_upload_is_dropped_after_the_read_timeout() -> None:
     """issue 16, row 9: 300 stalled uploads were held forever; a body whose next piece does not come within
     ``read_timeout`` is answered 408 and the connection closed."""
-    import time
-
     import anyio
 
     app = create_app(POLICY, LPR, read_timeout=0.3)
@@ -699,10 +701,9 @@ def test_a_stalled_upload_is_dropped_after_the_read_timeout() -> None:
         await anyio.sleep(3600)  # the client stalls
         raise AssertionError("unreachable")
 
-    started = time.perf_counter()
+    # _call's own 5 s guard fails the test if the read timeout (0.3 s) never fires: no latency is asserted
     answer = anyio.run(_call, app, [(b"content-length", b"5000")], receive, 5.0)
     assert answer["status"] == 408 and answer["headers"][b"connection"] == b"close"
-    assert time.perf_counter() - started < 2.0
 
 
 def test_a_trickled_upload_is_dropped_after_the_body_timeout() -> None:

@@ -224,8 +224,8 @@ def test_policy_rates_are_bounded_every_value_at_once(tmp_path) -> None:
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
     with pytest.raises(PolicyError) as err:
         load_policy(tmp_path / "p.yaml")
-    assert "interest_subsidy.points.value: Value error, 3.497 is above 1" in str(err.value)
-    assert "insurance_premium.share.value: Value error, 80 is above 1" in str(err.value)
+    assert "interest_subsidy.points.value: 3.497 is above 1" in str(err.value)
+    assert "insurance_premium.share.value: 80 is above 1" in str(err.value)
 
 
 def test_every_cli_rate_outside_the_bound_is_named_at_once() -> None:

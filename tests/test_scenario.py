@@ -100,7 +100,7 @@ def test_budget_changes_replace_and_scale_caps_to_the_fen() -> None:
             elif old.id.startswith("sector_budget"):
                 assert budget.cap(new, year) == base.cap(old, year)
     assert budget.digest != base.digest
-    with pytest.raises(BudgetError, match=r"scenario c: .*2027: Value error, 1000.005 has a fraction of a fen"):
+    with pytest.raises(BudgetError, match=r"scenario c: .*2027: 1000.005 has a fraction of a fen"):
         Scenario.of({"id": "c", "budget": {"caps": {"gaojingjian_fund": {2027: "1000.005"}}}}).budget(base)
 
 

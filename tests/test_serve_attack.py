@@ -29,6 +29,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 HOST = "127.0.0.1"
 READ_TIMEOUT, BODY_TIMEOUT = 1.0, 3.0
+#: how long a test waits for an answer before failing as hung: a guard, not a bound on the service's speed
+HANG_S = 120.0
 #: what was sent and what came back, reported by the last test (``-s`` shows it)
 TALLY: Counter[str] = Counter()
 
@@ -63,12 +65,17 @@ class Server:
     def connect(self) -> socket.socket:
         return socket.create_connection((HOST, self.port), timeout=10)
 
+    def send(self, method: str, path: str, body: bytes = b"", timeout: float = 30.0) -> socket.socket:
+        """A whole request sent on a connection of its own, whose answer is still to be read."""
+        s = socket.create_connection((HOST, self.port), timeout=timeout)
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        return s
+
     def request(self, method: str, path: str, body: bytes = b"", timeout: float = 30.0) -> tuple[int, bytes, float]:
         """One request on its own connection: (status, body, seconds)."""
         started = time.perf_counter()
-        with socket.create_connection((HOST, self.port), timeout=timeout) as s:
-            s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        with self.send(method, path, body, timeout) as s:
             status, answer = _response(s)
         TALLY[f"{method} {path} -> {status}"] += 1
         return status, answer, time.perf_counter() - started
@@ -278,38 +285,51 @@ def _heavy(loans: int) -> bytes:
 
 def test_heavy_plans_are_bounded_and_do_not_stall_light_quotes(server: Server) -> None:
     """issue 16, row 9: two clients sending 100 custom-plan loans made a light quote wait 3.4 s. A request at the
-    work bound (36,000 periods) is answered, one over it is refused at once, and light quotes keep being
-    answered while heavy ones run."""
+    work bound (36,000 periods) is answered, one over it is refused (before any plan is converted:
+    test_quote.py::test_a_request_beyond_the_work_bound_is_refused_before_the_work), and light quotes are
+    answered, every one a 200, while two heavy requests are in flight (sent whole, their answers not yet back).
+    The seconds are measured and tallied, not asserted: speed is a benchmark's; ``HANG_S`` only fails a hung test."""
     from subsidy_engine.quote import MAX_PERIODS
 
     at_bound, over = _heavy(MAX_PERIODS // 600), _heavy(MAX_PERIODS // 600 + 1)
     assert len(at_bound) < 1_000_000
-    status, body, seconds = server.request("POST", "/quote", over)
-    assert status == 422 and b"periods in all" in body and seconds < 3, (status, body[:200], seconds)
-    status, body, seconds = server.request("POST", "/quote", at_bound)
-    assert status == 200 and seconds < 20, (status, body[:200], seconds)
+    status, body, seconds = server.request("POST", "/quote", over, timeout=HANG_S)
+    assert status == 422 and b"periods in all" in body, (status, body[:200])
+    TALLY[f"heavy over the bound refused: {seconds:.2f} s"] += 1
+    status, body, seconds = server.request("POST", "/quote", at_bound, timeout=HANG_S)
+    assert status == 200, (status, body[:200])
     TALLY[f"heavy at the bound: {seconds:.2f} s"] += 1
 
-    heavy_seconds: list[float] = []
-
-    def heavy() -> None:
-        heavy_seconds.append(server.request("POST", "/quote", at_bound)[2])
-
-    threads = [threading.Thread(target=heavy) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    light = json.dumps(GOOD).encode()
-    latencies = []
-    time.sleep(0.05)
-    while any(thread.is_alive() for thread in threads) and len(latencies) < 100:
-        status, _, seconds = server.request("POST", "/quote", light)
-        assert status == 200
-        latencies.append(seconds)
-    for thread in threads:
-        thread.join(60)
-    TALLY[f"light quotes during 2 heavy: {len(latencies)}, max {max(latencies, default=0):.3f} s"] += 1
-    TALLY[f"heavy quotes alongside: {', '.join(f'{s:.2f}' for s in heavy_seconds)} s"] += 1
-    assert latencies and max(latencies) < 2.0, latencies
+    started = time.perf_counter()
+    heavy = [server.send("POST", "/quote", at_bound, timeout=HANG_S) for _ in range(2)]
+    try:
+        light = json.dumps(GOOD).encode()
+        statuses: list[int] = []
+        latencies: list[float] = []
+        while_both_in_flight = 0
+        while len(statuses) < 100:
+            status, _, seconds = server.request("POST", "/quote", light, timeout=HANG_S)
+            statuses.append(status)
+            latencies.append(seconds)
+            answered = select.select(heavy, [], [], 0)[0]  # a heavy answer that has (begun to) come back
+            if not answered:
+                while_both_in_flight += 1
+            elif len(answered) == len(heavy):
+                break
+        heavy_answers = []
+        for s in heavy:
+            heavy_answers.append(_response(s)[0])
+            TALLY[f"heavy quote alongside: {time.perf_counter() - started:.2f} s"] += 1
+    finally:
+        for s in heavy:
+            s.close()
+    TALLY[f"light quotes during 2 heavy: {len(latencies)} ({while_both_in_flight} before either heavy answer), "
+          f"max {max(latencies, default=0):.3f} s"] += 1
+    assert heavy_answers == [200, 200]
+    assert statuses and set(statuses) == {200}, Counter(statuses)
+    # a service that queued light quotes behind heavy ones would answer no light quote (or one that slipped in
+    # before the heavy bodies were read) before the heavy answers
+    assert while_both_in_flight >= 2, (while_both_in_flight, len(statuses))
 
 
 def test_the_figures(server: Server) -> None:

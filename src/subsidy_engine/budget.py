@@ -56,7 +56,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .io import read_yaml
 from .loans import Money
-from .money import MoneyError, rate_to_units, to_decimal
+from .messages import one_line
+from .money import MoneyError, rate_to_units, to_decimal, whole_number
 from .policy import INSTRUMENTS, Instrument, Status
 from .rates import schedules_dir
 
@@ -128,10 +129,19 @@ class FundingSource(BaseModel):
     @field_validator("caps", mode="before")
     @classmethod
     def _year_keys(cls, value: object) -> object:
-        # JSON (and model_dump(mode="json")) writes the years as text
-        if isinstance(value, dict):
-            return {int(k) if isinstance(k, str) and k.strip().isdigit() else k: v for k, v in value.items()}
-        return value
+        # JSON (and model_dump(mode="json")) writes the years as text, read by the one digit rule: str.isdigit
+        # would also take other scripts' digits ("٢٠٢٦") for 2026
+        if not isinstance(value, dict):
+            return value
+        caps: dict[object, object] = {}
+        for key, cap in value.items():
+            year = whole_number(key) if isinstance(key, str) else key
+            if year is None:
+                raise ValueError(f"{key!r} is not a year; write the year in the digits 0-9, e.g. 2026")
+            if year in caps:
+                raise ValueError(f"the year {year} is given twice")
+            caps[year] = cap
+        return caps
 
     @field_validator("caps", "per_project_cap", "per_enterprise_cap")
     @classmethod
@@ -159,13 +169,17 @@ class BudgetFile(BaseModel):
     basis: str
     years: tuple[int, int]
     priority_tiers: tuple[Eligibility, ...] = ()
-    sources: tuple[FundingSource, ...] = Field(min_length=1)
+    # at least one, checked in _consistent: pydantic's min_length on a tuple counts only the items it could read,
+    # and would add "at least 1 item ..., not 0" to a file whose one source has an error
+    sources: tuple[FundingSource, ...]
 
     _lists = field_validator("years", "priority_tiers", "sources", mode="before")(_as_tuple)
 
     @model_validator(mode="after")
     def _consistent(self) -> BudgetFile:
         first, last = self.years
+        if not self.sources:
+            raise ValueError("sources: a budget needs at least 1 funding source")
         if not 2000 <= first <= last <= 2100:
             raise ValueError(f"years must be [first, last] with 2000 <= first <= last <= 2100, not {list(self.years)}")
         seen: set[str] = set()
@@ -209,7 +223,7 @@ class Budget:
         try:
             parsed = BudgetFile.model_validate(data)
         except ValidationError as exc:
-            raise BudgetError(f"{name}: {_problems(exc)}") from None
+            raise BudgetError(f"{name}: {one_line(exc)}") from None
         canonical = yaml.safe_dump(parsed.model_dump(mode="json"), sort_keys=True, allow_unicode=True)
         return cls(parsed, hashlib.sha256(canonical.encode()).hexdigest(), name)
 
@@ -218,10 +232,6 @@ class Budget:
         if year not in self.years:
             raise BudgetError(f"budget {self.id} covers {self.file.years[0]}-{self.file.years[1]}, not {year}")
         return source.caps[year] if isinstance(source.caps, dict) else source.caps
-
-
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
 
 
 def load_budget(path: str | os.PathLike[str] | None = None) -> Budget:

@@ -394,7 +394,7 @@ def _rates(text: str | None) -> dict[str, str] | None:
     if text is None:
         return None
     from .enums import Stage
-    from .money import MAX_ANNUAL_RATE, MoneyError, rate_to_units, to_decimal
+    from .investment import stage_rate
 
     stages = ", ".join(s.value for s in Stage)
     usage = f"give stage=rate for each of {stages}, e.g. --rates pilot=0.3,demonstration=0.2,promotion=0.1"
@@ -416,15 +416,10 @@ def _rates(text: str | None) -> dict[str, str] | None:
         if not value:
             bad.append(f"{given}: no rate; {usage}")
             continue
-        try:
-            rate = to_decimal(value, "_", percent=True)
-            rate_to_units(rate, "_")
-        except MoneyError as exc:
-            bad.append(f"{given}: {str(exc).removeprefix('_: ')}")
-            continue
-        if not 0 <= rate <= MAX_ANNUAL_RATE:  # the investment rule's own bound (a Rate)
-            bad.append(f"{given}: {rate} is not a fraction between 0 and {MAX_ANNUAL_RATE} (0.3 or 30% is 30 percent)")
-        rates[stage] = f"{rate:f}"  # plain digits: 1E-10 as 0.0000000001
+        try:  # the rule's own reading, as a quote's rate_by_stage is read
+            rates[stage] = f"{stage_rate(value, given):f}"  # plain digits: 1E-10 as 0.0000000001
+        except ValueError as exc:
+            bad.append(str(exc))
     if bad:  # every bad rate at once (issue 16, row 2)
         raise ValueError("; ".join(bad))
     missing = [s.value for s in Stage if s.value not in rates]
@@ -557,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def limit_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--limit", action="append", metavar="NAME=VALUE",
                        help="raise a reader's limit (repeatable): file_bytes, rows, columns, cell_chars, "
-                            "sheet_cells, part_bytes, inflate_ratio; see the README's limits and guarantees")
+                            "sheet_cells, part_bytes, inflate_ratio, table_bytes; see the README's limits and guarantees")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
@@ -644,8 +639,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _dispatch(args)
         sys.stdout.flush()  # here, so that a closed pipe is met inside the try, not at exit
         return code
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the outputs being written were left out, the last set kept
-        print("interrupted: nothing of this run was written; the output folder holds the last complete run",
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: before the renames the last set is kept; one held back until
+        # they are done comes once this run's set is in place: either way the manifest lists a whole set
+        print("interrupted: the output folder holds the last complete run (its manifest.json lists it)",
               file=sys.stderr)
         return 130
     except BrokenPipeError:

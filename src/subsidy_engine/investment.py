@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Sequence
+from typing import Annotated, Any, Final, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ from .claims import ClaimRows, ClaimsResult, read_items
 from .enums import Domain, PlatformType, Stage
 from .kernels import share_of_amounts
 from .loans import Money, Rate, _iso_date
-from .money import rate_to_units, yuan_to_fen
+from .money import MoneyError, rate_to_units, to_decimal, yuan_to_fen
 from .policy import ParameterSet, Policy, rules_in_force
 from .rates import epoch_days
 
@@ -72,12 +72,68 @@ class Project(BaseModel):
     start_date: Annotated[date, BeforeValidator(_iso_date)]
 
 
+#: A stage's rate is a share of the project's eligible investment: at most the whole of it.
+MAX_STAGE_RATE: Final = Decimal(1)
+
+
+def stage_rate(value: object, what: str) -> Decimal:
+    """A stage's investment-subsidy rate (measure 2), read by one rule wherever it is given: ``--rates``, a
+    quote's ``rate_by_stage`` and the rule's own model.
+
+    Parameters
+    ----------
+    value : str, int or Decimal
+        A fraction of the eligible investment from 0 to 1 (``"0.3"``) or a percentage (``"30%"``), read by the
+        text rule of :func:`subsidy_engine.money.to_decimal` (full-width forms such as ``"３０％"`` are read;
+        ``"0.3_0"``, ``"0,3"`` and floats are refused), in steps of at least 1e-10 (the kernels' rate unit).
+    what : str
+        The field, named at the start of an error (``"--rates pilot=1.5"``, ``"rate_by_stage.pilot"``).
+
+    Returns
+    -------
+    Decimal
+        The rate as a fraction, exact.
+
+    Raises
+    ------
+    MoneyError
+        One line starting with ``what``: the value is not a number by the text rule, is finer than 1e-10, or is
+        not from 0 to 1.
+
+    Examples
+    --------
+    >>> stage_rate("30%", "pilot"), stage_rate("0.3", "pilot"), stage_rate("３０％", "pilot")
+    (Decimal('0.30'), Decimal('0.3'), Decimal('0.30'))
+    >>> stage_rate("1.5", "pilot")
+    Traceback (most recent call last):
+    ...
+    subsidy_engine.money.MoneyError: pilot: 1.5 is not a fraction between 0 and 1 (0.3 or 30% is 30 percent)
+    """
+    rate = to_decimal(value, what, percent=True)
+    rate_to_units(rate, what)
+    if not 0 <= rate <= MAX_STAGE_RATE:
+        raise MoneyError(f"{what}: {rate} is not a fraction between 0 and {MAX_STAGE_RATE} "
+                         "(0.3 or 30% is 30 percent)")
+    return rate
+
+
+def _stage_rate_field(value: object) -> Decimal:
+    # pydantic's error already names the field, so the message drops its own
+    try:
+        return stage_rate(value, "_")
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("_: ")) from None
+
+
+StageRate = Annotated[Decimal, BeforeValidator(_stage_rate_field)]
+
+
 class InvestmentSubsidyRule(BaseModel):
     """Rates by stage (required: none is published) and the ceilings."""
 
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
-    rate_by_stage: dict[Annotated[Stage, BeforeValidator(Stage.parse)], Rate]
+    rate_by_stage: dict[Annotated[Stage, BeforeValidator(Stage.parse)], StageRate]
     ceiling_share_of_total_investment: Rate | None = None
     per_project_cap: Money | None = None
     per_project_cap_compute_or_network: Money | None = None
@@ -275,4 +331,5 @@ def investment_subsidy_rows(projects: pd.DataFrame | list[Project], rules: Inves
         internal={"set_index": set_index, "rate": rate})
 
 
-__all__ = ["InvestmentSubsidyRule", "Project", "investment_subsidy", "investment_subsidy_rows"]
+__all__ = ["MAX_STAGE_RATE", "InvestmentSubsidyRule", "Project", "investment_subsidy", "investment_subsidy_rows",
+           "stage_rate"]

@@ -29,8 +29,26 @@ def validation_messages(exc: ValidationError) -> list[tuple[tuple[int | str, ...
             message = _WITHOUT_CLASS.get(error["type"], "is not of the kind expected here")
         else:
             message = " ".join(error["msg"].removeprefix("Value error, ").split())
-        problems.append((tuple(error["loc"]), message, error["type"]))
-    return problems
+        problems.append((_fields_and_keys(error["loc"]), message, error["type"], _is_branch(error["loc"])))
+    # a value that may take several forms fails each: say only the form it took (the deepest path), not
+    # "expected str, got dict" for the form it did not
+    return [(loc, message, kind) for loc, message, kind, branch in problems
+            if not (branch and any(other[3] and len(other[0]) > len(loc) and other[0][:len(loc)] == loc
+                                   for other in problems))]
+
+
+def _is_tag(part: int | str) -> bool:
+    """pydantic's name for one of the forms a value may take (``dict[int,function-before[_money(), decimal]]``)."""
+    return isinstance(part, str) and ("[" in part or "(" in part)
+
+
+def _is_branch(loc: tuple[int | str, ...]) -> bool:
+    return any(map(_is_tag, loc))
+
+
+def _fields_and_keys(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The path as the user wrote it: fields, list positions and keys, without pydantic's form names."""
+    return tuple(part for part in loc if not _is_tag(part))
 
 
 def one_line(exc: BaseException) -> str:

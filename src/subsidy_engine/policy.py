@@ -40,6 +40,7 @@ from .interest_subsidy import InterestSubsidyRule
 from .io import read_yaml
 from .loans import Money, Rate
 from .memo import IdentityMemo
+from .messages import one_line
 from .rates import CoverageError, epoch_days, schedules_dir
 
 Status = Literal["official", "official-analog", "inferred"]
@@ -347,8 +348,7 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     try:
         parsed = PolicyFile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise PolicyError(f"{file}: {problems}") from None
+        raise PolicyError(f"{file}: {one_line(exc)}") from None
     return Policy(parsed, hashlib.sha256(raw).hexdigest(), str(file))
 
 

@@ -79,7 +79,7 @@ from .explain import explain_facts, facts_of
 from .grants import Event
 from .ids import normalise_id
 from .insurance import InsurancePolicy
-from .investment import Project
+from .investment import Project, stage_rate
 from .loans import Loan
 from .messages import one_line, validation_messages
 from .money import ONE_FEN, PLAIN_NUMBER, fen_to_yuan
@@ -289,14 +289,19 @@ class QuoteRequest(BaseModel):
     @field_validator("rate_by_stage")
     @classmethod
     def _rates_are_numbers(cls, rates: dict[Stage, str] | None) -> dict[Stage, str] | None:
-        for stage, rate in (rates or {}).items():
+        """Each rate by the investment rule's one reading (``--rates`` reads it so too), kept as its plain
+        digits; every bad rate at once."""
+        if rates is None:
+            return None
+        read, bad = {}, []
+        for stage, rate in rates.items():
             try:
-                value = Decimal(rate)
-            except ArithmeticError:
-                raise ValueError(f"rate_by_stage.{stage.value}: {rate!r} is not a number") from None
-            if not value.is_finite() or not 0 <= value <= 1:
-                raise ValueError(f"rate_by_stage.{stage.value}: {rate} must be between 0 and 1")
-        return rates
+                read[stage] = f"{stage_rate(rate, f'rate_by_stage.{stage.value}'):f}"
+            except ValueError as exc:
+                bad.append(str(exc))
+        if bad:
+            raise ValueError("; ".join(bad))
+        return read
 
 
 Money = Annotated[Decimal, Field(description="yuan, exact (a decimal string in JSON)")]

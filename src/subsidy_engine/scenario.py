@@ -60,6 +60,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from .budget import Budget
 from .dates import IsoDate
 from .io import read_yaml
+from .messages import one_line, validation_messages
 from .money import MoneyError, to_decimal
 from .policy import ParameterSet, Policy, PolicyFile, Source
 from .rates import LprCurve, lpr_bound_problem
@@ -135,7 +136,7 @@ class MonteCarloSettings(BaseModel):
         try:
             return MonteCarloSettings.model_validate({**self.model_dump(), "paths": paths})
         except ValidationError as exc:
-            raise ScenarioError(f"monte_carlo.paths: {exc.errors()[0]['msg']}") from None
+            raise ScenarioError(f"monte_carlo.paths: {validation_messages(exc)[0][1]}") from None
 
 
 class ScenarioFile(BaseModel):
@@ -167,8 +168,7 @@ class Scenario:
         try:
             parsed = ScenarioFile.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
-            raise ScenarioError(f"{name}: {problems}") from None
+            raise ScenarioError(f"{name}: {one_line(exc)}") from None
         canonical = yaml.safe_dump(parsed.model_dump(mode="json", by_alias=True), sort_keys=True,
                                    allow_unicode=True)
         return cls(parsed, hashlib.sha256(canonical.encode()).hexdigest(), name)
@@ -228,8 +228,8 @@ class Scenario:
             try:
                 sets.append(ParameterSet.model_validate(data))
             except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
-                raise ScenarioError(f"{self.path}: parameters: {problems}") from None
+                # a set's fields are parameters.section.name...: the scenario's own names, said as they are
+                raise ScenarioError(f"{self.path}: {one_line(exc)}") from None
         sources = {**base.sources, "scenario": Source(title=f"scenario {self.id}: {self.file.description}",
                                                       url=None)}
         file = PolicyFile(policy=base.name, title=base.title, clauses=base.clauses, sources=sources,
