@@ -149,12 +149,6 @@ def test_parquet_rows_are_counted_from_its_footer_before_it_is_read(tmp_path: Pa
         read_parquet_table(path, limits=Limits(max_rows=19))
 
 
-def test_the_defaults_fit_a_national_portfolio() -> None:
-    """1.2 million projects, a few million loans, in CSV or Parquet (a sheet holds 1,048,575 rows)."""
-    assert DEFAULT_LIMITS.max_rows >= 5_000_000
-    assert DEFAULT_LIMITS.max_file_bytes >= 2 * 2**30
-
-
 def test_limits_are_raised_on_the_command_line_and_a_bad_one_is_named(tmp_path: Path, capsys) -> None:
     folder = tmp_path / "portfolio"
     folder.mkdir()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from engine_names import class_names
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -487,19 +488,7 @@ def test_ids_are_answered_as_normalised() -> None:
 
 
 def _class_names() -> set[str]:
-    """Every CamelCase class name defined in the modules the service runs (names a message must never show)."""
-    import inspect
-    import sys
-
-    import subsidy_engine.serve  # noqa: F401  (and all it imports)
-
-    names = set()
-    for module_name, module in list(sys.modules.items()):
-        if module_name.startswith("subsidy_engine"):
-            names |= {name for name, value in vars(module).items()
-                      if inspect.isclass(value) and value.__module__.startswith("subsidy_engine")
-                      and re.fullmatch(r"_?[A-Z][a-z]+[A-Z]\w*", name)}
-    return {name.lstrip("_") for name in names}
+    return class_names()
 
 
 BAD_REQUESTS = [

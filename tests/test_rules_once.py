@@ -8,9 +8,7 @@ class of the engine, never pydantic's "Value error, "); a budget's year keys are
 from __future__ import annotations
 
 import copy
-import inspect
 import re
-import sys
 import warnings
 from datetime import date
 from decimal import Decimal
@@ -19,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from engine_names import class_names
 
 from subsidy_engine import (
     Budget,
@@ -37,17 +36,7 @@ with warnings.catch_warnings():
 
 
 def _class_names() -> set[str]:
-    """Every CamelCase class name defined in subsidy_engine's loaded modules (names a message must never show)."""
-    import subsidy_engine.cli  # and all it imports
-    import subsidy_engine.serve  # noqa: F401
-
-    names = set()
-    for module_name, module in list(sys.modules.items()):
-        if module_name.startswith("subsidy_engine"):
-            names |= {name for name, value in vars(module).items()
-                      if inspect.isclass(value) and value.__module__.startswith("subsidy_engine")
-                      and re.fullmatch(r"_?[A-Z][a-z]+[A-Z]\w*", name)}
-    return {name.lstrip("_") for name in names}
+    return class_names()
 
 
 def _said_plainly(message: str, prefix: str) -> None:
