@@ -310,3 +310,13 @@ def test_a_csv_line_of_millions_of_commas_is_refused_before_it_is_parsed(tmp_pat
     path.write_bytes(b"project_id,name\nP1,x\n" + b"P2" + b",z" * 600 + b"\n")  # 601 cells: parsed, then refused
     with pytest.raises(PortfolioSchemaError, match=r"projects.csv: line 3: 601 columns, more than 500"):
         read_csv_table(path)
+
+
+def test_a_bank_s_claims_file_is_read_under_the_same_limits(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """reconcile's claims file is an input too: ``--limit`` reaches it as it reaches the portfolio."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text("loan_id,period,subsidy_claimed\n" + "".join(f"L{k},1,1.00\n" for k in range(5)),
+                      encoding="utf-8")
+    assert main(["reconcile", str(claims), "--projects", "20", "--out", str(tmp_path / "rec"), "--quiet",
+                 "--limit", "rows=4"]) == 2
+    assert "claims.csv: more than 4 rows (limit rows)" in capsys.readouterr().err

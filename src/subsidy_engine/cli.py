@@ -472,7 +472,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     try:
         tables, curve = _tables(args), _curve(args)
         if args.claims:
-            claims = read_bank_claims(args.claims)
+            claims = read_bank_claims(args.claims, limits=_limits(args))
             source = args.claims
         else:
             from .demo import bank_claims

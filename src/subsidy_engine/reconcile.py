@@ -54,7 +54,7 @@ from .evaluate import _context
 from .frames import MONEY_TYPE
 from .interest_subsidy import InterestSubsidyRule, interest_subsidy
 from .loans import FloatingRate, Loan
-from .cells import read_table_file
+from .cells import DEFAULT_LIMITS, Limits, read_table_file
 from .money import MoneyError, _shown, fen_to_yuan, to_decimal, whole_number
 from .policy import Policy, load_policy
 from .rates import EPOCH, CoverageError, LprCurve, epoch_days, load_lpr
@@ -565,14 +565,15 @@ def reconcile_totals(report: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def read_bank_claims(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_bank_claims(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
     """A bank's claims from CSV (text cells), .xlsx (the first sheet with a ``loan_id`` header, cells as
     typed: date cells are dates, numbers exact) or Parquet, as :mod:`subsidy_engine.cells` reads them.
 
     The row number the user sees for each row is in ``attrs["row_numbers"]`` (Excel row, CSV line);
-    a file that cannot be read raises :class:`~subsidy_engine.batch.PortfolioSchemaError` naming it.
+    a file that cannot be read, or one past ``limits``, raises
+    :class:`~subsidy_engine.batch.PortfolioSchemaError` naming it.
     """
-    table = read_table_file(path, id_column="loan_id")
+    table = read_table_file(path, id_column="loan_id", limits=limits)
     frame = table.frame
     frame.attrs["row_numbers"] = table.rows
     frame.attrs["notes"] = list(table.notes)
