@@ -103,14 +103,15 @@ class OutputFolder:
         self.names: list[str] = []
         self._handlers: dict[int, object] = {}
         self._lock_handle: int | None = None
+        self._interrupted: int | None = None  # the signal that ended the run, if one did
 
     def __enter__(self) -> OutputFolder:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:  # from here on whatever ends the run (an error, a signal) lets go of the lock and the handlers
             if threading.current_thread() is threading.main_thread():  # a signal ends the run through __exit__
-                for sig in (signal.SIGTERM,):
-                    self._handlers[sig] = signal.signal(sig, _raise_interrupt)
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    self._handlers[sig] = signal.signal(sig, self._on_signal)
             self._remove_staging_left_behind()
             self.staging.mkdir()
         except BaseException:
@@ -150,6 +151,14 @@ class OutputFolder:
                 self._commit()
         finally:
             self._close()
+        if self._interrupted is not None and kind is not None and not issubclass(kind, KeyboardInterrupt):
+            # the writer the signal cut turned it into its own error (zipfile: "Can't close the ZIP file
+            # while there is an open writing handle"): the run was interrupted, and says so
+            raise KeyboardInterrupt(f"signal {self._interrupted}") from error
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._interrupted = signum
+        raise KeyboardInterrupt(f"signal {signum}")
 
     def _close(self) -> None:
         """Remove the staging folder, put the signal handlers back and let go of the lock."""
@@ -263,10 +272,6 @@ def _restore(sig: int, handler: object) -> None:
     """Put ``handler`` back for ``sig`` (None: one installed outside Python, which cannot be put back; the
     default then)."""
     signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # type: ignore[arg-type]
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _sha256(path: Path) -> str:
