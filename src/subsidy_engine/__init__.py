@@ -21,6 +21,7 @@ The public API (everything else is internal and may change):
 from .allocation import Allocation, allocate
 from .budget import Budget, BudgetError, load_budget
 from .claims import ClaimsResult
+from .errors import SubsidyEngineError
 from .evaluate import Claims, EvaluationError, evaluate
 from .explain import explain
 from .grants import Event, GrantRules, event_grants
@@ -41,6 +42,7 @@ __version__ = engine_version()
 
 __all__ = [
     "Allocation",
+    "SubsidyEngineError",
     "Budget",
     "BudgetError",
     "Claims",

@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .errors import PortfolioSchemaError
 from .dates import ISO_DATE, DateError, parse_date
 from .enums import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from .loans import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
@@ -42,10 +43,6 @@ INT_LIMIT = 2**62  # whole-number fields far beyond any real value are errors, n
 def is_missing(value: object) -> bool:
     """None, pandas' NA and NaT, or a float NaN: a blank cell."""
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
-
-
-class PortfolioSchemaError(ValueError):
-    """The table as a whole cannot be read (a missing or float column, an unknown column)."""
 
 
 @dataclass

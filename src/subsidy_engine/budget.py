@@ -54,6 +54,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import BudgetError
 from .io import read_yaml
 from .loans import Money
 from .messages import one_line
@@ -84,10 +85,6 @@ Share = Annotated[Decimal, BeforeValidator(_share)]
 def _as_tuple(value: object) -> object:
     """YAML lists as the tuples the strict models hold."""
     return tuple(value) if isinstance(value, list) else value
-
-
-class BudgetError(ValueError):
-    """A budget file that cannot be used, or claims outside the budget's years."""
 
 
 class Eligibility(BaseModel):

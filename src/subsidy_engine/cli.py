@@ -26,11 +26,12 @@ from . import __version__
 from .allocation import TIME_LIMIT, check_time_limit
 from .cells import Limits
 from .dates import parse_date
+from .errors import SubsidyEngineError
 from .io import demo_loans_path
 from .loans import Loan
 from .messages import one_line
 from .outputs import OutputFolder, write_csv
-from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
+from .portfolio import PortfolioResult, PortfolioSchemaError, amortize_portfolio
 from .rates import LprCurve, load_lpr
 from .schedule import amortize
 from .tables import PortfolioTables, load_portfolio
@@ -184,7 +185,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         table = read.frame
         started = time.perf_counter()
         result = amortize_portfolio(table, lpr=curve, output=args.output, strict=args.strict)
-    except (PortfolioSchemaError, PortfolioValidationError, ValueError) as exc:
+    except (SubsidyEngineError, ValueError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     if len(result.rejections):  # the row the user's file shows, beside the 0-based position
@@ -246,11 +247,9 @@ def _problems_table(problems: pd.DataFrame) -> str:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .budget import BudgetError, load_budget
-    from .evaluate import EvaluationError
-    from .policy import PolicyError, load_policy
-    from .rates import CoverageError
-    from .scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, ScenarioError, load_scenario
+    from .budget import load_budget
+    from .policy import load_policy
+    from .scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, load_scenario
     from .simulate import Comparison, simulate, write_outputs
 
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
@@ -326,8 +325,7 @@ def _simulate(args: argparse.Namespace) -> int:
                     f"{r.source_id} {r.year} {r.p_cap_exceeded:.1%}" for r in uncertain.head(8).itertuples())
                                                   if len(uncertain) else ""))
         paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario)
-    except (BudgetError, EvaluationError, PolicyError, ScenarioError, CoverageError, PortfolioSchemaError,
-            ValueError, OSError) as exc:
+    except (SubsidyEngineError, ValueError, OSError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     for note in (*baseline.claims.notes, *baseline.allocation.notes):
@@ -438,13 +436,12 @@ def _validate(args: argparse.Namespace) -> int:
     parameter set covers, and what each calculator refuses. A clean validate is then no rejection later.
     """
     from .evaluate import evaluate
-    from .rates import CoverageError
 
     try:
         rates, curve = _rates(args.rates), _curve(args)  # the options first, before the portfolio is read
         tables = load_portfolio(args.portfolio, strict=args.strict, limits=_limits(args))
         claims = evaluate(tables, lpr=curve, rate_by_stage=rates)
-    except (PortfolioSchemaError, ValueError, CoverageError) as exc:
+    except (SubsidyEngineError, ValueError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     problems = claims.rejections
@@ -489,7 +486,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         with OutputFolder(out) as output:  # whole or not at all, formula-safe
             write_csv(shown, output.path("reconcile.csv"))
             write_xlsx(output.path("reconcile.xlsx"), {"rows": shown, "totals": totals})
-    except (PortfolioSchemaError, ValueError, OSError) as exc:
+    except (SubsidyEngineError, ValueError, OSError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     say(f"{source}: {len(report):,} rows against {tables.source} ({time.perf_counter() - started:.2f} s)")
@@ -506,7 +503,6 @@ def _explain(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate
     from .explain import explain
-    from .rates import CoverageError
 
     def named(exc: Exception) -> ValueError:
         """A portfolio file's problem, naming the file (or the --portfolio option) once."""
@@ -537,7 +533,7 @@ def _explain(args: argparse.Namespace) -> int:
             text = explain(claims, args.project_id)
         except KeyError as exc:  # no such project
             raise ValueError(one_line(exc)) from None
-    except (ValueError, CoverageError) as exc:  # PolicyError, PortfolioSchemaError, ValidationError: ValueErrors
+    except (SubsidyEngineError, ValueError) as exc:  # ValueError: pydantic's ValidationError
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(text)

@@ -32,15 +32,12 @@ from typing import Annotated, Final
 
 from pydantic import BeforeValidator
 
+from .errors import DateError
 from .money import _shown, ascii_text
 
 #: A date as text: four, two and two ASCII digits (full-width digits are read as ASCII first).
 ISO_DATE: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _ISO_DATE = re.compile(ISO_DATE)
-
-
-class DateError(ValueError):
-    """A text that is not a date written YYYY-MM-DD; the message says which and why."""
 
 
 def parse_date(text: str, what: str = "") -> date:
@@ -71,7 +68,7 @@ def parse_date(text: str, what: str = "") -> date:
     >>> parse_date("20260315", "start_date")
     Traceback (most recent call last):
     ...
-    subsidy_engine.dates.DateError: start_date: '20260315' is not an ISO date 'YYYY-MM-DD'
+    subsidy_engine.errors.DateError: start_date: '20260315' is not an ISO date 'YYYY-MM-DD'
     """
     prefix = f"{what}: " if what else ""
     if not isinstance(text, str):

@@ -78,6 +78,7 @@ import pyarrow.compute as pc
 from . import batch
 from .claims import ClaimRows, read_items
 from .enums import Stage
+from .errors import EvaluationError
 from .frames import money_series
 from .grants import VENUES, event_grant_rows
 from .insurance import premium_subsidy_rows
@@ -102,16 +103,6 @@ CLAIM_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "instrume
 #: The project attributes funding rules read (:attr:`Claims.attributes`).
 ATTRIBUTE_COLUMNS = ("sector", "district", "industry_or_software", "in_library", "merit_score")
 NO_CAP = -1
-
-
-class EvaluationError(ValueError):
-    """Raised in strict mode when any row of the portfolio is rejected; carries the report."""
-
-    def __init__(self, rejections: pd.DataFrame) -> None:
-        self.rejections = rejections
-        super().__init__(batch.problems_message(rejections, "the portfolio",
-                                                lambda r: f"{r.table} row {r.row} ({r.id!r})"
-                                                if not pd.isna(r.row) else f"table {r.table}:"))
 
 
 @dataclass(frozen=True)
@@ -391,7 +382,9 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     not_paid = _not_paid(details)
     rejections = _sorted_problems(ctx.problems)
     if strict and len(rejections):
-        raise EvaluationError(rejections)
+        raise EvaluationError(batch.problems_message(rejections, "the portfolio",
+                                                     lambda r: f"{r.table} row {r.row} ({r.id!r})"
+                                                     if not pd.isna(r.row) else f"table {r.table}:"), rejections)
     return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
                   years=chosen_years, notes=tuple(ctx.notes),
                   provenance=_provenance(tables.digest, policy, lpr, rate_by_stage),

@@ -107,7 +107,7 @@ def stage_rate(value: object, what: str) -> Decimal:
     >>> stage_rate("1.5", "pilot")
     Traceback (most recent call last):
     ...
-    subsidy_engine.money.MoneyError: pilot: 1.5 is not a fraction between 0 and 1 (0.3 or 30% is 30 percent)
+    subsidy_engine.errors.MoneyError: pilot: 1.5 is not a fraction between 0 and 1 (0.3 or 30% is 30 percent)
     """
     rate = to_decimal(value, what, percent=True)
     rate_to_units(rate, what)

@@ -23,6 +23,8 @@ import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Final
 
+from .errors import MoneyError
+
 FEN_PER_YUAN: Final = 100
 RATE_DECIMALS: Final = 10
 RATE_SCALE: Final = 10**RATE_DECIMALS
@@ -39,10 +41,6 @@ MAX_ANNUAL_RATE: Final = Decimal(1)
 #: a smaller one is too large, but a hostile ``"1e999999"`` would first cost a
 #: million-digit integer to compare.
 MAX_MAGNITUDE_DIGITS: Final = 1000
-
-
-class MoneyError(ValueError):
-    """A value that cannot be an exact amount or rate."""
 
 
 def to_decimal(value: object, what: str = "value", *, percent: bool = False, units: bool = False) -> Decimal:
@@ -106,23 +104,23 @@ def to_decimal(value: object, what: str = "value", *, percent: bool = False, uni
     >>> to_decimal("1000,50", "principal")
     Traceback (most recent call last):
     ...
-    subsidy_engine.money.MoneyError: principal: '1000,50': a comma is only a thousands separator (groups of three, as in 1,000,000.00); write the decimal point as '.'
+    subsidy_engine.errors.MoneyError: principal: '1000,50': a comma is only a thousands separator (groups of three, as in 1,000,000.00); write the decimal point as '.'
     >>> to_decimal("5%", "principal", units=True)
     Traceback (most recent call last):
     ...
-    subsidy_engine.money.MoneyError: principal: '5%': a percent is not an amount; write the amount in yuan, without '%'
+    subsidy_engine.errors.MoneyError: principal: '5%': a percent is not an amount; write the amount in yuan, without '%'
     >>> to_decimal("500萬", "annual_rate", percent=True)
     Traceback (most recent call last):
     ...
-    subsidy_engine.money.MoneyError: annual_rate: '500萬': the units 萬/万, 億/亿 and 元 are for amounts in yuan; write the plain number
+    subsidy_engine.errors.MoneyError: annual_rate: '500萬': the units 萬/万, 億/亿 and 元 are for amounts in yuan; write the plain number
     >>> to_decimal("1 000")
     Traceback (most recent call last):
     ...
-    subsidy_engine.money.MoneyError: value: '1 000': a space inside a number is not accepted; write 1000 or 1,000
+    subsidy_engine.errors.MoneyError: value: '1 000': a space inside a number is not accepted; write 1000 or 1,000
     >>> to_decimal(0.1)
     Traceback (most recent call last):
     ...
-    subsidy_engine.money.MoneyError: value: floats are not accepted for exact amounts and rates (0.1 is stored as 0.1000000000000000055511151231257827...); pass a str, int or Decimal such as "0.1"
+    subsidy_engine.errors.MoneyError: value: floats are not accepted for exact amounts and rates (0.1 is stored as 0.1000000000000000055511151231257827...); pass a str, int or Decimal such as "0.1"
     """
     if isinstance(value, bool):
         raise MoneyError(f"{what}: booleans are not amounts or rates")
@@ -296,7 +294,7 @@ def yuan_to_fen(amount: Decimal, what: str = "amount") -> int:
     >>> yuan_to_fen(Decimal("0.005"))
     Traceback (most recent call last):
     ...
-    subsidy_engine.money.MoneyError: amount: 0.005 has a fraction of a fen; amounts are exact to 0.01 yuan
+    subsidy_engine.errors.MoneyError: amount: 0.005 has a fraction of a fen; amounts are exact to 0.01 yuan
     """
     fen = scaled_integer(amount, 2)
     if fen is None:

@@ -50,6 +50,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
+from .errors import OptimalError, TimeLimitReached
 from . import batch
 from .allocation_kernel import FULL, GROUP_CAP, SOURCE_CAP
 
@@ -58,14 +59,6 @@ if TYPE_CHECKING:
 
 IPM_ABOVE = 1_000  # variables
 UNIT = 1e6  # the LP counts money in 10,000 yuan (1e6 fen), so that tolerances stay far below a fen
-
-
-class OptimalError(RuntimeError):
-    """HiGHS did not find an optimum (it always should: x = 0 is feasible)."""
-
-
-class TimeLimitReached(RuntimeError):
-    """HiGHS stopped at the time limit, or the limit was over before a solve could start."""
 
 
 def _solve(c: np.ndarray, a: sparse.csr_matrix, b: np.ndarray, upper: np.ndarray, deadline: float) -> np.ndarray:

@@ -36,20 +36,13 @@ from types import TracebackType
 
 import pandas as pd
 
+from .errors import OutputBusyError, OutputLockError
 from . import __version__
 
 LOCK_NAME = ".subsidy-engine.lock"
 MANIFEST_NAME = "manifest.json"
 #: First characters that make a spreadsheet read a text cell as a formula (OWASP's CSV injection rule).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class OutputLockError(OSError):
-    """The output folder's lock cannot be taken: the lock file is not a plain file of its own."""
-
-
-class OutputBusyError(OutputLockError):
-    """The output folder is being written by another run that is still alive."""
 
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Callable, Generic, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
+from .errors import PolicyError
 from .dates import IsoDate
 from .enums import SubsidyForm
 from .interest_subsidy import InterestSubsidyRule
@@ -207,10 +208,6 @@ class PolicyFile(BaseModel):
     clauses: dict[str, str] = {}
     sources: dict[str, Source]
     parameter_sets: list[ParameterSet]
-
-
-class PolicyError(ValueError):
-    """A parameter file that breaks the file's rules; the message says where."""
 
 
 class Policy:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import engine
 from .batch import PortfolioSchemaError, arrays_from_frame, empty_rejections, problems_message
+from .errors import PortfolioValidationError
 from .frames import date_series, money_series, rate_series
 from .provenance import Provenance
 from .rates import EPOCH, LprCurve, default_lpr
@@ -26,15 +27,6 @@ Output = Literal["both", "schedule", "yearly"]
 DEFAULT_CHUNK = 262_144
 
 __all__ = ["PortfolioResult", "PortfolioSchemaError", "PortfolioValidationError", "amortize_portfolio"]
-
-
-class PortfolioValidationError(ValueError):
-    """Raised in strict mode when any row is rejected; carries the report."""
-
-    def __init__(self, rejections: pd.DataFrame) -> None:
-        self.rejections = rejections
-        super().__init__(problems_message(rejections, "the loan table",
-                                          lambda r: f"row {r.row} (loan_id {r.loan_id!r})"))
 
 
 @dataclass
@@ -214,7 +206,9 @@ def amortize_portfolio(
         rejections = pd.concat([rejections, extra], ignore_index=True).sort_values(
             ["row", "field"], kind="stable", ignore_index=True)
     if strict and len(rejections):
-        raise PortfolioValidationError(rejections)
+        raise PortfolioValidationError(problems_message(rejections, "the loan table",
+                                                        lambda r: f"row {r.row} (loan_id {r.loan_id!r})"),
+                                       rejections)
 
     periods, year_count = arrays.periods, np.diff(year_ptr)
     fen: dict[str, np.ndarray] = {}

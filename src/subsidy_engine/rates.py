@@ -33,6 +33,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from .errors import CoverageError
 from .dates import as_date, parse_date
 from .enums import Tenor
 from .money import (
@@ -54,10 +55,6 @@ def epoch_days(day: date) -> int:
     return (day - EPOCH).days
 
 
-class CoverageError(LookupError):
-    """A rate was asked for outside the dates the data covers."""
-
-
 def lpr_fraction(value: object, what: str) -> Decimal:
     """An LPR written in percent as published (``"3.45"``) as an annual rate (``0.0345``).
 
@@ -76,7 +73,7 @@ def lpr_fraction(value: object, what: str) -> Decimal:
     >>> lpr_fraction("349.7", "lpr_1y_pct")
     Traceback (most recent call last):
     ...
-    subsidy_engine.money.MoneyError: lpr_1y_pct: '349.7' is 349.7% a year, above 100%, the highest rate the engine ...
+    subsidy_engine.errors.MoneyError: lpr_1y_pct: '349.7' is 349.7% a year, above 100%, the highest rate the engine ...
     """
     percent = to_decimal(value, what)
     problem = lpr_bound_problem(percent)  # checked before any arithmetic: a hostile 1e999 is never divided

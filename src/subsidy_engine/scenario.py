@@ -57,6 +57,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from .errors import ScenarioError
 from .budget import Budget
 from .dates import IsoDate
 from .io import read_yaml
@@ -68,10 +69,6 @@ from .tables import PortfolioTables, concat_tables, extend_portfolio
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 DEFAULT_HOLD_UNTIL = date(2045, 12, 31)
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be applied; the message says where."""
 
 
 def _exact(value: object) -> object:

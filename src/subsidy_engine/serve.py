@@ -56,6 +56,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from .errors import RequestRefused
 from .policy import Policy, load_policy
 from .provenance import engine_version
 from .quote import QuoteRequest, QuoteResponse, quote, validation_messages
@@ -79,17 +80,8 @@ MAX_DEPTH = 32
 MAX_CONTAINERS = 200_000
 
 
-class _BadRequest(ValueError):
-    """A request refused with ``status`` and a detail per problem; ``close`` asks to close the connection
-    (after a 413 or 408 the rest of the body is not read, so the connection cannot serve another request)."""
-
-    def __init__(self, errors: list[dict[str, Any]], status: int = 422, close: bool = False) -> None:
-        super().__init__(errors[0]["msg"] if errors else "bad request")
-        self.errors, self.status, self.close = errors, status, close
-
-
-def _refused(status: int, kind: str, message: str) -> _BadRequest:
-    return _BadRequest([{"loc": ["body"], "msg": message, "type": kind}], status=status, close=status != 422)
+def _refused(status: int, kind: str, message: str) -> RequestRefused:
+    return RequestRefused([{"loc": ["body"], "msg": message, "type": kind}], status=status, close=status != 422)
 
 
 def _refuse_constant(name: str) -> float:
@@ -145,25 +137,25 @@ def _parse(body: bytes, max_bytes: int) -> QuoteRequest:
         raise _refused(413, "too_large", f"the request is {len(body):,} bytes, more than the {max_bytes:,} "
                                          "bytes allowed")
     if body.count(b"[") + body.count(b"{") > MAX_CONTAINERS:
-        raise _BadRequest([{"loc": ["body"], "msg": "the JSON has too many arrays and objects", "type": "too_large"}])
+        raise RequestRefused([{"loc": ["body"], "msg": "the JSON has too many arrays and objects", "type": "too_large"}])
     try:
         data = json.loads(body, parse_constant=_refuse_constant)
         _depth(data, MAX_DEPTH)
     except RecursionError:
-        raise _BadRequest([{"loc": ["body"], "msg": f"the JSON is nested more than {MAX_DEPTH} levels deep",
+        raise RequestRefused([{"loc": ["body"], "msg": f"the JSON is nested more than {MAX_DEPTH} levels deep",
                             "type": "json_invalid"}]) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _BadRequest([{"loc": ["body"], "msg": f"not valid JSON: {exc}", "type": "json_invalid"}]) from None
+        raise RequestRefused([{"loc": ["body"], "msg": f"not valid JSON: {exc}", "type": "json_invalid"}]) from None
     if not isinstance(data, dict):
-        raise _BadRequest([{"loc": ["body"], "msg": "the request is a JSON object with a project",
+        raise RequestRefused([{"loc": ["body"], "msg": "the request is a JSON object with a project",
                             "type": "json_invalid"}])
     try:
         return QuoteRequest.model_validate(data)
     except ArithmeticError as exc:  # an amount beyond exact arithmetic, caught before it became a number
-        raise _BadRequest([{"loc": ["body"], "msg": f"an amount is out of range: {exc!r}",
+        raise RequestRefused([{"loc": ["body"], "msg": f"an amount is out of range: {exc!r}",
                             "type": "value_error"}]) from None
     except ValidationError as exc:
-        raise _BadRequest([{"loc": ["body", *loc], "msg": msg, "type": kind}
+        raise RequestRefused([{"loc": ["body", *loc], "msg": msg, "type": kind}
                            for loc, msg, kind in validation_messages(exc)]) from None
 
 
@@ -209,8 +201,8 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
         # in a worker thread: a megabyte of JSON and its models are CPU work, and other clients keep being served
         return await run_in_threadpool(_parse, body, max_body_bytes)
 
-    @app.exception_handler(_BadRequest)
-    async def bad_request(_: Request, exc: _BadRequest) -> JSONResponse:
+    @app.exception_handler(RequestRefused)
+    async def bad_request(_: Request, exc: RequestRefused) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content={"detail": exc.errors},
                             headers={"connection": "close"} if exc.close else None)
 
@@ -219,7 +211,7 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
             return await run_in_threadpool(quote, request, policy=policy, lpr=lpr)
         except (CoverageError, ValueError, ArithmeticError) as exc:
             message = " ".join(str(exc).split())
-            raise _BadRequest([{"loc": ["body"], "msg": message, "type": "value_error"}]) from None
+            raise RequestRefused([{"loc": ["body"], "msg": message, "type": "value_error"}]) from None
 
     refused = {422: {"description": "the request is not valid; detail names each field and why"},
                413: {"description": "the body is larger than the service reads"},
