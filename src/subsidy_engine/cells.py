@@ -606,8 +606,7 @@ def _long_cells(frame: pd.DataFrame, limits: Limits) -> list[CellProblem]:
         lengths = frame[name].map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
         for position in np.flatnonzero(lengths > limits.max_cell_chars):
             frame.iat[int(position), k] = None
-            problems.append(CellProblem(int(position), str(name), f"holds {lengths[position]:,} characters, more "
-                                        f"than the {limits.max_cell_chars:,} of a cell (limit cell_chars)"))
+            problems.append(_long_cell(int(position), str(name), int(lengths[position]), limits))
     return problems
 
 
@@ -661,9 +660,10 @@ def read_csv_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIM
                 header = values
                 _check_rows_and_columns(file, 0, len(header), limits)
                 continue
-            if len(body) == limits.max_rows or len(values) > limits.max_columns:
-                _check_rows_and_columns(f"{file}: line {first_line}" if len(values) > limits.max_columns else file,
-                                        len(body) + 1, len(values), limits)
+            if len(values) > limits.max_columns:  # a row wider than the header: refused naming its line
+                _check_rows_and_columns(f"{file}: line {first_line}", 0, len(values), limits)
+            if len(body) == limits.max_rows:  # one row more than the limit: refused before it is kept
+                _check_rows_and_columns(file, len(body) + 1, 0, limits)
             if len(values) > len(header) and any(v is not None for v in values[len(header):]):
                 too_wide.append((len(body), len(values)))
             body.append(values)
@@ -727,6 +727,12 @@ def read_parquet_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT
     return SheetTable(frame, np.arange(1, len(frame) + 1, dtype=np.int64), file, cell_problems=problems)
 
 
+def _long_cell(position: int, column: str, length: int, limits: Limits) -> CellProblem:
+    """The problem of a cell longer than ``limits.max_cell_chars`` (its text is never quoted back)."""
+    return CellProblem(position, column, f"holds {length:,} characters, more than the {limits.max_cell_chars:,} of a "
+                                         "cell (limit cell_chars)")
+
+
 def _without_long_text(batch: pa.RecordBatch, first: int, limits: Limits
                        ) -> tuple[pa.RecordBatch, list[CellProblem]]:
     """A batch with each text longer than ``limits.max_cell_chars`` made null, and a problem for each
@@ -745,9 +751,7 @@ def _without_long_text(batch: pa.RecordBatch, first: int, limits: Limits
             continue
         too_long = pc.fill_null(pc.greater(lengths, limits.max_cell_chars), False)
         for position in np.flatnonzero(too_long.to_numpy(zero_copy_only=False)):
-            problems.append(CellProblem(first + int(position), str(name), f"holds {lengths[position].as_py():,} "
-                                        f"characters, more than the {limits.max_cell_chars:,} of a cell "
-                                        "(limit cell_chars)"))
+            problems.append(_long_cell(first + int(position), str(name), lengths[position].as_py(), limits))
         columns.append(pc.if_else(too_long, pa.nulls(len(column), kind), column) if pc.any(too_long).as_py()
                        else column)
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema), problems
