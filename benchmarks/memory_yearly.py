@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from portfolios import annuity_arrays  # noqa: E402
-
 from subsidy_engine import amortize_portfolio  # noqa: E402
-from subsidy_engine.frames import decimal_array  # noqa: E402
+from subsidy_engine.core.columns import decimal_array  # noqa: E402
+
+from portfolios import annuity_arrays  # noqa: E402
 
 
 def peak_mib() -> float:

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.batch import LoanArrays
+from subsidy_engine.loans.arrays import LoanArrays
 
 
 def annuity_arrays(count: int, seed: int = 2021) -> LoanArrays:

@@ -17,8 +17,8 @@ from typing import Callable
 import numpy as np
 
 from subsidy_engine import Loan, amortize, interest_subsidy, load_policy
-from subsidy_engine.quote import QuoteRequest, quote
-from subsidy_engine.reference import reference_interest_subsidy, reference_schedule
+from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
+from subsidy_engine.service.quote import QuoteRequest, quote
 
 REQUEST = {
     "project": {"project_id": "P1", "enterprise_id": "E1", "domain": "economic", "stage": "pilot",

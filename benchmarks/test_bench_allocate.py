@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 
 from subsidy_engine import Budget, allocate
-from subsidy_engine.frames import money_series
-from subsidy_engine.reference_allocation import reference_allocate
+from subsidy_engine.core.columns import money_series
+from subsidy_engine.reference.allocation import reference_allocate
 
 CLAIMS = 100_000
 SAMPLE = 10_000  # the plain loop runs on the first claims of the same table, per claim

@@ -8,13 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from subsidy_engine import (Event, InsurancePolicy, Project, event_grants, investment_subsidy, load_policy,
-                            premium_subsidy)
-from subsidy_engine.grants import GrantRules
-from subsidy_engine.insurance import PremiumSubsidyRule
-from subsidy_engine.investment import InvestmentSubsidyRule
-from subsidy_engine.reference import (reference_event_grants, reference_investment_subsidy,
-                                      reference_premium_subsidy)
+from subsidy_engine import (
+    Event,
+    InsurancePolicy,
+    Project,
+    event_grants,
+    investment_subsidy,
+    load_policy,
+    premium_subsidy,
+)
+from subsidy_engine.reference.calculators import (
+    reference_event_grants,
+    reference_investment_subsidy,
+    reference_premium_subsidy,
+)
 
 ROWS = 100_000
 SAMPLE = 2_000
@@ -61,9 +68,9 @@ def project_table(n: int) -> pd.DataFrame:
 
 
 POLICY = load_policy()
-PREMIUM_RULE = PremiumSubsidyRule.from_parameters(POLICY.sets[0])
-GRANT_RULES = GrantRules.from_parameters(POLICY.sets[0])
-INVESTMENT_RULE = InvestmentSubsidyRule.with_parameters(RATES, POLICY.sets[0])
+PREMIUM_RULE = POLICY.sets[0].premium_subsidy_rule()
+GRANT_RULES = POLICY.sets[0].grant_rules()
+INVESTMENT_RULE = POLICY.sets[0].investment_subsidy_rule(RATES)
 
 # (table maker, row model, engine call, plain reference over row models): rules built once for both
 CASES = {

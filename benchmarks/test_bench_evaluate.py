@@ -8,8 +8,8 @@ from datetime import date
 import pandas as pd
 
 from subsidy_engine import Event, FloatingRate, InsurancePolicy, Loan, Project, evaluate, load_lpr, load_policy
-from subsidy_engine.demo import portfolio
-from subsidy_engine.reference import reference_evaluate
+from subsidy_engine.reference.calculators import reference_evaluate
+from subsidy_engine.simulation.synthetic import portfolio
 
 PROJECTS = 100_000
 SAMPLE = 1_000   # the plain loop runs on a portfolio of this size (same generator), per project

@@ -29,10 +29,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from portfolios import best_of
 from subsidy_engine import load_portfolio
-from subsidy_engine.demo import portfolio
-from subsidy_engine.tables import check_tables
+from subsidy_engine.pipeline.inputs import check_tables
+from subsidy_engine.simulation.synthetic import portfolio
+
+from portfolios import best_of
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from workbooks import people_portfolio, write_workbook

@@ -4,7 +4,7 @@ Run: ``python -m pytest benchmarks`` (after the README's install). Each
 benchmark times the engine with pytest-benchmark and, in the same run, the
 baselines on the same loans: numpy-financial's ``ipmt``/``ppmt`` (float, not
 rounded per period, so it computes less than the engine does) and the plain
-Python reference (``subsidy_engine.reference``, Decimal) on a sample.
+Python reference (``subsidy_engine.reference.calculators``, Decimal) on a sample.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ import numpy as np
 import numpy_financial as npf
 import pytest
 
+from subsidy_engine import amortize_portfolio, load_lpr
+from subsidy_engine.loans.contract import amortization as engine
+from subsidy_engine.reference.calculators import reference_schedule
+
 from portfolios import annuity_arrays, annuity_table, best_of, mixed_arrays
-from subsidy_engine import amortize_portfolio, engine, load_lpr
-from subsidy_engine.reference import reference_schedule
 
 LOANS = 100_000
 HERE = Path(__file__).parent

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from subsidy_engine import load_policy
-from subsidy_engine.quote import QuoteRequest, quote
+from subsidy_engine.service.quote import QuoteRequest, quote
 
 sys.path.insert(0, str(Path(__file__).parent))
 from quote_latency import REQUEST  # noqa: E402

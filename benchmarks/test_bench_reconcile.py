@@ -16,9 +16,9 @@ from decimal import Decimal
 import pandas as pd
 
 from subsidy_engine import load_lpr, load_policy
-from subsidy_engine.demo import bank_claims, portfolio
-from subsidy_engine.reconcile import ALTERNATIVES, _loan_cases, reconcile
-from subsidy_engine.reference import reference_interest_subsidy, reference_schedule
+from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
+from subsidy_engine.service.reconcile import ALTERNATIVES, _loan_cases, reconcile
+from subsidy_engine.simulation.synthetic import bank_claims, portfolio
 
 LPR = load_lpr().hold_flat(until=date(2060, 12, 31))
 SAMPLE = 50

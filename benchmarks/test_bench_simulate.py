@@ -18,16 +18,16 @@ import time
 from datetime import date
 
 import pandas as pd
-from test_bench_evaluate import models
 
 from subsidy_engine import evaluate, load_budget, load_lpr, load_policy
-from subsidy_engine.demo import portfolio
-from subsidy_engine.montecarlo import monte_carlo
-from subsidy_engine.rates import schedules_dir
-from subsidy_engine.reference import reference_evaluate
-from subsidy_engine.reference_allocation import reference_allocate
-from subsidy_engine.scenario import load_scenario
-from subsidy_engine.simulate import Comparison, simulate, write_outputs
+from subsidy_engine.params.lpr import schedules_dir
+from subsidy_engine.reference.allocation import reference_allocate
+from subsidy_engine.reference.calculators import reference_evaluate
+from subsidy_engine.simulation.montecarlo import monte_carlo
+from subsidy_engine.simulation.scenario import load_scenario
+from subsidy_engine.simulation.simulate import Comparison, simulate, write_outputs
+from subsidy_engine.simulation.synthetic import portfolio
+from test_bench_evaluate import models
 
 YEARS = tuple(range(2026, 2031))
 HOLD = date(2045, 12, 31)

@@ -9,8 +9,8 @@ import sys
 
 def class_names() -> set[str]:
     """Every CamelCase class name defined in subsidy_engine's modules (those the CLI and the service load)."""
-    import subsidy_engine.cli  # noqa: F401  (and all it imports)
-    import subsidy_engine.serve  # noqa: F401
+    import subsidy_engine.service.cli  # noqa: F401  (and all it imports)
+    import subsidy_engine.service.serve  # noqa: F401
 
     names = set()
     for module_name, module in list(sys.modules.items()):

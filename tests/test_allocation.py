@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import Budget, BudgetError, allocate, evaluate, load_budget
-from subsidy_engine.demo import portfolio
-from subsidy_engine.reference_allocation import reference_allocate
+from subsidy_engine.reference.allocation import reference_allocate
+from subsidy_engine.simulation.synthetic import portfolio
 
 YEARS = (2026, 2027, 2028)
 SECTORS = ("a", "b")

@@ -21,8 +21,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from subsidy_engine import amortize_portfolio, batch
-from subsidy_engine.money import PLAIN_NUMBER, MoneyError, scaled_integer, to_decimal
+from subsidy_engine import amortize_portfolio
+from subsidy_engine.core.money import PLAIN_NUMBER, scaled_integer, to_decimal
+from subsidy_engine.errors import MoneyError
+from subsidy_engine.io import column_readers
+from subsidy_engine.loans.arrays import arrays_from_frame
 
 COMMA = "a comma is only a thousands separator (groups of three, as in 1,000,000.00); write the decimal point as '.'"
 
@@ -119,7 +122,7 @@ def test_accepted_principals_give_the_exact_fen() -> None:
     assert result.rejections.empty, result.rejections.to_dict("records")
     got = opening_principal(result)
     assert [got[f"L{k}"] for k in range(len(ACCEPTED_PRINCIPALS))] == [Decimal(v) for _, v in ACCEPTED_PRINCIPALS]
-    arrays, _, _ = batch.arrays_from_frame(table)
+    arrays, _, _ = arrays_from_frame(table)
     assert arrays.principal_fen.tolist() == [int(Decimal(v) * 100) for _, v in ACCEPTED_PRINCIPALS]
 
 
@@ -129,7 +132,7 @@ def test_a_percent_rate_is_the_fraction() -> None:
     assert first_rate(result) == {"L0": Decimal("0.0385"), "L1": Decimal("0.0385"), "L2": Decimal("0.0385")}
     assert opening_principal(result)["L0"] == Decimal("5000000.00")
     assert result.rejections[["row", "field"]].values.tolist() == [[3, "annual_rate"]]  # 3.85: above 100%
-    arrays, _, _ = batch.arrays_from_frame(table.iloc[:3])
+    arrays, _, _ = arrays_from_frame(table.iloc[:3])
     assert arrays.fixed_units.tolist() == [385_000_000] * 3
     same = amortize_portfolio(table.iloc[[2]]).schedule.drop(columns="loan_id").reset_index(drop=True)
     pct = amortize_portfolio(table.iloc[[0]]).schedule.drop(columns="loan_id").reset_index(drop=True)
@@ -142,15 +145,15 @@ def test_a_percent_finer_than_the_rate_scale_says_what_it_read() -> None:
 
 
 def test_merit_score_is_a_score_not_money() -> None:
-    rej = batch.Rejections(3)
-    units, bad = batch.decimal_units(pd.Series(["5萬", "1,234.5", "5%"]), 2, "merit_score", rej)
+    rej = column_readers.Rejections(3)
+    units, bad = column_readers.decimal_units(pd.Series(["5萬", "1,234.5", "5%"]), 2, "merit_score", rej)
     report = rej.frame(pd.Series(["a", "b", "c"], name="id"))
     assert units[1] == 123450 and bad.tolist() == [True, False, True]
     assert report.reason.tolist() == [
         "'5萬': the units 萬/万, 億/亿 and 元 are for amounts in yuan; write the plain number",
         "'5%': a percent is not accepted here; write the plain number, without '%'"]
     # the caller may say otherwise
-    units, bad = batch.decimal_units(pd.Series(["5萬"]), 2, "merit_score", batch.Rejections(1), units=True)
+    units, bad = column_readers.decimal_units(pd.Series(["5萬"]), 2, "merit_score", column_readers.Rejections(1), units=True)
     assert units.tolist() == [5_000_000] and not bad.any()  # 50,000.00
 
 
@@ -232,7 +235,7 @@ cell_text = st.one_of(
 @given(cells=st.lists(cell_text, min_size=1, max_size=4), scale=st.sampled_from([2, 10]))
 def test_the_arrow_fast_path_accepts_only_what_the_text_rule_reads_alike(cells: list[str], scale: int) -> None:
     for series in (pd.Series(cells, dtype=object), pd.Series(cells, dtype=pd.ArrowDtype(pa.string()))):
-        fast = batch._decimal_units_arrow(series, scale)
+        fast = column_readers._decimal_units_arrow(series, scale)
         if fast is None:
             continue
         units, missing = fast
@@ -244,7 +247,7 @@ def test_the_arrow_fast_path_accepts_only_what_the_text_rule_reads_alike(cells: 
 
 @pytest.mark.parametrize("text", ["1e3", "+5", ".5", "5.", "-0", "00012", "1.5E-1"])
 def test_forms_arrow_casts_are_forms_the_rule_reads_to_the_same_value(text: str) -> None:
-    fast = batch._decimal_units_arrow(pd.Series([text], dtype=object), 2)
+    fast = column_readers._decimal_units_arrow(pd.Series([text], dtype=object), 2)
     assert fast is not None
     assert Decimal(int(fast[0][0])).scaleb(-2) == to_decimal(text)
 
@@ -253,9 +256,9 @@ def test_forms_arrow_casts_are_forms_the_rule_reads_to_the_same_value(text: str)
 def test_any_other_form_goes_to_the_slow_path(text: str) -> None:
     """Arrow refuses some of these and would accept none wrongly; the guard makes that not depend
     on the Arrow version."""
-    assert batch._decimal_units_arrow(pd.Series([text, "1"], dtype=object), 2) is None
-    rej = batch.Rejections(2)
-    units, bad = batch.decimal_units(pd.Series([text, "1"], dtype=object), 2, "principal", rej)
+    assert column_readers._decimal_units_arrow(pd.Series([text, "1"], dtype=object), 2) is None
+    rej = column_readers.Rejections(2)
+    units, bad = column_readers.decimal_units(pd.Series([text, "1"], dtype=object), 2, "principal", rej)
     try:
         expected = to_decimal(text, units=True)
     except MoneyError:
@@ -267,7 +270,8 @@ def test_any_other_form_goes_to_the_slow_path(text: str) -> None:
 
 def test_an_exponent_beyond_decimal_s_range_is_a_problem_not_a_traceback() -> None:
     """Review: '1e9999999999999999999' raised decimal.InvalidOperation from every reader."""
-    from subsidy_engine.money import MoneyError, to_decimal
+    from subsidy_engine.core.money import to_decimal
+    from subsidy_engine.errors import MoneyError
 
     with pytest.raises(MoneyError, match="far beyond"):
         to_decimal("1e9999999999999999999")
@@ -306,7 +310,8 @@ def test_the_one_date_rule() -> None:
     """Issue 16, row 12: one parser for every date typed as text."""
     from datetime import date
 
-    from subsidy_engine.dates import DateError, parse_date
+    from subsidy_engine.core.dates import parse_date
+    from subsidy_engine.errors import DateError
 
     assert parse_date(" 2026-03-15 ", "start_date") == date(2026, 3, 15)
     assert parse_date("２０２６－０３－１５", "start_date") == date(2026, 3, 15)  # as a Chinese IME types it
@@ -327,7 +332,7 @@ def test_models_take_a_date_or_year_month_day_text_only(value: object) -> None:
     from pydantic import TypeAdapter, ValidationError
 
     from subsidy_engine import Loan
-    from subsidy_engine.dates import IsoDate
+    from subsidy_engine.core.dates import IsoDate
 
     adapter = TypeAdapter(IsoDate)
     assert adapter.validate_python("2026-03-15") == adapter.validate_python(date(2026, 3, 15)) == date(2026, 3, 15)
@@ -340,8 +345,9 @@ def test_models_take_a_date_or_year_month_day_text_only(value: object) -> None:
 def test_the_policy_file_s_dates_are_year_month_day(tmp_path) -> None:
     """Issue 16, row 12: a parameter set's dates follow the one date rule (a quoted '2021-07-22' is a
     date, 20210722 is not)."""
-    from subsidy_engine.policy import PolicyError, load_policy
-    from subsidy_engine.rates import schedules_dir
+    from subsidy_engine.errors import PolicyError
+    from subsidy_engine.params.lpr import schedules_dir
+    from subsidy_engine.params.policy import load_policy
 
     text = (schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8")
     assert "valid_from: 2021-07-22" in text
@@ -371,9 +377,9 @@ def test_lpr_dates_follow_the_rule(tmp_path) -> None:
 def test_bank_rows_read_dates_and_whole_numbers_by_the_rules() -> None:
     """Issue 16, row 12: a bank row's period '1_000' or '١' (Arabic-Indic) was a whole number, and its
     from_date '20250101' a date."""
-    from subsidy_engine.demo import portfolio
-    from subsidy_engine.rates import load_lpr
-    from subsidy_engine.reconcile import reconcile
+    from subsidy_engine.params.lpr import load_lpr
+    from subsidy_engine.service.reconcile import reconcile
+    from subsidy_engine.simulation.synthetic import portfolio
 
     tables = portfolio(30, seed=3)
     loan = tables.loans.loan_id.iloc[0]
@@ -398,7 +404,8 @@ def test_bank_rows_read_dates_and_whole_numbers_by_the_rules() -> None:
 def test_scenario_numbers_follow_the_text_rule(text: str, tmp_path) -> None:
     """Issue 16, row 12: a scenario's cap '1_000' or '١٠٠٠' (Arabic-Indic digits; ``Decimal`` reads
     both) was read as 1000."""
-    from subsidy_engine.scenario import ScenarioError, load_scenario
+    from subsidy_engine.errors import ScenarioError
+    from subsidy_engine.simulation.scenario import load_scenario
 
     path = tmp_path / "s.yaml"
     path.write_text(f"id: s\nbudget:\n  caps: {{gaojingjian_fund: '{text}'}}\n", encoding="utf-8")
@@ -408,7 +415,8 @@ def test_scenario_numbers_follow_the_text_rule(text: str, tmp_path) -> None:
 
 def test_scenario_dates_follow_the_rule(tmp_path) -> None:
     """Issue 16, row 12: a scenario's LPR shift 'from: 20270120' was read as a date."""
-    from subsidy_engine.scenario import ScenarioError, load_scenario
+    from subsidy_engine.errors import ScenarioError
+    from subsidy_engine.simulation.scenario import load_scenario
 
     path = tmp_path / "s.yaml"
     for shift, hold in (("'20270120'", "2030-12-31"), ("2027-01-20", "'20301231'"), ("20270120", "2030-12-31")):

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from subsidy_engine import Loan
-from subsidy_engine.cli import main
-from subsidy_engine.io import demo_loans_path
+from subsidy_engine.io.files import demo_loans_path
+from subsidy_engine.service.cli import main
 
 
 def test_demo_prints_the_sample_loan_and_the_portfolio(capsys) -> None:
@@ -60,7 +60,7 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    run = subprocess.Popen([sys.executable, "-c", "from subsidy_engine.cli import main; raise SystemExit(main())",
+    run = subprocess.Popen([sys.executable, "-c", "from subsidy_engine.service.cli import main; raise SystemExit(main())",
                             "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert run.stdout is not None and run.stderr is not None
     run.stdout.close()  # before the first line: whatever it writes meets a closed pipe
@@ -129,7 +129,7 @@ def test_every_command_reads_rates_alike(rates: str, said: str, tmp_path, capsys
 
 
 def test_rates_are_read_exactly() -> None:
-    from subsidy_engine.cli import _rates
+    from subsidy_engine.service.cli import _rates
 
     assert _rates(None) is None
     assert _rates(" Pilot = 0.3 , demonstration=20%,promotion=0.1") == {
@@ -218,9 +218,9 @@ def test_validate_lists_exactly_the_rows_evaluate_rejects(seed: int, tmp_path, c
     the rows validate lists are evaluate's rejections, reason for reason."""
     import random
 
-    from workbooks import people_portfolio
+    from subsidy_engine.service.cli import _problems_table
 
-    from subsidy_engine.cli import _problems_table
+    from workbooks import people_portfolio
 
     rng = random.Random(seed)
     tables = {k: v.copy() for k, v in people_portfolio(30, seed=seed).items()}
@@ -249,7 +249,7 @@ def test_a_validation_error_without_a_field_never_names_a_class() -> None:
     """issue 16, row 12: a model-level error (no field) was said as its model's name, e.g. 'Loan: ...'."""
     from pydantic import ValidationError
 
-    from subsidy_engine.messages import one_line as _one_line
+    from subsidy_engine.core.messages import one_line as _one_line
 
     with pytest.raises(ValidationError) as caught:
         Loan(principal="1000", term_months=12, start_date="2024-01-01")  # neither rate: the model's own check

@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import Event, InsurancePolicy, Loan, Project, evaluate, explain, load_policy
-from subsidy_engine.demo import portfolio as demo_portfolio
-from subsidy_engine.evaluate import CLAIM_COLUMNS, CUT_COLUMNS, EvaluationError
-from subsidy_engine.reference import reference_evaluate
-from subsidy_engine.tables import PortfolioTables, check_tables
+from subsidy_engine.errors import EvaluationError
+from subsidy_engine.pipeline.evaluate import CLAIM_COLUMNS, CUT_COLUMNS
+from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
+from subsidy_engine.reference.calculators import reference_evaluate
+from subsidy_engine.simulation.synthetic import portfolio as demo_portfolio
 
 POLICY = load_policy()
 RATES = {"pilot": "0.30", "demonstration": "0.20", "promotion": "0.10"}
@@ -78,7 +79,7 @@ def portfolios(draw) -> tuple[dict[str, list[dict[str, object]]], list[Project],
 
 
 def as_tables(rows: dict[str, list[dict[str, object]]]) -> PortfolioTables:
-    from subsidy_engine.tables import TABLES
+    from subsidy_engine.pipeline.inputs import TABLES
     frames = {name: pd.DataFrame(rows[name], columns=list(columns) if not rows[name] else None, dtype=object)
               for name, (_, columns) in TABLES.items()}
     frames["loans"] = frames["loans"] if rows["loans"] else pd.DataFrame(
@@ -195,7 +196,7 @@ def test_seed_78_forfeited_interest_subsidy_no_longer_crowds_out_the_kept() -> N
     """The demo case of issue 15, point 8: enterprise E1000 gives up the 貼息 of loans L1522 and L3008 (their
     projects keep an investment subsidy); in 2026 that 貼息 used the enterprise's whole 2000万, and loan L1867,
     whose project has no alternative, was paid 0 of the 20,510,250.00 it asks. Now it is paid up to the cap."""
-    from subsidy_engine.rates import load_lpr
+    from subsidy_engine.params.lpr import load_lpr
 
     claims = evaluate(demo_portfolio(5000, seed=78), POLICY, range(2026, 2031), rate_by_stage=RATES,
                       lpr=load_lpr().hold_flat(until=date(2040, 12, 31)))
@@ -227,8 +228,8 @@ def test_seed_78_forfeited_interest_subsidy_no_longer_crowds_out_the_kept() -> N
 def test_the_cut_columns_are_in_the_order_applied_and_a_quote_s_rows_follow_them() -> None:
     """The cuts are applied in the order of their columns; a quote's rows are built by position from
     the same columns, so their fields must follow them."""
-    from subsidy_engine.one_project import ClaimRow
-    from subsidy_engine.quote import QuoteClaim
+    from subsidy_engine.pipeline.one_project import ClaimRow
+    from subsidy_engine.service.quote import QuoteClaim
 
     assert CUT_COLUMNS == ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap",
                            "cut_by_project_cap", "cut_by_total_cap")
@@ -286,14 +287,14 @@ def test_items_before_the_policy_are_rejected_not_guessed() -> None:
                                                                    st.integers(-(2**40), 2**40), min_size=n, max_size=n)
                                                           for k in range(3)))))
 def test_sort_order_is_a_stable_lexsort_for_few_rows_and_many(keys: tuple[list[int], ...]) -> None:
-    """Both regimes of batch.sort_order (a lexsort for a quote's few rows, packed keys for a portfolio) give
+    """Both regimes of column_readers.sort_order (a lexsort for a quote's few rows, packed keys for a portfolio) give
     the order of the keys, ties in row order."""
-    from subsidy_engine import batch
+    from subsidy_engine.io import column_readers
 
     arrays = [np.array(k, np.int64) for k in keys]
     expected = sorted(range(len(keys[0])), key=lambda r: (*(k[r] for k in keys), r))
-    assert batch.sort_order(*arrays).tolist() == expected
-    assert batch.sort_order(*arrays[1:]).tolist() == sorted(range(len(keys[0])),
+    assert column_readers.sort_order(*arrays).tolist() == expected
+    assert column_readers.sort_order(*arrays[1:]).tolist() == sorted(range(len(keys[0])),
                                                             key=lambda r: (keys[1][r], keys[2][r], r))
 
 
@@ -315,8 +316,8 @@ def test_an_enterprise_s_items_are_paid_when_every_project_is_rejected() -> None
 
 
 def test_stacking_parameters_are_made_once_per_policy_and_anew_for_a_scenario_s() -> None:
-    from subsidy_engine.evaluate import _stacking_parameters
-    from subsidy_engine.scenario import Scenario
+    from subsidy_engine.pipeline.evaluate import _stacking_parameters
+    from subsidy_engine.simulation.scenario import Scenario
 
     base = load_policy()
     assert _stacking_parameters(base) is _stacking_parameters(base)
@@ -339,7 +340,7 @@ def test_a_missing_sector_or_district_reads_not_given_however_the_table_spells_i
 
 
 def test_stacking_groups_changed_in_place_are_seen() -> None:
-    from subsidy_engine.evaluate import _stacking_parameters
+    from subsidy_engine.pipeline.evaluate import _stacking_parameters
 
     policy = load_policy()  # a policy of this test's own: its lists are changed in place below
     before = _stacking_parameters(policy)
@@ -368,7 +369,7 @@ def two_projects_of_one_enterprise(p1_investment: str = "4000000000") -> dict[st
 
 
 def capped_policy(**parameters: str):
-    from subsidy_engine.scenario import Scenario
+    from subsidy_engine.simulation.scenario import Scenario
     return Scenario.of({"id": "small caps", "parameters": parameters}).policy(POLICY)
 
 

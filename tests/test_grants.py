@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from subsidy_engine import Event, GrantRules, event_grants, load_policy
-from subsidy_engine.grants import STAGES, VENUES
-from subsidy_engine.reference import reference_event_grants
+from subsidy_engine.core.vocabulary import STAGES, VENUES
+from subsidy_engine.reference.calculators import reference_event_grants
 
 money = st.integers(0, 10**10).map(lambda f: Decimal(f).scaleb(-2))
 
@@ -80,8 +80,8 @@ def test_tranches_once_each_and_the_lifetime_cap() -> None:
 
 
 def test_reits_share_mode_rounds_then_caps() -> None:
-    rules = GrantRules.from_parameters(load_policy().sets[0]).model_copy(update={"reits": GrantRules.
-        from_parameters(load_policy().sets[0]).reits.model_copy(update={"mode": "share_of_raised"})})
+    rules = load_policy().sets[0].grant_rules().model_copy(update={"reits": load_policy().sets[0].grant_rules()
+                                                                   .reits.model_copy(update={"mode": "share_of_raised"})})
     events = [Event(event_id="small", kind="reits_issuance", enterprise_id="E", date="2024-06-01",
                     amount_raised="300000001"),     # 0.5% = 1,500,000.005 -> 1,500,000.01
               Event(event_id="big", kind="reits_issuance", enterprise_id="E", date="2024-06-01",

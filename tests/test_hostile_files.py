@@ -18,9 +18,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from workbooks import people_portfolio, write_workbook
 
-from subsidy_engine.cli import main
+from subsidy_engine.service.cli import main
+
+from workbooks import people_portfolio, write_workbook
 
 TABLES = people_portfolio(5)
 PROJECTS_CSV = TABLES["projects"].to_csv(index=False)

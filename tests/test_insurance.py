@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from subsidy_engine import InsurancePolicy, PremiumSubsidyRule, load_policy, premium_subsidy
-from subsidy_engine.enums import ProductField
-from subsidy_engine.reference import reference_premium_subsidy
+from subsidy_engine.core.vocabulary import ProductField
+from subsidy_engine.reference.calculators import reference_premium_subsidy
 from test_policy import two_sets, write
 
 FIELDS = [f.value for f in ProductField]

@@ -6,19 +6,25 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-import pandas as pd
-
-from conftest import loans, rates
-from subsidy_engine import (InterestSubsidyRule, Loan, amortize, interest_subsidy, interest_subsidy_portfolio,
-                            load_policy)
+from subsidy_engine import (
+    InterestSubsidyRule,
+    Loan,
+    amortize,
+    interest_subsidy,
+    interest_subsidy_portfolio,
+    load_policy,
+)
+from subsidy_engine.reference.calculators import reference_interest_subsidy
 from test_policy import two_sets, write
 from test_portfolio import table_of
-from subsidy_engine.reference import reference_interest_subsidy
+
+from conftest import loans, rates
 
 TWO_POINTS_FIVE = dict(form="points_on_balance", points="0.025", max_years=2)
 
@@ -216,8 +222,13 @@ def test_portfolio_takes_each_loans_rule_by_its_drawdown(tmp_path) -> None:
 
 
 def test_kernel_form_codes_follow_the_enum() -> None:
-    from subsidy_engine import kernels
-    from subsidy_engine.enums import SubsidyForm
+    from subsidy_engine.core.vocabulary import SubsidyForm
+    from subsidy_engine.kernels.codes import (
+        FORM_POINTS_ON_BALANCE,
+        FORM_POINTS_ON_PRINCIPAL,
+        FORM_RATE_GAP,
+        FORM_SHARE_OF_INTEREST,
+    )
 
-    assert [f.code for f in SubsidyForm] == [kernels.FORM_POINTS_ON_BALANCE, kernels.FORM_POINTS_ON_PRINCIPAL,
-                                             kernels.FORM_SHARE_OF_INTEREST, kernels.FORM_RATE_GAP]
+    assert [f.code for f in SubsidyForm] == [FORM_POINTS_ON_BALANCE, FORM_POINTS_ON_PRINCIPAL,
+                                             FORM_SHARE_OF_INTEREST, FORM_RATE_GAP]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from subsidy_engine import InvestmentSubsidyRule, Project, investment_subsidy, load_policy
-from subsidy_engine.reference import reference_investment_subsidy
+from subsidy_engine.reference.calculators import reference_investment_subsidy
 
 RATES = {"pilot": "0.30", "demonstration": "0.20", "promotion": "0.10"}
 fen = st.integers(0, 10**12)

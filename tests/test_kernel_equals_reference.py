@@ -12,13 +12,20 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conftest import loans
-from subsidy_engine import Loan, amortize, amortize_portfolio, kernels, load_policy
-from subsidy_engine.interest_subsidy import interest_subsidy_rows
-from subsidy_engine.kernels import annuity_payment, mul_div_half_up
-from subsidy_engine.money import div_half_up
-from subsidy_engine.reference import _annuity_payment_fen, reference_schedule
+from subsidy_engine import Loan, amortize, amortize_portfolio, load_policy
+from subsidy_engine.core.money import div_half_up
+from subsidy_engine.kernels import amortize as amortize_family
+from subsidy_engine.kernels import calendar, segments, subsidy
+from subsidy_engine.kernels import threads as kernel_threads
+from subsidy_engine.kernels.amortize import annuity_payment
+from subsidy_engine.kernels.arithmetic import mul_div_half_up
+from subsidy_engine.kernels.caps import pay_under_shared_caps
+from subsidy_engine.kernels.threads import FEW_ITEMS
+from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
+from subsidy_engine.reference.calculators import _annuity_payment_fen, reference_schedule
 from test_portfolio import table_of
+
+from conftest import loans
 
 # one rule for every loan: the generated loans are drawn from 2000 on, before the policy's first set
 RULE = load_policy().at(date(2024, 1, 1)).interest_subsidy_rule()
@@ -128,8 +135,8 @@ def test_kernel_handles_many_loans_identically_to_one_by_one(curve) -> None:
         sample.append(Loan(principal=str(int(rng.integers(1, 10**9))), annual_rate=f"0.0{rng.integers(1, 9)}",
                            term_months=int(rng.integers(1, 361)), start_date=date(2024, 1, 1 + k % 28),
                            method=["equal_installment", "equal_principal", "interest_only"][k % 3]))
-    from subsidy_engine.batch import arrays_from_loans
-    from subsidy_engine.engine import run
+    from subsidy_engine.loans.amortization import run
+    from subsidy_engine.loans.arrays import arrays_from_loans
     res = run(arrays_from_loans(sample), None, rows=True, years=False)
     for j, loan in enumerate(sample):
         lo, hi = res.row_ptr[j], res.row_ptr[j + 1]
@@ -144,8 +151,8 @@ FLAGGED_FIXED = [(8570896301344, "0.0690452470", 307), (1267166610751, "0.047732
 
 
 def test_flagged_fixed_rate_loans_are_settled_exactly() -> None:
-    from subsidy_engine.batch import arrays_from_loans
-    from subsidy_engine.engine import run
+    from subsidy_engine.loans.amortization import run
+    from subsidy_engine.loans.arrays import arrays_from_loans
 
     sample = [Loan(principal=Decimal(fen).scaleb(-2), annual_rate=rate, term_months=months,
                    start_date="2024-01-31") for fen, rate, months in FLAGGED_FIXED]
@@ -169,13 +176,13 @@ def test_flagged_floating_loan_takes_the_reference_path(curve) -> None:
                 floating={"tenor": "5Y", "spread_bp": "0", "reset": "january"}, start_date="2025-06-03")
     schedule = amortize(loan, curve)
     assert schedule.rows == reference_schedule(loan, curve)[0]
-    from subsidy_engine.batch import arrays_from_loans
-    from subsidy_engine.engine import run
+    from subsidy_engine.loans.amortization import run
+    from subsidy_engine.loans.arrays import arrays_from_loans
     assert run(arrays_from_loans([loan]), curve, rows=False, years=True).exact_fallbacks == 1
 
 
 def test_kernel_calendar_helpers_agree_with_numpy_and_python() -> None:
-    from subsidy_engine.kernels import calendar_year, days_from_civil
+    from subsidy_engine.kernels.calendar import calendar_year, days_from_civil
 
     days = np.arange(-800_000, 3_000_000, 7, dtype=np.int64)  # 0779 to 9183
     years = np.empty_like(days)
@@ -191,8 +198,8 @@ def test_add_years_is_calendar_arithmetic(cases: list[tuple[date, int]]) -> None
     """The window's end: the same day so many years on, 29 February falling back to the 28th."""
     import calendar
 
-    from subsidy_engine.batch import add_years
-    from subsidy_engine.rates import epoch_days
+    from subsidy_engine.kernels.calendar import add_years
+    from subsidy_engine.params.lpr import epoch_days
 
     def plain(day: date, years: int) -> date:
         year = day.year + years
@@ -211,7 +218,7 @@ def test_the_kernels_give_the_same_on_threads_and_on_the_calling_thread(sample: 
 
     def run(few: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(kernels, "FEW_ITEMS", {"loans": few, "days": few})
+            patch.setattr(kernel_threads, "FEW_ITEMS", {"loans": few, "days": few})
             schedule = amortize_portfolio(table, lpr=curve).schedule
             subsidy = interest_subsidy_rows(table, RULE, lpr=curve, window_rows=True)
         return schedule, {**subsidy.columns, **subsidy.internal}
@@ -226,8 +233,9 @@ def test_the_kernels_give_the_same_on_threads_and_on_the_calling_thread(sample: 
 def test_each_serial_twin_is_its_own_compilation_without_threads() -> None:
     """numba's disk cache does not key a compilation by ``parallel``: a twin under its kernel's name could be
     served the threaded code. Each twin has its own name and no ``parallel`` option."""
-    for name in ("amortize_kernel", "floating_segments", "calendar_year", "portfolio_subsidy"):
-        public = getattr(kernels, name)
+    for name, family in (("amortize_kernel", amortize_family), ("floating_segments", segments),
+                         ("calendar_year", calendar), ("portfolio_subsidy", subsidy)):
+        public = getattr(family, name)
         assert public.__name__ == name and public.threaded.targetoptions.get("parallel") is True
         assert "parallel" not in public.serial.targetoptions
         assert public.serial.py_func.__qualname__ == f"_{name}_serial" != public.threaded.py_func.__qualname__
@@ -240,12 +248,12 @@ def test_a_quote_never_starts_the_thread_pool() -> None:
     import subprocess
     import sys
 
-    from subsidy_engine.quote import MAX_ITEMS, MAX_TERM_MONTHS
+    from subsidy_engine.service.quote import MAX_ITEMS, MAX_TERM_MONTHS
 
-    assert kernels.FEW_ITEMS["loans"] > MAX_ITEMS and kernels.FEW_ITEMS["days"] > MAX_ITEMS * MAX_TERM_MONTHS
+    assert FEW_ITEMS["loans"] > MAX_ITEMS and FEW_ITEMS["days"] > MAX_ITEMS * MAX_TERM_MONTHS
     script = """
 import numba
-from subsidy_engine.quote import QuoteRequest, quote
+from subsidy_engine.service.quote import QuoteRequest, quote
 loans = [{"loan_id": f"L{k}", "principal": "1000000", "annual_rate": "0.04", "term_months": 360,
           "start_date": "2026-03-15"} for k in range(100)]
 response = quote(QuoteRequest.model_validate({"project": {
@@ -283,7 +291,7 @@ def test_pay_under_shared_caps_pays_each_row_the_least_of_its_rooms(case) -> Non
     amounts, groups, caps, n_groups = case
     n, k = len(amounts), len(groups[0]) if groups else 1
     after = np.empty((n, k), np.int64)
-    kernels.pay_under_shared_caps(np.array(amounts, np.int64), np.array(groups, np.int64).reshape(n, k),
+    pay_under_shared_caps(np.array(amounts, np.int64), np.array(groups, np.int64).reshape(n, k),
                                   np.array(caps, np.int64).reshape(n, k), n_groups, after)
     paid_in: dict[int, int] = {}
     for i, amount in enumerate(amounts):

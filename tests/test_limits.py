@@ -20,17 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from workbooks import people_portfolio, write_workbook
 
-from subsidy_engine.batch import PortfolioSchemaError
-from subsidy_engine.cells import (
-    DEFAULT_LIMITS,
-    Limits,
-    read_csv_table,
-    read_parquet_table,
-)
-from subsidy_engine.cli import main
-from subsidy_engine.tables import load_portfolio
+from subsidy_engine.errors import PortfolioSchemaError
+from subsidy_engine.io.cells import DEFAULT_LIMITS, Limits, read_csv_table, read_parquet_table
+from subsidy_engine.pipeline.inputs import load_portfolio
+from subsidy_engine.service.cli import main
+
+from workbooks import people_portfolio, write_workbook
 
 PROJECTS_SHEET = "xl/worksheets/sheet1.xml"
 
@@ -67,7 +63,7 @@ def with_cell(reference: str, text: str, *, dimension: str | None = None) -> Cal
 def peak_rss_mb(*args: str) -> tuple[int, float]:
     """Run ``subsidy-engine args`` in a child; its exit code and peak resident memory in MB."""
     probe = ("import resource, subprocess, sys; "
-             "code = subprocess.run([sys.executable, '-m', 'subsidy_engine.cli', *sys.argv[1:]], "
+             "code = subprocess.run([sys.executable, '-m', 'subsidy_engine.service.cli', *sys.argv[1:]], "
              "capture_output=True).returncode; "
              "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True,
@@ -248,7 +244,7 @@ def test_cells_that_are_never_closed_cost_one_look_each(tmp_path: Path) -> None:
     of the child process is generous, the point is that it ends and says the file is not a workbook."""
     rows = f'<row r="1">{HEADER}</row><row r="2">' + '<c r="B2"><f>1+1</f>' * 100_000 + "</row>"
     path = crafted(tmp_path / "unclosed.xlsx", rows)
-    code = subprocess.run([sys.executable, "-m", "subsidy_engine.cli", "validate", str(path)], capture_output=True,
+    code = subprocess.run([sys.executable, "-m", "subsidy_engine.service.cli", "validate", str(path)], capture_output=True,
                           text=True, timeout=120)
     assert code.returncode == 2 and "Traceback" not in code.stderr, code.stderr
 

@@ -13,15 +13,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import openpyxl
+import pandas as pd
 import pytest
 from scipy.optimize import OptimizeResult
-from test_allocation import budget_of, check_invariants, claims
 
-from subsidy_engine import BudgetError, allocate, evaluate, load_budget, optimal
-from subsidy_engine.cli import main
-from subsidy_engine.demo import portfolio
+from subsidy_engine import BudgetError, allocate, evaluate, load_budget
+from subsidy_engine.budgeting import optimal
+from subsidy_engine.service.cli import main
+from subsidy_engine.simulation.synthetic import portfolio
+from test_allocation import budget_of, check_invariants, claims
 
 REAL_LINPROG = optimal.linprog
 TIME_UP = OptimizeResult(status=1, x=None, message="Time limit reached. (HiGHS Status 13: model_status is Time "

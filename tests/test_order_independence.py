@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import load_budget
-from subsidy_engine.demo import portfolio as demo_portfolio
-from subsidy_engine.simulate import simulate
-from subsidy_engine.tables import PortfolioTables
+from subsidy_engine.pipeline.inputs import PortfolioTables
+from subsidy_engine.simulation.simulate import simulate
+from subsidy_engine.simulation.synthetic import portfolio as demo_portfolio
 
 YEARS = range(2026, 2031)
 BUDGET = load_budget()

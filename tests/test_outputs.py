@@ -19,17 +19,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from workbooks import people_portfolio
 
-from subsidy_engine import outputs
-from subsidy_engine.cli import main
-from subsidy_engine.outputs import (
-    FORMULA_STARTS,
-    MANIFEST_NAME,
-    OutputBusyError,
-    OutputFolder,
-    csv_safe,
-)
+from subsidy_engine.errors import OutputBusyError
+from subsidy_engine.reports import outputs
+from subsidy_engine.reports.outputs import FORMULA_STARTS, MANIFEST_NAME, OutputFolder, csv_safe
+from subsidy_engine.service.cli import main
+
+from workbooks import people_portfolio
 
 ROOT = Path(__file__).parents[1]
 
@@ -77,7 +73,7 @@ def test_a_folder_in_use_by_a_live_run_is_refused_and_a_dead_run_s_lock_is_taken
 
 
 def _simulate_command(out: Path, seed: int) -> list[str]:
-    return [sys.executable, "-m", "subsidy_engine.cli", "simulate", "--projects", "300", "--seed", str(seed),
+    return [sys.executable, "-m", "subsidy_engine.service.cli", "simulate", "--projects", "300", "--seed", str(seed),
             "--out", str(out), "--quiet"]
 
 

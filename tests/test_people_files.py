@@ -14,12 +14,13 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from workbooks import WorkbookStyle, people_portfolio, write_workbook
 
 from subsidy_engine import evaluate, explain, load_lpr, load_portfolio
-from subsidy_engine.cli import main
-from subsidy_engine.demo import bank_claims
-from subsidy_engine.reconcile import read_bank_claims, reconcile
+from subsidy_engine.service.cli import main
+from subsidy_engine.service.reconcile import read_bank_claims, reconcile
+from subsidy_engine.simulation.synthetic import bank_claims
+
+from workbooks import WorkbookStyle, people_portfolio, write_workbook
 
 LPR = load_lpr().hold_flat(until=date(2045, 12, 31))
 RATES = {"pilot": "0.3", "demonstration": "0.2", "promotion": "0.1"}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from subsidy_engine import CoverageError, Loan, PolicyError, amortize, interest_subsidy, load_policy
-from subsidy_engine.rates import schedules_dir
+from subsidy_engine.params.lpr import schedules_dir
 
 BUNDLED = yaml.safe_load((schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8"))
 
@@ -104,7 +104,7 @@ def test_the_policy_digest_changes_with_the_file(tmp_path) -> None:
 
 
 def test_a_rule_is_made_once_per_section_and_anew_for_a_changed_one() -> None:
-    from subsidy_engine.policy import ParameterSet
+    from subsidy_engine.params.policy import ParameterSet
 
     first = load_policy().sets[0]
     assert first.interest_subsidy_rule() is first.interest_subsidy_rule()
@@ -121,7 +121,7 @@ def portfolio_of(*loans: dict[str, object], project_start: str = "2024-01-01"):
     """One project of one enterprise with ``loans`` (each a row of the loans table, L-prefixed ids)."""
     import pandas as pd
 
-    from subsidy_engine.tables import TABLES, PortfolioTables, check_tables
+    from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables, check_tables
 
     rows = {"projects": [{"project_id": "P", "enterprise_id": "E", "domain": "public", "stage": "pilot",
                           "total_investment": "1000000000", "eligible_investment": "1000000000",
@@ -226,7 +226,7 @@ def test_covers_until_must_be_within_the_sets_and_sourced(tmp_path) -> None:
 
 def test_a_scenario_s_parameters_keep_the_file_s_coverage() -> None:
     """issue 16, row 11: a scenario that overrides parameters rebuilds the policy; it keeps ``covers_until``."""
-    from subsidy_engine.scenario import Scenario
+    from subsidy_engine.simulation.scenario import Scenario
 
     policy = load_policy()
     changed = Scenario.of({"id": "x", "parameters": {"insurance_premium.share": "0.60"}}).policy(policy)

@@ -12,14 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from subsidy_engine import Loan, PortfolioSchemaError, PortfolioValidationError, amortize, amortize_portfolio
+
 from conftest import loans
-from subsidy_engine import (
-    Loan,
-    PortfolioSchemaError,
-    PortfolioValidationError,
-    amortize,
-    amortize_portfolio,
-)
 
 
 def loan_row(loan: Loan, loan_id: object) -> dict[str, object]:
@@ -193,7 +188,7 @@ def test_a_row_is_rejected_exactly_when_the_model_refuses_it(fields) -> None:
 
 
 def test_floating_segments_do_not_depend_on_chunks(curve) -> None:
-    from subsidy_engine.reference import reference_schedule
+    from subsidy_engine.reference.calculators import reference_schedule
 
     sample = [Loan(principal=str(100000 * (k + 1)), term_months=12 * (k + 3),
                    floating={"tenor": "5Y" if k % 2 else "1Y", "spread_bp": str(10 * k - 40),

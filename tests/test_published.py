@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from subsidy_engine import Loan, amortize
-from subsidy_engine.reference import reference_schedule
+from subsidy_engine.reference.calculators import reference_schedule
 
 
 def test_equal_installment_mortgage_figures():

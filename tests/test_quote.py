@@ -11,21 +11,22 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from engine_names import class_names
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from conftest import loans
 from subsidy_engine import Loan, amortize, evaluate, load_lpr, load_policy
-from subsidy_engine.demo import portfolio
-from subsidy_engine.quote import QuoteRequest, QuoteResponse, quote
+from subsidy_engine.service.quote import QuoteRequest, QuoteResponse, quote
+from subsidy_engine.simulation.synthetic import portfolio
+
+from conftest import loans
+from engine_names import class_names
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note on httpx versions
     from fastapi.testclient import TestClient
 
-from subsidy_engine.serve import create_app
+from subsidy_engine.service.serve import create_app
 
 LPR = load_lpr().hold_flat(until=date(2060, 12, 31))
 POLICY = load_policy()
@@ -94,7 +95,7 @@ def test_the_response_is_json_with_exact_amounts() -> None:
     assert {len(v) for v in columns.values()} == {360} and data["lpr_projection"] == "flat"
     assert columns["payment"][0] == str(response.schedules[0].rows[0].payment)
     assert data["explanation"].startswith("Project P1 of enterprise E1 (sector not given, district not given,")
-    from subsidy_engine.quote import _quote  # the batch path reads the same blanks from its tables
+    from subsidy_engine.service.quote import _quote  # the batch path reads the same blanks from its tables
     assert _quote(QuoteRequest.model_validate(GOOD), policy=POLICY, lpr=LPR, fast=False).explanation == \
         response.explanation
     schema = QuoteRequest.model_json_schema()
@@ -242,7 +243,7 @@ ORDINARY = ("none", "no rates", "a window of years", "a quasi-operating platform
 
 
 def _fast_and_batch(request: QuoteRequest, lpr) -> tuple[Any, Any]:  # noqa: ANN001
-    from subsidy_engine.quote import _quote
+    from subsidy_engine.service.quote import _quote
 
     def run(fast: bool) -> Any:
         try:
@@ -273,7 +274,7 @@ def test_the_fast_path_answers_as_the_batch_path_word_for_word(seed: int, pick: 
                                                                 policies_of_the_enterprise: bool) -> None:
     """Every field of the response (claims, cuts, schedules, not paid, explanation, hashes) is the same whichever
     path computes it; a request the tables would reject is rejected by both, in the same words."""
-    from subsidy_engine.one_project import project_claims
+    from subsidy_engine.pipeline.one_project import project_claims
 
     tables = portfolio(40, seed=seed)
     with_loans = sorted(set(tables.loans.project_id.dropna()))
@@ -302,7 +303,7 @@ def test_the_fast_path_answers_as_the_batch_path_word_for_word(seed: int, pick: 
 
 def test_an_overflow_on_the_fast_path_is_answered_by_the_batch_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """A value the request's bounds let through but an int64 column cannot hold is named by the tables' checks."""
-    from subsidy_engine import quote as quote_module
+    from subsidy_engine.service import quote as quote_module
 
     def overflow(*args: Any, **kwargs: Any) -> None:
         raise OverflowError("Python int too large to convert to C long")
@@ -315,7 +316,7 @@ def test_an_overflow_on_the_fast_path_is_answered_by_the_batch_path(monkeypatch:
 
 def test_the_fast_path_writes_the_explanation_of_explain() -> None:
     request = QuoteRequest.model_validate(GOOD)
-    from subsidy_engine.quote import _quote
+    from subsidy_engine.service.quote import _quote
     fast = _quote(request, policy=POLICY, lpr=LPR)
     assert fast == _quote(request, policy=POLICY, lpr=LPR, fast=False)
     assert "May draw on: sector_budget" in fast.explanation and "Formula: each period due in 2026" in fast.explanation
@@ -327,7 +328,7 @@ def test_the_quote_s_funding_sources_are_those_of_the_claims_table() -> None:
     import numpy as np
     import pyarrow as pa
 
-    from subsidy_engine.evaluate import _funding_sources, _funding_sources_of
+    from subsidy_engine.pipeline.evaluate import _funding_sources, _funding_sources_of
 
     cases = list(product([True, False], [None, "", "smart_city"], [None, "", "haidian"]))
     table = _funding_sources(pa.array([c[1] for c in cases], pa.string()), pa.array([c[2] for c in cases], pa.string()),
@@ -399,9 +400,9 @@ def test_a_fraction_plan_with_a_far_exponent_is_refused_at_once(monkeypatch: pyt
     """issue 16, row 9: a plan's fractions are summed in linear integer arithmetic; an entry such as 1E-9999999
     (ten characters) cost 14 s of big-number work as a ``Fraction`` (1E-99999999, hours), and is refused at once:
     before any entry is scaled to an integer or split (what is asserted; the speed is a benchmark's)."""
-    from subsidy_engine import loans as loans_module
-    from subsidy_engine.enums import PlanUnit
-    from subsidy_engine.loans import plan_to_fen
+    from subsidy_engine.core.vocabulary import PlanUnit
+    from subsidy_engine.loans import contract as loans_module
+    from subsidy_engine.loans.contract import plan_to_fen
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("an entry was scaled or split before its decimal places were checked")
@@ -424,7 +425,7 @@ def test_a_fraction_plan_with_a_far_exponent_is_refused_at_once(monkeypatch: pyt
 def test_each_custom_plan_is_split_once_per_quote(monkeypatch: pytest.MonkeyPatch) -> None:
     """issue 16, row 9: a plan was converted to fen three times per loan (the model's check, then twice by the
     kernels' arrays); an 856 KB request of 100 such loans cost 1.9-2.5 s. Each plan is now converted once."""
-    from subsidy_engine import loans as loans_module
+    from subsidy_engine.loans import contract as loans_module
 
     calls: list[int] = []
     split = loans_module.split_largest_remainder
@@ -444,8 +445,8 @@ def test_each_custom_plan_is_split_once_per_quote(monkeypatch: pytest.MonkeyPatc
 def test_a_request_beyond_the_work_bound_is_refused_before_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
     """issue 16, row 9: the periods of a request's loans are counted before any of them is read; a request over
     MAX_PERIODS is refused with one message naming the bound, without converting a single plan."""
-    from subsidy_engine import loans as loans_module
-    from subsidy_engine.quote import MAX_PERIODS
+    from subsidy_engine.loans import contract as loans_module
+    from subsidy_engine.service.quote import MAX_PERIODS
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a plan was converted before the request's size was checked")
@@ -555,7 +556,7 @@ def test_no_message_names_an_internal_class_whatever_the_value(client: TestClien
 def test_openapi_shows_amounts_as_decimal_strings(client: TestClient) -> None:
     """issue 16, row 12: the schema said ``number`` for amounts and rates, which are refused as floats; it shows
     a decimal string (with its pattern and an example) or an integer, which is what is read."""
-    from subsidy_engine.money import PLAIN_NUMBER
+    from subsidy_engine.core.money import PLAIN_NUMBER
 
     schema = client.get("/openapi.json").json()["components"]["schemas"]
 
@@ -587,8 +588,8 @@ def test_a_quote_s_claims_stay_within_its_years(tmp_path: Any) -> None:
     """issue 16, row 11: a quote returned claims for 2101 and 2102 though its bound is 2000-2100; claims after
     2100 are left out, with a note saying so (as the engine's own window of years does: the caps still count
     what earlier years paid). (The bundled file ends its coverage in 2030: a file with an open end is needed.)"""
-    from subsidy_engine.quote import _quote
-    from subsidy_engine.rates import schedules_dir
+    from subsidy_engine.params.lpr import schedules_dir
+    from subsidy_engine.service.quote import _quote
 
     text = (schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8")
     open_ended = re.sub(r"^covers_until:\n(?:[ #].*\n)+", "", text, flags=re.MULTILINE)
@@ -736,7 +737,7 @@ def test_a_light_quote_is_answered_while_a_heavy_one_is_computing(monkeypatch: p
     import anyio
     import httpx
 
-    import subsidy_engine.serve as service
+    import subsidy_engine.service.serve as service
 
     let_go, computing = threading.Event(), threading.Event()
     real_quote = service.quote

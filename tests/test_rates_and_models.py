@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from subsidy_engine import CoverageError, FloatingRate, Loan, MoneyError, amortize, load_lpr
-from subsidy_engine.money import div_half_up, quantize_fen, scaled_integer, split_largest_remainder, to_decimal
-from subsidy_engine.rates import schedules_dir
+from subsidy_engine.core.money import div_half_up, quantize_fen, scaled_integer, split_largest_remainder, to_decimal
+from subsidy_engine.params.lpr import schedules_dir
 
 
 def test_lpr_history_is_complete_and_sourced() -> None:
@@ -192,7 +192,8 @@ def test_a_projected_lpr_outside_the_bound_is_refused_every_value_at_once() -> N
 
 def test_a_scenario_that_takes_the_lpr_out_of_bounds_is_refused_naming_each_change(tmp_path) -> None:
     """issue 16, row 2: a scenario's shifts of +34,000 bp priced floating loans at 343% with exit 0."""
-    from subsidy_engine.scenario import ScenarioError, load_scenario
+    from subsidy_engine.errors import ScenarioError
+    from subsidy_engine.simulation.scenario import load_scenario
 
     path = tmp_path / "hot.yaml"
     path.write_text("id: hot\nlpr:\n  shifts:\n    - {from: 2027-01-20, bp: 34000}\n"
@@ -230,7 +231,7 @@ def test_policy_rates_are_bounded_every_value_at_once(tmp_path) -> None:
 
 def test_every_cli_rate_outside_the_bound_is_named_at_once() -> None:
     """issue 16, row 2: ``--rates pilot=2,demonstration=300%,...`` named only its first bad rate."""
-    from subsidy_engine.cli import _rates
+    from subsidy_engine.service.cli import _rates
 
     with pytest.raises(ValueError) as err:
         _rates("pilot=2,demonstration=300%,promotion=0.1")

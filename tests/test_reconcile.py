@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from subsidy_engine import Loan, evaluate, load_lpr, load_policy
-from subsidy_engine.cli import main
-from subsidy_engine.demo import bank_claims, portfolio
-from subsidy_engine.reconcile import _loan_cases, reconcile, reconcile_totals
-from subsidy_engine.reference import reference_interest_subsidy, reference_schedule
-from subsidy_engine.scenario import Scenario
-from subsidy_engine.tables import PortfolioTables, check_tables
+from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
+from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
+from subsidy_engine.service.cli import main
+from subsidy_engine.service.reconcile import _loan_cases, reconcile, reconcile_totals
+from subsidy_engine.simulation.scenario import Scenario
+from subsidy_engine.simulation.synthetic import bank_claims, portfolio
 
 LPR = load_lpr().hold_flat(until=date(2045, 12, 31))
 
@@ -214,7 +214,7 @@ def test_the_report_s_columns_are_exact_and_typed(tables: PortfolioTables) -> No
     """Money as Arrow decimals (as every result of the API), period and row as integers, blanks as nulls."""
     import pyarrow as pa
 
-    from subsidy_engine.frames import MONEY_TYPE
+    from subsidy_engine.core.columns import MONEY_TYPE
 
     case_id, case = next((k, c) for k, c in _loan_cases(tables, load_policy(), LPR).items()
                          if not isinstance(c, str) and (c.periods().subsidy > 0).sum() > 2)
@@ -266,7 +266,7 @@ def test_the_report_s_columns_are_exact_and_typed(tables: PortfolioTables) -> No
 def test_an_empty_claims_table_gives_an_empty_typed_report(tables: PortfolioTables) -> None:
     import pyarrow as pa
 
-    from subsidy_engine.frames import MONEY_TYPE
+    from subsidy_engine.core.columns import MONEY_TYPE
 
     report = reconcile(pd.DataFrame({"loan_id": [], "period": [], "subsidy_claimed": []}), tables, lpr=LPR)
     assert len(report) == 0 and report["diff"].dtype == pd.ArrowDtype(MONEY_TYPE)

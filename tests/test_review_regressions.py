@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from subsidy_engine import Loan, amortize_portfolio, load_lpr, load_policy
-from subsidy_engine.cli import main
+from subsidy_engine.service.cli import main
 
 BASE = {"loan_id": "A", "principal": "1000", "annual_rate": "0.04", "term_months": 12,
         "start_date": "2024-01-15"}
@@ -75,7 +75,7 @@ def test_schedules_must_end_within_the_calendar() -> None:
 
 
 def test_cli_reports_a_projection_that_ends_too_early(capsys) -> None:
-    from subsidy_engine.io import demo_loans_path
+    from subsidy_engine.io.files import demo_loans_path
 
     assert main(["amortize", str(demo_loans_path()), "--hold-lpr-until", "2025-01-01"]) == 2
     assert "must not end before its data" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Rules written once (issue 16, rows 12 and 2): the files' error messages, the digit rule and a stage's rate.
 
-Budget, parameter and scenario files say their validation errors through ``subsidy_engine.messages`` (never a
+Budget, parameter and scenario files say their validation errors through ``subsidy_engine.core.messages`` (never a
 class of the engine, never pydantic's "Value error, "); a budget's year keys are read by ``money.whole_number``;
 ``rate_by_stage`` is read by ``investment.stage_rate`` on the command line and over HTTP alike.
 """
@@ -17,18 +17,13 @@ from typing import Any
 
 import pytest
 import yaml
-from engine_names import class_names
 
-from subsidy_engine import (
-    Budget,
-    BudgetError,
-    PolicyError,
-    load_budget,
-    load_lpr,
-    load_policy,
-)
-from subsidy_engine.rates import schedules_dir
-from subsidy_engine.scenario import Scenario, ScenarioError, load_scenario
+from subsidy_engine import Budget, BudgetError, PolicyError, load_budget, load_lpr, load_policy
+from subsidy_engine.errors import ScenarioError
+from subsidy_engine.params.lpr import schedules_dir
+from subsidy_engine.simulation.scenario import Scenario, load_scenario
+
+from engine_names import class_names
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note on httpx versions
@@ -62,7 +57,7 @@ BUDGET: dict[str, Any] = {"id": "b", "status": "inferred", "basis": "test", "yea
 ])
 def test_a_bad_budget_names_no_class(change: dict[str, Any], tmp_path: Path) -> None:
     """issue 16, row 12: a budget's errors were pydantic's own ("... instance of FundingSource"); they are said
-    through subsidy_engine.messages, after the file's name."""
+    through subsidy_engine.core.messages, after the file's name."""
     with pytest.raises(BudgetError) as error:
         Budget.of({**BUDGET, **change}, "budget.yaml")
     _said_plainly(str(error.value), "budget.yaml: ")
@@ -80,7 +75,7 @@ def test_a_bad_budget_names_no_class(change: dict[str, Any], tmp_path: Path) -> 
 ])
 def test_a_bad_scenario_names_no_class(change: dict[str, Any], tmp_path: Path) -> None:
     """issue 16, row 12: a scenario's errors named its classes (LprChanges); they are said through
-    subsidy_engine.messages, after the file's name."""
+    subsidy_engine.core.messages, after the file's name."""
     with pytest.raises(ScenarioError) as error:
         Scenario.of({"id": "x", **change}, "s.yaml")
     _said_plainly(str(error.value), "s.yaml: ")
@@ -118,7 +113,7 @@ BUNDLED = yaml.safe_load((schedules_dir() / "policy-78.yaml").read_text(encoding
 ])
 def test_a_bad_parameter_file_names_no_class(change: Any, tmp_path: Path) -> None:
     """issue 16, row 12: a parameter file's errors kept pydantic's "Value error, " prefix and named its classes;
-    they are said through subsidy_engine.messages, after the file's name."""
+    they are said through subsidy_engine.core.messages, after the file's name."""
     data = copy.deepcopy(BUNDLED)
     change(data)
     path = tmp_path / "policy.yaml"
@@ -155,7 +150,7 @@ RATE_TEXTS = ["0.3", "30%", "0.3_0", "1.5", "-0.1", "３０%", "abc", "1", "0", 
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    from subsidy_engine.serve import create_app
+    from subsidy_engine.service.serve import create_app
 
     return TestClient(create_app(load_policy(), load_lpr().hold_flat(until=date(2060, 12, 31))),
                       raise_server_exceptions=False)
@@ -166,9 +161,9 @@ def test_the_command_line_and_http_read_a_stage_rate_alike(client: TestClient, t
     """issue 16, row 12: ``rate_by_stage`` was read two ways: ``"30%"`` worked with ``--rates`` and was a 422
     over HTTP, and ``"0.3_0"`` passed the request's model to be refused later by the engine. Both read it with
     ``investment.stage_rate``: the same rates accepted, as the same value, and the same reason for the rest."""
-    from subsidy_engine.cli import _rates
-    from subsidy_engine.investment import stage_rate
-    from subsidy_engine.quote import QuoteRequest
+    from subsidy_engine.params.rules import stage_rate
+    from subsidy_engine.service.cli import _rates
+    from subsidy_engine.service.quote import QuoteRequest
 
     try:
         expected: Decimal | None = stage_rate(text, "w")
@@ -201,7 +196,7 @@ def test_the_command_line_and_http_read_a_stage_rate_alike(client: TestClient, t
 
 def test_stage_rate_says_what_a_rate_is() -> None:
     """issue 16, row 12: the one rule's answers, each refusal naming the field and the value."""
-    from subsidy_engine.investment import stage_rate
+    from subsidy_engine.params.rules import stage_rate
 
     assert stage_rate("30%", "r") == Decimal("0.30") and stage_rate("0.3", "r") == Decimal("0.3")
     assert stage_rate("３０％", "r") == Decimal("0.30") and stage_rate(Decimal(1), "r") == Decimal(1)

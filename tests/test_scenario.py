@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 
 from subsidy_engine import BudgetError, load_budget, load_lpr, load_policy, load_portfolio
-from subsidy_engine.cli import main
-from subsidy_engine.demo import portfolio
-from subsidy_engine.money import yuan_to_fen
-from subsidy_engine.montecarlo import MonteCarlo, lpr_paths, monte_carlo
-from subsidy_engine.rates import Fixing, LprCurve, schedules_dir
-from subsidy_engine.scenario import MonteCarloSettings, Scenario, ScenarioError, load_scenario
-from subsidy_engine.simulate import Comparison, simulate, write_outputs
+from subsidy_engine.core.money import yuan_to_fen
+from subsidy_engine.errors import ScenarioError
+from subsidy_engine.params.lpr import Fixing, LprCurve, schedules_dir
+from subsidy_engine.service.cli import main
+from subsidy_engine.simulation.montecarlo import MonteCarlo, lpr_paths, monte_carlo
+from subsidy_engine.simulation.scenario import MonteCarloSettings, Scenario, load_scenario
+from subsidy_engine.simulation.simulate import Comparison, simulate, write_outputs
+from subsidy_engine.simulation.synthetic import portfolio
 
 YEARS = (2026, 2027, 2028, 2029, 2030)
 HOLD = date(2045, 12, 31)
@@ -336,7 +337,7 @@ def test_a_loan_no_curve_can_price_is_rejected_not_fatal(history: LprCurve) -> N
     floating = loans.index[loans.floating_tenor.notna()][-1]
     loans.loc[floating, "term_months"] = 360   # resets past the LPR's hold_until
     frames = {"projects": tables.projects, "loans": loans, "insurance": tables.insurance, "events": tables.events}
-    from subsidy_engine.tables import PortfolioTables, check_tables
+    from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
     grown = PortfolioTables(**frames, problems=check_tables(frames), source="long loan", digest="long loan")
     _, run = _mc_equals_pipeline(grown, YEARS, load_policy(), load_budget(), history, [], date(2040, 12, 31))
     assert list(run.claims.rejections.id) == [loans.loan_id[floating]]
@@ -420,7 +421,7 @@ def test_a_horizon_without_claims_still_reports(tmp_path: Path, capsys) -> None:
 
 def test_the_outlay_chart_draws_sources_of_any_name(history: LprCurve) -> None:
     from subsidy_engine import Budget
-    from subsidy_engine.charts import _by_group
+    from subsidy_engine.reports.charts import _by_group
 
     budget = Budget.of({"id": "city", "status": "inferred", "basis": "a test", "years": [2026, 2030],
                         "sources": [{"id": "city_fund", "level": "municipal", "caps": "900000000"}]})
@@ -430,7 +431,7 @@ def test_the_outlay_chart_draws_sources_of_any_name(history: LprCurve) -> None:
 
 
 def test_the_mean_of_the_paths_rounds_half_up() -> None:
-    from subsidy_engine.montecarlo import _mean
+    from subsidy_engine.simulation.montecarlo import _mean
 
     assert _mean(np.array([2, 3])) == Decimal("0.03") and _mean(np.array([0, 1])) == Decimal("0.01")
 

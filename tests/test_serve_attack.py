@@ -115,7 +115,7 @@ def _unchunk(data: bytes) -> bytes:
 def server() -> Iterator[Server]:
     port = _free_port()
     script = shutil.which("subsidy-engine", path=os.path.dirname(sys.executable))
-    command = [script] if script else [sys.executable, "-m", "subsidy_engine.cli"]
+    command = [script] if script else [sys.executable, "-m", "subsidy_engine.service.cli"]
     process = subprocess.Popen([*command, "serve", "--host", HOST, "--port", str(port),
                                 "--read-timeout", str(READ_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -289,7 +289,7 @@ def test_heavy_plans_are_bounded_and_do_not_stall_light_quotes(server: Server) -
     test_quote.py::test_a_request_beyond_the_work_bound_is_refused_before_the_work), and light quotes are
     answered, every one a 200, while two heavy requests are in flight (sent whole, their answers not yet back).
     The seconds are measured and tallied, not asserted: speed is a benchmark's; ``HANG_S`` only fails a hung test."""
-    from subsidy_engine.quote import MAX_PERIODS
+    from subsidy_engine.service.quote import MAX_PERIODS
 
     at_bound, over = _heavy(MAX_PERIODS // 600), _heavy(MAX_PERIODS // 600 + 1)
     assert len(at_bound) < 1_000_000

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from subsidy_engine import BudgetError
-from subsidy_engine.cli import main
-from subsidy_engine.demo import portfolio
-from subsidy_engine.simulate import simulate, write_outputs
+from subsidy_engine.service.cli import main
+from subsidy_engine.simulation.simulate import simulate, write_outputs
+from subsidy_engine.simulation.synthetic import portfolio
 
 
 def test_simulate_writes_summary_and_report(tmp_path: Path) -> None:

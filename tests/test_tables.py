@@ -10,11 +10,12 @@ import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from workbooks import WorkbookStyle, people_portfolio, write_workbook
 
 from subsidy_engine import PortfolioSchemaError, evaluate, load_portfolio
-from subsidy_engine.cells import read_csv_table
-from subsidy_engine.tables import PROBLEM_COLUMNS, WHOLE_TABLE
+from subsidy_engine.io.cells import read_csv_table
+from subsidy_engine.pipeline.inputs import PROBLEM_COLUMNS, WHOLE_TABLE
+
+from workbooks import WorkbookStyle, people_portfolio, write_workbook
 
 TABLES = {
     "projects": pd.DataFrame({
@@ -323,7 +324,7 @@ def test_two_notes_columns_are_set_aside_and_strict_lists_each_thing_once(tmp_pa
 def test_a_scenario_keeps_what_loading_found(tmp_path) -> None:
     """The scenario re-checked the loaded tables without their files: a CSV row with too many cells
     was accepted again, and other rows were named by the wrong line and reason."""
-    from subsidy_engine.scenario import load_scenario
+    from subsidy_engine.simulation.scenario import load_scenario
 
     path = tmp_path / "projects.csv"
     TABLES["projects"].to_csv(path, index=False)
@@ -354,7 +355,7 @@ def _python_tables(**changes: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def test_a_loan_id_is_compared_as_normalised_and_a_control_character_is_refused(second: str, reason: str) -> None:
     """Issue 16, row 4: ids 'L1' and 'L1\\x00', or 'L1' and 'L1 ', passed the duplicate check: the same loan
     counted twice."""
-    from subsidy_engine.tables import check_tables
+    from subsidy_engine.pipeline.inputs import check_tables
 
     loans = _python_tables()["loans"].assign(loan_id=["L1", second])
     problems = check_tables(_python_tables(loans=loans))
@@ -363,7 +364,7 @@ def test_a_loan_id_is_compared_as_normalised_and_a_control_character_is_refused(
 
 def test_project_ids_are_normalised_before_they_are_compared() -> None:
     """Issue 16, row 4: 'Café' typed composed and decomposed were two projects; a loan's 'J1 ' no project."""
-    from subsidy_engine.tables import check_tables
+    from subsidy_engine.pipeline.inputs import check_tables
 
     projects = TABLES["projects"].assign(project_id=["Caf\u00e9", "Cafe\u0301"])
     problems = check_tables(_python_tables(projects=projects, loans=TABLES["loans"].assign(
@@ -377,7 +378,7 @@ def test_project_ids_are_normalised_before_they_are_compared() -> None:
 
 def test_a_control_character_in_a_project_id_is_one_problem_naming_row_and_field() -> None:
     """Issue 16, row 4: a loan's project 'J1\\x00' (and a project 'J2\\t') are refused with one problem each."""
-    from subsidy_engine.tables import check_tables
+    from subsidy_engine.pipeline.inputs import check_tables
 
     projects = TABLES["projects"].assign(project_id=["J1", "J2\t"])
     loans = _python_tables()["loans"].assign(project_id=["J1", "J1\x00"])
@@ -411,7 +412,7 @@ def test_a_parquet_portfolio_with_look_alike_ids_counts_each_loan_once(tmp_path)
 def test_tables_made_in_python_hold_the_ids_check_tables_compared() -> None:
     """Issue 16, row 4: check_tables reads a loan's project ' J1' as J1; evaluate must too (it stopped
     with 'a loan names no project of the portfolio')."""
-    from subsidy_engine.tables import PortfolioTables, check_tables
+    from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
 
     frames = _python_tables(loans=TABLES["loans"].assign(project_id=[" J1", "J1\u3000"]),
                             projects=TABLES["projects"].assign(project_id=["J1", "Cafe\u0301"]))
@@ -427,8 +428,8 @@ def test_tables_made_in_python_hold_the_ids_check_tables_compared() -> None:
     max_size=6), st.text(max_size=6)), max_size=8))
 def test_ids_are_read_by_normalise_id_whatever_the_fast_path(cells: list[str | None]) -> None:
     """Issue 16, row 4: the Arrow pre-filter only spares normalise_id the ids it would leave unchanged."""
-    from subsidy_engine.ids import normalise_id
-    from subsidy_engine.tables import _id_text
+    from subsidy_engine.core.ids import normalise_id
+    from subsidy_engine.pipeline.inputs import _id_text
 
     got, refused = _id_text(pd.Series(cells, dtype=object))
     for k, cell in enumerate(cells):

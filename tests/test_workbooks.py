@@ -8,6 +8,9 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+
+from subsidy_engine.pipeline.inputs import TABLES as ENGINE_TABLES
+
 from workbooks import (
     CHINESE_DATE_FORMAT,
     MONEY_FORMAT,
@@ -17,8 +20,6 @@ from workbooks import (
     people_portfolio,
     write_workbook,
 )
-
-from subsidy_engine.tables import TABLES as ENGINE_TABLES
 
 LOANS = pd.DataFrame({
     "loan_id": ["L1", "L2", "L3", "L4"], "project_id": ["007", "007", "12", None],

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subsidy_engine.frames import money_series
-from subsidy_engine.xlsx import write_xlsx
+from subsidy_engine.core.columns import money_series
+from subsidy_engine.reports.xlsx import write_xlsx
 
 
 def test_typed_and_object_columns_round_trip(tmp_path: Path) -> None:

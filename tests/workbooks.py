@@ -413,8 +413,8 @@ def people_portfolio(n_projects: int = 12, seed: int = 7, *, numeric_ids: bool =
     table has rows. ``numeric_ids`` turns every id into four zero-padded digits
     (``P7`` -> ``"0007"``), ids that look numeric but must stay text.
     """
-    from subsidy_engine.demo import portfolio
-    from subsidy_engine.tables import check_tables
+    from subsidy_engine.pipeline.inputs import check_tables
+    from subsidy_engine.simulation.synthetic import portfolio
 
     demo = portfolio(n_projects, seed)
     tables = {name: pd.DataFrame({c: pd.Series([_plain(v) for v in frame[c].astype(object)], dtype=object)

@@ -15,41 +15,65 @@ The public API (everything else is internal and may change):
 * :func:`load_portfolio` -> :class:`PortfolioTables` - projects, loans, insurance and events.
 * :func:`evaluate` -> :class:`Claims` - every claim of a portfolio per project, measure and year,
   with stacking and funding sources; :func:`explain` - one project's amounts in words.
-* :mod:`subsidy_engine.demo` - ``portfolio(n_projects, seed)``, a seeded synthetic portfolio.
+* :func:`allocate` -> :class:`Allocation` - the claims funded under a :class:`Budget`.
+* every error the engine raises on purpose is a :class:`SubsidyEngineError` (:mod:`subsidy_engine.errors`).
+* :mod:`subsidy_engine.simulation.synthetic` - ``portfolio(n_projects, seed)``, a seeded synthetic portfolio.
+
+The package is layered (the README's "Architecture"): ``core`` -> ``kernels`` -> ``io`` -> ``params`` ->
+``loans`` -> ``measures`` -> ``pipeline`` -> ``budgeting`` -> ``simulation`` -> ``reports`` -> ``service``;
+``reference`` stands beside them as independent evidence for the tests.
 """
 
-from .allocation import Allocation, allocate
-from .budget import Budget, BudgetError, load_budget
-from .claims import ClaimsResult
-from .errors import SubsidyEngineError
-from .evaluate import Claims, EvaluationError, evaluate
-from .explain import explain
-from .grants import Event, GrantRules, event_grants
-from .insurance import InsurancePolicy, PremiumSubsidyRule, premium_subsidy
-from .interest_subsidy import InterestSubsidyRule, SubsidySchedule, interest_subsidy, interest_subsidy_portfolio
-from .investment import InvestmentSubsidyRule, Project, investment_subsidy
-from .loans import FloatingRate, Loan
-from .money import MoneyError
-from .policy import Policy, PolicyError, load_policy
-from .portfolio import PortfolioResult, PortfolioSchemaError, PortfolioValidationError, amortize_portfolio
-from .provenance import Provenance, engine_version
-from .rates import CoverageError, LprCurve, load_lpr
-from .reference import ScheduleRow
-from .schedule import Schedule, amortize
-from .tables import PortfolioTables, load_portfolio
+from __future__ import annotations
+
+from subsidy_engine.budgeting.allocation import Allocation, allocate
+from subsidy_engine.core.provenance import Provenance, engine_version
+from subsidy_engine.errors import (
+    BudgetError,
+    CoverageError,
+    DateError,
+    EvaluationError,
+    MoneyError,
+    OptimalError,
+    OutputBusyError,
+    OutputLockError,
+    PolicyError,
+    PortfolioSchemaError,
+    PortfolioValidationError,
+    RequestRefused,
+    RowsRejectedError,
+    ScenarioError,
+    SubsidyEngineError,
+    TimeLimitReached,
+)
+from subsidy_engine.loans.contract import FloatingRate, Loan
+from subsidy_engine.loans.portfolio import PortfolioResult, amortize_portfolio
+from subsidy_engine.loans.schedule import Schedule, ScheduleRow, amortize
+from subsidy_engine.measures.claims import ClaimsResult
+from subsidy_engine.measures.grants import Event, event_grants
+from subsidy_engine.measures.interest_subsidy import SubsidySchedule, interest_subsidy, interest_subsidy_portfolio
+from subsidy_engine.measures.investment import Project, investment_subsidy
+from subsidy_engine.measures.premium_subsidy import InsurancePolicy, premium_subsidy
+from subsidy_engine.params.budget import Budget, load_budget
+from subsidy_engine.params.lpr import LprCurve, load_lpr
+from subsidy_engine.params.policy import Policy, load_policy
+from subsidy_engine.params.rules import GrantRules, InterestSubsidyRule, InvestmentSubsidyRule, PremiumSubsidyRule
+from subsidy_engine.pipeline.evaluate import Claims, evaluate
+from subsidy_engine.pipeline.explain import explain
+from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 
 __version__ = engine_version()
 
 __all__ = [
     "Allocation",
-    "SubsidyEngineError",
     "Budget",
     "BudgetError",
     "Claims",
+    "ClaimsResult",
     "CoverageError",
+    "DateError",
     "EvaluationError",
     "Event",
-    "ClaimsResult",
     "FloatingRate",
     "GrantRules",
     "InsurancePolicy",
@@ -58,24 +82,32 @@ __all__ = [
     "Loan",
     "LprCurve",
     "MoneyError",
+    "OptimalError",
+    "OutputBusyError",
+    "OutputLockError",
     "Policy",
     "PolicyError",
     "PortfolioResult",
-    "Project",
-    "PremiumSubsidyRule",
     "PortfolioSchemaError",
     "PortfolioTables",
     "PortfolioValidationError",
+    "PremiumSubsidyRule",
+    "Project",
     "Provenance",
+    "RequestRefused",
+    "RowsRejectedError",
     "Schedule",
     "ScheduleRow",
+    "ScenarioError",
+    "SubsidyEngineError",
     "SubsidySchedule",
+    "TimeLimitReached",
     "allocate",
     "amortize",
     "amortize_portfolio",
     "evaluate",
-    "explain",
     "event_grants",
+    "explain",
     "interest_subsidy",
     "interest_subsidy_portfolio",
     "investment_subsidy",

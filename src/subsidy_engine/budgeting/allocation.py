@@ -1,0 +1,654 @@
+"""Budget-cap allocation of claims across funding sources: :func:`allocate` -> :class:`Allocation`.
+
+Claims (what :func:`subsidy_engine.evaluate` says the policy pays) usually
+exceed what each fund holds "within the annual budget" (78號, closing
+paragraph). ``allocate`` decides, per year and funding source, who gets how
+much, and says for every claim why it was cut.
+
+What happens to a claim, in order:
+
+1. **Co-funding.** A claim that a district source may pay is split between the
+   municipal and the district level in the ratio 1 : ``matching_share``
+   (:mod:`subsidy_engine.params.budget`), exactly to the fen. Each part is funded
+   separately, by the sources of its level in the budget file's order; what
+   one source does not pay passes to the next one that may pay it.
+2. **Commitment.** An item claiming over several years (a loan's 貼息, a
+   policy's premium subsidy) is approved in its first year with a claim and
+   committed for all its years at once, at the same share of each year: later
+   years' caps shrink by the commitments. Unspent money of a year carries to
+   the next where the source allows it (``carry_over``), and lapses otherwise.
+3. **Per-group caps.** A source's ``per_project_cap`` / ``per_enterprise_cap``
+   (per year) limits what it pays a project / an enterprise (each claim's
+   own); items take them in the order in which they are funded (so library
+   projects first). An item's eligibility and tier are those of its first
+   claim (evaluate gives every claim of an item the same attributes).
+4. **Who gets the money** (``mode``):
+
+   ``"waterfall"``
+       In each year, each source funds its newly approved items tier by tier
+       (the budget's ``priority_tiers``; by default library projects first,
+       78號 measure 2). A tier that fits is paid in full; the tier where the
+       money runs out shares it pro rata (the same share of every item, fixed
+       by the year that binds), fen-exact by the largest remainder. Later
+       tiers get what is left.
+   ``"merit"`` (擇優)
+       The same, one item at a time in order of the project's ``merit_score``
+       (highest first; equal scores: library projects first, 78號 measure 2:
+       同等條件下優先支持; then the item's id). The item at which the money
+       runs out gets what is left. Items without a score come last.
+   ``"optimal"``
+       A linear program (scipy's HiGHS) over every eligible (item, source)
+       pair: first the largest total funded under every cap, carry-over and
+       eligibility rule; then, keeping that total, the largest sum over the
+       sources and approval years of the smallest share funded among the items
+       each may pay (the fairness rule; stage 2 keeps the total to 0.001 fen
+       where the solver allows it). Shares are uniform over an item's years
+       (the commitment rule). The solution is rounded down to the fen (a fen
+       the solver's tolerance let pass a limit is taken back) and the fen left
+       in each source-year go by the largest remainder where no limit breaks;
+       a few fen may stay unspent.
+
+       HiGHS works under a time limit over the whole allocation
+       (``time_limit``, :data:`TIME_LIMIT` seconds by default). Reached in the
+       fairness stage, the awards keep the largest total without the fairness
+       rule; reached before the largest total, they are the waterfall's (the
+       budget's priority tiers). Either way they are rounded and checked as
+       above, and ``Allocation.notes`` says so.
+
+Ties and orders never depend on the row order of the input: items are keyed by
+``instrument:item_id`` (or ``claim_id``) and ordered by that text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import numbers
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from subsidy_engine.core.columns import money_series
+from subsidy_engine.core.money import RATE_SCALE, rate_to_units, yuan_to_fen
+from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.errors import BudgetError
+from subsidy_engine.io import column_readers
+from subsidy_engine.kernels.allocate import FULL, GROUP_CAP, SOURCE_CAP, allocate_kernel, split_by_share
+from subsidy_engine.measures.investment import flag_column
+from subsidy_engine.params.budget import Budget, Eligibility, FundingSource, load_budget
+from subsidy_engine.pipeline.evaluate import ATTRIBUTE_COLUMNS, Claims
+
+Mode = Literal["waterfall", "merit", "optimal"]
+MODES: tuple[Mode, ...] = ("waterfall", "merit", "optimal")
+AWARD_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "year", "level", "source_id", "claimed",
+                 "awarded", "cut", "reason")
+BY_SOURCE_COLUMNS = ("source_id", "year", "cap", "carried_in", "available", "committed", "awarded", "remaining",
+                     "carried_out", "lapsed")
+UNFUNDED_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "year", "claimed", "awarded", "unfunded",
+                    "reason")
+#: Claims or caps above this total (fen, about 9e13 yuan) are refused: sums stay exact in float64 bincounts.
+MAX_TOTAL_FEN = 2**53
+#: Seconds the optimal mode's solver may take over a whole allocation (the demo budget on 100,000 claims
+#: takes about 13 s); at the limit it falls back (module docstring).
+TIME_LIMIT = 60.0
+
+
+def check_time_limit(value: object, name: str = "time_limit") -> float:
+    """``value`` as seconds: a positive, finite number, else a ``ValueError`` naming ``name``.
+
+    >>> check_time_limit(60)
+    60.0
+    """
+    seconds = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{name} {value!r} is not a positive number of seconds (e.g. 60)")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What :func:`allocate` returns.
+
+    Attributes
+    ----------
+    awards : DataFrame
+        One row per claim part and source asked: ``claim_id, project_id,
+        enterprise_id, measure, year, level, source_id, claimed`` (what was asked
+        of this source), ``awarded``, ``cut = claimed - awarded`` and ``reason``.
+        A part no source may pay has one row with ``source_id`` empty; a claim of
+        0.00 has one row saying so.
+    by_source : DataFrame
+        ``source_id, year, cap, carried_in, available (= cap + carried_in),
+        committed`` (awarded to this year by approvals of earlier years),
+        ``awarded, remaining (= available - awarded), carried_out, lapsed``.
+    unfunded : DataFrame
+        Claims not paid in full: ``claim_id, project_id, enterprise_id, measure,
+        year, claimed, awarded, unfunded`` and the ``reason`` money stopped.
+    mode : str
+        The mode asked for.
+    budget : Budget
+    provenance : Provenance
+        The claims' inputs, the budget file and the mode.
+    notes : tuple of str
+        What a reader of the figures must know: that the optimal mode's time
+        limit was reached, and which rule then decided the awards.
+    """
+
+    awards: pd.DataFrame
+    by_source: pd.DataFrame
+    unfunded: pd.DataFrame
+    mode: str
+    budget: Budget
+    provenance: Provenance
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total_awarded(self) -> Decimal:
+        return Decimal(sum(self.awards.awarded, Decimal(0)))
+
+    def summary(self, by: Iterable[str] = ("year", "source_id")) -> pd.DataFrame:
+        """Exact totals of ``claimed``, ``awarded`` and ``cut`` of the awards grouped by ``by``."""
+        return self.awards.groupby(list(by), sort=True, dropna=False)[["claimed", "awarded", "cut"]].sum(
+        ).reset_index()
+
+
+@dataclass
+class _Claims:
+    """The claims as arrays, in canonical order (item text, then year)."""
+
+    claim_id: pa.Array
+    amount: np.ndarray
+    year: np.ndarray
+    measure: np.ndarray
+    item: np.ndarray  # dense code of the item text
+    attributes: dict[str, Any]
+    digest: str
+
+
+def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: str,
+                 group_columns: tuple[str, ...] = ()) -> _Claims:
+    if isinstance(claims, Claims):
+        frame = claims.table.reset_index(drop=True)
+        attributes = claims.attributes.reset_index(drop=True)
+        digest = claims.provenance.parameters_sha256
+    elif isinstance(claims, pd.DataFrame):
+        frame = claims.reset_index(drop=True)
+        attributes = frame[[c for c in ATTRIBUTE_COLUMNS if c in frame.columns]]
+        digest = ""  # of what is read, below
+    else:
+        raise TypeError(f"allocate takes what evaluate returns (Claims) or a claims DataFrame, not {type(claims)}")
+    missing = [c for c in ("claim_id", "measure", "year", "amount") if c not in frame.columns]
+    needed = {name for rule in rules for name, value in rule if value is not None} - {"measures", "instruments"}
+    needed = {{"sectors": "sector", "districts": "district"}.get(n, n) for n in needed}
+    if mode == "merit":
+        needed |= {"merit_score", "in_library"}
+    missing += sorted(n for n in needed if n not in attributes.columns)
+    missing += [c for c in (*group_columns, *(["instrument"] if any(r.instruments for r in rules) else []))
+                if c not in frame.columns]
+    if missing:
+        raise BudgetError(f"claims: missing columns {missing} (the budget's rules or the {mode} mode read them)")
+    n = len(frame)
+    rej = column_readers.Rejections(n)
+    ids = column_readers.arrow_text(frame["claim_id"])
+    rej.add(column_readers.blank_cells(frame["claim_id"]), "claim_id", "is missing")
+    if len(pc.unique(ids)) < n:  # rare: then find which rows repeat an id
+        rej.add(frame["claim_id"].duplicated().to_numpy() & ~column_readers.blank_cells(frame["claim_id"]), "claim_id",
+                "is a duplicate of an earlier row's claim_id")
+    columns: dict[str, Any] = {}
+    for name in ("amount", "merit_score"):
+        if name in frame.columns or (name == "merit_score" and name in attributes.columns):
+            units, unusable = column_readers.decimal_units((frame if name == "amount" else attributes)[name], 2, name, rej)
+            rej.add(units < 0, name, "must not be negative")
+            columns[name], columns["no_" + name] = units, unusable
+    rej.add(column_readers.blank_cells(frame["amount"]), "amount", "is missing")
+    for name in ("year", "measure"):
+        columns[name], blank = column_readers.int_column(frame[name], name, rej)
+        rej.add(blank, name, "is missing")
+    for name in ("industry_or_software", "in_library"):
+        if name in attributes.columns:
+            columns[name] = flag_column(attributes[name], name, rej, n)
+    if rej.bad.any():
+        report = rej.frame(frame["claim_id"])
+        lines = [f"row {r.row} ({r.claim_id!r}): {r.field} {r.reason}" for r in report.head(20).itertuples()]
+        raise BudgetError("claims: " + "; ".join(lines) + (f"; and {len(report) - 20} more" if len(report) > 20
+                                                            else ""))
+    amount, year, measure = columns["amount"], columns["year"], columns["measure"]
+    if "instrument" in frame.columns and "item_id" in frame.columns:
+        # the unit separator cannot occur in an id a person typed, so no claim_id can pose as an item
+        item_text = pc.binary_join_element_wise(column_readers.arrow_text(frame["instrument"]),
+                                                column_readers.arrow_text(frame["item_id"]), "\x1f")
+        item_text = pc.if_else(pc.is_null(item_text), ids, item_text)
+    else:
+        item_text = ids
+    item = np.asarray(pc.rank(item_text, sort_keys="ascending", tiebreaker="dense").to_numpy(
+        zero_copy_only=False), np.int64)
+    order = column_readers.sort_order(item, year)
+    take = pa.array(order)
+    arrays: dict[str, Any] = {"item_text": item_text.take(take)}
+    for name in ("sector", "district"):
+        if name in attributes.columns:
+            arrays[name] = pc.dictionary_encode(column_readers.arrow_text(attributes[name]).take(take))
+    for name in ("industry_or_software", "in_library", "merit_score", "no_merit_score"):
+        if name in columns:
+            arrays[name] = columns[name][order]
+    if "instrument" in frame.columns:
+        arrays["instrument"] = pc.dictionary_encode(column_readers.arrow_text(frame["instrument"]).take(take))
+    for name in ("project_id", "enterprise_id"):
+        arrays[name] = (column_readers.arrow_text(frame[name]).take(take) if name in frame.columns
+                        else pa.nulls(n, pa.string()))
+    if not digest:  # a table of the caller's: the hash of what was read, in canonical order
+        h = hashlib.sha256()
+        for values in (amount[order], year[order], measure[order], ids.take(take),
+                       *(arrays[k] for k in sorted(arrays))):
+            if isinstance(values, np.ndarray):
+                h.update(np.ascontiguousarray(values).tobytes())
+                continue
+            if isinstance(values, pa.DictionaryArray):
+                values = values.dictionary.take(values.indices)
+            values = pa.concat_arrays([values]) if values.offset else values  # buffers start at 0
+            for buffer in values.buffers():
+                h.update(b"-" if buffer is None else buffer)
+        digest = h.hexdigest()
+    return _Claims(ids.take(take), amount[order], year[order], measure[order], item[order], arrays, digest)
+
+
+def _claims_for(claims: Claims | pd.DataFrame, budget: Budget, mode: str) -> _Claims:
+    """The claims read for ``budget`` and ``mode``: the columns its rules, tiers and group caps need.
+
+    The optimal mode reads the tiers too: its fallback at the time limit is the waterfall.
+    """
+    rules = [s.eligible for s in budget.sources] + (list(budget.file.priority_tiers) if mode != "merit" else [])
+    group_columns = tuple(column for column, cap in (("project_id", "per_project_cap"),
+                                                     ("enterprise_id", "per_enterprise_cap"))
+                          if any(getattr(s, cap) is not None for s in budget.sources))
+    return _read_claims(claims, rules, mode, group_columns)
+
+
+def _matches(rule: Eligibility, c: _Claims) -> np.ndarray:
+    """Which claims meet every condition of ``rule``."""
+    ok = np.ones(c.amount.shape[0], bool)
+    if rule.measures is not None:
+        ok &= np.isin(c.measure, np.array(rule.measures))
+    for field, name in (("instruments", "instrument"), ("sectors", "sector"), ("districts", "district")):
+        wanted = getattr(rule, field)
+        if wanted is not None:  # a lookup table over the column's distinct values (its dictionary)
+            values: pa.DictionaryArray = c.attributes[name]
+            table = np.r_[np.isin(np.asarray(values.dictionary.to_pylist(), dtype=object),
+                                  np.array(list(wanted), dtype=object)), False]
+            codes = np.asarray(values.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+            ok &= table[codes]
+    for name in ("industry_or_software", "in_library"):
+        wanted = getattr(rule, name)
+        if wanted is not None:
+            ok &= c.attributes[name] == wanted
+    return ok
+
+
+def _describe(rule: Eligibility) -> str:
+    parts = [f"{name}={'true' if value is True else 'false' if value is False else list(value)}"
+             for name, value in rule if value is not None]
+    return ", ".join(parts) or "every claim"
+
+
+def _dense(values: pa.Array) -> np.ndarray:
+    """A dense code per distinct text; a null gets a code of its own (no group)."""
+    codes = np.asarray(pc.dictionary_encode(values).indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    blank = codes < 0
+    codes[blank] = codes.max(initial=-1) + 1 + np.arange(int(blank.sum()))
+    return codes
+
+
+@dataclass
+class _Plan:
+    """The kernel's inputs, shared by the three modes."""
+
+    claims: _Claims
+    sources: tuple[FundingSource, ...]
+    years: tuple[int, ...]
+    part_claim: np.ndarray  # per row: the claim it is a part of
+    part_level: np.ndarray  # per row: 0 municipal, 1 district
+    row_year: np.ndarray
+    row_request: np.ndarray
+    item_ptr: np.ndarray
+    item_tier: np.ndarray
+    item_year: np.ndarray
+    item_order: np.ndarray
+    year_ptr: np.ndarray
+    eligible: np.ndarray
+    cap: np.ndarray
+    carry: np.ndarray
+    group_cap: np.ndarray
+    row_group: np.ndarray  # per row: its claim's (project, enterprise) as dense codes
+    tier_names: list[str]
+    no_source: np.ndarray  # rows (parts) no source may pay
+
+
+def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
+    sources, years = budget.sources, budget.years
+    outside = sorted(set(np.unique(c.year).tolist()) - set(years))
+    if outside:
+        raise BudgetError(f"claims of years {outside} are outside budget {budget.id}'s years "
+                          f"{years[0]}-{years[-1]}: evaluate(years=...) within them, or extend the budget")
+    n = c.amount.shape[0]
+    level_of = np.array([0 if s.level == "municipal" else 1 for s in sources])
+    may_pay = np.column_stack([_matches(s.eligible, c) for s in sources]) if n else np.zeros((0, len(sources)), bool)
+
+    # 1. co-funding: the first district source that may pay a claim sets its matching share
+    district = np.flatnonzero(level_of == 1)
+    share = np.zeros(n, np.int64)
+    if district.shape[0]:
+        block = may_pay[:, district]
+        first = np.argmax(block, axis=1)
+        shares = np.array([rate_to_units(sources[k].matching_share) for k in district], np.int64)
+        share = np.where(block.any(axis=1), shares[first], 0)
+    municipal_part, district_part = np.empty(n, np.int64), np.empty(n, np.int64)
+    split_by_share(c.amount, share, RATE_SCALE, municipal_part, district_part)
+
+    # rows: (claim, level) parts with money, ordered by item, level, year
+    claim_of = np.concatenate([np.arange(n), np.arange(n)])
+    level = np.repeat(np.array([0, 1]), n)
+    request = np.concatenate([municipal_part, district_part])
+    keep = request > 0
+    claim_of, level, request = claim_of[keep], level[keep], request[keep]
+    # claims are in (item, year) order, so ordering by (item, level), ties in row order, gives (item, level, year)
+    order = column_readers.sort_order(c.item[claim_of], level)
+    claim_of, level, request = claim_of[order], level[order], request[order]
+    year_index = c.year[claim_of] - years[0]
+    starts = np.flatnonzero(column_readers.group_starts(c.item[claim_of], level))
+    item_ptr = np.r_[starts, claim_of.shape[0]].astype(np.int64)
+    first_row = starts
+    item_claim = claim_of[first_row]
+    item_level = level[first_row]
+    eligible = may_pay[item_claim] & (level_of[None, :] == item_level[:, None])
+    has_source = eligible.any(axis=1)
+    no_source = np.flatnonzero(np.repeat(~has_source, np.diff(item_ptr)))
+    item_year = year_index[first_row].astype(np.int64)
+
+    # tiers: waterfall by the budget's priority rules; merit one item per tier, by score
+    rules = list(budget.file.priority_tiers)
+    n_items = item_claim.shape[0]
+    if mode == "merit":
+        a = c.attributes
+        no_score = a["no_merit_score"][item_claim]
+        score = np.where(no_score, 0, a["merit_score"][item_claim])
+        library = a["in_library"][item_claim]
+        rank = column_readers.sort_order(no_score, -score, ~library)  # ties: position
+        item_tier = np.empty(n_items, np.int64)
+        item_tier[rank] = np.arange(n_items)
+        tier_names = ["merit order"]
+    else:
+        item_tier = np.full(n_items, len(rules), np.int64)
+        for k in reversed(range(len(rules))):
+            item_tier[_matches(rules[k], c)[item_claim]] = k
+        tier_names = [_describe(r) for r in rules] + ["others" if rules else "every claim"]
+    item_order = column_readers.sort_order(item_year, item_tier)  # ties: position
+    year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
+
+    # the exact range, checked on Python integers before any int64 array holds them
+    cap_fen = [[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources]
+    group_fen = [[yuan_to_fen(getattr(s, name)) if getattr(s, name) is not None else -1 for s in sources]
+                 for name in ("per_project_cap", "per_enterprise_cap")]
+    if (sum(map(sum, cap_fen)) > MAX_TOTAL_FEN or max(max(row) for row in group_fen) > MAX_TOTAL_FEN
+            or int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN):
+        raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
+    cap = np.array(cap_fen, np.int64).reshape(len(sources), len(years))
+    group_cap = np.array(group_fen, np.int64)
+    row_group = np.zeros((claim_of.shape[0], 2), np.int64)  # (project, enterprise): where a source caps them
+    for g, name in enumerate(("project_id", "enterprise_id")):
+        if (group_cap[g] >= 0).any():
+            row_group[:, g] = _dense(c.attributes[name])[claim_of]
+    return _Plan(c, sources, years, claim_of, level, year_index.astype(np.int64), request, item_ptr,
+                 item_tier, item_year, item_order, year_ptr, eligible, cap,
+                 np.array([s.carry_over for s in sources]), group_cap, np.ascontiguousarray(row_group),
+                 tier_names, no_source)
+
+
+@dataclass
+class _Records:
+    row: np.ndarray
+    source: np.ndarray
+    asked: np.ndarray
+    limit: np.ndarray
+    award: np.ndarray
+    code: np.ndarray
+    binding: np.ndarray
+    carried_in: np.ndarray
+    committed: np.ndarray
+
+
+def _run_kernel(p: _Plan) -> _Records:
+    capacity = int((np.diff(p.item_ptr) * p.eligible.sum(axis=1)).sum())
+    records, carried_in, committed = allocate_kernel(
+        p.item_ptr, p.row_year, p.row_request, p.item_order, p.item_tier, p.item_year, p.year_ptr,
+        np.ascontiguousarray(p.eligible), p.cap, p.carry, p.group_cap, p.row_group, capacity)
+    return _Records(*records, carried_in, committed)
+
+
+def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, mode: Mode = "waterfall", *,
+             time_limit: float = TIME_LIMIT) -> Allocation:
+    """Allocate claims to funding sources under yearly caps (78號, closing paragraph).
+
+    Parameters
+    ----------
+    claims : Claims or DataFrame
+        What :func:`subsidy_engine.evaluate` returns; or a table with
+        ``claim_id, measure, year, amount`` (and ``project_id, enterprise_id,
+        instrument, item_id`` and the attributes the budget reads: ``sector,
+        district, industry_or_software, in_library, merit_score``).
+    budget : Budget or path, optional
+        :func:`subsidy_engine.load_budget` (the bundled demo budget when None).
+    mode : {"waterfall", "merit", "optimal"}
+        How a source's money is shared when claims exceed it (module docstring).
+    time_limit : float, default TIME_LIMIT (60)
+        Seconds, from the call, after which the optimal mode's solver stops:
+        its awards are then stage 1's (the largest total, without the fairness
+        rule) or, if even that did not end, the waterfall's, and ``notes`` says
+        so. The other modes end in linear time and do not read it.
+
+    Returns
+    -------
+    Allocation
+
+    Notes
+    -----
+    For every claim, ``amount = sum of awarded + unfunded``; for every source
+    and year, ``awarded + remaining = cap + carried_in``, ``remaining >= 0``;
+    and ``awarded <= claimed`` on every row. In waterfall mode, a tier ``T``
+    that does not fit gets, in year ``y``, ``floor(f * D[y])`` with
+    ``f = min over y of A[y] / D[y]`` (``A``: money available, ``D``: the
+    tier's requests), split by the largest remainder.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from subsidy_engine import Budget
+    >>> claims = pd.DataFrame({"claim_id": ["a", "b", "c"], "measure": [15, 15, 7], "year": [2026] * 3,
+    ...                        "amount": ["600.00", "300.00", "100.00"], "in_library": [False, False, True]})
+    >>> budget = Budget.of({"id": "one fund", "status": "inferred", "basis": "an example", "years": [2026, 2026],
+    ...                     "priority_tiers": [{"in_library": True}],
+    ...                     "sources": [{"id": "fund", "level": "municipal", "caps": "700"}]})
+    >>> result = allocate(claims, budget, "waterfall")   # c (library) first, then a and b share 600 pro rata
+    >>> result.awards[["claim_id", "claimed", "awarded"]].values.tolist()
+    [['a', Decimal('600.00'), Decimal('400.00')], ['b', Decimal('300.00'), Decimal('200.00')], ['c', Decimal('100.00'), Decimal('100.00')]]
+    >>> result.by_source[["source_id", "cap", "awarded", "remaining"]].values.tolist()
+    [['fund', Decimal('700.00'), Decimal('700.00'), Decimal('0.00')]]
+    """
+    deadline = time.perf_counter() + check_time_limit(time_limit)
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
+    budget = budget if isinstance(budget, Budget) else load_budget(budget)
+    plan = _plan(_claims_for(claims, budget, mode), budget, mode)
+    if mode != "optimal":
+        return _assemble(plan, _run_kernel(plan), budget, mode)
+    from subsidy_engine.budgeting.optimal import optimal_records
+    from subsidy_engine.errors import TimeLimitReached
+
+    limit = f"optimal mode: HiGHS reached the time limit ({time_limit:g} s)"
+    try:
+        found, fair = optimal_records(plan, deadline)
+    except TimeLimitReached:
+        note = (f"{limit} before the largest total: the awards are the waterfall mode's (the budget's priority "
+                "tiers, pro rata where money runs out); a longer time limit lets the optimal plan finish")
+        return _assemble(plan, _run_kernel(plan), budget, mode, decided_by="waterfall", notes=(note,))
+    note = (f"{limit} in the fairness stage: the awards keep the largest total funded, without the fairest "
+            "smallest share; a longer time limit lets the optimal plan finish")
+    return _assemble(plan, _Records(*found), budget, mode, fair=fair, notes=() if fair else (note,))
+
+
+def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str, *, decided_by: str | None = None,
+              fair: bool = True, notes: tuple[str, ...] = ()) -> Allocation:
+    """The tables of ``r``; reasons in the words of the mode whose rule ``decided_by`` the awards."""
+    c, sources, years = p.claims, p.sources, p.years
+    n_sources = len(sources)
+    source_ids = np.array([s.id for s in sources], dtype=object)
+    # the next record of the same part (the rest passed on), when there is one
+    order = column_readers.sort_order(r.row, r.source)
+    row, source = r.row[order], r.source[order]
+    asked, award, code, binding = r.asked[order], r.award[order], r.code[order], r.binding[order]
+    same_next = np.r_[row[1:] == row[:-1], False]
+    passed_to = np.where(same_next, np.r_[source[1:], -1], -1)
+    reason_key = _reason_keys(code, source, binding, passed_to, award, p, row)
+    texts, reason_code = _reason_texts(reason_key, p, decided_by or mode, n_sources, fair)
+
+    # no source may pay these parts; claims of 0.00
+    none_rows = p.no_source
+    zero_claims = np.flatnonzero(c.amount == 0)
+    claim = np.concatenate([p.part_claim[row], p.part_claim[none_rows], zero_claims])
+    level = np.concatenate([p.part_level[row], p.part_level[none_rows], np.zeros(zero_claims.shape[0], np.int64)])
+    claimed = np.concatenate([asked, p.row_request[none_rows], np.zeros(zero_claims.shape[0], np.int64)])
+    awarded = np.concatenate([award, np.zeros(none_rows.shape[0] + zero_claims.shape[0], np.int64)])
+    categories = [*texts, *(f"no {level} source may pay it (the budget's eligibility rules)"
+                            for level in ("municipal", "district")), "nothing claimed (0.00 after evaluate's cuts)"]
+    reason = np.concatenate([reason_code, len(texts) + p.part_level[none_rows],
+                             np.full(zero_claims.shape[0], len(texts) + 2)])
+    source_of = np.concatenate([source, np.full(none_rows.shape[0] + zero_claims.shape[0], -1)])
+    # by claim, level, then source order (a part no source may pay: last)
+    final = column_readers.sort_order(claim, level, np.where(source_of < 0, n_sources, source_of))
+    claim, level, claimed, awarded, reason, source_of = (claim[final], level[final], claimed[final], awarded[final],
+                                                         reason[final], source_of[final])
+    take = pa.array(claim)
+    text = lambda values: pd.Series(values, dtype=pd.ArrowDtype(pa.string()))  # noqa: E731
+    awards = pd.DataFrame({
+        "claim_id": text(c.claim_id.take(take)),
+        "project_id": text(c.attributes["project_id"].take(take)),
+        "enterprise_id": text(c.attributes["enterprise_id"].take(take)),
+        "measure": c.measure[claim].astype(np.int32),
+        "year": c.year[claim].astype(np.int32),
+        "level": pd.Categorical.from_codes(level, categories=["municipal", "district"]),
+        "source_id": pd.Categorical.from_codes(source_of, categories=list(source_ids)),
+        "claimed": money_series(claimed), "awarded": money_series(awarded), "cut": money_series(claimed - awarded),
+        "reason": pd.Categorical.from_codes(reason, categories=categories),
+    })
+
+    # per source and year
+    booked = np.bincount(r.source * len(years) + p.row_year[r.row], r.award, n_sources * len(years)).astype(
+        np.int64).reshape(n_sources, len(years))
+    available = p.cap + r.carried_in
+    remaining = available - booked
+    carried_out = np.where(p.carry[:, None], remaining, 0)
+    by_source = pd.DataFrame({
+        "source_id": np.repeat(source_ids, len(years)),
+        "year": np.tile(np.array(years, np.int32), n_sources),
+        "cap": money_series(p.cap.ravel()), "carried_in": money_series(r.carried_in.ravel()),
+        "available": money_series(available.ravel()), "committed": money_series(r.committed.ravel()),
+        "awarded": money_series(booked.ravel()), "remaining": money_series(remaining.ravel()),
+        "carried_out": money_series(carried_out.ravel()), "lapsed": money_series((remaining - carried_out).ravel()),
+    })
+
+    # claims not paid in full, with the reason money stopped (the last cut of each part)
+    paid = np.bincount(claim, awarded, c.amount.shape[0]).astype(np.int64)
+    short = np.flatnonzero(paid < c.amount)
+    last_of_part = np.r_[(claim[1:] != claim[:-1]) | (level[1:] != level[:-1]), True] & (claimed > awarded)
+    stops = np.flatnonzero(last_of_part)  # at most two per claim (its municipal and its district part)
+    first = np.ones(stops.shape[0], bool)
+    first[1:] = claim[stops][1:] != claim[stops][:-1]
+    # the reason of each claim short of money: its first short part's, then the other's
+    n_reasons = len(categories)
+    pair = np.full(c.amount.shape[0], -1, np.int64)
+    pair[claim[stops[first]]] = reason[stops[first]] * (n_reasons + 1)
+    second = stops[~first]
+    pair[claim[second]] += reason[second] + 1
+    distinct, pair_code = np.unique(pair[pair >= 0], return_inverse=True)
+    stop_texts = [categories[k // (n_reasons + 1)] + (f"; {categories[k % (n_reasons + 1) - 1]}"
+                                                      if k % (n_reasons + 1) else "") for k in distinct.tolist()]
+    stop_reason = np.full(c.amount.shape[0], -1, np.int64)
+    stop_reason[pair >= 0] = pair_code
+    take = pa.array(short)
+    unfunded = pd.DataFrame({
+        "claim_id": text(c.claim_id.take(take)),
+        "project_id": text(c.attributes["project_id"].take(take)),
+        "enterprise_id": text(c.attributes["enterprise_id"].take(take)),
+        "measure": c.measure[short].astype(np.int32), "year": c.year[short].astype(np.int32),
+        "claimed": money_series(c.amount[short]), "awarded": money_series(paid[short]),
+        "unfunded": money_series(c.amount[short] - paid[short]),
+        "reason": pd.Categorical.from_codes(stop_reason[short], categories=stop_texts),
+    })
+    provenance = Provenance.of(c.digest, budget.digest, f"mode={mode}")
+    return Allocation(awards, by_source, unfunded, mode, budget, provenance, notes)
+
+
+def _reason_keys(code: np.ndarray, source: np.ndarray, binding: np.ndarray, passed_to: np.ndarray,
+                 award: np.ndarray, p: _Plan, row: np.ndarray) -> np.ndarray:
+    """One integer per distinct reason: code, source, binding year, tier, nothing paid, next source."""
+    n_sources, n_years = len(p.sources), len(p.years)
+    item = np.searchsorted(p.item_ptr, row, side="right") - 1
+    tier = np.where(code == SOURCE_CAP, p.item_tier[item], 0) if len(p.tier_names) > 1 else np.zeros_like(code)
+    tier = np.minimum(tier, len(p.tier_names) - 1)
+    key = code
+    key = key * (n_sources + 1) + source
+    key = key * (n_years + 1) + (binding + 1)
+    key = key * (len(p.tier_names)) + tier
+    key = key * 2 + (award == 0)
+    key = key * (n_sources + 1) + (passed_to + 1)
+    return key
+
+
+def _reason_texts(key: np.ndarray, p: _Plan, mode: str, n_sources: int, fair: bool = True
+                  ) -> tuple[list[str], np.ndarray]:
+    """The distinct reason texts and, per record, the index of its text (``fair``: the optimal plan applied
+    the fairness rule)."""
+    unique, inverse = np.unique(key, return_inverse=True)
+    n_years = len(p.years)
+    texts = []
+    for k in unique.tolist():
+        k, passed = divmod(k, n_sources + 1)
+        k, nothing = divmod(k, 2)
+        k, tier = divmod(k, len(p.tier_names))
+        k, binding = divmod(k, n_years + 1)
+        code, source = divmod(k, n_sources + 1)
+        s = p.sources[source]
+        if code == FULL:
+            text = "funded in full"
+        elif code == GROUP_CAP:
+            caps = [f"per-{g} cap ({v} a year)" for g, v in (("project", s.per_project_cap),
+                                                            ("enterprise", s.per_enterprise_cap)) if v is not None]
+            text = f"{s.id}'s {' / '.join(caps)}"
+        else:
+            year = p.years[binding - 1] if binding > 0 else None
+            if mode == "merit":
+                text = (f"merit order: {s.id}'s {year} money was spent on higher-ranked claims" if nothing
+                        else f"merit order: the last of {s.id}'s {year} money")
+            elif mode == "optimal":
+                text = f"optimal plan: {s.id}'s {year} money is spent" if year is not None else (
+                    f"optimal plan: {s.id} pays this share (largest total"
+                    + (", then the fairest smallest share)" if fair else ")"))
+            else:
+                name = p.tier_names[tier]
+                text = (f"{s.id}'s {year} money was spent before tier '{name}'" if nothing
+                        else f"pro rata within tier '{name}': {s.id}'s {year} money did not cover it")
+        if passed > 0:
+            text += f"; the rest passed to {p.sources[passed - 1].id}"
+        texts.append(text)
+    distinct = list(dict.fromkeys(texts))
+    position = np.array([distinct.index(t) for t in texts], np.int64)
+    return distinct, position[inverse] if inverse.shape[0] else np.zeros(0, np.int64)
+
+
+__all__ = ["AWARD_COLUMNS", "Allocation", "BY_SOURCE_COLUMNS", "MODES", "TIME_LIMIT", "UNFUNDED_COLUMNS", "allocate",
+           "check_time_limit"]

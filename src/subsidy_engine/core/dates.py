@@ -1,0 +1,165 @@
+"""Due dates and day counts, in plain Python (docs/conventions.md "Dates").
+
+The numba kernels carry their own integer calendar (``kernels``); this module
+is the readable definition that the reference path uses and the tests compare
+against.
+
+Due dates
+    Period ``k`` (1-based) ends on the due date ``k`` periods after the
+    drawdown month, on the drawdown day of month, or on ``settlement_day``
+    when the contract sets one (結息日), clamped to the month's end. With a
+    settlement day the first period is a stub: shorter or longer than a full
+    period, and day-count bases accrue it for its actual days.
+
+Days
+    Counted start-inclusive, end-exclusive (算頭不算尾).
+
+Dates typed as text
+    ``YYYY-MM-DD`` and nothing else (docs/conventions.md, "Input files"):
+    :func:`parse_date` is the one reader of a date written as text, and
+    :data:`IsoDate` the date type of every validated model. Python's
+    ``date.fromisoformat`` also reads ``20260315``, ``2026-W11-7`` and
+    ``2026-074``, and pydantic reads an integer as a unix time; a person who
+    was told to write YYYY-MM-DD means none of them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime
+from typing import Annotated, Final
+
+from pydantic import BeforeValidator
+
+from subsidy_engine.core.money import _shown, ascii_text
+from subsidy_engine.errors import DateError
+
+#: A date as text: four, two and two ASCII digits (full-width digits are read as ASCII first).
+ISO_DATE: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_ISO_DATE = re.compile(ISO_DATE)
+
+
+def parse_date(text: str, what: str = "") -> date:
+    """A date written ``YYYY-MM-DD``, as a ``datetime.date``.
+
+    Parameters
+    ----------
+    text : str
+        The text as given. Spaces around it are trimmed; full-width digits and
+        dashes (as a Chinese input method types them) are read as ASCII.
+    what : str
+        The name the error message starts with (a field or an option); none when empty.
+
+    Returns
+    -------
+    date
+
+    Raises
+    ------
+    DateError
+        Any other form (``20260315``, ``2026-W11-7``, ``2026-3-5``, other
+        scripts' digits) or a day that is not in the calendar.
+
+    Examples
+    --------
+    >>> parse_date("2026-03-15"), parse_date("２０２６－０３－１５")
+    (datetime.date(2026, 3, 15), datetime.date(2026, 3, 15))
+    >>> parse_date("20260315", "start_date")
+    Traceback (most recent call last):
+    ...
+    subsidy_engine.errors.DateError: start_date: '20260315' is not an ISO date 'YYYY-MM-DD'
+    """
+    prefix = f"{what}: " if what else ""
+    if not isinstance(text, str):
+        raise DateError(f"{prefix}{type(text).__name__} is not a date; write 'YYYY-MM-DD'")
+    plain = text.strip()
+    if len(plain) == 10:  # full-width forms map one to one: any other length is no date (nor costs a mapping)
+        plain = ascii_text(plain)
+    if not _ISO_DATE.fullmatch(plain):
+        raise DateError(f"{prefix}{_shown(text)} is not an ISO date 'YYYY-MM-DD'")
+    try:
+        return date(int(plain[:4]), int(plain[5:7]), int(plain[8:]))
+    except ValueError as exc:  # 2026-02-30, month 13, year 0
+        raise DateError(f"{prefix}{_shown(text)} is not an ISO date 'YYYY-MM-DD' ({exc})") from None
+
+
+def as_date(value: object) -> date:
+    """A model's date field: a ``date`` (not a datetime), or text read by :func:`parse_date`.
+
+    Integers (pydantic would read a unix time), datetimes (a time of day would be dropped) and
+    anything else are refused with a one-line reason (pydantic adds the field).
+
+    >>> as_date("2026-03-15"), as_date(date(2026, 3, 15))
+    (datetime.date(2026, 3, 15), datetime.date(2026, 3, 15))
+    """
+    # ValueError, not TypeError: pydantic makes only a ValueError the field's error
+    if isinstance(value, datetime):
+        raise ValueError("a datetime is not a date; pass a date or 'YYYY-MM-DD'")  # noqa: TRY004
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return parse_date(value)
+    raise ValueError(f"{_shown(value)} is not a date; pass a date or 'YYYY-MM-DD'")
+
+
+#: The date type of validated models: ``IsoDate`` fields take what :func:`as_date` takes.
+IsoDate = Annotated[date, BeforeValidator(as_date)]
+
+
+def add_months(year: int, month: int, months: int, day: int) -> date:
+    """The date ``months`` after (year, month) on ``day``, clamped to month end.
+
+    >>> add_months(2024, 1, 1, 31)
+    datetime.date(2024, 2, 29)
+    >>> add_months(2024, 11, 3, 15)
+    datetime.date(2025, 2, 15)
+    """
+    index = year * 12 + (month - 1) + months
+    y, m = divmod(index, 12)
+    m += 1
+    return date(y, m, min(day, calendar.monthrange(y, m)[1]))
+
+
+def due_dates(start: date, periods: int, months_per_period: int,
+              settlement_day: int | None = None) -> list[date]:
+    """The ``periods`` due dates of a loan drawn on ``start``.
+
+    >>> due_dates(date(2024, 1, 31), 3, 1)
+    [datetime.date(2024, 2, 29), datetime.date(2024, 3, 31), datetime.date(2024, 4, 30)]
+    >>> due_dates(date(2024, 3, 5), 2, 1, settlement_day=20)
+    [datetime.date(2024, 4, 20), datetime.date(2024, 5, 20)]
+    """
+    day = settlement_day if settlement_day is not None else start.day
+    return [add_months(start.year, start.month, k * months_per_period, day)
+            for k in range(1, periods + 1)]
+
+
+def days_actual(start: date, end: date) -> int:
+    """Actual days, start-inclusive and end-exclusive.
+
+    >>> days_actual(date(2024, 1, 1), date(2024, 3, 31))
+    90
+    """
+    return (end - start).days
+
+
+def days_30_360(start: date, end: date) -> int:
+    """Days under 30/360 (ISDA 2006 §4.16(f), "Bond Basis").
+
+    Notes
+    -----
+    ``D1`` becomes 30 when it is 31; ``D2`` becomes 30 when it is 31 and
+    ``D1`` is (now) 30 or 31. Then
+    ``days = 360 (Y2 - Y1) + 30 (M2 - M1) + (D2 - D1)``.
+
+    >>> days_30_360(date(2024, 1, 31), date(2024, 2, 29))
+    29
+    >>> days_30_360(date(2024, 1, 30), date(2024, 3, 31))
+    60
+    """
+    d1 = min(start.day, 30)
+    d2 = end.day
+    if d2 == 31 and d1 == 30:
+        d2 = 30
+    return 360 * (end.year - start.year) + 30 * (end.month - start.month) + (d2 - d1)

@@ -1,0 +1,61 @@
+"""The validated field types of every model: money, rates and spreads.
+
+``Money`` accepts ``str``, ``int`` or ``Decimal`` yuan (``"500萬"`` as a cell
+reads it) exact to the fen; ``Rate`` a fraction or a percentage exact to 1e-10
+and between 0 and 1. Floats are refused: a binary float is not the decimal
+number the user meant. pydantic's error names the field, so the messages here
+do not.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import (
+    BeforeValidator,
+)
+
+from subsidy_engine.core.money import MAX_ANNUAL_RATE, rate_to_units, to_decimal, yuan_to_fen
+from subsidy_engine.errors import MoneyError
+
+
+def _exact(value: object, *, percent: bool = False, units: bool = False) -> Decimal:
+    # pydantic's error already names the field, so the message drops its own.
+    try:
+        return to_decimal(value, "_", percent=percent, units=units)
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("_: ")) from None
+
+
+def _decimal(value: object) -> Decimal:
+    return _exact(value)
+
+
+def _money(value: object) -> Decimal:
+    amount = _exact(value, units=True)  # "500萬" as a table cell reads it
+    try:
+        yuan_to_fen(amount, "_")  # refuses fractions of a fen
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("_: ")) from None
+    return amount
+
+
+def _rate(value: object) -> Decimal:
+    rate = _exact(value, percent=True)  # "3.85%" as a table cell reads it
+    try:
+        rate_to_units(rate, "_")  # refuses rates finer than 1e-10
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("_: ")) from None
+    if rate < 0:
+        raise ValueError(f"{rate} is negative; an annual rate is a fraction >= 0 (0.0385 = 3.85%)")
+    if rate > MAX_ANNUAL_RATE:
+        raise ValueError(
+            f"{rate} is above 1 (100% a year); an annual rate is a fraction, 0.0385 = 3.85%"
+        )
+    return rate
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+Rate = Annotated[Decimal, BeforeValidator(_rate)]
+SpreadBp = Annotated[Decimal, BeforeValidator(_decimal)]

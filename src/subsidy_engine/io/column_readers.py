@@ -1,0 +1,395 @@
+"""Column readers: a table's column to exact arrays, every problem of every row collected.
+
+Each reader takes a pandas column and returns numpy arrays (int64 units, day
+numbers, codes) with a missing mask, and records each bad cell in a
+:class:`Rejections` as ``(row, id, field, reason)``. They hold the cell rules
+of the whole package (blank cells, exact decimals, whole numbers, dates,
+vocabularies), so the loan, project, insurance and event tables read alike.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from subsidy_engine.core.dates import ISO_DATE, parse_date
+from subsidy_engine.core.money import PLAIN_NUMBER, scaled_integer, to_decimal, whole_number
+from subsidy_engine.errors import DateError, MoneyError, PortfolioSchemaError
+
+INT_LIMIT = 2**62  # whole-number fields far beyond any real value are errors, not overflows
+
+
+def is_missing(value: object) -> bool:
+    """None, pandas' NA and NaT, or a float NaN: a blank cell."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def sort_order(*keys: np.ndarray) -> np.ndarray:
+    """Row order by ``keys`` (the first is the primary key), ties in row order.
+
+    When the keys' ranges fit in 63 bits together they are packed into one
+    integer and sorted once (the usual case), else ``np.lexsort`` (stable);
+    a few rows go straight to ``np.lexsort``.
+    """
+    if keys[0].shape[0] == 0:
+        return np.zeros(0, np.int64)
+    if keys[0].shape[0] <= 256:  # a few rows (a quote): one stable lexsort costs less than packing
+        return np.lexsort(tuple(reversed(keys)))
+    lows = [int(k.min()) for k in keys]
+    widths = [max(int(k.max()) - low, 0).bit_length() for k, low in zip(keys, lows)]
+    row_bits = max(keys[0].shape[0] - 1, 0).bit_length()
+    if sum(widths) + row_bits > 63:
+        return np.lexsort(tuple(reversed(keys)))
+    packed = np.zeros(keys[0].shape[0], np.int64)
+    for k, low, width in zip(keys, lows, widths):
+        packed = (packed << width) | (k.astype(np.int64) - low)
+    packed = (packed << row_bits) | np.arange(keys[0].shape[0], dtype=np.int64)  # ties: row order
+    return np.argsort(packed)
+
+
+def group_starts(*keys: np.ndarray) -> np.ndarray:
+    """True where a row starts a new run of equal ``keys`` (rows already in key order)."""
+    start = np.ones(keys[0].shape[0], np.bool_)
+    if start.shape[0]:
+        start[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+    return start
+
+
+class Rejections:
+    """Collects (row, field, reason) and the set of bad rows."""
+
+    def __init__(self, n: int) -> None:
+        self.bad = np.zeros(n, dtype=bool)
+        self.items: list[tuple[np.ndarray, str, object]] = []
+
+    def add(self, mask: np.ndarray, field_name: str, reason: object) -> None:
+        """``reason``: a str for every masked row, or an object array aligned with rows."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.bad |= mask
+            rows = np.flatnonzero(mask)
+            if isinstance(reason, str):
+                self.items.append((rows, field_name, reason))
+            else:
+                self.items.append((rows, field_name, np.asarray(reason, dtype=object)[rows]))
+
+    def frame(self, ids: pd.Series) -> pd.DataFrame:
+        """The report: ``row, <the id column's name>, field, reason``, by row."""
+        id_name = str(ids.name or "id")
+        parts = []
+        for rows, name, reason in self.items:
+            parts.append(pd.DataFrame({
+                "row": rows,
+                id_name: ids.iloc[rows].to_numpy(dtype=object),
+                "field": name,
+                "reason": reason if not isinstance(reason, str) else [reason] * len(rows),
+            }))
+        if not parts:
+            return empty_rejections(id_name)
+        return pd.concat(parts, ignore_index=True).sort_values(["row", "field"], kind="stable",
+                                                             ignore_index=True)
+
+
+def empty_rejections(id_name: str = "loan_id") -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.Series(dtype=np.int64), id_name: pd.Series(dtype=object),
+                         "field": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
+
+
+def problems_message(rejections: pd.DataFrame, where: str, place: Callable[[Any], str]) -> str:
+    """``N problem(s) in <where>: <place> <field>: <reason>; ...`` for the first five rows of a report."""
+    head = "; ".join(f"{place(r)} {r.field}: {r.reason}" for r in rejections.head(5).itertuples())
+    more = f" and {len(rejections) - 5} more" if len(rejections) > 5 else ""
+    return f"{len(rejections)} problem(s) in {where}: {head}{more}"
+
+
+def blank_cells(series: pd.Series) -> np.ndarray:
+    """Blank cells: None, NaN, NA, NaT or an empty string."""
+    if isinstance(series.dtype, pd.ArrowDtype):  # in Arrow: no object round trip
+        arr = pa.chunked_array(series.array._pa_array)
+        blank = pc.is_null(arr, nan_is_null=True)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            blank = pc.or_(blank, pc.equal(pc.utf8_trim_whitespace(arr), "")).fill_null(True)
+        return np.asarray(blank.to_numpy(), bool)
+    try:
+        blank = series.isna().to_numpy(dtype=bool)
+    except ArithmeticError:  # pandas' isna raises on a Decimal signalling NaN: judge cell by cell
+        return np.fromiter((is_missing(v) or (isinstance(v, str) and not v.strip()) for v in series.array),
+                           dtype=bool, count=len(series))
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        try:
+            empty = (series.str.strip() == "").astype(object).fillna(False).to_numpy(dtype=bool)
+        except AttributeError:  # an object column without strings
+            return blank
+        blank = blank | empty  # NA (a blank already) counts as not empty here
+    return blank
+
+
+def _is_float_dtype(s: pd.Series) -> bool:
+    dtype = s.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_floating(dtype.pyarrow_dtype)
+    return pd.api.types.is_float_dtype(dtype)
+
+
+def _is_int_dtype(s: pd.Series) -> bool:
+    return pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+#: Columns read as rates: a text cell may end in ``%`` ("3.85%" is 0.0385).
+RATE_FIELDS = frozenset({"annual_rate"})
+#: Columns read at two places that are not amounts of money: no 萬/億/元 units.
+NOT_MONEY = frozenset({"merit_score"})
+
+
+def decimal_units(series: pd.Series, scale: int, name: str, rej: Rejections, *,
+                  percent: bool | None = None, units: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact decimal column -> (int64 units of 10**-scale, missing mask).
+
+    Rows that are not exact numbers at that scale are rejected. Text cells
+    follow the one text rule of :func:`~subsidy_engine.core.money.to_decimal`.
+    The caller decides what a column is, never the cell: ``percent`` (a
+    trailing ``%`` divides by 100) defaults to ``name in RATE_FIELDS``, and
+    ``units`` (a trailing 萬/万, 億/亿 or 元) to an amount in yuan, i.e.
+    ``scale == 2 and name not in NOT_MONEY``.
+
+    >>> rej = Rejections(4)
+    >>> decimal_units(pd.Series(["1,200萬", "1000,50", " 12.30 ", None]), 2, "principal", rej)[0]
+    array([1200000000,          0,       1230,          0])
+    >>> rej.frame(pd.Series(["a", "b", "c", "d"], name="loan_id")).reason.tolist()
+    ["'1000,50': a comma is only a thousands separator (groups of three, as in 1,000,000.00); write the decimal point as '.'"]
+    >>> decimal_units(pd.Series(["3.85%"]), 10, "annual_rate", rej)[0]
+    array([385000000])
+    """
+    n = len(series)
+    as_percent = name in RATE_FIELDS if percent is None else percent
+    as_amount = scale == 2 and name not in NOT_MONEY if units is None else units
+    if _is_float_dtype(series):
+        raise PortfolioSchemaError(
+            f"column {name!r} holds binary floats ({series.dtype}); exact amounts and rates need "
+            "strings, integers, Decimal objects or a decimal column (read CSV files with "
+            f"dtype={{{name!r}: str}})"
+        )
+    if pd.api.types.is_bool_dtype(series.dtype):
+        raise PortfolioSchemaError(f"column {name!r} holds booleans, not numbers")
+    if _is_int_dtype(series):
+        missing = series.isna().to_numpy()
+        values = series.fillna(0).to_numpy(dtype=np.int64)
+        limit = np.iinfo(np.int64).max // 10**scale
+        too_big = np.abs(values) > limit
+        rej.add(too_big & ~missing, name, "is too large")
+        return np.where(too_big, 0, values) * 10**scale, missing | too_big
+    fast = _decimal_units_arrow(series, scale)
+    if fast is not None:
+        return fast
+    values = np.zeros(n, dtype=np.int64)
+    missing = np.zeros(n, dtype=bool)
+    reasons = np.empty(n, dtype=object)
+    bad = np.zeros(n, dtype=bool)
+    for k, value in enumerate(series.array):
+        if is_missing(value):
+            missing[k] = True
+            continue
+        try:
+            number = to_decimal(value, "value", percent=as_percent, units=as_amount)
+            exact = scaled_integer(number, scale)
+            if exact is None:
+                read = f" (= {number})" if isinstance(value, str) and value.strip() != str(number) else ""
+                raise MoneyError(f"{value}{read} has more than {scale} decimal places"
+                                 + (" (a fraction of a fen)" if scale == 2 else ""))
+            if abs(exact) > np.iinfo(np.int64).max:
+                raise MoneyError(f"{value} is too large")
+            values[k] = exact
+        except MoneyError as exc:
+            bad[k] = True
+            reasons[k] = str(exc).removeprefix("value: ")
+    rej.add(bad, name, reasons)
+    # Rows that failed to parse are already reported; later checks skip them
+    # (callers that need "was a value given" use blank_cells).
+    return values, missing | bad
+
+
+def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Vectorized conversion for string, Decimal and decimal columns; None to fall back."""
+    try:
+        if isinstance(series.dtype, pd.ArrowDtype):
+            arr = pa.chunked_array(series.array._pa_array).combine_chunks()
+        else:
+            inferred = pd.api.types.infer_dtype(series, skipna=True)
+            if inferred not in ("string", "decimal"):
+                return None
+            arr = pa.array(series.to_numpy(dtype=object), from_pandas=True)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            # only the plain form, which Arrow and to_decimal read alike; "1,000", " 12",
+            # "3.85%" or "500萬" go to the slow path, which holds the text rule
+            plain = pc.match_substring_regex(arr, f"^(?:{PLAIN_NUMBER})$").fill_null(True)
+            if not pc.all(plain).as_py():
+                return None
+        elif not pa.types.is_decimal(arr.type):
+            return None
+        arr = arr.cast(pa.decimal128(38, scale))  # safe: fails on any lost digit
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError, ValueError,
+            ArithmeticError):  # e.g. Decimal("sNaN"): let the slow path name the row
+        return None
+    missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64,
+                          count=2 * (len(arr) + arr.offset))[2 * arr.offset:]
+    low, high = words[0::2], words[1::2]
+    if np.any((high != (low >> 63)) & ~missing):
+        return None  # beyond int64 units: let the slow path say which row
+    return np.where(missing, 0, low).astype(np.int64), missing
+
+
+def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-number column -> (int64 values, missing mask)."""
+    n = len(series)
+    if _is_int_dtype(series):
+        missing = series.isna().to_numpy()
+        return series.fillna(0).to_numpy(dtype=np.int64), missing
+    if _is_float_dtype(series):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(values)
+        whole = ~missing & (values == np.floor(np.where(missing, 0, values))) & (np.abs(values) < 2**53)
+        rej.add(~missing & ~whole, name, "is not a whole number")
+        return np.where(whole, values, 0).astype(np.int64), ~whole
+    values = np.zeros(n, dtype=np.int64)
+    missing = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    too_big = np.zeros(n, dtype=bool)
+    for k, v in enumerate(series.array):
+        if is_missing(v) or (isinstance(v, str) and not v.strip()):
+            missing[k] = True
+            continue
+        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            number = int(v)
+        elif isinstance(v, str) and (read := whole_number(v)) is not None:  # text files ("６０" too)
+            number = read
+        else:
+            bad[k] = True
+            continue
+        if abs(number) >= INT_LIMIT:
+            too_big[k] = True
+        else:
+            values[k] = number
+    rej.add(bad, name, "is not a whole number")
+    rej.add(too_big, name, "is far too large")
+    return values, missing | bad | too_big
+
+
+def arrow_text(series: pd.Series) -> pa.Array:
+    """The column as one Arrow ``string`` array, cells as written (blanks null)."""
+    if not (isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_string(series.dtype.pyarrow_dtype)):
+        series = series.astype(pd.StringDtype("pyarrow"))
+    return pa.chunked_array(series.array._pa_array).combine_chunks().cast(pa.string())
+
+
+def text_cells(series: pd.Series) -> pa.Array:
+    """The column as Arrow text, trimmed and lower-cased (blanks are null or empty)."""
+    return pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(series)))
+
+
+def vocabulary_index(series: pd.Series, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For each cell, the index of its word in ``words`` (-1 when not one of them), and the blank mask.
+
+    >>> vocabulary_index(pd.Series([" Pilot", "x", None]), ["pilot", "promotion"])
+    (array([ 0, -1, -1]), array([False, False,  True]))
+    """
+    text = text_cells(series)
+    index = pc.index_in(text, value_set=pa.array(list(words), pa.string())).fill_null(-1)
+    blank = pc.or_(pc.is_null(text), pc.equal(text, "")).fill_null(True)
+    return (np.asarray(index.to_numpy(zero_copy_only=False), np.int64),
+            np.asarray(blank.to_numpy(zero_copy_only=False), bool))
+
+
+def enum_column(series: pd.Series | None, enum: type, name: str, default: object,
+                 rej: Rejections, n: int) -> np.ndarray:
+    """String column -> member codes (``default`` for blanks; -1 when no default)."""
+    codes = np.full(n, -1 if default is None else default.code, dtype=np.int64)  # type: ignore[attr-defined]
+    if series is None:
+        return codes
+    members = list(enum)  # type: ignore[call-overload]
+    index, blank = vocabulary_index(series, [m.value for m in members])
+    known = index >= 0
+    unknown = ~blank & ~known
+    if unknown.any():
+        allowed = ", ".join(repr(m.value) for m in members)
+        shown = series.astype("string").fillna("").to_numpy(dtype=object)
+        rej.add(unknown, name, np.array([f"{v!r} is not one of {allowed}" for v in shown], dtype=object))
+    codes[known] = np.array([m.code for m in members], np.int64)[index[known]]
+    return codes
+
+
+def date_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarray, np.ndarray]:
+    """Date column -> (days since epoch, missing mask).
+
+    Arrow dates, datetime64 columns at midnight (a time of day is rejected),
+    and objects that are dates or ISO 'YYYY-MM-DD' strings.
+    """
+    if isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_date(series.dtype.pyarrow_dtype):
+        arr = pa.chunked_array(series.array._pa_array).combine_chunks().cast(pa.date32())
+        missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), bool)
+        days32 = arr.view(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
+        return days32.astype(np.int64), missing
+    raw_missing = blank_cells(series)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        if getattr(series.dt, "tz", None) is not None:
+            raise PortfolioSchemaError(f"column {name!r} holds timezone-aware datetimes, not dates")
+        timed = (series.notna() & (series != series.dt.normalize())).to_numpy()
+        rej.add(timed, name, "has a time of day; a date is expected")
+        days = series.dt.normalize().to_numpy(dtype="datetime64[D]", na_value=np.datetime64("NaT"))
+    else:
+        days = _object_dates(series.to_numpy(dtype=object), raw_missing, name, rej)
+    missing = raw_missing | np.isnat(days)
+    return np.where(missing, 0, days.astype(np.int64)), missing
+
+
+def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejections) -> np.ndarray:
+    """Dates from an object column: vectorized for date objects and 'YYYY-MM-DD'
+    strings; any other cell is judged one by one, as the model judges it."""
+    n = values.shape[0]
+    days = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    present = ~missing
+    todo = present.copy()
+    kind = pd.api.types.infer_dtype(values[present], skipna=True)
+    if kind == "date" and any(isinstance(v, datetime) for v in values[present]):
+        kind = "mixed"  # dates beside a datetime infer as "date": judge each, so that no time of day is dropped
+    if kind == "date":  # datetime.date objects only
+        days[present] = np.array(values[present].tolist(), dtype="datetime64[D]")
+        todo[:] = False
+    elif kind == "string":
+        text = pd.Series(values, dtype=object).where(present, "")
+        iso = text.str.fullmatch(ISO_DATE).to_numpy(dtype=bool) & present
+        parsed = pd.to_datetime(text.where(iso, None), format="%Y-%m-%d", errors="coerce")
+        ok = iso & parsed.notna().to_numpy()
+        days[ok] = parsed.to_numpy(dtype="datetime64[D]")[ok]
+        todo = present & ~ok
+    bad = np.zeros(n, dtype=bool)
+    reasons = np.empty(n, dtype=object)
+    for k in np.flatnonzero(todo):
+        v = values[k]
+        if isinstance(v, pd.Timestamp):
+            v = v.to_pydatetime()
+        if hasattr(v, "hour"):  # a datetime
+            bad[k], reasons[k] = True, (f"has a time of day ({v:%Y-%m-%d %H:%M}); a date is expected"
+                                        if isinstance(v, datetime) else
+                                        "a datetime is not a date; pass a date or 'YYYY-MM-DD'")
+        elif isinstance(v, date):
+            days[k] = np.datetime64(v, "D")
+        elif isinstance(v, str):  # " 2026-03-01", or "２０２６－０３－０１" as typed with a Chinese input method
+            try:
+                days[k] = np.datetime64(parse_date(v), "D")
+            except DateError as exc:
+                bad[k], reasons[k] = True, str(exc)
+        else:
+            bad[k], reasons[k] = True, f"{type(v).__name__} is not a date"
+    rej.add(bad, name, reasons)
+    return days
+
+
+__all__ = ["INT_LIMIT", "Rejections", "arrow_text", "blank_cells", "date_column", "decimal_units",
+           "empty_rejections", "enum_column", "group_starts", "int_column", "is_missing", "problems_message",
+           "sort_order", "text_cells", "vocabulary_index"]

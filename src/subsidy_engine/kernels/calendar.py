@@ -1,0 +1,132 @@
+"""Civil dates as day numbers, inside kernels: conversions, month lengths, years and 30/360.
+
+Days are counted from 1970-01-01 in the proleptic Gregorian calendar (H.
+Hinnant's algorithms). :func:`days_30_360` is the production's one definition
+of the 30/360 day count: the amortization and subsidy kernels call it, and
+:func:`days_30_360_between` applies it to arrays of day numbers. (The plain
+reference keeps its own, as independent evidence.)
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from subsidy_engine.kernels.threads import by_size, jit
+
+
+@jit
+def days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y -= m <= 2
+    era = y // 400  # floor division already: no C-style adjustment
+    yoe = y - era * 400
+    mp = (m + 9) % 12
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@jit
+def days_in_month(y: int, m: int) -> int:
+    if m == 2:
+        leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+        return 29 if leap else 28
+    if m == 4 or m == 6 or m == 9 or m == 11:
+        return 30
+    return 31
+
+
+@jit
+def days_30_360(y1: int, m1: int, d1: int, y2: int, m2: int, d2: int) -> int:
+    """Days from ``y1-m1-d1`` to ``y2-m2-d2`` under 30/360 (ISDA 2006 §4.16(f), "Bond Basis").
+
+    A day 31 counts as 30 at the start; at the end only when the start counts
+    as 30 too: ``days = 360 (Y2 - Y1) + 30 (M2 - M1) + (D2 - D1)``.
+
+    >>> days_30_360(2024, 1, 31, 2024, 2, 29)
+    29
+    >>> days_30_360(2024, 1, 30, 2024, 3, 31)
+    60
+    """
+    d1 = min(d1, 30)
+    if d2 == 31 and d1 == 30:
+        d2 = 30
+    return 360 * (y2 - y1) + 30 * (m2 - m1) + (d2 - d1)
+
+
+@jit
+def civil_from_days(day: int):
+    """(year, month, day) of a day since 1970-01-01 (H. Hinnant's civil_from_days)."""
+    z = day + 719468
+    era = z // 146097  # floor division already: no C-style adjustment
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _calendar_year_threads(epoch_day, out):
+    """The proleptic Gregorian year of each day since 1970-01-01 (H. Hinnant's civil_from_days)."""
+    for i in nb.prange(epoch_day.shape[0]):
+        out[i] = civil_from_days(epoch_day[i])[0]
+
+
+@jit
+def add_years_kernel(epoch_day, years, out):
+    """The same day ``years[i]`` years after ``epoch_day[i]``, clamped to the month's end (29 Feb -> 28 Feb)."""
+    for i in range(epoch_day.shape[0]):
+        y, m, d = civil_from_days(epoch_day[i])
+        y += years[i]
+        out[i] = days_from_civil(y, m, min(d, days_in_month(y, m)))
+
+
+calendar_year = by_size(_calendar_year_threads, "days")
+
+
+@jit
+def days_30_360_between(start_day, end_day, out):
+    """``out[i]``: :func:`days_30_360` from day number ``start_day[i]`` to ``end_day[i]``."""
+    for i in range(start_day.shape[0]):
+        y1, m1, d1 = civil_from_days(start_day[i])
+        y2, m2, d2 = civil_from_days(end_day[i])
+        out[i] = days_30_360(y1, m1, d1, y2, m2, d2)
+
+
+@jit
+def _days_from_civil_each(y, m, d, out):
+    for i in range(y.shape[0]):
+        out[i] = days_from_civil(y[i], m[i], d[i])
+
+
+def civil_to_epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of (y, m, d) arrays of any shape (broadcast), by :func:`days_from_civil`.
+
+    >>> civil_to_epoch_days(np.array([1970, 2024]), np.array([1, 2]), np.array([1, 29])).tolist()
+    [0, 19782]
+    """
+    years, months, days = np.broadcast_arrays(np.asarray(y, dtype=np.int64), np.asarray(m, dtype=np.int64),
+                                              np.asarray(d, dtype=np.int64))
+    out = np.empty(years.shape, np.int64)
+    _days_from_civil_each(np.ascontiguousarray(years).ravel(), np.ascontiguousarray(months).ravel(),
+                          np.ascontiguousarray(days).ravel(), out.reshape(-1))
+    return out
+
+
+def add_years(epoch_day: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """The same day ``years`` later, clamped to the month's end, on days since 1970-01-01.
+
+    >>> from datetime import date, timedelta
+    >>> from subsidy_engine.params.lpr import EPOCH, epoch_days
+    >>> later = add_years(np.array([epoch_days(date(2024, 2, 29)), epoch_days(date(2026, 3, 15))]), np.array([1, 2]))
+    >>> [EPOCH + timedelta(days=int(day)) for day in later]
+    [datetime.date(2025, 2, 28), datetime.date(2028, 3, 15)]
+    """
+    days, count = np.broadcast_arrays(np.asarray(epoch_day, dtype=np.int64), np.asarray(years, dtype=np.int64))
+    out = np.empty(days.shape, np.int64)
+    add_years_kernel(np.ascontiguousarray(days).ravel(), np.ascontiguousarray(count).ravel(), out.reshape(-1))
+    return out

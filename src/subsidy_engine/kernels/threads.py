@@ -1,0 +1,69 @@
+"""How kernels are compiled and when they use threads.
+
+Every kernel is compiled with :data:`jit` (disk cache, no GIL, numpy's error
+model). A kernel that loops over loans in parallel is written once, named
+``*_threads``; :func:`by_size` gives the public function that runs it over the
+thread pool for a portfolio and as its serial twin for a few items.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+# error_model="numpy": no Python zero-division checks in the hot loop (every
+# divisor here is a positive constant or checked by validation).
+jit = nb.njit(cache=True, nogil=True, error_model="numpy")
+
+
+# ---------------------------------------------------------------------------
+# Threads for a portfolio, none for a few items
+# ---------------------------------------------------------------------------
+#: Below this many items (loans; days for ``calendar_year``) a kernel runs on the calling thread.
+#: Both are above what a quote can hold (100 loans of at most 600 periods, quote.MAX_ITEMS), so a quote
+#: never starts the thread pool: for a few loans the pool saves microseconds and costs its tail (a
+#: parallel region waits for a worker that another process holds off its core; after each region the
+#: OpenMP workers spin on the other cores), and the service's threads never run parallel regions at
+#: once (numba's workqueue layer, its fallback without OpenMP or TBB, aborts on that).
+FEW_ITEMS = {"loans": 128, "days": 65_536}
+
+
+def on_the_calling_thread(kernel: Any) -> Any:
+    """``kernel``'s own source compiled without threads (``nb.prange`` is then ``range``).
+
+    The copy is named ``<name>_serial``: numba's disk cache files a compiled function under its
+    qualified name and does not key it by the ``parallel`` option, so the two compilations must
+    not share a name or one would be loaded for the other.
+    """
+    source = kernel.py_func
+    if not source.__name__.endswith("_threads"):
+        raise ValueError(f"{source.__name__}: a threaded kernel's name ends in _threads (its twin's in _serial)")
+    name = source.__name__.removesuffix("_threads") + "_serial"
+    twin = types.FunctionType(source.__code__.replace(co_name=name), source.__globals__, name,
+                              source.__defaults__, source.__closure__)
+    twin.__qualname__ = name
+    twin.__kwdefaults__ = source.__kwdefaults__
+    return nb.njit(cache=True, nogil=True, error_model="numpy")(twin)
+
+
+def _length(first: np.ndarray) -> int:
+    return first.shape[0]
+
+
+def by_size(kernel: Any, kind: str, items: Callable[[np.ndarray], int] = _length) -> Callable[..., Any]:
+    """``kernel`` over the thread pool, or its serial twin when ``items(first argument)`` is below
+    ``FEW_ITEMS[kind]``: the same source either way (a hypothesis test checks the two agree)."""
+    serial = on_the_calling_thread(kernel)
+
+    def run(*args: Any) -> Any:
+        return (serial if items(args[0]) < FEW_ITEMS[kind] else kernel)(*args)
+
+    functools.update_wrapper(run, kernel.py_func)  # its signature and docstring
+    run.__name__ = run.__qualname__ = kernel.py_func.__name__.removeprefix("_").removesuffix("_threads")
+    run.threaded, run.serial = kernel, serial  # type: ignore[attr-defined]  # for the tests
+    return run

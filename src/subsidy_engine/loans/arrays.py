@@ -1,0 +1,326 @@
+"""Loans as flat arrays for the kernels, from ``Loan`` models or from a table.
+
+The table path validates column by column, without a Python loop per row,
+and applies the same rules as :class:`~subsidy_engine.loans.contract.Loan` (the tests
+check that a row is rejected here exactly when ``Loan`` refuses it). Each
+problem becomes a rejection ``(row, loan_id, field, reason)``; ``row`` is the
+0-based position of the row in the input table.
+
+Table columns: ``loan_id`` and the ``Loan`` fields, with the floating rate
+flattened into ``floating_tenor``, ``floating_spread_bp`` and
+``floating_reset`` (a ``floating`` column of ``FloatingRate`` objects or
+mappings is accepted too). Money and rates may be strings, integers,
+``Decimal`` objects or exact decimal (Arrow) columns; a float column is
+refused as a whole. Whole-number fields (``term_months``, ``grace_months``,
+``settlement_day``) also accept whole floats, because pandas stores an
+integer column with blanks as floats, and digit strings, as read from text
+files (the ``Loan`` model itself stays strict).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from subsidy_engine.core.money import MAX_ANNUAL_RATE, MAX_PRINCIPAL_YUAN, RATE_DECIMALS, to_decimal
+from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
+from subsidy_engine.errors import MoneyError, PortfolioSchemaError
+from subsidy_engine.io.column_readers import (
+    Rejections,
+    blank_cells,
+    date_column,
+    decimal_units,
+    enum_column,
+    int_column,
+    is_missing,
+)
+from subsidy_engine.kernels.calendar import civil_to_epoch_days
+from subsidy_engine.loans.contract import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
+
+
+@dataclass
+class LoanArrays:
+    """One entry per loan, in kernel units (fen, 1e-10 rate units, periods)."""
+
+    principal_fen: np.ndarray
+    periods: np.ndarray
+    months_per_period: np.ndarray
+    method: np.ndarray
+    grace: np.ndarray
+    basis: np.ndarray
+    start_y: np.ndarray
+    start_m: np.ndarray
+    start_d: np.ndarray
+    due_day: np.ndarray
+    is_floating: np.ndarray
+    fixed_units: np.ndarray
+    tenor_5y: np.ndarray
+    spread_units: np.ndarray
+    reset_anniversary: np.ndarray
+    plans: dict[int, list[int]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.principal_fen.shape[0])
+
+    def take(self, index: np.ndarray) -> LoanArrays:
+        """The loans at positions ``index`` (custom plans follow their loans)."""
+        index = np.asarray(index, dtype=np.int64)
+        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "plans"}
+        plans: dict[int, list[int]] = {}
+        if self.plans:  # custom loans are few: map only their positions
+            owners = np.fromiter(self.plans, dtype=np.int64, count=len(self.plans))
+            new_positions = np.full(len(self), -1, dtype=np.int64)
+            new_positions[index] = np.arange(index.shape[0])
+            plans = {int(new_positions[k]): self.plans[int(k)] for k in owners if new_positions[k] >= 0}
+        return LoanArrays(**arrays, plans=plans)
+
+    def slice(self, lo: int, hi: int) -> LoanArrays:
+        """Loans ``lo`` to ``hi`` as views (no copy), for chunked runs."""
+        arrays = {f.name: getattr(self, f.name)[lo:hi] for f in fields(self) if f.name != "plans"}
+        plans = {k - lo: v for k, v in self.plans.items() if lo <= k < hi}
+        return LoanArrays(**arrays, plans=plans)
+
+    def start_days(self) -> np.ndarray:
+        return civil_to_epoch_days(self.start_y, self.start_m, self.start_d)
+
+    def plan_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Custom plans as CSR (pointer per loan, fen per period)."""
+        lengths = np.zeros(len(self), dtype=np.int64)
+        for k, plan in self.plans.items():
+            lengths[k] = len(plan)
+        ptr = np.zeros(len(self) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        flat = np.zeros(int(ptr[-1]), dtype=np.int64)
+        for k, plan in self.plans.items():
+            flat[ptr[k]:ptr[k + 1]] = plan
+        return ptr, flat
+
+
+# ---------------------------------------------------------------------------
+# From models
+# ---------------------------------------------------------------------------
+def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
+    """Flat arrays for validated ``Loan`` models."""
+    n = len(loans)
+
+    def col(values: Iterable[int], dtype: type = np.int64) -> np.ndarray:
+        return np.fromiter(values, dtype=dtype, count=n)
+
+    return LoanArrays(
+        principal_fen=col(x.principal_fen for x in loans),
+        periods=col(x.periods for x in loans),
+        months_per_period=col(x.frequency.months for x in loans),
+        method=col(x.method.code for x in loans),
+        grace=col(x.grace_periods for x in loans),
+        basis=col(x.basis.code for x in loans),
+        start_y=col(x.start_date.year for x in loans),
+        start_m=col(x.start_date.month for x in loans),
+        start_d=col(x.start_date.day for x in loans),
+        due_day=col((x.settlement_day or x.start_date.day) for x in loans),
+        is_floating=col((x.floating is not None for x in loans), np.bool_),
+        fixed_units=col(int(x.annual_rate.scaleb(RATE_DECIMALS)) if x.annual_rate is not None else 0
+                        for x in loans),
+        tenor_5y=col((x.floating is not None and x.floating.tenor is Tenor.FIVE_YEAR for x in loans),
+                     np.bool_),
+        spread_units=col(int(x.floating.spread.scaleb(RATE_DECIMALS)) if x.floating else 0
+                         for x in loans),
+        reset_anniversary=col((x.floating is not None and x.floating.reset is Reset.ANNIVERSARY
+                               for x in loans), np.bool_),
+        plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},  # type: ignore[misc]
+    )
+
+
+# ---------------------------------------------------------------------------
+# From a table
+# ---------------------------------------------------------------------------
+LOAN_COLUMNS = (
+    "principal", "annual_rate", "floating", "floating_tenor", "floating_spread_bp",
+    "floating_reset", "term_months", "frequency", "method", "principal_plan_unit",
+    "grace_months", "interest_basis", "start_date", "settlement_day", "principal_plan",
+)
+
+
+#: The columns a loan table must have.
+LOAN_REQUIRED = ("loan_id", "principal", "term_months", "start_date")
+
+
+def _to_civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dt = days.astype("datetime64[D]")
+    months = dt.astype("datetime64[M]")
+    y = months.astype(np.int64) // 12 + 1970
+    m = months.astype(np.int64) % 12 + 1
+    d = (dt - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return y, m, d
+
+
+def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
+                      ) -> tuple[LoanArrays, np.ndarray, pd.DataFrame]:
+    """Validate a loan table; returns (arrays of good rows, their positions, rejections)."""
+    ignore = set(ignore_columns)
+    unknown = [c for c in table.columns if c not in LOAN_COLUMNS and c != "loan_id" and c not in ignore]
+    if unknown:
+        raise PortfolioSchemaError(
+            f"unknown columns {unknown}; a loan table has loan_id and the Loan fields "
+            f"({', '.join(LOAN_COLUMNS)}); pass ignore_columns=[...] for columns to leave aside"
+        )
+    for required in LOAN_REQUIRED:
+        if required not in table.columns:
+            raise PortfolioSchemaError(f"the loan table has no {required!r} column")
+    table = table.reset_index(drop=True)
+    n = len(table)
+    rej = Rejections(n)
+    col = table.get
+
+    loan_ids = table["loan_id"]
+    rej.add(blank_cells(loan_ids), "loan_id", "is missing")
+    dup = loan_ids.duplicated(keep="first").to_numpy() & ~blank_cells(loan_ids)
+    rej.add(dup, "loan_id", "is a duplicate of an earlier row's loan_id")
+
+    # principal
+    fen, missing = decimal_units(table["principal"], 2, "principal", rej)
+    rej.add(blank_cells(table["principal"]), "principal", "is missing")
+    rej.add(~missing & (fen <= 0), "principal", "must be positive (at least 0.01 yuan)")
+    rej.add(fen > int(MAX_PRINCIPAL_YUAN * 100), "principal",
+            f"is above the supported maximum of {MAX_PRINCIPAL_YUAN} yuan")
+
+    # fixed rate
+    if "annual_rate" in table.columns:
+        fixed_units, no_fixed = decimal_units(table["annual_rate"], RATE_DECIMALS, "annual_rate", rej)
+        fixed_given = ~blank_cells(table["annual_rate"])
+    else:
+        fixed_units, no_fixed = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+        fixed_given = np.zeros(n, dtype=bool)
+    rej.add(~no_fixed & (fixed_units < 0), "annual_rate",
+            "is negative; an annual rate is a fraction >= 0 (0.0385 = 3.85%)")
+    rej.add(~no_fixed & (fixed_units > int(MAX_ANNUAL_RATE.scaleb(RATE_DECIMALS))), "annual_rate",
+            "is above 1 (100% a year); an annual rate is a fraction, 0.0385 = 3.85%")
+
+    # floating rate
+    tenor_s, spread_s, reset_s = col("floating_tenor"), col("floating_spread_bp"), col("floating_reset")
+    if "floating" in table.columns:
+        if tenor_s is not None or spread_s is not None or reset_s is not None:
+            raise PortfolioSchemaError("give either a 'floating' column or floating_* columns, not both")
+        tenor_s, spread_s, reset_s = _flatten_floating(table["floating"], rej)
+    tenor = enum_column(tenor_s, Tenor, "floating_tenor", None, rej, n)
+    if spread_s is not None:
+        spread_units, no_spread = decimal_units(spread_s, RATE_DECIMALS - 4, "floating_spread_bp", rej)
+        spread_given = ~blank_cells(spread_s)
+    else:
+        spread_units, no_spread = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+        spread_given = np.zeros(n, dtype=bool)
+    rej.add(~no_spread & (np.abs(spread_units) > int(MAX_SPREAD_BP) * 10**(RATE_DECIMALS - 4)),
+            "floating_spread_bp", "is beyond +/-10000 bp (100 percentage points)")
+    reset = enum_column(reset_s, Reset, "floating_reset", Reset.JANUARY, rej, n)
+    tenor_given = ~blank_cells(tenor_s) if tenor_s is not None else np.zeros(n, dtype=bool)
+    is_floating = tenor_given | spread_given
+    rej.add(is_floating & ~tenor_given, "floating_tenor", "is missing for a floating rate")
+    rej.add(is_floating & tenor_given & ~spread_given, "floating_spread_bp", "is missing for a floating rate")
+    rej.add(is_floating == fixed_given, "annual_rate, floating",
+            "give exactly one (a fixed or an LPR-linked rate)")
+
+    # term and frequency
+    term, no_term = int_column(table["term_months"], "term_months", rej)
+    rej.add(blank_cells(table["term_months"]), "term_months", "is missing")
+    bad_term = ~no_term & ((term < 1) | (term > MAX_TERM_MONTHS))
+    rej.add(bad_term, "term_months", f"must be between 1 and {MAX_TERM_MONTHS} months")
+    no_term = no_term | bad_term  # like the model, dependent checks skip an invalid term
+    freq = enum_column(col("frequency"), Frequency, "frequency", Frequency.MONTHLY, rej, n)
+    mpp = np.where(freq == Frequency.QUARTERLY.code, 3, 1)
+    rej.add((freq >= 0) & ~no_term & (term % mpp != 0), "frequency",
+            "term_months is not a whole number of quarterly periods")
+    method = enum_column(col("method"), Method, "method", Method.EQUAL_INSTALLMENT, rej, n)
+    unit = enum_column(col("principal_plan_unit"), PlanUnit, "principal_plan_unit", PlanUnit.AMOUNT, rej, n)
+
+    # grace
+    if "grace_months" in table.columns:
+        grace_m, no_grace = int_column(table["grace_months"], "grace_months", rej)
+        grace_m = np.where(no_grace, 0, grace_m)
+    else:
+        grace_m = np.zeros(n, dtype=np.int64)
+    rej.add(grace_m < 0, "grace_months", "must not be negative")
+    rej.add(~no_term & (grace_m >= term) & (grace_m >= 0), "grace_months", "must be less than term_months")
+    rej.add((grace_m % mpp != 0) & (grace_m >= 0), "grace_months",
+            "is not a whole number of quarterly periods")
+    rej.add((grace_m > 0) & (method == Method.CUSTOM.code), "grace_months",
+            "a custom loan writes its grace as zeros in principal_plan")
+
+    basis = enum_column(col("interest_basis"), InterestBasis, "interest_basis", None, rej, n)
+    basis_given = basis >= 0
+    if "interest_basis" in table.columns:
+        s = table["interest_basis"]
+        basis_given = s.notna().to_numpy() & (s.astype("string").str.strip().fillna("") != "").to_numpy()
+    default_basis = np.where(method == Method.INTEREST_ONLY.code, InterestBasis.ACT_360.code,
+                             InterestBasis.MONTHLY.code)
+    basis = np.where(basis_given, basis, default_basis)
+
+    start, no_start = date_column(table["start_date"], "start_date", rej)
+    rej.add(blank_cells(table["start_date"]), "start_date", "is missing")
+    if "settlement_day" in table.columns:
+        settle, no_settle = int_column(table["settlement_day"], "settlement_day", rej)
+        rej.add(~no_settle & ((settle < 1) | (settle > 31)), "settlement_day",
+                "must be a day of month, 1 to 31")
+    else:
+        settle, no_settle = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
+    y, m, d = _to_civil(start)
+    rej.add(~no_start & ~no_term & (y * 12 + m - 1 + term > 9999 * 12 + 11), "start_date",
+            "plus term_months ends after the year 9999")
+
+    # custom plans: rare, checked one by one with the model's own rule
+    plans: dict[int, list[int]] = {}
+    plan_col = col("principal_plan")
+    custom = method == Method.CUSTOM.code
+    has_plan = plan_col.notna().to_numpy() if plan_col is not None else np.zeros(n, dtype=bool)
+    if plan_col is not None and plan_col.dtype == object:
+        has_plan = np.array([not is_missing(v) for v in plan_col.array], dtype=bool)
+    rej.add(custom & ~has_plan, "principal_plan", "method 'custom' needs a principal_plan")
+    rej.add(~custom & (method >= 0) & has_plan, "principal_plan", "is only given for method 'custom'")
+    periods = np.where(mpp > 0, term // mpp, 0)
+    plan_reasons = np.empty(n, dtype=object)
+    plan_bad = np.zeros(n, dtype=bool)
+    for k in np.flatnonzero(custom & has_plan & ~rej.bad):
+        try:
+            raw = plan_col.iloc[k]  # type: ignore[union-attr]
+            if isinstance(raw, (str, bytes)) or not hasattr(raw, "__iter__"):
+                raise ValueError("must be a sequence of amounts or fractions")
+            plan = tuple(to_decimal(v, "principal_plan item") for v in raw)
+            if len(plan) != periods[k]:
+                raise ValueError(f"has {len(plan)} entries; the loan has {periods[k]} periods")
+            plans[int(k)] = plan_to_fen(plan, list(PlanUnit)[unit[k]], int(fen[k]))
+        except (ValueError, MoneyError) as exc:
+            plan_bad[k], plan_reasons[k] = True, str(exc)
+    rej.add(plan_bad, "principal_plan", plan_reasons)
+
+    good = np.flatnonzero(~rej.bad)
+    arrays = LoanArrays(
+        principal_fen=fen, periods=periods, months_per_period=mpp.astype(np.int64), method=method,
+        grace=np.where(mpp > 0, grace_m // mpp, 0), basis=basis.astype(np.int64),
+        start_y=y, start_m=m, start_d=d, due_day=np.where(no_settle, d, settle),
+        is_floating=is_floating, fixed_units=fixed_units, tenor_5y=tenor == Tenor.FIVE_YEAR.code,
+        spread_units=spread_units, reset_anniversary=reset == Reset.ANNIVERSARY.code, plans=plans,
+    ).take(good)
+    return arrays, good, rej.frame(loan_ids)
+
+
+def _flatten_floating(series: pd.Series, rej: Rejections) -> tuple[pd.Series, pd.Series, pd.Series]:
+    n = len(series)
+    tenor = np.full(n, None, dtype=object)
+    spread = np.full(n, None, dtype=object)
+    reset = np.full(n, None, dtype=object)
+    bad = np.zeros(n, dtype=bool)
+    reasons = np.empty(n, dtype=object)
+    for k, v in enumerate(series.array):
+        if is_missing(v):
+            continue
+        try:
+            f = v if isinstance(v, FloatingRate) else FloatingRate(**v)
+            tenor[k], spread[k], reset[k] = f.tenor.value, f.spread_bp, f.reset.value
+        except (TypeError, ValueError) as exc:
+            bad[k], reasons[k] = True, str(exc).replace("\n", " ")
+    rej.add(bad, "floating", reasons)
+    return pd.Series(tenor), pd.Series(spread, dtype=object), pd.Series(reset)
+
+
+__all__ = ["LOAN_COLUMNS", "LOAN_REQUIRED", "LoanArrays", "arrays_from_frame", "arrays_from_loans"]

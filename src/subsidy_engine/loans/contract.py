@@ -1,0 +1,298 @@
+"""The loan contract as a validated, immutable record (measure 15, 優惠利率信貸).
+
+:class:`Loan` guards the edge: every value is checked once here, with an error
+that names the field, and the calculators downstream trust it. Money and rates
+accept ``str``, ``int`` or ``Decimal``; floats are refused because a binary
+float is not the decimal number the user meant.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from subsidy_engine.core.dates import as_date
+from subsidy_engine.core.fields import Money, Rate, SpreadBp
+from subsidy_engine.core.money import (
+    MAX_PRINCIPAL_YUAN,
+    RATE_DECIMALS,
+    fen_to_yuan,
+    rate_to_units,
+    scaled_integer,
+    split_largest_remainder,
+    to_decimal,
+    yuan_to_fen,
+)
+from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
+
+MAX_TERM_MONTHS = 600  # 50 years of monthly periods: the longest schedule supported
+MAX_SPREAD_BP = Decimal(10000)
+
+
+
+def _plan(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError("principal_plan must be a sequence of amounts or fractions")
+    return tuple(to_decimal(v, "principal_plan item") for v in value)  # type: ignore[union-attr]
+
+
+#: The most decimal places a plan's fraction may have. The fractions are summed as integers scaled to the
+#: finest of them, so the work grows with this; 1E-99999999 (ten characters) would be a hundred-million-digit
+#: sum. No split to the fen needs a thousandth of this.
+MAX_PLAN_PLACES = 1000
+
+
+def _places(value: Decimal) -> int:
+    """The decimal places ``value`` really has (trailing zeros are not places: 0.5000 has one)."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # plans hold finite numbers (to_decimal)
+    if not any(digits):
+        return 0
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(-(exponent + zeros), 0)
+
+
+def plan_to_fen(plan: tuple[Decimal, ...], unit: PlanUnit, principal_fen: int) -> list[int]:
+    """A custom principal plan in fen, checked to add up to the principal.
+
+    Amounts must be exact to the fen and add up to the principal; fractions
+    must add up to 1 and are split to the fen by the largest-remainder rule.
+    The work is linear in the plan: amounts are summed in fen, fractions as
+    integers scaled to the finest of them, which is at most
+    :data:`MAX_PLAN_PLACES` decimal places.
+
+    The result of a plan is remembered (a few hundred plans): a loan's plan
+    is checked when the loan is read and used again by the schedule kernels.
+
+    >>> plan_to_fen((Decimal("0.5"), Decimal("0.5")), PlanUnit.FRACTION, 10001)
+    [5001, 5000]
+    """
+    return list(_plan_to_fen(plan, unit, principal_fen))
+
+
+@lru_cache(maxsize=256)
+def _plan_to_fen(plan: tuple[Decimal, ...], unit: PlanUnit, principal_fen: int) -> tuple[int, ...]:
+    if any(v < 0 for v in plan):
+        raise ValueError("entries must not be negative")
+    if unit is PlanUnit.FRACTION:
+        places = max(map(_places, plan), default=0)
+        if places > MAX_PLAN_PLACES:
+            raise ValueError(f"an entry has {places:,} decimal places; a fraction has at most {MAX_PLAN_PLACES:,}")
+        total = sum(scaled_integer(v, places) or 0 for v in plan)  # exact: every entry has at most `places`
+        if total != 10**places:
+            raise ValueError(f"fractions add up to {Decimal(f'{total}E-{places}')}, not 1")
+        return tuple(split_largest_remainder(principal_fen, list(plan)))
+    fen = [yuan_to_fen(v, "principal_plan item") for v in plan]
+    if sum(fen) != principal_fen:
+        raise ValueError(f"amounts add up to {fen_to_yuan(sum(fen))}, not the principal "
+                         f"{fen_to_yuan(principal_fen)}")
+    return tuple(fen)
+
+
+class FloatingRate(BaseModel):
+    """An LPR-linked rate: LPR(tenor) + spread, repriced yearly.
+
+    ``spread_bp`` is in basis points (加點 positive, 減點 negative); the
+    multiplicative form "LPR x (1 + m%)" is a different contract and is not
+    this model.
+    """
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    tenor: Annotated[Tenor, BeforeValidator(Tenor.parse)]
+    spread_bp: SpreadBp
+    reset: Annotated[Reset, BeforeValidator(Reset.parse)] = Reset.JANUARY
+
+    @field_validator("spread_bp")
+    @classmethod
+    def _spread_in_range(cls, spread: Decimal) -> Decimal:
+        if abs(spread) > MAX_SPREAD_BP:
+            raise ValueError(f"{spread} bp is beyond +/-10000 bp (100 percentage points)")
+        rate_to_units(spread / 10000, "spread")  # exact in kernel units
+        return spread
+
+    @property
+    def spread(self) -> Decimal:
+        """The spread as a fraction of one (100 bp = 0.01)."""
+        return self.spread_bp / 10000
+
+
+class Loan(BaseModel):
+    """One loan contract.
+
+    Exactly one of ``annual_rate`` (fixed) and ``floating`` is given.
+    ``interest_basis`` defaults to ``monthly`` for amortizing loans and to
+    ``act_360`` for ``interest_only`` loans (docs/conventions.md). ``grace_months``
+    of interest only come first, then ``method`` over the remaining periods.
+    A ``custom`` loan gives ``principal_plan``, one entry per period, as
+    amounts adding up to the principal or (with ``principal_plan_unit =
+    "fraction"``) fractions adding up to 1, split to the fen by the
+    largest-remainder rule.
+
+    >>> loan = Loan(principal="1000000", annual_rate="0.049", term_months=360,
+    ...             start_date="2024-01-15")
+    >>> loan.periods, loan.basis.value
+    (360, 'monthly')
+    >>> Loan(principal=1000.1, annual_rate="0.04", term_months=12, start_date="2024-01-15")
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for Loan
+    principal
+      Value error, floats are not accepted for exact amounts and rates (1000.1 is stored as 1000.1000000000000227...); pass a str, int or Decimal such as "1000.1" ...
+    """
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    principal: Money
+    annual_rate: Rate | None = None
+    floating: FloatingRate | None = None
+    term_months: int
+    frequency: Annotated[Frequency, BeforeValidator(Frequency.parse)] = Frequency.MONTHLY
+    method: Annotated[Method, BeforeValidator(Method.parse)] = Method.EQUAL_INSTALLMENT
+    principal_plan_unit: Annotated[PlanUnit, BeforeValidator(PlanUnit.parse)] = PlanUnit.AMOUNT
+    grace_months: int = 0
+    interest_basis: Annotated[InterestBasis, BeforeValidator(InterestBasis.parse)] | None = None
+    start_date: Annotated[date, BeforeValidator(as_date)]
+    settlement_day: int | None = None
+    # validate_default: a custom loan without a plan must fail here, not later.
+    principal_plan: Annotated[tuple[Decimal, ...] | None, BeforeValidator(_plan)] = Field(
+        default=None, validate_default=True)
+
+    @field_validator("floating", mode="before")
+    @classmethod
+    def _floating_from_mapping(cls, value: Any) -> Any:
+        # A nested contract may arrive as a plain mapping (from JSON or a table).
+        if isinstance(value, dict):
+            return FloatingRate(**value)
+        return value
+
+    @field_validator("principal")
+    @classmethod
+    def _principal_range(cls, principal: Decimal) -> Decimal:
+        if principal <= 0:
+            raise ValueError(f"{principal} must be positive (at least 0.01 yuan)")
+        if principal > MAX_PRINCIPAL_YUAN:
+            raise ValueError(f"{principal} is above the supported maximum of {MAX_PRINCIPAL_YUAN} yuan")
+        return principal
+
+    @field_validator("term_months")
+    @classmethod
+    def _term_range(cls, term: int) -> int:
+        if not 1 <= term <= MAX_TERM_MONTHS:
+            raise ValueError(f"{term} must be between 1 and {MAX_TERM_MONTHS} months")
+        return term
+
+    @field_validator("frequency")
+    @classmethod
+    def _term_fits_frequency(cls, frequency: Frequency, info: ValidationInfo) -> Frequency:
+        term = info.data.get("term_months")
+        if term is not None and term % frequency.months:
+            raise ValueError(
+                f"term_months {term} is not a whole number of {frequency.value} periods"
+            )
+        return frequency
+
+    @field_validator("grace_months")
+    @classmethod
+    def _grace_fits(cls, grace: int, info: ValidationInfo) -> int:
+        term = info.data.get("term_months")
+        frequency = info.data.get("frequency")
+        method = info.data.get("method")
+        if grace < 0:
+            raise ValueError(f"{grace} must not be negative")
+        if term is not None and grace >= term:
+            raise ValueError(f"{grace} must be less than term_months ({term})")
+        if frequency is not None and grace % frequency.months:
+            raise ValueError(f"{grace} is not a whole number of {frequency.value} periods")
+        if grace and method is Method.CUSTOM:
+            raise ValueError("a custom loan writes its grace as zeros in principal_plan")
+        return grace
+
+    @field_validator("start_date")
+    @classmethod
+    def _schedule_within_calendar(cls, start: date, info: ValidationInfo) -> date:
+        term = info.data.get("term_months")
+        if term is not None and start.year * 12 + start.month - 1 + term > 9999 * 12 + 11:
+            raise ValueError(f"{start} plus {term} months ends after the year 9999")
+        return start
+
+    @field_validator("settlement_day")
+    @classmethod
+    def _settlement_day_range(cls, day: int | None) -> int | None:
+        if day is not None and not 1 <= day <= 31:
+            raise ValueError(f"{day} must be a day of month, 1 to 31")
+        return day
+
+    @field_validator("principal_plan")
+    @classmethod
+    def _plan_matches(cls, plan: tuple[Decimal, ...] | None, info: ValidationInfo) -> tuple[Decimal, ...] | None:
+        method = info.data.get("method")
+        if method is not Method.CUSTOM:
+            if plan is not None:
+                raise ValueError("is only given for method 'custom'")
+            return None
+        if plan is None:
+            raise ValueError("method 'custom' needs a principal_plan")
+        term, frequency = info.data.get("term_months"), info.data.get("frequency")
+        if term is not None and frequency is not None and len(plan) != term // frequency.months:
+            raise ValueError(
+                f"has {len(plan)} entries; the loan has {term // frequency.months} periods"
+            )
+        unit, principal = info.data.get("principal_plan_unit"), info.data.get("principal")
+        if unit is not None and principal is not None:
+            plan_to_fen(plan, unit, yuan_to_fen(principal))
+        return plan
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> Loan:
+        if (self.annual_rate is None) == (self.floating is None):
+            raise ValueError("annual_rate, floating: give exactly one (a fixed or an LPR-linked rate)")
+        return self
+
+    # -- derived facts ------------------------------------------------------
+    @property
+    def periods(self) -> int:
+        """Number of schedule periods."""
+        return self.term_months // self.frequency.months
+
+    @property
+    def grace_periods(self) -> int:
+        """Interest-only periods at the start."""
+        return self.grace_months // self.frequency.months
+
+    @property
+    def basis(self) -> InterestBasis:
+        """The interest basis in force, with the conventions' default."""
+        if self.interest_basis is not None:
+            return self.interest_basis
+        if self.method is Method.INTEREST_ONLY:
+            return InterestBasis.ACT_360
+        return InterestBasis.MONTHLY
+
+    @property
+    def principal_fen(self) -> int:
+        return yuan_to_fen(self.principal)
+
+    @property
+    def plan_fen(self) -> list[int] | None:
+        """The custom principal plan in fen per period (None for other methods)."""
+        if self.principal_plan is None:
+            return None
+        return plan_to_fen(self.principal_plan, self.principal_plan_unit, self.principal_fen)
+
+
+__all__ = ["FloatingRate", "Loan", "MAX_TERM_MONTHS", "RATE_DECIMALS"]

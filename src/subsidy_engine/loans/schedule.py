@@ -1,0 +1,254 @@
+"""One loan's schedule: :func:`amortize` and :class:`Schedule` (measure 15).
+
+The scalar API for banks, the portal and tests. It runs the same numba kernel
+as the portfolio path (so a loan quoted alone and the same loan in a
+portfolio agree to the fen) and returns exact amounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from subsidy_engine.core.columns import date_series, money_series, rate_series
+from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan, rate_to_units
+from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.core.vocabulary import Method
+from subsidy_engine.errors import CoverageError
+from subsidy_engine.loans import amortization
+from subsidy_engine.loans.arrays import arrays_from_loans
+from subsidy_engine.loans.contract import Loan
+from subsidy_engine.params.lpr import EPOCH, LprCurve, default_lpr
+
+SCHEDULE_COLUMNS = ("period", "start_date", "end_date", "days", "annual_rate", "opening_balance",
+                    "interest", "principal", "payment", "closing_balance")
+QUOTE_CONVENTIONS = ("unrounded_payment", "rounded_payment")
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One period of a schedule, every amount exact to the fen."""
+
+    period: int
+    start_date: date
+    end_date: date
+    days: int
+    annual_rate: Decimal
+    opening_balance: Decimal
+    interest: Decimal
+    principal: Decimal
+    payment: Decimal
+    closing_balance: Decimal
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The repayment schedule of one loan, exact to the fen.
+
+    Attributes
+    ----------
+    loan : Loan
+        The contract.
+    projected_from : date or None
+        The first reset date priced from a projected LPR, if any.
+    provenance : Provenance
+        Engine version and the hash of the rate data used.
+    """
+
+    loan: Loan
+    end_day: np.ndarray
+    rate_units: np.ndarray
+    opening_fen: np.ndarray
+    interest_fen: np.ndarray
+    principal_fen: np.ndarray
+    projected_from: date | None
+    provenance: Provenance
+
+    @property
+    def periods(self) -> int:
+        return int(self.interest_fen.shape[0])
+
+    @cached_property
+    def start_day(self) -> np.ndarray:
+        first = np.array([(self.loan.start_date - EPOCH).days], dtype=np.int32)
+        return np.concatenate([first, self.end_day[:-1]])
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per period; money and rates as exact decimal columns.
+
+        Columns: ``period, start_date, end_date, days, annual_rate,
+        opening_balance, interest, principal, payment, closing_balance``.
+        ``payment = interest + principal`` and ``closing_balance =
+        opening_balance - principal`` on every row.
+        """
+        return pd.DataFrame({
+            "period": np.arange(1, self.periods + 1, dtype=np.int32),
+            "start_date": date_series(self.start_day),
+            "end_date": date_series(self.end_day),
+            "days": (self.end_day - self.start_day).astype(np.int32),
+            "annual_rate": rate_series(self.rate_units),
+            "opening_balance": money_series(self.opening_fen),
+            "interest": money_series(self.interest_fen),
+            "principal": money_series(self.principal_fen),
+            "payment": money_series(self.interest_fen + self.principal_fen),
+            "closing_balance": money_series(self.opening_fen - self.principal_fen),
+        })
+
+    @property
+    def rows(self) -> list[ScheduleRow]:
+        """The periods as records of ``Decimal`` values."""
+        out = []
+        for p in range(self.periods):
+            start = EPOCH + timedelta(days=int(self.start_day[p]))
+            end = EPOCH + timedelta(days=int(self.end_day[p]))
+            opening, interest, principal = (int(self.opening_fen[p]), int(self.interest_fen[p]),
+                                            int(self.principal_fen[p]))
+            out.append(ScheduleRow(
+                period=p + 1, start_date=start, end_date=end, days=(end - start).days,
+                annual_rate=Decimal(int(self.rate_units[p])).scaleb(-10).normalize(),
+                opening_balance=fen_to_yuan(opening), interest=fen_to_yuan(interest),
+                principal=fen_to_yuan(principal), payment=fen_to_yuan(interest + principal),
+                closing_balance=fen_to_yuan(opening - principal)))
+        return out
+
+    @property
+    def total_interest(self) -> Decimal:
+        """The real total interest: the sum of the rounded rows."""
+        return fen_to_yuan(int(self.interest_fen.sum()))
+
+    @property
+    def total_payment(self) -> Decimal:
+        """The real total paid: principal plus total interest."""
+        return fen_to_yuan(int(self.interest_fen.sum() + self.principal_fen.sum()))
+
+    @property
+    def first_payment(self) -> Decimal:
+        return fen_to_yuan(int(self.interest_fen[0] + self.principal_fen[0]))
+
+    def quoted_total_interest(self, convention: str) -> Decimal:
+        """Total interest as a published calculator would quote it.
+
+        Parameters
+        ----------
+        convention : {"unrounded_payment", "rounded_payment"}
+            ``unrounded_payment``: the exact (unrounded) payments times the
+            number of periods, less the principal, rounded once at the end.
+            ``rounded_payment``: each payment rounded to the fen first, then
+            summed, less the principal.
+
+        Notes
+        -----
+        Published calculators assume one fixed rate and the nominal period
+        rate ``i = rate / 12`` (``/ 4``) whatever the day count, so the quote
+        is defined for fixed-rate equal-installment, equal-principal and
+        interest-only loans. Grace periods add ``g * P * i`` (unrounded) or
+        ``g * round(P * i)`` (rounded). For equal installment over ``m``
+        periods, ``unrounded = M m - P`` with ``M = P i (1+i)^m / ((1+i)^m - 1)``;
+        for equal principal, ``unrounded = P i (m + 1) / 2``.
+
+        Examples
+        --------
+        >>> s = amortize(Loan(principal="1000000", annual_rate="0.049",
+        ...                   term_months=360, start_date="2024-01-15"))
+        >>> s.quoted_total_interest("rounded_payment"), s.total_interest
+        (Decimal('910617.20'), Decimal('910615.12'))
+        >>> s.quoted_total_interest("unrounded_payment")
+        Decimal('910616.19')
+        """
+        if convention not in QUOTE_CONVENTIONS:
+            raise ValueError(f"convention {convention!r} is not one of {QUOTE_CONVENTIONS}")
+        loan = self.loan
+        if loan.annual_rate is None:
+            raise ValueError("quoted totals assume one fixed rate; this loan is floating "
+                             "(use total_interest)")
+        if loan.method is Method.CUSTOM:
+            raise ValueError("quoted totals are defined for equal_installment, equal_principal "
+                             "and interest_only loans (use total_interest)")
+        principal = loan.principal_fen
+        ppy = loan.frequency.periods_per_year
+        i = Fraction(rate_to_units(loan.annual_rate), RATE_SCALE * ppy)
+        g, m = loan.grace_periods, loan.periods - loan.grace_periods
+        rounded = convention == "rounded_payment"
+
+        def half_up(x: Fraction) -> int:
+            return div_half_up(x.numerator, x.denominator)
+
+        grace = g * half_up(principal * i) if rounded else g * principal * i
+        if loan.method is Method.INTEREST_ONLY:
+            total = (m * half_up(principal * i)) if rounded else m * principal * i
+        elif loan.method is Method.EQUAL_PRINCIPAL:
+            if rounded:
+                total = sum(half_up(Fraction(principal, m) + (principal - Fraction(k * principal, m)) * i)
+                            for k in range(m)) - principal
+            else:
+                total = principal * i * (m + 1) / 2
+        else:
+            if i == 0:
+                payment = Fraction(principal, m)
+            else:
+                grown = (1 + i) ** m
+                payment = principal * i * grown / (grown - 1)
+            total = (half_up(payment) if rounded else payment) * m - principal
+        return fen_to_yuan(half_up(Fraction(total) + Fraction(grace)))
+
+
+def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
+    """Amortize one loan.
+
+    Parameters
+    ----------
+    loan : Loan
+        The validated contract.
+    lpr : LprCurve, optional
+        The LPR data for a floating loan; the bundled history by default.
+        Pass a curve extended with a projection to price resets beyond it.
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    CoverageError
+        A floating loan's reset falls beyond the curve's horizon.
+
+    Notes
+    -----
+    Equal installment (等額本息): ``M = P i (1+i)^n / ((1+i)^n - 1)``, rounded
+    half-up; each period ``interest = round(B i)``, ``principal = M - interest``;
+    the last period repays the balance. Equal principal (等額本金): ``principal
+    = round(P / n)``, ``payment = principal + interest``. See
+    :mod:`subsidy_engine.reference.calculators` for every rule and rounding.
+
+    Examples
+    --------
+    >>> s = amortize(Loan(principal="1000000", annual_rate="0.049", term_months=360,
+    ...                   start_date="2024-01-15"))
+    >>> s.first_payment, s.rows[0].interest, s.rows[-1].closing_balance
+    (Decimal('5307.27'), Decimal('4083.33'), Decimal('0.00'))
+    """
+    curve = lpr if lpr is not None else (default_lpr() if loan.floating is not None else None)
+    result = amortization.run(arrays_from_loans([loan]), curve, rows=True, years=False)
+    if result.errors:
+        reason = result.errors[0]
+        raise CoverageError(reason) if result.coverage_errors else ValueError(reason)
+    assert result.out.end_day is not None and result.out.interest is not None
+    assert result.out.principal is not None
+    projected = int(result.projected_from[0])
+    return Schedule(
+        loan=loan,
+        end_day=result.out.end_day,
+        rate_units=result.rate_units(),
+        opening_fen=result.opening_fen(),
+        interest_fen=result.out.interest,
+        principal_fen=result.out.principal,
+        projected_from=None if projected < 0 else EPOCH + timedelta(days=projected),
+        provenance=Provenance.of(curve.digest if curve else "fixed-rate",
+                                 scenario=curve.projection_label if curve else None),
+    )

@@ -1,0 +1,104 @@
+"""What a calculator over a table returns: claims, what was not paid and why, rejected rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from subsidy_engine.core.columns import date_series, money_series
+from subsidy_engine.core.provenance import Provenance
+
+
+@dataclass(frozen=True)
+class ClaimRows:
+    """A calculator's rows as arrays, before they become tables.
+
+    ``columns`` are aligned arrays (or Series), money as int64 fen under the names
+    in ``money``; ``paid`` marks the rows that are claims, ``reasons`` says why
+    the others are not. ``not_paid``, when given, lists unpaid items that are not
+    rows (a premium subsidy's ineligible policies). :func:`subsidy_engine.evaluate`
+    works on these arrays; the calculators turn them into a :class:`ClaimsResult`.
+    """
+
+    columns: dict[str, Any]
+    money: tuple[str, ...]
+    paid: np.ndarray
+    id_column: str
+    reasons: np.ndarray
+    rejections: pd.DataFrame
+    digest: str
+    not_paid: dict[str, Any] | None = None  # columns: the id, other columns, ``reason``
+    dates: tuple[str, ...] = ()  # columns of days since 1970-01-01, shown as dates
+    internal: dict[str, Any] = field(default_factory=dict)  # evaluate's extra arrays, never shown
+
+
+def take(value: Any, index: np.ndarray) -> Any:
+    """Rows ``index`` of a column given as a Series (index reset) or an array."""
+    if isinstance(value, pd.Series):
+        return value.take(index).reset_index(drop=True)
+    if isinstance(value, np.ndarray):
+        return value[index]
+    return value
+
+
+@dataclass(frozen=True)
+class ClaimsResult:
+    """Attributes
+    ----------
+    claims : DataFrame
+        One row per payable item, its exact ``amount`` and the cuts that made it.
+    not_paid : DataFrame
+        Items that are valid but get nothing (ineligible, already granted...), with the reason.
+    rejections : DataFrame
+        ``row, <id>, field, reason`` for rows that could not be read.
+    provenance : Provenance
+    """
+
+    claims: pd.DataFrame
+    not_paid: pd.DataFrame
+    rejections: pd.DataFrame
+    provenance: Provenance
+
+    @classmethod
+    def of(cls, rows: ClaimRows) -> ClaimsResult:
+        """The paid rows become ``claims`` (money as exact decimals), the others ``not_paid``."""
+        paid = np.flatnonzero(rows.paid)
+        def column(name: str, value: Any) -> Any:
+            taken = take(value, paid)
+            if name in rows.money:
+                return money_series(taken)
+            return date_series(taken) if name in rows.dates else taken
+
+        claims = pd.DataFrame({name: column(name, value) for name, value in rows.columns.items()})
+        not_paid = None if rows.not_paid is None else pd.DataFrame(rows.not_paid)
+        if not_paid is None:
+            unpaid = np.flatnonzero(~rows.paid)
+            ids = rows.columns[rows.id_column]
+            not_paid = pd.DataFrame({rows.id_column: np.asarray(take(ids, unpaid), dtype=object),
+                                     "reason": rows.reasons[unpaid]})
+        return cls(claims=claims, not_paid=not_paid, rejections=rows.rejections,
+                   provenance=Provenance.of(rows.digest))
+
+    @property
+    def total(self) -> Decimal:
+        """The exact sum of the claims."""
+        return Decimal(sum(self.claims.amount, Decimal(0)))
+
+
+def read_items(items: pd.DataFrame | Sequence[BaseModel], columns: Sequence[str],
+               reader: Callable[[pd.DataFrame], tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]],
+               ) -> tuple[dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
+    """Read a table (or row models) with ``reader``: (arrays, the good rows, rejections)."""
+    frame = items if isinstance(items, pd.DataFrame) else models_to_frame(items, columns)
+    arrays, positions, rejections = reader(frame)
+    return arrays, frame.reset_index(drop=True).take(positions).reset_index(drop=True), rejections
+
+
+def models_to_frame(models: Sequence[BaseModel], columns: Sequence[str]) -> pd.DataFrame:
+    """Row models as a table of exact text values, read back by the table path as written."""
+    return pd.DataFrame([m.model_dump(mode="json") for m in models], columns=list(columns), dtype=object)

@@ -1,0 +1,408 @@
+"""Interest subsidy (貼息) on a loan schedule: measures 1 and 15 of 京經信發〔2021〕78號.
+
+Measure 15 (優惠利率信貸) pairs preferential-rate credit with 貼息 and measure 1
+names 貼息 among the support for new-infrastructure projects; the policy gives
+no figures, so a rule's points, share, window and caps come from the user or
+from a parameter file (``schedules/policy-78.yaml``, each value with its source: the
+Beijing analog is 2.5 percentage points for 2 years, never above the actual
+rate, 京發改規〔2024〕4號).
+
+The rules (docs/conventions.md, "Interest subsidy"), each rounding named:
+
+* **Accrual** (*subsidy rounding*, half-up per period): every form accrues on
+  the loan's own interest basis, ``base x factor x num/den``, where ``num/den``
+  is the period's share of a year (``1/12`` monthly, ``days/360`` ...):
+
+  - ``points_on_balance``: base = opening balance, factor = min(points, rate);
+  - ``points_on_principal``: base = original principal, factor = min(points, rate);
+  - ``share_of_interest``: subsidy = share x the interest charged (no basis);
+  - ``rate_gap``: base = opening balance, factor = max(benchmark - rate, 0).
+* **Window**: from ``start_date`` (the drawdown date by default) for
+  ``max_years`` years (forever by default). A period straddling an edge accrues
+  for its days inside only (``x inside_days / period_days``, in the same single
+  rounding).
+* Then, per period and in this order, each cut reported: never above the
+  **interest charged** in the period; the **annual cap** on the total of a
+  calendar year (the year of the due date, as the bank collects and the bureau
+  budgets), the earlier periods first; the **lifetime cap** on the loan's total.
+
+This is the order of docs/conventions.md: per period the window and the interest
+ceiling, then per loan its per-year and whole-life caps (the caps across loans,
+projects and enterprises follow in :mod:`subsidy_engine.pipeline.evaluate`). The kernel
+(``kernels._portfolio_subsidy_threads``), :func:`interest_subsidy` and the
+reference (``reference.reference_interest_subsidy``) all apply it so. A cap
+limits what is paid, so its room is used only by what the ceiling leaves:
+with only these caps, a loan is paid ``min(lifetime_cap, sum over years of
+min(annual_cap, that year's sum of min(gross, interest)))``. The order matters
+wherever a period's accrual exceeds its interest (``points_on_principal`` on a
+repaid balance, a ``rate_gap`` wider than the rate): caps that counted the
+accrual before the ceiling would spend their room on money never paid. E.g. a
+rate gap of 3 points on a 1% loan accrues 3,000.00 a month against 1,000.00 of
+interest: under an annual cap of 6,000 and a lifetime cap of 6,500 the ceiling
+first pays 6,500.00, caps first would pay 2,500.00
+(``tests/test_interest_subsidy.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from subsidy_engine.core.columns import date_series, money_series
+from subsidy_engine.core.memo import IdentityMemo
+from subsidy_engine.core.money import fen_to_yuan, rate_to_units, yuan_to_fen
+from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.core.vocabulary import InterestBasis, SubsidyForm
+from subsidy_engine.kernels.calendar import add_years, calendar_year
+from subsidy_engine.kernels.caps import pay_under_group_caps
+from subsidy_engine.kernels.subsidy import portfolio_subsidy, subsidy_accrual
+from subsidy_engine.loans.portfolio import amortize_portfolio
+from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
+from subsidy_engine.params.lpr import LprCurve, epoch_days
+from subsidy_engine.params.rules import InterestSubsidyRule
+
+if TYPE_CHECKING:
+    from subsidy_engine.params.policy import Policy
+from subsidy_engine.loans.schedule import Schedule
+
+
+@dataclass(frozen=True)
+class SubsidySchedule:
+    """The subsidy of each period of a schedule, with every cut reported.
+
+    Attributes
+    ----------
+    gross_fen : ndarray
+        The accrual inside the window, before any cut.
+    subsidy_fen : ndarray
+        What is paid.
+    cut_by_interest_fen, cut_by_annual_cap_fen, cut_by_lifetime_cap_fen : ndarray
+        ``gross = subsidy + the three cuts`` on every row.
+    """
+
+    schedule: Schedule
+    rule: InterestSubsidyRule
+    gross_fen: np.ndarray
+    subsidy_fen: np.ndarray
+    cut_by_interest_fen: np.ndarray
+    cut_by_annual_cap_fen: np.ndarray
+    cut_by_lifetime_cap_fen: np.ndarray
+    provenance: Provenance
+
+    @property
+    def total(self) -> Decimal:
+        """The exact sum of the subsidy."""
+        return fen_to_yuan(int(self.subsidy_fen.sum()))
+
+    @property
+    def total_cut(self) -> Decimal:
+        return fen_to_yuan(int(self.gross_fen.sum() - self.subsidy_fen.sum()))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per period: ``period, start_date, end_date, interest, subsidy,
+        net_interest, cut``, then ``gross`` and the cut by reason."""
+        s = self.schedule
+        cut = self.gross_fen - self.subsidy_fen
+        return pd.DataFrame({
+            "period": np.arange(1, s.periods + 1, dtype=np.int32),
+            "start_date": date_series(s.start_day),
+            "end_date": date_series(s.end_day),
+            "interest": money_series(s.interest_fen),
+            "subsidy": money_series(self.subsidy_fen),
+            "net_interest": money_series(s.interest_fen - self.subsidy_fen),
+            "cut": money_series(cut),
+            "gross": money_series(self.gross_fen),
+            "cut_by_interest": money_series(self.cut_by_interest_fen),
+            "cut_by_annual_cap": money_series(self.cut_by_annual_cap_fen),
+            "cut_by_lifetime_cap": money_series(self.cut_by_lifetime_cap_fen),
+        })
+
+
+def _basis_fraction(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
+    """Each period's share of a year on the loan's basis, as (num, den) integers."""
+    loan, n = schedule.loan, schedule.periods
+    days = (schedule.end_day - schedule.start_day).astype(np.int64)
+    basis = loan.basis
+    if basis is InterestBasis.MONTHLY:
+        return np.ones(n, np.int64), np.full(n, loan.frequency.periods_per_year, np.int64)
+    if basis is InterestBasis.ACT_360:
+        return days, np.full(n, 360, np.int64)
+    if basis is InterestBasis.ACT_365:
+        return days, np.full(n, 365, np.int64)
+    return days_30_360(schedule.start_day, schedule.end_day), np.full(n, 360, np.int64)
+
+
+def days_30_360(start_day: np.ndarray, end_day: np.ndarray) -> np.ndarray:
+    """30/360 Bond Basis days between epoch-day arrays (see :func:`dates.days_30_360`)."""
+    def civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        dt = days.astype("datetime64[D]")
+        months = dt.astype("datetime64[M]")
+        return (months.astype(np.int64) // 12, months.astype(np.int64) % 12,
+                (dt - months.astype("datetime64[D]")).astype(np.int64) + 1)
+    y1, m1, d1 = civil(start_day)
+    y2, m2, d2 = civil(end_day)
+    d1 = np.minimum(d1, 30)
+    d2 = np.where((d2 == 31) & (d1 == 30), 30, d2)
+    return 360 * (y2 - y1) + 30 * (m2 - m1) + (d2 - d1)
+
+
+def _cap_fen(cap: Decimal | None) -> int:
+    """A cap in fen; -1 for none (the convention of ``pay_under_group_caps``)."""
+    return -1 if cap is None else yuan_to_fen(cap)
+
+
+def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySchedule:
+    """The interest subsidy of every period of ``schedule`` under ``rule``.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        From :func:`subsidy_engine.amortize`.
+    rule : InterestSubsidyRule
+
+    Returns
+    -------
+    SubsidySchedule
+
+    Notes
+    -----
+    For ``points_on_balance`` the subsidy of a period inside the window is
+    ``round(B x min(points, rate) x num/den)``: on a monthly basis
+    ``B x min(p, r) / 12``. The interest-charged rule makes the net interest
+    ``interest - subsidy >= 0`` on every row. See the module docstring for
+    every form, the window and the caps.
+
+    Examples
+    --------
+    京發改規〔2024〕4號's example: a 500,000,000 loan at 3% with 2.5 points for 2 years
+    saves about 25,000,000 (exactly so while the principal stays at 5亿: here two
+    years of grace).
+
+    >>> from subsidy_engine import Loan, amortize
+    >>> loan = Loan(principal="500000000", annual_rate="0.03", term_months=60,
+    ...             grace_months=24, start_date="2024-04-19")
+    >>> rule = InterestSubsidyRule(form="points_on_principal", points="0.025", max_years=2)
+    >>> interest_subsidy(amortize(loan), rule).total
+    Decimal('25000000.08')
+    """
+    loan = schedule.loan
+    n = schedule.periods
+    window_start, window_end = rule.window(loan.start_date)
+    start_day, end_day = schedule.start_day.astype(np.int64), schedule.end_day.astype(np.int64)
+    open_end = np.iinfo(np.int64).max if window_end is None else epoch_days(window_end)
+    inside = np.clip(np.minimum(end_day, open_end) - np.maximum(start_day, epoch_days(window_start)),
+                     0, None)
+    period_days = end_day - start_day
+    rate = schedule.rate_units
+
+    if rule.form is SubsidyForm.SHARE_OF_INTEREST:
+        assert rule.share is not None
+        base = schedule.interest_fen
+        factor = np.full(n, rate_to_units(rule.share), np.int64)
+        num, den = np.ones(n, np.int64), np.ones(n, np.int64)
+    else:
+        num, den = _basis_fraction(schedule)
+        if rule.form is SubsidyForm.RATE_GAP:
+            assert rule.benchmark_rate is not None
+            base = schedule.opening_fen
+            factor = np.maximum(rate_to_units(rule.benchmark_rate) - rate, 0)
+        else:
+            assert rule.points is not None
+            factor = np.minimum(rate_to_units(rule.points), rate)
+            base = (schedule.opening_fen if rule.form is SubsidyForm.POINTS_ON_BALANCE
+                    else np.full(n, loan.principal_fen, np.int64))
+    gross = np.empty(n, np.int64)
+    subsidy_accrual(np.ascontiguousarray(base, np.int64), np.ascontiguousarray(factor, np.int64),
+                    num, den, inside, period_days, gross)
+
+    within_interest = np.minimum(gross, schedule.interest_fen)
+    year = np.empty_like(end_day)
+    calendar_year(end_day, year)
+    new_year = np.ones(n, np.bool_)
+    new_year[1:] = year[1:] != year[:-1]
+    after_annual, paid = np.empty_like(gross), np.empty_like(gross)
+    pay_under_group_caps(within_interest, np.full(n, _cap_fen(rule.annual_cap)), new_year, after_annual)
+    pay_under_group_caps(after_annual, np.full(n, _cap_fen(rule.lifetime_cap)), np.arange(n) == 0, paid)
+    return SubsidySchedule(
+        schedule=schedule, rule=rule, gross_fen=gross, subsidy_fen=paid,
+        cut_by_interest_fen=gross - within_interest,
+        cut_by_annual_cap_fen=within_interest - after_annual,
+        cut_by_lifetime_cap_fen=after_annual - paid,
+        provenance=Provenance.of(schedule.provenance.parameters_sha256, rule.digest,
+                                 scenario=schedule.provenance.scenario),
+    )
+
+
+__all__ = ["SubsidySchedule", "interest_subsidy", "interest_subsidy_portfolio",
+           "interest_subsidy_rows"]
+
+
+def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
+                               lpr: LprCurve | None = None) -> ClaimsResult:
+    """The 貼息 of every loan of a table, per loan and calendar year (measures 1 and 15).
+
+    The same rules as :func:`interest_subsidy`, applied to every period of every
+    loan at once: the accrual is one kernel pass over the long schedule, the
+    interest ceiling is per period, the annual cap per loan and calendar year of
+    the due date, the lifetime cap per loan. With a :class:`Policy`, each loan
+    takes the rule of the set in force on its drawdown date.
+
+    Parameters
+    ----------
+    loans : DataFrame
+        ``loan_id``, the ``Loan`` fields and optionally ``project_id``.
+    rules : InterestSubsidyRule or Policy
+    lpr : LprCurve, optional
+        For floating loans (see :func:`subsidy_engine.amortize_portfolio`).
+
+    Returns
+    -------
+    ClaimsResult
+        ``claims``: loan_id, year, interest, gross, amount, cut_by_interest,
+        cut_by_annual_cap, cut_by_lifetime_cap, parameter_set (years with no
+        subsidy are left out); ``rejections`` as from ``amortize_portfolio``.
+
+    Examples
+    --------
+    >>> from subsidy_engine import load_policy
+    >>> table = pd.DataFrame({"loan_id": ["A"], "principal": ["500000000"], "annual_rate": ["0.03"],
+    ...                       "term_months": [60], "grace_months": [24], "start_date": ["2024-04-19"]})
+    >>> claims = interest_subsidy_portfolio(table, load_policy()).claims
+    >>> claims[["year", "amount"]].values.tolist()
+    [[2024, Decimal('8333333.36')], [2025, Decimal('12500000.04')], [2026, Decimal('4166666.68')]]
+    """
+    return ClaimsResult.of(interest_subsidy_rows(loans, rules, lpr=lpr))
+
+
+def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
+                          lpr: LprCurve | None = None, window_rows: bool = False) -> ClaimRows:
+    """:func:`interest_subsidy_portfolio` as arrays (money in fen), for :func:`subsidy_engine.evaluate`.
+
+    With ``window_rows``, ``internal["in_window"]`` marks the loan-years with a period inside the
+    subsidy window: rows that do not depend on the rates, a superset of those paid.
+    """
+    extra = [c for c in ("project_id",) if c in loans.columns]
+    result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra)
+    years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
+    return years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
+                            result.positions[years.loan_of_year], result.rejections,
+                            {"projections": result.projections})
+
+
+@dataclass(frozen=True)
+class LoanYears:
+    """The 貼息 of each loan and calendar year of its due dates, in fen (loans in schedule order)."""
+
+    loan_of_year: np.ndarray
+    year: np.ndarray
+    interest: np.ndarray
+    gross: np.ndarray
+    paid: np.ndarray
+    cut_by_interest: np.ndarray
+    cut_by_annual_cap: np.ndarray
+    cut_by_lifetime_cap: np.ndarray
+    loan_start_day: np.ndarray  # per loan-year
+    set_index: np.ndarray  # per loan-year
+    set_ids: list[str]
+    digest: str
+    in_window: np.ndarray
+
+    def claim_rows(self, loan_id: Any, loan_row: np.ndarray, rejections: pd.DataFrame,
+                   internal: dict[str, Any]) -> ClaimRows:
+        """As :class:`ClaimRows`: ``loan_id`` and ``loan_row`` (the loan's row in its table) per loan-year."""
+        keep = self.gross > 0
+        return ClaimRows(columns={
+            "loan_id": loan_id, "year": self.year.astype(np.int32),
+            "interest": self.interest, "gross": self.gross, "amount": self.paid,
+            "cut_by_interest": self.cut_by_interest, "cut_by_annual_cap": self.cut_by_annual_cap,
+            "cut_by_lifetime_cap": self.cut_by_lifetime_cap,
+            "parameter_set": np.array(self.set_ids, dtype=object)[self.set_index],
+        }, money=("interest", "gross", "amount", "cut_by_interest", "cut_by_annual_cap", "cut_by_lifetime_cap"),
+            paid=keep, id_column="loan_id", reasons=np.full(keep.shape[0], "outside the subsidy window", dtype=object),
+            rejections=rejections, digest=self.digest,
+            internal={"loan_row": loan_row, "loan_start_day": self.loan_start_day, "set_index": self.set_index,
+                      "in_window": self.in_window, **internal})
+
+
+#: The kernel's columns of each list of rules (frozen, and memoized by their parameter set).
+_RULE_COLUMNS: IdentityMemo[tuple[np.ndarray, ...]] = IdentityMemo(256)
+
+
+def _rule_columns(rules: list[InterestSubsidyRule]) -> tuple[np.ndarray, ...]:
+    """The kernel's columns of each rule: form, points, share, benchmark, fixed start, years, annual and
+    lifetime caps (read-only: shared by every call with these rules)."""
+    def units(value: Decimal | None) -> int:
+        return 0 if value is None else rate_to_units(value)
+
+    def make() -> tuple[np.ndarray, ...]:
+        columns = tuple(np.array([get(r) for r in rules], dtype=np.int64) for get in (
+            lambda r: r.form.code, lambda r: units(r.points), lambda r: units(r.share),
+            lambda r: units(r.benchmark_rate), lambda r: -1 if r.start_date is None else epoch_days(r.start_date),
+            lambda r: -1 if r.max_years is None else r.max_years, lambda r: _cap_fen(r.annual_cap),
+            lambda r: _cap_fen(r.lifetime_cap)))
+        for column in columns:
+            column.flags.writeable = False
+        return columns
+
+    return _RULE_COLUMNS.get(tuple(rules), make)
+
+
+def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
+                         window_rows: bool = False) -> LoanYears:
+    """The 貼息 of amortized loans per loan and calendar year: the kernel behind :func:`interest_subsidy_rows`.
+
+    ``f`` holds the schedule arrays of :attr:`subsidy_engine.loans.portfolio.PortfolioResult.fen` and
+    ``periods`` each loan's number of periods; the table path and :func:`subsidy_engine.service.quote` share it.
+    """
+    from subsidy_engine.params.policy import rules_in_force  # here: policy.py imports this module
+
+    row_ptr = np.zeros(periods.shape[0] + 1, np.int64)
+    np.cumsum(periods, out=row_ptr[1:])
+    end_day = f["end_day"]  # int32 days: widened inside the kernel, not copied (15M rows at 100k loans)
+    loan_start = f["loan_start_day"].astype(np.int64)
+
+    in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
+    of_rule = _rule_columns(in_force.rules)
+    form, points, share, benchmark, fixed_start, years, annual_cap, lifetime_cap = (
+        column[in_force.set_index] for column in of_rule)
+    # the window, per loan: from the rule's start (or the drawdown) for max_years
+    window_start = np.where(fixed_start >= 0, fixed_start, loan_start)
+    window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)
+
+    # one output row per loan and calendar year of its due dates (no year in between is skipped)
+    first_year, last_year = np.empty_like(loan_start), np.empty_like(loan_start)
+    calendar_year(end_day[row_ptr[:-1]], first_year)
+    calendar_year(end_day[row_ptr[1:] - 1], last_year)
+    year_ptr = np.zeros(periods.shape[0] + 1, np.int64)
+    np.cumsum(last_year - first_year + 1, out=year_ptr[1:])
+    out = [np.empty(int(year_ptr[-1]), np.int64) for _ in range(7)]
+    if periods.shape[0]:
+        portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"], f["segment"],
+                          f["segment_rate"], f["loan_principal"], f["loan_basis"], f["loan_months_per_period"],
+                          form, points, share, benchmark, window_start, window_end, annual_cap, lifetime_cap,
+                          year_ptr, *out)
+    year, interest, gross, paid, cut_interest, cut_annual, cut_lifetime = out
+    loan_of_year = np.repeat(np.arange(periods.shape[0]), np.diff(year_ptr))
+    keep = gross > 0
+    in_window = keep
+    if window_rows:  # a period [start, end] overlapping [window_start, window_end) marks its loan-year
+        loan_of_period = np.repeat(np.arange(periods.shape[0]), periods)
+        period_start = np.empty(end_day.shape[0], np.int64)
+        period_start[1:] = end_day[:-1]
+        has = periods > 0
+        period_start[row_ptr[:-1][has]] = loan_start[has]  # a loan's first period starts at its drawdown
+        period_year = np.empty(end_day.shape[0], np.int64)
+        calendar_year(np.asarray(end_day, np.int64), period_year)
+        overlap = (period_start < window_end[loan_of_period]) & (end_day > window_start[loan_of_period])
+        in_window = np.zeros(keep.shape[0], bool)
+        in_window[(year_ptr[:-1][loan_of_period] + period_year - first_year[loan_of_period])[overlap]] = True
+        if (keep & ~in_window).any():
+            raise AssertionError("a loan-year paid outside its subsidy window: the window rows are wrong")
+    return LoanYears(loan_of_year=loan_of_year, year=year, interest=interest, gross=gross, paid=paid,
+                     cut_by_interest=cut_interest, cut_by_annual_cap=cut_annual, cut_by_lifetime_cap=cut_lifetime,
+                     loan_start_day=loan_start[loan_of_year], set_index=in_force.set_index[loan_of_year],
+                     set_ids=list(in_force.ids), digest=in_force.digest, in_window=in_window)

@@ -1,0 +1,1 @@
+"""Dated parameters as data: the policy file, its rules, the LPR fixings and the budget."""

@@ -1,0 +1,251 @@
+"""Budgets as data: who may pay which claims, and how much a year (closing paragraph of 78號).
+
+78號's closing paragraph says where the money comes from: projects of industry
+and software-information-service enterprises may be charged to the
+高精尖產業發展資金, the others to the budgets of the competent sector departments,
+and each district sets up matching support (配套支持機製); all of it "within the
+annual budget" (結合年度預算情況執行). No amount is published,
+so a budget is a file the finance bureau writes:
+
+.. code-block:: yaml
+
+    id: budget-2026
+    years: [2026, 2030]             # the budget's coverage: a cap for every year
+    priority_tiers:                 # waterfall: tiers in order, the rest last
+      - {in_library: true}          # measure 2: library projects first
+    sources:
+      - id: gaojingjian_fund
+        level: municipal            # municipal or district
+        eligible: {industry_or_software: true}
+        caps: "1500000000"          # every year, or {2026: "...", 2027: "..."}
+        carry_over: true            # unspent money moves to the next year
+        per_project_cap: "30000000" # per project and year (optional)
+      - id: district_matching:haidian
+        level: district
+        eligible: {districts: [haidian]}
+        matching_share: "1"         # 1:1 with the municipal part of each claim
+        caps: "300000000"
+
+**Eligibility** (``eligible``): every condition given must hold; a condition
+left out does not restrict. Conditions read a claim's ``measure``,
+``instrument`` and its project's attributes (``industry_or_software``,
+``sector``, ``district``, ``in_library``).
+
+**Co-funding.** A claim eligible for a district source is split between the
+municipal level and the district level in the ratio 1 : ``matching_share`` of
+the first district source (in file order) that may pay it, exactly to the fen
+by the largest remainder (a tie goes to the municipal part). Each part is then
+funded by the sources of its level, in file order: what one source does not
+pay passes to the next eligible one.
+
+The loader is strict: an unknown key, a float amount, a duplicate id, a year
+without a cap, a matching share on a municipal source are errors that say where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from subsidy_engine.core.fields import Money
+from subsidy_engine.core.messages import one_line
+from subsidy_engine.core.money import rate_to_units, to_decimal, whole_number
+from subsidy_engine.errors import BudgetError, MoneyError
+from subsidy_engine.io.files import read_yaml
+from subsidy_engine.params.lpr import schedules_dir
+from subsidy_engine.params.policy import INSTRUMENTS, Instrument, Status
+
+_STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
+Level = Literal["municipal", "district"]
+LEVELS: tuple[Level, ...] = ("municipal", "district")
+
+
+def _share(value: object) -> Decimal:
+    """A matching share: an exact number above 0 and at most 100, to 1e-10."""
+    try:
+        share = to_decimal(value, "matching_share")
+        rate_to_units(share, "matching_share")
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("matching_share: ")) from None
+    if not 0 < share <= 100:
+        raise ValueError(f"{share} is not above 0 and at most 100 (the district's amount for each 1 of municipal)")
+    return share
+
+
+Share = Annotated[Decimal, BeforeValidator(_share)]
+
+
+def _as_tuple(value: object) -> object:
+    """YAML lists as the tuples the strict models hold."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+class Eligibility(BaseModel):
+    """Conditions a claim must meet to draw on a source (all given must hold)."""
+
+    model_config = _STRICT
+    measures: tuple[int, ...] | None = None
+    instruments: tuple[Instrument, ...] | None = None
+    industry_or_software: bool | None = None
+    sectors: tuple[str, ...] | None = None
+    districts: tuple[str, ...] | None = None
+    in_library: bool | None = None
+
+    _lists = field_validator("measures", "instruments", "sectors", "districts", mode="before")(_as_tuple)
+
+    @field_validator("measures")
+    @classmethod
+    def _known_measures(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if value is not None and any(not 1 <= m <= 20 for m in value):
+            raise ValueError(f"measures are 1 to 20 (78號 has 20 measures), not {list(value)}")
+        return value
+
+
+class FundingSource(BaseModel):
+    """One funding source: what it may pay, and how much each year."""
+
+    model_config = _STRICT
+    id: str = Field(min_length=1)
+    name: str | None = None
+    level: Level
+    eligible: Eligibility = Eligibility()
+    caps: dict[int, Money] | Money
+    carry_over: bool = False
+    per_project_cap: Money | None = None
+    per_enterprise_cap: Money | None = None
+    matching_share: Share | None = None
+    note: str | None = None
+
+    @field_validator("caps", mode="before")
+    @classmethod
+    def _year_keys(cls, value: object) -> object:
+        # JSON (and model_dump(mode="json")) writes the years as text, read by the one digit rule: str.isdigit
+        # would also take other scripts' digits ("٢٠٢٦") for 2026
+        if not isinstance(value, dict):
+            return value
+        caps: dict[object, object] = {}
+        for key, cap in value.items():
+            year = whole_number(key) if isinstance(key, str) else key
+            if year is None:
+                raise ValueError(f"{key!r} is not a year; write the year in the digits 0-9, e.g. 2026")
+            if year in caps:
+                raise ValueError(f"the year {year} is given twice")
+            caps[year] = cap
+        return caps
+
+    @field_validator("caps", "per_project_cap", "per_enterprise_cap")
+    @classmethod
+    def _not_negative(cls, value: object) -> object:
+        amounts = value.values() if isinstance(value, dict) else [value]
+        if any(a is not None and a < 0 for a in amounts):
+            raise ValueError("a cap must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _matching_is_district(self) -> FundingSource:
+        if self.matching_share is not None and self.level != "district":
+            raise ValueError("matching_share is for district sources (the district's share for each "
+                             "1 of municipal money)")
+        if self.matching_share is None and self.level == "district":
+            raise ValueError("a district source needs matching_share (e.g. \"1\" for 1:1 with the municipal part)")
+        return self
+
+
+class BudgetFile(BaseModel):
+    model_config = _STRICT
+    id: str = Field(min_length=1)
+    name: str | None = None
+    status: Status
+    basis: str
+    years: tuple[int, int]
+    priority_tiers: tuple[Eligibility, ...] = ()
+    # at least one, checked in _consistent: pydantic's min_length on a tuple counts only the items it could read,
+    # and would add "at least 1 item ..., not 0" to a file whose one source has an error
+    sources: tuple[FundingSource, ...]
+
+    _lists = field_validator("years", "priority_tiers", "sources", mode="before")(_as_tuple)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BudgetFile:
+        first, last = self.years
+        if not self.sources:
+            raise ValueError("sources: a budget needs at least 1 funding source")
+        if not 2000 <= first <= last <= 2100:
+            raise ValueError(f"years must be [first, last] with 2000 <= first <= last <= 2100, not {list(self.years)}")
+        seen: set[str] = set()
+        for k, source in enumerate(self.sources):
+            if source.id in seen:
+                raise ValueError(f"sources.{k}.id: {source.id!r} is a duplicate of an earlier source's id")
+            seen.add(source.id)
+            if isinstance(source.caps, dict):
+                missing = [y for y in range(first, last + 1) if y not in source.caps]
+                outside = sorted(y for y in source.caps if not first <= y <= last)
+                if missing or outside:
+                    raise ValueError(f"sources.{k}.caps ({source.id}): a cap for every year {first}-{last}; "
+                                     f"missing {missing}, outside the years {outside}")
+        return self
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A loaded budget file: its sources in order, yearly caps in fen, and its hash."""
+
+    file: BudgetFile
+    digest: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        return self.file.id
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        first, last = self.file.years
+        return tuple(range(first, last + 1))
+
+    @property
+    def sources(self) -> tuple[FundingSource, ...]:
+        return self.file.sources
+
+    @classmethod
+    def of(cls, data: dict, name: str = "<dict>") -> Budget:  # type: ignore[type-arg]
+        """A budget from a mapping shaped like the YAML file (scenarios, tests); errors as :func:`load_budget`."""
+        try:
+            parsed = BudgetFile.model_validate(data)
+        except ValidationError as exc:
+            raise BudgetError(f"{name}: {one_line(exc)}") from None
+        canonical = yaml.safe_dump(parsed.model_dump(mode="json"), sort_keys=True, allow_unicode=True)
+        return cls(parsed, hashlib.sha256(canonical.encode()).hexdigest(), name)
+
+    def cap(self, source: FundingSource, year: int) -> Decimal:
+        """The source's cap for ``year`` (yuan)."""
+        if year not in self.years:
+            raise BudgetError(f"budget {self.id} covers {self.file.years[0]}-{self.file.years[1]}, not {year}")
+        return source.caps[year] if isinstance(source.caps, dict) else source.caps
+
+
+def load_budget(path: str | os.PathLike[str] | None = None) -> Budget:
+    """Load a budget file (the bundled demo budget, sized for ``demo.portfolio()``, when ``path`` is None).
+
+    >>> budget = load_budget()
+    >>> budget.id, budget.years[0], len(budget.sources)
+    ('demo-budget', 2026, 27)
+    >>> fund = budget.sources[0]
+    >>> fund.id, budget.cap(fund, 2026), fund.carry_over
+    ('gaojingjian_fund', Decimal('1200000000'), True)
+    """
+    file = Path(path) if path is not None else schedules_dir() / "budget-demo.yaml"
+    data, raw = read_yaml(file, BudgetError, "budget file")
+    budget = Budget.of(data, str(file))  # type: ignore[arg-type]
+    return Budget(budget.file, hashlib.sha256(raw).hexdigest(), str(file))
+
+
+__all__ = ["INSTRUMENTS", "LEVELS", "Budget", "BudgetError", "BudgetFile", "Eligibility", "FundingSource",
+           "load_budget"]

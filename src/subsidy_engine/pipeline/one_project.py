@@ -1,0 +1,299 @@
+"""One project's claims straight from its validated models: the fast path of :func:`subsidy_engine.service.quote`.
+
+A quote reads one project while an applicant waits. Building the four tables
+(pandas) of one project and reading them back costs some thirty times more
+than computing it, so this module hands the models' values to the batch
+engine's own pieces instead:
+
+* the amortization kernel (:func:`subsidy_engine.loans.amortization.run`, via
+  :func:`subsidy_engine.io.column_readers.arrays_from_loans`, as :func:`subsidy_engine.amortize` does);
+* the 貼息 kernel per loan and year (:func:`subsidy_engine.measures.interest_subsidy.subsidy_by_loan_year`,
+  which the table path :func:`subsidy_engine.measures.interest_subsidy.interest_subsidy_rows` runs too);
+* the premium subsidy and the grants from their arrays (:func:`~subsidy_engine.measures.premium_subsidy.premium_rows`,
+  :func:`~subsidy_engine.measures.grants.grant_rows`, which the table readers feed too),
+  the investment subsidy (measures 1, 2, 4), and evaluate's parts, stacking and
+  cross-item caps (``_add_subsidy``, ``_add_premium``, ``_add_grants``,
+  ``_add_investment``, ``_stacking``, ``_stack``, ``_shown_order``, ``_cuts``);
+* the explanation's words (:func:`subsidy_engine.pipeline.explain.explain_facts`).
+
+The figures are therefore the batch engine's, row for row; a hypothesis test
+compares the two paths on generated requests, to the fen and word for word.
+
+**What it takes.** Requests the batch engine computes without a word to say: a
+project with its loans, insurance policies and events. :func:`project_claims`
+returns ``None`` (and :func:`~subsidy_engine.service.quote` takes the batch path, which
+reports the problem) for a request with a blank id, an investment the projects
+table refuses (zero total, eligible above total, a negative amount), an event
+the events table refuses (a listing step without venue or stage, an issuance
+with them, an amount raised not positive), an anchor date no parameter set
+covers, or a loan the rate data cannot price; :func:`~subsidy_engine.service.quote` also
+takes the batch path when this one meets an amount too large for an int64
+column (``ArithmeticError``), so the tables' checks name it.
+
+**What it assumes.** The guarantees of :class:`~subsidy_engine.QuoteRequest`:
+ids unique within each kind of item, one enterprise (every insurance policy and
+event is the project's enterprise's), items of this project or of none, and
+the request's bounds on terms, amounts and dates. Called with items that break
+them, it does not check and its figures are not the batch engine's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Iterable, NamedTuple, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel
+
+from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.loans import amortization
+from subsidy_engine.loans.arrays import arrays_from_loans
+from subsidy_engine.loans.contract import Loan
+from subsidy_engine.loans.schedule import Schedule
+from subsidy_engine.measures.grants import Event, event_arrays, grant_rows
+from subsidy_engine.measures.interest_subsidy import subsidy_by_loan_year
+from subsidy_engine.measures.investment import Project, project_arrays
+from subsidy_engine.measures.premium_subsidy import InsurancePolicy, insurance_arrays, premium_rows
+from subsidy_engine.params.lpr import EPOCH, LprCurve
+from subsidy_engine.params.policy import INSTRUMENTS, Policy
+from subsidy_engine.pipeline.evaluate import (
+    _add_grants,
+    _add_investment,
+    _add_premium,
+    _add_subsidy,
+    _Context,
+    _cuts,
+    _funding_sources_of,
+    _not_paid_columns,
+    _provenance,
+    _Rows,
+    _shown_order,
+    _stack,
+    _stacking,
+    _years,
+)
+from subsidy_engine.pipeline.explain import Facts
+
+NO_REJECTIONS = pd.DataFrame({c: pd.Series(dtype=object) for c in ("row", "id", "field", "reason")})
+NO_PROJECTIONS = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
+
+
+class ClaimRow(NamedTuple):
+    """A row of the claims table (:data:`subsidy_engine.pipeline.evaluate.CLAIM_COLUMNS`), money as exact yuan."""
+
+    claim_id: str
+    project_id: str | None
+    enterprise_id: str
+    measure: int
+    instrument: str
+    item_id: str
+    year: int
+    gross: Decimal
+    cut_by_item_rules: Decimal
+    cut_by_most_favourable: Decimal
+    cut_by_enterprise_cap: Decimal
+    cut_by_project_cap: Decimal
+    cut_by_total_cap: Decimal
+    amount: Decimal
+    funding_sources: str
+    parameter_set: str
+    parameter: str
+
+
+@dataclass(frozen=True)
+class ProjectClaims:
+    """What :func:`project_claims` returns: :class:`~subsidy_engine.Claims` for one project, without tables."""
+
+    rows: list[ClaimRow]  # the years asked for, in the claims table's order
+    not_paid: list[tuple[str, str, str]]  # instrument, item_id, reason
+    notes: list[str]
+    provenance: Provenance
+    schedules: dict[str, Schedule]  # by loan_id, the loans computed
+    facts: Facts  # what the explanation reads
+    rejections: list[tuple[str, str | None, str, str]] = field(default_factory=list)  # table, id, field, reason
+
+
+def cells(model: BaseModel) -> dict[str, Any]:
+    """A request item as the row of its table: plain values, enums as their words, the floating rate spelt
+    as the loans table spells it (``floating_tenor``, ``floating_spread_bp``, ``floating_reset``)."""
+    row = model.model_dump()
+    floating = row.pop("floating", None)
+    if floating is not None:
+        row.update(floating_tenor=floating["tenor"].value, floating_spread_bp=floating["spread_bp"],
+                   floating_reset=floating["reset"].value)
+    return {key: value.value if hasattr(value, "value") and not isinstance(value, Decimal) else
+            list(value) if isinstance(value, tuple) else value for key, value in row.items()}
+
+
+def _blank(text: str | None) -> bool:
+    return text is None or not text.strip()
+
+
+def _ordinary(project: Project, loans: Sequence[Any], insurance: Sequence[Any], events: Sequence[Any],
+              policy: Policy) -> bool:
+    """True when the tables would hold no problem: the checks of the table readers and of the policy's
+    coverage that validated models can still fail (pydantic has checked types, words and the rest; the
+    request, that ids are unique and items are the project's)."""
+    ids = [project.project_id, project.enterprise_id, *(x.loan_id for x in loans),
+           *(x.policy_id for x in insurance), *(x.enterprise_id for x in insurance),
+           *(x.event_id for x in events), *(x.enterprise_id for x in events)]
+    if any(_blank(text) for text in ids):
+        return False
+    amounts = (project.total_investment, project.eligible_investment, project.expected_returns,
+               project.merit_score)
+    if any(value is not None and value < 0 for value in amounts):
+        return False
+    if project.total_investment == 0 or project.eligible_investment > project.total_investment:
+        return False
+    for event in events:  # read_events: a listing step names its venue and stage, an issuance neither
+        listing = event.kind == "listing"
+        if (listing and (event.venue is None or event.stage is None)) or (
+                not listing and (event.venue is not None or event.stage is not None)):
+            return False
+        if event.amount_raised is not None and event.amount_raised <= 0:
+            return False
+    first, last = policy.coverage
+    days = (project.start_date, *(x.start_date for x in loans), *(x.start_date for x in insurance),
+            *(x.date for x in events))
+    return all(first <= day and (last is None or day <= last) for day in days)
+
+
+def _texts(values: Iterable[str | None]) -> np.ndarray:
+    return np.array(list(values), dtype=object)
+
+
+def _yuan(fen: Iterable[int]) -> list[Decimal]:
+    return [Decimal(v).scaleb(-2) for v in fen]
+
+
+def project_claims(project: Project, project_loans: Sequence[Any], insurance: Sequence[InsurancePolicy],
+                   events: Sequence[Event], policy: Policy, curve: LprCurve, *, years: Iterable[int] | None,
+                   rate_by_stage: dict[str, str] | None, digest: str) -> ProjectClaims | None:
+    """The claims of one project, its loans (each a :class:`~subsidy_engine.Loan` with a ``loan_id``), and
+    its enterprise's insurance policies and events (of the project, or of no project).
+
+    ``digest`` names the request (the hash a one-project portfolio of it carries). ``None`` when the
+    request is not one this path takes (see the module docstring): the batch path then answers. The items
+    are taken as a :class:`~subsidy_engine.QuoteRequest` guarantees them (the module docstring, "What it assumes").
+    """
+    if not _ordinary(project, project_loans, insurance, events, policy):
+        return None
+    chosen_years = _years(years)
+    parr = project_arrays([project])
+    project_id, enterprise_id = project.project_id, project.enterprise_id
+    ids = np.array([project_id], dtype=object)
+    ctx = _Context(
+        policy=policy, frames={}, kept_rows={}, problems=[],
+        notes=list(policy.notes),
+        read=(parr, {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)}, NO_REJECTIONS),
+        project_arrays=parr, projects={"project_id": ids},  # type: ignore[arg-type]  # the columns read
+        project_id_text=pa.array([project_id], pa.string()),
+        project_enterprise=pa.array([enterprise_id], pa.string()),
+        sources_of_project=None,  # type: ignore[arg-type]  # for the claims table, which this path does not build
+        loans=None, loan_project=np.zeros(len(project_loans), np.int64))  # type: ignore[arg-type]
+    rows, details, schedules = _Rows(), {}, {}
+    if project_loans:
+        arrays = arrays_from_loans(project_loans)
+        run = amortization.run(arrays, curve, rows=True, years=False)
+        if run.errors:
+            return None
+        by_year = subsidy_by_loan_year(amortization.schedule_arrays(arrays, run.out, run.segment_rate), arrays.periods,
+                                       policy)
+        loan_ids = np.array([x.loan_id for x in project_loans], dtype=object)
+        projections = _projections(loan_ids, run.projected_from)
+        subsidy = by_year.claim_rows(loan_ids[by_year.loan_of_year], by_year.loan_of_year, NO_REJECTIONS,
+                                     {"projections": projections})
+        if len(projections):  # as evaluate notes it, in the same place among the notes
+            ctx.notes.append(curve.projection_note(len(projections), min(projections.projected_from)))
+        details["interest_subsidy"] = subsidy
+        _add_subsidy(ctx, rows, subsidy, ctx.loan_project)
+        schedules = _schedules(project_loans, run, curve)
+    if insurance:
+        premium = premium_rows(insurance_arrays(insurance), {
+            "policy_id": _texts(x.policy_id for x in insurance), "enterprise_id": _texts(x.enterprise_id for x in insurance),
+            "project_id": _texts(x.project_id for x in insurance),
+            "product_field": _texts(x.product_field.value for x in insurance)}, NO_REJECTIONS, policy)
+        _add_premium(ctx, rows, details, premium)
+    if events:
+        grants = grant_rows(event_arrays(events), {
+            "event_id": _texts(x.event_id for x in events), "enterprise_id": _texts(x.enterprise_id for x in events),
+            "project_id": _texts(x.project_id for x in events)}, NO_REJECTIONS, policy)
+        _add_grants(ctx, rows, details, grants)
+    _add_investment(ctx, rows, details, rate_by_stage)
+    shown: list[ClaimRow] = []
+    if rows.parts and sum(part["year"].shape[0] for part in rows.parts):
+        sources = _funding_sources_of(project.industry_or_software, project.sector, project.district)
+        shown = _shown(rows, policy, parr, sources, project_id, enterprise_id, chosen_years)
+    provenance = _provenance(digest, policy, curve, rate_by_stage)
+    items = {("projects", project_id): project, **{("loans", x.loan_id): x for x in project_loans},
+             **{("insurance", x.policy_id): x for x in insurance}, **{("events", x.event_id): x for x in events}}
+    read: dict[tuple[str, str], dict[str, Any]] = {}  # each item's cells, made when the explanation asks
+
+    def item(table: str, _: str, item_id: str) -> dict[str, Any]:
+        if (table, item_id) not in read:
+            read[table, item_id] = cells(items[table, item_id])
+        return read[table, item_id]
+
+    facts = Facts(project_id=project_id, project=cells(project), rows=[r for r in shown if r.project_id == project_id],
+                  details=details, item=item, policy=policy,
+                  notes=ctx.notes, years=chosen_years, provenance=provenance)
+    not_paid = [(instrument, str(item), str(reason)) for part in _not_paid_columns(details)
+                for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),
+                                                                    part["item_id"].shape),
+                                                    part["item_id"], part["reason"])]
+    return ProjectClaims(rows=shown, not_paid=not_paid, notes=ctx.notes, provenance=provenance,
+                         schedules=schedules, facts=facts)
+
+
+def _shown(rows: _Rows, policy: Policy, parr: dict[str, np.ndarray], sources: str, project_id: str,
+           enterprise_id: str, years: tuple[int, ...] | None) -> list[ClaimRow]:
+    """Stacking over the parts, then the rows of ``years`` in the table's order (every row of the enterprise is
+    described by the project, the enterprise's only one here)."""
+    st = _stacking(rows, policy, parr, 1)
+    after = _stack(st, st.computed)
+    order = _shown_order(st, years)
+    money = [_yuan(values[order].tolist()) for values in (st.gross, *_cuts(st, after).values(), after[-1])]
+    instrument = [INSTRUMENTS[k] for k in st.instrument[order].tolist()]
+    item = st.item.take(pa.array(order)).to_pylist()
+    year = st.year[order].tolist()
+    measure = rows.column("measure")[order].tolist()
+    set_ids = [s.id for s in policy.sets]
+    parameter_set = [set_ids[k] for k in rows.column("set_index")[order].tolist()]
+    parameter = rows.column("parameter")[order].tolist()
+    own = st.has_project[order].tolist()  # else an item of the enterprise without a project: shown without one
+    return [ClaimRow(f"{instrument[k]}:{item[k]}:{year[k]}", project_id if own[k] else None, enterprise_id,
+                     measure[k], instrument[k],
+                     item[k], year[k], *(column[k] for column in money), sources, parameter_set[k], parameter[k])
+            for k in range(order.shape[0])]
+
+
+def _projections(loan_ids: np.ndarray, projected_from: np.ndarray) -> pd.DataFrame:
+    """``loan_id, projected_from`` of the loans priced partly on a projected LPR, as evaluate's ``projections``."""
+    projected = np.flatnonzero(projected_from >= 0)
+    if not projected.size:
+        return NO_PROJECTIONS
+    return pd.DataFrame({"loan_id": loan_ids[projected],
+                         "projected_from": [EPOCH + timedelta(days=int(d)) for d in projected_from[projected]]})
+
+
+def _schedules(loans: Sequence[Loan], run: amortization.KernelResult, curve: LprCurve) -> dict[str, Schedule]:
+    """Each loan's :class:`~subsidy_engine.Schedule`, cut from the kernel's one pass over them all."""
+    rate, opening, ptr, out = run.rate_units(), run.opening_fen(), run.row_ptr, run.out
+    provenance = Provenance.of(curve.digest, scenario=curve.projection_label)
+    schedules = {}
+    for j, loan in enumerate(loans):
+        lo, hi = int(ptr[j]), int(ptr[j + 1])
+        projected = int(run.projected_from[j])
+        schedules[loan.loan_id] = Schedule(  # type: ignore[attr-defined]
+            loan=loan, end_day=out.end_day[lo:hi], rate_units=rate[lo:hi], opening_fen=opening[lo:hi],
+            interest_fen=out.interest[lo:hi], principal_fen=out.principal[lo:hi],
+            projected_from=None if projected < 0 else date.fromordinal(EPOCH.toordinal() + projected),
+            provenance=provenance)
+    return schedules
+
+
+__all__ = ["ClaimRow", "ProjectClaims", "cells", "project_claims"]

@@ -1,0 +1,507 @@
+"""The reference amortization: plain Python, ``Decimal`` amounts, one loan at a time.
+
+This is the executable form of docs/conventions.md and the yardstick of the numba
+kernel (``kernels``): the tests prove them equal to the fen. It favours being
+obviously right over being fast.
+
+Rules, each rounding named (all half-up to the fen, applied where the amount
+is produced):
+
+* **Rate of a period** - the rate in force on the period's first day. A fixed
+  loan has one rate. A floating loan starts at the most recent LPR fixing on
+  or before the drawdown date plus the spread, and on each reset date (every
+  1 January, or every drawdown anniversary) takes the most recent fixing on or
+  before that date plus the spread; the new rate applies from the first
+  period that starts on or after the reset date (no period is split).
+* **Interest of a period** (*interest rounding*) - ``round(opening x rate x
+  fraction)`` where the fraction is ``1/12`` (``1/4`` quarterly) under the
+  ``monthly`` basis, whatever the period's days, and ``days/360``,
+  ``days/365`` or ``days_30_360/360`` under the day-count bases.
+* **Equal installment** (等額本息) - the payment ``M = P i (1+i)^m /
+  ((1+i)^m - 1)`` with the nominal period rate ``i = rate/12`` (``/4``) over
+  the ``m`` periods after the grace, *payment rounding* of the exact rational
+  value. It is computed when amortization starts and again whenever the rate
+  changes, over the remaining balance and periods. Principal of a period =
+  ``M - round(opening x i)``, kept within ``[0, opening]``; under the monthly
+  basis this is ``M - interest``, so payment = M. Under a day-count basis the
+  principal follows the same annuity and the interest is that of the actual
+  days, so the payment differs from ``M`` by the day-count difference.
+* **Equal principal** (等額本金) - principal per period ``round(P / m)``
+  (*principal rounding*), kept within the balance.
+* **Interest only** (先息後本) - no principal until the last period.
+* **Custom** - the plan's amounts (fractions are split to the fen by the
+  largest-remainder rule).
+* **Last period** - repays the whole remaining balance, so the balance ends
+  at exactly 0.00.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, localcontext
+
+from subsidy_engine.core.dates import add_months, days_30_360, days_actual, due_dates
+from subsidy_engine.core.money import div_half_up, fen_to_yuan, quantize_fen, rate_to_units
+from subsidy_engine.core.vocabulary import InterestBasis, Method, Reset
+from subsidy_engine.loans.contract import Loan
+from subsidy_engine.loans.schedule import ScheduleRow
+from subsidy_engine.params.lpr import LprCurve
+
+
+def reset_dates(loan: Loan, last_start: date) -> list[date]:
+    """Repricing dates of a floating loan that fall on or before ``last_start``."""
+    assert loan.floating is not None
+    dates: list[date] = []
+    start = loan.start_date
+    if loan.floating.reset is Reset.JANUARY:
+        year = start.year + 1
+        while (d := date(year, 1, 1)) <= last_start:
+            dates.append(d)
+            year += 1
+    else:
+        k = 1
+        while (d := add_months(start.year, start.month, 12 * k, start.day)) <= last_start:
+            dates.append(d)
+            k += 1
+    return dates
+
+
+def period_rates(loan: Loan, starts: list[date], curve: LprCurve | None) -> tuple[list[Decimal], bool]:
+    """The annual rate of each period and whether any came from a projection.
+
+    Raises :class:`~subsidy_engine.params.lpr.CoverageError` for a floating loan
+    whose drawdown or resets fall outside the curve's coverage.
+    """
+    if loan.annual_rate is not None:
+        return [loan.annual_rate] * len(starts), False
+    assert loan.floating is not None and curve is not None
+    spread, tenor = loan.floating.spread, loan.floating.tenor
+    fixing_dates = [loan.start_date, *reset_dates(loan, starts[-1])]
+    rates_at = []
+    for d in fixing_dates:
+        curve.check_covered(d, what=f"LPR {tenor} for the rate set on {d}")
+        rate = curve.rate(tenor, d) + spread
+        if rate < 0:
+            raise ValueError(f"floating: LPR {tenor} on {d} plus {loan.floating.spread_bp} bp is negative")
+        rates_at.append(rate)
+    projected = any(curve.is_projected(d) for d in fixing_dates)
+    return [rates_at[bisect_right(fixing_dates, s) - 1] for s in starts], projected
+
+
+def _annuity_payment_fen(balance_fen: int, rate_units: int, periods_per_year: int, periods: int) -> int:
+    """Payment rounding: ``round(B i (1+i)^m / ((1+i)^m - 1))`` from exact integers.
+
+    With ``i = r / D`` (``D = 1e10 x periods per year``) the payment is the
+    rational ``B r (D+r)^m / (D ((D+r)^m - D^m))``; a 60-digit Decimal could
+    not tell a half-fen tie of it, integers can.
+    """
+    if rate_units == 0:
+        return div_half_up(balance_fen, periods)
+    scale = 10**10 * periods_per_year
+    grown = (scale + rate_units) ** periods
+    numerator = balance_fen * rate_units * grown
+    denominator = scale * (grown - scale**periods)
+    return div_half_up(numerator, denominator)
+
+
+def _fraction(basis: InterestBasis, periods_per_year: int, start: date, end: date) -> tuple[int, int]:
+    """The period's share of a year as (numerator, denominator) integers.
+
+    Kept as two integers so that interest is ``opening x rate x num / den`` with
+    one division at the end: dividing first (75/360 = 0.2083...) would turn an
+    exact half-fen tie into 0.4999... and round it the wrong way.
+    """
+    if basis is InterestBasis.MONTHLY:
+        return 1, periods_per_year
+    if basis is InterestBasis.ACT_360:
+        return days_actual(start, end), 360
+    if basis is InterestBasis.ACT_365:
+        return days_actual(start, end), 365
+    return days_30_360(start, end), 360
+
+
+def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[ScheduleRow], bool]:
+    """Amortize ``loan`` the slow, plain way.
+
+    Returns the rows and whether any rate came from a projection.
+
+    >>> from subsidy_engine import Loan
+    >>> rows, _ = reference_schedule(Loan(principal="1000000", annual_rate="0.049",
+    ...                                   term_months=360, start_date="2024-01-15"))
+    >>> rows[0].payment, rows[0].interest, rows[0].principal
+    (Decimal('5307.27'), Decimal('4083.33'), Decimal('1223.94'))
+    """
+    n = loan.periods
+    ppy = loan.frequency.periods_per_year
+    ends = due_dates(loan.start_date, n, loan.frequency.months, loan.settlement_day)
+    starts = [loan.start_date, *ends[:-1]]
+    rates, projected = period_rates(loan, starts, curve)
+    grace = loan.grace_periods
+    method = loan.method
+    plan = loan.plan_fen
+
+    rows = []
+    balance = loan.principal_fen
+    payment_fen = 0  # equal installment's M
+    level_principal = 0  # equal principal's round(P / m)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for p in range(n):
+            rate, start, end = rates[p], starts[p], ends[p]
+            opening = fen_to_yuan(balance)
+            num, den = _fraction(loan.basis, ppy, start, end)
+            interest = quantize_fen(opening * rate * num / den)  # interest rounding
+            if p == n - 1:
+                principal_fen = balance
+            elif method is Method.CUSTOM:
+                assert plan is not None
+                principal_fen = plan[p]
+            elif p < grace or method is Method.INTEREST_ONLY:
+                principal_fen = 0
+            elif method is Method.EQUAL_PRINCIPAL:
+                if p == grace:
+                    level_principal = div_half_up(balance, n - grace)
+                principal_fen = min(level_principal, balance)
+            else:  # equal installment
+                if p == grace or rate != rates[p - 1]:
+                    payment_fen = _annuity_payment_fen(balance, rate_to_units(rate), ppy, n - p)
+                nominal = quantize_fen(opening * rate / ppy)
+                principal_fen = min(max(payment_fen - int(nominal * 100), 0), balance)
+            principal = fen_to_yuan(principal_fen)
+            closing = opening - principal
+            rows.append(ScheduleRow(
+                period=p + 1, start_date=start, end_date=end,
+                days=days_actual(start, end), annual_rate=rate,
+                opening_balance=opening, interest=interest, principal=principal,
+                payment=interest + principal, closing_balance=closing,
+            ))
+            balance -= principal_fen
+    return rows, projected
+
+
+@dataclass(frozen=True)
+class SubsidyRow:
+    """One period of an interest subsidy, every amount exact to the fen."""
+
+    period: int
+    interest: Decimal
+    gross: Decimal
+    subsidy: Decimal
+    cut_by_interest: Decimal
+    cut_by_annual_cap: Decimal
+    cut_by_lifetime_cap: Decimal
+    accrual: Decimal = Decimal(0)  # the exact amount before the subsidy rounding (reconcile reads it)
+
+
+def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> list[SubsidyRow]:  # noqa: ANN001
+    """The interest subsidy of each row, the plain way (rules: :mod:`subsidy_engine.measures.interest_subsidy`).
+
+    ``rule`` is an :class:`~subsidy_engine.measures.interest_subsidy.InterestSubsidyRule`.
+    """
+    from subsidy_engine.core.vocabulary import SubsidyForm
+
+    window_start, window_end = rule.window(loan.start_date)
+    ppy = loan.frequency.periods_per_year
+    out: list[SubsidyRow] = []
+    paid_in_year: dict[int, Decimal] = {}
+    paid_in_life = Decimal(0)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for r in rows:
+            lo = max(r.start_date, window_start)
+            hi = r.end_date if window_end is None else min(r.end_date, window_end)
+            inside = Decimal(max((hi - lo).days, 0)) / Decimal(r.days)
+            if rule.form is SubsidyForm.SHARE_OF_INTEREST:
+                accrual = r.interest * rule.share * inside
+            else:
+                num, den = _fraction(loan.basis, ppy, r.start_date, r.end_date)
+                if rule.form is SubsidyForm.RATE_GAP:
+                    base, factor = r.opening_balance, max(rule.benchmark_rate - r.annual_rate, Decimal(0))
+                else:
+                    factor = min(rule.points, r.annual_rate)
+                    base = (r.opening_balance if rule.form is SubsidyForm.POINTS_ON_BALANCE
+                            else loan.principal)
+                # multiply first, divide once: an exact half-fen tie stays a tie
+                accrual = base * factor * num * max((hi - lo).days, 0) / (den * r.days)
+            gross = quantize_fen(accrual)  # subsidy rounding
+            del inside
+            within_interest = min(gross, r.interest)
+            after_annual = within_interest
+            if rule.annual_cap is not None:
+                year = r.end_date.year
+                room = rule.annual_cap - paid_in_year.get(year, Decimal(0))
+                after_annual = min(within_interest, room)
+                paid_in_year[year] = paid_in_year.get(year, Decimal(0)) + after_annual
+            paid = after_annual
+            if rule.lifetime_cap is not None:
+                paid = min(after_annual, rule.lifetime_cap - paid_in_life)
+            paid_in_life += paid
+            out.append(SubsidyRow(
+                period=r.period, interest=r.interest, gross=gross, subsidy=paid,
+                cut_by_interest=gross - within_interest, cut_by_annual_cap=within_interest - after_annual,
+                cut_by_lifetime_cap=after_annual - paid, accrual=accrual))
+    return out
+
+
+def reference_premium_subsidy(policies, rule_for) -> list[dict[str, object]]:  # noqa: ANN001
+    """Premium subsidy claims the plain way (rules: :mod:`subsidy_engine.measures.premium_subsidy`).
+
+    ``policies`` are :class:`~subsidy_engine.measures.premium_subsidy.InsurancePolicy`;
+    ``rule_for(policy)`` gives the :class:`~subsidy_engine.measures.premium_subsidy.PremiumSubsidyRule`
+    in force on its start date.
+    """
+    rows: list[dict[str, object]] = []
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for policy in policies:
+            rule = rule_for(policy)
+            if policy.product_field not in rule.eligible_fields:
+                continue
+            years = policy.years if rule.max_years is None else min(policy.years, rule.max_years)
+            start = policy.start_date
+            for k in range(years):
+                begins = add_months(start.year, start.month, 12 * k, start.day)
+                recognised = policy.premium
+                if rule.premium_rate_cap is not None:
+                    recognised = min(recognised, rule.premium_rate_cap * policy.insured_amount)
+                rows.append({"policy_id": policy.policy_id, "enterprise_id": policy.enterprise_id,
+                             "policy_year": k + 1, "year": begins.year, "start_date": begins,
+                             "gross": quantize_fen(rule.share * recognised),  # premium subsidy rounding
+                             "cap": rule.annual_cap_per_enterprise})
+    rows.sort(key=lambda r: (r["enterprise_id"], r["year"], r["start_date"], r["policy_id"],
+                             r["policy_year"]))
+    paid_so_far: dict[tuple[object, object], Decimal] = {}
+    for r in rows:
+        key = (r["enterprise_id"], r["year"])
+        gross = r["gross"]
+        assert isinstance(gross, Decimal)
+        paid = gross
+        if r["cap"] is not None:
+            paid = max(min(gross, r["cap"] - paid_so_far.get(key, Decimal(0))), Decimal(0))  # type: ignore[operator]
+        paid_so_far[key] = paid_so_far.get(key, Decimal(0)) + paid
+        r["amount"] = paid
+    return rows
+
+
+def reference_event_grants(events, rules_for) -> tuple[dict[str, Decimal], dict[str, str]]:  # noqa: ANN001
+    """Grants per event the plain way (rules: :mod:`subsidy_engine.measures.grants`).
+
+    ``events`` are :class:`~subsidy_engine.measures.grants.Event`; ``rules_for(event)``
+    gives the :class:`~subsidy_engine.measures.grants.GrantRules` in force on its date.
+    Returns (grant by event_id, reason by event_id for events granted nothing).
+    """
+    grants: dict[str, Decimal] = {}
+    reasons: dict[str, str] = {}
+    granted_steps: set[tuple[str, str, str]] = set()
+    paid_by_enterprise: dict[str, Decimal] = {}
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for event in sorted(events, key=lambda e: (e.date, e.event_id)):
+            rules = rules_for(event)
+            if event.kind == "reits_issuance":
+                reits = rules.reits
+                if reits.mode == "flat":
+                    grants[event.event_id] = reits.flat_amount
+                elif event.amount_raised is None:
+                    reasons[event.event_id] = "share_of_raised mode needs amount_raised"
+                else:  # grant rounding, then the cap
+                    grants[event.event_id] = min(quantize_fen(reits.share_of_raised * event.amount_raised),
+                                                 reits.share_cap)
+                continue
+            tranche = rules.listing.tranches.get(event.venue, {}).get(event.stage)
+            step = (event.enterprise_id, event.venue, event.stage)
+            if tranche is None:
+                reasons[event.event_id] = "no tranche for this stage of this venue"
+            elif step in granted_steps:
+                reasons[event.event_id] = "this stage of this venue was already granted to the enterprise"
+            else:
+                granted_steps.add(step)
+                paid = paid_by_enterprise.get(event.enterprise_id, Decimal(0))
+                cap = rules.listing.lifetime_cap_per_enterprise
+                grant = tranche if cap is None else max(min(tranche, cap - paid), Decimal(0))
+                paid_by_enterprise[event.enterprise_id] = paid + grant
+                grants[event.event_id] = grant
+    return grants, reasons
+
+
+def reference_investment_subsidy(projects, rule) -> tuple[dict[str, dict[str, Decimal]], set[str]]:  # noqa: ANN001
+    """Investment subsidy the plain way (rules: :mod:`subsidy_engine.measures.investment`).
+
+    Returns (amounts by project_id: gross, amount; project_ids paid nothing).
+    """
+    from decimal import ROUND_FLOOR
+
+    from subsidy_engine.core.vocabulary import Domain, PlatformType
+
+    paid: dict[str, dict[str, Decimal]] = {}
+    unpaid: set[str] = set()
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for p in projects:
+            if p.platform_type is PlatformType.QUASI_OPERATING:
+                eligible = (p.free_service_obligation and p.expected_returns is not None
+                            and p.expected_returns < p.total_investment)
+            else:
+                eligible = p.platform_type is PlatformType.NONE and p.domain is Domain.PUBLIC
+            if not eligible:
+                unpaid.add(p.project_id)
+                continue
+            gross = quantize_fen(rule.rate_by_stage[p.stage] * p.eligible_investment)
+            amount = gross
+            if rule.ceiling_share_of_total_investment is not None:  # rounded down: never passed
+                ceiling = (rule.ceiling_share_of_total_investment * p.total_investment).quantize(
+                    Decimal("0.01"), rounding=ROUND_FLOOR)
+                amount = min(amount, ceiling)
+            cap = (rule.per_project_cap_compute_or_network if p.category == "compute_or_network"
+                   else rule.per_project_cap)
+            if cap is not None:
+                amount = min(amount, cap)
+            paid[p.project_id] = {"gross": gross, "amount": amount}
+    return paid, unpaid
+
+
+def reference_evaluate(projects, loans, insurance, events, policy, years=None, rate_by_stage=None,  # noqa: ANN001
+                       lpr=None) -> dict[tuple[str, str, int], dict[str, object]]:  # noqa: ANN001
+    """:func:`subsidy_engine.evaluate` the plain way, one item at a time, in Decimal.
+
+    ``projects``: :class:`~subsidy_engine.measures.investment.Project`; ``loans``:
+    triples ``(loan_id, project_id, Loan)``; ``insurance``: InsurancePolicy; ``events``:
+    Event; ``policy``: a :class:`~subsidy_engine.params.policy.Policy`. Returns, per
+    ``(instrument, item_id, year)``: project_id, enterprise_id, gross, each cut
+    and amount (the rules: :mod:`subsidy_engine.pipeline.evaluate`). The cuts, in order:
+    each instrument's own rules (``computed``); 從優不重複 on the whole-life
+    totals after them; then, on what is kept, the caps in one pass, claim by
+    claim in order of year, date, instrument, item id: each claim is paid the
+    least of its amount and its room under each cap over it (貼息 per enterprise
+    and year, 貼息 per project, the total cap as a share of the project's
+    investment), a room being the cap less what its group was paid before. The
+    cut is attributed to those caps in that order, each taking what its room
+    takes off beyond the caps before it.
+    """
+
+    order = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy")
+    by_project = {p.project_id: p for p in projects}
+    # an item without a project is described by its enterprise's project with the smallest id
+    first_project: dict[str, object] = {}
+    for p in sorted(projects, key=lambda p: p.project_id):
+        first_project.setdefault(p.enterprise_id, p)
+    claims: dict[tuple[str, str, int], dict[str, object]] = {}
+
+    def add(instrument, item_id, year, project_id, enterprise_id, day, gross, amount, set_id):  # noqa: ANN001
+        claims[(instrument, item_id, year)] = {
+            "project_id": project_id, "enterprise_id": enterprise_id, "day": day, "gross": gross,
+            "computed": amount, "amount": amount, "parameter_set": set_id,
+            "cut_by_most_favourable": Decimal(0), "cut_by_enterprise_cap": Decimal(0),
+            "cut_by_project_cap": Decimal(0), "cut_by_total_cap": Decimal(0)}
+
+    for loan_id, project_id, loan in loans:
+        parameters = policy.at(loan.start_date)
+        rows, _ = reference_schedule(loan, lpr)
+        per_year: dict[int, list[Decimal]] = {}
+        for r, s in zip(rows, reference_interest_subsidy(loan, rows, parameters.interest_subsidy_rule())):
+            total = per_year.setdefault(r.end_date.year, [Decimal(0), Decimal(0)])
+            total[0] += s.gross
+            total[1] += s.subsidy
+        for year, (gross, paid) in per_year.items():
+            if gross > 0:
+                add("interest_subsidy", loan_id, year, project_id, by_project[project_id].enterprise_id,
+                    loan.start_date, gross, paid, parameters.id)
+    premium_rows = reference_premium_subsidy(
+        insurance, lambda p: policy.at(p.start_date).premium_subsidy_rule())
+    insured = {p.policy_id: p for p in insurance}
+    for r in premium_rows:
+        p = insured[r["policy_id"]]  # type: ignore[index]
+        add("premium_subsidy", r["policy_id"], r["year"], p.project_id, r["enterprise_id"],
+            r["start_date"], r["gross"], r["amount"], policy.at(p.start_date).id)
+    granted, _ = reference_event_grants(events, lambda e: policy.at(e.date).grant_rules())
+    for e in events:
+        if e.event_id not in granted:
+            continue
+        rules = policy.at(e.date).grant_rules()
+        gross = granted[e.event_id] if e.kind == "reits_issuance" else rules.listing.tranches[e.venue][e.stage]
+        add("reits_grant" if e.kind == "reits_issuance" else "listing_grant", e.event_id, e.date.year,
+            e.project_id, e.enterprise_id, e.date, gross, granted[e.event_id], policy.at(e.date).id)
+    if rate_by_stage is not None:
+        for p in projects:
+            rule = policy.at(p.start_date).investment_subsidy_rule(rate_by_stage)
+            paid, _ = reference_investment_subsidy([p], rule)
+            if p.project_id in paid:
+                add("investment_subsidy", p.project_id, p.start_date.year, p.project_id, p.enterprise_id,
+                    p.start_date, paid[p.project_id]["gross"], paid[p.project_id]["amount"], policy.at(p.start_date).id)
+
+    # 從優不重複 first, on each instrument's whole-life total after its own rules: what a project gives up
+    # is cut before any cap, so it uses no room under one (a cap limits what is paid)
+    own_total: dict[tuple[str, str], Decimal] = {}
+    for (instrument, _, _), c in claims.items():
+        if c["project_id"] is not None:
+            own_total[(c["project_id"], instrument)] = own_total.get((c["project_id"], instrument), Decimal(0)) \
+                + c["computed"]
+    for (instrument, _, _), c in claims.items():
+        if c["project_id"] is None:
+            continue
+        groups = policy.at(by_project[c["project_id"]].start_date).parameters.stacking.most_favourable_only.value
+        mine = own_total.get((c["project_id"], instrument), Decimal(0))
+        for group in groups:
+            if instrument not in group or mine == 0:
+                continue
+            # the kept one: the largest total; of equal totals, the one named first in the group
+            kept = group[0]
+            for other in group[1:]:
+                if own_total.get((c["project_id"], other), Decimal(0)) > own_total.get((c["project_id"], kept),
+                                                                                      Decimal(0)):
+                    kept = other
+            if kept != instrument:
+                c["cut_by_most_favourable"] = c["amount"]
+                c["amount"] = Decimal(0)
+                break  # given up once is given up (an instrument may be in several groups)
+    # then the caps, on what is kept, in one pass: each claim is paid the least of its amount and its room
+    # under each cap over it, a room being the cap less what its group has been *paid* so far
+    def caps_over(key, c):  # noqa: ANN001
+        """(group, cap or None, cut column) of each cap over claim ``key``, in the order cuts are attributed."""
+        instrument, _, year = key
+        over = []
+        if instrument == "interest_subsidy":
+            rule = policy.at(c["day"]).parameters.interest_subsidy
+            over.append((("enterprise", c["enterprise_id"], year), rule.annual_cap_per_enterprise.value,
+                         "cut_by_enterprise_cap"))
+            if c["project_id"] is not None:
+                over.append((("project", c["project_id"]), rule.total_cap_per_project.value, "cut_by_project_cap"))
+        if c["project_id"] is not None:
+            project = by_project[c["project_id"]]
+            stacking = policy.at(project.start_date).parameters.stacking
+            if instrument in stacking.total_cap_instruments.value:
+                share = stacking.total_cap_share_of_investment.value
+                with localcontext() as ctx:
+                    ctx.prec = 60
+                    cap = (None if share is None else
+                           (share * project.total_investment).quantize(Decimal("0.01"), rounding="ROUND_FLOOR"))
+                over.append((("total", c["project_id"]), cap, "cut_by_total_cap"))
+        return over
+
+    paid_so_far: dict[object, Decimal] = {}
+    # one order for every cap: year, drawdown (or anchor) date, instrument, item id
+    for key in sorted(claims, key=lambda k: (k[2], claims[k]["day"], order.index(k[0]), k[1])):
+        c = claims[key]
+        c["instrument"] = key[0]
+        over = caps_over(key, c)
+        paid = c["amount"]
+        for group, cap, cut in over:
+            if cap is not None:
+                room = max(cap - paid_so_far.get(group, Decimal(0)), Decimal(0))
+                c[cut] = max(paid - room, Decimal(0))  # this cap's cut: what its room takes off beyond the others
+                paid = min(paid, room)
+        c["amount"] = paid
+        for group, _, _ in over:
+            paid_so_far[group] = paid_so_far.get(group, Decimal(0)) + paid
+    for c in claims.values():
+        project = by_project.get(c["project_id"]) or first_project.get(c["enterprise_id"])  # type: ignore[arg-type]
+        if project is None:
+            c["funding_sources"] = "gaojingjian_fund|sector_budget"
+        else:
+            municipal = ("gaojingjian_fund" if project.industry_or_software
+                         else "sector_budget" + (f":{project.sector}" if project.sector is not None else ""))
+            district = f"|district_matching:{project.district}" if project.district is not None else ""
+            c["funding_sources"] = municipal + district
+    return {k: v for k, v in claims.items() if years is None or k[2] in years}

@@ -1,0 +1,686 @@
+"""Command line: the finance bureau's budget simulation and the engine's parts.
+
+``simulate`` (the main job) evaluates and allocates a portfolio over a horizon,
+with an optional scenario and Monte Carlo over LPR paths, and writes its
+reports; ``explain`` shows one project's amounts clause by clause; ``validate``
+lists every problem of input files; ``reconcile`` checks a bank's 貼息 claims
+loan by loan; ``serve`` runs the portal's HTTP service (quotes); ``demo`` shows
+the parts one by one;
+``amortize`` amortizes a loan table of yours into CSV with exact amounts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import pandas as pd
+
+from subsidy_engine import __version__
+from subsidy_engine.budgeting.allocation import TIME_LIMIT, check_time_limit
+from subsidy_engine.core.dates import parse_date
+from subsidy_engine.core.messages import one_line
+from subsidy_engine.errors import PortfolioSchemaError, SubsidyEngineError
+from subsidy_engine.io.cells import Limits
+from subsidy_engine.io.files import demo_loans_path
+from subsidy_engine.loans.contract import Loan
+from subsidy_engine.loans.portfolio import PortfolioResult, amortize_portfolio
+from subsidy_engine.loans.schedule import amortize
+from subsidy_engine.params.lpr import LprCurve, load_lpr
+from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
+from subsidy_engine.reports.outputs import OutputFolder, write_csv
+
+if TYPE_CHECKING:
+    from subsidy_engine.params.budget import Budget
+    from subsidy_engine.params.policy import Policy
+    from subsidy_engine.pipeline.evaluate import Claims
+    from subsidy_engine.simulation.montecarlo import MonteCarlo
+    from subsidy_engine.simulation.scenario import MonteCarloSettings
+
+
+def _curve(args: argparse.Namespace) -> LprCurve:
+    """The LPR curve of ``--lpr`` and ``--hold-lpr-until``; a file or a date that cannot be read is a
+    ``ValueError`` of one line naming the option (the commands print it and exit 2)."""
+    curve = _history(args)
+    until = _hold_until(args)
+    if until is not None:
+        try:
+            curve = curve.hold_flat(until=until)
+        except ValueError as exc:
+            raise ValueError(f"--hold-lpr-until {until}: {one_line(exc)}") from None
+    return curve
+
+
+def _hold_until(args: argparse.Namespace) -> date | None:
+    """``--hold-lpr-until`` as a date (None when not given); a ``ValueError`` naming the option."""
+    if not args.hold_lpr_until:
+        return None
+    return parse_date(args.hold_lpr_until, "--hold-lpr-until")
+
+
+def _history(args: argparse.Namespace) -> LprCurve:
+    """The LPR data of ``--lpr`` (the bundled file without it); a ``ValueError`` naming the option."""
+    what = f"--lpr {args.lpr}" if args.lpr else "the bundled LPR file"
+    try:
+        curve = load_lpr(args.lpr)
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read the file ({exc.strerror or exc})") from None
+    except (ValueError, IndexError) as exc:  # IndexError: a header without fixings
+        text = " ".join(str(exc).split()) if isinstance(exc, ValueError) else "no fixings, only a header"
+        origin = str(Path(args.lpr)) if args.lpr else ""
+        # load_lpr's messages start with the file ("<file>: ..." or "<file>, line 3: ..."): named once
+        raise ValueError(f"{what}{text[len(origin):]}" if origin and text.startswith(origin)
+                         else f"{what}: {text}") from None
+    return curve
+
+
+def _print_sample_loan() -> None:
+    loan = Loan(principal="1000000", annual_rate="0.049", term_months=360, start_date="2024-01-15")
+    s = amortize(loan)
+    first, last = s.rows[0], s.rows[-1]
+    print("Sample loan: 1,000,000.00 at 4.90% over 360 months, equal installment (等額本息)")
+    print(f"  monthly payment        {first.payment:>14,}")
+    print(f"  period 1 interest      {first.interest:>14,}   principal {first.principal:,}")
+    print(f"  last payment           {last.payment:>14,}   (period {last.period}, balance {last.closing_balance})")
+    print(f"  total interest (real)  {s.total_interest:>14,}   the sum of the rounded rows")
+    print(f"  quoted, rounded M x n  {s.quoted_total_interest('rounded_payment'):>14,}")
+    print(f"  quoted, exact M x n    {s.quoted_total_interest('unrounded_payment'):>14,}")
+    print()
+
+
+def _report(result: PortfolioResult, total_rows: int, seconds: float) -> None:
+    print(f"Loans: {total_rows} in the table, {result.computed} computed, "
+          f"{result.rejections.row.nunique()} rejected ({seconds:.2f} s)")
+    if len(result.rejections):
+        print("Rejected rows (file_row: the row or line of the file; row: the 0-based position):")
+        print(result.rejections.to_string(index=False))
+    if len(result.projections):
+        print(f"{len(result.projections)} floating loans are priced partly from the projection "
+              f"'{result.provenance.scenario}' (first projected reset "
+              f"{min(result.projections.projected_from)}); these figures are a scenario, not data.")
+    if result.has_yearly and result.computed:
+        totals = result.yearly.groupby("year")[["interest", "principal"]].sum()
+        print("\nPortfolio interest and principal by calendar year of the due date (yuan):")
+        print(totals.to_string(formatters={c: "{:,}".format for c in totals.columns}))
+    p = result.provenance
+    print(f"\nengine {p.engine_version}; rate data and scenario sha256 {p.parameters_sha256[:16]}…")
+
+
+def _print_claims(curve: LprCurve, n_projects: int = 5_000) -> None:
+    from subsidy_engine.pipeline.evaluate import evaluate
+    from subsidy_engine.simulation.synthetic import portfolio
+
+    tables = portfolio(n_projects, seed=78)
+    started = time.perf_counter()
+    claims = evaluate(tables, years=range(2026, 2031), lpr=curve)
+    seconds = time.perf_counter() - started
+    print(f"\nClaims of a synthetic portfolio ({tables.source}: {len(tables.projects):,} projects, "
+          f"{len(tables.loans):,} loans, {len(tables.insurance):,} insurance policies, {len(tables.events):,} "
+          f"events), 2026-2030, under the bundled 78號 parameters ({seconds:.2f} s):")
+    by = claims.summary(("year", "measure")).pivot(index="year", columns="measure", values="amount")
+    by.columns = [f"measure {m}" for m in by.columns]
+    by["total"] = by.sum(axis=1)
+    print(by.fillna(0).to_string(formatters={c: "{:,}".format for c in by.columns}))
+    cuts = claims.summary(("instrument",))
+    print("Cuts by rule (yuan): " + "; ".join(
+        f"{name.removeprefix('cut_by_')} {cuts[name].sum():,}" for name in
+        ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
+         "cut_by_total_cap")))
+    print(f"{len(claims.rejections)} rejected rows; {len(claims.not_paid):,} items paid nothing (with reasons); "
+          f"{len(claims.projections):,} floating loans priced partly from the LPR projection.")
+    for note in claims.notes:
+        print(f"Note: {note}")
+    print("Illustrative parameters (official-analog or inferred, see schedules/policy-78.yaml): "
+          "these are simulations, not entitlements.")
+    print(f"engine {claims.provenance.engine_version}; inputs sha256 {claims.provenance.parameters_sha256[:16]}…")
+    _print_allocation(claims)
+
+
+def _print_allocation(claims: Claims) -> None:
+    from subsidy_engine.budgeting.allocation import allocate
+    from subsidy_engine.params.budget import load_budget
+
+    budget = load_budget()
+    started = time.perf_counter()
+    result = allocate(claims, budget, "waterfall")
+    seconds = time.perf_counter() - started
+    by = result.by_source.assign(kind=result.by_source.source_id.astype(str).str.split(":").str[0])
+    awarded = result.awards.groupby("year")["awarded"].sum()
+    print(f"\nAllocated to funding sources under the demo budget ({budget.path.rsplit('/', 1)[-1]}, "
+          f"{len(budget.sources)} sources, status {budget.file.status}), waterfall mode, library projects "
+          f"first ({seconds:.2f} s). Awarded by year (yuan): "
+          + "; ".join(f"{y} {v:,}" for y, v in awarded.items()))
+    kinds = {"gaojingjian_fund": "高精尖 fund", "sector_budget": "sector budgets", "district_matching": "districts"}
+    for kind, name in kinds.items():
+        rows = by[by.kind == kind].groupby("year")[["available", "awarded", "remaining"]].sum()
+        print(f"  {name:<15} " + "; ".join(f"{y}: {r.awarded:,} of {r.available:,}" for y, r in rows.iterrows()
+                                             if r.available or r.awarded))
+    print(f"{len(result.unfunded):,} claims not paid in full (Allocation.unfunded says why); "
+          f"total awarded {result.total_awarded:,} of {claims.total:,} claimed.")
+
+
+def _run(args: argparse.Namespace, path: Path) -> int:
+    from pyarrow import ArrowException
+
+    from subsidy_engine.io.cells import read_table_file
+
+    try:
+        curve = _curve(args)  # the options first: a bad one is named before the table is read
+        if path.is_dir():
+            raise ValueError(f"{path}: cannot read the loan table (it is a folder; give a CSV, Parquet or "
+                             ".xlsx file)")
+        try:
+            # cells as people's files hold them
+            read = read_table_file(path, id_column="loan_id", limits=_limits(args))
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read the loan table ({exc.strerror or exc})") from None
+        except (ArrowException, PortfolioSchemaError) as exc:
+            raise ValueError(f"cannot read the loan table: {one_line(exc)}") from None
+        table = read.frame
+        started = time.perf_counter()
+        result = amortize_portfolio(table, lpr=curve, output=args.output, strict=args.strict)
+    except (SubsidyEngineError, ValueError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    if len(result.rejections):  # the row the user's file shows, beside the 0-based position
+        result.rejections.insert(1, "file_row", read.rows[result.rejections["row"].to_numpy(dtype="int64")])
+    _report(result, len(table), time.perf_counter() - started)
+    if getattr(args, "out_dir", None):
+        try:
+            with OutputFolder(args.out_dir) as output:  # whole or not at all, formula-safe
+                if result.has_yearly:
+                    write_csv(result.yearly, output.path("yearly.csv"))
+                if result.has_schedule:
+                    write_csv(result.schedule, output.path("schedule.csv"))
+                write_csv(result.rejections, output.path("rejections.csv"))
+        except OSError as exc:
+            print(f"error: --out-dir {args.out_dir}: {one_line(exc)}", file=sys.stderr)
+            return 2
+        print(f"wrote {', '.join(sorted(output.names))} to {args.out_dir}")
+    return 1 if len(result.rejections) else 0
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    """The readers' limits, with the ``--limit NAME=VALUE`` options over the defaults."""
+    return Limits.parse(getattr(args, "limit", None))
+
+
+def _tables(args: argparse.Namespace) -> PortfolioTables:
+    from subsidy_engine.simulation.synthetic import portfolio
+
+    if args.portfolio:
+        tables = load_portfolio(args.portfolio, strict=getattr(args, "strict", False), limits=_limits(args))
+        if getattr(args, "strict", False) and len(tables.problems) and args.command != "simulate":
+            raise ValueError(f"--strict: {len(tables.problems)} problem(s) in {tables.source}; nothing computed "
+                             f"(subsidy-engine validate {tables.source} lists them)")
+        return tables
+    return portfolio(args.projects, seed=args.seed)
+
+
+def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables) -> tuple[str, bool]:
+    """``N of M rows rejected (projects 3 of 30, loans 5 of 22)``, and whether every row was."""
+    from subsidy_engine.pipeline.inputs import rejected_counts
+
+    sizes = tables.sizes()
+    counts = rejected_counts(problems, sizes)
+    total, rejected = sum(sizes.values()), sum(counts.values())
+    parts = ", ".join(f"{name} {n:,} of {sizes[name]:,}" for name, n in counts.items())
+    return f"{rejected:,} of {total:,} rows rejected ({parts})", total > 0 and rejected >= total
+
+
+def _problems_table(problems: pd.DataFrame) -> str:
+    """The problems as the user reads them: file, table, row, id, field, reason (no 0-based position)."""
+    shown = problems.drop(columns=["position"], errors="ignore").astype(object)
+    shown = shown.where(shown.notna(), "")
+    if "file" in shown and shown.file.nunique() == 1:  # one file: said once above the table
+        shown = shown.drop(columns="file")
+    return shown.to_string(index=False)
+
+
+
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from subsidy_engine.params.budget import load_budget
+    from subsidy_engine.params.policy import load_policy
+    from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, load_scenario
+    from subsidy_engine.simulation.simulate import Comparison, simulate, write_outputs
+
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
+    started = time.perf_counter()
+    try:
+        time_limit = check_time_limit(args.time_limit, "--time-limit")  # the options first
+        tables = _tables(args)
+        if args.strict and len(tables.problems):
+            print(f"error: --strict: {len(tables.problems)} problem(s) in {tables.source}; nothing computed:",
+                  file=sys.stderr)
+            print(_problems_table(tables.problems), file=sys.stderr)
+            return 2
+        years = tuple(range(args.start, args.start + args.years))
+        if args.years < 1:
+            raise ValueError(f"--years must be at least 1, not {args.years}")
+        policy, budget, rates = load_policy(), load_budget(args.budget), _rates(args.rates)
+        history = _history(args)
+        hold_until = _hold_until(args) or DEFAULT_HOLD_UNTIL
+        # the scenario and the Monte Carlo settings are checked before anything runs
+        scenario = load_scenario(args.scenario) if args.scenario else None
+        settings = scenario.file.monte_carlo if scenario is not None else None
+        if args.paths is not None:
+            settings = (settings or MonteCarloSettings()).with_paths(args.paths) if args.paths > 0 else None
+        if settings is not None and args.mode == "optimal":
+            raise ValueError("Monte Carlo runs the waterfall or merit mode: the optimal mode's linear program "
+                             "takes seconds per path (--paths 0 to run without it)")
+        baseline = simulate(tables, years, policy=policy, budget=budget, mode=args.mode,
+                            lpr=history.hold_flat(until=hold_until), rate_by_stage=rates, time_limit=time_limit)
+        rejections = baseline.claims.rejections
+        rejected, every = _rejected_text(rejections, tables)
+        if every:  # said first: a run of nothing but rejections is not a budget of zeros
+            with OutputFolder(args.out) as output:
+                write_csv(rejections, output.path("rejected_rows.csv"))
+            listed = output.final("rejected_rows.csv")
+            print(f"error: every row of the portfolio was rejected ({rejected}); nothing was computed. "
+                  f"The problems are listed in {listed} (subsidy-engine validate {tables.source} shows them)",
+                  file=sys.stderr)
+            return 2
+        say(f"{tables.source}: {len(tables.projects):,} projects; {years[0]}-{years[-1]}; budget "
+            f"{budget.id} ({budget.file.status}); mode {args.mode}; baseline in {time.perf_counter() - started:.2f} s")
+        say(_frame_text(baseline.by_year()))
+        empty = [int(r.year) for r in baseline.by_year().itertuples() if r.claimed == 0]
+        if empty and not len(rejections):
+            say(f"No claims in {', '.join(map(str, empty))}: every item of this portfolio is paid out before "
+                "(a scenario's growth adds the projects still to come).")
+        comparison, run_for_paths = None, baseline
+        inputs = (tables, policy, budget, [])
+        if scenario is not None:
+            grown, s_policy, s_budget = (scenario.portfolio(tables, years), scenario.policy(policy),
+                                         scenario.budget(budget))
+            other = simulate(grown, years, policy=s_policy, budget=s_budget, mode=args.mode,
+                             lpr=scenario.curve(history, hold_until), rate_by_stage=rates, label=scenario.id,
+                             time_limit=time_limit)
+            comparison, run_for_paths = Comparison(baseline, other), other
+            inputs = (grown, s_policy, s_budget, scenario.shifts_bp())
+            say(f"\nScenario {scenario.id}: {scenario.file.description or '(no description)'}")
+            say(_frame_text(comparison.by_year()[["year", "baseline_awarded", "scenario_awarded", "delta_awarded"]]))
+            drivers = comparison.drivers(5, existing_only=True)
+            if len(drivers):
+                say("Existing projects whose awards change most:")
+                say(_frame_text(drivers[["project_id", "district", "sector", "delta_awarded"]]))
+        mc = None
+        if settings is not None:
+            held = scenario.hold_until(hold_until) if scenario is not None else hold_until
+            mc = _monte_carlo(args, inputs, years, history, held, settings, rates, run_for_paths.label)
+            say(f"\nMonte Carlo ({settings.paths:,} LPR paths around {run_for_paths.label}, "
+                f"{mc.loans_repriced:,} floating loans repriced per path): yearly outlay")
+            say(_frame_text(mc.outlay_by_year()[["year", "p5", "p50", "p95"]]))
+            risk = mc.budget_at_risk()
+            uncertain = risk[(risk.p_cap_exceeded > 0) & (risk.p_cap_exceeded < 1)]
+            say(f"Budget at risk: {int((risk.p_cap_exceeded == 1).sum())} source-years exceeded on every path, "
+                f"{len(uncertain)} on some" + (": " + "; ".join(
+                    f"{r.source_id} {r.year} {r.p_cap_exceeded:.1%}" for r in uncertain.head(8).itertuples())
+                                                  if len(uncertain) else ""))
+        paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario)
+    except (SubsidyEngineError, ValueError, OSError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    for note in (*baseline.claims.notes, *baseline.allocation.notes):
+        say(f"Note: {note}")
+    if comparison is not None:
+        for note in comparison.scenario.allocation.notes:
+            say(f"Note: scenario {comparison.scenario.label}: {note}")
+    if len(rejections):  # printed even with --quiet: the run is incomplete, and exits 1
+        print(f"{rejected}: they are not in these figures. The list, with the row each is on: "
+              f"{Path(args.out) / 'rejected_rows.csv'} and report.xlsx, sheet 'rejected rows'", file=sys.stderr)
+    say(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - started:.1f} s; "
+        f"inputs sha256 {baseline.inputs_sha256[:16]}…")
+    if scenario is None:
+        from subsidy_engine.params.lpr import schedules_dir
+
+        say(f"A scenario, with Monte Carlo over LPR paths: subsidy-engine simulate --scenario "
+            f"{schedules_dir() / 'scenario-demo.yaml'} --paths 200")
+    return 1 if len(rejections) else 0
+
+
+def _frame_text(frame: pd.DataFrame) -> str:
+    """A table of exact amounts as text: thousands separated, a blank where a row has no amount."""
+    def is_money(column: pd.Series) -> bool:
+        given = [v for v in column if v is not None]
+        return bool(given) and all(isinstance(v, Decimal) for v in given)
+
+    def amount(value: Decimal | None) -> str:
+        return "" if value is None else f"{value:,}"
+
+    # formatted before printing: pandas hands a formatter no missing value, and would print "None"
+    shown = frame.copy()
+    for column in frame.columns:
+        if is_money(frame[column]):
+            shown[column] = frame[column].map(amount)
+    return shown.to_string(index=False)
+
+
+def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]],
+                 years: tuple[int, ...], history: LprCurve, hold_until: date, settings: MonteCarloSettings,
+                 rates: dict[str, str] | None, label: str) -> MonteCarlo:
+    """The Monte Carlo run, with a progress bar on a terminal (none with --quiet or when piped)."""
+    from tqdm import tqdm
+
+    from subsidy_engine.simulation.montecarlo import monte_carlo
+
+    tables, policy, budget, changes = inputs
+    with tqdm(total=settings.paths, desc="Monte Carlo paths", unit="path", file=sys.stderr,
+              disable=True if args.quiet else None, leave=False) as bar:
+        return monte_carlo(tables, years, policy=policy, budget=budget, history=history, changes=changes,
+                           settings=settings, hold_until=hold_until, rate_by_stage=rates,
+                           mode=args.mode, label=label, progress=lambda done: bar.update(done - bar.n))
+
+
+def _rates(text: str | None) -> dict[str, str] | None:
+    """``pilot=0.3,demonstration=0.2,promotion=0.1`` -> a dict (no rate is published, so none by default).
+
+    Read in full before anything runs, so that every command says the same of the same option: each
+    stage known and given once, every stage given, each rate a decimal fraction from 0 to 1 ("30%" is
+    0.30) in steps of at most 1e-10. A problem is a ``ValueError`` of one line naming ``--rates``.
+
+    >>> _rates("pilot=0.3, Demonstration=20%, promotion=0.1")
+    {'pilot': '0.3', 'demonstration': '0.20', 'promotion': '0.1'}
+    """
+    if text is None:
+        return None
+    from subsidy_engine.core.vocabulary import Stage
+    from subsidy_engine.params.rules import stage_rate
+
+    stages = ", ".join(s.value for s in Stage)
+    usage = f"give stage=rate for each of {stages}, e.g. --rates pilot=0.3,demonstration=0.2,promotion=0.1"
+    rates: dict[str, str] = {}
+    bad: list[str] = []
+    for part in text.split(","):
+        stage_text, equals, value_text = part.partition("=")
+        if not equals or not stage_text.strip():
+            raise ValueError(f"--rates {text!r}: {usage}")
+        given = f"--rates {stage_text.strip()}={value_text.strip()}"
+        try:
+            stage = Stage.parse(stage_text).value
+        except ValueError:
+            raise ValueError(f"--rates: {stage_text.strip()!r} is not a stage; {usage}") from None
+        if stage in rates:
+            raise ValueError(f"--rates: {stage} is given twice")
+        value = value_text.strip()
+        rates[stage] = value
+        if not value:
+            bad.append(f"{given}: no rate; {usage}")
+            continue
+        try:  # the rule's own reading, as a quote's rate_by_stage is read
+            rates[stage] = f"{stage_rate(value, given):f}"  # plain digits: 1E-10 as 0.0000000001
+        except ValueError as exc:
+            bad.append(str(exc))
+    if bad:  # every bad rate at once (issue 16, row 2)
+        raise ValueError("; ".join(bad))
+    missing = [s.value for s in Stage if s.value not in rates]
+    if missing:
+        raise ValueError(f"--rates: no rate for {'stage' if len(missing) == 1 else 'stages'} "
+                         f"{', '.join(map(repr, missing))}; {usage.split(', e.g.')[0]}")
+    return rates
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Every row that evaluating the portfolio would reject, at once; exit 0 when there is none, 1 when
+    there are, 2 when the portfolio or an option cannot be read at all.
+
+    The portfolio is evaluated (as simulate and explain evaluate it, with the same ``--lpr``,
+    ``--hold-lpr-until`` and ``--rates``) and its rejections listed: the tables' own problems, dates no
+    parameter set covers, and what each calculator refuses. A clean validate is then no rejection later.
+    """
+    from subsidy_engine.pipeline.evaluate import evaluate
+
+    try:
+        rates, curve = _rates(args.rates), _curve(args)  # the options first, before the portfolio is read
+        tables = load_portfolio(args.portfolio, strict=args.strict, limits=_limits(args))
+        claims = evaluate(tables, lpr=curve, rate_by_stage=rates)
+    except (SubsidyEngineError, ValueError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    problems = claims.rejections
+    counts = ", ".join(f"{n:,} {t}" for t, n in tables.sizes().items())
+    for note in claims.notes:
+        print(f"Note: {note}")
+    if problems.empty:
+        print(f"{args.portfolio}: {counts}; no problems found")
+        return 0
+    rejected, every = _rejected_text(problems, tables)
+    files = problems.file.unique()
+    where = f" in {files[0]}" if len(files) == 1 and files[0] else ""
+    print(f"{args.portfolio}: {counts}; {len(problems)} problems{where}; {rejected}"
+          + ("; every row is rejected" if every else "") + ":")
+    print(_problems_table(problems))
+    return 1
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from subsidy_engine.reports.xlsx import write_xlsx
+    from subsidy_engine.service.reconcile import read_bank_claims, reconcile, reconcile_totals
+
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
+    started = time.perf_counter()
+    try:
+        tables, curve = _tables(args), _curve(args)
+        if args.claims:
+            claims = read_bank_claims(args.claims, limits=_limits(args))
+            source = args.claims
+        else:
+            from subsidy_engine.simulation.synthetic import bank_claims
+
+            claims = bank_claims(tables, curve)
+            source = f"demo bank claims on {tables.source} (bank_note says what was planted)"
+        report = reconcile(claims, tables, lpr=curve)
+        totals = reconcile_totals(report)
+        out = Path(args.out)
+        shown = report.assign(bank_note=claims["bank_note"].to_numpy()) if "bank_note" in claims else report
+        if "row_numbers" in claims.attrs:  # the row the bank's file shows, beside the 0-based position
+            shown.insert(1, "file_row", pd.array(claims.attrs["row_numbers"][shown["row"].to_numpy(dtype="int64")],
+                                                dtype="Int64"))
+        with OutputFolder(out) as output:  # whole or not at all, formula-safe
+            write_csv(shown, output.path("reconcile.csv"))
+            write_xlsx(output.path("reconcile.xlsx"), {"rows": shown, "totals": totals})
+    except (SubsidyEngineError, ValueError, OSError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    say(f"{source}: {len(report):,} rows against {tables.source} ({time.perf_counter() - started:.2f} s)")
+    say(_frame_text(totals))
+    causes = report[report.status == "mismatch"].likely_cause.fillna("(none found)").value_counts()
+    if len(causes):
+        say("Mismatches by likely cause: " + "; ".join(f"{cause} {n}" for cause, n in causes.items()))
+    say(f"wrote {out / 'reconcile.csv'}, {out / 'reconcile.xlsx'}")
+    return 0 if (report.status == "match").all() else 1
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from zipfile import BadZipFile
+
+    from subsidy_engine.pipeline.evaluate import evaluate
+    from subsidy_engine.pipeline.explain import explain
+
+    def named(exc: Exception) -> ValueError:
+        """A portfolio file's problem, naming the file (or the --portfolio option) once."""
+        said = (f"cannot read {exc.filename or 'it'} ({exc.strerror or exc})" if isinstance(exc, OSError)
+                else one_line(exc))
+        folder = str(Path(args.portfolio))
+        return ValueError(f"--portfolio {said}" if said.startswith(folder) else said if folder in said
+                          else f"--portfolio {args.portfolio}: {said}")
+
+    try:
+        rates, curve = _rates(args.rates), _curve(args)  # the options first, before the portfolio is built
+        if args.years < 1:
+            raise ValueError(f"--years must be at least 1, not {args.years}")
+        try:
+            tables = _tables(args)
+        except (OSError, ValueError, KeyError, BadZipFile) as exc:  # a file that is not what its name says
+            if not args.portfolio:
+                raise
+            raise named(exc) from None
+        try:
+            claims = evaluate(tables, years=range(args.start, args.start + args.years), lpr=curve,
+                              rate_by_stage=rates)
+        except PortfolioSchemaError as exc:  # a table without its columns
+            if not args.portfolio:
+                raise
+            raise named(exc) from None
+        try:
+            text = explain(claims, args.project_id)
+        except KeyError as exc:  # no such project
+            raise ValueError(one_line(exc)) from None
+    except (SubsidyEngineError, ValueError) as exc:  # ValueError: pydantic's ValidationError
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="subsidy-engine", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"subsidy_engine {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def limit_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                       help="raise a reader's limit (repeatable): file_bytes, rows, columns, cell_chars, "
+                            "sheet_cells, part_bytes, inflate_ratio, table_bytes; see the README's limits and guarantees")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
+        p.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD",
+                       help="project the last LPR fixing unchanged until this date (an explicit, "
+                            "reported scenario); without it, resets beyond the data are rejected")
+        p.add_argument("--output", choices=("both", "schedule", "yearly"), default="yearly")
+        p.add_argument("--strict", action="store_true", help="fail on any bad row")
+        limit_option(p)
+
+    demo = sub.add_parser("demo", help="a sample loan and the bundled demo portfolio")
+    common(demo)
+    demo.set_defaults(hold_lpr_until="2045-12-31")
+    run = sub.add_parser("amortize", help="amortize a loan table (CSV or Parquet)")
+    run.add_argument("loans", type=Path)
+    run.add_argument("--out-dir", help="write yearly.csv / schedule.csv / rejections.csv here")
+    common(run)
+
+    def portfolio_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--portfolio", help="a folder of CSV/Parquet tables or an .xlsx workbook "
+                                           "(default: the seeded synthetic Beijing portfolio)")
+        p.add_argument("--projects", type=int, default=5_000, help="size of the synthetic portfolio (default 5000)")
+        p.add_argument("--seed", type=int, default=78)
+        p.add_argument("--start", type=int, default=2026, help="first calendar year (default 2026)")
+        p.add_argument("--years", type=int, default=5, help="horizon in calendar years (default 5)")
+        p.add_argument("--rates", help="investment-subsidy rate of every stage, a fraction from 0 to 1 or a "
+                                       "percentage, e.g. pilot=0.3,demonstration=20%%,promotion=0.1 "
+                                       "(78號 publishes none)")
+        p.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
+        p.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
+                       help="project the last LPR fixing unchanged until this date (an explicit, reported "
+                            "scenario; default 2045-12-31)")
+        p.add_argument("--strict", action="store_true",
+                       help="refuse a portfolio with any problem, set-aside column or sheet (exit 2, nothing "
+                            "computed) instead of computing the good rows")
+        limit_option(p)
+
+    sim = sub.add_parser("simulate", help="claims and their allocation per year, fund, measure and district")
+    portfolio_options(sim)
+    sim.add_argument("--budget", help="a budget YAML file (default: the bundled demo budget)")
+    sim.add_argument("--mode", choices=("waterfall", "merit", "optimal"), default="waterfall")
+    sim.add_argument("--time-limit", type=float, default=TIME_LIMIT, metavar="SECONDS",
+                     help=f"seconds the optimal mode's solver may take (default {TIME_LIMIT:g}); at the limit the "
+                          "awards keep the largest total without the fairness rule, or are the waterfall's, and "
+                          "a note says so")
+    sim.add_argument("--out", default="simulation", help="output folder (default ./simulation)")
+    sim.add_argument("--scenario", help="a scenario YAML file (LPR path, parameter overrides, budget changes, "
+                                        "growth, Monte Carlo); e.g. schedules/scenario-demo.yaml")
+    sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's; 0: none); "
+                                               "without a scenario, around the baseline")
+    sim.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress bar)")
+    exp = sub.add_parser("explain", help="every amount of one project, clause by clause")
+    exp.add_argument("project_id")
+    portfolio_options(exp)
+    rec = sub.add_parser("reconcile", help="check a bank's 貼息 claims loan by loan; name the likely cause of "
+                                           "each difference (exit 1 if any row is not a match)")
+    rec.add_argument("claims", nargs="?", help="CSV, .xlsx or Parquet: loan_id, period or from_date/to_date, "
+                                               "subsidy_claimed[, interest_charged] (default: demo claims)")
+    portfolio_options(rec)
+    rec.add_argument("--out", default="reconcile", help="output folder (default ./reconcile)")
+    rec.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    srv = sub.add_parser("serve", help="the portal's HTTP service: POST /quote, POST /explain, docs at /docs")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=8000)
+    # the service's limits (serve.py's docstring says what each bounds); not given: serve's own defaults
+    srv.add_argument("--max-body-bytes", type=int, help="the largest request body read; 413 above it "
+                                                         "(default 1,000,000)")
+    srv.add_argument("--read-timeout", type=float, help="seconds a request's head, or a pause in its body, may "
+                                                         "take; 408 or closed after (default 10)")
+    srv.add_argument("--body-timeout", type=float, help="seconds a whole request body may take; 408 after "
+                                                         "(default 30)")
+    srv.add_argument("--limit-concurrency", type=int, help="connections open at once; 503 beyond (default 64)")
+    val = sub.add_parser("validate", help="list every row of a portfolio that evaluating it would reject, at once "
+                                          "(exit 0: none, so simulate and explain reject nothing)")
+    val.add_argument("portfolio")
+    val.add_argument("--strict", action="store_true", help="count set-aside columns, sheets and files as problems")
+    val.add_argument("--rates", help="the investment-subsidy rates simulate will be given (see simulate --rates)")
+    val.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
+    val.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
+                     help="the LPR projection simulate will use (default 2045-12-31, as simulate's)")
+    limit_option(val)
+    args = parser.parse_args(argv)
+    try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try, not at exit
+        return code
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: before the renames the last set is kept; one held back until
+        # they are done comes once this run's set is in place: either way the manifest lists a whole set
+        print("interrupted: the output folder holds the last complete run (its manifest.json lists it)",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`... | head`): stop quietly, as a Unix filter does, not with a traceback;
+        # 141 is a shell's code for a pipe closed under the writer (128 + SIGPIPE), apart from 1 and 2
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    pd.set_option("display.width", 160)
+    if args.command == "demo":
+        try:
+            curve = _curve(args)
+        except ValueError as exc:
+            print(f"error: {one_line(exc)}", file=sys.stderr)
+            return 2
+        _print_sample_loan()
+        print(f"Demo portfolio {demo_loans_path().name}; floating loans use an explicit flat LPR "
+              f"projection to {args.hold_lpr_until} (the data ends {_history(args).coverage_end}).")
+        code = _run(args, demo_loans_path())
+        if code == 2:
+            return code
+        _print_claims(curve)
+        return 0  # the demo's loan table has rows rejected on purpose, to show the report
+    if args.command == "simulate":
+        return _simulate(args)
+    if args.command == "explain":
+        return _explain(args)
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "reconcile":
+        return _reconcile(args)
+    if args.command == "serve":
+        from subsidy_engine.service.serve import serve
+
+        limits = {name: getattr(args, name) for name in ("max_body_bytes", "read_timeout", "body_timeout",
+                                                          "limit_concurrency") if getattr(args, name) is not None}
+        serve(args.host, args.port, **limits)
+        return 0
+    return _run(args, args.loans)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,585 @@
+"""A bank's 貼息 claims, loan by loan, against the engine: :func:`reconcile`.
+
+A bank submits rows: ``loan_id``, either a ``period`` number or a date range
+(``from_date``, ``to_date``: the periods whose due date falls in it), the
+``subsidy_claimed`` and, optionally, the ``interest_charged``. Each row comes
+back with
+
+* ``status``: ``match`` (the claimed subsidy, and the interest if given, equal
+  the engine's to the fen), ``mismatch``, ``unknown_loan`` (not in the
+  portfolio) or ``invalid`` (the row, or the portfolio's loan row, cannot be
+  read; ``detail`` says why);
+* the claimed and computed amounts and ``diff = claimed - computed``;
+* for a mismatch, the ``likely_cause``: the first named alternative convention
+  that reproduces the bank's figures exactly, in this order (``detail`` shows
+  the figure and lists the other alternatives that also reproduce it):
+
+  ============================ ==================================================
+  ``rate used``                a floating loan priced at its drawdown rate, held;
+                               or repriced on the other reset date
+  ``interest basis``           act_360, act_365, 30_360 or monthly instead of
+                               the loan's own
+  ``rounding stage``           the subsidy rounded once over the claimed periods
+                               instead of per period; or truncated per period
+  ``period boundaries``        the range taken by period start dates instead of
+                               due dates; or the period before or after
+  ``a cap``                    without the annual cap or the lifetime cap
+  ``the window``               without the window's end; a year shorter or longer
+  ============================ ==================================================
+
+The computed figure is the engine's, exactly as :func:`subsidy_engine.evaluate`
+computes a loan's 貼息 before the cross-loan caps: the loan's schedule
+(:func:`subsidy_engine.amortize`) and the rule of the parameter set in force on
+its drawdown date (:func:`subsidy_engine.measures.interest_subsidy`: window, interest
+ceiling, annual and lifetime caps). The caps across an enterprise's or a
+project's loans (evaluate's steps 2-5) are not per period, so they are not part
+of a bank's per-period figure; :func:`subsidy_engine.explain` shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from subsidy_engine.core.columns import MONEY_TYPE
+from subsidy_engine.core.dates import parse_date
+from subsidy_engine.core.money import _shown, fen_to_yuan, to_decimal, whole_number
+from subsidy_engine.core.vocabulary import InterestBasis, Reset
+from subsidy_engine.errors import CoverageError, DateError, MoneyError
+from subsidy_engine.io.cells import DEFAULT_LIMITS, Limits, read_table_file
+from subsidy_engine.loans.contract import FloatingRate, Loan
+from subsidy_engine.loans.schedule import amortize
+from subsidy_engine.measures.interest_subsidy import interest_subsidy
+from subsidy_engine.params.lpr import EPOCH, LprCurve, epoch_days, load_lpr
+from subsidy_engine.params.policy import Policy, load_policy
+from subsidy_engine.params.rules import InterestSubsidyRule
+from subsidy_engine.pipeline.evaluate import _context
+from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
+from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
+
+STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
+REPORT_COLUMNS = ("row", "loan_id", "period", "from_date", "to_date", "interest_charged", "interest_computed",
+                  "subsidy_claimed", "subsidy_computed", "diff", "status", "likely_cause", "detail")
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e12")
+#: Loan fields that a table may give as digit text or whole floats (as evaluate reads them)
+WHOLE_NUMBER_FIELDS = ("term_months", "grace_months", "settlement_day")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One bank row, read."""
+
+    period: int | None
+    from_date: date | None
+    to_date: date | None
+    interest_charged: Decimal | None
+    subsidy_claimed: Decimal
+
+
+@dataclass(frozen=True)
+class _Periods:
+    """A loan's periods under one convention: numbers, start and due days (days since 1970-01-01) and
+    values per period (int64 fen, or exact Decimals from the reference)."""
+
+    period: np.ndarray
+    start_day: np.ndarray
+    end_day: np.ndarray
+    values: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.period.shape[0])
+
+    def pick(self, req: _Request, by: str = "end_date", shift: int = 0) -> np.ndarray:
+        """The periods a row asks about: its period number (shifted), or the range by due (or start) date."""
+        if req.period is not None:
+            return np.flatnonzero(self.period == req.period + shift)
+        days = self.end_day if by == "end_date" else self.start_day
+        assert req.from_date is not None and req.to_date is not None
+        return np.flatnonzero((days >= epoch_days(req.from_date)) & (days <= epoch_days(req.to_date)))
+
+    def total(self, name: str, index: np.ndarray) -> Decimal:
+        values = self.values[name][index]
+        if values.dtype == object:
+            return Decimal(sum(values, CENT * 0))
+        return fen_to_yuan(int(values.sum()))
+
+    def sums(self, index: np.ndarray) -> tuple[Decimal, Decimal]:
+        """Interest and subsidy of the periods ``index``."""
+        return self.total("interest", index), self.total("subsidy", index)
+
+    def day(self, k: int) -> date:
+        return EPOCH + timedelta(days=int(self.end_day[k]))
+
+
+@dataclass
+class _LoanCase:
+    """One loan of the portfolio: its contract, rule, curve, and its periods under each convention."""
+
+    loan: Loan
+    rule: InterestSubsidyRule
+    curve: LprCurve | None
+    cache: dict[str, _Periods | None]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def arrays(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
+               ) -> _Periods | None:
+        """The periods under a named variant (interest and subsidy in fen), computed once; None when the
+        variant cannot price the loan (``errors[name]`` says why)."""
+        if name not in self.cache:
+            try:
+                schedule = amortize(loan or self.loan, self.curve)
+                subsidy = interest_subsidy(schedule, rule or self.rule)
+                self.cache[name] = _Periods(np.arange(1, schedule.periods + 1), schedule.start_day.astype(np.int64),
+                                            schedule.end_day.astype(np.int64),
+                                            {"interest": schedule.interest_fen, "subsidy": subsidy.subsidy_fen})
+            except (CoverageError, ValueError, ArithmeticError) as exc:
+                self.cache[name] = None  # this convention cannot price the loan
+                self.errors[name] = " ".join(str(exc).split())
+        return self.cache[name]
+
+    def periods(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
+                ) -> pd.DataFrame | None:
+        """:meth:`arrays` as a table: ``period, start_date, end_date, interest, subsidy`` (Decimals)."""
+        p = self.arrays(name, loan, rule)
+        if p is None:
+            return None
+        return pd.DataFrame({"period": p.period, "start_date": [EPOCH + timedelta(days=int(d)) for d in p.start_day],
+                             "end_date": [p.day(k) for k in range(len(p))],
+                             "interest": [fen_to_yuan(v) for v in p.values["interest"].tolist()],
+                             "subsidy": [fen_to_yuan(v) for v in p.values["subsidy"].tolist()]})
+
+    def sums(self, req: _Request, name: str, loan: Loan | None = None, rule: InterestSubsidyRule | None = None
+             ) -> tuple[Decimal, Decimal] | None:
+        """Interest and subsidy of the periods ``req`` asks about, under a named variant (None: cannot price)."""
+        p = self.arrays(name, loan, rule)
+        return None if p is None else p.sums(p.pick(req))
+
+    def accruals(self) -> _Periods:
+        """The standard periods with each period's exact accrual before the subsidy rounding (the reference)."""
+        if "accruals" not in self.cache:
+            rows, _ = reference_schedule(self.loan, self.curve)
+            subsidy = reference_interest_subsidy(self.loan, rows, self.rule)
+
+            def column(values: list[Any]) -> np.ndarray:
+                out = np.empty(len(values), dtype=object)
+                out[:] = values
+                return out
+
+            self.cache["accruals"] = _Periods(
+                np.array([r.period for r in rows], np.int64), np.array([epoch_days(r.start_date) for r in rows]),
+                np.array([epoch_days(r.end_date) for r in rows]),
+                {"interest": column([r.interest for r in rows]), "accrual": column([s.accrual for s in subsidy]),
+                 "cut": column([s.gross - s.subsidy for s in subsidy])})
+        return self.cache["accruals"]  # type: ignore[return-value]
+
+
+Alternative = tuple[str, str, Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]]
+
+
+def _variant(name: str, **change: Any) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    """Recompute with the loan (``loan=``) or the rule (``rule=``) changed."""
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        if change.get("loan", {}).get("interest_basis") in (None, case.loan.basis) and "loan" in change:
+            return None  # the loan's own basis is the standard computation
+        loan = case.loan.model_copy(update=change["loan"]) if "loan" in change else None
+        rule = case.rule.model_copy(update=change["rule"]) if "rule" in change else None
+        if loan is not None:
+            loan = Loan.model_validate(loan.model_dump())  # re-derive defaults (e.g. the basis)
+        return case.sums(req, name, loan, rule)
+    return run
+
+
+def _drawdown_rate(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+    floating = case.loan.floating
+    if floating is None or case.curve is None:
+        return None
+    rate = case.curve.rate(floating.tenor, case.loan.start_date) + floating.spread
+    held = Loan.model_validate({**case.loan.model_dump(), "floating": None, "annual_rate": rate})
+    return case.sums(req, "rate: drawdown rate held", held)
+
+
+def _other_reset(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+    floating = case.loan.floating
+    if floating is None:
+        return None
+    other = Reset.ANNIVERSARY if floating.reset is Reset.JANUARY else Reset.JANUARY
+    loan = Loan.model_validate({**case.loan.model_dump(), "floating": FloatingRate(
+        tenor=floating.tenor, spread_bp=floating.spread_bp, reset=other)})
+    return case.sums(req, f"rate: reset {other.value}", loan)
+
+
+def _rounded(mode: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        accruals = case.accruals()
+        chosen = accruals.pick(req)
+        if len(chosen) == 0 or any(c != 0 for c in accruals.values["cut"][chosen]):
+            return None  # a cap or the interest ceiling cut these periods: rounding alone cannot say
+        interest, accrual = accruals.total("interest", chosen), accruals.values["accrual"][chosen]
+        if mode == "once":
+            return interest, Decimal(sum(accrual, Decimal(0))).quantize(CENT, ROUND_HALF_UP)
+        return interest, Decimal(sum((a.quantize(CENT, ROUND_FLOOR) for a in accrual), CENT * 0))
+    return run
+
+
+def _boundary(by: str = "end_date", shift: int = 0) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        if (req.period is None) != (shift == 0):
+            return None  # start dates are for ranges, neighbours for period numbers
+        p = case.arrays()
+        chosen = None if p is None else p.pick(req, by, shift)
+        return None if p is None or chosen is None or len(chosen) == 0 else p.sums(chosen)
+    return run
+
+
+def _window(years: int | None, label: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        current = case.rule.max_years
+        if current is None or (years is not None and not 1 <= current + years <= 100):
+            return None
+        rule = case.rule.model_copy(update={"max_years": None if years is None else current + years})
+        return case.sums(req, f"window: {label}", rule=rule)
+    return run
+
+
+def _cap(name: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        if getattr(case.rule, name) is None:
+            return None
+        return case.sums(req, f"cap: no {name}", rule=case.rule.model_copy(update={name: None}))
+    return run
+
+
+ALTERNATIVES: list[Alternative] = [
+    ("rate used", "the drawdown rate held (no reset)", _drawdown_rate),
+    ("rate used", "repriced on the other reset date", _other_reset),
+    *[("interest basis", f"interest basis {b.value}", _variant(f"basis {b.value}", loan={"interest_basis": b}))
+      for b in InterestBasis],
+    ("rounding stage", "the subsidy rounded once over the claimed periods", _rounded("once")),
+    ("rounding stage", "the subsidy truncated per period", _rounded("floor")),
+    ("period boundaries", "the range taken by period start dates", _boundary(by="start_date")),
+    ("period boundaries", "the period before", _boundary(shift=-1)),
+    ("period boundaries", "the period after", _boundary(shift=1)),
+    ("a cap", "without the annual cap", _cap("annual_cap")),
+    ("a cap", "without the lifetime cap", _cap("lifetime_cap")),
+    ("the window", "without the window's end", _window(None, "open")),
+    ("the window", "a window one year shorter", _window(-1, "shorter")),
+    ("the window", "a window one year longer", _window(1, "longer")),
+]
+
+
+def _cell(value: Any) -> Any:
+    """A table cell as the Loan model takes it, read as leniently as evaluate reads tables (batch)."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.tolist())
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, str) and not value.strip():
+        return None
+    if isinstance(value, (pd.Timestamp, np.datetime64)) or (isinstance(value, datetime)):
+        stamp = pd.Timestamp(value)
+        return stamp.date() if stamp == stamp.normalize() and stamp.tzinfo is None else value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, _LoanCase | str]:
+    """Each loan that evaluate evaluates, as a case; each loan it rejects, with evaluate's reason."""
+    ctx = _context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
+    out: dict[str, _LoanCase | str] = {}
+    reports = [p for p in ctx.problems if not p.empty and "table" in p]
+    for report in reports:
+        for r in report[report.table == "loans"].itertuples():
+            if r.id is not None and r.id == r.id and str(r.id) not in out:
+                out[str(r.id)] = f"the portfolio's loan row {r.row} is rejected: {r.field} {r.reason}"
+    for row in ctx.loans.astype(object).to_dict("records"):
+        loan_id = str(_cell(row.pop("loan_id", None)))
+        fields = {key: v for key, v in ((k, _cell(v)) for k, v in row.items()) if v is not None
+                  and key != "project_id"}
+        for key in WHOLE_NUMBER_FIELDS:  # files give "120" or "+120"; pandas gives 120.0 in a column with blanks
+            value = fields.get(key)
+            if isinstance(value, str) and (number := whole_number(value)) is not None:
+                fields[key] = number
+            elif isinstance(value, float) and value.is_integer():
+                fields[key] = int(value)
+        try:
+            tenor, spread = fields.pop("floating_tenor", None), fields.pop("floating_spread_bp", None)
+            reset = fields.pop("floating_reset", None)
+            if tenor is not None:
+                fields["floating"] = FloatingRate(tenor=tenor, spread_bp=spread,
+                                                  **({"reset": reset} if reset is not None else {}))
+            loan = Loan.model_validate(fields)
+            rule = policy.at(loan.start_date).interest_subsidy_rule()
+        except (ValueError, CoverageError, ArithmeticError) as exc:
+            text = " ".join(str(exc).split())
+            out[loan_id] = f"the portfolio's loan cannot be read: {text}"
+            continue
+        out[loan_id] = _LoanCase(loan, rule, curve, {})
+    return out
+
+
+def _day(value: Any, name: str) -> date:
+    """A calendar date from a date or a text YYYY-MM-DD (``_cell`` made a timestamp at midnight a date)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_date(value)
+        except DateError:
+            pass  # said as for any other value
+    raise ValueError(f"{name} {_shown(value)} is not a date (write YYYY-MM-DD)")
+
+
+def _read_row(row: dict[str, Any]) -> _Request | str:
+    """A bank row as a request, or why it is invalid."""
+    def blank(v: Any) -> bool:
+        return _cell(v) is None
+
+    try:
+        if blank(row.get("subsidy_claimed")):
+            return "subsidy_claimed is missing"
+        claimed = to_decimal(row["subsidy_claimed"], "subsidy_claimed", units=True)
+        interest = None if blank(row.get("interest_charged")) else to_decimal(row["interest_charged"],
+                                                                              "interest_charged", units=True)
+    except (MoneyError, ArithmeticError) as exc:
+        return str(exc)
+    for name, value in (("subsidy_claimed", claimed), ("interest_charged", interest)):
+        if value is not None and not Decimal(0) <= value <= MAX_AMOUNT:
+            return f"{name} {value} must be between 0 and 1e12 yuan"
+        if value is not None and value != value.quantize(CENT):
+            return f"{name} {value} must be an amount in fen (two decimals at most)"
+    period = None if blank(row.get("period")) else row["period"]
+    given = [not blank(row.get(c)) for c in ("from_date", "to_date")]
+    if (period is not None) == all(given) or any(given) != all(given):
+        return "give either period or both from_date and to_date"
+    if period is not None:
+        number = _whole(period)
+        if number is None:
+            return f"period {_cell(period)!r} is not a whole number"
+        period = number
+        if period < 1:
+            return f"period {period} must be at least 1"
+        return _Request(period, None, None, interest, claimed)
+    try:
+        start, end = (_day(_cell(row[name]), name) for name in ("from_date", "to_date"))
+    except ValueError as exc:
+        return str(exc)
+    if start > end:
+        return f"from_date {start} is after to_date {end}"
+    return _Request(None, start, end, interest, claimed)
+
+
+def reconcile(bank_claims: pd.DataFrame, portfolio: PortfolioTables | str | os.PathLike[str],
+              policy: Policy | None = None, *, lpr: LprCurve | None = None) -> pd.DataFrame:
+    """Check a bank's claimed 貼息, row by row, and name the likely cause of each difference.
+
+    Parameters
+    ----------
+    bank_claims : DataFrame
+        ``loan_id``, ``period`` or ``from_date`` and ``to_date``, ``subsidy_claimed``,
+        optionally ``interest_charged``. Amounts as text, Decimal or integers (not floats).
+    portfolio : PortfolioTables or path
+        Where the loans are (:func:`subsidy_engine.load_portfolio`).
+    policy : Policy, optional
+        The parameter file (the bundled defaults when None).
+    lpr : LprCurve, optional
+        For floating loans; extend it (``hold_flat``) to price resets past the data.
+
+    Returns
+    -------
+    DataFrame
+        One row per bank row, in its order: ``row`` (0-based), the request, ``interest_charged``,
+        ``interest_computed``, ``subsidy_claimed``, ``subsidy_computed``, ``diff``, ``status``,
+        ``likely_cause`` and ``detail``. Typed as every result of the API: the amounts exact
+        (Arrow decimal128(20, 2)), ``row`` and ``period`` int64, ``from_date`` and ``to_date`` date32,
+        the rest Arrow strings; a blank (an amount not given or not computed, a request field that is
+        not one) is a null.
+
+    Notes
+    -----
+    ``diff = subsidy_claimed - subsidy_computed``. A row matches when ``diff = 0`` and the
+    interest, if given, equals ``interest_computed``.
+
+    Examples
+    --------
+    >>> from subsidy_engine.simulation.synthetic import portfolio
+    >>> tables = portfolio(50, seed=3)
+    >>> loan = tables.loans.loan_id.iloc[0]
+    >>> claims = pd.DataFrame({"loan_id": [loan, "nope"], "period": [1, 1], "subsidy_claimed": ["1.00", "2.00"]})
+    >>> reconcile(claims, tables, lpr=load_lpr().hold_flat(date(2045, 12, 31)))[["loan_id", "status"]].values.tolist()
+    [['L0', 'mismatch'], ['nope', 'unknown_loan']]
+    """
+    tables = portfolio if isinstance(portfolio, PortfolioTables) else load_portfolio(portfolio)
+    policy = policy if policy is not None else load_policy()
+    curve = lpr if lpr is not None else load_lpr()
+    if "loan_id" not in bank_claims.columns or "subsidy_claimed" not in bank_claims.columns:
+        raise ValueError(f"bank claims need loan_id and subsidy_claimed columns, found {list(bank_claims.columns)}")
+    cases = _loan_cases(tables, policy, curve)
+    out = []
+    for k, row in enumerate(bank_claims.reset_index(drop=True).astype(object).to_dict("records")):
+        loan_id = row.get("loan_id")
+        record: dict[str, Any] = {"row": k, "loan_id": loan_id, "period": row.get("period"),
+                                  "from_date": row.get("from_date"), "to_date": row.get("to_date"),
+                                  "interest_charged": None, "interest_computed": None, "subsidy_claimed": None,
+                                  "subsidy_computed": None, "diff": None, "likely_cause": None, "detail": None}
+        out.append(record)
+        req = _read_row(row)
+        if isinstance(req, str):
+            record.update(status="invalid", detail=req)
+            continue
+        record.update(interest_charged=req.interest_charged, subsidy_claimed=req.subsidy_claimed)
+        case = cases.get(str(loan_id)) if loan_id is not None and loan_id == loan_id else None
+        if case is None:
+            record.update(status="unknown_loan", detail=f"loan {loan_id!r} is not in the portfolio")
+            continue
+        if isinstance(case, str):
+            record.update(status="invalid", detail=case)
+            continue
+        p = case.arrays()
+        if p is None:
+            record.update(status="invalid", detail=f"the engine cannot price this loan: "
+                                                   f"{case.errors.get('standard', 'unknown reason')}")
+            continue
+        chosen = p.pick(req)
+        if len(chosen) == 0:
+            where = (f"period {req.period} (the loan has {len(p)})" if req.period is not None
+                     else f"{req.from_date} to {req.to_date} (due dates {p.day(0)} to {p.day(len(p) - 1)})")
+            record.update(status="invalid", detail=f"no period of the loan is {where}")
+            continue
+        interest, subsidy = p.sums(chosen)
+        record.update(interest_computed=interest, subsidy_computed=subsidy, diff=req.subsidy_claimed - subsidy)
+        if subsidy == req.subsidy_claimed and req.interest_charged in (None, interest):
+            record.update(status="match")
+            continue
+        record["status"] = "mismatch"
+        found = [(cause, label, figures) for cause, label, alternative in ALTERNATIVES
+                 if (figures := alternative(case, req)) is not None and figures[1] == req.subsidy_claimed
+                 and req.interest_charged in (None, figures[0])]
+        if found:
+            cause, label, (alt_interest, alt_subsidy) = found[0]
+            also = "; also reproduced by: " + ", ".join(f[1] for f in found[1:]) if len(found) > 1 else ""
+            record.update(likely_cause=cause, detail=f"{label} gives subsidy {alt_subsidy:,}"
+                          + (f" and interest {alt_interest:,}" if req.interest_charged is not None else "")
+                          + f", the bank's figure{also}")
+        else:
+            record["detail"] = ("no single named convention reproduces the bank's figure"
+                                + (f"; the interest differs by {req.interest_charged - interest:,}"
+                                   if req.interest_charged not in (None, interest) else ""))
+    return _report_frame(out)
+
+
+MONEY_COLUMNS = ("interest_charged", "interest_computed", "subsidy_claimed", "subsidy_computed", "diff")
+TEXT_COLUMNS = ("loan_id", "status", "likely_cause", "detail")
+INT64_RANGE = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def _whole(value: Any) -> int | None:
+    """A bank row's period as given (as :func:`_read_row` reads it), or None: blank, or not a whole number."""
+    value = _cell(value)
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():  # NaN and infinities too
+            return None
+        number = int(value)
+    elif isinstance(value, (int, np.integer)):
+        number = int(value)
+    elif isinstance(value, Decimal):  # a typed cell
+        if not value.is_finite() or value != value.to_integral_value() or value.adjusted() > 18:
+            return None
+        number = int(value)
+    elif isinstance(value, str):  # the digit rule of every number typed as text: not "1_000", not "١٠"
+        found = whole_number(value)
+        if found is None:
+            return None
+        number = found
+    else:
+        return None
+    return number if INT64_RANGE[0] <= number <= INT64_RANGE[1] else None
+
+
+def _date_or_none(value: Any) -> date | None:
+    """A bank row's date as given, or None: blank, or not a date (``detail`` of an invalid row says why)."""
+    try:
+        value = _cell(value)
+        return None if value is None else _day(value, "_")
+    except ValueError:
+        return None
+
+
+def _report_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The report as typed columns, like every result of the API: money as exact decimal128(20, 2),
+    ``row`` and ``period`` as int64, the dates as date32, text as strings; a blank is a null.
+
+    The request is shown as read: a ``period`` or a date that is not one is null (``detail`` says why).
+    """
+    def column(values: list[Any], dtype: pa.DataType) -> pd.Series:
+        return pd.Series(pa.array(values, type=dtype), dtype=pd.ArrowDtype(dtype))
+
+    def text(value: Any) -> str | None:
+        value = _cell(value)
+        return None if value is None else str(value)
+
+    def values(name: str) -> list[Any]:
+        return [r[name] for r in records]
+
+    frame: dict[str, pd.Series] = {
+        "row": column(values("row"), pa.int64()),
+        "period": column([_whole(v) for v in values("period")], pa.int64()),
+        **{name: column([_date_or_none(v) for v in values(name)], pa.date32()) for name in ("from_date", "to_date")},
+        # amounts are read to the fen (two decimals at most) and computed in fen: quantize only rescales
+        **{name: column([None if v is None else v.quantize(CENT) for v in values(name)], MONEY_TYPE)
+           for name in MONEY_COLUMNS},
+        **{name: column([text(v) for v in values(name)], pa.string()) for name in TEXT_COLUMNS},
+    }
+    return pd.DataFrame({name: frame[name] for name in REPORT_COLUMNS})
+
+
+def _total(values: pd.Series) -> Decimal:
+    """The exact sum of an amount column, its blanks (None, NaN, pd.NA) left out."""
+    return Decimal(sum(values.dropna(), CENT * 0))
+
+
+def reconcile_totals(report: pd.DataFrame) -> pd.DataFrame:
+    """Per status: rows, subsidy claimed, computed and the difference (exact); then ``compared``, the rows
+    with a computed figure (match and mismatch), where ``diff = claimed - computed`` holds in total.
+
+    Rows without a computed figure (unknown_loan, invalid) show what was claimed and no computed amount.
+    """
+    rows = []
+    for status in (*STATUSES, "compared"):
+        part = report[report.status.isin(("match", "mismatch"))] if status == "compared" else \
+            report[report.status == status]
+        compared = status in ("match", "mismatch", "compared")
+        rows.append({"status": status, "rows": len(part), "subsidy_claimed": _total(part.subsidy_claimed),
+                     "subsidy_computed": _total(part.subsidy_computed) if compared else None,
+                     "diff": _total(part["diff"]) if compared else None})
+    return pd.DataFrame(rows)
+
+
+def read_bank_claims(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+    """A bank's claims from CSV (text cells), .xlsx (the first sheet with a ``loan_id`` header, cells as
+    typed: date cells are dates, numbers exact) or Parquet, as :mod:`subsidy_engine.io.cells` reads them.
+
+    The row number the user sees for each row is in ``attrs["row_numbers"]`` (Excel row, CSV line);
+    a file that cannot be read, or one past ``limits``, raises
+    :class:`~subsidy_engine.io.column_readers.PortfolioSchemaError` naming it.
+    """
+    table = read_table_file(path, id_column="loan_id", limits=limits)
+    frame = table.frame
+    frame.attrs["row_numbers"] = table.rows
+    frame.attrs["notes"] = list(table.notes)
+    return frame
+
+
+__all__ = ["ALTERNATIVES", "REPORT_COLUMNS", "STATUSES", "read_bank_claims", "reconcile", "reconcile_totals"]

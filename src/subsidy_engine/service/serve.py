@@ -1,0 +1,303 @@
+"""The portal's HTTP service: ``subsidy-engine serve`` (FastAPI), :func:`create_app`, :func:`serve`.
+
+Endpoints (OpenAPI documentation at ``/docs``, the schema at ``/openapi.json``):
+
+* ``POST /quote``: a :class:`~subsidy_engine.service.quote.QuoteRequest` in, a
+  :class:`~subsidy_engine.service.quote.QuoteResponse` out;
+* ``POST /explain``: the same request in, ``{"project_id", "explanation"}`` out;
+* ``GET /health``: the engine version and the parameter file's hash.
+
+Hostile input gets a 4xx with a clear message, never a 500, and costs a
+bounded amount of memory and time. The limits (defaults; each a parameter of
+:func:`create_app` or :func:`serve` and an option of ``subsidy-engine serve``):
+
+* **body size**: at most ``max_body_bytes`` (1,000,000 bytes). A
+  ``Content-Length`` above it is answered 413 before a byte of the body is
+  read; a body without one (chunked) is read piece by piece and answered 413
+  as soon as it passes the limit. No more than the limit is ever held, and the
+  connection is closed after a 413.
+* **body time**: each piece of the body must arrive within ``read_timeout``
+  (10 s) of the one before, and the whole body within ``body_timeout`` (30 s);
+  otherwise 408 and the connection is closed (a stalled or trickled upload is
+  not held).
+* **request head time**: the request line and headers must arrive within
+  ``read_timeout`` of the connection's opening or of the previous response on
+  it, otherwise the connection is closed; the head is at most 16 KB
+  (``h11_max_incomplete_event_size``, a 400 above). An idle kept-alive
+  connection is closed after 5 s (``timeout_keep_alive``).
+* **connections**: at most ``limit_concurrency`` (64) open at once; a request
+  beyond them is answered 503 at once.
+* **JSON**: strict (``NaN`` and ``Infinity`` refused), nested at most 32 deep,
+  at most 200,000 arrays and objects; then the request model's checks, whose
+  errors name the field (422).
+* **work**: the request's size is checked before any item is read: at most
+  100 loans, 100 insurance policies, 100 events, and 36,000 schedule periods
+  over all the loans (:data:`~subsidy_engine.service.quote.MAX_PERIODS`), a 422
+  otherwise; custom plans are read in linear integer arithmetic. A request at
+  the bounds is about a second of CPU. Parsing and computing run in worker
+  threads, so that the event loop keeps answering other clients meanwhile.
+* **ids** are normalised (Unicode NFC, spaces around trimmed) before the
+  duplicate check, and a control or format character in one is a 422 naming
+  the field (:func:`subsidy_engine.core.ids.normalise_id`).
+* **messages** are one line each and name the field, never a class of the
+  engine. An error of the engine on a valid request (e.g. a stage without a
+  rate) is a 422 too, with its text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from subsidy_engine.core.messages import validation_messages
+from subsidy_engine.core.provenance import engine_version
+from subsidy_engine.errors import CoverageError, RequestRefused
+from subsidy_engine.params.lpr import LprCurve
+from subsidy_engine.params.policy import Policy, load_policy
+from subsidy_engine.service.quote import QuoteRequest, QuoteResponse, quote
+
+if TYPE_CHECKING:
+    import uvicorn
+
+MAX_BODY_BYTES = 1_000_000
+#: Seconds between two pieces of a request (its head, or its body), and for a whole request head.
+READ_TIMEOUT = 10.0
+#: Seconds for a whole request body.
+BODY_TIMEOUT = 30.0
+#: Connections open at once (a request beyond them is answered 503).
+LIMIT_CONCURRENCY = 64
+#: Seconds an idle kept-alive connection is kept.
+KEEP_ALIVE = 5
+#: Bytes of a request line and headers.
+MAX_HEAD_BYTES = 16 * 1024
+MAX_DEPTH = 32
+MAX_CONTAINERS = 200_000
+
+
+def _refused(status: int, kind: str, message: str) -> RequestRefused:
+    return RequestRefused([{"loc": ["body"], "msg": message, "type": kind}], status=status, close=status != 422)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows; amounts are decimal strings or integers")
+
+
+def _depth(value: Any, limit: int) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise ValueError(f"the JSON is nested more than {limit} levels deep")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+async def _read_body(request: Request, max_bytes: int, read_timeout: float, body_timeout: float) -> bytes:
+    """The request's body, read piece by piece: a 413 as soon as it is (or says it will be) over ``max_bytes``,
+    a 408 when a piece takes more than ``read_timeout`` or the whole more than ``body_timeout``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+        raise _refused(413, "too_large", f"the request is {int(declared):,} bytes, more than the {max_bytes:,} "
+                                         "bytes allowed")
+    chunks: list[bytes] = []
+    size = 0
+    pieces = request.stream().__aiter__()
+    deadline = anyio.current_time() + body_timeout
+    while True:
+        wait = min(read_timeout, deadline - anyio.current_time())
+        with anyio.move_on_after(max(wait, 0)) as waited:
+            try:
+                chunk = await pieces.__anext__()
+            except StopAsyncIteration:
+                break
+            except ClientDisconnect:  # the client left mid-body: nothing to answer, and nothing to log as an error
+                raise _refused(400, "disconnected", "the client closed the connection before the body's end") \
+                    from None
+        if waited.cancelled_caught:
+            raise _refused(408, "timeout", f"the request's body did not arrive in time (a pause of more than "
+                                           f"{read_timeout:g} s, or more than {body_timeout:g} s in all)")
+        size += len(chunk)
+        if size > max_bytes:
+            raise _refused(413, "too_large", f"the request is more than the {max_bytes:,} bytes allowed")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(body: bytes, max_bytes: int) -> QuoteRequest:
+    """The request from its body (CPU work: called in a worker thread)."""
+    if len(body) > max_bytes:  # a caller that read the body some other way
+        raise _refused(413, "too_large", f"the request is {len(body):,} bytes, more than the {max_bytes:,} "
+                                         "bytes allowed")
+    if body.count(b"[") + body.count(b"{") > MAX_CONTAINERS:
+        raise RequestRefused([{"loc": ["body"], "msg": "the JSON has too many arrays and objects", "type": "too_large"}])
+    try:
+        data = json.loads(body, parse_constant=_refuse_constant)
+        _depth(data, MAX_DEPTH)
+    except RecursionError:
+        raise RequestRefused([{"loc": ["body"], "msg": f"the JSON is nested more than {MAX_DEPTH} levels deep",
+                            "type": "json_invalid"}]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestRefused([{"loc": ["body"], "msg": f"not valid JSON: {exc}", "type": "json_invalid"}]) from None
+    if not isinstance(data, dict):
+        raise RequestRefused([{"loc": ["body"], "msg": "the request is a JSON object with a project",
+                            "type": "json_invalid"}])
+    try:
+        return QuoteRequest.model_validate(data)
+    except ArithmeticError as exc:  # an amount beyond exact arithmetic, caught before it became a number
+        raise RequestRefused([{"loc": ["body"], "msg": f"an amount is out of range: {exc!r}",
+                            "type": "value_error"}]) from None
+    except ValidationError as exc:
+        raise RequestRefused([{"loc": ["body", *loc], "msg": msg, "type": kind}
+                           for loc, msg, kind in validation_messages(exc)]) from None
+
+
+def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
+               max_body_bytes: int = MAX_BODY_BYTES, read_timeout: float = READ_TIMEOUT,
+               body_timeout: float = BODY_TIMEOUT) -> FastAPI:
+    """The FastAPI application (the engine's parameters loaded once).
+
+    Parameters
+    ----------
+    policy, lpr : optional
+        The parameters and the LPR curve (the bundled ones by default).
+    max_body_bytes : int
+        The largest request body read (413 above it).
+    read_timeout, body_timeout : float
+        Seconds the body may pause between two pieces, and take in all (408 after either).
+    """
+    policy = policy if policy is not None else load_policy()
+    app = FastAPI(title="subsidy_engine", version=engine_version(),
+                  description="Quotes of 京經信發〔2021〕78號 for one project, exactly as the batch engine computes them.")
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema, with the request body (read by hand, below) described by QuoteRequest."""
+        from fastapi.openapi.utils import get_openapi
+
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            request_schema = QuoteRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(request_schema.pop("$defs", {}))
+            components["QuoteRequest"] = request_schema
+            for path in ("/quote", "/explain"):
+                schema["paths"][path]["post"]["requestBody"] = {"required": True, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/QuoteRequest"}}}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    async def request_of(request: Request) -> QuoteRequest:
+        body = await _read_body(request, max_body_bytes, read_timeout, body_timeout)
+        # in a worker thread: a megabyte of JSON and its models are CPU work, and other clients keep being served
+        return await run_in_threadpool(_parse, body, max_body_bytes)
+
+    @app.exception_handler(RequestRefused)
+    async def bad_request(_: Request, exc: RequestRefused) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": exc.errors},
+                            headers={"connection": "close"} if exc.close else None)
+
+    async def run(request: QuoteRequest) -> QuoteResponse:
+        try:  # in a worker thread: a quote is CPU work, and other clients keep being served
+            return await run_in_threadpool(quote, request, policy=policy, lpr=lpr)
+        except (CoverageError, ValueError, ArithmeticError) as exc:
+            message = " ".join(str(exc).split())
+            raise RequestRefused([{"loc": ["body"], "msg": message, "type": "value_error"}]) from None
+
+    refused = {422: {"description": "the request is not valid; detail names each field and why"},
+               413: {"description": "the body is larger than the service reads"},
+               408: {"description": "the body did not arrive in time"}}
+
+    @app.post("/quote", response_model=QuoteResponse, summary="Every amount of one project, with its explanation",
+              responses=refused)  # type: ignore[arg-type]
+    async def post_quote(request: Request) -> QuoteResponse:
+        return await run(await request_of(request))
+
+    @app.post("/explain", summary="One project's amounts in words", responses=refused)  # type: ignore[arg-type]
+    async def post_explain(request: Request) -> dict[str, str]:
+        parsed = await request_of(request)
+        return {"project_id": parsed.project.project_id, "explanation": (await run(parsed)).explanation}
+
+    @app.get("/health", summary="The engine version and the parameters in use")
+    async def health() -> dict[str, str]:
+        return {"engine_version": engine_version(), "policy": policy.name, "policy_sha256": policy.digest}
+
+    return app
+
+
+def _protocol(head_timeout: float) -> type:
+    """uvicorn's h11 protocol with a deadline on each request head.
+
+    uvicorn closes an idle kept-alive connection after ``timeout_keep_alive``, but each byte received restarts
+    that wait, and a new connection has none: a client sending its headers a byte at a time would hold a
+    connection (and a place under ``limit_concurrency``) for ever. Here the request line and headers must all
+    arrive within ``head_timeout`` of the connection's opening or of the previous response; the body is the
+    application's to time (:func:`create_app`).
+    """
+    import asyncio
+
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadDeadline(H11Protocol):
+        _head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._await_head()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._await_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+            super().connection_lost(exc)
+
+        def _await_head(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+            if self.cycle is None or self.cycle.response_complete:  # waiting for a head (not a pipelined one)
+                self._head_deadline = self.loop.call_later(head_timeout, self._head_late, self.cycle)
+
+        def _head_late(self, cycle: object) -> None:
+            if self.cycle is cycle and not self.transport.is_closing():  # no request has begun since
+                self.transport.close()
+
+    return HeadDeadline
+
+
+def server_config(app: Any, host: str = "127.0.0.1", port: int = 8000, *,
+                  limit_concurrency: int = LIMIT_CONCURRENCY, read_timeout: float = READ_TIMEOUT,
+                  keep_alive: int = KEEP_ALIVE, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for ``app``: the limits of the module's docstring (``options`` go to uvicorn as is)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, http=_protocol(read_timeout),
+                          limit_concurrency=limit_concurrency, timeout_keep_alive=keep_alive,
+                          h11_max_incomplete_event_size=MAX_HEAD_BYTES, **options)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, *, max_body_bytes: int = MAX_BODY_BYTES,
+          read_timeout: float = READ_TIMEOUT, body_timeout: float = BODY_TIMEOUT,
+          limit_concurrency: int = LIMIT_CONCURRENCY) -> None:
+    """Run the service until interrupted (``subsidy-engine serve``), with the limits of the module's docstring."""
+    import uvicorn
+
+    app = create_app(max_body_bytes=max_body_bytes, read_timeout=read_timeout, body_timeout=body_timeout)
+    uvicorn.Server(server_config(app, host, port, limit_concurrency=limit_concurrency,
+                                 read_timeout=read_timeout)).run()
+
+
+__all__ = ["BODY_TIMEOUT", "LIMIT_CONCURRENCY", "MAX_BODY_BYTES", "READ_TIMEOUT", "create_app", "serve",
+           "server_config"]

@@ -1,0 +1,1 @@
+"""Multi-year simulations, scenarios, Monte Carlo on the LPR, and synthetic portfolios."""

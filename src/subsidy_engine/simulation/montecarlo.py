@@ -1,0 +1,363 @@
+"""Monte Carlo over LPR paths: the spread of each year's outlay and the budget at risk.
+
+:func:`monte_carlo` draws ``paths`` random LPR paths around a scenario's own
+path (:class:`subsidy_engine.simulation.scenario.MonteCarloSettings`), evaluates and
+allocates the portfolio under each, and returns, per year, the distribution of
+what the funding sources pay, and per source and year the probability that its
+cap is exceeded.
+
+**The path model** (an assumption, reported with the results, status
+``inferred``): from the first fixing after the published data (the 20th of each
+month), the LPR moves each month by ``N(drift, sigma)`` basis points rounded to
+5 bp (the LPR is quoted in steps of 5 bp), both tenors by the same move, never
+below ``floor_pct``. The walk runs through December of the horizon's last year
+plus the longest 貼息 window (30 years if a parameter set has none), or to the
+LPR's ``hold_until`` if that comes first, and the last value holds after it.
+
+**A cap is exceeded** in a path when the claims that ask a source for a year's
+money (including the years of items it approved earlier) ask for more than it
+has that year (its cap plus what it carried in): some claim is then cut or
+passed on. The probability is the share of paths in which that happens.
+
+**How it stays fast.** Only the 貼息 of floating-rate loans whose subsidy
+window reaches past the LPR data depends on the path; everything else (fixed
+loans, insurance, grants, investment subsidies, and every order and cap of
+stacking and allocation) is computed once. Each path recomputes those loans'
+schedules and 貼息, the stacking cuts and the allocation kernel, the same code
+:func:`subsidy_engine.evaluate` and :func:`subsidy_engine.allocate` run; a test
+checks a path against the full pipeline to the fen. The optimal mode is not
+offered: its linear program takes seconds per path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from subsidy_engine.budgeting.allocation import Mode, _claims_for, _plan, _run_kernel
+from subsidy_engine.core.money import fen_to_yuan
+from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.errors import BudgetError
+from subsidy_engine.io import column_readers
+from subsidy_engine.kernels.calendar import add_years
+from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
+from subsidy_engine.params.budget import Budget
+from subsidy_engine.params.lpr import Fixing, LprCurve, epoch_days
+from subsidy_engine.params.policy import Policy
+from subsidy_engine.pipeline.evaluate import (
+    ATTRIBUTE_COLUMNS,
+    _add_loans,
+    _add_other_instruments,
+    _context,
+    _Rows,
+    _shown_order,
+    _stack,
+    _stacking,
+    _table,
+)
+from subsidy_engine.pipeline.inputs import PortfolioTables
+from subsidy_engine.simulation.scenario import MonteCarloSettings
+
+
+def fixing_dates(first_after: date, through: date) -> list[date]:
+    """The 20th of each month after ``first_after`` through ``through`` (publication days, unadjusted)."""
+    y, m = first_after.year, first_after.month
+    if first_after.day >= 20:
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    days = []
+    while date(y, m, 20) <= through:
+        days.append(date(y, m, 20))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return days
+
+
+def lpr_paths(history: LprCurve, changes: list[tuple[date, int, int]], settings: MonteCarloSettings,
+              through: date) -> tuple[list[date], np.ndarray, np.ndarray]:
+    """Fixing dates and the 1Y and 5Y LPR of each path on them, in bp (paths x dates).
+
+    The dates are the 20th of each month after the data, plus the scenario's change dates; a path
+    moves once a month, and never below ``floor_pct`` unless the scenario's own path is lower.
+
+    Examples
+    --------
+    >>> from subsidy_engine import load_lpr
+    >>> days, one, five = lpr_paths(load_lpr(), [], MonteCarloSettings(paths=3, seed=1), date(2027, 6, 30))
+    >>> days[0], len(days), one.shape, bool((one % 5 == 0).all())
+    (datetime.date(2026, 6, 20), 13, (3, 13), True)
+    """
+    monthly = fixing_dates(history.coverage_end, through)
+    # the scenario's change dates are fixings too, so that every path moves on the day the scenario does
+    days = sorted(set(monthly) | {when for when, _, _ in changes if history.coverage_end < when <= through})
+    grid = np.array(days, dtype="datetime64[D]")
+    last = history.fixings[-1]
+    base = np.array([[int(last.lpr_1y * 10_000)], [int(last.lpr_5y * 10_000)]], np.int64) + np.zeros(
+        (2, len(days)), np.int64)
+    for when, d1, d5 in changes:  # the scenario's own path
+        since = np.searchsorted(grid, np.datetime64(when, "D"))
+        base[0, since:] += d1
+        base[1, since:] += d5
+    rng = np.random.default_rng(settings.seed)
+    moves = rng.normal(float(settings.monthly_drift_bp), float(settings.monthly_sigma_bp),
+                       (settings.paths, len(monthly)))
+    walk = np.cumsum(np.rint(moves / 5).astype(np.int64) * 5, axis=1)
+    # on a change date between two publications, the walk stands where the last publication left it
+    month = np.searchsorted(np.array(monthly, dtype="datetime64[D]"), grid, side="right") - 1
+    walk = np.where(month >= 0, walk[:, np.maximum(month, 0)], 0) if len(days) else walk
+    floor = int(settings.floor_pct * 100)
+    # the floor bounds the random moves, not the scenario's own path
+    return days, np.maximum(base[0] + walk, np.minimum(base[0], floor)), np.maximum(
+        base[1] + walk, np.minimum(base[1], floor))
+
+
+@dataclass(frozen=True)
+class MonteCarlo:
+    """What :func:`monte_carlo` returns. Amounts are int64 fen arrays; the tables show yuan as Decimals.
+
+    Attributes
+    ----------
+    settings : MonteCarloSettings
+    years : tuple of int
+    source_ids : tuple of str
+    awarded_fen : ndarray (paths, sources, years)
+        What each source pays in each year, per path.
+    exceeded : ndarray of bool (paths, sources, years)
+        Whether the claims asking the source for that year's money asked for more than it had.
+    lpr_5y_bp : ndarray (paths, years)
+        The 5-year LPR of each path on the last fixing of each year (bp), to read the paths by.
+    loans_repriced : int
+        The floating loans recomputed in every path (the others do not depend on it).
+    provenance : Provenance
+    """
+
+    settings: MonteCarloSettings
+    years: tuple[int, ...]
+    source_ids: tuple[str, ...]
+    awarded_fen: np.ndarray
+    exceeded: np.ndarray
+    lpr_5y_bp: np.ndarray
+    loans_repriced: int
+    provenance: Provenance
+
+    def outlay_by_year(self) -> pd.DataFrame:
+        """Per year: the mean and the 5th, 50th and 95th percentiles of the total paid, and min and max.
+
+        Percentiles are amounts of actual paths (the lower of two neighbours), so exact to the fen.
+        """
+        total = self.awarded_fen.sum(axis=1)  # (paths, years)
+        rows = []
+        for k, year in enumerate(self.years):
+            values = np.sort(total[:, k])
+            rows.append({"year": year, "mean": _mean(values),
+                         **{f"p{q}": fen_to_yuan(int(np.quantile(values, q / 100, method="lower")))
+                            for q in (5, 50, 95)},
+                         "min": fen_to_yuan(int(values[0])), "max": fen_to_yuan(int(values[-1])),
+                         "lpr_5y_p50_pct": Decimal(int(np.quantile(self.lpr_5y_bp[:, k], 0.5, method="lower"))) / 100})
+        return pd.DataFrame(rows)
+
+    def budget_at_risk(self) -> pd.DataFrame:
+        """Per source and year: the probability that its cap is exceeded, and the 50th/95th percentile paid."""
+        n_sources, n_years = len(self.source_ids), len(self.years)
+        probability = self.exceeded.mean(axis=0)
+        rows = []
+        for s in range(n_sources):
+            for k in range(n_years):
+                paid = self.awarded_fen[:, s, k]
+                rows.append({"source_id": self.source_ids[s], "year": self.years[k],
+                             "p_cap_exceeded": round(float(probability[s, k]), 4),
+                             "awarded_p50": fen_to_yuan(int(np.quantile(paid, 0.5, method="lower"))),
+                             "awarded_p95": fen_to_yuan(int(np.quantile(paid, 0.95, method="lower")))})
+        return pd.DataFrame(rows)
+
+
+def _mean(values: np.ndarray) -> Decimal:
+    return (Decimal(int(values.sum(dtype=np.int64))) / values.shape[0] / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+class _Prepared:
+    """Everything that does not depend on the LPR path, computed once."""
+
+    def __init__(self, tables: PortfolioTables, policy: Policy, years: tuple[int, ...],
+                 rate_by_stage: dict[str, str] | None, budget: Budget, mode: Mode, curve: LprCurve) -> None:
+        self.policy, self.budget, self.mode = policy, budget, mode
+        ctx = _context(tables, policy)
+        loans = ctx.loans
+        sensitive = _path_dependent(loans, policy, curve.history_end)
+        rows = _Rows()
+        fixed, moving = np.flatnonzero(~sensitive), np.flatnonzero(sensitive)
+        if fixed.shape[0]:
+            _add_loans(ctx, rows, loans.take(fixed).reset_index(drop=True), ctx.loan_project[fixed],
+                       ctx.kept_rows["loans"][fixed], curve)
+        self.moving = loans.take(moving).reset_index(drop=True)
+        self.lowest_spread_bp = (int(pd.to_numeric(self.moving["floating_spread_bp"], errors="coerce").min())
+                                 if "floating_spread_bp" in self.moving and moving.shape[0]
+                                 and self.moving["floating_spread_bp"].notna().any() else 0)
+        start = sum(part["year"].shape[0] for part in rows.parts)
+        if moving.shape[0]:
+            structure = _add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
+                                   curve, keep_window=True)
+            # a loan that cannot be priced at all (its resets run past the LPR horizon...) is rejected in
+            # every path, as in evaluate: it leaves the loans that each path reprices
+            rejected = structure.rejections["row"].to_numpy(dtype=np.int64)
+            if rejected.shape[0]:
+                self.moving = self.moving.drop(index=np.unique(rejected)).reset_index(drop=True)
+        self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
+        _add_other_instruments(ctx, rows, {}, rate_by_stage)
+        if sum(part["year"].shape[0] for part in rows.parts) == 0:
+            raise ValueError("the portfolio has no claims to simulate")
+        self.stacking = _stacking(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
+        self.order = _shown_order(self.stacking, years)
+        table, attributes = _table(rows, ctx, self.stacking, _stack(self.stacking, self.stacking.computed),
+                                   self.order)
+        frame = pd.concat([table, attributes[[c for c in ATTRIBUTE_COLUMNS]]], axis=1)
+        self.claims = _claims_for(frame, budget, mode)
+        # the allocation reads claims in its own order: where each of its claims is in ``order``
+        found = pc.index_in(self.claims.claim_id, value_set=column_readers.arrow_text(table["claim_id"]))
+        self.to_allocation = np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
+        self.digest = hashlib.sha256(f"{tables.digest}|{policy.digest}|{curve.digest}|{rate_by_stage}|"
+                                     f"{budget.digest}|{mode}|{years}".encode()).hexdigest()
+
+    def run(self, curve: LprCurve | None) -> tuple[np.ndarray, np.ndarray]:
+        """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, under ``curve``."""
+        computed = self.stacking.computed
+        if curve is not None and self.part.stop > self.part.start:
+            subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=curve, window_rows=True)
+            amount = np.asarray(subsidy.columns["amount"], np.int64)[subsidy.internal["in_window"]]
+            if len(subsidy.rejections):  # a loan only this path cannot price: e.g. a rate of zero or less
+                first = subsidy.rejections.iloc[0]
+                raise ValueError(f"{curve.projection_label}: loan {first.loan_id}: {first.field} {first.reason} "
+                                 "(on this path only; raise monte_carlo.floor_pct if its rate went below zero)")
+            if amount.shape[0] != self.part.stop - self.part.start:
+                raise RuntimeError("a path changed which loan-years are claims: the path-independent rows "
+                                   "are wrong (report this with the scenario)")
+            computed = computed.copy()
+            computed[self.part] = amount
+        after_total = _stack(self.stacking, computed)[-1]
+        amount = after_total[self.order][self.to_allocation]
+        plan = _plan(replace(self.claims, amount=amount), self.budget, self.mode)
+        r = _run_kernel(plan)
+        n_sources, n_years = plan.cap.shape
+        cell = r.source * n_years + plan.row_year[r.row]
+        awarded = np.zeros(n_sources * n_years, np.int64)
+        np.add.at(awarded, cell, r.award)
+        asked = np.zeros(n_sources * n_years, np.int64)
+        np.add.at(asked, cell, r.asked)
+        exceeded = asked > (plan.cap + r.carried_in).ravel()
+        return awarded.reshape(n_sources, n_years), exceeded.reshape(n_sources, n_years)
+
+
+def _path_dependent(loans: pd.DataFrame, policy: Policy, history_end: date) -> np.ndarray:
+    """Floating loans whose 貼息 window may reach past the published LPR (so its rates can change)."""
+    n = len(loans)
+    floating = np.zeros(n, bool)
+    for column in ("floating_tenor", "floating"):
+        if column in loans.columns:
+            floating |= ~column_readers.blank_cells(loans[column])
+    if not floating.any():
+        return floating
+    start, missing = column_readers.date_column(loans["start_date"], "start_date", column_readers.Rejections(n))
+    start = np.where(missing, epoch_days(history_end), start)
+    years = np.array([-1 if s.parameters.interest_subsidy.max_years.value is None
+                      else s.parameters.interest_subsidy.max_years.value for s in policy.sets])[
+        policy.set_index(start)]
+    window_end = np.where(years >= 0, add_years(start, np.maximum(years, 0)), np.iinfo(np.int64).max)
+    return floating & (window_end > epoch_days(history_end))
+
+
+def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Policy, budget: Budget,
+                history: LprCurve, changes: list[tuple[date, int, int]], settings: MonteCarloSettings,
+                hold_until: date, rate_by_stage: dict[str, str] | None = None, mode: Mode = "waterfall",
+                label: str = "baseline", progress: Callable[[int], None] | None = None) -> MonteCarlo:
+    """Evaluate and allocate ``tables`` under ``settings.paths`` random LPR paths.
+
+    Parameters
+    ----------
+    tables, years, policy, budget, rate_by_stage, mode
+        As for :func:`subsidy_engine.simulate.simulate` (the scenario's, when one is run).
+    history : LprCurve
+        The published LPR data (no projection): the paths start after it.
+    changes : list of (date, 1Y bp, 5Y bp)
+        The scenario's own LPR changes (:meth:`Scenario.shifts_bp`); the paths move around them.
+    settings : MonteCarloSettings
+    hold_until : date
+        The last value of each path holds until this date.
+    progress : callable, optional
+        Called with the number of paths done after each path.
+
+    Returns
+    -------
+    MonteCarlo
+
+    Notes
+    -----
+    Path ``p``'s LPR on fixing date ``m`` is ``max(min(floor, L0 + S[m]), L0 + S[m] + W[p, m])`` with
+    ``W[p, m] = sum 5 round(e[p, j] / 5)`` over the monthly publications ``j`` up to ``m``,
+    ``e ~ N(drift, sigma)``, ``L0`` the last published fixing and ``S`` the scenario's shifts.
+
+    Examples
+    --------
+    >>> from subsidy_engine import load_budget, load_lpr, load_policy
+    >>> from subsidy_engine.simulation.synthetic import portfolio
+    >>> mc = monte_carlo(portfolio(300, seed=5), (2026, 2027, 2028), policy=load_policy(), budget=load_budget(),
+    ...                  history=load_lpr(), changes=[], settings=MonteCarloSettings(paths=20, seed=1),
+    ...                  hold_until=date(2045, 12, 31))
+    >>> mc.awarded_fen.shape, list(mc.outlay_by_year().columns[:4])
+    ((20, 27, 3), ['year', 'mean', 'p5', 'p50'])
+    """
+    if mode not in ("waterfall", "merit"):
+        raise ValueError(f"Monte Carlo runs the waterfall or merit mode, not {mode!r}: the optimal mode's "
+                         "linear program takes seconds per path")
+    if settings.paths < 1:
+        raise ValueError("Monte Carlo needs at least one path")
+    years = tuple(sorted(set(years)))
+    outside = [y for y in years if y not in budget.years]
+    if not years or outside:
+        raise BudgetError(f"years {outside or '(none)'} are not within budget {budget.id}'s years "
+                          f"{budget.years[0]}-{budget.years[-1]}")
+    longest = max((s.parameters.interest_subsidy.max_years.value or 30) for s in policy.sets)
+    # no rate after hold_until is asked for: loans that would need one are rejected, as in evaluate
+    through = min(date(years[-1] + longest, 12, 31), hold_until)
+    days, one, five = lpr_paths(history, changes, settings, through)
+    flat = history.with_projection([], until=hold_until, label=f"{label} (Monte Carlo structure)")
+    prepared = _Prepared(tables, policy, years, rate_by_stage, budget, mode, flat)
+    floor_bp = int(settings.floor_pct * 100)
+    if floor_bp + prepared.lowest_spread_bp <= 0:
+        raise ValueError(f"monte_carlo.floor_pct {settings.floor_pct}% with a floating loan's spread of "
+                         f"{prepared.lowest_spread_bp} bp gives a rate of zero or less: raise floor_pct above "
+                         f"{Decimal(-prepared.lowest_spread_bp) / 100}%")
+    n_sources, n_years = len(budget.sources), len(years)
+    year_index = [budget.years.index(y) for y in years]
+    awarded = np.zeros((settings.paths, n_sources, n_years), np.int64)
+    exceeded = np.zeros((settings.paths, n_sources, n_years), bool)
+    cache: dict[int, Decimal] = {}
+
+    def pct(bp: int) -> Decimal:
+        if bp not in cache:
+            cache[bp] = Decimal(bp) / 10_000
+        return cache[bp]
+
+    for p in range(settings.paths):
+        fixings = tuple(Fixing(d, pct(int(a)), pct(int(b)), "projected", f"{label} Monte Carlo path {p}")
+                        for d, a, b in zip(days, one[p], five[p]))
+        curve = LprCurve(history.fixings + fixings, coverage_end=hold_until, history_end=history.history_end,
+                         projection_label=f"{label} Monte Carlo path {p}")
+        paid, over = prepared.run(curve)
+        awarded[p], exceeded[p] = paid[:, year_index], over[:, year_index]
+        if progress is not None:
+            progress(p + 1)
+    last_fixing = [max((k for k, d in enumerate(days) if d.year <= y), default=-1) for y in years]
+    lpr_5y = np.stack([five[:, k] if k >= 0 else np.full(settings.paths, int(history.fixings[-1].lpr_5y * 10_000))
+                       for k in last_fixing], axis=1)
+    model = f"{settings.model_dump_json()}|changes={changes}|hold_until={hold_until}"
+    return MonteCarlo(settings, tuple(years), tuple(s.id for s in budget.sources), awarded, exceeded, lpr_5y,
+                      len(prepared.moving),
+                      Provenance.of(prepared.digest, model, scenario=f"{label}: Monte Carlo, {settings.paths} paths"))
+
+
+__all__ = ["MonteCarlo", "fixing_dates", "lpr_paths", "monte_carlo"]

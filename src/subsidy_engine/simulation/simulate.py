@@ -1,0 +1,376 @@
+"""The finance bureau's main job: what the policy costs per year, fund, measure and district.
+
+:func:`simulate` evaluates a portfolio's claims over a horizon of calendar years
+(:func:`subsidy_engine.evaluate`) and allocates them to the budget's funding
+sources (:func:`subsidy_engine.allocate`); :func:`write_outputs` writes the
+results to a folder:
+
+* ``summary.json``: ``engine_version``, ``inputs_sha256`` (the portfolio, the
+  parameter file, the LPR data and its projection, the rates, the budget and
+  the mode), the horizon, the notes (of the claims and of the allocation: the
+  optimal mode's time limit reached), and ``by_year_source`` rows
+  ``year, source_id, claimed, awarded, cap`` (amounts as decimal strings);
+* ``report.xlsx``: sheets ``summary`` (per year), ``by source``, ``by measure``,
+  ``by district``, ``project detail`` (per project and year) and ``rejected rows``.
+
+``claimed`` of a source is what its claims asked of it first: a part that one
+source does not pay in full and passes to the next is counted once, at the
+first source it asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from subsidy_engine.budgeting.allocation import TIME_LIMIT, Allocation, Mode, allocate
+from subsidy_engine.core.columns import money_fen
+from subsidy_engine.core.money import fen_to_yuan
+from subsidy_engine.errors import BudgetError
+from subsidy_engine.io import column_readers
+from subsidy_engine.params.budget import Budget, load_budget
+from subsidy_engine.params.lpr import LprCurve
+from subsidy_engine.params.policy import Policy, load_policy
+from subsidy_engine.pipeline.evaluate import Claims, evaluate
+from subsidy_engine.pipeline.inputs import PortfolioTables
+from subsidy_engine.reports.outputs import OutputFolder, write_csv
+from subsidy_engine.reports.xlsx import write_xlsx
+
+if TYPE_CHECKING:
+    from subsidy_engine.simulation.montecarlo import MonteCarlo
+    from subsidy_engine.simulation.scenario import Scenario
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Claims and their allocation over ``years``, with the tables a bureau reads."""
+
+    claims: Claims
+    allocation: Allocation
+    years: tuple[int, ...]
+    label: str = "baseline"
+    _by: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def inputs_sha256(self) -> str:
+        """The claims' inputs, the budget file and the mode (the allocation's provenance)."""
+        return self.allocation.provenance.parameters_sha256
+
+    @cached_property
+    def awards(self) -> pd.DataFrame:
+        """The awards with each claim's district and sector (computed once)."""
+        attributes = self.claims.attributes.assign(claim_id=self.claims.table.claim_id)[
+            ["claim_id", "district", "sector"]]
+        return self.allocation.awards.merge(attributes, on="claim_id", how="left")
+
+    def by_year_source(self) -> pd.DataFrame:
+        """``year, source_id, claimed, awarded, cap`` (claimed: counted at the first source asked)."""
+        return self._by_year_source.copy()
+
+    @cached_property
+    def _by_year_source(self) -> pd.DataFrame:
+        awards = self.allocation.awards
+        first_ask = awards[awards.source_id.notna()].drop_duplicates(["claim_id", "level"], keep="first")
+        claimed = first_ask.groupby(["year", "source_id"], observed=True)["claimed"].sum()
+        frame = self.allocation.by_source[["year", "source_id", "cap", "awarded"]].copy()
+        keys = pd.MultiIndex.from_arrays([frame.year, frame.source_id])
+        frame["claimed"] = claimed.reindex(keys, fill_value=ZERO).to_numpy()
+        return frame[["year", "source_id", "claimed", "awarded", "cap"]].sort_values(
+            ["year", "source_id"], kind="stable", ignore_index=True)
+
+    def by_year(self) -> pd.DataFrame:
+        """Per year: claimed (after evaluate's cuts), awarded, unfunded."""
+        return self._by_year.copy()
+
+    @cached_property
+    def _by_year(self) -> pd.DataFrame:
+        claimed = self.claims.table.groupby("year")["amount"].sum()
+        awarded = self.allocation.awards.groupby("year")["awarded"].sum()
+        frame = pd.DataFrame({"year": list(self.years)})
+        frame["claimed"] = [claimed.get(y, ZERO) for y in self.years]
+        frame["awarded"] = [awarded.get(y, ZERO) for y in self.years]
+        frame["unfunded"] = frame.claimed - frame.awarded
+        return frame
+
+    def by(self, column: str) -> pd.DataFrame:
+        """Per year and ``column`` (``measure``, ``district``...): claimed and awarded.
+
+        A claim part passed from one source to the next counts once in ``claimed`` (awards are in
+        the order the sources were asked, so its first row holds the whole part); ``(none)``
+        stands for claims without the attribute (e.g. no project, so no district).
+        """
+        if column not in self._by:  # the report and the comparison both ask for it
+            self._by[column] = self._by_column(column)
+        return self._by[column].copy()
+
+    def _by_column(self, column: str) -> pd.DataFrame:
+        awards = self.awards
+        if awards.empty:
+            return pd.DataFrame({"year": pd.Series(dtype=np.int32), column: pd.Series(dtype=object),
+                                 "claimed": pd.Series(dtype=object), "awarded": pd.Series(dtype=object)})
+        key = awards[column]
+        if not pd.api.types.is_integer_dtype(key):
+            key = key.astype(object).where(key.notna(), "(none)").astype(str)
+        frame = awards.assign(**{column: key})
+        first = ~frame.duplicated(["claim_id", "level"])
+        claimed = frame[first].groupby(["year", column], sort=True)["claimed"].sum()
+        awarded = frame.groupby(["year", column], sort=True)["awarded"].sum()
+        return pd.concat([claimed, awarded], axis=1).reset_index()[["year", column, "claimed", "awarded"]]
+
+
+def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range | tuple[int, ...], *,
+             policy: Policy | None = None, budget: Budget | None = None, mode: Mode = "waterfall",
+             lpr: LprCurve | None = None, rate_by_stage: dict[str, str] | None = None,
+             label: str = "baseline", time_limit: float = TIME_LIMIT) -> Simulation:
+    """Evaluate and allocate a portfolio over ``years``.
+
+    ``time_limit``: seconds the optimal mode's solver may take (:func:`subsidy_engine.allocate`; what it
+    decides at the limit is in ``allocation.notes``).
+
+    Examples
+    --------
+    >>> from subsidy_engine.simulation.synthetic import portfolio
+    >>> run = simulate(portfolio(300, seed=5), range(2026, 2031))
+    >>> run.by_year_source().columns.tolist()
+    ['year', 'source_id', 'claimed', 'awarded', 'cap']
+    >>> bool((run.by_year_source().awarded <= run.by_year_source().cap).all())
+    True
+    """
+    chosen = tuple(years)
+    budget = budget or load_budget()
+    outside = [y for y in chosen if y not in budget.years]
+    if outside:
+        raise BudgetError(f"years {outside} are beyond budget {budget.id}'s years {budget.years[0]}-"
+                          f"{budget.years[-1]}: shorten the horizon or give a budget that covers it")
+    claims = evaluate(portfolio, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr)
+    allocation = allocate(claims, budget, mode, time_limit=time_limit)
+    return Simulation(claims, allocation, chosen, label)
+
+
+def _money_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Amount columns as plain Decimal objects (sums of several runs add without Arrow's fixed scale)."""
+    return frame.astype({c: object for c in frame.columns if c not in keys})
+
+
+def _side_by_side(base: pd.DataFrame, other: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """``base`` and ``other`` joined on ``keys``: ``baseline_<v>``, ``scenario_<v>`` (0.00 where absent),
+    and ``delta_<v>`` for each value."""
+    left = _money_frame(base[keys + values], keys).rename(columns={v: f"baseline_{v}" for v in values})
+    right = _money_frame(other[keys + values], keys).rename(columns={v: f"scenario_{v}" for v in values})
+    merged = left.merge(right, on=keys, how="outer", sort=True)
+    for v in values:
+        for side in ("baseline", "scenario"):
+            column = merged[f"{side}_{v}"]
+            merged[f"{side}_{v}"] = column.where(column.notna(), ZERO)
+        merged[f"delta_{v}"] = merged[f"scenario_{v}"] - merged[f"baseline_{v}"]
+    return merged.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A scenario against the baseline: the deltas per year, source, measure and district, and their drivers.
+
+    Every ``delta_*`` is ``scenario - baseline``, exact.
+    """
+
+    baseline: Simulation
+    scenario: Simulation
+
+    def by_year(self) -> pd.DataFrame:
+        """``year``, then ``baseline_/scenario_/delta_`` of ``claimed`` and ``awarded``."""
+        return _side_by_side(self.baseline.by_year(), self.scenario.by_year(), ["year"], ["claimed", "awarded"])
+
+    def by_year_source(self) -> pd.DataFrame:
+        """``year, source_id``, then ``claimed``, ``awarded`` and ``cap`` of each run and their deltas."""
+        frames = [r.by_year_source().assign(source_id=lambda f: f.source_id.astype(str))
+                  for r in (self.baseline, self.scenario)]
+        return _side_by_side(*frames, ["year", "source_id"], ["claimed", "awarded", "cap"])
+
+    def by(self, column: str) -> pd.DataFrame:
+        """Per year and ``column`` (``measure``, ``district``...): claimed and awarded, each run and the deltas."""
+        return _side_by_side(self.baseline.by(column), self.scenario.by(column), ["year", column],
+                             ["claimed", "awarded"])
+
+    def drivers(self, top: int = 20, *, existing_only: bool = False) -> pd.DataFrame:
+        """The projects whose awards changed most (by the size of the change), over the horizon.
+
+        ``existing_only`` leaves out the scenario's new projects (growth), to see what the
+        other changes (rates, parameters, budget) do to the projects already in the portfolio.
+
+        ``project_id`` (an item without a project: ``enterprise <id>``), ``enterprise_id``,
+        ``district``, ``sector``, ``new`` (only in the scenario: growth), the awards of each run,
+        ``delta_awarded`` and ``share_of_delta`` (of the total change; ties by id).
+        """
+        projects = self._per_project
+        delta = projects.scenario_fen - projects.baseline_fen
+        total = int(delta.sum())  # of every project, so that the shares compare across lists
+        picked = projects.assign(delta=delta, size=delta.abs())
+        if existing_only:
+            picked = picked[~picked.new]
+        picked = picked.sort_values(["size", "project_id"], ascending=[False, True], kind="stable").head(top)
+        out = picked[["project_id", "enterprise_id", "district", "sector", "new"]].reset_index(drop=True)
+        for name, column in (("baseline_awarded", "baseline_fen"), ("scenario_awarded", "scenario_fen"),
+                             ("delta_awarded", "delta")):
+            out[name] = [fen_to_yuan(int(v)) for v in picked[column]]
+        out["share_of_delta"] = [(Decimal(int(d)) / total).quantize(Decimal("0.0001")) if total else None
+                                 for d in picked.delta]
+        return out
+
+    @cached_property
+    def _per_project(self) -> pd.DataFrame:
+        """Per project (or enterprise, for items without one): awards of each run in fen, and who it is."""
+        sides = []
+        for run in (self.baseline, self.scenario):
+            awards = run.awards
+            key = _item_key(awards)
+            encoded = pc.dictionary_encode(key)
+            codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+            fen = np.zeros(len(encoded.dictionary), np.int64)
+            np.add.at(fen, codes, money_fen(awards.awarded))
+            first = np.unique(codes, return_index=True)[1]
+            sides.append(pd.DataFrame({"project_id": encoded.dictionary.to_numpy(zero_copy_only=False), "fen": fen,
+                                       **{c: awards[c].astype(object).to_numpy()[first]
+                                          for c in ("enterprise_id", "district", "sector")}}))
+        base, other = sides
+        merged = base.merge(other, on="project_id", how="outer", suffixes=("_b", "_s"))
+        # new: a project (or enterprise) the baseline's portfolio does not have (the scenario's growth)
+        tables = self.baseline.claims.portfolio
+        known = [column_readers.arrow_text(tables.projects.project_id)] + [
+            pc.binary_join_element_wise("enterprise ", column_readers.arrow_text(getattr(tables, name).enterprise_id), "")
+            for name in ("projects", "insurance", "events") if "enterprise_id" in getattr(tables, name)]
+        found = pc.is_in(pa.array(merged.project_id.to_numpy(dtype=object), pa.string()),
+                         value_set=pc.drop_null(pa.concat_arrays([pc.cast(k, pa.string()) for k in known])))
+        out = pd.DataFrame({"project_id": merged.project_id,
+                            "baseline_fen": merged.fen_b.fillna(0).astype(np.int64),
+                            "scenario_fen": merged.fen_s.fillna(0).astype(np.int64),
+                            "new": ~np.asarray(found.to_numpy(zero_copy_only=False), bool)})
+        for c in ("enterprise_id", "district", "sector"):
+            out[c] = merged[f"{c}_s"].where(merged[f"{c}_s"].notna(), merged[f"{c}_b"])
+        return out
+
+
+def _item_key(frame: pd.DataFrame) -> pa.Array:
+    """Each row's project, or ``enterprise <id>`` for an item without one (Arrow text)."""
+    project, enterprise = column_readers.arrow_text(frame.project_id), column_readers.arrow_text(frame.enterprise_id)
+    return pc.if_else(pc.is_null(project), pc.binary_join_element_wise("enterprise ", enterprise, ""), project)
+
+
+def _text(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows for JSON: amounts as decimal strings, numpy scalars as Python ones."""
+    return [{k: _text(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
+def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: Comparison | None = None,
+                  monte_carlo: MonteCarlo | None = None, scenario: Scenario | None = None,
+                  charts: bool = True) -> list[Path]:
+    """Write ``summary.json``, ``report.xlsx`` and the PNG charts to ``out``; return the paths written.
+
+    ``run`` is the baseline. With ``comparison`` (and its ``scenario``), the scenario's results and the
+    deltas are added; with ``monte_carlo``, the outlay distribution and the budget at risk.
+    """
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    claims, allocation = run.claims, run.allocation
+    summary: dict[str, object] = {
+        "engine_version": allocation.provenance.engine_version,
+        "inputs_sha256": run.inputs_sha256,
+        "portfolio": claims.portfolio.source,
+        "budget": {"id": allocation.budget.id, "path": allocation.budget.path, "status": allocation.budget.file.status},
+        "mode": allocation.mode,
+        "years": list(run.years),
+        "lpr_projection": claims.provenance.scenario,
+        "notes": [*claims.notes, *allocation.notes],
+        "rejected_rows": int(len(claims.rejections)),
+        "by_year": _records(run.by_year()),
+        "by_year_source": _records(run.by_year_source()),
+    }
+    # every assumption the figures rest on (a projected LPR, an open-ended parameter file, a solver's time
+    # limit), in the report as in summary.json: a reader of the workbook alone sees them too
+    notes = pd.DataFrame({"run": run.label, "note": summary["notes"]}, columns=["run", "note"])
+    sheets = {"summary": run.by_year(), "notes": notes, "by source": allocation.by_source, "by measure": run.by("measure"),
+              "by district": run.by("district"), "project detail": _project_detail(run),
+              "rejected rows": claims.rejections}
+    if comparison is not None:
+        other = comparison.scenario
+        summary["scenario"] = {
+            "id": other.label, "path": scenario.path if scenario else None,
+            "sha256": scenario.digest if scenario else None,
+            "description": scenario.file.description if scenario else "",
+            "inputs_sha256": other.inputs_sha256, "portfolio": other.claims.portfolio.source,
+            "budget": other.allocation.budget.path, "lpr_projection": other.claims.provenance.scenario,
+            "rejected_rows": int(len(other.claims.rejections)),
+            "notes": list(other.allocation.notes),
+            "by_year_source": _records(other.by_year_source()),
+            "deltas_by_year": _records(comparison.by_year()),
+            "drivers": _records(comparison.drivers(20)),
+            "drivers_existing_projects": _records(comparison.drivers(20, existing_only=True)),
+        }
+        sheets["notes"] = pd.concat([notes, pd.DataFrame({"run": other.label, "note": [
+            *other.claims.notes, *other.allocation.notes]}, columns=["run", "note"])], ignore_index=True)
+        sheets |= {"scenario summary": comparison.by_year(), "scenario by source": comparison.by_year_source(),
+                   "scenario by measure": comparison.by("measure"),
+                   "scenario by district": comparison.by("district"),
+                   "scenario drivers": pd.concat([comparison.drivers(20).assign(list="all projects"),
+                                                  comparison.drivers(20, existing_only=True).assign(
+                                                      list="existing projects")], ignore_index=True),
+                   "scenario rejected rows": other.claims.rejections}
+    if monte_carlo is not None:
+        risk = monte_carlo.budget_at_risk()
+        summary["monte_carlo"] = {
+            "run": monte_carlo.provenance.scenario, "inputs_sha256": monte_carlo.provenance.parameters_sha256,
+            "model": "monthly LPR moves N(drift, sigma) bp rounded to 5 bp, both tenors alike, floored "
+                     "(status inferred)",
+            "settings": monte_carlo.settings.model_dump(mode="json"),
+            "loans_repriced_per_path": monte_carlo.loans_repriced,
+            "outlay_by_year": _records(monte_carlo.outlay_by_year()),
+            "budget_at_risk": _records(risk[risk.p_cap_exceeded > 0]),
+        }
+        sheets |= {"monte carlo outlay": monte_carlo.outlay_by_year(), "budget at risk": risk}
+    # written whole or not at all, one run at a time (outputs.OutputFolder): a killed run leaves the last
+    # complete set
+    with OutputFolder(folder) as output:
+        output.path("summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
+                                               encoding="utf-8")
+        write_xlsx(output.path("report.xlsx"), sheets)  # amounts as their exact decimal digits
+        if len(claims.rejections):
+            write_csv(claims.rejections, output.path("rejected_rows.csv"))
+        if charts:
+            from subsidy_engine.reports.charts import outlay_chart, risk_chart
+
+            outlay_chart(run, output.path("outlay_by_year_source.png"), comparison=comparison,
+                         monte_carlo=monte_carlo)
+            if monte_carlo is not None:
+                risk_chart(monte_carlo, output.path("budget_at_risk.png"))
+        names = list(output.names)
+    return [folder / name for name in names]
+
+
+def _project_detail(run: Simulation) -> pd.DataFrame:
+    """Per project and year: gross and claimed (after evaluate's cuts), awarded."""
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:  # an item without a project: its enterprise
+        return frame.assign(project_id=pd.Series(_item_key(frame), dtype=pd.ArrowDtype(pa.string())))
+
+    claims, allocation = run.claims, run.allocation
+    return keyed(claims.table).groupby(["project_id", "year"])[["gross", "amount"]].sum().reset_index().merge(
+        keyed(allocation.awards).groupby(["project_id", "year"])["awarded"].sum().reset_index(),
+        on=["project_id", "year"], how="left").rename(columns={"amount": "claimed"})
+
+
+__all__ = ["Comparison", "Simulation", "simulate", "write_outputs"]

@@ -1,0 +1,284 @@
+"""A seeded, synthetic Beijing portfolio: projects with their loans, insurance and events.
+
+``portfolio(n_projects, seed)`` builds the four tables of :func:`subsidy_engine.load_portfolio`
+in memory, typed the way a Parquet file holds them (Arrow strings, exact decimal
+money, dates), so that the same seed always gives the same portfolio. Nothing
+in it is real: the names are made up and the proportions are assumptions chosen
+to look like a city's new-infrastructure pipeline, stated here so that a reader
+can judge what a simulation on it means:
+
+* **Enterprises**: one per three projects; 60% are industry or software
+  enterprises (the 高精尖 fund pays them, closing paragraph); each enterprise
+  has one sector and one home district, weighted towards 海淀, 朝陽 and 經開區.
+* **Projects**: 55% public domain; stages pilot / demonstration / promotion
+  30 / 40 / 30%; 35% in the key-project library (measure 2); an expert review
+  score (``merit_score``, for merit allocation) uniform from 60.00 to 100.00; 8% quasi-operating
+  platforms, most with a free-service obligation, 3% non-profit platforms
+  (measure 4); 15% compute or network projects; total investment 500万 to 20亿
+  (log-uniform, whole 万), of which 60-100% eligible; start dates 2022-01-01
+  to 2026-06-19.
+* **Loans** (measure 15): 70% of projects borrow, a fifth of them twice; up to
+  80% of the project's investment; 3, 5, 7 or 10 years; 40% floating on the
+  5-year LPR (-80 to +20 bp), the rest fixed at 2.80-4.20%; equal installment,
+  equal principal or interest-only (先息後本), some with 6-24 months of grace.
+* **Insurance** (measure 7): 25% of projects insure a new product, mostly in a
+  field measure 7 names, premium 0.5-4% of the insured amount, 1-5 years.
+* **Events**: 1% of projects issue REITs (5亿 to 50亿 raised, measure 13);
+  4% of enterprises take listing steps (measure 14), acceptance then listing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from subsidy_engine.core.columns import date_series, money_series
+from subsidy_engine.core.provenance import engine_version
+from subsidy_engine.params.lpr import LprCurve, epoch_days
+from subsidy_engine.params.policy import load_policy
+from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
+
+DISTRICTS = ("haidian", "chaoyang", "beijing_eda", "dongcheng", "xicheng", "fengtai", "shijingshan",
+             "mentougou", "fangshan", "tongzhou", "shunyi", "changping", "daxing", "huairou", "pinggu",
+             "miyun", "yanqing")
+DISTRICT_WEIGHTS = (18, 14, 12, 5, 5, 6, 4, 2, 3, 7, 6, 7, 6, 2, 1, 1, 1)
+SECTORS = ("5g_network", "computing_centre", "industrial_internet", "connected_vehicles", "satellite_internet",
+           "artificial_intelligence", "blockchain", "smart_city", "data_centre")
+FIELDS = ("autonomous_driving", "satellite_internet", "network_security", "common_software", "ai",
+          "blockchain", "other")
+DEFAULT_FIRST_DAY, DEFAULT_LAST_DAY = epoch_days(date(2022, 1, 1)), epoch_days(date(2026, 6, 19))
+
+
+def _text(values: np.ndarray | list[str]) -> pd.Series:
+    return pd.Series(pa.array(values, type=pa.string()), dtype=pd.ArrowDtype(pa.string()))
+
+
+def _ids(prefix: str, numbers: np.ndarray) -> pd.Series:
+    return _text(np.char.add(prefix, numbers.astype(str)))
+
+
+def _flags(values: np.ndarray) -> pd.Series:
+    return pd.Series(pa.array(values, type=pa.bool_()), dtype=pd.ArrowDtype(pa.bool_()))
+
+
+def _choice(rng: np.random.Generator, words: tuple[str, ...], n: int, weights: tuple[float, ...] | None = None
+            ) -> np.ndarray:
+    p = None if weights is None else np.asarray(weights, float) / sum(weights)
+    return np.asarray(words, dtype=object)[rng.choice(len(words), n, p=p)]
+
+
+def _wan(rng: np.random.Generator, low_yuan: float, high_yuan: float, n: int) -> np.ndarray:
+    """Log-uniform amounts in whole 万 (10,000 yuan), as fen."""
+    yuan = np.exp(rng.uniform(np.log(low_yuan), np.log(high_yuan), n))
+    return np.maximum(np.round(yuan / 10_000), 1).astype(np.int64) * 1_000_000
+
+
+def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[date, date] | None = None,
+              id_prefix: str = "") -> PortfolioTables:
+    """A synthetic portfolio of ``n_projects`` projects (see the module's docstring).
+
+    ``start_between`` moves every date into that window (default 2022-01-01 to
+    2026-06-19: projects start in it, and loans, insurance and events fall in it
+    too); ``id_prefix`` prefixes every id, so that portfolios can be joined
+    (scenario growth: ``G2027-P0``...).
+
+    Examples
+    --------
+    >>> tables = portfolio(200, seed=1)
+    >>> len(tables.projects), tables.problems.empty
+    (200, True)
+    >>> portfolio(200, seed=1).digest == tables.digest
+    True
+    """
+    if n_projects < 1:
+        raise ValueError(f"n_projects must be at least 1, not {n_projects}")
+    rng = np.random.default_rng(seed)
+    n = n_projects
+    first_day, last_day = ((DEFAULT_FIRST_DAY, DEFAULT_LAST_DAY) if start_between is None
+                           else (epoch_days(start_between[0]), epoch_days(start_between[1])))
+    if last_day - first_day < 300:  # listing steps are spread over the window less 200 days
+        raise ValueError(f"start_between must span at least 300 days, not {start_between}")
+    n_enterprises = max(n // 3, 1)
+    ent_industry = rng.random(n_enterprises) < 0.6
+    ent_sector = _choice(rng, SECTORS, n_enterprises)
+    ent_district = _choice(rng, DISTRICTS, n_enterprises, DISTRICT_WEIGHTS)
+    owner = rng.integers(0, n_enterprises, n)
+
+    platform = _choice(rng, ("none", "quasi_operating", "non_profit"), n, (89, 8, 3))
+    total = _wan(rng, 5e6, 2e9, n)
+    eligible = (total * rng.uniform(0.6, 1.0, n)).astype(np.int64) // 100 * 100
+    start = rng.integers(first_day, last_day + 1, n)
+    projects = pd.DataFrame({
+        "project_id": _ids(id_prefix + "P", np.arange(n)),
+        "enterprise_id": _ids(id_prefix + "E", owner),
+        "name": _text([f"{SECTORS_ZH[s]}項目{k}" for k, s in enumerate(ent_sector[owner])]),
+        "sector": _text(ent_sector[owner].tolist()),
+        "district": _text(ent_district[owner].tolist()),
+        "industry_or_software": _flags(ent_industry[owner]),
+        "domain": _text(_choice(rng, ("public", "economic"), n, (55, 45)).tolist()),
+        "stage": _text(_choice(rng, ("pilot", "demonstration", "promotion"), n, (30, 40, 30)).tolist()),
+        "in_library": _flags(rng.random(n) < 0.35),
+        "platform_type": _text(platform.tolist()),
+        "free_service_obligation": _flags((platform != "none") & (rng.random(n) < 0.85)),
+        "category": _text(np.where(rng.random(n) < 0.15, "compute_or_network", "other").tolist()),
+        "total_investment": money_series(total),
+        "eligible_investment": money_series(eligible),
+        "expected_returns": money_series((total * rng.uniform(0.3, 1.3, n)).astype(np.int64) // 100 * 100),
+        "start_date": date_series(start),
+    })
+
+    # loans: 70% of projects borrow, a fifth of those twice
+    borrows = rng.random(n) < 0.7
+    count = np.where(borrows, 1 + (rng.random(n) < 0.2), 0)
+    of = np.repeat(np.arange(n), count)
+    m = of.shape[0]
+    floating = rng.random(m) < 0.4
+    method = _choice(rng, ("equal_installment", "equal_principal", "interest_only"), m, (50, 30, 20))
+    term = _choice(rng, ("36", "60", "84", "120"), m, (20, 35, 20, 25)).astype(np.int64)
+    grace = np.where((method != "interest_only") & (rng.random(m) < 0.2), rng.integers(6, 25, m), 0)
+    share = rng.uniform(0.2, 0.8, m) / count[of]
+    principal = np.maximum((total[of] * share).astype(np.int64) // 1_000_000, 1) * 1_000_000
+    drawdown = np.minimum(start[of] + rng.integers(0, 180, m), last_day)
+    fixed_bp = rng.integers(280, 421, m)
+    loans = pd.DataFrame({
+        "loan_id": _ids(id_prefix + "L", np.arange(m)),
+        "project_id": _ids(id_prefix + "P", of),
+        "principal": money_series(principal),
+        "annual_rate": _text(np.where(floating, None, np.char.add("0.0", fixed_bp.astype(str))).tolist()),
+        "floating_tenor": _text(np.where(floating, "5Y", None).tolist()),
+        "floating_spread_bp": _text(np.where(floating, rng.integers(-80, 21, m).astype(str), None).tolist()),
+        "term_months": pd.Series(term, dtype="int64"),
+        "method": _text(method.tolist()),
+        "grace_months": pd.Series(grace, dtype="int64"),
+        "start_date": date_series(drawdown),
+    })
+
+    # insurance: a quarter of projects, one policy each
+    insured_of = np.flatnonzero(rng.random(n) < 0.25)
+    k = insured_of.shape[0]
+    insured = _wan(rng, 5e6, 5e8, k)
+    insurance = pd.DataFrame({
+        "policy_id": _ids(id_prefix + "I", np.arange(k)),
+        "enterprise_id": _ids(id_prefix + "E", owner[insured_of]),
+        "project_id": _ids(id_prefix + "P", insured_of),
+        "product_field": _text(_choice(rng, FIELDS, k, (15, 10, 15, 15, 20, 10, 15)).tolist()),
+        "insured_amount": money_series(insured),
+        "premium": money_series((insured * rng.uniform(0.005, 0.04, k)).astype(np.int64) // 100 * 100),
+        "start_date": date_series(np.minimum(start[insured_of] + rng.integers(0, 365, k), last_day)),
+        "years": pd.Series(rng.integers(1, 6, k), dtype="int64"),
+    })
+
+    # events: REITs on 1% of projects; listing steps for 4% of enterprises
+    reits_of = np.flatnonzero(rng.random(n) < 0.01)
+    listing_ent = np.flatnonzero(rng.random(n_enterprises) < 0.04)
+    venue = _choice(rng, ("a_share_ipo", "neeq_select", "overseas_direct"), listing_ent.shape[0], (60, 25, 15))
+    accepted = rng.integers(first_day, last_day - 200, listing_ent.shape[0])
+    listed = rng.random(listing_ent.shape[0]) < 0.6
+    n_reits, n_steps = reits_of.shape[0], listing_ent.shape[0] + int(listed.sum())
+    events = pd.DataFrame({
+        "event_id": _ids(id_prefix + "V", np.arange(n_reits + n_steps)),
+        "kind": _text(["reits_issuance"] * n_reits + ["listing"] * n_steps),
+        "enterprise_id": _text(np.concatenate([np.char.add(id_prefix + "E", owner[reits_of].astype(str)),
+                                               np.char.add(id_prefix + "E", listing_ent.astype(str)),
+                                               np.char.add(id_prefix + "E", listing_ent[listed].astype(str))]).tolist()),
+        "project_id": _text(np.concatenate([np.char.add(id_prefix + "P", reits_of.astype(str)).astype(object),
+                                            np.full(n_steps, None, dtype=object)]).tolist()),
+        "venue": _text(np.concatenate([np.full(n_reits, None, dtype=object), venue, venue[listed]]).tolist()),
+        "stage": _text([None] * n_reits + ["acceptance"] * listing_ent.shape[0] + ["listing"] * int(listed.sum())),
+        "date": date_series(np.concatenate([np.minimum(start[reits_of] + 365, last_day), accepted,
+                                            np.minimum(accepted[listed] + rng.integers(120, 200, int(listed.sum())),
+                                                       last_day)])),
+        "amount_raised": money_series(np.concatenate([_wan(rng, 5e8, 5e9, n_reits),
+                                                      np.zeros(n_steps, np.int64)])).where(
+            pd.Series(np.arange(n_reits + n_steps) < n_reits)),
+    })
+    # drawn last, so that adding it left every earlier draw (and the portfolio) as it was
+    projects.insert(projects.columns.get_loc("in_library") + 1, "merit_score",
+                    money_series(rng.integers(6000, 10001, n)))
+    tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
+    window = "" if start_between is None else f", start_between=({start_between[0]}, {start_between[1]})"
+    call = f"demo.portfolio({n}, seed={seed}{window}" + (f", id_prefix={id_prefix!r})" if id_prefix else ")")
+    digest = hashlib.sha256(f"subsidy_engine.{call} {engine_version()}".encode()).hexdigest()
+    return PortfolioTables(**tables, problems=check_tables(tables), source=call, digest=digest)
+
+
+SECTORS_ZH = {"5g_network": "5G網絡", "computing_centre": "算力中心", "industrial_internet": "工業互聯網",
+              "connected_vehicles": "車聯網", "satellite_internet": "衛星互聯網", "artificial_intelligence": "人工智能",
+              "blockchain": "區塊鏈", "smart_city": "智慧城市", "data_centre": "數據中心"}
+
+__all__ = ["bank_claims", "portfolio"]
+
+
+def bank_claims(tables: PortfolioTables, lpr: LprCurve, n_loans: int = 200, seed: int = 78) -> pd.DataFrame:
+    """A bank's 貼息 claims on loans of ``tables``, most right and some planted wrong (seeded).
+
+    Columns: ``loan_id``, ``period`` or ``from_date``/``to_date`` (a calendar year of due dates),
+    ``interest_charged``, ``subsidy_claimed``, and ``bank_note`` (what was planted; reconcile
+    ignores it). About three in four rows are the engine's own figures; the others follow
+    another convention, computed by the plain Decimal reference: interest on act_365, the
+    subsidy rounded once over a year, a period after the subsidy window, the figures of the
+    period before, or a typing error of a few fen.
+    """
+    from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
+    from subsidy_engine.service.reconcile import _loan_cases
+
+    rng = np.random.default_rng(seed)
+    cases = [(loan_id, case) for loan_id, case in _loan_cases(tables, load_policy(), lpr).items()
+             if not isinstance(case, str)]
+    rows: list[dict[str, object]] = []
+    for k in rng.permutation(len(cases)):
+        if len(rows) >= n_loans:
+            break
+        loan_id, case = cases[int(k)]
+        frame = case.periods()
+        if frame is None or int((frame.subsidy > 0).sum()) < 3:
+            continue
+        paid = frame[frame.subsidy > 0]
+        kind = rng.choice(["as computed", "act_365", "rounded once", "after the window", "period before",
+                           "typing error"], p=[0.75, 0.06, 0.05, 0.05, 0.04, 0.05])
+        year = int(paid.end_date.iloc[len(paid) // 2].year)
+        by_year = rng.random() < 0.5 or kind == "rounded once"
+        pick = paid[[d.year == year for d in paid.end_date]] if by_year else paid.iloc[[1]]
+        row: dict[str, object] = ({"from_date": date(year, 1, 1), "to_date": date(year, 12, 31)} if by_year
+                                  else {"period": int(pick.period.iloc[0])})
+        interest, subsidy = sum(pick.interest, Decimal(0)), sum(pick.subsidy, Decimal(0))
+        if kind == "act_365" and case.loan.basis.value != "act_365":
+            loan = type(case.loan).model_validate({**case.loan.model_dump(), "interest_basis": "act_365"})
+            sched, _ = reference_schedule(loan, lpr)
+            sub = reference_interest_subsidy(loan, sched, case.rule)
+            chosen = set(pick.period)
+            interest = sum((r.interest for r in sched if r.period in chosen), Decimal(0))
+            subsidy = sum((s.subsidy for s in sub if s.period in chosen), Decimal(0))
+        elif kind == "rounded once":
+            sched, _ = reference_schedule(case.loan, lpr)
+            sub = reference_interest_subsidy(case.loan, sched, case.rule)
+            accrual = sum((s.accrual for s in sub if s.period in set(pick.period)), Decimal(0))
+            subsidy = accrual.quantize(Decimal("0.01"), ROUND_HALF_UP)
+        elif kind == "after the window" and case.rule.max_years is not None:
+            rule = case.rule.model_copy(update={"max_years": None})
+            sched, _ = reference_schedule(case.loan, lpr)
+            sub = reference_interest_subsidy(case.loan, sched, rule)
+            after = [s for s in sub if s.period > int(paid.period.iloc[-1])]
+            if not after:
+                continue
+            row = {"period": after[0].period}
+            interest, subsidy = after[0].interest, after[0].subsidy
+        elif kind == "period before" and not by_year:
+            row = {"period": int(pick.period.iloc[0]) + 1}
+        elif kind == "typing error":
+            subsidy += Decimal(int(rng.integers(1, 100))) / 100
+        else:
+            kind = "as computed"
+        rows.append({"loan_id": loan_id, **row, "interest_charged": str(interest), "subsidy_claimed": str(subsidy),
+                     "bank_note": str(kind)})
+    frame = pd.DataFrame(rows)
+    for column in ("period", "from_date", "to_date"):
+        if column not in frame:
+            frame[column] = None
+    frame["period"] = frame["period"].astype("Int64")
+    return frame[["loan_id", "period", "from_date", "to_date", "interest_charged", "subsidy_claimed", "bank_note"]]
