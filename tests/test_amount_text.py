@@ -245,6 +245,15 @@ def test_the_arrow_fast_path_accepts_only_what_the_text_rule_reads_alike(cells: 
             assert scaled_integer(number, scale) == got, (cell, got)
 
 
+@pytest.mark.parametrize("text", [".1E-500000", "1E-500000", "10E-500000", "1E+500000"])
+def test_an_exponent_beyond_arrows_reach_is_read_by_the_text_rule(text: str) -> None:
+    """Found by the property above: Arrow's cast read ``.1E-500000`` as 0.00 (its exponent arithmetic
+    wraps), while the text rule refuses a value finer than a fen. Such a cell goes to the text rule."""
+    for series in (pd.Series([text], dtype=object), pd.Series([text], dtype=pd.ArrowDtype(pa.string()))):
+        fast = column_readers._decimal_units_arrow(series, 2)
+        assert fast is None or scaled_integer(to_decimal(text), 2) == fast[0][0]
+
+
 @pytest.mark.parametrize("text", ["1e3", "+5", ".5", "5.", "-0", "00012", "1.5E-1"])
 def test_forms_arrow_casts_are_forms_the_rule_reads_to_the_same_value(text: str) -> None:
     fast = column_readers._decimal_units_arrow(pd.Series([text], dtype=object), 2)

@@ -229,6 +229,10 @@ def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.
             plain = pc.match_substring_regex(arr, f"^(?:{PLAIN_NUMBER})$").fill_null(True)
             if not pc.all(plain).as_py():
                 return None
+            # Arrow's cast reads an exponent of five digits or more wrongly (".1E-500000" as 0.00, its
+            # exponent arithmetic wraps); every such value is refused or far beyond any bound anyway
+            if pc.any(pc.match_substring_regex(arr, r"[eE][+-]?0*[0-9]{5}")).as_py():
+                return None
         elif not pa.types.is_decimal(arr.type):
             return None
         arr = arr.cast(pa.decimal128(38, scale))  # safe: fails on any lost digit
