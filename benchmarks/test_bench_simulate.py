@@ -23,9 +23,10 @@ from subsidy_engine import evaluate, load_budget, load_lpr, load_policy
 from subsidy_engine.params.lpr import schedules_dir
 from subsidy_engine.reference.allocation import reference_allocate
 from subsidy_engine.reference.calculators import reference_evaluate
+from subsidy_engine.reports.simulation_report import write_outputs
 from subsidy_engine.simulation.montecarlo import monte_carlo
 from subsidy_engine.simulation.scenario import load_scenario
-from subsidy_engine.simulation.simulate import Comparison, simulate, write_outputs
+from subsidy_engine.simulation.simulate import Comparison, simulate
 from subsidy_engine.simulation.synthetic import portfolio
 from test_bench_evaluate import models
 

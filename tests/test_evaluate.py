@@ -316,7 +316,7 @@ def test_an_enterprise_s_items_are_paid_when_every_project_is_rejected() -> None
 
 
 def test_stacking_parameters_are_made_once_per_policy_and_anew_for_a_scenario_s() -> None:
-    from subsidy_engine.pipeline.evaluate import _stacking_parameters
+    from subsidy_engine.pipeline.steps import _stacking_parameters
     from subsidy_engine.simulation.scenario import Scenario
 
     base = load_policy()
@@ -340,7 +340,7 @@ def test_a_missing_sector_or_district_reads_not_given_however_the_table_spells_i
 
 
 def test_stacking_groups_changed_in_place_are_seen() -> None:
-    from subsidy_engine.pipeline.evaluate import _stacking_parameters
+    from subsidy_engine.pipeline.steps import _stacking_parameters
 
     policy = load_policy()  # a policy of this test's own: its lists are changed in place below
     before = _stacking_parameters(policy)

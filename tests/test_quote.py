@@ -328,7 +328,8 @@ def test_the_quote_s_funding_sources_are_those_of_the_claims_table() -> None:
     import numpy as np
     import pyarrow as pa
 
-    from subsidy_engine.pipeline.evaluate import _funding_sources, _funding_sources_of
+    from subsidy_engine.pipeline.steps import funding_sources as _funding_sources
+    from subsidy_engine.pipeline.steps import funding_sources_of as _funding_sources_of
 
     cases = list(product([True, False], [None, "", "smart_city"], [None, "", "haidian"]))
     table = _funding_sources(pa.array([c[1] for c in cases], pa.string()), pa.array([c[2] for c in cases], pa.string()),

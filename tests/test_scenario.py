@@ -16,10 +16,11 @@ from subsidy_engine import BudgetError, load_budget, load_lpr, load_policy, load
 from subsidy_engine.core.money import yuan_to_fen
 from subsidy_engine.errors import ScenarioError
 from subsidy_engine.params.lpr import Fixing, LprCurve, schedules_dir
+from subsidy_engine.reports.simulation_report import write_outputs
 from subsidy_engine.service.cli import main
 from subsidy_engine.simulation.montecarlo import MonteCarlo, lpr_paths, monte_carlo
 from subsidy_engine.simulation.scenario import MonteCarloSettings, Scenario, load_scenario
-from subsidy_engine.simulation.simulate import Comparison, simulate, write_outputs
+from subsidy_engine.simulation.simulate import Comparison, simulate
 from subsidy_engine.simulation.synthetic import portfolio
 
 YEARS = (2026, 2027, 2028, 2029, 2030)

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from subsidy_engine import BudgetError
+from subsidy_engine.reports.simulation_report import write_outputs
 from subsidy_engine.service.cli import main
-from subsidy_engine.simulation.simulate import simulate, write_outputs
+from subsidy_engine.simulation.simulate import simulate
 from subsidy_engine.simulation.synthetic import portfolio
 
 

@@ -61,28 +61,24 @@ Ties and orders never depend on the row order of the input: items are keyed by
 
 from __future__ import annotations
 
-import hashlib
 import math
 import numbers
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Literal
+from typing import Iterable, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from subsidy_engine.budgeting.plan import Plan, Records, build_plan, claims_for, run_plan
 from subsidy_engine.core.columns import money_series
-from subsidy_engine.core.money import RATE_SCALE, rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
-from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.allocate import FULL, GROUP_CAP, SOURCE_CAP, allocate_kernel, split_by_share
-from subsidy_engine.measures.investment import flag_column
-from subsidy_engine.params.budget import Budget, Eligibility, FundingSource, load_budget
-from subsidy_engine.pipeline.evaluate import ATTRIBUTE_COLUMNS, Claims
+from subsidy_engine.kernels.allocate import FULL, GROUP_CAP, SOURCE_CAP
+from subsidy_engine.params.budget import Budget, load_budget
+from subsidy_engine.pipeline.evaluate import Claims
 
 Mode = Literal["waterfall", "merit", "optimal"]
 MODES: tuple[Mode, ...] = ("waterfall", "merit", "optimal")
@@ -92,8 +88,6 @@ BY_SOURCE_COLUMNS = ("source_id", "year", "cap", "carried_in", "available", "com
                      "carried_out", "lapsed")
 UNFUNDED_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "year", "claimed", "awarded", "unfunded",
                     "reason")
-#: Claims or caps above this total (fen, about 9e13 yuan) are refused: sums stay exact in float64 bincounts.
-MAX_TOTAL_FEN = 2**53
 #: Seconds the optimal mode's solver may take over a whole allocation (the demo budget on 100,000 claims
 #: takes about 13 s); at the limit it falls back (module docstring).
 TIME_LIMIT = 60.0
@@ -158,278 +152,6 @@ class Allocation:
         ).reset_index()
 
 
-@dataclass
-class _Claims:
-    """The claims as arrays, in canonical order (item text, then year)."""
-
-    claim_id: pa.Array
-    amount: np.ndarray
-    year: np.ndarray
-    measure: np.ndarray
-    item: np.ndarray  # dense code of the item text
-    attributes: dict[str, Any]
-    digest: str
-
-
-def _read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: str,
-                 group_columns: tuple[str, ...] = ()) -> _Claims:
-    if isinstance(claims, Claims):
-        frame = claims.table.reset_index(drop=True)
-        attributes = claims.attributes.reset_index(drop=True)
-        digest = claims.provenance.parameters_sha256
-    elif isinstance(claims, pd.DataFrame):
-        frame = claims.reset_index(drop=True)
-        attributes = frame[[c for c in ATTRIBUTE_COLUMNS if c in frame.columns]]
-        digest = ""  # of what is read, below
-    else:
-        raise TypeError(f"allocate takes what evaluate returns (Claims) or a claims DataFrame, not {type(claims)}")
-    missing = [c for c in ("claim_id", "measure", "year", "amount") if c not in frame.columns]
-    needed = {name for rule in rules for name, value in rule if value is not None} - {"measures", "instruments"}
-    needed = {{"sectors": "sector", "districts": "district"}.get(n, n) for n in needed}
-    if mode == "merit":
-        needed |= {"merit_score", "in_library"}
-    missing += sorted(n for n in needed if n not in attributes.columns)
-    missing += [c for c in (*group_columns, *(["instrument"] if any(r.instruments for r in rules) else []))
-                if c not in frame.columns]
-    if missing:
-        raise BudgetError(f"claims: missing columns {missing} (the budget's rules or the {mode} mode read them)")
-    n = len(frame)
-    rej = column_readers.Rejections(n)
-    ids = column_readers.arrow_text(frame["claim_id"])
-    rej.add(column_readers.blank_cells(frame["claim_id"]), "claim_id", "is missing")
-    if len(pc.unique(ids)) < n:  # rare: then find which rows repeat an id
-        rej.add(frame["claim_id"].duplicated().to_numpy() & ~column_readers.blank_cells(frame["claim_id"]), "claim_id",
-                "is a duplicate of an earlier row's claim_id")
-    columns: dict[str, Any] = {}
-    for name in ("amount", "merit_score"):
-        if name in frame.columns or (name == "merit_score" and name in attributes.columns):
-            units, unusable = column_readers.decimal_units((frame if name == "amount" else attributes)[name], 2, name, rej)
-            rej.add(units < 0, name, "must not be negative")
-            columns[name], columns["no_" + name] = units, unusable
-    rej.add(column_readers.blank_cells(frame["amount"]), "amount", "is missing")
-    for name in ("year", "measure"):
-        columns[name], blank = column_readers.int_column(frame[name], name, rej)
-        rej.add(blank, name, "is missing")
-    for name in ("industry_or_software", "in_library"):
-        if name in attributes.columns:
-            columns[name] = flag_column(attributes[name], name, rej, n)
-    if rej.bad.any():
-        report = rej.frame(frame["claim_id"])
-        lines = [f"row {r.row} ({r.claim_id!r}): {r.field} {r.reason}" for r in report.head(20).itertuples()]
-        raise BudgetError("claims: " + "; ".join(lines) + (f"; and {len(report) - 20} more" if len(report) > 20
-                                                            else ""))
-    amount, year, measure = columns["amount"], columns["year"], columns["measure"]
-    if "instrument" in frame.columns and "item_id" in frame.columns:
-        # the unit separator cannot occur in an id a person typed, so no claim_id can pose as an item
-        item_text = pc.binary_join_element_wise(column_readers.arrow_text(frame["instrument"]),
-                                                column_readers.arrow_text(frame["item_id"]), "\x1f")
-        item_text = pc.if_else(pc.is_null(item_text), ids, item_text)
-    else:
-        item_text = ids
-    item = np.asarray(pc.rank(item_text, sort_keys="ascending", tiebreaker="dense").to_numpy(
-        zero_copy_only=False), np.int64)
-    order = column_readers.sort_order(item, year)
-    take = pa.array(order)
-    arrays: dict[str, Any] = {"item_text": item_text.take(take)}
-    for name in ("sector", "district"):
-        if name in attributes.columns:
-            arrays[name] = pc.dictionary_encode(column_readers.arrow_text(attributes[name]).take(take))
-    for name in ("industry_or_software", "in_library", "merit_score", "no_merit_score"):
-        if name in columns:
-            arrays[name] = columns[name][order]
-    if "instrument" in frame.columns:
-        arrays["instrument"] = pc.dictionary_encode(column_readers.arrow_text(frame["instrument"]).take(take))
-    for name in ("project_id", "enterprise_id"):
-        arrays[name] = (column_readers.arrow_text(frame[name]).take(take) if name in frame.columns
-                        else pa.nulls(n, pa.string()))
-    if not digest:  # a table of the caller's: the hash of what was read, in canonical order
-        h = hashlib.sha256()
-        for values in (amount[order], year[order], measure[order], ids.take(take),
-                       *(arrays[k] for k in sorted(arrays))):
-            if isinstance(values, np.ndarray):
-                h.update(np.ascontiguousarray(values).tobytes())
-                continue
-            if isinstance(values, pa.DictionaryArray):
-                values = values.dictionary.take(values.indices)
-            values = pa.concat_arrays([values]) if values.offset else values  # buffers start at 0
-            for buffer in values.buffers():
-                h.update(b"-" if buffer is None else buffer)
-        digest = h.hexdigest()
-    return _Claims(ids.take(take), amount[order], year[order], measure[order], item[order], arrays, digest)
-
-
-def _claims_for(claims: Claims | pd.DataFrame, budget: Budget, mode: str) -> _Claims:
-    """The claims read for ``budget`` and ``mode``: the columns its rules, tiers and group caps need.
-
-    The optimal mode reads the tiers too: its fallback at the time limit is the waterfall.
-    """
-    rules = [s.eligible for s in budget.sources] + (list(budget.file.priority_tiers) if mode != "merit" else [])
-    group_columns = tuple(column for column, cap in (("project_id", "per_project_cap"),
-                                                     ("enterprise_id", "per_enterprise_cap"))
-                          if any(getattr(s, cap) is not None for s in budget.sources))
-    return _read_claims(claims, rules, mode, group_columns)
-
-
-def _matches(rule: Eligibility, c: _Claims) -> np.ndarray:
-    """Which claims meet every condition of ``rule``."""
-    ok = np.ones(c.amount.shape[0], bool)
-    if rule.measures is not None:
-        ok &= np.isin(c.measure, np.array(rule.measures))
-    for field, name in (("instruments", "instrument"), ("sectors", "sector"), ("districts", "district")):
-        wanted = getattr(rule, field)
-        if wanted is not None:  # a lookup table over the column's distinct values (its dictionary)
-            values: pa.DictionaryArray = c.attributes[name]
-            table = np.r_[np.isin(np.asarray(values.dictionary.to_pylist(), dtype=object),
-                                  np.array(list(wanted), dtype=object)), False]
-            codes = np.asarray(values.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
-            ok &= table[codes]
-    for name in ("industry_or_software", "in_library"):
-        wanted = getattr(rule, name)
-        if wanted is not None:
-            ok &= c.attributes[name] == wanted
-    return ok
-
-
-def _describe(rule: Eligibility) -> str:
-    parts = [f"{name}={'true' if value is True else 'false' if value is False else list(value)}"
-             for name, value in rule if value is not None]
-    return ", ".join(parts) or "every claim"
-
-
-def _dense(values: pa.Array) -> np.ndarray:
-    """A dense code per distinct text; a null gets a code of its own (no group)."""
-    codes = np.asarray(pc.dictionary_encode(values).indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
-    blank = codes < 0
-    codes[blank] = codes.max(initial=-1) + 1 + np.arange(int(blank.sum()))
-    return codes
-
-
-@dataclass
-class _Plan:
-    """The kernel's inputs, shared by the three modes."""
-
-    claims: _Claims
-    sources: tuple[FundingSource, ...]
-    years: tuple[int, ...]
-    part_claim: np.ndarray  # per row: the claim it is a part of
-    part_level: np.ndarray  # per row: 0 municipal, 1 district
-    row_year: np.ndarray
-    row_request: np.ndarray
-    item_ptr: np.ndarray
-    item_tier: np.ndarray
-    item_year: np.ndarray
-    item_order: np.ndarray
-    year_ptr: np.ndarray
-    eligible: np.ndarray
-    cap: np.ndarray
-    carry: np.ndarray
-    group_cap: np.ndarray
-    row_group: np.ndarray  # per row: its claim's (project, enterprise) as dense codes
-    tier_names: list[str]
-    no_source: np.ndarray  # rows (parts) no source may pay
-
-
-def _plan(c: _Claims, budget: Budget, mode: str) -> _Plan:
-    sources, years = budget.sources, budget.years
-    outside = sorted(set(np.unique(c.year).tolist()) - set(years))
-    if outside:
-        raise BudgetError(f"claims of years {outside} are outside budget {budget.id}'s years "
-                          f"{years[0]}-{years[-1]}: evaluate(years=...) within them, or extend the budget")
-    n = c.amount.shape[0]
-    level_of = np.array([0 if s.level == "municipal" else 1 for s in sources])
-    may_pay = np.column_stack([_matches(s.eligible, c) for s in sources]) if n else np.zeros((0, len(sources)), bool)
-
-    # 1. co-funding: the first district source that may pay a claim sets its matching share
-    district = np.flatnonzero(level_of == 1)
-    share = np.zeros(n, np.int64)
-    if district.shape[0]:
-        block = may_pay[:, district]
-        first = np.argmax(block, axis=1)
-        shares = np.array([rate_to_units(sources[k].matching_share) for k in district], np.int64)
-        share = np.where(block.any(axis=1), shares[first], 0)
-    municipal_part, district_part = np.empty(n, np.int64), np.empty(n, np.int64)
-    split_by_share(c.amount, share, RATE_SCALE, municipal_part, district_part)
-
-    # rows: (claim, level) parts with money, ordered by item, level, year
-    claim_of = np.concatenate([np.arange(n), np.arange(n)])
-    level = np.repeat(np.array([0, 1]), n)
-    request = np.concatenate([municipal_part, district_part])
-    keep = request > 0
-    claim_of, level, request = claim_of[keep], level[keep], request[keep]
-    # claims are in (item, year) order, so ordering by (item, level), ties in row order, gives (item, level, year)
-    order = column_readers.sort_order(c.item[claim_of], level)
-    claim_of, level, request = claim_of[order], level[order], request[order]
-    year_index = c.year[claim_of] - years[0]
-    starts = np.flatnonzero(column_readers.group_starts(c.item[claim_of], level))
-    item_ptr = np.r_[starts, claim_of.shape[0]].astype(np.int64)
-    first_row = starts
-    item_claim = claim_of[first_row]
-    item_level = level[first_row]
-    eligible = may_pay[item_claim] & (level_of[None, :] == item_level[:, None])
-    has_source = eligible.any(axis=1)
-    no_source = np.flatnonzero(np.repeat(~has_source, np.diff(item_ptr)))
-    item_year = year_index[first_row].astype(np.int64)
-
-    # tiers: waterfall by the budget's priority rules; merit one item per tier, by score
-    rules = list(budget.file.priority_tiers)
-    n_items = item_claim.shape[0]
-    if mode == "merit":
-        a = c.attributes
-        no_score = a["no_merit_score"][item_claim]
-        score = np.where(no_score, 0, a["merit_score"][item_claim])
-        library = a["in_library"][item_claim]
-        rank = column_readers.sort_order(no_score, -score, ~library)  # ties: position
-        item_tier = np.empty(n_items, np.int64)
-        item_tier[rank] = np.arange(n_items)
-        tier_names = ["merit order"]
-    else:
-        item_tier = np.full(n_items, len(rules), np.int64)
-        for k in reversed(range(len(rules))):
-            item_tier[_matches(rules[k], c)[item_claim]] = k
-        tier_names = [_describe(r) for r in rules] + ["others" if rules else "every claim"]
-    item_order = column_readers.sort_order(item_year, item_tier)  # ties: position
-    year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
-
-    # the exact range, checked on Python integers before any int64 array holds them
-    cap_fen = [[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources]
-    group_fen = [[yuan_to_fen(getattr(s, name)) if getattr(s, name) is not None else -1 for s in sources]
-                 for name in ("per_project_cap", "per_enterprise_cap")]
-    if (sum(map(sum, cap_fen)) > MAX_TOTAL_FEN or max(max(row) for row in group_fen) > MAX_TOTAL_FEN
-            or int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN):
-        raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
-    cap = np.array(cap_fen, np.int64).reshape(len(sources), len(years))
-    group_cap = np.array(group_fen, np.int64)
-    row_group = np.zeros((claim_of.shape[0], 2), np.int64)  # (project, enterprise): where a source caps them
-    for g, name in enumerate(("project_id", "enterprise_id")):
-        if (group_cap[g] >= 0).any():
-            row_group[:, g] = _dense(c.attributes[name])[claim_of]
-    return _Plan(c, sources, years, claim_of, level, year_index.astype(np.int64), request, item_ptr,
-                 item_tier, item_year, item_order, year_ptr, eligible, cap,
-                 np.array([s.carry_over for s in sources]), group_cap, np.ascontiguousarray(row_group),
-                 tier_names, no_source)
-
-
-@dataclass
-class _Records:
-    row: np.ndarray
-    source: np.ndarray
-    asked: np.ndarray
-    limit: np.ndarray
-    award: np.ndarray
-    code: np.ndarray
-    binding: np.ndarray
-    carried_in: np.ndarray
-    committed: np.ndarray
-
-
-def _run_kernel(p: _Plan) -> _Records:
-    capacity = int((np.diff(p.item_ptr) * p.eligible.sum(axis=1)).sum())
-    records, carried_in, committed = allocate_kernel(
-        p.item_ptr, p.row_year, p.row_request, p.item_order, p.item_tier, p.item_year, p.year_ptr,
-        np.ascontiguousarray(p.eligible), p.cap, p.carry, p.group_cap, p.row_group, capacity)
-    return _Records(*records, carried_in, committed)
-
-
 def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, mode: Mode = "waterfall", *,
              time_limit: float = TIME_LIMIT) -> Allocation:
     """Allocate claims to funding sources under yearly caps (78號, closing paragraph).
@@ -483,9 +205,9 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
     budget = budget if isinstance(budget, Budget) else load_budget(budget)
-    plan = _plan(_claims_for(claims, budget, mode), budget, mode)
+    plan = build_plan(claims_for(claims, budget, mode), budget, mode)
     if mode != "optimal":
-        return _assemble(plan, _run_kernel(plan), budget, mode)
+        return _assemble(plan, run_plan(plan), budget, mode)
     from subsidy_engine.budgeting.optimal import optimal_records
     from subsidy_engine.errors import TimeLimitReached
 
@@ -495,13 +217,13 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
     except TimeLimitReached:
         note = (f"{limit} before the largest total: the awards are the waterfall mode's (the budget's priority "
                 "tiers, pro rata where money runs out); a longer time limit lets the optimal plan finish")
-        return _assemble(plan, _run_kernel(plan), budget, mode, decided_by="waterfall", notes=(note,))
+        return _assemble(plan, run_plan(plan), budget, mode, decided_by="waterfall", notes=(note,))
     note = (f"{limit} in the fairness stage: the awards keep the largest total funded, without the fairest "
             "smallest share; a longer time limit lets the optimal plan finish")
-    return _assemble(plan, _Records(*found), budget, mode, fair=fair, notes=() if fair else (note,))
+    return _assemble(plan, Records(*found), budget, mode, fair=fair, notes=() if fair else (note,))
 
 
-def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str, *, decided_by: str | None = None,
+def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str | None = None,
               fair: bool = True, notes: tuple[str, ...] = ()) -> Allocation:
     """The tables of ``r``; reasons in the words of the mode whose rule ``decided_by`` the awards."""
     c, sources, years = p.claims, p.sources, p.years
@@ -594,7 +316,7 @@ def _assemble(p: _Plan, r: _Records, budget: Budget, mode: str, *, decided_by: s
 
 
 def _reason_keys(code: np.ndarray, source: np.ndarray, binding: np.ndarray, passed_to: np.ndarray,
-                 award: np.ndarray, p: _Plan, row: np.ndarray) -> np.ndarray:
+                 award: np.ndarray, p: Plan, row: np.ndarray) -> np.ndarray:
     """One integer per distinct reason: code, source, binding year, tier, nothing paid, next source."""
     n_sources, n_years = len(p.sources), len(p.years)
     item = np.searchsorted(p.item_ptr, row, side="right") - 1
@@ -609,7 +331,7 @@ def _reason_keys(code: np.ndarray, source: np.ndarray, binding: np.ndarray, pass
     return key
 
 
-def _reason_texts(key: np.ndarray, p: _Plan, mode: str, n_sources: int, fair: bool = True
+def _reason_texts(key: np.ndarray, p: Plan, mode: str, n_sources: int, fair: bool = True
                   ) -> tuple[list[str], np.ndarray]:
     """The distinct reason texts and, per record, the index of its text (``fair``: the optimal plan applied
     the fairness rule)."""

@@ -55,7 +55,7 @@ from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.allocate import FULL, GROUP_CAP, SOURCE_CAP
 
 if TYPE_CHECKING:
-    from subsidy_engine.budgeting.allocation import _Plan
+    from subsidy_engine.budgeting.plan import Plan
 
 IPM_ABOVE = 1_000  # variables
 UNIT = 1e6  # the LP counts money in 10,000 yuan (1e6 fen), so that tolerances stay far below a fen
@@ -114,13 +114,13 @@ def _two_stages(a: sparse.csr_matrix, b: np.ndarray, weight: np.ndarray, pair_it
     return x, x
 
 
-def optimal_records(p: _Plan, deadline: float) -> tuple[tuple[np.ndarray, ...], bool]:
+def optimal_records(p: Plan, deadline: float) -> tuple[tuple[np.ndarray, ...], bool]:
     """The records of the optimal plan, and whether the fairness stage ended in every block.
 
     Parameters
     ----------
-    p : _Plan
-        The claims, sources and caps (:func:`subsidy_engine.budgeting.allocation._plan`).
+    p : Plan
+        The claims, sources and caps (:func:`subsidy_engine.budgeting.plan.build_plan`).
     deadline : float
         When HiGHS must stop, on the clock of ``time.perf_counter``.
 
@@ -242,7 +242,7 @@ def _take_back(award: np.ndarray, fraction: np.ndarray, key: np.ndarray, excess:
         np.subtract.at(excess, key[take], 1)
 
 
-def _round(p: _Plan, x: np.ndarray, pair_source: np.ndarray, entry_row: np.ndarray, entry_pair: np.ndarray,
+def _round(p: Plan, x: np.ndarray, pair_source: np.ndarray, entry_row: np.ndarray, entry_pair: np.ndarray,
            request: np.ndarray) -> tuple[np.ndarray, ...]:
     """Awards in fen from the LP's shares; no cap, request or group cap broken (checked exactly)."""
     n_sources, n_years = p.cap.shape

@@ -32,7 +32,7 @@ from typing import Annotated, Final
 
 from pydantic import BeforeValidator
 
-from subsidy_engine.core.money import _shown, ascii_text
+from subsidy_engine.core.money import ascii_text, shown
 from subsidy_engine.errors import DateError
 
 #: A date as text: four, two and two ASCII digits (full-width digits are read as ASCII first).
@@ -77,11 +77,11 @@ def parse_date(text: str, what: str = "") -> date:
     if len(plain) == 10:  # full-width forms map one to one: any other length is no date (nor costs a mapping)
         plain = ascii_text(plain)
     if not _ISO_DATE.fullmatch(plain):
-        raise DateError(f"{prefix}{_shown(text)} is not an ISO date 'YYYY-MM-DD'")
+        raise DateError(f"{prefix}{shown(text)} is not an ISO date 'YYYY-MM-DD'")
     try:
         return date(int(plain[:4]), int(plain[5:7]), int(plain[8:]))
     except ValueError as exc:  # 2026-02-30, month 13, year 0
-        raise DateError(f"{prefix}{_shown(text)} is not an ISO date 'YYYY-MM-DD' ({exc})") from None
+        raise DateError(f"{prefix}{shown(text)} is not an ISO date 'YYYY-MM-DD' ({exc})") from None
 
 
 def as_date(value: object) -> date:
@@ -100,7 +100,7 @@ def as_date(value: object) -> date:
         return value
     if isinstance(value, str):
         return parse_date(value)
-    raise ValueError(f"{_shown(value)} is not a date; pass a date or 'YYYY-MM-DD'")
+    raise ValueError(f"{shown(value)} is not a date; pass a date or 'YYYY-MM-DD'")
 
 
 #: The date type of validated models: ``IsoDate`` fields take what :func:`as_date` takes.

@@ -145,10 +145,10 @@ def to_decimal(value: object, what: str = "value", *, percent: bool = False, uni
             f"{what}: expected str, int or Decimal, got {type(value).__name__}"
         )
     if not result.is_finite():
-        raise MoneyError(f"{what}: {_shown(value)} is not a finite number")
+        raise MoneyError(f"{what}: {shown(value)} is not a finite number")
     digits = result.adjusted() + 1 + shift
     if result and digits >= MAX_MAGNITUDE_DIGITS:
-        raise MoneyError(f"{what}: {_shown(value)} has {digits:,} digits before the point; "
+        raise MoneyError(f"{what}: {shown(value)} has {digits:,} digits before the point; "
                          "no amount or rate comes near")
     return _shifted(result, shift) if shift else result
 
@@ -210,11 +210,11 @@ def _parse_text(value: str, what: str, *, percent: bool, units: bool) -> tuple[D
         if not percent:
             how = ("a percent is not an amount; write the amount in yuan, without '%'" if units
                    else "a percent is not accepted here; write the plain number, without '%'")
-            raise MoneyError(f"{what}: {_shown(value)}: {how}")
+            raise MoneyError(f"{what}: {shown(value)}: {how}")
         body, shift = body[:-1], -2
     elif body.endswith(("元", *_UNIT_SHIFT)):
         if not units:
-            raise MoneyError(f"{what}: {_shown(value)}: the units 萬/万, 億/亿 and 元 are for amounts "
+            raise MoneyError(f"{what}: {shown(value)}: the units 萬/万, 億/亿 and 元 are for amounts "
                              "in yuan; write the plain number")
         body = body.removesuffix("元")
         if body.endswith(tuple(_UNIT_SHIFT)):
@@ -223,7 +223,7 @@ def _parse_text(value: str, what: str, *, percent: bool, units: bool) -> tuple[D
         try:
             return Decimal(body.replace(",", "")), shift
         except (InvalidOperation, OverflowError):  # an exponent beyond Decimal's own range ("1e99999999999999999999")
-            raise MoneyError(f"{what}: {_shown(value)} is far beyond any amount or rate") from None
+            raise MoneyError(f"{what}: {shown(value)} is far beyond any amount or rate") from None
     if not shift and _SPECIAL.fullmatch(body):
         return Decimal(body), 0  # NaN or infinity: refused as not finite
     if any(c.isspace() for c in body):
@@ -234,8 +234,8 @@ def _parse_text(value: str, what: str, *, percent: bool, units: bool) -> tuple[D
         problem = ("a comma is only a thousands separator (groups of three, as in 1,000,000.00); "
                    "write the decimal point as '.'")
     else:
-        raise MoneyError(f"{what}: {_shown(value)} is not a decimal number")
-    raise MoneyError(f"{what}: {_shown(value)}: {problem}")
+        raise MoneyError(f"{what}: {shown(value)} is not a decimal number")
+    raise MoneyError(f"{what}: {shown(value)}: {problem}")
 
 
 def _shifted(value: Decimal, places: int) -> Decimal:
@@ -249,7 +249,7 @@ def _shifted(value: Decimal, places: int) -> Decimal:
     return Decimal((sign, digits, exponent))
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     # a hostile value may be megabytes long; the message shows its start and its length
     if isinstance(value, int) and value.bit_length() > 10_000:  # str() refuses ints past 4,300 digits
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"

@@ -34,7 +34,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from subsidy_engine.core.dates import as_date, parse_date
-from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, _shown, rate_to_units, scaled_integer, to_decimal
+from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, rate_to_units, scaled_integer, shown, to_decimal
 from subsidy_engine.core.vocabulary import Tenor
 from subsidy_engine.errors import CoverageError, MoneyError
 
@@ -71,13 +71,13 @@ def lpr_fraction(value: object, what: str) -> Decimal:
     problem = lpr_bound_problem(percent)  # checked before any arithmetic: a hostile 1e999 is never divided
     if problem is not None and percent > 0:
         plain = f"{percent:f}" if percent.adjusted() < 20 else ""  # "1e3" says 1000%; a 900-digit one says no more
-        raise MoneyError(f"{what}: {_shown(value)} is {plain + '% a year, ' if plain else ''}{problem} (the LPR is "
+        raise MoneyError(f"{what}: {shown(value)} is {plain + '% a year, ' if plain else ''}{problem} (the LPR is "
                          "in percent: 3.45 for 3.45%)")
     if problem is not None:
-        raise MoneyError(f"{what}: {_shown(value)} is {problem}; an LPR is a rate in percent (3.45 for 3.45%)")
+        raise MoneyError(f"{what}: {shown(value)} is {problem}; an LPR is a rate in percent (3.45 for 3.45%)")
     rate = percent / 100  # exact: at most 3 digits before the point, and ten places are checked next
     if scaled_integer(rate, RATE_DECIMALS) is None:
-        raise MoneyError(f"{what}: {_shown(value)} has more than {RATE_DECIMALS - 2} decimal places (finer than "
+        raise MoneyError(f"{what}: {shown(value)} has more than {RATE_DECIMALS - 2} decimal places (finer than "
                          "1/10000 of a basis point)")
     return rate
 
@@ -358,7 +358,7 @@ def _parse_lpr_csv(text: str, origin: str) -> tuple[Fixing, ...]:
                 found.append(str(exc))
         status = row["status"]
         if status not in STATUSES:
-            found.append(f"status: {_shown(status)} is not one of {', '.join(STATUSES)}")
+            found.append(f"status: {shown(status)} is not one of {', '.join(STATUSES)}")
         if not row["source"].strip():
             found.append("source: empty; give where the fixing was published")
         if found:

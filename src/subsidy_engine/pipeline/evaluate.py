@@ -68,42 +68,31 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, NamedTuple
+from typing import Iterable
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from subsidy_engine.core.columns import money_series
-from subsidy_engine.core.memo import IdentityMemo
-from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
-from subsidy_engine.core.vocabulary import VENUES, Stage
 from subsidy_engine.errors import EvaluationError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.calendar import calendar_year
-from subsidy_engine.kernels.caps import pay_under_shared_caps, share_of_amounts
-from subsidy_engine.measures.claims import ClaimRows, read_items
-from subsidy_engine.measures.grants import event_grant_rows
-from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
-from subsidy_engine.measures.investment import PROJECT_COLUMNS, investment_subsidy_rows, read_projects
-from subsidy_engine.measures.premium_subsidy import premium_subsidy_rows
-from subsidy_engine.params.lpr import LprCurve, epoch_days
-from subsidy_engine.params.policy import INSTRUMENTS, Policy, load_policy
+from subsidy_engine.measures.claims import ClaimRows
+from subsidy_engine.params.lpr import LprCurve
+from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.pipeline.inputs import PROBLEM_COLUMNS, TABLES, PortfolioTables, empty_problems, load_portfolio
-
-#: The measure of 78號 each instrument pays under (investment subsidy: 1, or 4 for quasi-operating platforms).
-MEASURE_OF = {"interest_subsidy": 15, "premium_subsidy": 7, "reits_grant": 13, "listing_grant": 14,
-              "investment_subsidy": 1}
-#: The cuts of stacking, in the order they are applied (the module docstring's 1 to 5).
-CUT_COLUMNS = ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
-               "cut_by_total_cap")
-CLAIM_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "instrument", "item_id", "year", "gross",
-                 *CUT_COLUMNS, "amount", "funding_sources", "parameter_set", "parameter")
-#: The project attributes funding rules read (:attr:`Claims.attributes`).
-ATTRIBUTE_COLUMNS = ("sector", "district", "industry_or_software", "in_library", "merit_score")
-NO_CAP = -1
+from subsidy_engine.pipeline.steps import (
+    ATTRIBUTE_COLUMNS,
+    CLAIM_COLUMNS,
+    CUT_COLUMNS,
+    MEASURE_OF,
+    Rows,
+    add_loans,
+    add_other_instruments,
+    build_context,
+    claims_provenance,
+    combine,
+    not_paid_items,
+    requested_years,
+)
 
 
 @dataclass(frozen=True)
@@ -161,169 +150,6 @@ class Claims:
         return self.table.groupby(keys, sort=True)[money].sum().reset_index()
 
 
-def _year_of(days: np.ndarray) -> np.ndarray:
-    out = np.empty(days.shape[0], np.int64)
-    calendar_year(np.ascontiguousarray(days, np.int64), out)
-    return out
-
-
-def _years(years: int | Iterable[int] | None) -> tuple[int, ...] | None:
-    if years is None:
-        return None
-    chosen = (years,) if isinstance(years, int) else tuple(int(y) for y in years)
-    if not chosen:
-        raise ValueError("years is empty: give calendar years, e.g. range(2026, 2031)")
-    return tuple(sorted(set(chosen)))
-
-
-def _drop_problem_rows(tables: PortfolioTables) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
-    """Each table without the rows listed in its problems, and the kept rows' positions."""
-    kept_tables, kept_rows = {}, {}
-    for name in ("projects", "loans", "insurance", "events"):
-        table = getattr(tables, name).reset_index(drop=True)
-        # a problem of a whole table names no row: load_portfolio gives such a table back empty
-        positions = tables.problems.loc[tables.problems.table == name, "position"].dropna()
-        bad = positions.to_numpy(dtype=np.int64)
-        keep = np.setdiff1d(np.arange(len(table)), bad) if bad.shape[0] else np.arange(len(table))
-        if keep.shape[0] == 0:  # nothing to read: an empty table with every column, whatever the file had
-            kept_tables[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[name][1]})
-        else:
-            kept_tables[name] = table if keep.shape[0] == len(table) else table.take(keep).reset_index(drop=True)
-        kept_rows[name] = keep
-    return kept_tables, kept_rows
-
-
-ANCHORS = {"projects": ("project_id", "start_date"), "loans": ("loan_id", "start_date"),
-           "insurance": ("policy_id", "start_date"), "events": ("event_id", "date")}
-
-
-def _drop_outside_coverage(tables: PortfolioTables, frames: dict[str, pd.DataFrame], kept_rows: dict[str, np.ndarray],
-                           policy: Policy) -> list[pd.DataFrame]:
-    """Rows whose anchor date no parameter set covers are rejected, not guessed (and a rejected
-    project takes its loans and policies with it); the others are evaluated."""
-    first, last = policy.coverage
-    lo, hi = epoch_days(first), epoch_days(last) if last is not None else np.iinfo(np.int64).max
-    reports, dropped_projects = [], np.zeros(0, object)
-    for name, (id_column, column) in ANCHORS.items():
-        table = frames[name]
-        if table.empty or column not in table.columns:
-            continue
-        days, missing = column_readers.date_column(table[column], column, column_readers.Rejections(len(table)))
-        outside = ~missing & ((days < lo) | (days > hi))
-        reason = f"no parameter set of {policy.name} is in force on it: {policy.coverage_text()}"
-        why = np.full(len(table), reason, dtype=object)
-        field_name = np.full(len(table), column, dtype=object)
-        if name != "projects" and dropped_projects.shape[0] and "project_id" in table.columns:
-            orphan = table["project_id"].isin(dropped_projects).to_numpy(dtype=bool) & ~outside
-            why[orphan], field_name[orphan] = "its project is rejected: no parameters on its start date", "project_id"
-            outside |= orphan
-        if not outside.any():
-            continue
-        rows = np.flatnonzero(outside)
-        reports.append(tables.problem_rows(name, kept_rows[name][rows], table[id_column].take(rows).to_numpy(
-            dtype=object), field_name[rows], why[rows]))
-        if name == "projects":
-            dropped_projects = table[id_column].take(rows).to_numpy(dtype=object)
-        frames[name] = table.take(np.flatnonzero(~outside)).reset_index(drop=True)
-        kept_rows[name] = kept_rows[name][~outside]
-    return reports
-
-
-def _as_problems(tables: PortfolioTables | None, report: pd.DataFrame, table: str, id_column: str,
-                 kept_rows: np.ndarray) -> pd.DataFrame:
-    """A calculator's rejections (rows of the kept table) as problems of the original table."""
-    source = tables if tables is not None else _NO_FILES
-    return source.problem_rows(table, kept_rows[report["row"].to_numpy(dtype=np.int64)],
-                               report[id_column].to_numpy(dtype=object), report["field"].to_numpy(dtype=object),
-                               report["reason"].to_numpy(dtype=object))
-
-
-_NO_FILES = PortfolioTables(projects=pd.DataFrame(), loans=pd.DataFrame(), insurance=pd.DataFrame(),
-                            events=pd.DataFrame(), problems=pd.DataFrame(), source="", digest="")
-
-
-def _funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) -> pa.Array:
-    """Per project: ``gaojingjian_fund`` or ``sector_budget:<sector>``, then ``district_matching:<district>``."""
-    blank = pa.array([""] * len(sector), pa.string())
-    sector_source = pc.if_else(pc.is_null(sector), pa.scalar("sector_budget"),
-                               pc.binary_join_element_wise("sector_budget", sector, ":"))
-    municipal = pc.if_else(pa.array(industry), pa.scalar("gaojingjian_fund"), sector_source)
-    district_source = pc.if_else(pc.is_null(district), blank,
-                                 pc.binary_join_element_wise("|district_matching", district, ":"))
-    return pc.binary_join_element_wise(municipal, district_source, "")
-
-
-def _text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
-    """Ids as Arrow text: a table's column as written, or an array of ``str`` (the quote's models)."""
-    if isinstance(values, pa.Array):
-        return values
-    return pa.array(values, pa.string()) if isinstance(values, np.ndarray) else column_readers.arrow_text(values)
-
-
-def _funding_sources_of(industry: bool, sector: str | None, district: str | None) -> str:
-    """:func:`_funding_sources` of one project (the quote's), without Arrow."""
-    municipal = "gaojingjian_fund" if industry else "sector_budget" if sector is None else f"sector_budget:{sector}"
-    return municipal + ("" if district is None else f"|district_matching:{district}")
-
-
-@dataclass
-class _Rows:
-    """The claims of every instrument as aligned arrays (one row per item and year), added part by part."""
-
-    parts: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, instrument: str, rows: ClaimRows, keep: np.ndarray, *, project: np.ndarray,
-            enterprise: pa.Array, item: pd.Series | pa.Array | np.ndarray, day: np.ndarray, gross: np.ndarray, measure: np.ndarray | int,
-            parameter: np.ndarray | str, year: np.ndarray | None = None) -> None:
-        n, picked = rows.paid.shape[0], pa.array(keep)
-        self.parts.append({
-            "instrument": np.full(keep.shape[0], INSTRUMENTS.index(instrument), np.int8),
-            "measure": np.broadcast_to(np.asarray(measure, np.int16), (n,))[keep],
-            "project": project[keep].astype(np.int64),
-            "enterprise": enterprise.take(picked),
-            "item": _text(item).take(picked),
-            "year": np.asarray(rows.columns["year"] if year is None else year, np.int64)[keep],
-            "day": day[keep].astype(np.int64),
-            "gross": gross[keep],
-            "amount": np.asarray(rows.columns["amount"], np.int64)[keep],
-            "set_index": np.asarray(rows.internal["set_index"], np.int64)[keep],
-            "parameter": np.broadcast_to(np.asarray(parameter, dtype=object), (n,))[keep],
-        })
-
-    def column(self, name: str) -> Any:
-        values = [part[name] for part in self.parts]
-        if len(values) == 1:  # one instrument (a quote of a loan): no copy to make, and none to write into
-            if isinstance(values[0], np.ndarray):
-                view = values[0].view()
-                view.flags.writeable = False
-                return view
-            return values[0]
-        return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
-
-
-class _SharedCaps(NamedTuple):
-    """The caps of stacking (3 to 5 of the module docstring) over the rows they apply to, in the one order they
-    are paid in: ``groups``/``caps`` (one column per cap; group -1: the cap does not apply; cap ``NO_CAP``:
-    none), as :func:`~subsidy_engine.kernels.pay_under_shared_caps` reads them."""
-
-    order: np.ndarray  # the rows under any of the caps, in the order they are paid
-    groups: np.ndarray  # (rows of order, caps), int64 codes below n_groups
-    caps: np.ndarray  # (rows of order, caps), fen
-    n_groups: int
-
-    def pay(self, amount: np.ndarray) -> tuple[np.ndarray, ...]:
-        """``amount`` paid in one pass under every cap; per cap, the amounts after it and the caps before it."""
-        order = self.order
-        paid = np.empty(self.groups.shape, np.int64)
-        pay_under_shared_caps(amount[order], self.groups, self.caps, self.n_groups, paid)
-        after = []
-        for c in range(self.groups.shape[1]):  # a column per cap
-            column = amount.copy()
-            column[order] = paid[:, c]
-            after.append(column)
-        return tuple(after)
-
-
 def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy | None = None,
              years: int | Iterable[int] | None = None, *, rate_by_stage: dict[str, str] | None = None,
              lpr: LprCurve | None = None, strict: bool = False) -> Claims:
@@ -366,21 +192,21 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     """
     tables = portfolio if isinstance(portfolio, PortfolioTables) else load_portfolio(portfolio)
     policy = policy if policy is not None else load_policy()
-    chosen_years = _years(years)
-    ctx = _context(tables, policy)
-    rows = _Rows()
+    chosen_years = requested_years(years)
+    ctx = build_context(tables, policy)
+    rows = Rows()
     details: dict[str, ClaimRows] = {}
     projections = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
     if len(ctx.loans):
-        subsidy = _add_loans(ctx, rows, ctx.loans, ctx.loan_project, ctx.kept_rows["loans"], lpr)
+        subsidy = add_loans(ctx, rows, ctx.loans, ctx.loan_project, ctx.kept_rows["loans"], lpr)
         details["interest_subsidy"] = subsidy
         projections = subsidy.internal["projections"]
         if len(projections):  # a figure that rests on a projection says so (issue 16, row 11)
             assert lpr is not None
             ctx.notes.append(lpr.projection_note(len(projections), min(projections.projected_from)))
-    _add_other_instruments(ctx, rows, details, rate_by_stage)
-    table, attributes = _combine(rows, ctx, chosen_years)
-    not_paid = _not_paid(details)
+    add_other_instruments(ctx, rows, details, rate_by_stage)
+    table, attributes = combine(rows, ctx, chosen_years)
+    not_paid = not_paid_items(details)
     rejections = _sorted_problems(ctx.problems)
     if strict and len(rejections):
         raise EvaluationError(column_readers.problems_message(rejections, "the portfolio",
@@ -388,7 +214,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                                                      if not pd.isna(r.row) else f"table {r.table}:"), rejections)
     return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
                   years=chosen_years, notes=tuple(ctx.notes),
-                  provenance=_provenance(tables.digest, policy, lpr, rate_by_stage),
+                  provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
                   details=details, attributes=attributes)  # type: ignore[arg-type]
 
@@ -402,442 +228,6 @@ def _sorted_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
     order = {name: k for k, name in enumerate(TABLES)}
     key = problems.assign(_t=problems.table.map(order), _p=problems.position.fillna(-1))
     return problems.take(key.sort_values(["_t", "_p"], kind="stable").index).reset_index(drop=True)
-
-
-@dataclass
-class _Context:
-    """The portfolio's rows that can be evaluated, its projects' attributes, and the problems found so far."""
-
-    policy: Policy
-    frames: dict[str, pd.DataFrame]
-    kept_rows: dict[str, np.ndarray]
-    problems: list[pd.DataFrame]
-    notes: list[str]
-    read: Any  # read_items' result for the projects: (arrays, table, rejections)
-    project_arrays: dict[str, np.ndarray]
-    projects: pd.DataFrame
-    project_id_text: pa.Array
-    project_enterprise: pa.Array
-    sources_of_project: pa.Array
-    loans: pd.DataFrame  # the loans with a known project
-    loan_project: np.ndarray  # each loan's row in ``projects``
-    tables: PortfolioTables | None = None  # where rows came from, for the problems found while evaluating
-
-    @property
-    def n_projects(self) -> int:
-        return len(self.project_id_text)
-
-    def project_rows(self, ids: Any) -> np.ndarray:
-        """Row of each id in the projects table, -1 when blank or unknown."""
-        found = pc.index_in(_text(ids), value_set=self.project_id_text).fill_null(-1)
-        return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
-
-
-def _column_text(table: pd.DataFrame, name: str) -> pa.Array:
-    return column_readers.arrow_text(table[name]) if name in table else pa.nulls(len(table), pa.string())
-
-
-def _context(tables: PortfolioTables, policy: Policy) -> _Context:
-    frames, kept_rows = _drop_problem_rows(tables)
-    problems = [tables.problems]
-    problems.extend(_drop_outside_coverage(tables, frames, kept_rows, policy))
-    # projects: attributes for stacking and funding sources
-    read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects)
-    project_arrays, projects, project_rejections = read
-    problems.append(_as_problems(tables, project_rejections, "projects", "project_id", kept_rows["projects"]))
-    ctx = _Context(policy, frames, kept_rows, problems, [*tables.notes, *policy.notes], read, project_arrays, projects,
-                   column_readers.arrow_text(projects["project_id"]), column_readers.arrow_text(projects["enterprise_id"]),
-                   _funding_sources(_column_text(projects, "sector"), _column_text(projects, "district"),
-                                    project_arrays["industry_or_software"]), frames["loans"],
-                   np.zeros(0, np.int64), tables)
-    loans = frames["loans"]
-    loan_project = ctx.project_rows(loans["project_id"]) if "project_id" in loans else np.full(len(loans), -1)
-    if (loan_project < 0).any():  # check_tables rejects a loan without a project of the table
-        raise ValueError("a loan names no project of the portfolio, and its problems do not say so: build "
-                         "PortfolioTables with check_tables (or load_portfolio)")
-    ctx.loans, ctx.loan_project = loans, loan_project
-    return ctx
-
-
-def _add_loans(ctx: _Context, rows: _Rows, loans: pd.DataFrame, loan_project: np.ndarray, kept_loan_rows: np.ndarray,
-               lpr: LprCurve | None, *, keep_window: bool = False) -> ClaimRows:
-    """Measures 1 and 15: the 貼息 of ``loans``, per loan and calendar year, as one part of ``rows``.
-
-    ``keep_window`` keeps every loan-year with a period inside the subsidy window, even one paid
-    nothing, so that the rows do not depend on the rates (the Monte Carlo runs reuse them).
-    """
-    subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window)
-    ctx.problems.append(_as_problems(ctx.tables, subsidy.rejections, "loans", "loan_id", kept_loan_rows))
-    _add_subsidy(ctx, rows, subsidy, loan_project, keep_window=keep_window)
-    return subsidy
-
-
-def _add_subsidy(ctx: _Context, rows: _Rows, subsidy: ClaimRows, loan_project: np.ndarray, *,
-                 keep_window: bool = False) -> None:
-    """The loan-years of ``subsidy`` as a part of ``rows`` (``loan_project``: each loan's project row)."""
-    keep = np.flatnonzero(subsidy.internal["in_window"] if keep_window else subsidy.paid)
-    project = loan_project[subsidy.internal["loan_row"]]
-    rows.add("interest_subsidy", subsidy, keep, project=project,
-             enterprise=ctx.project_enterprise.take(pa.array(project)), item=subsidy.columns["loan_id"],
-             day=subsidy.internal["loan_start_day"], gross=np.asarray(subsidy.columns["gross"]),
-             measure=15, parameter="interest_subsidy.points")
-
-
-def _add_other_instruments(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows],
-                           rate_by_stage: dict[str, str] | None) -> None:
-    """Measures 7, 13, 14 and (with rates) 1, 2, 4: the parts of ``rows`` that do not depend on the LPR."""
-    policy, frames, kept_rows, problems = ctx.policy, ctx.frames, ctx.kept_rows, ctx.problems
-    if len(frames["insurance"]):
-        premium = premium_subsidy_rows(frames["insurance"], policy)
-        problems.append(_as_problems(ctx.tables, premium.rejections, "insurance", "policy_id", kept_rows["insurance"]))
-        _add_premium(ctx, rows, details, premium)
-    if len(frames["events"]):
-        grants = event_grant_rows(frames["events"], policy)
-        problems.append(_as_problems(ctx.tables, grants.rejections, "events", "event_id", kept_rows["events"]))
-        _add_grants(ctx, rows, details, grants)
-    _add_investment(ctx, rows, details, rate_by_stage)
-
-
-def _item_projects(ctx: _Context, rows: ClaimRows) -> np.ndarray:
-    """The project row of each of a calculator's rows (-1: none given)."""
-    ids = rows.columns["project_id"]
-    return ctx.project_rows(ids) if ids is not None else np.full(rows.paid.shape[0], -1)
-
-
-def _add_premium(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows], premium: ClaimRows) -> None:
-    """Measure 7: the premium subsidy per policy-year, as a part of ``rows``."""
-    details["premium_subsidy"] = premium
-    rows.add("premium_subsidy", premium, np.flatnonzero(premium.paid), project=_item_projects(ctx, premium),
-             enterprise=_text(premium.columns["enterprise_id"]), item=premium.columns["policy_id"],
-             day=np.asarray(premium.columns["start_date"]), gross=np.asarray(premium.columns["gross"]),
-             measure=7, parameter="insurance_premium.share")
-
-
-def _add_grants(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows], grants: ClaimRows) -> None:
-    """Measures 13 and 14: the one-off grants on events, as two parts of ``rows``."""
-    details["grants"] = grants
-    reits = np.asarray(grants.columns["measure"]) == 13
-    set_index = grants.internal["set_index"]
-    share_mode = np.array([s.parameters.reits_grant.mode.value == "share_of_raised" for s in ctx.policy.sets])
-    reits_parameter = np.where(share_mode[set_index], "reits_grant.share_of_raised", "reits_grant.flat_amount")
-    venue = np.array([f"listing_grant.{v}" for v in VENUES], dtype=object)[np.maximum(grants.internal["venue"], 0)]
-    project = _item_projects(ctx, grants)
-    enterprise = _text(grants.columns["enterprise_id"])
-    for instrument, mask in (("reits_grant", reits), ("listing_grant", ~reits)):
-        rows.add(instrument, grants, np.flatnonzero(grants.paid & mask), project=project, enterprise=enterprise,
-                 item=grants.columns["event_id"], day=np.asarray(grants.columns["date"]),
-                 gross=np.asarray(grants.columns["gross"]), measure=np.asarray(grants.columns["measure"]),
-                 parameter=np.where(reits, reits_parameter, venue))
-
-
-def _add_investment(ctx: _Context, rows: _Rows, details: dict[str, ClaimRows],
-                    rate_by_stage: dict[str, str] | None) -> None:
-    """Measures 1, 2 and 4: the investment subsidy when rates are given (else a note says why not)."""
-    project_arrays, projects, n_projects = ctx.project_arrays, ctx.projects, ctx.n_projects
-    if rate_by_stage is not None and n_projects:
-        investment = investment_subsidy_rows(projects, ctx.policy, rate_by_stage, read=ctx.read)
-        details["investment_subsidy"] = investment
-        keep = np.flatnonzero(investment.paid)
-        stage = np.array([s.value for s in Stage], dtype=object)[project_arrays["stage"]]
-        rows.add("investment_subsidy", investment, keep, project=np.arange(n_projects),
-                 enterprise=ctx.project_enterprise, item=projects["project_id"], day=project_arrays["day"],
-                 gross=np.asarray(investment.columns["gross"]), measure=np.asarray(investment.columns["measure"]),
-                 parameter="investment_subsidy.rate_by_stage." + stage, year=_year_of(project_arrays["day"]))
-    elif n_projects:
-        ctx.notes.append("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
-                         "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")
-
-
-def _not_paid_columns(details: dict[str, ClaimRows]) -> list[dict[str, Any]]:
-    """Valid items paid nothing, per calculator: ``instrument`` (a name or an array), ``item_id``, ``reason``."""
-    parts = []
-    for name, rows in details.items():
-        if rows.not_paid is not None:
-            frame = rows.not_paid
-            parts.append({"instrument": name, "item_id": np.asarray(frame[rows.id_column], dtype=object),
-                          "reason": np.asarray(frame["reason"], dtype=object)})
-            continue
-        if name == "interest_subsidy":
-            continue  # loan-years outside the window are not items
-        unpaid = np.flatnonzero(~rows.paid)
-        instrument = (np.asarray(rows.columns["instrument"], dtype=object)[unpaid] if name == "grants"
-                      else name)
-        parts.append({"instrument": instrument, "item_id": np.asarray(rows.columns[rows.id_column], dtype=object)[unpaid],
-                      "reason": rows.reasons[unpaid]})
-    return parts
-
-
-def _not_paid(details: dict[str, ClaimRows]) -> pd.DataFrame:
-    parts = [pd.DataFrame(columns) for columns in _not_paid_columns(details)]
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("instrument", "item_id", "reason")})
-    return pd.concat(parts, ignore_index=True)
-
-
-@dataclass
-class _Stacking:
-    """Stacking's orders, groups and caps over all rows: everything but the amounts (computed once)."""
-
-    instrument: np.ndarray
-    project: np.ndarray
-    has_project: np.ndarray
-    year: np.ndarray
-    item: pa.Array
-    item_code: np.ndarray
-    gross: np.ndarray
-    computed: np.ndarray  # after the instrument's own rules
-    favourable: list[tuple[np.ndarray, np.ndarray]]  # (projects of a set, instruments of a group)
-    caps: _SharedCaps  # 3 to 5: 貼息 per enterprise and year, 貼息 per project, the total cap
-    n_projects: int
-
-
-class _StackingParameters(NamedTuple):
-    """The stacking rules of each parameter set as arrays (index: the set), made once per policy."""
-
-    enterprise_cap: np.ndarray  # 貼息 per enterprise and year, fen
-    project_cap: np.ndarray  # 貼息 per project over its life, fen
-    favourable: list[tuple[int, np.ndarray]]  # (set, the instruments of a most-favourable group)
-    total_cap_share: np.ndarray  # rate units; -1: no total cap
-    total_capped: np.ndarray  # (set, instrument): under the total cap
-
-
-_STACKING_PARAMETERS: IdentityMemo[_StackingParameters] = IdentityMemo(64)
-
-
-def _stacking_parameters(policy: Policy) -> _StackingParameters:
-    sets = policy.sets
-    # the groups are lists inside the frozen models, which a caller could change in place: by value
-    groups = tuple((tuple(map(tuple, s.parameters.stacking.most_favourable_only.value)),
-                    tuple(s.parameters.stacking.total_cap_instruments.value)) for s in sets)
-
-    def make() -> _StackingParameters:
-        capped = np.zeros((len(sets), len(INSTRUMENTS)), bool)
-        for k, s in enumerate(sets):
-            capped[k, [INSTRUMENTS.index(i) for i in s.parameters.stacking.total_cap_instruments.value]] = True
-        made = _StackingParameters(
-            np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets]),
-            np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets]),
-            [(k, np.array([INSTRUMENTS.index(g) for g in group], np.int64))
-             for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value],
-            np.array([-1 if s.parameters.stacking.total_cap_share_of_investment.value is None else
-                      rate_to_units(s.parameters.stacking.total_cap_share_of_investment.value) for s in sets]),
-            capped)
-        for array in (made.enterprise_cap, made.project_cap, made.total_cap_share, made.total_capped):
-            array.flags.writeable = False  # shared by every evaluation under this policy
-        return made
-
-    return _STACKING_PARAMETERS.get((policy, sets), make, also=groups)
-
-
-def _stacking(rows: _Rows, policy: Policy, project_arrays: dict[str, np.ndarray], n_projects: int) -> _Stacking:
-    """The orders, groups and caps of stacking over ``rows``, with the projects' arrays (``day`` and
-    ``total_investment`` of each of the ``n_projects``)."""
-    instrument, project, enterprise = rows.column("instrument"), rows.column("project"), rows.column("enterprise")
-    enterprise_code = np.asarray(pc.dictionary_encode(enterprise).indices.to_numpy(zero_copy_only=False), np.int64)
-    item = rows.column("item")
-    # ties between items are broken by the id's text, so that the row order of the tables does not matter
-    item_code = np.asarray(pc.rank(item, sort_keys="ascending", tiebreaker="dense").to_numpy(
-        zero_copy_only=False), np.int64)
-    year, day = rows.column("year"), rows.column("day")
-    set_of_row = rows.column("set_index")
-    has_project = project >= 0
-    project_set = policy.set_index(project_arrays["day"]) if n_projects else np.zeros(0, np.int64)
-    by_set = _stacking_parameters(policy)
-    is_subsidy = instrument == INSTRUMENTS.index("interest_subsidy")
-
-    # 2. most favourable only: the groups of each parameter set
-    favourable = [(np.flatnonzero(project_set == k), columns) for k, columns in by_set.favourable]
-    # 3. 貼息 per enterprise and year: a group per (enterprise, year) of the 貼息 rows
-    n = instrument.shape[0]
-    enterprise_group = np.full(n, -1, np.int64)
-    subset = np.flatnonzero(is_subsidy)
-    if subset.shape[0]:
-        low, span = int(year[subset].min()), int(year[subset].max() - year[subset].min()) + 1
-        key = enterprise_code[subset] * span + (year[subset] - low)
-        if int(enterprise_code[subset].max() + 1) * span <= 4 * subset.shape[0] + 1024:
-            enterprise_group[subset], n_groups = key, int(enterprise_code[subset].max() + 1) * span
-        else:  # years far apart: dense codes
-            codes, enterprise_group[subset] = np.unique(key, return_inverse=True)
-            n_groups = codes.shape[0]
-    else:
-        n_groups = 0
-    enterprise_cap = np.where(is_subsidy, by_set.enterprise_cap[set_of_row], NO_CAP)
-    # 4. 貼息 per project over its life: a group per project
-    under_project_cap = is_subsidy & has_project
-    project_group = np.where(under_project_cap, n_groups + project, -1)
-    project_cap = np.where(under_project_cap, by_set.project_cap[set_of_row], NO_CAP)
-    n_groups += n_projects
-    # 5. total cap as a share of the project's investment: a group per project
-    in_cap = np.zeros(n, bool)
-    total_cap = np.full(n, NO_CAP, np.int64)
-    if n_projects:
-        share, capped = by_set.total_cap_share, by_set.total_capped
-        cap_of_project = np.empty(n_projects, np.int64)
-        share_of_amounts(project_arrays["total_investment"], np.maximum(share[project_set], 0), False,
-                         cap_of_project)
-        cap_of_project = np.where(share[project_set] >= 0, cap_of_project, NO_CAP)
-        safe = np.maximum(project, 0)
-        in_cap = has_project & capped[project_set[safe], instrument]
-        total_cap = np.where(in_cap, cap_of_project[safe], NO_CAP)
-    total_group = np.where(in_cap, n_groups + project, -1)
-    n_groups += n_projects
-    # 3 to 5 in one pass, in one order that agrees with each cap's: year, day, instrument, item
-    subset = np.flatnonzero(is_subsidy | in_cap)
-    order = subset[column_readers.sort_order(year[subset], day[subset], instrument[subset], item_code[subset])]
-    caps = _SharedCaps(order, np.stack([enterprise_group[order], project_group[order], total_group[order]], axis=1),
-                       np.stack([enterprise_cap[order], project_cap[order], total_cap[order]], axis=1), n_groups)
-    return _Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
-                     rows.column("amount"), favourable, caps, n_projects)
-
-
-def _stack(st: _Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The amounts after each cross-item cut (2 to 5 of the module docstring, in that order), from ``computed``:
-    ``(after_favourable, after_enterprise, after_project, after_total)``. The caps 3 to 5 are one pass (each row
-    paid the least of its amount and its rooms); ``after_enterprise`` and ``after_project`` are the least of the
-    amount and the rooms of the caps up to it, which attributes each row's cut to the caps in that order."""
-    after_favourable = computed
-    if st.n_projects and st.favourable:
-        # 從優不重複 first, on the totals after the instruments' own rules: what is given up uses no cap's room
-        k_instruments = len(INSTRUMENTS)
-        has_project, project, instrument = st.has_project, st.project, st.instrument
-        key = np.where(has_project, project * k_instruments + instrument, 0)
-        flat_totals = np.zeros(st.n_projects * k_instruments, np.int64)
-        np.add.at(flat_totals, key[has_project], computed[has_project])
-        totals = flat_totals.reshape(st.n_projects, k_instruments)
-        dropped = np.zeros((st.n_projects, k_instruments), bool)
-        for in_set, columns in st.favourable:
-            cells = (in_set[:, None], columns[None, :])  # np.ix_(in_set, columns), without its overhead
-            block = totals[cells]
-            best = np.argmax(block, axis=1)  # the first of equal totals
-            lose = np.ones_like(block, bool)
-            lose[np.arange(block.shape[0]), best] = False
-            dropped[cells] |= lose & (block > 0)
-        after_favourable = computed.copy()
-        after_favourable[has_project & dropped[np.maximum(project, 0), instrument]] = 0
-    # then the caps in one pass: each row paid the least of its amount and its room under each cap
-    after_enterprise, after_project, after_total = st.caps.pay(after_favourable)
-    return after_favourable, after_enterprise, after_project, after_total
-
-
-def _shown_order(st: _Stacking, years: tuple[int, ...] | None) -> np.ndarray:
-    """The rows of the years asked for, in a stable order: project, instrument, item, year."""
-    shown = np.ones(st.year.shape[0], bool) if years is None else np.isin(st.year, np.array(years))
-    subset = np.flatnonzero(shown)
-    return subset[column_readers.sort_order(np.where(st.has_project, st.project, st.n_projects)[subset],
-                                   st.instrument[subset], st.item_code[subset], st.year[subset])]
-
-
-def _combine(rows: _Rows, ctx: _Context, years: tuple[int, ...] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stacking and the cross-item caps over all claims, then the years asked for; the claims' attributes."""
-    if not rows.parts or sum(part["year"].shape[0] for part in rows.parts) == 0:
-        return (pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS}),
-                pd.DataFrame({c: pd.Series(dtype=object) for c in ATTRIBUTE_COLUMNS}))
-    st = _stacking(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
-    return _table(rows, ctx, st, _stack(st, st.computed), _shown_order(st, years))
-
-
-def _cuts(st: _Stacking, after: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
-    """Each cut column of every row (:data:`CUT_COLUMNS`, in fen), from the amounts after each stage: the caps'
-    cuts of one pass attributed in their order (enterprise room first, then the further cut by the project's
-    room, then the rest by the total cap's)."""
-    after_favourable, after_enterprise, after_project, after_total = after
-    return dict(zip(CUT_COLUMNS, (st.gross - st.computed, st.computed - after_favourable,
-                                  after_favourable - after_enterprise, after_enterprise - after_project,
-                                  after_project - after_total)))
-
-
-def _provenance(portfolio_digest: str, policy: Policy, lpr: LprCurve | None,
-                rate_by_stage: dict[str, str] | None) -> Provenance:
-    """The engine version and the hash of everything an evaluation read."""
-    digests = [portfolio_digest, policy.digest, lpr.digest if lpr is not None else "no-lpr",
-               repr(sorted(rate_by_stage.items())) if rate_by_stage else "no-rates"]
-    return Provenance.of(*digests, scenario=lpr.projection_label if lpr is not None else None)
-
-
-def _table(rows: _Rows, ctx: _Context, st: _Stacking, after: tuple[np.ndarray, ...], order: np.ndarray
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The claims table (rows ``order``) and its attributes."""
-    policy, projects, n_projects = ctx.policy, ctx.projects, st.n_projects
-    after_total = after[-1]
-    instrument, project, has_project, year, item = st.instrument, st.project, st.has_project, st.year, st.item
-    gross = st.gross
-    enterprise, set_of_row, sources_of_project = rows.column("enterprise"), rows.column("set_index"), ctx.sources_of_project
-    take = pa.array(order)
-    instrument_names = np.array(INSTRUMENTS, dtype=object)
-    # the project whose attributes describe each claim: its own, else its enterprise's project with the
-    # smallest id (-1: none)
-    describing = project[order].copy()
-    without = np.flatnonzero(~has_project[order])
-    describing[without] = _describing_project_rows(projects, enterprise.take(pa.array(order[without])))
-    known = pa.array(describing >= 0)
-    sources = pc.if_else(known, sources_of_project.take(pa.array(np.maximum(describing, 0))),
-                         pa.scalar("gaojingjian_fund|sector_budget")) if n_projects else pa.array(
-        ["gaojingjian_fund|sector_budget"] * order.shape[0], pa.string())
-    item_shown = item.take(take)
-    claim_id = pc.binary_join_element_wise(pa.array(instrument_names[instrument[order]], pa.string()), item_shown,
-                                           pc.cast(pa.array(year[order]), pa.string()), ":")
-    if n_projects:
-        project_ids = column_readers.arrow_text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
-        project_ids = pc.if_else(pa.array(has_project[order]), project_ids, pa.nulls(order.shape[0], pa.string()))
-    else:  # every project rejected: the enterprise's items still show, without one
-        project_ids = pa.nulls(order.shape[0], pa.string())
-
-    def text(values: pa.Array) -> pd.Series:
-        return pd.Series(values, dtype=pd.ArrowDtype(pa.string()))
-
-    table = pd.DataFrame({
-        "claim_id": text(claim_id),
-        "project_id": text(project_ids),
-        "enterprise_id": text(enterprise.take(take)),
-        "measure": rows.column("measure")[order],
-        "instrument": pd.Categorical.from_codes(instrument[order], categories=list(INSTRUMENTS)),
-        "item_id": text(item_shown),
-        "year": year[order].astype(np.int32),
-        "gross": money_series(gross[order]),
-        **{name: money_series(cut[order]) for name, cut in _cuts(st, after).items()},
-        "amount": money_series(after_total[order]),
-        "funding_sources": text(sources),
-        "parameter_set": np.array([s.id for s in policy.sets], dtype=object)[set_of_row[order]],
-        "parameter": rows.column("parameter")[order],
-    })
-    return table, _attributes(projects, ctx.project_arrays, describing)
-
-
-def _attributes(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
-    """:attr:`Claims.attributes` of claims described by project ``rows`` (-1: no project)."""
-    known = rows >= 0
-    safe = np.maximum(rows, 0)
-    frame: dict[str, Any] = {}
-    for name in ("sector", "district"):
-        values = (column_readers.arrow_text(projects[name]).take(pa.array(safe)) if name in projects and len(projects)
-                  else pa.nulls(rows.shape[0], pa.string()))
-        frame[name] = pd.Series(pc.if_else(pa.array(known), values, pa.nulls(rows.shape[0], pa.string())),
-                                dtype=pd.ArrowDtype(pa.string()))
-    if not len(projects):  # every project rejected: the enterprises' items are described by none
-        project_arrays = {name: np.zeros(1, bool if name != "merit_score" else np.int64)
-                          for name in ("industry_or_software", "in_library", "no_merit_score", "merit_score")}
-        project_arrays["no_merit_score"][:] = True
-    for name in ("industry_or_software", "in_library"):
-        frame[name] = known & project_arrays[name][safe]
-    has_score = known & ~project_arrays["no_merit_score"][safe]
-    frame["merit_score"] = money_series(np.where(has_score, project_arrays["merit_score"][safe], 0)).where(
-        pd.Series(has_score))
-    return pd.DataFrame(frame)
-
-
-def _describing_project_rows(projects: pd.DataFrame, enterprise: pa.Array) -> np.ndarray:
-    """The row of each enterprise's project with the smallest ``project_id`` (in code-point order), -1 when
-    it has none: the project that describes a claim without one, whatever the order of the table's rows."""
-    if len(projects) == 0:
-        return np.full(len(enterprise), -1, np.int64)
-    pairs = pa.table({"enterprise": column_readers.arrow_text(projects["enterprise_id"]),
-                      "project": column_readers.arrow_text(projects["project_id"])})
-    by_id = pc.sort_indices(pairs, sort_keys=[("enterprise", "ascending"), ("project", "ascending")]).to_numpy()
-    enterprises = pairs.column("enterprise").take(pa.array(by_id)).to_numpy(zero_copy_only=False)
-    first = np.ones(by_id.shape[0], bool)
-    first[1:] = enterprises[1:] != enterprises[:-1]
-    position = pd.Index(enterprises[first]).get_indexer(pd.Series(enterprise, dtype=pd.ArrowDtype(pa.string())))
-    return np.where(position >= 0, by_id[first][np.maximum(position, 0)], -1)
 
 
 __all__ = ["ATTRIBUTE_COLUMNS", "CLAIM_COLUMNS", "Claims", "EvaluationError", "MEASURE_OF", "evaluate"]

@@ -12,8 +12,8 @@ engine's own pieces instead:
 * the premium subsidy and the grants from their arrays (:func:`~subsidy_engine.measures.premium_subsidy.premium_rows`,
   :func:`~subsidy_engine.measures.grants.grant_rows`, which the table readers feed too),
   the investment subsidy (measures 1, 2, 4), and evaluate's parts, stacking and
-  cross-item caps (``_add_subsidy``, ``_add_premium``, ``_add_grants``,
-  ``_add_investment``, ``_stacking``, ``_stack``, ``_shown_order``, ``_cuts``);
+  cross-item caps (``add_subsidy``, ``add_premium``, ``add_grants``,
+  ``add_investment``, ``stacking_of``, ``stack``, ``shown_order``, ``cut_columns``);
 * the explanation's words (:func:`subsidy_engine.pipeline.explain.explain_facts`).
 
 The figures are therefore the batch engine's, row for row; a hypothesis test
@@ -60,23 +60,23 @@ from subsidy_engine.measures.investment import Project, project_arrays
 from subsidy_engine.measures.premium_subsidy import InsurancePolicy, insurance_arrays, premium_rows
 from subsidy_engine.params.lpr import EPOCH, LprCurve
 from subsidy_engine.params.policy import INSTRUMENTS, Policy
-from subsidy_engine.pipeline.evaluate import (
-    _add_grants,
-    _add_investment,
-    _add_premium,
-    _add_subsidy,
-    _Context,
-    _cuts,
-    _funding_sources_of,
-    _not_paid_columns,
-    _provenance,
-    _Rows,
-    _shown_order,
-    _stack,
-    _stacking,
-    _years,
-)
 from subsidy_engine.pipeline.explain import Facts
+from subsidy_engine.pipeline.steps import (
+    Context,
+    Rows,
+    add_grants,
+    add_investment,
+    add_premium,
+    add_subsidy,
+    claims_provenance,
+    cut_columns,
+    funding_sources_of,
+    not_paid_columns,
+    requested_years,
+    shown_order,
+    stack,
+    stacking_of,
+)
 
 NO_REJECTIONS = pd.DataFrame({c: pd.Series(dtype=object) for c in ("row", "id", "field", "reason")})
 NO_PROJECTIONS = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
@@ -182,11 +182,11 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     """
     if not _ordinary(project, project_loans, insurance, events, policy):
         return None
-    chosen_years = _years(years)
+    chosen_years = requested_years(years)
     parr = project_arrays([project])
     project_id, enterprise_id = project.project_id, project.enterprise_id
     ids = np.array([project_id], dtype=object)
-    ctx = _Context(
+    ctx = Context(
         policy=policy, frames={}, kept_rows={}, problems=[],
         notes=list(policy.notes),
         read=(parr, {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)}, NO_REJECTIONS),
@@ -195,7 +195,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         project_enterprise=pa.array([enterprise_id], pa.string()),
         sources_of_project=None,  # type: ignore[arg-type]  # for the claims table, which this path does not build
         loans=None, loan_project=np.zeros(len(project_loans), np.int64))  # type: ignore[arg-type]
-    rows, details, schedules = _Rows(), {}, {}
+    rows, details, schedules = Rows(), {}, {}
     if project_loans:
         arrays = arrays_from_loans(project_loans)
         run = amortization.run(arrays, curve, rows=True, years=False)
@@ -210,25 +210,25 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         if len(projections):  # as evaluate notes it, in the same place among the notes
             ctx.notes.append(curve.projection_note(len(projections), min(projections.projected_from)))
         details["interest_subsidy"] = subsidy
-        _add_subsidy(ctx, rows, subsidy, ctx.loan_project)
+        add_subsidy(ctx, rows, subsidy, ctx.loan_project)
         schedules = _schedules(project_loans, run, curve)
     if insurance:
         premium = premium_rows(insurance_arrays(insurance), {
             "policy_id": _texts(x.policy_id for x in insurance), "enterprise_id": _texts(x.enterprise_id for x in insurance),
             "project_id": _texts(x.project_id for x in insurance),
             "product_field": _texts(x.product_field.value for x in insurance)}, NO_REJECTIONS, policy)
-        _add_premium(ctx, rows, details, premium)
+        add_premium(ctx, rows, details, premium)
     if events:
         grants = grant_rows(event_arrays(events), {
             "event_id": _texts(x.event_id for x in events), "enterprise_id": _texts(x.enterprise_id for x in events),
             "project_id": _texts(x.project_id for x in events)}, NO_REJECTIONS, policy)
-        _add_grants(ctx, rows, details, grants)
-    _add_investment(ctx, rows, details, rate_by_stage)
+        add_grants(ctx, rows, details, grants)
+    add_investment(ctx, rows, details, rate_by_stage)
     shown: list[ClaimRow] = []
     if rows.parts and sum(part["year"].shape[0] for part in rows.parts):
-        sources = _funding_sources_of(project.industry_or_software, project.sector, project.district)
-        shown = _shown(rows, policy, parr, sources, project_id, enterprise_id, chosen_years)
-    provenance = _provenance(digest, policy, curve, rate_by_stage)
+        sources = funding_sources_of(project.industry_or_software, project.sector, project.district)
+        shown = _claim_rows_shown(rows, policy, parr, sources, project_id, enterprise_id, chosen_years)
+    provenance = claims_provenance(digest, policy, curve, rate_by_stage)
     items = {("projects", project_id): project, **{("loans", x.loan_id): x for x in project_loans},
              **{("insurance", x.policy_id): x for x in insurance}, **{("events", x.event_id): x for x in events}}
     read: dict[tuple[str, str], dict[str, Any]] = {}  # each item's cells, made when the explanation asks
@@ -241,7 +241,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     facts = Facts(project_id=project_id, project=cells(project), rows=[r for r in shown if r.project_id == project_id],
                   details=details, item=item, policy=policy,
                   notes=ctx.notes, years=chosen_years, provenance=provenance)
-    not_paid = [(instrument, str(item), str(reason)) for part in _not_paid_columns(details)
+    not_paid = [(instrument, str(item), str(reason)) for part in not_paid_columns(details)
                 for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),
                                                                     part["item_id"].shape),
                                                     part["item_id"], part["reason"])]
@@ -249,14 +249,14 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
                          schedules=schedules, facts=facts)
 
 
-def _shown(rows: _Rows, policy: Policy, parr: dict[str, np.ndarray], sources: str, project_id: str,
+def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], sources: str, project_id: str,
            enterprise_id: str, years: tuple[int, ...] | None) -> list[ClaimRow]:
     """Stacking over the parts, then the rows of ``years`` in the table's order (every row of the enterprise is
     described by the project, the enterprise's only one here)."""
-    st = _stacking(rows, policy, parr, 1)
-    after = _stack(st, st.computed)
-    order = _shown_order(st, years)
-    money = [_yuan(values[order].tolist()) for values in (st.gross, *_cuts(st, after).values(), after[-1])]
+    st = stacking_of(rows, policy, parr, 1)
+    after = stack(st, st.computed)
+    order = shown_order(st, years)
+    money = [_yuan(values[order].tolist()) for values in (st.gross, *cut_columns(st, after).values(), after[-1])]
     instrument = [INSTRUMENTS[k] for k in st.instrument[order].tolist()]
     item = st.item.take(pa.array(order)).to_pylist()
     year = st.year[order].tolist()

@@ -36,7 +36,7 @@ from types import TracebackType
 
 import pandas as pd
 
-from subsidy_engine import __version__
+from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import OutputBusyError, OutputLockError
 
 LOCK_NAME = ".subsidy-engine.lock"
@@ -217,7 +217,7 @@ class OutputFolder:
         entries = [{"file": name, "bytes": (self.staging / name).stat().st_size,
                     "sha256": _sha256(self.staging / name)} for name in written]
         manifest = self.staging / MANIFEST_NAME
-        manifest.write_text(json.dumps({"engine_version": __version__, "files": entries}, indent=2) + "\n",
+        manifest.write_text(json.dumps({"engine_version": engine_version(), "files": entries}, indent=2) + "\n",
                             encoding="utf-8")
         with _signals_held():  # the renames are not cut in two
             old = self.folder / MANIFEST_NAME

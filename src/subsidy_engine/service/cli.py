@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import pandas as pd
 
-from subsidy_engine import __version__
 from subsidy_engine.budgeting.allocation import TIME_LIMIT, check_time_limit
 from subsidy_engine.core.dates import parse_date
 from subsidy_engine.core.messages import one_line
+from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import PortfolioSchemaError, SubsidyEngineError
 from subsidy_engine.io.cells import Limits
 from subsidy_engine.io.files import demo_loans_path
@@ -249,8 +249,9 @@ def _problems_table(problems: pd.DataFrame) -> str:
 def _simulate(args: argparse.Namespace) -> int:
     from subsidy_engine.params.budget import load_budget
     from subsidy_engine.params.policy import load_policy
+    from subsidy_engine.reports.simulation_report import write_outputs
     from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, load_scenario
-    from subsidy_engine.simulation.simulate import Comparison, simulate, write_outputs
+    from subsidy_engine.simulation.simulate import Comparison, simulate
 
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
     started = time.perf_counter()
@@ -542,7 +543,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="subsidy-engine", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"subsidy_engine {__version__}")
+    parser.add_argument("--version", action="version", version=f"subsidy_engine {engine_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def limit_option(p: argparse.ArgumentParser) -> None:

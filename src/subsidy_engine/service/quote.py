@@ -86,10 +86,11 @@ from subsidy_engine.measures.premium_subsidy import InsurancePolicy
 from subsidy_engine.params.lpr import EPOCH, LprCurve, default_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import stage_rate
-from subsidy_engine.pipeline.evaluate import CLAIM_COLUMNS, CUT_COLUMNS, MEASURE_OF, evaluate
+from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.explain import explain_facts, facts_of
 from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
 from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, cells, project_claims
+from subsidy_engine.pipeline.steps import CLAIM_COLUMNS, CUT_COLUMNS, MEASURE_OF
 
 MAX_ITEMS = 100
 MAX_TERM_MONTHS = 600

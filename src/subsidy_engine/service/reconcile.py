@@ -50,7 +50,7 @@ import pyarrow as pa
 
 from subsidy_engine.core.columns import MONEY_TYPE
 from subsidy_engine.core.dates import parse_date
-from subsidy_engine.core.money import _shown, fen_to_yuan, to_decimal, whole_number
+from subsidy_engine.core.money import fen_to_yuan, shown, to_decimal, whole_number
 from subsidy_engine.core.vocabulary import InterestBasis, Reset
 from subsidy_engine.errors import CoverageError, DateError, MoneyError
 from subsidy_engine.io.cells import DEFAULT_LIMITS, Limits, read_table_file
@@ -60,8 +60,8 @@ from subsidy_engine.measures.interest_subsidy import interest_subsidy
 from subsidy_engine.params.lpr import EPOCH, LprCurve, epoch_days, load_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import InterestSubsidyRule
-from subsidy_engine.pipeline.evaluate import _context
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
+from subsidy_engine.pipeline.steps import build_context
 from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
 
 STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
@@ -295,7 +295,7 @@ def _cell(value: Any) -> Any:
 
 def _loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, _LoanCase | str]:
     """Each loan that evaluate evaluates, as a case; each loan it rejects, with evaluate's reason."""
-    ctx = _context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
+    ctx = build_context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
     out: dict[str, _LoanCase | str] = {}
     reports = [p for p in ctx.problems if not p.empty and "table" in p]
     for report in reports:
@@ -337,7 +337,7 @@ def _day(value: Any, name: str) -> date:
             return parse_date(value)
         except DateError:
             pass  # said as for any other value
-    raise ValueError(f"{name} {_shown(value)} is not a date (write YYYY-MM-DD)")
+    raise ValueError(f"{name} {shown(value)} is not a date (write YYYY-MM-DD)")
 
 
 def _read_row(row: dict[str, Any]) -> _Request | str:

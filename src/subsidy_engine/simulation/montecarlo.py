@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from subsidy_engine.budgeting.allocation import Mode, _claims_for, _plan, _run_kernel
+from subsidy_engine.budgeting.allocation import Mode
+from subsidy_engine.budgeting.plan import build_plan, claims_for, run_plan
 from subsidy_engine.core.money import fen_to_yuan
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError
@@ -51,18 +52,18 @@ from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
 from subsidy_engine.params.budget import Budget
 from subsidy_engine.params.lpr import Fixing, LprCurve, epoch_days
 from subsidy_engine.params.policy import Policy
-from subsidy_engine.pipeline.evaluate import (
-    ATTRIBUTE_COLUMNS,
-    _add_loans,
-    _add_other_instruments,
-    _context,
-    _Rows,
-    _shown_order,
-    _stack,
-    _stacking,
-    _table,
-)
 from subsidy_engine.pipeline.inputs import PortfolioTables
+from subsidy_engine.pipeline.steps import (
+    ATTRIBUTE_COLUMNS,
+    Rows,
+    add_loans,
+    add_other_instruments,
+    build_context,
+    claims_table,
+    shown_order,
+    stack,
+    stacking_of,
+)
 from subsidy_engine.simulation.scenario import MonteCarloSettings
 
 
@@ -186,13 +187,13 @@ class _Prepared:
     def __init__(self, tables: PortfolioTables, policy: Policy, years: tuple[int, ...],
                  rate_by_stage: dict[str, str] | None, budget: Budget, mode: Mode, curve: LprCurve) -> None:
         self.policy, self.budget, self.mode = policy, budget, mode
-        ctx = _context(tables, policy)
+        ctx = build_context(tables, policy)
         loans = ctx.loans
         sensitive = _path_dependent(loans, policy, curve.history_end)
-        rows = _Rows()
+        rows = Rows()
         fixed, moving = np.flatnonzero(~sensitive), np.flatnonzero(sensitive)
         if fixed.shape[0]:
-            _add_loans(ctx, rows, loans.take(fixed).reset_index(drop=True), ctx.loan_project[fixed],
+            add_loans(ctx, rows, loans.take(fixed).reset_index(drop=True), ctx.loan_project[fixed],
                        ctx.kept_rows["loans"][fixed], curve)
         self.moving = loans.take(moving).reset_index(drop=True)
         self.lowest_spread_bp = (int(pd.to_numeric(self.moving["floating_spread_bp"], errors="coerce").min())
@@ -200,7 +201,7 @@ class _Prepared:
                                  and self.moving["floating_spread_bp"].notna().any() else 0)
         start = sum(part["year"].shape[0] for part in rows.parts)
         if moving.shape[0]:
-            structure = _add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
+            structure = add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
                                    curve, keep_window=True)
             # a loan that cannot be priced at all (its resets run past the LPR horizon...) is rejected in
             # every path, as in evaluate: it leaves the loans that each path reprices
@@ -208,15 +209,15 @@ class _Prepared:
             if rejected.shape[0]:
                 self.moving = self.moving.drop(index=np.unique(rejected)).reset_index(drop=True)
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
-        _add_other_instruments(ctx, rows, {}, rate_by_stage)
+        add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
             raise ValueError("the portfolio has no claims to simulate")
-        self.stacking = _stacking(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
-        self.order = _shown_order(self.stacking, years)
-        table, attributes = _table(rows, ctx, self.stacking, _stack(self.stacking, self.stacking.computed),
+        self.stacking = stacking_of(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
+        self.order = shown_order(self.stacking, years)
+        table, attributes = claims_table(rows, ctx, self.stacking, stack(self.stacking, self.stacking.computed),
                                    self.order)
         frame = pd.concat([table, attributes[[c for c in ATTRIBUTE_COLUMNS]]], axis=1)
-        self.claims = _claims_for(frame, budget, mode)
+        self.claims = claims_for(frame, budget, mode)
         # the allocation reads claims in its own order: where each of its claims is in ``order``
         found = pc.index_in(self.claims.claim_id, value_set=column_readers.arrow_text(table["claim_id"]))
         self.to_allocation = np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
@@ -238,10 +239,10 @@ class _Prepared:
                                    "are wrong (report this with the scenario)")
             computed = computed.copy()
             computed[self.part] = amount
-        after_total = _stack(self.stacking, computed)[-1]
+        after_total = stack(self.stacking, computed)[-1]
         amount = after_total[self.order][self.to_allocation]
-        plan = _plan(replace(self.claims, amount=amount), self.budget, self.mode)
-        r = _run_kernel(plan)
+        plan = build_plan(replace(self.claims, amount=amount), self.budget, self.mode)
+        r = run_plan(plan)
         n_sources, n_years = plan.cap.shape
         cell = r.source * n_years + plan.row_year[r.row]
         awarded = np.zeros(n_sources * n_years, np.int64)
