@@ -22,7 +22,7 @@ import numpy_financial as npf
 import pytest
 
 from subsidy_engine import amortize_portfolio, load_lpr
-from subsidy_engine.loans.contract import amortization as engine
+from subsidy_engine.loans import amortization as engine
 from subsidy_engine.reference.calculators import reference_schedule
 
 from portfolios import annuity_arrays, annuity_table, best_of, mixed_arrays

@@ -29,7 +29,7 @@ def test_quote_one_loan(benchmark, report):
 def test_portfolio_subsidy(benchmark, report):
     """貼息 for 100k loans, per loan and year, against one-loan-at-a-time calls on a sample."""
     from subsidy_engine import interest_subsidy_portfolio
-    from subsidy_engine.loans.contract import amortization as engine
+    from subsidy_engine.loans import amortization as engine
 
     from portfolios import annuity_arrays, annuity_table
 
