@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from subsidy_engine.core.money import fen_to_yuan, units_to_rate
+from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from subsidy_engine.loans.arrays import LoanArrays
+from subsidy_engine.loans.contract import FloatingRate, Loan
 
 
 def annuity_arrays(count: int, seed: int = 2021) -> LoanArrays:
@@ -70,3 +74,31 @@ def best_of(fn: Callable[[], object], rounds: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def loan_from_arrays(loans: LoanArrays, j: int) -> Loan:
+    """The validated ``Loan`` of batch position ``j``: the plain reference's sample of a benchmark's portfolio."""
+    floating = None
+    if loans.is_floating[j]:
+        floating = FloatingRate(
+            tenor=Tenor.FIVE_YEAR if loans.tenor_5y[j] else Tenor.ONE_YEAR,
+            spread_bp=units_to_rate(int(loans.spread_units[j])) * 10000,
+            reset=Reset.ANNIVERSARY if loans.reset_anniversary[j] else Reset.JANUARY,
+        )
+    frequency = Frequency.QUARTERLY if loans.months_per_period[j] == 3 else Frequency.MONTHLY
+    start = date(int(loans.start_y[j]), int(loans.start_m[j]), int(loans.start_d[j]))
+    plan = loans.plans.get(j)
+    return Loan(
+        principal=fen_to_yuan(int(loans.principal_fen[j])),
+        annual_rate=None if floating else units_to_rate(int(loans.fixed_units[j])),
+        floating=floating,
+        term_months=int(loans.periods[j] * loans.months_per_period[j]),
+        frequency=frequency,
+        method=list(Method)[int(loans.method[j])],
+        grace_months=int(loans.grace[j] * loans.months_per_period[j]),
+        interest_basis=list(InterestBasis)[int(loans.basis[j])],
+        start_date=start,
+        settlement_day=int(loans.due_day[j]),
+        principal_plan=None if plan is None else tuple(fen_to_yuan(v) for v in plan),
+        principal_plan_unit=PlanUnit.AMOUNT,
+    )

@@ -25,7 +25,7 @@ from subsidy_engine import amortize_portfolio, load_lpr
 from subsidy_engine.loans import amortization as engine
 from subsidy_engine.reference.calculators import reference_schedule
 
-from portfolios import annuity_arrays, annuity_table, best_of, mixed_arrays
+from portfolios import annuity_arrays, annuity_table, best_of, loan_from_arrays, mixed_arrays
 
 LOANS = 100_000
 HERE = Path(__file__).parent
@@ -73,7 +73,7 @@ def numpy_financial_grid_seconds(annuities) -> float:
 @pytest.fixture(scope="module")
 def loop_seconds_per_period(annuities) -> float:
     """The plain-Python reference, per loan-period, on a 300-loan sample."""
-    sample = [engine.loan_from_arrays(annuities, j) for j in range(300)]
+    sample = [loan_from_arrays(annuities, j) for j in range(300)]
     periods = sum(x.periods for x in sample)
     return best_of(lambda: [reference_schedule(x) for x in sample], 1) / periods
 
@@ -114,7 +114,7 @@ def test_mixed_portfolio(benchmark, report):
     engine.run(arrays.slice(0, 10), curve, rows=False, years=True)
     benchmark.pedantic(engine.run, args=(arrays, curve), kwargs={"rows": False, "years": True},
                        rounds=5, warmup_rounds=1)
-    sample = [engine.loan_from_arrays(arrays, j) for j in range(300)]
+    sample = [loan_from_arrays(arrays, j) for j in range(300)]
     loop = best_of(lambda: [reference_schedule(x, curve) for x in sample], 1) / sum(x.periods for x in sample)
     summarize(report, "yearly totals, mixed 100k loans", benchmark.stats.stats.min,
               int(arrays.periods.sum()), None, loop)

@@ -17,8 +17,9 @@ import pandas as pd
 
 from subsidy_engine import load_lpr, load_policy
 from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
-from subsidy_engine.service.reconcile import ALTERNATIVES, _loan_cases, reconcile
-from subsidy_engine.simulation.synthetic import bank_claims, portfolio
+from subsidy_engine.service.bank_file import bank_claims
+from subsidy_engine.service.reconcile import ALTERNATIVES, loan_cases, reconcile
+from subsidy_engine.simulation.synthetic import portfolio
 
 LPR = load_lpr().hold_flat(until=date(2060, 12, 31))
 SAMPLE = 50
@@ -31,7 +32,7 @@ def test_reconcile_a_bank_file(benchmark, report) -> None:  # noqa: ANN001
     assert len(result) == len(bank) and (result.status == "match").mean() > 0.6
     seconds = benchmark.stats.stats.median
 
-    cases = _loan_cases(tables, load_policy(), LPR)
+    cases = loan_cases(tables, load_policy(), LPR)
     matches = 0
     started = time.perf_counter()
     for row in bank.head(SAMPLE).itertuples():

@@ -24,32 +24,6 @@ LAYERS = ("errors", "core", "kernels", "io", "params", "loans", "measures", "pip
 REFERENCE_MAY_IMPORT = ("errors", "core", "loans.contract", "loans.schedule", "params", "reference")
 
 
-#: What is left to undo (issue 17, point 3), each named so that the list can only shrink: a fixed entry fails
-#: ``test_every_known_exception_is_still_needed`` until it is struck from here.
-#: - the amortization's exact fallback (an annuity payment within float error of a half fen) recomputes the
-#:   loan with the reference's integer payment and schedule;
-#: - reconciliation shows a bank each period's exact accrual before the subsidy rounding, which only the
-#:   reference's Decimal path gives today;
-#: - the demo bank file is computed under another convention by the reference and by reconcile's loan reader.
-KNOWN = {
-    ("reference", "loans.amortization", "reference.calculators"),
-    ("reference", "service.reconcile", "reference.calculators"),
-    ("reference", "simulation.synthetic", "reference.calculators"),
-    ("upward", "simulation.synthetic", "service.reconcile"),
-    ("private", "loans.amortization", "reference.calculators._annuity_payment_fen"),
-    ("private", "simulation.synthetic", "service.reconcile._loan_cases"),
-    ("circle", "loans.amortization -> reference.calculators -> loans.schedule -> loans.amortization", ""),
-}
-SEEN: set[tuple[str, str, str]] = set()
-
-
-def allowed(kind: str, module: str, target: str) -> bool:
-    if (kind, module, target) in KNOWN:
-        SEEN.add((kind, module, target))
-        return True
-    return False
-
-
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE).with_suffix("").parts
     return ".".join(p for p in parts if p != "__init__")
@@ -97,15 +71,14 @@ def layer(module: str) -> int:
 @pytest.mark.parametrize("module", PRODUCTION)
 def test_imports_only_go_down(module: str) -> None:
     upward = [f"line {line}: {target or 'subsidy_engine'}" for target, _, line in imports_of(MODULES[module])
-              if not target.startswith("reference") and layer(target) > layer(module)
-              and not allowed("upward", module, target)]
+              if not target.startswith("reference") and layer(target) > layer(module)]
     assert not upward, f"{module} imports a higher layer: {upward}"
 
 
 @pytest.mark.parametrize("module", PRODUCTION)
 def test_no_production_module_imports_the_reference(module: str) -> None:
     found = [f"line {line}: {target}" for target, _, line in imports_of(MODULES[module])
-             if (target == "reference" or target.startswith("reference.")) and not allowed("reference", module, target)]
+             if (target == "reference" or target.startswith("reference."))]
     assert not found, f"{module} imports the reference: {found}"
 
 
@@ -119,8 +92,7 @@ def test_the_reference_reads_only_the_engines_words_loan_models_and_parameters(m
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_module_takes_another_modules_underscore_names(module: str) -> None:
     taken = [f"line {line}: {target}.{name}" for target, names, line in imports_of(MODULES[module])
-             for name in names if name.startswith("_") and name != "__version__" and target != module
-             and not allowed("private", module, f"{target}.{name}")]
+             for name in names if name.startswith("_") and name != "__version__" and target != module]
     assert not taken, f"{module} imports private names: {taken}"
 
 
@@ -141,20 +113,7 @@ def test_no_modules_import_each_other_in_a_circle() -> None:
     for start in sorted(graph):
         if start not in state:
             visit(start, [start])
-    circles = [c for c in circles if not allowed("circle", c, "")]
     assert not circles, f"import circles: {circles}"
-
-
-def test_every_known_exception_is_still_needed() -> None:
-    """Runs after the checks above (file order): an exception nobody needed any more is struck from KNOWN."""
-    for module in MODULES:
-        for target, names, _ in imports_of(MODULES[module]):
-            allowed("reference", module, target)
-            allowed("upward", module, target)
-            for name in names:
-                allowed("private", module, f"{target}.{name}")
-    test_no_modules_import_each_other_in_a_circle()
-    assert KNOWN <= SEEN, f"fixed, strike from KNOWN: {sorted(KNOWN - SEEN)}"
 
 
 def test_the_layering_test_sees_a_violation() -> None:

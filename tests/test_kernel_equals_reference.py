@@ -302,3 +302,55 @@ def test_pay_under_shared_caps_pays_each_row_the_least_of_its_rooms(case) -> Non
         for c in range(k):
             if groups[i][c] >= 0:
                 paid_in[groups[i][c]] = paid_in.get(groups[i][c], 0) + expected[-1]
+
+
+# LPR-linked loans whose payment after a rate reset (not the first one) lies within float error of half a fen:
+# found by running the kernel over random 1e9-1e12 yuan loans (5Y LPR, January resets).
+FLAGGED_AFTER_A_RESET = [("554815069183.73", 210, "0", "2021-07-23"), ("579948108735.70", 136, "18", "2021-06-28"),
+                         ("426201846169.32", 143, "70", "2020-01-14")]
+
+
+def test_a_payment_flagged_after_a_reset_is_settled_exactly(curve) -> None:
+    """The exact settlement is production's own (integers, the kernel run again with the payment forced per rate
+    segment), not the reference's; a payment flagged after a reset needs a second round, and the schedule still
+    equals the reference to the fen."""
+    from subsidy_engine.kernels.amortize import amortize_kernel
+    from subsidy_engine.loans.amortization import pointers, run, year_counts
+    from subsidy_engine.loans.arrays import arrays_from_loans
+    from subsidy_engine.loans.repricing import rate_segments
+
+    sample = [Loan(principal=principal, term_months=months, start_date=start,
+                   floating={"tenor": "5Y", "spread_bp": spread, "reset": "january"})
+              for principal, months, spread, start in FLAGGED_AFTER_A_RESET]
+    arrays = arrays_from_loans(sample)
+    segments = rate_segments(arrays, curve)
+    first_pass = np.full((len(sample), 3), -1, np.int64)
+    plan_ptr, plan_fen = arrays.plan_csr()
+    no_rows = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64))
+    amortize_kernel(arrays.principal_fen, arrays.periods, arrays.months_per_period, arrays.method, arrays.grace,
+                    arrays.basis, arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day, segments.ptr,
+                    segments.first_period, segments.rate_units, plan_ptr, plan_fen,
+                    np.full(segments.rate_units.shape[0], -1, np.int64), False, pointers(arrays.periods), *no_rows,
+                    False, pointers(year_counts(arrays)), np.empty(0, np.int64), np.empty(0, np.int64), first_pass)
+    assert (first_pass[:, 0] > segments.ptr[:-1]).all()  # each is flagged at a later segment, not the first
+    result = run(arrays, curve, rows=True, years=True)
+    assert result.exact_fallbacks == len(sample)
+    for j, loan in enumerate(sample):
+        expected = reference_schedule(loan, curve)[0]
+        lo, hi = result.row_ptr[j], result.row_ptr[j + 1]
+        assert result.out.interest[lo:hi].tolist() == [int(r.interest * 100) for r in expected]
+        assert result.out.principal[lo:hi].tolist() == [int(r.principal * 100) for r in expected]
+        assert amortize(loan, curve).rows == expected
+
+
+def test_the_exact_payment_is_the_references_on_ties_and_extremes() -> None:
+    """Production's integer payment (loans.amortization) and the reference's own agree, half-fen ties included."""
+    from subsidy_engine.loans.amortization import annuity_payment_fen
+    from subsidy_engine.reference.calculators import _annuity_payment_fen
+
+    rng = random.Random(17)
+    cases = [(1, 1, 12, 1), (10**14, 10**10, 12, 600), (10**14, 1, 4, 200), (3, 0, 12, 2), (1, 0, 12, 2)]
+    cases += [(rng.randint(1, 10**14), rng.randint(0, 10**10), rng.choice((4, 12)), rng.randint(1, 600))
+              for _ in range(300)]
+    for case in cases:
+        assert annuity_payment_fen(*case) == _annuity_payment_fen(*case), case

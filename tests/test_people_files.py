@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import evaluate, explain, load_lpr, load_portfolio
+from subsidy_engine.service.bank_file import bank_claims
 from subsidy_engine.service.cli import main
 from subsidy_engine.service.reconcile import read_bank_claims, reconcile
-from subsidy_engine.simulation.synthetic import bank_claims
 
 from workbooks import WorkbookStyle, people_portfolio, write_workbook
 

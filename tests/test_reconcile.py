@@ -13,10 +13,11 @@ import pytest
 from subsidy_engine import Loan, evaluate, load_lpr, load_policy
 from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
 from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
+from subsidy_engine.service.bank_file import bank_claims
 from subsidy_engine.service.cli import main
-from subsidy_engine.service.reconcile import _loan_cases, reconcile, reconcile_totals
+from subsidy_engine.service.reconcile import loan_cases, reconcile, reconcile_totals
 from subsidy_engine.simulation.scenario import Scenario
-from subsidy_engine.simulation.synthetic import bank_claims, portfolio
+from subsidy_engine.simulation.synthetic import portfolio
 
 LPR = load_lpr().hold_flat(until=date(2045, 12, 31))
 
@@ -73,7 +74,7 @@ def test_a_bank_that_keeps_the_drawdown_rate(tables: PortfolioTables) -> None:
     terms = {"principal": "80000000", "floating_tenor": "5Y", "floating_spread_bp": "-50", "term_months": 60,
              "method": "equal_installment", "start_date": "2024-03-15"}
     one = _one_loan(terms)
-    case = _loan_cases(one, load_policy(), LPR)["B1"]
+    case = loan_cases(one, load_policy(), LPR)["B1"]
     held = Loan(principal="80000000", annual_rate=LPR.rate("5Y", date(2024, 3, 15)) - Decimal("0.005"),
                 term_months=60, start_date="2024-03-15")
     rows, _ = reference_schedule(held, LPR)
@@ -92,7 +93,7 @@ def test_a_bank_that_ignores_a_cap_and_one_that_takes_start_dates() -> None:
                          ).policy(load_policy())
     one = _one_loan({"principal": "50000000", "annual_rate": "0.04", "term_months": 36,
                      "method": "interest_only", "start_date": "2025-02-10"})
-    case = _loan_cases(one, policy, LPR)["B1"]
+    case = loan_cases(one, policy, LPR)["B1"]
     uncapped = case.periods("test", None, case.rule.model_copy(update={"lifetime_cap": None}))
     capped = case.periods()
     year = capped[capped.end_date.map(lambda d: d.year) == 2026]
@@ -102,7 +103,7 @@ def test_a_bank_that_ignores_a_cap_and_one_that_takes_start_dates() -> None:
     report = reconcile(bank, one, policy, lpr=LPR)
     assert report.likely_cause.tolist() == ["a cap"] and "without the lifetime cap" in report.detail.iloc[0]
 
-    standard = _loan_cases(one, load_policy(), LPR)["B1"].periods()
+    standard = loan_cases(one, load_policy(), LPR)["B1"].periods()
     by_start = standard[standard.start_date.map(lambda d: d.year) == 2025]
     bank = pd.DataFrame({"loan_id": ["B1"], "from_date": ["2025-01-01"], "to_date": ["2025-12-31"],
                          "subsidy_claimed": [str(sum(by_start.subsidy))]})
@@ -168,10 +169,10 @@ def test_reconcile_command(tmp_path: Path, tables: PortfolioTables, capsys) -> N
     folder.mkdir()
     for name in ("projects", "loans", "insurance", "events"):
         getattr(tables, name).to_csv(folder / f"{name}.csv", index=False)
-    case = next(c for c in _loan_cases(tables, load_policy(), LPR).values() if not isinstance(c, str)
+    case = next(c for c in loan_cases(tables, load_policy(), LPR).values() if not isinstance(c, str)
                 and (c.periods().subsidy > 0).any())
     first = case.periods()[case.periods().subsidy > 0].iloc[0]
-    loan_id = next(k for k, c in _loan_cases(tables, load_policy(), LPR).items() if c is not None
+    loan_id = next(k for k, c in loan_cases(tables, load_policy(), LPR).items() if c is not None
                    and not isinstance(c, str) and c.loan == case.loan)
     pd.DataFrame({"loan_id": [loan_id], "period": [int(first.period)], "interest_charged": [str(first.interest)],
                   "subsidy_claimed": [str(first.subsidy)]}).to_csv(tmp_path / "bank.csv", index=False)
@@ -216,7 +217,7 @@ def test_the_report_s_columns_are_exact_and_typed(tables: PortfolioTables) -> No
 
     from subsidy_engine.core.columns import MONEY_TYPE
 
-    case_id, case = next((k, c) for k, c in _loan_cases(tables, load_policy(), LPR).items()
+    case_id, case = next((k, c) for k, c in loan_cases(tables, load_policy(), LPR).items()
                          if not isinstance(c, str) and (c.periods().subsidy > 0).sum() > 2)
     periods = case.periods()
     first = periods[periods.subsidy > 0].iloc[0]

@@ -53,7 +53,8 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
                   plan_ptr, plan_fen, forced_payment, want_rows, row0, out_end, out_segment,
                   out_interest, out_principal, want_years, year0_ptr, year_interest,
                   year_principal):
-    """Amortize loan ``j``; returns True when an annuity payment was ambiguous.
+    """Amortize loan ``j``; returns ``(segment, balance, periods left)`` of its first annuity payment that
+    was ambiguous (within float error of a half fen), or ``(-1, 0, 0)`` when none was.
 
     Rows record the due date, the rate segment, interest and principal; the
     opening balance (principal less what was repaid before) and the rate are
@@ -91,7 +92,9 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
     balance = principal_fen[j]
     payment = np.int64(0)
     level_principal = np.int64(0)
-    ambiguous = False
+    ambiguous_segment = -1
+    ambiguous_balance = np.int64(0)
+    ambiguous_left = 0
 
     prev_y = start_y[j]
     prev_m = start_m[j]
@@ -151,11 +154,15 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
                 level_principal = (2 * balance + (n - g)) // (2 * (n - g))
             principal = min(level_principal, balance)
         else:
-            if p == g and forced_payment[j] >= 0:
-                payment = forced_payment[j]  # settled exactly by the caller
-            elif p == g or rate_changed:
-                payment, amb = annuity_payment(balance, rate, ppy, n - p)
-                ambiguous = ambiguous or amb
+            if p == g or rate_changed:
+                if forced_payment[seg] >= 0:
+                    payment = forced_payment[seg]  # settled exactly by the caller
+                else:
+                    payment, amb = annuity_payment(balance, rate, ppy, n - p)
+                    if amb and ambiguous_segment < 0:
+                        ambiguous_segment = seg
+                        ambiguous_balance = balance
+                        ambiguous_left = n - p
             if bas == BASIS_MONTHLY:
                 nominal = interest
             else:
@@ -190,7 +197,7 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
     if want_years:
         year_interest[year_base + current_year] = acc_interest
         year_principal[year_base + current_year] = acc_principal
-    return ambiguous
+    return ambiguous_segment, ambiguous_balance, ambiguous_left
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -203,12 +210,13 @@ def _amortize_kernel_threads(principal_fen, periods, months_per_period, method, 
 
     ``row_ptr`` / ``year_ptr`` are CSR offsets into the row outputs and the
     per-loan calendar-year totals (the year of each period's due date), each
-    filled only when ``want_rows`` / ``want_years`` is set. ``ambiguous[j]``
-    is set when loan ``j`` must be recomputed exactly; ``forced_payment[j] >= 0``
-    gives the first annuity payment of loan ``j`` settled exactly by the caller.
+    filled only when ``want_rows`` / ``want_years`` is set. ``forced_payment[s] >= 0`` is the annuity
+    payment of rate segment ``s`` (computed where the segment starts, or at the end of the grace period)
+    settled exactly by the caller. ``ambiguous[j]`` is ``(segment, balance, periods left)`` of loan
+    ``j``'s first payment that the float could not settle (segment -1: none), for the caller to settle.
     """
     for j in nb.prange(principal_fen.shape[0]):
-        ambiguous[j] = _amortize_one(
+        ambiguous[j, 0], ambiguous[j, 1], ambiguous[j, 2] = _amortize_one(
             j, principal_fen, periods, months_per_period, method, grace, basis,
             start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
             plan_ptr, plan_fen, forced_payment, want_rows, row_ptr[j], out_end, out_segment,

@@ -1,25 +1,23 @@
 """Runs the amortization kernel over a batch of loans, exactly.
 
-Glue between :mod:`batch` (arrays), :mod:`repricing` (rate segments),
-:mod:`kernels` (numba) and :mod:`reference` (the exact fallback for the rare
-annuity payment within float error of a half fen).
+Glue between :mod:`subsidy_engine.loans.arrays` (loans as arrays),
+:mod:`subsidy_engine.loans.repricing` (rate segments) and the kernel
+(:mod:`subsidy_engine.kernels.amortize`). The rare annuity payment within float
+error of a half fen is settled here with exact integers
+(:func:`annuity_payment_fen`) and the loan run again with it forced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 
-from subsidy_engine.core.money import fen_to_yuan, units_to_rate
-from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
+from subsidy_engine.core.money import div_half_up
 from subsidy_engine.kernels.amortize import amortize_kernel
 from subsidy_engine.loans.arrays import LoanArrays
-from subsidy_engine.loans.contract import FloatingRate, Loan
 from subsidy_engine.loans.repricing import rate_segments
 from subsidy_engine.params.lpr import LprCurve
-from subsidy_engine.reference.calculators import _annuity_payment_fen, reference_schedule
 
 
 @dataclass
@@ -93,34 +91,6 @@ def year_counts(loans: LoanArrays) -> np.ndarray:
     return last_year - first_due_year(loans) + 1
 
 
-def loan_from_arrays(loans: LoanArrays, j: int) -> Loan:
-    """Rebuild the validated ``Loan`` of batch position ``j`` (for the exact path)."""
-    floating = None
-    if loans.is_floating[j]:
-        floating = FloatingRate(
-            tenor=Tenor.FIVE_YEAR if loans.tenor_5y[j] else Tenor.ONE_YEAR,
-            spread_bp=units_to_rate(int(loans.spread_units[j])) * 10000,
-            reset=Reset.ANNIVERSARY if loans.reset_anniversary[j] else Reset.JANUARY,
-        )
-    frequency = Frequency.QUARTERLY if loans.months_per_period[j] == 3 else Frequency.MONTHLY
-    start = date(int(loans.start_y[j]), int(loans.start_m[j]), int(loans.start_d[j]))
-    plan = loans.plans.get(j)
-    return Loan(
-        principal=fen_to_yuan(int(loans.principal_fen[j])),
-        annual_rate=None if floating else units_to_rate(int(loans.fixed_units[j])),
-        floating=floating,
-        term_months=int(loans.periods[j] * loans.months_per_period[j]),
-        frequency=frequency,
-        method=list(Method)[int(loans.method[j])],
-        grace_months=int(loans.grace[j] * loans.months_per_period[j]),
-        interest_basis=list(InterestBasis)[int(loans.basis[j])],
-        start_date=start,
-        settlement_day=int(loans.due_day[j]),
-        principal_plan=None if plan is None else tuple(fen_to_yuan(v) for v in plan),
-        principal_plan_unit=PlanUnit.AMOUNT,
-    )
-
-
 def schedule_arrays(loans: LoanArrays, out: Outputs, segment_rate: np.ndarray) -> dict[str, np.ndarray]:
     """The per-period schedule of ``loans`` with the loan attributes the 貼息 kernel reads, in fen."""
     return {"end_day": out.end_day, "segment": out.segment, "interest": out.interest, "principal": out.principal,
@@ -158,68 +128,54 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0)
     end_day, segment, interest, principal = out.end_day, out.segment, out.interest, out.principal
     year_interest, year_principal = out.year_interest, out.year_principal
-    ambiguous = np.zeros(count, dtype=np.bool_)
+    # per loan: the rate segment, balance and periods left of its first payment the float could not settle
+    ambiguous = np.full((count, 3), -1, dtype=np.int64)
     plan_ptr, plan_fen = loans.plan_csr()
+    forced = np.full(segments.rate_units.shape[0], -1, dtype=np.int64)
 
     if count:
         amortize_kernel(
             loans.principal_fen, loans.periods, loans.months_per_period, loans.method,
             loans.grace, loans.basis, loans.start_y, loans.start_m, loans.start_d,
             loans.due_day, segments.ptr, segments.first_period, segments.rate_units,
-            plan_ptr, plan_fen, np.full(count, -1, dtype=np.int64), rows, row_ptr, end_day,
+            plan_ptr, plan_fen, forced, rows, row_ptr, end_day,
             segment, interest, principal, years, year_ptr, year_interest, year_principal,
             ambiguous)
-    ambiguous &= ~failed
+    ambiguous[failed, 0] = -1
 
     first_year = first_due_year(loans)
-    flagged = np.flatnonzero(ambiguous)
-    fixed_rate = np.diff(segments.ptr) == 1
-    # A fixed-rate loan computes one annuity payment: settle it with exact
-    # integers and run the kernel again for those loans only, with it forced.
-    settle = flagged[fixed_rate[flagged] & (loans.method[flagged] == 0)]
-    if settle.size:
-        forced = np.full(count, -1, dtype=np.int64)
-        for j in settle:
-            rate = int(segments.rate_units[segments.ptr[j]])
-            forced[j] = _annuity_payment_fen(int(loans.principal_fen[j]), rate,
-                                             12 // int(loans.months_per_period[j]),
-                                             int(loans.periods[j] - loans.grace[j]))
-        _rerun(loans, segments, plan_ptr, plan_fen, forced, settle, rows, years, row_ptr, year_ptr,
-               end_day, segment, interest, principal, year_interest, year_principal)
-        ambiguous[settle] = False
-    flagged = np.flatnonzero(ambiguous)
-    for j in flagged:
-        # The exact path: same rules, exact rational annuity payments.
-        ref_rows, _ = reference_schedule(loan_from_arrays(loans, int(j)), curve)
-        fen = lambda v: int(v * 100)  # noqa: E731 - exact: two-place Decimals
-        if rows:
-            lo = row_ptr[j]
-            for p, r in enumerate(ref_rows):
-                interest[lo + p] = fen(r.interest)
-                principal[lo + p] = fen(r.principal)
-        if years:
-            lo = year_ptr[j]
-            year_interest[lo:year_ptr[j + 1]] = 0
-            year_principal[lo:year_ptr[j + 1]] = 0
-            for r in ref_rows:
-                year_interest[lo + r.end_date.year - first_year[j]] += fen(r.interest)
-                year_principal[lo + r.end_date.year - first_year[j]] += fen(r.principal)
+    # A payment within float error of a half fen is settled with exact integers and the loan runs again
+    # with it forced; a later payment of the loan (after a rate reset) may need the same, so repeat until
+    # every payment of every flagged loan is settled (each round settles at least one more segment).
+    pending = np.flatnonzero(ambiguous[:, 0] >= 0)
+    exact_fallbacks = int(pending.size)
+    while pending.size:
+        for j in pending:
+            seg, balance, left = (int(v) for v in ambiguous[j])
+            forced[seg] = annuity_payment_fen(balance, int(segments.rate_units[seg]),
+                                              12 // int(loans.months_per_period[j]), left)
+        again = _rerun(loans, segments, plan_ptr, plan_fen, forced, pending, rows, years, row_ptr, year_ptr,
+                       end_day, segment, interest, principal, year_interest, year_principal)
+        ambiguous[pending] = again
+        pending = pending[again[:, 0] >= 0]
 
     return KernelResult(
         failed=failed, errors=errors, coverage_errors=coverage_errors,
         projected_from=segments.projected_from, row_ptr=row_ptr, year_ptr=year_ptr,
         first_year=first_year, segment_rate=segments.rate_units,
         loan_principal_fen=loans.principal_fen, out=out, want_rows=rows, want_years=years,
-        exact_fallbacks=int(settle.size + flagged.size),
+        exact_fallbacks=exact_fallbacks,
     )
 
 
-__all__ = ["KernelResult", "loan_from_arrays", "run", "schedule_arrays", "year_counts"]
+__all__ = ["KernelResult", "annuity_payment_fen", "run", "schedule_arrays", "year_counts"]
 
 
 def _rerun(loans: LoanArrays, segments, plan_ptr, plan_fen, forced, index, rows, years, row_ptr,
-           year_ptr, end_day, segment, interest, principal, year_interest, year_principal) -> None:
-    """Run the kernel again for the loans at ``index`` and copy their results back."""
+           year_ptr, end_day, segment, interest, principal, year_interest, year_principal) -> np.ndarray:
+    """Run the kernel again for the loans at ``index`` with the payments ``forced`` (per rate segment) and
+    copy their results back; returns each one's next unsettled payment as the kernel reports it, with the
+    segment numbered in the whole batch."""
     sub = loans.take(index)
     sub_seg_ptr = np.zeros(index.size + 1, dtype=np.int64)
     np.cumsum(segments.ptr[index + 1] - segments.ptr[index], out=sub_seg_ptr[1:])
@@ -234,12 +190,12 @@ def _rerun(loans: LoanArrays, segments, plan_ptr, plan_fen, forced, index, rows,
     out = (np.empty(n_rows, np.int32), np.empty(n_rows, np.int32), np.empty(n_rows, np.int64),
            np.empty(n_rows, np.int64))
     y_out = (np.zeros(n_years, np.int64), np.zeros(n_years, np.int64))
+    again = np.full((index.size, 3), -1, dtype=np.int64)
     amortize_kernel(
         sub.principal_fen, sub.periods, sub.months_per_period, sub.method, sub.grace, sub.basis,
         sub.start_y, sub.start_m, sub.start_d, sub.due_day, sub_seg_ptr,
         segments.first_period[seg_index], segments.rate_units[seg_index], sub_plan_ptr,
-        sub_plan_fen, forced[index], rows, sub_rows, *out, years, sub_years, *y_out,
-        np.zeros(index.size, dtype=np.bool_))
+        sub_plan_fen, forced[seg_index], rows, sub_rows, *out, years, sub_years, *y_out, again)
     for k, j in enumerate(index):
         if rows:
             lo, hi, s_lo = row_ptr[j], row_ptr[j + 1], sub_rows[k]
@@ -249,3 +205,50 @@ def _rerun(loans: LoanArrays, segments, plan_ptr, plan_fen, forced, index, rows,
             lo, hi, s_lo = year_ptr[j], year_ptr[j + 1], sub_years[k]
             year_interest[lo:hi] = y_out[0][s_lo:s_lo + hi - lo]
             year_principal[lo:hi] = y_out[1][s_lo:s_lo + hi - lo]
+    flagged = again[:, 0] >= 0
+    again[flagged, 0] = seg_index[again[flagged, 0]]
+    return again
+
+
+def annuity_payment_fen(balance_fen: int, rate_units: int, periods_per_year: int, periods: int) -> int:
+    """The level payment that repays ``balance_fen`` over ``periods``, rounded half-up to the fen, exactly.
+
+    Parameters
+    ----------
+    balance_fen : int
+        The balance to repay, in fen.
+    rate_units : int
+        The annual rate in units of 1e-10 (0.0435 is 435,000,000).
+    periods_per_year : int
+        12 (monthly) or 4 (quarterly).
+    periods : int
+        The periods left, at least 1.
+
+    Returns
+    -------
+    int
+        The payment in fen (*payment rounding*, half-up).
+
+    Notes
+    -----
+    With the periodic rate ``i = r / D`` (``D = 1e10 x periods per year``) the payment is
+    ``M = B i (1+i)^m / ((1+i)^m - 1)``, which is the rational number
+    ``B r (D+r)^m / (D ((D+r)^m - D^m))``: integers hold it exactly, so a half-fen tie is told
+    as it is (a float, or a Decimal of any fixed precision, may not). At a zero rate the
+    payment is ``B / m``, rounded the same way. The kernel computes the payment in float64
+    and calls this only for the rare payment within float error of a half fen.
+
+    Examples
+    --------
+    1,000,000.00 yuan at 4.35% over 120 months:
+
+    >>> annuity_payment_fen(100_000_000, 435_000_000, 12, 120)
+    1029169
+    >>> annuity_payment_fen(10_001, 0, 12, 3)
+    3334
+    """
+    if rate_units == 0:
+        return div_half_up(balance_fen, periods)
+    scale = 10**10 * periods_per_year
+    grown = (scale + rate_units) ** periods
+    return div_half_up(balance_fen * rate_units * grown, scale * (grown - scale**periods))

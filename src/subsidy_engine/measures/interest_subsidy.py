@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,10 +55,10 @@ import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.memo import IdentityMemo
-from subsidy_engine.core.money import fen_to_yuan, rate_to_units, yuan_to_fen
+from subsidy_engine.core.money import RATE_SCALE, fen_to_yuan, rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import InterestBasis, SubsidyForm
-from subsidy_engine.kernels.calendar import add_years, calendar_year
+from subsidy_engine.kernels.calendar import add_years, calendar_year, days_30_360_between
 from subsidy_engine.kernels.caps import pay_under_group_caps
 from subsidy_engine.kernels.subsidy import portfolio_subsidy, subsidy_accrual
 from subsidy_engine.loans.portfolio import amortize_portfolio
@@ -92,6 +93,24 @@ class SubsidySchedule:
     cut_by_annual_cap_fen: np.ndarray
     cut_by_lifetime_cap_fen: np.ndarray
     provenance: Provenance
+    #: the terms of each period's accrual ``base x factor x num x inside / (1e10 x den x days)`` (fen, 1e-10
+    #: units, days): ``gross_fen`` is that rounded half-up once
+    accrual_terms: tuple[np.ndarray, ...] = ()
+
+    def exact_accruals(self) -> list[Fraction]:
+        """Each period's accrual before the subsidy rounding, in yuan, exact (a bank that rounds
+        differently is told apart by these).
+
+        >>> from subsidy_engine import Loan, amortize
+        >>> loan = Loan(principal="100000", annual_rate="0.0365", term_months=2, start_date="2024-01-31",
+        ...             interest_basis="act_365")
+        >>> rule = InterestSubsidyRule(form="points_on_balance", points="0.01")
+        >>> [str(a) for a in interest_subsidy(amortize(loan), rule).exact_accruals()]
+        ['5800/73', '155235383/3650000']
+        """
+        base, factor, num, den, inside, days = (a.tolist() for a in self.accrual_terms)
+        return [Fraction(b * f * n * i, RATE_SCALE * 100 * d * p) if i > 0 and f > 0 and b > 0 else Fraction(0)
+                for b, f, n, d, i, p in zip(base, factor, num, den, inside, days)]
 
     @property
     def total(self) -> Decimal:
@@ -133,21 +152,9 @@ def _basis_fraction(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
         return days, np.full(n, 360, np.int64)
     if basis is InterestBasis.ACT_365:
         return days, np.full(n, 365, np.int64)
-    return days_30_360(schedule.start_day, schedule.end_day), np.full(n, 360, np.int64)
-
-
-def days_30_360(start_day: np.ndarray, end_day: np.ndarray) -> np.ndarray:
-    """30/360 Bond Basis days between epoch-day arrays (see :func:`dates.days_30_360`)."""
-    def civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        dt = days.astype("datetime64[D]")
-        months = dt.astype("datetime64[M]")
-        return (months.astype(np.int64) // 12, months.astype(np.int64) % 12,
-                (dt - months.astype("datetime64[D]")).astype(np.int64) + 1)
-    y1, m1, d1 = civil(start_day)
-    y2, m2, d2 = civil(end_day)
-    d1 = np.minimum(d1, 30)
-    d2 = np.where((d2 == 31) & (d1 == 30), 30, d2)
-    return 360 * (y2 - y1) + 30 * (m2 - m1) + (d2 - d1)
+    days_30_360 = np.empty(n, np.int64)
+    days_30_360_between(schedule.start_day.astype(np.int64), schedule.end_day.astype(np.int64), days_30_360)
+    return days_30_360, np.full(n, 360, np.int64)
 
 
 def _cap_fen(cap: Decimal | None) -> int:
@@ -234,6 +241,7 @@ def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySc
         cut_by_lifetime_cap_fen=after_annual - paid,
         provenance=Provenance.of(schedule.provenance.parameters_sha256, rule.digest,
                                  scenario=schedule.provenance.scenario),
+        accrual_terms=(np.asarray(base, np.int64), np.asarray(factor, np.int64), num, den, inside, period_days),
     )
 
 

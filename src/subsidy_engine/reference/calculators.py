@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 
-from subsidy_engine.core.dates import add_months, days_30_360, days_actual, due_dates
+from subsidy_engine.core.dates import add_months
 from subsidy_engine.core.money import div_half_up, fen_to_yuan, quantize_fen, rate_to_units
 from subsidy_engine.core.vocabulary import InterestBasis, Method, Reset
 from subsidy_engine.loans.contract import Loan
@@ -88,6 +88,52 @@ def period_rates(loan: Loan, starts: list[date], curve: LprCurve | None) -> tupl
         rates_at.append(rate)
     projected = any(curve.is_projected(d) for d in fixing_dates)
     return [rates_at[bisect_right(fixing_dates, s) - 1] for s in starts], projected
+
+
+def due_dates(start: date, periods: int, months_per_period: int,
+              settlement_day: int | None = None) -> list[date]:
+    """The ``periods`` due dates of a loan drawn on ``start``.
+
+    >>> due_dates(date(2024, 1, 31), 3, 1)
+    [datetime.date(2024, 2, 29), datetime.date(2024, 3, 31), datetime.date(2024, 4, 30)]
+    >>> due_dates(date(2024, 3, 5), 2, 1, settlement_day=20)
+    [datetime.date(2024, 4, 20), datetime.date(2024, 5, 20)]
+    """
+    day = settlement_day if settlement_day is not None else start.day
+    return [add_months(start.year, start.month, k * months_per_period, day)
+            for k in range(1, periods + 1)]
+
+
+# The reference's own day counts: the kernels' 30/360 (kernels.calendar.days_30_360) is production's;
+# this copy is evidence that it is right.
+def days_actual(start: date, end: date) -> int:
+    """Actual days, start-inclusive and end-exclusive.
+
+    >>> days_actual(date(2024, 1, 1), date(2024, 3, 31))
+    90
+    """
+    return (end - start).days
+
+
+def days_30_360(start: date, end: date) -> int:
+    """Days under 30/360 (ISDA 2006 §4.16(f), "Bond Basis").
+
+    Notes
+    -----
+    ``D1`` becomes 30 when it is 31; ``D2`` becomes 30 when it is 31 and
+    ``D1`` is (now) 30 or 31. Then
+    ``days = 360 (Y2 - Y1) + 30 (M2 - M1) + (D2 - D1)``.
+
+    >>> days_30_360(date(2024, 1, 31), date(2024, 2, 29))
+    29
+    >>> days_30_360(date(2024, 1, 30), date(2024, 3, 31))
+    60
+    """
+    d1 = min(start.day, 30)
+    d2 = end.day
+    if d2 == 31 and d1 == 30:
+        d2 = 30
+    return 360 * (end.year - start.year) + 30 * (end.month - start.month) + (d2 - d1)
 
 
 def _annuity_payment_fen(balance_fen: int, rate_units: int, periods_per_year: int, periods: int) -> int:

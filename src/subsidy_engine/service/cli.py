@@ -473,7 +473,7 @@ def _reconcile(args: argparse.Namespace) -> int:
             claims = read_bank_claims(args.claims, limits=_limits(args))
             source = args.claims
         else:
-            from subsidy_engine.simulation.synthetic import bank_claims
+            from subsidy_engine.service.bank_file import bank_claims
 
             claims = bank_claims(tables, curve)
             source = f"demo bank claims on {tables.source} (bank_note says what was planted)"

@@ -38,10 +38,12 @@ of a bank's per-period figure; :func:`subsidy_engine.explain` shows them.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
@@ -62,7 +64,6 @@ from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import InterestSubsidyRule
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 from subsidy_engine.pipeline.steps import build_context
-from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
 
 STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
 REPORT_COLUMNS = ("row", "loan_id", "period", "from_date", "to_date", "interest_charged", "interest_computed",
@@ -87,7 +88,7 @@ class _Request:
 @dataclass(frozen=True)
 class _Periods:
     """A loan's periods under one convention: numbers, start and due days (days since 1970-01-01) and
-    values per period (int64 fen, or exact Decimals from the reference)."""
+    values per period (int64 fen; the exact accruals as ``Fraction`` yuan)."""
 
     period: np.ndarray
     start_day: np.ndarray
@@ -106,10 +107,7 @@ class _Periods:
         return np.flatnonzero((days >= epoch_days(req.from_date)) & (days <= epoch_days(req.to_date)))
 
     def total(self, name: str, index: np.ndarray) -> Decimal:
-        values = self.values[name][index]
-        if values.dtype == object:
-            return Decimal(sum(values, CENT * 0))
-        return fen_to_yuan(int(values.sum()))
+        return fen_to_yuan(int(self.values[name][index].sum()))
 
     def sums(self, index: np.ndarray) -> tuple[Decimal, Decimal]:
         """Interest and subsidy of the periods ``index``."""
@@ -120,7 +118,7 @@ class _Periods:
 
 
 @dataclass
-class _LoanCase:
+class LoanCase:
     """One loan of the portfolio: its contract, rule, curve, and its periods under each convention."""
 
     loan: Loan
@@ -163,30 +161,26 @@ class _LoanCase:
         return None if p is None else p.sums(p.pick(req))
 
     def accruals(self) -> _Periods:
-        """The standard periods with each period's exact accrual before the subsidy rounding (the reference)."""
+        """The standard periods with each period's exact accrual before the subsidy rounding (a ``Fraction`` of
+        yuan) and what the caps and the interest ceiling cut from it (fen)."""
         if "accruals" not in self.cache:
-            rows, _ = reference_schedule(self.loan, self.curve)
-            subsidy = reference_interest_subsidy(self.loan, rows, self.rule)
-
-            def column(values: list[Any]) -> np.ndarray:
-                out = np.empty(len(values), dtype=object)
-                out[:] = values
-                return out
-
+            schedule = amortize(self.loan, self.curve)
+            subsidy = interest_subsidy(schedule, self.rule)
+            accrual = np.empty(schedule.periods, dtype=object)
+            accrual[:] = subsidy.exact_accruals()
             self.cache["accruals"] = _Periods(
-                np.array([r.period for r in rows], np.int64), np.array([epoch_days(r.start_date) for r in rows]),
-                np.array([epoch_days(r.end_date) for r in rows]),
-                {"interest": column([r.interest for r in rows]), "accrual": column([s.accrual for s in subsidy]),
-                 "cut": column([s.gross - s.subsidy for s in subsidy])})
+                np.arange(1, schedule.periods + 1), schedule.start_day.astype(np.int64),
+                schedule.end_day.astype(np.int64),
+                {"interest": schedule.interest_fen, "accrual": accrual, "cut": subsidy.gross_fen - subsidy.subsidy_fen})
         return self.cache["accruals"]  # type: ignore[return-value]
 
 
-Alternative = tuple[str, str, Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]]
+Alternative = tuple[str, str, Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]]
 
 
-def _variant(name: str, **change: Any) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+def _variant(name: str, **change: Any) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]:
     """Recompute with the loan (``loan=``) or the rule (``rule=``) changed."""
-    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+    def run(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         if change.get("loan", {}).get("interest_basis") in (None, case.loan.basis) and "loan" in change:
             return None  # the loan's own basis is the standard computation
         loan = case.loan.model_copy(update=change["loan"]) if "loan" in change else None
@@ -197,7 +191,7 @@ def _variant(name: str, **change: Any) -> Callable[[_LoanCase, _Request], tuple[
     return run
 
 
-def _drawdown_rate(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+def _drawdown_rate(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
     floating = case.loan.floating
     if floating is None or case.curve is None:
         return None
@@ -206,7 +200,7 @@ def _drawdown_rate(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | 
     return case.sums(req, "rate: drawdown rate held", held)
 
 
-def _other_reset(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+def _other_reset(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
     floating = case.loan.floating
     if floating is None:
         return None
@@ -216,21 +210,21 @@ def _other_reset(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | No
     return case.sums(req, f"rate: reset {other.value}", loan)
 
 
-def _rounded(mode: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
-    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+def _rounded(mode: str) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         accruals = case.accruals()
         chosen = accruals.pick(req)
         if len(chosen) == 0 or any(c != 0 for c in accruals.values["cut"][chosen]):
             return None  # a cap or the interest ceiling cut these periods: rounding alone cannot say
-        interest, accrual = accruals.total("interest", chosen), accruals.values["accrual"][chosen]
-        if mode == "once":
-            return interest, Decimal(sum(accrual, Decimal(0))).quantize(CENT, ROUND_HALF_UP)
-        return interest, Decimal(sum((a.quantize(CENT, ROUND_FLOOR) for a in accrual), CENT * 0))
+        interest, accrual = accruals.total("interest", chosen), accruals.values["accrual"][chosen].tolist()
+        if mode == "once":  # the exact sum, rounded half-up once
+            return interest, fen_to_yuan(math.floor(sum(accrual, Fraction(0)) * 100 + Fraction(1, 2)))
+        return interest, fen_to_yuan(sum(math.floor(a * 100) for a in accrual))  # each period truncated
     return run
 
 
-def _boundary(by: str = "end_date", shift: int = 0) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
-    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+def _boundary(by: str = "end_date", shift: int = 0) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         if (req.period is None) != (shift == 0):
             return None  # start dates are for ranges, neighbours for period numbers
         p = case.arrays()
@@ -239,8 +233,8 @@ def _boundary(by: str = "end_date", shift: int = 0) -> Callable[[_LoanCase, _Req
     return run
 
 
-def _window(years: int | None, label: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
-    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+def _window(years: int | None, label: str) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         current = case.rule.max_years
         if current is None or (years is not None and not 1 <= current + years <= 100):
             return None
@@ -249,8 +243,8 @@ def _window(years: int | None, label: str) -> Callable[[_LoanCase, _Request], tu
     return run
 
 
-def _cap(name: str) -> Callable[[_LoanCase, _Request], tuple[Decimal, Decimal] | None]:
-    def run(case: _LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+def _cap(name: str) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    def run(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         if getattr(case.rule, name) is None:
             return None
         return case.sums(req, f"cap: no {name}", rule=case.rule.model_copy(update={name: None}))
@@ -293,10 +287,10 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, _LoanCase | str]:
+def loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, LoanCase | str]:
     """Each loan that evaluate evaluates, as a case; each loan it rejects, with evaluate's reason."""
     ctx = build_context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
-    out: dict[str, _LoanCase | str] = {}
+    out: dict[str, LoanCase | str] = {}
     reports = [p for p in ctx.problems if not p.empty and "table" in p]
     for report in reports:
         for r in report[report.table == "loans"].itertuples():
@@ -324,7 +318,7 @@ def _loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None)
             text = " ".join(str(exc).split())
             out[loan_id] = f"the portfolio's loan cannot be read: {text}"
             continue
-        out[loan_id] = _LoanCase(loan, rule, curve, {})
+        out[loan_id] = LoanCase(loan, rule, curve, {})
     return out
 
 
@@ -424,7 +418,7 @@ def reconcile(bank_claims: pd.DataFrame, portfolio: PortfolioTables | str | os.P
     curve = lpr if lpr is not None else load_lpr()
     if "loan_id" not in bank_claims.columns or "subsidy_claimed" not in bank_claims.columns:
         raise ValueError(f"bank claims need loan_id and subsidy_claimed columns, found {list(bank_claims.columns)}")
-    cases = _loan_cases(tables, policy, curve)
+    cases = loan_cases(tables, policy, curve)
     out = []
     for k, row in enumerate(bank_claims.reset_index(drop=True).astype(object).to_dict("records")):
         loan_id = row.get("loan_id")
@@ -582,4 +576,4 @@ def read_bank_claims(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_L
     return frame
 
 
-__all__ = ["ALTERNATIVES", "REPORT_COLUMNS", "STATUSES", "read_bank_claims", "reconcile", "reconcile_totals"]
+__all__ = ["ALTERNATIVES", "REPORT_COLUMNS", "STATUSES", "loan_cases", "read_bank_claims", "reconcile", "reconcile_totals"]

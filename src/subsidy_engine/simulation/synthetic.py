@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -39,8 +38,7 @@ import pyarrow as pa
 
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.provenance import engine_version
-from subsidy_engine.params.lpr import LprCurve, epoch_days
-from subsidy_engine.params.policy import load_policy
+from subsidy_engine.params.lpr import epoch_days
 from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
 
 DISTRICTS = ("haidian", "chaoyang", "beijing_eda", "dongcheng", "xicheng", "fengtai", "shijingshan",
@@ -211,74 +209,6 @@ SECTORS_ZH = {"5g_network": "5G網絡", "computing_centre": "算力中心", "ind
               "connected_vehicles": "車聯網", "satellite_internet": "衛星互聯網", "artificial_intelligence": "人工智能",
               "blockchain": "區塊鏈", "smart_city": "智慧城市", "data_centre": "數據中心"}
 
-__all__ = ["bank_claims", "portfolio"]
+__all__ = ["portfolio"]
 
 
-def bank_claims(tables: PortfolioTables, lpr: LprCurve, n_loans: int = 200, seed: int = 78) -> pd.DataFrame:
-    """A bank's 貼息 claims on loans of ``tables``, most right and some planted wrong (seeded).
-
-    Columns: ``loan_id``, ``period`` or ``from_date``/``to_date`` (a calendar year of due dates),
-    ``interest_charged``, ``subsidy_claimed``, and ``bank_note`` (what was planted; reconcile
-    ignores it). About three in four rows are the engine's own figures; the others follow
-    another convention, computed by the plain Decimal reference: interest on act_365, the
-    subsidy rounded once over a year, a period after the subsidy window, the figures of the
-    period before, or a typing error of a few fen.
-    """
-    from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
-    from subsidy_engine.service.reconcile import _loan_cases
-
-    rng = np.random.default_rng(seed)
-    cases = [(loan_id, case) for loan_id, case in _loan_cases(tables, load_policy(), lpr).items()
-             if not isinstance(case, str)]
-    rows: list[dict[str, object]] = []
-    for k in rng.permutation(len(cases)):
-        if len(rows) >= n_loans:
-            break
-        loan_id, case = cases[int(k)]
-        frame = case.periods()
-        if frame is None or int((frame.subsidy > 0).sum()) < 3:
-            continue
-        paid = frame[frame.subsidy > 0]
-        kind = rng.choice(["as computed", "act_365", "rounded once", "after the window", "period before",
-                           "typing error"], p=[0.75, 0.06, 0.05, 0.05, 0.04, 0.05])
-        year = int(paid.end_date.iloc[len(paid) // 2].year)
-        by_year = rng.random() < 0.5 or kind == "rounded once"
-        pick = paid[[d.year == year for d in paid.end_date]] if by_year else paid.iloc[[1]]
-        row: dict[str, object] = ({"from_date": date(year, 1, 1), "to_date": date(year, 12, 31)} if by_year
-                                  else {"period": int(pick.period.iloc[0])})
-        interest, subsidy = sum(pick.interest, Decimal(0)), sum(pick.subsidy, Decimal(0))
-        if kind == "act_365" and case.loan.basis.value != "act_365":
-            loan = type(case.loan).model_validate({**case.loan.model_dump(), "interest_basis": "act_365"})
-            sched, _ = reference_schedule(loan, lpr)
-            sub = reference_interest_subsidy(loan, sched, case.rule)
-            chosen = set(pick.period)
-            interest = sum((r.interest for r in sched if r.period in chosen), Decimal(0))
-            subsidy = sum((s.subsidy for s in sub if s.period in chosen), Decimal(0))
-        elif kind == "rounded once":
-            sched, _ = reference_schedule(case.loan, lpr)
-            sub = reference_interest_subsidy(case.loan, sched, case.rule)
-            accrual = sum((s.accrual for s in sub if s.period in set(pick.period)), Decimal(0))
-            subsidy = accrual.quantize(Decimal("0.01"), ROUND_HALF_UP)
-        elif kind == "after the window" and case.rule.max_years is not None:
-            rule = case.rule.model_copy(update={"max_years": None})
-            sched, _ = reference_schedule(case.loan, lpr)
-            sub = reference_interest_subsidy(case.loan, sched, rule)
-            after = [s for s in sub if s.period > int(paid.period.iloc[-1])]
-            if not after:
-                continue
-            row = {"period": after[0].period}
-            interest, subsidy = after[0].interest, after[0].subsidy
-        elif kind == "period before" and not by_year:
-            row = {"period": int(pick.period.iloc[0]) + 1}
-        elif kind == "typing error":
-            subsidy += Decimal(int(rng.integers(1, 100))) / 100
-        else:
-            kind = "as computed"
-        rows.append({"loan_id": loan_id, **row, "interest_charged": str(interest), "subsidy_claimed": str(subsidy),
-                     "bank_note": str(kind)})
-    frame = pd.DataFrame(rows)
-    for column in ("period", "from_date", "to_date"):
-        if column not in frame:
-            frame[column] = None
-    frame["period"] = frame["period"].astype("Int64")
-    return frame[["loan_id", "period", "from_date", "to_date", "interest_charged", "subsidy_claimed", "bank_note"]]
