@@ -122,3 +122,14 @@ def test_the_layering_test_sees_a_violation() -> None:
     loans = imports_of(MODULES["loans.schedule"])
     assert any(target == "loans.amortization" for target, _, _ in loans)
     assert any(target == "core.money" and "fen_to_yuan" in names for target, names, _ in loans)
+
+
+def test_the_tests_mirror_the_package() -> None:
+    """One test folder per layer of the package (the reference is tested where it is compared: kernels, measures,
+    pipeline, budgeting); the package-wide checks stay at the top of tests/."""
+    tests = Path(__file__).parent
+    layers = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists() and p.name != "reference")
+    missing = [name for name in layers if not list((tests / name).glob("test_*.py"))]
+    assert not missing, f"no tests/<layer>/test_*.py for {missing}"
+    strays = sorted(p.name for p in tests.glob("*/") if p.is_dir() and p.name not in layers and p.name != "__pycache__")
+    assert not strays, f"test folders that are not layers of the package: {strays}"

@@ -40,7 +40,7 @@ accrual before the ceiling would spend their room on money never paid. E.g. a
 rate gap of 3 points on a 1% loan accrues 3,000.00 a month against 1,000.00 of
 interest: under an annual cap of 6,000 and a lifetime cap of 6,500 the ceiling
 first pays 6,500.00, caps first would pay 2,500.00
-(``tests/test_interest_subsidy.py``).
+(``tests/measures/test_interest_subsidy.py``).
 """
 
 from __future__ import annotations

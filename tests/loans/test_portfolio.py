@@ -12,25 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from subsidy_engine import Loan, PortfolioSchemaError, PortfolioValidationError, amortize, amortize_portfolio
+from subsidy_engine import (
+    Loan,
+    PortfolioSchemaError,
+    PortfolioValidationError,
+    amortize,
+    amortize_portfolio,
+)
 
-from conftest import loans
-
-
-def loan_row(loan: Loan, loan_id: object) -> dict[str, object]:
-    row = loan.model_dump(exclude={"floating"})
-    row["loan_id"] = loan_id
-    for key in ("frequency", "method", "principal_plan_unit", "interest_basis"):
-        row[key] = None if row[key] is None else str(row[key].value)
-    if loan.floating is not None:
-        row["floating_tenor"] = str(loan.floating.tenor)
-        row["floating_spread_bp"] = loan.floating.spread_bp
-        row["floating_reset"] = loan.floating.reset.value
-    return row
-
-
-def table_of(sample: list[Loan]) -> pd.DataFrame:
-    return pd.DataFrame([loan_row(x, f"L{k}") for k, x in enumerate(sample)])
+from builders import table_of
+from strategies import loans
 
 
 @given(sample=st.lists(loans(), min_size=1, max_size=8), chunk=st.integers(1, 5))
@@ -201,3 +192,59 @@ def test_floating_segments_do_not_depend_on_chunks(curve) -> None:
     for k, loan in enumerate(sample):
         rates = whole[whole.loan_id == f"L{k}"].annual_rate.tolist()
         assert rates == [r.annual_rate for r in reference_schedule(loan, curve)[0]]
+
+
+# Regressions from the first review (each a real failure before its fix)
+BASE = {"loan_id": "A", "principal": "1000", "annual_rate": "0.04", "term_months": 12,
+        "start_date": "2024-01-15"}
+
+
+def table(**changes: object) -> pd.DataFrame:
+    return pd.DataFrame([{**BASE, **changes}]).astype(object)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("annual_rate", "0.059999999999999999999999999999"),  # 30 decimals: rounded by a 28-digit context
+    ("principal", "1000.0000000000000000000000001"),
+])
+def test_values_longer_than_a_decimal_context_are_refused(field: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        Loan(**{**{k: v for k, v in BASE.items() if k != "loan_id"}, field: value})
+    report = amortize_portfolio(table(**{field: value})).rejections
+    assert report.field.tolist() == [field]
+
+
+def test_plan_fractions_are_summed_exactly() -> None:
+    with pytest.raises(ValidationError, match="fractions add up to 1.00000000000000000000000000001"):
+        Loan(principal="1000", annual_rate="0.04", term_months=2, start_date="2024-01-15",
+             method="custom", principal_plan_unit="fraction",
+             principal_plan=["0.50000000000000000000000000001", "0.5"])
+
+
+def test_arrow_date_column() -> None:
+    dates = pd.Series([date(2024, 1, 15)], dtype=pd.ArrowDtype(pa.date32()))
+    result = amortize_portfolio(table().assign(start_date=dates))
+    assert result.rejections.empty
+    assert result.schedule.start_date.iloc[0] == date(2024, 1, 15)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("term_months", "+-12"), ("term_months", "²"), ("term_months", "١٢"), ("term_months", 10**20),
+    ("settlement_day", "99999999999999999999"), ("principal", Decimal("sNaN")),
+    ("principal", Decimal("Infinity")),
+])
+def test_odd_cells_become_rejections_not_crashes(field: str, value: object) -> None:
+    report = amortize_portfolio(table(**{field: value})).rejections
+    assert field in report.field.tolist()
+
+
+def test_pd_na_is_a_blank_cell() -> None:
+    result = amortize_portfolio(table(floating=pd.NA, principal_plan=pd.NA))
+    assert result.rejections.empty and result.computed == 1
+
+
+def test_schedules_must_end_within_the_calendar() -> None:
+    with pytest.raises(ValidationError, match="ends after the year 9999"):
+        Loan(principal="1000", annual_rate="0.04", term_months=600, start_date="9990-01-15")
+    report = amortize_portfolio(table(term_months=600, start_date="9990-01-15")).rejections
+    assert report.field.tolist() == ["start_date"]

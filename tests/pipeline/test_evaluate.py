@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
@@ -18,64 +18,9 @@ from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
 from subsidy_engine.reference.calculators import reference_evaluate
 from subsidy_engine.simulation.synthetic import portfolio as demo_portfolio
 
+from strategies import RATES, examples, portfolios
+
 POLICY = load_policy()
-RATES = {"pilot": "0.30", "demonstration": "0.20", "promotion": "0.10"}
-ENTERPRISES = ("E1", "E2", "E3")
-
-
-def days_between(first: date, last: date) -> st.SearchStrategy[date]:
-    return st.integers(0, (last - first).days).map(lambda k: first + timedelta(days=k))
-
-
-@st.composite
-def portfolios(draw) -> tuple[dict[str, list[dict[str, object]]], list[Project], list, list, list]:
-    """Small portfolios whose amounts make every cap bind now and then."""
-    n_projects = draw(st.integers(1, 4))
-    projects, loans, insurance, events = [], [], [], []
-    for k in range(n_projects):
-        total = draw(st.integers(10**6, 2 * 10**9))
-        quasi = draw(st.booleans()) and draw(st.booleans())
-        projects.append({
-            "project_id": f"P{k}", "enterprise_id": draw(st.sampled_from(ENTERPRISES)),
-            "sector": draw(st.sampled_from([None, "ai", "5g_network"])),
-            "district": draw(st.sampled_from([None, "haidian", "daxing"])),
-            "industry_or_software": draw(st.booleans()),
-            "domain": draw(st.sampled_from(["public", "economic"])),
-            "stage": draw(st.sampled_from(list(RATES))),
-            "platform_type": "quasi_operating" if quasi else "none", "free_service_obligation": quasi,
-            "total_investment": str(total),
-            "eligible_investment": str(draw(st.integers(0, total))),
-            "expected_returns": str(total // 2) if quasi else None,
-            "start_date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat()})
-    for k in range(draw(st.integers(0, 5))):
-        loans.append({
-            "loan_id": f"L{k}", "project_id": f"P{draw(st.integers(0, n_projects - 1))}",
-            "principal": str(draw(st.integers(10**5, 3 * 10**9))),
-            "annual_rate": str(Decimal(draw(st.integers(0, 600))) / 10000),
-            "term_months": draw(st.integers(6, 120)),
-            "method": draw(st.sampled_from(["equal_installment", "equal_principal", "interest_only"])),
-            "start_date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat()})
-    for k in range(draw(st.integers(0, 3))):
-        project = draw(st.integers(0, n_projects - 1))
-        insured = draw(st.integers(10**6, 10**9))
-        insurance.append({
-            "policy_id": f"I{k}", "enterprise_id": projects[project]["enterprise_id"],
-            "project_id": f"P{project}", "product_field": draw(st.sampled_from(["ai", "blockchain", "other"])),
-            "insured_amount": str(insured), "premium": str(draw(st.integers(1, insured // 10))),
-            "start_date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat(),
-            "years": draw(st.integers(1, 4))})
-    for k in range(draw(st.integers(0, 3))):
-        reits = draw(st.booleans())
-        project = draw(st.sampled_from([None, *range(n_projects)]))
-        events.append({
-            "event_id": f"V{k}", "kind": "reits_issuance" if reits else "listing",
-            "enterprise_id": (projects[project]["enterprise_id"] if project is not None
-                              else draw(st.sampled_from([*ENTERPRISES, "E9"]))),
-            "project_id": None if project is None else f"P{project}",
-            "venue": None if reits else draw(st.sampled_from(["a_share_ipo", "neeq_select", "overseas_direct"])),
-            "stage": None if reits else draw(st.sampled_from(["acceptance", "listing"])),
-            "date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat(), "amount_raised": None})
-    return {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
 
 
 def as_tables(rows: dict[str, list[dict[str, object]]]) -> PortfolioTables:
@@ -282,7 +227,7 @@ def test_items_before_the_policy_are_rejected_not_guessed() -> None:
     assert set(claims.table.item_id) == {"L"}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 600).flatmap(lambda n: st.tuples(*(st.lists(st.integers(-3, 3) if k else
                                                                    st.integers(-(2**40), 2**40), min_size=n, max_size=n)
                                                           for k in range(3)))))
@@ -352,7 +297,6 @@ def test_stacking_groups_changed_in_place_are_seen() -> None:
         assert _stacking_parameters(policy).favourable == [] != before.favourable
     finally:
         groups.extend(saved)
-
 
 
 def two_projects_of_one_enterprise(p1_investment: str = "4000000000") -> dict[str, list[dict[str, object]]]:
@@ -439,7 +383,7 @@ def of_one_enterprise(rows: dict[str, list[dict[str, object]]]) -> dict[str, lis
             for name, table in rows.items()}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(portfolios(), st.booleans(), st.sampled_from([None, (2024,), (2023, 2024, 2025)]), st.booleans())
 def test_evaluate_equals_the_plain_reference_when_the_caps_bind_together(rows, one_enterprise, years,
                                                                          with_rates) -> None:

@@ -23,9 +23,9 @@ from subsidy_engine.kernels.caps import pay_under_shared_caps
 from subsidy_engine.kernels.threads import FEW_ITEMS
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
 from subsidy_engine.reference.calculators import _annuity_payment_fen, reference_schedule
-from test_portfolio import table_of
 
-from conftest import loans
+from builders import table_of
+from strategies import examples, loans, shared_caps
 
 # one rule for every loan: the generated loans are drawn from 2000 on, before the policy's first set
 RULE = load_policy().at(date(2024, 1, 1)).interest_subsidy_rule()
@@ -209,7 +209,7 @@ def test_add_years_is_calendar_arithmetic(cases: list[tuple[date, int]]) -> None
     assert got.tolist() == [epoch_days(plain(d, y)) for d, y in cases]
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(sample=st.lists(loans(), min_size=1, max_size=24))
 def test_the_kernels_give_the_same_on_threads_and_on_the_calling_thread(sample: list[Loan], curve) -> None:
     """A few items run the serial twin of each parallel kernel (amortize, floating segments, calendar years,
@@ -271,16 +271,6 @@ else:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "no pool"
-
-
-@st.composite
-def shared_caps(draw) -> tuple[list[int], list[list[int]], list[list[int]], int]:
-    """Rows in paying order under up to three caps, groups shared across rows, caps small enough to bind."""
-    n, k, n_groups = draw(st.integers(0, 40)), draw(st.integers(1, 3)), draw(st.integers(1, 6))
-    amounts = draw(st.lists(st.integers(0, 100), min_size=n, max_size=n))
-    groups = [[draw(st.integers(-1, n_groups - 1)) for _ in range(k)] for _ in range(n)]
-    caps = [[draw(st.sampled_from([-1, 0, 5, 30, 120])) for _ in range(k)] for _ in range(n)]
-    return amounts, groups, caps, n_groups
 
 
 @given(shared_caps())

@@ -21,10 +21,9 @@ from subsidy_engine import (
     load_policy,
 )
 from subsidy_engine.reference.calculators import reference_interest_subsidy
-from test_policy import two_sets, write
-from test_portfolio import table_of
 
-from conftest import loans, rates
+from builders import table_of, two_sets, write
+from strategies import interest_rules, loans
 
 TWO_POINTS_FIVE = dict(form="points_on_balance", points="0.025", max_years=2)
 
@@ -135,22 +134,7 @@ def test_bad_rules_are_refused_clearly(fields, message) -> None:
         InterestSubsidyRule(**fields)
 
 
-@st.composite
-def rules(draw) -> InterestSubsidyRule:
-    form = draw(st.sampled_from(["points_on_balance", "points_on_principal", "share_of_interest",
-                                 "rate_gap"]))
-    parameter = {"points_on_balance": "points", "points_on_principal": "points",
-                 "share_of_interest": "share", "rate_gap": "benchmark_rate"}[form]
-    value = draw(rates()) if parameter != "share" else Decimal(draw(st.integers(0, 1000))) / 1000
-    caps = st.one_of(st.none(), st.integers(0, 10**12).map(lambda f: Decimal(f).scaleb(-2)))
-    return InterestSubsidyRule(
-        form=form, **{parameter: value},
-        start_date=draw(st.one_of(st.none(), st.dates(date(1999, 6, 1), date(2030, 12, 31)))),
-        max_years=draw(st.one_of(st.none(), st.integers(1, 6))),
-        annual_cap=draw(caps), lifetime_cap=draw(caps))
-
-
-@given(loan=loans(), rule=rules())
+@given(loan=loans(), rule=interest_rules())
 def test_kernel_equals_reference_and_invariants_hold(loan: Loan, rule: InterestSubsidyRule, curve) -> None:
     schedule = amortize(loan, curve if loan.floating else None)
     sub = interest_subsidy(schedule, rule)
@@ -179,7 +163,7 @@ def test_kernel_equals_reference_and_invariants_hold(loan: Loan, rule: InterestS
     assert sub.total == sum(frame.subsidy, Decimal(0))
 
 
-@given(loan=loans(), rule=rules())
+@given(loan=loans(), rule=interest_rules())
 def test_a_loan_s_caps_count_only_what_the_interest_ceiling_leaves(loan: Loan, rule: InterestSubsidyRule,
                                                                     curve) -> None:
     """With the ceiling first, a loan is paid min(lifetime cap, the sum over years of min(annual cap, that
@@ -194,7 +178,7 @@ def test_a_loan_s_caps_count_only_what_the_interest_ceiling_leaves(loan: Loan, r
     assert sum(frame.subsidy, Decimal(0)) == expected
 
 
-@given(sample=st.lists(loans(), min_size=1, max_size=6), rule=rules())
+@given(sample=st.lists(loans(), min_size=1, max_size=6), rule=interest_rules())
 def test_portfolio_equals_the_scalar_path_per_loan_and_year(sample, rule, curve) -> None:
     claims = interest_subsidy_portfolio(table_of(sample), rule, lpr=curve).claims
     expected = []

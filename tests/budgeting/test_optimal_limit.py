@@ -22,7 +22,9 @@ from subsidy_engine import BudgetError, allocate, evaluate, load_budget
 from subsidy_engine.budgeting import optimal
 from subsidy_engine.service.cli import main
 from subsidy_engine.simulation.synthetic import portfolio
-from test_allocation import budget_of, check_invariants, claims
+
+from builders import check_invariants, claims
+from strategies import budget_of
 
 REAL_LINPROG = optimal.linprog
 TIME_UP = OptimizeResult(status=1, x=None, message="Time limit reached. (HiGHS Status 13: model_status is Time "
@@ -153,7 +155,7 @@ def test_the_simulate_command_says_when_the_time_limit_was_reached(tmp_path: Pat
     assert main(["simulate", "--projects", "60", "--mode", "optimal", "--out", str(tmp_path)]) == 0
     assert "time limit" not in capsys.readouterr().out
     # a scenario's run is allocated under the same limit, and says so apart
-    scenario = Path(__file__).resolve().parents[1] / "schedules" / "scenario-demo.yaml"
+    scenario = Path(__file__).resolve().parents[2] / "schedules" / "scenario-demo.yaml"
     assert main(["simulate", "--projects", "60", "--mode", "optimal", "--time-limit", "1e-9", "--scenario",
                  str(scenario), "--paths", "0", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
-from subsidy_engine import Loan
+from subsidy_engine import Loan, load_lpr
 from subsidy_engine.io.files import demo_loans_path
 from subsidy_engine.service.cli import main
 
@@ -176,9 +178,8 @@ def _write_tables(folder, tables: dict[str, pd.DataFrame]) -> None:
 
 def _evaluated(folder) -> pd.DataFrame:
     """What simulate and explain would reject: evaluate with their default LPR projection."""
-    from datetime import date
 
-    from subsidy_engine import evaluate, load_lpr, load_portfolio
+    from subsidy_engine import evaluate, load_portfolio
 
     return evaluate(load_portfolio(folder), lpr=load_lpr().hold_flat(until=date(2045, 12, 31))).rejections
 
@@ -247,7 +248,6 @@ def test_hold_lpr_until_is_year_month_day(given: str, capsys) -> None:
 
 def test_a_validation_error_without_a_field_never_names_a_class() -> None:
     """issue 16, row 12: a model-level error (no field) was said as its model's name, e.g. 'Loan: ...'."""
-    from pydantic import ValidationError
 
     from subsidy_engine.core.messages import one_line as _one_line
 
@@ -255,3 +255,11 @@ def test_a_validation_error_without_a_field_never_names_a_class() -> None:
         Loan(principal="1000", term_months=12, start_date="2024-01-01")  # neither rate: the model's own check
     said = _one_line(caught.value)
     assert "Loan" not in said and said.startswith("annual_rate, floating: give exactly one"), said
+
+
+# Regressions from the first review (each a real failure before its fix)
+def test_cli_reports_a_projection_that_ends_too_early(capsys) -> None:
+    from subsidy_engine.io.files import demo_loans_path
+
+    assert main(["amortize", str(demo_loans_path()), "--hold-lpr-until", "2025-01-01"]) == 2
+    assert "must not end before its data" in capsys.readouterr().err

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from subsidy_engine.core.columns import money_series
 from subsidy_engine.reports.xlsx import write_xlsx
 
+from strategies import examples
+
 
 def test_typed_and_object_columns_round_trip(tmp_path: Path) -> None:
     frame = pd.DataFrame({
@@ -40,7 +42,7 @@ def test_typed_and_object_columns_round_trip(tmp_path: Path) -> None:
         write_xlsx(tmp_path / "u.xlsx", {"a/b": frame, "a:b": frame})
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.integers(-(10**17), 10**17), min_size=1, max_size=30),
        st.lists(st.text(max_size=12), min_size=1, max_size=30))
 def test_any_amount_and_text_reads_back_exactly(tmp_path_factory, fen: list[int], texts: list[str]) -> None:  # noqa: ANN001

@@ -6,45 +6,17 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from subsidy_engine import InvestmentSubsidyRule, Project, investment_subsidy, load_policy
 from subsidy_engine.reference.calculators import reference_investment_subsidy
 
+from strategies import investment_rules, projects
+
 RATES = {"pilot": "0.30", "demonstration": "0.20", "promotion": "0.10"}
-fen = st.integers(0, 10**12)
 
 
-@st.composite
-def projects(draw) -> list[Project]:
-    out = []
-    for k in range(draw(st.integers(1, 10))):
-        total = draw(st.integers(1, 10**12))
-        out.append(Project(
-            project_id=f"J{k}", enterprise_id="E", domain=draw(st.sampled_from(["public", "economic"])),
-            stage=draw(st.sampled_from(list(RATES))), in_library=draw(st.booleans()),
-            platform_type=draw(st.sampled_from(["none", "non_profit", "quasi_operating"])),
-            free_service_obligation=draw(st.booleans()),
-            category=draw(st.sampled_from(["compute_or_network", "other"])),
-            total_investment=Decimal(total).scaleb(-2),
-            eligible_investment=Decimal(draw(st.integers(0, total))).scaleb(-2),
-            expected_returns=draw(st.one_of(st.none(), fen.map(lambda f: Decimal(f).scaleb(-2)))),
-            start_date="2024-01-01"))
-    return out
-
-
-@st.composite
-def rules(draw) -> InvestmentSubsidyRule:
-    rate = st.integers(0, 10**10).map(lambda u: Decimal(u).scaleb(-10))
-    money = st.one_of(st.none(), fen.map(lambda f: Decimal(f).scaleb(-2)))
-    return InvestmentSubsidyRule(
-        rate_by_stage={s: draw(rate) for s in RATES},
-        ceiling_share_of_total_investment=draw(st.one_of(st.none(), rate)),
-        per_project_cap=draw(money), per_project_cap_compute_or_network=draw(money))
-
-
-@given(items=projects(), rule=rules())
+@given(items=projects(), rule=investment_rules())
 def test_kernel_equals_reference(items, rule) -> None:
     result = investment_subsidy(items, rule)
     paid, unpaid = reference_investment_subsidy(items, rule)

@@ -14,86 +14,8 @@ from subsidy_engine import Budget, BudgetError, allocate, evaluate, load_budget
 from subsidy_engine.reference.allocation import reference_allocate
 from subsidy_engine.simulation.synthetic import portfolio
 
-YEARS = (2026, 2027, 2028)
-SECTORS = ("a", "b")
-DISTRICTS = ("x", "y")
-
-
-def budget_of(sources: list[dict], tiers: list[dict] | None = None, years: tuple[int, int] = (2026, 2028)) -> Budget:
-    return Budget.of({"id": "test", "status": "inferred", "basis": "test", "years": list(years),
-                      "priority_tiers": tiers if tiers is not None else [{"in_library": True}], "sources": sources})
-
-
-# --- generated claims and budgets -------------------------------------------------------------------------
-
-# equal small amounts against small caps make remainder ties and binding later years common
-amounts = st.one_of(st.sampled_from([1, 3, 100, 200, 300, 1000]), st.integers(0, 2_000), st.integers(0, 10**13),
-                    st.sampled_from([50, 150, 250, 10**12 + 50])).map(lambda fen: Decimal(fen) / 100)
-
-
-@st.composite
-def claims_tables(draw: st.DrawFn, max_items: int = 10, single_year: bool = False) -> pd.DataFrame:
-    rows = []
-    for k in range(draw(st.integers(1, max_items))):
-        instrument = draw(st.sampled_from(["interest_subsidy", "premium_subsidy", "listing_grant"]))
-        first = draw(st.sampled_from(YEARS))
-        span = 1 if single_year else draw(st.integers(1, YEARS[-1] - first + 1))
-        project = draw(st.sampled_from(["P0", "P1", "P2", "P3", None]))
-        attributes = {"project_id": project, "enterprise_id": draw(st.sampled_from(["E0", "E1", "E2"])),
-                      "sector": draw(st.sampled_from(SECTORS)), "district": draw(st.sampled_from(DISTRICTS + (None,))),
-                      "industry_or_software": draw(st.booleans()), "in_library": draw(st.booleans()),
-                      "merit_score": draw(st.sampled_from([None, Decimal("70.00"), Decimal("85.50"), Decimal("99")]))}
-        measure = {"interest_subsidy": 15, "premium_subsidy": 7, "listing_grant": 14}[instrument]
-        for year in range(first, first + span):
-            row = {"claim_id": f"{instrument}:I{k}:{year}", "instrument": instrument, "item_id": f"I{k}",
-                   "measure": measure, "year": year, "amount": draw(amounts), **attributes}
-            if year > first and draw(st.integers(0, 4)) == 0:  # a caller's table may change them between years
-                row["project_id"] = draw(st.sampled_from(["P0", "P1", None]))
-                row["enterprise_id"] = draw(st.sampled_from(["E0", "E1"]))
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-caps = st.one_of(st.sampled_from([0, 1, 100, 250, 500, 2000]), st.integers(0, 3_000),
-                st.integers(0, 2 * 10**13)).map(
-    lambda fen: str(Decimal(fen) / 100))
-
-
-@st.composite
-def eligibility(draw: st.DrawFn) -> dict:
-    rule: dict = {}
-    if draw(st.booleans()):
-        rule["industry_or_software"] = draw(st.booleans())
-    if draw(st.booleans()):
-        rule["sectors"] = draw(st.lists(st.sampled_from(SECTORS), min_size=1, max_size=2, unique=True))
-    if draw(st.booleans()):
-        rule["measures"] = draw(st.lists(st.sampled_from([7, 14, 15]), min_size=1, max_size=3, unique=True))
-    return rule
-
-
-@st.composite
-def budgets(draw: st.DrawFn, binding_eligibility: bool = True, group_caps: bool = True,
-            district: bool = True) -> Budget:
-    sources = []
-    for k in range(draw(st.integers(1, 4))):
-        level = draw(st.sampled_from(["municipal", "district"])) if district else "municipal"
-        source: dict = {"id": f"S{k}", "level": level,
-                        "caps": {y: draw(caps) for y in YEARS} if draw(st.booleans()) else draw(caps),
-                        "carry_over": draw(st.booleans())}
-        if level == "district":
-            source["matching_share"] = draw(st.sampled_from(["1", "0.5", "0.3333333333", "2"]))
-            if binding_eligibility and draw(st.booleans()):
-                source["eligible"] = {"districts": draw(st.lists(st.sampled_from(DISTRICTS), min_size=1,
-                                                                 unique=True))}
-        elif binding_eligibility:
-            source["eligible"] = draw(eligibility())
-        if group_caps and draw(st.integers(0, 3)) == 0:
-            source["per_project_cap"] = draw(caps)
-        if group_caps and draw(st.integers(0, 3)) == 0:
-            source["per_enterprise_cap"] = draw(caps)
-        sources.append(source)
-    tiers = draw(st.sampled_from([[], [{"in_library": True}], [{"measures": [15]}, {"in_library": True}]]))
-    return budget_of(sources, tiers)
+from builders import check_invariants, claims, fen
+from strategies import YEARS, budget_of, budgets, claims_tables, examples
 
 
 def as_dicts(table: pd.DataFrame) -> list[dict]:
@@ -106,39 +28,8 @@ def as_dicts(table: pd.DataFrame) -> list[dict]:
     return out
 
 
-def fen(series: pd.Series) -> np.ndarray:
-    return np.array([int(Decimal(v) * 100) for v in series], dtype=np.int64)
 
 
-def check_invariants(result, table: pd.DataFrame, budget: Budget) -> None:  # noqa: ANN001
-    awards, by_source = result.awards, result.by_source
-    claimed, awarded = fen(awards.claimed), fen(awards.awarded)
-    assert (awarded >= 0).all() and (awarded <= claimed).all()
-    assert (fen(awards.cut) == claimed - awarded).all()
-    # every claim: the sum awarded never passes its amount; the unfunded list has the rest
-    amount = dict(zip(table.claim_id, fen(table.amount)))
-    paid = awards.assign(a=awarded).groupby("claim_id")["a"].sum().to_dict()
-    assert set(paid) == set(amount)  # nothing dropped
-    assert all(paid[k] <= amount[k] for k in amount)
-    unfunded = dict(zip(result.unfunded.claim_id, fen(result.unfunded.unfunded)))
-    assert unfunded == {k: amount[k] - paid[k] for k in amount if paid[k] < amount[k]}
-    # every source-year: awarded + remaining = cap + carried_in, nothing above the cap
-    cap, carried, available = fen(by_source.cap), fen(by_source.carried_in), fen(by_source.available)
-    spent, remaining = fen(by_source.awarded), fen(by_source.remaining)
-    assert (available == cap + carried).all() and (spent + remaining == available).all() and (remaining >= 0).all()
-    booked = awards.dropna(subset=["source_id"]).assign(a=awarded[awards.source_id.notna().to_numpy()]).groupby(
-        ["source_id", "year"])["a"].sum()
-    for row, s in zip(by_source.itertuples(), spent):
-        assert booked.get((row.source_id, row.year), 0) == s
-    # per-project and per-enterprise caps of each source, per year
-    keys = [c for c in ("project_id", "enterprise_id") if c in table.columns]
-    joined = awards.drop(columns=keys).assign(a=awarded).merge(table[["claim_id", *keys]], on="claim_id")
-    for source in budget.sources:
-        for column, limit in (("project_id", source.per_project_cap), ("enterprise_id", source.per_enterprise_cap)):
-            if limit is None or column not in keys:
-                continue
-            mine = joined[(joined.source_id == source.id) & joined[column].notna()]
-            assert (mine.groupby([column, "year"])["a"].sum() <= int(limit * 100)).all()
 
 
 def awards_key(result) -> dict:  # noqa: ANN001
@@ -148,7 +39,7 @@ def awards_key(result) -> dict:  # noqa: ANN001
             if s is not None and not pd.isna(s) and Decimal(v) > 0}
 
 
-PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
@@ -191,7 +82,7 @@ def test_waterfall_pays_the_smaller_of_money_and_claims(table: pd.DataFrame, bud
         assert fen(result.awards.awarded).sum() == min(total_cap, fen(table.amount).sum())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=claims_tables(), budget=budgets(group_caps=False))
 def test_optimal_funds_at_least_the_waterfall(table: pd.DataFrame, budget: Budget) -> None:
     """The LP's total is the largest: the waterfall's plan is one it could choose (up to rounding fen).
@@ -205,8 +96,6 @@ def test_optimal_funds_at_least_the_waterfall(table: pd.DataFrame, budget: Budge
 
 # --- worked examples --------------------------------------------------------------------------------------
 
-def claims(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["claim_id", "measure", "year", "amount", "in_library", "merit_score"])
 
 
 def test_waterfall_tiers_then_pro_rata_by_largest_remainder() -> None:

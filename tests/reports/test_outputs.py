@@ -27,7 +27,7 @@ from subsidy_engine.service.cli import main
 
 from workbooks import people_portfolio
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 def _complete(folder: Path) -> list[str]:

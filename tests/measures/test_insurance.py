@@ -8,42 +8,15 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from subsidy_engine import InsurancePolicy, PremiumSubsidyRule, load_policy, premium_subsidy
-from subsidy_engine.core.vocabulary import ProductField
 from subsidy_engine.reference.calculators import reference_premium_subsidy
-from test_policy import two_sets, write
 
-FIELDS = [f.value for f in ProductField]
-
-
-@st.composite
-def portfolios(draw) -> list[InsurancePolicy]:
-    count = draw(st.integers(1, 10))
-    return [InsurancePolicy(
-        policy_id=f"P{k:02d}", enterprise_id=draw(st.sampled_from(["E1", "E2", "E3"])),
-        product_field=draw(st.sampled_from(FIELDS)),
-        insured_amount=Decimal(draw(st.integers(1, 10**12))).scaleb(-2),
-        premium=Decimal(draw(st.one_of(st.integers(1, 10**10), st.sampled_from([1, 5, 250])))).scaleb(-2),
-        # within two years, so that an enterprise often has several policy-years in one year
-        start_date=draw(st.dates(date(2024, 1, 1), date(2025, 12, 31))),
-        years=draw(st.integers(1, 6))) for k in range(count)]
+from builders import two_sets, write
+from strategies import insurance_portfolios, premium_rules
 
 
-@st.composite
-def rules(draw) -> PremiumSubsidyRule:
-    micro = st.integers(0, 10**6).map(lambda v: Decimal(v).scaleb(-6))
-    return PremiumSubsidyRule(
-        share=draw(st.one_of(micro, st.sampled_from([Decimal("0.8"), Decimal("0.5")]))),
-        premium_rate_cap=draw(st.one_of(st.none(), micro)),
-        annual_cap_per_enterprise=draw(st.one_of(st.none(), st.integers(0, 10**9).map(
-            lambda f: Decimal(f).scaleb(-2)))),
-        max_years=draw(st.one_of(st.none(), st.integers(1, 4))),
-        eligible_fields=tuple(draw(st.sets(st.sampled_from(FIELDS), min_size=1))))
-
-
-@given(policies=portfolios(), rule=rules())
+@given(policies=insurance_portfolios(), rule=premium_rules())
 def test_kernel_equals_reference_and_caps_hold(policies, rule) -> None:
     result = premium_subsidy(policies, rule)
     expected = reference_premium_subsidy(policies, lambda p: rule)

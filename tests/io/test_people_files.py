@@ -20,6 +20,7 @@ from subsidy_engine.service.bank_file import bank_claims
 from subsidy_engine.service.cli import main
 from subsidy_engine.service.reconcile import read_bank_claims, reconcile
 
+from strategies import examples
 from workbooks import WorkbookStyle, people_portfolio, write_workbook
 
 LPR = load_lpr().hold_flat(until=date(2045, 12, 31))
@@ -110,7 +111,7 @@ def test_12_a_parquet_portfolio_read_back_is_typed_and_exact(tmp_path) -> None:
         assert getattr(back, name).equals(getattr(tables, name)), name
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 25),
        style=st.builds(WorkbookStyle, title_rows=st.integers(0, 2), notes_column=st.booleans(),
                        extra_sheet=st.booleans(), formulas=st.booleans(), datetime_cells=st.booleans(),

@@ -19,6 +19,8 @@ from subsidy_engine.pipeline.inputs import PortfolioTables
 from subsidy_engine.simulation.simulate import simulate
 from subsidy_engine.simulation.synthetic import portfolio as demo_portfolio
 
+from strategies import examples
+
 YEARS = range(2026, 2031)
 BUDGET = load_budget()
 
@@ -52,7 +54,7 @@ def test_the_tester_s_seeds_give_the_same_awards_with_the_projects_shuffled(seed
         pd.testing.assert_frame_equal(a, b)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), order=st.integers(0, 2**31 - 1),
        mode=st.sampled_from(["waterfall", "merit", "optimal"]))
 def test_shuffling_every_table_changes_no_claim_and_no_award(seed: int, order: int, mode: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subsidy_engine import PortfolioSchemaError, evaluate, load_portfolio
+from subsidy_engine import PortfolioSchemaError, evaluate, load_policy, load_portfolio
 from subsidy_engine.io.cells import read_csv_table
 from subsidy_engine.pipeline.inputs import PROBLEM_COLUMNS, WHOLE_TABLE
 
@@ -445,3 +445,16 @@ def test_ids_are_read_by_normalise_id_whatever_the_fast_path(cells: list[str | N
                 assert refused[k] == str(exc)
             continue
         assert got.iloc[k] == expected and k not in refused
+
+
+# Regressions from the first review (each a real failure before its fix)
+def test_each_table_reports_rejections_under_its_own_id() -> None:
+    from subsidy_engine import event_grants, premium_subsidy
+
+    events = pd.DataFrame({"event_id": ["V1"], "kind": ["ipo"], "enterprise_id": ["E"], "date": ["2024-01-01"]})
+    assert list(event_grants(events, load_policy()).rejections.columns) == ["row", "event_id", "field", "reason"]
+    insurance = pd.DataFrame({"policy_id": ["P1"], "enterprise_id": ["E"], "product_field": ["ai"],
+                              "insured_amount": ["1"], "premium": ["1"], "start_date": ["2024-01-01"],
+                              "years": ["0"]})
+    report = premium_subsidy(insurance, load_policy()).rejections
+    assert report[["policy_id", "field"]].values.tolist() == [["P1", "years"]]

@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 from hypothesis import given
-from hypothesis import strategies as st
 
-from subsidy_engine import Event, GrantRules, event_grants, load_policy
-from subsidy_engine.core.vocabulary import STAGES, VENUES
+from subsidy_engine import Event, event_grants, load_policy
 from subsidy_engine.reference.calculators import reference_event_grants
 
-money = st.integers(0, 10**10).map(lambda f: Decimal(f).scaleb(-2))
-
-
-@st.composite
-def grant_rules(draw) -> GrantRules:
-    tranches = {v: {s: draw(money) for s in draw(st.sets(st.sampled_from(STAGES)))} for v in VENUES}
-    return GrantRules.model_validate({
-        "reits": {"mode": draw(st.sampled_from(["flat", "share_of_raised"])), "flat_amount": draw(money),
-                  "share_of_raised": Decimal(draw(st.integers(0, 10**8))).scaleb(-10),
-                  "share_cap": draw(money)},
-        "listing": {"tranches": tranches,
-                    "lifetime_cap_per_enterprise": draw(st.one_of(st.none(), money))}})
-
-
-@st.composite
-def event_lists(draw) -> list[Event]:
-    events = []
-    for k in range(draw(st.integers(1, 12))):
-        kind = draw(st.sampled_from(["reits_issuance", "listing"]))
-        listing = kind == "listing"
-        events.append(Event(
-            event_id=f"V{k:02d}", kind=kind, enterprise_id=draw(st.sampled_from(["E1", "E2"])),
-            venue=draw(st.sampled_from(VENUES)) if listing else None,
-            stage=draw(st.sampled_from(STAGES)) if listing else None,
-            date=draw(st.dates(date(2024, 1, 1), date(2024, 12, 31))),
-            amount_raised=draw(st.one_of(st.none(), st.integers(1, 10**13).map(
-                lambda f: Decimal(f).scaleb(-2)))) if not listing else None))
-    return events
+from strategies import event_lists, grant_rules
 
 
 @given(events=event_lists(), rules=grant_rules())

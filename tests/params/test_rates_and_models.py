@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from subsidy_engine import CoverageError, FloatingRate, Loan, MoneyError, amortize, load_lpr
+from subsidy_engine import (
+    CoverageError,
+    FloatingRate,
+    Loan,
+    MoneyError,
+    amortize,
+    load_lpr,
+    load_policy,
+)
 from subsidy_engine.core.money import div_half_up, quantize_fen, scaled_integer, split_largest_remainder, to_decimal
 from subsidy_engine.params.lpr import schedules_dir
 
@@ -215,7 +223,7 @@ def test_policy_rates_are_bounded_every_value_at_once(tmp_path) -> None:
 
     import yaml
 
-    from subsidy_engine import PolicyError, load_policy
+    from subsidy_engine import PolicyError
 
     data = yaml.safe_load((schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8"))
     changed = copy.deepcopy(data)
@@ -238,3 +246,10 @@ def test_every_cli_rate_outside_the_bound_is_named_at_once() -> None:
     message = str(err.value)
     assert "--rates pilot=2: 2 is not a fraction between 0 and 1" in message
     assert "--rates demonstration=300%: 3.00 is not a fraction between 0 and 1" in message
+
+
+# Regressions from the first review (each a real failure before its fix)
+def test_a_projection_cannot_replace_known_rates() -> None:
+    with pytest.raises(ValueError, match="may not replace known rates"):
+        load_lpr().with_projection([{"date": "2026-06-01", "lpr_1y_pct": "9", "lpr_5y_pct": "9.5"}],
+                                   until=date(2030, 1, 1), label="x")

@@ -19,7 +19,6 @@ from subsidy_engine import Loan, amortize, evaluate, load_lpr, load_policy
 from subsidy_engine.service.quote import QuoteRequest, QuoteResponse, quote
 from subsidy_engine.simulation.synthetic import portfolio
 
-from conftest import loans
 from engine_names import class_names
 
 with warnings.catch_warnings():
@@ -27,6 +26,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from subsidy_engine.service.serve import create_app
+
+from strategies import examples, loans
 
 LPR = load_lpr().hold_flat(until=date(2060, 12, 31))
 POLICY = load_policy()
@@ -64,7 +65,7 @@ def request_for(tables, project_id: str) -> dict[str, Any]:  # noqa: ANN001
             "events": _records(own(tables.events)), "rate_by_stage": RATES}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), pick=st.integers(0, 10_000))
 def test_a_quote_equals_the_project_s_rows_of_the_batch(seed: int, pick: int) -> None:
     tables = portfolio(60, seed=seed)
@@ -266,7 +267,7 @@ EVENTS = st.lists(st.one_of(
         st.lists(st.booleans(), min_size=len(events), max_size=len(events))))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), pick=st.integers(0, 10_000), mutation=st.sampled_from(sorted(MUTATIONS)),
        short_lpr=st.booleans(), extra=EVENTS, policies_of_the_enterprise=st.booleans())
 def test_the_fast_path_answers_as_the_batch_path_word_for_word(seed: int, pick: int, mutation: str,
@@ -350,7 +351,7 @@ def test_the_schedule_columns_are_amortize_s_rows() -> None:
         assert schedule.total_interest == sum(r.interest for r in expected)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(loan=loans(), drawn=st.dates(date(2021, 7, 22), date(2026, 6, 19)))
 def test_every_schedule_column_is_spelt_as_amortize_s_rows(loan: Any, drawn: date, curve) -> None:  # noqa: ANN001
     """The columns are made from the kernel's fen by subtraction where they can be (the opening balance, the
@@ -535,7 +536,7 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-10**20, 10**
                                                                                         max_size=3), max_leaves=6)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(where=st.sampled_from(["project", "loan", "floating", "insurance", "request"]), key=st.text(max_size=3),
        pick=st.integers(0, 100), value=JSON_VALUES)

@@ -8,18 +8,10 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-import yaml
 
 from subsidy_engine import CoverageError, Loan, PolicyError, amortize, interest_subsidy, load_policy
-from subsidy_engine.params.lpr import schedules_dir
 
-BUNDLED = yaml.safe_load((schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8"))
-
-
-def write(tmp_path, data) -> str:
-    path = tmp_path / "policy.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return str(path)
+from builders import BUNDLED, two_sets, write
 
 
 def test_every_value_has_a_status_and_a_defined_source() -> None:
@@ -61,16 +53,6 @@ def test_the_loader_is_strict_and_says_where(tmp_path, change, message) -> None:
         load_policy(write(tmp_path, data))
 
 
-def two_sets(first_to: date, second_from: date) -> dict:
-    data = copy.deepcopy(BUNDLED)
-    data.pop("covers_until")  # the second set open-ended: dates far on are in force
-    first = data["parameter_sets"][0]
-    second = copy.deepcopy(first)
-    first["valid_to"] = first_to
-    second.update(id="implementing-rules-2025", valid_from=second_from, valid_to=None)
-    second["parameters"]["interest_subsidy"]["points"].update(value="0.015", status="official")
-    data["parameter_sets"].append(second)
-    return data
 
 
 def test_gaps_and_overlaps_are_errors(tmp_path) -> None:
