@@ -262,10 +262,10 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
         "enterprise_id": text(c.attributes["enterprise_id"].take(take)),
         "measure": c.measure[claim].astype(np.int32),
         "year": c.year[claim].astype(np.int32),
-        "level": pd.Categorical.from_codes(level, categories=["municipal", "district"]),
-        "source_id": pd.Categorical.from_codes(source_of, categories=list(source_ids)),
+        "level": pd.Categorical.from_codes(level, categories=["municipal", "district"]),  # type: ignore[call-overload]  # pandas-stubs: categories only as an Index, not a list
+        "source_id": pd.Categorical.from_codes(source_of, categories=list(source_ids)),  # type: ignore[call-overload]  # pandas-stubs: categories only as an Index, not a list
         "claimed": money_series(claimed), "awarded": money_series(awarded), "cut": money_series(claimed - awarded),
-        "reason": pd.Categorical.from_codes(reason, categories=categories),
+        "reason": pd.Categorical.from_codes(reason, categories=categories),  # type: ignore[call-overload]  # pandas-stubs: categories only as an Index, not a list
     })
 
     # per source and year
@@ -309,7 +309,7 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
         "measure": c.measure[short].astype(np.int32), "year": c.year[short].astype(np.int32),
         "claimed": money_series(c.amount[short]), "awarded": money_series(paid[short]),
         "unfunded": money_series(c.amount[short] - paid[short]),
-        "reason": pd.Categorical.from_codes(stop_reason[short], categories=stop_texts),
+        "reason": pd.Categorical.from_codes(stop_reason[short], categories=stop_texts),  # type: ignore[call-overload]  # pandas-stubs: categories only as an Index, not a list
     })
     provenance = Provenance.of(c.digest, budget.digest, f"mode={mode}")
     return Allocation(awards, by_source, unfunded, mode, budget, provenance, notes)

@@ -254,7 +254,7 @@ def _round(p: Plan, x: np.ndarray, pair_source: np.ndarray, entry_row: np.ndarra
     sy = source * n_years + year
     n_rows = p.row_request.shape[0]
 
-    def group_keys(g: int, s: int) -> np.ndarray:
+    def group_keys(g: int, s: int | np.integer) -> np.ndarray:
         """Per entry, its (group, year) of group cap ``g`` at source ``s`` (-1: another source)."""
         return np.where(source == s, p.row_group[entry_row, g] * n_years + year, -1)
 
@@ -308,9 +308,9 @@ def _round(p: Plan, x: np.ndarray, pair_source: np.ndarray, entry_row: np.ndarra
     # undo an extra fen that passes a row's request (several sources) or a per-group cap
     for key, excess in over_caps(award)[:-1]:
         award = award - (extra & (excess[np.maximum(key, 0)] > 0) & (key >= 0))
-    broken = [k for k, (_, excess) in enumerate(over_caps(award)) if excess.any()]
-    if broken:  # pragma: no cover - repaired above
-        raise OptimalError(f"rounding the LP's plan to the fen would break a limit ({broken})")
+    broken_limits = [k for k, (_, excess) in enumerate(over_caps(award)) if excess.any()]
+    if broken_limits:  # pragma: no cover - repaired above
+        raise OptimalError(f"rounding the LP's plan to the fen would break a limit ({broken_limits})")
     booked = np.bincount(sy, award, n_sources * n_years).astype(np.int64).reshape(n_sources, n_years)
 
     carried_in = np.zeros_like(booked)

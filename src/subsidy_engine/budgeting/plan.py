@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -221,7 +222,8 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str) -> Plan:
     if district.shape[0]:
         block = may_pay[:, district]
         first = np.argmax(block, axis=1)
-        shares = np.array([rate_to_units(sources[k].matching_share) for k in district], np.int64)
+        # a district source has a matching share (FundingSource's validator)
+        shares = np.array([rate_to_units(cast(Decimal, sources[k].matching_share)) for k in district], np.int64)
         share = np.where(block.any(axis=1), shares[first], 0)
     municipal_part, district_part = np.empty(n, np.int64), np.empty(n, np.int64)
     split_by_share(c.amount, share, RATE_SCALE, municipal_part, district_part)
@@ -300,6 +302,8 @@ class Records:
 
 def run_plan(p: Plan) -> Records:
     capacity = int((np.diff(p.item_ptr) * p.eligible.sum(axis=1)).sum())
+    # the kernel's records: row, source, asked, limit, award, code, binding (Records' fields before carried_in)
+    records: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     records, carried_in, committed = allocate_kernel(
         p.item_ptr, p.row_year, p.row_request, p.item_order, p.item_tier, p.item_year, p.year_ptr,
         np.ascontiguousarray(p.eligible), p.cap, p.carry, p.group_cap, p.row_group, capacity)

@@ -59,3 +59,7 @@ def _rate(value: object) -> Decimal:
 Money = Annotated[Decimal, BeforeValidator(_money)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
 SpreadBp = Annotated[Decimal, BeforeValidator(_decimal)]
+
+#: What a ``Money``, ``Rate`` or ``SpreadBp`` field takes when a model is built (for the type checker: a model's
+#: own signature says what its fields hold, the decimals their validators make; floats are refused when read).
+NumberInput = Decimal | int | str

@@ -46,7 +46,7 @@ def mul_div_half_up_f(a: int, k: int, den: int, k_over_den: float) -> int:
     rem2 = 2 * np.int64(np.uint64(a) * np.uint64(k) - np.uint64(q) * np.uint64(den))
     if rem2 >= den or rem2 < -den:
         q = _fix_quotient(a, k, den, q)
-    return q
+    return q  # type: ignore[return-value]  # an int64 here; numba hands its callers a Python int
 
 
 @jit

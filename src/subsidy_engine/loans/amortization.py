@@ -116,7 +116,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     straight into its own arrays (every slot is written).
     """
     segments = rate_segments(loans, curve)
-    failed = np.not_equal(segments.error, None)
+    failed = np.not_equal(segments.error, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)
     errors = {int(k): str(segments.error[k]) for k in np.flatnonzero(failed)}
     coverage_errors = {k for k in errors if segments.beyond_coverage[k]}
     if errors:

@@ -129,7 +129,7 @@ def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
                          for x in loans),
         reset_anniversary=col((x.floating is not None and x.floating.reset is Reset.ANNIVERSARY
                                for x in loans), np.bool_),
-        plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},  # type: ignore[misc]
+        plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Sequence
 
 from pydantic import (
     BaseModel,
@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from subsidy_engine.core.dates import as_date
-from subsidy_engine.core.fields import Money, Rate, SpreadBp
+from subsidy_engine.core.fields import Money, NumberInput, Rate, SpreadBp
 from subsidy_engine.core.money import (
     MAX_PRINCIPAL_YUAN,
     RATE_DECIMALS,
@@ -47,7 +47,7 @@ def _plan(value: object) -> object:
         return None
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise ValueError("principal_plan must be a sequence of amounts or fractions")
-    return tuple(to_decimal(v, "principal_plan item") for v in value)  # type: ignore[union-attr]
+    return tuple(to_decimal(v, "principal_plan item") for v in value)
 
 
 #: The most decimal places a plan's fraction may have. The fractions are summed as integers scaled to the
@@ -117,6 +117,10 @@ class FloatingRate(BaseModel):
     spread_bp: SpreadBp
     reset: Annotated[Reset, BeforeValidator(Reset.parse)] = Reset.JANUARY
 
+    if TYPE_CHECKING:  # what the validators take ("5Y", "-30"); the fields above say what they hold
+        def __init__(self, *, tenor: Tenor | str, spread_bp: NumberInput, reset: Reset | str = Reset.JANUARY
+                     ) -> None: ...
+
     @field_validator("spread_bp")
     @classmethod
     def _spread_in_range(cls, spread: Decimal) -> Decimal:
@@ -171,6 +175,15 @@ class Loan(BaseModel):
     # validate_default: a custom loan without a plan must fail here, not later.
     principal_plan: Annotated[tuple[Decimal, ...] | None, BeforeValidator(_plan)] = Field(
         default=None, validate_default=True)
+
+    if TYPE_CHECKING:  # what the validators take ("1000000", "2024-01-15"); the fields above say what they hold
+        def __init__(self, *, principal: NumberInput, annual_rate: NumberInput | None = None,
+                     floating: FloatingRate | dict[str, Any] | None = None, term_months: int,
+                     frequency: Frequency | str = Frequency.MONTHLY, method: Method | str = Method.EQUAL_INSTALLMENT,
+                     principal_plan_unit: PlanUnit | str = PlanUnit.AMOUNT, grace_months: int = 0,
+                     interest_basis: InterestBasis | str | None = None, start_date: date | str,
+                     settlement_day: int | None = None, principal_plan: Sequence[NumberInput] | None = None
+                     ) -> None: ...
 
     @field_validator("floating", mode="before")
     @classmethod

@@ -182,8 +182,8 @@ def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections
     tranche = np.full((len(rule_list), len(VENUES), len(STAGES)), -1, np.int64)
     for k, r in enumerate(rule_list):
         for v, stages in r.listing.tranches.items():
-            for s, amount in stages.items():
-                tranche[k, VENUES.index(v), STAGES.index(s)] = yuan_to_fen(amount)
+            for s, yuan in stages.items():
+                tranche[k, VENUES.index(v), STAGES.index(s)] = yuan_to_fen(yuan)
     amount = np.where(listing, tranche[set_index, np.maximum(arrays["venue"], 0),
                                        np.maximum(arrays["stage"], 0)], 0)
     reason[listing & (amount < 0)] = "no tranche for this stage of this venue"
@@ -212,7 +212,7 @@ def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections
     paid = gross.copy()
     paid[cap_order[listing[cap_order]]] = paid_sorted[listing[cap_order]]
 
-    granted = np.equal(reason, None)
+    granted = np.equal(reason, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)
     days = arrays["day"]
     return ClaimRows(columns={
         "event_id": ids["event_id"], "enterprise_id": ids["enterprise_id"], "project_id": ids["project_id"],

@@ -204,7 +204,7 @@ def investment_subsidy_rows(projects: pd.DataFrame | list[Project], rules: Inves
         in_force = rules_in_force(rules, arrays["day"],
                                   lambda s: s.investment_subsidy_rule(stage_rates))
     else:
-        in_force = rules_in_force(rules, arrays["day"], lambda s: rules)  # type: ignore[arg-type, return-value]
+        in_force = rules_in_force(rules, arrays["day"], lambda s: rules)
     set_index, rule_list = in_force.set_index, in_force.rules
 
     public = arrays["domain"] == Domain.PUBLIC.code

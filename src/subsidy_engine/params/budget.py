@@ -142,7 +142,7 @@ class FundingSource(BaseModel):
 
     @field_validator("caps", "per_project_cap", "per_enterprise_cap")
     @classmethod
-    def _not_negative(cls, value: object) -> object:
+    def _not_negative(cls, value: dict[int, Decimal] | Decimal | None) -> object:
         amounts = value.values() if isinstance(value, dict) else [value]
         if any(a is not None and a < 0 for a in amounts):
             raise ValueError("a cap must not be negative")
@@ -215,7 +215,7 @@ class Budget:
         return self.file.sources
 
     @classmethod
-    def of(cls, data: dict, name: str = "<dict>") -> Budget:  # type: ignore[type-arg]
+    def of(cls, data: dict, name: str = "<dict>") -> Budget:
         """A budget from a mapping shaped like the YAML file (scenarios, tests); errors as :func:`load_budget`."""
         try:
             parsed = BudgetFile.model_validate(data)

@@ -226,7 +226,7 @@ class ParameterSet(BaseModel):
     def parameter(self, dotted: str) -> Parameter[Any]:
         """A parameter by its dotted name, e.g. ``"interest_subsidy.points"``."""
         section, name = dotted.split(".")
-        return getattr(getattr(self.parameters, section), name)  # type: ignore[no-any-return]
+        return getattr(getattr(self.parameters, section), name)
 
 
 class PolicyFile(BaseModel):

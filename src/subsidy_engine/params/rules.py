@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal, Sequence
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from subsidy_engine.core.dates import add_months, as_date
-from subsidy_engine.core.fields import Money, Rate
+from subsidy_engine.core.fields import Money, NumberInput, Rate
 from subsidy_engine.core.money import rate_to_units, scaled_integer, to_decimal
 from subsidy_engine.core.vocabulary import ListingStage, ProductField, Stage, SubsidyForm, Venue
 from subsidy_engine.errors import MoneyError
@@ -56,6 +56,12 @@ class InterestSubsidyRule(BaseModel):
     max_years: int | None = None
     annual_cap: Money | None = None
     lifetime_cap: Money | None = None
+
+    if TYPE_CHECKING:  # what the validators take ("share_of_interest", "0.5"); the fields above say what they hold
+        def __init__(self, *, form: SubsidyForm | str, points: NumberInput | None = None,
+                     share: NumberInput | None = None, benchmark_rate: NumberInput | None = None,
+                     start_date: date | str | None = None, max_years: int | None = None,
+                     annual_cap: NumberInput | None = None, lifetime_cap: NumberInput | None = None) -> None: ...
 
     @field_validator("max_years")
     @classmethod
@@ -109,6 +115,11 @@ class PremiumSubsidyRule(BaseModel):
     annual_cap_per_enterprise: Money | None = None
     max_years: int | None = None
     eligible_fields: tuple[ProductFieldName, ...]
+
+    if TYPE_CHECKING:  # what the validators take (the fields by name); the fields above say what they hold
+        def __init__(self, *, share: NumberInput, premium_rate_cap: NumberInput | None = None,
+                     annual_cap_per_enterprise: NumberInput | None = None, max_years: int | None = None,
+                     eligible_fields: Sequence[ProductField | str]) -> None: ...
 
     @field_validator("share", "premium_rate_cap")
     @classmethod

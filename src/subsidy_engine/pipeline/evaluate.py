@@ -135,7 +135,7 @@ class Claims:
     portfolio: PortfolioTables = field(repr=False)
     policy: Policy = field(repr=False)
     rate_by_stage: dict[str, str] | None = field(repr=False)
-    details: dict[str, pd.DataFrame] = field(repr=False)
+    details: dict[str, ClaimRows] = field(repr=False)
     attributes: pd.DataFrame = field(repr=False)
 
     @property
@@ -216,7 +216,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                   years=chosen_years, notes=tuple(ctx.notes),
                   provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
-                  details=details, attributes=attributes)  # type: ignore[arg-type]
+                  details=details, attributes=attributes)
 
 
 def _sorted_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -227,7 +227,7 @@ def _sorted_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
     problems = pd.concat(found, ignore_index=True)[PROBLEM_COLUMNS]
     order = {name: k for k, name in enumerate(TABLES)}
     key = problems.assign(_t=problems.table.map(order), _p=problems.position.fillna(-1))
-    return problems.take(key.sort_values(["_t", "_p"], kind="stable").index).reset_index(drop=True)
+    return problems.take(key.sort_values(["_t", "_p"], kind="stable").index).reset_index(drop=True)  # type: ignore[arg-type]  # pandas-stubs: take() refuses an Index of positions
 
 
 __all__ = ["ATTRIBUTE_COLUMNS", "CLAIM_COLUMNS", "Claims", "EvaluationError", "MEASURE_OF", "evaluate"]

@@ -85,21 +85,21 @@ class Facts:
 
     Attributes
     ----------
-    project : mapping
+    project : mapping or Series
         The project's row (``enterprise_id``, ``sector``, ``district``, the flags).
     rows : sequence
         The project's claims, each with the claims table's columns as attributes.
     details : dict of ClaimRows
         The calculators' rows (``interest_subsidy``, ``premium_subsidy``, ``grants``, ``investment_subsidy``).
     item : callable
-        ``item(table, id_column, item_id)``: the item's row of its input table.
+        ``item(table, id_column, item_id)``: the item's row of its input table (a mapping or Series).
     """
 
     project_id: str
-    project: Mapping[str, Any]
+    project: Mapping[str, Any] | pd.Series
     rows: Sequence[Any]
     details: Mapping[str, ClaimRows]
-    item: Callable[[str, str, str], Mapping[str, Any]]
+    item: Callable[[str, str, str], Mapping[str, Any] | pd.Series]
     policy: Policy
     notes: Sequence[str]
     years: tuple[int, ...] | None

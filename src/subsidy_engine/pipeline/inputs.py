@@ -42,7 +42,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 import numpy as np
 import pandas as pd
@@ -280,9 +280,10 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
         bad[report.position.dropna().to_numpy(dtype=np.int64)] = True
         kept = set(pc.drop_null(ids.filter(pa.array(~bad))).to_pylist())
         for r in report.itertuples():
-            if pd.isna(r.position):
+            position = cast("int | pd.api.typing.NAType", r.position)  # an Int64 column
+            if pd.isna(position):
                 continue
-            pid = ids[int(r.position)].as_py()
+            pid = ids[int(position)].as_py()
             if pid is not None and pid not in kept and pid not in why:
                 why[pid] = f"row {r.row}, {r.field}: {r.reason}"
     known = pc.drop_null(ids)

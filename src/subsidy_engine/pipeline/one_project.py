@@ -193,7 +193,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         project_arrays=parr, projects={"project_id": ids},  # type: ignore[arg-type]  # the columns read
         project_id_text=pa.array([project_id], pa.string()),
         project_enterprise=pa.array([enterprise_id], pa.string()),
-        sources_of_project=None,  # type: ignore[arg-type]  # for the claims table, which this path does not build
+        sources_of_project=None,  # for the claims table, which this path does not build
         loans=None, loan_project=np.zeros(len(project_loans), np.int64))  # type: ignore[arg-type]
     rows, details, schedules = Rows(), {}, {}
     if project_loans:
@@ -257,6 +257,7 @@ def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], s
     after = stack(st, st.computed)
     order = shown_order(st, years)
     money = [_yuan(values[order].tolist()) for values in (st.gross, *cut_columns(st, after).values(), after[-1])]
+    gross, by_item_rules, by_most_favourable, by_enterprise_cap, by_project_cap, by_total_cap, amount = money
     instrument = [INSTRUMENTS[k] for k in st.instrument[order].tolist()]
     item = st.item.take(pa.array(order)).to_pylist()
     year = st.year[order].tolist()
@@ -267,7 +268,8 @@ def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], s
     own = st.has_project[order].tolist()  # else an item of the enterprise without a project: shown without one
     return [ClaimRow(f"{instrument[k]}:{item[k]}:{year[k]}", project_id if own[k] else None, enterprise_id,
                      measure[k], instrument[k],
-                     item[k], year[k], *(column[k] for column in money), sources, parameter_set[k], parameter[k])
+                     item[k], year[k], gross[k], by_item_rules[k], by_most_favourable[k], by_enterprise_cap[k],
+                     by_project_cap[k], by_total_cap[k], amount[k], sources, parameter_set[k], parameter[k])
             for k in range(order.shape[0])]
 
 

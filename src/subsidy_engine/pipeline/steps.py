@@ -539,7 +539,7 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
         "project_id": text(project_ids),
         "enterprise_id": text(enterprise.take(take)),
         "measure": rows.column("measure")[order],
-        "instrument": pd.Categorical.from_codes(instrument[order], categories=list(INSTRUMENTS)),
+        "instrument": pd.Categorical.from_codes(instrument[order], categories=list(INSTRUMENTS)),  # type: ignore[call-overload]  # pandas-stubs: categories only as an Index, not a list
         "item_id": text(item_shown),
         "year": year[order].astype(np.int32),
         "gross": money_series(gross[order]),

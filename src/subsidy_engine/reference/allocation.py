@@ -61,7 +61,9 @@ def reference_allocate(claims: list[dict[str, Any]], budget: Budget, mode: str
         fen = yuan_to_fen(c["amount"])
         districts = [s for s in sources if s.level == "district" and _meets(s.eligible, c)]
         if districts and fen:
-            municipal, district = split_largest_remainder(fen, [Decimal(1), districts[0].matching_share])
+            matching = districts[0].matching_share
+            assert matching is not None  # a district source has one (FundingSource's validator)
+            municipal, district = split_largest_remainder(fen, [Decimal(1), matching])
         else:
             municipal, district = fen, 0
         for level, amount in (("municipal", municipal), ("district", district)):
@@ -78,8 +80,8 @@ def reference_allocate(claims: list[dict[str, Any]], budget: Budget, mode: str
             score = c.get("merit_score")
             it["tier"] = (score is None, -(score or 0), not c.get("in_library"), position)
         else:
-            tiers = budget.file.priority_tiers
-            it["tier"] = next((k for k, rule in enumerate(tiers) if _meets(rule, c)), len(tiers))
+            priority_tiers = budget.file.priority_tiers
+            it["tier"] = next((k for k, rule in enumerate(priority_tiers) if _meets(rule, c)), len(priority_tiers))
 
     awards: dict[tuple[str, str, str], int] = defaultdict(int)
     booked: dict[tuple[str, int], int] = defaultdict(int)

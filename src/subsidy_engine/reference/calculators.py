@@ -41,6 +41,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
+from typing import Any
 
 from subsidy_engine.core.dates import add_months
 from subsidy_engine.core.money import div_half_up, fen_to_yuan, quantize_fen, rate_to_units
@@ -430,10 +431,10 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
     order = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy")
     by_project = {p.project_id: p for p in projects}
     # an item without a project is described by its enterprise's project with the smallest id
-    first_project: dict[str, object] = {}
+    first_project: dict[str, Any] = {}  # a Project (measures.investment, which the reference does not import)
     for p in sorted(projects, key=lambda p: p.project_id):
         first_project.setdefault(p.enterprise_id, p)
-    claims: dict[tuple[str, str, int], dict[str, object]] = {}
+    claims: dict[tuple[str, str, int], dict[str, Any]] = {}  # a claim's columns, of several types
 
     def add(instrument, item_id, year, project_id, enterprise_id, day, gross, amount, set_id):  # noqa: ANN001
         claims[(instrument, item_id, year)] = {
@@ -457,10 +458,10 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
     premium_rows = reference_premium_subsidy(
         insurance, lambda p: policy.at(p.start_date).premium_subsidy_rule())
     insured = {p.policy_id: p for p in insurance}
-    for r in premium_rows:
-        p = insured[r["policy_id"]]  # type: ignore[index]
-        add("premium_subsidy", r["policy_id"], r["year"], p.project_id, r["enterprise_id"],
-            r["start_date"], r["gross"], r["amount"], policy.at(p.start_date).id)
+    for row in premium_rows:
+        p = insured[row["policy_id"]]
+        add("premium_subsidy", row["policy_id"], row["year"], p.project_id, row["enterprise_id"],
+            row["start_date"], row["gross"], row["amount"], policy.at(p.start_date).id)
     granted, _ = reference_event_grants(events, lambda e: policy.at(e.date).grant_rules())
     for e in events:
         if e.event_id not in granted:
@@ -472,10 +473,11 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
     if rate_by_stage is not None:
         for p in projects:
             rule = policy.at(p.start_date).investment_subsidy_rule(rate_by_stage)
-            paid, _ = reference_investment_subsidy([p], rule)
-            if p.project_id in paid:
+            invested, _ = reference_investment_subsidy([p], rule)
+            if p.project_id in invested:
                 add("investment_subsidy", p.project_id, p.start_date.year, p.project_id, p.enterprise_id,
-                    p.start_date, paid[p.project_id]["gross"], paid[p.project_id]["amount"], policy.at(p.start_date).id)
+                    p.start_date, invested[p.project_id]["gross"], invested[p.project_id]["amount"],
+                    policy.at(p.start_date).id)
 
     # 從優不重複 first, on each instrument's whole-life total after its own rules: what a project gives up
     # is cut before any cap, so it uses no room under one (a cap limits what is paid)
@@ -542,7 +544,7 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
         for group, _, _ in over:
             paid_so_far[group] = paid_so_far.get(group, Decimal(0)) + paid
     for c in claims.values():
-        project = by_project.get(c["project_id"]) or first_project.get(c["enterprise_id"])  # type: ignore[arg-type]
+        project = by_project.get(c["project_id"]) or first_project.get(c["enterprise_id"])
         if project is None:
             c["funding_sources"] = "gaojingjian_fund|sector_budget"
         else:

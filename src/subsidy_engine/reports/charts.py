@@ -46,7 +46,7 @@ def outlay_chart(baseline: Simulation, path: Path, *, comparison: Comparison | N
     import matplotlib.pyplot as plt
 
     years = np.array(baseline.years)
-    runs = [(baseline, "baseline", None)]
+    runs: list[tuple[Simulation, str, str | None]] = [(baseline, "baseline", None)]  # run, label, hatch
     if comparison is not None:
         runs.append((comparison.scenario, f"scenario {comparison.scenario.label}", "//"))
     width = 0.8 / len(runs)

@@ -33,11 +33,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import OutputBusyError, OutputLockError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LOCK_NAME = ".subsidy-engine.lock"
 MANIFEST_NAME = "manifest.json"
@@ -70,7 +74,7 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _may_hold_text(dtype: object) -> bool:
+def _may_hold_text(dtype: np.dtype | pd.api.extensions.ExtensionDtype) -> bool:
     """Whether a column of ``dtype`` can hold text: any but numbers (decimals included), flags and times.
 
     Told by what it is not, so that every text-holding type is looked at: object, string, Categorical,

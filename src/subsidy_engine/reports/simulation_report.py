@@ -12,7 +12,7 @@ import json
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Hashable
 
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +33,7 @@ def _text(value: object) -> object:
     return str(value) if isinstance(value, Decimal) else value
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+def _records(frame: pd.DataFrame) -> list[dict[Hashable, object]]:
     """Rows for JSON: amounts as decimal strings, numpy scalars as Python ones."""
     return [{k: _text(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
             for row in frame.to_dict("records")]

@@ -18,7 +18,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Sequence, cast
 
 import pandas as pd
 
@@ -292,12 +292,12 @@ def _simulate(args: argparse.Namespace) -> int:
         say(f"{tables.source}: {len(tables.projects):,} projects; {years[0]}-{years[-1]}; budget "
             f"{budget.id} ({budget.file.status}); mode {args.mode}; baseline in {time.perf_counter() - started:.2f} s")
         say(_frame_text(baseline.by_year()))
-        empty = [int(r.year) for r in baseline.by_year().itertuples() if r.claimed == 0]
+        empty = [int(cast(int, r.year)) for r in baseline.by_year().itertuples() if r.claimed == 0]  # an int column
         if empty and not len(rejections):
             say(f"No claims in {', '.join(map(str, empty))}: every item of this portfolio is paid out before "
                 "(a scenario's growth adds the projects still to come).")
         comparison, run_for_paths = None, baseline
-        inputs = (tables, policy, budget, [])
+        inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]] = (tables, policy, budget, [])
         if scenario is not None:
             grown, s_policy, s_budget = (scenario.portfolio(tables, years), scenario.policy(policy),
                                          scenario.budget(budget))

@@ -53,7 +53,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import accumulate
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pandas as pd
 from pydantic import (
@@ -272,7 +272,8 @@ class QuoteRequest(BaseModel):
                    for item in getattr(self, name)]
             if len(set(ids)) < len(ids):
                 raise ValueError(f"{name}: ids must be unique")
-        for item in (*self.insurance, *self.events):
+        items: tuple[QuotePolicy | QuoteEvent, ...] = (*self.insurance, *self.events)
+        for item in items:
             if item.project_id not in (None, self.project.project_id):
                 raise ValueError(f"{item.project_id!r} is not the project {self.project.project_id!r}")
             if item.enterprise_id != self.project.enterprise_id:
@@ -427,6 +428,11 @@ def _digest(request: QuoteRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
+def _rates(request: QuoteRequest) -> dict[str, str] | None:
+    """The request's rates by stage, as the calculators take them: a Stage is a str."""
+    return cast("dict[str, str] | None", request.rate_by_stage)
+
+
 def quote_tables(request: QuoteRequest) -> PortfolioTables:
     """The request as a one-project portfolio (what :func:`subsidy_engine.evaluate` reads)."""
     project = request.project
@@ -439,13 +445,14 @@ def quote_tables(request: QuoteRequest) -> PortfolioTables:
     problems = check_tables(tables)
     if len(problems):  # the request is one project: a row it cannot compute is an error to correct, not a report
         raise ValueError("; ".join(f"{r.table} {r.id}: {r.field} {r.reason}" for r in problems.itertuples()))
-    return PortfolioTables(**tables, problems=problems, source=f"quote of {project.project_id}",
+    return PortfolioTables(projects=tables["projects"], loans=tables["loans"], insurance=tables["insurance"],
+                           events=tables["events"], problems=problems, source=f"quote of {project.project_id}",
                            digest=_digest(request))
 
 
 def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, years: range | None) -> ProjectClaims:
     """The batch path: the request as a one-project portfolio through :func:`subsidy_engine.evaluate`."""
-    claims = evaluate(quote_tables(request), policy, years, rate_by_stage=request.rate_by_stage, lpr=curve)
+    claims = evaluate(quote_tables(request), policy, years, rate_by_stage=_rates(request), lpr=curve)
     refused = claims.rejections[claims.rejections.table == "projects"]
     if len(refused):  # the request's one project cannot be computed (e.g. before any parameter set): say why
         raise ValueError("; ".join(f"project {request.project.project_id}: {r.field} {r.reason}"
@@ -545,7 +552,7 @@ def _claims(request: QuoteRequest, policy: Policy, curve: LprCurve, years: range
     if fast:
         try:
             result = project_claims(request.project, request.loans, request.insurance, request.events, policy,
-                                    curve, years=years, rate_by_stage=request.rate_by_stage, digest=_digest(request))
+                                    curve, years=years, rate_by_stage=_rates(request), digest=_digest(request))
         except ArithmeticError:
             # a value the bounds let through but an int64 column cannot hold: the tables' checks name it
             result = None

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Callable, Hashable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -294,8 +294,9 @@ def loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) 
     reports = [p for p in ctx.problems if not p.empty and "table" in p]
     for report in reports:
         for r in report[report.table == "loans"].itertuples():
-            if r.id is not None and r.id == r.id and str(r.id) not in out:
-                out[str(r.id)] = f"the portfolio's loan row {r.row} is rejected: {r.field} {r.reason}"
+            rejected_id: object = r.id  # an object column: text, None or NaN
+            if rejected_id is not None and rejected_id == rejected_id and str(rejected_id) not in out:
+                out[str(rejected_id)] = f"the portfolio's loan row {r.row} is rejected: {r.field} {r.reason}"
     for row in ctx.loans.astype(object).to_dict("records"):
         loan_id = str(_cell(row.pop("loan_id", None)))
         fields = {key: v for key, v in ((k, _cell(v)) for k, v in row.items()) if v is not None
@@ -334,7 +335,7 @@ def _day(value: Any, name: str) -> date:
     raise ValueError(f"{name} {shown(value)} is not a date (write YYYY-MM-DD)")
 
 
-def _read_row(row: dict[str, Any]) -> _Request | str:
+def _read_row(row: Mapping[Hashable, Any]) -> _Request | str:
     """A bank row as a request, or why it is invalid."""
     def blank(v: Any) -> bool:
         return _cell(v) is None

@@ -207,7 +207,7 @@ class _Prepared:
             # every path, as in evaluate: it leaves the loans that each path reprices
             rejected = structure.rejections["row"].to_numpy(dtype=np.int64)
             if rejected.shape[0]:
-                self.moving = self.moving.drop(index=np.unique(rejected)).reset_index(drop=True)
+                self.moving = self.moving.drop(index=np.unique(rejected)).reset_index(drop=True)  # type: ignore[call-overload]  # pandas-stubs: drop() refuses an array of labels
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
         add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -292,11 +292,16 @@ def _scaled(amount: str, factor: Decimal) -> str:
     return str((Decimal(amount) * factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def path_fixings(history: LprCurve, changes: list[tuple[date, int, int]]) -> list[dict[str, object]]:
+#: A projected fixing of :func:`path_fixings`: its date and each tenor's LPR in percent.
+PathFixing = TypedDict("PathFixing", {"date": date, "lpr_1y_pct": Decimal, "lpr_5y_pct": Decimal})
+
+
+def path_fixings(history: LprCurve, changes: list[tuple[date, int, int]]) -> list[PathFixing]:
     """Projected fixings: the last published fixing plus the cumulative changes (bp) at each date."""
     last = history.fixings[-1]
     one, five = last.lpr_1y * 10_000, last.lpr_5y * 10_000  # in bp
-    rows, problems = [], []
+    rows: list[PathFixing] = []
+    problems: list[str] = []
     for when, d1, d5 in changes:
         if when <= history.coverage_end:
             raise ScenarioError(f"an LPR change on {when} is within the published data (to "

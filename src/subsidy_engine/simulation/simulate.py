@@ -81,7 +81,7 @@ class Simulation:
         claimed = first_ask.groupby(["year", "source_id"], observed=True)["claimed"].sum()
         frame = self.allocation.by_source[["year", "source_id", "cap", "awarded"]].copy()
         keys = pd.MultiIndex.from_arrays([frame.year, frame.source_id])
-        frame["claimed"] = claimed.reindex(keys, fill_value=ZERO).to_numpy()
+        frame["claimed"] = claimed.reindex(keys, fill_value=ZERO).to_numpy()  # type: ignore[arg-type]  # pandas-stubs: a fill value is no Decimal (an object scalar)
         return frame[["year", "source_id", "claimed", "awarded", "cap"]].sort_values(
             ["year", "source_id"], kind="stable", ignore_index=True)
 
@@ -189,9 +189,9 @@ class Comparison:
 
     def by_year_source(self) -> pd.DataFrame:
         """``year, source_id``, then ``claimed``, ``awarded`` and ``cap`` of each run and their deltas."""
-        frames = [r.by_year_source().assign(source_id=lambda f: f.source_id.astype(str))
-                  for r in (self.baseline, self.scenario)]
-        return _side_by_side(*frames, ["year", "source_id"], ["claimed", "awarded", "cap"])
+        base, other = [r.by_year_source().assign(source_id=lambda f: f.source_id.astype(str))
+                       for r in (self.baseline, self.scenario)]
+        return _side_by_side(base, other, ["year", "source_id"], ["claimed", "awarded", "cap"])
 
     def by(self, column: str) -> pd.DataFrame:
         """Per year and ``column`` (``measure``, ``district``...): claimed and awarded, each run and the deltas."""
@@ -218,8 +218,8 @@ class Comparison:
         out = picked[["project_id", "enterprise_id", "district", "sector", "new"]].reset_index(drop=True)
         for name, column in (("baseline_awarded", "baseline_fen"), ("scenario_awarded", "scenario_fen"),
                              ("delta_awarded", "delta")):
-            out[name] = [fen_to_yuan(int(v)) for v in picked[column]]
-        out["share_of_delta"] = [(Decimal(int(d)) / total).quantize(Decimal("0.0001")) if total else None
+            out[name] = [fen_to_yuan(int(v)) for v in picked[column]]  # type: ignore[assignment]  # pandas-stubs: no column of Decimals
+        out["share_of_delta"] = [(Decimal(int(d)) / total).quantize(Decimal("0.0001")) if total else None  # type: ignore[assignment]  # pandas-stubs: no column of Decimals
                                  for d in picked.delta]
         return out
 

@@ -30,6 +30,7 @@ can judge what a simulation on it means:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -52,7 +53,7 @@ FIELDS = ("autonomous_driving", "satellite_internet", "network_security", "commo
 DEFAULT_FIRST_DAY, DEFAULT_LAST_DAY = epoch_days(date(2022, 1, 1)), epoch_days(date(2026, 6, 19))
 
 
-def _text(values: np.ndarray | list[str]) -> pd.Series:
+def _text(values: np.ndarray | Sequence[str | None]) -> pd.Series:
     return pd.Series(pa.array(values, type=pa.string()), dtype=pd.ArrowDtype(pa.string()))
 
 
@@ -147,9 +148,9 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
         "loan_id": _ids(id_prefix + "L", np.arange(m)),
         "project_id": _ids(id_prefix + "P", of),
         "principal": money_series(principal),
-        "annual_rate": _text(np.where(floating, None, np.char.add("0.0", fixed_bp.astype(str))).tolist()),
-        "floating_tenor": _text(np.where(floating, "5Y", None).tolist()),
-        "floating_spread_bp": _text(np.where(floating, rng.integers(-80, 21, m).astype(str), None).tolist()),
+        "annual_rate": _text(np.where(floating, None, np.char.add("0.0", fixed_bp.astype(str))).tolist()),  # type: ignore[call-overload]  # numpy stubs: where() refuses None (an object scalar)
+        "floating_tenor": _text(np.where(floating, "5Y", None).tolist()),  # type: ignore[call-overload]  # numpy stubs: where() refuses None (an object scalar)
+        "floating_spread_bp": _text(np.where(floating, rng.integers(-80, 21, m).astype(str), None).tolist()),  # type: ignore[call-overload]  # numpy stubs: where() refuses None (an object scalar)
         "term_months": pd.Series(term, dtype="int64"),
         "method": _text(method.tolist()),
         "grace_months": pd.Series(grace, dtype="int64"),
@@ -196,13 +197,15 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
             pd.Series(np.arange(n_reits + n_steps) < n_reits)),
     })
     # drawn last, so that adding it left every earlier draw (and the portfolio) as it was
-    projects.insert(projects.columns.get_loc("in_library") + 1, "merit_score",
-                    money_series(rng.integers(6000, 10001, n)))
+    in_library = projects.columns.get_loc("in_library")
+    assert isinstance(in_library, int)  # the columns are unique: one position
+    projects.insert(in_library + 1, "merit_score", money_series(rng.integers(6000, 10001, n)))
     tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
     window = "" if start_between is None else f", start_between=({start_between[0]}, {start_between[1]})"
     call = f"demo.portfolio({n}, seed={seed}{window}" + (f", id_prefix={id_prefix!r})" if id_prefix else ")")
     digest = hashlib.sha256(f"subsidy_engine.{call} {engine_version()}".encode()).hexdigest()
-    return PortfolioTables(**tables, problems=check_tables(tables), source=call, digest=digest)
+    return PortfolioTables(projects=projects, loans=loans, insurance=insurance, events=events,
+                           problems=check_tables(tables), source=call, digest=digest)
 
 
 SECTORS_ZH = {"5g_network": "5G網絡", "computing_centre": "算力中心", "industrial_internet": "工業互聯網",
