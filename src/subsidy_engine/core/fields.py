@@ -10,11 +10,9 @@ do not.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import (
-    BeforeValidator,
-)
+from pydantic import BeforeValidator, ConfigDict
 
 from subsidy_engine.core.money import MAX_ANNUAL_RATE, rate_to_units, to_decimal, yuan_to_fen
 from subsidy_engine.errors import MoneyError
@@ -63,3 +61,8 @@ SpreadBp = Annotated[Decimal, BeforeValidator(_decimal)]
 #: What a ``Money``, ``Rate`` or ``SpreadBp`` field takes when a model is built (for the type checker: a model's
 #: own signature says what its fields hold, the decimals their validators make; floats are refused when read).
 NumberInput = Decimal | int | str
+
+
+#: How every model of the engine's inputs is configured: values of the declared types only (the field types
+#: above read text), immutable once made, and an unknown field is an error that names it.
+STRICT_MODEL: Final = ConfigDict(strict=True, frozen=True, extra="forbid")

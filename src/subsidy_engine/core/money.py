@@ -30,10 +30,11 @@ RATE_DECIMALS: Final = 10
 RATE_SCALE: Final = 10**RATE_DECIMALS
 ONE_FEN: Final = Decimal("0.01")
 
-#: The largest principal the engine accepts, in yuan. Above it the products
-#: of balance, rate and days would leave the range where the kernel's float
-#: estimate plus exact integer correction is proven (see ``kernels``).
-MAX_PRINCIPAL_YUAN: Final = Decimal("1000000000000")  # 1e12 yuan
+#: The largest amount the engine accepts anywhere, in yuan: a principal, an investment, a premium, a
+#: bank's claimed figure, an amount of a quote. Above it the products of balance, rate and days would
+#: leave the range where the kernel's float estimate plus exact integer correction is proven (see
+#: ``kernels.arithmetic``).
+MAX_AMOUNT_YUAN: Final = Decimal("1000000000000")  # 1e12 yuan
 #: The largest annual rate accepted (100%); higher is taken to be a unit error.
 MAX_ANNUAL_RATE: Final = Decimal(1)
 #: A number of a thousand digits or more before the point is refused when read,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from subsidy_engine.core.money import div_half_up
+from subsidy_engine.core.money import RATE_SCALE, div_half_up
 from subsidy_engine.kernels.amortize import amortize_kernel
 from subsidy_engine.loans.arrays import LoanArrays
 from subsidy_engine.loans.repricing import rate_segments
@@ -249,6 +249,6 @@ def annuity_payment_fen(balance_fen: int, rate_units: int, periods_per_year: int
     """
     if rate_units == 0:
         return div_half_up(balance_fen, periods)
-    scale = 10**10 * periods_per_year
+    scale = RATE_SCALE * periods_per_year
     grown = (scale + rate_units) ** periods
     return div_half_up(balance_fen * rate_units * grown, scale * (grown - scale**periods))

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Sequence
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -24,9 +23,9 @@ from pydantic import (
 )
 
 from subsidy_engine.core.dates import as_date
-from subsidy_engine.core.fields import Money, NumberInput, Rate, SpreadBp
+from subsidy_engine.core.fields import STRICT_MODEL, Money, NumberInput, Rate, SpreadBp
 from subsidy_engine.core.money import (
-    MAX_PRINCIPAL_YUAN,
+    MAX_AMOUNT_YUAN,
     RATE_DECIMALS,
     fen_to_yuan,
     rate_to_units,
@@ -111,7 +110,7 @@ class FloatingRate(BaseModel):
     this model.
     """
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
 
     tenor: Annotated[Tenor, BeforeValidator(Tenor.parse)]
     spread_bp: SpreadBp
@@ -159,7 +158,7 @@ class Loan(BaseModel):
       Value error, floats are not accepted for exact amounts and rates (1000.1 is stored as 1000.1000000000000227...); pass a str, int or Decimal such as "1000.1" ...
     """
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
 
     principal: Money
     annual_rate: Rate | None = None
@@ -198,8 +197,8 @@ class Loan(BaseModel):
     def _principal_range(cls, principal: Decimal) -> Decimal:
         if principal <= 0:
             raise ValueError(f"{principal} must be positive (at least 0.01 yuan)")
-        if principal > MAX_PRINCIPAL_YUAN:
-            raise ValueError(f"{principal} is above the supported maximum of {MAX_PRINCIPAL_YUAN} yuan")
+        if principal > MAX_AMOUNT_YUAN:
+            raise ValueError(f"{principal} is above the supported maximum of {MAX_AMOUNT_YUAN} yuan")
         return principal
 
     @field_validator("term_months")

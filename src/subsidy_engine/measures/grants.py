@@ -25,10 +25,10 @@ from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator
 
 from subsidy_engine.core.dates import as_date
-from subsidy_engine.core.fields import Money
+from subsidy_engine.core.fields import STRICT_MODEL, Money
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import STAGES, VENUES, ListingStage, Venue
 from subsidy_engine.errors import PortfolioSchemaError
@@ -46,7 +46,7 @@ KINDS = ("reits_issuance", "listing")
 class Event(BaseModel):
     """A REITs issuance or a listing step (a row of the ``events`` table)."""
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
 
     event_id: str
     kind: Literal["reits_issuance", "listing"]

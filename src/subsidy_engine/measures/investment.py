@@ -34,10 +34,10 @@ from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator
 
 from subsidy_engine.core.dates import as_date
-from subsidy_engine.core.fields import Money
+from subsidy_engine.core.fields import STRICT_MODEL, Money
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import Domain, PlatformType, Stage
 from subsidy_engine.errors import PortfolioSchemaError
@@ -54,7 +54,7 @@ Category = Literal["compute_or_network", "other"]
 class Project(BaseModel):
     """A row of the ``projects`` table (measures 1, 2 and 4; funding-source fields for allocation)."""
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
 
     project_id: str
     enterprise_id: str

@@ -29,10 +29,10 @@ from typing import Annotated, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, field_validator
 
 from subsidy_engine.core.dates import as_date
-from subsidy_engine.core.fields import Money
+from subsidy_engine.core.fields import STRICT_MODEL, Money
 from subsidy_engine.core.money import scaled_integer, yuan_to_fen
 from subsidy_engine.core.vocabulary import ProductField
 from subsidy_engine.errors import PortfolioSchemaError
@@ -49,7 +49,7 @@ from subsidy_engine.params.rules import PremiumSubsidyRule, ProductFieldName
 class InsurancePolicy(BaseModel):
     """One insurance policy (a row of the ``insurance`` table)."""
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
 
     policy_id: str
     enterprise_id: str

@@ -52,9 +52,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
-from subsidy_engine.core.fields import Money
+from subsidy_engine.core.fields import STRICT_MODEL, Money
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.money import rate_to_units, to_decimal, whole_number
 from subsidy_engine.errors import BudgetError, MoneyError
@@ -62,7 +62,6 @@ from subsidy_engine.io.files import read_yaml
 from subsidy_engine.params.lpr import schedules_dir
 from subsidy_engine.params.policy import INSTRUMENTS, Instrument, Status
 
-_STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
 Level = Literal["municipal", "district"]
 LEVELS: tuple[Level, ...] = ("municipal", "district")
 
@@ -90,7 +89,7 @@ def _as_tuple(value: object) -> object:
 class Eligibility(BaseModel):
     """Conditions a claim must meet to draw on a source (all given must hold)."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     measures: tuple[int, ...] | None = None
     instruments: tuple[Instrument, ...] | None = None
     industry_or_software: bool | None = None
@@ -111,7 +110,7 @@ class Eligibility(BaseModel):
 class FundingSource(BaseModel):
     """One funding source: what it may pay, and how much each year."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     id: str = Field(min_length=1)
     name: str | None = None
     level: Level
@@ -159,7 +158,7 @@ class FundingSource(BaseModel):
 
 
 class BudgetFile(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     id: str = Field(min_length=1)
     name: str | None = None
     status: Status

@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Generic, Literal, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ValidationError, model_validator
 
 from subsidy_engine.core.dates import IsoDate
-from subsidy_engine.core.fields import Money, Rate
+from subsidy_engine.core.fields import STRICT_MODEL, Money, Rate
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.vocabulary import VENUES, ListingStage, SubsidyForm
@@ -58,7 +58,6 @@ INSTRUMENTS: tuple[Instrument, ...] = ("interest_subsidy", "premium_subsidy", "r
                                        "investment_subsidy")
 T = TypeVar("T")
 
-_STRICT = ConfigDict(strict=True, frozen=True, extra="forbid")
 
 
 def _text_number(value: object) -> object:
@@ -70,7 +69,7 @@ def _text_number(value: object) -> object:
 
 
 class Source(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     title: str
     url: str | None
 
@@ -78,7 +77,7 @@ class Source(BaseModel):
 class Parameter(BaseModel, Generic[T]):
     """One value with where it comes from."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     value: T
     status: Status
     source: str
@@ -92,7 +91,7 @@ Fraction = Annotated[Rate, BeforeValidator(_text_number)]
 class InterestSubsidyParameters(BaseModel):
     """貼息, measures 1 and 15."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     form: Parameter[Annotated[SubsidyForm, BeforeValidator(SubsidyForm.parse)]]
     points: Parameter[Fraction]
     max_years: Parameter[int]
@@ -103,7 +102,7 @@ class InterestSubsidyParameters(BaseModel):
 class InsurancePremiumParameters(BaseModel):
     """保費補貼, measure 7."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     share: Parameter[Fraction]
     premium_rate_cap: Parameter[Fraction]
     annual_cap_per_enterprise: Parameter[Amount]
@@ -115,7 +114,7 @@ class InsurancePremiumParameters(BaseModel):
 class ReitsGrantParameters(BaseModel):
     """一次性補貼 for REITs issuance, measure 13."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     mode: Parameter[Literal["flat", "share_of_raised"]]
     flat_amount: Parameter[Amount]
     share_of_raised: Parameter[Fraction]
@@ -125,7 +124,7 @@ class ReitsGrantParameters(BaseModel):
 class ListingGrantParameters(BaseModel):
     """市級補貼 for listings, measure 14: the tranche paid at each stage, by venue."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     a_share_ipo: Parameter[dict[ListingStage, Amount]]
     overseas_direct: Parameter[dict[ListingStage, Amount]]
     neeq_select: Parameter[dict[ListingStage, Amount]]
@@ -135,7 +134,7 @@ class ListingGrantParameters(BaseModel):
 class InvestmentSubsidyParameters(BaseModel):
     """投資補貼, measures 1, 2 and 4. No rate is published: calculators require one."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     ceiling_share_of_total_investment: Parameter[Fraction]
     per_project_cap: Parameter[Amount]
     per_project_cap_compute_or_network: Parameter[Amount]
@@ -144,7 +143,7 @@ class InvestmentSubsidyParameters(BaseModel):
 class StackingParameters(BaseModel):
     """How a project's claims combine (docs/conventions.md, "How claims combine")."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     district_policies: Parameter[Literal["max_single", "stack"]]
     preferential_rate_with_subsidy: Parameter[Literal["allowed", "forbidden"]]
     #: 從優不重複: groups of instruments of which a project keeps only the most favourable
@@ -155,7 +154,7 @@ class StackingParameters(BaseModel):
 
 
 class Parameters(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     interest_subsidy: InterestSubsidyParameters
     insurance_premium: InsurancePremiumParameters
     reits_grant: ReitsGrantParameters
@@ -172,7 +171,7 @@ _RULES: IdentityMemo[InterestSubsidyRule] = IdentityMemo(1024)
 class ParameterSet(BaseModel):
     """The parameters in force from ``valid_from`` to ``valid_to`` (inclusive; None: open)."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     id: str
     valid_from: IsoDate
     valid_to: IsoDate | None
@@ -230,7 +229,7 @@ class ParameterSet(BaseModel):
 
 
 class PolicyFile(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT_MODEL
     policy: str
     title: str
     #: The last date the file's figures are meant for (see the module docstring, "Coverage").

@@ -15,10 +15,10 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Final, Literal, Sequence
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
 from subsidy_engine.core.dates import add_months, as_date
-from subsidy_engine.core.fields import Money, NumberInput, Rate
+from subsidy_engine.core.fields import STRICT_MODEL, Money, NumberInput, Rate
 from subsidy_engine.core.money import rate_to_units, scaled_integer, to_decimal
 from subsidy_engine.core.vocabulary import ListingStage, ProductField, Stage, SubsidyForm, Venue
 from subsidy_engine.errors import MoneyError
@@ -46,7 +46,7 @@ class InterestSubsidyRule(BaseModel):
       Value error, form 'share_of_interest' needs share, and takes no points ...
     """
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
 
     form: Annotated[SubsidyForm, BeforeValidator(SubsidyForm.parse)]
     points: Rate | None = None
@@ -108,7 +108,7 @@ def _micro(value: Decimal | None) -> Decimal | None:
 class PremiumSubsidyRule(BaseModel):
     """The premium-subsidy parameters (fractions exact to 1e-6, amounts in yuan)."""
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
 
     share: Rate
     premium_rate_cap: Rate | None = None
@@ -128,7 +128,7 @@ class PremiumSubsidyRule(BaseModel):
 
 
 class ReitsGrantRule(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
     mode: Literal["flat", "share_of_raised"]
     flat_amount: Money
     share_of_raised: Rate
@@ -136,7 +136,7 @@ class ReitsGrantRule(BaseModel):
 
 
 class ListingGrantRule(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
     tranches: dict[Venue, dict[ListingStage, Money]]
     lifetime_cap_per_enterprise: Money | None = None
 
@@ -144,7 +144,7 @@ class ListingGrantRule(BaseModel):
 class GrantRules(BaseModel):
     """The grant rules of one parameter set."""
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
     id: str = Field(default="rule")
     reits: ReitsGrantRule
     listing: ListingGrantRule
@@ -209,7 +209,7 @@ StageRate = Annotated[Decimal, BeforeValidator(_stage_rate_field)]
 class InvestmentSubsidyRule(BaseModel):
     """Rates by stage (required: none is published) and the ceilings."""
 
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    model_config = STRICT_MODEL
 
     rate_by_stage: dict[Annotated[Stage, BeforeValidator(Stage.parse)], StageRate]
     ceiling_share_of_total_investment: Rate | None = None

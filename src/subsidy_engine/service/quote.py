@@ -75,10 +75,10 @@ from pydantic_core import core_schema
 
 from subsidy_engine.core.ids import normalise_id
 from subsidy_engine.core.messages import one_line, validation_messages
-from subsidy_engine.core.money import ONE_FEN, PLAIN_NUMBER, fen_to_yuan
+from subsidy_engine.core.money import MAX_AMOUNT_YUAN, ONE_FEN, PLAIN_NUMBER, fen_to_yuan
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.core.vocabulary import Frequency, Stage
-from subsidy_engine.loans.contract import Loan
+from subsidy_engine.loans.contract import MAX_TERM_MONTHS, Loan
 from subsidy_engine.loans.schedule import Schedule, amortize
 from subsidy_engine.measures.grants import Event
 from subsidy_engine.measures.investment import Project
@@ -93,11 +93,9 @@ from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, cells, 
 from subsidy_engine.pipeline.steps import CLAIM_COLUMNS, CUT_COLUMNS, MEASURE_OF
 
 MAX_ITEMS = 100
-MAX_TERM_MONTHS = 600
 #: The most schedule periods a quote computes over all its loans: a hundred 30-year monthly loans. A quote's
 #: work (reading plans, the kernels, the schedules' columns) grows with it; at the bound it is about a second.
 MAX_PERIODS = 36_000
-MAX_AMOUNT = Decimal("1e12")
 LAST_YEAR = 2100
 
 
@@ -117,7 +115,7 @@ def _in_years(day: date, name: str) -> None:
 
 
 def _bounded(value: Decimal | None, name: str, unit: str = " yuan") -> Decimal | None:
-    if value is not None and abs(value) > MAX_AMOUNT:
+    if value is not None and abs(value) > MAX_AMOUNT_YUAN:
         raise ValueError(f"{name} {value:,} is beyond the quote's bound of 1e12{unit}")
     return value
 
@@ -143,7 +141,7 @@ class QuoteLoan(Loan):
                         value = Decimal(text)
                     except ArithmeticError:
                         continue  # the Loan model says why
-                    if value.is_finite() and abs(value) > MAX_AMOUNT:
+                    if value.is_finite() and abs(value) > MAX_AMOUNT_YUAN:
                         raise ValueError(f"{text} is beyond the quote's bound of 1e12 yuan")
         return plan
 
@@ -599,7 +597,7 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         "project_id": project_id, "years": request.years, "claims": claims,
         "by_year_measure": [{"year": year, "measure": measure, "amount": amount}
                             for (year, measure), amount in sorted(totals.items())],
-        "total": sum((r.amount for r in rows), Decimal(0)).quantize(Decimal("0.01")),
+        "total": sum((r.amount for r in rows), Decimal(0)).quantize(ONE_FEN),
         "one_off_grants": [c for c in claims if c["measure"] in grant_measures],
         "caps_that_bit": [{"rule": c.removeprefix("cut_by_"), "item_id": r.item_id, "year": r.year,
                            "cut": getattr(r, c)} for r in rows for c in CUT_COLUMNS if getattr(r, c) > 0],

@@ -52,7 +52,7 @@ import pyarrow as pa
 
 from subsidy_engine.core.columns import MONEY_TYPE
 from subsidy_engine.core.dates import parse_date
-from subsidy_engine.core.money import fen_to_yuan, shown, to_decimal, whole_number
+from subsidy_engine.core.money import MAX_AMOUNT_YUAN, ONE_FEN, fen_to_yuan, shown, to_decimal, whole_number
 from subsidy_engine.core.vocabulary import InterestBasis, Reset
 from subsidy_engine.errors import CoverageError, DateError, MoneyError
 from subsidy_engine.io.cells import DEFAULT_LIMITS, Limits, read_table_file
@@ -68,8 +68,6 @@ from subsidy_engine.pipeline.steps import build_context
 STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
 REPORT_COLUMNS = ("row", "loan_id", "period", "from_date", "to_date", "interest_charged", "interest_computed",
                   "subsidy_claimed", "subsidy_computed", "diff", "status", "likely_cause", "detail")
-CENT = Decimal("0.01")
-MAX_AMOUNT = Decimal("1e12")
 #: Loan fields that a table may give as digit text or whole floats (as evaluate reads them)
 WHOLE_NUMBER_FIELDS = ("term_months", "grace_months", "settlement_day")
 
@@ -349,9 +347,9 @@ def _read_row(row: Mapping[Hashable, Any]) -> _Request | str:
     except (MoneyError, ArithmeticError) as exc:
         return str(exc)
     for name, value in (("subsidy_claimed", claimed), ("interest_charged", interest)):
-        if value is not None and not Decimal(0) <= value <= MAX_AMOUNT:
+        if value is not None and not Decimal(0) <= value <= MAX_AMOUNT_YUAN:
             return f"{name} {value} must be between 0 and 1e12 yuan"
-        if value is not None and value != value.quantize(CENT):
+        if value is not None and value != value.quantize(ONE_FEN):
             return f"{name} {value} must be an amount in fen (two decimals at most)"
     period = None if blank(row.get("period")) else row["period"]
     given = [not blank(row.get(c)) for c in ("from_date", "to_date")]
@@ -533,7 +531,7 @@ def _report_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         "period": column([_whole(v) for v in values("period")], pa.int64()),
         **{name: column([_date_or_none(v) for v in values(name)], pa.date32()) for name in ("from_date", "to_date")},
         # amounts are read to the fen (two decimals at most) and computed in fen: quantize only rescales
-        **{name: column([None if v is None else v.quantize(CENT) for v in values(name)], MONEY_TYPE)
+        **{name: column([None if v is None else v.quantize(ONE_FEN) for v in values(name)], MONEY_TYPE)
            for name in MONEY_COLUMNS},
         **{name: column([text(v) for v in values(name)], pa.string()) for name in TEXT_COLUMNS},
     }
@@ -542,7 +540,7 @@ def _report_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _total(values: pd.Series) -> Decimal:
     """The exact sum of an amount column, its blanks (None, NaN, pd.NA) left out."""
-    return Decimal(sum(values.dropna(), CENT * 0))
+    return Decimal(sum(values.dropna(), ONE_FEN * 0))
 
 
 def reconcile_totals(report: pd.DataFrame) -> pd.DataFrame:

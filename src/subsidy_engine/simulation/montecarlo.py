@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Callable
 
 import numpy as np
@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 
 from subsidy_engine.budgeting.allocation import Mode
 from subsidy_engine.budgeting.plan import build_plan, claims_for, run_plan
-from subsidy_engine.core.money import fen_to_yuan
+from subsidy_engine.core.money import fen_to_yuan, quantize_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
@@ -178,7 +178,7 @@ class MonteCarlo:
 
 
 def _mean(values: np.ndarray) -> Decimal:
-    return (Decimal(int(values.sum(dtype=np.int64))) / values.shape[0] / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return quantize_fen(Decimal(int(values.sum(dtype=np.int64))) / values.shape[0] / 100)
 
 
 class _Prepared:

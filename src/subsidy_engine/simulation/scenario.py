@@ -50,7 +50,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -59,7 +59,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from subsidy_engine.core.dates import IsoDate
 from subsidy_engine.core.messages import one_line, validation_messages
-from subsidy_engine.core.money import to_decimal
+from subsidy_engine.core.money import quantize_fen, to_decimal
 from subsidy_engine.errors import MoneyError, ScenarioError
 from subsidy_engine.io.files import read_yaml
 from subsidy_engine.params.budget import Budget
@@ -289,7 +289,7 @@ class Scenario:
 
 
 def _scaled(amount: str, factor: Decimal) -> str:
-    return str((Decimal(amount) * factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return str(quantize_fen(Decimal(amount) * factor))
 
 
 #: A projected fixing of :func:`path_fixings`: its date and each tenor's LPR in percent.
