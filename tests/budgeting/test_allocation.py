@@ -303,3 +303,28 @@ def test_the_items_are_part_of_the_provenance() -> None:
     apart, together = (allocate(table.assign(item_id=ids), budget) for ids in (["L1", "L2"], ["L1", "L1"]))
     assert apart.awards.awarded.tolist() != together.awards.awarded.tolist()
     assert apart.provenance.parameters_sha256 != together.provenance.parameters_sha256
+
+
+def test_allocate_takes_evaluates_fen_and_reads_the_decimals_only_of_another_table(monkeypatch) -> None:
+    """Claims carries its amounts in fen (issue 17): allocate does not read the decimals evaluate just wrote, and
+    a Claims given another table is read from that table; the awards are the same either way."""
+    from dataclasses import replace
+
+    from subsidy_engine.io import column_readers
+
+    claims = evaluate(portfolio(300, seed=17), years=range(2026, 2029))
+    budget = load_budget()
+    read = []
+    real = column_readers.decimal_units
+
+    def counted(series, scale, name, rej, **kwargs):  # noqa: ANN001, ANN202
+        read.append(name)
+        return real(series, scale, name, rej, **kwargs)
+
+    monkeypatch.setattr(column_readers, "decimal_units", counted)
+    direct = allocate(claims, budget)
+    assert "amount" not in read and claims.amounts_fen() is not None
+    copied = allocate(replace(claims, table=claims.table.copy()), budget)
+    assert read.count("amount") == 1
+    pd.testing.assert_frame_equal(direct.awards, copied.awards)
+    pd.testing.assert_frame_equal(direct.by_source, copied.by_source)

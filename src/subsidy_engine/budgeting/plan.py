@@ -50,10 +50,12 @@ class ClaimsToFund:
 
 def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: str,
                  group_columns: tuple[str, ...] = ()) -> ClaimsToFund:
+    known_fen = None  # the amounts in fen, when evaluate already has them: no decimals read again
     if isinstance(claims, Claims):
         frame = claims.table.reset_index(drop=True)
         attributes = claims.attributes.reset_index(drop=True)
         digest = claims.provenance.parameters_sha256
+        known_fen = claims.amounts_fen()
     elif isinstance(claims, pd.DataFrame):
         frame = claims.reset_index(drop=True)
         attributes = frame[[c for c in ATTRIBUTE_COLUMNS if c in frame.columns]]
@@ -78,12 +80,17 @@ def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: s
         rej.add(frame["claim_id"].duplicated().to_numpy() & ~column_readers.blank_cells(frame["claim_id"]), "claim_id",
                 "is a duplicate of an earlier row's claim_id")
     columns: dict[str, Any] = {}
+    if known_fen is not None:
+        columns["amount"], columns["no_amount"] = known_fen, np.zeros(n, np.bool_)
     for name in ("amount", "merit_score"):
+        if name == "amount" and known_fen is not None:
+            continue
         if name in frame.columns or (name == "merit_score" and name in attributes.columns):
             units, unusable = column_readers.decimal_units((frame if name == "amount" else attributes)[name], 2, name, rej)
             rej.add(units < 0, name, "must not be negative")
             columns[name], columns["no_" + name] = units, unusable
-    rej.add(column_readers.blank_cells(frame["amount"]), "amount", "is missing")
+    if known_fen is None:
+        rej.add(column_readers.blank_cells(frame["amount"]), "amount", "is missing")
     for name in ("year", "measure"):
         columns[name], blank = column_readers.int_column(frame[name], name, rej)
         rej.add(blank, name, "is missing")

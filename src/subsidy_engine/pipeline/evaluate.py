@@ -70,6 +70,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.provenance import Provenance
@@ -137,6 +138,17 @@ class Claims:
     rate_by_stage: dict[str, str] | None = field(repr=False)
     details: dict[str, ClaimRows] = field(repr=False)
     attributes: pd.DataFrame = field(repr=False)
+    #: ``table.amount`` in fen as evaluate computed it, for ``allocate``; only for ``table`` itself
+    #: (:meth:`amounts_fen` checks), so a copy with another table is read from its decimals
+    amount_fen: np.ndarray | None = field(default=None, repr=False)
+    amount_table: pd.DataFrame | None = field(default=None, repr=False)
+
+    def amounts_fen(self) -> np.ndarray | None:
+        """``table.amount`` in fen, without reading the decimals again, when ``table`` is the one evaluate made;
+        None otherwise (``dataclasses.replace(claims, table=...)``)."""
+        if self.amount_fen is None or self.amount_table is not self.table or len(self.amount_fen) != len(self.table):
+            return None
+        return self.amount_fen
 
     @property
     def total(self) -> Decimal:
@@ -205,7 +217,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
             assert lpr is not None
             ctx.notes.append(lpr.projection_note(len(projections), min(projections.projected_from)))
     add_other_instruments(ctx, rows, details, rate_by_stage)
-    table, attributes = combine(rows, ctx, chosen_years)
+    table, attributes, amount_fen = combine(rows, ctx, chosen_years)
     not_paid = not_paid_items(details)
     rejections = _sorted_problems(ctx.problems)
     if strict and len(rejections):
@@ -216,7 +228,8 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                   years=chosen_years, notes=tuple(ctx.notes),
                   provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
-                  details=details, attributes=attributes)
+                  details=details, attributes=attributes,
+                  amount_fen=amount_fen, amount_table=table)
 
 
 def _sorted_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -79,6 +79,8 @@ from subsidy_engine.pipeline.steps import (
 )
 
 NO_REJECTIONS = pd.DataFrame({c: pd.Series(dtype=object) for c in ("row", "id", "field", "reason")})
+#: the loans table of a one-project context: its loans are models, read by the steps as arrays
+NO_LOANS = pd.DataFrame()
 NO_PROJECTIONS = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
 
 
@@ -186,15 +188,17 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     parr = project_arrays([project])
     project_id, enterprise_id = project.project_id, project.enterprise_id
     ids = np.array([project_id], dtype=object)
+    sources = funding_sources_of(project.industry_or_software, project.sector, project.district)
+    # the same context evaluate builds, for one project: the columns the shared steps read
     ctx = Context(
         policy=policy, frames={}, kept_rows={}, problems=[],
         notes=list(policy.notes),
         read=(parr, {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)}, NO_REJECTIONS),
-        project_arrays=parr, projects={"project_id": ids},  # type: ignore[arg-type]  # the columns read
+        project_arrays=parr, projects=pd.DataFrame({"project_id": ids, "enterprise_id": [enterprise_id]}),
         project_id_text=pa.array([project_id], pa.string()),
         project_enterprise=pa.array([enterprise_id], pa.string()),
-        sources_of_project=None,  # for the claims table, which this path does not build
-        loans=None, loan_project=np.zeros(len(project_loans), np.int64))  # type: ignore[arg-type]
+        sources_of_project=pa.array([sources], pa.string()),
+        loans=NO_LOANS, loan_project=np.zeros(len(project_loans), np.int64))
     rows, details, schedules = Rows(), {}, {}
     if project_loans:
         arrays = arrays_from_loans(project_loans)
@@ -226,7 +230,6 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     add_investment(ctx, rows, details, rate_by_stage)
     shown: list[ClaimRow] = []
     if rows.parts and sum(part["year"].shape[0] for part in rows.parts):
-        sources = funding_sources_of(project.industry_or_software, project.sector, project.district)
         shown = _claim_rows_shown(rows, policy, parr, sources, project_id, enterprise_id, chosen_years)
     provenance = claims_provenance(digest, policy, curve, rate_by_stage)
     items = {("projects", project_id): project, **{("loans", x.loan_id): x for x in project_loans},

@@ -476,12 +476,14 @@ def shown_order(st: Stacking, years: tuple[int, ...] | None) -> np.ndarray:
                                    st.instrument[subset], st.item_code[subset], st.year[subset])]
 
 
-def combine(rows: Rows, ctx: Context, years: tuple[int, ...] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stacking and the cross-item caps over all claims, then the years asked for; the claims' attributes."""
+def combine(rows: Rows, ctx: Context, years: tuple[int, ...] | None
+            ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Stacking and the cross-item caps over all claims, then the years asked for; the claims' attributes and
+    their amounts in fen (row for row with the table)."""
     if not rows.parts or sum(part["year"].shape[0] for part in rows.parts) == 0:
         return (pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS}),
-                pd.DataFrame({c: pd.Series(dtype=object) for c in ATTRIBUTE_COLUMNS}))
-    st = stacking_of(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
+                pd.DataFrame({c: pd.Series(dtype=object) for c in ATTRIBUTE_COLUMNS}), np.zeros(0, np.int64))
+    st = stacking_of(rows, ctx.policy, ctx.project_arrays, ctx.n_projects)
     return claims_table(rows, ctx, st, stack(st, st.computed), shown_order(st, years))
 
 
@@ -504,8 +506,8 @@ def claims_provenance(portfolio_digest: str, policy: Policy, lpr: LprCurve | Non
 
 
 def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray, ...], order: np.ndarray
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The claims table (rows ``order``) and its attributes."""
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The claims table (rows ``order``), its attributes and its ``amount`` in fen."""
     policy, projects, n_projects = ctx.policy, ctx.projects, st.n_projects
     after_total = after[-1]
     instrument, project, has_project, year, item = st.instrument, st.project, st.has_project, st.year, st.item
@@ -549,7 +551,7 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
         "parameter_set": np.array([s.id for s in policy.sets], dtype=object)[set_of_row[order]],
         "parameter": rows.column("parameter")[order],
     })
-    return table, attributes_of(projects, ctx.project_arrays, describing)
+    return table, attributes_of(projects, ctx.project_arrays, describing), after_total[order]
 
 
 def attributes_of(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:

@@ -214,7 +214,7 @@ class _Prepared:
             raise ValueError("the portfolio has no claims to simulate")
         self.stacking = stacking_of(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
         self.order = shown_order(self.stacking, years)
-        table, attributes = claims_table(rows, ctx, self.stacking, stack(self.stacking, self.stacking.computed),
+        table, attributes, _ = claims_table(rows, ctx, self.stacking, stack(self.stacking, self.stacking.computed),
                                    self.order)
         frame = pd.concat([table, attributes[[c for c in ATTRIBUTE_COLUMNS]]], axis=1)
         self.claims = claims_for(frame, budget, mode)
