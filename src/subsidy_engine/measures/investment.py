@@ -188,14 +188,18 @@ def investment_subsidy(projects: pd.DataFrame | list[Project], rules: Investment
     return ClaimsResult.of(investment_subsidy_rows(projects, rules, rate_by_stage))
 
 
-def investment_subsidy_rows(projects: pd.DataFrame | list[Project], rules: InvestmentSubsidyRule | Policy,
+def investment_subsidy_rows(projects: pd.DataFrame | list[Project] | dict[str, np.ndarray],
+                            rules: InvestmentSubsidyRule | Policy,
                             rate_by_stage: dict[str, str] | None = None, *,
                             read: tuple[dict[str, np.ndarray], Any, pd.DataFrame] | None = None
                             ) -> ClaimRows:
     """:func:`investment_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate`
     (which passes the projects already ``read`` by :func:`read_items`: arrays, the table or a mapping
-    of its ``project_id`` and ``enterprise_id`` columns, rejections)."""
-    arrays, table, rejections = read or read_items(projects, PROJECT_COLUMNS, read_projects)
+    of its ``project_id`` and ``enterprise_id`` columns, rejections; ``projects`` is then those columns)."""
+    if read is None:
+        assert not isinstance(projects, dict), "a mapping of columns comes with what was read"
+        read = read_items(projects, PROJECT_COLUMNS, read_projects)
+    arrays, table, rejections = read
     n = arrays["day"].shape[0]
     if isinstance(rules, Policy):
         if rate_by_stage is None:

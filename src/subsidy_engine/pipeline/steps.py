@@ -164,7 +164,9 @@ class Context:
     notes: list[str]
     read: Any  # read_items' result for the projects: (arrays, table, rejections)
     project_arrays: dict[str, np.ndarray]
-    projects: pd.DataFrame
+    #: the projects' columns as read: the table of a portfolio, or the id columns of the one project a quote
+    #: evaluates (the steps a quote runs read ``projects["project_id"]`` only)
+    projects: pd.DataFrame | dict[str, np.ndarray]
     project_id_text: pa.Array
     project_enterprise: pa.Array
     sources_of_project: pa.Array
@@ -509,6 +511,7 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
                  ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """The claims table (rows ``order``), its attributes and its ``amount`` in fen."""
     policy, projects, n_projects = ctx.policy, ctx.projects, st.n_projects
+    assert isinstance(projects, pd.DataFrame)  # a portfolio's table: the claims table is a portfolio's
     after_total = after[-1]
     instrument, project, has_project, year, item = st.instrument, st.project, st.has_project, st.year, st.item
     gross = st.gross

@@ -212,7 +212,7 @@ class _Prepared:
         add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
             raise ValueError("the portfolio has no claims to simulate")
-        self.stacking = stacking_of(rows, ctx.policy, ctx.project_arrays, len(ctx.projects))
+        self.stacking = stacking_of(rows, ctx.policy, ctx.project_arrays, ctx.n_projects)
         self.order = shown_order(self.stacking, years)
         table, attributes, _ = claims_table(rows, ctx, self.stacking, stack(self.stacking, self.stacking.computed),
                                    self.order)
