@@ -215,7 +215,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
             ctx.notes.append(curve.projection_note(len(projections), min(projections.projected_from)))
         details["interest_subsidy"] = subsidy
         add_subsidy(ctx, rows, subsidy, ctx.loan_project)
-        schedules = _schedules(project_loans, run, curve)
+        schedules = _schedules(project_loans, loan_ids, run, curve)
     if insurance:
         premium = premium_rows(insurance_arrays(insurance), {
             "policy_id": _texts(x.policy_id for x in insurance), "enterprise_id": _texts(x.enterprise_id for x in insurance),
@@ -285,7 +285,8 @@ def _projections(loan_ids: np.ndarray, projected_from: np.ndarray) -> pd.DataFra
                          "projected_from": [EPOCH + timedelta(days=int(d)) for d in projected_from[projected]]})
 
 
-def _schedules(loans: Sequence[Loan], run: amortization.KernelResult, curve: LprCurve) -> dict[str, Schedule]:
+def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.KernelResult, curve: LprCurve
+               ) -> dict[str, Schedule]:
     """Each loan's :class:`~subsidy_engine.Schedule`, cut from the kernel's one pass over them all."""
     rate, opening, ptr, out = run.rate_units(), run.opening_fen(), run.row_ptr, run.out
     provenance = Provenance.of(curve.digest, scenario=curve.projection_label)
@@ -293,7 +294,7 @@ def _schedules(loans: Sequence[Loan], run: amortization.KernelResult, curve: Lpr
     for j, loan in enumerate(loans):
         lo, hi = int(ptr[j]), int(ptr[j + 1])
         projected = int(run.projected_from[j])
-        schedules[loan.loan_id] = Schedule(  # type: ignore[attr-defined]
+        schedules[str(loan_ids[j])] = Schedule(
             loan=loan, end_day=out.end_day[lo:hi], rate_units=rate[lo:hi], opening_fen=opening[lo:hi],
             interest_fen=out.interest[lo:hi], principal_fen=out.principal[lo:hi],
             projected_from=None if projected < 0 else date.fromordinal(EPOCH.toordinal() + projected),
