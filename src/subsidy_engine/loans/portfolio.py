@@ -1,6 +1,6 @@
 """Every loan of a portfolio at once: :func:`amortize_portfolio` (measure 15).
 
-The table is validated column by column (:mod:`batch`), rows with problems
+The table is validated column by column (:mod:`subsidy_engine.loans.arrays`), rows with problems
 go to a rejection report, and the rest run through one numba kernel over
 int64 fen in chunks of loans, with no Python loop per row. Asking only for
 yearly totals never materialises the long per-period table.

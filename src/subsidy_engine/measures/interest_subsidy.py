@@ -29,8 +29,8 @@ The rules (docs/conventions.md, "Interest subsidy"), each rounding named:
 This is the order of docs/conventions.md: per period the window and the interest
 ceiling, then per loan its per-year and whole-life caps (the caps across loans,
 projects and enterprises follow in :mod:`subsidy_engine.pipeline.evaluate`). The kernel
-(``kernels._portfolio_subsidy_threads``), :func:`interest_subsidy` and the
-reference (``reference.reference_interest_subsidy``) all apply it so. A cap
+(``kernels.subsidy.portfolio_subsidy``), :func:`interest_subsidy` and the
+reference (``reference.calculators.reference_interest_subsidy``) all apply it so. A cap
 limits what is paid, so its room is used only by what the ceiling leaves:
 with only these caps, a loan is paid ``min(lifetime_cap, sum over years of
 min(annual_cap, that year's sum of min(gross, interest)))``. The order matters

@@ -40,7 +40,7 @@ Every row under one of them is taken in one order over the whole portfolio
 groups this is the order given above) and paid the least of its amount and
 its room under each of the caps that apply to it, a room being the cap less
 what the rows before it in the group were *paid*
-(:func:`~subsidy_engine.kernels.pay_under_shared_caps`). So 貼息 cut by its
+(:func:`~subsidy_engine.kernels.caps.pay_under_shared_caps`). So 貼息 cut by its
 project's cap or by the total cap leaves the enterprise's yearly room it is not
 paid to the enterprise's other loans. A row's cut is attributed to the caps in
 the order 3, 4, 5: ``cut_by_enterprise_cap = amount - min(amount, enterprise

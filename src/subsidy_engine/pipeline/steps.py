@@ -133,7 +133,7 @@ class Rows:
 class _SharedCaps(NamedTuple):
     """The caps of stacking (3 to 5 of the module docstring) over the rows they apply to, in the one order they
     are paid in: ``groups``/``caps`` (one column per cap; group -1: the cap does not apply; cap ``NO_CAP``:
-    none), as :func:`~subsidy_engine.kernels.pay_under_shared_caps` reads them."""
+    none), as :func:`~subsidy_engine.kernels.caps.pay_under_shared_caps` reads them."""
 
     order: np.ndarray  # the rows under any of the caps, in the order they are paid
     groups: np.ndarray  # (rows of order, caps), int64 codes below n_groups

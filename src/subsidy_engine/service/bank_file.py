@@ -7,7 +7,6 @@ practice and the convention that explains it.
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -15,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.money import fen_to_yuan
+from subsidy_engine.core.money import div_half_up, fen_to_yuan
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import load_policy
 from subsidy_engine.pipeline.inputs import PortfolioTables
@@ -66,8 +65,9 @@ def bank_claims(tables: PortfolioTables, lpr: LprCurve, n_loans: int = 200, seed
             interest, subsidy = sum(chosen.interest, Decimal(0)), sum(chosen.subsidy, Decimal(0))
         elif kind == "rounded once":
             accruals = case.accruals()
-            accrual = sum(accruals.values["accrual"][np.isin(accruals.period, pick.period)].tolist(), Fraction(0))
-            subsidy = fen_to_yuan(math.floor(accrual * 100 + Fraction(1, 2)))  # the exact sum, rounded once
+            assert accruals is not None  # the standard periods were computed above
+            accrual = sum(accruals.values["accrual"][np.isin(accruals.period, pick.period)].tolist(), Fraction(0)) * 100
+            subsidy = fen_to_yuan(div_half_up(accrual.numerator, accrual.denominator))  # the exact sum, rounded once
         elif kind == "after the window" and case.rule.max_years is not None:
             rule = case.rule.model_copy(update={"max_years": None})
             open_window = case.periods("bank file: no window end", rule=rule)

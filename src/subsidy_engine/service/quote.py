@@ -416,7 +416,7 @@ class QuoteResponse(BaseModel):
 
 def _frame(items: list[BaseModel], columns: list[str]) -> pd.DataFrame:
     """The items as a table of plain Python cells (object columns: an absent value stays None, an integer
-    stays an integer), each row as :func:`~subsidy_engine.one_project.cells` spells it."""
+    stays an integer), each row as :func:`~subsidy_engine.pipeline.one_project.cells` spells it."""
     rows = [cells(item) for item in items]
     names = list(dict.fromkeys(key for row in rows for key in row)) or columns
     return pd.DataFrame({name: pd.Series([row.get(name) for row in rows], dtype=object) for name in names})

@@ -52,13 +52,21 @@ import pyarrow as pa
 
 from subsidy_engine.core.columns import MONEY_TYPE
 from subsidy_engine.core.dates import parse_date
-from subsidy_engine.core.money import MAX_AMOUNT_YUAN, ONE_FEN, fen_to_yuan, shown, to_decimal, whole_number
+from subsidy_engine.core.money import (
+    MAX_AMOUNT_YUAN,
+    ONE_FEN,
+    div_half_up,
+    fen_to_yuan,
+    shown,
+    to_decimal,
+    whole_number,
+)
 from subsidy_engine.core.vocabulary import InterestBasis, Reset
 from subsidy_engine.errors import CoverageError, DateError, MoneyError
 from subsidy_engine.io.cells import DEFAULT_LIMITS, Limits, read_table_file
 from subsidy_engine.loans.contract import FloatingRate, Loan
 from subsidy_engine.loans.schedule import amortize
-from subsidy_engine.measures.interest_subsidy import interest_subsidy
+from subsidy_engine.measures.interest_subsidy import SubsidySchedule, interest_subsidy
 from subsidy_engine.params.lpr import EPOCH, LprCurve, epoch_days, load_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import InterestSubsidyRule
@@ -124,6 +132,7 @@ class LoanCase:
     curve: LprCurve | None
     cache: dict[str, _Periods | None]
     errors: dict[str, str] = field(default_factory=dict)
+    subsidies: dict[str, SubsidySchedule] = field(default_factory=dict)  # each variant's 貼息, as computed
 
     def arrays(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
                ) -> _Periods | None:
@@ -133,6 +142,7 @@ class LoanCase:
             try:
                 schedule = amortize(loan or self.loan, self.curve)
                 subsidy = interest_subsidy(schedule, rule or self.rule)
+                self.subsidies[name] = subsidy
                 self.cache[name] = _Periods(np.arange(1, schedule.periods + 1), schedule.start_day.astype(np.int64),
                                             schedule.end_day.astype(np.int64),
                                             {"interest": schedule.interest_fen, "subsidy": subsidy.subsidy_fen})
@@ -158,19 +168,17 @@ class LoanCase:
         p = self.arrays(name, loan, rule)
         return None if p is None else p.sums(p.pick(req))
 
-    def accruals(self) -> _Periods:
+    def accruals(self) -> _Periods | None:
         """The standard periods with each period's exact accrual before the subsidy rounding (a ``Fraction`` of
-        yuan) and what the caps and the interest ceiling cut from it (fen)."""
-        if "accruals" not in self.cache:
-            schedule = amortize(self.loan, self.curve)
-            subsidy = interest_subsidy(schedule, self.rule)
-            accrual = np.empty(schedule.periods, dtype=object)
+        yuan) and what the caps and the interest ceiling cut from it (fen); None when the loan cannot be priced.
+        Read from the standard computation, added to it the first time they are asked for."""
+        p = self.arrays()
+        if p is not None and "accrual" not in p.values:
+            subsidy = self.subsidies["standard"]
+            accrual = np.empty(len(p), dtype=object)
             accrual[:] = subsidy.exact_accruals()
-            self.cache["accruals"] = _Periods(
-                np.arange(1, schedule.periods + 1), schedule.start_day.astype(np.int64),
-                schedule.end_day.astype(np.int64),
-                {"interest": schedule.interest_fen, "accrual": accrual, "cut": subsidy.gross_fen - subsidy.subsidy_fen})
-        return self.cache["accruals"]  # type: ignore[return-value]
+            p.values["accrual"], p.values["cut"] = accrual, subsidy.gross_fen - subsidy.subsidy_fen
+        return p
 
 
 Alternative = tuple[str, str, Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]]
@@ -211,12 +219,15 @@ def _other_reset(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | Non
 def _rounded(mode: str) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]:
     def run(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         accruals = case.accruals()
+        if accruals is None:
+            return None  # the loan cannot be priced: no rounding explains a figure
         chosen = accruals.pick(req)
         if len(chosen) == 0 or any(c != 0 for c in accruals.values["cut"][chosen]):
             return None  # a cap or the interest ceiling cut these periods: rounding alone cannot say
         interest, accrual = accruals.total("interest", chosen), accruals.values["accrual"][chosen].tolist()
         if mode == "once":  # the exact sum, rounded half-up once
-            return interest, fen_to_yuan(math.floor(sum(accrual, Fraction(0)) * 100 + Fraction(1, 2)))
+            total = sum(accrual, Fraction(0)) * 100
+            return interest, fen_to_yuan(div_half_up(total.numerator, total.denominator))
         return interest, fen_to_yuan(sum(math.floor(a * 100) for a in accrual))  # each period truncated
     return run
 

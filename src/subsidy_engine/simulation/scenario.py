@@ -38,7 +38,7 @@ within the published data is an error that says where.
 **Shifts** add up: a fixing date's LPR is the last published fixing plus the
 sum of the shifts dated on or before it (each on its tenor). **Overrides** take
 status ``inferred`` and cite the scenario as their source, so ``explain`` shows
-them. **Growth** projects are synthetic (:func:`subsidy_engine.demo.portfolio`,
+them. **Growth** projects are synthetic (:func:`subsidy_engine.simulation.synthetic.portfolio`,
 ids prefixed ``G<year>-``), starting in their year; with a portfolio of your
 own, they stand for the pipeline you expect, not for projects you know.
 """
