@@ -1,18 +1,8 @@
-"""Due dates and day counts, in plain Python (docs/conventions.md "Dates").
+"""Dates typed by people: the one reader of a date written as text (docs/conventions.md "Dates").
 
-The numba kernels carry their own integer calendar (``kernels``); this module
-is the readable definition that the reference path uses and the tests compare
-against.
-
-Due dates
-    Period ``k`` (1-based) ends on the due date ``k`` periods after the
-    drawdown month, on the drawdown day of month, or on ``settlement_day``
-    when the contract sets one (結息日), clamped to the month's end. With a
-    settlement day the first period is a stub: shorter or longer than a full
-    period, and day-count bases accrue it for its actual days.
-
-Days
-    Counted start-inclusive, end-exclusive (算頭不算尾).
+Due dates, day counts and whole years are computed on day numbers inside the
+kernels (:mod:`subsidy_engine.kernels.calendar`, :mod:`subsidy_engine.kernels.amortize`),
+each rule once; the plain reference keeps its own, as independent evidence.
 
 Dates typed as text
     ``YYYY-MM-DD`` and nothing else (docs/conventions.md, "Input files"):
@@ -25,7 +15,6 @@ Dates typed as text
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import date, datetime
 from typing import Annotated, Final
@@ -105,17 +94,3 @@ def as_date(value: object) -> date:
 
 #: The date type of validated models: ``IsoDate`` fields take what :func:`as_date` takes.
 IsoDate = Annotated[date, BeforeValidator(as_date)]
-
-
-def add_months(year: int, month: int, months: int, day: int) -> date:
-    """The date ``months`` after (year, month) on ``day``, clamped to month end.
-
-    >>> add_months(2024, 1, 1, 31)
-    datetime.date(2024, 2, 29)
-    >>> add_months(2024, 11, 3, 15)
-    datetime.date(2025, 2, 15)
-    """
-    index = year * 12 + (month - 1) + months
-    y, m = divmod(index, 12)
-    m += 1
-    return date(y, m, min(day, calendar.monthrange(y, m)[1]))

@@ -2,9 +2,8 @@
 
 Days are counted from 1970-01-01 in the proleptic Gregorian calendar (H.
 Hinnant's algorithms). :func:`days_30_360` is the production's one definition
-of the 30/360 day count: the amortization and subsidy kernels call it, and
-:func:`days_30_360_between` applies it to arrays of day numbers. (The plain
-reference keeps its own, as independent evidence.)
+of the 30/360 day count: the amortization and subsidy kernels call it. (The
+plain reference keeps its own, as independent evidence.)
 """
 
 from __future__ import annotations
@@ -86,15 +85,6 @@ def add_years_kernel(epoch_day, years, out):
 
 
 calendar_year = by_size(_calendar_year_threads, "days")
-
-
-@jit
-def days_30_360_between(start_day, end_day, out):
-    """``out[i]``: :func:`days_30_360` from day number ``start_day[i]`` to ``end_day[i]``."""
-    for i in range(start_day.shape[0]):
-        y1, m1, d1 = civil_from_days(start_day[i])
-        y2, m2, d2 = civil_from_days(end_day[i])
-        out[i] = days_30_360(y1, m1, d1, y2, m2, d2)
 
 
 @jit

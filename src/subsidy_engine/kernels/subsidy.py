@@ -57,13 +57,17 @@ def premium_subsidy_gross(premium_fen, insured_fen, share_micro, cap_micro, has_
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
                                loan_principal, loan_basis, loan_mpp, form, points, share, benchmark, window_start,
-                               window_end, annual_cap, lifetime_cap, year_ptr, out_year, out_interest, out_gross,
-                               out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime):
-    """貼息 of every period of every loan, summed per loan and calendar year, in one pass.
+                               window_end, annual_cap, lifetime_cap, year_ptr, per_period, out_year, out_interest,
+                               out_gross, out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime, out_terms):
+    """貼息 of every period of every loan, in one pass: the production's one implementation of the rules.
 
     The rules of :mod:`subsidy_engine.measures.interest_subsidy`, per loan ``j`` (its
-    rule's parameters are per-loan arrays; caps < 0 mean none). Output row
-    ``year_ptr[j] + k`` is the k-th calendar year of loan j's due dates.
+    rule's parameters are per-loan arrays; caps < 0 mean none).
+
+    Per loan and calendar year (``per_period`` false): output row ``year_ptr[j] + k`` is the k-th calendar
+    year of loan j's due dates, the periods due in it summed. Per period (``per_period`` true): output row
+    ``r`` is schedule row ``r``, and ``out_terms[r]`` holds the accrual's exact terms ``(base, factor, num,
+    den, inside, days)``: ``gross = round(base x factor x num x inside / (1e10 x den x days))``.
     """
     for j in nb.prange(row_ptr.shape[0] - 1):
         balance = loan_principal[j]
@@ -78,6 +82,7 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             days = end - prev
             rate = segment_rate[segment[r]]
             inside = min(end, window_end[j]) - max(prev, window_start[j])
+            base, factor, num, den = 0, 0, 0, 1
             gross = 0
             if inside > 0:
                 if form[j] == FORM_SHARE_OF_INTEREST:
@@ -100,17 +105,27 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                     gross = mul_div_half_up(base, factor * num * inside, RATE_SCALE * den * days)
             within_interest = min(gross, interest[r])
             y, _, _ = civil_from_days(end)
-            if y != current_year:
+            new_year = y != current_year
+            if new_year:
                 k += 1
                 current_year = y
                 paid_in_year = 0
-                out_year[k] = y
-                out_interest[k] = 0
-                out_gross[k] = 0
-                out_paid[k] = 0
-                out_cut_interest[k] = 0
-                out_cut_annual[k] = 0
-                out_cut_lifetime[k] = 0
+            o = r if per_period else k
+            if per_period or new_year:
+                out_year[o] = y
+                out_interest[o] = 0
+                out_gross[o] = 0
+                out_paid[o] = 0
+                out_cut_interest[o] = 0
+                out_cut_annual[o] = 0
+                out_cut_lifetime[o] = 0
+            if per_period:
+                out_terms[r, 0] = base
+                out_terms[r, 1] = factor
+                out_terms[r, 2] = num
+                out_terms[r, 3] = den
+                out_terms[r, 4] = inside
+                out_terms[r, 5] = days
             after_annual = within_interest
             if annual_cap[j] >= 0:
                 after_annual = max(min(within_interest, annual_cap[j] - paid_in_year), 0)
@@ -119,12 +134,12 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             if lifetime_cap[j] >= 0:
                 paid = max(min(after_annual, lifetime_cap[j] - paid_in_life), 0)
             paid_in_life += paid
-            out_interest[k] += interest[r]
-            out_gross[k] += gross
-            out_paid[k] += paid
-            out_cut_interest[k] += gross - within_interest
-            out_cut_annual[k] += within_interest - after_annual
-            out_cut_lifetime[k] += after_annual - paid
+            out_interest[o] += interest[r]
+            out_gross[o] += gross
+            out_paid[o] += paid
+            out_cut_interest[o] += gross - within_interest
+            out_cut_annual[o] += within_interest - after_annual
+            out_cut_lifetime[o] += after_annual - paid
             balance -= principal[r]
             prev = end
 portfolio_subsidy = by_size(_portfolio_subsidy_threads, "loans", lambda row_ptr: row_ptr.shape[0] - 1)

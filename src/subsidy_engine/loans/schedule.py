@@ -79,6 +79,17 @@ class Schedule:
         first = np.array([(self.loan.start_date - EPOCH).days], dtype=np.int32)
         return np.concatenate([first, self.end_day[:-1]])
 
+    def kernel_arrays(self) -> dict[str, np.ndarray]:
+        """This schedule as the per-period arrays of :func:`subsidy_engine.loans.amortization.schedule_arrays`
+        (one loan; each period its own rate segment)."""
+        loan = self.loan
+        return {"end_day": self.end_day, "segment": np.arange(self.periods, dtype=np.int64),
+                "interest": self.interest_fen, "principal": self.principal_fen,
+                "loan_principal": np.array([loan.principal_fen], np.int64),
+                "loan_basis": np.array([loan.basis.code], np.int64),
+                "loan_months_per_period": np.array([loan.frequency.months], np.int64),
+                "loan_start_day": self.start_day[:1].astype(np.int64), "segment_rate": self.rate_units}
+
     def to_frame(self) -> pd.DataFrame:
         """One row per period; money and rates as exact decimal columns.
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,18 +57,14 @@ from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import RATE_SCALE, fen_to_yuan, rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
-from subsidy_engine.core.vocabulary import InterestBasis, SubsidyForm
-from subsidy_engine.kernels.calendar import add_years, calendar_year, days_30_360_between
-from subsidy_engine.kernels.caps import pay_under_group_caps
-from subsidy_engine.kernels.subsidy import portfolio_subsidy, subsidy_accrual
+from subsidy_engine.kernels.calendar import add_years, calendar_year
+from subsidy_engine.kernels.subsidy import portfolio_subsidy
 from subsidy_engine.loans.portfolio import amortize_portfolio
+from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
 from subsidy_engine.params.lpr import LprCurve, epoch_days
+from subsidy_engine.params.policy import Policy, RulesInForce, rules_in_force
 from subsidy_engine.params.rules import InterestSubsidyRule
-
-if TYPE_CHECKING:
-    from subsidy_engine.params.policy import Policy
-from subsidy_engine.loans.schedule import Schedule
 
 
 @dataclass(frozen=True)
@@ -141,22 +137,6 @@ class SubsidySchedule:
         })
 
 
-def _basis_fraction(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
-    """Each period's share of a year on the loan's basis, as (num, den) integers."""
-    loan, n = schedule.loan, schedule.periods
-    days = (schedule.end_day - schedule.start_day).astype(np.int64)
-    basis = loan.basis
-    if basis is InterestBasis.MONTHLY:
-        return np.ones(n, np.int64), np.full(n, loan.frequency.periods_per_year, np.int64)
-    if basis is InterestBasis.ACT_360:
-        return days, np.full(n, 360, np.int64)
-    if basis is InterestBasis.ACT_365:
-        return days, np.full(n, 365, np.int64)
-    days_30_360 = np.empty(n, np.int64)
-    days_30_360_between(schedule.start_day.astype(np.int64), schedule.end_day.astype(np.int64), days_30_360)
-    return days_30_360, np.full(n, 360, np.int64)
-
-
 def _cap_fen(cap: Decimal | None) -> int:
     """A cap in fen; -1 for none (the convention of ``pay_under_group_caps``)."""
     return -1 if cap is None else yuan_to_fen(cap)
@@ -196,57 +176,19 @@ def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySc
     >>> interest_subsidy(amortize(loan), rule).total
     Decimal('25000000.08')
     """
-    loan = schedule.loan
-    n = schedule.periods
-    window_start, window_end = rule.window(loan.start_date)
-    start_day, end_day = schedule.start_day.astype(np.int64), schedule.end_day.astype(np.int64)
-    open_end = np.iinfo(np.int64).max if window_end is None else epoch_days(window_end)
-    inside = np.clip(np.minimum(end_day, open_end) - np.maximum(start_day, epoch_days(window_start)),
-                     0, None)
-    period_days = end_day - start_day
-    rate = schedule.rate_units
-
-    if rule.form is SubsidyForm.SHARE_OF_INTEREST:
-        assert rule.share is not None
-        base = schedule.interest_fen
-        factor = np.full(n, rate_to_units(rule.share), np.int64)
-        num, den = np.ones(n, np.int64), np.ones(n, np.int64)
-    else:
-        num, den = _basis_fraction(schedule)
-        if rule.form is SubsidyForm.RATE_GAP:
-            assert rule.benchmark_rate is not None
-            base = schedule.opening_fen
-            factor = np.maximum(rate_to_units(rule.benchmark_rate) - rate, 0)
-        else:
-            assert rule.points is not None
-            factor = np.minimum(rate_to_units(rule.points), rate)
-            base = (schedule.opening_fen if rule.form is SubsidyForm.POINTS_ON_BALANCE
-                    else np.full(n, loan.principal_fen, np.int64))
-    gross = np.empty(n, np.int64)
-    subsidy_accrual(np.ascontiguousarray(base, np.int64), np.ascontiguousarray(factor, np.int64),
-                    num, den, inside, period_days, gross)
-
-    within_interest = np.minimum(gross, schedule.interest_fen)
-    year = np.empty_like(end_day)
-    calendar_year(end_day, year)
-    new_year = np.ones(n, np.bool_)
-    new_year[1:] = year[1:] != year[:-1]
-    after_annual, paid = np.empty_like(gross), np.empty_like(gross)
-    pay_under_group_caps(within_interest, np.full(n, _cap_fen(rule.annual_cap)), new_year, after_annual)
-    pay_under_group_caps(after_annual, np.full(n, _cap_fen(rule.lifetime_cap)), np.arange(n) == 0, paid)
+    period = _run_kernel(schedule.kernel_arrays(), np.array([schedule.periods], np.int64), rule, per_period=True)
     return SubsidySchedule(
-        schedule=schedule, rule=rule, gross_fen=gross, subsidy_fen=paid,
-        cut_by_interest_fen=gross - within_interest,
-        cut_by_annual_cap_fen=within_interest - after_annual,
-        cut_by_lifetime_cap_fen=after_annual - paid,
+        schedule=schedule, rule=rule, gross_fen=period.gross, subsidy_fen=period.paid,
+        cut_by_interest_fen=period.cut_by_interest, cut_by_annual_cap_fen=period.cut_by_annual_cap,
+        cut_by_lifetime_cap_fen=period.cut_by_lifetime_cap,
         provenance=Provenance.of(schedule.provenance.parameters_sha256, rule.digest,
                                  scenario=schedule.provenance.scenario),
-        accrual_terms=(np.asarray(base, np.int64), np.asarray(factor, np.int64), num, den, inside, period_days),
+        accrual_terms=tuple(np.ascontiguousarray(column) for column in period.terms.T),
     )
 
 
 __all__ = ["SubsidySchedule", "interest_subsidy", "interest_subsidy_portfolio",
-           "interest_subsidy_rows"]
+           "interest_subsidy_rows", "subsidy_window"]
 
 
 def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
@@ -359,50 +301,104 @@ def _rule_columns(rules: list[InterestSubsidyRule]) -> tuple[np.ndarray, ...]:
     return _RULE_COLUMNS.get(tuple(rules), make)
 
 
-def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
-                         window_rows: bool = False) -> LoanYears:
-    """The 貼息 of amortized loans per loan and calendar year: the kernel behind :func:`interest_subsidy_rows`.
+def _window(fixed_start: np.ndarray, years: np.ndarray, loan_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per loan, the subsidy window ``[start, end)`` in days: from the rule's start date (or the drawdown) for
+    ``max_years`` years, the same day that many years later (29 Feb -> 28 Feb); an open window ends at the
+    largest day."""
+    window_start = np.where(fixed_start >= 0, fixed_start, loan_start)
+    window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)
+    return window_start, window_end
 
-    ``f`` holds the schedule arrays of :attr:`subsidy_engine.loans.portfolio.PortfolioResult.fen` and
-    ``periods`` each loan's number of periods; the table path and :func:`subsidy_engine.service.quote` share it.
+
+def subsidy_window(loan_start_day: np.ndarray, rules: InterestSubsidyRule | Policy) -> tuple[np.ndarray, np.ndarray]:
+    """Each loan's 貼息 window ``[start, end)`` in days since 1970-01-01, from its drawdown day and the rule in
+    force on it; ``end`` is the largest int64 when the window is open.
+
+    >>> from datetime import date
+    >>> rule = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
+    >>> start, end = subsidy_window(np.array([epoch_days(date(2024, 2, 29))]), rule)
+    >>> date.fromordinal(date(1970, 1, 1).toordinal() + int(end[0]))
+    datetime.date(2026, 2, 28)
     """
-    from subsidy_engine.params.policy import rules_in_force  # here: policy.py imports this module
+    loan_start = np.asarray(loan_start_day, np.int64)
+    in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
+    columns = _rule_columns(in_force.rules)
+    return _window(columns[4][in_force.set_index], columns[5][in_force.set_index], loan_start)
 
+
+@dataclass(frozen=True)
+class _KernelRun:
+    """What :func:`~subsidy_engine.kernels.subsidy.portfolio_subsidy` wrote, per loan-year or per period."""
+
+    year: np.ndarray
+    interest: np.ndarray
+    gross: np.ndarray
+    paid: np.ndarray
+    cut_by_interest: np.ndarray
+    cut_by_annual_cap: np.ndarray
+    cut_by_lifetime_cap: np.ndarray
+    terms: np.ndarray  # per period only: base, factor, num, den, inside, days
+    loan_start: np.ndarray  # per loan
+    first_year: np.ndarray  # per loan
+    year_ptr: np.ndarray
+    row_ptr: np.ndarray
+    window_start: np.ndarray  # per loan
+    window_end: np.ndarray  # per loan
+    in_force: RulesInForce[InterestSubsidyRule]
+
+
+def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
+                per_period: bool) -> _KernelRun:
+    """Run the 貼息 kernel over amortized loans: one output row per loan and calendar year of its due dates
+    (no year in between is skipped), or one per period."""
     row_ptr = np.zeros(periods.shape[0] + 1, np.int64)
     np.cumsum(periods, out=row_ptr[1:])
     end_day = f["end_day"]  # int32 days: widened inside the kernel, not copied (15M rows at 100k loans)
     loan_start = f["loan_start_day"].astype(np.int64)
 
     in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
-    of_rule = _rule_columns(in_force.rules)
     form, points, share, benchmark, fixed_start, years, annual_cap, lifetime_cap = (
-        column[in_force.set_index] for column in of_rule)
-    # the window, per loan: from the rule's start (or the drawdown) for max_years
-    window_start = np.where(fixed_start >= 0, fixed_start, loan_start)
-    window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)
+        column[in_force.set_index] for column in _rule_columns(in_force.rules))
+    window_start, window_end = _window(fixed_start, years, loan_start)
 
-    # one output row per loan and calendar year of its due dates (no year in between is skipped)
     first_year, last_year = np.empty_like(loan_start), np.empty_like(loan_start)
     calendar_year(end_day[row_ptr[:-1]], first_year)
     calendar_year(end_day[row_ptr[1:] - 1], last_year)
     year_ptr = np.zeros(periods.shape[0] + 1, np.int64)
     np.cumsum(last_year - first_year + 1, out=year_ptr[1:])
-    out = [np.empty(int(year_ptr[-1]), np.int64) for _ in range(7)]
+    rows = int(row_ptr[-1]) if per_period else int(year_ptr[-1])
+    out = [np.empty(rows, np.int64) for _ in range(7)]
+    terms = np.empty((rows if per_period else 0, 6), np.int64)
     if periods.shape[0]:
         portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"], f["segment"],
                           f["segment_rate"], f["loan_principal"], f["loan_basis"], f["loan_months_per_period"],
                           form, points, share, benchmark, window_start, window_end, annual_cap, lifetime_cap,
-                          year_ptr, *out)
-    year, interest, gross, paid, cut_interest, cut_annual, cut_lifetime = out
+                          year_ptr, per_period, *out, terms)
+    year, interest, gross, paid, cut_by_interest, cut_by_annual_cap, cut_by_lifetime_cap = out
+    return _KernelRun(year, interest, gross, paid, cut_by_interest, cut_by_annual_cap, cut_by_lifetime_cap, terms=terms, loan_start=loan_start, first_year=first_year, year_ptr=year_ptr,
+                      row_ptr=row_ptr, window_start=window_start, window_end=window_end, in_force=in_force)
+
+
+def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
+                         window_rows: bool = False) -> LoanYears:
+    """The 貼息 of amortized loans per loan and calendar year: the kernel behind :func:`interest_subsidy_rows`.
+
+    ``f`` holds the schedule arrays of :attr:`subsidy_engine.loans.portfolio.PortfolioResult.fen` and
+    ``periods`` each loan's number of periods; the table path and :func:`subsidy_engine.service.quote` share it
+    (and :func:`interest_subsidy` runs the same kernel per period).
+    """
+    run = _run_kernel(f, periods, rules, per_period=False)
+    year_ptr, row_ptr, end_day, first_year = run.year_ptr, run.row_ptr, f["end_day"], run.first_year
+    window_start, window_end, in_force = run.window_start, run.window_end, run.in_force
     loan_of_year = np.repeat(np.arange(periods.shape[0]), np.diff(year_ptr))
-    keep = gross > 0
+    keep = run.gross > 0
     in_window = keep
     if window_rows:  # a period [start, end] overlapping [window_start, window_end) marks its loan-year
         loan_of_period = np.repeat(np.arange(periods.shape[0]), periods)
         period_start = np.empty(end_day.shape[0], np.int64)
         period_start[1:] = end_day[:-1]
         has = periods > 0
-        period_start[row_ptr[:-1][has]] = loan_start[has]  # a loan's first period starts at its drawdown
+        period_start[row_ptr[:-1][has]] = run.loan_start[has]  # a loan's first period starts at its drawdown
         period_year = np.empty(end_day.shape[0], np.int64)
         calendar_year(np.asarray(end_day, np.int64), period_year)
         overlap = (period_start < window_end[loan_of_period]) & (end_day > window_start[loan_of_period])
@@ -410,7 +406,8 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
         in_window[(year_ptr[:-1][loan_of_period] + period_year - first_year[loan_of_period])[overlap]] = True
         if (keep & ~in_window).any():
             raise AssertionError("a loan-year paid outside its subsidy window: the window rows are wrong")
-    return LoanYears(loan_of_year=loan_of_year, year=year, interest=interest, gross=gross, paid=paid,
-                     cut_by_interest=cut_interest, cut_by_annual_cap=cut_annual, cut_by_lifetime_cap=cut_lifetime,
-                     loan_start_day=loan_start[loan_of_year], set_index=in_force.set_index[loan_of_year],
-                     set_ids=list(in_force.ids), digest=in_force.digest, in_window=in_window)
+    return LoanYears(loan_of_year=loan_of_year, year=run.year, interest=run.interest, gross=run.gross,
+                     paid=run.paid, cut_by_interest=run.cut_by_interest, cut_by_annual_cap=run.cut_by_annual_cap,
+                     cut_by_lifetime_cap=run.cut_by_lifetime_cap, loan_start_day=run.loan_start[loan_of_year],
+                     set_index=in_force.set_index[loan_of_year], set_ids=list(in_force.ids),
+                     digest=in_force.digest, in_window=in_window)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Final, Literal, Sequence
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
-from subsidy_engine.core.dates import add_months, as_date
+from subsidy_engine.core.dates import as_date
 from subsidy_engine.core.fields import STRICT_MODEL, Money, NumberInput, Rate
 from subsidy_engine.core.money import rate_to_units, scaled_integer, to_decimal
 from subsidy_engine.core.vocabulary import ListingStage, ProductField, Stage, SubsidyForm, Venue
@@ -86,13 +86,6 @@ class InterestSubsidyRule(BaseModel):
             raise ValueError(f"form {self.form.value!r} needs {needed}"
                              + (f", and takes no {', '.join(extra)}" if extra else ""))
         return self
-
-    def window(self, drawdown: date) -> tuple[date, date | None]:
-        """The subsidy window ``[start, end)``; ``end`` is None when open."""
-        start = self.start_date or drawdown
-        if self.max_years is None:
-            return start, None
-        return start, add_months(start.year, start.month, 12 * self.max_years, start.day)
 
     @property
     def digest(self) -> str:

@@ -23,6 +23,7 @@ import pandas as pd
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import STAGES, VENUES, SubsidyForm
 from subsidy_engine.measures.claims import ClaimRows
+from subsidy_engine.measures.interest_subsidy import subsidy_window
 from subsidy_engine.params.policy import ParameterSet, Policy
 from subsidy_engine.pipeline.evaluate import Claims
 
@@ -138,7 +139,9 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
     parameters = facts.policy.sets[int(d["set_index"])]
     rule = parameters.interest_subsidy_rule()
     start = date(1970, 1, 1) + timedelta(days=int(d["loan_start_day"]))
-    window_start, window_end = rule.window(start)
+    window = subsidy_window(np.array([d["loan_start_day"]]), rule)
+    window_start, window_end = (None if day == np.iinfo(np.int64).max else date(1970, 1, 1) + timedelta(days=int(day))
+                                for day in (window[0][0], window[1][0]))
     loan = facts.item("loans", "loan_id", row.item_id)
     rate = loan.get("annual_rate")
     rate_text = (f"fixed {Decimal(rate).normalize():f}" if rate is not None and not pd.isna(rate)

@@ -37,13 +37,13 @@ is produced):
 
 from __future__ import annotations
 
+import calendar
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 from typing import Any
 
-from subsidy_engine.core.dates import add_months
 from subsidy_engine.core.money import div_half_up, fen_to_yuan, quantize_fen, rate_to_units
 from subsidy_engine.core.vocabulary import InterestBasis, Method, Reset
 from subsidy_engine.loans.contract import Loan
@@ -89,6 +89,18 @@ def period_rates(loan: Loan, starts: list[date], curve: LprCurve | None) -> tupl
         rates_at.append(rate)
     projected = any(curve.is_projected(d) for d in fixing_dates)
     return [rates_at[bisect_right(fixing_dates, s) - 1] for s in starts], projected
+
+
+def add_months(year: int, month: int, months: int, day: int) -> date:
+    """The date ``months`` after (year, month) on ``day``, clamped to month end.
+
+    >>> add_months(2024, 1, 1, 31)
+    datetime.date(2024, 2, 29)
+    >>> add_months(2024, 11, 3, 15)
+    datetime.date(2025, 2, 15)
+    """
+    y, m = divmod(year * 12 + (month - 1) + months, 12)
+    return date(y, m + 1, min(day, calendar.monthrange(y, m + 1)[1]))
 
 
 def due_dates(start: date, periods: int, months_per_period: int,
@@ -249,7 +261,9 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
     """
     from subsidy_engine.core.vocabulary import SubsidyForm
 
-    window_start, window_end = rule.window(loan.start_date)
+    window_start = rule.start_date or loan.start_date
+    window_end = (None if rule.max_years is None
+                  else add_months(window_start.year, window_start.month, 12 * rule.max_years, window_start.day))
     ppy = loan.frequency.periods_per_year
     out: list[SubsidyRow] = []
     paid_in_year: dict[int, Decimal] = {}

@@ -47,8 +47,7 @@ from subsidy_engine.core.money import fen_to_yuan, quantize_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.calendar import add_years
-from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
+from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows, subsidy_window
 from subsidy_engine.params.budget import Budget
 from subsidy_engine.params.lpr import Fixing, LprCurve, epoch_days
 from subsidy_engine.params.policy import Policy
@@ -264,10 +263,7 @@ def _path_dependent(loans: pd.DataFrame, policy: Policy, history_end: date) -> n
         return floating
     start, missing = column_readers.date_column(loans["start_date"], "start_date", column_readers.Rejections(n))
     start = np.where(missing, epoch_days(history_end), start)
-    years = np.array([-1 if s.parameters.interest_subsidy.max_years.value is None
-                      else s.parameters.interest_subsidy.max_years.value for s in policy.sets])[
-        policy.set_index(start)]
-    window_end = np.where(years >= 0, add_years(start, np.maximum(years, 0)), np.iinfo(np.int64).max)
+    window_end = subsidy_window(start, policy)[1]
     return floating & (window_end > epoch_days(history_end))
 
 
