@@ -32,6 +32,11 @@ class _Vocabulary(str, Enum):
         """The member's position, used as an integer code in kernels."""
         return list(type(self)).index(self)
 
+    @classmethod
+    def of_code(cls, code: int) -> Self:
+        """The member whose :attr:`code` is ``code``."""
+        return list(cls)[int(code)]
+
     def __str__(self) -> str:
         return self.value
 

@@ -20,12 +20,14 @@ files (the ``Loan`` model itself stays strict).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from datetime import date
+from decimal import Decimal
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.money import MAX_AMOUNT_YUAN, MAX_ANNUAL_RATE, RATE_DECIMALS, to_decimal
+from subsidy_engine.core.money import MAX_AMOUNT_YUAN, MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, to_decimal
 from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from subsidy_engine.errors import MoneyError, PortfolioSchemaError
 from subsidy_engine.io.column_readers import (
@@ -131,6 +133,43 @@ def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
                                for x in loans), np.bool_),
         plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},
     )
+
+
+def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
+    """The ``Loan`` models of ``arrays``: the inverse of :func:`arrays_from_loans`.
+
+    A loan read from a table (:func:`arrays_from_frame`) becomes the model it validates as, for the
+    callers that change a contract and price it again (:mod:`subsidy_engine.service.reconcile`). The
+    model says what the arrays hold: the interest basis in force, the settlement day when it is not the
+    drawdown day, a custom plan in fen as amounts.
+
+    >>> loan = Loan(principal="1000000", annual_rate="0.049", term_months=24, start_date="2024-01-15",
+    ...             settlement_day=20)
+    >>> back = loans_from_arrays(arrays_from_loans([loan]))[0]
+    >>> back.principal, back.annual_rate, back.settlement_day, back.basis.value
+    (Decimal('1000000.00'), Decimal('0.049'), 20, 'monthly')
+    """
+    out = []
+    for k in range(len(arrays)):
+        months = int(arrays.months_per_period[k])
+        start = date(int(arrays.start_y[k]), int(arrays.start_m[k]), int(arrays.start_d[k]))
+        floating = None
+        if arrays.is_floating[k]:
+            floating = FloatingRate(
+                tenor=Tenor.FIVE_YEAR if arrays.tenor_5y[k] else Tenor.ONE_YEAR,
+                spread_bp=Decimal(int(arrays.spread_units[k])).scaleb(4 - RATE_DECIMALS).normalize(),
+                reset=Reset.ANNIVERSARY if arrays.reset_anniversary[k] else Reset.JANUARY)
+        plan = arrays.plans.get(k)
+        out.append(Loan(
+            principal=fen_to_yuan(int(arrays.principal_fen[k])),
+            annual_rate=None if floating else Decimal(int(arrays.fixed_units[k])).scaleb(-RATE_DECIMALS).normalize(),
+            floating=floating, term_months=int(arrays.periods[k]) * months,
+            frequency=Frequency.MONTHLY if months == 1 else Frequency.QUARTERLY,
+            method=Method.of_code(arrays.method[k]), grace_months=int(arrays.grace[k]) * months,
+            interest_basis=InterestBasis.of_code(arrays.basis[k]), start_date=start,
+            settlement_day=None if arrays.due_day[k] == start.day else int(arrays.due_day[k]),
+            principal_plan=None if plan is None else [fen_to_yuan(fen) for fen in plan]))
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -323,4 +362,4 @@ def _flatten_floating(series: pd.Series, rej: Rejections) -> tuple[pd.Series, pd
     return pd.Series(tenor), pd.Series(spread, dtype=object), pd.Series(reset)
 
 
-__all__ = ["LOAN_COLUMNS", "LOAN_REQUIRED", "LoanArrays", "arrays_from_frame", "arrays_from_loans"]
+__all__ = ["LOAN_COLUMNS", "LOAN_REQUIRED", "LoanArrays", "arrays_from_frame", "arrays_from_loans", "loans_from_arrays"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Sequence
+from enum import Enum
+from typing import Any, Callable, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,45 @@ def read_items(items: pd.DataFrame | Sequence[BaseModel], columns: Sequence[str]
     return arrays, frame.reset_index(drop=True).take(positions).reset_index(drop=True), rejections
 
 
+def model_cells(model: BaseModel) -> dict[str, Any]:
+    """A row model as the row of its table: plain values (``Decimal``, ``date``, ``int``), words for enums, a
+    nested model flattened as its table spells it (a loan's ``floating`` as ``floating_tenor``,
+    ``floating_spread_bp``, ``floating_reset``), lists for sequences.
+
+    >>> from subsidy_engine import Loan
+    >>> loan = Loan(principal="1000", floating={"tenor": "5y", "spread_bp": "-20"}, term_months=12,
+    ...             start_date="2024-01-15")
+    >>> {k: v for k, v in model_cells(loan).items() if k.startswith("floating")}
+    {'floating_tenor': '5y', 'floating_spread_bp': Decimal('-20'), 'floating_reset': 'january'}
+    """
+    def plain(value: Any) -> Any:
+        if isinstance(value, Enum):
+            return value.value
+        return list(value) if isinstance(value, tuple) else value
+
+    row: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        value, nested = getattr(model, name), _nested_model(info.annotation)
+        if nested is None:
+            row[name] = plain(value)
+        elif value is None:  # the same columns, blank: a table of fixed and floating loans has one shape
+            row.update({f"{name}_{key}": None for key in nested.model_fields})
+        else:
+            row.update({f"{name}_{key}": inner for key, inner in model_cells(value).items()})
+    return row
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class a field holds (``FloatingRate | None`` -> FloatingRate), or None."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
 def models_to_frame(models: Sequence[BaseModel], columns: Sequence[str]) -> pd.DataFrame:
-    """Row models as a table of exact text values, read back by the table path as written."""
-    return pd.DataFrame([m.model_dump(mode="json") for m in models], columns=list(columns), dtype=object)
+    """Row models as a table of plain Python cells (object columns: an absent value stays None, an integer
+    stays an integer), each row as :func:`model_cells` spells it; ``columns`` when there is no model."""
+    rows = [model_cells(model) for model in models]
+    names = list(dict.fromkeys(key for row in rows for key in row)) or list(columns)
+    return pd.DataFrame({name: pd.Series([row.get(name) for row in rows], dtype=object) for name in names})

@@ -47,13 +47,13 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel
 
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_loans
 from subsidy_engine.loans.contract import Loan
 from subsidy_engine.loans.schedule import Schedule
+from subsidy_engine.measures.claims import model_cells
 from subsidy_engine.measures.grants import Event, event_arrays, grant_rows
 from subsidy_engine.measures.interest_subsidy import subsidy_by_loan_year
 from subsidy_engine.measures.investment import Project, project_arrays
@@ -117,18 +117,6 @@ class ProjectClaims:
     schedules: dict[str, Schedule]  # by loan_id, the loans computed
     facts: Facts  # what the explanation reads
     rejections: list[tuple[str, str | None, str, str]] = field(default_factory=list)  # table, id, field, reason
-
-
-def cells(model: BaseModel) -> dict[str, Any]:
-    """A request item as the row of its table: plain values, enums as their words, the floating rate spelt
-    as the loans table spells it (``floating_tenor``, ``floating_spread_bp``, ``floating_reset``)."""
-    row = model.model_dump()
-    floating = row.pop("floating", None)
-    if floating is not None:
-        row.update(floating_tenor=floating["tenor"].value, floating_spread_bp=floating["spread_bp"],
-                   floating_reset=floating["reset"].value)
-    return {key: value.value if hasattr(value, "value") and not isinstance(value, Decimal) else
-            list(value) if isinstance(value, tuple) else value for key, value in row.items()}
 
 
 def _blank(text: str | None) -> bool:
@@ -238,10 +226,10 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
 
     def item(table: str, _: str, item_id: str) -> dict[str, Any]:
         if (table, item_id) not in read:
-            read[table, item_id] = cells(items[table, item_id])
+            read[table, item_id] = model_cells(items[table, item_id])
         return read[table, item_id]
 
-    facts = Facts(project_id=project_id, project=cells(project), rows=[r for r in shown if r.project_id == project_id],
+    facts = Facts(project_id=project_id, project=model_cells(project), rows=[r for r in shown if r.project_id == project_id],
                   details=details, item=item, policy=policy,
                   notes=ctx.notes, years=chosen_years, provenance=provenance)
     not_paid = [(instrument, str(item), str(reason)) for part in not_paid_columns(details)
@@ -302,4 +290,4 @@ def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.Ke
     return schedules
 
 
-__all__ = ["ClaimRow", "ProjectClaims", "cells", "project_claims"]
+__all__ = ["ClaimRow", "ProjectClaims", "project_claims"]

@@ -55,7 +55,6 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import accumulate
 from typing import Annotated, Any, cast
 
-import pandas as pd
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -80,6 +79,7 @@ from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.core.vocabulary import Frequency, Stage
 from subsidy_engine.loans.contract import MAX_TERM_MONTHS, Loan
 from subsidy_engine.loans.schedule import Schedule, amortize
+from subsidy_engine.measures.claims import models_to_frame
 from subsidy_engine.measures.grants import Event
 from subsidy_engine.measures.investment import Project
 from subsidy_engine.measures.premium_subsidy import InsurancePolicy
@@ -89,7 +89,7 @@ from subsidy_engine.params.rules import stage_rate
 from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.explain import explain_facts, facts_of
 from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
-from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, cells, project_claims
+from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, project_claims
 from subsidy_engine.pipeline.steps import CLAIM_COLUMNS, CUT_COLUMNS, MEASURE_OF
 
 MAX_ITEMS = 100
@@ -414,14 +414,6 @@ class QuoteResponse(BaseModel):
     inputs_sha256: str
 
 
-def _frame(items: list[BaseModel], columns: list[str]) -> pd.DataFrame:
-    """The items as a table of plain Python cells (object columns: an absent value stays None, an integer
-    stays an integer), each row as :func:`~subsidy_engine.pipeline.one_project.cells` spells it."""
-    rows = [cells(item) for item in items]
-    names = list(dict.fromkeys(key for row in rows for key in row)) or columns
-    return pd.DataFrame({name: pd.Series([row.get(name) for row in rows], dtype=object) for name in names})
-
-
 def _digest(request: QuoteRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
@@ -434,12 +426,12 @@ def _rates(request: QuoteRequest) -> dict[str, str] | None:
 def quote_tables(request: QuoteRequest) -> PortfolioTables:
     """The request as a one-project portfolio (what :func:`subsidy_engine.evaluate` reads)."""
     project = request.project
-    loans = _frame(list(request.loans), ["loan_id"])
+    loans = models_to_frame(list(request.loans), ["loan_id"])
     if len(loans):
         loans["project_id"] = project.project_id
-    tables = {"projects": _frame([project], ["project_id"]), "loans": loans,
-              "insurance": _frame(list(request.insurance), ["policy_id"]),
-              "events": _frame(list(request.events), ["event_id"])}
+    tables = {"projects": models_to_frame([project], ["project_id"]), "loans": loans,
+              "insurance": models_to_frame(list(request.insurance), ["policy_id"]),
+              "events": models_to_frame(list(request.events), ["event_id"])}
     problems = check_tables(tables)
     if len(problems):  # the request is one project: a row it cannot compute is an error to correct, not a report
         raise ValueError("; ".join(f"{r.table} {r.id}: {r.field} {r.reason}" for r in problems.itertuples()))

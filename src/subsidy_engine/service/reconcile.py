@@ -64,6 +64,8 @@ from subsidy_engine.core.money import (
 from subsidy_engine.core.vocabulary import InterestBasis, Reset
 from subsidy_engine.errors import CoverageError, DateError, MoneyError
 from subsidy_engine.io.cells import DEFAULT_LIMITS, Limits, read_table_file
+from subsidy_engine.io.column_readers import is_missing
+from subsidy_engine.loans.arrays import arrays_from_frame, loans_from_arrays
 from subsidy_engine.loans.contract import FloatingRate, Loan
 from subsidy_engine.loans.schedule import amortize
 from subsidy_engine.measures.interest_subsidy import SubsidySchedule, interest_subsidy
@@ -71,13 +73,11 @@ from subsidy_engine.params.lpr import EPOCH, LprCurve, epoch_days, load_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import InterestSubsidyRule
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
-from subsidy_engine.pipeline.steps import build_context
+from subsidy_engine.pipeline.steps import as_problems, build_context
 
 STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
 REPORT_COLUMNS = ("row", "loan_id", "period", "from_date", "to_date", "interest_charged", "interest_computed",
                   "subsidy_claimed", "subsidy_computed", "diff", "status", "likely_cause", "detail")
-#: Loan fields that a table may give as digit text or whole floats (as evaluate reads them)
-WHOLE_NUMBER_FIELDS = ("term_months", "grace_months", "settlement_day")
 
 
 @dataclass(frozen=True)
@@ -279,14 +279,9 @@ ALTERNATIVES: list[Alternative] = [
 
 
 def _cell(value: Any) -> Any:
-    """A table cell as the Loan model takes it, read as leniently as evaluate reads tables (batch)."""
-    if isinstance(value, np.ndarray):
-        return tuple(value.tolist())
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, str) and not value.strip():
+    """A bank row's cell as a plain value: None when blank (the tables' rule, ``column_readers.is_missing`` or
+    only spaces), a timestamp at midnight as a date, a numpy scalar as its Python value."""
+    if is_missing(value) or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, (pd.Timestamp, np.datetime64)) or (isinstance(value, datetime)):
         stamp = pd.Timestamp(value)
@@ -299,6 +294,9 @@ def _cell(value: Any) -> Any:
 def loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, LoanCase | str]:
     """Each loan that evaluate evaluates, as a case; each loan it rejects, with evaluate's reason."""
     ctx = build_context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
+    # the loans as evaluate reads them (the table reader), then as the models the variants change
+    arrays, good, rejections = arrays_from_frame(ctx.loans, ignore_columns=["project_id"])
+    ctx.problems.append(as_problems(ctx.tables, rejections, "loans", "loan_id", ctx.kept_rows["loans"]))
     out: dict[str, LoanCase | str] = {}
     reports = [p for p in ctx.problems if not p.empty and "table" in p]
     for report in reports:
@@ -306,29 +304,9 @@ def loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) 
             rejected_id: object = r.id  # an object column: text, None or NaN
             if rejected_id is not None and rejected_id == rejected_id and str(rejected_id) not in out:
                 out[str(rejected_id)] = f"the portfolio's loan row {r.row} is rejected: {r.field} {r.reason}"
-    for row in ctx.loans.astype(object).to_dict("records"):
-        loan_id = str(_cell(row.pop("loan_id", None)))
-        fields = {key: v for key, v in ((k, _cell(v)) for k, v in row.items()) if v is not None
-                  and key != "project_id"}
-        for key in WHOLE_NUMBER_FIELDS:  # files give "120" or "+120"; pandas gives 120.0 in a column with blanks
-            value = fields.get(key)
-            if isinstance(value, str) and (number := whole_number(value)) is not None:
-                fields[key] = number
-            elif isinstance(value, float) and value.is_integer():
-                fields[key] = int(value)
-        try:
-            tenor, spread = fields.pop("floating_tenor", None), fields.pop("floating_spread_bp", None)
-            reset = fields.pop("floating_reset", None)
-            if tenor is not None:
-                fields["floating"] = FloatingRate(tenor=tenor, spread_bp=spread,
-                                                  **({"reset": reset} if reset is not None else {}))
-            loan = Loan.model_validate(fields)
-            rule = policy.at(loan.start_date).interest_subsidy_rule()
-        except (ValueError, CoverageError, ArithmeticError) as exc:
-            text = " ".join(str(exc).split())
-            out[loan_id] = f"the portfolio's loan cannot be read: {text}"
-            continue
-        out[loan_id] = LoanCase(loan, rule, curve, {})
+    loan_ids = ctx.loans["loan_id"].astype(str).to_numpy()[good]
+    for loan_id, loan in zip(loan_ids, loans_from_arrays(arrays)):
+        out[str(loan_id)] = LoanCase(loan, policy.at(loan.start_date).interest_subsidy_rule(), curve, {})
     return out
 
 
