@@ -10,7 +10,7 @@ vocabularies), so the loan, project, insurance and event tables read alike.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -98,6 +98,45 @@ class Rejections:
 def empty_rejections(id_name: str = "loan_id") -> pd.DataFrame:
     return pd.DataFrame({"row": pd.Series(dtype=np.int64), id_name: pd.Series(dtype=object),
                          "field": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
+
+
+def take_rows(arrays: Any, index: np.ndarray) -> Any:
+    """The rows at ``index`` of a reader's arrays: a mapping of per-row arrays, or an object with ``take``
+    (``LoanArrays``)."""
+    if isinstance(arrays, Mapping):
+        return {name: values[index] for name, values in arrays.items()}
+    return arrays.take(index)
+
+
+class Read(NamedTuple):
+    """What a table reader made of a table: the arrays of the rows it accepted (in row order), their
+    positions in the table, and the rejected rows (``row, <id>, field, reason``).
+
+    Every reader (``arrays_from_frame`` for loans, ``read_projects``, ``read_insurance``, ``read_events``)
+    returns these three; the pipeline reads each table once and hands the result to the steps.
+    """
+
+    arrays: Any
+    positions: np.ndarray
+    rejections: pd.DataFrame
+
+    def subset(self, which: np.ndarray) -> Read:
+        """The read of the table's rows at ``which`` (increasing positions), renumbered from 0 in that order."""
+        which = np.asarray(which, np.int64)
+        accepted = np.isin(self.positions, which)
+        rejected = self.rejections[np.isin(self.rejections["row"].to_numpy(dtype=np.int64), which)]
+        rejected = rejected.assign(row=np.searchsorted(which, rejected["row"].to_numpy(dtype=np.int64)))
+        return Read(take_rows(self.arrays, np.flatnonzero(accepted)),
+                    np.searchsorted(which, self.positions[accepted]), rejected.reset_index(drop=True))
+
+    def of_rows(self, rows: np.ndarray, id_name: str) -> Read | None:
+        """The read of the table's rows at ``rows`` when the reader accepted every one of them (renumbered
+        from 0, nothing rejected), else None."""
+        rows = np.asarray(rows, np.int64)
+        index = np.searchsorted(self.positions, rows)
+        if index.shape[0] and (index[-1] >= self.positions.shape[0] or (self.positions[index] != rows).any()):
+            return None
+        return Read(take_rows(self.arrays, index), np.arange(rows.shape[0]), empty_rejections(id_name))
 
 
 def problems_message(rejections: pd.DataFrame, where: str, place: Callable[[Any], str]) -> str:
@@ -394,6 +433,6 @@ def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejec
     return days
 
 
-__all__ = ["INT_LIMIT", "Rejections", "arrow_text", "blank_cells", "date_column", "decimal_units",
+__all__ = ["INT_LIMIT", "Read", "Rejections", "arrow_text", "blank_cells", "date_column", "decimal_units",
            "empty_rejections", "enum_column", "group_starts", "int_column", "is_missing", "problems_message",
-           "sort_order", "text_cells", "vocabulary_index"]
+           "sort_order", "take_rows", "text_cells", "vocabulary_index"]

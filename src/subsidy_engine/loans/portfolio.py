@@ -19,7 +19,7 @@ import pandas as pd
 from subsidy_engine.core.columns import date_series, money_series, rate_series
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
-from subsidy_engine.io.column_readers import empty_rejections, problems_message
+from subsidy_engine.io.column_readers import Read, empty_rejections, problems_message
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_frame
 from subsidy_engine.params.lpr import EPOCH, LprCurve, default_lpr
@@ -121,6 +121,7 @@ def amortize_portfolio(
     strict: bool = False,
     chunk_size: int = DEFAULT_CHUNK,
     ignore_columns: Iterable[str] = (),
+    read: Read | None = None,
 ) -> PortfolioResult:
     """Amortize every loan of a table.
 
@@ -141,6 +142,9 @@ def amortize_portfolio(
         Loans per kernel call (bounds the memory of intermediate arrays).
     ignore_columns : iterable of str
         Columns of the table that are not loan fields and are to be left aside.
+    read : Read, optional
+        The table as :func:`~subsidy_engine.loans.arrays.arrays_from_frame` read it already (the pipeline
+        reads each table once); ``loans`` then gives only the ``loan_id`` column.
 
     Returns
     -------
@@ -165,7 +169,7 @@ def amortize_portfolio(
         raise ValueError(f"output {output!r} is not one of 'both', 'schedule', 'yearly'")
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
-    arrays, positions, rejections = arrays_from_frame(loans, ignore_columns)
+    arrays, positions, rejections = read if read is not None else arrays_from_frame(loans, ignore_columns)
     curve = lpr if lpr is not None else (default_lpr() if arrays.is_floating.any() else None)
     want_rows = output in ("both", "schedule")
     want_years = output in ("both", "yearly")

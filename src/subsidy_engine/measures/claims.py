@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.io.column_readers import Read
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,11 @@ class ClaimsResult:
 
 def read_items(items: pd.DataFrame | Sequence[BaseModel], columns: Sequence[str],
                reader: Callable[[pd.DataFrame], tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]],
-               ) -> tuple[dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
-    """Read a table (or row models) with ``reader``: (arrays, the good rows, rejections)."""
+               read: Read | None = None) -> tuple[dict[str, np.ndarray], pd.DataFrame, pd.DataFrame]:
+    """Read a table (or row models) with ``reader``: (arrays, the good rows, rejections); ``read``: what the
+    reader made of this table already (the pipeline reads each table once)."""
     frame = items if isinstance(items, pd.DataFrame) else models_to_frame(items, columns)
-    arrays, positions, rejections = reader(frame)
+    arrays, positions, rejections = read if read is not None else Read(*reader(frame))
     return arrays, frame.reset_index(drop=True).take(positions).reset_index(drop=True), rejections
 
 

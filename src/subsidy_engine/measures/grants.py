@@ -144,9 +144,11 @@ def event_arrays(events: Sequence[Event]) -> dict[str, np.ndarray]:
             "day": np.fromiter((epoch_days(e.date) for e in events), np.int64, n)}
 
 
-def event_grant_rows(events: pd.DataFrame | list[Event], rules: Policy | GrantRules) -> ClaimRows:
-    """:func:`event_grants` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
-    arrays, table, rejections = read_items(events, EVENT_COLUMNS, read_events)
+def event_grant_rows(events: pd.DataFrame | list[Event], rules: Policy | GrantRules, *,
+                     read: column_readers.Read | None = None) -> ClaimRows:
+    """:func:`event_grants` as arrays (money in fen), for :func:`subsidy_engine.evaluate` (``read``: the table
+    as :func:`read_events` read it already)."""
+    arrays, table, rejections = read_items(events, EVENT_COLUMNS, read_events, read)
     ids = {name: table[name] if name in table else None for name in ("event_id", "enterprise_id", "project_id")}
     return grant_rows(arrays, ids, rejections, rules)
 

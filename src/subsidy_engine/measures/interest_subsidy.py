@@ -45,7 +45,7 @@ first pays 6,500.00, caps first would pay 2,500.00
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -57,6 +57,7 @@ from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import RATE_SCALE, fen_to_yuan, rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.io.column_readers import Read
 from subsidy_engine.kernels.calendar import add_years, calendar_year
 from subsidy_engine.kernels.subsidy import portfolio_subsidy
 from subsidy_engine.loans.portfolio import amortize_portfolio
@@ -229,14 +230,16 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
 
 
 def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
-                          lpr: LprCurve | None = None, window_rows: bool = False) -> ClaimRows:
+                          lpr: LprCurve | None = None, window_rows: bool = False,
+                          read: Read | None = None) -> ClaimRows:
     """:func:`interest_subsidy_portfolio` as arrays (money in fen), for :func:`subsidy_engine.evaluate`.
 
     With ``window_rows``, ``internal["in_window"]`` marks the loan-years with a period inside the
-    subsidy window: rows that do not depend on the rates, a superset of those paid.
+    subsidy window: rows that do not depend on the rates, a superset of those paid. ``read``: the table
+    as :func:`~subsidy_engine.loans.arrays.arrays_from_frame` read it already.
     """
     extra = [c for c in ("project_id",) if c in loans.columns]
-    result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra)
+    result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=read)
     years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
     return years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
                             result.positions[years.loan_of_year], result.rejections,
@@ -244,10 +247,9 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
 
 
 @dataclass(frozen=True)
-class LoanYears:
-    """The 貼息 of each loan and calendar year of its due dates, in fen (loans in schedule order)."""
+class _Amounts:
+    """What the 貼息 kernel writes, in fen, per loan-year or per period: ``gross = paid + the three cuts``."""
 
-    loan_of_year: np.ndarray
     year: np.ndarray
     interest: np.ndarray
     gross: np.ndarray
@@ -255,6 +257,13 @@ class LoanYears:
     cut_by_interest: np.ndarray
     cut_by_annual_cap: np.ndarray
     cut_by_lifetime_cap: np.ndarray
+
+
+@dataclass(frozen=True)
+class LoanYears(_Amounts):
+    """The 貼息 of each loan and calendar year of its due dates, in fen (loans in schedule order)."""
+
+    loan_of_year: np.ndarray
     loan_start_day: np.ndarray  # per loan-year
     set_index: np.ndarray  # per loan-year
     set_ids: list[str]
@@ -327,16 +336,9 @@ def subsidy_window(loan_start_day: np.ndarray, rules: InterestSubsidyRule | Poli
 
 
 @dataclass(frozen=True)
-class _KernelRun:
+class _KernelRun(_Amounts):
     """What :func:`~subsidy_engine.kernels.subsidy.portfolio_subsidy` wrote, per loan-year or per period."""
 
-    year: np.ndarray
-    interest: np.ndarray
-    gross: np.ndarray
-    paid: np.ndarray
-    cut_by_interest: np.ndarray
-    cut_by_annual_cap: np.ndarray
-    cut_by_lifetime_cap: np.ndarray
     terms: np.ndarray  # per period only: base, factor, num, den, inside, days
     loan_start: np.ndarray  # per loan
     first_year: np.ndarray  # per loan
@@ -406,8 +408,7 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
         in_window[(year_ptr[:-1][loan_of_period] + period_year - first_year[loan_of_period])[overlap]] = True
         if (keep & ~in_window).any():
             raise AssertionError("a loan-year paid outside its subsidy window: the window rows are wrong")
-    return LoanYears(loan_of_year=loan_of_year, year=run.year, interest=run.interest, gross=run.gross,
-                     paid=run.paid, cut_by_interest=run.cut_by_interest, cut_by_annual_cap=run.cut_by_annual_cap,
-                     cut_by_lifetime_cap=run.cut_by_lifetime_cap, loan_start_day=run.loan_start[loan_of_year],
+    amounts = {f.name: getattr(run, f.name) for f in fields(_Amounts)}
+    return LoanYears(**amounts, loan_of_year=loan_of_year, loan_start_day=run.loan_start[loan_of_year],
                      set_index=in_force.set_index[loan_of_year], set_ids=list(in_force.ids),
                      digest=in_force.digest, in_window=in_window)

@@ -160,9 +160,10 @@ def insurance_arrays(policies: Sequence[InsurancePolicy]) -> dict[str, np.ndarra
 
 
 def premium_subsidy_rows(insurance: pd.DataFrame | list[InsurancePolicy],
-                         rules: Policy | PremiumSubsidyRule) -> ClaimRows:
-    """:func:`premium_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate`."""
-    arrays, table, rejections = read_items(insurance, INSURANCE_COLUMNS, read_insurance)
+                         rules: Policy | PremiumSubsidyRule, *, read: column_readers.Read | None = None) -> ClaimRows:
+    """:func:`premium_subsidy` as arrays (money in fen), for :func:`subsidy_engine.evaluate` (``read``: the
+    table as :func:`read_insurance` read it already)."""
+    arrays, table, rejections = read_items(insurance, INSURANCE_COLUMNS, read_insurance, read)
     ids = {name: table[name] if name in table else None
            for name in ("policy_id", "enterprise_id", "project_id", "product_field")}
     return premium_rows(arrays, ids, rejections, rules)

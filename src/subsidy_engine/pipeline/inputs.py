@@ -133,6 +133,10 @@ class PortfolioTables:
     notes: tuple[str, ...] = ()
     row_numbers: Mapping[str, np.ndarray] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
+    #: What each table's reader made of it when the tables were checked (:func:`load_portfolio`,
+    #: :func:`checked_portfolio`): evaluation takes its arrays instead of reading the table again. Not a field
+    #: of the constructor: tables built otherwise, or copied with ``dataclasses.replace``, are read anew.
+    reads: Mapping[str, column_readers.Read] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Every table holds its ids as check_tables compared them, however it was made (tables built in
@@ -142,6 +146,13 @@ class PortfolioTables:
             changed = _ids_to_normalise(frame) if isinstance(frame, pd.DataFrame) else []
             if changed:
                 object.__setattr__(self, name, _ids_as_text(frame, changed))
+
+    def read_of(self, name: str, frame: pd.DataFrame, rows: np.ndarray) -> column_readers.Read:
+        """What the reader of table ``name`` makes of ``frame``: its rows at ``rows`` of this table. The read
+        made when the tables were checked when it holds every one of them, else ``frame`` read now."""
+        known = self.reads.get(name)
+        read = known.of_rows(rows, TABLES[name][0]) if known is not None else None
+        return read if read is not None else read_table(name, frame)
 
     def problem_rows(self, table: str, positions: np.ndarray, ids: Any, field_name: Any, reason: Any
                      ) -> pd.DataFrame:
@@ -200,6 +211,11 @@ def _whole_table(table: str, file: str, reason: str, field_name: str = WHOLE_TAB
 # ---------------------------------------------------------------------------
 # Checking
 # ---------------------------------------------------------------------------
+def read_table(name: str, frame: pd.DataFrame) -> column_readers.Read:
+    """Table ``name`` read by its reader: the arrays of the rows it accepts, their positions, the rejections."""
+    return column_readers.Read(*_READERS[name](frame))
+
+
 def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str, np.ndarray] | None = None,
                  files: Mapping[str, str] | None = None, cell_problems: Iterable[pd.DataFrame] = ()) -> pd.DataFrame:
     """Every problem of the four tables, in :data:`PROBLEM_COLUMNS`, ordered by table and row.
@@ -208,12 +224,35 @@ def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str
     blank); its rows are not evaluated. ``cell_problems``: problems the files showed while being
     read (merged cells, formulas without a value), reported with the others.
     """
+    return _check_and_read(tables, row_numbers=row_numbers, files=files, cell_problems=cell_problems)[0]
+
+
+def checked_portfolio(tables: Mapping[str, pd.DataFrame], *, source: str, digest: str) -> PortfolioTables:
+    """The four tables made in Python as a :class:`PortfolioTables`: checked (:func:`check_tables`), and read
+    once, so that evaluating them takes what the check read."""
+    problems, reads = _check_and_read(tables)
+    return _with_reads(PortfolioTables(projects=tables["projects"], loans=tables["loans"],
+                                       insurance=tables["insurance"], events=tables["events"], problems=problems,
+                                       source=source, digest=digest), reads)
+
+
+def _with_reads(tables: PortfolioTables, reads: Mapping[str, column_readers.Read]) -> PortfolioTables:
+    """``tables`` holding what the check read of each of them (the same rows, in the same order)."""
+    object.__setattr__(tables, "reads", dict(reads))
+    return tables
+
+
+def _check_and_read(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str, np.ndarray] | None = None,
+                    files: Mapping[str, str] | None = None, cell_problems: Iterable[pd.DataFrame] = ()
+                    ) -> tuple[pd.DataFrame, dict[str, column_readers.Read]]:
+    """:func:`check_tables`, and what each table's reader made of it (the tables it could read)."""
     row_numbers, files = row_numbers or {}, files or {}
     cell_problems = [p for p in cell_problems if len(p)]
     tables, refused = _ids_compared(tables, row_numbers, files)
     cell_problems.extend(refused)  # like a cell that cannot be read: its "is missing" echo is dropped below
     parts = list(cell_problems)
     usable: dict[str, bool] = {}
+    reads: dict[str, column_readers.Read] = {}
     for name, (id_column, columns) in TABLES.items():
         table = tables[name].reset_index(drop=True)
         file = files.get(name, "")
@@ -239,17 +278,18 @@ def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str
         if table.empty:
             continue
         try:
-            report = _READERS[name](table)[2]
+            reads[name] = read_table(name, table)
         except PortfolioSchemaError as exc:  # e.g. a column of binary floats given in Python
             usable[name] = False
             parts.append(_whole_table(name, file, f"{exc}: its {len(table):,} row(s) are not read"))
             continue
+        report = reads[name].rejections
         parts.append(_problem_frame(name, report["row"].to_numpy(dtype=np.int64), report[id_column].to_numpy(
             dtype=object), report["field"].to_numpy(dtype=object), report["reason"].to_numpy(dtype=object),
             row_numbers.get(name), file))
     parts.extend(_project_links(tables, parts, usable, row_numbers, files))
     if not parts:
-        return empty_problems()
+        return empty_problems(), reads
     problems = pd.concat(parts, ignore_index=True)[PROBLEM_COLUMNS]
     cells = pd.concat(cell_problems or [empty_problems()], ignore_index=True)
     if len(cells):  # a merged or uncached cell, or a refused id, reads blank: its own reason says more
@@ -260,7 +300,7 @@ def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str
     order = {name: k for k, name in enumerate(TABLES)}
     ranked = problems.assign(_t=problems.table.map(order), _p=problems.position.fillna(-1))
     ranked = ranked.sort_values(["_t", "_p"], kind="stable", ignore_index=True)
-    return ranked[PROBLEM_COLUMNS]
+    return ranked[PROBLEM_COLUMNS], reads
 
 
 def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame], usable: Mapping[str, bool],
@@ -614,13 +654,16 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
     if strict and notes:  # sheets and files that are not tables
         set_aside.extend(_whole_table("", str(source), f"{note} (--strict refuses it)", SET_ASIDE) for note in notes)
         notes = []
-    problems = check_tables(frames, row_numbers=row_numbers, files=files, cell_problems=[*cell_problems, *set_aside])
+    problems, reads = _check_and_read(frames, row_numbers=row_numbers, files=files,
+                                      cell_problems=[*cell_problems, *set_aside])
     whole = set(problems.table[problems.field == WHOLE_TABLE]) if len(problems) else set()
     # a table none of whose rows can be read is given back empty (its problem says how many rows it had)
     typed = {name: typed_table(name, frame if name not in whole else _empty(name)) for name, frame in frames.items()}
-    return PortfolioTables(**typed, problems=problems, source=str(source), digest=hashlib.sha256(raw).hexdigest(),
-                           notes=tuple(notes), row_numbers=row_numbers, files=files)
+    return _with_reads(PortfolioTables(**typed, problems=problems, source=str(source),
+                                       digest=hashlib.sha256(raw).hexdigest(), notes=tuple(notes),
+                                       row_numbers=row_numbers, files=files),
+                       {name: read for name, read in reads.items() if name not in whole})
 
 
-__all__ = ["PROBLEM_COLUMNS", "PortfolioTables", "check_tables", "concat_tables", "extend_portfolio", "load_portfolio",
-           "typed_table"]
+__all__ = ["PROBLEM_COLUMNS", "PortfolioTables", "check_tables", "checked_portfolio", "concat_tables",
+           "extend_portfolio", "load_portfolio", "read_table", "typed_table"]

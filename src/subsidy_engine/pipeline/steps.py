@@ -173,6 +173,9 @@ class Context:
     loans: pd.DataFrame  # the loans with a known project
     loan_project: np.ndarray  # each loan's row in ``projects``
     tables: PortfolioTables | None = None  # where rows came from, for the problems found while evaluating
+    #: what each table's reader made of its rows here (``frames``; a table without rows has none): read once,
+    #: when the tables were checked, or by :func:`build_context`
+    reads: dict[str, column_readers.Read] = field(default_factory=dict)
 
     @property
     def n_projects(self) -> int:
@@ -192,15 +195,17 @@ def build_context(tables: PortfolioTables, policy: Policy) -> Context:
     frames, kept_rows = drop_problem_rows(tables)
     problems = [tables.problems]
     problems.extend(drop_outside_coverage(tables, frames, kept_rows, policy))
+    # each table read once: what the check read of the rows kept (or the rows read now); the steps take it
+    reads = {name: tables.read_of(name, frame, kept_rows[name]) for name, frame in frames.items() if len(frame)}
     # projects: attributes for stacking and funding sources
-    read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects)
+    read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects, reads.get("projects"))
     project_arrays, projects, project_rejections = read
     problems.append(as_problems(tables, project_rejections, "projects", "project_id", kept_rows["projects"]))
     ctx = Context(policy, frames, kept_rows, problems, [*tables.notes, *policy.notes], read, project_arrays, projects,
                    column_readers.arrow_text(projects["project_id"]), column_readers.arrow_text(projects["enterprise_id"]),
                    funding_sources(_column_text(projects, "sector"), _column_text(projects, "district"),
                                     project_arrays["industry_or_software"]), frames["loans"],
-                   np.zeros(0, np.int64), tables)
+                   np.zeros(0, np.int64), tables, reads)
     loans = frames["loans"]
     loan_project = ctx.project_rows(loans["project_id"]) if "project_id" in loans else np.full(len(loans), -1)
     if (loan_project < 0).any():  # check_tables rejects a loan without a project of the table
@@ -211,13 +216,15 @@ def build_context(tables: PortfolioTables, policy: Policy) -> Context:
 
 
 def add_loans(ctx: Context, rows: Rows, loans: pd.DataFrame, loan_project: np.ndarray, kept_loan_rows: np.ndarray,
-               lpr: LprCurve | None, *, keep_window: bool = False) -> ClaimRows:
+               lpr: LprCurve | None, *, keep_window: bool = False, read: column_readers.Read | None = None
+               ) -> ClaimRows:
     """Measures 1 and 15: the 貼息 of ``loans``, per loan and calendar year, as one part of ``rows``.
 
     ``keep_window`` keeps every loan-year with a period inside the subsidy window, even one paid
-    nothing, so that the rows do not depend on the rates (the Monte Carlo runs reuse them).
+    nothing, so that the rows do not depend on the rates (the Monte Carlo runs reuse them). ``read``: what
+    the loans' reader made of ``loans`` (a part of ``ctx.reads["loans"]``).
     """
-    subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window)
+    subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window, read=read)
     ctx.problems.append(as_problems(ctx.tables, subsidy.rejections, "loans", "loan_id", kept_loan_rows))
     add_subsidy(ctx, rows, subsidy, loan_project, keep_window=keep_window)
     return subsidy
@@ -239,11 +246,11 @@ def add_other_instruments(ctx: Context, rows: Rows, details: dict[str, ClaimRows
     """Measures 7, 13, 14 and (with rates) 1, 2, 4: the parts of ``rows`` that do not depend on the LPR."""
     policy, frames, kept_rows, problems = ctx.policy, ctx.frames, ctx.kept_rows, ctx.problems
     if len(frames["insurance"]):
-        premium = premium_subsidy_rows(frames["insurance"], policy)
+        premium = premium_subsidy_rows(frames["insurance"], policy, read=ctx.reads.get("insurance"))
         problems.append(as_problems(ctx.tables, premium.rejections, "insurance", "policy_id", kept_rows["insurance"]))
         add_premium(ctx, rows, details, premium)
     if len(frames["events"]):
-        grants = event_grant_rows(frames["events"], policy)
+        grants = event_grant_rows(frames["events"], policy, read=ctx.reads.get("events"))
         problems.append(as_problems(ctx.tables, grants.rejections, "events", "event_id", kept_rows["events"]))
         add_grants(ctx, rows, details, grants)
     add_investment(ctx, rows, details, rate_by_stage)

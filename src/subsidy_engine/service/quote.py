@@ -88,7 +88,7 @@ from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import stage_rate
 from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.explain import explain_facts, facts_of
-from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
+from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
 from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, project_claims
 from subsidy_engine.pipeline.steps import CLAIM_COLUMNS, CUT_COLUMNS, MEASURE_OF
 
@@ -432,12 +432,10 @@ def quote_tables(request: QuoteRequest) -> PortfolioTables:
     tables = {"projects": models_to_frame([project], ["project_id"]), "loans": loans,
               "insurance": models_to_frame(list(request.insurance), ["policy_id"]),
               "events": models_to_frame(list(request.events), ["event_id"])}
-    problems = check_tables(tables)
-    if len(problems):  # the request is one project: a row it cannot compute is an error to correct, not a report
-        raise ValueError("; ".join(f"{r.table} {r.id}: {r.field} {r.reason}" for r in problems.itertuples()))
-    return PortfolioTables(projects=tables["projects"], loans=tables["loans"], insurance=tables["insurance"],
-                           events=tables["events"], problems=problems, source=f"quote of {project.project_id}",
-                           digest=_digest(request))
+    checked = checked_portfolio(tables, source=f"quote of {project.project_id}", digest=_digest(request))
+    if len(checked.problems):  # the request is one project: a row it cannot compute is an error to correct
+        raise ValueError("; ".join(f"{r.table} {r.id}: {r.field} {r.reason}" for r in checked.problems.itertuples()))
+    return checked
 
 
 def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, years: range | None) -> ProjectClaims:

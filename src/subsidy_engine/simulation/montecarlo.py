@@ -188,25 +188,32 @@ class _Prepared:
         self.policy, self.budget, self.mode = policy, budget, mode
         ctx = build_context(tables, policy)
         loans = ctx.loans
-        sensitive = _path_dependent(loans, policy, curve.history_end)
+        read = ctx.reads.get("loans")
+        sensitive = (_path_dependent(read, len(loans), policy, curve.history_end) if read is not None
+                     else np.zeros(0, bool))
         rows = Rows()
         fixed, moving = np.flatnonzero(~sensitive), np.flatnonzero(sensitive)
         if fixed.shape[0]:
+            assert read is not None
             add_loans(ctx, rows, loans.take(fixed).reset_index(drop=True), ctx.loan_project[fixed],
-                       ctx.kept_rows["loans"][fixed], curve)
+                       ctx.kept_rows["loans"][fixed], curve, read=read.subset(fixed))
         self.moving = loans.take(moving).reset_index(drop=True)
+        self.moving_read = read.subset(moving) if read is not None else None
         self.lowest_spread_bp = (int(pd.to_numeric(self.moving["floating_spread_bp"], errors="coerce").min())
                                  if "floating_spread_bp" in self.moving and moving.shape[0]
                                  and self.moving["floating_spread_bp"].notna().any() else 0)
         start = sum(part["year"].shape[0] for part in rows.parts)
         if moving.shape[0]:
             structure = add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
-                                   curve, keep_window=True)
+                                   curve, keep_window=True, read=self.moving_read)
             # a loan that cannot be priced at all (its resets run past the LPR horizon...) is rejected in
             # every path, as in evaluate: it leaves the loans that each path reprices
             rejected = structure.rejections["row"].to_numpy(dtype=np.int64)
             if rejected.shape[0]:
-                self.moving = self.moving.drop(index=np.unique(rejected)).reset_index(drop=True)  # type: ignore[call-overload]  # pandas-stubs: drop() refuses an array of labels
+                priced = np.setdiff1d(np.arange(len(self.moving)), rejected)
+                self.moving = self.moving.take(priced).reset_index(drop=True)
+                assert self.moving_read is not None
+                self.moving_read = self.moving_read.subset(priced)
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
         add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
@@ -227,7 +234,8 @@ class _Prepared:
         """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, under ``curve``."""
         computed = self.stacking.computed
         if curve is not None and self.part.stop > self.part.start:
-            subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=curve, window_rows=True)
+            subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=curve, window_rows=True,
+                                            read=self.moving_read)
             amount = np.asarray(subsidy.columns["amount"], np.int64)[subsidy.internal["in_window"]]
             if len(subsidy.rejections):  # a loan only this path cannot price: e.g. a rate of zero or less
                 first = subsidy.rejections.iloc[0]
@@ -252,19 +260,15 @@ class _Prepared:
         return awarded.reshape(n_sources, n_years), exceeded.reshape(n_sources, n_years)
 
 
-def _path_dependent(loans: pd.DataFrame, policy: Policy, history_end: date) -> np.ndarray:
-    """Floating loans whose 貼息 window may reach past the published LPR (so its rates can change)."""
-    n = len(loans)
-    floating = np.zeros(n, bool)
-    for column in ("floating_tenor", "floating"):
-        if column in loans.columns:
-            floating |= ~column_readers.blank_cells(loans[column])
-    if not floating.any():
-        return floating
-    start, missing = column_readers.date_column(loans["start_date"], "start_date", column_readers.Rejections(n))
-    start = np.where(missing, epoch_days(history_end), start)
-    window_end = subsidy_window(start, policy)[1]
-    return floating & (window_end > epoch_days(history_end))
+def _path_dependent(read: column_readers.Read, n: int, policy: Policy, history_end: date) -> np.ndarray:
+    """Floating loans whose 貼息 window may reach past the published LPR (so its rates can change), of the
+    ``n`` loans ``read`` (a rejected row is not path-dependent: no path prices it)."""
+    sensitive = np.zeros(n, bool)
+    floating = read.arrays.is_floating
+    if floating.any():
+        window_end = subsidy_window(read.arrays.start_days(), policy)[1]
+        sensitive[read.positions] = floating & (window_end > epoch_days(history_end))
+    return sensitive
 
 
 def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Policy, budget: Budget,

@@ -40,7 +40,7 @@ import pyarrow as pa
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.params.lpr import epoch_days
-from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
+from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
 
 DISTRICTS = ("haidian", "chaoyang", "beijing_eda", "dongcheng", "xicheng", "fengtai", "shijingshan",
              "mentougou", "fangshan", "tongzhou", "shunyi", "changping", "daxing", "huairou", "pinggu",
@@ -204,8 +204,7 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
     window = "" if start_between is None else f", start_between=({start_between[0]}, {start_between[1]})"
     call = f"demo.portfolio({n}, seed={seed}{window}" + (f", id_prefix={id_prefix!r})" if id_prefix else ")")
     digest = hashlib.sha256(f"subsidy_engine.{call} {engine_version()}".encode()).hexdigest()
-    return PortfolioTables(projects=projects, loans=loans, insurance=insurance, events=events,
-                           problems=check_tables(tables), source=call, digest=digest)
+    return checked_portfolio(tables, source=call, digest=digest)
 
 
 SECTORS_ZH = {"5g_network": "5G網絡", "computing_centre": "算力中心", "industrial_internet": "工業互聯網",

@@ -1,0 +1,107 @@
+"""Tables are read and validated once (issue 17, point 3).
+
+Loading checks every table with its reader; evaluation (and each Monte Carlo path) takes the arrays that check
+made instead of reading the tables again. A copy with another table, made with ``dataclasses.replace`` or built
+without the check, is read anew: what was read never outlives the table it was read from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import pytest
+from hypothesis import given
+
+from subsidy_engine import evaluate, load_lpr, load_policy, load_portfolio
+from subsidy_engine.loans import portfolio as loan_portfolio
+from subsidy_engine.measures import grants, investment, premium_subsidy
+from subsidy_engine.pipeline import inputs, steps
+from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables, checked_portfolio
+from subsidy_engine.simulation.montecarlo import monte_carlo
+from subsidy_engine.simulation.scenario import MonteCarloSettings
+from subsidy_engine.simulation.synthetic import portfolio
+
+from strategies import portfolios
+
+TABLE_NAMES = ("projects", "loans", "insurance", "events")
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often each table is read, by every reader the package calls."""
+    count: Counter[str] = Counter()
+
+    def counted(table: str, reader: Callable[..., Any]) -> Callable[..., Any]:
+        def read(*args: Any, **kwargs: Any) -> Any:
+            count[table] += 1
+            return reader(*args, **kwargs)
+        return read
+
+    for table, module, name in (("projects", investment, "read_projects"), ("projects", steps, "read_projects"),
+                                ("insurance", premium_subsidy, "read_insurance"), ("events", grants, "read_events"),
+                                ("loans", loan_portfolio, "arrays_from_frame")):
+        monkeypatch.setattr(module, name, counted(table, getattr(module, name)))
+    for table in TABLE_NAMES:
+        monkeypatch.setitem(inputs._READERS, table, counted(table, inputs._READERS[table]))
+    return count
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("portfolio")
+    tables = portfolio(300, seed=17)
+    for name in TABLE_NAMES:
+        getattr(tables, name).to_csv(path / f"{name}.csv", index=False)
+    return path
+
+
+def test_each_table_is_read_once_from_the_file_to_the_claims(folder: Path, reads: Counter[str]) -> None:
+    tables = load_portfolio(folder)
+    assert all(len(getattr(tables, name)) for name in TABLE_NAMES)
+    evaluate(tables, years=range(2026, 2031), rate_by_stage={"pilot": "0.3", "demonstration": "0.2",
+                                                              "promotion": "0.1"})
+    assert reads == {name: 1 for name in TABLE_NAMES}
+
+
+def test_a_monte_carlo_path_reads_no_table(reads: Counter[str]) -> None:
+    from subsidy_engine import load_budget
+
+    tables = portfolio(300, seed=5)  # checked and read as it is made
+    history = load_lpr()
+    monte_carlo(tables, (2026, 2027), policy=load_policy(), budget=load_budget(), history=history, changes=[],
+                settings=MonteCarloSettings(paths=3, seed=1, monthly_sigma_bp="20"), hold_until=date(2045, 12, 31))
+    assert reads == {name: 1 for name in TABLE_NAMES}
+
+
+def test_a_copy_with_another_table_is_read_anew(folder: Path) -> None:
+    tables = load_portfolio(folder)
+    loans = tables.loans.copy()
+    first = loans.loan_id.iloc[0]
+    loans["principal"] = loans["principal"].where(loans.loan_id != first, Decimal("1.00"))
+    changed = dataclasses.replace(tables, loans=loans)
+    assert tables.reads and not changed.reads
+    before, after = (evaluate(t, years=range(2021, 2041)).table for t in (tables, changed))
+    paid = {t: frame[(frame.instrument == "interest_subsidy") & (frame.item_id == first)].gross.sum()
+            for t, frame in (("before", before), ("after", after))}
+    assert paid["after"] < paid["before"]
+
+
+@given(portfolios())
+def test_claims_from_what_the_check_read_equal_claims_read_anew(rows: dict[str, list[dict[str, object]]]) -> None:
+    frames = {name: pd.DataFrame(rows[name], columns=list(columns) if not rows[name] else None, dtype=object)
+              for name, (_, columns) in inputs.TABLES.items()}
+    read_once = checked_portfolio(frames, source="test", digest="test")
+    read_anew = PortfolioTables(**frames, problems=check_tables(frames), source="test", digest="test")
+    assert not read_anew.reads
+    policy = load_policy()
+    first, second = (evaluate(t, policy, rate_by_stage={"pilot": "0.3", "demonstration": "0.2",
+                                                         "promotion": "0.1"}) for t in (read_once, read_anew))
+    pd.testing.assert_frame_equal(first.table, second.table)
+    pd.testing.assert_frame_equal(first.rejections, second.rejections)
+    assert first.provenance == second.provenance
