@@ -218,8 +218,10 @@ def test_bad_claims_name_row_and_field() -> None:
     with pytest.raises(BudgetError, match=r"missing columns \['in_library', 'sector'\]"):
         allocate(table.drop(columns="in_library"),
                  budget_of([{"id": "fund", "level": "municipal", "caps": "1", "eligible": {"sectors": ["a"]}}]))
-    with pytest.raises(BudgetError, match="beyond the engine's exact range"):
-        allocate(claims([("a", 15, 2026, "100000000000000.00", False, None)]), budget)
+    with pytest.raises(BudgetError, match=r"row 0 \('a'\): amount is above the supported maximum of 1"):
+        allocate(claims([("a", 15, 2026, "100000000000000.00", False, None)]), budget)  # one claim: 1e12 at most
+    with pytest.raises(BudgetError, match="beyond the engine's exact range"):  # 100 of them: 1e14 in total
+        allocate(claims([(f"c{k}", 15, 2026, "1000000000000.00", False, None) for k in range(100)]), budget)
     with pytest.raises(ValueError, match="mode 'fair' is not one of"):
         allocate(table, budget, "fair")  # type: ignore[arg-type]
 
@@ -269,8 +271,11 @@ def test_caps_and_flags_are_checked() -> None:
         with pytest.raises(BudgetError, match="a cap must not be negative"):
             budget_of([{"id": "f", "level": "municipal", **bad}])
     table = claims([("a", 15, 2026, "10.00", False, None)])
-    with pytest.raises(BudgetError, match="beyond the engine's exact range"):
-        allocate(table, budget_of([{"id": "f", "level": "municipal", "caps": "1e20"}], tiers=[]))
+    with pytest.raises(BudgetError, match="1E[+]20 is above the supported maximum of 1"):  # a cap: 1e12 at most
+        budget_of([{"id": "f", "level": "municipal", "caps": "1e20"}], tiers=[])
+    with pytest.raises(BudgetError, match="beyond the engine's exact range"):  # 31 x 3 years of 1e12: 9.3e13
+        allocate(table, budget_of([{"id": f"f{k}", "level": "municipal", "caps": "1e12"} for k in range(31)],
+                                  tiers=[]))
     with pytest.raises(BudgetError, match=r"missing columns \['project_id'\]"):
         allocate(table, budget_of([{"id": "f", "level": "municipal", "caps": "1", "per_project_cap": "1"}], tiers=[]))
     # text flags are read as words, not as "any text is true"

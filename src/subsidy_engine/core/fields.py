@@ -14,7 +14,16 @@ from typing import Annotated, Final
 
 from pydantic import BeforeValidator, ConfigDict
 
-from subsidy_engine.core.money import MAX_ANNUAL_RATE, rate_to_units, to_decimal, yuan_to_fen
+from subsidy_engine.core.money import (
+    ABOVE_MAX_AMOUNT,
+    ABOVE_MAX_SCORE,
+    MAX_AMOUNT_YUAN,
+    MAX_ANNUAL_RATE,
+    rate_to_units,
+    scaled_integer,
+    to_decimal,
+    yuan_to_fen,
+)
 from subsidy_engine.errors import MoneyError
 
 
@@ -36,7 +45,18 @@ def _money(value: object) -> Decimal:
         yuan_to_fen(amount, "_")  # refuses fractions of a fen
     except MoneyError as exc:
         raise ValueError(str(exc).removeprefix("_: ")) from None
+    if abs(amount) > MAX_AMOUNT_YUAN:
+        raise ValueError(f"{amount} {ABOVE_MAX_AMOUNT}")
     return amount
+
+
+def _score(value: object) -> Decimal:
+    score = _exact(value)  # a number, not an amount: no 萬/億/元
+    if scaled_integer(score, 2) is None:
+        raise ValueError(f"{score} has more than 2 decimal places")
+    if abs(score) > MAX_AMOUNT_YUAN:
+        raise ValueError(f"{score} {ABOVE_MAX_SCORE}")
+    return score
 
 
 def _rate(value: object) -> Decimal:
@@ -55,6 +75,8 @@ def _rate(value: object) -> Decimal:
 
 
 Money = Annotated[Decimal, BeforeValidator(_money)]
+#: A score in hundredths (a merit score): exact, two decimals at most, bounded as money is, but no unit.
+Score = Annotated[Decimal, BeforeValidator(_score)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
 SpreadBp = Annotated[Decimal, BeforeValidator(_decimal)]
 

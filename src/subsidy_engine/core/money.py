@@ -23,6 +23,8 @@ import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Final
 
+import numpy as np
+
 from subsidy_engine.errors import MoneyError
 
 FEN_PER_YUAN: Final = 100
@@ -35,6 +37,11 @@ ONE_FEN: Final = Decimal("0.01")
 #: leave the range where the kernel's float estimate plus exact integer correction is proven (see
 #: ``kernels.arithmetic``).
 MAX_AMOUNT_YUAN: Final = Decimal("1000000000000")  # 1e12 yuan
+MAX_AMOUNT_FEN: Final = int(MAX_AMOUNT_YUAN) * FEN_PER_YUAN
+#: Why an amount above :data:`MAX_AMOUNT_YUAN` is refused, as every reader and model says it.
+ABOVE_MAX_AMOUNT: Final = f"is above the supported maximum of {MAX_AMOUNT_YUAN} yuan"
+#: The same bound for a number in hundredths that is not money (a merit score).
+ABOVE_MAX_SCORE: Final = f"is above the supported maximum of {MAX_AMOUNT_YUAN}"
 #: The largest annual rate accepted (100%); higher is taken to be a unit error.
 MAX_ANNUAL_RATE: Final = Decimal(1)
 #: A number of a thousand digits or more before the point is refused when read,
@@ -201,6 +208,31 @@ def whole_number(text: str) -> int | None:
     digits = digits.lstrip("0") or "0"
     number = int(digits) if len(digits) <= _WHOLE_DIGITS else 10**_WHOLE_DIGITS
     return -number if sign == "-" else number
+
+
+def whole_value(value: object) -> int | None:
+    """A cell as a whole number, or None when it is not one: an integer (not a bool), a float or ``Decimal``
+    whose value is whole (a Parquet ``decimal(10, 0)``, an integer column with blanks that pandas made
+    floats), or text by :func:`whole_number`. Blank cells are None too; callers tell blank apart first.
+
+    >>> whole_value(60), whole_value(60.0), whole_value(Decimal("6E+1")), whole_value(" ６０ ")
+    (60, 60, 60, 60)
+    >>> whole_value(60.5), whole_value(True), whole_value(Decimal("NaN")), whole_value("60.0")
+    (None, None, None, None)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return int(value) if math.isfinite(value) and float(value).is_integer() else None
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value != value.to_integral_value():
+            return None
+        return int(value) if value.adjusted() <= _WHOLE_DIGITS else 10**_WHOLE_DIGITS * (-1 if value < 0 else 1)
+    if isinstance(value, str):
+        return whole_number(value)
+    return None
 
 
 def _parse_text(value: str, what: str, *, percent: bool, units: bool) -> tuple[Decimal, int]:

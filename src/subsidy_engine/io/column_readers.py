@@ -18,7 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.core.dates import ISO_DATE, parse_date
-from subsidy_engine.core.money import PLAIN_NUMBER, scaled_integer, to_decimal, whole_number
+from subsidy_engine.core.money import (
+    ABOVE_MAX_AMOUNT,
+    ABOVE_MAX_SCORE,
+    MAX_AMOUNT_FEN,
+    PLAIN_NUMBER,
+    scaled_integer,
+    to_decimal,
+    whole_value,
+)
 from subsidy_engine.errors import DateError, MoneyError, PortfolioSchemaError
 
 INT_LIMIT = 2**62  # whole-number fields far beyond any real value are errors, not overflows
@@ -204,9 +212,17 @@ def decimal_units(series: pd.Series, scale: int, name: str, rej: Rejections, *,
     >>> decimal_units(pd.Series(["3.85%"]), 10, "annual_rate", rej)[0]
     array([385000000])
     """
-    n = len(series)
     as_percent = name in RATE_FIELDS if percent is None else percent
     as_amount = scale == 2 and name not in NOT_MONEY if units is None else units
+    values, missing = _decimal_units(series, scale, name, rej, as_percent, as_amount)
+    if scale == 2:  # amounts of money and scores in hundredths, as the models' Money and Score (core.fields)
+        rej.add(~missing & (np.abs(values) > MAX_AMOUNT_FEN), name, ABOVE_MAX_AMOUNT if as_amount else ABOVE_MAX_SCORE)
+    return values, missing
+
+
+def _decimal_units(series: pd.Series, scale: int, name: str, rej: Rejections, as_percent: bool,
+                   as_amount: bool) -> tuple[np.ndarray, np.ndarray]:
+    n = len(series)
     if _is_float_dtype(series):
         raise PortfolioSchemaError(
             f"column {name!r} holds binary floats ({series.dtype}); exact amounts and rates need "
@@ -307,11 +323,8 @@ def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarra
         if is_missing(v) or (isinstance(v, str) and not v.strip()):
             missing[k] = True
             continue
-        if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
-            number = int(v)
-        elif isinstance(v, str) and (read := whole_number(v)) is not None:  # text files ("６０" too)
-            number = read
-        else:
+        number = whole_value(v)  # 60, 60.0, Decimal("60") (a Parquet decimal), "６０" as typed
+        if number is None:
             bad[k] = True
             continue
         if abs(number) >= INT_LIMIT:

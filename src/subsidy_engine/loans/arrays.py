@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.money import MAX_AMOUNT_YUAN, MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, to_decimal
+from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, to_decimal
 from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from subsidy_engine.errors import MoneyError, PortfolioSchemaError
 from subsidy_engine.io.column_readers import (
@@ -222,8 +222,6 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     fen, missing = decimal_units(table["principal"], 2, "principal", rej)
     rej.add(blank_cells(table["principal"]), "principal", "is missing")
     rej.add(~missing & (fen <= 0), "principal", "must be positive (at least 0.01 yuan)")
-    rej.add(fen > int(MAX_AMOUNT_YUAN * 100), "principal",
-            f"is above the supported maximum of {MAX_AMOUNT_YUAN} yuan")
 
     # fixed rate
     if "annual_rate" in table.columns:

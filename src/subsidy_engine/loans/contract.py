@@ -25,7 +25,6 @@ from pydantic import (
 from subsidy_engine.core.dates import as_date
 from subsidy_engine.core.fields import STRICT_MODEL, Money, NumberInput, Rate, SpreadBp
 from subsidy_engine.core.money import (
-    MAX_AMOUNT_YUAN,
     RATE_DECIMALS,
     fen_to_yuan,
     rate_to_units,
@@ -197,9 +196,7 @@ class Loan(BaseModel):
     def _principal_range(cls, principal: Decimal) -> Decimal:
         if principal <= 0:
             raise ValueError(f"{principal} must be positive (at least 0.01 yuan)")
-        if principal > MAX_AMOUNT_YUAN:
-            raise ValueError(f"{principal} is above the supported maximum of {MAX_AMOUNT_YUAN} yuan")
-        return principal
+        return principal  # at most 1e12 yuan: every Money field (core.fields)
 
     @field_validator("term_months")
     @classmethod

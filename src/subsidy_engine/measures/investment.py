@@ -37,7 +37,7 @@ import pandas as pd
 from pydantic import BaseModel, BeforeValidator
 
 from subsidy_engine.core.dates import as_date
-from subsidy_engine.core.fields import STRICT_MODEL, Money
+from subsidy_engine.core.fields import STRICT_MODEL, Money, Score
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import Domain, PlatformType, Stage
 from subsidy_engine.errors import PortfolioSchemaError
@@ -65,7 +65,7 @@ class Project(BaseModel):
     domain: Annotated[Domain, BeforeValidator(Domain.parse)]
     stage: Annotated[Stage, BeforeValidator(Stage.parse)]
     in_library: bool = False
-    merit_score: Money | None = None  # expert review score for merit (擇優) allocation; exact, 0.01 steps
+    merit_score: Score | None = None  # expert review score for merit (擇優) allocation; exact, 0.01 steps
     platform_type: Annotated[PlatformType, BeforeValidator(PlatformType.parse)] = PlatformType.NONE
     free_service_obligation: bool = False
     category: Category = "other"

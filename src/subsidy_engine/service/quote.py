@@ -74,7 +74,7 @@ from pydantic_core import core_schema
 
 from subsidy_engine.core.ids import normalise_id
 from subsidy_engine.core.messages import one_line, validation_messages
-from subsidy_engine.core.money import MAX_AMOUNT_YUAN, ONE_FEN, PLAIN_NUMBER, fen_to_yuan
+from subsidy_engine.core.money import ABOVE_MAX_AMOUNT, MAX_AMOUNT_YUAN, ONE_FEN, PLAIN_NUMBER, fen_to_yuan
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.core.vocabulary import Frequency, Stage
 from subsidy_engine.loans.contract import MAX_TERM_MONTHS, Loan
@@ -114,12 +114,6 @@ def _in_years(day: date, name: str) -> None:
         raise ValueError(f"{name} {day} is outside the quote's years 2000-2100")
 
 
-def _bounded(value: Decimal | None, name: str, unit: str = " yuan") -> Decimal | None:
-    if value is not None and abs(value) > MAX_AMOUNT_YUAN:
-        raise ValueError(f"{name} {value:,} is beyond the quote's bound of 1e12{unit}")
-    return value
-
-
 class QuoteLoan(Loan):
     """A loan of the request: its id and the :class:`~subsidy_engine.Loan` contract."""
 
@@ -142,14 +136,13 @@ class QuoteLoan(Loan):
                     except ArithmeticError:
                         continue  # the Loan model says why
                     if value.is_finite() and abs(value) > MAX_AMOUNT_YUAN:
-                        raise ValueError(f"{text} is beyond the quote's bound of 1e12 yuan")
+                        raise ValueError(f"{text} {ABOVE_MAX_AMOUNT}")
         return plan
 
     @model_validator(mode="after")
     def _within_bounds(self) -> QuoteLoan:
         if self.term_months > MAX_TERM_MONTHS:
             raise ValueError(f"term_months {self.term_months} is beyond the quote's bound of 600 (50 years)")
-        _bounded(self.principal, "principal")
         _in_years(self.start_date, "start_date")
         return self
 
@@ -164,8 +157,6 @@ class QuotePolicy(InsurancePolicy):
     @model_validator(mode="after")
     def _within_bounds(self) -> QuotePolicy:
         _in_years(self.start_date, "start_date")
-        _bounded(self.insured_amount, "insured_amount")
-        _bounded(self.premium, "premium")
         if not 1 <= self.years <= 50:
             raise ValueError(f"years {self.years} must be between 1 and 50")
         return self
@@ -181,7 +172,6 @@ class QuoteEvent(Event):
     @model_validator(mode="after")
     def _within_bounds(self) -> QuoteEvent:
         _in_years(self.date, "date")
-        _bounded(self.amount_raised, "amount_raised")
         return self
 
 
@@ -197,9 +187,6 @@ class QuoteProject(Project):
     @model_validator(mode="after")
     def _within_bounds(self) -> QuoteProject:
         _in_years(self.start_date, "start_date")
-        for name in ("total_investment", "eligible_investment", "expected_returns"):
-            _bounded(getattr(self, name), name)
-        _bounded(self.merit_score, "merit_score", unit="")  # a score, not yuan; an int64 column holds it
         return self
 
 

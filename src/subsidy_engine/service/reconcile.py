@@ -59,7 +59,7 @@ from subsidy_engine.core.money import (
     fen_to_yuan,
     shown,
     to_decimal,
-    whole_number,
+    whole_value,
 )
 from subsidy_engine.core.vocabulary import InterestBasis, Reset
 from subsidy_engine.errors import CoverageError, DateError, MoneyError
@@ -466,28 +466,10 @@ INT64_RANGE = (-(2 ** 63), 2 ** 63 - 1)
 
 
 def _whole(value: Any) -> int | None:
-    """A bank row's period as given (as :func:`_read_row` reads it), or None: blank, or not a whole number."""
-    value = _cell(value)
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        if not value.is_integer():  # NaN and infinities too
-            return None
-        number = int(value)
-    elif isinstance(value, (int, np.integer)):
-        number = int(value)
-    elif isinstance(value, Decimal):  # a typed cell
-        if not value.is_finite() or value != value.to_integral_value() or value.adjusted() > 18:
-            return None
-        number = int(value)
-    elif isinstance(value, str):  # the digit rule of every number typed as text: not "1_000", not "١٠"
-        found = whole_number(value)
-        if found is None:
-            return None
-        number = found
-    else:
-        return None
-    return number if INT64_RANGE[0] <= number <= INT64_RANGE[1] else None
+    """A bank row's period as given (as :func:`_read_row` reads it), or None: blank, or not a whole number
+    (the tables' rule, :func:`~subsidy_engine.core.money.whole_value`) within int64."""
+    number = whole_value(_cell(value))
+    return number if number is not None and INT64_RANGE[0] <= number <= INT64_RANGE[1] else None
 
 
 def _date_or_none(value: Any) -> date | None:

@@ -57,6 +57,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from subsidy_engine.core.messages import validation_messages
+from subsidy_engine.core.money import whole_number
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import CoverageError, RequestRefused
 from subsidy_engine.params.lpr import LprCurve
@@ -105,8 +106,8 @@ async def _read_body(request: Request, max_bytes: int, read_timeout: float, body
     """The request's body, read piece by piece: a 413 as soon as it is (or says it will be) over ``max_bytes``,
     a 408 when a piece takes more than ``read_timeout`` or the whole more than ``body_timeout``."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
-        raise _refused(413, "too_large", f"the request is {int(declared):,} bytes, more than the {max_bytes:,} "
+    if declared is not None and (size_said := whole_number(declared)) is not None and size_said > max_bytes:
+        raise _refused(413, "too_large", f"the request is {size_said:,} bytes, more than the {max_bytes:,} "
                                          "bytes allowed")
     chunks: list[bytes] = []
     size = 0
