@@ -198,8 +198,8 @@ def test_add_years_is_calendar_arithmetic(cases: list[tuple[date, int]]) -> None
     """The window's end: the same day so many years on, 29 February falling back to the 28th."""
     import calendar
 
+    from subsidy_engine.core.dates import epoch_days
     from subsidy_engine.kernels.calendar import add_years
-    from subsidy_engine.params.lpr import epoch_days
 
     def plain(day: date, years: int) -> date:
         year = day.year + years

@@ -21,8 +21,8 @@ from subsidy_engine import (
     interest_subsidy_portfolio,
     load_policy,
 )
+from subsidy_engine.core.dates import EPOCH, epoch_days
 from subsidy_engine.measures.interest_subsidy import subsidy_window
-from subsidy_engine.params.lpr import EPOCH, epoch_days
 from subsidy_engine.reference.calculators import reference_interest_subsidy
 
 from builders import table_of, two_sets, write
@@ -209,14 +209,13 @@ def test_portfolio_takes_each_loans_rule_by_its_drawdown(tmp_path) -> None:
     assert totals["old"] == Decimal("300000.00") and totals["new"] == Decimal("180000.00")
 
 
-def test_kernel_form_codes_follow_the_enum() -> None:
-    from subsidy_engine.core.vocabulary import SubsidyForm
-    from subsidy_engine.kernels.codes import (
-        FORM_POINTS_ON_BALANCE,
-        FORM_POINTS_ON_PRINCIPAL,
-        FORM_RATE_GAP,
-        FORM_SHARE_OF_INTEREST,
-    )
+def test_every_word_the_kernels_see_has_its_code() -> None:
+    """A form, basis or method added to the vocabulary without a kernel constant (and so without a branch
+    in the kernels) fails here: each member has a constant of its name, equal to its code."""
+    from subsidy_engine.core.vocabulary import InterestBasis, Method, SubsidyForm
+    from subsidy_engine.kernels import codes
 
-    assert [f.code for f in SubsidyForm] == [FORM_POINTS_ON_BALANCE, FORM_POINTS_ON_PRINCIPAL,
-                                             FORM_SHARE_OF_INTEREST, FORM_RATE_GAP]
+    for prefix, vocabulary in (("FORM", SubsidyForm), ("BASIS", InterestBasis), ("METHOD", Method)):
+        for member in vocabulary:
+            name = f"{prefix}_{member.name}".replace("THIRTY_360", "30_360")
+            assert getattr(codes, name) == member.code, name

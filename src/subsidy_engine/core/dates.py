@@ -16,7 +16,7 @@ Dates typed as text
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Final
 
 from pydantic import BeforeValidator
@@ -94,3 +94,21 @@ def as_date(value: object) -> date:
 
 #: The date type of validated models: ``IsoDate`` fields take what :func:`as_date` takes.
 IsoDate = Annotated[date, BeforeValidator(as_date)]
+
+
+#: Day 0 of the kernels' day numbers (and numpy's ``datetime64[D]``).
+EPOCH = date(1970, 1, 1)
+
+
+def epoch_days(day: date) -> int:
+    """Days since 1970-01-01 (the kernels' and numpy's day count).
+
+    >>> epoch_days(date(2024, 1, 15)), day_date(19737)
+    (19737, datetime.date(2024, 1, 15))
+    """
+    return (day - EPOCH).days
+
+
+def day_date(day: int) -> date:
+    """The date of a day number (days since 1970-01-01): the inverse of :func:`epoch_days`."""
+    return EPOCH + timedelta(days=int(day))

@@ -2,7 +2,7 @@
 
 Nothing here knows about budgets or tables: :mod:`subsidy_engine.budgeting.allocation`
 prepares flat arrays and reads the records back. The rules, in the words of
-the plain reference (:func:`subsidy_engine.reference.calculators.reference_allocate`):
+the plain reference (:func:`subsidy_engine.reference.allocation.reference_allocate`):
 
 * An **item** is one request of one level (the municipal or the district part
   of a loan's 貼息, say) over its years; its **rows** are its years. It is

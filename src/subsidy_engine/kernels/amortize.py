@@ -16,10 +16,8 @@ import numpy as np
 
 from subsidy_engine.core.money import RATE_SCALE
 from subsidy_engine.kernels.arithmetic import mul_div_half_up, mul_div_half_up_f
-from subsidy_engine.kernels.calendar import days_30_360, days_from_civil, days_in_month
+from subsidy_engine.kernels.calendar import days_from_civil, days_in_month, period_numerator_civil, year_denominator
 from subsidy_engine.kernels.codes import (
-    BASIS_30_360,
-    BASIS_ACT_365,
     BASIS_MONTHLY,
     METHOD_CUSTOM,
     METHOD_EQUAL_PRINCIPAL,
@@ -71,14 +69,9 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
     start_mi = start_y[j] * 12 + start_m[j] - 1
     first_due_year = (start_mi + mpp) // 12
 
-    # Interest of a period: round(balance * rate * num / den), num being 1
-    # (monthly basis) or the period's days; den is fixed per loan.
-    if bas == BASIS_MONTHLY:
-        den = RATE_SCALE * ppy
-    elif bas == BASIS_ACT_365:
-        den = RATE_SCALE * 365
-    else:
-        den = RATE_SCALE * 360
+    # Interest of a period: round(balance * rate * num / den), num/den the period's share of a year on the
+    # loan's basis (kernels.calendar); den is fixed per loan.
+    den = RATE_SCALE * year_denominator(bas, ppy)
     nominal_den = RATE_SCALE * ppy
 
     seg = seg_ptr[j]
@@ -136,10 +129,7 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
         else:
             d = min(dd, days_in_month(y, m))
             end_ord = month_first + d - 1
-            if bas == BASIS_30_360:
-                days = days_30_360(prev_y, prev_m, prev_d, y, m, d)
-            else:
-                days = end_ord - prev_ord
+            days = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, y, m, d)
             interest = mul_div_half_up_f(balance, rate * days, den, rate_f * days)
             prev_d = d
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from subsidy_engine.kernels.codes import BASIS_30_360, BASIS_ACT_365, BASIS_MONTHLY
 from subsidy_engine.kernels.threads import by_size, jit
 
 
@@ -55,6 +56,42 @@ def days_30_360(y1: int, m1: int, d1: int, y2: int, m2: int, d2: int) -> int:
 
 
 @jit
+def year_denominator(basis: int, periods_per_year: int) -> int:
+    """The denominator of a period's share of a year on an interest ``basis`` (docs/conventions.md
+    "Interest basis"): the periods in a year on the monthly basis, 365 on act/365, 360 on act/360 and 30/360.
+    The amortization's interest and every 貼息 accrual divide by it."""
+    if basis == BASIS_MONTHLY:
+        return periods_per_year
+    if basis == BASIS_ACT_365:
+        return 365
+    return 360
+
+
+@jit
+def period_numerator_civil(basis: int, start_day: int, end_day: int, y1: int, m1: int, d1: int, y2: int,
+                           m2: int, d2: int) -> int:
+    """The numerator of a period's share of a year on an interest ``basis``, from day number ``start_day``
+    (the date y1-m1-d1) to ``end_day`` (y2-m2-d2): 1 on the monthly basis, the 30/360 days on 30/360, else
+    the actual days (算頭不算尾). For a kernel that walks the civil dates already (the amortization)."""
+    if basis == BASIS_MONTHLY:
+        return 1
+    if basis == BASIS_30_360:
+        return days_30_360(y1, m1, d1, y2, m2, d2)
+    return end_day - start_day
+
+
+@jit
+def period_numerator(basis: int, start_day: int, end_day: int) -> int:
+    """:func:`period_numerator_civil` from day numbers alone (the civil dates found only when 30/360 reads
+    them)."""
+    if basis == BASIS_30_360:
+        y1, m1, d1 = civil_from_days(start_day)
+        y2, m2, d2 = civil_from_days(end_day)
+        return period_numerator_civil(basis, start_day, end_day, y1, m1, d1, y2, m2, d2)
+    return period_numerator_civil(basis, start_day, end_day, 0, 0, 0, 0, 0, 0)
+
+
+@jit
 def civil_from_days(day: int):
     """(year, month, day) of a day since 1970-01-01 (H. Hinnant's civil_from_days)."""
     z = day + 719468
@@ -87,6 +124,13 @@ def add_years_kernel(epoch_day, years, out):
 calendar_year = by_size(_calendar_year_threads, "days")
 
 
+def years_of(days: np.ndarray) -> np.ndarray:
+    """The calendar year of each day number, as a new int64 array (:func:`calendar_year` into it)."""
+    out = np.empty(days.shape[0], np.int64)
+    calendar_year(np.ascontiguousarray(days, np.int64), out)
+    return out
+
+
 @jit
 def _days_from_civil_each(y, m, d, out):
     for i in range(y.shape[0]):
@@ -111,7 +155,7 @@ def add_years(epoch_day: np.ndarray, years: np.ndarray) -> np.ndarray:
     """The same day ``years`` later, clamped to the month's end, on days since 1970-01-01.
 
     >>> from datetime import date, timedelta
-    >>> from subsidy_engine.params.lpr import EPOCH, epoch_days
+    >>> from subsidy_engine.core.dates import EPOCH, epoch_days
     >>> later = add_years(np.array([epoch_days(date(2024, 2, 29)), epoch_days(date(2026, 3, 15))]), np.array([1, 2]))
     >>> [EPOCH + timedelta(days=int(day)) for day in later]
     [datetime.date(2025, 2, 28), datetime.date(2028, 3, 15)]

@@ -4,15 +4,17 @@ The enums of :mod:`subsidy_engine.core.vocabulary` are mapped to these codes
 once, where loan and rule arrays are built; a kernel compares integers.
 """
 
-METHOD_EQUAL_INSTALLMENT = 0
-METHOD_EQUAL_PRINCIPAL = 1
-METHOD_INTEREST_ONLY = 2
-METHOD_CUSTOM = 3
+from subsidy_engine.core.vocabulary import InterestBasis, Method, SubsidyForm
 
-BASIS_MONTHLY = 0
-BASIS_ACT_360 = 1
-BASIS_ACT_365 = 2
-BASIS_30_360 = 3
+METHOD_EQUAL_INSTALLMENT = Method.EQUAL_INSTALLMENT.code
+METHOD_EQUAL_PRINCIPAL = Method.EQUAL_PRINCIPAL.code
+METHOD_INTEREST_ONLY = Method.INTEREST_ONLY.code
+METHOD_CUSTOM = Method.CUSTOM.code
+
+BASIS_MONTHLY = InterestBasis.MONTHLY.code
+BASIS_ACT_360 = InterestBasis.ACT_360.code
+BASIS_ACT_365 = InterestBasis.ACT_365.code
+BASIS_30_360 = InterestBasis.THIRTY_360.code
 
 
 SEGMENT_OK = 0
@@ -21,7 +23,7 @@ SEGMENT_BEYOND_COVERAGE = 2
 SEGMENT_NEGATIVE_RATE = 3
 
 
-FORM_POINTS_ON_BALANCE = 0
-FORM_POINTS_ON_PRINCIPAL = 1
-FORM_SHARE_OF_INTEREST = 2
-FORM_RATE_GAP = 3
+FORM_POINTS_ON_BALANCE = SubsidyForm.POINTS_ON_BALANCE.code
+FORM_POINTS_ON_PRINCIPAL = SubsidyForm.POINTS_ON_PRINCIPAL.code
+FORM_SHARE_OF_INTEREST = SubsidyForm.SHARE_OF_INTEREST.code
+FORM_RATE_GAP = SubsidyForm.RATE_GAP.code

@@ -6,34 +6,13 @@ import numba as nb
 
 from subsidy_engine.core.money import RATE_SCALE
 from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
-from subsidy_engine.kernels.calendar import civil_from_days, days_30_360
+from subsidy_engine.kernels.calendar import civil_from_days, period_numerator, year_denominator
 from subsidy_engine.kernels.codes import (
-    BASIS_30_360,
-    BASIS_ACT_365,
-    BASIS_MONTHLY,
     FORM_POINTS_ON_BALANCE,
     FORM_RATE_GAP,
     FORM_SHARE_OF_INTEREST,
 )
 from subsidy_engine.kernels.threads import by_size
-
-
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def subsidy_accrual(base_fen, factor_units, num, den, inside_days, period_days, out):
-    """``out[p] = round(base * factor * num * inside / (1e10 * den * days))``, exactly.
-
-    One formula for every subsidy form (:mod:`subsidy_engine.measures.interest_subsidy`):
-    a base (balance, principal or the interest itself), a rate factor in 1e-10
-    units, the period's share of a year ``num/den`` on the loan's basis, and
-    the share of the period's days inside the subsidy window.
-    """
-    for p in range(base_fen.shape[0]):
-        if inside_days[p] <= 0 or factor_units[p] <= 0 or base_fen[p] <= 0:
-            out[p] = 0
-        else:
-            out[p] = mul_div_half_up(base_fen[p], factor_units[p] * num[p] * inside_days[p],
-                                     RATE_SCALE * den[p] * period_days[p])
-
 
 MICRO = 10**6  # shares and premium-rate caps of measure 7 are exact to 1e-6
 
@@ -87,15 +66,9 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             if inside > 0:
                 if form[j] == FORM_SHARE_OF_INTEREST:
                     base, factor, num, den = interest[r], share[j], 1, 1
-                else:
-                    if loan_basis[j] == BASIS_MONTHLY:
-                        num, den = 1, ppy
-                    elif loan_basis[j] == BASIS_30_360:
-                        y1, m1, d1 = civil_from_days(prev)
-                        y2, m2, d2 = civil_from_days(end)
-                        num, den = days_30_360(y1, m1, d1, y2, m2, d2), 360
-                    else:
-                        num, den = days, 365 if loan_basis[j] == BASIS_ACT_365 else 360
+                else:  # the period's share of a year on the loan's basis, as its interest accrues
+                    num = period_numerator(loan_basis[j], prev, end)
+                    den = year_denominator(loan_basis[j], ppy)
                     if form[j] == FORM_RATE_GAP:
                         base, factor = balance, max(benchmark[j] - rate, 0)
                     else:

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series, rate_series
+from subsidy_engine.core.dates import EPOCH
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
 from subsidy_engine.io.column_readers import Read, empty_rejections, problems_message
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_frame
-from subsidy_engine.params.lpr import EPOCH, LprCurve, default_lpr
+from subsidy_engine.params.lpr import LprCurve, default_lpr
 
 Output = Literal["both", "schedule", "yearly"]
 DEFAULT_CHUNK = 262_144
@@ -44,7 +45,8 @@ class PortfolioResult:
     provenance : Provenance
         Engine version and the hash of the rate data and scenario used.
     exact_fallbacks : int
-        Loans whose annuity payment was settled by the exact reference path.
+        Loans whose annuity payment was settled exactly in integers
+        (:func:`subsidy_engine.loans.amortization.annuity_payment_fen`).
     fen : dict of ndarray
         The kernel's int64 fen arrays (``interest``, ``principal``, ...), for
         callers that stay in fen; the public frames are built from them.

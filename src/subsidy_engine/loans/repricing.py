@@ -7,7 +7,7 @@ on or after the reset date (see :mod:`subsidy_engine.reference.calculators`). Se
 are passed to the amortization kernel as CSR arrays; consecutive resets that leave the rate unchanged are merged, so an
 equal-installment loan recomputes its payment only when its rate changes.
 The per-loan walk over reset dates is a numba kernel
-(:func:`subsidy_engine.floating_segments`): constant memory per loan.
+(:func:`subsidy_engine.kernels.segments.floating_segments`): constant memory per loan.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.kernels.codes import SEGMENT_BEFORE_FIRST_FIXING, SEGMENT_BEYOND_COVERAGE, SEGMENT_NEGATIVE_RATE
 from subsidy_engine.kernels.segments import floating_segments
 from subsidy_engine.loans.arrays import LoanArrays
-from subsidy_engine.params.lpr import LprCurve, epoch_days
+from subsidy_engine.params.lpr import LprCurve
 
 
 @dataclass

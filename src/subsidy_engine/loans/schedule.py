@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series, rate_series
+from subsidy_engine.core.dates import EPOCH
 from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan, rate_to_units
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import Method
@@ -24,7 +25,7 @@ from subsidy_engine.errors import CoverageError
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_loans
 from subsidy_engine.loans.contract import Loan
-from subsidy_engine.params.lpr import EPOCH, LprCurve, default_lpr
+from subsidy_engine.params.lpr import LprCurve, default_lpr
 
 SCHEDULE_COLUMNS = ("period", "start_date", "end_date", "days", "annual_rate", "opening_balance",
                     "interest", "principal", "payment", "closing_balance")

@@ -27,16 +27,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, BeforeValidator
 
-from subsidy_engine.core.dates import as_date
+from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import STAGES, VENUES, ListingStage, Venue
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.caps import pay_under_group_caps
-from subsidy_engine.kernels.subsidy import subsidy_accrual
+from subsidy_engine.kernels.calendar import years_of
+from subsidy_engine.kernels.caps import pay_under_group_caps, share_of_amounts
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult, read_items
-from subsidy_engine.params.lpr import epoch_days
 from subsidy_engine.params.policy import ParameterSet, Policy, rules_in_force
 from subsidy_engine.params.rules import GrantRules
 
@@ -173,9 +172,8 @@ def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections
     reason[share_mode & arrays["no_raised"]] = "share_of_raised mode needs amount_raised"
     computable = share_mode & ~arrays["no_raised"]
     share = in_force.per_item(lambda r: rate_to_units(r.reits.share_of_raised))
-    ones = np.ones(n, np.int64)
     accrued = np.empty(n, np.int64)
-    subsidy_accrual(arrays["raised"], np.where(computable, share, 0), ones, ones, ones, ones, accrued)
+    share_of_amounts(arrays["raised"], np.where(computable, share, 0), True, accrued)  # the grant rounding
     cap = in_force.per_item(lambda r: yuan_to_fen(r.reits.share_cap))
     gross[computable] = np.minimum(accrued, cap)[computable]  # grant rounding, then the cap
 
@@ -221,7 +219,7 @@ def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections
         "measure": np.where(reits, 13, 14).astype(np.int32),
         "instrument": np.where(reits, "reits_grant", "listing_grant"),
         "date": days,
-        "year": (days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970).astype(np.int32),
+        "year": years_of(days).astype(np.int32),
         "gross": gross, "amount": paid, "cut_by_lifetime_cap": gross - paid,
         "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
     }, money=("gross", "amount", "cut_by_lifetime_cap"), dates=("date",), paid=granted, id_column="event_id",

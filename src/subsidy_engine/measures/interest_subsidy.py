@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series
+from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import RATE_SCALE, fen_to_yuan, rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
@@ -63,7 +64,7 @@ from subsidy_engine.kernels.subsidy import portfolio_subsidy
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
-from subsidy_engine.params.lpr import LprCurve, epoch_days
+from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, RulesInForce, rules_in_force
 from subsidy_engine.params.rules import InterestSubsidyRule
 
@@ -324,9 +325,10 @@ def subsidy_window(loan_start_day: np.ndarray, rules: InterestSubsidyRule | Poli
     force on it; ``end`` is the largest int64 when the window is open.
 
     >>> from datetime import date
+    >>> from subsidy_engine.core.dates import day_date
     >>> rule = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
     >>> start, end = subsidy_window(np.array([epoch_days(date(2024, 2, 29))]), rule)
-    >>> date.fromordinal(date(1970, 1, 1).toordinal() + int(end[0]))
+    >>> day_date(end[0])
     datetime.date(2026, 2, 28)
     """
     loan_start = np.asarray(loan_start_day, np.int64)

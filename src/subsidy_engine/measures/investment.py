@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, BeforeValidator
 
-from subsidy_engine.core.dates import as_date
+from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money, Score
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import Domain, PlatformType, Stage
@@ -44,7 +44,6 @@ from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.caps import share_of_amounts
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult, read_items
-from subsidy_engine.params.lpr import epoch_days
 from subsidy_engine.params.policy import Policy, rules_in_force
 from subsidy_engine.params.rules import InvestmentSubsidyRule
 

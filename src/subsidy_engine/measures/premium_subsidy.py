@@ -31,17 +31,16 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, BeforeValidator, field_validator
 
-from subsidy_engine.core.dates import as_date
+from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money
 from subsidy_engine.core.money import scaled_integer, yuan_to_fen
 from subsidy_engine.core.vocabulary import ProductField
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.calendar import add_years
+from subsidy_engine.kernels.calendar import add_years, years_of
 from subsidy_engine.kernels.caps import pay_under_group_caps
 from subsidy_engine.kernels.subsidy import premium_subsidy_gross
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult, read_items, take
-from subsidy_engine.params.lpr import epoch_days
 from subsidy_engine.params.policy import ParameterSet, Policy, rules_in_force
 from subsidy_engine.params.rules import PremiumSubsidyRule, ProductFieldName
 
@@ -190,7 +189,7 @@ def premium_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejectio
     policy_year = np.arange(row_policy.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
     # policy-year k starts k years on, on the start day clamped to the month's end
     year_start = add_years(arrays["start_day"][row_policy], policy_year)
-    calendar_year = year_start.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    calendar_year = years_of(year_start)
 
     share = in_force.per_item(lambda r: scaled_integer(r.share, 6))[row_policy]
     has_cap = in_force.per_item(lambda r: r.premium_rate_cap is not None, np.bool_)[row_policy]

@@ -33,18 +33,12 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from subsidy_engine.core.dates import as_date, parse_date
+from subsidy_engine.core.dates import as_date, epoch_days, parse_date
 from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, rate_to_units, scaled_integer, shown, to_decimal
 from subsidy_engine.core.vocabulary import Tenor
 from subsidy_engine.errors import CoverageError, MoneyError
 
 STATUSES = ("official", "official-analog", "inferred", "projected")
-EPOCH = date(1970, 1, 1)
-
-
-def epoch_days(day: date) -> int:
-    """Days since 1970-01-01 (the kernels' and numpy's day count)."""
-    return (day - EPOCH).days
 
 
 def lpr_fraction(value: object, what: str) -> Decimal:

@@ -34,14 +34,14 @@ from typing import Annotated, Any, Callable, Generic, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ValidationError, model_validator
 
-from subsidy_engine.core.dates import IsoDate
+from subsidy_engine.core.dates import IsoDate, day_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money, Rate
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.vocabulary import VENUES, ListingStage, SubsidyForm
 from subsidy_engine.errors import CoverageError, PolicyError
 from subsidy_engine.io.files import read_yaml
-from subsidy_engine.params.lpr import epoch_days, schedules_dir
+from subsidy_engine.params.lpr import schedules_dir
 from subsidy_engine.params.rules import (
     GrantRules,
     InterestSubsidyRule,
@@ -327,7 +327,7 @@ class Policy:
         if last is not None:
             outside |= days > epoch_days(last)
         if outside.any():
-            bad = date(1970, 1, 1) + timedelta(days=int(days[np.argmax(outside)]))
+            bad = day_date(days[np.argmax(outside)])
             raise CoverageError(f"{self.origin}: no parameters in force on {bad}: {self.coverage_text()}")
         return np.searchsorted(self._starts, days, side="right") - 1
 

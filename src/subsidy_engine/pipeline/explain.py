@@ -13,13 +13,14 @@ projected reset on), and a parameter set the file gives no end (no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from subsidy_engine.core.dates import day_date
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import STAGES, VENUES, SubsidyForm
 from subsidy_engine.measures.claims import ClaimRows
@@ -138,9 +139,9 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
     d = _detail(facts, "interest_subsidy", "loan_id", row.item_id, row.year)
     parameters = facts.policy.sets[int(d["set_index"])]
     rule = parameters.interest_subsidy_rule()
-    start = date(1970, 1, 1) + timedelta(days=int(d["loan_start_day"]))
+    start = day_date(d["loan_start_day"])
     window = subsidy_window(np.array([d["loan_start_day"]]), rule)
-    window_start, window_end = (None if day == np.iinfo(np.int64).max else date(1970, 1, 1) + timedelta(days=int(day))
+    window_start, window_end = (None if day == np.iinfo(np.int64).max else day_date(day)
                                 for day in (window[0][0], window[1][0]))
     loan = facts.item("loans", "loan_id", row.item_id)
     rate = loan.get("annual_rate")
@@ -173,7 +174,7 @@ def _premium_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str]
     return [
         f"  Rule: {refs.clause(7)}",
         f"  Policy {row.item_id} ({insurance['product_field']}), policy-year {d['policy_year']} from "
-        f"{date(1970, 1, 1) + timedelta(days=int(d['start_date']))}: premium {_yuan(d['premium'])}, "
+        f"{day_date(d['start_date'])}: premium {_yuan(d['premium'])}, "
         f"insured {_yuan(insurance['insured_amount'])}.",
         "  Formula: share x min(premium, premium rate cap x insured amount), rounded half-up to the fen; "
         "then the enterprise's annual cap, earlier policy-years first.",

@@ -6,7 +6,7 @@ than computing it, so this module hands the models' values to the batch
 engine's own pieces instead:
 
 * the amortization kernel (:func:`subsidy_engine.loans.amortization.run`, via
-  :func:`subsidy_engine.io.column_readers.arrays_from_loans`, as :func:`subsidy_engine.amortize` does);
+  :func:`subsidy_engine.loans.arrays.arrays_from_loans`, as :func:`subsidy_engine.amortize` does);
 * the 貼息 kernel per loan and year (:func:`subsidy_engine.measures.interest_subsidy.subsidy_by_loan_year`,
   which the table path :func:`subsidy_engine.measures.interest_subsidy.interest_subsidy_rows` runs too);
 * the premium subsidy and the grants from their arrays (:func:`~subsidy_engine.measures.premium_subsidy.premium_rows`,
@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from subsidy_engine.core.dates import EPOCH
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_loans
@@ -58,7 +59,7 @@ from subsidy_engine.measures.grants import Event, event_arrays, grant_rows
 from subsidy_engine.measures.interest_subsidy import subsidy_by_loan_year
 from subsidy_engine.measures.investment import Project, project_arrays
 from subsidy_engine.measures.premium_subsidy import InsurancePolicy, insurance_arrays, premium_rows
-from subsidy_engine.params.lpr import EPOCH, LprCurve
+from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import INSTRUMENTS, Policy
 from subsidy_engine.pipeline.explain import Facts
 from subsidy_engine.pipeline.steps import (

@@ -27,19 +27,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.core.columns import money_series
+from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import VENUES, Stage
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.calendar import calendar_year
+from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.kernels.caps import pay_under_shared_caps, share_of_amounts
 from subsidy_engine.measures.claims import ClaimRows, read_items
 from subsidy_engine.measures.grants import event_grant_rows
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
 from subsidy_engine.measures.investment import PROJECT_COLUMNS, investment_subsidy_rows, read_projects
 from subsidy_engine.measures.premium_subsidy import premium_subsidy_rows
-from subsidy_engine.params.lpr import LprCurve, epoch_days
+from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import INSTRUMENTS, Policy
 from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables
 
@@ -54,12 +55,6 @@ CLAIM_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "instrume
 #: The project attributes funding rules read (:attr:`Claims.attributes`).
 ATTRIBUTE_COLUMNS = ("sector", "district", "industry_or_software", "in_library", "merit_score")
 NO_CAP = -1
-
-
-def year_of(days: np.ndarray) -> np.ndarray:
-    out = np.empty(days.shape[0], np.int64)
-    calendar_year(np.ascontiguousarray(days, np.int64), out)
-    return out
 
 
 def requested_years(years: int | Iterable[int] | None) -> tuple[int, ...] | None:
@@ -300,7 +295,7 @@ def add_investment(ctx: Context, rows: Rows, details: dict[str, ClaimRows],
         rows.add("investment_subsidy", investment, keep, project=np.arange(n_projects),
                  enterprise=ctx.project_enterprise, item=projects["project_id"], day=project_arrays["day"],
                  gross=np.asarray(investment.columns["gross"]), measure=np.asarray(investment.columns["measure"]),
-                 parameter="investment_subsidy.rate_by_stage." + stage, year=year_of(project_arrays["day"]))
+                 parameter="investment_subsidy.rate_by_stage." + stage, year=years_of(project_arrays["day"]))
     elif n_projects:
         ctx.notes.append("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
                          "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")

@@ -83,7 +83,7 @@ from subsidy_engine.measures.claims import models_to_frame
 from subsidy_engine.measures.grants import Event
 from subsidy_engine.measures.investment import Project
 from subsidy_engine.measures.premium_subsidy import InsurancePolicy
-from subsidy_engine.params.lpr import EPOCH, LprCurve, default_lpr
+from subsidy_engine.params.lpr import LprCurve, default_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import stage_rate
 from subsidy_engine.pipeline.evaluate import evaluate
@@ -444,8 +444,6 @@ def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, year
                     for r in claims.rejections.itertuples()])
 
 
-# the kernels count days from rates.EPOCH; numpy's datetime64 from 1970-01-01
-_TO_NUMPY_DAYS = (EPOCH - date(1970, 1, 1)).days
 
 
 def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, Any]:
@@ -470,7 +468,7 @@ def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, An
     # recurrence), and the interest is the payment less the principal (payment_fen is their sum).
     opening = list(accumulate(principal[:-1], operator.sub, initial=fen_to_yuan(int(schedule.opening_fen[0]))))
     columns = QuoteScheduleColumns.model_construct(
-        end_date=(schedule.end_day + _TO_NUMPY_DAYS).astype("datetime64[D]").tolist(),  # dates, made in C
+        end_date=schedule.end_day.astype("datetime64[D]").tolist(),  # dates, made in C (both count from 1970-01-01)
         annual_rate=list(map(rates.__getitem__, schedule.rate_units.tolist())),
         opening_balance=opening, interest=list(map(operator.sub, payment, principal)), principal=principal,
         payment=payment)

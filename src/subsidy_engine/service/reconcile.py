@@ -51,7 +51,7 @@ import pandas as pd
 import pyarrow as pa
 
 from subsidy_engine.core.columns import MONEY_TYPE
-from subsidy_engine.core.dates import parse_date
+from subsidy_engine.core.dates import EPOCH, epoch_days, parse_date
 from subsidy_engine.core.money import (
     MAX_AMOUNT_YUAN,
     ONE_FEN,
@@ -65,14 +65,14 @@ from subsidy_engine.core.vocabulary import InterestBasis, Reset
 from subsidy_engine.errors import CoverageError, DateError, MoneyError
 from subsidy_engine.io.cells import DEFAULT_LIMITS, Limits, read_table_file
 from subsidy_engine.io.column_readers import is_missing
-from subsidy_engine.loans.arrays import arrays_from_frame, loans_from_arrays
+from subsidy_engine.loans.arrays import loans_from_arrays
 from subsidy_engine.loans.contract import FloatingRate, Loan
 from subsidy_engine.loans.schedule import amortize
 from subsidy_engine.measures.interest_subsidy import SubsidySchedule, interest_subsidy
-from subsidy_engine.params.lpr import EPOCH, LprCurve, epoch_days, load_lpr
+from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import InterestSubsidyRule
-from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
+from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio, read_table
 from subsidy_engine.pipeline.steps import as_problems, build_context
 
 STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
@@ -294,8 +294,8 @@ def _cell(value: Any) -> Any:
 def loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, LoanCase | str]:
     """Each loan that evaluate evaluates, as a case; each loan it rejects, with evaluate's reason."""
     ctx = build_context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
-    # the loans as evaluate reads them (the table reader), then as the models the variants change
-    arrays, good, rejections = arrays_from_frame(ctx.loans, ignore_columns=["project_id"])
+    # the loans as evaluate reads them (read once, by the table reader), then as the models the variants change
+    arrays, good, rejections = ctx.reads["loans"] if len(ctx.loans) else read_table("loans", ctx.loans)
     ctx.problems.append(as_problems(ctx.tables, rejections, "loans", "loan_id", ctx.kept_rows["loans"]))
     out: dict[str, LoanCase | str] = {}
     reports = [p for p in ctx.problems if not p.empty and "table" in p]

@@ -43,13 +43,14 @@ import pyarrow.compute as pc
 
 from subsidy_engine.budgeting.allocation import Mode
 from subsidy_engine.budgeting.plan import build_plan, claims_for, run_plan
+from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.money import fen_to_yuan, quantize_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows, subsidy_window
 from subsidy_engine.params.budget import Budget
-from subsidy_engine.params.lpr import Fixing, LprCurve, epoch_days
+from subsidy_engine.params.lpr import Fixing, LprCurve
 from subsidy_engine.params.policy import Policy
 from subsidy_engine.pipeline.inputs import PortfolioTables
 from subsidy_engine.pipeline.steps import (
@@ -280,7 +281,7 @@ def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Poli
     Parameters
     ----------
     tables, years, policy, budget, rate_by_stage, mode
-        As for :func:`subsidy_engine.simulate.simulate` (the scenario's, when one is run).
+        As for :func:`subsidy_engine.simulation.simulate.simulate` (the scenario's, when one is run).
     history : LprCurve
         The published LPR data (no projection): the paths start after it.
     changes : list of (date, 1Y bp, 5Y bp)

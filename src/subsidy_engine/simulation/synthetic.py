@@ -38,8 +38,8 @@ import pandas as pd
 import pyarrow as pa
 
 from subsidy_engine.core.columns import date_series, money_series
+from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.provenance import engine_version
-from subsidy_engine.params.lpr import epoch_days
 from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
 
 DISTRICTS = ("haidian", "chaoyang", "beijing_eda", "dongcheng", "xicheng", "fengtai", "shijingshan",
