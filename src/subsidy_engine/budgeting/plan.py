@@ -26,6 +26,7 @@ from subsidy_engine.core.money import RATE_SCALE, rate_to_units, yuan_to_fen
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.allocate import allocate_kernel, split_by_share
+from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.measures.investment import flag_column
 from subsidy_engine.params.budget import Budget, Eligibility, FundingSource
 from subsidy_engine.pipeline.evaluate import Claims
@@ -276,13 +277,13 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str) -> Plan:
     year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
 
     # the exact range, checked on Python integers before any int64 array holds them
-    cap_fen = [[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources]
-    group_fen = [[yuan_to_fen(getattr(s, name)) if getattr(s, name) is not None else -1 for s in sources]
+    year_caps_fen = [[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources]
+    group_fen = [[cap_fen(getattr(s, name)) for s in sources]
                  for name in ("per_project_cap", "per_enterprise_cap")]
-    if (sum(map(sum, cap_fen)) > MAX_TOTAL_FEN or max(max(row) for row in group_fen) > MAX_TOTAL_FEN
+    if (sum(map(sum, year_caps_fen)) > MAX_TOTAL_FEN or max(max(row) for row in group_fen) > MAX_TOTAL_FEN
             or int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN):
         raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
-    cap = np.array(cap_fen, np.int64).reshape(len(sources), len(years))
+    cap = np.array(year_caps_fen, np.int64).reshape(len(sources), len(years))
     group_cap = np.array(group_fen, np.int64)
     row_group = np.zeros((claim_of.shape[0], 2), np.int64)  # (project, enterprise): where a source caps them
     for g, name in enumerate(("project_id", "enterprise_id")):

@@ -155,9 +155,9 @@ def add_years(epoch_day: np.ndarray, years: np.ndarray) -> np.ndarray:
     """The same day ``years`` later, clamped to the month's end, on days since 1970-01-01.
 
     >>> from datetime import date, timedelta
-    >>> from subsidy_engine.core.dates import EPOCH, epoch_days
+    >>> from subsidy_engine.core.dates import day_date, epoch_days
     >>> later = add_years(np.array([epoch_days(date(2024, 2, 29)), epoch_days(date(2026, 3, 15))]), np.array([1, 2]))
-    >>> [EPOCH + timedelta(days=int(day)) for day in later]
+    >>> [day_date(day) for day in later]
     [datetime.date(2025, 2, 28), datetime.date(2028, 3, 15)]
     """
     days, count = np.broadcast_arrays(np.asarray(epoch_day, dtype=np.int64), np.asarray(years, dtype=np.int64))

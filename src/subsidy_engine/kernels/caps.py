@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numba as nb
 import numpy as np
 
-from subsidy_engine.core.money import RATE_SCALE
+from subsidy_engine.core.money import RATE_SCALE, yuan_to_fen
 from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
+
+#: A cap of none, as the kernels read caps in fen: any cap below 0 does not bind.
+NO_CAP = -1
+
+
+def cap_fen(cap: Decimal | None) -> int:
+    """A cap in yuan as the kernels read it: fen, or :data:`NO_CAP` for none."""
+    return NO_CAP if cap is None else yuan_to_fen(cap)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")

@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, to_decimal
+from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, to_decimal, units_to_rate
 from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from subsidy_engine.errors import MoneyError, PortfolioSchemaError
 from subsidy_engine.io.column_readers import (
@@ -162,7 +162,7 @@ def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
         plan = arrays.plans.get(k)
         out.append(Loan(
             principal=fen_to_yuan(int(arrays.principal_fen[k])),
-            annual_rate=None if floating else Decimal(int(arrays.fixed_units[k])).scaleb(-RATE_DECIMALS).normalize(),
+            annual_rate=None if floating else units_to_rate(arrays.fixed_units[k]).normalize(),
             floating=floating, term_months=int(arrays.periods[k]) * months,
             frequency=Frequency.MONTHLY if months == 1 else Frequency.QUARTERLY,
             method=Method.of_code(arrays.method[k]), grace_months=int(arrays.grace[k]) * months,

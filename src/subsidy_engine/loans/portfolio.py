@@ -9,7 +9,6 @@ yearly totals never materialises the long per-period table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cached_property
 from typing import Iterable, Literal
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series, rate_series
-from subsidy_engine.core.dates import EPOCH
+from subsidy_engine.core.dates import day_date
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
 from subsidy_engine.io.column_readers import Read, empty_rejections, problems_message
@@ -244,7 +243,7 @@ def amortize_portfolio(
     is_projected = projected >= 0
     projections = pd.DataFrame({
         "loan_id": loan_ids[is_projected].reset_index(drop=True),
-        "projected_from": [EPOCH + timedelta(days=int(d)) for d in projected[is_projected]],
+        "projected_from": [day_date(d) for d in projected[is_projected]],
     })
     digest = curve.digest if curve is not None else "fixed-rate"
     return PortfolioResult(

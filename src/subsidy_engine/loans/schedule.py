@@ -8,7 +8,7 @@ portfolio agree to the fen) and returns exact amounts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series, rate_series
-from subsidy_engine.core.dates import EPOCH
-from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan, rate_to_units
+from subsidy_engine.core.dates import EPOCH, day_date
+from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan, rate_to_units, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import Method
 from subsidy_engine.errors import CoverageError
@@ -117,13 +117,13 @@ class Schedule:
         """The periods as records of ``Decimal`` values."""
         out = []
         for p in range(self.periods):
-            start = EPOCH + timedelta(days=int(self.start_day[p]))
-            end = EPOCH + timedelta(days=int(self.end_day[p]))
+            start = day_date(self.start_day[p])
+            end = day_date(self.end_day[p])
             opening, interest, principal = (int(self.opening_fen[p]), int(self.interest_fen[p]),
                                             int(self.principal_fen[p]))
             out.append(ScheduleRow(
                 period=p + 1, start_date=start, end_date=end, days=(end - start).days,
-                annual_rate=Decimal(int(self.rate_units[p])).scaleb(-10).normalize(),
+                annual_rate=units_to_rate(self.rate_units[p]).normalize(),
                 opening_balance=fen_to_yuan(opening), interest=fen_to_yuan(interest),
                 principal=fen_to_yuan(principal), payment=fen_to_yuan(interest + principal),
                 closing_balance=fen_to_yuan(opening - principal)))
@@ -260,7 +260,7 @@ def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
         opening_fen=result.opening_fen(),
         interest_fen=result.out.interest,
         principal_fen=result.out.principal,
-        projected_from=None if projected < 0 else EPOCH + timedelta(days=projected),
+        projected_from=None if projected < 0 else day_date(projected),
         provenance=Provenance.of(curve.digest if curve else "fixed-rate",
                                  scenario=curve.projection_label if curve else None),
     )

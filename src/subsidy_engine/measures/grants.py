@@ -34,9 +34,9 @@ from subsidy_engine.core.vocabulary import STAGES, VENUES, ListingStage, Venue
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
-from subsidy_engine.kernels.caps import pay_under_group_caps, share_of_amounts
+from subsidy_engine.kernels.caps import NO_CAP, cap_fen, pay_under_group_caps, share_of_amounts
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult, read_items
-from subsidy_engine.params.policy import ParameterSet, Policy, rules_in_force
+from subsidy_engine.params.policy import MEASURE_OF, ParameterSet, Policy, rules_in_force
 from subsidy_engine.params.rules import GrantRules
 
 KINDS = ("reits_issuance", "listing")
@@ -201,9 +201,8 @@ def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections
 
     # the lifetime cap on an enterprise's listing grants, earliest events first
     cap_order = np.lexsort((event_text, arrays["day"], enterprise))
-    life_cap = in_force.per_item(lambda r: yuan_to_fen(r.listing.lifetime_cap_per_enterprise)
-                                 if r.listing.lifetime_cap_per_enterprise is not None else -1)
-    life_cap = np.where(listing, life_cap, -1)
+    life_cap = in_force.per_item(lambda r: cap_fen(r.listing.lifetime_cap_per_enterprise))
+    life_cap = np.where(listing, life_cap, NO_CAP)
     amounts_sorted = np.where(listing, gross, 0)[cap_order]
     group_start = np.ones(n, np.bool_)
     group_start[1:] = enterprise[cap_order][1:] != enterprise[cap_order][:-1]
@@ -216,7 +215,7 @@ def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections
     days = arrays["day"]
     return ClaimRows(columns={
         "event_id": ids["event_id"], "enterprise_id": ids["enterprise_id"], "project_id": ids["project_id"],
-        "measure": np.where(reits, 13, 14).astype(np.int32),
+        "measure": np.where(reits, MEASURE_OF["reits_grant"], MEASURE_OF["listing_grant"]).astype(np.int32),
         "instrument": np.where(reits, "reits_grant", "listing_grant"),
         "date": days,
         "year": years_of(days).astype(np.int32),

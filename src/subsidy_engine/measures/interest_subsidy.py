@@ -56,10 +56,11 @@ import pandas as pd
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.memo import IdentityMemo
-from subsidy_engine.core.money import RATE_SCALE, fen_to_yuan, rate_to_units, yuan_to_fen
+from subsidy_engine.core.money import RATE_SCALE, fen_to_yuan, rate_to_units
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.io.column_readers import Read
 from subsidy_engine.kernels.calendar import add_years, calendar_year
+from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.kernels.subsidy import portfolio_subsidy
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.loans.schedule import Schedule
@@ -137,11 +138,6 @@ class SubsidySchedule:
             "cut_by_annual_cap": money_series(self.cut_by_annual_cap_fen),
             "cut_by_lifetime_cap": money_series(self.cut_by_lifetime_cap_fen),
         })
-
-
-def _cap_fen(cap: Decimal | None) -> int:
-    """A cap in fen; -1 for none (the convention of ``pay_under_group_caps``)."""
-    return -1 if cap is None else yuan_to_fen(cap)
 
 
 def interest_subsidy(schedule: Schedule, rule: InterestSubsidyRule) -> SubsidySchedule:
@@ -302,8 +298,8 @@ def _rule_columns(rules: list[InterestSubsidyRule]) -> tuple[np.ndarray, ...]:
         columns = tuple(np.array([get(r) for r in rules], dtype=np.int64) for get in (
             lambda r: r.form.code, lambda r: units(r.points), lambda r: units(r.share),
             lambda r: units(r.benchmark_rate), lambda r: -1 if r.start_date is None else epoch_days(r.start_date),
-            lambda r: -1 if r.max_years is None else r.max_years, lambda r: _cap_fen(r.annual_cap),
-            lambda r: _cap_fen(r.lifetime_cap)))
+            lambda r: -1 if r.max_years is None else r.max_years, lambda r: cap_fen(r.annual_cap),
+            lambda r: cap_fen(r.lifetime_cap)))
         for column in columns:
             column.flags.writeable = False
         return columns

@@ -42,9 +42,9 @@ from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import Domain, PlatformType, Stage
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.caps import share_of_amounts
+from subsidy_engine.kernels.caps import cap_fen, share_of_amounts
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult, read_items
-from subsidy_engine.params.policy import Policy, rules_in_force
+from subsidy_engine.params.policy import MEASURE_OF, QUASI_OPERATING_MEASURE, Policy, rules_in_force
 from subsidy_engine.params.rules import InvestmentSubsidyRule
 
 Category = Literal["compute_or_network", "other"]
@@ -236,14 +236,13 @@ def investment_subsidy_rows(projects: pd.DataFrame | list[Project] | dict[str, n
     share_of_amounts(arrays["total_investment"], np.maximum(ceiling_share, 0), False, ceiling)
     after_ceiling = np.where(ceiling_share >= 0, np.minimum(gross, ceiling), gross)
     cap = np.where(arrays["compute_or_network"],
-                   in_force.per_item(lambda r: yuan_to_fen(r.per_project_cap_compute_or_network)
-                            if r.per_project_cap_compute_or_network is not None else -1),
-                   in_force.per_item(lambda r: yuan_to_fen(r.per_project_cap) if r.per_project_cap is not None else -1))
+                   in_force.per_item(lambda r: cap_fen(r.per_project_cap_compute_or_network)),
+                   in_force.per_item(lambda r: cap_fen(r.per_project_cap)))
     amount = np.where(cap >= 0, np.minimum(after_ceiling, cap), after_ceiling)
 
     return ClaimRows(columns={
         "project_id": table["project_id"], "enterprise_id": table["enterprise_id"],
-        "measure": np.where(quasi, 4, 1).astype(np.int32), "instrument": "investment_subsidy",
+        "measure": np.where(quasi, QUASI_OPERATING_MEASURE, MEASURE_OF["investment_subsidy"]).astype(np.int32), "instrument": "investment_subsidy",
         "in_library": arrays["in_library"],
         "gross": gross, "amount": amount,
         "cut_by_investment_ceiling": gross - after_ceiling, "cut_by_project_cap": after_ceiling - amount,

@@ -38,7 +38,7 @@ from subsidy_engine.core.vocabulary import ProductField
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import add_years, years_of
-from subsidy_engine.kernels.caps import pay_under_group_caps
+from subsidy_engine.kernels.caps import cap_fen, pay_under_group_caps
 from subsidy_engine.kernels.subsidy import premium_subsidy_gross
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult, read_items, take
 from subsidy_engine.params.policy import ParameterSet, Policy, rules_in_force
@@ -202,8 +202,7 @@ def premium_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejectio
     enterprise_code = pd.factorize(ids["enterprise_id"])[0][row_policy]
     policy_code = pd.factorize(ids["policy_id"], sort=True)[0][row_policy]
     order = np.lexsort((policy_year, policy_code, year_start, calendar_year, enterprise_code))
-    annual_cap = in_force.per_item(lambda r: yuan_to_fen(r.annual_cap_per_enterprise)
-                          if r.annual_cap_per_enterprise is not None else -1)[row_policy]
+    annual_cap = in_force.per_item(lambda r: cap_fen(r.annual_cap_per_enterprise))[row_policy]
     group_start = np.ones(order.shape[0], dtype=np.bool_)
     group_start[1:] = ((enterprise_code[order][1:] != enterprise_code[order][:-1])
                        | (calendar_year[order][1:] != calendar_year[order][:-1]))

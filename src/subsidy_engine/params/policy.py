@@ -56,6 +56,12 @@ Status = Literal["official", "official-analog", "inferred"]
 Instrument = Literal["interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy"]
 INSTRUMENTS: tuple[Instrument, ...] = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant",
                                        "investment_subsidy")
+#: The measure of 78號 each instrument pays under (the investment subsidy: measure 1, or
+#: :data:`QUASI_OPERATING_MEASURE` for a quasi-operating platform).
+MEASURE_OF: dict[Instrument, int] = {"interest_subsidy": 15, "premium_subsidy": 7, "reits_grant": 13,
+                                     "listing_grant": 14, "investment_subsidy": 1}
+#: Measure 4: the investment subsidy of a quasi-operating common technology platform.
+QUASI_OPERATING_MEASURE = 4
 T = TypeVar("T")
 
 
@@ -319,13 +325,19 @@ class Policy:
         """The set in force on ``day``; outside the coverage a :class:`CoverageError`."""
         return self.sets[int(self.set_index(np.array([epoch_days(day)]))[0])]
 
-    def set_index(self, days_since_epoch: np.ndarray) -> np.ndarray:
-        """For each day (days since 1970-01-01), the index of the set in force."""
+    def outside(self, days_since_epoch: np.ndarray) -> np.ndarray:
+        """For each day (days since 1970-01-01), whether no set of the file is in force on it."""
         days = np.asarray(days_since_epoch, dtype=np.int64)
         first, last = self.coverage
         outside = days < epoch_days(first)
         if last is not None:
             outside |= days > epoch_days(last)
+        return outside
+
+    def set_index(self, days_since_epoch: np.ndarray) -> np.ndarray:
+        """For each day (days since 1970-01-01), the index of the set in force."""
+        days = np.asarray(days_since_epoch, dtype=np.int64)
+        outside = self.outside(days)
         if outside.any():
             bad = day_date(days[np.argmax(outside)])
             raise CoverageError(f"{self.origin}: no parameters in force on {bad}: {self.coverage_text()}")
@@ -378,5 +390,5 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     return Policy(parsed, hashlib.sha256(raw).hexdigest(), str(file))
 
 
-__all__ = ["Parameter", "ParameterSet", "Policy", "PolicyError", "RulesInForce", "Source", "load_policy",
-           "rules_in_force"]
+__all__ = ["INSTRUMENTS", "MEASURE_OF", "QUASI_OPERATING_MEASURE", "Parameter", "ParameterSet", "Policy",
+           "PolicyError", "RulesInForce", "Source", "load_policy", "rules_in_force"]

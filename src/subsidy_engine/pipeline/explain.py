@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.dates import day_date
+from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import STAGES, VENUES, SubsidyForm
 from subsidy_engine.measures.claims import ClaimRows
@@ -120,7 +121,7 @@ def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None)
            for name, value in rows.columns.items() if value is not None}
     out.update({name: value[k] for name, value in rows.internal.items() if isinstance(value, np.ndarray)})
     for name in rows.money:
-        out[name] = Decimal(int(out[name])).scaleb(-2)
+        out[name] = fen_to_yuan(out[name])
     return out
 
 
@@ -211,7 +212,7 @@ def _investment_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[s
     d = _detail(facts, "investment_subsidy", "project_id", row.item_id, None)
     parameters = facts.policy.sets[int(d["set_index"])]
     project = facts.item("projects", "project_id", row.item_id)
-    rate = Decimal(int(d["rate"])).scaleb(-10).normalize()
+    rate = units_to_rate(d["rate"]).normalize()
     return [
         f"  Rule: {refs.clause(row.measure)}",
         f"  Project stage {project['stage']}: eligible investment {_yuan(project['eligible_investment'])}, "

@@ -40,7 +40,6 @@ them, it does not check and its figures are not the batch engine's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Iterable, NamedTuple, Sequence
 
@@ -48,7 +47,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from subsidy_engine.core.dates import EPOCH
+from subsidy_engine.core.dates import day_date, epoch_days
+from subsidy_engine.core.money import fen_to_yuan
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_loans
@@ -147,10 +147,9 @@ def _ordinary(project: Project, loans: Sequence[Any], insurance: Sequence[Any], 
             return False
         if event.amount_raised is not None and event.amount_raised <= 0:
             return False
-    first, last = policy.coverage
     days = (project.start_date, *(x.start_date for x in loans), *(x.start_date for x in insurance),
             *(x.date for x in events))
-    return all(first <= day and (last is None or day <= last) for day in days)
+    return not policy.outside(np.array([epoch_days(day) for day in days])).any()
 
 
 def _texts(values: Iterable[str | None]) -> np.ndarray:
@@ -158,7 +157,7 @@ def _texts(values: Iterable[str | None]) -> np.ndarray:
 
 
 def _yuan(fen: Iterable[int]) -> list[Decimal]:
-    return [Decimal(v).scaleb(-2) for v in fen]
+    return [fen_to_yuan(v) for v in fen]
 
 
 def project_claims(project: Project, project_loans: Sequence[Any], insurance: Sequence[InsurancePolicy],
@@ -271,7 +270,7 @@ def _projections(loan_ids: np.ndarray, projected_from: np.ndarray) -> pd.DataFra
     if not projected.size:
         return NO_PROJECTIONS
     return pd.DataFrame({"loan_id": loan_ids[projected],
-                         "projected_from": [EPOCH + timedelta(days=int(d)) for d in projected_from[projected]]})
+                         "projected_from": [day_date(d) for d in projected_from[projected]]})
 
 
 def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.KernelResult, curve: LprCurve
@@ -286,7 +285,7 @@ def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.Ke
         schedules[str(loan_ids[j])] = Schedule(
             loan=loan, end_day=out.end_day[lo:hi], rate_units=rate[lo:hi], opening_fen=opening[lo:hi],
             interest_fen=out.interest[lo:hi], principal_fen=out.principal[lo:hi],
-            projected_from=None if projected < 0 else date.fromordinal(EPOCH.toordinal() + projected),
+            projected_from=None if projected < 0 else day_date(projected),
             provenance=provenance)
     return schedules
 

@@ -27,26 +27,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.core.columns import money_series
-from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import VENUES, Stage
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
-from subsidy_engine.kernels.caps import pay_under_shared_caps, share_of_amounts
+from subsidy_engine.kernels.caps import NO_CAP, pay_under_shared_caps, share_of_amounts
 from subsidy_engine.measures.claims import ClaimRows, read_items
 from subsidy_engine.measures.grants import event_grant_rows
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
 from subsidy_engine.measures.investment import PROJECT_COLUMNS, investment_subsidy_rows, read_projects
 from subsidy_engine.measures.premium_subsidy import premium_subsidy_rows
 from subsidy_engine.params.lpr import LprCurve
-from subsidy_engine.params.policy import INSTRUMENTS, Policy
+from subsidy_engine.params.policy import INSTRUMENTS, MEASURE_OF, Policy
 from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables
 
-#: The measure of 78號 each instrument pays under (investment subsidy: 1, or 4 for quasi-operating platforms).
-MEASURE_OF = {"interest_subsidy": 15, "premium_subsidy": 7, "reits_grant": 13, "listing_grant": 14,
-              "investment_subsidy": 1}
 #: The cuts of stacking, in the order they are applied (the module docstring's 1 to 5).
 CUT_COLUMNS = ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
                "cut_by_total_cap")
@@ -54,7 +50,6 @@ CLAIM_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "instrume
                  *CUT_COLUMNS, "amount", "funding_sources", "parameter_set", "parameter")
 #: The project attributes funding rules read (:attr:`Claims.attributes`).
 ATTRIBUTE_COLUMNS = ("sector", "district", "industry_or_software", "in_library", "merit_score")
-NO_CAP = -1
 
 
 def requested_years(years: int | Iterable[int] | None) -> tuple[int, ...] | None:
@@ -233,7 +228,7 @@ def add_subsidy(ctx: Context, rows: Rows, subsidy: ClaimRows, loan_project: np.n
     rows.add("interest_subsidy", subsidy, keep, project=project,
              enterprise=ctx.project_enterprise.take(pa.array(project)), item=subsidy.columns["loan_id"],
              day=subsidy.internal["loan_start_day"], gross=np.asarray(subsidy.columns["gross"]),
-             measure=15, parameter="interest_subsidy.points")
+             measure=MEASURE_OF["interest_subsidy"], parameter="interest_subsidy.points")
 
 
 def add_other_instruments(ctx: Context, rows: Rows, details: dict[str, ClaimRows],
@@ -263,7 +258,7 @@ def add_premium(ctx: Context, rows: Rows, details: dict[str, ClaimRows], premium
     rows.add("premium_subsidy", premium, np.flatnonzero(premium.paid), project=item_projects(ctx, premium),
              enterprise=_text(premium.columns["enterprise_id"]), item=premium.columns["policy_id"],
              day=np.asarray(premium.columns["start_date"]), gross=np.asarray(premium.columns["gross"]),
-             measure=7, parameter="insurance_premium.share")
+             measure=MEASURE_OF["premium_subsidy"], parameter="insurance_premium.share")
 
 
 def add_grants(ctx: Context, rows: Rows, details: dict[str, ClaimRows], grants: ClaimRows) -> None:
@@ -621,15 +616,13 @@ def drop_outside_coverage(tables: PortfolioTables, frames: dict[str, pd.DataFram
                            policy: Policy) -> list[pd.DataFrame]:
     """Rows whose anchor date no parameter set covers are rejected, not guessed (and a rejected
     project takes its loans and policies with it); the others are evaluated."""
-    first, last = policy.coverage
-    lo, hi = epoch_days(first), epoch_days(last) if last is not None else np.iinfo(np.int64).max
     reports, dropped_projects = [], np.zeros(0, object)
     for name, (id_column, column) in ANCHORS.items():
         table = frames[name]
         if table.empty or column not in table.columns:
             continue
         days, missing = column_readers.date_column(table[column], column, column_readers.Rejections(len(table)))
-        outside = ~missing & ((days < lo) | (days > hi))
+        outside = ~missing & policy.outside(days)
         reason = f"no parameter set of {policy.name} is in force on it: {policy.coverage_text()}"
         why = np.full(len(table), reason, dtype=object)
         field_name = np.full(len(table), column, dtype=object)

@@ -74,7 +74,14 @@ from pydantic_core import core_schema
 
 from subsidy_engine.core.ids import normalise_id
 from subsidy_engine.core.messages import one_line, validation_messages
-from subsidy_engine.core.money import ABOVE_MAX_AMOUNT, MAX_AMOUNT_YUAN, ONE_FEN, PLAIN_NUMBER, fen_to_yuan
+from subsidy_engine.core.money import (
+    ABOVE_MAX_AMOUNT,
+    MAX_AMOUNT_YUAN,
+    ONE_FEN,
+    PLAIN_NUMBER,
+    fen_to_yuan,
+    units_to_rate,
+)
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.core.vocabulary import Frequency, Stage
 from subsidy_engine.loans.contract import MAX_TERM_MONTHS, Loan
@@ -84,13 +91,13 @@ from subsidy_engine.measures.grants import Event
 from subsidy_engine.measures.investment import Project
 from subsidy_engine.measures.premium_subsidy import InsurancePolicy
 from subsidy_engine.params.lpr import LprCurve, default_lpr
-from subsidy_engine.params.policy import Policy, load_policy
+from subsidy_engine.params.policy import MEASURE_OF, Policy, load_policy
 from subsidy_engine.params.rules import stage_rate
 from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.explain import explain_facts, facts_of
 from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
 from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, project_claims
-from subsidy_engine.pipeline.steps import CLAIM_COLUMNS, CUT_COLUMNS, MEASURE_OF
+from subsidy_engine.pipeline.steps import CLAIM_COLUMNS, CUT_COLUMNS
 
 MAX_ITEMS = 100
 #: The most schedule periods a quote computes over all its loans: a hundred 30-year monthly loans. A quote's
@@ -456,7 +463,7 @@ def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, An
     total = fen_to_yuan(int(schedule.interest_fen.sum()))
     if not with_rows:
         return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": None}
-    rates = {units: Decimal(units).scaleb(-10).normalize() for units in set(schedule.rate_units.tolist())}
+    rates = {units: units_to_rate(units).normalize() for units in set(schedule.rate_units.tolist())}
     payment_fen = (schedule.interest_fen + schedule.principal_fen).tolist()
     payments = {fen: Decimal(fen) * ONE_FEN for fen in set(payment_fen)}  # an annuity's payment repeats
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable, Hashable, Mapping
@@ -51,7 +51,7 @@ import pandas as pd
 import pyarrow as pa
 
 from subsidy_engine.core.columns import MONEY_TYPE
-from subsidy_engine.core.dates import EPOCH, epoch_days, parse_date
+from subsidy_engine.core.dates import day_date, epoch_days, parse_date
 from subsidy_engine.core.money import (
     MAX_AMOUNT_YUAN,
     ONE_FEN,
@@ -120,7 +120,7 @@ class _Periods:
         return self.total("interest", index), self.total("subsidy", index)
 
     def day(self, k: int) -> date:
-        return EPOCH + timedelta(days=int(self.end_day[k]))
+        return day_date(self.end_day[k])
 
 
 @dataclass
@@ -157,7 +157,7 @@ class LoanCase:
         p = self.arrays(name, loan, rule)
         if p is None:
             return None
-        return pd.DataFrame({"period": p.period, "start_date": [EPOCH + timedelta(days=int(d)) for d in p.start_day],
+        return pd.DataFrame({"period": p.period, "start_date": [day_date(d) for d in p.start_day],
                              "end_date": [p.day(k) for k in range(len(p))],
                              "interest": [fen_to_yuan(v) for v in p.values["interest"].tolist()],
                              "subsidy": [fen_to_yuan(v) for v in p.values["subsidy"].tolist()]})

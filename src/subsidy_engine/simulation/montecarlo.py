@@ -178,7 +178,7 @@ class MonteCarlo:
 
 
 def _mean(values: np.ndarray) -> Decimal:
-    return quantize_fen(Decimal(int(values.sum(dtype=np.int64))) / values.shape[0] / 100)
+    return quantize_fen(fen_to_yuan(int(values.sum(dtype=np.int64))) / values.shape[0])
 
 
 class _Prepared:
