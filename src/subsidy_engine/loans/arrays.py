@@ -40,7 +40,14 @@ from subsidy_engine.io.column_readers import (
     is_missing,
 )
 from subsidy_engine.kernels.calendar import civil_to_epoch_days
-from subsidy_engine.loans.contract import MAX_SPREAD_BP, MAX_TERM_MONTHS, FloatingRate, Loan, plan_to_fen
+from subsidy_engine.loans.contract import (
+    MAX_SPREAD_BP,
+    MAX_TERM_MONTHS,
+    FloatingRate,
+    Loan,
+    default_basis,
+    plan_to_fen,
+)
 
 
 @dataclass
@@ -164,7 +171,7 @@ def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
             principal=fen_to_yuan(int(arrays.principal_fen[k])),
             annual_rate=None if floating else units_to_rate(arrays.fixed_units[k]).normalize(),
             floating=floating, term_months=int(arrays.periods[k]) * months,
-            frequency=Frequency.MONTHLY if months == 1 else Frequency.QUARTERLY,
+            frequency=_FREQUENCY_OF_MONTHS[months],
             method=Method.of_code(arrays.method[k]), grace_months=int(arrays.grace[k]) * months,
             interest_basis=InterestBasis.of_code(arrays.basis[k]), start_date=start,
             settlement_day=None if arrays.due_day[k] == start.day else int(arrays.due_day[k]),
@@ -181,6 +188,11 @@ LOAN_COLUMNS = (
     "grace_months", "interest_basis", "start_date", "settlement_day", "principal_plan",
 )
 
+
+#: The model's conventions as arrays for the table reader, indexed by code: one rule, read two ways.
+_MONTHS_OF_FREQUENCY = np.array([frequency.months for frequency in Frequency], np.int64)
+_DEFAULT_BASIS_OF_METHOD = np.array([default_basis(method).code for method in Method], np.int64)
+_FREQUENCY_OF_MONTHS = {frequency.months: frequency for frequency in Frequency}
 
 #: The columns a loan table must have.
 LOAN_REQUIRED = ("loan_id", "principal", "term_months", "start_date")
@@ -265,7 +277,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     rej.add(bad_term, "term_months", f"must be between 1 and {MAX_TERM_MONTHS} months")
     no_term = no_term | bad_term  # like the model, dependent checks skip an invalid term
     freq = enum_column(col("frequency"), Frequency, "frequency", Frequency.MONTHLY, rej, n)
-    mpp = np.where(freq == Frequency.QUARTERLY.code, 3, 1)
+    mpp = _MONTHS_OF_FREQUENCY[np.maximum(freq, 0)]
     rej.add((freq >= 0) & ~no_term & (term % mpp != 0), "frequency",
             "term_months is not a whole number of quarterly periods")
     method = enum_column(col("method"), Method, "method", Method.EQUAL_INSTALLMENT, rej, n)
@@ -289,9 +301,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     if "interest_basis" in table.columns:
         s = table["interest_basis"]
         basis_given = s.notna().to_numpy() & (s.astype("string").str.strip().fillna("") != "").to_numpy()
-    default_basis = np.where(method == Method.INTEREST_ONLY.code, InterestBasis.ACT_360.code,
-                             InterestBasis.MONTHLY.code)
-    basis = np.where(basis_given, basis, default_basis)
+    basis = np.where(basis_given, basis, _DEFAULT_BASIS_OF_METHOD[np.maximum(method, 0)])
 
     start, no_start = date_column(table["start_date"], "start_date", rej)
     rej.add(blank_cells(table["start_date"]), "start_date", "is missing")

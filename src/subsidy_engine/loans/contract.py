@@ -101,6 +101,16 @@ def _plan_to_fen(plan: tuple[Decimal, ...], unit: PlanUnit, principal_fen: int) 
     return tuple(fen)
 
 
+def default_basis(method: Method) -> InterestBasis:
+    """The interest basis of a loan that names none (docs/conventions.md "Interest basis"): actual/360 for
+    先息後本 (interest-only loans, as banks settle them by the day), the monthly basis otherwise.
+
+    >>> default_basis(Method.INTEREST_ONLY).value, default_basis(Method.EQUAL_INSTALLMENT).value
+    ('act_360', 'monthly')
+    """
+    return InterestBasis.ACT_360 if method is Method.INTEREST_ONLY else InterestBasis.MONTHLY
+
+
 class FloatingRate(BaseModel):
     """An LPR-linked rate: LPR(tenor) + spread, repriced yearly.
 
@@ -285,12 +295,8 @@ class Loan(BaseModel):
 
     @property
     def basis(self) -> InterestBasis:
-        """The interest basis in force, with the conventions' default."""
-        if self.interest_basis is not None:
-            return self.interest_basis
-        if self.method is Method.INTEREST_ONLY:
-            return InterestBasis.ACT_360
-        return InterestBasis.MONTHLY
+        """The interest basis in force, with the conventions' default (:func:`default_basis`)."""
+        return self.interest_basis if self.interest_basis is not None else default_basis(self.method)
 
     @property
     def principal_fen(self) -> int:

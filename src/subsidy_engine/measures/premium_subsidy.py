@@ -69,10 +69,13 @@ class InsurancePolicy(BaseModel):
     @field_validator("years")
     @classmethod
     def _years(cls, years: int) -> int:
-        if not 1 <= years <= 50:
-            raise ValueError(f"{years} must be between 1 and 50")
+        if not 1 <= years <= MAX_POLICY_YEARS:
+            raise ValueError(f"{years} must be between 1 and {MAX_POLICY_YEARS}")
         return years
 
+
+#: The policy-years an insurance row may cover.
+MAX_POLICY_YEARS = 50
 
 INSURANCE_COLUMNS = ("policy_id", "enterprise_id", "project_id", "product_field", "insured_amount",
                      "premium", "start_date", "years")
@@ -103,7 +106,7 @@ def read_insurance(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarr
     rej.add(column_readers.blank_cells(table["product_field"]), "product_field", "is missing")
     years, no_years = column_readers.int_column(table["years"], "years", rej)
     rej.add(column_readers.blank_cells(table["years"]), "years", "is missing")
-    rej.add(~no_years & ((years < 1) | (years > 50)), "years", "must be between 1 and 50")
+    rej.add(~no_years & ((years < 1) | (years > MAX_POLICY_YEARS)), "years", f"must be between 1 and {MAX_POLICY_YEARS}")
     out["years"] = years
     days, _ = column_readers.date_column(table["start_date"], "start_date", rej)
     rej.add(column_readers.blank_cells(table["start_date"]), "start_date", "is missing")

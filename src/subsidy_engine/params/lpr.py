@@ -133,9 +133,14 @@ class Fixing:
         return self.lpr_1y if tenor is Tenor.ONE_YEAR else self.lpr_5y
 
 
-def _next_month_19th(day: date) -> date:
+#: The day of the month the LPR is published (每月20日, unadjusted): a fixing holds until the day before the next.
+FIXING_DAY = 20
+
+
+def _until_next_fixing(day: date) -> date:
+    """The last day a fixing published in ``day``'s month holds for sure: the day before next month's fixing."""
     y, m = (day.year, day.month + 1) if day.month < 12 else (day.year + 1, 1)
-    return date(y, m, 19)
+    return date(y, m, FIXING_DAY - 1)
 
 
 @dataclass(frozen=True)
@@ -377,7 +382,7 @@ def load_lpr(path: str | os.PathLike[str] | None = None) -> LprCurve:
     file = Path(path) if path is not None else schedules_dir() / "lpr.csv"
     raw = file.read_bytes()
     fixings = _parse_lpr_csv(raw.decode("utf-8-sig"), str(file))  # a spreadsheet's UTF-8 starts with a BOM
-    horizon = _next_month_19th(fixings[-1].date)
+    horizon = _until_next_fixing(fixings[-1].date)
     return LprCurve(
         fixings=fixings,
         coverage_end=horizon,

@@ -34,6 +34,10 @@ _FORM_PARAMETER = {
 }
 
 
+#: The longest 貼息 window a rule may set, in years.
+MAX_SUBSIDY_YEARS = 100
+
+
 class InterestSubsidyRule(BaseModel):
     """One interest-subsidy rule. Rates and the share are fractions (0.025 = 2.5 points).
 
@@ -66,8 +70,8 @@ class InterestSubsidyRule(BaseModel):
     @field_validator("max_years")
     @classmethod
     def _years_positive(cls, years: int | None) -> int | None:
-        if years is not None and not 1 <= years <= 100:
-            raise ValueError(f"{years} must be between 1 and 100")
+        if years is not None and not 1 <= years <= MAX_SUBSIDY_YEARS:
+            raise ValueError(f"{years} must be between 1 and {MAX_SUBSIDY_YEARS}")
         return years
 
     @field_validator("annual_cap", "lifetime_cap")

@@ -163,9 +163,7 @@ class QuotePolicy(InsurancePolicy):
 
     @model_validator(mode="after")
     def _within_bounds(self) -> QuotePolicy:
-        _in_years(self.start_date, "start_date")
-        if not 1 <= self.years <= 50:
-            raise ValueError(f"years {self.years} must be between 1 and 50")
+        _in_years(self.start_date, "start_date")  # years: 1 to 50, as every insurance policy (the model's check)
         return self
 
 

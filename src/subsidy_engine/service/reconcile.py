@@ -71,7 +71,7 @@ from subsidy_engine.loans.schedule import amortize
 from subsidy_engine.measures.interest_subsidy import SubsidySchedule, interest_subsidy
 from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.params.policy import Policy, load_policy
-from subsidy_engine.params.rules import InterestSubsidyRule
+from subsidy_engine.params.rules import MAX_SUBSIDY_YEARS, InterestSubsidyRule
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio, read_table
 from subsidy_engine.pipeline.steps import as_problems, build_context
 
@@ -245,7 +245,7 @@ def _boundary(by: str = "end_date", shift: int = 0) -> Callable[[LoanCase, _Requ
 def _window(years: int | None, label: str) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]:
     def run(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
         current = case.rule.max_years
-        if current is None or (years is not None and not 1 <= current + years <= 100):
+        if current is None or (years is not None and not 1 <= current + years <= MAX_SUBSIDY_YEARS):
             return None
         rule = case.rule.model_copy(update={"max_years": None if years is None else current + years})
         return case.sums(req, f"window: {label}", rule=rule)

@@ -50,7 +50,7 @@ from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows, subsidy_window
 from subsidy_engine.params.budget import Budget
-from subsidy_engine.params.lpr import Fixing, LprCurve
+from subsidy_engine.params.lpr import FIXING_DAY, Fixing, LprCurve
 from subsidy_engine.params.policy import Policy
 from subsidy_engine.pipeline.inputs import PortfolioTables
 from subsidy_engine.pipeline.steps import (
@@ -68,13 +68,14 @@ from subsidy_engine.simulation.scenario import MonteCarloSettings
 
 
 def fixing_dates(first_after: date, through: date) -> list[date]:
-    """The 20th of each month after ``first_after`` through ``through`` (publication days, unadjusted)."""
+    """The fixing day (the 20th) of each month after ``first_after`` through ``through`` (publication days,
+    unadjusted)."""
     y, m = first_after.year, first_after.month
-    if first_after.day >= 20:
+    if first_after.day >= FIXING_DAY:
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     days = []
-    while date(y, m, 20) <= through:
-        days.append(date(y, m, 20))
+    while date(y, m, FIXING_DAY) <= through:
+        days.append(date(y, m, FIXING_DAY))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return days
 
