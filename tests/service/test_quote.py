@@ -324,18 +324,19 @@ def test_the_fast_path_writes_the_explanation_of_explain() -> None:
 
 
 def test_the_quote_s_funding_sources_are_those_of_the_claims_table() -> None:
+    """The fast path reads a project's funding sources through the same rule as a portfolio's claims table."""
     from itertools import product
 
-    import numpy as np
-    import pyarrow as pa
+    from subsidy_engine.service.quote import _quote
 
-    from subsidy_engine.pipeline.steps import funding_sources as _funding_sources
-    from subsidy_engine.pipeline.steps import funding_sources_of as _funding_sources_of
-
-    cases = list(product([True, False], [None, "", "smart_city"], [None, "", "haidian"]))
-    table = _funding_sources(pa.array([c[1] for c in cases], pa.string()), pa.array([c[2] for c in cases], pa.string()),
-                             np.array([c[0] for c in cases]))
-    assert table.to_pylist() == [_funding_sources_of(*c) for c in cases]
+    for industry, sector, district in product([True, False], [None, "smart_city"], [None, "haidian"]):
+        project = {**GOOD["project"], "industry_or_software": industry, "sector": sector, "district": district}
+        request = QuoteRequest.model_validate({**GOOD, "project": project})
+        fast, batch = (_quote(request, policy=POLICY, lpr=LPR, fast=f) for f in (True, False))
+        assert fast == batch  # the explanation says where each claim may draw from
+        expected = ("gaojingjian_fund" if industry else "sector_budget" + (f":{sector}" if sector else "")) + (
+            f"|district_matching:{district}" if district else "")
+        assert f"May draw on: {expected}" in fast.explanation.replace(", ", "|"), fast.explanation
 
 
 def test_the_schedule_columns_are_amortize_s_rows() -> None:

@@ -80,7 +80,9 @@ PROJECT_REQUIRED = ("project_id", "enterprise_id", "domain", "stage", "total_inv
                     "start_date")
 
 
-FLAG_WORDS = ("true", "yes", "1", "false", "no", "0")
+#: The words of a yes/no cell: the first three say yes.
+TRUE_WORDS = ("true", "yes", "1")
+FLAG_WORDS = (*TRUE_WORDS, "false", "no", "0")
 
 
 def flag_column(series: pd.Series | None, name: str, rej: column_readers.Rejections, n: int) -> np.ndarray:
@@ -91,7 +93,7 @@ def flag_column(series: pd.Series | None, name: str, rej: column_readers.Rejecti
         return series.fillna(False).to_numpy(dtype=bool)
     index, blank = column_readers.vocabulary_index(series, FLAG_WORDS)
     rej.add(~blank & (index < 0), name, "is not true or false")
-    return (index >= 0) & (index < 3)
+    return (index >= 0) & (index < len(TRUE_WORDS))
 
 
 def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:

@@ -26,6 +26,7 @@ from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import STAGES, VENUES, SubsidyForm
 from subsidy_engine.measures.claims import ClaimRows
 from subsidy_engine.measures.interest_subsidy import subsidy_window
+from subsidy_engine.measures.investment import TRUE_WORDS
 from subsidy_engine.params.policy import ParameterSet, Policy
 from subsidy_engine.pipeline.evaluate import Claims
 
@@ -310,7 +311,7 @@ def explain_facts(facts: Facts) -> str:
 
     def flag(name: str) -> str:
         value = project.get(name)
-        return "yes" if str(value).strip().lower() in ("true", "yes", "1") else "no"
+        return "yes" if str(value).strip().lower() in TRUE_WORDS else "no"
 
     def attribute(name: str) -> str:
         value = project.get(name)

@@ -69,9 +69,10 @@ from subsidy_engine.pipeline.steps import (
     add_investment,
     add_premium,
     add_subsidy,
+    claim_ids,
     claims_provenance,
     cut_columns,
-    funding_sources_of,
+    funding_sources,
     not_paid_columns,
     requested_years,
     shown_order,
@@ -176,7 +177,10 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     parr = project_arrays([project])
     project_id, enterprise_id = project.project_id, project.enterprise_id
     ids = np.array([project_id], dtype=object)
-    sources = funding_sources_of(project.industry_or_software, project.sector, project.district)
+    sources_of_project = funding_sources(pa.array([project.sector], pa.string()),
+                                         pa.array([project.district], pa.string()),
+                                         np.array([project.industry_or_software]))
+    sources = sources_of_project[0].as_py()
     # the same context evaluate builds, for one project: its columns as arrays (a table would cost a tenth of
     # the quote), its funding sources, and no loans table (its loans are models, read by the steps as arrays)
     columns = {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)}
@@ -185,7 +189,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         read=(parr, columns, NO_REJECTIONS), project_arrays=parr, projects=columns,
         project_id_text=pa.array([project_id], pa.string()),
         project_enterprise=pa.array([enterprise_id], pa.string()),
-        sources_of_project=pa.array([sources], pa.string()),
+        sources_of_project=sources_of_project,
         loans=NO_LOANS, loan_project=np.zeros(len(project_loans), np.int64))
     rows, details, schedules = Rows(), {}, {}
     if project_loans:
@@ -257,7 +261,8 @@ def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], s
     parameter_set = [set_ids[k] for k in rows.column("set_index")[order].tolist()]
     parameter = rows.column("parameter")[order].tolist()
     own = st.has_project[order].tolist()  # else an item of the enterprise without a project: shown without one
-    return [ClaimRow(f"{instrument[k]}:{item[k]}:{year[k]}", project_id if own[k] else None, enterprise_id,
+    ids = claim_ids(pa.array(instrument, pa.string()), st.item.take(pa.array(order)), st.year[order]).to_pylist()
+    return [ClaimRow(ids[k], project_id if own[k] else None, enterprise_id,
                      measure[k], instrument[k],
                      item[k], year[k], gross[k], by_item_rules[k], by_most_favourable[k], by_enterprise_cap[k],
                      by_project_cap[k], by_total_cap[k], amount[k], sources, parameter_set[k], parameter[k])

@@ -79,10 +79,9 @@ def _text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
     return pa.array(values, pa.string()) if isinstance(values, np.ndarray) else column_readers.arrow_text(values)
 
 
-def funding_sources_of(industry: bool, sector: str | None, district: str | None) -> str:
-    """:func:`funding_sources` of one project (the quote's), without Arrow."""
-    municipal = "gaojingjian_fund" if industry else "sector_budget" if sector is None else f"sector_budget:{sector}"
-    return municipal + ("" if district is None else f"|district_matching:{district}")
+def claim_ids(instrument: pa.Array, item: pa.Array, year: np.ndarray) -> pa.Array:
+    """Each claim's id: ``<instrument>:<item id>:<year>`` (unique in a portfolio: one claim per item and year)."""
+    return pc.binary_join_element_wise(instrument, item, pc.cast(pa.array(year), pa.string()), ":")
 
 
 @dataclass
@@ -525,8 +524,7 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
                          pa.scalar("gaojingjian_fund|sector_budget")) if n_projects else pa.array(
         ["gaojingjian_fund|sector_budget"] * order.shape[0], pa.string())
     item_shown = item.take(take)
-    claim_id = pc.binary_join_element_wise(pa.array(instrument_names[instrument[order]], pa.string()), item_shown,
-                                           pc.cast(pa.array(year[order]), pa.string()), ":")
+    claim_id = claim_ids(pa.array(instrument_names[instrument[order]], pa.string()), item_shown, year[order])
     if n_projects:
         project_ids = column_readers.arrow_text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
         project_ids = pc.if_else(pa.array(has_project[order]), project_ids, pa.nulls(order.shape[0], pa.string()))
