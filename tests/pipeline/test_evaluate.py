@@ -399,3 +399,18 @@ def test_evaluate_equals_the_plain_reference_when_the_caps_bind_together(rows, o
         subsidy = table[table.instrument == "interest_subsidy"]
         assert (subsidy.groupby(["enterprise_id", "year"]).amount.sum() <= Decimal(5000000)).all()
         assert (subsidy.groupby("project_id").amount.sum() <= Decimal(12000000)).all()
+
+
+def test_funding_sources_of_a_portfolio_apply_the_one_rule_to_each_project() -> None:
+    """steps.funding_sources computes funding_sources_of once per kind of project and hands it to each."""
+    from itertools import product
+
+    import pyarrow as pa
+
+    from subsidy_engine.pipeline.steps import funding_sources, funding_sources_of
+
+    cases = list(product([True, False], [None, "", "smart_city", "ai"], [None, "", "haidian", "daxing"])) * 2
+    table = funding_sources(pa.array([c[1] for c in cases], pa.string()), pa.array([c[2] for c in cases], pa.string()),
+                            np.array([c[0] for c in cases]))
+    assert table.to_pylist() == [funding_sources_of(*c) for c in cases]
+    assert funding_sources(pa.array([], pa.string()), pa.array([], pa.string()), np.zeros(0, bool)).to_pylist() == []

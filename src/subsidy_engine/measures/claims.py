@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -119,8 +120,8 @@ def model_cells(model: BaseModel) -> dict[str, Any]:
         return list(value) if isinstance(value, tuple) else value
 
     row: dict[str, Any] = {}
-    for name, info in type(model).model_fields.items():
-        value, nested = getattr(model, name), _nested_model(info.annotation)
+    for name, nested in _fields_of(type(model)):
+        value = getattr(model, name)
         if nested is None:
             row[name] = plain(value)
         elif value is None:  # the same columns, blank: a table of fixed and floating loans has one shape
@@ -128,6 +129,12 @@ def model_cells(model: BaseModel) -> dict[str, Any]:
         else:
             row.update({f"{name}_{key}": inner for key, inner in model_cells(value).items()})
     return row
+
+
+@functools.cache
+def _fields_of(model: type[BaseModel]) -> tuple[tuple[str, type[BaseModel] | None], ...]:
+    """A model class's fields, each with the model class it holds (or None): read once per class."""
+    return tuple((name, _nested_model(info.annotation)) for name, info in model.model_fields.items())
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:

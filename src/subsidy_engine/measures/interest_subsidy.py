@@ -266,6 +266,8 @@ class LoanYears(_Amounts):
     set_ids: list[str]
     digest: str
     in_window: np.ndarray
+    window_start_day: np.ndarray  # per loan-year: the loan's window [start, end), as the kernel applied it
+    window_end_day: np.ndarray
 
     def claim_rows(self, loan_id: Any, loan_row: np.ndarray, rejections: pd.DataFrame,
                    internal: dict[str, Any]) -> ClaimRows:
@@ -281,7 +283,8 @@ class LoanYears(_Amounts):
             paid=keep, id_column="loan_id", reasons=np.full(keep.shape[0], "outside the subsidy window", dtype=object),
             rejections=rejections, digest=self.digest,
             internal={"loan_row": loan_row, "loan_start_day": self.loan_start_day, "set_index": self.set_index,
-                      "in_window": self.in_window, **internal})
+                      "in_window": self.in_window, "window_start_day": self.window_start_day,
+                      "window_end_day": self.window_end_day, **internal})
 
 
 #: The kernel's columns of each list of rules (frozen, and memoized by their parameter set).
@@ -409,4 +412,5 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
     amounts = {f.name: getattr(run, f.name) for f in fields(_Amounts)}
     return LoanYears(**amounts, loan_of_year=loan_of_year, loan_start_day=run.loan_start[loan_of_year],
                      set_index=in_force.set_index[loan_of_year], set_ids=list(in_force.ids),
-                     digest=in_force.digest, in_window=in_window)
+                     digest=in_force.digest, in_window=in_window,
+                     window_start_day=window_start[loan_of_year], window_end_day=window_end[loan_of_year])

@@ -25,7 +25,6 @@ from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import STAGES, VENUES, SubsidyForm
 from subsidy_engine.measures.claims import ClaimRows
-from subsidy_engine.measures.interest_subsidy import subsidy_window
 from subsidy_engine.measures.investment import TRUE_WORDS
 from subsidy_engine.params.policy import ParameterSet, Policy
 from subsidy_engine.pipeline.evaluate import Claims
@@ -142,9 +141,8 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
     parameters = facts.policy.sets[int(d["set_index"])]
     rule = parameters.interest_subsidy_rule()
     start = day_date(d["loan_start_day"])
-    window = subsidy_window(np.array([d["loan_start_day"]]), rule)
-    window_start, window_end = (None if day == np.iinfo(np.int64).max else day_date(day)
-                                for day in (window[0][0], window[1][0]))
+    window_start, window_end = (None if day == np.iinfo(np.int64).max else day_date(day)  # as the kernel applied it
+                                for day in (d["window_start_day"], d["window_end_day"]))
     loan = facts.item("loans", "loan_id", row.item_id)
     rate = loan.get("annual_rate")
     rate_text = (f"fixed {Decimal(rate).normalize():f}" if rate is not None and not pd.isna(rate)

@@ -72,7 +72,7 @@ from subsidy_engine.pipeline.steps import (
     claim_ids,
     claims_provenance,
     cut_columns,
-    funding_sources,
+    funding_sources_of,
     not_paid_columns,
     requested_years,
     shown_order,
@@ -177,10 +177,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     parr = project_arrays([project])
     project_id, enterprise_id = project.project_id, project.enterprise_id
     ids = np.array([project_id], dtype=object)
-    sources_of_project = funding_sources(pa.array([project.sector], pa.string()),
-                                         pa.array([project.district], pa.string()),
-                                         np.array([project.industry_or_software]))
-    sources = sources_of_project[0].as_py()
+    sources = funding_sources_of(project.industry_or_software, project.sector, project.district)
     # the same context evaluate builds, for one project: its columns as arrays (a table would cost a tenth of
     # the quote), its funding sources, and no loans table (its loans are models, read by the steps as arrays)
     columns = {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)}
@@ -189,7 +186,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         read=(parr, columns, NO_REJECTIONS), project_arrays=parr, projects=columns,
         project_id_text=pa.array([project_id], pa.string()),
         project_enterprise=pa.array([enterprise_id], pa.string()),
-        sources_of_project=sources_of_project,
+        sources_of_project=pa.array([sources], pa.string()),
         loans=NO_LOANS, loan_project=np.zeros(len(project_loans), np.int64))
     rows, details, schedules = Rows(), {}, {}
     if project_loans:

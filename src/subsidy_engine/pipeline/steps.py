@@ -61,15 +61,30 @@ def requested_years(years: int | Iterable[int] | None) -> tuple[int, ...] | None
     return tuple(sorted(set(chosen)))
 
 
+def funding_sources_of(industry: bool, sector: str | None, district: str | None) -> str:
+    """The funding sources a project may draw on: ``gaojingjian_fund`` for an industry or software project
+    (高精尖產業發展資金), else its sector's budget (``sector_budget:<sector>``), then its district's matching
+    (``|district_matching:<district>``).
+
+    >>> funding_sources_of(False, "5g_network", "haidian"), funding_sources_of(True, None, None)
+    ('sector_budget:5g_network|district_matching:haidian', 'gaojingjian_fund')
+    """
+    municipal = "gaojingjian_fund" if industry else "sector_budget" if sector is None else f"sector_budget:{sector}"
+    return municipal + ("" if district is None else f"|district_matching:{district}")
+
+
 def funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) -> pa.Array:
-    """Per project: ``gaojingjian_fund`` or ``sector_budget:<sector>``, then ``district_matching:<district>``."""
-    blank = pa.array([""] * len(sector), pa.string())
-    sector_source = pc.if_else(pc.is_null(sector), pa.scalar("sector_budget"),
-                               pc.binary_join_element_wise("sector_budget", sector, ":"))
-    municipal = pc.if_else(pa.array(industry), pa.scalar("gaojingjian_fund"), sector_source)
-    district_source = pc.if_else(pc.is_null(district), blank,
-                                 pc.binary_join_element_wise("|district_matching", district, ":"))
-    return pc.binary_join_element_wise(municipal, district_source, "")
+    """:func:`funding_sources_of` of every project, computed once per distinct (industry, sector, district)."""
+    sectors, districts = pc.dictionary_encode(sector), pc.dictionary_encode(district)
+    s_code = np.asarray(sectors.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64) + 1
+    d_code = np.asarray(districts.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64) + 1
+    width = len(sectors.dictionary) + 1
+    kinds, of_project = np.unique((d_code * width + s_code) * 2 + np.asarray(industry, np.int64),
+                                  return_inverse=True)
+    sector_words, district_words = [None, *sectors.dictionary.to_pylist()], [None, *districts.dictionary.to_pylist()]
+    texts = [funding_sources_of(bool(kind % 2), sector_words[kind // 2 % width], district_words[kind // 2 // width])
+             for kind in kinds.tolist()]
+    return pa.array(texts, pa.string()).take(pa.array(of_project.reshape(-1)))
 
 
 def _text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
