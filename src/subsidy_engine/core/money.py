@@ -21,6 +21,7 @@ import math
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from fractions import Fraction
 from typing import Final
 
 import numpy as np
@@ -31,6 +32,8 @@ FEN_PER_YUAN: Final = 100
 RATE_DECIMALS: Final = 10
 RATE_SCALE: Final = 10**RATE_DECIMALS
 ONE_FEN: Final = Decimal("0.01")
+#: A basis point is 1e-4 of one: a spread in bp is exact to 1e-6 bp in the kernels' 1e-10 rate units.
+BP_DECIMALS: Final = 4
 
 #: The largest amount the engine accepts anywhere, in yuan: a principal, an investment, a premium, a
 #: bank's claimed figure, an amount of a quote. Above it the products of balance, rate and days would
@@ -359,6 +362,24 @@ def rate_to_units(rate: Decimal, what: str = "rate") -> int:
             "(finer than 1/10000 of a basis point)"
         )
     return units
+
+
+def round_fen(fen: Fraction) -> int:
+    """An exact amount in fen rounded half-up to a whole fen (the rounding of a sum computed exactly).
+
+    >>> round_fen(Fraction(5, 2)), round_fen(Fraction(-5, 2)), round_fen(Fraction(7, 3))
+    (3, -3, 2)
+    """
+    return div_half_up(fen.numerator, fen.denominator)
+
+
+def bp_to_rate(bp: Decimal) -> Decimal:
+    """Basis points as a fraction of one, exactly (100 bp = 0.01).
+
+    >>> bp_to_rate(Decimal("-30"))
+    Decimal('-0.0030')
+    """
+    return bp.scaleb(-BP_DECIMALS)
 
 
 def units_to_rate(units: int) -> Decimal:

@@ -9,6 +9,7 @@ import numpy as np
 
 from subsidy_engine.core.money import RATE_SCALE, yuan_to_fen
 from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
+from subsidy_engine.kernels.threads import jit
 
 #: A cap of none, as the kernels read caps in fen: any cap below 0 does not bind.
 NO_CAP = -1
@@ -19,6 +20,12 @@ def cap_fen(cap: Decimal | None) -> int:
     return NO_CAP if cap is None else yuan_to_fen(cap)
 
 
+@jit
+def within_cap(amount: int, cap: int, used: int) -> int:
+    """What may be paid of ``amount`` under ``cap`` when ``used`` is spent already (a cap below 0: none)."""
+    return amount if cap < 0 else max(min(amount, cap - used), 0)
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def pay_under_group_caps(amounts, caps, group_start, out):
     """Pay ``amounts`` in order; within a group (``group_start`` marks its first
@@ -27,9 +34,7 @@ def pay_under_group_caps(amounts, caps, group_start, out):
     for i in range(amounts.shape[0]):
         if group_start[i]:
             paid_in_group = 0
-        pay = amounts[i]
-        if caps[i] >= 0:
-            pay = max(min(pay, caps[i] - paid_in_group), 0)
+        pay = within_cap(amounts[i], caps[i], paid_in_group)
         out[i] = pay
         paid_in_group += pay
 

@@ -7,6 +7,7 @@ import numba as nb
 from subsidy_engine.core.money import RATE_SCALE
 from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
 from subsidy_engine.kernels.calendar import civil_from_days, period_numerator, year_denominator
+from subsidy_engine.kernels.caps import within_cap
 from subsidy_engine.kernels.codes import (
     FORM_POINTS_ON_BALANCE,
     FORM_RATE_GAP,
@@ -99,13 +100,9 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                 out_terms[r, 3] = den
                 out_terms[r, 4] = inside
                 out_terms[r, 5] = days
-            after_annual = within_interest
-            if annual_cap[j] >= 0:
-                after_annual = max(min(within_interest, annual_cap[j] - paid_in_year), 0)
+            after_annual = within_cap(within_interest, annual_cap[j], paid_in_year)
             paid_in_year += after_annual
-            paid = after_annual
-            if lifetime_cap[j] >= 0:
-                paid = max(min(after_annual, lifetime_cap[j] - paid_in_life), 0)
+            paid = within_cap(after_annual, lifetime_cap[j], paid_in_life)
             paid_in_life += paid
             out_interest[o] += interest[r]
             out_gross[o] += gross

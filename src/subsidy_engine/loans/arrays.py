@@ -27,7 +27,14 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, to_decimal, units_to_rate
+from subsidy_engine.core.money import (
+    BP_DECIMALS,
+    MAX_ANNUAL_RATE,
+    RATE_DECIMALS,
+    fen_to_yuan,
+    to_decimal,
+    units_to_rate,
+)
 from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
 from subsidy_engine.errors import MoneyError, PortfolioSchemaError
 from subsidy_engine.io.column_readers import (
@@ -43,6 +50,7 @@ from subsidy_engine.kernels.calendar import civil_to_epoch_days
 from subsidy_engine.loans.contract import (
     MAX_SPREAD_BP,
     MAX_TERM_MONTHS,
+    SPREAD_BEYOND_BOUND,
     FloatingRate,
     Loan,
     default_basis,
@@ -164,7 +172,7 @@ def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
         if arrays.is_floating[k]:
             floating = FloatingRate(
                 tenor=Tenor.FIVE_YEAR if arrays.tenor_5y[k] else Tenor.ONE_YEAR,
-                spread_bp=Decimal(int(arrays.spread_units[k])).scaleb(4 - RATE_DECIMALS).normalize(),
+                spread_bp=Decimal(int(arrays.spread_units[k])).scaleb(BP_DECIMALS - RATE_DECIMALS).normalize(),
                 reset=Reset.ANNIVERSARY if arrays.reset_anniversary[k] else Reset.JANUARY)
         plan = arrays.plans.get(k)
         out.append(Loan(
@@ -255,13 +263,13 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
         tenor_s, spread_s, reset_s = _flatten_floating(table["floating"], rej)
     tenor = enum_column(tenor_s, Tenor, "floating_tenor", None, rej, n)
     if spread_s is not None:
-        spread_units, no_spread = decimal_units(spread_s, RATE_DECIMALS - 4, "floating_spread_bp", rej)
+        spread_units, no_spread = decimal_units(spread_s, RATE_DECIMALS - BP_DECIMALS, "floating_spread_bp", rej)
         spread_given = ~blank_cells(spread_s)
     else:
         spread_units, no_spread = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
         spread_given = np.zeros(n, dtype=bool)
-    rej.add(~no_spread & (np.abs(spread_units) > int(MAX_SPREAD_BP) * 10**(RATE_DECIMALS - 4)),
-            "floating_spread_bp", "is beyond +/-10000 bp (100 percentage points)")
+    rej.add(~no_spread & (np.abs(spread_units) > int(MAX_SPREAD_BP) * 10**(RATE_DECIMALS - BP_DECIMALS)),
+            "floating_spread_bp", SPREAD_BEYOND_BOUND)
     reset = enum_column(reset_s, Reset, "floating_reset", Reset.JANUARY, rej, n)
     tenor_given = ~blank_cells(tenor_s) if tenor_s is not None else np.zeros(n, dtype=bool)
     is_floating = tenor_given | spread_given

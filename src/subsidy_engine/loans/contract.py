@@ -26,6 +26,7 @@ from subsidy_engine.core.dates import as_date
 from subsidy_engine.core.fields import STRICT_MODEL, Money, NumberInput, Rate, SpreadBp
 from subsidy_engine.core.money import (
     RATE_DECIMALS,
+    bp_to_rate,
     fen_to_yuan,
     rate_to_units,
     scaled_integer,
@@ -37,6 +38,7 @@ from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, Pla
 
 MAX_TERM_MONTHS = 600  # 50 years of monthly periods: the longest schedule supported
 MAX_SPREAD_BP = Decimal(10000)
+SPREAD_BEYOND_BOUND = f"is beyond +/-{MAX_SPREAD_BP} bp (100 percentage points)"
 
 
 
@@ -133,14 +135,14 @@ class FloatingRate(BaseModel):
     @classmethod
     def _spread_in_range(cls, spread: Decimal) -> Decimal:
         if abs(spread) > MAX_SPREAD_BP:
-            raise ValueError(f"{spread} bp is beyond +/-10000 bp (100 percentage points)")
-        rate_to_units(spread / 10000, "spread")  # exact in kernel units
+            raise ValueError(f"{spread} bp {SPREAD_BEYOND_BOUND}")
+        rate_to_units(bp_to_rate(spread), "spread")  # exact in kernel units
         return spread
 
     @property
     def spread(self) -> Decimal:
         """The spread as a fraction of one (100 bp = 0.01)."""
-        return self.spread_bp / 10000
+        return bp_to_rate(self.spread_bp)
 
 
 class Loan(BaseModel):

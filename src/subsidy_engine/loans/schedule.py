@@ -18,7 +18,7 @@ import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series, rate_series
 from subsidy_engine.core.dates import EPOCH, day_date
-from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan, rate_to_units, units_to_rate
+from subsidy_engine.core.money import RATE_SCALE, fen_to_yuan, rate_to_units, round_fen, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import Method
 from subsidy_engine.errors import CoverageError
@@ -188,15 +188,12 @@ class Schedule:
         g, m = loan.grace_periods, loan.periods - loan.grace_periods
         rounded = convention == "rounded_payment"
 
-        def half_up(x: Fraction) -> int:
-            return div_half_up(x.numerator, x.denominator)
-
-        grace = g * half_up(principal * i) if rounded else g * principal * i
+        grace = g * round_fen(principal * i) if rounded else g * principal * i
         if loan.method is Method.INTEREST_ONLY:
-            total = (m * half_up(principal * i)) if rounded else m * principal * i
+            total = (m * round_fen(principal * i)) if rounded else m * principal * i
         elif loan.method is Method.EQUAL_PRINCIPAL:
             if rounded:
-                total = sum(half_up(Fraction(principal, m) + (principal - Fraction(k * principal, m)) * i)
+                total = sum(round_fen(Fraction(principal, m) + (principal - Fraction(k * principal, m)) * i)
                             for k in range(m)) - principal
             else:
                 total = principal * i * (m + 1) / 2
@@ -206,8 +203,8 @@ class Schedule:
             else:
                 grown = (1 + i) ** m
                 payment = principal * i * grown / (grown - 1)
-            total = (half_up(payment) if rounded else payment) * m - principal
-        return fen_to_yuan(half_up(Fraction(total) + Fraction(grace)))
+            total = (round_fen(payment) if rounded else payment) * m - principal
+        return fen_to_yuan(round_fen(Fraction(total) + Fraction(grace)))
 
 
 def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:

@@ -56,7 +56,7 @@ import pandas as pd
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.memo import IdentityMemo
-from subsidy_engine.core.money import RATE_SCALE, fen_to_yuan, rate_to_units
+from subsidy_engine.core.money import FEN_PER_YUAN, RATE_SCALE, fen_to_yuan, rate_to_units
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.io.column_readers import Read
 from subsidy_engine.kernels.calendar import add_years, calendar_year
@@ -108,7 +108,7 @@ class SubsidySchedule:
         ['5800/73', '155235383/3650000']
         """
         base, factor, num, den, inside, days = (a.tolist() for a in self.accrual_terms)
-        return [Fraction(b * f * n * i, RATE_SCALE * 100 * d * p) if i > 0 and f > 0 and b > 0 else Fraction(0)
+        return [Fraction(b * f * n * i, RATE_SCALE * FEN_PER_YUAN * d * p) if i > 0 and f > 0 and b > 0 else Fraction(0)
                 for b, f, n, d, i, p in zip(base, factor, num, den, inside, days)]
 
     @property

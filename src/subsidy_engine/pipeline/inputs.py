@@ -51,7 +51,7 @@ import pyarrow.compute as pc
 
 from subsidy_engine.core.columns import MONEY_TYPE, RATE_TYPE, date_series, decimal_array
 from subsidy_engine.core.ids import normalise_id
-from subsidy_engine.core.money import RATE_DECIMALS
+from subsidy_engine.core.money import BP_DECIMALS, RATE_DECIMALS
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.io.cells import (
@@ -94,7 +94,7 @@ _READERS: dict[str, Callable[[pd.DataFrame], Any]] = {
 # The type each field is held in once validated (the readers of each calculator decide what is valid).
 _MONEY = frozenset({"principal", "total_investment", "eligible_investment", "expected_returns", "merit_score",
                     "insured_amount", "premium", "amount_raised"})
-_DECIMALS = {"annual_rate": (RATE_DECIMALS, RATE_TYPE), "floating_spread_bp": (RATE_DECIMALS - 4,
+_DECIMALS = {"annual_rate": (RATE_DECIMALS, RATE_TYPE), "floating_spread_bp": (RATE_DECIMALS - BP_DECIMALS,
                                                                               pa.decimal128(16, 6))}
 _WHOLE = frozenset({"term_months", "grace_months", "settlement_day", "years"})
 _DATES = frozenset({"start_date", "date"})

@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.money import div_half_up, fen_to_yuan
+from subsidy_engine.core.money import FEN_PER_YUAN, fen_to_yuan, round_fen
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import load_policy
 from subsidy_engine.pipeline.inputs import PortfolioTables
@@ -66,8 +66,8 @@ def bank_claims(tables: PortfolioTables, lpr: LprCurve, n_loans: int = 200, seed
         elif kind == "rounded once":
             accruals = case.accruals()
             assert accruals is not None  # the standard periods were computed above
-            accrual = sum(accruals.values["accrual"][np.isin(accruals.period, pick.period)].tolist(), Fraction(0)) * 100
-            subsidy = fen_to_yuan(div_half_up(accrual.numerator, accrual.denominator))  # the exact sum, rounded once
+            accrual = sum(accruals.values["accrual"][np.isin(accruals.period, pick.period)].tolist(), Fraction(0))
+            subsidy = fen_to_yuan(round_fen(accrual * FEN_PER_YUAN))  # the exact sum, rounded once
         elif kind == "after the window" and case.rule.max_years is not None:
             rule = case.rule.model_copy(update={"max_years": None})
             open_window = case.periods("bank file: no window end", rule=rule)

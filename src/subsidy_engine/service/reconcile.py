@@ -53,10 +53,11 @@ import pyarrow as pa
 from subsidy_engine.core.columns import MONEY_TYPE
 from subsidy_engine.core.dates import day_date, epoch_days, parse_date
 from subsidy_engine.core.money import (
+    FEN_PER_YUAN,
     MAX_AMOUNT_YUAN,
     ONE_FEN,
-    div_half_up,
     fen_to_yuan,
+    round_fen,
     shown,
     to_decimal,
     whole_value,
@@ -226,9 +227,8 @@ def _rounded(mode: str) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal
             return None  # a cap or the interest ceiling cut these periods: rounding alone cannot say
         interest, accrual = accruals.total("interest", chosen), accruals.values["accrual"][chosen].tolist()
         if mode == "once":  # the exact sum, rounded half-up once
-            total = sum(accrual, Fraction(0)) * 100
-            return interest, fen_to_yuan(div_half_up(total.numerator, total.denominator))
-        return interest, fen_to_yuan(sum(math.floor(a * 100) for a in accrual))  # each period truncated
+            return interest, fen_to_yuan(round_fen(sum(accrual, Fraction(0)) * FEN_PER_YUAN))
+        return interest, fen_to_yuan(sum(math.floor(a * FEN_PER_YUAN) for a in accrual))  # each period truncated
     return run
 
 
