@@ -26,7 +26,7 @@ from subsidy_engine.simulation.synthetic import portfolio
 @pytest.mark.parametrize(("cell", "number"), [
     (60, 60), (np.int32(60), 60), ("60", 60), (" ６０ ", 60), ("+7", 7), (60.0, 60), (Decimal("60"), 60),
     (Decimal("6E+1"), 60), (Decimal("60.000"), 60),
-    (60.5, None), (Decimal("60.5"), None), (float("nan"), None), (float("inf"), None), (Decimal("NaN"), None),
+    (60.5, None), (Decimal("60.5"), None), (1e17, None), (float(2**53), None), (float(2**53 - 1), 2**53 - 1), (float("nan"), None), (float("inf"), None), (Decimal("NaN"), None),
     (Decimal("Infinity"), None), (True, None), ("1_000", None), ("١٠", None), ("60.0", None), (None, None),
 ])
 def test_a_cell_is_a_whole_number_or_not(cell: object, number: int | None) -> None:

@@ -219,3 +219,14 @@ def test_every_word_the_kernels_see_has_its_code() -> None:
         for member in vocabulary:
             name = f"{prefix}_{member.name}".replace("THIRTY_360", "30_360")
             assert getattr(codes, name) == member.code, name
+
+
+def test_the_accrual_terms_of_a_period_outside_the_window_are_its_own() -> None:
+    """Review of issue 17: after the per-period path moved into the kernel, a period outside the window showed
+    terms (0, 0, 0, 1, -5, 31) instead of its base, factor and share of a year with no day inside."""
+    loan = Loan(principal="1000000", annual_rate="0.04", term_months=3, start_date="2024-01-15",
+                interest_basis="act_365")
+    rule = InterestSubsidyRule(form="points_on_balance", points="0.01", start_date="2024-02-20", max_years=1)
+    terms = [column.tolist() for column in interest_subsidy(amortize(loan), rule).accrual_terms]
+    assert [t[0] for t in terms] == [100000000, 100000000, 31, 365, 0, 31]  # base, factor, num, den, inside, days
+    assert all(inside >= 0 for inside in terms[4])

@@ -273,3 +273,31 @@ def test_an_empty_claims_table_gives_an_empty_typed_report(tables: PortfolioTabl
     assert len(report) == 0 and report["diff"].dtype == pd.ArrowDtype(MONEY_TYPE)
     assert report.period.dtype == pd.ArrowDtype(pa.int64())
     assert reconcile_totals(report).subsidy_claimed.tolist() == [Decimal(0)] * 5
+
+
+def test_a_portfolio_without_readable_loans_reconciles_without_crashing(tables: PortfolioTables) -> None:
+    """Review of issue 17: with every loan row rejected, or no loan at all, the loans were read from an empty
+    table holding both spellings of the floating rate, and reconcile raised instead of reporting."""
+    import dataclasses
+
+    loans = tables.loans.copy()
+    loans["principal"] = "x"
+    frames = {"projects": tables.projects, "loans": loans, "insurance": tables.insurance, "events": tables.events}
+    rejected = PortfolioTables(**frames, problems=check_tables(frames), source="test", digest="test")
+    cases = loan_cases(rejected, load_policy(), LPR)
+    assert len(cases) == len(loans) and all("is rejected: principal" in str(c) for c in cases.values())
+    no_loans = dataclasses.replace(tables, loans=tables.loans.iloc[:0])
+    assert loan_cases(no_loans, load_policy(), LPR) == {}
+    report = reconcile(pd.DataFrame({"loan_id": ["L1"], "period": [1], "subsidy_claimed": ["1"]}), no_loans, lpr=LPR)
+    assert report.status.tolist() == ["unknown_loan"]
+
+
+def test_an_unreadable_table_of_another_kind_does_not_stop_the_loans(tables: PortfolioTables) -> None:
+    """Review of issue 17: the context read every table up front, so an insurance table without its premium
+    column (a problem of the whole table) made reconciling loans raise."""
+    frames = {"projects": tables.projects, "loans": tables.loans,
+              "insurance": tables.insurance.drop(columns="premium"), "events": tables.events}
+    checked = PortfolioTables(**frames, problems=check_tables(frames), source="test", digest="test")
+    priced = [{k for k, c in loan_cases(t, load_policy(), LPR).items() if not isinstance(c, str)}
+              for t in (checked, tables)]
+    assert priced[0] and priced[0] == priced[1]

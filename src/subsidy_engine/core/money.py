@@ -228,7 +228,8 @@ def whole_value(value: object) -> int | None:
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
-        return int(value) if math.isfinite(value) and float(value).is_integer() else None
+        number = float(value)  # a float is a whole number exactly only below 2**53 (as a column of floats is read)
+        return int(number) if math.isfinite(number) and number.is_integer() and abs(number) < 2**53 else None
     if isinstance(value, Decimal):
         if not value.is_finite() or value != value.to_integral_value():
             return None

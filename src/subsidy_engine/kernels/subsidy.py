@@ -61,10 +61,10 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             end = end_day[r]
             days = end - prev
             rate = segment_rate[segment[r]]
-            inside = min(end, window_end[j]) - max(prev, window_start[j])
+            inside = max(min(end, window_end[j]) - max(prev, window_start[j]), 0)
             base, factor, num, den = 0, 0, 0, 1
             gross = 0
-            if inside > 0:
+            if inside > 0 or per_period:  # per period, the terms of a period outside the window are shown too
                 if form[j] == FORM_SHARE_OF_INTEREST:
                     base, factor, num, den = interest[r], share[j], 1, 1
                 else:  # the period's share of a year on the loan's basis, as its interest accrues
@@ -75,7 +75,7 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                     else:
                         base = balance if form[j] == FORM_POINTS_ON_BALANCE else loan_principal[j]
                         factor = min(points[j], rate)
-                if base > 0 and factor > 0:
+                if inside > 0 and base > 0 and factor > 0:
                     gross = mul_div_half_up(base, factor * num * inside, RATE_SCALE * den * days)
             within_interest = min(gross, interest[r])
             y, _, _ = civil_from_days(end)

@@ -59,7 +59,7 @@ from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import FEN_PER_YUAN, RATE_SCALE, fen_to_yuan, rate_to_units
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.io.column_readers import Read
-from subsidy_engine.kernels.calendar import add_years, calendar_year
+from subsidy_engine.kernels.calendar import calendar_year
 from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.kernels.subsidy import portfolio_subsidy
 from subsidy_engine.loans.portfolio import amortize_portfolio
@@ -67,7 +67,7 @@ from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, RulesInForce, rules_in_force
-from subsidy_engine.params.rules import InterestSubsidyRule
+from subsidy_engine.params.rules import InterestSubsidyRule, subsidy_window_days
 
 
 @dataclass(frozen=True)
@@ -310,15 +310,6 @@ def _rule_columns(rules: list[InterestSubsidyRule]) -> tuple[np.ndarray, ...]:
     return _RULE_COLUMNS.get(tuple(rules), make)
 
 
-def _window(fixed_start: np.ndarray, years: np.ndarray, loan_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per loan, the subsidy window ``[start, end)`` in days: from the rule's start date (or the drawdown) for
-    ``max_years`` years, the same day that many years later (29 Feb -> 28 Feb); an open window ends at the
-    largest day."""
-    window_start = np.where(fixed_start >= 0, fixed_start, loan_start)
-    window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)
-    return window_start, window_end
-
-
 def subsidy_window(loan_start_day: np.ndarray, rules: InterestSubsidyRule | Policy) -> tuple[np.ndarray, np.ndarray]:
     """Each loan's 貼息 window ``[start, end)`` in days since 1970-01-01, from its drawdown day and the rule in
     force on it; ``end`` is the largest int64 when the window is open.
@@ -333,7 +324,7 @@ def subsidy_window(loan_start_day: np.ndarray, rules: InterestSubsidyRule | Poli
     loan_start = np.asarray(loan_start_day, np.int64)
     in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
     columns = _rule_columns(in_force.rules)
-    return _window(columns[4][in_force.set_index], columns[5][in_force.set_index], loan_start)
+    return subsidy_window_days(columns[4][in_force.set_index], columns[5][in_force.set_index], loan_start)
 
 
 @dataclass(frozen=True)
@@ -362,7 +353,7 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
     form, points, share, benchmark, fixed_start, years, annual_cap, lifetime_cap = (
         column[in_force.set_index] for column in _rule_columns(in_force.rules))
-    window_start, window_end = _window(fixed_start, years, loan_start)
+    window_start, window_end = subsidy_window_days(fixed_start, years, loan_start)
 
     first_year, last_year = np.empty_like(loan_start), np.empty_like(loan_start)
     calendar_year(end_day[row_ptr[:-1]], first_year)

@@ -15,13 +15,15 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Final, Literal, Sequence
 
+import numpy as np
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
-from subsidy_engine.core.dates import as_date
+from subsidy_engine.core.dates import as_date, day_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money, NumberInput, Rate
 from subsidy_engine.core.money import rate_to_units, scaled_integer, to_decimal
 from subsidy_engine.core.vocabulary import ListingStage, ProductField, Stage, SubsidyForm, Venue
 from subsidy_engine.errors import MoneyError
+from subsidy_engine.kernels.calendar import add_years
 
 #: A product field of measure 7, read from its name.
 ProductFieldName = Annotated[ProductField, BeforeValidator(ProductField.parse)]
@@ -32,6 +34,16 @@ _FORM_PARAMETER = {
     SubsidyForm.SHARE_OF_INTEREST: "share",
     SubsidyForm.RATE_GAP: "benchmark_rate",
 }
+
+
+def subsidy_window_days(fixed_start: np.ndarray, years: np.ndarray, loan_start: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The 貼息 window ``[start, end)`` of each loan, in days since 1970-01-01: from the rule's start day
+    (``fixed_start``; below 0 for none: the drawdown, ``loan_start``) for ``years`` years (below 0: open),
+    ending on the same day that many years later (29 Feb -> 28 Feb); an open window ends at the largest day."""
+    window_start = np.where(fixed_start >= 0, fixed_start, loan_start)
+    window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)
+    return window_start, window_end
 
 
 #: The longest 貼息 window a rule may set, in years.
@@ -90,6 +102,18 @@ class InterestSubsidyRule(BaseModel):
             raise ValueError(f"form {self.form.value!r} needs {needed}"
                              + (f", and takes no {', '.join(extra)}" if extra else ""))
         return self
+
+    def window(self, drawdown: date) -> tuple[date, date | None]:
+        """The subsidy window ``[start, end)`` of a loan drawn on ``drawdown``; ``end`` is None when open
+        (:func:`subsidy_window_days` for one loan).
+
+        >>> InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2).window(date(2024, 2, 29))
+        (datetime.date(2024, 2, 29), datetime.date(2026, 2, 28))
+        """
+        start, end = subsidy_window_days(np.array([-1 if self.start_date is None else epoch_days(self.start_date)]),
+                                         np.array([-1 if self.max_years is None else self.max_years]),
+                                         np.array([epoch_days(drawdown)]))
+        return day_date(start[0]), None if self.max_years is None else day_date(end[0])
 
     @property
     def digest(self) -> str:

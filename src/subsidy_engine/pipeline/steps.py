@@ -41,7 +41,7 @@ from subsidy_engine.measures.investment import PROJECT_COLUMNS, investment_subsi
 from subsidy_engine.measures.premium_subsidy import premium_subsidy_rows
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import INSTRUMENTS, MEASURE_OF, Policy
-from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables
+from subsidy_engine.pipeline.inputs import TABLES, WHOLE_TABLE, PortfolioTables
 
 #: The cuts of stacking, in the order they are applied (the module docstring's 1 to 5).
 CUT_COLUMNS = ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
@@ -199,8 +199,11 @@ def build_context(tables: PortfolioTables, policy: Policy) -> Context:
     frames, kept_rows = drop_problem_rows(tables)
     problems = [tables.problems]
     problems.extend(drop_outside_coverage(tables, frames, kept_rows, policy))
-    # each table read once: what the check read of the rows kept (or the rows read now); the steps take it
-    reads = {name: tables.read_of(name, frame, kept_rows[name]) for name, frame in frames.items() if len(frame)}
+    # each table read once: what the check read of the rows kept (or the rows read now); the steps take it. A
+    # table with a problem of the whole table is left to the step that needs it (which says why it cannot)
+    unreadable = set(tables.problems.table[tables.problems.field == WHOLE_TABLE]) if len(tables.problems) else set()
+    reads = {name: tables.read_of(name, frame, kept_rows[name]) for name, frame in frames.items()
+             if len(frame) and name not in unreadable}
     # projects: attributes for stacking and funding sources
     read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects, reads.get("projects"))
     project_arrays, projects, project_rejections = read

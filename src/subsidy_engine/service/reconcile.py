@@ -63,7 +63,7 @@ from subsidy_engine.core.money import (
     whole_value,
 )
 from subsidy_engine.core.vocabulary import InterestBasis, Reset
-from subsidy_engine.errors import CoverageError, DateError, MoneyError
+from subsidy_engine.errors import CoverageError, DateError, MoneyError, PortfolioSchemaError
 from subsidy_engine.io.cells import DEFAULT_LIMITS, Limits, read_table_file
 from subsidy_engine.io.column_readers import is_missing
 from subsidy_engine.loans.arrays import loans_from_arrays
@@ -74,7 +74,7 @@ from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import MAX_SUBSIDY_YEARS, InterestSubsidyRule
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio, read_table
-from subsidy_engine.pipeline.steps import as_problems, build_context
+from subsidy_engine.pipeline.steps import Context, as_problems, build_context
 
 STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
 REPORT_COLUMNS = ("row", "loan_id", "period", "from_date", "to_date", "interest_charged", "interest_computed",
@@ -291,19 +291,31 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, LoanCase | str]:
-    """Each loan that evaluate evaluates, as a case; each loan it rejects, with evaluate's reason."""
-    ctx = build_context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
-    # the loans as evaluate reads them (read once, by the table reader), then as the models the variants change
-    arrays, good, rejections = ctx.reads["loans"] if len(ctx.loans) else read_table("loans", ctx.loans)
-    ctx.problems.append(as_problems(ctx.tables, rejections, "loans", "loan_id", ctx.kept_rows["loans"]))
-    out: dict[str, LoanCase | str] = {}
-    reports = [p for p in ctx.problems if not p.empty and "table" in p]
-    for report in reports:
+def _rejected_loans(ctx: Context, out: dict[str, LoanCase | str]) -> dict[str, LoanCase | str]:
+    """Each loan row the problems so far reject, with the reason (the first problem of a loan id counts)."""
+    for report in (p for p in ctx.problems if not p.empty and "table" in p):
         for r in report[report.table == "loans"].itertuples():
             rejected_id: object = r.id  # an object column: text, None or NaN
             if rejected_id is not None and rejected_id == rejected_id and str(rejected_id) not in out:
                 out[str(rejected_id)] = f"the portfolio's loan row {r.row} is rejected: {r.field} {r.reason}"
+    return out
+
+
+def loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) -> dict[str, LoanCase | str]:
+    """Each loan that evaluate evaluates, as a case; each loan it rejects, with evaluate's reason."""
+    ctx = build_context(tables, policy)  # evaluate's own rules: table problems, coverage, a loan's project
+    out: dict[str, LoanCase | str] = {}
+    if not len(ctx.loans):
+        return _rejected_loans(ctx, out)
+    # the loans as evaluate reads them (read once, by the table reader), then as the models the variants change
+    try:
+        arrays, good, rejections = ctx.reads.get("loans") or read_table("loans", ctx.loans)
+    except PortfolioSchemaError as exc:  # the loans table as a whole cannot be read: every loan says why
+        for loan_id in ctx.loans["loan_id"].astype(str):
+            out[loan_id] = f"the portfolio's loans table cannot be read: {exc}"
+        return out
+    ctx.problems.append(as_problems(ctx.tables, rejections, "loans", "loan_id", ctx.kept_rows["loans"]))
+    _rejected_loans(ctx, out)
     loan_ids = ctx.loans["loan_id"].astype(str).to_numpy()[good]
     for loan_id, loan in zip(loan_ids, loans_from_arrays(arrays)):
         out[str(loan_id)] = LoanCase(loan, policy.at(loan.start_date).interest_subsidy_rule(), curve, {})
