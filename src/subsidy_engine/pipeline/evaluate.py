@@ -211,7 +211,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     projections = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
     if len(ctx.loans):
         subsidy = add_loans(ctx, rows, ctx.loans, ctx.loan_project, ctx.kept_rows["loans"], lpr,
-                            read=ctx.reads.get("loans"))
+                            read=ctx.table_read("loans"))
         details["interest_subsidy"] = subsidy
         projections = subsidy.internal["projections"]
         if len(projections):  # a figure that rests on a projection says so (issue 16, row 11)

@@ -41,7 +41,7 @@ from subsidy_engine.measures.investment import PROJECT_COLUMNS, investment_subsi
 from subsidy_engine.measures.premium_subsidy import premium_subsidy_rows
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import INSTRUMENTS, MEASURE_OF, Policy
-from subsidy_engine.pipeline.inputs import TABLES, WHOLE_TABLE, PortfolioTables
+from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables, read_table
 
 #: The cuts of stacking, in the order they are applied (the module docstring's 1 to 5).
 CUT_COLUMNS = ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
@@ -177,9 +177,17 @@ class Context:
     loans: pd.DataFrame  # the loans with a known project
     loan_project: np.ndarray  # each loan's row in ``projects``
     tables: PortfolioTables | None = None  # where rows came from, for the problems found while evaluating
-    #: what each table's reader made of its rows here (``frames``; a table without rows has none): read once,
-    #: when the tables were checked, or by :func:`build_context`
+    #: what each table's reader made of its rows here (``frames``), as :meth:`table_read` gives it
     reads: dict[str, column_readers.Read] = field(default_factory=dict)
+
+    def table_read(self, name: str) -> column_readers.Read:
+        """What the reader of table ``name`` makes of its rows here (``frames[name]``), once: the check's read
+        of them when the tables kept it, else read now (a table that cannot be read raises, as it says why)."""
+        if name not in self.reads:
+            frame = self.frames[name]
+            self.reads[name] = (self.tables.read_of(name, frame, self.kept_rows[name]) if self.tables is not None
+                                else read_table(name, frame))
+        return self.reads[name]
 
     @property
     def n_projects(self) -> int:
@@ -199,13 +207,9 @@ def build_context(tables: PortfolioTables, policy: Policy) -> Context:
     frames, kept_rows = drop_problem_rows(tables)
     problems = [tables.problems]
     problems.extend(drop_outside_coverage(tables, frames, kept_rows, policy))
-    # each table read once: what the check read of the rows kept (or the rows read now); the steps take it. A
-    # table with a problem of the whole table is left to the step that needs it (which says why it cannot)
-    unreadable = set(tables.problems.table[tables.problems.field == WHOLE_TABLE]) if len(tables.problems) else set()
-    reads = {name: tables.read_of(name, frame, kept_rows[name]) for name, frame in frames.items()
-             if len(frame) and name not in unreadable}
-    # projects: attributes for stacking and funding sources
-    read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects, reads.get("projects"))
+    # projects: attributes for stacking and funding sources (each table is read once: Context.table_read)
+    reads = {"projects": tables.read_of("projects", frames["projects"], kept_rows["projects"])}
+    read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects, reads["projects"])
     project_arrays, projects, project_rejections = read
     problems.append(as_problems(tables, project_rejections, "projects", "project_id", kept_rows["projects"]))
     ctx = Context(policy, frames, kept_rows, problems, [*tables.notes, *policy.notes], read, project_arrays, projects,
@@ -229,7 +233,7 @@ def add_loans(ctx: Context, rows: Rows, loans: pd.DataFrame, loan_project: np.nd
 
     ``keep_window`` keeps every loan-year with a period inside the subsidy window, even one paid
     nothing, so that the rows do not depend on the rates (the Monte Carlo runs reuse them). ``read``: what
-    the loans' reader made of ``loans`` (a part of ``ctx.reads["loans"]``).
+    the loans' reader made of ``loans`` (a part of ``ctx.table_read("loans")``).
     """
     subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window, read=read)
     ctx.problems.append(as_problems(ctx.tables, subsidy.rejections, "loans", "loan_id", kept_loan_rows))
@@ -253,11 +257,11 @@ def add_other_instruments(ctx: Context, rows: Rows, details: dict[str, ClaimRows
     """Measures 7, 13, 14 and (with rates) 1, 2, 4: the parts of ``rows`` that do not depend on the LPR."""
     policy, frames, kept_rows, problems = ctx.policy, ctx.frames, ctx.kept_rows, ctx.problems
     if len(frames["insurance"]):
-        premium = premium_subsidy_rows(frames["insurance"], policy, read=ctx.reads.get("insurance"))
+        premium = premium_subsidy_rows(frames["insurance"], policy, read=ctx.table_read("insurance"))
         problems.append(as_problems(ctx.tables, premium.rejections, "insurance", "policy_id", kept_rows["insurance"]))
         add_premium(ctx, rows, details, premium)
     if len(frames["events"]):
-        grants = event_grant_rows(frames["events"], policy, read=ctx.reads.get("events"))
+        grants = event_grant_rows(frames["events"], policy, read=ctx.table_read("events"))
         problems.append(as_problems(ctx.tables, grants.rejections, "events", "event_id", kept_rows["events"]))
         add_grants(ctx, rows, details, grants)
     add_investment(ctx, rows, details, rate_by_stage)

@@ -73,7 +73,7 @@ from subsidy_engine.measures.interest_subsidy import SubsidySchedule, interest_s
 from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import MAX_SUBSIDY_YEARS, InterestSubsidyRule
-from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio, read_table
+from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 from subsidy_engine.pipeline.steps import Context, as_problems, build_context
 
 STATUSES = ("match", "mismatch", "unknown_loan", "invalid")
@@ -309,7 +309,7 @@ def loan_cases(tables: PortfolioTables, policy: Policy, curve: LprCurve | None) 
         return _rejected_loans(ctx, out)
     # the loans as evaluate reads them (read once, by the table reader), then as the models the variants change
     try:
-        arrays, good, rejections = ctx.reads.get("loans") or read_table("loans", ctx.loans)
+        arrays, good, rejections = ctx.table_read("loans")
     except PortfolioSchemaError as exc:  # the loans table as a whole cannot be read: every loan says why
         for loan_id in ctx.loans["loan_id"].astype(str):
             out[loan_id] = f"the portfolio's loans table cannot be read: {exc}"

@@ -190,7 +190,7 @@ class _Prepared:
         self.policy, self.budget, self.mode = policy, budget, mode
         ctx = build_context(tables, policy)
         loans = ctx.loans
-        read = ctx.reads.get("loans")
+        read = ctx.table_read("loans") if len(loans) else None
         sensitive = (_path_dependent(read, len(loans), policy, curve.history_end) if read is not None
                      else np.zeros(0, bool))
         rows = Rows()
