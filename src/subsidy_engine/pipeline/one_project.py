@@ -183,7 +183,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     columns = {"project_id": ids, "enterprise_id": np.array([enterprise_id], dtype=object)}
     ctx = Context(
         policy=policy, frames={}, kept_rows={}, problems=[], notes=list(policy.notes),
-        read=(parr, columns, NO_REJECTIONS), project_arrays=parr, projects=columns,
+        project_rejections=NO_REJECTIONS, project_arrays=parr, projects=columns,
         project_id_text=pa.array([project_id], pa.string()),
         project_enterprise=pa.array([enterprise_id], pa.string()),
         sources_of_project=pa.array([sources], pa.string()),

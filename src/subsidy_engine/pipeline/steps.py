@@ -166,7 +166,7 @@ class Context:
     kept_rows: dict[str, np.ndarray]
     problems: list[pd.DataFrame]
     notes: list[str]
-    read: Any  # read_items' result for the projects: (arrays, table, rejections)
+    project_rejections: pd.DataFrame  # the projects' reader's rejections (of the rows kept)
     project_arrays: dict[str, np.ndarray]
     #: the projects' columns as read: the table of a portfolio, or the id columns of the one project a quote
     #: evaluates (the steps a quote runs read ``projects["project_id"]`` only)
@@ -209,10 +209,11 @@ def build_context(tables: PortfolioTables, policy: Policy) -> Context:
     problems.extend(drop_outside_coverage(tables, frames, kept_rows, policy))
     # projects: attributes for stacking and funding sources (each table is read once: Context.table_read)
     reads = {"projects": tables.read_of("projects", frames["projects"], kept_rows["projects"])}
-    read = read_items(frames["projects"], PROJECT_COLUMNS, read_projects, reads["projects"])
-    project_arrays, projects, project_rejections = read
+    project_arrays, projects, project_rejections = read_items(frames["projects"], PROJECT_COLUMNS, read_projects,
+                                                             reads["projects"])
     problems.append(as_problems(tables, project_rejections, "projects", "project_id", kept_rows["projects"]))
-    ctx = Context(policy, frames, kept_rows, problems, [*tables.notes, *policy.notes], read, project_arrays, projects,
+    ctx = Context(policy, frames, kept_rows, problems, [*tables.notes, *policy.notes], project_rejections,
+                   project_arrays, projects,
                    column_readers.arrow_text(projects["project_id"]), column_readers.arrow_text(projects["enterprise_id"]),
                    funding_sources(_column_text(projects, "sector"), _column_text(projects, "district"),
                                     project_arrays["industry_or_software"]), frames["loans"],
@@ -304,7 +305,8 @@ def add_investment(ctx: Context, rows: Rows, details: dict[str, ClaimRows],
     """Measures 1, 2 and 4: the investment subsidy when rates are given (else a note says why not)."""
     project_arrays, projects, n_projects = ctx.project_arrays, ctx.projects, ctx.n_projects
     if rate_by_stage is not None and n_projects:
-        investment = investment_subsidy_rows(projects, ctx.policy, rate_by_stage, read=ctx.read)
+        investment = investment_subsidy_rows(projects, ctx.policy, rate_by_stage,
+                                             read=(project_arrays, projects, ctx.project_rejections))
         details["investment_subsidy"] = investment
         keep = np.flatnonzero(investment.paid)
         stage = np.array([s.value for s in Stage], dtype=object)[project_arrays["stage"]]

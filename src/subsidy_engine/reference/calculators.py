@@ -251,7 +251,6 @@ class SubsidyRow:
     cut_by_interest: Decimal
     cut_by_annual_cap: Decimal
     cut_by_lifetime_cap: Decimal
-    accrual: Decimal = Decimal(0)  # the exact amount before the subsidy rounding (reconcile reads it)
 
 
 def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> list[SubsidyRow]:  # noqa: ANN001
@@ -302,7 +301,7 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
             out.append(SubsidyRow(
                 period=r.period, interest=r.interest, gross=gross, subsidy=paid,
                 cut_by_interest=gross - within_interest, cut_by_annual_cap=within_interest - after_annual,
-                cut_by_lifetime_cap=after_annual - paid, accrual=accrual))
+                cut_by_lifetime_cap=after_annual - paid))
     return out
 
 

@@ -133,7 +133,7 @@ class LoanCase:
     curve: LprCurve | None
     cache: dict[str, _Periods | None]
     errors: dict[str, str] = field(default_factory=dict)
-    subsidies: dict[str, SubsidySchedule] = field(default_factory=dict)  # each variant's 貼息, as computed
+    standard_subsidy: SubsidySchedule | None = None  # the standard computation's 貼息, for its exact accruals
 
     def arrays(self, name: str = "standard", loan: Loan | None = None, rule: InterestSubsidyRule | None = None
                ) -> _Periods | None:
@@ -143,7 +143,8 @@ class LoanCase:
             try:
                 schedule = amortize(loan or self.loan, self.curve)
                 subsidy = interest_subsidy(schedule, rule or self.rule)
-                self.subsidies[name] = subsidy
+                if name == "standard":
+                    self.standard_subsidy = subsidy
                 self.cache[name] = _Periods(np.arange(1, schedule.periods + 1), schedule.start_day.astype(np.int64),
                                             schedule.end_day.astype(np.int64),
                                             {"interest": schedule.interest_fen, "subsidy": subsidy.subsidy_fen})
@@ -175,7 +176,8 @@ class LoanCase:
         Read from the standard computation, added to it the first time they are asked for."""
         p = self.arrays()
         if p is not None and "accrual" not in p.values:
-            subsidy = self.subsidies["standard"]
+            subsidy = self.standard_subsidy
+            assert subsidy is not None  # computed with the standard periods just above
             accrual = np.empty(len(p), dtype=object)
             accrual[:] = subsidy.exact_accruals()
             p.values["accrual"], p.values["cut"] = accrual, subsidy.gross_fen - subsidy.subsidy_fen
