@@ -109,7 +109,8 @@ def test_stub_first_period_accrues_actual_days() -> None:
     assert rows[0].end_date == date(2024, 4, 20) and rows[0].days == 46
     assert rows[0].interest == Decimal("460.00")  # 100,000 x 3.65% x 46 / 365
     monthly = amortize(Loan(**{**base, "interest_basis": "monthly"})).rows
-    assert monthly[0].interest == Decimal("304.17")  # the monthly basis ignores the days
+    # the monthly basis charges the stub one month (Mar 20 -> Apr 20) and 15 odd days: 100,000 x 3.65% x 45/360
+    assert monthly[0].interest == Decimal("456.25")
 
 
 def test_grace_then_equal_installment() -> None:

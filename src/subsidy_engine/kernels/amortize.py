@@ -70,8 +70,12 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
     first_due_year = (start_mi + mpp) // 12
 
     # Interest of a period: round(balance * rate * num / den), num/den the period's share of a year on the
-    # loan's basis (kernels.calendar); den is fixed per loan.
-    den = RATE_SCALE * year_denominator(bas, ppy)
+    # loan's basis (kernels.calendar); den is fixed per loan. On the monthly basis a period from a due day to
+    # the next is mpp whole months (30 * mpp / 360); only the first period can be a stub, when the loan is
+    # drawn on another day than its due day, and it is charged for its length (months and odd days).
+    den = RATE_SCALE * year_denominator(bas)
+    whole_periods_num = 30 * mpp
+    first_is_stub = bas == BASIS_MONTHLY and start_d[j] != min(dd, days_in_month(start_y[j], start_m[j]))
     nominal_den = RATE_SCALE * ppy
 
     seg = seg_ptr[j]
@@ -93,7 +97,7 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
     prev_m = start_m[j]
     prev_d = start_d[j]
     prev_ord = days_from_civil(prev_y, prev_m, prev_d)
-    need_days = bas != BASIS_MONTHLY or want_rows
+    need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub
 
     # The due month, stepped forward instead of divided out every period, and
     # the day number of its first day, so a due date is month_first + d - 1.
@@ -122,16 +126,20 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
                 m = 1
                 y += 1
         end_ord = 0
+        stub = False
         if bas == BASIS_MONTHLY:
-            interest = mul_div_half_up_f(balance, rate, den, rate_f)
+            num = whole_periods_num
             if need_days:
                 end_ord = month_first + min(dd, days_in_month(y, m)) - 1
+            if p == 0 and first_is_stub:
+                num = period_numerator_civil(bas, prev_ord, end_ord, 0, 0, 0, 0, 0, 0, dd)
+                stub = True
         else:
             d = min(dd, days_in_month(y, m))
             end_ord = month_first + d - 1
-            days = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, y, m, d)
-            interest = mul_div_half_up_f(balance, rate * days, den, rate_f * days)
+            num = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, y, m, d, dd)
             prev_d = d
+        interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
 
         if p == n - 1:
             principal = balance
@@ -153,7 +161,7 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
                         ambiguous_segment = seg
                         ambiguous_balance = balance
                         ambiguous_left = n - p
-            if bas == BASIS_MONTHLY:
+            if bas == BASIS_MONTHLY and not stub:
                 nominal = interest
             else:
                 nominal = mul_div_half_up_f(balance, rate, nominal_den, nominal_f)

@@ -56,39 +56,70 @@ def days_30_360(y1: int, m1: int, d1: int, y2: int, m2: int, d2: int) -> int:
 
 
 @jit
-def year_denominator(basis: int, periods_per_year: int) -> int:
+def year_denominator(basis: int) -> int:
     """The denominator of a period's share of a year on an interest ``basis`` (docs/conventions.md
-    "Interest basis"): the periods in a year on the monthly basis, 365 on act/365, 360 on act/360 and 30/360.
-    The amortization's interest and every 貼息 accrual divide by it."""
-    if basis == BASIS_MONTHLY:
-        return periods_per_year
+    "Interest basis"): 365 on act/365, else 360 (the monthly basis counts a whole month as 30/360, a
+    quarter as 90/360). The amortization's interest and every 貼息 accrual divide by it."""
     if basis == BASIS_ACT_365:
         return 365
     return 360
 
 
 @jit
+def months_and_odd_days(start_day: int, end_day: int, due_day: int):
+    """``(whole months, odd days)`` of the period from day number ``start_day`` to ``end_day``: the whole
+    months counted back from the end, one calendar month a step on the ``due_day`` of each month (clamped
+    to the month's end), as long as they reach no earlier than the start; the odd days are the days from
+    the start to the earliest month so reached (docs/conventions.md "Stub periods").
+
+    >>> from subsidy_engine.kernels.calendar import days_from_civil as day
+    >>> months_and_odd_days(day(2024, 1, 31), day(2024, 2, 29), 31)
+    (1, 0)
+    >>> months_and_odd_days(day(2024, 3, 5), day(2024, 4, 20), 20)
+    (1, 15)
+    >>> months_and_odd_days(day(2024, 4, 30), day(2024, 5, 1), 1)
+    (0, 1)
+    """
+    y, m, _ = civil_from_days(end_day)
+    months = 0
+    reached = end_day
+    while True:
+        m -= 1
+        if m == 0:
+            m = 12
+            y -= 1
+        earlier = days_from_civil(y, m, min(due_day, days_in_month(y, m)))
+        if earlier < start_day:
+            return months, reached - start_day
+        months += 1
+        reached = earlier
+
+
+@jit
 def period_numerator_civil(basis: int, start_day: int, end_day: int, y1: int, m1: int, d1: int, y2: int,
-                           m2: int, d2: int) -> int:
-    """The numerator of a period's share of a year on an interest ``basis``, from day number ``start_day``
-    (the date y1-m1-d1) to ``end_day`` (y2-m2-d2): 1 on the monthly basis, the 30/360 days on 30/360, else
-    the actual days (算頭不算尾). For a kernel that walks the civil dates already (the amortization)."""
+                           m2: int, d2: int, due_day: int) -> int:
+    """The numerator of a period's share of a year on an interest ``basis`` (over
+    :func:`year_denominator`), from day number ``start_day`` (the date y1-m1-d1) to ``end_day``
+    (y2-m2-d2): on the monthly basis 30 a whole month and 1 an odd day (:func:`months_and_odd_days`,
+    the months on ``due_day``), the 30/360 days on 30/360, else the actual days (算頭不算尾). For a kernel
+    that walks the civil dates already (the amortization)."""
     if basis == BASIS_MONTHLY:
-        return 1
+        months, odd_days = months_and_odd_days(start_day, end_day, due_day)
+        return 30 * months + odd_days
     if basis == BASIS_30_360:
         return days_30_360(y1, m1, d1, y2, m2, d2)
     return end_day - start_day
 
 
 @jit
-def period_numerator(basis: int, start_day: int, end_day: int) -> int:
+def period_numerator(basis: int, start_day: int, end_day: int, due_day: int) -> int:
     """:func:`period_numerator_civil` from day numbers alone (the civil dates found only when 30/360 reads
     them)."""
     if basis == BASIS_30_360:
         y1, m1, d1 = civil_from_days(start_day)
         y2, m2, d2 = civil_from_days(end_day)
-        return period_numerator_civil(basis, start_day, end_day, y1, m1, d1, y2, m2, d2)
-    return period_numerator_civil(basis, start_day, end_day, 0, 0, 0, 0, 0, 0)
+        return period_numerator_civil(basis, start_day, end_day, y1, m1, d1, y2, m2, d2, due_day)
+    return period_numerator_civil(basis, start_day, end_day, 0, 0, 0, 0, 0, 0, due_day)
 
 
 @jit

@@ -36,7 +36,7 @@ def premium_subsidy_gross(premium_fen, insured_fen, share_micro, cap_micro, has_
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
-                               loan_principal, loan_basis, loan_mpp, form, points, share, benchmark, window_start,
+                               loan_principal, loan_basis, loan_due_day, form, points, share, benchmark, window_start,
                                window_end, annual_cap, lifetime_cap, year_ptr, per_period, out_year, out_interest,
                                out_gross, out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime, out_terms):
     """貼息 of every period of every loan, in one pass: the production's one implementation of the rules.
@@ -52,7 +52,6 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
     for j in nb.prange(row_ptr.shape[0] - 1):
         balance = loan_principal[j]
         prev = loan_start_day[j]
-        ppy = 12 // loan_mpp[j]
         k = year_ptr[j] - 1
         current_year = -1
         paid_in_year = 0
@@ -68,8 +67,8 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                 if form[j] == FORM_SHARE_OF_INTEREST:
                     base, factor, num, den = interest[r], share[j], 1, 1
                 else:  # the period's share of a year on the loan's basis, as its interest accrues
-                    num = period_numerator(loan_basis[j], prev, end)
-                    den = year_denominator(loan_basis[j], ppy)
+                    num = period_numerator(loan_basis[j], prev, end, loan_due_day[j])
+                    den = year_denominator(loan_basis[j])
                     if form[j] == FORM_RATE_GAP:
                         base, factor = balance, max(benchmark[j] - rate, 0)
                     else:

@@ -95,7 +95,7 @@ def schedule_arrays(loans: LoanArrays, out: Outputs, segment_rate: np.ndarray) -
     """The per-period schedule of ``loans`` with the loan attributes the 貼息 kernel reads, in fen."""
     return {"end_day": out.end_day, "segment": out.segment, "interest": out.interest, "principal": out.principal,
             "loan_principal": loans.principal_fen, "loan_basis": loans.basis,
-            "loan_months_per_period": loans.months_per_period,
+            "loan_due_day": loans.due_day,
             "loan_start_day": loans.start_days().astype(np.int32), "segment_rate": segment_rate}
 
 

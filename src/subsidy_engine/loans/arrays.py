@@ -136,7 +136,7 @@ def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
         start_y=col(x.start_date.year for x in loans),
         start_m=col(x.start_date.month for x in loans),
         start_d=col(x.start_date.day for x in loans),
-        due_day=col((x.settlement_day or x.start_date.day) for x in loans),
+        due_day=col(x.due_day for x in loans),
         is_floating=col((x.floating is not None for x in loans), np.bool_),
         fixed_units=col(int(x.annual_rate.scaleb(RATE_DECIMALS)) if x.annual_rate is not None else 0
                         for x in loans),

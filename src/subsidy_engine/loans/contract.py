@@ -301,6 +301,12 @@ class Loan(BaseModel):
         return self.interest_basis if self.interest_basis is not None else default_basis(self.method)
 
     @property
+    def due_day(self) -> int:
+        """The day of the month its periods end on (clamped to the month's end): the settlement day, else the
+        drawdown's day."""
+        return self.settlement_day if self.settlement_day is not None else self.start_date.day
+
+    @property
     def principal_fen(self) -> int:
         return yuan_to_fen(self.principal)
 

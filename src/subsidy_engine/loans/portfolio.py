@@ -234,7 +234,7 @@ def amortize_portfolio(
             if name in fen:
                 fen[name] = fen[name][year_keep]
         for name in ("loan_principal", "loan_start_day", "first_year", "loan_basis",
-                     "loan_months_per_period"):
+                     "loan_due_day"):
             if name in fen:
                 fen[name] = fen[name][keep]
         positions, periods, year_count, projected = (positions[keep], periods[keep],

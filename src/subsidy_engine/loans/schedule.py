@@ -88,7 +88,7 @@ class Schedule:
                 "interest": self.interest_fen, "principal": self.principal_fen,
                 "loan_principal": np.array([loan.principal_fen], np.int64),
                 "loan_basis": np.array([loan.basis.code], np.int64),
-                "loan_months_per_period": np.array([loan.frequency.months], np.int64),
+                "loan_due_day": np.array([loan.due_day], np.int64),
                 "loan_start_day": self.start_day[:1].astype(np.int64), "segment_rate": self.rate_units}
 
     def to_frame(self) -> pd.DataFrame:

@@ -11,7 +11,8 @@ The rules (docs/conventions.md, "Interest subsidy"), each rounding named:
 
 * **Accrual** (*subsidy rounding*, half-up per period): every form accrues on
   the loan's own interest basis, ``base x factor x num/den``, where ``num/den``
-  is the period's share of a year (``1/12`` monthly, ``days/360`` ...):
+  is the period's share of a year as its interest accrues (``30/360`` a whole month on the monthly basis and
+  ``1/360`` an odd day of a stub, ``days/360`` on act/360 ...):
 
   - ``points_on_balance``: base = opening balance, factor = min(points, rate);
   - ``points_on_principal``: base = original principal, factor = min(points, rate);
@@ -365,7 +366,7 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     terms = np.empty((rows if per_period else 0, 6), np.int64)
     if periods.shape[0]:
         portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"], f["segment"],
-                          f["segment_rate"], f["loan_principal"], f["loan_basis"], f["loan_months_per_period"],
+                          f["segment_rate"], f["loan_principal"], f["loan_basis"], f["loan_due_day"],
                           form, points, share, benchmark, window_start, window_end, annual_cap, lifetime_cap,
                           year_ptr, per_period, *out, terms)
     year, interest, gross, paid, cut_by_interest, cut_by_annual_cap, cut_by_lifetime_cap = out

@@ -14,16 +14,19 @@ is produced):
   before that date plus the spread; the new rate applies from the first
   period that starts on or after the reset date (no period is split).
 * **Interest of a period** (*interest rounding*) - ``round(opening x rate x
-  fraction)`` where the fraction is ``1/12`` (``1/4`` quarterly) under the
-  ``monthly`` basis, whatever the period's days, and ``days/360``,
-  ``days/365`` or ``days_30_360/360`` under the day-count bases.
+  fraction)`` where the fraction is ``1/12`` a whole month under the
+  ``monthly`` basis, whatever its days, and ``1/360`` an odd day of a stub
+  (the first period, when the loan is drawn on another day than its due
+  day: whole months from the first due day on or after the drawdown, odd
+  days before it); ``days/360``, ``days/365`` or ``days_30_360/360`` under
+  the day-count bases.
 * **Equal installment** (等額本息) - the payment ``M = P i (1+i)^m /
   ((1+i)^m - 1)`` with the nominal period rate ``i = rate/12`` (``/4``) over
   the ``m`` periods after the grace, *payment rounding* of the exact rational
   value. It is computed when amortization starts and again whenever the rate
   changes, over the remaining balance and periods. Principal of a period =
   ``M - round(opening x i)``, kept within ``[0, opening]``; under the monthly
-  basis this is ``M - interest``, so payment = M. Under a day-count basis the
+  basis this is ``M - interest``, so payment = M (but for a stub). Under a day-count basis the
   principal follows the same annuity and the interest is that of the actual
   days, so the payment differs from ``M`` by the day-count difference.
 * **Equal principal** (等額本金) - principal per period ``round(P / m)``
@@ -165,15 +168,24 @@ def _annuity_payment_fen(balance_fen: int, rate_units: int, periods_per_year: in
     return div_half_up(numerator, denominator)
 
 
-def _fraction(basis: InterestBasis, periods_per_year: int, start: date, end: date) -> tuple[int, int]:
+def _fraction(basis: InterestBasis, start: date, end: date, due_day: int) -> tuple[int, int]:
     """The period's share of a year as (numerator, denominator) integers.
 
     Kept as two integers so that interest is ``opening x rate x num / den`` with
     one division at the end: dividing first (75/360 = 0.2083...) would turn an
     exact half-fen tie into 0.4999... and round it the wrong way.
+
+    >>> _fraction(InterestBasis.MONTHLY, date(2024, 3, 5), date(2024, 4, 20), 20)
+    (45, 360)
     """
     if basis is InterestBasis.MONTHLY:
-        return 1, periods_per_year
+        # The first due day on or after the start; whole months from it to the end (a due day too), and the
+        # odd days before it: months / 12 + days / 360 = (30 months + days) / 360.
+        first = add_months(start.year, start.month, 0, due_day)
+        if first < start:
+            first = add_months(start.year, start.month, 1, due_day)
+        months = (end.year * 12 + end.month) - (first.year * 12 + first.month)
+        return 30 * months + days_actual(start, first), 360
     if basis is InterestBasis.ACT_360:
         return days_actual(start, end), 360
     if basis is InterestBasis.ACT_365:
@@ -195,6 +207,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
     n = loan.periods
     ppy = loan.frequency.periods_per_year
     ends = due_dates(loan.start_date, n, loan.frequency.months, loan.settlement_day)
+    due_day = loan.settlement_day if loan.settlement_day is not None else loan.start_date.day
     starts = [loan.start_date, *ends[:-1]]
     rates, projected = period_rates(loan, starts, curve)
     grace = loan.grace_periods
@@ -210,7 +223,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
         for p in range(n):
             rate, start, end = rates[p], starts[p], ends[p]
             opening = fen_to_yuan(balance)
-            num, den = _fraction(loan.basis, ppy, start, end)
+            num, den = _fraction(loan.basis, start, end, due_day)
             interest = quantize_fen(opening * rate * num / den)  # interest rounding
             if p == n - 1:
                 principal_fen = balance
@@ -263,7 +276,7 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
     window_start = rule.start_date or loan.start_date
     window_end = (None if rule.max_years is None
                   else add_months(window_start.year, window_start.month, 12 * rule.max_years, window_start.day))
-    ppy = loan.frequency.periods_per_year
+    due_day = loan.settlement_day if loan.settlement_day is not None else loan.start_date.day
     out: list[SubsidyRow] = []
     paid_in_year: dict[int, Decimal] = {}
     paid_in_life = Decimal(0)
@@ -276,7 +289,7 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
             if rule.form is SubsidyForm.SHARE_OF_INTEREST:
                 accrual = r.interest * rule.share * inside
             else:
-                num, den = _fraction(loan.basis, ppy, r.start_date, r.end_date)
+                num, den = _fraction(loan.basis, r.start_date, r.end_date, due_day)
                 if rule.form is SubsidyForm.RATE_GAP:
                     base, factor = r.opening_balance, max(rule.benchmark_rate - r.annual_rate, Decimal(0))
                 else:
