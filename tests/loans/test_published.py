@@ -50,3 +50,28 @@ def test_quoted_totals_differ_from_the_real_total():
     unrounded = s.quoted_total_interest("unrounded_payment")
     assert s.total_interest != unrounded != s.quoted_total_interest("rounded_payment")
     assert abs(unrounded - s.total_interest) < 5
+
+
+def test_equal_principal_payments_as_calculators_quote_them():
+    # 230,000 at 4.90% over 120 months, 等額本金: published calculators show a first payment of 2,855.83
+    # falling by 7.83 a month (230,000/120 + 230,000 x 4.9%/12 = 2,855.8333, rounded once); the schedule
+    # rounds each part to the fen (1,916.67 + 939.17 = 2,855.84).
+    s = amortize(Loan(principal="230000", annual_rate="0.049", term_months=120, method="equal_principal",
+                      start_date="2024-01-15"))
+    assert s.first_payment == Decimal("2855.84")
+    quoted = s.quoted_payments()
+    assert quoted[:2] == [Decimal("2855.83"), Decimal("2848.01")]
+    assert len(quoted) == 120 and quoted[-1] == Decimal("1924.49")  # 1,916.67 + 7.83, rounded once: 1,924.49
+    assert sum(quoted) - 230000 == s.quoted_total_interest("rounded_payment")
+
+
+def test_quoted_payments_of_the_other_methods():
+    annuity = amortize(Loan(principal="1000000", annual_rate="0.049", term_months=360, start_date="2024-01-15"))
+    assert set(annuity.quoted_payments()) == {Decimal("5307.27")}
+    bullet = amortize(Loan(principal="120000", annual_rate="0.06", term_months=3, method="interest_only",
+                           interest_basis="monthly", grace_months=0, start_date="2024-01-15"))
+    assert bullet.quoted_payments() == [Decimal("600.00"), Decimal("600.00"), Decimal("120600.00")]
+    graced = amortize(Loan(principal="120000", annual_rate="0.06", term_months=4, grace_months=2,
+                           method="equal_principal", start_date="2024-01-15"))
+    assert graced.quoted_payments() == [Decimal("600.00"), Decimal("600.00"), Decimal("60600.00"),
+                                        Decimal("60300.00")]

@@ -143,16 +143,65 @@ class Schedule:
     def first_payment(self) -> Decimal:
         return fen_to_yuan(int(self.interest_fen[0] + self.principal_fen[0]))
 
+    def _quote_terms(self) -> tuple[int, Fraction, int, int]:
+        """``(principal in fen, nominal period rate, grace periods, amortizing periods)`` of a loan that
+        calculators can quote: one fixed rate, a method they know."""
+        loan = self.loan
+        if loan.annual_rate is None:
+            raise ValueError("quoted figures assume one fixed rate; this loan is floating "
+                             "(use total_interest)")
+        if loan.method is Method.CUSTOM:
+            raise ValueError("quoted figures are defined for equal_installment, equal_principal "
+                             "and interest_only loans (use total_interest)")
+        i = Fraction(rate_to_units(loan.annual_rate), RATE_SCALE * loan.frequency.periods_per_year)
+        return loan.principal_fen, i, loan.grace_periods, loan.periods - loan.grace_periods
+
+    def _exact_quoted_payments(self) -> list[Fraction]:
+        """Each period's payment as calculators compute it, unrounded, in fen."""
+        principal, i, g, m = self._quote_terms()
+        interest_only = principal * i
+        if self.loan.method is Method.INTEREST_ONLY:
+            return [interest_only] * (g + m - 1) + [principal + interest_only]
+        if self.loan.method is Method.EQUAL_PRINCIPAL:
+            return [interest_only] * g + [Fraction(principal, m) + (principal - Fraction(k * principal, m)) * i
+                                          for k in range(m)]
+        if i == 0:
+            annuity = Fraction(principal, m)
+        else:
+            grown = (1 + i) ** m
+            annuity = principal * i * grown / (grown - 1)
+        return [interest_only] * g + [annuity] * m
+
+    def quoted_payments(self) -> list[Decimal]:
+        """Each period's payment as a published calculator shows it: the exact payment rounded to the fen
+        once (the ``rounded_payment`` quote convention).
+
+        Calculators assume the nominal period rate ``i = rate / 12`` (``/ 4``) and one fixed rate, and
+        round a payment as a whole: equal principal (等額本金) shows ``round(P/m + B_k i)`` with the
+        unrounded balance ``B_k = P - k P/m``, where the schedule rounds the principal and the interest
+        each to the fen (and may differ by a fen); equal installment (等額本息) shows ``round(M)``
+        every period, interest only ``round(P i)`` and the principal with the last. A grace period
+        shows ``round(P i)``. The schedule's rows are what is charged; these are what is advertised.
+
+        Examples
+        --------
+        >>> s = amortize(Loan(principal="230000", annual_rate="0.049", term_months=120,
+        ...                   method="equal_principal", start_date="2024-01-15"))
+        >>> s.quoted_payments()[:2], s.first_payment
+        ([Decimal('2855.83'), Decimal('2848.01')], Decimal('2855.84'))
+        """
+        return [fen_to_yuan(round_fen(p)) for p in self._exact_quoted_payments()]
+
     def quoted_total_interest(self, convention: str) -> Decimal:
         """Total interest as a published calculator would quote it.
 
         Parameters
         ----------
         convention : {"unrounded_payment", "rounded_payment"}
-            ``unrounded_payment``: the exact (unrounded) payments times the
-            number of periods, less the principal, rounded once at the end.
-            ``rounded_payment``: each payment rounded to the fen first, then
-            summed, less the principal.
+            ``unrounded_payment``: the exact (unrounded) payments summed, less
+            the principal, rounded once at the end.
+            ``rounded_payment``: each payment rounded to the fen first
+            (:meth:`quoted_payments`), then summed, less the principal.
 
         Notes
         -----
@@ -175,36 +224,10 @@ class Schedule:
         """
         if convention not in QUOTE_CONVENTIONS:
             raise ValueError(f"convention {convention!r} is not one of {QUOTE_CONVENTIONS}")
-        loan = self.loan
-        if loan.annual_rate is None:
-            raise ValueError("quoted totals assume one fixed rate; this loan is floating "
-                             "(use total_interest)")
-        if loan.method is Method.CUSTOM:
-            raise ValueError("quoted totals are defined for equal_installment, equal_principal "
-                             "and interest_only loans (use total_interest)")
-        principal = loan.principal_fen
-        ppy = loan.frequency.periods_per_year
-        i = Fraction(rate_to_units(loan.annual_rate), RATE_SCALE * ppy)
-        g, m = loan.grace_periods, loan.periods - loan.grace_periods
-        rounded = convention == "rounded_payment"
-
-        grace = g * round_fen(principal * i) if rounded else g * principal * i
-        if loan.method is Method.INTEREST_ONLY:
-            total = (m * round_fen(principal * i)) if rounded else m * principal * i
-        elif loan.method is Method.EQUAL_PRINCIPAL:
-            if rounded:
-                total = sum(round_fen(Fraction(principal, m) + (principal - Fraction(k * principal, m)) * i)
-                            for k in range(m)) - principal
-            else:
-                total = principal * i * (m + 1) / 2
-        else:
-            if i == 0:
-                payment = Fraction(principal, m)
-            else:
-                grown = (1 + i) ** m
-                payment = principal * i * grown / (grown - 1)
-            total = (round_fen(payment) if rounded else payment) * m - principal
-        return fen_to_yuan(round_fen(Fraction(total) + Fraction(grace)))
+        payments = self._exact_quoted_payments()
+        if convention == "rounded_payment":
+            payments = [Fraction(round_fen(p)) for p in payments]
+        return fen_to_yuan(round_fen(sum(payments, Fraction(0)) - self.loan.principal_fen))
 
 
 def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
