@@ -212,10 +212,11 @@ def test_portfolio_takes_each_loans_rule_by_its_drawdown(tmp_path) -> None:
 def test_every_word_the_kernels_see_has_its_code() -> None:
     """A form, basis or method added to the vocabulary without a kernel constant (and so without a branch
     in the kernels) fails here: each member has a constant of its name, equal to its code."""
-    from subsidy_engine.core.vocabulary import InterestBasis, Method, SubsidyForm
+    from subsidy_engine.core.vocabulary import BusinessDay, InterestBasis, Method, Recompute, SubsidyForm
     from subsidy_engine.kernels import codes
 
-    for prefix, vocabulary in (("FORM", SubsidyForm), ("BASIS", InterestBasis), ("METHOD", Method)):
+    for prefix, vocabulary in (("FORM", SubsidyForm), ("BASIS", InterestBasis), ("METHOD", Method),
+                               ("BUSINESS_DAY", BusinessDay), ("RECOMPUTE", Recompute)):
         for member in vocabulary:
             name = f"{prefix}_{member.name}".replace("THIRTY_360", "30_360")
             assert getattr(codes, name) == member.code, name

@@ -100,6 +100,21 @@ class Reset(_Vocabulary):
     ANNIVERSARY = "anniversary"  # every drawdown anniversary
 
 
+class BusinessDay(_Vocabulary):
+    """How a due date on a day that is not a business day moves (docs/conventions.md "Business days")."""
+
+    NONE = "none"  # the due date stands
+    FOLLOWING = "following"  # the next business day
+    MODIFIED_FOLLOWING = "modified_following"  # the next business day, unless it is in the next month: then the one before
+
+
+class Recompute(_Vocabulary):
+    """What a prepayment (提前還款) recomputes."""
+
+    PAYMENT = "payment"  # the payment over the remaining term (the term is kept)
+    TERM = "term"  # the term (the payment is kept; the loan ends sooner)
+
+
 class PlanUnit(_Vocabulary):
     """How a custom principal plan is written."""
 

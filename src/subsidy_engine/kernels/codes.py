@@ -4,7 +4,7 @@ The enums of :mod:`subsidy_engine.core.vocabulary` are mapped to these codes
 once, where loan and rule arrays are built; a kernel compares integers.
 """
 
-from subsidy_engine.core.vocabulary import InterestBasis, Method, SubsidyForm
+from subsidy_engine.core.vocabulary import BusinessDay, InterestBasis, Method, Recompute, SubsidyForm
 
 METHOD_EQUAL_INSTALLMENT = Method.EQUAL_INSTALLMENT.code
 METHOD_EQUAL_PRINCIPAL = Method.EQUAL_PRINCIPAL.code
@@ -15,6 +15,13 @@ BASIS_MONTHLY = InterestBasis.MONTHLY.code
 BASIS_ACT_360 = InterestBasis.ACT_360.code
 BASIS_ACT_365 = InterestBasis.ACT_365.code
 BASIS_30_360 = InterestBasis.THIRTY_360.code
+
+BUSINESS_DAY_NONE = BusinessDay.NONE.code
+BUSINESS_DAY_FOLLOWING = BusinessDay.FOLLOWING.code
+BUSINESS_DAY_MODIFIED_FOLLOWING = BusinessDay.MODIFIED_FOLLOWING.code
+
+RECOMPUTE_PAYMENT = Recompute.PAYMENT.code
+RECOMPUTE_TERM = Recompute.TERM.code
 
 
 SEGMENT_OK = 0
