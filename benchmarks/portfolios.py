@@ -102,3 +102,30 @@ def loan_from_arrays(loans: LoanArrays, j: int) -> Loan:
         principal_plan=None if plan is None else tuple(fen_to_yuan(v) for v in plan),
         principal_plan_unit=PlanUnit.AMOUNT,
     )
+
+
+def tranche_arrays(count: int, seed: int = 18) -> LoanArrays:
+    """Project loans of issue 18: 10 years quarterly, due on the 20th, drawn in 3 tranches (the first at the
+    start, then 1 and 2 months on) and prepaid once (a tenth of the principal, 2 years on, the payment
+    recomputed); equal installment and equal principal on every basis."""
+    from subsidy_engine.core.vocabulary import Recompute
+    from subsidy_engine.kernels.calendar import civil_to_epoch_days
+    from subsidy_engine.loans.arrays import LoanEvents
+
+    rng = np.random.default_rng(seed)
+    base = annuity_arrays(count, seed)
+    base.months_per_period = np.full(count, 3, np.int64)
+    base.periods = np.full(count, 40, np.int64)
+    base.method = rng.integers(0, 2, count)
+    base.basis = rng.integers(0, 4, count)
+    base.due_day = np.full(count, 20, np.int64)
+    start = civil_to_epoch_days(base.start_y, base.start_m, base.start_d)
+    principal = base.principal_fen
+    second, third = principal * 3 // 10, principal // 5  # tranches of 30% and 20%
+    day = np.stack([start + 30, start + 61, start + 730], axis=1).ravel()
+    amount = np.stack([second, third, -(principal // 10)], axis=1).ravel()
+    ptr = np.arange(0, 3 * count + 1, 3, dtype=np.int64)
+    recompute = np.full(3 * count, Recompute.PAYMENT.code, np.int64)
+    index = np.tile(np.array([1, 2, -1], np.int64), count)
+    base.events = LoanEvents(ptr, day.astype(np.int64), amount.astype(np.int64), recompute, index)
+    return base

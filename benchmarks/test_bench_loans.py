@@ -25,7 +25,7 @@ from subsidy_engine import amortize_portfolio, load_lpr
 from subsidy_engine.loans import amortization as engine
 from subsidy_engine.reference.calculators import reference_schedule
 
-from portfolios import annuity_arrays, annuity_table, best_of, loan_from_arrays, mixed_arrays
+from portfolios import annuity_arrays, annuity_table, best_of, loan_from_arrays, mixed_arrays, tranche_arrays
 
 LOANS = 100_000
 HERE = Path(__file__).parent
@@ -118,6 +118,28 @@ def test_mixed_portfolio(benchmark, report):
     loop = best_of(lambda: [reference_schedule(x, curve) for x in sample], 1) / sum(x.periods for x in sample)
     summarize(report, "yearly totals, mixed 100k loans", benchmark.stats.stats.min,
               int(arrays.periods.sum()), None, loop)
+
+
+def test_tranche_loans(benchmark, report):
+    """Issue 18: 100k quarterly project loans in 3 tranches with a prepayment each, yearly totals; the same
+    loans without their events and the plain reference (on 200 of them) in the same run."""
+    from subsidy_engine.loans.arrays import loans_from_arrays
+
+    arrays = tranche_arrays(LOANS)
+    plain = tranche_arrays(LOANS)
+    plain.events = None
+    engine.run(arrays.slice(0, 10), None, rows=False, years=True)
+    benchmark.pedantic(engine.run, args=(arrays, None), kwargs={"rows": False, "years": True}, rounds=5,
+                       warmup_rounds=1)
+    seconds = benchmark.stats.stats.min
+    without = best_of(lambda: engine.run(plain, None, rows=False, years=True), 5)
+    sample = loans_from_arrays(arrays.take(np.arange(200)))
+    loop = best_of(lambda: [reference_schedule(x) for x in sample], 1) / sum(x.periods for x in sample)
+    rows = int(arrays.periods.sum())
+    benchmark.extra_info.update(rows_per_s=rows / seconds, vs_reference=loop * rows / seconds)
+    report("tranches + prepayment, 100k loans", f"{rows / seconds:.3g} periods/s ({seconds * 1e3:.0f} ms for "
+           f"{rows:,}); without the events {without * 1e3:.0f} ms ({seconds / without:.2f}x); plain loop "
+           f"{1 / loop:.3g}/s -> {loop * rows / seconds:.0f}x")
 
 
 def test_table_to_exact_decimal_frame(benchmark, annuities, report):

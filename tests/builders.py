@@ -79,7 +79,7 @@ def two_sets(first_to: date, second_from: date) -> dict:
 
 
 def loan_row(loan: Loan, loan_id: object) -> dict[str, object]:
-    row = loan.model_dump(exclude={"floating"})
+    row = loan.model_dump(exclude={"floating", "drawdowns", "prepayments"})
     row["loan_id"] = loan_id
     for key in ("frequency", "method", "principal_plan_unit", "interest_basis"):
         row[key] = None if row[key] is None else str(row[key].value)

@@ -130,6 +130,40 @@ def loans(draw, floating: bool | None = None) -> Loan:
     return Loan(**fields)
 
 
+@st.composite
+def loans_with_events(draw, floating: bool | None = None) -> Loan:
+    """A loan of :func:`loans` drawn in tranches and prepaid (issue 18): dates anywhere in its life, on its due
+    dates too, and prepayments that may exceed the balance (then both paths must refuse the loan)."""
+    from subsidy_engine.core.dates import day_date
+    from subsidy_engine.loans.contract import maturity_day
+
+    base = draw(loans(floating=floating).filter(lambda x: x.method.value != "custom"))
+    start, maturity = base.start_date, day_date(maturity_day(base.start_date, base.term_months, base.due_day))
+    if (maturity - start).days < 3:
+        return base
+    due = [d for d in (date.fromordinal(o) for o in range(start.toordinal() + 1, min(maturity.toordinal(),
+                                                                                      start.toordinal() + 800)))
+           if d.day == min(base.due_day, 28) or d.day == base.due_day]
+    some_day = st.one_of(st.sampled_from(due) if due else st.nothing(), days_between(start + timedelta(1),
+                                                                                      maturity - timedelta(1)))
+    tranche_days = sorted(set(draw(st.lists(some_day, max_size=3))))
+    total = int(base.principal * 100)
+    cuts = sorted(draw(st.lists(st.integers(1, max(total - 1, 1)), min_size=len(tranche_days),
+                                max_size=len(tranche_days), unique=True))) if total > len(tranche_days) else []
+    if len(cuts) != len(tranche_days):
+        tranche_days = []
+    bounds = [0, *cuts, total]
+    amounts = [Decimal(b - a).scaleb(-2) for a, b in zip(bounds, bounds[1:])]
+    drawdowns = [{"date": start, "amount": amounts[0]}] + [
+        {"date": d, "amount": a} for d, a in zip(tranche_days, amounts[1:])]
+    prepay_days = sorted(set(draw(st.lists(some_day, max_size=3))))
+    prepayments = [{"date": d, "amount": Decimal(draw(st.integers(1, max(total // draw(st.sampled_from([3, 10, 100])),
+                                                                       1)))).scaleb(-2),
+                    "recompute": draw(st.sampled_from(["payment", "term"]))} for d in prepay_days]
+    fields = base.model_dump(exclude={"principal", "drawdowns", "prepayments"})
+    return Loan(**fields, drawdowns=drawdowns, prepayments=prepayments)
+
+
 # from test_allocation
 # equal small amounts against small caps make remainder ties and binding later years common
 claim_amounts = st.one_of(st.sampled_from([1, 3, 100, 200, 300, 1000]), st.integers(0, 2_000), st.integers(0, 10**13),

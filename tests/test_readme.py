@@ -25,6 +25,9 @@ def test_readme_python_examples_run() -> None:
     comparison = namespace["comparison"]
     assert (comparison.by_year().delta_awarded != 0).any()
     assert namespace["paths"].awarded_fen.shape[0] == 20
+    tranches = namespace["tranches"]  # issue 18: a tranche loan prepaid keeping its payment
+    assert (tranches.rows[2].drawn, tranches.rows[2].interest) == (Decimal("20000000.00"), Decimal("97000.00"))
+    assert tranches.periods == 51 and tranches.rows[-1].closing_balance == 0
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -2,7 +2,8 @@
 
 The public API (everything else is internal and may change):
 
-* :class:`Loan`, :class:`FloatingRate` - a validated loan contract (measure 15).
+* :class:`Loan`, :class:`FloatingRate` - a validated loan contract (measure 15), drawn in
+  :class:`Drawdown` tranches and repaid early by :class:`Prepayment`.
 * :func:`amortize` -> :class:`Schedule` - one loan's schedule, exact to the fen.
 * :func:`amortize_portfolio` -> :class:`PortfolioResult` - every loan of a table at once.
 * :func:`load_lpr`, :class:`LprCurve`, :class:`CoverageError` - LPR data with a horizon.
@@ -46,7 +47,7 @@ from subsidy_engine.errors import (
     SubsidyEngineError,
     TimeLimitReached,
 )
-from subsidy_engine.loans.contract import FloatingRate, Loan
+from subsidy_engine.loans.contract import Drawdown, FloatingRate, Loan, Prepayment
 from subsidy_engine.loans.portfolio import PortfolioResult, amortize_portfolio
 from subsidy_engine.loans.schedule import Schedule, ScheduleRow, amortize
 from subsidy_engine.measures.claims import ClaimsResult
@@ -74,6 +75,7 @@ __all__ = [
     "DateError",
     "EvaluationError",
     "Event",
+    "Drawdown",
     "FloatingRate",
     "GrantRules",
     "InsurancePolicy",
@@ -91,6 +93,7 @@ __all__ = [
     "PortfolioSchemaError",
     "PortfolioTables",
     "PortfolioValidationError",
+    "Prepayment",
     "PremiumSubsidyRule",
     "Project",
     "Provenance",

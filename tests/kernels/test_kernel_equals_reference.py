@@ -31,17 +31,18 @@ from strategies import examples, loans, shared_caps
 RULE = load_policy().at(date(2024, 1, 1)).interest_subsidy_rule()
 
 
-def assert_invariants(rows, principal: Decimal) -> None:
-    assert sum(r.principal for r in rows) == principal
+def assert_invariants(rows, principal: Decimal, first_drawn: Decimal | None = None) -> None:
+    """Principal repaid equals principal drawn, balances never negative, the balance ends at 0.00."""
+    assert sum(r.principal for r in rows) == principal == (first_drawn or principal) + sum(r.drawn for r in rows)
     assert rows[-1].closing_balance == Decimal("0.00")
-    assert rows[0].opening_balance == principal
+    assert rows[0].opening_balance == (first_drawn or principal)
     for prev, row in zip(rows, rows[1:]):
         assert row.opening_balance == prev.closing_balance
         assert row.start_date == prev.end_date
     for r in rows:
         assert r.payment == r.interest + r.principal
-        assert r.closing_balance == r.opening_balance - r.principal
-        assert r.closing_balance >= 0 and r.principal >= 0 and r.interest >= 0
+        assert r.closing_balance == r.opening_balance + r.drawn - r.principal
+        assert r.closing_balance >= 0 and r.principal >= 0 and r.interest >= 0 and r.drawn >= 0
         assert r.days == (r.end_date - r.start_date).days > 0
 
 
@@ -306,7 +307,7 @@ def test_a_payment_flagged_after_a_reset_is_settled_exactly(curve) -> None:
     segment), not the reference's; a payment flagged after a reset needs a second round, and the schedule still
     equals the reference to the fen."""
     from subsidy_engine.kernels.amortize import amortize_kernel
-    from subsidy_engine.loans.amortization import pointers, run, year_counts
+    from subsidy_engine.loans.amortization import first_year, payment_slots, pointers, run, year_counts
     from subsidy_engine.loans.arrays import arrays_from_loans
     from subsidy_engine.loans.repricing import rate_segments
 
@@ -315,15 +316,19 @@ def test_a_payment_flagged_after_a_reset_is_settled_exactly(curve) -> None:
               for principal, months, spread, start in FLAGGED_AFTER_A_RESET]
     arrays = arrays_from_loans(sample)
     segments = rate_segments(arrays, curve)
-    first_pass = np.full((len(sample), 3), -1, np.int64)
+    first_pass = np.full((len(sample), 4), -1, np.int64)
     plan_ptr, plan_fen = arrays.plan_csr()
+    slots = payment_slots(arrays, segments.ptr)
+    events = arrays.events_csr()
     no_rows = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64))
     amortize_kernel(arrays.principal_fen, arrays.periods, arrays.months_per_period, arrays.method, arrays.grace,
                     arrays.basis, arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day, segments.ptr,
-                    segments.first_period, segments.rate_units, plan_ptr, plan_fen,
-                    np.full(segments.rate_units.shape[0], -1, np.int64), False, pointers(arrays.periods), *no_rows,
-                    False, pointers(year_counts(arrays)), np.empty(0, np.int64), np.empty(0, np.int64), first_pass)
-    assert (first_pass[:, 0] > segments.ptr[:-1]).all()  # each is flagged at a later segment, not the first
+                    segments.first_period, segments.rate_units, plan_ptr, plan_fen, slots,
+                    np.full(int(slots[-1]), -1, np.int64), events.ptr, events.day, events.amount, events.recompute,
+                    False, pointers(arrays.periods), *no_rows, False, first_year(arrays),
+                    pointers(year_counts(arrays)), np.empty(0, np.int64), np.empty(0, np.int64), first_pass,
+                    np.full((len(sample), 2), -1, np.int64), np.empty(len(sample), np.int64))
+    assert (first_pass[:, 1] > segments.ptr[:-1]).all()  # each is flagged at a later segment, not the first
     result = run(arrays, curve, rows=True, years=True)
     assert result.exact_fallbacks == len(sample)
     for j, loan in enumerate(sample):

@@ -16,12 +16,20 @@ import numpy as np
 
 from subsidy_engine.core.money import RATE_SCALE
 from subsidy_engine.kernels.arithmetic import mul_div_half_up, mul_div_half_up_f
-from subsidy_engine.kernels.calendar import days_from_civil, days_in_month, period_numerator_civil, year_denominator
+from subsidy_engine.kernels.calendar import (
+    civil_from_days,
+    days_from_civil,
+    days_in_month,
+    period_accrual,
+    period_numerator_civil,
+    year_denominator,
+)
 from subsidy_engine.kernels.codes import (
     BASIS_MONTHLY,
     METHOD_CUSTOM,
     METHOD_EQUAL_PRINCIPAL,
     METHOD_INTEREST_ONLY,
+    RECOMPUTE_PAYMENT,
 )
 from subsidy_engine.kernels.threads import by_size, jit
 
@@ -46,18 +54,24 @@ def annuity_payment(balance: int, rate_units: int, periods_per_year: int, m: int
 
 
 @jit
-def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, basis,
+def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, basis,
                   start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
-                  plan_ptr, plan_fen, forced_payment, want_rows, row0, out_end, out_segment,
-                  out_interest, out_principal, want_years, year0_ptr, year_interest,
-                  year_principal):
-    """Amortize loan ``j``; returns ``(segment, balance, periods left)`` of its first annuity payment that
-    was ambiguous (within float error of a half fen), or ``(-1, 0, 0)`` when none was.
+                  plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
+                  want_rows, row0, out_end, out_segment, out_interest, out_principal, want_years, first_year,
+                  year0_ptr, year_interest, year_principal, ambiguous, failure):
+    """Amortize loan ``j``; returns the number of periods written (fewer than the term when prepayments close
+    the loan early).
 
-    Rows record the due date, the rate segment, interest and principal; the
-    opening balance (principal less what was repaid before) and the rate are
-    derived from them when the table is built, which keeps the bytes written
-    per period, and so the page faults of a fresh table, to 24.
+    ``ambiguous[j]`` is set to ``(slot, rate segment, balance, periods left)`` of its first annuity payment
+    that was ambiguous (within float error of a half fen), for the caller to settle exactly into
+    ``forced_payment[slot]``; the slots of loan ``j`` are ``slot_ptr[j]:slot_ptr[j + 1]``, one per payment
+    computation in order. ``failure[j]`` is set to ``(event, balance)`` when an event cannot happen (a
+    prepayment above the balance, an event after the loan was repaid in full).
+
+    Rows record the due date, the rate segment, interest and principal (scheduled and prepaid); the
+    opening balance (what was drawn less what was repaid before) and the rate are derived from them when
+    the table is built, which keeps the bytes written per period, and so the page faults of a fresh table,
+    to 24.
     """
     n = periods[j]
     mpp = months_per_period[j]
@@ -66,8 +80,6 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
     meth = method[j]
     bas = basis[j]
     dd = due_day[j]
-    start_mi = start_y[j] * 12 + start_m[j] - 1
-    first_due_year = (start_mi + mpp) // 12
 
     # Interest of a period: round(balance * rate * num / den), num/den the period's share of a year on the
     # loan's basis (kernels.calendar); den is fixed per loan. On the monthly basis a period from a due day to
@@ -86,18 +98,22 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
     next_change = seg_period[seg + 1] if seg + 1 < seg_end else n
     rate_changed = False
 
-    balance = principal_fen[j]
+    # Drawdowns after the first and prepayments (docs/conventions.md "Drawdowns and prepayments").
+    e = ev_ptr[j]
+    e_end = ev_ptr[j + 1]
+    has_events = e < e_end
+    recompute = False  # a drawdown or a prepayment asking for it came since the last due date
+    slot = slot_ptr[j]
+
+    balance = opening_fen[j]
     payment = np.int64(0)
     level_principal = np.int64(0)
-    ambiguous_segment = -1
-    ambiguous_balance = np.int64(0)
-    ambiguous_left = 0
 
     prev_y = start_y[j]
     prev_m = start_m[j]
     prev_d = start_d[j]
     prev_ord = days_from_civil(prev_y, prev_m, prev_d)
-    need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub
+    need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub or has_events
 
     # The due month, stepped forward instead of divided out every period, and
     # the day number of its first day, so a due date is month_first + d - 1.
@@ -105,11 +121,13 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
     m = start_m[j]
     month_first = prev_ord - prev_d + 1
 
-    # Yearly totals accumulate in registers and are stored when the year changes.
-    current_year = first_due_year
+    # Yearly totals accumulate in registers and are stored when the year changes; the loan's years start at
+    # first_year[j] (its first due date's, or an earlier prepayment's that may close it).
+    current_year = first_year[j]
     acc_interest = np.int64(0)
     acc_principal = np.int64(0)
-    year_base = year0_ptr[j] - first_due_year
+    year_base = year0_ptr[j] - current_year
+    written = n
 
     for p in range(n):
         if p == next_change:
@@ -139,28 +157,64 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
             end_ord = month_first + d - 1
             num = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, y, m, d, dd)
             prev_d = d
-        interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
 
-        if p == n - 1:
+        prepaid = np.int64(0)
+        closes = False
+        row_year = y
+        in_period = has_events and e < e_end and ev_day[e] < end_ord
+        if in_period:
+            # The events inside the period change the balance it accrues on; a prepayment of the whole
+            # balance closes the loan on its day, which ends the period there.
+            k = e
+            after = balance
+            while k < e_end and ev_day[k] < end_ord:
+                if ev_amount[k] < 0 and -ev_amount[k] > after:
+                    failure[j, 0] = k
+                    failure[j, 1] = after
+                    return p
+                after += ev_amount[k]
+                if ev_amount[k] < 0:
+                    prepaid -= ev_amount[k]
+                if ev_amount[k] > 0 or ev_recompute[k] == RECOMPUTE_PAYMENT:
+                    recompute = True
+                k += 1
+                if after == 0:
+                    closes = True
+                    end_ord = ev_day[k - 1]
+                    row_year = civil_from_days(end_ord)[0]
+                    break
+            accrued, _ = period_accrual(bas, dd, prev_ord, end_ord, balance, 0, ev_day, ev_amount, e, k)
+            interest = mul_div_half_up(accrued, rate, den)
+            e = k
+            balance = after
+            stub = True  # the interest is not the nominal one
+        else:
+            interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
+
+        if closes:
+            principal = np.int64(0)
+        elif p == n - 1:
             principal = balance
         elif meth == METHOD_CUSTOM:
-            principal = plan_fen[plan_ptr[j] + p]
+            principal = min(plan_fen[plan_ptr[j] + p], balance)
         elif p < g or meth == METHOD_INTEREST_ONLY:
             principal = np.int64(0)
         elif meth == METHOD_EQUAL_PRINCIPAL:
-            if p == g:
-                level_principal = (2 * balance + (n - g)) // (2 * (n - g))
+            if p == g or recompute:
+                level_principal = (2 * balance + (n - p)) // (2 * (n - p))
             principal = min(level_principal, balance)
         else:
-            if p == g or rate_changed:
-                if forced_payment[seg] >= 0:
-                    payment = forced_payment[seg]  # settled exactly by the caller
+            if p == g or rate_changed or recompute:
+                if forced_payment[slot] >= 0:
+                    payment = forced_payment[slot]  # settled exactly by the caller
                 else:
                     payment, amb = annuity_payment(balance, rate, ppy, n - p)
-                    if amb and ambiguous_segment < 0:
-                        ambiguous_segment = seg
-                        ambiguous_balance = balance
-                        ambiguous_left = n - p
+                    if amb and ambiguous[j, 0] < 0:
+                        ambiguous[j, 0] = slot
+                        ambiguous[j, 1] = seg
+                        ambiguous[j, 2] = balance
+                        ambiguous[j, 3] = n - p
+                slot += 1
             if bas == BASIS_MONTHLY and not stub:
                 nominal = interest
             else:
@@ -171,55 +225,88 @@ def _amortize_one(j, principal_fen, periods, months_per_period, method, grace, b
             if principal < 0 or principal > balance:
                 principal = min(max(principal, 0), balance)
         rate_changed = False
+        if p >= g:
+            recompute = False
+        balance -= principal
+
+        # Events on the due date come after its principal: they change the next period's balance.
+        while has_events and not closes and e < e_end and ev_day[e] == end_ord:
+            if ev_amount[e] < 0 and -ev_amount[e] > balance:
+                failure[j, 0] = e
+                failure[j, 1] = balance
+                return p
+            balance += ev_amount[e]
+            if ev_amount[e] < 0:
+                prepaid -= ev_amount[e]
+                closes = balance == 0  # a prepayment of the whole balance closes the loan
+            if ev_amount[e] > 0 or ev_recompute[e] == RECOMPUTE_PAYMENT:
+                recompute = True
+            e += 1
+        if has_events and balance == 0 and p < n - 1 and e == e_end:
+            closes = True  # repaid in full before its term, nothing more to draw
+        if closes and e < e_end:
+            failure[j, 0] = e  # an event after the loan was repaid in full
+            failure[j, 1] = 0
+            return p
 
         if want_rows:
             r = row0 + p
             out_end[r] = end_ord
             out_segment[r] = seg
             out_interest[r] = interest
-            out_principal[r] = principal
+            out_principal[r] = principal + prepaid
         if want_years:
-            if y != current_year:
+            if row_year != current_year:
                 year_interest[year_base + current_year] = acc_interest
                 year_principal[year_base + current_year] = acc_principal
+                for skipped in range(current_year + 1, row_year):  # a year with no due date (after a drawdown)
+                    year_interest[year_base + skipped] = 0
+                    year_principal[year_base + skipped] = 0
                 acc_interest = 0
                 acc_principal = 0
-                current_year = y
+                current_year = row_year
             acc_interest += interest
-            acc_principal += principal
+            acc_principal += principal + prepaid
 
-        balance -= principal
         prev_y = y
         prev_m = m
         prev_ord = end_ord
+        if closes:
+            written = p + 1
+            break
     if want_years:
         year_interest[year_base + current_year] = acc_interest
         year_principal[year_base + current_year] = acc_principal
-    return ambiguous_segment, ambiguous_balance, ambiguous_left
+        for later in range(year_base + current_year + 1, year0_ptr[j + 1]):
+            year_interest[later] = 0  # the years after a loan repaid early
+            year_principal[later] = 0
+    return written
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _amortize_kernel_threads(principal_fen, periods, months_per_period, method, grace, basis,
+def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, grace, basis,
                              start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
-                             plan_ptr, plan_fen, forced_payment, want_rows, row_ptr, out_end, out_segment,
-                             out_interest, out_principal, want_years, year_ptr,
-                             year_interest, year_principal, ambiguous):
+                             plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
+                             want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, want_years,
+                             first_year, year_ptr, year_interest, year_principal, ambiguous, failure, written):
     """Amortize every loan (in parallel over loans for a portfolio: see :data:`FEW_ITEMS`).
 
     ``row_ptr`` / ``year_ptr`` are CSR offsets into the row outputs and the
     per-loan calendar-year totals (the year of each period's due date), each
-    filled only when ``want_rows`` / ``want_years`` is set. ``forced_payment[s] >= 0`` is the annuity
-    payment of rate segment ``s`` (computed where the segment starts, or at the end of the grace period)
-    settled exactly by the caller. ``ambiguous[j]`` is ``(segment, balance, periods left)`` of loan
-    ``j``'s first payment that the float could not settle (segment -1: none), for the caller to settle.
+    filled only when ``want_rows`` / ``want_years`` is set; a loan repaid before its term writes
+    ``written[j]`` rows of its ``row_ptr`` span and zeros in its later years. ``forced_payment[s] >= 0``
+    is the annuity payment of payment slot ``s`` (each loan's computations of its payment in order,
+    ``slot_ptr``) settled exactly by the caller. ``ambiguous[j]`` is ``(slot, segment, balance, periods
+    left)`` of loan ``j``'s first payment that the float could not settle (slot -1: none), ``failure[j]``
+    ``(event, balance)`` of an event that cannot happen (event -1: none).
     """
-    for j in nb.prange(principal_fen.shape[0]):
-        ambiguous[j, 0], ambiguous[j, 1], ambiguous[j, 2] = _amortize_one(
-            j, principal_fen, periods, months_per_period, method, grace, basis,
+    for j in nb.prange(opening_fen.shape[0]):
+        written[j] = _amortize_one(
+            j, opening_fen, periods, months_per_period, method, grace, basis,
             start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
-            plan_ptr, plan_fen, forced_payment, want_rows, row_ptr[j], out_end, out_segment,
-            out_interest, out_principal, want_years, year_ptr,
-            year_interest, year_principal)
+            plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
+            want_rows, row_ptr[j], out_end, out_segment, out_interest, out_principal, want_years, first_year,
+            year_ptr, year_interest, year_principal, ambiguous, failure)
 
 
 amortize_kernel = by_size(_amortize_kernel_threads, "loans")

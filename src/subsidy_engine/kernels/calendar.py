@@ -70,7 +70,8 @@ def months_and_odd_days(start_day: int, end_day: int, due_day: int):
     """``(whole months, odd days)`` of the period from day number ``start_day`` to ``end_day``: the whole
     months counted back from the end, one calendar month a step on the ``due_day`` of each month (clamped
     to the month's end), as long as they reach no earlier than the start; the odd days are the days from
-    the start to the earliest month so reached (docs/conventions.md "Stub periods").
+    the start to the earliest month so reached (docs/conventions.md "Stub periods"). An end that is not on
+    the due day (a loan closed by a prepayment) counts its months back on its own day.
 
     >>> from subsidy_engine.kernels.calendar import days_from_civil as day
     >>> months_and_odd_days(day(2024, 1, 31), day(2024, 2, 29), 31)
@@ -79,8 +80,12 @@ def months_and_odd_days(start_day: int, end_day: int, due_day: int):
     (1, 15)
     >>> months_and_odd_days(day(2024, 4, 30), day(2024, 5, 1), 1)
     (0, 1)
+    >>> months_and_odd_days(day(2024, 1, 20), day(2024, 3, 10), 20)  # closed on the 10th: back on the 10th
+    (1, 21)
     """
-    y, m, _ = civil_from_days(end_day)
+    y, m, d = civil_from_days(end_day)
+    if d != min(due_day, days_in_month(y, m)):
+        due_day = d
     months = 0
     reached = end_day
     while True:
@@ -120,6 +125,31 @@ def period_numerator(basis: int, start_day: int, end_day: int, due_day: int) -> 
         y2, m2, d2 = civil_from_days(end_day)
         return period_numerator_civil(basis, start_day, end_day, y1, m1, d1, y2, m2, d2, due_day)
     return period_numerator_civil(basis, start_day, end_day, 0, 0, 0, 0, 0, 0, due_day)
+
+
+@jit
+def period_accrual(basis, due_day, start_day, end_day, opening, drawn_opening, ev_day, ev_amount, e, e_end):
+    """The accrual of one period ``[start_day, end_day)`` whose balance changes inside it, as integers over
+    :func:`year_denominator`: ``(sum of balance x share of a year, the same of the principal drawn)``, in fen
+    x numerator units (docs/conventions.md "Drawdowns and prepayments").
+
+    Each amount accrues from the day it is drawn and stops on the day it is repaid, so the balance's sum is
+    ``opening x num(start, end) + sum(change x num(day, end))`` over the events ``e:e_end`` (each strictly
+    inside the period; a change is + drawn, - prepaid): on the day-count bases the balance of every day, on
+    the monthly basis each amount's whole months and odd days to the end. The principal drawn (the base of
+    貼息 on the principal) is ``drawn_opening`` at the start and grows with the drawdowns alone. The
+    amortization's interest is ``round(rate x balance sum / den)``, 貼息's accrual the same with its
+    factor: one rule.
+    """
+    whole = period_numerator(basis, start_day, end_day, due_day)
+    balance_sum = opening * whole
+    drawn_sum = drawn_opening * whole
+    for k in range(e, e_end):
+        part = ev_amount[k] * period_numerator(basis, ev_day[k], end_day, due_day)
+        balance_sum += part
+        if ev_amount[k] > 0:
+            drawn_sum += part
+    return balance_sum, drawn_sum
 
 
 @jit

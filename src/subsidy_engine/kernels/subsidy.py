@@ -6,7 +6,7 @@ import numba as nb
 
 from subsidy_engine.core.money import RATE_SCALE
 from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
-from subsidy_engine.kernels.calendar import civil_from_days, period_numerator, year_denominator
+from subsidy_engine.kernels.calendar import civil_from_days, period_accrual, period_numerator, year_denominator
 from subsidy_engine.kernels.caps import within_cap
 from subsidy_engine.kernels.codes import (
     FORM_POINTS_ON_BALANCE,
@@ -36,7 +36,7 @@ def premium_subsidy_gross(premium_fen, insured_fen, share_micro, cap_micro, has_
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
-                               loan_principal, loan_basis, loan_due_day, form, points, share, benchmark, window_start,
+                               loan_opening, loan_basis, loan_due_day, event_ptr, event_day, event_amount, form, points, share, benchmark, window_start,
                                window_end, annual_cap, lifetime_cap, year_ptr, per_period, out_year, out_interest,
                                out_gross, out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime, out_terms):
     """貼息 of every period of every loan, in one pass: the production's one implementation of the rules.
@@ -50,7 +50,10 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
     den, inside, days)``: ``gross = round(base x factor x num x inside / (1e10 x den x days))``.
     """
     for j in nb.prange(row_ptr.shape[0] - 1):
-        balance = loan_principal[j]
+        balance = loan_opening[j]  # the first tranche; later ones are events
+        drawn = loan_opening[j]
+        e = event_ptr[j]
+        e_end = event_ptr[j + 1]
         prev = loan_start_day[j]
         k = year_ptr[j] - 1
         current_year = -1
@@ -61,18 +64,31 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             days = end - prev
             rate = segment_rate[segment[r]]
             inside = max(min(end, window_end[j]) - max(prev, window_start[j]), 0)
+            inside_end = e  # the drawdowns and prepayments strictly inside the period change its balance
+            while inside_end < e_end and event_day[inside_end] < end:
+                inside_end += 1
             base, factor, num, den = 0, 0, 0, 1
             gross = 0
             if inside > 0 or per_period:  # per period, the terms of a period outside the window are shown too
                 if form[j] == FORM_SHARE_OF_INTEREST:
                     base, factor, num, den = interest[r], share[j], 1, 1
                 else:  # the period's share of a year on the loan's basis, as its interest accrues
-                    num = period_numerator(loan_basis[j], prev, end, loan_due_day[j])
                     den = year_denominator(loan_basis[j])
-                    if form[j] == FORM_RATE_GAP:
-                        base, factor = balance, max(benchmark[j] - rate, 0)
+                    if inside_end > e:  # the balance's (or the drawn principal's) sum over the period, num folded in
+                        balance_sum, drawn_sum = period_accrual(loan_basis[j], loan_due_day[j], prev, end, balance,
+                                                                drawn, event_day, event_amount, e,
+                                                                inside_end)
+                        num = 1
+                        on_balance = balance_sum
+                        on_principal = drawn_sum
                     else:
-                        base = balance if form[j] == FORM_POINTS_ON_BALANCE else loan_principal[j]
+                        num = period_numerator(loan_basis[j], prev, end, loan_due_day[j])
+                        on_balance = balance
+                        on_principal = drawn
+                    if form[j] == FORM_RATE_GAP:
+                        base, factor = on_balance, max(benchmark[j] - rate, 0)
+                    else:
+                        base = on_balance if form[j] == FORM_POINTS_ON_BALANCE else on_principal
                         factor = min(points[j], rate)
                 if inside > 0 and base > 0 and factor > 0:
                     gross = mul_div_half_up(base, factor * num * inside, RATE_SCALE * den * days)
@@ -109,6 +125,13 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             out_cut_interest[o] += gross - within_interest
             out_cut_annual[o] += within_interest - after_annual
             out_cut_lifetime[o] += after_annual - paid
+            while inside_end < e_end and event_day[inside_end] == end:  # a day's events come after its principal
+                inside_end += 1
+            for q in range(e, inside_end):
+                if event_amount[q] > 0:  # the row's principal holds its prepayments; a tranche adds
+                    balance += event_amount[q]
+                    drawn += event_amount[q]
+            e = inside_end
             balance -= principal[r]
             prev = end
 portfolio_subsidy = by_size(_portfolio_subsidy_threads, "loans", lambda row_ptr: row_ptr.shape[0] - 1)

@@ -9,13 +9,15 @@ error of a half fen is settled here with exact integers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from subsidy_engine.core.money import RATE_SCALE, div_half_up
+from subsidy_engine.core.dates import day_date
+from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan
 from subsidy_engine.kernels.amortize import amortize_kernel
-from subsidy_engine.loans.arrays import LoanArrays
+from subsidy_engine.kernels.calendar import years_of
+from subsidy_engine.loans.arrays import LoanArrays, LoanEvents
 from subsidy_engine.loans.repricing import rate_segments
 from subsidy_engine.params.lpr import LprCurve
 
@@ -54,49 +56,114 @@ class KernelResult:
     first_year: np.ndarray
     segment_rate: np.ndarray  # 1e-10 units per rate segment
     loan_principal_fen: np.ndarray
+    loan_opening_fen: np.ndarray  # what each loan owes on its start date (the first tranche)
     out: Outputs
     want_rows: bool
     want_years: bool
+    written: np.ndarray  # rows written per loan: its periods, fewer when it was repaid before its term
+    events: LoanEvents
     exact_fallbacks: int = 0
 
     @property
     def computed(self) -> np.ndarray:
         return np.flatnonzero(~self.failed)
 
+    def keep_written(self) -> KernelResult:
+        """This result with the rows of loans repaid before their term cut to the rows they wrote (itself when
+        every loan wrote all its periods)."""
+        row_ptr, keep = keep_written(self.row_ptr, self.written)
+        if keep is None or not self.want_rows:
+            return self
+        out = Outputs(self.out.end_day[keep], self.out.segment[keep], self.out.interest[keep],
+                      self.out.principal[keep], self.out.year_interest, self.out.year_principal)
+        return replace(self, row_ptr=row_ptr, out=out)
+
     def rate_units(self) -> np.ndarray:
         """The annual rate of every row (1e-10 units)."""
         return self.segment_rate[self.out.segment]
 
     def opening_fen(self) -> np.ndarray:
-        """Opening balance of every row: the loan less the principal repaid before."""
-        return opening_balances(self.loan_principal_fen, self.row_ptr, self.out.principal)
+        """Opening balance of every row: what was drawn before it less the principal repaid before."""
+        return opening_balances(self.loan_opening_fen, self.row_ptr, self.out.principal, self.out.end_day,
+                                **event_arrays(self.events))
 
 
-def opening_balances(loan_principal: np.ndarray, row_ptr: np.ndarray, principal: np.ndarray) -> np.ndarray:
-    """Per-row opening balances from per-row principal repayments (rows grouped by loan)."""
+def opening_balances(loan_opening: np.ndarray, row_ptr: np.ndarray, principal: np.ndarray,
+                     end_day: np.ndarray | None = None, event_ptr: np.ndarray | None = None,
+                     event_day: np.ndarray | None = None, event_amount: np.ndarray | None = None) -> np.ndarray:
+    """Per-row opening balances from per-row principal repayments (rows grouped by loan): the first
+    tranche, plus the later ones drawn before the row's start (on or before the end of the row before),
+    less the principal repaid before."""
     periods = np.diff(row_ptr)
     repaid_through = np.concatenate([[0], np.cumsum(principal)])  # repaid before row r: [r]
     repaid_before_row = repaid_through[:-1] - np.repeat(repaid_through[row_ptr[:-1]], periods)
-    return np.repeat(loan_principal, periods) - repaid_before_row
+    opening = np.repeat(loan_opening, periods) - repaid_before_row
+    if event_ptr is not None and event_day is not None and event_amount is not None and end_day is not None \
+            and (event_amount > 0).any():
+        drawn_before = np.zeros(opening.shape[0] + 1, np.int64)
+        for j in np.flatnonzero(np.diff(event_ptr)):
+            lo, hi = int(event_ptr[j]), int(event_ptr[j + 1])
+            r0, r1 = int(row_ptr[j]), int(row_ptr[j + 1])
+            drawn = event_amount[lo:hi] > 0
+            # a tranche drawn on a row's end date or before it is owed from the next row on
+            rows = np.searchsorted(end_day[r0:r1], event_day[lo:hi][drawn], side="left") + 1
+            inside = rows < r1 - r0
+            np.add.at(drawn_before, r0 + rows[inside], event_amount[lo:hi][drawn][inside])
+        through = np.concatenate([[0], np.cumsum(drawn_before[:-1])])  # drawn before row r: [r + 1] - [r0]
+        opening += through[1:] - np.repeat(through[row_ptr[:-1]], periods)
+    return opening
+
+
+def keep_written(row_ptr: np.ndarray, written: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rows to keep of loans that wrote ``written`` of their ``row_ptr`` span (None: all of them) and the
+    new pointers."""
+    periods = np.diff(row_ptr)
+    if (written >= periods).all():
+        return row_ptr, None
+    offset = np.arange(int(row_ptr[-1])) - np.repeat(row_ptr[:-1], periods)
+    return pointers(written), offset < np.repeat(written, periods)
 
 
 def first_due_year(loans: LoanArrays) -> np.ndarray:
     return (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
 
 
+def first_year(loans: LoanArrays) -> np.ndarray:
+    """The first calendar year of each loan's rows: its first due date's, or its first prepayment's when
+    that is earlier (a prepayment of the whole balance ends the loan, and its last period, on its day)."""
+    first = first_due_year(loans)
+    events = loans.events
+    if events is None or not events.day.shape[0]:
+        return first
+    prepaid = events.amount < 0
+    loan_of_event = np.repeat(np.arange(len(loans)), np.diff(events.ptr))
+    earliest = np.full(len(loans), np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(earliest, loan_of_event[prepaid], events.day[prepaid])
+    has = earliest < np.iinfo(np.int64).max
+    first = first.copy()
+    first[has] = np.minimum(first[has], years_of(earliest[has]))
+    return first
+
+
 def year_counts(loans: LoanArrays) -> np.ndarray:
-    """Calendar years from the first to the last due date, per loan."""
+    """Calendar years from the first row's (:func:`first_year`) to the last due date, per loan."""
     start_mi = loans.start_y * 12 + loans.start_m - 1
     last_year = (start_mi + loans.periods * loans.months_per_period) // 12
-    return last_year - first_due_year(loans) + 1
+    return last_year - first_year(loans) + 1
 
 
 def schedule_arrays(loans: LoanArrays, out: Outputs, segment_rate: np.ndarray) -> dict[str, np.ndarray]:
     """The per-period schedule of ``loans`` with the loan attributes the 貼息 kernel reads, in fen."""
     return {"end_day": out.end_day, "segment": out.segment, "interest": out.interest, "principal": out.principal,
-            "loan_principal": loans.principal_fen, "loan_basis": loans.basis,
+            "loan_principal": loans.principal_fen, "loan_opening": loans.first_drawdown_fen(), "loan_basis": loans.basis,
             "loan_due_day": loans.due_day,
-            "loan_start_day": loans.start_days().astype(np.int32), "segment_rate": segment_rate}
+            "loan_start_day": loans.start_days().astype(np.int32), "segment_rate": segment_rate,
+            **event_arrays(loans.events_csr())}
+
+
+def event_arrays(events: LoanEvents) -> dict[str, np.ndarray]:
+    """The drawdowns and prepayments as the 貼息 kernel reads them."""
+    return {"event_ptr": events.ptr, "event_day": events.day, "event_amount": events.amount}
 
 
 def pointers(counts: np.ndarray) -> np.ndarray:
@@ -106,14 +173,31 @@ def pointers(counts: np.ndarray) -> np.ndarray:
     return ptr
 
 
+def payment_slots(loans: LoanArrays, segment_ptr: np.ndarray) -> np.ndarray:
+    """CSR offsets of each loan's payment computations: one where amortization starts and at each rate
+    change (one per rate segment), and at most one after each event (docs/conventions.md)."""
+    return pointers(np.diff(segment_ptr) + np.diff(loans.events_csr().ptr))
+
+
+def _event_message(loans: LoanArrays, j: int, event: int, balance: int) -> str:
+    events = loans.events_csr()
+    index, day = int(events.index[event]), day_date(int(events.day[event]))
+    amount = fen_to_yuan(abs(int(events.amount[event])))
+    name = f"drawdowns[{index}]" if index > 0 else f"prepayments[{-index - 1}]"
+    if balance == 0:
+        return f"{name}: {amount} on {day} comes after the loan was repaid in full"
+    return f"{name}: {amount} on {day} is more than the balance then ({fen_to_yuan(balance)})"
+
+
 def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         out: Outputs | None = None) -> KernelResult:
     """Price and amortize ``loans``.
 
-    Loans that cannot be priced (rate data missing or negative) are reported in
-    ``errors`` and run at a zero rate so that every loan keeps its place in the
+    Loans that cannot be priced (rate data missing or negative, a prepayment above the balance) are
+    reported in ``errors`` and run at a zero rate so that every loan keeps its place in the
     outputs; callers drop them. ``out`` lets a caller have the kernel write
-    straight into its own arrays (every slot is written).
+    straight into its own arrays (every slot is written). A loan repaid before its term writes its first
+    ``written`` rows (:func:`keep_written`).
     """
     segments = rate_segments(loans, curve)
     failed = np.not_equal(segments.error, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)
@@ -126,88 +210,97 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     year_ptr = pointers(year_counts(loans))
     if out is None:
         out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0)
-    end_day, segment, interest, principal = out.end_day, out.segment, out.interest, out.principal
-    year_interest, year_principal = out.year_interest, out.year_principal
-    # per loan: the rate segment, balance and periods left of its first payment the float could not settle
-    ambiguous = np.full((count, 3), -1, dtype=np.int64)
+    # per loan: the payment slot, rate segment, balance and periods left of its first payment the float could
+    # not settle; an event that cannot happen and the balance then; the rows written
+    ambiguous = np.full((count, 4), -1, dtype=np.int64)
+    failure = np.full((count, 2), -1, dtype=np.int64)
+    written = np.empty(count, np.int64)
     plan_ptr, plan_fen = loans.plan_csr()
-    forced = np.full(segments.rate_units.shape[0], -1, dtype=np.int64)
+    slot_ptr = payment_slots(loans, segments.ptr)
+    forced = np.full(int(slot_ptr[-1]), -1, dtype=np.int64)
+    events = loans.events_csr()
+    opening = loans.first_drawdown_fen()
+    loan_first_year = first_year(loans)
+
+    def kernel(subset: LoanArrays, sub_opening, sub_seg_ptr, sub_seg, sub_slot_ptr, sub_forced, sub_events,
+               sub_row_ptr, sub_year_ptr, sub_first_year, sub_out: Outputs, sub_ambiguous, sub_failure,
+               sub_written) -> None:
+        sub_plan_ptr, sub_plan_fen = subset.plan_csr()
+        amortize_kernel(
+            sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
+            subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_seg_ptr,
+            segments.first_period[sub_seg], segments.rate_units[sub_seg], sub_plan_ptr, sub_plan_fen,
+            sub_slot_ptr, sub_forced, sub_events.ptr, sub_events.day, sub_events.amount, sub_events.recompute,
+            rows, sub_row_ptr, sub_out.end_day, sub_out.segment, sub_out.interest, sub_out.principal, years,
+            sub_first_year, sub_year_ptr, sub_out.year_interest, sub_out.year_principal, sub_ambiguous,
+            sub_failure, sub_written)
 
     if count:
-        amortize_kernel(
-            loans.principal_fen, loans.periods, loans.months_per_period, loans.method,
-            loans.grace, loans.basis, loans.start_y, loans.start_m, loans.start_d,
-            loans.due_day, segments.ptr, segments.first_period, segments.rate_units,
-            plan_ptr, plan_fen, forced, rows, row_ptr, end_day,
-            segment, interest, principal, years, year_ptr, year_interest, year_principal,
-            ambiguous)
+        kernel(loans, opening, segments.ptr, slice(None), slot_ptr, forced, events, row_ptr, year_ptr,
+               loan_first_year, out, ambiguous, failure, written)
     ambiguous[failed, 0] = -1
 
-    first_year = first_due_year(loans)
     # A payment within float error of a half fen is settled with exact integers and the loan runs again
-    # with it forced; a later payment of the loan (after a rate reset) may need the same, so repeat until
-    # every payment of every flagged loan is settled (each round settles at least one more segment).
+    # with it forced; a later payment of the loan (after a rate reset or a prepayment) may need the same, so
+    # repeat until every payment of every flagged loan is settled (each round settles at least one more).
     pending = np.flatnonzero(ambiguous[:, 0] >= 0)
     exact_fallbacks = int(pending.size)
     while pending.size:
         for j in pending:
-            seg, balance, left = (int(v) for v in ambiguous[j])
-            forced[seg] = annuity_payment_fen(balance, int(segments.rate_units[seg]),
-                                              12 // int(loans.months_per_period[j]), left)
-        again = _rerun(loans, segments, plan_ptr, plan_fen, forced, pending, rows, years, row_ptr, year_ptr,
-                       end_day, segment, interest, principal, year_interest, year_principal)
+            slot, seg, balance, left = (int(v) for v in ambiguous[j])
+            forced[slot] = annuity_payment_fen(balance, int(segments.rate_units[seg]),
+                                               12 // int(loans.months_per_period[j]), left)
+        sub = loans.take(pending)
+        sub_seg_ptr = pointers(segments.ptr[pending + 1] - segments.ptr[pending])
+        seg_index = _spans(segments.ptr, pending)
+        sub_slot_ptr = pointers(slot_ptr[pending + 1] - slot_ptr[pending])
+        slot_index = _spans(slot_ptr, pending)
+        sub_row_ptr = pointers(sub.periods) if rows else np.zeros(pending.size + 1, np.int64)
+        sub_year_ptr = pointers(year_ptr[pending + 1] - year_ptr[pending])
+        sub_out = Outputs.allocate(int(sub_row_ptr[-1]) if rows else 0, int(sub_year_ptr[-1]) if years else 0)
+        again = np.full((pending.size, 4), -1, dtype=np.int64)
+        sub_failure = np.full((pending.size, 2), -1, dtype=np.int64)
+        sub_written = np.empty(pending.size, np.int64)
+        kernel(sub, opening[pending], sub_seg_ptr, seg_index, sub_slot_ptr, forced[slot_index],
+               sub.events_csr(), sub_row_ptr, sub_year_ptr, loan_first_year[pending], sub_out, again, sub_failure,
+               sub_written)
+        for k, j in enumerate(pending):
+            if rows:
+                lo, hi, s_lo = row_ptr[j], row_ptr[j + 1], sub_row_ptr[k]
+                for name in ("end_day", "segment", "interest", "principal"):
+                    getattr(out, name)[lo:hi] = getattr(sub_out, name)[s_lo:s_lo + hi - lo]
+            if years:
+                lo, hi, s_lo = year_ptr[j], year_ptr[j + 1], sub_year_ptr[k]
+                out.year_interest[lo:hi] = sub_out.year_interest[s_lo:s_lo + hi - lo]
+                out.year_principal[lo:hi] = sub_out.year_principal[s_lo:s_lo + hi - lo]
+        failure[pending], written[pending] = sub_failure, sub_written
+        flagged = again[:, 0] >= 0
+        again[flagged, 0] = slot_index[again[flagged, 0]]
+        again[flagged, 1] = seg_index[again[flagged, 1]]
         ambiguous[pending] = again
-        pending = pending[again[:, 0] >= 0]
+        pending = pending[flagged]
+
+    for j in np.flatnonzero((failure[:, 0] >= 0) & ~failed):
+        errors[int(j)] = _event_message(loans, int(j), int(failure[j, 0]), int(failure[j, 1]))
+    failed |= failure[:, 0] >= 0
 
     return KernelResult(
         failed=failed, errors=errors, coverage_errors=coverage_errors,
         projected_from=segments.projected_from, row_ptr=row_ptr, year_ptr=year_ptr,
-        first_year=first_year, segment_rate=segments.rate_units,
-        loan_principal_fen=loans.principal_fen, out=out, want_rows=rows, want_years=years,
-        exact_fallbacks=exact_fallbacks,
+        first_year=loan_first_year, segment_rate=segments.rate_units,
+        loan_principal_fen=loans.principal_fen, loan_opening_fen=opening, out=out, want_rows=rows,
+        want_years=years, written=written, events=events, exact_fallbacks=exact_fallbacks,
     )
 
 
+def _spans(ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The positions ``ptr[j]:ptr[j + 1]`` of every ``j`` in ``index``, concatenated."""
+    counts = ptr[index + 1] - ptr[index]
+    starts = np.repeat(ptr[index] - pointers(counts)[:-1], counts)
+    return (starts + np.arange(int(counts.sum()))).astype(np.int64)
+
+
 __all__ = ["KernelResult", "annuity_payment_fen", "run", "schedule_arrays", "year_counts"]
-
-
-def _rerun(loans: LoanArrays, segments, plan_ptr, plan_fen, forced, index, rows, years, row_ptr,
-           year_ptr, end_day, segment, interest, principal, year_interest, year_principal) -> np.ndarray:
-    """Run the kernel again for the loans at ``index`` with the payments ``forced`` (per rate segment) and
-    copy their results back; returns each one's next unsettled payment as the kernel reports it, with the
-    segment numbered in the whole batch."""
-    sub = loans.take(index)
-    sub_seg_ptr = np.zeros(index.size + 1, dtype=np.int64)
-    np.cumsum(segments.ptr[index + 1] - segments.ptr[index], out=sub_seg_ptr[1:])
-    seg_index = np.concatenate([np.arange(segments.ptr[j], segments.ptr[j + 1]) for j in index])
-    sub_plan_ptr, sub_plan_fen = sub.plan_csr()
-    sub_rows = np.zeros(index.size + 1, dtype=np.int64)
-    np.cumsum(sub.periods, out=sub_rows[1:])
-    sub_years = np.zeros(index.size + 1, dtype=np.int64)
-    np.cumsum(year_ptr[index + 1] - year_ptr[index], out=sub_years[1:])
-    n_rows = int(sub_rows[-1]) if rows else 0
-    n_years = int(sub_years[-1]) if years else 0
-    out = (np.empty(n_rows, np.int32), np.empty(n_rows, np.int32), np.empty(n_rows, np.int64),
-           np.empty(n_rows, np.int64))
-    y_out = (np.zeros(n_years, np.int64), np.zeros(n_years, np.int64))
-    again = np.full((index.size, 3), -1, dtype=np.int64)
-    amortize_kernel(
-        sub.principal_fen, sub.periods, sub.months_per_period, sub.method, sub.grace, sub.basis,
-        sub.start_y, sub.start_m, sub.start_d, sub.due_day, sub_seg_ptr,
-        segments.first_period[seg_index], segments.rate_units[seg_index], sub_plan_ptr,
-        sub_plan_fen, forced[seg_index], rows, sub_rows, *out, years, sub_years, *y_out, again)
-    for k, j in enumerate(index):
-        if rows:
-            lo, hi, s_lo = row_ptr[j], row_ptr[j + 1], sub_rows[k]
-            interest[lo:hi] = out[2][s_lo:s_lo + hi - lo]
-            principal[lo:hi] = out[3][s_lo:s_lo + hi - lo]
-        if years:
-            lo, hi, s_lo = year_ptr[j], year_ptr[j + 1], sub_years[k]
-            year_interest[lo:hi] = y_out[0][s_lo:s_lo + hi - lo]
-            year_principal[lo:hi] = y_out[1][s_lo:s_lo + hi - lo]
-    flagged = again[:, 0] >= 0
-    again[flagged, 0] = seg_index[again[flagged, 0]]
-    return again
 
 
 def annuity_payment_fen(balance_fen: int, rate_units: int, periods_per_year: int, periods: int) -> int:

@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from subsidy_engine.core.dates import day_date, epoch_days
 from subsidy_engine.core.money import (
     BP_DECIMALS,
     MAX_ANNUAL_RATE,
@@ -34,8 +35,9 @@ from subsidy_engine.core.money import (
     fen_to_yuan,
     to_decimal,
     units_to_rate,
+    yuan_to_fen,
 )
-from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
+from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Recompute, Reset, Tenor
 from subsidy_engine.errors import MoneyError, PortfolioSchemaError
 from subsidy_engine.io.column_readers import (
     Rejections,
@@ -51,11 +53,50 @@ from subsidy_engine.loans.contract import (
     MAX_SPREAD_BP,
     MAX_TERM_MONTHS,
     SPREAD_BEYOND_BOUND,
+    Drawdown,
     FloatingRate,
     Loan,
+    Prepayment,
     default_basis,
     plan_to_fen,
 )
+
+
+@dataclass
+class LoanEvents:
+    """Each loan's drawdowns after the first and its prepayments (docs/conventions.md "Drawdowns and
+    prepayments"), in date order, as CSR arrays: loan ``j``'s events are ``ptr[j]:ptr[j + 1]``. On one day
+    a prepayment comes before a drawdown."""
+
+    ptr: np.ndarray  # int64, one more than the loans
+    day: np.ndarray  # int64 days since 1970-01-01
+    amount: np.ndarray  # int64 fen: + drawn, - prepaid
+    recompute: np.ndarray  # int64 Recompute code; a drawdown recomputes the payment
+    index: np.ndarray  # int64: k >= 1 for drawdowns[k], -(k + 1) for prepayments[k] (for messages)
+
+    @classmethod
+    def of(cls, per_loan: Sequence[Sequence[tuple[int, int, int, int]]]) -> LoanEvents:
+        """From each loan's events as ``(day, amount, recompute, index)``, sorted here."""
+        ptr = np.zeros(len(per_loan) + 1, np.int64)
+        np.cumsum([len(events) for events in per_loan], out=ptr[1:])
+        flat = [event for events in per_loan
+                for event in sorted(events, key=lambda e: (e[0], e[1] > 0))]  # a day's prepayment first
+        columns = np.array(flat, np.int64).reshape(-1, 4).T
+        return cls(ptr, *(np.ascontiguousarray(c) for c in columns))
+
+    def take(self, index: np.ndarray) -> LoanEvents:
+        counts = np.diff(self.ptr)[index]
+        ptr = np.zeros(index.shape[0] + 1, np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        rows = (np.repeat(self.ptr[:-1][index] - ptr[:-1], counts) + np.arange(int(ptr[-1]))).astype(np.int64)
+        return LoanEvents(ptr, self.day[rows], self.amount[rows], self.recompute[rows], self.index[rows])
+
+    def drawn_later_fen(self) -> np.ndarray:
+        """Per loan, the fen drawn after the first drawdown."""
+        drawn = np.where(self.amount > 0, self.amount, 0)
+        loan_of_event = np.repeat(np.arange(self.ptr.shape[0] - 1), np.diff(self.ptr))
+        return np.bincount(loan_of_event, weights=drawn, minlength=self.ptr.shape[0] - 1).astype(np.int64) \
+            if drawn.shape[0] else np.zeros(self.ptr.shape[0] - 1, np.int64)
 
 
 @dataclass
@@ -78,27 +119,42 @@ class LoanArrays:
     spread_units: np.ndarray
     reset_anniversary: np.ndarray
     plans: dict[int, list[int]] = field(default_factory=dict)
+    events: LoanEvents | None = None  # None: no loan has drawdowns after the first or prepayments
 
     def __len__(self) -> int:
         return int(self.principal_fen.shape[0])
 
     def take(self, index: np.ndarray) -> LoanArrays:
-        """The loans at positions ``index`` (custom plans follow their loans)."""
+        """The loans at positions ``index`` (custom plans and events follow their loans)."""
         index = np.asarray(index, dtype=np.int64)
-        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "plans"}
+        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name not in _SPARSE}
         plans: dict[int, list[int]] = {}
         if self.plans:  # custom loans are few: map only their positions
             owners = np.fromiter(self.plans, dtype=np.int64, count=len(self.plans))
             new_positions = np.full(len(self), -1, dtype=np.int64)
             new_positions[index] = np.arange(index.shape[0])
             plans = {int(new_positions[k]): self.plans[int(k)] for k in owners if new_positions[k] >= 0}
-        return LoanArrays(**arrays, plans=plans)
+        return LoanArrays(**arrays, plans=plans, events=None if self.events is None else self.events.take(index))
 
     def slice(self, lo: int, hi: int) -> LoanArrays:
         """Loans ``lo`` to ``hi`` as views (no copy), for chunked runs."""
-        arrays = {f.name: getattr(self, f.name)[lo:hi] for f in fields(self) if f.name != "plans"}
+        arrays = {f.name: getattr(self, f.name)[lo:hi] for f in fields(self) if f.name not in _SPARSE}
         plans = {k - lo: v for k, v in self.plans.items() if lo <= k < hi}
-        return LoanArrays(**arrays, plans=plans)
+        events = None if self.events is None else self.events.take(np.arange(lo, hi))
+        return LoanArrays(**arrays, plans=plans, events=events)
+
+    def first_drawdown_fen(self) -> np.ndarray:
+        """What each loan owes on its start date: the principal less the tranches drawn later."""
+        if self.events is None:
+            return self.principal_fen
+        return self.principal_fen - self.events.drawn_later_fen()
+
+    def events_csr(self) -> LoanEvents:
+        """The events, or an empty set of them (what the kernels take)."""
+        if self.events is not None:
+            return self.events
+        empty = np.zeros(0, np.int64)
+        return LoanEvents(np.zeros(len(self) + 1, np.int64), empty, empty, empty, empty)
 
     def start_days(self) -> np.ndarray:
         return civil_to_epoch_days(self.start_y, self.start_m, self.start_d)
@@ -147,7 +203,19 @@ def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
         reset_anniversary=col((x.floating is not None and x.floating.reset is Reset.ANNIVERSARY
                                for x in loans), np.bool_),
         plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},
+        events=_events_of(loans),
     )
+
+
+def _events_of(loans: Sequence[Loan]) -> LoanEvents | None:
+    if not any(x.prepayments or len(x.drawdowns) > 1 for x in loans):
+        return None
+    return LoanEvents.of([
+        [(epoch_days(d.date), yuan_to_fen(d.amount), Recompute.PAYMENT.code, k)
+         for k, d in enumerate(x.drawdowns) if k]
+        + [(epoch_days(q.date), -yuan_to_fen(q.amount), q.recompute.code, -(k + 1))
+           for k, q in enumerate(x.prepayments)]
+        for x in loans])
 
 
 def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
@@ -175,6 +243,7 @@ def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
                 spread_bp=Decimal(int(arrays.spread_units[k])).scaleb(BP_DECIMALS - RATE_DECIMALS).normalize(),
                 reset=Reset.ANNIVERSARY if arrays.reset_anniversary[k] else Reset.JANUARY)
         plan = arrays.plans.get(k)
+        drawdowns, prepayments = _events_back(arrays, k, start)
         out.append(Loan(
             principal=fen_to_yuan(int(arrays.principal_fen[k])),
             annual_rate=None if floating else units_to_rate(arrays.fixed_units[k]).normalize(),
@@ -183,8 +252,27 @@ def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
             method=Method.of_code(arrays.method[k]), grace_months=int(arrays.grace[k]) * months,
             interest_basis=InterestBasis.of_code(arrays.basis[k]), start_date=start,
             settlement_day=None if arrays.due_day[k] == start.day else int(arrays.due_day[k]),
-            principal_plan=None if plan is None else [fen_to_yuan(fen) for fen in plan]))
+            principal_plan=None if plan is None else [fen_to_yuan(fen) for fen in plan],
+            drawdowns=drawdowns, prepayments=prepayments))
     return out
+
+
+def _events_back(arrays: LoanArrays, k: int, start: date) -> tuple[list[Drawdown], list[Prepayment]]:
+    """Loan ``k``'s drawdowns (the first on ``start``) and prepayments, from the event arrays."""
+    events = arrays.events
+    if events is None or events.ptr[k] == events.ptr[k + 1]:
+        return [], []
+    span = range(int(events.ptr[k]), int(events.ptr[k + 1]))
+    later = [Drawdown(date=day_date(int(events.day[e])), amount=fen_to_yuan(int(events.amount[e])))
+             for e in span if events.amount[e] > 0]
+    drawdowns = []
+    if later:
+        first = int(arrays.principal_fen[k]) - sum(yuan_to_fen(d.amount) for d in later)
+        drawdowns = [Drawdown(date=start, amount=fen_to_yuan(first)), *later]
+    prepayments = [Prepayment(date=day_date(int(events.day[e])), amount=fen_to_yuan(-int(events.amount[e])),
+                              recompute=Recompute.of_code(int(events.recompute[e])))
+                   for e in span if events.amount[e] < 0]
+    return drawdowns, prepayments
 
 
 # ---------------------------------------------------------------------------
@@ -196,6 +284,8 @@ LOAN_COLUMNS = (
     "grace_months", "interest_basis", "start_date", "settlement_day", "principal_plan",
 )
 
+
+_SPARSE = ("plans", "events")  # fields held per loan only where a loan has them
 
 #: The model's conventions as arrays for the table reader, indexed by code: one rule, read two ways.
 _MONTHS_OF_FREQUENCY = np.array([frequency.months for frequency in Frequency], np.int64)
@@ -378,4 +468,4 @@ def _flatten_floating(series: pd.Series, rej: Rejections) -> tuple[pd.Series, pd
     return pd.Series(tenor), pd.Series(spread, dtype=object), pd.Series(reset)
 
 
-__all__ = ["LOAN_COLUMNS", "LOAN_REQUIRED", "LoanArrays", "arrays_from_frame", "arrays_from_loans", "loans_from_arrays"]
+__all__ = ["LOAN_COLUMNS", "LOAN_REQUIRED", "LoanArrays", "LoanEvents", "arrays_from_frame", "arrays_from_loans", "loans_from_arrays"]

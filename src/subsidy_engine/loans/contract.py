@@ -8,10 +8,11 @@ float is not the decimal number the user meant.
 
 from __future__ import annotations
 
+import datetime
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Sequence
 
 from pydantic import (
     BaseModel,
@@ -22,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from subsidy_engine.core.dates import as_date
+from subsidy_engine.core.dates import EPOCH, as_date, day_date
 from subsidy_engine.core.fields import STRICT_MODEL, Money, NumberInput, Rate, SpreadBp
 from subsidy_engine.core.money import (
     RATE_DECIMALS,
@@ -34,7 +35,8 @@ from subsidy_engine.core.money import (
     to_decimal,
     yuan_to_fen,
 )
-from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Reset, Tenor
+from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Recompute, Reset, Tenor
+from subsidy_engine.kernels.calendar import days_from_civil, days_in_month
 
 MAX_TERM_MONTHS = 600  # 50 years of monthly periods: the longest schedule supported
 MAX_SPREAD_BP = Decimal(10000)
@@ -145,6 +147,71 @@ class FloatingRate(BaseModel):
         return bp_to_rate(self.spread_bp)
 
 
+class Drawdown(BaseModel):
+    """One tranche of a loan drawn in several (分次提款): it accrues interest from its own date."""
+
+    model_config = STRICT_MODEL
+
+    date: Annotated[datetime.date, BeforeValidator(as_date)]
+    amount: Money
+
+    if TYPE_CHECKING:
+        def __init__(self, *, date: datetime.date | str, amount: NumberInput) -> None: ...  # noqa: A002
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, amount: Decimal) -> Decimal:
+        if amount <= 0:
+            raise ValueError(f"{amount} must be positive (at least 0.01 yuan)")
+        return amount
+
+
+class Prepayment(BaseModel):
+    """A prepayment (提前還款) of principal on a date, and what it recomputes: the payment over the
+    remaining term (``payment``, the default) or the term at the same payment (``term``). An amount equal to
+    the balance then closes the loan."""
+
+    model_config = STRICT_MODEL
+
+    date: Annotated[datetime.date, BeforeValidator(as_date)]
+    amount: Money
+    recompute: Annotated[Recompute, BeforeValidator(Recompute.parse)] = Recompute.PAYMENT
+
+    if TYPE_CHECKING:
+        def __init__(self, *, date: datetime.date | str, amount: NumberInput,  # noqa: A002
+                     recompute: Recompute | str = Recompute.PAYMENT) -> None: ...
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, amount: Decimal) -> Decimal:
+        if amount <= 0:
+            raise ValueError(f"{amount} must be positive (at least 0.01 yuan)")
+        return amount
+
+
+def _tranches_fill(data: Any) -> Any:
+    """A loan given by its ``drawdowns`` may leave out ``principal`` (their sum) and ``start_date`` (the
+    first's date)."""
+    if not isinstance(data, dict) or not data.get("drawdowns"):
+        return data
+    try:
+        tranches = [d if isinstance(d, Drawdown) else Drawdown(**d) for d in data["drawdowns"]]
+    except (TypeError, ValueError):
+        return data  # the drawdowns field reports its own problems
+    filled = dict(data)
+    filled.setdefault(Loan.FILLED_FROM_DRAWDOWNS[0], sum((d.amount for d in tranches), Decimal(0)))
+    filled.setdefault(Loan.FILLED_FROM_DRAWDOWNS[1], min(d.date for d in tranches))
+    return filled
+
+
+def maturity_day(start: date, term_months: int, due_day: int) -> int:
+    """The day number (days since 1970-01-01) of the last due date: ``term_months`` after the start's
+    month, on ``due_day`` clamped to the month's end."""
+    months = start.year * 12 + start.month - 1 + term_months
+    year, month = divmod(months, 12)
+    return days_from_civil(year, month + 1, min(due_day, days_in_month(year, month + 1)))
+
+
 class Loan(BaseModel):
     """One loan contract.
 
@@ -170,6 +237,8 @@ class Loan(BaseModel):
     """
 
     model_config = STRICT_MODEL
+    #: Required fields that a loan given by its drawdowns may leave out (their sum, the first's date).
+    FILLED_FROM_DRAWDOWNS: ClassVar[tuple[str, ...]] = ("principal", "start_date")
 
     principal: Money
     annual_rate: Rate | None = None
@@ -185,15 +254,33 @@ class Loan(BaseModel):
     # validate_default: a custom loan without a plan must fail here, not later.
     principal_plan: Annotated[tuple[Decimal, ...] | None, BeforeValidator(_plan)] = Field(
         default=None, validate_default=True)
+    drawdowns: tuple[Drawdown, ...] = ()
+    prepayments: tuple[Prepayment, ...] = ()
 
     if TYPE_CHECKING:  # what the validators take ("1000000", "2024-01-15"); the fields above say what they hold
-        def __init__(self, *, principal: NumberInput, annual_rate: NumberInput | None = None,
+        # principal and start_date may be left out when drawdowns give them (their sum, the first's date)
+        def __init__(self, *, principal: NumberInput | None = None, annual_rate: NumberInput | None = None,
                      floating: FloatingRate | dict[str, Any] | None = None, term_months: int,
                      frequency: Frequency | str = Frequency.MONTHLY, method: Method | str = Method.EQUAL_INSTALLMENT,
                      principal_plan_unit: PlanUnit | str = PlanUnit.AMOUNT, grace_months: int = 0,
-                     interest_basis: InterestBasis | str | None = None, start_date: date | str,
-                     settlement_day: int | None = None, principal_plan: Sequence[NumberInput] | None = None
-                     ) -> None: ...
+                     interest_basis: InterestBasis | str | None = None, start_date: date | str | None = None,
+                     settlement_day: int | None = None, principal_plan: Sequence[NumberInput] | None = None,
+                     drawdowns: Sequence[Drawdown | dict[str, Any]] = (),
+                     prepayments: Sequence[Prepayment | dict[str, Any]] = ()) -> None: ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_tranches(cls, data: Any) -> Any:
+        return _tranches_fill(data)
+
+    @field_validator("drawdowns", "prepayments", mode="before")
+    @classmethod
+    def _events_from_mappings(cls, value: Any, info: ValidationInfo) -> Any:
+        # events may arrive as plain mappings (from JSON or a table), in any sequence
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise ValueError(f"{info.field_name} must be a list of events")
+        model = Drawdown if info.field_name == "drawdowns" else Prepayment
+        return tuple(model(**v) if isinstance(v, dict) else v for v in value)
 
     @field_validator("floating", mode="before")
     @classmethod
@@ -284,6 +371,36 @@ class Loan(BaseModel):
             raise ValueError("annual_rate, floating: give exactly one (a fixed or an LPR-linked rate)")
         return self
 
+    @model_validator(mode="after")
+    def _events_fit(self) -> Loan:
+        """Tranches and prepayments fall in the loan's life, in order (docs/conventions.md "Drawdowns and
+        prepayments"); whether a prepayment exceeds the balance is known when the loan is amortized."""
+        maturity = maturity_day(self.start_date, self.term_months, self.due_day)
+        named: tuple[tuple[str, Sequence[Drawdown | Prepayment]], ...] = (
+            ("drawdowns", self.drawdowns), ("prepayments", self.prepayments))
+        for name, events in named:
+            for k, (before, after) in enumerate(zip(events, events[1:])):
+                if after.date <= before.date:
+                    raise ValueError(f"{name}[{k + 1}]: {after.date} is not after the one before ({before.date}); "
+                                     "list them in date order, one a day (give a day's amounts as their sum)")
+            for k, event in enumerate(events):
+                if (event.date - EPOCH).days >= maturity:
+                    raise ValueError(f"{name}[{k}]: {event.date} is not before the loan's last due date "
+                                     f"{day_date(maturity)}")
+        if self.drawdowns:
+            if self.drawdowns[0].date != self.start_date:
+                raise ValueError(f"drawdowns: the first is on {self.drawdowns[0].date}, but start_date is "
+                                 f"{self.start_date}; the loan starts with its first drawdown")
+            drawn = sum((d.amount for d in self.drawdowns), Decimal(0))
+            if drawn != self.principal:
+                raise ValueError(f"drawdowns add up to {drawn}, but principal is {self.principal}; the principal "
+                                 "is the sum of the drawdowns")
+        for k, prepayment in enumerate(self.prepayments):
+            if prepayment.date <= self.start_date:
+                raise ValueError(f"prepayments[{k}]: {prepayment.date} is not after the first drawdown "
+                                 f"({self.start_date})")
+        return self
+
     # -- derived facts ------------------------------------------------------
     @property
     def periods(self) -> int:
@@ -307,6 +424,11 @@ class Loan(BaseModel):
         return self.settlement_day if self.settlement_day is not None else self.start_date.day
 
     @property
+    def first_drawdown_fen(self) -> int:
+        """What is drawn on the start date: the first tranche, or the whole principal."""
+        return yuan_to_fen(self.drawdowns[0].amount) if self.drawdowns else self.principal_fen
+
+    @property
     def principal_fen(self) -> int:
         return yuan_to_fen(self.principal)
 
@@ -318,4 +440,4 @@ class Loan(BaseModel):
         return plan_to_fen(self.principal_plan, self.principal_plan_unit, self.principal_fen)
 
 
-__all__ = ["FloatingRate", "Loan", "MAX_TERM_MONTHS", "RATE_DECIMALS"]
+__all__ = ["Drawdown", "FloatingRate", "Loan", "MAX_TERM_MONTHS", "Prepayment", "RATE_DECIMALS", "maturity_day"]

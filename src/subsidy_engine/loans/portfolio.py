@@ -80,7 +80,13 @@ class PortfolioResult:
         start_day = np.empty_like(end_day)
         start_day[1:] = end_day[:-1]
         start_day[row_ptr[:-1][self.periods > 0]] = f["loan_start_day"][self.periods > 0]
-        opening = amortization.opening_balances(f["loan_principal"], row_ptr, f["principal"])
+        opening = amortization.opening_balances(f["loan_opening"], row_ptr, f["principal"], end_day,
+                                                f["event_ptr"], f["event_day"], f["event_amount"])
+        # the closing balance is the next period's opening (0 after a loan's last); drawn is what makes it so
+        closing = np.zeros_like(opening)
+        closing[:-1] = opening[1:]
+        closing[row_ptr[1:][self.periods > 0] - 1] = 0
+        drawn = closing - opening + f["principal"]
         return pd.DataFrame({
             "loan_id": self.loan_ids.take(row_loan).reset_index(drop=True),
             "period": (np.arange(row_loan.shape[0], dtype=np.int64)
@@ -90,10 +96,11 @@ class PortfolioResult:
             "days": (end_day - start_day).astype(np.int32),
             "annual_rate": rate_series(f["segment_rate"][f["segment"]]),
             "opening_balance": money_series(opening),
+            "drawn": money_series(drawn),
             "interest": money_series(f["interest"]),
             "principal": money_series(f["principal"]),
             "payment": money_series(f["interest"] + f["principal"]),
-            "closing_balance": money_series(opening - f["principal"]),
+            "closing_balance": money_series(closing),
         })
 
     @cached_property
@@ -182,6 +189,7 @@ def amortize_portfolio(
     out = amortization.Outputs.allocate(int(row_ptr[-1]) if want_rows else 0,
                                   int(year_ptr[-1]) if want_years else 0)
     failed = np.zeros(count, dtype=bool)
+    written = arrays.periods.copy()
     projected = np.full(count, -1, dtype=np.int64)
     segment_rates: list[np.ndarray] = []
     segment_base = 0
@@ -196,6 +204,7 @@ def amortize_portfolio(
         res = amortization.run(arrays.slice(lo, hi), curve, rows=want_rows, years=want_years, out=view)
         fallbacks += res.exact_fallbacks
         failed[lo:hi] = res.failed
+        written[lo:hi] = res.written
         projected[lo:hi] = res.projected_from
         if want_rows:
             view.segment += segment_base  # chunk-local -> global segment index
@@ -216,13 +225,18 @@ def amortize_portfolio(
                                                         lambda r: f"row {r.row} (loan_id {r.loan_id!r})"),
                                        rejections)
 
-    periods, year_count = arrays.periods, np.diff(year_ptr)
+    # a loan repaid before its term has the rows it wrote (one that failed keeps its span, dropped below)
+    periods, year_count = np.where(failed, arrays.periods, written), np.diff(year_ptr)
     fen: dict[str, np.ndarray] = {}
     if want_rows:
         fen.update(amortization.schedule_arrays(
             arrays, out, np.concatenate(segment_rates) if segment_rates else np.zeros(0, np.int64)))
+        _, keep_rows = amortization.keep_written(row_ptr, periods)
+        if keep_rows is not None:
+            for name in ("end_day", "segment", "interest", "principal"):
+                fen[name] = fen[name][keep_rows]
     if want_years:
-        fen.update(first_year=amortization.first_due_year(arrays), year_interest=out.year_interest,
+        fen.update(first_year=amortization.first_year(arrays), year_interest=out.year_interest,
                    year_principal=out.year_principal)
     if failed.any():  # drop the loans that could not be priced (one copy, only then)
         keep = ~failed
@@ -233,10 +247,12 @@ def amortize_portfolio(
         for name in ("year_interest", "year_principal"):
             if name in fen:
                 fen[name] = fen[name][year_keep]
-        for name in ("loan_principal", "loan_start_day", "first_year", "loan_basis",
+        for name in ("loan_principal", "loan_opening", "loan_start_day", "first_year", "loan_basis",
                      "loan_due_day"):
             if name in fen:
                 fen[name] = fen[name][keep]
+        if "event_ptr" in fen:
+            fen.update(amortization.event_arrays(arrays.events_csr().take(np.flatnonzero(keep))))
         positions, periods, year_count, projected = (positions[keep], periods[keep],
                                                      year_count[keep], projected[keep])
     loan_ids = loans["loan_id"].reset_index(drop=True).take(positions).reset_index(drop=True)

@@ -27,14 +27,16 @@ from subsidy_engine.loans.arrays import arrays_from_loans
 from subsidy_engine.loans.contract import Loan
 from subsidy_engine.params.lpr import LprCurve, default_lpr
 
-SCHEDULE_COLUMNS = ("period", "start_date", "end_date", "days", "annual_rate", "opening_balance",
+SCHEDULE_COLUMNS = ("period", "start_date", "end_date", "days", "annual_rate", "opening_balance", "drawn",
                     "interest", "principal", "payment", "closing_balance")
 QUOTE_CONVENTIONS = ("unrounded_payment", "rounded_payment")
 
 
 @dataclass(frozen=True)
 class ScheduleRow:
-    """One period of a schedule, every amount exact to the fen."""
+    """One period of a schedule, every amount exact to the fen: ``closing = opening + drawn - principal``,
+    where ``drawn`` is the tranches drawn after the period's start, up to its end (owed from the next period
+    on), and ``principal`` what was repaid in it, scheduled and prepaid."""
 
     period: int
     start_date: date
@@ -46,6 +48,7 @@ class ScheduleRow:
     principal: Decimal
     payment: Decimal
     closing_balance: Decimal
+    drawn: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -84,20 +87,31 @@ class Schedule:
         """This schedule as the per-period arrays of :func:`subsidy_engine.loans.amortization.schedule_arrays`
         (one loan; each period its own rate segment)."""
         loan = self.loan
+        arrays = arrays_from_loans([loan])
         return {"end_day": self.end_day, "segment": np.arange(self.periods, dtype=np.int64),
                 "interest": self.interest_fen, "principal": self.principal_fen,
                 "loan_principal": np.array([loan.principal_fen], np.int64),
+                "loan_opening": np.array([loan.first_drawdown_fen], np.int64),
+                **amortization.event_arrays(arrays.events_csr()),
                 "loan_basis": np.array([loan.basis.code], np.int64),
                 "loan_due_day": np.array([loan.due_day], np.int64),
                 "loan_start_day": self.start_day[:1].astype(np.int64), "segment_rate": self.rate_units}
+
+    @cached_property
+    def drawn_fen(self) -> np.ndarray:
+        """The tranches drawn in each period (after its start, up to its end): ``closing - opening +
+        principal``, the closing balance being the next period's opening, and 0 after the last."""
+        closing = np.zeros_like(self.opening_fen)
+        closing[:-1] = self.opening_fen[1:]
+        return closing - self.opening_fen + self.principal_fen
 
     def to_frame(self) -> pd.DataFrame:
         """One row per period; money and rates as exact decimal columns.
 
         Columns: ``period, start_date, end_date, days, annual_rate,
-        opening_balance, interest, principal, payment, closing_balance``.
+        opening_balance, drawn, interest, principal, payment, closing_balance``.
         ``payment = interest + principal`` and ``closing_balance =
-        opening_balance - principal`` on every row.
+        opening_balance + drawn - principal`` on every row.
         """
         return pd.DataFrame({
             "period": np.arange(1, self.periods + 1, dtype=np.int32),
@@ -106,10 +120,11 @@ class Schedule:
             "days": (self.end_day - self.start_day).astype(np.int32),
             "annual_rate": rate_series(self.rate_units),
             "opening_balance": money_series(self.opening_fen),
+            "drawn": money_series(self.drawn_fen),
             "interest": money_series(self.interest_fen),
             "principal": money_series(self.principal_fen),
             "payment": money_series(self.interest_fen + self.principal_fen),
-            "closing_balance": money_series(self.opening_fen - self.principal_fen),
+            "closing_balance": money_series(self.opening_fen + self.drawn_fen - self.principal_fen),
         })
 
     @property
@@ -119,14 +134,14 @@ class Schedule:
         for p in range(self.periods):
             start = day_date(self.start_day[p])
             end = day_date(self.end_day[p])
-            opening, interest, principal = (int(self.opening_fen[p]), int(self.interest_fen[p]),
-                                            int(self.principal_fen[p]))
+            opening, interest, principal, drawn = (int(self.opening_fen[p]), int(self.interest_fen[p]),
+                                                   int(self.principal_fen[p]), int(self.drawn_fen[p]))
             out.append(ScheduleRow(
                 period=p + 1, start_date=start, end_date=end, days=(end - start).days,
                 annual_rate=units_to_rate(self.rate_units[p]).normalize(),
                 opening_balance=fen_to_yuan(opening), interest=fen_to_yuan(interest),
                 principal=fen_to_yuan(principal), payment=fen_to_yuan(interest + principal),
-                closing_balance=fen_to_yuan(opening - principal)))
+                closing_balance=fen_to_yuan(opening + drawn - principal), drawn=fen_to_yuan(drawn)))
         return out
 
     @property
@@ -270,16 +285,19 @@ def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
     if result.errors:
         reason = result.errors[0]
         raise CoverageError(reason) if result.coverage_errors else ValueError(reason)
-    assert result.out.end_day is not None and result.out.interest is not None
-    assert result.out.principal is not None
+    written = int(result.written[0])
+    out = result.out
+    end_day, segment, interest, principal = (out.end_day[:written], out.segment[:written],
+                                             out.interest[:written], out.principal[:written])
     projected = int(result.projected_from[0])
     return Schedule(
         loan=loan,
-        end_day=result.out.end_day,
-        rate_units=result.rate_units(),
-        opening_fen=result.opening_fen(),
-        interest_fen=result.out.interest,
-        principal_fen=result.out.principal,
+        end_day=end_day,
+        rate_units=result.segment_rate[segment],
+        opening_fen=amortization.opening_balances(result.loan_opening_fen, np.array([0, written]), principal,
+                                                  end_day, **amortization.event_arrays(result.events)),
+        interest_fen=interest,
+        principal_fen=principal,
         projected_from=None if projected < 0 else day_date(projected),
         provenance=Provenance.of(curve.digest if curve else "fixed-rate",
                                  scenario=curve.projection_label if curve else None),

@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Callable, Sequence, get_args
+from typing import Any, Callable, Sequence, get_args, get_origin
 
 import numpy as np
 import pandas as pd
@@ -122,6 +122,11 @@ def model_cells(model: BaseModel) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, nested in _fields_of(type(model)):
         value = getattr(model, name)
+        if nested is _EVENTS:  # a loan's drawdowns and prepayments: not cells of its row
+            if value:
+                raise ValueError(f"{name}: a loan table has no cells for a loan's {name}; price this loan with "
+                                 "amortize() and interest_subsidy()")
+            continue
         if nested is None:
             row[name] = plain(value)
         elif value is None:  # the same columns, blank: a table of fixed and floating loans has one shape
@@ -137,8 +142,19 @@ def _fields_of(model: type[BaseModel]) -> tuple[tuple[str, type[BaseModel] | Non
     return tuple((name, _nested_model(info.annotation)) for name, info in model.model_fields.items())
 
 
+class _Events(BaseModel):
+    """Marks a field that holds a sequence of models (a loan's drawdowns and prepayments)."""
+
+
+_EVENTS = _Events
+
+
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The model class a field holds (``FloatingRate | None`` -> FloatingRate), or None."""
+    """The model class a field holds (``FloatingRate | None`` -> FloatingRate), :data:`_EVENTS` for a
+    sequence of models, or None."""
+    if get_origin(annotation) is tuple:
+        return _EVENTS if any(isinstance(a, type) and issubclass(a, BaseModel) for a in get_args(annotation)) \
+            else None
     for candidate in (annotation, *get_args(annotation)):
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate

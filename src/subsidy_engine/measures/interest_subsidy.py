@@ -366,7 +366,8 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     terms = np.empty((rows if per_period else 0, 6), np.int64)
     if periods.shape[0]:
         portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"], f["segment"],
-                          f["segment_rate"], f["loan_principal"], f["loan_basis"], f["loan_due_day"],
+                          f["segment_rate"], f["loan_opening"], f["loan_basis"], f["loan_due_day"],
+                          f["event_ptr"], f["event_day"], f["event_amount"],
                           form, points, share, benchmark, window_start, window_end, annual_cap, lifetime_cap,
                           year_ptr, per_period, *out, terms)
     year, interest, gross, paid, cut_by_interest, cut_by_annual_cap, cut_by_lifetime_cap = out

@@ -191,10 +191,10 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     rows, details, schedules = Rows(), {}, {}
     if project_loans:
         arrays = arrays_from_loans(project_loans)
-        run = amortization.run(arrays, curve, rows=True, years=False)
+        run = amortization.run(arrays, curve, rows=True, years=False).keep_written()
         if run.errors:
             return None
-        by_year = subsidy_by_loan_year(amortization.schedule_arrays(arrays, run.out, run.segment_rate), arrays.periods,
+        by_year = subsidy_by_loan_year(amortization.schedule_arrays(arrays, run.out, run.segment_rate), run.written,
                                        policy)
         loan_ids = np.array([x.loan_id for x in project_loans], dtype=object)
         projections = _projections(loan_ids, run.projected_from)

@@ -45,10 +45,11 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
-from subsidy_engine.core.money import div_half_up, fen_to_yuan, quantize_fen, rate_to_units
-from subsidy_engine.core.vocabulary import InterestBasis, Method, Reset
+from subsidy_engine.core.money import div_half_up, fen_to_yuan, quantize_fen, rate_to_units, yuan_to_fen
+from subsidy_engine.core.vocabulary import InterestBasis, Method, Recompute, Reset
 from subsidy_engine.loans.contract import Loan
 from subsidy_engine.loans.schedule import ScheduleRow
 from subsidy_engine.params.lpr import LprCurve
@@ -179,8 +180,11 @@ def _fraction(basis: InterestBasis, start: date, end: date, due_day: int) -> tup
     (45, 360)
     """
     if basis is InterestBasis.MONTHLY:
-        # The first due day on or after the start; whole months from it to the end (a due day too), and the
-        # odd days before it: months / 12 + days / 360 = (30 months + days) / 360.
+        # The first due day on or after the start; whole months from it to the end (a due day too, or the
+        # day a prepayment closed the loan: then its own day is the one counted), and the odd days before it:
+        # months / 12 + days / 360 = (30 months + days) / 360.
+        if end.day != min(due_day, calendar.monthrange(end.year, end.month)[1]):
+            due_day = end.day
         first = add_months(start.year, start.month, 0, due_day)
         if first < start:
             first = add_months(start.year, start.month, 1, due_day)
@@ -193,10 +197,19 @@ def _fraction(basis: InterestBasis, start: date, end: date, due_day: int) -> tup
     return days_30_360(start, end), 360
 
 
+def _events(loan: Loan) -> list[tuple[date, int, bool]]:
+    """The loan's later tranches (+ fen) and prepayments (- fen) in date order, a day's prepayment first,
+    each with whether it recomputes the payment."""
+    tranches = [(d.date, yuan_to_fen(d.amount), True) for d in loan.drawdowns[1:]]
+    prepaid = [(q.date, -yuan_to_fen(q.amount), q.recompute is Recompute.PAYMENT) for q in loan.prepayments]
+    return sorted(tranches + prepaid, key=lambda e: (e[0], e[1] > 0))
+
+
 def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[ScheduleRow], bool]:
     """Amortize ``loan`` the slow, plain way.
 
-    Returns the rows and whether any rate came from a projection.
+    Returns the rows and whether any rate came from a projection. Raises ``ValueError`` for a prepayment
+    above the balance or an event after the loan was repaid in full.
 
     >>> from subsidy_engine import Loan
     >>> rows, _ = reference_schedule(Loan(principal="1000000", annual_rate="0.049",
@@ -213,43 +226,96 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
     grace = loan.grace_periods
     method = loan.method
     plan = loan.plan_fen
+    pending = _events(loan)
 
     rows = []
-    balance = loan.principal_fen
+    balance = yuan_to_fen(loan.drawdowns[0].amount) if loan.drawdowns else loan.principal_fen
     payment_fen = 0  # equal installment's M
     level_principal = 0  # equal principal's round(P / m)
+    recompute = False  # a tranche, or a prepayment asking for it, since the last due date
     with localcontext() as ctx:
         ctx.prec = 60
         for p in range(n):
             rate, start, end = rates[p], starts[p], ends[p]
-            opening = fen_to_yuan(balance)
-            num, den = _fraction(loan.basis, start, end, due_day)
-            interest = quantize_fen(opening * rate * num / den)  # interest rounding
-            if p == n - 1:
+            opening = balance
+            # Each amount accrues from its day to the period's end: the opening balance over the whole
+            # period, a tranche from its day, a prepayment less from its day. A prepayment of the whole
+            # balance ends the loan, and the period, on its day.
+            inside = [e for e in pending if start < e[0] < end]
+            closing_day = None
+            running = balance
+            for k, (day, amount, asks) in enumerate(inside):
+                if -amount > running:
+                    raise ValueError(f"a prepayment of {fen_to_yuan(-amount)} on {day} is more than the "
+                                     f"balance then ({fen_to_yuan(running)})")
+                running += amount
+                recompute = recompute or asks
+                if running == 0:
+                    closing_day = day
+                    inside = inside[:k + 1]
+                    break
+            if closing_day is not None:
+                end = closing_day
+            pending = pending[len(inside):]
+            pieces = [(start, balance)] + [(day, amount) for day, amount, _ in inside]
+            accrued = Fraction(0)  # fen x share of a year, exact: a half-fen tie stays a tie
+            for day, amount in pieces:
+                num, den = _fraction(loan.basis, day, end, due_day)
+                accrued += Fraction(amount * num, den)
+            exact = accrued * Fraction(rate)
+            interest = fen_to_yuan(div_half_up(exact.numerator, exact.denominator))  # interest rounding
+            prepaid = -sum(amount for _, amount, _ in inside if amount < 0)
+            drawn = sum(amount for _, amount, _ in inside if amount > 0)
+            balance = running
+            if closing_day is not None:
+                principal_fen = 0
+            elif p == n - 1:
                 principal_fen = balance
             elif method is Method.CUSTOM:
                 assert plan is not None
-                principal_fen = plan[p]
+                principal_fen = min(plan[p], balance)
             elif p < grace or method is Method.INTEREST_ONLY:
                 principal_fen = 0
             elif method is Method.EQUAL_PRINCIPAL:
-                if p == grace:
-                    level_principal = div_half_up(balance, n - grace)
+                if p == grace or recompute:
+                    level_principal = div_half_up(balance, n - p)
                 principal_fen = min(level_principal, balance)
             else:  # equal installment
-                if p == grace or rate != rates[p - 1]:
+                if p == grace or rate != rates[p - 1] or recompute:
                     payment_fen = _annuity_payment_fen(balance, rate_to_units(rate), ppy, n - p)
-                nominal = quantize_fen(opening * rate / ppy)
+                nominal = quantize_fen(fen_to_yuan(balance) * rate / ppy)
                 principal_fen = min(max(payment_fen - int(nominal * 100), 0), balance)
-            principal = fen_to_yuan(principal_fen)
-            closing = opening - principal
+            if p >= grace:
+                recompute = False
+            balance -= principal_fen
+            # the due date's own events come after its principal
+            while closing_day is None and pending and pending[0][0] == end:
+                day, amount, asks = pending.pop(0)
+                if -amount > balance:
+                    raise ValueError(f"a prepayment of {fen_to_yuan(-amount)} on {day} is more than the "
+                                     f"balance then ({fen_to_yuan(balance)})")
+                balance += amount
+                recompute = recompute or asks
+                if amount < 0:
+                    prepaid -= amount
+                    if balance == 0:  # a prepayment of the whole balance closes the loan
+                        closing_day = end
+                else:
+                    drawn += amount
+            repaid = principal_fen + prepaid
+            # repaid in full before the term: by a prepayment, or by its plan with nothing more to draw
+            closes = closing_day is not None or (balance == 0 and p < n - 1 and bool(_events(loan)) and not pending)
+            if closes and pending:
+                raise ValueError(f"an event on {pending[0][0]} comes after the loan was repaid in full")
             rows.append(ScheduleRow(
                 period=p + 1, start_date=start, end_date=end,
                 days=days_actual(start, end), annual_rate=rate,
-                opening_balance=opening, interest=interest, principal=principal,
-                payment=interest + principal, closing_balance=closing,
+                opening_balance=fen_to_yuan(opening), interest=interest, principal=fen_to_yuan(repaid),
+                payment=interest + fen_to_yuan(repaid), closing_balance=fen_to_yuan(balance),
+                drawn=fen_to_yuan(drawn),
             ))
-            balance -= principal_fen
+            if closes:
+                break
     return rows, projected
 
 
@@ -277,6 +343,8 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
     window_end = (None if rule.max_years is None
                   else add_months(window_start.year, window_start.month, 12 * rule.max_years, window_start.day))
     due_day = loan.settlement_day if loan.settlement_day is not None else loan.start_date.day
+    events = _events(loan)
+    first_drawn = yuan_to_fen(loan.drawdowns[0].amount) if loan.drawdowns else loan.principal_fen
     out: list[SubsidyRow] = []
     paid_in_year: dict[int, Decimal] = {}
     paid_in_life = Decimal(0)
@@ -289,15 +357,25 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
             if rule.form is SubsidyForm.SHARE_OF_INTEREST:
                 accrual = r.interest * rule.share * inside
             else:
-                num, den = _fraction(loan.basis, r.start_date, r.end_date, due_day)
+                # the balance (or the principal drawn) of each day, as the interest accrues: the amount at the
+                # start over the whole period, each tranche or prepayment inside it from its day
+                inside_events = [(day, amount) for day, amount, _ in events if r.start_date < day < r.end_date]
+                drawn_before = first_drawn + sum(amount for day, amount, _ in events
+                                                 if amount > 0 and day <= r.start_date)
+                if rule.form is SubsidyForm.POINTS_ON_PRINCIPAL:
+                    pieces = [(r.start_date, drawn_before)] + [(d, a) for d, a in inside_events if a > 0]
+                else:
+                    pieces = [(r.start_date, int(r.opening_balance * 100))] + inside_events
+                summed = Fraction(0)  # fen x share of a year, exact: a half-fen tie stays a tie
+                for day, amount in pieces:
+                    num, den = _fraction(loan.basis, day, r.end_date, due_day)
+                    summed += Fraction(amount * num, den)
                 if rule.form is SubsidyForm.RATE_GAP:
-                    base, factor = r.opening_balance, max(rule.benchmark_rate - r.annual_rate, Decimal(0))
+                    factor = max(rule.benchmark_rate - r.annual_rate, Decimal(0))
                 else:
                     factor = min(rule.points, r.annual_rate)
-                    base = (r.opening_balance if rule.form is SubsidyForm.POINTS_ON_BALANCE
-                            else loan.principal)
-                # multiply first, divide once: an exact half-fen tie stays a tie
-                accrual = base * factor * num * max((hi - lo).days, 0) / (den * r.days)
+                exact = summed * Fraction(factor) * max((hi - lo).days, 0) / r.days
+                accrual = fen_to_yuan(div_half_up(exact.numerator, exact.denominator))  # rounded once, below
             gross = quantize_fen(accrual)  # subsidy rounding
             del inside
             within_interest = min(gross, r.interest)
