@@ -174,3 +174,54 @@ def test_closing_prepayments_equal_the_reference(data) -> None:
     assert closed == reference_schedule(closing)[0]
     assert len(closed) == k + (1 if day == rows[k].end_date else 2)
     assert_invariants(closed, closing)
+
+
+# -- Defects a review of the change found (each a test first) ---------------------------------------------------
+def test_a_term_prepayment_keeps_its_shorter_term_through_a_rate_reset(curve) -> None:
+    """A prepayment with recompute 'term' shortens the term; a later reset spreads the new payment over the
+    shortened term, not over the original one (which would undo the prepayment's choice)."""
+    fields = dict(principal="1000000", term_months=120, start_date="2022-03-15",
+                  prepayments=[{"date": "2022-09-15", "amount": "400000", "recompute": "term"}])
+    fixed = amortize(Loan(**fields, annual_rate="0.046")).rows  # type: ignore[arg-type]
+    assert len(fixed) == 67 and fixed[7].payment == fixed[30].payment == Decimal("10412.11")
+    floating = Loan(**fields, floating={"tenor": "5Y", "spread_bp": "0", "reset": "january"})  # type: ignore[arg-type]
+    rows = amortize(floating, curve).rows
+    assert len(rows) < 80  # the term as shortened at the prepayment, about 67 months
+    assert rows == reference_schedule(floating, curve)[0]
+    assert rows[12].payment > Decimal("9000")  # the reset recomputes over ~57 months left, not 110
+
+
+def test_the_window_cuts_a_tranche_drawn_after_it_closed() -> None:
+    """A tranche drawn inside a period that the 貼息 window cuts earns nothing for its days after the window."""
+    loan = Loan(annual_rate="0.04", term_months=36, method="interest_only", interest_basis="act_360",
+                settlement_day=20, drawdowns=[{"date": "2024-01-10", "amount": "1000000"},
+                                              {"date": "2025-01-15", "amount": "9000000"}])
+    schedule = amortize(loan)
+    for form in ("points_on_balance", "points_on_principal"):
+        rule = InterestSubsidyRule(form=form, points="0.025", max_years=1)  # the window ends 2025-01-10
+        subsidy = interest_subsidy(schedule, rule).to_frame()
+        cut = subsidy[subsidy.end_date == date(2025, 1, 20)].iloc[0]
+        assert cut.gross == Decimal("1458.33")  # 1,000,000 x 2.5% x 21/360 (Dec 20 - Jan 10)
+        assert subsidy.subsidy.tolist() == [r.subsidy for r in reference_interest_subsidy(loan, schedule.rows, rule)]
+
+
+def test_quotes_of_a_calculator_refuse_a_loan_with_tranches_or_prepayments() -> None:
+    prepaid = amortize(Loan(principal="1000000", annual_rate="0.049", term_months=120, start_date="2024-01-15",
+                            prepayments=[{"date": "2025-01-15", "amount": "500000", "recompute": "term"}]))
+    with pytest.raises(ValueError, match="drawdowns or prepayments"):
+        prepaid.quoted_payments()
+    with pytest.raises(ValueError, match="drawdowns or prepayments"):
+        prepaid.quoted_total_interest("rounded_payment")
+
+
+def test_openings_of_a_run_are_read_only_from_the_rows_written() -> None:
+    from subsidy_engine.loans import amortization
+    from subsidy_engine.loans.arrays import arrays_from_loans
+
+    loan = Loan(annual_rate="0.04", term_months=12, method="interest_only", interest_basis="act_360",
+                drawdowns=[{"date": "2024-01-10", "amount": "1000000"}, {"date": "2024-03-15", "amount": "500000"}],
+                prepayments=[{"date": "2024-06-05", "amount": "1500000"}])
+    run = amortization.run(arrays_from_loans([loan]), None, rows=True, years=False)
+    with pytest.raises(ValueError, match="keep_written"):
+        run.opening_fen()
+    assert run.keep_written().opening_fen().tolist() == [r.opening_balance * 100 for r in amortize(loan).rows]

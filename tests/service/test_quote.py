@@ -771,3 +771,18 @@ def test_a_light_quote_is_answered_while_a_heavy_one_is_computing(monkeypatch: p
 
     anyio.run(clients)
     assert answers == {"light": 200, "heavy still computing": 1, "heavy": 200}
+
+
+def test_a_quote_refuses_a_loan_with_tranches_or_prepayments_when_it_is_made_and_hashes_as_before() -> None:
+    """Review of issue 18: a quote took loans with drawdowns, computed them and failed late in explain; and
+    the empty lists of a loan without them changed the request's hash."""
+    import hashlib
+
+    from subsidy_engine.service.quote import _digest
+
+    loan = {**GOOD["loans"][0], "prepayments": [{"date": "2027-01-15", "amount": "1000", "recompute": "term"}]}
+    with pytest.raises(ValidationError, match="drawdowns and prepayments"):
+        QuoteRequest(**{**GOOD, "loans": [loan]})
+    request = QuoteRequest(**GOOD)
+    before = request.model_dump_json().replace(',"drawdowns":[],"prepayments":[]', "")  # the request's JSON as it was
+    assert _digest(request) == hashlib.sha256(before.encode()).hexdigest()

@@ -27,6 +27,7 @@ from subsidy_engine.kernels.calendar import (
 from subsidy_engine.kernels.codes import (
     BASIS_MONTHLY,
     METHOD_CUSTOM,
+    METHOD_EQUAL_INSTALLMENT,
     METHOD_EQUAL_PRINCIPAL,
     METHOD_INTEREST_ONLY,
     RECOMPUTE_PAYMENT,
@@ -51,6 +52,23 @@ def annuity_payment(balance: int, rate_units: int, periods_per_year: int, m: int
     # the exact path decides.
     ambiguous = abs(frac - 0.5) <= 1e-9 + x * 1e-14
     return np.int64(math.floor(x + 0.5)), ambiguous
+
+
+@jit
+def periods_to_repay(balance, rate_units, periods_per_year, payment, most):
+    """The fewest periods, at most ``most``, over which the annuity of ``balance`` is no more than
+    ``payment`` (``most`` when none is): the term a prepayment that keeps the payment leaves."""
+    if annuity_payment(balance, rate_units, periods_per_year, most)[0] > payment:
+        return most
+    lo = 1
+    hi = most
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if annuity_payment(balance, rate_units, periods_per_year, mid)[0] <= payment:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 @jit
@@ -103,6 +121,8 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
     e_end = ev_ptr[j + 1]
     has_events = e < e_end
     recompute = False  # a drawdown or a prepayment asking for it came since the last due date
+    shorten = False  # a prepayment keeping the payment came since the last due date
+    last = n - 1  # the last period: earlier once such a prepayment shortens the term
     slot = slot_ptr[j]
 
     balance = opening_fen[j]
@@ -177,6 +197,8 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
                     prepaid -= ev_amount[k]
                 if ev_amount[k] > 0 or ev_recompute[k] == RECOMPUTE_PAYMENT:
                     recompute = True
+                else:
+                    shorten = True
                 k += 1
                 if after == 0:
                     closes = True
@@ -191,9 +213,16 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
         else:
             interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
 
+        if shorten and p > g and not recompute and not closes:
+            # the term as the kept payment (or equal principal's share) repays the balance: later
+            # recomputations (a rate change, a tranche) spread over what is left of it
+            if meth == METHOD_EQUAL_PRINCIPAL and level_principal > 0:
+                last = min(p + (balance + level_principal - 1) // level_principal - 1, last)
+            elif meth == METHOD_EQUAL_INSTALLMENT:
+                last = p + periods_to_repay(balance, rate, ppy, payment, last - p + 1) - 1
         if closes:
             principal = np.int64(0)
-        elif p == n - 1:
+        elif p == last:
             principal = balance
         elif meth == METHOD_CUSTOM:
             principal = min(plan_fen[plan_ptr[j] + p], balance)
@@ -201,19 +230,20 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             principal = np.int64(0)
         elif meth == METHOD_EQUAL_PRINCIPAL:
             if p == g or recompute:
-                level_principal = (2 * balance + (n - p)) // (2 * (n - p))
+                left = last - p + 1
+                level_principal = (2 * balance + left) // (2 * left)
             principal = min(level_principal, balance)
         else:
             if p == g or rate_changed or recompute:
                 if forced_payment[slot] >= 0:
                     payment = forced_payment[slot]  # settled exactly by the caller
                 else:
-                    payment, amb = annuity_payment(balance, rate, ppy, n - p)
+                    payment, amb = annuity_payment(balance, rate, ppy, last - p + 1)
                     if amb and ambiguous[j, 0] < 0:
                         ambiguous[j, 0] = slot
                         ambiguous[j, 1] = seg
                         ambiguous[j, 2] = balance
-                        ambiguous[j, 3] = n - p
+                        ambiguous[j, 3] = last - p + 1
                 slot += 1
             if bas == BASIS_MONTHLY and not stub:
                 nominal = interest
@@ -227,6 +257,7 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
         rate_changed = False
         if p >= g:
             recompute = False
+            shorten = False
         balance -= principal
 
         # Events on the due date come after its principal: they change the next period's balance.
@@ -241,9 +272,11 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
                 closes = balance == 0  # a prepayment of the whole balance closes the loan
             if ev_amount[e] > 0 or ev_recompute[e] == RECOMPUTE_PAYMENT:
                 recompute = True
+            else:
+                shorten = True
             e += 1
-        if has_events and balance == 0 and p < n - 1 and e == e_end:
-            closes = True  # repaid in full before its term, nothing more to draw
+        if has_events and balance == 0 and p < n - 1 and (e == e_end or p >= last):
+            closes = True  # repaid in full before its term: nothing more to draw, or its shortened term ended
         if closes and e < e_end:
             failure[j, 0] = e  # an event after the loan was repaid in full
             failure[j, 1] = 0

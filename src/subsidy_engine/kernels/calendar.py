@@ -153,6 +153,25 @@ def period_accrual(basis, due_day, start_day, end_day, opening, drawn_opening, e
 
 
 @jit
+def window_balance_days(start_day, end_day, window_start, window_end, opening, drawn_opening, ev_day, ev_amount,
+                        e, e_end):
+    """``(balance x day, principal drawn x day)`` summed over the days of ``[start_day, end_day)`` inside the
+    window ``[window_start, window_end)``, the balance changing with the events ``e:e_end`` inside the period:
+    what a period cut by the 貼息 window accrues on, at the period's share of a year per day
+    (docs/conventions.md "Drawdowns and prepayments")."""
+    lo = max(start_day, window_start)
+    hi = min(end_day, window_end)
+    balance_days = opening * max(hi - lo, 0)
+    drawn_days = drawn_opening * max(hi - lo, 0)
+    for k in range(e, e_end):
+        part = ev_amount[k] * max(hi - max(ev_day[k], lo), 0)
+        balance_days += part
+        if ev_amount[k] > 0:
+            drawn_days += part
+    return balance_days, drawn_days
+
+
+@jit
 def civil_from_days(day: int):
     """(year, month, day) of a day since 1970-01-01 (H. Hinnant's civil_from_days)."""
     z = day + 719468

@@ -6,7 +6,13 @@ import numba as nb
 
 from subsidy_engine.core.money import RATE_SCALE
 from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
-from subsidy_engine.kernels.calendar import civil_from_days, period_accrual, period_numerator, year_denominator
+from subsidy_engine.kernels.calendar import (
+    civil_from_days,
+    period_accrual,
+    period_numerator,
+    window_balance_days,
+    year_denominator,
+)
 from subsidy_engine.kernels.caps import within_cap
 from subsidy_engine.kernels.codes import (
     FORM_POINTS_ON_BALANCE,
@@ -47,7 +53,9 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
     Per loan and calendar year (``per_period`` false): output row ``year_ptr[j] + k`` is the k-th calendar
     year of loan j's due dates, the periods due in it summed. Per period (``per_period`` true): output row
     ``r`` is schedule row ``r``, and ``out_terms[r]`` holds the accrual's exact terms ``(base, factor, num,
-    den, inside, days)``: ``gross = round(base x factor x num x inside / (1e10 x den x days))``.
+    den, inside, days)``: ``gross = round(base x factor x num x inside / (1e10 x den x days))``. A period with
+    tranches or prepayments inside it has its balance's sum over the period in ``base`` (num 1), or, when the
+    window cuts it, its balance-days inside the window (inside 1).
     """
     for j in nb.prange(row_ptr.shape[0] - 1):
         balance = loan_opening[j]  # the first tranche; later ones are events
@@ -68,19 +76,24 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             while inside_end < e_end and event_day[inside_end] < end:
                 inside_end += 1
             base, factor, num, den = 0, 0, 0, 1
+            window_inside = inside  # the days of the period inside the window, or 1 when base holds them
             gross = 0
             if inside > 0 or per_period:  # per period, the terms of a period outside the window are shown too
                 if form[j] == FORM_SHARE_OF_INTEREST:
                     base, factor, num, den = interest[r], share[j], 1, 1
                 else:  # the period's share of a year on the loan's basis, as its interest accrues
                     den = year_denominator(loan_basis[j])
-                    if inside_end > e:  # the balance's (or the drawn principal's) sum over the period, num folded in
-                        balance_sum, drawn_sum = period_accrual(loan_basis[j], loan_due_day[j], prev, end, balance,
-                                                                drawn, event_day, event_amount, e,
-                                                                inside_end)
+                    if inside_end > e and inside < days:
+                        # cut by the window: the balance of each day inside it, at the period's share a day
+                        on_balance, on_principal = window_balance_days(prev, end, window_start[j], window_end[j],
+                                                                       balance, drawn, event_day, event_amount, e,
+                                                                       inside_end)
+                        num = period_numerator(loan_basis[j], prev, end, loan_due_day[j])
+                        window_inside = 1
+                    elif inside_end > e:  # the balance's (or the drawn principal's) sum over the period, num folded in
+                        on_balance, on_principal = period_accrual(loan_basis[j], loan_due_day[j], prev, end, balance,
+                                                                  drawn, event_day, event_amount, e, inside_end)
                         num = 1
-                        on_balance = balance_sum
-                        on_principal = drawn_sum
                     else:
                         num = period_numerator(loan_basis[j], prev, end, loan_due_day[j])
                         on_balance = balance
@@ -91,7 +104,7 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                         base = on_balance if form[j] == FORM_POINTS_ON_BALANCE else on_principal
                         factor = min(points[j], rate)
                 if inside > 0 and base > 0 and factor > 0:
-                    gross = mul_div_half_up(base, factor * num * inside, RATE_SCALE * den * days)
+                    gross = mul_div_half_up(base, factor * num * window_inside, RATE_SCALE * den * days)
             within_interest = min(gross, interest[r])
             y, _, _ = civil_from_days(end)
             new_year = y != current_year
@@ -113,7 +126,7 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                 out_terms[r, 1] = factor
                 out_terms[r, 2] = num
                 out_terms[r, 3] = den
-                out_terms[r, 4] = inside
+                out_terms[r, 4] = window_inside
                 out_terms[r, 5] = days
             after_annual = within_cap(within_interest, annual_cap[j], paid_in_year)
             paid_in_year += after_annual

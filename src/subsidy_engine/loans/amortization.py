@@ -35,8 +35,9 @@ class Outputs:
 
     @classmethod
     def allocate(cls, rows: int, years: int) -> Outputs:
-        # np.empty, not np.zeros: the kernel writes every slot (due dates are at
-        # most three months apart, so no calendar year of a loan is skipped),
+        # np.empty, not np.zeros: the kernel writes every year slot (due dates are at
+        # most three months apart, a skipped year is written as zero) and every row slot of a loan
+        # but those after it was repaid in full (KernelResult.written says how many; keep_written cuts them),
         # and lazily mapped zero pages fault slowly when chunks fill them.
         return cls(np.empty(rows, np.int32), np.empty(rows, np.int32), np.empty(rows, np.int64),
                    np.empty(rows, np.int64), np.empty(years, np.int64), np.empty(years, np.int64))
@@ -83,7 +84,10 @@ class KernelResult:
         return self.segment_rate[self.out.segment]
 
     def opening_fen(self) -> np.ndarray:
-        """Opening balance of every row: what was drawn before it less the principal repaid before."""
+        """Opening balance of every row: what was drawn before it less the principal repaid before. Read from
+        the rows written: a result with loans repaid before their term is cut first (:meth:`keep_written`)."""
+        if self.want_rows and (self.written < np.diff(self.row_ptr)).any():
+            raise ValueError("some loans were repaid before their term: cut their rows first (keep_written)")
         return opening_balances(self.loan_opening_fen, self.row_ptr, self.out.principal, self.out.end_day,
                                 **event_arrays(self.events))
 
@@ -196,8 +200,8 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     Loans that cannot be priced (rate data missing or negative, a prepayment above the balance) are
     reported in ``errors`` and run at a zero rate so that every loan keeps its place in the
     outputs; callers drop them. ``out`` lets a caller have the kernel write
-    straight into its own arrays (every slot is written). A loan repaid before its term writes its first
-    ``written`` rows (:func:`keep_written`).
+    straight into its own arrays (every year slot is written, every row slot but those after a loan was
+    repaid in full: it writes its first ``written`` rows, :func:`keep_written`).
     """
     segments = rate_segments(loans, curve)
     failed = np.not_equal(segments.error, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)

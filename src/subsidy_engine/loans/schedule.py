@@ -165,6 +165,9 @@ class Schedule:
         if loan.annual_rate is None:
             raise ValueError("quoted figures assume one fixed rate; this loan is floating "
                              "(use total_interest)")
+        if loan.prepayments or len(loan.drawdowns) > 1:
+            raise ValueError("quoted figures assume a loan drawn at once and repaid on its plan; this one has "
+                             "drawdowns or prepayments (use total_interest)")
         if loan.method is Method.CUSTOM:
             raise ValueError("quoted figures are defined for equal_installment, equal_principal "
                              "and interest_only loans (use total_interest)")

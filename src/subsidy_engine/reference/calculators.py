@@ -233,6 +233,8 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
     payment_fen = 0  # equal installment's M
     level_principal = 0  # equal principal's round(P / m)
     recompute = False  # a tranche, or a prepayment asking for it, since the last due date
+    shorten = False  # a prepayment keeping the payment, since the last due date
+    last = n - 1  # the last period, earlier once such a prepayment shortens the term
     with localcontext() as ctx:
         ctx.prec = 60
         for p in range(n):
@@ -250,6 +252,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
                                      f"balance then ({fen_to_yuan(running)})")
                 running += amount
                 recompute = recompute or asks
+                shorten = shorten or not asks
                 if running == 0:
                     closing_day = day
                     inside = inside[:k + 1]
@@ -267,9 +270,18 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
             prepaid = -sum(amount for _, amount, _ in inside if amount < 0)
             drawn = sum(amount for _, amount, _ in inside if amount > 0)
             balance = running
+            if shorten and p > grace and not recompute and closing_day is None:
+                # the term in which the kept payment (equal principal's share) repays the balance
+                left = last - p + 1
+                if method is Method.EQUAL_PRINCIPAL and level_principal > 0:
+                    last = min(p - 1 + -(-balance // level_principal), last)
+                elif method is Method.EQUAL_INSTALLMENT:
+                    fits = [m for m in range(1, left + 1)
+                            if _annuity_payment_fen(balance, rate_to_units(rate), ppy, m) <= payment_fen]
+                    last = p - 1 + (fits[0] if fits else left)
             if closing_day is not None:
                 principal_fen = 0
-            elif p == n - 1:
+            elif p == last:
                 principal_fen = balance
             elif method is Method.CUSTOM:
                 assert plan is not None
@@ -278,15 +290,15 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
                 principal_fen = 0
             elif method is Method.EQUAL_PRINCIPAL:
                 if p == grace or recompute:
-                    level_principal = div_half_up(balance, n - p)
+                    level_principal = div_half_up(balance, last - p + 1)
                 principal_fen = min(level_principal, balance)
             else:  # equal installment
                 if p == grace or rate != rates[p - 1] or recompute:
-                    payment_fen = _annuity_payment_fen(balance, rate_to_units(rate), ppy, n - p)
+                    payment_fen = _annuity_payment_fen(balance, rate_to_units(rate), ppy, last - p + 1)
                 nominal = quantize_fen(fen_to_yuan(balance) * rate / ppy)
                 principal_fen = min(max(payment_fen - int(nominal * 100), 0), balance)
             if p >= grace:
-                recompute = False
+                recompute = shorten = False
             balance -= principal_fen
             # the due date's own events come after its principal
             while closing_day is None and pending and pending[0][0] == end:
@@ -296,6 +308,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
                                      f"balance then ({fen_to_yuan(balance)})")
                 balance += amount
                 recompute = recompute or asks
+                shorten = shorten or not asks
                 if amount < 0:
                     prepaid -= amount
                     if balance == 0:  # a prepayment of the whole balance closes the loan
@@ -304,7 +317,8 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
                     drawn += amount
             repaid = principal_fen + prepaid
             # repaid in full before the term: by a prepayment, or by its plan with nothing more to draw
-            closes = closing_day is not None or (balance == 0 and p < n - 1 and bool(_events(loan)) and not pending)
+            closes = closing_day is not None or (balance == 0 and p < n - 1 and bool(_events(loan))
+                                                 and (not pending or p >= last))
             if closes and pending:
                 raise ValueError(f"an event on {pending[0][0]} comes after the loan was repaid in full")
             rows.append(ScheduleRow(
@@ -366,15 +380,23 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
                     pieces = [(r.start_date, drawn_before)] + [(d, a) for d, a in inside_events if a > 0]
                 else:
                     pieces = [(r.start_date, int(r.opening_balance * 100))] + inside_events
-                summed = Fraction(0)  # fen x share of a year, exact: a half-fen tie stays a tie
-                for day, amount in pieces:
-                    num, den = _fraction(loan.basis, day, r.end_date, due_day)
-                    summed += Fraction(amount * num, den)
                 if rule.form is SubsidyForm.RATE_GAP:
                     factor = max(rule.benchmark_rate - r.annual_rate, Decimal(0))
                 else:
                     factor = min(rule.points, r.annual_rate)
-                exact = summed * Fraction(factor) * max((hi - lo).days, 0) / r.days
+                inside_days = max((hi - lo).days, 0)
+                if inside_events and inside_days < r.days:
+                    # the window cuts a period whose balance changes: each amount's days inside the window, at
+                    # the period's share of a year a day
+                    num, den = _fraction(loan.basis, r.start_date, r.end_date, due_day)
+                    amount_days = sum(amount * max((hi - max(day, lo)).days, 0) for day, amount in pieces)
+                    exact = Fraction(amount_days * num, den * r.days) * Fraction(factor)
+                else:
+                    summed = Fraction(0)  # fen x share of a year, exact: a half-fen tie stays a tie
+                    for day, amount in pieces:
+                        num, den = _fraction(loan.basis, day, r.end_date, due_day)
+                        summed += Fraction(amount * num, den)
+                    exact = summed * Fraction(factor) * inside_days / r.days
                 accrual = fen_to_yuan(div_half_up(exact.numerator, exact.denominator))  # rounded once, below
             gross = quantize_fen(accrual)  # subsidy rounding
             del inside

@@ -151,6 +151,9 @@ class QuoteLoan(Loan):
         if self.term_months > MAX_TERM_MONTHS:
             raise ValueError(f"term_months {self.term_months} is beyond the quote's bound of 600 (50 years)")
         _in_years(self.start_date, "start_date")
+        if self.drawdowns or self.prepayments:
+            raise ValueError("drawdowns and prepayments: a quote prices loans drawn at once and repaid on their "
+                             "plan; price a loan drawn in tranches or prepaid with amortize() and interest_subsidy()")
         return self
 
 
@@ -407,7 +410,10 @@ class QuoteResponse(BaseModel):
 
 
 def _digest(request: QuoteRequest) -> str:
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    # a loan's empty drawdowns and prepayments are left out: a request hashes as it did before loans had them
+    quiet = {k: {name for name in ("drawdowns", "prepayments") if not getattr(loan, name)}
+             for k, loan in enumerate(request.loans)}
+    return hashlib.sha256(request.model_dump_json(exclude={"loans": quiet}).encode()).hexdigest()
 
 
 def _rates(request: QuoteRequest) -> dict[str, str] | None:
