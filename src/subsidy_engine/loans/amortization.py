@@ -194,14 +194,15 @@ def _event_message(loans: LoanArrays, j: int, event: int, balance: int) -> str:
 
 
 def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
-        out: Outputs | None = None) -> KernelResult:
+        out: Outputs | None = None, general: bool = False) -> KernelResult:
     """Price and amortize ``loans``.
 
     Loans that cannot be priced (rate data missing or negative, a prepayment above the balance) are
     reported in ``errors`` and run at a zero rate so that every loan keeps its place in the
     outputs; callers drop them. ``out`` lets a caller have the kernel write
     straight into its own arrays (every year slot is written, every row slot but those after a loan was
-    repaid in full: it writes its first ``written`` rows, :func:`keep_written`).
+    repaid in full: it writes its first ``written`` rows, :func:`keep_written`). ``general`` runs loans
+    without events through the kernel's loop of every loan instead of its lean one (for the tests).
     """
     segments = rate_segments(loans, curve)
     failed = np.not_equal(segments.error, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)
@@ -237,7 +238,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
             sub_slot_ptr, sub_forced, sub_events.ptr, sub_events.day, sub_events.amount, sub_events.recompute,
             rows, sub_row_ptr, sub_out.end_day, sub_out.segment, sub_out.interest, sub_out.principal, years,
             sub_first_year, sub_year_ptr, sub_out.year_interest, sub_out.year_principal, sub_ambiguous,
-            sub_failure, sub_written)
+            sub_failure, sub_written, general)
 
     if count:
         kernel(loans, opening, segments.ptr, slice(None), slot_ptr, forced, events, row_ptr, year_ptr,
