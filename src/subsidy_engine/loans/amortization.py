@@ -149,11 +149,11 @@ def first_year(loans: LoanArrays) -> np.ndarray:
     return first
 
 
-def year_counts(loans: LoanArrays) -> np.ndarray:
-    """Calendar years from the first row's (:func:`first_year`) to the last due date, per loan."""
+def year_counts(loans: LoanArrays, first: np.ndarray | None = None) -> np.ndarray:
+    """Calendar years from the first row's (:func:`first_year`, or ``first``) to the last due date, per loan."""
     start_mi = loans.start_y * 12 + loans.start_m - 1
     last_year = (start_mi + loans.periods * loans.months_per_period) // 12
-    return last_year - first_year(loans) + 1
+    return last_year - (first_year(loans) if first is None else first) + 1
 
 
 def schedule_arrays(loans: LoanArrays, out: Outputs, segment_rate: np.ndarray) -> dict[str, np.ndarray]:
@@ -180,7 +180,9 @@ def pointers(counts: np.ndarray) -> np.ndarray:
 def payment_slots(loans: LoanArrays, segment_ptr: np.ndarray) -> np.ndarray:
     """CSR offsets of each loan's payment computations: one where amortization starts and at each rate
     change (one per rate segment), and at most one after each event (docs/conventions.md)."""
-    return pointers(np.diff(segment_ptr) + np.diff(loans.events_csr().ptr))
+    if loans.events is None:
+        return segment_ptr
+    return pointers(np.diff(segment_ptr) + np.diff(loans.events.ptr))
 
 
 def _event_message(loans: LoanArrays, j: int, event: int, balance: int) -> str:
@@ -211,8 +213,9 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     if errors:
         segments.rate_units[np.repeat(failed, np.diff(segments.ptr))] = 0
     count = len(loans)
+    loan_first_year = first_year(loans)
     row_ptr = pointers(loans.periods)
-    year_ptr = pointers(year_counts(loans))
+    year_ptr = pointers(year_counts(loans, loan_first_year))
     if out is None:
         out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0)
     # per loan: the payment slot, rate segment, balance and periods left of its first payment the float could
@@ -225,7 +228,6 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     forced = np.full(int(slot_ptr[-1]), -1, dtype=np.int64)
     events = loans.events_csr()
     opening = loans.first_drawdown_fen()
-    loan_first_year = first_year(loans)
 
     def kernel(subset: LoanArrays, sub_opening, sub_seg_ptr, sub_seg, sub_slot_ptr, sub_forced, sub_events,
                sub_row_ptr, sub_year_ptr, sub_first_year, sub_out: Outputs, sub_ambiguous, sub_failure,
@@ -285,9 +287,10 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         ambiguous[pending] = again
         pending = pending[flagged]
 
-    for j in np.flatnonzero((failure[:, 0] >= 0) & ~failed):
-        errors[int(j)] = _event_message(loans, int(j), int(failure[j, 0]), int(failure[j, 1]))
-    failed |= failure[:, 0] >= 0
+    if loans.events is not None:  # only a loan with events can fail one
+        for j in np.flatnonzero((failure[:, 0] >= 0) & ~failed):
+            errors[int(j)] = _event_message(loans, int(j), int(failure[j, 0]), int(failure[j, 1]))
+        failed |= failure[:, 0] >= 0
 
     return KernelResult(
         failed=failed, errors=errors, coverage_errors=coverage_errors,

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Sequence
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -147,23 +148,26 @@ class FloatingRate(BaseModel):
         return bp_to_rate(self.spread_bp)
 
 
+def _positive(amount: Decimal) -> Decimal:
+    if amount <= 0:
+        raise ValueError(f"{amount} must be positive (at least 0.01 yuan)")
+    return amount
+
+
+#: An amount of a tranche or a prepayment: money, at least a fen.
+PositiveMoney = Annotated[Money, AfterValidator(_positive)]
+
+
 class Drawdown(BaseModel):
     """One tranche of a loan drawn in several (分次提款): it accrues interest from its own date."""
 
     model_config = STRICT_MODEL
 
     date: Annotated[datetime.date, BeforeValidator(as_date)]
-    amount: Money
+    amount: PositiveMoney
 
     if TYPE_CHECKING:
         def __init__(self, *, date: datetime.date | str, amount: NumberInput) -> None: ...  # noqa: A002
-
-    @field_validator("amount")
-    @classmethod
-    def _positive(cls, amount: Decimal) -> Decimal:
-        if amount <= 0:
-            raise ValueError(f"{amount} must be positive (at least 0.01 yuan)")
-        return amount
 
 
 class Prepayment(BaseModel):
@@ -174,19 +178,12 @@ class Prepayment(BaseModel):
     model_config = STRICT_MODEL
 
     date: Annotated[datetime.date, BeforeValidator(as_date)]
-    amount: Money
+    amount: PositiveMoney
     recompute: Annotated[Recompute, BeforeValidator(Recompute.parse)] = Recompute.PAYMENT
 
     if TYPE_CHECKING:
         def __init__(self, *, date: datetime.date | str, amount: NumberInput,  # noqa: A002
                      recompute: Recompute | str = Recompute.PAYMENT) -> None: ...
-
-    @field_validator("amount")
-    @classmethod
-    def _positive(cls, amount: Decimal) -> Decimal:
-        if amount <= 0:
-            raise ValueError(f"{amount} must be positive (at least 0.01 yuan)")
-        return amount
 
 
 def _tranches_fill(data: Any) -> Any:

@@ -23,13 +23,18 @@ from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import Method
 from subsidy_engine.errors import CoverageError
 from subsidy_engine.loans import amortization
-from subsidy_engine.loans.arrays import arrays_from_loans
+from subsidy_engine.loans.arrays import LoanEvents, arrays_from_loans
 from subsidy_engine.loans.contract import Loan
 from subsidy_engine.params.lpr import LprCurve, default_lpr
 
 SCHEDULE_COLUMNS = ("period", "start_date", "end_date", "days", "annual_rate", "opening_balance", "drawn",
                     "interest", "principal", "payment", "closing_balance")
 QUOTE_CONVENTIONS = ("unrounded_payment", "rounded_payment")
+
+
+_NO_EVENTS = LoanEvents(np.zeros(2, np.int64), *(np.zeros(0, np.int64) for _ in range(4)))
+for _array in vars(_NO_EVENTS).values():
+    _array.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -87,12 +92,12 @@ class Schedule:
         """This schedule as the per-period arrays of :func:`subsidy_engine.loans.amortization.schedule_arrays`
         (one loan; each period its own rate segment)."""
         loan = self.loan
-        arrays = arrays_from_loans([loan])
+        events = arrays_from_loans([loan]).events_csr() if loan.prepayments or len(loan.drawdowns) > 1 else _NO_EVENTS
         return {"end_day": self.end_day, "segment": np.arange(self.periods, dtype=np.int64),
                 "interest": self.interest_fen, "principal": self.principal_fen,
                 "loan_principal": np.array([loan.principal_fen], np.int64),
                 "loan_opening": np.array([loan.first_drawdown_fen], np.int64),
-                **amortization.event_arrays(arrays.events_csr()),
+                **amortization.event_arrays(events),
                 "loan_basis": np.array([loan.basis.code], np.int64),
                 "loan_due_day": np.array([loan.due_day], np.int64),
                 "loan_start_day": self.start_day[:1].astype(np.int64), "segment_rate": self.rate_units}

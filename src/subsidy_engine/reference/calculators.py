@@ -205,6 +205,14 @@ def _events(loan: Loan) -> list[tuple[date, int, bool]]:
     return sorted(tranches + prepaid, key=lambda e: (e[0], e[1] > 0))
 
 
+def _after(balance: int, day: date, change: int) -> int:
+    """The balance after a tranche (+) or a prepayment (-), which may not exceed it."""
+    if -change > balance:
+        raise ValueError(f"a prepayment of {fen_to_yuan(-change)} on {day} is more than the balance then "
+                         f"({fen_to_yuan(balance)})")
+    return balance + change
+
+
 def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[ScheduleRow], bool]:
     """Amortize ``loan`` the slow, plain way.
 
@@ -247,10 +255,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
             closing_day = None
             running = balance
             for k, (day, amount, asks) in enumerate(inside):
-                if -amount > running:
-                    raise ValueError(f"a prepayment of {fen_to_yuan(-amount)} on {day} is more than the "
-                                     f"balance then ({fen_to_yuan(running)})")
-                running += amount
+                running = _after(running, day, amount)
                 recompute = recompute or asks
                 shorten = shorten or not asks
                 if running == 0:
@@ -303,10 +308,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
             # the due date's own events come after its principal
             while closing_day is None and pending and pending[0][0] == end:
                 day, amount, asks = pending.pop(0)
-                if -amount > balance:
-                    raise ValueError(f"a prepayment of {fen_to_yuan(-amount)} on {day} is more than the "
-                                     f"balance then ({fen_to_yuan(balance)})")
-                balance += amount
+                balance = _after(balance, day, amount)
                 recompute = recompute or asks
                 shorten = shorten or not asks
                 if amount < 0:
