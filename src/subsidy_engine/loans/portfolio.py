@@ -22,6 +22,7 @@ from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
 from subsidy_engine.io.column_readers import Read, empty_rejections, problems_message
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_frame
+from subsidy_engine.loans.event_tables import attach_events
 from subsidy_engine.params.lpr import LprCurve, default_lpr
 
 Output = Literal["both", "schedule", "yearly"]
@@ -130,6 +131,8 @@ def amortize_portfolio(
     chunk_size: int = DEFAULT_CHUNK,
     ignore_columns: Iterable[str] = (),
     read: Read | None = None,
+    drawdowns: pd.DataFrame | None = None,
+    prepayments: pd.DataFrame | None = None,
 ) -> PortfolioResult:
     """Amortize every loan of a table.
 
@@ -153,6 +156,11 @@ def amortize_portfolio(
     read : Read, optional
         The table as :func:`~subsidy_engine.loans.arrays.arrays_from_frame` read it already (the pipeline
         reads each table once); ``loans`` then gives only the ``loan_id`` column.
+    drawdowns, prepayments : DataFrame, optional
+        The loans' tranches (``loan_id, date, amount``: every tranche, the first on the loan's start date)
+        and prepayments (``loan_id, date, amount``, optional ``recompute``), keyed by ``loan_id``
+        (:mod:`subsidy_engine.loans.event_tables`). A bad event row rejects its loan, named by the
+        rejection's ``field`` (``drawdowns.amount``) and, in its reason, the event table's row.
 
     Returns
     -------
@@ -178,6 +186,14 @@ def amortize_portfolio(
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     arrays, positions, rejections = read if read is not None else arrays_from_frame(loans, ignore_columns)
+    if drawdowns is not None or prepayments is not None:
+        arrays, refused, event_rejections = attach_events(arrays, loans["loan_id"], positions, drawdowns,
+                                                          prepayments)
+        if refused.size:
+            keep = np.setdiff1d(np.arange(len(arrays)), refused)
+            arrays, positions = arrays.take(keep), positions[keep]
+        rejections = pd.concat([rejections, event_rejections], ignore_index=True).sort_values(
+            ["row", "field"], kind="stable", ignore_index=True) if len(event_rejections) else rejections
     curve = lpr if lpr is not None else (default_lpr() if arrays.is_floating.any() else None)
     want_rows = output in ("both", "schedule")
     want_years = output in ("both", "yearly")

@@ -1,0 +1,144 @@
+"""A loan book's tranches and prepayments as tables keyed by ``loan_id`` (issue 18, point 2).
+
+``drawdowns``: ``loan_id, date, amount``, every tranche of a loan drawn in several (the first on the loan's
+``start_date``; they add up to its ``principal``). ``prepayments``: ``loan_id, date, amount`` and an
+optional ``recompute`` (``payment``, the default, or ``term``). Cells are read by the readers of every
+table (:mod:`subsidy_engine.io.column_readers`); a loan with rows in them is then checked by the
+:class:`~subsidy_engine.loans.contract.Loan` model itself, so a table and a model follow one set of rules.
+
+A problem of an event row rejects its loan: the rejection names the loan's row, its ``loan_id``, the table
+and field (``drawdowns.amount``) and, in the reason, the event table's row. A row whose ``loan_id`` is not
+in the loan table is reported with row -1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from subsidy_engine.core.dates import day_date
+from subsidy_engine.core.money import fen_to_yuan
+from subsidy_engine.core.vocabulary import Recompute
+from subsidy_engine.errors import PortfolioSchemaError
+from subsidy_engine.io.column_readers import Rejections, blank_cells, date_column, decimal_units, enum_column
+from subsidy_engine.loans.arrays import LoanArrays, LoanEvents, arrays_from_loans, loans_from_arrays
+from subsidy_engine.loans.contract import Drawdown, Prepayment
+
+DRAWDOWN_COLUMNS = ("loan_id", "date", "amount")
+PREPAYMENT_COLUMNS = ("loan_id", "date", "amount", "recompute")
+_REQUIRED = ("loan_id", "date", "amount")
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The good rows of one event table, read."""
+
+    name: str
+    position: np.ndarray  # row in the event table
+    loan_id: np.ndarray  # object: the loan's id as text
+    day: np.ndarray
+    fen: np.ndarray
+    recompute: np.ndarray
+
+
+def _read(name: str, table: pd.DataFrame, columns: tuple[str, ...]) -> tuple[_Rows, pd.DataFrame]:
+    unknown = [c for c in table.columns if c not in columns]
+    if unknown:
+        raise PortfolioSchemaError(f"the {name} table has unknown columns {unknown}; it has {', '.join(columns)}")
+    for required in _REQUIRED:
+        if required not in table.columns:
+            raise PortfolioSchemaError(f"the {name} table has no {required!r} column")
+    table = table.reset_index(drop=True)
+    rej = Rejections(len(table))
+    rej.add(blank_cells(table["loan_id"]), "loan_id", "is missing")
+    day, no_day = date_column(table["date"], "date", rej)
+    rej.add(blank_cells(table["date"]), "date", "is missing")
+    fen, no_amount = decimal_units(table["amount"], 2, "amount", rej)
+    rej.add(blank_cells(table["amount"]), "amount", "is missing")
+    rej.add(~no_amount & (fen <= 0), "amount", "must be positive (at least 0.01 yuan)")
+    recompute = enum_column(table.get("recompute"), Recompute, "recompute", Recompute.PAYMENT, rej, len(table))
+    good = np.flatnonzero(~rej.bad & ~no_day)
+    ids = table["loan_id"].astype("string").str.strip().fillna("").to_numpy(dtype=object)
+    return (_Rows(name, good, ids[good], day[good], fen[good], recompute[good]),
+            rej.frame(pd.Series(ids, name="loan_id")))
+
+
+def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, drawdowns: pd.DataFrame | None,
+                  prepayments: pd.DataFrame | None) -> tuple[LoanArrays, np.ndarray, pd.DataFrame]:
+    """``arrays`` with the events of the tables, the positions of the loans their events refuse, and the
+    rejections ``row, loan_id, field, reason`` (``row``: the loan's row in its table, ``rows[k]`` for loan
+    ``k``; -1 for an unknown ``loan_id``).
+
+    >>> loans = pd.DataFrame({"loan_id": ["A"], "principal": ["150"], "annual_rate": ["0.04"],
+    ...                       "term_months": [12], "start_date": ["2024-01-10"]})
+    >>> from subsidy_engine.loans.arrays import arrays_from_frame
+    >>> arrays, rows, _ = arrays_from_frame(loans)
+    >>> tranches = pd.DataFrame({"loan_id": ["A", "A", "Z"], "date": ["2024-01-10", "2024-03-01", "2024-03-01"],
+    ...                          "amount": ["100", "50", "1"]})
+    >>> with_events, refused, rejected = attach_events(arrays, loans.loan_id, rows, tranches, None)
+    >>> with_events.events.amount.tolist(), refused.tolist()
+    ([5000], [])
+    >>> rejected[["row", "loan_id", "field"]].values.tolist()
+    [[-1, 'Z', 'drawdowns.loan_id']]
+    """
+    reads = [_read(name, table, columns) for name, table, columns in (
+        ("drawdowns", drawdowns, DRAWDOWN_COLUMNS), ("prepayments", prepayments, PREPAYMENT_COLUMNS))
+        if table is not None]
+    ids = loan_ids.reset_index(drop=True).astype("string").str.strip().to_numpy(dtype=object)[rows]
+    position_of = {loan_id: k for k, loan_id in enumerate(ids)}
+    problems: list[tuple[int, str, str, str]] = []
+    refused: set[int] = set()
+    by_loan: dict[int, dict[str, list[tuple[int, int, int, int]]]] = {}
+    for read, rejected in reads:
+        for bad in rejected.itertuples(index=False):
+            k = position_of.get(bad.loan_id)
+            problems.append((int(rows[k]) if k is not None else -1, str(bad.loan_id), f"{read.name}.{bad.field}",
+                             f"({read.name} row {bad.row}) {bad.reason}"))
+            if k is not None:
+                refused.add(k)
+        for r, loan_id, day, fen, recompute in zip(read.position.tolist(), read.loan_id, read.day.tolist(),
+                                                   read.fen.tolist(), read.recompute.tolist()):
+            k = position_of.get(loan_id)
+            if k is None:
+                problems.append((-1, loan_id, f"{read.name}.loan_id",
+                                 f"({read.name} row {r}) is not a loan_id of the loan table"))
+                continue
+            by_loan.setdefault(k, {}).setdefault(read.name, []).append((r, day, fen, recompute))
+
+    # Each loan with events is made as a model, which checks them by its own rules (order, the loan's life,
+    # the sum of the tranches); what it refuses refuses the loan.
+    events: list[list[tuple[int, int, int, int]]] = [[] for _ in range(len(arrays))]
+    candidates = sorted(set(by_loan) - refused)
+    models = loans_from_arrays(arrays.take(np.array(candidates, np.int64))) if candidates else []
+    for k, model in zip(candidates, models):
+        given = by_loan[k]
+        tranches = sorted(given.get("drawdowns", []), key=lambda e: e[1])
+        prepaid = sorted(given.get("prepayments", []), key=lambda e: e[1])
+        try:
+            loan = type(model)(**{**model.model_dump(exclude={"drawdowns", "prepayments"}),
+                                  "drawdowns": [Drawdown(date=day_date(d), amount=fen_to_yuan(f))
+                                                for _, d, f, _ in tranches],
+                                  "prepayments": [Prepayment(date=day_date(d), amount=fen_to_yuan(f),
+                                                             recompute=Recompute.of_code(c))
+                                                  for _, d, f, c in prepaid]})
+        except (ValidationError, ValueError) as exc:
+            reason = str(exc.errors()[0]["msg"]) if isinstance(exc, ValidationError) else str(exc)
+            table = "prepayments" if "prepayments" in reason and "drawdowns" not in reason else "drawdowns"
+            problems.append((int(rows[k]), str(ids[k]), table, reason.removeprefix("Value error, ")))
+            refused.add(k)
+            continue
+        single = arrays_from_loans([loan]).events
+        if single is not None:
+            events[k] = list(zip(single.day.tolist(), single.amount.tolist(), single.recompute.tolist(),
+                                 single.index.tolist()))
+    with_events = arrays
+    if any(events):
+        with_events = LoanArrays(**{**vars(arrays), "events": LoanEvents.of(events)})
+    rejections = pd.DataFrame(problems, columns=["row", "loan_id", "field", "reason"])
+    return with_events, np.array(sorted(refused), np.int64), rejections
+
+
+__all__ = ["DRAWDOWN_COLUMNS", "PREPAYMENT_COLUMNS", "attach_events"]
