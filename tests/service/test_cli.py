@@ -263,3 +263,29 @@ def test_cli_reports_a_projection_that_ends_too_early(capsys) -> None:
 
     assert main(["amortize", str(demo_loans_path()), "--hold-lpr-until", "2025-01-01"]) == 2
     assert "must not end before its data" in capsys.readouterr().err
+
+
+def test_amortize_reads_a_loan_books_tranches_and_prepayments(tmp_path, capsys) -> None:
+    """Issue 18: `amortize --drawdowns F --prepayments F` prices tranche loans; a bad event row rejects its
+    loan, named with the row its file shows, and the run ends 1."""
+    import csv
+
+    (tmp_path / "loans.csv").write_text(
+        "loan_id,principal,annual_rate,term_months,method,interest_basis,start_date\n"
+        "A,10000000,0.036,12,interest_only,act_360,2024-01-10\n"
+        "B,100,0.04,12,interest_only,act_360,2024-01-10\n", encoding="utf-8")
+    (tmp_path / "drawdowns.csv").write_text(
+        "loan_id,date,amount\nA,2024-01-10,6000000\nA,2024-02-25,4000000\nB,2024-01-10,-100\n", encoding="utf-8")
+    (tmp_path / "prepayments.csv").write_text("loan_id,date,amount,recompute\nA,2024-06-03,1000000,term\n",
+                                              encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["amortize", str(tmp_path / "loans.csv"), "--drawdowns", str(tmp_path / "drawdowns.csv"),
+                 "--prepayments", str(tmp_path / "prepayments.csv"), "--out-dir", str(out), "--output", "schedule"])
+    assert code == 1
+    schedule = list(csv.DictReader((out / "schedule.csv").open(encoding="utf-8")))
+    assert {r["loan_id"] for r in schedule} == {"A"}
+    # Feb 10 - Mar 10: 6,000,000 x 29 days + 4,000,000 x 14 days at 3.6% / 360
+    assert (schedule[1]["drawn"], schedule[1]["interest"]) == ("4000000.00", "23000.00")
+    rejected = list(csv.DictReader((out / "rejections.csv").open(encoding="utf-8")))
+    assert [(r["file_row"], r["loan_id"], r["field"]) for r in rejected] == [("3", "B", "drawdowns.amount")]
+    assert rejected[0]["reason"] == "(drawdowns row 4) must be positive (at least 0.01 yuan)"

@@ -14,6 +14,7 @@ in the loan table is reported with row -1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -67,10 +68,12 @@ def _read(name: str, table: pd.DataFrame, columns: tuple[str, ...]) -> tuple[_Ro
 
 
 def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, drawdowns: pd.DataFrame | None,
-                  prepayments: pd.DataFrame | None) -> tuple[LoanArrays, np.ndarray, pd.DataFrame]:
+                  prepayments: pd.DataFrame | None, shown_rows: Mapping[str, np.ndarray] | None = None
+                  ) -> tuple[LoanArrays, np.ndarray, pd.DataFrame]:
     """``arrays`` with the events of the tables, the positions of the loans their events refuse, and the
     rejections ``row, loan_id, field, reason`` (``row``: the loan's row in its table, ``rows[k]`` for loan
-    ``k``; -1 for an unknown ``loan_id``).
+    ``k``; -1 for an unknown ``loan_id``). A reason names the event table's row: its 0-based position, or
+    ``shown_rows[table][position]``, the row the user's file shows.
 
     >>> loans = pd.DataFrame({"loan_id": ["A"], "principal": ["150"], "annual_rate": ["0.04"],
     ...                       "term_months": [12], "start_date": ["2024-01-10"]})
@@ -84,6 +87,10 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
     >>> rejected[["row", "loan_id", "field"]].values.tolist()
     [[-1, 'Z', 'drawdowns.loan_id']]
     """
+    def shown(name: str, position: int) -> str:
+        numbers = (shown_rows or {}).get(name)
+        return f"{name} row {position if numbers is None else int(numbers[position])}"
+
     reads = [_read(name, table, columns) for name, table, columns in (
         ("drawdowns", drawdowns, DRAWDOWN_COLUMNS), ("prepayments", prepayments, PREPAYMENT_COLUMNS))
         if table is not None]
@@ -93,10 +100,11 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
     refused: set[int] = set()
     by_loan: dict[int, dict[str, list[tuple[int, int, int, int]]]] = {}
     for read, rejected in reads:
-        for bad in rejected.itertuples(index=False):
-            k = position_of.get(bad.loan_id)
-            problems.append((int(rows[k]) if k is not None else -1, str(bad.loan_id), f"{read.name}.{bad.field}",
-                             f"({read.name} row {bad.row}) {bad.reason}"))
+        for position, loan_id, field, reason in zip(rejected["row"].tolist(), rejected["loan_id"].tolist(),
+                                                    rejected["field"].tolist(), rejected["reason"].tolist()):
+            k = position_of.get(loan_id)
+            problems.append((int(rows[k]) if k is not None else -1, str(loan_id), f"{read.name}.{field}",
+                             f"({shown(read.name, position)}) {reason}"))
             if k is not None:
                 refused.add(k)
         for r, loan_id, day, fen, recompute in zip(read.position.tolist(), read.loan_id, read.day.tolist(),
@@ -104,7 +112,7 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
             k = position_of.get(loan_id)
             if k is None:
                 problems.append((-1, loan_id, f"{read.name}.loan_id",
-                                 f"({read.name} row {r}) is not a loan_id of the loan table"))
+                                 f"({shown(read.name, r)}) is not a loan_id of the loan table"))
                 continue
             by_loan.setdefault(k, {}).setdefault(read.name, []).append((r, day, fen, recompute))
 

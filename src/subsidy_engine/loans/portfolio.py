@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -133,6 +133,7 @@ def amortize_portfolio(
     read: Read | None = None,
     drawdowns: pd.DataFrame | None = None,
     prepayments: pd.DataFrame | None = None,
+    event_rows: Mapping[str, np.ndarray] | None = None,
 ) -> PortfolioResult:
     """Amortize every loan of a table.
 
@@ -160,7 +161,8 @@ def amortize_portfolio(
         The loans' tranches (``loan_id, date, amount``: every tranche, the first on the loan's start date)
         and prepayments (``loan_id, date, amount``, optional ``recompute``), keyed by ``loan_id``
         (:mod:`subsidy_engine.loans.event_tables`). A bad event row rejects its loan, named by the
-        rejection's ``field`` (``drawdowns.amount``) and, in its reason, the event table's row.
+        rejection's ``field`` (``drawdowns.amount``) and, in its reason, the event table's row: its 0-based
+        position, or ``event_rows[table][position]`` (the row a file shows).
 
     Returns
     -------
@@ -188,7 +190,7 @@ def amortize_portfolio(
     arrays, positions, rejections = read if read is not None else arrays_from_frame(loans, ignore_columns)
     if drawdowns is not None or prepayments is not None:
         arrays, refused, event_rejections = attach_events(arrays, loans["loan_id"], positions, drawdowns,
-                                                          prepayments)
+                                                          prepayments, event_rows)
         if refused.size:
             keep = np.setdiff1d(np.arange(len(arrays)), refused)
             arrays, positions = arrays.take(keep), positions[keep]

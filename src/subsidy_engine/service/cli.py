@@ -183,13 +183,28 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         except (ArrowException, PortfolioSchemaError) as exc:
             raise ValueError(f"cannot read the loan table: {one_line(exc)}") from None
         table = read.frame
+        events, event_rows = {}, {}
+        for name in ("drawdowns", "prepayments"):  # a loan book's tranches and prepayments, keyed by loan_id
+            event_path = getattr(args, name, None)
+            if event_path:
+                try:
+                    event_read = read_table_file(event_path, id_column="loan_id", limits=_limits(args))
+                except OSError as exc:
+                    raise ValueError(f"{event_path}: cannot read the {name} table ({exc.strerror or exc})") from None
+                except (ArrowException, PortfolioSchemaError) as exc:
+                    raise ValueError(f"cannot read the {name} table: {one_line(exc)}") from None
+                events[name], event_rows[name] = event_read.frame, event_read.rows
         started = time.perf_counter()
-        result = amortize_portfolio(table, lpr=curve, output=args.output, strict=args.strict)
+        result = amortize_portfolio(table, lpr=curve, output=args.output, strict=args.strict,
+                                    drawdowns=events.get("drawdowns"), prepayments=events.get("prepayments"),
+                                    event_rows=event_rows)
     except (SubsidyEngineError, ValueError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
-    if len(result.rejections):  # the row the user's file shows, beside the 0-based position
-        result.rejections.insert(1, "file_row", read.rows[result.rejections["row"].to_numpy(dtype="int64")])
+    if len(result.rejections):  # the row the user's file shows, beside the 0-based position (-1: no loan row)
+        positions = result.rejections["row"].to_numpy(dtype="int64")
+        result.rejections.insert(1, "file_row", pd.Series(
+            [int(read.rows[k]) if k >= 0 else None for k in positions], dtype="Int64", index=result.rejections.index))
     _report(result, len(table), time.perf_counter() - started)
     if getattr(args, "out_dir", None):
         try:
@@ -566,6 +581,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("amortize", help="amortize a loan table (CSV or Parquet)")
     run.add_argument("loans", type=Path)
     run.add_argument("--out-dir", help="write yearly.csv / schedule.csv / rejections.csv here")
+    run.add_argument("--drawdowns", type=Path, help="the loans' tranches: loan_id, date, amount (every tranche, "
+                                                    "the first on the loan's start_date)")
+    run.add_argument("--prepayments", type=Path, help="the loans' prepayments: loan_id, date, amount and an "
+                                                      "optional recompute (payment or term)")
     common(run)
 
     def portfolio_options(p: argparse.ArgumentParser) -> None:
