@@ -70,3 +70,23 @@ def test_a_tranche_table_row_for_a_loan_drawn_at_once_changes_nothing() -> None:
                                                               "amount": ["1000000"]}))
     pd.testing.assert_frame_equal(plain.schedule, drawn.schedule)
     assert plain.schedule.payment.iloc[0] == Decimal("5307.27")
+
+
+@settings(max_examples=examples(25), deadline=None)
+@given(sample=st.lists(loans_with_events(floating=False), min_size=1, max_size=4))
+def test_the_interest_subsidy_of_a_books_tables_is_its_models(sample) -> None:
+    from subsidy_engine import InterestSubsidyRule, interest_subsidy, interest_subsidy_portfolio
+
+    rule = InterestSubsidyRule(form="points_on_balance", points="0.025", max_years=2, annual_cap="300000")
+    loans, drawdowns, prepayments = tables_of(sample)
+    claims = interest_subsidy_portfolio(loans, rule, drawdowns=drawdowns, prepayments=prepayments).claims
+    for k, loan in enumerate(sample):
+        try:
+            per_period = interest_subsidy(amortize(loan), rule).to_frame()
+        except ValueError:
+            assert f"L{k}" not in set(claims.loan_id)
+            continue
+        by_year = per_period.groupby(per_period.end_date.map(lambda d: d.year)).subsidy.sum()
+        expected = {int(y): v for y, v in by_year.items() if v}
+        got = {int(r.year): r.amount for r in claims[claims.loan_id == f"L{k}"].itertuples()}
+        assert got == expected

@@ -191,7 +191,8 @@ __all__ = ["SubsidySchedule", "interest_subsidy", "interest_subsidy_portfolio",
 
 
 def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
-                               lpr: LprCurve | None = None) -> ClaimsResult:
+                               lpr: LprCurve | None = None, drawdowns: pd.DataFrame | None = None,
+                               prepayments: pd.DataFrame | None = None) -> ClaimsResult:
     """The 貼息 of every loan of a table, per loan and calendar year (measures 1 and 15).
 
     The same rules as :func:`interest_subsidy`, applied to every period of every
@@ -207,6 +208,9 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
     rules : InterestSubsidyRule or Policy
     lpr : LprCurve, optional
         For floating loans (see :func:`subsidy_engine.amortize_portfolio`).
+    drawdowns, prepayments : DataFrame, optional
+        The loans' tranches and prepayments, keyed by ``loan_id`` (see
+        :func:`subsidy_engine.amortize_portfolio`): 貼息 follows the balance of every day.
 
     Returns
     -------
@@ -224,12 +228,13 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
     >>> claims[["year", "amount"]].values.tolist()
     [[2024, Decimal('8333333.36')], [2025, Decimal('12500000.04')], [2026, Decimal('4166666.68')]]
     """
-    return ClaimsResult.of(interest_subsidy_rows(loans, rules, lpr=lpr))
+    return ClaimsResult.of(interest_subsidy_rows(loans, rules, lpr=lpr, drawdowns=drawdowns, prepayments=prepayments))
 
 
 def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
                           lpr: LprCurve | None = None, window_rows: bool = False,
-                          read: Read | None = None) -> ClaimRows:
+                          read: Read | None = None, drawdowns: pd.DataFrame | None = None,
+                          prepayments: pd.DataFrame | None = None) -> ClaimRows:
     """:func:`interest_subsidy_portfolio` as arrays (money in fen), for :func:`subsidy_engine.evaluate`.
 
     With ``window_rows``, ``internal["in_window"]`` marks the loan-years with a period inside the
@@ -237,7 +242,8 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
     as :func:`~subsidy_engine.loans.arrays.arrays_from_frame` read it already.
     """
     extra = [c for c in ("project_id",) if c in loans.columns]
-    result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=read)
+    result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=read,
+                                drawdowns=drawdowns, prepayments=prepayments)
     years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
     return years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
                             result.positions[years.loan_of_year], result.rejections,
