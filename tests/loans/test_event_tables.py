@@ -90,3 +90,76 @@ def test_the_interest_subsidy_of_a_books_tables_is_its_models(sample) -> None:
         expected = {int(y): v for y, v in by_year.items() if v}
         got = {int(r.year): r.amount for r in claims[claims.loan_id == f"L{k}"].itertuples()}
         assert got == expected
+
+
+# -- Defects a review of the tables found (each a test first) ---------------------------------------------------
+def test_a_payment_settled_exactly_keeps_its_loans_rate_in_a_batch() -> None:
+    """The re-run that settles an ambiguous annuity payment copied back rate segments numbered in its own
+    sub-batch: a loan after the first showed another loan's rate (and rate_gap 貼息 followed it)."""
+    from subsidy_engine import InterestSubsidyRule, interest_subsidy_portfolio
+
+    loans = pd.DataFrame({"loan_id": ["L0", "L2"], "principal": ["1000", "8934852611.91"],
+                          "annual_rate": ["0.06", "0.0036"], "term_months": [12, 6],
+                          "frequency": ["monthly", "quarterly"], "start_date": ["2024-01-01"] * 2})
+    assert set(amortize_portfolio(loans).schedule.query("loan_id == 'L2'").annual_rate) == {Decimal("0.0036")}
+    rule = InterestSubsidyRule(form="rate_gap", benchmark_rate="0.0345", max_years=2)
+    both = interest_subsidy_portfolio(loans, rule).claims.query("loan_id == 'L2'").amount.sum()
+    assert both == interest_subsidy_portfolio(loans.iloc[[1]], rule).claims.amount.sum() == Decimal("12063859.52")
+
+
+def test_event_ids_are_compared_by_the_engines_id_rule() -> None:
+    loans = pd.DataFrame({"loan_id": ["Cafe\u0301", "B"], "principal": ["150", "100"], "annual_rate": ["0.04"] * 2,
+                          "term_months": [12] * 2, "method": ["interest_only"] * 2, "start_date": ["2024-01-10"] * 2})
+    drawdowns = pd.DataFrame({"loan_id": ["Caf\u00e9", " Caf\u00e9 "], "date": ["2024-01-10", "2024-03-01"],
+                              "amount": ["100", "50"]})
+    result = amortize_portfolio(loans, drawdowns=drawdowns)
+    assert result.rejections.empty
+    assert result.schedule.drawn.sum() == Decimal("50.00")
+
+
+def test_event_rows_of_a_loan_the_loan_table_rejected_name_its_row() -> None:
+    loans = pd.DataFrame({"loan_id": ["A", "E"], "principal": ["100", "-5"], "annual_rate": ["0.04"] * 2,
+                          "term_months": [12] * 2, "start_date": ["2024-01-10"] * 2})
+    prepayments = pd.DataFrame({"loan_id": ["E"], "date": ["2024-03-01"], "amount": ["1"]})
+    rejected = amortize_portfolio(loans, prepayments=prepayments).rejections
+    event = rejected[rejected.field == "prepayments.loan_id"].iloc[0]
+    assert (event.row, event.loan_id) == (1, "E") and "its loan is rejected" in event.reason
+
+
+def test_every_problem_a_loan_model_finds_in_its_events_is_reported_naming_the_event_tables_row() -> None:
+    loans = pd.DataFrame({"loan_id": ["A"], "principal": ["1000"], "annual_rate": ["0.04"], "term_months": [12],
+                          "method": ["interest_only"], "start_date": ["2024-01-10"]})
+    drawdowns = pd.DataFrame({"loan_id": ["A", "A"], "date": ["2024-01-10", "2024-02-01"], "amount": ["600", "300"]})
+    prepayments = pd.DataFrame({"loan_id": ["A", "A"], "date": ["2025-03-01", "2024-05-01"], "amount": ["1", "2"]})
+    reasons = amortize_portfolio(loans, drawdowns=drawdowns, prepayments=prepayments).rejections.reason.tolist()
+    assert any("(prepayments row 0)" in r and "is not before the loan's last due date" in r for r in reasons), reasons
+    assert any("drawdowns add up to 900.00, but principal is 1000" in r for r in reasons), reasons
+    above = amortize_portfolio(loans, prepayments=pd.DataFrame({"loan_id": ["A", "A"], "date": ["2024-05-01",
+                                                                                               "2024-03-01"],
+                                                                 "amount": ["5000", "1"]})).rejections
+    assert "(prepayments row 0)" in above.reason.iloc[0], above.reason.tolist()
+
+
+def test_one_workbook_of_both_event_tables_is_read_sheet_by_name(tmp_path) -> None:
+    from openpyxl import Workbook
+
+    from subsidy_engine.service.cli import main
+
+    (tmp_path / "loans.csv").write_text("loan_id,principal,annual_rate,term_months,method,start_date\n"
+                                       "A,150,0.04,12,interest_only,2024-01-10\n", encoding="utf-8")
+    book = Workbook()
+    first = book.active
+    first.title = "drawdowns"
+    first.append(["loan_id", "date", "amount"])
+    first.append(["A", "2024-01-10", "100"])
+    first.append(["A", "2024-03-01", "50"])
+    second = book.create_sheet("prepayments")
+    second.append(["loan_id", "date", "amount"])
+    second.append(["A", "2024-06-03", "150"])
+    book.save(tmp_path / "events.xlsx")
+    out = tmp_path / "out"
+    code = main(["amortize", str(tmp_path / "loans.csv"), "--drawdowns", str(tmp_path / "events.xlsx"),
+                 "--prepayments", str(tmp_path / "events.xlsx"), "--out-dir", str(out), "--output", "schedule"])
+    assert code == 0
+    schedule = pd.read_csv(out / "schedule.csv", dtype=str)
+    assert schedule.end_date.iloc[-1] == "2024-06-03" and schedule.drawn.tolist()[1] == "50.00"

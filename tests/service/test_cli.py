@@ -289,3 +289,13 @@ def test_amortize_reads_a_loan_books_tranches_and_prepayments(tmp_path, capsys) 
     rejected = list(csv.DictReader((out / "rejections.csv").open(encoding="utf-8")))
     assert [(r["file_row"], r["loan_id"], r["field"]) for r in rejected] == [("3", "B", "drawdowns.amount")]
     assert rejected[0]["reason"] == "(drawdowns row 4) must be positive (at least 0.01 yuan)"
+
+
+def test_amortize_counts_rejected_loans_not_event_rows_of_no_loan(tmp_path, capsys) -> None:
+    """Review of issue 18: the summary counted the -1 row of event rows without a loan as a rejected loan."""
+    (tmp_path / "loans.csv").write_text("loan_id,principal,annual_rate,term_months,start_date\n"
+                                       "A,100,0.04,12,2024-01-10\n", encoding="utf-8")
+    (tmp_path / "prepayments.csv").write_text("loan_id,date,amount\nZ,2024-03-01,1\nY,2024-03-01,1\n",
+                                              encoding="utf-8")
+    assert main(["amortize", str(tmp_path / "loans.csv"), "--prepayments", str(tmp_path / "prepayments.csv")]) == 1
+    assert "1 in the table, 1 computed, 0 rejected" in capsys.readouterr().out

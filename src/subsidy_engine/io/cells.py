@@ -802,18 +802,24 @@ def _binary_as_text(frame: pd.DataFrame) -> list[CellProblem]:
 
 
 def read_table_file(path: str | os.PathLike[str], id_column: str | None = None, *,
-                    limits: Limits = DEFAULT_LIMITS) -> SheetTable:
-    """One table from a CSV, Parquet or ``.xlsx`` file (a workbook's first sheet that has a header)."""
+                    limits: Limits = DEFAULT_LIMITS, table: str | None = None) -> SheetTable:
+    """One table from a CSV, Parquet or ``.xlsx`` file: of a workbook, the sheet named ``table`` when there is
+    one, else its only sheet with an ``id_column`` (several are ambiguous: refused), else its first sheet
+    that has a header."""
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix == ".parquet":
         return read_parquet_table(file, limits=limits)
     if suffix == ".xlsx":
         sheets, notes = read_workbook(file, default_id_column=id_column, limits=limits)
-        with_id = [t for t in sheets.values() if id_column is not None and id_column in t.frame.columns]
-        for table in with_id or [t for t in sheets.values() if len(t.frame.columns)]:
-            table.notes[:0] = notes
-            return table
+        named = [t for name, t in sheets.items() if table is not None and name.strip().lower() == table]
+        with_id = named or [t for t in sheets.values() if id_column is not None and id_column in t.frame.columns]
+        if table is not None and len(with_id) > 1:
+            raise PortfolioSchemaError(f"{file}: {len(with_id)} sheets have a {id_column!r} column and none is "
+                                       f"named {table!r}; name the sheet of the {table} table so")
+        for found in with_id or [t for t in sheets.values() if len(t.frame.columns)]:
+            found.notes[:0] = notes
+            return found
         raise PortfolioSchemaError(f"{file}: no sheet holds a table")
     if suffix == ".xls":
         raise PortfolioSchemaError(f"{file}: the old .xls format is not read; save it as .xlsx")

@@ -274,8 +274,10 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         for k, j in enumerate(pending):
             if rows:
                 lo, hi, s_lo = row_ptr[j], row_ptr[j + 1], sub_row_ptr[k]
-                for name in ("end_day", "segment", "interest", "principal"):
+                for name in ("end_day", "interest", "principal"):
                     getattr(out, name)[lo:hi] = getattr(sub_out, name)[s_lo:s_lo + hi - lo]
+                # the re-run numbers rate segments in its own batch: back to this batch's
+                out.segment[lo:hi] = seg_index[sub_out.segment[s_lo:s_lo + hi - lo]]
             if years:
                 lo, hi, s_lo = year_ptr[j], year_ptr[j + 1], sub_year_ptr[k]
                 out.year_interest[lo:hi] = sub_out.year_interest[s_lo:s_lo + hi - lo]

@@ -371,31 +371,35 @@ class Loan(BaseModel):
     @model_validator(mode="after")
     def _events_fit(self) -> Loan:
         """Tranches and prepayments fall in the loan's life, in order (docs/conventions.md "Drawdowns and
-        prepayments"); whether a prepayment exceeds the balance is known when the loan is amortized."""
+        prepayments"); whether a prepayment exceeds the balance is known when the loan is amortized. Every
+        problem is listed, one a line."""
+        problems: list[str] = []
         maturity = maturity_day(self.start_date, self.term_months, self.due_day)
         named: tuple[tuple[str, Sequence[Drawdown | Prepayment]], ...] = (
             ("drawdowns", self.drawdowns), ("prepayments", self.prepayments))
         for name, events in named:
             for k, (before, after) in enumerate(zip(events, events[1:])):
                 if after.date <= before.date:
-                    raise ValueError(f"{name}[{k + 1}]: {after.date} is not after the one before ({before.date}); "
-                                     "list them in date order, one a day (give a day's amounts as their sum)")
+                    problems.append(f"{name}[{k + 1}]: {after.date} is not after the one before ({before.date}); "
+                                    "list them in date order, one a day (give a day's amounts as their sum)")
             for k, event in enumerate(events):
                 if (event.date - EPOCH).days >= maturity:
-                    raise ValueError(f"{name}[{k}]: {event.date} is not before the loan's last due date "
-                                     f"{day_date(maturity)}")
+                    problems.append(f"{name}[{k}]: {event.date} is not before the loan's last due date "
+                                    f"{day_date(maturity)}")
         if self.drawdowns:
             if self.drawdowns[0].date != self.start_date:
-                raise ValueError(f"drawdowns: the first is on {self.drawdowns[0].date}, but start_date is "
-                                 f"{self.start_date}; the loan starts with its first drawdown")
+                problems.append(f"drawdowns: the first is on {self.drawdowns[0].date}, but start_date is "
+                                f"{self.start_date}; the loan starts with its first drawdown")
             drawn = sum((d.amount for d in self.drawdowns), Decimal(0))
             if drawn != self.principal:
-                raise ValueError(f"drawdowns add up to {drawn}, but principal is {self.principal}; the principal "
-                                 "is the sum of the drawdowns")
+                problems.append(f"drawdowns add up to {drawn}, but principal is {self.principal}; the principal "
+                                "is the sum of the drawdowns")
         for k, prepayment in enumerate(self.prepayments):
             if prepayment.date <= self.start_date:
-                raise ValueError(f"prepayments[{k}]: {prepayment.date} is not after the first drawdown "
-                                 f"({self.start_date})")
+                problems.append(f"prepayments[{k}]: {prepayment.date} is not after the first drawdown "
+                                f"({self.start_date})")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # -- derived facts ------------------------------------------------------

@@ -13,6 +13,7 @@ in the loan table is reported with row -1.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -21,6 +22,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from subsidy_engine.core.dates import day_date
+from subsidy_engine.core.ids import normalise_id
 from subsidy_engine.core.money import fen_to_yuan
 from subsidy_engine.core.vocabulary import Recompute
 from subsidy_engine.errors import PortfolioSchemaError
@@ -62,18 +64,41 @@ def _read(name: str, table: pd.DataFrame, columns: tuple[str, ...]) -> tuple[_Ro
     rej.add(~no_amount & (fen <= 0), "amount", "must be positive (at least 0.01 yuan)")
     recompute = enum_column(table.get("recompute"), Recompute, "recompute", Recompute.PAYMENT, rej, len(table))
     good = np.flatnonzero(~rej.bad & ~no_day)
-    ids = table["loan_id"].astype("string").str.strip().fillna("").to_numpy(dtype=object)
+    ids = table["loan_id"].astype("string").fillna("").to_numpy(dtype=object)
     return (_Rows(name, good, ids[good], day[good], fen[good], recompute[good]),
             rej.frame(pd.Series(ids, name="loan_id")))
 
 
+def _id(value: object) -> str | None:
+    """An id as the engine compares ids (:func:`subsidy_engine.core.ids.normalise_id`), or None."""
+    try:
+        return normalise_id(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+_EVENT_NAME = re.compile(r"\b(drawdowns|prepayments)\[(\d+)\]")
+
+
+def name_event_rows(reason: str, rows_of: Mapping[str, list[str]]) -> str:
+    """``reason`` with each ``drawdowns[k]`` / ``prepayments[k]`` of a loan's model (its events in date
+    order) named by the event table's row ``rows_of[table][k]``."""
+    def named(match: re.Match[str]) -> str:
+        labels = rows_of.get(match.group(1), [])
+        k = int(match.group(2))
+        return f"({labels[k]})" if k < len(labels) else match.group(0)
+    return _EVENT_NAME.sub(named, reason)
+
+
 def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, drawdowns: pd.DataFrame | None,
                   prepayments: pd.DataFrame | None, shown_rows: Mapping[str, np.ndarray] | None = None
-                  ) -> tuple[LoanArrays, np.ndarray, pd.DataFrame]:
-    """``arrays`` with the events of the tables, the positions of the loans their events refuse, and the
+                  ) -> tuple[LoanArrays, np.ndarray, pd.DataFrame, dict[int, dict[str, list[str]]]]:
+    """``arrays`` with the events of the tables, the positions of the loans their events refuse, the
     rejections ``row, loan_id, field, reason`` (``row``: the loan's row in its table, ``rows[k]`` for loan
-    ``k``; -1 for an unknown ``loan_id``). A reason names the event table's row: its 0-based position, or
-    ``shown_rows[table][position]``, the row the user's file shows.
+    ``k``; -1 for a ``loan_id`` of no loan row), and per loan row with events the label of each event's row
+    in its model's order (:func:`name_event_rows`). A reason names the event table's row: its 0-based
+    position, or ``shown_rows[table][position]``, the row the user's file shows. Ids are compared as the
+    engine compares ids.
 
     >>> loans = pd.DataFrame({"loan_id": ["A"], "principal": ["150"], "annual_rate": ["0.04"],
     ...                       "term_months": [12], "start_date": ["2024-01-10"]})
@@ -81,7 +106,7 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
     >>> arrays, rows, _ = arrays_from_frame(loans)
     >>> tranches = pd.DataFrame({"loan_id": ["A", "A", "Z"], "date": ["2024-01-10", "2024-03-01", "2024-03-01"],
     ...                          "amount": ["100", "50", "1"]})
-    >>> with_events, refused, rejected = attach_events(arrays, loans.loan_id, rows, tranches, None)
+    >>> with_events, refused, rejected, _ = attach_events(arrays, loans.loan_id, rows, tranches, None)
     >>> with_events.events.amount.tolist(), refused.tolist()
     ([5000], [])
     >>> rejected[["row", "loan_id", "field"]].values.tolist()
@@ -94,37 +119,48 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
     reads = [_read(name, table, columns) for name, table, columns in (
         ("drawdowns", drawdowns, DRAWDOWN_COLUMNS), ("prepayments", prepayments, PREPAYMENT_COLUMNS))
         if table is not None]
-    ids = loan_ids.reset_index(drop=True).astype("string").str.strip().to_numpy(dtype=object)[rows]
-    position_of = {loan_id: k for k, loan_id in enumerate(ids)}
+    every_id = [_id(v) for v in loan_ids.reset_index(drop=True).tolist()]
+    row_of = {loan_id: r for r, loan_id in enumerate(every_id) if loan_id is not None}
+    position_of = {every_id[int(r)]: k for k, r in enumerate(rows)}
     problems: list[tuple[int, str, str, str]] = []
     refused: set[int] = set()
     by_loan: dict[int, dict[str, list[tuple[int, int, int, int]]]] = {}
+
+    def loan_row(loan_id: str | None) -> int:
+        return row_of.get(loan_id, -1) if loan_id is not None else -1
+
     for read, rejected in reads:
-        for position, loan_id, field, reason in zip(rejected["row"].tolist(), rejected["loan_id"].tolist(),
-                                                    rejected["field"].tolist(), rejected["reason"].tolist()):
-            k = position_of.get(loan_id)
-            problems.append((int(rows[k]) if k is not None else -1, str(loan_id), f"{read.name}.{field}",
+        for position, raw_id, field, reason in zip(rejected["row"].tolist(), rejected["loan_id"].tolist(),
+                                                   rejected["field"].tolist(), rejected["reason"].tolist()):
+            loan_id = _id(raw_id)
+            k = position_of.get(loan_id) if loan_id is not None else None
+            problems.append((loan_row(loan_id), str(raw_id), f"{read.name}.{field}",
                              f"({shown(read.name, position)}) {reason}"))
             if k is not None:
                 refused.add(k)
-        for r, loan_id, day, fen, recompute in zip(read.position.tolist(), read.loan_id, read.day.tolist(),
-                                                   read.fen.tolist(), read.recompute.tolist()):
-            k = position_of.get(loan_id)
+        for r, raw_id, day, fen, recompute in zip(read.position.tolist(), read.loan_id, read.day.tolist(),
+                                                  read.fen.tolist(), read.recompute.tolist()):
+            loan_id = _id(raw_id)
+            k = position_of.get(loan_id) if loan_id is not None else None
             if k is None:
-                problems.append((-1, loan_id, f"{read.name}.loan_id",
-                                 f"({shown(read.name, r)}) is not a loan_id of the loan table"))
+                why = ("is not a valid id" if loan_id is None else "its loan is rejected (see the loan table's "
+                       "problem of that row)" if loan_id in row_of else "is not a loan_id of the loan table")
+                problems.append((loan_row(loan_id), str(raw_id), f"{read.name}.loan_id", f"({shown(read.name, r)}) {why}"))
                 continue
             by_loan.setdefault(k, {}).setdefault(read.name, []).append((r, day, fen, recompute))
 
     # Each loan with events is made as a model, which checks them by its own rules (order, the loan's life,
-    # the sum of the tranches); what it refuses refuses the loan.
+    # the sum of the tranches); everything it refuses is reported, and refuses the loan.
     events: list[list[tuple[int, int, int, int]]] = [[] for _ in range(len(arrays))]
+    labels: dict[int, dict[str, list[str]]] = {}
     candidates = sorted(set(by_loan) - refused)
     models = loans_from_arrays(arrays.take(np.array(candidates, np.int64))) if candidates else []
     for k, model in zip(candidates, models):
         given = by_loan[k]
         tranches = sorted(given.get("drawdowns", []), key=lambda e: e[1])
         prepaid = sorted(given.get("prepayments", []), key=lambda e: e[1])
+        labels[int(rows[k])] = {name: [shown(name, e[0]) for e in listed]
+                                for name, listed in (("drawdowns", tranches), ("prepayments", prepaid))}
         try:
             loan = type(model)(**{**model.model_dump(exclude={"drawdowns", "prepayments"}),
                                   "drawdowns": [Drawdown(date=day_date(d), amount=fen_to_yuan(f))
@@ -133,9 +169,13 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
                                                              recompute=Recompute.of_code(c))
                                                   for _, d, f, c in prepaid]})
         except (ValidationError, ValueError) as exc:
-            reason = str(exc.errors()[0]["msg"]) if isinstance(exc, ValidationError) else str(exc)
-            table = "prepayments" if "prepayments" in reason and "drawdowns" not in reason else "drawdowns"
-            problems.append((int(rows[k]), str(ids[k]), table, reason.removeprefix("Value error, ")))
+            reasons = [line for text in ([str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+                                         if isinstance(exc, ValidationError) else [str(exc)])
+                       for line in text.split("\n")]  # the model lists every problem, one a line
+            for reason in reasons:
+                table = "prepayments" if reason.startswith("prepayments") else "drawdowns"
+                problems.append((int(rows[k]), str(ids_of(loan_ids, rows, k)), table,
+                                 name_event_rows(reason, labels[int(rows[k])])))
             refused.add(k)
             continue
         single = arrays_from_loans([loan]).events
@@ -146,7 +186,12 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
     if any(events):
         with_events = LoanArrays(**{**vars(arrays), "events": LoanEvents.of(events)})
     rejections = pd.DataFrame(problems, columns=["row", "loan_id", "field", "reason"])
-    return with_events, np.array(sorted(refused), np.int64), rejections
+    return with_events, np.array(sorted(refused), np.int64), rejections, labels
 
 
-__all__ = ["DRAWDOWN_COLUMNS", "PREPAYMENT_COLUMNS", "attach_events"]
+def ids_of(loan_ids: pd.Series, rows: np.ndarray, k: int) -> object:
+    """The loan id of good loan ``k`` as its table gives it."""
+    return loan_ids.reset_index(drop=True).iloc[int(rows[k])]
+
+
+__all__ = ["DRAWDOWN_COLUMNS", "PREPAYMENT_COLUMNS", "attach_events", "name_event_rows"]

@@ -22,7 +22,7 @@ from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
 from subsidy_engine.io.column_readers import Read, empty_rejections, problems_message
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_frame
-from subsidy_engine.loans.event_tables import attach_events
+from subsidy_engine.loans.event_tables import attach_events, name_event_rows
 from subsidy_engine.params.lpr import LprCurve, default_lpr
 
 Output = Literal["both", "schedule", "yearly"]
@@ -188,9 +188,10 @@ def amortize_portfolio(
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     arrays, positions, rejections = read if read is not None else arrays_from_frame(loans, ignore_columns)
+    event_labels: dict[int, dict[str, list[str]]] = {}
     if drawdowns is not None or prepayments is not None:
-        arrays, refused, event_rejections = attach_events(arrays, loans["loan_id"], positions, drawdowns,
-                                                          prepayments, event_rows)
+        arrays, refused, event_rejections, event_labels = attach_events(arrays, loans["loan_id"], positions,
+                                                                        drawdowns, prepayments, event_rows)
         if refused.size:
             keep = np.setdiff1d(np.arange(len(arrays)), refused)
             arrays, positions = arrays.take(keep), positions[keep]
@@ -230,6 +231,9 @@ def amortize_portfolio(
             segment_base += res.segment_rate.shape[0]
         for k, reason in res.errors.items():
             field_name = "floating" if reason.startswith("floating") else "loan"
+            labels = event_labels.get(int(positions[lo + k]))
+            if labels:  # an event of a loan book's table: named by its row there
+                reason = name_event_rows(reason, labels)
             priced_rejections.append((int(positions[lo + k]), field_name, reason.removeprefix("floating: ")))
 
     if priced_rejections:

@@ -95,8 +95,11 @@ def _print_sample_loan() -> None:
 
 
 def _report(result: PortfolioResult, total_rows: int, seconds: float) -> None:
+    loan_rows = result.rejections.row[result.rejections.row >= 0]  # -1: an event row of no loan
+    orphans = len(result.rejections) - len(loan_rows)
     print(f"Loans: {total_rows} in the table, {result.computed} computed, "
-          f"{result.rejections.row.nunique()} rejected ({seconds:.2f} s)")
+          f"{loan_rows.nunique()} rejected ({seconds:.2f} s)"
+          + (f"; {orphans} event row(s) of no loan of the table" if orphans else ""))
     if len(result.rejections):
         print("Rejected rows (file_row: the row or line of the file; row: the 0-based position):")
         print(result.rejections.to_string(index=False))
@@ -177,7 +180,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
                              ".xlsx file)")
         try:
             # cells as people's files hold them
-            read = read_table_file(path, id_column="loan_id", limits=_limits(args))
+            read = read_table_file(path, id_column="loan_id", limits=_limits(args), table="loans")
         except OSError as exc:
             raise ValueError(f"{path}: cannot read the loan table ({exc.strerror or exc})") from None
         except (ArrowException, PortfolioSchemaError) as exc:
@@ -188,7 +191,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
             event_path = getattr(args, name, None)
             if event_path:
                 try:
-                    event_read = read_table_file(event_path, id_column="loan_id", limits=_limits(args))
+                    event_read = read_table_file(event_path, id_column="loan_id", limits=_limits(args), table=name)
                 except OSError as exc:
                     raise ValueError(f"{event_path}: cannot read the {name} table ({exc.strerror or exc})") from None
                 except (ArrowException, PortfolioSchemaError) as exc:
