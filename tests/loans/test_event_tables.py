@@ -163,3 +163,25 @@ def test_one_workbook_of_both_event_tables_is_read_sheet_by_name(tmp_path) -> No
     assert code == 0
     schedule = pd.read_csv(out / "schedule.csv", dtype=str)
     assert schedule.end_date.iloc[-1] == "2024-06-03" and schedule.drawn.tolist()[1] == "50.00"
+
+
+def test_an_empty_event_table_is_no_event_whatever_its_column_types() -> None:
+    """Review of issue 18: pd.DataFrame({"amount": []}) holds a float column, refused as binary floats."""
+    loans = pd.DataFrame({"loan_id": ["A"], "principal": ["100"], "annual_rate": ["0.04"], "term_months": [12],
+                          "start_date": ["2024-01-10"]})
+    empty = pd.DataFrame({"loan_id": [], "date": [], "amount": []})
+    result = amortize_portfolio(loans, drawdowns=empty, prepayments=empty)
+    assert result.rejections.empty and result.computed == 1
+
+
+def test_strict_mode_names_an_event_of_no_loan_without_a_row() -> None:
+    import pytest
+
+    from subsidy_engine.errors import PortfolioValidationError
+
+    loans = pd.DataFrame({"loan_id": ["A"], "principal": ["100"], "annual_rate": ["0.04"], "term_months": [12],
+                          "start_date": ["2024-01-10"]})
+    with pytest.raises(PortfolioValidationError) as raised:
+        amortize_portfolio(loans, strict=True, prepayments=pd.DataFrame({"loan_id": ["Z"], "date": ["2024-03-01"],
+                                                                         "amount": ["1"]}))
+    assert "row -1" not in str(raised.value) and "an event of loan_id 'Z', in no row" in str(raised.value)

@@ -55,6 +55,8 @@ def _read(name: str, table: pd.DataFrame, columns: tuple[str, ...]) -> tuple[_Ro
         if required not in table.columns:
             raise PortfolioSchemaError(f"the {name} table has no {required!r} column")
     table = table.reset_index(drop=True)
+    if not len(table):  # no rows: no event, whatever types the empty columns were given
+        table = pd.DataFrame({c: pd.Series(dtype=object) for c in table.columns})
     rej = Rejections(len(table))
     rej.add(blank_cells(table["loan_id"]), "loan_id", "is missing")
     day, no_day = date_column(table["date"], "date", rej)

@@ -244,7 +244,8 @@ def amortize_portfolio(
             ["row", "field"], kind="stable", ignore_index=True)
     if strict and len(rejections):
         raise PortfolioValidationError(problems_message(rejections, "the loan table",
-                                                        lambda r: f"row {r.row} (loan_id {r.loan_id!r})"),
+                                                        lambda r: f"row {r.row} (loan_id {r.loan_id!r})" if r.row >= 0
+                                                        else f"an event of loan_id {r.loan_id!r}, in no row"),
                                        rejections)
 
     # a loan repaid before its term has the rows it wrote (one that failed keeps its span, dropped below)
