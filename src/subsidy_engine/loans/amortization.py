@@ -104,15 +104,16 @@ def opening_balances(loan_opening: np.ndarray, row_ptr: np.ndarray, principal: n
     opening = np.repeat(loan_opening, periods) - repaid_before_row
     if event_ptr is not None and event_day is not None and event_amount is not None and end_day is not None \
             and (event_amount > 0).any():
+        # A tranche drawn on a row's end date or before it is owed from the next row on. Rows are in loan
+        # order and, within a loan, in date order: one search over (loan, day) keys finds every tranche's row.
+        drawn = event_amount > 0
+        loan_of_tranche = np.repeat(np.arange(event_ptr.shape[0] - 1), np.diff(event_ptr))[drawn]
+        row_keys = (np.repeat(np.arange(periods.shape[0], dtype=np.int64), periods) << 32) + end_day
+        tranche_keys = (loan_of_tranche.astype(np.int64) << 32) + event_day[drawn]
+        rows = np.searchsorted(row_keys, tranche_keys, side="left") + 1
+        inside = rows < row_ptr[1:][loan_of_tranche]  # owed from a row the loan has
         drawn_before = np.zeros(opening.shape[0] + 1, np.int64)
-        for j in np.flatnonzero(np.diff(event_ptr)):
-            lo, hi = int(event_ptr[j]), int(event_ptr[j + 1])
-            r0, r1 = int(row_ptr[j]), int(row_ptr[j + 1])
-            drawn = event_amount[lo:hi] > 0
-            # a tranche drawn on a row's end date or before it is owed from the next row on
-            rows = np.searchsorted(end_day[r0:r1], event_day[lo:hi][drawn], side="left") + 1
-            inside = rows < r1 - r0
-            np.add.at(drawn_before, r0 + rows[inside], event_amount[lo:hi][drawn][inside])
+        np.add.at(drawn_before, rows[inside], event_amount[drawn][inside])
         through = np.concatenate([[0], np.cumsum(drawn_before[:-1])])  # drawn before row r: [r + 1] - [r0]
         opening += through[1:] - np.repeat(through[row_ptr[:-1]], periods)
     return opening

@@ -208,7 +208,7 @@ def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
 
 
 def _events_of(loans: Sequence[Loan]) -> LoanEvents | None:
-    if not any(x.prepayments or len(x.drawdowns) > 1 for x in loans):
+    if not any(x.has_events for x in loans):
         return None
     return LoanEvents.of([
         [(epoch_days(d.date), yuan_to_fen(d.amount), Recompute.PAYMENT.code, k)

@@ -425,6 +425,11 @@ class Loan(BaseModel):
         return self.settlement_day if self.settlement_day is not None else self.start_date.day
 
     @property
+    def has_events(self) -> bool:
+        """Whether the loan is drawn in tranches (more than one) or prepaid: the kernels' events."""
+        return bool(self.prepayments) or len(self.drawdowns) > 1
+
+    @property
     def first_drawdown_fen(self) -> int:
         """What is drawn on the start date: the first tranche, or the whole principal."""
         return yuan_to_fen(self.drawdowns[0].amount) if self.drawdowns else self.principal_fen

@@ -121,7 +121,8 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
     reads = [_read(name, table, columns) for name, table, columns in (
         ("drawdowns", drawdowns, DRAWDOWN_COLUMNS), ("prepayments", prepayments, PREPAYMENT_COLUMNS))
         if table is not None]
-    every_id = [_id(v) for v in loan_ids.reset_index(drop=True).tolist()]
+    given_ids = loan_ids.reset_index(drop=True).tolist()  # as the loan table gives them
+    every_id = [_id(v) for v in given_ids]
     row_of = {loan_id: r for r, loan_id in enumerate(every_id) if loan_id is not None}
     position_of = {every_id[int(r)]: k for k, r in enumerate(rows)}
     problems: list[tuple[int, str, str, str]] = []
@@ -176,7 +177,7 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
                        for line in text.split("\n")]  # the model lists every problem, one a line
             for reason in reasons:
                 table = "prepayments" if reason.startswith("prepayments") else "drawdowns"
-                problems.append((int(rows[k]), str(ids_of(loan_ids, rows, k)), table,
+                problems.append((int(rows[k]), str(given_ids[int(rows[k])]), table,
                                  name_event_rows(reason, labels[int(rows[k])])))
             refused.add(k)
             continue
@@ -189,11 +190,6 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
         with_events = LoanArrays(**{**vars(arrays), "events": LoanEvents.of(events)})
     rejections = pd.DataFrame(problems, columns=["row", "loan_id", "field", "reason"])
     return with_events, np.array(sorted(refused), np.int64), rejections, labels
-
-
-def ids_of(loan_ids: pd.Series, rows: np.ndarray, k: int) -> object:
-    """The loan id of good loan ``k`` as its table gives it."""
-    return loan_ids.reset_index(drop=True).iloc[int(rows[k])]
 
 
 __all__ = ["DRAWDOWN_COLUMNS", "PREPAYMENT_COLUMNS", "attach_events", "name_event_rows"]

@@ -92,7 +92,7 @@ class Schedule:
         """This schedule as the per-period arrays of :func:`subsidy_engine.loans.amortization.schedule_arrays`
         (one loan; each period its own rate segment)."""
         loan = self.loan
-        events = arrays_from_loans([loan]).events_csr() if loan.prepayments or len(loan.drawdowns) > 1 else _NO_EVENTS
+        events = arrays_from_loans([loan]).events_csr() if loan.has_events else _NO_EVENTS
         return {"end_day": self.end_day, "segment": np.arange(self.periods, dtype=np.int64),
                 "interest": self.interest_fen, "principal": self.principal_fen,
                 "loan_principal": np.array([loan.principal_fen], np.int64),
@@ -170,7 +170,7 @@ class Schedule:
         if loan.annual_rate is None:
             raise ValueError("quoted figures assume one fixed rate; this loan is floating "
                              "(use total_interest)")
-        if loan.prepayments or len(loan.drawdowns) > 1:
+        if loan.has_events:
             raise ValueError("quoted figures assume a loan drawn at once and repaid on its plan; this one has "
                              "drawdowns or prepayments (use total_interest)")
         if loan.method is Method.CUSTOM:

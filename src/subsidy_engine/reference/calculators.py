@@ -235,6 +235,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
     method = loan.method
     plan = loan.plan_fen
     pending = _events(loan)
+    has_events = bool(pending)
 
     rows = []
     balance = yuan_to_fen(loan.drawdowns[0].amount) if loan.drawdowns else loan.principal_fen
@@ -319,7 +320,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
                     drawn += amount
             repaid = principal_fen + prepaid
             # repaid in full before the term: by a prepayment, or by its plan with nothing more to draw
-            closes = closing_day is not None or (balance == 0 and p < n - 1 and bool(_events(loan))
+            closes = closing_day is not None or (balance == 0 and p < n - 1 and has_events
                                                  and (not pending or p >= last))
             if closes and pending:
                 raise ValueError(f"an event on {pending[0][0]} comes after the loan was repaid in full")
