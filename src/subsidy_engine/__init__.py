@@ -7,6 +7,8 @@ The public API (everything else is internal and may change):
 * :func:`amortize` -> :class:`Schedule` - one loan's schedule, exact to the fen.
 * :func:`amortize_portfolio` -> :class:`PortfolioResult` - every loan of a table at once.
 * :func:`load_lpr`, :class:`LprCurve`, :class:`CoverageError` - LPR data with a horizon.
+* :func:`china_calendar`, :class:`BusinessCalendar` - the business days a loan's ``business_day`` rule moves
+  its due dates to, with a horizon and an explicit weekend projection.
 * :class:`InterestSubsidyRule`, :func:`interest_subsidy` -> :class:`SubsidySchedule` -
   interest subsidy (貼息, measures 1 and 15) on a schedule.
 * :func:`load_policy` -> :class:`Policy` - the dated, sourced parameters of 78號.
@@ -56,6 +58,7 @@ from subsidy_engine.measures.interest_subsidy import SubsidySchedule, interest_s
 from subsidy_engine.measures.investment import Project, investment_subsidy
 from subsidy_engine.measures.premium_subsidy import InsurancePolicy, premium_subsidy
 from subsidy_engine.params.budget import Budget, load_budget
+from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
 from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.params.rules import GrantRules, InterestSubsidyRule, InvestmentSubsidyRule, PremiumSubsidyRule
@@ -69,6 +72,7 @@ __all__ = [
     "Allocation",
     "Budget",
     "BudgetError",
+    "BusinessCalendar",
     "Claims",
     "ClaimsResult",
     "CoverageError",
@@ -108,6 +112,7 @@ __all__ = [
     "allocate",
     "amortize",
     "amortize_portfolio",
+    "china_calendar",
     "evaluate",
     "event_grants",
     "explain",

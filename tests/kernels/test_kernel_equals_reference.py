@@ -337,7 +337,8 @@ def test_a_payment_flagged_after_a_reset_is_settled_exactly(curve) -> None:
     events = arrays.events_csr()
     no_rows = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64))
     amortize_kernel(arrays.principal_fen, arrays.periods, arrays.months_per_period, arrays.method, arrays.grace,
-                    arrays.basis, arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day, segments.ptr,
+                    arrays.basis, arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day,
+                    arrays.business_day, 0, np.zeros(0, np.uint8), False, segments.ptr,
                     segments.first_period, segments.rate_units, plan_ptr, plan_fen, slots,
                     np.full(int(slots[-1]), -1, np.int64), events.ptr, events.day, events.amount, events.recompute,
                     False, pointers(arrays.periods), *no_rows, False, first_year(arrays),

@@ -16,6 +16,7 @@ import numpy as np
 
 from subsidy_engine.core.money import RATE_SCALE
 from subsidy_engine.kernels.arithmetic import mul_div_half_up, mul_div_half_up_f
+from subsidy_engine.kernels.business_days import adjust_day
 from subsidy_engine.kernels.calendar import (
     civil_from_days,
     days_from_civil,
@@ -26,6 +27,7 @@ from subsidy_engine.kernels.calendar import (
 )
 from subsidy_engine.kernels.codes import (
     BASIS_MONTHLY,
+    BUSINESS_DAY_NONE,
     METHOD_CUSTOM,
     METHOD_EQUAL_INSTALLMENT,
     METHOD_EQUAL_PRINCIPAL,
@@ -99,8 +101,8 @@ def periods_to_repay(balance, rate_units, periods_per_year, payment, most):
 
 @jit
 def _amortize_plain(j, opening_fen, periods, months_per_period, method, grace, basis,
-                    start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
-                    plan_ptr, plan_fen, slot_ptr, forced_payment, want_rows, row0, out_end, out_segment,
+                    start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends, seg_ptr,
+                    seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment, want_rows, row0, out_end, out_segment,
                     out_interest, out_principal, want_years, first_year, year0_ptr, year_interest, year_principal,
                     ambiguous):
     """:func:`_amortize_one` for a loan drawn at once and repaid on its plan, the common case: the same rules
@@ -137,7 +139,10 @@ def _amortize_plain(j, opening_fen, periods, months_per_period, method, grace, b
     prev_m = start_m[j]
     prev_d = start_d[j]
     prev_ord = days_from_civil(prev_y, prev_m, prev_d)
-    need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub
+    rule = business_day[j]
+    moves = rule != BUSINESS_DAY_NONE
+    prev_moved = False
+    need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub or moves
 
     y = start_y[j]
     m = start_m[j]
@@ -164,21 +169,32 @@ def _amortize_plain(j, opening_fen, periods, months_per_period, method, grace, b
                 y += 1
         end_ord = 0
         stub = False
+        # The period ends on its due date, moved to a business day by the loan's rule (docs/conventions.md
+        # "Business days"): the row's date and year, and the interest's days, are the moved date's.
+        end_y = y
+        end_m = m
+        end_d = 0  # read on the day-count bases, where need_days holds
+        moved = False
+        if need_days:
+            end_d = min(dd, days_in_month(y, m))
+            end_ord = month_first + end_d - 1
+            if moves:
+                adjusted, _ = adjust_day(end_ord, rule, cal_first, cal_table, cal_weekends)  # the caller checked
+                if adjusted != end_ord:  # the calendar's coverage of the last due date: no day here is beyond it
+                    moved = True
+                    end_ord = adjusted
+                    end_y, end_m, end_d = civil_from_days(adjusted)
         if bas == BASIS_MONTHLY:
-            if need_days:
-                end_ord = month_first + min(dd, days_in_month(y, m)) - 1
-            if p == 0 and first_is_stub:
+            if (p == 0 and first_is_stub) or moved or prev_moved:  # a stub: charged for its length
                 num = period_numerator_civil(bas, prev_ord, end_ord, 0, 0, 0, 0, 0, 0, dd)
                 interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
                 stub = True
             else:
                 interest = mul_div_half_up_f(balance, rate, nominal_den, nominal_f)  # 30 x mpp / 360 = 1 / ppy
         else:
-            d = min(dd, days_in_month(y, m))
-            end_ord = month_first + d - 1
-            num = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, y, m, d, dd)
+            num = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, end_y, end_m, end_d, dd)
             interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
-            prev_d = d
+        prev_moved = moved
 
         if p == n - 1:
             principal = balance
@@ -220,18 +236,22 @@ def _amortize_plain(j, opening_fen, periods, months_per_period, method, grace, b
             out_interest[r] = interest
             out_principal[r] = principal
         if want_years:
-            if y != current_year:
+            if end_y != current_year:
                 year_interest[year_base + current_year] = acc_interest
                 year_principal[year_base + current_year] = acc_principal
+                for skipped in range(current_year + 1, end_y):  # a year with no due date (a moved first one)
+                    year_interest[year_base + skipped] = 0
+                    year_principal[year_base + skipped] = 0
                 acc_interest = 0
                 acc_principal = 0
-                current_year = y
+                current_year = end_y
             acc_interest += interest
             acc_principal += principal
 
         balance -= principal
-        prev_y = y
-        prev_m = m
+        prev_y = end_y
+        prev_m = end_m
+        prev_d = end_d
         prev_ord = end_ord
     if want_years:
         year_interest[year_base + current_year] = acc_interest
@@ -241,8 +261,8 @@ def _amortize_plain(j, opening_fen, periods, months_per_period, method, grace, b
 
 @jit
 def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, basis,
-                  start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
-                  plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
+                  start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends, seg_ptr,
+                  seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
                   want_rows, row0, out_end, out_segment, out_interest, out_principal, want_years, first_year,
                   year0_ptr, year_interest, year_principal, ambiguous, failure):
     """Amortize loan ``j``; returns the number of periods written (fewer than the term when prepayments close
@@ -300,7 +320,10 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
     prev_m = start_m[j]
     prev_d = start_d[j]
     prev_ord = days_from_civil(prev_y, prev_m, prev_d)
-    need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub or has_events
+    rule = business_day[j]
+    moves = rule != BUSINESS_DAY_NONE
+    prev_moved = False
+    need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub or has_events or moves
 
     # The due month, stepped forward instead of divided out every period, and
     # the day number of its first day, so a due date is month_first + d - 1.
@@ -332,25 +355,36 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
                 y += 1
         end_ord = 0
         stub = False
+        # The period ends on its due date, moved to a business day by the loan's rule (docs/conventions.md
+        # "Business days"): the row's date and year, and the interest's days, are the moved date's.
+        end_y = y
+        end_m = m
+        end_d = 0  # read on the day-count bases, where need_days holds
+        moved = False
+        if need_days:
+            end_d = min(dd, days_in_month(y, m))
+            end_ord = month_first + end_d - 1
+            if moves:
+                adjusted, _ = adjust_day(end_ord, rule, cal_first, cal_table, cal_weekends)  # the caller checked
+                if adjusted != end_ord:  # the calendar's coverage of the last due date: no day here is beyond it
+                    moved = True
+                    end_ord = adjusted
+                    end_y, end_m, end_d = civil_from_days(adjusted)
         if bas == BASIS_MONTHLY:
-            if need_days:
-                end_ord = month_first + min(dd, days_in_month(y, m)) - 1
-            if p == 0 and first_is_stub:
+            if (p == 0 and first_is_stub) or moved or prev_moved:  # a stub: charged for its length
                 num = period_numerator_civil(bas, prev_ord, end_ord, 0, 0, 0, 0, 0, 0, dd)
                 interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
                 stub = True
             else:
                 interest = mul_div_half_up_f(balance, rate, nominal_den, nominal_f)  # 30 x mpp / 360 = 1 / ppy
         else:
-            d = min(dd, days_in_month(y, m))
-            end_ord = month_first + d - 1
-            num = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, y, m, d, dd)
+            num = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, end_y, end_m, end_d, dd)
             interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
-            prev_d = d
+        prev_moved = moved
 
         prepaid = np.int64(0)
         closes = False
-        row_year = y
+        row_year = end_y
         if has_events and e < e_end and ev_day[e] < end_ord:
             # The events inside the period change the balance it accrues on; a prepayment of the whole
             # balance closes the loan on its day, which ends the period there.
@@ -458,8 +492,9 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             acc_interest += interest
             acc_principal += principal + prepaid
 
-        prev_y = y
-        prev_m = m
+        prev_y = end_y
+        prev_m = end_m
+        prev_d = end_d
         prev_ord = end_ord
         if closes:
             written = p + 1
@@ -475,7 +510,8 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, grace, basis,
-                             start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
+                             start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends,
+                             seg_ptr, seg_period, seg_rate,
                              plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
                              want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, want_years,
                              first_year, year_ptr, year_interest, year_principal, ambiguous, failure, written,
@@ -491,21 +527,23 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
     left)`` of loan ``j``'s first payment that the float could not settle (slot -1: none), ``failure[j]``
     ``(event, balance)`` of an event that cannot happen (event -1: none). A loan without events runs the
     lean loop (:func:`_amortize_plain`) unless ``general`` asks for the one loop of every loan (the tests
-    prove the two equal).
+    prove the two equal). ``business_day[j]`` is loan ``j``'s business-day rule code; the calendar is
+    ``(cal_first, cal_table, cal_weekends)`` as :func:`subsidy_engine.kernels.business_days.adjust_day` reads
+    it, and the caller has checked that it covers every loan's last due date, moved.
     """
     for j in nb.prange(opening_fen.shape[0]):
         if general or ev_ptr[j] < ev_ptr[j + 1]:
             written[j] = _amortize_one(
                 j, opening_fen, periods, months_per_period, method, grace, basis,
-                start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
-                plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
+                start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends, seg_ptr,
+                seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
                 want_rows, row_ptr[j], out_end, out_segment, out_interest, out_principal, want_years, first_year,
                 year_ptr, year_interest, year_principal, ambiguous, failure)
         else:
             written[j] = _amortize_plain(
                 j, opening_fen, periods, months_per_period, method, grace, basis,
-                start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
-                plan_ptr, plan_fen, slot_ptr, forced_payment, want_rows, row_ptr[j], out_end, out_segment,
+                start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends, seg_ptr,
+                seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment, want_rows, row_ptr[j], out_end, out_segment,
                 out_interest, out_principal, want_years, first_year, year_ptr, year_interest, year_principal,
                 ambiguous)
 

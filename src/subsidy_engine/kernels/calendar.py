@@ -217,6 +217,30 @@ def _days_from_civil_each(y, m, d, out):
         out[i] = days_from_civil(y[i], m[i], d[i])
 
 
+@jit
+def _due_days_each(start_y, start_m, months, due_day, out):
+    for i in range(start_y.shape[0]):
+        index = start_y[i] * 12 + start_m[i] - 1 + months[i]
+        y = index // 12
+        m = index % 12 + 1
+        out[i] = days_from_civil(y, m, min(due_day[i], days_in_month(y, m)))
+
+
+def due_days(start_y: np.ndarray, start_m: np.ndarray, months: np.ndarray, due_day: np.ndarray) -> np.ndarray:
+    """The day number of the date ``months`` after each (start year, start month), on ``due_day`` clamped to
+    the month's end: a loan's nominal due date (before any business-day move).
+
+    >>> from subsidy_engine.core.dates import day_date
+    >>> [day_date(d) for d in due_days(np.array([2024]), np.array([1]), np.array([1]), np.array([31]))]
+    [datetime.date(2024, 2, 29)]
+    """
+    columns = np.broadcast_arrays(*(np.asarray(a, dtype=np.int64) for a in (start_y, start_m, months, due_day)))
+    years, months_from, count, day = (np.ascontiguousarray(c).ravel() for c in columns)
+    out = np.empty(years.shape[0], np.int64)
+    _due_days_each(years, months_from, count, day, out)
+    return out.reshape(columns[0].shape)
+
+
 def civil_to_epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of (y, m, d) arrays of any shape (broadcast), by :func:`days_from_civil`.
 

@@ -13,12 +13,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from subsidy_engine.core.dates import day_date
+from subsidy_engine.core.dates import day_date, epoch_days
 from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan
+from subsidy_engine.core.vocabulary import BusinessDay
 from subsidy_engine.kernels.amortize import amortize_kernel
-from subsidy_engine.kernels.calendar import years_of
+from subsidy_engine.kernels.business_days import adjust_days
+from subsidy_engine.kernels.calendar import due_days, years_of
 from subsidy_engine.loans.arrays import LoanArrays, LoanEvents
 from subsidy_engine.loans.repricing import rate_segments
+from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
 from subsidy_engine.params.lpr import LprCurve
 
 
@@ -64,6 +67,12 @@ class KernelResult:
     written: np.ndarray  # rows written per loan: its periods, fewer when it was repaid before its term
     events: LoanEvents
     exact_fallbacks: int = 0
+    calendar: BusinessCalendar | None = None  # the business days due dates were moved on, if a loan moves them
+    calendar_projection: str | None = None  # the calendar's projection note, when a moved date relied on it
+
+    def calendar_digests(self) -> tuple[str, ...]:
+        """The calendar's digest for a result's provenance, when due dates were moved on one."""
+        return () if self.calendar is None else (self.calendar.digest,)
 
     @property
     def computed(self) -> np.ndarray:
@@ -129,14 +138,69 @@ def keep_written(row_ptr: np.ndarray, written: np.ndarray) -> tuple[np.ndarray, 
     return pointers(written), offset < np.repeat(written, periods)
 
 
-def first_due_year(loans: LoanArrays) -> np.ndarray:
-    return (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
+def business_calendar(loans: LoanArrays, calendar: BusinessCalendar | None) -> BusinessCalendar | None:
+    """The business-day calendar ``loans`` are amortized on: ``calendar``, else China's
+    (:func:`~subsidy_engine.params.business_days.china_calendar`) when a loan moves its due dates, else None."""
+    if calendar is not None or not (loans.business_day != BusinessDay.NONE.code).any():
+        return calendar
+    return china_calendar()
 
 
-def first_year(loans: LoanArrays) -> np.ndarray:
-    """The first calendar year of each loan's rows: its first due date's, or its first prepayment's when
-    that is earlier (a prepayment of the whole balance ends the loan, and its last period, on its day)."""
-    first = first_due_year(loans)
+def moved_due_days(loans: LoanArrays, months: np.ndarray, calendar: BusinessCalendar | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Each loan's due date ``months`` after its start month, moved by its business-day rule: ``(day numbers,
+    beyond)``, ``beyond`` true where the calendar does not cover the move (the day is then left unmoved)."""
+    nominal = due_days(loans.start_y, loans.start_m, months, loans.due_day)
+    beyond = np.zeros(nominal.shape[0], bool)
+    if calendar is None:
+        return nominal, beyond
+    moved = nominal.copy()
+    for rule in (BusinessDay.FOLLOWING, BusinessDay.MODIFIED_FOLLOWING):
+        hit = np.flatnonzero(loans.business_day == rule.code)
+        if hit.size:
+            moved[hit], beyond[hit] = adjust_days(nominal[hit], rule.code, epoch_days(calendar.first_day),
+                                                  calendar.table, calendar.weekends_beyond)
+    beyond |= (loans.business_day != BusinessDay.NONE.code) & (loans.start_days() < epoch_days(calendar.first_day))
+    moved[beyond] = nominal[beyond]
+    return moved, beyond
+
+
+def calendar_errors(loans: LoanArrays, calendar: BusinessCalendar | None) -> dict[int, str]:
+    """The loans whose due dates ``calendar`` cannot move: one starting before it, or whose last due date,
+    moved, is beyond it (an earlier date never moves further). Without the weekend projection a later year's
+    arrangement is not known: such a loan is refused, never moved on a weekend-only guess."""
+    if calendar is None:
+        return {}
+    months = loans.periods * loans.months_per_period
+    _, beyond = moved_due_days(loans, months, calendar)
+    errors = {}
+    for j in np.flatnonzero(beyond):
+        start = day_date(int(loans.start_days()[j]))
+        if start < calendar.first_day:
+            errors[int(j)] = (f"business_day: the loan starts on {start}, before the business-day calendar "
+                              f"{calendar.name}, which covers from {calendar.first_day}")
+        else:
+            last = day_date(int(due_days(loans.start_y[j:j + 1], loans.start_m[j:j + 1], months[j:j + 1],
+                                         loans.due_day[j:j + 1])[0]))
+            errors[int(j)] = (f"business_day: the last due date {last} is beyond the business-day calendar "
+                              f"{calendar.name}, whose last covered day is {calendar.last_day}: the official "
+                              "arrangement of later years is not published. To take later days as Monday to "
+                              "Friday business days with no holidays, pass calendar.with_weekend_projection(), "
+                              "which results report")
+    return errors
+
+
+def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None) -> np.ndarray:
+    if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
+        return (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
+    return years_of(moved_due_days(loans, loans.months_per_period, calendar)[0])
+
+
+def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None) -> np.ndarray:
+    """The first calendar year of each loan's rows: its first due date's (moved to a business day on
+    ``calendar``), or its first prepayment's when that is earlier (a prepayment of the whole balance ends the
+    loan, and its last period, on its day)."""
+    first = first_due_year(loans, calendar)
     events = loans.events
     if events is None or not events.day.shape[0]:
         return first
@@ -150,11 +214,16 @@ def first_year(loans: LoanArrays) -> np.ndarray:
     return first
 
 
-def year_counts(loans: LoanArrays, first: np.ndarray | None = None) -> np.ndarray:
-    """Calendar years from the first row's (:func:`first_year`, or ``first``) to the last due date, per loan."""
-    start_mi = loans.start_y * 12 + loans.start_m - 1
-    last_year = (start_mi + loans.periods * loans.months_per_period) // 12
-    return last_year - (first_year(loans) if first is None else first) + 1
+def year_counts(loans: LoanArrays, first: np.ndarray | None = None,
+                calendar: BusinessCalendar | None = None) -> np.ndarray:
+    """Calendar years from the first row's (:func:`first_year`, or ``first``) to the last due date (moved to a
+    business day on ``calendar``), per loan."""
+    months = loans.periods * loans.months_per_period
+    if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
+        last_year = (loans.start_y * 12 + loans.start_m - 1 + months) // 12
+    else:
+        last_year = years_of(moved_due_days(loans, months, calendar)[0])
+    return last_year - (first_year(loans, calendar) if first is None else first) + 1
 
 
 def schedule_arrays(loans: LoanArrays, out: Outputs, segment_rate: np.ndarray) -> dict[str, np.ndarray]:
@@ -197,12 +266,14 @@ def _event_message(loans: LoanArrays, j: int, event: int, balance: int) -> str:
 
 
 def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
-        out: Outputs | None = None, general: bool = False) -> KernelResult:
+        out: Outputs | None = None, general: bool = False, calendar: BusinessCalendar | None = None
+        ) -> KernelResult:
     """Price and amortize ``loans``.
 
-    Loans that cannot be priced (rate data missing or negative, a prepayment above the balance) are
-    reported in ``errors`` and run at a zero rate so that every loan keeps its place in the
-    outputs; callers drop them. ``out`` lets a caller have the kernel write
+    Loans that cannot be priced (rate data missing or negative, a prepayment above the balance, due dates
+    to move beyond the business-day ``calendar``: China's by default, :func:`business_calendar`) are
+    reported in ``errors`` and run at a zero rate, their dates unmoved, so that every loan keeps its place in
+    the outputs; callers drop them. ``out`` lets a caller have the kernel write
     straight into its own arrays (every year slot is written, every row slot but those after a loan was
     repaid in full: it writes its first ``written`` rows, :func:`keep_written`). ``general`` runs loans
     without events through the kernel's loop of every loan instead of its lean one (for the tests).
@@ -211,12 +282,25 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     failed = np.not_equal(segments.error, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)
     errors = {int(k): str(segments.error[k]) for k in np.flatnonzero(failed)}
     coverage_errors = {k for k in errors if segments.beyond_coverage[k]}
+    calendar = business_calendar(loans, calendar)
+    beyond_calendar = calendar_errors(loans, calendar)
+    for loan_index, reason in beyond_calendar.items():
+        if not failed[loan_index]:
+            errors[loan_index] = reason
+            coverage_errors.add(loan_index)
+            failed[loan_index] = True
     if errors:
         segments.rate_units[np.repeat(failed, np.diff(segments.ptr))] = 0
     count = len(loans)
-    loan_first_year = first_year(loans)
+    loan_first_year = first_year(loans, calendar)
     row_ptr = pointers(loans.periods)
-    year_ptr = pointers(year_counts(loans, loan_first_year))
+    year_ptr = pointers(year_counts(loans, loan_first_year, calendar))
+    # the kernel moves due dates on the calendar's table; a loan it does not cover keeps its dates (and fails)
+    business_day = np.where(failed, BusinessDay.NONE.code, loans.business_day) if beyond_calendar \
+        else loans.business_day
+    cal_first = epoch_days(calendar.first_day) if calendar is not None else 0
+    cal_table = calendar.table if calendar is not None else np.zeros(0, np.uint8)
+    cal_weekends = calendar.weekends_beyond if calendar is not None else False
     if out is None:
         out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0)
     # per loan: the payment slot, rate segment, balance and periods left of its first payment the float could
@@ -230,13 +314,14 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     events = loans.events_csr()
     opening = loans.first_drawdown_fen()
 
-    def kernel(subset: LoanArrays, sub_opening, sub_seg_ptr, sub_seg, sub_slot_ptr, sub_forced, sub_events,
-               sub_row_ptr, sub_year_ptr, sub_first_year, sub_out: Outputs, sub_ambiguous, sub_failure,
+    def kernel(subset: LoanArrays, sub_business_day, sub_opening, sub_seg_ptr, sub_seg, sub_slot_ptr, sub_forced,
+               sub_events, sub_row_ptr, sub_year_ptr, sub_first_year, sub_out: Outputs, sub_ambiguous, sub_failure,
                sub_written) -> None:
         sub_plan_ptr, sub_plan_fen = subset.plan_csr()
         amortize_kernel(
             sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
-            subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_seg_ptr,
+            subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_business_day, cal_first, cal_table,
+            cal_weekends, sub_seg_ptr,
             segments.first_period[sub_seg], segments.rate_units[sub_seg], sub_plan_ptr, sub_plan_fen,
             sub_slot_ptr, sub_forced, sub_events.ptr, sub_events.day, sub_events.amount, sub_events.recompute,
             rows, sub_row_ptr, sub_out.end_day, sub_out.segment, sub_out.interest, sub_out.principal, years,
@@ -244,7 +329,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
             sub_failure, sub_written, general)
 
     if count:
-        kernel(loans, opening, segments.ptr, slice(None), slot_ptr, forced, events, row_ptr, year_ptr,
+        kernel(loans, business_day, opening, segments.ptr, slice(None), slot_ptr, forced, events, row_ptr, year_ptr,
                loan_first_year, out, ambiguous, failure, written)
     ambiguous[failed, 0] = -1
 
@@ -269,7 +354,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         again = np.full((pending.size, 4), -1, dtype=np.int64)
         sub_failure = np.full((pending.size, 2), -1, dtype=np.int64)
         sub_written = np.empty(pending.size, np.int64)
-        kernel(sub, opening[pending], sub_seg_ptr, seg_index, sub_slot_ptr, forced[slot_index],
+        kernel(sub, business_day[pending], opening[pending], sub_seg_ptr, seg_index, sub_slot_ptr, forced[slot_index],
                sub.events_csr(), sub_row_ptr, sub_year_ptr, loan_first_year[pending], sub_out, again, sub_failure,
                sub_written)
         for k, j in enumerate(pending):
@@ -301,7 +386,20 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         first_year=loan_first_year, segment_rate=segments.rate_units,
         loan_principal_fen=loans.principal_fen, loan_opening_fen=opening, out=out, want_rows=rows,
         want_years=years, written=written, events=events, exact_fallbacks=exact_fallbacks,
+        calendar=calendar, calendar_projection=projection_note(loans, calendar, failed),
     )
+
+
+def projection_note(loans: LoanArrays, calendar: BusinessCalendar | None, failed: np.ndarray) -> str | None:
+    """The calendar's projection note when a priced loan moves a due date past the calendar's data (on the
+    weekend projection), else None."""
+    if calendar is None or not calendar.weekends_beyond:
+        return None
+    moving = (loans.business_day != BusinessDay.NONE.code) & ~failed
+    if not moving.any():
+        return None
+    last = moved_due_days(loans, loans.periods * loans.months_per_period, calendar)[0]
+    return calendar.projection_note() if (last[moving] > epoch_days(calendar.last_day)).any() else None
 
 
 def _spans(ptr: np.ndarray, index: np.ndarray) -> np.ndarray:

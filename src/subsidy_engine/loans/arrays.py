@@ -37,7 +37,16 @@ from subsidy_engine.core.money import (
     units_to_rate,
     yuan_to_fen,
 )
-from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Recompute, Reset, Tenor
+from subsidy_engine.core.vocabulary import (
+    BusinessDay,
+    Frequency,
+    InterestBasis,
+    Method,
+    PlanUnit,
+    Recompute,
+    Reset,
+    Tenor,
+)
 from subsidy_engine.errors import MoneyError, PortfolioSchemaError
 from subsidy_engine.io.column_readers import (
     Rejections,
@@ -118,6 +127,7 @@ class LoanArrays:
     tenor_5y: np.ndarray
     spread_units: np.ndarray
     reset_anniversary: np.ndarray
+    business_day: np.ndarray  # BusinessDay code: how a due date on a day off moves
     plans: dict[int, list[int]] = field(default_factory=dict)
     events: LoanEvents | None = None  # None: no loan has drawdowns after the first or prepayments
 
@@ -202,6 +212,7 @@ def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
                          for x in loans),
         reset_anniversary=col((x.floating is not None and x.floating.reset is Reset.ANNIVERSARY
                                for x in loans), np.bool_),
+        business_day=col(x.business_day.code for x in loans),
         plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},
         events=_events_of(loans),
     )
@@ -253,7 +264,7 @@ def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
             interest_basis=InterestBasis.of_code(arrays.basis[k]), start_date=start,
             settlement_day=None if arrays.due_day[k] == start.day else int(arrays.due_day[k]),
             principal_plan=None if plan is None else [fen_to_yuan(fen) for fen in plan],
-            drawdowns=drawdowns, prepayments=prepayments))
+            drawdowns=drawdowns, prepayments=prepayments, business_day=BusinessDay.of_code(arrays.business_day[k])))
     return out
 
 
@@ -281,7 +292,7 @@ def _events_back(arrays: LoanArrays, k: int, start: date) -> tuple[list[Drawdown
 LOAN_COLUMNS = (
     "principal", "annual_rate", "floating", "floating_tenor", "floating_spread_bp",
     "floating_reset", "term_months", "frequency", "method", "principal_plan_unit",
-    "grace_months", "interest_basis", "start_date", "settlement_day", "principal_plan",
+    "grace_months", "interest_basis", "start_date", "settlement_day", "principal_plan", "business_day",
 )
 
 
@@ -394,6 +405,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
     rej.add((grace_m > 0) & (method == Method.CUSTOM.code), "grace_months",
             "a custom loan writes its grace as zeros in principal_plan")
 
+    business_day = enum_column(col("business_day"), BusinessDay, "business_day", BusinessDay.NONE, rej, n)
     basis = enum_column(col("interest_basis"), InterestBasis, "interest_basis", None, rej, n)
     basis_given = basis >= 0
     if "interest_basis" in table.columns:
@@ -444,7 +456,8 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
         grace=np.where(mpp > 0, grace_m // mpp, 0), basis=basis.astype(np.int64),
         start_y=y, start_m=m, start_d=d, due_day=np.where(no_settle, d, settle),
         is_floating=is_floating, fixed_units=fixed_units, tenor_5y=tenor == Tenor.FIVE_YEAR.code,
-        spread_units=spread_units, reset_anniversary=reset == Reset.ANNIVERSARY.code, plans=plans,
+        spread_units=spread_units, reset_anniversary=reset == Reset.ANNIVERSARY.code,
+        business_day=np.maximum(business_day, 0).astype(np.int64), plans=plans,
     ).take(good)
     return arrays, good, rej.frame(loan_ids)
 

@@ -36,7 +36,16 @@ from subsidy_engine.core.money import (
     to_decimal,
     yuan_to_fen,
 )
-from subsidy_engine.core.vocabulary import Frequency, InterestBasis, Method, PlanUnit, Recompute, Reset, Tenor
+from subsidy_engine.core.vocabulary import (
+    BusinessDay,
+    Frequency,
+    InterestBasis,
+    Method,
+    PlanUnit,
+    Recompute,
+    Reset,
+    Tenor,
+)
 from subsidy_engine.kernels.calendar import days_from_civil, days_in_month
 
 MAX_TERM_MONTHS = 600  # 50 years of monthly periods: the longest schedule supported
@@ -253,6 +262,7 @@ class Loan(BaseModel):
         default=None, validate_default=True)
     drawdowns: tuple[Drawdown, ...] = ()
     prepayments: tuple[Prepayment, ...] = ()
+    business_day: Annotated[BusinessDay, BeforeValidator(BusinessDay.parse)] = BusinessDay.NONE
 
     if TYPE_CHECKING:  # what the validators take ("1000000", "2024-01-15"); the fields above say what they hold
         # principal and start_date may be left out when drawdowns give them (their sum, the first's date)
@@ -263,7 +273,8 @@ class Loan(BaseModel):
                      interest_basis: InterestBasis | str | None = None, start_date: date | str | None = None,
                      settlement_day: int | None = None, principal_plan: Sequence[NumberInput] | None = None,
                      drawdowns: Sequence[Drawdown | dict[str, Any]] = (),
-                     prepayments: Sequence[Prepayment | dict[str, Any]] = ()) -> None: ...
+                     prepayments: Sequence[Prepayment | dict[str, Any]] = (),
+                     business_day: BusinessDay | str = BusinessDay.NONE) -> None: ...
 
     @model_validator(mode="before")
     @classmethod

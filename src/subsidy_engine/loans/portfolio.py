@@ -23,6 +23,7 @@ from subsidy_engine.io.column_readers import Read, empty_rejections, problems_me
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_frame
 from subsidy_engine.loans.event_tables import attach_events, name_event_rows
+from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve, default_lpr
 
 Output = Literal["both", "schedule", "yearly"]
@@ -50,6 +51,9 @@ class PortfolioResult:
     fen : dict of ndarray
         The kernel's int64 fen arrays (``interest``, ``principal``, ...), for
         callers that stay in fen; the public frames are built from them.
+    calendar_projection : str or None
+        The business-day calendar's projection note, when a loan's due dates were moved on days past its
+        data (:meth:`~subsidy_engine.params.business_days.BusinessCalendar.projection_note`).
     """
 
     rejections: pd.DataFrame
@@ -63,6 +67,7 @@ class PortfolioResult:
     fen: dict[str, np.ndarray]
     has_schedule: bool
     has_yearly: bool
+    calendar_projection: str | None = None  # the business-day calendar's projection note, when relied on
 
     @property
     def computed(self) -> int:
@@ -134,6 +139,7 @@ def amortize_portfolio(
     drawdowns: pd.DataFrame | None = None,
     prepayments: pd.DataFrame | None = None,
     event_rows: Mapping[str, np.ndarray] | None = None,
+    calendar: BusinessCalendar | None = None,
 ) -> PortfolioResult:
     """Amortize every loan of a table.
 
@@ -163,6 +169,10 @@ def amortize_portfolio(
         (:mod:`subsidy_engine.loans.event_tables`). A bad event row rejects its loan, named by the
         rejection's ``field`` (``drawdowns.amount``) and, in its reason, the event table's row: its 0-based
         position, or ``event_rows[table][position]`` (the row a file shows).
+    calendar : BusinessCalendar, optional
+        The business days the loans with a ``business_day`` rule move their due dates to; China's by
+        default. A loan whose dates it does not cover is rejected (field ``business_day``), unless the
+        calendar carries the weekend projection (then ``calendar_projection`` reports it).
 
     Returns
     -------
@@ -203,7 +213,8 @@ def amortize_portfolio(
 
     count = len(arrays)
     row_ptr = amortization.pointers(arrays.periods)
-    year_ptr = amortization.pointers(amortization.year_counts(arrays))
+    calendar = amortization.business_calendar(arrays, calendar)
+    year_ptr = amortization.pointers(amortization.year_counts(arrays, calendar=calendar))
     # The kernel writes every chunk straight into these: no per-chunk copies.
     out = amortization.Outputs.allocate(int(row_ptr[-1]) if want_rows else 0,
                                   int(year_ptr[-1]) if want_years else 0)
@@ -214,13 +225,16 @@ def amortize_portfolio(
     segment_base = 0
     priced_rejections = []
     fallbacks = 0
+    calendar_projection = None
     for lo in range(0, count, chunk_size):
         hi = min(lo + chunk_size, count)
         r0, r1 = (row_ptr[lo], row_ptr[hi]) if want_rows else (0, 0)
         y0, y1 = (year_ptr[lo], year_ptr[hi]) if want_years else (0, 0)
         view = amortization.Outputs(out.end_day[r0:r1], out.segment[r0:r1], out.interest[r0:r1],
                               out.principal[r0:r1], out.year_interest[y0:y1], out.year_principal[y0:y1])
-        res = amortization.run(arrays.slice(lo, hi), curve, rows=want_rows, years=want_years, out=view)
+        res = amortization.run(arrays.slice(lo, hi), curve, rows=want_rows, years=want_years, out=view,
+                               calendar=calendar)
+        calendar_projection = calendar_projection or res.calendar_projection
         fallbacks += res.exact_fallbacks
         failed[lo:hi] = res.failed
         written[lo:hi] = res.written
@@ -230,11 +244,12 @@ def amortize_portfolio(
             segment_rates.append(res.segment_rate)
             segment_base += res.segment_rate.shape[0]
         for k, reason in res.errors.items():
-            field_name = "floating" if reason.startswith("floating") else "loan"
+            field_name = next((name for name in ("floating", "business_day") if reason.startswith(f"{name}: ")),
+                              "loan")
             labels = event_labels.get(int(positions[lo + k]))
             if labels:  # an event of a loan book's table: named by its row there
                 reason = name_event_rows(reason, labels)
-            priced_rejections.append((int(positions[lo + k]), field_name, reason.removeprefix("floating: ")))
+            priced_rejections.append((int(positions[lo + k]), field_name, reason.removeprefix(f"{field_name}: ")))
 
     if priced_rejections:
         ids = loans["loan_id"].reset_index(drop=True)
@@ -259,7 +274,7 @@ def amortize_portfolio(
             for name in ("end_day", "segment", "interest", "principal"):
                 fen[name] = fen[name][keep_rows]
     if want_years:
-        fen.update(first_year=amortization.first_year(arrays), year_interest=out.year_interest,
+        fen.update(first_year=amortization.first_year(arrays, calendar), year_interest=out.year_interest,
                    year_principal=out.year_principal)
     if failed.any():  # drop the loans that could not be priced (one copy, only then)
         keep = ~failed
@@ -288,8 +303,10 @@ def amortize_portfolio(
     return PortfolioResult(
         rejections=rejections if len(rejections) else empty_rejections(),
         projections=projections,
-        provenance=Provenance.of(digest, scenario=curve.projection_label if curve else None),
+        provenance=Provenance.of(digest, *(() if calendar is None else (calendar.digest,)),
+                                 scenario=curve.projection_label if curve else None),
         exact_fallbacks=fallbacks,
+        calendar_projection=calendar_projection,
         loan_ids=loan_ids,
         positions=positions,
         periods=periods,

@@ -25,6 +25,7 @@ from subsidy_engine.errors import CoverageError
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import LoanEvents, arrays_from_loans
 from subsidy_engine.loans.contract import Loan
+from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve, default_lpr
 
 SCHEDULE_COLUMNS = ("period", "start_date", "end_date", "days", "annual_rate", "opening_balance", "drawn",
@@ -67,7 +68,10 @@ class Schedule:
     projected_from : date or None
         The first reset date priced from a projected LPR, if any.
     provenance : Provenance
-        Engine version and the hash of the rate data used.
+        Engine version and the hash of the rate data (and business-day calendar) used.
+    calendar_projection : str or None
+        The business-day calendar's projection note, when a due date was moved on days past its data
+        (:meth:`~subsidy_engine.params.business_days.BusinessCalendar.projection_note`).
     """
 
     loan: Loan
@@ -78,6 +82,7 @@ class Schedule:
     principal_fen: np.ndarray
     projected_from: date | None
     provenance: Provenance
+    calendar_projection: str | None = None
 
     @property
     def periods(self) -> int:
@@ -253,7 +258,7 @@ class Schedule:
         return fen_to_yuan(round_fen(sum(payments, Fraction(0)) - self.loan.principal_fen))
 
 
-def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
+def amortize(loan: Loan, lpr: LprCurve | None = None, calendar: BusinessCalendar | None = None) -> Schedule:
     """Amortize one loan.
 
     Parameters
@@ -263,6 +268,10 @@ def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
     lpr : LprCurve, optional
         The LPR data for a floating loan; the bundled history by default.
         Pass a curve extended with a projection to price resets beyond it.
+    calendar : BusinessCalendar, optional
+        The business days a loan with a ``business_day`` rule moves its due dates to; China's official
+        calendar by default (:func:`~subsidy_engine.params.business_days.china_calendar`). Pass
+        ``china_calendar().with_weekend_projection()`` for due dates beyond its data.
 
     Returns
     -------
@@ -271,7 +280,7 @@ def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
     Raises
     ------
     CoverageError
-        A floating loan's reset falls beyond the curve's horizon.
+        A floating loan's reset falls beyond the curve's horizon, or a due date to move beyond the calendar's.
 
     Notes
     -----
@@ -289,7 +298,7 @@ def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
     (Decimal('5307.27'), Decimal('4083.33'), Decimal('0.00'))
     """
     curve = lpr if lpr is not None else (default_lpr() if loan.floating is not None else None)
-    result = amortization.run(arrays_from_loans([loan]), curve, rows=True, years=False)
+    result = amortization.run(arrays_from_loans([loan]), curve, rows=True, years=False, calendar=calendar)
     if result.errors:
         reason = result.errors[0]
         raise CoverageError(reason) if result.coverage_errors else ValueError(reason)
@@ -307,6 +316,7 @@ def amortize(loan: Loan, lpr: LprCurve | None = None) -> Schedule:
         interest_fen=interest,
         principal_fen=principal,
         projected_from=None if projected < 0 else day_date(projected),
-        provenance=Provenance.of(curve.digest if curve else "fixed-rate",
+        provenance=Provenance.of(curve.digest if curve else "fixed-rate", *result.calendar_digests(),
                                  scenario=curve.projection_label if curve else None),
+        calendar_projection=result.calendar_projection,
     )

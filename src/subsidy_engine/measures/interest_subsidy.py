@@ -66,6 +66,7 @@ from subsidy_engine.kernels.subsidy import portfolio_subsidy
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
+from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, RulesInForce, rules_in_force
 from subsidy_engine.params.rules import InterestSubsidyRule, subsidy_window_days
@@ -192,7 +193,8 @@ __all__ = ["SubsidySchedule", "interest_subsidy", "interest_subsidy_portfolio",
 
 def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
                                lpr: LprCurve | None = None, drawdowns: pd.DataFrame | None = None,
-                               prepayments: pd.DataFrame | None = None) -> ClaimsResult:
+                               prepayments: pd.DataFrame | None = None,
+                               calendar: BusinessCalendar | None = None) -> ClaimsResult:
     """The 貼息 of every loan of a table, per loan and calendar year (measures 1 and 15).
 
     The same rules as :func:`interest_subsidy`, applied to every period of every
@@ -211,6 +213,8 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
     drawdowns, prepayments : DataFrame, optional
         The loans' tranches and prepayments, keyed by ``loan_id`` (see
         :func:`subsidy_engine.amortize_portfolio`): 貼息 follows the balance of every day.
+    calendar : BusinessCalendar, optional
+        The business days due dates move to (see :func:`subsidy_engine.amortize_portfolio`).
 
     Returns
     -------
@@ -228,13 +232,15 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
     >>> claims[["year", "amount"]].values.tolist()
     [[2024, Decimal('8333333.36')], [2025, Decimal('12500000.04')], [2026, Decimal('4166666.68')]]
     """
-    return ClaimsResult.of(interest_subsidy_rows(loans, rules, lpr=lpr, drawdowns=drawdowns, prepayments=prepayments))
+    return ClaimsResult.of(interest_subsidy_rows(loans, rules, lpr=lpr, drawdowns=drawdowns, prepayments=prepayments,
+                                                 calendar=calendar))
 
 
 def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
                           lpr: LprCurve | None = None, window_rows: bool = False,
                           read: Read | None = None, drawdowns: pd.DataFrame | None = None,
-                          prepayments: pd.DataFrame | None = None) -> ClaimRows:
+                          prepayments: pd.DataFrame | None = None,
+                          calendar: BusinessCalendar | None = None) -> ClaimRows:
     """:func:`interest_subsidy_portfolio` as arrays (money in fen), for :func:`subsidy_engine.evaluate`.
 
     With ``window_rows``, ``internal["in_window"]`` marks the loan-years with a period inside the
@@ -243,7 +249,7 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
     """
     extra = [c for c in ("project_id",) if c in loans.columns]
     result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=read,
-                                drawdowns=drawdowns, prepayments=prepayments)
+                                drawdowns=drawdowns, prepayments=prepayments, calendar=calendar)
     years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
     return years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
                             result.positions[years.loan_of_year], result.rejections,

@@ -36,6 +36,13 @@ is produced):
   largest-remainder rule).
 * **Last period** - repays the whole remaining balance, so the balance ends
   at exactly 0.00.
+* **Business days** - a due date on a day that is not a business day moves to
+  the first business day after it (``following``), or, when that is in the next
+  month, to the last one before it (``modified_following``). The period ends on
+  the moved date and the next starts there, so interest is charged for the days
+  as they fall; on the monthly basis a period whose dates moved is a stub (whole
+  months counted back on its end day, odd days before). The rate of a period is
+  set by its unmoved start.
 """
 
 from __future__ import annotations
@@ -43,13 +50,13 @@ from __future__ import annotations
 import calendar
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 from subsidy_engine.core.money import div_half_up, fen_to_yuan, quantize_fen, rate_to_units, yuan_to_fen
-from subsidy_engine.core.vocabulary import InterestBasis, Method, Recompute, Reset
+from subsidy_engine.core.vocabulary import BusinessDay, InterestBasis, Method, Recompute, Reset
 from subsidy_engine.loans.contract import Loan
 from subsidy_engine.loans.schedule import ScheduleRow
 from subsidy_engine.params.lpr import LprCurve
@@ -119,6 +126,35 @@ def due_dates(start: date, periods: int, months_per_period: int,
     day = settlement_day if settlement_day is not None else start.day
     return [add_months(start.year, start.month, k * months_per_period, day)
             for k in range(1, periods + 1)]
+
+
+def china_business_day(d: date) -> bool:
+    """China's official business days, read from ``chinese_calendar`` itself (not the engine's table of it):
+    raises ``NotImplementedError`` for a year the package has no data for."""
+    import chinese_calendar  # type: ignore[import-untyped]  # no type information shipped
+
+    return bool(chinese_calendar.is_workday(d))
+
+
+def moved(d: date, rule: BusinessDay, is_business: Callable[[date], bool]) -> date:
+    """``d`` moved to a business day by ``rule``.
+
+    >>> moved(date(2025, 10, 1), BusinessDay.FOLLOWING, china_business_day)  # National Day week
+    datetime.date(2025, 10, 9)
+    >>> moved(date(2025, 5, 31), BusinessDay.MODIFIED_FOLLOWING, china_business_day)  # Dragon Boat, month end
+    datetime.date(2025, 5, 30)
+    """
+    if rule is BusinessDay.NONE:
+        return d
+    later = d
+    while not is_business(later):
+        later += timedelta(days=1)
+    if rule is BusinessDay.FOLLOWING or later.month == d.month:
+        return later
+    earlier = d - timedelta(days=1)
+    while not is_business(earlier):
+        earlier -= timedelta(days=1)
+    return earlier
 
 
 # The reference's own day counts: the kernels' 30/360 (kernels.calendar.days_30_360) is production's;
@@ -213,11 +249,13 @@ def _after(balance: int, day: date, change: int) -> int:
     return balance + change
 
 
-def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[ScheduleRow], bool]:
+def reference_schedule(loan: Loan, curve: LprCurve | None = None,
+                       is_business: Callable[[date], bool] = china_business_day) -> tuple[list[ScheduleRow], bool]:
     """Amortize ``loan`` the slow, plain way.
 
     Returns the rows and whether any rate came from a projection. Raises ``ValueError`` for a prepayment
-    above the balance or an event after the loan was repaid in full.
+    above the balance or an event after the loan was repaid in full. A loan with a ``business_day`` rule
+    moves its due dates on the business days ``is_business`` tells (China's by default).
 
     >>> from subsidy_engine import Loan
     >>> rows, _ = reference_schedule(Loan(principal="1000000", annual_rate="0.049",
@@ -227,10 +265,11 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None) -> tuple[list[
     """
     n = loan.periods
     ppy = loan.frequency.periods_per_year
-    ends = due_dates(loan.start_date, n, loan.frequency.months, loan.settlement_day)
+    nominal_ends = due_dates(loan.start_date, n, loan.frequency.months, loan.settlement_day)
+    ends = [moved(end, loan.business_day, is_business) for end in nominal_ends]
     due_day = loan.settlement_day if loan.settlement_day is not None else loan.start_date.day
     starts = [loan.start_date, *ends[:-1]]
-    rates, projected = period_rates(loan, starts, curve)
+    rates, projected = period_rates(loan, [loan.start_date, *nominal_ends[:-1]], curve)
     grace = loan.grace_periods
     method = loan.method
     plan = loan.plan_fen
