@@ -30,7 +30,8 @@ def annuity_arrays(count: int, seed: int = 2021) -> LoanArrays:
         is_floating=np.zeros(count, dtype=bool),
         fixed_units=rng.integers(150, 800, count) * 10**6,  # 1.50% to 7.99%, in bp
         tenor_5y=np.zeros(count, dtype=bool), spread_units=zeros.copy(),
-        reset_anniversary=np.zeros(count, dtype=bool), business_day=zeros.copy(),
+        reset_anniversary=np.zeros(count, dtype=bool), business_day=zeros.copy(), interest_months=zeros.copy(),
+        interest_day=zeros.copy(),
     )
 
 

@@ -28,6 +28,11 @@ def test_readme_python_examples_run() -> None:
     tranches = namespace["tranches"]  # issue 18: a tranche loan prepaid keeping its payment
     assert (tranches.rows[2].drawn, tranches.rows[2].interest) == (Decimal("20000000.00"), Decimal("97000.00"))
     assert tranches.periods == 51 and tranches.rows[-1].closing_balance == 0
+    settled = namespace["settled"]  # issue 18: 按季結息 on the 20th across the Spring Festival
+    assert [(str(r.end_date), r.interest, r.principal) for r in settled.rows[:3]] == [
+        ("2025-12-22", Decimal("133333.33"), Decimal("0.00")), ("2026-02-24", Decimal("0.00"), Decimal("12500000.00")),
+        ("2026-03-20", Decimal("341666.67"), Decimal("0.00"))]
+    assert str(settled.rows[6].end_date) == "2026-09-20"
 
 
 def test_ci_runs_the_readme_test_command() -> None:

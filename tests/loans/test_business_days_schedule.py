@@ -194,3 +194,65 @@ def test_a_portfolio_of_moving_loans_is_each_loan_alone(curve) -> None:
         lo, hi = lean.year_ptr[j], lean.year_ptr[j + 1]
         assert lean.out.year_interest[lo:hi].tolist() == [
             sum(int(r.interest * 100) for r in rows if r.end_date.year == y) for y in years]
+
+
+def test_a_refused_loan_leaves_the_other_loans_years_alone() -> None:
+    """Review defect: a loan refused by the calendar (its last due date beyond it) whose first due date moves
+    into the next year wrote its rows into the loan before it's years."""
+    base = dict(principal="1000000", annual_rate="0.036", method="equal_principal", interest_basis="act_360")
+    table = pd.DataFrame([
+        {"loan_id": "GOOD", **base, "term_months": 12, "start_date": "2025-01-15", "business_day": "none"},
+        # first due date Sunday 2023-12-31 -> 2024-01-02; the last, 2028-11-30, is beyond the calendar: refused
+        {"loan_id": "LONG", **base, "term_months": 60, "start_date": "2023-11-30", "settlement_day": 31,
+         "business_day": "following"},
+        {"loan_id": "NEXT", **base, "term_months": 12, "start_date": "2024-06-15", "business_day": "following"}])
+    both = amortize_portfolio(table, output="yearly")
+    assert both.rejections["loan_id"].tolist() == ["LONG"]
+    alone = amortize_portfolio(table.drop(index=1), output="yearly")
+    pd.testing.assert_frame_equal(both.yearly, alone.yearly)
+
+
+def test_an_event_on_or_after_a_last_due_date_moved_back_is_refused() -> None:
+    """Review defect: modified following moves Friday 31 January 2025 (Spring Festival) back to Monday 27th;
+    a tranche or a prepayment on the 27th or after came after the loan was repaid in full, and vanished."""
+    base = dict(principal="1000000", annual_rate="0.036", term_months=12, start_date="2024-01-31",
+                method="equal_principal", interest_basis="act_360", business_day="modified_following")
+    assert amortize(Loan(**base)).rows[-1].end_date == date(2025, 1, 27)
+    for day in ("2025-01-27", "2025-01-29"):
+        for events in ({"drawdowns": [{"date": "2024-01-31", "amount": "900000"}, {"date": day, "amount": "100000"}]},
+                       {"prepayments": [{"date": day, "amount": "1000"}]}):
+            loan = Loan(**base, **events)
+            with pytest.raises(ValueError, match="repaid in full"):
+                amortize(loan)
+            with pytest.raises(ValueError, match="repaid in full"):
+                reference_schedule(loan)
+
+
+def test_a_tranche_on_the_last_due_date_of_a_shortened_term_is_refused() -> None:
+    """Review finding: a prepayment keeping the payment shortened the term; a tranche on its new last due date
+    came after the loan was repaid in full (the reference divided by zero periods, the kernel cast an inf)."""
+    loan = Loan(annual_rate="0.0106", term_months=45, frequency="quarterly", method="equal_installment",
+                interest_basis="monthly", start_date="2026-03-05",
+                drawdowns=[{"date": "2026-03-05", "amount": "179422010.81"},
+                           {"date": "2027-09-05", "amount": "743985695.98"},
+                           {"date": "2028-03-05", "amount": "68699859.14"}],
+                prepayments=[{"date": "2027-03-05", "amount": "119258455.65", "recompute": "term"}])
+    with pytest.raises(ValueError, match="repaid in full"):
+        reference_schedule(loan)
+    with pytest.raises(ValueError, match="repaid in full"):
+        amortize(loan)
+
+
+def test_claims_carry_the_calendar_and_its_projection() -> None:
+    """Review defect: interest_subsidy_portfolio priced on projected dates said nothing of it."""
+    from subsidy_engine import InterestSubsidyRule, interest_subsidy_portfolio
+
+    table = pd.DataFrame({"loan_id": ["A"], "principal": ["1000000"], "annual_rate": ["0.036"], "term_months": [120],
+                          "start_date": ["2025-07-01"], "method": ["interest_only"], "business_day": ["following"]})
+    rule = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
+    projected = interest_subsidy_portfolio(table, rule, calendar=PROJECTED)
+    assert projected.rejections.empty
+    assert projected.notes == [PROJECTED.projection_note()]
+    unmoved = interest_subsidy_portfolio(table.assign(business_day="none"), rule)
+    assert unmoved.notes == []
+    assert projected.provenance != unmoved.provenance

@@ -108,6 +108,13 @@ class BusinessDay(_Vocabulary):
     MODIFIED_FOLLOWING = "modified_following"  # the next business day, unless it is in the next month: then the one before
 
 
+class InterestDates(_Vocabulary):
+    """When a loan settles its interest (結息日, docs/conventions.md "Calendar settlement")."""
+
+    PERIOD_END = "period_end"  # on each repayment due date, for the period that ends there
+    CALENDAR = "calendar"  # on a calendar day (the 20th) of every month or quarter's last month, apart from principal
+
+
 class Recompute(_Vocabulary):
     """What a prepayment (提前還款) recomputes."""
 

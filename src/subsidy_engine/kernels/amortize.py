@@ -15,7 +15,7 @@ import numba as nb
 import numpy as np
 
 from subsidy_engine.core.money import RATE_SCALE
-from subsidy_engine.kernels.arithmetic import mul_div_half_up, mul_div_half_up_f
+from subsidy_engine.kernels.arithmetic import mul_div_floor_rem, mul_div_half_up, mul_div_half_up_f
 from subsidy_engine.kernels.business_days import adjust_day
 from subsidy_engine.kernels.calendar import (
     civil_from_days,
@@ -260,13 +260,87 @@ def _amortize_plain(j, opening_fen, periods, months_per_period, method, grace, b
 
 
 @jit
+def settlement_date(y, m, day, rule, cal_first, cal_table, cal_weekends):
+    """The day number of a calendar settlement (結息日) in month ``y-m`` on ``day`` (clamped to the month's
+    end), moved by the business-day ``rule``."""
+    nominal = days_from_civil(y, m, min(day, days_in_month(y, m)))
+    if rule == BUSINESS_DAY_NONE:
+        return nominal
+    return adjust_day(nominal, rule, cal_first, cal_table, cal_weekends)[0]
+
+
+@jit
+def first_settlement_month(start_day, start_y, start_m, months, day):
+    """``(year, month)`` of the first calendar settlement after the day number ``start_day`` (its date is
+    start_y-start_m): every month (``months`` 1) or the last month of each quarter (3), on ``day``, unmoved,
+    strictly after the start."""
+    y = start_y
+    m = start_m
+    if months == 3:
+        m = (m + 2) // 3 * 3  # the quarter's last month
+    if days_from_civil(y, m, min(day, days_in_month(y, m))) <= start_day:
+        m += months
+        if m > 12:
+            m -= 12
+            y += 1
+    return y, m
+
+
+@jit
+def first_settlement_days(start_day, start_y, start_m, months, day, rule, cal_first, cal_table, cal_weekends, out):
+    """``out[i]``: the day number of loan ``i``'s first calendar settlement (moved; after its start), for the
+    loans that settle on calendar dates (``months[i] > 0``); -1 for the others."""
+    for i in range(start_day.shape[0]):
+        out[i] = -1
+        if months[i] == 0:
+            continue
+        y, m = first_settlement_month(start_day[i], start_y[i], start_m[i], months[i], day[i])
+        first = settlement_date(y, m, day[i], rule[i], cal_first, cal_table, cal_weekends)
+        if first <= start_day[i]:  # moved back onto the start: the next one settles
+            m += months[i]
+            if m > 12:
+                m -= 12
+                y += 1
+            first = settlement_date(y, m, day[i], rule[i], cal_first, cal_table, cal_weekends)
+        out[i] = first
+
+
+@jit
+def settle_accrual(settled_fen, settled_rem, balance_days, rate, den):
+    """The interest of a calendar settlement, rounded once: ``round((settled_fen x den + settled_rem + rate x
+    balance_days) / den)``, where ``settled_fen, settled_rem`` hold the exact quotient and remainder of the
+    parts accrued at earlier rates of the period and ``balance_days`` the fen-days at ``rate``."""
+    q, rem = mul_div_floor_rem(balance_days, rate, den)
+    return settled_fen + q + (2 * (settled_rem + rem) + den) // (2 * den)
+
+
+@jit
+def _add_to_years(row_year, interest, principal, current_year, acc_interest, acc_principal, year_base,
+                  year_interest, year_principal):
+    """Add a row to the running year's totals, storing them when the row opens a later year (a year with no
+    row in between is stored as zero); returns the running year and its totals."""
+    if row_year != current_year:
+        year_interest[year_base + current_year] = acc_interest
+        year_principal[year_base + current_year] = acc_principal
+        for skipped in range(current_year + 1, row_year):  # a year with no row (after a drawdown)
+            year_interest[year_base + skipped] = 0
+            year_principal[year_base + skipped] = 0
+        acc_interest = 0
+        acc_principal = 0
+        current_year = row_year
+    return current_year, acc_interest + interest, acc_principal + principal
+
+
+@jit
 def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, basis,
-                  start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends, seg_ptr,
-                  seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
-                  want_rows, row0, out_end, out_segment, out_interest, out_principal, want_years, first_year,
-                  year0_ptr, year_interest, year_principal, ambiguous, failure):
-    """Amortize loan ``j``; returns the number of periods written (fewer than the term when prepayments close
-    the loan early).
+                  start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends,
+                  interest_months, interest_day, seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr,
+                  forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute, want_rows, row0, out_end, out_segment,
+                  out_interest, out_principal, out_settles, want_years, first_year, year0_ptr, year_interest,
+                  year_principal, ambiguous, failure):
+    """Amortize loan ``j``; returns the number of rows written: its periods, fewer when prepayments close the
+    loan early, and more when it settles interest on calendar dates (a row for each settlement and each due
+    date, one for both on the same day; ``out_settles[r]`` says whether row ``r`` settles interest).
 
     ``ambiguous[j]`` is set to ``(slot, rate segment, balance, periods left)`` of its first annuity payment
     that was ambiguous (within float error of a half fen), for the caller to settle exactly into
@@ -289,8 +363,8 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
 
     # Interest of a period: round(balance * rate * num / den), num/den the period's share of a year on the
     # loan's basis (kernels.calendar); den is fixed per loan. On the monthly basis a period from a due day to
-    # the next is mpp whole months (30 * mpp / 360); only the first period can be a stub, when the loan is
-    # drawn on another day than its due day, and it is charged for its length (months and odd days).
+    # the next is mpp whole months (30 * mpp / 360); a stub (the first period of a loan drawn on another day than
+    # its due day, a period whose dates a business day moved) is charged for its length (months and odd days).
     den = RATE_SCALE * year_denominator(bas)
     first_is_stub = bas == BASIS_MONTHLY and start_d[j] != min(dd, days_in_month(start_y[j], start_m[j]))
     nominal_den = RATE_SCALE * ppy
@@ -337,10 +411,39 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
     acc_interest = np.int64(0)
     acc_principal = np.int64(0)
     year_base = year0_ptr[j] - current_year
-    written = n
+    w = 0  # rows written
+
+    # Calendar settlement (docs/conventions.md "Calendar settlement"): interest accrues on each day's balance
+    # and is settled on the next settlement date (moved like a due date), apart from the principal's due dates.
+    # The fen-days accrued at the current rate since the last settlement are balance_days; the parts accrued
+    # at earlier rates are held as their exact quotient and remainder (settled_fen, settled_rem).
+    settle_months = interest_months[j]
+    on_calendar = settle_months > 0
+    settle_y = np.int64(0)
+    settle_m = np.int64(0)
+    next_settle = np.int64(0)
+    balance_days = np.int64(0)
+    settled_fen = np.int64(0)
+    settled_rem = np.int64(0)
+    if on_calendar:
+        settle_y, settle_m = first_settlement_month(prev_ord, prev_y, prev_m, settle_months, interest_day[j])
+        next_settle = settlement_date(settle_y, settle_m, interest_day[j], rule, cal_first, cal_table, cal_weekends)
+        # a settlement moved back onto the start (modified following) settles nothing: the next one does
+        if next_settle <= prev_ord:
+            settle_m += settle_months
+            if settle_m > 12:
+                settle_m -= 12
+                settle_y += 1
+            next_settle = settlement_date(settle_y, settle_m, interest_day[j], rule, cal_first, cal_table,
+                                          cal_weekends)
 
     for p in range(n):
         if p == next_change:
+            if on_calendar and balance_days > 0:  # what accrued at the old rate, exactly
+                q, rem = mul_div_floor_rem(balance_days, rate, den)
+                settled_fen += q
+                settled_rem += rem
+                balance_days = 0
             seg += 1
             rate = seg_rate[seg]
             rate_f = rate / den
@@ -382,8 +485,75 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
         prev_moved = moved
 
-        prepaid = np.int64(0)
         closes = False
+        accrual_start = prev_ord
+        # The calendar settlements inside the period: each a row of its own, settling what accrued since the
+        # last one; the day's prepayment and tranche come after it (as after a due date's principal).
+        while on_calendar and next_settle < end_ord:
+            settle_day = next_settle
+            settle_prepaid = np.int64(0)
+            if has_events and e < e_end and ev_day[e] < settle_day:
+                k, after, settle_prepaid, closes, asks, keeps = _events_inside(settle_day, balance, ev_day, ev_amount,
+                                                                               ev_recompute, e, e_end)
+                if after < 0:
+                    failure[j, 0] = k
+                    failure[j, 1] = -after - 1
+                    return w
+                if closes:
+                    settle_day = ev_day[k - 1]
+                recompute = recompute or asks
+                shorten = shorten or keeps
+                accrued, _ = period_accrual(bas, dd, accrual_start, settle_day, balance, 0, ev_day, ev_amount, e, k)
+                balance_days += accrued
+                e = k
+                balance = after
+            else:
+                balance_days += balance * (settle_day - accrual_start)
+            if has_events and not closes and e < e_end and ev_day[e] == settle_day:
+                k, after, day_prepaid, closes, asks, keeps = _events_inside(settle_day + 1, balance, ev_day,
+                                                                            ev_amount, ev_recompute, e, e_end)
+                if after < 0:
+                    failure[j, 0] = k
+                    failure[j, 1] = -after - 1
+                    return w
+                e = k
+                balance = after
+                settle_prepaid += day_prepaid
+                recompute = recompute or asks
+                shorten = shorten or keeps
+            if closes and e < e_end:
+                failure[j, 0] = e  # an event after the loan was repaid in full
+                failure[j, 1] = 0
+                return w
+            settled = settle_accrual(settled_fen, settled_rem, balance_days, rate, den)
+            balance_days = 0
+            settled_fen = 0
+            settled_rem = 0
+            if want_rows:
+                r = row0 + w
+                out_end[r] = settle_day
+                out_segment[r] = seg
+                out_interest[r] = settled
+                out_principal[r] = settle_prepaid
+                out_settles[r] = True
+            w += 1
+            if want_years:
+                current_year, acc_interest, acc_principal = _add_to_years(
+                    civil_from_days(settle_day)[0], settled, settle_prepaid, current_year, acc_interest,
+                    acc_principal, year_base, year_interest, year_principal)
+            accrual_start = settle_day
+            if closes:
+                break
+            settle_m += settle_months
+            if settle_m > 12:
+                settle_m -= 12
+                settle_y += 1
+            next_settle = settlement_date(settle_y, settle_m, interest_day[j], rule, cal_first, cal_table,
+                                          cal_weekends)
+        if closes:
+            break
+
+        prepaid = np.int64(0)
         row_year = end_y
         if has_events and e < e_end and ev_day[e] < end_ord:
             # The events inside the period change the balance it accrues on; a prepayment of the whole
@@ -393,17 +563,22 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             if after < 0:
                 failure[j, 0] = k
                 failure[j, 1] = -after - 1
-                return p
+                return w
             if closes:
                 end_ord = ev_day[k - 1]
                 row_year = civil_from_days(end_ord)[0]
             recompute = recompute or asks
             shorten = shorten or keeps
-            accrued, _ = period_accrual(bas, dd, prev_ord, end_ord, balance, 0, ev_day, ev_amount, e, k)
-            interest = mul_div_half_up(accrued, rate, den)
+            accrued, _ = period_accrual(bas, dd, accrual_start, end_ord, balance, 0, ev_day, ev_amount, e, k)
+            if on_calendar:
+                balance_days += accrued
+            else:
+                interest = mul_div_half_up(accrued, rate, den)
             e = k
             balance = after
             stub = True  # the interest is not the nominal one
+        elif on_calendar:
+            balance_days += balance * (end_ord - accrual_start)
 
         if has_events and shorten and p > g and not recompute and not closes:
             # the term as the kept payment (or equal principal's share) repays the balance: later
@@ -453,6 +628,12 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
         balance -= principal
 
         if has_events:
+            if not closes and p >= last and e < e_end:
+                # the last due date (moved back, or of a shortened term) repaid the loan in full: an event on it
+                # or after it comes after the loan was repaid
+                failure[j, 0] = e
+                failure[j, 1] = 0
+                return w
             # Events on the due date come after its principal: they change the next period's balance.
             if not closes and e < e_end and ev_day[e] == end_ord:
                 k, after, day_prepaid, closes, asks, keeps = _events_inside(end_ord + 1, balance, ev_day, ev_amount,
@@ -460,7 +641,7 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
                 if after < 0:
                     failure[j, 0] = k
                     failure[j, 1] = -after - 1
-                    return p
+                    return w
                 e = k
                 balance = after
                 prepaid += day_prepaid
@@ -471,33 +652,45 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             if closes and e < e_end:
                 failure[j, 0] = e  # an event after the loan was repaid in full
                 failure[j, 1] = 0
-                return p
+                return w
 
+        settles = True
+        if on_calendar:
+            # A due date settles interest when it is a settlement date too, and the loan's last day settles
+            # what is left; otherwise the accrual runs on to the next settlement.
+            settles = closes or p == n - 1 or end_ord == next_settle
+            interest = 0
+            if settles:
+                interest = settle_accrual(settled_fen, settled_rem, balance_days, rate, den)
+                balance_days = 0
+                settled_fen = 0
+                settled_rem = 0
+            if end_ord == next_settle:
+                settle_m += settle_months
+                if settle_m > 12:
+                    settle_m -= 12
+                    settle_y += 1
+                next_settle = settlement_date(settle_y, settle_m, interest_day[j], rule, cal_first, cal_table,
+                                              cal_weekends)
         if want_rows:
-            r = row0 + p
+            r = row0 + w
             out_end[r] = end_ord
             out_segment[r] = seg
             out_interest[r] = interest
             out_principal[r] = principal + prepaid
+            if on_calendar:
+                out_settles[r] = settles
+        w += 1
         if want_years:
-            if row_year != current_year:
-                year_interest[year_base + current_year] = acc_interest
-                year_principal[year_base + current_year] = acc_principal
-                for skipped in range(current_year + 1, row_year):  # a year with no due date (after a drawdown)
-                    year_interest[year_base + skipped] = 0
-                    year_principal[year_base + skipped] = 0
-                acc_interest = 0
-                acc_principal = 0
-                current_year = row_year
-            acc_interest += interest
-            acc_principal += principal + prepaid
+            current_year, acc_interest, acc_principal = _add_to_years(
+                row_year, interest, principal + prepaid, current_year, acc_interest, acc_principal, year_base,
+                year_interest, year_principal)
 
         prev_y = end_y
         prev_m = end_m
         prev_d = end_d
         prev_ord = end_ord
         if closes:
-            written = p + 1
             break
     if want_years:
         year_interest[year_base + current_year] = acc_interest
@@ -505,47 +698,52 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
         for later in range(year_base + current_year + 1, year0_ptr[j + 1]):
             year_interest[later] = 0  # the years after a loan repaid early
             year_principal[later] = 0
-    return written
+    return w
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, grace, basis,
                              start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends,
-                             seg_ptr, seg_period, seg_rate,
+                             interest_months, interest_day, seg_ptr, seg_period, seg_rate,
                              plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
-                             want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, want_years,
-                             first_year, year_ptr, year_interest, year_principal, ambiguous, failure, written,
-                             general):
+                             want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, out_settles,
+                             want_years, first_year, year_ptr, year_interest, year_principal, ambiguous, failure,
+                             written, general):
     """Amortize every loan (in parallel over loans for a portfolio: see :data:`FEW_ITEMS`).
 
     ``row_ptr`` / ``year_ptr`` are CSR offsets into the row outputs and the
-    per-loan calendar-year totals (the year of each period's due date), each
-    filled only when ``want_rows`` / ``want_years`` is set; a loan repaid before its term writes
-    ``written[j]`` rows of its ``row_ptr`` span and zeros in its later years. ``forced_payment[s] >= 0``
+    per-loan calendar-year totals (the year of each row's date), each
+    filled only when ``want_rows`` / ``want_years`` is set; a loan writes ``written[j]`` rows of its
+    ``row_ptr`` span (its periods, fewer when repaid before its term, its periods and settlements when it
+    settles interest on calendar dates, ``out_settles`` marking the rows that settle) and zeros in its
+    years after the last row. ``forced_payment[s] >= 0``
     is the annuity payment of payment slot ``s`` (each loan's computations of its payment in order,
     ``slot_ptr``) settled exactly by the caller. ``ambiguous[j]`` is ``(slot, segment, balance, periods
     left)`` of loan ``j``'s first payment that the float could not settle (slot -1: none), ``failure[j]``
-    ``(event, balance)`` of an event that cannot happen (event -1: none). A loan without events runs the
-    lean loop (:func:`_amortize_plain`) unless ``general`` asks for the one loop of every loan (the tests
-    prove the two equal). ``business_day[j]`` is loan ``j``'s business-day rule code; the calendar is
-    ``(cal_first, cal_table, cal_weekends)`` as :func:`subsidy_engine.kernels.business_days.adjust_day` reads
-    it, and the caller has checked that it covers every loan's last due date, moved.
+    ``(event, balance)`` of an event that cannot happen (event -1: none). A loan without events or calendar
+    settlement runs the lean loop (:func:`_amortize_plain`) unless ``general`` asks for the one loop of every
+    loan (the tests prove the two equal). ``business_day[j]`` is loan ``j``'s business-day rule code; the
+    calendar is ``(cal_first, cal_table, cal_weekends)`` as :func:`subsidy_engine.kernels.business_days.adjust_day`
+    reads it, and the caller has checked that it covers every loan's last due date, moved.
+    ``interest_months[j]`` (1, 3; 0 when interest is settled on the due dates) and ``interest_day[j]`` are its
+    calendar settlements.
     """
     for j in nb.prange(opening_fen.shape[0]):
-        if general or ev_ptr[j] < ev_ptr[j + 1]:
+        if general or ev_ptr[j] < ev_ptr[j + 1] or interest_months[j] > 0:
             written[j] = _amortize_one(
                 j, opening_fen, periods, months_per_period, method, grace, basis,
-                start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends, seg_ptr,
-                seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
-                want_rows, row_ptr[j], out_end, out_segment, out_interest, out_principal, want_years, first_year,
-                year_ptr, year_interest, year_principal, ambiguous, failure)
+                start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends,
+                interest_months, interest_day, seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr,
+                forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute, want_rows, row_ptr[j], out_end, out_segment,
+                out_interest, out_principal, out_settles, want_years, first_year, year_ptr, year_interest,
+                year_principal, ambiguous, failure)
         else:
             written[j] = _amortize_plain(
                 j, opening_fen, periods, months_per_period, method, grace, basis,
                 start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends, seg_ptr,
-                seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment, want_rows, row_ptr[j], out_end, out_segment,
-                out_interest, out_principal, want_years, first_year, year_ptr, year_interest, year_principal,
-                ambiguous)
+                seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment, want_rows, row_ptr[j], out_end,
+                out_segment, out_interest, out_principal, want_years, first_year, year_ptr, year_interest,
+                year_principal, ambiguous)
 
 
 amortize_kernel = by_size(_amortize_kernel_threads, "loans")

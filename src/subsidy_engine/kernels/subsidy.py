@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 
 from subsidy_engine.core.money import RATE_SCALE
-from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
+from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_floor_rem, mul_div_half_up
 from subsidy_engine.kernels.calendar import (
     civil_from_days,
     period_accrual,
@@ -42,7 +42,8 @@ def premium_subsidy_gross(premium_fen, insured_fen, share_micro, cap_micro, has_
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
-                               loan_opening, loan_basis, loan_due_day, event_ptr, event_day, event_amount, form, points, share, benchmark, window_start,
+                               loan_opening, loan_basis, loan_due_day, loan_interest_months, settles, event_ptr,
+                               event_day, event_amount, form, points, share, benchmark, window_start,
                                window_end, annual_cap, lifetime_cap, year_ptr, per_period, out_year, out_interest,
                                out_gross, out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime, out_terms):
     """貼息 of every period of every loan, in one pass: the production's one implementation of the rules.
@@ -56,6 +57,11 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
     den, inside, days)``: ``gross = round(base x factor x num x inside / (1e10 x den x days))``. A period with
     tranches or prepayments inside it has its balance's sum over the period in ``base`` (num 1), or, when the
     window cuts it, its balance-days inside the window (inside 1).
+
+    A loan settling interest on calendar dates (``loan_interest_months[j] > 0``, on a day-count basis) accrues
+    its 貼息 row by row like its interest, and pays it on the rows that settle (``settles[r]``), rounded once:
+    the exact parts of the rows since the last settlement are summed as quotients and remainders. Its terms
+    on a settling row are the paid amount itself ``(gross, 1e10, 1, 1, 1, 1)``, on the other rows zero.
     """
     for j in nb.prange(row_ptr.shape[0] - 1):
         balance = loan_opening[j]  # the first tranche; later ones are events
@@ -67,6 +73,11 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
         current_year = -1
         paid_in_year = 0
         paid_in_life = 0
+        on_calendar = loan_interest_months[j] > 0
+        settled_fen = 0  # a calendar loan's 貼息 accrued since its last settlement: exact quotient and remainder
+        settled_rem = 0
+        settle_start = prev
+        loan_den = RATE_SCALE * year_denominator(loan_basis[j])
         for r in range(row_ptr[j], row_ptr[j + 1]):
             end = end_day[r]
             days = end - prev
@@ -103,8 +114,28 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                     else:
                         base = on_balance if form[j] == FORM_POINTS_ON_BALANCE else on_principal
                         factor = min(points[j], rate)
-                if inside > 0 and base > 0 and factor > 0:
+                if on_calendar:
+                    if form[j] != FORM_SHARE_OF_INTEREST and inside > 0 and base > 0 and factor > 0:
+                        # on a day-count basis num x inside / days is a whole number: these days' exact part
+                        q, rem = mul_div_floor_rem(base, factor * (num * window_inside // days), loan_den)
+                        settled_fen += q
+                        settled_rem += rem
+                elif inside > 0 and base > 0 and factor > 0:
                     gross = mul_div_half_up(base, factor * num * window_inside, RATE_SCALE * den * days)
+            if on_calendar:
+                base, factor, num, den, window_inside = 0, 0, 0, 1, 0
+                if settles[r]:
+                    if form[j] == FORM_SHARE_OF_INTEREST:  # the settled interest, for its days inside the window
+                        settle_inside = max(min(end, window_end[j]) - max(settle_start, window_start[j]), 0)
+                        if settle_inside > 0 and interest[r] > 0 and share[j] > 0:
+                            gross = mul_div_half_up(interest[r], share[j] * settle_inside,
+                                                    RATE_SCALE * (end - settle_start))
+                    else:
+                        gross = settled_fen + (2 * settled_rem + loan_den) // (2 * loan_den)
+                    base, factor, num, den, window_inside, days = gross, RATE_SCALE, 1, 1, 1, 1
+                    settled_fen = 0
+                    settled_rem = 0
+                    settle_start = end
             within_interest = min(gross, interest[r])
             y, _, _ = civil_from_days(end)
             new_year = y != current_year

@@ -16,7 +16,7 @@ import numpy as np
 from subsidy_engine.core.dates import day_date, epoch_days
 from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan
 from subsidy_engine.core.vocabulary import BusinessDay
-from subsidy_engine.kernels.amortize import amortize_kernel
+from subsidy_engine.kernels.amortize import amortize_kernel, first_settlement_days
 from subsidy_engine.kernels.business_days import adjust_days
 from subsidy_engine.kernels.calendar import due_days, years_of
 from subsidy_engine.loans.arrays import LoanArrays, LoanEvents
@@ -35,15 +35,24 @@ class Outputs:
     principal: np.ndarray  # int64 fen per row
     year_interest: np.ndarray  # int64 fen per loan-year
     year_principal: np.ndarray
+    settles: np.ndarray  # bool per row of a loan settling interest on calendar dates: the row settles it
 
     @classmethod
-    def allocate(cls, rows: int, years: int) -> Outputs:
+    def allocate(cls, rows: int, years: int, settles: bool = False) -> Outputs:
         # np.empty, not np.zeros: the kernel writes every year slot (due dates are at
         # most three months apart, a skipped year is written as zero) and every row slot of a loan
         # but those after it was repaid in full (KernelResult.written says how many; keep_written cuts them),
-        # and lazily mapped zero pages fault slowly when chunks fill them.
+        # and lazily mapped zero pages fault slowly when chunks fill them. ``settles`` only when a loan settles
+        # interest on calendar dates (the kernel writes it for those loans' rows; the others' rows all settle).
         return cls(np.empty(rows, np.int32), np.empty(rows, np.int32), np.empty(rows, np.int64),
-                   np.empty(rows, np.int64), np.empty(years, np.int64), np.empty(years, np.int64))
+                   np.empty(rows, np.int64), np.empty(years, np.int64), np.empty(years, np.int64),
+                   np.ones(rows if settles else 0, np.bool_))
+
+    def view(self, r0: int, r1: int, y0: int, y1: int) -> Outputs:
+        """Rows ``r0:r1`` and loan-years ``y0:y1`` of these outputs, as views for a chunk to write into."""
+        return Outputs(self.end_day[r0:r1], self.segment[r0:r1], self.interest[r0:r1], self.principal[r0:r1],
+                       self.year_interest[y0:y1], self.year_principal[y0:y1],
+                       self.settles[r0:r1] if self.settles.shape[0] else self.settles)
 
 
 @dataclass
@@ -85,7 +94,8 @@ class KernelResult:
         if keep is None or not self.want_rows:
             return self
         out = Outputs(self.out.end_day[keep], self.out.segment[keep], self.out.interest[keep],
-                      self.out.principal[keep], self.out.year_interest, self.out.year_principal)
+                      self.out.principal[keep], self.out.year_interest, self.out.year_principal,
+                      self.out.settles[keep] if self.out.settles.shape[0] else self.out.settles)
         return replace(self, row_ptr=row_ptr, out=out)
 
     def rate_units(self) -> np.ndarray:
@@ -139,40 +149,58 @@ def keep_written(row_ptr: np.ndarray, written: np.ndarray) -> tuple[np.ndarray, 
 
 
 def business_calendar(loans: LoanArrays, calendar: BusinessCalendar | None) -> BusinessCalendar | None:
-    """The business-day calendar ``loans`` are amortized on: ``calendar``, else China's
-    (:func:`~subsidy_engine.params.business_days.china_calendar`) when a loan moves its due dates, else None."""
-    if calendar is not None or not (loans.business_day != BusinessDay.NONE.code).any():
-        return calendar
-    return china_calendar()
+    """The business-day calendar ``loans`` are amortized on when a loan moves its due dates: ``calendar``, else
+    China's (:func:`~subsidy_engine.params.business_days.china_calendar`); None when no loan moves them."""
+    if not (loans.business_day != BusinessDay.NONE.code).any():
+        return None
+    return calendar if calendar is not None else china_calendar()
 
 
-def moved_due_days(loans: LoanArrays, months: np.ndarray, calendar: BusinessCalendar | None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Each loan's due date ``months`` after its start month, moved by its business-day rule: ``(day numbers,
-    beyond)``, ``beyond`` true where the calendar does not cover the move (the day is then left unmoved)."""
+def _moved(loans: LoanArrays, rules: np.ndarray, months: np.ndarray, calendar: BusinessCalendar | None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Each loan's due date ``months`` after its start month, moved by ``rules``: ``(day numbers, beyond)``,
+    ``beyond`` true where the calendar does not cover the move (the day is then left unmoved)."""
     nominal = due_days(loans.start_y, loans.start_m, months, loans.due_day)
     beyond = np.zeros(nominal.shape[0], bool)
     if calendar is None:
         return nominal, beyond
     moved = nominal.copy()
     for rule in (BusinessDay.FOLLOWING, BusinessDay.MODIFIED_FOLLOWING):
-        hit = np.flatnonzero(loans.business_day == rule.code)
+        hit = np.flatnonzero(rules == rule.code)
         if hit.size:
             moved[hit], beyond[hit] = adjust_days(nominal[hit], rule.code, epoch_days(calendar.first_day),
                                                   calendar.table, calendar.weekends_beyond)
-    beyond |= (loans.business_day != BusinessDay.NONE.code) & (loans.start_days() < epoch_days(calendar.first_day))
+    beyond |= (rules != BusinessDay.NONE.code) & (loans.start_days() < epoch_days(calendar.first_day))
     moved[beyond] = nominal[beyond]
     return moved, beyond
 
 
-def calendar_errors(loans: LoanArrays, calendar: BusinessCalendar | None) -> dict[int, str]:
+def _beyond_calendar(loans: LoanArrays, calendar: BusinessCalendar | None) -> np.ndarray:
     """The loans whose due dates ``calendar`` cannot move: one starting before it, or whose last due date,
-    moved, is beyond it (an earlier date never moves further). Without the weekend projection a later year's
-    arrangement is not known: such a loan is refused, never moved on a weekend-only guess."""
+    moved, is beyond it (an earlier date never moves further)."""
+    return _moved(loans, loans.business_day, loans.periods * loans.months_per_period, calendar)[1]
+
+
+def kernel_rules(loans: LoanArrays, calendar: BusinessCalendar | None) -> np.ndarray:
+    """Each loan's business-day rule as the kernel applies it: ``none`` for a loan the calendar cannot cover
+    (it is refused, and keeps its unmoved dates so that its rows stay inside its own years)."""
+    beyond = _beyond_calendar(loans, calendar)
+    return np.where(beyond, BusinessDay.NONE.code, loans.business_day) if beyond.any() else loans.business_day
+
+
+def moved_due_days(loans: LoanArrays, months: np.ndarray, calendar: BusinessCalendar | None) -> np.ndarray:
+    """Each loan's due date ``months`` after its start month, as the kernel moves it (:func:`kernel_rules`)."""
+    return _moved(loans, kernel_rules(loans, calendar), months, calendar)[0]
+
+
+def calendar_errors(loans: LoanArrays, calendar: BusinessCalendar | None) -> dict[int, str]:
+    """The loans whose due dates ``calendar`` cannot move (:func:`_beyond_calendar`). Without the weekend
+    projection a later year's arrangement is not known: such a loan is refused, never moved on a weekend-only
+    guess."""
     if calendar is None:
         return {}
     months = loans.periods * loans.months_per_period
-    _, beyond = moved_due_days(loans, months, calendar)
+    beyond = _beyond_calendar(loans, calendar)
     errors = {}
     for j in np.flatnonzero(beyond):
         start = day_date(int(loans.start_days()[j]))
@@ -191,9 +219,39 @@ def calendar_errors(loans: LoanArrays, calendar: BusinessCalendar | None) -> dic
 
 
 def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None) -> np.ndarray:
+    """The year of each loan's first row: its first due date's, or its first calendar settlement's when that
+    is earlier (each moved to a business day on ``calendar``)."""
     if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
-        return (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
-    return years_of(moved_due_days(loans, loans.months_per_period, calendar)[0])
+        first = (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
+    else:
+        first = years_of(moved_due_days(loans, loans.months_per_period, calendar))
+    on_calendar = np.flatnonzero(loans.interest_months > 0)
+    if on_calendar.size:
+        sub = loans.take(on_calendar)
+        settle = np.empty(on_calendar.size, np.int64)
+        cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
+        first_settlement_days(sub.start_days(), sub.start_y, sub.start_m, sub.interest_months, sub.interest_day,
+                              kernel_rules(sub, calendar), cal_first, cal_table, cal_weekends, settle)
+        first = first.copy()
+        first[on_calendar] = np.minimum(first[on_calendar], years_of(settle))
+    return first
+
+
+def calendar_arrays(calendar: BusinessCalendar | None) -> tuple[int, np.ndarray, bool]:
+    """``(first day, table, weekends beyond)``: the calendar as the kernels read it (an empty one for None,
+    which only loans that move no date may meet)."""
+    if calendar is None:
+        return 0, np.zeros(0, np.uint8), False
+    return epoch_days(calendar.first_day), calendar.table, calendar.weekends_beyond
+
+
+def row_capacity(loans: LoanArrays) -> np.ndarray:
+    """The rows each loan may write: its periods, and one a calendar settlement before its last due date
+    (at most one a settlement month of its term, and one more for a first settlement before a month's
+    due day)."""
+    settlements = np.where(loans.interest_months > 0,
+                           loans.periods * loans.months_per_period // np.maximum(loans.interest_months, 1) + 1, 0)
+    return loans.periods + settlements
 
 
 def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None) -> np.ndarray:
@@ -222,13 +280,15 @@ def year_counts(loans: LoanArrays, first: np.ndarray | None = None,
     if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
         last_year = (loans.start_y * 12 + loans.start_m - 1 + months) // 12
     else:
-        last_year = years_of(moved_due_days(loans, months, calendar)[0])
+        last_year = years_of(moved_due_days(loans, months, calendar))
     return last_year - (first_year(loans, calendar) if first is None else first) + 1
 
 
 def schedule_arrays(loans: LoanArrays, out: Outputs, segment_rate: np.ndarray) -> dict[str, np.ndarray]:
     """The per-period schedule of ``loans`` with the loan attributes the 貼息 kernel reads, in fen."""
+    settles = {"settles": out.settles} if out.settles.shape[0] else {}
     return {"end_day": out.end_day, "segment": out.segment, "interest": out.interest, "principal": out.principal,
+            **settles, "loan_interest_months": loans.interest_months,
             "loan_principal": loans.principal_fen, "loan_opening": loans.first_drawdown_fen(), "loan_basis": loans.basis,
             "loan_due_day": loans.due_day,
             "loan_start_day": loans.start_days().astype(np.int32), "segment_rate": segment_rate,
@@ -293,16 +353,15 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         segments.rate_units[np.repeat(failed, np.diff(segments.ptr))] = 0
     count = len(loans)
     loan_first_year = first_year(loans, calendar)
-    row_ptr = pointers(loans.periods)
+    row_ptr = pointers(row_capacity(loans))
     year_ptr = pointers(year_counts(loans, loan_first_year, calendar))
+    on_calendar = bool((loans.interest_months > 0).any())
     # the kernel moves due dates on the calendar's table; a loan it does not cover keeps its dates (and fails)
-    business_day = np.where(failed, BusinessDay.NONE.code, loans.business_day) if beyond_calendar \
-        else loans.business_day
-    cal_first = epoch_days(calendar.first_day) if calendar is not None else 0
-    cal_table = calendar.table if calendar is not None else np.zeros(0, np.uint8)
-    cal_weekends = calendar.weekends_beyond if calendar is not None else False
+    business_day = kernel_rules(loans, calendar)
+    cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
     if out is None:
-        out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0)
+        out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0,
+                               settles=rows and on_calendar)
     # per loan: the payment slot, rate segment, balance and periods left of its first payment the float could
     # not settle; an event that cannot happen and the balance then; the rows written
     ambiguous = np.full((count, 4), -1, dtype=np.int64)
@@ -321,11 +380,11 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         amortize_kernel(
             sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
             subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_business_day, cal_first, cal_table,
-            cal_weekends, sub_seg_ptr,
+            cal_weekends, subset.interest_months, subset.interest_day, sub_seg_ptr,
             segments.first_period[sub_seg], segments.rate_units[sub_seg], sub_plan_ptr, sub_plan_fen,
             sub_slot_ptr, sub_forced, sub_events.ptr, sub_events.day, sub_events.amount, sub_events.recompute,
-            rows, sub_row_ptr, sub_out.end_day, sub_out.segment, sub_out.interest, sub_out.principal, years,
-            sub_first_year, sub_year_ptr, sub_out.year_interest, sub_out.year_principal, sub_ambiguous,
+            rows, sub_row_ptr, sub_out.end_day, sub_out.segment, sub_out.interest, sub_out.principal,
+            sub_out.settles, years, sub_first_year, sub_year_ptr, sub_out.year_interest, sub_out.year_principal, sub_ambiguous,
             sub_failure, sub_written, general)
 
     if count:
@@ -348,9 +407,10 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         seg_index = _spans(segments.ptr, pending)
         sub_slot_ptr = pointers(slot_ptr[pending + 1] - slot_ptr[pending])
         slot_index = _spans(slot_ptr, pending)
-        sub_row_ptr = pointers(sub.periods) if rows else np.zeros(pending.size + 1, np.int64)
+        sub_row_ptr = pointers(row_capacity(sub)) if rows else np.zeros(pending.size + 1, np.int64)
         sub_year_ptr = pointers(year_ptr[pending + 1] - year_ptr[pending])
-        sub_out = Outputs.allocate(int(sub_row_ptr[-1]) if rows else 0, int(sub_year_ptr[-1]) if years else 0)
+        sub_out = Outputs.allocate(int(sub_row_ptr[-1]) if rows else 0, int(sub_year_ptr[-1]) if years else 0,
+                                   settles=rows and on_calendar)
         again = np.full((pending.size, 4), -1, dtype=np.int64)
         sub_failure = np.full((pending.size, 2), -1, dtype=np.int64)
         sub_written = np.empty(pending.size, np.int64)
@@ -360,7 +420,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         for k, j in enumerate(pending):
             if rows:
                 lo, hi, s_lo = row_ptr[j], row_ptr[j + 1], sub_row_ptr[k]
-                for name in ("end_day", "interest", "principal"):
+                for name in ("end_day", "interest", "principal") + (("settles",) if on_calendar else ()):
                     getattr(out, name)[lo:hi] = getattr(sub_out, name)[s_lo:s_lo + hi - lo]
                 # the re-run numbers rate segments in its own batch: back to this batch's
                 out.segment[lo:hi] = seg_index[sub_out.segment[s_lo:s_lo + hi - lo]]
@@ -398,7 +458,7 @@ def projection_note(loans: LoanArrays, calendar: BusinessCalendar | None, failed
     moving = (loans.business_day != BusinessDay.NONE.code) & ~failed
     if not moving.any():
         return None
-    last = moved_due_days(loans, loans.periods * loans.months_per_period, calendar)[0]
+    last = moved_due_days(loans, loans.periods * loans.months_per_period, calendar)
     return calendar.projection_note() if (last[moving] > epoch_days(calendar.last_day)).any() else None
 
 

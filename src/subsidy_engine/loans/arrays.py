@@ -41,6 +41,7 @@ from subsidy_engine.core.vocabulary import (
     BusinessDay,
     Frequency,
     InterestBasis,
+    InterestDates,
     Method,
     PlanUnit,
     Recompute,
@@ -59,6 +60,8 @@ from subsidy_engine.io.column_readers import (
 )
 from subsidy_engine.kernels.calendar import civil_to_epoch_days
 from subsidy_engine.loans.contract import (
+    CALENDAR_SETTLEMENT_DAY,
+    DAILY_BASES,
     MAX_SPREAD_BP,
     MAX_TERM_MONTHS,
     SPREAD_BEYOND_BOUND,
@@ -128,6 +131,8 @@ class LoanArrays:
     spread_units: np.ndarray
     reset_anniversary: np.ndarray
     business_day: np.ndarray  # BusinessDay code: how a due date on a day off moves
+    interest_months: np.ndarray  # months between calendar settlements (1, 3), 0: settled on the due dates
+    interest_day: np.ndarray  # the day of month of calendar settlements (0 when there are none)
     plans: dict[int, list[int]] = field(default_factory=dict)
     events: LoanEvents | None = None  # None: no loan has drawdowns after the first or prepayments
 
@@ -213,6 +218,8 @@ def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
         reset_anniversary=col((x.floating is not None and x.floating.reset is Reset.ANNIVERSARY
                                for x in loans), np.bool_),
         business_day=col(x.business_day.code for x in loans),
+        interest_months=col(x.interest_months for x in loans),
+        interest_day=col(x.interest_day if x.interest_months else 0 for x in loans),
         plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},
         events=_events_of(loans),
     )
@@ -255,6 +262,12 @@ def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
                 reset=Reset.ANNIVERSARY if arrays.reset_anniversary[k] else Reset.JANUARY)
         plan = arrays.plans.get(k)
         drawdowns, prepayments = _events_back(arrays, k, start)
+        calendar = bool(arrays.interest_months[k])
+        settlement_day = None
+        if calendar and arrays.interest_day[k] != CALENDAR_SETTLEMENT_DAY:
+            settlement_day = int(arrays.interest_day[k])  # the day of both the interest and the due dates
+        elif arrays.due_day[k] != start.day:
+            settlement_day = int(arrays.due_day[k])
         out.append(Loan(
             principal=fen_to_yuan(int(arrays.principal_fen[k])),
             annual_rate=None if floating else units_to_rate(arrays.fixed_units[k]).normalize(),
@@ -262,9 +275,11 @@ def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
             frequency=_FREQUENCY_OF_MONTHS[months],
             method=Method.of_code(arrays.method[k]), grace_months=int(arrays.grace[k]) * months,
             interest_basis=InterestBasis.of_code(arrays.basis[k]), start_date=start,
-            settlement_day=None if arrays.due_day[k] == start.day else int(arrays.due_day[k]),
+            settlement_day=settlement_day,
             principal_plan=None if plan is None else [fen_to_yuan(fen) for fen in plan],
-            drawdowns=drawdowns, prepayments=prepayments, business_day=BusinessDay.of_code(arrays.business_day[k])))
+            drawdowns=drawdowns, prepayments=prepayments, business_day=BusinessDay.of_code(arrays.business_day[k]),
+            interest_dates=InterestDates.CALENDAR if calendar else InterestDates.PERIOD_END,
+            interest_frequency=_FREQUENCY_OF_MONTHS[int(arrays.interest_months[k])] if calendar else None))
     return out
 
 
@@ -293,6 +308,7 @@ LOAN_COLUMNS = (
     "principal", "annual_rate", "floating", "floating_tenor", "floating_spread_bp",
     "floating_reset", "term_months", "frequency", "method", "principal_plan_unit",
     "grace_months", "interest_basis", "start_date", "settlement_day", "principal_plan", "business_day",
+    "interest_dates", "interest_frequency",
 )
 
 
@@ -406,12 +422,27 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
             "a custom loan writes its grace as zeros in principal_plan")
 
     business_day = enum_column(col("business_day"), BusinessDay, "business_day", BusinessDay.NONE, rej, n)
+    interest_dates = enum_column(col("interest_dates"), InterestDates, "interest_dates", InterestDates.PERIOD_END,
+                                 rej, n)
+    interest_frequency = enum_column(col("interest_frequency"), Frequency, "interest_frequency", None, rej, n)
+    on_calendar = interest_dates == InterestDates.CALENDAR.code
+    rej.add((interest_dates == InterestDates.PERIOD_END.code) & (interest_frequency >= 0), "interest_frequency",
+            "is only given with interest_dates 'calendar'")
+    no_frequency = interest_frequency < 0
+    if "interest_frequency" in table.columns:
+        no_frequency &= blank_cells(table["interest_frequency"])  # an unknown word is reported as that
+    rej.add(on_calendar & no_frequency, "interest_frequency",
+            "interest_dates 'calendar' needs it ('monthly' or 'quarterly')")
     basis = enum_column(col("interest_basis"), InterestBasis, "interest_basis", None, rej, n)
     basis_given = basis >= 0
     if "interest_basis" in table.columns:
         s = table["interest_basis"]
         basis_given = s.notna().to_numpy() & (s.astype("string").str.strip().fillna("") != "").to_numpy()
-    basis = np.where(basis_given, basis, _DEFAULT_BASIS_OF_METHOD[np.maximum(method, 0)])
+    basis = np.where(basis_given, basis, np.where(on_calendar, InterestBasis.ACT_360.code,
+                                                  _DEFAULT_BASIS_OF_METHOD[np.maximum(method, 0)]))
+    daily = np.isin(basis, [b.code for b in DAILY_BASES])
+    rej.add(on_calendar & basis_given & (basis >= 0) & ~daily, "interest_basis",
+            f"interest_dates 'calendar' accrues each day's balance, on {' or '.join(b.value for b in DAILY_BASES)}")
 
     start, no_start = date_column(table["start_date"], "start_date", rej)
     rej.add(blank_cells(table["start_date"]), "start_date", "is missing")
@@ -457,7 +488,11 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
         start_y=y, start_m=m, start_d=d, due_day=np.where(no_settle, d, settle),
         is_floating=is_floating, fixed_units=fixed_units, tenor_5y=tenor == Tenor.FIVE_YEAR.code,
         spread_units=spread_units, reset_anniversary=reset == Reset.ANNIVERSARY.code,
-        business_day=np.maximum(business_day, 0).astype(np.int64), plans=plans,
+        business_day=np.maximum(business_day, 0).astype(np.int64),
+        interest_months=np.where(on_calendar & ~no_frequency,
+                                 _MONTHS_OF_FREQUENCY[np.maximum(interest_frequency, 0)], 0).astype(np.int64),
+        interest_day=np.where(~on_calendar, 0, np.where(no_settle, CALENDAR_SETTLEMENT_DAY, settle)).astype(np.int64),
+        plans=plans,
     ).take(good)
     return arrays, good, rej.frame(loan_ids)
 

@@ -40,6 +40,7 @@ from subsidy_engine.core.vocabulary import (
     BusinessDay,
     Frequency,
     InterestBasis,
+    InterestDates,
     Method,
     PlanUnit,
     Recompute,
@@ -115,14 +116,27 @@ def _plan_to_fen(plan: tuple[Decimal, ...], unit: PlanUnit, principal_fen: int) 
     return tuple(fen)
 
 
-def default_basis(method: Method) -> InterestBasis:
+def default_basis(method: Method, interest_dates: InterestDates = InterestDates.PERIOD_END) -> InterestBasis:
     """The interest basis of a loan that names none (docs/conventions.md "Interest basis"): actual/360 for
-    先息後本 (interest-only loans, as banks settle them by the day), the monthly basis otherwise.
+    先息後本 (interest-only loans, as banks settle them by the day) and for interest settled on calendar
+    dates (日利率 = 年利率/360), the monthly basis otherwise.
 
     >>> default_basis(Method.INTEREST_ONLY).value, default_basis(Method.EQUAL_INSTALLMENT).value
     ('act_360', 'monthly')
+    >>> default_basis(Method.EQUAL_PRINCIPAL, InterestDates.CALENDAR).value
+    'act_360'
     """
-    return InterestBasis.ACT_360 if method is Method.INTEREST_ONLY else InterestBasis.MONTHLY
+    if method is Method.INTEREST_ONLY or interest_dates is InterestDates.CALENDAR:
+        return InterestBasis.ACT_360
+    return InterestBasis.MONTHLY
+
+
+#: The day of the month interest is settled on calendar dates when the contract names none: the 20th, as
+#: 《人民幣利率管理規定》第二十條 sets it for loans settled by the quarter (每季末月的20日) and the month.
+CALENDAR_SETTLEMENT_DAY = 20
+
+#: The bases on which interest can accrue on each day's balance (calendar settlement): the day-count ones.
+DAILY_BASES = (InterestBasis.ACT_360, InterestBasis.ACT_365)
 
 
 class FloatingRate(BaseModel):
@@ -228,7 +242,12 @@ class Loan(BaseModel):
     A ``custom`` loan gives ``principal_plan``, one entry per period, as
     amounts adding up to the principal or (with ``principal_plan_unit =
     "fraction"``) fractions adding up to 1, split to the fen by the
-    largest-remainder rule.
+    largest-remainder rule. ``drawdowns`` and ``prepayments`` are its tranches
+    and early repayments; ``business_day`` moves due dates off days off.
+    ``interest_dates = "calendar"`` settles interest on the ``settlement_day``
+    (the 20th by default) of every month or of each quarter's last month
+    (``interest_frequency``), on each day's balance (``act_360`` by default),
+    while the principal follows its plan on the due dates.
 
     >>> loan = Loan(principal="1000000", annual_rate="0.049", term_months=360,
     ...             start_date="2024-01-15")
@@ -263,6 +282,8 @@ class Loan(BaseModel):
     drawdowns: tuple[Drawdown, ...] = ()
     prepayments: tuple[Prepayment, ...] = ()
     business_day: Annotated[BusinessDay, BeforeValidator(BusinessDay.parse)] = BusinessDay.NONE
+    interest_dates: Annotated[InterestDates, BeforeValidator(InterestDates.parse)] = InterestDates.PERIOD_END
+    interest_frequency: Annotated[Frequency, BeforeValidator(Frequency.parse)] | None = None
 
     if TYPE_CHECKING:  # what the validators take ("1000000", "2024-01-15"); the fields above say what they hold
         # principal and start_date may be left out when drawdowns give them (their sum, the first's date)
@@ -274,7 +295,9 @@ class Loan(BaseModel):
                      settlement_day: int | None = None, principal_plan: Sequence[NumberInput] | None = None,
                      drawdowns: Sequence[Drawdown | dict[str, Any]] = (),
                      prepayments: Sequence[Prepayment | dict[str, Any]] = (),
-                     business_day: BusinessDay | str = BusinessDay.NONE) -> None: ...
+                     business_day: BusinessDay | str = BusinessDay.NONE,
+                     interest_dates: InterestDates | str = InterestDates.PERIOD_END,
+                     interest_frequency: Frequency | str | None = None) -> None: ...
 
     @model_validator(mode="before")
     @classmethod
@@ -380,6 +403,21 @@ class Loan(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _calendar_settlement_fits(self) -> Loan:
+        """Interest settled on calendar dates names how often, and accrues by the day (docs/conventions.md
+        "Calendar settlement")."""
+        if self.interest_dates is InterestDates.PERIOD_END:
+            if self.interest_frequency is not None:
+                raise ValueError("interest_frequency: is only given with interest_dates 'calendar'")
+            return self
+        if self.interest_frequency is None:
+            raise ValueError("interest_frequency: interest_dates 'calendar' needs it ('monthly' or 'quarterly')")
+        if self.basis not in DAILY_BASES:
+            raise ValueError(f"interest_basis: interest_dates 'calendar' accrues each day's balance, on "
+                             f"{' or '.join(b.value for b in DAILY_BASES)}, not {self.basis.value}")
+        return self
+
+    @model_validator(mode="after")
     def _events_fit(self) -> Loan:
         """Tranches and prepayments fall in the loan's life, in order (docs/conventions.md "Drawdowns and
         prepayments"); whether a prepayment exceeds the balance is known when the loan is amortized. Every
@@ -427,13 +465,25 @@ class Loan(BaseModel):
     @property
     def basis(self) -> InterestBasis:
         """The interest basis in force, with the conventions' default (:func:`default_basis`)."""
-        return self.interest_basis if self.interest_basis is not None else default_basis(self.method)
+        return self.interest_basis if self.interest_basis is not None else default_basis(self.method,
+                                                                                          self.interest_dates)
 
     @property
     def due_day(self) -> int:
         """The day of the month its periods end on (clamped to the month's end): the settlement day, else the
         drawdown's day."""
         return self.settlement_day if self.settlement_day is not None else self.start_date.day
+
+    @property
+    def interest_day(self) -> int:
+        """The day of the month interest is settled on calendar dates: the settlement day, else the 20th
+        (:data:`CALENDAR_SETTLEMENT_DAY`)."""
+        return self.settlement_day if self.settlement_day is not None else CALENDAR_SETTLEMENT_DAY
+
+    @property
+    def interest_months(self) -> int:
+        """Months between calendar settlements: 1 or 3, 0 when interest is settled on the due dates."""
+        return 0 if self.interest_frequency is None else self.interest_frequency.months
 
     @property
     def has_events(self) -> bool:
@@ -457,4 +507,5 @@ class Loan(BaseModel):
         return plan_to_fen(self.principal_plan, self.principal_plan_unit, self.principal_fen)
 
 
-__all__ = ["Drawdown", "FloatingRate", "Loan", "MAX_TERM_MONTHS", "Prepayment", "RATE_DECIMALS", "maturity_day"]
+__all__ = ["CALENDAR_SETTLEMENT_DAY", "DAILY_BASES", "Drawdown", "FloatingRate", "Loan", "MAX_TERM_MONTHS", "Prepayment",
+           "RATE_DECIMALS", "maturity_day"]

@@ -29,6 +29,9 @@ from subsidy_engine.params.lpr import LprCurve, default_lpr
 Output = Literal["both", "schedule", "yearly"]
 DEFAULT_CHUNK = 262_144
 
+#: The per-row arrays of a schedule (``settles`` only when a loan settles interest on calendar dates).
+ROW_ARRAYS = ("end_day", "segment", "interest", "principal", "settles")
+
 __all__ = ["PortfolioResult", "PortfolioSchemaError", "PortfolioValidationError", "amortize_portfolio"]
 
 
@@ -68,6 +71,7 @@ class PortfolioResult:
     has_schedule: bool
     has_yearly: bool
     calendar_projection: str | None = None  # the business-day calendar's projection note, when relied on
+    calendar_digest: str | None = None  # the business-day calendar's digest, when a loan moved its dates on it
 
     @property
     def computed(self) -> int:
@@ -212,14 +216,16 @@ def amortize_portfolio(
     want_years = output in ("both", "yearly")
 
     count = len(arrays)
-    row_ptr = amortization.pointers(arrays.periods)
+    capacity = amortization.row_capacity(arrays)
+    row_ptr = amortization.pointers(capacity)
     calendar = amortization.business_calendar(arrays, calendar)
     year_ptr = amortization.pointers(amortization.year_counts(arrays, calendar=calendar))
     # The kernel writes every chunk straight into these: no per-chunk copies.
     out = amortization.Outputs.allocate(int(row_ptr[-1]) if want_rows else 0,
-                                  int(year_ptr[-1]) if want_years else 0)
+                                        int(year_ptr[-1]) if want_years else 0,
+                                        settles=want_rows and bool((arrays.interest_months > 0).any()))
     failed = np.zeros(count, dtype=bool)
-    written = arrays.periods.copy()
+    written = capacity.copy()
     projected = np.full(count, -1, dtype=np.int64)
     segment_rates: list[np.ndarray] = []
     segment_base = 0
@@ -230,8 +236,7 @@ def amortize_portfolio(
         hi = min(lo + chunk_size, count)
         r0, r1 = (row_ptr[lo], row_ptr[hi]) if want_rows else (0, 0)
         y0, y1 = (year_ptr[lo], year_ptr[hi]) if want_years else (0, 0)
-        view = amortization.Outputs(out.end_day[r0:r1], out.segment[r0:r1], out.interest[r0:r1],
-                              out.principal[r0:r1], out.year_interest[y0:y1], out.year_principal[y0:y1])
+        view = out.view(r0, r1, y0, y1)
         res = amortization.run(arrays.slice(lo, hi), curve, rows=want_rows, years=want_years, out=view,
                                calendar=calendar)
         calendar_projection = calendar_projection or res.calendar_projection
@@ -264,29 +269,30 @@ def amortize_portfolio(
                                        rejections)
 
     # a loan repaid before its term has the rows it wrote (one that failed keeps its span, dropped below)
-    periods, year_count = np.where(failed, arrays.periods, written), np.diff(year_ptr)
+    periods, year_count = np.where(failed, capacity, written), np.diff(year_ptr)
     fen: dict[str, np.ndarray] = {}
     if want_rows:
         fen.update(amortization.schedule_arrays(
             arrays, out, np.concatenate(segment_rates) if segment_rates else np.zeros(0, np.int64)))
         _, keep_rows = amortization.keep_written(row_ptr, periods)
         if keep_rows is not None:
-            for name in ("end_day", "segment", "interest", "principal"):
-                fen[name] = fen[name][keep_rows]
+            for name in ROW_ARRAYS:
+                if name in fen:
+                    fen[name] = fen[name][keep_rows]
     if want_years:
         fen.update(first_year=amortization.first_year(arrays, calendar), year_interest=out.year_interest,
                    year_principal=out.year_principal)
     if failed.any():  # drop the loans that could not be priced (one copy, only then)
         keep = ~failed
         row_keep, year_keep = np.repeat(keep, periods), np.repeat(keep, year_count)
-        for name in ("end_day", "segment", "interest", "principal"):
+        for name in ROW_ARRAYS:
             if name in fen:
                 fen[name] = fen[name][row_keep]
         for name in ("year_interest", "year_principal"):
             if name in fen:
                 fen[name] = fen[name][year_keep]
         for name in ("loan_principal", "loan_opening", "loan_start_day", "first_year", "loan_basis",
-                     "loan_due_day"):
+                     "loan_due_day", "loan_interest_months"):
             if name in fen:
                 fen[name] = fen[name][keep]
         if "event_ptr" in fen:
@@ -307,6 +313,7 @@ def amortize_portfolio(
                                  scenario=curve.projection_label if curve else None),
         exact_fallbacks=fallbacks,
         calendar_projection=calendar_projection,
+        calendar_digest=None if calendar is None else calendar.digest,
         loan_ids=loan_ids,
         positions=positions,
         periods=periods,

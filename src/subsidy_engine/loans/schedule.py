@@ -42,7 +42,8 @@ for _array in vars(_NO_EVENTS).values():
 class ScheduleRow:
     """One period of a schedule, every amount exact to the fen: ``closing = opening + drawn - principal``,
     where ``drawn`` is the tranches drawn after the period's start, up to its end (owed from the next period
-    on), and ``principal`` what was repaid in it, scheduled and prepaid."""
+    on), and ``principal`` what was repaid in it, scheduled and prepaid. ``settles`` is false on a due date of a
+    loan settling interest on calendar dates that is not one of them: its interest runs on to the next."""
 
     period: int
     start_date: date
@@ -55,6 +56,7 @@ class ScheduleRow:
     payment: Decimal
     closing_balance: Decimal
     drawn: Decimal = Decimal("0.00")
+    settles: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class Schedule:
     calendar_projection : str or None
         The business-day calendar's projection note, when a due date was moved on days past its data
         (:meth:`~subsidy_engine.params.business_days.BusinessCalendar.projection_note`).
+    settles : ndarray of bool or None
+        Of a loan settling interest on calendar dates: whether each row settles interest (a due date that is
+        not a settlement date carries the accrual on). None when every row does.
     """
 
     loan: Loan
@@ -83,6 +88,7 @@ class Schedule:
     projected_from: date | None
     provenance: Provenance
     calendar_projection: str | None = None
+    settles: np.ndarray | None = None
 
     @property
     def periods(self) -> int:
@@ -105,6 +111,8 @@ class Schedule:
                 **amortization.event_arrays(events),
                 "loan_basis": np.array([loan.basis.code], np.int64),
                 "loan_due_day": np.array([loan.due_day], np.int64),
+                "loan_interest_months": np.array([loan.interest_months], np.int64),
+                **({} if self.settles is None else {"settles": self.settles}),
                 "loan_start_day": self.start_day[:1].astype(np.int64), "segment_rate": self.rate_units}
 
     @cached_property
@@ -151,7 +159,8 @@ class Schedule:
                 annual_rate=units_to_rate(self.rate_units[p]).normalize(),
                 opening_balance=fen_to_yuan(opening), interest=fen_to_yuan(interest),
                 principal=fen_to_yuan(principal), payment=fen_to_yuan(interest + principal),
-                closing_balance=fen_to_yuan(opening + drawn - principal), drawn=fen_to_yuan(drawn)))
+                closing_balance=fen_to_yuan(opening + drawn - principal), drawn=fen_to_yuan(drawn),
+                settles=True if self.settles is None else bool(self.settles[p])))
         return out
 
     @property
@@ -319,4 +328,5 @@ def amortize(loan: Loan, lpr: LprCurve | None = None, calendar: BusinessCalendar
         provenance=Provenance.of(curve.digest if curve else "fixed-rate", *result.calendar_digests(),
                                  scenario=curve.projection_label if curve else None),
         calendar_projection=result.calendar_projection,
+        settles=out.settles[:written] if loan.interest_months else None,
     )

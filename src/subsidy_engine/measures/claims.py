@@ -60,12 +60,15 @@ class ClaimsResult:
     rejections : DataFrame
         ``row, <id>, field, reason`` for rows that could not be read.
     provenance : Provenance
+    notes : list of str
+        What the figures rest on beyond the data, said in words (a projection of the business-day calendar).
     """
 
     claims: pd.DataFrame
     not_paid: pd.DataFrame
     rejections: pd.DataFrame
     provenance: Provenance
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, rows: ClaimRows) -> ClaimsResult:
@@ -85,7 +88,7 @@ class ClaimsResult:
             not_paid = pd.DataFrame({rows.id_column: np.asarray(take(ids, unpaid), dtype=object),
                                      "reason": rows.reasons[unpaid]})
         return cls(claims=claims, not_paid=not_paid, rejections=rows.rejections,
-                   provenance=Provenance.of(rows.digest))
+                   provenance=Provenance.of(rows.digest), notes=list(rows.internal.get("notes", ())))
 
     @property
     def total(self) -> Decimal:

@@ -46,7 +46,7 @@ first pays 6,500.00, caps first would pay 2,500.00
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -251,9 +251,13 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
     result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=read,
                                 drawdowns=drawdowns, prepayments=prepayments, calendar=calendar)
     years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
-    return years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
+    rows = years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
                             result.positions[years.loan_of_year], result.rejections,
-                            {"projections": result.projections})
+                            {"projections": result.projections,
+                             "notes": [result.calendar_projection] if result.calendar_projection else []})
+    if result.calendar_digest is None:
+        return rows
+    return replace(rows, digest=f"{rows.digest}|business days {result.calendar_digest}")
 
 
 @dataclass(frozen=True)
@@ -354,6 +358,10 @@ class _KernelRun(_Amounts):
     in_force: RulesInForce[InterestSubsidyRule]
 
 
+#: The rows' settlement flags of a book whose loans all settle interest on their due dates: never read.
+_EVERY_ROW_SETTLES = np.ones(0, np.bool_)
+
+
 def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
                 per_period: bool) -> _KernelRun:
     """Run the 貼息 kernel over amortized loans: one output row per loan and calendar year of its due dates
@@ -379,7 +387,7 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     if periods.shape[0]:
         portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"], f["segment"],
                           f["segment_rate"], f["loan_opening"], f["loan_basis"], f["loan_due_day"],
-                          f["event_ptr"], f["event_day"], f["event_amount"],
+                          f["loan_interest_months"], f.get("settles", _EVERY_ROW_SETTLES), f["event_ptr"], f["event_day"], f["event_amount"],
                           form, points, share, benchmark, window_start, window_end, annual_cap, lifetime_cap,
                           year_ptr, per_period, *out, terms)
     year, interest, gross, paid, cut_by_interest, cut_by_annual_cap, cut_by_lifetime_cap = out

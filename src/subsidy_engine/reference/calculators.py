@@ -249,6 +249,48 @@ def _after(balance: int, day: date, change: int) -> int:
     return balance + change
 
 
+def settlement_dates(loan: Loan, last: date, is_business: Callable[[date], bool]) -> list[date]:
+    """A loan's calendar settlements (結息日) after its start and before ``last``: the ``interest_day`` of every
+    month, or of March, June, September and December, after the start, moved like its due dates; one moved
+    back onto the start settles nothing and is left out.
+
+    >>> from subsidy_engine import Loan
+    >>> loan = Loan(principal="1000", annual_rate="0.04", term_months=12, start_date="2025-02-05",
+    ...             interest_dates="calendar", interest_frequency="quarterly", business_day="following")
+    >>> settlement_dates(loan, date(2025, 12, 31), china_business_day)  # Saturday 20 September: Monday 22nd
+    [datetime.date(2025, 3, 20), datetime.date(2025, 6, 20), datetime.date(2025, 9, 22), datetime.date(2025, 12, 22)]
+    """
+    step = loan.interest_months
+    out: list[date] = []
+    month_index = loan.start_date.year * 12 + loan.start_date.month - 1
+    while True:
+        year, month = divmod(month_index, 12)
+        month_index += 1
+        if (month + 1) % step:
+            continue
+        nominal = date(year, month + 1, min(loan.interest_day, calendar.monthrange(year, month + 1)[1]))
+        day = moved(nominal, loan.business_day, is_business)
+        if day >= last:
+            return out
+        if nominal > loan.start_date and day > loan.start_date:
+            out.append(day)
+
+
+def _daily_interest(balance: int, start: date, end: date, changes: list[tuple[date, int]], rate: Decimal,
+                    year_days: int) -> Fraction:
+    """The interest of the days ``[start, end)``, one day at a time: each day's balance x rate / year_days,
+    the balance changing by ``changes`` (day, fen) on their days, exact."""
+    total = Fraction(0)
+    day = start
+    pending = sorted(changes)
+    while day < end:
+        while pending and pending[0][0] <= day:
+            balance += pending.pop(0)[1]
+        total += Fraction(balance) * Fraction(rate) / year_days
+        day += timedelta(days=1)
+    return total
+
+
 def reference_schedule(loan: Loan, curve: LprCurve | None = None,
                        is_business: Callable[[date], bool] = china_business_day) -> tuple[list[ScheduleRow], bool]:
     """Amortize ``loan`` the slow, plain way.
@@ -276,42 +318,88 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None,
     pending = _events(loan)
     has_events = bool(pending)
 
-    rows = []
+    rows: list[ScheduleRow] = []
     balance = yuan_to_fen(loan.drawdowns[0].amount) if loan.drawdowns else loan.principal_fen
     payment_fen = 0  # equal installment's M
     level_principal = 0  # equal principal's round(P / m)
     recompute = False  # a tranche, or a prepayment asking for it, since the last due date
     shorten = False  # a prepayment keeping the payment, since the last due date
     last = n - 1  # the last period, earlier once such a prepayment shortens the term
+    # Calendar settlement: interest accrues day by day and is settled on the settlement dates, each a row of
+    # its own, and on the loan's last day; a due date that is not one carries it on.
+    settlements = settlement_dates(loan, ends[-1], is_business) if loan.interest_months else []
+    year_days = 365 if loan.basis is InterestBasis.ACT_365 else 360
+    unsettled = Fraction(0)  # fen accrued since the last settlement, exact
+
+    def events_until(balance: int, start: date, stop: date) -> tuple[list[tuple[date, int, bool]], date | None, int]:
+        """The events strictly inside ``(start, stop)`` up to the one that repays the whole balance (its day is
+        returned), and the balance after them."""
+        nonlocal recompute, shorten
+        inside = [e for e in pending if start < e[0] < stop]
+        running = balance
+        for k, (day, amount, asks) in enumerate(inside):
+            running = _after(running, day, amount)
+            recompute = recompute or asks
+            shorten = shorten or not asks
+            if running == 0:
+                return inside[:k + 1], day, running
+        return inside, None, running
+
+    def round_fen(exact: Fraction) -> Decimal:
+        return fen_to_yuan(div_half_up(exact.numerator, exact.denominator))  # interest rounding
+
     with localcontext() as ctx:
         ctx.prec = 60
         for p in range(n):
             rate, start, end = rates[p], starts[p], ends[p]
+            while settlements and settlements[0] < end:
+                settle_day = settlements.pop(0)
+                opening = balance
+                inside, closing_day, running = events_until(balance, start, settle_day)
+                stop = closing_day or settle_day
+                unsettled += _daily_interest(balance, start, stop, [(d, a) for d, a, _ in inside], rate, year_days)
+                pending = pending[len(inside):]
+                balance = running
+                prepaid = -sum(amount for _, amount, _ in inside if amount < 0)
+                drawn = sum(amount for _, amount, _ in inside if amount > 0)
+                while closing_day is None and pending and pending[0][0] == settle_day:  # after the settlement
+                    day, amount, asks = pending.pop(0)
+                    balance = _after(balance, day, amount)
+                    recompute = recompute or asks
+                    shorten = shorten or not asks
+                    prepaid, drawn = prepaid - min(amount, 0), drawn + max(amount, 0)
+                    if balance == 0:
+                        closing_day = settle_day
+                if closing_day is not None and pending:
+                    raise ValueError(f"an event on {pending[0][0]} comes after the loan was repaid in full")
+                interest = round_fen(unsettled)
+                unsettled = Fraction(0)
+                rows.append(ScheduleRow(
+                    period=len(rows) + 1, start_date=start, end_date=stop, days=days_actual(start, stop),
+                    annual_rate=rate, opening_balance=fen_to_yuan(opening), interest=interest,
+                    principal=fen_to_yuan(prepaid), payment=interest + fen_to_yuan(prepaid),
+                    closing_balance=fen_to_yuan(balance), drawn=fen_to_yuan(drawn), settles=True))
+                if closing_day is not None:
+                    return rows, projected
+                start = settle_day
             opening = balance
             # Each amount accrues from its day to the period's end: the opening balance over the whole
             # period, a tranche from its day, a prepayment less from its day. A prepayment of the whole
             # balance ends the loan, and the period, on its day.
-            inside = [e for e in pending if start < e[0] < end]
-            closing_day = None
-            running = balance
-            for k, (day, amount, asks) in enumerate(inside):
-                running = _after(running, day, amount)
-                recompute = recompute or asks
-                shorten = shorten or not asks
-                if running == 0:
-                    closing_day = day
-                    inside = inside[:k + 1]
-                    break
+            inside, closing_day, running = events_until(balance, start, end)
             if closing_day is not None:
                 end = closing_day
             pending = pending[len(inside):]
-            pieces = [(start, balance)] + [(day, amount) for day, amount, _ in inside]
-            accrued = Fraction(0)  # fen x share of a year, exact: a half-fen tie stays a tie
-            for day, amount in pieces:
-                num, den = _fraction(loan.basis, day, end, due_day)
-                accrued += Fraction(amount * num, den)
-            exact = accrued * Fraction(rate)
-            interest = fen_to_yuan(div_half_up(exact.numerator, exact.denominator))  # interest rounding
+            if loan.interest_months:
+                unsettled += _daily_interest(balance, start, end, [(d, a) for d, a, _ in inside], rate, year_days)
+                interest = Decimal("0.00")
+            else:
+                pieces = [(start, balance)] + [(day, amount) for day, amount, _ in inside]
+                accrued = Fraction(0)  # fen x share of a year, exact: a half-fen tie stays a tie
+                for day, amount in pieces:
+                    num, den = _fraction(loan.basis, day, end, due_day)
+                    accrued += Fraction(amount * num, den)
+                interest = round_fen(accrued * Fraction(rate))
             prepaid = -sum(amount for _, amount, _ in inside if amount < 0)
             drawn = sum(amount for _, amount, _ in inside if amount > 0)
             balance = running
@@ -345,6 +433,8 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None,
             if p >= grace:
                 recompute = shorten = False
             balance -= principal_fen
+            if closing_day is None and p >= last and pending:  # the last due date repaid the loan in full
+                raise ValueError(f"an event on {pending[0][0]} comes after the loan was repaid in full")
             # the due date's own events come after its principal
             while closing_day is None and pending and pending[0][0] == end:
                 day, amount, asks = pending.pop(0)
@@ -363,12 +453,21 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None,
                                                  and (not pending or p >= last))
             if closes and pending:
                 raise ValueError(f"an event on {pending[0][0]} comes after the loan was repaid in full")
+            settles = True
+            if loan.interest_months:
+                # a due date settles when it is a settlement date too; the loan's last day settles what is left
+                settles = closes or p == n - 1 or bool(settlements and settlements[0] == end)
+                if settlements and settlements[0] == end:
+                    settlements.pop(0)
+                if settles:
+                    interest = round_fen(unsettled)
+                    unsettled = Fraction(0)
             rows.append(ScheduleRow(
-                period=p + 1, start_date=start, end_date=end,
+                period=len(rows) + 1, start_date=start, end_date=end,
                 days=days_actual(start, end), annual_rate=rate,
                 opening_balance=fen_to_yuan(opening), interest=interest, principal=fen_to_yuan(repaid),
                 payment=interest + fen_to_yuan(repaid), closing_balance=fen_to_yuan(balance),
-                drawn=fen_to_yuan(drawn),
+                drawn=fen_to_yuan(drawn), settles=settles,
             ))
             if closes:
                 break
@@ -404,13 +503,43 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
     out: list[SubsidyRow] = []
     paid_in_year: dict[int, Decimal] = {}
     paid_in_life = Decimal(0)
+    year_days = 365 if loan.basis is InterestBasis.ACT_365 else 360
+    unsettled = Fraction(0)  # a calendar loan's 貼息 since its last settlement, fen, exact
+    settle_start = loan.start_date
     with localcontext() as ctx:
         ctx.prec = 60
         for r in rows:
             lo = max(r.start_date, window_start)
             hi = r.end_date if window_end is None else min(r.end_date, window_end)
             inside = Decimal(max((hi - lo).days, 0)) / Decimal(r.days)
-            if rule.form is SubsidyForm.SHARE_OF_INTEREST:
+            if loan.interest_months:
+                # day by day, as its interest: each day's balance (or principal drawn) x the row's points or gap
+                # / year_days, rounded once where interest is settled; a share of the settled interest for the
+                # settlement's days inside the window
+                changes = [(day, amount) for day, amount, _ in events if r.start_date < day < r.end_date]
+                if rule.form is SubsidyForm.RATE_GAP:
+                    factor = max(rule.benchmark_rate - r.annual_rate, Decimal(0))
+                else:
+                    factor = min(rule.points or Decimal(0), r.annual_rate)
+                day = lo
+                while day < hi and rule.form is not SubsidyForm.SHARE_OF_INTEREST:
+                    if rule.form is SubsidyForm.POINTS_ON_PRINCIPAL:
+                        base = first_drawn + sum(a for d, a, _ in events if a > 0 and d <= day)
+                    else:
+                        base = int(r.opening_balance * 100) + sum(a for d, a in changes if d <= day)
+                    unsettled += Fraction(base) * Fraction(factor) / year_days
+                    day += timedelta(days=1)
+                accrual = Decimal(0)
+                if r.settles:
+                    if rule.form is SubsidyForm.SHARE_OF_INTEREST:
+                        s_lo = max(settle_start, window_start)
+                        s_hi = r.end_date if window_end is None else min(r.end_date, window_end)
+                        unsettled = (Fraction(r.interest * 100) * Fraction(rule.share) * max((s_hi - s_lo).days, 0)
+                                     / (r.end_date - settle_start).days)
+                    accrual = fen_to_yuan(div_half_up(unsettled.numerator, unsettled.denominator))
+                    unsettled = Fraction(0)
+                    settle_start = r.end_date
+            elif rule.form is SubsidyForm.SHARE_OF_INTEREST:
                 accrual = r.interest * rule.share * inside
             else:
                 # the balance (or the principal drawn) of each day, as the interest accrues: the amount at the

@@ -1,0 +1,222 @@
+"""Interest settled on calendar dates (按月/按季結息, issue 18, point 1): the 20th of every month or of each
+quarter's last month, apart from the principal's due dates, on each day's balance; the kernel equals the plain
+reference (which sums the days one by one) to the fen, with its 貼息, tranches, prepayments and moved dates
+(docs/conventions.md "Calendar settlement")."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from test_business_days_schedule import PROJECTED, projected_business_day
+from test_tranches import RULES, assert_invariants
+
+from subsidy_engine import Loan, amortize, amortize_portfolio, interest_subsidy
+from subsidy_engine.core.money import div_half_up
+from subsidy_engine.reference.calculators import reference_interest_subsidy, reference_schedule
+
+from strategies import examples, loans, loans_with_events
+
+
+def quarterly_loan(**changes: object) -> Loan:
+    """10,000,000 at 3.6% (1,000.00 a day), drawn 5 February 2025, principal in four quarterly shares on the
+    5th, interest settled on the 20th of March, June, September and December."""
+    fields: dict[str, object] = dict(principal="10000000", annual_rate="0.036", term_months=12, frequency="quarterly",
+                                     method="equal_principal", start_date="2025-02-05", interest_dates="calendar",
+                                     interest_frequency="quarterly")
+    return Loan(**{**fields, **changes})
+
+
+def test_interest_is_settled_on_the_20th_of_the_quarters_last_month() -> None:
+    rows = amortize(quarterly_loan()).rows
+    assert [(r.end_date, r.interest, r.principal, r.settles) for r in rows] == [
+        (date(2025, 3, 20), Decimal("43000.00"), Decimal("0.00"), True),  # 43 days of 10,000,000
+        (date(2025, 5, 5), Decimal("0.00"), Decimal("2500000.00"), False),  # principal only: interest runs on
+        (date(2025, 6, 20), Decimal("80500.00"), Decimal("0.00"), True),  # 46 days x 10M + 46 days x 7.5M
+        (date(2025, 8, 5), Decimal("0.00"), Decimal("2500000.00"), False),
+        (date(2025, 9, 20), Decimal("57500.00"), Decimal("0.00"), True),
+        (date(2025, 11, 5), Decimal("0.00"), Decimal("2500000.00"), False),
+        (date(2025, 12, 20), Decimal("34250.00"), Decimal("0.00"), True),
+        (date(2026, 2, 5), Decimal("11750.00"), Decimal("2500000.00"), True)]  # the last day settles the rest
+    assert amortize(quarterly_loan()).to_frame()["payment"].sum() == Decimal("10000000") + sum(r.interest for r in rows)
+
+
+def test_monthly_settlement_and_a_settlement_day_of_the_contract() -> None:
+    """按月結息 on the 21st: the due dates move to the 21st too (the settlement day is the contract's day)."""
+    rows = amortize(quarterly_loan(interest_frequency="monthly", settlement_day=21)).rows
+    settled = [r.end_date for r in rows if r.settles]
+    assert settled[:3] == [date(2025, 2, 21), date(2025, 3, 21), date(2025, 4, 21)]
+    assert [r.end_date for r in rows if r.principal][0] == date(2025, 5, 21)  # and on the due date: one row
+    assert rows[0].interest == Decimal("16000.00")  # 5 to 21 February, 16 days
+
+
+def test_a_quarterly_20th_settlement_across_a_holiday_moves() -> None:
+    """Saturday 20 September 2025 moves to Monday 22nd (following): two more days of 5,000,000 in that quarter
+    (1,000.00), two fewer in the next. Monday 5 May 2025, in the Labour Day holiday, moves the principal due to
+    Tuesday 6th: a day more of 10,000,000's interest (1,000.00) before the balance falls."""
+    unmoved = amortize(quarterly_loan()).rows
+    moved = amortize(quarterly_loan(business_day="following")).rows
+    assert [r.end_date for r in moved][1:5] == [date(2025, 5, 6), date(2025, 6, 20), date(2025, 8, 5),
+                                                  date(2025, 9, 22)]
+    assert moved[2].interest == unmoved[2].interest + Decimal("250.00")  # a day of 2,500,000 more
+    assert moved[4].interest == unmoved[4].interest + Decimal("1000.00")
+    # two days fewer of 5,000,000 at its start; Saturday 20 December moves to the 22nd too: two more of 2,500,000
+    assert moved[6].interest == unmoved[6].interest - Decimal("1000.00") + Decimal("500.00")
+    assert moved == reference_schedule(quarterly_loan(business_day="following"))[0]
+
+
+def test_interest_is_the_days_balances_rounded_once() -> None:
+    """Each settled amount is the sum of its days' accruals (balance x rate / 360), rounded once (issue 18,
+    point 5), with a tranche and a prepayment inside the quarters."""
+    loan = quarterly_loan(drawdowns=[{"date": "2025-02-05", "amount": "6000000.01"},
+                                     {"date": "2025-04-11", "amount": "3999999.99"}],
+                          prepayments=[{"date": "2025-06-03", "amount": "777777.77", "recompute": "term"}])
+    rows = amortize(loan).rows
+    changes = {date(2025, 4, 11): 399999999, date(2025, 6, 3): -77777777}
+    daily = []  # (day, balance in fen) of every day of the loan
+    for r in rows:
+        balance = int(r.opening_balance * 100)
+        for k in range(r.days):
+            day = r.start_date + timedelta(days=k)
+            balance += changes.get(day, 0) if day != r.start_date else 0
+            daily.append((day, balance))
+    assert len(daily) == (rows[-1].end_date - rows[0].start_date).days
+    start = rows[0].start_date
+    for r in rows:
+        if r.settles:
+            exact = sum((Fraction(b) * Fraction("0.036") / 360 for d, b in daily if start <= d < r.end_date),
+                        Fraction(0))
+            assert r.interest * 100 == div_half_up(exact.numerator, exact.denominator), r
+            start = r.end_date
+    assert rows == reference_schedule(loan)[0]
+
+
+def test_what_a_calendar_loan_must_say() -> None:
+    with pytest.raises(ValidationError, match="interest_frequency: interest_dates 'calendar' needs it"):
+        quarterly_loan(interest_frequency=None)
+    with pytest.raises(ValidationError, match="accrues each day's balance, on act_360 or act_365, not monthly"):
+        quarterly_loan(interest_basis="monthly")
+    with pytest.raises(ValidationError, match="is only given with interest_dates 'calendar'"):
+        quarterly_loan(interest_dates="period_end")
+    assert quarterly_loan().basis.value == "act_360" and quarterly_loan().interest_day == 20
+
+
+def test_a_loan_book_reads_calendar_settlement_as_a_loan_does(curve) -> None:
+    table = pd.DataFrame({
+        "loan_id": ["A", "B", "C", "D", "E"], "principal": ["10000000"] * 5, "annual_rate": ["0.036"] * 5,
+        "term_months": [12] * 5, "frequency": ["quarterly"] * 5, "method": ["equal_principal"] * 5,
+        "start_date": ["2025-02-05"] * 5, "interest_dates": ["calendar", "calendar", "period_end", "calendar", None],
+        "interest_frequency": ["quarterly", None, "monthly", "weekly", None],
+        "interest_basis": [None, None, None, None, None]})
+    result = amortize_portfolio(table)
+    assert result.rejections[["loan_id", "field"]].values.tolist() == [
+        ["B", "interest_frequency"], ["C", "interest_frequency"], ["D", "interest_frequency"]]
+    a = result.schedule[result.schedule["loan_id"] == "A"]
+    assert a["interest"].tolist() == [r.interest for r in amortize(quarterly_loan()).rows]
+    e = result.schedule[result.schedule["loan_id"] == "E"]
+    assert len(e) == 4  # blank: settled on the due dates
+    yearly = amortize_portfolio(table.iloc[[0]], output="yearly").yearly
+    rows = amortize(quarterly_loan()).rows
+    assert yearly["interest"].tolist() == [sum(r.interest for r in rows if r.end_date.year == y) for y in (2025, 2026)]
+
+
+@st.composite
+def calendar_loans(draw) -> Loan:
+    """A loan of the strategies (tranches and prepayments or not), settling interest on calendar dates on a
+    day-count basis, its dates moved or not."""
+    base = draw(st.one_of(loans(), loans_with_events()).filter(lambda x: x.start_date.year >= 2004))
+    fields = base.model_dump()
+    fields.update(interest_dates="calendar", interest_frequency=draw(st.sampled_from(["monthly", "quarterly"])),
+                  interest_basis=draw(st.sampled_from([None, "act_360", "act_365"])),
+                  business_day=draw(st.sampled_from(["none", "following", "modified_following"])))
+    return Loan(**fields)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(loan=calendar_loans())
+def test_calendar_settlement_equals_the_reference(loan: Loan, curve) -> None:
+    lpr = curve if loan.floating else None
+    try:
+        expected = reference_schedule(loan, curve, is_business=projected_business_day)[0]
+    except ValueError as exc:  # a prepayment above the balance, an event after the loan was repaid
+        with pytest.raises(ValueError, match="more than the balance|repaid in full"):
+            amortize(loan, lpr, calendar=PROJECTED)
+        assert "more than the balance" in str(exc) or "repaid in full" in str(exc)
+        return
+    schedule = amortize(loan, lpr, calendar=PROJECTED)
+    assert schedule.rows == expected
+    assert_invariants(expected, loan)
+    assert expected[-1].settles and all(r.interest == 0 for r in expected if not r.settles)
+    for rule in RULES:
+        subsidy = interest_subsidy(schedule, rule)
+        reference = reference_interest_subsidy(loan, expected, rule)
+        assert subsidy.to_frame()["subsidy"].tolist() == [r.subsidy for r in reference]
+        assert subsidy.to_frame()["gross"].tolist() == [r.gross for r in reference]
+        assert (subsidy.subsidy_fen <= schedule.interest_fen).all()
+
+
+def test_a_book_of_calendar_loans_is_each_loan_alone(curve) -> None:
+    """The portfolio path (rows, yearly totals, 貼息 per loan-year) equals one loan at a time."""
+    from subsidy_engine import InterestSubsidyRule, interest_subsidy_portfolio
+    from subsidy_engine.loans.arrays import loans_from_arrays  # noqa: F401  (the table round trip below)
+
+    sample = [quarterly_loan(), quarterly_loan(interest_frequency="monthly", method="interest_only",
+                                               business_day="following", start_date="2024-12-31"),
+              quarterly_loan(frequency="monthly", method="equal_installment", term_months=24,
+                             floating={"tenor": "1Y", "spread_bp": "-20"}, annual_rate=None)]
+    rows = []
+    for k, loan in enumerate(sample):
+        fields = {key: value for key, value in loan.model_dump(exclude_none=True).items()
+                  if key not in ("drawdowns", "prepayments", "floating")}
+        if loan.floating:
+            fields.update(floating_tenor="1Y", floating_spread_bp="-20")
+        rows.append({"loan_id": f"L{k}", **{key: str(value) for key, value in fields.items()}})
+    table = pd.DataFrame(rows)
+    result = amortize_portfolio(table, lpr=curve, calendar=PROJECTED)
+    assert result.rejections.empty
+    for k, loan in enumerate(sample):
+        mine = result.schedule[result.schedule["loan_id"] == f"L{k}"]
+        expected = amortize(loan, curve, calendar=PROJECTED).rows
+        assert mine["interest"].tolist() == [r.interest for r in expected]
+        assert mine["end_date"].tolist() == [r.end_date for r in expected]
+    rule = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=1)
+    claims = interest_subsidy_portfolio(table, rule, lpr=curve, calendar=PROJECTED).claims
+    for k, loan in enumerate(sample):
+        per_period = interest_subsidy(amortize(loan, curve, calendar=PROJECTED), rule).to_frame()
+        expected = per_period.assign(year=[r.end_date.year for r in amortize(loan, curve, calendar=PROJECTED).rows]
+                                     ).groupby("year")["subsidy"].sum()
+        mine = claims[claims["loan_id"] == f"L{k}"].set_index("year")["amount"]
+        assert mine.to_dict() == {y: v for y, v in expected.items() if v > 0}
+    assert np.array_equal(result.positions, np.arange(3))
+
+
+@given(sample=st.lists(calendar_loans().filter(lambda x: not x.drawdowns and not x.prepayments), min_size=1,
+                      max_size=4))
+def test_calendar_loans_come_back_from_their_arrays_and_tables(sample) -> None:
+    """The converter family of test_arrays for loans on calendar settlement and business days: model -> arrays ->
+    model, and a table of the models' cells -> the models' arrays."""
+    from dataclasses import fields
+
+    from subsidy_engine.loans.arrays import arrays_from_frame, arrays_from_loans, loans_from_arrays
+    from subsidy_engine.measures.claims import models_to_frame
+
+    def _same_arrays(a, b) -> None:
+        for f in fields(a):
+            if f.name not in ("plans", "events"):
+                np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name), err_msg=f.name)
+        assert a.plans == b.plans
+
+    arrays = arrays_from_loans(sample)
+    _same_arrays(arrays_from_loans(loans_from_arrays(arrays)), arrays)
+    table = models_to_frame(sample, ["principal"])
+    table.insert(0, "loan_id", [f"L{k}" for k in range(len(sample))])
+    read, good, rejections = arrays_from_frame(table)
+    assert rejections.empty and good.tolist() == list(range(len(sample)))
+    _same_arrays(read, arrays)
