@@ -130,3 +130,14 @@ def tranche_arrays(count: int, seed: int = 18) -> LoanArrays:
     index = np.tile(np.array([1, 2, -1], np.int64), count)
     base.events = LoanEvents(ptr, day.astype(np.int64), amount.astype(np.int64), recompute, index)
     return base
+
+
+def calendar_settlement_arrays(count: int, seed: int = 20) -> LoanArrays:
+    """:func:`tranche_arrays` settling interest on the 20th of each quarter's last month (按季結息) on act/360 or
+    act/365, the principal due on the 20th every 3 months from the drawdown month."""
+    rng = np.random.default_rng(seed)
+    base = tranche_arrays(count, seed)
+    base.basis = rng.integers(1, 3, count)  # act_360, act_365: the daily bases
+    base.interest_months = np.full(count, 3, np.int64)
+    base.interest_day = np.full(count, 20, np.int64)
+    return base

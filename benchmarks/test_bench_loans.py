@@ -25,7 +25,15 @@ from subsidy_engine import amortize_portfolio, load_lpr
 from subsidy_engine.loans import amortization as engine
 from subsidy_engine.reference.calculators import reference_schedule
 
-from portfolios import annuity_arrays, annuity_table, best_of, loan_from_arrays, mixed_arrays, tranche_arrays
+from portfolios import (
+    annuity_arrays,
+    annuity_table,
+    best_of,
+    calendar_settlement_arrays,
+    loan_from_arrays,
+    mixed_arrays,
+    tranche_arrays,
+)
 
 LOANS = 100_000
 HERE = Path(__file__).parent
@@ -195,3 +203,22 @@ def test_cold_and_warm_start(benchmark, report):
         warm = benchmark.pedantic(start, rounds=3)
         warm = min(warm, benchmark.stats.stats.min)
     report("import + first call", f"cold (compiling) {cold:.2f} s, warm (disk cache) {warm:.2f} s")
+
+
+def test_calendar_settlement(benchmark, report):
+    """Issue 18: the tranche loans settling interest on the 20th of each quarter's last month (按季結息), yearly
+    totals; settlement-period rows a second against the plain reference (which sums day by day) on 20 loans."""
+    from subsidy_engine.loans.arrays import loans_from_arrays
+
+    arrays = calendar_settlement_arrays(LOANS)
+    engine.run(arrays.slice(0, 10), None, rows=False, years=True)
+    result = benchmark.pedantic(engine.run, args=(arrays, None), kwargs={"rows": False, "years": True}, rounds=5,
+                                warmup_rounds=1)
+    seconds = benchmark.stats.stats.min
+    rows = int(result.written.sum())
+    sample = loans_from_arrays(arrays.take(np.arange(20)))
+    loop = best_of(lambda: [reference_schedule(x) for x in sample], 1) / sum(
+        len(reference_schedule(x)[0]) for x in sample)
+    benchmark.extra_info.update(rows_per_s=rows / seconds, vs_reference=loop * rows / seconds)
+    report("calendar settlement (按季結息), 100k loans", f"{rows / seconds:.3g} rows/s ({seconds * 1e3:.0f} ms for "
+           f"{rows:,} settlement and due-date rows); plain loop {1 / loop:.3g}/s -> {loop * rows / seconds:.0f}x")

@@ -39,6 +39,21 @@ def with_rule(loan: Loan, rule: str) -> Loan:
     return Loan(**{**loan.model_dump(), "business_day": rule})
 
 
+def assert_yearly_totals_are_the_rows(loan: Loan, lpr, rows) -> None:  # noqa: ANN001
+    """The kernel's yearly totals (no rows written) are the rows' sums by the year of their dates, from the
+    first year the kernel gives the loan."""
+    from subsidy_engine.loans import amortization
+    from subsidy_engine.loans.arrays import arrays_from_loans
+
+    yearly = amortization.run(arrays_from_loans([loan]), lpr, rows=False, years=True, calendar=PROJECTED)
+    first = int(yearly.first_year[0])
+    years = range(first, first + int(yearly.year_ptr[1]))
+    assert min(r.end_date.year for r in rows) >= first
+    for name, column in (("interest", yearly.out.year_interest), ("principal", yearly.out.year_principal)):
+        assert column.tolist() == [sum(int(getattr(r, name) * 100) for r in rows if r.end_date.year == y)
+                                   for y in years], name
+
+
 def national_day_loan(**changes: object) -> Loan:
     """1,000,000 at 3.6% on act/360 (100.00 a day), settled on the 1st from July 2025 for a year."""
     fields: dict[str, object] = dict(principal="1000000", annual_rate="0.036", term_months=12,
@@ -163,6 +178,7 @@ def test_moved_due_dates_equal_the_reference(loan: Loan, curve) -> None:
     schedule = amortize(loan, lpr, calendar=PROJECTED)
     assert schedule.rows == expected
     assert_invariants(expected, loan)
+    assert_yearly_totals_are_the_rows(loan, lpr, expected)
     assert all(projected_business_day(r.end_date) for r in expected[:-1] if r.end_date != r.start_date)
     for rule in RULES:
         subsidy = interest_subsidy(schedule, rule)

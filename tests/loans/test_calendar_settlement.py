@@ -5,6 +5,7 @@ reference (which sums the days one by one) to the fen, with its 貼息, tranches
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from test_business_days_schedule import PROJECTED, projected_business_day
+from test_business_days_schedule import PROJECTED, assert_yearly_totals_are_the_rows, projected_business_day
 from test_tranches import RULES, assert_invariants
 
 from subsidy_engine import Loan, amortize, amortize_portfolio, interest_subsidy
@@ -154,6 +155,7 @@ def test_calendar_settlement_equals_the_reference(loan: Loan, curve) -> None:
     assert schedule.rows == expected
     assert_invariants(expected, loan)
     assert expected[-1].settles and all(r.interest == 0 for r in expected if not r.settles)
+    assert_yearly_totals_are_the_rows(loan, lpr, expected)
     for rule in RULES:
         subsidy = interest_subsidy(schedule, rule)
         reference = reference_interest_subsidy(loan, expected, rule)
@@ -220,3 +222,55 @@ def test_calendar_loans_come_back_from_their_arrays_and_tables(sample) -> None:
     read, good, rejections = arrays_from_frame(table)
     assert rejections.empty and good.tolist() == list(range(len(sample)))
     _same_arrays(read, arrays)
+
+
+@st.composite
+def aligned_loans(draw) -> tuple[Loan, Loan]:
+    """A loan of the strategies on a daily basis, and the same loan settling interest on calendar dates that
+    fall on its due dates: every month, or every quarter from a quarter's last month, on its due day, drawn on
+    or after that day of its month."""
+    import calendar as months
+
+    base = draw(st.one_of(loans(), loans_with_events()))
+    fields = base.model_dump()
+    start = base.start_date
+    if base.frequency.value == "quarterly":
+        start = start.replace(month=(start.month + 2) // 3 * 3, day=min(start.day, 28))
+    due_day = base.settlement_day or start.day
+    start = start.replace(day=max(start.day, min(due_day, months.monthrange(start.year, start.month)[1])))
+    later = [d.date for d in base.drawdowns[1:]] + [q.date for q in base.prepayments]
+    if later and min(later) <= start:  # the events keep their days: the start may not pass them
+        from hypothesis import reject
+
+        reject()
+    fields.update(start_date=start, settlement_day=due_day,
+                  interest_basis=draw(st.sampled_from(["act_360", "act_365"])))
+    if base.drawdowns:
+        fields["drawdowns"] = [{"date": start, "amount": base.drawdowns[0].amount}, *base.model_dump()["drawdowns"][1:]]
+    try:
+        plain = Loan(**fields)
+        settling = Loan(**{**fields, "interest_dates": "calendar", "interest_frequency": base.frequency.value})
+    except ValidationError:
+        from hypothesis import reject
+
+        reject()
+    return plain, settling
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(pair=aligned_loans())
+def test_the_calendar_loop_equals_the_loop_of_tranche_loans_where_settlements_fall_on_due_dates(pair, curve) -> None:
+    """The kernel's loop of loans on a calendar (kernels.amortize._amortize_calendar) carries its own copy of the
+    principal's rules, for speed: where each settlement falls on a due date it must price exactly as the loop
+    of tranche loans (or the lean loop) prices the same loan settled on its due dates."""
+    plain, settling = pair
+    lpr = curve if plain.floating else None
+    try:
+        expected = amortize(plain, lpr)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc).split(":")[0])):
+            amortize(settling, lpr)
+        return
+    rows = amortize(settling, lpr).rows
+    assert all(r.settles for r in rows)
+    assert rows == expected.rows

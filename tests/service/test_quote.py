@@ -784,5 +784,28 @@ def test_a_quote_refuses_a_loan_with_tranches_or_prepayments_when_it_is_made_and
     with pytest.raises(ValidationError, match="drawdowns and prepayments"):
         QuoteRequest(**{**GOOD, "loans": [loan]})
     request = QuoteRequest(**GOOD)
-    before = request.model_dump_json().replace(',"drawdowns":[],"prepayments":[]', "")  # the request's JSON as it was
+    before = request.model_dump_json().replace(',"drawdowns":[],"prepayments":[]', "").replace(
+        ',"business_day":"none","interest_dates":"period_end","interest_frequency":null', "")  # as it was
+    assert '"business_day"' not in before  # the fields of issue 18 at their defaults are not in it
     assert _digest(request) == hashlib.sha256(before.encode()).hexdigest()
+
+
+def test_a_quote_of_a_loan_settled_on_the_20th_with_moved_dates_is_the_loan_alone() -> None:
+    """Issue 18: a loan settling interest on calendar dates with a business-day rule quotes as amortize() prices
+    it, its 貼息 as interest_subsidy_portfolio's, and the quote's provenance carries the calendar."""
+    from subsidy_engine import interest_subsidy_portfolio, load_policy
+
+    loan = {"loan_id": "L1", "principal": "50000000", "annual_rate": "0.03", "term_months": 9,
+            "frequency": "quarterly", "method": "equal_principal", "start_date": "2026-03-15", "settlement_day": 20,
+            "interest_dates": "calendar", "interest_frequency": "quarterly", "business_day": "following"}
+    request = QuoteRequest(**{**GOOD, "loans": [loan], "insurance": []})
+    response = quote(request)
+    expected = amortize(Loan(**{k: v for k, v in loan.items() if k != "loan_id"}))
+    rows = response.schedules[0].rows
+    assert rows is not None
+    assert [(r.end_date, r.interest, r.principal) for r in rows] == [
+        (r.end_date, r.interest, r.principal) for r in expected.rows]
+    table = pd.DataFrame([loan])
+    claims = interest_subsidy_portfolio(table, load_policy()).claims
+    quoted = [c for c in response.claims if c.instrument == "interest_subsidy"]
+    assert sorted((c.year, c.gross) for c in quoted) == sorted(zip(claims.year, claims.amount))  # before stacking

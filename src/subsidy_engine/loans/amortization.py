@@ -178,6 +178,8 @@ def _moved(loans: LoanArrays, rules: np.ndarray, months: np.ndarray, calendar: B
 def _beyond_calendar(loans: LoanArrays, calendar: BusinessCalendar | None) -> np.ndarray:
     """The loans whose due dates ``calendar`` cannot move: one starting before it, or whose last due date,
     moved, is beyond it (an earlier date never moves further)."""
+    if calendar is None:
+        return np.zeros(len(loans), bool)
     return _moved(loans, loans.business_day, loans.periods * loans.months_per_period, calendar)[1]
 
 
@@ -249,6 +251,8 @@ def row_capacity(loans: LoanArrays) -> np.ndarray:
     """The rows each loan may write: its periods, and one a calendar settlement before its last due date
     (at most one a settlement month of its term, and one more for a first settlement before a month's
     due day)."""
+    if not loans.interest_months.any():
+        return loans.periods
     settlements = np.where(loans.interest_months > 0,
                            loans.periods * loans.months_per_period // np.maximum(loans.interest_months, 1) + 1, 0)
     return loans.periods + settlements

@@ -279,7 +279,7 @@ def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.Ke
                ) -> dict[str, Schedule]:
     """Each loan's :class:`~subsidy_engine.Schedule`, cut from the kernel's one pass over them all."""
     rate, opening, ptr, out = run.rate_units(), run.opening_fen(), run.row_ptr, run.out
-    provenance = Provenance.of(curve.digest, scenario=curve.projection_label)
+    provenance = Provenance.of(curve.digest, *run.calendar_digests(), scenario=curve.projection_label)
     schedules = {}
     for j, loan in enumerate(loans):
         lo, hi = int(ptr[j]), int(ptr[j + 1])
@@ -288,7 +288,8 @@ def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.Ke
             loan=loan, end_day=out.end_day[lo:hi], rate_units=rate[lo:hi], opening_fen=opening[lo:hi],
             interest_fen=out.interest[lo:hi], principal_fen=out.principal[lo:hi],
             projected_from=None if projected < 0 else day_date(projected),
-            provenance=provenance)
+            provenance=provenance, calendar_projection=run.calendar_projection,
+            settles=out.settles[lo:hi] if loan.interest_months else None)
     return schedules
 
 

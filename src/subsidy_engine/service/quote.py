@@ -409,9 +409,13 @@ class QuoteResponse(BaseModel):
     inputs_sha256: str
 
 
+#: The loan fields issue 18 added: left out of a request's hash at their defaults, so that a request hashes as
+#: it did before loans had them.
+_LATER_LOAN_FIELDS = ("drawdowns", "prepayments", "business_day", "interest_dates", "interest_frequency")
+
+
 def _digest(request: QuoteRequest) -> str:
-    # a loan's empty drawdowns and prepayments are left out: a request hashes as it did before loans had them
-    quiet = {k: {name for name in ("drawdowns", "prepayments") if not getattr(loan, name)}
+    quiet = {k: {name for name in _LATER_LOAN_FIELDS if getattr(loan, name) == QuoteLoan.model_fields[name].default}
              for k, loan in enumerate(request.loans)}
     return hashlib.sha256(request.model_dump_json(exclude={"loans": quiet}).encode()).hexdigest()
 
