@@ -141,3 +141,36 @@ def calendar_settlement_arrays(count: int, seed: int = 20) -> LoanArrays:
     base.interest_months = np.full(count, 3, np.int64)
     base.interest_day = np.full(count, 20, np.int64)
     return base
+
+
+def ledger_table(count: int, per: int = 60, seed: int = 60) -> pd.DataFrame:
+    """``count`` banks' ledgers of ``per`` events each, as Arrow-typed columns (a Parquet file's): three
+    drawdowns a month apart, then a settlement, a repayment and a rate change every 30 days in turn."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    n = count * per
+    k = np.tile(np.arange(per), count)
+    start = np.repeat(rng.integers(19000, 20000, count), per)
+    kind = np.where(k < 3, "drawdown", np.where(k % 3 == 0, "interest_settled",
+                                                np.where(k % 3 == 1, "repayment", "rate_change")))
+    principal = np.repeat(rng.integers(10**8, 10**11, count), per)
+    amount = np.select([k < 3, kind == "repayment", kind == "interest_settled"],
+                       [principal // 3, principal // 100, principal // 200], 0)
+    has_rate = (k == 0) | (kind == "rate_change")
+    rate = np.where(has_rate, rng.integers(200, 600, n) * 10**6, 0)
+
+    def decimals(units: np.ndarray, scale: int, given: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        words = np.empty(2 * units.shape[0], np.int64)  # decimal128: the units, then their sign's extension
+        words[0::2] = units
+        words[1::2] = units >> 63
+        array = pa.Array.from_buffers(pa.decimal128(38, scale), units.shape[0],
+                                      [pa.array(given).buffers()[1], pa.py_buffer(words.tobytes())])
+        return pd.array(array, dtype=pd.ArrowDtype(pa.decimal128(38, scale)))
+
+    loan = np.char.add("L", np.repeat(np.arange(count), per).astype(str))
+    return pd.DataFrame({
+        "loan_id": pd.array(pa.array(loan), dtype=pd.ArrowDtype(pa.string())),
+        "date": pd.array(pa.array((start + k * 30).astype(np.int32), pa.date32()), dtype=pd.ArrowDtype(pa.date32())),
+        "kind": pd.array(pa.array(kind), dtype=pd.ArrowDtype(pa.string())),
+        "amount": decimals(amount, 2, kind != "rate_change"), "rate": decimals(rate, 10, has_rate)})

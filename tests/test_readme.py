@@ -33,6 +33,11 @@ def test_readme_python_examples_run() -> None:
         ("2025-12-22", Decimal("133333.33"), Decimal("0.00")), ("2026-02-24", Decimal("0.00"), Decimal("12500000.00")),
         ("2026-03-20", Decimal("341666.67"), Decimal("0.00"))]
     assert str(settled.rows[6].end_date) == "2026-09-20"
+    checked = namespace["checked"].settlements  # issue 18: a bank's ledger reconciled
+    assert checked["status"].tolist() == ["match", "mismatch"]
+    assert checked["interest"].tolist() == [Decimal("447000.00"), Decimal("421000.00")]
+    assert checked["detail"][1] == ("without the rate_change to 0.033 on 2025-09-01 (row 4), the interest is "
+                                    "428,000.00")
 
 
 def test_ci_runs_the_readme_test_command() -> None:

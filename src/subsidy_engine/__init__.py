@@ -11,6 +11,9 @@ The public API (everything else is internal and may change):
   its due dates to, with a horizon and an explicit weekend projection.
 * :class:`InterestSubsidyRule`, :func:`interest_subsidy` -> :class:`SubsidySchedule` -
   interest subsidy (貼息, measures 1 and 15) on a schedule.
+* :func:`ledger_settlements` -> :class:`LedgerResult` - a bank's own ledger of its loans: each settlement's
+  interest and 貼息 rebuilt from what happened; ``subsidy_engine.service.ledger_reconcile.reconcile_ledger``
+  names the event behind a difference.
 * :func:`load_policy` -> :class:`Policy` - the dated, sourced parameters of 78號.
 * :class:`InsurancePolicy`, :func:`premium_subsidy` - premium subsidy (保費補貼, measure 7).
 * :class:`Event`, :func:`event_grants` - REITs (measure 13) and listing (measure 14) grants.
@@ -56,6 +59,7 @@ from subsidy_engine.measures.claims import ClaimsResult
 from subsidy_engine.measures.grants import Event, event_grants
 from subsidy_engine.measures.interest_subsidy import SubsidySchedule, interest_subsidy, interest_subsidy_portfolio
 from subsidy_engine.measures.investment import Project, investment_subsidy
+from subsidy_engine.measures.ledger import LedgerResult, ledger_settlements
 from subsidy_engine.measures.premium_subsidy import InsurancePolicy, premium_subsidy
 from subsidy_engine.params.budget import Budget, load_budget
 from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
@@ -84,6 +88,7 @@ __all__ = [
     "GrantRules",
     "InsurancePolicy",
     "InterestSubsidyRule",
+    "LedgerResult",
     "InvestmentSubsidyRule",
     "Loan",
     "LprCurve",
@@ -119,6 +124,7 @@ __all__ = [
     "interest_subsidy",
     "interest_subsidy_portfolio",
     "investment_subsidy",
+    "ledger_settlements",
     "load_budget",
     "load_lpr",
     "load_policy",

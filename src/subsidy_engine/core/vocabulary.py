@@ -115,6 +115,16 @@ class InterestDates(_Vocabulary):
     CALENDAR = "calendar"  # on a calendar day (the 20th) of every month or quarter's last month, apart from principal
 
 
+class LedgerKind(_Vocabulary):
+    """What a row of a bank's ledger records (docs/conventions.md "A bank's ledger"), in the order a day's rows
+    take effect."""
+
+    INTEREST_SETTLED = "interest_settled"  # the interest the bank settled for the days before
+    REPAYMENT = "repayment"  # principal repaid, from that day
+    DRAWDOWN = "drawdown"  # principal drawn, from that day (the first one gives the rate)
+    RATE_CHANGE = "rate_change"  # the annual rate from that day
+
+
 class Recompute(_Vocabulary):
     """What a prepayment (提前還款) recomputes."""
 

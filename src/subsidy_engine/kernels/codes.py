@@ -4,7 +4,7 @@ The enums of :mod:`subsidy_engine.core.vocabulary` are mapped to these codes
 once, where loan and rule arrays are built; a kernel compares integers.
 """
 
-from subsidy_engine.core.vocabulary import BusinessDay, InterestBasis, Method, Recompute, SubsidyForm
+from subsidy_engine.core.vocabulary import BusinessDay, InterestBasis, LedgerKind, Method, Recompute, SubsidyForm
 
 METHOD_EQUAL_INSTALLMENT = Method.EQUAL_INSTALLMENT.code
 METHOD_EQUAL_PRINCIPAL = Method.EQUAL_PRINCIPAL.code
@@ -19,6 +19,11 @@ BASIS_30_360 = InterestBasis.THIRTY_360.code
 BUSINESS_DAY_NONE = BusinessDay.NONE.code
 BUSINESS_DAY_FOLLOWING = BusinessDay.FOLLOWING.code
 BUSINESS_DAY_MODIFIED_FOLLOWING = BusinessDay.MODIFIED_FOLLOWING.code
+
+LEDGER_INTEREST_SETTLED = LedgerKind.INTEREST_SETTLED.code
+LEDGER_REPAYMENT = LedgerKind.REPAYMENT.code
+LEDGER_DRAWDOWN = LedgerKind.DRAWDOWN.code
+LEDGER_RATE_CHANGE = LedgerKind.RATE_CHANGE.code
 
 RECOMPUTE_PAYMENT = Recompute.PAYMENT.code
 RECOMPUTE_TERM = Recompute.TERM.code

@@ -395,6 +395,12 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
                       row_ptr=row_ptr, window_start=window_start, window_end=window_end, in_force=in_force)
 
 
+def subsidy_per_row(f: dict[str, np.ndarray], periods: np.ndarray, rule: InterestSubsidyRule) -> np.ndarray:
+    """The 貼息 paid on each row of schedule arrays ``f`` (as :func:`subsidy_by_loan_year` reads them), in fen:
+    for the rows a bank's ledger is rebuilt into (:mod:`subsidy_engine.measures.ledger`)."""
+    return _run_kernel(f, periods, rule, per_period=True).paid
+
+
 def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
                          window_rows: bool = False) -> LoanYears:
     """The 貼息 of amortized loans per loan and calendar year: the kernel behind :func:`interest_subsidy_rows`.

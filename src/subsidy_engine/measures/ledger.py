@@ -1,0 +1,413 @@
+"""A bank's own ledger of its loans: what happened, its interest and 貼息, against what the bank settled and
+claimed (issue 18, point 3; measures 1 and 15).
+
+A bank validates 貼息 on what actually happened to a loan, not on its contract. The ledger is one table, a
+row an event (docs/conventions.md "A bank's ledger"):
+
+``loan_id, date, kind, amount, rate`` and an optional ``subsidy``, where ``kind`` is
+
+* ``drawdown``: ``amount`` drawn that day (the loan's first row; the first drawdown gives the ``rate``);
+* ``repayment``: ``amount`` of principal repaid that day;
+* ``rate_change``: the annual ``rate`` from that day;
+* ``interest_settled``: the interest the bank settled that day (``amount``) for the days since the last
+  settlement, and optionally the 貼息 it claims for them (``subsidy``).
+
+The engine rebuilds the balance and rate of every day, computes each settlement's interest (each day's
+balance x rate / 360, or / 365 on ``act_365``, summed and rounded once) and its 貼息 under a rule, day by day
+as the interest accrues, and sets them beside the bank's figures. A row that cannot be read, a ledger that
+does not start with a drawdown, a repayment above the balance: each is reported with its row, ``loan_id``,
+field and reason, and its loan is left out (``strict`` raises instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from subsidy_engine.core.columns import date_series, money_series
+from subsidy_engine.core.ids import normalise_id
+from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan
+from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.core.vocabulary import InterestBasis, LedgerKind
+from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
+from subsidy_engine.io.column_readers import (
+    Rejections,
+    blank_cells,
+    date_column,
+    decimal_units,
+    empty_rejections,
+    enum_column,
+    problems_message,
+)
+from subsidy_engine.kernels.ledger import ledger_kernel
+from subsidy_engine.loans.amortization import pointers
+from subsidy_engine.loans.contract import DAILY_BASES
+from subsidy_engine.measures.interest_subsidy import subsidy_per_row
+from subsidy_engine.params.rules import InterestSubsidyRule
+
+LEDGER_COLUMNS = ("loan_id", "date", "kind", "amount", "rate", "subsidy")
+_REQUIRED = ("loan_id", "date", "kind")
+_DRAWDOWN, _REPAYMENT, _RATE_CHANGE, _SETTLED = (LedgerKind.DRAWDOWN.code, LedgerKind.REPAYMENT.code,
+                                                 LedgerKind.RATE_CHANGE.code, LedgerKind.INTEREST_SETTLED.code)
+
+
+@dataclass(frozen=True)
+class LedgerResult:
+    """Attributes
+    ----------
+    settlements : DataFrame
+        One row per ``interest_settled`` row of a computed loan: ``loan_id, row`` (the ledger's row),
+        ``start_date, end_date, days`` (the days it settles), ``interest`` (computed), ``bank_interest``
+        (settled), ``interest_difference`` (bank less computed); with a rule ``subsidy`` (the 貼息 of those
+        days, after the rule's caps), and when the ledger gives them ``bank_subsidy`` and
+        ``subsidy_difference``. Money as exact decimals.
+    rejections : DataFrame
+        ``row, loan_id, field, reason`` for every problem; ``row`` is the ledger row's 0-based position, or the
+        row its file shows (``file_rows``). Empty when every row was computed.
+    provenance : Provenance
+        Engine version and the hash of the rule used.
+    """
+
+    settlements: pd.DataFrame
+    rejections: pd.DataFrame
+    provenance: Provenance
+
+    @property
+    def differences(self) -> pd.DataFrame:
+        """The settlements where the bank's interest or claimed 貼息 differs from the computed."""
+        s = self.settlements
+        differ = s["interest_difference"] != 0
+        if "subsidy_difference" in s.columns:
+            differ |= s["subsidy_difference"].fillna(0) != 0
+        return s[differ].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """The good rows of a ledger, sorted by loan, day and the day's order, as the kernel reads them."""
+
+    loan_ids: list[str]  # per loan, in the order they first appear
+    ev_ptr: np.ndarray
+    position: np.ndarray  # per event: its row in the table
+    day: np.ndarray
+    kind: np.ndarray
+    fen: np.ndarray
+    rate: np.ndarray
+    claimed: np.ndarray  # the bank's 貼息 on a settlement row, -1 when not given
+
+
+def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | None = None, *,
+                       basis: InterestBasis | str = InterestBasis.ACT_360, strict: bool = False,
+                       file_rows: np.ndarray | None = None) -> LedgerResult:
+    """Each settlement of a bank's ledger: its interest and 貼息, computed, beside the bank's.
+
+    Parameters
+    ----------
+    ledger : DataFrame
+        ``loan_id, date, kind, amount, rate`` and optionally ``subsidy`` (see the module).
+    rule : InterestSubsidyRule, optional
+        The 貼息 to compute; its window starts on the rule's ``start_date`` or each loan's first drawdown.
+    basis : {"act_360", "act_365"}
+        The days' share of a year (日利率 = 年利率/360 by default).
+    strict : bool
+        Raise :class:`~subsidy_engine.errors.PortfolioValidationError` if any row is rejected.
+    file_rows : array of int, optional
+        The row each ledger row has in its file, for the rejections (the 0-based position otherwise).
+
+    Returns
+    -------
+    LedgerResult
+
+    Notes
+    -----
+    A settlement's interest is ``round(sum over its days d of balance(d) x rate(d) / 360)``: the balance of a
+    day counts what was drawn on or before it less what was repaid on or before it (算頭不算尾), and the rate
+    is the one in force that day. On one day the settlement comes first (it settles the days before), then a
+    repayment, a drawdown, a rate change. The 貼息 accrues the same way, each day at ``min(points, rate)`` of
+    the balance (``points_on_balance``) or of the principal drawn (``points_on_principal``), at
+    ``max(benchmark - rate, 0)`` (``rate_gap``), or as a ``share`` of the settled interest for the settlement's
+    days inside the window (``share_of_interest``), rounded once per settlement, then within the interest and
+    the rule's caps (a year's cap in the year of the settlement).
+
+    Examples
+    --------
+    >>> ledger = pd.DataFrame({
+    ...     "loan_id": ["L1"] * 4,
+    ...     "date": ["2025-01-10", "2025-02-20", "2025-03-01", "2025-03-21"],
+    ...     "kind": ["drawdown", "repayment", "rate_change", "interest_settled"],
+    ...     "amount": ["3600000", "1800000", None, "19980"],
+    ...     "rate": ["0.036", None, "0.03", None]})
+    >>> s = ledger_settlements(ledger).settlements  # the bank kept 3.6% after the rate change: 600.00 more
+    >>> s[["end_date", "days", "interest", "bank_interest", "interest_difference"]].values.tolist()
+    [[datetime.date(2025, 3, 21), 70, Decimal('19380.00'), Decimal('19980.00'), Decimal('600.00')]]
+    """
+    basis = InterestBasis.parse(basis)
+    if basis not in DAILY_BASES:
+        raise ValueError(f"basis: a ledger accrues each day's balance, on {' or '.join(b.value for b in DAILY_BASES)}")
+    read, rejections = _read_ledger(ledger)
+    loans = len(read.loan_ids)
+    row_ptr, row_day = _rows(read)
+    rows = int(row_ptr[-1])
+    out_rate, out_interest, out_principal, out_bank = (np.zeros(rows, np.int64) for _ in range(4))
+    out_settles = np.zeros(rows, np.bool_)
+    failure = np.full(loans, -1, np.int64)
+    if loans:
+        ledger_kernel(read.ev_ptr, read.day, read.kind, read.fen, read.rate, np.full(loans, basis.code, np.int64),
+                      row_ptr, row_day, out_rate, out_interest, out_principal, out_settles, out_bank, failure)
+    rejections = _with_failures(rejections, read, failure)
+    shown = _shown(rejections, file_rows)
+    if strict and len(shown):
+        raise PortfolioValidationError(problems_message(shown, "the ledger", lambda r: f"row {r.row} (loan_id "
+                                                                                       f"{r.loan_id!r})"), shown)
+    good = np.flatnonzero(failure < 0)
+    settlements = _settlements(read, good, row_ptr, row_day, out_rate, out_interest, out_principal, out_settles,
+                               out_bank, basis, rule, file_rows)
+    return LedgerResult(settlements=settlements, rejections=shown,
+                        provenance=Provenance.of(rule.model_dump_json() if rule is not None else "no rule",
+                                                 f"basis={basis.value}"))
+
+
+def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
+    """Read and check every cell; returns the good rows of the loans without a bad row, sorted, and the
+    rejections of the bad rows (each loan with a bad row is left out whole)."""
+    unknown = [c for c in table.columns if c not in LEDGER_COLUMNS]
+    if unknown:
+        raise PortfolioSchemaError(f"the ledger has unknown columns {unknown}; it has {', '.join(LEDGER_COLUMNS)}")
+    for required in _REQUIRED:
+        if required not in table.columns:
+            raise PortfolioSchemaError(f"the ledger has no {required!r} column")
+    table = table.reset_index(drop=True)
+    n = len(table)
+    if not n:
+        table = pd.DataFrame({c: pd.Series(dtype=object) for c in table.columns})
+    rej = Rejections(n)
+    # each distinct cell normalised once (a ledger holds many rows per loan), and the loans numbered by it
+    cell_code, cells = pd.factorize(table["loan_id"], use_na_sentinel=True)
+    normalised = np.array([_id(v) for v in cells.tolist()] + [None], dtype=object)
+    ids = normalised[cell_code]  # the sentinel -1 picks the None at the end
+    id_code, uniques = pd.factorize(pd.Series(normalised, dtype=object), use_na_sentinel=True)
+    loan_code = id_code[cell_code]
+    rej.add(blank_cells(table["loan_id"]), "loan_id", "is missing")
+    rej.add(~blank_cells(table["loan_id"]) & np.equal(ids, None), "loan_id", "is not an id")  # type: ignore[call-overload]
+    day, _ = date_column(table["date"], "date", rej)
+    rej.add(blank_cells(table["date"]), "date", "is missing")
+    kind = enum_column(table["kind"], LedgerKind, "kind", None, rej, n)
+    rej.add(blank_cells(table["kind"]), "kind", "is missing")
+
+    def column(name: str, places: int) -> tuple[np.ndarray, np.ndarray]:
+        if name not in table.columns:
+            return np.zeros(n, np.int64), np.ones(n, bool)
+        return decimal_units(table[name], places, name, rej)
+
+    fen, no_amount = column("amount", 2)
+    rate, no_rate = column("rate", RATE_DECIMALS)
+    claimed, no_claim = column("subsidy", 2)
+    moves = (kind == _DRAWDOWN) | (kind == _REPAYMENT)
+    rej.add(moves & no_amount & ~rej.bad, "amount", "is missing: a drawdown or a repayment gives its amount")
+    rej.add(moves & ~no_amount & (fen <= 0), "amount", "must be positive (at least 0.01 yuan)")
+    rej.add((kind == _SETTLED) & no_amount & ~rej.bad, "amount", "is missing: the interest the bank settled")
+    rej.add((kind == _SETTLED) & ~no_amount & (fen < 0), "amount", "must not be negative")
+    rej.add((kind == _RATE_CHANGE) & ~no_amount, "amount", "is only given on a drawdown, a repayment or a settlement")
+    rej.add((kind == _RATE_CHANGE) & no_rate & ~rej.bad, "rate", "is missing: a rate_change gives the new rate")
+    rej.add(((kind == _REPAYMENT) | (kind == _SETTLED)) & ~no_rate, "rate",
+            "is only given on a drawdown (the first: the rate the loan starts at) or a rate_change")
+    rej.add(~no_rate & ((rate < 0) | (rate > int(MAX_ANNUAL_RATE.scaleb(RATE_DECIMALS)))), "rate",
+            "is not an annual rate between 0 and 1 (0.0385 = 3.85%)")
+    rej.add((kind != _SETTLED) & (kind >= 0) & ~no_claim, "subsidy", "is only given on an interest_settled row")
+    rej.add(~no_claim & (claimed < 0), "subsidy", "must not be negative")
+
+    # every row of a loan with a bad row is left out: its days cannot be rebuilt
+    bad_loans = np.unique(loan_code[rej.bad & (loan_code >= 0)])
+    keep = ~rej.bad & (loan_code >= 0) & ~np.isin(loan_code, bad_loans)
+    # sorted by loan (first appearance), day, and the day's order (LedgerKind's)
+    good = np.flatnonzero(keep)
+    # one int64 key a row: loan (first appearance), day, the day's order; a ledger already in order is not sorted
+    if good.size:
+        key = (loan_code[good].astype(np.int64) << 34) + ((day[good] - day[good].min()) << 2) + kind[good]
+        if (key[1:] < key[:-1]).any():
+            good = good[np.argsort(key, kind="stable")]
+    starts = np.flatnonzero(np.r_[True, loan_code[good][1:] != loan_code[good][:-1]]) if good.size else \
+        np.zeros(0, np.int64)
+    ev_ptr = np.append(starts, good.size).astype(np.int64)
+    loan_ids = [str(uniques[c]) for c in loan_code[good][starts]]
+    read = _Read(loan_ids, ev_ptr, good, day[good], kind[good], fen[good], rate[good],
+                 np.where(no_claim, -1, claimed)[good])
+    loan_of_event = np.repeat(np.arange(len(loan_ids), dtype=np.int64), np.diff(ev_ptr))
+    problems = Rejections(n)
+
+    def flag(where: np.ndarray, field_name: str, reason: str) -> None:
+        mask = np.zeros(n, bool)
+        mask[good[where]] = True
+        problems.add(mask, field_name, reason)
+
+    # each loan's first drawdown (in the sorted order): what comes before it has no balance to act on
+    drawdowns = np.flatnonzero(read.kind == _DRAWDOWN)
+    first_drawdown = np.full(len(loan_ids), -1, np.int64)
+    loans_drawn, at = np.unique(loan_of_event[drawdowns], return_index=True)
+    first_drawdown[loans_drawn] = drawdowns[at]
+    undrawn = first_drawdown[loan_of_event] < 0
+    flag(undrawn & (np.arange(good.size) == ev_ptr[:-1][loan_of_event]), "kind",
+         "a loan's ledger starts with its first drawdown: this loan has none")
+    index = np.arange(good.size)
+    before = ~undrawn & (index < first_drawdown[loan_of_event])
+    start_day = read.day[np.maximum(first_drawdown, 0)][loan_of_event]
+    flag(before & (read.day < start_day), "date", "comes before the loan's first drawdown")
+    flag(before & (read.day == start_day) & (read.kind == _SETTLED), "date",
+         "settles no day: the loan is drawn that day")
+    flag(before & (read.day == start_day) & (read.kind == _REPAYMENT), "kind",
+         "a repayment on the day of the loan's first drawdown comes before it")
+    is_first = np.zeros(good.size, bool)
+    is_first[first_drawdown[first_drawdown >= 0]] = True
+    flag(is_first & no_rate[good], "rate", "is missing: the first drawdown gives the rate the loan starts at")
+    flag((read.kind == _DRAWDOWN) & ~is_first & ~no_rate[good], "rate",
+         "is given on the loan's first drawdown only: a later rate is a rate_change")
+    for once, what in ((_SETTLED, "one interest_settled"), (_RATE_CHANGE, "one rate_change")):
+        hit = read.kind == once
+        same_day = np.zeros(good.size, bool)
+        same_day[1:] = hit[1:] & hit[:-1] & (read.day[1:] == read.day[:-1]) & (loan_of_event[1:] == loan_of_event[:-1])
+        twice = np.zeros(n, bool)
+        twice[good[same_day]] = True
+        problems.add(twice, "date", f"{what} a day for a loan: this is its second on that day")
+    read = _drop(read, problems.bad)
+    if not rej.items and not problems.items:
+        return read, empty_rejections("loan_id")
+    named = pd.Series(ids, name="loan_id", dtype=object)
+    frame = pd.concat([rej.frame(named), problems.frame(named)], ignore_index=True).sort_values(
+        ["row", "field"], kind="stable", ignore_index=True)
+    return read, frame
+
+
+def _id(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    try:
+        return normalise_id(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _drop(read: _Read, bad_rows: np.ndarray) -> _Read:
+    """``read`` without the loans that have a row in ``bad_rows`` (a mask over the table's rows)."""
+    if not bad_rows.any():
+        return read
+    loan_of_event = np.repeat(np.arange(len(read.loan_ids)), np.diff(read.ev_ptr))
+    bad_loans = np.unique(loan_of_event[bad_rows[read.position]])
+    keep_loan = ~np.isin(np.arange(len(read.loan_ids)), bad_loans)
+    keep = keep_loan[loan_of_event]
+    return _Read([x for x, k in zip(read.loan_ids, keep_loan) if k], pointers(np.diff(read.ev_ptr)[keep_loan]),
+                 read.position[keep], read.day[keep], read.kind[keep], read.fen[keep], read.rate[keep],
+                 read.claimed[keep])
+
+
+def _rows(read: _Read) -> tuple[np.ndarray, np.ndarray]:
+    """Each loan's rows: the distinct days after its first drawdown with a settlement or a rate change."""
+    loan_of_event = np.repeat(np.arange(len(read.loan_ids), dtype=np.int64), np.diff(read.ev_ptr))
+    start = np.repeat(read.day[read.ev_ptr[:-1]], np.diff(read.ev_ptr))
+    marks = ((read.kind == _SETTLED) | (read.kind == _RATE_CHANGE)) & (read.day > start)
+    keys = (loan_of_event[marks] << 32) + read.day[marks]  # sorted already: the events are
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    counts = np.bincount(keys >> 32, minlength=len(read.loan_ids)) if keys.size else np.zeros(len(read.loan_ids),
+                                                                                            np.int64)
+    return pointers(counts.astype(np.int64)), (keys & 0xFFFFFFFF).astype(np.int64)
+
+
+def _with_failures(rejections: pd.DataFrame, read: _Read, failure: np.ndarray) -> pd.DataFrame:
+    """The rejections with the repayments the kernel found above the balance."""
+    failed = np.flatnonzero(failure >= 0)
+    if not failed.size:
+        return rejections
+    extra = []
+    for j in failed:
+        e = int(failure[j])
+        if read.kind[e] == _REPAYMENT:
+            reason = f"{fen_to_yuan(int(read.fen[e]))} is more than the balance then"
+            extra.append((int(read.position[e]), read.loan_ids[j], "amount", reason))
+        else:
+            extra.append((int(read.position[e]), read.loan_ids[j], "kind",
+                          "a repayment on the day of the first drawdown comes before it"))
+    more = pd.DataFrame(extra, columns=["row", "loan_id", "field", "reason"])
+    return pd.concat([rejections, more], ignore_index=True).sort_values(["row", "field"], kind="stable",
+                                                                        ignore_index=True)
+
+
+def _shown(rejections: pd.DataFrame, file_rows: np.ndarray | None) -> pd.DataFrame:
+    if not len(rejections):
+        return empty_rejections("loan_id")
+    if file_rows is None:
+        return rejections
+    return rejections.assign(row=np.asarray(file_rows)[rejections["row"].to_numpy()])
+
+
+def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np.ndarray, out_rate: np.ndarray,
+                 out_interest: np.ndarray, out_principal: np.ndarray, out_settles: np.ndarray, out_bank: np.ndarray,
+                 basis: InterestBasis, rule: InterestSubsidyRule | None, file_rows: np.ndarray | None
+                 ) -> pd.DataFrame:
+    """The settlement rows of the computed loans, and their 貼息 under ``rule``."""
+    loans = len(read.loan_ids)
+    good = good[np.diff(row_ptr)[good] > 0]  # a loan with no settlement or rate change yet has no row
+    keep_loan = np.zeros(loans, bool)
+    keep_loan[good] = True
+    counts = np.diff(row_ptr)
+    keep_row = np.repeat(keep_loan, counts)
+    ev_counts = np.diff(read.ev_ptr)
+    keep_event = np.repeat(keep_loan, ev_counts)
+    first = read.ev_ptr[:-1][good]
+    start_day = read.day[first]
+    # a loan's opening: its first drawdown day's drawdowns (the kernel's start)
+    loan_of_event = np.repeat(np.arange(loans), ev_counts)
+    on_start = (read.kind == _DRAWDOWN) & (read.day == np.repeat(read.day[read.ev_ptr[:-1]], ev_counts))
+    opening = np.bincount(loan_of_event[on_start], weights=read.fen[on_start], minlength=loans).astype(np.int64)
+    # the 貼息 kernel's events: the later drawdowns (+) and every repayment (-), by day
+    moves = keep_event & (((read.kind == _DRAWDOWN) & ~on_start) | (read.kind == _REPAYMENT))
+    event_ptr = pointers(np.bincount(loan_of_event[moves], minlength=loans)[good].astype(np.int64))
+    event_amount = np.where(read.kind[moves] == _REPAYMENT, -read.fen[moves], read.fen[moves])
+    periods = counts[good]
+    f = {"end_day": row_day[keep_row].astype(np.int32), "segment": np.arange(int(keep_row.sum()), dtype=np.int64),
+         "segment_rate": out_rate[keep_row], "interest": out_interest[keep_row], "principal": out_principal[keep_row],
+         "settles": out_settles[keep_row], "loan_start_day": start_day.astype(np.int32),
+         "loan_opening": opening[good], "loan_basis": np.full(good.size, basis.code, np.int64),
+         "loan_due_day": np.ones(good.size, np.int64), "loan_interest_months": np.ones(good.size, np.int64),
+         "event_ptr": event_ptr, "event_day": read.day[moves], "event_amount": event_amount.astype(np.int64)}
+    settles = f["settles"]
+    loan_of_row = np.repeat(np.arange(good.size, dtype=np.int64), periods)
+    ends = f["end_day"].astype(np.int64)
+    # each settlement's first day: the loan's previous settlement's (a running maximum of (loan, day) keys over
+    # the settling rows), or the loan's first drawdown's
+    running = np.maximum.accumulate(np.where(settles, (loan_of_row << 32) + ends, -1)) if settles.size else ends
+    prev = np.concatenate([[-1], running[:-1]])
+    row_start = np.where((prev >= 0) & ((prev >> 32) == loan_of_row), prev & 0xFFFFFFFF,
+                         np.repeat(start_day, periods))
+    chosen = np.flatnonzero(settles)
+    settle_event = (read.kind == _SETTLED) & keep_event
+    positions = read.position[settle_event]
+    shown_rows = positions if file_rows is None else np.asarray(file_rows)[positions]
+    columns: dict[str, object] = {
+        "loan_id": np.array(read.loan_ids, dtype=object)[good][loan_of_row[chosen]],
+        "row": shown_rows,
+        "start_date": date_series(row_start[chosen]), "end_date": date_series(ends[chosen]),
+        "days": (ends[chosen] - row_start[chosen]).astype(np.int64),
+        "interest": money_series(f["interest"][chosen]),
+        "bank_interest": money_series(out_bank[keep_row][chosen]),
+        "interest_difference": money_series(out_bank[keep_row][chosen] - f["interest"][chosen]),
+    }
+    if rule is not None:
+        paid = subsidy_per_row(f, periods, rule)
+        columns["subsidy"] = money_series(paid[chosen])
+        claimed = read.claimed[settle_event]
+        if (claimed >= 0).any():
+            given = claimed >= 0
+            columns["bank_subsidy"] = _money_or_blank(claimed, given)
+            columns["subsidy_difference"] = _money_or_blank(claimed - paid[chosen], given)
+    return pd.DataFrame(columns)
+
+
+def _money_or_blank(fen: np.ndarray, given: np.ndarray) -> pd.Series:
+    values = money_series(np.where(given, fen, 0)).astype(object)
+    values[~given] = None
+    return values
+
+
+__all__ = ["LEDGER_COLUMNS", "LedgerResult", "ledger_settlements"]
+

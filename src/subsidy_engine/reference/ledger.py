@@ -1,0 +1,102 @@
+"""The reference of a bank's ledger: plain Python, one day at a time, exact fractions.
+
+The executable form of docs/conventions.md "A bank's ledger" and the yardstick of
+:mod:`subsidy_engine.measures.ledger` (the tests prove them equal to the fen). Every day from a loan's first
+drawdown has a balance and a rate; a settlement sums the interest of its days and rounds once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from subsidy_engine.core.money import div_half_up, fen_to_yuan, yuan_to_fen
+from subsidy_engine.reference.calculators import add_months
+
+#: The order a day's rows take effect.
+DAY_ORDER = {"interest_settled": 0, "repayment": 1, "drawdown": 2, "rate_change": 3}
+
+
+def _round(exact: Fraction) -> int:
+    return div_half_up(exact.numerator, exact.denominator)
+
+
+def reference_ledger(rows: Sequence[dict[str, Any]], rule: Any = None, year_days: int = 360  # noqa: ANN401
+                     ) -> dict[str, list[dict[str, Any]]]:
+    """Each loan's settlements: ``{loan_id: [{"end_date", "days", "interest", "subsidy"}, ...]}`` in yuan.
+
+    ``rows`` are ``{"loan_id", "date", "kind", "amount", "rate"}`` (amounts and rates as ``Decimal`` or None).
+    Raises ``ValueError`` for a loan whose ledger does not start with a drawdown giving its rate, or with a
+    repayment above the balance.
+    """
+    by_loan: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_loan.setdefault(row["loan_id"], []).append(row)
+    return {loan: _one(sorted(events, key=lambda r: (r["date"], DAY_ORDER[r["kind"]])), rule, year_days)
+            for loan, events in by_loan.items()}
+
+
+def _one(events: list[dict[str, Any]], rule: Any, year_days: int) -> list[dict[str, Any]]:  # noqa: ANN401
+    first = events[0]
+    if first["kind"] != "drawdown" or first["rate"] is None:
+        raise ValueError("a loan's ledger starts with its first drawdown, which gives the rate")
+    start: date = first["date"]
+    window_start = (rule.start_date or start) if rule is not None else start
+    window_end = (None if rule is None or rule.max_years is None
+                  else add_months(window_start.year, window_start.month, 12 * rule.max_years, window_start.day))
+    balance = drawn = 0
+    rate = Fraction(first["rate"])
+    interest = subsidy = Fraction(0)  # since the last settlement, in fen
+    settled_from = start
+    paid_in_year: dict[int, int] = {}
+    paid_in_life = 0
+    out = []
+    day = start
+    for event in events:
+        while day < event["date"]:  # the days before the event's: each at its balance and rate
+            interest += balance * rate / year_days
+            inside = day >= window_start and (window_end is None or day < window_end)
+            if rule is not None and inside and rule.form.value != "share_of_interest":
+                if rule.form.value == "rate_gap":
+                    factor = max(Fraction(rule.benchmark_rate) - rate, Fraction(0))
+                else:
+                    factor = min(Fraction(rule.points), rate)
+                base = drawn if rule.form.value == "points_on_principal" else balance
+                subsidy += base * factor / year_days
+            day += timedelta(days=1)
+        kind, fen = event["kind"], None if event["amount"] is None else yuan_to_fen(event["amount"])
+        if kind == "interest_settled":
+            settled = _round(interest)
+            row: dict[str, Any] = {"end_date": day, "days": (day - settled_from).days, "interest": fen_to_yuan(settled)}
+            if rule is not None:
+                if rule.form.value == "share_of_interest":
+                    lo = max(settled_from, window_start)
+                    hi = day if window_end is None else min(day, window_end)
+                    subsidy = Fraction(settled) * Fraction(rule.share) * max((hi - lo).days, 0) / (day - settled_from).days
+                gross = min(_round(subsidy), settled)
+                if rule.annual_cap is not None:
+                    room = yuan_to_fen(rule.annual_cap) - paid_in_year.get(day.year, 0)
+                    gross = min(gross, room)
+                    paid_in_year[day.year] = paid_in_year.get(day.year, 0) + gross
+                if rule.lifetime_cap is not None:
+                    gross = min(gross, yuan_to_fen(rule.lifetime_cap) - paid_in_life)
+                paid_in_life += gross
+                row["subsidy"] = fen_to_yuan(gross)
+            out.append(row)
+            interest = subsidy = Fraction(0)
+            settled_from = day
+        elif kind == "repayment":
+            assert fen is not None
+            if fen > balance:
+                raise ValueError(f"a repayment of {fen_to_yuan(fen)} on {day} is more than the balance")
+            balance -= fen
+        elif kind == "drawdown":
+            assert fen is not None
+            balance += fen
+            drawn += fen
+        else:
+            rate = Fraction(Decimal(event["rate"]))
+    return out

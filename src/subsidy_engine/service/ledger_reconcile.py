@@ -1,0 +1,179 @@
+"""A bank's ledger reconciled: each settlement's interest and claimed 貼息 against the engine's, and the event
+that explains a difference (issue 18, point 3).
+
+:func:`reconcile_ledger` computes every settlement of the ledger (:func:`subsidy_engine.measures.ledger.
+ledger_settlements`) and, for each one whose bank figures differ, searches the first of these that reproduces
+the bank's figures exactly when applied to that loan's ledger alone:
+
+================================ ====================================================================
+``an event ignored``             the ledger without one of the loan's drawdowns, repayments or rate
+                                 changes before the settlement (a prepayment the claim ignored, a rate
+                                 change applied late or never)
+``a drawdown's day``             one drawdown counted from another day, up to 31 days either side (a
+                                 tranche counted from the wrong day)
+``a holiday shift``              the settlement's days counted to, or from, the date a day off moves it
+                                 to or from under China's business-day calendar (``following``)
+================================ ====================================================================
+
+``likely_cause`` names the first that reproduces them (``detail`` says how), or is blank when none does.
+The search prices the loan again per candidate: it is meant for the few settlements that differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from subsidy_engine.core.dates import parse_date
+from subsidy_engine.core.money import fen_to_yuan, to_decimal
+from subsidy_engine.core.vocabulary import InterestBasis
+from subsidy_engine.errors import CoverageError
+from subsidy_engine.measures.ledger import LedgerResult, ledger_settlements
+from subsidy_engine.params.business_days import china_calendar
+from subsidy_engine.params.rules import InterestSubsidyRule
+
+#: The causes searched, in order.
+CAUSES = ("an event ignored", "a drawdown's day", "a holiday shift")
+#: How far a drawdown's day is searched, either side.
+DRAWDOWN_DAYS = 31
+
+
+def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | None = None, *,
+                     basis: InterestBasis | str = InterestBasis.ACT_360,
+                     file_rows: np.ndarray | None = None) -> LedgerResult:
+    """The settlements of a bank's ledger with ``status`` (``match`` or ``mismatch``) and, for a mismatch,
+    ``likely_cause`` and ``detail``.
+
+    Parameters
+    ----------
+    ledger, rule, basis, file_rows
+        As :func:`subsidy_engine.measures.ledger.ledger_settlements`.
+
+    Returns
+    -------
+    LedgerResult
+        Its ``settlements`` gain ``status``, ``likely_cause`` and ``detail``.
+
+    Examples
+    --------
+    The bank kept charging 3.6% after the rate fell to 3% on 1 March:
+
+    >>> ledger = pd.DataFrame({
+    ...     "loan_id": ["L1"] * 4,
+    ...     "date": ["2025-01-10", "2025-02-20", "2025-03-01", "2025-03-21"],
+    ...     "kind": ["drawdown", "repayment", "rate_change", "interest_settled"],
+    ...     "amount": ["3600000", "1800000", None, "19980"],
+    ...     "rate": ["0.036", None, "0.03", None]})
+    >>> row = reconcile_ledger(ledger).settlements.iloc[0]
+    >>> row.status, row.likely_cause, row.detail
+    ('mismatch', 'an event ignored', 'without the rate_change to 0.03 on 2025-03-01 (row 2), the interest is 19,980.00')
+    """
+    result = ledger_settlements(ledger, rule, basis=basis, file_rows=file_rows)
+    settlements = result.settlements.copy()
+    differs = settlements["interest_difference"] != 0
+    if "subsidy_difference" in settlements.columns:
+        differs |= settlements["subsidy_difference"].fillna(0) != 0
+    settlements["status"] = np.where(differs, "mismatch", "match")
+    causes: list[Any] = [None] * len(settlements)
+    details: list[Any] = [None] * len(settlements)
+    table = ledger.reset_index(drop=True)
+    shown = np.arange(len(table)) if file_rows is None else np.asarray(file_rows)
+    for k in np.flatnonzero(differs.to_numpy()):
+        found = _search(table, shown, settlements.iloc[k], rule, basis)
+        if found is not None:
+            causes[k], details[k] = found
+    settlements["likely_cause"] = pd.Series(causes, dtype=object)
+    settlements["detail"] = pd.Series(details, dtype=object)
+    return LedgerResult(settlements=settlements, rejections=result.rejections, provenance=result.provenance)
+
+
+def _search(table: pd.DataFrame, shown: np.ndarray, settlement: pd.Series, rule: InterestSubsidyRule | None,
+            basis: InterestBasis | str) -> tuple[str, str] | None:
+    """The first cause that reproduces the bank's figures of ``settlement``, and how."""
+    loan_rows = table.index[table["loan_id"].astype(str).str.strip() == str(settlement["loan_id"])]
+    loan = table.loc[loan_rows]
+    position = int(np.flatnonzero(shown == settlement["row"])[0])
+    wanted: dict[str, Any] = {}
+    if settlement["interest_difference"] != 0:
+        wanted["interest"] = settlement["bank_interest"]
+    if "subsidy_difference" in settlement.index and settlement["subsidy_difference"] not in (None, 0) \
+            and settlement["subsidy_difference"] == settlement["subsidy_difference"]:
+        wanted["subsidy"] = settlement["bank_subsidy"]
+    for cause, label, changed in _candidates(loan, position, shown):
+        try:
+            again = ledger_settlements(changed, rule, basis=basis, file_rows=changed.index.to_numpy())
+        except (ValueError, CoverageError):
+            continue
+        rows = again.settlements[again.settlements["row"] == position]
+        if len(rows) != 1:
+            continue
+        figures = rows.iloc[0]
+        if all(figures[name] == value for name, value in wanted.items()):
+            said = ", ".join(f"the {name} is {figures[name]:,}" for name in wanted)
+            return cause, f"{label}, {said}"
+    return None
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else parse_date(str(value), "date")
+
+
+def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray) -> Iterator[tuple[str, str, pd.DataFrame]]:
+    """Each cause's changed ledgers of one loan, in the order of :data:`CAUSES` (the settlement's row keeps its
+    index, ``position``, so that the changed ledger's settlement can be found)."""
+    end = _day(loan.loc[position, "date"])
+    kinds = loan["kind"].astype(str).str.strip().str.lower()
+    days = loan["date"].map(_day)
+    drawdowns = loan.index[kinds == "drawdown"]
+    start = min(drawdowns, key=lambda i: days[i]) if len(drawdowns) else None
+    for index in loan.index[(days <= end) & (kinds != "interest_settled")]:  # an event ignored
+        if index == start:
+            continue  # the loan's own start
+        what = _event(loan.loc[index], kinds[index])
+        yield CAUSES[0], f"without the {what} on {days[index]} (row {shown[index]})", loan.drop(index=index)
+    for index in loan.index[(kinds == "drawdown") & (days <= end)]:  # a drawdown's day
+        for shift in sorted(range(-DRAWDOWN_DAYS, DRAWDOWN_DAYS + 1), key=abs)[1:]:
+            moved = days[index] + timedelta(days=shift)
+            changed = loan.copy()
+            changed.loc[index, "date"] = moved.isoformat()
+            yield CAUSES[1], (f"the drawdown of {_amount(loan.loc[index])} on {days[index]} (row {shown[index]}) "
+                              f"counted from {moved}"), changed
+    calendar = china_calendar()
+    settlements = loan.index[kinds == "interest_settled"]
+    earlier = [i for i in settlements if days[i] < end]
+    for index, role in ([(position, "to")] + ([(max(earlier, key=lambda i: days[i]), "from")] if earlier else [])):
+        for other, why in _shifts(days[index], calendar):
+            changed = loan.copy()
+            changed.loc[index, "date"] = other.isoformat()
+            yield CAUSES[2], f"the settlement's days counted {role} {other} ({why}), not {days[index]}", changed
+
+
+def _shifts(day: date, calendar: Any) -> Iterator[tuple[date, str]]:  # noqa: ANN401
+    """The dates a day off moves ``day`` to (``following``) or from."""
+    try:
+        forward = calendar.adjust(day, "following")
+        if forward != day:
+            yield forward, f"the business day after {day}"
+        for back in range(1, 10):
+            earlier = day - timedelta(days=back)
+            if calendar.adjust(earlier, "following") == day and earlier != day:
+                yield earlier, f"the day off {day} was moved from"
+    except CoverageError:
+        return
+
+
+def _event(row: pd.Series, kind: str) -> str:
+    if kind == "rate_change":
+        return f"rate_change to {to_decimal(row['rate'], 'rate').normalize()}"
+    return f"{kind} of {_amount(row)}"
+
+
+def _amount(row: pd.Series) -> str:
+    return f"{fen_to_yuan(int(to_decimal(row['amount'], 'amount') * 100)):,}"
+
+
+__all__ = ["CAUSES", "reconcile_ledger"]

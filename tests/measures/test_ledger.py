@@ -1,0 +1,178 @@
+"""A bank's ledger (issue 18, point 3): the balance of every day rebuilt from the bank's events, each settlement's
+interest and 貼息 computed and set beside the bank's; the kernel equals the plain reference, which walks the days
+one by one, to the fen."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from subsidy_engine import InterestSubsidyRule
+from subsidy_engine.errors import PortfolioValidationError
+from subsidy_engine.measures.ledger import ledger_settlements
+from subsidy_engine.reference.ledger import reference_ledger
+
+from strategies import examples
+
+RULES = [None,
+         InterestSubsidyRule(form="points_on_balance", points="0.025", max_years=1),
+         InterestSubsidyRule(form="points_on_principal", points="0.01", max_years=2, start_date="2024-06-01"),
+         InterestSubsidyRule(form="rate_gap", benchmark_rate="0.05", max_years=1, annual_cap="1000"),
+         InterestSubsidyRule(form="share_of_interest", share="0.5", lifetime_cap="2000")]
+
+
+@st.composite
+def ledgers(draw) -> list[dict]:
+    """A few loans' events: a first drawdown with its rate, then drawdowns, repayments (at times above the
+    balance: both paths refuse the loan), rate changes and settlements on any day, several on one day."""
+    rows = []
+    for k in range(draw(st.integers(1, 3))):
+        loan = f"L{k}"
+        start = draw(st.dates(date(2023, 1, 1), date(2026, 6, 30)))
+        principal = draw(st.integers(1, 10**11))
+        rate = Decimal(draw(st.integers(0, 1000))).scaleb(-4)
+        rows.append({"loan_id": loan, "date": start, "kind": "drawdown", "amount": Decimal(principal).scaleb(-2),
+                     "rate": rate})
+        settled_days, rate_days = set(), set()
+        for _ in range(draw(st.integers(0, 12))):
+            day = start + timedelta(days=draw(st.integers(0, 700)))
+            kind = draw(st.sampled_from(["drawdown", "repayment", "rate_change", "interest_settled",
+                                         "interest_settled"]))
+            if kind == "interest_settled" and (day in settled_days or day == start):
+                continue
+            if kind == "rate_change" and day in rate_days:
+                continue
+            (settled_days if kind == "interest_settled" else rate_days).add(day)
+            row = {"loan_id": loan, "date": day, "kind": kind, "amount": None, "rate": None}
+            if kind == "rate_change":
+                row["rate"] = Decimal(draw(st.integers(0, 1000))).scaleb(-4)
+            elif kind == "interest_settled":
+                row["amount"] = Decimal(draw(st.integers(0, 10**9))).scaleb(-2)
+            else:
+                row["amount"] = Decimal(draw(st.integers(1, max(principal // draw(st.sampled_from([2, 5, 50])), 1)))
+                                        ).scaleb(-2)
+            rows.append(row)
+    return rows
+
+
+def as_table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{k: (None if v is None else str(v)) for k, v in row.items()} for row in rows])
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(rows=ledgers(), rule=st.sampled_from(RULES), year_days=st.sampled_from([360, 365]))
+def test_the_ledger_equals_the_reference(rows, rule, year_days) -> None:
+    result = ledger_settlements(as_table(rows), rule, basis="act_360" if year_days == 360 else "act_365")
+    refused = set(result.rejections["loan_id"])
+    for loan in {r["loan_id"] for r in rows}:
+        mine = result.settlements[result.settlements["loan_id"] == loan]
+        try:
+            expected = reference_ledger([r for r in rows if r["loan_id"] == loan], rule, year_days)[loan]
+        except ValueError:
+            assert loan in refused and mine.empty
+            continue
+        assert loan not in refused
+        assert mine["end_date"].tolist() == [r["end_date"] for r in expected]
+        assert mine["days"].tolist() == [r["days"] for r in expected]
+        assert mine["interest"].tolist() == [r["interest"] for r in expected]
+        if rule is not None:
+            assert mine["subsidy"].tolist() == [r["subsidy"] for r in expected]
+            assert (mine["subsidy"] <= mine["interest"]).all()
+
+
+def bank_ledger(**changes) -> pd.DataFrame:
+    rows = [("L1", "2025-01-10", "drawdown", "3600000", "0.036", None),
+            ("L1", "2025-02-20", "repayment", "1800000", None, None),
+            ("L1", "2025-03-01", "rate_change", None, "0.03", None),
+            ("L1", "2025-03-21", "interest_settled", "19380", None, "5550"),
+            ("L1", "2025-06-21", "interest_settled", "13650", None, "4550")]
+    table = pd.DataFrame(rows, columns=["loan_id", "date", "kind", "amount", "rate", "subsidy"])
+    for (row, column), value in changes.items():
+        table.loc[row, column] = value
+    return table
+
+
+RULE = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
+
+
+def test_a_ledger_that_agrees_with_its_bank() -> None:
+    """1,800,000 at 3.6% for 41 days... by hand: 3,600,000 x 41 days + 1,800,000 x 9 days at 3.6%, then
+    1,800,000 x 20 days at 3% (19,380.00); the next quarter 1,800,000 x 92 days at 3% (13,800.00)."""
+    result = ledger_settlements(bank_ledger(), RULE)
+    s = result.settlements
+    assert s["interest"].tolist() == [Decimal("19380.00"), Decimal("13800.00")]
+    assert s["subsidy"].tolist() == [Decimal("5550.00"), Decimal("4600.00")]  # 1 point of each day's balance
+    assert s["interest_difference"].tolist() == [Decimal("0.00"), Decimal("-150.00")]
+    assert s["subsidy_difference"].tolist() == [Decimal("0.00"), Decimal("-50.00")]
+    assert s["row"].tolist() == [3, 4] and s["days"].tolist() == [70, 92]
+    assert len(result.differences) == 1 and result.rejections.empty
+
+
+def test_every_bad_row_is_reported_and_its_loan_left_out() -> None:
+    table = pd.concat([bank_ledger(), pd.DataFrame([
+        ("L2", "2025-01-05", "repayment", "10", None, None), ("L2", "2025-01-06", "drawdown", "100", "0.04", None),
+        ("L3", "2025-01-05", "drawdown", "100", "0.04", None), ("L3", "2025-02-01", "repayment", "200", None, None),
+        ("L4", "2025-01-05", "drawdown", "100", None, None), ("L5", "2025-01-05", "drawdown", "-1", "0.04", None),
+        ("L5", "2025-01-07", "interest_settled", None, "0.04", None), ("L6", "2025-01-05", "drawdown", "1", "0.04", None),
+        ("L6", "2025-01-05", "interest_settled", "0", None, None), ("L7", "2025-01-05", "loan", "1", "0.04", None)],
+        columns=["loan_id", "date", "kind", "amount", "rate", "subsidy"])], ignore_index=True)
+    result = ledger_settlements(table, RULE)
+    reported = result.rejections[["row", "loan_id", "field"]].values.tolist()
+    assert reported == [[5, "L2", "date"], [8, "L3", "amount"], [9, "L4", "rate"], [10, "L5", "amount"],
+                        [11, "L5", "amount"], [11, "L5", "rate"], [13, "L6", "date"], [14, "L7", "kind"]]
+    assert set(result.settlements["loan_id"]) == {"L1"}
+    with pytest.raises(PortfolioValidationError, match="problem"):
+        ledger_settlements(table, RULE, strict=True)
+    shown = ledger_settlements(table, RULE, file_rows=[r + 2 for r in range(len(table))]).rejections
+    assert shown["row"].tolist()[0] == 7  # the row the user's file shows
+
+
+def planted(changed_rows: list[dict], rule: InterestSubsidyRule, settlement: int) -> tuple[Decimal, Decimal]:
+    """The bank's interest and 貼息 of a settlement, as the plain reference computes them on the bank's own
+    (wrong) ledger."""
+    figures = reference_ledger(changed_rows, rule)["L1"][settlement]
+    return figures["interest"], figures["subsidy"]
+
+
+def project_loan() -> list[dict]:
+    return [{"loan_id": "L1", "date": date(2025, 3, 5), "kind": "drawdown", "amount": Decimal("30000000"),
+             "rate": Decimal("0.036")},
+            {"loan_id": "L1", "date": date(2025, 4, 18), "kind": "drawdown", "amount": Decimal("20000000"), "rate": None},
+            {"loan_id": "L1", "date": date(2025, 6, 20), "kind": "interest_settled", "amount": None, "rate": None},
+            {"loan_id": "L1", "date": date(2025, 8, 11), "kind": "repayment", "amount": Decimal("10000000"),
+             "rate": None},
+            {"loan_id": "L1", "date": date(2025, 9, 22), "kind": "interest_settled", "amount": None, "rate": None}]
+
+
+@pytest.mark.parametrize(("change", "settlement", "cause", "detail"), [
+    (lambda rows: [r for r in rows if r["kind"] != "repayment"], 1, "an event ignored",
+     "without the repayment of 10,000,000.00 on 2025-08-11 (row 3)"),
+    (lambda rows: [{**r, "date": date(2025, 4, 8)} if r["date"] == date(2025, 4, 18) else r for r in rows], 0,
+     "a drawdown's day", "the drawdown of 20,000,000.00 on 2025-04-18 (row 1) counted from 2025-04-08"),
+    (lambda rows: [{**r, "date": date(2025, 9, 20)} if r["date"] == date(2025, 9, 22) else r for r in rows], 1,
+     "a holiday shift", "counted to 2025-09-20 (the day off 2025-09-22 was moved from)"),
+])
+def test_reconcile_names_the_event_that_explains_a_difference(change, settlement, cause, detail) -> None:
+    """Issue 18, point 3: a prepayment the claim ignored, a tranche counted from the wrong day, a holiday shift
+    (Saturday 20 September 2025 settled on Monday 22nd): each planted in the bank's figures, each named."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    rule = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
+    rows = project_loan()
+    true_figures = reference_ledger(rows, rule)["L1"]
+    bank = planted(change(rows), rule, settlement)
+    for k, figures in enumerate(true_figures):  # the bank's ledger: its settlements carry its own figures
+        interest, subsidy = bank if k == settlement else (figures["interest"], figures["subsidy"])
+        index = [i for i, r in enumerate(rows) if r["kind"] == "interest_settled"][k]
+        rows[index] = {**rows[index], "amount": interest, "subsidy": subsidy}
+    result = reconcile_ledger(as_table(rows), rule)
+    s = result.settlements
+    assert s["status"].tolist() == ["match" if k != settlement else "mismatch" for k in range(2)]
+    assert s["likely_cause"][settlement] == cause
+    assert detail in s["detail"][settlement]
+    assert s["likely_cause"].isna().sum() == 1
