@@ -299,3 +299,27 @@ def test_amortize_counts_rejected_loans_not_event_rows_of_no_loan(tmp_path, caps
                                               encoding="utf-8")
     assert main(["amortize", str(tmp_path / "loans.csv"), "--prepayments", str(tmp_path / "prepayments.csv")]) == 1
     assert "1 in the table, 1 computed, 0 rejected" in capsys.readouterr().out
+
+
+def test_reconcile_a_banks_ledger(tmp_path, capsys) -> None:
+    """Issue 18: ``reconcile --ledger FILE`` checks each settlement of a bank's ledger under the bundled policy
+    (2.5 points of the balance), names the event behind a difference, reports a bad row with the row its file
+    shows, and exits 1."""
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("loan_id,date,kind,amount,rate,subsidy\n"
+                      "P-7,2025-03-05,drawdown,30000000,0.036,\n"
+                      "P-7,2025-04-18,drawdown,20000000,,\n"
+                      "P-7,2025-06-20,interest_settled,447000,,310416.67\n"
+                      "P-7,2025-08-11,repayment,10000000,,\n"
+                      "P-7,2025-09-01,rate_change,,0.033,\n"
+                      "P-7,2025-09-22,interest_settled,428000,,297222.22\n"
+                      "Q-1,2025-03-05,drawdown,-5,0.036,\n", encoding="utf-8")
+    assert main(["reconcile", "--ledger", str(ledger), "--out", str(tmp_path / "out")]) == 1
+    said = capsys.readouterr().out
+    assert "2 settlements of 1 loans, 1 not matching; 1 rows rejected" in said
+    assert "Mismatches by likely cause: an event ignored 1" in said
+    assert "row 8 (loan_id 'Q-1') amount: must be positive" in said
+    written = pd.read_csv(tmp_path / "out" / "ledger_reconcile.csv", dtype=str)
+    assert written["status"].tolist() == ["match", "mismatch"] and written["row"].tolist() == ["4", "7"]
+    assert written["detail"][1].startswith("without the rate_change to 0.033 on 2025-09-01 (row 6)")
+    assert main(["reconcile", "--ledger", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o2")]) == 2

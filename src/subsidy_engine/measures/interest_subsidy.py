@@ -395,7 +395,8 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
                       row_ptr=row_ptr, window_start=window_start, window_end=window_end, in_force=in_force)
 
 
-def subsidy_per_row(f: dict[str, np.ndarray], periods: np.ndarray, rule: InterestSubsidyRule) -> np.ndarray:
+def subsidy_per_row(f: dict[str, np.ndarray], periods: np.ndarray, rule: InterestSubsidyRule | Policy
+                    ) -> np.ndarray:
     """The 貼息 paid on each row of schedule arrays ``f`` (as :func:`subsidy_by_loan_year` reads them), in fen:
     for the rows a bank's ledger is rebuilt into (:mod:`subsidy_engine.measures.ledger`)."""
     return _run_kernel(f, periods, rule, per_period=True).paid

@@ -45,6 +45,7 @@ from subsidy_engine.kernels.ledger import ledger_kernel
 from subsidy_engine.loans.amortization import pointers
 from subsidy_engine.loans.contract import DAILY_BASES
 from subsidy_engine.measures.interest_subsidy import subsidy_per_row
+from subsidy_engine.params.policy import Policy
 from subsidy_engine.params.rules import InterestSubsidyRule
 
 LEDGER_COLUMNS = ("loan_id", "date", "kind", "amount", "rate", "subsidy")
@@ -98,7 +99,7 @@ class _Read:
     claimed: np.ndarray  # the bank's 貼息 on a settlement row, -1 when not given
 
 
-def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | None = None, *,
+def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | None = None, *,
                        basis: InterestBasis | str = InterestBasis.ACT_360, strict: bool = False,
                        file_rows: np.ndarray | None = None) -> LedgerResult:
     """Each settlement of a bank's ledger: its interest and 貼息, computed, beside the bank's.
@@ -107,8 +108,9 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | None = 
     ----------
     ledger : DataFrame
         ``loan_id, date, kind, amount, rate`` and optionally ``subsidy`` (see the module).
-    rule : InterestSubsidyRule, optional
-        The 貼息 to compute; its window starts on the rule's ``start_date`` or each loan's first drawdown.
+    rule : InterestSubsidyRule or Policy, optional
+        The 貼息 to compute; its window starts on the rule's ``start_date`` or each loan's first drawdown. With a
+        :class:`~subsidy_engine.params.policy.Policy`, each loan takes the rule in force on its first drawdown.
     basis : {"act_360", "act_365"}
         The days' share of a year (日利率 = 年利率/360 by default).
     strict : bool
@@ -165,8 +167,13 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | None = 
     settlements = _settlements(read, good, row_ptr, row_day, out_rate, out_interest, out_principal, out_settles,
                                out_bank, basis, rule, file_rows)
     return LedgerResult(settlements=settlements, rejections=shown,
-                        provenance=Provenance.of(rule.model_dump_json() if rule is not None else "no rule",
-                                                 f"basis={basis.value}"))
+                        provenance=Provenance.of(_digest(rule), f"basis={basis.value}"))
+
+
+def _digest(rule: InterestSubsidyRule | Policy | None) -> str:
+    if rule is None:
+        return "no rule"
+    return rule.digest if isinstance(rule, Policy) else rule.model_dump_json()
 
 
 def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
@@ -342,7 +349,7 @@ def _shown(rejections: pd.DataFrame, file_rows: np.ndarray | None) -> pd.DataFra
 
 def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np.ndarray, out_rate: np.ndarray,
                  out_interest: np.ndarray, out_principal: np.ndarray, out_settles: np.ndarray, out_bank: np.ndarray,
-                 basis: InterestBasis, rule: InterestSubsidyRule | None, file_rows: np.ndarray | None
+                 basis: InterestBasis, rule: InterestSubsidyRule | Policy | None, file_rows: np.ndarray | None
                  ) -> pd.DataFrame:
     """The settlement rows of the computed loans, and their 貼息 under ``rule``."""
     loans = len(read.loan_ids)

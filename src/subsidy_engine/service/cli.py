@@ -18,7 +18,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence, cast
+from typing import TYPE_CHECKING, Callable, Sequence, cast
 
 import pandas as pd
 
@@ -484,6 +484,8 @@ def _reconcile(args: argparse.Namespace) -> int:
     from subsidy_engine.service.reconcile import read_bank_claims, reconcile, reconcile_totals
 
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
+    if args.ledger:
+        return _reconcile_ledger(args, say)
     started = time.perf_counter()
     try:
         tables, curve = _tables(args), _curve(args)
@@ -515,6 +517,46 @@ def _reconcile(args: argparse.Namespace) -> int:
         say("Mismatches by likely cause: " + "; ".join(f"{cause} {n}" for cause, n in causes.items()))
     say(f"wrote {out / 'reconcile.csv'}, {out / 'reconcile.xlsx'}")
     return 0 if (report.status == "match").all() else 1
+
+
+def _reconcile_ledger(args: argparse.Namespace, say: Callable[..., None]) -> int:
+    """``reconcile --ledger FILE``: a bank's ledger, each settlement against the engine's, under the bundled
+    policy's 貼息 rule in force on each loan's first drawdown."""
+    from pyarrow import ArrowException
+
+    from subsidy_engine.io.cells import read_table_file
+    from subsidy_engine.params.policy import load_policy
+    from subsidy_engine.reports.xlsx import write_xlsx
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    started = time.perf_counter()
+    try:
+        try:
+            read = read_table_file(args.ledger, id_column="loan_id", limits=_limits(args), table="ledger")
+        except OSError as exc:
+            raise ValueError(f"{args.ledger}: cannot read the ledger ({exc.strerror or exc})") from None
+        except (ArrowException, PortfolioSchemaError) as exc:
+            raise ValueError(f"cannot read the ledger: {one_line(exc)}") from None
+        result = reconcile_ledger(read.frame, load_policy(), file_rows=read.rows)
+        out = Path(args.out)
+        with OutputFolder(out) as output:  # whole or not at all, formula-safe
+            write_csv(result.settlements, output.path("ledger_reconcile.csv"))
+            write_xlsx(output.path("ledger_reconcile.xlsx"), {"settlements": result.settlements,
+                                                             "rejections": result.rejections})
+    except (SubsidyEngineError, ValueError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    s = result.settlements
+    mismatched = s[s.status == "mismatch"]
+    say(f"{args.ledger}: {len(s):,} settlements of {s.loan_id.nunique():,} loans, {len(mismatched):,} not matching; "
+        f"{len(result.rejections):,} rows rejected ({time.perf_counter() - started:.2f} s)")
+    causes = mismatched.likely_cause.fillna("(none found)").value_counts()
+    if len(causes):
+        say("Mismatches by likely cause: " + "; ".join(f"{cause} {n}" for cause, n in causes.items()))
+    for r in result.rejections.head(5).itertuples():
+        say(f"  row {r.row} (loan_id {r.loan_id!r}) {r.field}: {r.reason}")
+    say(f"wrote {out / 'ledger_reconcile.csv'}, {out / 'ledger_reconcile.xlsx'}")
+    return 0 if not len(mismatched) and not len(result.rejections) else 1
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -631,6 +673,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rec.add_argument("claims", nargs="?", help="CSV, .xlsx or Parquet: loan_id, period or from_date/to_date, "
                                                "subsidy_claimed[, interest_charged] (default: demo claims)")
     portfolio_options(rec)
+    rec.add_argument("--ledger", type=Path, help="instead of claims: a bank's ledger (CSV, .xlsx or Parquet: "
+                                                 "loan_id, date, kind, amount, rate[, subsidy]), each settlement "
+                                                 "checked and the event behind a difference named")
     rec.add_argument("--out", default="reconcile", help="output folder (default ./reconcile)")
     rec.add_argument("--quiet", action="store_true", help="print nothing but errors")
     srv = sub.add_parser("serve", help="the portal's HTTP service: POST /quote, POST /explain, docs at /docs")

@@ -34,6 +34,7 @@ from subsidy_engine.core.vocabulary import InterestBasis
 from subsidy_engine.errors import CoverageError
 from subsidy_engine.measures.ledger import LedgerResult, ledger_settlements
 from subsidy_engine.params.business_days import china_calendar
+from subsidy_engine.params.policy import Policy
 from subsidy_engine.params.rules import InterestSubsidyRule
 
 #: The causes searched, in order.
@@ -42,7 +43,7 @@ CAUSES = ("an event ignored", "a drawdown's day", "a holiday shift")
 DRAWDOWN_DAYS = 31
 
 
-def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | None = None, *,
+def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | None = None, *,
                      basis: InterestBasis | str = InterestBasis.ACT_360,
                      file_rows: np.ndarray | None = None) -> LedgerResult:
     """The settlements of a bank's ledger with ``status`` (``match`` or ``mismatch``) and, for a mismatch,
@@ -91,7 +92,7 @@ def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | None = No
     return LedgerResult(settlements=settlements, rejections=result.rejections, provenance=result.provenance)
 
 
-def _search(table: pd.DataFrame, shown: np.ndarray, settlement: pd.Series, rule: InterestSubsidyRule | None,
+def _search(table: pd.DataFrame, shown: np.ndarray, settlement: pd.Series, rule: InterestSubsidyRule | Policy | None,
             basis: InterestBasis | str) -> tuple[str, str] | None:
     """The first cause that reproduces the bank's figures of ``settlement``, and how."""
     loan_rows = table.index[table["loan_id"].astype(str).str.strip() == str(settlement["loan_id"])]
