@@ -37,7 +37,7 @@ def test_readme_python_examples_run() -> None:
     assert checked["status"].tolist() == ["match", "mismatch"]
     assert checked["interest"].tolist() == [Decimal("447000.00"), Decimal("421000.00")]
     assert checked["detail"][1] == ("without the rate_change to 0.033 on 2025-09-01 (row 4), the interest is "
-                                    "428,000.00")
+                                    "428,000.00, the subsidy is 118,888.89")
 
 
 def test_ci_runs_the_readme_test_command() -> None:

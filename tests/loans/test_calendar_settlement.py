@@ -274,3 +274,26 @@ def test_the_calendar_loop_equals_the_loop_of_tranche_loans_where_settlements_fa
     rows = amortize(settling, lpr).rows
     assert all(r.settles for r in rows)
     assert rows == expected.rows
+
+
+def test_review_exact_accruals_of_a_calendar_loan_are_exact() -> None:
+    """Review defect: a calendar settlement's exact accrual was its rounded amount. It is the sum of its days'
+    accruals, exact, on the settling row (0 on the others), and rounds to the 貼息 paid."""
+    from subsidy_engine import InterestSubsidyRule
+
+    loan = quarterly_loan(principal="10000000.01")
+    rule = InterestSubsidyRule(form="points_on_balance", points="0.0123457", max_years=2)
+    subsidy = interest_subsidy(amortize(loan), rule)
+    exact = subsidy.exact_accruals()
+    assert exact[0] == Fraction(1000000001 * 123457 * 43, 10**7 * 360 * 100)  # 43 days of the whole balance
+    assert exact[1] == 0  # a due date that settles nothing
+    for accrual, gross in zip(exact, subsidy.gross_fen.tolist()):
+        assert div_half_up((accrual * 100).numerator, (accrual * 100).denominator) == gross
+    share = interest_subsidy(amortize(loan), InterestSubsidyRule(form="share_of_interest", share="0.3"))
+    assert share.exact_accruals()[2] == Fraction(amortize(loan).rows[2].interest) * Fraction(3, 10)
+
+
+def test_review_calendar_loans_have_no_calculator_quote() -> None:
+    """Review finding: quoted payments assume interest paid with each installment."""
+    with pytest.raises(ValueError, match="calendar dates"):
+        amortize(quarterly_loan(method="equal_installment")).quoted_payments()

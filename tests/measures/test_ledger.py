@@ -155,7 +155,7 @@ def project_loan() -> list[dict]:
     (lambda rows: [{**r, "date": date(2025, 4, 8)} if r["date"] == date(2025, 4, 18) else r for r in rows], 0,
      "a drawdown's day", "the drawdown of 20,000,000.00 on 2025-04-18 (row 1) counted from 2025-04-08"),
     (lambda rows: [{**r, "date": date(2025, 9, 20)} if r["date"] == date(2025, 9, 22) else r for r in rows], 1,
-     "a holiday shift", "counted to 2025-09-20 (the day off 2025-09-22 was moved from)"),
+     "a holiday shift", "counted to 2025-09-20 (the day off that moved to 2025-09-22)"),
 ])
 def test_reconcile_names_the_event_that_explains_a_difference(change, settlement, cause, detail) -> None:
     """Issue 18, point 3: a prepayment the claim ignored, a tranche counted from the wrong day, a holiday shift
@@ -176,3 +176,85 @@ def test_reconcile_names_the_event_that_explains_a_difference(change, settlement
     assert s["likely_cause"][settlement] == cause
     assert detail in s["detail"][settlement]
     assert s["likely_cause"].isna().sum() == 1
+
+
+def mismatched(dates: object = None) -> pd.DataFrame:
+    table = pd.DataFrame({"loan_id": ["A"] * 3, "date": ["2025-03-05", "2025-06-20", "2025-09-22"],
+                          "kind": ["drawdown", "interest_settled", "interest_settled"],
+                          "amount": ["1000000", "3566.67", "1"], "rate": ["0.012", None, None]})
+    if dates is not None:
+        table["date"] = dates
+    return table
+
+
+@pytest.mark.parametrize("dates", [pd.to_datetime(["2025-03-05", "2025-06-20", "2025-09-22"]),
+                                   [date(2025, 3, 5), date(2025, 6, 20), date(2025, 9, 22)]])
+def test_review_reconcile_reads_typed_date_columns(dates) -> None:
+    """Review defect: a Parquet or datetime date column made the search write text into a typed column."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    s = reconcile_ledger(mismatched(dates)).settlements
+    assert s["status"].tolist() == ["match", "mismatch"] and s["likely_cause"].isna().tolist() == [True, True]
+
+
+def test_review_reconcile_finds_a_loan_by_its_id_as_the_engine_reads_it() -> None:
+    """Review defect: an id normalised (NFC) by the reader was looked up as typed: KeyError."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    s = reconcile_ledger(mismatched().assign(loan_id="貸\uF900-1")).settlements
+    assert s["status"].tolist() == ["match", "mismatch"]
+
+
+def test_review_a_cause_reproduces_every_figure_the_bank_gave() -> None:
+    """Review defect: the repayment ignored reproduced the bank's interest but not its subsidy (7,900.00 for
+    the bank's 5,500.00), and was named."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    table = pd.DataFrame({"loan_id": ["A"] * 3, "date": ["2025-01-01", "2025-02-01", "2025-03-21"],
+                          "kind": ["drawdown", "repayment", "interest_settled"],
+                          "amount": ["3600000", "1800000", "28440"], "rate": ["0.036", None, None],
+                          "subsidy": [None, None, "5500"]})
+    s = reconcile_ledger(table, RULE).settlements
+    assert s["status"][0] == "mismatch" and s["likely_cause"].isna()[0]
+
+
+def test_review_a_loan_before_1970_is_rejected_alone() -> None:
+    table = pd.concat([bank_ledger(), pd.DataFrame([("Z", "1969-03-05", "drawdown", "100", "0.04", None),
+                                                    ("Z", "1969-06-20", "interest_settled", "1", None, None)],
+                                                   columns=bank_ledger().columns)], ignore_index=True)
+    result = ledger_settlements(table, RULE)
+    assert set(result.settlements["loan_id"]) == {"L1", "Z"}
+
+
+def test_review_a_loan_outside_the_policy_is_rejected_alone() -> None:
+    """Review defect: with a Policy, a loan drawn before its first parameter set failed the whole ledger."""
+    from subsidy_engine import load_policy
+
+    table = pd.concat([bank_ledger(), pd.DataFrame([("OLD", "2001-03-05", "drawdown", "100", "0.04", None),
+                                                    ("OLD", "2001-06-20", "interest_settled", "1", None, None)],
+                                                   columns=bank_ledger().columns)], ignore_index=True)
+    result = ledger_settlements(table, load_policy())
+    assert set(result.settlements["loan_id"]) == {"L1"}
+    assert result.rejections[["row", "loan_id", "field"]].values.tolist() == [[5, "OLD", "date"]]
+
+
+def test_review_a_newest_first_ledger_reads_as_an_oldest_first_one() -> None:
+    """Review defect: two drawdowns on the start day, the one with the rate listed last, were both refused."""
+    rows = [("A", "2025-06-20", "interest_settled", "1", None, None), ("A", "2025-03-05", "drawdown", "10", None, None),
+            ("A", "2025-03-05", "drawdown", "100", "0.012", None)]
+    table = pd.DataFrame(rows, columns=bank_ledger().columns)
+    result = ledger_settlements(table)
+    assert result.rejections.empty
+    assert result.settlements["interest"].tolist() == ledger_settlements(table.iloc[::-1]).settlements[
+        "interest"].tolist()
+
+
+def test_review_a_loan_with_nothing_settled_and_an_unchecked_claim_are_said() -> None:
+    """Review finding: a loan with no settlement yet was in neither table, and a claimed 貼息 without a rule was
+    ignored without a word."""
+    table = pd.concat([bank_ledger(), pd.DataFrame([("NEW", "2025-03-05", "drawdown", "100", "0.04", None)],
+                                                   columns=bank_ledger().columns)], ignore_index=True)
+    result = ledger_settlements(table)
+    assert result.notes == ["1 loan has no settlement in the ledger yet, nothing to check: NEW",
+                            "the 貼息 the bank claims (subsidy) is not checked: no rule was given"]
+    assert ledger_settlements(bank_ledger(), RULE).notes == []

@@ -61,7 +61,8 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
     A loan settling interest on calendar dates (``loan_interest_months[j] > 0``, on a day-count basis) accrues
     its 貼息 row by row like its interest, and pays it on the rows that settle (``settles[r]``), rounded once:
     the exact parts of the rows since the last settlement are summed as quotients and remainders. Its terms
-    on a settling row are the paid amount itself ``(gross, 1e10, 1, 1, 1, 1)``, on the other rows zero.
+    are each row's own part (a settlement's accrual is the sum of its rows'); of ``share_of_interest``, on a
+    settling row the settled interest for the settlement's days inside the window, zero on the others.
     """
     for j in nb.prange(row_ptr.shape[0] - 1):
         balance = loan_opening[j]  # the first tranche; later ones are events
@@ -123,16 +124,17 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                 elif inside > 0 and base > 0 and factor > 0:
                     gross = mul_div_half_up(base, factor * num * window_inside, RATE_SCALE * den * days)
             if on_calendar:
-                base, factor, num, den, window_inside = 0, 0, 0, 1, 0
+                if form[j] == FORM_SHARE_OF_INTEREST:
+                    base, factor, num, den, window_inside = 0, 0, 0, 1, 0
                 if settles[r]:
                     if form[j] == FORM_SHARE_OF_INTEREST:  # the settled interest, for its days inside the window
                         settle_inside = max(min(end, window_end[j]) - max(settle_start, window_start[j]), 0)
+                        base, factor, num, den = interest[r], share[j], 1, 1
+                        window_inside, days = settle_inside, end - settle_start
                         if settle_inside > 0 and interest[r] > 0 and share[j] > 0:
-                            gross = mul_div_half_up(interest[r], share[j] * settle_inside,
-                                                    RATE_SCALE * (end - settle_start))
+                            gross = mul_div_half_up(interest[r], share[j] * settle_inside, RATE_SCALE * days)
                     else:
                         gross = settled_fen + (2 * settled_rem + loan_den) // (2 * loan_den)
-                    base, factor, num, den, window_inside, days = gross, RATE_SCALE, 1, 1, 1, 1
                     settled_fen = 0
                     settled_rem = 0
                     settle_start = end

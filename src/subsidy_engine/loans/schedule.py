@@ -187,6 +187,9 @@ class Schedule:
         if loan.has_events:
             raise ValueError("quoted figures assume a loan drawn at once and repaid on its plan; this one has "
                              "drawdowns or prepayments (use total_interest)")
+        if loan.interest_months:
+            raise ValueError("quoted figures assume interest paid with each installment; this loan settles it on "
+                             "calendar dates (use total_interest)")
         if loan.method is Method.CUSTOM:
             raise ValueError("quoted figures are defined for equal_installment, equal_principal "
                              "and interest_only loans (use total_interest)")

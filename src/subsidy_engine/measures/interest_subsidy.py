@@ -59,6 +59,7 @@ from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import FEN_PER_YUAN, RATE_SCALE, fen_to_yuan, rate_to_units
 from subsidy_engine.core.provenance import Provenance
+from subsidy_engine.core.vocabulary import SubsidyForm
 from subsidy_engine.io.column_readers import Read
 from subsidy_engine.kernels.calendar import calendar_year
 from subsidy_engine.kernels.caps import cap_fen
@@ -110,8 +111,19 @@ class SubsidySchedule:
         ['5800/73', '155235383/3650000']
         """
         base, factor, num, den, inside, days = (a.tolist() for a in self.accrual_terms)
-        return [Fraction(b * f * n * i, RATE_SCALE * FEN_PER_YUAN * d * p) if i > 0 and f > 0 and b > 0 else Fraction(0)
-                for b, f, n, d, i, p in zip(base, factor, num, den, inside, days)]
+        parts = [Fraction(b * f * n * i, RATE_SCALE * FEN_PER_YUAN * d * p) if i > 0 and f > 0 and b > 0 else Fraction(0)
+                 for b, f, n, d, i, p in zip(base, factor, num, den, inside, days)]
+        settles = self.schedule.settles
+        if settles is None or self.rule.form is SubsidyForm.SHARE_OF_INTEREST:
+            return parts
+        # interest settled on calendar dates: a settlement accrues the parts of its rows since the last one
+        out, running = [], Fraction(0)
+        for part, settling in zip(parts, settles.tolist()):
+            running += part
+            out.append(running if settling else Fraction(0))
+            if settling:
+                running = Fraction(0)
+        return out
 
     @property
     def total(self) -> Decimal:

@@ -21,7 +21,7 @@ field and reason, and its loan is left out (``strict`` raises instead).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -69,11 +69,14 @@ class LedgerResult:
         row its file shows (``file_rows``). Empty when every row was computed.
     provenance : Provenance
         Engine version and the hash of the rule used.
+    notes : list of str
+        What the result does not check, in words: loans with no settlement yet, a claimed 貼息 without a rule.
     """
 
     settlements: pd.DataFrame
     rejections: pd.DataFrame
     provenance: Provenance
+    notes: list[str] = field(default_factory=list)
 
     @property
     def differences(self) -> pd.DataFrame:
@@ -158,7 +161,13 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
     if loans:
         ledger_kernel(read.ev_ptr, read.day, read.kind, read.fen, read.rate, np.full(loans, basis.code, np.int64),
                       row_ptr, row_day, out_rate, out_interest, out_principal, out_settles, out_bank, failure)
-    rejections = _with_failures(rejections, read, failure)
+    if isinstance(rule, Policy) and loans:  # a loan drawn where no parameter set is in force: refused alone
+        first_day = read.day[read.ev_ptr[:-1]]
+        outside = rule.outside(first_day) & (failure < 0)
+        failure[outside] = read.ev_ptr[:-1][outside]
+        rejections = _with_failures(rejections, read, failure, outside_of=rule)
+    else:
+        rejections = _with_failures(rejections, read, failure)
     shown = _shown(rejections, file_rows)
     if strict and len(shown):
         raise PortfolioValidationError(problems_message(shown, "the ledger", lambda r: f"row {r.row} (loan_id "
@@ -166,8 +175,16 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
     good = np.flatnonzero(failure < 0)
     settlements = _settlements(read, good, row_ptr, row_day, out_rate, out_interest, out_principal, out_settles,
                                out_bank, basis, rule, file_rows)
+    notes = []
+    unsettled = [read.loan_ids[j] for j in good if not (read.kind[read.ev_ptr[j]:read.ev_ptr[j + 1]] == _SETTLED).any()]
+    if unsettled:
+        many = len(unsettled) != 1
+        notes.append(f"{len(unsettled):,} loan{'s' if many else ''} {'have' if many else 'has'} no settlement in "
+                     f"the ledger yet, nothing to check: {', '.join(unsettled[:10])}{' ...' if len(unsettled) > 10 else ''}")
+    if rule is None and (read.claimed >= 0).any():
+        notes.append("the 貼息 the bank claims (subsidy) is not checked: no rule was given")
     return LedgerResult(settlements=settlements, rejections=shown,
-                        provenance=Provenance.of(_digest(rule), f"basis={basis.value}"))
+                        provenance=Provenance.of(_digest(rule), f"basis={basis.value}"), notes=notes)
 
 
 def _digest(rule: InterestSubsidyRule | Policy | None) -> str:
@@ -192,7 +209,7 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     rej = Rejections(n)
     # each distinct cell normalised once (a ledger holds many rows per loan), and the loans numbered by it
     cell_code, cells = pd.factorize(table["loan_id"], use_na_sentinel=True)
-    normalised = np.array([_id(v) for v in cells.tolist()] + [None], dtype=object)
+    normalised = np.array([loan_id_of(v) for v in cells.tolist()] + [None], dtype=object)
     ids = normalised[cell_code]  # the sentinel -1 picks the None at the end
     id_code, uniques = pd.factorize(pd.Series(normalised, dtype=object), use_na_sentinel=True)
     loan_code = id_code[cell_code]
@@ -230,9 +247,11 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     keep = ~rej.bad & (loan_code >= 0) & ~np.isin(loan_code, bad_loans)
     # sorted by loan (first appearance), day, and the day's order (LedgerKind's)
     good = np.flatnonzero(keep)
-    # one int64 key a row: loan (first appearance), day, the day's order; a ledger already in order is not sorted
+    # one int64 key a row: loan (first appearance), day, the day's order, and among a day's drawdowns the one
+    # giving a rate first (a ledger exported newest first reads as one oldest first); one in order is not sorted
     if good.size:
-        key = (loan_code[good].astype(np.int64) << 34) + ((day[good] - day[good].min()) << 2) + kind[good]
+        key = ((loan_code[good].astype(np.int64) << 35) + ((day[good] - day[good].min()) << 3) + (kind[good] << 1)
+               + ((kind[good] == _DRAWDOWN) & no_rate[good]))
         if (key[1:] < key[:-1]).any():
             good = good[np.argsort(key, kind="stable")]
     starts = np.flatnonzero(np.r_[True, loan_code[good][1:] != loan_code[good][:-1]]) if good.size else \
@@ -286,7 +305,9 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     return read, frame
 
 
-def _id(value: object) -> str | None:
+def loan_id_of(value: object) -> str | None:
+    """A ledger cell's ``loan_id`` as the engine compares ids (:func:`subsidy_engine.core.ids.normalise_id`),
+    or None when it is blank or no id."""
     if value is None or (isinstance(value, float) and value != value):
         return None
     try:
@@ -313,22 +334,28 @@ def _rows(read: _Read) -> tuple[np.ndarray, np.ndarray]:
     loan_of_event = np.repeat(np.arange(len(read.loan_ids), dtype=np.int64), np.diff(read.ev_ptr))
     start = np.repeat(read.day[read.ev_ptr[:-1]], np.diff(read.ev_ptr))
     marks = ((read.kind == _SETTLED) | (read.kind == _RATE_CHANGE)) & (read.day > start)
-    keys = (loan_of_event[marks] << 32) + read.day[marks]  # sorted already: the events are
+    first = read.day.min() if read.day.size else 0  # days before 1970 are negative: keyed from the first
+    keys = (loan_of_event[marks] << 32) + (read.day[marks] - first)  # sorted already: the events are
     keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
     counts = np.bincount(keys >> 32, minlength=len(read.loan_ids)) if keys.size else np.zeros(len(read.loan_ids),
                                                                                             np.int64)
-    return pointers(counts.astype(np.int64)), (keys & 0xFFFFFFFF).astype(np.int64)
+    return pointers(counts.astype(np.int64)), (keys & 0xFFFFFFFF).astype(np.int64) + first
 
 
-def _with_failures(rejections: pd.DataFrame, read: _Read, failure: np.ndarray) -> pd.DataFrame:
-    """The rejections with the repayments the kernel found above the balance."""
+def _with_failures(rejections: pd.DataFrame, read: _Read, failure: np.ndarray, outside_of: Policy | None = None
+                   ) -> pd.DataFrame:
+    """The rejections with the repayments the kernel found above the balance, and the loans drawn outside the
+    policy ``outside_of`` (their first drawdown is their failing event)."""
     failed = np.flatnonzero(failure >= 0)
     if not failed.size:
         return rejections
     extra = []
     for j in failed:
         e = int(failure[j])
-        if read.kind[e] == _REPAYMENT:
+        if outside_of is not None and e == read.ev_ptr[j] and bool(outside_of.outside(read.day[e:e + 1])[0]):
+            extra.append((int(read.position[e]), read.loan_ids[j], "date",
+                          f"the loan's first drawdown: no parameters in force then ({outside_of.coverage_text()})"))
+        elif read.kind[e] == _REPAYMENT:
             reason = f"{fen_to_yuan(int(read.fen[e]))} is more than the balance then"
             extra.append((int(read.position[e]), read.loan_ids[j], "amount", reason))
         else:
@@ -416,5 +443,5 @@ def _money_or_blank(fen: np.ndarray, given: np.ndarray) -> pd.Series:
     return values
 
 
-__all__ = ["LEDGER_COLUMNS", "LedgerResult", "ledger_settlements"]
+__all__ = ["LEDGER_COLUMNS", "LedgerResult", "ledger_settlements", "loan_id_of"]
 

@@ -555,6 +555,8 @@ def _reconcile_ledger(args: argparse.Namespace, say: Callable[..., None]) -> int
         say("Mismatches by likely cause: " + "; ".join(f"{cause} {n}" for cause, n in causes.items()))
     for r in result.rejections.head(5).itertuples():
         say(f"  row {r.row} (loan_id {r.loan_id!r}) {r.field}: {r.reason}")
+    for note in result.notes:
+        say(f"note: {note}")
     say(f"wrote {out / 'ledger_reconcile.csv'}, {out / 'ledger_reconcile.xlsx'}")
     return 0 if not len(mismatched) and not len(result.rejections) else 1
 

@@ -22,7 +22,7 @@ The search prices the loan again per candidate: it is meant for the few settleme
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,8 +31,8 @@ import pandas as pd
 from subsidy_engine.core.dates import parse_date
 from subsidy_engine.core.money import fen_to_yuan, to_decimal
 from subsidy_engine.core.vocabulary import InterestBasis
-from subsidy_engine.errors import CoverageError
-from subsidy_engine.measures.ledger import LedgerResult, ledger_settlements
+from subsidy_engine.errors import CoverageError, DateError
+from subsidy_engine.measures.ledger import LedgerResult, ledger_settlements, loan_id_of
 from subsidy_engine.params.business_days import china_calendar
 from subsidy_engine.params.policy import Policy
 from subsidy_engine.params.rules import InterestSubsidyRule
@@ -81,30 +81,35 @@ def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | 
     settlements["status"] = np.where(differs, "mismatch", "match")
     causes: list[Any] = [None] * len(settlements)
     details: list[Any] = [None] * len(settlements)
-    table = ledger.reset_index(drop=True)
+    table = ledger.reset_index(drop=True).copy()
+    # the search changes dates: held as dates whatever the column's type (text, datetime, an Arrow date)
+    table["date"] = pd.Series([_day(v) for v in table["date"].tolist()], dtype=object)
+    ids = np.array([loan_id_of(v) for v in table["loan_id"].tolist()], dtype=object)
     shown = np.arange(len(table)) if file_rows is None else np.asarray(file_rows)
+    loans: dict[str, pd.DataFrame] = {}
     for k in np.flatnonzero(differs.to_numpy()):
-        found = _search(table, shown, settlements.iloc[k], rule, basis)
+        loan_id = str(settlements.iloc[k]["loan_id"])
+        if loan_id not in loans:  # each loan's rows, once
+            loans[loan_id] = table[ids == loan_id]
+        found = _search(loans[loan_id], shown, settlements.iloc[k], rule, basis)
         if found is not None:
             causes[k], details[k] = found
     settlements["likely_cause"] = pd.Series(causes, dtype=object)
     settlements["detail"] = pd.Series(details, dtype=object)
-    return LedgerResult(settlements=settlements, rejections=result.rejections, provenance=result.provenance)
+    return LedgerResult(settlements=settlements, rejections=result.rejections, provenance=result.provenance,
+                        notes=result.notes)
 
 
-def _search(table: pd.DataFrame, shown: np.ndarray, settlement: pd.Series, rule: InterestSubsidyRule | Policy | None,
+def _search(loan: pd.DataFrame, shown: np.ndarray, settlement: pd.Series, rule: InterestSubsidyRule | Policy | None,
             basis: InterestBasis | str) -> tuple[str, str] | None:
-    """The first cause that reproduces the bank's figures of ``settlement``, and how."""
-    loan_rows = table.index[table["loan_id"].astype(str).str.strip() == str(settlement["loan_id"])]
-    loan = table.loc[loan_rows]
+    """The first cause that reproduces every figure the bank gave for ``settlement`` (its interest, and its
+    claimed 貼息 when given), and how; ``loan`` is the loan's rows of the ledger, by their positions."""
     position = int(np.flatnonzero(shown == settlement["row"])[0])
-    wanted: dict[str, Any] = {}
-    if settlement["interest_difference"] != 0:
-        wanted["interest"] = settlement["bank_interest"]
-    if "subsidy_difference" in settlement.index and settlement["subsidy_difference"] not in (None, 0) \
-            and settlement["subsidy_difference"] == settlement["subsidy_difference"]:
-        wanted["subsidy"] = settlement["bank_subsidy"]
-    for cause, label, changed in _candidates(loan, position, shown):
+    wanted: dict[str, Any] = {"interest": settlement["bank_interest"]}
+    claimed = settlement.get("bank_subsidy")
+    if claimed is not None and claimed == claimed:  # given (a blank cell is None or NaN)
+        wanted["subsidy"] = claimed
+    for cause, label, changed in _candidates(loan, position, shown, _days_guess(loan, settlement, basis)):
         try:
             again = ledger_settlements(changed, rule, basis=basis, file_rows=changed.index.to_numpy())
         except (ValueError, CoverageError):
@@ -119,11 +124,39 @@ def _search(table: pd.DataFrame, shown: np.ndarray, settlement: pd.Series, rule:
     return None
 
 
-def _day(value: object) -> date:
-    return value if isinstance(value, date) else parse_date(str(value), "date")
+def _day(value: object) -> Any:  # noqa: ANN401
+    """A date cell as a date (a datetime's day); a cell that is no date stays as it was (its row was refused)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date) or value is None:
+        return value
+    try:
+        return parse_date(str(value), "date")
+    except (ValueError, DateError):
+        return value
 
 
-def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray) -> Iterator[tuple[str, str, pd.DataFrame]]:
+def _days_guess(loan: pd.DataFrame, settlement: pd.Series, basis: InterestBasis | str) -> dict[int, list[int]]:
+    """Per drawdown row, the shifts of its day to try: the whole days its amount at the loan's first rate
+    accrues the bank's difference of interest in (and one either side), or every shift up to
+    :data:`DRAWDOWN_DAYS` when the interest agrees or the rate is 0."""
+    every = sorted(range(-DRAWDOWN_DAYS, DRAWDOWN_DAYS + 1), key=abs)[1:]
+    difference = to_decimal(settlement["interest_difference"], "interest")
+    rates = [to_decimal(r, "rate") for r in loan["rate"].tolist() if r is not None and r == r and str(r).strip()]
+    year = 365 if InterestBasis.parse(basis) is InterestBasis.ACT_365 else 360
+    shifts = {}
+    for index in loan.index[loan["kind"].astype(str).str.strip().str.lower() == "drawdown"]:
+        amount = to_decimal(loan.loc[index, "amount"], "amount")
+        if difference == 0 or not rates or rates[0] == 0 or amount <= 0:
+            shifts[index] = every
+            continue
+        days = int((difference * year / (amount * rates[0])).to_integral_value())
+        shifts[index] = [s for s in (-days, -days - 1, -days + 1, days) if s and abs(s) <= DRAWDOWN_DAYS]
+    return shifts
+
+
+def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray, shifts: dict[int, list[int]]
+                ) -> Iterator[tuple[str, str, pd.DataFrame]]:
     """Each cause's changed ledgers of one loan, in the order of :data:`CAUSES` (the settlement's row keeps its
     index, ``position``, so that the changed ledger's settlement can be found)."""
     end = _day(loan.loc[position, "date"])
@@ -137,10 +170,10 @@ def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray) -> Iterato
         what = _event(loan.loc[index], kinds[index])
         yield CAUSES[0], f"without the {what} on {days[index]} (row {shown[index]})", loan.drop(index=index)
     for index in loan.index[(kinds == "drawdown") & (days <= end)]:  # a drawdown's day
-        for shift in sorted(range(-DRAWDOWN_DAYS, DRAWDOWN_DAYS + 1), key=abs)[1:]:
+        for shift in shifts.get(index, ()):
             moved = days[index] + timedelta(days=shift)
             changed = loan.copy()
-            changed.loc[index, "date"] = moved.isoformat()
+            changed.loc[index, "date"] = moved
             yield CAUSES[1], (f"the drawdown of {_amount(loan.loc[index])} on {days[index]} (row {shown[index]}) "
                               f"counted from {moved}"), changed
     calendar = china_calendar()
@@ -149,7 +182,7 @@ def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray) -> Iterato
     for index, role in ([(position, "to")] + ([(max(earlier, key=lambda i: days[i]), "from")] if earlier else [])):
         for other, why in _shifts(days[index], calendar):
             changed = loan.copy()
-            changed.loc[index, "date"] = other.isoformat()
+            changed.loc[index, "date"] = other
             yield CAUSES[2], f"the settlement's days counted {role} {other} ({why}), not {days[index]}", changed
 
 
@@ -162,7 +195,7 @@ def _shifts(day: date, calendar: Any) -> Iterator[tuple[date, str]]:  # noqa: AN
         for back in range(1, 10):
             earlier = day - timedelta(days=back)
             if calendar.adjust(earlier, "following") == day and earlier != day:
-                yield earlier, f"the day off {day} was moved from"
+                yield earlier, f"the day off that moved to {day}"
     except CoverageError:
         return
 
