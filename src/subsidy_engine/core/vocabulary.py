@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Literal, Self
 
+_CODES: dict[Enum, int] = {}
+
 
 class _Vocabulary(str, Enum):
     """A closed set of user-facing strings."""
@@ -29,8 +31,12 @@ class _Vocabulary(str, Enum):
 
     @property
     def code(self) -> int:
-        """The member's position, used as an integer code in kernels."""
-        return list(type(self)).index(self)
+        """The member's position, used as an integer code in kernels (found once per member: a single loan's
+        arrays read a few codes, and a quote's time is counted in microseconds)."""
+        found = _CODES.get(self)
+        if found is None:
+            found = _CODES[self] = list(type(self)).index(self)
+        return found
 
     @classmethod
     def of_code(cls, code: int) -> Self:

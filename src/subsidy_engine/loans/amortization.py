@@ -186,6 +186,8 @@ def _beyond_calendar(loans: LoanArrays, calendar: BusinessCalendar | None) -> np
 def kernel_rules(loans: LoanArrays, calendar: BusinessCalendar | None) -> np.ndarray:
     """Each loan's business-day rule as the kernel applies it: ``none`` for a loan the calendar cannot cover
     (it is refused, and keeps its unmoved dates so that its rows stay inside its own years)."""
+    if calendar is None:
+        return loans.business_day
     beyond = _beyond_calendar(loans, calendar)
     return np.where(beyond, BusinessDay.NONE.code, loans.business_day) if beyond.any() else loans.business_day
 
@@ -227,8 +229,8 @@ def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None) 
         first = (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
     else:
         first = years_of(moved_due_days(loans, loans.months_per_period, calendar))
-    on_calendar = np.flatnonzero(loans.interest_months > 0)
-    if on_calendar.size:
+    if loans.interest_months.any():
+        on_calendar = np.flatnonzero(loans.interest_months)
         sub = loans.take(on_calendar)
         settle = np.empty(on_calendar.size, np.int64)
         cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
