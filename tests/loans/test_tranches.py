@@ -37,16 +37,20 @@ def assert_invariants(rows, loan: Loan) -> None:
 
 
 @settings(max_examples=examples(300), deadline=None)
-@given(loan=loans_with_events())
-def test_tranches_and_prepayments_equal_the_reference(loan: Loan, curve) -> None:
+def priced_as_the_reference(loan: Loan, curve, calendar=None, is_business=None):  # noqa: ANN001, ANN201
+    """``(schedule, the reference's rows)`` of ``loan``, proven equal with the invariants and its 貼息 under every
+    rule of :data:`RULES`; None when both refuse the loan (a prepayment above the balance, an event after the
+    loan was repaid)."""
+    lpr = curve if loan.floating else None
+    options = {} if calendar is None else {"calendar": calendar}
     try:
-        expected = reference_schedule(loan, curve)[0]
-    except ValueError as exc:  # a prepayment above the balance, an event after the loan was repaid
+        expected = reference_schedule(loan, curve, **({} if is_business is None else {"is_business": is_business}))[0]
+    except ValueError as exc:
         with pytest.raises(ValueError, match="more than the balance|repaid in full"):
-            amortize(loan, curve if loan.floating else None)
+            amortize(loan, lpr, **options)
         assert "more than the balance" in str(exc) or "repaid in full" in str(exc)
-        return
-    schedule = amortize(loan, curve if loan.floating else None)
+        return None
+    schedule = amortize(loan, lpr, **options)
     assert schedule.rows == expected
     assert_invariants(expected, loan)
     for rule in RULES:
@@ -55,6 +59,12 @@ def test_tranches_and_prepayments_equal_the_reference(loan: Loan, curve) -> None
         assert subsidy.to_frame()["subsidy"].tolist() == [r.subsidy for r in reference]
         assert subsidy.to_frame()["gross"].tolist() == [r.gross for r in reference]
         assert (subsidy.subsidy_fen <= schedule.interest_fen).all()
+    return schedule, expected
+
+
+@given(loan=loans_with_events())
+def test_tranches_and_prepayments_equal_the_reference(loan: Loan, curve) -> None:
+    priced_as_the_reference(loan, curve)
 
 
 def tranche_loan(**changes: object) -> Loan:
