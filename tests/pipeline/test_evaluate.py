@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 
@@ -414,3 +415,21 @@ def test_funding_sources_of_a_portfolio_apply_the_one_rule_to_each_project() -> 
                             np.array([c[0] for c in cases]))
     assert table.to_pylist() == [funding_sources_of(*c) for c in cases]
     assert funding_sources(pa.array([], pa.string()), pa.array([], pa.string()), np.zeros(0, bool)).to_pylist() == []
+
+
+def test_a_portfolios_loans_move_their_due_dates_and_a_projection_is_opted_into_and_said() -> None:
+    """Issue 18: evaluate reads a loan's business_day; one whose dates go past China's published calendar is
+    refused with the reason, unless the caller passes the weekend projection, which the notes and the
+    provenance carry (and the CLI's --business-days-beyond weekends)."""
+    from subsidy_engine import china_calendar
+    from subsidy_engine.simulation.synthetic import portfolio
+
+    tables = portfolio(60, seed=18)
+    moving = dataclasses.replace(tables, loans=tables.loans.assign(business_day="following"))
+    refused = evaluate(moving, years=range(2026, 2031))
+    reasons = refused.rejections[refused.rejections.field == "business_day"]
+    assert len(reasons) and reasons.reason.str.contains("with_weekend_projection").all()
+    projected = evaluate(moving, years=range(2026, 2031), calendar=china_calendar().with_weekend_projection())
+    assert not (projected.rejections.field == "business_day").any()
+    assert any("Monday to Friday" in note for note in projected.notes)
+    assert projected.provenance != evaluate(tables, years=range(2026, 2031)).provenance

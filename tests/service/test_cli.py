@@ -323,3 +323,23 @@ def test_reconcile_a_banks_ledger(tmp_path, capsys) -> None:
     assert written["status"].tolist() == ["match", "mismatch"] and written["row"].tolist() == ["4", "7"]
     assert written["detail"][1].startswith("without the rate_change to 0.033 on 2025-09-01 (row 6)")
     assert main(["reconcile", "--ledger", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o2")]) == 2
+
+
+def test_simulate_opts_in_to_the_business_day_projection(tmp_path, capsys) -> None:
+    """Issue 18: a portfolio whose loans move their due dates past 2026 is priced with
+    ``--business-days-beyond weekends``, and the run says so; without it those loans are rejected, with why."""
+    from subsidy_engine.simulation.synthetic import portfolio
+
+    tables = portfolio(40, seed=18)
+    folder = tmp_path / "book"
+    folder.mkdir()
+    for name in ("projects", "loans", "insurance", "events"):
+        frame = getattr(tables, name)
+        if name == "loans":
+            frame = frame.assign(business_day="following")
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    assert main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "refused"), "--quiet"]) == 1
+    code = main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "projected"),
+                 "--business-days-beyond", "weekends"])
+    said = capsys.readouterr().out
+    assert code == 0 and "Monday to Friday business days" in said

@@ -266,7 +266,8 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
     rows = years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
                             result.positions[years.loan_of_year], result.rejections,
                             {"projections": result.projections,
-                             "notes": [result.calendar_projection] if result.calendar_projection else []})
+                             "notes": [result.calendar_projection] if result.calendar_projection else [],
+                             "calendar_digest": result.calendar_digest})
     if result.calendar_digest is None:
         return rows
     return replace(rows, digest=f"{rows.digest}|business days {result.calendar_digest}")

@@ -77,6 +77,7 @@ from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import EvaluationError
 from subsidy_engine.io import column_readers
 from subsidy_engine.measures.claims import ClaimRows
+from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.pipeline.inputs import PROBLEM_COLUMNS, TABLES, PortfolioTables, empty_problems, load_portfolio
@@ -164,7 +165,7 @@ class Claims:
 
 def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy | None = None,
              years: int | Iterable[int] | None = None, *, rate_by_stage: dict[str, str] | None = None,
-             lpr: LprCurve | None = None, strict: bool = False) -> Claims:
+             lpr: LprCurve | None = None, strict: bool = False, calendar: BusinessCalendar | None = None) -> Claims:
     """Every claim of a portfolio under 78號, per project, measure and calendar year.
 
     Parameters
@@ -182,6 +183,9 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
         For floating loans; extend it explicitly (``hold_flat``) to price resets past its horizon.
     strict : bool
         Raise :class:`EvaluationError` on any rejected row instead of reporting it.
+    calendar : BusinessCalendar, optional
+        The business days loans with a ``business_day`` rule move their due dates to (China's by default);
+        ``china_calendar().with_weekend_projection()`` prices due dates past its data, said in ``notes``.
 
     Returns
     -------
@@ -211,13 +215,15 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     projections = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
     if len(ctx.loans):
         subsidy = add_loans(ctx, rows, ctx.loans, ctx.loan_project, ctx.kept_rows["loans"], lpr,
-                            read=ctx.table_read("loans"))
+                            read=ctx.table_read("loans"), calendar=calendar)
         details["interest_subsidy"] = subsidy
+        ctx.notes.extend(subsidy.internal.get("notes", ()))  # a projection of the business-day calendar
         projections = subsidy.internal["projections"]
         if len(projections):  # a figure that rests on a projection says so (issue 16, row 11)
             assert lpr is not None
             ctx.notes.append(lpr.projection_note(len(projections), min(projections.projected_from)))
     add_other_instruments(ctx, rows, details, rate_by_stage)
+    moved_on = details["interest_subsidy"].internal.get("calendar_digest") if "interest_subsidy" in details else None
     table, attributes, amount_fen = combine(rows, ctx, chosen_years)
     not_paid = not_paid_items(details)
     rejections = _sorted_problems(ctx.problems)
@@ -227,7 +233,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                                                      if not pd.isna(r.row) else f"table {r.table}:"), rejections)
     return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
                   years=chosen_years, notes=tuple(ctx.notes),
-                  provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage),
+                  provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage, moved_on),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
                   details=details, attributes=attributes,
                   amount_fen=amount_fen, amount_table=table)

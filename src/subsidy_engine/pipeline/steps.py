@@ -39,6 +39,7 @@ from subsidy_engine.measures.grants import event_grant_rows
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
 from subsidy_engine.measures.investment import PROJECT_COLUMNS, investment_subsidy_rows, read_projects
 from subsidy_engine.measures.premium_subsidy import premium_subsidy_rows
+from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import INSTRUMENTS, MEASURE_OF, Policy
 from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables, read_table
@@ -228,15 +229,17 @@ def build_context(tables: PortfolioTables, policy: Policy) -> Context:
 
 
 def add_loans(ctx: Context, rows: Rows, loans: pd.DataFrame, loan_project: np.ndarray, kept_loan_rows: np.ndarray,
-               lpr: LprCurve | None, *, keep_window: bool = False, read: column_readers.Read | None = None
-               ) -> ClaimRows:
+               lpr: LprCurve | None, *, keep_window: bool = False, read: column_readers.Read | None = None,
+               calendar: BusinessCalendar | None = None) -> ClaimRows:
     """Measures 1 and 15: the 貼息 of ``loans``, per loan and calendar year, as one part of ``rows``.
 
     ``keep_window`` keeps every loan-year with a period inside the subsidy window, even one paid
     nothing, so that the rows do not depend on the rates (the Monte Carlo runs reuse them). ``read``: what
-    the loans' reader made of ``loans`` (a part of ``ctx.table_read("loans")``).
+    the loans' reader made of ``loans`` (a part of ``ctx.table_read("loans")``). ``calendar``: the business
+    days due dates move to (:func:`subsidy_engine.amortize_portfolio`).
     """
-    subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window, read=read)
+    subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window, read=read,
+                                    calendar=calendar)
     ctx.problems.append(as_problems(ctx.tables, subsidy.rejections, "loans", "loan_id", kept_loan_rows))
     add_subsidy(ctx, rows, subsidy, loan_project, keep_window=keep_window)
     return subsidy
@@ -520,10 +523,12 @@ def cut_columns(st: Stacking, after: tuple[np.ndarray, ...]) -> dict[str, np.nda
 
 
 def claims_provenance(portfolio_digest: str, policy: Policy, lpr: LprCurve | None,
-                rate_by_stage: dict[str, str] | None) -> Provenance:
-    """The engine version and the hash of everything an evaluation read."""
+                rate_by_stage: dict[str, str] | None, moved_on: str | None = None) -> Provenance:
+    """The engine version and the hash of everything an evaluation read (``moved_on``: what says which
+    business-day calendar due dates were moved on, when a loan moved them)."""
     digests = [portfolio_digest, policy.digest, lpr.digest if lpr is not None else "no-lpr",
-               repr(sorted(rate_by_stage.items())) if rate_by_stage else "no-rates"]
+               repr(sorted(rate_by_stage.items())) if rate_by_stage else "no-rates",
+               *(() if moved_on is None else (moved_on,))]
     return Provenance.of(*digests, scenario=lpr.projection_label if lpr is not None else None)
 
 

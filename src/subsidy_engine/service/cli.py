@@ -32,6 +32,7 @@ from subsidy_engine.io.files import demo_loans_path
 from subsidy_engine.loans.contract import Loan
 from subsidy_engine.loans.portfolio import PortfolioResult, amortize_portfolio
 from subsidy_engine.loans.schedule import amortize
+from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
 from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
@@ -42,6 +43,14 @@ if TYPE_CHECKING:
     from subsidy_engine.pipeline.evaluate import Claims
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.scenario import MonteCarloSettings
+
+
+def _calendar(args: argparse.Namespace) -> BusinessCalendar | None:
+    """The business-day calendar of ``--business-days-beyond``: China's with the weekend projection past its
+    data (reported in the notes), or None (China's, refusing a loan whose moved dates go past it)."""
+    if getattr(args, "business_days_beyond", "refuse") == "weekends":
+        return china_calendar().with_weekend_projection()
+    return None
 
 
 def _curve(args: argparse.Namespace) -> LprCurve:
@@ -296,7 +305,8 @@ def _simulate(args: argparse.Namespace) -> int:
             raise ValueError("Monte Carlo runs the waterfall or merit mode: the optimal mode's linear program "
                              "takes seconds per path (--paths 0 to run without it)")
         baseline = simulate(tables, years, policy=policy, budget=budget, mode=args.mode,
-                            lpr=history.hold_flat(until=hold_until), rate_by_stage=rates, time_limit=time_limit)
+                            lpr=history.hold_flat(until=hold_until), rate_by_stage=rates, time_limit=time_limit,
+                            calendar=_calendar(args))
         rejections = baseline.claims.rejections
         rejected, every = _rejected_text(rejections, tables)
         if every:  # said first: a run of nothing but rejections is not a budget of zeros
@@ -321,7 +331,7 @@ def _simulate(args: argparse.Namespace) -> int:
                                          scenario.budget(budget))
             other = simulate(grown, years, policy=s_policy, budget=s_budget, mode=args.mode,
                              lpr=scenario.curve(history, hold_until), rate_by_stage=rates, label=scenario.id,
-                             time_limit=time_limit)
+                             time_limit=time_limit, calendar=_calendar(args))
             comparison, run_for_paths = Comparison(baseline, other), other
             inputs = (grown, s_policy, s_budget, scenario.shifts_bp())
             say(f"\nScenario {scenario.id}: {scenario.file.description or '(no description)'}")
@@ -587,7 +597,7 @@ def _explain(args: argparse.Namespace) -> int:
             raise named(exc) from None
         try:
             claims = evaluate(tables, years=range(args.start, args.start + args.years), lpr=curve,
-                              rate_by_stage=rates)
+                              rate_by_stage=rates, calendar=_calendar(args))
         except PortfolioSchemaError as exc:  # a table without its columns
             if not args.portfolio:
                 raise
@@ -651,6 +661,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--strict", action="store_true",
                        help="refuse a portfolio with any problem, set-aside column or sheet (exit 2, nothing "
                             "computed) instead of computing the good rows")
+        p.add_argument("--business-days-beyond", choices=("refuse", "weekends"), default="refuse",
+                       help="a loan with a business_day rule whose due dates go past China's published calendar "
+                            "(2026): refuse it (default) or take later days as Monday to Friday business days, an "
+                            "explicit projection the notes report")
         limit_option(p)
 
     sim = sub.add_parser("simulate", help="claims and their allocation per year, fund, measure and district")

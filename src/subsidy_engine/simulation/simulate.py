@@ -37,6 +37,7 @@ from subsidy_engine.core.money import fen_to_yuan
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
 from subsidy_engine.params.budget import Budget, load_budget
+from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.pipeline.evaluate import Claims, evaluate
@@ -128,9 +129,11 @@ class Simulation:
 def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range | tuple[int, ...], *,
              policy: Policy | None = None, budget: Budget | None = None, mode: Mode = "waterfall",
              lpr: LprCurve | None = None, rate_by_stage: dict[str, str] | None = None,
-             label: str = "baseline", time_limit: float = TIME_LIMIT) -> Simulation:
+             label: str = "baseline", time_limit: float = TIME_LIMIT,
+             calendar: BusinessCalendar | None = None) -> Simulation:
     """Evaluate and allocate a portfolio over ``years``.
 
+    ``calendar``: the business days due dates move to (:func:`subsidy_engine.evaluate`).
     ``time_limit``: seconds the optimal mode's solver may take (:func:`subsidy_engine.allocate`; what it
     decides at the limit is in ``allocation.notes``).
 
@@ -149,7 +152,8 @@ def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range |
     if outside:
         raise BudgetError(f"years {outside} are beyond budget {budget.id}'s years {budget.years[0]}-"
                           f"{budget.years[-1]}: shorten the horizon or give a budget that covers it")
-    claims = evaluate(portfolio, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr)
+    claims = evaluate(portfolio, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr,
+                      calendar=calendar)
     allocation = allocate(claims, budget, mode, time_limit=time_limit)
     return Simulation(claims, allocation, chosen, label)
 
