@@ -284,3 +284,13 @@ def test_review_calendar_loans_have_no_calculator_quote() -> None:
     """Review finding: quoted payments assume interest paid with each installment."""
     with pytest.raises(ValueError, match="calendar dates"):
         amortize(quarterly_loan(method="equal_installment")).quoted_payments()
+
+
+def test_review_the_tables_of_a_calendar_loan_say_which_rows_settle() -> None:
+    frame = amortize(quarterly_loan()).to_frame()
+    assert frame["settles"].tolist() == [r.settles for r in amortize(quarterly_loan()).rows]
+    assert "settles" not in amortize(quarterly_loan(interest_dates="period_end", interest_frequency=None)).to_frame()
+    table = pd.DataFrame([{"loan_id": "A", "principal": "10000000", "annual_rate": "0.036", "term_months": 12,
+                           "frequency": "quarterly", "method": "equal_principal", "start_date": "2025-02-05",
+                           "interest_dates": "calendar", "interest_frequency": "quarterly"}])
+    assert amortize_portfolio(table).schedule["settles"].tolist() == frame["settles"].tolist()

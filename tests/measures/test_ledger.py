@@ -258,3 +258,9 @@ def test_review_a_loan_with_nothing_settled_and_an_unchecked_claim_are_said() ->
     assert result.notes == ["1 loan has no settlement in the ledger yet, nothing to check: NEW",
                             "the 貼息 the bank claims (subsidy) is not checked: no rule was given"]
     assert ledger_settlements(bank_ledger(), RULE).notes == []
+
+
+def test_review_a_ledger_rate_may_be_a_percent_as_in_a_loan_table() -> None:
+    table = bank_ledger()
+    table.loc[0, "rate"], table.loc[2, "rate"] = "3.6%", "3%"
+    assert ledger_settlements(table, RULE).settlements.equals(ledger_settlements(bank_ledger(), RULE).settlements)

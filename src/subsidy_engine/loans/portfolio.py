@@ -80,7 +80,8 @@ class PortfolioResult:
 
     @cached_property
     def schedule(self) -> pd.DataFrame:
-        """The long table: ``loan_id`` plus the columns of ``Schedule.to_frame()``."""
+        """The long table: ``loan_id`` plus the columns of ``Schedule.to_frame()`` (``settles`` when a loan of
+        the book settles interest on calendar dates)."""
         if not self.has_schedule:
             raise ValueError("the schedule was not computed; call with output='schedule' or 'both'")
         f = self.fen
@@ -97,6 +98,7 @@ class PortfolioResult:
         closing[:-1] = opening[1:]
         closing[row_ptr[1:][self.periods > 0] - 1] = 0
         drawn = closing - opening + f["principal"]
+        settles = {"settles": f["settles"]} if "settles" in f else {}
         return pd.DataFrame({
             "loan_id": self.loan_ids.take(row_loan).reset_index(drop=True),
             "period": (np.arange(row_loan.shape[0], dtype=np.int64)
@@ -111,6 +113,7 @@ class PortfolioResult:
             "principal": money_series(f["principal"]),
             "payment": money_series(f["interest"] + f["principal"]),
             "closing_balance": money_series(closing),
+            **settles,
         })
 
     @cached_property

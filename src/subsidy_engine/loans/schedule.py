@@ -129,7 +129,8 @@ class Schedule:
         Columns: ``period, start_date, end_date, days, annual_rate,
         opening_balance, drawn, interest, principal, payment, closing_balance``.
         ``payment = interest + principal`` and ``closing_balance =
-        opening_balance + drawn - principal`` on every row.
+        opening_balance + drawn - principal`` on every row. A loan settling interest on calendar dates has
+        a row for each settlement and each due date (``period`` numbers the rows) and a ``settles`` column.
         """
         return pd.DataFrame({
             "period": np.arange(1, self.periods + 1, dtype=np.int32),
@@ -143,6 +144,7 @@ class Schedule:
             "principal": money_series(self.principal_fen),
             "payment": money_series(self.interest_fen + self.principal_fen),
             "closing_balance": money_series(self.opening_fen + self.drawn_fen - self.principal_fen),
+            **({} if self.settles is None else {"settles": self.settles}),
         })
 
     @property

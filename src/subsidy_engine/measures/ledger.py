@@ -220,13 +220,13 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     kind = enum_column(table["kind"], LedgerKind, "kind", None, rej, n)
     rej.add(blank_cells(table["kind"]), "kind", "is missing")
 
-    def column(name: str, places: int) -> tuple[np.ndarray, np.ndarray]:
+    def column(name: str, places: int, percent: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         if name not in table.columns:
             return np.zeros(n, np.int64), np.ones(n, bool)
-        return decimal_units(table[name], places, name, rej)
+        return decimal_units(table[name], places, name, rej, percent=percent)
 
     fen, no_amount = column("amount", 2)
-    rate, no_rate = column("rate", RATE_DECIMALS)
+    rate, no_rate = column("rate", RATE_DECIMALS, percent=True)  # an annual rate: "3.85%" as in a loan table
     claimed, no_claim = column("subsidy", 2)
     moves = (kind == _DRAWDOWN) | (kind == _REPAYMENT)
     rej.add(moves & no_amount & ~rej.bad, "amount", "is missing: a drawdown or a repayment gives its amount")
