@@ -56,6 +56,8 @@ def ledgers(draw) -> list[dict]:
             else:
                 row["amount"] = Decimal(draw(st.integers(1, max(principal // draw(st.sampled_from([2, 5, 50])), 1)))
                                         ).scaleb(-2)
+            if kind != "rate_change" and draw(st.integers(0, 3)) == 0:  # a bank's export repeating a rate
+                row["rate"] = draw(st.sampled_from([rate, Decimal(draw(st.integers(0, 1000))).scaleb(-4)]))
             rows.append(row)
     return rows
 
@@ -124,7 +126,7 @@ def test_every_bad_row_is_reported_and_its_loan_left_out() -> None:
     result = ledger_settlements(table, RULE)
     reported = result.rejections[["row", "loan_id", "field"]].values.tolist()
     assert reported == [[5, "L2", "date"], [8, "L3", "amount"], [9, "L4", "rate"], [10, "L5", "amount"],
-                        [11, "L5", "amount"], [11, "L5", "rate"], [13, "L6", "date"], [14, "L7", "kind"]]
+                        [11, "L5", "amount"], [13, "L6", "date"], [14, "L7", "kind"]]
     assert set(result.settlements["loan_id"]) == {"L1"}
     with pytest.raises(PortfolioValidationError, match="problem"):
         ledger_settlements(table, RULE, strict=True)
@@ -264,3 +266,15 @@ def test_review_a_ledger_rate_may_be_a_percent_as_in_a_loan_table() -> None:
     table = bank_ledger()
     table.loc[0, "rate"], table.loc[2, "rate"] = "3.6%", "3%"
     assert ledger_settlements(table, RULE).settlements.equals(ledger_settlements(bank_ledger(), RULE).settlements)
+
+
+def test_a_bank_export_may_state_the_rate_on_every_row() -> None:
+    """A bank's export often repeats the rate in force on every row: accepted when it is the rate in force that
+    day (before or after the day's rate change), refused with the rate in force otherwise."""
+    table = bank_ledger()
+    table["rate"] = ["0.036", "0.036", "0.03", "0.03", "0.03"]  # the settlement of 21 March: the rate then
+    assert ledger_settlements(table, RULE).settlements.equals(ledger_settlements(bank_ledger(), RULE).settlements)
+    table.loc[1, "rate"] = "0.04"
+    result = ledger_settlements(table, RULE)
+    assert result.rejections[["row", "loan_id", "field"]].values.tolist() == [[1, "L1", "rate"]]
+    assert "is not the rate in force on 2025-02-20 (0.036)" in result.rejections.reason[0]

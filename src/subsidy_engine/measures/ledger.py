@@ -12,6 +12,9 @@ row an event (docs/conventions.md "A bank's ledger"):
 * ``interest_settled``: the interest the bank settled that day (``amount``) for the days since the last
   settlement, and optionally the 貼息 it claims for them (``subsidy``).
 
+A ``rate`` on another row (a bank's export repeats it) must be the rate in force that day, before or after
+the day's rate change.
+
 The engine rebuilds the balance and rate of every day, computes each settlement's interest (each day's
 balance x rate / 360, or / 365 on ``act_365``, summed and rounded once) and its 貼息 under a rule, day by day
 as the interest accrues, and sets them beside the bank's figures. A row that cannot be read, a ledger that
@@ -27,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series
+from subsidy_engine.core.dates import day_date
 from subsidy_engine.core.ids import normalise_id
-from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan
+from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import InterestBasis, LedgerKind
 from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
@@ -235,8 +239,6 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     rej.add((kind == _SETTLED) & ~no_amount & (fen < 0), "amount", "must not be negative")
     rej.add((kind == _RATE_CHANGE) & ~no_amount, "amount", "is only given on a drawdown, a repayment or a settlement")
     rej.add((kind == _RATE_CHANGE) & no_rate & ~rej.bad, "rate", "is missing: a rate_change gives the new rate")
-    rej.add(((kind == _REPAYMENT) | (kind == _SETTLED)) & ~no_rate, "rate",
-            "is only given on a drawdown (the first: the rate the loan starts at) or a rate_change")
     rej.add(~no_rate & ((rate < 0) | (rate > int(MAX_ANNUAL_RATE.scaleb(RATE_DECIMALS)))), "rate",
             "is not an annual rate between 0 and 1 (0.0385 = 3.85%)")
     rej.add((kind != _SETTLED) & (kind >= 0) & ~no_claim, "subsidy", "is only given on an interest_settled row")
@@ -287,8 +289,29 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     is_first = np.zeros(good.size, bool)
     is_first[first_drawdown[first_drawdown >= 0]] = True
     flag(is_first & no_rate[good], "rate", "is missing: the first drawdown gives the rate the loan starts at")
-    flag((read.kind == _DRAWDOWN) & ~is_first & ~no_rate[good], "rate",
-         "is given on the loan's first drawdown only: a later rate is a rate_change")
+    # a rate stated on any other row (a bank's export repeats it) is the rate in force that day: before the
+    # day's rate change or after it; another is refused, since a new rate is a rate_change row
+    sets = is_first | (read.kind == _RATE_CHANGE)
+    position = np.arange(good.size)
+    setter = np.maximum.accumulate(np.where(sets, position, -1)) if good.size else position
+    in_force = np.where(setter >= 0, read.rate[np.maximum(setter, 0)], -1)
+    new_day = np.r_[True, (read.day[1:] != read.day[:-1]) | (loan_of_event[1:] != loan_of_event[:-1])] \
+        if good.size else np.zeros(0, bool)
+    day_start = np.maximum.accumulate(np.where(new_day, position, 0)) if good.size else position
+    day_end = (np.r_[np.flatnonzero(new_day)[1:], good.size] - 1)[np.cumsum(new_day) - 1] if good.size else position
+    before_day = np.where(day_start > ev_ptr[:-1][loan_of_event], in_force[np.maximum(day_start - 1, 0)],
+                          in_force[day_start])
+    after_day = in_force[day_end]
+    stated = ~sets & ~no_rate[good]
+    wrong = stated & (read.rate != before_day) & (read.rate != after_day) & ~undrawn
+    reasons = np.full(n, None, dtype=object)
+    for k in np.flatnonzero(wrong):
+        reasons[good[k]] = (f"{units_to_rate(int(read.rate[k])).normalize()} is not the rate in force on "
+                            f"{day_date(int(read.day[k]))} ({units_to_rate(int(before_day[k])).normalize()}): a new "
+                            "rate is a rate_change row")
+    mask = np.zeros(n, bool)
+    mask[good[wrong]] = True
+    problems.add(mask, "rate", reasons)
     for once, what in ((_SETTLED, "one interest_settled"), (_RATE_CHANGE, "one rate_change")):
         hit = read.kind == once
         same_day = np.zeros(good.size, bool)

@@ -29,8 +29,9 @@ def reference_ledger(rows: Sequence[dict[str, Any]], rule: Any = None, year_days
     """Each loan's settlements: ``{loan_id: [{"end_date", "days", "interest", "subsidy"}, ...]}`` in yuan.
 
     ``rows`` are ``{"loan_id", "date", "kind", "amount", "rate"}`` (amounts and rates as ``Decimal`` or None).
-    Raises ``ValueError`` for a loan whose ledger does not start with a drawdown giving its rate, or with a
-    repayment above the balance.
+    Raises ``ValueError`` for a loan whose ledger does not start with a drawdown giving its rate, with a
+    repayment above the balance, or with a rate stated on another row than a rate change that is the rate in
+    force neither before nor after that day's rate change.
     """
     by_loan: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -55,6 +56,20 @@ def _one(events: list[dict[str, Any]], rule: Any, year_days: int) -> list[dict[s
     paid_in_life = 0
     out = []
     day = start
+    # the rates in force before and after each day's own events: a rate stated on another row is one of them
+    before: dict[date, Fraction] = {}
+    after: dict[date, Fraction] = {}
+    running = Fraction(first["rate"])
+    for event in events:
+        before.setdefault(event["date"], running)
+        if event["kind"] == "rate_change":
+            running = Fraction(Decimal(event["rate"]))
+        after[event["date"]] = running
+    for event in events[1:]:
+        if event["kind"] != "rate_change" and event["rate"] is not None:
+            stated = Fraction(Decimal(event["rate"]))
+            if stated not in (before[event["date"]], after[event["date"]]):
+                raise ValueError(f"{event['rate']} is not the rate in force on {event['date']}")
     for event in events:
         while day < event["date"]:  # the days before the event's: each at its balance and rate
             interest += balance * rate / year_days
