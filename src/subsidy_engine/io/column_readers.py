@@ -154,6 +154,22 @@ def problems_message(rejections: pd.DataFrame, where: str, place: Callable[[Any]
     return f"{len(rejections)} problem(s) in {where}: {head}{more}"
 
 
+def checked_table(table: pd.DataFrame, what: str, columns: Sequence[str], required: Sequence[str]) -> pd.DataFrame:
+    """``table`` with its columns checked (only ``columns``, every ``required`` one: else
+    :class:`PortfolioSchemaError` naming ``what``, as "the ledger"), its index reset, and, when it has no row,
+    object columns (no row is no value, whatever types its empty columns were given)."""
+    unknown = [c for c in table.columns if c not in columns]
+    if unknown:
+        raise PortfolioSchemaError(f"{what} has unknown columns {unknown}; it has {', '.join(columns)}")
+    for name in required:
+        if name not in table.columns:
+            raise PortfolioSchemaError(f"{what} has no {name!r} column")
+    table = table.reset_index(drop=True)
+    if not len(table):
+        table = pd.DataFrame({c: pd.Series(dtype=object) for c in table.columns})
+    return table
+
+
 def blank_cells(series: pd.Series) -> np.ndarray:
     """Blank cells: None, NaN, NA, NaT or an empty string."""
     if isinstance(series.dtype, pd.ArrowDtype):  # in Arrow: no object round trip
@@ -446,6 +462,6 @@ def _object_dates(values: np.ndarray, missing: np.ndarray, name: str, rej: Rejec
     return days
 
 
-__all__ = ["INT_LIMIT", "Read", "Rejections", "arrow_text", "blank_cells", "date_column", "decimal_units",
+__all__ = ["INT_LIMIT", "Read", "Rejections", "arrow_text", "blank_cells", "checked_table", "date_column", "decimal_units",
            "empty_rejections", "enum_column", "group_starts", "int_column", "is_missing", "problems_message",
            "sort_order", "take_rows", "text_cells", "vocabulary_index"]

@@ -242,49 +242,35 @@ def _amortize_plain(j, opening_fen, periods, months_per_period, method, grace, b
 
 
 @jit
-def settlement_date(y, m, day, rule, cal_first, cal_table, cal_weekends):
-    """The day number of a calendar settlement (結息日) in month ``y-m`` on ``day`` (clamped to the month's
-    end), moved by the business-day ``rule``."""
-    nominal = days_from_civil(y, m, min(day, days_in_month(y, m)))
-    if rule == BUSINESS_DAY_NONE:
-        return nominal
-    return adjust_day(nominal, rule, cal_first, cal_table, cal_weekends)[0]
-
-
-@jit
-def first_settlement_month(start_day, start_y, start_m, months, day):
-    """``(year, month)`` of the first calendar settlement after the day number ``start_day`` (its date is
-    start_y-start_m): every month (``months`` 1) or the last month of each quarter (3), on ``day``, unmoved,
-    strictly after the start."""
+def first_settlement(start_day, start_y, start_m, months, day, rule, cal_first, cal_table, cal_weekends):
+    """The first calendar settlement of a loan drawn on the day number ``start_day`` (its date is
+    start_y-start_m): every month (``months`` 1) or the last month of each quarter (3), on ``day``, the first
+    whose unmoved date is after the start, moved by the business-day ``rule``; one moved back onto the start
+    settles nothing, so the next one is the first. Returns :func:`next_settlement`'s ``(year, month, the
+    month's first day, the settlement's day number)``."""
     y = start_y
     m = start_m
     if months == 3:
         m = (m + 2) // 3 * 3  # the quarter's last month
-    if days_from_civil(y, m, min(day, days_in_month(y, m))) <= start_day:
-        m += months
-        if m > 12:
-            m -= 12
-            y += 1
-    return y, m
+    month_first = days_from_civil(y, m, 1)
+    if month_first + min(day, days_in_month(y, m)) - 1 <= start_day:
+        y, m, month_first, _ = next_settlement(y, m, month_first, months, day, BUSINESS_DAY_NONE, cal_first,
+                                               cal_table, cal_weekends)
+    settles_on = _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weekends)
+    if settles_on <= start_day:
+        return next_settlement(y, m, month_first, months, day, rule, cal_first, cal_table, cal_weekends)
+    return y, m, month_first, settles_on
 
 
 @jit
 def first_settlement_days(start_day, start_y, start_m, months, day, rule, cal_first, cal_table, cal_weekends, out):
-    """``out[i]``: the day number of loan ``i``'s first calendar settlement (moved; after its start), for the
+    """``out[i]``: the day number of loan ``i``'s first calendar settlement (:func:`first_settlement`), for the
     loans that settle on calendar dates (``months[i] > 0``); -1 for the others."""
     for i in range(start_day.shape[0]):
         out[i] = -1
-        if months[i] == 0:
-            continue
-        y, m = first_settlement_month(start_day[i], start_y[i], start_m[i], months[i], day[i])
-        first = settlement_date(y, m, day[i], rule[i], cal_first, cal_table, cal_weekends)
-        if first <= start_day[i]:  # moved back onto the start: the next one settles
-            m += months[i]
-            if m > 12:
-                m -= 12
-                y += 1
-            first = settlement_date(y, m, day[i], rule[i], cal_first, cal_table, cal_weekends)
-        out[i] = first
+        if months[i] > 0:
+            out[i] = first_settlement(start_day[i], start_y[i], start_m[i], months[i], day[i], rule[i], cal_first,
+                                      cal_table, cal_weekends)[3]
 
 
 @jit
@@ -300,6 +286,16 @@ def settle_accrual(settled_fen, settled_rem, balance_days, rate, den, rate_over_
 
 
 @jit
+def _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weekends):
+    """The day number of the settlement in month ``y-m`` (whose first day is ``month_first``) on ``day``,
+    clamped to the month's end and moved by the business-day ``rule``."""
+    nominal = month_first + min(day, days_in_month(y, m)) - 1
+    if rule != BUSINESS_DAY_NONE:
+        nominal = adjust_day(nominal, rule, cal_first, cal_table, cal_weekends)[0]
+    return nominal
+
+
+@jit
 def next_settlement(y, m, month_first, months, day, rule, cal_first, cal_table, cal_weekends):
     """The calendar settlement ``months`` after the one in month ``y-m`` (whose first day is the day number
     ``month_first``): ``(year, month, its first day, the settlement's day number moved by rule)``, the month
@@ -310,10 +306,7 @@ def next_settlement(y, m, month_first, months, day, rule, cal_first, cal_table, 
         if m > 12:
             m = 1
             y += 1
-    nominal = month_first + min(day, days_in_month(y, m)) - 1
-    if rule != BUSINESS_DAY_NONE:
-        nominal = adjust_day(nominal, rule, cal_first, cal_table, cal_weekends)[0]
-    return y, m, month_first, nominal
+    return y, m, month_first, _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weekends)
 
 
 @jit
@@ -674,14 +667,8 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
     settled_fen = np.int64(0)
     settled_rem = np.int64(0)
     if on_calendar:
-        settle_y, settle_m = first_settlement_month(prev_ord, prev_y, prev_m, settle_months, interest_day[j])
-        settle_first = days_from_civil(settle_y, settle_m, 1)
-        next_settle = settlement_date(settle_y, settle_m, interest_day[j], rule, cal_first, cal_table, cal_weekends)
-        # a settlement moved back onto the start (modified following) settles nothing: the next one does
-        if next_settle <= prev_ord:
-            settle_y, settle_m, settle_first, next_settle = next_settlement(
-                settle_y, settle_m, settle_first, settle_months, interest_day[j], rule, cal_first, cal_table,
-                cal_weekends)
+        settle_y, settle_m, settle_first, next_settle = first_settlement(
+            prev_ord, prev_y, prev_m, settle_months, interest_day[j], rule, cal_first, cal_table, cal_weekends)
 
     for p in range(n):
         if p == next_change:

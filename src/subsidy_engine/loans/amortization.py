@@ -192,19 +192,21 @@ def kernel_rules(loans: LoanArrays, calendar: BusinessCalendar | None) -> np.nda
     return np.where(beyond, BusinessDay.NONE.code, loans.business_day) if beyond.any() else loans.business_day
 
 
-def moved_due_days(loans: LoanArrays, months: np.ndarray, calendar: BusinessCalendar | None) -> np.ndarray:
-    """Each loan's due date ``months`` after its start month, as the kernel moves it (:func:`kernel_rules`)."""
-    return _moved(loans, kernel_rules(loans, calendar), months, calendar)[0]
+def moved_due_days(loans: LoanArrays, months: np.ndarray, calendar: BusinessCalendar | None,
+                   rules: np.ndarray | None = None) -> np.ndarray:
+    """Each loan's due date ``months`` after its start month, as the kernel moves it: by ``rules``, the
+    :func:`kernel_rules` (found when not given)."""
+    return _moved(loans, kernel_rules(loans, calendar) if rules is None else rules, months, calendar)[0]
 
 
-def calendar_errors(loans: LoanArrays, calendar: BusinessCalendar | None) -> dict[int, str]:
-    """The loans whose due dates ``calendar`` cannot move (:func:`_beyond_calendar`). Without the weekend
-    projection a later year's arrangement is not known: such a loan is refused, never moved on a weekend-only
-    guess."""
+def calendar_errors(loans: LoanArrays, calendar: BusinessCalendar | None, rules: np.ndarray) -> dict[int, str]:
+    """The loans whose due dates ``calendar`` cannot move: those whose rule :func:`kernel_rules` set aside
+    (``rules``). Without the weekend projection a later year's arrangement is not known: such a loan is
+    refused, never moved on a weekend-only guess."""
     if calendar is None:
         return {}
     months = loans.periods * loans.months_per_period
-    beyond = _beyond_calendar(loans, calendar)
+    beyond = rules != loans.business_day
     errors = {}
     for j in np.flatnonzero(beyond):
         start = day_date(int(loans.start_days()[j]))
@@ -222,20 +224,23 @@ def calendar_errors(loans: LoanArrays, calendar: BusinessCalendar | None) -> dic
     return errors
 
 
-def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None) -> np.ndarray:
+def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
+                   rules: np.ndarray | None = None) -> np.ndarray:
     """The year of each loan's first row: its first due date's, or its first calendar settlement's when that
-    is earlier (each moved to a business day on ``calendar``)."""
+    is earlier (each moved to a business day on ``calendar`` by ``rules``, :func:`kernel_rules`)."""
     if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
         first = (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
     else:
-        first = years_of(moved_due_days(loans, loans.months_per_period, calendar))
+        rules = kernel_rules(loans, calendar) if rules is None else rules
+        first = years_of(moved_due_days(loans, loans.months_per_period, calendar, rules))
     if loans.interest_months.any():
         on_calendar = np.flatnonzero(loans.interest_months)
         sub = loans.take(on_calendar)
         settle = np.empty(on_calendar.size, np.int64)
         cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
+        sub_rules = sub.business_day if rules is None else rules[on_calendar]
         first_settlement_days(sub.start_days(), sub.start_y, sub.start_m, sub.interest_months, sub.interest_day,
-                              kernel_rules(sub, calendar), cal_first, cal_table, cal_weekends, settle)
+                              sub_rules, cal_first, cal_table, cal_weekends, settle)
         first = first.copy()
         first[on_calendar] = np.minimum(first[on_calendar], years_of(settle))
     return first
@@ -260,11 +265,12 @@ def row_capacity(loans: LoanArrays) -> np.ndarray:
     return loans.periods + settlements
 
 
-def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None) -> np.ndarray:
+def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
+               rules: np.ndarray | None = None) -> np.ndarray:
     """The first calendar year of each loan's rows: its first due date's (moved to a business day on
-    ``calendar``), or its first prepayment's when that is earlier (a prepayment of the whole balance ends the
-    loan, and its last period, on its day)."""
-    first = first_due_year(loans, calendar)
+    ``calendar`` by ``rules``), or its first prepayment's when that is earlier (a prepayment of the whole
+    balance ends the loan, and its last period, on its day)."""
+    first = first_due_year(loans, calendar, rules)
     events = loans.events
     if events is None or not events.day.shape[0]:
         return first
@@ -279,15 +285,16 @@ def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None) -> n
 
 
 def year_counts(loans: LoanArrays, first: np.ndarray | None = None,
-                calendar: BusinessCalendar | None = None) -> np.ndarray:
+                calendar: BusinessCalendar | None = None, rules: np.ndarray | None = None) -> np.ndarray:
     """Calendar years from the first row's (:func:`first_year`, or ``first``) to the last due date (moved to a
-    business day on ``calendar``), per loan."""
+    business day on ``calendar`` by ``rules``, :func:`kernel_rules`), per loan."""
     months = loans.periods * loans.months_per_period
     if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
         last_year = (loans.start_y * 12 + loans.start_m - 1 + months) // 12
     else:
-        last_year = years_of(moved_due_days(loans, months, calendar))
-    return last_year - (first_year(loans, calendar) if first is None else first) + 1
+        rules = kernel_rules(loans, calendar) if rules is None else rules
+        last_year = years_of(moved_due_days(loans, months, calendar, rules))
+    return last_year - (first_year(loans, calendar, rules) if first is None else first) + 1
 
 
 def schedule_arrays(loans: LoanArrays, out: Outputs, segment_rate: np.ndarray) -> dict[str, np.ndarray]:
@@ -349,7 +356,9 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     errors = {int(k): str(segments.error[k]) for k in np.flatnonzero(failed)}
     coverage_errors = {k for k in errors if segments.beyond_coverage[k]}
     calendar = business_calendar(loans, calendar)
-    beyond_calendar = calendar_errors(loans, calendar)
+    # the kernel moves due dates on the calendar's table; a loan it does not cover keeps its dates (and fails)
+    business_day = kernel_rules(loans, calendar)
+    beyond_calendar = calendar_errors(loans, calendar, business_day)
     for loan_index, reason in beyond_calendar.items():
         if not failed[loan_index]:
             errors[loan_index] = reason
@@ -358,12 +367,10 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     if errors:
         segments.rate_units[np.repeat(failed, np.diff(segments.ptr))] = 0
     count = len(loans)
-    loan_first_year = first_year(loans, calendar)
+    loan_first_year = first_year(loans, calendar, business_day)
     row_ptr = pointers(row_capacity(loans))
-    year_ptr = pointers(year_counts(loans, loan_first_year, calendar))
+    year_ptr = pointers(year_counts(loans, loan_first_year, calendar, business_day))
     on_calendar = bool((loans.interest_months > 0).any())
-    # the kernel moves due dates on the calendar's table; a loan it does not cover keeps its dates (and fails)
-    business_day = kernel_rules(loans, calendar)
     cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
     if out is None:
         out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0,
@@ -452,11 +459,12 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         first_year=loan_first_year, segment_rate=segments.rate_units,
         loan_principal_fen=loans.principal_fen, loan_opening_fen=opening, out=out, want_rows=rows,
         want_years=years, written=written, events=events, exact_fallbacks=exact_fallbacks,
-        calendar=calendar, calendar_projection=projection_note(loans, calendar, failed),
+        calendar=calendar, calendar_projection=projection_note(loans, calendar, failed, business_day),
     )
 
 
-def projection_note(loans: LoanArrays, calendar: BusinessCalendar | None, failed: np.ndarray) -> str | None:
+def projection_note(loans: LoanArrays, calendar: BusinessCalendar | None, failed: np.ndarray,
+                    rules: np.ndarray) -> str | None:
     """The calendar's projection note when a priced loan moves a due date past the calendar's data (on the
     weekend projection), else None."""
     if calendar is None or not calendar.weekends_beyond:
@@ -464,7 +472,7 @@ def projection_note(loans: LoanArrays, calendar: BusinessCalendar | None, failed
     moving = (loans.business_day != BusinessDay.NONE.code) & ~failed
     if not moving.any():
         return None
-    last = moved_due_days(loans, loans.periods * loans.months_per_period, calendar)
+    last = moved_due_days(loans, loans.periods * loans.months_per_period, calendar, rules)
     return calendar.projection_note() if (last[moving] > epoch_days(calendar.last_day)).any() else None
 
 

@@ -25,8 +25,14 @@ from subsidy_engine.core.dates import day_date
 from subsidy_engine.core.ids import normalise_id
 from subsidy_engine.core.money import fen_to_yuan
 from subsidy_engine.core.vocabulary import Recompute
-from subsidy_engine.errors import PortfolioSchemaError
-from subsidy_engine.io.column_readers import Rejections, blank_cells, date_column, decimal_units, enum_column
+from subsidy_engine.io.column_readers import (
+    Rejections,
+    blank_cells,
+    checked_table,
+    date_column,
+    decimal_units,
+    enum_column,
+)
 from subsidy_engine.loans.arrays import LoanArrays, LoanEvents, arrays_from_loans, loans_from_arrays
 from subsidy_engine.loans.contract import Drawdown, Prepayment
 
@@ -48,15 +54,7 @@ class _Rows:
 
 
 def _read(name: str, table: pd.DataFrame, columns: tuple[str, ...]) -> tuple[_Rows, pd.DataFrame]:
-    unknown = [c for c in table.columns if c not in columns]
-    if unknown:
-        raise PortfolioSchemaError(f"the {name} table has unknown columns {unknown}; it has {', '.join(columns)}")
-    for required in _REQUIRED:
-        if required not in table.columns:
-            raise PortfolioSchemaError(f"the {name} table has no {required!r} column")
-    table = table.reset_index(drop=True)
-    if not len(table):  # no rows: no event, whatever types the empty columns were given
-        table = pd.DataFrame({c: pd.Series(dtype=object) for c in table.columns})
+    table = checked_table(table, f"the {name} table", columns, _REQUIRED)
     rej = Rejections(len(table))
     rej.add(blank_cells(table["loan_id"]), "loan_id", "is missing")
     day, no_day = date_column(table["date"], "date", rej)

@@ -222,7 +222,8 @@ def amortize_portfolio(
     capacity = amortization.row_capacity(arrays)
     row_ptr = amortization.pointers(capacity)
     calendar = amortization.business_calendar(arrays, calendar)
-    year_ptr = amortization.pointers(amortization.year_counts(arrays, calendar=calendar))
+    rules = amortization.kernel_rules(arrays, calendar)  # how the kernel moves each loan's dates, found once
+    year_ptr = amortization.pointers(amortization.year_counts(arrays, calendar=calendar, rules=rules))
     # The kernel writes every chunk straight into these: no per-chunk copies.
     out = amortization.Outputs.allocate(int(row_ptr[-1]) if want_rows else 0,
                                         int(year_ptr[-1]) if want_years else 0,
@@ -283,7 +284,7 @@ def amortize_portfolio(
                 if name in fen:
                     fen[name] = fen[name][keep_rows]
     if want_years:
-        fen.update(first_year=amortization.first_year(arrays, calendar), year_interest=out.year_interest,
+        fen.update(first_year=amortization.first_year(arrays, calendar, rules), year_interest=out.year_interest,
                    year_principal=out.year_principal)
     if failed.any():  # drop the loans that could not be priced (one copy, only then)
         keep = ~failed

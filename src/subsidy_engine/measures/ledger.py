@@ -35,10 +35,11 @@ from subsidy_engine.core.ids import normalise_id
 from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import InterestBasis, LedgerKind
-from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
+from subsidy_engine.errors import PortfolioValidationError
 from subsidy_engine.io.column_readers import (
     Rejections,
     blank_cells,
+    checked_table,
     date_column,
     decimal_units,
     empty_rejections,
@@ -200,16 +201,8 @@ def _digest(rule: InterestSubsidyRule | Policy | None) -> str:
 def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     """Read and check every cell; returns the good rows of the loans without a bad row, sorted, and the
     rejections of the bad rows (each loan with a bad row is left out whole)."""
-    unknown = [c for c in table.columns if c not in LEDGER_COLUMNS]
-    if unknown:
-        raise PortfolioSchemaError(f"the ledger has unknown columns {unknown}; it has {', '.join(LEDGER_COLUMNS)}")
-    for required in _REQUIRED:
-        if required not in table.columns:
-            raise PortfolioSchemaError(f"the ledger has no {required!r} column")
-    table = table.reset_index(drop=True)
+    table = checked_table(table, "the ledger", LEDGER_COLUMNS, _REQUIRED)
     n = len(table)
-    if not n:
-        table = pd.DataFrame({c: pd.Series(dtype=object) for c in table.columns})
     rej = Rejections(n)
     # each distinct cell normalised once (a ledger holds many rows per loan), and the loans numbered by it
     cell_code, cells = pd.factorize(table["loan_id"], use_na_sentinel=True)
