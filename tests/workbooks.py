@@ -25,11 +25,12 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
@@ -403,14 +404,16 @@ def _numeric_ids(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def people_portfolio(n_projects: int = 12, seed: int = 7, *, numeric_ids: bool = False) -> dict[str, pd.DataFrame]:
-    """The demo portfolio (``subsidy_engine.demo.portfolio``) as four plain text tables.
+    """The demo portfolio (``subsidy_engine.demo.portfolio``) as plain text tables, every table of the engine.
 
     Every cell is ``str`` or None (object columns): amounts as their shortest
     decimal digits (``"6000000"``, ``"69.61"``, the text a numeric cell reads
     back as), dates ISO, flags ``true``/``false``, whole numbers as digits. When
     the demo drew no events or no insurance (small ``n_projects``), one REITs
     issuance and one listing acceptance, or one policy, are added so that every
-    table has rows. ``numeric_ids`` turns every id into four zero-padded digits
+    table has rows. The first of the longest loans is drawn in two tranches (half on its start date, the rest
+    61 days later) and prepaid a tenth of its principal 400 days in (earlier for a loan shorter than 15 months),
+    keeping the payment (``drawdowns``, ``prepayments``). ``numeric_ids`` turns every id into four zero-padded digits
     (``P7`` -> ``"0007"``), ids that look numeric but must stay text.
     """
     from subsidy_engine.pipeline.inputs import check_tables
@@ -434,6 +437,16 @@ def people_portfolio(n_projects: int = 12, seed: int = 7, *, numeric_ids: bool =
             {"event_id": "V1", "kind": "listing", "enterprise_id": first["enterprise_id"], "project_id": None,
              "venue": "a_share_ipo", "stage": "acceptance", "date": first["start_date"], "amount_raised": None},
         ], dtype=object)
+    loans = tables["loans"]
+    longer = loans.iloc[int(np.argmax(loans["term_months"].astype(int).to_numpy()))]  # the first of the longest
+    drawn, fen = date.fromisoformat(longer["start_date"]), int(Decimal(longer["principal"]) * 100)
+    prepaid_on = drawn + timedelta(days=min(400, int(longer["term_months"]) * 28 - 40))  # within its term
+    tables["drawdowns"] = pd.DataFrame({
+        "loan_id": [longer["loan_id"]] * 2, "date": [drawn.isoformat(), (drawn + timedelta(days=61)).isoformat()],
+        "amount": [_plain(Decimal(fen // 2) / 100), _plain(Decimal(fen - fen // 2) / 100)]}, dtype=object)
+    tables["prepayments"] = pd.DataFrame({
+        "loan_id": [longer["loan_id"]], "date": [prepaid_on.isoformat()],
+        "amount": [_plain(Decimal(fen // 10) / 100)], "recompute": ["term"]}, dtype=object)
     if numeric_ids:
         tables = _numeric_ids(tables)
     problems = check_tables(tables)
@@ -442,5 +455,22 @@ def people_portfolio(n_projects: int = 12, seed: int = 7, *, numeric_ids: bool =
     return tables
 
 
-__all__ = ["CHINESE_DATE_FORMAT", "DATE_FORMAT", "KINDS", "MONEY_FORMAT", "RATE_FORMAT", "WorkbookStyle",
+def write_tables(folder: Path, form: str, tables: dict[str, pd.DataFrame]) -> Path:
+    """``tables`` as a portfolio in ``folder``: a workbook ``portfolio.xlsx`` with a sheet per table (``form``
+    ``xlsx``, the path returned), or a file per table (``csv``, ``parquet``; the folder returned)."""
+    if form == "xlsx":
+        path = folder / "portfolio.xlsx"
+        with pd.ExcelWriter(path) as book:
+            for name, frame in tables.items():
+                frame.to_excel(book, sheet_name=name, index=False)
+        return path
+    for name, frame in tables.items():
+        if form == "csv":
+            frame.to_csv(folder / f"{name}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+    return folder
+
+
+__all__ = ["CHINESE_DATE_FORMAT", "DATE_FORMAT", "KINDS", "MONEY_FORMAT", "RATE_FORMAT", "WorkbookStyle", "write_tables",
            "cache_formula_values", "coordinate", "people_portfolio", "write_workbook"]

@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import evaluate, explain, load_lpr, load_portfolio
+from subsidy_engine.pipeline.inputs import TABLES
 from subsidy_engine.service.bank_file import bank_claims
 from subsidy_engine.service.cli import main
 from subsidy_engine.service.reconcile import read_bank_claims, reconcile
@@ -61,13 +63,14 @@ def test_2_a_run_whose_every_row_is_rejected_says_so_first_and_exits_2(tmp_path,
 
 def test_2_some_rows_rejected_write_the_outputs_and_exit_1(tmp_path, capsys) -> None:  # noqa: ANN001
     tables = _text_tables()
-    tables["loans"].loc[0, "principal"] = "1000,50"
+    plain = int(np.flatnonzero(~tables["loans"].loan_id.isin(tables["drawdowns"].loan_id))[0])  # no tranches
+    tables["loans"].loc[plain, "principal"] = "1000,50"
     folder = _csv_folder(tmp_path / "some", tables)
     assert main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "out"), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "1 of" in err and "loans 1 of" in err and "rejected_rows.csv" in err
     listed = pd.read_csv(tmp_path / "out" / "rejected_rows.csv")
-    assert listed[["table", "row", "field"]].values.tolist() == [["loans", 2, "principal"]]
+    assert listed[["table", "row", "field"]].values.tolist() == [["loans", plain + 2, "principal"]]
     assert main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "strict"), "--strict",
                  "--quiet"]) == 2
     assert not (tmp_path / "strict").exists()
@@ -102,12 +105,12 @@ def test_12_a_parquet_portfolio_read_back_is_typed_and_exact(tmp_path) -> None:
     tables = load_portfolio(_csv_folder(tmp_path / "csv", _text_tables()))
     folder = tmp_path / "parquet"
     folder.mkdir()
-    for name in ("projects", "loans", "insurance", "events"):
+    for name in TABLES:
         getattr(tables, name).to_parquet(folder / f"{name}.parquet", index=False)
     back = load_portfolio(folder)
     assert back.loans.principal.dtype == pd.ArrowDtype(pa.decimal128(20, 2))
     assert pd.api.types.is_integer_dtype(back.loans.term_months.dtype)
-    for name in ("projects", "loans", "insurance", "events"):
+    for name in TABLES:
         assert getattr(back, name).equals(getattr(tables, name)), name
 
 
@@ -125,7 +128,7 @@ def test_a_portfolio_gives_the_same_claims_from_xlsx_csv_and_parquet(tmp_path_fa
     from_csv = load_portfolio(_csv_folder(base / "csv", tables))
     parquet = base / "parquet"
     parquet.mkdir()
-    for name in ("projects", "loans", "insurance", "events"):
+    for name in TABLES:
         getattr(from_csv, name).to_parquet(parquet / f"{name}.parquet", index=False)
     from_parquet = load_portfolio(parquet)
     years = range(2020, 2036)

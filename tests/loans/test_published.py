@@ -1,5 +1,6 @@
 """Published figures (issue 2, point 8; docs/conventions.md examples)."""
 
+from datetime import date
 from decimal import Decimal
 
 from subsidy_engine import Loan, amortize
@@ -75,3 +76,73 @@ def test_quoted_payments_of_the_other_methods():
                            method="equal_principal", start_date="2024-01-15"))
     assert graced.quoted_payments() == [Decimal("600.00"), Decimal("600.00"), Decimal("60600.00"),
                                         Decimal("60300.00")]
+
+
+# Prepayments (issue 18, point 6). Each figure is the source's own; where it shows fewer digits, the test
+# compares at its precision.
+def _prepaid(principal: str, rate: str, term: int, after: int, amount: str, recompute: str) -> tuple[Loan, object]:
+    """A monthly 等額本息 loan prepaid ``amount`` on the due date of payment ``after`` (after that payment)."""
+    start = date(2000, 1, 15)
+    due = date(2000 + after // 12, 1 + after % 12, 15)  # payment ``after`` is due ``after`` months later
+    plain = Loan(principal=principal, annual_rate=rate, term_months=term, start_date=start)
+    prepaid = Loan(principal=principal, annual_rate=rate, term_months=term, start_date=start,
+                   prepayments=[{"date": due, "amount": amount, "recompute": recompute}])
+    return plain, amortize(prepaid)
+
+
+def test_a_textbook_prepayment_recomputed_both_ways():
+    # quesba.com, "30-year fully amortizing mortgage loan made 10 years ago ... 75,000" (the solution works at 10%):
+    # "PMT = $658.18 ... FV = $68,203.24 ... New Monthly Payment = $561.67 ... New Loan Maturity = 161 months".
+    plain, keep_term = _prepaid("75000", "0.10", 360, 120, "10000", "payment")
+    before = amortize(plain)
+    assert before.rows[0].payment == Decimal("658.18")
+    assert before.rows[119].closing_balance == Decimal("68203.24")
+    assert keep_term.rows[120].payment == Decimal("561.67") and len(keep_term.rows) == 360
+    _, keep_payment = _prepaid("75000", "0.10", 360, 120, "10000", "term")
+    assert len(keep_payment.rows) - 120 == 161
+    assert all(r.payment == Decimal("658.18") for r in keep_payment.rows[120:-1])
+    assert keep_payment.rows[-1].closing_balance == Decimal("0.00")
+
+
+def test_a_home_loan_prepayment_as_a_newspaper_published_it():
+    # Livemint, 2021-09-14, "Consider these factors before opting for home loan prepayment" (Paisabazaar's
+    # figures): Rs50 lakh at 8% for 20 years, Rs6 lakh prepaid after 5 years: "current outstanding would be
+    # Rs43.76 lakh ... save about Rs11.30 lakh ... tenure would reduce by 41 months ... EMI would fall from
+    # ₹41,822 to ₹36,088 ... savings of ₹4.32 lakh". A lakh is 100,000.
+    plain, keep_payment = _prepaid("5000000", "0.08", 240, 60, "600000", "term")
+    _, keep_term = _prepaid("5000000", "0.08", 240, 60, "600000", "payment")
+    before = amortize(plain)
+
+    def lakh(amount: Decimal) -> Decimal:
+        return (amount / 100000).quantize(Decimal("0.01"))
+
+    assert before.rows[0].payment.quantize(Decimal("1")) == 41822
+    assert lakh(before.rows[59].closing_balance) == Decimal("43.76")
+    assert 240 - len(keep_payment.rows) == 41
+    assert lakh(before.total_interest - keep_payment.total_interest) == Decimal("11.30")
+    assert keep_term.rows[60].payment.quantize(Decimal("1")) == 36088
+    assert lakh(before.total_interest - keep_term.total_interest) == Decimal("4.32")
+
+
+def test_a_chinese_calculator_s_prepayment_keeping_the_term():
+    # A calculator's answer copied on Chinese Q&A sites (m.789yingshi.cn/wenda/201967.html): 300,000 at 5.9% over
+    # 30 years, 100,000 prepaid after a year: "每月還款: 1779.41 ... 一年后貸款余額是:296246.67 ,提前歸還10萬,
+    # 余額為:196246.67 ... 每月還款: 1178.76".
+    plain, keep_term = _prepaid("300000", "0.059", 360, 12, "100000", "payment")
+    assert amortize(plain).rows[0].payment == Decimal("1779.41")
+    assert amortize(plain).rows[11].closing_balance == Decimal("296246.67")
+    assert keep_term.rows[12].opening_balance == Decimal("196246.67")
+    assert keep_term.rows[12].payment == Decimal("1178.76")
+
+
+def test_a_quarter_settled_on_the_20th_is_its_days_at_the_daily_rate():
+    # wxdog.cc/a/751500853716775572.html: "150000*8.075%/360*90=3028.125元 ... *91=3061.77 ... *92=3095.417":
+    # a quarter's interest on 150,000 at 8.075% (日利率 = 年利率/360) for its days. An interest-only loan settled
+    # on the 20th of each quarter's last month has quarters of 91 (20 September to 20 December), 90 (to 20 March
+    # 2025) and 92 days (to 20 June); the 90-day quarter is a half-fen tie, rounded up.
+    loan = Loan(principal="150000", annual_rate="0.08075", term_months=24, method="interest_only",
+                start_date="2024-07-01", interest_dates="calendar", interest_frequency="quarterly")
+    settled = {r.end_date: r.interest for r in amortize(loan).rows if r.settles}
+    assert [settled[date(2024, 12, 20)], settled[date(2025, 3, 20)], settled[date(2025, 6, 20)]] == [
+        Decimal("3061.77"), Decimal("3028.13"), Decimal("3095.42")]
+

@@ -110,7 +110,7 @@ def portfolio_of(*loans: dict[str, object], project_start: str = "2024-01-01"):
                           "start_date": project_start, "industry_or_software": True, "district": "haidian"}],
             "loans": [{"project_id": "P", "principal": "100000000", "term_months": 36, **loan} for loan in loans],
             "insurance": [], "events": []}
-    frames = {name: pd.DataFrame(rows[name], columns=list(columns) if not rows[name] else None, dtype=object)
+    frames = {name: pd.DataFrame(rows.get(name, []), columns=list(columns) if not rows.get(name) else None, dtype=object)
               for name, (_, columns) in TABLES.items()}
     return PortfolioTables(**frames, problems=check_tables(frames), source="test", digest="test")
 

@@ -26,7 +26,7 @@ POLICY = load_policy()
 
 def as_tables(rows: dict[str, list[dict[str, object]]]) -> PortfolioTables:
     from subsidy_engine.pipeline.inputs import TABLES
-    frames = {name: pd.DataFrame(rows[name], columns=list(columns) if not rows[name] else None, dtype=object)
+    frames = {name: pd.DataFrame(rows.get(name, []), columns=list(columns) if not rows.get(name) else None, dtype=object)
               for name, (_, columns) in TABLES.items()}
     frames["loans"] = frames["loans"] if rows["loans"] else pd.DataFrame(
         {c: pd.Series(dtype=object) for c in ("loan_id", "project_id", "principal", "term_months", "start_date")})

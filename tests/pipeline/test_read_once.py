@@ -94,7 +94,7 @@ def test_a_copy_with_another_table_is_read_anew(folder: Path) -> None:
 
 @given(portfolios())
 def test_claims_from_what_the_check_read_equal_claims_read_anew(rows: dict[str, list[dict[str, object]]]) -> None:
-    frames = {name: pd.DataFrame(rows[name], columns=list(columns) if not rows[name] else None, dtype=object)
+    frames = {name: pd.DataFrame(rows.get(name, []), columns=list(columns) if not rows.get(name) else None, dtype=object)
               for name, (_, columns) in inputs.TABLES.items()}
     read_once = checked_portfolio(frames, source="test", digest="test")
     read_anew = PortfolioTables(**frames, problems=check_tables(frames), source="test", digest="test")

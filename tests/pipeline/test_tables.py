@@ -15,7 +15,7 @@ from subsidy_engine import PortfolioSchemaError, evaluate, load_policy, load_por
 from subsidy_engine.io.cells import read_csv_table
 from subsidy_engine.pipeline.inputs import PROBLEM_COLUMNS, WHOLE_TABLE
 
-from workbooks import WorkbookStyle, people_portfolio, write_workbook
+from workbooks import WorkbookStyle, people_portfolio, write_tables, write_workbook
 
 TABLES = {
     "projects": pd.DataFrame({
@@ -49,18 +49,7 @@ TYPED = {
 
 
 def write(tmp_path, form: str, tables=TABLES):  # noqa: ANN001, ANN201
-    if form == "xlsx":
-        path = tmp_path / "portfolio.xlsx"
-        with pd.ExcelWriter(path) as book:
-            for name, frame in tables.items():
-                frame.to_excel(book, sheet_name=name, index=False)
-        return path
-    for name, frame in tables.items():
-        if form == "csv":
-            frame.to_csv(tmp_path / f"{name}.csv", index=False)
-        else:
-            frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
-    return tmp_path
+    return write_tables(tmp_path, form, tables)
 
 
 def cells(frame: pd.DataFrame) -> list[list[object]]:

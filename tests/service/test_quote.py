@@ -773,21 +773,25 @@ def test_a_light_quote_is_answered_while_a_heavy_one_is_computing(monkeypatch: p
     assert answers == {"light": 200, "heavy still computing": 1, "heavy": 200}
 
 
-def test_a_quote_refuses_a_loan_with_tranches_or_prepayments_when_it_is_made_and_hashes_as_before() -> None:
-    """Review of issue 18: a quote took loans with drawdowns, computed them and failed late in explain; and
-    the empty lists of a loan without them changed the request's hash."""
+def test_a_quote_takes_a_loan_with_tranches_or_prepayments_within_bounds_and_hashes_as_before() -> None:
+    """Review of issue 18: the empty lists of a loan without drawdowns or prepayments must not change the
+    request's hash. A quote now prices a loan with them (tests/pipeline/test_loan_event_tables.py), counted
+    before they are read: at most one a period."""
     import hashlib
 
     from subsidy_engine.service.quote import _digest
 
     loan = {**GOOD["loans"][0], "prepayments": [{"date": "2027-01-15", "amount": "1000", "recompute": "term"}]}
-    with pytest.raises(ValidationError, match="drawdowns and prepayments"):
-        QuoteRequest(**{**GOOD, "loans": [loan]})
+    with_prepayment = QuoteRequest(**{**GOOD, "loans": [loan]})
     request = QuoteRequest(**GOOD)
     before = request.model_dump_json().replace(',"drawdowns":[],"prepayments":[]', "").replace(
         ',"business_day":"none","interest_dates":"period_end","interest_frequency":null', "")  # as it was
     assert '"business_day"' not in before  # the fields of issue 18 at their defaults are not in it
     assert _digest(request) == hashlib.sha256(before.encode()).hexdigest()
+    assert _digest(with_prepayment) != _digest(request)
+    many = {**GOOD["loans"][0], "prepayments": [{"date": "2027-01-15", "amount": "1"}] * 601}
+    with pytest.raises(ValidationError, match="601 entries: a loan has at most one drawdown or prepayment a period"):
+        QuoteRequest(**{**GOOD, "loans": [many]})
 
 
 def test_a_quote_of_a_loan_settled_on_the_20th_with_moved_dates_is_the_loan_alone() -> None:

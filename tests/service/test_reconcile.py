@@ -301,3 +301,29 @@ def test_an_unreadable_table_of_another_kind_does_not_stop_the_loans(tables: Por
     priced = [{k for k, c in loan_cases(t, load_policy(), LPR).items() if not isinstance(c, str)}
               for t in (checked, tables)]
     assert priced[0] and priced[0] == priced[1]
+
+
+def test_a_claim_that_did_not_move_a_due_date_off_a_holiday_is_named() -> None:
+    """Issue 18: the loan's first due date, Saturday 1 February 2025, falls in the Spring Festival holiday and
+    moves to Wednesday the 5th; a bank that charged the period to the 1st is told it is a holiday shift."""
+    from subsidy_engine.loans.schedule import amortize
+    from subsidy_engine.measures.interest_subsidy import interest_subsidy
+    from subsidy_engine.pipeline.inputs import checked_portfolio
+
+    projects = pd.DataFrame({"project_id": ["J1"], "enterprise_id": ["E1"], "domain": ["economic"],
+                             "stage": ["pilot"], "total_investment": ["300000000"],
+                             "eligible_investment": ["250000000"], "start_date": ["2025-01-01"]})
+    loans = pd.DataFrame({"loan_id": ["L1"], "project_id": ["J1"], "principal": ["100000000"],
+                          "annual_rate": ["0.03"], "term_months": [12], "start_date": ["2025-01-01"],
+                          "business_day": ["following"]})
+    tables = checked_portfolio({"projects": projects, "loans": loans}, source="test", digest="test")
+    assert tables.problems.empty
+    unmoved = Loan(principal=Decimal(100_000_000), annual_rate=Decimal("0.03"), term_months=12,
+                   start_date=date(2025, 1, 1))
+    rule = load_policy().at(date(2025, 1, 1)).interest_subsidy_rule()
+    claimed = Decimal(int(interest_subsidy(amortize(unmoved), rule).subsidy_fen[0])) / 100
+    report = reconcile(pd.DataFrame({"loan_id": ["L1"], "period": [1], "subsidy_claimed": [str(claimed)]}), tables,
+                       lpr=LPR)
+    assert report.status.tolist() == ["mismatch"], report.detail.tolist()
+    assert report.likely_cause.iloc[0] == "a holiday shift"
+    assert "due dates not moved off days off" in report.detail.iloc[0]

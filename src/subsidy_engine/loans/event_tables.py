@@ -26,6 +26,7 @@ from subsidy_engine.core.ids import normalise_id
 from subsidy_engine.core.money import fen_to_yuan
 from subsidy_engine.core.vocabulary import Recompute
 from subsidy_engine.io.column_readers import (
+    Read,
     Rejections,
     blank_cells,
     checked_table,
@@ -38,23 +39,11 @@ from subsidy_engine.loans.contract import Drawdown, Prepayment
 
 DRAWDOWN_COLUMNS = ("loan_id", "date", "amount")
 PREPAYMENT_COLUMNS = ("loan_id", "date", "amount", "recompute")
-_REQUIRED = ("loan_id", "date", "amount")
+EVENT_TABLE_REQUIRED = ("loan_id", "date", "amount")
 
 
-@dataclass(frozen=True)
-class _Rows:
-    """The good rows of one event table, read."""
-
-    name: str
-    position: np.ndarray  # row in the event table
-    loan_id: np.ndarray  # object: the loan's id as text
-    day: np.ndarray
-    fen: np.ndarray
-    recompute: np.ndarray
-
-
-def _read(name: str, table: pd.DataFrame, columns: tuple[str, ...]) -> tuple[_Rows, pd.DataFrame]:
-    table = checked_table(table, f"the {name} table", columns, _REQUIRED)
+def _read(name: str, table: pd.DataFrame, columns: tuple[str, ...]) -> Read:
+    table = checked_table(table, f"the {name} table", columns, EVENT_TABLE_REQUIRED)
     rej = Rejections(len(table))
     rej.add(blank_cells(table["loan_id"]), "loan_id", "is missing")
     day, no_day = date_column(table["date"], "date", rej)
@@ -65,8 +54,19 @@ def _read(name: str, table: pd.DataFrame, columns: tuple[str, ...]) -> tuple[_Ro
     recompute = enum_column(table.get("recompute"), Recompute, "recompute", Recompute.PAYMENT, rej, len(table))
     good = np.flatnonzero(~rej.bad & ~no_day)
     ids = table["loan_id"].astype("string").fillna("").to_numpy(dtype=object)
-    return (_Rows(name, good, ids[good], day[good], fen[good], recompute[good]),
-            rej.frame(pd.Series(ids, name="loan_id")))
+    return Read({"loan_id": ids[good], "day": day[good], "fen": fen[good], "recompute": recompute[good]}, good,
+                rej.frame(pd.Series(ids, name="loan_id")))
+
+
+def read_drawdowns(table: pd.DataFrame) -> Read:
+    """The rows of a drawdowns table the cells allow (``loan_id`` as text, ``day``, ``fen``), their positions,
+    and the rejected rows ``row, loan_id, field, reason``. Whether they fit their loan is :func:`attach_read`'s."""
+    return _read("drawdowns", table, DRAWDOWN_COLUMNS)
+
+
+def read_prepayments(table: pd.DataFrame) -> Read:
+    """:func:`read_drawdowns` for a prepayments table (and its ``recompute`` codes)."""
+    return _read("prepayments", table, PREPAYMENT_COLUMNS)
 
 
 def _id(value: object) -> str | None:
@@ -90,69 +90,79 @@ def name_event_rows(reason: str, rows_of: Mapping[str, list[str]]) -> str:
     return _EVENT_NAME.sub(named, reason)
 
 
-def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, drawdowns: pd.DataFrame | None,
-                  prepayments: pd.DataFrame | None, shown_rows: Mapping[str, np.ndarray] | None = None
-                  ) -> tuple[LoanArrays, np.ndarray, pd.DataFrame, dict[int, dict[str, list[str]]]]:
-    """``arrays`` with the events of the tables, the positions of the loans their events refuse, the
-    rejections ``row, loan_id, field, reason`` (``row``: the loan's row in its table, ``rows[k]`` for loan
-    ``k``; -1 for a ``loan_id`` of no loan row), and per loan row with events the label of each event's row
-    in its model's order (:func:`name_event_rows`). A reason names the event table's row: its 0-based
-    position, or ``shown_rows[table][position]``, the row the user's file shows. Ids are compared as the
-    engine compares ids.
+@dataclass(frozen=True)
+class AttachedEvents:
+    """What :func:`attach_read` made of a loan table's events.
 
-    >>> loans = pd.DataFrame({"loan_id": ["A"], "principal": ["150"], "annual_rate": ["0.04"],
-    ...                       "term_months": [12], "start_date": ["2024-01-10"]})
-    >>> from subsidy_engine.loans.arrays import arrays_from_frame
-    >>> arrays, rows, _ = arrays_from_frame(loans)
-    >>> tranches = pd.DataFrame({"loan_id": ["A", "A", "Z"], "date": ["2024-01-10", "2024-03-01", "2024-03-01"],
-    ...                          "amount": ["100", "50", "1"]})
-    >>> with_events, refused, rejected, _ = attach_events(arrays, loans.loan_id, rows, tranches, None)
-    >>> with_events.events.amount.tolist(), refused.tolist()
-    ([5000], [])
-    >>> rejected[["row", "loan_id", "field"]].values.tolist()
-    [[-1, 'Z', 'drawdowns.loan_id']]
+    Attributes
+    ----------
+    arrays : LoanArrays
+        The loans with their events.
+    refused : ndarray
+        Positions (in ``arrays``) of the loans their events refuse.
+    rejections : DataFrame
+        ``row`` (the loan's row in its table, -1 when no loan row has the id), ``loan_id``, ``field``
+        (``drawdowns.amount``; ``drawdowns`` for what the loan's model refuses), ``reason`` (naming the
+        event table's row) and ``kind``: ``cell`` (a cell of an event row), ``model`` (the events do not
+        fit the loan) or ``stray`` (an event row whose ``loan_id`` is no loan the reader accepted).
+    labels : dict
+        Per loan row with events, the label of each event row in its model's order (:func:`name_event_rows`).
     """
+
+    arrays: LoanArrays
+    refused: np.ndarray
+    rejections: pd.DataFrame
+    labels: dict[int, dict[str, list[str]]]
+
+
+def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads: Mapping[str, Read],
+                shown_rows: Mapping[str, np.ndarray] | None = None) -> AttachedEvents:
+    """The loans ``arrays`` (the loan table's rows ``rows``, whose ids are ``loan_ids``, the whole column)
+    with the events of ``reads`` (``drawdowns`` and ``prepayments``, read by :func:`read_drawdowns` and
+    :func:`read_prepayments`). A reason names the event table's row: its 0-based position, or
+    ``shown_rows[table][position]``, the row the user's file shows. Ids are compared as the engine compares
+    ids. A loan with a rejected event row is refused; so is one whose events its model refuses."""
     def shown(name: str, position: int) -> str:
         numbers = (shown_rows or {}).get(name)
         return f"{name} row {position if numbers is None else int(numbers[position])}"
 
-    reads = [_read(name, table, columns) for name, table, columns in (
-        ("drawdowns", drawdowns, DRAWDOWN_COLUMNS), ("prepayments", prepayments, PREPAYMENT_COLUMNS))
-        if table is not None]
     given_ids = loan_ids.reset_index(drop=True).tolist()  # as the loan table gives them
     every_id = [_id(v) for v in given_ids]
     row_of = {loan_id: r for r, loan_id in enumerate(every_id) if loan_id is not None}
     position_of = {every_id[int(r)]: k for k, r in enumerate(rows)}
-    problems: list[tuple[int, str, str, str]] = []
+    problems: list[tuple[int, str, str, str, str]] = []
     refused: set[int] = set()
     by_loan: dict[int, dict[str, list[tuple[int, int, int, int]]]] = {}
 
     def loan_row(loan_id: str | None) -> int:
         return row_of.get(loan_id, -1) if loan_id is not None else -1
 
-    for read, rejected in reads:
+    for name, read in reads.items():
+        rejected = read.rejections
         for position, raw_id, field, reason in zip(rejected["row"].tolist(), rejected["loan_id"].tolist(),
                                                    rejected["field"].tolist(), rejected["reason"].tolist()):
             loan_id = _id(raw_id)
             k = position_of.get(loan_id) if loan_id is not None else None
-            problems.append((loan_row(loan_id), str(raw_id), f"{read.name}.{field}",
-                             f"({shown(read.name, position)}) {reason}"))
+            problems.append((loan_row(loan_id), str(raw_id), f"{name}.{field}", f"({shown(name, position)}) {reason}",
+                             "cell"))
             if k is not None:
                 refused.add(k)
-        for r, raw_id, day, fen, recompute in zip(read.position.tolist(), read.loan_id, read.day.tolist(),
-                                                  read.fen.tolist(), read.recompute.tolist()):
+        events = read.arrays
+        for r, raw_id, day, fen, recompute in zip(read.positions.tolist(), events["loan_id"], events["day"].tolist(),
+                                                  events["fen"].tolist(), events["recompute"].tolist()):
             loan_id = _id(raw_id)
             k = position_of.get(loan_id) if loan_id is not None else None
             if k is None:
                 why = ("is not a valid id" if loan_id is None else "its loan is rejected (see the loan table's "
                        "problem of that row)" if loan_id in row_of else "is not a loan_id of the loan table")
-                problems.append((loan_row(loan_id), str(raw_id), f"{read.name}.loan_id", f"({shown(read.name, r)}) {why}"))
+                problems.append((loan_row(loan_id), str(raw_id), f"{name}.loan_id", f"({shown(name, r)}) {why}",
+                                 "stray"))
                 continue
-            by_loan.setdefault(k, {}).setdefault(read.name, []).append((r, day, fen, recompute))
+            by_loan.setdefault(k, {}).setdefault(name, []).append((r, day, fen, recompute))
 
     # Each loan with events is made as a model, which checks them by its own rules (order, the loan's life,
     # the sum of the tranches); everything it refuses is reported, and refuses the loan.
-    events: list[list[tuple[int, int, int, int]]] = [[] for _ in range(len(arrays))]
+    attached: list[list[tuple[int, int, int, int]]] = [[] for _ in range(len(arrays))]
     labels: dict[int, dict[str, list[str]]] = {}
     candidates = sorted(set(by_loan) - refused)
     models = loans_from_arrays(arrays.take(np.array(candidates, np.int64))) if candidates else []
@@ -176,18 +186,44 @@ def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, dra
             for reason in reasons:
                 table = "prepayments" if reason.startswith("prepayments") else "drawdowns"
                 problems.append((int(rows[k]), str(given_ids[int(rows[k])]), table,
-                                 name_event_rows(reason, labels[int(rows[k])])))
+                                 name_event_rows(reason, labels[int(rows[k])]), "model"))
             refused.add(k)
             continue
         single = arrays_from_loans([loan]).events
         if single is not None:
-            events[k] = list(zip(single.day.tolist(), single.amount.tolist(), single.recompute.tolist(),
-                                 single.index.tolist()))
+            attached[k] = list(zip(single.day.tolist(), single.amount.tolist(), single.recompute.tolist(),
+                                   single.index.tolist()))
     with_events = arrays
-    if any(events):
-        with_events = LoanArrays(**{**vars(arrays), "events": LoanEvents.of(events)})
-    rejections = pd.DataFrame(problems, columns=["row", "loan_id", "field", "reason"])
-    return with_events, np.array(sorted(refused), np.int64), rejections, labels
+    if any(attached):
+        with_events = LoanArrays(**{**vars(arrays), "events": LoanEvents.of(attached)})
+    rejections = pd.DataFrame(problems, columns=["row", "loan_id", "field", "reason", "kind"])
+    return AttachedEvents(with_events, np.array(sorted(refused), np.int64), rejections, labels)
 
 
-__all__ = ["DRAWDOWN_COLUMNS", "PREPAYMENT_COLUMNS", "attach_events", "name_event_rows"]
+def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, drawdowns: pd.DataFrame | None,
+                  prepayments: pd.DataFrame | None, shown_rows: Mapping[str, np.ndarray] | None = None
+                  ) -> tuple[LoanArrays, np.ndarray, pd.DataFrame, dict[int, dict[str, list[str]]]]:
+    """:func:`attach_read` of the tables themselves: ``arrays`` with their events, the positions of the loans
+    their events refuse, the rejections ``row, loan_id, field, reason`` (every kind), and the labels.
+
+    >>> loans = pd.DataFrame({"loan_id": ["A"], "principal": ["150"], "annual_rate": ["0.04"],
+    ...                       "term_months": [12], "start_date": ["2024-01-10"]})
+    >>> from subsidy_engine.loans.arrays import arrays_from_frame
+    >>> arrays, rows, _ = arrays_from_frame(loans)
+    >>> tranches = pd.DataFrame({"loan_id": ["A", "A", "Z"], "date": ["2024-01-10", "2024-03-01", "2024-03-01"],
+    ...                          "amount": ["100", "50", "1"]})
+    >>> with_events, refused, rejected, _ = attach_events(arrays, loans.loan_id, rows, tranches, None)
+    >>> with_events.events.amount.tolist(), refused.tolist()
+    ([5000], [])
+    >>> rejected[["row", "loan_id", "field"]].values.tolist()
+    [[-1, 'Z', 'drawdowns.loan_id']]
+    """
+    reads = {name: reader(table) for name, table, reader in (
+        ("drawdowns", drawdowns, read_drawdowns), ("prepayments", prepayments, read_prepayments))
+        if table is not None}
+    attached = attach_read(arrays, loan_ids, rows, reads, shown_rows)
+    return attached.arrays, attached.refused, attached.rejections.drop(columns="kind"), attached.labels
+
+
+__all__ = ["DRAWDOWN_COLUMNS", "EVENT_TABLE_REQUIRED", "PREPAYMENT_COLUMNS", "AttachedEvents", "attach_events", "attach_read",
+           "name_event_rows", "read_drawdowns", "read_prepayments"]

@@ -106,10 +106,13 @@ def read_items(items: pd.DataFrame | Sequence[BaseModel], columns: Sequence[str]
     return arrays, frame.reset_index(drop=True).take(positions).reset_index(drop=True), rejections
 
 
-def model_cells(model: BaseModel) -> dict[str, Any]:
+def model_cells(model: BaseModel, *, events_elsewhere: bool = False) -> dict[str, Any]:
     """A row model as the row of its table: plain values (``Decimal``, ``date``, ``int``), words for enums, a
     nested model flattened as its table spells it (a loan's ``floating`` as ``floating_tenor``,
     ``floating_spread_bp``, ``floating_reset``), lists for sequences.
+
+    A loan's drawdowns and prepayments are rows of their own tables, not cells: a loan with some is refused
+    unless the caller says it puts them ``events_elsewhere`` (they are then left out of the row).
 
     >>> from subsidy_engine import Loan
     >>> loan = Loan(principal="1000", floating={"tenor": "5y", "spread_bp": "-20"}, term_months=12,
@@ -126,7 +129,7 @@ def model_cells(model: BaseModel) -> dict[str, Any]:
     for name, nested in _fields_of(type(model)):
         value = getattr(model, name)
         if nested is _EVENTS:  # a loan's drawdowns and prepayments: not cells of its row
-            if value:
+            if value and not events_elsewhere:
                 raise ValueError(f"{name}: a loan table has no cells for a loan's {name}; price this loan with "
                                  "amortize() and interest_subsidy()")
             continue
@@ -135,7 +138,8 @@ def model_cells(model: BaseModel) -> dict[str, Any]:
         elif value is None:  # the same columns, blank: a table of fixed and floating loans has one shape
             row.update({f"{name}_{key}": None for key in nested.model_fields})
         else:
-            row.update({f"{name}_{key}": inner for key, inner in model_cells(value).items()})
+            row.update({f"{name}_{key}": inner for key, inner in model_cells(value, events_elsewhere=events_elsewhere
+                                                                               ).items()})
     return row
 
 
@@ -164,9 +168,10 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def models_to_frame(models: Sequence[BaseModel], columns: Sequence[str]) -> pd.DataFrame:
+def models_to_frame(models: Sequence[BaseModel], columns: Sequence[str], *, events_elsewhere: bool = False
+                    ) -> pd.DataFrame:
     """Row models as a table of plain Python cells (object columns: an absent value stays None, an integer
     stays an integer), each row as :func:`model_cells` spells it; ``columns`` when there is no model."""
-    rows = [model_cells(model) for model in models]
+    rows = [model_cells(model, events_elsewhere=events_elsewhere) for model in models]
     names = list(dict.fromkeys(key for row in rows for key in row)) or list(columns)
     return pd.DataFrame({name: pd.Series([row.get(name) for row in rows], dtype=object) for name in names})

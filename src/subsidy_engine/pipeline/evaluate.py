@@ -171,7 +171,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     Parameters
     ----------
     portfolio : PortfolioTables or path
-        The four tables (:func:`subsidy_engine.load_portfolio`), or where to load them from.
+        The tables (:func:`subsidy_engine.load_portfolio`), or where to load them from.
     policy : Policy, optional
         The parameter file (the bundled 78號 defaults when None).
     years : int or iterable of int, optional

@@ -24,6 +24,7 @@ from subsidy_engine.core.dates import day_date
 from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import STAGES, VENUES, SubsidyForm
+from subsidy_engine.io import column_readers
 from subsidy_engine.measures.claims import ClaimRows
 from subsidy_engine.measures.investment import TRUE_WORDS
 from subsidy_engine.params.policy import ParameterSet, Policy
@@ -79,6 +80,12 @@ class _References:
         return out
 
 
+#: One of a loan's tranches or prepayments as an explanation shows it: its table, date, amount, recompute.
+LoanEventFact = tuple[str, Any, Any, "str | None"]
+#: How a prepayment changes the rest of the loan, in words.
+_RECOMPUTED = {"payment": "the term kept, the payment recomputed", "term": "the payment kept, the term shortened"}
+
+
 @dataclass(frozen=True)
 class Facts:
     """What an explanation reads: the project, its claims and the calculators' rows behind them.
@@ -96,6 +103,9 @@ class Facts:
         The calculators' rows (``interest_subsidy``, ``premium_subsidy``, ``grants``, ``investment_subsidy``).
     item : callable
         ``item(table, id_column, item_id)``: the item's row of its input table (a mapping or Series).
+    loan_events : callable
+        ``loan_events(loan_id)``: the loan's tranches and prepayments, each ``(table, date, amount,
+        recompute)`` (``table`` is ``drawdowns`` or ``prepayments``; ``recompute`` None for a tranche).
     """
 
     project_id: str
@@ -107,6 +117,7 @@ class Facts:
     notes: Sequence[str]
     years: tuple[int, ...] | None
     provenance: Provenance
+    loan_events: Callable[[str], Sequence[LoanEventFact]] = lambda _: ()
 
 
 def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None) -> dict[str, Any]:
@@ -136,6 +147,15 @@ def _projected_from(facts: Facts, loan_id: str) -> date | None:
     return hit.iloc[0] if len(hit) else None
 
 
+def _event_lines(events: Sequence[LoanEventFact]) -> list[str]:
+    """The loan's tranches and prepayments, in date order, as lines of its explanation."""
+    tranches = [f"{day} {_yuan(amount)}" for table, day, amount, _ in events if table == "drawdowns"]
+    prepaid = [f"{day} {_yuan(amount)} ({_RECOMPUTED[str(recompute or 'payment')]})"
+               for table, day, amount, recompute in events if table == "prepayments"]
+    return ([f"  Drawn in {len(tranches)} tranches, each accruing from its own date: {'; '.join(tranches)}."]
+            if tranches else []) + ([f"  Prepaid: {'; '.join(prepaid)}."] if prepaid else [])
+
+
 def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
     d = _detail(facts, "interest_subsidy", "loan_id", row.item_id, row.year)
     parameters = facts.policy.sets[int(d["set_index"])]
@@ -155,6 +175,7 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
     return [
         f"  Rule: {refs.clause(15, 1)}",
         f"  Loan {row.item_id}: principal {_yuan(loan['principal'])}, rate {rate_text}, drawn {start}.",
+        *_event_lines(facts.loan_events(row.item_id)),
         *assumed,
         f"  Formula: each period due in {row.year}: {FORMULAS[rule.form]} (days inside the window / days of "
         "the period), rounded half-up to the fen, at most the interest charged; summed over the year.",
@@ -297,10 +318,24 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
         frame = tables[name]
         return frame.loc[frame[id_column].astype(str) == item_id].iloc[0]
 
+    def loan_events(loan_id: str) -> list[LoanEventFact]:
+        found: list[LoanEventFact] = []
+        for name in ("drawdowns", "prepayments"):
+            frame = getattr(claims.portfolio, name)
+            if len(frame) and "loan_id" in frame:  # an evaluated loan's event rows were all accepted
+                mine = frame[frame["loan_id"].astype(str) == loan_id]
+                found.extend((name, day_date(day), amount, recompute if isinstance(recompute, str) else None)
+                             for day, amount, recompute in zip(
+                                 column_readers.date_column(mine["date"], "date", column_readers.Rejections(
+                                     len(mine)))[0].tolist(), mine["amount"].tolist(),
+                                 mine["recompute"].tolist() if "recompute" in mine else [None] * len(mine)))
+        return sorted(found, key=lambda e: (e[1], e[0]))
+
     return Facts(
         project_id=project_id, project=projects.loc[known].iloc[0],
         rows=list(table[table.project_id == project_id].itertuples()), details=claims.details, item=item,
-        policy=claims.policy, notes=claims.notes, years=claims.years, provenance=claims.provenance)
+        policy=claims.policy, notes=claims.notes, years=claims.years, provenance=claims.provenance,
+        loan_events=loan_events)
 
 
 def explain_facts(facts: Facts) -> str:

@@ -1,10 +1,17 @@
-"""The portfolio's four related tables and how they load (issue 3, point 1; issue 15).
+"""The portfolio's related tables and how they load (issue 3, point 1; issue 15; issue 18).
 
 ``projects`` (measures 1, 2, 4), ``loans`` (measure 15; the ``Loan`` fields plus
-``project_id``), ``insurance`` (measure 7) and ``events`` (measures 13, 14) load
-from a folder of CSV files (``projects.csv``...), a folder of Parquet files, or
-one ``.xlsx`` workbook with a sheet per table. A missing table is an empty one,
-except ``projects``. How each kind of file is read (typed workbook cells, CSV
+``project_id``), ``insurance`` (measure 7) and ``events`` (measures 13, 14), and a
+loan's ``drawdowns`` (``loan_id, date, amount``: its tranches) and ``prepayments``
+(``loan_id, date, amount, recompute``) load from a folder of CSV files
+(``projects.csv``...), a folder of Parquet files, or one ``.xlsx`` workbook with a
+sheet per table. A missing table is an empty one, except ``projects``.
+
+A loan's tranches and prepayments are read with it and checked by its model (they
+add up to its principal, the first is on its ``start_date``, each falls in its
+life). A bad event row is a problem of its own table and of its loan (the loan's
+problem names the event row); a loan whose events do not fit it is a problem of
+the loans table; and each event row of a loan that is not evaluated says why. How each kind of file is read (typed workbook cells, CSV
 text, Parquet types) and which row number a problem names is in
 :mod:`subsidy_engine.io.cells`.
 
@@ -65,6 +72,14 @@ from subsidy_engine.io.cells import (
 )
 from subsidy_engine.io.column_readers import arrow_text, blank_cells
 from subsidy_engine.loans.arrays import LOAN_COLUMNS, LOAN_REQUIRED, arrays_from_frame
+from subsidy_engine.loans.event_tables import (
+    DRAWDOWN_COLUMNS,
+    EVENT_TABLE_REQUIRED,
+    PREPAYMENT_COLUMNS,
+    attach_read,
+    read_drawdowns,
+    read_prepayments,
+)
 from subsidy_engine.measures.grants import EVENT_COLUMNS, EVENT_REQUIRED, read_events
 from subsidy_engine.measures.investment import PROJECT_COLUMNS, PROJECT_REQUIRED, flag_column, read_projects
 from subsidy_engine.measures.premium_subsidy import INSURANCE_COLUMNS, INSURANCE_REQUIRED, read_insurance
@@ -74,9 +89,14 @@ TABLES = {
     "loans": ("loan_id", ("loan_id", "project_id", *LOAN_COLUMNS)),
     "insurance": ("policy_id", INSURANCE_COLUMNS),
     "events": ("event_id", EVENT_COLUMNS),
+    # a loan's tranches and prepayments (issue 18): rows of no id of their own, named by their loan
+    "drawdowns": ("loan_id", DRAWDOWN_COLUMNS),
+    "prepayments": ("loan_id", PREPAYMENT_COLUMNS),
 }
 REQUIRED = {"projects": PROJECT_REQUIRED, "loans": LOAN_REQUIRED, "insurance": INSURANCE_REQUIRED,
-            "events": EVENT_REQUIRED}
+            "events": EVENT_REQUIRED, "drawdowns": EVENT_TABLE_REQUIRED, "prepayments": EVENT_TABLE_REQUIRED}
+#: The tables of a loan's events: read with the loans, each row given to the loan it names.
+LOAN_EVENT_TABLES = ("drawdowns", "prepayments")
 PROBLEM_COLUMNS = ["file", "table", "row", "id", "field", "reason", "position"]
 #: ``field`` of a problem that concerns a whole table (a missing column), not one cell: none of its rows is read.
 WHOLE_TABLE = "(table)"
@@ -90,9 +110,11 @@ _READERS: dict[str, Callable[[pd.DataFrame], Any]] = {
     "loans": lambda t: arrays_from_frame(t, ignore_columns=["project_id"]),
     "insurance": read_insurance,
     "events": read_events,
+    "drawdowns": read_drawdowns,
+    "prepayments": read_prepayments,
 }
 # The type each field is held in once validated (the readers of each calculator decide what is valid).
-_MONEY = frozenset({"principal", "total_investment", "eligible_investment", "expected_returns", "merit_score",
+_MONEY = frozenset({"amount", "principal", "total_investment", "eligible_investment", "expected_returns", "merit_score",
                     "insured_amount", "premium", "amount_raised"})
 _DECIMALS = {"annual_rate": (RATE_DECIMALS, RATE_TYPE), "floating_spread_bp": (RATE_DECIMALS - BP_DECIMALS,
                                                                               pa.decimal128(16, 6))}
@@ -104,12 +126,13 @@ _AS_GIVEN = frozenset({"floating", "principal_plan"})
 
 @dataclass(frozen=True)
 class PortfolioTables:
-    """The four tables, the problems found, what was set aside, and where they came from.
+    """The tables, the problems found, what was set aside, and where they came from.
 
     Attributes
     ----------
-    projects, loans, insurance, events : DataFrame
-        The tables (typed columns when loaded by :func:`load_portfolio`).
+    projects, loans, insurance, events, drawdowns, prepayments : DataFrame
+        The tables (typed columns when loaded by :func:`load_portfolio`); a loan's tranches and
+        prepayments are optional (empty by default).
     problems : DataFrame
         :data:`PROBLEM_COLUMNS`, every problem of every table.
     source : str
@@ -133,6 +156,8 @@ class PortfolioTables:
     notes: tuple[str, ...] = ()
     row_numbers: Mapping[str, np.ndarray] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
+    drawdowns: pd.DataFrame = field(default_factory=pd.DataFrame)
+    prepayments: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: What each table's reader made of it when the tables were checked (:func:`load_portfolio`,
     #: :func:`checked_portfolio`): evaluation takes its arrays instead of reading the table again. Not a field
     #: of the constructor: tables built otherwise, or copied with ``dataclasses.replace``, are read anew.
@@ -152,7 +177,31 @@ class PortfolioTables:
         made when the tables were checked when it holds every one of them, else ``frame`` read now."""
         known = self.reads.get(name)
         read = known.of_rows(rows, TABLES[name][0]) if known is not None else None
-        return read if read is not None else read_table(name, frame)
+        if read is not None:
+            return read
+        read = read_table(name, frame)
+        return self._with_events(frame, read) if name == "loans" else read
+
+    def _with_events(self, loans: pd.DataFrame, read: column_readers.Read) -> column_readers.Read:
+        """``read`` of the loan rows ``loans`` with their tranches and prepayments: the event rows that have no
+        problem, given to the loans they name (rows of a loan not among ``loans`` stay with it)."""
+        reads = {}
+        for name in LOAN_EVENT_TABLES:
+            mine = self.problems[self.problems.table == name]
+            table = getattr(self, name).reset_index(drop=True)
+            if not len(table) or (mine.field == WHOLE_TABLE).any():
+                continue
+            bad = mine.position.dropna().to_numpy(dtype=np.int64)
+            reads[name] = read_table(name, table.drop(index=bad).reset_index(drop=True) if bad.shape[0] else table)
+        if not reads:
+            return read
+        attached = attach_read(read.arrays, loans["loan_id"], read.positions, reads)
+        unsaid = attached.rejections[attached.rejections.kind != "stray"]
+        if attached.refused.shape[0] or len(unsaid):
+            raise ValueError(f"a loan's drawdowns or prepayments have problems the portfolio's problems do not "
+                             f"list ({unsaid.field.iloc[0]}: {unsaid.reason.iloc[0]}): build PortfolioTables "
+                             "with check_tables (or load_portfolio)")
+        return column_readers.Read(attached.arrays, read.positions, read.rejections)
 
     def problem_rows(self, table: str, positions: np.ndarray, ids: Any, field_name: Any, reason: Any
                      ) -> pd.DataFrame:
@@ -218,7 +267,8 @@ def read_table(name: str, frame: pd.DataFrame) -> column_readers.Read:
 
 def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str, np.ndarray] | None = None,
                  files: Mapping[str, str] | None = None, cell_problems: Iterable[pd.DataFrame] = ()) -> pd.DataFrame:
-    """Every problem of the four tables, in :data:`PROBLEM_COLUMNS`, ordered by table and row.
+    """Every problem of the tables, in :data:`PROBLEM_COLUMNS`, ordered by table and row (a table not given
+    is empty).
 
     A table with a missing or unreadable column is one problem of the whole table (``row``
     blank); its rows are not evaluated. ``cell_problems``: problems the files showed while being
@@ -228,12 +278,16 @@ def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str
 
 
 def checked_portfolio(tables: Mapping[str, pd.DataFrame], *, source: str, digest: str) -> PortfolioTables:
-    """The four tables made in Python as a :class:`PortfolioTables`: checked (:func:`check_tables`), and read
+    """The tables made in Python as a :class:`PortfolioTables`: checked (:func:`check_tables`), and read
     once, so that evaluating them takes what the check read."""
     problems, reads = _check_and_read(tables)
-    return _with_reads(PortfolioTables(projects=tables["projects"], loans=tables["loans"],
-                                       insurance=tables["insurance"], events=tables["events"], problems=problems,
-                                       source=source, digest=digest), reads)
+    def table(name: str) -> pd.DataFrame:
+        return tables[name] if name in tables else pd.DataFrame()  # a table not given is empty
+
+    return _with_reads(PortfolioTables(
+        projects=table("projects"), loans=table("loans"), insurance=table("insurance"), events=table("events"),
+        drawdowns=table("drawdowns"), prepayments=table("prepayments"), problems=problems, source=source,
+        digest=digest), reads)
 
 
 def _with_reads(tables: PortfolioTables, reads: Mapping[str, column_readers.Read]) -> PortfolioTables:
@@ -248,6 +302,7 @@ def _check_and_read(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[
     """:func:`check_tables`, and what each table's reader made of it (the tables it could read)."""
     row_numbers, files = row_numbers or {}, files or {}
     cell_problems = [p for p in cell_problems if len(p)]
+    tables = {name: tables[name] if name in tables else pd.DataFrame() for name in TABLES}  # a table not given is empty
     tables, refused = _ids_compared(tables, row_numbers, files)
     cell_problems.extend(refused)  # like a cell that cannot be read: its "is missing" echo is dropped below
     parts = list(cell_problems)
@@ -288,6 +343,7 @@ def _check_and_read(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[
             dtype=object), report["field"].to_numpy(dtype=object), report["reason"].to_numpy(dtype=object),
             row_numbers.get(name), file))
     parts.extend(_project_links(tables, parts, usable, row_numbers, files))
+    parts.extend(_loan_event_links(tables, parts, reads, row_numbers, files))
     if not parts:
         return empty_problems(), reads
     problems = pd.concat(parts, ignore_index=True)[PROBLEM_COLUMNS]
@@ -362,6 +418,60 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
                 np.array([f"its project {t} is rejected ({why[t]})" for t in texts], dtype=object),
                 row_numbers.get(name), files.get(name, "")))
     return parts
+
+
+def _loan_event_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame],
+                      reads: dict[str, column_readers.Read], row_numbers: Mapping[str, np.ndarray],
+                      files: Mapping[str, str]) -> list[pd.DataFrame]:
+    """Each loan's tranches and prepayments given to the loans' read (``reads["loans"]`` is replaced), and the
+    problems: a loan with a rejected event row, or whose events its model refuses (a problem of the loans
+    table naming the event row), and each event row whose loan is not evaluated (of its own table: why)."""
+    given = [name for name in LOAN_EVENT_TABLES if len(tables[name])]
+    if not given:
+        return []
+    loans = tables["loans"].reset_index(drop=True)
+    shown = {name: row_numbers.get(name, np.arange(len(tables[name]), dtype=np.int64) + 2) for name in given}
+    event_reads = {name: reads[name] for name in given if name in reads}
+    loan_read = reads.get("loans")
+    parts = []
+    if loan_read is not None and event_reads:
+        attached = attach_read(loan_read.arrays, loans["loan_id"], loan_read.positions, event_reads, shown)
+        reads["loans"] = column_readers.Read(attached.arrays, loan_read.positions, loan_read.rejections)
+        said = attached.rejections[(attached.rejections.kind != "stray") & (attached.rejections.row >= 0)]
+        parts.append(_problem_frame("loans", said.row.to_numpy(dtype=np.int64), said.loan_id.to_numpy(dtype=object),
+                                    said.field.to_numpy(dtype=object), said.reason.to_numpy(dtype=object),
+                                    row_numbers.get("loans"), files.get("loans", "")))
+    # why each event row's loan is not evaluated: its first problem
+    ids = [_compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in loans else []
+    why: dict[str, str] = {}
+    for report in (*found, *parts):
+        for r in report[report.table == "loans"].dropna(subset=["position"]).itertuples():
+            loan_id = ids[int(cast(int, r.position))]
+            if loan_id is not None and loan_id not in why:
+                why[loan_id] = f"loans row {r.row}, {r.field}: {r.reason}"
+    evaluated = ({ids[k] for k in loan_read.positions.tolist()} - set(why)) if loan_read is not None else set()
+    for name, read in event_reads.items():
+        positions, reasons = [], []
+        for position, raw_id in zip(read.positions.tolist(), read.arrays["loan_id"].tolist()):
+            loan_id = _compared_id(raw_id)
+            if loan_id in evaluated:
+                continue
+            positions.append(position)
+            reasons.append("its loan is rejected: the loans table cannot be read" if loan_read is None and len(loans)
+                           else f"its loan {loan_id} is rejected ({why[loan_id]})" if loan_id in why
+                           else "is not a loan_id of the loans table")
+        rows = np.array(positions, np.int64)
+        parts.append(_problem_frame(name, rows, tables[name]["loan_id"].to_numpy(dtype=object)[rows], "loan_id",
+                                    np.array(reasons, dtype=object), row_numbers.get(name), files.get(name, "")))
+    return parts
+
+
+def _compared_id(value: object) -> str | None:
+    """An id as the engine compares ids, None when blank or refused."""
+    try:
+        return normalise_id(str(value)) if value is not None and value == value else None
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------------------
@@ -565,7 +675,8 @@ def extend_portfolio(base: PortfolioTables, added: Mapping[str, pd.DataFrame], *
     parts = [base.problems]
     for name in TABLES:
         own = getattr(base, name)
-        more = typed_table(name, added[name]) if len(added[name]) else added[name]
+        given = added[name] if name in added else pd.DataFrame()
+        more = typed_table(name, given) if len(given) else given
         tables[name] = concat_tables([own, more]) if len(more) else own
         own_rows = base.row_numbers.get(name, np.arange(len(own), dtype=np.int64) + 2)
         rows[name] = np.concatenate([own_rows, np.arange(len(own), len(own) + len(more), dtype=np.int64) + 2])
@@ -594,7 +705,7 @@ def concat_tables(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
                    limits: Limits = DEFAULT_LIMITS) -> PortfolioTables:
-    """Load the four tables from a folder (CSV or Parquet files) or an .xlsx workbook.
+    """Load the tables from a folder (CSV or Parquet files) or an .xlsx workbook.
 
     Every problem of every table is in ``problems``; what was set aside is in ``notes``
     (with ``strict=True``, each set-aside column, sheet or file is a problem instead).

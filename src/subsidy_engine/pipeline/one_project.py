@@ -226,13 +226,19 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     read: dict[tuple[str, str], dict[str, Any]] = {}  # each item's cells, made when the explanation asks
 
     def item(table: str, _: str, item_id: str) -> dict[str, Any]:
-        if (table, item_id) not in read:
-            read[table, item_id] = model_cells(items[table, item_id])
+        if (table, item_id) not in read:  # a loan's tranches and prepayments are not cells: loan_events says them
+            read[table, item_id] = model_cells(items[table, item_id], events_elsewhere=True)
         return read[table, item_id]
+
+    def loan_events(loan_id: str) -> list[tuple[str, Any, Any, str | None]]:
+        loan = items["loans", loan_id]
+        return sorted([*(("drawdowns", d.date, d.amount, None) for d in loan.drawdowns),
+                       *(("prepayments", p.date, p.amount, p.recompute.value) for p in loan.prepayments)],
+                      key=lambda e: (e[1], e[0]))
 
     facts = Facts(project_id=project_id, project=model_cells(project), rows=[r for r in shown if r.project_id == project_id],
                   details=details, item=item, policy=policy,
-                  notes=ctx.notes, years=chosen_years, provenance=provenance)
+                  notes=ctx.notes, years=chosen_years, provenance=provenance, loan_events=loan_events)
     not_paid = [(instrument, str(item), str(reason)) for part in not_paid_columns(details)
                 for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),
                                                                     part["item_id"].shape),

@@ -621,7 +621,7 @@ def describing_project_rows(projects: pd.DataFrame, enterprise: pa.Array) -> np.
 def drop_problem_rows(tables: PortfolioTables) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
     """Each table without the rows listed in its problems, and the kept rows' positions."""
     kept_tables, kept_rows = {}, {}
-    for name in ("projects", "loans", "insurance", "events"):
+    for name in TABLES:
         table = getattr(tables, name).reset_index(drop=True)
         # a problem of a whole table names no row: load_portfolio gives such a table back empty
         positions = tables.problems.loc[tables.problems.table == name, "position"].dropna()

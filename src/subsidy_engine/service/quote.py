@@ -55,6 +55,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import accumulate
 from typing import Annotated, Any, cast
 
+import pandas as pd
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -146,14 +147,19 @@ class QuoteLoan(Loan):
                         raise ValueError(f"{text} {ABOVE_MAX_AMOUNT}")
         return plan
 
+    @field_validator("drawdowns", "prepayments", mode="before")
+    @classmethod
+    def _events_within_bounds(cls, events: object) -> object:
+        # counted before a single one is read: a loan has at most one tranche or prepayment a period
+        if isinstance(events, (list, tuple)) and len(events) > MAX_TERM_MONTHS:
+            raise ValueError(f"{len(events)} entries: a loan has at most one drawdown or prepayment a period (600)")
+        return events
+
     @model_validator(mode="after")
     def _within_bounds(self) -> QuoteLoan:
         if self.term_months > MAX_TERM_MONTHS:
             raise ValueError(f"term_months {self.term_months} is beyond the quote's bound of 600 (50 years)")
         _in_years(self.start_date, "start_date")
-        if self.drawdowns or self.prepayments:
-            raise ValueError("drawdowns and prepayments: a quote prices loans drawn at once and repaid on their "
-                             "plan; price a loan drawn in tranches or prepaid with amortize() and interest_subsidy()")
         return self
 
 
@@ -428,10 +434,15 @@ def _rates(request: QuoteRequest) -> dict[str, str] | None:
 def quote_tables(request: QuoteRequest) -> PortfolioTables:
     """The request as a one-project portfolio (what :func:`subsidy_engine.evaluate` reads)."""
     project = request.project
-    loans = models_to_frame(list(request.loans), ["loan_id"])
+    loans = models_to_frame(list(request.loans), ["loan_id"], events_elsewhere=True)  # in the two tables below
     if len(loans):
         loans["project_id"] = project.project_id
-    tables = {"projects": models_to_frame([project], ["project_id"]), "loans": loans,
+    drawdowns = pd.DataFrame([(x.loan_id, d.date, d.amount) for x in request.loans for d in x.drawdowns],
+                             columns=["loan_id", "date", "amount"], dtype=object)
+    prepayments = pd.DataFrame([(x.loan_id, p.date, p.amount, p.recompute.value) for x in request.loans
+                                for p in x.prepayments], columns=["loan_id", "date", "amount", "recompute"], dtype=object)
+    tables = {"projects": models_to_frame([project], ["project_id"]), "loans": loans, "drawdowns": drawdowns,
+              "prepayments": prepayments,
               "insurance": models_to_frame(list(request.insurance), ["policy_id"]),
               "events": models_to_frame(list(request.events), ["event_id"])}
     checked = checked_portfolio(tables, source=f"quote of {project.project_id}", digest=_digest(request))

@@ -15,6 +15,8 @@ back with
   the figure and lists the other alternatives that also reproduce it):
 
   ============================ ==================================================
+  ``the loan's events``        the loan without its prepayments; or drawn at once
+                               on its first drawdown's day (every tranche from then)
   ``rate used``                a floating loan priced at its drawdown rate, held;
                                or repriced on the other reset date
   ``interest basis``           act_360, act_365, 30_360 or monthly instead of
@@ -23,6 +25,8 @@ back with
                                instead of per period; or truncated per period
   ``period boundaries``        the range taken by period start dates instead of
                                due dates; or the period before or after
+  ``a holiday shift``          due dates not moved off days off; or moved to the
+                               following business day (China's calendar)
   ``a cap``                    without the annual cap or the lifetime cap
   ``the window``               without the window's end; a year shorter or longer
   ============================ ==================================================
@@ -262,7 +266,23 @@ def _cap(name: str) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | 
     return run
 
 
+def _changed_loan(label: str, change: Callable[[Loan], dict[str, Any] | None]
+                  ) -> Callable[[LoanCase, _Request], tuple[Decimal, Decimal] | None]:
+    """Recompute with the loan's fields ``change(loan)`` (None: the change does not apply to this loan)."""
+    def run(case: LoanCase, req: _Request) -> tuple[Decimal, Decimal] | None:
+        update = change(case.loan)
+        if update is None:
+            return None
+        loan = Loan.model_validate({**case.loan.model_dump(), "principal": case.loan.principal, **update})
+        return case.sums(req, label, loan)
+    return run
+
+
 ALTERNATIVES: list[Alternative] = [
+    ("the loan's events", "the prepayments ignored",
+     _changed_loan("events: no prepayment", lambda loan: {"prepayments": []} if loan.prepayments else None)),
+    ("the loan's events", "every tranche counted from the first drawdown",
+     _changed_loan("events: drawn at once", lambda loan: {"drawdowns": []} if loan.drawdowns else None)),
     ("rate used", "the drawdown rate held (no reset)", _drawdown_rate),
     ("rate used", "repriced on the other reset date", _other_reset),
     *[("interest basis", f"interest basis {b.value}", _variant(f"basis {b.value}", loan={"interest_basis": b}))
@@ -272,6 +292,11 @@ ALTERNATIVES: list[Alternative] = [
     ("period boundaries", "the range taken by period start dates", _boundary(by="start_date")),
     ("period boundaries", "the period before", _boundary(shift=-1)),
     ("period boundaries", "the period after", _boundary(shift=1)),
+    ("a holiday shift", "due dates not moved off days off", _changed_loan(
+        "business days: none", lambda loan: {"business_day": "none"} if loan.business_day.value != "none" else None)),
+    ("a holiday shift", "due dates moved to the following business day", _changed_loan(
+        "business days: following",
+        lambda loan: {"business_day": "following"} if loan.business_day.value == "none" else None)),
     ("a cap", "without the annual cap", _cap("annual_cap")),
     ("a cap", "without the lifetime cap", _cap("lifetime_cap")),
     ("the window", "without the window's end", _window(None, "open")),
