@@ -30,14 +30,14 @@ def test_readme_python_examples_run() -> None:
     assert tranches.periods == 51 and tranches.rows[-1].closing_balance == 0
     settled = namespace["settled"]  # issue 18: 按季結息 on the 20th across the Spring Festival
     assert [(str(r.end_date), r.interest, r.principal) for r in settled.rows[:3]] == [
-        ("2025-12-22", Decimal("133333.33"), Decimal("0.00")), ("2026-02-24", Decimal("0.00"), Decimal("12500000.00")),
-        ("2026-03-20", Decimal("341666.67"), Decimal("0.00"))]
+        ("2025-12-22", Decimal("137500.00"), Decimal("0.00")), ("2026-02-24", Decimal("0.00"), Decimal("12500000.00")),
+        ("2026-03-20", Decimal("340625.00"), Decimal("0.00"))]
     assert str(settled.rows[6].end_date) == "2026-09-20"
     checked = namespace["checked"].settlements  # issue 18: a bank's ledger reconciled
     assert checked["status"].tolist() == ["match", "mismatch"]
-    assert checked["interest"].tolist() == [Decimal("447000.00"), Decimal("421000.00")]
+    assert checked["interest"].tolist() == [Decimal("452000.00"), Decimal("419666.67")]
     assert checked["detail"][1] == ("without the rate_change to 0.033 on 2025-09-01 (row 4), the interest is "
-                                    "428,000.00, the subsidy is 118,888.89")
+                                    "427,000.00, the subsidy is 118,611.11")
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -38,14 +38,17 @@ def quarterly_loan(**changes: object) -> Loan:
 def test_interest_is_settled_on_the_20th_of_the_quarters_last_month() -> None:
     rows = amortize(quarterly_loan()).rows
     assert [(r.end_date, r.interest, r.principal, r.settles) for r in rows] == [
-        (date(2025, 3, 20), Decimal("43000.00"), Decimal("0.00"), True),  # 43 days of 10,000,000
+        # 5 February to 20 March, both counted: 44 days of 10,000,000 (a settlement settles its own day)
+        (date(2025, 3, 20), Decimal("44000.00"), Decimal("0.00"), True),
         (date(2025, 5, 5), Decimal("0.00"), Decimal("2500000.00"), False),  # principal only: interest runs on
-        (date(2025, 6, 20), Decimal("80500.00"), Decimal("0.00"), True),  # 46 days x 10M + 46 days x 7.5M
+        # 21 March to 4 May: 45 days of 10,000,000; 5 May (repaid that day) to 20 June: 47 days of 7,500,000
+        (date(2025, 6, 20), Decimal("80250.00"), Decimal("0.00"), True),
         (date(2025, 8, 5), Decimal("0.00"), Decimal("2500000.00"), False),
-        (date(2025, 9, 20), Decimal("57500.00"), Decimal("0.00"), True),
+        (date(2025, 9, 20), Decimal("57250.00"), Decimal("0.00"), True),  # 45 days of 7,500,000, 47 of 5,000,000
         (date(2025, 11, 5), Decimal("0.00"), Decimal("2500000.00"), False),
-        (date(2025, 12, 20), Decimal("34250.00"), Decimal("0.00"), True),
-        (date(2026, 2, 5), Decimal("11750.00"), Decimal("2500000.00"), True)]  # the last day settles the rest
+        (date(2025, 12, 20), Decimal("34000.00"), Decimal("0.00"), True),  # 45 days of 5,000,000, 46 of 2,500,000
+        (date(2026, 2, 5), Decimal("11500.00"), Decimal("2500000.00"), True)]  # the last day settles the rest
+    assert [r.days for r in rows] == [44, 45, 47, 45, 47, 45, 46, 47]  # a row after a settlement starts the day after
     assert amortize(quarterly_loan()).to_frame()["payment"].sum() == Decimal("10000000") + sum(r.interest for r in rows)
 
 
@@ -55,7 +58,7 @@ def test_monthly_settlement_and_a_settlement_day_of_the_contract() -> None:
     settled = [r.end_date for r in rows if r.settles]
     assert settled[:3] == [date(2025, 2, 21), date(2025, 3, 21), date(2025, 4, 21)]
     assert [r.end_date for r in rows if r.principal][0] == date(2025, 5, 21)  # and on the due date: one row
-    assert rows[0].interest == Decimal("16000.00")  # 5 to 21 February, 16 days
+    assert rows[0].interest == Decimal("17000.00")  # 5 to 21 February, both counted: 17 days
 
 
 def test_a_quarterly_20th_settlement_across_a_holiday_moves() -> None:
@@ -80,22 +83,26 @@ def test_interest_is_the_days_balances_rounded_once() -> None:
                                      {"date": "2025-04-11", "amount": "3999999.99"}],
                           prepayments=[{"date": "2025-06-03", "amount": "777777.77", "recompute": "term"}])
     rows = amortize(loan).rows
-    changes = {date(2025, 4, 11): 399999999, date(2025, 6, 3): -77777777}
-    daily = []  # (day, balance in fen) of every day of the loan
-    for r in rows:
-        balance = int(r.opening_balance * 100)
-        for k in range(r.days):
-            day = r.start_date + timedelta(days=k)
-            balance += changes.get(day, 0) if day != r.start_date else 0
-            daily.append((day, balance))
-    assert len(daily) == (rows[-1].end_date - rows[0].start_date).days
-    start = rows[0].start_date
+    # the balance at the end of each day: drawn by then, less prepaid and repaid on schedule by then
+    drawn = {date(2025, 2, 5): 600000001, date(2025, 4, 11): 399999999}
+    prepaid = {date(2025, 6, 3): 77777777}
+    scheduled = {r.end_date: int(r.principal * 100) - sum(v for d, v in prepaid.items() if r.start_date <= d <= r.end_date)
+                 for r in rows}
+
+    def balance(day: date) -> int:
+        return sum(v for d, v in drawn.items() if d <= day) - sum(
+            v for d, v in [*prepaid.items(), *scheduled.items()] if d <= day)
+
+    first = rows[0].start_date
+    days = [first + timedelta(days=k) for k in range((rows[-1].end_date - first).days + 1)]
+    assert balance(days[-1]) == 0
+    after = first - timedelta(days=1)  # a settlement settles the days after the last one, up to its own
     for r in rows:
         if r.settles:
-            exact = sum((Fraction(b) * Fraction("0.036") / 360 for d, b in daily if start <= d < r.end_date),
+            exact = sum((Fraction(balance(d)) * Fraction("0.036") / 360 for d in days if after < d <= r.end_date),
                         Fraction(0))
             assert r.interest * 100 == div_half_up(exact.numerator, exact.denominator), r
-            start = r.end_date
+            after = r.end_date
     assert rows == reference_schedule(loan)[0]
 
 
@@ -248,8 +255,10 @@ def aligned_loans(draw) -> tuple[Loan, Loan]:
 @given(pair=aligned_loans())
 def test_the_calendar_loop_equals_the_loop_of_tranche_loans_where_settlements_fall_on_due_dates(pair, curve) -> None:
     """The kernel's loop of loans on a calendar (kernels.amortize._amortize_calendar) carries its own copy of the
-    principal's rules, for speed: where each settlement falls on a due date it must price exactly as the loop
-    of tranche loans (or the lean loop) prices the same loan settled on its due dates."""
+    principal's rules, for speed: where each settlement falls on a due date it must repay, draw and date exactly
+    as the loop of tranche loans (or the lean loop) does the same loan settled on its due dates. Its interest
+    differs by design: a calendar settlement settles its own date, a due date's period does not (each day's
+    balance is the same in both, so the totals differ by the rows' roundings alone)."""
     plain, settling = pair
     lpr = curve if plain.floating else None
     try:
@@ -260,7 +269,12 @@ def test_the_calendar_loop_equals_the_loop_of_tranche_loans_where_settlements_fa
         return
     rows = amortize(settling, lpr).rows
     assert all(r.settles for r in rows)
-    assert rows == expected.rows
+
+    def principal_of(r):  # noqa: ANN001, ANN202
+        return r.end_date, r.principal, r.opening_balance, r.drawn, r.closing_balance, r.annual_rate
+
+    assert [principal_of(r) for r in rows] == [principal_of(r) for r in expected.rows]
+    assert abs(sum(r.interest for r in rows) - expected.total_interest) <= Decimal("0.01") * len(rows)
 
 
 def test_review_exact_accruals_of_a_calendar_loan_are_exact() -> None:
@@ -272,7 +286,7 @@ def test_review_exact_accruals_of_a_calendar_loan_are_exact() -> None:
     rule = InterestSubsidyRule(form="points_on_balance", points="0.0123457", max_years=2)
     subsidy = interest_subsidy(amortize(loan), rule)
     exact = subsidy.exact_accruals()
-    assert exact[0] == Fraction(1000000001 * 123457 * 43, 10**7 * 360 * 100)  # 43 days of the whole balance
+    assert exact[0] == Fraction(1000000001 * 123457 * 44, 10**7 * 360 * 100)  # 44 days of the whole balance
     assert exact[1] == 0  # a due date that settles nothing
     for accrual, gross in zip(exact, subsidy.gross_fen.tolist()):
         assert div_half_up((accrual * 100).numerator, (accrual * 100).denominator) == gross
@@ -294,3 +308,12 @@ def test_review_the_tables_of_a_calendar_loan_say_which_rows_settle() -> None:
                            "frequency": "quarterly", "method": "equal_principal", "start_date": "2025-02-05",
                            "interest_dates": "calendar", "interest_frequency": "quarterly"}])
     assert amortize_portfolio(table).schedule["settles"].tolist() == frame["settles"].tolist()
+
+
+def test_review_an_ambiguous_payment_of_a_calendar_loan_is_settled_on_the_rows_it_wrote() -> None:
+    """Found by the hypothesis test: 0.01 yuan over two months is an annuity payment of half a fen, settled
+    exactly by a re-run of the loan, which copied back its row capacity, one row more than a calendar loan
+    that closes before its last settlement writes: an uninitialised row's segment failed the copy."""
+    loan = Loan(principal="0.01", annual_rate="1E-10", term_months=2, start_date="2004-01-01",
+                interest_dates="calendar", interest_frequency="monthly")
+    assert amortize(loan).rows == reference_schedule(loan)[0]

@@ -146,3 +146,18 @@ def test_a_quarter_settled_on_the_20th_is_its_days_at_the_daily_rate():
     assert [settled[date(2024, 12, 20)], settled[date(2025, 3, 20)], settled[date(2025, 6, 20)]] == [
         Decimal("3061.77"), Decimal("3028.13"), Decimal("3095.42")]
 
+
+
+def test_a_settlement_on_the_20th_settles_the_days_through_the_20th():
+    # gaojiufeng.cn/?id=3769077, an accounting exercise: 2,000,000 drawn on 1 July at 4.5%, interest settled on
+    # the 20th of the quarter's last month: "应付利息=本金*年利率/360天*计息天数=200*4.5%/360*82=2.05万元", the
+    # 82 days from 1 July to 20 September, both counted (算头: the drawdown day; the 20th: 结息日 settles its own
+    # day, the next quarter runs from the 21st).
+    loan = Loan(principal="2000000", annual_rate="0.045", term_months=12, method="interest_only",
+                start_date="2024-07-01", interest_dates="calendar", interest_frequency="quarterly")
+    settled = [(r.end_date, r.interest) for r in amortize(loan).rows if r.settles]
+    assert settled[:2] == [(date(2024, 9, 20), Decimal("20500.00")),  # 82 days
+                           (date(2024, 12, 20), Decimal("22750.00"))]  # 21 September to 20 December: 91 days
+    assert sum(r.interest for r in amortize(loan).rows) == Decimal("91250.00")  # 365 days at 4.5% / 360
+    rows, _ = reference_schedule(loan)
+    assert [(r.end_date, r.interest) for r in rows if r.settles][:2] == settled[:2]

@@ -3,7 +3,7 @@ with the invariants, and the conventions of docs/conventions.md "Drawdowns and p
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -27,13 +27,16 @@ def assert_invariants(rows, loan: Loan) -> None:
     assert rows[0].opening_balance == first
     assert sum(r.principal for r in rows) == loan.principal == first + sum(r.drawn for r in rows)
     assert rows[-1].closing_balance == Decimal("0.00")
+    calendar = bool(loan.interest_months)  # a calendar settlement settles its own date: the next row starts after
     for prev, row in zip(rows, rows[1:]):
-        assert row.opening_balance == prev.closing_balance and row.start_date == prev.end_date
+        after = timedelta(days=1 if calendar and prev.settles else 0)
+        assert row.opening_balance == prev.closing_balance and row.start_date == prev.end_date + after
     for r in rows:
         assert r.payment == r.interest + r.principal
         assert r.closing_balance == r.opening_balance + r.drawn - r.principal
         assert min(r.closing_balance, r.principal, r.interest, r.drawn) >= 0
-        assert r.days > 0
+        assert r.days == (r.end_date - r.start_date).days + (1 if calendar and r.settles else 0)
+        assert r.days > 0 or calendar  # a due date the day after a settlement accrues no day of its own
 
 
 @settings(max_examples=examples(300), deadline=None)

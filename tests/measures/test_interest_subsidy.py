@@ -229,5 +229,5 @@ def test_the_accrual_terms_of_a_period_outside_the_window_are_its_own() -> None:
                 interest_basis="act_365")
     rule = InterestSubsidyRule(form="points_on_balance", points="0.01", start_date="2024-02-20", max_years=1)
     terms = [column.tolist() for column in interest_subsidy(amortize(loan), rule).accrual_terms]
-    assert [t[0] for t in terms] == [100000000, 100000000, 31, 365, 0, 31]  # base, factor, num, den, inside, days
+    assert [t[0] for t in terms] == [100000000, 100000000, 31, 365, 0, 31, 0, 0]  # base ... days; no settlement day
     assert all(inside >= 0 for inside in terms[4])

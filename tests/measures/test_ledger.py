@@ -91,7 +91,7 @@ def bank_ledger(**changes) -> pd.DataFrame:
     rows = [("L1", "2025-01-10", "drawdown", "3600000", "0.036", None),
             ("L1", "2025-02-20", "repayment", "1800000", None, None),
             ("L1", "2025-03-01", "rate_change", None, "0.03", None),
-            ("L1", "2025-03-21", "interest_settled", "19380", None, "5550"),
+            ("L1", "2025-03-21", "interest_settled", "19530", None, "5600"),
             ("L1", "2025-06-21", "interest_settled", "13650", None, "4550")]
     table = pd.DataFrame(rows, columns=["loan_id", "date", "kind", "amount", "rate", "subsidy"])
     for (row, column), value in changes.items():
@@ -103,16 +103,31 @@ RULE = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
 
 
 def test_a_ledger_that_agrees_with_its_bank() -> None:
-    """1,800,000 at 3.6% for 41 days... by hand: 3,600,000 x 41 days + 1,800,000 x 9 days at 3.6%, then
-    1,800,000 x 20 days at 3% (19,380.00); the next quarter 1,800,000 x 92 days at 3% (13,800.00)."""
+    """By hand: 3,600,000 x 41 days + 1,800,000 x 9 days at 3.6%, then 1,800,000 x 21 days at 3% to 21 March,
+    both ends counted (19,530.00); the next quarter, 22 March to 21 June, 1,800,000 x 92 days at 3% (13,800.00)."""
     result = ledger_settlements(bank_ledger(), RULE)
     s = result.settlements
-    assert s["interest"].tolist() == [Decimal("19380.00"), Decimal("13800.00")]
-    assert s["subsidy"].tolist() == [Decimal("5550.00"), Decimal("4600.00")]  # 1 point of each day's balance
+    assert s["interest"].tolist() == [Decimal("19530.00"), Decimal("13800.00")]
+    assert s["subsidy"].tolist() == [Decimal("5600.00"), Decimal("4600.00")]  # 1 point of each day's balance
     assert s["interest_difference"].tolist() == [Decimal("0.00"), Decimal("-150.00")]
     assert s["subsidy_difference"].tolist() == [Decimal("0.00"), Decimal("-50.00")]
-    assert s["row"].tolist() == [3, 4] and s["days"].tolist() == [70, 92]
+    assert s["row"].tolist() == [3, 4] and s["days"].tolist() == [71, 92]
     assert len(result.differences) == 1 and result.rejections.empty
+
+
+def test_a_settlement_on_the_20th_settles_the_days_through_the_20th() -> None:
+    """The published exercise of tests/loans/test_published.py as a bank's ledger: 2,000,000 drawn on 1 July at
+    4.5%, 20,500.00 settled on 20 September for the 82 days to it, both counted, and 22,750.00 on 20 December
+    for the 91 days from the 21st; a repayment on the 20th stops the interest of what it repays that day."""
+    ledger = pd.DataFrame([("L1", "2024-07-01", "drawdown", "2000000", "0.045", None),
+                           ("L1", "2024-09-20", "interest_settled", "20500", None, None),
+                           ("L1", "2024-12-20", "repayment", "1000000", None, None),
+                           ("L1", "2024-12-20", "interest_settled", "22625", None, None)],
+                          columns=["loan_id", "date", "kind", "amount", "rate", "subsidy"])
+    s = ledger_settlements(ledger, RULE).settlements
+    assert s["interest"].tolist() == [Decimal("20500.00"), Decimal("22625.00")]  # 2,000,000 x 90 + 1,000,000 x 1
+    assert s["interest_difference"].tolist() == [Decimal("0.00"), Decimal("0.00")]
+    assert s["days"].tolist() == [82, 91]
 
 
 def test_every_bad_row_is_reported_and_its_loan_left_out() -> None:
@@ -183,7 +198,7 @@ def test_reconcile_names_the_event_that_explains_a_difference(change, settlement
 def mismatched(dates: object = None) -> pd.DataFrame:
     table = pd.DataFrame({"loan_id": ["A"] * 3, "date": ["2025-03-05", "2025-06-20", "2025-09-22"],
                           "kind": ["drawdown", "interest_settled", "interest_settled"],
-                          "amount": ["1000000", "3566.67", "1"], "rate": ["0.012", None, None]})
+                          "amount": ["1000000", "3600", "1"], "rate": ["0.012", None, None]})  # 108 days
     if dates is not None:
         table["date"] = dates
     return table
@@ -208,13 +223,13 @@ def test_review_reconcile_finds_a_loan_by_its_id_as_the_engine_reads_it() -> Non
 
 
 def test_review_a_cause_reproduces_every_figure_the_bank_gave() -> None:
-    """Review defect: the repayment ignored reproduced the bank's interest but not its subsidy (7,900.00 for
+    """Review defect: the repayment ignored reproduced the bank's interest but not its subsidy (8,000.00 for
     the bank's 5,500.00), and was named."""
     from subsidy_engine.service.ledger_reconcile import reconcile_ledger
 
     table = pd.DataFrame({"loan_id": ["A"] * 3, "date": ["2025-01-01", "2025-02-01", "2025-03-21"],
                           "kind": ["drawdown", "repayment", "interest_settled"],
-                          "amount": ["3600000", "1800000", "28440"], "rate": ["0.036", None, None],
+                          "amount": ["3600000", "1800000", "28800"], "rate": ["0.036", None, None],
                           "subsidy": [None, None, "5500"]})
     s = reconcile_ledger(table, RULE).settlements
     assert s["status"][0] == "mismatch" and s["likely_cause"].isna()[0]

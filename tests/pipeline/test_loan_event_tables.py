@@ -176,3 +176,4 @@ def test_reconcile_names_the_event_a_bank_claim_ignored(change, period, cause) -
     assert Decimal(str(report.subsidy_computed.iloc[0])) == right
     assert report.likely_cause.iloc[0] == "the loan's events"
     assert cause in report.detail.iloc[0]
+

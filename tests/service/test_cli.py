@@ -309,10 +309,10 @@ def test_reconcile_a_banks_ledger(tmp_path, capsys) -> None:
     ledger.write_text("loan_id,date,kind,amount,rate,subsidy\n"
                       "P-7,2025-03-05,drawdown,30000000,0.036,\n"
                       "P-7,2025-04-18,drawdown,20000000,,\n"
-                      "P-7,2025-06-20,interest_settled,447000,,310416.67\n"
+                      "P-7,2025-06-20,interest_settled,452000,,313888.89\n"
                       "P-7,2025-08-11,repayment,10000000,,\n"
                       "P-7,2025-09-01,rate_change,,0.033,\n"
-                      "P-7,2025-09-22,interest_settled,428000,,297222.22\n"
+                      "P-7,2025-09-22,interest_settled,427000,,296527.78\n"
                       "Q-1,2025-03-05,drawdown,-5,0.036,\n", encoding="utf-8")
     assert main(["reconcile", "--ledger", str(ledger), "--out", str(tmp_path / "out")]) == 1
     said = capsys.readouterr().out

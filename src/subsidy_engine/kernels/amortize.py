@@ -637,6 +637,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
     rule = business_day[j]
     moves = rule != BUSINESS_DAY_NONE
     prev_moved = False
+    prev_settled = False  # the last row settled interest, its own day included: the next accrues from the day after
     need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub or has_events or moves
 
     # The due month, stepped forward instead of divided out every period, and
@@ -722,7 +723,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
         prev_moved = moved
 
         closes = False
-        accrual_start = prev_ord
+        accrual_start = prev_ord + 1 if prev_settled else prev_ord
         # The calendar settlements inside the period: each a row of its own, settling what accrued since the
         # last one; the day's prepayment and tranche come after it (as after a due date's principal).
         while on_calendar and next_settle < end_ord:
@@ -761,6 +762,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
                 failure[j, 0] = e  # an event after the loan was repaid in full
                 failure[j, 1] = 0
                 return w
+            balance_days += balance  # the settlement day itself, at its balance at the end of the day
             settled = settle_accrual(settled_fen, settled_rem, balance_days, rate, den, rate_f)
             balance_days = 0
             settled_fen = 0
@@ -782,7 +784,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
                         year_principal)
                 acc_interest += settled
                 acc_principal += settle_prepaid
-            accrual_start = settle_day
+            accrual_start = settle_day + 1
             if closes:
                 break
             settle_y, settle_m, settle_first, next_settle = next_settlement(
@@ -899,7 +901,16 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
             settles = closes or p == n - 1 or end_ord == next_settle
             interest = 0
             if settles:
-                interest = settle_accrual(settled_fen, settled_rem, balance_days, rate, den, rate_f)
+                # the due date itself, at its balance after its principal and events, at the rate of the period
+                # it opens
+                day_rate = seg_rate[seg + 1] if p + 1 == next_change and p + 1 < n else rate
+                if day_rate != rate:
+                    q, rem = mul_div_floor_rem(balance_days, rate, den)  # the days before, at their rate, exactly
+                    settled_fen += q
+                    settled_rem += rem
+                    balance_days = 0
+                balance_days += balance
+                interest = settle_accrual(settled_fen, settled_rem, balance_days, day_rate, den, day_rate / den)
                 balance_days = 0
                 settled_fen = 0
                 settled_rem = 0
@@ -928,6 +939,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
         prev_m = end_m
         prev_d = end_d
         prev_ord = end_ord
+        prev_settled = on_calendar and settles
         if closes:
             break
     if want_years:

@@ -1,9 +1,10 @@
 """A bank's ledger as the balance and rate of every day, and the interest of each settlement (issue 18, point 3).
 
 Each loan's events are sorted by day and, on one day, in the order of
-:class:`~subsidy_engine.core.vocabulary.LedgerKind` (the settlement first, then a repayment, a drawdown, a rate
-change). The rows are the days a settlement or a rate change falls on after the first drawdown: the rate is
-constant over a row, the balance changes inside it with the drawdowns and repayments.
+:class:`~subsidy_engine.core.vocabulary.LedgerKind`. The rows are the days a settlement or a rate change falls on
+after the first drawdown: the rate is constant over a row, the balance changes inside it with the drawdowns and
+repayments. A day accrues at the balance and rate it ends with, and a settlement settles its own day too
+(docs/conventions.md "A bank's ledger"): the row after it starts the day after.
 """
 
 from __future__ import annotations
@@ -103,17 +104,27 @@ def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, ro
             out_settles[r] = settles
             out_bank[r] = bank
             if settles:
-                out_interest[r] = settle_accrual(settled_fen, settled_rem, balance_days, rate, den, rate / den)
+                # the settlement day itself, at the balance and rate it ends with (its changes take effect that
+                # day), then the days since the last settlement rounded once
+                if new_rate != rate:
+                    q, rem = mul_div_floor_rem(balance_days, rate, den)
+                    settled_fen += q
+                    settled_rem += rem
+                    balance_days = 0
+                balance_days += balance
+                out_interest[r] = settle_accrual(settled_fen, settled_rem, balance_days, new_rate, den,
+                                                 new_rate / den)
                 settled_fen = 0
                 settled_rem = 0
+                prev = end + 1
             else:  # what accrued at this row's rate, exactly: the next row's rate may differ
                 q, rem = mul_div_floor_rem(balance_days, rate, den)
                 settled_fen += q
                 settled_rem += rem
                 out_interest[r] = 0
+                prev = end
             balance_days = 0
             rate = new_rate
-            prev = end
         while failure[j] < 0 and e < e_end:  # after the last settlement or rate change: the balances still hold
             if ev_kind[e] == LEDGER_REPAYMENT:
                 if ev_fen[e] > balance:

@@ -16,6 +16,7 @@ from subsidy_engine.kernels.calendar import (
 from subsidy_engine.kernels.caps import within_cap
 from subsidy_engine.kernels.codes import (
     FORM_POINTS_ON_BALANCE,
+    FORM_POINTS_ON_PRINCIPAL,
     FORM_RATE_GAP,
     FORM_SHARE_OF_INTEREST,
 )
@@ -54,15 +55,18 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
     Per loan and calendar year (``per_period`` false): output row ``year_ptr[j] + k`` is the k-th calendar
     year of loan j's due dates, the periods due in it summed. Per period (``per_period`` true): output row
     ``r`` is schedule row ``r``, and ``out_terms[r]`` holds the accrual's exact terms ``(base, factor, num,
-    den, inside, days)``: ``gross = round(base x factor x num x inside / (1e10 x den x days))``. A period with
+    den, inside, days, day_base, day_factor)``: ``gross = round(base x factor x num x inside / (1e10 x den x
+    days))`` (``day_base x day_factor / (1e10 x den)`` more on a calendar settlement: its own date). A period with
     tranches or prepayments inside it has its balance's sum over the period in ``base`` (num 1), or, when the
     window cuts it, its balance-days inside the window (inside 1).
 
     A loan settling interest on calendar dates (``loan_interest_months[j] > 0``, on a day-count basis) accrues
     its 貼息 row by row like its interest, and pays it on the rows that settle (``settles[r]``), rounded once:
     the exact parts of the rows since the last settlement are summed as quotients and remainders. Its terms
-    are each row's own part (a settlement's accrual is the sum of its rows'); of ``share_of_interest``, on a
-    settling row the settled interest for the settlement's days inside the window, zero on the others.
+    are each row's own part (a settlement's accrual is the sum of its rows'), a settlement's own date included
+    (docs/conventions.md "Calendar settlement": the row after it starts the day after); of
+    ``share_of_interest``, on a settling row the settled interest for the settlement's days inside the window,
+    zero on the others.
     """
     for j in nb.prange(row_ptr.shape[0] - 1):
         balance = loan_opening[j]  # the first tranche; later ones are events
@@ -79,14 +83,20 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
         settled_rem = 0
         settle_start = prev
         loan_den = RATE_SCALE * year_denominator(loan_basis[j])
+        prev_settled = False  # a calendar settlement settles its own date: the next row accrues from the day after
         for r in range(row_ptr[j], row_ptr[j + 1]):
             end = end_day[r]
+            if prev_settled:
+                prev += 1
             days = end - prev
             rate = segment_rate[segment[r]]
             inside = max(min(end, window_end[j]) - max(prev, window_start[j]), 0)
             inside_end = e  # the drawdowns and prepayments strictly inside the period change its balance
             while inside_end < e_end and event_day[inside_end] < end:
                 inside_end += 1
+            day_end = inside_end  # and those on its last day, after its principal
+            while day_end < e_end and event_day[day_end] == end:
+                day_end += 1
             base, factor, num, den = 0, 0, 0, 1
             window_inside = inside  # the days of the period inside the window, or 1 when base holds them
             gross = 0
@@ -123,21 +133,42 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                         settled_rem += rem
                 elif inside > 0 and base > 0 and factor > 0:
                     gross = mul_div_half_up(base, factor * num * window_inside, RATE_SCALE * den * days)
+            day_base, day_factor = 0, 0
             if on_calendar:
                 if form[j] == FORM_SHARE_OF_INTEREST:
                     base, factor, num, den, window_inside = 0, 0, 0, 1, 0
                 if settles[r]:
                     if form[j] == FORM_SHARE_OF_INTEREST:  # the settled interest, for its days inside the window
-                        settle_inside = max(min(end, window_end[j]) - max(settle_start, window_start[j]), 0)
+                        settle_inside = max(min(end + 1, window_end[j]) - max(settle_start, window_start[j]), 0)
                         base, factor, num, den = interest[r], share[j], 1, 1
-                        window_inside, days = settle_inside, end - settle_start
+                        window_inside, days = settle_inside, end + 1 - settle_start
                         if settle_inside > 0 and interest[r] > 0 and share[j] > 0:
                             gross = mul_div_half_up(interest[r], share[j] * settle_inside, RATE_SCALE * days)
                     else:
+                        if window_start[j] <= end < window_end[j]:
+                            # the settlement's own date, at its balance at the end of the day (its tranches in,
+                            # the row's principal out) and the rate of the row after it
+                            day_rate = segment_rate[segment[r + 1]] if r + 1 < row_ptr[j + 1] else rate
+                            drawn_after = drawn
+                            for q in range(e, day_end):
+                                if event_amount[q] > 0:
+                                    drawn_after += event_amount[q]
+                            if form[j] == FORM_POINTS_ON_PRINCIPAL:
+                                day_base = drawn_after
+                            else:
+                                day_base = balance + drawn_after - drawn - principal[r]
+                            if form[j] == FORM_RATE_GAP:
+                                day_factor = max(benchmark[j] - day_rate, 0)
+                            else:
+                                day_factor = min(points[j], day_rate)
+                            if day_base > 0 and day_factor > 0:
+                                q, rem = mul_div_floor_rem(day_base, day_factor, loan_den)
+                                settled_fen += q
+                                settled_rem += rem
                         gross = settled_fen + (2 * settled_rem + loan_den) // (2 * loan_den)
                     settled_fen = 0
                     settled_rem = 0
-                    settle_start = end
+                    settle_start = end + 1
             within_interest = min(gross, interest[r])
             y, _, _ = civil_from_days(end)
             new_year = y != current_year
@@ -161,6 +192,8 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                 out_terms[r, 3] = den
                 out_terms[r, 4] = window_inside
                 out_terms[r, 5] = days
+                out_terms[r, 6] = day_base
+                out_terms[r, 7] = day_factor
             after_annual = within_cap(within_interest, annual_cap[j], paid_in_year)
             paid_in_year += after_annual
             paid = within_cap(after_annual, lifetime_cap[j], paid_in_life)
@@ -171,8 +204,7 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             out_cut_interest[o] += gross - within_interest
             out_cut_annual[o] += within_interest - after_annual
             out_cut_lifetime[o] += after_annual - paid
-            while inside_end < e_end and event_day[inside_end] == end:  # a day's events come after its principal
-                inside_end += 1
+            inside_end = day_end  # a day's events come after its principal
             for q in range(e, inside_end):
                 if event_amount[q] > 0:  # the row's principal holds its prepayments; a tranche adds
                     balance += event_amount[q]
@@ -180,4 +212,5 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             e = inside_end
             balance -= principal[r]
             prev = end
+            prev_settled = on_calendar and settles[r]
 portfolio_subsidy = by_size(_portfolio_subsidy_threads, "loans", lambda row_ptr: row_ptr.shape[0] - 1)

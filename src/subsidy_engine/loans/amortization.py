@@ -313,6 +313,25 @@ def event_arrays(events: LoanEvents) -> dict[str, np.ndarray]:
     return {"event_ptr": events.ptr, "event_day": events.day, "event_amount": events.amount}
 
 
+def row_spans(end_day: np.ndarray, row_ptr: np.ndarray, first_day: np.ndarray,
+              settling: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each schedule row's first day of interest and its days: from the previous row's date (the loan's start,
+    ``first_day[j]``, for loan ``j``'s first row, its rows ``row_ptr[j]:row_ptr[j + 1]``) to its own. A row
+    that settles interest on a calendar date (``settling``) settles its own date too (docs/conventions.md
+    "Calendar settlement"): it counts one day more, and the row after it starts the day after."""
+    start = np.empty_like(end_day)
+    start[1:] = end_day[:-1]
+    firsts = row_ptr[:-1][row_ptr[1:] > row_ptr[:-1]]
+    start[firsts] = first_day[row_ptr[1:] > row_ptr[:-1]]
+    if settling is None or not settling.any():
+        return start, end_day - start
+    after = np.zeros(end_day.shape[0], np.bool_)
+    after[1:] = settling[:-1]
+    after[firsts] = False
+    start = start + after
+    return start, end_day - start + settling
+
+
 def pointers(counts: np.ndarray) -> np.ndarray:
     """CSR offsets from counts."""
     ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
@@ -431,8 +450,8 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
                sub.events_csr(), sub_row_ptr, sub_year_ptr, loan_first_year[pending], sub_out, again, sub_failure,
                sub_written)
         for k, j in enumerate(pending):
-            if rows:
-                lo, hi, s_lo = row_ptr[j], row_ptr[j + 1], sub_row_ptr[k]
+            if rows:  # the rows the re-run wrote (a calendar loan may write fewer than its capacity)
+                lo, hi, s_lo = row_ptr[j], row_ptr[j] + sub_written[k], sub_row_ptr[k]
                 for name in ("end_day", "interest", "principal") + (("settles",) if on_calendar else ()):
                     getattr(out, name)[lo:hi] = getattr(sub_out, name)[s_lo:s_lo + hi - lo]
                 # the re-run numbers rate segments in its own batch: back to this batch's

@@ -88,9 +88,10 @@ class PortfolioResult:
         row_ptr = amortization.pointers(self.periods)
         row_loan = np.repeat(np.arange(self.computed, dtype=np.int32), self.periods)
         end_day = f["end_day"]
-        start_day = np.empty_like(end_day)
-        start_day[1:] = end_day[:-1]
-        start_day[row_ptr[:-1][self.periods > 0]] = f["loan_start_day"][self.periods > 0]
+        settling = (f["settles"] & np.repeat(f["loan_interest_months"] > 0, self.periods) if "settles" in f
+                    else None)
+        start_day, days = amortization.row_spans(end_day, row_ptr, f["loan_start_day"].astype(end_day.dtype),
+                                                 settling)
         opening = amortization.opening_balances(f["loan_opening"], row_ptr, f["principal"], end_day,
                                                 f["event_ptr"], f["event_day"], f["event_amount"])
         # the closing balance is the next period's opening (0 after a loan's last); drawn is what makes it so
@@ -105,7 +106,7 @@ class PortfolioResult:
                        - np.repeat(row_ptr[:-1], self.periods) + 1).astype(np.int32),
             "start_date": date_series(start_day),
             "end_date": date_series(end_day),
-            "days": (end_day - start_day).astype(np.int32),
+            "days": days.astype(np.int32),
             "annual_rate": rate_series(f["segment_rate"][f["segment"]]),
             "opening_balance": money_series(opening),
             "drawn": money_series(drawn),

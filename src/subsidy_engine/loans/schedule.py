@@ -95,9 +95,19 @@ class Schedule:
         return int(self.interest_fen.shape[0])
 
     @cached_property
+    def _spans(self) -> tuple[np.ndarray, np.ndarray]:
+        first = np.array([(self.loan.start_date - EPOCH).days], dtype=self.end_day.dtype)
+        return amortization.row_spans(self.end_day, np.array([0, self.periods], np.int64), first, self.settles)
+
+    @property
     def start_day(self) -> np.ndarray:
-        first = np.array([(self.loan.start_date - EPOCH).days], dtype=np.int32)
-        return np.concatenate([first, self.end_day[:-1]])
+        """Each row's first day of interest (a row after a calendar settlement starts the day after it)."""
+        return self._spans[0]
+
+    @property
+    def days(self) -> np.ndarray:
+        """Each row's days of interest (a calendar settlement counts its own date)."""
+        return self._spans[1]
 
     def kernel_arrays(self) -> dict[str, np.ndarray]:
         """This schedule as the per-period arrays of :func:`subsidy_engine.loans.amortization.schedule_arrays`
@@ -136,7 +146,7 @@ class Schedule:
             "period": np.arange(1, self.periods + 1, dtype=np.int32),
             "start_date": date_series(self.start_day),
             "end_date": date_series(self.end_day),
-            "days": (self.end_day - self.start_day).astype(np.int32),
+            "days": self.days.astype(np.int32),
             "annual_rate": rate_series(self.rate_units),
             "opening_balance": money_series(self.opening_fen),
             "drawn": money_series(self.drawn_fen),
@@ -157,7 +167,7 @@ class Schedule:
             opening, interest, principal, drawn = (int(self.opening_fen[p]), int(self.interest_fen[p]),
                                                    int(self.principal_fen[p]), int(self.drawn_fen[p]))
             out.append(ScheduleRow(
-                period=p + 1, start_date=start, end_date=end, days=(end - start).days,
+                period=p + 1, start_date=start, end_date=end, days=int(self.days[p]),
                 annual_rate=units_to_rate(self.rate_units[p]).normalize(),
                 opening_balance=fen_to_yuan(opening), interest=fen_to_yuan(interest),
                 principal=fen_to_yuan(principal), payment=fen_to_yuan(interest + principal),

@@ -96,7 +96,8 @@ class SubsidySchedule:
     cut_by_lifetime_cap_fen: np.ndarray
     provenance: Provenance
     #: the terms of each period's accrual ``base x factor x num x inside / (1e10 x den x days)`` (fen, 1e-10
-    #: units, days): ``gross_fen`` is that rounded half-up once
+    #: units, days), and ``day_base x day_factor / (1e10 x den)`` of a calendar settlement's own date:
+    #: ``gross_fen`` is their sum rounded half-up once
     accrual_terms: tuple[np.ndarray, ...] = ()
 
     def exact_accruals(self) -> list[Fraction]:
@@ -110,9 +111,10 @@ class SubsidySchedule:
         >>> [str(a) for a in interest_subsidy(amortize(loan), rule).exact_accruals()]
         ['5800/73', '155235383/3650000']
         """
-        base, factor, num, den, inside, days = (a.tolist() for a in self.accrual_terms)
-        parts = [Fraction(b * f * n * i, RATE_SCALE * FEN_PER_YUAN * d * p) if i > 0 and f > 0 and b > 0 else Fraction(0)
-                 for b, f, n, d, i, p in zip(base, factor, num, den, inside, days)]
+        base, factor, num, den, inside, days, day_base, day_factor = (a.tolist() for a in self.accrual_terms)
+        parts = [(Fraction(b * f * n * i, RATE_SCALE * FEN_PER_YUAN * d * p) if i > 0 and f > 0 and b > 0
+                  else Fraction(0)) + Fraction(db * df, RATE_SCALE * FEN_PER_YUAN * d)
+                 for b, f, n, d, i, p, db, df in zip(base, factor, num, den, inside, days, day_base, day_factor)]
         settles = self.schedule.settles
         if settles is None or self.rule.form is SubsidyForm.SHARE_OF_INTEREST:
             return parts
@@ -361,7 +363,7 @@ def subsidy_window(loan_start_day: np.ndarray, rules: InterestSubsidyRule | Poli
 class _KernelRun(_Amounts):
     """What :func:`~subsidy_engine.kernels.subsidy.portfolio_subsidy` wrote, per loan-year or per period."""
 
-    terms: np.ndarray  # per period only: base, factor, num, den, inside, days
+    terms: np.ndarray  # per period only: base, factor, num, den, inside, days, day_base, day_factor
     loan_start: np.ndarray  # per loan
     first_year: np.ndarray  # per loan
     year_ptr: np.ndarray
@@ -396,7 +398,7 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     np.cumsum(last_year - first_year + 1, out=year_ptr[1:])
     rows = int(row_ptr[-1]) if per_period else int(year_ptr[-1])
     out = [np.empty(rows, np.int64) for _ in range(7)]
-    terms = np.empty((rows if per_period else 0, 6), np.int64)
+    terms = np.empty((rows if per_period else 0, 8), np.int64)
     if periods.shape[0]:
         portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"], f["segment"],
                           f["segment_rate"], f["loan_opening"], f["loan_basis"], f["loan_due_day"],

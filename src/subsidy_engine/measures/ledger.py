@@ -10,7 +10,8 @@ row an event (docs/conventions.md "A bank's ledger"):
 * ``repayment``: ``amount`` of principal repaid that day;
 * ``rate_change``: the annual ``rate`` from that day;
 * ``interest_settled``: the interest the bank settled that day (``amount``) for the days since the last
-  settlement, and optionally the 貼息 it claims for them (``subsidy``).
+  settlement and that day itself (結息日 settles its own day), and optionally the 貼息 it claims for them
+  (``subsidy``).
 
 A ``rate`` on another row (a bank's export repeats it) must be the rate in force that day, before or after
 the day's rate change.
@@ -134,8 +135,9 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
     -----
     A settlement's interest is ``round(sum over its days d of balance(d) x rate(d) / 360)``: the balance of a
     day counts what was drawn on or before it less what was repaid on or before it (算頭不算尾), and the rate
-    is the one in force that day. On one day the settlement comes first (it settles the days before), then a
-    repayment, a drawdown, a rate change. The 貼息 accrues the same way, each day at ``min(points, rate)`` of
+    is the one in force that day: a day's repayment, drawdown and rate change take effect that day, and a
+    settlement settles the days since the last one and its own, at the balance and rate the day ends with. The
+    貼息 accrues the same way, each day at ``min(points, rate)`` of
     the balance (``points_on_balance``) or of the principal drawn (``points_on_principal``), at
     ``max(benchmark - rate, 0)`` (``rate_gap``), or as a ``share`` of the settled interest for the settlement's
     days inside the window (``share_of_interest``), rounded once per settlement, then within the interest and
@@ -147,11 +149,11 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
     ...     "loan_id": ["L1"] * 4,
     ...     "date": ["2025-01-10", "2025-02-20", "2025-03-01", "2025-03-21"],
     ...     "kind": ["drawdown", "repayment", "rate_change", "interest_settled"],
-    ...     "amount": ["3600000", "1800000", None, "19980"],
+    ...     "amount": ["3600000", "1800000", None, "20160"],
     ...     "rate": ["0.036", None, "0.03", None]})
-    >>> s = ledger_settlements(ledger).settlements  # the bank kept 3.6% after the rate change: 600.00 more
+    >>> s = ledger_settlements(ledger).settlements  # the bank kept 3.6% after the rate change: 630.00 more
     >>> s[["end_date", "days", "interest", "bank_interest", "interest_difference"]].values.tolist()
-    [[datetime.date(2025, 3, 21), 70, Decimal('19380.00'), Decimal('19980.00'), Decimal('600.00')]]
+    [[datetime.date(2025, 3, 21), 71, Decimal('19530.00'), Decimal('20160.00'), Decimal('630.00')]]
     """
     basis = InterestBasis.parse(basis)
     if basis not in DAILY_BASES:
@@ -276,7 +278,7 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     start_day = read.day[np.maximum(first_drawdown, 0)][loan_of_event]
     flag(before & (read.day < start_day), "date", "comes before the loan's first drawdown")
     flag(before & (read.day == start_day) & (read.kind == _SETTLED), "date",
-         "settles no day: the loan is drawn that day")
+         "is on the day the loan is drawn: its first settlement comes after that day (and settles it)")
     flag(before & (read.day == start_day) & (read.kind == _REPAYMENT), "kind",
          "a repayment on the day of the loan's first drawdown comes before it")
     is_first = np.zeros(good.size, bool)
@@ -423,11 +425,11 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
     settles = f["settles"]
     loan_of_row = np.repeat(np.arange(good.size, dtype=np.int64), periods)
     ends = f["end_day"].astype(np.int64)
-    # each settlement's first day: the loan's previous settlement's (a running maximum of (loan, day) keys over
-    # the settling rows), or the loan's first drawdown's
+    # each settlement's first day: the day after the loan's previous settlement (a running maximum of (loan,
+    # day) keys over the settling rows; a settlement settles its own day), or the loan's first drawdown's
     running = np.maximum.accumulate(np.where(settles, (loan_of_row << 32) + ends, -1)) if settles.size else ends
     prev = np.concatenate([[-1], running[:-1]])
-    row_start = np.where((prev >= 0) & ((prev >> 32) == loan_of_row), prev & 0xFFFFFFFF,
+    row_start = np.where((prev >= 0) & ((prev >> 32) == loan_of_row), (prev & 0xFFFFFFFF) + 1,
                          np.repeat(start_day, periods))
     chosen = np.flatnonzero(settles)
     settle_event = (read.kind == _SETTLED) & keep_event
@@ -437,7 +439,7 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
         "loan_id": np.array(read.loan_ids, dtype=object)[good][loan_of_row[chosen]],
         "row": shown_rows,
         "start_date": date_series(row_start[chosen]), "end_date": date_series(ends[chosen]),
-        "days": (ends[chosen] - row_start[chosen]).astype(np.int64),
+        "days": (ends[chosen] - row_start[chosen] + 1).astype(np.int64),
         "interest": money_series(f["interest"][chosen]),
         "bank_interest": money_series(out_bank[keep_row][chosen]),
         "interest_difference": money_series(out_bank[keep_row][chosen] - f["interest"][chosen]),

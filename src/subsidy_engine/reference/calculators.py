@@ -252,7 +252,8 @@ def _after(balance: int, day: date, change: int) -> int:
 def settlement_dates(loan: Loan, last: date, is_business: Callable[[date], bool]) -> list[date]:
     """A loan's calendar settlements (結息日) after its start and before ``last``: the ``interest_day`` of every
     month, or of March, June, September and December, after the start, moved like its due dates; one moved
-    back onto the start settles nothing and is left out.
+    back onto the start is left out (the next one settles the start day with the others). Each settles the
+    days since the last one up to and including its own.
 
     >>> from subsidy_engine import Loan
     >>> loan = Loan(principal="1000", annual_rate="0.04", term_months=12, start_date="2025-02-05",
@@ -350,6 +351,7 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None,
 
     with localcontext() as ctx:
         ctx.prec = 60
+        accrue_from = loan.start_date  # the first day not yet accrued: a settlement settles its own day too
         for p in range(n):
             rate, start, end = rates[p], starts[p], ends[p]
             while settlements and settlements[0] < end:
@@ -357,7 +359,8 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None,
                 opening = balance
                 inside, closing_day, running = events_until(balance, start, settle_day)
                 stop = closing_day or settle_day
-                unsettled += _daily_interest(balance, start, stop, [(d, a) for d, a, _ in inside], rate, year_days)
+                unsettled += _daily_interest(balance, accrue_from, stop, [(d, a) for d, a, _ in inside], rate,
+                                             year_days)
                 pending = pending[len(inside):]
                 balance = running
                 prepaid = -sum(amount for _, amount, _ in inside if amount < 0)
@@ -372,16 +375,20 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None,
                         closing_day = settle_day
                 if closing_day is not None and pending:
                     raise ValueError(f"an event on {pending[0][0]} comes after the loan was repaid in full")
+                # the settlement day itself, at its balance at the end of the day (after its own events)
+                unsettled += _daily_interest(balance, stop, stop + timedelta(days=1), [], rate, year_days)
                 interest = round_fen(unsettled)
                 unsettled = Fraction(0)
                 rows.append(ScheduleRow(
-                    period=len(rows) + 1, start_date=start, end_date=stop, days=days_actual(start, stop),
+                    period=len(rows) + 1, start_date=accrue_from, end_date=stop,
+                    days=days_actual(accrue_from, stop) + 1,
                     annual_rate=rate, opening_balance=fen_to_yuan(opening), interest=interest,
                     principal=fen_to_yuan(prepaid), payment=interest + fen_to_yuan(prepaid),
                     closing_balance=fen_to_yuan(balance), drawn=fen_to_yuan(drawn), settles=True))
                 if closing_day is not None:
                     return rows, projected
                 start = settle_day
+                accrue_from = settle_day + timedelta(days=1)
             opening = balance
             # Each amount accrues from its day to the period's end: the opening balance over the whole
             # period, a tranche from its day, a prepayment less from its day. A prepayment of the whole
@@ -391,7 +398,8 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None,
                 end = closing_day
             pending = pending[len(inside):]
             if loan.interest_months:
-                unsettled += _daily_interest(balance, start, end, [(d, a) for d, a, _ in inside], rate, year_days)
+                unsettled += _daily_interest(balance, accrue_from, end, [(d, a) for d, a, _ in inside], rate,
+                                             year_days)
                 interest = Decimal("0.00")
             else:
                 pieces = [(start, balance)] + [(day, amount) for day, amount, _ in inside]
@@ -459,12 +467,21 @@ def reference_schedule(loan: Loan, curve: LprCurve | None = None,
                 settles = closes or p == n - 1 or bool(settlements and settlements[0] == end)
                 if settlements and settlements[0] == end:
                     settlements.pop(0)
+                row_start, row_days = accrue_from, days_actual(accrue_from, end)
                 if settles:
+                    # the due date itself, at its balance after its principal and events, at the rate of the
+                    # period it opens
+                    day_rate = rates[p + 1] if p + 1 < n else rate
+                    unsettled += _daily_interest(balance, end, end + timedelta(days=1), [], day_rate, year_days)
                     interest = round_fen(unsettled)
                     unsettled = Fraction(0)
+                    row_days += 1
+                accrue_from = end + timedelta(days=1) if settles else end
+            else:
+                row_start, row_days = start, days_actual(start, end)
             rows.append(ScheduleRow(
-                period=len(rows) + 1, start_date=start, end_date=end,
-                days=days_actual(start, end), annual_rate=rate,
+                period=len(rows) + 1, start_date=row_start, end_date=end,
+                days=row_days, annual_rate=rate,
                 opening_balance=fen_to_yuan(opening), interest=interest, principal=fen_to_yuan(repaid),
                 payment=interest + fen_to_yuan(repaid), closing_balance=fen_to_yuan(balance),
                 drawn=fen_to_yuan(drawn), settles=settles,
@@ -505,40 +522,52 @@ def reference_interest_subsidy(loan: Loan, rows: list[ScheduleRow], rule) -> lis
     paid_in_life = Decimal(0)
     year_days = 365 if loan.basis is InterestBasis.ACT_365 else 360
     unsettled = Fraction(0)  # a calendar loan's 貼息 since its last settlement, fen, exact
-    settle_start = loan.start_date
+    settle_start = loan.start_date  # the first day of the settlement under way (each settles its own date too)
+    prev_end = loan.start_date  # the previous row's date: the events after it are not in the row's opening balance
     with localcontext() as ctx:
         ctx.prec = 60
-        for r in rows:
+        for k, r in enumerate(rows):
             lo = max(r.start_date, window_start)
             hi = r.end_date if window_end is None else min(r.end_date, window_end)
-            inside = Decimal(max((hi - lo).days, 0)) / Decimal(r.days)
+            inside = Decimal(max((hi - lo).days, 0)) / Decimal(r.days) if r.days else Decimal(0)  # a 0-day row: none
             if loan.interest_months:
                 # day by day, as its interest: each day's balance (or principal drawn) x the row's points or gap
                 # / year_days, rounded once where interest is settled; a share of the settled interest for the
                 # settlement's days inside the window
-                changes = [(day, amount) for day, amount, _ in events if r.start_date < day < r.end_date]
-                if rule.form is SubsidyForm.RATE_GAP:
-                    factor = max(rule.benchmark_rate - r.annual_rate, Decimal(0))
-                else:
-                    factor = min(rule.points or Decimal(0), r.annual_rate)
+                changes = [(day, amount) for day, amount, _ in events if prev_end < day < r.end_date]
+
+                def factor_at(rate: Decimal) -> Decimal:
+                    if rule.form is SubsidyForm.RATE_GAP:
+                        return max(rule.benchmark_rate - rate, Decimal(0))
+                    return min(rule.points or Decimal(0), rate)
+
+                def base_on(day: date, balance_fen: int) -> int:
+                    if rule.form is SubsidyForm.POINTS_ON_PRINCIPAL:
+                        return first_drawn + sum(a for d, a, _ in events if a > 0 and d <= day)
+                    return balance_fen
+
                 day = lo
                 while day < hi and rule.form is not SubsidyForm.SHARE_OF_INTEREST:
-                    if rule.form is SubsidyForm.POINTS_ON_PRINCIPAL:
-                        base = first_drawn + sum(a for d, a, _ in events if a > 0 and d <= day)
-                    else:
-                        base = int(r.opening_balance * 100) + sum(a for d, a in changes if d <= day)
-                    unsettled += Fraction(base) * Fraction(factor) / year_days
+                    balance_fen = int(r.opening_balance * 100) + sum(a for d, a in changes if d <= day)
+                    unsettled += Fraction(base_on(day, balance_fen)) * Fraction(factor_at(r.annual_rate)) / year_days
                     day += timedelta(days=1)
                 accrual = Decimal(0)
                 if r.settles:
+                    settled_to = r.end_date + timedelta(days=1)  # a settlement settles its own date too
                     if rule.form is SubsidyForm.SHARE_OF_INTEREST:
                         s_lo = max(settle_start, window_start)
-                        s_hi = r.end_date if window_end is None else min(r.end_date, window_end)
+                        s_hi = settled_to if window_end is None else min(settled_to, window_end)
                         unsettled = (Fraction(r.interest * 100) * Fraction(rule.share) * max((s_hi - s_lo).days, 0)
-                                     / (r.end_date - settle_start).days)
+                                     / (settled_to - settle_start).days)
+                    elif window_start <= r.end_date and (window_end is None or r.end_date < window_end):
+                        # its date at the balance at the end of the day, at the rate of the row after it
+                        day_rate = rows[k + 1].annual_rate if k + 1 < len(rows) else r.annual_rate
+                        unsettled += (Fraction(base_on(r.end_date, int(r.closing_balance * 100)))
+                                      * Fraction(factor_at(day_rate)) / year_days)
                     accrual = fen_to_yuan(div_half_up(unsettled.numerator, unsettled.denominator))
                     unsettled = Fraction(0)
-                    settle_start = r.end_date
+                    settle_start = settled_to
+                prev_end = r.end_date
             elif rule.form is SubsidyForm.SHARE_OF_INTEREST:
                 accrual = r.interest * rule.share * inside
             else:

@@ -2,7 +2,8 @@
 
 The executable form of docs/conventions.md "A bank's ledger" and the yardstick of
 :mod:`subsidy_engine.measures.ledger` (the tests prove them equal to the fen). Every day from a loan's first
-drawdown has a balance and a rate; a settlement sums the interest of its days and rounds once.
+drawdown has a balance and a rate, those the day ends with (its repayments, drawdowns and rate change take effect
+that day); a settlement sums the interest of the days since the last one and of its own, and rounds once.
 """
 
 from __future__ import annotations
@@ -70,48 +71,61 @@ def _one(events: list[dict[str, Any]], rule: Any, year_days: int) -> list[dict[s
             stated = Fraction(Decimal(event["rate"]))
             if stated not in (before[event["date"]], after[event["date"]]):
                 raise ValueError(f"{event['rate']} is not the rate in force on {event['date']}")
-    for event in events:
-        while day < event["date"]:  # the days before the event's: each at its balance and rate
-            interest += balance * rate / year_days
-            inside = day >= window_start and (window_end is None or day < window_end)
-            if rule is not None and inside and rule.form.value != "share_of_interest":
-                if rule.form.value == "rate_gap":
-                    factor = max(Fraction(rule.benchmark_rate) - rate, Fraction(0))
-                else:
-                    factor = min(Fraction(rule.points), rate)
-                base = drawn if rule.form.value == "points_on_principal" else balance
-                subsidy += base * factor / year_days
+    def accrue_day() -> None:
+        """The interest and 貼息 of ``day``: its balance and rate as the day ends."""
+        nonlocal interest, subsidy
+        interest += balance * rate / year_days
+        inside = day >= window_start and (window_end is None or day < window_end)
+        if rule is not None and inside and rule.form.value != "share_of_interest":
+            if rule.form.value == "rate_gap":
+                factor = max(Fraction(rule.benchmark_rate) - rate, Fraction(0))
+            else:
+                factor = min(Fraction(rule.points), rate)
+            base = drawn if rule.form.value == "points_on_principal" else balance
+            subsidy += base * factor / year_days
+
+    days_of_events = sorted({event["date"] for event in events})
+    for event_day in days_of_events:
+        while day < event_day:  # the days before: each at its balance and rate
+            accrue_day()
             day += timedelta(days=1)
-        kind, fen = event["kind"], None if event["amount"] is None else yuan_to_fen(event["amount"])
-        if kind == "interest_settled":
-            settled = _round(interest)
-            row: dict[str, Any] = {"end_date": day, "days": (day - settled_from).days, "interest": fen_to_yuan(settled)}
-            if rule is not None:
-                if rule.form.value == "share_of_interest":
-                    lo = max(settled_from, window_start)
-                    hi = day if window_end is None else min(day, window_end)
-                    subsidy = Fraction(settled) * Fraction(rule.share) * max((hi - lo).days, 0) / (day - settled_from).days
-                gross = min(_round(subsidy), settled)
-                if rule.annual_cap is not None:
-                    room = yuan_to_fen(rule.annual_cap) - paid_in_year.get(day.year, 0)
-                    gross = min(gross, room)
-                    paid_in_year[day.year] = paid_in_year.get(day.year, 0) + gross
-                if rule.lifetime_cap is not None:
-                    gross = min(gross, yuan_to_fen(rule.lifetime_cap) - paid_in_life)
-                paid_in_life += gross
-                row["subsidy"] = fen_to_yuan(gross)
-            out.append(row)
-            interest = subsidy = Fraction(0)
-            settled_from = day
-        elif kind == "repayment":
-            assert fen is not None
-            if fen > balance:
-                raise ValueError(f"a repayment of {fen_to_yuan(fen)} on {day} is more than the balance")
-            balance -= fen
-        elif kind == "drawdown":
-            assert fen is not None
-            balance += fen
-            drawn += fen
-        else:
-            rate = Fraction(Decimal(event["rate"]))
+        todays = [event for event in events if event["date"] == event_day]
+        for event in todays:  # the day's changes take effect that day, whatever the order of its rows
+            kind, fen = event["kind"], None if event["amount"] is None else yuan_to_fen(event["amount"])
+            if kind == "repayment":
+                assert fen is not None
+                if fen > balance:
+                    raise ValueError(f"a repayment of {fen_to_yuan(fen)} on {day} is more than the balance")
+                balance -= fen
+            elif kind == "drawdown":
+                assert fen is not None
+                balance += fen
+                drawn += fen
+            elif kind == "rate_change":
+                rate = Fraction(Decimal(event["rate"]))
+        if not any(event["kind"] == "interest_settled" for event in todays):
+            continue
+        # a settlement settles the days since the last one and its own, at the balance the day ends with
+        accrue_day()
+        day += timedelta(days=1)
+        settled = _round(interest)
+        row: dict[str, Any] = {"end_date": event_day, "days": (day - settled_from).days,
+                               "interest": fen_to_yuan(settled)}
+        if rule is not None:
+            if rule.form.value == "share_of_interest":
+                lo = max(settled_from, window_start)
+                hi = day if window_end is None else min(day, window_end)
+                subsidy = Fraction(settled) * Fraction(rule.share) * max((hi - lo).days, 0) / (day - settled_from).days
+            gross = min(_round(subsidy), settled)
+            if rule.annual_cap is not None:
+                room = yuan_to_fen(rule.annual_cap) - paid_in_year.get(event_day.year, 0)
+                gross = min(gross, room)
+                paid_in_year[event_day.year] = paid_in_year.get(event_day.year, 0) + gross
+            if rule.lifetime_cap is not None:
+                gross = min(gross, yuan_to_fen(rule.lifetime_cap) - paid_in_life)
+            paid_in_life += gross
+            row["subsidy"] = fen_to_yuan(gross)
+        out.append(row)
+        interest = subsidy = Fraction(0)
+        settled_from = day
     return out

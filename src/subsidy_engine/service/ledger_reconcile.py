@@ -67,11 +67,11 @@ def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | 
     ...     "loan_id": ["L1"] * 4,
     ...     "date": ["2025-01-10", "2025-02-20", "2025-03-01", "2025-03-21"],
     ...     "kind": ["drawdown", "repayment", "rate_change", "interest_settled"],
-    ...     "amount": ["3600000", "1800000", None, "19980"],
+    ...     "amount": ["3600000", "1800000", None, "20160"],
     ...     "rate": ["0.036", None, "0.03", None]})
     >>> row = reconcile_ledger(ledger).settlements.iloc[0]
     >>> row.status, row.likely_cause, row.detail
-    ('mismatch', 'an event ignored', 'without the rate_change to 0.03 on 2025-03-01 (row 2), the interest is 19,980.00')
+    ('mismatch', 'an event ignored', 'without the rate_change to 0.03 on 2025-03-01 (row 2), the interest is 20,160.00')
     """
     result = ledger_settlements(ledger, rule, basis=basis, file_rows=file_rows)
     settlements = result.settlements.copy()
