@@ -177,3 +177,72 @@ def test_reconcile_names_the_event_a_bank_claim_ignored(change, period, cause) -
     assert report.likely_cause.iloc[0] == "the loan's events"
     assert cause in report.detail.iloc[0]
 
+
+
+# Review of the tables (issue 18, point 2): five defects, each a test first.
+def test_an_event_table_that_cannot_be_read_rejects_the_loans_it_names(tmp_path) -> None:
+    """A drawdowns table without its amount column priced L1 as drawn at once, its loan row without a problem."""
+    tables = good_tables()
+    broken = {**tables, "drawdowns": tables["drawdowns"].drop(columns="amount")}
+    write(tmp_path, "csv", {k: v for k, v in broken.items() if len(v.columns)})
+    loaded = load_portfolio(tmp_path)
+    said = {(r.table, r.id, r.field): r.reason for r in loaded.problems.itertuples()}
+    assert said[("loans", "L1", "drawdowns")].startswith("its drawdowns cannot be read")
+    assert ("loans", "L2", "drawdowns") not in said  # the table names L1 alone
+    claims = evaluate(loaded, POLICY, YEARS).table
+    assert set(claims[claims.instrument == "interest_subsidy"].item_id) == {"L2"}
+    unknown = {**tables, "prepayments": PREPAYMENTS.assign(notes="x")}  # made in Python: an unknown column
+    checked = checked_portfolio(unknown, source="test", digest="test")
+    assert ("loans", "L1", "prepayments") in {(r.table, r.id, r.field) for r in checked.problems.itertuples()}
+    no_ids = {**tables, "prepayments": PREPAYMENTS.drop(columns="loan_id")}  # which loans: unknown, so every one
+    refused = checked_portfolio(no_ids, source="test", digest="test").problems
+    assert set(refused[refused.table == "loans"].id) == {"L1", "L2"}
+
+
+def test_a_duplicate_loan_id_keeps_its_first_row_s_events_on_every_path() -> None:
+    """L1 twice: the second row is rejected as a duplicate, its events were reported rejected and yet priced
+    with the first row by one path, dropped by the other."""
+    tables = good_tables()
+    tables["loans"] = pd.concat([tables["loans"], tables["loans"].iloc[[0]]], ignore_index=True)
+    checked = checked_portfolio(tables, source="test", digest="test")
+    assert set(checked.problems.table) == {"loans"} and checked.rejected_rows() == {"loans": 1}
+    for portfolio in (checked, dataclasses.replace(checked)):
+        assert subsidy_by_year(evaluate(portfolio, POLICY, YEARS).table, "L1") == expected_subsidy("L1")
+
+
+def test_event_rows_of_a_loan_rejected_while_evaluating_say_why() -> None:
+    """A loan outside the policy's years is rejected by evaluate: its tranches were dropped without a word."""
+    tables = good_tables()
+    early = LOANS.iloc[[2]].assign(loan_id="L5", principal="8000000", start_date="2019-01-02")
+    tables["loans"] = pd.concat([tables["loans"], early], ignore_index=True)
+    tables["drawdowns"] = pd.concat([tables["drawdowns"], pd.DataFrame({
+        "loan_id": ["L5", "L5"], "date": ["2019-01-02", "2019-06-03"], "amount": ["5000000", "3000000"]})],
+        ignore_index=True)
+    rejections = evaluate(checked_portfolio(tables, source="test", digest="test"), POLICY, YEARS).rejections
+    mine = rejections[rejections.table == "drawdowns"]
+    assert mine.row.tolist() == [4, 5] and set(mine.id) == {"L5"}
+    assert mine.reason.str.startswith("its loan L5 is rejected (loans row 4, start_date:").all()
+
+
+def test_the_digest_of_a_folder_tells_its_tables_apart(tmp_path) -> None:
+    """The same bytes as prepayments.csv or as drawdowns.csv are two portfolios: two digests."""
+    digests = []
+    for name in ("prepayments", "drawdowns"):
+        folder = tmp_path / name
+        folder.mkdir()
+        write(folder, "csv", {"projects": PROJECTS, "loans": LOANS.iloc[:2]})
+        PREPAYMENTS.drop(columns="recompute").to_csv(folder / f"{name}.csv", index=False)
+        digests.append(load_portfolio(folder).digest)
+    assert digests[0] != digests[1]
+
+
+def test_every_problem_of_a_loan_s_events_at_once() -> None:
+    """A bad recompute cell hid the next row's date after the loan's last due date until it was fixed."""
+    tables = good_tables()
+    tables["prepayments"] = pd.DataFrame({"loan_id": ["L1", "L1"], "date": ["2025-03-01", "2030-03-01"],
+                                          "amount": ["1000", "1000"], "recompute": ["bogus", "term"]})
+    problems = checked_portfolio(tables, source="test", digest="test").problems
+    said = {(r.table, int(r.row), r.field): r.reason for r in problems.itertuples()}
+    assert ("prepayments", 2, "recompute") in said
+    assert "(prepayments row 3)" in said[("loans", 2, "prepayments")]
+    assert "is not before the loan's last due date" in said[("loans", 2, "prepayments")]

@@ -164,7 +164,10 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
     # the sum of the tranches); everything it refuses is reported, and refuses the loan.
     attached: list[list[tuple[int, int, int, int]]] = [[] for _ in range(len(arrays))]
     labels: dict[int, dict[str, list[str]]] = {}
-    candidates = sorted(set(by_loan) - refused)
+    # a loan refused for a bad event cell is checked too, on its good rows, so that every problem shows at
+    # once; only what names a row is said of it (a sum is short of the row that could not be read)
+    by_cell = set(refused)
+    candidates = sorted(by_loan)
     models = loans_from_arrays(arrays.take(np.array(candidates, np.int64))) if candidates else []
     for k, model in zip(candidates, models):
         given = by_loan[k]
@@ -184,10 +187,14 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
                                          if isinstance(exc, ValidationError) else [str(exc)])
                        for line in text.split("\n")]  # the model lists every problem, one a line
             for reason in reasons:
+                if k in by_cell and not _EVENT_NAME.search(reason):
+                    continue
                 table = "prepayments" if reason.startswith("prepayments") else "drawdowns"
                 problems.append((int(rows[k]), str(given_ids[int(rows[k])]), table,
                                  name_event_rows(reason, labels[int(rows[k])]), "model"))
             refused.add(k)
+            continue
+        if k in by_cell:
             continue
         single = arrays_from_loans([loan]).events
         if single is not None:

@@ -80,7 +80,15 @@ from subsidy_engine.measures.claims import ClaimRows
 from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, load_policy
-from subsidy_engine.pipeline.inputs import PROBLEM_COLUMNS, TABLES, PortfolioTables, empty_problems, load_portfolio
+from subsidy_engine.pipeline.inputs import (
+    LOAN_EVENT_TABLES,
+    PROBLEM_COLUMNS,
+    TABLES,
+    PortfolioTables,
+    empty_problems,
+    event_rows_not_evaluated,
+    load_portfolio,
+)
 from subsidy_engine.pipeline.steps import (
     ATTRIBUTE_COLUMNS,
     CLAIM_COLUMNS,
@@ -226,6 +234,11 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     moved_on = details["interest_subsidy"].internal.get("calendar_digest") if "interest_subsidy" in details else None
     table, attributes, amount_fen = combine(rows, ctx, chosen_years)
     not_paid = not_paid_items(details)
+    # the tranches and prepayments of a loan rejected while evaluating (its start outside the policy, a due date
+    # beyond the calendar) say so too
+    ctx.problems.extend(event_rows_not_evaluated(tables.loans, {name: getattr(tables, name) for name in
+                                                                LOAN_EVENT_TABLES}, ctx.problems,
+                                                 tables.row_numbers, tables.files))
     rejections = _sorted_problems(ctx.problems)
     if strict and len(rejections):
         raise EvaluationError(column_readers.problems_message(rejections, "the portfolio",

@@ -424,8 +424,9 @@ def _loan_event_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFra
                       reads: dict[str, column_readers.Read], row_numbers: Mapping[str, np.ndarray],
                       files: Mapping[str, str]) -> list[pd.DataFrame]:
     """Each loan's tranches and prepayments given to the loans' read (``reads["loans"]`` is replaced), and the
-    problems: a loan with a rejected event row, or whose events its model refuses (a problem of the loans
-    table naming the event row), and each event row whose loan is not evaluated (of its own table: why)."""
+    problems: a loan with a rejected event row, or whose events its model refuses, or named by an event table
+    that cannot be read (problems of the loans table naming the event row or table), and each event row whose
+    loan is not evaluated (:func:`event_rows_not_evaluated`)."""
     given = [name for name in LOAN_EVENT_TABLES if len(tables[name])]
     if not given:
         return []
@@ -441,35 +442,74 @@ def _loan_event_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFra
         parts.append(_problem_frame("loans", said.row.to_numpy(dtype=np.int64), said.loan_id.to_numpy(dtype=object),
                                     said.field.to_numpy(dtype=object), said.reason.to_numpy(dtype=object),
                                     row_numbers.get("loans"), files.get("loans", "")))
-    # why each event row's loan is not evaluated: its first problem
-    ids = [_compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in loans else []
+    ids = [_compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in _single_columns(loans) else []
+    for name in (name for name in given if name not in event_reads):
+        # a table that cannot be read: the loans it names cannot be priced as they are (their events unknown),
+        # and when even its ids cannot be read, none can
+        table = tables[name]
+        if "loan_id" in _single_columns(table):
+            named = {_compared_id(v) for v in table["loan_id"].tolist()} - {None}
+            rows = np.array([k for k, loan_id in enumerate(ids) if loan_id in named], np.int64)
+            reason = f"its {name} cannot be read: the {name} table has a problem of its whole (see it)"
+        else:
+            rows = np.arange(len(loans), dtype=np.int64)
+            reason = f"the {name} table cannot be read, nor which loans it concerns: every loan is left out"
+        parts.append(_problem_frame("loans", rows, loans["loan_id"].to_numpy(dtype=object)[rows]
+                                    if "loan_id" in loans else np.full(rows.shape[0], None, dtype=object), name,
+                                    reason, row_numbers.get("loans"), files.get("loans", "")))
+    parts.extend(event_rows_not_evaluated(loans, {name: tables[name] for name in given}, [*found, *parts],
+                                          row_numbers, files))
+    return parts
+
+
+def event_rows_not_evaluated(loans: pd.DataFrame, events: Mapping[str, pd.DataFrame],
+                             problems: Iterable[pd.DataFrame], row_numbers: Mapping[str, np.ndarray],
+                             files: Mapping[str, str]) -> list[pd.DataFrame]:
+    """Problems of the event rows (``events``: the drawdowns and prepayments tables) that have none in
+    ``problems`` and whose loan is not evaluated: the reason quotes the loan's first problem ("its loan L4 is
+    rejected (loans row 5, ...)"), or says the id is no loan's. A loan is evaluated when a row of the loans
+    table with its id has no problem (a duplicate row rejected leaves the first one's events with it)."""
+    found = [p for p in problems if len(p)]
+    report = pd.concat(found, ignore_index=True) if found else empty_problems()
+    loans = loans.reset_index(drop=True)
+    ids = [_compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in _single_columns(loans) else []
+    of_loans = report[report.table == "loans"]
+    unreadable = bool((of_loans.field == WHOLE_TABLE).any()) or (len(loans) > 0 and not ids)
+    bad = set(of_loans.position.dropna().astype(np.int64).tolist())
+    evaluated = set() if unreadable else {loan_id for k, loan_id in enumerate(ids) if k not in bad} - {None}
     why: dict[str, str] = {}
-    for report in (*found, *parts):
-        for r in report[report.table == "loans"].dropna(subset=["position"]).itertuples():
-            loan_id = ids[int(cast(int, r.position))]
-            if loan_id is not None and loan_id not in why:
-                why[loan_id] = f"loans row {r.row}, {r.field}: {r.reason}"
-    evaluated = ({ids[k] for k in loan_read.positions.tolist()} - set(why)) if loan_read is not None else set()
-    for name, read in event_reads.items():
+    for r in of_loans.dropna(subset=["position"]).itertuples():
+        loan_id = ids[int(cast(int, r.position))] if ids else None
+        if loan_id is not None and loan_id not in evaluated and loan_id not in why:
+            why[loan_id] = f"loans row {r.row}, {r.field}: {r.reason}"
+    out = []
+    for name, table in events.items():
+        table = table.reset_index(drop=True)
+        theirs = report[report.table == name]
+        if not len(table) or "loan_id" not in _single_columns(table) or (theirs.field == WHOLE_TABLE).any():
+            continue
+        said = set(theirs.position.dropna().astype(np.int64).tolist())
         positions, reasons = [], []
-        for position, raw_id in zip(read.positions.tolist(), read.arrays["loan_id"].tolist()):
-            loan_id = _compared_id(raw_id)
-            if loan_id in evaluated:
+        for position, raw in enumerate(table["loan_id"].tolist()):
+            loan_id = _compared_id(raw)
+            if position in said or loan_id is None or loan_id in evaluated:  # a blank id is its reader's problem
                 continue
             positions.append(position)
-            reasons.append("its loan is rejected: the loans table cannot be read" if loan_read is None and len(loans)
+            reasons.append("its loan is rejected: the loans table cannot be read" if unreadable
                            else f"its loan {loan_id} is rejected ({why[loan_id]})" if loan_id in why
                            else "is not a loan_id of the loans table")
         rows = np.array(positions, np.int64)
-        parts.append(_problem_frame(name, rows, tables[name]["loan_id"].to_numpy(dtype=object)[rows], "loan_id",
-                                    np.array(reasons, dtype=object), row_numbers.get(name), files.get(name, "")))
-    return parts
+        out.append(_problem_frame(name, rows, table["loan_id"].to_numpy(dtype=object)[rows], "loan_id",
+                                  np.array(reasons, dtype=object), row_numbers.get(name), files.get(name, "")))
+    return out
 
 
 def _compared_id(value: object) -> str | None:
     """An id as the engine compares ids, None when blank or refused."""
+    if column_readers.is_missing(value):
+        return None
     try:
-        return normalise_id(str(value)) if value is not None and value == value else None
+        return normalise_id(str(value))
     except ValueError:
         return None
 
@@ -650,7 +690,8 @@ def _from_folder(path: Path, notes: list[str], limits: Limits) -> tuple[dict[str
             file = files[0]
             read = read_parquet_table if file.suffix.lower() == ".parquet" else read_csv_table
             found[name] = read(file, limits=limits)
-            raw += file.read_bytes()
+            data = file.read_bytes()
+            raw += f"{name}:{len(data)}:".encode() + data  # the same bytes as another table are another portfolio
     others = [p.name for p in entries if p.stem.strip().lower() not in TABLES or p.suffix.lower() == ".xlsx"]
     for other in others:
         notes.append(f"{path / other}: not a table ({', '.join(TABLES)}); set aside")
