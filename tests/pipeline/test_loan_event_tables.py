@@ -246,3 +246,5 @@ def test_every_problem_of_a_loan_s_events_at_once() -> None:
     assert ("prepayments", 2, "recompute") in said
     assert "(prepayments row 3)" in said[("loans", 2, "prepayments")]
     assert "is not before the loan's last due date" in said[("loans", 2, "prepayments")]
+    # and the row's own problem, under its own field
+    assert said[("prepayments", 3, "date")].startswith("2030-03-01 is not before the loan's last due date")

@@ -78,6 +78,7 @@ def _id(value: object) -> str | None:
 
 
 _EVENT_NAME = re.compile(r"\b(drawdowns|prepayments)\[(\d+)\]")
+_OWN_ROW = re.compile(r"^(drawdowns|prepayments)\[(\d+)\]: (.*)$", re.S)
 
 
 def name_event_rows(reason: str, rows_of: Mapping[str, list[str]]) -> str:
@@ -107,12 +108,16 @@ class AttachedEvents:
         fit the loan) or ``stray`` (an event row whose ``loan_id`` is no loan the reader accepted).
     labels : dict
         Per loan row with events, the label of each event row in its model's order (:func:`name_event_rows`).
+    row_problems : DataFrame
+        What the loan's model says of one event row, as that row's own problem: ``table, position, loan_id,
+        field, reason`` (a date not in order, not in the loan's life).
     """
 
     arrays: LoanArrays
     refused: np.ndarray
     rejections: pd.DataFrame
     labels: dict[int, dict[str, list[str]]]
+    row_problems: pd.DataFrame
 
 
 def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads: Mapping[str, Read],
@@ -131,6 +136,7 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
     row_of = {loan_id: r for r, loan_id in enumerate(every_id) if loan_id is not None}
     position_of = {every_id[int(r)]: k for k, r in enumerate(rows)}
     problems: list[tuple[int, str, str, str, str]] = []
+    row_problems: list[tuple[str, int, str, str, str]] = []
     refused: set[int] = set()
     by_loan: dict[int, dict[str, list[tuple[int, int, int, int]]]] = {}
 
@@ -186,12 +192,17 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
             reasons = [line for text in ([str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
                                          if isinstance(exc, ValidationError) else [str(exc)])
                        for line in text.split("\n")]  # the model lists every problem, one a line
+            listed_of = {"drawdowns": tranches, "prepayments": prepaid}
             for reason in reasons:
                 if k in by_cell and not _EVENT_NAME.search(reason):
                     continue
                 table = "prepayments" if reason.startswith("prepayments") else "drawdowns"
                 problems.append((int(rows[k]), str(given_ids[int(rows[k])]), table,
                                  name_event_rows(reason, labels[int(rows[k])]), "model"))
+                own = _OWN_ROW.match(reason)  # of one event row: its date (every such rule is of the dates)
+                if own is not None and int(own.group(2)) < len(listed_of[own.group(1)]):
+                    row_problems.append((own.group(1), int(listed_of[own.group(1)][int(own.group(2))][0]),
+                                         str(given_ids[int(rows[k])]), "date", own.group(3)))
             refused.add(k)
             continue
         if k in by_cell:
@@ -204,7 +215,8 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
     if any(attached):
         with_events = LoanArrays(**{**vars(arrays), "events": LoanEvents.of(attached)})
     rejections = pd.DataFrame(problems, columns=["row", "loan_id", "field", "reason", "kind"])
-    return AttachedEvents(with_events, np.array(sorted(refused), np.int64), rejections, labels)
+    return AttachedEvents(with_events, np.array(sorted(refused), np.int64), rejections, labels,
+                          pd.DataFrame(row_problems, columns=["table", "position", "loan_id", "field", "reason"]))
 
 
 def attach_events(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, drawdowns: pd.DataFrame | None,

@@ -442,6 +442,11 @@ def _loan_event_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFra
         parts.append(_problem_frame("loans", said.row.to_numpy(dtype=np.int64), said.loan_id.to_numpy(dtype=object),
                                     said.field.to_numpy(dtype=object), said.reason.to_numpy(dtype=object),
                                     row_numbers.get("loans"), files.get("loans", "")))
+        for name, own in attached.row_problems.groupby("table", sort=False):  # an event row's own date
+            parts.append(_problem_frame(str(name), own.position.to_numpy(dtype=np.int64),
+                                        own.loan_id.to_numpy(dtype=object), own.field.to_numpy(dtype=object),
+                                        own.reason.to_numpy(dtype=object), row_numbers.get(str(name)),
+                                        files.get(str(name), "")))
     ids = [_compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in _single_columns(loans) else []
     for name in (name for name in given if name not in event_reads):
         # a table that cannot be read: the loans it names cannot be priced as they are (their events unknown),
