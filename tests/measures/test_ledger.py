@@ -66,6 +66,13 @@ def as_table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{k: (None if v is None else str(v)) for k, v in row.items()} for row in rows])
 
 
+def as_rows(table: pd.DataFrame) -> list[dict]:
+    """A ledger table's rows as the reference reads them (dates, Decimals)."""
+    return [{"loan_id": r.loan_id, "date": date.fromisoformat(r.date), "kind": r.kind,
+             "amount": None if pd.isna(r.amount) else Decimal(r.amount),
+             "rate": None if pd.isna(r.rate) else Decimal(r.rate)} for r in table.itertuples()]
+
+
 @settings(max_examples=examples(200), deadline=None)
 @given(rows=ledgers(), rule=st.sampled_from(RULES), year_days=st.sampled_from([360, 365]))
 def test_the_ledger_equals_the_reference(rows, rule, year_days) -> None:
@@ -128,6 +135,18 @@ def test_a_settlement_on_the_20th_settles_the_days_through_the_20th() -> None:
     assert s["interest"].tolist() == [Decimal("20500.00"), Decimal("22625.00")]  # 2,000,000 x 90 + 1,000,000 x 1
     assert s["interest_difference"].tolist() == [Decimal("0.00"), Decimal("0.00")]
     assert s["days"].tolist() == [82, 91]
+
+
+def test_a_rate_change_on_the_last_settlement_s_day_prices_that_day_s_subsidy_at_the_new_rate() -> None:
+    """Found checking the new convention: the day a settlement settles is at the rate it ends with; the 貼息
+    kernel took the rate of the row after it, and the last settlement has none (rate_gap: 260.00 short)."""
+    rule = InterestSubsidyRule(form="rate_gap", benchmark_rate="0.05", max_years=2)
+    rows = [("L1", "2025-01-10", "drawdown", "3600000", "0.036"), ("L1", "2025-03-21", "rate_change", None, "0.01"),
+            ("L1", "2025-03-21", "interest_settled", "1", None)]
+    table = pd.DataFrame(rows, columns=["loan_id", "date", "kind", "amount", "rate"])
+    s = ledger_settlements(table, rule).settlements
+    assert s["subsidy"].tolist() == [Decimal("10200.00")]  # 3,600,000 x (70 days x 1.4% + 1 day x 4%) / 360
+    assert s["subsidy"].tolist() == [r["subsidy"] for r in reference_ledger(as_rows(table), rule)["L1"]]
 
 
 def test_every_bad_row_is_reported_and_its_loan_left_out() -> None:

@@ -25,10 +25,11 @@ from subsidy_engine.kernels.threads import by_size
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day, out_rate, out_interest,
-                    out_principal, out_settles, out_bank, failure):
+def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day, out_rate, out_end_rate,
+                    out_interest, out_principal, out_settles, out_bank, failure):
     """Per loan ``j`` (events ``ev_ptr[j]:ev_ptr[j + 1]``, the first its first drawdown; rows
-    ``row_ptr[j]:row_ptr[j + 1]`` on the days ``row_day``): each row's rate, the interest it settles (0 on a row
+    ``row_ptr[j]:row_ptr[j + 1]`` on the days ``row_day``): each row's rate, the rate its day ends with, the
+    interest it settles (0 on a row
     that settles nothing: it accrues on to the next), the principal repaid in it (after its start, up to its
     end), whether it settles, and the bank's settled amount (-1 when it does not settle).
 
@@ -100,6 +101,7 @@ def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, ro
             if failure[j] >= 0:
                 break
             out_rate[r] = rate
+            out_end_rate[r] = new_rate
             out_principal[r] = principal
             out_settles[r] = settles
             out_bank[r] = bank

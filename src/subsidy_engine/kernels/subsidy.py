@@ -43,14 +43,15 @@ def premium_subsidy_gross(premium_fen, insured_fen, share_micro, cap_micro, has_
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
-                               loan_opening, loan_basis, loan_due_day, loan_interest_months, settles, event_ptr,
+                               end_segment, loan_opening, loan_basis, loan_due_day, loan_interest_months, settles, event_ptr,
                                event_day, event_amount, form, points, share, benchmark, window_start,
                                window_end, annual_cap, lifetime_cap, year_ptr, per_period, out_year, out_interest,
                                out_gross, out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime, out_terms):
     """貼息 of every period of every loan, in one pass: the production's one implementation of the rules.
 
     The rules of :mod:`subsidy_engine.measures.interest_subsidy`, per loan ``j`` (its
-    rule's parameters are per-loan arrays; caps < 0 mean none).
+    rule's parameters are per-loan arrays; caps < 0 mean none). ``end_segment[r]``: the rate segment in force
+    as row ``r``'s date ends (the next row's of the loan; a bank's ledger says it when its last day changes it).
 
     Per loan and calendar year (``per_period`` false): output row ``year_ptr[j] + k`` is the k-th calendar
     year of loan j's due dates, the periods due in it summed. Per period (``per_period`` true): output row
@@ -147,8 +148,8 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                     else:
                         if window_start[j] <= end < window_end[j]:
                             # the settlement's own date, at its balance at the end of the day (its tranches in,
-                            # the row's principal out) and the rate of the row after it
-                            day_rate = segment_rate[segment[r + 1]] if r + 1 < row_ptr[j + 1] else rate
+                            # the row's principal out) and the rate it ends with (``end_segment``)
+                            day_rate = segment_rate[end_segment[r]]
                             drawn_after = drawn
                             for q in range(e, day_end):
                                 if event_amount[q] > 0:

@@ -399,9 +399,16 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     rows = int(row_ptr[-1]) if per_period else int(year_ptr[-1])
     out = [np.empty(rows, np.int64) for _ in range(7)]
     terms = np.empty((rows if per_period else 0, 8), np.int64)
+    end_segment = f.get("end_segment")
+    if end_segment is None:  # the rate a row's date ends with is the next row's of its loan (its own for the last)
+        segment = f["segment"]
+        end_segment = np.empty_like(segment)
+        end_segment[:-1] = segment[1:]
+        ends = row_ptr[1:][periods > 0] - 1
+        end_segment[ends] = segment[ends]
     if periods.shape[0]:
         portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"], f["segment"],
-                          f["segment_rate"], f["loan_opening"], f["loan_basis"], f["loan_due_day"],
+                          f["segment_rate"], end_segment, f["loan_opening"], f["loan_basis"], f["loan_due_day"],
                           f["loan_interest_months"], f.get("settles", _EVERY_ROW_SETTLES), f["event_ptr"], f["event_day"], f["event_amount"],
                           form, points, share, benchmark, window_start, window_end, annual_cap, lifetime_cap,
                           year_ptr, per_period, *out, terms)

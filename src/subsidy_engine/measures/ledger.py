@@ -162,12 +162,13 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
     loans = len(read.loan_ids)
     row_ptr, row_day = _rows(read)
     rows = int(row_ptr[-1])
-    out_rate, out_interest, out_principal, out_bank = (np.zeros(rows, np.int64) for _ in range(4))
+    out_rate, out_end_rate, out_interest, out_principal, out_bank = (np.zeros(rows, np.int64) for _ in range(5))
     out_settles = np.zeros(rows, np.bool_)
     failure = np.full(loans, -1, np.int64)
     if loans:
         ledger_kernel(read.ev_ptr, read.day, read.kind, read.fen, read.rate, np.full(loans, basis.code, np.int64),
-                      row_ptr, row_day, out_rate, out_interest, out_principal, out_settles, out_bank, failure)
+                      row_ptr, row_day, out_rate, out_end_rate, out_interest, out_principal, out_settles, out_bank,
+                      failure)
     if isinstance(rule, Policy) and loans:  # a loan drawn where no parameter set is in force: refused alone
         first_day = read.day[read.ev_ptr[:-1]]
         outside = rule.outside(first_day) & (failure < 0)
@@ -180,8 +181,8 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
         raise PortfolioValidationError(problems_message(shown, "the ledger", lambda r: f"row {r.row} (loan_id "
                                                                                        f"{r.loan_id!r})"), shown)
     good = np.flatnonzero(failure < 0)
-    settlements = _settlements(read, good, row_ptr, row_day, out_rate, out_interest, out_principal, out_settles,
-                               out_bank, basis, rule, file_rows)
+    settlements = _settlements(read, good, row_ptr, row_day, out_rate, out_end_rate, out_interest, out_principal,
+                               out_settles, out_bank, basis, rule, file_rows)
     notes = []
     unsettled = [read.loan_ids[j] for j in good if not (read.kind[read.ev_ptr[j]:read.ev_ptr[j + 1]] == _SETTLED).any()]
     if unsettled:
@@ -393,7 +394,7 @@ def _shown(rejections: pd.DataFrame, file_rows: np.ndarray | None) -> pd.DataFra
 
 
 def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np.ndarray, out_rate: np.ndarray,
-                 out_interest: np.ndarray, out_principal: np.ndarray, out_settles: np.ndarray, out_bank: np.ndarray,
+                 out_end_rate: np.ndarray, out_interest: np.ndarray, out_principal: np.ndarray, out_settles: np.ndarray, out_bank: np.ndarray,
                  basis: InterestBasis, rule: InterestSubsidyRule | Policy | None, file_rows: np.ndarray | None
                  ) -> pd.DataFrame:
     """The settlement rows of the computed loans, and their 貼息 under ``rule``."""
@@ -416,8 +417,12 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
     event_ptr = pointers(np.bincount(loan_of_event[moves], minlength=loans)[good].astype(np.int64))
     event_amount = np.where(read.kind[moves] == _REPAYMENT, -read.fen[moves], read.fen[moves])
     periods = counts[good]
-    f = {"end_day": row_day[keep_row].astype(np.int32), "segment": np.arange(int(keep_row.sum()), dtype=np.int64),
-         "segment_rate": out_rate[keep_row], "interest": out_interest[keep_row], "principal": out_principal[keep_row],
+    kept_rows = int(keep_row.sum())
+    # each row its own rate segment, and the rate its day ends with (after that day's rate change) one more
+    f = {"end_day": row_day[keep_row].astype(np.int32), "segment": np.arange(kept_rows, dtype=np.int64),
+         "segment_rate": np.concatenate([out_rate[keep_row], out_end_rate[keep_row]]),
+         "end_segment": np.arange(kept_rows, 2 * kept_rows, dtype=np.int64),
+         "interest": out_interest[keep_row], "principal": out_principal[keep_row],
          "settles": out_settles[keep_row], "loan_start_day": start_day.astype(np.int32),
          "loan_opening": opening[good], "loan_basis": np.full(good.size, basis.code, np.int64),
          "loan_due_day": np.ones(good.size, np.int64), "loan_interest_months": np.ones(good.size, np.int64),
