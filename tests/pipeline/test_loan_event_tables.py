@@ -248,3 +248,49 @@ def test_every_problem_of_a_loan_s_events_at_once() -> None:
     assert "is not before the loan's last due date" in said[("loans", 2, "prepayments")]
     # and the row's own problem, under its own field
     assert said[("prepayments", 3, "date")].startswith("2030-03-01 is not before the loan's last due date")
+
+
+# Review of the convention change and the fixes above: four more, each a test first.
+def test_a_repeated_loan_id_column_of_an_event_file_rejects_every_loan(tmp_path) -> None:
+    """Only the loans of the first loan_id column were rejected; L2, named in the second, was priced as drawn
+    at once."""
+    write(tmp_path, "csv", {"projects": PROJECTS, "loans": LOANS.iloc[:2]})
+    (tmp_path / "drawdowns.csv").write_text("loan_id,date,amount,loan_id\nL1,2024-03-01,60000000,L2\n",
+                                            encoding="utf-8")
+    problems = load_portfolio(tmp_path).problems
+    assert set(problems[(problems.table == "loans") & (problems.field == "drawdowns")].id) == {"L1", "L2"}
+
+
+def test_a_repeated_column_of_a_table_made_in_python_is_a_problem_of_its_table() -> None:
+    """checked_portfolio raised AttributeError for a table made in Python with a column given twice."""
+    tables = good_tables()
+    for name, column in (("drawdowns", "amount"), ("loans", "loan_id"), ("prepayments", "loan_id")):
+        frame = tables[name]
+        doubled = {**tables, name: pd.concat([frame, frame[[column]]], axis=1)}
+        problems = checked_portfolio(doubled, source="test", digest="test").problems
+        whole = problems[(problems.table == name) & (problems.field == "(table)")]
+        assert len(whole) == 1 and f"'{column}' appear more than once" in whole.reason.iloc[0]
+
+
+def test_an_event_row_quotes_the_problem_of_the_loan_row_its_events_belong_to() -> None:
+    """L1 twice: the first row rejected by evaluate (its dates past the business-day calendar), the second as
+    a duplicate; the tranches quoted the duplicate's problem."""
+    tables = good_tables()
+    first = tables["loans"].iloc[[0]].assign(business_day="following", term_months="120")
+    tables["loans"] = pd.concat([first, tables["loans"].iloc[[1]], first], ignore_index=True)
+    rejections = evaluate(checked_portfolio(tables, source="test", digest="test"), POLICY, YEARS).rejections
+    mine = rejections[rejections.table == "drawdowns"]
+    assert len(mine) == 2 and mine.reason.str.startswith("its loan L1 is rejected (loans row 2, business_day:").all()
+
+
+def test_a_quote_shows_the_opening_balances_of_a_loan_drawn_in_tranches() -> None:
+    """The quote's openings were the first tranche less each principal: a tranche never added, and a balance
+    of -5,000,000.00 after a prepayment."""
+    loan = {"loan_id": "L1", "annual_rate": "0.03", "term_months": 60, "start_date": "2024-03-01",
+            "drawdowns": [{"date": "2024-03-01", "amount": "60000000"}, {"date": "2024-09-02", "amount": "40000000"}],
+            "prepayments": [{"date": "2025-03-01", "amount": "20000000", "recompute": "term"}]}
+    project = {"project_id": "J1", "enterprise_id": "E1", "domain": "public", "stage": "pilot",
+               "total_investment": "300000000", "eligible_investment": "250000000", "start_date": "2024-01-01"}
+    rows = quote(QuoteRequest.model_validate({"project": project, "loans": [loan]})).schedules[0].rows
+    expected = amortize(Loan(**{k: v for k, v in loan.items() if k != "loan_id"})).rows
+    assert rows is not None and [r.opening_balance for r in rows] == [r.opening_balance for r in expected]

@@ -45,6 +45,7 @@ import os
 import posixpath
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
@@ -287,8 +288,10 @@ def _frame_from_rows(header_cells: list[Any], body: list[list[Any]], numbers: li
 
 
 def repeated_columns(frame: pd.DataFrame) -> list[str]:
-    """Header names that appear more than once (read apart as ``name\\0index``)."""
-    return sorted({str(c).split("\u0000", 1)[0] for c in frame.columns if "\u0000" in str(c)})
+    """Header names that appear more than once: read apart from a file as ``name\\0index``, or twice in a
+    table made in Python."""
+    names = Counter(str(c).split("\u0000", 1)[0] for c in frame.columns)
+    return sorted(name for name, count in names.items() if count > 1)
 
 
 # ---------------------------------------------------------------------------

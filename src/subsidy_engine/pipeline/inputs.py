@@ -452,7 +452,7 @@ def _loan_event_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFra
         # a table that cannot be read: the loans it names cannot be priced as they are (their events unknown),
         # and when even its ids cannot be read, none can
         table = tables[name]
-        if "loan_id" in _single_columns(table):
+        if "loan_id" in _single_columns(table) and "loan_id" not in repeated_columns(table):
             named = {_compared_id(v) for v in table["loan_id"].tolist()} - {None}
             rows = np.array([k for k, loan_id in enumerate(ids) if loan_id in named], np.int64)
             reason = f"its {name} cannot be read: the {name} table has a problem of its whole (see it)"
@@ -483,7 +483,8 @@ def event_rows_not_evaluated(loans: pd.DataFrame, events: Mapping[str, pd.DataFr
     bad = set(of_loans.position.dropna().astype(np.int64).tolist())
     evaluated = set() if unreadable else {loan_id for k, loan_id in enumerate(ids) if k not in bad} - {None}
     why: dict[str, str] = {}
-    for r in of_loans.dropna(subset=["position"]).itertuples():
+    # the first problem of an id's first row (the row its events belong to; a later one is a duplicate)
+    for r in of_loans.dropna(subset=["position"]).sort_values("position", kind="stable").itertuples():
         loan_id = ids[int(cast(int, r.position))] if ids else None
         if loan_id is not None and loan_id not in evaluated and loan_id not in why:
             why[loan_id] = f"loans row {r.row}, {r.field}: {r.reason}"

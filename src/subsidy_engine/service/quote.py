@@ -492,7 +492,10 @@ def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, An
     # Exact two-place subtractions, spelt as fen_to_yuan spells them and a third of the cost of converting
     # another column: each opening balance is the one before less its principal (the kernel's own
     # recurrence), and the interest is the payment less the principal (payment_fen is their sum).
-    opening = list(accumulate(principal[:-1], operator.sub, initial=fen_to_yuan(int(schedule.opening_fen[0]))))
+    if schedule.drawn_fen.any():  # a tranche adds to the balance: the schedule's own openings
+        opening = [Decimal(v) * ONE_FEN for v in schedule.opening_fen.tolist()]
+    else:
+        opening = list(accumulate(principal[:-1], operator.sub, initial=fen_to_yuan(int(schedule.opening_fen[0]))))
     columns = QuoteScheduleColumns.model_construct(
         end_date=schedule.end_day.astype("datetime64[D]").tolist(),  # dates, made in C (both count from 1970-01-01)
         annual_rate=list(map(rates.__getitem__, schedule.rate_units.tolist())),
