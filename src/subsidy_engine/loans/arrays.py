@@ -236,12 +236,16 @@ def _calendar_columns(loans: Sequence[Loan], col: Callable[..., np.ndarray]) -> 
 def _events_of(loans: Sequence[Loan]) -> LoanEvents | None:
     if not any(x.has_events for x in loans):
         return None
-    return LoanEvents.of([
-        [(epoch_days(d.date), yuan_to_fen(d.amount), Recompute.PAYMENT.code, k)
-         for k, d in enumerate(x.drawdowns) if k]
-        + [(epoch_days(q.date), -yuan_to_fen(q.amount), q.recompute.code, -(k + 1))
-           for k, q in enumerate(x.prepayments)]
-        for x in loans])
+    return LoanEvents.of([event_rows(x) for x in loans])
+
+
+def event_rows(loan: Loan) -> list[tuple[int, int, int, int]]:
+    """A loan's events as :meth:`LoanEvents.of` takes them: ``(day, fen, recompute code, index)``, a tranche
+    after the first +fen (index k), a prepayment -fen (index -(k + 1))."""
+    return ([(epoch_days(d.date), yuan_to_fen(d.amount), Recompute.PAYMENT.code, k)
+             for k, d in enumerate(loan.drawdowns) if k]
+            + [(epoch_days(q.date), -yuan_to_fen(q.amount), q.recompute.code, -(k + 1))
+               for k, q in enumerate(loan.prepayments)])
 
 
 def loans_from_arrays(arrays: LoanArrays) -> list[Loan]:
@@ -524,4 +528,5 @@ def _flatten_floating(series: pd.Series, rej: Rejections) -> tuple[pd.Series, pd
     return pd.Series(tenor), pd.Series(spread, dtype=object), pd.Series(reset)
 
 
-__all__ = ["LOAN_COLUMNS", "LOAN_REQUIRED", "LoanArrays", "LoanEvents", "arrays_from_frame", "arrays_from_loans", "loans_from_arrays"]
+__all__ = ["LOAN_COLUMNS", "LOAN_REQUIRED", "LoanArrays", "LoanEvents", "arrays_from_frame", "arrays_from_loans", "event_rows",
+           "loans_from_arrays"]

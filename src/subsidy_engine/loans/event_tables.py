@@ -34,7 +34,7 @@ from subsidy_engine.io.column_readers import (
     decimal_units,
     enum_column,
 )
-from subsidy_engine.loans.arrays import LoanArrays, LoanEvents, arrays_from_loans, loans_from_arrays
+from subsidy_engine.loans.arrays import LoanArrays, LoanEvents, event_rows, loans_from_arrays
 from subsidy_engine.loans.contract import Drawdown, Prepayment
 
 DRAWDOWN_COLUMNS = ("loan_id", "date", "amount")
@@ -207,10 +207,7 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
             continue
         if k in by_cell:
             continue
-        single = arrays_from_loans([loan]).events
-        if single is not None:
-            attached[k] = list(zip(single.day.tolist(), single.amount.tolist(), single.recompute.tolist(),
-                                   single.index.tolist()))
+        attached[k] = event_rows(loan)
     with_events = arrays
     if any(attached):
         with_events = LoanArrays(**{**vars(arrays), "events": LoanEvents.of(attached)})
