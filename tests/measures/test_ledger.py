@@ -312,3 +312,17 @@ def test_a_bank_export_may_state_the_rate_on_every_row() -> None:
     result = ledger_settlements(table, RULE)
     assert result.rejections[["row", "loan_id", "field"]].values.tolist() == [[1, "L1", "rate"]]
     assert "is not the rate in force on 2025-02-20 (0.036)" in result.rejections.reason[0]
+
+
+def test_a_difference_past_the_calendar_says_the_holiday_shift_was_not_searched() -> None:
+    """Noted last session: past China's published calendar (2026) the holiday search found nothing and said
+    nothing; a settlement it could not search says so, as the projection is for a loan's due dates."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    table = pd.DataFrame({"loan_id": ["A"] * 2, "date": ["2027-03-05", "2027-06-21"],
+                          "kind": ["drawdown", "interest_settled"], "amount": ["1000000", "1"],
+                          "rate": ["0.012", None]})
+    s = reconcile_ledger(table).settlements
+    assert s["status"].tolist() == ["mismatch"] and s["likely_cause"].isna().all()
+    assert s["detail"][0] == ("no cause found; a holiday shift was not searched: 2027-06-21 is past China's "
+                              "published calendar (to 2026-12-31)")

@@ -101,9 +101,10 @@ def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | 
 
 
 def _search(loan: pd.DataFrame, shown: np.ndarray, settlement: pd.Series, rule: InterestSubsidyRule | Policy | None,
-            basis: InterestBasis | str) -> tuple[str, str] | None:
+            basis: InterestBasis | str) -> tuple[str | None, str] | None:
     """The first cause that reproduces every figure the bank gave for ``settlement`` (its interest, and its
-    claimed 貼息 when given), and how; ``loan`` is the loan's rows of the ledger, by their positions."""
+    claimed 貼息 when given), and how; ``loan`` is the loan's rows of the ledger, by their positions. With no
+    cause found, ``(None, why)`` when a cause could not be searched (a date past the calendar), else None."""
     position = int(np.flatnonzero(shown == settlement["row"])[0])
     wanted: dict[str, Any] = {"interest": settlement["bank_interest"]}
     claimed = settlement.get("bank_subsidy")
@@ -121,6 +122,10 @@ def _search(loan: pd.DataFrame, shown: np.ndarray, settlement: pd.Series, rule: 
         if all(figures[name] == value for name, value in wanted.items()):
             said = ", ".join(f"the {name} is {figures[name]:,}" for name in wanted)
             return cause, f"{label}, {said}"
+    last = china_calendar().last_day
+    if settlement["end_date"] > last:  # the days off are not known there: say that one cause went unsearched
+        return None, (f"no cause found; a holiday shift was not searched: {settlement['end_date']} is past China's "
+                      f"published calendar (to {last})")
     return None
 
 
