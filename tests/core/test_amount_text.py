@@ -446,3 +446,15 @@ def test_a_whole_number_cell_follows_the_digit_rule(text: str, reason: str) -> N
     table = loans(["1000", "1000"]).assign(term_months=["12", text])
     report = amortize_portfolio(table).rejections
     assert report[["row", "field", "reason"]].values.tolist() == [[1, "term_months", reason]]
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\u3000"])
+def test_a_blank_amount_cell_is_missing_once_not_also_unreadable(blank: str) -> None:
+    """Noted in issue 18's sessions: an empty-string amount was reported twice, "'' is not a decimal number"
+    and "is missing"; a blank cell is a missing value, whatever the column's type."""
+    from subsidy_engine.loans.arrays import arrays_from_frame
+
+    loans = pd.DataFrame({"loan_id": ["A"], "principal": [blank], "annual_rate": ["0.04"], "term_months": [12],
+                          "start_date": ["2024-01-10"]}, dtype=object)
+    rejections = arrays_from_frame(loans)[2]
+    assert rejections[["field", "reason"]].values.tolist() == [["principal", "is missing"]]

@@ -262,7 +262,7 @@ def _decimal_units(series: pd.Series, scale: int, name: str, rej: Rejections, as
     reasons = np.empty(n, dtype=object)
     bad = np.zeros(n, dtype=bool)
     for k, value in enumerate(series.array):
-        if is_missing(value):
+        if is_missing(value) or (isinstance(value, str) and not value.strip()):  # a blank cell, as blank_cells
             missing[k] = True
             continue
         try:
