@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["normalise_id"]
+__all__ = ["compared_id", "normalise_id"]
 
 #: Unicode categories refused inside an id: Cc (control characters, NUL among
 #: them) and Cf (invisible format characters such as U+200B or U+202E), which
@@ -60,3 +60,21 @@ def normalise_id(value: str) -> str:
     if not text:
         raise ValueError("is blank")
     return text
+
+
+def compared_id(value: object) -> str | None:
+    r"""A cell as the id the engine compares (:func:`normalise_id` of its text), or None when the cell is blank
+    (None, NaN, NaT, pandas' NA) or holds no id: for matching rows of one table to another's ids.
+
+    >>> compared_id(" L1\u3000"), compared_id(7), compared_id(None), compared_id("L\x00")
+    ('L1', '7', None, None)
+    """
+    try:
+        if value is None or bool(value != value):  # NaN and NaT are not equal to themselves
+            return None
+    except TypeError:  # pandas' NA has no truth value
+        return None
+    try:
+        return normalise_id(str(value))
+    except ValueError:
+        return None

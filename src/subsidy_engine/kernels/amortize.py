@@ -286,6 +286,14 @@ def settle_accrual(settled_fen, settled_rem, balance_days, rate, den, rate_over_
 
 
 @jit
+def fold_accrual(settled_fen, settled_rem, amount, factor, den):
+    """``(settled_fen, settled_rem)`` with ``amount x factor / den`` added as its exact quotient and remainder: a
+    part accrued at a rate the settlement's later days do not share, rounded once by :func:`settle_accrual`."""
+    q, rem = mul_div_floor_rem(amount, factor, den)
+    return settled_fen + q, settled_rem + rem
+
+
+@jit
 def _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weekends):
     """The day number of the settlement in month ``y-m`` (whose first day is ``month_first``) on ``day``,
     clamped to the month's end and moved by the business-day ``rule``."""
@@ -674,9 +682,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
     for p in range(n):
         if p == next_change:
             if on_calendar and balance_days > 0:  # what accrued at the old rate, exactly
-                q, rem = mul_div_floor_rem(balance_days, rate, den)
-                settled_fen += q
-                settled_rem += rem
+                settled_fen, settled_rem = fold_accrual(settled_fen, settled_rem, balance_days, rate, den)
                 balance_days = 0
             seg += 1
             rate = seg_rate[seg]
@@ -904,10 +910,8 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
                 # the due date itself, at its balance after its principal and events, at the rate of the period
                 # it opens
                 day_rate = seg_rate[seg + 1] if p + 1 == next_change and p + 1 < n else rate
-                if day_rate != rate:
-                    q, rem = mul_div_floor_rem(balance_days, rate, den)  # the days before, at their rate, exactly
-                    settled_fen += q
-                    settled_rem += rem
+                if day_rate != rate:  # the days before, at their rate, exactly
+                    settled_fen, settled_rem = fold_accrual(settled_fen, settled_rem, balance_days, rate, den)
                     balance_days = 0
                 balance_days += balance
                 interest = settle_accrual(settled_fen, settled_rem, balance_days, day_rate, den, day_rate / den)

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numba as nb
 
 from subsidy_engine.core.money import RATE_SCALE
-from subsidy_engine.kernels.amortize import settle_accrual
-from subsidy_engine.kernels.arithmetic import mul_div_floor_rem
+from subsidy_engine.kernels.amortize import fold_accrual, settle_accrual
 from subsidy_engine.kernels.calendar import year_denominator
 from subsidy_engine.kernels.codes import (
     LEDGER_DRAWDOWN,
@@ -109,9 +108,7 @@ def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, ro
                 # the settlement day itself, at the balance and rate it ends with (its changes take effect that
                 # day), then the days since the last settlement rounded once
                 if new_rate != rate:
-                    q, rem = mul_div_floor_rem(balance_days, rate, den)
-                    settled_fen += q
-                    settled_rem += rem
+                    settled_fen, settled_rem = fold_accrual(settled_fen, settled_rem, balance_days, rate, den)
                     balance_days = 0
                 balance_days += balance
                 out_interest[r] = settle_accrual(settled_fen, settled_rem, balance_days, new_rate, den,
@@ -120,9 +117,7 @@ def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, ro
                 settled_rem = 0
                 prev = end + 1
             else:  # what accrued at this row's rate, exactly: the next row's rate may differ
-                q, rem = mul_div_floor_rem(balance_days, rate, den)
-                settled_fen += q
-                settled_rem += rem
+                settled_fen, settled_rem = fold_accrual(settled_fen, settled_rem, balance_days, rate, den)
                 out_interest[r] = 0
                 prev = end
             balance_days = 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numba as nb
 
 from subsidy_engine.core.money import RATE_SCALE
-from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_floor_rem, mul_div_half_up
+from subsidy_engine.kernels.amortize import fold_accrual
+from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
 from subsidy_engine.kernels.calendar import (
     civil_from_days,
     period_accrual,
@@ -98,6 +99,13 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             day_end = inside_end  # and those on its last day, after its principal
             while day_end < e_end and event_day[day_end] == end:
                 day_end += 1
+            # the principal drawn and the balance as the row's date ends: its tranches in (the row's principal
+            # holds its prepayments), its principal out
+            drawn_after = drawn
+            for q in range(e, day_end):
+                if event_amount[q] > 0:
+                    drawn_after += event_amount[q]
+            balance_after = balance + drawn_after - drawn - principal[r]
             base, factor, num, den = 0, 0, 0, 1
             window_inside = inside  # the days of the period inside the window, or 1 when base holds them
             gross = 0
@@ -129,9 +137,8 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                 if on_calendar:
                     if form[j] != FORM_SHARE_OF_INTEREST and inside > 0 and base > 0 and factor > 0:
                         # on a day-count basis num x inside / days is a whole number: these days' exact part
-                        q, rem = mul_div_floor_rem(base, factor * (num * window_inside // days), loan_den)
-                        settled_fen += q
-                        settled_rem += rem
+                        settled_fen, settled_rem = fold_accrual(settled_fen, settled_rem, base,
+                                                                factor * (num * window_inside // days), loan_den)
                 elif inside > 0 and base > 0 and factor > 0:
                     gross = mul_div_half_up(base, factor * num * window_inside, RATE_SCALE * den * days)
             day_base, day_factor = 0, 0
@@ -150,22 +157,14 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                             # the settlement's own date, at its balance at the end of the day (its tranches in,
                             # the row's principal out) and the rate it ends with (``end_segment``)
                             day_rate = segment_rate[end_segment[r]]
-                            drawn_after = drawn
-                            for q in range(e, day_end):
-                                if event_amount[q] > 0:
-                                    drawn_after += event_amount[q]
-                            if form[j] == FORM_POINTS_ON_PRINCIPAL:
-                                day_base = drawn_after
-                            else:
-                                day_base = balance + drawn_after - drawn - principal[r]
+                            day_base = drawn_after if form[j] == FORM_POINTS_ON_PRINCIPAL else balance_after
                             if form[j] == FORM_RATE_GAP:
                                 day_factor = max(benchmark[j] - day_rate, 0)
                             else:
                                 day_factor = min(points[j], day_rate)
                             if day_base > 0 and day_factor > 0:
-                                q, rem = mul_div_floor_rem(day_base, day_factor, loan_den)
-                                settled_fen += q
-                                settled_rem += rem
+                                settled_fen, settled_rem = fold_accrual(settled_fen, settled_rem, day_base,
+                                                                        day_factor, loan_den)
                         gross = settled_fen + (2 * settled_rem + loan_den) // (2 * loan_den)
                     settled_fen = 0
                     settled_rem = 0
@@ -205,13 +204,9 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
             out_cut_interest[o] += gross - within_interest
             out_cut_annual[o] += within_interest - after_annual
             out_cut_lifetime[o] += after_annual - paid
-            inside_end = day_end  # a day's events come after its principal
-            for q in range(e, inside_end):
-                if event_amount[q] > 0:  # the row's principal holds its prepayments; a tranche adds
-                    balance += event_amount[q]
-                    drawn += event_amount[q]
-            e = inside_end
-            balance -= principal[r]
+            e = day_end
+            balance = balance_after
+            drawn = drawn_after
             prev = end
             prev_settled = on_calendar and settles[r]
 portfolio_subsidy = by_size(_portfolio_subsidy_threads, "loans", lambda row_ptr: row_ptr.shape[0] - 1)

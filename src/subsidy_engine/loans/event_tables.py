@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from subsidy_engine.core.dates import day_date
-from subsidy_engine.core.ids import normalise_id
+from subsidy_engine.core.ids import compared_id
 from subsidy_engine.core.money import fen_to_yuan
 from subsidy_engine.core.vocabulary import Recompute
 from subsidy_engine.io.column_readers import (
@@ -67,14 +67,6 @@ def read_drawdowns(table: pd.DataFrame) -> Read:
 def read_prepayments(table: pd.DataFrame) -> Read:
     """:func:`read_drawdowns` for a prepayments table (and its ``recompute`` codes)."""
     return _read("prepayments", table, PREPAYMENT_COLUMNS)
-
-
-def _id(value: object) -> str | None:
-    """An id as the engine compares ids (:func:`subsidy_engine.core.ids.normalise_id`), or None."""
-    try:
-        return normalise_id(str(value))
-    except (TypeError, ValueError):
-        return None
 
 
 _EVENT_NAME = re.compile(r"\b(drawdowns|prepayments)\[(\d+)\]")
@@ -132,7 +124,7 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
         return f"{name} row {position if numbers is None else int(numbers[position])}"
 
     given_ids = loan_ids.reset_index(drop=True).tolist()  # as the loan table gives them
-    every_id = [_id(v) for v in given_ids]
+    every_id = [compared_id(v) for v in given_ids]
     row_of = {loan_id: r for r, loan_id in enumerate(every_id) if loan_id is not None}
     position_of = {every_id[int(r)]: k for k, r in enumerate(rows)}
     problems: list[tuple[int, str, str, str, str]] = []
@@ -147,7 +139,7 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
         rejected = read.rejections
         for position, raw_id, field, reason in zip(rejected["row"].tolist(), rejected["loan_id"].tolist(),
                                                    rejected["field"].tolist(), rejected["reason"].tolist()):
-            loan_id = _id(raw_id)
+            loan_id = compared_id(raw_id)
             k = position_of.get(loan_id) if loan_id is not None else None
             problems.append((loan_row(loan_id), str(raw_id), f"{name}.{field}", f"({shown(name, position)}) {reason}",
                              "cell"))
@@ -156,7 +148,7 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
         events = read.arrays
         for r, raw_id, day, fen, recompute in zip(read.positions.tolist(), events["loan_id"], events["day"].tolist(),
                                                   events["fen"].tolist(), events["recompute"].tolist()):
-            loan_id = _id(raw_id)
+            loan_id = compared_id(raw_id)
             k = position_of.get(loan_id) if loan_id is not None else None
             if k is None:
                 why = ("is not a valid id" if loan_id is None else "its loan is rejected (see the loan table's "

@@ -32,7 +32,7 @@ import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.dates import day_date
-from subsidy_engine.core.ids import normalise_id
+from subsidy_engine.core.ids import compared_id
 from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import InterestBasis, LedgerKind
@@ -209,7 +209,7 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     rej = Rejections(n)
     # each distinct cell normalised once (a ledger holds many rows per loan), and the loans numbered by it
     cell_code, cells = pd.factorize(table["loan_id"], use_na_sentinel=True)
-    normalised = np.array([loan_id_of(v) for v in cells.tolist()] + [None], dtype=object)
+    normalised = np.array([compared_id(v) for v in cells.tolist()] + [None], dtype=object)
     ids = normalised[cell_code]  # the sentinel -1 picks the None at the end
     id_code, uniques = pd.factorize(pd.Series(normalised, dtype=object), use_na_sentinel=True)
     loan_code = id_code[cell_code]
@@ -322,17 +322,6 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     frame = pd.concat([rej.frame(named), problems.frame(named)], ignore_index=True).sort_values(
         ["row", "field"], kind="stable", ignore_index=True)
     return read, frame
-
-
-def loan_id_of(value: object) -> str | None:
-    """A ledger cell's ``loan_id`` as the engine compares ids (:func:`subsidy_engine.core.ids.normalise_id`),
-    or None when it is blank or no id."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    try:
-        return normalise_id(str(value))
-    except (TypeError, ValueError):
-        return None
 
 
 def _drop(read: _Read, bad_rows: np.ndarray) -> _Read:
@@ -466,5 +455,5 @@ def _money_or_blank(fen: np.ndarray, given: np.ndarray) -> pd.Series:
     return values
 
 
-__all__ = ["LEDGER_COLUMNS", "LedgerResult", "ledger_settlements", "loan_id_of"]
+__all__ = ["LEDGER_COLUMNS", "LedgerResult", "ledger_settlements"]
 

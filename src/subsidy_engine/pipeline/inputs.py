@@ -57,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.core.columns import MONEY_TYPE, RATE_TYPE, date_series, decimal_array
-from subsidy_engine.core.ids import normalise_id
+from subsidy_engine.core.ids import compared_id, normalise_id
 from subsidy_engine.core.money import BP_DECIMALS, RATE_DECIMALS
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
@@ -281,13 +281,15 @@ def checked_portfolio(tables: Mapping[str, pd.DataFrame], *, source: str, digest
     """The tables made in Python as a :class:`PortfolioTables`: checked (:func:`check_tables`), and read
     once, so that evaluating them takes what the check read."""
     problems, reads = _check_and_read(tables)
-    def table(name: str) -> pd.DataFrame:
-        return tables[name] if name in tables else pd.DataFrame()  # a table not given is empty
-
     return _with_reads(PortfolioTables(
-        projects=table("projects"), loans=table("loans"), insurance=table("insurance"), events=table("events"),
-        drawdowns=table("drawdowns"), prepayments=table("prepayments"), problems=problems, source=source,
-        digest=digest), reads)
+        projects=_given(tables, "projects"), loans=_given(tables, "loans"), insurance=_given(tables, "insurance"),
+        events=_given(tables, "events"), drawdowns=_given(tables, "drawdowns"),
+        prepayments=_given(tables, "prepayments"), problems=problems, source=source, digest=digest), reads)
+
+
+def _given(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    """Table ``name`` of ``tables``; a table not given is empty (a portfolio without prepayments)."""
+    return tables[name] if name in tables else pd.DataFrame()
 
 
 def _with_reads(tables: PortfolioTables, reads: Mapping[str, column_readers.Read]) -> PortfolioTables:
@@ -302,7 +304,7 @@ def _check_and_read(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[
     """:func:`check_tables`, and what each table's reader made of it (the tables it could read)."""
     row_numbers, files = row_numbers or {}, files or {}
     cell_problems = [p for p in cell_problems if len(p)]
-    tables = {name: tables[name] if name in tables else pd.DataFrame() for name in TABLES}  # a table not given is empty
+    tables = {name: _given(tables, name) for name in TABLES}
     tables, refused = _ids_compared(tables, row_numbers, files)
     cell_problems.extend(refused)  # like a cell that cannot be read: its "is missing" echo is dropped below
     parts = list(cell_problems)
@@ -447,13 +449,13 @@ def _loan_event_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFra
                                         own.loan_id.to_numpy(dtype=object), own.field.to_numpy(dtype=object),
                                         own.reason.to_numpy(dtype=object), row_numbers.get(str(name)),
                                         files.get(str(name), "")))
-    ids = [_compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in _single_columns(loans) else []
+    ids = [compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in _single_columns(loans) else []
     for name in (name for name in given if name not in event_reads):
         # a table that cannot be read: the loans it names cannot be priced as they are (their events unknown),
         # and when even its ids cannot be read, none can
         table = tables[name]
         if "loan_id" in _single_columns(table) and "loan_id" not in repeated_columns(table):
-            named = {_compared_id(v) for v in table["loan_id"].tolist()} - {None}
+            named = {compared_id(v) for v in table["loan_id"].tolist()} - {None}
             rows = np.array([k for k, loan_id in enumerate(ids) if loan_id in named], np.int64)
             reason = f"its {name} cannot be read: the {name} table has a problem of its whole (see it)"
         else:
@@ -477,7 +479,7 @@ def event_rows_not_evaluated(loans: pd.DataFrame, events: Mapping[str, pd.DataFr
     found = [p for p in problems if len(p)]
     report = pd.concat(found, ignore_index=True) if found else empty_problems()
     loans = loans.reset_index(drop=True)
-    ids = [_compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in _single_columns(loans) else []
+    ids = [compared_id(v) for v in loans["loan_id"].tolist()] if "loan_id" in _single_columns(loans) else []
     of_loans = report[report.table == "loans"]
     unreadable = bool((of_loans.field == WHOLE_TABLE).any()) or (len(loans) > 0 and not ids)
     bad = set(of_loans.position.dropna().astype(np.int64).tolist())
@@ -497,7 +499,7 @@ def event_rows_not_evaluated(loans: pd.DataFrame, events: Mapping[str, pd.DataFr
         said = set(theirs.position.dropna().astype(np.int64).tolist())
         positions, reasons = [], []
         for position, raw in enumerate(table["loan_id"].tolist()):
-            loan_id = _compared_id(raw)
+            loan_id = compared_id(raw)
             if position in said or loan_id is None or loan_id in evaluated:  # a blank id is its reader's problem
                 continue
             positions.append(position)
@@ -508,16 +510,6 @@ def event_rows_not_evaluated(loans: pd.DataFrame, events: Mapping[str, pd.DataFr
         out.append(_problem_frame(name, rows, table["loan_id"].to_numpy(dtype=object)[rows], "loan_id",
                                   np.array(reasons, dtype=object), row_numbers.get(name), files.get(name, "")))
     return out
-
-
-def _compared_id(value: object) -> str | None:
-    """An id as the engine compares ids, None when blank or refused."""
-    if column_readers.is_missing(value):
-        return None
-    try:
-        return normalise_id(str(value))
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------------------
@@ -722,7 +714,7 @@ def extend_portfolio(base: PortfolioTables, added: Mapping[str, pd.DataFrame], *
     parts = [base.problems]
     for name in TABLES:
         own = getattr(base, name)
-        given = added[name] if name in added else pd.DataFrame()
+        given = _given(added, name)
         more = typed_table(name, given) if len(given) else given
         tables[name] = concat_tables([own, more]) if len(more) else own
         own_rows = base.row_numbers.get(name, np.arange(len(own), dtype=np.int64) + 2)
