@@ -17,8 +17,9 @@ loader and by HTTP quotes alike:
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
-__all__ = ["compared_id", "normalise_id"]
+__all__ = ["compared_id", "compared_ids", "normalise_id"]
 
 #: Unicode categories refused inside an id: Cc (control characters, NUL among
 #: them) and Cf (invisible format characters such as U+200B or U+202E), which
@@ -78,3 +79,18 @@ def compared_id(value: object) -> str | None:
         return normalise_id(str(value))
     except ValueError:
         return None
+
+
+def compared_ids(values: Iterable[object]) -> list[str | None]:
+    r""":func:`compared_id` of each value, for a column of ids.
+
+    Plain ASCII text (printable, with no space at either end, not empty) is already its own NFC and has no
+    control character, so it is kept as it is without the walk over its characters: a table of 100k loan
+    ids is read in milliseconds instead of most of a second. Every other value takes :func:`compared_id`
+    (a test proves the two paths equal on generated text).
+
+    >>> compared_ids(["L1", " L2", 3, None, "L\x00"])
+    ['L1', 'L2', '3', None, None]
+    """
+    return [v if type(v) is str and v.isascii() and v.isprintable() and v and v[0] != " " and v[-1] != " "
+            else compared_id(v) for v in values]

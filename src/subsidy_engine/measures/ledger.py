@@ -32,7 +32,7 @@ import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.dates import day_date
-from subsidy_engine.core.ids import compared_id
+from subsidy_engine.core.ids import compared_ids
 from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import InterestBasis, LedgerKind
@@ -184,7 +184,8 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
     settlements = _settlements(read, good, row_ptr, row_day, out_rate, out_end_rate, out_interest, out_principal,
                                out_settles, out_bank, basis, rule, file_rows)
     notes = []
-    unsettled = [read.loan_ids[j] for j in good if not (read.kind[read.ev_ptr[j]:read.ev_ptr[j + 1]] == _SETTLED).any()]
+    settles = np.bincount(np.repeat(np.arange(loans), np.diff(read.ev_ptr))[read.kind == _SETTLED], minlength=loans)
+    unsettled = [read.loan_ids[j] for j in good[settles[good] == 0]]
     if unsettled:
         many = len(unsettled) != 1
         notes.append(f"{len(unsettled):,} loan{'s' if many else ''} {'have' if many else 'has'} no settlement in "
@@ -209,12 +210,12 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     rej = Rejections(n)
     # each distinct cell normalised once (a ledger holds many rows per loan), and the loans numbered by it
     cell_code, cells = pd.factorize(table["loan_id"], use_na_sentinel=True)
-    normalised = np.array([compared_id(v) for v in cells.tolist()] + [None], dtype=object)
-    ids = normalised[cell_code]  # the sentinel -1 picks the None at the end
+    normalised = np.array(compared_ids(cells.to_numpy(dtype=object)) + [None], dtype=object)
     id_code, uniques = pd.factorize(pd.Series(normalised, dtype=object), use_na_sentinel=True)
-    loan_code = id_code[cell_code]
-    rej.add(blank_cells(table["loan_id"]), "loan_id", "is missing")
-    rej.add(~blank_cells(table["loan_id"]) & np.equal(ids, None), "loan_id", "is not an id")  # type: ignore[call-overload]
+    loan_code = id_code[cell_code]  # the sentinel -1 picks the None at the end
+    no_id = blank_cells(table["loan_id"])
+    rej.add(no_id, "loan_id", "is missing")
+    rej.add(~no_id & (loan_code < 0), "loan_id", "is not an id")
     day, _ = date_column(table["date"], "date", rej)
     rej.add(blank_cells(table["date"]), "date", "is missing")
     kind = enum_column(table["kind"], LedgerKind, "kind", None, rej, n)
@@ -255,7 +256,7 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     starts = np.flatnonzero(np.r_[True, loan_code[good][1:] != loan_code[good][:-1]]) if good.size else \
         np.zeros(0, np.int64)
     ev_ptr = np.append(starts, good.size).astype(np.int64)
-    loan_ids = [str(uniques[c]) for c in loan_code[good][starts]]
+    loan_ids = [str(v) for v in np.asarray(uniques, dtype=object)[loan_code[good][starts]].tolist()]
     read = _Read(loan_ids, ev_ptr, good, day[good], kind[good], fen[good], rate[good],
                  np.where(no_claim, -1, claimed)[good])
     loan_of_event = np.repeat(np.arange(len(loan_ids), dtype=np.int64), np.diff(ev_ptr))
@@ -318,7 +319,7 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     read = _drop(read, problems.bad)
     if not rej.items and not problems.items:
         return read, empty_rejections("loan_id")
-    named = pd.Series(ids, name="loan_id", dtype=object)
+    named = pd.Series(normalised[cell_code], name="loan_id", dtype=object)
     frame = pd.concat([rej.frame(named), problems.frame(named)], ignore_index=True).sort_values(
         ["row", "field"], kind="stable", ignore_index=True)
     return read, frame

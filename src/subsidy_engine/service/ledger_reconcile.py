@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.dates import parse_date
-from subsidy_engine.core.ids import compared_id
+from subsidy_engine.core.ids import compared_ids
 from subsidy_engine.core.money import fen_to_yuan, to_decimal
 from subsidy_engine.core.vocabulary import InterestBasis
 from subsidy_engine.errors import CoverageError, DateError
@@ -85,7 +85,7 @@ def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | 
     table = ledger.reset_index(drop=True).copy()
     # the search changes dates: held as dates whatever the column's type (text, datetime, an Arrow date)
     table["date"] = pd.Series([_day(v) for v in table["date"].tolist()], dtype=object)
-    ids = np.array([compared_id(v) for v in table["loan_id"].tolist()], dtype=object)
+    ids = np.array(compared_ids(table["loan_id"].to_numpy(dtype=object)), dtype=object)
     shown = np.arange(len(table)) if file_rows is None else np.asarray(file_rows)
     loans: dict[str, pd.DataFrame] = {}
     for k in np.flatnonzero(differs.to_numpy()):
