@@ -214,6 +214,25 @@ def test_reconcile_names_the_event_that_explains_a_difference(change, settlement
     assert s["likely_cause"].isna().sum() == 1
 
 
+def test_a_loan_drawn_once_names_the_holiday_shift_before_a_drawdown_day() -> None:
+    """A loan drawn once, settled on Monday 22 September 2025, the bank counting its days to Saturday the 20th:
+    counting the only drawdown two days late gives the same figure, but a drawdown's day is the broad search
+    (every shift up to a month) and the holiday shift the specific one, so the day off is named."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    rule = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
+    rows = [{"loan_id": "L1", "date": date(2025, 6, 25), "kind": "drawdown", "amount": Decimal("50000000"),
+             "rate": Decimal("0.036")},
+            {"loan_id": "L1", "date": date(2025, 9, 22), "kind": "interest_settled", "amount": None, "rate": None}]
+    wrong = [rows[0], {**rows[1], "date": date(2025, 9, 20)}]
+    interest, subsidy = planted(wrong, rule, 0)
+    rows[1] = {**rows[1], "amount": interest, "subsidy": subsidy}
+    s = reconcile_ledger(as_table(rows), rule).settlements
+    assert s["status"].tolist() == ["mismatch"]
+    assert s["likely_cause"][0] == "a holiday shift"
+    assert "counted to 2025-09-20 (the day off that moved to 2025-09-22)" in s["detail"][0]
+
+
 def mismatched(dates: object = None) -> pd.DataFrame:
     table = pd.DataFrame({"loan_id": ["A"] * 3, "date": ["2025-03-05", "2025-06-20", "2025-09-22"],
                           "kind": ["drawdown", "interest_settled", "interest_settled"],

@@ -9,13 +9,16 @@ the bank's figures exactly when applied to that loan's ledger alone:
 ``an event ignored``             the ledger without one of the loan's drawdowns, repayments or rate
                                  changes before the settlement (a prepayment the claim ignored, a rate
                                  change applied late or never)
-``a drawdown's day``             one drawdown counted from another day, up to 31 days either side (a
-                                 tranche counted from the wrong day)
 ``a holiday shift``              the settlement's days counted to, or from, the date a day off moves it
                                  to or from under China's business-day calendar (``following``)
+``a drawdown's day``             one drawdown counted from another day, up to 31 days either side (a
+                                 tranche counted from the wrong day)
 ================================ ====================================================================
 
 ``likely_cause`` names the first that reproduces them (``detail`` says how), or is blank when none does.
+A holiday shift comes before a drawdown's day: on a loan drawn once, counting the drawdown a few days off
+gives the same figure as counting a settlement to the day a day off moves it to, and the holiday is the
+specific explanation (a settlement next to a day off), the drawdown's day the broad search.
 The search prices the loan again per candidate: it is meant for the few settlements that differ.
 """
 
@@ -39,7 +42,7 @@ from subsidy_engine.params.policy import Policy
 from subsidy_engine.params.rules import InterestSubsidyRule
 
 #: The causes searched, in order.
-CAUSES = ("an event ignored", "a drawdown's day", "a holiday shift")
+CAUSES = ("an event ignored", "a holiday shift", "a drawdown's day")
 #: How far a drawdown's day is searched, either side.
 DRAWDOWN_DAYS = 31
 
@@ -175,13 +178,6 @@ def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray, shifts: di
             continue  # the loan's own start
         what = _event(loan.loc[index], kinds[index])
         yield CAUSES[0], f"without the {what} on {days[index]} (row {shown[index]})", loan.drop(index=index)
-    for index in loan.index[(kinds == "drawdown") & (days <= end)]:  # a drawdown's day
-        for shift in shifts.get(index, ()):
-            moved = days[index] + timedelta(days=shift)
-            changed = loan.copy()
-            changed.loc[index, "date"] = moved
-            yield CAUSES[1], (f"the drawdown of {_amount(loan.loc[index])} on {days[index]} (row {shown[index]}) "
-                              f"counted from {moved}"), changed
     calendar = china_calendar()
     settlements = loan.index[kinds == "interest_settled"]
     earlier = [i for i in settlements if days[i] < end]
@@ -189,7 +185,14 @@ def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray, shifts: di
         for other, why in _shifts(days[index], calendar):
             changed = loan.copy()
             changed.loc[index, "date"] = other
-            yield CAUSES[2], f"the settlement's days counted {role} {other} ({why}), not {days[index]}", changed
+            yield CAUSES[1], f"the settlement's days counted {role} {other} ({why}), not {days[index]}", changed
+    for index in loan.index[(kinds == "drawdown") & (days <= end)]:  # a drawdown's day
+        for shift in shifts.get(index, ()):
+            moved = days[index] + timedelta(days=shift)
+            changed = loan.copy()
+            changed.loc[index, "date"] = moved
+            yield CAUSES[2], (f"the drawdown of {_amount(loan.loc[index])} on {days[index]} (row {shown[index]}) "
+                              f"counted from {moved}"), changed
 
 
 def _shifts(day: date, calendar: Any) -> Iterator[tuple[date, str]]:  # noqa: ANN401
