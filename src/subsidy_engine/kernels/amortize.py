@@ -34,7 +34,7 @@ from subsidy_engine.kernels.codes import (
     METHOD_INTEREST_ONLY,
     RECOMPUTE_PAYMENT,
 )
-from subsidy_engine.kernels.threads import by_size, jit
+from subsidy_engine.kernels.threads import by_size, inline_jit, jit
 
 
 @jit
@@ -273,7 +273,7 @@ def first_settlement_days(start_day, start_y, start_m, months, day, rule, cal_fi
                                       cal_table, cal_weekends)[3]
 
 
-@jit
+@inline_jit
 def settle_accrual(settled_fen, settled_rem, balance_days, rate, den, rate_over_den):
     """The interest of a calendar settlement, rounded once: ``round((settled_fen x den + settled_rem + rate x
     balance_days) / den)``, where ``settled_fen, settled_rem`` hold the exact quotient and remainder of the
@@ -285,7 +285,7 @@ def settle_accrual(settled_fen, settled_rem, balance_days, rate, den, rate_over_
     return settled_fen + q + (2 * (settled_rem + rem) + den) // (2 * den)
 
 
-@jit
+@inline_jit
 def fold_accrual(settled_fen, settled_rem, amount, factor, den):
     """``(settled_fen, settled_rem)`` with ``amount x factor / den`` added as its exact quotient and remainder: a
     part accrued at a rate the settlement's later days do not share, rounded once by :func:`settle_accrual`."""
@@ -293,7 +293,7 @@ def fold_accrual(settled_fen, settled_rem, amount, factor, den):
     return settled_fen + q, settled_rem + rem
 
 
-@jit
+@inline_jit
 def _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weekends):
     """The day number of the settlement in month ``y-m`` (whose first day is ``month_first``) on ``day``,
     clamped to the month's end and moved by the business-day ``rule``."""
@@ -303,7 +303,7 @@ def _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weeke
     return nominal
 
 
-@jit
+@inline_jit
 def next_settlement(y, m, month_first, months, day, rule, cal_first, cal_table, cal_weekends):
     """The calendar settlement ``months`` after the one in month ``y-m`` (whose first day is the day number
     ``month_first``): ``(year, month, its first day, the settlement's day number moved by rule)``, the month

@@ -235,7 +235,7 @@ def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
         first = years_of(moved_due_days(loans, loans.months_per_period, calendar, rules))
     if loans.interest_months.any():
         on_calendar = np.flatnonzero(loans.interest_months)
-        sub = loans.take(on_calendar)
+        sub = loans if on_calendar.size == len(loans) else loans.take(on_calendar)  # a copy of every loan costs
         settle = np.empty(on_calendar.size, np.int64)
         cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
         sub_rules = sub.business_day if rules is None else rules[on_calendar]
