@@ -294,3 +294,18 @@ def test_a_quote_shows_the_opening_balances_of_a_loan_drawn_in_tranches() -> Non
     rows = quote(QuoteRequest.model_validate({"project": project, "loans": [loan]})).schedules[0].rows
     expected = amortize(Loan(**{k: v for k, v in loan.items() if k != "loan_id"})).rows
     assert rows is not None and [r.opening_balance for r in rows] == [r.opening_balance for r in expected]
+
+
+def test_review_categorical_number_loan_ids_meet_their_drawdowns() -> None:
+    """Review defect: loan ids in a categorical column of numbers with a blank cell read as '1.0', so the
+    drawdowns of loan 1 named no loan and the loan was priced as drawn at once."""
+    from subsidy_engine.loans.portfolio import amortize_portfolio
+
+    loans = pd.DataFrame({"loan_id": pd.Categorical([1, 2, None]), "principal": ["1000000"] * 3,
+                          "annual_rate": ["0.04"] * 3, "term_months": [12] * 3, "method": ["equal_principal"] * 3,
+                          "start_date": ["2024-01-15"] * 3})
+    drawdowns = pd.DataFrame({"loan_id": [1, 1], "date": ["2024-01-15", "2024-03-15"], "amount": ["600000", "400000"]})
+    result = amortize_portfolio(loans, drawdowns=drawdowns, output="yearly")
+    assert "drawdowns.loan_id" not in set(result.rejections["field"])
+    assert set(result.rejections["row"]) == {2}  # the blank id only
+    assert result.yearly.groupby("loan_id")["interest"].sum().to_dict()[1] == Decimal("20333.33")  # as given

@@ -124,7 +124,7 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
         return f"{name} row {position if numbers is None else int(numbers[position])}"
 
     given_ids = loan_ids.reset_index(drop=True).tolist()  # as the loan table gives them
-    every_id = compared_ids(loan_ids.to_numpy(dtype=object))
+    every_id = compared_ids(given_ids)
     row_of = {loan_id: r for r, loan_id in enumerate(every_id) if loan_id is not None}
     position_of = {every_id[int(r)]: k for k, r in enumerate(rows)}
     problems: list[tuple[int, str, str, str, str]] = []

@@ -449,13 +449,13 @@ def _loan_event_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFra
                                         own.loan_id.to_numpy(dtype=object), own.field.to_numpy(dtype=object),
                                         own.reason.to_numpy(dtype=object), row_numbers.get(str(name)),
                                         files.get(str(name), "")))
-    ids = compared_ids(loans["loan_id"].to_numpy(dtype=object)) if "loan_id" in _single_columns(loans) else []
+    ids = compared_ids(loans["loan_id"].tolist()) if "loan_id" in _single_columns(loans) else []
     for name in (name for name in given if name not in event_reads):
         # a table that cannot be read: the loans it names cannot be priced as they are (their events unknown),
         # and when even its ids cannot be read, none can
         table = tables[name]
         if "loan_id" in _single_columns(table) and "loan_id" not in repeated_columns(table):
-            named = set(compared_ids(table["loan_id"].to_numpy(dtype=object))) - {None}
+            named = set(compared_ids(table["loan_id"].tolist())) - {None}
             rows = np.array([k for k, loan_id in enumerate(ids) if loan_id in named], np.int64)
             reason = f"its {name} cannot be read: the {name} table has a problem of its whole (see it)"
         else:
@@ -479,7 +479,7 @@ def event_rows_not_evaluated(loans: pd.DataFrame, events: Mapping[str, pd.DataFr
     found = [p for p in problems if len(p)]
     report = pd.concat(found, ignore_index=True) if found else empty_problems()
     loans = loans.reset_index(drop=True)
-    ids = compared_ids(loans["loan_id"].to_numpy(dtype=object)) if "loan_id" in _single_columns(loans) else []
+    ids = compared_ids(loans["loan_id"].tolist()) if "loan_id" in _single_columns(loans) else []
     of_loans = report[report.table == "loans"]
     unreadable = bool((of_loans.field == WHOLE_TABLE).any()) or (len(loans) > 0 and not ids)
     bad = set(of_loans.position.dropna().astype(np.int64).tolist())

@@ -9,16 +9,17 @@ the bank's figures exactly when applied to that loan's ledger alone:
 ``an event ignored``             the ledger without one of the loan's drawdowns, repayments or rate
                                  changes before the settlement (a prepayment the claim ignored, a rate
                                  change applied late or never)
-``a holiday shift``              the settlement's days counted to, or from, the date a day off moves it
-                                 to or from under China's business-day calendar (``following``)
 ``a drawdown's day``             one drawdown counted from another day, up to 31 days either side (a
                                  tranche counted from the wrong day)
+``a holiday shift``              the settlement's days counted to, or from, the date a day off moves it
+                                 to or from under China's business-day calendar (``following``)
 ================================ ====================================================================
 
 ``likely_cause`` names the first that reproduces them (``detail`` says how), or is blank when none does.
-A holiday shift comes before a drawdown's day: on a loan drawn once, counting the drawdown a few days off
-gives the same figure as counting a settlement to the day a day off moves it to, and the holiday is the
-specific explanation (a settlement next to a day off), the drawdown's day the broad search.
+On a loan drawn once the holiday shift is searched before the drawdown's day: counting the loan's only
+drawdown a few days off gives the same figure as counting a settlement to the day a day off moves it to,
+and a settlement next to a day off is the specific explanation (a loan's start counted wrong is rare); on a
+loan drawn in tranches a tranche counted from the wrong day is the cause the search is for.
 The search prices the loan again per candidate: it is meant for the few settlements that differ.
 """
 
@@ -42,7 +43,7 @@ from subsidy_engine.params.policy import Policy
 from subsidy_engine.params.rules import InterestSubsidyRule
 
 #: The causes searched, in order.
-CAUSES = ("an event ignored", "a holiday shift", "a drawdown's day")
+CAUSES = ("an event ignored", "a drawdown's day", "a holiday shift")
 #: How far a drawdown's day is searched, either side.
 DRAWDOWN_DAYS = 31
 
@@ -88,7 +89,7 @@ def reconcile_ledger(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | 
     table = ledger.reset_index(drop=True).copy()
     # the search changes dates: held as dates whatever the column's type (text, datetime, an Arrow date)
     table["date"] = pd.Series([_day(v) for v in table["date"].tolist()], dtype=object)
-    ids = np.array(compared_ids(table["loan_id"].to_numpy(dtype=object)), dtype=object)
+    ids = np.array(compared_ids(table["loan_id"].tolist()), dtype=object)
     shown = np.arange(len(table)) if file_rows is None else np.asarray(file_rows)
     loans: dict[str, pd.DataFrame] = {}
     for k in np.flatnonzero(differs.to_numpy()):
@@ -166,8 +167,9 @@ def _days_guess(loan: pd.DataFrame, settlement: pd.Series, basis: InterestBasis 
 
 def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray, shifts: dict[int, list[int]]
                 ) -> Iterator[tuple[str, str, pd.DataFrame]]:
-    """Each cause's changed ledgers of one loan, in the order of :data:`CAUSES` (the settlement's row keeps its
-    index, ``position``, so that the changed ledger's settlement can be found)."""
+    """Each cause's changed ledgers of one loan, in the order of :data:`CAUSES`, the holiday shift before the
+    drawdown's day on a loan drawn once (the settlement's row keeps its index, ``position``, so that the changed
+    ledger's settlement can be found)."""
     end = _day(loan.loc[position, "date"])
     kinds = loan["kind"].astype(str).str.strip().str.lower()
     days = loan["date"].map(_day)
@@ -178,21 +180,33 @@ def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray, shifts: di
             continue  # the loan's own start
         what = _event(loan.loc[index], kinds[index])
         yield CAUSES[0], f"without the {what} on {days[index]} (row {shown[index]})", loan.drop(index=index)
-    calendar = china_calendar()
-    settlements = loan.index[kinds == "interest_settled"]
-    earlier = [i for i in settlements if days[i] < end]
-    for index, role in ([(position, "to")] + ([(max(earlier, key=lambda i: days[i]), "from")] if earlier else [])):
-        for other, why in _shifts(days[index], calendar):
-            changed = loan.copy()
-            changed.loc[index, "date"] = other
-            yield CAUSES[1], f"the settlement's days counted {role} {other} ({why}), not {days[index]}", changed
-    for index in loan.index[(kinds == "drawdown") & (days <= end)]:  # a drawdown's day
-        for shift in shifts.get(index, ()):
-            moved = days[index] + timedelta(days=shift)
-            changed = loan.copy()
-            changed.loc[index, "date"] = moved
-            yield CAUSES[2], (f"the drawdown of {_amount(loan.loc[index])} on {days[index]} (row {shown[index]}) "
-                              f"counted from {moved}"), changed
+
+    def drawdown_days() -> Iterator[tuple[str, str, pd.DataFrame]]:
+        for index in loan.index[(kinds == "drawdown") & (days <= end)]:
+            for shift in shifts.get(index, ()):
+                moved = days[index] + timedelta(days=shift)
+                changed = loan.copy()
+                changed.loc[index, "date"] = moved
+                yield CAUSES[1], (f"the drawdown of {_amount(loan.loc[index])} on {days[index]} (row {shown[index]}) "
+                                  f"counted from {moved}"), changed
+
+    def holiday_shifts() -> Iterator[tuple[str, str, pd.DataFrame]]:
+        calendar = china_calendar()
+        settlements = loan.index[kinds == "interest_settled"]
+        earlier = [i for i in settlements if days[i] < end]
+        for index, role in ([(position, "to")] + ([(max(earlier, key=lambda i: days[i]), "from")] if earlier else [])):
+            for other, why in _shifts(days[index], calendar):
+                changed = loan.copy()
+                changed.loc[index, "date"] = other
+                yield CAUSES[2], f"the settlement's days counted {role} {other} ({why}), not {days[index]}", changed
+
+    # a loan drawn once: the holiday before its start's day (see the module's docstring)
+    if len(drawdowns) == 1:
+        yield from holiday_shifts()
+        yield from drawdown_days()
+    else:
+        yield from drawdown_days()
+        yield from holiday_shifts()
 
 
 def _shifts(day: date, calendar: Any) -> Iterator[tuple[date, str]]:  # noqa: ANN401
