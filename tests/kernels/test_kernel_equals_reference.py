@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from subsidy_engine import Loan, amortize, amortize_portfolio, load_policy
 from subsidy_engine.core.money import div_half_up
 from subsidy_engine.kernels import amortize as amortize_family
-from subsidy_engine.kernels import calendar, segments, subsidy
+from subsidy_engine.kernels import calendar, ledger, segments, subsidy
 from subsidy_engine.kernels import threads as kernel_threads
 from subsidy_engine.kernels.amortize import annuity_payment
 from subsidy_engine.kernels.arithmetic import mul_div_half_up
@@ -250,9 +250,10 @@ def test_the_kernels_give_the_same_on_threads_and_on_the_calling_thread(sample: 
 def test_each_serial_twin_is_its_own_compilation_without_threads() -> None:
     """numba's disk cache does not key a compilation by ``parallel``: a twin under its kernel's name could be
     served the threaded code. Each twin has its own name and no ``parallel`` option."""
-    for name, family in (("amortize_kernel", amortize_family), ("floating_segments", segments),
-                         ("calendar_year", calendar), ("portfolio_subsidy", subsidy)):
-        public = getattr(family, name)
+    for name, family, public_name in (("amortize_kernel", amortize_family, None), ("floating_segments", segments, None),
+                                      ("calendar_year", calendar, None), ("portfolio_subsidy", subsidy, None),
+                                      ("ledger", ledger, "ledger_kernel"), ("ledger_checks", ledger, None)):
+        public = getattr(family, public_name or name)
         assert public.__name__ == name and public.threaded.targetoptions.get("parallel") is True
         assert "parallel" not in public.serial.targetoptions
         assert public.serial.py_func.__qualname__ == f"_{name}_serial" != public.threaded.py_func.__qualname__

@@ -168,6 +168,17 @@ def test_every_bad_row_is_reported_and_its_loan_left_out() -> None:
     assert shown["row"].tolist()[0] == 7  # the row the user's file shows
 
 
+def test_a_row_before_the_first_drawdown_has_no_rate_in_force_to_differ_from() -> None:
+    """A repayment before a loan's first drawdown is reported for its date; the rate it states is not also
+    compared with a rate in force (there is none yet: it was compared with the previous loan's)."""
+    table = pd.DataFrame([("A", "2025-01-05", "drawdown", "100", "0.04"), ("B", "2025-01-02", "repayment", "10", "0.05"),
+                          ("B", "2025-01-05", "drawdown", "100", "0.05"),
+                          ("B", "2025-02-05", "interest_settled", "1", None)],
+                         columns=["loan_id", "date", "kind", "amount", "rate"])
+    reported = ledger_settlements(table).rejections
+    assert reported[["row", "loan_id", "field"]].values.tolist() == [[1, "B", "date"]]
+
+
 def planted(changed_rows: list[dict], rule: InterestSubsidyRule, settlement: int) -> tuple[Decimal, Decimal]:
     """The bank's interest and 貼息 of a settlement, as the plain reference computes them on the bank's own
     (wrong) ledger."""
@@ -345,3 +356,64 @@ def test_a_difference_past_the_calendar_says_the_holiday_shift_was_not_searched(
     assert s["status"].tolist() == ["mismatch"] and s["likely_cause"].isna().all()
     assert s["detail"][0] == ("no cause found; a holiday shift was not searched: 2027-06-21 is past China's "
                               "published calendar (to 2026-12-31)")
+
+
+@settings(max_examples=examples(30))
+@given(rows=ledgers())
+def test_a_ledger_gives_the_same_on_threads_and_on_the_calling_thread(rows) -> None:
+    """The ledger's kernels (its checks and its settlements) run their serial twin for a few loans and the
+    threaded one for a portfolio: the same settlements and the same rejections, here with hostile rows too."""
+    from subsidy_engine.kernels import threads as kernel_threads
+
+    table = as_table(rows)
+    hostile = pd.DataFrame([("X", "2025-01-02", "repayment", "10", "0.05"), ("X", "2025-01-05", "drawdown", "100", "0.05"),
+                            ("X", "2025-01-05", "drawdown", "5", "0.07"), ("Y", "2025-01-05", "interest_settled", "1", None)],
+                           columns=["loan_id", "date", "kind", "amount", "rate"])
+    table = pd.concat([table, hostile], ignore_index=True)
+
+    def run(few: int):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(kernel_threads, "FEW_ITEMS", {"loans": few, "days": few})
+            return ledger_settlements(table, RULE)
+
+    threads, serial = run(0), run(10**9)
+    pd.testing.assert_frame_equal(threads.settlements, serial.settlements)
+    pd.testing.assert_frame_equal(threads.rejections, serial.rejections)
+    assert set(serial.rejections["loan_id"]) >= {"X", "Y"}
+
+
+def test_review_categorical_number_ids_read_as_the_numbers_they_are() -> None:
+    """Review defect: a categorical column of numbers with a blank cell hands its numbers on as floats through
+    ``to_numpy(dtype=object)``: the search read loan 7 as '7.0' and found no rows of it (KeyError)."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    table = pd.DataFrame({"loan_id": pd.Categorical([7, 7, 7, 7, None]),
+                          "date": ["2025-01-10", "2025-02-20", "2025-03-01", "2025-03-21", "2025-03-21"],
+                          "kind": ["drawdown", "repayment", "rate_change", "interest_settled", "interest_settled"],
+                          "amount": ["3600000", "1800000", None, "20160", "5"],
+                          "rate": ["0.036", None, "0.03", None, None]})
+    s = reconcile_ledger(table).settlements
+    assert s[["loan_id", "status", "likely_cause"]].values.tolist() == [["7", "mismatch", "an event ignored"]]
+
+
+def test_review_a_tranche_loan_names_the_tranche_day_before_a_holiday_shift() -> None:
+    """Review: on a loan drawn in tranches a tranche counted 5 days late (20M x 5 days) gives the same figure as
+    its settlement counted to the Saturday before (50M x 2 days); the tranche's day is named, as before the
+    holiday shift came first for loans drawn once."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    rule = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
+    rows = [{"loan_id": "L1", "date": date(2025, 3, 5), "kind": "drawdown", "amount": Decimal("30000000"),
+             "rate": Decimal("0.036")},
+            {"loan_id": "L1", "date": date(2025, 6, 20), "kind": "interest_settled", "amount": None, "rate": None},
+            {"loan_id": "L1", "date": date(2025, 7, 10), "kind": "drawdown", "amount": Decimal("20000000"), "rate": None},
+            {"loan_id": "L1", "date": date(2025, 9, 22), "kind": "interest_settled", "amount": None, "rate": None}]
+    wrong = [{**r, "date": date(2025, 7, 15)} if r["date"] == date(2025, 7, 10) else r for r in rows]
+    true_figures = reference_ledger(rows, rule)["L1"]
+    interest, subsidy = planted(wrong, rule, 1)
+    rows[1] = {**rows[1], "amount": true_figures[0]["interest"], "subsidy": true_figures[0]["subsidy"]}
+    rows[3] = {**rows[3], "amount": interest, "subsidy": subsidy}
+    s = reconcile_ledger(as_table(rows), rule).settlements
+    assert s["status"].tolist() == ["match", "mismatch"]
+    assert s["likely_cause"][1] == "a drawdown's day"
+    assert "counted from 2025-07-15" in s["detail"][1]

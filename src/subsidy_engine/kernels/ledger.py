@@ -133,3 +133,85 @@ def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, ro
 
 
 ledger_kernel = by_size(_ledger_threads, "loans", lambda ev_ptr: ev_ptr.shape[0] - 1)
+
+
+# The problems :func:`ledger_checks` finds on a loan's sorted rows, one bit each (the reader words them).
+CHECK_NO_DRAWDOWN = 1  # the first row of a loan that has no drawdown
+CHECK_BEFORE_START = 2  # a row dated before the loan's first drawdown
+CHECK_SETTLED_ON_START = 4  # a settlement on the first drawdown's day (sorted before it)
+CHECK_REPAID_ON_START = 8  # a repayment on the first drawdown's day (sorted before it)
+CHECK_NO_FIRST_RATE = 16  # the first drawdown states no rate
+CHECK_RATE_NOT_IN_FORCE = 32  # a rate stated on another row that is neither the day's rate before nor after
+CHECK_SECOND_SETTLEMENT = 64  # a loan's second interest_settled row on one day
+CHECK_SECOND_RATE_CHANGE = 128  # a loan's second rate_change row on one day
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _ledger_checks_threads(ev_ptr, ev_day, ev_kind, ev_rate, no_rate, bits, rate_before):
+    """The problems of each loan's sorted rows (``ev_ptr`` as :func:`_ledger_threads` reads them) as ``bits[k]``
+    (the ``CHECK_*`` flags, 0 for a good row), in one pass instead of a dozen over the whole table.
+
+    The first drawdown (the first in the sorted order) starts the loan: a row before it is dated earlier, or
+    on its day sorted before it (a settlement, a repayment), and is refused. The first drawdown and each
+    rate_change set the rate in force; a rate stated on another row after the first drawdown must be the rate
+    in force when its day begins or when it ends (a bank's export repeats it), and ``rate_before[k]`` is the
+    rate it is shown against (the day's first, or its last when none was in force before it). A row before
+    the first drawdown has no rate in force and is not compared.
+    """
+    for j in nb.prange(ev_ptr.shape[0] - 1):
+        lo = ev_ptr[j]
+        hi = ev_ptr[j + 1]
+        first = -1
+        for k in range(lo, hi):
+            bits[k] = 0
+            rate_before[k] = -1
+            if first < 0 and ev_kind[k] == LEDGER_DRAWDOWN:
+                first = k
+        for k in range(lo + 1, hi):
+            if ev_day[k] == ev_day[k - 1] and ev_kind[k] == ev_kind[k - 1]:
+                if ev_kind[k] == LEDGER_INTEREST_SETTLED:
+                    bits[k] |= CHECK_SECOND_SETTLEMENT
+                elif ev_kind[k] == LEDGER_RATE_CHANGE:
+                    bits[k] |= CHECK_SECOND_RATE_CHANGE
+        if first < 0:
+            if hi > lo:
+                bits[lo] |= CHECK_NO_DRAWDOWN
+            continue
+        start = ev_day[first]
+        for k in range(lo, first):
+            if ev_day[k] < start:
+                bits[k] |= CHECK_BEFORE_START
+            elif ev_kind[k] == LEDGER_INTEREST_SETTLED:
+                bits[k] |= CHECK_SETTLED_ON_START
+            elif ev_kind[k] == LEDGER_REPAYMENT:
+                bits[k] |= CHECK_REPAID_ON_START
+        if no_rate[first]:
+            bits[first] |= CHECK_NO_FIRST_RATE
+        # the rate in force through each day: at its start (after the day before) and at its end
+        in_force = -1  # none before the loan's first setter
+        k = lo
+        while k < hi:
+            day_end = k
+            while day_end + 1 < hi and ev_day[day_end + 1] == ev_day[k]:
+                day_end += 1
+            at_start = in_force
+            for i in range(k, day_end + 1):
+                if i == first or ev_kind[i] == LEDGER_RATE_CHANGE:
+                    in_force = ev_rate[i]
+            at_end = in_force
+            if at_start < 0:
+                # a loan's first day (or a day of rows before its first drawdown): the day's first setter
+                # counts as in force at its start
+                for i in range(k, day_end + 1):
+                    if i == first or ev_kind[i] == LEDGER_RATE_CHANGE:
+                        at_start = ev_rate[i]
+                        break
+            for i in range(max(k, first + 1), day_end + 1):
+                if ev_kind[i] != LEDGER_RATE_CHANGE and not no_rate[i] and ev_rate[i] != at_start \
+                        and ev_rate[i] != at_end:
+                    bits[i] |= CHECK_RATE_NOT_IN_FORCE
+                    rate_before[i] = at_start if at_start >= 0 else at_end
+            k = day_end + 1
+
+
+ledger_checks = by_size(_ledger_checks_threads, "loans", lambda ev_ptr: ev_ptr.shape[0] - 1)

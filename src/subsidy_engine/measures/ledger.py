@@ -47,7 +47,18 @@ from subsidy_engine.io.column_readers import (
     enum_column,
     problems_message,
 )
-from subsidy_engine.kernels.ledger import ledger_kernel
+from subsidy_engine.kernels.ledger import (
+    CHECK_BEFORE_START,
+    CHECK_NO_DRAWDOWN,
+    CHECK_NO_FIRST_RATE,
+    CHECK_RATE_NOT_IN_FORCE,
+    CHECK_REPAID_ON_START,
+    CHECK_SECOND_RATE_CHANGE,
+    CHECK_SECOND_SETTLEMENT,
+    CHECK_SETTLED_ON_START,
+    ledger_checks,
+    ledger_kernel,
+)
 from subsidy_engine.loans.amortization import pointers
 from subsidy_engine.loans.contract import DAILY_BASES
 from subsidy_engine.measures.interest_subsidy import subsidy_per_row
@@ -56,6 +67,18 @@ from subsidy_engine.params.rules import InterestSubsidyRule
 
 LEDGER_COLUMNS = ("loan_id", "date", "kind", "amount", "rate", "subsidy")
 _REQUIRED = ("loan_id", "date", "kind")
+#: The words of each problem :func:`subsidy_engine.kernels.ledger.ledger_checks` finds, in the order they are reported.
+_CHECKS = (
+    (CHECK_NO_DRAWDOWN, "kind", "a loan's ledger starts with its first drawdown: this loan has none"),
+    (CHECK_BEFORE_START, "date", "comes before the loan's first drawdown"),
+    (CHECK_SETTLED_ON_START, "date",
+     "is on the day the loan is drawn: its first settlement comes after that day (and settles it)"),
+    (CHECK_REPAID_ON_START, "kind", "a repayment on the day of the loan's first drawdown comes before it"),
+    (CHECK_NO_FIRST_RATE, "rate", "is missing: the first drawdown gives the rate the loan starts at"),
+    (CHECK_RATE_NOT_IN_FORCE, "rate", ""),  # worded row by row: the rate stated and the rate in force
+    (CHECK_SECOND_SETTLEMENT, "date", "one interest_settled a day for a loan: this is its second on that day"),
+    (CHECK_SECOND_RATE_CHANGE, "date", "one rate_change a day for a loan: this is its second on that day"),
+)
 _DRAWDOWN, _REPAYMENT, _RATE_CHANGE, _SETTLED = (LedgerKind.DRAWDOWN.code, LedgerKind.REPAYMENT.code,
                                                  LedgerKind.RATE_CHANGE.code, LedgerKind.INTEREST_SETTLED.code)
 
@@ -246,6 +269,7 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     keep = ~rej.bad & (loan_code >= 0) & ~np.isin(loan_code, bad_loans)
     # sorted by loan (first appearance), day, and the day's order (LedgerKind's)
     good = np.flatnonzero(keep)
+    reordered = False
     # one int64 key a row: loan (first appearance), day, the day's order, and among a day's drawdowns the one
     # giving a rate first (a ledger exported newest first reads as one oldest first); one in order is not sorted
     if good.size:
@@ -253,69 +277,37 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
                + ((kind[good] == _DRAWDOWN) & no_rate[good]))
         if (key[1:] < key[:-1]).any():
             good = good[np.argsort(key, kind="stable")]
-    starts = np.flatnonzero(np.r_[True, loan_code[good][1:] != loan_code[good][:-1]]) if good.size else \
-        np.zeros(0, np.int64)
-    ev_ptr = np.append(starts, good.size).astype(np.int64)
-    loan_ids = [str(v) for v in np.asarray(uniques, dtype=object)[loan_code[good][starts]].tolist()]
-    read = _Read(loan_ids, ev_ptr, good, day[good], kind[good], fen[good], rate[good],
-                 np.where(no_claim, -1, claimed)[good])
-    loan_of_event = np.repeat(np.arange(len(loan_ids), dtype=np.int64), np.diff(ev_ptr))
-    problems = Rejections(n)
+            reordered = True
 
-    def flag(where: np.ndarray, field_name: str, reason: str) -> None:
+    def pick(column: np.ndarray) -> np.ndarray:  # the good rows in order: the column itself when that is all
+        return column if in_place else column[good]
+
+    in_place = good.size == n and not reordered
+    codes = pick(loan_code)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if good.size else np.zeros(0, np.int64)
+    ev_ptr = np.append(starts, good.size).astype(np.int64)
+    loan_ids = [str(v) for v in np.asarray(uniques, dtype=object)[codes[starts]].tolist()]
+    read = _Read(loan_ids, ev_ptr, good, pick(day), pick(kind), pick(fen), pick(rate),
+                 pick(np.where(no_claim, -1, claimed)))
+    problems = Rejections(n)
+    bits = np.empty(good.size, np.int64)
+    rate_before = np.empty(good.size, np.int64)
+    if good.size:
+        ledger_checks(ev_ptr, read.day, read.kind, read.rate, pick(no_rate), bits, rate_before)
+    for bit, field_name, words in _CHECKS if bits.any() else ():
+        where = (bits & bit) != 0
+        if not where.any():
+            continue
         mask = np.zeros(n, bool)
         mask[good[where]] = True
+        reason: str | np.ndarray = words
+        if bit == CHECK_RATE_NOT_IN_FORCE:  # worded row by row
+            reason = np.full(n, None, dtype=object)
+            for k in np.flatnonzero(where):
+                reason[good[k]] = (f"{units_to_rate(int(read.rate[k])).normalize()} is not the rate in force on "
+                                   f"{day_date(int(read.day[k]))} ({units_to_rate(int(rate_before[k])).normalize()}): "
+                                   "a new rate is a rate_change row")
         problems.add(mask, field_name, reason)
-
-    # each loan's first drawdown (in the sorted order): what comes before it has no balance to act on
-    drawdowns = np.flatnonzero(read.kind == _DRAWDOWN)
-    first_drawdown = np.full(len(loan_ids), -1, np.int64)
-    loans_drawn, at = np.unique(loan_of_event[drawdowns], return_index=True)
-    first_drawdown[loans_drawn] = drawdowns[at]
-    undrawn = first_drawdown[loan_of_event] < 0
-    flag(undrawn & (np.arange(good.size) == ev_ptr[:-1][loan_of_event]), "kind",
-         "a loan's ledger starts with its first drawdown: this loan has none")
-    index = np.arange(good.size)
-    before = ~undrawn & (index < first_drawdown[loan_of_event])
-    start_day = read.day[np.maximum(first_drawdown, 0)][loan_of_event]
-    flag(before & (read.day < start_day), "date", "comes before the loan's first drawdown")
-    flag(before & (read.day == start_day) & (read.kind == _SETTLED), "date",
-         "is on the day the loan is drawn: its first settlement comes after that day (and settles it)")
-    flag(before & (read.day == start_day) & (read.kind == _REPAYMENT), "kind",
-         "a repayment on the day of the loan's first drawdown comes before it")
-    is_first = np.zeros(good.size, bool)
-    is_first[first_drawdown[first_drawdown >= 0]] = True
-    flag(is_first & no_rate[good], "rate", "is missing: the first drawdown gives the rate the loan starts at")
-    # a rate stated on any other row (a bank's export repeats it) is the rate in force that day: before the
-    # day's rate change or after it; another is refused, since a new rate is a rate_change row
-    sets = is_first | (read.kind == _RATE_CHANGE)
-    position = np.arange(good.size)
-    setter = np.maximum.accumulate(np.where(sets, position, -1)) if good.size else position
-    in_force = np.where(setter >= 0, read.rate[np.maximum(setter, 0)], -1)
-    new_day = np.r_[True, (read.day[1:] != read.day[:-1]) | (loan_of_event[1:] != loan_of_event[:-1])] \
-        if good.size else np.zeros(0, bool)
-    day_start = np.maximum.accumulate(np.where(new_day, position, 0)) if good.size else position
-    day_end = (np.r_[np.flatnonzero(new_day)[1:], good.size] - 1)[np.cumsum(new_day) - 1] if good.size else position
-    before_day = np.where(day_start > ev_ptr[:-1][loan_of_event], in_force[np.maximum(day_start - 1, 0)],
-                          in_force[day_start])
-    after_day = in_force[day_end]
-    stated = ~sets & ~no_rate[good]
-    wrong = stated & (read.rate != before_day) & (read.rate != after_day) & ~undrawn
-    reasons = np.full(n, None, dtype=object)
-    for k in np.flatnonzero(wrong):
-        reasons[good[k]] = (f"{units_to_rate(int(read.rate[k])).normalize()} is not the rate in force on "
-                            f"{day_date(int(read.day[k]))} ({units_to_rate(int(before_day[k])).normalize()}): a new "
-                            "rate is a rate_change row")
-    mask = np.zeros(n, bool)
-    mask[good[wrong]] = True
-    problems.add(mask, "rate", reasons)
-    for once, what in ((_SETTLED, "one interest_settled"), (_RATE_CHANGE, "one rate_change")):
-        hit = read.kind == once
-        same_day = np.zeros(good.size, bool)
-        same_day[1:] = hit[1:] & hit[:-1] & (read.day[1:] == read.day[:-1]) & (loan_of_event[1:] == loan_of_event[:-1])
-        twice = np.zeros(n, bool)
-        twice[good[same_day]] = True
-        problems.add(twice, "date", f"{what} a day for a loan: this is its second on that day")
     read = _drop(read, problems.bad)
     if not rej.items and not problems.items:
         return read, empty_rejections("loan_id")
