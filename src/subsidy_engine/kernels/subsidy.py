@@ -185,7 +185,7 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
                 out_cut_interest[o] = 0
                 out_cut_annual[o] = 0
                 out_cut_lifetime[o] = 0
-            if per_period:
+            if per_period and out_terms.shape[0]:  # a caller that wants only the amounts passes no rows
                 out_terms[r, 0] = base
                 out_terms[r, 1] = factor
                 out_terms[r, 2] = num

@@ -273,8 +273,10 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     # one int64 key a row: loan (first appearance), day, the day's order, and among a day's drawdowns the one
     # giving a rate first (a ledger exported newest first reads as one oldest first); one in order is not sorted
     if good.size:
-        key = ((loan_code[good].astype(np.int64) << 35) + ((day[good] - day[good].min()) << 3) + (kind[good] << 1)
-               + ((kind[good] == _DRAWDOWN) & no_rate[good]))
+        columns = (loan_code, day, kind, no_rate) if good.size == n else (loan_code[good], day[good], kind[good],
+                                                                          no_rate[good])
+        codes, days, kinds, rateless = columns
+        key = (codes.astype(np.int64) << 35) + ((days - days.min()) << 3) + (kinds << 1) + ((kinds == _DRAWDOWN) & rateless)
         if (key[1:] < key[:-1]).any():
             good = good[np.argsort(key, kind="stable")]
             reordered = True
