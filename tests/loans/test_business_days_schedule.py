@@ -259,3 +259,19 @@ def test_claims_carry_the_calendar_and_its_projection() -> None:
     unmoved = interest_subsidy_portfolio(table.assign(business_day="none"), rule)
     assert unmoved.notes == []
     assert projected.provenance != unmoved.provenance
+
+
+def test_a_due_date_in_the_spring_festival_moves_onto_a_working_sunday() -> None:
+    """国务院办公厅关于2024年部分节假日安排的通知 (国办发明电〔2023〕7号): 春节 2月10日至17日放假调休，共8天；
+    2月4日（星期日）、2月18日（星期日）上班. A monthly loan of 50,000 at 5% on act/365 drawn on 15 January 2024:
+    its due date of Thursday 15 February falls in the holiday and ``following`` moves it to Sunday 18 February,
+    a working day (调休), not to Monday 19th. The first period is 34 days: 50,000 x 5% x 34 / 365 = 232.876...,
+    232.88; the next due date stays on the 15th (15 March), 26 days after the moved one."""
+    loan = Loan(principal="50000", annual_rate="0.05", term_months=12, start_date=date(2024, 1, 15),
+                interest_basis="act_365", business_day="following")
+    frame = amortize(loan).to_frame()
+    assert frame["end_date"].tolist()[:2] == [date(2024, 2, 18), date(2024, 3, 15)]
+    assert frame["days"].tolist()[:2] == [34, 26]
+    assert frame["interest"].tolist()[0] == Decimal("232.88")
+    unmoved = amortize(Loan(**{**loan.model_dump(), "business_day": "none"})).to_frame()
+    assert unmoved["interest"].tolist()[0] == Decimal("212.33")  # 31 days to the 15th: 50,000 x 5% x 31 / 365
