@@ -417,3 +417,23 @@ def test_review_a_tranche_loan_names_the_tranche_day_before_a_holiday_shift() ->
     assert s["status"].tolist() == ["match", "mismatch"]
     assert s["likely_cause"][1] == "a drawdown's day"
     assert "counted from 2025-07-15" in s["detail"][1]
+
+
+@pytest.mark.parametrize("rows", [
+    [("L1", "2025-03-05", "drawdown", "10000000", "0.036"), ("L1", "2025-03-05", "drawdown", "10000000", None),
+     ("L1", "2025-06-23", "interest_settled", "0", None)],
+    [("L1", "2025-03-05", "drawdown", "20000000", "0.036"), ("L1", "2025-06-23", "interest_settled", "0", None),
+     ("L1", "2025-07-10", "drawdown", "5000000", None)],
+], ids=["two drawdown rows on the start day", "a tranche after the settlement"])
+def test_review_a_loan_drawn_once_by_the_settlement_is_one_drawdown_day(rows) -> None:
+    """Review defect: 'drawn once' counted drawdown rows: two rows on the start day (one opening balance) or a
+    tranche drawn after the settlement made the loan's start 'a drawdown's day' before the holiday shift (the
+    bank counting to Sunday 22 June 2025, the settlement on Monday 23rd)."""
+    from subsidy_engine.service.ledger_reconcile import reconcile_ledger
+
+    table = pd.DataFrame(rows, columns=["loan_id", "date", "kind", "amount", "rate"])
+    bank = table.copy()
+    bank.loc[bank.kind == "interest_settled", "date"] = "2025-06-22"
+    table.loc[table.kind == "interest_settled", "amount"] = str(ledger_settlements(bank).settlements["interest"].iloc[0])
+    s = reconcile_ledger(table).settlements
+    assert s["likely_cause"].tolist() == ["a holiday shift"]

@@ -16,7 +16,8 @@ the bank's figures exactly when applied to that loan's ledger alone:
 ================================ ====================================================================
 
 ``likely_cause`` names the first that reproduces them (``detail`` says how), or is blank when none does.
-On a loan drawn once the holiday shift is searched before the drawdown's day: counting the loan's only
+On a loan drawn once by the settlement (its drawdowns up to it all on one day) the holiday shift is searched
+before the drawdown's day: counting the loan's only
 drawdown a few days off gives the same figure as counting a settlement to the day a day off moves it to,
 and a settlement next to a day off is the specific explanation (a loan's start counted wrong is rare); on a
 loan drawn in tranches a tranche counted from the wrong day is the cause the search is for.
@@ -200,8 +201,9 @@ def _candidates(loan: pd.DataFrame, position: int, shown: np.ndarray, shifts: di
                 changed.loc[index, "date"] = other
                 yield CAUSES[2], f"the settlement's days counted {role} {other} ({why}), not {days[index]}", changed
 
-    # a loan drawn once: the holiday before its start's day (see the module's docstring)
-    if len(drawdowns) == 1:
+    # a loan drawn once by the settlement (every drawdown up to it on one day, its opening balance): the holiday
+    # before its start's day (see the module's docstring)
+    if len({days[i] for i in drawdowns if days[i] <= end}) == 1:
         yield from holiday_shifts()
         yield from drawdown_days()
     else:
