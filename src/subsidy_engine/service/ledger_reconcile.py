@@ -17,10 +17,10 @@ the bank's figures exactly when applied to that loan's ledger alone:
 
 ``likely_cause`` names the first that reproduces them (``detail`` says how), or is blank when none does.
 On a loan drawn once by the settlement (its drawdowns up to it all on one day) the holiday shift is searched
-before the drawdown's day: counting the loan's only
-drawdown a few days off gives the same figure as counting a settlement to the day a day off moves it to,
-and a settlement next to a day off is the specific explanation (a loan's start counted wrong is rare); on a
-loan drawn in tranches a tranche counted from the wrong day is the cause the search is for.
+before the drawdown's day: counting the loan's start a few days off gives the same figure as counting a
+settlement to the day a day off moves it to, and a settlement next to a day off is the specific explanation
+(a loan's start counted wrong is rare); on a loan drawn in tranches a tranche counted from the wrong day is
+the cause the search is for.
 The search prices the loan again per candidate: it is meant for the few settlements that differ.
 """
 
