@@ -57,3 +57,30 @@ def test_any_amount_and_text_reads_back_exactly(tmp_path_factory, fen: list[int]
     control = ({chr(c) for c in range(32)} - {"\t", "\n", "\r"}) | {"\ufffe", "\uffff"}
     expected = ["".join(ch for ch in t if ch not in control) for t in texts[:n]]
     assert [c or "" for c in cells] == expected
+
+
+def test_a_workbook_a_signal_cuts_leaves_nothing_to_raise_when_it_is_collected(tmp_path, monkeypatch) -> None:
+    """A defect the kill test of the outputs (tests/reports/test_outputs.py) met once in a loaded run: a signal
+    landing while a sheet's compressed stream was being closed left zipfile's writing handle open, so the
+    workbook's close raised "Can't close the ZIP file while there is an open writing handle" and, when the
+    interpreter collected it, printed a traceback ("Exception ignored in"). The signal's own KeyboardInterrupt
+    now reaches the caller and the unfinished file is let go (the run's staging folder discards it)."""
+    import gc
+    import sys
+
+    real_close = zipfile._ZipWriteFile.close
+    closes: list[int] = []
+
+    def close_cut_by_a_signal(self) -> None:  # noqa: ANN001
+        closes.append(1)
+        if len(closes) == 3:
+            raise KeyboardInterrupt("signal 2")
+        real_close(self)
+
+    monkeypatch.setattr(zipfile._ZipWriteFile, "close", close_cut_by_a_signal)
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(KeyboardInterrupt, match="signal 2"):
+        write_xlsx(tmp_path / "cut.xlsx", {"amounts": pd.DataFrame({"id": ["a", "b"], "yuan": [1, 2]})})
+    gc.collect()
+    assert unraisable == []

@@ -169,14 +169,29 @@ def write_xlsx(path: str | Path, sheets: dict[str, pd.DataFrame]) -> Path:
                                f'2006/relationships/worksheet" Target="worksheets/sheet{k}.xml"/>'
                                for k in range(1, n + 1)) + "</Relationships>")
     out = Path(path)
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+    book = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+    try:
         book.writestr("[Content_Types].xml", content_types)
         book.writestr("_rels/.rels", root_rels)
         book.writestr("xl/workbook.xml", workbook)
         book.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
         for k, frame in enumerate(sheets.values(), start=1):
             book.writestr(f"xl/worksheets/sheet{k}.xml", _sheet_xml(frame))
+    except BaseException:
+        _let_go(book)
+        raise
+    book.close()
     return out
+
+
+def _let_go(book: zipfile.ZipFile) -> None:
+    """Close an unfinished workbook's file without finishing it: a signal (or an error) cut a write, perhaps
+    while a member's stream was being closed, and zipfile then refuses to close the book ("an open writing
+    handle") now and again when the book is collected, where it prints a traceback. The caller's error is the
+    one that counts; the file is incomplete and its run discards it."""
+    handle, book.fp = book.fp, None  # a book without a file has nothing left to close
+    if handle is not None:
+        handle.close()
 
 
 __all__ = ["write_xlsx"]
