@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -21,9 +21,10 @@ from subsidy_engine import (
 )
 
 from builders import table_of
-from strategies import loans
+from strategies import examples, loans
 
 
+@settings(max_examples=examples(90))
 @given(sample=st.lists(loans(), min_size=1, max_size=8), chunk=st.integers(1, 5))
 def test_portfolio_equals_scalar_and_yearly_adds_up(sample, chunk, curve) -> None:
     result = amortize_portfolio(table_of(sample), lpr=curve, chunk_size=chunk)

@@ -45,6 +45,7 @@ def models(rows: dict[str, list[dict[str, object]]]) -> tuple[list, list, list, 
     return projects, loans, insurance, events
 
 
+@settings(max_examples=examples(90))  # a portfolio priced twice (kernels, reference) an example
 @given(portfolios(), st.sampled_from([None, (2024,), (2023, 2024, 2025)]), st.booleans())
 def test_evaluate_equals_the_plain_reference(rows, years, with_rates) -> None:
     rates = RATES if with_rates else None

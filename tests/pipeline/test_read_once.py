@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 from subsidy_engine import evaluate, load_lpr, load_policy, load_portfolio
 from subsidy_engine.loans import portfolio as loan_portfolio
@@ -27,7 +27,7 @@ from subsidy_engine.simulation.montecarlo import monte_carlo
 from subsidy_engine.simulation.scenario import MonteCarloSettings
 from subsidy_engine.simulation.synthetic import portfolio
 
-from strategies import portfolios
+from strategies import examples, portfolios
 
 TABLE_NAMES = ("projects", "loans", "insurance", "events")
 
@@ -92,6 +92,7 @@ def test_a_copy_with_another_table_is_read_anew(folder: Path) -> None:
     assert paid["after"] < paid["before"]
 
 
+@settings(max_examples=examples(60))  # a whole portfolio evaluated twice an example: the suite's slowest test
 @given(portfolios())
 def test_claims_from_what_the_check_read_equal_claims_read_anew(rows: dict[str, list[dict[str, object]]]) -> None:
     frames = {name: pd.DataFrame(rows.get(name, []), columns=list(columns) if not rows.get(name) else None, dtype=object)
