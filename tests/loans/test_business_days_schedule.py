@@ -163,7 +163,7 @@ def moving_loans(draw) -> Loan:
     return with_rule(base, draw(st.sampled_from(["following", "modified_following"])))
 
 
-@settings(max_examples=examples(300), deadline=None)
+@settings(max_examples=examples(180), deadline=None)
 @given(loan=moving_loans())
 def test_moved_due_dates_equal_the_reference(loan: Loan, curve) -> None:
     priced = priced_as_the_reference(loan, curve, PROJECTED, projected_business_day)

@@ -147,7 +147,7 @@ def calendar_loans(draw) -> Loan:
     return Loan(**fields)
 
 
-@settings(max_examples=examples(200), deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(loan=calendar_loans())
 def test_calendar_settlement_equals_the_reference(loan: Loan, curve) -> None:
     priced = priced_as_the_reference(loan, curve, PROJECTED, projected_business_day)
