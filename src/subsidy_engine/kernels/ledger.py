@@ -197,15 +197,10 @@ def _ledger_checks_threads(ev_ptr, ev_day, ev_kind, ev_rate, no_rate, bits, rate
             at_start = in_force
             for i in range(k, day_end + 1):
                 if i == first or ev_kind[i] == LEDGER_RATE_CHANGE:
+                    if at_start < 0:  # none in force before the day (a loan's first): its first setter's rate
+                        at_start = ev_rate[i]
                     in_force = ev_rate[i]
             at_end = in_force
-            if at_start < 0:
-                # a loan's first day (or a day of rows before its first drawdown): the day's first setter
-                # counts as in force at its start
-                for i in range(k, day_end + 1):
-                    if i == first or ev_kind[i] == LEDGER_RATE_CHANGE:
-                        at_start = ev_rate[i]
-                        break
             for i in range(max(k, first + 1), day_end + 1):
                 if ev_kind[i] != LEDGER_RATE_CHANGE and not no_rate[i] and ev_rate[i] != at_start \
                         and ev_rate[i] != at_end:

@@ -269,22 +269,20 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     keep = ~rej.bad & (loan_code >= 0) & ~np.isin(loan_code, bad_loans)
     # sorted by loan (first appearance), day, and the day's order (LedgerKind's)
     good = np.flatnonzero(keep)
-    reordered = False
+    in_place = good.size == n  # every row good and none reordered: the columns themselves, not copies
+
+    def pick(column: np.ndarray) -> np.ndarray:  # the good rows in order
+        return column if in_place else column[good]
+
     # one int64 key a row: loan (first appearance), day, the day's order, and among a day's drawdowns the one
     # giving a rate first (a ledger exported newest first reads as one oldest first); one in order is not sorted
     if good.size:
-        columns = (loan_code, day, kind, no_rate) if good.size == n else (loan_code[good], day[good], kind[good],
-                                                                          no_rate[good])
-        codes, days, kinds, rateless = columns
-        key = (codes.astype(np.int64) << 35) + ((days - days.min()) << 3) + (kinds << 1) + ((kinds == _DRAWDOWN) & rateless)
+        days, kinds = pick(day), pick(kind)
+        key = ((pick(loan_code).astype(np.int64) << 35) + ((days - days.min()) << 3) + (kinds << 1)
+               + ((kinds == _DRAWDOWN) & pick(no_rate)))
         if (key[1:] < key[:-1]).any():
             good = good[np.argsort(key, kind="stable")]
-            reordered = True
-
-    def pick(column: np.ndarray) -> np.ndarray:  # the good rows in order: the column itself when that is all
-        return column if in_place else column[good]
-
-    in_place = good.size == n and not reordered
+            in_place = False
     codes = pick(loan_code)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if good.size else np.zeros(0, np.int64)
     ev_ptr = np.append(starts, good.size).astype(np.int64)
