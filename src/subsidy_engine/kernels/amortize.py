@@ -983,7 +983,9 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
     ``interest_months[j]`` (1, 3; 0 when interest is settled on the due dates) and ``interest_day[j]`` are its
     calendar settlements.
     """
-    for j in nb.prange(opening_fen.shape[0]):
+    for i in nb.prange(opening_fen.shape[0]):
+        # a prange index is unsigned: the loops below are compiled once, for the int64 the serial twin passes
+        j = np.int64(i)
         if interest_months[j] > 0 or business_day[j] != BUSINESS_DAY_NONE:
             written[j] = _amortize_calendar(
                 j, opening_fen, periods, months_per_period, method, grace, basis,

@@ -55,6 +55,15 @@ def on_the_calling_thread(kernel: Any) -> Any:
     return nb.njit(cache=True, nogil=True, error_model="numpy")(twin)
 
 
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` (no copy). numba compiles a kernel once per kind of array it is given,
+    writable or read-only (about 15 s for the calendar loop on a cold cache); a caller whose arrays come
+    writable from one path and read-only from another (a quote's cached columns) gives them read-only."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _length(first: np.ndarray) -> int:
     return first.shape[0]
 

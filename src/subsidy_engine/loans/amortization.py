@@ -246,11 +246,16 @@ def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
     return first
 
 
+#: read-only like every calendar's table, so that the kernels are compiled for one kind of array
+_NO_CALENDAR = np.zeros(0, np.uint8)
+_NO_CALENDAR.flags.writeable = False
+
+
 def calendar_arrays(calendar: BusinessCalendar | None) -> tuple[int, np.ndarray, bool]:
     """``(first day, table, weekends beyond)``: the calendar as the kernels read it (an empty one for None,
     which only loans that move no date may meet)."""
     if calendar is None:
-        return 0, np.zeros(0, np.uint8), False
+        return 0, _NO_CALENDAR, False
     return epoch_days(calendar.first_day), calendar.table, calendar.weekends_beyond
 
 

@@ -114,7 +114,7 @@ class Schedule:
         (one loan; each period its own rate segment)."""
         loan = self.loan
         events = arrays_from_loans([loan]).events_csr() if loan.has_events else _NO_EVENTS
-        return {"end_day": self.end_day, "segment": np.arange(self.periods, dtype=np.int64),
+        return {"end_day": self.end_day, "segment": np.arange(self.periods, dtype=np.int32),
                 "interest": self.interest_fen, "principal": self.principal_fen,
                 "loan_principal": np.array([loan.principal_fen], np.int64),
                 "loan_opening": np.array([loan.first_drawdown_fen], np.int64),

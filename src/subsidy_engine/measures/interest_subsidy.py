@@ -64,6 +64,7 @@ from subsidy_engine.io.column_readers import Read
 from subsidy_engine.kernels.calendar import calendar_year
 from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.kernels.subsidy import portfolio_subsidy
+from subsidy_engine.kernels.threads import read_only
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
@@ -393,8 +394,8 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     window_start, window_end = subsidy_window_days(fixed_start, years, loan_start)
 
     first_year, last_year = np.empty_like(loan_start), np.empty_like(loan_start)
-    calendar_year(end_day[row_ptr[:-1]], first_year)
-    calendar_year(end_day[row_ptr[1:] - 1], last_year)
+    calendar_year(end_day[row_ptr[:-1]].astype(np.int64), first_year)  # int64 days, as its other callers'
+    calendar_year(end_day[row_ptr[1:] - 1].astype(np.int64), last_year)
     year_ptr = np.zeros(periods.shape[0] + 1, np.int64)
     np.cumsum(last_year - first_year + 1, out=year_ptr[1:])
     rows = int(row_ptr[-1]) if per_period else int(year_ptr[-1])
@@ -408,9 +409,13 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
         ends = row_ptr[1:][periods > 0] - 1
         end_segment[ends] = segment[ends]
     if periods.shape[0]:
-        portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"], f["segment"],
-                          f["segment_rate"], end_segment, f["loan_opening"], f["loan_basis"], f["loan_due_day"],
-                          f["loan_interest_months"], f.get("settles", _EVERY_ROW_SETTLES), f["event_ptr"], f["event_day"], f["event_amount"],
+        # one kind of array from every path (a quote's are read-only, a ledger's segments int64), so that the
+        # kernel is compiled once
+        portfolio_subsidy(row_ptr, end_day, loan_start, f["interest"], f["principal"],
+                          np.asarray(f["segment"], np.int32), f["segment_rate"], np.asarray(end_segment, np.int32),
+                          f["loan_opening"], f["loan_basis"], f["loan_due_day"], f["loan_interest_months"],
+                          f.get("settles", _EVERY_ROW_SETTLES), read_only(f["event_ptr"]), read_only(f["event_day"]),
+                          read_only(f["event_amount"]),
                           form, points, share, benchmark, window_start, window_end, annual_cap, lifetime_cap,
                           year_ptr, per_period, *out, terms)
     year, interest, gross, paid, cut_by_interest, cut_by_annual_cap, cut_by_lifetime_cap = out

@@ -401,9 +401,9 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
     periods = counts[good]
     kept_rows = int(keep_row.sum())
     # each row its own rate segment, and the rate its day ends with (after that day's rate change) one more
-    f = {"end_day": row_day[keep_row].astype(np.int32), "segment": np.arange(kept_rows, dtype=np.int64),
+    f = {"end_day": row_day[keep_row].astype(np.int32), "segment": np.arange(kept_rows, dtype=np.int32),
          "segment_rate": np.concatenate([out_rate[keep_row], out_end_rate[keep_row]]),
-         "end_segment": np.arange(kept_rows, 2 * kept_rows, dtype=np.int64),
+         "end_segment": np.arange(kept_rows, 2 * kept_rows, dtype=np.int32),
          "interest": out_interest[keep_row], "principal": out_principal[keep_row],
          "settles": out_settles[keep_row], "loan_start_day": start_day.astype(np.int32),
          "loan_opening": opening[good], "loan_basis": np.full(good.size, basis.code, np.int64),

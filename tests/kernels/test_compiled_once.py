@@ -1,0 +1,93 @@
+"""Each kernel is compiled for one kind of argument, whichever path calls it.
+
+numba compiles a function once per signature: an unsigned loop index (``prange``'s), a read-only array (a
+quote's cached columns) or an int64 array where another caller gives int32 is a second compilation of the
+same loop. The calendar loop alone takes about 15 s to compile on a cold cache, and a fresh install (and the
+CI's fresh clone) pays each compilation again, so a second signature is a defect. This test runs one loan of
+each loop through every path (a portfolio over threads and on the calling thread, a schedule, a quote, a
+bank's ledger) and finds one signature of each.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+from subsidy_engine import (
+    InterestSubsidyRule,
+    Loan,
+    amortize,
+    amortize_portfolio,
+    interest_subsidy,
+    interest_subsidy_portfolio,
+    ledger_settlements,
+)
+from subsidy_engine.kernels import amortize as amortize_kernels
+from subsidy_engine.kernels import calendar as calendar_kernels
+from subsidy_engine.kernels import subsidy as subsidy_kernels
+from subsidy_engine.kernels.threads import FEW_ITEMS
+from subsidy_engine.service.quote import QuoteRequest, quote
+
+from builders import table_of
+
+RULE = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
+LOAN_FIELDS = [
+    {"principal": "1000000", "annual_rate": "0.049", "term_months": 36, "start_date": "2026-03-15"},  # lean loop
+    {"annual_rate": "0.036", "term_months": 24, "method": "equal_principal", "interest_basis": "act_360",
+     "settlement_day": 20, "drawdowns": [{"date": "2026-03-05", "amount": "3000000"},
+                                         {"date": "2026-06-18", "amount": "2000000"}],
+     "prepayments": [{"date": "2027-07-01", "amount": "1000000", "recompute": "term"}]},  # tranches
+    {"principal": "5000000", "annual_rate": "0.03", "term_months": 12, "frequency": "quarterly",
+     "method": "equal_principal", "start_date": "2025-11-20", "settlement_day": 20, "interest_dates": "calendar",
+     "interest_frequency": "quarterly", "business_day": "following"},  # calendar settlement
+]
+LOANS = [Loan(**fields) for fields in LOAN_FIELDS]  # type: ignore[arg-type]
+LEDGER = pd.DataFrame({
+    "loan_id": ["P-7"] * 4, "date": ["2025-03-05", "2025-04-18", "2025-06-20", "2025-09-22"],
+    "kind": ["drawdown", "drawdown", "interest_settled", "interest_settled"],
+    "amount": ["3000000", "2000000", "45200", "42700"], "rate": ["0.036", None, None, None]})
+
+
+def _signatures(dispatcher: object, called_by_a_kernel: bool = False) -> list[str]:
+    """The signatures ``dispatcher`` was compiled for in this process (a kernel's compiled code loaded from
+    numba's disk cache counts: it is loaded per signature). A loop called by a kernel is not compiled again
+    when its caller is loaded from the cache, so its signatures are also those numba's disk cache holds since
+    its source file last changed (a cache kept across a change of the callers' arrays may still hold the old
+    ones: ``find src -name '*.nbi' -delete`` clears it; a fresh clone holds none)."""
+    here = {str(s) for s in dispatcher.signatures}  # type: ignore[attr-defined]
+    if called_by_a_kernel:
+        here |= {str(key[0]) for key in dispatcher._cache._cache_file._load_index()}  # type: ignore[attr-defined]
+    return sorted(here)
+
+
+def test_every_path_compiles_each_loop_once() -> None:
+    many = table_of(LOANS * (FEW_ITEMS["loans"] // len(LOANS) + 1))  # over the thread pool
+    few = table_of(LOANS)  # on the calling thread
+    for table in (many, few):
+        assert not len(amortize_portfolio(table).rejections)
+        interest_subsidy_portfolio(table, RULE)
+    for loan in LOANS:
+        interest_subsidy(amortize(loan), RULE)
+    assert ledger_settlements(LEDGER, RULE).settlements.interest.sum() > Decimal(0)
+    request = QuoteRequest.model_validate({  # the portal's path: read-only cached columns
+        "project": {"project_id": "P1", "enterprise_id": "E1", "domain": "economic", "stage": "pilot",
+                    "total_investment": "500000000", "eligible_investment": "400000000",
+                    "start_date": "2026-03-01"},
+        "loans": [{"loan_id": f"L{k}", **fields} for k, fields in enumerate(LOAN_FIELDS)]})
+    assert quote(request).claims
+
+    loops = {"_amortize_calendar": amortize_kernels._amortize_calendar,
+             "_amortize_one": amortize_kernels._amortize_one,
+             "_amortize_plain": amortize_kernels._amortize_plain}
+    kernels = {"amortize_kernel (threads)": amortize_kernels.amortize_kernel.threaded,
+               "amortize_kernel (serial)": amortize_kernels.amortize_kernel.serial,
+               "portfolio_subsidy (threads)": subsidy_kernels.portfolio_subsidy.threaded,
+               "portfolio_subsidy (serial)": subsidy_kernels.portfolio_subsidy.serial,
+               "calendar_year (serial)": calendar_kernels.calendar_year.serial}  # threads above 65,536 days
+    compiled = {name: _signatures(d, called_by_a_kernel=True) for name, d in loops.items()}
+    compiled.update({name: _signatures(d) for name, d in kernels.items()})
+    assert [name for name, s in compiled.items() if not s] == []  # every loop ran
+    twice = {name: s for name, s in compiled.items() if len(s) > 1}
+    assert not twice, twice
+
