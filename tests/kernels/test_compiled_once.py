@@ -25,6 +25,7 @@ from subsidy_engine import (
 )
 from subsidy_engine.kernels import amortize as amortize_kernels
 from subsidy_engine.kernels import calendar as calendar_kernels
+from subsidy_engine.kernels import ledger as ledger_kernels
 from subsidy_engine.kernels import subsidy as subsidy_kernels
 from subsidy_engine.kernels.threads import FEW_ITEMS
 from subsidy_engine.service.quote import QuoteRequest, quote
@@ -70,6 +71,8 @@ def test_every_path_compiles_each_loop_once() -> None:
     for loan in LOANS:
         interest_subsidy(amortize(loan), RULE)
     assert ledger_settlements(LEDGER, RULE).settlements.interest.sum() > Decimal(0)
+    ledgers = pd.concat([LEDGER.assign(loan_id=f"P-{k}") for k in range(FEW_ITEMS["loans"])], ignore_index=True)
+    assert len(ledger_settlements(ledgers, RULE).settlements) == 2 * FEW_ITEMS["loans"]
     request = QuoteRequest.model_validate({  # the portal's path: read-only cached columns
         "project": {"project_id": "P1", "enterprise_id": "E1", "domain": "economic", "stage": "pilot",
                     "total_investment": "500000000", "eligible_investment": "400000000",
@@ -79,11 +82,18 @@ def test_every_path_compiles_each_loop_once() -> None:
 
     loops = {"_amortize_calendar": amortize_kernels._amortize_calendar,
              "_amortize_one": amortize_kernels._amortize_one,
-             "_amortize_plain": amortize_kernels._amortize_plain}
+             "_amortize_plain": amortize_kernels._amortize_plain,
+             "_subsidy_of_loan": subsidy_kernels._subsidy_of_loan,
+             "_ledger_of_loan": ledger_kernels._ledger_of_loan,
+             "_checks_of_loan": ledger_kernels._checks_of_loan}
     kernels = {"amortize_kernel (threads)": amortize_kernels.amortize_kernel.threaded,
                "amortize_kernel (serial)": amortize_kernels.amortize_kernel.serial,
                "portfolio_subsidy (threads)": subsidy_kernels.portfolio_subsidy.threaded,
                "portfolio_subsidy (serial)": subsidy_kernels.portfolio_subsidy.serial,
+               "ledger_kernel (threads)": ledger_kernels.ledger_kernel.threaded,
+               "ledger_kernel (serial)": ledger_kernels.ledger_kernel.serial,
+               "ledger_checks (threads)": ledger_kernels.ledger_checks.threaded,
+               "ledger_checks (serial)": ledger_kernels.ledger_checks.serial,
                "calendar_year (serial)": calendar_kernels.calendar_year.serial}  # threads above 65,536 days
     compiled = {name: _signatures(d, called_by_a_kernel=True) for name, d in loops.items()}
     compiled.update({name: _signatures(d) for name, d in kernels.items()})

@@ -21,6 +21,7 @@ from subsidy_engine.kernels.amortize import annuity_payment
 from subsidy_engine.kernels.arithmetic import mul_div_half_up
 from subsidy_engine.kernels.caps import pay_under_shared_caps
 from subsidy_engine.kernels.threads import FEW_ITEMS
+from subsidy_engine.loans.amortization import calendar_arrays
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
 from subsidy_engine.reference.calculators import _annuity_payment_fen, reference_schedule
 
@@ -339,7 +340,7 @@ def test_a_payment_flagged_after_a_reset_is_settled_exactly(curve) -> None:
     no_rows = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64))
     amortize_kernel(arrays.principal_fen, arrays.periods, arrays.months_per_period, arrays.method, arrays.grace,
                     arrays.basis, arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day,
-                    arrays.business_day, 0, np.zeros(0, np.uint8), False, arrays.interest_months,
+                    arrays.business_day, *calendar_arrays(None), arrays.interest_months,
                     arrays.interest_day, segments.ptr,
                     segments.first_period, segments.rate_units, plan_ptr, plan_fen, slots,
                     np.full(int(slots[-1]), -1, np.int64), events.ptr, events.day, events.amount, events.recompute,
