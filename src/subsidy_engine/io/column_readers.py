@@ -383,13 +383,16 @@ def vocabulary_index(series: pd.Series, words: Sequence[str]) -> tuple[np.ndarra
 
 
 def enum_column(series: pd.Series | None, enum: type, name: str, default: object,
-                 rej: Rejections, n: int) -> np.ndarray:
-    """String column -> member codes (``default`` for blanks; -1 when no default)."""
+                 rej: Rejections, n: int, *, missing: str | None = None) -> np.ndarray:
+    """String column -> member codes (``default`` for blanks; -1 when no default). With ``missing``, a blank
+    cell is rejected for that reason (found as the words are: a second look at every cell is not needed)."""
     codes = np.full(n, -1 if default is None else default.code, dtype=np.int64)  # type: ignore[attr-defined]
     if series is None:
         return codes
     members = list(enum)  # type: ignore[call-overload]
     index, blank = vocabulary_index(series, [m.value for m in members])
+    if missing is not None:
+        rej.add(blank, name, missing)
     known = index >= 0
     unknown = ~blank & ~known
     if unknown.any():

@@ -236,13 +236,13 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     normalised = np.array(compared_ids(cells.to_numpy(dtype=object)) + [None], dtype=object)
     id_code, uniques = pd.factorize(pd.Series(normalised, dtype=object), use_na_sentinel=True)
     loan_code = id_code[cell_code]  # the sentinel -1 picks the None at the end
-    no_id = blank_cells(table["loan_id"])
+    # a blank id (null, or only spaces) found among the distinct cells, not by a look at every row
+    no_id = np.append(blank_cells(pd.Series(cells)), True)[cell_code]
     rej.add(no_id, "loan_id", "is missing")
     rej.add(~no_id & (loan_code < 0), "loan_id", "is not an id")
     day, _ = date_column(table["date"], "date", rej)
     rej.add(blank_cells(table["date"]), "date", "is missing")
-    kind = enum_column(table["kind"], LedgerKind, "kind", None, rej, n)
-    rej.add(blank_cells(table["kind"]), "kind", "is missing")
+    kind = enum_column(table["kind"], LedgerKind, "kind", None, rej, n, missing="is missing")
 
     def column(name: str, places: int, percent: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         if name not in table.columns:
