@@ -12,6 +12,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 FIGURES: list[tuple[str, str]] = []
 
 
+def pytest_configure(config) -> None:
+    """Timings need one process: pytest-benchmark times nothing under pytest-xdist (the tests' ``-n auto``)."""
+    workers = config.getoption("numprocesses", default=None)
+    if workers not in (None, 0, "0"):
+        raise pytest.UsageError("the benchmarks time one process: run them with -n 0 "
+                                "(python -m pytest benchmarks -n 0)")
+
+
 @pytest.fixture
 def report():
     """``report(name, text)``: a line for the summary printed after the run."""

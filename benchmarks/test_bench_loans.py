@@ -1,6 +1,6 @@
 """Loan schedule benchmarks (issue 2, point 9).
 
-Run: ``python -m pytest benchmarks`` (after the README's install). Each
+Run: ``python -m pytest benchmarks -n 0`` (after the README's install). Each
 benchmark times the engine with pytest-benchmark and, in the same run, the
 baselines on the same loans: numpy-financial's ``ipmt``/``ppmt`` (float, not
 rounded per period, so it computes less than the engine does) and the plain
