@@ -437,3 +437,20 @@ def test_review_a_loan_drawn_once_by_the_settlement_is_one_drawdown_day(rows) ->
     table.loc[table.kind == "interest_settled", "amount"] = str(ledger_settlements(bank).settlements["interest"].iloc[0])
     s = reconcile_ledger(table).settlements
     assert s["likely_cause"].tolist() == ["a holiday shift"]
+
+
+@pytest.mark.parametrize("dtype", ["category", "object"])
+def test_a_blank_id_or_kind_is_missing_in_a_column_of_any_type(dtype: str) -> None:
+    """A blank cell (empty, or spaces) of ``loan_id`` or ``kind`` is reported as missing however the column is
+    typed: a categorical column (read from a file of few distinct words) gave an empty kind no problem at all
+    (the row was kept with no kind, and its loan priced without it) and a blank id 'is not an id'."""
+    ledger = pd.DataFrame({
+        "loan_id": ["A", "A", "A", " ", "B", "B"],
+        "date": ["2025-01-10", "2025-02-10", "2025-03-21", "2025-03-21", "2025-01-10", "2025-03-21"],
+        "kind": ["drawdown", "", "interest_settled", "interest_settled", "drawdown", "interest_settled"],
+        "amount": ["1000000", "1", "6000", "6000", "1000000", "6000"],
+        "rate": ["0.036", None, None, None, "0.036", None]}).astype({"loan_id": dtype, "kind": dtype})
+    result = ledger_settlements(ledger)
+    got = {(r.row, r.field): r.reason for r in result.rejections.itertuples()}
+    assert got == {(1, "kind"): "is missing", (3, "loan_id"): "is missing"}
+    assert result.settlements.loan_id.tolist() == ["B"]  # A is left out whole for its bad row

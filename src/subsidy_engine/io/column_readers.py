@@ -178,6 +178,9 @@ def blank_cells(series: pd.Series) -> np.ndarray:
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             blank = pc.or_(blank, pc.equal(pc.utf8_trim_whitespace(arr), "")).fill_null(True)
         return np.asarray(blank.to_numpy(), bool)
+    if isinstance(series.dtype, pd.CategoricalDtype):  # a blank category (an empty word, spaces) is blank
+        codes = series.cat.codes.to_numpy()
+        return np.append(blank_cells(pd.Series(series.cat.categories, dtype=object)), True)[codes]
     try:
         blank = series.isna().to_numpy(dtype=bool)
     except ArithmeticError:  # pandas' isna raises on a Decimal signalling NaN: judge cell by cell
