@@ -984,8 +984,9 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
     calendar settlements.
     """
     for i in nb.prange(opening_fen.shape[0]):
-        # a prange index is unsigned: the loops below are compiled once, for the int64 the serial twin passes
-        j = np.int64(i)
+        # one kind of index from the threaded kernel (prange's is unsigned) and its serial twin (range's is not), so
+        # that the loops below are compiled once; unsigned, as an index known not to be negative is not checked
+        j = np.uint64(i)
         if interest_months[j] > 0 or business_day[j] != BUSINESS_DAY_NONE:
             written[j] = _amortize_calendar(
                 j, opening_fen, periods, months_per_period, method, grace, basis,

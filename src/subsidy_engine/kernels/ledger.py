@@ -138,7 +138,7 @@ def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, ro
     repays more than the balance (-1: none).
     """
     for i in nb.prange(ev_ptr.shape[0] - 1):
-        _ledger_of_loan(np.int64(i), ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day,
+        _ledger_of_loan(np.uint64(i), ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day,
                         out_rate, out_end_rate, out_interest, out_principal, out_settles, out_bank, failure)
 
 
@@ -223,7 +223,7 @@ def _ledger_checks_threads(ev_ptr, ev_day, ev_kind, ev_rate, no_rate, bits, rate
     the first drawdown has no rate in force and is not compared.
     """
     for i in nb.prange(ev_ptr.shape[0] - 1):
-        _checks_of_loan(np.int64(i), ev_ptr, ev_day, ev_kind, ev_rate, no_rate, bits, rate_before)
+        _checks_of_loan(np.uint64(i), ev_ptr, ev_day, ev_kind, ev_rate, no_rate, bits, rate_before)
 
 
 ledger_checks = by_size(_ledger_checks_threads, "loans", lambda ev_ptr: ev_ptr.shape[0] - 1)

@@ -220,7 +220,7 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
     zero on the others.
     """
     for i in nb.prange(row_ptr.shape[0] - 1):
-        _subsidy_of_loan(np.int64(i), row_ptr, end_day, loan_start_day, interest, principal, segment,
+        _subsidy_of_loan(np.uint64(i), row_ptr, end_day, loan_start_day, interest, principal, segment,
                          segment_rate, end_segment, loan_opening, loan_basis, loan_due_day,
                          loan_interest_months, settles, event_ptr, event_day, event_amount, form, points, share,
                          benchmark, window_start, window_end, annual_cap, lifetime_cap, year_ptr, per_period,
