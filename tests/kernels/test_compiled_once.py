@@ -77,9 +77,9 @@ def test_every_path_compiles_each_loop_once() -> None:
     loops = {"_amortize_calendar": amortize_kernels._amortize_calendar,
              "_amortize_one": amortize_kernels._amortize_one,
              "_amortize_plain": amortize_kernels._amortize_plain,
-             "_subsidy_of_loan": subsidy_kernels._subsidy_of_loan,
-             "_ledger_of_loan": ledger_kernels._ledger_of_loan,
-             "_checks_of_loan": ledger_kernels._checks_of_loan}
+             "_subsidy_of_loans": subsidy_kernels._subsidy_of_loans,
+             "_ledger_of_loans": ledger_kernels._ledger_of_loans,
+             "_checks_of_loans": ledger_kernels._checks_of_loans}
     kernels = {"amortize_kernel (threads)": amortize_kernels.amortize_kernel.threaded,
                "amortize_kernel (serial)": amortize_kernels.amortize_kernel.serial,
                "portfolio_subsidy (threads)": subsidy_kernels.portfolio_subsidy.threaded,

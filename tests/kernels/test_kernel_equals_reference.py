@@ -369,3 +369,34 @@ def test_the_exact_payment_is_the_references_on_ties_and_extremes() -> None:
               for _ in range(300)]
     for case in cases:
         assert annuity_payment_fen(*case) == _annuity_payment_fen(*case), case
+
+
+def test_ranges_of_loans_price_every_loan_once_on_threads() -> None:
+    """The threaded 貼息 and ledger kernels hand their threads ranges of ``LOANS_A_CALL`` loans: on more loans
+    than three ranges and a part, each loan is priced once, as the serial twin prices it (a range's bounds off
+    by one would skip or repeat the loans at its edges)."""
+    from subsidy_engine import ledger_settlements
+    from subsidy_engine.kernels.threads import LOANS_A_CALL
+
+    count = 3 * LOANS_A_CALL + 5
+    sample = [Loan(principal=str(100_000 + 7919 * k), annual_rate=f"0.0{3 + k % 4}", term_months=12 + k % 50,
+                   start_date=date(2024, 1 + k % 12, 1 + k % 28)) for k in range(count)]
+    table = table_of(sample)
+    ledger = pd.DataFrame({
+        "loan_id": np.repeat([f"P{k}" for k in range(count)], 3),
+        "date": ["2025-03-05", "2025-04-18", "2025-06-20"] * count,
+        "kind": ["drawdown", "drawdown", "interest_settled"] * count,
+        "amount": [a for k in range(count) for a in (str(300_000 + k), str(200_000 + 3 * k), "1")],
+        "rate": [r for k in range(count) for r in (f"0.0{3 + k % 5}", None, None)]})
+
+    def run(few: int) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(kernel_threads, "FEW_ITEMS", {"loans": few, "days": few})
+            subsidy = interest_subsidy_rows(table, RULE, window_rows=True)
+            return {**subsidy.columns, **subsidy.internal}, ledger_settlements(ledger, RULE).settlements
+
+    (subsidy_threads, ledger_threads), (subsidy_serial, ledger_serial) = run(0), run(10**9)
+    for name, values in subsidy_threads.items():
+        assert np.array_equal(np.asarray(values), np.asarray(subsidy_serial[name])), name
+    assert len(ledger_threads) == count and ledger_threads.loan_id.nunique() == count
+    pd.testing.assert_frame_equal(ledger_threads, ledger_serial)

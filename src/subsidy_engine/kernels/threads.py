@@ -34,6 +34,10 @@ inline_jit = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always
 #: parallel region waits for a worker that another process holds off its core; after each region the
 #: OpenMP workers spin on the other cores), and the service's threads never run parallel regions at
 #: once (numba's workqueue layer, its fallback without OpenMP or TBB, aborts on that).
+#: Loans a call of a kernel's loop function prices (:mod:`subsidy_engine.kernels.subsidy`, ``ledger``): the threaded
+#: kernel hands ranges of this many to its threads (enough ranges to keep both busy on a portfolio), its serial twin
+#: all of its loans in one.
+LOANS_A_CALL = 256
 FEW_ITEMS = {"loans": 128, "days": 65_536}
 
 
