@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.dates import day_date
@@ -385,9 +386,16 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
     keep_loan = np.zeros(loans, bool)
     keep_loan[good] = True
     counts = np.diff(row_ptr)
-    keep_row = np.repeat(keep_loan, counts)
     ev_counts = np.diff(read.ev_ptr)
-    keep_event = np.repeat(keep_loan, ev_counts)
+    every_loan = good.size == loans  # the usual case: every row and event kept, the arrays used as they are
+    keep_row = np.ones(0, bool) if every_loan else np.repeat(keep_loan, counts)
+    keep_event = np.ones(0, bool) if every_loan else np.repeat(keep_loan, ev_counts)
+
+    def kept_rows_of(column: np.ndarray) -> np.ndarray:
+        return column if every_loan else column[keep_row]
+
+    def kept_events(mask: np.ndarray) -> np.ndarray:
+        return mask if every_loan else mask & keep_event
     first = read.ev_ptr[:-1][good]
     start_day = read.day[first]
     # a loan's opening: its first drawdown day's drawdowns (the kernel's start)
@@ -395,17 +403,17 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
     on_start = (read.kind == _DRAWDOWN) & (read.day == np.repeat(read.day[read.ev_ptr[:-1]], ev_counts))
     opening = np.bincount(loan_of_event[on_start], weights=read.fen[on_start], minlength=loans).astype(np.int64)
     # the 貼息 kernel's events: the later drawdowns (+) and every repayment (-), by day
-    moves = keep_event & (((read.kind == _DRAWDOWN) & ~on_start) | (read.kind == _REPAYMENT))
+    moves = kept_events(((read.kind == _DRAWDOWN) & ~on_start) | (read.kind == _REPAYMENT))
     event_ptr = pointers(np.bincount(loan_of_event[moves], minlength=loans)[good].astype(np.int64))
     event_amount = np.where(read.kind[moves] == _REPAYMENT, -read.fen[moves], read.fen[moves])
     periods = counts[good]
-    kept_rows = int(keep_row.sum())
+    kept_rows = int(counts.sum()) if every_loan else int(keep_row.sum())
     # each row its own rate segment, and the rate its day ends with (after that day's rate change) one more
-    f = {"end_day": row_day[keep_row].astype(np.int32), "segment": np.arange(kept_rows, dtype=np.int32),
-         "segment_rate": np.concatenate([out_rate[keep_row], out_end_rate[keep_row]]),
+    f = {"end_day": kept_rows_of(row_day).astype(np.int32), "segment": np.arange(kept_rows, dtype=np.int32),
+         "segment_rate": np.concatenate([kept_rows_of(out_rate), kept_rows_of(out_end_rate)]),
          "end_segment": np.arange(kept_rows, 2 * kept_rows, dtype=np.int32),
-         "interest": out_interest[keep_row], "principal": out_principal[keep_row],
-         "settles": out_settles[keep_row], "loan_start_day": start_day.astype(np.int32),
+         "interest": kept_rows_of(out_interest), "principal": kept_rows_of(out_principal),
+         "settles": kept_rows_of(out_settles), "loan_start_day": start_day.astype(np.int32),
          "loan_opening": opening[good], "loan_basis": np.full(good.size, basis.code, np.int64),
          "loan_due_day": np.ones(good.size, np.int64), "loan_interest_months": np.ones(good.size, np.int64),
          "event_ptr": event_ptr, "event_day": read.day[moves], "event_amount": event_amount.astype(np.int64)}
@@ -419,17 +427,18 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
     row_start = np.where((prev >= 0) & ((prev >> 32) == loan_of_row), (prev & 0xFFFFFFFF) + 1,
                          np.repeat(start_day, periods))
     chosen = np.flatnonzero(settles)
-    settle_event = (read.kind == _SETTLED) & keep_event
+    settle_event = kept_events(read.kind == _SETTLED)
     positions = read.position[settle_event]
     shown_rows = positions if file_rows is None else np.asarray(file_rows)[positions]
     columns: dict[str, object] = {
-        "loan_id": np.array(read.loan_ids, dtype=object)[good][loan_of_row[chosen]],
+        # taken in Arrow from the loans' ids: no Python string a settlement (1.9M at 100k ledgers: 0.16 s -> 0.02 s)
+        "loan_id": pd.Series(pa.array(read.loan_ids, pa.large_string()).take(good[loan_of_row[chosen]]), dtype="str"),
         "row": shown_rows,
         "start_date": date_series(row_start[chosen]), "end_date": date_series(ends[chosen]),
         "days": (ends[chosen] - row_start[chosen] + 1).astype(np.int64),
         "interest": money_series(f["interest"][chosen]),
-        "bank_interest": money_series(out_bank[keep_row][chosen]),
-        "interest_difference": money_series(out_bank[keep_row][chosen] - f["interest"][chosen]),
+        "bank_interest": money_series(kept_rows_of(out_bank)[chosen]),
+        "interest_difference": money_series(kept_rows_of(out_bank)[chosen] - f["interest"][chosen]),
     }
     if rule is not None:
         paid = subsidy_per_row(f, periods, rule)
