@@ -26,6 +26,7 @@ field and reason, and its loan is left out (``strict`` raises instead).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -131,6 +132,16 @@ class _Read:
     rate: np.ndarray
     claimed: np.ndarray  # the bank's 貼息 on a settlement row, -1 when not given
 
+    @cached_property
+    def loan_of_event(self) -> np.ndarray:
+        """Per event: its loan's number (computed once: several steps read it, 6M events at 100k ledgers)."""
+        return np.repeat(np.arange(len(self.loan_ids), dtype=np.int64), np.diff(self.ev_ptr))
+
+    @cached_property
+    def start_of_event(self) -> np.ndarray:
+        """Per event: its loan's first drawdown's day."""
+        return np.repeat(self.day[self.ev_ptr[:-1]], np.diff(self.ev_ptr))
+
 
 def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | None = None, *,
                        basis: InterestBasis | str = InterestBasis.ACT_360, strict: bool = False,
@@ -208,7 +219,7 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
     settlements = _settlements(read, good, row_ptr, row_day, out_rate, out_end_rate, out_interest, out_principal,
                                out_settles, out_bank, basis, rule, file_rows)
     notes = []
-    settles = np.bincount(np.repeat(np.arange(loans), np.diff(read.ev_ptr))[read.kind == _SETTLED], minlength=loans)
+    settles = np.bincount(read.loan_of_event[read.kind == _SETTLED], minlength=loans)
     unsettled = [read.loan_ids[j] for j in good[settles[good] == 0]]
     if unsettled:
         many = len(unsettled) != 1
@@ -322,7 +333,7 @@ def _drop(read: _Read, bad_rows: np.ndarray) -> _Read:
     """``read`` without the loans that have a row in ``bad_rows`` (a mask over the table's rows)."""
     if not bad_rows.any():
         return read
-    loan_of_event = np.repeat(np.arange(len(read.loan_ids)), np.diff(read.ev_ptr))
+    loan_of_event = read.loan_of_event
     bad_loans = np.unique(loan_of_event[bad_rows[read.position]])
     keep_loan = ~np.isin(np.arange(len(read.loan_ids)), bad_loans)
     keep = keep_loan[loan_of_event]
@@ -333,9 +344,8 @@ def _drop(read: _Read, bad_rows: np.ndarray) -> _Read:
 
 def _rows(read: _Read) -> tuple[np.ndarray, np.ndarray]:
     """Each loan's rows: the distinct days after its first drawdown with a settlement or a rate change."""
-    loan_of_event = np.repeat(np.arange(len(read.loan_ids), dtype=np.int64), np.diff(read.ev_ptr))
-    start = np.repeat(read.day[read.ev_ptr[:-1]], np.diff(read.ev_ptr))
-    marks = ((read.kind == _SETTLED) | (read.kind == _RATE_CHANGE)) & (read.day > start)
+    loan_of_event = read.loan_of_event
+    marks = ((read.kind == _SETTLED) | (read.kind == _RATE_CHANGE)) & (read.day > read.start_of_event)
     first = read.day.min() if read.day.size else 0  # days before 1970 are negative: keyed from the first
     keys = (loan_of_event[marks] << 32) + (read.day[marks] - first)  # sorted already: the events are
     keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
@@ -399,8 +409,8 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
     first = read.ev_ptr[:-1][good]
     start_day = read.day[first]
     # a loan's opening: its first drawdown day's drawdowns (the kernel's start)
-    loan_of_event = np.repeat(np.arange(loans), ev_counts)
-    on_start = (read.kind == _DRAWDOWN) & (read.day == np.repeat(read.day[read.ev_ptr[:-1]], ev_counts))
+    loan_of_event = read.loan_of_event
+    on_start = (read.kind == _DRAWDOWN) & (read.day == read.start_of_event)
     opening = np.bincount(loan_of_event[on_start], weights=read.fen[on_start], minlength=loans).astype(np.int64)
     # the 貼息 kernel's events: the later drawdowns (+) and every repayment (-), by day
     moves = kept_events(((read.kind == _DRAWDOWN) & ~on_start) | (read.kind == _REPAYMENT))
