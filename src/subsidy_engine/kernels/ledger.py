@@ -25,11 +25,11 @@ from subsidy_engine.kernels.threads import LOANS_A_CALL, by_size, jit
 
 
 @jit
-def _ledger_of_loans(lo, hi, ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day, out_rate,
-                     out_end_rate, out_interest, out_principal, out_settles, out_bank, failure):
-    """Loans ``lo`` to ``hi - 1`` of :func:`_ledger_threads`, a range a call
+def _ledger_of_loans(loans_from, loans_to, ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day,
+                     out_rate, out_end_rate, out_interest, out_principal, out_settles, out_bank, failure):
+    """Loans ``loans_from`` to ``loans_to - 1`` of :func:`_ledger_threads`, a range a call
     (:data:`~subsidy_engine.kernels.threads.LOANS_A_CALL` says why)."""
-    for loan in range(lo, hi):
+    for loan in range(loans_from, loans_to):
         j = np.uint64(loan)  # unsigned, as prange gives it: an index not checked for a negative value
         e = ev_ptr[j]
         e_end = ev_ptr[j + 1]
@@ -162,10 +162,10 @@ CHECK_SECOND_RATE_CHANGE = 128  # a loan's second rate_change row on one day
 
 
 @jit
-def _checks_of_loans(lo, hi, ev_ptr, ev_day, ev_kind, ev_rate, no_rate, bits, rate_before):
-    """Loans ``lo`` to ``hi - 1`` of :func:`_ledger_checks_threads`, a range a call
+def _checks_of_loans(loans_from, loans_to, ev_ptr, ev_day, ev_kind, ev_rate, no_rate, bits, rate_before):
+    """Loans ``loans_from`` to ``loans_to - 1`` of :func:`_ledger_checks_threads`, a range a call
     (:data:`~subsidy_engine.kernels.threads.LOANS_A_CALL` says why)."""
-    for loan in range(lo, hi):
+    for loan in range(loans_from, loans_to):
         j = np.uint64(loan)  # unsigned, as prange gives it: an index not checked for a negative value
         lo = ev_ptr[j]
         hi = ev_ptr[j + 1]

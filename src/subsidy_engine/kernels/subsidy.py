@@ -44,14 +44,14 @@ def premium_subsidy_gross(premium_fen, insured_fen, share_micro, cap_micro, has_
 
 
 @jit
-def _subsidy_of_loans(lo, hi, row_ptr, end_day, loan_start_day, interest, principal, segment, segment_rate,
-                      end_segment, loan_opening, loan_basis, loan_due_day, loan_interest_months, settles,
-                      event_ptr, event_day, event_amount, form, points, share, benchmark, window_start,
+def _subsidy_of_loans(loans_from, loans_to, row_ptr, end_day, loan_start_day, interest, principal, segment,
+                      segment_rate, end_segment, loan_opening, loan_basis, loan_due_day, loan_interest_months,
+                      settles, event_ptr, event_day, event_amount, form, points, share, benchmark, window_start,
                       window_end, annual_cap, lifetime_cap, year_ptr, per_period, out_year, out_interest,
                       out_gross, out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime, out_terms):
-    """Loans ``lo`` to ``hi - 1`` of :func:`_portfolio_subsidy_threads`, a range a call
+    """Loans ``loans_from`` to ``loans_to - 1`` of :func:`_portfolio_subsidy_threads`, a range a call
     (:data:`~subsidy_engine.kernels.threads.LOANS_A_CALL` says why)."""
-    for loan in range(lo, hi):
+    for loan in range(loans_from, loans_to):
         j = np.uint64(loan)  # unsigned, as prange gives it: an index not checked for a negative value
         balance = loan_opening[j]  # the first tranche; later ones are events
         drawn = loan_opening[j]

@@ -35,8 +35,8 @@ inline_jit = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always
 #: OpenMP workers spin on the other cores), and the service's threads never run parallel regions at
 #: once (numba's workqueue layer, its fallback without OpenMP or TBB, aborts on that).
 #: Loans a call of a kernel's loop function prices (:mod:`subsidy_engine.kernels.subsidy`, ``ledger``): the threaded
-#: kernel hands ranges of this many to its threads (enough ranges to keep both busy on a portfolio), its serial twin
-#: all of its loans in one. The loop is a function of its own so that the two twins share one compilation of it,
+#: kernel hands ranges of this many to its threads (enough ranges to keep both busy on a portfolio), and its serial
+#: twin, the same source, the same ranges in turn. The loop is a function of its own so that the two twins share one compilation of it,
 #: and it takes a range, not a loan, because a call passes each array with a reference count that both threads
 #: update: a call a loan took a ledger's 貼息 from 0.17 s to 0.28 s at 100k loans.
 LOANS_A_CALL = 256
