@@ -417,7 +417,7 @@ def _settlements(read: _Read, good: np.ndarray, row_ptr: np.ndarray, row_day: np
     event_ptr = pointers(np.bincount(loan_of_event[moves], minlength=loans)[good].astype(np.int64))
     event_amount = np.where(read.kind[moves] == _REPAYMENT, -read.fen[moves], read.fen[moves])
     periods = counts[good]
-    kept_rows = int(counts.sum()) if every_loan else int(keep_row.sum())
+    kept_rows = int(periods.sum())
     # each row its own rate segment, and the rate its day ends with (after that day's rate change) one more
     f = {"end_day": kept_rows_of(row_day).astype(np.int32), "segment": np.arange(kept_rows, dtype=np.int32),
          "segment_rate": np.concatenate([kept_rows_of(out_rate), kept_rows_of(out_end_rate)]),
