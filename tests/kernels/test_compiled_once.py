@@ -79,7 +79,8 @@ def test_every_path_compiles_each_loop_once() -> None:
              "_amortize_plain": amortize_kernels._amortize_plain,
              "_subsidy_of_loans": subsidy_kernels._subsidy_of_loans,
              "_ledger_of_loans": ledger_kernels._ledger_of_loans,
-             "_checks_of_loans": ledger_kernels._checks_of_loans}
+             "_checks_of_loans": ledger_kernels._checks_of_loans,
+             "_layout_of_loans": ledger_kernels._layout_of_loans}
     kernels = {"amortize_kernel (threads)": amortize_kernels.amortize_kernel.threaded,
                "amortize_kernel (serial)": amortize_kernels.amortize_kernel.serial,
                "portfolio_subsidy (threads)": subsidy_kernels.portfolio_subsidy.threaded,
@@ -88,6 +89,8 @@ def test_every_path_compiles_each_loop_once() -> None:
                "ledger_kernel (serial)": ledger_kernels.ledger_kernel.serial,
                "ledger_checks (threads)": ledger_kernels.ledger_checks.threaded,
                "ledger_checks (serial)": ledger_kernels.ledger_checks.serial,
+               "ledger_layout (threads)": ledger_kernels.ledger_layout.threaded,
+               "ledger_layout (serial)": ledger_kernels.ledger_layout.serial,
                "calendar_year (serial)": calendar_kernels.calendar_year.serial}  # threads above 65,536 days
     compiled = {name: _signatures(d) for name, d in kernels.items()}
     assert [name for name, s in compiled.items() if not s] == []  # every kernel ran

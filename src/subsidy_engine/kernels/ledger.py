@@ -26,7 +26,8 @@ from subsidy_engine.kernels.threads import LOANS_A_CALL, by_size, jit
 
 @jit
 def _ledger_of_loans(loans_from, loans_to, ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day,
-                     out_rate, out_end_rate, out_interest, out_principal, out_settles, out_bank, failure):
+                     out_start, out_rate, out_end_rate, out_interest, out_principal, out_settles, out_bank,
+                     out_opening, failure):
     """Loans ``loans_from`` to ``loans_to - 1`` of :func:`_ledger_threads`, a range a call
     (:data:`~subsidy_engine.kernels.threads.LOANS_A_CALL` says why)."""
     for loan in range(loans_from, loans_to):
@@ -49,11 +50,14 @@ def _ledger_of_loans(loans_from, loans_to, ev_ptr, ev_day, ev_kind, ev_fen, ev_r
             e += 1
         if failure[j] >= 0:
             continue
+        out_opening[j] = balance
         balance_days = 0
         settled_fen = 0
         settled_rem = 0
+        settle_start = prev  # the first day the next settlement settles
         for r in range(row_ptr[j], row_ptr[j + 1]):
             end = row_day[r]
+            out_start[r] = settle_start
             t = prev
             principal = 0
             while e < e_end and ev_day[e] < end:  # only drawdowns and repayments fall inside a row
@@ -109,6 +113,7 @@ def _ledger_of_loans(loans_from, loans_to, ev_ptr, ev_day, ev_kind, ev_fen, ev_r
                 settled_fen = 0
                 settled_rem = 0
                 prev = end + 1
+                settle_start = prev
             else:  # what accrued at this row's rate, exactly: the next row's rate may differ
                 settled_fen, settled_rem = fold_accrual(settled_fen, settled_rem, balance_days, rate, den)
                 out_interest[r] = 0
@@ -126,13 +131,14 @@ def _ledger_of_loans(loans_from, loans_to, ev_ptr, ev_day, ev_kind, ev_fen, ev_r
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day, out_rate, out_end_rate,
-                    out_interest, out_principal, out_settles, out_bank, failure):
+def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, row_day, out_start, out_rate,
+                    out_end_rate, out_interest, out_principal, out_settles, out_bank, out_opening, failure):
     """Per loan ``j`` (events ``ev_ptr[j]:ev_ptr[j + 1]``, the first its first drawdown; rows
-    ``row_ptr[j]:row_ptr[j + 1]`` on the days ``row_day``): each row's rate, the rate its day ends with, the
-    interest it settles (0 on a row
-    that settles nothing: it accrues on to the next), the principal repaid in it (after its start, up to its
-    end), whether it settles, and the bank's settled amount (-1 when it does not settle).
+    ``row_ptr[j]:row_ptr[j + 1]`` on the days ``row_day``, :func:`ledger_layout`): each row's first day of the
+    settlement it belongs to (the day after the loan's previous settlement, or its first drawdown's), its rate, the
+    rate its day ends with, the interest it settles (0 on a row that settles nothing: it accrues on to the next),
+    the principal repaid in it (after its start, up to its end), whether it settles, and the bank's settled amount
+    (-1 when it does not settle); per loan, its opening balance (its first drawdown day's drawdowns).
 
     Interest accrues on each day's balance at the day's rate, ``rate x balance / year_denominator(basis)`` a
     day, and a settlement rounds the sum of its days once (the parts at earlier rates as exact quotients and
@@ -143,11 +149,68 @@ def _ledger_threads(ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis, row_ptr, ro
     for c in nb.prange((n + LOANS_A_CALL - 1) // LOANS_A_CALL):
         lo = np.int64(c) * LOANS_A_CALL
         _ledger_of_loans(lo, min(lo + LOANS_A_CALL, n), ev_ptr, ev_day, ev_kind, ev_fen, ev_rate, basis,
-                         row_ptr, row_day, out_rate, out_end_rate, out_interest, out_principal, out_settles,
-                         out_bank, failure)
+                         row_ptr, row_day, out_start, out_rate, out_end_rate, out_interest, out_principal,
+                         out_settles, out_bank, out_opening, failure)
 
 
 ledger_kernel = by_size(_ledger_threads, "loans", lambda ev_ptr: ev_ptr.shape[0] - 1)
+
+
+@jit
+def _layout_of_loans(loans_from, loans_to, ev_ptr, ev_day, ev_kind, ev_fen, fill, row_count, move_count,
+                     settle_count, row_ptr, row_day, move_ptr, move_day, move_amount):
+    """Loans ``loans_from`` to ``loans_to - 1`` of :func:`_ledger_layout_threads`, a range a call
+    (:data:`~subsidy_engine.kernels.threads.LOANS_A_CALL` says why)."""
+    for loan in range(loans_from, loans_to):
+        j = np.uint64(loan)  # unsigned, as prange gives it: an index not checked for a negative value
+        lo = ev_ptr[j]
+        hi = ev_ptr[j + 1]
+        start = ev_day[lo]
+        rows = 0
+        moves = 0
+        settlements = 0
+        last_row_day = start  # a row is a day after the start: the start's own settlements make none
+        for e in range(lo, hi):
+            kind = ev_kind[e]
+            day = ev_day[e]
+            if kind == LEDGER_INTEREST_SETTLED or kind == LEDGER_RATE_CHANGE:
+                settlements += kind == LEDGER_INTEREST_SETTLED
+                if day > last_row_day:
+                    if fill:
+                        row_day[row_ptr[j] + rows] = day
+                    rows += 1
+                    last_row_day = day
+            elif kind == LEDGER_REPAYMENT or day != start:  # a drawdown on the start day is the opening
+                if fill:
+                    move_day[move_ptr[j] + moves] = day
+                    move_amount[move_ptr[j] + moves] = -ev_fen[e] if kind == LEDGER_REPAYMENT else ev_fen[e]
+                moves += 1
+        if not fill:
+            row_count[j] = rows
+            move_count[j] = moves
+            settle_count[j] = settlements
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _ledger_layout_threads(ev_ptr, ev_day, ev_kind, ev_fen, fill, row_count, move_count, settle_count, row_ptr,
+                           row_day, move_ptr, move_day, move_amount):
+    """Where each loan's rows and balance changes go, in one pass over its sorted events (``ev_ptr`` as
+    :func:`_ledger_threads` reads them).
+
+    Counting (``fill`` false), per loan ``j``: ``row_count[j]`` its rows (the distinct days after its first
+    drawdown's with a settlement or a rate change), ``move_count[j]`` its balance changes after the opening (the
+    drawdowns after its first drawdown's day, every repayment) and ``settle_count[j]`` its settlements. Filling
+    (``fill`` true, once ``row_ptr`` and ``move_ptr`` are the pointers of those counts): ``row_day`` the rows' days, ``move_day`` and ``move_amount`` (+ drawn, - repaid) the changes, as
+    :func:`subsidy_engine.kernels.subsidy.portfolio_subsidy` reads them.
+    """
+    n = ev_ptr.shape[0] - 1
+    for c in nb.prange((n + LOANS_A_CALL - 1) // LOANS_A_CALL):
+        lo = np.int64(c) * LOANS_A_CALL
+        _layout_of_loans(lo, min(lo + LOANS_A_CALL, n), ev_ptr, ev_day, ev_kind, ev_fen, fill, row_count,
+                         move_count, settle_count, row_ptr, row_day, move_ptr, move_day, move_amount)
+
+
+ledger_layout = by_size(_ledger_layout_threads, "loans", lambda ev_ptr: ev_ptr.shape[0] - 1)
 
 
 # The problems :func:`ledger_checks` finds on a loan's sorted rows, one bit each (the reader words them).

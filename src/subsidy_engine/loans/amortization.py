@@ -441,9 +441,9 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
                                                12 // int(loans.months_per_period[j]), left)
         sub = loans.take(pending)
         sub_seg_ptr = pointers(segments.ptr[pending + 1] - segments.ptr[pending])
-        seg_index = _spans(segments.ptr, pending)
+        seg_index = spans(segments.ptr, pending)
         sub_slot_ptr = pointers(slot_ptr[pending + 1] - slot_ptr[pending])
-        slot_index = _spans(slot_ptr, pending)
+        slot_index = spans(slot_ptr, pending)
         sub_row_ptr = pointers(row_capacity(sub)) if rows else np.zeros(pending.size + 1, np.int64)
         sub_year_ptr = pointers(year_ptr[pending + 1] - year_ptr[pending])
         sub_out = Outputs.allocate(int(sub_row_ptr[-1]) if rows else 0, int(sub_year_ptr[-1]) if years else 0,
@@ -500,7 +500,7 @@ def projection_note(loans: LoanArrays, calendar: BusinessCalendar | None, failed
     return calendar.projection_note() if (last[moving] > epoch_days(calendar.last_day)).any() else None
 
 
-def _spans(ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
+def spans(ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
     """The positions ``ptr[j]:ptr[j + 1]`` of every ``j`` in ``index``, concatenated."""
     counts = ptr[index + 1] - ptr[index]
     starts = np.repeat(ptr[index] - pointers(counts)[:-1], counts)

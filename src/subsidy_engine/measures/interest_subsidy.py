@@ -379,10 +379,11 @@ _EVERY_ROW_SETTLES = np.ones(0, np.bool_)
 
 
 def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
-                per_period: bool, with_terms: bool = True) -> _KernelRun:
+                per_period: bool, paid_only: bool = False) -> _KernelRun:
     """Run the 貼息 kernel over amortized loans: one output row per loan and calendar year of its due dates
-    (no year in between is skipped), or one per period, with each period's accrual terms unless
-    ``with_terms`` is False (eight integers a period, most of the memory written on a bank's ledger)."""
+    (no year in between is skipped), or one per period, with each period's accrual terms and amounts, or only
+    what is paid (``paid_only``, per period: the one amount of the fourteen a period that a bank's ledger
+    reads; the other arrays are empty)."""
     row_ptr = np.zeros(periods.shape[0] + 1, np.int64)
     np.cumsum(periods, out=row_ptr[1:])
     end_day = f["end_day"]  # int32 days: widened inside the kernel, not copied (15M rows at 100k loans)
@@ -399,8 +400,9 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     year_ptr = np.zeros(periods.shape[0] + 1, np.int64)
     np.cumsum(last_year - first_year + 1, out=year_ptr[1:])
     rows = int(row_ptr[-1]) if per_period else int(year_ptr[-1])
-    out = [np.empty(rows, np.int64) for _ in range(7)]
-    terms = np.empty((rows if per_period and with_terms else 0, 8), np.int64)
+    paid_only = paid_only and per_period
+    out = [np.empty(rows if k == 3 or not paid_only else 0, np.int64) for k in range(7)]  # out[3]: paid
+    terms = np.empty((rows if per_period and not paid_only else 0, 8), np.int64)
     end_segment = f.get("end_segment")
     if end_segment is None:  # the rate a row's date ends with is the next row's of its loan (its own for the last)
         segment = f["segment"]
@@ -427,7 +429,7 @@ def subsidy_per_row(f: dict[str, np.ndarray], periods: np.ndarray, rule: Interes
                     ) -> np.ndarray:
     """The 貼息 paid on each row of schedule arrays ``f`` (as :func:`subsidy_by_loan_year` reads them), in fen:
     for the rows a bank's ledger is rebuilt into (:mod:`subsidy_engine.measures.ledger`)."""
-    return _run_kernel(f, periods, rule, per_period=True, with_terms=False).paid
+    return _run_kernel(f, periods, rule, per_period=True, paid_only=True).paid
 
 
 def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
