@@ -198,7 +198,8 @@ def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy 
     loans = len(read.loan_ids)
     layout = _Layout.of(read)
     rows = int(layout.row_ptr[-1])
-    k = _Computed(*(np.zeros(rows, np.int64) for _ in range(6)), settles=np.zeros(rows, np.bool_),
+    start, rate, end_rate, interest, principal, bank = (np.zeros(rows, np.int64) for _ in range(6))
+    k = _Computed(start, rate, end_rate, interest, principal, bank, settles=np.zeros(rows, np.bool_),
                   opening=np.zeros(loans, np.int64))
     failure = np.full(loans, -1, np.int64)
     if loans:
