@@ -47,6 +47,7 @@ from subsidy_engine.io.column_readers import (
     decimal_units,
     empty_rejections,
     enum_column,
+    factorize_cells,
     problems_message,
 )
 from subsidy_engine.kernels.ledger import (
@@ -244,7 +245,7 @@ def _read_ledger(table: pd.DataFrame) -> tuple[_Read, pd.DataFrame]:
     n = len(table)
     rej = Rejections(n)
     # each distinct cell normalised once (a ledger holds many rows per loan), and the loans numbered by it
-    cell_code, cells = pd.factorize(table["loan_id"], use_na_sentinel=True)
+    cell_code, cells = factorize_cells(table["loan_id"])
     normalised = np.array(compared_ids(cells.to_numpy(dtype=object)) + [None], dtype=object)
     id_code, uniques = pd.factorize(pd.Series(normalised, dtype=object), use_na_sentinel=True)
     loan_code = id_code[cell_code]  # the sentinel -1 picks the None at the end

@@ -1,0 +1,63 @@
+"""The readers' fast paths give what the plain ones give: ids numbered by their runs of equal cells, and a
+vocabulary looked up as written before it is cleaned (issue 18, the ledger's reading)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from subsidy_engine.core.vocabulary import LedgerKind
+from subsidy_engine.io.column_readers import Rejections, enum_column, factorize_cells
+
+from strategies import examples
+
+IDS = st.lists(st.one_of(st.none(), st.sampled_from(["L1", "L2", " L1", "", "贷-3", "l1"])), max_size=40)
+KINDS = st.lists(st.one_of(st.none(), st.sampled_from(["drawdown", "repayment", " Drawdown ", "", "  ",
+                                                      "RATE_CHANGE", "interest_settled", "x"])), max_size=40)
+
+
+def _as(cells: list[str | None], kind: str, chunks: int) -> pd.Series:
+    if kind == "object":
+        return pd.Series(cells, dtype=object)
+    if kind == "category":
+        return pd.Series(cells, dtype="category")
+    step = max(1, len(cells) // chunks)  # several Arrow chunks, as a Parquet file of row groups gives
+    parts = [pa.array(cells[k:k + step], pa.string()) for k in range(0, len(cells), step)] or [pa.array([], pa.string())]
+    array = pa.chunked_array(parts, pa.string())
+    if kind == "arrow":
+        return pd.Series(pd.arrays.ArrowExtensionArray(array))
+    return pd.Series(pd.array(array, dtype="string[pyarrow]"))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(cells=IDS, kind=st.sampled_from(["arrow", "string", "object", "category"]), chunks=st.integers(1, 4),
+       runs=st.integers(1, 5))
+def test_ids_numbered_by_their_runs_are_pandas_factorize(cells, kind, chunks, runs) -> None:
+    cells = [c for c in cells for _ in range(runs)]  # runs of equal ids, as a table keyed by loan has
+    series = _as(cells, kind, chunks)
+    codes, distinct = factorize_cells(series)
+    expected_codes, expected = pd.factorize(series, use_na_sentinel=True)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(distinct) == list(expected)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(cells=KINDS, kind=st.sampled_from(["arrow", "string", "object", "category"]), chunks=st.integers(1, 4))
+def test_a_vocabulary_read_as_written_first_is_the_vocabulary_cleaned(cells, kind, chunks) -> None:
+    """Every cell's code and every rejection as the plain rule says: trimmed, lower-cased, blank when nothing is
+    left."""
+    rejections = Rejections(len(cells))
+    codes = enum_column(_as(cells, kind, chunks), LedgerKind, "kind", None, rejections, len(cells),
+                        missing="is missing")
+    words = {m.value: m.code for m in LedgerKind}
+    cleaned = [None if c is None else c.strip().lower() for c in cells]
+    assert codes.tolist() == [words.get(c, -1) if c else -1 for c in cleaned]
+    frame = rejections.frame(pd.Series(cells, dtype=object))
+    missing = frame.loc[frame.reason == "is missing", "row"].tolist()
+    assert missing == [k for k, c in enumerate(cleaned) if not c]
+    unknown = frame.loc[frame.reason != "is missing", "row"].tolist()
+    assert unknown == [k for k, c in enumerate(cleaned) if c and c not in words]
+    assert np.asarray(codes).dtype == np.int64
