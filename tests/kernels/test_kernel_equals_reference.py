@@ -346,7 +346,8 @@ def test_a_payment_flagged_after_a_reset_is_settled_exactly(curve) -> None:
                     np.full(int(slots[-1]), -1, np.int64), events.ptr, events.day, events.amount, events.recompute,
                     False, pointers(arrays.periods), *no_rows, np.empty(0, np.bool_), False, first_year(arrays),
                     pointers(year_counts(arrays)), np.empty(0, np.int64), np.empty(0, np.int64), first_pass,
-                    np.full((len(sample), 2), -1, np.int64), np.empty(len(sample), np.int64), False)
+                    np.full((len(sample), 2), -1, np.int64), np.empty(len(sample), np.int64),
+                    np.diff(pointers(year_counts(arrays))), False)
     assert (first_pass[:, 1] > segments.ptr[:-1]).all()  # each is flagged at a later segment, not the first
     result = run(arrays, curve, rows=True, years=True)
     assert result.exact_fallbacks == len(sample)

@@ -249,3 +249,26 @@ def test_schedules_must_end_within_the_calendar() -> None:
         Loan(principal="1000", annual_rate="0.04", term_months=600, start_date="9990-01-15")
     report = amortize_portfolio(table(term_months=600, start_date="9990-01-15")).rejections
     assert report.field.tolist() == ["start_date"]
+
+
+@pytest.mark.parametrize("settlement", [{}, {"interest_dates": "calendar", "interest_frequency": "quarterly",
+                                             "settlement_day": "20", "interest_basis": "act_360"}])
+@pytest.mark.parametrize("output", ["yearly", "both"])
+def test_a_loan_repaid_in_full_before_its_term_has_no_years_after_its_last_row(settlement, output) -> None:
+    """Issue 18: a loan of five years prepaid in full in June 2025 showed 0.00 yearly rows for 2026-2029, years in
+    which its schedule has no row; a custom plan that repays early keeps its 0.00 rows (and years) to its term."""
+    loans = pd.DataFrame({"loan_id": ["P", "C"], "principal": ["1000000", "1000000"], "annual_rate": ["0.04"] * 2,
+                          "term_months": [60, 60], "frequency": ["quarterly"] * 2, "start_date": ["2024-01-20"] * 2,
+                          "method": ["equal_principal", "custom"],
+                          "principal_plan": [None, ["500000", "500000"] + ["0"] * 18],
+                          **{k: [v] * 2 for k, v in settlement.items()}})
+    prepayments = pd.DataFrame({"loan_id": ["P"], "date": ["2025-06-10"], "amount": ["750000"], "recompute": ["payment"]})
+    result = amortize_portfolio(loans, prepayments=prepayments, output=output)
+    assert result.rejections.empty
+    yearly = result.yearly
+    assert yearly[yearly.loan_id == "P"].year.tolist() == [2024, 2025]
+    assert yearly[yearly.loan_id == "C"].year.tolist() == [2024, 2025, 2026, 2027, 2028, 2029]
+    assert sum(yearly[yearly.loan_id == "P"].principal) == Decimal("1000000")
+    if output == "both":
+        schedule = result.schedule
+        assert schedule[schedule.loan_id == "P"].end_date.max() == date(2025, 6, 10)

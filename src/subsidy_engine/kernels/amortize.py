@@ -454,7 +454,7 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             if after < 0:
                 failure[j, 0] = k
                 failure[j, 1] = -after - 1
-                return p
+                return p, 0
             if closes:
                 end_ord = ev_day[k - 1]
                 row_year = civil_from_days(end_ord)[0]
@@ -519,7 +519,7 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
                 # comes after the loan was repaid
                 failure[j, 0] = e
                 failure[j, 1] = 0
-                return p
+                return p, 0
             # Events on the due date come after its principal: they change the next period's balance.
             if not closes and e < e_end and ev_day[e] == end_ord:
                 k, after, day_prepaid, closes, asks, keeps = _events_inside(end_ord + 1, balance, ev_day, ev_amount,
@@ -527,7 +527,7 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
                 if after < 0:
                     failure[j, 0] = k
                     failure[j, 1] = -after - 1
-                    return p
+                    return p, 0
                 e = k
                 balance = after
                 prepaid += day_prepaid
@@ -538,7 +538,7 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             if closes and e < e_end:
                 failure[j, 0] = e  # an event after the loan was repaid in full
                 failure[j, 1] = 0
-                return p
+                return p, 0
 
         if want_rows:
             r = row0 + p
@@ -565,13 +565,15 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
         if closes:
             written = p + 1
             break
+    years = year0_ptr[j + 1] - year0_ptr[j]
     if want_years:
         year_interest[year_base + current_year] = acc_interest
         year_principal[year_base + current_year] = acc_principal
+        years = year_base + current_year + 1 - year0_ptr[j]  # fewer when repaid before its term
         for later in range(year_base + current_year + 1, year0_ptr[j + 1]):
-            year_interest[later] = 0  # the years after a loan repaid early
+            year_interest[later] = 0  # the years after a loan repaid early: written, and not shown
             year_principal[later] = 0
-    return written
+    return written, years
 
 
 @jit
@@ -741,7 +743,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
                 if after < 0:
                     failure[j, 0] = k
                     failure[j, 1] = -after - 1
-                    return w
+                    return w, 0
                 if closes:
                     settle_day = ev_day[k - 1]
                 recompute = recompute or asks
@@ -758,7 +760,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
                 if after < 0:
                     failure[j, 0] = k
                     failure[j, 1] = -after - 1
-                    return w
+                    return w, 0
                 e = k
                 balance = after
                 settle_prepaid += day_prepaid
@@ -767,7 +769,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
             if closes and e < e_end:
                 failure[j, 0] = e  # an event after the loan was repaid in full
                 failure[j, 1] = 0
-                return w
+                return w, 0
             balance_days += balance  # the settlement day itself, at its balance at the end of the day
             settled = settle_accrual(settled_fen, settled_rem, balance_days, rate, den, rate_f)
             balance_days = 0
@@ -809,7 +811,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
             if after < 0:
                 failure[j, 0] = k
                 failure[j, 1] = -after - 1
-                return w
+                return w, 0
             if closes:
                 end_ord = ev_day[k - 1]
                 row_year = civil_from_days(end_ord)[0]
@@ -879,7 +881,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
                 # or after it comes after the loan was repaid
                 failure[j, 0] = e
                 failure[j, 1] = 0
-                return w
+                return w, 0
             # Events on the due date come after its principal: they change the next period's balance.
             if not closes and e < e_end and ev_day[e] == end_ord:
                 k, after, day_prepaid, closes, asks, keeps = _events_inside(end_ord + 1, balance, ev_day, ev_amount,
@@ -887,7 +889,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
                 if after < 0:
                     failure[j, 0] = k
                     failure[j, 1] = -after - 1
-                    return w
+                    return w, 0
                 e = k
                 balance = after
                 prepaid += day_prepaid
@@ -898,7 +900,7 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
             if closes and e < e_end:
                 failure[j, 0] = e  # an event after the loan was repaid in full
                 failure[j, 1] = 0
-                return w
+                return w, 0
 
         settles = True
         if on_calendar:
@@ -946,13 +948,15 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
         prev_settled = on_calendar and settles
         if closes:
             break
+    years = year0_ptr[j + 1] - year0_ptr[j]
     if want_years:
         year_interest[year_base + current_year] = acc_interest
         year_principal[year_base + current_year] = acc_principal
+        years = year_base + current_year + 1 - year0_ptr[j]  # fewer when repaid before its term
         for later in range(year_base + current_year + 1, year0_ptr[j + 1]):
-            year_interest[later] = 0  # the years after a loan repaid early
+            year_interest[later] = 0  # the years after a loan repaid early: written, and not shown
             year_principal[later] = 0
-    return w
+    return w, years
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -962,7 +966,7 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
                              plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
                              want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, out_settles,
                              want_years, first_year, year_ptr, year_interest, year_principal, ambiguous, failure,
-                             written, general):
+                             written, years_written, general):
     """Amortize every loan (in parallel over loans for a portfolio: see :data:`FEW_ITEMS`).
 
     ``row_ptr`` / ``year_ptr`` are CSR offsets into the row outputs and the
@@ -970,7 +974,9 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
     filled only when ``want_rows`` / ``want_years`` is set; a loan writes ``written[j]`` rows of its
     ``row_ptr`` span (its periods, fewer when repaid before its term, its periods and settlements when it
     settles interest on calendar dates, ``out_settles`` marking the rows that settle) and zeros in its
-    years after the last row. ``forced_payment[s] >= 0``
+    years after the last row; ``years_written[j]`` is set to the number of its years up to its last row's
+    (fewer than its ``year_ptr`` span when it was repaid before its term) by the loops that may end a loan early:
+    the caller fills it with the spans (the lean loop's loans run to their term). ``forced_payment[s] >= 0``
     is the annuity payment of payment slot ``s`` (each loan's computations of its payment in order,
     ``slot_ptr``) settled exactly by the caller. ``ambiguous[j]`` is ``(slot, segment, balance, periods
     left)`` of loan ``j``'s first payment that the float could not settle (slot -1: none), ``failure[j]``
@@ -988,7 +994,7 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
         # that the loops below are compiled once; unsigned, as an index known not to be negative is not checked
         j = np.uint64(i)
         if interest_months[j] > 0 or business_day[j] != BUSINESS_DAY_NONE:
-            written[j] = _amortize_calendar(
+            written[j], years_written[j] = _amortize_calendar(
                 j, opening_fen, periods, months_per_period, method, grace, basis,
                 start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends,
                 interest_months, interest_day, seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr,
@@ -996,7 +1002,7 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
                 out_interest, out_principal, out_settles, want_years, first_year, year_ptr, year_interest,
                 year_principal, ambiguous, failure)
         elif general or ev_ptr[j] < ev_ptr[j + 1]:
-            written[j] = _amortize_one(
+            written[j], years_written[j] = _amortize_one(
                 j, opening_fen, periods, months_per_period, method, grace, basis,
                 start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
                 plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,

@@ -74,6 +74,8 @@ class KernelResult:
     want_rows: bool
     want_years: bool
     written: np.ndarray  # rows written per loan: its periods, fewer when it was repaid before its term
+    years_written: np.ndarray  # per loan: its years up to its last row's, fewer than its year_ptr span when it was
+    # repaid before its term (the later years are written as zero and not shown: PortfolioResult.yearly)
     events: LoanEvents
     exact_fallbacks: int = 0
     calendar: BusinessCalendar | None = None  # the business days due dates were moved on, if a loan moves them
@@ -404,6 +406,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     ambiguous = np.full((count, 4), -1, dtype=np.int64)
     failure = np.full((count, 2), -1, dtype=np.int64)
     written = np.empty(count, np.int64)
+    years_written = np.diff(year_ptr)  # the kernel writes those of the loans that may be repaid before their term
     plan_ptr, plan_fen = loans.plan_csr()
     slot_ptr = payment_slots(loans, segments.ptr)
     forced = np.full(int(slot_ptr[-1]), -1, dtype=np.int64)
@@ -412,7 +415,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
 
     def kernel(subset: LoanArrays, sub_business_day, sub_opening, sub_seg_ptr, sub_seg, sub_slot_ptr, sub_forced,
                sub_events, sub_row_ptr, sub_year_ptr, sub_first_year, sub_out: Outputs, sub_ambiguous, sub_failure,
-               sub_written) -> None:
+               sub_written, sub_years_written) -> None:
         sub_plan_ptr, sub_plan_fen = subset.plan_csr()
         amortize_kernel(
             sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
@@ -422,11 +425,11 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
             sub_slot_ptr, sub_forced, sub_events.ptr, sub_events.day, sub_events.amount, sub_events.recompute,
             rows, sub_row_ptr, sub_out.end_day, sub_out.segment, sub_out.interest, sub_out.principal,
             sub_out.settles, years, sub_first_year, sub_year_ptr, sub_out.year_interest, sub_out.year_principal, sub_ambiguous,
-            sub_failure, sub_written, general)
+            sub_failure, sub_written, sub_years_written, general)
 
     if count:
         kernel(loans, business_day, opening, segments.ptr, slice(None), slot_ptr, forced, events, row_ptr, year_ptr,
-               loan_first_year, out, ambiguous, failure, written)
+               loan_first_year, out, ambiguous, failure, written, years_written)
     ambiguous[failed, 0] = -1
 
     # A payment within float error of a half fen is settled with exact integers and the loan runs again
@@ -451,9 +454,10 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         again = np.full((pending.size, 4), -1, dtype=np.int64)
         sub_failure = np.full((pending.size, 2), -1, dtype=np.int64)
         sub_written = np.empty(pending.size, np.int64)
+        sub_years_written = np.diff(sub_year_ptr)
         kernel(sub, business_day[pending], opening[pending], sub_seg_ptr, seg_index, sub_slot_ptr, forced[slot_index],
                sub.events_csr(), sub_row_ptr, sub_year_ptr, loan_first_year[pending], sub_out, again, sub_failure,
-               sub_written)
+               sub_written, sub_years_written)
         for k, j in enumerate(pending):
             if rows:  # the rows the re-run wrote (a calendar loan may write fewer than its capacity)
                 lo, hi, s_lo = row_ptr[j], row_ptr[j] + sub_written[k], sub_row_ptr[k]
@@ -465,7 +469,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
                 lo, hi, s_lo = year_ptr[j], year_ptr[j + 1], sub_year_ptr[k]
                 out.year_interest[lo:hi] = sub_out.year_interest[s_lo:s_lo + hi - lo]
                 out.year_principal[lo:hi] = sub_out.year_principal[s_lo:s_lo + hi - lo]
-        failure[pending], written[pending] = sub_failure, sub_written
+        failure[pending], written[pending], years_written[pending] = sub_failure, sub_written, sub_years_written
         flagged = again[:, 0] >= 0
         again[flagged, 0] = slot_index[again[flagged, 0]]
         again[flagged, 1] = seg_index[again[flagged, 1]]
@@ -482,7 +486,8 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         projected_from=segments.projected_from, row_ptr=row_ptr, year_ptr=year_ptr,
         first_year=loan_first_year, segment_rate=segments.rate_units,
         loan_principal_fen=loans.principal_fen, loan_opening_fen=opening, out=out, want_rows=rows,
-        want_years=years, written=written, events=events, exact_fallbacks=exact_fallbacks,
+        want_years=years, written=written, years_written=years_written, events=events,
+        exact_fallbacks=exact_fallbacks,
         calendar=calendar, calendar_projection=projection_note(loans, calendar, failed, business_day),
     )
 

@@ -231,6 +231,7 @@ def amortize_portfolio(
                                         settles=want_rows and bool((arrays.interest_months > 0).any()))
     failed = np.zeros(count, dtype=bool)
     written = capacity.copy()
+    years_written = np.diff(year_ptr)
     projected = np.full(count, -1, dtype=np.int64)
     segment_rates: list[np.ndarray] = []
     segment_base = 0
@@ -248,6 +249,7 @@ def amortize_portfolio(
         fallbacks += res.exact_fallbacks
         failed[lo:hi] = res.failed
         written[lo:hi] = res.written
+        years_written[lo:hi] = res.years_written
         projected[lo:hi] = res.projected_from
         if want_rows:
             view.segment += segment_base  # chunk-local -> global segment index
@@ -273,8 +275,9 @@ def amortize_portfolio(
                                                         else f"an event of loan_id {r.loan_id!r}, in no row"),
                                        rejections)
 
-    # a loan repaid before its term has the rows it wrote (one that failed keeps its span, dropped below)
-    periods, year_count = np.where(failed, capacity, written), np.diff(year_ptr)
+    # a loan repaid before its term has the rows it wrote and the years up to its last row's (one that failed
+    # keeps its spans, dropped below)
+    periods, year_count = np.where(failed, capacity, written), np.where(failed, np.diff(year_ptr), years_written)
     fen: dict[str, np.ndarray] = {}
     if want_rows:
         fen.update(amortization.schedule_arrays(
@@ -287,6 +290,9 @@ def amortize_portfolio(
     if want_years:
         fen.update(first_year=amortization.first_year(arrays, calendar, rules), year_interest=out.year_interest,
                    year_principal=out.year_principal)
+        _, keep_years = amortization.keep_written(year_ptr, year_count)
+        if keep_years is not None:  # the zeros written for the years after a loan's last row are not shown
+            fen.update(year_interest=out.year_interest[keep_years], year_principal=out.year_principal[keep_years])
     if failed.any():  # drop the loans that could not be priced (one copy, only then)
         keep = ~failed
         row_keep, year_keep = np.repeat(keep, periods), np.repeat(keep, year_count)
