@@ -42,6 +42,7 @@ def test_ids_numbered_by_their_runs_are_pandas_factorize(cells, kind, chunks, ru
     expected_codes, expected = pd.factorize(series, use_na_sentinel=True)
     assert codes.tolist() == expected_codes.tolist()
     assert list(distinct) == list(expected)
+    assert distinct.dtype == expected.dtype
 
 
 @settings(max_examples=examples(200), deadline=None)

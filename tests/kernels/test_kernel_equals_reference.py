@@ -401,3 +401,45 @@ def test_ranges_of_loans_price_every_loan_once_on_threads() -> None:
         assert np.array_equal(np.asarray(values), np.asarray(subsidy_serial[name])), name
     assert len(ledger_threads) == count and ledger_threads.loan_id.nunique() == count
     pd.testing.assert_frame_equal(ledger_threads, ledger_serial)
+
+
+def test_a_month_s_day_is_the_calendar_inside_and_outside_the_month_table() -> None:
+    """The kernels read a month's first day and length from a table of 1900-2299 and compute them outside it."""
+    import calendar as gregorian
+
+    from subsidy_engine.kernels.calendar import MONTH_FIRST, MONTH_TABLE_START, days_from_civil, month_day
+
+    assert MONTH_FIRST.tolist() == [days_from_civil(k // 12, k % 12 + 1, 1)
+                                    for k in range(MONTH_TABLE_START, MONTH_TABLE_START + MONTH_FIRST.shape[0])]
+    months = [*range(12, 1898 * 12, 97), *range(1898 * 12, 1902 * 12), *range(2298 * 12, 2302 * 12),
+              *range(2302 * 12, 9999 * 12 + 12, 89), 9999 * 12 + 11]
+    for index in months:
+        y, m = index // 12, index % 12 + 1
+        for day in (1, 15, 28, 29, 30, 31):
+            d = min(day, gregorian.monthrange(y, m)[1])
+            assert month_day(index, day) == (y, m, d, (date(y, m, d) - date(1970, 1, 1)).days), (y, m, day)
+
+
+@pytest.mark.parametrize("start", ["1899-05-31", "2299-05-31"])
+@pytest.mark.parametrize("fields", [
+    {"term_months": 24, "interest_basis": "act_365"},
+    {"term_months": 24, "frequency": "quarterly", "interest_basis": "30_360", "method": "equal_principal"},
+    {"term_months": 24, "interest_basis": "monthly", "settlement_day": 30},
+    {"term_months": 24, "frequency": "quarterly", "interest_basis": "act_360", "interest_dates": "calendar",
+     "interest_frequency": "quarterly", "settlement_day": 31},
+    {"term_months": 24, "interest_basis": "act_360", "prepayments": [{"date": "+400", "amount": "100000",
+                                                                       "recompute": "term"}]},
+])
+def test_loans_across_the_month_table_s_edges_equal_the_reference(start, fields) -> None:
+    """Due dates and settlements stepping out of the month table (into 1900, past 2299) as inside it."""
+    from datetime import timedelta
+
+    from subsidy_engine.reference.calculators import reference_schedule
+
+    first = date.fromisoformat(start)
+    given = {**fields}
+    if "prepayments" in given:
+        given["prepayments"] = [{**p, "date": (first + timedelta(days=int(p["date"]))).isoformat()}
+                                for p in given["prepayments"]]
+    loan = Loan(principal="1000000", annual_rate="0.05", start_date=start, **given)
+    assert amortize(loan).rows == reference_schedule(loan)[0]

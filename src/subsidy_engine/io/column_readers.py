@@ -182,12 +182,14 @@ def factorize_cells(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """
     if isinstance(series.dtype, (pd.ArrowDtype, pd.StringDtype)) and getattr(series.dtype, "storage", "pyarrow") \
             == "pyarrow" and len(series) > 1:
-        text = pa.chunked_array(series.array._pa_array).combine_chunks()
-        if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+        chunks = pa.chunked_array(series.array._pa_array)
+        if pa.types.is_string(chunks.type) or pa.types.is_large_string(chunks.type):
+            # several chunks of 32-bit offsets may hold more text together than one can: joined as large_string
+            text = (chunks.cast(pa.large_string()) if chunks.num_chunks > 1 else chunks).combine_chunks()
             differs = pc.not_equal(text[1:], text[:-1]).fill_null(True)  # a null is a run of its own
             heads = np.flatnonzero(np.r_[True, np.asarray(differs.to_numpy(zero_copy_only=False), bool)])
-            head_codes, cells = pd.factorize(pd.Series(pd.arrays.ArrowExtensionArray(text.take(pa.array(heads)))),
-                                             use_na_sentinel=True)
+            # the runs' first cells in the column's own type: the distinct cells come back as pd.factorize's
+            head_codes, cells = pd.factorize(series.iloc[heads].reset_index(drop=True), use_na_sentinel=True)
             return np.repeat(head_codes, np.diff(np.append(heads, len(text)))), cells
     codes, cells = pd.factorize(series, use_na_sentinel=True)
     return codes, cells

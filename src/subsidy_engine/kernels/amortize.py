@@ -21,6 +21,7 @@ from subsidy_engine.kernels.calendar import (
     civil_from_days,
     days_from_civil,
     days_in_month,
+    month_day,
     period_accrual,
     period_numerator_civil,
     year_denominator,
@@ -141,6 +142,9 @@ def _amortize_plain(j, opening_fen, periods, months_per_period, method, grace, b
     prev_ord = days_from_civil(prev_y, prev_m, prev_d)
     need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub
 
+    # The due month, stepped forward instead of divided out every period, and the day number of its first day,
+    # so a due date is month_first + d - 1 (cheaper here than _amortize_one's month index, measured: this loop's
+    # loans mostly step one month at a time, and on the monthly basis read no date but the year)
     y = start_y[j]
     m = start_m[j]
     month_first = prev_ord - prev_d + 1
@@ -246,20 +250,17 @@ def first_settlement(start_day, start_y, start_m, months, day, rule, cal_first, 
     """The first calendar settlement of a loan drawn on the day number ``start_day`` (its date is
     start_y-start_m): every month (``months`` 1) or the last month of each quarter (3), on ``day``, the first
     whose unmoved date is after the start, moved by the business-day ``rule``; one moved back onto the start
-    settles nothing, so the next one is the first. Returns :func:`next_settlement`'s ``(year, month, the
-    month's first day, the settlement's day number)``."""
-    y = start_y
-    m = start_m
+    settles nothing, so the next one is the first. Returns :func:`next_settlement`'s ``(the settlement month's
+    index, the settlement's day number)``."""
+    month_index = start_y * 12 + start_m - 1
     if months == 3:
-        m = (m + 2) // 3 * 3  # the quarter's last month
-    month_first = days_from_civil(y, m, 1)
-    if month_first + min(day, days_in_month(y, m)) - 1 <= start_day:
-        y, m, month_first, _ = next_settlement(y, m, month_first, months, day, BUSINESS_DAY_NONE, cal_first,
-                                               cal_table, cal_weekends)
-    settles_on = _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weekends)
+        month_index = month_index // 3 * 3 + 2  # the quarter's last month
+    if month_day(month_index, day)[3] <= start_day:
+        month_index += months
+    settles_on = _settlement_on(month_index, day, rule, cal_first, cal_table, cal_weekends)
     if settles_on <= start_day:
-        return next_settlement(y, m, month_first, months, day, rule, cal_first, cal_table, cal_weekends)
-    return y, m, month_first, settles_on
+        return next_settlement(month_index, months, day, rule, cal_first, cal_table, cal_weekends)
+    return month_index, settles_on
 
 
 @jit
@@ -270,7 +271,7 @@ def first_settlement_days(start_day, start_y, start_m, months, day, rule, cal_fi
         out[i] = -1
         if months[i] > 0:
             out[i] = first_settlement(start_day[i], start_y[i], start_m[i], months[i], day[i], rule[i], cal_first,
-                                      cal_table, cal_weekends)[3]
+                                      cal_table, cal_weekends)[1]
 
 
 @inline_jit
@@ -294,27 +295,21 @@ def fold_accrual(settled_fen, settled_rem, amount, factor, den):
 
 
 @inline_jit
-def _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weekends):
-    """The day number of the settlement in month ``y-m`` (whose first day is ``month_first``) on ``day``,
-    clamped to the month's end and moved by the business-day ``rule``."""
-    nominal = month_first + min(day, days_in_month(y, m)) - 1
+def _settlement_on(month_index, day, rule, cal_first, cal_table, cal_weekends):
+    """The day number of the settlement in the month ``month_index`` (:func:`month_day`) on ``day``, clamped to the
+    month's end and moved by the business-day ``rule``."""
+    nominal = month_day(month_index, day)[3]
     if rule != BUSINESS_DAY_NONE:
         nominal = adjust_day(nominal, rule, cal_first, cal_table, cal_weekends)[0]
     return nominal
 
 
 @inline_jit
-def next_settlement(y, m, month_first, months, day, rule, cal_first, cal_table, cal_weekends):
-    """The calendar settlement ``months`` after the one in month ``y-m`` (whose first day is the day number
-    ``month_first``): ``(year, month, its first day, the settlement's day number moved by rule)``, the month
-    stepped forward rather than converted."""
-    for _ in range(months):
-        month_first += days_in_month(y, m)
-        m += 1
-        if m > 12:
-            m = 1
-            y += 1
-    return y, m, month_first, _settlement_on(y, m, month_first, day, rule, cal_first, cal_table, cal_weekends)
+def next_settlement(month_index, months, day, rule, cal_first, cal_table, cal_weekends):
+    """The calendar settlement ``months`` after the one in the month ``month_index``: ``(its month's index, the
+    settlement's day number moved by rule)``."""
+    month_index += months
+    return month_index, _settlement_on(month_index, day, rule, cal_first, cal_table, cal_weekends)
 
 
 @jit
@@ -397,11 +392,9 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
     prev_ord = days_from_civil(prev_y, prev_m, prev_d)
     need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub or has_events
 
-    # The due month, stepped forward instead of divided out every period, and
-    # the day number of its first day, so a due date is month_first + d - 1.
-    y = start_y[j]
-    m = start_m[j]
-    month_first = prev_ord - prev_d + 1
+    # The due month's index (months since January of the year 0), stepped forward a period at a time: its
+    # year, month and due date read from it (kernels.calendar.month_day), no month length walked through.
+    due_month = start_y[j] * 12 + start_m[j] - 1
 
     # Yearly totals accumulate in registers and are stored when the year changes; the loan's years start at
     # first_year[j] (its first due date's, or an earlier prepayment's that may close it).
@@ -419,17 +412,13 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             nominal_f = rate / nominal_den
             next_change = seg_period[seg + 1] if seg + 1 < seg_end else n
             rate_changed = True
-        for _ in range(mpp):
-            month_first += days_in_month(y, m)
-            m += 1
-            if m > 12:
-                m = 1
-                y += 1
+        due_month += mpp
+        y, m, d, due_ord = month_day(due_month, dd)
         end_ord = 0
         stub = False
         if bas == BASIS_MONTHLY:
             if need_days:
-                end_ord = month_first + min(dd, days_in_month(y, m)) - 1
+                end_ord = due_ord
             if p == 0 and first_is_stub:
                 num = period_numerator_civil(bas, prev_ord, end_ord, 0, 0, 0, 0, 0, 0, dd)
                 interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
@@ -437,8 +426,7 @@ def _amortize_one(j, opening_fen, periods, months_per_period, method, grace, bas
             else:
                 interest = mul_div_half_up_f(balance, rate, nominal_den, nominal_f)  # 30 x mpp / 360 = 1 / ppy
         else:
-            d = min(dd, days_in_month(y, m))
-            end_ord = month_first + d - 1
+            end_ord = due_ord
             num = period_numerator_civil(bas, prev_ord, end_ord, prev_y, prev_m, prev_d, y, m, d, dd)
             interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
             prev_d = d
@@ -650,11 +638,9 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
     prev_settled = False  # the last row settled interest, its own day included: the next accrues from the day after
     need_days = bas != BASIS_MONTHLY or want_rows or first_is_stub or has_events or moves
 
-    # The due month, stepped forward instead of divided out every period, and
-    # the day number of its first day, so a due date is month_first + d - 1.
-    y = start_y[j]
-    m = start_m[j]
-    month_first = prev_ord - prev_d + 1
+    # The due month's index (months since January of the year 0), stepped forward a period at a time: its
+    # year, month and due date from the index (kernels.calendar.month_day), no month length walked through.
+    due_month = start_y[j] * 12 + start_m[j] - 1
 
     # Yearly totals accumulate in registers and are stored when the year changes; the loan's years start at
     # first_year[j] (its first due date's, or an earlier prepayment's that may close it).
@@ -670,15 +656,13 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
     # at earlier rates are held as their exact quotient and remainder (settled_fen, settled_rem).
     settle_months = interest_months[j]
     on_calendar = settle_months > 0
-    settle_y = np.int64(0)
-    settle_m = np.int64(0)
-    settle_first = np.int64(0)
+    settle_month = np.int64(0)  # the next settlement's month index
     next_settle = np.int64(0)
     balance_days = np.int64(0)
     settled_fen = np.int64(0)
     settled_rem = np.int64(0)
     if on_calendar:
-        settle_y, settle_m, settle_first, next_settle = first_settlement(
+        settle_month, next_settle = first_settlement(
             prev_ord, prev_y, prev_m, settle_months, interest_day[j], rule, cal_first, cal_table, cal_weekends)
 
     for p in range(n):
@@ -692,23 +676,15 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
             nominal_f = rate / nominal_den
             next_change = seg_period[seg + 1] if seg + 1 < seg_end else n
             rate_changed = True
-        for _ in range(mpp):
-            month_first += days_in_month(y, m)
-            m += 1
-            if m > 12:
-                m = 1
-                y += 1
+        due_month += mpp
         end_ord = 0
         stub = False
         # The period ends on its due date, moved to a business day by the loan's rule (docs/conventions.md
         # "Business days"): the row's date and year, and the interest's days, are the moved date's.
-        end_y = y
-        end_m = m
-        end_d = 0  # read on the day-count bases, where need_days holds
+        end_y, end_m, end_d, nominal_ord = month_day(due_month, dd)
         moved = False
         if need_days:
-            end_d = min(dd, days_in_month(y, m))
-            end_ord = month_first + end_d - 1
+            end_ord = nominal_ord
             if moves:
                 adjusted, _ = adjust_day(end_ord, rule, cal_first, cal_table, cal_weekends)  # the caller checked
                 if adjusted != end_ord:  # the calendar's coverage of the last due date: no day here is beyond it
@@ -785,7 +761,8 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
             w += 1
             if want_years:
                 # the settlement month's year, unless the date moved (or a prepayment closed the loan earlier)
-                settle_year = settle_y if not moves and settle_day == next_settle else civil_from_days(settle_day)[0]
+                settle_year = settle_month // 12 if not moves and settle_day == next_settle else \
+                    civil_from_days(settle_day)[0]
                 if settle_year != current_year:
                     current_year, acc_interest, acc_principal = _add_to_years(
                         settle_year, 0, 0, current_year, acc_interest, acc_principal, year_base, year_interest,
@@ -795,9 +772,8 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
             accrual_start = settle_day + 1
             if closes:
                 break
-            settle_y, settle_m, settle_first, next_settle = next_settlement(
-                settle_y, settle_m, settle_first, settle_months, interest_day[j], rule, cal_first, cal_table,
-                cal_weekends)
+            settle_month, next_settle = next_settlement(settle_month, settle_months, interest_day[j], rule,
+                                                        cal_first, cal_table, cal_weekends)
         if closes:
             break
 
@@ -921,9 +897,8 @@ def _amortize_calendar(j, opening_fen, periods, months_per_period, method, grace
                 settled_fen = 0
                 settled_rem = 0
             if end_ord == next_settle:
-                settle_y, settle_m, settle_first, next_settle = next_settlement(
-                    settle_y, settle_m, settle_first, settle_months, interest_day[j], rule, cal_first, cal_table,
-                    cal_weekends)
+                settle_month, next_settle = next_settlement(settle_month, settle_months, interest_day[j], rule,
+                                                            cal_first, cal_table, cal_weekends)
         if want_rows:
             r = row0 + w
             out_end[r] = end_ord
@@ -975,8 +950,9 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
     ``row_ptr`` span (its periods, fewer when repaid before its term, its periods and settlements when it
     settles interest on calendar dates, ``out_settles`` marking the rows that settle) and zeros in its
     years after the last row; ``years_written[j]`` is set to the number of its years up to its last row's
-    (fewer than its ``year_ptr`` span when it was repaid before its term) by the loops that may end a loan early:
-    the caller fills it with the spans (the lean loop's loans run to their term). ``forced_payment[s] >= 0``
+    (fewer than its ``year_ptr`` span when it was repaid before its term; 0 when an event failed it) by the loops
+    that may end a loan early, when ``want_years``: the caller fills it with the spans (the lean loop's loans run to
+    their term). ``forced_payment[s] >= 0``
     is the annuity payment of payment slot ``s`` (each loan's computations of its payment in order,
     ``slot_ptr``) settled exactly by the caller. ``ambiguous[j]`` is ``(slot, segment, balance, periods
     left)`` of loan ``j``'s first payment that the float could not settle (slot -1: none), ``failure[j]``

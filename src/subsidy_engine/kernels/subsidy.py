@@ -51,8 +51,8 @@ def _subsidy_of_loans(loans_from, loans_to, row_ptr, end_day, loan_start_day, in
                       out_gross, out_paid, out_cut_interest, out_cut_annual, out_cut_lifetime, out_terms):
     """Loans ``loans_from`` to ``loans_to - 1`` of :func:`_portfolio_subsidy_threads`, a range a call
     (:data:`~subsidy_engine.kernels.threads.LOANS_A_CALL` says why)."""
-    # a caller that wants only what is paid per period (a bank's ledger) passes no rows for the other amounts: six
-    # arrays of int64 a period not written (their fresh pages cost more than the sums)
+    # a caller that wants only what is paid per period (a bank's ledger) passes no rows for out_year and the other
+    # amounts, all of them: six arrays of int64 a period not written (their fresh pages cost more than the sums)
     details = out_year.shape[0] > 0
     for loan in range(loans_from, loans_to):
         j = np.uint64(loan)  # unsigned, as prange gives it: an index not checked for a negative value
@@ -210,8 +210,9 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
     rule's parameters are per-loan arrays; caps < 0 mean none). ``end_segment[r]``: the rate segment in force
     as row ``r``'s date ends (the next row's of the loan; a bank's ledger says it when its last day changes it).
 
-    Per period, a caller may pass empty arrays for every output but ``out_paid`` (and ``out_terms``): only what is
-    paid is then written. Per loan and calendar year (``per_period`` false): output row ``year_ptr[j] + k`` is the k-th calendar
+    A caller that wants only what is paid per period passes empty arrays for ``out_year`` and the five other
+    amounts (all of them: an empty ``out_year`` is what tells the kernel) and for ``out_terms``; only ``out_paid`` is
+    then written. Per loan and calendar year (``per_period`` false): output row ``year_ptr[j] + k`` is the k-th calendar
     year of loan j's due dates, the periods due in it summed. Per period (``per_period`` true): output row
     ``r`` is schedule row ``r``, and ``out_terms[r]`` holds the accrual's exact terms ``(base, factor, num,
     den, inside, days, day_base, day_factor)``: ``gross = round(base x factor x num x inside / (1e10 x den x

@@ -74,8 +74,9 @@ class KernelResult:
     want_rows: bool
     want_years: bool
     written: np.ndarray  # rows written per loan: its periods, fewer when it was repaid before its term
-    years_written: np.ndarray  # per loan: its years up to its last row's, fewer than its year_ptr span when it was
-    # repaid before its term (the later years are written as zero and not shown: PortfolioResult.yearly)
+    years_written: np.ndarray  # per loan priced with yearly totals: its years up to its last row's, fewer than its
+    # year_ptr span when it was repaid before its term (the later years are written as zero and not shown:
+    # PortfolioResult.yearly); its span without yearly totals, meaningless for a loan that failed
     events: LoanEvents
     exact_fallbacks: int = 0
     calendar: BusinessCalendar | None = None  # the business days due dates were moved on, if a loan moves them

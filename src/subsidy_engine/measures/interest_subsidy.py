@@ -382,8 +382,8 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
                 per_period: bool, paid_only: bool = False) -> _KernelRun:
     """Run the 貼息 kernel over amortized loans: one output row per loan and calendar year of its due dates
     (no year in between is skipped), or one per period, with each period's accrual terms and amounts, or only
-    what is paid (``paid_only``, per period: the one amount of the fourteen a period that a bank's ledger
-    reads; the other arrays are empty)."""
+    what is paid (``paid_only``, per period: of the seven amounts and eight terms of a period, the one a bank's
+    ledger reads; the other arrays are empty)."""
     row_ptr = np.zeros(periods.shape[0] + 1, np.int64)
     np.cumsum(periods, out=row_ptr[1:])
     end_day = f["end_day"]  # int32 days: widened inside the kernel, not copied (15M rows at 100k loans)
