@@ -272,3 +272,18 @@ def test_a_loan_repaid_in_full_before_its_term_has_no_years_after_its_last_row(s
     if output == "both":
         schedule = result.schedule
         assert schedule[schedule.loan_id == "P"].end_date.max() == date(2025, 6, 10)
+
+
+def test_each_loan_s_later_tranches_are_summed_exactly_in_a_book_of_any_size() -> None:
+    """The opening of a loan drawn in tranches is its principal less what it draws later, summed in integers: a
+    book's running sum passes 2**63 here (100,000 loans of 1e12 yuan drawn later), each loan's stays exact."""
+    import numpy as np
+
+    from subsidy_engine.loans.arrays import LoanEvents
+
+    loans = 100_000
+    amount = np.tile(np.array([10**14 - 1, -7, 10**14 - 3], np.int64), loans)  # drawn, prepaid, drawn
+    events = LoanEvents(np.arange(0, 3 * loans + 1, 3, dtype=np.int64), np.zeros(3 * loans, np.int64), amount,
+                        np.zeros(3 * loans, np.int64), np.zeros(3 * loans, np.int64))
+    drawn = events.drawn_later_fen()
+    assert drawn.dtype == np.int64 and (drawn == 2 * 10**14 - 4).all()

@@ -105,10 +105,12 @@ class LoanEvents:
 
     def drawn_later_fen(self) -> np.ndarray:
         """Per loan, the fen drawn after the first drawdown."""
-        drawn = np.where(self.amount > 0, self.amount, 0)
-        loan_of_event = np.repeat(np.arange(self.ptr.shape[0] - 1), np.diff(self.ptr))
-        return np.bincount(loan_of_event, weights=drawn, minlength=self.ptr.shape[0] - 1).astype(np.int64) \
-            if drawn.shape[0] else np.zeros(self.ptr.shape[0] - 1, np.int64)
+        # each loan's sum as the difference of running sums over the book, in integers (no float weights); the
+        # running sum may pass 2**63 over a large book, so it wraps as unsigned integers do, exactly, and a loan's
+        # own sum (at most its principal) comes out exact
+        running = np.zeros(self.amount.shape[0] + 1, np.uint64)
+        np.cumsum(np.where(self.amount > 0, self.amount, 0).astype(np.uint64), out=running[1:])
+        return (running[self.ptr[1:]] - running[self.ptr[:-1]]).view(np.int64)
 
 
 @dataclass
