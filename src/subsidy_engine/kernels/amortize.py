@@ -949,10 +949,10 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
     filled only when ``want_rows`` / ``want_years`` is set; a loan writes ``written[j]`` rows of its
     ``row_ptr`` span (its periods, fewer when repaid before its term, its periods and settlements when it
     settles interest on calendar dates, ``out_settles`` marking the rows that settle) and zeros in its
-    years after the last row; ``years_written[j]`` is set to the number of its years up to its last row's
-    (fewer than its ``year_ptr`` span when it was repaid before its term; 0 when an event failed it) by the loops
-    that may end a loan early, when ``want_years``: the caller fills it with the spans (the lean loop's loans run to
-    their term). ``forced_payment[s] >= 0``
+    years after the last row; the loops that may end a loan early set ``years_written[j]`` to the number of its
+    years up to its last row's with ``want_years`` (fewer than its ``year_ptr`` span when it was repaid before its
+    term), its span without, 0 when an event failed it; the caller fills it with the spans for the lean loop's
+    loans, which run to their term. ``forced_payment[s] >= 0``
     is the annuity payment of payment slot ``s`` (each loan's computations of its payment in order,
     ``slot_ptr``) settled exactly by the caller. ``ambiguous[j]`` is ``(slot, segment, balance, periods
     left)`` of loan ``j``'s first payment that the float could not settle (slot -1: none), ``failure[j]``

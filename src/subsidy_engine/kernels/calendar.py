@@ -53,9 +53,10 @@ def _month_firsts() -> np.ndarray:
     return table
 
 
-#: The first day of each month of the centuries loans are drawn in (1900-2299), for :func:`month_day`: a kernel
-#: stepping a loan's due dates reads each month's first day and length here instead of walking through the month
-#: lengths (measured: the calendar settlement loop 17% faster, the tranche loop 22%).
+#: The first day of each month of the centuries nearly every loan falls in (1900-2299), for :func:`month_day`: a
+#: kernel stepping a loan's due dates reads each month's first day and length here instead of walking through the
+#: month lengths (measured at 100k loans: the calendar settlement loop 12-13% faster end to end, the tranche loop
+#: 12-14%). A date of any other year from 1 to 9999 is computed instead.
 MONTH_FIRST = _month_firsts()
 
 
