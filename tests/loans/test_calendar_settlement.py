@@ -317,3 +317,16 @@ def test_review_an_ambiguous_payment_of_a_calendar_loan_is_settled_on_the_rows_i
     loan = Loan(principal="0.01", annual_rate="1E-10", term_months=2, start_date="2004-01-01",
                 interest_dates="calendar", interest_frequency="monthly")
     assert amortize(loan).rows == reference_schedule(loan)[0]
+
+
+def test_review_a_loan_settling_in_the_last_months_of_9999_is_priced_by_the_reference_too() -> None:
+    """Review defect: the reference looked for the settlement after the last due date, in the year 10000, and
+    raised for a loan ending in December 9999 (the kernel priced it); it now stops at the last due date's month."""
+    from subsidy_engine.reference.calculators import reference_schedule
+
+    loan = Loan(principal="987654321.09", annual_rate="0.0365", term_months=591, start_date="9950-09-30",
+                method="interest_only", interest_basis="act_365", interest_dates="calendar",
+                interest_frequency="monthly", business_day="modified_following")
+    expected, _ = reference_schedule(loan, is_business=projected_business_day)
+    assert amortize(loan, calendar=PROJECTED).rows == expected
+    assert expected[-1].end_date.year == 9999

@@ -267,6 +267,8 @@ def settlement_dates(loan: Loan, last: date, is_business: Callable[[date], bool]
     while True:
         year, month = divmod(month_index, 12)
         month_index += 1
+        if (year, month + 1) > (last.year, last.month):  # moved at most back to its month's first day: after last
+            return out  # (and a month after December 9999 has no date)
         if (month + 1) % step:
             continue
         nominal = date(year, month + 1, min(loan.interest_day, calendar.monthrange(year, month + 1)[1]))
