@@ -75,6 +75,7 @@ def test_every_path_compiles_each_loop_once() -> None:
     assert quote(request).claims
 
     loops = {"_amortize_calendar": amortize_kernels._amortize_calendar,
+             "_first_years_of_loans": amortize_kernels._first_years_of_loans,
              "_amortize_one": amortize_kernels._amortize_one,
              "_amortize_plain": amortize_kernels._amortize_plain,
              "_subsidy_of_loans": subsidy_kernels._subsidy_of_loans,
@@ -83,6 +84,8 @@ def test_every_path_compiles_each_loop_once() -> None:
              "_layout_of_loans": ledger_kernels._layout_of_loans}
     kernels = {"amortize_kernel (threads)": amortize_kernels.amortize_kernel.threaded,
                "amortize_kernel (serial)": amortize_kernels.amortize_kernel.serial,
+               "first_years (threads)": amortize_kernels.first_years.threaded,
+               "first_years (serial)": amortize_kernels.first_years.serial,
                "portfolio_subsidy (threads)": subsidy_kernels.portfolio_subsidy.threaded,
                "portfolio_subsidy (serial)": subsidy_kernels.portfolio_subsidy.serial,
                "ledger_kernel (threads)": ledger_kernels.ledger_kernel.threaded,

@@ -35,7 +35,7 @@ from subsidy_engine.kernels.codes import (
     METHOD_INTEREST_ONLY,
     RECOMPUTE_PAYMENT,
 )
-from subsidy_engine.kernels.threads import by_size, inline_jit, jit
+from subsidy_engine.kernels.threads import LOANS_A_CALL, by_size, inline_jit, jit
 
 
 @jit
@@ -264,14 +264,42 @@ def first_settlement(start_day, start_y, start_m, months, day, rule, cal_first, 
 
 
 @jit
-def first_settlement_days(start_day, start_y, start_m, months, day, rule, cal_first, cal_table, cal_weekends, out):
-    """``out[i]``: the day number of loan ``i``'s first calendar settlement (:func:`first_settlement`), for the
-    loans that settle on calendar dates (``months[i] > 0``); -1 for the others."""
-    for i in range(start_day.shape[0]):
-        out[i] = -1
-        if months[i] > 0:
-            out[i] = first_settlement(start_day[i], start_y[i], start_m[i], months[i], day[i], rule[i], cal_first,
-                                      cal_table, cal_weekends)[1]
+def _first_years_of_loans(loans_from, loans_to, start_y, start_m, start_d, interest_months, interest_day, rule,
+                          cal_first, cal_table, cal_weekends, ev_ptr, ev_day, ev_amount, first):
+    """Loans ``loans_from`` to ``loans_to - 1`` of :func:`_first_years_threads`, a range a call
+    (:data:`~subsidy_engine.kernels.threads.LOANS_A_CALL` says why)."""
+    for loan in range(loans_from, loans_to):
+        j = np.uint64(loan)  # unsigned, as prange gives it: an index not checked for a negative value
+        year = first[j]
+        if interest_months[j] > 0:
+            start_day = days_from_civil(start_y[j], start_m[j], start_d[j])
+            month_index, settles_on = first_settlement(start_day, start_y[j], start_m[j], interest_months[j],
+                                                       interest_day[j], rule[j], cal_first, cal_table, cal_weekends)
+            # the settlement month's year, unless a business day moved the date (perhaps into January)
+            year = min(year, month_index // 12 if rule[j] == BUSINESS_DAY_NONE else civil_from_days(settles_on)[0])
+        for e in range(ev_ptr[j], ev_ptr[j + 1]):
+            if ev_amount[e] < 0:  # a loan's events are sorted by day: its first prepayment is its earliest
+                year = min(year, civil_from_days(ev_day[e])[0])
+                break
+        first[j] = year
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _first_years_threads(start_y, start_m, start_d, interest_months, interest_day, rule, cal_first, cal_table,
+                         cal_weekends, ev_ptr, ev_day, ev_amount, first):
+    """The first calendar year of each loan's rows, from ``first[j]``, its first due date's year (moved by its
+    business-day ``rule``), in place: the year of its first calendar settlement (``interest_months[j] > 0``,
+    :func:`first_settlement`) or of its first prepayment (``ev_amount < 0``: a prepayment of the whole balance
+    ends the loan, and its last period, on its day) when earlier."""
+    n = first.shape[0]
+    for c in nb.prange((n + LOANS_A_CALL - 1) // LOANS_A_CALL):
+        lo = np.int64(c) * LOANS_A_CALL
+        _first_years_of_loans(lo, min(lo + LOANS_A_CALL, n), start_y, start_m, start_d, interest_months,
+                              interest_day, rule, cal_first, cal_table, cal_weekends, ev_ptr, ev_day, ev_amount,
+                              first)
+
+
+first_years = by_size(_first_years_threads, "loans")
 
 
 @inline_jit

@@ -16,7 +16,7 @@ import numpy as np
 from subsidy_engine.core.dates import day_date, epoch_days
 from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan
 from subsidy_engine.core.vocabulary import BusinessDay
-from subsidy_engine.kernels.amortize import amortize_kernel, first_settlement_days
+from subsidy_engine.kernels.amortize import amortize_kernel, first_years
 from subsidy_engine.kernels.business_days import adjust_days
 from subsidy_engine.kernels.calendar import due_days, years_of
 from subsidy_engine.loans.arrays import LoanArrays, LoanEvents
@@ -229,24 +229,12 @@ def calendar_errors(loans: LoanArrays, calendar: BusinessCalendar | None, rules:
 
 def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
                    rules: np.ndarray | None = None) -> np.ndarray:
-    """The year of each loan's first row: its first due date's, or its first calendar settlement's when that
-    is earlier (each moved to a business day on ``calendar`` by ``rules``, :func:`kernel_rules`)."""
+    """The year of each loan's first due date (moved to a business day on ``calendar`` by ``rules``,
+    :func:`kernel_rules`)."""
     if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
-        first = (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
-    else:
-        rules = kernel_rules(loans, calendar) if rules is None else rules
-        first = years_of(moved_due_days(loans, loans.months_per_period, calendar, rules))
-    if loans.interest_months.any():
-        on_calendar = np.flatnonzero(loans.interest_months)
-        sub = loans if on_calendar.size == len(loans) else loans.take(on_calendar)  # a copy of every loan costs
-        settle = np.empty(on_calendar.size, np.int64)
-        cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
-        sub_rules = sub.business_day if rules is None else rules[on_calendar]
-        first_settlement_days(sub.start_days(), sub.start_y, sub.start_m, sub.interest_months, sub.interest_day,
-                              sub_rules, cal_first, cal_table, cal_weekends, settle)
-        first = first.copy()
-        first[on_calendar] = np.minimum(first[on_calendar], years_of(settle))
-    return first
+        return (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
+    rules = kernel_rules(loans, calendar) if rules is None else rules
+    return years_of(moved_due_days(loans, loans.months_per_period, calendar, rules))
 
 
 #: read-only like every calendar's table, so that the kernels are compiled for one kind of array
@@ -276,19 +264,15 @@ def row_capacity(loans: LoanArrays) -> np.ndarray:
 def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
                rules: np.ndarray | None = None) -> np.ndarray:
     """The first calendar year of each loan's rows: its first due date's (moved to a business day on
-    ``calendar`` by ``rules``), or its first prepayment's when that is earlier (a prepayment of the whole
-    balance ends the loan, and its last period, on its day)."""
-    first = first_due_year(loans, calendar, rules)
-    events = loans.events
-    if events is None or not events.day.shape[0]:
-        return first
-    prepaid = events.amount < 0
-    loan_of_event = np.repeat(np.arange(len(loans)), np.diff(events.ptr))
-    earliest = np.full(len(loans), np.iinfo(np.int64).max, np.int64)
-    np.minimum.at(earliest, loan_of_event[prepaid], events.day[prepaid])
-    has = earliest < np.iinfo(np.int64).max
-    first = first.copy()
-    first[has] = np.minimum(first[has], years_of(earliest[has]))
+    ``calendar`` by ``rules``), or its first calendar settlement's or its first prepayment's when that is earlier
+    (a prepayment of the whole balance ends the loan, and its last period, on its day)."""
+    first = np.array(first_due_year(loans, calendar, rules), np.int64)  # a copy: filled in place
+    events = loans.events_csr()
+    if len(loans) and (loans.interest_months.any() or (events.amount < 0).any()):
+        cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
+        first_years(loans.start_y, loans.start_m, loans.start_d, loans.interest_months, loans.interest_day,
+                    loans.business_day if rules is None else rules, cal_first, cal_table, cal_weekends, events.ptr,
+                    events.day, events.amount, first)
     return first
 
 
