@@ -330,3 +330,20 @@ def test_review_a_loan_settling_in_the_last_months_of_9999_is_priced_by_the_refe
     expected, _ = reference_schedule(loan, is_business=projected_business_day)
     assert amortize(loan, calendar=PROJECTED).rows == expected
     assert expected[-1].end_date.year == 9999
+
+
+def test_review_a_loan_beyond_the_calendar_counts_its_first_year_as_the_kernel_prices_it() -> None:
+    """Review defect: first_year without the rules moved a calendar loan's first settlement by its own rule, which
+    the kernel sets aside for a loan the calendar cannot cover: 2024 instead of the 2023 the kernel writes."""
+    from subsidy_engine.loans import amortization
+    from subsidy_engine.loans.arrays import arrays_from_loans
+    from subsidy_engine.params.business_days import china_calendar
+
+    loans = arrays_from_loans([Loan(principal="1000000", annual_rate="0.036", term_months=435,
+                                    frequency="quarterly", start_date="2023-12-13", settlement_day=31,
+                                    business_day="following", interest_dates="calendar",
+                                    interest_frequency="monthly")])
+    calendar = china_calendar()
+    rules = amortization.kernel_rules(loans, calendar)
+    assert amortization.first_year(loans, calendar).tolist() == [2023]
+    assert amortization.first_year(loans, calendar, rules).tolist() == [2023]

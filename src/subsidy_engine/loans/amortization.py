@@ -266,13 +266,14 @@ def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
     """The first calendar year of each loan's rows: its first due date's (moved to a business day on
     ``calendar`` by ``rules``), or its first calendar settlement's or its first prepayment's when that is earlier
     (a prepayment of the whole balance ends the loan, and its last period, on its day)."""
+    if rules is None:  # as the kernel moves them: a loan the calendar cannot cover keeps its dates
+        rules = loans.business_day if calendar is None else kernel_rules(loans, calendar)
     first = np.array(first_due_year(loans, calendar, rules), np.int64)  # a copy: filled in place
     events = loans.events_csr()
     if len(loans) and (loans.interest_months.any() or (events.amount < 0).any()):
         cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
-        first_years(loans.start_y, loans.start_m, loans.start_d, loans.interest_months, loans.interest_day,
-                    loans.business_day if rules is None else rules, cal_first, cal_table, cal_weekends, events.ptr,
-                    events.day, events.amount, first)
+        first_years(loans.start_y, loans.start_m, loans.start_d, loans.interest_months, loans.interest_day, rules,
+                    cal_first, cal_table, cal_weekends, events.ptr, events.day, events.amount, first)
     return first
 
 
