@@ -59,7 +59,8 @@ def _signatures(dispatcher: object) -> list[str]:
 def test_every_path_compiles_each_loop_once() -> None:
     many = table_of(LOANS * (FEW_ITEMS["loans"] // len(LOANS) + 1))  # over the thread pool
     few = table_of(LOANS)  # on the calling thread
-    for table in (many, few):
+    lean = table_of([LOANS[0]] * FEW_ITEMS["loans"])  # a book of loans that all run the lean loop: its own kernel
+    for table in (many, few, lean):
         assert not len(amortize_portfolio(table).rejections)
         interest_subsidy_portfolio(table, RULE)
     for loan in LOANS:
@@ -84,6 +85,8 @@ def test_every_path_compiles_each_loop_once() -> None:
              "_layout_of_loans": ledger_kernels._layout_of_loans}
     kernels = {"amortize_kernel (threads)": amortize_kernels.amortize_kernel.threaded,
                "amortize_kernel (serial)": amortize_kernels.amortize_kernel.serial,
+               "lean_kernel (threads)": amortize_kernels.lean_kernel.threaded,
+               "lean_kernel (serial)": amortize_kernels.lean_kernel.serial,
                "first_years (threads)": amortize_kernels.first_years.threaded,
                "first_years (serial)": amortize_kernels.first_years.serial,
                "portfolio_subsidy (threads)": subsidy_kernels.portfolio_subsidy.threaded,

@@ -253,7 +253,9 @@ def test_each_serial_twin_is_its_own_compilation_without_threads() -> None:
     served the threaded code. Each twin has its own name and no ``parallel`` option."""
     for name, family, public_name in (("amortize_kernel", amortize_family, None), ("floating_segments", segments, None),
                                       ("calendar_year", calendar, None), ("portfolio_subsidy", subsidy, None),
-                                      ("ledger", ledger, "ledger_kernel"), ("ledger_checks", ledger, None)):
+                                      ("ledger", ledger, "ledger_kernel"), ("ledger_checks", ledger, None),
+                                      ("lean_kernel", amortize_family, None), ("first_years", amortize_family, None),
+                                      ("ledger_layout", ledger, None)):
         public = getattr(family, public_name or name)
         assert public.__name__ == name and public.threaded.targetoptions.get("parallel") is True
         assert "parallel" not in public.serial.targetoptions

@@ -1022,3 +1022,25 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
 
 
 amortize_kernel = by_size(_amortize_kernel_threads, "loans")
+
+
+@nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _lean_kernel_threads(opening_fen, periods, months_per_period, method, grace, basis, start_y, start_m, start_d,
+                         due_day, seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment,
+                         want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, want_years, first_year,
+                         year_ptr, year_interest, year_principal, ambiguous, written):
+    """:func:`_amortize_kernel_threads` for a batch whose loans all run the lean loop (:func:`_amortize_plain`: no
+    calendar, no business-day rule, no drawdown after the first, no prepayment), the usual book. A kernel of its
+    own because the threaded kernel's code around the lean loop is compiled with the other loops: measured, the
+    mixed portfolio's lean loans ran 3-6% slower there after those loops changed, and as fast as before here."""
+    for i in nb.prange(opening_fen.shape[0]):
+        j = np.uint64(i)  # unsigned, as in _amortize_kernel_threads (the lean loop is compiled once)
+        written[j] = _amortize_plain(
+            j, opening_fen, periods, months_per_period, method, grace, basis,
+            start_y, start_m, start_d, due_day, seg_ptr, seg_period, seg_rate,
+            plan_ptr, plan_fen, slot_ptr, forced_payment, want_rows, row_ptr[j], out_end, out_segment,
+            out_interest, out_principal, want_years, first_year, year_ptr, year_interest, year_principal,
+            ambiguous)
+
+
+lean_kernel = by_size(_lean_kernel_threads, "loans")

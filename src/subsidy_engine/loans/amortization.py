@@ -16,7 +16,7 @@ import numpy as np
 from subsidy_engine.core.dates import day_date, epoch_days
 from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan
 from subsidy_engine.core.vocabulary import BusinessDay
-from subsidy_engine.kernels.amortize import amortize_kernel, first_years
+from subsidy_engine.kernels.amortize import amortize_kernel, first_years, lean_kernel
 from subsidy_engine.kernels.business_days import adjust_days
 from subsidy_engine.kernels.calendar import due_days, years_of
 from subsidy_engine.loans.arrays import LoanArrays, LoanEvents
@@ -403,6 +403,15 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
                sub_events, sub_row_ptr, sub_year_ptr, sub_first_year, sub_out: Outputs, sub_ambiguous, sub_failure,
                sub_written, sub_years_written) -> None:
         sub_plan_ptr, sub_plan_fen = subset.plan_csr()
+        if not general and not sub_events.day.shape[0] and not (subset.interest_months > 0).any() \
+                and not (sub_business_day != BusinessDay.NONE.code).any():
+            lean_kernel(sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace,
+                        subset.basis, subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_seg_ptr,
+                        segments.first_period[sub_seg], segments.rate_units[sub_seg], sub_plan_ptr, sub_plan_fen,
+                        sub_slot_ptr, sub_forced, rows, sub_row_ptr, sub_out.end_day, sub_out.segment,
+                        sub_out.interest, sub_out.principal, years, sub_first_year, sub_year_ptr,
+                        sub_out.year_interest, sub_out.year_principal, sub_ambiguous, sub_written)
+            return
         amortize_kernel(
             sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
             subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_business_day, cal_first, cal_table,
