@@ -26,7 +26,6 @@ field and reason, and its loan is left out (``strict`` raises instead).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -133,16 +132,6 @@ class _Read:
     fen: np.ndarray
     rate: np.ndarray
     claimed: np.ndarray  # the bank's 貼息 on a settlement row, -1 when not given
-
-    @cached_property
-    def loan_of_event(self) -> np.ndarray:
-        """Per event: its loan's number (computed once: several steps read it, 6M events at 100k ledgers)."""
-        return np.repeat(np.arange(len(self.loan_ids), dtype=np.int64), np.diff(self.ev_ptr))
-
-    @cached_property
-    def start_of_event(self) -> np.ndarray:
-        """Per event: its loan's first drawdown's day."""
-        return np.repeat(self.day[self.ev_ptr[:-1]], np.diff(self.ev_ptr))
 
 
 def ledger_settlements(ledger: pd.DataFrame, rule: InterestSubsidyRule | Policy | None = None, *,
@@ -334,7 +323,7 @@ def _drop(read: _Read, bad_rows: np.ndarray) -> _Read:
     """``read`` without the loans that have a row in ``bad_rows`` (a mask over the table's rows)."""
     if not bad_rows.any():
         return read
-    loan_of_event = read.loan_of_event
+    loan_of_event = np.repeat(np.arange(len(read.loan_ids), dtype=np.int64), np.diff(read.ev_ptr))
     bad_loans = np.unique(loan_of_event[bad_rows[read.position]])
     keep_loan = ~np.isin(np.arange(len(read.loan_ids)), bad_loans)
     keep = keep_loan[loan_of_event]
