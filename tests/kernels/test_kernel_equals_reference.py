@@ -405,6 +405,46 @@ def test_ranges_of_loans_price_every_loan_once_on_threads() -> None:
     pd.testing.assert_frame_equal(ledger_threads, ledger_serial)
 
 
+def test_ranges_of_loans_amortize_every_loan_once_on_threads() -> None:
+    """The amortization kernels hand each loop ranges of ``LOANS_A_CALL`` loans, every loop a range of its own
+    (the lean loop, the loop of tranche loans, the calendar loop): on a book of more than three ranges and a part
+    whose loans take the three loops in turn, each loan's rows and yearly totals are those it has in a book of
+    seven loans on the calling thread (a range's bounds off by one, or a loop that skips or repeats a kind of
+    loan, would give the loans at other places other figures)."""
+    from subsidy_engine.kernels.threads import LOANS_A_CALL
+
+    count = 3 * LOANS_A_CALL + 5
+
+    def loan(k: int) -> Loan:
+        common = {"annual_rate": f"0.0{3 + k % 4}", "term_months": 12 + k % 37,
+                  "start_date": date(2024, 1 + k % 12, 1 + k % 28)}
+        if k % 3 == 0:  # the lean loop
+            return Loan(principal=str(100_000 + 7919 * k), **common)  # type: ignore[arg-type]
+        drawn = [{"date": common["start_date"], "amount": str(60_000 + 13 * k)},
+                 {"date": date(2024 + (k % 12 + 2) // 12, (k % 12 + 2) % 12 + 1, 10), "amount": str(40_000 + k)}]
+        if k % 3 == 1:  # the loop of tranche loans
+            return Loan(drawdowns=drawn, **common)  # type: ignore[arg-type]
+        return Loan(drawdowns=drawn, interest_dates="calendar", interest_frequency="quarterly", settlement_day=20,
+                    interest_basis="act_360", **common)  # type: ignore[arg-type]  # the calendar loop
+
+    book = [loan(k) for k in range(count)]
+
+    def run(first: int, last: int, few: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(kernel_threads, "FEW_ITEMS", {"loans": few, "days": few})
+            result = amortize_portfolio(table_of(book[first:last]), output="both")
+        assert not len(result.rejections)
+        for frame in (result.schedule, result.yearly):  # table_of numbers the loans from L0: the book's ids
+            frame["loan_id"] = "L" + (frame.loan_id.str[1:].astype(int) + first).astype(str)
+        return result.schedule, result.yearly
+
+    schedule, yearly = run(0, count, 0)
+    parts = [run(k, k + 7, 10**9) for k in range(0, count, 7)]
+    assert schedule.loan_id.nunique() == count
+    pd.testing.assert_frame_equal(schedule, pd.concat([p[0] for p in parts], ignore_index=True))
+    pd.testing.assert_frame_equal(yearly, pd.concat([p[1] for p in parts], ignore_index=True))
+
+
 def test_a_month_s_day_is_the_calendar_inside_and_outside_the_month_table() -> None:
     """The kernels read a month's first day and length from a table of 1900-2299 and compute them outside it."""
     import calendar as gregorian
