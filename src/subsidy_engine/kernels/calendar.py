@@ -14,7 +14,7 @@ import numba as nb
 import numpy as np
 
 from subsidy_engine.kernels.codes import BASIS_30_360, BASIS_ACT_365, BASIS_MONTHLY
-from subsidy_engine.kernels.threads import by_size, jit
+from subsidy_engine.kernels.threads import by_size, inline_jit, jit
 
 
 @jit
@@ -60,7 +60,7 @@ def _month_firsts() -> np.ndarray:
 MONTH_FIRST = _month_firsts()
 
 
-@jit
+@inline_jit
 def month_day(month_index: int, day: int):
     """``(year, month, day, day number)`` of ``day`` in the month ``month_index`` (months since January of the
     year 0: ``12 x year + month - 1``), clamped to the month's end: a due date or a settlement date of a loan
