@@ -340,16 +340,17 @@ def test_a_payment_flagged_after_a_reset_is_settled_exactly(curve) -> None:
     slots = payment_slots(arrays, segments.ptr)
     events = arrays.events_csr()
     no_rows = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64))
-    amortize_kernel(arrays.principal_fen, arrays.periods, arrays.months_per_period, arrays.method, arrays.grace,
-                    arrays.basis, arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day,
-                    arrays.business_day, *calendar_arrays(None), arrays.interest_months,
-                    arrays.interest_day, segments.ptr,
-                    segments.first_period, segments.rate_units, plan_ptr, plan_fen, slots,
-                    np.full(int(slots[-1]), -1, np.int64), events.ptr, events.day, events.amount, events.recompute,
-                    False, pointers(arrays.periods), *no_rows, np.empty(0, np.bool_), False, first_year(arrays),
-                    pointers(year_counts(arrays)), np.empty(0, np.int64), np.empty(0, np.int64), first_pass,
-                    np.full((len(sample), 2), -1, np.int64), np.empty(len(sample), np.int64),
-                    np.diff(pointers(year_counts(arrays))), False)
+    amortize_kernel(
+        (arrays.principal_fen, arrays.periods, arrays.months_per_period, arrays.method, arrays.grace, arrays.basis,
+         arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day, first_year(arrays)),
+        (arrays.business_day, *calendar_arrays(None), arrays.interest_months, arrays.interest_day),
+        (segments.ptr, segments.first_period, segments.rate_units, plan_ptr, plan_fen, slots,
+         np.full(int(slots[-1]), -1, np.int64)),
+        (events.ptr, events.day, events.amount, events.recompute),
+        (False, pointers(arrays.periods), *no_rows, np.empty(0, np.bool_)),
+        (False, pointers(year_counts(arrays)), np.empty(0, np.int64), np.empty(0, np.int64)),
+        (first_pass, np.full((len(sample), 2), -1, np.int64), np.empty(len(sample), np.int64),
+         np.diff(pointers(year_counts(arrays)))), False)
     assert (first_pass[:, 1] > segments.ptr[:-1]).all()  # each is flagged at a later segment, not the first
     result = run(arrays, curve, rows=True, years=True)
     assert result.exact_fallbacks == len(sample)

@@ -100,6 +100,13 @@ def periods_to_repay(balance, rate_units, periods_per_year, payment, most):
     return lo
 
 
+@inline_jit
+def follows_calendar(j, interest_months, business_day):
+    """Whether loan ``j``'s dates follow a calendar (it settles interest on calendar dates, or a business-day rule
+    moves its due dates): the calendar loop prices it, the other two loops leave it, each asking this."""
+    return interest_months[j] > 0 or business_day[j] != BUSINESS_DAY_NONE
+
+
 @jit
 def _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, general):
     """The lean loop: :func:`_amortize_one` for the loans ``lo`` to ``hi - 1`` drawn at once and repaid on their
@@ -124,7 +131,7 @@ def _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, ge
     ambiguous, failure, written, years_written = outcome
     for loan_index in range(lo, hi):
         j = np.uint64(loan_index)  # unsigned: an index known not to be negative is not checked
-        if interest_months[j] > 0 or business_day[j] != BUSINESS_DAY_NONE or general or ev_ptr[j] < ev_ptr[j + 1]:
+        if follows_calendar(j, interest_months, business_day) or general or ev_ptr[j] < ev_ptr[j + 1]:
             continue  # another loop's
         row0 = row_ptr[j]
         n = periods[j]
@@ -400,7 +407,7 @@ def _amortize_one(lo, hi, loan, dates, rates, events, rows, years, outcome, gene
     ambiguous, failure, written, years_written = outcome
     for loan_index in range(lo, hi):
         j = np.uint64(loan_index)  # unsigned: an index known not to be negative is not checked
-        if interest_months[j] > 0 or business_day[j] != BUSINESS_DAY_NONE or not (general or ev_ptr[j] < ev_ptr[j + 1]):
+        if follows_calendar(j, interest_months, business_day) or not (general or ev_ptr[j] < ev_ptr[j + 1]):
             continue  # another loop's
         row0 = row_ptr[j]
         failed = False  # an event that cannot happen: the loan stops there
@@ -661,7 +668,7 @@ def _amortize_calendar(lo, hi, loan, dates, rates, events, rows, years, outcome,
     ambiguous, failure, written, years_written = outcome
     for loan_index in range(lo, hi):
         j = np.uint64(loan_index)  # unsigned: an index known not to be negative is not checked
-        if interest_months[j] == 0 and business_day[j] == BUSINESS_DAY_NONE:
+        if not follows_calendar(j, interest_months, business_day):
             continue  # another loop's
         row0 = row_ptr[j]
         failed = False  # an event that cannot happen: the loan stops there
@@ -1020,15 +1027,26 @@ def _amortize_calendar(lo, hi, loan, dates, rates, events, rows, years, outcome,
         years_written[j] = years_of_loan
 
 
+def _loans_in(loan: tuple[np.ndarray, ...]) -> int:
+    """The loans of a kernel call: its ``loan`` tuple's first array's length."""
+    return int(loan[0].shape[0])
+
+
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, grace, basis,
-                             start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends,
-                             interest_months, interest_day, seg_ptr, seg_period, seg_rate,
-                             plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
-                             want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, out_settles,
-                             want_years, first_year, year_ptr, year_interest, year_principal, ambiguous, failure,
-                             written, years_written, general):
+def _amortize_kernel_threads(loan, dates, rates, events, rows, years, outcome, general):
     """Amortize every loan (in parallel over loans for a portfolio: see :data:`FEW_ITEMS`).
+
+    The arguments are tuples of arrays (one entry per loan unless said), in the order the loops unpack them: a
+    call of a loop passes them as they are, not 45 arguments (:func:`_amortize_plain` says why):
+
+    - ``loan``: ``(opening_fen, periods, months_per_period, method, grace, basis, start_y, start_m, start_d,
+      due_day, first_year)``;
+    - ``dates``: ``(business_day, cal_first, cal_table, cal_weekends, interest_months, interest_day)``;
+    - ``rates``: ``(seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment)``;
+    - ``events``: ``(ev_ptr, ev_day, ev_amount, ev_recompute)``;
+    - ``rows``: ``(want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, out_settles)``;
+    - ``years``: ``(want_years, year_ptr, year_interest, year_principal)``;
+    - ``outcome``: ``(ambiguous, failure, written, years_written)``, which the kernel writes.
 
     ``row_ptr`` / ``year_ptr`` are CSR offsets into the row outputs and the
     per-loan calendar-year totals (the year of each row's date), each
@@ -1051,16 +1069,7 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
     ``interest_months[j]`` (1, 3; 0 when interest is settled on the due dates) and ``interest_day[j]`` are its
     calendar settlements.
     """
-    # the loops' arguments as a few tuples, built once: a call of a loop passes 10 arguments, not 45 (see the loops)
-    loan = (opening_fen, periods, months_per_period, method, grace, basis, start_y, start_m, start_d, due_day,
-            first_year)
-    dates = (business_day, cal_first, cal_table, cal_weekends, interest_months, interest_day)
-    rates = (seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment)
-    events = (ev_ptr, ev_day, ev_amount, ev_recompute)
-    rows = (want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, out_settles)
-    years = (want_years, year_ptr, year_interest, year_principal)
-    outcome = (ambiguous, failure, written, years_written)
-    n = opening_fen.shape[0]
+    n = loan[0].shape[0]
     for c in nb.prange((n + LOANS_A_CALL - 1) // LOANS_A_CALL):
         lo = np.int64(c) * LOANS_A_CALL
         hi = min(lo + LOANS_A_CALL, n)
@@ -1069,35 +1078,21 @@ def _amortize_kernel_threads(opening_fen, periods, months_per_period, method, gr
         _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, general)
 
 
-amortize_kernel = by_size(_amortize_kernel_threads, "loans")
+amortize_kernel = by_size(_amortize_kernel_threads, "loans", _loans_in)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _lean_kernel_threads(opening_fen, periods, months_per_period, method, grace, basis,
-                         start_y, start_m, start_d, due_day, business_day, cal_first, cal_table, cal_weekends,
-                         interest_months, interest_day, seg_ptr, seg_period, seg_rate,
-                         plan_ptr, plan_fen, slot_ptr, forced_payment, ev_ptr, ev_day, ev_amount, ev_recompute,
-                         want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, out_settles,
-                         want_years, first_year, year_ptr, year_interest, year_principal, ambiguous, failure,
-                         written, years_written, general):
+def _lean_kernel_threads(loan, dates, rates, events, rows, years, outcome, general):
     """:func:`_amortize_kernel_threads` for a batch whose loans all run the lean loop (:func:`_amortize_plain`: no
     calendar, no business-day rule, no drawdown after the first, no prepayment), the usual book. A kernel of its
     own so that such a book's first call compiles the lean loop alone (import and first call on an empty numba
-    cache: 4.4 s, against 13.8 s when it compiled every loop)."""
-    # the loops' arguments as a few tuples, built once: a call of a loop passes 10 arguments, not 45 (see the loops)
-    loan = (opening_fen, periods, months_per_period, method, grace, basis, start_y, start_m, start_d, due_day,
-            first_year)
-    dates = (business_day, cal_first, cal_table, cal_weekends, interest_months, interest_day)
-    rates = (seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment)
-    events = (ev_ptr, ev_day, ev_amount, ev_recompute)
-    rows = (want_rows, row_ptr, out_end, out_segment, out_interest, out_principal, out_settles)
-    years = (want_years, year_ptr, year_interest, year_principal)
-    outcome = (ambiguous, failure, written, years_written)
-    n = opening_fen.shape[0]
+    cache: 4.4 s, against 13.8 s when it compiled every loop). The caller gives it such a batch only, and
+    ``general`` False: a loan of another loop would be left unpriced here."""
+    n = loan[0].shape[0]
     for c in nb.prange((n + LOANS_A_CALL - 1) // LOANS_A_CALL):
         lo = np.int64(c) * LOANS_A_CALL
         hi = min(lo + LOANS_A_CALL, n)
         _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, general)
 
 
-lean_kernel = by_size(_lean_kernel_threads, "loans")
+lean_kernel = by_size(_lean_kernel_threads, "loans", _loans_in)

@@ -77,7 +77,7 @@ def _length(first: np.ndarray) -> int:
     return first.shape[0]
 
 
-def by_size(kernel: Any, kind: str, items: Callable[[np.ndarray], int] = _length) -> Callable[..., Any]:
+def by_size(kernel: Any, kind: str, items: Callable[[Any], int] = _length) -> Callable[..., Any]:
     """``kernel`` over the thread pool, or its serial twin when ``items(first argument)`` is below
     ``FEW_ITEMS[kind]``: the same source either way (a hypothesis test checks the two agree)."""
     serial = on_the_calling_thread(kernel)

@@ -407,14 +407,16 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
         lean = not general and not sub_events.day.shape[0] and not (subset.interest_months > 0).any() \
             and not (sub_business_day != BusinessDay.NONE.code).any()
         (lean_kernel if lean else amortize_kernel)(
-            sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
-            subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_business_day, cal_first, cal_table,
-            cal_weekends, subset.interest_months, subset.interest_day, sub_seg_ptr,
-            segments.first_period[sub_seg], segments.rate_units[sub_seg], sub_plan_ptr, sub_plan_fen,
-            sub_slot_ptr, sub_forced, sub_events.ptr, sub_events.day, sub_events.amount, sub_events.recompute,
-            rows, sub_row_ptr, sub_out.end_day, sub_out.segment, sub_out.interest, sub_out.principal,
-            sub_out.settles, years, sub_first_year, sub_year_ptr, sub_out.year_interest, sub_out.year_principal,
-            sub_ambiguous, sub_failure, sub_written, sub_years_written, general)
+            (sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
+             subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_first_year),
+            (sub_business_day, cal_first, cal_table, cal_weekends, subset.interest_months, subset.interest_day),
+            (sub_seg_ptr, segments.first_period[sub_seg], segments.rate_units[sub_seg], sub_plan_ptr, sub_plan_fen,
+             sub_slot_ptr, sub_forced),
+            (sub_events.ptr, sub_events.day, sub_events.amount, sub_events.recompute),
+            (rows, sub_row_ptr, sub_out.end_day, sub_out.segment, sub_out.interest, sub_out.principal,
+             sub_out.settles),
+            (years, sub_year_ptr, sub_out.year_interest, sub_out.year_principal),
+            (sub_ambiguous, sub_failure, sub_written, sub_years_written), general)
 
     if count:
         kernel(loans, business_day, opening, segments.ptr, slice(None), slot_ptr, forced, events, row_ptr, year_ptr,
