@@ -97,7 +97,8 @@ def test_every_path_compiles_each_loop_once() -> None:
                "ledger_checks (serial)": ledger_kernels.ledger_checks.serial,
                "ledger_layout (threads)": ledger_kernels.ledger_layout.threaded,
                "ledger_layout (serial)": ledger_kernels.ledger_layout.serial,
-               "calendar_year (serial)": calendar_kernels.calendar_year.serial}  # threads above 65,536 days
+               "calendar_year (serial)": calendar_kernels.calendar_year.serial,  # threads above 65,536 days
+               "later_drawdowns_fen": amortize_kernels.later_drawdowns_fen}
     compiled = {name: _signatures(d) for name, d in kernels.items()}
     assert [name for name, s in compiled.items() if not s] == []  # every kernel ran
     # A loop called by a kernel is compiled only when its caller is (not when the caller's code is loaded from

@@ -337,7 +337,9 @@ def payment_slots(loans: LoanArrays, segment_ptr: np.ndarray) -> np.ndarray:
     change (one per rate segment), and at most one after each event (docs/conventions.md)."""
     if loans.events is None:
         return segment_ptr
-    return pointers(np.diff(segment_ptr) + np.diff(loans.events.ptr))
+    slots = segment_ptr + loans.events.ptr  # the two counts' running sums, added: one array, not five
+    slots -= slots[0]
+    return slots
 
 
 def _event_message(loans: LoanArrays, j: int, event: int, balance: int) -> str:
@@ -395,7 +397,7 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     years_written = np.diff(year_ptr)  # the kernel writes those of the loans that may be repaid before their term
     plan_ptr, plan_fen = loans.plan_csr()
     slot_ptr = payment_slots(loans, segments.ptr)
-    forced = np.full(int(slot_ptr[-1]), -1, dtype=np.int64)
+    forced = np.zeros(0, np.int64)  # no payment settled yet: the kernel computes each (below, when it cannot)
     events = loans.events_csr()
     opening = loans.first_drawdown_fen()
 
@@ -428,6 +430,8 @@ def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
     # repeat until every payment of every flagged loan is settled (each round settles at least one more).
     pending = np.flatnonzero(ambiguous[:, 0] >= 0)
     exact_fallbacks = int(pending.size)
+    if pending.size:
+        forced = np.full(int(slot_ptr[-1]), -1, dtype=np.int64)  # by payment slot: -1 until settled
     while pending.size:
         for j in pending:
             slot, seg, balance, left = (int(v) for v in ambiguous[j])

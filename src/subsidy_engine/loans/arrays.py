@@ -58,6 +58,7 @@ from subsidy_engine.io.column_readers import (
     int_column,
     is_missing,
 )
+from subsidy_engine.kernels.amortize import later_drawdowns_fen
 from subsidy_engine.kernels.calendar import civil_to_epoch_days
 from subsidy_engine.loans.contract import (
     CALENDAR_SETTLEMENT_DAY,
@@ -105,12 +106,7 @@ class LoanEvents:
 
     def drawn_later_fen(self) -> np.ndarray:
         """Per loan, the fen drawn after the first drawdown."""
-        # each loan's sum as the difference of running sums over the book, in integers (no float weights); the
-        # running sum may pass 2**63 over a large book, so it wraps as unsigned integers do, exactly, and a loan's
-        # own sum (at most its principal) comes out exact
-        running = np.zeros(self.amount.shape[0] + 1, np.uint64)
-        np.cumsum(np.where(self.amount > 0, self.amount, 0).astype(np.uint64), out=running[1:])
-        return (running[self.ptr[1:]] - running[self.ptr[:-1]]).view(np.int64)
+        return later_drawdowns_fen(self.ptr, self.amount)
 
 
 @dataclass
