@@ -229,9 +229,17 @@ class BusinessCalendar:
         )
 
 
+#: Days the State Council's notices make working days and ``chinese-calendar``'s data leaves days off, with the
+#: notice: the calendar adds them to the package's workdays (a later version that has them changes nothing).
+OFFICIAL_WORKDAYS_MISSING = {
+    date(2005, 12, 31): "国务院办公厅关于2006年部分节假日安排的通知 (2005-12-22): 12月31日(星期六)上班",
+}
+
+
 @functools.lru_cache(maxsize=1)
 def china_calendar() -> BusinessCalendar:
-    """China's official business days from ``chinese-calendar``, over the whole years of its data.
+    """China's official business days from ``chinese-calendar``, over the whole years of its data, with the working
+    days its data misses (:data:`OFFICIAL_WORKDAYS_MISSING`).
 
     Built once per process. The coverage runs from 1 January of the package's first year to 31 December of
     its last (``chinese_calendar.constants.holidays``' years: 2004 to 2026 in version 1.11.0).
@@ -248,5 +256,6 @@ def china_calendar() -> BusinessCalendar:
 
     years = sorted({day.year for day in constants.holidays})
     first_day, last_day = date(years[0], 1, 1), date(years[-1], 12, 31)
-    return BusinessCalendar.of(constants.holidays, constants.workdays, first_day, last_day,
+    workdays = {**constants.workdays, **dict.fromkeys(OFFICIAL_WORKDAYS_MISSING)}
+    return BusinessCalendar.of(constants.holidays, workdays, first_day, last_day,
                                f"China, chinese-calendar {version('chinese-calendar')}")
