@@ -11,7 +11,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_tranches import priced_as_the_reference
 
@@ -165,6 +165,10 @@ def moving_loans(draw) -> Loan:
 
 @settings(max_examples=examples(180), deadline=None)
 @given(loan=moving_loans())
+# due on Saturday 2005-12-31, a working day by the State Council's notice that chinese-calendar's data misses: the
+# engine and the reference each know it (a review found the reference reading the package alone)
+@example(loan=Loan(principal="1000000", annual_rate="0.049", term_months=6, start_date="2005-10-31",
+                   business_day="following"))
 def test_moved_due_dates_equal_the_reference(loan: Loan, curve) -> None:
     priced = priced_as_the_reference(loan, curve, PROJECTED, projected_business_day)
     if priced is None:

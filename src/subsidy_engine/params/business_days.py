@@ -230,7 +230,8 @@ class BusinessCalendar:
 
 
 #: Days the State Council's notices make working days and ``chinese-calendar``'s data leaves days off, with the
-#: notice: the calendar adds them to the package's workdays (a later version that has them changes nothing).
+#: notice: the calendar adds those inside the package's years to its workdays (a later version that has them
+#: changes nothing; one whose data starts later leaves them out).
 OFFICIAL_WORKDAYS_MISSING = {
     date(2005, 12, 31): "国务院办公厅关于2006年部分节假日安排的通知 (2005-12-22): 12月31日(星期六)上班",
 }
@@ -256,6 +257,7 @@ def china_calendar() -> BusinessCalendar:
 
     years = sorted({day.year for day in constants.holidays})
     first_day, last_day = date(years[0], 1, 1), date(years[-1], 12, 31)
-    workdays = {**constants.workdays, **dict.fromkeys(OFFICIAL_WORKDAYS_MISSING)}
+    missing = [day for day in OFFICIAL_WORKDAYS_MISSING if first_day <= day <= last_day]
+    workdays = {**constants.workdays, **dict.fromkeys(missing)}
     return BusinessCalendar.of(constants.holidays, workdays, first_day, last_day,
                                f"China, chinese-calendar {version('chinese-calendar')}")

@@ -128,12 +128,18 @@ def due_dates(start: date, periods: int, months_per_period: int,
             for k in range(1, periods + 1)]
 
 
+#: Working days by the State Council's notices that ``chinese_calendar``'s data leaves days off, transcribed here
+#: from the notices (not from the engine): 国务院办公厅关于2006年部分节假日安排的通知 (2005-12-22), "12月31日(星期六)上班".
+NOTICED_WORKDAYS_THE_PACKAGE_MISSES = frozenset({date(2005, 12, 31)})
+
+
 def china_business_day(d: date) -> bool:
-    """China's official business days, read from ``chinese_calendar`` itself (not the engine's table of it):
-    raises ``NotImplementedError`` for a year the package has no data for."""
+    """China's official business days, read from ``chinese_calendar`` itself (not the engine's table of it) with
+    the working days its data misses (:data:`NOTICED_WORKDAYS_THE_PACKAGE_MISSES`): raises ``NotImplementedError``
+    for a year the package has no data for."""
     import chinese_calendar  # type: ignore[import-untyped]  # no type information shipped
 
-    return bool(chinese_calendar.is_workday(d))
+    return d in NOTICED_WORKDAYS_THE_PACKAGE_MISSES or bool(chinese_calendar.is_workday(d))
 
 
 def moved(d: date, rule: BusinessDay, is_business: Callable[[date], bool]) -> date:
