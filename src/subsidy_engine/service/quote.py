@@ -48,6 +48,7 @@ in ``lpr_projection``), unless the caller passes a curve.
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
 from dataclasses import replace
 from datetime import date
@@ -85,6 +86,7 @@ from subsidy_engine.core.money import (
 )
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.core.vocabulary import Frequency, Stage
+from subsidy_engine.errors import RequestRefused
 from subsidy_engine.loans.contract import MAX_TERM_MONTHS, Loan
 from subsidy_engine.loans.schedule import Schedule, amortize
 from subsidy_engine.measures.claims import models_to_frame
@@ -507,6 +509,62 @@ def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, An
 #: Every amount of a quote is exact within 34 digits (1e12 yuan is 15 digits in fen); half-even is the
 #: default context's rounding, which signs an exact zero +. The engine's own roundings name their rule.
 _QUOTE_CONTEXT = Context(prec=34, rounding=ROUND_HALF_EVEN)
+
+
+#: The largest request body read (the service answers 413 above it; ``subsidy-engine quote`` refuses the file).
+MAX_BODY_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_CONTAINERS = 200_000
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows; amounts are decimal strings or integers")
+
+
+def _depth(value: Any, limit: int) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise ValueError(f"the JSON is nested more than {limit} levels deep")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+def parse_request(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> QuoteRequest:
+    """A quote request from its JSON body, as the service's ``POST /quote`` and ``subsidy-engine quote`` read it.
+
+    Raises :class:`~subsidy_engine.errors.RequestRefused` with each problem's field and reason: a body over
+    ``max_bytes`` (status 413), JSON that is not valid, too deep or too large, or a request the models refuse
+    (422)."""
+    if len(body) > max_bytes:
+        raise RequestRefused([{"loc": ["body"], "msg": f"the request is {len(body):,} bytes, more than the "
+                                                       f"{max_bytes:,} bytes allowed", "type": "too_large"}],
+                             status=413, close=True)
+    if body.count(b"[") + body.count(b"{") > MAX_CONTAINERS:
+        raise RequestRefused([{"loc": ["body"], "msg": "the JSON has too many arrays and objects",
+                               "type": "too_large"}])
+    try:
+        data = json.loads(body, parse_constant=_refuse_constant)
+        _depth(data, MAX_DEPTH)
+    except RecursionError:
+        raise RequestRefused([{"loc": ["body"], "msg": f"the JSON is nested more than {MAX_DEPTH} levels deep",
+                               "type": "json_invalid"}]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestRefused([{"loc": ["body"], "msg": f"not valid JSON: {exc}", "type": "json_invalid"}]) from None
+    if not isinstance(data, dict):
+        raise RequestRefused([{"loc": ["body"], "msg": "the request is a JSON object with a project",
+                               "type": "json_invalid"}])
+    try:
+        return QuoteRequest.model_validate(data)
+    except ArithmeticError as exc:  # an amount beyond exact arithmetic, caught before it became a number
+        raise RequestRefused([{"loc": ["body"], "msg": f"an amount is out of range: {exc!r}",
+                               "type": "value_error"}]) from None
+    except ValidationError as exc:
+        raise RequestRefused([{"loc": ["body", *loc], "msg": msg, "type": kind}
+                              for loc, msg, kind in validation_messages(exc)]) from None
 
 
 def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None) -> QuoteResponse:

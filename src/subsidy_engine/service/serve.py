@@ -46,28 +46,30 @@ bounded amount of memory and time. The limits (defaults; each a parameter of
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from subsidy_engine.core.messages import validation_messages
 from subsidy_engine.core.money import whole_number
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import CoverageError, RequestRefused
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, load_policy
-from subsidy_engine.service.quote import QuoteRequest, QuoteResponse, quote
+from subsidy_engine.service.quote import (
+    MAX_BODY_BYTES,
+    QuoteRequest,
+    QuoteResponse,
+    parse_request,
+    quote,
+)
 
 if TYPE_CHECKING:
     import uvicorn
 
-MAX_BODY_BYTES = 1_000_000
 #: Seconds between two pieces of a request (its head, or its body), and for a whole request head.
 READ_TIMEOUT = 10.0
 #: Seconds for a whole request body.
@@ -78,28 +80,10 @@ LIMIT_CONCURRENCY = 64
 KEEP_ALIVE = 5
 #: Bytes of a request line and headers.
 MAX_HEAD_BYTES = 16 * 1024
-MAX_DEPTH = 32
-MAX_CONTAINERS = 200_000
 
 
 def _refused(status: int, kind: str, message: str) -> RequestRefused:
     return RequestRefused([{"loc": ["body"], "msg": message, "type": kind}], status=status, close=status != 422)
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows; amounts are decimal strings or integers")
-
-
-def _depth(value: Any, limit: int) -> None:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            raise ValueError(f"the JSON is nested more than {limit} levels deep")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
 
 
 async def _read_body(request: Request, max_bytes: int, read_timeout: float, body_timeout: float) -> bytes:
@@ -131,34 +115,6 @@ async def _read_body(request: Request, max_bytes: int, read_timeout: float, body
             raise _refused(413, "too_large", f"the request is more than the {max_bytes:,} bytes allowed")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _parse(body: bytes, max_bytes: int) -> QuoteRequest:
-    """The request from its body (CPU work: called in a worker thread)."""
-    if len(body) > max_bytes:  # a caller that read the body some other way
-        raise _refused(413, "too_large", f"the request is {len(body):,} bytes, more than the {max_bytes:,} "
-                                         "bytes allowed")
-    if body.count(b"[") + body.count(b"{") > MAX_CONTAINERS:
-        raise RequestRefused([{"loc": ["body"], "msg": "the JSON has too many arrays and objects", "type": "too_large"}])
-    try:
-        data = json.loads(body, parse_constant=_refuse_constant)
-        _depth(data, MAX_DEPTH)
-    except RecursionError:
-        raise RequestRefused([{"loc": ["body"], "msg": f"the JSON is nested more than {MAX_DEPTH} levels deep",
-                            "type": "json_invalid"}]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestRefused([{"loc": ["body"], "msg": f"not valid JSON: {exc}", "type": "json_invalid"}]) from None
-    if not isinstance(data, dict):
-        raise RequestRefused([{"loc": ["body"], "msg": "the request is a JSON object with a project",
-                            "type": "json_invalid"}])
-    try:
-        return QuoteRequest.model_validate(data)
-    except ArithmeticError as exc:  # an amount beyond exact arithmetic, caught before it became a number
-        raise RequestRefused([{"loc": ["body"], "msg": f"an amount is out of range: {exc!r}",
-                            "type": "value_error"}]) from None
-    except ValidationError as exc:
-        raise RequestRefused([{"loc": ["body", *loc], "msg": msg, "type": kind}
-                           for loc, msg, kind in validation_messages(exc)]) from None
 
 
 def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
@@ -201,7 +157,7 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
     async def request_of(request: Request) -> QuoteRequest:
         body = await _read_body(request, max_body_bytes, read_timeout, body_timeout)
         # in a worker thread: a megabyte of JSON and its models are CPU work, and other clients keep being served
-        return await run_in_threadpool(_parse, body, max_body_bytes)
+        return await run_in_threadpool(parse_request, body, max_body_bytes)
 
     @app.exception_handler(RequestRefused)
     async def bad_request(_: Request, exc: RequestRefused) -> JSONResponse:
