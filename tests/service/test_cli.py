@@ -343,3 +343,44 @@ def test_simulate_opts_in_to_the_business_day_projection(tmp_path, capsys) -> No
                  "--business-days-beyond", "weekends"])
     said = capsys.readouterr().out
     assert code == 0 and "Monday to Friday business days" in said
+
+
+# -- subsidy-engine quote (issue 19, point 6) ------------------------------------------------------------------------
+QUOTE_REQUEST = {
+    "project": {"project_id": "P1", "enterprise_id": "E1", "domain": "economic", "stage": "pilot",
+                "total_investment": "500000000", "eligible_investment": "400000000", "start_date": "2026-03-01"},
+    "loans": [{"loan_id": "L1", "principal": "200000000", "annual_rate": "0.035", "term_months": 360,
+               "start_date": "2026-03-15"}]}
+
+
+def test_quote_prints_the_json_the_service_answers(tmp_path, capsys) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from subsidy_engine.service.serve import create_app
+
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(QUOTE_REQUEST, ensure_ascii=False), encoding="utf-8")
+    assert main(["quote", str(request)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    answered = TestClient(create_app()).post("/quote", json=QUOTE_REQUEST)
+    assert answered.status_code == 200
+    assert printed == answered.json()
+    assert [(c["year"], c["amount"]) for c in printed["claims"]][:1] == [(2026, "3726231.94")]
+
+
+def test_quote_names_each_problem_of_a_request_and_exits_2(tmp_path, capsys) -> None:
+    import json
+
+    request = tmp_path / "request.json"
+    bad = {**QUOTE_REQUEST, "loans": [{**QUOTE_REQUEST["loans"][0], "principal": "-5", "term_months": 0}]}
+    request.write_text(json.dumps(bad), encoding="utf-8")
+    assert main(["quote", str(request)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {request}: loans.0.principal:" in err and f"error: {request}: loans.0.term_months:" in err
+    request.write_text("{not json", encoding="utf-8")
+    assert main(["quote", str(request)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["quote", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err

@@ -613,6 +613,37 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quote(args: argparse.Namespace) -> int:
+    """``subsidy-engine quote request.json``: the JSON the service's ``POST /quote`` answers, read and refused by
+    the same rules (:func:`subsidy_engine.service.quote.parse_request`), printed with an indent for people."""
+    import json
+
+    from subsidy_engine.errors import CoverageError, RequestRefused
+    from subsidy_engine.service.quote import MAX_BODY_BYTES, parse_request, quote
+
+    name = "standard input" if args.request == "-" else args.request
+    try:
+        if args.request == "-":
+            body = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
+        else:
+            with open(args.request, "rb") as file:
+                body = file.read(MAX_BODY_BYTES + 1)  # one byte more than allowed: the refusal says so
+        response = quote(parse_request(body))
+    except OSError as exc:
+        print(f"error: {name}: {exc.strerror or one_line(exc)}", file=sys.stderr)
+        return 2
+    except RequestRefused as exc:
+        for problem in exc.errors:
+            field = ".".join(str(part) for part in problem["loc"][1:]) or "the request"
+            print(f"error: {name}: {field}: {one_line(problem['msg'])}", file=sys.stderr)
+        return 2
+    except (CoverageError, ValueError, ArithmeticError) as exc:  # the engine's refusal of a valid request
+        print(f"error: {name}: {one_line(exc)}", file=sys.stderr)
+        return 2
+    print(json.dumps(response.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="subsidy-engine", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"subsidy_engine {engine_version()}")
@@ -705,6 +736,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     srv.add_argument("--body-timeout", type=float, help="seconds a whole request body may take; 408 after "
                                                          "(default 30)")
     srv.add_argument("--limit-concurrency", type=int, help="connections open at once; 503 beyond (default 64)")
+    quo = sub.add_parser("quote", help="every amount of one project from a JSON request, the JSON the service's "
+                                        "POST /quote answers")
+    quo.add_argument("request", help="a JSON file of the request (the service's QuoteRequest: /docs shows it), "
+                                     "or - to read standard input")
     val = sub.add_parser("validate", help="list every row of a portfolio that evaluating it would reject, at once "
                                           "(exit 0: none, so simulate and explain reject nothing)")
     val.add_argument("portfolio")
@@ -756,6 +791,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(args)
     if args.command == "reconcile":
         return _reconcile(args)
+    if args.command == "quote":
+        return _quote(args)
     if args.command == "serve":
         from subsidy_engine.service.serve import serve
 
