@@ -384,3 +384,48 @@ def test_quote_names_each_problem_of_a_request_and_exits_2(tmp_path, capsys) -> 
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["quote", str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+# -- help on every option, examples that parse, one name for the output folder (issue 19, point 6) ----------------
+def _commands():  # noqa: ANN202
+    import argparse
+
+    from subsidy_engine.service.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return parser, subparsers.choices
+
+
+def test_every_option_and_positional_of_every_command_has_help() -> None:
+    import argparse
+
+    _, commands = _commands()
+    missing = [f"{name} {action.dest}" for name, command in commands.items() for action in command._actions
+               if not isinstance(action, argparse._HelpAction) and not (action.help or "").strip()]
+    assert not missing, missing
+
+
+def test_each_command_s_help_ends_with_examples_that_parse() -> None:
+    import shlex
+
+    parser, commands = _commands()
+    for name, command in commands.items():
+        text = command.format_help()
+        assert "Examples:" in text, name
+        examples = [line.strip() for line in text.split("Examples:", 1)[1].splitlines()
+                    if line.strip().startswith("subsidy-engine ")]
+        assert examples, name
+        for example in examples:
+            words = shlex.split(example.split("  #")[0])[1:]
+            assert parser.parse_args(words).command == name, example
+
+
+def test_the_output_folder_is_out_for_every_command_and_out_dir_still_works(tmp_path) -> None:
+    parser, commands = _commands()
+    writing = [name for name, command in commands.items()
+               if any("--out" in action.option_strings for action in command._actions)]
+    assert sorted(writing) == ["amortize", "reconcile", "simulate"]
+    loans = str(demo_loans_path())
+    assert parser.parse_args(["amortize", loans, "--out", "a"]).out == "a"
+    assert parser.parse_args(["amortize", loans, "--out-dir", "b"]).out == "b"  # the old spelling

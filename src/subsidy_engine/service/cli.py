@@ -18,7 +18,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 import pandas as pd
 
@@ -218,18 +218,18 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         result.rejections.insert(1, "file_row", pd.Series(
             [int(read.rows[k]) if k >= 0 else None for k in positions], dtype="Int64", index=result.rejections.index))
     _report(result, len(table), time.perf_counter() - started)
-    if getattr(args, "out_dir", None):
+    if getattr(args, "out", None):
         try:
-            with OutputFolder(args.out_dir) as output:  # whole or not at all, formula-safe
+            with OutputFolder(args.out) as output:  # whole or not at all, formula-safe
                 if result.has_yearly:
                     write_csv(result.yearly, output.path("yearly.csv"))
                 if result.has_schedule:
                     write_csv(result.schedule, output.path("schedule.csv"))
                 write_csv(result.rejections, output.path("rejections.csv"))
         except OSError as exc:
-            print(f"error: --out-dir {args.out_dir}: {one_line(exc)}", file=sys.stderr)
+            print(f"error: --out {args.out}: {one_line(exc)}", file=sys.stderr)
             return 2
-        print(f"wrote {', '.join(sorted(output.names))} to {args.out_dir}")
+        print(f"wrote {', '.join(sorted(output.names))} to {args.out}")
     return 1 if len(result.rejections) else 0
 
 
@@ -644,7 +644,53 @@ def _quote(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+#: Each command's examples, shown at the end of its --help (a test parses every one).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "demo": (
+        "subsidy-engine demo",
+    ),
+    "amortize": (
+        "subsidy-engine amortize loans.csv --out schedules-out --output both",
+        "subsidy-engine amortize loans.xlsx --drawdowns drawdowns.csv --prepayments prepayments.csv --out out",
+    ),
+    "simulate": (
+        "subsidy-engine simulate",
+        "subsidy-engine simulate --portfolio my-portfolio.xlsx --rates pilot=0.3,demonstration=0.2,promotion=0.1",
+        "subsidy-engine simulate --portfolio tables-folder --mode merit --out simulation-merit",
+        "subsidy-engine simulate --scenario schedules/scenario-demo.yaml --paths 200",
+    ),
+    "explain": (
+        "subsidy-engine explain P00042",
+        "subsidy-engine explain P-7 --portfolio my-portfolio.xlsx",
+    ),
+    "reconcile": (
+        "subsidy-engine reconcile",
+        "subsidy-engine reconcile bank-claims.xlsx --portfolio my-portfolio.xlsx --out reconcile",
+        "subsidy-engine reconcile --ledger bank-ledger.csv",
+    ),
+    "serve": (
+        "subsidy-engine serve --port 8000",
+    ),
+    "quote": (
+        "subsidy-engine quote request.json",
+        "subsidy-engine quote -  # the request on standard input",
+    ),
+    "validate": (
+        "subsidy-engine validate my-portfolio.xlsx",
+        "subsidy-engine validate portfolio-folder --strict",
+    ),
+}
+
+
+def _command(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
+    """A command's parser, its :data:`EXAMPLES` at the end of its help."""
+    examples = "\n".join(f"  {line}" for line in EXAMPLES[name])
+    return cast(argparse.ArgumentParser, sub.add_parser(name, help=help, epilog=f"Examples:\n{examples}",
+                                                        formatter_class=argparse.RawDescriptionHelpFormatter))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: every command, its options with their help, and its examples."""
     parser = argparse.ArgumentParser(prog="subsidy-engine", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"subsidy_engine {engine_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -659,16 +705,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD",
                        help="project the last LPR fixing unchanged until this date (an explicit, "
                             "reported scenario); without it, resets beyond the data are rejected")
-        p.add_argument("--output", choices=("both", "schedule", "yearly"), default="yearly")
+        p.add_argument("--output", choices=("both", "schedule", "yearly"), default="yearly",
+                       help="what to compute: each loan's yearly totals (default), its schedule, or both")
         p.add_argument("--strict", action="store_true", help="fail on any bad row")
         limit_option(p)
 
-    demo = sub.add_parser("demo", help="a sample loan and the bundled demo portfolio")
+    demo = _command(sub, "demo", "a sample loan and the bundled demo portfolio")
     common(demo)
     demo.set_defaults(hold_lpr_until="2045-12-31")
-    run = sub.add_parser("amortize", help="amortize a loan table (CSV or Parquet)")
-    run.add_argument("loans", type=Path)
-    run.add_argument("--out-dir", help="write yearly.csv / schedule.csv / rejections.csv here")
+    run = _command(sub, "amortize", "amortize a loan table (CSV or Parquet)")
+    run.add_argument("loans", type=Path, help="the loan table: a CSV, Parquet or .xlsx file, a loan a row "
+                                              "(columns in the README's \"Files people make\")")
+    run.add_argument("--out", "--out-dir", dest="out", metavar="FOLDER",
+                     help="write yearly.csv / schedule.csv / rejections.csv to this folder (--out-dir, the old "
+                          "spelling, still works); without it, only the summary is printed")
     run.add_argument("--drawdowns", type=Path, help="the loans' tranches: loan_id, date, amount (every tranche, "
                                                     "the first on the loan's start_date)")
     run.add_argument("--prepayments", type=Path, help="the loans' prepayments: loan_id, date, amount and an "
@@ -679,7 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--portfolio", help="a folder of CSV/Parquet tables or an .xlsx workbook "
                                            "(default: the seeded synthetic Beijing portfolio)")
         p.add_argument("--projects", type=int, default=5_000, help="size of the synthetic portfolio (default 5000)")
-        p.add_argument("--seed", type=int, default=78)
+        p.add_argument("--seed", type=int, default=78, help="seed of the synthetic portfolio (default 78)")
         p.add_argument("--start", type=int, default=2026, help="first calendar year (default 2026)")
         p.add_argument("--years", type=int, default=5, help="horizon in calendar years (default 5)")
         p.add_argument("--rates", help="investment-subsidy rate of every stage, a fraction from 0 to 1 or a "
@@ -698,10 +748,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "explicit projection the notes report")
         limit_option(p)
 
-    sim = sub.add_parser("simulate", help="claims and their allocation per year, fund, measure and district")
+    sim = _command(sub, "simulate", "claims and their allocation per year, fund, measure and district")
     portfolio_options(sim)
     sim.add_argument("--budget", help="a budget YAML file (default: the bundled demo budget)")
-    sim.add_argument("--mode", choices=("waterfall", "merit", "optimal"), default="waterfall")
+    sim.add_argument("--mode", choices=("waterfall", "merit", "optimal"), default="waterfall",
+                     help="how claims share a capped source: in priority order (waterfall, default), by merit "
+                          "score, or the optimal split that funds the most")
     sim.add_argument("--time-limit", type=float, default=TIME_LIMIT, metavar="SECONDS",
                      help=f"seconds the optimal mode's solver may take (default {TIME_LIMIT:g}); at the limit the "
                           "awards keep the largest total without the fairness rule, or are the waterfall's, and "
@@ -712,11 +764,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's; 0: none); "
                                                "without a scenario, around the baseline")
     sim.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress bar)")
-    exp = sub.add_parser("explain", help="every amount of one project, clause by clause")
-    exp.add_argument("project_id")
+    exp = _command(sub, "explain", "every amount of one project, clause by clause")
+    exp.add_argument("project_id", help="the project to explain, as its project_id in the portfolio")
     portfolio_options(exp)
-    rec = sub.add_parser("reconcile", help="check a bank's 貼息 claims loan by loan; name the likely cause of "
-                                           "each difference (exit 1 if any row is not a match)")
+    rec = _command(sub, "reconcile", "check a bank's 貼息 claims loan by loan; name the likely cause of each "
+                                     "difference (exit 1 if any row is not a match)")
     rec.add_argument("claims", nargs="?", help="CSV, .xlsx or Parquet: loan_id, period or from_date/to_date, "
                                                "subsidy_claimed[, interest_charged] (default: demo claims)")
     portfolio_options(rec)
@@ -725,9 +777,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  "checked and the event behind a difference named")
     rec.add_argument("--out", default="reconcile", help="output folder (default ./reconcile)")
     rec.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    srv = sub.add_parser("serve", help="the portal's HTTP service: POST /quote, POST /explain, docs at /docs")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=8000)
+    srv = _command(sub, "serve", "the portal's HTTP service: POST /quote, POST /explain, docs at /docs")
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="the address to listen on (default 127.0.0.1: this machine only)")
+    srv.add_argument("--port", type=int, default=8000, help="the port to listen on (default 8000)")
     # the service's limits (serve.py's docstring says what each bounds); not given: serve's own defaults
     srv.add_argument("--max-body-bytes", type=int, help="the largest request body read; 413 above it "
                                                          "(default 1,000,000)")
@@ -736,19 +789,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     srv.add_argument("--body-timeout", type=float, help="seconds a whole request body may take; 408 after "
                                                          "(default 30)")
     srv.add_argument("--limit-concurrency", type=int, help="connections open at once; 503 beyond (default 64)")
-    quo = sub.add_parser("quote", help="every amount of one project from a JSON request, the JSON the service's "
-                                        "POST /quote answers")
+    quo = _command(sub, "quote", "every amount of one project from a JSON request, the JSON the service's "
+                                 "POST /quote answers")
     quo.add_argument("request", help="a JSON file of the request (the service's QuoteRequest: /docs shows it), "
                                      "or - to read standard input")
-    val = sub.add_parser("validate", help="list every row of a portfolio that evaluating it would reject, at once "
-                                          "(exit 0: none, so simulate and explain reject nothing)")
-    val.add_argument("portfolio")
+    val = _command(sub, "validate", "list every row of a portfolio that evaluating it would reject, at once "
+                                    "(exit 0: none, so simulate and explain reject nothing)")
+    val.add_argument("portfolio", help="a folder of CSV/Parquet tables or an .xlsx workbook")
     val.add_argument("--strict", action="store_true", help="count set-aside columns, sheets and files as problems")
     val.add_argument("--rates", help="the investment-subsidy rates simulate will be given (see simulate --rates)")
     val.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
     val.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
                      help="the LPR projection simulate will use (default 2045-12-31, as simulate's)")
     limit_option(val)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         code = _dispatch(args)
