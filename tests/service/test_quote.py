@@ -813,3 +813,36 @@ def test_a_quote_of_a_loan_settled_on_the_20th_with_moved_dates_is_the_loan_alon
     claims = interest_subsidy_portfolio(table, load_policy()).claims
     quoted = [c for c in response.claims if c.instrument == "interest_subsidy"]
     assert sorted((c.year, c.gross) for c in quoted) == sorted(zip(claims.year, claims.amount))  # before stacking
+
+
+# -- the service offline and warm (issue 19, point 5) ----------------------------------------------------------------
+def test_the_docs_page_loads_its_assets_from_the_service_not_a_cdn() -> None:
+    import re
+
+    client = TestClient(create_app())
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+    assert assets and not [a for a in assets if a.startswith(("http:", "https:", "//"))], assets
+    for asset in assets:
+        got = client.get(asset)
+        assert got.status_code == 200 and len(got.content) > 1000, asset
+    assert "swagger-ui-bundle.js" in " ".join(assets)
+
+
+def test_the_service_prices_one_loan_of_each_loop_before_it_accepts_requests() -> None:
+    """A fresh process: the kernels of the lean loop, the tranche loop and the calendar loop are loaded (or
+    compiled) while the service starts, so the first /quote is as fast as the next."""
+    import subprocess
+    import sys
+
+    script = (
+        "from subsidy_engine.service.serve import warm_up\n"
+        "from subsidy_engine.kernels import amortize as k, subsidy as s\n"
+        "assert not k.amortize_kernel.serial.signatures and not k.lean_kernel.serial.signatures\n"
+        "assert warm_up() > 0\n"
+        "assert k.amortize_kernel.serial.signatures and k.lean_kernel.serial.signatures\n"
+        "assert s.portfolio_subsidy.serial.signatures\n"
+        "print('warm')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "warm", done.stderr[-2000:]

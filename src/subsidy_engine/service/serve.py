@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -132,8 +133,11 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
         Seconds the body may pause between two pieces, and take in all (408 after either).
     """
     policy = policy if policy is not None else load_policy()
-    app = FastAPI(title="subsidy_engine", version=engine_version(),
-                  description="Quotes of 京經信發〔2021〕78號 for one project, exactly as the batch engine computes them.")
+    # FastAPIOffline: FastAPI whose /docs page loads Swagger UI from the package, not from a CDN (an offline
+    # government intranet shows it)
+    app = FastAPIOffline(title="subsidy_engine", version=engine_version(),
+                         description="Quotes of 京經信發〔2021〕78號 for one project, exactly as the batch engine "
+                                     "computes them.")
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema, with the request body (read by hand, below) described by QuoteRequest."""
@@ -245,16 +249,53 @@ def server_config(app: Any, host: str = "127.0.0.1", port: int = 8000, *,
                           h11_max_incomplete_event_size=MAX_HEAD_BYTES, **options)
 
 
+#: A request of three loans, one for each loop of the amortization kernel (a loan drawn at once; tranches and a
+#: prepayment; interest settled on the 20th of each quarter with due dates moved to business days), its dates
+#: inside China's published calendar.
+WARM_UP_REQUEST: dict[str, Any] = {
+    "project": {"project_id": "warm-up", "enterprise_id": "E", "domain": "economic", "stage": "pilot",
+                "total_investment": "500000000", "eligible_investment": "400000000", "start_date": "2025-03-01"},
+    "loans": [
+        {"loan_id": "lean", "principal": "1000000", "annual_rate": "0.049", "term_months": 36,
+         "start_date": "2025-03-15"},
+        {"loan_id": "tranches", "annual_rate": "0.036", "term_months": 12, "method": "equal_principal",
+         "interest_basis": "act_360", "settlement_day": 20,
+         "drawdowns": [{"date": "2025-03-05", "amount": "3000000"}, {"date": "2025-06-18", "amount": "2000000"}],
+         "prepayments": [{"date": "2025-09-01", "amount": "1000000", "recompute": "term"}]},
+        {"loan_id": "calendar", "principal": "5000000", "annual_rate": "0.03", "term_months": 12,
+         "frequency": "quarterly", "method": "equal_principal", "start_date": "2025-11-20", "settlement_day": 20,
+         "interest_dates": "calendar", "interest_frequency": "quarterly", "business_day": "following"}]}
+
+
+def warm_up() -> float:
+    """Quote :data:`WARM_UP_REQUEST`, then its first loan alone: the kernels a quote runs are loaded from numba's
+    disk cache (compiled on an install's first run) before the service accepts a request, so that the first
+    ``/quote`` is as fast as the next. A request of loans drawn at once runs a kernel of its own (the lean loop's),
+    hence the second quote. Returns the seconds it took."""
+    import json
+    import time
+
+    started = time.perf_counter()
+    quote(parse_request(json.dumps(WARM_UP_REQUEST).encode()))
+    quote(parse_request(json.dumps({**WARM_UP_REQUEST, "loans": WARM_UP_REQUEST["loans"][:1]}).encode()))
+    return time.perf_counter() - started
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, *, max_body_bytes: int = MAX_BODY_BYTES,
           read_timeout: float = READ_TIMEOUT, body_timeout: float = BODY_TIMEOUT,
           limit_concurrency: int = LIMIT_CONCURRENCY) -> None:
     """Run the service until interrupted (``subsidy-engine serve``), with the limits of the module's docstring."""
+    import sys
+
     import uvicorn
 
     app = create_app(max_body_bytes=max_body_bytes, read_timeout=read_timeout, body_timeout=body_timeout)
+    print("subsidy-engine serve: loading the kernels (an install's first run compiles them, about a minute)...",
+          file=sys.stderr, flush=True)
+    print(f"subsidy-engine serve: kernels ready in {warm_up():.1f} s", file=sys.stderr, flush=True)
     uvicorn.Server(server_config(app, host, port, limit_concurrency=limit_concurrency,
                                  read_timeout=read_timeout)).run()
 
 
-__all__ = ["BODY_TIMEOUT", "LIMIT_CONCURRENCY", "MAX_BODY_BYTES", "READ_TIMEOUT", "create_app", "serve",
-           "server_config"]
+__all__ = ["BODY_TIMEOUT", "LIMIT_CONCURRENCY", "MAX_BODY_BYTES", "READ_TIMEOUT", "WARM_UP_REQUEST", "create_app",
+           "serve", "server_config", "warm_up"]
