@@ -429,3 +429,39 @@ def test_the_output_folder_is_out_for_every_command_and_out_dir_still_works(tmp_
     loans = str(demo_loans_path())
     assert parser.parse_args(["amortize", loans, "--out", "a"]).out == "a"
     assert parser.parse_args(["amortize", loans, "--out-dir", "b"]).out == "b"  # the old spelling
+
+
+def test_quote_exits_1_when_the_engine_rejects_a_loan(tmp_path, capsys) -> None:
+    import json
+
+    beyond = {**QUOTE_REQUEST, "loans": [{"loan_id": "L1", "principal": "1000000", "annual_rate": "0.04",
+                                          "term_months": 36, "start_date": "2025-06-15", "business_day": "following"}]}
+    request = tmp_path / "beyond.json"
+    request.write_text(json.dumps(beyond), encoding="utf-8")
+    assert main(["quote", str(request)]) == 1  # ran, with a rejected row: printed, and said by the exit code
+    assert json.loads(capsys.readouterr().out)["rejections"][0]["field"] == "business_day"
+
+
+def test_quote_names_the_size_of_an_oversize_file_and_a_closed_standard_input(tmp_path, capsys, monkeypatch) -> None:
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 2_000_000 + b"{}")
+    assert main(["quote", str(big)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {big}: the request is 2,000,002 bytes, more than the 1,000,000 bytes allowed" in err
+    monkeypatch.setattr("sys.stdin", None)
+    assert main(["quote", "-"]) == 2
+    assert "error: standard input:" in capsys.readouterr().err
+
+
+def test_quote_prints_utf8_json_whatever_the_terminal_s_encoding(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(QUOTE_REQUEST), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "subsidy_engine.service.cli", "quote", str(request)],
+                          capture_output=True, env={**__import__("os").environ, "PYTHONIOENCODING": "ascii"},
+                          timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert "貼息" in json.loads(done.stdout.decode("utf-8"))["explanation"]

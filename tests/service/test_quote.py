@@ -840,9 +840,20 @@ def test_the_service_prices_one_loan_of_each_loop_before_it_accepts_requests() -
         "from subsidy_engine.service.serve import warm_up\n"
         "from subsidy_engine.kernels import amortize as k, subsidy as s\n"
         "assert not k.amortize_kernel.serial.signatures and not k.lean_kernel.serial.signatures\n"
-        "assert warm_up() > 0\n"
+        "seconds, problems = warm_up()\n"
+        "assert seconds > 0 and problems == [], problems\n"
         "assert k.amortize_kernel.serial.signatures and k.lean_kernel.serial.signatures\n"
         "assert s.portfolio_subsidy.serial.signatures\n"
         "print('warm')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and done.stdout.strip() == "warm", done.stderr[-2000:]
+
+
+def test_a_warm_up_the_engine_refuses_is_reported_and_the_service_still_starts(monkeypatch) -> None:
+    from subsidy_engine.service import serve as serve_module
+
+    refused = {**serve_module.WARM_UP_REQUEST,
+               "project": {**serve_module.WARM_UP_REQUEST["project"], "start_date": "1990-03-01"}}
+    monkeypatch.setattr(serve_module, "WARM_UP_REQUEST", refused)
+    seconds, problems = serve_module.warm_up()
+    assert seconds > 0 and len(problems) == 2 and all("start_date" in p for p in problems), problems

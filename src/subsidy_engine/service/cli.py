@@ -615,7 +615,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _quote(args: argparse.Namespace) -> int:
     """``subsidy-engine quote request.json``: the JSON the service's ``POST /quote`` answers, read and refused by
-    the same rules (:func:`subsidy_engine.service.quote.parse_request`), printed with an indent for people."""
+    the same rules (:func:`subsidy_engine.service.quote.parse_request`), printed in UTF-8 with an indent for
+    people. Exit 0, or 1 when the engine rejected a loan (the response's ``rejections``), 2 when it could not
+    quote."""
     import json
 
     from subsidy_engine.errors import CoverageError, RequestRefused
@@ -624,24 +626,32 @@ def _quote(args: argparse.Namespace) -> int:
     name = "standard input" if args.request == "-" else args.request
     try:
         if args.request == "-":
+            if sys.stdin is None:
+                raise OSError("standard input is closed")
             body = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
         else:
             with open(args.request, "rb") as file:
-                body = file.read(MAX_BODY_BYTES + 1)  # one byte more than allowed: the refusal says so
+                size = os.fstat(file.fileno()).st_size
+                if size > MAX_BODY_BYTES:  # the file's size, as the service says a body's, before reading it
+                    raise RequestRefused([{"loc": ["body"], "msg": f"the request is {size:,} bytes, more than the "
+                                                                   f"{MAX_BODY_BYTES:,} bytes allowed"}])
+                body = file.read(MAX_BODY_BYTES + 1)
         response = quote(parse_request(body))
     except OSError as exc:
         print(f"error: {name}: {exc.strerror or one_line(exc)}", file=sys.stderr)
         return 2
     except RequestRefused as exc:
         for problem in exc.errors:
-            field = ".".join(str(part) for part in problem["loc"][1:]) or "the request"
-            print(f"error: {name}: {field}: {one_line(problem['msg'])}", file=sys.stderr)
+            field = ".".join(str(part) for part in problem["loc"][1:])
+            print(f"error: {name}: {field + ': ' if field else ''}{one_line(problem['msg'])}", file=sys.stderr)
         return 2
     except (CoverageError, ValueError, ArithmeticError) as exc:  # the engine's refusal of a valid request
         print(f"error: {name}: {one_line(exc)}", file=sys.stderr)
         return 2
-    print(json.dumps(response.model_dump(mode="json"), ensure_ascii=False, indent=2))
-    return 0
+    text = json.dumps(response.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))  # JSON is UTF-8, whatever the terminal's encoding
+    return 1 if response.rejections else 0
 
 
 #: Each command's examples, shown at the end of its --help (a test parses every one).

@@ -57,7 +57,7 @@ from starlette.requests import ClientDisconnect
 
 from subsidy_engine.core.money import whole_number
 from subsidy_engine.core.provenance import engine_version
-from subsidy_engine.errors import CoverageError, RequestRefused
+from subsidy_engine.errors import CoverageError, RequestRefused, SubsidyEngineError
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.service.quote import (
@@ -267,18 +267,26 @@ WARM_UP_REQUEST: dict[str, Any] = {
          "interest_dates": "calendar", "interest_frequency": "quarterly", "business_day": "following"}]}
 
 
-def warm_up() -> float:
+def warm_up() -> tuple[float, list[str]]:
     """Quote :data:`WARM_UP_REQUEST`, then its first loan alone: the kernels a quote runs are loaded from numba's
     disk cache (compiled on an install's first run) before the service accepts a request, so that the first
     ``/quote`` is as fast as the next. A request of loans drawn at once runs a kernel of its own (the lean loop's),
-    hence the second quote. Returns the seconds it took."""
+    hence the second quote. Returns the seconds it took and what kept it from pricing a loan (parameters not in
+    force on the sample's dates, a calendar that no longer covers them): the service starts all the same, and its
+    first quote of that kind loads its kernel then."""
     import json
     import time
 
     started = time.perf_counter()
-    quote(parse_request(json.dumps(WARM_UP_REQUEST).encode()))
-    quote(parse_request(json.dumps({**WARM_UP_REQUEST, "loans": WARM_UP_REQUEST["loans"][:1]}).encode()))
-    return time.perf_counter() - started
+    problems: list[str] = []
+    for loans in (WARM_UP_REQUEST["loans"], WARM_UP_REQUEST["loans"][:1]):
+        try:
+            response = quote(parse_request(json.dumps({**WARM_UP_REQUEST, "loans": loans}).encode()))
+        except (SubsidyEngineError, ValueError, ArithmeticError) as exc:
+            problems.append(" ".join(str(exc).split()))
+            continue
+        problems += [f"{r.id}: {r.field}: {r.reason}" for r in response.rejections]
+    return time.perf_counter() - started, problems
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, *, max_body_bytes: int = MAX_BODY_BYTES,
@@ -292,7 +300,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, max_body_bytes: int = MA
     app = create_app(max_body_bytes=max_body_bytes, read_timeout=read_timeout, body_timeout=body_timeout)
     print("subsidy-engine serve: loading the kernels (an install's first run compiles them, about a minute)...",
           file=sys.stderr, flush=True)
-    print(f"subsidy-engine serve: kernels ready in {warm_up():.1f} s", file=sys.stderr, flush=True)
+    seconds, problems = warm_up()
+    for problem in problems:
+        print(f"subsidy-engine serve: warning: the warm-up quote was refused ({problem}); the first quote of its "
+              "kind will load its kernels", file=sys.stderr, flush=True)
+    print(f"subsidy-engine serve: kernels ready in {seconds:.1f} s", file=sys.stderr, flush=True)
     uvicorn.Server(server_config(app, host, port, limit_concurrency=limit_concurrency,
                                  read_timeout=read_timeout)).run()
 
