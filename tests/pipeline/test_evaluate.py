@@ -102,7 +102,8 @@ def test_most_favourable_only_keeps_the_larger_instrument_and_explains_the_cut()
     assert (subsidy.amount == 0).all() and subsidy.cut_by_most_favourable.sum() == Decimal("25000000.08")
     assert set(table.funding_sources) == {"gaojingjian_fund|district_matching:haidian"}
     text = explain(claims, "P")
-    assert "從優不重複" in text and "投資補助和貼息" in text and "高精尖產業發展資金" in text
+    # the clauses cited are quoted in Simplified characters (core.chinese), the parameter file keeps the source's
+    assert "从优不重复" in text and "投资补助和贴息" in text and "高精尖产业发展资金" in text
     assert "京发改规〔2024〕4号" in text and "0.025" in text
     # without the investment subsidy the 貼息 is paid, within 50% of the investment
     alone = evaluate(as_tables(one_project()), POLICY).table

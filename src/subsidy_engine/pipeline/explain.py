@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.core.dates import day_date
 from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
@@ -72,7 +73,9 @@ class _References:
         for m in sorted(self.clauses, key=lambda m: (m == "closing", int(m) if m.isdigit() else 0)):
             text = self.policy.clauses.get(m)
             label = "closing paragraph" if m == "closing" else f"measure {m}"
-            out.append(f"  {label}: 「{text}」" if text else f"  {label}: (no clause text in the parameter file)")
+            # quoted in Simplified characters; the parameter file keeps the source's text (core.chinese)
+            out.append(f"  {label}: 「{to_simplified(text)}」" if text else
+                       f"  {label}: (no clause text in the parameter file)")
         out.append("Sources of the parameters:")
         for k, key in enumerate(self.sources, start=1):
             source = self.policy.sources[key]
