@@ -2,7 +2,7 @@
 
 The policy file keeps 78號's clauses as its source gives them (Traditional characters, with the artefacts of an
 earlier Simplified-to-Traditional conversion such as 機製 for 机制 and 製定 for 制定); what people read is converted
-with OpenCC's ``t2s`` table (``opencc-python-reimplemented``, the maintained pure-Python port), which maps those
+with OpenCC's ``t2s`` table (``opencc-python-reimplemented``, a pure-Python port of OpenCC's tables), which maps those
 artefacts to the words they stand for (a test checks every clause).
 """
 
