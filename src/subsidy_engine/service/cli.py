@@ -670,7 +670,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "subsidy-engine simulate --scenario schedules/scenario-demo.yaml --paths 200",
     ),
     "explain": (
-        "subsidy-engine explain P00042",
+        "subsidy-engine explain P46  # a project of the synthetic portfolio",
         "subsidy-engine explain P-7 --portfolio my-portfolio.xlsx",
     ),
     "reconcile": (
