@@ -621,7 +621,7 @@ def _quote(args: argparse.Namespace) -> int:
     import json
 
     from subsidy_engine.errors import CoverageError, RequestRefused
-    from subsidy_engine.service.quote import MAX_BODY_BYTES, parse_request, quote
+    from subsidy_engine.service.quote import MAX_BODY_BYTES, parse_request, quote, too_large
 
     name = "standard input" if args.request == "-" else args.request
     try:
@@ -633,8 +633,7 @@ def _quote(args: argparse.Namespace) -> int:
             with open(args.request, "rb") as file:
                 size = os.fstat(file.fileno()).st_size
                 if size > MAX_BODY_BYTES:  # the file's size, as the service says a body's, before reading it
-                    raise RequestRefused([{"loc": ["body"], "msg": f"the request is {size:,} bytes, more than the "
-                                                                   f"{MAX_BODY_BYTES:,} bytes allowed"}])
+                    raise too_large(MAX_BODY_BYTES, size)
                 body = file.read(MAX_BODY_BYTES + 1)
         response = quote(parse_request(body))
     except OSError as exc:

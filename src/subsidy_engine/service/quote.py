@@ -517,6 +517,18 @@ MAX_DEPTH = 32
 MAX_CONTAINERS = 200_000
 
 
+def refused(status: int, kind: str, message: str) -> RequestRefused:
+    """A request refused as a whole (``loc`` the body) with ``status``: one that is not a 422 closes the connection
+    (the rest of the body is not read)."""
+    return RequestRefused([{"loc": ["body"], "msg": message, "type": kind}], status=status, close=status != 422)
+
+
+def too_large(max_bytes: int, size: int | None = None) -> RequestRefused:
+    """The 413 of a body over ``max_bytes`` (its ``size`` when known)."""
+    said = f"{size:,} bytes, " if size is not None else ""
+    return refused(413, "too_large", f"the request is {said}more than the {max_bytes:,} bytes allowed")
+
+
 def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows; amounts are decimal strings or integers")
 
@@ -540,28 +552,22 @@ def parse_request(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> QuoteRequest:
     ``max_bytes`` (status 413), JSON that is not valid, too deep or too large, or a request the models refuse
     (422)."""
     if len(body) > max_bytes:
-        raise RequestRefused([{"loc": ["body"], "msg": f"the request is {len(body):,} bytes, more than the "
-                                                       f"{max_bytes:,} bytes allowed", "type": "too_large"}],
-                             status=413, close=True)
+        raise too_large(max_bytes, len(body))
     if body.count(b"[") + body.count(b"{") > MAX_CONTAINERS:
-        raise RequestRefused([{"loc": ["body"], "msg": "the JSON has too many arrays and objects",
-                               "type": "too_large"}])
+        raise refused(422, "too_large", "the JSON has too many arrays and objects")
     try:
         data = json.loads(body, parse_constant=_refuse_constant)
         _depth(data, MAX_DEPTH)
     except RecursionError:
-        raise RequestRefused([{"loc": ["body"], "msg": f"the JSON is nested more than {MAX_DEPTH} levels deep",
-                               "type": "json_invalid"}]) from None
+        raise refused(422, "json_invalid", f"the JSON is nested more than {MAX_DEPTH} levels deep") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestRefused([{"loc": ["body"], "msg": f"not valid JSON: {exc}", "type": "json_invalid"}]) from None
+        raise refused(422, "json_invalid", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise RequestRefused([{"loc": ["body"], "msg": "the request is a JSON object with a project",
-                               "type": "json_invalid"}])
+        raise refused(422, "json_invalid", "the request is a JSON object with a project")
     try:
         return QuoteRequest.model_validate(data)
     except ArithmeticError as exc:  # an amount beyond exact arithmetic, caught before it became a number
-        raise RequestRefused([{"loc": ["body"], "msg": f"an amount is out of range: {exc!r}",
-                               "type": "value_error"}]) from None
+        raise refused(422, "value_error", f"an amount is out of range: {exc!r}") from None
     except ValidationError as exc:
         raise RequestRefused([{"loc": ["body", *loc], "msg": msg, "type": kind}
                               for loc, msg, kind in validation_messages(exc)]) from None

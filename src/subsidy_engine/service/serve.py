@@ -66,6 +66,8 @@ from subsidy_engine.service.quote import (
     QuoteResponse,
     parse_request,
     quote,
+    refused,
+    too_large,
 )
 
 if TYPE_CHECKING:
@@ -83,17 +85,12 @@ KEEP_ALIVE = 5
 MAX_HEAD_BYTES = 16 * 1024
 
 
-def _refused(status: int, kind: str, message: str) -> RequestRefused:
-    return RequestRefused([{"loc": ["body"], "msg": message, "type": kind}], status=status, close=status != 422)
-
-
 async def _read_body(request: Request, max_bytes: int, read_timeout: float, body_timeout: float) -> bytes:
     """The request's body, read piece by piece: a 413 as soon as it is (or says it will be) over ``max_bytes``,
     a 408 when a piece takes more than ``read_timeout`` or the whole more than ``body_timeout``."""
     declared = request.headers.get("content-length")
     if declared is not None and (size_said := whole_number(declared)) is not None and size_said > max_bytes:
-        raise _refused(413, "too_large", f"the request is {size_said:,} bytes, more than the {max_bytes:,} "
-                                         "bytes allowed")
+        raise too_large(max_bytes, size_said)
     chunks: list[bytes] = []
     size = 0
     pieces = request.stream().__aiter__()
@@ -106,14 +103,14 @@ async def _read_body(request: Request, max_bytes: int, read_timeout: float, body
             except StopAsyncIteration:
                 break
             except ClientDisconnect:  # the client left mid-body: nothing to answer, and nothing to log as an error
-                raise _refused(400, "disconnected", "the client closed the connection before the body's end") \
+                raise refused(400, "disconnected", "the client closed the connection before the body's end") \
                     from None
         if waited.cancelled_caught:
-            raise _refused(408, "timeout", f"the request's body did not arrive in time (a pause of more than "
+            raise refused(408, "timeout", f"the request's body did not arrive in time (a pause of more than "
                                            f"{read_timeout:g} s, or more than {body_timeout:g} s in all)")
         size += len(chunk)
         if size > max_bytes:
-            raise _refused(413, "too_large", f"the request is more than the {max_bytes:,} bytes allowed")
+            raise too_large(max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -173,18 +170,18 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
             return await run_in_threadpool(quote, request, policy=policy, lpr=lpr)
         except (CoverageError, ValueError, ArithmeticError) as exc:
             message = " ".join(str(exc).split())
-            raise RequestRefused([{"loc": ["body"], "msg": message, "type": "value_error"}]) from None
+            raise refused(422, "value_error", message) from None
 
-    refused = {422: {"description": "the request is not valid; detail names each field and why"},
-               413: {"description": "the body is larger than the service reads"},
-               408: {"description": "the body did not arrive in time"}}
+    refusals = {422: {"description": "the request is not valid; detail names each field and why"},
+                413: {"description": "the body is larger than the service reads"},
+                408: {"description": "the body did not arrive in time"}}
 
     @app.post("/quote", response_model=QuoteResponse, summary="Every amount of one project, with its explanation",
-              responses=refused)  # type: ignore[arg-type]
+              responses=refusals)  # type: ignore[arg-type]
     async def post_quote(request: Request) -> QuoteResponse:
         return await run(await request_of(request))
 
-    @app.post("/explain", summary="One project's amounts in words", responses=refused)  # type: ignore[arg-type]
+    @app.post("/explain", summary="One project's amounts in words", responses=refusals)  # type: ignore[arg-type]
     async def post_explain(request: Request) -> dict[str, str]:
         parsed = await request_of(request)
         return {"project_id": parsed.project.project_id, "explanation": (await run(parsed)).explanation}
