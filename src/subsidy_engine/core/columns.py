@@ -51,7 +51,9 @@ def money_fen(series: pd.Series) -> np.ndarray:
     """
     arr = pa.array(series)
     if isinstance(arr, pa.ChunkedArray):
-        arr = pa.concat_arrays(arr.chunks) if arr.num_chunks != 1 else arr.chunk(0)
+        # a column of no chunks (an empty table's) is an empty array of its type
+        arr = (pa.concat_arrays(arr.chunks) if arr.num_chunks > 1 else arr.chunk(0) if arr.num_chunks
+               else pa.array([], arr.type))
     if arr.type != MONEY_TYPE or arr.null_count:
         raise TypeError(f"money_fen reads a {MONEY_TYPE} column without blanks, not {arr.type} "
                         f"with {arr.null_count} blanks")
