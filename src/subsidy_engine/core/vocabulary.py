@@ -47,6 +47,14 @@ class _Vocabulary(str, Enum):
         return self.value
 
 
+class Lang(_Vocabulary):
+    """The language of people-facing text: ``zh`` (Simplified Chinese, the default) or ``en``
+    (:mod:`subsidy_engine.core.language`)."""
+
+    ZH = "zh"
+    EN = "en"
+
+
 class Frequency(_Vocabulary):
     """How often a loan pays (還款頻率)."""
 

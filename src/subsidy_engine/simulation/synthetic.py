@@ -9,7 +9,7 @@ can judge what a simulation on it means:
 
 * **Enterprises**: one per three projects; 60% are industry or software
   enterprises (the 高精尖 fund pays them, closing paragraph); each enterprise
-  has one sector and one home district, weighted towards 海淀, 朝陽 and 經開區.
+  has one sector and one home district, weighted towards 海淀, 朝阳 and 经开区.
 * **Projects**: 55% public domain; stages pilot / demonstration / promotion
   30 / 40 / 30%; 35% in the key-project library (measure 2); an expert review
   score (``merit_score``, for merit allocation) uniform from 60.00 to 100.00; 8% quasi-operating
@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.dates import epoch_days
+from subsidy_engine.core.language import names
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
 
@@ -105,6 +106,7 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
     n_enterprises = max(n // 3, 1)
     ent_industry = rng.random(n_enterprises) < 0.6
     ent_sector = _choice(rng, SECTORS, n_enterprises)
+    sector_names = names("sectors", "zh")
     ent_district = _choice(rng, DISTRICTS, n_enterprises, DISTRICT_WEIGHTS)
     owner = rng.integers(0, n_enterprises, n)
 
@@ -115,7 +117,7 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
     projects = pd.DataFrame({
         "project_id": _ids(id_prefix + "P", np.arange(n)),
         "enterprise_id": _ids(id_prefix + "E", owner),
-        "name": _text([f"{SECTORS_ZH[s]}項目{k}" for k, s in enumerate(ent_sector[owner])]),
+        "name": _text([f"{sector_names[s]}项目{k}" for k, s in enumerate(ent_sector[owner])]),
         "sector": _text(ent_sector[owner].tolist()),
         "district": _text(ent_district[owner].tolist()),
         "industry_or_software": _flags(ent_industry[owner]),
@@ -206,10 +208,6 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
     digest = hashlib.sha256(f"subsidy_engine.{call} {engine_version()}".encode()).hexdigest()
     return checked_portfolio(tables, source=call, digest=digest)
 
-
-SECTORS_ZH = {"5g_network": "5G網絡", "computing_centre": "算力中心", "industrial_internet": "工業互聯網",
-              "connected_vehicles": "車聯網", "satellite_internet": "衛星互聯網", "artificial_intelligence": "人工智能",
-              "blockchain": "區塊鏈", "smart_city": "智慧城市", "data_centre": "數據中心"}
 
 __all__ = ["portfolio"]
 

@@ -1,0 +1,86 @@
+"""The words people read, in Simplified Chinese by default or in English: one vocabulary file, ``names.yaml``.
+
+Reports, charts, command-line summaries and explanations name what they show through this module:
+:func:`name` for a known thing (a measure, a sector, a column, a sheet), :func:`text` for a sentence with
+fields. Identifiers stay as the data has them; only the names shown beside them change with the language.
+A thing the file does not know (a sector a bureau added) is shown by its own id, never dropped.
+
+Examples
+--------
+>>> name("measures", 15)
+'提供优惠利率信贷'
+>>> name("sectors", "smart_city", "en")
+'smart city'
+>>> text("reasons", "tier_pro_rata", "zh", tier="其他", source="高精尖产业发展资金", year=2026)
+'“其他”档内按比例分配：高精尖产业发展资金2026年资金不足'
+>>> source_name("district_matching:haidian", None, "zh"), source_name("sector_budget:blockchain", None, "en")
+('海淀区配套资金', 'blockchain department budget')
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from subsidy_engine.core.vocabulary import Lang
+
+DEFAULT_LANG = Lang.ZH
+LANGUAGES: tuple[str, ...] = tuple(lang.value for lang in Lang)
+
+
+@functools.lru_cache(maxsize=1)
+def vocabulary() -> dict[str, dict[str, Any]]:
+    """The vocabulary file, read once: section -> key -> ``{"zh": ..., "en": ...}``."""
+    raw = resources.files("subsidy_engine.core").joinpath("names.yaml").read_text(encoding="utf-8")
+    data: dict[str, dict[str, Any]] = yaml.safe_load(raw)
+    # keys are looked up as text whatever YAML made of them (measure numbers are integers there)
+    return {section: {str(key): entry for key, entry in entries.items()} for section, entries in data.items()}
+
+
+def name(section: str, key: object, lang: Lang | str = DEFAULT_LANG, default: str | None = None) -> str:
+    """The name of ``key`` in ``section`` (``measures``, ``sectors``, ``columns``...), in ``lang``.
+
+    An unknown key gives ``default`` if one is given, else the key itself as text.
+    """
+    entry = vocabulary()[section].get(str(key))
+    if entry is None:
+        return str(key) if default is None else default
+    return str(entry[Lang.parse(lang).value])
+
+
+def names(section: str, lang: Lang | str = DEFAULT_LANG) -> dict[str, str]:
+    """Every key of ``section`` with its name in ``lang``."""
+    code = Lang.parse(lang).value
+    return {key: str(entry[code]) for key, entry in vocabulary()[section].items()}
+
+
+def text(section: str, key: str, lang: Lang | str = DEFAULT_LANG, **fields: object) -> str:
+    """The sentence ``key`` of ``section`` in ``lang`` with its ``{fields}`` filled in."""
+    return name(section, key, lang).format(**fields)
+
+
+def column_kind(column: str) -> str | None:
+    """How a report column is formatted (``money``, ``share``, ``integer``...), or None for one not named."""
+    entry = vocabulary()["columns"].get(column)
+    return None if entry is None else str(entry["kind"])
+
+
+def source_name(source_id: str, given: str | None, lang: Lang | str = DEFAULT_LANG) -> str:
+    """A funding source's name: in Chinese the name its budget file gives, when it gives one; otherwise from
+    its id, ``gaojingjian_fund``, ``sector_budget:<sector>`` or ``district_matching:<district>``; otherwise
+    the id itself."""
+    code = Lang.parse(lang)
+    if given and code is Lang.ZH:
+        return given
+    kind, _, rest = source_id.partition(":")
+    if kind not in vocabulary()["source_kinds"] or kind == "other":
+        return given or source_id
+    of = {"sector_budget": "sectors", "district_matching": "districts"}.get(kind)
+    return text("source_kinds", kind, code, name=name(of, rest, code) if of else rest)
+
+
+__all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "column_kind", "name", "names", "source_name", "text",
+           "vocabulary"]

@@ -1,0 +1,72 @@
+"""The vocabulary file (issue 19, point 1): every name in both languages, the Chinese in Simplified characters,
+the same fields in both wordings of a sentence, and a name for everything the engine shows."""
+
+from __future__ import annotations
+
+import string
+import typing
+
+import pytest
+
+from subsidy_engine import load_policy
+from subsidy_engine.core.chinese import to_simplified
+from subsidy_engine.core.language import LANGUAGES, Lang, column_kind, name, source_name, text, vocabulary
+from subsidy_engine.core.vocabulary import Domain, PlatformType, ProductField, Stage
+from subsidy_engine.params.policy import Instrument
+from subsidy_engine.simulation.synthetic import DISTRICTS, SECTORS
+
+KINDS = {"money", "share", "number", "integer", "year", "date", "boolean", "text", "long_text"}
+
+
+def _entries() -> list[tuple[str, str, dict[str, object]]]:
+    return [(section, key, entry) for section, entries in vocabulary().items() for key, entry in entries.items()]
+
+
+def _fields(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def test_every_name_has_both_languages_simplified_chinese_and_the_same_fields() -> None:
+    for section, key, entry in _entries():
+        assert set(LANGUAGES) <= set(entry), (section, key)
+        zh, en = entry["zh"], entry["en"]
+        assert isinstance(zh, str) and isinstance(en, str) and zh.strip() and en.strip(), (section, key)
+        assert to_simplified(zh) == zh, (section, key, zh)  # no Traditional character
+        assert _fields(zh) == _fields(en), (section, key)
+        if section == "columns":
+            assert entry["kind"] in KINDS, key
+
+
+def test_everything_the_engine_shows_has_a_name() -> None:
+    assert [name("measures", n) for n in range(1, 16)] == [name("measures", str(n)) for n in range(1, 16)]
+    assert all(name("measures", n) != str(n) for n in range(1, 16))
+    known = {"instruments": typing.get_args(Instrument), "sectors": SECTORS, "districts": DISTRICTS,
+             "stages": [s.value for s in Stage], "domains": [d.value for d in Domain],
+             "platform_types": [p.value for p in PlatformType], "product_fields": [f.value for f in ProductField],
+             "statuses": ["official", "official-analog", "inferred"], "modes": ["waterfall", "merit", "optimal"]}
+    for section, keys in known.items():
+        missing = set(keys) - set(vocabulary()[section])
+        assert not missing, (section, missing)
+    parameters = load_policy().sets[0].parameters.model_dump()
+    dotted = {f"{s}.{p}" for s, values in parameters.items() for p in values}
+    assert not dotted - set(vocabulary()["parameters"])
+
+
+def test_an_unknown_key_is_shown_by_its_id_and_an_unknown_language_is_refused() -> None:
+    assert name("sectors", "quantum_networks") == "quantum_networks"
+    assert name("sectors", "quantum_networks", default="") == ""
+    assert column_kind("claimed") == "money" and column_kind("not_a_column") is None
+    with pytest.raises(ValueError, match="'zh', 'en'"):
+        Lang.parse("fr")
+    assert Lang.parse(" EN ") is Lang.EN
+
+
+def test_source_names_come_from_the_budget_in_chinese_else_from_the_id() -> None:
+    assert source_name("gaojingjian_fund", None, "zh") == "高精尖产业发展资金"
+    assert source_name("gaojingjian_fund", "市高精尖资金", "zh") == "市高精尖资金"
+    assert source_name("gaojingjian_fund", "市高精尖资金", "en") == "Gaojingjian fund (high-end industry)"
+    assert source_name("sector_budget:smart_city", None, "zh") == "智慧城市主管部门预算"
+    assert source_name("district_matching:beijing_eda", None, "en") == "Beijing E-Town (BDA) district matching"
+    assert source_name("lottery_fund", "彩票公益金", "en") == "彩票公益金"  # no English known: its own name
+    assert source_name("lottery_fund", None, "en") == "lottery_fund"
+    assert text("reasons", "joined", "zh", first="甲", second="乙") == "甲；乙"
