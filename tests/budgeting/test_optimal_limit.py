@@ -151,7 +151,7 @@ def test_the_simulate_command_says_when_the_time_limit_was_reached(tmp_path: Pat
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert note.removeprefix("Note: ") in summary["notes"]
     book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)  # and in the report
-    assert note.removeprefix("Note: ") in [row[-1] for row in book["notes"].iter_rows(min_row=2, values_only=True)]
+    assert note.removeprefix("Note: ") in [row[-1] for row in book["说明"].iter_rows(min_row=2, values_only=True)]
     assert main(["simulate", "--projects", "60", "--mode", "optimal", "--out", str(tmp_path)]) == 0
     assert "time limit" not in capsys.readouterr().out
     # a scenario's run is allocated under the same limit, and says so apart

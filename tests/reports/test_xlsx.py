@@ -84,3 +84,34 @@ def test_a_workbook_a_signal_cuts_leaves_nothing_to_raise_when_it_is_collected(t
         write_xlsx(tmp_path / "cut.xlsx", {"amounts": pd.DataFrame({"id": ["a", "b"], "yuan": [1, 2]})})
     gc.collect()
     assert unraisable == []
+
+
+def test_a_sheet_s_formats_shaded_rows_dates_title_and_repeated_texts(tmp_path: Path) -> None:
+    """issue 19, point 2: the writer's Excel-native parts, read back with openpyxl."""
+    from datetime import date, datetime
+
+    from subsidy_engine.reports.xlsx import Sheet
+
+    frame = pd.DataFrame({"who": ["甲", "乙", "甲", "甲"], "yuan": [Decimal("1234567.89"), Decimal("-0.01"), None,
+                                                                  Decimal("0")],
+                          "share": [0.945, 0.5, 0.0, 1.0], "day": [date(2026, 1, 2), None, date(1900, 3, 1),
+                                                                   date(2030, 12, 31)]})
+    book = write_xlsx(tmp_path / "s.xlsx", {
+        "t": Sheet(frame, headers=["谁", "金额（元）", "比例", "日期"], kinds=[None, "money", "share", None],
+                   marked=np.array([False, True, False, False])),
+        "c": Sheet(frame[["who"]], table=False, title="标题")})
+    loaded = openpyxl.load_workbook(book)
+    sheet = loaded["t"]
+    assert [c.value for c in sheet[1]] == ["谁", "金额（元）", "比例", "日期"]
+    assert [sheet.cell(2, k).number_format for k in range(1, 5)] == ["General", "#,##0.00", "0.0%", "yyyy-mm-dd"]
+    assert [sheet.cell(r, 4).value for r in range(2, 6)] == [datetime(2026, 1, 2), None, datetime(1900, 3, 1),
+                                                             datetime(2030, 12, 31)]
+    assert [sheet.cell(r, 1).value for r in range(2, 6)] == ["甲", "乙", "甲", "甲"]  # as shared strings
+    assert [sheet.cell(r, 2).fill.fill_type for r in range(2, 6)] == [None, "solid", None, None]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:D5"
+    assert sheet.column_dimensions["B"].width >= len("1,234,567.89")
+    cover = loaded["c"]
+    assert cover["A1"].value == "标题" and cover["A2"].value is None and cover["A3"].value == "甲"  # no header row
+    assert cover.freeze_panes is None and cover["A3"].font.b
+    with zipfile.ZipFile(book) as z:
+        assert b"<si>" in z.read("xl/sharedStrings.xml") and b'<c r="A2" s="' in z.read("xl/worksheets/sheet1.xml")

@@ -264,8 +264,7 @@ def test_outputs_with_a_scenario_and_monte_carlo(tmp_path: Path, compared: tuple
     assert list(deltas.delta_awarded.map(Decimal)) == list(c.by_year().delta_awarded)
     assert summary["monte_carlo"]["settings"]["paths"] == 8 and len(summary["monte_carlo"]["outlay_by_year"]) == 5
     book = openpyxl.load_workbook(paths[1], read_only=True)
-    assert {"scenario summary", "scenario by source", "scenario drivers", "monte carlo outlay",
-            "budget at risk"} <= set(book.sheetnames)
+    assert {"情景汇总", "情景按资金来源", "情景主要变化项目", "蒙特卡洛年度支出", "预算风险"} <= set(book.sheetnames)
     for png in paths[2:]:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
@@ -417,7 +416,8 @@ def test_a_horizon_without_claims_still_reports(tmp_path: Path, capsys) -> None:
     assert main(["simulate", "--projects", "50", "--start", "2029", "--years", "2", "--out", str(tmp_path)]) == 0
     assert "No claims in 2029, 2030" in capsys.readouterr().out
     book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
-    assert [r for r in book["by measure"].iter_rows(values_only=True)] == [("year", "measure", "claimed", "awarded")]
+    assert [r for r in book["按措施"].iter_rows(values_only=True)] == [("年度", "措施", "措施名称", "申请金额（元）",
+                                                                      "安排金额（元）")]
 
 
 def test_the_outlay_chart_draws_sources_of_any_name(history: LprCurve) -> None:

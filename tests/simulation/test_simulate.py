@@ -33,11 +33,11 @@ def test_simulate_writes_summary_and_report(tmp_path: Path) -> None:
     assert by_year.claimed.map(Decimal).sum() == run.claims.total
     assert rows.claimed.map(Decimal).sum() <= run.claims.total
     book = openpyxl.load_workbook(paths[1], read_only=True)
-    assert book.sheetnames == ["summary", "notes", "by source", "by measure", "by district", "project detail",
-                               "rejected rows"]
-    notes = [row for row in book["notes"].iter_rows(min_row=2, values_only=True)]
+    assert book.sheetnames == ["封面", "年度汇总", "说明", "按资金来源", "按措施", "按区", "项目明细", "未足额安排", "参数",
+                               "被拒绝的行"]
+    notes = [row for row in book["说明"].iter_rows(min_row=2, values_only=True)]
     assert [note for _, note in notes] == list(summary["notes"]) and notes  # the LPR projection, at least
-    first = next(book["summary"].iter_rows(min_row=2, max_row=2, values_only=True))
+    first = next(book["年度汇总"].iter_rows(min_row=2, max_row=2, values_only=True))
     assert Decimal(str(first[1])) == Decimal(summary["by_year"][0]["claimed"])
 
 

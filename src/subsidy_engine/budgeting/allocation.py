@@ -64,7 +64,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Literal
 
@@ -74,6 +74,8 @@ import pyarrow as pa
 
 from subsidy_engine.budgeting.plan import Plan, Records, build_plan, claims_for, run_plan
 from subsidy_engine.core.columns import money_series
+from subsidy_engine.core.language import Lang, source_name, text
+from subsidy_engine.core.language import name as language_name
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.allocate import FULL, GROUP_CAP, SOURCE_CAP
@@ -132,6 +134,8 @@ class Allocation:
     notes : tuple of str
         What a reader of the figures must know: that the optimal mode's time
         limit was reached, and which rule then decided the awards.
+    reasons_zh : dict
+        Each reason in Chinese words (:meth:`reasons`).
     """
 
     awards: pd.DataFrame
@@ -141,6 +145,21 @@ class Allocation:
     budget: Budget
     provenance: Provenance
     notes: tuple[str, ...] = ()
+    #: each ``reason`` of ``awards`` and ``unfunded`` in Chinese words (names, not ids, of the sources)
+    reasons_zh: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def reasons(self, lang: Lang | str = "en") -> dict[str, str]:
+        """Each reason text of ``awards`` and ``unfunded`` in ``lang`` (English: the text itself).
+
+        >>> from subsidy_engine import evaluate, load_policy
+        >>> from subsidy_engine.simulation.synthetic import portfolio
+        >>> a = allocate(evaluate(portfolio(300, seed=5), load_policy(), range(2026, 2029)))
+        >>> a.reasons("zh")["funded in full"]
+        '全额安排'
+        """
+        if Lang.parse(lang) is Lang.EN:
+            return {reason: reason for reason in self.reasons_zh}
+        return dict(self.reasons_zh)
 
     @property
     def total_awarded(self) -> Decimal:
@@ -236,7 +255,7 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
     same_next = np.r_[row[1:] == row[:-1], False]
     passed_to = np.where(same_next, np.r_[source[1:], -1], -1)
     reason_key = _reason_keys(code, source, binding, passed_to, award, p, row)
-    texts, reason_code = _reason_texts(reason_key, p, decided_by or mode, n_sources, fair)
+    texts, reason_code, in_chinese = _reason_texts(reason_key, p, decided_by or mode, n_sources, fair)
 
     # no source may pay these parts; claims of 0.00
     none_rows = p.no_source
@@ -245,8 +264,13 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
     level = np.concatenate([p.part_level[row], p.part_level[none_rows], np.zeros(zero_claims.shape[0], np.int64)])
     claimed = np.concatenate([asked, p.row_request[none_rows], np.zeros(zero_claims.shape[0], np.int64)])
     awarded = np.concatenate([award, np.zeros(none_rows.shape[0] + zero_claims.shape[0], np.int64)])
-    categories = [*texts, *(f"no {level} source may pay it (the budget's eligibility rules)"
-                            for level in ("municipal", "district")), "nothing claimed (0.00 after evaluate's cuts)"]
+    for lang, words in (("en", None), ("zh", in_chinese)):  # the parts no source may pay; claims of 0.00
+        said = [*(text("reasons", "no_source", lang, level=level if lang == "en" else language_name("levels", level))
+                  for level in ("municipal", "district")), text("reasons", "nothing_claimed", lang)]
+        if words is None:
+            categories = [*texts, *said]
+        else:
+            words.update(zip(categories[len(texts):], said))
     reason = np.concatenate([reason_code, len(texts) + p.part_level[none_rows],
                              np.full(zero_claims.shape[0], len(texts) + 2)])
     source_of = np.concatenate([source, np.full(none_rows.shape[0] + zero_claims.shape[0], -1)])
@@ -255,11 +279,11 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
     claim, level, claimed, awarded, reason, source_of = (claim[final], level[final], claimed[final], awarded[final],
                                                          reason[final], source_of[final])
     take = pa.array(claim)
-    text = lambda values: pd.Series(values, dtype=pd.ArrowDtype(pa.string()))  # noqa: E731
+    as_text = lambda values: pd.Series(values, dtype=pd.ArrowDtype(pa.string()))  # noqa: E731
     awards = pd.DataFrame({
-        "claim_id": text(c.claim_id.take(take)),
-        "project_id": text(c.attributes["project_id"].take(take)),
-        "enterprise_id": text(c.attributes["enterprise_id"].take(take)),
+        "claim_id": as_text(c.claim_id.take(take)),
+        "project_id": as_text(c.attributes["project_id"].take(take)),
+        "enterprise_id": as_text(c.attributes["enterprise_id"].take(take)),
         "measure": c.measure[claim].astype(np.int32),
         "year": c.year[claim].astype(np.int32),
         "level": pd.Categorical.from_codes(level, categories=["municipal", "district"]),  # type: ignore[call-overload]  # pandas-stubs: categories only as an Index, not a list
@@ -297,22 +321,30 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
     second = stops[~first]
     pair[claim[second]] += reason[second] + 1
     distinct, pair_code = np.unique(pair[pair >= 0], return_inverse=True)
-    stop_texts = [categories[k // (n_reasons + 1)] + (f"; {categories[k % (n_reasons + 1) - 1]}"
-                                                      if k % (n_reasons + 1) else "") for k in distinct.tolist()]
+    stop_texts = []
+    for k in distinct.tolist():  # the first short part's reason, then the other's
+        first_reason = categories[k // (n_reasons + 1)]
+        if k % (n_reasons + 1):
+            second_reason = categories[k % (n_reasons + 1) - 1]
+            joined = text("reasons", "joined", "en", first=first_reason, second=second_reason)
+            in_chinese[joined] = text("reasons", "joined", "zh", first=in_chinese[first_reason],
+                                      second=in_chinese[second_reason])
+            first_reason = joined
+        stop_texts.append(first_reason)
     stop_reason = np.full(c.amount.shape[0], -1, np.int64)
     stop_reason[pair >= 0] = pair_code
     take = pa.array(short)
     unfunded = pd.DataFrame({
-        "claim_id": text(c.claim_id.take(take)),
-        "project_id": text(c.attributes["project_id"].take(take)),
-        "enterprise_id": text(c.attributes["enterprise_id"].take(take)),
+        "claim_id": as_text(c.claim_id.take(take)),
+        "project_id": as_text(c.attributes["project_id"].take(take)),
+        "enterprise_id": as_text(c.attributes["enterprise_id"].take(take)),
         "measure": c.measure[short].astype(np.int32), "year": c.year[short].astype(np.int32),
         "claimed": money_series(c.amount[short]), "awarded": money_series(paid[short]),
         "unfunded": money_series(c.amount[short] - paid[short]),
         "reason": pd.Categorical.from_codes(stop_reason[short], categories=stop_texts),  # type: ignore[call-overload]  # pandas-stubs: categories only as an Index, not a list
     })
     provenance = Provenance.of(c.digest, budget.digest, f"mode={mode}")
-    return Allocation(awards, by_source, unfunded, mode, budget, provenance, notes)
+    return Allocation(awards, by_source, unfunded, mode, budget, provenance, notes, in_chinese)
 
 
 def _reason_keys(code: np.ndarray, source: np.ndarray, binding: np.ndarray, passed_to: np.ndarray,
@@ -332,12 +364,15 @@ def _reason_keys(code: np.ndarray, source: np.ndarray, binding: np.ndarray, pass
 
 
 def _reason_texts(key: np.ndarray, p: Plan, mode: str, n_sources: int, fair: bool = True
-                  ) -> tuple[list[str], np.ndarray]:
+                  ) -> tuple[list[str], np.ndarray, dict[str, str]]:
     """The distinct reason texts and, per record, the index of its text (``fair``: the optimal plan applied
-    the fairness rule)."""
+    the fairness rule); with each text's words in Chinese (``core/names.yaml``, ``reasons``).
+
+    Both wordings come from the same key, sentence by sentence: English names a source by its id (what the
+    API has always given), Chinese by its name."""
     unique, inverse = np.unique(key, return_inverse=True)
     n_years = len(p.years)
-    texts = []
+    texts, chinese = [], []
     for k in unique.tolist():
         k, passed = divmod(k, n_sources + 1)
         k, nothing = divmod(k, 2)
@@ -345,31 +380,43 @@ def _reason_texts(key: np.ndarray, p: Plan, mode: str, n_sources: int, fair: boo
         k, binding = divmod(k, n_years + 1)
         code, source = divmod(k, n_sources + 1)
         s = p.sources[source]
+        year = p.years[binding - 1] if binding > 0 else None
+        fields: dict[str, object]
         if code == FULL:
-            text = "funded in full"
+            sentence, fields = "funded_in_full", {}
         elif code == GROUP_CAP:
-            caps = [f"per-{g} cap ({v} a year)" for g, v in (("project", s.per_project_cap),
-                                                            ("enterprise", s.per_enterprise_cap)) if v is not None]
-            text = f"{s.id}'s {' / '.join(caps)}"
+            caps = {f"per_{g}_cap": v for g, v in (("project", s.per_project_cap),
+                                                   ("enterprise", s.per_enterprise_cap)) if v is not None}
+            sentence = "group_cap"
+            fields = {"caps": {lang: " / ".join(text("reasons", c, lang, amount=v if lang == "en" else f"{v:,}")
+                                               for c, v in caps.items()) for lang in ("en", "zh")}}
+        elif mode == "merit":
+            sentence, fields = ("merit_spent" if nothing else "merit_last"), {"year": year}
+        elif mode == "optimal":
+            sentence = ("optimal_spent" if year is not None else "optimal_share_fair" if fair
+                        else "optimal_share")
+            fields = {"year": year}
         else:
-            year = p.years[binding - 1] if binding > 0 else None
-            if mode == "merit":
-                text = (f"merit order: {s.id}'s {year} money was spent on higher-ranked claims" if nothing
-                        else f"merit order: the last of {s.id}'s {year} money")
-            elif mode == "optimal":
-                text = f"optimal plan: {s.id}'s {year} money is spent" if year is not None else (
-                    f"optimal plan: {s.id} pays this share (largest total"
-                    + (", then the fairest smallest share)" if fair else ")"))
-            else:
-                name = p.tier_names[tier]
-                text = (f"{s.id}'s {year} money was spent before tier '{name}'" if nothing
-                        else f"pro rata within tier '{name}': {s.id}'s {year} money did not cover it")
-        if passed > 0:
-            text += f"; the rest passed to {p.sources[passed - 1].id}"
-        texts.append(text)
+            name = p.tier_names[tier]
+            sentence = "tier_spent" if nothing else "tier_pro_rata"
+            fields = {"tier": {"en": name, "zh": language_name("reasons", "others_tier") if name == "others"
+                               else name}, "year": year}
+        worded = []
+        for lang in ("en", "zh"):
+            filled = {f: v[lang] if isinstance(v, dict) else v for f, v in fields.items()}
+            said = text("reasons", sentence, lang, source=s.id if lang == "en" else source_name(s.id, s.name, lang),
+                        **filled)
+            if passed > 0:
+                after = p.sources[passed - 1]
+                said = text("reasons", "passed_on", lang, reason=said,
+                            source=after.id if lang == "en" else source_name(after.id, after.name, lang))
+            worded.append(said)
+        texts.append(worded[0])
+        chinese.append(worded[1])
     distinct = list(dict.fromkeys(texts))
     position = np.array([distinct.index(t) for t in texts], np.int64)
-    return distinct, position[inverse] if inverse.shape[0] else np.zeros(0, np.int64)
+    return (distinct, position[inverse] if inverse.shape[0] else np.zeros(0, np.int64),
+            dict(zip(texts, chinese)))
 
 
 __all__ = ["AWARD_COLUMNS", "Allocation", "BY_SOURCE_COLUMNS", "MODES", "TIME_LIMIT", "UNFUNDED_COLUMNS", "allocate",

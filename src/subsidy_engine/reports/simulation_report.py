@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Hashable
 
 import pandas as pd
-import pyarrow as pa
 
+from subsidy_engine.core.language import Lang
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
+from subsidy_engine.reports.workbook import report_sheets
 from subsidy_engine.reports.xlsx import write_xlsx
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 from subsidy_engine.reports.charts import outlay_chart, risk_chart
 from subsidy_engine.simulation.montecarlo import MonteCarlo
 from subsidy_engine.simulation.scenario import Scenario
-from subsidy_engine.simulation.simulate import Comparison, Simulation, item_key
+from subsidy_engine.simulation.simulate import Comparison, Simulation
 
 
 def _text(value: object) -> object:
@@ -41,7 +42,7 @@ def _records(frame: pd.DataFrame) -> list[dict[Hashable, object]]:
 
 def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: Comparison | None = None,
                   monte_carlo: MonteCarlo | None = None, scenario: Scenario | None = None,
-                  charts: bool = True) -> list[Path]:
+                  charts: bool = True, lang: Lang | str = "zh") -> list[Path]:
     """Write ``summary.json``, ``report.xlsx`` and the PNG charts to ``out``; return the paths written.
 
     ``run`` is the baseline. With ``comparison`` (and its ``scenario``), the scenario's results and the
@@ -63,12 +64,6 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
         "by_year": _records(run.by_year()),
         "by_year_source": _records(run.by_year_source()),
     }
-    # every assumption the figures rest on (a projected LPR, an open-ended parameter file, a solver's time
-    # limit), in the report as in summary.json: a reader of the workbook alone sees them too
-    notes = pd.DataFrame({"run": run.label, "note": summary["notes"]}, columns=["run", "note"])
-    sheets = {"summary": run.by_year(), "notes": notes, "by source": allocation.by_source, "by measure": run.by("measure"),
-              "by district": run.by("district"), "project detail": _project_detail(run),
-              "rejected rows": claims.rejections}
     if comparison is not None:
         other = comparison.scenario
         summary["scenario"] = {
@@ -84,15 +79,6 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             "drivers": _records(comparison.drivers(20)),
             "drivers_existing_projects": _records(comparison.drivers(20, existing_only=True)),
         }
-        sheets["notes"] = pd.concat([notes, pd.DataFrame({"run": other.label, "note": [
-            *other.claims.notes, *other.allocation.notes]}, columns=["run", "note"])], ignore_index=True)
-        sheets |= {"scenario summary": comparison.by_year(), "scenario by source": comparison.by_year_source(),
-                   "scenario by measure": comparison.by("measure"),
-                   "scenario by district": comparison.by("district"),
-                   "scenario drivers": pd.concat([comparison.drivers(20).assign(list="all projects"),
-                                                  comparison.drivers(20, existing_only=True).assign(
-                                                      list="existing projects")], ignore_index=True),
-                   "scenario rejected rows": other.claims.rejections}
     if monte_carlo is not None:
         risk = monte_carlo.budget_at_risk()
         summary["monte_carlo"] = {
@@ -104,12 +90,12 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             "outlay_by_year": _records(monte_carlo.outlay_by_year()),
             "budget_at_risk": _records(risk[risk.p_cap_exceeded > 0]),
         }
-        sheets |= {"monte carlo outlay": monte_carlo.outlay_by_year(), "budget at risk": risk}
     # written whole or not at all, one run at a time (outputs.OutputFolder): a killed run leaves the last
     # complete set
     with OutputFolder(folder) as output:
         output.path("summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                                encoding="utf-8")
+        sheets = report_sheets(run, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario, lang=lang)
         write_xlsx(output.path("report.xlsx"), sheets)  # amounts as their exact decimal digits
         if len(claims.rejections):
             write_csv(claims.rejections, output.path("rejected_rows.csv"))
@@ -120,17 +106,6 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
                 risk_chart(monte_carlo, output.path("budget_at_risk.png"))
         names = list(output.names)
     return [folder / name for name in names]
-
-
-def _project_detail(run: Simulation) -> pd.DataFrame:
-    """Per project and year: gross and claimed (after evaluate's cuts), awarded."""
-    def keyed(frame: pd.DataFrame) -> pd.DataFrame:  # an item without a project: its enterprise
-        return frame.assign(project_id=pd.Series(item_key(frame), dtype=pd.ArrowDtype(pa.string())))
-
-    claims, allocation = run.claims, run.allocation
-    return keyed(claims.table).groupby(["project_id", "year"])[["gross", "amount"]].sum().reset_index().merge(
-        keyed(allocation.awards).groupby(["project_id", "year"])["awarded"].sum().reset_index(),
-        on=["project_id", "year"], how="left").rename(columns={"amount": "claimed"})
 
 
 __all__ = ["write_outputs"]

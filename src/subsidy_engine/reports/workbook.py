@@ -1,0 +1,265 @@
+"""The sheets of ``report.xlsx``, in the reader's language: names beside ids, a cover, the parameters, the cuts.
+
+:func:`report_sheets` turns a simulation (and its scenario and Monte Carlo, when run) into the workbook's
+tables, each a :class:`~subsidy_engine.reports.xlsx.Sheet` whose headers, sheet name and cell formats come
+from the vocabulary file (:mod:`subsidy_engine.core.language`). An id column keeps its ids (to filter and
+join on) and gets its name beside it: ``measure`` then ``measure_name``, ``source_id`` then ``source_name``,
+``district`` then ``district_name``, ``sector`` then ``sector_name``, ``stage`` then ``stage_name``. Levels,
+statuses and flags are shown in words; the allocation's reasons in the reader's language.
+
+The sheets: a **cover** (what was run, when, on what inputs, engine version and hashes, the totals, and the
+caveat that illustrative parameters are not entitlements), the yearly **summary**, the **notes** the figures
+rest on, **by source**, **by measure**, **by district**, the **project detail** (name, enterprise, district,
+sector, stage; gross, claimed, awarded and unfunded per year), the **unfunded** claims with the amount cut
+and the reason in words, the **parameters** (every value with its status and source; the illustrative ones
+shaded) and the **rejected rows**; then the scenario's and the Monte Carlo's sheets when they were run.
+Input validation messages (the rejected rows' reasons) and the notes are in English for now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from subsidy_engine.core.columns import MONEY_TYPE, money_fen, money_series
+from subsidy_engine.core.language import Lang, column_kind, name, names, source_name, text
+from subsidy_engine.reports.xlsx import Sheet
+
+if TYPE_CHECKING:
+    from subsidy_engine.params.budget import Budget
+    from subsidy_engine.params.policy import Policy
+    from subsidy_engine.simulation.montecarlo import MonteCarlo
+    from subsidy_engine.simulation.scenario import Scenario
+    from subsidy_engine.simulation.simulate import Comparison, Simulation
+
+#: An id column, the column of names put beside it, and the vocabulary section its names come from.
+NAMED_IDS = (("measure", "measure_name", "measures"), ("instrument", "instrument_name", "instruments"),
+             ("district", "district_name", "districts"), ("sector", "sector_name", "sectors"),
+             ("stage", "stage_name", "stages"))
+#: Columns whose values are words of the vocabulary, shown in the reader's language in place.
+WORDS_IN_PLACE = (("level", "levels"), ("status", "statuses"))
+STATUS_SHOWN_AS_OFFICIAL = "official"
+MONEY_DTYPE = pd.ArrowDtype(MONEY_TYPE)
+
+
+def source_names(budget: Budget, lang: Lang | str) -> dict[str, str]:
+    """Each source id of ``budget`` with its name in ``lang``."""
+    return {s.id: source_name(s.id, s.name, lang) for s in budget.sources}
+
+
+def with_names(frame: pd.DataFrame, lang: Lang | str, sources: dict[str, str] | None = None) -> pd.DataFrame:
+    """``frame`` with a name column beside each id column it has, and words in the reader's language."""
+    out = frame.copy()
+    if "source_id" in out.columns and sources is not None:
+        ids = out["source_id"].astype(object)
+        out.insert(list(out.columns).index("source_id") + 1, "source_name",
+                   [sources.get(v, v) if isinstance(v, str) else None for v in ids])
+    for column, named, section in NAMED_IDS:
+        if column in out.columns and named not in out.columns:
+            values = out[column].astype(object)
+            shown = {v: name(section, v, lang) for v in pd.unique(values) if v is not None and v is not pd.NA
+                     and not (isinstance(v, float) and np.isnan(v))}
+            out.insert(list(out.columns).index(column) + 1, named, values.map(shown))
+    for column, section in WORDS_IN_PLACE:
+        if column in out.columns:
+            out[column] = out[column].astype(object).map(lambda v, s=section: name(s, v, lang)
+                                                          if isinstance(v, str) else v)
+    yes_no = names("booleans", lang)
+    for column in out.columns:
+        if column_kind(str(column)) == "boolean":
+            out[column] = out[column].astype(object).map(lambda v: yes_no[str(bool(v)).lower()]
+                                                          if v is not None and v is not pd.NA else None)
+    return out
+
+
+def table(frame: pd.DataFrame, lang: Lang | str, marked: np.ndarray | None = None) -> Sheet:
+    """A table with its headers and cell formats from the vocabulary (a column it does not name: its id)."""
+    kinds = [column_kind(str(c)) for c in frame.columns]
+    return Sheet(frame, headers=[name("columns", c, lang) for c in frame.columns],
+                 kinds=[None if k == "boolean" else k for k in kinds], marked=marked)
+
+
+def _reasons(frame: pd.DataFrame, words: dict[str, str]) -> pd.DataFrame:
+    out = frame.copy()
+    out["reason"] = out["reason"].astype(object).map(lambda v: words.get(v, v) if isinstance(v, str) else v)
+    return out
+
+
+def project_detail(run: Simulation, lang: Lang | str) -> pd.DataFrame:
+    """Per project (or enterprise, for an item without a project) and year: who it is, gross, claimed
+    (after evaluate's cuts), awarded and unfunded."""
+    claims, allocation = run.claims, run.allocation
+    keys = ["project_id", "enterprise_id", "year"]
+
+    def grouped(frame: pd.DataFrame, values: list[str]) -> pd.DataFrame:
+        sums = frame.groupby(keys, dropna=False, sort=True, observed=True)[values].sum().reset_index()
+        # Arrow widens a sum to 38 digits; a project's amounts fit the engine's money type (a checked cast)
+        return sums.astype({v: MONEY_DTYPE for v in values})
+
+    detail = grouped(claims.table, ["gross", "amount"]).rename(columns={"amount": "claimed"})
+    awarded = grouped(allocation.awards, ["awarded"])
+    detail = detail.merge(awarded, on=keys, how="left")
+    claimed_fen = money_fen(detail["claimed"])
+    awarded_fen = money_fen(detail["awarded"].fillna(Decimal(0)))  # type: ignore[arg-type]  # pandas-stubs: no Decimal fill; a claim of 0.00 has no award
+    detail["awarded"] = money_series(awarded_fen)
+    detail["unfunded"] = money_series(claimed_fen - awarded_fen)
+    projects = claims.portfolio.projects
+    wanted = [c for c in ("project_id", "name", "district", "sector", "stage") if c in projects.columns]
+    about = projects[wanted].rename(columns={"name": "project_name"}).drop_duplicates("project_id")
+    detail = detail.merge(about, on="project_id", how="left")
+    order = ["project_id", "project_name", "enterprise_id", "district", "sector", "stage", "year", "gross",
+             "claimed", "awarded", "unfunded"]
+    return with_names(detail[[c for c in order if c in detail.columns]], lang)
+
+
+def unfunded(run: Simulation, lang: Lang | str) -> pd.DataFrame:
+    """The claims not paid in full: who, what, the amount cut and the reason in words."""
+    allocation = run.allocation
+    frame = _reasons(allocation.unfunded, allocation.reasons(lang))
+    projects = run.claims.portfolio.projects
+    if "name" in projects.columns:
+        about = projects[["project_id", "name"]].rename(columns={"name": "project_name"}).drop_duplicates(
+            "project_id")
+        frame = frame.merge(about, on="project_id", how="left")
+        frame.insert(2, "project_name", frame.pop("project_name"))
+    return with_names(frame, lang)
+
+
+def _shown_value(value: Any) -> str:
+    """A parameter's value as one line of text: lists joined, a mapping as ``key: value``."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_shown_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_shown_value(v) for v in value)
+    if hasattr(value, "value") and not isinstance(value, Decimal):  # an enum member
+        return str(value.value)
+    return "" if value is None else str(value)
+
+
+def parameters(policy: Policy, budget: Budget, lang: Lang | str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every value the figures rest on, with its status and source; and which rows are illustrations."""
+    rows: list[dict[str, object]] = []
+
+    def source_text(key: str) -> tuple[str, str | None]:
+        found = policy.sources.get(key)
+        return (found.title, found.url) if found is not None else (key, None)
+
+    if policy.covers_until is not None:
+        title, url = source_text(policy.covers_until.source)
+        rows.append({"parameter_set": name("policy", "short", lang), "valid_from": None, "valid_to": None,
+                     "parameter": "covers_until", "parameter_name": name("parameters", "covers_until", lang),
+                     "value": _shown_value(policy.covers_until.value), "status": policy.covers_until.status,
+                     "source": title, "url": url, "note": policy.covers_until.note})
+    for parameter_set in policy.sets:
+        for section, values in parameter_set.parameters:
+            for key, parameter in values:
+                dotted = f"{section}.{key}"
+                title, url = source_text(parameter.source)
+                rows.append({"parameter_set": parameter_set.id, "valid_from": parameter_set.valid_from,
+                             "valid_to": parameter_set.valid_to, "parameter": dotted,
+                             "parameter_name": name("parameters", dotted, lang),
+                             "value": _shown_value(parameter.value), "status": parameter.status,
+                             "source": title, "url": url, "note": parameter.note})
+    sources = source_names(budget, lang)
+    for s in budget.sources:
+        rows.append({"parameter_set": budget.id, "valid_from": None, "valid_to": None,
+                     "parameter": f"budget.{s.id}.caps",
+                     "parameter_name": text("parameters", "budget_cap", lang, source=sources[s.id]),
+                     "value": _shown_value(s.caps), "status": budget.file.status, "source": budget.file.basis,
+                     "url": None, "note": s.note})
+    frame = pd.DataFrame(rows, columns=["parameter_set", "valid_from", "valid_to", "parameter", "parameter_name",
+                                        "value", "status", "source", "url", "note"])
+    marked = (frame["status"] != STATUS_SHOWN_AS_OFFICIAL).to_numpy()
+    return with_names(frame, lang), marked
+
+
+def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, comparison: Comparison | None,
+          monte_carlo: MonteCarlo | None, scenario: Scenario | None, generated: datetime) -> Sheet:
+    """What was run, when, on what, with which engine and hashes; the totals; the caveat; what each sheet holds."""
+    allocation, claims = run.allocation, run.claims
+    budget = allocation.budget
+    totals = run.by_year()
+
+    def say(key: str, **fields: object) -> str:
+        return text("cover", key, lang, **fields)
+
+    rows: list[tuple[str, object]] = [
+        (say("policy"), f"{name('policy', 'short', lang)} {name('policy', 'title', lang)}"),
+        (say("generated"), generated.strftime("%Y-%m-%d %H:%M")),
+        (say("portfolio"), claims.portfolio.source),
+        (say("projects"), len(claims.portfolio.projects)),
+        (say("horizon"), f"{run.years[0]}-{run.years[-1]}"),
+        (say("budget"), f"{budget.id} ({name('statuses', budget.file.status, lang)}) {budget.path}"),
+        (say("mode"), name("modes", allocation.mode, lang)),
+        (say("lpr"), claims.provenance.scenario or say("none")),
+        (say("scenario"), f"{scenario.id}: {scenario.file.description}" if scenario is not None
+         else comparison.scenario.label if comparison is not None else say("none")),
+        (say("monte_carlo"), say("monte_carlo_paths", paths=f"{monte_carlo.settings.paths:,}")
+         if monte_carlo is not None else say("none")),
+        (say("rejected"), len(claims.rejections)),
+        (say("claimed_total"), sum(totals["claimed"], Decimal(0))),
+        (say("awarded_total"), sum(totals["awarded"], Decimal(0))),
+        (say("unfunded_total"), sum(totals["unfunded"], Decimal(0))),
+        (say("engine"), allocation.provenance.engine_version),
+        (say("inputs_sha256"), run.inputs_sha256),
+        (say("policy_sha256"), claims.policy.digest),
+        (say("budget_sha256"), budget.digest),
+        (say("caveat_label"), say("caveat")),
+        (say("sheets"), ""),
+    ]
+    rows += [(name("sheets", key, lang), name("sheet_notes", key, lang)) for key in sheet_keys]
+    frame = pd.DataFrame({"item": [r[0] for r in rows], "detail": pd.Series([r[1] for r in rows], dtype=object)})
+    kinds = ["text", "long_text"]
+    marked = np.array([r[0] == say("caveat_label") for r in rows])
+    return Sheet(frame, kinds=kinds, marked=marked, table=False, title=say("title"))
+
+
+def report_sheets(run: Simulation, *, comparison: Comparison | None = None, monte_carlo: MonteCarlo | None = None,
+                  scenario: Scenario | None = None, lang: Lang | str = "zh",
+                  generated: datetime | None = None) -> dict[str, Sheet]:
+    """The sheets of ``report.xlsx`` in ``lang``, by their shown names, the cover first."""
+    lang = Lang.parse(lang)
+    claims, allocation = run.claims, run.allocation
+    sources = source_names(allocation.budget, lang)
+    notes = pd.DataFrame({"run": run.label, "note": [*claims.notes, *allocation.notes]}, columns=["run", "note"])
+    if comparison is not None:
+        other = comparison.scenario
+        notes = pd.concat([notes, pd.DataFrame({"run": other.label, "note": [
+            *other.claims.notes, *other.allocation.notes]}, columns=["run", "note"])], ignore_index=True)
+    detail = project_detail(run, lang)
+    listed, marked = parameters(claims.policy, allocation.budget, lang)
+    sheets: dict[str, Sheet] = {
+        "summary": table(run.by_year(), lang),
+        "notes": table(notes, lang),
+        "by_source": table(with_names(allocation.by_source, lang, sources), lang),
+        "by_measure": table(with_names(run.by("measure"), lang), lang),
+        "by_district": table(with_names(run.by("district"), lang), lang),
+        "project_detail": table(detail, lang),
+        "unfunded": table(unfunded(run, lang), lang),
+        "parameters": table(listed, lang, marked),
+        "rejected_rows": table(claims.rejections, lang),
+    }
+    if comparison is not None:
+        drivers = pd.concat([comparison.drivers(20).assign(list=name("driver_lists", "all_projects", lang)),
+                             comparison.drivers(20, existing_only=True).assign(
+                                 list=name("driver_lists", "existing_projects", lang))],
+                            ignore_index=True)
+        sheets |= {"scenario_summary": table(comparison.by_year(), lang),
+                   "scenario_by_source": table(with_names(comparison.by_year_source(), lang, sources), lang),
+                   "scenario_by_measure": table(with_names(comparison.by("measure"), lang), lang),
+                   "scenario_by_district": table(with_names(comparison.by("district"), lang), lang),
+                   "scenario_drivers": table(with_names(drivers, lang), lang)}
+    if monte_carlo is not None:
+        sheets |= {"monte_carlo_outlay": table(monte_carlo.outlay_by_year(), lang),
+                   "budget_at_risk": table(with_names(monte_carlo.budget_at_risk(), lang, sources), lang)}
+    front = cover(run, lang, sheets, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario,
+                  generated=generated or datetime.now())
+    return {name("sheets", key, lang): sheet for key, sheet in {"cover": front, **sheets}.items()}
+
+
+__all__ = ["project_detail", "report_sheets", "unfunded", "with_names"]
