@@ -18,6 +18,7 @@ from subsidy_engine.core.money import RATE_SCALE
 from subsidy_engine.kernels.arithmetic import mul_div_floor_rem, mul_div_half_up, mul_div_half_up_f
 from subsidy_engine.kernels.business_days import adjust_day
 from subsidy_engine.kernels.calendar import (
+    NO_CIVIL,
     civil_from_days,
     days_from_civil,
     days_in_month,
@@ -214,7 +215,8 @@ def _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, ge
                 if need_days:
                     end_ord = month_first + min(dd, days_in_month(y, m)) - 1
                 if p == 0 and first_is_stub:
-                    num = period_numerator_civil(bas, prev_ord, end_ord, 0, 0, 0, 0, 0, 0, dd)
+                    num = period_numerator_civil(bas, prev_ord, end_ord, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL,
+                                                 NO_CIVIL, dd)
                     interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
                     stub = True
                 else:
@@ -499,7 +501,8 @@ def _amortize_one(lo, hi, loan, dates, rates, events, rows, years, outcome, gene
                 if need_days:
                     end_ord = due_ord
                 if p == 0 and first_is_stub:
-                    num = period_numerator_civil(bas, prev_ord, end_ord, 0, 0, 0, 0, 0, 0, dd)
+                    num = period_numerator_civil(bas, prev_ord, end_ord, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL,
+                                                 NO_CIVIL, dd)
                     interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
                     stub = True
                 else:
@@ -794,7 +797,8 @@ def _amortize_calendar(lo, hi, loan, dates, rates, events, rows, years, outcome,
                 pass
             elif bas == BASIS_MONTHLY:
                 if (p == 0 and first_is_stub) or moved or prev_moved:  # a stub: charged for its length
-                    num = period_numerator_civil(bas, prev_ord, end_ord, 0, 0, 0, 0, 0, 0, dd)
+                    num = period_numerator_civil(bas, prev_ord, end_ord, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL,
+                                                 NO_CIVIL, dd)
                     interest = mul_div_half_up_f(balance, rate * num, den, rate_f * num)
                     stub = True
                 else:

@@ -9,6 +9,7 @@ plain reference keeps its own, as independent evidence.)
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 import numba as nb
 import numpy as np
@@ -80,7 +81,7 @@ def month_day(month_index: int, day: int):
         if day > 28:
             day = min(day, int(MONTH_FIRST[k + 1]) - first)
     else:
-        first = days_from_civil(y, m, 1)
+        first = days_from_civil(y, m, FIRST_DAY)
         if day > 28:
             day = min(day, days_in_month(y, m))
     return y, m, day, first + day - 1
@@ -149,6 +150,14 @@ def months_and_odd_days(start_day: int, end_day: int, due_day: int):
         reached = earlier
 
 
+#: An int64 zero: the civil date parts a caller of :func:`period_numerator_civil` passes when the basis does not read
+#: them. numba compiles a function again for each literal argument type (``0`` is ``Literal[int](0)``, not int64),
+#: so the callers pass int64 values (this, ``np.int64(CONSTANT)``, ``np.int64(0)`` for a running total) and each
+#: helper is compiled once (tests/kernels/test_compiled_once.py).
+NO_CIVIL = cast(int, np.int64(0))  # an int to mypy, as the annotations read numba's int64
+FIRST_DAY = cast(int, np.int64(1))  # the day 1 of a month, for the same reason
+
+
 @jit
 def period_numerator_civil(basis: int, start_day: int, end_day: int, y1: int, m1: int, d1: int, y2: int,
                            m2: int, d2: int, due_day: int) -> int:
@@ -173,7 +182,8 @@ def period_numerator(basis: int, start_day: int, end_day: int, due_day: int) -> 
         y1, m1, d1 = civil_from_days(start_day)
         y2, m2, d2 = civil_from_days(end_day)
         return period_numerator_civil(basis, start_day, end_day, y1, m1, d1, y2, m2, d2, due_day)
-    return period_numerator_civil(basis, start_day, end_day, 0, 0, 0, 0, 0, 0, due_day)
+    return period_numerator_civil(basis, start_day, end_day, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL, NO_CIVIL,
+                                  due_day)
 
 
 @jit

@@ -30,10 +30,10 @@ def within_cap(amount: int, cap: int, used: int) -> int:
 def pay_under_group_caps(amounts, caps, group_start, out):
     """Pay ``amounts`` in order; within a group (``group_start`` marks its first
     row) the running total may not pass each row's cap (``cap < 0``: no cap)."""
-    paid_in_group = 0
+    paid_in_group = np.int64(0)  # not a literal 0: within_cap compiled once (calendar.NO_CIVIL)
     for i in range(amounts.shape[0]):
         if group_start[i]:
-            paid_in_group = 0
+            paid_in_group = np.int64(0)
         pay = within_cap(amounts[i], caps[i], paid_in_group)
         out[i] = pay
         paid_in_group += pay
@@ -104,6 +104,6 @@ def share_of_amounts(amount_fen, share_units, round_half_up, out):
     """``out[i] = amount * share`` (share in 1e-10 units), rounded half-up or down, exactly."""
     for i in range(amount_fen.shape[0]):
         if round_half_up:
-            out[i] = mul_div_half_up(amount_fen[i], share_units[i], RATE_SCALE)
+            out[i] = mul_div_half_up(amount_fen[i], share_units[i], np.int64(RATE_SCALE))
         else:
-            out[i] = mul_div_floor(amount_fen[i], share_units[i], RATE_SCALE)
+            out[i] = mul_div_floor(amount_fen[i], share_units[i], np.int64(RATE_SCALE))

@@ -67,7 +67,7 @@ def _floating_segments_threads(start_y, start_m, start_d, due_day, periods, mont
                 # 1 January of year start + k: the first period whose due
                 # month (its start) is that January or later
                 p = -((start_mi - (sy + k) * 12) // mpp)
-                reset_day = days_from_civil(sy + k, 1, 1)
+                reset_day = days_from_civil(sy + k, np.int64(1), np.int64(1))
             if p > n - 1:
                 break
             if reset_day > coverage_end_day and state == SEGMENT_OK:

@@ -36,11 +36,11 @@ def premium_subsidy_gross(premium_fen, insured_fen, share_micro, cap_micro, has_
     ``cap * insured`` (unrounded) and one rounding makes the subsidy.
     """
     for i in range(premium_fen.shape[0]):
-        capped = has_cap[i] and premium_fen[i] > mul_div_floor(insured_fen[i], cap_micro[i], MICRO)
+        capped = has_cap[i] and premium_fen[i] > mul_div_floor(insured_fen[i], cap_micro[i], np.int64(MICRO))
         if capped:
             out[i] = mul_div_half_up(insured_fen[i], share_micro[i] * cap_micro[i], MICRO * MICRO)
         else:
-            out[i] = mul_div_half_up(premium_fen[i], share_micro[i], MICRO)
+            out[i] = mul_div_half_up(premium_fen[i], share_micro[i], np.int64(MICRO))
 
 
 @jit
@@ -63,8 +63,8 @@ def _subsidy_of_loans(loans_from, loans_to, row_ptr, end_day, loan_start_day, in
         prev = loan_start_day[j]
         k = year_ptr[j] - 1
         current_year = -1
-        paid_in_year = 0
-        paid_in_life = 0
+        paid_in_year = np.int64(0)  # int64 zeros, not literal ones: within_cap compiled once (calendar.NO_CIVIL)
+        paid_in_life = np.int64(0)
         on_calendar = loan_interest_months[j] > 0
         settled_fen = 0  # a calendar loan's 貼息 accrued since its last settlement: exact quotient and remainder
         settled_rem = 0
@@ -72,7 +72,7 @@ def _subsidy_of_loans(loans_from, loans_to, row_ptr, end_day, loan_start_day, in
         loan_den = RATE_SCALE * year_denominator(loan_basis[j])
         prev_settled = False  # a calendar settlement settles its own date: the next row accrues from the day after
         for r in range(row_ptr[j], row_ptr[j + 1]):
-            end = end_day[r]
+            end = np.int64(end_day[r])  # int64, as the amortization's days: its helpers compiled once
             if prev_settled:
                 prev += 1
             days = end - prev
@@ -160,7 +160,7 @@ def _subsidy_of_loans(loans_from, loans_to, row_ptr, end_day, loan_start_day, in
             if new_year:
                 k += 1
                 current_year = y
-                paid_in_year = 0
+                paid_in_year = np.int64(0)
             o = r if per_period else k
             if per_period or new_year:
                 out_paid[o] = 0

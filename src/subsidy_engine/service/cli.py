@@ -29,6 +29,7 @@ from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import PortfolioSchemaError, SubsidyEngineError
 from subsidy_engine.io.cells import Limits
 from subsidy_engine.io.files import demo_loans_path
+from subsidy_engine.kernels.threads import compile_report
 from subsidy_engine.loans.contract import Loan
 from subsidy_engine.loans.portfolio import PortfolioResult, amortize_portfolio
 from subsidy_engine.loans.schedule import amortize
@@ -274,13 +275,20 @@ def _problems_table(problems: pd.DataFrame) -> str:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    """``simulate``, saying on standard error when the kernels it needs are compiled (a fresh install's first run
+    spends most of its time there: issue 19, point 5)."""
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
+    with compile_report((lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))):
+        return _simulate_run(args, say)
+
+
+def _simulate_run(args: argparse.Namespace, say: Callable[..., None]) -> int:
     from subsidy_engine.params.budget import load_budget
     from subsidy_engine.params.policy import load_policy
     from subsidy_engine.reports.simulation_report import write_outputs
     from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, load_scenario
     from subsidy_engine.simulation.simulate import Comparison, simulate
 
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
     started = time.perf_counter()
     try:
         time_limit = check_time_limit(args.time_limit, "--time-limit")  # the options first
