@@ -1,127 +1,297 @@
-"""PNG charts of a simulation: outlay by year and funding source, with the scenario and its band.
+"""PNG charts of a simulation, in Simplified Chinese by default (English with ``lang="en"``).
 
-The amounts are exact Decimals everywhere else; a chart converts them to
-floats only to draw them (100 million yuan, 亿, on the axis). Labels are in
-English so that the charts render without a CJK font.
+* :func:`outlay_chart`: the outlay by year, stacked by group of funding sources, with the money available
+  (caps plus carry-over) of each year, the scenario beside it and the Monte Carlo band;
+* :func:`caps_chart`: each funding source's awards over the horizon against its caps, and what was claimed;
+* :func:`risk_chart`: the probability that each source's money runs short, per year.
+
+The amounts are exact Decimals everywhere else; a chart converts them to floats only to draw them. Each chart's
+unit is chosen from its largest amount (:func:`unit_for`: 亿元 from 1亿, 万元 from 1万, else 元), and a label
+too small to show in it is written in its own unit (:func:`amount_label`), so no amount that is not zero reads 0.
+Sources are named as the report names them (:func:`subsidy_engine.core.language.source_name`).
+
+The text is drawn with the font the package carries, ``fonts/NotoSansCJKsc-Regular-GB2312.otf`` (a subset of
+Noto Sans CJK SC, SIL Open Font License 1.1, made by ``scripts/subset_cjk_font.py``); no system font is assumed.
+A character outside it falls back to matplotlib's DejaVu Sans.
 """
 
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from subsidy_engine.core.language import DEFAULT_LANG, Lang, name, source_name, text
 
 if TYPE_CHECKING:
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.simulate import Comparison, Simulation
 
-YI = 1e8  # yuan per 亿
-GROUPS = (("gaojingjian_fund", "Gaojingjian fund (high-end industry)", "#1f4e79"),
-          ("sector_budget", "Sector budgets", "#7fa7d6"),
-          ("district_matching", "District matching", "#f0a35e"),
-          (None, "Other sources", "#9e9e9e"))  # a budget's sources of other names
+FONT_FILE = "NotoSansCJKsc-Regular-GB2312.otf"
+#: Units of money on a chart, largest first: (vocabulary key, yuan per unit).
+UNITS = (("yi", 100_000_000), ("wan", 10_000), ("yuan", 1))
+#: Source groups of the outlay chart (by the kind before a source id's colon), with their colours.
+GROUPS = (("gaojingjian_fund", "#1f4e79"), ("sector_budget", "#7fa7d6"), ("district_matching", "#f0a35e"),
+          ("other", "#9e9e9e"))  # a budget's sources of other names
+
+
+@functools.lru_cache(maxsize=1)
+def font_family() -> str:
+    """The family name of the packaged CJK font, registered with matplotlib once."""
+    from matplotlib import font_manager
+
+    path = str(resources.files("subsidy_engine.reports").joinpath("fonts", FONT_FILE))
+    font_manager.fontManager.addfont(path)
+    return str(font_manager.FontProperties(fname=path).get_name())
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _style() -> dict[str, object]:
+    """matplotlib settings for a chart (in a ``rc_context``: the caller's own settings are left alone)."""
+    return {"font.family": [font_family(), "DejaVu Sans"], "axes.unicode_minus": False}
+
+
+def unit_for(largest_yuan: float) -> tuple[str, int]:
+    """The unit an axis whose largest amount is ``largest_yuan`` is drawn in: (vocabulary key, yuan per unit).
+
+    >>> unit_for(5_963_986_609.19), unit_for(1_867_708.33), unit_for(950)
+    (('yi', 100000000), ('wan', 10000), ('yuan', 1))
+    """
+    return next(((key, size) for key, size in UNITS if abs(largest_yuan) >= size), UNITS[-1])
+
+
+def amount_label(yuan: float, unit: tuple[str, int], lang: Lang | str = DEFAULT_LANG) -> str:
+    """A bar's label in the chart's ``unit``: one decimal; an amount that would read 0.0 there (but is not 0)
+    in its own unit, named (in English: in yuan).
+
+    >>> amount_label(5_963_986_609.19, ("yi", 10**8)), amount_label(1_867_708.33, ("yi", 10**8))
+    ('59.6', '186.8万元')
+    >>> amount_label(0.0, ("yi", 10**8)), amount_label(1_867_708.33, ("yi", 10**8), "en")
+    ('0', '1,867,708 yuan')
+    >>> amount_label(0.01, ("wan", 10**4)), amount_label(0.01, ("wan", 10**4), "en")
+    ('0.01元', '0.01 yuan')
+    """
+    if yuan == 0:
+        return "0"
+    shown = yuan / unit[1]
+    if abs(shown) >= 0.05:
+        return f"{shown:,.1f}"
+    if Lang.parse(lang) is Lang.EN:  # 万 has no English word: the yuan themselves
+        return f"{yuan:,.{0 if abs(yuan) >= 1 else 2}f} {name('units', 'yuan', lang)}"
+    own = unit_for(yuan)
+    return f"{yuan / own[1]:,.{2 if own[0] == 'yuan' else 1}f}{name('units', own[0], lang)}"
+
+
+def _group_of(source_id: str) -> str:
+    kind = source_id.split(":", 1)[0]
+    return kind if kind in {g for g, _ in GROUPS} else "other"
+
+
+def _yuan(values: Any) -> np.ndarray:
+    return np.array([float(Decimal(v)) for v in values], dtype=np.float64)
 
 
 def _by_group(run: Simulation) -> np.ndarray:
-    """Awarded per source group (rows) and year (columns), in 亿."""
+    """Awarded per source group (rows, :data:`GROUPS`) and year (columns), in yuan."""
     frame = run.by_year_source()
-    kind = frame.source_id.astype(str).str.split(":").str[0]
-    named = kind.isin([prefix for prefix, _, _ in GROUPS if prefix is not None])
+    group = np.array([_group_of(str(s)) for s in frame.source_id])
+    year = frame.year.to_numpy()
+    awarded = _yuan(frame.awarded)
     out = np.zeros((len(GROUPS), len(run.years)))
-    for g, (prefix, _, _) in enumerate(GROUPS):
-        picked = frame[kind == prefix] if prefix is not None else frame[~named]
-        for k, year in enumerate(run.years):
-            out[g, k] = float(sum(picked.awarded[picked.year == year])) / YI
+    for g, (key, _) in enumerate(GROUPS):
+        for k, y in enumerate(run.years):
+            out[g, k] = awarded[(group == key) & (year == y)].sum()
     return out
 
 
+def _available_by_year(run: Simulation) -> np.ndarray:
+    """The money every source had each year (its cap plus what it carried in), in yuan."""
+    by_source = run.allocation.by_source
+    year, available = by_source.year.to_numpy(), _yuan(by_source.available)
+    return np.array([available[year == y].sum() for y in run.years])
+
+
 def outlay_chart(baseline: Simulation, path: Path, *, comparison: Comparison | None = None,
-                 monte_carlo: MonteCarlo | None = None) -> Path:
-    """Stacked bars of the outlay by year and source group; the scenario beside them; the Monte Carlo
-    band (5th to 95th percentile of the yearly total, and its median) over the run it was drawn for."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+                 monte_carlo: MonteCarlo | None = None, lang: Lang | str = DEFAULT_LANG) -> Path:
+    """Stacked bars of the outlay by year and source group; the money available each year drawn over them; the
+    scenario beside them; the Monte Carlo band (5th to 95th percentile of the yearly total, and its median)
+    over the run it was drawn for."""
+    plt = _pyplot()
+    lang = Lang.parse(lang)
+    say = functools.partial(text, "charts", lang=lang)
     years = np.array(baseline.years)
-    runs: list[tuple[Simulation, str, str | None]] = [(baseline, "baseline", None)]  # run, label, hatch
+    runs: list[tuple[Simulation, str, str | None]] = [(baseline, say("baseline"), None)]  # run, label, hatch
     if comparison is not None:
-        runs.append((comparison.scenario, f"scenario {comparison.scenario.label}", "//"))
-    width = 0.8 / len(runs)
-    fig, ax = plt.subplots(figsize=(10, 5.6), dpi=120)
-    for r, (run, _, hatch) in enumerate(runs):
-        x = years - 0.4 + width * (r + 0.5)
-        bottom = np.zeros(len(years))
-        groups = _by_group(run)
-        for g, (_, label, colour) in enumerate(GROUPS):
-            values = groups[g]
-            if GROUPS[g][0] is None and not values.any():
-                continue
-            ax.bar(x, values, width * 0.95, bottom=bottom, color=colour, hatch=hatch, edgecolor="white",
-                   label=label if r == 0 else None)
-            bottom += values
-        for xi, total in zip(x, bottom):
-            ax.annotate(f"{total:,.1f}", (xi, total), ha="center", va="bottom", fontsize=8,
-                        xytext=(0, 2), textcoords="offset points")
+        runs.append((comparison.scenario, say("scenario", name=comparison.scenario.label), "//"))
+    groups = [_by_group(run) for run, _, _ in runs]
+    available = [_available_by_year(run) for run, _, _ in runs]
+    band = None
     if monte_carlo is not None:
         table = monte_carlo.outlay_by_year()
-        x = years - 0.4 + width * (len(runs) - 0.5)
-        low, mid, high = (np.array([float(v) / YI for v in table[c]]) for c in ("p5", "p50", "p95"))
-        ax.fill_between(x, low, high, color="#c0392b", alpha=0.18, step=None,
-                        label=f"{runs[-1][1]}: 5-95% over {monte_carlo.settings.paths:,} random LPR paths")
-        ax.plot(x, mid, color="#c0392b", marker="o", linewidth=1.5, label=f"{runs[-1][1]}: median path")
-        ax.errorbar(x, mid, yerr=[mid - low, high - mid], fmt="none", ecolor="#c0392b", capsize=4)
-    ax.set_xticks(years, [str(y) for y in years])
-    ax.set_xlabel("calendar year")
-    ax.set_ylabel("awarded (100 million yuan)")
-    budget = baseline.allocation.budget
-    ax.set_title(f"Outlay by year and funding source: budget {budget.id} ({budget.file.status}), "
-                 f"mode {baseline.allocation.mode}", fontsize=11)
-    ax.grid(axis="y", alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    if len(runs) > 1:
-        from matplotlib.patches import Patch
+        band = [_yuan(table[c]) for c in ("p5", "p50", "p95")]
+    largest = max([g.sum(axis=0).max(initial=0) for g in groups] + [a.max(initial=0) for a in available]
+                  + ([band[2].max(initial=0)] if band is not None else []))
+    unit = unit_for(largest)
+    width = 0.8 / len(runs)
+    with plt.rc_context(_style()):
+        fig, ax = plt.subplots(figsize=(10, 5.8), dpi=120)
+        for r, ((_, _, hatch), by_group) in enumerate(zip(runs, groups)):
+            x = years - 0.4 + width * (r + 0.5)
+            bottom = np.zeros(len(years))
+            for g, (key, colour) in enumerate(GROUPS):
+                values = by_group[g]
+                if key == "other" and not values.any():
+                    continue
+                ax.bar(x, values / unit[1], width * 0.95, bottom=bottom / unit[1], color=colour, hatch=hatch,
+                       edgecolor="white", label=name("source_groups", key, lang) if r == 0 else None)
+                bottom += values
+            for xi, total in zip(x, bottom):
+                ax.annotate(amount_label(total, unit, lang), (xi, total / unit[1]), ha="center", va="bottom",
+                            fontsize=8, xytext=(0, 2), textcoords="offset points")
+            # the money this run's sources had each year, over its own bars
+            ax.hlines(available[r] / unit[1], x - width * 0.5, x + width * 0.5, colors="black", linestyles="--",
+                      linewidth=1.2, label=say("available_total") if r == 0 else None)
+        if band is not None:
+            assert monte_carlo is not None
+            low, mid, high = (b / unit[1] for b in band)
+            x = years - 0.4 + width * (len(runs) - 0.5)
+            paths = f"{monte_carlo.settings.paths:,}"
+            ax.fill_between(x, low, high, color="#c0392b", alpha=0.18,
+                            label=say("band", name=runs[-1][1], paths=paths))
+            ax.plot(x, mid, color="#c0392b", marker="o", linewidth=1.5, label=say("median", name=runs[-1][1]))
+            ax.errorbar(x, mid, yerr=[mid - low, high - mid], fmt="none", ecolor="#c0392b", capsize=4)
+        ax.set_xticks(years, [str(y) for y in years])
+        ax.set_xlabel(say("year_axis"))
+        ax.set_ylabel(say("amount_axis", unit=name("units", unit[0], lang)))
+        budget = baseline.allocation.budget
+        ax.set_title(say("outlay_title", budget=budget.id, status=name("statuses", budget.file.status, lang),
+                         mode=name("modes", baseline.allocation.mode, lang)), fontsize=11)
+        ax.grid(axis="y", alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        if len(runs) > 1:
+            from matplotlib.patches import Patch
 
-        handles += [Patch(facecolor="white", edgecolor="grey"), Patch(facecolor="white", edgecolor="grey", hatch="//")]
-        labels += ["plain bars: baseline", f"hatched bars: {runs[1][1]}"]
-    ax.legend(handles, labels, fontsize=8, loc="upper right", ncol=2)
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
-    fig.text(0.01, 0.01, f"engine {baseline.allocation.provenance.engine_version}; inputs sha256 "
-                         f"{baseline.inputs_sha256[:16]}; parameters are illustrative (official-analog or inferred)",
-             fontsize=7, color="grey")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
+            handles += [Patch(facecolor="white", edgecolor="grey"),
+                        Patch(facecolor="white", edgecolor="grey", hatch="//")]
+            labels += [say("plain_bars"), say("hatched_bars", name=runs[1][1])]
+        ax.legend(handles, labels, fontsize=8, loc="upper right", ncol=2)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.18)
+        _footer(fig, baseline, lang)
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        fig.savefig(path)
+        plt.close(fig)
     return path
 
 
-def risk_chart(monte_carlo: MonteCarlo, path: Path, top: int = 20) -> Path:
-    """A heat map of the probability that each source's cap is exceeded, per year (the riskiest sources)."""
-    import matplotlib
+def caps_chart(run: Simulation, path: Path, *, lang: Lang | str = DEFAULT_LANG) -> Path:
+    """Per funding source and year (a panel a year), against its cap: what it awarded (a bar), what was first
+    asked of it (a diamond) and what it carried in from the year before (a dotted outline past the cap), each as
+    a share of the year's cap, so that a district's 0.2亿 and the 高精尖 fund's 12亿 read alike: where money binds,
+    and in which year. A claim beyond three times the cap is drawn at the edge with its share written."""
+    plt = _pyplot()
+    lang = Lang.parse(lang)
+    say = functools.partial(text, "charts", lang=lang)
+    budget = run.allocation.budget
+    ids = [s.id for s in budget.sources]
+    position = {source: k for k, source in enumerate(ids)}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def grid(frame: Any, column: str) -> np.ndarray:  # (sources, years of the run) in yuan
+        out = np.zeros((len(ids), len(run.years)))
+        frame = frame[frame.year.isin(run.years)]  # the budget's table covers all its years
+        rows = [position[str(s)] for s in frame.source_id]
+        cols = [run.years.index(int(y)) for y in frame.year]
+        np.add.at(out, (rows, cols), _yuan(frame[column]))
+        return out
 
+    by_source = run.allocation.by_source
+    cap, carried, awarded = (grid(by_source, c) for c in ("cap", "carried_in", "awarded"))
+    claimed = grid(run.by_year_source(), "claimed")
+    with np.errstate(divide="ignore", invalid="ignore"):  # a source without a cap that year: not drawn
+        share = {k: np.where(cap > 0, v / cap, np.nan) for k, v in
+                 (("carried", carried), ("awarded", awarded), ("claimed", claimed))}
+    edge = 3.0
+    labels = [source_name(s.id, s.name, lang) for s in budget.sources]
+    y = np.arange(len(ids))[::-1]  # the budget's first source at the top
+    n_years = len(run.years)
+    with plt.rc_context(_style()):
+        fig, axes = plt.subplots(1, n_years, figsize=(3.2 + 2.4 * n_years, 0.3 * len(ids) + 2.4), dpi=120,
+                                 sharey=True, sharex=True, squeeze=False)
+        for k, (ax, year) in enumerate(zip(axes[0], run.years)):
+            drawn = ~np.isnan(share["awarded"][:, k])
+            ax.barh(y[drawn], np.minimum(share["carried"][drawn, k], edge - 1), 0.8, left=1.0, facecolor="none",
+                    edgecolor="#1f4e79", linewidth=0.8, linestyle=":", label=say("carried_in"))
+            ax.barh(y[drawn], np.minimum(share["awarded"][drawn, k], edge), 0.55, color="#7fa7d6",
+                    label=say("awarded"))
+            beyond = np.nan_to_num(share["claimed"][:, k]) > edge
+            ax.scatter(np.minimum(share["claimed"][drawn, k], edge), y[drawn], marker="D", s=16, color="#c0392b",
+                       zorder=3, label=say("claimed"))
+            for yi, value in zip(y[beyond], share["claimed"][beyond, k]):
+                ax.annotate(f"{value:.0%}", (edge, yi), va="center", ha="right", fontsize=6, color="#c0392b",
+                            xytext=(-5, 0), textcoords="offset points")
+            ax.axvline(1.0, color="#1f4e79", linewidth=1.4, label=say("cap"))
+            ax.set_xlim(0, edge)
+            ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+            ax.set_title(str(year), fontsize=10)
+            ax.grid(axis="x", alpha=0.3)
+            ax.tick_params(axis="x", labelsize=8)
+            if k == 0:
+                ax.set_yticks(y, labels, fontsize=8)
+        fig.supxlabel(say("share_of_cap"), fontsize=9)
+        fig.suptitle(say("caps_title_years", first=run.years[0], last=run.years[-1]), fontsize=11)
+        handles, names_shown = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, names_shown, fontsize=8, loc="upper right", ncol=4)
+        _footer(fig, run, lang)
+        fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+        fig.savefig(path)
+        plt.close(fig)
+    return path
+
+
+def risk_chart(monte_carlo: MonteCarlo, path: Path, top: int = 20, *, names_of: dict[str, str] | None = None,
+               lang: Lang | str = DEFAULT_LANG) -> Path:
+    """A heat map of the probability that each source's cap is exceeded, per year (the riskiest sources);
+    ``names_of``: each source id's name (default: from its id)."""
+    plt = _pyplot()
+    lang = Lang.parse(lang)
     probability = monte_carlo.exceeded.mean(axis=0)  # (sources, years)
     order = np.lexsort((np.arange(probability.shape[0]), -probability.mean(axis=1)))[:top]
     shown = probability[order]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(order) + 1.8), dpi=120)
-    image = ax.imshow(shown, cmap="Reds", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(monte_carlo.years)), [str(y) for y in monte_carlo.years])
-    ax.set_yticks(range(len(order)), [monte_carlo.source_ids[k] for k in order], fontsize=8)
-    for i in range(shown.shape[0]):
-        for j in range(shown.shape[1]):
-            ax.text(j, i, f"{shown[i, j]:.0%}", ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > 0.6 else "black")
-    ax.set_title(f"Budget at risk: probability that claims exceed a source's money\n"
-                 f"({monte_carlo.settings.paths:,} LPR paths; the {len(order)} riskiest sources)", fontsize=10)
-    fig.colorbar(image, ax=ax, fraction=0.04, label="probability")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    names_of = names_of or {}
+    labels = [names_of.get(monte_carlo.source_ids[k]) or source_name(monte_carlo.source_ids[k], None, lang)
+              for k in order]
+    with plt.rc_context(_style()):
+        fig, ax = plt.subplots(figsize=(8.5, 0.35 * len(order) + 1.9), dpi=120)
+        image = ax.imshow(shown, cmap="Reds", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(monte_carlo.years)), [str(y) for y in monte_carlo.years])
+        ax.set_yticks(range(len(order)), labels, fontsize=8)
+        for i in range(shown.shape[0]):
+            for j in range(shown.shape[1]):
+                ax.text(j, i, f"{shown[i, j]:.0%}", ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > 0.6 else "black")
+        ax.set_title(text("charts", "risk_title", lang, paths=f"{monte_carlo.settings.paths:,}", count=len(order)),
+                     fontsize=10)
+        fig.colorbar(image, ax=ax, fraction=0.04, label=text("charts", "probability", lang))
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
     return path
 
 
-__all__ = ["outlay_chart", "risk_chart"]
+def _footer(fig: Any, run: Simulation, lang: Lang) -> None:
+    fig.text(0.01, 0.01, text("charts", "footer", lang, version=run.allocation.provenance.engine_version,
+                              sha=run.inputs_sha256[:16]), fontsize=7, color="grey")
+
+
+__all__ = ["amount_label", "caps_chart", "font_family", "outlay_chart", "risk_chart", "unit_for"]
