@@ -143,7 +143,7 @@ def test_the_optimal_mode_reads_the_priority_tiers_columns() -> None:
 
 def test_the_simulate_command_says_when_the_time_limit_was_reached(tmp_path: Path, capsys) -> None:
     """issue 16, row 7: ``--time-limit`` reaches allocate; the note is printed and in summary.json."""
-    assert main(["simulate", "--projects", "60", "--mode", "optimal", "--time-limit", "1e-9",
+    assert main(["simulate", "--projects", "60", "--mode", "optimal", "--time-limit", "1e-9", "--lang", "en",
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     note = next(line for line in out.splitlines() if "time limit" in line)
@@ -151,12 +151,12 @@ def test_the_simulate_command_says_when_the_time_limit_was_reached(tmp_path: Pat
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert note.removeprefix("Note: ") in summary["notes"]
     book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)  # and in the report
-    assert note.removeprefix("Note: ") in [row[-1] for row in book["说明"].iter_rows(min_row=2, values_only=True)]
+    assert note.removeprefix("Note: ") in [row[-1] for row in book["notes"].iter_rows(min_row=2, values_only=True)]
     assert main(["simulate", "--projects", "60", "--mode", "optimal", "--out", str(tmp_path)]) == 0
     assert "time limit" not in capsys.readouterr().out
     # a scenario's run is allocated under the same limit, and says so apart
     scenario = Path(__file__).resolve().parents[2] / "schedules" / "scenario-demo.yaml"
-    assert main(["simulate", "--projects", "60", "--mode", "optimal", "--time-limit", "1e-9", "--scenario",
+    assert main(["simulate", "--projects", "60", "--mode", "optimal", "--time-limit", "1e-9", "--lang", "en", "--scenario",
                  str(scenario), "--paths", "0", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Note: scenario lpr-cut-2027: optimal mode: HiGHS reached the time limit (1e-09 s)" in out

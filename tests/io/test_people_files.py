@@ -66,7 +66,8 @@ def test_2_some_rows_rejected_write_the_outputs_and_exit_1(tmp_path, capsys) -> 
     plain = int(np.flatnonzero(~tables["loans"].loan_id.isin(tables["drawdowns"].loan_id))[0])  # no tranches
     tables["loans"].loc[plain, "principal"] = "1000,50"
     folder = _csv_folder(tmp_path / "some", tables)
-    assert main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "out"), "--quiet", "--lang",
+                 "en"]) == 1
     err = capsys.readouterr().err
     assert "1 of" in err and "loans 1 of" in err and "rejected_rows.csv" in err
     listed = pd.read_csv(tmp_path / "out" / "rejected_rows.csv")
@@ -178,4 +179,4 @@ def test_a_table_without_a_column_counts_its_rows_as_rejected(tmp_path, capsys) 
     folder = _csv_folder(tmp_path / "p", tables)
     assert main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "out"), "--quiet"]) == 1
     n = len(tables["insurance"])
-    assert f"(insurance {n} of {n})" in capsys.readouterr().err
+    assert f"（保险表{n}行中{n}行）" in capsys.readouterr().err  # the summary in Chinese by default

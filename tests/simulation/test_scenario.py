@@ -257,7 +257,7 @@ def test_outputs_with_a_scenario_and_monte_carlo(tmp_path: Path, compared: tuple
     assert isinstance(mc, MonteCarlo)
     paths = write_outputs(c.baseline, tmp_path, comparison=c, monte_carlo=mc, scenario=s)
     assert [p.name for p in paths] == ["summary.json", "report.xlsx", "outlay_by_year_source.png",
-                                       "budget_at_risk.png"]
+                                       "caps_by_source.png", "budget_at_risk.png"]
     summary = json.loads(paths[0].read_text(encoding="utf-8"))
     assert summary["scenario"]["id"] == "mixed" and summary["scenario"]["inputs_sha256"] != summary["inputs_sha256"]
     deltas = pd.DataFrame(summary["scenario"]["deltas_by_year"])
@@ -271,12 +271,12 @@ def test_outputs_with_a_scenario_and_monte_carlo(tmp_path: Path, compared: tuple
 
 def test_simulate_command_with_a_scenario(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     scenario = schedules_dir() / "scenario-demo.yaml"
-    assert main(["simulate", "--projects", "300", "--scenario", str(scenario), "--paths", "3",
+    assert main(["simulate", "--projects", "300", "--scenario", str(scenario), "--paths", "3", "--lang", "en",
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "Scenario lpr-cut-2027" in out and "delta_awarded" in out and "Monte Carlo (3 LPR paths" in out
+    assert "Scenario lpr-cut-2027" in out and "change in awarded (yuan)" in out and "Monte Carlo (3 LPR paths" in out
     assert {p.name for p in tmp_path.iterdir()} == {"manifest.json", "summary.json", "report.xlsx",
-                                                    "outlay_by_year_source.png",
+                                                    "outlay_by_year_source.png", "caps_by_source.png",
                                                     "budget_at_risk.png"}
     assert main(["simulate", "--projects", "300", "--scenario", str(scenario), "--paths", "0", "--quiet",
                  "--out", str(tmp_path / "q")]) == 0
@@ -414,7 +414,7 @@ def test_growth_outside_the_horizon_and_too_many_paths_are_errors(tmp_path: Path
 
 def test_a_horizon_without_claims_still_reports(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     assert main(["simulate", "--projects", "50", "--start", "2029", "--years", "2", "--out", str(tmp_path)]) == 0
-    assert "No claims in 2029, 2030" in capsys.readouterr().out
+    assert "2029, 2030年没有申请" in capsys.readouterr().out
     book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
     assert [r for r in book["按措施"].iter_rows(values_only=True)] == [("年度", "措施", "措施名称", "申请金额（元）",
                                                                       "安排金额（元）")]
@@ -428,7 +428,7 @@ def test_the_outlay_chart_draws_sources_of_any_name(history: LprCurve) -> None:
                         "sources": [{"id": "city_fund", "level": "municipal", "caps": "900000000"}]})
     run = simulate(portfolio(100, seed=8), YEARS, budget=budget, lpr=history.hold_flat(until=HOLD))
     drawn = _by_group(run).sum(axis=0)
-    assert drawn.tolist() == pytest.approx([float(v) / 1e8 for v in run.by_year().awarded])
+    assert drawn.tolist() == pytest.approx([float(v) for v in run.by_year().awarded])  # in yuan
 
 
 def test_the_mean_of_the_paths_rounds_half_up() -> None:

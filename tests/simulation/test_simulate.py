@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from subsidy_engine import BudgetError
+from subsidy_engine.core.language import in_language
 from subsidy_engine.reports.simulation_report import write_outputs
 from subsidy_engine.service.cli import main
 from subsidy_engine.simulation.simulate import simulate
@@ -36,7 +37,10 @@ def test_simulate_writes_summary_and_report(tmp_path: Path) -> None:
     assert book.sheetnames == ["封面", "年度汇总", "说明", "按资金来源", "按措施", "按区", "项目明细", "未足额安排", "参数",
                                "被拒绝的行"]
     notes = [row for row in book["说明"].iter_rows(min_row=2, values_only=True)]
-    assert [note for _, note in notes] == list(summary["notes"]) and notes  # the LPR projection, at least
+    # the LPR projection, at least; in the report's words (summary.json keeps the English)
+    assert [note for _, note in notes] == [in_language(n) for n in run.claims.notes + run.allocation.notes] and notes
+    assert any("未测算投资补助（措施1、2、4）" in note for _, note in notes)
+    assert any(note.startswith("investment subsidy (measures 1, 2, 4) not evaluated") for note in summary["notes"])
     first = next(book["年度汇总"].iter_rows(min_row=2, max_row=2, values_only=True))
     assert Decimal(str(first[1])) == Decimal(summary["by_year"][0]["claimed"])
 
@@ -47,7 +51,7 @@ def test_a_horizon_beyond_the_budget_is_an_error() -> None:
 
 
 def test_simulate_command(tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    assert main(["simulate", "--projects", "300", "--out", str(tmp_path), "--mode", "merit"]) == 0
+    assert main(["simulate", "--projects", "300", "--out", str(tmp_path), "--mode", "merit", "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "demo.portfolio(300, seed=78): 300 projects; 2026-2030" in out and "summary.json" in out
     assert (tmp_path / "report.xlsx").exists()

@@ -82,5 +82,39 @@ def source_name(source_id: str, given: str | None, lang: Lang | str = DEFAULT_LA
     return text("source_kinds", kind, code, name=name(of, rest, code) if of else rest)
 
 
-__all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "column_kind", "name", "names", "source_name", "text",
-           "vocabulary"]
+class Sentence(str):
+    """An English sentence (a note of a result) that can also be said in another language: it is the English text
+    itself, as it always was (so JSON, logs and comparisons see no change), and carries the key of its wording in
+    the vocabulary's ``notes`` and the fields that fill it (:func:`in_language`).
+
+    >>> note = Sentence("2 loans are late", "example", count=2)
+    >>> note == "2 loans are late", note.key, note.fields
+    (True, 'example', {'count': 2})
+    """
+
+    key: str
+    fields: dict[str, object]
+
+    def __new__(cls, english: str, key: str, **fields: object) -> Sentence:
+        made = super().__new__(cls, english)
+        made.key, made.fields = key, fields
+        return made
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str, dict[str, object]]]:
+        return _sentence, (str(self), self.key, self.fields)
+
+
+def _sentence(english: str, key: str, fields: dict[str, object]) -> Sentence:
+    return Sentence(english, key, **fields)
+
+
+def in_language(note: str, lang: Lang | str = DEFAULT_LANG) -> str:
+    """``note`` in ``lang``: a :class:`Sentence` in the words of its vocabulary key; any other text as it is
+    (English)."""
+    if Lang.parse(lang) is Lang.EN or not isinstance(note, Sentence) or note.key not in vocabulary()["notes"]:
+        return str(note)
+    return text("notes", note.key, lang, **note.fields)
+
+
+__all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "Sentence", "column_kind", "in_language", "name", "names",
+           "source_name", "text", "vocabulary"]

@@ -98,17 +98,16 @@ def by_size(kernel: Any, kind: str, items: Callable[[Any], int] = _length) -> Ca
     return run
 
 
-class _CompileReport(event.Listener):
-    """Says when numba starts compiling a kernel for the first time in the block, and counts the seconds."""
+class CompileReport(event.Listener):
+    """Counts the kernels numba compiles in a block and their seconds; calls ``started`` when it starts the first."""
 
-    def __init__(self, say: Callable[[str], None]) -> None:
-        self.say, self.depth, self.kernels, self.seconds, self.started = say, 0, 0, 0.0, 0.0
+    def __init__(self, started: Callable[[], None]) -> None:
+        self.started_first, self.depth, self.kernels, self.seconds, self.started = started, 0, 0, 0.0, 0.0
 
     def on_start(self, ev: event.Event) -> None:
         if self.depth == 0:  # a kernel, not a function it calls (numba compiles those inside its compilation)
             if self.kernels == 0:
-                self.say("compiling the numba kernels this run needs (an empty numba cache: a fresh install's first "
-                         "run; they are cached for the next runs)...")
+                self.started_first()
             self.started = time.perf_counter()
         self.depth += 1
 
@@ -120,11 +119,9 @@ class _CompileReport(event.Listener):
 
 
 @contextlib.contextmanager
-def compile_report(say: Callable[[str], None]) -> Iterator[None]:
-    """Within the block, ``say`` a line when numba starts compiling (nothing when every kernel comes from its disk
-    cache), and at its end how many kernels it compiled in how many seconds."""
-    report = _CompileReport(say)
+def compile_report(started: Callable[[], None]) -> Iterator[CompileReport]:
+    """Within the block, call ``started`` when numba starts compiling (never when every kernel comes from its disk
+    cache); the report yielded counts the kernels compiled and their seconds (read it after the block)."""
+    report = CompileReport(started)
     with event.install_listener("numba:compile", report):
-        yield
-    if report.kernels:
-        say(f"compiled {report.kernels} kernels in {report.seconds:.1f} s")
+        yield report

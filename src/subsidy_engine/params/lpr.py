@@ -34,6 +34,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from subsidy_engine.core.dates import as_date, epoch_days, parse_date
+from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.money import MAX_ANNUAL_RATE, RATE_DECIMALS, rate_to_units, scaled_integer, shown, to_decimal
 from subsidy_engine.core.vocabulary import Tenor
 from subsidy_engine.errors import CoverageError, MoneyError
@@ -233,19 +234,27 @@ class LprCurve:
         history = [f for f in self.fixings if f.date <= self.history_end]
         projected = [f for f in self.fixings if f.date > self.history_end]
         last = history[-1]
+        said: dict[str, object] = {"loans": f"{loans:,}", "label": self.projection_label, "first": first,
+                                   "last_date": last.date, "until": self.coverage_end}
         if projected:
             dates = (f"on {projected[0].date}" if len(projected) == 1 else
                      f"from {projected[0].date} to {projected[-1].date}")
             how = (f"the published data ends on {self.history_end}, the last fixing ({last.date}) holds until the "
                    f"first projected one; {len(projected)} projected fixing{'s' if len(projected) > 1 else ''} "
                    f"{dates}, the last held until {self.coverage_end}")
+            key = "lpr_projection_path"
+            said |= {"history_end": self.history_end, "count": len(projected),
+                     "dates": f"{projected[0].date}" + (f" - {projected[-1].date}" if len(projected) > 1 else "")}
         else:
             how = (f"the last published fixing ({last.date}: 1Y {_percent(last.lpr_1y)}%, 5Y "
                    f"{_percent(last.lpr_5y)}%) held flat from {self.history_end + timedelta(days=1)} until "
                    f"{self.coverage_end}")
-        return (f"{loans:,} floating loan{'s are' if loans != 1 else ' is'} priced partly on the LPR projection "
-                f"{self.projection_label!r}, not on published fixings, {'the first ' if loans != 1 else ''}from "
-                f"{first}: {how}")
+            key = "lpr_projection_flat"
+            said |= {"one_year": _percent(last.lpr_1y), "five_year": _percent(last.lpr_5y),
+                     "from_day": self.history_end + timedelta(days=1)}
+        return Sentence(f"{loans:,} floating loan{'s are' if loans != 1 else ' is'} priced partly on the LPR "
+                        f"projection {self.projection_label!r}, not on published fixings, "
+                        f"{'the first ' if loans != 1 else ''}from {first}: {how}", key, **said)
 
     # -- vectorized look-up for the portfolio path -------------------------
     def fixing_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

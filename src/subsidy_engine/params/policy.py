@@ -36,6 +36,7 @@ from pydantic import BaseModel, BeforeValidator, ValidationError, model_validato
 
 from subsidy_engine.core.dates import IsoDate, day_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money, Rate
+from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.vocabulary import VENUES, ListingStage, SubsidyForm
@@ -312,9 +313,10 @@ class Policy:
         if self.coverage[1] is not None:
             return ()
         last = self.sets[-1]
-        note = (f"{self.origin} states no end of its coverage (no covers_until, and set {last.id!r} has no "
-                f"valid_to): the parameters in force from {last.valid_from} are applied to every later date, "
-                "however late; state covers_until to have items beyond it rejected")
+        note = Sentence(f"{self.origin} states no end of its coverage (no covers_until, and set {last.id!r} has no "
+                        f"valid_to): the parameters in force from {last.valid_from} are applied to every later date, "
+                        "however late; state covers_until to have items beyond it rejected", "policy_open_ended",
+                        origin=self.origin, set_id=last.id, valid_from=last.valid_from)
         return (note,)
 
     def open_ended(self, parameters: ParameterSet) -> bool:

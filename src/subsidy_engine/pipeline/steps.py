@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.core.columns import money_series
+from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
@@ -318,8 +319,9 @@ def add_investment(ctx: Context, rows: Rows, details: dict[str, ClaimRows],
                  gross=np.asarray(investment.columns["gross"]), measure=np.asarray(investment.columns["measure"]),
                  parameter="investment_subsidy.rate_by_stage." + stage, year=years_of(project_arrays["day"]))
     elif n_projects:
-        ctx.notes.append("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
-                         "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}")
+        ctx.notes.append(Sentence("investment subsidy (measures 1, 2, 4) not evaluated: 78號 publishes no rate; "
+                                  "pass rate_by_stage={'pilot': ..., 'demonstration': ..., 'promotion': ...}",
+                                  "investment_subsidy_not_evaluated"))
 
 
 def not_paid_columns(details: dict[str, ClaimRows]) -> list[dict[str, Any]]:

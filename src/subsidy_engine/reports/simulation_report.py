@@ -18,13 +18,13 @@ import pandas as pd
 
 from subsidy_engine.core.language import Lang
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
-from subsidy_engine.reports.workbook import report_sheets
+from subsidy_engine.reports.workbook import report_sheets, source_names
 from subsidy_engine.reports.xlsx import write_xlsx
 
 if TYPE_CHECKING:
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.scenario import Scenario
-from subsidy_engine.reports.charts import outlay_chart, risk_chart
+from subsidy_engine.reports.charts import caps_chart, outlay_chart, risk_chart
 from subsidy_engine.simulation.montecarlo import MonteCarlo
 from subsidy_engine.simulation.scenario import Scenario
 from subsidy_engine.simulation.simulate import Comparison, Simulation
@@ -101,9 +101,11 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             write_csv(claims.rejections, output.path("rejected_rows.csv"))
         if charts:
             outlay_chart(run, output.path("outlay_by_year_source.png"), comparison=comparison,
-                         monte_carlo=monte_carlo)
+                         monte_carlo=monte_carlo, lang=lang)
+            caps_chart(run, output.path("caps_by_source.png"), lang=lang)
             if monte_carlo is not None:
-                risk_chart(monte_carlo, output.path("budget_at_risk.png"))
+                risk_chart(monte_carlo, output.path("budget_at_risk.png"), lang=lang,
+                           names_of=source_names(run.allocation.budget, lang))
         names = list(output.names)
     return [folder / name for name in names]
 

@@ -13,11 +13,14 @@ rest on, **by source**, **by measure**, **by district**, the **project detail** 
 sector, stage; gross, claimed, awarded and unfunded per year), the **unfunded** claims with the amount cut
 and the reason in words, the **parameters** (every value with its status and source; the illustrative ones
 shaded) and the **rejected rows**; then the scenario's and the Monte Carlo's sheets when they were run.
-Input validation messages (the rejected rows' reasons) and the notes are in English for now.
+Input validation messages (the rejected rows' reasons) are in English, and so are the notes that have no
+wording in the vocabulary yet (the LPR projection, the parameter file's coverage and the investment subsidy's
+missing rate have theirs).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import MONEY_TYPE, money_fen, money_series
-from subsidy_engine.core.language import Lang, column_kind, name, names, source_name, text
+from subsidy_engine.core.language import Lang, column_kind, in_language, name, names, source_name, text
 from subsidy_engine.reports.xlsx import Sheet
 
 if TYPE_CHECKING:
@@ -226,11 +229,14 @@ def report_sheets(run: Simulation, *, comparison: Comparison | None = None, mont
     lang = Lang.parse(lang)
     claims, allocation = run.claims, run.allocation
     sources = source_names(allocation.budget, lang)
-    notes = pd.DataFrame({"run": run.label, "note": [*claims.notes, *allocation.notes]}, columns=["run", "note"])
+    said = functools.partial(in_language, lang=lang)
+    notes = pd.DataFrame({"run": run.label, "note": [*map(said, claims.notes), *map(said, allocation.notes)]},
+                         columns=["run", "note"])
     if comparison is not None:
         other = comparison.scenario
         notes = pd.concat([notes, pd.DataFrame({"run": other.label, "note": [
-            *other.claims.notes, *other.allocation.notes]}, columns=["run", "note"])], ignore_index=True)
+            *map(said, other.claims.notes), *map(said, other.allocation.notes)]}, columns=["run", "note"])],
+            ignore_index=True)
     detail = project_detail(run, lang)
     listed, marked = parameters(claims.policy, allocation.budget, lang)
     sheets: dict[str, Sheet] = {

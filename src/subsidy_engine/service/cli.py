@@ -24,6 +24,7 @@ import pandas as pd
 
 from subsidy_engine.budgeting.allocation import TIME_LIMIT, check_time_limit
 from subsidy_engine.core.dates import parse_date
+from subsidy_engine.core.language import DEFAULT_LANG, LANGUAGES, Lang, in_language, name, text
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import PortfolioSchemaError, SubsidyEngineError
@@ -37,6 +38,7 @@ from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
 from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
+from subsidy_engine.reports.workbook import source_names, with_names
 
 if TYPE_CHECKING:
     from subsidy_engine.params.budget import Budget
@@ -170,9 +172,9 @@ def _print_allocation(claims: Claims) -> None:
           f"first ({seconds:.2f} s). Awarded by year (yuan): "
           + "; ".join(f"{y} {v:,}" for y, v in awarded.items()))
     kinds = {"gaojingjian_fund": "高精尖 fund", "sector_budget": "sector budgets", "district_matching": "districts"}
-    for kind, name in kinds.items():
+    for kind, label in kinds.items():
         rows = by[by.kind == kind].groupby("year")[["available", "awarded", "remaining"]].sum()
-        print(f"  {name:<15} " + "; ".join(f"{y}: {r.awarded:,} of {r.available:,}" for y, r in rows.iterrows()
+        print(f"  {label:<15} " + "; ".join(f"{y}: {r.awarded:,} of {r.available:,}" for y, r in rows.iterrows()
                                              if r.available or r.awarded))
     print(f"{len(result.unfunded):,} claims not paid in full (Allocation.unfunded says why); "
           f"total awarded {result.total_awarded:,} of {claims.total:,} claimed.")
@@ -251,15 +253,18 @@ def _tables(args: argparse.Namespace) -> PortfolioTables:
     return portfolio(args.projects, seed=args.seed)
 
 
-def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables) -> tuple[str, bool]:
+def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables, lang: Lang | str = "en") -> tuple[str, bool]:
     """``N of M rows rejected (projects 3 of 30, loans 5 of 22)``, and whether every row was."""
     from subsidy_engine.pipeline.inputs import rejected_counts
 
     sizes = tables.sizes()
     counts = rejected_counts(problems, sizes)
     total, rejected = sum(sizes.values()), sum(counts.values())
-    parts = ", ".join(f"{name} {n:,} of {sizes[name]:,}" for name, n in counts.items())
-    return f"{rejected:,} of {total:,} rows rejected ({parts})", total > 0 and rejected >= total
+    parts = ("，" if Lang.parse(lang) is Lang.ZH else ", ").join(
+        text("cli", "rejected_part", lang, table=name("tables", table, lang), count=f"{n:,}", size=f"{sizes[table]:,}")
+        for table, n in counts.items())
+    return (text("cli", "rejected_rows", lang, rejected=f"{rejected:,}", total=f"{total:,}", parts=parts),
+            total > 0 and rejected >= total)
 
 
 def _problems_table(problems: pd.DataFrame) -> str:
@@ -278,11 +283,16 @@ def _simulate(args: argparse.Namespace) -> int:
     """``simulate``, saying on standard error when the kernels it needs are compiled (a fresh install's first run
     spends most of its time there: issue 19, point 5)."""
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))  # noqa: E731
-    with compile_report((lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))):
-        return _simulate_run(args, say)
+    lang = Lang.parse(args.lang)
+    tell = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))  # noqa: E731
+    with compile_report(lambda: tell(text("cli", "compiling", lang))) as report:
+        code = _simulate_run(args, say, lang)
+    if report.kernels:
+        tell(text("cli", "compiled", lang, count=report.kernels, seconds=f"{report.seconds:.1f}"))
+    return code
 
 
-def _simulate_run(args: argparse.Namespace, say: Callable[..., None]) -> int:
+def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang) -> int:
     from subsidy_engine.params.budget import load_budget
     from subsidy_engine.params.policy import load_policy
     from subsidy_engine.reports.simulation_report import write_outputs
@@ -316,7 +326,7 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None]) -> int:
                             lpr=history.hold_flat(until=hold_until), rate_by_stage=rates, time_limit=time_limit,
                             calendar=_calendar(args))
         rejections = baseline.claims.rejections
-        rejected, every = _rejected_text(rejections, tables)
+        rejected, every = _rejected_text(rejections, tables, lang)
         if every:  # said first: a run of nothing but rejections is not a budget of zeros
             with OutputFolder(args.out) as output:
                 write_csv(rejections, output.path("rejected_rows.csv"))
@@ -325,13 +335,13 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None]) -> int:
                   f"The problems are listed in {listed} (subsidy-engine validate {tables.source} shows them)",
                   file=sys.stderr)
             return 2
-        say(f"{tables.source}: {len(tables.projects):,} projects; {years[0]}-{years[-1]}; budget "
-            f"{budget.id} ({budget.file.status}); mode {args.mode}; baseline in {time.perf_counter() - started:.2f} s")
-        say(_frame_text(baseline.by_year()))
+        say(text("cli", "run_header", lang, source=tables.source, projects=f"{len(tables.projects):,}",
+                 first=years[0], last=years[-1], budget=budget.id, status=name("statuses", budget.file.status, lang),
+                 mode=name("modes", args.mode, lang), seconds=f"{time.perf_counter() - started:.2f}"))
+        say(_frame_text(baseline.by_year(), lang))
         empty = [int(cast(int, r.year)) for r in baseline.by_year().itertuples() if r.claimed == 0]  # an int column
         if empty and not len(rejections):
-            say(f"No claims in {', '.join(map(str, empty))}: every item of this portfolio is paid out before "
-                "(a scenario's growth adds the projects still to come).")
+            say(text("cli", "no_claims", lang, years=", ".join(map(str, empty))))
         comparison, run_for_paths = None, baseline
         inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]] = (tables, policy, budget, [])
         if scenario is not None:
@@ -342,49 +352,57 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None]) -> int:
                              time_limit=time_limit, calendar=_calendar(args))
             comparison, run_for_paths = Comparison(baseline, other), other
             inputs = (grown, s_policy, s_budget, scenario.shifts_bp())
-            say(f"\nScenario {scenario.id}: {scenario.file.description or '(no description)'}")
-            say(_frame_text(comparison.by_year()[["year", "baseline_awarded", "scenario_awarded", "delta_awarded"]]))
+            say("\n" + text("cli", "scenario", lang, id=scenario.id,
+                            description=scenario.file.description or text("cli", "no_description", lang)))
+            say(_frame_text(comparison.by_year()[["year", "baseline_awarded", "scenario_awarded", "delta_awarded"]],
+                            lang))
             drivers = comparison.drivers(5, existing_only=True)
             if len(drivers):
-                say("Existing projects whose awards change most:")
-                say(_frame_text(drivers[["project_id", "district", "sector", "delta_awarded"]]))
+                say(text("cli", "drivers", lang))
+                say(_frame_text(with_names(drivers[["project_id", "district", "sector", "delta_awarded"]], lang)
+                                .drop(columns=["district", "sector"]), lang))
         mc = None
         if settings is not None:
             held = scenario.hold_until(hold_until) if scenario is not None else hold_until
             mc = _monte_carlo(args, inputs, years, history, held, settings, rates, run_for_paths.label)
-            say(f"\nMonte Carlo ({settings.paths:,} LPR paths around {run_for_paths.label}, "
-                f"{mc.loans_repriced:,} floating loans repriced per path): yearly outlay")
-            say(_frame_text(mc.outlay_by_year()[["year", "p5", "p50", "p95"]]))
+            say("\n" + text("cli", "monte_carlo", lang, paths=f"{settings.paths:,}", run=run_for_paths.label,
+                            loans=f"{mc.loans_repriced:,}"))
+            say(_frame_text(mc.outlay_by_year()[["year", "p5", "p50", "p95"]], lang))
             risk = mc.budget_at_risk()
             uncertain = risk[(risk.p_cap_exceeded > 0) & (risk.p_cap_exceeded < 1)]
-            say(f"Budget at risk: {int((risk.p_cap_exceeded == 1).sum())} source-years exceeded on every path, "
-                f"{len(uncertain)} on some" + (": " + "; ".join(
-                    f"{r.source_id} {r.year} {r.p_cap_exceeded:.1%}" for r in uncertain.head(8).itertuples())
-                                                  if len(uncertain) else ""))
-        paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario)
+            names_of = source_names(run_for_paths.allocation.budget, lang)
+            colon, separator = ("：", "；") if lang is Lang.ZH else (": ", "; ")
+            say(text("cli", "at_risk", lang, always=int((risk.p_cap_exceeded == 1).sum()), some=len(uncertain))
+                + (colon + separator.join(
+                    text("cli", "at_risk_some", lang, source=names_of.get(str(r.source_id), str(r.source_id)),
+                         year=r.year, probability=f"{r.p_cap_exceeded:.1%}") for r in uncertain.head(8).itertuples())
+                   if len(uncertain) else ""))
+        paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario,
+                              lang=lang)
     except (SubsidyEngineError, ValueError, OSError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     for note in (*baseline.claims.notes, *baseline.allocation.notes):
-        say(f"Note: {note}")
+        say(text("cli", "note", lang, note=in_language(note, lang)))
     if comparison is not None:
         for note in comparison.scenario.allocation.notes:
-            say(f"Note: scenario {comparison.scenario.label}: {note}")
+            say(text("cli", "scenario_note", lang, id=comparison.scenario.label, note=in_language(note, lang)))
     if len(rejections):  # printed even with --quiet: the run is incomplete, and exits 1
-        print(f"{rejected}: they are not in these figures. The list, with the row each is on: "
-              f"{Path(args.out) / 'rejected_rows.csv'} and report.xlsx, sheet 'rejected rows'", file=sys.stderr)
-    say(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - started:.1f} s; "
-        f"inputs sha256 {baseline.inputs_sha256[:16]}…")
+        print(text("cli", "rejected", lang, rejected=rejected, csv=Path(args.out) / "rejected_rows.csv"),
+              file=sys.stderr)
+    say("\n" + text("cli", "wrote", lang, files=", ".join(str(p) for p in paths),
+                    seconds=f"{time.perf_counter() - started:.1f}", sha=baseline.inputs_sha256[:16]))
     if scenario is None:
         from subsidy_engine.params.lpr import schedules_dir
 
-        say(f"A scenario, with Monte Carlo over LPR paths: subsidy-engine simulate --scenario "
-            f"{schedules_dir() / 'scenario-demo.yaml'} --paths 200")
+        say(text("cli", "try_scenario", lang, command=f"subsidy-engine simulate --scenario "
+                                                      f"{schedules_dir() / 'scenario-demo.yaml'} --paths 200"))
     return 1 if len(rejections) else 0
 
 
-def _frame_text(frame: pd.DataFrame) -> str:
-    """A table of exact amounts as text: thousands separated, a blank where a row has no amount."""
+def _frame_text(frame: pd.DataFrame, lang: Lang | str | None = None) -> str:
+    """A table of exact amounts as text: thousands separated, a blank where a row has no amount; with ``lang``,
+    the headers in its words (the report's column names)."""
     def is_money(column: pd.Series) -> bool:
         given = [v for v in column if v is not None]
         return bool(given) and all(isinstance(v, Decimal) for v in given)
@@ -397,7 +415,10 @@ def _frame_text(frame: pd.DataFrame) -> str:
     for column in frame.columns:
         if is_money(frame[column]):
             shown[column] = frame[column].map(amount)
-    return shown.to_string(index=False)
+    if lang is not None:
+        shown.columns = [name("columns", c, lang) for c in shown.columns]
+    with pd.option_context("display.unicode.east_asian_width", True):  # a Chinese header is two columns wide
+        return shown.to_string(index=False)
 
 
 def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]],
@@ -781,6 +802,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's; 0: none); "
                                                "without a scenario, around the baseline")
     sim.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress bar)")
+    sim.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG.value,
+                     help="the language of the summary, report.xlsx and the charts: zh (Simplified Chinese, the "
+                          "default) or en")
     exp = _command(sub, "explain", "every amount of one project, clause by clause")
     exp.add_argument("project_id", help="the project to explain, as its project_id in the portfolio")
     portfolio_options(exp)
