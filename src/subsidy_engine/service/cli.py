@@ -682,6 +682,22 @@ def _quote(args: argparse.Namespace) -> int:
     return 1 if response.rejections else 0
 
 
+def _template(args: argparse.Namespace) -> int:
+    """``subsidy-engine template FILE.xlsx``: the portfolio template (exit 0), or why it could not be written
+    (exit 2: not an .xlsx name, the file exists without --force, a folder that cannot be written)."""
+    from subsidy_engine.reports.template import write_template
+
+    try:
+        written = write_template(args.file, lang=args.lang, overwrite=args.force)
+    except (ValueError, OSError) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    lang = Lang.parse(args.lang)
+    print(text("cli", "template_written", lang, file=written,
+               validate=f"subsidy-engine validate {written}", simulate=f"subsidy-engine simulate --portfolio {written}"))
+    return 0
+
+
 #: Each command's examples, shown at the end of its --help (a test parses every one).
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "demo": (
@@ -716,6 +732,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "validate": (
         "subsidy-engine validate my-portfolio.xlsx",
         "subsidy-engine validate portfolio-folder --strict",
+    ),
+    "template": (
+        "subsidy-engine template my-portfolio.xlsx",
+        "subsidy-engine template my-portfolio-en.xlsx --lang en --force",
     ),
 }
 
@@ -843,6 +863,14 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
                      help="the LPR projection simulate will use (default 2045-12-31, as simulate's)")
     limit_option(val)
+    tpl = _command(sub, "template", "write an .xlsx template of the four input tables to fill in (Chinese and "
+                                    "English headers, each column described, drop-downs, two example rows)")
+    tpl.add_argument("file", type=Path, help="the workbook to write, a name ending in .xlsx")
+    tpl.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG.value,
+                     help="the language of the column descriptions and the guide sheet (default zh; the column "
+                          "names are in both)")
+    tpl.add_argument("--force", action="store_true", help="replace the file if it exists (it may be a filled-in "
+                                                          "portfolio: by default it is kept and the command exits 2)")
     return parser
 
 
@@ -892,6 +920,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _reconcile(args)
     if args.command == "quote":
         return _quote(args)
+    if args.command == "template":
+        return _template(args)
     if args.command == "serve":
         from subsidy_engine.service.serve import serve
 
