@@ -98,7 +98,7 @@ def test_4_explain_uses_the_validated_amount_not_the_raw_text(tmp_path) -> None:
     loaded = load_portfolio(_csv_folder(tmp_path / "p", tables))
     assert loaded.problems.empty
     project = loans.project_id.iloc[0]
-    text = explain(evaluate(loaded, years=range(2020, 2036), lpr=LPR), project)
+    text = explain(evaluate(loaded, years=range(2020, 2036), lpr=LPR), project, lang="en")
     assert f"principal {loans.principal.iloc[0]}" in text
 
 

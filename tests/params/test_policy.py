@@ -137,7 +137,7 @@ def test_a_loan_priced_on_a_projected_lpr_is_noted_and_explained_claim_by_claim(
     [note] = [n for n in claims.notes if "projection" in n]
     assert "1 floating loan" in note and "'flat'" in note and "from 2029-03-15" in note, note
     assert "last published fixing (2026-05-20: 1Y 3%, 5Y 3.5%) held flat" in note and "2040-12-31" in note, note
-    text = explain(claims, "P")
+    text = explain(claims, "P", lang="en")
     assert f"Note: {note}" in text
     paragraphs = sections(text)
     for claim in claims.table.itertuples():
@@ -184,7 +184,7 @@ def test_an_open_ended_file_without_covers_until_is_noted_on_the_result_and_its_
     [open_end] = [n for n in claims.notes if "covers_until" in n]
     assert "states no end" in open_end and "2021-07-22" in open_end, open_end
     assert any("from 2060-03-15" in n for n in claims.notes), claims.notes
-    for paragraph in sections(explain(claims, "P")).values():
+    for paragraph in sections(explain(claims, "P", lang="en")).values():
         assert "has no stated end (the parameter file gives no covers_until)" in paragraph, paragraph
         assert "not published data: the LPR projection 'flat'" in paragraph
 

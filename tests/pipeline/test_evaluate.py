@@ -101,7 +101,7 @@ def test_most_favourable_only_keeps_the_larger_instrument_and_explains_the_cut()
     assert subsidy.gross.sum() == Decimal("25000000.08")
     assert (subsidy.amount == 0).all() and subsidy.cut_by_most_favourable.sum() == Decimal("25000000.08")
     assert set(table.funding_sources) == {"gaojingjian_fund|district_matching:haidian"}
-    text = explain(claims, "P")
+    text = explain(claims, "P", lang="en")
     # the clauses cited are quoted in Simplified characters (core.chinese), the parameter file keeps the source's
     assert "从优不重复" in text and "投资补助和贴息" in text and "高精尖产业发展资金" in text
     assert "京发改规〔2024〕4号" in text and "0.025" in text
@@ -210,7 +210,7 @@ def test_bad_rows_are_reported_and_the_rest_computed_and_strict_raises() -> None
 def test_explain_names_every_amount_of_the_project() -> None:
     claims = evaluate(demo_portfolio(300, seed=5), POLICY, range(2024, 2027), rate_by_stage=RATES)
     project = claims.table.project_id.dropna().iloc[0]
-    text = explain(claims, project)
+    text = explain(claims, project, lang="en")
     for row in claims.table[claims.table.project_id == project].itertuples():
         assert row.claim_id in text and f"{row.amount:,}" in text
     with pytest.raises(KeyError, match="no project 'nope'"):
@@ -283,7 +283,7 @@ def test_a_missing_sector_or_district_reads_not_given_however_the_table_spells_i
     claims = evaluate(PortfolioTables(projects=projects, loans=tables.loans, insurance=tables.insurance,
                                       events=tables.events, problems=tables.problems, source="test", digest="t"),
                       POLICY, range(2024, 2027))
-    text = explain(claims, claims.table.project_id.dropna().iloc[0])
+    text = explain(claims, claims.table.project_id.dropna().iloc[0], lang="en")
     assert "(sector not given, district not given," in text.splitlines()[0]
 
 

@@ -121,7 +121,7 @@ def test_tables_made_in_python_are_evaluated_with_their_events_however_they_were
     got = [c.table for c in claims]
     assert subsidy_by_year(got[0], "L1") == expected_subsidy("L1")
     assert got[0].equals(got[1]) and got[0].equals(got[2])
-    said = explain(claims[0], "J1")
+    said = explain(claims[0], "J1", lang="en")
     assert "Drawn in 2 tranches, each accruing from its own date: 2024-03-01 60,000,000; 2024-09-02 40,000,000." in said
     assert "Prepaid: 2025-03-01 20,000,000 (the payment kept, the term shortened)." in said
     assert set(TABLES) >= {"drawdowns", "prepayments"}
@@ -135,7 +135,7 @@ def test_a_quote_prices_a_loan_drawn_in_tranches_and_prepaid_as_evaluate_does() 
             "drawdowns": [{"date": "2024-03-01", "amount": "60000000"}, {"date": "2024-09-02", "amount": "40000000"}],
             "prepayments": [{"date": "2025-03-01", "amount": "20000000", "recompute": "term"}]}
     request = QuoteRequest.model_validate({"project": project.model_dump(mode="json"), "loans": [loan],
-                                           "years": [2024, 2030]})
+                                           "years": [2024, 2030], "lang": "en"})
     answer = quote(request)
     quoted = {c.year: c.gross for c in answer.claims if c.instrument == "interest_subsidy"}
     assert quoted == expected_subsidy("L1")

@@ -464,4 +464,4 @@ def test_quote_prints_utf8_json_whatever_the_terminal_s_encoding(tmp_path) -> No
                           capture_output=True, env={**__import__("os").environ, "PYTHONIOENCODING": "ascii"},
                           timeout=300)
     assert done.returncode == 0, done.stderr.decode()[-500:]
-    assert "貼息" in json.loads(done.stdout.decode("utf-8"))["explanation"]
+    assert "贷款贴息" in json.loads(done.stdout.decode("utf-8"))["explanation"]  # Chinese by default

@@ -35,6 +35,7 @@ RATES = {"pilot": "0.30", "demonstration": "0.20", "promotion": "0.10"}
 KEYS = ["instrument", "item_id", "year", "gross", "cut_by_item_rules", "cut_by_enterprise_cap", "cut_by_project_cap",
         "cut_by_most_favourable", "cut_by_total_cap", "amount"]
 GOOD: dict[str, Any] = {
+    "lang": "en",  # the explanations these tests read are in English (Chinese is the default: its own test)
     "project": {"project_id": "P1", "enterprise_id": "E1", "domain": "public", "stage": "pilot",
                 "total_investment": "500000000", "eligible_investment": "400000000", "start_date": "2026-03-01"},
     "loans": [{"loan_id": "L1", "principal": "200000000", "floating": {"tenor": "5Y", "spread_bp": "-30"},
@@ -784,7 +785,7 @@ def test_a_quote_takes_a_loan_with_tranches_or_prepayments_within_bounds_and_has
     loan = {**GOOD["loans"][0], "prepayments": [{"date": "2027-01-15", "amount": "1000", "recompute": "term"}]}
     with_prepayment = QuoteRequest(**{**GOOD, "loans": [loan]})
     request = QuoteRequest(**GOOD)
-    before = request.model_dump_json().replace(',"drawdowns":[],"prepayments":[]', "").replace(
+    before = request.model_dump_json(exclude={"lang"}).replace(',"drawdowns":[],"prepayments":[]', "").replace(
         ',"business_day":"none","interest_dates":"period_end","interest_frequency":null', "")  # as it was
     assert '"business_day"' not in before  # the fields of issue 18 at their defaults are not in it
     assert _digest(request) == hashlib.sha256(before.encode()).hexdigest()
@@ -857,3 +858,15 @@ def test_a_warm_up_the_engine_refuses_is_reported_and_the_service_still_starts(m
     monkeypatch.setattr(serve_module, "WARM_UP_REQUEST", refused)
     seconds, problems = serve_module.warm_up()
     assert seconds > 0 and len(problems) == 2 and all("start_date" in p for p in problems), problems
+
+
+def test_the_explanation_is_in_chinese_by_default_and_the_language_is_not_hashed() -> None:
+    """issue 19, point 1: a quote's explanation is in Simplified Chinese unless the request asks for English; the
+    figures and the inputs hash are the same in both."""
+    body = {k: v for k, v in GOOD.items() if k != "lang"}
+    chinese = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR)
+    english = quote(QuoteRequest.model_validate(GOOD), policy=POLICY, lpr=LPR)
+    assert chinese.explanation.startswith("项目P1，企业E1") and "可由以下资金来源支付" in chinese.explanation
+    assert english.explanation.startswith("Project P1 of enterprise E1")
+    assert chinese.inputs_sha256 == english.inputs_sha256
+    assert chinese.model_copy(update={"explanation": ""}) == english.model_copy(update={"explanation": ""})

@@ -63,6 +63,8 @@ def test_simulate_command(tmp_path: Path, capsys) -> None:  # noqa: ANN001
 
 def test_explain_and_validate_commands(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     assert main(["explain", "P46", "--projects", "300"]) == 0
+    assert capsys.readouterr().out.startswith("项目P46，企业")  # Chinese by default
+    assert main(["explain", "P46", "--projects", "300", "--lang", "en"]) == 0
     assert capsys.readouterr().out.startswith("Project P46 of enterprise")
     assert main(["explain", "NOPE", "--projects", "300"]) == 2
     assert "no project 'NOPE'" in capsys.readouterr().err

@@ -22,6 +22,8 @@ import pandas as pd
 
 from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.core.dates import day_date
+from subsidy_engine.core.language import DEFAULT_LANG, Lang, in_language, source_name, text
+from subsidy_engine.core.language import name as word
 from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import STAGES, VENUES, SubsidyForm
@@ -31,15 +33,8 @@ from subsidy_engine.measures.investment import TRUE_WORDS
 from subsidy_engine.params.policy import ParameterSet, Policy
 from subsidy_engine.pipeline.evaluate import Claims
 
-INSTRUMENT_NAMES = {"interest_subsidy": "貼息 (interest subsidy)", "premium_subsidy": "保費補貼 (premium subsidy)",
-                    "reits_grant": "REITs 一次性補貼 (one-off grant)", "listing_grant": "上市掛牌市級補貼 (listing grant)",
-                    "investment_subsidy": "投資補貼 (investment subsidy)"}
-FORMULAS = {
-    SubsidyForm.POINTS_ON_BALANCE: "outstanding balance x min(points, loan rate) x accrual fraction",
-    SubsidyForm.POINTS_ON_PRINCIPAL: "original principal x min(points, loan rate) x accrual fraction",
-    SubsidyForm.SHARE_OF_INTEREST: "share x interest charged",
-    SubsidyForm.RATE_GAP: "outstanding balance x max(benchmark rate - loan rate, 0) x accrual fraction",
-}
+#: The vocabulary key of each 貼息 form's formula (``explain`` section of ``core/names.yaml``).
+FORMULAS = {form: f"form_{form.value}" for form in SubsidyForm}
 
 
 def _yuan(value: Any) -> str:
@@ -47,12 +42,17 @@ def _yuan(value: Any) -> str:
 
 
 class _References:
-    """The parameters' sources and the clauses cited, each listed once at the end."""
+    """The parameters' sources and the clauses cited, each listed once at the end; and the language."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, lang: Lang | str = "en") -> None:
         self.policy = policy
+        self.lang = Lang.parse(lang)
         self.sources: list[str] = []
         self.clauses: list[str] = []
+
+    def say(self, key: str, **fields: object) -> str:
+        """The sentence ``key`` of the vocabulary's ``explain`` section, in this explanation's language."""
+        return text("explain", key, self.lang, **fields)
 
     def cite(self, parameters: ParameterSet, dotted: str) -> str:
         """``name = value (status) [n]``, with source n listed at the end."""
@@ -60,23 +60,25 @@ class _References:
         if p.source not in self.sources:
             self.sources.append(p.source)
         value = ", ".join(f"{k}: {v}" for k, v in p.value.items()) if isinstance(p.value, dict) else p.value
-        return f"{dotted} = {value} ({p.status}) [{self.sources.index(p.source) + 1}]"
+        status = p.status if self.lang is Lang.EN else word("statuses", p.status, self.lang)
+        return self.say("cite", name=dotted, value=value, status=status, n=self.sources.index(p.source) + 1)
 
     def clause(self, *measures: int | str) -> str:
         for m in measures:
             if str(m) not in self.clauses:
                 self.clauses.append(str(m))
-        return ", ".join("78號 closing paragraph" if m == "closing" else f"78號 measure {m}" for m in measures)
+        return ("、" if self.lang is Lang.ZH else ", ").join(
+            self.say("clause_closing") if m == "closing" else self.say("clause_measure", measure=m) for m in measures)
 
     def lines(self) -> list[str]:
-        out = ["", "Clauses of 京經信發〔2021〕78號 cited:"]
+        out = ["", self.say("clauses_title")]
         for m in sorted(self.clauses, key=lambda m: (m == "closing", int(m) if m.isdigit() else 0)):
-            text = self.policy.clauses.get(m)
-            label = "closing paragraph" if m == "closing" else f"measure {m}"
+            quoted = self.policy.clauses.get(m)
+            label = self.say("label_closing") if m == "closing" else self.say("label_measure", measure=m)
             # quoted in Simplified characters; the parameter file keeps the source's text (core.chinese)
-            out.append(f"  {label}: 「{to_simplified(text)}」" if text else
-                       f"  {label}: (no clause text in the parameter file)")
-        out.append("Sources of the parameters:")
+            out.append(self.say("quoted_clause", label=label, text=to_simplified(quoted)) if quoted else
+                       self.say("no_clause", label=label))
+        out.append(self.say("sources_title"))
         for k, key in enumerate(self.sources, start=1):
             source = self.policy.sources[key]
             out.append(f"  [{k}] {source.title}" + (f", {source.url}" if source.url else ""))
@@ -85,8 +87,6 @@ class _References:
 
 #: One of a loan's tranches or prepayments as an explanation shows it: its table, date, amount, recompute.
 LoanEventFact = tuple[str, Any, Any, "str | None"]
-#: How a prepayment changes the rest of the loan, in words.
-_RECOMPUTED = {"payment": "the term kept, the payment recomputed", "term": "the payment kept, the term shortened"}
 
 
 @dataclass(frozen=True)
@@ -150,13 +150,14 @@ def _projected_from(facts: Facts, loan_id: str) -> date | None:
     return hit.iloc[0] if len(hit) else None
 
 
-def _event_lines(events: Sequence[LoanEventFact]) -> list[str]:
+def _event_lines(events: Sequence[LoanEventFact], refs: _References) -> list[str]:
     """The loan's tranches and prepayments, in date order, as lines of its explanation."""
     tranches = [f"{day} {_yuan(amount)}" for table, day, amount, _ in events if table == "drawdowns"]
-    prepaid = [f"{day} {_yuan(amount)} ({_RECOMPUTED[str(recompute or 'payment')]})"
+    prepaid = [f"{day} {_yuan(amount)} ({refs.say('recomputed_' + str(recompute or 'payment'))})"
                for table, day, amount, recompute in events if table == "prepayments"]
-    return ([f"  Drawn in {len(tranches)} tranches, each accruing from its own date: {'; '.join(tranches)}."]
-            if tranches else []) + ([f"  Prepaid: {'; '.join(prepaid)}."] if prepaid else [])
+    join = "；" if refs.lang is Lang.ZH else "; "
+    return ([refs.say("tranches", count=len(tranches), items=join.join(tranches))] if tranches else []) + (
+        [refs.say("prepaid", items=join.join(prepaid))] if prepaid else [])
 
 
 def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
@@ -168,26 +169,27 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
                                 for day in (d["window_start_day"], d["window_end_day"]))
     loan = facts.item("loans", "loan_id", row.item_id)
     rate = loan.get("annual_rate")
-    rate_text = (f"fixed {Decimal(rate).normalize():f}" if rate is not None and not pd.isna(rate)
-                 else f"floating {loan.get('floating_tenor')} LPR {loan.get('floating_spread_bp')} bp")
+    say = refs.say
+    rate_text = (say("rate_fixed", rate=f"{Decimal(rate).normalize():f}") if rate is not None and not pd.isna(rate)
+                 else say("rate_floating", tenor=loan.get("floating_tenor"), spread=loan.get("floating_spread_bp")))
 
     projected = _projected_from(facts, row.item_id)
-    assumed = ([(f"  Rate: from {projected} the LPR of this loan is not published data: the LPR projection "
-                 f"{facts.provenance.scenario!r} (see the note above).")]
+    assumed = ([say("projected_rate", day=projected, scenario=facts.provenance.scenario)]
                if projected is not None and row.year >= projected.year else [])
     return [
-        f"  Rule: {refs.clause(15, 1)}",
-        f"  Loan {row.item_id}: principal {_yuan(loan['principal'])}, rate {rate_text}, drawn {start}.",
-        *_event_lines(facts.loan_events(row.item_id)),
+        say("rule", clauses=refs.clause(15, 1)),
+        say("loan", loan=row.item_id, principal=_yuan(loan["principal"]), rate=rate_text, start=start),
+        *_event_lines(facts.loan_events(row.item_id), refs),
         *assumed,
-        f"  Formula: each period due in {row.year}: {FORMULAS[rule.form]} (days inside the window / days of "
-        "the period), rounded half-up to the fen, at most the interest charged; summed over the year.",
-        f"  Values: {refs.cite(parameters, 'interest_subsidy.points')}",
-        f"          {refs.cite(parameters, 'interest_subsidy.form')}",
-        f"          {refs.cite(parameters, 'interest_subsidy.max_years')}: window {window_start} to {window_end}",
-        f"          interest charged in {row.year}: {_yuan(d['interest'])}; subsidy accrued: {_yuan(d['gross'])}",
-        f"  Own caps: above the interest charged {_yuan(d['cut_by_interest'])}; the loan's annual cap "
-        f"{_yuan(d['cut_by_annual_cap'])}; the loan's lifetime cap {_yuan(d['cut_by_lifetime_cap'])}",
+        say("interest_formula", year=row.year, formula=say(FORMULAS[rule.form])),
+        say("values", value=refs.cite(parameters, "interest_subsidy.points")),
+        say("more_values", value=refs.cite(parameters, "interest_subsidy.form")),
+        say("more_values", value=say("window", cite=refs.cite(parameters, "interest_subsidy.max_years"),
+                                     start=window_start, end=window_end)),
+        say("more_values", value=say("interest_year", year=row.year, interest=_yuan(d["interest"]),
+                                     gross=_yuan(d["gross"]))),
+        say("interest_caps", interest=_yuan(d["cut_by_interest"]), annual=_yuan(d["cut_by_annual_cap"]),
+            lifetime=_yuan(d["cut_by_lifetime_cap"])),
     ], parameters
 
 
@@ -195,17 +197,16 @@ def _premium_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str]
     d = _detail(facts, "premium_subsidy", "policy_id", row.item_id, row.year)
     parameters = facts.policy.sets[int(d["set_index"])]
     insurance = facts.item("insurance", "policy_id", row.item_id)
+    say = refs.say
     return [
-        f"  Rule: {refs.clause(7)}",
-        f"  Policy {row.item_id} ({insurance['product_field']}), policy-year {d['policy_year']} from "
-        f"{day_date(d['start_date'])}: premium {_yuan(d['premium'])}, "
-        f"insured {_yuan(insurance['insured_amount'])}.",
-        "  Formula: share x min(premium, premium rate cap x insured amount), rounded half-up to the fen; "
-        "then the enterprise's annual cap, earlier policy-years first.",
-        f"  Values: {refs.cite(parameters, 'insurance_premium.share')}",
-        f"          {refs.cite(parameters, 'insurance_premium.premium_rate_cap')}",
-        f"          {refs.cite(parameters, 'insurance_premium.annual_cap_per_enterprise')}",
-        f"          {refs.cite(parameters, 'insurance_premium.max_years')}",
+        say("rule", clauses=refs.clause(7)),
+        say("policy", policy=row.item_id, field=insurance["product_field"], policy_year=d["policy_year"],
+            start=day_date(d["start_date"]), premium=_yuan(d["premium"]), insured=_yuan(insurance["insured_amount"])),
+        say("premium_formula"),
+        say("values", value=refs.cite(parameters, "insurance_premium.share")),
+        say("more_values", value=refs.cite(parameters, "insurance_premium.premium_rate_cap")),
+        say("more_values", value=refs.cite(parameters, "insurance_premium.annual_cap_per_enterprise")),
+        say("more_values", value=refs.cite(parameters, "insurance_premium.max_years")),
     ], parameters
 
 
@@ -213,22 +214,23 @@ def _grant_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], 
     d = _detail(facts, "grants", "event_id", row.item_id, None)
     parameters = facts.policy.sets[int(d["set_index"])]
     event = facts.item("events", "event_id", row.item_id)
+    say = refs.say
     if row.instrument == "reits_grant":
         mode = parameters.parameters.reits_grant.mode.value
         values = ([refs.cite(parameters, "reits_grant.flat_amount")] if mode == "flat" else
                   [refs.cite(parameters, "reits_grant.share_of_raised"), refs.cite(parameters, "reits_grant.share_cap"),
-                   f"amount raised {_yuan(event['amount_raised'])}"])
-        formula = "the flat amount" if mode == "flat" else "min(share x amount raised, cap), rounded half-up"
-        lines = [f"  Rule: {refs.clause(13)}", f"  REITs issuance {row.item_id} on {event['date']}.",
-                 f"  Formula: {formula} ({refs.cite(parameters, 'reits_grant.mode')})"]
+                   say("amount_raised", amount=_yuan(event["amount_raised"]))])
+        formula = say("reits_flat") if mode == "flat" else say("reits_share")
+        lines = [say("rule", clauses=refs.clause(13)), say("reits", event=row.item_id, date=event["date"]),
+                 say("formula", formula=formula, cite=refs.cite(parameters, "reits_grant.mode"))]
     else:
         venue, stage = VENUES[int(d["venue"])], STAGES[int(d["stage"])]
         values = [refs.cite(parameters, f"listing_grant.{venue}"),
                   refs.cite(parameters, "listing_grant.lifetime_cap_per_enterprise")]
-        lines = [f"  Rule: {refs.clause(14)}", f"  Listing step {row.item_id}: {venue}, stage {stage}, on {event['date']}.",
-                 "  Formula: the tranche of this stage of this venue, once per enterprise; an enterprise's "
-                 "listing grants together within the lifetime cap, earliest first."]
-    return lines + ["  Values: " + "\n          ".join(values)], parameters
+        lines = [say("rule", clauses=refs.clause(14)),
+                 say("listing", event=row.item_id, venue=venue, stage=stage, date=event["date"]),
+                 say("listing_formula")]
+    return lines + [say("values", value=values[0]), *(say("more_values", value=v) for v in values[1:])], parameters
 
 
 def _investment_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
@@ -236,18 +238,17 @@ def _investment_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[s
     parameters = facts.policy.sets[int(d["set_index"])]
     project = facts.item("projects", "project_id", row.item_id)
     rate = units_to_rate(d["rate"]).normalize()
+    say = refs.say
     return [
-        f"  Rule: {refs.clause(row.measure)}",
-        f"  Project stage {project['stage']}: eligible investment {_yuan(project['eligible_investment'])}, "
-        f"total investment {_yuan(project['total_investment'])}.",
-        "  Formula: rate of the stage x eligible investment, rounded half-up; at most the ceiling share x total "
-        "investment (rounded down) and the per-project cap.",
-        f"  Values: rate {rate} for stage {project['stage']} [given by the caller: 78號 publishes no rate]",
-        f"          {refs.cite(parameters, 'investment_subsidy.ceiling_share_of_total_investment')}",
-        f"          {refs.cite(parameters, 'investment_subsidy.per_project_cap')}",
-        f"          {refs.cite(parameters, 'investment_subsidy.per_project_cap_compute_or_network')}",
-        f"  Own caps: ceiling {_yuan(d['cut_by_investment_ceiling'])}; per-project cap "
-        f"{_yuan(d['cut_by_project_cap'])}",
+        say("rule", clauses=refs.clause(row.measure)),
+        say("project_stage", stage=project["stage"], eligible=_yuan(project["eligible_investment"]),
+            total=_yuan(project["total_investment"])),
+        say("investment_formula"),
+        say("values", value=say("stage_rate", rate=rate, stage=project["stage"])),
+        say("more_values", value=refs.cite(parameters, "investment_subsidy.ceiling_share_of_total_investment")),
+        say("more_values", value=refs.cite(parameters, "investment_subsidy.per_project_cap")),
+        say("more_values", value=refs.cite(parameters, "investment_subsidy.per_project_cap_compute_or_network")),
+        say("investment_caps", ceiling=_yuan(d["cut_by_investment_ceiling"]), cap=_yuan(d["cut_by_project_cap"])),
     ], parameters
 
 
@@ -257,46 +258,47 @@ LINES = {"interest_subsidy": _interest_lines, "premium_subsidy": _premium_lines,
 
 def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[str]:
     stacking = parameters.parameters.stacking
-    lines = [f"  Gross {_yuan(row.gross)}"]
+    say = refs.say
+    lines = [say("gross", amount=_yuan(row.gross))]
     if row.cut_by_item_rules:
-        lines.append(f"  - {_yuan(row.cut_by_item_rules)} by the instrument's own caps (above)")
+        lines.append(say("cut_item", amount=_yuan(row.cut_by_item_rules)))
     if row.cut_by_most_favourable:
         kept = [i for g in stacking.most_favourable_only.value if row.instrument in g for i in g
                 if i != row.instrument]
-        lines.append(f"  - {_yuan(row.cut_by_most_favourable)} by 從優不重複 (most favourable only): the project "
-                     f"keeps {' or '.join(kept)}, whose total over the project's life after its own rules is "
-                     f"larger (given up before any cap, so it uses no cap's room); "
-                     f"{refs.cite(parameters, 'stacking.most_favourable_only')}")
+        lines.append(say("cut_favourable", amount=_yuan(row.cut_by_most_favourable), kept=say("or").join(kept),
+                         cite=refs.cite(parameters, "stacking.most_favourable_only")))
     if row.cut_by_enterprise_cap:
-        lines.append(f"  - {_yuan(row.cut_by_enterprise_cap)} by the enterprise's 貼息 cap for {row.year}, all its "
-                     f"loans' kept 貼息 together, earlier drawdowns first, counting only what was paid: "
-                     f"{refs.cite(parameters, 'interest_subsidy.annual_cap_per_enterprise')}")
+        lines.append(say("cut_enterprise", amount=_yuan(row.cut_by_enterprise_cap), year=row.year,
+                         cite=refs.cite(parameters, "interest_subsidy.annual_cap_per_enterprise")))
     if row.cut_by_project_cap:
-        lines.append(f"  - {_yuan(row.cut_by_project_cap)} by the project's 貼息 cap over its loans' lives: "
-                     f"{refs.cite(parameters, 'interest_subsidy.total_cap_per_project')}")
+        lines.append(say("cut_project", amount=_yuan(row.cut_by_project_cap),
+                         cite=refs.cite(parameters, "interest_subsidy.total_cap_per_project")))
     if row.cut_by_total_cap:
-        lines.append(f"  - {_yuan(row.cut_by_total_cap)} by the total cap on the project's "
-                     f"{' and '.join(stacking.total_cap_instruments.value)}, earliest years first: "
-                     f"{refs.cite(parameters, 'stacking.total_cap_share_of_investment')}")
-    lines.append(f"  = Amount {_yuan(row.amount)}")
+        lines.append(say("cut_total", amount=_yuan(row.cut_by_total_cap),
+                         instruments=say("and").join(stacking.total_cap_instruments.value),
+                         cite=refs.cite(parameters, "stacking.total_cap_share_of_investment")))
+    lines.append(say("amount", amount=_yuan(row.amount)))
     return lines
 
 
-def explain(claims: Claims, project_id: str) -> str:
-    """Each claim of a project: clause, formula, values with their sources, and every cut.
+def explain(claims: Claims, project_id: str, lang: Lang | str = DEFAULT_LANG) -> str:
+    """Each claim of a project: clause, formula, values with their sources, and every cut; in Simplified Chinese
+    by default, ``lang="en"`` for English.
 
     Examples
     --------
     >>> from subsidy_engine import evaluate
     >>> from subsidy_engine.simulation.synthetic import portfolio
     >>> claims = evaluate(portfolio(50, seed=2), years=range(2024, 2027))
-    >>> text = explain(claims, "P46").splitlines()
-    >>> print(text[0])
+    >>> said = explain(claims, "P46", lang="en").splitlines()
+    >>> print(said[0])
     Project P46 of enterprise E2 (sector smart_city, district dongcheng, industry or software: no, in the library: yes)
-    >>> print(text[6])
+    >>> print(said[6])
     interest_subsidy:L29:2024: 貼息 (interest subsidy), measure 15, 2024: 22,145.83
+    >>> print(explain(claims, "P46").splitlines()[6])
+    interest_subsidy:L29:2024：贷款贴息，措施15，2024年：22,145.83元
     """
-    return explain_facts(facts_of(claims, project_id))
+    return explain_facts(facts_of(claims, project_id), lang)
 
 
 def facts_of(claims: Claims, project_id: str) -> Facts:
@@ -341,42 +343,47 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
         loan_events=loan_events)
 
 
-def explain_facts(facts: Facts) -> str:
+def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
     """:func:`explain` of the facts gathered (see :class:`Facts`)."""
     project_id, project, rows = facts.project_id, facts.project, facts.rows
+    refs = _References(facts.policy, lang)
+    say = refs.say
 
-    def flag(name: str) -> str:
-        value = project.get(name)
-        return "yes" if str(value).strip().lower() in TRUE_WORDS else "no"
+    def flag(name: str) -> bool:
+        return str(project.get(name)).strip().lower() in TRUE_WORDS
 
-    def attribute(name: str) -> str:
+    def attribute(name: str, section: str) -> str:
         value = project.get(name)
         missing = value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) or not str(value).strip()
-        return "not given" if missing else str(value)  # a blank cell, not the words None, nan or <NA>
+        if missing:
+            return say("not_given")  # a blank cell, not the words None, nan or <NA>
+        return str(value) if refs.lang is Lang.EN else word(section, str(value), refs.lang)  # its name, or its id
 
-    refs = _References(facts.policy)
-    years = (f"{facts.years[0]}-{facts.years[-1]}" if facts.years else "all years")
-    out = [f"Project {project_id} of enterprise {project['enterprise_id']} (sector {attribute('sector')}, "
-           f"district {attribute('district')}, industry or software: {flag('industry_or_software')}, "
-           f"in the library: {flag('in_library')})",
-           f"{len(rows)} claim(s) in {years}, total {_yuan(sum((row.amount for row in rows), Decimal(0)))}; engine "
-           f"{facts.provenance.engine_version}, inputs {facts.provenance.parameters_sha256[:12]}",
-           f"Funding: {refs.clause('closing')}"]
-    if flag("in_library") == "yes":
-        out.append(f"Library priority: {refs.clause(2)}")
+    years = (f"{facts.years[0]}-{facts.years[-1]}" if facts.years else say("all_years"))
+    out = [say("header", project=project_id, enterprise=project["enterprise_id"],
+               sector=attribute("sector", "sectors"), district=attribute("district", "districts"), industry=say("yes" if flag("industry_or_software") else "no"),
+               library=say("yes" if flag("in_library") else "no")),
+           say("claims", count=len(rows), years=years, total=_yuan(sum((row.amount for row in rows), Decimal(0))),
+               engine=facts.provenance.engine_version, inputs=facts.provenance.parameters_sha256[:12]),
+           say("funding", clause=refs.clause("closing"))]
+    if flag("in_library"):
+        out.append(say("library", clause=refs.clause(2)))
     for note in facts.notes:
-        out.append(f"Note: {note}")
+        out.append(say("note", note=in_language(note, refs.lang)))
     for row in rows:
         out.append("")
-        out.append(f"{row.claim_id}: {INSTRUMENT_NAMES[row.instrument]}, measure {row.measure}, {row.year}: "
-                   f"{_yuan(row.amount)}")
+        out.append(say("claim", claim=row.claim_id, instrument=say(f"instrument_{row.instrument}"),
+                       measure=row.measure, year=row.year, amount=_yuan(row.amount)))
         lines, parameters = LINES[row.instrument](facts, row, refs)
         out.extend(lines)
         out.extend(_cut_lines(row, parameters, refs))
-        out.append(f"  May draw on: {row.funding_sources.replace('|', ', ')} (parameter set {row.parameter_set})")
+        sources = row.funding_sources.split("|") if row.funding_sources else []
+        if refs.lang is not Lang.EN:  # by name (the budget's own names are the report's; these are the ids')
+            sources = [source_name(source, None, refs.lang) for source in sources]
+        out.append(say("may_draw_on", sources=("、" if refs.lang is Lang.ZH else ", ").join(sources),
+                       set=row.parameter_set))
         if facts.policy.open_ended(parameters):
-            out.append(f"  Parameter set {parameters.id} has no stated end (the parameter file gives no "
-                       "covers_until): it is applied here however late the item is (see the note above).")
+            out.append(say("open_ended", set=parameters.id))
     return "\n".join(out + refs.lines())
 
 

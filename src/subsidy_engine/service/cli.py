@@ -632,13 +632,13 @@ def _explain(args: argparse.Namespace) -> int:
                 raise
             raise named(exc) from None
         try:
-            text = explain(claims, args.project_id)
+            said = explain(claims, args.project_id, lang=args.lang)
         except KeyError as exc:  # no such project
             raise ValueError(one_line(exc)) from None
     except (SubsidyEngineError, ValueError) as exc:  # ValueError: pydantic's ValidationError
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
-    print(text)
+    print(said)
     return 0
 
 
@@ -828,6 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = _command(sub, "explain", "every amount of one project, clause by clause")
     exp.add_argument("project_id", help="the project to explain, as its project_id in the portfolio")
     portfolio_options(exp)
+    exp.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG.value,
+                     help="the language of the explanation: zh (Simplified Chinese, the default) or en")
     rec = _command(sub, "reconcile", "check a bank's 貼息 claims loan by loan; name the likely cause of each "
                                      "difference (exit 1 if any row is not a match)")
     rec.add_argument("claims", nargs="?", help="CSV, .xlsx or Parquet: loan_id, period or from_date/to_date, "

@@ -85,7 +85,8 @@ from subsidy_engine.core.money import (
     units_to_rate,
 )
 from subsidy_engine.core.provenance import engine_version
-from subsidy_engine.core.vocabulary import Frequency, Stage
+from subsidy_engine.core.language import text
+from subsidy_engine.core.vocabulary import Frequency, Lang, Stage
 from subsidy_engine.errors import RequestRefused
 from subsidy_engine.loans.contract import MAX_TERM_MONTHS, Loan
 from subsidy_engine.loans.schedule import Schedule, amortize
@@ -244,6 +245,8 @@ class QuoteRequest(BaseModel):
     years: tuple[Annotated[int, Field(ge=2000, le=2100)], Annotated[int, Field(ge=2000, le=2100)]] | None = None
     rate_by_stage: dict[Stage, Annotated[str, Field(max_length=20)]] | None = None
     include_schedules: bool = True
+    #: the language of ``explanation``: ``zh`` (Simplified Chinese, the default) or ``en``
+    lang: Lang = Lang.ZH
 
     @model_validator(mode="before")
     @classmethod
@@ -423,9 +426,10 @@ _LATER_LOAN_FIELDS = ("drawdowns", "prepayments", "business_day", "interest_date
 
 
 def _digest(request: QuoteRequest) -> str:
+    """The request's hash: what the figures rest on (its language only words them, and is left out)."""
     quiet = {k: {name for name in _LATER_LOAN_FIELDS if getattr(loan, name) == QuoteLoan.model_fields[name].default}
              for k, loan in enumerate(request.loans)}
-    return hashlib.sha256(request.model_dump_json(exclude={"loans": quiet}).encode()).hexdigest()
+    return hashlib.sha256(request.model_dump_json(exclude={"loans": quiet, "lang": True}).encode()).hexdigest()
 
 
 def _rates(request: QuoteRequest) -> dict[str, str] | None:
@@ -672,8 +676,8 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         "not_paid": [{"instrument": i, "item_id": item, "reason": why} for i, item, why in result.not_paid],
         "rejections": [{"table": t, "id": i, "field": f, "reason": why} for t, i, f, why in result.rejections],
         "schedules": schedules,
-        "explanation": explain_facts(result.facts) if rows else f"Project {project_id}: no claim in the years "
-                                                                "asked for.",
+        "explanation": explain_facts(result.facts, request.lang) if rows else text(
+            "explain", "no_claim", request.lang, project=project_id),
         "notes": result.notes, "lpr_projection": result.provenance.scenario, "engine_version": engine_version(),
         "inputs_sha256": result.provenance.parameters_sha256})
 
