@@ -12,6 +12,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -90,6 +92,36 @@ class OutputBusyError(OutputLockError):
     """The output folder is being written by another run that is still alive."""
 
 
-__all__ = ["BudgetError", "CoverageError", "DateError", "EvaluationError", "MoneyError", "OptimalError",
-           "OutputBusyError", "OutputLockError", "PolicyError", "PortfolioSchemaError", "PortfolioValidationError",
-           "RequestRefused", "RowsRejectedError", "ScenarioError", "SubsidyEngineError", "TimeLimitReached"]
+class MissingExtraError(SubsidyEngineError, ImportError):
+    """A feature whose optional dependencies (an extra of the package: ``reports``, ``serve``, ``optimal``) are not
+    installed: the message says what the feature needs and the command that installs the extra; ``name`` is the
+    module that was missing."""
+
+    def __init__(self, needs: str, extra: str, module: str | None = None) -> None:
+        super().__init__(f'{needs}: pip install "subsidy-engine[{extra}]"', name=module)
+        self.extra = extra
+
+
+@contextmanager
+def needs_extra(extra: str, needs: str) -> Iterator[None]:
+    """The imports of an extra's packages, made where the feature runs (``needs`` says what it needs): a package
+    missing is a :class:`MissingExtraError` naming the extra to install, not a bare ``ModuleNotFoundError``.
+
+    >>> with needs_extra("reports", "the charts need matplotlib"):
+    ...     import no_such_package_here
+    Traceback (most recent call last):
+    subsidy_engine.errors.MissingExtraError: the charts need matplotlib: pip install "subsidy-engine[reports]"
+    """
+    try:
+        yield
+    except ImportError as exc:
+        module = (exc.name or "").split(".")[0]
+        if isinstance(exc, MissingExtraError) or module in ("", "subsidy_engine"):  # not a package missing
+            raise
+        raise MissingExtraError(needs, extra, exc.name) from exc
+
+
+__all__ = ["BudgetError", "CoverageError", "DateError", "EvaluationError", "MissingExtraError", "MoneyError",
+           "OptimalError", "OutputBusyError", "OutputLockError", "PolicyError", "PortfolioSchemaError",
+           "PortfolioValidationError", "RequestRefused", "RowsRejectedError", "ScenarioError", "SubsidyEngineError",
+           "TimeLimitReached", "needs_extra"]

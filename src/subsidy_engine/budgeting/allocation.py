@@ -227,8 +227,10 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
     plan = build_plan(claims_for(claims, budget, mode), budget, mode)
     if mode != "optimal":
         return _assemble(plan, run_plan(plan), budget, mode)
-    from subsidy_engine.budgeting.optimal import optimal_records
-    from subsidy_engine.errors import TimeLimitReached
+    from subsidy_engine.errors import TimeLimitReached, needs_extra
+
+    with needs_extra("optimal", "the optimal allocation mode needs scipy"):
+        from subsidy_engine.budgeting.optimal import optimal_records
 
     limit = f"optimal mode: HiGHS reached the time limit ({time_limit:g} s)"
     try:

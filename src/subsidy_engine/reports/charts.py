@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from subsidy_engine.core.language import DEFAULT_LANG, Lang, name, source_name, text
+from subsidy_engine.errors import needs_extra
 
 if TYPE_CHECKING:
     from subsidy_engine.simulation.montecarlo import MonteCarlo
@@ -39,10 +40,18 @@ GROUPS = (("gaojingjian_fund", "#1f4e79"), ("sector_budget", "#7fa7d6"), ("distr
           ("other", "#9e9e9e"))  # a budget's sources of other names
 
 
+def can_draw() -> bool:
+    """Whether the charts can be drawn here: matplotlib (the ``reports`` extra) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 @functools.lru_cache(maxsize=1)
 def font_family() -> str:
     """The family name of the packaged CJK font, registered with matplotlib once."""
-    from matplotlib import font_manager
+    with needs_extra("reports", "the charts need matplotlib"):
+        from matplotlib import font_manager
 
     path = str(resources.files("subsidy_engine.reports").joinpath("fonts", FONT_FILE))
     font_manager.fontManager.addfont(path)
@@ -50,7 +59,8 @@ def font_family() -> str:
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    with needs_extra("reports", "the charts need matplotlib"):
+        import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -294,4 +304,4 @@ def _footer(fig: Any, run: Simulation, lang: Lang) -> None:
                               sha=run.inputs_sha256[:16]), fontsize=7, color="grey")
 
 
-__all__ = ["amount_label", "caps_chart", "font_family", "outlay_chart", "risk_chart", "unit_for"]
+__all__ = ["amount_label", "can_draw", "caps_chart", "font_family", "outlay_chart", "risk_chart", "unit_for"]

@@ -27,7 +27,7 @@ from subsidy_engine.core.dates import parse_date
 from subsidy_engine.core.language import DEFAULT_LANG, LANGUAGES, Lang, in_language, name, text
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.provenance import engine_version
-from subsidy_engine.errors import PortfolioSchemaError, SubsidyEngineError
+from subsidy_engine.errors import MissingExtraError, PortfolioSchemaError, SubsidyEngineError
 from subsidy_engine.io.cells import Limits
 from subsidy_engine.io.files import demo_loans_path
 from subsidy_engine.kernels.threads import compile_report
@@ -377,8 +377,13 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
                     text("cli", "at_risk_some", lang, source=names_of.get(str(r.source_id), str(r.source_id)),
                          year=r.year, probability=f"{r.p_cap_exceeded:.1%}") for r in uncertain.head(8).itertuples())
                    if len(uncertain) else ""))
+        from subsidy_engine.reports.charts import can_draw
+
+        charts = can_draw()  # without the reports extra: the figures, summary.json and report.xlsx, no charts
+        if not charts:
+            print(text("cli", "no_charts", lang), file=sys.stderr)
         paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario,
-                              lang=lang)
+                              lang=lang, charts=charts)
     except (SubsidyEngineError, ValueError, OSError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -883,6 +888,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _dispatch(args)
         sys.stdout.flush()  # here, so that a closed pipe is met inside the try, not at exit
         return code
+    except MissingExtraError as exc:  # a command whose extra is not installed (serve without "[serve]")
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: before the renames the last set is kept; one held back until
         # they are done comes once this run's set is in place: either way the manifest lists a whole set
         print("interrupted: the output folder holds the last complete run (its manifest.json lists it)",

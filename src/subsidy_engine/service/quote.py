@@ -75,6 +75,7 @@ from pydantic.json_schema import (
 from pydantic_core import core_schema
 
 from subsidy_engine.core.ids import normalise_id
+from subsidy_engine.core.language import text
 from subsidy_engine.core.messages import one_line, validation_messages
 from subsidy_engine.core.money import (
     ABOVE_MAX_AMOUNT,
@@ -85,7 +86,6 @@ from subsidy_engine.core.money import (
     units_to_rate,
 )
 from subsidy_engine.core.provenance import engine_version
-from subsidy_engine.core.language import text
 from subsidy_engine.core.vocabulary import Frequency, Lang, Stage
 from subsidy_engine.errors import RequestRefused
 from subsidy_engine.loans.contract import MAX_TERM_MONTHS, Loan

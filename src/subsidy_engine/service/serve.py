@@ -48,16 +48,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import anyio
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from fastapi_offline import FastAPIOffline
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
-
 from subsidy_engine.core.money import whole_number
 from subsidy_engine.core.provenance import engine_version
-from subsidy_engine.errors import CoverageError, RequestRefused, SubsidyEngineError
+from subsidy_engine.errors import CoverageError, RequestRefused, SubsidyEngineError, needs_extra
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.service.quote import (
@@ -69,6 +62,15 @@ from subsidy_engine.service.quote import (
     refused,
     too_large,
 )
+
+_SERVICE = "the HTTP service (subsidy-engine serve) needs fastapi and uvicorn"
+with needs_extra("serve", _SERVICE):  # the serve extra's packages (a MissingExtraError naming it if not installed)
+    import anyio
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from fastapi_offline import FastAPIOffline
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import ClientDisconnect
 
 if TYPE_CHECKING:
     import uvicorn
@@ -292,7 +294,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, max_body_bytes: int = MA
     """Run the service until interrupted (``subsidy-engine serve``), with the limits of the module's docstring."""
     import sys
 
-    import uvicorn
+    with needs_extra("serve", _SERVICE):
+        import uvicorn
 
     app = create_app(max_body_bytes=max_body_bytes, read_timeout=read_timeout, body_timeout=body_timeout)
     print("subsidy-engine serve: loading the kernels (an install's first run compiles them, about a minute)...",
