@@ -167,8 +167,10 @@ def outlay_chart(baseline: Simulation, path: Path, *, comparison: Comparison | N
                 ax.bar(x, values / unit[1], width * 0.95, bottom=bottom / unit[1], color=colour, hatch=hatch,
                        edgecolor="white", label=name("source_groups", key, lang) if r == 0 else None)
                 bottom += values
-            for xi, total in zip(x, bottom):
-                ax.annotate(amount_label(total, unit, lang), (xi, total / unit[1]), ha="center", va="bottom",
+            for xi, total, money in zip(x, bottom, available[r]):
+                # above the dashed line of the money available when it runs just over the bar: not struck through
+                at = money if 0 <= money - total < 0.06 * largest else total
+                ax.annotate(amount_label(total, unit, lang), (xi, at / unit[1]), ha="center", va="bottom",
                             fontsize=8, xytext=(0, 2), textcoords="offset points")
             # the money this run's sources had each year, over its own bars
             ax.hlines(available[r] / unit[1], x - width * 0.5, x + width * 0.5, colors="black", linestyles="--",
