@@ -197,7 +197,8 @@ def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, compa
         (say("portfolio"), claims.portfolio.source),
         (say("projects"), len(claims.portfolio.projects)),
         (say("horizon"), f"{run.years[0]}-{run.years[-1]}"),
-        (say("budget"), f"{budget.id} ({name('statuses', budget.file.status, lang)}) {budget.path}"),
+        (say("budget"), ("，" if lang is Lang.ZH else ", ").join(
+            [budget.id, name("statuses", budget.file.status, lang), str(budget.path)])),
         (say("mode"), name("modes", allocation.mode, lang)),
         (say("lpr"), claims.provenance.scenario or say("none")),
         (say("scenario"), f"{scenario.id}: {scenario.file.description}" if scenario is not None
