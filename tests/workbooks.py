@@ -460,7 +460,7 @@ def write_tables(folder: Path, form: str, tables: dict[str, pd.DataFrame]) -> Pa
     ``xlsx``, the path returned), or a file per table (``csv``, ``parquet``; the folder returned)."""
     if form == "xlsx":
         path = folder / "portfolio.xlsx"
-        with pd.ExcelWriter(path) as book:
+        with pd.ExcelWriter(path, engine="openpyxl") as book:
             for name, frame in tables.items():
                 frame.to_excel(book, sheet_name=name, index=False)
         return path

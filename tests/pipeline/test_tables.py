@@ -96,7 +96,7 @@ def test_an_extra_column_and_an_extra_sheet_are_notes_not_refusals(tmp_path) -> 
     """Defect 7: a 備註 column or a 說明 sheet refused the whole file."""
     tables = dict(TABLES, loans=TABLES["loans"].assign(備註=["已核實", None]))
     path = write(tmp_path, "xlsx", tables)
-    with pd.ExcelWriter(path, mode="a") as book:
+    with pd.ExcelWriter(path, mode="a", engine="openpyxl") as book:
         pd.DataFrame({"填表說明": ["金額單位為元"]}).to_excel(book, sheet_name="說明", index=False)
     loaded = load_portfolio(path)
     assert "備註" not in loaded.loans.columns and len(loaded.loans) == 2
