@@ -114,3 +114,28 @@ def test_a_file_that_exists_is_kept_unless_forced_and_the_name_must_be_xlsx(tmp_
     assert main(["template", str(tmp_path / "mine.csv")]) == 2
     assert "a name ending in .xlsx" in capsys.readouterr().err
     assert not list(tmp_path.glob(".*partial*"))  # no temporary file left behind
+
+
+def test_a_filled_template_may_say_yes_no_and_name_districts_and_sectors_in_chinese(template: Path,
+                                                                                   tmp_path: Path) -> None:
+    """Review of issue 19: 是/否 in a flag column was rejected ("is not true or false") although the template
+    says 是/否; and 海淀区 typed for haidian was taken as an unknown district, so the district's matching money
+    silently went elsewhere. A Chinese name of the vocabulary (or its Traditional form, or without 区) reads as
+    its id."""
+    book = openpyxl.load_workbook(template)
+    sheet = book["projects"]
+    columns = list(COLUMNS["projects"])
+    edits = {"in_library": "是", "industry_or_software": "否", "free_service_obligation": "否",
+             "district": "海淀区", "sector": "算力中心"}
+    for column, value in edits.items():
+        sheet.cell(FIRST_DATA_ROW, columns.index(column) + 1, value)
+    sheet.cell(FIRST_DATA_ROW + 1, columns.index("district") + 1, "通州")  # without 区
+    sheet.cell(FIRST_DATA_ROW + 1, columns.index("sector") + 1, "智慧城市")
+    filled = tmp_path / "filled.xlsx"
+    book.save(filled)
+    tables = load_portfolio(filled)
+    assert len(tables.problems) == 0, tables.problems.to_string()
+    projects = tables.projects
+    assert list(projects.district) == ["haidian", "tongzhou"] and list(projects.sector) == ["computing_centre",
+                                                                                         "smart_city"]
+    assert list(projects.in_library) == [True, False] and list(projects.industry_or_software) == [False, False]

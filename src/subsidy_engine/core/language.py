@@ -62,6 +62,27 @@ def text(section: str, key: str, lang: Lang | str = DEFAULT_LANG, **fields: obje
     return name(section, key, lang).format(**fields)
 
 
+@functools.lru_cache(maxsize=8)
+def ids_by_name(section: str) -> dict[str, str]:
+    """The ids of ``section`` (``sectors``, ``districts``) by the Chinese names people write for them: the name,
+    its Traditional form, and a district's name without 区 (海淀区, 海澱區, 海淀 -> haidian).
+
+    >>> ids_by_name("districts")["海淀"], ids_by_name("sectors")["區塊鏈"]
+    ('haidian', 'blockchain')
+    """
+    from opencc import OpenCC  # type: ignore[import-untyped]  # no type information shipped
+
+    to_traditional = OpenCC("s2t")
+    found: dict[str, str] = {}
+    for key, entry in vocabulary()[section].items():
+        chinese = str(entry["zh"])
+        forms = {chinese, str(to_traditional.convert(chinese))}
+        forms |= {f.removesuffix("区").removesuffix("區") for f in forms if len(f) > 2}
+        for form in forms:
+            found.setdefault(form, key)
+    return found
+
+
 def column_kind(column: str) -> str | None:
     """How a report column is formatted (``money``, ``share``, ``integer``...), or None for one not named."""
     entry = vocabulary()["columns"].get(column)
@@ -116,5 +137,5 @@ def in_language(note: str, lang: Lang | str = DEFAULT_LANG) -> str:
     return text("notes", note.key, lang, **note.fields)
 
 
-__all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "Sentence", "column_kind", "in_language", "name", "names",
-           "source_name", "text", "vocabulary"]
+__all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "Sentence", "column_kind", "ids_by_name", "in_language", "name",
+           "names", "source_name", "text", "vocabulary"]

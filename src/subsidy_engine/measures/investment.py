@@ -80,13 +80,13 @@ PROJECT_REQUIRED = ("project_id", "enterprise_id", "domain", "stage", "total_inv
                     "start_date")
 
 
-#: The words of a yes/no cell: the first three say yes.
-TRUE_WORDS = ("true", "yes", "1")
-FLAG_WORDS = (*TRUE_WORDS, "false", "no", "0")
+#: The words of a yes/no cell: the first four say yes (是 and 否 as the template's guide says them).
+TRUE_WORDS = ("true", "yes", "1", "是")
+FLAG_WORDS = (*TRUE_WORDS, "false", "no", "0", "否")
 
 
 def flag_column(series: pd.Series | None, name: str, rej: column_readers.Rejections, n: int) -> np.ndarray:
-    """A yes/no column (true/false, yes/no, 1/0, or booleans); blank is no."""
+    """A yes/no column (true/false, yes/no, 1/0, 是/否, or booleans); blank is no."""
     if series is None:
         return np.zeros(n, bool)
     if pd.api.types.is_bool_dtype(series.dtype):

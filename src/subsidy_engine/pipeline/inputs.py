@@ -58,6 +58,7 @@ import pyarrow.compute as pc
 
 from subsidy_engine.core.columns import MONEY_TYPE, RATE_TYPE, date_series, decimal_array
 from subsidy_engine.core.ids import compared_id, compared_ids, normalise_id
+from subsidy_engine.core.language import ids_by_name
 from subsidy_engine.core.money import BP_DECIMALS, RATE_DECIMALS
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
@@ -122,6 +123,8 @@ _WHOLE = frozenset({"term_months", "grace_months", "settlement_day", "years"})
 _DATES = frozenset({"start_date", "date"})
 _FLAGS = frozenset({"industry_or_software", "in_library", "free_service_obligation"})
 _AS_GIVEN = frozenset({"floating", "principal_plan"})
+#: Text columns whose values may be written as the Chinese names of the vocabulary (core/names.yaml).
+_NAMED = {"sector": "sectors", "district": "districts"}
 
 
 @dataclass(frozen=True)
@@ -544,11 +547,23 @@ def typed_table(name: str, table: pd.DataFrame) -> pd.DataFrame:
             out[column] = _with_nulls(pa.array(flags), ~given)
         elif column in _AS_GIVEN:
             out[column] = series
+        elif column in _NAMED:  # 海淀区 written for haidian: the id its funding rules read
+            out[column] = _named_ids(_text(series), _NAMED[column])
         elif column in ID_COLUMNS:
             out[column] = _id_text(series)[0]
         else:
             out[column] = _text(series)
     return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+
+def _named_ids(text: pd.Series, section: str) -> pd.Series:
+    """A sector or district column with each Chinese name of the vocabulary read as its id; the rest as given."""
+    known = ids_by_name(section)
+    values = pa.array(text.array)
+    encoded = pc.dictionary_encode(values)
+    words = [known.get(v, v) if v is not None else None for v in encoded.dictionary.to_pylist()]
+    return pd.Series(pc.take(pa.array(words, pa.string()), encoded.indices), dtype=pd.ArrowDtype(pa.string()),
+                     index=text.index)
 
 
 def _text(series: pd.Series) -> pd.Series:
