@@ -204,3 +204,29 @@ def test_every_reason_of_every_mode_has_chinese_words(run: Simulation, mode: str
         assert chinese != english and to_simplified(chinese) == chinese
         assert not any(source.id in chinese for source in allocation.budget.sources), chinese
     assert allocation.reasons("en") == {r: r for r in words}
+
+
+def test_rows_rejected_are_counted_as_rows_and_the_scenario_s_are_in_the_workbook(tmp_path: Path) -> None:
+    """Review of issue 19: the cover counted problems (a loan row with two bad cells counted twice) where the
+    summary line counts rows; and the scenario's rejected rows, a sheet of their own before, were left out."""
+    from subsidy_engine.simulation.simulate import Comparison
+
+    tables = portfolio(300, seed=3)
+    loans = tables.loans.astype(object).copy()
+    loans.loc[0, "frequency"], loans.loc[0, "method"] = "按月", "等额本息"  # one row, two problems
+    from subsidy_engine.pipeline.inputs import checked_portfolio
+
+    bad = checked_portfolio({"projects": tables.projects, "loans": loans, "insurance": tables.insurance,
+                             "events": tables.events}, source="test", digest="0" * 64)
+    lpr = load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL)
+    run = simulate(bad, YEARS, lpr=lpr)
+    assert len(run.claims.rejections) == 2
+    other = simulate(bad, YEARS, lpr=lpr, label="other")
+    write_outputs(run, tmp_path, charts=False, comparison=Comparison(run, other))
+    book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
+    cover = dict(r for r in _rows(book["封面"]) if r[0] is not None)
+    assert cover["被拒绝的输入行"] == 1
+    assert "情景被拒绝的行" in book.sheetnames and book["情景被拒绝的行"].max_row == 3  # header and 2 problems
+    import json
+
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["rejected_rows"] == 1

@@ -18,7 +18,7 @@ import pandas as pd
 
 from subsidy_engine.core.language import Lang
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
-from subsidy_engine.reports.workbook import report_sheets, source_names
+from subsidy_engine.reports.workbook import report_sheets, rows_rejected, source_names
 from subsidy_engine.reports.xlsx import write_xlsx
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
         "years": list(run.years),
         "lpr_projection": claims.provenance.scenario,
         "notes": [*claims.notes, *allocation.notes],
-        "rejected_rows": int(len(claims.rejections)),
+        "rejected_rows": rows_rejected(claims),
         "by_year": _records(run.by_year()),
         "by_year_source": _records(run.by_year_source()),
     }
@@ -72,7 +72,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             "description": scenario.file.description if scenario else "",
             "inputs_sha256": other.inputs_sha256, "portfolio": other.claims.portfolio.source,
             "budget": other.allocation.budget.path, "lpr_projection": other.claims.provenance.scenario,
-            "rejected_rows": int(len(other.claims.rejections)),
+            "rejected_rows": rows_rejected(other.claims),
             "notes": list(other.allocation.notes),
             "by_year_source": _records(other.by_year_source()),
             "deltas_by_year": _records(comparison.by_year()),

@@ -31,10 +31,12 @@ import pandas as pd
 
 from subsidy_engine.core.columns import MONEY_TYPE, money_fen, money_series
 from subsidy_engine.core.language import Lang, column_kind, in_language, name, names, source_name, text
+from subsidy_engine.pipeline.inputs import rejected_counts
 from subsidy_engine.reports.xlsx import Sheet
 
 if TYPE_CHECKING:
     from subsidy_engine.params.budget import Budget
+    from subsidy_engine.pipeline.evaluate import Claims
     from subsidy_engine.params.policy import Policy
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.scenario import Scenario
@@ -133,6 +135,12 @@ def unfunded(run: Simulation, lang: Lang | str) -> pd.DataFrame:
     return with_names(frame, lang)
 
 
+def rows_rejected(claims: Claims) -> int:
+    """The input rows left out of ``claims`` (a row with two bad cells is one row; a table that cannot be read,
+    all its rows), as the command line counts them."""
+    return sum(rejected_counts(claims.rejections, claims.portfolio.sizes()).values())
+
+
 def _shown_value(value: Any) -> str:
     """A parameter's value as one line of text: lists joined, a mapping as ``key: value``."""
     if isinstance(value, dict):
@@ -205,7 +213,7 @@ def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, compa
          else comparison.scenario.label if comparison is not None else say("none")),
         (say("monte_carlo"), say("monte_carlo_paths", paths=f"{monte_carlo.settings.paths:,}")
          if monte_carlo is not None else say("none")),
-        (say("rejected"), len(claims.rejections)),
+        (say("rejected"), rows_rejected(claims)),
         (say("claimed_total"), sum(totals["claimed"], Decimal(0))),
         (say("awarded_total"), sum(totals["awarded"], Decimal(0))),
         (say("unfunded_total"), sum(totals["unfunded"], Decimal(0))),
@@ -251,6 +259,8 @@ def report_sheets(run: Simulation, *, comparison: Comparison | None = None, mont
         "parameters": table(listed, lang, marked),
         "rejected_rows": table(claims.rejections, lang),
     }
+    if comparison is not None and len(comparison.scenario.claims.rejections):
+        sheets["scenario_rejected_rows"] = table(comparison.scenario.claims.rejections, lang)
     if comparison is not None:
         drivers = pd.concat([comparison.drivers(20).assign(list=name("driver_lists", "all_projects", lang)),
                              comparison.drivers(20, existing_only=True).assign(
