@@ -11,7 +11,7 @@ import pytest
 from subsidy_engine import load_policy
 from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.core.language import LANGUAGES, Lang, column_kind, name, source_name, text, vocabulary
-from subsidy_engine.core.vocabulary import Domain, PlatformType, ProductField, Stage
+from subsidy_engine.core.vocabulary import STAGES, VENUES, Domain, PlatformType, ProductField, Stage
 from subsidy_engine.params.policy import Instrument
 from subsidy_engine.simulation.synthetic import DISTRICTS, SECTORS
 
@@ -43,7 +43,8 @@ def test_everything_the_engine_shows_has_a_name() -> None:
     known = {"instruments": typing.get_args(Instrument), "sectors": SECTORS, "districts": DISTRICTS,
              "stages": [s.value for s in Stage], "domains": [d.value for d in Domain],
              "platform_types": [p.value for p in PlatformType], "product_fields": [f.value for f in ProductField],
-             "statuses": ["official", "official-analog", "inferred"], "modes": ["waterfall", "merit", "optimal"]}
+             "statuses": ["official", "official-analog", "inferred"], "modes": ["waterfall", "merit", "optimal"],
+             "venues": VENUES, "listing_stages": STAGES}
     for section, keys in known.items():
         missing = set(keys) - set(vocabulary()[section])
         assert not missing, (section, missing)

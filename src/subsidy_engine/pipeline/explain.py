@@ -54,6 +54,10 @@ class _References:
         """The sentence ``key`` of the vocabulary's ``explain`` section, in this explanation's language."""
         return text("explain", key, self.lang, **fields)
 
+    def named(self, section: str, key: object) -> str:
+        """An id in English (as the engine's wording always gave it), its name of the vocabulary otherwise."""
+        return str(key) if self.lang is Lang.EN else word(section, key, self.lang)
+
     def cite(self, parameters: ParameterSet, dotted: str) -> str:
         """``name = value (status) [n]``, with source n listed at the end."""
         p = parameters.parameter(dotted)
@@ -200,7 +204,8 @@ def _premium_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str]
     say = refs.say
     return [
         say("rule", clauses=refs.clause(7)),
-        say("policy", policy=row.item_id, field=insurance["product_field"], policy_year=d["policy_year"],
+        say("policy", policy=row.item_id, field=refs.named("product_fields", insurance["product_field"]),
+            policy_year=d["policy_year"],
             start=day_date(d["start_date"]), premium=_yuan(d["premium"]), insured=_yuan(insurance["insured_amount"])),
         say("premium_formula"),
         say("values", value=refs.cite(parameters, "insurance_premium.share")),
@@ -228,7 +233,8 @@ def _grant_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], 
         values = [refs.cite(parameters, f"listing_grant.{venue}"),
                   refs.cite(parameters, "listing_grant.lifetime_cap_per_enterprise")]
         lines = [say("rule", clauses=refs.clause(14)),
-                 say("listing", event=row.item_id, venue=venue, stage=stage, date=event["date"]),
+                 say("listing", event=row.item_id, venue=refs.named("venues", venue),
+                     stage=refs.named("listing_stages", stage), date=event["date"]),
                  say("listing_formula")]
     return lines + [say("values", value=values[0]), *(say("more_values", value=v) for v in values[1:])], parameters
 
@@ -241,10 +247,11 @@ def _investment_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[s
     say = refs.say
     return [
         say("rule", clauses=refs.clause(row.measure)),
-        say("project_stage", stage=project["stage"], eligible=_yuan(project["eligible_investment"]),
+        say("project_stage", stage=refs.named("stages", project["stage"]),
+            eligible=_yuan(project["eligible_investment"]),
             total=_yuan(project["total_investment"])),
         say("investment_formula"),
-        say("values", value=say("stage_rate", rate=rate, stage=project["stage"])),
+        say("values", value=say("stage_rate", rate=rate, stage=refs.named("stages", project["stage"]))),
         say("more_values", value=refs.cite(parameters, "investment_subsidy.ceiling_share_of_total_investment")),
         say("more_values", value=refs.cite(parameters, "investment_subsidy.per_project_cap")),
         say("more_values", value=refs.cite(parameters, "investment_subsidy.per_project_cap_compute_or_network")),
@@ -265,7 +272,8 @@ def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[st
     if row.cut_by_most_favourable:
         kept = [i for g in stacking.most_favourable_only.value if row.instrument in g for i in g
                 if i != row.instrument]
-        lines.append(say("cut_favourable", amount=_yuan(row.cut_by_most_favourable), kept=say("or").join(kept),
+        lines.append(say("cut_favourable", amount=_yuan(row.cut_by_most_favourable),
+                         kept=say("or").join(refs.named("instruments", i) for i in kept),
                          cite=refs.cite(parameters, "stacking.most_favourable_only")))
     if row.cut_by_enterprise_cap:
         lines.append(say("cut_enterprise", amount=_yuan(row.cut_by_enterprise_cap), year=row.year,
@@ -275,7 +283,8 @@ def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[st
                          cite=refs.cite(parameters, "interest_subsidy.total_cap_per_project")))
     if row.cut_by_total_cap:
         lines.append(say("cut_total", amount=_yuan(row.cut_by_total_cap),
-                         instruments=say("and").join(stacking.total_cap_instruments.value),
+                         instruments=say("and").join(refs.named("instruments", i)
+                                                     for i in stacking.total_cap_instruments.value),
                          cite=refs.cite(parameters, "stacking.total_cap_share_of_investment")))
     lines.append(say("amount", amount=_yuan(row.amount)))
     return lines

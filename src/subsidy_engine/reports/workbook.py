@@ -36,8 +36,8 @@ from subsidy_engine.reports.xlsx import Sheet
 
 if TYPE_CHECKING:
     from subsidy_engine.params.budget import Budget
-    from subsidy_engine.pipeline.evaluate import Claims
     from subsidy_engine.params.policy import Policy
+    from subsidy_engine.pipeline.evaluate import Claims
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.scenario import Scenario
     from subsidy_engine.simulation.simulate import Comparison, Simulation
