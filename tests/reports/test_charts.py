@@ -69,3 +69,24 @@ def test_the_charts_draw_in_chinese_and_in_english_with_no_glyph_missing(run: Si
         for png in (outlay, caps):
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 30_000
     assert set(names("source_groups", "zh").values()) >= {"高精尖产业发展资金", "区级配套资金"}
+
+
+def test_a_source_named_in_traditional_characters_is_drawn_without_a_missing_glyph(tmp_path: Path) -> None:
+    """Review of issue 19: the packaged font holds GB 2312; a budget naming its sources in Traditional characters
+    (as the bundled files once did) drew boxes. A chart in Chinese shows the names in Simplified characters (the
+    report keeps them as given)."""
+    from subsidy_engine import Budget
+
+    budget = Budget.of({"id": "city", "status": "inferred", "basis": "a test", "years": [2026, 2030],
+                        "sources": [{"id": "gaojingjian_fund", "name": "高精尖產業發展資金", "level": "municipal",
+                                     "caps": "900000000"},
+                                    {"id": "district_matching:haidian", "name": "海澱區配套資金", "level": "district",
+                                     "matching_share": "0.5", "caps": "300000000"}]})
+    run = simulate(portfolio(300, seed=8), range(2026, 2031), budget=budget,
+                   lpr=load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        caps_chart(run, tmp_path / "caps.png")
+        outlay_chart(run, tmp_path / "outlay.png")
+    glyphs = [str(w.message) for w in caught if "Glyph" in str(w.message)]
+    assert not glyphs, glyphs

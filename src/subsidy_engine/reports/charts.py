@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.core.language import DEFAULT_LANG, Lang, name, source_name, text
 from subsidy_engine.errors import needs_extra
 
@@ -234,7 +235,7 @@ def caps_chart(run: Simulation, path: Path, *, lang: Lang | str = DEFAULT_LANG) 
         share = {k: np.where(cap > 0, v / cap, np.nan) for k, v in
                  (("carried", carried), ("awarded", awarded), ("claimed", claimed))}
     edge = 3.0
-    labels = [source_name(s.id, s.name, lang) for s in budget.sources]
+    labels = [_drawn(source_name(s.id, s.name, lang)) for s in budget.sources]
     y = np.arange(len(ids))[::-1]  # the budget's first source at the top
     n_years = len(run.years)
     with plt.rc_context(_style()):
@@ -246,12 +247,17 @@ def caps_chart(run: Simulation, path: Path, *, lang: Lang | str = DEFAULT_LANG) 
                     edgecolor="#1f4e79", linewidth=0.8, linestyle=":", label=say("carried_in"))
             ax.barh(y[drawn], np.minimum(share["awarded"][drawn, k], edge), 0.55, color="#7fa7d6",
                     label=say("awarded"))
-            beyond = np.nan_to_num(share["claimed"][:, k]) > edge
             ax.scatter(np.minimum(share["claimed"][drawn, k], edge), y[drawn], marker="D", s=16, color="#c0392b",
                        zorder=3, label=say("claimed"))
-            for yi, value in zip(y[beyond], share["claimed"][beyond, k]):
-                ax.annotate(f"{value:.0%}", (edge, yi), va="center", ha="right", fontsize=6, color="#c0392b",
-                            xytext=(-5, 0), textcoords="offset points")
+            # what runs past the edge is drawn to it and its share written there: the money available (cap and
+            # carry-over), what was awarded, what was claimed
+            for key, shown, colour, offset in (("carried", 1 + np.nan_to_num(share["carried"][:, k]), "#1f4e79", 7),
+                                               ("awarded", np.nan_to_num(share["awarded"][:, k]), "#1f4e79", -7),
+                                               ("claimed", np.nan_to_num(share["claimed"][:, k]), "#c0392b", 0)):
+                beyond = shown > edge
+                for yi, value in zip(y[beyond], shown[beyond]):
+                    ax.annotate(f"{value:.0%}", (edge, yi + offset / 40), va="center", ha="right", fontsize=6,
+                                color=colour, xytext=(-5, 0), textcoords="offset points")
             ax.axvline(1.0, color="#1f4e79", linewidth=1.4, label=say("cap"))
             ax.set_xlim(0, edge)
             ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0, decimals=0))
@@ -261,11 +267,13 @@ def caps_chart(run: Simulation, path: Path, *, lang: Lang | str = DEFAULT_LANG) 
             if k == 0:
                 ax.set_yticks(y, labels, fontsize=8)
         fig.supxlabel(say("share_of_cap"), fontsize=9)
-        fig.suptitle(say("caps_title_years", first=run.years[0], last=run.years[-1]), fontsize=11)
+        fig.suptitle(say("caps_title_years", first=run.years[0], last=run.years[-1]), fontsize=11, y=0.995)
         handles, names_shown = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, names_shown, fontsize=8, loc="upper right", ncol=4)
+        height = fig.get_size_inches()[1]
+        fig.legend(handles, names_shown, fontsize=8, loc="upper center", ncol=4,  # under the title, not over it
+                   bbox_to_anchor=(0.5, 1 - 0.32 / height))
         _footer(fig, run, lang)
-        fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+        fig.tight_layout(rect=(0, 0.25 / height, 1, 1 - 0.62 / height))
         fig.savefig(path)
         plt.close(fig)
     return path
@@ -281,7 +289,7 @@ def risk_chart(monte_carlo: MonteCarlo, path: Path, top: int = 20, *, names_of: 
     order = np.lexsort((np.arange(probability.shape[0]), -probability.mean(axis=1)))[:top]
     shown = probability[order]
     names_of = names_of or {}
-    labels = [names_of.get(monte_carlo.source_ids[k]) or source_name(monte_carlo.source_ids[k], None, lang)
+    labels = [_drawn(names_of.get(monte_carlo.source_ids[k]) or source_name(monte_carlo.source_ids[k], None, lang))
               for k in order]
     with plt.rc_context(_style()):
         fig, ax = plt.subplots(figsize=(8.5, 0.35 * len(order) + 1.9), dpi=120)
@@ -301,8 +309,14 @@ def risk_chart(monte_carlo: MonteCarlo, path: Path, top: int = 20, *, names_of: 
     return path
 
 
+def _drawn(label: str) -> str:
+    """A name of the user's data as a chart draws it: in Simplified characters (the packaged font holds GB 2312;
+    the report keeps the name as given)."""
+    return to_simplified(label)
+
+
 def _footer(fig: Any, run: Simulation, lang: Lang) -> None:
-    fig.text(0.01, 0.01, text("charts", "footer", lang, version=run.allocation.provenance.engine_version,
+    fig.text(0.01, 0.005, text("charts", "footer", lang, version=run.allocation.provenance.engine_version,
                               sha=run.inputs_sha256[:16]), fontsize=7, color="grey")
 
 
