@@ -115,3 +115,5 @@ def test_a_sheet_s_formats_shaded_rows_dates_title_and_repeated_texts(tmp_path: 
     assert cover.freeze_panes is None and cover["A3"].font.b
     with zipfile.ZipFile(book) as z:
         assert b"<si>" in z.read("xl/sharedStrings.xml") and b'<c r="A2" s="' in z.read("xl/worksheets/sheet1.xml")
+        # the cells that refer to the table (4 on each sheet), then the texts it holds (2)
+        assert b'count="8" uniqueCount="2"' in z.read("xl/sharedStrings.xml")

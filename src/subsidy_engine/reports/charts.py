@@ -251,9 +251,9 @@ def caps_chart(run: Simulation, path: Path, *, lang: Lang | str = DEFAULT_LANG) 
                        zorder=3, label=say("claimed"))
             # what runs past the edge is drawn to it and its share written there: the money available (cap and
             # carry-over), what was awarded, what was claimed
-            for key, shown, colour, offset in (("carried", 1 + np.nan_to_num(share["carried"][:, k]), "#1f4e79", 7),
-                                               ("awarded", np.nan_to_num(share["awarded"][:, k]), "#1f4e79", -7),
-                                               ("claimed", np.nan_to_num(share["claimed"][:, k]), "#c0392b", 0)):
+            for shown, colour, offset in ((1 + np.nan_to_num(share["carried"][:, k]), "#1f4e79", 7),
+                                          (np.nan_to_num(share["awarded"][:, k]), "#1f4e79", -7),
+                                          (np.nan_to_num(share["claimed"][:, k]), "#c0392b", 0)):
                 beyond = shown > edge
                 for yi, value in zip(y[beyond], shown[beyond]):
                     ax.annotate(f"{value:.0%}", (edge, yi + offset / 40), va="center", ha="right", fontsize=6,

@@ -185,6 +185,8 @@ def write_template(path: str | os.PathLike[str], *, lang: Lang | str = DEFAULT_L
     try:
         book.save(partial)
         os.replace(partial, out)  # whole or not at all
+    except OSError as exc:  # named by the file asked for, not the temporary one
+        raise OSError(exc.errno, f"{out}: {exc.strerror or exc}") from None
     finally:
         partial.unlink(missing_ok=True)
     return out

@@ -68,6 +68,7 @@ class _SharedStrings:
 
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
+        self.references = 0  # cells that refer to the table (the count the part states, beside the unique count)
 
     def codes(self, texts: list[str | None]) -> pa.Array:
         """The index of each text (added when new)."""
@@ -87,7 +88,7 @@ class _SharedStrings:
                       "</t></si>")
         return [('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
                  '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-                 f'count="{len(self.index)}" uniqueCount="{len(self.index)}">').encode(),
+                 f'count="{self.references}" uniqueCount="{len(self.index)}">').encode(),
                 _text_bytes(items) if len(self.index) else b"", b"</sst>"]
 
 
@@ -174,6 +175,7 @@ def _arrow_cells(values: pa.Array, letter: str, rows: pa.Array, style: pa.Array 
         encoded = pc.dictionary_encode(values)
         if 2 * len(encoded.dictionary) <= len(values):
             index = pc.take(shared.codes(encoded.dictionary.to_pylist()), encoded.indices)
+            shared.references += len(values) - values.null_count
             return pc.cast(pc.fill_null(_join(start, '" t="s"><v>', pc.cast(index, pa.string()), "</v></c>"), ""),
                            pa.large_string())
     if pa.types.is_decimal(kind) or pa.types.is_integer(kind):
