@@ -99,12 +99,12 @@ def test_a_parquet_id_column_of_binary_type_is_read_as_text_and_a_bad_value_is_a
     ids = [s.encode() for s in TABLES["projects"].project_id]
     clean = folder(tmp_path / "clean", parquet_bytes(table.set_column(0, "project_id", pa.array(ids, pa.binary()))),
                    "parquet")
-    assert main(["validate", str(clean)]) == 0
+    assert main(["validate", str(clean), "--lang", "en"]) == 0
     capsys.readouterr()
     ids[1] = b"\xff\xfe" + ids[1]
     bad = folder(tmp_path / "bad", parquet_bytes(table.set_column(0, "project_id", pa.array(ids, pa.binary()))),
                  "parquet")
-    assert main(["validate", str(bad)]) == 1
+    assert main(["validate", str(bad), "--lang", "en"]) == 1
     out = capsys.readouterr().out
     assert "project_id is not UTF-8 text (byte 0 of the value)" in out
     assert main(["simulate", "--portfolio", str(bad), "--out", str(tmp_path / "sim"), "--quiet"]) == 1
@@ -116,5 +116,5 @@ def test_a_gbk_csv_is_read_with_a_note_in_every_command(tmp_path: Path, capsys: 
     """Row 6 lists GBK among the crashes: what Excel writes on a Chinese Windows is read, with a note."""
     frame = TABLES["projects"].assign(name="算力中心")
     portfolio = folder(tmp_path / "p", frame.to_csv(index=False).encode("gbk"))
-    assert main(["validate", str(portfolio)]) == 0
+    assert main(["validate", str(portfolio), "--lang", "en"]) == 0
     assert "read as GB18030 (GBK) text" in capsys.readouterr().out

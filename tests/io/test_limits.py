@@ -149,13 +149,13 @@ def test_limits_are_raised_on_the_command_line_and_a_bad_one_is_named(tmp_path: 
     folder = tmp_path / "portfolio"
     folder.mkdir()
     write_csv(folder / "projects.csv", 3)
-    assert main(["validate", str(folder), "--limit", "rows=2"]) == 2
+    assert main(["validate", str(folder), "--limit", "rows=2", "--lang", "en"]) == 2
     assert "projects.csv: more than 2 rows (limit rows)" in capsys.readouterr().err
-    assert main(["validate", str(folder), "--limit", "rowz=2"]) == 2
+    assert main(["validate", str(folder), "--limit", "rowz=2", "--lang", "en"]) == 2
     err = capsys.readouterr().err
     assert "--limit rowz=2: unknown limit; one of file_bytes, rows, columns" in err
     assert "Traceback" not in err
-    assert main(["validate", str(folder), "--limit", "rows=3"]) == 1  # read; its rows have problems
+    assert main(["validate", str(folder), "--limit", "rows=3", "--lang", "en"]) == 1  # read; its rows have problems
 
 
 def test_no_limit_is_below_what_a_real_workbook_needs(tmp_path: Path) -> None:
@@ -261,7 +261,7 @@ def test_a_damaged_sheet_is_one_line_naming_the_file(workbook: Path, tmp_path: P
     damaged.write_bytes(bytes(data))
     with pytest.raises(PortfolioSchemaError, match=r"damaged.xlsx: cannot be read as an .xlsx workbook"):
         load_portfolio(damaged)
-    assert main(["validate", str(damaged)]) == 2
+    assert main(["validate", str(damaged), "--lang", "en"]) == 2
 
 
 def test_a_cell_of_many_rich_text_runs_is_measured_whole(tmp_path: Path) -> None:

@@ -194,13 +194,13 @@ def test_validate_lists_a_date_before_the_policy_and_a_loan_without_a_project(tm
     loans.loc[0, "start_date"] = "2019-05-01"
     loans.loc[1, "project_id"] = None
     _write_tables(tmp_path / "bad", {**tables, "loans": loans})
-    assert main(["validate", str(tmp_path / "bad")]) == 1
+    assert main(["validate", str(tmp_path / "bad"), "--lang", "en"]) == 1
     out = capsys.readouterr().out
     first, second = loans.loan_id.iloc[0], loans.loan_id.iloc[1]
     assert f"{first} start_date no parameter set of" in " ".join(out.split())
     assert f"{second} project_id is missing" in " ".join(out.split())
     _write_tables(tmp_path / "clean", tables)
-    assert main(["validate", str(tmp_path / "clean")]) == 0
+    assert main(["validate", str(tmp_path / "clean"), "--lang", "en"]) == 0
     assert "no problems found" in capsys.readouterr().out
     assert _evaluated(tmp_path / "clean").empty
 
@@ -232,7 +232,7 @@ def test_validate_lists_exactly_the_rows_evaluate_rejects(seed: int, tmp_path, c
     _write_tables(folder, tables)
     expected = _evaluated(folder)
     assert len(expected)
-    assert main(["validate", str(folder)]) == 1
+    assert main(["validate", str(folder), "--lang", "en"]) == 1
     out = capsys.readouterr().out
     assert _problems_table(expected) in out
     assert f"; {len(expected)} problems" in out

@@ -71,13 +71,13 @@ def test_explain_and_validate_commands(tmp_path: Path, capsys) -> None:  # noqa:
     tables = portfolio(30, seed=2)
     for name in ("projects", "loans", "insurance", "events"):
         getattr(tables, name).to_csv(tmp_path / f"{name}.csv", index=False)
-    assert main(["validate", str(tmp_path)]) == 0
+    assert main(["validate", str(tmp_path), "--lang", "en"]) == 0
     assert "no problems found" in capsys.readouterr().out
     projects = pd.read_csv(tmp_path / "projects.csv", dtype=str)
     projects.loc[0, "stage"] = "someday"
     projects.loc[1, "total_investment"] = "-1"
     projects.to_csv(tmp_path / "projects.csv", index=False)
-    assert main(["validate", str(tmp_path)]) == 1
+    assert main(["validate", str(tmp_path), "--lang", "en"]) == 1
     out = capsys.readouterr().out
     assert "30 projects, " in out and "; 4 problems" in out  # the third: P0's loan goes with its project
     assert "its project P0 is rejected (row 2, stage: 'someday'" in out

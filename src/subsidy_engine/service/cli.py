@@ -267,13 +267,16 @@ def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables, lang: Lang |
             total > 0 and rejected >= total)
 
 
-def _problems_table(problems: pd.DataFrame) -> str:
-    """The problems as the user reads them: file, table, row, id, field, reason (no 0-based position)."""
+def _problems_table(problems: pd.DataFrame, lang: Lang | str = "en") -> str:
+    """The problems as the user reads them: file, table, row, id, field, reason (no 0-based position); the
+    headers in ``lang`` (the reasons are the readers' own, in English)."""
     shown = problems.drop(columns=["position"], errors="ignore").astype(object)
     shown = shown.where(shown.notna(), "")
     if "file" in shown and shown.file.nunique() == 1:  # one file: said once above the table
         shown = shown.drop(columns="file")
-    return shown.to_string(index=False)
+    shown.columns = [name("columns", c, lang) if Lang.parse(lang) is Lang.ZH else c for c in shown.columns]
+    with pd.option_context("display.unicode.east_asian_width", True):
+        return shown.to_string(index=False)
 
 
 
@@ -508,18 +511,20 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     problems = claims.rejections
-    counts = ", ".join(f"{n:,} {t}" for t, n in tables.sizes().items())
+    lang = Lang.parse(args.lang)
+    counts = ("，" if lang is Lang.ZH else ", ").join(
+        text("cli", "table_rows", lang, table=name("tables", t, lang), count=f"{n:,}") for t, n in tables.sizes().items())
     for note in claims.notes:
-        print(f"Note: {note}")
+        print(text("cli", "note", lang, note=in_language(note, lang)))
     if problems.empty:
-        print(f"{args.portfolio}: {counts}; no problems found")
+        print(text("cli", "validate_clean", lang, portfolio=args.portfolio, counts=counts))
         return 0
-    rejected, every = _rejected_text(problems, tables)
+    rejected, every = _rejected_text(problems, tables, lang)
     files = problems.file.unique()
-    where = f" in {files[0]}" if len(files) == 1 and files[0] else ""
-    print(f"{args.portfolio}: {counts}; {len(problems)} problems{where}; {rejected}"
-          + ("; every row is rejected" if every else "") + ":")
-    print(_problems_table(problems))
+    where = text("cli", "validate_where", lang, file=files[0]) if len(files) == 1 and files[0] else ""
+    print(text("cli", "validate_problems", lang, portfolio=args.portfolio, counts=counts, problems=len(problems),
+               where=where, rejected=rejected, every=text("cli", "validate_every", lang) if every else ""))
+    print(_problems_table(problems, lang))
     return 1
 
 
@@ -865,6 +870,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(exit 0: none, so simulate and explain reject nothing)")
     val.add_argument("portfolio", help="a folder of CSV/Parquet tables or an .xlsx workbook")
     val.add_argument("--strict", action="store_true", help="count set-aside columns, sheets and files as problems")
+    val.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG.value,
+                     help="the language of the summary and the table's headers: zh (the default) or en (the "
+                          "problems' reasons are in English)")
     val.add_argument("--rates", help="the investment-subsidy rates simulate will be given (see simulate --rates)")
     val.add_argument("--lpr", help="an LPR CSV file instead of the bundled schedules/lpr.csv")
     val.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
