@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.money import whole_number
 from subsidy_engine.errors import PortfolioSchemaError
 
@@ -568,10 +569,11 @@ def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple
     header = _header_row(rows, id_column)
     if header < 0:
         return SheetTable(pd.DataFrame(), np.zeros(0, np.int64), file, sheet)
-    notes = []
+    notes: list[str] = []
     if header > 0:
-        notes.append(f"{where}: rows 1-{header} above the header (row {header + 1}) set aside"
-                     if header > 1 else f"{where}: row 1 above the header (row 2) set aside")
+        notes.append(Sentence(f"{where}: rows 1-{header} above the header (row {header + 1}) set aside"
+                              if header > 1 else f"{where}: row 1 above the header (row 2) set aside",
+                              "rows_set_aside", file=file, sheet=sheet, last=header, header=header + 1))
     body, numbers = [], []
     for k in range(header + 1, len(rows)):
         if any(c is not None for c in rows[k]):

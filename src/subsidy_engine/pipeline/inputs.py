@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 
 from subsidy_engine.core.columns import MONEY_TYPE, RATE_TYPE, date_series, decimal_array
 from subsidy_engine.core.ids import compared_id, compared_ids, normalise_id
-from subsidy_engine.core.language import ids_by_name
+from subsidy_engine.core.language import Sentence, ids_by_name
 from subsidy_engine.core.money import BP_DECIMALS, RATE_DECIMALS
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
@@ -687,7 +687,8 @@ def _from_workbook(path: Path, notes: list[str], limits: Limits) -> dict[str, Sh
         if name in TABLES and name not in found:
             found[name] = sheet
         else:
-            notes.append(f"{path}: sheet {sheet_name!r} is not a table ({', '.join(TABLES)}); set aside")
+            notes.append(Sentence(f"{path}: sheet {sheet_name!r} is not a table ({', '.join(TABLES)}); set aside",
+                                  "sheet_set_aside", file=path, sheet=sheet_name))
     return found
 
 
