@@ -154,7 +154,7 @@ def test_a_rejected_loan_row_makes_its_claims_invalid(tables: PortfolioTables) -
 
 
 def test_reconcile_command(tmp_path: Path, tables: PortfolioTables, capsys) -> None:  # noqa: ANN001
-    assert main(["reconcile", "--projects", "300", "--out", str(tmp_path / "demo")]) == 1  # planted mismatches
+    assert main(["reconcile", "--projects", "300", "--out", str(tmp_path / "demo"), "--lang", "en"]) == 1  # planted
     out = capsys.readouterr().out
     assert "Mismatches by likely cause" in out and "compared" in out
     totals = reconcile_totals(reconcile(bank_claims(portfolio(300, seed=78), LPR), portfolio(300, seed=78), lpr=LPR))
@@ -164,6 +164,17 @@ def test_reconcile_command(tmp_path: Path, tables: PortfolioTables, capsys) -> N
     book = openpyxl.load_workbook(tmp_path / "demo" / "reconcile.xlsx", read_only=True)
     assert book.sheetnames == ["rows", "totals"]
     assert "bank_note" in pd.read_csv(tmp_path / "demo" / "reconcile.csv").columns
+    # in Chinese by default: the summary and the workbook (the CSV keeps the engine's ids, for programs)
+    assert main(["reconcile", "--projects", "300", "--out", str(tmp_path / "zh")]) == 1
+    out = capsys.readouterr().out
+    assert "不一致的可能原因" in out and "已比对合计" in out
+    book = openpyxl.load_workbook(tmp_path / "zh" / "reconcile.xlsx", read_only=True)
+    assert book.sheetnames == ["逐行核对", "合计"]
+    rows = list(book["逐行核对"].iter_rows(values_only=True))
+    assert rows[0][:2] == ("位置（从0起）", "贷款编号") and {r[rows[0].index("核对结果")] for r in rows[1:]} <= {
+        "一致", "不一致", "未知贷款", "无效"}
+    assert set(pd.read_csv(tmp_path / "zh" / "reconcile.csv").status) <= {"match", "mismatch", "unknown_loan",
+                                                                           "invalid"}
     # a bank file that agrees with the engine exits 0
     folder = tmp_path / "portfolio"
     folder.mkdir()

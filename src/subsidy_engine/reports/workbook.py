@@ -279,4 +279,27 @@ def report_sheets(run: Simulation, *, comparison: Comparison | None = None, mont
     return {name("sheets", key, lang): sheet for key, sheet in {"cover": front, **sheets}.items()}
 
 
-__all__ = ["project_detail", "report_sheets", "unfunded", "with_names"]
+def reconcile_sheets(rows: pd.DataFrame, totals: pd.DataFrame, lang: Lang | str = "zh") -> dict[str, Sheet]:
+    """``reconcile.xlsx``: each row of the bank's file against the engine's figure, and the totals, in ``lang``:
+    the statuses and likely causes in words (the detail is the engine's English), ``row`` the 0-based position
+    beside ``file_row``, the row the bank's file shows."""
+    lang = Lang.parse(lang)
+    statuses, causes = names("reconcile_statuses", lang), names("likely_causes", lang)
+
+    def worded(frame: pd.DataFrame) -> Sheet:
+        shown = frame.copy()
+        if "status" in shown:
+            shown["status"] = shown["status"].astype(object).map(lambda v: statuses.get(v, v))
+        if "likely_cause" in shown:
+            shown["likely_cause"] = shown["likely_cause"].astype(object).map(
+                lambda v: causes.get(v, v) if isinstance(v, str) else v)
+        sheet = table(shown, lang)
+        own = {"status": "reconcile_status", "row": "position"}  # what these columns mean here
+        headers = [name("columns", own.get(str(c), c), lang) for c in shown.columns]
+        return Sheet(sheet.frame, headers=headers, kinds=sheet.kinds)
+
+    return {name("sheets", "reconcile_rows", lang): worded(rows), name("sheets", "reconcile_totals", lang):
+            worded(totals)}
+
+
+__all__ = ["project_detail", "reconcile_sheets", "report_sheets", "unfunded", "with_names"]

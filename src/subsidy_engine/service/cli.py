@@ -24,7 +24,7 @@ import pandas as pd
 
 from subsidy_engine.budgeting.allocation import TIME_LIMIT, check_time_limit
 from subsidy_engine.core.dates import parse_date
-from subsidy_engine.core.language import DEFAULT_LANG, LANGUAGES, Lang, in_language, name, text
+from subsidy_engine.core.language import DEFAULT_LANG, LANGUAGES, Lang, in_language, name, names, text
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import MissingExtraError, PortfolioSchemaError, SubsidyEngineError
@@ -38,7 +38,7 @@ from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
 from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
-from subsidy_engine.reports.workbook import source_names, with_names
+from subsidy_engine.reports.workbook import reconcile_sheets, source_names, with_names
 
 if TYPE_CHECKING:
     from subsidy_engine.params.budget import Budget
@@ -553,18 +553,24 @@ def _reconcile(args: argparse.Namespace) -> int:
         if "row_numbers" in claims.attrs:  # the row the bank's file shows, beside the 0-based position
             shown.insert(1, "file_row", pd.array(claims.attrs["row_numbers"][shown["row"].to_numpy(dtype="int64")],
                                                 dtype="Int64"))
-        with OutputFolder(out) as output:  # whole or not at all, formula-safe
+        lang = Lang.parse(args.lang)
+        with OutputFolder(out) as output:  # whole or not at all, formula-safe; the CSV keeps the ids, for programs
             write_csv(shown, output.path("reconcile.csv"))
-            write_xlsx(output.path("reconcile.xlsx"), {"rows": shown, "totals": totals})
+            write_xlsx(output.path("reconcile.xlsx"), reconcile_sheets(shown, totals, lang))
     except (SubsidyEngineError, ValueError, OSError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
-    say(f"{source}: {len(report):,} rows against {tables.source} ({time.perf_counter() - started:.2f} s)")
-    say(_frame_text(totals))
+    say(text("cli", "reconcile_rows", lang, source=source, rows=f"{len(report):,}", portfolio=tables.source,
+             seconds=f"{time.perf_counter() - started:.2f}"))
+    statuses = names("reconcile_statuses", lang)
+    say(_frame_text(totals.assign(status=totals.status.map(lambda v: statuses.get(v, v))).rename(
+        columns={"status": "reconcile_status"}), lang))  # a status of reconciling, not of a parameter
     causes = report[report.status == "mismatch"].likely_cause.fillna("(none found)").value_counts()
     if len(causes):
-        say("Mismatches by likely cause: " + "; ".join(f"{cause} {n}" for cause, n in causes.items()))
-    say(f"wrote {out / 'reconcile.csv'}, {out / 'reconcile.xlsx'}")
+        said = names("likely_causes", lang)
+        say(text("cli", "reconcile_causes", lang, causes=("；" if lang is Lang.ZH else "; ").join(
+            f"{said.get(str(cause), cause)} {n}" for cause, n in causes.items())))
+    say(text("cli", "reconcile_wrote", lang, files=f"{out / 'reconcile.csv'}, {out / 'reconcile.xlsx'}"))
     return 0 if (report.status == "match").all() else 1
 
 
@@ -850,6 +856,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "checked and the event behind a difference named")
     rec.add_argument("--out", default="reconcile", help="output folder (default ./reconcile)")
     rec.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    rec.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG.value,
+                     help="the language of the summary and reconcile.xlsx: zh (the default) or en (reconcile.csv "
+                          "keeps the engine's ids, for programs)")
     srv = _command(sub, "serve", "the portal's HTTP service: POST /quote, POST /explain, docs at /docs")
     srv.add_argument("--host", default="127.0.0.1",
                      help="the address to listen on (default 127.0.0.1: this machine only)")
