@@ -71,3 +71,15 @@ def test_source_names_come_from_the_budget_in_chinese_else_from_the_id() -> None
     assert source_name("lottery_fund", "彩票公益金", "en") == "彩票公益金"  # no English known: its own name
     assert source_name("lottery_fund", None, "en") == "lottery_fund"
     assert text("reasons", "joined", "zh", first="甲", second="乙") == "甲；乙"
+
+
+def test_every_worded_reason_is_one_a_reader_gives() -> None:
+    """The input reasons are keyed by their exact English text: each must still be written in the package, so
+    that a reworded reason does not silently lose its Chinese."""
+    from pathlib import Path
+
+    import subsidy_engine
+
+    source = "".join(p.read_text(encoding="utf-8") for p in Path(subsidy_engine.__file__).parent.rglob("*.py"))
+    for english in vocabulary()["input_reasons"]:
+        assert f'"{english}"' in source, english

@@ -139,3 +139,18 @@ def test_a_filled_template_may_say_yes_no_and_name_districts_and_sectors_in_chin
     assert list(projects.district) == ["haidian", "tongzhou"] and list(projects.sector) == ["computing_centre",
                                                                                          "smart_city"]
     assert list(projects.in_library) == [True, False] and list(projects.industry_or_software) == [False, False]
+
+
+def test_a_row_with_a_required_cell_left_blank_is_reported_in_chinese(template: Path, tmp_path: Path,
+                                                                      capsys) -> None:  # noqa: ANN001
+    book = openpyxl.load_workbook(template)
+    sheet = book["loans"]
+    sheet.cell(FIRST_DATA_ROW, list(COLUMNS["loans"]).index("term_months") + 1).value = None  # (a None value
+    # passed to cell() leaves the cell as it was)
+    filled = tmp_path / "blank.xlsx"
+    book.save(filled)
+    assert main(["validate", str(filled)]) == 1
+    out = capsys.readouterr().out
+    assert "term_months" in out and "缺失" in out and "原因" in out
+    assert main(["validate", str(filled), "--lang", "en"]) == 1
+    assert "is missing" in capsys.readouterr().out

@@ -83,6 +83,19 @@ def ids_by_name(section: str) -> dict[str, str]:
     return found
 
 
+def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
+    """A reader's reason for a rejected row in ``lang``: one of the vocabulary's ``input_reasons`` by its exact
+    English text; any other (a reason with values in it) as it is.
+
+    >>> reason_in("is missing"), reason_in("is missing", "en"), reason_in("is not a date: 2026-13-01")
+    ('缺失', 'is missing', 'is not a date: 2026-13-01')
+    """
+    if not isinstance(reason, str):
+        return reason
+    entry = vocabulary()["input_reasons"].get(reason)
+    return reason if entry is None else str(entry[Lang.parse(lang).value])
+
+
 def column_kind(column: str) -> str | None:
     """How a report column is formatted (``money``, ``share``, ``integer``...), or None for one not named."""
     entry = vocabulary()["columns"].get(column)
@@ -138,4 +151,4 @@ def in_language(note: str, lang: Lang | str = DEFAULT_LANG) -> str:
 
 
 __all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "Sentence", "column_kind", "ids_by_name", "in_language", "name",
-           "names", "source_name", "text", "vocabulary"]
+           "names", "reason_in", "source_name", "text", "vocabulary"]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import MONEY_TYPE, money_fen, money_series
-from subsidy_engine.core.language import Lang, column_kind, in_language, name, names, source_name, text
+from subsidy_engine.core.language import Lang, column_kind, in_language, name, names, reason_in, source_name, text
 from subsidy_engine.pipeline.inputs import rejected_counts
 from subsidy_engine.reports.xlsx import Sheet
 
@@ -93,6 +93,13 @@ def _reasons(frame: pd.DataFrame, words: dict[str, str]) -> pd.DataFrame:
     out = frame.copy()
     out["reason"] = out["reason"].astype(object).map(lambda v: words.get(v, v) if isinstance(v, str) else v)
     return out
+
+
+def _reasons_in(rejections: pd.DataFrame, lang: Lang | str) -> pd.DataFrame:
+    """Rejected rows with the readers' reasons in ``lang`` where the vocabulary words them."""
+    if "reason" not in rejections or not len(rejections):
+        return rejections
+    return rejections.assign(reason=rejections["reason"].astype(object).map(lambda r: reason_in(r, lang)))
 
 
 def project_detail(run: Simulation, lang: Lang | str) -> pd.DataFrame:
@@ -257,10 +264,10 @@ def report_sheets(run: Simulation, *, comparison: Comparison | None = None, mont
         "project_detail": table(detail, lang),
         "unfunded": table(unfunded(run, lang), lang),
         "parameters": table(listed, lang, marked),
-        "rejected_rows": table(claims.rejections, lang),
+        "rejected_rows": table(_reasons_in(claims.rejections, lang), lang),
     }
     if comparison is not None and len(comparison.scenario.claims.rejections):
-        sheets["scenario_rejected_rows"] = table(comparison.scenario.claims.rejections, lang)
+        sheets["scenario_rejected_rows"] = table(_reasons_in(comparison.scenario.claims.rejections, lang), lang)
     if comparison is not None:
         drivers = pd.concat([comparison.drivers(20).assign(list=name("driver_lists", "all_projects", lang)),
                              comparison.drivers(20, existing_only=True).assign(

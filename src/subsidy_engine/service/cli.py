@@ -24,7 +24,7 @@ import pandas as pd
 
 from subsidy_engine.budgeting.allocation import TIME_LIMIT, check_time_limit
 from subsidy_engine.core.dates import parse_date
-from subsidy_engine.core.language import DEFAULT_LANG, LANGUAGES, Lang, in_language, name, names, text
+from subsidy_engine.core.language import DEFAULT_LANG, LANGUAGES, Lang, in_language, name, names, reason_in, text
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import MissingExtraError, PortfolioSchemaError, SubsidyEngineError
@@ -274,6 +274,8 @@ def _problems_table(problems: pd.DataFrame, lang: Lang | str = "en") -> str:
     shown = shown.where(shown.notna(), "")
     if "file" in shown and shown.file.nunique() == 1:  # one file: said once above the table
         shown = shown.drop(columns="file")
+    if "reason" in shown and Lang.parse(lang) is Lang.ZH:  # where the vocabulary words the reader's reason
+        shown["reason"] = shown["reason"].map(lambda r: reason_in(r, lang))
     shown.columns = [name("columns", c, lang) if Lang.parse(lang) is Lang.ZH else c for c in shown.columns]
     with pd.option_context("display.unicode.east_asian_width", True):
         return shown.to_string(index=False)
