@@ -154,3 +154,16 @@ def test_a_row_with_a_required_cell_left_blank_is_reported_in_chinese(template: 
     assert "term_months" in out and "缺失" in out and "原因" in out
     assert main(["validate", str(filled), "--lang", "en"]) == 1
     assert "is missing" in capsys.readouterr().out
+
+
+def test_a_single_title_row_is_said_as_one_row_in_chinese(template: Path, tmp_path: Path) -> None:
+    """Second review of issue 19: one title row read "第1-1行"."""
+    from subsidy_engine.core.language import in_language
+
+    book = openpyxl.load_workbook(template)
+    for table in COLUMNS:
+        book[table].delete_rows(1)  # keep the descriptions' row as the one title row
+    book.save(tmp_path / "one.xlsx")
+    notes = [in_language(n, "zh") for n in load_portfolio(tmp_path / "one.xlsx").notes]
+    assert any("表头（第2行）以上的第1行已略过" in n for n in notes), notes
+    assert not any("第1-1行" in n for n in notes)

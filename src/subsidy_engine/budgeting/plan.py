@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.money import RATE_SCALE, rate_to_units, yuan_to_fen
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
@@ -117,8 +118,10 @@ def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: s
     take = pa.array(order)
     arrays: dict[str, Any] = {"item_text": item_text.take(take)}
     for name in ("sector", "district"):
-        if name in attributes.columns:
-            arrays[name] = pc.dictionary_encode(column_readers.arrow_text(attributes[name]).take(take))
+        if name in attributes.columns:  # a claims table of the caller's may name them in Chinese (海淀区)
+            named = pc.dictionary_encode(column_readers.arrow_text(attributes[name]).take(take))
+            words = [id_of_name(v, name + "s") if v is not None else None for v in named.dictionary.to_pylist()]
+            arrays[name] = pa.DictionaryArray.from_arrays(named.indices, pa.array(words, pa.string()))
     for name in ("industry_or_software", "in_library", "merit_score", "no_merit_score"):
         if name in columns:
             arrays[name] = columns[name][order]

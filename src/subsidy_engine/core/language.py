@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import unicodedata
 from importlib import resources
 from typing import Any
 
@@ -62,25 +63,35 @@ def text(section: str, key: str, lang: Lang | str = DEFAULT_LANG, **fields: obje
     return name(section, key, lang).format(**fields)
 
 
+def _name_key(text: str) -> str:
+    """How a name is compared: NFKC (full-width letters and digits as ASCII), Simplified characters, no spaces,
+    lower case."""
+    from subsidy_engine.core.chinese import to_simplified
+
+    return "".join(to_simplified(unicodedata.normalize("NFKC", text)).split()).lower()
+
+
 @functools.lru_cache(maxsize=8)
 def ids_by_name(section: str) -> dict[str, str]:
-    """The ids of ``section`` (``sectors``, ``districts``) by the Chinese names people write for them: the name,
-    its Traditional form, and a district's name without 区 (海淀区, 海澱區, 海淀 -> haidian).
-
-    >>> ids_by_name("districts")["海淀"], ids_by_name("sectors")["區塊鏈"]
-    ('haidian', 'blockchain')
-    """
-    from opencc import OpenCC  # type: ignore[import-untyped]  # no type information shipped
-
-    to_traditional = OpenCC("s2t")
+    """The ids of ``section`` (``sectors``, ``districts``) by the compared form (:func:`_name_key`) of the names
+    people write for them: the Chinese name, a district's name without 区, the English name, the id itself."""
     found: dict[str, str] = {}
     for key, entry in vocabulary()[section].items():
         chinese = str(entry["zh"])
-        forms = {chinese, str(to_traditional.convert(chinese))}
-        forms |= {f.removesuffix("区").removesuffix("區") for f in forms if len(f) > 2}
+        forms = {chinese, chinese.removesuffix("区") if len(chinese) > 2 else chinese, str(entry["en"]), key}
         for form in forms:
-            found.setdefault(form, key)
+            found.setdefault(_name_key(form), key)
     return found
+
+
+def id_of_name(value: str, section: str) -> str:
+    """The id ``value`` names in ``section`` when it is one of its names in any spelling (海淀区, 海淀, 海澱區,
+    Haidian, ｈａｉｄｉａｎ -> haidian); otherwise ``value`` as given (a bureau's own sector).
+
+    >>> id_of_name("豐台區", "districts"), id_of_name("５Ｇ網絡", "sectors"), id_of_name("北京市海淀区", "districts")
+    ('fengtai', '5g_network', '北京市海淀区')
+    """
+    return ids_by_name(section).get(_name_key(value), value)
 
 
 def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
@@ -151,4 +162,4 @@ def in_language(note: str, lang: Lang | str = DEFAULT_LANG) -> str:
 
 
 __all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "Sentence", "column_kind", "ids_by_name", "in_language", "name",
-           "names", "reason_in", "source_name", "text", "vocabulary"]
+           "id_of_name", "names", "reason_in", "source_name", "text", "vocabulary"]

@@ -573,7 +573,8 @@ def _sheet_table(file: str, sheet: str, raw: list[list[Any]], merged: list[tuple
     if header > 0:
         notes.append(Sentence(f"{where}: rows 1-{header} above the header (row {header + 1}) set aside"
                               if header > 1 else f"{where}: row 1 above the header (row 2) set aside",
-                              "rows_set_aside", file=file, sheet=sheet, last=header, header=header + 1))
+                              "rows_set_aside" if header > 1 else "row_set_aside", file=file, sheet=sheet,
+                              last=header, header=header + 1))
     body, numbers = [], []
     for k in range(header + 1, len(rows)):
         if any(c is not None for c in rows[k]):

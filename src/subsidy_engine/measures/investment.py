@@ -34,10 +34,11 @@ from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ValidationInfo, field_validator
 
 from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money, Score
+from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import Domain, PlatformType, Stage
 from subsidy_engine.errors import PortfolioSchemaError
@@ -72,6 +73,12 @@ class Project(BaseModel):
     eligible_investment: Money
     expected_returns: Money | None = None
     start_date: Annotated[date, BeforeValidator(as_date)]
+
+    @field_validator("sector", "district")
+    @classmethod
+    def _as_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A sector or district named in Chinese (海淀区) is its id (haidian), as a table's are read."""
+        return None if value is None else id_of_name(value, f"{info.field_name}s")
 
 
 PROJECT_COLUMNS = tuple(Project.model_fields)

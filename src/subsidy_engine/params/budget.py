@@ -52,9 +52,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from subsidy_engine.core.fields import STRICT_MODEL, Money
+from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.money import rate_to_units, to_decimal, whole_number
 from subsidy_engine.errors import BudgetError, MoneyError
@@ -98,6 +107,12 @@ class Eligibility(BaseModel):
     in_library: bool | None = None
 
     _lists = field_validator("measures", "instruments", "sectors", "districts", mode="before")(_as_tuple)
+
+    @field_validator("sectors", "districts")
+    @classmethod
+    def _as_ids(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
+        """A sector or district named in Chinese (海淀区) is its id (haidian), as the projects' are read."""
+        return None if value is None else tuple(id_of_name(v, str(info.field_name)) for v in value)
 
     @field_validator("measures")
     @classmethod

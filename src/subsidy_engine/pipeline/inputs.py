@@ -58,7 +58,7 @@ import pyarrow.compute as pc
 
 from subsidy_engine.core.columns import MONEY_TYPE, RATE_TYPE, date_series, decimal_array
 from subsidy_engine.core.ids import compared_id, compared_ids, normalise_id
-from subsidy_engine.core.language import Sentence, ids_by_name
+from subsidy_engine.core.language import Sentence, id_of_name
 from subsidy_engine.core.money import BP_DECIMALS, RATE_DECIMALS
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
@@ -285,9 +285,22 @@ def checked_portfolio(tables: Mapping[str, pd.DataFrame], *, source: str, digest
     once, so that evaluating them takes what the check read."""
     problems, reads = _check_and_read(tables)
     return _with_reads(PortfolioTables(
-        projects=_given(tables, "projects"), loans=_given(tables, "loans"), insurance=_given(tables, "insurance"),
+        projects=named_places(_given(tables, "projects")), loans=_given(tables, "loans"), insurance=_given(tables, "insurance"),
         events=_given(tables, "events"), drawdowns=_given(tables, "drawdowns"),
         prepayments=_given(tables, "prepayments"), problems=problems, source=source, digest=digest), reads)
+
+
+def named_places(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``sector`` and ``district`` values read as the ids their names stand for (海淀区 ->
+    haidian), as a file's are: the funding rules compare ids. The same table when it has neither or names none."""
+    out = None
+    for column, section in _NAMED.items():
+        if column in table.columns and len(table):
+            mapped = _named_ids(_text(table[column]), section)
+            if out is None:
+                out = table.copy()
+            out[column] = mapped
+    return table if out is None else out
 
 
 def _given(tables: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -558,10 +571,9 @@ def typed_table(name: str, table: pd.DataFrame) -> pd.DataFrame:
 
 def _named_ids(text: pd.Series, section: str) -> pd.Series:
     """A sector or district column with each Chinese name of the vocabulary read as its id; the rest as given."""
-    known = ids_by_name(section)
     values = pa.array(text.array)
     encoded = pc.dictionary_encode(values)
-    words = [known.get(v, v) if v is not None else None for v in encoded.dictionary.to_pylist()]
+    words = [id_of_name(v, section) if v is not None else None for v in encoded.dictionary.to_pylist()]
     return pd.Series(pc.take(pa.array(words, pa.string()), encoded.indices), dtype=pd.ArrowDtype(pa.string()),
                      index=text.index)
 

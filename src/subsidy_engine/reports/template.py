@@ -56,7 +56,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "insurance": INSURANCE_COLUMNS,
     "events": EVENT_COLUMNS,
 }
-FLAGS = ("true", "false")
+FLAGS = ("true", "false", "是", "否")
 #: The values each list column takes: the engine's own vocabularies.
 CHOICES: dict[str, tuple[str, ...]] = {
     "projects.industry_or_software": FLAGS, "projects.in_library": FLAGS, "projects.free_service_obligation": FLAGS,
