@@ -19,6 +19,7 @@ def _converter() -> Any:
     return OpenCC("t2s")
 
 
+@functools.lru_cache(maxsize=4096)  # the same clauses and names again and again: a quote converts about 20
 def to_simplified(text: str) -> str:
     """``text`` in Simplified characters (OpenCC ``t2s``).
 

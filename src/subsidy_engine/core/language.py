@@ -84,6 +84,7 @@ def ids_by_name(section: str) -> dict[str, str]:
     return found
 
 
+@functools.lru_cache(maxsize=4096)  # a portfolio's few distinct values, and every quote's project
 def id_of_name(value: str, section: str) -> str:
     """The id ``value`` names in ``section`` when it is one of its names in any spelling (海淀区, 海淀, 海澱區,
     Haidian, ｈａｉｄｉａｎ -> haidian); otherwise ``value`` as given (a bureau's own sector).
