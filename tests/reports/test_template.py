@@ -167,3 +167,19 @@ def test_a_single_title_row_is_said_as_one_row_in_chinese(template: Path, tmp_pa
     notes = [in_language(n, "zh") for n in load_portfolio(tmp_path / "one.xlsx").notes]
     assert any("表头（第2行）以上的第1行已略过" in n for n in notes), notes
     assert not any("第1-1行" in n for n in notes)
+
+
+def test_a_word_that_is_not_one_of_a_column_s_values_is_reported_in_chinese(template: Path, tmp_path: Path,
+                                                                          capsys) -> None:  # noqa: ANN001
+    """A pasted 等额本息 in loans.method, or 上市 in events.kind, is rejected with its allowed values, in the
+    summary's language."""
+    book = openpyxl.load_workbook(template)
+    book["loans"].cell(FIRST_DATA_ROW, list(COLUMNS["loans"]).index("method") + 1).value = "等额本息"
+    book["events"].cell(FIRST_DATA_ROW, list(COLUMNS["events"]).index("kind") + 1).value = "上市"
+    book.save(tmp_path / "pasted.xlsx")
+    assert main(["validate", str(tmp_path / "pasted.xlsx")]) == 1
+    out = capsys.readouterr().out
+    assert "“等额本息”不是可选值之一：'equal_installment'" in out and "不是可选值之一：'reits_issuance'" in out
+    assert main(["validate", str(tmp_path / "pasted.xlsx"), "--lang", "en"]) == 1
+    out = capsys.readouterr().out
+    assert "'等额本息' is not one of 'equal_installment'" in out and "is not one of 'reits_issuance'" in out

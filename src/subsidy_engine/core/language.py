@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from importlib import resources
 from typing import Any
@@ -101,11 +102,32 @@ def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
 
     >>> reason_in("is missing"), reason_in("is missing", "en"), reason_in("is not a date: 2026-13-01")
     ('缺失', 'is missing', 'is not a date: 2026-13-01')
+    >>> reason_in(text("input_reasons", "not_one_of_value", "en", value="等额本息", allowed="'custom'"))
+    "“等额本息”不是可选值之一：'custom'"
     """
-    if not isinstance(reason, str):
+    if not isinstance(reason, str) or Lang.parse(lang) is Lang.EN:
         return reason
     entry = vocabulary()["input_reasons"].get(reason)
-    return reason if entry is None else str(entry[Lang.parse(lang).value])
+    if entry is not None:
+        return str(entry[Lang.parse(lang).value])
+    for key, pattern in _reason_patterns():  # a reason with values: written from its English template
+        found = pattern.fullmatch(reason)
+        if found:
+            return text("input_reasons", key, lang, **found.groupdict())
+    return reason
+
+
+@functools.lru_cache(maxsize=1)
+def _reason_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """Each ``input_reasons`` template with fields, as a pattern that reads its fields back from the English text
+    the readers wrote with it (``text("input_reasons", key, "en", ...)``)."""
+    found = []
+    for key, entry in vocabulary()["input_reasons"].items():
+        parts = re.split(r"\{(\w+)\}", str(entry["en"]))
+        if len(parts) > 1:
+            pattern = "".join(re.escape(p) if k % 2 == 0 else f"(?P<{p}>.*)" for k, p in enumerate(parts))
+            found.append((key, re.compile(pattern, re.DOTALL)))
+    return found
 
 
 def column_kind(column: str) -> str | None:

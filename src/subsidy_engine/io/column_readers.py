@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.core.dates import ISO_DATE, parse_date
+from subsidy_engine.core.language import text
 from subsidy_engine.core.money import (
     ABOVE_MAX_AMOUNT,
     ABOVE_MAX_SCORE,
@@ -435,7 +436,8 @@ def enum_column(series: pd.Series | None, enum: type, name: str, default: object
     if unknown.any():
         allowed = ", ".join(repr(m.value) for m in members)
         shown = series.astype("string").fillna("").to_numpy(dtype=object)
-        rej.add(unknown, name, np.array([f"{v!r} is not one of {allowed}" for v in shown], dtype=object))
+        rej.add(unknown, name, np.array([text("input_reasons", "not_one_of_value", "en", value=v, allowed=allowed)
+                                         for v in shown], dtype=object))
     # each member's code by its index, and the fallback at -1 (a blank or an unknown cell): one look-up a cell
     return np.array([m.code for m in members] + [fallback], np.int64)[index]
 

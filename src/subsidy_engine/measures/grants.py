@@ -29,6 +29,7 @@ from pydantic import BaseModel, BeforeValidator
 
 from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money
+from subsidy_engine.core.language import text
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import STAGES, VENUES, ListingStage, Venue
 from subsidy_engine.errors import PortfolioSchemaError
@@ -67,7 +68,8 @@ def _vocabulary_codes(series: pd.Series | None, words: tuple[str, ...], name: st
     if series is None:
         return np.full(n, -1, dtype=np.int64)
     codes, blank = column_readers.vocabulary_index(series, words)
-    rej.add(~blank & (codes < 0), name, f"is not one of {', '.join(map(repr, words))}")
+    allowed = ", ".join(map(repr, words))
+    rej.add(~blank & (codes < 0), name, text("input_reasons", "not_one_of", "en", allowed=allowed))
     return codes
 
 
