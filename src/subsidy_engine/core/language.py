@@ -113,7 +113,10 @@ def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
     for key, pattern in _reason_patterns():  # a reason with values: written from its English template
         found = pattern.fullmatch(reason)
         if found:
-            return text("input_reasons", key, lang, **found.groupdict())
+            fields = found.groupdict()
+            if "reason" in fields:  # the reason of the row it follows (its project's, its loan's)
+                fields["reason"] = str(reason_in(fields["reason"], lang))
+            return text("input_reasons", key, lang, **fields)
     return reason
 
 
@@ -125,7 +128,10 @@ def _reason_patterns() -> list[tuple[str, re.Pattern[str]]]:
     for key, entry in vocabulary()["input_reasons"].items():
         parts = re.split(r"\{(\w+)\}", str(entry["en"]))
         if len(parts) > 1:
-            pattern = "".join(re.escape(p) if k % 2 == 0 else f"(?P<{p}>.*)" for k, p in enumerate(parts))
+            # a value or a nested reason may hold anything; a row or a scale is a number
+            fields = {"row": r"\d+", "scale": r"\d+", "field": r"[\w ,]+"}
+            pattern = "".join(re.escape(p) if k % 2 == 0 else f"(?P<{p}>{fields.get(p, '.*')})"
+                              for k, p in enumerate(parts))
             found.append((key, re.compile(pattern, re.DOTALL)))
     return found
 
