@@ -154,6 +154,9 @@ def test_the_simulate_command_says_when_the_time_limit_was_reached(tmp_path: Pat
     assert note.removeprefix("Note: ") in [row[-1] for row in book["notes"].iter_rows(min_row=2, values_only=True)]
     assert main(["simulate", "--projects", "60", "--mode", "optimal", "--out", str(tmp_path)]) == 0
     assert "time limit" not in capsys.readouterr().out
+    assert main(["simulate", "--projects", "60", "--mode", "optimal", "--time-limit", "1e-9", "--out",
+                 str(tmp_path)]) == 0  # in Chinese by default
+    assert "说明：最优分配：HiGHS在求得最大安排总额之前达到时限（1e-09秒）" in capsys.readouterr().out
     # a scenario's run is allocated under the same limit, and says so apart
     scenario = Path(__file__).resolve().parents[2] / "schedules" / "scenario-demo.yaml"
     assert main(["simulate", "--projects", "60", "--mode", "optimal", "--time-limit", "1e-9", "--lang", "en", "--scenario",

@@ -107,3 +107,18 @@ def test_the_readers_reasons_with_values_are_read_back_in_chinese() -> None:
         assert chinese != english and to_simplified(str(chinese)) == chinese, english
     nested = "its project P1 is rejected (row 4, total_investment: 'abc' is not a decimal number)"
     assert reason_in(nested, "zh") == "所属项目P1已被拒绝（第4行，total_investment：'abc'不是数字）"
+
+
+def test_every_note_the_engine_words_renders_its_english_from_the_same_template() -> None:
+    """A note's English is the engine's text; its vocabulary entry must say the same, so that the Chinese beside
+    it translates what the English says (a note of each kind made through its code)."""
+    from datetime import date
+
+    from subsidy_engine.core.language import Sentence, in_language
+    from subsidy_engine.params.business_days import BusinessCalendar
+
+    note = BusinessCalendar.of([], [], date(2025, 1, 1), date(2025, 12, 31), "test").with_weekend_projection(
+    ).projection_note()
+    assert isinstance(note, Sentence)
+    assert text("notes", note.key, "en", **note.fields) == note
+    assert in_language(note, "zh").startswith("2025-12-31（工作日历test的最后一天）之后")

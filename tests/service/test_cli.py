@@ -340,7 +340,7 @@ def test_simulate_opts_in_to_the_business_day_projection(tmp_path, capsys) -> No
         frame.to_csv(folder / f"{name}.csv", index=False)
     assert main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "refused"), "--quiet"]) == 1
     code = main(["simulate", "--portfolio", str(folder), "--out", str(tmp_path / "projected"),
-                 "--business-days-beyond", "weekends"])
+                 "--business-days-beyond", "weekends", "--lang", "en"])
     said = capsys.readouterr().out
     assert code == 0 and "Monday to Friday business days" in said
 

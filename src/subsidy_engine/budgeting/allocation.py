@@ -74,7 +74,7 @@ import pyarrow as pa
 
 from subsidy_engine.budgeting.plan import Plan, Records, build_plan, claims_for, run_plan
 from subsidy_engine.core.columns import money_series
-from subsidy_engine.core.language import Lang, source_name, text
+from subsidy_engine.core.language import Lang, Sentence, source_name, text
 from subsidy_engine.core.language import name as language_name
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.io import column_readers
@@ -236,11 +236,13 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
     try:
         found, fair = optimal_records(plan, deadline)
     except TimeLimitReached:
-        note = (f"{limit} before the largest total: the awards are the waterfall mode's (the budget's priority "
-                "tiers, pro rata where money runs out); a longer time limit lets the optimal plan finish")
+        note = Sentence(f"{limit} before the largest total: the awards are the waterfall mode's (the budget's "
+                        "priority tiers, pro rata where money runs out); a longer time limit lets the optimal plan "
+                        "finish", "optimal_limit_waterfall", seconds=f"{time_limit:g}")
         return _assemble(plan, run_plan(plan), budget, mode, decided_by="waterfall", notes=(note,))
-    note = (f"{limit} in the fairness stage: the awards keep the largest total funded, without the fairest "
-            "smallest share; a longer time limit lets the optimal plan finish")
+    note = Sentence(f"{limit} in the fairness stage: the awards keep the largest total funded, without the fairest "
+                    "smallest share; a longer time limit lets the optimal plan finish", "optimal_limit_fairness",
+                    seconds=f"{time_limit:g}")
     return _assemble(plan, Records(*found), budget, mode, fair=fair, notes=() if fair else (note,))
 
 

@@ -274,7 +274,8 @@ def _frame_from_rows(header_cells: list[Any], body: list[list[Any]], numbers: li
         if name is None:
             if any(k < len(r) and r[k] is not None for r in body):
                 label = f"column {column_letter(k)}" if letters else f"column {k + 1}"
-                notes.append(f"{where}: {label} has values but no header; set aside")
+                notes.append(Sentence(f"{where}: {label} has values but no header; set aside", "column_set_aside",
+                                      where=where, column=label))
             continue
         names.append(name)
         keep.append(k)
@@ -629,7 +630,7 @@ def read_csv_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIM
         raise PortfolioSchemaError(f"{file}: no such file") from None
     except OSError as exc:
         raise PortfolioSchemaError(f"{file}: cannot be read ({exc.strerror})") from None
-    notes = []
+    notes: list[str] = []
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -638,7 +639,7 @@ def read_csv_table(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIM
         except UnicodeDecodeError:
             raise PortfolioSchemaError(
                 f"{file}: not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8'") from None
-        notes.append(f"{file}: read as GB18030 (GBK) text, not UTF-8")
+        notes.append(Sentence(f"{file}: read as GB18030 (GBK) text, not UTF-8", "read_as_gb18030", file=file))
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise PortfolioSchemaError(f"{file}: line {line} holds a NUL character; this is not a CSV text file")

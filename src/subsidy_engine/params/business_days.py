@@ -41,6 +41,7 @@ from typing import NoReturn
 import numpy as np
 
 from subsidy_engine.core.dates import day_date, epoch_days
+from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.vocabulary import BusinessDay
 from subsidy_engine.errors import CoverageError
 from subsidy_engine.kernels.business_days import WEEKDAY_OFFSET, adjust_day, adjust_days, business_status
@@ -138,9 +139,9 @@ class BusinessCalendar:
         """
         if not self.weekends_beyond:
             return None
-        return (f"Dates after {self.last_day}, the last day of the business-day calendar {self.name}, are taken as "
-                "Monday to Friday business days with no holidays, since the official arrangement for those years "
-                "is not published.")
+        return Sentence(f"Dates after {self.last_day}, the last day of the business-day calendar {self.name}, are "
+                        "taken as Monday to Friday business days with no holidays, since the official arrangement for "
+                        "those years is not published.", "weekends_beyond", last_day=self.last_day, name=self.name)
 
     def is_business_day(self, d: date) -> bool:
         """True when ``d`` is a business day (the kernel's: the table, or the projection beyond it).
