@@ -22,11 +22,13 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
 import yaml
 
+from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.core.vocabulary import Lang
 
 DEFAULT_LANG = Lang.ZH
@@ -64,11 +66,18 @@ def text(section: str, key: str, lang: Lang | str = DEFAULT_LANG, **fields: obje
     return name(section, key, lang).format(**fields)
 
 
+def joined(items: Iterable[object], lang: Lang | str = DEFAULT_LANG, by: str = "parts") -> str:
+    """``items`` joined as ``lang`` writes a list: ``by`` is ``items`` (、), ``parts`` (，) or ``clauses`` (；).
+
+    >>> joined(["a", "b"]), joined(["a", "b"], "en", "clauses")
+    ('a，b', 'a; b')
+    """
+    return name("separators", by, lang).join(str(item) for item in items)
+
+
 def _name_key(text: str) -> str:
     """How a name is compared: NFKC (full-width letters and digits as ASCII), Simplified characters, no spaces,
     lower case."""
-    from subsidy_engine.core.chinese import to_simplified
-
     return "".join(to_simplified(unicodedata.normalize("NFKC", text)).split()).lower()
 
 
@@ -97,8 +106,9 @@ def id_of_name(value: str, section: str) -> str:
 
 
 def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
-    """A reader's reason for a rejected row in ``lang``: one of the vocabulary's ``input_reasons`` by its exact
-    English text; any other (a reason with values in it) as it is.
+    """A reader's reason for a rejected row in ``lang``: one of the vocabulary's ``input_reasons``, by its exact
+    English text or, for a reason with values, by its English template (a nested reason read the same way); any
+    other as it is.
 
     >>> reason_in("is missing"), reason_in("is missing", "en"), reason_in("is not a date: 2026-13-01")
     ('缺失', 'is missing', 'is not a date: 2026-13-01')
@@ -125,11 +135,10 @@ def _reason_patterns() -> list[tuple[str, re.Pattern[str]]]:
     """Each ``input_reasons`` template with fields, as a pattern that reads its fields back from the English text
     the readers wrote with it (``text("input_reasons", key, "en", ...)``)."""
     found = []
+    fields = {"row": r"\d+", "scale": r"\d+", "field": r"[\w ,]+"}  # a value or a nested reason: anything
     for key, entry in vocabulary()["input_reasons"].items():
         parts = re.split(r"\{(\w+)\}", str(entry["en"]))
         if len(parts) > 1:
-            # a value or a nested reason may hold anything; a row or a scale is a number
-            fields = {"row": r"\d+", "scale": r"\d+", "field": r"[\w ,]+"}
             pattern = "".join(re.escape(p) if k % 2 == 0 else f"(?P<{p}>{fields.get(p, '.*')})"
                               for k, p in enumerate(parts))
             found.append((key, re.compile(pattern, re.DOTALL)))
@@ -190,5 +199,5 @@ def in_language(note: str, lang: Lang | str = DEFAULT_LANG) -> str:
     return text("notes", note.key, lang, **note.fields)
 
 
-__all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "Sentence", "column_kind", "ids_by_name", "in_language", "name",
-           "id_of_name", "names", "reason_in", "source_name", "text", "vocabulary"]
+__all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "Sentence", "column_kind", "id_of_name", "ids_by_name", "in_language",
+           "joined", "name", "names", "reason_in", "source_name", "text", "vocabulary"]

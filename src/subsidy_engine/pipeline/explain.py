@@ -22,7 +22,7 @@ import pandas as pd
 
 from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.core.dates import day_date
-from subsidy_engine.core.language import DEFAULT_LANG, Lang, in_language, source_name, text
+from subsidy_engine.core.language import DEFAULT_LANG, Lang, in_language, joined, source_name, text
 from subsidy_engine.core.language import name as word
 from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
@@ -71,8 +71,8 @@ class _References:
         for m in measures:
             if str(m) not in self.clauses:
                 self.clauses.append(str(m))
-        return ("、" if self.lang is Lang.ZH else ", ").join(
-            self.say("clause_closing") if m == "closing" else self.say("clause_measure", measure=m) for m in measures)
+        return joined((self.say("clause_closing") if m == "closing" else self.say("clause_measure", measure=m)
+                       for m in measures), self.lang, "items")
 
     def lines(self) -> list[str]:
         out = ["", self.say("clauses_title")]
@@ -159,9 +159,9 @@ def _event_lines(events: Sequence[LoanEventFact], refs: _References) -> list[str
     tranches = [f"{day} {_yuan(amount)}" for table, day, amount, _ in events if table == "drawdowns"]
     prepaid = [f"{day} {_yuan(amount)} ({refs.say('recomputed_' + str(recompute or 'payment'))})"
                for table, day, amount, recompute in events if table == "prepayments"]
-    join = "；" if refs.lang is Lang.ZH else "; "
-    return ([refs.say("tranches", count=len(tranches), items=join.join(tranches))] if tranches else []) + (
-        [refs.say("prepaid", items=join.join(prepaid))] if prepaid else [])
+    return ([refs.say("tranches", count=len(tranches), items=joined(tranches, refs.lang, "clauses"))]
+            if tranches else []) + ([refs.say("prepaid", items=joined(prepaid, refs.lang, "clauses"))] if prepaid
+                                    else [])
 
 
 def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
@@ -389,7 +389,7 @@ def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
         sources = row.funding_sources.split("|") if row.funding_sources else []
         if refs.lang is not Lang.EN:  # by name (the budget's own names are the report's; these are the ids')
             sources = [source_name(source, None, refs.lang) for source in sources]
-        out.append(say("may_draw_on", sources=("、" if refs.lang is Lang.ZH else ", ").join(sources),
+        out.append(say("may_draw_on", sources=joined(sources, refs.lang, "items"),
                        set=row.parameter_set))
         if facts.policy.open_ended(parameters):
             out.append(say("open_ended", set=parameters.id))

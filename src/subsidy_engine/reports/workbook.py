@@ -21,7 +21,7 @@ missing rate have theirs).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,17 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import MONEY_TYPE, money_fen, money_series
-from subsidy_engine.core.language import Lang, column_kind, in_language, name, names, reason_in, source_name, text
+from subsidy_engine.core.language import (
+    Lang,
+    column_kind,
+    in_language,
+    joined,
+    name,
+    names,
+    reason_in,
+    source_name,
+    text,
+)
 from subsidy_engine.pipeline.inputs import rejected_counts
 from subsidy_engine.reports.xlsx import Sheet
 
@@ -89,17 +99,24 @@ def table(frame: pd.DataFrame, lang: Lang | str, marked: np.ndarray | None = Non
                  kinds=[None if k == "boolean" else k for k in kinds], marked=marked)
 
 
-def _reasons(frame: pd.DataFrame, words: dict[str, str]) -> pd.DataFrame:
-    out = frame.copy()
-    out["reason"] = out["reason"].astype(object).map(lambda v: words.get(v, v) if isinstance(v, str) else v)
-    return out
+def _worded(frame: pd.DataFrame, column: str, say: Callable[[Any], Any]) -> pd.DataFrame:
+    """``frame`` with each text of ``column`` said by ``say`` (the same frame without the column or rows)."""
+    if column not in frame or not len(frame):
+        return frame
+    return frame.assign(**{column: frame[column].astype(object).map(lambda v: say(v) if isinstance(v, str)
+                                                                     else v)})
 
 
-def _reasons_in(rejections: pd.DataFrame, lang: Lang | str) -> pd.DataFrame:
+def reasons_in_words(rejections: pd.DataFrame, lang: Lang | str) -> pd.DataFrame:
     """Rejected rows with the readers' reasons in ``lang`` where the vocabulary words them."""
-    if "reason" not in rejections or not len(rejections):
-        return rejections
-    return rejections.assign(reason=rejections["reason"].astype(object).map(lambda r: reason_in(r, lang)))
+    return _worded(rejections, "reason", lambda r: reason_in(r, lang))
+
+
+def reconcile_in_words(frame: pd.DataFrame, lang: Lang | str) -> pd.DataFrame:
+    """A reconcile table (rows or totals) with its statuses and likely causes in ``lang``'s words."""
+    statuses, causes = names("reconcile_statuses", lang), names("likely_causes", lang)
+    return _worded(_worded(frame, "status", lambda v: statuses.get(v, v)), "likely_cause",
+                   lambda v: causes.get(v, v))
 
 
 def project_detail(run: Simulation, lang: Lang | str) -> pd.DataFrame:
@@ -132,7 +149,8 @@ def project_detail(run: Simulation, lang: Lang | str) -> pd.DataFrame:
 def unfunded(run: Simulation, lang: Lang | str) -> pd.DataFrame:
     """The claims not paid in full: who, what, the amount cut and the reason in words."""
     allocation = run.allocation
-    frame = _reasons(allocation.unfunded, allocation.reasons(lang))
+    words = allocation.reasons(lang)
+    frame = _worded(allocation.unfunded, "reason", lambda r: words.get(r, r))
     projects = run.claims.portfolio.projects
     if "name" in projects.columns:
         about = projects[["project_id", "name"]].rename(columns={"name": "project_name"}).drop_duplicates(
@@ -212,8 +230,7 @@ def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, compa
         (say("portfolio"), claims.portfolio.source),
         (say("projects"), len(claims.portfolio.projects)),
         (say("horizon"), f"{run.years[0]}-{run.years[-1]}"),
-        (say("budget"), ("，" if lang is Lang.ZH else ", ").join(
-            [budget.id, name("statuses", budget.file.status, lang), str(budget.path)])),
+        (say("budget"), joined([budget.id, name("statuses", budget.file.status, lang), budget.path], lang)),
         (say("mode"), name("modes", allocation.mode, lang)),
         (say("lpr"), claims.provenance.scenario or say("none")),
         (say("scenario"), f"{scenario.id}: {scenario.file.description}" if scenario is not None
@@ -264,10 +281,10 @@ def report_sheets(run: Simulation, *, comparison: Comparison | None = None, mont
         "project_detail": table(detail, lang),
         "unfunded": table(unfunded(run, lang), lang),
         "parameters": table(listed, lang, marked),
-        "rejected_rows": table(_reasons_in(claims.rejections, lang), lang),
+        "rejected_rows": table(reasons_in_words(claims.rejections, lang), lang),
     }
     if comparison is not None and len(comparison.scenario.claims.rejections):
-        sheets["scenario_rejected_rows"] = table(_reasons_in(comparison.scenario.claims.rejections, lang), lang)
+        sheets["scenario_rejected_rows"] = table(reasons_in_words(comparison.scenario.claims.rejections, lang), lang)
     if comparison is not None:
         drivers = pd.concat([comparison.drivers(20).assign(list=name("driver_lists", "all_projects", lang)),
                              comparison.drivers(20, existing_only=True).assign(
@@ -291,15 +308,9 @@ def reconcile_sheets(rows: pd.DataFrame, totals: pd.DataFrame, lang: Lang | str 
     the statuses and likely causes in words (the detail is the engine's English), ``row`` the 0-based position
     beside ``file_row``, the row the bank's file shows."""
     lang = Lang.parse(lang)
-    statuses, causes = names("reconcile_statuses", lang), names("likely_causes", lang)
 
     def worded(frame: pd.DataFrame) -> Sheet:
-        shown = frame.copy()
-        if "status" in shown:
-            shown["status"] = shown["status"].astype(object).map(lambda v: statuses.get(v, v))
-        if "likely_cause" in shown:
-            shown["likely_cause"] = shown["likely_cause"].astype(object).map(
-                lambda v: causes.get(v, v) if isinstance(v, str) else v)
+        shown = reconcile_in_words(frame, lang)
         sheet = table(shown, lang)
         own = {"status": "reconcile_status", "row": "position"}  # what these columns mean here
         headers = [name("columns", own.get(str(c), c), lang) for c in shown.columns]
@@ -309,4 +320,5 @@ def reconcile_sheets(rows: pd.DataFrame, totals: pd.DataFrame, lang: Lang | str 
             worded(totals)}
 
 
-__all__ = ["project_detail", "reconcile_sheets", "report_sheets", "unfunded", "with_names"]
+__all__ = ["project_detail", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
+           "with_names"]

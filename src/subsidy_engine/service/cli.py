@@ -24,7 +24,7 @@ import pandas as pd
 
 from subsidy_engine.budgeting.allocation import TIME_LIMIT, check_time_limit
 from subsidy_engine.core.dates import parse_date
-from subsidy_engine.core.language import DEFAULT_LANG, LANGUAGES, Lang, in_language, name, names, reason_in, text
+from subsidy_engine.core.language import DEFAULT_LANG, LANGUAGES, Lang, in_language, joined, name, names, text
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.provenance import engine_version
 from subsidy_engine.errors import MissingExtraError, PortfolioSchemaError, SubsidyEngineError
@@ -38,7 +38,13 @@ from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
 from subsidy_engine.params.lpr import LprCurve, load_lpr
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
-from subsidy_engine.reports.workbook import reconcile_sheets, source_names, with_names
+from subsidy_engine.reports.workbook import (
+    reasons_in_words,
+    reconcile_in_words,
+    reconcile_sheets,
+    source_names,
+    with_names,
+)
 
 if TYPE_CHECKING:
     from subsidy_engine.params.budget import Budget
@@ -260,9 +266,8 @@ def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables, lang: Lang |
     sizes = tables.sizes()
     counts = rejected_counts(problems, sizes)
     total, rejected = sum(sizes.values()), sum(counts.values())
-    parts = ("，" if Lang.parse(lang) is Lang.ZH else ", ").join(
-        text("cli", "rejected_part", lang, table=name("tables", table, lang), count=f"{n:,}", size=f"{sizes[table]:,}")
-        for table, n in counts.items())
+    parts = joined((text("cli", "rejected_part", lang, table=name("tables", table, lang), count=f"{n:,}",
+                         size=f"{sizes[table]:,}") for table, n in counts.items()), lang)
     return (text("cli", "rejected_rows", lang, rejected=f"{rejected:,}", total=f"{total:,}", parts=parts),
             total > 0 and rejected >= total)
 
@@ -274,8 +279,7 @@ def _problems_table(problems: pd.DataFrame, lang: Lang | str = "en") -> str:
     shown = shown.where(shown.notna(), "")
     if "file" in shown and shown.file.nunique() == 1:  # one file: said once above the table
         shown = shown.drop(columns="file")
-    if "reason" in shown and Lang.parse(lang) is Lang.ZH:  # where the vocabulary words the reader's reason
-        shown["reason"] = shown["reason"].map(lambda r: reason_in(r, lang))
+    shown = reasons_in_words(shown, lang)  # where the vocabulary words the reader's reason
     shown.columns = [name("columns", c, lang) if Lang.parse(lang) is Lang.ZH else c for c in shown.columns]
     with pd.option_context("display.unicode.east_asian_width", True):
         return shown.to_string(index=False)
@@ -376,12 +380,11 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
             risk = mc.budget_at_risk()
             uncertain = risk[(risk.p_cap_exceeded > 0) & (risk.p_cap_exceeded < 1)]
             names_of = source_names(run_for_paths.allocation.budget, lang)
-            colon, separator = ("：", "；") if lang is Lang.ZH else (": ", "; ")
             say(text("cli", "at_risk", lang, always=int((risk.p_cap_exceeded == 1).sum()), some=len(uncertain))
-                + (colon + separator.join(
+                + (name("separators", "colon", lang) + joined((
                     text("cli", "at_risk_some", lang, source=names_of.get(str(r.source_id), str(r.source_id)),
-                         year=r.year, probability=f"{r.p_cap_exceeded:.1%}") for r in uncertain.head(8).itertuples())
-                   if len(uncertain) else ""))
+                         year=r.year, probability=f"{r.p_cap_exceeded:.1%}") for r in uncertain.head(8).itertuples()),
+                    lang, "clauses") if len(uncertain) else ""))
         from subsidy_engine.reports.charts import can_draw
 
         charts = can_draw()  # without the reports extra: the figures, summary.json and report.xlsx, no charts
@@ -514,8 +517,8 @@ def _validate(args: argparse.Namespace) -> int:
         return 2
     problems = claims.rejections
     lang = Lang.parse(args.lang)
-    counts = ("，" if lang is Lang.ZH else ", ").join(
-        text("cli", "table_rows", lang, table=name("tables", t, lang), count=f"{n:,}") for t, n in tables.sizes().items())
+    counts = joined((text("cli", "table_rows", lang, table=name("tables", t, lang), count=f"{n:,}")
+                     for t, n in tables.sizes().items()), lang)
     for note in claims.notes:
         print(text("cli", "note", lang, note=in_language(note, lang)))
     if problems.empty:
@@ -564,14 +567,12 @@ def _reconcile(args: argparse.Namespace) -> int:
         return 2
     say(text("cli", "reconcile_rows", lang, source=source, rows=f"{len(report):,}", portfolio=tables.source,
              seconds=f"{time.perf_counter() - started:.2f}"))
-    statuses = names("reconcile_statuses", lang)
-    say(_frame_text(totals.assign(status=totals.status.map(lambda v: statuses.get(v, v))).rename(
-        columns={"status": "reconcile_status"}), lang))  # a status of reconciling, not of a parameter
+    say(_frame_text(reconcile_in_words(totals, lang).rename(columns={"status": "reconcile_status"}), lang))
     causes = report[report.status == "mismatch"].likely_cause.fillna("(none found)").value_counts()
     if len(causes):
         said = names("likely_causes", lang)
-        say(text("cli", "reconcile_causes", lang, causes=("；" if lang is Lang.ZH else "; ").join(
-            f"{said.get(str(cause), cause)} {n}" for cause, n in causes.items())))
+        say(text("cli", "reconcile_causes", lang, causes=joined(
+            (f"{said.get(str(cause), cause)} {n}" for cause, n in causes.items()), lang, "clauses")))
     say(text("cli", "reconcile_wrote", lang, files=f"{out / 'reconcile.csv'}, {out / 'reconcile.xlsx'}"))
     return 0 if (report.status == "match").all() else 1
 
