@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -34,3 +35,47 @@ def curve():
     return projected_curve()
 
 
+
+
+# Every reason a test makes a reader or the pipeline give for a rejected row must read in Chinese: the
+# vocabulary's input_reasons word them, keyed by the English the engine writes. A reason reworded in the code
+# (or a new one) without its wording fails the test that made it, whatever that test is about.
+_REASONS_MADE: list[object] = []
+
+
+def _recording(function):
+    def recorded(*args, **kwargs):
+        made = function(*args, **kwargs)
+        frame = made[0] if isinstance(made, tuple) else made
+        if "reason" in getattr(frame, "columns", ()) and len(frame):
+            _REASONS_MADE.extend(frame["reason"].unique().tolist())
+        return made
+    return recorded
+
+
+def pytest_configure(config):
+    from subsidy_engine.io import column_readers
+    from subsidy_engine.pipeline import evaluate, inputs
+
+    inputs._check_and_read = _recording(inputs._check_and_read)
+    evaluate._sorted_problems = _recording(evaluate._sorted_problems)
+    column_readers.Rejections.frame = _recording(column_readers.Rejections.frame)
+
+
+def _english_left(worded: str) -> bool:
+    """True when a worded reason still has an English phrase in it (two words of 3+ letters in a row; ids,
+    file names and the engine's own words such as 'custom' stand alone)."""
+    return re.search(r"[A-Za-z]{3,} [a-z]{3,}", worded) is not None
+
+
+@pytest.fixture(autouse=True)
+def every_reason_is_worded():
+    _REASONS_MADE.clear()
+    yield
+    from subsidy_engine.core.language import reason_in
+
+    unworded = sorted({str(r) for r in _REASONS_MADE if isinstance(r, str) and _english_left(str(reason_in(r, "zh")))})
+    _REASONS_MADE.clear()
+    if unworded:
+        pytest.fail(f"{len(unworded)} rejection reason(s) have no Chinese wording in core/names.yaml "
+                    f"input_reasons: {unworded[:5]}", pytrace=False)

@@ -106,42 +106,115 @@ def id_of_name(value: str, section: str) -> str:
 
 
 def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
-    """A reader's reason for a rejected row in ``lang``: one of the vocabulary's ``input_reasons``, by its exact
-    English text or, for a reason with values, by its English template (a nested reason read the same way); any
-    other as it is.
+    """A reader's reason for a rejected row in ``lang``: one of the vocabulary's ``input_reasons`` (or a note of
+    ``notes``, which ``--strict`` turns into a reason), by its exact English text or, for a reason with values,
+    by its English template; any other as it is.
+
+    A nested reason (the fields ``reason``, ``why``, ``coverage``, ``note``) is read the same way, and so is
+    each part of one that joins several with ``"; "``. A ``table`` field is named (``drawdowns`` -> 提款表);
+    a ``policy`` field, the parameter file's title, is shown in Simplified characters.
 
     >>> reason_in("is missing"), reason_in("is missing", "en"), reason_in("is not a date: 2026-13-01")
     ('缺失', 'is missing', 'is not a date: 2026-13-01')
     >>> reason_in(text("input_reasons", "not_one_of_value", "en", value="等额本息", allowed="'custom'"))
     "“等额本息”不是可选值之一：'custom'"
+    >>> reason_in("(drawdowns row 4) must be positive (at least 0.01 yuan)")
+    '（提款表第4行）必须为正数（至少0.01元）'
     """
     if not isinstance(reason, str) or Lang.parse(lang) is Lang.EN:
         return reason
-    entry = vocabulary()["input_reasons"].get(reason)
+    read = _read_reason(reason, Lang.parse(lang))
+    return reason if read is None else read[1]
+
+
+#: The fields of a template that hold a reason of their own (worded the same way).
+_NESTED = frozenset({"reason", "why", "coverage", "note"})
+#: The fields read by a narrow pattern: a row number, a table's or a column's id.
+_NARROW = {"row": r"\d+", "scale": r"\d+", "table": r"[a-z_]+", "field": r"[\w ,.]+"}
+
+
+@functools.lru_cache(maxsize=65_536)  # a portfolio's reasons repeat; a file's many bad values each once
+def _read_reason(reason: str, lang: Lang) -> tuple[int, str] | None:
+    """``reason`` read against the vocabulary: how much of its text the wording accounts for (its literal
+    words, and those of the reasons nested in it), and the wording in ``lang``; None when nothing matches.
+
+    Several templates can match one text (a value is any text, so ``{value} is not an ISO date`` also matches
+    ``(drawdowns row 2) 'x' is not an ISO date``): the reading that accounts for the most text wins, which is
+    the one that reads the nested reason too."""
+    entry = _reasons_by_english().get(reason)
     if entry is not None:
-        return str(entry[Lang.parse(lang).value])
-    for key, pattern in _reason_patterns():  # a reason with values: written from its English template
+        return len(reason), str(entry[lang.value])
+    best: tuple[int, str] | None = None
+    for section, key, pattern in _reason_patterns():
         found = pattern.fullmatch(reason)
-        if found:
-            fields = found.groupdict()
-            if "reason" in fields:  # the reason of the row it follows (its project's, its loan's)
-                fields["reason"] = str(reason_in(fields["reason"], lang))
-            return text("input_reasons", key, lang, **fields)
-    return reason
+        if found is None:
+            continue
+        fields: dict[str, object] = dict(found.groupdict())
+        score = len(reason) - sum(len(value) for field_name, value in found.groupdict().items()
+                                  if field_name not in _NARROW)
+        for field_name in _NESTED & fields.keys():
+            nested_score, fields[field_name] = _read_parts(str(fields[field_name]), lang)
+            score += nested_score
+        if best is not None and score <= best[0]:
+            continue
+        best = score, text(section, key, lang, **_named_fields(fields, lang))
+    return best
+
+
+def _named_fields(fields: dict[str, object], lang: Lang) -> dict[str, object]:
+    """The fields of a sentence as ``lang`` shows them: a ``table`` by its name (``drawdowns`` -> 提款表), a
+    parameter's ``status`` by its name, a ``policy`` (the parameter file's title) in Simplified characters."""
+    named = dict(fields)
+    if "table" in named:
+        named["table"] = name("tables", named["table"], lang)
+    if "status" in named:
+        named["status"] = name("statuses", named["status"], lang)
+    if "policy" in named and lang is Lang.ZH:
+        named["policy"] = to_simplified(str(named["policy"]))
+    return named
+
+
+def _read_parts(reason: str, lang: Lang) -> tuple[int, str]:
+    """A nested reason read as a whole, or as its ``"; "``-joined parts (a table's problems of its whole, as
+    the reader joins them), whichever accounts for more; a part the vocabulary does not word stays as it is."""
+    whole = _read_reason(reason, lang)
+    parts = reason.split("; ")
+    if len(parts) > 1:
+        read = [_read_reason(part, lang) for part in parts]
+        score = sum(r[0] for r in read if r is not None)
+        if whole is None or score > whole[0]:
+            return score, joined([part if r is None else r[1] for r, part in zip(read, parts)], lang, "clauses")
+    return (0, reason) if whole is None else whole
 
 
 @functools.lru_cache(maxsize=1)
-def _reason_patterns() -> list[tuple[str, re.Pattern[str]]]:
-    """Each ``input_reasons`` template with fields, as a pattern that reads its fields back from the English text
-    the readers wrote with it (``text("input_reasons", key, "en", ...)``)."""
+def _reasons_by_english() -> dict[str, dict[str, Any]]:
+    """Every ``input_reasons`` entry without fields, by its English text."""
+    return {str(entry["en"]): entry for entry in vocabulary()["input_reasons"].values()
+            if not re.search(r"\{\w+\}", str(entry["en"]))}
+
+
+@functools.lru_cache(maxsize=1)
+def _reason_patterns() -> list[tuple[str, str, re.Pattern[str]]]:
+    """Each ``input_reasons`` (then ``notes``) template with fields, as a pattern that reads its fields back
+    from the English text the engine wrote with it (``text("input_reasons", key, "en", ...)``). A field named
+    twice must read the same text both times."""
     found = []
-    fields = {"row": r"\d+", "scale": r"\d+", "field": r"[\w ,]+"}  # a value or a nested reason: anything
-    for key, entry in vocabulary()["input_reasons"].items():
-        parts = re.split(r"\{(\w+)\}", str(entry["en"]))
-        if len(parts) > 1:
-            pattern = "".join(re.escape(p) if k % 2 == 0 else f"(?P<{p}>{fields.get(p, '.*')})"
-                              for k, p in enumerate(parts))
-            found.append((key, re.compile(pattern, re.DOTALL)))
+    for section in ("input_reasons", "notes"):
+        for key, entry in vocabulary()[section].items():
+            parts = re.split(r"\{(\w+)\}", str(entry["en"]).replace("{{", "{").replace("}}", "}"))
+            if len(parts) == 1:
+                continue
+            pattern, seen = [], set()
+            for k, part in enumerate(parts):
+                if k % 2 == 0:
+                    pattern.append(re.escape(part))
+                elif part in seen:
+                    pattern.append(f"(?P={part})")
+                else:
+                    seen.add(part)
+                    pattern.append(f"(?P<{part}>{_NARROW.get(part, '.*')})")
+            found.append((section, key, re.compile("".join(pattern), re.DOTALL)))
     return found
 
 
@@ -196,7 +269,7 @@ def in_language(note: str, lang: Lang | str = DEFAULT_LANG) -> str:
     (English)."""
     if Lang.parse(lang) is Lang.EN or not isinstance(note, Sentence) or note.key not in vocabulary()["notes"]:
         return str(note)
-    return text("notes", note.key, lang, **note.fields)
+    return text("notes", note.key, lang, **_named_fields(note.fields, Lang.parse(lang)))
 
 
 __all__ = ["DEFAULT_LANG", "LANGUAGES", "Lang", "Sentence", "column_kind", "id_of_name", "ids_by_name", "in_language",

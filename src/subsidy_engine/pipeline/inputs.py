@@ -700,7 +700,7 @@ def _from_workbook(path: Path, notes: list[str], limits: Limits) -> dict[str, Sh
             found[name] = sheet
         else:
             notes.append(Sentence(f"{path}: sheet {sheet_name!r} is not a table ({', '.join(TABLES)}); set aside",
-                                  "sheet_set_aside", file=path, sheet=sheet_name))
+                                  "sheet_set_aside", file=path, sheet=sheet_name, tables=", ".join(TABLES)))
     return found
 
 
@@ -720,7 +720,8 @@ def _from_folder(path: Path, notes: list[str], limits: Limits) -> tuple[dict[str
             raw += f"{name}:{len(data)}:".encode() + data  # the same bytes as another table are another portfolio
     others = [p.name for p in entries if p.stem.strip().lower() not in TABLES or p.suffix.lower() == ".xlsx"]
     for other in others:
-        notes.append(f"{path / other}: not a table ({', '.join(TABLES)}); set aside")
+        notes.append(Sentence(f"{path / other}: not a table ({', '.join(TABLES)}); set aside", "file_set_aside",
+                              file=path / other, tables=", ".join(TABLES)))
     return found, raw
 
 
@@ -810,11 +811,13 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
         extra = [c for c in frame.columns if str(c).split("\u0000", 1)[0] not in columns]
         if extra:
             shown = sorted({str(c).split("\u0000", 1)[0] for c in extra})
-            message = f"{sheet.where}: column(s) {', '.join(map(repr, shown))} are not fields of the {name} table"
+            columns_shown = ", ".join(map(repr, shown))
+            message = f"{sheet.where}: column(s) {columns_shown} are not fields of the {name} table"
             if strict:
                 set_aside.append(_whole_table(name, sheet.file, message + " (--strict refuses them)", SET_ASIDE))
             else:
-                notes.append(f"{message}; set aside")
+                notes.append(Sentence(f"{message}; set aside", "columns_set_aside", where=sheet.where,
+                                      columns=columns_shown, table=name))
             frame = frame.drop(columns=extra)
         if strict:
             set_aside.extend(_whole_table(name, sheet.file, f"{note} (--strict refuses it)", SET_ASIDE)
