@@ -10,12 +10,13 @@ import pytest
 from pydantic import ValidationError
 
 from subsidy_engine import Loan, load_lpr
+from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.io.files import demo_loans_path
 from subsidy_engine.service.cli import main
 
 
 def test_demo_prints_the_sample_loan_and_the_portfolio(capsys) -> None:
-    assert main(["demo"]) == 0
+    assert main(["demo", "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "monthly payment              5,307.27" in out
     assert "Loans: 240 in the table, 237 computed, 3 rejected" in out
@@ -26,6 +27,23 @@ def test_demo_prints_the_sample_loan_and_the_portfolio(capsys) -> None:
     assert "Allocated to funding sources under the demo budget (budget-demo.yaml, 27 sources" in out
     assert "claims not paid in full" in out
     assert "measure 15" in out and "investment subsidy (measures 1, 2, 4) not evaluated" in out
+
+
+def test_demo_and_amortize_speak_simplified_chinese_by_default(capsys) -> None:
+    """The sample loan, the loan table's summary (its rejected rows' reasons too), the synthetic portfolio's
+    claims and the allocation are worded in Simplified Chinese unless --lang en."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "示例贷款：本金1,000,000.00元，年利率4.90%，期限360个月，等额本息" in out
+    assert "每月还款额" in out and "5,307.27" in out
+    assert "贷款：表中240笔，已计算237笔，拒绝3笔" in out
+    assert "1000000.005的小数超过2位（不足一分）" in out and "须在1至600个月之间" in out
+    assert "措施15" in out and "按规则削减（元）：单项规则" in out and "高精尖产业发展资金" in out
+    assert "未足额安排" in out and "说明：未测算投资补助（措施1、2、4）" in out
+    assert to_simplified(out) == out  # no Traditional character (等額本息 was)
+    assert main(["amortize", str(demo_loans_path())]) == 1
+    out = capsys.readouterr().out
+    assert "某次利率重定价日超出LPR数据的覆盖期（2026-06-19）" in out and "组合各年度的利息和本金" in out
 
 
 def test_amortize_writes_exact_csv(tmp_path, capsys) -> None:
@@ -45,7 +63,7 @@ def test_amortize_writes_exact_csv(tmp_path, capsys) -> None:
 
 
 def test_without_a_projection_beyond_the_horizon_rows_are_rejected(capsys) -> None:
-    assert main(["amortize", str(demo_loans_path())]) == 1
+    assert main(["amortize", str(demo_loans_path()), "--lang", "en"]) == 1
     out = capsys.readouterr().out
     assert "beyond the LPR coverage horizon 2026-06-19" in out
 
@@ -297,7 +315,8 @@ def test_amortize_counts_rejected_loans_not_event_rows_of_no_loan(tmp_path, caps
                                        "A,100,0.04,12,2024-01-10\n", encoding="utf-8")
     (tmp_path / "prepayments.csv").write_text("loan_id,date,amount\nZ,2024-03-01,1\nY,2024-03-01,1\n",
                                               encoding="utf-8")
-    assert main(["amortize", str(tmp_path / "loans.csv"), "--prepayments", str(tmp_path / "prepayments.csv")]) == 1
+    assert main(["amortize", str(tmp_path / "loans.csv"), "--prepayments", str(tmp_path / "prepayments.csv"),
+                 "--lang", "en"]) == 1
     assert "1 in the table, 1 computed, 0 rejected" in capsys.readouterr().out
 
 

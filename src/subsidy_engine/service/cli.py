@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import time
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -98,42 +99,58 @@ def _history(args: argparse.Namespace) -> LprCurve:
     return curve
 
 
-def _print_sample_loan() -> None:
+def _label(label: str, width: int = 22) -> str:
+    """``label`` padded to ``width`` columns as a terminal shows it (a Chinese character is two wide)."""
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in label)
+    return label + " " * max(width - shown, 1)
+
+
+def _print_sample_loan(lang: Lang) -> None:
     loan = Loan(principal="1000000", annual_rate="0.049", term_months=360, start_date="2024-01-15")
     s = amortize(loan)
     first, last = s.rows[0], s.rows[-1]
-    print("Sample loan: 1,000,000.00 at 4.90% over 360 months, equal installment (等額本息)")
-    print(f"  monthly payment        {first.payment:>14,}")
-    print(f"  period 1 interest      {first.interest:>14,}   principal {first.principal:,}")
-    print(f"  last payment           {last.payment:>14,}   (period {last.period}, balance {last.closing_balance})")
-    print(f"  total interest (real)  {s.total_interest:>14,}   the sum of the rounded rows")
-    print(f"  quoted, rounded M x n  {s.quoted_total_interest('rounded_payment'):>14,}")
-    print(f"  quoted, exact M x n    {s.quoted_total_interest('unrounded_payment'):>14,}")
+
+    def line(key: str, amount: Decimal, after: str = "") -> None:
+        print(f"  {_label(text('cli', key, lang))} {amount:>14,}" + (f"   {after}" if after else ""))
+
+    print(text("cli", "sample_title", lang))
+    line("sample_payment", first.payment)
+    line("sample_first_interest", first.interest, text("cli", "sample_principal", lang, amount=f"{first.principal:,}"))
+    line("sample_last_payment", last.payment,
+         text("cli", "sample_last_note", lang, period=last.period, balance=last.closing_balance))
+    line("sample_total_interest", s.total_interest, text("cli", "sample_total_note", lang))
+    line("sample_quoted_rounded", s.quoted_total_interest("rounded_payment"))
+    line("sample_quoted_exact", s.quoted_total_interest("unrounded_payment"))
     print()
 
 
-def _report(result: PortfolioResult, total_rows: int, seconds: float) -> None:
+def _report(result: PortfolioResult, total_rows: int, seconds: float, lang: Lang) -> None:
     loan_rows = result.rejections.row[result.rejections.row >= 0]  # -1: an event row of no loan
     orphans = len(result.rejections) - len(loan_rows)
-    print(f"Loans: {total_rows} in the table, {result.computed} computed, "
-          f"{loan_rows.nunique()} rejected ({seconds:.2f} s)"
-          + (f"; {orphans} event row(s) of no loan of the table" if orphans else ""))
+    print(text("cli", "loans_line", lang, total=total_rows, computed=result.computed, rejected=loan_rows.nunique(),
+               seconds=f"{seconds:.2f}") + (text("cli", "orphan_events", lang, count=orphans) if orphans else ""))
     if len(result.rejections):
-        print("Rejected rows (file_row: the row or line of the file; row: the 0-based position):")
-        print(result.rejections.to_string(index=False))
+        print(text("cli", "rejected_loans", lang))
+        shown = reasons_in_words(result.rejections, lang)
+        if lang is Lang.ZH:
+            shown.columns = [name("columns", c, lang) for c in shown.columns]
+        with pd.option_context("display.unicode.east_asian_width", True):
+            print(shown.to_string(index=False))
     if len(result.projections):
-        print(f"{len(result.projections)} floating loans are priced partly from the projection "
-              f"'{result.provenance.scenario}' (first projected reset "
-              f"{min(result.projections.projected_from)}); these figures are a scenario, not data.")
+        print(text("cli", "projected_loans", lang, count=len(result.projections), scenario=result.provenance.scenario,
+                   first=min(result.projections.projected_from)))
     if result.has_yearly and result.computed:
         totals = result.yearly.groupby("year")[["interest", "principal"]].sum()
-        print("\nPortfolio interest and principal by calendar year of the due date (yuan):")
-        print(totals.to_string(formatters={c: "{:,}".format for c in totals.columns}))
+        print("\n" + text("cli", "yearly_totals", lang))
+        totals.index.name = name("columns", "year", lang)
+        shown_totals = totals.rename(columns={c: text("cli", c, lang) for c in totals.columns})
+        with pd.option_context("display.unicode.east_asian_width", True):
+            print(shown_totals.to_string(formatters={c: "{:,}".format for c in shown_totals.columns}))
     p = result.provenance
-    print(f"\nengine {p.engine_version}; rate data and scenario sha256 {p.parameters_sha256[:16]}…")
+    print("\n" + text("cli", "rate_data", lang, version=p.engine_version, sha=p.parameters_sha256[:16]))
 
 
-def _print_claims(curve: LprCurve, n_projects: int = 5_000) -> None:
+def _print_claims(curve: LprCurve, lang: Lang, n_projects: int = 5_000) -> None:
     from subsidy_engine.pipeline.evaluate import evaluate
     from subsidy_engine.simulation.synthetic import portfolio
 
@@ -141,29 +158,31 @@ def _print_claims(curve: LprCurve, n_projects: int = 5_000) -> None:
     started = time.perf_counter()
     claims = evaluate(tables, years=range(2026, 2031), lpr=curve)
     seconds = time.perf_counter() - started
-    print(f"\nClaims of a synthetic portfolio ({tables.source}: {len(tables.projects):,} projects, "
-          f"{len(tables.loans):,} loans, {len(tables.insurance):,} insurance policies, {len(tables.events):,} "
-          f"events), 2026-2030, under the bundled 78號 parameters ({seconds:.2f} s):")
+    print("\n" + text("cli", "demo_claims", lang, source=tables.source, projects=f"{len(tables.projects):,}",
+                      loans=f"{len(tables.loans):,}", insurance=f"{len(tables.insurance):,}",
+                      events=f"{len(tables.events):,}", seconds=f"{seconds:.2f}"))
     by = claims.summary(("year", "measure")).pivot(index="year", columns="measure", values="amount")
-    by.columns = [f"measure {m}" for m in by.columns]
-    by["total"] = by.sum(axis=1)
-    print(by.fillna(0).to_string(formatters={c: "{:,}".format for c in by.columns}))
+    by.columns = [text("cli", "measure_n", lang, measure=m) for m in by.columns]
+    by[text("cli", "total", lang)] = by.sum(axis=1)
+    by.index.name = name("columns", "year", lang)
+    with pd.option_context("display.unicode.east_asian_width", True):
+        print(by.fillna(0).to_string(formatters={c: "{:,}".format for c in by.columns}))
     cuts = claims.summary(("instrument",))
-    print("Cuts by rule (yuan): " + "; ".join(
-        f"{name.removeprefix('cut_by_')} {cuts[name].sum():,}" for name in
-        ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
-         "cut_by_total_cap")))
-    print(f"{len(claims.rejections)} rejected rows; {len(claims.not_paid):,} items paid nothing (with reasons); "
-          f"{len(claims.projections):,} floating loans priced partly from the LPR projection.")
+    rules = ("item_rules", "most_favourable", "enterprise_cap", "project_cap", "total_cap")
+    print(text("cli", "cuts_by_rule", lang, cuts=joined(
+        (text("cli", "cut_amount", lang, rule=text("cli", f"cut_{rule}", lang), amount=f"{cuts[f'cut_by_{rule}'].sum():,}")
+         for rule in rules), lang, "clauses")))
+    print(text("cli", "demo_claims_counts", lang, rejected=len(claims.rejections), not_paid=f"{len(claims.not_paid):,}",
+               projected=f"{len(claims.projections):,}"))
     for note in claims.notes:
-        print(f"Note: {note}")
-    print("Illustrative parameters (official-analog or inferred, see schedules/policy-78.yaml): "
-          "these are simulations, not entitlements.")
-    print(f"engine {claims.provenance.engine_version}; inputs sha256 {claims.provenance.parameters_sha256[:16]}…")
-    _print_allocation(claims)
+        print(text("cli", "note", lang, note=in_language(note, lang)))
+    print(text("cli", "illustrative", lang))
+    print(text("cli", "inputs_line", lang, version=claims.provenance.engine_version,
+               sha=claims.provenance.parameters_sha256[:16]))
+    _print_allocation(claims, lang)
 
 
-def _print_allocation(claims: Claims) -> None:
+def _print_allocation(claims: Claims, lang: Lang) -> None:
     from subsidy_engine.budgeting.allocation import allocate
     from subsidy_engine.params.budget import load_budget
 
@@ -173,17 +192,17 @@ def _print_allocation(claims: Claims) -> None:
     seconds = time.perf_counter() - started
     by = result.by_source.assign(kind=result.by_source.source_id.astype(str).str.split(":").str[0])
     awarded = result.awards.groupby("year")["awarded"].sum()
-    print(f"\nAllocated to funding sources under the demo budget ({budget.path.rsplit('/', 1)[-1]}, "
-          f"{len(budget.sources)} sources, status {budget.file.status}), waterfall mode, library projects "
-          f"first ({seconds:.2f} s). Awarded by year (yuan): "
-          + "; ".join(f"{y} {v:,}" for y, v in awarded.items()))
-    kinds = {"gaojingjian_fund": "高精尖 fund", "sector_budget": "sector budgets", "district_matching": "districts"}
-    for kind, label in kinds.items():
+    print("\n" + text("cli", "demo_allocation", lang, budget=budget.path.rsplit("/", 1)[-1], sources=len(budget.sources),
+                      status=name("statuses", budget.file.status, lang), seconds=f"{seconds:.2f}",
+                      awarded=joined((text("cli", "year_amount", lang, year=y, amount=f"{v:,}")
+                                      for y, v in awarded.items()), lang, "clauses")))
+    for kind in ("gaojingjian_fund", "sector_budget", "district_matching"):
         rows = by[by.kind == kind].groupby("year")[["available", "awarded", "remaining"]].sum()
-        print(f"  {label:<15} " + "; ".join(f"{y}: {r.awarded:,} of {r.available:,}" for y, r in rows.iterrows()
-                                             if r.available or r.awarded))
-    print(f"{len(result.unfunded):,} claims not paid in full (Allocation.unfunded says why); "
-          f"total awarded {result.total_awarded:,} of {claims.total:,} claimed.")
+        print(f"  {_label(name('source_groups', kind, lang), 24)}" + joined(
+            (text("cli", "awarded_of", lang, year=y, awarded=f"{r.awarded:,}", available=f"{r.available:,}")
+             for y, r in rows.iterrows() if r.available or r.awarded), lang, "clauses"))
+    print(text("cli", "demo_unfunded", lang, count=f"{len(result.unfunded):,}", awarded=f"{result.total_awarded:,}",
+               claimed=f"{claims.total:,}"))
 
 
 def _run(args: argparse.Namespace, path: Path) -> int:
@@ -226,7 +245,8 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         positions = result.rejections["row"].to_numpy(dtype="int64")
         result.rejections.insert(1, "file_row", pd.Series(
             [int(read.rows[k]) if k >= 0 else None for k in positions], dtype="Int64", index=result.rejections.index))
-    _report(result, len(table), time.perf_counter() - started)
+    lang = Lang.parse(args.lang)
+    _report(result, len(table), time.perf_counter() - started, lang)
     if getattr(args, "out", None):
         try:
             with OutputFolder(args.out) as output:  # whole or not at all, formula-safe
@@ -238,7 +258,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         except OSError as exc:
             print(f"error: --out {args.out}: {one_line(exc)}", file=sys.stderr)
             return 2
-        print(f"wrote {', '.join(sorted(output.names))} to {args.out}")
+        print(text("cli", "wrote_to", lang, files=", ".join(sorted(output.names)), folder=args.out))
     return 1 if len(result.rejections) else 0
 
 
@@ -785,6 +805,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output", choices=("both", "schedule", "yearly"), default="yearly",
                        help="what to compute: each loan's yearly totals (default), its schedule, or both")
         p.add_argument("--strict", action="store_true", help="fail on any bad row")
+        p.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG.value,
+                       help="the language of the summary: zh (Simplified Chinese, the default) or en (the CSV files "
+                            "keep the engine's ids and words, for programs)")
         limit_option(p)
 
     demo = _command(sub, "demo", "a sample loan and the bundled demo portfolio")
@@ -932,13 +955,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: {one_line(exc)}", file=sys.stderr)
             return 2
-        _print_sample_loan()
-        print(f"Demo portfolio {demo_loans_path().name}; floating loans use an explicit flat LPR "
-              f"projection to {args.hold_lpr_until} (the data ends {_history(args).coverage_end}).")
+        lang = Lang.parse(args.lang)
+        _print_sample_loan(lang)
+        print(text("cli", "demo_portfolio", lang, file=demo_loans_path().name, until=args.hold_lpr_until,
+                   data_end=_history(args).coverage_end))
         code = _run(args, demo_loans_path())
         if code == 2:
             return code
-        _print_claims(curve)
+        _print_claims(curve, lang)
         return 0  # the demo's loan table has rows rejected on purpose, to show the report
     if args.command == "simulate":
         return _simulate(args)
