@@ -43,12 +43,12 @@ def curve():
 _REASONS_MADE: list[object] = []
 
 
-def _recording(function):
+def _recording(function, column="reason", frame_of=lambda made: made[0] if isinstance(made, tuple) else made):
     def recorded(*args, **kwargs):
         made = function(*args, **kwargs)
-        frame = made[0] if isinstance(made, tuple) else made
-        if "reason" in getattr(frame, "columns", ()) and len(frame):
-            _REASONS_MADE.extend(frame["reason"].unique().tolist())
+        frame = frame_of(made)
+        if column in getattr(frame, "columns", ()) and len(frame):
+            _REASONS_MADE.extend(frame[column].dropna().unique().tolist())
         return made
     return recorded
 
@@ -56,10 +56,15 @@ def _recording(function):
 def pytest_configure(config):
     from subsidy_engine.io import column_readers
     from subsidy_engine.pipeline import evaluate, inputs
+    from subsidy_engine.service import ledger_reconcile, reconcile
 
     inputs._check_and_read = _recording(inputs._check_and_read)
     evaluate._sorted_problems = _recording(evaluate._sorted_problems)
     column_readers.Rejections.frame = _recording(column_readers.Rejections.frame)
+    # reconcile's detail (what reproduces a bank's figure, or why a row cannot be checked) is worded the same way
+    reconcile.reconcile = _recording(reconcile.reconcile, "detail")
+    ledger_reconcile.reconcile_ledger = _recording(ledger_reconcile.reconcile_ledger, "detail",
+                                                   lambda made: made.settlements)
 
 
 def _english_left(worded: str) -> bool:
@@ -77,5 +82,5 @@ def every_reason_is_worded():
     unworded = sorted({str(r) for r in _REASONS_MADE if isinstance(r, str) and _english_left(str(reason_in(r, "zh")))})
     _REASONS_MADE.clear()
     if unworded:
-        pytest.fail(f"{len(unworded)} rejection reason(s) have no Chinese wording in core/names.yaml "
-                    f"input_reasons: {unworded[:5]}", pytrace=False)
+        pytest.fail(f"{len(unworded)} rejection reason(s) or reconcile detail(s) have no Chinese wording in "
+                    f"core/names.yaml (input_reasons, reconcile_details): {unworded[:5]}", pytrace=False)

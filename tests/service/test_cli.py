@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from openpyxl import load_workbook
 from pydantic import ValidationError
 
 from subsidy_engine import Loan, load_lpr
@@ -333,7 +334,7 @@ def test_reconcile_a_banks_ledger(tmp_path, capsys) -> None:
                       "P-7,2025-09-01,rate_change,,0.033,\n"
                       "P-7,2025-09-22,interest_settled,427000,,296527.78\n"
                       "Q-1,2025-03-05,drawdown,-5,0.036,\n", encoding="utf-8")
-    assert main(["reconcile", "--ledger", str(ledger), "--out", str(tmp_path / "out")]) == 1
+    assert main(["reconcile", "--ledger", str(ledger), "--out", str(tmp_path / "out"), "--lang", "en"]) == 1
     said = capsys.readouterr().out
     assert "2 settlements of 1 loans, 1 not matching; 1 rows rejected" in said
     assert "Mismatches by likely cause: an event ignored 1" in said
@@ -342,6 +343,17 @@ def test_reconcile_a_banks_ledger(tmp_path, capsys) -> None:
     assert written["status"].tolist() == ["match", "mismatch"] and written["row"].tolist() == ["4", "7"]
     assert written["detail"][1].startswith("without the rate_change to 0.033 on 2025-09-01 (row 6)")
     assert main(["reconcile", "--ledger", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o2")]) == 2
+    capsys.readouterr()
+    # in Chinese by default: the summary, the cause, the rejected row's reason, and the workbook's detail
+    assert main(["reconcile", "--ledger", str(ledger), "--out", str(tmp_path / "zh")]) == 1
+    said = capsys.readouterr().out
+    assert "1笔贷款的2次结息，1次不一致；1行被拒绝" in said and "不一致的可能原因：遗漏了某笔事项 1" in said
+    assert "第8行（贷款编号'Q-1'）amount：必须为正数（至少0.01元）" in said
+    book = load_workbook(tmp_path / "zh" / "ledger_reconcile.xlsx")
+    assert book.sheetnames == ["结息对账", "被拒绝的行"]
+    mismatch = [str(cell) for cell in list(book["结息对账"].values)[2]]
+    assert "不一致" in mismatch and "遗漏了某笔事项" in mismatch, mismatch
+    assert any(cell.startswith("去掉2025-09-01的利率变动（至0.033）（第6行）：利息为") for cell in mismatch), mismatch
 
 
 def test_simulate_opts_in_to_the_business_day_projection(tmp_path, capsys) -> None:

@@ -110,8 +110,9 @@ def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
     ``notes``, which ``--strict`` turns into a reason), by its exact English text or, for a reason with values,
     by its English template; any other as it is.
 
-    A nested reason (the fields ``reason``, ``why``, ``coverage``, ``note``) is read the same way, and so is
-    each part of one that joins several with ``"; "``. A ``table`` field is named (``drawdowns`` -> 提款表);
+    Reconcile's ``detail`` is read the same way (``reconcile_details``). A nested sentence (the fields
+    ``reason``, ``why``, ``coverage``, ``note``, ``label``, ``what``, ``others``) is read the same way, and so
+    is each part of one that joins several with ``"; "`` (or ``", "``, a list of conventions). A ``table`` field is named (``drawdowns`` -> 提款表);
     a ``policy`` field, the parameter file's title, is shown in Simplified characters.
 
     >>> reason_in("is missing"), reason_in("is missing", "en"), reason_in("is not a date: 2026-13-01")
@@ -127,10 +128,12 @@ def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
     return reason if read is None else read[1]
 
 
-#: The fields of a template that hold a reason of their own (worded the same way).
-_NESTED = frozenset({"reason", "why", "coverage", "note"})
+#: The sections whose sentences are read back from the English the engine wrote (:func:`reason_in`).
+_READ_BACK = ("input_reasons", "reconcile_details", "notes")
+#: The fields of a template that hold a sentence of their own (worded the same way).
+_NESTED = frozenset({"reason", "why", "coverage", "note", "label", "what", "others"})
 #: The fields read by a narrow pattern: a row number, a table's or a column's id.
-_NARROW = {"row": r"\d+", "scale": r"\d+", "table": r"[a-z_]+", "field": r"[\w ,.]+"}
+_NARROW = {"row": r"\d+", "scale": r"\d+", "table": r"[a-z_]+", "field": r"[\w.]+(?:, [\w.]+)*"}
 
 
 @functools.lru_cache(maxsize=65_536)  # a portfolio's reasons repeat; a file's many bad values each once
@@ -177,20 +180,21 @@ def _named_fields(fields: dict[str, object], lang: Lang) -> dict[str, object]:
 def _read_parts(reason: str, lang: Lang) -> tuple[int, str]:
     """A nested reason read as a whole, or as its ``"; "``-joined parts (a table's problems of its whole, as
     the reader joins them), whichever accounts for more; a part the vocabulary does not word stays as it is."""
-    whole = _read_reason(reason, lang)
-    parts = reason.split("; ")
-    if len(parts) > 1:
-        read = [_read_reason(part, lang) for part in parts]
-        score = sum(r[0] for r in read if r is not None)
-        if whole is None or score > whole[0]:
-            return score, joined([part if r is None else r[1] for r, part in zip(read, parts)], lang, "clauses")
-    return (0, reason) if whole is None else whole
+    best = _read_reason(reason, lang)
+    for separator, by in (("; ", "clauses"), (", ", "items")):
+        parts = reason.split(separator)
+        if len(parts) > 1:
+            read = [_read_reason(part, lang) for part in parts]
+            score = sum(r[0] for r in read if r is not None)
+            if best is None or score > best[0]:
+                best = score, joined([part if r is None else r[1] for r, part in zip(read, parts)], lang, by)
+    return (0, reason) if best is None else best
 
 
 @functools.lru_cache(maxsize=1)
 def _reasons_by_english() -> dict[str, dict[str, Any]]:
     """Every ``input_reasons`` entry without fields, by its English text."""
-    return {str(entry["en"]): entry for entry in vocabulary()["input_reasons"].values()
+    return {str(entry["en"]): entry for section in _READ_BACK for entry in vocabulary()[section].values()
             if not re.search(r"\{\w+\}", str(entry["en"]))}
 
 
@@ -200,7 +204,7 @@ def _reason_patterns() -> list[tuple[str, str, re.Pattern[str]]]:
     from the English text the engine wrote with it (``text("input_reasons", key, "en", ...)``). A field named
     twice must read the same text both times."""
     found = []
-    for section in ("input_reasons", "notes"):
+    for section in _READ_BACK:
         for key, entry in vocabulary()[section].items():
             parts = re.split(r"\{(\w+)\}", str(entry["en"]).replace("{{", "{").replace("}}", "}"))
             if len(parts) == 1:

@@ -113,10 +113,12 @@ def reasons_in_words(rejections: pd.DataFrame, lang: Lang | str) -> pd.DataFrame
 
 
 def reconcile_in_words(frame: pd.DataFrame, lang: Lang | str) -> pd.DataFrame:
-    """A reconcile table (rows or totals) with its statuses and likely causes in ``lang``'s words."""
+    """A reconcile table (rows or totals, of claims or of a ledger) with its statuses, likely causes and details
+    in ``lang``'s words."""
     statuses, causes = names("reconcile_statuses", lang), names("likely_causes", lang)
-    return _worded(_worded(frame, "status", lambda v: statuses.get(v, v)), "likely_cause",
-                   lambda v: causes.get(v, v))
+    worded = _worded(_worded(frame, "status", lambda v: statuses.get(v, v)), "likely_cause",
+                     lambda v: causes.get(v, v))
+    return _worded(worded, "detail", lambda v: reason_in(v, lang))
 
 
 def project_detail(run: Simulation, lang: Lang | str) -> pd.DataFrame:
@@ -320,5 +322,16 @@ def reconcile_sheets(rows: pd.DataFrame, totals: pd.DataFrame, lang: Lang | str 
             worded(totals)}
 
 
-__all__ = ["project_detail", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
+def ledger_sheets(settlements: pd.DataFrame, rejections: pd.DataFrame, lang: Lang | str = "zh") -> dict[str, Sheet]:
+    """``ledger_reconcile.xlsx``: each settlement of a bank's ledger against the engine's, with its status,
+    likely cause and detail in ``lang``'s words, and the ledger's rejected rows with their reasons."""
+    lang = Lang.parse(lang)
+    shown = reconcile_in_words(settlements, lang)
+    sheet = table(shown, lang)
+    headers = [name("columns", "reconcile_status" if c == "status" else c, lang) for c in shown.columns]
+    return {name("sheets", "ledger_settlements", lang): Sheet(sheet.frame, headers=headers, kinds=sheet.kinds),
+            name("sheets", "rejected_rows", lang): table(reasons_in_words(rejections, lang), lang)}
+
+
+__all__ = ["ledger_sheets", "project_detail", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
            "with_names"]

@@ -604,10 +604,12 @@ def _reconcile_ledger(args: argparse.Namespace, say: Callable[..., None]) -> int
 
     from subsidy_engine.io.cells import read_table_file
     from subsidy_engine.params.policy import load_policy
+    from subsidy_engine.reports.workbook import ledger_sheets
     from subsidy_engine.reports.xlsx import write_xlsx
     from subsidy_engine.service.ledger_reconcile import reconcile_ledger
 
     started = time.perf_counter()
+    lang = Lang.parse(args.lang)
     try:
         try:
             read = read_table_file(args.ledger, id_column="loan_id", limits=_limits(args), table="ledger")
@@ -619,23 +621,25 @@ def _reconcile_ledger(args: argparse.Namespace, say: Callable[..., None]) -> int
         out = Path(args.out)
         with OutputFolder(out) as output:  # whole or not at all, formula-safe
             write_csv(result.settlements, output.path("ledger_reconcile.csv"))
-            write_xlsx(output.path("ledger_reconcile.xlsx"), {"settlements": result.settlements,
-                                                             "rejections": result.rejections})
+            write_xlsx(output.path("ledger_reconcile.xlsx"), ledger_sheets(result.settlements, result.rejections, lang))
     except (SubsidyEngineError, ValueError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     s = result.settlements
     mismatched = s[s.status == "mismatch"]
-    say(f"{args.ledger}: {len(s):,} settlements of {s.loan_id.nunique():,} loans, {len(mismatched):,} not matching; "
-        f"{len(result.rejections):,} rows rejected ({time.perf_counter() - started:.2f} s)")
+    say(text("cli", "ledger_rows", lang, file=args.ledger, settlements=f"{len(s):,}", loans=f"{s.loan_id.nunique():,}",
+             mismatched=f"{len(mismatched):,}", rejected=f"{len(result.rejections):,}",
+             seconds=f"{time.perf_counter() - started:.2f}"))
     causes = mismatched.likely_cause.fillna("(none found)").value_counts()
     if len(causes):
-        say("Mismatches by likely cause: " + "; ".join(f"{cause} {n}" for cause, n in causes.items()))
-    for r in result.rejections.head(5).itertuples():
-        say(f"  row {r.row} (loan_id {r.loan_id!r}) {r.field}: {r.reason}")
+        said = names("likely_causes", lang)
+        say(text("cli", "reconcile_causes", lang, causes=joined(
+            (f"{said.get(str(cause), cause)} {n}" for cause, n in causes.items()), lang, "clauses")))
+    for r in reasons_in_words(result.rejections.head(5), lang).itertuples():
+        say(text("cli", "ledger_rejected_row", lang, row=r.row, loan=repr(r.loan_id), field=r.field, reason=r.reason))
     for note in result.notes:
-        say(f"note: {note}")
-    say(f"wrote {out / 'ledger_reconcile.csv'}, {out / 'ledger_reconcile.xlsx'}")
+        say(text("cli", "note", lang, note=in_language(note, lang)))
+    say(text("cli", "reconcile_wrote", lang, files=f"{out / 'ledger_reconcile.csv'}, {out / 'ledger_reconcile.xlsx'}"))
     return 0 if not len(mismatched) and not len(result.rejections) else 1
 
 
