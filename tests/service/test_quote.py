@@ -609,6 +609,10 @@ def test_a_quote_s_claims_stay_within_its_years(tmp_path: Any) -> None:
     assert {c.year for c in response.claims} == {2100}, sorted({c.year for c in response.claims})
     assert {t.year for t in response.by_year_measure} == {2100} and all(c.year == 2100 for c in response.caps_that_bit)
     assert any("after 2100 left out" in note for note in response.notes), response.notes
+    # the explanation says it too, in the request's language
+    assert "after 2100 left out" in response.explanation
+    chinese = quote(QuoteRequest.model_validate({**body, "lang": "zh"}), policy=policy, lpr=LPR).explanation
+    assert "2100年之后的" in chinese and "报价只涵盖2000-2100年" in chinese
     assert not re.search(r":2101|:2102|, 2101|, 2102", response.explanation)
     assert _quote(QuoteRequest.model_validate(body), policy=policy, lpr=LPR, fast=False) == response
     assert not any("after 2100" in note for note in quote(QuoteRequest.model_validate(GOOD), policy=policy,

@@ -75,7 +75,7 @@ from pydantic.json_schema import (
 from pydantic_core import core_schema
 
 from subsidy_engine.core.ids import normalise_id
-from subsidy_engine.core.language import text
+from subsidy_engine.core.language import Sentence, text
 from subsidy_engine.core.messages import one_line, validation_messages
 from subsidy_engine.core.money import (
     ABOVE_MAX_AMOUNT,
@@ -648,8 +648,12 @@ def _quote_in_context(request: QuoteRequest, *, policy: Policy | None, lpr: LprC
         # leaves them out after every cap has counted the years before (so no other figure changes), and
         # makes the explanation speak of the same claims. Rare (a loan or policy running past 2100).
         result = _claims(request, policy, curve, range(FIRST_DAY.year, LAST_YEAR + 1), fast)
-        note = f"{beyond} claim(s) after {LAST_YEAR} left out: a quote covers the years {FIRST_DAY.year}-{LAST_YEAR}"
-        result = replace(result, notes=[*result.notes, note])
+        note = Sentence(f"{beyond} claim(s) after {LAST_YEAR} left out: a quote covers the years "
+                        f"{FIRST_DAY.year}-{LAST_YEAR}", "quote_years_left_out", count=beyond, first=FIRST_DAY.year,
+                        last=LAST_YEAR)
+        # in the notes and, worded in the request's language, at the top of the explanation
+        result = replace(result, notes=[*result.notes, note], facts=replace(result.facts,
+                                                                           notes=[*result.facts.notes, note]))
     return _response(request, result)
 
 
