@@ -15,11 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Hashable
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from subsidy_engine.core.language import Lang
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
-from subsidy_engine.reports.workbook import report_sheets, rows_rejected, source_names
-from subsidy_engine.reports.xlsx import write_xlsx
+from subsidy_engine.reports.workbook import (
+    LONG_TABLES,
+    report_tables,
+    rows_rejected,
+    source_names,
+    with_cover,
+    written_apart,
+)
+from subsidy_engine.reports.xlsx import rows_a_sheet_holds, write_xlsx
 
 if TYPE_CHECKING:
     from subsidy_engine.simulation.montecarlo import MonteCarlo
@@ -28,6 +37,9 @@ from subsidy_engine.reports.charts import caps_chart, outlay_chart, risk_chart
 from subsidy_engine.simulation.montecarlo import MonteCarlo
 from subsidy_engine.simulation.scenario import Scenario
 from subsidy_engine.simulation.simulate import Comparison, Simulation
+
+#: Where ``write_outputs`` puts the per-project detail (``simulate --detail``).
+DETAIL_CHOICES = ("auto", "xlsx", "parquet", "csv")
 
 
 def _text(value: object) -> object:
@@ -42,12 +54,20 @@ def _records(frame: pd.DataFrame) -> list[dict[Hashable, object]]:
 
 def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: Comparison | None = None,
                   monte_carlo: MonteCarlo | None = None, scenario: Scenario | None = None,
-                  charts: bool = True, lang: Lang | str = "zh") -> list[Path]:
+                  charts: bool = True, lang: Lang | str = "zh", detail: str = "auto") -> list[Path]:
     """Write ``summary.json``, ``report.xlsx`` and the PNG charts to ``out``; return the paths written.
 
     ``run`` is the baseline. With ``comparison`` (and its ``scenario``), the scenario's results and the
     deltas are added; with ``monte_carlo``, the outlay distribution and the budget at risk.
+
+    ``detail``: where the per-project detail goes: ``auto`` (its sheet when it fits, else
+    ``project_detail.parquet``), ``xlsx`` (its sheet, an error when longer than a sheet), ``parquet`` or
+    ``csv``. The unfunded claims and the rejected rows go to ``unfunded.parquet`` and ``rejected_rows.csv``
+    when longer than a sheet. A table written apart keeps its column ids and exact decimals; its sheet and
+    the cover say where it went, and ``summary.json``'s ``tables_apart`` lists it.
     """
+    if detail not in DETAIL_CHOICES:
+        raise ValueError(f"detail {detail!r} is not one of {', '.join(map(repr, DETAIL_CHOICES))}")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     claims, allocation = run.claims, run.allocation
@@ -93,9 +113,25 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
     # written whole or not at all, one run at a time (outputs.OutputFolder): a killed run leaves the last
     # complete set
     with OutputFolder(folder) as output:
+        tables = report_tables(run, comparison=comparison, monte_carlo=monte_carlo, lang=lang)
+        apart, files = {}, {}
+        for key in LONG_TABLES:
+            frame, limit = tables[key].frame, rows_a_sheet_holds(tables[key])
+            too_long = len(frame) > limit and not (key == "project_detail" and detail == "xlsx")
+            if not too_long and not (key == "project_detail" and detail in ("parquet", "csv")):
+                continue
+            if key == "rejected_rows":  # written below in any case
+                files[key] = "rejected_rows.csv"
+            elif key == "project_detail" and detail == "csv":
+                files[key] = write_csv(frame, output.path(f"{key}.csv")).name
+            else:
+                files[key] = _write_parquet(frame, output.path(f"{key}.parquet")).name
+            apart[key] = written_apart(files[key], len(frame), lang, limit if too_long else None)
+        summary["tables_apart"] = files
         output.path("summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                                encoding="utf-8")
-        sheets = report_sheets(run, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario, lang=lang)
+        sheets = with_cover(tables, run, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario,
+                            lang=lang, apart=apart)
         write_xlsx(output.path("report.xlsx"), sheets)  # amounts as their exact decimal digits
         if len(claims.rejections):
             write_csv(claims.rejections, output.path("rejected_rows.csv"))
@@ -110,4 +146,10 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
     return [folder / name for name in names]
 
 
-__all__ = ["write_outputs"]
+def _write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    """``frame`` as Parquet at ``path`` (the caller's staging path): its amounts as exact decimals."""
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    return path
+
+
+__all__ = ["DETAIL_CHOICES", "write_outputs"]

@@ -21,7 +21,7 @@ missing rate have theirs).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -217,7 +217,8 @@ def parameters(policy: Policy, budget: Budget, lang: Lang | str) -> tuple[pd.Dat
 
 
 def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, comparison: Comparison | None,
-          monte_carlo: MonteCarlo | None, scenario: Scenario | None, generated: datetime) -> Sheet:
+          monte_carlo: MonteCarlo | None, scenario: Scenario | None, generated: datetime,
+          apart: Mapping[str, str] | None = None) -> Sheet:
     """What was run, when, on what, with which engine and hashes; the totals; the caveat; what each sheet holds."""
     allocation, claims = run.allocation, run.claims
     budget = allocation.budget
@@ -250,7 +251,9 @@ def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, compa
         (say("caveat_label"), say("caveat")),
         (say("sheets"), ""),
     ]
-    rows += [(name("sheets", key, lang), name("sheet_notes", key, lang)) for key in sheet_keys]
+    apart = apart or {}
+    rows += [(name("sheets", key, lang), name("sheet_notes", key, lang) + (
+        name("separators", "clauses", lang) + apart[key] if key in apart else "")) for key in sheet_keys]
     frame = pd.DataFrame({"item": [r[0] for r in rows], "detail": pd.Series([r[1] for r in rows], dtype=object)})
     kinds = ["text", "long_text"]
     marked = np.array([r[0] == say("caveat_label") for r in rows])
@@ -261,6 +264,40 @@ def report_sheets(run: Simulation, *, comparison: Comparison | None = None, mont
                   scenario: Scenario | None = None, lang: Lang | str = "zh",
                   generated: datetime | None = None) -> dict[str, Sheet]:
     """The sheets of ``report.xlsx`` in ``lang``, by their shown names, the cover first."""
+    tables = report_tables(run, comparison=comparison, monte_carlo=monte_carlo, lang=lang)
+    return with_cover(tables, run, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario, lang=lang,
+                      generated=generated)
+
+
+#: The tables of the report that can be longer than a sheet: one row per project and year, per claim cut, per
+#: rejected row.
+LONG_TABLES = ("project_detail", "unfunded", "rejected_rows")
+
+
+def written_apart(file: str, rows: int, lang: Lang | str, limit: int | None = None) -> str:
+    """What the workbook says of a table written to ``file`` instead of its sheet: where, and why when the
+    table was longer than a sheet (``limit``, the rows a sheet holds)."""
+    said = text("cover", "written_apart", lang, rows=f"{rows:,}", file=file)
+    return said + (text("cover", "too_long", lang, limit=f"{limit:,}") if limit is not None else "")
+
+
+def with_cover(tables: Mapping[str, Sheet], run: Simulation, *, comparison: Comparison | None = None,
+               monte_carlo: MonteCarlo | None = None, scenario: Scenario | None = None, lang: Lang | str = "zh",
+               generated: datetime | None = None, apart: Mapping[str, str] | None = None) -> dict[str, Sheet]:
+    """``tables`` (by key, :func:`report_tables`) by their shown names, the cover first. ``apart``: for each
+    table written to a file of its own, where (:func:`written_apart`); its sheet and the cover say so."""
+    lang = Lang.parse(lang)
+    apart = apart or {}
+    tables = {key: table(pd.DataFrame({"note": [apart[key]]}), lang) if key in apart else sheet
+              for key, sheet in tables.items()}
+    front = cover(run, lang, tables, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario,
+                  generated=generated or datetime.now(), apart=apart or {})
+    return {name("sheets", key, lang): sheet for key, sheet in {"cover": front, **tables}.items()}
+
+
+def report_tables(run: Simulation, *, comparison: Comparison | None = None, monte_carlo: MonteCarlo | None = None,
+                  lang: Lang | str = "zh") -> dict[str, Sheet]:
+    """The tables of ``report.xlsx`` in ``lang``, by key (``project_detail``...), without the cover."""
     lang = Lang.parse(lang)
     claims, allocation = run.claims, run.allocation
     sources = source_names(allocation.budget, lang)
@@ -300,9 +337,7 @@ def report_sheets(run: Simulation, *, comparison: Comparison | None = None, mont
     if monte_carlo is not None:
         sheets |= {"monte_carlo_outlay": table(monte_carlo.outlay_by_year(), lang),
                    "budget_at_risk": table(with_names(monte_carlo.budget_at_risk(), lang, sources), lang)}
-    front = cover(run, lang, sheets, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario,
-                  generated=generated or datetime.now())
-    return {name("sheets", key, lang): sheet for key, sheet in {"cover": front, **sheets}.items()}
+    return sheets
 
 
 def reconcile_sheets(rows: pd.DataFrame, totals: pd.DataFrame, lang: Lang | str = "zh") -> dict[str, Sheet]:
@@ -333,5 +368,5 @@ def ledger_sheets(settlements: pd.DataFrame, rejections: pd.DataFrame, lang: Lan
             name("sheets", "rejected_rows", lang): table(reasons_in_words(rejections, lang), lang)}
 
 
-__all__ = ["ledger_sheets", "project_detail", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
+__all__ = ["LONG_TABLES", "ledger_sheets", "project_detail", "report_tables", "with_cover", "written_apart", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
            "with_names"]

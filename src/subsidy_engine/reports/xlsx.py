@@ -463,6 +463,11 @@ def _header_row(sheet: Sheet) -> int:
     return 2 if sheet.title else 1
 
 
+def rows_a_sheet_holds(sheet: Sheet | pd.DataFrame) -> int:
+    """How many rows of a table a sheet holds below its header (and title)."""
+    return MAX_ROWS - (_header_row(sheet) if isinstance(sheet, Sheet) else 1)
+
+
 def _quoted(sheet_name: str) -> str:
     """A sheet's name as a formula writes it: in single quotes, a quote in it doubled."""
     return "'" + sheet_name.replace("'", "''") + "'"
@@ -478,4 +483,4 @@ def _let_go(book: zipfile.ZipFile) -> None:
         handle.close()
 
 
-__all__ = ["KINDS", "Sheet", "write_xlsx"]
+__all__ = ["KINDS", "Sheet", "rows_a_sheet_holds", "write_xlsx"]

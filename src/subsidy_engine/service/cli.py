@@ -411,7 +411,7 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
         if not charts:
             print(text("cli", "no_charts", lang), file=sys.stderr)
         paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario,
-                              lang=lang, charts=charts)
+                              lang=lang, charts=charts, detail=args.detail)
     except (SubsidyEngineError, ValueError, OSError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -868,6 +868,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's; 0: none); "
                                                "without a scenario, around the baseline")
     sim.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress bar)")
+    sim.add_argument("--detail", choices=("auto", "xlsx", "parquet", "csv"), default="auto",
+                     help="where the per-project detail goes: auto (its sheet of report.xlsx when it fits, else "
+                          "project_detail.parquet; the default), xlsx, parquet or csv (project_detail.csv)")
     sim.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG.value,
                      help="the language of the summary, report.xlsx and the charts: zh (Simplified Chinese, the "
                           "default) or en")
