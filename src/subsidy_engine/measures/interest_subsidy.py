@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.columns import date_series, money_series
+from subsidy_engine.core.columns import date_series, money_series, repeated_text
 from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import FEN_PER_YUAN, RATE_SCALE, fen_to_yuan, rate_to_units
@@ -313,7 +313,7 @@ class LoanYears(_Amounts):
             "cut_by_lifetime_cap": self.cut_by_lifetime_cap,
             "parameter_set": np.array(self.set_ids, dtype=object)[self.set_index],
         }, money=("interest", "gross", "amount", "cut_by_interest", "cut_by_annual_cap", "cut_by_lifetime_cap"),
-            paid=keep, id_column="loan_id", reasons=np.full(keep.shape[0], "outside the subsidy window", dtype=object),
+            paid=keep, id_column="loan_id", reasons=repeated_text(keep.shape[0], "outside the subsidy window"),
             rejections=rejections, digest=self.digest,
             internal={"loan_row": loan_row, "loan_start_day": self.loan_start_day, "set_index": self.set_index,
                       "in_window": self.in_window, "window_start_day": self.window_start_day,

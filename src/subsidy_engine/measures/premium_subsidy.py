@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, BeforeValidator, field_validator
 
+from subsidy_engine.core.columns import repeated_text
 from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money
 from subsidy_engine.core.money import scaled_integer, yuan_to_fen
@@ -216,7 +217,7 @@ def premium_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejectio
 
     ineligible = np.flatnonzero(~eligible)
     left_out = {name: take(ids[name], ineligible) for name in ("policy_id", "enterprise_id", "product_field")}
-    left_out["reason"] = np.full(ineligible.shape[0], "product field is not eligible under measure 7", dtype=object)
+    left_out["reason"] = repeated_text(ineligible.shape[0], "product field is not eligible under measure 7")
     return ClaimRows(columns={
         "policy_id": take(ids["policy_id"], row_policy),
         "enterprise_id": take(ids["enterprise_id"], row_policy),

@@ -492,6 +492,8 @@ def event_rows_not_evaluated(loans: pd.DataFrame, events: Mapping[str, pd.DataFr
     ``problems`` and whose loan is not evaluated: the reason quotes the loan's first problem ("its loan L4 is
     rejected (loans row 5, ...)"), or says the id is no loan's. A loan is evaluated when a row of the loans
     table with its id has no problem (a duplicate row rejected leaves the first one's events with it)."""
+    if not any(len(table) for table in events.values()):
+        return []  # no event row to speak of (and a million loans' ids need not be compared for none)
     found = [p for p in problems if len(p)]
     report = pd.concat(found, ignore_index=True) if found else empty_problems()
     loans = loans.reset_index(drop=True)

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from subsidy_engine.core.columns import money_series
+from subsidy_engine.core.columns import money_series, repeated_text
 from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
@@ -653,8 +653,7 @@ def drop_outside_coverage(tables: PortfolioTables, frames: dict[str, pd.DataFram
         days, missing = column_readers.date_column(table[column], column, column_readers.Rejections(len(table)))
         outside = ~missing & policy.outside(days)
         reason = f"no parameter set of {policy.name} is in force on it: {policy.coverage_text()}"
-        why = np.full(len(table), reason, dtype=object)
-        field_name = np.full(len(table), column, dtype=object)
+        why, field_name = repeated_text(len(table), reason), repeated_text(len(table), column)
         if name != "projects" and dropped_projects.shape[0] and "project_id" in table.columns:
             orphan = table["project_id"].isin(dropped_projects).to_numpy(dtype=bool) & ~outside
             why[orphan], field_name[orphan] = "its project is rejected: no parameters on its start date", "project_id"
