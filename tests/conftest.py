@@ -54,7 +54,9 @@ def _recording(function, column="reason", frame_of=lambda made: made[0] if isins
 
 
 def pytest_configure(config):
+    import subsidy_engine
     from subsidy_engine.io import column_readers
+    from subsidy_engine.measures import ledger
     from subsidy_engine.pipeline import evaluate, inputs
     from subsidy_engine.service import ledger_reconcile, reconcile
 
@@ -65,12 +67,16 @@ def pytest_configure(config):
     reconcile.reconcile = _recording(reconcile.reconcile, "detail")
     ledger_reconcile.reconcile_ledger = _recording(ledger_reconcile.reconcile_ledger, "detail",
                                                    lambda made: made.settlements)
+    # a bank's ledger: the reader's reasons and those the kernel's checks add after it
+    settlements = _recording(ledger.ledger_settlements, frame_of=lambda made: made.rejections)
+    ledger.ledger_settlements = ledger_reconcile.ledger_settlements = subsidy_engine.ledger_settlements = settlements
 
 
 def _english_left(worded: str) -> bool:
-    """True when a worded reason still has an English phrase in it (two words of 3+ letters in a row; ids,
-    file names and the engine's own words such as 'custom' stand alone)."""
-    return re.search(r"[A-Za-z]{3,} [a-z]{3,}", worded) is not None
+    """True when a worded reason still has an English phrase in it (two words in a row; ids, file names and
+    the engine's own words such as 'custom' stand alone; a quoted value is the user's)."""
+    unquoted = re.sub(r"'[^']*'|“[^”]*”", "", worded)  # a value the reason quotes is the user's own text
+    return re.search(r"[A-Za-z]{2,} [A-Za-z]{2,}", unquoted) is not None
 
 
 @pytest.fixture(autouse=True)

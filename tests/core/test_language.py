@@ -180,3 +180,40 @@ def test_the_rarer_reasons_read_in_chinese() -> None:
         chinese = str(reason_in(english, "zh"))
         assert chinese != english and to_simplified(chinese) == chinese, english
         assert not re.search(r"[a-z]{3,} [a-z]{3,}", chinese), chinese  # no English sentence left inside
+
+
+def test_places_kinds_and_lists_inside_a_sentence_are_worded_and_other_texts_left_alone() -> None:
+    """Review of issue 19: a sheet of a workbook, a column without a header, a ledger row's kind, the interest
+    bases and the list of tables are worded inside a sentence; a text that only looks like a template (" of "
+    in it) is left as it is, not garbled."""
+    from subsidy_engine.core.language import Sentence, in_language, reason_in
+
+    assert in_language(Sentence("x", "column_set_aside", where="h4.xlsx, sheet 'projects'", column="column S")) == \
+        "h4.xlsx，工作表“projects”：第S列有数据但没有表头，已略过"
+    assert in_language(Sentence("x", "sheet_set_aside", file="a.xlsx", sheet="说明", tables="projects, loans")) == \
+        "a.xlsx：工作表“说明”不是数据表（projects、loans），已略过"
+    assert reason_in("interest_dates 'calendar' accrues each day's balance, on act_360 or act_365") == \
+        "按日历结息按每日余额计息，计息基准须为act_360或act_365"
+    assert reason_in("without the repayment of 10,000,000.00 on 2025-08-11 (row 4), the interest is 282,000.00") \
+        == "去掉2025-08-11的10,000,000.00的还款（第4行）：利息为282,000.00"
+    for untouched in ("the sum of the drawdowns is zero", "'\"it's\" is not one of 'a', 'b'", "is not a date: 1"):
+        assert reason_in(untouched) == untouched
+
+
+def test_a_hostile_value_is_quoted_by_its_start_and_a_long_text_is_not_read() -> None:
+    """Review of issue 19: a 30,000-character word in a column of choices was quoted whole in its reason, and
+    reading such a reason back against the templates backtracked for minutes. The reason quotes the value's
+    start and length; a text longer than any the engine writes is left as it is, unread."""
+    import pandas as pd
+
+    from subsidy_engine.core.language import LONGEST_READ, reason_in
+    from subsidy_engine.measures.investment import read_projects
+
+    crafted = "1 is not the rate in force on 2 (" * 900
+    projects = pd.DataFrame([{"project_id": "P1", "enterprise_id": "E1", "domain": "economic", "stage": crafted,
+                              "total_investment": "1e8", "eligible_investment": "1e8", "start_date": "2024-01-01"}])
+    reason = read_projects(projects)[2].reason.iloc[0]
+    assert len(reason) < 200 and f"({len(crafted):,} characters)" in reason, reason
+    assert reason_in(reason) != reason  # worded
+    too_long = f"'{crafted}' is not a decimal number"
+    assert len(too_long) > LONGEST_READ and reason_in(too_long) == too_long

@@ -414,7 +414,7 @@ def test_growth_outside_the_horizon_and_too_many_paths_are_errors(tmp_path: Path
 
 def test_a_horizon_without_claims_still_reports(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     assert main(["simulate", "--projects", "50", "--start", "2029", "--years", "2", "--out", str(tmp_path)]) == 0
-    assert "2029, 2030年没有申请" in capsys.readouterr().out
+    assert "2029、2030年没有申请" in capsys.readouterr().out
     book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
     assert [r for r in book["按措施"].iter_rows(values_only=True)] == [("年度", "措施", "措施名称", "申请金额（元）",
                                                                       "安排金额（元）")]

@@ -133,7 +133,8 @@ _READ_BACK = ("input_reasons", "reconcile_details", "notes")
 #: The fields of a template that hold a sentence of their own (worded the same way).
 _NESTED = frozenset({"reason", "why", "coverage", "note", "label", "what", "others"})
 #: The fields read by a narrow pattern: a row number, a table's or a column's id.
-_NARROW = {"row": r"\d+", "scale": r"\d+", "table": r"[a-z_]+", "field": r"[\w.]+(?:, [\w.]+)*"}
+_NARROW = {"row": r"\d+", "scale": r"\d+", "table": r"[a-z_]+", "field": r"[\w.]+(?:, [\w.]+)*",
+           "kind": r"[a-z_]+", "amount": r"-?[\d,]+(?:\.\d+)?"}
 
 
 @functools.lru_cache(maxsize=65_536)  # a portfolio's reasons repeat; a file's many bad values each once
@@ -147,8 +148,11 @@ def _read_reason(reason: str, lang: Lang) -> tuple[int, str] | None:
     entry = _reasons_by_english().get(reason)
     if entry is not None:
         return len(reason), str(entry[lang.value])
+    if len(reason) > LONGEST_READ:
+        return None  # no reason the engine writes is this long (its values are cut): not one of its own
     best: tuple[int, str] | None = None
-    for section, key, pattern in _reason_patterns():
+    # a template's longest literal words must be in the text: a cheap test that spares most templates the regex
+    for section, key, pattern in [p[1:] for p in _reason_patterns() if p[0] in reason]:
         found = pattern.fullmatch(reason)
         if found is None:
             continue
@@ -170,11 +174,34 @@ def _named_fields(fields: dict[str, object], lang: Lang) -> dict[str, object]:
     named = dict(fields)
     if "table" in named:
         named["table"] = name("tables", named["table"], lang)
+    if "kind" in named:
+        named["kind"] = name("ledger_kinds", named["kind"], lang)
+    for field_name, key in (("where", "sheet_of_file"), ("column", "column_named")):  # a place in a file
+        if isinstance(named.get(field_name), str):
+            named[field_name] = _place(str(named[field_name]), key, lang)
+    if "bases" in named:  # the interest bases allowed, as the reader lists them
+        named["bases"] = joined(str(named["bases"]).split(" or "), lang, "or")
+    if "tables" in named:
+        named["tables"] = joined(str(named["tables"]).split(", "), lang, "items")
     if "status" in named:
         named["status"] = name("statuses", named["status"], lang)
     if "policy" in named and lang is Lang.ZH:
         named["policy"] = to_simplified(str(named["policy"]))
     return named
+
+
+def _place(place: str, key: str, lang: Lang) -> str:
+    """A place in a file (``places``: a workbook's sheet, a column without a header) in ``lang``, read from its
+    English; any other text as it is."""
+    found = re.fullmatch(_place_patterns()[key], place, re.DOTALL)
+    return place if found is None else text("places", key, lang, **found.groupdict())
+
+
+@functools.lru_cache(maxsize=1)
+def _place_patterns() -> dict[str, str]:
+    return {key: "".join(re.escape(p) if k % 2 == 0 else f"(?P<{p}>.*)" for k, p in
+                         enumerate(re.split(r"\{(\w+)\}", str(entry["en"]))))
+            for key, entry in vocabulary()["places"].items()}
 
 
 def _read_parts(reason: str, lang: Lang) -> tuple[int, str]:
@@ -198,11 +225,16 @@ def _reasons_by_english() -> dict[str, dict[str, Any]]:
             if not re.search(r"\{\w+\}", str(entry["en"]))}
 
 
+#: The longest text :func:`reason_in` reads: the engine quotes a value by its first 30 characters, so its
+#: reasons, nested two deep, stay well under this; a longer text could make a template's regex backtrack long.
+LONGEST_READ = 2_000
+
+
 @functools.lru_cache(maxsize=1)
-def _reason_patterns() -> list[tuple[str, str, re.Pattern[str]]]:
-    """Each ``input_reasons`` (then ``notes``) template with fields, as a pattern that reads its fields back
-    from the English text the engine wrote with it (``text("input_reasons", key, "en", ...)``). A field named
-    twice must read the same text both times."""
+def _reason_patterns() -> list[tuple[str, str, str, re.Pattern[str]]]:
+    """Each template with fields of the sections read back, as its longest literal words and a pattern that
+    reads its fields back from the English text the engine wrote with it (``text(section, key, "en", ...)``).
+    A field named twice must read the same text both times."""
     found = []
     for section in _READ_BACK:
         for key, entry in vocabulary()[section].items():
@@ -218,7 +250,7 @@ def _reason_patterns() -> list[tuple[str, str, re.Pattern[str]]]:
                 else:
                     seen.add(part)
                     pattern.append(f"(?P<{part}>{_NARROW.get(part, '.*')})")
-            found.append((section, key, re.compile("".join(pattern), re.DOTALL)))
+            found.append((max(parts[0::2], key=len), section, key, re.compile("".join(pattern), re.DOTALL)))
     return found
 
 

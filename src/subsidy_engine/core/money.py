@@ -286,6 +286,15 @@ def _shifted(value: Decimal, places: int) -> Decimal:
     return Decimal((sign, digits, exponent))
 
 
+def shown_text(text: str) -> str:
+    """``text`` as a message quotes it: whole up to 40 characters, else its start and its length.
+
+    >>> shown_text("x" * 50)
+    'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (50 characters)'
+    """
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text):,} characters)"
+
+
 def shown(value: object) -> str:
     # a hostile value may be megabytes long; the message shows its start and its length
     if isinstance(value, int) and value.bit_length() > 10_000:  # str() refuses ints past 4,300 digits

@@ -25,6 +25,7 @@ from subsidy_engine.core.money import (
     MAX_AMOUNT_FEN,
     PLAIN_NUMBER,
     scaled_integer,
+    shown_text,
     to_decimal,
     whole_value,
 )
@@ -435,9 +436,11 @@ def enum_column(series: pd.Series | None, enum: type, name: str, default: object
     unknown = ~blank & ~known
     if unknown.any():
         allowed = ", ".join(repr(m.value) for m in members)
-        shown = series.astype("string").fillna("").to_numpy(dtype=object)
-        rej.add(unknown, name, np.array([text("input_reasons", "not_one_of_value", "en", value=v, allowed=allowed)
-                                         for v in shown], dtype=object))
+        given = series.astype("string").fillna("").to_numpy(dtype=object)
+        reasons = np.empty(given.shape[0], dtype=object)
+        for k in np.flatnonzero(unknown):  # a hostile cell may be long: the reason quotes its start (shown_text)
+            reasons[k] = text("input_reasons", "not_one_of_value", "en", value=shown_text(given[k]), allowed=allowed)
+        rej.add(unknown, name, reasons)
     # each member's code by its index, and the fallback at -1 (a blank or an unknown cell): one look-up a cell
     return np.array([m.code for m in members] + [fallback], np.int64)[index]
 

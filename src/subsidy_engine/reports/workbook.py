@@ -108,8 +108,11 @@ def _worded(frame: pd.DataFrame, column: str, say: Callable[[Any], Any]) -> pd.D
 
 
 def reasons_in_words(rejections: pd.DataFrame, lang: Lang | str) -> pd.DataFrame:
-    """Rejected rows with the readers' reasons in ``lang`` where the vocabulary words them."""
-    return _worded(rejections, "reason", lambda r: reason_in(r, lang))
+    """Rejected rows with the readers' reasons in ``lang`` where the vocabulary words them, and the field of a
+    problem that is no column (the whole table, a row, something set aside) in words."""
+    markers = names("field_markers", lang)
+    return _worded(_worded(rejections, "reason", lambda r: reason_in(r, lang)), "field",
+                   lambda f: markers.get(f, f))
 
 
 def reconcile_in_words(frame: pd.DataFrame, lang: Lang | str) -> pd.DataFrame:

@@ -258,7 +258,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         except OSError as exc:
             print(f"error: --out {args.out}: {one_line(exc)}", file=sys.stderr)
             return 2
-        print(text("cli", "wrote_to", lang, files=", ".join(sorted(output.names)), folder=args.out))
+        print(text("cli", "wrote_to", lang, files=joined(sorted(output.names), lang, "items"), folder=args.out))
     return 1 if len(result.rejections) else 0
 
 
@@ -288,8 +288,9 @@ def _rejected_text(problems: pd.DataFrame, tables: PortfolioTables, lang: Lang |
     total, rejected = sum(sizes.values()), sum(counts.values())
     parts = joined((text("cli", "rejected_part", lang, table=name("tables", table, lang), count=f"{n:,}",
                          size=f"{sizes[table]:,}") for table, n in counts.items()), lang)
-    return (text("cli", "rejected_rows", lang, rejected=f"{rejected:,}", total=f"{total:,}", parts=parts),
-            total > 0 and rejected >= total)
+    said = (text("cli", "rejected_rows", lang, rejected=f"{rejected:,}", total=f"{total:,}", parts=parts) if counts
+            else text("cli", "rejected_rows_plain", lang, rejected=f"{rejected:,}", total=f"{total:,}"))
+    return said, total > 0 and rejected >= total
 
 
 def _problems_table(problems: pd.DataFrame, lang: Lang | str = "en") -> str:
@@ -370,7 +371,7 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
         say(_frame_text(baseline.by_year(), lang))
         empty = [int(cast(int, r.year)) for r in baseline.by_year().itertuples() if r.claimed == 0]  # an int column
         if empty and not len(rejections):
-            say(text("cli", "no_claims", lang, years=", ".join(map(str, empty))))
+            say(text("cli", "no_claims", lang, years=joined(empty, lang, "items")))
         comparison, run_for_paths = None, baseline
         inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]] = (tables, policy, budget, [])
         if scenario is not None:
@@ -423,7 +424,7 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
     if len(rejections):  # printed even with --quiet: the run is incomplete, and exits 1
         print(text("cli", "rejected", lang, rejected=rejected, csv=Path(args.out) / "rejected_rows.csv"),
               file=sys.stderr)
-    say("\n" + text("cli", "wrote", lang, files=", ".join(str(p) for p in paths),
+    say("\n" + text("cli", "wrote", lang, files=joined(paths, lang, "items"),
                     seconds=f"{time.perf_counter() - started:.1f}", sha=baseline.inputs_sha256[:16]))
     if scenario is None:
         from subsidy_engine.params.lpr import schedules_dir
@@ -561,6 +562,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     if args.ledger:
         return _reconcile_ledger(args, say)
     started = time.perf_counter()
+    lang = Lang.parse(args.lang)
     try:
         tables, curve = _tables(args), _curve(args)
         if args.claims:
@@ -570,7 +572,7 @@ def _reconcile(args: argparse.Namespace) -> int:
             from subsidy_engine.service.bank_file import bank_claims
 
             claims = bank_claims(tables, curve)
-            source = f"demo bank claims on {tables.source} (bank_note says what was planted)"
+            source = text("cli", "demo_bank_claims", lang, source=tables.source)
         report = reconcile(claims, tables, lpr=curve)
         totals = reconcile_totals(report)
         out = Path(args.out)
@@ -578,7 +580,6 @@ def _reconcile(args: argparse.Namespace) -> int:
         if "row_numbers" in claims.attrs:  # the row the bank's file shows, beside the 0-based position
             shown.insert(1, "file_row", pd.array(claims.attrs["row_numbers"][shown["row"].to_numpy(dtype="int64")],
                                                 dtype="Int64"))
-        lang = Lang.parse(args.lang)
         with OutputFolder(out) as output:  # whole or not at all, formula-safe; the CSV keeps the ids, for programs
             write_csv(shown, output.path("reconcile.csv"))
             write_xlsx(output.path("reconcile.xlsx"), reconcile_sheets(shown, totals, lang))
@@ -593,7 +594,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         said = names("likely_causes", lang)
         say(text("cli", "reconcile_causes", lang, causes=joined(
             (f"{said.get(str(cause), cause)} {n}" for cause, n in causes.items()), lang, "clauses")))
-    say(text("cli", "reconcile_wrote", lang, files=f"{out / 'reconcile.csv'}, {out / 'reconcile.xlsx'}"))
+    say(text("cli", "reconcile_wrote", lang, files=joined([out / "reconcile.csv", out / "reconcile.xlsx"], lang, "items")))
     return 0 if (report.status == "match").all() else 1
 
 
@@ -639,7 +640,8 @@ def _reconcile_ledger(args: argparse.Namespace, say: Callable[..., None]) -> int
         say(text("cli", "ledger_rejected_row", lang, row=r.row, loan=repr(r.loan_id), field=r.field, reason=r.reason))
     for note in result.notes:
         say(text("cli", "note", lang, note=in_language(note, lang)))
-    say(text("cli", "reconcile_wrote", lang, files=f"{out / 'ledger_reconcile.csv'}, {out / 'ledger_reconcile.xlsx'}"))
+    say(text("cli", "reconcile_wrote", lang, files=joined([out / "ledger_reconcile.csv", out / "ledger_reconcile.xlsx"],
+                                                        lang, "items")))
     return 0 if not len(mismatched) and not len(result.rejections) else 1
 
 
