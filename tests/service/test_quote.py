@@ -874,3 +874,15 @@ def test_the_explanation_is_in_chinese_by_default_and_the_language_is_not_hashed
     assert english.explanation.startswith("Project P1 of enterprise E1")
     assert chinese.inputs_sha256 == english.inputs_sha256
     assert chinese.model_copy(update={"explanation": ""}) == english.model_copy(update={"explanation": ""})
+
+
+def test_the_explanation_says_why_an_item_of_the_request_is_rejected() -> None:
+    """Review of issue 19: a quote whose loan starts beyond the parameters' coverage answered "no claims in the
+    years asked" in its explanation; the reason was only in the JSON's rejections, in English. The explanation
+    says which item is rejected and why, in the request's language."""
+    body = {**GOOD, "lang": "zh", "loans": [{**GOOD["loans"][0], "start_date": "2060-03-01"}]}
+    response = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR)
+    assert response.rejections
+    assert "被拒绝" in response.explanation and "没有在该日期有效的参数" in response.explanation, response.explanation
+    english = quote(QuoteRequest.model_validate({**body, "lang": "en"}), policy=POLICY, lpr=LPR).explanation
+    assert "rejected" in english and "no parameter set of" in english, english

@@ -50,6 +50,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
@@ -75,7 +76,8 @@ from pydantic.json_schema import (
 from pydantic_core import core_schema
 
 from subsidy_engine.core.ids import normalise_id
-from subsidy_engine.core.language import Sentence, text
+from subsidy_engine.core.language import Sentence, reason_in, text
+from subsidy_engine.core.language import name as named_in
 from subsidy_engine.core.messages import one_line, validation_messages
 from subsidy_engine.core.money import (
     ABOVE_MAX_AMOUNT,
@@ -657,6 +659,12 @@ def _quote_in_context(request: QuoteRequest, *, policy: Policy | None, lpr: LprC
     return _response(request, result)
 
 
+def _rejected_said(rejections: Sequence[tuple[str, str | None, str, str]], lang: Lang) -> list[str]:
+    """Each rejected item of the request, why, in ``lang``: the explanation says what the figures leave out."""
+    return [text("explain", "rejected_item", lang, table=named_in("tables", table, lang), id=item_id or "", field=field,
+                 reason=reason_in(reason, lang)) for table, item_id, field, reason in rejections]
+
+
 def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
     rows = result.rows
     claims = [{"instrument": r.instrument, "measure": r.measure, "item_id": r.item_id, "year": r.year,
@@ -680,8 +688,8 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         "not_paid": [{"instrument": i, "item_id": item, "reason": why} for i, item, why in result.not_paid],
         "rejections": [{"table": t, "id": i, "field": f, "reason": why} for t, i, f, why in result.rejections],
         "schedules": schedules,
-        "explanation": explain_facts(result.facts, request.lang) if rows else text(
-            "explain", "no_claim", request.lang, project=project_id),
+        "explanation": "\n".join([explain_facts(result.facts, request.lang) if rows else text(
+            "explain", "no_claim", request.lang, project=project_id), *_rejected_said(result.rejections, request.lang)]),
         "notes": result.notes, "lpr_projection": result.provenance.scenario, "engine_version": engine_version(),
         "inputs_sha256": result.provenance.parameters_sha256})
 
