@@ -1,0 +1,82 @@
+"""How the engine scales with the portfolio (issue 20, point 5): load, evaluate, allocate, the whole
+``simulate`` and its peak memory at 10k and 100k projects, and at 1.2M (1,195,000) with
+``SUBSIDY_BENCH_NATIONAL=1`` (about two minutes and 5 GiB more).
+
+Each size is the seeded generator's portfolio (``demo.portfolio(n, seed=7)``) written as a folder of Parquet
+files, as a bureau would hand it over. Each size runs in a fresh process, so that its peak memory is its own:
+the phases through the API (``load_portfolio``, ``evaluate`` over 2026-2030, ``allocate`` in waterfall mode
+under the demo budget), then ``subsidy-engine simulate --portfolio FOLDER`` end to end in another process
+(its report included: past a sheet's rows, the project detail goes to Parquet). The ratios are to the 100k
+run of the same session: linear scaling is a ratio equal to the size ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SIZES = [10_000, 100_000] + ([1_195_000] if os.environ.get("SUBSIDY_BENCH_NATIONAL") else [])
+RESULTS: dict[int, dict[str, float]] = {}
+
+PHASES = """
+import json, resource, sys, time
+from subsidy_engine import allocate, evaluate, load_budget, load_lpr
+from subsidy_engine.pipeline.inputs import load_portfolio
+from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL
+from subsidy_engine.simulation.synthetic import portfolio
+lpr = load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL)
+allocate(evaluate(portfolio(300, seed=1), years=range(2026, 2031), lpr=lpr), load_budget(), "waterfall")  # warm
+t0 = time.perf_counter(); tables = load_portfolio(sys.argv[1])
+t1 = time.perf_counter(); claims = evaluate(tables, years=range(2026, 2031), lpr=lpr)
+t2 = time.perf_counter(); result = allocate(claims, load_budget(), "waterfall")
+t3 = time.perf_counter()
+assert tables.problems.empty and len(claims.table) and result.total_awarded > 0
+print(json.dumps({"rows": sum(tables.sizes().values()), "claims": len(claims.table), "load": t1 - t0,
+                  "evaluate": t2 - t1, "allocate": t3 - t2,
+                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+SIMULATE = """
+import json, resource, sys, time
+from subsidy_engine.service.cli import main
+started = time.perf_counter()
+code = main(["simulate", "--portfolio", sys.argv[1], "--out", sys.argv[2], "--quiet"])
+print(json.dumps({"code": code, "simulate": time.perf_counter() - started,
+                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def _child(script: str, *args: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("projects", SIZES)
+def test_scaling(projects: int, tmp_path: Path, report) -> None:
+    from subsidy_engine.simulation.synthetic import portfolio
+
+    folder = tmp_path / "portfolio"
+    folder.mkdir()
+    tables = portfolio(projects, seed=7)
+    for name in ("projects", "loans", "insurance", "events"):
+        getattr(tables, name).to_parquet(folder / f"{name}.parquet", index=False)
+    del tables
+    phases = _child(PHASES, str(folder))
+    run = _child(SIMULATE, str(folder), str(tmp_path / "out"))
+    assert run["code"] == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    RESULTS[projects] = {**phases, "simulate": run["simulate"], "simulate_peak_gib": run["peak_gib"]}
+    base = RESULTS.get(100_000)
+    scale = "" if base is None or projects == 100_000 else (
+        f"; x{projects / 100_000:g} the size: evaluate x{phases['evaluate'] / base['evaluate']:.1f}, "
+        f"allocate x{phases['allocate'] / base['allocate']:.1f}, simulate x{run['simulate'] / base['simulate']:.1f}")
+    report(f"scaling, {projects:,} projects",
+           f"load {phases['load']:.2f} s ({phases['rows'] / phases['load'] / 1e6:.2f}M rows/s of {phases['rows']:,}), "
+           f"evaluate {phases['evaluate']:.2f} s ({phases['claims']:,} claims), allocate {phases['allocate']:.2f} s, "
+           f"peak {phases['peak_gib']:.2f} GiB; simulate end to end {run['simulate']:.1f} s, peak "
+           f"{run['peak_gib']:.2f} GiB, tables apart {summary['tables_apart'] or 'none'}{scale}")
