@@ -49,10 +49,16 @@ def name(section: str, key: object, lang: Lang | str = DEFAULT_LANG, default: st
 
     An unknown key gives ``default`` if one is given, else the key itself as text.
     """
-    entry = vocabulary()[section].get(str(key))
-    if entry is None:
+    found = _section(section, lang if isinstance(lang, Lang) else Lang.parse(lang)).get(str(key))
+    if found is None:
         return str(key) if default is None else default
-    return str(entry[Lang.parse(lang).value])
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _section(section: str, lang: Lang) -> dict[str, str]:
+    """Every name of ``section`` in ``lang``, by key: a quote words a hundred sentences, one look-up each."""
+    return {key: str(entry[lang.value]) for key, entry in vocabulary()[section].items()}
 
 
 def names(section: str, lang: Lang | str = DEFAULT_LANG) -> dict[str, str]:
