@@ -465,3 +465,25 @@ def test_the_id_rule_is_judged_alike_on_plain_ascii_and_on_other_text() -> None:
     for text, unchanged in zip(mixed, judged):
         if unchanged and text:  # what the Arrow judgement lets through, the id rule leaves as it is
             assert normalise_id(text) == text, text
+
+
+def test_the_project_that_describes_a_claim_without_one_is_its_enterprise_s_smallest_id() -> None:
+    """Issue 20: only the projects of the enterprises asked about are sorted now; the answer is the one of the
+    definition, checked against a plain loop on generated tables (an enterprise with no project: -1)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from subsidy_engine.pipeline.steps import describing_project_rows
+
+    rng = np.random.default_rng(20)
+    for n in (0, 1, 50, 2_000):
+        projects = pd.DataFrame({"project_id": [f"P{k}" for k in rng.permutation(n)],
+                                 "enterprise_id": [f"E{k}" for k in rng.integers(0, max(n // 3, 1), n)]})
+        asked = pa.array([f"E{k}" for k in rng.integers(0, max(n // 3, 1) + 5, 40)] + [None], pa.string())
+        found = describing_project_rows(projects, asked)
+        for enterprise, row in zip(asked.to_pylist(), found.tolist()):
+            mine = projects[projects.enterprise_id == enterprise]
+            # Python compares text by code point, as the engine's order does
+            expected = -1 if mine.empty else int(mine.index[mine.project_id == min(mine.project_id)][0])
+            assert row == expected, (n, enterprise, row, expected)

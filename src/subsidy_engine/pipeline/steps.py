@@ -608,12 +608,20 @@ def attributes_of(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray],
 def describing_project_rows(projects: pd.DataFrame, enterprise: pa.Array) -> np.ndarray:
     """The row of each enterprise's project with the smallest ``project_id`` (in code-point order), -1 when
     it has none: the project that describes a claim without one, whatever the order of the table's rows."""
-    if len(projects) == 0:
+    if len(projects) == 0 or len(enterprise) == 0:
         return np.full(len(enterprise), -1, np.int64)
-    pairs = pa.table({"enterprise": column_readers.arrow_text(projects["enterprise_id"]),
-                      "project": column_readers.arrow_text(projects["project_id"])})
-    by_id = pc.sort_indices(pairs, sort_keys=[("enterprise", "ascending"), ("project", "ascending")]).to_numpy()
-    enterprises = pairs.column("enterprise").take(pa.array(by_id)).to_numpy(zero_copy_only=False)
+    # only the projects of the enterprises asked about are sorted (a few claims lack a project; a national
+    # portfolio has a million projects, whose sort by text took 0.5 s)
+    of_enterprise = column_readers.arrow_text(projects["enterprise_id"])
+    asked = np.flatnonzero(np.asarray(pc.is_in(of_enterprise, value_set=pc.unique(enterprise)).fill_null(False)
+                                      .to_numpy(zero_copy_only=False), dtype=bool))
+    if asked.shape[0] == 0:
+        return np.full(len(enterprise), -1, np.int64)
+    pairs = pa.table({"enterprise": of_enterprise.take(pa.array(asked)),
+                      "project": column_readers.arrow_text(projects["project_id"]).take(pa.array(asked))})
+    in_pairs = pc.sort_indices(pairs, sort_keys=[("enterprise", "ascending"), ("project", "ascending")]).to_numpy()
+    by_id = asked[in_pairs]
+    enterprises = pairs.column("enterprise").take(pa.array(in_pairs)).to_numpy(zero_copy_only=False)
     first = np.ones(by_id.shape[0], bool)
     first[1:] = enterprises[1:] != enterprises[:-1]
     position = pd.Index(enterprises[first]).get_indexer(pd.Series(enterprise, dtype=pd.ArrowDtype(pa.string())))
