@@ -76,3 +76,18 @@ def test_simulate_writes_the_detail_as_csv_on_request(tmp_path: Path) -> None:
     detail = pd.read_csv(out / "project_detail.csv", dtype=str)
     assert len(detail) > 0 and {"project_id", "awarded"} <= set(detail.columns)
     assert "project_detail.csv" in _texts(out / "report.xlsx", "项目明细")
+
+
+def test_every_table_too_long_goes_apart_whatever_it_is(run: Simulation, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not only the three long tables: any table longer than a sheet (here sheets hold 59 rows, the cover
+    still fits) goes to a file of its own, and the workbook is written."""
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 60)
+    long = {key for key, sheet in report_tables(run).items() if len(sheet.frame) > 59}
+    assert {"project_detail", "unfunded", "by_source"} <= long, long
+    write_outputs(run, tmp_path, charts=False)
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary["tables_apart"]) == long
+    for file in summary["tables_apart"].values():
+        assert (tmp_path / file).exists(), file
+    assert openpyxl.load_workbook(tmp_path / "report.xlsx").sheetnames[0] == "封面"

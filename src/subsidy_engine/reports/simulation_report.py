@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 from subsidy_engine.core.language import Lang
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
 from subsidy_engine.reports.workbook import (
-    LONG_TABLES,
     report_tables,
     rows_rejected,
     source_names,
@@ -62,8 +61,8 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
 
     ``detail``: where the per-project detail goes: ``auto`` (its sheet when it fits, else
     ``project_detail.parquet``), ``xlsx`` (its sheet, an error when longer than a sheet), ``parquet`` or
-    ``csv``. The unfunded claims and the rejected rows go to ``unfunded.parquet`` and ``rejected_rows.csv``
-    when longer than a sheet. A table written apart keeps its column ids and exact decimals; its sheet and
+    ``csv``. Any other table longer than a sheet goes to its own Parquet file (``unfunded.parquet``...), the
+    rejected rows to ``rejected_rows.csv`` (written in any case). A table written apart keeps its column ids and exact decimals; its sheet and
     the cover say where it went, and ``summary.json``'s ``tables_apart`` lists it.
     """
     if detail not in DETAIL_CHOICES:
@@ -115,8 +114,8 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
     with OutputFolder(folder) as output:
         tables = report_tables(run, comparison=comparison, monte_carlo=monte_carlo, lang=lang)
         apart, files = {}, {}
-        for key in LONG_TABLES:
-            frame, limit = tables[key].frame, rows_a_sheet_holds(tables[key])
+        for key, sheet in tables.items():  # the long ones: the project detail, the unfunded, the rejected rows
+            frame, limit = sheet.frame, rows_a_sheet_holds(sheet)
             too_long = len(frame) > limit and not (key == "project_detail" and detail == "xlsx")
             if not too_long and not (key == "project_detail" and detail in ("parquet", "csv")):
                 continue

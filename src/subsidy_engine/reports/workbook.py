@@ -272,11 +272,6 @@ def report_sheets(run: Simulation, *, comparison: Comparison | None = None, mont
                       generated=generated)
 
 
-#: The tables of the report that can be longer than a sheet: one row per project and year, per claim cut, per
-#: rejected row.
-LONG_TABLES = ("project_detail", "unfunded", "rejected_rows")
-
-
 def written_apart(file: str, rows: int, lang: Lang | str, limit: int | None = None) -> str:
     """What the workbook says of a table written to ``file`` instead of its sheet: where, and why when the
     table was longer than a sheet (``limit``, the rows a sheet holds)."""
@@ -371,5 +366,5 @@ def ledger_sheets(settlements: pd.DataFrame, rejections: pd.DataFrame, lang: Lan
             name("sheets", "rejected_rows", lang): table(reasons_in_words(rejections, lang), lang)}
 
 
-__all__ = ["LONG_TABLES", "ledger_sheets", "project_detail", "report_tables", "with_cover", "written_apart", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
+__all__ = ["ledger_sheets", "project_detail", "report_tables", "with_cover", "written_apart", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
            "with_names"]
