@@ -91,3 +91,16 @@ def test_every_table_too_long_goes_apart_whatever_it_is(run: Simulation, tmp_pat
     for file in summary["tables_apart"].values():
         assert (tmp_path / file).exists(), file
     assert openpyxl.load_workbook(tmp_path / "report.xlsx").sheetnames[0] == "封面"
+
+
+def test_a_table_written_apart_has_the_same_column_types_whatever_it_holds(tmp_path: Path) -> None:
+    """Review of issue 20: a run with no claims wrote its name columns as numbers (all missing), where another
+    run writes text: files of two runs could not be read together. Text is text, amounts decimals, always."""
+    empty = simulate(portfolio(50, seed=5), range(2030, 2031), lpr=load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL))
+    full = simulate(portfolio(50, seed=5), range(2026, 2028), lpr=load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL))
+    schemas = []
+    for k, run in enumerate((empty, full)):
+        write_outputs(run, tmp_path / str(k), charts=False, detail="parquet")
+        schemas.append(pq.read_schema(tmp_path / str(k) / "project_detail.parquet"))
+    assert len(pq.read_table(tmp_path / "0" / "project_detail.parquet")) == 0
+    assert {f.name: str(f.type) for f in schemas[0]} == {f.name: str(f.type) for f in schemas[1]}, schemas

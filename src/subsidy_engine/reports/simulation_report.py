@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from subsidy_engine.core.language import Lang
+from subsidy_engine.core.language import Lang, column_kind
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
 from subsidy_engine.reports.workbook import (
     report_tables,
@@ -61,8 +61,8 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
 
     ``detail``: where the per-project detail goes: ``auto`` (its sheet when it fits, else
     ``project_detail.parquet``), ``xlsx`` (its sheet, an error when longer than a sheet), ``parquet`` or
-    ``csv``. Any other table longer than a sheet goes to its own Parquet file (``unfunded.parquet``...), the
-    rejected rows to ``rejected_rows.csv`` (written in any case). A table written apart keeps its column ids and exact decimals; its sheet and
+    ``csv``. Any other table longer than a sheet goes to its own Parquet file (``unfunded.parquet``,
+    ``rejected_rows.parquet``...). A table written apart keeps its column ids and exact decimals; its sheet and
     the cover say where it went, and ``summary.json``'s ``tables_apart`` lists it.
     """
     if detail not in DETAIL_CHOICES:
@@ -116,12 +116,13 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
         apart, files = {}, {}
         for key, sheet in tables.items():  # the long ones: the project detail, the unfunded, the rejected rows
             frame, limit = sheet.frame, rows_a_sheet_holds(sheet)
-            too_long = len(frame) > limit and not (key == "project_detail" and detail == "xlsx")
+            too_long = len(frame) > limit
+            if too_long and key == "project_detail" and detail == "xlsx":
+                raise ValueError(f"the project detail has {len(frame):,} rows, more than a sheet holds ({limit:,}): "
+                                 "--detail auto, parquet or csv writes it to a file of its own")
             if not too_long and not (key == "project_detail" and detail in ("parquet", "csv")):
                 continue
-            if key == "rejected_rows":  # written below in any case
-                files[key] = "rejected_rows.csv"
-            elif key == "project_detail" and detail == "csv":
+            if key == "project_detail" and detail == "csv":
                 files[key] = write_csv(frame, output.path(f"{key}.csv")).name
             else:
                 files[key] = _write_parquet(frame, output.path(f"{key}.parquet")).name
@@ -146,8 +147,19 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    """``frame`` as Parquet at ``path`` (the caller's staging path): its amounts as exact decimals."""
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    """``frame`` as Parquet at ``path`` (the caller's staging path): its amounts as exact decimals, and a column
+    of text as text whatever it holds (a column of names with none in it is not a column of numbers)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for k, column in enumerate(frame.columns):
+        values = frame[column]
+        text = column_kind(str(column)) in ("text", "long_text") or (
+            values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"))
+        kind = table.schema.field(k).type
+        if text and not pa.types.is_string(kind):
+            texts = (table.column(k).cast(pa.string()) if pa.types.is_large_string(kind) or pa.types.is_null(kind)
+                     else pa.array([v if isinstance(v, str) else None for v in values], pa.string()))
+            table = table.set_column(k, str(column), texts)
+    pq.write_table(table, path)
     return path
 
 
