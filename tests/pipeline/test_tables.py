@@ -487,3 +487,25 @@ def test_the_project_that_describes_a_claim_without_one_is_its_enterprise_s_smal
             # Python compares text by code point, as the engine's order does
             expected = -1 if mine.empty else int(mine.index[mine.project_id == min(mine.project_id)][0])
             assert row == expected, (n, enterprise, row, expected)
+
+
+def test_rows_naming_no_project_are_found_in_each_table_at_once() -> None:
+    """Issue 20: the project ids of loans, insurance and events are looked up in one pass; each table's rows
+    that name no project are still its own (row for row, not shifted into another table's)."""
+    import pandas as pd
+
+    from subsidy_engine.pipeline.inputs import check_tables
+
+    projects = pd.DataFrame([{"project_id": p, "enterprise_id": "E1", "domain": "economic", "stage": "pilot",
+                              "total_investment": "1e8", "eligible_investment": "1e8", "start_date": "2024-01-01"}
+                             for p in ("P1", "P2")])
+    loans = pd.DataFrame([{"loan_id": f"L{k}", "project_id": p, "principal": "1000000", "annual_rate": "0.0385",
+                           "term_months": "36", "start_date": "2024-03-01"} for k, p in enumerate(["P1", "X", "P2"])])
+    insurance = pd.DataFrame([{"policy_id": f"I{k}", "project_id": p, "enterprise_id": "E1",
+                               "product_field": "computing_centre", "premium": "1000", "insured_amount": "100000",
+                               "start_date": "2024-03-01",
+                               "years": "1"} for k, p in enumerate(["Y", "P2", "Z", "P1"])])
+    problems = check_tables({"projects": projects, "loans": loans, "insurance": insurance})
+    stray = problems[problems.reason == "is not a project of the projects table"]
+    assert sorted(zip(stray.table, stray.id)) == [("insurance", "I0"), ("insurance", "I2"), ("loans", "L1")], \
+        problems[["table", "id", "field", "reason"]]

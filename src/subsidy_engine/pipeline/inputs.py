@@ -401,16 +401,23 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
             if pid is not None and pid not in kept and pid not in why:
                 why[pid] = f"row {r.row}, {r.field}: {r.reason}"
     known = pc.drop_null(ids)
-    parts = []
+    linked = {}
     for name in ("loans", "insurance", "events"):
         table = tables[name].reset_index(drop=True)
         if table.empty or not usable.get(name, True):
             continue
         if "project_id" not in table.columns:
             table = table.assign(project_id=pd.Series([None] * len(table), dtype=object))
-        given = arrow_text(table["project_id"])
+        linked[name] = table, arrow_text(table["project_id"])
+    # one look-up of every table's project ids: the projects' ids are hashed once, not once a table
+    everyone = [given for _, given in linked.values()]
+    in_projects = (np.asarray(pc.is_in(pa.concat_arrays(everyone), value_set=known).to_numpy(zero_copy_only=False),
+                              dtype=bool) if everyone else np.zeros(0, bool))
+    ends = np.cumsum([0, *(len(given) for given in everyone)])
+    parts = []
+    for k, (name, (table, given)) in enumerate(linked.items()):
         is_given = ~blank_cells(table["project_id"])
-        found_mask = np.asarray(pc.is_in(given, value_set=known).to_numpy(zero_copy_only=False), dtype=bool)
+        found_mask = in_projects[ends[k]:ends[k + 1]]
         stray = np.flatnonzero(is_given & ~found_mask)
         id_column = TABLES[name][0]
         if unreadable:  # every project is rejected with its table: each row that names one goes with it
