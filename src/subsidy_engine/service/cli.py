@@ -905,7 +905,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "take; 408 or closed after (default 10)")
     srv.add_argument("--body-timeout", type=float, help="seconds a whole request body may take; 408 after "
                                                          "(default 30)")
-    srv.add_argument("--limit-concurrency", type=int, help="connections open at once; 503 beyond (default 64)")
+    srv.add_argument("--limit-concurrency", type=int, help="connections open at once; 503 beyond (default 64, "
+                                                           "per worker)")
+    srv.add_argument("--workers", type=int, default=1,
+                     help="processes answering requests (default 1); about one per core when several clients call "
+                          "at once; each warms its kernels before it accepts")
     quo = _command(sub, "quote", "every amount of one project from a JSON request, the JSON the service's "
                                  "POST /quote answers")
     quo.add_argument("request", help="a JSON file of the request (the service's QuoteRequest: /docs shows it), "
@@ -990,7 +994,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         limits = {name: getattr(args, name) for name in ("max_body_bytes", "read_timeout", "body_timeout",
                                                           "limit_concurrency") if getattr(args, name) is not None}
-        serve(args.host, args.port, **limits)
+        serve(args.host, args.port, workers=args.workers, **limits)
         return 0
     return _run(args, args.loans)
 

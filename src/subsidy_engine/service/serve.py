@@ -290,24 +290,82 @@ def warm_up() -> tuple[float, list[str]]:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, *, max_body_bytes: int = MAX_BODY_BYTES,
           read_timeout: float = READ_TIMEOUT, body_timeout: float = BODY_TIMEOUT,
-          limit_concurrency: int = LIMIT_CONCURRENCY) -> None:
-    """Run the service until interrupted (``subsidy-engine serve``), with the limits of the module's docstring."""
-    import sys
+          limit_concurrency: int = LIMIT_CONCURRENCY, workers: int = 1) -> None:
+    """Run the service until interrupted (``subsidy-engine serve``), with the limits of the module's docstring.
 
+    ``workers``: processes answering requests on the one socket (uvicorn's supervisor): one process answers
+    one quote at a time, so a portal calling from several clients at once needs about one per core. Each
+    worker warms its kernels before it accepts, and has its own ``limit_concurrency``.
+    """
     with needs_extra("serve", _SERVICE):
         import uvicorn
 
-    app = create_app(max_body_bytes=max_body_bytes, read_timeout=read_timeout, body_timeout=body_timeout)
-    print("subsidy-engine serve: loading the kernels (an install's first run compiles them, about a minute)...",
+    if workers < 1:
+        raise ValueError(f"workers {workers}: at least one process answers requests")
+    limits = {"max_body_bytes": max_body_bytes, "read_timeout": read_timeout, "body_timeout": body_timeout}
+    if workers == 1:
+        app = _warmed_app(limits)
+        uvicorn.Server(server_config(app, host, port, limit_concurrency=limit_concurrency,
+                                     read_timeout=read_timeout)).run()
+        return
+    import json
+    import os
+
+    from uvicorn.supervisors import Multiprocess
+
+    # each worker is a fresh process: it reads the limits from the environment, builds and warms its own app
+    os.environ[_WORKER_LIMITS] = json.dumps(limits)
+    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers,
+                            http=f"{__name__}:HeadDeadlineProtocol", limit_concurrency=limit_concurrency,
+                            timeout_keep_alive=KEEP_ALIVE, h11_max_incomplete_event_size=MAX_HEAD_BYTES)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+#: The environment variable through which :func:`serve` hands its limits to each worker process.
+_WORKER_LIMITS = "SUBSIDY_ENGINE_SERVE_LIMITS"
+
+
+def _warmed_app(limits: dict[str, Any]) -> FastAPI:
+    """The app, built with ``limits``, after the warm-up quotes (what it says goes to standard error)."""
+    import os
+    import sys
+
+    app = create_app(max_body_bytes=int(limits["max_body_bytes"]), read_timeout=float(limits["read_timeout"]),
+                     body_timeout=float(limits["body_timeout"]))
+    who = f"subsidy-engine serve [{os.getpid()}]"
+    print(f"{who}: loading the kernels (an install's first run compiles them, about a minute)...",
           file=sys.stderr, flush=True)
     seconds, problems = warm_up()
     for problem in problems:
-        print(f"subsidy-engine serve: warning: the warm-up quote was refused ({problem}); the first quote of its "
-              "kind will load its kernels", file=sys.stderr, flush=True)
-    print(f"subsidy-engine serve: kernels ready in {seconds:.1f} s", file=sys.stderr, flush=True)
-    uvicorn.Server(server_config(app, host, port, limit_concurrency=limit_concurrency,
-                                 read_timeout=read_timeout)).run()
+        print(f"{who}: warning: the warm-up quote was refused ({problem}); the first quote of its kind will load "
+              "its kernels", file=sys.stderr, flush=True)
+    print(f"{who}: kernels ready in {seconds:.1f} s", file=sys.stderr, flush=True)
+    return app
+
+
+def _limits_given() -> dict[str, Any]:
+    import json
+    import os
+
+    given = json.loads(os.environ.get(_WORKER_LIMITS, "{}"))
+    return {"max_body_bytes": given.get("max_body_bytes", MAX_BODY_BYTES),
+            "read_timeout": given.get("read_timeout", READ_TIMEOUT),
+            "body_timeout": given.get("body_timeout", BODY_TIMEOUT)}
+
+
+def worker_app() -> FastAPI:
+    """A worker's app (:func:`serve` with ``workers`` > 1): built with the limits :func:`serve` was given, and
+    warmed up before the worker accepts a request."""
+    return _warmed_app(_limits_given())
+
+
+def __getattr__(attribute: str) -> Any:  # noqa: ANN401
+    """``HeadDeadlineProtocol``: a worker's h11 protocol, with the head timeout :func:`serve` was given (built in
+    the worker: uvicorn imports it by name there, since a class made at run time cannot travel to a process)."""
+    if attribute == "HeadDeadlineProtocol":
+        return _protocol(float(_limits_given()["read_timeout"]))
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
 __all__ = ["BODY_TIMEOUT", "LIMIT_CONCURRENCY", "MAX_BODY_BYTES", "READ_TIMEOUT", "WARM_UP_REQUEST", "create_app",
-           "serve", "server_config", "warm_up"]
+           "serve", "server_config", "warm_up", "worker_app"]
