@@ -117,3 +117,41 @@ def test_a_sheet_s_formats_shaded_rows_dates_title_and_repeated_texts(tmp_path: 
         assert b"<si>" in z.read("xl/sharedStrings.xml") and b'<c r="A2" s="' in z.read("xl/worksheets/sheet1.xml")
         # the cells that refer to the table (4 on each sheet), then the texts it holds (2)
         assert b'count="8" uniqueCount="2"' in z.read("xl/sharedStrings.xml")
+
+
+def test_a_signal_inside_the_zip_constructor_waits_until_the_zip_is_whole(tmp_path, monkeypatch) -> None:
+    """Found by the kill test of the outputs (flaky in a fresh clone): a SIGTERM landing inside ``ZipFile()``
+    left a half-made object whose ``__del__`` printed "Exception ignored ... no attribute '_writing'" after
+    the run's clean message. The signal that ends a run (OutputFolder's) is held while the zip file is made,
+    and raised once it is whole."""
+    import gc
+    import os
+    import signal
+    import sys
+    import threading
+    import zipfile
+
+    import pandas as pd
+
+    from subsidy_engine.reports.outputs import OutputFolder
+    from subsidy_engine.reports.xlsx import write_xlsx
+
+    real_lock, sent = threading.RLock, []
+
+    def lock_then_signal():  # ZipFile() makes its lock after opening its file and before setting _writing
+        lock = real_lock()
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs as soon as this returns: inside ZipFile()
+        return lock
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(KeyboardInterrupt) as interrupted:
+        with OutputFolder(tmp_path / "out") as output:
+            monkeypatch.setattr(zipfile.threading, "RLock", lock_then_signal)
+            write_xlsx(output.path("book.xlsx"), {"sheet": pd.DataFrame({"a": [1]})})
+    del interrupted  # its traceback holds the frames, and so whatever ZipFile() made
+    gc.collect()
+    assert sent and not unraisable, [str(u.exc_value) for u in unraisable]
+    assert not (tmp_path / "out" / "book.xlsx").exists()  # interrupted: nothing committed

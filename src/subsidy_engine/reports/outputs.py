@@ -155,6 +155,9 @@ class OutputFolder:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._interrupted = signum
+        if _HELD:  # inside signals_held(): raised on leaving it
+            _PENDING.append(signum)
+            return
         raise KeyboardInterrupt(f"signal {signum}")
 
     def _close(self) -> None:
@@ -285,4 +288,26 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-__all__ = ["MANIFEST_NAME", "OutputBusyError", "OutputFolder", "OutputLockError", "csv_safe", "write_csv"]
+#: How deep the code is in :func:`signals_held`, and the signals that arrived there.
+_HELD: list[bool] = []
+_PENDING: list[int] = []
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """A stretch no signal may cut: a SIGINT or SIGTERM that :class:`OutputFolder` catches inside it is raised
+    on leaving it. For a library call that a signal would leave half made (``zipfile.ZipFile()``: its
+    ``__del__`` then prints "Exception ignored"); blocking the signals would not do, since a process with other
+    threads (numba's) has the signal delivered to one of them and the handler still runs here at once."""
+    _HELD.append(True)
+    try:
+        yield
+    finally:
+        _HELD.pop()
+        if not _HELD and _PENDING:
+            signum = _PENDING[0]
+            _PENDING.clear()
+            raise KeyboardInterrupt(f"signal {signum}")
+
+
+__all__ = ["MANIFEST_NAME", "OutputBusyError", "OutputFolder", "OutputLockError", "csv_safe", "signals_held", "write_csv"]

@@ -41,6 +41,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from subsidy_engine.reports.outputs import signals_held
+
 MAX_ROWS = 1_048_576  # rows of a sheet, header included
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # XML would read a bare carriage return as a line feed: it is written as a character reference
@@ -437,7 +439,7 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame | Sheet]) -> 
                      + f'<Relationship Id="rId{n + 2}" Type="http://schemas.openxmlformats.org/officeDocument/'
                        '2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
     out = Path(path)
-    book = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+    book = _new_zip(out)
     try:
         book.writestr("[Content_Types].xml", content_types)
         book.writestr("_rels/.rels", root_rels)
@@ -457,6 +459,14 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame | Sheet]) -> 
         raise
     book.close()
     return out
+
+
+def _new_zip(out: Path) -> zipfile.ZipFile:
+    """A new zip file at ``out``, made whole before a signal may end the run: a signal that lands inside
+    ``ZipFile()`` leaves an object half made, whose ``__del__`` then prints "Exception ignored ... has no
+    attribute '_writing'" after the run's clean "interrupted" message (:func:`~.outputs.signals_held`)."""
+    with signals_held():
+        return zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
 
 
 def _header_row(sheet: Sheet) -> int:
