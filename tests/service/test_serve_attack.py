@@ -10,9 +10,7 @@ whole module takes some twenty seconds. The server's memory is read from ``/proc
 from __future__ import annotations
 
 import json
-import os
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,10 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from serving import HOST, running_serve
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc for the server's memory")
 
-HOST = "127.0.0.1"
+
 READ_TIMEOUT, BODY_TIMEOUT = 1.0, 3.0
 #: how long a test waits for an answer before failing as hung: a guard, not a bound on the service's speed
 HANG_S = 120.0
@@ -42,12 +41,6 @@ GOOD: dict[str, Any] = {
     "rate_by_stage": {"pilot": "0.30", "demonstration": "0.20", "promotion": "0.10"}}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def _memory(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak) of ``pid``, in kB."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -56,10 +49,11 @@ def _memory(pid: int) -> dict[str, int]:
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(self, process: subprocess.Popen[bytes] | None, port: int) -> None:
         self.process, self.port = process, port
 
     def memory(self) -> dict[str, int]:
+        assert self.process is not None
         return _memory(self.process.pid)
 
     def connect(self) -> socket.socket:
@@ -113,33 +107,11 @@ def _unchunk(data: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    port = _free_port()
-    script = shutil.which("subsidy-engine", path=os.path.dirname(sys.executable))
-    command = [script] if script else [sys.executable, "-m", "subsidy_engine.service.cli"]
-    process = subprocess.Popen([*command, "serve", "--host", HOST, "--port", str(port),
-                                "--read-timeout", str(READ_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    served = Server(process, port)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, "the server stopped"
-            try:
-                if served.request("GET", "/health", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer /health within 60 s"
-            time.sleep(0.2)
+    with running_serve(["--read-timeout", str(READ_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT)],
+                       lambda port: Server(None, port).request("GET", "/health", timeout=5)[0] == 200) as (process, port):
+        served = Server(process, port)
         assert served.request("POST", "/quote", json.dumps(GOOD).encode())[0] == 200  # warm: kernels compiled
         yield served
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _upload(s: socket.socket, head: bytes, pieces: Iterator[bytes], limit_s: float = 10.0) -> tuple[int, int]:

@@ -5,19 +5,16 @@ accepts; quotes are answered as by one process."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
+from serving import HOST, running_serve
 
 httpx = pytest.importorskip("httpx")
 
-HOST = "127.0.0.1"
 REQUEST = {"project": {"project_id": "P1", "enterprise_id": "E1", "domain": "public", "stage": "pilot",
                        "total_investment": "500000000", "eligible_investment": "400000000",
                        "start_date": "2026-03-01"},
@@ -25,39 +22,16 @@ REQUEST = {"project": {"project_id": "P1", "enterprise_id": "E1", "domain": "pub
                       "start_date": "2026-03-15"}], "lang": "en"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def two_workers() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    script = shutil.which("subsidy-engine", path=os.path.dirname(sys.executable))
-    command = [script] if script else [sys.executable, "-m", "subsidy_engine.service.cli"]
-    process = subprocess.Popen([*command, "serve", "--host", HOST, "--port", str(port), "--workers", "2",
-                                "--read-timeout", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, "the server stopped"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the workers did not answer /health within 120 s"
-            time.sleep(0.2)
-        yield url, process
-    finally:
-        process.terminate()
+    def healthy(port: int) -> bool:
         try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            return httpx.get(f"http://{HOST}:{port}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    with running_serve(["--workers", "2", "--read-timeout", "1"], healthy, wait_s=120) as (process, port):
+        yield f"http://{HOST}:{port}", process
 
 
 def test_two_workers_answer_quotes_as_one_process_does(two_workers: tuple[str, subprocess.Popen[bytes]]) -> None:
