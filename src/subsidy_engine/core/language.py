@@ -63,8 +63,7 @@ def _section(section: str, lang: Lang) -> dict[str, str]:
 
 def names(section: str, lang: Lang | str = DEFAULT_LANG) -> dict[str, str]:
     """Every key of ``section`` with its name in ``lang``."""
-    code = Lang.parse(lang).value
-    return {key: str(entry[code]) for key, entry in vocabulary()[section].items()}
+    return dict(_section(section, Lang.parse(lang)))
 
 
 def text(section: str, key: str, lang: Lang | str = DEFAULT_LANG, **fields: object) -> str:
@@ -118,8 +117,9 @@ def reason_in(reason: object, lang: Lang | str = DEFAULT_LANG) -> object:
 
     Reconcile's ``detail`` is read the same way (``reconcile_details``). A nested sentence (the fields
     ``reason``, ``why``, ``coverage``, ``note``, ``label``, ``what``, ``others``) is read the same way, and so
-    is each part of one that joins several with ``"; "`` (or ``", "``, a list of conventions). A ``table`` field is named (``drawdowns`` -> 提款表);
-    a ``policy`` field, the parameter file's title, is shown in Simplified characters.
+    is each part of one that joins several with ``"; "`` (or ``", "``, a list of conventions). Fields that
+    name something are worded (:func:`_named_fields`: a ``table`` -> 提款表, a ``policy`` title in
+    Simplified characters...).
 
     >>> reason_in("is missing"), reason_in("is missing", "en"), reason_in("is not a date: 2026-13-01")
     ('缺失', 'is missing', 'is not a date: 2026-13-01')
@@ -163,8 +163,7 @@ def _read_reason(reason: str, lang: Lang) -> tuple[int, str] | None:
         if found is None:
             continue
         fields: dict[str, object] = dict(found.groupdict())
-        score = len(reason) - sum(len(value) for field_name, value in found.groupdict().items()
-                                  if field_name not in _NARROW)
+        score = len(reason) - sum(len(str(value)) for field_name, value in fields.items() if field_name not in _NARROW)
         for field_name in _NESTED & fields.keys():
             nested_score, fields[field_name] = _read_parts(str(fields[field_name]), lang)
             score += nested_score
@@ -175,8 +174,9 @@ def _read_reason(reason: str, lang: Lang) -> tuple[int, str] | None:
 
 
 def _named_fields(fields: dict[str, object], lang: Lang) -> dict[str, object]:
-    """The fields of a sentence as ``lang`` shows them: a ``table`` by its name (``drawdowns`` -> 提款表), a
-    parameter's ``status`` by its name, a ``policy`` (the parameter file's title) in Simplified characters."""
+    """The fields of a sentence as ``lang`` shows them: a ``table``, a ledger row's ``kind`` and a parameter's
+    ``status`` by their names, a place in a file (``where``, ``column``) and a list (``bases``, ``tables``) in
+    its words, a ``policy`` (the parameter file's title) in Simplified characters."""
     named = dict(fields)
     if "table" in named:
         named["table"] = name("tables", named["table"], lang)
@@ -205,9 +205,23 @@ def _place(place: str, key: str, lang: Lang) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _place_patterns() -> dict[str, str]:
-    return {key: "".join(re.escape(p) if k % 2 == 0 else f"(?P<{p}>.*)" for k, p in
-                         enumerate(re.split(r"\{(\w+)\}", str(entry["en"]))))
-            for key, entry in vocabulary()["places"].items()}
+    return {key: _template_pattern(str(entry["en"]), {}) for key, entry in vocabulary()["places"].items()}
+
+
+def _template_pattern(english: str, narrow: dict[str, str]) -> str:
+    """The regex that reads a template's ``{fields}`` back from a text written with it: each field any text
+    (or its ``narrow`` pattern), a field named twice the same text both times."""
+    parts = re.split(r"\{(\w+)\}", english.replace("{{", "{").replace("}}", "}"))
+    pattern, seen = [], set()
+    for k, part in enumerate(parts):
+        if k % 2 == 0:
+            pattern.append(re.escape(part))
+        elif part in seen:
+            pattern.append(f"(?P={part})")
+        else:
+            seen.add(part)
+            pattern.append(f"(?P<{part}>{narrow.get(part, '.*')})")
+    return "".join(pattern)
 
 
 def _read_parts(reason: str, lang: Lang) -> tuple[int, str]:
@@ -244,19 +258,12 @@ def _reason_patterns() -> list[tuple[str, str, str, re.Pattern[str]]]:
     found = []
     for section in _READ_BACK:
         for key, entry in vocabulary()[section].items():
-            parts = re.split(r"\{(\w+)\}", str(entry["en"]).replace("{{", "{").replace("}}", "}"))
-            if len(parts) == 1:
+            english = str(entry["en"]).replace("{{", "{").replace("}}", "}")
+            literals = re.split(r"\{\w+\}", english)
+            if len(literals) == 1:
                 continue
-            pattern, seen = [], set()
-            for k, part in enumerate(parts):
-                if k % 2 == 0:
-                    pattern.append(re.escape(part))
-                elif part in seen:
-                    pattern.append(f"(?P={part})")
-                else:
-                    seen.add(part)
-                    pattern.append(f"(?P<{part}>{_NARROW.get(part, '.*')})")
-            found.append((max(parts[0::2], key=len), section, key, re.compile("".join(pattern), re.DOTALL)))
+            found.append((max(literals, key=len), section, key,
+                          re.compile(_template_pattern(english, _NARROW), re.DOTALL)))
     return found
 
 

@@ -114,7 +114,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
     with OutputFolder(folder) as output:
         tables = report_tables(run, comparison=comparison, monte_carlo=monte_carlo, lang=lang)
         apart, files = {}, {}
-        for key, sheet in tables.items():  # the long ones: the project detail, the unfunded, the rejected rows
+        for key, sheet in tables.items():  # a table too long for its sheet (or the detail asked apart): a file
             frame, limit = sheet.frame, rows_a_sheet_holds(sheet)
             too_long = len(frame) > limit
             if too_long and key == "project_detail" and detail == "xlsx":

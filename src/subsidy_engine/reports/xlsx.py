@@ -392,9 +392,8 @@ def write_xlsx(path: str | Path, sheets: Mapping[str, pd.DataFrame | Sheet]) -> 
         clean = _SHEET_NAME.sub("_", name)[:31] or "sheet"
         if clean.lower() in (n.lower() for n in names):  # Excel compares sheet names without case
             raise ValueError(f"two sheets would both be named {clean!r}")
-        header_row = _header_row(frame) if isinstance(frame, Sheet) else 1
-        if rows + header_row > MAX_ROWS:
-            raise ValueError(f"sheet {clean!r}: {rows:,} rows, more than a sheet holds ({MAX_ROWS - header_row:,} "
+        if rows > rows_a_sheet_holds(frame):
+            raise ValueError(f"sheet {clean!r}: {rows:,} rows, more than a sheet holds ({rows_a_sheet_holds(frame):,} "
                              "below its header); write that table as CSV or Parquet instead")
         names.append(clean)
     n = len(names)

@@ -99,6 +99,12 @@ def _history(args: argparse.Namespace) -> LprCurve:
     return curve
 
 
+def _table_text(frame: pd.DataFrame, **options: Any) -> str:
+    """``frame`` as text for the terminal, a Chinese character two columns wide (so headers and cells line up)."""
+    with pd.option_context("display.unicode.east_asian_width", True):
+        return frame.to_string(**options)
+
+
 def _label(label: str, width: int = 22) -> str:
     """``label`` padded to ``width`` columns as a terminal shows it (a Chinese character is two wide)."""
     shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in label)
@@ -134,8 +140,7 @@ def _report(result: PortfolioResult, total_rows: int, seconds: float, lang: Lang
         shown = reasons_in_words(result.rejections, lang)
         if lang is Lang.ZH:
             shown.columns = [name("columns", c, lang) for c in shown.columns]
-        with pd.option_context("display.unicode.east_asian_width", True):
-            print(shown.to_string(index=False))
+        print(_table_text(shown, index=False))
     if len(result.projections):
         print(text("cli", "projected_loans", lang, count=len(result.projections), scenario=result.provenance.scenario,
                    first=min(result.projections.projected_from)))
@@ -144,8 +149,7 @@ def _report(result: PortfolioResult, total_rows: int, seconds: float, lang: Lang
         print("\n" + text("cli", "yearly_totals", lang))
         totals.index.name = name("columns", "year", lang)
         shown_totals = totals.rename(columns={c: text("cli", c, lang) for c in totals.columns})
-        with pd.option_context("display.unicode.east_asian_width", True):
-            print(shown_totals.to_string(formatters={c: "{:,}".format for c in shown_totals.columns}))
+        print(_table_text(shown_totals, formatters={c: "{:,}".format for c in shown_totals.columns}))
     p = result.provenance
     print("\n" + text("cli", "rate_data", lang, version=p.engine_version, sha=p.parameters_sha256[:16]))
 
@@ -165,8 +169,7 @@ def _print_claims(curve: LprCurve, lang: Lang, n_projects: int = 5_000) -> None:
     by.columns = [text("cli", "measure_n", lang, measure=m) for m in by.columns]
     by[text("cli", "total", lang)] = by.sum(axis=1)
     by.index.name = name("columns", "year", lang)
-    with pd.option_context("display.unicode.east_asian_width", True):
-        print(by.fillna(0).to_string(formatters={c: "{:,}".format for c in by.columns}))
+    print(_table_text(by.fillna(0), formatters={c: "{:,}".format for c in by.columns}))
     cuts = claims.summary(("instrument",))
     rules = ("item_rules", "most_favourable", "enterprise_cap", "project_cap", "total_cap")
     print(text("cli", "cuts_by_rule", lang, cuts=joined(
@@ -302,8 +305,7 @@ def _problems_table(problems: pd.DataFrame, lang: Lang | str = "en") -> str:
         shown = shown.drop(columns="file")
     shown = reasons_in_words(shown, lang)  # where the vocabulary words the reader's reason
     shown.columns = [name("columns", c, lang) if Lang.parse(lang) is Lang.ZH else c for c in shown.columns]
-    with pd.option_context("display.unicode.east_asian_width", True):
-        return shown.to_string(index=False)
+    return _table_text(shown, index=False)
 
 
 
@@ -451,8 +453,7 @@ def _frame_text(frame: pd.DataFrame, lang: Lang | str | None = None) -> str:
             shown[column] = frame[column].map(amount)
     if lang is not None:
         shown.columns = [name("columns", c, lang) for c in shown.columns]
-    with pd.option_context("display.unicode.east_asian_width", True):  # a Chinese header is two columns wide
-        return shown.to_string(index=False)
+    return _table_text(shown, index=False)
 
 
 def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]],

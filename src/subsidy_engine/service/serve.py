@@ -240,10 +240,12 @@ def _protocol(head_timeout: float) -> type:
 def server_config(app: Any, host: str = "127.0.0.1", port: int = 8000, *,
                   limit_concurrency: int = LIMIT_CONCURRENCY, read_timeout: float = READ_TIMEOUT,
                   keep_alive: int = KEEP_ALIVE, **options: Any) -> uvicorn.Config:
-    """uvicorn's settings for ``app``: the limits of the module's docstring (``options`` go to uvicorn as is)."""
+    """uvicorn's settings for ``app``: the limits of the module's docstring (``options`` go to uvicorn as is;
+    an ``http`` among them, a worker's protocol named by import path, stands for the one built here)."""
     import uvicorn
 
-    return uvicorn.Config(app, host=host, port=port, http=_protocol(read_timeout),
+    http = options.pop("http", None) or _protocol(read_timeout)
+    return uvicorn.Config(app, host=host, port=port, http=http,
                           limit_concurrency=limit_concurrency, timeout_keep_alive=keep_alive,
                           h11_max_incomplete_event_size=MAX_HEAD_BYTES, **options)
 
@@ -315,9 +317,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, max_body_bytes: int = MA
 
     # each worker is a fresh process: it reads the limits from the environment, builds and warms its own app
     os.environ[_WORKER_LIMITS] = json.dumps(limits)
-    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers,
-                            http=f"{__name__}:HeadDeadlineProtocol", limit_concurrency=limit_concurrency,
-                            timeout_keep_alive=KEEP_ALIVE, h11_max_incomplete_event_size=MAX_HEAD_BYTES)
+    config = server_config(f"{__name__}:worker_app", host, port, limit_concurrency=limit_concurrency,
+                           read_timeout=read_timeout, http=f"{__name__}:HeadDeadlineProtocol", factory=True,
+                           workers=workers)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
