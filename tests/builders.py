@@ -42,6 +42,12 @@ def check_invariants(result, table: pd.DataFrame, budget: Budget) -> None:  # no
         ["source_id", "year"])["a"].sum()
     for row, s in zip(by_source.itertuples(), spent):
         assert booked.get((row.source_id, row.year), 0) == s
+    # what the claims asked of each source for a year (the awards' claimed), and whether it passed the money
+    asked = awards.dropna(subset=["source_id"]).assign(c=claimed[awards.source_id.notna().to_numpy()]).groupby(
+        ["source_id", "year"], observed=True)["c"].sum()
+    demand = np.array([asked.get((row.source_id, row.year), 0) for row in by_source.itertuples()], np.int64)
+    assert (fen(by_source.asked) == demand).all()
+    assert (by_source.cap_exceeded.to_numpy(bool) == (demand > available)).all()
     # per-project and per-enterprise caps of each source, per year
     keys = [c for c in ("project_id", "enterprise_id") if c in table.columns]
     joined = awards.drop(columns=keys).assign(a=awarded).merge(table[["claim_id", *keys]], on="claim_id")

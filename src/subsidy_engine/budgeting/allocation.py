@@ -72,7 +72,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from subsidy_engine.budgeting.plan import Plan, Records, build_plan, claims_for, run_plan
+from subsidy_engine.budgeting.plan import (
+    Plan,
+    Records,
+    build_plan,
+    cap_exceeded,
+    claims_for,
+    per_source_year,
+    run_plan,
+)
 from subsidy_engine.core.columns import money_series
 from subsidy_engine.core.language import Lang, Sentence, source_name, text
 from subsidy_engine.core.language import name as language_name
@@ -87,7 +95,7 @@ MODES: tuple[Mode, ...] = ("waterfall", "merit", "optimal")
 AWARD_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "year", "level", "source_id", "claimed",
                  "awarded", "cut", "reason")
 BY_SOURCE_COLUMNS = ("source_id", "year", "cap", "carried_in", "available", "committed", "awarded", "remaining",
-                     "carried_out", "lapsed")
+                     "carried_out", "lapsed", "asked", "cap_exceeded")
 UNFUNDED_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "year", "claimed", "awarded", "unfunded",
                     "reason")
 #: Seconds the optimal mode's solver may take over a whole allocation (the demo budget on 100,000 claims
@@ -122,7 +130,10 @@ class Allocation:
     by_source : DataFrame
         ``source_id, year, cap, carried_in, available (= cap + carried_in),
         committed`` (awarded to this year by approvals of earlier years),
-        ``awarded, remaining (= available - awarded), carried_out, lapsed``.
+        ``awarded, remaining (= available - awarded), carried_out, lapsed``,
+        ``asked`` (what the claims asked of this source for the year, before it
+        cut or passed any part on) and ``cap_exceeded`` (``asked > available``:
+        the source could not pay all it was asked; the budget at risk).
     unfunded : DataFrame
         Claims not paid in full: ``claim_id, project_id, enterprise_id, measure,
         year, claimed, awarded, unfunded`` and the ``reason`` money stopped.
@@ -297,8 +308,8 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
     })
 
     # per source and year
-    booked = np.bincount(r.source * len(years) + p.row_year[r.row], r.award, n_sources * len(years)).astype(
-        np.int64).reshape(n_sources, len(years))
+    booked = per_source_year(p, r, r.award)
+    asked_of_source, exceeded = cap_exceeded(p, r)
     available = p.cap + r.carried_in
     remaining = available - booked
     carried_out = np.where(p.carry[:, None], remaining, 0)
@@ -309,6 +320,7 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
         "available": money_series(available.ravel()), "committed": money_series(r.committed.ravel()),
         "awarded": money_series(booked.ravel()), "remaining": money_series(remaining.ravel()),
         "carried_out": money_series(carried_out.ravel()), "lapsed": money_series((remaining - carried_out).ravel()),
+        "asked": money_series(asked_of_source.ravel()), "cap_exceeded": exceeded.ravel(),
     })
 
     # claims not paid in full, with the reason money stopped (the last cut of each part)

@@ -319,3 +319,20 @@ def run_plan(p: Plan) -> Records:
         p.item_ptr, p.row_year, p.row_request, p.item_order, p.item_tier, p.item_year, p.year_ptr,
         np.ascontiguousarray(p.eligible), p.cap, p.carry, p.group_cap, p.row_group, capacity)
     return Records(*records, carried_in, committed)
+
+
+def per_source_year(p: Plan, r: Records, values: np.ndarray) -> np.ndarray:
+    """``values`` (one per record of ``r``, fen) summed per source and year of the plan (sources x years)."""
+    n_sources, n_years = p.cap.shape
+    cell = r.source * n_years + p.row_year[r.row]
+    return np.bincount(cell, values, n_sources * n_years).astype(np.int64).reshape(n_sources, n_years)
+
+
+def cap_exceeded(p: Plan, r: Records) -> tuple[np.ndarray, np.ndarray]:
+    """What the claims asked of each source for each year (sources x years, fen), and whether that passed the money
+    it had (its cap plus what it carried in): then some claim was cut or passed on.
+
+    The budget at risk of a scenario, a sweep and a Monte Carlo path is this one rule.
+    """
+    asked = per_source_year(p, r, r.asked)
+    return asked, asked > p.cap + r.carried_in

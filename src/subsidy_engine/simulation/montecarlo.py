@@ -42,7 +42,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from subsidy_engine.budgeting.allocation import Mode
-from subsidy_engine.budgeting.plan import build_plan, claims_for, run_plan
+from subsidy_engine.budgeting.plan import build_plan, cap_exceeded, claims_for, per_source_year, run_plan
 from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.money import fen_to_yuan, quantize_fen
 from subsidy_engine.core.provenance import Provenance
@@ -252,14 +252,7 @@ class _Prepared:
         amount = after_total[self.order][self.to_allocation]
         plan = build_plan(replace(self.claims, amount=amount), self.budget, self.mode)
         r = run_plan(plan)
-        n_sources, n_years = plan.cap.shape
-        cell = r.source * n_years + plan.row_year[r.row]
-        awarded = np.zeros(n_sources * n_years, np.int64)
-        np.add.at(awarded, cell, r.award)
-        asked = np.zeros(n_sources * n_years, np.int64)
-        np.add.at(asked, cell, r.asked)
-        exceeded = asked > (plan.cap + r.carried_in).ravel()
-        return awarded.reshape(n_sources, n_years), exceeded.reshape(n_sources, n_years)
+        return per_source_year(plan, r, r.award), cap_exceeded(plan, r)[1]
 
 
 def _path_dependent(read: column_readers.Read, n: int, policy: Policy, history_end: date) -> np.ndarray:
