@@ -32,6 +32,7 @@ from subsidy_engine.errors import needs_extra
 if TYPE_CHECKING:
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.simulate import Comparison, Simulation
+    from subsidy_engine.simulation.sweep import Sweep
 
 FONT_FILE = "NotoSansCJKsc-Regular-GB2312.otf"
 #: Units of money on a chart, largest first: (vocabulary key, yuan per unit).
@@ -309,6 +310,41 @@ def risk_chart(monte_carlo: MonteCarlo, path: Path, top: int = 20, *, names_of: 
     return path
 
 
+def sweep_chart(sweep: Sweep, path: Path, *, lang: Lang | str = DEFAULT_LANG) -> Path:
+    """A bar per scenario of a sweep: what it awards over the horizon and, beyond it, what stays unfunded (the
+    whole bar: what was claimed), labelled by the scenario's values; the footer carries the sweep's hash."""
+    plt = _pyplot()
+    lang = Lang.parse(lang)
+    say = functools.partial(text, "charts", lang=lang)
+    table = sweep.scenarios()
+    awarded, unfunded = _yuan(table.awarded), _yuan(table.unfunded)
+    unit = unit_for(float((awarded + unfunded).max(initial=0)))
+    axes = list(sweep.spec.axes())
+    labels = [_drawn(f"{row['scenario_id']}  " + " / ".join(str(row[a]) for a in axes)) for _, row in table.iterrows()]
+    n = len(table)
+    with plt.rc_context(_style()):
+        fig, ax = plt.subplots(figsize=(9.5, min(0.28 * n + 2.2, 60)), dpi=110)
+        y = np.arange(n)[::-1]  # the first scenario on top
+        ax.barh(y, awarded / unit[1], 0.75, color="#2e86c1", label=say("awarded"))
+        ax.barh(y, unfunded / unit[1], 0.75, left=awarded / unit[1], color="#e59866", label=say("unfunded"))
+        ax.set_yticks(y, labels, fontsize=7 if n > 30 else 8)
+        ax.set_ylim(-0.7, n - 0.3)
+        ax.set_xlabel(say("cap_axis", unit=name("units", unit[0], lang)))
+        ax.set_ylabel(say("scenario_axis") + "  (" + " / ".join(
+            _drawn(name("columns", a, lang, default=name("parameters", a, lang))) for a in axes) + ")", fontsize=8)
+        ax.set_title(say("sweep_title", id=_drawn(sweep.spec.id), first=sweep.years[0], last=sweep.years[-1],
+                         count=f"{n:,}"), fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlim(0, ax.get_xlim()[1] * 1.22)  # room for the legend beside the longest bar
+        ax.legend(fontsize=8, loc="lower right")
+        fig.text(0.01, 0.005, text("charts", "footer", lang, version=sweep.provenance.engine_version,
+                                  sha=sweep.provenance.parameters_sha256[:16]), fontsize=7, color="grey")
+        fig.tight_layout(rect=(0, 0.02, 1, 1))
+        fig.savefig(path)
+        plt.close(fig)
+    return path
+
+
 def _drawn(label: str) -> str:
     """A name of the user's data as a chart draws it: in Simplified characters (the packaged font holds GB 2312;
     the report keeps the name as given)."""
@@ -320,4 +356,5 @@ def _footer(fig: Any, run: Simulation, lang: Lang) -> None:
                               sha=run.inputs_sha256[:16]), fontsize=7, color="grey")
 
 
-__all__ = ["amount_label", "can_draw", "caps_chart", "font_family", "outlay_chart", "risk_chart", "unit_for"]
+__all__ = ["amount_label", "can_draw", "caps_chart", "font_family", "outlay_chart", "risk_chart", "sweep_chart",
+           "unit_for"]

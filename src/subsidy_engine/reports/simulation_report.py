@@ -12,13 +12,14 @@ import json
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Hashable
+from typing import Hashable
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from subsidy_engine.core.language import Lang, column_kind
+from subsidy_engine.reports.charts import caps_chart, outlay_chart, risk_chart, sweep_chart
 from subsidy_engine.reports.outputs import OutputFolder, write_csv
 from subsidy_engine.reports.workbook import (
     report_tables,
@@ -28,14 +29,10 @@ from subsidy_engine.reports.workbook import (
     written_apart,
 )
 from subsidy_engine.reports.xlsx import rows_a_sheet_holds, write_xlsx
-
-if TYPE_CHECKING:
-    from subsidy_engine.simulation.montecarlo import MonteCarlo
-    from subsidy_engine.simulation.scenario import Scenario
-from subsidy_engine.reports.charts import caps_chart, outlay_chart, risk_chart
 from subsidy_engine.simulation.montecarlo import MonteCarlo
 from subsidy_engine.simulation.scenario import Scenario
 from subsidy_engine.simulation.simulate import Comparison, Simulation
+from subsidy_engine.simulation.sweep import Sweep
 
 #: Where ``write_outputs`` puts the per-project detail (``simulate --detail``).
 DETAIL_CHOICES = ("auto", "xlsx", "parquet", "csv")
@@ -53,11 +50,13 @@ def _records(frame: pd.DataFrame) -> list[dict[Hashable, object]]:
 
 def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: Comparison | None = None,
                   monte_carlo: MonteCarlo | None = None, scenario: Scenario | None = None,
-                  charts: bool = True, lang: Lang | str = "zh", detail: str = "auto") -> list[Path]:
+                  charts: bool = True, lang: Lang | str = "zh", detail: str = "auto",
+                  sweep: Sweep | None = None) -> list[Path]:
     """Write ``summary.json``, ``report.xlsx`` and the PNG charts to ``out``; return the paths written.
 
     ``run`` is the baseline. With ``comparison`` (and its ``scenario``), the scenario's results and the
-    deltas are added; with ``monte_carlo``, the outlay distribution and the budget at risk.
+    deltas are added; with ``monte_carlo``, the outlay distribution and the budget at risk; with ``sweep``, a
+    row per scenario of the grid (``sweep`` in ``summary.json``, three sheets and ``sweep.png``).
 
     ``detail``: where the per-project detail goes: ``auto`` (its sheet when it fits, else
     ``project_detail.parquet``), ``xlsx`` (its sheet, an error when longer than a sheet), ``parquet`` or
@@ -109,10 +108,23 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             "outlay_by_year": _records(monte_carlo.outlay_by_year()),
             "budget_at_risk": _records(risk[risk.p_cap_exceeded > 0]),
         }
+    if sweep is not None:
+        scenarios = sweep.scenarios()
+        scenarios["inputs_sha256"] = [r.inputs_sha256 for r in sweep.results]
+        scenarios["lpr_projection"] = pd.Series([r.lpr_projection for r in sweep.results], dtype=object)
+        summary["sweep"] = {
+            "id": sweep.spec.id, "path": sweep.spec.path, "sha256": sweep.spec.digest,
+            "description": sweep.spec.file.description, "inputs_sha256": sweep.provenance.parameters_sha256,
+            "axes": sweep.spec.axes(),
+            "monte_carlo": (sweep.monte_carlo.model_dump(mode="json") if sweep.monte_carlo is not None else None),
+            "scenarios": _records(scenarios),
+            "by_year": _records(sweep.by_year()),
+            "by_year_source": _records(sweep.by_year_source()),
+        }
     # written whole or not at all, one run at a time (outputs.OutputFolder): a killed run leaves the last
     # complete set
     with OutputFolder(folder) as output:
-        tables = report_tables(run, comparison=comparison, monte_carlo=monte_carlo, lang=lang)
+        tables = report_tables(run, comparison=comparison, monte_carlo=monte_carlo, lang=lang, sweep=sweep)
         apart, files = {}, {}
         for key, sheet in tables.items():  # a table too long for its sheet (or the detail asked apart): a file
             frame, limit = sheet.frame, rows_a_sheet_holds(sheet)
@@ -131,7 +143,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
         output.path("summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                                                encoding="utf-8")
         sheets = with_cover(tables, run, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario,
-                            lang=lang, apart=apart)
+                            lang=lang, apart=apart, sweep=sweep)
         write_xlsx(output.path("report.xlsx"), sheets)  # amounts as their exact decimal digits
         if len(claims.rejections):
             write_csv(claims.rejections, output.path("rejected_rows.csv"))
@@ -139,6 +151,8 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             outlay_chart(run, output.path("outlay_by_year_source.png"), comparison=comparison,
                          monte_carlo=monte_carlo, lang=lang)
             caps_chart(run, output.path("caps_by_source.png"), lang=lang)
+            if sweep is not None:
+                sweep_chart(sweep, output.path("sweep.png"), lang=lang)
             if monte_carlo is not None:
                 risk_chart(monte_carlo, output.path("budget_at_risk.png"), lang=lang,
                            names_of=source_names(run.allocation.budget, lang))

@@ -12,10 +12,11 @@ caveat that illustrative parameters are not entitlements), the yearly **summary*
 rest on, **by source**, **by measure**, **by district**, the **project detail** (name, enterprise, district,
 sector, stage; gross, claimed, awarded and unfunded per year), the **unfunded** claims with the amount cut
 and the reason in words, the **parameters** (every value with its status and source; the illustrative ones
-shaded) and the **rejected rows**; then the scenario's and the Monte Carlo's sheets when they were run.
-Input validation messages (the rejected rows' reasons) are in English, and so are the notes that have no
-wording in the vocabulary yet (the LPR projection, the parameter file's coverage and the investment subsidy's
-missing rate have theirs).
+shaded) and the **rejected rows**; then the scenario's, the Monte Carlo's and the sweep's sheets when they were
+run.
+The rejected rows' reasons and the notes are in the reader's language too: the engine writes them in
+English, and :func:`~subsidy_engine.core.language.reason_in` and
+:func:`~subsidy_engine.core.language.in_language` word them.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.scenario import Scenario
     from subsidy_engine.simulation.simulate import Comparison, Simulation
+    from subsidy_engine.simulation.sweep import Sweep
 
 #: An id column, the column of names put beside it, and the vocabulary section its names come from.
 NAMED_IDS = (("measure", "measure_name", "measures"), ("instrument", "instrument_name", "instruments"),
@@ -93,9 +95,11 @@ def with_names(frame: pd.DataFrame, lang: Lang | str, sources: dict[str, str] | 
 
 
 def table(frame: pd.DataFrame, lang: Lang | str, marked: np.ndarray | None = None) -> Sheet:
-    """A table with its headers and cell formats from the vocabulary (a column it does not name: its id)."""
+    """A table with its headers and cell formats from the vocabulary (a column it does not name: the parameter's
+    name, else its id)."""
     kinds = [column_kind(str(c)) for c in frame.columns]
-    return Sheet(frame, headers=[name("columns", c, lang) for c in frame.columns],
+    # a column named by a parameter (a sweep's axis, insurance_premium.share): the parameter's name
+    return Sheet(frame, headers=[name("columns", c, lang, default=name("parameters", c, lang)) for c in frame.columns],
                  kinds=[None if k == "boolean" else k for k in kinds], marked=marked)
 
 
@@ -221,7 +225,7 @@ def parameters(policy: Policy, budget: Budget, lang: Lang | str) -> tuple[pd.Dat
 
 def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, comparison: Comparison | None,
           monte_carlo: MonteCarlo | None, scenario: Scenario | None, generated: datetime,
-          apart: Mapping[str, str] | None = None) -> Sheet:
+          apart: Mapping[str, str] | None = None, sweep: Sweep | None = None) -> Sheet:
     """What was run, when, on what, with which engine and hashes; the totals; the caveat; what each sheet holds."""
     allocation, claims = run.allocation, run.claims
     budget = allocation.budget
@@ -243,6 +247,8 @@ def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, compa
          else comparison.scenario.label if comparison is not None else say("none")),
         (say("monte_carlo"), say("monte_carlo_paths", paths=f"{monte_carlo.settings.paths:,}")
          if monte_carlo is not None else say("none")),
+        (say("sweep"), say("sweep_scenarios", id=sweep.spec.id, count=f"{len(sweep.points):,}",
+                           axes=axes_said(sweep.spec.axes(), lang)) if sweep is not None else say("none")),
         (say("rejected"), rows_rejected(claims)),
         (say("claimed_total"), sum(totals["claimed"], Decimal(0))),
         (say("awarded_total"), sum(totals["awarded"], Decimal(0))),
@@ -265,11 +271,18 @@ def cover(run: Simulation, lang: Lang | str, sheet_keys: Iterable[str], *, compa
 
 def report_sheets(run: Simulation, *, comparison: Comparison | None = None, monte_carlo: MonteCarlo | None = None,
                   scenario: Scenario | None = None, lang: Lang | str = "zh",
-                  generated: datetime | None = None) -> dict[str, Sheet]:
+                  generated: datetime | None = None, sweep: Sweep | None = None) -> dict[str, Sheet]:
     """The sheets of ``report.xlsx`` in ``lang``, by their shown names, the cover first."""
-    tables = report_tables(run, comparison=comparison, monte_carlo=monte_carlo, lang=lang)
+    tables = report_tables(run, comparison=comparison, monte_carlo=monte_carlo, lang=lang, sweep=sweep)
     return with_cover(tables, run, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario, lang=lang,
-                      generated=generated)
+                      generated=generated, sweep=sweep)
+
+
+def axes_said(axes: Mapping[str, list[str]], lang: Lang | str) -> str:
+    """A sweep's axes and their values in words: ``LPR shift (bp): -25, 0; budget scale: 0.8, 1``."""
+    colon, items = name("separators", "colon", lang), "items"
+    return joined([name("columns", axis, lang, default=name("parameters", axis, lang)) + colon
+                   + joined(values, lang, items) for axis, values in axes.items()], lang, "clauses")
 
 
 def written_apart(file: str, rows: int, lang: Lang | str, limit: int | None = None) -> str:
@@ -281,7 +294,8 @@ def written_apart(file: str, rows: int, lang: Lang | str, limit: int | None = No
 
 def with_cover(tables: Mapping[str, Sheet], run: Simulation, *, comparison: Comparison | None = None,
                monte_carlo: MonteCarlo | None = None, scenario: Scenario | None = None, lang: Lang | str = "zh",
-               generated: datetime | None = None, apart: Mapping[str, str] | None = None) -> dict[str, Sheet]:
+               generated: datetime | None = None, apart: Mapping[str, str] | None = None,
+               sweep: Sweep | None = None) -> dict[str, Sheet]:
     """``tables`` (by key, :func:`report_tables`) by their shown names, the cover first. ``apart``: for each
     table written to a file of its own, where (:func:`written_apart`); its sheet and the cover say so."""
     lang = Lang.parse(lang)
@@ -289,12 +303,12 @@ def with_cover(tables: Mapping[str, Sheet], run: Simulation, *, comparison: Comp
     tables = {key: table(pd.DataFrame({"note": [apart[key]]}), lang) if key in apart else sheet
               for key, sheet in tables.items()}
     front = cover(run, lang, tables, comparison=comparison, monte_carlo=monte_carlo, scenario=scenario,
-                  generated=generated or datetime.now(), apart=apart or {})
+                  generated=generated or datetime.now(), apart=apart or {}, sweep=sweep)
     return {name("sheets", key, lang): sheet for key, sheet in {"cover": front, **tables}.items()}
 
 
 def report_tables(run: Simulation, *, comparison: Comparison | None = None, monte_carlo: MonteCarlo | None = None,
-                  lang: Lang | str = "zh") -> dict[str, Sheet]:
+                  lang: Lang | str = "zh", sweep: Sweep | None = None) -> dict[str, Sheet]:
     """The tables of ``report.xlsx`` in ``lang``, by key (``project_detail``...), without the cover."""
     lang = Lang.parse(lang)
     claims, allocation = run.claims, run.allocation
@@ -335,6 +349,9 @@ def report_tables(run: Simulation, *, comparison: Comparison | None = None, mont
     if monte_carlo is not None:
         sheets |= {"monte_carlo_outlay": table(monte_carlo.outlay_by_year(), lang),
                    "budget_at_risk": table(with_names(monte_carlo.budget_at_risk(), lang, sources), lang)}
+    if sweep is not None:
+        sheets |= {"sweep_scenarios": table(sweep.scenarios(), lang), "sweep_by_year": table(sweep.by_year(), lang),
+                   "sweep_by_source": table(with_names(sweep.by_year_source(), lang, sources), lang)}
     return sheets
 
 
@@ -366,5 +383,5 @@ def ledger_sheets(settlements: pd.DataFrame, rejections: pd.DataFrame, lang: Lan
             name("sheets", "rejected_rows", lang): table(reasons_in_words(rejections, lang), lang)}
 
 
-__all__ = ["ledger_sheets", "project_detail", "report_tables", "with_cover", "written_apart", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
+__all__ = ["axes_said", "ledger_sheets", "project_detail", "report_tables", "with_cover", "written_apart", "reasons_in_words", "reconcile_in_words", "reconcile_sheets", "report_sheets", "unfunded",
            "with_names"]

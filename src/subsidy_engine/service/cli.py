@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from subsidy_engine.pipeline.evaluate import Claims
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.scenario import MonteCarloSettings
+    from subsidy_engine.simulation.sweep import Sweep, SweepInputs, SweepSpec
 
 
 def _calendar(args: argparse.Namespace) -> BusinessCalendar | None:
@@ -330,6 +331,7 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
     from subsidy_engine.reports.simulation_report import write_outputs
     from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, load_scenario
     from subsidy_engine.simulation.simulate import Comparison, simulate
+    from subsidy_engine.simulation.sweep import SweepInputs, load_sweep
 
     started = time.perf_counter()
     try:
@@ -348,10 +350,17 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
         hold_until = _hold_until(args) or DEFAULT_HOLD_UNTIL
         # the scenario and the Monte Carlo settings are checked before anything runs
         scenario = load_scenario(args.scenario) if args.scenario else None
+        if args.sweep and scenario is not None:
+            raise ValueError("--sweep and --scenario: give one (a sweep's axes are scenario values; put the "
+                             "scenario's changes in the sweep file as axes of one value)")
+        spec = load_sweep(args.sweep) if args.sweep else None
         settings = scenario.file.monte_carlo if scenario is not None else None
-        if args.paths is not None:
+        sweep_paths = spec.file.monte_carlo if spec is not None else None
+        if args.paths is not None and spec is not None:  # a sweep's paths: each of its scenarios
+            sweep_paths = (sweep_paths or MonteCarloSettings()).with_paths(args.paths) if args.paths > 0 else None
+        elif args.paths is not None:
             settings = (settings or MonteCarloSettings()).with_paths(args.paths) if args.paths > 0 else None
-        if settings is not None and args.mode == "optimal":
+        if (settings is not None or sweep_paths is not None) and args.mode == "optimal":
             raise ValueError("Monte Carlo runs the waterfall or merit mode: the optimal mode's linear program "
                              "takes seconds per path (--paths 0 to run without it)")
         baseline = simulate(tables, years, policy=policy, budget=budget, mode=args.mode,
@@ -408,13 +417,18 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
                     text("cli", "at_risk_some", lang, source=names_of.get(str(r.source_id), str(r.source_id)),
                          year=r.year, probability=f"{r.p_cap_exceeded:.1%}") for r in uncertain.head(8).itertuples()),
                     lang, "clauses") if len(uncertain) else ""))
+        ran_sweep = None
+        if spec is not None:
+            ran_sweep = _sweep(args, spec, SweepInputs(tables, years, policy, budget, history, hold_until, args.mode,
+                                                       rates, _calendar(args), time_limit), sweep_paths)
+            _say_sweep(say, ran_sweep, lang)
         from subsidy_engine.reports.charts import can_draw
 
         charts = can_draw()  # without the reports extra: the figures, summary.json and report.xlsx, no charts
         if not charts:
             print(text("cli", "no_charts", lang), file=sys.stderr)
         paths = write_outputs(baseline, args.out, comparison=comparison, monte_carlo=mc, scenario=scenario,
-                              lang=lang, charts=charts, detail=args.detail)
+                              lang=lang, charts=charts, detail=args.detail, sweep=ran_sweep)
     except (SubsidyEngineError, ValueError, OSError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -428,7 +442,7 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
               file=sys.stderr)
     say("\n" + text("cli", "wrote", lang, files=joined(paths, lang, "items"),
                     seconds=f"{time.perf_counter() - started:.1f}", sha=baseline.inputs_sha256[:16]))
-    if scenario is None:
+    if scenario is None and spec is None:
         from subsidy_engine.params.lpr import schedules_dir
 
         say(text("cli", "try_scenario", lang, command=f"subsidy-engine simulate --scenario "
@@ -470,6 +484,36 @@ def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy
         return monte_carlo(tables, years, policy=policy, budget=budget, history=history, changes=changes,
                            settings=settings, hold_until=hold_until, rate_by_stage=rates,
                            mode=args.mode, label=label, progress=lambda done: bar.update(done - bar.n))
+
+
+def _sweep(args: argparse.Namespace, spec: SweepSpec, inputs: SweepInputs, paths: MonteCarloSettings | None) -> Sweep:
+    """The sweep's scenarios, with a progress bar on a terminal (none with --quiet or when piped)."""
+    from tqdm import tqdm
+
+    from subsidy_engine.simulation.sweep import sweep
+
+    with tqdm(total=spec.size, desc="sweep scenarios", unit="scenario", file=sys.stderr,
+              disable=True if args.quiet else None, leave=False) as bar:
+        return sweep(spec, inputs, monte_carlo=paths, progress=lambda done: bar.update(done - bar.n))
+
+
+def _say_sweep(say: Callable[..., None], ran: Sweep, lang: Lang) -> None:
+    """The sweep's scenarios, one line each, and the lowest and highest outlay."""
+    from subsidy_engine.reports.workbook import axes_said
+
+    table = ran.scenarios()
+    axes = ran.spec.axes()
+    evaluations = len({p.evaluation.id for p in ran.points})
+    say("\n" + text("cli", "sweep", lang, id=ran.spec.id, count=f"{len(table):,}", axes=axes_said(axes, lang),
+                    evaluations=f"{evaluations:,}"))
+    shown = table.drop(columns=["claimed"]).rename(
+        columns={a: name("columns", a, lang, default=name("parameters", a, lang)) for a in axes})
+    say(_frame_text(shown, lang))
+    outlay = [int(r.awarded_fen.sum()) for r in ran.results]
+    low, high = outlay.index(min(outlay)), outlay.index(max(outlay))  # the first of equals
+    said = table.to_dict("records")
+    say(text("cli", "sweep_extremes", lang, low=said[low]["scenario_id"], low_amount=f"{said[low]['awarded']:,}",
+             high=said[high]["scenario_id"], high_amount=f"{said[high]['awarded']:,}"))
 
 
 def _rates(text: str | None) -> dict[str, str] | None:
@@ -868,8 +912,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", default="simulation", help="output folder (default ./simulation)")
     sim.add_argument("--scenario", help="a scenario YAML file (LPR path, parameter overrides, budget changes, "
                                         "growth, Monte Carlo); e.g. schedules/scenario-demo.yaml")
-    sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's; 0: none); "
-                                               "without a scenario, around the baseline")
+    sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's or the sweep's; "
+                                               "0: none); without either, around the baseline")
+    sim.add_argument("--sweep", help="a sweep YAML file: a grid of scenario values (LPR shifts x budget scalings x "
+                                     "parameter values), one row of results per scenario; e.g. "
+                                     "schedules/sweep-demo.yaml")
     sim.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress bar)")
     sim.add_argument("--detail", choices=("auto", "xlsx", "parquet", "csv"), default="auto",
                      help="where the per-project detail goes: auto (its sheet of report.xlsx when it fits, else "
