@@ -246,10 +246,16 @@ class PolicyFile(BaseModel):
     parameter_sets: list[ParameterSet]
 
 
+def _policy_again(data: dict[str, Any], digest: str, origin: str) -> Policy:
+    """A policy from its file's values (unpickling: :meth:`Policy.__reduce__`)."""
+    return Policy(PolicyFile.model_validate(data), digest, origin)
+
+
 class Policy:
     """The dated parameter sets of a policy, with a coverage from the first set's start."""
 
     def __init__(self, data: PolicyFile, digest: str, origin: str) -> None:
+        self._data = data
         self.name, self.sources, self.digest, self.origin = data.policy, data.sources, digest, origin
         self.title = data.title
         self.clauses = data.clauses  # measure number (or "closing") -> the sentence of the policy text
@@ -288,6 +294,11 @@ class Policy:
             if last.valid_to is not None and end > last.valid_to:
                 raise PolicyError(f"{self.origin}: covers_until {end} is after {last.valid_to}, the valid_to of set "
                                   f"{last.id!r}: no parameters between")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a worker of a cluster receives the policy by pickle: a generic pydantic class (Parameter[date]) has no
+        # name pickle can find, so the file's values travel and are read again, the same rules as on loading
+        return _policy_again, (self._data.model_dump(), self.digest, self.origin)
 
     @property
     def coverage(self) -> tuple[date, date | None]:
