@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: what the extras install, and what those packages import of their own (fastapi's starlette and anyio)
-BLOCKED = ("matplotlib", "scipy", "highspy", "fastapi", "fastapi_offline", "starlette", "anyio", "uvicorn")
+BLOCKED = ("matplotlib", "scipy", "highspy", "fastapi", "fastapi_offline", "starlette", "anyio", "uvicorn", "dask",
+           "distributed")
 
 SCRIPT = f"""
 import sys
@@ -54,6 +55,11 @@ refused(lambda: allocate(claims, mode="optimal"), "the optimal allocation mode n
 refused(lambda: __import__("subsidy_engine.service.serve"),
         "the HTTP service (subsidy-engine serve) needs fastapi and uvicorn", "serve")
 assert main(["serve"]) == 2  # one line on standard error, not a traceback
+from subsidy_engine.simulation.cluster import connect
+refused(lambda: connect("local:1").__enter__(), "running on a cluster (--cluster, client=) needs dask.distributed",
+        "distributed")
+assert main(["simulate", "--projects", "20", "--paths", "1", "--cluster", "local:1", "--out", "never"]) == 2
+assert not Path("never").exists()
 imported = sorted(name for name, module in sys.modules.items() if module is not None and name.split(".")[0] in {BLOCKED!r})
 assert not imported, imported
 print("lean")
@@ -63,8 +69,10 @@ print("lean")
 def test_the_core_imports_and_computes_without_the_extras_and_a_missing_extra_is_named() -> None:
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and done.stdout.strip() == "lean", done.stderr[-3000:]
-    assert done.stderr.strip().splitlines()[-1] == ('error: the HTTP service (subsidy-engine serve) needs fastapi '
-                                                    'and uvicorn: pip install "subsidy-engine[serve]"')
+    said = done.stderr.strip().splitlines()
+    assert said[-2:] == ['error: the HTTP service (subsidy-engine serve) needs fastapi and uvicorn: pip install '
+                         '"subsidy-engine[serve]"', 'error: running on a cluster (--cluster, client=) needs '
+                         'dask.distributed: pip install "subsidy-engine[distributed]"'], said[-5:]
 
 
 def test_simulate_without_the_reports_extra_writes_all_but_the_charts_and_names_the_extra(tmp_path: Path) -> None:

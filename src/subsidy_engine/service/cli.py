@@ -12,6 +12,7 @@ the parts one by one;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -48,6 +49,8 @@ from subsidy_engine.reports.workbook import (
 )
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from subsidy_engine.params.budget import Budget
     from subsidy_engine.params.policy import Policy
     from subsidy_engine.pipeline.evaluate import Claims
@@ -326,9 +329,17 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang) -> int:
+    with contextlib.ExitStack() as stack:
+        return _simulate_on(args, say, lang, stack)
+
+
+def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang, stack: contextlib.ExitStack) -> int:
+    """simulate; a cluster it starts (--cluster local:N) is closed with ``stack``."""
     from subsidy_engine.params.budget import load_budget
     from subsidy_engine.params.policy import load_policy
     from subsidy_engine.reports.simulation_report import write_outputs
+    from subsidy_engine.simulation.cluster import check_address, connect, workers
+    from subsidy_engine.simulation.cluster import require as require_cluster
     from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, load_scenario
     from subsidy_engine.simulation.simulate import Comparison, simulate
     from subsidy_engine.simulation.sweep import SweepInputs, load_sweep
@@ -336,6 +347,9 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
     started = time.perf_counter()
     try:
         time_limit = check_time_limit(args.time_limit, "--time-limit")  # the options first
+        if args.cluster is not None:
+            check_address(args.cluster)
+            require_cluster()
         tables = _tables(args)
         if args.strict and len(tables.problems):
             print(f"error: --strict: {len(tables.problems)} problem(s) in {tables.source}; nothing computed:",
@@ -402,10 +416,16 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
                 say(text("cli", "drivers", lang))
                 say(_frame_text(with_names(drivers[["project_id", "district", "sector", "delta_awarded"]], lang)
                                 .drop(columns=["district", "sector"]), lang))
+        client = None
+        if args.cluster is not None and (settings is not None or spec is not None):
+            client = stack.enter_context(connect(args.cluster))
+            say(text("cli", "cluster", lang, address=args.cluster, workers=workers(client)))
+        elif args.cluster is not None:
+            say(text("cli", "cluster_unused", lang, address=args.cluster))
         mc = None
         if settings is not None:
             held = scenario.hold_until(hold_until) if scenario is not None else hold_until
-            mc = _monte_carlo(args, inputs, years, history, held, settings, rates, run_for_paths.label)
+            mc = _monte_carlo(args, inputs, years, history, held, settings, rates, run_for_paths.label, client)
             say("\n" + text("cli", "monte_carlo", lang, paths=f"{settings.paths:,}", run=run_for_paths.label,
                             loans=f"{mc.loans_repriced:,}"))
             say(_frame_text(mc.outlay_by_year()[["year", "p5", "p50", "p95"]], lang))
@@ -420,7 +440,7 @@ def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang
         ran_sweep = None
         if spec is not None:
             ran_sweep = _sweep(args, spec, SweepInputs(tables, years, policy, budget, history, hold_until, args.mode,
-                                                       rates, _calendar(args), time_limit), sweep_paths)
+                                                       rates, _calendar(args), time_limit), sweep_paths, client)
             _say_sweep(say, ran_sweep, lang)
         from subsidy_engine.reports.charts import can_draw
 
@@ -472,7 +492,7 @@ def _frame_text(frame: pd.DataFrame, lang: Lang | str | None = None) -> str:
 
 def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]],
                  years: tuple[int, ...], history: LprCurve, hold_until: date, settings: MonteCarloSettings,
-                 rates: dict[str, str] | None, label: str) -> MonteCarlo:
+                 rates: dict[str, str] | None, label: str, client: Client | None = None) -> MonteCarlo:
     """The Monte Carlo run, with a progress bar on a terminal (none with --quiet or when piped)."""
     from tqdm import tqdm
 
@@ -483,10 +503,11 @@ def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy
               disable=True if args.quiet else None, leave=False) as bar:
         return monte_carlo(tables, years, policy=policy, budget=budget, history=history, changes=changes,
                            settings=settings, hold_until=hold_until, rate_by_stage=rates,
-                           mode=args.mode, label=label, progress=lambda done: bar.update(done - bar.n))
+                           mode=args.mode, label=label, progress=lambda done: bar.update(done - bar.n), client=client)
 
 
-def _sweep(args: argparse.Namespace, spec: SweepSpec, inputs: SweepInputs, paths: MonteCarloSettings | None) -> Sweep:
+def _sweep(args: argparse.Namespace, spec: SweepSpec, inputs: SweepInputs, paths: MonteCarloSettings | None,
+           client: Client | None = None) -> Sweep:
     """The sweep's scenarios, with a progress bar on a terminal (none with --quiet or when piped)."""
     from tqdm import tqdm
 
@@ -494,7 +515,7 @@ def _sweep(args: argparse.Namespace, spec: SweepSpec, inputs: SweepInputs, paths
 
     with tqdm(total=spec.size, desc="sweep scenarios", unit="scenario", file=sys.stderr,
               disable=True if args.quiet else None, leave=False) as bar:
-        return sweep(spec, inputs, monte_carlo=paths, progress=lambda done: bar.update(done - bar.n))
+        return sweep(spec, inputs, monte_carlo=paths, progress=lambda done: bar.update(done - bar.n), client=client)
 
 
 def _say_sweep(say: Callable[..., None], ran: Sweep, lang: Lang) -> None:
@@ -914,6 +935,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "growth, Monte Carlo); e.g. schedules/scenario-demo.yaml")
     sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's or the sweep's; "
                                                "0: none); without either, around the baseline")
+    sim.add_argument("--cluster", metavar="ADDRESS",
+                     help="run the sweep's scenarios and the Monte Carlo paths on Dask: local:N starts N worker "
+                          "processes here, tcp://host:8786 joins a running scheduler (the distributed extra); the "
+                          "figures are the same as in one process")
     sim.add_argument("--sweep", help="a sweep YAML file: a grid of scenario values (LPR shifts x budget scalings x "
                                      "parameter values), one row of results per scenario; e.g. "
                                      "schedules/sweep-demo.yaml")

@@ -35,7 +35,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,9 @@ from subsidy_engine.pipeline.steps import (
     stacking_of,
 )
 from subsidy_engine.simulation.scenario import MonteCarloSettings
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 def fixing_dates(first_after: date, through: date) -> list[date]:
@@ -188,6 +191,7 @@ class _Prepared:
     def __init__(self, tables: PortfolioTables, policy: Policy, years: tuple[int, ...],
                  rate_by_stage: dict[str, str] | None, budget: Budget, mode: Mode, curve: LprCurve) -> None:
         self.policy, self.budget, self.mode = policy, budget, mode
+        self.n_sources = len(budget.sources)
         ctx = build_context(tables, policy)
         loans = ctx.loans
         read = ctx.table_read("loans") if len(loans) else None
@@ -255,6 +259,51 @@ class _Prepared:
         return per_source_year(plan, r, r.award), cap_exceeded(plan, r)[1]
 
 
+@dataclass(frozen=True)
+class _Paths:
+    """What pricing any path needs, sent once to each worker of a cluster."""
+
+    prepared: _Prepared
+    history: LprCurve
+    days: tuple[date, ...]
+    hold_until: date
+    label: str
+    year_index: tuple[int, ...]
+
+    def price(self, first: int, one: np.ndarray, five: np.ndarray, progress: Callable[[int], None] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Awarded (paths, sources, years) and whether each cap was exceeded, of the paths ``first`` on whose 1Y
+        and 5Y LPR (bp) on :attr:`days` are the rows of ``one`` and ``five``."""
+        n_paths, n_sources, n_years = one.shape[0], self.prepared.n_sources, len(self.year_index)
+        awarded = np.zeros((n_paths, n_sources, n_years), np.int64)
+        exceeded = np.zeros((n_paths, n_sources, n_years), bool)
+        cache: dict[int, Decimal] = {}
+
+        def pct(bp: int) -> Decimal:
+            if bp not in cache:
+                cache[bp] = Decimal(bp) / 10_000
+            return cache[bp]
+
+        history, columns = self.history, list(self.year_index)
+        for k in range(n_paths):
+            named = f"{self.label} Monte Carlo path {first + k}"
+            fixings = tuple(Fixing(d, pct(int(a)), pct(int(b)), "projected", named)
+                            for d, a, b in zip(self.days, one[k], five[k]))
+            curve = LprCurve(history.fixings + fixings, coverage_end=self.hold_until, history_end=history.history_end,
+                             projection_label=named)
+            paid, over = self.prepared.run(curve)
+            awarded[k], exceeded[k] = paid[:, columns], over[:, columns]
+            if progress is not None:
+                progress(k + 1)
+        return awarded, exceeded
+
+
+def _price_chunk(chunk: tuple[int, np.ndarray, np.ndarray], paths: _Paths) -> tuple[np.ndarray, np.ndarray]:
+    """One task of a cluster: the paths of ``chunk`` (its first path's number, and their 1Y and 5Y LPR)."""
+    first, one, five = chunk
+    return paths.price(first, one, five)
+
+
 def _path_dependent(read: column_readers.Read, n: int, policy: Policy, history_end: date) -> np.ndarray:
     """Floating loans whose 貼息 window may reach past the published LPR (so its rates can change), of the
     ``n`` loans ``read`` (a rejected row is not path-dependent: no path prices it)."""
@@ -269,7 +318,8 @@ def _path_dependent(read: column_readers.Read, n: int, policy: Policy, history_e
 def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Policy, budget: Budget,
                 history: LprCurve, changes: list[tuple[date, int, int]], settings: MonteCarloSettings,
                 hold_until: date, rate_by_stage: dict[str, str] | None = None, mode: Mode = "waterfall",
-                label: str = "baseline", progress: Callable[[int], None] | None = None) -> MonteCarlo:
+                label: str = "baseline", progress: Callable[[int], None] | None = None,
+                client: Client | None = None) -> MonteCarlo:
     """Evaluate and allocate ``tables`` under ``settings.paths`` random LPR paths.
 
     Parameters
@@ -284,7 +334,10 @@ def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Poli
     hold_until : date
         The last value of each path holds until this date.
     progress : callable, optional
-        Called with the number of paths done after each path.
+        Called with the number of paths done after each path (on a cluster: after each chunk of paths).
+    client : distributed.Client, optional
+        Price the paths on this cluster's workers, in chunks (:mod:`subsidy_engine.simulation.cluster`); the
+        results are the same to the fen.
 
     Returns
     -------
@@ -327,26 +380,21 @@ def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Poli
         raise ValueError(f"monte_carlo.floor_pct {settings.floor_pct}% with a floating loan's spread of "
                          f"{prepared.lowest_spread_bp} bp gives a rate of zero or less: raise floor_pct above "
                          f"{Decimal(-prepared.lowest_spread_bp) / 100}%")
-    n_sources, n_years = len(budget.sources), len(years)
     year_index = [budget.years.index(y) for y in years]
-    awarded = np.zeros((settings.paths, n_sources, n_years), np.int64)
-    exceeded = np.zeros((settings.paths, n_sources, n_years), bool)
-    cache: dict[int, Decimal] = {}
+    common = _Paths(prepared, history, tuple(days), hold_until, label, tuple(year_index))
+    if client is None:
+        awarded, exceeded = common.price(0, one, five, progress)
+    else:
+        from subsidy_engine.simulation.cluster import map_in_order, workers
 
-    def pct(bp: int) -> Decimal:
-        if bp not in cache:
-            cache[bp] = Decimal(bp) / 10_000
-        return cache[bp]
-
-    for p in range(settings.paths):
-        fixings = tuple(Fixing(d, pct(int(a)), pct(int(b)), "projected", f"{label} Monte Carlo path {p}")
-                        for d, a, b in zip(days, one[p], five[p]))
-        curve = LprCurve(history.fixings + fixings, coverage_end=hold_until, history_end=history.history_end,
-                         projection_label=f"{label} Monte Carlo path {p}")
-        paid, over = prepared.run(curve)
-        awarded[p], exceeded[p] = paid[:, year_index], over[:, year_index]
-        if progress is not None:
-            progress(p + 1)
+        # a few chunks a worker: enough to balance them, few enough that each carries its share of the setup
+        size = max(1, -(-settings.paths // (4 * workers(client))))
+        starts = list(range(0, settings.paths, size))
+        chunks = [(first, one[first:first + size], five[first:first + size]) for first in starts]
+        priced = map_in_order(client, _price_chunk, chunks, common,
+                              progress=None if progress is None else lambda k: progress(min(k * size, settings.paths)))
+        awarded = np.concatenate([a for a, _ in priced])
+        exceeded = np.concatenate([e for _, e in priced])
     last_fixing = [max((k for k, d in enumerate(days) if d.year <= y), default=-1) for y in years]
     lpr_5y = np.stack([five[:, k] if k >= 0 else np.full(settings.paths, int(history.fixings[-1].lpr_5y * 10_000))
                        for k in last_fixing], axis=1)

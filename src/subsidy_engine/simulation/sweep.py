@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,9 @@ from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.inputs import PortfolioTables
 from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL, Exact, MonteCarloSettings, Scenario
 from subsidy_engine.simulation.simulate import Simulation
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 #: The most scenarios one sweep runs (a grid grows as the product of its axes: say so before hours of work).
 MAX_SCENARIOS = 1_000
@@ -340,6 +343,11 @@ def run_group(inputs: SweepInputs, group: list[Point], monte_carlo: MonteCarloSe
     return results
 
 
+def _group_task(group: list[Point], inputs: SweepInputs, monte_carlo: MonteCarloSettings | None) -> list[PointResult]:
+    """:func:`run_group` as a cluster's task (the group first: the inputs are sent to every worker once)."""
+    return run_group(inputs, group, monte_carlo)
+
+
 def _result(point: Point, run: Simulation, p_exceeded: np.ndarray | None) -> PointResult:
     years = run.years
     by_year = run.by_year()
@@ -368,10 +376,12 @@ def _fen(amounts: pd.Series) -> np.ndarray:
 
 
 def sweep(spec: SweepSpec, inputs: SweepInputs, *, monte_carlo: MonteCarloSettings | None = None,
-          progress: Callable[[int], None] | None = None) -> Sweep:
+          progress: Callable[[int], None] | None = None, client: Client | None = None) -> Sweep:
     """Run every scenario of ``spec`` on ``inputs`` (the baseline's portfolio, parameters, budget and LPR data).
 
-    ``monte_carlo``: the LPR paths of each scenario (default: the file's ``monte_carlo``, if any).
+    ``monte_carlo``: the LPR paths of each scenario (default: the file's ``monte_carlo``, if any). ``client``:
+    run the groups of scenarios on this cluster's workers (:mod:`subsidy_engine.simulation.cluster`); the results
+    and their hashes are the same to the fen.
 
     Every point's scenario is built (and so checked) before anything runs; the points that share an evaluation
     run together (:func:`run_group`). ``progress`` is called with the number of scenarios done.
@@ -401,10 +411,19 @@ def sweep(spec: SweepSpec, inputs: SweepInputs, *, monte_carlo: MonteCarloSettin
         groups.setdefault(point.evaluation.id, []).append(point)
     paths = monte_carlo if monte_carlo is not None else spec.file.monte_carlo
     results: list[PointResult] = []
-    for group in groups.values():
-        results += run_group(inputs, group, paths)
-        if progress is not None:
-            progress(len(results))
+    if client is None:
+        for group in groups.values():
+            results += run_group(inputs, group, paths)
+            if progress is not None:
+                progress(len(results))
+    else:
+        from subsidy_engine.simulation.cluster import map_in_order
+
+        sizes = [len(g) for g in groups.values()]
+        done = np.cumsum(sizes)  # the groups' sizes differ: say the scenarios done, roughly, as groups finish
+        for part in map_in_order(client, _group_task, list(groups.values()), inputs, paths,
+                                 progress=None if progress is None else lambda k: progress(int(done[k - 1]))):
+            results += part
     results.sort(key=lambda r: r.number)
     model = paths.model_dump_json() if paths is not None else "no Monte Carlo"
     provenance = Provenance.of(spec.digest, model, *(r.inputs_sha256 for r in results),

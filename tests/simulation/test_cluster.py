@@ -1,0 +1,121 @@
+"""Monte Carlo paths and sweep scenarios on a Dask cluster (issue 20, points 3 and 4): the same figures and hashes
+as in one process, also when a worker is killed in the middle of a run."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from datetime import date
+
+import numpy as np
+import pytest
+
+from subsidy_engine import load_budget, load_lpr, load_policy
+from subsidy_engine.simulation.cluster import check_address, connect, pid_of_workers
+from subsidy_engine.simulation.montecarlo import MonteCarlo, monte_carlo
+from subsidy_engine.simulation.scenario import MonteCarloSettings
+from subsidy_engine.simulation.sweep import SweepInputs, SweepSpec, sweep
+from subsidy_engine.simulation.synthetic import portfolio
+
+pytest.importorskip("distributed")
+from distributed import Client  # noqa: E402
+
+YEARS = (2026, 2027, 2028)
+HOLD = date(2045, 12, 31)
+RATE_SENSITIVE = {"interest_subsidy.form": "share_of_interest", "interest_subsidy.points": "0.5"}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    with connect("local:2") as c:
+        yield c
+
+
+def _same(first: MonteCarlo, second: MonteCarlo) -> None:
+    assert np.array_equal(first.awarded_fen, second.awarded_fen)
+    assert np.array_equal(first.exceeded, second.exceeded)
+    assert np.array_equal(first.lpr_5y_bp, second.lpr_5y_bp)
+    assert first.provenance == second.provenance and first.loans_repriced == second.loans_repriced
+
+
+def _paths(n_projects: int, paths: int, **kwargs: object) -> MonteCarlo:
+    from subsidy_engine.simulation.scenario import Scenario
+
+    policy = Scenario.of({"id": "r", "parameters": RATE_SENSITIVE}).policy(load_policy())
+    budget = Scenario.of({"id": "b", "budget": {"scale": {"*": "0.02"}}}).budget(load_budget())
+    return monte_carlo(portfolio(n_projects, seed=9), YEARS, policy=policy, budget=budget, history=load_lpr(),
+                       changes=[], settings=MonteCarloSettings(paths=paths, seed=4, monthly_sigma_bp="30"),
+                       hold_until=HOLD, **kwargs)  # type: ignore[arg-type]
+
+
+def test_monte_carlo_on_a_cluster_equals_one_process(client: Client) -> None:
+    alone = _paths(300, 13)
+    done: list[int] = []
+    spread = _paths(300, 13, client=client, progress=done.append)
+    _same(alone, spread)
+    assert alone.exceeded.any() and len({int(v) for v in alone.awarded_fen.sum(axis=(1, 2))}) > 1
+    assert done[-1] == 13 and done == sorted(done)
+
+
+def test_a_sweep_on_a_cluster_equals_one_process(client: Client) -> None:
+    spec = SweepSpec.of({"id": "c", "lpr": {"from": "2027-01-20", "shift_bp": [-25, 0, 25]},
+                         "budget": {"scale": ["0.3", "1"]}, "parameters": {"interest_subsidy.form": ["share_of_interest"]}})
+    inputs = SweepInputs(portfolio(300, seed=2), YEARS, load_policy(), load_budget(), load_lpr(), HOLD)
+    alone, spread = sweep(spec, inputs), sweep(spec, inputs, client=client)
+    assert spread.provenance == alone.provenance
+    assert spread.scenarios().equals(alone.scenarios()) and spread.by_year_source().equals(alone.by_year_source())
+    assert [r.inputs_sha256 for r in spread.results] == [r.inputs_sha256 for r in alone.results]
+
+
+def test_a_worker_killed_in_the_middle_changes_nothing(client: Client) -> None:
+    """SIGKILL to a worker that is pricing paths: Dask runs its chunks again on a worker alive (the nanny starts a
+    new one), and the figures are those of one process."""
+    alone = _paths(1500, 48)
+    killed: list[tuple[int, int]] = []
+
+    def kill_once(done: int) -> None:
+        if killed:
+            return
+        busy = [address for address, tasks in client.processing().items() if tasks]
+        assert busy, "no worker was busy: the run ended before the kill"
+        pid = pid_of_workers(client)[busy[0]]
+        os.kill(pid, signal.SIGKILL)
+        killed.append((done, pid))
+
+    spread = _paths(1500, 48, client=client, progress=kill_once)
+    assert killed and killed[0][0] < 48  # killed with paths still to price
+    _same(alone, spread)
+    client.wait_for_workers(2, timeout=60)  # the nanny has started a new worker
+    assert killed[0][1] not in pid_of_workers(client).values()
+
+
+@pytest.mark.parametrize("address", ["local:0", "local:x", "local", "http://h:1", "tcp://host", "tcp://h:1/x", ""])
+def test_a_bad_cluster_address_is_refused(address: str) -> None:
+    with pytest.raises(ValueError, match="write local:N"):
+        check_address(address)
+    assert check_address("local:2") == "local:2" and check_address("tcp://10.0.0.5:8786")
+
+
+def test_simulate_on_a_local_cluster_writes_what_one_process_writes(tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from subsidy_engine.params.lpr import schedules_dir
+    from subsidy_engine.service.cli import main
+
+    sweep_file = tmp_path / "s.yaml"
+    sweep_file.write_text("id: s\nbudget:\n  scale: [\"0.2\", \"1\"]\nmonte_carlo:\n  paths: 3\n", encoding="utf-8")
+    common = ["simulate", "--projects", "200", "--years", "3", "--quiet"]
+    for extra, out in (([], "alone"), (["--cluster", "local:2"], "spread")):
+        assert main([*common, "--sweep", str(sweep_file), *extra, "--out", str(tmp_path / out)]) == 0
+        assert main([*common, "--scenario", str(schedules_dir() / "scenario-demo.yaml"), "--paths", "5", *extra,
+                     "--out", str(tmp_path / f"{out}-mc")]) == 0
+    for name in ("", "-mc"):
+        alone, spread = (json.loads((tmp_path / f"{run}{name}" / "summary.json").read_text(encoding="utf-8"))
+                         for run in ("alone", "spread"))
+        assert alone == spread  # every figure and every hash
+    assert main(["simulate", "--projects", "50", "--cluster", "local:2", "--lang", "en",
+                 "--out", str(tmp_path / "none")]) == 0
+    assert "Cluster local:2 not used: only a sweep (--sweep) and Monte Carlo paths (--paths)" in capsys.readouterr().out
+    assert main(["simulate", "--projects", "50", "--cluster", "local:0", "--out", str(tmp_path / "bad")]) == 2
+    assert "--cluster 'local:0': write local:N" in capsys.readouterr().err
