@@ -119,3 +119,19 @@ def test_simulate_on_a_local_cluster_writes_what_one_process_writes(tmp_path, ca
     assert "Cluster local:2 not used: only a sweep (--sweep) and Monte Carlo paths (--paths)" in capsys.readouterr().out
     assert main(["simulate", "--projects", "50", "--cluster", "local:0", "--out", str(tmp_path / "bad")]) == 2
     assert "--cluster 'local:0': write local:N" in capsys.readouterr().err
+
+
+def _environment() -> tuple[str | None, str | None, int]:
+    import numba
+
+    return os.environ.get("NUMBA_NUM_THREADS"), os.environ.get("MALLOC_TRIM_THRESHOLD_"), numba.config.NUMBA_NUM_THREADS
+
+
+def test_a_local_worker_starts_on_one_numba_thread_and_glibc_s_own_memory_rules() -> None:
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 made a worker price paths 1.7x slower; numba sized for every core made
+    two workers wait on each other. Both are set before a worker starts, and this process keeps its own (Dask sets
+    the workers' environment in it to start them)."""
+    before = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    with connect("local:1") as one:
+        assert set(one.run(_environment).values()) == {("1", None, 1)}
+        assert {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} == before
