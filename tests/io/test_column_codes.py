@@ -62,3 +62,20 @@ def test_a_vocabulary_read_as_written_first_is_the_vocabulary_cleaned(cells, kin
     unknown = frame.loc[frame.reason != "is missing", "row"].tolist()
     assert unknown == [k for k, c in enumerate(cleaned) if c and c not in words]
     assert np.asarray(codes).dtype == np.int64
+
+
+UNIQUE_IDS = st.lists(st.one_of(st.none(), st.sampled_from(["", "  "]), st.text("AB1贷 ", min_size=1, max_size=3)),
+                      max_size=40)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(cells=st.one_of(IDS, UNIQUE_IDS, UNIQUE_IDS.map(lambda c: list(dict.fromkeys(c)))),
+       kind=st.sampled_from(["arrow", "string", "object", "category"]), chunks=st.integers(1, 4))
+def test_repeated_ids_are_pandas_duplicated_without_blanks(cells, kind, chunks) -> None:
+    """The rule of every id column (loan_id, policy_id, event_id, project_id, claim_id): a cell repeating an
+    earlier row's id is a duplicate, a blank is no id; the fast path (no id repeated) answers the same."""
+    from subsidy_engine.io.column_readers import blank_cells, repeated_ids
+
+    series = _as(cells, kind, chunks)
+    expected = series.duplicated().to_numpy() & ~blank_cells(series)
+    assert np.array_equal(repeated_ids(series), expected)

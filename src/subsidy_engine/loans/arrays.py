@@ -57,6 +57,7 @@ from subsidy_engine.io.column_readers import (
     enum_column,
     int_column,
     is_missing,
+    repeated_ids,
 )
 from subsidy_engine.kernels.amortize import later_drawdowns_fen
 from subsidy_engine.kernels.calendar import civil_to_epoch_days
@@ -362,7 +363,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
 
     loan_ids = table["loan_id"]
     rej.add(blank_cells(loan_ids), "loan_id", "is missing")
-    dup = loan_ids.duplicated(keep="first").to_numpy() & ~blank_cells(loan_ids)
+    dup = repeated_ids(loan_ids)
     rej.add(dup, "loan_id", "is a duplicate of an earlier row's loan_id")
 
     # principal

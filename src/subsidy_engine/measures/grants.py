@@ -83,7 +83,7 @@ def read_events(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray,
     rej = column_readers.Rejections(n)
     for name in EVENT_REQUIRED:
         rej.add(column_readers.blank_cells(table[name]), name, "is missing")
-    rej.add(table["event_id"].duplicated().to_numpy() & ~column_readers.blank_cells(table["event_id"]),
+    rej.add(column_readers.repeated_ids(table["event_id"]),
             "event_id", "is a duplicate of an earlier row's event_id")
     out = {"kind": _vocabulary_codes(table["kind"], KINDS, "kind", rej, n),
            "venue": _vocabulary_codes(table.get("venue"), VENUES, "venue", rej, n),

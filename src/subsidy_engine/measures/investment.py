@@ -114,7 +114,7 @@ def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
     rej = column_readers.Rejections(n)
     for name in required:
         rej.add(column_readers.blank_cells(table[name]), name, "is missing")
-    rej.add(table["project_id"].duplicated().to_numpy() & ~column_readers.blank_cells(table["project_id"]),
+    rej.add(column_readers.repeated_ids(table["project_id"]),
             "project_id", "is a duplicate of an earlier row's project_id")
     out: dict[str, np.ndarray] = {}
     for name, enum, default in (("domain", Domain, None), ("stage", Stage, None),

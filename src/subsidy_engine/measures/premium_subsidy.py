@@ -94,7 +94,7 @@ def read_insurance(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarr
     rej = column_readers.Rejections(len(table))
     for name in ("policy_id", "enterprise_id"):
         rej.add(column_readers.blank_cells(table[name]), name, "is missing")
-    rej.add(table["policy_id"].duplicated().to_numpy() & ~column_readers.blank_cells(table["policy_id"]),
+    rej.add(column_readers.repeated_ids(table["policy_id"]),
             "policy_id", "is a duplicate of an earlier row's policy_id")
     out: dict[str, np.ndarray] = {}
     for name in ("insured_amount", "premium"):
