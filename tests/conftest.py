@@ -61,7 +61,7 @@ def pytest_configure(config):
     from subsidy_engine.service import ledger_reconcile, reconcile
 
     inputs._check_and_read = _recording(inputs._check_and_read)
-    evaluate._sorted_problems = _recording(evaluate._sorted_problems)
+    evaluate.sorted_problems = _recording(evaluate.sorted_problems)
     column_readers.Rejections.frame = _recording(column_readers.Rejections.frame)
     # reconcile's detail (what reproduces a bank's figure, or why a row cannot be checked) is worded the same way
     reconcile.reconcile = _recording(reconcile.reconcile, "detail")

@@ -114,9 +114,14 @@ def test_simulate_on_a_local_cluster_writes_what_one_process_writes(tmp_path, ca
         alone, spread = (json.loads((tmp_path / f"{run}{name}" / "summary.json").read_text(encoding="utf-8"))
                          for run in ("alone", "spread"))
         assert alone == spread  # every figure and every hash
-    assert main(["simulate", "--projects", "50", "--cluster", "local:2", "--lang", "en",
-                 "--out", str(tmp_path / "none")]) == 0
-    assert "Cluster local:2 not used: only a sweep (--sweep) and Monte Carlo paths (--paths)" in capsys.readouterr().out
+    capsys.readouterr()
+    for extra, out in (([], "alone-plain"), (["--cluster", "local:2", "--lang", "en"], "spread-plain")):
+        assert main(["simulate", "--projects", "300", "--years", "3", "--rates", "pilot=0.3,demonstration=0.2,"
+                     "promotion=0.1", *extra, "--out", str(tmp_path / out)]) == 0
+    assert "Cluster local:2: 2 workers (evaluation in partitions by enterprise" in capsys.readouterr().out
+    alone, spread = (json.loads((tmp_path / run / "summary.json").read_text(encoding="utf-8"))
+                     for run in ("alone-plain", "spread-plain"))
+    assert alone == spread
     assert main(["simulate", "--projects", "50", "--cluster", "local:0", "--out", str(tmp_path / "bad")]) == 2
     assert "--cluster 'local:0': write local:N" in capsys.readouterr().err
 
@@ -135,3 +140,52 @@ def test_a_local_worker_starts_on_one_numba_thread_and_glibc_s_own_memory_rules(
     with connect("local:1") as one:
         assert set(one.run(_environment).values()) == {("1", None, 1)}
         assert {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} == before
+
+
+def test_evaluate_on_a_cluster_equals_one_process_and_explain_says_why_not(client: Client, tmp_path) -> None:  # noqa: ANN001
+    import sys
+
+    import pandas as pd
+
+    from subsidy_engine import evaluate, explain
+    from subsidy_engine.simulation.partitions import evaluate_on
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_partitions import RATES, _hostile, same
+
+    tables = _hostile(tmp_path)
+    lpr = load_lpr().hold_flat(until=HOLD)
+    alone = evaluate(tables, load_policy(), range(2026, 2031), lpr=lpr, rate_by_stage=RATES)
+    spread = evaluate_on(client, tables, load_policy(), range(2026, 2031), lpr=lpr, rate_by_stage=RATES)
+    same(alone, spread)
+    pd.testing.assert_frame_equal(evaluate_on(client, tables, load_policy(), range(2026, 2031), lpr=lpr,
+                                              rate_by_stage=RATES, partitions=5).table, alone.table)
+    with pytest.raises(ValueError, match="evaluated in partitions on a cluster"):
+        explain(spread, str(alone.table.project_id.dropna().iloc[0]))
+
+
+def test_evaluate_on_a_cluster_is_strict_as_one_process_and_reads_a_table_it_cannot_place_here(
+        client: Client, tmp_path) -> None:  # noqa: ANN001
+    import sys
+
+    from subsidy_engine import EvaluationError, evaluate
+    from subsidy_engine.pipeline.inputs import load_portfolio
+    from subsidy_engine.simulation.partitions import evaluate_on
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_partitions import _hostile, same
+
+    tables = _hostile(tmp_path)
+    with pytest.raises(EvaluationError) as alone:
+        evaluate(tables, load_policy(), range(2026, 2031), strict=True)
+    with pytest.raises(EvaluationError) as spread:
+        evaluate_on(client, tables, load_policy(), range(2026, 2031), strict=True)
+    assert str(spread.value) == str(alone.value)
+    # a table that cannot be read at all (a column missing): evaluated here, the same figures
+    folder = tmp_path / "p"
+    loans = __import__("pandas").read_csv(folder / "loans.csv").drop(columns=["principal"])
+    loans.to_csv(folder / "loans.csv", index=False)
+    broken = load_portfolio(folder)
+    assert (broken.problems.field == "(table)").any()
+    same(evaluate(broken, load_policy(), range(2026, 2031)),
+         evaluate_on(client, broken, load_policy(), range(2026, 2031)))

@@ -239,11 +239,8 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     ctx.problems.extend(event_rows_not_evaluated(tables.loans, {name: getattr(tables, name) for name in
                                                                 LOAN_EVENT_TABLES}, ctx.problems,
                                                  tables.row_numbers, tables.files))
-    rejections = _sorted_problems(ctx.problems)
-    if strict and len(rejections):
-        raise EvaluationError(column_readers.problems_message(rejections, "the portfolio",
-                                                     lambda r: f"{r.table} row {r.row} ({r.id!r})"
-                                                     if not pd.isna(r.row) else f"table {r.table}:"), rejections)
+    rejections = sorted_problems(ctx.problems)
+    raise_if_strict(rejections, strict)
     return Claims(table=table, not_paid=not_paid, rejections=rejections, projections=projections,
                   years=chosen_years, notes=tuple(ctx.notes),
                   provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage, moved_on),
@@ -252,7 +249,15 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                   amount_fen=amount_fen, amount_table=table)
 
 
-def _sorted_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def raise_if_strict(rejections: pd.DataFrame, strict: bool) -> None:
+    """``strict``: an :class:`EvaluationError` listing every rejected row, when there is one."""
+    if strict and len(rejections):
+        raise EvaluationError(column_readers.problems_message(rejections, "the portfolio",
+                                                     lambda r: f"{r.table} row {r.row} ({r.id!r})"
+                                                     if not pd.isna(r.row) else f"table {r.table}:"), rejections)
+
+
+def sorted_problems(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """The problems of every stage as one report, by table (in the portfolio's order) and position."""
     found = [p for p in parts if not p.empty]
     if not found:

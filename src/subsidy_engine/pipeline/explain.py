@@ -313,6 +313,9 @@ def explain(claims: Claims, project_id: str, lang: Lang | str = DEFAULT_LANG) ->
 def facts_of(claims: Claims, project_id: str) -> Facts:
     """What :func:`explain` reads of a project in ``claims``."""
     table = claims.table
+    if not claims.details and len(table):
+        raise ValueError("these claims were evaluated in partitions on a cluster (simulation.partitions), whose "
+                         "per-item rows stay on the workers: explain an evaluation made in one process (evaluate)")
     projects = claims.portfolio.projects
     rejected = claims.rejections[claims.rejections.table == "projects"]
     own = rejected[rejected.id.astype(str) == project_id]

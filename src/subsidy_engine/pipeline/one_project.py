@@ -239,7 +239,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     facts = Facts(project_id=project_id, project=model_cells(project), rows=[r for r in shown if r.project_id == project_id],
                   details=details, item=item, policy=policy,
                   notes=ctx.notes, years=chosen_years, provenance=provenance, loan_events=loan_events)
-    not_paid = [(instrument, str(item), str(reason)) for part in not_paid_columns(details)
+    not_paid = [(instrument, str(item), str(reason)) for _, part in not_paid_columns(details)
                 for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),
                                                                     part["item_id"].shape),
                                                     part["item_id"], part["reason"])]

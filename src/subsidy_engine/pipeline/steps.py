@@ -324,30 +324,38 @@ def add_investment(ctx: Context, rows: Rows, details: dict[str, ClaimRows],
                                   "investment_subsidy_not_evaluated"))
 
 
-def not_paid_columns(details: dict[str, ClaimRows]) -> list[dict[str, Any]]:
-    """Valid items paid nothing, per calculator: ``instrument`` (a name or an array), ``item_id``, ``reason``."""
+def not_paid_columns(details: dict[str, ClaimRows]) -> list[tuple[str, dict[str, Any]]]:
+    """Valid items paid nothing, per calculator (its name in ``details``, then the columns): ``instrument`` (a name
+    or an array), ``item_id``, ``reason``."""
     parts = []
     for name, rows in details.items():
         if rows.not_paid is not None:
             frame = rows.not_paid
-            parts.append({"instrument": name, "item_id": np.asarray(frame[rows.id_column], dtype=object),
-                          "reason": np.asarray(frame["reason"], dtype=object)})
+            parts.append((name, {"instrument": name, "item_id": np.asarray(frame[rows.id_column], dtype=object),
+                                 "reason": np.asarray(frame["reason"], dtype=object)}))
             continue
         if name == "interest_subsidy":
             continue  # loan-years outside the window are not items
         unpaid = np.flatnonzero(~rows.paid)
         instrument = (np.asarray(rows.columns["instrument"], dtype=object)[unpaid] if name == "grants"
                       else name)
-        parts.append({"instrument": instrument, "item_id": np.asarray(rows.columns[rows.id_column], dtype=object)[unpaid],
-                      "reason": rows.reasons[unpaid]})
+        parts.append((name, {"instrument": instrument,
+                             "item_id": np.asarray(rows.columns[rows.id_column], dtype=object)[unpaid],
+                             "reason": rows.reasons[unpaid]}))
     return parts
 
 
-def not_paid_items(details: dict[str, ClaimRows]) -> pd.DataFrame:
-    parts = [pd.DataFrame(columns) for columns in not_paid_columns(details)]
+def not_paid_items(details: dict[str, ClaimRows], *, calculator: bool = False) -> pd.DataFrame:
+    """:func:`not_paid_columns` as one table; ``calculator`` adds the name in ``details`` of the calculator of each
+    row (a partitioned evaluation orders its partitions' rows by it)."""
+    parts = [pd.DataFrame(columns).assign(**({"calculator": name} if calculator else {}))
+             for name, columns in not_paid_columns(details)]
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("instrument", "item_id", "reason")})
-    return pd.concat(parts, ignore_index=True)
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("instrument", "item_id", "reason",
+                                                                  *(("calculator",) if calculator else ()))})
+    # text columns as objects whatever the parts held (a calculator with nothing unpaid gives an empty part,
+    # which would otherwise make the whole column object or not by chance)
+    return pd.concat(parts, ignore_index=True).astype(object)
 
 
 @dataclass

@@ -377,9 +377,13 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
         if (settings is not None or sweep_paths is not None) and args.mode == "optimal":
             raise ValueError("Monte Carlo runs the waterfall or merit mode: the optimal mode's linear program "
                              "takes seconds per path (--paths 0 to run without it)")
+        client = None
+        if args.cluster is not None:
+            client = stack.enter_context(connect(args.cluster))
+            say(text("cli", "cluster", lang, address=args.cluster, workers=workers(client)))
         baseline = simulate(tables, years, policy=policy, budget=budget, mode=args.mode,
                             lpr=history.hold_flat(until=hold_until), rate_by_stage=rates, time_limit=time_limit,
-                            calendar=_calendar(args))
+                            calendar=_calendar(args), client=client)
         rejections = baseline.claims.rejections
         rejected, every = _rejected_text(rejections, tables, lang)
         if every:  # said first: a run of nothing but rejections is not a budget of zeros
@@ -404,7 +408,7 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
                                          scenario.budget(budget))
             other = simulate(grown, years, policy=s_policy, budget=s_budget, mode=args.mode,
                              lpr=scenario.curve(history, hold_until), rate_by_stage=rates, label=scenario.id,
-                             time_limit=time_limit, calendar=_calendar(args))
+                             time_limit=time_limit, calendar=_calendar(args), client=client)
             comparison, run_for_paths = Comparison(baseline, other), other
             inputs = (grown, s_policy, s_budget, scenario.shifts_bp())
             say("\n" + text("cli", "scenario", lang, id=scenario.id,
@@ -416,12 +420,6 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
                 say(text("cli", "drivers", lang))
                 say(_frame_text(with_names(drivers[["project_id", "district", "sector", "delta_awarded"]], lang)
                                 .drop(columns=["district", "sector"]), lang))
-        client = None
-        if args.cluster is not None and (settings is not None or spec is not None):
-            client = stack.enter_context(connect(args.cluster))
-            say(text("cli", "cluster", lang, address=args.cluster, workers=workers(client)))
-        elif args.cluster is not None:
-            say(text("cli", "cluster_unused", lang, address=args.cluster))
         mc = None
         if settings is not None:
             held = scenario.hold_until(hold_until) if scenario is not None else hold_until
@@ -936,9 +934,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--paths", type=int, help="Monte Carlo LPR paths (overrides the scenario's or the sweep's; "
                                                "0: none); without either, around the baseline")
     sim.add_argument("--cluster", metavar="ADDRESS",
-                     help="run the sweep's scenarios and the Monte Carlo paths on Dask: local:N starts N worker "
-                          "processes here, tcp://host:8786 joins a running scheduler (the distributed extra); the "
-                          "figures are the same as in one process")
+                     help="run on Dask: evaluate in partitions by enterprise, the sweep's scenarios and the Monte "
+                          "Carlo paths on the workers; local:N starts N worker processes here, tcp://host:8786 joins "
+                          "a running scheduler (the distributed extra); the figures are the same as in one process")
     sim.add_argument("--sweep", help="a sweep YAML file: a grid of scenario values (LPR shifts x budget scalings x "
                                      "parameter values), one row of results per scenario; e.g. "
                                      "schedules/sweep-demo.yaml")

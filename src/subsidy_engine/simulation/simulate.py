@@ -41,10 +41,10 @@ from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy, load_policy
 from subsidy_engine.pipeline.evaluate import Claims, evaluate
-from subsidy_engine.pipeline.inputs import PortfolioTables
+from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 
 if TYPE_CHECKING:
-    pass
+    from distributed import Client
 
 ZERO = Decimal("0.00")
 
@@ -130,8 +130,12 @@ def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range |
              policy: Policy | None = None, budget: Budget | None = None, mode: Mode = "waterfall",
              lpr: LprCurve | None = None, rate_by_stage: dict[str, str] | None = None,
              label: str = "baseline", time_limit: float = TIME_LIMIT,
-             calendar: BusinessCalendar | None = None) -> Simulation:
+             calendar: BusinessCalendar | None = None, client: Client | None = None) -> Simulation:
     """Evaluate and allocate a portfolio over ``years``.
+
+    ``client``: evaluate in partitions by enterprise on this Dask cluster's workers
+    (:func:`subsidy_engine.simulation.partitions.evaluate_on`), then allocate here; the figures and hashes are those
+    of one process.
 
     ``calendar``: the business days due dates move to (:func:`subsidy_engine.evaluate`).
     ``time_limit``: seconds the optimal mode's solver may take (:func:`subsidy_engine.allocate`; what it
@@ -152,8 +156,15 @@ def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range |
     if outside:
         raise BudgetError(f"years {outside} are beyond budget {budget.id}'s years {budget.years[0]}-"
                           f"{budget.years[-1]}: shorten the horizon or give a budget that covers it")
-    claims = evaluate(portfolio, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr,
-                      calendar=calendar)
+    if client is not None:
+        from subsidy_engine.simulation.partitions import evaluate_on
+
+        tables = portfolio if isinstance(portfolio, PortfolioTables) else load_portfolio(portfolio)
+        claims = evaluate_on(client, tables, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr,
+                             calendar=calendar)
+    else:
+        claims = evaluate(portfolio, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr,
+                          calendar=calendar)
     allocation = allocate(claims, budget, mode, time_limit=time_limit)
     return Simulation(claims, allocation, chosen, label)
 

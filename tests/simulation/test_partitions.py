@@ -1,0 +1,113 @@
+"""evaluate in partitions by enterprise (issue 20, point 3): the same claims, order, rejections, notes and hashes
+as one process, on clean and on hostile portfolios; and on a Dask cluster."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from subsidy_engine import evaluate, load_lpr, load_policy
+from subsidy_engine.pipeline.evaluate import Claims
+from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
+from subsidy_engine.simulation.partitions import _Task, assign, evaluate_part, merge, split
+from subsidy_engine.simulation.synthetic import portfolio
+
+YEARS = (2026, 2027, 2028, 2029, 2030)
+RATES = {"pilot": "0.3", "demonstration": "0.2", "promotion": "0.1"}
+
+
+def in_partitions(tables: PortfolioTables, n: int, **kwargs: object) -> Claims:
+    """The partitioned evaluation, its partitions run here one after another."""
+    policy = load_policy()
+    lpr = kwargs.get("lpr")
+    rates = kwargs.get("rate_by_stage")
+    pieces = split(tables, assign(tables, n), n)
+    task = _Task(policy, YEARS, rates, lpr, None)  # type: ignore[arg-type]
+    parts = [evaluate_part(p, task) for p, _ in pieces]
+    return merge(tables, policy, YEARS, rates, lpr, False, parts, [w for _, w in pieces])  # type: ignore[arg-type]
+
+
+def same(alone: Claims, parted: Claims) -> None:
+    pd.testing.assert_frame_equal(parted.table, alone.table)
+    pd.testing.assert_frame_equal(parted.attributes, alone.attributes)
+    pd.testing.assert_frame_equal(parted.rejections, alone.rejections)
+    pd.testing.assert_frame_equal(parted.projections, alone.projections)
+    pd.testing.assert_frame_equal(parted.not_paid, alone.not_paid)
+    assert parted.notes == alone.notes
+    assert parted.provenance == alone.provenance
+    assert np.array_equal(parted.amounts_fen(), alone.amounts_fen())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_partitions_of_a_clean_portfolio_give_one_process_s_claims(n: int) -> None:
+    tables = portfolio(700, seed=13)
+    lpr = load_lpr().hold_flat(until=date(2045, 12, 31))
+    alone = evaluate(tables, load_policy(), YEARS, lpr=lpr, rate_by_stage=RATES)
+    assert len(alone.table) > 500 and len(alone.projections) and len(alone.not_paid)
+    same(alone, in_partitions(tables, n, lpr=lpr, rate_by_stage=RATES))
+
+
+def _hostile(tmp_path: Path) -> PortfolioTables:
+    """The generator's portfolio as CSV files, with rows that are rejected, repeat ids or cross enterprises."""
+    tables = portfolio(400, seed=5)
+    folder = tmp_path / "p"
+    folder.mkdir()
+    projects, loans = tables.projects.astype(object).copy(), tables.loans.astype(object).copy()
+    insurance, events = tables.insurance.astype(object).copy(), tables.events.astype(object).copy()
+    projects.loc[3, "start_date"] = "2019-13-40"  # a bad date: the project and its loans are rejected
+    projects.loc[7, "enterprise_id"] = None  # no enterprise
+    projects = pd.concat([projects, projects.iloc[[10]].assign(enterprise_id="E-other")], ignore_index=True)
+    loans.loc[2, "project_id"] = "NO-SUCH-PROJECT"
+    loans = pd.concat([loans, loans.iloc[[5]]], ignore_index=True)  # a repeated loan_id
+    loans.loc[8, "annual_rate"] = "-0.5"
+    # found when evaluating, not when loading: a start before the policy (its project takes its loans along)
+    projects.loc[12, "start_date"] = "2020-01-01"
+    loans.loc[15, "start_date"] = "2019-06-01"
+    # a loan's tranches and prepayments: of a loan rejected when evaluating, of no loan, and of plain loans
+    first = loans.iloc[[15, 20, 21]]
+    drawdowns = pd.DataFrame({"loan_id": [first.loan_id.iloc[0], "NO-SUCH-LOAN", first.loan_id.iloc[1]],
+                              "date": ["2019-06-01", "2026-03-01", str(first.start_date.iloc[1])],
+                              "amount": [str(first.principal.iloc[0]), "5", str(first.principal.iloc[1])]})
+    prepayments = pd.DataFrame({"loan_id": [first.loan_id.iloc[2]], "date": ["2027-03-01"], "amount": ["100000"],
+                                "recompute": ["payment"]})
+    if len(insurance) > 4:
+        insurance.loc[1, "project_id"] = projects.project_id[20]  # another enterprise's project
+        insurance.loc[4, "enterprise_id"] = None
+        insurance.loc[2, "project_id"] = None  # an item of an enterprise alone
+    if len(events) > 3:
+        events.loc[0, "enterprise_id"] = projects.enterprise_id[30]
+        events.loc[0, "project_id"] = None
+        events = pd.concat([events, events.iloc[[1]]], ignore_index=True)
+    for name, frame in (("projects", projects), ("loans", loans), ("insurance", insurance), ("events", events),
+                        ("drawdowns", drawdowns), ("prepayments", prepayments)):
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return load_portfolio(folder)
+
+
+@pytest.mark.parametrize("n", [2, 3, 7])
+def test_partitions_of_a_hostile_portfolio_give_one_process_s_claims_and_rejections(tmp_path: Path, n: int) -> None:
+    tables = _hostile(tmp_path)
+    lpr = load_lpr().hold_flat(until=date(2045, 12, 31))
+    alone = evaluate(tables, load_policy(), YEARS, lpr=lpr, rate_by_stage=RATES)
+    assert len(tables.problems) >= 8 and len(alone.rejections) > len(tables.problems)  # both kinds of problem
+    assert {"drawdowns", "loans", "projects", "insurance", "events"} <= set(alone.rejections.table)
+    same(alone, in_partitions(tables, n, lpr=lpr, rate_by_stage=RATES))
+
+
+def test_an_item_naming_another_enterprise_s_project_joins_the_two(tmp_path: Path) -> None:
+    tables = _hostile(tmp_path)
+    where = assign(tables, 50)
+    insurance = tables.insurance.reset_index(drop=True)
+    projects = tables.projects.reset_index(drop=True)
+    named = str(insurance.project_id[1])
+    own = str(insurance.enterprise_id[1])
+    of_named = where["projects"][np.flatnonzero(projects.project_id.astype(str) == named)[0]]
+    of_own = where["projects"][np.flatnonzero(projects.enterprise_id.astype(str) == own)]
+    assert where["insurance"][1] == of_named and set(of_own.tolist()) <= {of_named}
+    # the repeated project id goes with its first row, whatever its enterprise
+    repeated = np.flatnonzero(projects.project_id.duplicated(keep=False).to_numpy())
+    assert len(set(where["projects"][repeated].tolist())) == 1
