@@ -9,12 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from subsidy_engine import evaluate, load_lpr, load_policy
 from subsidy_engine.pipeline.evaluate import Claims
 from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 from subsidy_engine.simulation.partitions import _Task, assign, evaluate_part, merge, split
 from subsidy_engine.simulation.synthetic import portfolio
+
+from strategies import examples
 
 YEARS = (2026, 2027, 2028, 2029, 2030)
 RATES = {"pilot": "0.3", "demonstration": "0.2", "promotion": "0.1"}
@@ -111,3 +115,14 @@ def test_an_item_naming_another_enterprise_s_project_joins_the_two(tmp_path: Pat
     # the repeated project id goes with its first row, whatever its enterprise
     repeated = np.flatnonzero(projects.project_id.duplicated(keep=False).to_numpy())
     assert len(set(where["projects"][repeated].tolist())) == 1
+
+
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(projects=st.integers(1, 300), seed=st.integers(0, 10_000), n=st.integers(1, 9),
+       rates=st.sampled_from([None, RATES]))
+def test_partitions_of_generated_portfolios_give_one_process_s_claims(projects: int, seed: int, n: int,
+                                                                      rates: dict | None) -> None:  # type: ignore[type-arg]
+    tables = portfolio(projects, seed=seed)
+    lpr = load_lpr().hold_flat(until=date(2045, 12, 31))
+    same(evaluate(tables, load_policy(), YEARS, lpr=lpr, rate_by_stage=rates),
+         in_partitions(tables, n, lpr=lpr, rate_by_stage=rates))

@@ -258,9 +258,10 @@ def merge(tables: PortfolioTables, policy: Policy, years: tuple[int, ...] | None
     problems = sorted_problems(rejections)
     raise_if_strict(problems, strict)
     accepted = _accepted_rows(tables, problems)
-    table = pd.concat([p.table for p in parts], ignore_index=True)
-    attributes = pd.concat([p.attributes for p in parts], ignore_index=True)
-    amount_fen = np.concatenate([p.amount_fen for p in parts]) if parts else np.zeros(0, np.int64)
+    with_claims = [parts[k] for k in _typed([p.table for p in parts])]
+    table = pd.concat([p.table for p in with_claims], ignore_index=True)
+    attributes = pd.concat([p.attributes for p in with_claims], ignore_index=True)
+    amount_fen = np.concatenate([p.amount_fen for p in with_claims])
     if len(table):
         project = _position_of(table.project_id, accepted["projects"])
         instrument = pd.Series(table.instrument.astype(object)).map({k: v for v, k in enumerate(INSTRUMENTS)})
@@ -271,7 +272,7 @@ def merge(tables: PortfolioTables, policy: Policy, years: tuple[int, ...] | None
         table = table.take(order).reset_index(drop=True)
         attributes = attributes.take(order).reset_index(drop=True)
         amount_fen = amount_fen[order]
-    projections = pd.concat([p.projections for p in parts], ignore_index=True)
+    projections = _concat_typed([p.projections for p in parts])
     if len(projections):
         at = _position_of(projections.loan_id, accepted["loans"])
         projections = projections.take(sort_order(at)).reset_index(drop=True)
@@ -286,6 +287,20 @@ def merge(tables: PortfolioTables, policy: Policy, years: tuple[int, ...] | None
                   provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage, moved_on),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage, details={}, attributes=attributes,
                   amount_fen=amount_fen, amount_table=table)
+
+
+def _typed(frames: list[pd.DataFrame]) -> list[int]:
+    """The frames to put together as one process would have one: those with rows, else one typed, else the first.
+
+    A partition without an item of a kind has an empty frame of untyped columns where one with items outside the
+    years asked has typed ones (one process, which has both, has the types)."""
+    rows = [k for k, f in enumerate(frames) if len(f)]
+    typed = [k for k, f in enumerate(frames) if any(str(dtype) != "object" for dtype in f.dtypes)]
+    return rows or typed[:1] or [0]
+
+
+def _concat_typed(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat([frames[k] for k in _typed(frames)], ignore_index=True)
 
 
 def _once(notes: object) -> list[str]:
