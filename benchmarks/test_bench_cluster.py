@@ -101,3 +101,28 @@ def test_monte_carlo_and_a_sweep_on_local_cluster_of_2(benchmark, report) -> Non
     report("projection 10,000 paths x 1M, 32 w.",
            f"{worker_path * 1e3:.1f} ms a path a worker at 10k projects -> {projected / 60:.0f} min on 32 workers "
            f"(+ one evaluation of 1M, about 8 s, and sending it to the workers)")
+
+
+def test_evaluate_in_partitions_on_local_cluster_of_2(report) -> None:  # noqa: ANN001
+    """evaluate of 100,000 projects in one process and in partitions by enterprise on LocalCluster(2): the split
+    and the merge on the client, the partitions on the workers (the portfolio sent to them is timed)."""
+    from subsidy_engine import evaluate
+    from subsidy_engine.simulation.partitions import _Task, assign, evaluate_on, merge, split
+
+    tables, policy, history = portfolio(100_000, seed=78), load_policy(), load_lpr()
+    lpr = history.hold_flat(until=HOLD)
+    evaluate(portfolio(300, seed=1), policy, YEARS, lpr=lpr)
+    alone, alone_seconds = _timed(lambda: evaluate(tables, policy, YEARS, lpr=lpr))
+    pieces, split_seconds = _timed(lambda: split(tables, assign(tables, 4), 4))
+    with connect("local:2") as client:
+        evaluate_on(client, portfolio(300, seed=1), policy, YEARS, lpr=lpr)  # the workers load the kernels
+        spread, spread_seconds = _timed(lambda: evaluate_on(client, tables, policy, YEARS, lpr=lpr))
+    from subsidy_engine.simulation.partitions import evaluate_part
+
+    parts = [evaluate_part(p, _Task(policy, YEARS, None, lpr, None)) for p, _ in pieces]
+    _, merge_seconds = _timed(lambda: merge(tables, policy, YEARS, None, lpr, False, parts, [w for _, w in pieces]))
+    assert spread.provenance == alone.provenance and spread.table.equals(alone.table)
+    report("evaluate 100k, Dask partitions",
+           f"one process {alone_seconds:.2f} s; LocalCluster(2), 4 partitions {spread_seconds:.2f} s -> "
+           f"{alone_seconds / spread_seconds:.2f}x (of it on the client: split {split_seconds:.2f} s, merge "
+           f"{merge_seconds:.2f} s); identical claims and hash")

@@ -76,6 +76,9 @@ def test_waterfall_pays_the_smaller_of_money_and_claims(table: pd.DataFrame, bud
     claims = table.assign(f=fen(table.amount)).groupby("year")["f"].sum()
     for year, group in by_year.groupby("year"):
         assert group.a.sum() == min(group.v.sum(), claims.get(year, 0))
+    # single-year claims, no group cap: a source's money ran short exactly when more was asked of it than it had
+    asked = fen(result.by_source.asked)
+    assert (result.by_source.cap_exceeded.to_numpy(bool) == (asked > by_year.v.to_numpy())).all()
     if table.year.nunique() == 1 and not any(s.carry_over for s in budget.sources):
         year = int(table.year.iloc[0])
         total_cap = sum(int(budget.cap(s, year) * 100) for s in budget.sources)
@@ -333,3 +336,24 @@ def test_allocate_takes_evaluates_fen_and_reads_the_decimals_only_of_another_tab
     assert read.count("amount") == 1
     pd.testing.assert_frame_equal(direct.awards, copied.awards)
     pd.testing.assert_frame_equal(direct.by_source, copied.by_source)
+
+
+def test_a_cap_is_exceeded_only_when_the_source_s_money_ran_short() -> None:
+    """cap_exceeded says the money of a source's year ran out (a part cut or passed on for it), not that a claim
+    was cut by a per-project cap, and it flags the year whose money bound (found by the review of issue 20)."""
+    per_project = Budget.of({"id": "b", "status": "inferred", "basis": "x", "years": [2026, 2026],
+                             "sources": [{"id": "fund", "level": "municipal", "caps": "1000",
+                                          "per_project_cap": "100"}]})
+    table = pd.DataFrame({"claim_id": ["c1", "c2"], "measure": [7, 7], "year": [2026, 2026],
+                          "amount": ["600", "500"], "project_id": ["P1", "P2"]})
+    result = allocate(table, per_project)
+    row = result.by_source.iloc[0]
+    assert row.awarded == Decimal("200.00") and row.asked == Decimal("1100.00") and not row.cap_exceeded
+    short = Budget.of({"id": "b", "status": "inferred", "basis": "x", "years": [2026, 2027],
+                       "sources": [{"id": "fund", "level": "municipal", "caps": {2026: "100", 2027: "10000"}}]})
+    # an item of two years approved in 2026: 2026's money cannot cover its share, 2027's is plenty
+    two_years = pd.DataFrame({"claim_id": ["a:2026", "a:2027"], "measure": [15, 15], "year": [2026, 2027],
+                              "amount": ["300", "300"], "item": ["a", "a"]})
+    by_year = allocate(two_years, short).by_source.set_index("year")
+    assert bool(by_year.cap_exceeded[2026]) and by_year.remaining[2026] == Decimal("0.00")
+    assert not bool(by_year.cap_exceeded[2027])

@@ -129,17 +129,41 @@ def test_simulate_on_a_local_cluster_writes_what_one_process_writes(tmp_path, ca
 def _environment() -> tuple[str | None, str | None, int]:
     import numba
 
-    return os.environ.get("NUMBA_NUM_THREADS"), os.environ.get("MALLOC_TRIM_THRESHOLD_"), numba.config.NUMBA_NUM_THREADS
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS"), numba.get_num_threads()
 
 
-def test_a_local_worker_starts_on_one_numba_thread_and_glibc_s_own_memory_rules() -> None:
-    """Dask's MALLOC_TRIM_THRESHOLD_=65536 made a worker price paths 1.7x slower; numba sized for every core made
-    two workers wait on each other. Both are set before a worker starts, and this process keeps its own (Dask sets
-    the workers' environment in it to start them)."""
-    before = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+def _in_a_task(_: int) -> tuple[str | None, str | None, int]:
+    return _environment()
+
+
+def test_a_local_worker_keeps_one_numba_thread_and_glibc_s_own_memory_rules_and_this_process_its_own() -> None:
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 made a worker price paths 1.7x slower, and numba on every core made two
+    workers wait on each other. Dask writes a worker's environment into this process each time it starts one, also
+    when it starts one again after a crash: this process's environment must stay its own (numba here refused to
+    compile once NUMBA_NUM_THREADS had changed under it)."""
+    from subsidy_engine.simulation.cluster import map_in_order
+
+    def ours(*dasks: str) -> dict[str, str]:
+        """This process's environment, without what the nanny keeps for itself while the cluster lives (its
+        workers' hash seed and its own process id: no thread count, no memory setting)."""
+        return {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", *dasks)}
+
+    dasks = ("PYTHONHASHSEED", "__DASK_PARENT_PID")
+
+    before = ours()
     with connect("local:1") as one:
-        assert set(one.run(_environment).values()) == {("1", None, 1)}
-        assert {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} == before
+        assert map_in_order(one, _in_a_task, [0]) == [(None, None, 1)]
+        assert ours(*dasks) == {k: v for k, v in before.items() if k not in dasks}
+        (old, pid), = pid_of_workers(one).items()
+        os.kill(pid, signal.SIGKILL)
+        import time
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and set(one.scheduler_info()["workers"]) in (set(), {old}):
+            time.sleep(0.2)  # until the nanny's new worker has taken the dead one's place
+        assert map_in_order(one, _in_a_task, [0]) == [(None, None, 1)]  # a worker started again: the same
+        assert ours(*dasks) == {k: v for k, v in before.items() if k not in dasks}
+    assert ours() == before
 
 
 def test_evaluate_on_a_cluster_equals_one_process_and_explain_says_why_not(client: Client, tmp_path) -> None:  # noqa: ANN001

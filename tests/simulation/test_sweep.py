@@ -198,7 +198,7 @@ def test_simulate_command_with_a_sweep(tmp_path: Path, capsys) -> None:  # noqa:
     assert main(["simulate", "--projects", "300", "--sweep", str(file), "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert "情景扫描small：4个情景（LPR调整（基点）：-25、0；预算倍数：0.10、1），2次测算" in said
-    assert "超出额度的来源年度数" in said and "安排金额最低：S001" in said
+    assert "资金不足的来源年度数" in said and "安排金额最低：S001" in said
     assert "--scenario" not in said  # no advertisement of a scenario after a sweep
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     swept = summary["sweep"]
@@ -215,7 +215,7 @@ def test_simulate_command_with_a_sweep(tmp_path: Path, capsys) -> None:  # noqa:
     cover = {r[0]: r[1] for r in book["封面"].iter_rows(values_only=True)}
     assert cover["情景扫描"] == "small：4个情景（LPR调整（基点）：-25、0；预算倍数：0.10、1）"
     headers = [c.value for c in next(book["情景扫描按资金来源"].iter_rows(max_row=1))]
-    assert headers[:4] == ["情景编号", "年度", "资金来源代码", "资金来源"] and "超出可用额度" in headers
+    assert headers[:4] == ["情景编号", "年度", "资金来源代码", "资金来源"] and "当年资金不足" in headers
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

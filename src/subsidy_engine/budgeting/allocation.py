@@ -131,9 +131,10 @@ class Allocation:
         ``source_id, year, cap, carried_in, available (= cap + carried_in),
         committed`` (awarded to this year by approvals of earlier years),
         ``awarded, remaining (= available - awarded), carried_out, lapsed``,
-        ``asked`` (what the claims asked of this source for the year, before it
-        cut or passed any part on) and ``cap_exceeded`` (``asked > available``:
-        the source could not pay all it was asked; the budget at risk).
+        ``asked`` (what the claims asked of this source for the year, before any
+        cut) and ``cap_exceeded`` (the year's money ran short: a part was cut or
+        passed on because it did not cover it; the budget at risk;
+        :func:`~subsidy_engine.budgeting.plan.cap_exceeded`).
     unfunded : DataFrame
         Claims not paid in full: ``claim_id, project_id, enterprise_id, measure,
         year, claimed, awarded, unfunded`` and the ``reason`` money stopped.

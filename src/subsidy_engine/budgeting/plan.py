@@ -26,7 +26,7 @@ from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.money import RATE_SCALE, rate_to_units, yuan_to_fen
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.allocate import allocate_kernel, split_by_share
+from subsidy_engine.kernels.allocate import SOURCE_CAP, allocate_kernel, split_by_share
 from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.measures.investment import flag_column
 from subsidy_engine.params.budget import Budget, Eligibility, FundingSource
@@ -329,10 +329,17 @@ def per_source_year(p: Plan, r: Records, values: np.ndarray) -> np.ndarray:
 
 
 def cap_exceeded(p: Plan, r: Records) -> tuple[np.ndarray, np.ndarray]:
-    """What the claims asked of each source for each year (sources x years, fen), and whether that passed the money
-    it had (its cap plus what it carried in): then some claim was cut or passed on.
+    """What the claims asked of each source for each year (sources x years, fen, before any cut), and whether the
+    money of that source's year ran short: a claim part was cut or passed on because that year's money (its cap
+    plus what it carried in) did not cover it. The year is the one whose money bound: an item approved in 2026
+    for 2026 and 2027 that 2026's money cannot cover flags 2026. A cut by a per-project or per-enterprise cap
+    flags nothing: the money was there.
 
-    The budget at risk of a scenario, a sweep and a Monte Carlo path is this one rule.
+    The budget at risk of a run, a sweep's scenario and a Monte Carlo path is this one rule.
     """
     asked = per_source_year(p, r, r.asked)
-    return asked, asked > p.cap + r.carried_in
+    n_sources, n_years = p.cap.shape
+    short = (r.code == SOURCE_CAP) & (r.binding >= 0)
+    exceeded = np.zeros((n_sources, n_years), bool)
+    exceeded[r.source[short], r.binding[short]] = True
+    return asked, exceeded

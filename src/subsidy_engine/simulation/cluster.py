@@ -8,7 +8,8 @@ worker), so the results and their hashes are the same to the fen; a test checks 
 middle of a run changes nothing (Dask runs its tasks again elsewhere).
 
 ``connect("local:2")`` starts a LocalCluster of 2 worker processes of one thread each on this machine (each
-worker's numba kernels keep to one thread too: the processes are the parallelism), ``connect("tcp://host:8786")``
+worker's numba kernels keep to one thread too: the processes are the parallelism; this process's environment is
+left as it was), ``connect("tcp://host:8786")``
 joins a running scheduler. Either is a context manager that closes what it opened.
 """
 
@@ -30,11 +31,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 NEEDS = "running on a cluster (--cluster, client=) needs dask.distributed"
 _LOCAL = re.compile(r"local:([0-9]+)")
-#: The environment a local worker starts with (set before its process starts, Dask's ``pre-spawn-environ``): numba
-#: on one thread, since the workers are the parallelism (two workers of two threads on two cores wait on each
-#: other); and not Dask's ``MALLOC_TRIM_THRESHOLD_=65536``, under which glibc hands every large temporary array
-#: back to the system and maps it again: a worker priced Monte Carlo paths 1.7x slower than one process.
-WORKER_ENV: dict[str, str | None] = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MALLOC_TRIM_THRESHOLD_": None}
+#: What Dask's nanny would set in this process before it starts each local worker (its ``pre-spawn-environ``), none
+#: of it kept: glibc's ``MALLOC_TRIM_THRESHOLD_=65536`` made glibc hand every large temporary array back to the system
+#: and map it again, so a worker priced Monte Carlo paths 1.7x slower than one process; and the thread counts
+#: (OMP, MKL, OpenBLAS) would stay in this process's environment after a worker is started again, where numba then
+#: refuses to compile (its thread count changed under it).
+PRE_SPAWN = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: A local worker's own environment (set inside its process): numba on one thread, since the workers are the
+#: parallelism (each task asks numba for it, :func:`_task`: numba sized its pool before the worker set this).
+WORKER_THREADS = "SUBSIDY_ENGINE_WORKER_THREADS"
 
 
 def check_address(address: str) -> str:
@@ -76,15 +81,17 @@ def connect(address: str) -> Iterator[Client]:
         return
     import dask
 
-    before = dict(os.environ)  # Dask sets the workers' environment in this process before it starts them
-    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
-    with dask.config.set(environ), LocalCluster(
-            n_workers=int(local.group(1)), threads_per_worker=1, processes=True, dashboard_address=":0",
-            silence_logs=logging.ERROR) as cluster:
-        os.environ.clear()  # ours again (a worker started again later sets its own once more)
-        os.environ.update(before)
-        with Client(cluster) as client:
+    before = dict(os.environ)  # the nanny still sets PYTHONHASHSEED here for its workers: put back on leaving
+    environ = {f"distributed.nanny.pre-spawn-environ.{k}": None for k in PRE_SPAWN}
+    try:
+        with dask.config.set(environ), LocalCluster(
+                n_workers=int(local.group(1)), threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                silence_logs=logging.ERROR, env={WORKER_THREADS: "1"}) as cluster, Client(cluster) as client:
             yield client
+    finally:
+        if dict(os.environ) != before:
+            os.environ.clear()
+            os.environ.update(before)
 
 
 def workers(client: Client) -> int:
@@ -103,7 +110,7 @@ def map_in_order(client: Client, function: Callable[..., R], items: Sequence[T],
     from distributed import as_completed
 
     sent = [client.scatter(value, broadcast=True) for value in shared]
-    futures = client.map(function, list(items), *[[s] * len(items) for s in sent], pure=False)
+    futures = client.map(_task, [function] * len(items), list(items), *[[s] * len(items) for s in sent], pure=False)
     position = {future.key: k for k, future in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     done = 0
@@ -114,8 +121,19 @@ def map_in_order(client: Client, function: Callable[..., R], items: Sequence[T],
             if progress is not None:
                 progress(done)
     finally:
-        client.cancel(futures)  # an error or an interrupt leaves nothing running on the cluster
+        client.cancel(futures + sent)  # an error or an interrupt leaves nothing running or held on the cluster
     return results
+
+
+def _task(function: Callable[..., R], item: object, *shared: object) -> R:
+    """``function(item, *shared)`` on a worker, numba on the threads its environment allows (:data:`WORKER_THREADS`;
+    numba counts threads per calling thread, so each task says it)."""
+    wanted = os.environ.get(WORKER_THREADS, "")
+    if wanted.isdigit():
+        import numba
+
+        numba.set_num_threads(max(1, min(int(wanted), numba.config.NUMBA_NUM_THREADS)))
+    return function(item, *shared)
 
 
 def pid_of_workers(client: Client) -> dict[str, int]:
@@ -123,4 +141,4 @@ def pid_of_workers(client: Client) -> dict[str, int]:
     return dict(client.run(os.getpid))
 
 
-__all__ = ["NEEDS", "WORKER_ENV", "check_address", "connect", "map_in_order", "pid_of_workers", "require", "workers"]
+__all__ = ["NEEDS", "PRE_SPAWN", "WORKER_THREADS", "check_address", "connect", "map_in_order", "pid_of_workers", "require", "workers"]

@@ -14,10 +14,10 @@ below ``floor_pct``. The walk runs through December of the horizon's last year
 plus the longest 貼息 window (30 years if a parameter set has none), or to the
 LPR's ``hold_until`` if that comes first, and the last value holds after it.
 
-**A cap is exceeded** in a path when the claims that ask a source for a year's
-money (including the years of items it approved earlier) ask for more than it
-has that year (its cap plus what it carried in): some claim is then cut or
-passed on. The probability is the share of paths in which that happens.
+**A cap is exceeded** in a path when a source's money for a year ran short: a
+claim part was cut or passed on because that year's money did not cover it
+(:func:`subsidy_engine.budgeting.plan.cap_exceeded`, the rule of every run). The
+probability is the share of paths in which that happens.
 
 **How it stays fast.** Only the 貼息 of floating-rate loans whose subsidy
 window reaches past the LPR data depends on the path; everything else (fixed

@@ -27,8 +27,8 @@ a scenario file with those values would, and is checked the same way, all points
 
 **What a scenario's row holds.** Per year: ``claimed`` (after evaluate's cuts), ``awarded`` (the outlay) and
 ``unfunded``; per source and year: what its claims first asked of it (``claimed``), ``awarded``, ``cap``,
-``available``, ``asked`` and ``cap_exceeded`` (:attr:`subsidy_engine.Allocation.by_source`: the claims asked
-the source for more than it had, so some claim was cut or passed on). With ``monte_carlo``, also
+``available``, ``asked`` and ``cap_exceeded`` (:attr:`subsidy_engine.Allocation.by_source`: the money of the
+source's year ran short, so some claim was cut or passed on for it). With ``monte_carlo``, also
 ``p_cap_exceeded``: the share of the scenario's LPR paths in which that happens. Unfunded is counted per
 year, not per source: a part one source does not pay may be paid by the next.
 
