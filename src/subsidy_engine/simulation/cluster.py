@@ -132,7 +132,8 @@ def _task(function: Callable[..., R], item: object, *shared: object) -> R:
     if wanted.isdigit():
         import numba
 
-        numba.set_num_threads(max(1, min(int(wanted), numba.config.NUMBA_NUM_THREADS)))
+        pool = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]  # numba's config has no stub
+        numba.set_num_threads(max(1, min(int(wanted), pool)))
     return function(item, *shared)
 
 
