@@ -92,6 +92,10 @@ class OutputBusyError(OutputLockError):
     """The output folder is being written by another run that is still alive."""
 
 
+class ClusterError(SubsidyEngineError, RuntimeError):
+    """A Dask cluster could not do the work: its scheduler cannot be reached, or a worker kept dying on a task."""
+
+
 class MissingExtraError(SubsidyEngineError, ImportError):
     """A feature whose optional dependencies (an extra of the package: ``reports``, ``serve``, ``optimal``) are not
     installed: the message says what the feature needs and the command that installs the extra; ``name`` is the
@@ -121,7 +125,7 @@ def needs_extra(extra: str, needs: str) -> Iterator[None]:
         raise MissingExtraError(needs, extra, exc.name) from exc
 
 
-__all__ = ["BudgetError", "CoverageError", "DateError", "EvaluationError", "MissingExtraError", "MoneyError",
+__all__ = ["BudgetError", "ClusterError", "CoverageError", "DateError", "EvaluationError", "MissingExtraError", "MoneyError",
            "OptimalError", "OutputBusyError", "OutputLockError", "PolicyError", "PortfolioSchemaError",
            "PortfolioValidationError", "RequestRefused", "RowsRejectedError", "ScenarioError", "SubsidyEngineError",
            "TimeLimitReached", "needs_extra"]

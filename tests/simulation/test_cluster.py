@@ -90,7 +90,8 @@ def test_a_worker_killed_in_the_middle_changes_nothing(client: Client) -> None:
     assert killed[0][1] not in pid_of_workers(client).values()
 
 
-@pytest.mark.parametrize("address", ["local:0", "local:x", "local", "http://h:1", "tcp://host", "tcp://h:1/x", ""])
+@pytest.mark.parametrize("address", ["local:0", "local:x", "local", "http://h:1", "tcp://host", "tcp://h:1/x", "",
+                                     "tcp://h:99999", "tcp://h:0", "local:513"])
 def test_a_bad_cluster_address_is_refused(address: str) -> None:
     with pytest.raises(ValueError, match="write local:N"):
         check_address(address)
@@ -213,3 +214,23 @@ def test_evaluate_on_a_cluster_is_strict_as_one_process_and_reads_a_table_it_can
     assert (broken.problems.field == "(table)").any()
     same(evaluate(broken, load_policy(), range(2026, 2031)),
          evaluate_on(client, broken, load_policy(), range(2026, 2031)))
+
+
+def _die(_: int) -> int:
+    os._exit(3)  # the worker process dies running the task
+
+
+def test_a_worker_that_dies_too_often_and_an_unreachable_scheduler_are_one_clear_error() -> None:
+    import dask
+
+    from subsidy_engine.errors import ClusterError, SubsidyEngineError
+    from subsidy_engine.simulation.cluster import map_in_order
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), connect("local:1") as one:
+        with pytest.raises(ClusterError, match=r"a worker died running _die \(item 1 of 1\) more often than "
+                                               r"Dask runs a task again"):
+            map_in_order(one, _die, [0])
+    with pytest.raises(ClusterError, match="cannot reach the scheduler at tcp://127.0.0.1:1"):
+        with connect("tcp://127.0.0.1:1", timeout=1):
+            pass
+    assert issubclass(ClusterError, SubsidyEngineError)

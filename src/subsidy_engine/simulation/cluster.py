@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from subsidy_engine.errors import needs_extra
+from subsidy_engine.errors import ClusterError, needs_extra
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -48,10 +48,11 @@ def check_address(address: str) -> str:
     local = _LOCAL.fullmatch(address)
     if local is not None and 1 <= int(local.group(1)) <= 512:
         return address
-    if re.fullmatch(r"(tcp|tls)://[^\s/]+:[0-9]{1,5}", address):
+    remote = re.fullmatch(r"(tcp|tls)://[^\s/]+:([0-9]{1,5})", address)
+    if remote is not None and 1 <= int(remote.group(2)) <= 65535:
         return address
     raise ValueError(f"--cluster {address!r}: write local:N (N worker processes on this machine, 1 to 512) or a "
-                     "scheduler's address such as tcp://10.0.0.5:8786")
+                     "scheduler's address such as tcp://10.0.0.5:8786 (port 1 to 65535)")
 
 
 def require() -> None:
@@ -62,8 +63,9 @@ def require() -> None:
 
 
 @contextlib.contextmanager
-def connect(address: str) -> Iterator[Client]:
+def connect(address: str, timeout: float = 30) -> Iterator[Client]:
     """A client of the cluster at ``address`` (:func:`check_address`); a local cluster is started and closed here.
+    A scheduler not reached within ``timeout`` seconds is a :class:`~subsidy_engine.errors.ClusterError`.
 
     Examples
     --------
@@ -76,7 +78,11 @@ def connect(address: str) -> Iterator[Client]:
         from distributed import Client, LocalCluster
     local = _LOCAL.fullmatch(address)
     if local is None:
-        with Client(address) as client:
+        try:
+            client = Client(address, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the scheduler at {address} within {timeout:g} s: {exc}") from None
+        with client:
             yield client
         return
     import dask
@@ -114,9 +120,17 @@ def map_in_order(client: Client, function: Callable[..., R], items: Sequence[T],
     position = {future.key: k for k, future in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     done = 0
+    from distributed.scheduler import KilledWorker
+
     try:
         for future in as_completed(futures):
-            results[position[future.key]] = future.result()
+            try:
+                results[position[future.key]] = future.result()
+            except KilledWorker:
+                name = getattr(function, "__name__", "a task")
+                raise ClusterError(f"a worker died running {name} (item {position[future.key] + 1} of {len(items)}) "
+                                   "more often than Dask runs a task again (distributed.scheduler.allowed-failures): "
+                                   "see the workers' logs (out of memory?)") from None
             done += 1
             if progress is not None:
                 progress(done)
