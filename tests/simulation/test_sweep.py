@@ -84,20 +84,22 @@ def test_each_scenario_of_the_grid_equals_that_scenario_run_alone(inputs: SweepI
     assert (tight.sources_exceeded.to_numpy() > 0).all()
 
 
-def test_the_provenance_of_a_scenario_is_that_of_its_changes_alone(inputs: SweepInputs) -> None:
-    """A point's hash is the hash of the same claims inputs and budget run alone: what decides a figure, not
-    where in a grid it sat; the sweep's own hash covers the file and every point."""
-    spec = SweepSpec.of({"id": "p", "budget": {"scale": ["0.5", "1"]}})
+def test_a_point_s_hash_is_that_of_its_values_in_any_sweep(inputs: SweepInputs) -> None:
+    """A point's hash covers its values (as the engine reads them: "1.0" is "1"), not the sweep's id nor where
+    in a grid it sat; the sweep's own hash covers the file and every point. (The review found the sweep's id and
+    the spelling of a value in each point's hash.)"""
+    spec = SweepSpec.of({"id": "p", "lpr": {"from": "2027-01-20", "shift_bp": [-25, 0]},
+                         "budget": {"scale": ["0.5", "1"]}})
     first, again = sweep(spec, inputs), sweep(spec, inputs)
     assert [r.inputs_sha256 for r in first.results] == [r.inputs_sha256 for r in again.results]
-    assert first.provenance == again.provenance
-    assert len({r.inputs_sha256 for r in first.results}) == 2
-    point = first.points[0]
-    alone = simulate(inputs.tables, YEARS, policy=point.evaluation.policy(inputs.policy),
-                     budget=point.budget_change.budget(inputs.budget),
-                     lpr=point.evaluation.curve(inputs.history, HOLD))
-    assert first.results[0].inputs_sha256 == alone.inputs_sha256
-    other = sweep(SweepSpec.of({"id": "p", "budget": {"scale": ["0.5", "1.1"]}}), inputs)
+    assert first.provenance == again.provenance and len({r.inputs_sha256 for r in first.results}) == 4
+    other = sweep(SweepSpec.of({"id": "another", "lpr": {"from": "2027-01-20", "shift_bp": [0, -25, 50]},
+                                "budget": {"scale": ["1.0", "0.50"]}}), inputs)
+    hashes = {tuple(p.values.values()): r.inputs_sha256 for p, r in zip(first.points, first.results)}
+    for point, result in zip(other.points, other.results):
+        shift, scale = point.values["lpr_shift_bp"], point.values["budget_scale"]
+        if shift != "50":
+            assert result.inputs_sha256 == hashes[(shift, {"1.0": "1", "0.50": "0.5"}[scale])]
     assert other.provenance.parameters_sha256 != first.provenance.parameters_sha256
 
 
@@ -139,6 +141,13 @@ def test_monte_carlo_per_scenario_is_the_scenario_monte_carlo(inputs: SweepInput
     ({"id": "x", "budget": {"scale": [1.1]}}, "must be written as a string"),
     ({"id": "x", "parameters": {"insurance_premium.share": []}}, "give at least one value"),
     ({"id": "x", "lpr": {"shift_bp": [1]}}, "lpr.from"),
+    ({"id": "x", "lpr": {"from": "2027-01-20", "shift_bp": [0, 0]}}, "lpr.shift_bp: 0 and 0 are the same value"),
+    ({"id": "x", "budget": {"scale": ["1", "1.0"]}}, "budget.scale: 1.0 and 1 are the same value"),
+    ({"id": "x", "parameters": {"insurance_premium.share": ["0.6", "0.60"]}},
+     "parameters.insurance_premium.share: 0.60 and 0.6 are the same value"),
+    ({"id": "x", "lpr": {"from": "2027-01-20", "shift_bp": [25.0]}}, "lpr.shift_bp.0"),
+    ({"id": "x", "lpr": {"from": "2027-01-20", "shift_bp": [True]}}, "lpr.shift_bp.0"),
+    ({"id": "x", "lpr": {"from": "2027-01-20", "shift_bp": ["10"]}}, "lpr.shift_bp.0"),
     ({"id": "x", "lpr": {"from": "2027-01-20", "shift_bp": list(range(40))},
       "budget": {"scale": [str(k) for k in range(30)]}}, f"1,200 scenarios .* more than {MAX_SCENARIOS:,}"),
 ])
@@ -152,7 +161,8 @@ def test_a_bad_sweep_file_says_where(data: dict, message: str) -> None:  # type:
     ({"id": "x", "parameters": {"insurance_premium.share": ["0.6", "7"]}}, "insurance_premium"),
     ({"id": "x", "budget": {"sources": "zzz*", "scale": ["1"]}}, r"budget.scale.zzz\*: matches no source"),
     ({"id": "x", "budget": {"scale": ["1", "-1"]}}, "must not be negative"),
-    ({"id": "x", "lpr": {"from": "2026-05-20", "shift_bp": [0, -25]}}, "within the published data"),
+    ({"id": "x", "lpr": {"from": "2026-05-20", "shift_bp": [0, -25]}}, "within the published LPR data"),
+    ({"id": "x", "lpr": {"from": "2026-05-20", "shift_bp": [0]}}, "within the published LPR data"),
     ({"id": "x", "lpr": {"from": "2027-01-20", "shift_bp": [-25, -400]}}, "not positive"),
 ])
 def test_every_scenario_is_checked_before_anything_runs(inputs: SweepInputs, data: dict, message: str,  # type: ignore[type-arg]
@@ -241,3 +251,9 @@ def test_simulate_sweep_with_paths_and_its_refusals(tmp_path: Path, capsys) -> N
     assert main(["simulate", "--projects", "50", "--sweep", str(file), "--paths", "2", "--mode", "optimal",
                  "--out", str(tmp_path / "b")]) == 2
     assert not (tmp_path / "b").exists()
+    # a value no scenario can have is said before the baseline runs and before any cluster is reached
+    file.write_text("id: x\nparameters:\n  insurance_premium.shar: [\"0.6\"]\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["simulate", "--sweep", str(file), "--cluster", "tcp://127.0.0.1:1", "--out", str(tmp_path / "b")]) == 2
+    said = capsys.readouterr()
+    assert "parameters.insurance_premium.shar: no such parameter" in said.err and said.out == ""

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from subsidy_engine.pipeline.evaluate import Claims
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.scenario import MonteCarloSettings
-    from subsidy_engine.simulation.sweep import Sweep, SweepInputs, SweepSpec
+    from subsidy_engine.simulation.sweep import Built, Sweep, SweepInputs, SweepSpec
 
 
 def _calendar(args: argparse.Namespace) -> BusinessCalendar | None:
@@ -343,6 +343,7 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
     from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL, MonteCarloSettings, load_scenario
     from subsidy_engine.simulation.simulate import Comparison, simulate
     from subsidy_engine.simulation.sweep import SweepInputs, load_sweep
+    from subsidy_engine.simulation.sweep import build as build_sweep
 
     started = time.perf_counter()
     try:
@@ -368,6 +369,8 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
             raise ValueError("--sweep and --scenario: give one (a sweep's axes are scenario values; put the "
                              "scenario's changes in the sweep file as axes of one value)")
         spec = load_sweep(args.sweep) if args.sweep else None
+        # every scenario of the sweep built, and so checked, before the baseline and any cluster
+        built = build_sweep(spec, policy, budget, history, hold_until) if spec is not None else None
         settings = scenario.file.monte_carlo if scenario is not None else None
         sweep_paths = spec.file.monte_carlo if spec is not None else None
         if args.paths is not None and spec is not None:  # a sweep's paths: each of its scenarios
@@ -438,7 +441,7 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
         ran_sweep = None
         if spec is not None:
             ran_sweep = _sweep(args, spec, SweepInputs(tables, years, policy, budget, history, hold_until, args.mode,
-                                                       rates, _calendar(args), time_limit), sweep_paths, client)
+                                                       rates, _calendar(args), time_limit), sweep_paths, client, built)
             _say_sweep(say, ran_sweep, lang)
         from subsidy_engine.reports.charts import can_draw
 
@@ -505,7 +508,7 @@ def _monte_carlo(args: argparse.Namespace, inputs: tuple[PortfolioTables, Policy
 
 
 def _sweep(args: argparse.Namespace, spec: SweepSpec, inputs: SweepInputs, paths: MonteCarloSettings | None,
-           client: Client | None = None) -> Sweep:
+           client: Client | None = None, built: Built | None = None) -> Sweep:
     """The sweep's scenarios, with a progress bar on a terminal (none with --quiet or when piped)."""
     from tqdm import tqdm
 
@@ -513,7 +516,8 @@ def _sweep(args: argparse.Namespace, spec: SweepSpec, inputs: SweepInputs, paths
 
     with tqdm(total=spec.size, desc="sweep scenarios", unit="scenario", file=sys.stderr,
               disable=True if args.quiet else None, leave=False) as bar:
-        return sweep(spec, inputs, monte_carlo=paths, progress=lambda done: bar.update(done - bar.n), client=client)
+        return sweep(spec, inputs, monte_carlo=paths, progress=lambda done: bar.update(done - bar.n), client=client,
+                     built=built)
 
 
 def _say_sweep(say: Callable[..., None], ran: Sweep, lang: Lang) -> None:

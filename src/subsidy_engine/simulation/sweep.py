@@ -50,14 +50,14 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from subsidy_engine.budgeting.allocation import TIME_LIMIT, Mode, allocate
 from subsidy_engine.core.dates import IsoDate
 from subsidy_engine.core.messages import one_line
-from subsidy_engine.core.money import fen_to_yuan, yuan_to_fen
+from subsidy_engine.core.money import fen_to_yuan, to_decimal, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
-from subsidy_engine.errors import BudgetError, ScenarioError
+from subsidy_engine.errors import BudgetError, MoneyError, ScenarioError
 from subsidy_engine.io.files import read_yaml
 from subsidy_engine.params.budget import Budget
 from subsidy_engine.params.business_days import BusinessCalendar
@@ -79,7 +79,7 @@ _STRICT = ConfigDict(extra="forbid", frozen=True)
 class LprAxis(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     from_date: IsoDate = Field(alias="from")
-    shift_bp: list[int] = Field(min_length=1)
+    shift_bp: list[StrictInt] = Field(min_length=1)  # a float or true is refused, not taken as a number of bp
     tenor: Literal["1Y", "5Y", "both"] = "both"
     hold_until: IsoDate | None = None
 
@@ -121,9 +121,12 @@ class Point:
     evaluation: Scenario
     budget_change: Scenario
 
+    width: int = 3
+
     @property
     def scenario_id(self) -> str:
-        return f"S{self.number:03d}"
+        """``S001``...; as many digits as the grid's largest number needs, so that the ids sort as numbers."""
+        return f"S{self.number:0{self.width}d}"
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,16 @@ class SweepSpec:
             raise ScenarioError(f"{name}: a sweep needs at least one axis: lpr, budget or parameters")
         canonical = yaml.safe_dump(parsed.model_dump(mode="json", by_alias=True), sort_keys=True, allow_unicode=True)
         spec = cls(parsed, hashlib.sha256(canonical.encode()).hexdigest(), name)
+        for axis, values in spec._raw().items():  # a value given twice would run its scenarios twice
+            seen: dict[str, Any] = {}
+            for value in values:
+                key = _canonical(value)
+                if key in seen:
+                    where = {"lpr_shift_bp": "lpr.shift_bp", "budget_scale": "budget.scale"}.get(axis,
+                                                                                                 f"parameters.{axis}")
+                    raise ScenarioError(f"{name}: {where}: {value} and {seen[key]} are the same value: give each "
+                                        "value once")
+                seen[key] = value
         count = spec.size
         if count > MAX_SCENARIOS:
             raise ScenarioError(f"{name}: the grid has {count:,} scenarios (the product of its axes), more than "
@@ -193,39 +206,63 @@ class SweepSpec:
     def size(self) -> int:
         return int(np.prod([len(v) for v in self.axes().values()], dtype=np.int64))
 
-    def points(self) -> list[Point]:
-        """Every scenario of the grid, the first axis varying slowest."""
-        f, axes = self.file, self.axes()
+    def _raw(self) -> dict[str, list[Any]]:
+        f = self.file
         raw: dict[str, list[Any]] = {}
         if f.lpr is not None:
             raw["lpr_shift_bp"] = list(f.lpr.shift_bp)
         if f.budget is not None:
             raw["budget_scale"] = list(f.budget.scale)
         raw.update(f.parameters)
+        return raw
+
+    def points(self) -> list[Point]:
+        """Every scenario of the grid, the first axis varying slowest.
+
+        A point's scenarios are named by their values alone (``sweep[lpr_shift_bp=-25,...]``), written as the
+        engine reads them (``1.0`` and ``1`` alike), so that the same values have the same hash in any sweep.
+        """
+        f, axes, raw = self.file, self.axes(), self._raw()
         names = list(axes)
+        width = max(3, len(str(self.size)))
         points = []
-        for number, combination in enumerate(itertools.product(*(raw[n] for n in names)), start=1):
-            chosen = dict(zip(names, combination))
+        combinations = itertools.product(*(range(len(raw[n])) for n in names))
+        for number, picks in enumerate(combinations, start=1):
+            chosen = {n: raw[n][k] for n, k in zip(names, picks)}
             evaluation: dict[str, Any] = {"parameters": {k: v for k, v in chosen.items() if k in f.parameters}}
             if f.lpr is not None:
                 shift = int(chosen["lpr_shift_bp"])
                 evaluation["lpr"] = {"shifts": [{"from": f.lpr.from_date.isoformat(), "bp": shift,
                                                  "tenor": f.lpr.tenor}] if shift else [],
                                      "hold_until": f.lpr.hold_until.isoformat() if f.lpr.hold_until else None}
-            # named by its values, so that the same values give the same claims and the same hash
-            said = ",".join(f"{k}={axes[k][raw[k].index(chosen[k])]}" for k in names if k != "budget_scale")
-            evaluation_id = f"{f.id}[{said}]" if said else f.id
+            said = ",".join(f"{k}={_canonical(chosen[k])}" for k in names if k != "budget_scale")
             money: dict[str, Any] = {}
             if f.budget is not None:
                 money = {"budget": {"scale": {f.budget.sources: str(chosen["budget_scale"])}}}
-            points.append(Point(number, {k: axes[k][raw[k].index(chosen[k])] for k in names},
-                                self._scenario({"id": evaluation_id, **evaluation}),
-                                self._scenario({"id": f"{f.id}[budget_scale={chosen.get('budget_scale', '1')}]",
-                                                **money})))
+            scale = _canonical(chosen["budget_scale"]) if "budget_scale" in chosen else "1"
+            points.append(Point(number, {n: axes[n][k] for n, k in zip(names, picks)},
+                                self._scenario({"id": f"sweep[{said}]", **evaluation}),
+                                self._scenario({"id": f"sweep[budget_scale={scale}]", **money}), width))
         return points
 
     def _scenario(self, data: dict[str, Any]) -> Scenario:
         return Scenario.of(data, self.path)
+
+
+def _typed_values(values: dict[str, str]) -> dict[str, object]:
+    """A point's values for its row: the LPR shift a number of bp, the others as the file wrote them."""
+    return {k: int(v) if k == "lpr_shift_bp" else v for k, v in values.items()}
+
+
+def _canonical(value: Any) -> str:
+    """A value as the engine reads it: a number's exact value (``1.0`` is ``1``), anything else as written."""
+    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
+        return repr(value)
+    try:
+        number = to_decimal(value, "value")
+    except MoneyError:
+        return str(value)
+    return format(number.normalize(), "f") if number else "0"
 
 
 def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
@@ -260,7 +297,7 @@ class Sweep:
         rows = []
         for point, r in zip(self.points, self.results):
             claimed, awarded = int(r.claimed_fen.sum()), int(r.awarded_fen.sum())
-            row: dict[str, object] = {"scenario_id": point.scenario_id, **point.values,
+            row: dict[str, object] = {"scenario_id": point.scenario_id, **_typed_values(point.values),
                                       "claimed": fen_to_yuan(claimed), "awarded": fen_to_yuan(awarded),
                                       "unfunded": fen_to_yuan(claimed - awarded),
                                       "sources_exceeded": int(r.cap_exceeded.sum())}
@@ -315,19 +352,54 @@ class SweepInputs:
     time_limit: float = TIME_LIMIT
 
 
-def run_group(inputs: SweepInputs, group: list[Point], monte_carlo: MonteCarloSettings | None = None
-              ) -> list[PointResult]:
+@dataclass(frozen=True)
+class Built:
+    """Each point's parameters, LPR path and budget, built once (and so checked): by evaluation and budget id."""
+
+    policies: dict[str, Policy]
+    curves: dict[str, LprCurve]
+    budgets: dict[str, Budget]
+
+    def of_group(self, group: list[Point]) -> Built:
+        """What the points of ``group`` need (a cluster's task carries only that)."""
+        first = group[0].evaluation.id
+        return Built({first: self.policies[first]}, {first: self.curves[first]},
+                     {p.budget_change.id: self.budgets[p.budget_change.id] for p in group})
+
+
+def build(spec: SweepSpec, policy: Policy, budget: Budget, history: LprCurve,
+          hold_until: date = DEFAULT_HOLD_UNTIL) -> Built:
+    """Every point's parameters, LPR path and budget, each distinct one once: a bad value of the file is an error
+    here, before anything is computed (``simulate --sweep`` calls it before the baseline)."""
+    lpr = spec.file.lpr
+    if lpr is not None and lpr.from_date <= history.coverage_end:  # even with only a shift of 0
+        raise ScenarioError(f"{spec.path}: lpr.from {lpr.from_date} is within the published LPR data (to "
+                            f"{history.coverage_end}): a sweep shifts projected rates only")
+    policies: dict[str, Policy] = {}
+    curves: dict[str, LprCurve] = {}
+    budgets: dict[str, Budget] = {}
+    for point in spec.points():
+        key = point.evaluation.id
+        if key not in policies:
+            policies[key] = point.evaluation.policy(policy)
+            curves[key] = point.evaluation.curve(history, hold_until)
+        if point.budget_change.id not in budgets:
+            budgets[point.budget_change.id] = point.budget_change.budget(budget)
+    return Built(policies, curves, budgets)
+
+
+def run_group(inputs: SweepInputs, group: list[Point], built: Built,
+              monte_carlo: MonteCarloSettings | None = None) -> list[PointResult]:
     """The scenarios of ``group``, which share their evaluation (the same LPR shift and parameters): the claims
     are evaluated once and allocated under each scenario's budget; with ``monte_carlo``, each scenario's LPR
     paths give the probability that each cap is exceeded."""
     evaluation = group[0].evaluation
-    policy = evaluation.policy(inputs.policy)
-    curve = evaluation.curve(inputs.history, inputs.hold_until)
+    policy, curve = built.policies[evaluation.id], built.curves[evaluation.id]
     claims = evaluate(inputs.tables, policy, inputs.years, rate_by_stage=inputs.rate_by_stage, lpr=curve,
                       calendar=inputs.calendar)
     results = []
     for point in group:
-        budget = point.budget_change.budget(inputs.budget)
+        budget = built.budgets[point.budget_change.id]
         run = Simulation(claims, allocate(claims, budget, inputs.mode, time_limit=inputs.time_limit), inputs.years,
                          point.scenario_id)
         p_exceeded = None
@@ -343,9 +415,12 @@ def run_group(inputs: SweepInputs, group: list[Point], monte_carlo: MonteCarloSe
     return results
 
 
-def _group_task(group: list[Point], inputs: SweepInputs, monte_carlo: MonteCarloSettings | None) -> list[PointResult]:
-    """:func:`run_group` as a cluster's task (the group first: the inputs are sent to every worker once)."""
-    return run_group(inputs, group, monte_carlo)
+def _group_task(work: tuple[list[Point], Built], inputs: SweepInputs, monte_carlo: MonteCarloSettings | None
+                ) -> list[PointResult]:
+    """:func:`run_group` as a cluster's task (the group and what it needs first: the inputs are sent to every
+    worker once)."""
+    group, built = work
+    return run_group(inputs, group, built, monte_carlo)
 
 
 def _result(point: Point, run: Simulation, p_exceeded: np.ndarray | None) -> PointResult:
@@ -376,9 +451,11 @@ def _fen(amounts: pd.Series) -> np.ndarray:
 
 
 def sweep(spec: SweepSpec, inputs: SweepInputs, *, monte_carlo: MonteCarloSettings | None = None,
-          progress: Callable[[int], None] | None = None, client: Client | None = None) -> Sweep:
+          progress: Callable[[int], None] | None = None, client: Client | None = None,
+          built: Built | None = None) -> Sweep:
     """Run every scenario of ``spec`` on ``inputs`` (the baseline's portfolio, parameters, budget and LPR data).
 
+    ``built``: :func:`build`'s result when the caller checked the file before (else built here).
     ``monte_carlo``: the LPR paths of each scenario (default: the file's ``monte_carlo``, if any). ``client``:
     run the groups of scenarios on this cluster's workers (:mod:`subsidy_engine.simulation.cluster`); the results
     and their hashes are the same to the fen.
@@ -395,17 +472,15 @@ def sweep(spec: SweepSpec, inputs: SweepInputs, *, monte_carlo: MonteCarloSettin
     >>> inputs = SweepInputs(portfolio(200, seed=3), (2026, 2027), load_policy(), load_budget(), load_lpr())
     >>> result = sweep(spec, inputs)
     >>> result.scenarios()[["scenario_id", "lpr_shift_bp", "budget_scale"]].values.tolist()
-    [['S001', '-25', '0.5'], ['S002', '-25', '1'], ['S003', '0', '0.5'], ['S004', '0', '1']]
+    [['S001', -25, '0.5'], ['S002', -25, '1'], ['S003', 0, '0.5'], ['S004', 0, '1']]
     """
     outside = [y for y in inputs.years if y not in inputs.budget.years]
     if outside:
         raise BudgetError(f"years {outside} are beyond budget {inputs.budget.id}'s years "
                           f"{inputs.budget.years[0]}-{inputs.budget.years[-1]}")
     points = spec.points()
-    for point in points:  # every scenario checked before anything runs: a bad value is said in seconds
-        point.evaluation.policy(inputs.policy)
-        point.evaluation.curve(inputs.history, inputs.hold_until)
-        point.budget_change.budget(inputs.budget)
+    if built is None:  # every scenario built, and so checked, before anything runs: a bad value is said in seconds
+        built = build(spec, inputs.policy, inputs.budget, inputs.history, inputs.hold_until)
     groups: dict[str, list[Point]] = {}
     for point in points:
         groups.setdefault(point.evaluation.id, []).append(point)
@@ -413,7 +488,7 @@ def sweep(spec: SweepSpec, inputs: SweepInputs, *, monte_carlo: MonteCarloSettin
     results: list[PointResult] = []
     if client is None:
         for group in groups.values():
-            results += run_group(inputs, group, paths)
+            results += run_group(inputs, group, built, paths)
             if progress is not None:
                 progress(len(results))
     else:
@@ -421,7 +496,8 @@ def sweep(spec: SweepSpec, inputs: SweepInputs, *, monte_carlo: MonteCarloSettin
 
         sizes = [len(g) for g in groups.values()]
         done = np.cumsum(sizes)  # the groups' sizes differ: say the scenarios done, roughly, as groups finish
-        for part in map_in_order(client, _group_task, list(groups.values()), inputs, paths,
+        work = [(group, built.of_group(group)) for group in groups.values()]
+        for part in map_in_order(client, _group_task, work, inputs, paths,
                                  progress=None if progress is None else lambda k: progress(int(done[k - 1]))):
             results += part
     results.sort(key=lambda r: r.number)
@@ -432,5 +508,5 @@ def sweep(spec: SweepSpec, inputs: SweepInputs, *, monte_carlo: MonteCarloSettin
                  tuple(s.id for s in inputs.budget.sources), provenance, paths)
 
 
-__all__ = ["MAX_SCENARIOS", "Point", "PointResult", "Sweep", "SweepInputs", "SweepSpec", "load_sweep", "run_group",
+__all__ = ["MAX_SCENARIOS", "Built", "Point", "PointResult", "Sweep", "SweepInputs", "SweepSpec", "build", "load_sweep", "run_group",
            "sweep"]
