@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
@@ -162,13 +162,7 @@ class Scenario:
     @classmethod
     def of(cls, data: dict[str, Any], name: str = "<dict>") -> Scenario:
         """A scenario from a mapping shaped like the YAML file."""
-        try:
-            parsed = ScenarioFile.model_validate(data)
-        except ValidationError as exc:
-            raise ScenarioError(f"{name}: {one_line(exc)}") from None
-        canonical = yaml.safe_dump(parsed.model_dump(mode="json", by_alias=True), sort_keys=True,
-                                   allow_unicode=True)
-        return cls(parsed, hashlib.sha256(canonical.encode()).hexdigest(), name)
+        return cls(*validated(ScenarioFile, data, name), name)
 
     # -- the LPR -------------------------------------------------------------------
     def curve(self, history: LprCurve, hold_until: date = DEFAULT_HOLD_UNTIL) -> LprCurve:
@@ -318,14 +312,33 @@ def path_fixings(history: LprCurve, changes: list[tuple[date, int, int]]) -> lis
     return rows
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], data: dict[str, Any], name: str) -> tuple[Model, str]:
+    """``data`` read by ``model`` (a :class:`ScenarioError` naming ``name`` otherwise) and the SHA-256 of what it
+    says (canonical YAML: the same values, the same hash, however written): a scenario's or a sweep's."""
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(f"{name}: {one_line(exc)}") from None
+    canonical = yaml.safe_dump(parsed.model_dump(mode="json", by_alias=True), sort_keys=True, allow_unicode=True)
+    return parsed, hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def read_mapping(path: str | os.PathLike[str], what: str, shape: str) -> tuple[dict[str, Any], str]:
+    """A YAML file that must be a mapping (``shape`` says what one holds) and the SHA-256 of its bytes."""
+    file = Path(path)
+    data, raw = read_yaml(file, ScenarioError, f"{what} file")
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{file}: a {what} is a mapping with {shape}")
+    return data, hashlib.sha256(raw).hexdigest()
+
+
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Load a scenario file (see the module docstring for its shape)."""
-    file = Path(path)
-    data, raw = read_yaml(file, ScenarioError, "scenario file")
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{file}: a scenario is a mapping with at least an id")
-    scenario = Scenario.of(data, str(file))
-    return Scenario(scenario.file, hashlib.sha256(raw).hexdigest(), str(file))
+    data, digest = read_mapping(path, "scenario", "at least an id")
+    return Scenario(Scenario.of(data, str(Path(path))).file, digest, str(Path(path)))
 
 
 __all__ = ["DEFAULT_HOLD_UNTIL", "MonteCarloSettings", "Scenario", "ScenarioError", "load_scenario", "path_fixings"]

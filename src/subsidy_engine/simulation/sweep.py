@@ -38,7 +38,6 @@ budget share one evaluation (the claims and their provenance belong to the LPR p
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 from dataclasses import dataclass
@@ -49,23 +48,27 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from subsidy_engine.budgeting.allocation import TIME_LIMIT, Mode, allocate
 from subsidy_engine.core.dates import IsoDate
-from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.money import fen_to_yuan, to_decimal, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError, MoneyError, ScenarioError
-from subsidy_engine.io.files import read_yaml
 from subsidy_engine.params.budget import Budget
 from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy
 from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.inputs import PortfolioTables
-from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL, Exact, MonteCarloSettings, Scenario
+from subsidy_engine.simulation.scenario import (
+    DEFAULT_HOLD_UNTIL,
+    Exact,
+    MonteCarloSettings,
+    Scenario,
+    read_mapping,
+    validated,
+)
 from subsidy_engine.simulation.simulate import Simulation
 
 if TYPE_CHECKING:
@@ -165,14 +168,10 @@ class SweepSpec:
     @classmethod
     def of(cls, data: dict[str, Any], name: str = "<dict>") -> SweepSpec:
         """A sweep from a mapping shaped like the YAML file."""
-        try:
-            parsed = SweepFile.model_validate(data)
-        except ValidationError as exc:
-            raise ScenarioError(f"{name}: {one_line(exc)}") from None
+        parsed, digest = validated(SweepFile, data, name)
         if parsed.lpr is None and parsed.budget is None and not parsed.parameters:
             raise ScenarioError(f"{name}: a sweep needs at least one axis: lpr, budget or parameters")
-        canonical = yaml.safe_dump(parsed.model_dump(mode="json", by_alias=True), sort_keys=True, allow_unicode=True)
-        spec = cls(parsed, hashlib.sha256(canonical.encode()).hexdigest(), name)
+        spec = cls(parsed, digest, name)
         for axis, values in spec._raw().items():  # a value given twice would run its scenarios twice
             seen: dict[str, Any] = {}
             for value in values:
@@ -267,12 +266,8 @@ def _canonical(value: Any) -> str:
 
 def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
     """Load a sweep file (see the module docstring for its shape)."""
-    file = Path(path)
-    data, raw = read_yaml(file, ScenarioError, "sweep file")
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{file}: a sweep is a mapping with an id and its axes")
-    spec = SweepSpec.of(data, str(file))
-    return SweepSpec(spec.file, hashlib.sha256(raw).hexdigest(), str(file))
+    data, digest = read_mapping(path, "sweep", "an id and its axes")
+    return SweepSpec(SweepSpec.of(data, str(Path(path))).file, digest, str(Path(path)))
 
 
 @dataclass(frozen=True)
