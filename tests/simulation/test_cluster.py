@@ -234,3 +234,40 @@ def test_a_worker_that_dies_too_often_and_an_unreachable_scheduler_are_one_clear
         with connect("tcp://127.0.0.1:1", timeout=1):
             pass
     assert issubclass(ClusterError, SubsidyEngineError)
+
+
+def _shared_len(item: int, shared: str) -> int:
+    return item + len(shared)
+
+
+def test_maps_one_after_another_with_the_same_shared_value_are_independent(client: Client) -> None:
+    """Found by the second review: equal shared values got the same key, and one map's cancel lost the next's."""
+    from subsidy_engine.simulation.cluster import map_in_order
+
+    for _ in range(6):
+        assert map_in_order(client, _shared_len, [1, 2, 3], "x" * 10) == [11, 12, 13]
+
+
+def test_connect_puts_back_only_what_dask_set_and_partitions_are_counted(tmp_path) -> None:  # noqa: ANN001
+    import sys
+
+    from subsidy_engine import evaluate
+    from subsidy_engine.pipeline.inputs import load_portfolio
+    from subsidy_engine.simulation.partitions import evaluate_on
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_partitions import same
+
+    os.environ.pop("SUBSIDY_ENGINE_TEST_SETTING", None)
+    with connect("local:1") as one:
+        os.environ["SUBSIDY_ENGINE_TEST_SETTING"] = "kept"  # the caller's own setting, made inside the block
+        # a problem of no row (an extra column set aside under strict): evaluated in one process, the same
+        folder = tmp_path / "p"
+        folder.mkdir()
+        portfolio(40, seed=2).projects.assign(备注="x").to_csv(folder / "projects.csv", index=False)
+        tables = load_portfolio(folder, strict=True)
+        assert tables.problems.position.isna().any()
+        same(evaluate(tables, load_policy(), YEARS), evaluate_on(one, tables, load_policy(), YEARS))
+        with pytest.raises(ValueError, match="partitions must be at least 1, not 0"):
+            evaluate_on(one, portfolio(10, seed=1), load_policy(), YEARS, partitions=0)
+    assert os.environ.pop("SUBSIDY_ENGINE_TEST_SETTING") == "kept"

@@ -126,3 +126,53 @@ def test_partitions_of_generated_portfolios_give_one_process_s_claims(projects: 
     lpr = load_lpr().hold_flat(until=date(2045, 12, 31))
     same(evaluate(tables, load_policy(), YEARS, lpr=lpr, rate_by_stage=rates),
          in_partitions(tables, n, lpr=lpr, rate_by_stage=rates))
+
+
+def _folder(tmp_path: Path, **tables: pd.DataFrame) -> PortfolioTables:
+    folder = tmp_path / "t"
+    folder.mkdir()
+    for name, frame in tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return load_portfolio(folder)
+
+
+ONE_PROJECT = pd.DataFrame([{"project_id": "P1", "enterprise_id": "E1", "domain": "public", "stage": "pilot",
+                             "total_investment": "100000000", "eligible_investment": "80000000",
+                             "start_date": "2026-03-01"}])
+ONE_POLICY = pd.DataFrame([{"policy_id": "I1", "enterprise_id": "E1", "project_id": None,
+                            "product_field": "common_software", "insured_amount": "1000000", "premium": "30000",
+                            "start_date": "2026-03-01", "years": 3}])
+
+
+@pytest.mark.parametrize("case", ["no project row", "every project rejected", "every id blank",
+                                  "tranches of no loan"])
+def test_tables_with_nothing_to_look_up_give_one_process_s_claims(tmp_path: Path, case: str) -> None:
+    """Found by the second review: an empty table of ids to look up in made the partitions fail (IndexError)."""
+    tables = {
+        "no project row": dict(projects=ONE_PROJECT.iloc[:0], insurance=ONE_POLICY),
+        "every project rejected": dict(projects=ONE_PROJECT.assign(start_date="2026-02-30"), insurance=ONE_POLICY),
+        "every id blank": dict(projects=ONE_PROJECT, insurance=ONE_POLICY.assign(policy_id=None)),
+        "tranches of no loan": dict(projects=ONE_PROJECT, drawdowns=pd.DataFrame(
+            [{"loan_id": "L9", "date": "2026-03-01", "amount": "5"}])),
+    }[case]
+    portfolio_tables = _folder(tmp_path, **tables)
+    for n in (1, 3):
+        same(evaluate(portfolio_tables, load_policy(), YEARS), in_partitions(portfolio_tables, n))
+
+
+def test_the_events_of_a_repeated_loan_id_belong_to_its_first_row(tmp_path: Path) -> None:
+    """Found by the second review: with a loan id given twice, the loader put its refused tranche and prepayment
+    rows on the duplicate, so one process paid the first row's loan and a second reading (each partition's)
+    refused the portfolio. The events belong to the first row, as the duplicate is the row rejected."""
+    loan = {"loan_id": "L1", "project_id": "P1", "principal": "10000000", "annual_rate": "0.04", "term_months": 36,
+            "start_date": "2026-02-01"}
+    tables = _folder(tmp_path, projects=ONE_PROJECT.assign(start_date="2026-01-05"),
+                     loans=pd.DataFrame([loan, loan]),
+                     drawdowns=pd.DataFrame([{"loan_id": "L1", "date": "2026-02-01", "amount": "10000001"}]),
+                     prepayments=pd.DataFrame([{"loan_id": "L1", "date": "2026-07-20", "amount": "100000",
+                                                "recompute": "bogus"}]))
+    alone = evaluate(tables, load_policy(), YEARS)
+    loans = alone.rejections[alone.rejections.table == "loans"]
+    assert 2 in set(loans.row) and not (alone.table.item_id == "L1").any()  # the first row is not paid
+    for n in (1, 2):
+        same(alone, in_partitions(tables, n))

@@ -125,8 +125,14 @@ def attach_read(arrays: LoanArrays, loan_ids: pd.Series, rows: np.ndarray, reads
 
     given_ids = loan_ids.reset_index(drop=True).tolist()  # as the loan table gives them
     every_id = compared_ids(given_ids)
-    row_of = {loan_id: r for r, loan_id in enumerate(every_id) if loan_id is not None}
-    position_of = {every_id[int(r)]: k for k, r in enumerate(rows)}
+    # a loan id given twice: its events belong to its first row (the duplicate is the row rejected)
+    row_of: dict[str | None, int] = {}
+    for r, loan_id in enumerate(every_id):
+        if loan_id is not None:
+            row_of.setdefault(loan_id, r)
+    position_of: dict[str | None, int] = {}
+    for at, r in enumerate(rows):
+        position_of.setdefault(every_id[int(r)], at)
     problems: list[tuple[int, str, str, str, str]] = []
     row_problems: list[tuple[str, int, str, str, str]] = []
     refused: set[int] = set()

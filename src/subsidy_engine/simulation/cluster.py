@@ -87,7 +87,8 @@ def connect(address: str, timeout: float = 30) -> Iterator[Client]:
         return
     import dask
 
-    before = dict(os.environ)  # the nanny still sets PYTHONHASHSEED here for its workers: put back on leaving
+    # the nanny sets its workers' hash seed (and its own bookkeeping) in this process: those put back on leaving
+    before = {k: os.environ.get(k) for k in (*PRE_SPAWN, "PYTHONHASHSEED", "__DASK_PARENT_PID")}
     environ = {f"distributed.nanny.pre-spawn-environ.{k}": None for k in PRE_SPAWN}
     try:
         with dask.config.set(environ), LocalCluster(
@@ -95,9 +96,11 @@ def connect(address: str, timeout: float = 30) -> Iterator[Client]:
                 silence_logs=logging.ERROR, env={WORKER_THREADS: "1"}) as cluster, Client(cluster) as client:
             yield client
     finally:
-        if dict(os.environ) != before:
-            os.environ.clear()
-            os.environ.update(before)
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def workers(client: Client) -> int:
@@ -115,7 +118,9 @@ def map_in_order(client: Client, function: Callable[..., R], items: Sequence[T],
     """
     from distributed import as_completed
 
-    sent = [client.scatter(value, broadcast=True) for value in shared]
+    # each call its own keys (hash=False): equal values would share one, and this call's cancel would take it from
+    # the next; a list or mapping is sent whole, as one value, not item by item
+    sent = [client.scatter([value], broadcast=True, hash=False)[0] for value in shared]
     futures = client.map(_task, [function] * len(items), list(items), *[[s] * len(items) for s in sent], pure=False)
     position = {future.key: k for k, future in enumerate(futures)}
     results: list[Any] = [None] * len(futures)

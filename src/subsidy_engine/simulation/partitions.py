@@ -17,8 +17,8 @@ LPR, the items paid nothing and the notes, in one process's order; the provenanc
 portfolio, so the hashes are the same. ``details`` (the per-item rows that ``explain`` and ``reconcile`` read)
 stay on the workers: the returned ``Claims`` has none, and those two run on an evaluation in one process.
 
-A portfolio with a table that could not be read at all (a problem of the whole table) is evaluated in this
-process: such a table has no rows to place.
+A portfolio with a problem of no row (a table that could not be read at all, something set aside under
+``strict``) is evaluated in this process: such a problem has no partition to go to.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy
 from subsidy_engine.pipeline.evaluate import Claims, evaluate, raise_if_strict, sorted_problems
-from subsidy_engine.pipeline.inputs import TABLES, WHOLE_TABLE, PortfolioTables
+from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables
 from subsidy_engine.pipeline.steps import INSTRUMENTS, claims_provenance, not_paid_items, requested_years
 
 if TYPE_CHECKING:
@@ -74,13 +74,18 @@ def _first_row_of(ids: pa.Array) -> np.ndarray:
     first = np.full(codes.max(initial=-1) + 1, -1, np.int64)
     valid = np.flatnonzero(codes >= 0)
     first[codes[valid][::-1]] = valid[::-1]  # the smallest row of each code wins
-    return np.where(codes >= 0, first[np.maximum(codes, 0)], np.arange(codes.shape[0]))
+    out = np.arange(codes.shape[0])
+    out[valid] = first[codes[valid]]
+    return out
 
 
 def _lookup(ids: pa.Array, keys: pa.Array, values: np.ndarray) -> np.ndarray:
     """``values`` of the first row of ``keys`` equal to each of ``ids`` (-1: none)."""
     found = np.asarray(pc.index_in(ids, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
-    return np.where(found >= 0, values[np.maximum(found, 0)], -1)
+    out = np.full(found.shape[0], -1, np.int64)
+    hit = found >= 0  # (with no key at all, nothing is found: ``values`` may be empty)
+    out[hit] = values[found[hit]]
+    return out
 
 
 class _Groups:
@@ -236,7 +241,10 @@ def evaluate_on(client: Client, tables: PortfolioTables, policy: Policy, years: 
     from subsidy_engine.simulation.cluster import map_in_order, workers
 
     chosen = requested_years(years)
-    if (tables.problems.field == WHOLE_TABLE).any():
+    if partitions is not None and partitions < 1:
+        raise ValueError(f"partitions must be at least 1, not {partitions}")
+    # a problem of no row (a table that cannot be read, something set aside under strict) has no partition
+    if tables.problems.position.isna().any():
         return evaluate(tables, policy, chosen, rate_by_stage=rate_by_stage, lpr=lpr, strict=strict,
                         calendar=calendar)
     n = partitions if partitions is not None else max(2, 2 * workers(client))
