@@ -217,15 +217,50 @@ class Plan:
     no_source: np.ndarray  # rows (parts) no source may pay
 
 
-def build_plan(c: ClaimsToFund, budget: Budget, mode: str) -> Plan:
+@dataclass(frozen=True)
+class PlanRules:
+    """What a plan reads of the claims and the budget that their amounts do not change: which sources may pay each
+    claim, which tier each claim is in, the claims' groups and the caps in fen. Monte Carlo builds it once and each
+    path's plan from it (:func:`build_plan`'s ``rules``)."""
+
+    may_pay: np.ndarray  # (claims, sources)
+    in_tier: tuple[np.ndarray, ...]  # per priority rule of the waterfall, the claims it matches
+    groups: tuple[np.ndarray | None, ...]  # (project, enterprise): each claim's dense code where a source caps it
+    cap: np.ndarray
+    group_cap: np.ndarray
+    caps_total_fen: int
+
+
+def plan_rules(c: ClaimsToFund, budget: Budget, mode: str) -> PlanRules:
+    """:class:`PlanRules` of ``c`` under ``budget`` and ``mode`` (a claim of a year outside the budget is refused)."""
     sources, years = budget.sources, budget.years
     outside = sorted(set(np.unique(c.year).tolist()) - set(years))
     if outside:
         raise BudgetError(f"claims of years {outside} are outside budget {budget.id}'s years "
                           f"{years[0]}-{years[-1]}: evaluate(years=...) within them, or extend the budget")
     n = c.amount.shape[0]
-    level_of = np.array([0 if s.level == "municipal" else 1 for s in sources])
     may_pay = np.column_stack([matches(s.eligible, c) for s in sources]) if n else np.zeros((0, len(sources)), bool)
+    in_tier = tuple(matches(rule, c) for rule in budget.file.priority_tiers) if mode != "merit" else ()
+    # the exact range, checked on Python integers before any int64 array holds them
+    year_caps_fen = [[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources]
+    group_fen = [[cap_fen(getattr(s, name)) for s in sources] for name in ("per_project_cap", "per_enterprise_cap")]
+    if sum(map(sum, year_caps_fen)) > MAX_TOTAL_FEN or max(max(row) for row in group_fen) > MAX_TOTAL_FEN:
+        raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
+    group_cap = np.array(group_fen, np.int64)
+    groups = tuple(dense_codes(c.attributes[name]) if (group_cap[g] >= 0).any() else None
+                   for g, name in enumerate(("project_id", "enterprise_id")))
+    return PlanRules(may_pay, in_tier, groups, np.array(year_caps_fen, np.int64).reshape(len(sources), len(years)),
+                     group_cap, sum(map(sum, year_caps_fen)))
+
+
+def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | None = None) -> Plan:
+    """The kernel's inputs for ``c``; ``rules``: :func:`plan_rules` of claims like ``c`` but for their amounts
+    (built here when not given)."""
+    fixed = rules if rules is not None else plan_rules(c, budget, mode)
+    sources, years = budget.sources, budget.years
+    n = c.amount.shape[0]
+    level_of = np.array([0 if s.level == "municipal" else 1 for s in sources])
+    may_pay = fixed.may_pay
 
     # 1. co-funding: the first district source that may pay a claim sets its matching share
     district = np.flatnonzero(level_of == 1)
@@ -260,7 +295,7 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str) -> Plan:
     item_year = year_index[first_row].astype(np.int64)
 
     # tiers: waterfall by the budget's priority rules; merit one item per tier, by score
-    rules = list(budget.file.priority_tiers)
+    tiers = list(budget.file.priority_tiers)
     n_items = item_claim.shape[0]
     if mode == "merit":
         a = c.attributes
@@ -272,26 +307,20 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str) -> Plan:
         item_tier[rank] = np.arange(n_items)
         tier_names = ["merit order"]
     else:
-        item_tier = np.full(n_items, len(rules), np.int64)
-        for k in reversed(range(len(rules))):
-            item_tier[matches(rules[k], c)[item_claim]] = k
-        tier_names = [describe_rule(r) for r in rules] + ["others" if rules else "every claim"]
+        item_tier = np.full(n_items, len(tiers), np.int64)
+        for k in reversed(range(len(tiers))):
+            item_tier[fixed.in_tier[k][item_claim]] = k
+        tier_names = [describe_rule(r) for r in tiers] + ["others" if tiers else "every claim"]
     item_order = column_readers.sort_order(item_year, item_tier)  # ties: position
     year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
 
-    # the exact range, checked on Python integers before any int64 array holds them
-    year_caps_fen = [[yuan_to_fen(budget.cap(s, y)) for y in years] for s in sources]
-    group_fen = [[cap_fen(getattr(s, name)) for s in sources]
-                 for name in ("per_project_cap", "per_enterprise_cap")]
-    if (sum(map(sum, year_caps_fen)) > MAX_TOTAL_FEN or max(max(row) for row in group_fen) > MAX_TOTAL_FEN
-            or int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN):
+    if int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN:  # the caps' range is checked with the rules
         raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
-    cap = np.array(year_caps_fen, np.int64).reshape(len(sources), len(years))
-    group_cap = np.array(group_fen, np.int64)
+    cap, group_cap = fixed.cap, fixed.group_cap
     row_group = np.zeros((claim_of.shape[0], 2), np.int64)  # (project, enterprise): where a source caps them
-    for g, name in enumerate(("project_id", "enterprise_id")):
-        if (group_cap[g] >= 0).any():
-            row_group[:, g] = dense_codes(c.attributes[name])[claim_of]
+    for g, codes in enumerate(fixed.groups):
+        if codes is not None:
+            row_group[:, g] = codes[claim_of]
     return Plan(c, sources, years, claim_of, level, year_index.astype(np.int64), request, item_ptr,
                  item_tier, item_year, item_order, year_ptr, eligible, cap,
                  np.array([s.carry_over for s in sources]), group_cap, np.ascontiguousarray(row_group),

@@ -42,7 +42,14 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from subsidy_engine.budgeting.allocation import Mode
-from subsidy_engine.budgeting.plan import build_plan, cap_exceeded, claims_for, per_source_year, run_plan
+from subsidy_engine.budgeting.plan import (
+    build_plan,
+    cap_exceeded,
+    claims_for,
+    per_source_year,
+    plan_rules,
+    run_plan,
+)
 from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.money import fen_to_yuan, quantize_fen
 from subsidy_engine.core.provenance import Provenance
@@ -230,6 +237,8 @@ class _Prepared:
                                    self.order)
         frame = pd.concat([table, attributes[[c for c in ATTRIBUTE_COLUMNS]]], axis=1)
         self.claims = claims_for(frame, budget, mode)
+        # who may pay, the tiers, the groups and the caps do not move with the LPR: read once, not each path
+        self.rules = plan_rules(self.claims, budget, mode)
         # the allocation reads claims in its own order: where each of its claims is in ``order``
         found = pc.index_in(self.claims.claim_id, value_set=column_readers.arrow_text(table["claim_id"]))
         self.to_allocation = np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
@@ -254,7 +263,7 @@ class _Prepared:
             computed[self.part] = amount
         after_total = stack(self.stacking, computed)[-1]
         amount = after_total[self.order][self.to_allocation]
-        plan = build_plan(replace(self.claims, amount=amount), self.budget, self.mode)
+        plan = build_plan(replace(self.claims, amount=amount), self.budget, self.mode, self.rules)
         r = run_plan(plan)
         return per_source_year(plan, r, r.award), cap_exceeded(plan, r)[1]
 
