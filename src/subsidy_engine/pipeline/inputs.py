@@ -236,6 +236,13 @@ def rejected_counts(problems: pd.DataFrame, sizes: Mapping[str, int]) -> dict[st
     return {k: v for k, v in counts.items() if v}
 
 
+def shown_rows(row_numbers: Mapping[str, np.ndarray], name: str, n: int) -> np.ndarray:
+    """The row number the user sees for each of the ``n`` rows of table ``name``: as ``row_numbers`` gives them,
+    else position + 2 (a header row, counted from 1)."""
+    given = row_numbers.get(name)
+    return np.asarray(given, np.int64) if given is not None else np.arange(n, dtype=np.int64) + 2
+
+
 def empty_problems() -> pd.DataFrame:
     """A problems report with no row, typed as a full one."""
     return _problem_frame("projects", np.zeros(0, np.int64), [], [], [], None, "")
@@ -456,7 +463,7 @@ def _loan_event_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFra
     if not given:
         return []
     loans = tables["loans"].reset_index(drop=True)
-    shown = {name: row_numbers.get(name, np.arange(len(tables[name]), dtype=np.int64) + 2) for name in given}
+    shown = {name: shown_rows(row_numbers, name, len(tables[name])) for name in given}
     event_reads = {name: reads[name] for name in given if name in reads}
     loan_read = reads.get("loans")
     parts = []

@@ -23,6 +23,7 @@ A portfolio with a problem of no row (a table that could not be read at all, som
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import Policy
 from subsidy_engine.pipeline.evaluate import Claims, evaluate, raise_if_strict, sorted_problems
-from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables
+from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables, shown_rows
 from subsidy_engine.pipeline.steps import INSTRUMENTS, claims_provenance, not_paid_items, requested_years
 
 if TYPE_CHECKING:
@@ -167,31 +168,26 @@ def assign(tables: PortfolioTables, partitions: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _row_numbers(tables: PortfolioTables, name: str) -> np.ndarray:
-    given = tables.row_numbers.get(name)
-    n = len(getattr(tables, name))
-    return np.asarray(given, np.int64) if given is not None else np.arange(n, dtype=np.int64) + 2
-
-
 def split(tables: PortfolioTables, where: dict[str, np.ndarray], partitions: int) -> list[tuple[PortfolioTables, dict[str, np.ndarray]]]:
     """The partitions' tables, each with the positions its rows have in ``tables``."""
     problems = tables.problems
+    whole = {name: getattr(tables, name).reset_index(drop=True) for name in TABLES}
+    shown = {name: shown_rows(tables.row_numbers, name, len(frame)) for name, frame in whole.items()}
     out = []
     for k in range(partitions):
         frames, positions, row_numbers = {}, {}, {}
-        for name in TABLES:
-            frame = getattr(tables, name).reset_index(drop=True)
+        for name, frame in whole.items():
             rows = np.flatnonzero(where[name] == k)
             positions[name] = rows
             frames[name] = frame.take(rows).reset_index(drop=True) if len(frame.columns) else frame
-            row_numbers[name] = _row_numbers(tables, name)[rows]
+            row_numbers[name] = shown[name][rows]
         mine = []
         for name in TABLES:
             theirs = problems[problems.table == name]
             if not len(theirs):
                 continue
             at = theirs.position.to_numpy(dtype=np.int64)
-            new_position = np.full(len(getattr(tables, name)), -1, np.int64)
+            new_position = np.full(len(whole[name]), -1, np.int64)
             new_position[positions[name]] = np.arange(positions[name].shape[0])
             keep = new_position[at] >= 0
             if keep.any():
@@ -317,9 +313,10 @@ def _concat_typed(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat([frames[k] for k in _typed(frames)], ignore_index=True)
 
 
-def _once(notes: object) -> list[str]:
+def _once(notes: Iterable[str]) -> list[str]:
+    """``notes`` without repeats, in the order they come."""
     seen: list[str] = []
-    for note in notes:  # type: ignore[attr-defined]
+    for note in notes:
         if note not in seen:
             seen.append(note)
     return seen
