@@ -231,3 +231,20 @@ def test_the_accrual_terms_of_a_period_outside_the_window_are_its_own() -> None:
     terms = [column.tolist() for column in interest_subsidy(amortize(loan), rule).accrual_terms]
     assert [t[0] for t in terms] == [100000000, 100000000, 31, 365, 0, 31, 0, 0]  # base ... days; no settlement day
     assert all(inside >= 0 for inside in terms[4])
+
+
+def test_the_window_rows_of_a_loan_settling_on_calendar_days_cover_its_last_settlement() -> None:
+    """A loan settling interest quarterly on the 20th accrues from one settlement to the next, not from the row
+    before: the 貼息 of the days between the window's last settlement (2026-12-20) and its end (2026-12-24) is paid
+    on 2027-03-20, so 2027 is a loan-year of the window. Monte Carlo's structure stopped on it (AssertionError)."""
+    from subsidy_engine import load_lpr
+    from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
+
+    loan = pd.DataFrame({"loan_id": ["L"], "principal": ["317130000"], "floating_tenor": ["5Y"],
+                         "floating_spread_bp": ["-7"], "term_months": [60], "method": ["equal_principal"],
+                         "start_date": [date(2024, 12, 24)], "interest_dates": ["calendar"],
+                         "interest_frequency": ["quarterly"]})
+    rows = interest_subsidy_rows(loan, load_policy(), lpr=load_lpr().hold_flat(date(2045, 12, 31)), window_rows=True)
+    year, paid, in_window = rows.columns["year"], rows.columns["amount"], rows.internal["in_window"]
+    assert year[paid > 0].tolist() == [2025, 2026, 2027]
+    assert year[in_window].tolist() == [2025, 2026, 2027]

@@ -448,10 +448,18 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
     in_window = keep
     if window_rows:  # a period [start, end] overlapping [window_start, window_end) marks its loan-year
         loan_of_period = np.repeat(np.arange(periods.shape[0]), periods)
-        period_start = np.empty(end_day.shape[0], np.int64)
-        period_start[1:] = end_day[:-1]
-        has = periods > 0
-        period_start[row_ptr[:-1][has]] = run.loan_start[has]  # a loan's first period starts at its drawdown
+        # a row pays what accrued since its loan's settlement before it: the row before, unless the loan settles on
+        # calendar days (then only its settling rows do), and since the drawdown before the first
+        settles = f.get("settles")
+        settling = np.arange(end_day.shape[0]) if settles is None or not settles.shape[0] else np.where(
+            settles, np.arange(end_day.shape[0]), -1)
+        before = np.empty(end_day.shape[0], np.int64)
+        if end_day.shape[0]:
+            before[0] = -1
+            before[1:] = np.maximum.accumulate(settling)[:-1]
+        own = before >= np.repeat(row_ptr[:-1], periods)  # a settlement of the row's own loan
+        period_start = np.where(own, np.asarray(end_day, np.int64)[np.maximum(before, 0)],
+                                run.loan_start[loan_of_period])
         period_year = np.empty(end_day.shape[0], np.int64)
         calendar_year(np.asarray(end_day, np.int64), period_year)
         overlap = (period_start < window_end[loan_of_period]) & (end_day > window_start[loan_of_period])
