@@ -23,7 +23,8 @@ def _lpr_on(day, tenor_5y, fixing_day, lpr_1y, lpr_5y):
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _floating_segments_threads(start_y, start_m, start_d, due_day, periods, months_per_period, anniversary,
-                               tenor_5y, spread_units, fixing_day, lpr_1y, lpr_5y, first_fixing_day,
+                               tenor_5y, spread_units, lpr_path, fixing_day, lpr_1y_paths, lpr_5y_paths,
+                               first_fixing_day,
                                coverage_end_day, history_end_day, fill, seg_ptr, counts, status,
                                projected_from, seg_period, seg_rate):
     """Rate segments of floating loans (see :mod:`subsidy_engine.loans.repricing`).
@@ -31,10 +32,12 @@ def _floating_segments_threads(start_y, start_m, start_d, due_day, periods, mont
     Called twice: with ``fill`` False it sets ``counts``, ``status`` and
     ``projected_from`` per loan; with ``fill`` True it writes each loan's
     segments (first period, rate) from ``seg_ptr[i]`` on. A reset whose rate
-    equals the previous one adds no segment.
+    equals the previous one adds no segment. ``lpr_1y_paths`` and ``lpr_5y_paths`` hold one row of rates a
+    path (paths x fixings, one row for one curve), and loan ``i`` reads row ``lpr_path[i]``.
     """
     for i in nb.prange(start_y.shape[0]):
         sy, sm, sd, mpp, n = start_y[i], start_m[i], start_d[i], months_per_period[i], periods[i]
+        lpr_1y, lpr_5y = lpr_1y_paths[lpr_path[i]], lpr_5y_paths[lpr_path[i]]
         start_mi = sy * 12 + sm - 1
         day = days_from_civil(sy, sm, sd)
         state = SEGMENT_OK

@@ -22,7 +22,7 @@ from subsidy_engine.kernels.calendar import due_days, years_of
 from subsidy_engine.loans.arrays import LoanArrays, LoanEvents
 from subsidy_engine.loans.repricing import rate_segments
 from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
-from subsidy_engine.params.lpr import LprCurve
+from subsidy_engine.params.lpr import LprCurve, LprPaths
 
 
 @dataclass
@@ -352,7 +352,7 @@ def _event_message(loans: LoanArrays, j: int, event: int, balance: int) -> str:
     return f"{name}: {amount} on {day} is more than the balance then ({fen_to_yuan(balance)})"
 
 
-def run(loans: LoanArrays, curve: LprCurve | None, *, rows: bool, years: bool,
+def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, years: bool,
         out: Outputs | None = None, general: bool = False, calendar: BusinessCalendar | None = None
         ) -> KernelResult:
     """Price and amortize ``loans``.

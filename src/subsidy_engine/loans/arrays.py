@@ -134,6 +134,9 @@ class LoanArrays:
     interest_day: np.ndarray  # the day of month of calendar settlements (0 when there are none)
     plans: dict[int, list[int]] = field(default_factory=dict)
     events: LoanEvents | None = None  # None: no loan has drawdowns after the first or prepayments
+    #: the LPR path each loan is priced on, of a batch of paths (:class:`~subsidy_engine.params.lpr.LprPaths`);
+    #: None: every loan on the one curve
+    lpr_path: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.principal_fen.shape[0])
@@ -143,19 +146,19 @@ class LoanArrays:
         index = np.asarray(index, dtype=np.int64)
         arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name not in _SPARSE}
         plans: dict[int, list[int]] = {}
-        if self.plans:  # custom loans are few: map only their positions
+        if self.plans:  # custom loans are few: map only their positions (a loan taken twice has its plan twice)
             owners = np.fromiter(self.plans, dtype=np.int64, count=len(self.plans))
-            new_positions = np.full(len(self), -1, dtype=np.int64)
-            new_positions[index] = np.arange(index.shape[0])
-            plans = {int(new_positions[k]): self.plans[int(k)] for k in owners if new_positions[k] >= 0}
-        return LoanArrays(**arrays, plans=plans, events=None if self.events is None else self.events.take(index))
+            plans = {int(k): self.plans[int(index[k])] for k in np.flatnonzero(np.isin(index, owners))}
+        return LoanArrays(**arrays, plans=plans, events=None if self.events is None else self.events.take(index),
+                          lpr_path=None if self.lpr_path is None else self.lpr_path[index])
 
     def slice(self, lo: int, hi: int) -> LoanArrays:
         """Loans ``lo`` to ``hi`` as views (no copy), for chunked runs."""
         arrays = {f.name: getattr(self, f.name)[lo:hi] for f in fields(self) if f.name not in _SPARSE}
         plans = {k - lo: v for k, v in self.plans.items() if lo <= k < hi}
         events = None if self.events is None else self.events.take(np.arange(lo, hi))
-        return LoanArrays(**arrays, plans=plans, events=events)
+        return LoanArrays(**arrays, plans=plans, events=events,
+                          lpr_path=None if self.lpr_path is None else self.lpr_path[lo:hi])
 
     def first_drawdown_fen(self) -> np.ndarray:
         """What each loan owes on its start date: the principal less the tranches drawn later."""
@@ -323,7 +326,7 @@ LOAN_COLUMNS = (
 )
 
 
-_SPARSE = ("plans", "events")  # fields held per loan only where a loan has them
+_SPARSE = ("plans", "events", "lpr_path")  # fields held per loan only where a loan has them (or any has)
 
 #: The model's conventions as arrays for the table reader, indexed by code: one rule, read two ways.
 _MONTHS_OF_FREQUENCY = np.array([frequency.months for frequency in Frequency], np.int64)

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.columns import date_series, money_series, rate_series
-from subsidy_engine.core.dates import day_date
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import PortfolioSchemaError, PortfolioValidationError
 from subsidy_engine.io.column_readers import Read, empty_rejections, problems_message
@@ -24,7 +23,7 @@ from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import arrays_from_frame
 from subsidy_engine.loans.event_tables import attach_events, name_event_rows
 from subsidy_engine.params.business_days import BusinessCalendar
-from subsidy_engine.params.lpr import LprCurve, default_lpr
+from subsidy_engine.params.lpr import LprCurve, LprPaths, default_lpr
 
 Output = Literal["both", "schedule", "yearly"]
 DEFAULT_CHUNK = 262_144
@@ -138,7 +137,7 @@ class PortfolioResult:
 def amortize_portfolio(
     loans: pd.DataFrame,
     *,
-    lpr: LprCurve | None = None,
+    lpr: LprCurve | LprPaths | None = None,
     output: Output = "both",
     strict: bool = False,
     chunk_size: int = DEFAULT_CHUNK,
@@ -156,8 +155,9 @@ def amortize_portfolio(
     loans : DataFrame
         One row per loan: ``loan_id`` plus the ``Loan`` fields (see
         :mod:`subsidy_engine.io.column_readers` for the column forms).
-    lpr : LprCurve, optional
-        LPR data for floating loans; the bundled history by default.
+    lpr : LprCurve or LprPaths, optional
+        LPR data for floating loans; the bundled history by default. With a batch of paths, each loan is
+        priced on the path its ``lpr_path`` names (``read``'s arrays carry it).
     output : {"both", "schedule", "yearly"}
         What to compute. ``"yearly"`` streams chunks through the kernel and
         never builds the per-period table.
@@ -314,7 +314,7 @@ def amortize_portfolio(
     is_projected = projected >= 0
     projections = pd.DataFrame({
         "loan_id": loan_ids[is_projected].reset_index(drop=True),
-        "projected_from": [day_date(d) for d in projected[is_projected]],
+        "projected_from": projected[is_projected].astype("datetime64[D]").astype(object),  # dates, as day_date
     })
     digest = curve.digest if curve is not None else "fixed-rate"
     return PortfolioResult(

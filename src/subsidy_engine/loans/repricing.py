@@ -20,7 +20,7 @@ from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.kernels.codes import SEGMENT_BEFORE_FIRST_FIXING, SEGMENT_BEYOND_COVERAGE, SEGMENT_NEGATIVE_RATE
 from subsidy_engine.kernels.segments import floating_segments
 from subsidy_engine.loans.arrays import LoanArrays
-from subsidy_engine.params.lpr import LprCurve
+from subsidy_engine.params.lpr import LprCurve, LprPaths
 
 
 @dataclass
@@ -43,8 +43,9 @@ _REASONS = {
 }
 
 
-def rate_segments(loans: LoanArrays, curve: LprCurve | None) -> Segments:
-    """Build the rate segments of every loan (a numba pass over floating loans)."""
+def rate_segments(loans: LoanArrays, curve: LprCurve | LprPaths | None) -> Segments:
+    """Build the rate segments of every loan (a numba pass over floating loans): on ``curve``, or on the path of
+    ``curve``'s batch that each loan's ``lpr_path`` names."""
     count = len(loans)
     counts = np.ones(count, dtype=np.int64)
     error = np.full(count, None, dtype=object)
@@ -58,12 +59,17 @@ def rate_segments(loans: LoanArrays, curve: LprCurve | None) -> Segments:
     if floating.size:
         assert curve is not None
         fixing_day, lpr_1y, lpr_5y = curve.fixing_arrays()
+        lpr_1y, lpr_5y = np.atleast_2d(lpr_1y), np.atleast_2d(lpr_5y)  # one curve: a batch of one path
         sub = loans.take(floating)
+        path = np.zeros(floating.size, np.int64) if sub.lpr_path is None else np.asarray(sub.lpr_path, np.int64)
+        if path.size and (path.min() < 0 or path.max() >= lpr_1y.shape[0]):
+            wrong = int(path.max()) if path.max() >= lpr_1y.shape[0] else int(path.min())
+            raise ValueError(f"a loan is priced on LPR path {wrong} of a batch of {lpr_1y.shape[0]}")
         f_counts = np.empty(floating.size, dtype=np.int64)
         f_status = np.empty(floating.size, dtype=np.int64)
         f_projected = np.empty(floating.size, dtype=np.int64)
         args = (sub.start_y, sub.start_m, sub.start_d, sub.due_day, sub.periods, sub.months_per_period,
-                sub.reset_anniversary, sub.tenor_5y, sub.spread_units, fixing_day, lpr_1y, lpr_5y,
+                sub.reset_anniversary, sub.tenor_5y, sub.spread_units, path, fixing_day, lpr_1y, lpr_5y,
                 epoch_days(curve.first_date), epoch_days(curve.coverage_end),
                 epoch_days(curve.history_end))
         empty = np.zeros(0, dtype=np.int64)

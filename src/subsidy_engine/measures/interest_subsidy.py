@@ -69,7 +69,7 @@ from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
 from subsidy_engine.params.business_days import BusinessCalendar
-from subsidy_engine.params.lpr import LprCurve
+from subsidy_engine.params.lpr import LprCurve, LprPaths
 from subsidy_engine.params.policy import Policy, RulesInForce, rules_in_force
 from subsidy_engine.params.rules import InterestSubsidyRule, subsidy_window_days
 
@@ -252,7 +252,7 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
 
 
 def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
-                          lpr: LprCurve | None = None, window_rows: bool = False,
+                          lpr: LprCurve | LprPaths | None = None, window_rows: bool = False,
                           read: Read | None = None, drawdowns: pd.DataFrame | None = None,
                           prepayments: pd.DataFrame | None = None,
                           calendar: BusinessCalendar | None = None) -> ClaimRows:
@@ -451,15 +451,17 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
         # a row pays what accrued since its loan's settlement before it: the row before, unless the loan settles on
         # calendar days (then only its settling rows do), and since the drawdown before the first
         settles = f.get("settles")
-        settling = np.arange(end_day.shape[0]) if settles is None or not settles.shape[0] else np.where(
-            settles, np.arange(end_day.shape[0]), -1)
-        before = np.empty(end_day.shape[0], np.int64)
-        if end_day.shape[0]:
-            before[0] = -1
-            before[1:] = np.maximum.accumulate(settling)[:-1]
-        own = before >= np.repeat(row_ptr[:-1], periods)  # a settlement of the row's own loan
-        period_start = np.where(own, np.asarray(end_day, np.int64)[np.maximum(before, 0)],
-                                run.loan_start[loan_of_period])
+        period_start = np.empty(end_day.shape[0], np.int64)
+        if settles is None or settles.all():
+            period_start[1:] = end_day[:-1]
+            has = periods > 0
+            period_start[row_ptr[:-1][has]] = run.loan_start[has]
+        else:
+            before = np.full(end_day.shape[0], -1, np.int64)
+            before[1:] = np.maximum.accumulate(np.where(settles, np.arange(end_day.shape[0]), -1))[:-1]
+            own = before >= np.repeat(row_ptr[:-1], periods)  # a settlement of the row's own loan
+            period_start[:] = np.where(own, np.asarray(end_day, np.int64)[np.maximum(before, 0)],
+                                       run.loan_start[loan_of_period])
         period_year = np.empty(end_day.shape[0], np.int64)
         calendar_year(np.asarray(end_day, np.int64), period_year)
         overlap = (period_start < window_end[loan_of_period]) & (end_day > window_start[loan_of_period])

@@ -330,6 +330,116 @@ class LprCurve:
         return self.with_projection([], until=until, label=label)
 
 
+#: Rate units (1e-10, :func:`~subsidy_engine.core.money.rate_to_units`) in a basis point.
+UNITS_A_BP = 1_000_000
+
+
+@dataclass(frozen=True)
+class LprPaths:
+    """Many LPR curves priced in one call (a Monte Carlo batch): the published ``history``, then each path's own
+    projected fixings on the same ``days``.
+
+    A loan of a batch is priced on the path its ``lpr_path`` names
+    (:class:`~subsidy_engine.loans.arrays.LoanArrays`), as :meth:`curve` of that path prices it alone: the rate
+    segments read one row of :meth:`fixing_arrays` per loan, and every later step is the one of any loan.
+
+    Attributes
+    ----------
+    history : LprCurve
+        The published data; the paths start after it.
+    days : tuple of date
+        The projected fixing days, strictly increasing, after the history's last fixing.
+    lpr_1y_bp, lpr_5y_bp : ndarray of int64 (paths, days)
+        Each path's 1Y and 5Y LPR on ``days``, in basis points.
+    coverage_end : date
+        The last value of each path holds until this date.
+    projection_label : str
+        The batch's name, reported with what it prices.
+
+    Examples
+    --------
+    >>> paths = LprPaths(load_lpr(), (date(2026, 6, 20),), np.array([[290], [310]]), np.array([[340], [360]]),
+    ...                  coverage_end=date(2040, 12, 31), projection_label="two paths")
+    >>> paths.count, paths.curve(1, "path 1").rate("5Y", date(2027, 1, 1))
+    (2, Decimal('0.036'))
+    """
+
+    history: LprCurve
+    days: tuple[date, ...]
+    lpr_1y_bp: np.ndarray
+    lpr_5y_bp: np.ndarray
+    coverage_end: date
+    projection_label: str
+    digest: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if any(b <= a for a, b in zip(self.days, self.days[1:])):
+            raise ValueError("the paths' fixing days must be strictly increasing")
+        if self.days and self.days[0] <= self.history.fixings[-1].date:
+            raise ValueError(f"the paths' fixing days must come after the published data "
+                             f"({self.history.fixings[-1].date}), not from {self.days[0]}")
+        for name in ("lpr_1y_bp", "lpr_5y_bp"):
+            array = np.ascontiguousarray(getattr(self, name), np.int64)
+            if array.ndim != 2 or array.shape[1] != len(self.days):
+                raise ValueError(f"{name} must be paths x {len(self.days)} fixing days, not {array.shape}")
+            object.__setattr__(self, name, array)
+        if self.lpr_1y_bp.shape != self.lpr_5y_bp.shape:
+            raise ValueError(f"lpr_5y_bp must be paths x {len(self.days)} fixing days, as lpr_1y_bp "
+                             f"{self.lpr_1y_bp.shape}, not {self.lpr_5y_bp.shape}")
+        if self.coverage_end < (self.days[-1] if self.days else self.history.coverage_end):
+            raise ValueError("the paths' horizon must not end before their last fixing")
+        if not self.digest:
+            h = hashlib.sha256(f"{self.history.digest}|{self.days}|{self.coverage_end}|"
+                               f"{self.projection_label}".encode())
+            h.update(self.lpr_1y_bp.tobytes())
+            h.update(self.lpr_5y_bp.tobytes())
+            object.__setattr__(self, "digest", h.hexdigest())
+
+    @property
+    def count(self) -> int:
+        """The number of paths."""
+        return int(self.lpr_1y_bp.shape[0])
+
+    @property
+    def first_date(self) -> date:
+        return self.history.first_date
+
+    @property
+    def history_end(self) -> date:
+        return self.history.history_end
+
+    def curve(self, path: int, label: str) -> LprCurve:
+        """Path ``path`` as a curve of its own, its projected fixings and the curve named ``label``."""
+        return LprCurve(self.history.fixings + tuple(
+            Fixing(day, _bp_fraction(int(one)), _bp_fraction(int(five)), "projected", label)
+            for day, one, five in zip(self.days, self.lpr_1y_bp[path], self.lpr_5y_bp[path])),
+            coverage_end=self.coverage_end, history_end=self.history.history_end, projection_label=label)
+
+    def fixing_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fixing days (since 1970-01-01) and the 1Y and 5Y rates in 1e-10 units, one row a path (paths x days):
+        :meth:`LprCurve.fixing_arrays` of each path's curve."""
+        cached = self.__dict__.get("_array_cache")
+        if cached is None:
+            day, one, five = self.history.fixing_arrays()
+            days = np.concatenate([day, np.array([epoch_days(d) for d in self.days], np.int64)])
+            rates = tuple(np.concatenate([np.broadcast_to(known, (self.count, known.shape[0])), bp * UNITS_A_BP],
+                                         axis=1) for known, bp in ((one, self.lpr_1y_bp), (five, self.lpr_5y_bp)))
+            cached = (days, *rates)
+            object.__setattr__(self, "_array_cache", cached)
+        return cached
+
+
+_BP_FRACTIONS: dict[int, Decimal] = {}
+
+
+def _bp_fraction(bp: int) -> Decimal:
+    """``bp`` basis points as a fraction (a path's rates repeat: each is made once)."""
+    value = _BP_FRACTIONS.get(bp)
+    if value is None:
+        value = _BP_FRACTIONS[bp] = Decimal(bp) / 10_000
+    return value
+
+
 def _parse_lpr_csv(text: str, origin: str) -> tuple[Fixing, ...]:
     """The fixings of an LPR file; every problem of every line at once, as one ``ValueError``."""
     reader = csv.reader(io.StringIO(text))

@@ -22,10 +22,14 @@ probability is the share of paths in which that happens.
 **How it stays fast.** Only the 貼息 of floating-rate loans whose subsidy
 window reaches past the LPR data depends on the path; everything else (fixed
 loans, insurance, grants, investment subsidies, and every order and cap of
-stacking and allocation) is computed once. Each path recomputes those loans'
-schedules and 貼息, the stacking cuts and the allocation kernel, the same code
-:func:`subsidy_engine.evaluate` and :func:`subsidy_engine.allocate` run; a test
-checks a path against the full pipeline to the fen. The optimal mode is not
+stacking and allocation) is computed once, and so is which loan-years are
+claims (their dates do not move with the rates). The paths are priced in
+batches (:data:`ROWS_A_BATCH`): the loans they reprice are taken once a path,
+each copy priced on its own path (:class:`~subsidy_engine.params.lpr.LprPaths`),
+in one call of the schedule and 貼息 kernels. Then each path has its stacking
+cuts and its allocation, the same code :func:`subsidy_engine.evaluate` and
+:func:`subsidy_engine.allocate` run; tests check paths against the full pipeline
+on each path's own curve, to the fen, whatever the batch size. The optimal mode is not
 offered: its linear program takes seconds per path.
 """
 
@@ -55,9 +59,10 @@ from subsidy_engine.core.money import fen_to_yuan, quantize_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
+from subsidy_engine.loans.amortization import row_capacity
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows, subsidy_window
 from subsidy_engine.params.budget import Budget
-from subsidy_engine.params.lpr import FIXING_DAY, Fixing, LprCurve
+from subsidy_engine.params.lpr import FIXING_DAY, LprCurve, LprPaths
 from subsidy_engine.params.policy import Policy
 from subsidy_engine.pipeline.inputs import PortfolioTables
 from subsidy_engine.pipeline.steps import (
@@ -75,6 +80,12 @@ from subsidy_engine.simulation.scenario import MonteCarloSettings
 
 if TYPE_CHECKING:
     from distributed import Client
+
+#: Schedule rows (the periods of the loans a path reprices, summed over the paths) priced in one call of the kernels.
+#: Paths priced together share each call's work in Python (about two thirds of a path priced alone), and a batch of
+#: more than ``FEW_ITEMS["loans"]`` loans runs the threaded kernels; the bound keeps a batch's arrays (a dozen of
+#: int64 per row) in a few hundred MB.
+ROWS_A_BATCH = 2_000_000
 
 
 def fixing_dates(first_after: date, through: date) -> list[date]:
@@ -216,6 +227,7 @@ class _Prepared:
                                  if "floating_spread_bp" in self.moving and moving.shape[0]
                                  and self.moving["floating_spread_bp"].notna().any() else 0)
         start = sum(part["year"].shape[0] for part in rows.parts)
+        self.window = np.zeros(0, bool)  # of each loan-year of the repriced loans: whether it is a claim
         if moving.shape[0]:
             structure = add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
                                    curve, keep_window=True, read=self.moving_read)
@@ -227,7 +239,10 @@ class _Prepared:
                 self.moving = self.moving.take(priced).reset_index(drop=True)
                 assert self.moving_read is not None
                 self.moving_read = self.moving_read.subset(priced)
+            # the loan-years with a period in the window: the same on every path (their dates are)
+            self.window = np.asarray(structure.internal["in_window"], bool)
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
+        assert int(self.window.sum()) == self.width
         add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
             raise ValueError("the portfolio has no claims to simulate")
@@ -245,22 +260,51 @@ class _Prepared:
         self.digest = hashlib.sha256(f"{tables.digest}|{policy.digest}|{curve.digest}|{rate_by_stage}|"
                                      f"{budget.digest}|{mode}|{years}".encode()).hexdigest()
 
-    def run(self, curve: LprCurve | None) -> tuple[np.ndarray, np.ndarray]:
-        """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, under ``curve``."""
+    @property
+    def width(self) -> int:
+        """The loan-years of the repriced loans: the claims each path recomputes."""
+        return self.part.stop - self.part.start
+
+    def rows_a_path(self) -> int:
+        """The schedule rows of the loans a path reprices (their periods)."""
+        return int(row_capacity(self.moving_read.arrays).sum()) if self.moving_read is not None else 0
+
+    def subsidies(self, paths: LprPaths, names: list[str]) -> np.ndarray:
+        """The 貼息 of the repriced loan-years on each of ``paths`` (paths x :attr:`width`, fen), priced in one call:
+        the loans are taken once a path, each on its own (``lpr_path``). ``names``: the paths' names."""
+        assert self.moving_read is not None
+        n, count = len(self.moving_read.arrays), paths.count
+        read = self.moving_read
+        batch = read._replace(arrays=replace(read.arrays.take(np.tile(np.arange(n), count)),
+                                             lpr_path=np.repeat(np.arange(count), n)),
+                              positions=np.tile(read.positions, count))
+        subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=paths, read=batch)
+        if len(subsidy.rejections):  # a loan only some path cannot price: find the first such path, to name it
+            for p in range(count):
+                self._priced_alone(paths.curve(p, names[p]))
+            raise RuntimeError("a loan of the batch could not be priced, yet on each path alone it can (report "
+                               "this with the scenario)")
+        amount = np.asarray(subsidy.columns["amount"], np.int64)
+        if amount.shape[0] != count * self.window.shape[0]:
+            raise RuntimeError("a path changed the loans' years: the path-independent rows are wrong (report this "
+                               "with the scenario)")
+        return amount.reshape(count, self.window.shape[0])[:, self.window]
+
+    def _priced_alone(self, curve: LprCurve) -> None:
+        """Raise the error of a loan that ``curve`` (one path) cannot price."""
+        subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=curve, read=self.moving_read)
+        if len(subsidy.rejections):  # e.g. a rate of zero or less
+            first = subsidy.rejections.iloc[0]
+            raise ValueError(f"{curve.projection_label}: loan {first.loan_id}: {first.field} {first.reason} "
+                             "(on this path only; raise monte_carlo.floor_pct if its rate went below zero)")
+
+    def allocate(self, subsidy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, with ``subsidy`` the
+        repriced loan-years' 貼息 (:meth:`subsidies`; None: as the structure priced them)."""
         computed = self.stacking.computed
-        if curve is not None and self.part.stop > self.part.start:
-            subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=curve, window_rows=True,
-                                            read=self.moving_read)
-            amount = np.asarray(subsidy.columns["amount"], np.int64)[subsidy.internal["in_window"]]
-            if len(subsidy.rejections):  # a loan only this path cannot price: e.g. a rate of zero or less
-                first = subsidy.rejections.iloc[0]
-                raise ValueError(f"{curve.projection_label}: loan {first.loan_id}: {first.field} {first.reason} "
-                                 "(on this path only; raise monte_carlo.floor_pct if its rate went below zero)")
-            if amount.shape[0] != self.part.stop - self.part.start:
-                raise RuntimeError("a path changed which loan-years are claims: the path-independent rows "
-                                   "are wrong (report this with the scenario)")
+        if subsidy is not None and self.width:
             computed = computed.copy()
-            computed[self.part] = amount
+            computed[self.part] = subsidy
         after_total = stack(self.stacking, computed)[-1]
         amount = after_total[self.order][self.to_allocation]
         plan = build_plan(replace(self.claims, amount=amount), self.budget, self.mode, self.rules)
@@ -282,28 +326,26 @@ class _Paths:
     def price(self, first: int, one: np.ndarray, five: np.ndarray, progress: Callable[[int], None] | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
         """Awarded (paths, sources, years) and whether each cap was exceeded, of the paths ``first`` on whose 1Y
-        and 5Y LPR (bp) on :attr:`days` are the rows of ``one`` and ``five``."""
-        n_paths, n_sources, n_years = one.shape[0], self.prepared.n_sources, len(self.year_index)
+        and 5Y LPR (bp) on :attr:`days` are the rows of ``one`` and ``five``: priced in batches of
+        :data:`ROWS_A_BATCH` schedule rows, then each path allocated."""
+        prepared = self.prepared
+        n_paths, n_sources, n_years = one.shape[0], prepared.n_sources, len(self.year_index)
         awarded = np.zeros((n_paths, n_sources, n_years), np.int64)
         exceeded = np.zeros((n_paths, n_sources, n_years), bool)
-        cache: dict[int, Decimal] = {}
-
-        def pct(bp: int) -> Decimal:
-            if bp not in cache:
-                cache[bp] = Decimal(bp) / 10_000
-            return cache[bp]
-
-        history, columns = self.history, list(self.year_index)
-        for k in range(n_paths):
-            named = f"{self.label} Monte Carlo path {first + k}"
-            fixings = tuple(Fixing(d, pct(int(a)), pct(int(b)), "projected", named)
-                            for d, a, b in zip(self.days, one[k], five[k]))
-            curve = LprCurve(history.fixings + fixings, coverage_end=self.hold_until, history_end=history.history_end,
-                             projection_label=named)
-            paid, over = self.prepared.run(curve)
-            awarded[k], exceeded[k] = paid[:, columns], over[:, columns]
-            if progress is not None:
-                progress(k + 1)
+        columns = list(self.year_index)
+        size = max(1, ROWS_A_BATCH // max(prepared.rows_a_path(), 1))
+        for lo in range(0, n_paths, size):
+            hi = min(lo + size, n_paths)
+            subsidies = None
+            if prepared.width:
+                paths = LprPaths(self.history, self.days, one[lo:hi], five[lo:hi], coverage_end=self.hold_until,
+                                 projection_label=f"{self.label} Monte Carlo paths {first + lo}-{first + hi - 1}")
+                subsidies = prepared.subsidies(paths, [f"{self.label} Monte Carlo path {first + k}" for k in range(lo, hi)])
+            for k in range(lo, hi):
+                paid, over = prepared.allocate(None if subsidies is None else subsidies[k - lo])
+                awarded[k], exceeded[k] = paid[:, columns], over[:, columns]
+                if progress is not None:
+                    progress(k + 1)
         return awarded, exceeded
 
 

@@ -1,0 +1,140 @@
+"""Monte Carlo paths priced together (issue 20, point 2): the loans a path reprices are priced for a batch of paths
+in one call of the kernels, and each path is still, to the fen, the full pipeline on that path's own curve.
+
+The portfolio is the generator's with the loans it never makes: 1Y tenors, resets on the drawdown anniversary,
+custom principal plans, tranches and prepayments, due dates moved to business days and interest settled on
+calendar days, so that every input of the rate segments and of the amortization differs between the copies of a
+batch."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from subsidy_engine import load_budget, load_lpr, load_policy
+from subsidy_engine.core.money import yuan_to_fen
+from subsidy_engine.params.lpr import LprCurve, LprPaths
+from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
+from subsidy_engine.simulation import montecarlo
+from subsidy_engine.simulation.montecarlo import lpr_paths, monte_carlo
+from subsidy_engine.simulation.scenario import MonteCarloSettings, Scenario
+from subsidy_engine.simulation.simulate import simulate
+from subsidy_engine.simulation.synthetic import portfolio
+
+YEARS = (2026, 2027, 2028, 2029, 2030)
+HOLD = date(2045, 12, 31)
+SETTINGS = MonteCarloSettings(paths=7, seed=4, monthly_sigma_bp="30")
+RATE_SENSITIVE = {"interest_subsidy.form": "share_of_interest", "interest_subsidy.points": "0.5"}
+
+
+def every_kind_of_floating_loan(seed: int = 21) -> PortfolioTables:
+    base = portfolio(400, seed=seed, start_between=(date(2024, 6, 1), date(2026, 5, 31)))
+    loans = base.loans.copy()
+    for column in ("floating_tenor", "method", "annual_rate", "floating_spread_bp"):
+        loans[column] = loans[column].astype(object)
+    floating = np.flatnonzero(loans.floating_tenor.notna().to_numpy())
+    assert floating.shape[0] > 60
+    loans["floating_reset"] = None
+    loans["business_day"] = None
+    loans["interest_dates"] = None
+    loans["interest_frequency"] = None
+    loans["principal_plan_unit"] = None
+    loans["principal_plan"] = pd.Series([None] * len(loans), dtype=object)
+    loans.loc[floating[::3], "floating_tenor"] = "1Y"
+    loans.loc[floating[1::3], "floating_reset"] = "anniversary"
+    loans.loc[floating[::4], "business_day"] = "modified_following"
+    loans.loc[floating[2::5], "interest_dates"] = "calendar"
+    loans.loc[floating[2::5], "interest_frequency"] = "quarterly"
+    loans.loc[floating[2::5], "method"] = "equal_principal"
+    custom = [k for k in floating[5::9] if loans.term_months[k] == 36][:3]
+    assert custom
+    for k in custom:
+        loans.loc[k, "method"] = "custom"
+        loans.loc[k, "grace_months"] = 0
+        loans.loc[k, "principal_plan_unit"] = "fraction"
+        loans.at[k, "principal_plan"] = ["0"] * 11 + ["0.25"] + ["0"] * 11 + ["0.25"] + ["0"] * 11 + ["0.5"]
+    tranche_loans = [k for k in floating[4::7] if k not in custom][:6]
+    prepaid = [k for k in floating[6::7] if k not in custom and k not in tranche_loans][:6]
+    drawdowns, prepayments = [], []
+    for k in tranche_loans:
+        principal, start = int(loans.principal[k]), loans.start_date[k]
+        drawdowns += [(loans.loan_id[k], start, str(principal - principal // 4)),
+                      (loans.loan_id[k], start + pd.Timedelta(days=100), str(principal // 4))]
+    for j, k in enumerate(prepaid):
+        prepayments.append((loans.loan_id[k], loans.start_date[k] + pd.Timedelta(days=200 + 30 * j),
+                            str(int(loans.principal[k]) // 5), "payment" if j % 2 else "term"))
+    tables = {"projects": base.projects, "loans": loans, "insurance": base.insurance, "events": base.events,
+              "drawdowns": pd.DataFrame(drawdowns, columns=["loan_id", "date", "amount"]),
+              "prepayments": pd.DataFrame(prepayments, columns=["loan_id", "date", "amount", "recompute"])}
+    made = checked_portfolio(tables, source="every kind of floating loan", digest="test")
+    assert made.problems.empty, made.problems.to_string()
+    return made
+
+
+@pytest.fixture(scope="module")
+def history() -> LprCurve:
+    return load_lpr()
+
+
+@pytest.fixture(scope="module")
+def hostile() -> PortfolioTables:
+    return every_kind_of_floating_loan()
+
+
+def _run(tables: PortfolioTables, history: LprCurve, policy=None, budget=None):  # noqa: ANN001, ANN202
+    return monte_carlo(tables, YEARS, policy=policy or load_policy(), budget=budget or load_budget(),
+                       history=history, changes=[], settings=SETTINGS, hold_until=HOLD, label="batch")
+
+
+@pytest.mark.parametrize("policy_overrides", [{}, RATE_SENSITIVE])
+def test_each_path_of_a_batch_is_the_full_pipeline_on_its_curve(hostile: PortfolioTables, history: LprCurve,
+                                                               policy_overrides: dict) -> None:  # type: ignore[type-arg]
+    s = Scenario.of({"id": "batch", "parameters": policy_overrides})
+    policy = s.policy(load_policy())
+    budget = Scenario.of({"id": "tight", "budget": {"scale": {"*": "0.02"}}}).budget(load_budget())
+    mc = _run(hostile, history, policy, budget)
+    assert mc.loans_repriced > 60
+    assert len({int(mc.awarded_fen[p].sum()) for p in range(SETTINGS.paths)}) > 1  # the paths differ
+    days, one, five = lpr_paths(history, [], SETTINGS, date(YEARS[-1] + 2, 12, 31))
+    paths = LprPaths(history, tuple(days), one, five, coverage_end=HOLD, projection_label="test")
+    for p in (0, 4, 6):
+        run = simulate(hostile, YEARS, policy=policy, budget=budget, lpr=paths.curve(p, f"path {p}"))
+        by_source = run.allocation.by_source
+        full = np.array([[yuan_to_fen(v) for v in by_source[by_source.source_id == src.id].awarded]
+                         for src in budget.sources])
+        assert np.array_equal(mc.awarded_fen[p], full)
+        exceeded = np.array([[bool(v) for v in by_source[by_source.source_id == src.id].cap_exceeded]
+                             for src in budget.sources])
+        assert np.array_equal(mc.exceeded[p], exceeded)
+    assert mc.exceeded.any() and not mc.exceeded.all()
+
+
+@pytest.mark.parametrize("rows", [1, 300_000, 10**9])
+def test_the_batch_size_changes_nothing(hostile: PortfolioTables, history: LprCurve, rows: int,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    alone = _run(hostile, history)
+    monkeypatch.setattr(montecarlo, "ROWS_A_BATCH", rows)
+    together = _run(hostile, history)
+    assert np.array_equal(alone.awarded_fen, together.awarded_fen)
+    assert np.array_equal(alone.exceeded, together.exceeded)
+    assert alone.provenance == together.provenance
+
+
+def test_a_path_that_cannot_price_a_loan_is_named(hostile: PortfolioTables, history: LprCurve,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The floor is checked against the lowest spread before any path runs; a loan a path still cannot price (here
+    a rate whose path the test drives below zero) names that path, as when paths were priced one by one."""
+    real = montecarlo.lpr_paths
+
+    def below_zero_on_path_5(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        days, one, five = real(*args, **kwargs)
+        five[5, 3:] = -500
+        return days, one, five
+
+    monkeypatch.setattr(montecarlo, "lpr_paths", below_zero_on_path_5)
+    monkeypatch.setattr(montecarlo, "ROWS_A_BATCH", 10**9)
+    with pytest.raises(ValueError, match=r"batch Monte Carlo path 5: loan .*negative.*on this path only"):
+        _run(hostile, history)
