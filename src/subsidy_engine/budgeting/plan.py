@@ -13,7 +13,7 @@ the same plan.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
@@ -163,8 +163,8 @@ def matches(rule: Eligibility, c: ClaimsToFund) -> np.ndarray:
     ok = np.ones(c.amount.shape[0], bool)
     if rule.measures is not None:
         ok &= np.isin(c.measure, np.array(rule.measures))
-    for field, name in (("instruments", "instrument"), ("sectors", "sector"), ("districts", "district")):
-        wanted = getattr(rule, field)
+    for attribute, name in (("instruments", "instrument"), ("sectors", "sector"), ("districts", "district")):
+        wanted = getattr(rule, attribute)
         if wanted is not None:  # a lookup table over the column's distinct values (its dictionary)
             values: pa.DictionaryArray = c.attributes[name]
             table = np.r_[np.isin(np.asarray(values.dictionary.to_pylist(), dtype=object),
@@ -218,10 +218,36 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class _Layout:
+    """What a plan's rows are, given which claim parts have money (:func:`build_plan`): the parts and their
+    order, the items, tiers and years, and who may pay each."""
+
+    parts: np.ndarray  # per row: its part (claim for a municipal part, claims + claim for a district one)
+    claim_of: np.ndarray
+    level: np.ndarray
+    row_year: np.ndarray
+    item_ptr: np.ndarray
+    item_tier: np.ndarray
+    item_year: np.ndarray
+    item_order: np.ndarray
+    year_ptr: np.ndarray
+    eligible: np.ndarray
+    row_group: np.ndarray
+    tier_names: list[str]
+    no_source: np.ndarray
+
+
+#: Layouts a :class:`PlanRules` remembers: a path whose claims have money in the same parts as an earlier one's
+#: reads its layout (the sorts and groupings of a plan) instead of building it again.
+_LAYOUTS_KEPT = 8
+
+
+@dataclass(frozen=True)
 class PlanRules:
     """What a plan reads of the claims and the budget that their amounts do not change: which sources may pay each
-    claim, which tier each claim is in, the claims' groups and the caps in fen. Monte Carlo builds it once and each
-    path's plan from it (:func:`build_plan`'s ``rules``)."""
+    claim, which tier each claim is in, the claims' groups, each claim's district matching share and the caps in
+    fen. Monte Carlo builds it once and each path's plan from it (:func:`build_plan`'s ``rules``), for claims that
+    differ only in their amounts; it remembers the last layouts of such plans (which parts have money)."""
 
     may_pay: np.ndarray  # (claims, sources)
     in_tier: tuple[np.ndarray, ...]  # per priority rule of the waterfall, the claims it matches
@@ -229,6 +255,8 @@ class PlanRules:
     cap: np.ndarray
     group_cap: np.ndarray
     caps_total_fen: int
+    share: np.ndarray  # per claim: the district's matching share (rate units), 0 where no district source may pay
+    layouts: dict[bytes, _Layout] = field(default_factory=dict, compare=False, repr=False)
 
 
 def plan_rules(c: ClaimsToFund, budget: Budget, mode: str) -> PlanRules:
@@ -249,21 +277,8 @@ def plan_rules(c: ClaimsToFund, budget: Budget, mode: str) -> PlanRules:
     group_cap = np.array(group_fen, np.int64)
     groups = tuple(dense_codes(c.attributes[name]) if (group_cap[g] >= 0).any() else None
                    for g, name in enumerate(("project_id", "enterprise_id")))
-    return PlanRules(may_pay, in_tier, groups, np.array(year_caps_fen, np.int64).reshape(len(sources), len(years)),
-                     group_cap, sum(map(sum, year_caps_fen)))
-
-
-def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | None = None) -> Plan:
-    """The kernel's inputs for ``c``; ``rules``: :func:`plan_rules` of claims like ``c`` but for their amounts
-    (built here when not given)."""
-    fixed = rules if rules is not None else plan_rules(c, budget, mode)
-    sources, years = budget.sources, budget.years
-    n = c.amount.shape[0]
-    level_of = np.array([0 if s.level == "municipal" else 1 for s in sources])
-    may_pay = fixed.may_pay
-
-    # 1. co-funding: the first district source that may pay a claim sets its matching share
-    district = np.flatnonzero(level_of == 1)
+    # co-funding: the first district source that may pay a claim sets its matching share
+    district = np.flatnonzero(np.array([s.level != "municipal" for s in sources], bool))
     share = np.zeros(n, np.int64)
     if district.shape[0]:
         block = may_pay[:, district]
@@ -271,18 +286,48 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | No
         # a district source has a matching share (FundingSource's validator)
         shares = np.array([rate_to_units(cast(Decimal, sources[k].matching_share)) for k in district], np.int64)
         share = np.where(block.any(axis=1), shares[first], 0)
+    return PlanRules(may_pay, in_tier, groups, np.array(year_caps_fen, np.int64).reshape(len(sources), len(years)),
+                     group_cap, sum(map(sum, year_caps_fen)), share)
+
+
+def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | None = None) -> Plan:
+    """The kernel's inputs for ``c``; ``rules``: :func:`plan_rules` of claims like ``c`` but for their amounts
+    (built here when not given)."""
+    fixed = rules if rules is not None else plan_rules(c, budget, mode)
+    n = c.amount.shape[0]
+    # 1. co-funding: each claim's district part by its matching share, the rest municipal
     municipal_part, district_part = np.empty(n, np.int64), np.empty(n, np.int64)
-    split_by_share(c.amount, share, RATE_SCALE, municipal_part, district_part)
+    split_by_share(c.amount, fixed.share, RATE_SCALE, municipal_part, district_part)
+    request = np.concatenate([municipal_part, district_part])
+    if int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN:  # the caps' range is checked with the rules
+        raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
+    keep = request > 0
+    key = np.packbits(keep).tobytes()
+    layout = fixed.layouts.get(key)
+    if layout is None:
+        layout = _layout(c, budget, mode, fixed, keep)
+        if len(fixed.layouts) >= _LAYOUTS_KEPT:
+            fixed.layouts.pop(next(iter(fixed.layouts)))
+        fixed.layouts[key] = layout
+    return Plan(c, budget.sources, budget.years, layout.claim_of, layout.level, layout.row_year,
+                request[layout.parts], layout.item_ptr, layout.item_tier, layout.item_year, layout.item_order,
+                layout.year_ptr, layout.eligible, fixed.cap, np.array([s.carry_over for s in budget.sources]),
+                fixed.group_cap, layout.row_group, layout.tier_names, layout.no_source)
+
+
+def _layout(c: ClaimsToFund, budget: Budget, mode: str, fixed: PlanRules, keep: np.ndarray) -> _Layout:
+    """The rows of a plan whose claim parts with money are ``keep`` (municipal parts, then district ones)."""
+    sources, years = budget.sources, budget.years
+    n = c.amount.shape[0]
+    level_of = np.array([0 if s.level == "municipal" else 1 for s in sources])
+    may_pay = fixed.may_pay
 
     # rows: (claim, level) parts with money, ordered by item, level, year
-    claim_of = np.concatenate([np.arange(n), np.arange(n)])
-    level = np.repeat(np.array([0, 1]), n)
-    request = np.concatenate([municipal_part, district_part])
-    keep = request > 0
-    claim_of, level, request = claim_of[keep], level[keep], request[keep]
+    parts = np.flatnonzero(keep)
+    claim_of, level = parts % max(n, 1), parts // max(n, 1)
     # claims are in (item, year) order, so ordering by (item, level), ties in row order, gives (item, level, year)
     order = column_readers.sort_order(c.item[claim_of], level)
-    claim_of, level, request = claim_of[order], level[order], request[order]
+    parts, claim_of, level = parts[order], claim_of[order], level[order]
     year_index = c.year[claim_of] - years[0]
     starts = np.flatnonzero(column_readers.group_starts(c.item[claim_of], level))
     item_ptr = np.r_[starts, claim_of.shape[0]].astype(np.int64)
@@ -314,17 +359,13 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | No
     item_order = column_readers.sort_order(item_year, item_tier)  # ties: position
     year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
 
-    if int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN:  # the caps' range is checked with the rules
-        raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
-    cap, group_cap = fixed.cap, fixed.group_cap
     row_group = np.zeros((claim_of.shape[0], 2), np.int64)  # (project, enterprise): where a source caps them
     for g, codes in enumerate(fixed.groups):
         if codes is not None:
             row_group[:, g] = codes[claim_of]
-    return Plan(c, sources, years, claim_of, level, year_index.astype(np.int64), request, item_ptr,
-                 item_tier, item_year, item_order, year_ptr, eligible, cap,
-                 np.array([s.carry_over for s in sources]), group_cap, np.ascontiguousarray(row_group),
-                 tier_names, no_source)
+    # shared by the plans of every path with this layout: nothing writes into them (the kernel copies the requests)
+    return _Layout(parts, claim_of, level, year_index.astype(np.int64), item_ptr, item_tier, item_year, item_order,
+                   year_ptr, np.ascontiguousarray(eligible), np.ascontiguousarray(row_group), tier_names, no_source)
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""A plan built from rules read once (Monte Carlo, issue 20): the layout of a path whose claims have money in the
+same parts as an earlier path's is read again, and each plan is the plan built from nothing, array for array."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from subsidy_engine.budgeting import plan as plan_module
+from subsidy_engine.budgeting.plan import build_plan, claims_for, plan_rules, run_plan
+
+from builders import claims
+from strategies import budget_of, budgets, claims_tables, examples
+
+PROPERTY = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def same_plan(a: plan_module.Plan, b: plan_module.Plan) -> None:
+    for f in fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+        elif f.name != "claims":
+            assert x == y, f.name
+
+
+@PROPERTY
+@given(table=claims_tables(), budget=budgets(), mode=st.sampled_from(["waterfall", "merit"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_a_plan_from_rules_is_the_plan_from_nothing(table, budget, mode: str, seed: int) -> None:  # noqa: ANN001
+    claims_to_fund = claims_for(table, budget, mode)
+    rules = plan_rules(claims_to_fund, budget, mode)
+    rng = np.random.default_rng(seed)
+    for _ in range(4):  # amounts moved, some to zero: other parts have money, another layout
+        amount = claims_to_fund.amount * rng.integers(0, 3, claims_to_fund.amount.shape[0])
+        moved = replace(claims_to_fund, amount=amount)
+        reused, fresh = build_plan(moved, budget, mode, rules), build_plan(moved, budget, mode)
+        same_plan(reused, fresh)
+        a, b = run_plan(reused), run_plan(fresh)
+        assert all(np.array_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+
+
+def test_rules_remember_a_few_layouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = claims([("A", 15, 2026, "10.00", True, None), ("B", 15, 2026, "20.00", False, None),
+                    ("C", 15, 2027, "30.00", False, None), ("D", 15, 2027, "40.00", True, None)])
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "60.00"},
+                        {"id": "district", "level": "district", "caps": "20.00", "matching_share": "0.5"}])
+    c = claims_for(table, budget, "waterfall")
+    rules = plan_rules(c, budget, "waterfall")
+    monkeypatch.setattr(plan_module, "_LAYOUTS_KEPT", 3)
+    masks = [np.array([m >> k & 1 for k in range(4)]) for m in range(1, 16)]
+    for mask in masks:
+        build_plan(replace(c, amount=c.amount * mask), budget, "waterfall", rules)
+        assert len(rules.layouts) <= 3
+    first = build_plan(replace(c, amount=c.amount * masks[-1]), budget, "waterfall", rules)
+    assert first.row_request.shape[0] == build_plan(replace(c, amount=c.amount * masks[-1]), budget,
+                                                    "waterfall").row_request.shape[0]
