@@ -138,3 +138,15 @@ def test_a_path_that_cannot_price_a_loan_is_named(hostile: PortfolioTables, hist
     monkeypatch.setattr(montecarlo, "ROWS_A_BATCH", 10**9)
     with pytest.raises(ValueError, match=r"batch Monte Carlo path 5: loan .*negative.*on this path only"):
         _run(hostile, history)
+
+
+def test_the_paths_funded_on_threads_are_those_funded_in_turn(hostile: PortfolioTables, history: LprCurve,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each path's allocation kernel runs on a thread of a pool as wide as numba's (one a Dask worker: none)."""
+    budget = Scenario.of({"id": "tight", "budget": {"scale": {"*": "0.05"}}}).budget(load_budget())
+    monkeypatch.setattr(montecarlo.numba, "get_num_threads", lambda: 3)
+    on_threads = _run(hostile, history, budget=budget)
+    monkeypatch.setattr(montecarlo.numba, "get_num_threads", lambda: 1)
+    in_turn = _run(hostile, history, budget=budget)
+    assert np.array_equal(on_threads.awarded_fen, in_turn.awarded_fen)
+    assert np.array_equal(on_threads.exceeded, in_turn.exceeded) and in_turn.exceeded.any()

@@ -35,18 +35,23 @@ offered: its linear program takes seconds per path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Callable
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
 from subsidy_engine.budgeting.allocation import Mode
 from subsidy_engine.budgeting.plan import (
+    Plan,
+    Records,
     build_plan,
     cap_exceeded,
     claims_for,
@@ -298,18 +303,21 @@ class _Prepared:
             raise ValueError(f"{curve.projection_label}: loan {first.loan_id}: {first.field} {first.reason} "
                              "(on this path only; raise monte_carlo.floor_pct if its rate went below zero)")
 
-    def allocate(self, subsidy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, with ``subsidy`` the
-        repriced loan-years' 貼息 (:meth:`subsidies`; None: as the structure priced them)."""
+    def plan(self, subsidy: np.ndarray | None) -> Plan:
+        """The allocation's plan of a path whose repriced loan-years' 貼息 is ``subsidy`` (:meth:`subsidies`;
+        None: as the structure priced them): its stacking cuts, then the claims read against the budget."""
         computed = self.stacking.computed
         if subsidy is not None and self.width:
             computed = computed.copy()
             computed[self.part] = subsidy
         after_total = stack(self.stacking, computed)[-1]
         amount = after_total[self.order][self.to_allocation]
-        plan = build_plan(replace(self.claims, amount=amount), self.budget, self.mode, self.rules)
-        r = run_plan(plan)
-        return per_source_year(plan, r, r.award), cap_exceeded(plan, r)[1]
+        return build_plan(replace(self.claims, amount=amount), self.budget, self.mode, self.rules)
+
+
+def _outcome(plan: Plan, records: Records) -> tuple[np.ndarray, np.ndarray]:
+    """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, of a funded plan."""
+    return per_source_year(plan, records, records.award), cap_exceeded(plan, records)[1]
 
 
 @dataclass(frozen=True)
@@ -334,18 +342,29 @@ class _Paths:
         exceeded = np.zeros((n_paths, n_sources, n_years), bool)
         columns = list(self.year_index)
         size = max(1, ROWS_A_BATCH // max(prepared.rows_a_path(), 1))
-        for lo in range(0, n_paths, size):
-            hi = min(lo + size, n_paths)
-            subsidies = None
-            if prepared.width:
-                paths = LprPaths(self.history, self.days, one[lo:hi], five[lo:hi], coverage_end=self.hold_until,
-                                 projection_label=f"{self.label} Monte Carlo paths {first + lo}-{first + hi - 1}")
-                subsidies = prepared.subsidies(paths, [f"{self.label} Monte Carlo path {first + k}" for k in range(lo, hi)])
-            for k in range(lo, hi):
-                paid, over = prepared.allocate(None if subsidies is None else subsidies[k - lo])
-                awarded[k], exceeded[k] = paid[:, columns], over[:, columns]
-                if progress is not None:
-                    progress(k + 1)
+        # the allocation kernel of each path on a thread of its own (it holds no lock), the next path's plan built
+        # meanwhile; a batch's pricing (whose kernels run their own threads) waits for the batch before it
+        threads = min(numba.get_num_threads(), n_paths)
+        with ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext() as pool:
+            for lo in range(0, n_paths, size):
+                hi = min(lo + size, n_paths)
+                subsidies = None
+                if prepared.width:
+                    paths = LprPaths(self.history, self.days, one[lo:hi], five[lo:hi], coverage_end=self.hold_until,
+                                     projection_label=f"{self.label} Monte Carlo paths {first + lo}-{first + hi - 1}")
+                    subsidies = prepared.subsidies(paths, [f"{self.label} Monte Carlo path {first + k}"
+                                                           for k in range(lo, hi)])
+                plans: list[Plan] = []
+                funded: list[Future[Records] | None] = []
+                for k in range(lo, hi):
+                    plans.append(prepared.plan(None if subsidies is None else subsidies[k - lo]))
+                    funded.append(pool.submit(run_plan, plans[-1]) if pool is not None else None)
+                for k, plan, future in zip(range(lo, hi), plans, funded):
+                    records = future.result() if future is not None else run_plan(plan)
+                    paid, over = _outcome(plan, records)
+                    awarded[k], exceeded[k] = paid[:, columns], over[:, columns]
+                    if progress is not None:
+                        progress(k + 1)
         return awarded, exceeded
 
 
