@@ -342,7 +342,7 @@ def test_a_payment_flagged_after_a_reset_is_settled_exactly(curve) -> None:
     no_rows = (np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64))
     amortize_kernel(
         (arrays.principal_fen, arrays.periods, arrays.months_per_period, arrays.method, arrays.grace, arrays.basis,
-         arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day, first_year(arrays)),
+         arrays.start_y, arrays.start_m, arrays.start_d, arrays.due_day, first_year(arrays), arrays.periods),
         (arrays.business_day, *calendar_arrays(None), arrays.interest_months, arrays.interest_day),
         (segments.ptr, segments.first_period, segments.rate_units, plan_ptr, plan_fen, slots,
          np.full(int(slots[-1]), -1, np.int64)),

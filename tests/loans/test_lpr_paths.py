@@ -10,6 +10,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from subsidy_engine import load_lpr
 from subsidy_engine.io.column_readers import Read
@@ -17,6 +19,9 @@ from subsidy_engine.loans.arrays import arrays_from_frame
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.loans.repricing import rate_segments
 from subsidy_engine.params.lpr import Fixing, LprCurve, LprPaths
+
+from builders import table_of
+from strategies import examples, loans, loans_with_events
 
 HOLD = date(2045, 12, 31)
 DAYS = (date(2026, 6, 20), date(2027, 1, 20), date(2029, 3, 20))
@@ -112,3 +117,47 @@ def test_one_curve_is_a_batch_of_one_path() -> None:
     plain = rate_segments(read.arrays, curve)
     on_path_0 = rate_segments(replace(read.arrays, lpr_path=np.zeros(len(read.arrays), np.int64)), curve)
     assert np.array_equal(plain.rate_units, on_path_0.rate_units) and np.array_equal(plain.ptr, on_path_0.ptr)
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sample=st.lists(st.one_of(loans(), loans_with_events()), min_size=1, max_size=12), data=st.data())
+def test_a_loan_asked_for_its_first_periods_writes_its_schedule_s_first_rows(sample, data) -> None:  # noqa: ANN001
+    """``stop_period`` (Monte Carlo asks for the periods up to each loan's 貼息 window): a loan of the lean loop
+    writes its first ``stop`` rows, those of its whole schedule to the fen; a loop that prices to the term (events,
+    calendar settlement, business days) writes them all. Never fewer rows than asked, never other figures."""
+    table = table_of(sample)
+    read = Read(*arrays_from_frame(table))
+    curve = load_lpr().hold_flat(HOLD)
+    whole = amortize_portfolio(table, lpr=curve, output="schedule", read=read)
+    stops = np.array([data.draw(st.integers(1, int(n))) for n in read.arrays.periods], np.int64)
+    cut = amortize_portfolio(table, lpr=curve, output="schedule",
+                             read=read._replace(arrays=replace(read.arrays, stop_period=stops)))
+    assert cut.rejections.equals(whole.rejections)
+    for loan_id, rows in whole.schedule.groupby("loan_id", sort=False):
+        mine = cut.schedule[cut.schedule.loan_id == loan_id].reset_index(drop=True)
+        position = int(np.flatnonzero(read.positions == int(loan_id.removeprefix("L")))[0])
+        assert len(mine) >= min(stops[position], len(rows))
+        head = rows.head(len(mine)).reset_index(drop=True)
+        # the table closes a loan's last row at 0 (the next row's opening): a stopped loan's figures are the rows'
+        pd.testing.assert_frame_equal(mine.iloc[:-1], head.iloc[:-1])
+        shown = [c for c in mine.columns if c not in ("closing_balance", "drawn")]
+        pd.testing.assert_frame_equal(mine[shown], head[shown])
+    lean = ((read.arrays.interest_months == 0) & (read.arrays.business_day == 0)
+            & (np.diff(read.arrays.events_csr().ptr) == 0))
+    written = cut.periods
+    kept = np.isin(read.positions, whole.positions)  # the loans priced (a refused one has no rows either way)
+    assert np.array_equal(written[lean[kept]], stops[kept][lean[kept]])
+    # its yearly totals are those of the rows it wrote, its years up to its last row's
+    both = amortize_portfolio(table, lpr=curve, output="both",
+                              read=read._replace(arrays=replace(read.arrays, stop_period=stops)))
+    rows = both.schedule.assign(year=both.schedule.end_date.map(lambda d: d.year))
+    summed = rows.groupby(["loan_id", "year"], sort=False)[["interest", "principal"]].sum().reset_index()
+    yearly = both.yearly[both.yearly.loan_id.isin(rows.loan_id)].reset_index(drop=True)
+    keys = set(zip(summed.loan_id, summed.year))
+    assert set(zip(yearly.loan_id, yearly.year)) >= keys
+    # a year without a row between two with rows (a quarterly loan's) is shown with zeros
+    extra = yearly[np.array([k not in keys for k in zip(yearly.loan_id, yearly.year)], bool)]
+    assert (extra.interest == 0).all() and (extra.principal == 0).all()
+    assert yearly.groupby("loan_id").year.max().to_dict() == rows.groupby("loan_id").year.max().to_dict()
+    merged = yearly.merge(summed, on=["loan_id", "year"], suffixes=("", "_rows"))
+    assert (merged.interest == merged.interest_rows).all() and (merged.principal == merged.principal_rows).all()

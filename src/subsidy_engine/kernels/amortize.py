@@ -140,7 +140,7 @@ def _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, ge
     thread, the loop of tranche loans 1.2x; this loop ran as fast. The loops were first inlined into a range
     function instead: as fast, and the calendar loop took 1.8x as long to compile."""
     (opening_fen, periods, months_per_period, method, grace, basis, start_y, start_m, start_d, due_day,
-     first_year) = loan
+     first_year, stop_period) = loan
     business_day, cal_first, cal_table, cal_weekends, interest_months, interest_day = dates
     seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment = rates
     ev_ptr, ev_day, ev_amount, ev_recompute = events
@@ -153,6 +153,7 @@ def _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, ge
             continue  # another loop's
         row0 = row_ptr[j]
         n = periods[j]
+        stop = min(max(stop_period[j], 1), n)  # the periods asked for: the rest of the term is not written
         mpp = months_per_period[j]
         ppy = 12 // mpp
         g = grace[j]
@@ -195,7 +196,7 @@ def _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, ge
         acc_principal = np.int64(0)
         year_base = year0_ptr[j] - current_year
 
-        for p in range(n):
+        for p in range(stop):
             if p == next_change:
                 seg += 1
                 rate = seg_rate[seg]
@@ -284,7 +285,9 @@ def _amortize_plain(lo, hi, loan, dates, rates, events, rows, years, outcome, ge
         if want_years:
             year_interest[year_base + current_year] = acc_interest
             year_principal[year_base + current_year] = acc_principal
-        written[j] = n
+            if stop < n:  # its years up to its last row's (the caller gives the span of a loan run to its term)
+                years_written[j] = current_year - first_year[j] + 1
+        written[j] = stop
 
 
 @jit
@@ -417,7 +420,7 @@ def _amortize_one(lo, hi, loan, dates, rates, events, rows, years, outcome, gene
     to 24.
     """
     (opening_fen, periods, months_per_period, method, grace, basis, start_y, start_m, start_d, due_day,
-     first_year) = loan
+     first_year, stop_period) = loan
     business_day, cal_first, cal_table, cal_weekends, interest_months, interest_day = dates
     seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment = rates
     ev_ptr, ev_day, ev_amount, ev_recompute = events
@@ -679,7 +682,7 @@ def _amortize_calendar(lo, hi, loan, dates, rates, events, rows, years, outcome,
     to 24.
     """
     (opening_fen, periods, months_per_period, method, grace, basis, start_y, start_m, start_d, due_day,
-     first_year) = loan
+     first_year, stop_period) = loan
     business_day, cal_first, cal_table, cal_weekends, interest_months, interest_day = dates
     seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment = rates
     ev_ptr, ev_day, ev_amount, ev_recompute = events
@@ -1061,7 +1064,8 @@ def _amortize_kernel_threads(loan, dates, rates, events, rows, years, outcome, g
     call of a loop passes them as they are, not 45 arguments (:func:`_amortize_plain` says why):
 
     - ``loan``: ``(opening_fen, periods, months_per_period, method, grace, basis, start_y, start_m, start_d,
-      due_day, first_year)``;
+      due_day, first_year, stop_period)``: the lean loop writes a loan's first ``stop_period`` periods (its
+      ``periods``: all), the other loops all;
     - ``dates``: ``(business_day, cal_first, cal_table, cal_weekends, interest_months, interest_day)``;
     - ``rates``: ``(seg_ptr, seg_period, seg_rate, plan_ptr, plan_fen, slot_ptr, forced_payment)``;
     - ``events``: ``(ev_ptr, ev_day, ev_amount, ev_recompute)``;
@@ -1077,7 +1081,8 @@ def _amortize_kernel_threads(loan, dates, rates, events, rows, years, outcome, g
     years after the last row; the loops that may end a loan early set ``years_written[j]`` to the number of its
     years up to its last row's with ``want_years`` (fewer than its ``year_ptr`` span when it was repaid before its
     term), its span without, 0 when an event failed it; the caller fills it with the spans for the lean loop's
-    loans, which run to their term. ``forced_payment[s] >= 0``
+    loans, which run to their term unless stopped (then the lean loop sets it with ``want_years``).
+    ``forced_payment[s] >= 0``
     is the annuity payment of payment slot ``s`` (each loan's computations of its payment in order,
     ``slot_ptr``) settled exactly by the caller; an empty ``forced_payment`` settles none (a first pass, which
     then writes no array of a payment slot's size). ``ambiguous[j]`` is ``(slot, segment, balance, periods

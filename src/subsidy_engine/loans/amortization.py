@@ -251,14 +251,41 @@ def calendar_arrays(calendar: BusinessCalendar | None) -> tuple[int, np.ndarray,
 
 
 def row_capacity(loans: LoanArrays) -> np.ndarray:
-    """The rows each loan may write: its periods, and one a calendar settlement before its last due date
-    (at most one a settlement month of its term, and one more for a first settlement before a month's
-    due day)."""
+    """The rows each loan may write: its periods (those asked for, ``stop_period``, of a loan the lean loop prices),
+    and one a calendar settlement before its last due date (at most one a settlement month of its term, and one
+    more for a first settlement before a month's due day)."""
+    if loans.stop_period is not None:  # the lean loop writes no more than asked; the other loops to the term
+        lean = ((loans.interest_months == 0) & (loans.business_day == BusinessDay.NONE.code)
+                & (np.diff(loans.events_csr().ptr) == 0))
+        return np.where(lean, np.minimum(loans.periods, np.maximum(loans.stop_period, 1)), row_capacity(
+            replace(loans, stop_period=None)))
     if not loans.interest_months.any():
         return loans.periods
     settlements = np.where(loans.interest_months > 0,
                            loans.periods * loans.months_per_period // np.maximum(loans.interest_months, 1) + 1, 0)
     return loans.periods + settlements
+
+
+def periods_through(loans: LoanArrays, day: np.ndarray) -> np.ndarray:
+    """Per loan, a number of its first periods that reaches at least one period past its first nominal due date on
+    or after ``day`` (days since 1970-01-01; the largest int64: the whole term), counted in whole months: every
+    period that starts before ``day`` is among them, a due date moved a few days by a business-day rule too. What
+    Monte Carlo asks the lean loop for (``stop_period``).
+
+    >>> from datetime import date
+    >>> from subsidy_engine.loans.arrays import arrays_from_loans
+    >>> from subsidy_engine.loans.contract import Loan
+    >>> loans = arrays_from_loans([Loan(principal="100", annual_rate="0.04", term_months=60,
+    ...                                 start_date=date(2024, 3, 15))])
+    >>> periods_through(loans, np.array([epoch_days(date(2026, 3, 15))])).tolist()  # due 2026-03-15: period 24
+    [26]
+    """
+    day = np.asarray(day, np.int64)
+    open_ended = day >= np.iinfo(np.int64).max // 2
+    month = np.where(open_ended, 0, day).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    months = month + 1970 * 12 - (loans.start_y * 12 + loans.start_m - 1)
+    count = -(-np.maximum(months, 0) // loans.months_per_period) + 2
+    return np.where(open_ended, loans.periods, np.clip(count, 1, loans.periods)).astype(np.int64)
 
 
 def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
@@ -365,6 +392,8 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
     repaid in full: it writes its first ``written`` rows, :func:`keep_written`). ``general`` runs loans
     without events through the kernel's loop of every loan instead of its lean one (for the tests).
     """
+    if general and loans.stop_period is not None:
+        raise ValueError("the loop of every loan prices loans to their term: it takes no stop_period")
     segments = rate_segments(loans, curve)
     failed = np.not_equal(segments.error, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)
     errors = {int(k): str(segments.error[k]) for k in np.flatnonzero(failed)}
@@ -410,7 +439,8 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
             and not (sub_business_day != BusinessDay.NONE.code).any()
         (lean_kernel if lean else amortize_kernel)(
             (sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
-             subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_first_year),
+             subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_first_year,
+             subset.periods if subset.stop_period is None else subset.stop_period),
             (sub_business_day, cal_first, cal_table, cal_weekends, subset.interest_months, subset.interest_day),
             (sub_seg_ptr, segments.first_period[sub_seg], segments.rate_units[sub_seg], sub_plan_ptr, sub_plan_fen,
              sub_slot_ptr, sub_forced),

@@ -137,6 +137,10 @@ class LoanArrays:
     #: the LPR path each loan is priced on, of a batch of paths (:class:`~subsidy_engine.params.lpr.LprPaths`);
     #: None: every loan on the one curve
     lpr_path: np.ndarray | None = None
+    #: the periods each loan is asked for at least (Monte Carlo: up to its 貼息 window's end); the lean loop of the
+    #: amortization stops after them, the others price to the term. None: every period. A stopped loan's fen
+    #: arrays are its schedule's first rows; the schedule table closes its last row at 0, as a loan's last.
+    stop_period: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.principal_fen.shape[0])
@@ -150,7 +154,8 @@ class LoanArrays:
             owners = np.fromiter(self.plans, dtype=np.int64, count=len(self.plans))
             plans = {int(k): self.plans[int(index[k])] for k in np.flatnonzero(np.isin(index, owners))}
         return LoanArrays(**arrays, plans=plans, events=None if self.events is None else self.events.take(index),
-                          lpr_path=None if self.lpr_path is None else self.lpr_path[index])
+                          lpr_path=None if self.lpr_path is None else self.lpr_path[index],
+                          stop_period=None if self.stop_period is None else self.stop_period[index])
 
     def slice(self, lo: int, hi: int) -> LoanArrays:
         """Loans ``lo`` to ``hi`` as views (no copy), for chunked runs."""
@@ -158,7 +163,8 @@ class LoanArrays:
         plans = {k - lo: v for k, v in self.plans.items() if lo <= k < hi}
         events = None if self.events is None else self.events.take(np.arange(lo, hi))
         return LoanArrays(**arrays, plans=plans, events=events,
-                          lpr_path=None if self.lpr_path is None else self.lpr_path[lo:hi])
+                          lpr_path=None if self.lpr_path is None else self.lpr_path[lo:hi],
+                          stop_period=None if self.stop_period is None else self.stop_period[lo:hi])
 
     def first_drawdown_fen(self) -> np.ndarray:
         """What each loan owes on its start date: the principal less the tranches drawn later."""
@@ -326,7 +332,7 @@ LOAN_COLUMNS = (
 )
 
 
-_SPARSE = ("plans", "events", "lpr_path")  # fields held per loan only where a loan has them (or any has)
+_SPARSE = ("plans", "events", "lpr_path", "stop_period")  # fields held per loan only where a loan has them (or any has)
 
 #: The model's conventions as arrays for the table reader, indexed by code: one rule, read two ways.
 _MONTHS_OF_FREQUENCY = np.array([frequency.months for frequency in Frequency], np.int64)
