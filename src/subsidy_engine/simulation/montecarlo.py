@@ -64,7 +64,8 @@ from subsidy_engine.core.money import fen_to_yuan, quantize_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
-from subsidy_engine.loans.amortization import row_capacity
+from subsidy_engine.loans.amortization import periods_through, row_capacity
+from subsidy_engine.measures.claims import ClaimRows
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows, subsidy_window
 from subsidy_engine.params.budget import Budget
 from subsidy_engine.params.lpr import FIXING_DAY, LprCurve, LprPaths
@@ -244,10 +245,10 @@ class _Prepared:
                 self.moving = self.moving.take(priced).reset_index(drop=True)
                 assert self.moving_read is not None
                 self.moving_read = self.moving_read.subset(priced)
-            # the loan-years with a period in the window: the same on every path (their dates are)
-            self.window = np.asarray(structure.internal["in_window"], bool)
+            self.window = self._stopped_at_the_window(structure, curve)
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
-        assert int(self.window.sum()) == self.width
+        if int(self.window.sum()) != self.width:
+            raise RuntimeError("the repriced loan-years are not those of the structure (report this with the scenario)")
         add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
             raise ValueError("the portfolio has no claims to simulate")
@@ -265,14 +266,35 @@ class _Prepared:
         self.digest = hashlib.sha256(f"{tables.digest}|{policy.digest}|{curve.digest}|{rate_by_stage}|"
                                      f"{budget.digest}|{mode}|{years}".encode()).hexdigest()
 
+    def _stopped_at_the_window(self, structure: ClaimRows, curve: LprCurve) -> np.ndarray:
+        """Ask each repriced loan for its periods up to its 貼息 window's end only (the rest of its schedule pays no
+        貼息 on any path), and return which of its loan-years are claims: those with a period in the window, the
+        same on every path (their dates are). On the structure's own curve, the stopped loans must pay what the
+        whole schedules paid."""
+        assert self.moving_read is not None
+        arrays = self.moving_read.arrays
+        stop = periods_through(arrays, subsidy_window(arrays.start_days(), self.policy)[1])
+        self.moving_read = self.moving_read._replace(arrays=replace(arrays, stop_period=stop))
+        stopped = interest_subsidy_rows(self.moving, self.policy, lpr=curve, window_rows=True, read=self.moving_read)
+        window = np.asarray(stopped.internal["in_window"], bool)
+        whole = np.asarray(structure.columns["amount"], np.int64)[structure.internal["in_window"]]
+        if not np.array_equal(np.asarray(stopped.columns["amount"], np.int64)[window], whole):
+            raise RuntimeError("a loan stopped at its 貼息 window's end pays another 貼息 than its whole schedule "
+                               "(report this with the scenario)")
+        return window
+
     @property
     def width(self) -> int:
         """The loan-years of the repriced loans: the claims each path recomputes."""
         return self.part.stop - self.part.start
 
     def rows_a_path(self) -> int:
-        """The schedule rows of the loans a path reprices (their periods)."""
-        return int(row_capacity(self.moving_read.arrays).sum()) if self.moving_read is not None else 0
+        """The schedule rows of the loans a path reprices (the periods it asks them for, at most)."""
+        if self.moving_read is None:
+            return 0
+        arrays = self.moving_read.arrays
+        asked = arrays.periods if arrays.stop_period is None else arrays.stop_period
+        return int(np.minimum(row_capacity(arrays), asked + (row_capacity(arrays) - arrays.periods)).sum())
 
     def subsidies(self, paths: LprPaths, names: list[str]) -> np.ndarray:
         """The 貼息 of the repriced loan-years on each of ``paths`` (paths x :attr:`width`, fen), priced in one call:
