@@ -271,3 +271,45 @@ def test_connect_puts_back_only_what_dask_set_and_partitions_are_counted(tmp_pat
         with pytest.raises(ValueError, match="partitions must be at least 1, not 0"):
             evaluate_on(one, portfolio(10, seed=1), load_policy(), YEARS, partitions=0)
     assert os.environ.pop("SUBSIDY_ENGINE_TEST_SETTING") == "kept"
+
+
+def test_a_scheduler_lost_in_the_middle_of_a_run_is_one_clear_error() -> None:
+    """A scheduler of ``--cluster tcp://...`` that goes away mid-run: Dask cancels every future ("scheduler-connection-
+    lost"); the run stops at once with a ClusterError (exit code 2), not Dask's own error."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from subsidy_engine.errors import ClusterError
+    from subsidy_engine.simulation.cluster import map_in_order
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", str(port), "--dashboard-address", ":0"], **quiet)
+    worker = None
+    try:
+        with connect(address, timeout=30) as client:
+            worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                       "--no-dashboard"], **quiet)
+            client.wait_for_workers(1, timeout=60)
+
+            def lose_the_scheduler(done: int) -> None:
+                if done == 2:
+                    scheduler.kill()
+
+            started = time.monotonic()
+            # a function the scheduler and the worker import as this process does (they deserialize the tasks)
+            with pytest.raises(ClusterError, match=rf"lost the scheduler at {address} in the middle of sleep "
+                                                   r"\(2 of 30 done\)"):
+                map_in_order(client, time.sleep, [0.3] * 30, progress=lose_the_scheduler)
+            assert time.monotonic() - started < 30
+    finally:
+        for process in (scheduler, worker):
+            if process is not None:
+                process.kill()
+                process.wait()

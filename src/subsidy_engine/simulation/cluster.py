@@ -114,7 +114,9 @@ def map_in_order(client: Client, function: Callable[..., R], items: Sequence[T],
 
     ``shared`` (the portfolio, the parameters...) is sent to every worker once, not with each task. A task whose
     worker dies is run again by Dask on another (up to ``distributed.scheduler.allowed-failures`` times); an error
-    raised by ``function`` is raised here. ``progress`` is called with the number of items done.
+    raised by ``function`` is raised here. A worker that keeps dying on a task, and a scheduler lost in the middle
+    (Dask then cancels every future), are a :class:`~subsidy_engine.errors.ClusterError`. ``progress`` is called
+    with the number of items done.
     """
     from distributed import as_completed
 
@@ -125,22 +127,31 @@ def map_in_order(client: Client, function: Callable[..., R], items: Sequence[T],
     position = {future.key: k for k, future in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     done = 0
+    from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
+    name = getattr(function, "__name__", "a task")
+    lost = False
     try:
         for future in as_completed(futures):
             try:
                 results[position[future.key]] = future.result()
             except KilledWorker:
-                name = getattr(function, "__name__", "a task")
                 raise ClusterError(f"a worker died running {name} (item {position[future.key] + 1} of {len(items)}) "
                                    "more often than Dask runs a task again (distributed.scheduler.allowed-failures): "
                                    "see the workers' logs (out of memory?)") from None
+            except FutureCancelledError as exc:  # Dask cancels every future of a client that lost its scheduler
+                if getattr(exc, "reason", None) != "scheduler-connection-lost":
+                    raise
+                lost = True
+                raise ClusterError(f"lost the scheduler at {client.scheduler.address} in the middle of {name} "
+                                   f"({done} of {len(items)} done): run again when it is back") from None
             done += 1
             if progress is not None:
                 progress(done)
     finally:
-        client.cancel(futures + sent)  # an error or an interrupt leaves nothing running or held on the cluster
+        if not lost:  # an error or an interrupt leaves nothing running or held on the cluster
+            client.cancel(futures + sent)
     return results
 
 
