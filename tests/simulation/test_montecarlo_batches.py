@@ -8,6 +8,7 @@ batch."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from subsidy_engine import load_budget, load_lpr, load_policy
 from subsidy_engine.core.money import yuan_to_fen
+from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.params.lpr import LprCurve, LprPaths
 from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
 from subsidy_engine.simulation import montecarlo
@@ -66,6 +68,16 @@ def every_kind_of_floating_loan(seed: int = 21) -> PortfolioTables:
     for j, k in enumerate(prepaid):
         prepayments.append((loans.loan_id[k], loans.start_date[k] + pd.Timedelta(days=200 + 30 * j),
                             str(int(loans.principal[k]) // 5), "payment" if j % 2 else "term"))
+    # prepayments that keep the payment (the term shortens) on a projected rate: where such a loan ends, and so how
+    # many loan-years it has, depends on the path
+    shortened = [k for k in floating[3::11] if k not in custom and k not in tranche_loans and k not in prepaid
+                 and loans.method[k] == "equal_installment" and loans.term_months[k] >= 60][:5]
+    assert len(shortened) >= 3
+    for j, k in enumerate(shortened):
+        loans.loc[k, "start_date"] = date(2025, 6, 15)
+        loans.loc[k, "grace_months"] = 0
+        prepayments.append((loans.loan_id[k], date(2027, 2, 10), str(int(loans.principal[k]) * (5 + 7 * j) // 100),
+                            "term"))
     tables = {"projects": base.projects, "loans": loans, "insurance": base.insurance, "events": base.events,
               "drawdowns": pd.DataFrame(drawdowns, columns=["loan_id", "date", "amount"]),
               "prepayments": pd.DataFrame(prepayments, columns=["loan_id", "date", "amount", "recompute"])}
@@ -112,11 +124,14 @@ def test_each_path_of_a_batch_is_the_full_pipeline_on_its_curve(hostile: Portfol
     assert mc.exceeded.any() and not mc.exceeded.all()
 
 
-@pytest.mark.parametrize("rows", [1, 300_000, 10**9])
-def test_the_batch_size_changes_nothing(hostile: PortfolioTables, history: LprCurve, rows: int,
+@pytest.mark.parametrize("paths_a_batch", [1, 2, 3, 5, 10**6])
+def test_the_batch_size_changes_nothing(hostile: PortfolioTables, history: LprCurve, paths_a_batch: int,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(montecarlo, "ROWS_A_BATCH", 1)
     alone = _run(hostile, history)
-    monkeypatch.setattr(montecarlo, "ROWS_A_BATCH", rows)
+    rows = montecarlo._Prepared(hostile, load_policy(), YEARS, None, load_budget(), "waterfall",
+                                history.hold_flat(HOLD)).rows_a_path()
+    monkeypatch.setattr(montecarlo, "ROWS_A_BATCH", rows * paths_a_batch)
     together = _run(hostile, history)
     assert np.array_equal(alone.awarded_fen, together.awarded_fen)
     assert np.array_equal(alone.exceeded, together.exceeded)
@@ -150,3 +165,25 @@ def test_the_paths_funded_on_threads_are_those_funded_in_turn(hostile: Portfolio
     in_turn = _run(hostile, history, budget=budget)
     assert np.array_equal(on_threads.awarded_fen, in_turn.awarded_fen)
     assert np.array_equal(on_threads.exceeded, in_turn.exceeded) and in_turn.exceeded.any()
+
+
+def test_a_batch_holds_as_many_paths_as_its_rows_allow(hostile: PortfolioTables, history: LprCurve,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """rows_a_path is the rows a path prices (so ROWS_A_BATCH bounds a batch's memory), and a batch holds at most
+    PATHS_A_BATCH paths' plans, however few rows a path prices (none, when no loan is repriced)."""
+    prepared = montecarlo._Prepared(hostile, load_policy(), YEARS, None, load_budget(), "waterfall",
+                                    history.hold_flat(HOLD))
+    assert prepared.moving_read is not None
+    days, one, five = lpr_paths(history, [], SETTINGS, date(YEARS[-1] + 2, 12, 31))
+    paths = LprPaths(history, tuple(days), one[:1], five[:1], coverage_end=HOLD, projection_label="one")
+    priced = amortize_portfolio(prepared.moving, lpr=paths, output="schedule", read=prepared.moving_read._replace(
+        arrays=replace(prepared.moving_read.arrays, lpr_path=np.zeros(len(prepared.moving_read.arrays), np.int64))))
+    assert 0 < prepared.rows_a_path() and int(priced.periods.sum()) <= prepared.rows_a_path()
+    sizes: list[int] = []
+    real = montecarlo._Prepared.subsidies
+    monkeypatch.setattr(montecarlo._Prepared, "subsidies",
+                        lambda self, paths, names: sizes.append(paths.count) or real(self, paths, names))
+    monkeypatch.setattr(montecarlo, "ROWS_A_BATCH", 10**12)
+    monkeypatch.setattr(montecarlo, "PATHS_A_BATCH", 3)
+    _run(hostile, history)
+    assert sizes == [3, 3, 1]

@@ -91,7 +91,10 @@ if TYPE_CHECKING:
 #: Paths priced together share each call's work in Python (about two thirds of a path priced alone), and a batch of
 #: more than ``FEW_ITEMS["loans"]`` loans runs the threaded kernels; the bound keeps a batch's arrays (a dozen of
 #: int64 per row) in a few hundred MB.
-ROWS_A_BATCH = 2_000_000
+ROWS_A_BATCH = 1_000_000
+#: Paths in a batch at most: a batch holds each of its paths' plan and records until it is funded, however few rows
+#: a path prices (none, when no loan moves with the LPR).
+PATHS_A_BATCH = 64
 
 
 def fixing_dates(first_after: date, through: date) -> list[date]:
@@ -233,7 +236,6 @@ class _Prepared:
                                  if "floating_spread_bp" in self.moving and moving.shape[0]
                                  and self.moving["floating_spread_bp"].notna().any() else 0)
         start = sum(part["year"].shape[0] for part in rows.parts)
-        self.window = np.zeros(0, bool)  # of each loan-year of the repriced loans: whether it is a claim
         if moving.shape[0]:
             structure = add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
                                    curve, keep_window=True, read=self.moving_read)
@@ -245,10 +247,8 @@ class _Prepared:
                 self.moving = self.moving.take(priced).reset_index(drop=True)
                 assert self.moving_read is not None
                 self.moving_read = self.moving_read.subset(priced)
-            self.window = self._stopped_at_the_window(structure, curve)
+            self._stop_at_the_window(structure, curve)
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
-        if int(self.window.sum()) != self.width:
-            raise RuntimeError("the repriced loan-years are not those of the structure (report this with the scenario)")
         add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
             raise ValueError("the portfolio has no claims to simulate")
@@ -266,11 +266,9 @@ class _Prepared:
         self.digest = hashlib.sha256(f"{tables.digest}|{policy.digest}|{curve.digest}|{rate_by_stage}|"
                                      f"{budget.digest}|{mode}|{years}".encode()).hexdigest()
 
-    def _stopped_at_the_window(self, structure: ClaimRows, curve: LprCurve) -> np.ndarray:
-        """Ask each repriced loan for its periods up to its 貼息 window's end only (the rest of its schedule pays no
-        貼息 on any path), and return which of its loan-years are claims: those with a period in the window, the
-        same on every path (their dates are). On the structure's own curve, the stopped loans must pay what the
-        whole schedules paid."""
+    def _stop_at_the_window(self, structure: ClaimRows, curve: LprCurve) -> None:
+        """Ask each repriced loan for its periods up to its 貼息 window's end only: the rest of its schedule pays no
+        貼息 on any path. On the structure's own curve, the stopped loans must pay what the whole schedules paid."""
         assert self.moving_read is not None
         arrays = self.moving_read.arrays
         stop = periods_through(arrays, subsidy_window(arrays.start_days(), self.policy)[1])
@@ -281,7 +279,6 @@ class _Prepared:
         if not np.array_equal(np.asarray(stopped.columns["amount"], np.int64)[window], whole):
             raise RuntimeError("a loan stopped at its 貼息 window's end pays another 貼息 than its whole schedule "
                                "(report this with the scenario)")
-        return window
 
     @property
     def width(self) -> int:
@@ -289,12 +286,8 @@ class _Prepared:
         return self.part.stop - self.part.start
 
     def rows_a_path(self) -> int:
-        """The schedule rows of the loans a path reprices (the periods it asks them for, at most)."""
-        if self.moving_read is None:
-            return 0
-        arrays = self.moving_read.arrays
-        asked = arrays.periods if arrays.stop_period is None else arrays.stop_period
-        return int(np.minimum(row_capacity(arrays), asked + (row_capacity(arrays) - arrays.periods)).sum())
+        """The schedule rows a path may price: those of the loans it reprices, stopped at their windows' ends."""
+        return int(row_capacity(self.moving_read.arrays).sum()) if self.moving_read is not None else 0
 
     def subsidies(self, paths: LprPaths, names: list[str]) -> np.ndarray:
         """The 貼息 of the repriced loan-years on each of ``paths`` (paths x :attr:`width`, fen), priced in one call:
@@ -302,20 +295,26 @@ class _Prepared:
         assert self.moving_read is not None
         n, count = len(self.moving_read.arrays), paths.count
         read = self.moving_read
+        # each copy of a loan a row of its own, so that every loan-year says which path it is of
+        copies = pd.DataFrame({"loan_id": self.moving["loan_id"].take(np.tile(read.positions, count)).to_numpy()})
         batch = read._replace(arrays=replace(read.arrays.take(np.tile(np.arange(n), count)),
                                              lpr_path=np.repeat(np.arange(count), n)),
-                              positions=np.tile(read.positions, count))
-        subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=paths, read=batch)
+                              positions=np.arange(count * n))
+        subsidy = interest_subsidy_rows(copies, self.policy, lpr=paths, window_rows=True, read=batch)
         if len(subsidy.rejections):  # a loan only some path cannot price: find the first such path, to name it
             for p in range(count):
                 self._priced_alone(paths.curve(p, names[p]))
             raise RuntimeError("a loan of the batch could not be priced, yet on each path alone it can (report "
                                "this with the scenario)")
-        amount = np.asarray(subsidy.columns["amount"], np.int64)
-        if amount.shape[0] != count * self.window.shape[0]:
-            raise RuntimeError("a path changed the loans' years: the path-independent rows are wrong (report this "
-                               "with the scenario)")
-        return amount.reshape(count, self.window.shape[0])[:, self.window]
+        # the loan-years with a period in the window, path by path (a loan whose prepayment shortens its term on a
+        # projected rate has a path's number of years; those in its window do not move)
+        claims = np.asarray(subsidy.internal["in_window"], bool)
+        amount = np.asarray(subsidy.columns["amount"], np.int64)[claims]
+        path = np.asarray(subsidy.internal["loan_row"], np.int64)[claims] // max(n, 1)
+        if (np.bincount(path, minlength=count) != self.width).any():
+            raise RuntimeError("a path changed which loan-years are claims: the path-independent rows are wrong "
+                               "(report this with the scenario)")
+        return amount.reshape(count, self.width)
 
     def _priced_alone(self, curve: LprCurve) -> None:
         """Raise the error of a loan that ``curve`` (one path) cannot price."""
@@ -363,7 +362,7 @@ class _Paths:
         awarded = np.zeros((n_paths, n_sources, n_years), np.int64)
         exceeded = np.zeros((n_paths, n_sources, n_years), bool)
         columns = list(self.year_index)
-        size = max(1, ROWS_A_BATCH // max(prepared.rows_a_path(), 1))
+        size = max(1, min(PATHS_A_BATCH, ROWS_A_BATCH // max(prepared.rows_a_path(), 1)))
         # the allocation kernel of each path on a thread of its own (it holds no lock), the next path's plan built
         # meanwhile; a batch's pricing (whose kernels run their own threads) waits for the batch before it
         threads = min(numba.get_num_threads(), n_paths)
