@@ -59,3 +59,46 @@ def test_rules_remember_a_few_layouts(monkeypatch: pytest.MonkeyPatch) -> None:
     first = build_plan(replace(c, amount=c.amount * masks[-1]), budget, "waterfall", rules)
     assert first.row_request.shape[0] == build_plan(replace(c, amount=c.amount * masks[-1]), budget,
                                                     "waterfall").row_request.shape[0]
+
+
+def test_threads_sharing_the_rules_each_get_their_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dask worker with several threads gives its tasks one PlanRules: remembering and forgetting layouts at once
+    must neither fail (a KeyError when two threads forgot the same one) nor mix them up."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = claims([(f"C{k}", 15, 2026 + k % 2, f"{10 + k}.00", k % 3 == 0, None) for k in range(10)])
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "60.00"},
+                        {"id": "district", "level": "district", "caps": "20.00", "matching_share": "0.5"}])
+    c = claims_for(table, budget, "waterfall")
+    rules = plan_rules(c, budget, "waterfall")
+    monkeypatch.setattr(plan_module, "_LAYOUTS_KEPT", 2)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can: the window between two steps is open
+    try:
+        masks = [np.array([m >> k & 1 for k in range(10)]) for m in range(1, 200)]
+
+        def one(mask: np.ndarray) -> bool:
+            moved = replace(c, amount=c.amount * mask)
+            reused, fresh = build_plan(moved, budget, "waterfall", rules), build_plan(moved, budget, "waterfall")
+            same_plan(reused, fresh)
+            return True
+
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(one, masks * 3))
+    finally:
+        sys.setswitchinterval(switching)
+
+
+def test_rules_travel_to_a_worker_without_their_layouts() -> None:
+    import pickle
+
+    table = claims([("A", 15, 2026, "10.00", True, None), ("B", 15, 2027, "20.00", False, None)])
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "60.00"}])
+    c = claims_for(table, budget, "waterfall")
+    rules = plan_rules(c, budget, "waterfall")
+    build_plan(c, budget, "waterfall", rules)
+    assert len(rules.layouts) == 1
+    again = pickle.loads(pickle.dumps(rules))
+    assert len(again.layouts) == 0 and np.array_equal(again.share, rules.share)
+    same_plan(build_plan(c, budget, "waterfall", again), build_plan(c, budget, "waterfall"))

@@ -13,9 +13,10 @@ the same plan.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 import numpy as np
 import pandas as pd
@@ -242,6 +243,32 @@ class _Layout:
 _LAYOUTS_KEPT = 8
 
 
+class _Layouts:
+    """The last :data:`_LAYOUTS_KEPT` layouts of plans built from one :class:`PlanRules`, by the parts with money.
+    Threads may share the rules (a Dask worker's tasks do); a copy sent elsewhere (pickled) starts empty."""
+
+    def __init__(self) -> None:
+        self._kept: dict[bytes, _Layout] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __reduce__(self) -> tuple[type[_Layouts], tuple[()]]:
+        return _Layouts, ()
+
+    def get(self, key: bytes, make: Callable[[], _Layout]) -> _Layout:
+        with self._lock:
+            found = self._kept.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                self._kept[key] = found
+                while len(self._kept) > _LAYOUTS_KEPT:
+                    self._kept.pop(next(iter(self._kept)))
+        return found
+
+
 @dataclass(frozen=True)
 class PlanRules:
     """What a plan reads of the claims and the budget that their amounts do not change: which sources may pay each
@@ -256,7 +283,7 @@ class PlanRules:
     group_cap: np.ndarray
     caps_total_fen: int
     share: np.ndarray  # per claim: the district's matching share (rate units), 0 where no district source may pay
-    layouts: dict[bytes, _Layout] = field(default_factory=dict, compare=False, repr=False)
+    layouts: _Layouts = field(default_factory=_Layouts, compare=False, repr=False)
 
 
 def plan_rules(c: ClaimsToFund, budget: Budget, mode: str) -> PlanRules:
@@ -302,13 +329,7 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | No
     if int(request.sum(dtype=np.float64)) > MAX_TOTAL_FEN:  # the caps' range is checked with the rules
         raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
     keep = request > 0
-    key = np.packbits(keep).tobytes()
-    layout = fixed.layouts.get(key)
-    if layout is None:
-        layout = _layout(c, budget, mode, fixed, keep)
-        if len(fixed.layouts) >= _LAYOUTS_KEPT:
-            fixed.layouts.pop(next(iter(fixed.layouts)))
-        fixed.layouts[key] = layout
+    layout = fixed.layouts.get(np.packbits(keep).tobytes(), lambda: _layout(c, budget, mode, fixed, keep))
     return Plan(c, budget.sources, budget.years, layout.claim_of, layout.level, layout.row_year,
                 request[layout.parts], layout.item_ptr, layout.item_tier, layout.item_year, layout.item_order,
                 layout.year_ptr, layout.eligible, fixed.cap, np.array([s.carry_over for s in budget.sources]),
