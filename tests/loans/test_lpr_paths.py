@@ -85,6 +85,9 @@ def test_a_loan_on_a_path_the_batch_has_not_is_refused() -> None:
     loans = replace(read.arrays, lpr_path=np.full(len(read.arrays), 3))
     with pytest.raises(ValueError, match="LPR path 3 of a batch of 3"):
         rate_segments(loans, _paths())
+    # loans that name no path, on a batch of several: which path each is priced on is not a guess
+    with pytest.raises(ValueError, match="a batch of 3 LPR paths prices each loan on the path its lpr_path names"):
+        rate_segments(read.arrays, _paths())
 
 
 @pytest.mark.parametrize("bad, message", [

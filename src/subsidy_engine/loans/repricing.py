@@ -61,6 +61,9 @@ def rate_segments(loans: LoanArrays, curve: LprCurve | LprPaths | None) -> Segme
         fixing_day, lpr_1y, lpr_5y = curve.fixing_arrays()
         lpr_1y, lpr_5y = np.atleast_2d(lpr_1y), np.atleast_2d(lpr_5y)  # one curve: a batch of one path
         sub = loans.take(floating)
+        if sub.lpr_path is None and lpr_1y.shape[0] > 1:
+            raise ValueError(f"a batch of {lpr_1y.shape[0]} LPR paths prices each loan on the path its lpr_path names; "
+                             "these loans name none")
         path = np.zeros(floating.size, np.int64) if sub.lpr_path is None else np.asarray(sub.lpr_path, np.int64)
         if path.size and (path.min() < 0 or path.max() >= lpr_1y.shape[0]):
             wrong = int(path.max()) if path.max() >= lpr_1y.shape[0] else int(path.min())
