@@ -32,7 +32,7 @@ SETTINGS = MonteCarloSettings(paths=7, seed=4, monthly_sigma_bp="30")
 RATE_SENSITIVE = {"interest_subsidy.form": "share_of_interest", "interest_subsidy.points": "0.5"}
 
 
-def every_kind_of_floating_loan(seed: int = 21) -> PortfolioTables:
+def every_kind_of_floating_loan(seed: int = 21, prepaid: bool = True) -> PortfolioTables:
     base = portfolio(400, seed=seed, start_between=(date(2024, 6, 1), date(2026, 5, 31)))
     loans = base.loans.copy()
     for column in ("floating_tenor", "method", "annual_rate", "floating_spread_bp"):
@@ -80,7 +80,8 @@ def every_kind_of_floating_loan(seed: int = 21) -> PortfolioTables:
                             "term"))
     tables = {"projects": base.projects, "loans": loans, "insurance": base.insurance, "events": base.events,
               "drawdowns": pd.DataFrame(drawdowns, columns=["loan_id", "date", "amount"]),
-              "prepayments": pd.DataFrame(prepayments, columns=["loan_id", "date", "amount", "recompute"])}
+              "prepayments": pd.DataFrame(prepayments if prepaid else [],
+                                          columns=["loan_id", "date", "amount", "recompute"])}
     made = checked_portfolio(tables, source="every kind of floating loan", digest="test")
     assert made.problems.empty, made.problems.to_string()
     return made
@@ -91,9 +92,11 @@ def history() -> LprCurve:
     return load_lpr()
 
 
-@pytest.fixture(scope="module")
-def hostile() -> PortfolioTables:
-    return every_kind_of_floating_loan()
+@pytest.fixture(scope="module", params=[True, False], ids=["prepaid", "not prepaid"])
+def hostile(request: pytest.FixtureRequest) -> PortfolioTables:
+    """With prepayments, a path may move a loan's last dates (each path's claims are found on it); without, every
+    path has the structure's loan-years (read through its mask)."""
+    return every_kind_of_floating_loan(prepaid=request.param)
 
 
 def _run(tables: PortfolioTables, history: LprCurve, policy=None, budget=None):  # noqa: ANN001, ANN202
@@ -187,3 +190,10 @@ def test_a_batch_holds_as_many_paths_as_its_rows_allow(hostile: PortfolioTables,
     monkeypatch.setattr(montecarlo, "PATHS_A_BATCH", 3)
     _run(hostile, history)
     assert sizes == [3, 3, 1]
+
+
+def test_only_a_prepayment_lets_a_path_move_a_loan_s_dates(hostile: PortfolioTables, history: LprCurve) -> None:
+    prepared = montecarlo._Prepared(hostile, load_policy(), YEARS, None, load_budget(), "waterfall",
+                                    history.hold_flat(HOLD))
+    assert prepared.dates_move == (len(hostile.prepayments) > 0)
+    assert int(prepared.window.sum()) == prepared.width > 0

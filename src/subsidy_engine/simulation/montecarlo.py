@@ -236,6 +236,7 @@ class _Prepared:
                                  if "floating_spread_bp" in self.moving and moving.shape[0]
                                  and self.moving["floating_spread_bp"].notna().any() else 0)
         start = sum(part["year"].shape[0] for part in rows.parts)
+        self.window, self.dates_move = np.zeros(0, bool), False
         if moving.shape[0]:
             structure = add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
                                    curve, keep_window=True, read=self.moving_read)
@@ -268,7 +269,9 @@ class _Prepared:
 
     def _stop_at_the_window(self, structure: ClaimRows, curve: LprCurve) -> None:
         """Ask each repriced loan for its periods up to its 貼息 window's end only: the rest of its schedule pays no
-        貼息 on any path. On the structure's own curve, the stopped loans must pay what the whole schedules paid."""
+        貼息 on any path. On the structure's own curve, the stopped loans must pay what the whole schedules paid.
+        Keeps which of their loan-years are claims (:attr:`window`), and whether a path can move them
+        (:attr:`dates_move`)."""
         assert self.moving_read is not None
         arrays = self.moving_read.arrays
         stop = periods_through(arrays, subsidy_window(arrays.start_days(), self.policy)[1])
@@ -279,6 +282,10 @@ class _Prepared:
         if not np.array_equal(np.asarray(stopped.columns["amount"], np.int64)[window], whole):
             raise RuntimeError("a loan stopped at its 貼息 window's end pays another 貼息 than its whole schedule "
                                "(report this with the scenario)")
+        self.window = window
+        # a prepayment may end a loan, or shorten its term, by as much as the balance the rates left: then which of
+        # its loan-years are claims is found on each path. Without one, the dates of every row are the contract's.
+        self.dates_move = bool((self.moving_read.arrays.events_csr().amount < 0).any())
 
     @property
     def width(self) -> int:
@@ -300,7 +307,7 @@ class _Prepared:
         batch = read._replace(arrays=replace(read.arrays.take(np.tile(np.arange(n), count)),
                                              lpr_path=np.repeat(np.arange(count), n)),
                               positions=np.arange(count * n))
-        subsidy = interest_subsidy_rows(copies, self.policy, lpr=paths, window_rows=True, read=batch)
+        subsidy = interest_subsidy_rows(copies, self.policy, lpr=paths, window_rows=self.dates_move, read=batch)
         if len(subsidy.rejections):  # a loan only some path cannot price: find the first such path, to name it
             for p in range(count):
                 self._priced_alone(paths.curve(p, names[p]))
@@ -308,9 +315,15 @@ class _Prepared:
                                "this with the scenario)")
         # the loan-years with a period in the window, path by path (a loan whose prepayment shortens its term on a
         # projected rate has a path's number of years; those in its window do not move)
+        amount = np.asarray(subsidy.columns["amount"], np.int64)
+        if not self.dates_move:  # every path has the structure's loan-years
+            if amount.shape[0] != count * self.window.shape[0]:
+                raise RuntimeError("a path changed the loans' years: the path-independent rows are wrong (report this "
+                                   "with the scenario)")
+            return amount.reshape(count, self.window.shape[0])[:, self.window]
         claims = np.asarray(subsidy.internal["in_window"], bool)
-        amount = np.asarray(subsidy.columns["amount"], np.int64)[claims]
         path = np.asarray(subsidy.internal["loan_row"], np.int64)[claims] // max(n, 1)
+        amount = amount[claims]
         if (np.bincount(path, minlength=count) != self.width).any():
             raise RuntimeError("a path changed which loan-years are claims: the path-independent rows are wrong "
                                "(report this with the scenario)")
