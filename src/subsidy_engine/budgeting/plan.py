@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, Callable, cast
 
@@ -193,49 +193,37 @@ def dense_codes(values: pa.Array) -> np.ndarray:
     return codes
 
 
-@dataclass
-class Plan:
-    """The kernel's inputs, shared by the three modes."""
+@dataclass(frozen=True)
+class _Layout:
+    """What a plan's rows are, given which claim parts have money (:func:`build_plan`): the parts and their
+    order, the items, tiers and years, and who may pay each."""
 
-    claims: ClaimsToFund
-    sources: tuple[FundingSource, ...]
-    years: tuple[int, ...]
+    parts: np.ndarray  # per row: its part (its claim for a municipal part, claims + its claim for a district one)
     part_claim: np.ndarray  # per row: the claim it is a part of
     part_level: np.ndarray  # per row: 0 municipal, 1 district
     row_year: np.ndarray
-    row_request: np.ndarray
     item_ptr: np.ndarray
     item_tier: np.ndarray
     item_year: np.ndarray
     item_order: np.ndarray
     year_ptr: np.ndarray
     eligible: np.ndarray
-    cap: np.ndarray
-    carry: np.ndarray
-    group_cap: np.ndarray
     row_group: np.ndarray  # per row: its claim's (project, enterprise) as dense codes
     tier_names: list[str]
     no_source: np.ndarray  # rows (parts) no source may pay
 
 
 @dataclass(frozen=True)
-class _Layout:
-    """What a plan's rows are, given which claim parts have money (:func:`build_plan`): the parts and their
-    order, the items, tiers and years, and who may pay each."""
+class Plan(_Layout):
+    """The kernel's inputs, shared by the three modes: the layout of the rows, and what they ask of whom."""
 
-    parts: np.ndarray  # per row: its part (claim for a municipal part, claims + claim for a district one)
-    claim_of: np.ndarray
-    level: np.ndarray
-    row_year: np.ndarray
-    item_ptr: np.ndarray
-    item_tier: np.ndarray
-    item_year: np.ndarray
-    item_order: np.ndarray
-    year_ptr: np.ndarray
-    eligible: np.ndarray
-    row_group: np.ndarray
-    tier_names: list[str]
-    no_source: np.ndarray
+    claims: ClaimsToFund
+    sources: tuple[FundingSource, ...]
+    years: tuple[int, ...]
+    row_request: np.ndarray
+    cap: np.ndarray
+    carry: np.ndarray
+    group_cap: np.ndarray
 
 
 #: Layouts a :class:`PlanRules` remembers: a path whose claims have money in the same parts as an earlier one's
@@ -330,10 +318,9 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | No
         raise BudgetError("claims or caps above 9e13 yuan in total are beyond the engine's exact range")
     keep = request > 0
     layout = fixed.layouts.get(np.packbits(keep).tobytes(), lambda: _layout(c, budget, mode, fixed, keep))
-    return Plan(c, budget.sources, budget.years, layout.claim_of, layout.level, layout.row_year,
-                request[layout.parts], layout.item_ptr, layout.item_tier, layout.item_year, layout.item_order,
-                layout.year_ptr, layout.eligible, fixed.cap, np.array([s.carry_over for s in budget.sources]),
-                fixed.group_cap, layout.row_group, layout.tier_names, layout.no_source)
+    return Plan(**{f.name: getattr(layout, f.name) for f in fields(_Layout)}, claims=c, sources=budget.sources,
+                years=budget.years, row_request=request[layout.parts], cap=fixed.cap,
+                carry=np.array([s.carry_over for s in budget.sources]), group_cap=fixed.group_cap)
 
 
 def _layout(c: ClaimsToFund, budget: Budget, mode: str, fixed: PlanRules, keep: np.ndarray) -> _Layout:
