@@ -217,3 +217,14 @@ def test_a_hostile_value_is_quoted_by_its_start_and_a_long_text_is_not_read() ->
     assert reason_in(reason) != reason  # worded
     too_long = f"'{crafted}' is not a decimal number"
     assert len(too_long) > LONGEST_READ and reason_in(too_long) == too_long
+
+
+def test_an_event_of_tables_made_in_python_is_worded_by_its_position() -> None:
+    """Tables made in Python have no file rows: a loan's event is named ``prepayments[0]`` (a Monte Carlo test's
+    loan refused on some paths showed it in English, nested in its prepayment row's reason)."""
+    from subsidy_engine.core.language import reason_in
+
+    inner = "prepayments[0]: 9436400.00 on 2027-03-10 is more than the balance then (9432238.33)"
+    assert reason_in(inner, "zh") == "提前还款表[0]：2027-03-10的9436400.00超过当时的余额（9432238.33）"
+    assert reason_in(f"its loan Y is rejected (loans row 4, loan: {inner})", "zh") == (
+        "所属贷款Y已被拒绝（贷款表第4行，loan：提前还款表[0]：2027-03-10的9436400.00超过当时的余额（9432238.33））")
