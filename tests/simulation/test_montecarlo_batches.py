@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -197,3 +198,64 @@ def test_only_a_prepayment_lets_a_path_move_a_loan_s_dates(hostile: PortfolioTab
                                     history.hold_flat(HOLD))
     assert prepared.dates_move == (len(hostile.prepayments) > 0)
     assert int(prepared.window.sum()) == prepared.width > 0
+
+
+def _two_floating_loans(prepayments: list[tuple[str, date, str, str]]) -> PortfolioTables:
+    """A small portfolio whose only floating loans are X, Y and Z (10M, 120 months, drawn 2026-06-15: every reset on
+    a projected rate), with ``prepayments`` (after the published data)."""
+    base = portfolio(20, seed=3, start_between=(date(2024, 6, 1), date(2026, 5, 31)))
+    loans = base.loans.copy()
+    for column in ("floating_tenor", "method", "annual_rate", "floating_spread_bp"):
+        loans[column] = loans[column].astype(object)
+    loans.loc[loans.floating_tenor.notna(), ["floating_tenor", "floating_spread_bp", "annual_rate"]] = [None, None,
+                                                                                                      "0.04"]
+    for k, loan_id in ((1, "X"), (2, "Y"), (3, "Z")):
+        loans.loc[k, ["loan_id", "principal", "floating_tenor", "floating_spread_bp", "annual_rate", "term_months",
+                      "method", "grace_months", "start_date"]] = [loan_id, Decimal("10000000"), "5Y", "0", None, 120,
+                                                                   "equal_installment", 0, date(2026, 6, 15)]
+    made = checked_portfolio({"projects": base.projects, "loans": loans, "insurance": base.insurance,
+                              "events": base.events,
+                              "prepayments": pd.DataFrame(prepayments, columns=["loan_id", "date", "amount",
+                                                                                "recompute"])},
+                             source="three floating loans", digest="test")
+    assert made.problems.empty, made.problems.to_string()
+    return made
+
+
+def _every_path_is_the_full_pipeline(tables: PortfolioTables, history: LprCurve, policy, paths: int,  # noqa: ANN001
+                                     seed: int) -> None:
+    settings = MonteCarloSettings(paths=paths, seed=seed, monthly_sigma_bp="30")
+    budget = load_budget()
+    for rows in (1, 10**9):  # one path a batch, and all in one
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(montecarlo, "ROWS_A_BATCH", rows)
+            mc = monte_carlo(tables, YEARS, policy=policy, budget=budget, history=history, changes=[],
+                             settings=settings, hold_until=HOLD, label="few")
+        longest = max(s.parameters.interest_subsidy.max_years.value or 30 for s in policy.sets)  # as monte_carlo
+        days, one, five = lpr_paths(history, [], settings, date(YEARS[-1] + longest, 12, 31))
+        curves = LprPaths(history, tuple(days), one, five, coverage_end=HOLD, projection_label="test")
+        for p in range(paths):
+            run = simulate(tables, YEARS, policy=policy, budget=budget, lpr=curves.curve(p, f"path {p}"))
+            by_source = run.allocation.by_source
+            full = np.array([[yuan_to_fen(v) for v in by_source[by_source.source_id == src.id].awarded]
+                             for src in budget.sources])
+            assert np.array_equal(mc.awarded_fen[p], full), (rows, p)
+
+
+def test_paths_that_move_two_loans_years_each_way_are_the_full_pipeline(history: LprCurve) -> None:
+    """Term-keeping prepayments on projected rates: on a path, X ends a loan-year earlier than on the flat structure
+    and Y one later, so the path has as many claims as the structure, on other loans and years (a review found
+    them placed by position, silently)."""
+    tables = _two_floating_loans([("X", date(2027, 3, 10), "7320000", "term"), ("Y", date(2028, 3, 10), "6470000",
+                                                                               "term")])
+    policy = Scenario.of({"id": "five", "parameters": {"interest_subsidy.max_years": 5}}).policy(load_policy())
+    _every_path_is_the_full_pipeline(tables, history, policy, paths=6, seed=0)
+
+
+def test_a_prepayment_above_the_balance_on_some_paths_only_is_each_path_s_own(history: LprCurve) -> None:
+    """Z's prepayment is just above its balance on the flat curve (9,436,519.31) and within it on paths whose rates
+    are higher; Y's is just below it, and above it on paths whose rates are lower. The full pipeline refuses each
+    loan on the paths whose balance it exceeds and prices it on the others."""
+    tables = _two_floating_loans([("Z", date(2027, 3, 10), "9436600", "payment"),
+                                  ("Y", date(2027, 3, 10), "9436400", "payment")])
+    _every_path_is_the_full_pipeline(tables, history, load_policy(), paths=6, seed=0)

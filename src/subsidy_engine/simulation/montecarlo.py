@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from subsidy_engine.budgeting.allocation import Mode
+from subsidy_engine.budgeting.allocation import Mode, allocate
 from subsidy_engine.budgeting.plan import (
     Plan,
     Records,
@@ -60,16 +60,18 @@ from subsidy_engine.budgeting.plan import (
     run_plan,
 )
 from subsidy_engine.core.dates import epoch_days
-from subsidy_engine.core.money import fen_to_yuan, quantize_fen
+from subsidy_engine.core.money import fen_to_yuan, quantize_fen, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
 from subsidy_engine.loans.amortization import periods_through, row_capacity
+from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.measures.claims import ClaimRows
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows, subsidy_window
 from subsidy_engine.params.budget import Budget
 from subsidy_engine.params.lpr import FIXING_DAY, LprCurve, LprPaths
 from subsidy_engine.params.policy import Policy
+from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.inputs import PortfolioTables
 from subsidy_engine.pipeline.steps import (
     ATTRIBUTE_COLUMNS,
@@ -218,6 +220,8 @@ class _Prepared:
     def __init__(self, tables: PortfolioTables, policy: Policy, years: tuple[int, ...],
                  rate_by_stage: dict[str, str] | None, budget: Budget, mode: Mode, curve: LprCurve) -> None:
         self.policy, self.budget, self.mode = policy, budget, mode
+        # what the full pipeline reads, for a path whose loans come out otherwise than the structure's
+        self.tables, self.years, self.rate_by_stage = tables, years, rate_by_stage
         self.n_sources = len(budget.sources)
         ctx = build_context(tables, policy)
         loans = ctx.loans
@@ -237,12 +241,19 @@ class _Prepared:
                                  and self.moving["floating_spread_bp"].notna().any() else 0)
         start = sum(part["year"].shape[0] for part in rows.parts)
         self.window, self.dates_move = np.zeros(0, bool), False
+        self.watched: tuple[pd.DataFrame, column_readers.Read] | None = None
         if moving.shape[0]:
             structure = add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
                                    curve, keep_window=True, read=self.moving_read)
             # a loan that cannot be priced at all (its resets run past the LPR horizon...) is rejected in
             # every path, as in evaluate: it leaves the loans that each path reprices
             rejected = structure.rejections["row"].to_numpy(dtype=np.int64)
+            # one refused for a prepayment above its balance may have a balance that covers it on a path
+            by_balance = np.unique(rejected[(structure.rejections["field"] == "loan").to_numpy()])
+            if by_balance.shape[0]:
+                assert self.moving_read is not None
+                self.watched = (self.moving.take(by_balance).reset_index(drop=True),
+                                self.moving_read.subset(by_balance))
             if rejected.shape[0]:
                 priced = np.setdiff1d(np.arange(len(self.moving)), rejected)
                 self.moving = self.moving.take(priced).reset_index(drop=True)
@@ -283,6 +294,9 @@ class _Prepared:
             raise RuntimeError("a loan stopped at its 貼息 window's end pays another 貼息 than its whole schedule "
                                "(report this with the scenario)")
         self.window = window
+        # which loan (of the repriced) and year each claim is, to hold each path's to them
+        self.claim_loan = np.asarray(stopped.internal["loan_row"], np.int64)[window]
+        self.claim_year = np.asarray(stopped.columns["year"], np.int64)[window]
         # a prepayment may end a loan, or shorten its term, by as much as the balance the rates left: then which of
         # its loan-years are claims is found on each path. Without one, the dates of every row are the contract's.
         self.dates_move = bool((self.moving_read.arrays.events_csr().amount < 0).any())
@@ -296,9 +310,14 @@ class _Prepared:
         """The schedule rows a path may price: those of the loans it reprices, stopped at their windows' ends."""
         return int(row_capacity(self.moving_read.arrays).sum()) if self.moving_read is not None else 0
 
-    def subsidies(self, paths: LprPaths, names: list[str]) -> np.ndarray:
+    def subsidies(self, paths: LprPaths, names: list[str]) -> tuple[np.ndarray, set[int]]:
         """The 貼息 of the repriced loan-years on each of ``paths`` (paths x :attr:`width`, fen), priced in one call:
-        the loans are taken once a path, each on its own (``lpr_path``). ``names``: the paths' names."""
+        the loans are taken once a path, each on its own (``lpr_path``). ``names``: the paths' names.
+
+        Also the paths (of ``paths``) whose loans come out otherwise than the structure's: a prepayment above the
+        balance the path's rates left (refused, or no longer), or a loan ending on another date (so with other
+        loan-years). Their rows of the 貼息 mean nothing: such a path is the full pipeline's (:meth:`full`).
+        """
         assert self.moving_read is not None
         n, count = len(self.moving_read.arrays), paths.count
         read = self.moving_read
@@ -308,26 +327,62 @@ class _Prepared:
                                              lpr_path=np.repeat(np.arange(count), n)),
                               positions=np.arange(count * n))
         subsidy = interest_subsidy_rows(copies, self.policy, lpr=paths, window_rows=self.dates_move, read=batch)
-        if len(subsidy.rejections):  # a loan only some path cannot price: find the first such path, to name it
-            for p in range(count):
+        otherwise = self._watched_priced(paths)
+        refused = subsidy.rejections
+        if len(refused):
+            path_of = refused["row"].to_numpy(dtype=np.int64) // max(n, 1)
+            by_rate = (refused["field"] != "loan").to_numpy()
+            for p in np.unique(path_of[by_rate]).tolist():  # a rate no loan can have: the model's, named
                 self._priced_alone(paths.curve(p, names[p]))
-            raise RuntimeError("a loan of the batch could not be priced, yet on each path alone it can (report "
-                               "this with the scenario)")
-        # the loan-years with a period in the window, path by path (a loan whose prepayment shortens its term on a
-        # projected rate has a path's number of years; those in its window do not move)
+            otherwise |= set(np.unique(path_of).tolist())
+        # each path's loan-years must be the structure's, loan by loan: without a prepayment, every loan-year's
+        # dates are the contract's (read through the structure's mask); with one, those in the window, path by path
         amount = np.asarray(subsidy.columns["amount"], np.int64)
-        if not self.dates_move:  # every path has the structure's loan-years
-            if amount.shape[0] != count * self.window.shape[0]:
-                raise RuntimeError("a path changed the loans' years: the path-independent rows are wrong (report this "
-                                   "with the scenario)")
-            return amount.reshape(count, self.window.shape[0])[:, self.window]
-        claims = np.asarray(subsidy.internal["in_window"], bool)
-        path = np.asarray(subsidy.internal["loan_row"], np.int64)[claims] // max(n, 1)
-        amount = amount[claims]
-        if (np.bincount(path, minlength=count) != self.width).any():
-            raise RuntimeError("a path changed which loan-years are claims: the path-independent rows are wrong "
-                               "(report this with the scenario)")
-        return amount.reshape(count, self.width)
+        row = np.asarray(subsidy.internal["loan_row"], np.int64)
+        year = np.asarray(subsidy.columns["year"], np.int64)
+        in_window = np.asarray(subsidy.internal["in_window"], bool) if self.dates_move else None
+        ends = np.cumsum(np.bincount(row // max(n, 1), minlength=count))
+        out = np.zeros((count, self.width), np.int64)
+        for p in range(count):
+            if p in otherwise:
+                continue
+            mine = slice(ends[p - 1] if p else 0, ends[p])
+            if in_window is None:
+                if mine.stop - mine.start != self.window.shape[0]:
+                    raise RuntimeError("a path changed the loans' years: the path-independent rows are wrong "
+                                       "(report this with the scenario)")
+                out[p] = amount[mine][self.window]
+                continue
+            claims = in_window[mine]
+            if int(claims.sum()) == self.width and np.array_equal(row[mine][claims] % max(n, 1), self.claim_loan) \
+                    and np.array_equal(year[mine][claims], self.claim_year):
+                out[p] = amount[mine][claims]
+            else:
+                otherwise.add(p)
+        return out, otherwise
+
+    def _watched_priced(self, paths: LprPaths) -> set[int]:
+        """The paths of ``paths`` on which a loan the structure refused for a prepayment above its balance is
+        priced (its balance covers the prepayment there)."""
+        if self.watched is None:
+            return set()
+        frame, read = self.watched
+        n, count = len(read.arrays), paths.count
+        copies = pd.DataFrame({"loan_id": frame["loan_id"].take(np.tile(read.positions, count)).to_numpy()})
+        batch = read._replace(arrays=replace(read.arrays.take(np.tile(np.arange(n), count)),
+                                             lpr_path=np.repeat(np.arange(count), n)),
+                              positions=np.arange(count * n))
+        priced = amortize_portfolio(copies, lpr=paths, output="yearly", read=batch)
+        return set(np.unique(priced.positions // max(n, 1)).tolist())
+
+    def full(self, curve: LprCurve) -> tuple[np.ndarray, np.ndarray]:
+        """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, of the full pipeline on
+        ``curve``: for a path whose loans come out otherwise than the structure's."""
+        allocation = allocate(evaluate(self.tables, self.policy, self.years, rate_by_stage=self.rate_by_stage,
+                                       lpr=curve), self.budget, self.mode)
+        by_source, shape = allocation.by_source, (self.n_sources, len(self.budget.years))
+        awarded = np.array([yuan_to_fen(v) for v in by_source["awarded"]], np.int64).reshape(shape)
+        return awarded, by_source["cap_exceeded"].to_numpy(dtype=bool).reshape(shape)
 
     def _priced_alone(self, curve: LprCurve) -> None:
         """Raise the error of a loan that ``curve`` (one path) cannot price."""
@@ -382,20 +437,24 @@ class _Paths:
         with ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext() as pool:
             for lo in range(0, n_paths, size):
                 hi = min(lo + size, n_paths)
-                subsidies = None
-                if prepared.width:
-                    paths = LprPaths(self.history, self.days, one[lo:hi], five[lo:hi], coverage_end=self.hold_until,
-                                     projection_label=f"{self.label} Monte Carlo paths {first + lo}-{first + hi - 1}")
-                    subsidies = prepared.subsidies(paths, [f"{self.label} Monte Carlo path {first + k}"
-                                                           for k in range(lo, hi)])
-                plans: list[Plan] = []
+                subsidies: np.ndarray | None = None
+                otherwise: set[int] = set()
+                names = [f"{self.label} Monte Carlo path {first + k}" for k in range(lo, hi)]
+                paths = LprPaths(self.history, self.days, one[lo:hi], five[lo:hi], coverage_end=self.hold_until,
+                                 projection_label=f"{self.label} Monte Carlo paths {first + lo}-{first + hi - 1}")
+                if prepared.width or prepared.watched is not None:
+                    subsidies, otherwise = prepared.subsidies(paths, names)
+                plans: list[Plan | None] = []
                 funded: list[Future[Records] | None] = []
                 for k in range(lo, hi):
-                    plans.append(prepared.plan(None if subsidies is None else subsidies[k - lo]))
-                    funded.append(pool.submit(run_plan, plans[-1]) if pool is not None else None)
+                    plans.append(None if k - lo in otherwise else
+                                 prepared.plan(None if subsidies is None else subsidies[k - lo]))
+                    funded.append(pool.submit(run_plan, plans[-1]) if pool is not None and plans[-1] else None)
                 for k, plan, future in zip(range(lo, hi), plans, funded):
-                    records = future.result() if future is not None else run_plan(plan)
-                    paid, over = _outcome(plan, records)
+                    if plan is None:  # its loans came out otherwise than the structure's
+                        paid, over = prepared.full(paths.curve(k - lo, names[k - lo]))
+                    else:
+                        paid, over = _outcome(plan, future.result() if future is not None else run_plan(plan))
                     awarded[k], exceeded[k] = paid[:, columns], over[:, columns]
                     if progress is not None:
                         progress(k + 1)
