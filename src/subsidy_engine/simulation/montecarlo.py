@@ -320,12 +320,7 @@ class _Prepared:
         """
         assert self.moving_read is not None
         n, count = len(self.moving_read.arrays), paths.count
-        read = self.moving_read
-        # each copy of a loan a row of its own, so that every loan-year says which path it is of
-        copies = pd.DataFrame({"loan_id": self.moving["loan_id"].take(np.tile(read.positions, count)).to_numpy()})
-        batch = read._replace(arrays=replace(read.arrays.take(np.tile(np.arange(n), count)),
-                                             lpr_path=np.repeat(np.arange(count), n)),
-                              positions=np.arange(count * n))
+        copies, batch = _on_paths(self.moving, self.moving_read, count)
         subsidy = interest_subsidy_rows(copies, self.policy, lpr=paths, window_rows=self.dates_move, read=batch)
         otherwise = self._watched_priced(paths)
         refused = subsidy.rejections
@@ -367,11 +362,8 @@ class _Prepared:
         if self.watched is None:
             return set()
         frame, read = self.watched
-        n, count = len(read.arrays), paths.count
-        copies = pd.DataFrame({"loan_id": frame["loan_id"].take(np.tile(read.positions, count)).to_numpy()})
-        batch = read._replace(arrays=replace(read.arrays.take(np.tile(np.arange(n), count)),
-                                             lpr_path=np.repeat(np.arange(count), n)),
-                              positions=np.arange(count * n))
+        n = len(read.arrays)
+        copies, batch = _on_paths(frame, read, paths.count)
         priced = amortize_portfolio(copies, lpr=paths, output="yearly", read=batch)
         return set(np.unique(priced.positions // max(n, 1)).tolist())
 
@@ -402,6 +394,16 @@ class _Prepared:
         after_total = stack(self.stacking, computed)[-1]
         amount = after_total[self.order][self.to_allocation]
         return build_plan(replace(self.claims, amount=amount), self.budget, self.mode, self.rules)
+
+
+def _on_paths(loans: pd.DataFrame, read: column_readers.Read, count: int) -> tuple[pd.DataFrame, column_readers.Read]:
+    """The loans ``read`` holds, taken once for each of ``count`` paths (path-major), each copy on its path
+    (``lpr_path``) and a row of its own (its ``loan_id`` again), so that every row priced says its path."""
+    n = len(read.arrays)
+    copies = pd.DataFrame({"loan_id": loans["loan_id"].take(np.tile(read.positions, count)).to_numpy()})
+    return copies, read._replace(arrays=replace(read.arrays.take(np.tile(np.arange(n), count)),
+                                                lpr_path=np.repeat(np.arange(count), n)),
+                                 positions=np.arange(count * n))
 
 
 def _outcome(plan: Plan, records: Records) -> tuple[np.ndarray, np.ndarray]:
