@@ -198,6 +198,8 @@ def test_only_a_prepayment_lets_a_path_move_a_loan_s_dates(hostile: PortfolioTab
                                     history.hold_flat(HOLD))
     assert prepared.dates_move == (len(hostile.prepayments) > 0)
     assert int(prepared.window.sum()) == prepared.width > 0
+    # the tables are kept (and sent to a cluster's workers) only when a path may need the full pipeline
+    assert (prepared.tables is not None) == prepared.dates_move
 
 
 def _two_floating_loans(prepayments: list[tuple[str, date, str, str]]) -> PortfolioTables:

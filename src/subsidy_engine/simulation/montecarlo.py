@@ -220,8 +220,10 @@ class _Prepared:
     def __init__(self, tables: PortfolioTables, policy: Policy, years: tuple[int, ...],
                  rate_by_stage: dict[str, str] | None, budget: Budget, mode: Mode, curve: LprCurve) -> None:
         self.policy, self.budget, self.mode = policy, budget, mode
-        # what the full pipeline reads, for a path whose loans come out otherwise than the structure's
-        self.tables, self.years, self.rate_by_stage = tables, years, rate_by_stage
+        # what the full pipeline reads, for a path whose loans come out otherwise than the structure's (only a
+        # prepayment can make one: without, the tables are not kept, nor sent to a cluster's workers)
+        self.tables: PortfolioTables | None = tables
+        self.years, self.rate_by_stage = years, rate_by_stage
         self.n_sources = len(budget.sources)
         ctx = build_context(tables, policy)
         loans = ctx.loans
@@ -261,6 +263,8 @@ class _Prepared:
                 self.moving_read = self.moving_read.subset(priced)
             self._stop_at_the_window(structure, curve)
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
+        if not self.dates_move and self.watched is None:
+            self.tables = None
         add_other_instruments(ctx, rows, {}, rate_by_stage)
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
             raise ValueError("the portfolio has no claims to simulate")
@@ -370,6 +374,9 @@ class _Prepared:
     def full(self, curve: LprCurve) -> tuple[np.ndarray, np.ndarray]:
         """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, of the full pipeline on
         ``curve``: for a path whose loans come out otherwise than the structure's."""
+        if self.tables is None:
+            raise RuntimeError("a path's loans came out otherwise than the structure's, without a prepayment (report "
+                               "this with the scenario)")
         allocation = allocate(evaluate(self.tables, self.policy, self.years, rate_by_stage=self.rate_by_stage,
                                        lpr=curve), self.budget, self.mode)
         by_source, shape = allocation.by_source, (self.n_sources, len(self.budget.years))
