@@ -384,10 +384,11 @@ class _Prepared:
         return awarded, by_source["cap_exceeded"].to_numpy(dtype=bool).reshape(shape)
 
     def _priced_alone(self, curve: LprCurve) -> None:
-        """Raise the error of a loan that ``curve`` (one path) cannot price."""
-        subsidy = interest_subsidy_rows(self.moving, self.policy, lpr=curve, read=self.moving_read)
-        if len(subsidy.rejections):  # e.g. a rate of zero or less
-            first = subsidy.rejections.iloc[0]
+        """Raise the error of a loan whose rate ``curve`` (one path) cannot give (not a prepayment's)."""
+        refused = interest_subsidy_rows(self.moving, self.policy, lpr=curve, read=self.moving_read).rejections
+        refused = refused[refused["field"] != "loan"]
+        if len(refused):  # e.g. a rate of zero or less
+            first = refused.iloc[0]
             raise ValueError(f"{curve.projection_label}: loan {first.loan_id}: {first.field} {first.reason} "
                              "(on this path only; raise monte_carlo.floor_pct if its rate went below zero)")
 
