@@ -142,10 +142,11 @@ def test_the_batch_size_changes_nothing(hostile: PortfolioTables, history: LprCu
     assert alone.provenance == together.provenance
 
 
-def test_a_path_that_cannot_price_a_loan_is_named(hostile: PortfolioTables, history: LprCurve,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """The floor is checked against the lowest spread before any path runs; a loan a path still cannot price (here
-    a rate whose path the test drives below zero) names that path, as when paths were priced one by one."""
+def test_a_path_below_zero_with_a_loan_s_spread_is_refused_before_any_runs(hostile: PortfolioTables,
+                                                                           history: LprCurve,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The floor, and the paths' lowest LPR, are checked against the lowest spread of a loan repriced after the data
+    before any path runs (here the test drives path 5 below zero)."""
     real = montecarlo.lpr_paths
 
     def below_zero_on_path_5(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -155,7 +156,7 @@ def test_a_path_that_cannot_price_a_loan_is_named(hostile: PortfolioTables, hist
 
     monkeypatch.setattr(montecarlo, "lpr_paths", below_zero_on_path_5)
     monkeypatch.setattr(montecarlo, "ROWS_A_BATCH", 10**9)
-    with pytest.raises(ValueError, match=r"batch Monte Carlo path 5: loan .*negative.*on this path only"):
+    with pytest.raises(ValueError, match=r"the LPR paths go down to -5% .* spread of -\d+ bp, its rate would be zero"):
         _run(hostile, history)
 
 
@@ -261,3 +262,42 @@ def test_a_prepayment_above_the_balance_on_some_paths_only_is_each_path_s_own(hi
     tables = _two_floating_loans([("Z", date(2027, 3, 10), "9436600", "payment"),
                                   ("Y", date(2027, 3, 10), "9436400", "payment")])
     _every_path_is_the_full_pipeline(tables, history, load_policy(), paths=6, seed=0)
+
+
+def _an_old_floating_loan(amount: str) -> PortfolioTables:
+    """W: 10M over 120 months, drawn 2023-04-01, so its 3-year 貼息 window ended before the published data; a
+    prepayment of ``amount`` on 2027-03-10, after a reset on a projected rate."""
+    base = portfolio(20, seed=3, start_between=(date(2024, 6, 1), date(2026, 5, 31)))
+    loans = base.loans.copy()
+    for column in ("floating_tenor", "method", "annual_rate", "floating_spread_bp"):
+        loans[column] = loans[column].astype(object)
+    loans.loc[loans.floating_tenor.notna(), ["floating_tenor", "floating_spread_bp", "annual_rate"]] = [None, None,
+                                                                                                      "0.04"]
+    loans.loc[1, ["loan_id", "principal", "floating_tenor", "floating_spread_bp", "annual_rate", "term_months",
+                  "method", "grace_months", "start_date"]] = ["W", Decimal("10000000"), "5Y", "0", None, 120,
+                                                               "equal_installment", 0, date(2023, 4, 1)]
+    made = checked_portfolio({"projects": base.projects, "loans": loans, "insurance": base.insurance,
+                              "events": base.events,
+                              "prepayments": pd.DataFrame([("W", date(2027, 3, 10), amount, "payment")],
+                                                          columns=["loan_id", "date", "amount", "recompute"])},
+                             source="an old floating loan", digest="test")
+    assert made.problems.empty, made.problems.to_string()
+    return made
+
+
+@pytest.mark.parametrize("amount", ["6533700", "6533580"])  # just above and just below its flat-curve balance
+def test_a_loan_whose_window_has_ended_is_refused_on_the_paths_the_full_pipeline_refuses_it(
+        history: LprCurve, amount: str) -> None:
+    """W's claims do not move with the LPR, but whether its prepayment is within its balance does, and a loan refused
+    has no claims: the paths on which W comes out otherwise than on the flat curve are the full pipeline's."""
+    policy = Scenario.of({"id": "three", "parameters": {"interest_subsidy.max_years": 3}}).policy(load_policy())
+    _every_path_is_the_full_pipeline(_an_old_floating_loan(amount), history, policy, paths=8, seed=0)
+
+
+def test_paths_that_go_below_zero_with_a_loan_s_spread_are_refused_before_any_runs(history: LprCurve) -> None:
+    """The scenario's own path may go below monte_carlo.floor_pct: where it takes a floating loan's rate to zero or
+    less (a loan the paths do not reprice included), no path can be priced as the full pipeline would."""
+    with pytest.raises(ValueError, match=r"the LPR paths go down to -2% .* zero or less"):
+        monte_carlo(_an_old_floating_loan("1000000"), YEARS, policy=load_policy(), budget=load_budget(),
+                    history=history, changes=[(date(2026, 7, 1), -500, -500)],
+                    settings=MonteCarloSettings(paths=4, seed=0, monthly_sigma_bp="30"), hold_until=HOLD)

@@ -64,12 +64,13 @@ from subsidy_engine.core.money import fen_to_yuan, quantize_fen, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
+from subsidy_engine.kernels.calendar import due_days
 from subsidy_engine.loans.amortization import periods_through, row_capacity
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.measures.claims import ClaimRows
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows, subsidy_window
 from subsidy_engine.params.budget import Budget
-from subsidy_engine.params.lpr import FIXING_DAY, LprCurve, LprPaths
+from subsidy_engine.params.lpr import FIXING_DAY, UNITS_A_BP, LprCurve, LprPaths
 from subsidy_engine.params.policy import Policy
 from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.inputs import PortfolioTables
@@ -238,12 +239,24 @@ class _Prepared:
                        ctx.kept_rows["loans"][fixed], curve, read=read.subset(fixed))
         self.moving = loans.take(moving).reset_index(drop=True)
         self.moving_read = read.subset(moving) if read is not None else None
-        self.lowest_spread_bp = (int(pd.to_numeric(self.moving["floating_spread_bp"], errors="coerce").min())
-                                 if "floating_spread_bp" in self.moving and moving.shape[0]
-                                 and self.moving["floating_spread_bp"].notna().any() else 0)
+        later = _repriced_later(read, len(loans), curve.history_end) if read is not None else np.zeros(0, bool)
+        # the lowest spread of a loan repriced after the data (its claims may not move, but a rate of zero or less
+        # on a reset refuses the loan): what the paths' lowest LPR is checked against
+        spreads = read.arrays.spread_units[later[read.positions]] // UNITS_A_BP if read is not None else []
+        self.lowest_spread_bp = int(np.min(spreads)) if len(spreads) else 0
         start = sum(part["year"].shape[0] for part in rows.parts)
         self.window, self.dates_move = np.zeros(0, bool), False
-        self.watched: tuple[pd.DataFrame, column_readers.Read] | None = None
+        # loans whose refusal may depend on the path: (loans, their read, whether the structure's curve prices each)
+        self.watched: tuple[pd.DataFrame, column_readers.Read, np.ndarray] | None = None
+        watch = [np.zeros(0, np.int64)]  # positions in the loan table
+        if fixed.shape[0]:  # a prepayment after the data is within the balance a path's rates leave, or not
+            assert read is not None
+            events = read.arrays.events_csr()
+            prepaid_later = np.zeros(len(loans), bool)
+            has = np.repeat(np.arange(len(read.arrays)), np.diff(events.ptr))[
+                (events.amount < 0) & (events.day > epoch_days(curve.history_end))]
+            prepaid_later[read.positions[has]] = True
+            watch.append(np.flatnonzero(prepaid_later & later & ~sensitive))
         if moving.shape[0]:
             structure = add_loans(ctx, rows, self.moving, ctx.loan_project[moving], ctx.kept_rows["loans"][moving],
                                    curve, keep_window=True, read=self.moving_read)
@@ -252,16 +265,20 @@ class _Prepared:
             rejected = structure.rejections["row"].to_numpy(dtype=np.int64)
             # one refused for a prepayment above its balance may have a balance that covers it on a path
             by_balance = np.unique(rejected[(structure.rejections["field"] == "loan").to_numpy()])
-            if by_balance.shape[0]:
-                assert self.moving_read is not None
-                self.watched = (self.moving.take(by_balance).reset_index(drop=True),
-                                self.moving_read.subset(by_balance))
+            watch.append(moving[by_balance])
             if rejected.shape[0]:
                 priced = np.setdiff1d(np.arange(len(self.moving)), rejected)
                 self.moving = self.moving.take(priced).reset_index(drop=True)
                 assert self.moving_read is not None
                 self.moving_read = self.moving_read.subset(priced)
             self._stop_at_the_window(structure, curve)
+        watched = np.unique(np.concatenate(watch))
+        if watched.shape[0]:
+            assert read is not None
+            frame, watched_read = loans.take(watched).reset_index(drop=True), read.subset(watched)
+            priced = np.zeros(watched.shape[0], bool)
+            priced[amortize_portfolio(frame, lpr=curve, output="yearly", read=watched_read).positions] = True
+            self.watched = (frame, watched_read, priced)
         self.part = slice(start, sum(part["year"].shape[0] for part in rows.parts))
         if not self.dates_move and self.watched is None:
             self.tables = None
@@ -361,15 +378,17 @@ class _Prepared:
         return out, otherwise
 
     def _watched_priced(self, paths: LprPaths) -> set[int]:
-        """The paths of ``paths`` on which a loan the structure refused for a prepayment above its balance is
-        priced (its balance covers the prepayment there)."""
+        """The paths of ``paths`` on which a loan whose prepayment comes after the data is priced where the
+        structure's curve refused it, or refused where that curve priced it (a prepayment above the balance the
+        path's rates left, or within it)."""
         if self.watched is None:
             return set()
-        frame, read = self.watched
+        frame, read, expected = self.watched
         n = len(read.arrays)
         copies, batch = _on_paths(frame, read, paths.count)
-        priced = amortize_portfolio(copies, lpr=paths, output="yearly", read=batch)
-        return set(np.unique(priced.positions // max(n, 1)).tolist())
+        priced = np.zeros(paths.count * n, bool)
+        priced[amortize_portfolio(copies, lpr=paths, output="yearly", read=batch).positions] = True
+        return set(np.flatnonzero((priced.reshape(paths.count, n) != expected).any(axis=1)).tolist())
 
     def full(self, curve: LprCurve) -> tuple[np.ndarray, np.ndarray]:
         """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, of the full pipeline on
@@ -477,6 +496,17 @@ def _price_chunk(chunk: tuple[int, np.ndarray, np.ndarray], paths: _Paths) -> tu
     return paths.price(first, one, five)
 
 
+def _repriced_later(read: column_readers.Read, n: int, history_end: date) -> np.ndarray:
+    """Floating loans of the ``n`` loans ``read`` that run past the published LPR (due dates after it, so rates
+    reset on the paths': a rate of zero or less, or a prepayment above the balance, refuses such a loan on a path)."""
+    later = np.zeros(n, bool)
+    arrays = read.arrays
+    if arrays.is_floating.any():
+        last_due = due_days(arrays.start_y, arrays.start_m, arrays.periods * arrays.months_per_period, arrays.due_day)
+        later[read.positions] = arrays.is_floating & (last_due > epoch_days(history_end))
+    return later
+
+
 def _path_dependent(read: column_readers.Read, n: int, policy: Policy, history_end: date) -> np.ndarray:
     """Floating loans whose 貼息 window may reach past the published LPR (so its rates can change), of the
     ``n`` loans ``read`` (a rejected row is not path-dependent: no path prices it)."""
@@ -549,6 +579,12 @@ def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Poli
     flat = history.with_projection([], until=hold_until, label=f"{label} (Monte Carlo structure)")
     prepared = _Prepared(tables, policy, years, rate_by_stage, budget, mode, flat)
     floor_bp = int(settings.floor_pct * 100)
+    lowest_bp = min(int(one.min()), int(five.min())) if one.size else floor_bp
+    if floor_bp + prepared.lowest_spread_bp > 0 and lowest_bp + prepared.lowest_spread_bp <= 0:
+        raise ValueError(f"the LPR paths go down to {Decimal(lowest_bp) / 100}% (the scenario's own path is below "
+                         f"monte_carlo.floor_pct): with a floating loan's spread of {prepared.lowest_spread_bp} bp, "
+                         "its rate would be zero or less on a reset; the full pipeline would refuse the loan on such a "
+                         "path, which the paths cannot follow")
     if floor_bp + prepared.lowest_spread_bp <= 0:
         raise ValueError(f"monte_carlo.floor_pct {settings.floor_pct}% with a floating loan's spread of "
                          f"{prepared.lowest_spread_bp} bp gives a rate of zero or less: raise floor_pct above "
