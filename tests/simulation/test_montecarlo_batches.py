@@ -203,27 +203,31 @@ def test_only_a_prepayment_lets_a_path_move_a_loan_s_dates(hostile: PortfolioTab
     assert (prepared.tables is not None) == prepared.dates_move
 
 
-def _two_floating_loans(prepayments: list[tuple[str, date, str, str]]) -> PortfolioTables:
-    """A small portfolio whose only floating loans are X, Y and Z (10M, 120 months, drawn 2026-06-15: every reset on
-    a projected rate), with ``prepayments`` (after the published data)."""
+def _floating_loans(drawn: dict[str, date], prepayments: list[tuple[str, date, str, str]]) -> PortfolioTables:
+    """A small portfolio whose only floating loans are those of ``drawn`` (id: drawdown day; 10M over 120 months,
+    5Y LPR + 0), with ``prepayments``."""
     base = portfolio(20, seed=3, start_between=(date(2024, 6, 1), date(2026, 5, 31)))
     loans = base.loans.copy()
     for column in ("floating_tenor", "method", "annual_rate", "floating_spread_bp"):
         loans[column] = loans[column].astype(object)
     loans.loc[loans.floating_tenor.notna(), ["floating_tenor", "floating_spread_bp", "annual_rate"]] = [None, None,
                                                                                                       "0.04"]
-    for k, loan_id in ((1, "X"), (2, "Y"), (3, "Z")):
+    for k, (loan_id, day) in enumerate(drawn.items(), start=1):
         loans.loc[k, ["loan_id", "principal", "floating_tenor", "floating_spread_bp", "annual_rate", "term_months",
                       "method", "grace_months", "start_date"]] = [loan_id, Decimal("10000000"), "5Y", "0", None, 120,
-                                                                   "equal_installment", 0, date(2026, 6, 15)]
+                                                                   "equal_installment", 0, day]
     made = checked_portfolio({"projects": base.projects, "loans": loans, "insurance": base.insurance,
                               "events": base.events,
                               "prepayments": pd.DataFrame(prepayments, columns=["loan_id", "date", "amount",
                                                                                 "recompute"])},
-                             source="three floating loans", digest="test")
+                             source="floating loans", digest="test")
     assert made.problems.empty, made.problems.to_string()
     return made
 
+
+def _two_floating_loans(prepayments: list[tuple[str, date, str, str]]) -> PortfolioTables:
+    """X, Y and Z drawn 2026-06-15 (every reset on a projected rate), with ``prepayments`` after the data."""
+    return _floating_loans({loan_id: date(2026, 6, 15) for loan_id in "XYZ"}, prepayments)
 
 def _every_path_is_the_full_pipeline(tables: PortfolioTables, history: LprCurve, policy, paths: int,  # noqa: ANN001
                                      seed: int) -> None:
@@ -265,25 +269,9 @@ def test_a_prepayment_above_the_balance_on_some_paths_only_is_each_path_s_own(hi
 
 
 def _an_old_floating_loan(amount: str) -> PortfolioTables:
-    """W: 10M over 120 months, drawn 2023-04-01, so its 3-year 貼息 window ended before the published data; a
-    prepayment of ``amount`` on 2027-03-10, after a reset on a projected rate."""
-    base = portfolio(20, seed=3, start_between=(date(2024, 6, 1), date(2026, 5, 31)))
-    loans = base.loans.copy()
-    for column in ("floating_tenor", "method", "annual_rate", "floating_spread_bp"):
-        loans[column] = loans[column].astype(object)
-    loans.loc[loans.floating_tenor.notna(), ["floating_tenor", "floating_spread_bp", "annual_rate"]] = [None, None,
-                                                                                                      "0.04"]
-    loans.loc[1, ["loan_id", "principal", "floating_tenor", "floating_spread_bp", "annual_rate", "term_months",
-                  "method", "grace_months", "start_date"]] = ["W", Decimal("10000000"), "5Y", "0", None, 120,
-                                                               "equal_installment", 0, date(2023, 4, 1)]
-    made = checked_portfolio({"projects": base.projects, "loans": loans, "insurance": base.insurance,
-                              "events": base.events,
-                              "prepayments": pd.DataFrame([("W", date(2027, 3, 10), amount, "payment")],
-                                                          columns=["loan_id", "date", "amount", "recompute"])},
-                             source="an old floating loan", digest="test")
-    assert made.problems.empty, made.problems.to_string()
-    return made
-
+    """W drawn 2023-04-01, so its 3-year 貼息 window ended before the published data; a prepayment of ``amount`` on
+    2027-03-10, after a reset on a projected rate."""
+    return _floating_loans({"W": date(2023, 4, 1)}, [("W", date(2027, 3, 10), amount, "payment")])
 
 @pytest.mark.parametrize("amount", ["6533700", "6533580"])  # just above and just below its flat-curve balance
 def test_a_loan_whose_window_has_ended_is_refused_on_the_paths_the_full_pipeline_refuses_it(
