@@ -271,6 +271,7 @@ class PlanRules:
     group_cap: np.ndarray
     caps_total_fen: int
     share: np.ndarray  # per claim: the district's matching share (rate units), 0 where no district source may pay
+    carry: np.ndarray  # per source: whether what it leaves of a year carries over to the next
     layouts: _Layouts = field(default_factory=_Layouts, compare=False, repr=False)
 
 
@@ -302,7 +303,7 @@ def plan_rules(c: ClaimsToFund, budget: Budget, mode: str) -> PlanRules:
         shares = np.array([rate_to_units(cast(Decimal, sources[k].matching_share)) for k in district], np.int64)
         share = np.where(block.any(axis=1), shares[first], 0)
     return PlanRules(may_pay, in_tier, groups, np.array(year_caps_fen, np.int64).reshape(len(sources), len(years)),
-                     group_cap, sum(map(sum, year_caps_fen)), share)
+                     group_cap, sum(map(sum, year_caps_fen)), share, np.array([s.carry_over for s in sources]))
 
 
 def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | None = None) -> Plan:
@@ -320,7 +321,7 @@ def build_plan(c: ClaimsToFund, budget: Budget, mode: str, rules: PlanRules | No
     layout = fixed.layouts.get(np.packbits(keep).tobytes(), lambda: _layout(c, budget, mode, fixed, keep))
     return Plan(**{f.name: getattr(layout, f.name) for f in fields(_Layout)}, claims=c, sources=budget.sources,
                 years=budget.years, row_request=request[layout.parts], cap=fixed.cap,
-                carry=np.array([s.carry_over for s in budget.sources]), group_cap=fixed.group_cap)
+                carry=fixed.carry, group_cap=fixed.group_cap)
 
 
 def _layout(c: ClaimsToFund, budget: Budget, mode: str, fixed: PlanRules, keep: np.ndarray) -> _Layout:

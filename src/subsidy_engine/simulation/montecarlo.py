@@ -23,7 +23,9 @@ probability is the share of paths in which that happens.
 window reaches past the LPR data depends on the path; everything else (fixed
 loans, insurance, grants, investment subsidies, and every order and cap of
 stacking and allocation) is computed once, and so is which loan-years are
-claims (their dates do not move with the rates). The paths are priced in
+claims (their dates do not move with the rates; a path on which a prepayment
+moves them, or refuses a loan the flat curve priced, is the full pipeline's).
+The paths are priced in
 batches (:data:`ROWS_A_BATCH`): the loans they reprice are taken once a path,
 each copy priced on its own path (:class:`~subsidy_engine.params.lpr.LprPaths`),
 in one call of the schedule and 貼息 kernels. Then each path has its stacking
