@@ -52,6 +52,18 @@ def test_asking_beyond_the_horizon_is_an_error() -> None:
         amortize(loan)
 
 
+def test_a_flat_projection_is_made_once_for_each_horizon_and_label() -> None:
+    # a service holds the curve flat to each quote's horizon: the same horizon is the same curve, not a new one
+    # whose digest and rate arrays are computed again
+    curve = load_lpr()
+    held = curve.hold_flat(until=date(2054, 12, 31))
+    assert curve.hold_flat(until=date(2054, 12, 31)) is held
+    assert curve.hold_flat(until=date(2055, 12, 31)) is not held
+    other = curve.hold_flat(until=date(2054, 12, 31), label="mine")
+    assert other is not held and other.projection_label == "mine" and other.digest != held.digest
+    assert held == curve.with_projection([], until=date(2054, 12, 31), label="flat")
+
+
 def test_a_flat_projection_is_explicit_and_reported() -> None:
     loan = Loan(principal="1000000", floating=FloatingRate(tenor="5Y", spread_bp="-30"),
                 term_months=360, start_date="2024-01-15")

@@ -324,11 +324,25 @@ class LprCurve:
     def hold_flat(self, until: date, label: str = "flat") -> LprCurve:
         """Project the last known fixing unchanged until ``until`` (explicitly).
 
+        The curve is made once for each ``until`` and ``label`` and then remembered (a curve cannot change):
+        a service asked for loans ending in the same year gets the same curve, its digest and rate arrays
+        computed once.
+
         >>> load_lpr().hold_flat(date(2060, 12, 31)).rate("5Y", date(2050, 1, 1))
         Decimal('0.035')
         """
-        return self.with_projection([], until=until, label=label)
+        held: dict[tuple[date, str], LprCurve] = self.__dict__.setdefault("_held_flat", {})
+        curve = held.get((until, label))
+        if curve is None:
+            curve = self.with_projection([], until=until, label=label)
+            if len(held) >= HELD_FLAT_REMEMBERED:  # a long-running service asked for many horizons: start again
+                held.clear()
+            held[until, label] = curve
+        return curve
 
+
+#: How many flat-held curves a curve remembers (:meth:`LprCurve.hold_flat`): a quote's horizon is a year's end.
+HELD_FLAT_REMEMBERED = 256
 
 #: Rate units (1e-10, :func:`~subsidy_engine.core.money.rate_to_units`) in a basis point.
 UNITS_A_BP = 1_000_000

@@ -12,7 +12,7 @@ projected reset on), and a parameter set the file gives no end (no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
@@ -113,6 +113,8 @@ class Facts:
     loan_events : callable
         ``loan_events(loan_id)``: the loan's tranches and prepayments, each ``(table, date, amount,
         recompute)`` (``table`` is ``drawdowns`` or ``prepayments``; ``recompute`` None for a tranche).
+    projected_from : mapping
+        The first reset priced on a projected LPR, by loan id, of the loans that have one.
     """
 
     project_id: str
@@ -125,6 +127,7 @@ class Facts:
     years: tuple[int, ...] | None
     provenance: Provenance
     loan_events: Callable[[str], Sequence[LoanEventFact]] = lambda _: ()
+    projected_from: Mapping[str, date] = field(default_factory=dict)
 
 
 def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None) -> dict[str, Any]:
@@ -145,13 +148,13 @@ def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None)
 
 
 
-def _projected_from(facts: Facts, loan_id: str) -> date | None:
-    """The first reset of the loan priced on a projected LPR (``internal["projections"]``), or None."""
-    frame = facts.details["interest_subsidy"].internal.get("projections")
-    if frame is None or not len(frame):
-        return None
-    hit = frame.projected_from[frame.loan_id.astype(str).to_numpy() == loan_id]
-    return hit.iloc[0] if len(hit) else None
+def projected_from_of(projections: pd.DataFrame) -> dict[str, date]:
+    """The first reset priced on a projected LPR of each loan of ``projections`` (``loan_id, projected_from``,
+    as :attr:`subsidy_engine.Claims.projections`)."""
+    found: dict[str, date] = {}
+    for loan, day in zip(projections["loan_id"].tolist(), projections["projected_from"].tolist()):
+        found.setdefault(str(loan), day)
+    return found
 
 
 def _event_lines(events: Sequence[LoanEventFact], refs: _References) -> list[str]:
@@ -177,7 +180,7 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
     rate_text = (say("rate_fixed", rate=f"{Decimal(rate).normalize():f}") if rate is not None and not pd.isna(rate)
                  else say("rate_floating", tenor=loan.get("floating_tenor"), spread=loan.get("floating_spread_bp")))
 
-    projected = _projected_from(facts, row.item_id)
+    projected = facts.projected_from.get(row.item_id)
     assumed = ([say("projected_rate", day=projected, scenario=facts.provenance.scenario)]
                if projected is not None and row.year >= projected.year else [])
     return [
@@ -352,7 +355,7 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
         project_id=project_id, project=projects.loc[known].iloc[0],
         rows=list(table[table.project_id == project_id].itertuples()), details=claims.details, item=item,
         policy=claims.policy, notes=claims.notes, years=claims.years, provenance=claims.provenance,
-        loan_events=loan_events)
+        loan_events=loan_events, projected_from=projected_from_of(claims.projections))
 
 
 def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:

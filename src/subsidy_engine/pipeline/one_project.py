@@ -40,6 +40,7 @@ them, it does not check and its figures are not the batch engine's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable, NamedTuple, Sequence
 
@@ -83,7 +84,6 @@ from subsidy_engine.pipeline.steps import (
 NO_REJECTIONS = pd.DataFrame({c: pd.Series(dtype=object) for c in ("row", "id", "field", "reason")})
 #: the loans table of a one-project context: its loans are models, read by the steps as arrays
 NO_LOANS = pd.DataFrame()
-NO_PROJECTIONS = pd.DataFrame({"loan_id": pd.Series(dtype=object), "projected_from": pd.Series(dtype=object)})
 
 
 class ClaimRow(NamedTuple):
@@ -189,6 +189,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         sources_of_project=pa.array([sources], pa.string()),
         loans=NO_LOANS, loan_project=np.zeros(len(project_loans), np.int64))
     rows, details, schedules = Rows(), {}, {}
+    projected_from: dict[str, date] = {}
     if project_loans:
         arrays = arrays_from_loans(project_loans)
         run = amortization.run(arrays, curve, rows=True, years=False).keep_written()
@@ -197,11 +198,11 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         by_year = subsidy_by_loan_year(amortization.schedule_arrays(arrays, run.out, run.segment_rate), run.written,
                                        policy)
         loan_ids = np.array([x.loan_id for x in project_loans], dtype=object)
-        projections = _projections(loan_ids, run.projected_from)
-        subsidy = by_year.claim_rows(loan_ids[by_year.loan_of_year], by_year.loan_of_year, NO_REJECTIONS,
-                                     {"projections": projections})
-        if len(projections):  # as evaluate notes it, in the same place among the notes
-            ctx.notes.append(curve.projection_note(len(projections), min(projections.projected_from)))
+        projected_from = {str(loan_ids[j]): day_date(day) for j, day in enumerate(run.projected_from.tolist())
+                          if day >= 0}
+        subsidy = by_year.claim_rows(loan_ids[by_year.loan_of_year], by_year.loan_of_year, NO_REJECTIONS, {})
+        if projected_from:  # as evaluate notes it, in the same place among the notes
+            ctx.notes.append(curve.projection_note(len(projected_from), min(projected_from.values())))
         details["interest_subsidy"] = subsidy
         add_subsidy(ctx, rows, subsidy, ctx.loan_project)
         schedules = _schedules(project_loans, loan_ids, run, curve)
@@ -238,7 +239,8 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
 
     facts = Facts(project_id=project_id, project=model_cells(project), rows=[r for r in shown if r.project_id == project_id],
                   details=details, item=item, policy=policy,
-                  notes=ctx.notes, years=chosen_years, provenance=provenance, loan_events=loan_events)
+                  notes=ctx.notes, years=chosen_years, provenance=provenance, loan_events=loan_events,
+                  projected_from=projected_from)
     not_paid = [(instrument, str(item), str(reason)) for _, part in not_paid_columns(details)
                 for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),
                                                                     part["item_id"].shape),
@@ -270,15 +272,6 @@ def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], s
                      item[k], year[k], gross[k], by_item_rules[k], by_most_favourable[k], by_enterprise_cap[k],
                      by_project_cap[k], by_total_cap[k], amount[k], sources, parameter_set[k], parameter[k])
             for k in range(order.shape[0])]
-
-
-def _projections(loan_ids: np.ndarray, projected_from: np.ndarray) -> pd.DataFrame:
-    """``loan_id, projected_from`` of the loans priced partly on a projected LPR, as evaluate's ``projections``."""
-    projected = np.flatnonzero(projected_from >= 0)
-    if not projected.size:
-        return NO_PROJECTIONS
-    return pd.DataFrame({"loan_id": loan_ids[projected],
-                         "projected_from": [day_date(d) for d in projected_from[projected]]})
 
 
 def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.KernelResult, curve: LprCurve
