@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from subsidy_engine.budgeting import plan as plan_module
 from subsidy_engine.budgeting.plan import build_plan, claims_for, plan_rules, run_plan
+from subsidy_engine.kernels.allocate import allocate_kernel
 
 from builders import claims
 from strategies import budget_of, budgets, claims_tables, examples
@@ -19,11 +20,13 @@ from strategies import budget_of, budgets, claims_tables, examples
 PROPERTY = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def same_plan(a: plan_module.Plan, b: plan_module.Plan) -> None:
+def same_plan(a: plan_module.Plan | plan_module.FundingOrder, b: plan_module.Plan | plan_module.FundingOrder) -> None:
     for f in fields(a):
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.ndarray):
             assert x.dtype == y.dtype and np.array_equal(x, y), f.name
+        elif isinstance(x, plan_module.FundingOrder):
+            same_plan(x, y)
         elif f.name != "claims":
             assert x == y, f.name
 
@@ -102,3 +105,22 @@ def test_rules_travel_to_a_worker_without_their_layouts() -> None:
     again = pickle.loads(pickle.dumps(rules))
     assert len(again.layouts) == 0 and np.array_equal(again.share, rules.share)
     same_plan(build_plan(c, budget, "waterfall", again), build_plan(c, budget, "waterfall"))
+
+
+@PROPERTY
+@given(table=claims_tables(), budget=budgets(), mode=st.sampled_from(["waterfall", "merit"]))
+def test_funding_order_funds_as_the_plan_s_own_order(table, budget, mode: str) -> None:  # noqa: ANN001
+    # the kernel reads the items renumbered in funding order (a layout's FundingOrder): the same items in the same
+    # order with the same rows, so the records are those of the kernel over the plan's own numbering
+    p = build_plan(claims_for(table, budget, mode), budget, mode)
+    f = p.funding
+    assert np.array_equal(np.sort(f.rows), np.arange(p.row_year.shape[0]))
+    assert np.array_equal(f.item_tier, p.item_tier[p.item_order]) and np.array_equal(f.eligible, p.eligible[p.item_order])
+    capacity = int((np.diff(p.item_ptr) * p.eligible.sum(axis=1)).sum())
+    records, carried_in, committed = allocate_kernel(
+        p.item_ptr, p.row_year, p.row_request, p.item_order, p.item_tier, p.item_year, p.year_ptr, p.eligible, p.cap,
+        p.carry, p.group_cap, p.row_group, capacity)
+    ran = run_plan(p)
+    assert all(np.array_equal(x, y) for x, y in zip(records, (ran.row, ran.source, ran.asked, ran.limit, ran.award,
+                                                               ran.code, ran.binding)))
+    assert np.array_equal(carried_in, ran.carried_in) and np.array_equal(committed, ran.committed)

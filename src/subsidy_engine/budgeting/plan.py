@@ -27,7 +27,7 @@ from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.money import RATE_SCALE, rate_to_units, yuan_to_fen
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.allocate import SOURCE_CAP, allocate_kernel, split_by_share
+from subsidy_engine.kernels.allocate import SOURCE_CAP, allocate_kernel, funding_order, split_by_share
 from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.measures.investment import flag_column
 from subsidy_engine.params.budget import Budget, Eligibility, FundingSource
@@ -194,6 +194,21 @@ def dense_codes(values: pa.Array) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class FundingOrder:
+    """A layout's items and rows renumbered in funding order, as the kernel reads them
+    (:func:`subsidy_engine.kernels.allocate.funding_order`): ``rows`` is each one's row of the plan."""
+
+    rows: np.ndarray
+    item_ptr: np.ndarray
+    row_year: np.ndarray
+    row_group: np.ndarray
+    item_tier: np.ndarray
+    item_year: np.ndarray
+    eligible: np.ndarray
+    item_order: np.ndarray  # the identity: the items are in funding order
+
+
+@dataclass(frozen=True)
 class _Layout:
     """What a plan's rows are, given which claim parts have money (:func:`build_plan`): the parts and their
     order, the items, tiers and years, and who may pay each."""
@@ -211,6 +226,7 @@ class _Layout:
     row_group: np.ndarray  # per row: its claim's (project, enterprise) as dense codes
     tier_names: list[str]
     no_source: np.ndarray  # rows (parts) no source may pay
+    funding: FundingOrder  # the same items and rows in the order the kernel funds them
 
 
 @dataclass(frozen=True)
@@ -373,8 +389,14 @@ def _layout(c: ClaimsToFund, budget: Budget, mode: str, fixed: PlanRules, keep: 
         if codes is not None:
             row_group[:, g] = codes[claim_of]
     # shared by the plans of every path with this layout: nothing writes into them (the kernel copies the requests)
-    return _Layout(parts, claim_of, level, year_index.astype(np.int64), item_ptr, item_tier, item_year, item_order,
-                   year_ptr, np.ascontiguousarray(eligible), np.ascontiguousarray(row_group), tier_names, no_source)
+    eligible, row_group = np.ascontiguousarray(eligible), np.ascontiguousarray(row_group)
+    row_year = year_index.astype(np.int64)
+    rows, ptr, f_row_year, f_row_group, f_item_tier, f_item_year, f_eligible = funding_order(
+        item_ptr, item_order, row_year, item_tier, item_year, eligible, row_group)
+    funding = FundingOrder(rows, ptr, f_row_year, f_row_group, f_item_tier, f_item_year, f_eligible,
+                           item_order=np.arange(item_order.shape[0], dtype=np.int64))
+    return _Layout(parts, claim_of, level, row_year, item_ptr, item_tier, item_year, item_order,
+                   year_ptr, eligible, row_group, tier_names, no_source, funding)
 
 
 @dataclass
@@ -391,13 +413,16 @@ class Records:
 
 
 def run_plan(p: Plan) -> Records:
-    capacity = int((np.diff(p.item_ptr) * p.eligible.sum(axis=1)).sum())
+    """The kernel over the plan's items in funding order (:class:`FundingOrder`); the records name the plan's
+    rows."""
+    f = p.funding
+    capacity = int((np.diff(f.item_ptr) * f.eligible.sum(axis=1)).sum())
     # the kernel's records: row, source, asked, limit, award, code, binding (Records' fields before carried_in)
     records: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     records, carried_in, committed = allocate_kernel(
-        p.item_ptr, p.row_year, p.row_request, p.item_order, p.item_tier, p.item_year, p.year_ptr,
-        np.ascontiguousarray(p.eligible), p.cap, p.carry, p.group_cap, p.row_group, capacity)
-    return Records(*records, carried_in, committed)
+        f.item_ptr, f.row_year, p.row_request[f.rows], f.item_order, f.item_tier, f.item_year, p.year_ptr,
+        f.eligible, p.cap, p.carry, p.group_cap, f.row_group, capacity)
+    return Records(f.rows[records[0]], *records[1:], carried_in, committed)
 
 
 def per_source_year(p: Plan, r: Records, values: np.ndarray) -> np.ndarray:

@@ -277,6 +277,59 @@ def allocate_kernel(item_ptr, row_year, row_request, item_order, item_tier, item
 
 
 @_jit
+def funding_order(item_ptr, item_order, row_year, item_tier, item_year, eligible, row_group):
+    """The items and their rows renumbered in funding order (``item_order``): what :func:`allocate_kernel` then
+    reads front to back, source by source.
+
+    The kernel visits a source's items in funding order. Over rows numbered by item text (the plan's order),
+    each item's rows are a read from anywhere in memory, which waits for the one before it (a tier's share
+    reads the request, the item's rows and their group caps in turn); once, in a pass of its own, the reads
+    do not wait on each other. The funding is the same: the same items in the same order, each with its rows.
+
+    Returns
+    -------
+    rows : (m,) int64, the plan's row of each row in funding order
+    ptr : (n+1,) int64, rows of the ``k``-th item in funding order are ``ptr[k]:ptr[k+1]``
+    row_year, row_group : the rows' years and groups, in funding order
+    item_tier, item_year, eligible : the items' tiers, approval years and sources, in funding order
+    """
+    # each loop below reads from independent places (no read waits for another's result), so that the
+    # processor has many of them under way at once
+    n_items = item_order.shape[0]
+    first = np.empty(n_items, np.int64)
+    ptr = np.zeros(n_items + 1, np.int64)
+    for k in range(n_items):
+        i = item_order[k]
+        first[k] = item_ptr[i]
+        ptr[k + 1] = item_ptr[i + 1] - item_ptr[i]
+    for k in range(n_items):
+        ptr[k + 1] += ptr[k]
+    m = ptr[n_items]
+    rows = np.empty(m, np.int64)
+    for k in range(n_items):
+        for at in range(ptr[k], ptr[k + 1]):
+            rows[at] = first[k] + at - ptr[k]
+    ordered_year = np.empty(m, np.int64)
+    ordered_group = np.empty((m, row_group.shape[1]), np.int64)
+    for at in range(m):
+        ordered_year[at] = row_year[rows[at]]
+    for at in range(m):
+        for g in range(row_group.shape[1]):
+            ordered_group[at, g] = row_group[rows[at], g]
+    ordered_tier = np.empty(n_items, np.int64)
+    ordered_item_year = np.empty(n_items, np.int64)
+    ordered_eligible = np.empty((n_items, eligible.shape[1]), np.bool_)
+    for k in range(n_items):
+        ordered_tier[k] = item_tier[item_order[k]]
+    for k in range(n_items):
+        ordered_item_year[k] = item_year[item_order[k]]
+    for k in range(n_items):
+        for s in range(eligible.shape[1]):
+            ordered_eligible[k, s] = eligible[item_order[k], s]
+    return rows, ptr, ordered_year, ordered_group, ordered_tier, ordered_item_year, ordered_eligible
+
+
+@_jit
 def split_by_share(amount, share_units, scale, first, second):
     """Split each amount in the ratio ``scale : share_units`` by the largest remainder (a tie to ``first``)."""
     for i in range(amount.shape[0]):
