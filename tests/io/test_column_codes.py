@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine.core.vocabulary import LedgerKind
-from subsidy_engine.io.column_readers import Rejections, enum_column, factorize_cells
+from subsidy_engine.io.column_readers import Rejections, enum_column, factorize_cells, unique_inverse
 
 from strategies import examples
 
@@ -79,3 +79,14 @@ def test_repeated_ids_are_pandas_duplicated_without_blanks(cells, kind, chunks) 
     series = _as(cells, kind, chunks)
     expected = series.duplicated().to_numpy() & ~blank_cells(series)
     assert np.array_equal(repeated_ids(series), expected)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(values=st.lists(st.integers(-3, 10**12), max_size=60), small=st.booleans())
+def test_unique_inverse_is_numpy_s_unique(values: list[int], small: bool) -> None:
+    # the codes of reasons and pairs: a table of the values that occur when they span a small range, else a sort
+    array = np.array([v % 50 for v in values] if small else values, dtype=np.int64)
+    unique, inverse = unique_inverse(array)
+    expected, expected_inverse = np.unique(array, return_inverse=True)
+    assert np.array_equal(unique, expected) and unique.dtype == expected.dtype
+    assert np.array_equal(inverse, expected_inverse.reshape(-1)) and inverse.dtype == expected_inverse.dtype

@@ -337,7 +337,7 @@ def _assemble(p: Plan, r: Records, budget: Budget, mode: str, *, decided_by: str
     pair[claim[stops[first]]] = reason[stops[first]] * (n_reasons + 1)
     second = stops[~first]
     pair[claim[second]] += reason[second] + 1
-    distinct, pair_code = np.unique(pair[pair >= 0], return_inverse=True)
+    distinct, pair_code = column_readers.unique_inverse(pair[pair >= 0])
     stop_texts = []
     for k in distinct.tolist():  # the first short part's reason, then the other's
         first_reason = categories[k // (n_reasons + 1)]
@@ -387,7 +387,7 @@ def _reason_texts(key: np.ndarray, p: Plan, mode: str, n_sources: int, fair: boo
 
     Both wordings come from the same key, sentence by sentence: English names a source by its id (what the
     API has always given), Chinese by its name."""
-    unique, inverse = np.unique(key, return_inverse=True)
+    unique, inverse = column_readers.unique_inverse(key)
     n_years = len(p.years)
     texts, chinese = [], []
     for k in unique.tolist():

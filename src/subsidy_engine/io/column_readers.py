@@ -62,6 +62,24 @@ def sort_order(*keys: np.ndarray) -> np.ndarray:
     return np.argsort(packed)
 
 
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of integers, without its sort when they span a small range.
+
+    Codes made by packing a few small fields (a reason's code, source, year...) are non-negative and span a
+    range a few times the rows at most: a table of which values occur gives the same answer in one pass.
+
+    >>> unique_inverse(np.array([7, 3, 7, 0]))
+    (array([0, 3, 7]), array([2, 1, 2, 0]))
+    """
+    if values.shape[0] == 0 or values.min() < 0 or values.max() > 4 * values.shape[0] + 1024:
+        unique, inverse = np.unique(values, return_inverse=True)
+        return unique, inverse.reshape(-1)
+    present = np.zeros(int(values.max()) + 1, np.bool_)
+    present[values] = True
+    code = np.cumsum(present) - 1
+    return np.flatnonzero(present).astype(values.dtype), code[values]
+
+
 def group_starts(*keys: np.ndarray) -> np.ndarray:
     """True where a row starts a new run of equal ``keys`` (rows already in key order)."""
     start = np.ones(keys[0].shape[0], np.bool_)
