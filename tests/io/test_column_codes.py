@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine.core.vocabulary import LedgerKind
-from subsidy_engine.io.column_readers import Rejections, enum_column, factorize_cells, unique_inverse
+from subsidy_engine.io import column_readers
+from subsidy_engine.io.column_readers import (
+    Rejections,
+    enum_column,
+    factorize_cells,
+    repeated_ids,
+    surely_distinct,
+    unique_inverse,
+)
 
 from strategies import examples
 
@@ -90,3 +98,35 @@ def test_unique_inverse_is_numpy_s_unique(values: list[int], small: bool) -> Non
     expected, expected_inverse = np.unique(array, return_inverse=True)
     assert np.array_equal(unique, expected) and unique.dtype == expected.dtype
     assert np.array_equal(inverse, expected_inverse.reshape(-1)) and inverse.dtype == expected_inverse.dtype
+
+
+TEXTS = st.lists(st.one_of(st.none(), st.sampled_from(["L1", "L2", "", " ", "贷-3", "l1", "L10", "1L"]),
+                           st.text(max_size=6)), max_size=30)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(cells=TEXTS, chunks=st.integers(1, 4), start=st.integers(0, 3), large=st.booleans())
+def test_surely_distinct_says_whether_a_text_column_repeats_a_cell(cells: list[str | None], chunks: int, start: int,
+                                                                   large: bool) -> None:
+    # hashes of the cells read from Arrow's buffers: chunks, a slice (an offset into the buffers), large_string
+    kind = pa.large_string() if large else pa.string()
+    step = max(1, len(cells) // chunks)
+    column = pa.chunked_array([pa.array(cells[k:k + step], kind) for k in range(0, len(cells), step)], kind)
+    column = column.slice(min(start, len(cells)))
+    given = [c for c in column.to_pylist() if c is not None]
+    assert surely_distinct(column) == (len(set(given)) == len(given))
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(cells=TEXTS, kind=st.sampled_from(["arrow", "string"]))
+def test_repeated_ids_are_exact_when_hashes_collide(cells: list[str | None], kind: str) -> None:
+    series = pd.Series(cells, dtype=pd.ArrowDtype(pa.string()) if kind == "arrow" else "string[pyarrow]")
+    expected = series.duplicated().to_numpy() & ~column_readers.blank_cells(series)
+    assert (repeated_ids(series) == expected).all()
+    # every hash equal (a collision on every pair): the column is looked at row by row, and nothing changes
+    original = column_readers.fnv1a_hashes
+    column_readers.fnv1a_hashes = lambda offsets, data, out: out.fill(7)
+    try:
+        assert (repeated_ids(series) == expected).all()
+    finally:
+        column_readers.fnv1a_hashes = original

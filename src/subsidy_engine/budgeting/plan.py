@@ -79,7 +79,7 @@ def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: s
     rej = column_readers.Rejections(n)
     ids = column_readers.arrow_text(frame["claim_id"])
     rej.add(column_readers.blank_cells(frame["claim_id"]), "claim_id", "is missing")
-    if len(pc.unique(ids)) < n:  # rare: then find which rows repeat an id
+    if not column_readers.surely_distinct(ids):  # rare: then find which rows repeat an id
         rej.add(column_readers.repeated_ids(frame["claim_id"]), "claim_id",
                 "is a duplicate of an earlier row's claim_id")
     columns: dict[str, Any] = {}

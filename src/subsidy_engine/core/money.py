@@ -167,7 +167,8 @@ def to_decimal(value: object, what: str = "value", *, percent: bool = False, uni
 #: The plain form of a number, ASCII only: what ``Decimal`` and Arrow's
 #: string-to-decimal cast both read, to the same value. ``batch`` casts a text
 #: column in Arrow only when every cell has this form.
-PLAIN_NUMBER: Final = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+PLAIN_MANTISSA: Final = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+PLAIN_NUMBER: Final = PLAIN_MANTISSA + r"(?:[eE][+-]?[0-9]+)?"
 _PLAIN = re.compile(PLAIN_NUMBER)
 # thousands separators: groups of three before the point, the first without a leading zero
 _GROUPED = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:,[0-9]{3})+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?")

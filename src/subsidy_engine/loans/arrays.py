@@ -51,6 +51,7 @@ from subsidy_engine.core.vocabulary import (
 from subsidy_engine.errors import MoneyError, PortfolioSchemaError
 from subsidy_engine.io.column_readers import (
     Rejections,
+    accepted_rows,
     blank_cells,
     date_column,
     decimal_units,
@@ -513,8 +514,8 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
                                  _MONTHS_OF_FREQUENCY[np.maximum(interest_frequency, 0)], 0).astype(np.int64),
         interest_day=np.where(~on_calendar, 0, np.where(no_settle, CALENDAR_SETTLEMENT_DAY, settle)).astype(np.int64),
         plans=plans,
-    ).take(good)
-    return arrays, good, rej.frame(loan_ids)
+    )
+    return accepted_rows(arrays, good, n), good, rej.frame(loan_ids)
 
 
 def _flatten_floating(series: pd.Series, rej: Rejections) -> tuple[pd.Series, pd.Series, pd.Series]:

@@ -102,7 +102,7 @@ def read_events(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray,
     out["raised"], out["no_raised"] = raised, no_raised
     out["day"], _ = column_readers.date_column(table["date"], "date", rej)
     good = np.flatnonzero(~rej.bad)
-    return {k: v[good] for k, v in out.items()}, good, rej.frame(table["event_id"])
+    return column_readers.accepted_rows(out, good, n), good, rej.frame(table["event_id"])
 
 
 def event_grants(events: pd.DataFrame | list[Event], rules: Policy | GrantRules) -> ClaimsResult:

@@ -142,7 +142,7 @@ def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
             "is more than total_investment")
     out["day"], _ = column_readers.date_column(table["start_date"], "start_date", rej)
     good = np.flatnonzero(~rej.bad)
-    return {k: v[good] for k, v in out.items()}, good, rej.frame(table["project_id"])
+    return column_readers.accepted_rows(out, good, n), good, rej.frame(table["project_id"])
 
 
 def project_arrays(projects: Sequence[Project]) -> dict[str, np.ndarray]:

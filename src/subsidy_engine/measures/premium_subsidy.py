@@ -113,7 +113,7 @@ def read_insurance(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarr
     rej.add(column_readers.blank_cells(table["start_date"]), "start_date", "is missing")
     out["start_day"] = days
     good = np.flatnonzero(~rej.bad)
-    return {k: v[good] for k, v in out.items()}, good, rej.frame(table["policy_id"])
+    return column_readers.accepted_rows(out, good, len(table)), good, rej.frame(table["policy_id"])
 
 
 def premium_subsidy(insurance: pd.DataFrame | list[InsurancePolicy],
