@@ -45,8 +45,10 @@ it out.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, cast
@@ -791,6 +793,10 @@ def concat_tables(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+#: Threads that type the tables while :func:`load_portfolio` checks them (the engine's own target is 2 cores).
+_LOAD_THREADS = 2
+
+
 def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
                    limits: Limits = DEFAULT_LIMITS) -> PortfolioTables:
     """Load the tables from a folder (CSV or Parquet files) or an .xlsx workbook.
@@ -855,11 +861,18 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
     if strict and notes:  # sheets and files that are not tables
         set_aside.extend(_whole_table("", str(source), f"{note} (--strict refuses it)", SET_ASIDE) for note in notes)
         notes = []
-    problems, reads = _check_and_read(frames, row_numbers=row_numbers, files=files,
-                                      cell_problems=[*cell_problems, *set_aside])
-    whole = set(problems.table[problems.field == WHOLE_TABLE]) if len(problems) else set()
-    # a table none of whose rows can be read is given back empty (its problem says how many rows it had)
-    typed = {name: typed_table(name, frame if name not in whole else _empty(name)) for name, frame in frames.items()}
+    # each table's typed columns are made on other threads while the checks run: most of either is Arrow and
+    # numpy work that lets go of the interpreter, and neither writes into the frames both read
+    with ThreadPoolExecutor(max_workers=_LOAD_THREADS) as pool:
+        typing = {name: pool.submit(typed_table, name, frame) for name, frame in frames.items() if len(frame)}
+        problems, reads = _check_and_read(frames, row_numbers=row_numbers, files=files,
+                                          cell_problems=[*cell_problems, *set_aside])
+        whole = set(problems.table[problems.field == WHOLE_TABLE]) if len(problems) else set()
+        concurrent.futures.wait(typing.values())
+    # a table none of whose rows can be read is given back empty (its problem says how many rows it had): what its
+    # thread made of it (or the error it met) is not used
+    typed = {name: typing[name].result() if name in typing and name not in whole else
+             typed_table(name, frame if name not in whole else _empty(name)) for name, frame in frames.items()}
     return _with_reads(PortfolioTables(**typed, problems=problems, source=str(source),
                                        digest=hashlib.sha256(raw).hexdigest(), notes=tuple(notes),
                                        row_numbers=row_numbers, files=files),
