@@ -13,6 +13,7 @@ from subsidy_engine.core.vocabulary import LedgerKind
 from subsidy_engine.io import column_readers
 from subsidy_engine.io.column_readers import (
     Rejections,
+    arrow_text,
     enum_column,
     factorize_cells,
     repeated_ids,
@@ -130,3 +131,13 @@ def test_repeated_ids_are_exact_when_hashes_collide(cells: list[str | None], kin
         assert (repeated_ids(series) == expected).all()
     finally:
         column_readers.fnv1a_hashes = original
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(cells=TEXTS, kind=st.sampled_from(["category", "arrow", "string", "object"]), chunks=st.integers(1, 3))
+def test_arrow_text_is_the_cells_as_written(cells: list[str | None], kind: str, chunks: int) -> None:
+    # a categorical column (the claims' instrument) is decoded from its categories, one chunk is not copied: the
+    # same text as the column through pandas' own string conversion
+    series = _as(cells, kind, chunks) if kind != "string" else pd.Series(cells, dtype="string[pyarrow]")
+    expected = pa.chunked_array(series.astype(pd.StringDtype("pyarrow")).array._pa_array).combine_chunks()
+    assert arrow_text(series).equals(expected.cast(pa.string()))

@@ -451,10 +451,19 @@ def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarra
 
 
 def arrow_text(series: pd.Series) -> pa.Array:
-    """The column as one Arrow ``string`` array, cells as written (blanks null)."""
+    """The column as one Arrow ``string`` array, cells as written (blanks null).
+
+    A column of one chunk is its chunk, not a copy; a categorical column of text (the claims' ``instrument``)
+    is its categories taken by its codes, not a Python object per cell.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(series.dtype.categories):
+        codes = series.cat.codes.to_numpy()
+        categories = pa.array(series.dtype.categories.to_numpy(dtype=object), pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories).dictionary_decode()
     if not (isinstance(series.dtype, pd.ArrowDtype) and pa.types.is_string(series.dtype.pyarrow_dtype)):
         series = series.astype(pd.StringDtype("pyarrow"))
-    return pa.chunked_array(series.array._pa_array).combine_chunks().cast(pa.string())
+    chunks = pa.chunked_array(series.array._pa_array)
+    return (chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()).cast(pa.string())
 
 
 def text_cells(series: pd.Series) -> pa.Array:
