@@ -106,3 +106,31 @@ def test_claims_from_what_the_check_read_equal_claims_read_anew(rows: dict[str, 
     pd.testing.assert_frame_equal(first.table, second.table)
     pd.testing.assert_frame_equal(first.rejections, second.rejections)
     assert first.provenance == second.provenance
+
+
+def test_what_was_read_is_the_reader_s_own_not_a_view_of_the_caller_s_frame() -> None:
+    # a reader that accepted every row hands back its arrays without a copy: none of them may be a view of the
+    # caller's columns, or an edit of the frame after the check (refused by the check) reaches evaluate unchecked
+    insurance = pd.DataFrame({"policy_id": ["I1"], "enterprise_id": ["E1"], "product_field": ["blockchain"],
+                              "insured_amount": ["1000000"], "premium": ["10000"], "start_date": ["2025-01-01"],
+                              "years": [3]})
+    arrays, _, _ = premium_subsidy.read_insurance(insurance)
+    insurance.loc[0, "years"] = 0
+    assert arrays["years"].tolist() == [3] and arrays["years"].flags.writeable
+    projects = pd.DataFrame({"project_id": ["P1"], "enterprise_id": ["E1"], "domain": ["public"], "stage": ["pilot"],
+                             "total_investment": ["100"], "eligible_investment": ["50"], "start_date": ["2025-01-01"],
+                             "in_library": [True]})
+    read, _, _ = investment.read_projects(projects)
+    projects.loc[0, "in_library"] = False
+    assert read["in_library"].tolist() == [True]
+
+    tables = portfolio(60, seed=3)
+    for read in tables.reads.values():  # every array of every reader, loans' included, is its own
+        arrays = read.arrays if isinstance(read.arrays, dict) else {
+            f.name: getattr(read.arrays, f.name) for f in dataclasses.fields(read.arrays)}
+        assert all(v.flags.owndata and v.flags.writeable for v in arrays.values() if hasattr(v, "flags"))
+    before = evaluate(tables)
+    tables.insurance.loc[2, "years"] = 0  # the check refused 0 years; the tables hold what it read
+    after = evaluate(tables)
+    assert after.table.amount.sum() == before.table.amount.sum()
+    assert (after.table.item_id == "I2").sum() == (before.table.item_id == "I2").sum() > 0

@@ -138,10 +138,19 @@ def take_rows(arrays: Any, index: np.ndarray) -> Any:
 
 
 def accepted_rows(arrays: Any, good: np.ndarray, n: int) -> Any:
-    """The reader's arrays of its accepted rows ``good`` (increasing positions of its ``n`` rows): the arrays
-    themselves when it accepted every row, as it almost always does (a copy of every column of a million loans
-    is 0.1 GB of memory made for nothing)."""
-    return arrays if good.shape[0] == n else take_rows(arrays, good)
+    """The reader's arrays of its accepted rows ``good`` (increasing positions of its ``n`` rows).
+
+    When it accepted every row, as it almost always does, the arrays it made are kept as they are (a copy of
+    every column of a million loans is 0.1 GB of memory made for nothing), and only an array that is not its
+    own is copied: a fast path's view of the caller's column (``to_numpy`` of an integer or flag column), which
+    an edit of the caller's frame after the check would otherwise change. A ``LoanArrays`` makes every array.
+    """
+    if good.shape[0] != n:
+        return take_rows(arrays, good)
+    if isinstance(arrays, Mapping):
+        return {name: values if values.flags.owndata and values.flags.writeable else values.copy()
+                for name, values in arrays.items()}
+    return arrays
 
 
 class Read(NamedTuple):
