@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -148,11 +148,14 @@ def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None)
 
 
 
-def projected_from_of(projections: pd.DataFrame) -> dict[str, date]:
-    """The first reset priced on a projected LPR of each loan of ``projections`` (``loan_id, projected_from``,
-    as :attr:`subsidy_engine.Claims.projections`)."""
+def projected_from_of(projections: pd.DataFrame, loans: Iterable[str]) -> dict[str, date]:
+    """The first reset priced on a projected LPR of each of ``loans`` that has one, from ``projections``
+    (``loan_id, projected_from``, as :attr:`subsidy_engine.Claims.projections`: a national portfolio's million)."""
+    if not len(projections):
+        return {}
+    mine = projections[projections["loan_id"].astype(str).isin(list(loans)).to_numpy()]
     found: dict[str, date] = {}
-    for loan, day in zip(projections["loan_id"].tolist(), projections["projected_from"].tolist()):
+    for loan, day in zip(mine["loan_id"].tolist(), mine["projected_from"].tolist()):
         found.setdefault(str(loan), day)
     return found
 
@@ -351,11 +354,12 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
                                  mine["recompute"].tolist() if "recompute" in mine else [None] * len(mine)))
         return sorted(found, key=lambda e: (e[1], e[0]))
 
+    rows = list(table[table.project_id == project_id].itertuples())
     return Facts(
-        project_id=project_id, project=projects.loc[known].iloc[0],
-        rows=list(table[table.project_id == project_id].itertuples()), details=claims.details, item=item,
+        project_id=project_id, project=projects.loc[known].iloc[0], rows=rows, details=claims.details, item=item,
         policy=claims.policy, notes=claims.notes, years=claims.years, provenance=claims.provenance,
-        loan_events=loan_events, projected_from=projected_from_of(claims.projections))
+        loan_events=loan_events, projected_from=projected_from_of(
+            claims.projections, {str(r.item_id) for r in rows if r.instrument == "interest_subsidy"}))
 
 
 def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
