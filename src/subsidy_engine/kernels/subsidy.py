@@ -208,7 +208,8 @@ def _portfolio_subsidy_threads(row_ptr, end_day, loan_start_day, interest, princ
 
     The rules of :mod:`subsidy_engine.measures.interest_subsidy`, per loan ``j`` (its
     rule's parameters are per-loan arrays; caps < 0 mean none). ``end_segment[r]``: the rate segment in force
-    as row ``r``'s date ends (the next row's of the loan; a bank's ledger says it when its last day changes it).
+    as row ``r``'s date ends (the next row's of the loan; a bank's ledger says it when its last day changes it),
+    read for the loans that settle interest on calendar days only: empty when there are none.
 
     A caller that wants only what is paid per period passes empty arrays for ``out_year`` and the five other
     amounts (all of them: an empty ``out_year`` is what tells the kernel) and for ``out_terms``; only ``out_paid`` is
