@@ -4,6 +4,7 @@ claims, and the allocation's invariants."""
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from subsidy_engine import (
     Budget,
     Loan,
 )
+from subsidy_engine.core.language import name, text
 from subsidy_engine.params.lpr import schedules_dir
 
 
@@ -104,3 +106,18 @@ def loan_row(loan: Loan, loan_id: object) -> dict[str, object]:
 
 def table_of(sample: list[Loan]) -> pd.DataFrame:
     return pd.DataFrame([loan_row(x, f"L{k}") for k, x in enumerate(sample)])
+
+
+def _compiled_pattern(lang: str) -> re.Pattern[str]:
+    said = re.escape(name("cli", "compiled", lang))
+    return re.compile(said.replace(re.escape("{count}"), "[0-9,]+").replace(re.escape("{seconds}"), "[0-9.,]+"))
+
+
+def stderr_lines(err: str) -> list[str]:
+    """A command's standard error, line by line, without numba's compile notices: a run on an empty numba cache
+    (an install's first) says it compiles the kernels it needs, which reading the tables already does (the ids'
+    hashes), before anything else it has to say."""
+    compiling = {text("cli", "compiling", lang) for lang in ("zh", "en")}
+    compiled = [_compiled_pattern(lang) for lang in ("zh", "en")]
+    return [line for line in err.strip().splitlines()
+            if line.strip() not in compiling and not any(p.fullmatch(line.strip()) for p in compiled)]
