@@ -134,3 +134,19 @@ def test_what_was_read_is_the_reader_s_own_not_a_view_of_the_caller_s_frame() ->
     after = evaluate(tables)
     assert after.table.amount.sum() == before.table.amount.sum()
     assert (after.table.item_id == "I2").sum() == (before.table.item_id == "I2").sum() > 0
+
+
+def test_the_tables_checked_are_the_tables_evaluated_whatever_the_caller_does_with_its_frames() -> None:
+    # checked_portfolio holds what it checked: an edit of the caller's frames afterwards (ids repeated, an
+    # enterprise blanked or changed, a start moved before the policy) is not evaluated unchecked
+    tables = portfolio(60, seed=3)
+    given = {name: getattr(tables, name).copy() for name in (*TABLE_NAMES, "drawdowns", "prepayments")}
+    checked = checked_portfolio(given, source="test", digest="test")
+    before = evaluate(checked)
+    given["insurance"].loc[1, "policy_id"] = given["insurance"].loc[0, "policy_id"]
+    given["insurance"].loc[0, "enterprise_id"] = "   "
+    given["loans"].loc[0, "loan_id"] = given["loans"].loc[1, "loan_id"]
+    given["projects"].loc[:, "start_date"] = date(1990, 1, 1)
+    given["projects"].loc[0, "sector"] = "nowhere"
+    after = evaluate(checked)
+    pd.testing.assert_frame_equal(after.table, before.table)

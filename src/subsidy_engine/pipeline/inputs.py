@@ -291,7 +291,11 @@ def check_tables(tables: Mapping[str, pd.DataFrame], *, row_numbers: Mapping[str
 
 def checked_portfolio(tables: Mapping[str, pd.DataFrame], *, source: str, digest: str) -> PortfolioTables:
     """The tables made in Python as a :class:`PortfolioTables`: checked (:func:`check_tables`), and read
-    once, so that evaluating them takes what the check read."""
+    once, so that evaluating them takes what the check read.
+
+    The tables held are shallow copies of the caller's (no data copied): pandas copies on write, so an edit of
+    the caller's frames afterwards changes the caller's, not what was checked and is evaluated."""
+    tables = {name: frame.copy(deep=False) for name, frame in tables.items()}
     problems, reads = _check_and_read(tables)
     return _with_reads(PortfolioTables(
         projects=named_places(_given(tables, "projects")), loans=_given(tables, "loans"), insurance=_given(tables, "insurance"),
