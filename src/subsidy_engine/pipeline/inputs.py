@@ -45,7 +45,6 @@ it out.
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -868,15 +867,13 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
     # each table's typed columns are made on other threads while the checks run: most of either is Arrow and
     # numpy work that lets go of the interpreter, and neither writes into the frames both read
     with ThreadPoolExecutor(max_workers=_LOAD_THREADS) as pool:
-        typing = {name: pool.submit(typed_table, name, frame) for name, frame in frames.items() if len(frame)}
+        typing = {name: pool.submit(typed_table, name, frame) for name, frame in frames.items()}
         problems, reads = _check_and_read(frames, row_numbers=row_numbers, files=files,
                                           cell_problems=[*cell_problems, *set_aside])
-        whole = set(problems.table[problems.field == WHOLE_TABLE]) if len(problems) else set()
-        concurrent.futures.wait(typing.values())
+    whole = set(problems.table[problems.field == WHOLE_TABLE]) if len(problems) else set()
     # a table none of whose rows can be read is given back empty (its problem says how many rows it had): what its
     # thread made of it (or the error it met) is not used
-    typed = {name: typing[name].result() if name in typing and name not in whole else
-             typed_table(name, frame if name not in whole else _empty(name)) for name, frame in frames.items()}
+    typed = {name: typed_table(name, _empty(name)) if name in whole else typing[name].result() for name in frames}
     return _with_reads(PortfolioTables(**typed, problems=problems, source=str(source),
                                        digest=hashlib.sha256(raw).hexdigest(), notes=tuple(notes),
                                        row_numbers=row_numbers, files=files),
