@@ -18,6 +18,7 @@ from subsidy_engine import (
 )
 from subsidy_engine.core.language import name, text
 from subsidy_engine.params.lpr import schedules_dir
+from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables, check_tables
 
 
 def fen(series: pd.Series) -> np.ndarray:
@@ -121,3 +122,12 @@ def stderr_lines(err: str) -> list[str]:
     compiled = [_compiled_pattern(lang) for lang in ("zh", "en")]
     return [line for line in err.strip().splitlines()
             if line.strip() not in compiling and not any(p.fullmatch(line.strip()) for p in compiled)]
+
+
+def as_tables(rows: dict[str, list[dict[str, object]]]) -> PortfolioTables:
+    """Checked tables of rows given as dicts by table (a table without rows keeps its columns)."""
+    frames = {name: pd.DataFrame(rows.get(name, []), columns=list(columns) if not rows.get(name) else None, dtype=object)
+              for name, (_, columns) in TABLES.items()}
+    frames["loans"] = frames["loans"] if rows["loans"] else pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in ("loan_id", "project_id", "principal", "term_months", "start_date")})
+    return PortfolioTables(**frames, problems=check_tables(frames), source="test", digest="test")

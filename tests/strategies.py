@@ -26,7 +26,7 @@ from subsidy_engine import (
     PremiumSubsidyRule,
     Project,
 )
-from subsidy_engine.core.vocabulary import STAGES, VENUES, ProductField
+from subsidy_engine.core.vocabulary import LIST_FLAGS, RULE_FLAGS, STAGES, VENUES, ProductField
 
 
 def days_between(first: date, last: date) -> st.SearchStrategy[date]:
@@ -48,9 +48,11 @@ DISTRICTS = ("x", "y")
 TIE_RATES = [Decimal(x) for x in ("0.06", "0.12", "0.048", "0.036", "0.072", "0.0365", "0.0036",
                                   "0.08075", "0")]
 
-def budget_of(sources: list[dict], tiers: list[dict] | None = None, years: tuple[int, int] = (2026, 2028)) -> Budget:
+def budget_of(sources: list[dict], tiers: list[dict] | None = None, years: tuple[int, int] = (2026, 2028),
+              merit_points: dict[str, str] | None = None) -> Budget:
     return Budget.of({"id": "test", "status": "inferred", "basis": "test", "years": list(years),
-                      "priority_tiers": tiers if tiers is not None else [{"in_library": True}], "sources": sources})
+                      "priority_tiers": tiers if tiers is not None else [{"in_library": True}], "sources": sources,
+                      **({"merit_points": merit_points} if merit_points else {})})
 
 
 #: The ``ci`` profile's examples per property (conftest.py); a test that asks for fewer names its own number.
@@ -180,6 +182,7 @@ def claims_tables(draw: st.DrawFn, max_items: int = 10, single_year: bool = Fals
         attributes = {"project_id": project, "enterprise_id": draw(st.sampled_from(["E0", "E1", "E2"])),
                       "sector": draw(st.sampled_from(SECTORS)), "district": draw(st.sampled_from(DISTRICTS + (None,))),
                       "industry_or_software": draw(st.booleans()), "in_library": draw(st.booleans()),
+                      **{flag: draw(st.booleans()) for flag in LIST_FLAGS},
                       "merit_score": draw(st.sampled_from([None, Decimal("70.00"), Decimal("85.50"), Decimal("99")]))}
         measure = {"interest_subsidy": 15, "premium_subsidy": 7, "listing_grant": 14}[instrument]
         for year in range(first, first + span):
@@ -204,6 +207,8 @@ def eligibility(draw: st.DrawFn) -> dict:
         rule["sectors"] = draw(st.lists(st.sampled_from(SECTORS), min_size=1, max_size=2, unique=True))
     if draw(st.booleans()):
         rule["measures"] = draw(st.lists(st.sampled_from([7, 14, 15]), min_size=1, max_size=3, unique=True))
+    if draw(st.integers(0, 3)) == 0:
+        rule[draw(st.sampled_from(LIST_FLAGS))] = draw(st.booleans())
     return rule
 
 @st.composite
@@ -227,8 +232,12 @@ def budgets(draw: st.DrawFn, binding_eligibility: bool = True, group_caps: bool 
         if group_caps and draw(st.integers(0, 3)) == 0:
             source["per_enterprise_cap"] = draw(cap_amounts)
         sources.append(source)
-    tiers = draw(st.sampled_from([[], [{"in_library": True}], [{"measures": [15]}, {"in_library": True}]]))
-    return budget_of(sources, tiers)
+    tiers = draw(st.sampled_from([[], [{"in_library": True}], [{"measures": [15]}, {"in_library": True}],
+                                  [{"demonstration_case": True}, {"solution_list": True, "in_library": True}]]))
+    # merit points that reorder the scores drawn (70, 85.50, 99) and make ties
+    points = draw(st.dictionaries(st.sampled_from(RULE_FLAGS), st.sampled_from(["0", "14.50", "15", "29", "0.01"]),
+                                  max_size=3))
+    return budget_of(sources, tiers, merit_points=points)
 
 
 # from test_evaluate

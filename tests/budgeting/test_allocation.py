@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import Budget, BudgetError, allocate, evaluate, load_budget
+from subsidy_engine.core.vocabulary import RULE_FLAGS
 from subsidy_engine.reference.allocation import reference_allocate
 from subsidy_engine.simulation.synthetic import portfolio
 
@@ -50,6 +51,16 @@ def test_kernel_equals_reference(table: pd.DataFrame, budget: Budget, mode: str)
     assert awards_key(result) == {k: v for k, v in awards.items() if v > 0}
     spent = dict(zip(zip(result.by_source.source_id, result.by_source.year), fen(result.by_source.awarded)))
     assert {k: v for k, v in spent.items() if v} == {k: v for k, v in booked.items() if v}
+
+
+@PROPERTY
+@given(table=claims_tables(), budget=budgets(), points=st.dictionaries(
+    st.sampled_from(RULE_FLAGS), st.sampled_from(["0.01", "14.50", "15", "29"]), min_size=1, max_size=3))
+def test_merit_with_points_equals_the_reference(table: pd.DataFrame, budget: Budget, points: dict[str, str]) -> None:
+    budget = Budget.of({**budget.file.model_dump(mode="json"), "merit_points": points})
+    result = allocate(table, budget, "merit")
+    awards, _ = reference_allocate(as_dicts(table), budget, "merit")
+    assert awards_key(result) == {k: v for k, v in awards.items() if v > 0}
 
 
 @PROPERTY

@@ -15,22 +15,14 @@ from hypothesis import strategies as st
 from subsidy_engine import Event, InsurancePolicy, Loan, Project, evaluate, explain, load_policy
 from subsidy_engine.errors import EvaluationError
 from subsidy_engine.pipeline.evaluate import CLAIM_COLUMNS, CUT_COLUMNS
-from subsidy_engine.pipeline.inputs import PortfolioTables, check_tables
+from subsidy_engine.pipeline.inputs import PortfolioTables
 from subsidy_engine.reference.calculators import reference_evaluate
 from subsidy_engine.simulation.synthetic import portfolio as demo_portfolio
 
+from builders import as_tables
 from strategies import RATES, examples, portfolios
 
 POLICY = load_policy()
-
-
-def as_tables(rows: dict[str, list[dict[str, object]]]) -> PortfolioTables:
-    from subsidy_engine.pipeline.inputs import TABLES
-    frames = {name: pd.DataFrame(rows.get(name, []), columns=list(columns) if not rows.get(name) else None, dtype=object)
-              for name, (_, columns) in TABLES.items()}
-    frames["loans"] = frames["loans"] if rows["loans"] else pd.DataFrame(
-        {c: pd.Series(dtype=object) for c in ("loan_id", "project_id", "principal", "term_months", "start_date")})
-    return PortfolioTables(**frames, problems=check_tables(frames), source="test", digest="test")
 
 
 def models(rows: dict[str, list[dict[str, object]]]) -> tuple[list, list, list, list]:

@@ -70,9 +70,13 @@ def test_the_template_validates_and_simulates_as_written(template: Path, tmp_pat
     assert "no problems found" in capsys.readouterr().out
     assert main(["simulate", "--portfolio", str(template), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     book = openpyxl.load_workbook(tmp_path / "run" / "report.xlsx", read_only=True)
-    detail = list(book["项目明细"].iter_rows(min_row=2, values_only=True))
+    header, *detail = book["项目明细"].iter_rows(values_only=True)
     assert {r[1] for r in detail if r[0]} == {EXAMPLES["projects"][0]["name"], EXAMPLES["projects"][1]["name"]}
-    assert sum(r[12] for r in detail) > 0  # something was awarded: the examples claim measures 7, 14 and 15
+    awarded = header.index("安排金额（元）")
+    assert sum(r[awarded] for r in detail) > 0  # something was awarded: the examples claim measures 7, 14 and 15
+    case = header.index("应用示范案例")  # the first example is a published demonstration case, the second not
+    assert {(r[1], r[case]) for r in detail if r[0]} == {(EXAMPLES["projects"][0]["name"], "是"),
+                                                         (EXAMPLES["projects"][1]["name"], "否")}
 
 
 def test_every_value_a_drop_down_offers_is_read_by_the_engine(template: Path, tmp_path: Path) -> None:

@@ -90,16 +90,22 @@ def test_names_stand_beside_ids_and_the_project_detail_says_who_each_project_is(
     assert ("district_matching:haidian", "海淀区配套资金") in {r[:2] for r in sources[1:]}
     detail = _rows(book["项目明细"])
     assert detail[0] == ("项目编号", "项目名称", "企业编号", "区代码", "区", "行业代码", "行业领域", "阶段代码", "阶段",
+                         "入库项目", "前沿技术方案清单", "开放应用场景", "应用示范案例",
                          "年度", "测算金额（元）", "申请金额（元）", "安排金额（元）", "未安排金额（元）")
     projects = run.claims.portfolio.projects.set_index("project_id")
-    for row in detail[1:40]:
-        if row[0] is None:  # an item without a project (a listing): its enterprise
-            assert row[2]
+    flags = ("in_library", "solution_list", "scenario_opened", "demonstration_case")
+    seen = set()
+    for row in detail[1:]:
+        if row[0] is None:  # an item without a project (a listing): its enterprise; no project, no flags
+            assert row[2] and row[9:13] == (None,) * 4
             continue
         project = projects.loc[row[0]]
         assert row[1] == project["name"] and row[2] == project["enterprise_id"]
         assert row[4] == name("districts", project["district"]) and row[8] == name("stages", project["stage"])
-        assert Decimal(str(row[11])) - Decimal(str(row[12])) == Decimal(str(row[13]))
+        assert row[9:13] == tuple("是" if project[flag] else "否" for flag in flags)
+        seen |= {(flag, row[k]) for k, flag in enumerate(flags, start=9)}
+        assert Decimal(str(row[15])) - Decimal(str(row[16])) == Decimal(str(row[17]))
+    assert seen == {(flag, said) for flag in flags for said in ("是", "否")}  # the demo has each flag both ways
 
 
 def test_the_unfunded_sheet_gives_the_amount_cut_and_the_reason_in_words(run: Simulation, book_zh: Path) -> None:

@@ -239,9 +239,10 @@ MUTATIONS = {
     "an ineligible product": lambda r: r["insurance"] and r["insurance"][0].update(product_field="other"),
     "a second listing of the same step": lambda r: [r["events"].append({**e, "event_id": e["event_id"] + "b"})
                                                     for e in r["events"][:1] if e["kind"] == "listing"],
+    "on the lists": lambda r: r["project"].update(solution_list=True, demonstration_case=True, in_library=True),
 }
 ORDINARY = ("none", "no rates", "a window of years", "a quasi-operating platform", "an ineligible product",
-            "a second listing of the same step")
+            "a second listing of the same step", "on the lists")
 
 
 def _fast_and_batch(request: QuoteRequest, lpr) -> tuple[Any, Any]:  # noqa: ANN001
@@ -790,9 +791,12 @@ def test_a_quote_takes_a_loan_with_tranches_or_prepayments_within_bounds_and_has
     with_prepayment = QuoteRequest(**{**GOOD, "loans": [loan]})
     request = QuoteRequest(**GOOD)
     before = request.model_dump_json(exclude={"lang"}).replace(',"drawdowns":[],"prepayments":[]', "").replace(
-        ',"business_day":"none","interest_dates":"period_end","interest_frequency":null', "")  # as it was
-    assert '"business_day"' not in before  # the fields of issue 18 at their defaults are not in it
+        ',"business_day":"none","interest_dates":"period_end","interest_frequency":null', "").replace(
+        ',"solution_list":false,"scenario_opened":false,"demonstration_case":false', "")  # as it was
+    assert '"business_day"' not in before and '"solution_list"' not in before  # later fields at their defaults
     assert _digest(request) == hashlib.sha256(before.encode()).hexdigest()
+    listed = QuoteRequest(**{**GOOD, "project": {**GOOD["project"], "demonstration_case": True}})
+    assert _digest(listed) != _digest(request)  # a flag given is in the hash
     assert _digest(with_prepayment) != _digest(request)
     many = {**GOOD["loans"][0], "prepayments": [{"date": "2027-01-15", "amount": "1"}] * 601}
     with pytest.raises(ValidationError, match="601 entries: a loan has at most one drawdown or prepayment a period"):

@@ -33,7 +33,8 @@ What happens to a claim, in order:
        tiers get what is left.
    ``"merit"`` (擇優)
        The same, one item at a time in order of the project's ``merit_score``
-       (highest first; equal scores: library projects first, 78號 measure 2:
+       with the budget's ``merit_points`` for its list flags (highest first;
+       equal scores: library projects first, 78號 measure 2:
        同等條件下優先支持; then the item's id). The item at which the money
        runs out gets what is left. Items without a score come last.
    ``"optimal"``
@@ -193,7 +194,8 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
         What :func:`subsidy_engine.evaluate` returns; or a table with
         ``claim_id, measure, year, amount`` (and ``project_id, enterprise_id,
         instrument, item_id`` and the attributes the budget reads: ``sector,
-        district, industry_or_software, in_library, merit_score``).
+        district, industry_or_software, in_library, solution_list,
+        scenario_opened, demonstration_case, merit_score``).
     budget : Budget or path, optional
         :func:`subsidy_engine.load_budget` (the bundled demo budget when None).
     mode : {"waterfall", "merit", "optimal"}

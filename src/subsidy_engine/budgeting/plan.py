@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.core.language import id_of_name
-from subsidy_engine.core.money import RATE_SCALE, rate_to_units, yuan_to_fen
+from subsidy_engine.core.money import RATE_SCALE, rate_to_units, scaled_integer, yuan_to_fen
+from subsidy_engine.core.vocabulary import RULE_FLAGS
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.allocate import SOURCE_CAP, allocate_kernel, funding_order, split_by_share
@@ -52,7 +53,9 @@ class ClaimsToFund:
 
 
 def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: str,
-                 group_columns: tuple[str, ...] = ()) -> ClaimsToFund:
+                 group_columns: tuple[str, ...] = (), merit_flags: tuple[str, ...] = ()) -> ClaimsToFund:
+    """The claims as arrays: the columns the budget's ``rules`` read, the merit mode's (``merit_score``,
+    ``in_library`` and the ``merit_flags`` with points), and the ``group_columns`` its caps group by."""
     known_fen = None  # the amounts in fen, when evaluate already has them: no decimals read again
     if isinstance(claims, Claims):
         frame = claims.table.reset_index(drop=True)
@@ -69,7 +72,7 @@ def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: s
     needed = {name for rule in rules for name, value in rule if value is not None} - {"measures", "instruments"}
     needed = {{"sectors": "sector", "districts": "district"}.get(n, n) for n in needed}
     if mode == "merit":
-        needed |= {"merit_score", "in_library"}
+        needed |= {"merit_score", "in_library", *merit_flags}
     missing += sorted(n for n in needed if n not in attributes.columns)
     missing += [c for c in (*group_columns, *(["instrument"] if any(r.instruments for r in rules) else []))
                 if c not in frame.columns]
@@ -97,7 +100,7 @@ def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: s
     for name in ("year", "measure"):
         columns[name], blank = column_readers.int_column(frame[name], name, rej)
         rej.add(blank, name, "is missing")
-    for name in ("industry_or_software", "in_library"):
+    for name in RULE_FLAGS:
         if name in attributes.columns:
             columns[name] = flag_column(attributes[name], name, rej, n)
     if rej.bad.any():
@@ -123,7 +126,7 @@ def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: s
             named = pc.dictionary_encode(column_readers.arrow_text(attributes[name]).take(take))
             words = [id_of_name(v, name + "s") if v is not None else None for v in named.dictionary.to_pylist()]
             arrays[name] = pa.DictionaryArray.from_arrays(named.indices, pa.array(words, pa.string()))
-    for name in ("industry_or_software", "in_library", "merit_score", "no_merit_score"):
+    for name in (*RULE_FLAGS, "merit_score", "no_merit_score"):
         if name in columns:
             arrays[name] = columns[name][order]
     if "instrument" in frame.columns:
@@ -156,7 +159,7 @@ def claims_for(claims: Claims | pd.DataFrame, budget: Budget, mode: str) -> Clai
     group_columns = tuple(column for column, cap in (("project_id", "per_project_cap"),
                                                      ("enterprise_id", "per_enterprise_cap"))
                           if any(getattr(s, cap) is not None for s in budget.sources))
-    return read_claims(claims, rules, mode, group_columns)
+    return read_claims(claims, rules, mode, group_columns, tuple(budget.file.merit_points))
 
 
 def matches(rule: Eligibility, c: ClaimsToFund) -> np.ndarray:
@@ -172,11 +175,23 @@ def matches(rule: Eligibility, c: ClaimsToFund) -> np.ndarray:
                                   np.array(list(wanted), dtype=object)), False]
             codes = np.asarray(values.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
             ok &= table[codes]
-    for name in ("industry_or_software", "in_library"):
+    for name in RULE_FLAGS:
         wanted = getattr(rule, name)
         if wanted is not None:
             ok &= c.attributes[name] == wanted
     return ok
+
+
+def merit_scores(attributes: dict[str, Any], budget: Budget) -> np.ndarray:
+    """Each claim's merit score in 0.01 units, with the budget's ``merit_points`` of each flag its project has.
+
+    A claim without a score keeps none (``no_merit_score``): points add to an expert review, they are not one.
+    """
+    score = attributes["merit_score"]
+    for flag, points in budget.file.merit_points.items():
+        # a Score has 2 places (an int); scores and points are at most 1e12, so 6 of them stay within int64
+        score = score + np.where(attributes[flag], cast(int, scaled_integer(points, 2)), 0)
+    return score
 
 
 def describe_rule(rule: Eligibility) -> str:
@@ -370,7 +385,7 @@ def _layout(c: ClaimsToFund, budget: Budget, mode: str, fixed: PlanRules, keep: 
     if mode == "merit":
         a = c.attributes
         no_score = a["no_merit_score"][item_claim]
-        score = np.where(no_score, 0, a["merit_score"][item_claim])
+        score = np.where(no_score, 0, merit_scores(a, budget)[item_claim])
         library = a["in_library"][item_claim]
         rank = column_readers.sort_order(no_score, -score, ~library)  # ties: position
         item_tier = np.empty(n_items, np.int64)

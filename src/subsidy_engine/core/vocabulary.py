@@ -203,3 +203,12 @@ STAGES: tuple[ListingStage, ...] = ("shareholding_reform", "counselling", "accep
 #: Where an enterprise lists (measure 14).
 Venue = Literal["a_share_ipo", "neeq_select", "overseas_direct"]
 VENUES: tuple[Venue, ...] = ("a_share_ipo", "neeq_select", "overseas_direct")
+
+
+#: Measures 6, 8 and 9, by the flag that stands for each: a project's membership of the frontier-solution list
+#: (前沿技术方案清单), an opened application scenario (应用场景) and a published demonstration case (应用示范案例).
+#: No money of their own; a budget ranks claims by them (priority tiers, merit points).
+LIST_FLAG_MEASURE = {"solution_list": 6, "scenario_opened": 8, "demonstration_case": 9}
+LIST_FLAGS = tuple(LIST_FLAG_MEASURE)
+#: The projects' yes/no attributes a budget's rules read: eligibility, priority tiers and merit points.
+RULE_FLAGS = ("industry_or_software", "in_library", *LIST_FLAGS)

@@ -40,7 +40,7 @@ from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money, Score
 from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
-from subsidy_engine.core.vocabulary import Domain, PlatformType, Stage
+from subsidy_engine.core.vocabulary import RULE_FLAGS, Domain, PlatformType, Stage
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.caps import cap_fen, share_of_amounts
@@ -65,6 +65,10 @@ class Project(BaseModel):
     domain: Annotated[Domain, BeforeValidator(Domain.parse)]
     stage: Annotated[Stage, BeforeValidator(Stage.parse)]
     in_library: bool = False
+    # measures 6, 8 and 9 (LIST_FLAGS): no money of their own, read by a budget's priority tiers and merit points
+    solution_list: bool = False
+    scenario_opened: bool = False
+    demonstration_case: bool = False
     merit_score: Score | None = None  # expert review score for merit (擇優) allocation; exact, 0.01 steps
     platform_type: Annotated[PlatformType, BeforeValidator(PlatformType.parse)] = PlatformType.NONE
     free_service_obligation: bool = False
@@ -82,6 +86,8 @@ class Project(BaseModel):
 
 
 PROJECT_COLUMNS = tuple(Project.model_fields)
+#: The projects' yes/no columns: blank is no (:func:`flag_column`).
+PROJECT_FLAGS = (*RULE_FLAGS, "free_service_obligation")
 #: The columns a projects table must have (the others may be left out).
 PROJECT_REQUIRED = ("project_id", "enterprise_id", "domain", "stage", "total_investment", "eligible_investment",
                     "start_date")
@@ -127,7 +133,7 @@ def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
         rej.add(~blank & ~category.isin(["compute_or_network", "other"]).fillna(False).to_numpy(), "category",
                 "is not 'compute_or_network' or 'other'")
         out["compute_or_network"] = (category == "compute_or_network").fillna(False).to_numpy(dtype=bool)
-    for name in ("in_library", "free_service_obligation", "industry_or_software"):
+    for name in PROJECT_FLAGS:
         out[name] = flag_column(table.get(name), name, rej, n)
     for name in ("total_investment", "eligible_investment", "expected_returns", "merit_score"):
         if name not in table.columns:
@@ -155,7 +161,7 @@ def project_arrays(projects: Sequence[Project]) -> dict[str, np.ndarray]:
 
     out = {name: column([getattr(p, name).code for p in projects]) for name in ("domain", "stage", "platform_type")}
     out["compute_or_network"] = column([p.category == "compute_or_network" for p in projects], bool)
-    for name in ("in_library", "free_service_obligation", "industry_or_software"):
+    for name in PROJECT_FLAGS:
         out[name] = column([getattr(p, name) for p in projects], bool)
     for name in ("total_investment", "eligible_investment", "expected_returns", "merit_score"):
         out[name] = column([fen(getattr(p, name)) for p in projects])

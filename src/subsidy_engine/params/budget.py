@@ -29,7 +29,14 @@ so a budget is a file the finance bureau writes:
 **Eligibility** (``eligible``): every condition given must hold; a condition
 left out does not restrict. Conditions read a claim's ``measure``,
 ``instrument`` and its project's attributes (``industry_or_software``,
-``sector``, ``district``, ``in_library``).
+``sector``, ``district``, ``in_library``, and the list flags of measures 6,
+8 and 9: ``solution_list``, ``scenario_opened``, ``demonstration_case``).
+``priority_tiers`` are conditions of the same kind.
+
+**Merit points** (``merit_points``, merit mode only): points added to the
+``merit_score`` of a project with the flag, e.g. ``{demonstration_case: "5"}``;
+exact to 0.01, not negative. A project without a score keeps none (last in
+merit order): the points are a bonus on an expert review, not one.
 
 **Co-funding.** A claim eligible for a district source is split between the
 municipal level and the district level in the ratio 1 : ``matching_share`` of
@@ -53,6 +60,7 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     Field,
@@ -62,10 +70,11 @@ from pydantic import (
     model_validator,
 )
 
-from subsidy_engine.core.fields import STRICT_MODEL, Money
+from subsidy_engine.core.fields import STRICT_MODEL, Money, Score
 from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.money import rate_to_units, to_decimal, whole_number
+from subsidy_engine.core.vocabulary import RULE_FLAGS
 from subsidy_engine.errors import BudgetError, MoneyError
 from subsidy_engine.io.files import read_yaml
 from subsidy_engine.params.lpr import schedules_dir
@@ -90,6 +99,16 @@ def _share(value: object) -> Decimal:
 Share = Annotated[Decimal, BeforeValidator(_share)]
 
 
+def _not_negative(points: Decimal) -> Decimal:
+    if points < 0:
+        raise ValueError(f"{points} is negative; merit points are added to a score")
+    return points
+
+
+#: Merit points: an exact number of merit score (0.01 steps), not negative.
+Points = Annotated[Score, AfterValidator(_not_negative)]
+
+
 def _as_tuple(value: object) -> object:
     """YAML lists as the tuples the strict models hold."""
     return tuple(value) if isinstance(value, list) else value
@@ -105,6 +124,11 @@ class Eligibility(BaseModel):
     sectors: tuple[str, ...] | None = None
     districts: tuple[str, ...] | None = None
     in_library: bool | None = None
+    # measures 6, 8 and 9: the project is on the frontier-solution list, has an opened application scenario, is a
+    # published demonstration case (core.vocabulary.LIST_FLAGS)
+    solution_list: bool | None = None
+    scenario_opened: bool | None = None
+    demonstration_case: bool | None = None
 
     _lists = field_validator("measures", "instruments", "sectors", "districts", mode="before")(_as_tuple)
 
@@ -180,11 +204,21 @@ class BudgetFile(BaseModel):
     basis: str
     years: tuple[int, int]
     priority_tiers: tuple[Eligibility, ...] = ()
+    #: merit mode: points added to the merit_score of a project with the flag (a scored project only)
+    merit_points: dict[str, Points] = {}
     # at least one, checked in _consistent: pydantic's min_length on a tuple counts only the items it could read,
     # and would add "at least 1 item ..., not 0" to a file whose one source has an error
     sources: tuple[FundingSource, ...]
 
     _lists = field_validator("years", "priority_tiers", "sources", mode="before")(_as_tuple)
+
+    @field_validator("merit_points")
+    @classmethod
+    def _flags_with_points(cls, points: dict[str, Decimal]) -> dict[str, Decimal]:
+        unknown = sorted(set(points) - set(RULE_FLAGS))
+        if unknown:
+            raise ValueError(f"{unknown} are not project flags; merit points are for {list(RULE_FLAGS)}")
+        return points
 
     @model_validator(mode="after")
     def _consistent(self) -> BudgetFile:
@@ -205,6 +239,24 @@ class BudgetFile(BaseModel):
                     raise ValueError(f"sources.{k}.caps ({source.id}): a cap for every year {first}-{last}; "
                                      f"missing {missing}, outside the years {outside}")
         return self
+
+
+#: What a budget file could not say before the list flags (measures 6, 8, 9): left out of its hash at their
+#: defaults, so that a budget hashes as it did.
+_LATER_RULE_FIELDS = ("solution_list", "scenario_opened", "demonstration_case")
+
+
+def _canonical(parsed: BudgetFile) -> dict[str, object]:
+    """The file as its hash reads it: every value, the later fields only when given."""
+    def rule(eligibility: Eligibility) -> dict[str, object]:
+        return eligibility.model_dump(mode="json", exclude={name for name in _LATER_RULE_FIELDS
+                                                          if getattr(eligibility, name) is None})
+
+    data = parsed.model_dump(mode="json", exclude=set() if parsed.merit_points else {"merit_points"})
+    data["priority_tiers"] = [rule(tier) for tier in parsed.priority_tiers]
+    for source, dumped in zip(parsed.sources, data["sources"]):
+        dumped["eligible"] = rule(source.eligible)
+    return data
 
 
 @dataclass(frozen=True)
@@ -235,7 +287,7 @@ class Budget:
             parsed = BudgetFile.model_validate(data)
         except ValidationError as exc:
             raise BudgetError(f"{name}: {one_line(exc)}") from None
-        canonical = yaml.safe_dump(parsed.model_dump(mode="json"), sort_keys=True, allow_unicode=True)
+        canonical = yaml.safe_dump(_canonical(parsed), sort_keys=True, allow_unicode=True)
         return cls(parsed, hashlib.sha256(canonical.encode()).hexdigest(), name)
 
     def cap(self, source: FundingSource, year: int) -> Decimal:

@@ -132,7 +132,8 @@ class Claims:
     attributes : DataFrame
         Row for row with ``table``: the attributes of the project describing each
         claim (its own, or its enterprise's project with the smallest id) that a budget's funding
-        rules read: ``sector, district, industry_or_software, in_library, merit_score``.
+        rules read: ``sector, district, industry_or_software, in_library``, the list flags ``solution_list,
+        scenario_opened, demonstration_case`` (measures 6, 8, 9) and ``merit_score``.
     """
 
     table: pd.DataFrame

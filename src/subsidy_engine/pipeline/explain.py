@@ -26,7 +26,7 @@ from subsidy_engine.core.language import DEFAULT_LANG, Lang, in_language, joined
 from subsidy_engine.core.language import name as word
 from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
-from subsidy_engine.core.vocabulary import STAGES, VENUES, SubsidyForm
+from subsidy_engine.core.vocabulary import LIST_FLAG_MEASURE, STAGES, VENUES, SubsidyForm
 from subsidy_engine.io import column_readers
 from subsidy_engine.measures.claims import ClaimRows
 from subsidy_engine.measures.investment import TRUE_WORDS
@@ -387,6 +387,10 @@ def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
            say("funding", clause=refs.clause("closing"))]
     if flag("in_library"):
         out.append(say("library", clause=refs.clause(2)))
+    lists = [measure for flag_name, measure in LIST_FLAG_MEASURE.items() if flag(flag_name)]
+    if lists:  # measures 6, 8, 9: no money of their own, what a budget's tiers and merit points may read
+        out.append(say("lists", lists=joined((word("measures", str(m), refs.lang) for m in lists), refs.lang, "items"),
+                       clause=refs.clause(*lists)))
     for note in facts.notes:
         out.append(say("note", note=in_language(note, refs.lang)))
     for row in rows:

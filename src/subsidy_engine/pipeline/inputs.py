@@ -83,7 +83,13 @@ from subsidy_engine.loans.event_tables import (
     read_prepayments,
 )
 from subsidy_engine.measures.grants import EVENT_COLUMNS, EVENT_REQUIRED, read_events
-from subsidy_engine.measures.investment import PROJECT_COLUMNS, PROJECT_REQUIRED, flag_column, read_projects
+from subsidy_engine.measures.investment import (
+    PROJECT_COLUMNS,
+    PROJECT_FLAGS,
+    PROJECT_REQUIRED,
+    flag_column,
+    read_projects,
+)
 from subsidy_engine.measures.premium_subsidy import INSURANCE_COLUMNS, INSURANCE_REQUIRED, read_insurance
 
 TABLES = {
@@ -122,7 +128,7 @@ _DECIMALS = {"annual_rate": (RATE_DECIMALS, RATE_TYPE), "floating_spread_bp": (R
                                                                               pa.decimal128(16, 6))}
 _WHOLE = frozenset({"term_months", "grace_months", "settlement_day", "years"})
 _DATES = frozenset({"start_date", "date"})
-_FLAGS = frozenset({"industry_or_software", "in_library", "free_service_obligation"})
+_FLAGS = frozenset(PROJECT_FLAGS)
 _AS_GIVEN = frozenset({"floating", "principal_plan"})
 #: Text columns whose values may be written as the Chinese names of the vocabulary (core/names.yaml).
 _NAMED = {"sector": "sectors", "district": "districts"}

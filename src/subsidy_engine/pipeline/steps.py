@@ -31,7 +31,7 @@ from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
-from subsidy_engine.core.vocabulary import VENUES, Stage
+from subsidy_engine.core.vocabulary import RULE_FLAGS, VENUES, Stage
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.kernels.caps import NO_CAP, pay_under_shared_caps, share_of_amounts
@@ -51,7 +51,7 @@ CUT_COLUMNS = ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise
 CLAIM_COLUMNS = ("claim_id", "project_id", "enterprise_id", "measure", "instrument", "item_id", "year", "gross",
                  *CUT_COLUMNS, "amount", "funding_sources", "parameter_set", "parameter")
 #: The project attributes funding rules read (:attr:`Claims.attributes`).
-ATTRIBUTE_COLUMNS = ("sector", "district", "industry_or_software", "in_library", "merit_score")
+ATTRIBUTE_COLUMNS = ("sector", "district", *RULE_FLAGS, "merit_score")
 
 
 def requested_years(years: int | Iterable[int] | None) -> tuple[int, ...] | None:
@@ -603,9 +603,9 @@ def attributes_of(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray],
                                 dtype=pd.ArrowDtype(pa.string()))
     if not len(projects):  # every project rejected: the enterprises' items are described by none
         project_arrays = {name: np.zeros(1, bool if name != "merit_score" else np.int64)
-                          for name in ("industry_or_software", "in_library", "no_merit_score", "merit_score")}
+                          for name in (*RULE_FLAGS, "no_merit_score", "merit_score")}
         project_arrays["no_merit_score"][:] = True
-    for name in ("industry_or_software", "in_library"):
+    for name in RULE_FLAGS:
         frame[name] = known & project_arrays[name][safe]
     has_score = known & ~project_arrays["no_merit_score"][safe]
     frame["merit_score"] = money_series(np.where(has_score, project_arrays["merit_score"][safe], 0)).where(

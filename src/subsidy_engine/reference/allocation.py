@@ -11,7 +11,8 @@ rules are those of :mod:`subsidy_engine.budgeting.allocation`'s docstring, writt
    level; it is approved in its first year with money.
 3. For each year ``t``, for each source in file order: the items approved in
    ``t`` that the source may pay, in order of tier (waterfall: the first
-   priority rule they meet; merit: score, library, item), then item text and
+   priority rule they meet; merit: score with the budget's merit points of
+   the project's flags, library, item), then item text and
    level. A tier's request per row is what is left of the row, within the
    source's per-project and per-enterprise caps of the row's year (taken in
    that order). With ``D[y]`` the tier's requests and ``A[y]`` the money left
@@ -40,7 +41,7 @@ def _meets(rule: Eligibility, claim: dict[str, Any]) -> bool:
         wanted = getattr(rule, field)
         if wanted is not None and claim.get(name) not in wanted:
             return False
-    for name in ("industry_or_software", "in_library"):
+    for name in ("industry_or_software", "in_library", "solution_list", "scenario_opened", "demonstration_case"):
         wanted = getattr(rule, name)
         if wanted is not None and bool(claim.get(name)) != wanted:
             return False
@@ -53,7 +54,8 @@ def reference_allocate(claims: list[dict[str, Any]], budget: Budget, mode: str
 
     ``claims``: dicts with ``claim_id, item, year, amount`` (Decimal), ``measure``
     and the attributes (``instrument, project_id, enterprise_id, sector,
-    district, industry_or_software, in_library, merit_score``).
+    district``, the flags ``industry_or_software, in_library, solution_list,
+    scenario_opened, demonstration_case`` and ``merit_score``).
     """
     sources, years = budget.sources, budget.years
     parts: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)  # (item, level) -> rows by year
@@ -78,6 +80,9 @@ def reference_allocate(claims: list[dict[str, Any]], budget: Budget, mode: str
         c = it["claim"]
         if mode == "merit":
             score = c.get("merit_score")
+            if score is not None:  # the budget's points for each flag the project has; none without a score
+                score += sum((points for flag, points in budget.file.merit_points.items() if c.get(flag)),
+                             Decimal(0))
             it["tier"] = (score is None, -(score or 0), not c.get("in_library"), position)
         else:
             priority_tiers = budget.file.priority_tiers

@@ -166,7 +166,8 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for k, column in enumerate(frame.columns):
         values = frame[column]
-        text = column_kind(str(column)) in ("text", "long_text") or (
+        # a yes/no column is words by now (with_names: 是/否, yes/no)
+        text = column_kind(str(column)) in ("text", "long_text", "boolean") or (
             values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"))
         kind = table.schema.field(k).type
         if text and not pa.types.is_string(kind):

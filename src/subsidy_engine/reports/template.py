@@ -44,7 +44,7 @@ from subsidy_engine.core.vocabulary import (
 )
 from subsidy_engine.loans.arrays import LOAN_COLUMNS
 from subsidy_engine.measures.grants import EVENT_COLUMNS, KINDS
-from subsidy_engine.measures.investment import PROJECT_COLUMNS, Category
+from subsidy_engine.measures.investment import PROJECT_COLUMNS, PROJECT_FLAGS, Category
 from subsidy_engine.measures.premium_subsidy import INSURANCE_COLUMNS
 from subsidy_engine.pipeline.inputs import REQUIRED
 
@@ -59,7 +59,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 FLAGS = ("true", "false", "是", "否")
 #: The values each list column takes: the engine's own vocabularies.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "projects.industry_or_software": FLAGS, "projects.in_library": FLAGS, "projects.free_service_obligation": FLAGS,
+    **{f"projects.{flag}": FLAGS for flag in PROJECT_FLAGS},
     "projects.domain": tuple(d.value for d in Domain), "projects.stage": tuple(s.value for s in Stage),
     "projects.platform_type": tuple(p.value for p in PlatformType), "projects.category": typing.get_args(Category),
     "projects.sector": tuple(names("sectors")), "projects.district": tuple(names("districts")),
@@ -83,12 +83,14 @@ EXAMPLES: dict[str, list[dict[str, object]]] = {
     "projects": [
         {"project_id": "P001", "enterprise_id": "E001", "name": "海淀算力中心示例项目", "sector": "computing_centre",
          "district": "haidian", "industry_or_software": "true", "domain": "economic", "stage": "demonstration",
-         "in_library": "true", "merit_score": Decimal("86.50"), "platform_type": "none",
+         "in_library": "true", "solution_list": "true", "scenario_opened": "true", "demonstration_case": "true",
+         "merit_score": Decimal("86.50"), "platform_type": "none",
          "free_service_obligation": "false", "category": "compute_or_network", "total_investment": 300_000_000,
          "eligible_investment": 240_000_000, "start_date": date(2025, 3, 1)},
         {"project_id": "P002", "enterprise_id": "E002", "name": "通州智慧城市示例平台", "sector": "smart_city",
          "district": "tongzhou", "industry_or_software": "false", "domain": "public", "stage": "pilot",
-         "in_library": "false", "merit_score": Decimal("78"), "platform_type": "quasi_operating",
+         "in_library": "false", "solution_list": "false", "scenario_opened": "true", "demonstration_case": "false",
+         "merit_score": Decimal("78"), "platform_type": "quasi_operating",
          "free_service_obligation": "true", "category": "other", "total_investment": 80_000_000,
          "eligible_investment": 60_000_000, "expected_returns": 30_000_000, "start_date": date(2025, 9, 15)},
     ],

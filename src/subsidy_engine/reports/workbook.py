@@ -42,6 +42,7 @@ from subsidy_engine.core.language import (
     source_name,
     text,
 )
+from subsidy_engine.core.vocabulary import LIST_FLAGS
 from subsidy_engine.pipeline.inputs import rejected_counts
 from subsidy_engine.reports.xlsx import Sheet
 
@@ -89,8 +90,9 @@ def with_names(frame: pd.DataFrame, lang: Lang | str, sources: dict[str, str] | 
     yes_no = names("booleans", lang)
     for column in out.columns:
         if column_kind(str(column)) == "boolean":
-            out[column] = out[column].astype(object).map(lambda v: yes_no[str(bool(v)).lower()]
-                                                          if v is not None and v is not pd.NA else None)
+            # a blank (None, NA, or NaN from a merge's row without a match) stays blank, never a yes
+            out[column] = out[column].astype(object).map(lambda v: None if pd.isna(v) else
+                                                          yes_no[str(bool(v)).lower()])
     return out
 
 
@@ -150,8 +152,14 @@ def project_detail(run: Simulation, lang: Lang | str) -> pd.DataFrame:
     wanted = [c for c in ("project_id", "name", "district", "sector", "stage") if c in projects.columns]
     about = projects[wanted].rename(columns={"name": "project_name"}).drop_duplicates("project_id")
     detail = detail.merge(about, on="project_id", how="left")
-    order = ["project_id", "project_name", "enterprise_id", "district", "sector", "stage", "year", "gross",
-             "claimed", "awarded", "unfunded"]
+    # the flags a budget ranks by (measures 2, 6, 8, 9), as evaluate read them (blank is no)
+    ranked_by = ("in_library", *LIST_FLAGS)
+    flags = pd.concat([claims.table[["project_id"]].reset_index(drop=True),
+                       claims.attributes[list(ranked_by)].reset_index(drop=True)], axis=1)
+    detail = detail.merge(flags.dropna(subset=["project_id"]).drop_duplicates("project_id"), on="project_id",
+                          how="left")
+    order = ["project_id", "project_name", "enterprise_id", "district", "sector", "stage", *ranked_by, "year",
+             "gross", "claimed", "awarded", "unfunded"]
     return with_names(detail[[c for c in order if c in detail.columns]], lang)
 
 

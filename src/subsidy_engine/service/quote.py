@@ -88,7 +88,7 @@ from subsidy_engine.core.money import (
     units_to_rate,
 )
 from subsidy_engine.core.provenance import engine_version
-from subsidy_engine.core.vocabulary import Frequency, Lang, Stage
+from subsidy_engine.core.vocabulary import LIST_FLAGS, Frequency, Lang, Stage
 from subsidy_engine.errors import RequestRefused
 from subsidy_engine.loans.contract import MAX_TERM_MONTHS, Loan
 from subsidy_engine.loans.schedule import Schedule, amortize
@@ -431,7 +431,9 @@ def _digest(request: QuoteRequest) -> str:
     """The request's hash: what the figures rest on (its language only words them, and is left out)."""
     quiet = {k: {name for name in _LATER_LOAN_FIELDS if getattr(loan, name) == QuoteLoan.model_fields[name].default}
              for k, loan in enumerate(request.loans)}
-    return hashlib.sha256(request.model_dump_json(exclude={"loans": quiet, "lang": True}).encode()).hexdigest()
+    unlisted = {flag for flag in LIST_FLAGS if not getattr(request.project, flag)}  # the later project fields
+    return hashlib.sha256(request.model_dump_json(exclude={"loans": quiet, "project": unlisted, "lang": True})
+                          .encode()).hexdigest()
 
 
 def _rates(request: QuoteRequest) -> dict[str, str] | None:

@@ -12,7 +12,9 @@ can judge what a simulation on it means:
   has one sector and one home district, weighted towards 海淀, 朝阳 and 经开区.
 * **Projects**: 55% public domain; stages pilot / demonstration / promotion
   30 / 40 / 30%; 35% in the key-project library (measure 2); an expert review
-  score (``merit_score``, for merit allocation) uniform from 60.00 to 100.00; 8% quasi-operating
+  score (``merit_score``, for merit allocation) uniform from 60.00 to 100.00; 6% on the
+  frontier-solution list (measure 6), 10% with an opened application scenario (measure 8), and 8% of the
+  demonstration and promotion projects published as demonstration cases (measure 9); 8% quasi-operating
   platforms, most with a free-service obligation, 3% non-profit platforms
   (measure 4); 15% compute or network projects; total investment 500万 to 20亿
   (log-uniform, whole 万), of which 60-100% eligible; start dates 2022-01-01
@@ -202,6 +204,14 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
     in_library = projects.columns.get_loc("in_library")
     assert isinstance(in_library, int)  # the columns are unique: one position
     projects.insert(in_library + 1, "merit_score", money_series(rng.integers(6000, 10001, n)))
+    # the list flags (measures 6, 8, 9), drawn after it for the same reason
+    on_list = rng.random(n) < 0.06
+    scenario = rng.random(n) < 0.10
+    later_stage = projects["stage"].isin(["demonstration", "promotion"]).to_numpy(dtype=bool)
+    case = later_stage & (rng.random(n) < 0.08)
+    for offset, (flag, values) in enumerate((("solution_list", on_list), ("scenario_opened", scenario),
+                                             ("demonstration_case", case)), start=1):
+        projects.insert(in_library + offset, flag, _flags(values))
     tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
     window = "" if start_between is None else f", start_between=({start_between[0]}, {start_between[1]})"
     call = f"demo.portfolio({n}, seed={seed}{window}" + (f", id_prefix={id_prefix!r})" if id_prefix else ")")
