@@ -289,7 +289,24 @@ def portfolios(draw) -> tuple[dict[str, list[dict[str, object]]], list[Project],
             "venue": None if reits else draw(st.sampled_from(["a_share_ipo", "neeq_select", "overseas_direct"])),
             "stage": None if reits else draw(st.sampled_from(["acceptance", "listing"])),
             "date": draw(days_between(date(2022, 1, 1), date(2025, 12, 31))).isoformat(), "amount_raised": None})
-    return {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
+    awards = []
+    for k in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["reward", "research_funding", "other"]))
+        project = draw(st.sampled_from([None, *range(n_projects)]))
+        decided = draw(days_between(date(2022, 1, 1), date(2025, 12, 31)))
+        awards.append({
+            "award_id": f"A{k}", "kind": kind,
+            "enterprise_id": (projects[project]["enterprise_id"] if project is not None
+                              else draw(st.sampled_from([*ENTERPRISES, "E9"]))),
+            "project_id": None if project is None else f"P{project}",
+            "measure": draw(st.sampled_from([4, 9, 15])) if kind == "other" else None,
+            # whole fen, with remainders when split in 3
+            "amount": str(Decimal(draw(st.one_of(st.integers(1, 10**11), st.sampled_from([1, 2, 100, 10**10 + 1]))))
+                          / 100),
+            "decision_date": decided.isoformat(),
+            "first_payment_year": draw(st.sampled_from([None, decided.year, decided.year + 1])),
+            "payment_years": draw(st.sampled_from([None, 1, 2, 3]))})
+    return {"projects": projects, "loans": loans, "insurance": insurance, "events": events, "awards": awards}
 
 
 # from test_grants

@@ -46,3 +46,23 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert commands[1] == ci
     assert commands[0].endswith("subsidy-engine simulate")
+
+
+def test_the_table_of_the_fifteen_measures_quotes_each_clause_as_the_parameter_file_has_it() -> None:
+    """Issue 21, point 4: each measure has a row, and each excerpt is the policy's words as the parameter file
+    quotes them (explain cites the same file)."""
+    import yaml
+
+    from subsidy_engine.params.lpr import schedules_dir
+
+    clauses = yaml.safe_load((schedules_dir() / "policy-78.yaml").read_text(encoding="utf-8"))["clauses"]
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### What each of the fifteen measures becomes"):text.index("## On a fresh machine")]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| #")]
+    by_measure = {row[0]: row for row in rows}
+    assert [k for k in by_measure if k.isdigit()] == [str(m) for m in range(1, 16)]
+    for measure, row in by_measure.items():
+        quoted = clauses["closing" if measure == "all" else measure]
+        for excerpt in row[3].split("…"):
+            assert excerpt and excerpt in quoted, (measure, excerpt)

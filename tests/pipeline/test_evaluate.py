@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,13 +39,38 @@ def models(rows: dict[str, list[dict[str, object]]]) -> tuple[list, list, list, 
     return projects, loans, insurance, events
 
 
+def award_dicts(rows: dict[str, list[dict[str, object]]]) -> list[dict[str, object]]:
+    """The awards rows as the reference takes them: amounts as Decimal, the decision as a date."""
+    return [{**r, "amount": Decimal(str(r["amount"])), "decision_date": date.fromisoformat(str(r["decision_date"]))}
+            for r in rows.get("awards", [])]
+
+
+def _stacked_policy():  # noqa: ANN202
+    """The bundled parameters with the decided awards stacked: a reward against the investment subsidy (從優不重複),
+    and every award under the total cap."""
+    import tempfile
+
+    from builders import BUNDLED, write
+    data = copy.deepcopy(BUNDLED)
+    stacking = data["parameter_sets"][0]["parameters"]["stacking"]
+    stacking["most_favourable_only"]["value"] = [["investment_subsidy", "reward"],
+                                                 *stacking["most_favourable_only"]["value"]]
+    stacking["total_cap_instruments"]["value"] = [*stacking["total_cap_instruments"]["value"], "reward",
+                                                  "research_funding", "other_award"]
+    return load_policy(write(Path(tempfile.mkdtemp()), data))
+
+
+STACKED = _stacked_policy()
+
+
 @settings(max_examples=examples(90))  # a portfolio priced twice (kernels, reference) an example
-@given(portfolios(), st.sampled_from([None, (2024,), (2023, 2024, 2025)]), st.booleans())
-def test_evaluate_equals_the_plain_reference(rows, years, with_rates) -> None:
+@given(portfolios(), st.sampled_from([None, (2024,), (2023, 2024, 2025)]), st.booleans(), st.booleans())
+def test_evaluate_equals_the_plain_reference(rows, years, with_rates, stacked) -> None:
     rates = RATES if with_rates else None
-    claims = evaluate(as_tables(rows), POLICY, years, rate_by_stage=rates)
+    policy = STACKED if stacked else POLICY
+    claims = evaluate(as_tables(rows), policy, years, rate_by_stage=rates)
     assert claims.rejections.empty
-    expected = reference_evaluate(*models(rows), POLICY, years, rates)
+    expected = reference_evaluate(*models(rows), policy, years, rates, awards=award_dicts(rows))
     table = claims.table
     assert list(table.columns) == list(CLAIM_COLUMNS)
     got = {(r.instrument, r.item_id, int(r.year)): r for r in table.itertuples()}
@@ -66,7 +93,7 @@ def test_the_order_of_the_rows_changes_no_claim() -> None:
     tables = demo_portfolio(400, seed=3)
     shuffled = PortfolioTables(
         **{name: getattr(tables, name).sample(frac=1, random_state=1).reset_index(drop=True)
-           for name in ("projects", "loans", "insurance", "events")},
+           for name in ("projects", "loans", "insurance", "events", "awards")},
         problems=tables.problems, source=tables.source, digest=tables.digest)
     a = evaluate(tables, POLICY, range(2022, 2031), rate_by_stage=RATES).table
     b = evaluate(shuffled, POLICY, range(2022, 2031), rate_by_stage=RATES).table
@@ -314,7 +341,7 @@ def capped_policy(**parameters: str):
 
 def assert_equals_the_reference(rows: dict[str, list[dict[str, object]]], policy, claims, years=None,  # noqa: ANN001
                                 rates=None) -> None:
-    expected = reference_evaluate(*models(rows), policy, years, rates)
+    expected = reference_evaluate(*models(rows), policy, years, rates, awards=award_dicts(rows))
     got = {(r.instrument, r.item_id, int(r.year)): r for r in claims.table.itertuples()}
     assert set(got) == set(expected)
     for key, want in expected.items():

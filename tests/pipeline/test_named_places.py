@@ -37,7 +37,7 @@ def test_tables_built_in_python_with_chinese_names_get_the_money_of_their_ids() 
     projects["district"] = [name("districts", d) for d in projects.district]
     projects["sector"] = [name("sectors", s) for s in projects.sector]
     named = checked_portfolio({"projects": projects, "loans": ids.loans, "insurance": ids.insurance,
-                               "events": ids.events}, source="named", digest="1" * 64)
+                               "events": ids.events, "awards": ids.awards}, source="named", digest="1" * 64)
     budget = load_budget()
     assert _awarded(named, budget) == _awarded(ids, budget)
     # the claims table given to allocate may name them in Chinese too

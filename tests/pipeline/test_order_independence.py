@@ -29,7 +29,7 @@ def shuffled(tables: PortfolioTables, seed: int) -> PortfolioTables:
     """The same portfolio with the rows of every table in another order."""
     return PortfolioTables(
         **{name: getattr(tables, name).sample(frac=1, random_state=seed + k).reset_index(drop=True)
-           for k, name in enumerate(("projects", "loans", "insurance", "events"))},
+           for k, name in enumerate(("projects", "loans", "insurance", "events", "awards"))},
         problems=tables.problems, source=tables.source, digest=tables.digest)
 
 
@@ -48,8 +48,8 @@ def test_the_tester_s_seeds_give_the_same_awards_with_the_projects_shuffled(seed
     tables = demo_portfolio(25, seed=seed)
     only_projects = PortfolioTables(
         projects=tables.projects.sample(frac=1, random_state=1).reset_index(drop=True), loans=tables.loans,
-        insurance=tables.insurance, events=tables.events, problems=tables.problems, source=tables.source,
-        digest=tables.digest)
+        insurance=tables.insurance, events=tables.events, awards=tables.awards, problems=tables.problems,
+        source=tables.source, digest=tables.digest)
     for a, b in zip(outcome(tables, mode), outcome(only_projects, mode)):
         pd.testing.assert_frame_equal(a, b)
 

@@ -53,14 +53,16 @@ from subsidy_engine.params.rules import (
 )
 
 Status = Literal["official", "official-analog", "inferred"]
-#: The money instruments of 78號, as named in claims (measure numbers in :data:`MEASURE_OF`).
-Instrument = Literal["interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy"]
+#: The money instruments of 78號, as named in claims (measure numbers in :data:`MEASURE_OF`): the five the engine
+#: computes, then the decided awards of the ``awards`` table (:mod:`subsidy_engine.measures.awards`).
+Instrument = Literal["interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy",
+                     "reward", "research_funding", "other_award"]
 INSTRUMENTS: tuple[Instrument, ...] = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant",
-                                       "investment_subsidy")
+                                       "investment_subsidy", "reward", "research_funding", "other_award")
 #: The measure of 78號 each instrument pays under (the investment subsidy: measure 1, or
-#: :data:`QUASI_OPERATING_MEASURE` for a quasi-operating platform).
+#: :data:`QUASI_OPERATING_MEASURE` for a quasi-operating platform; an ``other_award``: the measure its row gives).
 MEASURE_OF: dict[Instrument, int] = {"interest_subsidy": 15, "premium_subsidy": 7, "reits_grant": 13,
-                                     "listing_grant": 14, "investment_subsidy": 1}
+                                     "listing_grant": 14, "investment_subsidy": 1, "reward": 1, "research_funding": 5}
 #: Measure 4: the investment subsidy of a quasi-operating common technology platform.
 QUASI_OPERATING_MEASURE = 4
 T = TypeVar("T")

@@ -211,7 +211,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     >>> from subsidy_engine.simulation.synthetic import portfolio
     >>> claims = evaluate(portfolio(300, seed=5), years=range(2024, 2027))
     >>> sorted(claims.table.measure.unique().tolist())
-    [7, 13, 14, 15]
+    [1, 5, 7, 13, 14, 15]
     >>> bool((claims.table.amount <= claims.table.gross).all())
     True
     """

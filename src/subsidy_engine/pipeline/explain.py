@@ -82,7 +82,8 @@ class _References:
             # quoted in Simplified characters; the parameter file keeps the source's text (core.chinese)
             out.append(self.say("quoted_clause", label=label, text=to_simplified(quoted)) if quoted else
                        self.say("no_clause", label=label))
-        out.append(self.say("sources_title"))
+        if self.sources:  # a decided award cites no parameter: no empty list of sources
+            out.append(self.say("sources_title"))
         for k, key in enumerate(self.sources, start=1):
             source = self.policy.sources[key]
             out.append(f"  [{k}] {source.title}" + (f", {source.url}" if source.url else ""))
@@ -265,8 +266,20 @@ def _investment_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[s
     ], parameters
 
 
+def _award_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str], ParameterSet]:
+    """A decided award's payment: the decision (no formula: the amount is decided) and its plan."""
+    d = _detail(facts, "awards", "award_id", row.item_id, row.year)
+    parameters = facts.policy.sets[int(d["set_index"])]
+    say = refs.say
+    return [say("rule", clauses=refs.clause(row.measure)),
+            say("award", award=row.item_id, kind=refs.named("award_kinds", d["kind"]),
+                amount=_yuan(fen_to_yuan(int(d["award_fen"]))), date=day_date(int(d["decision_date"]))),
+            say("award_plan", years=int(d["payment_years"]), year=row.year, part=_yuan(row.gross))], parameters
+
+
 LINES = {"interest_subsidy": _interest_lines, "premium_subsidy": _premium_lines, "reits_grant": _grant_lines,
-         "listing_grant": _grant_lines, "investment_subsidy": _investment_lines}
+         "listing_grant": _grant_lines, "investment_subsidy": _investment_lines, "reward": _award_lines,
+         "research_funding": _award_lines, "other_award": _award_lines}
 
 
 def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[str]:
@@ -335,7 +348,7 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
     if not known.any():
         raise KeyError(f"no project {project_id!r} in the portfolio")
     tables = {"loans": claims.portfolio.loans, "insurance": claims.portfolio.insurance,
-              "events": claims.portfolio.events, "projects": projects}
+              "events": claims.portfolio.events, "awards": claims.portfolio.awards, "projects": projects}
 
     def item(name: str, id_column: str, item_id: str) -> pd.Series:
         frame = tables[name]

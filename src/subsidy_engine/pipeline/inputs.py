@@ -1,7 +1,8 @@
 """The portfolio's related tables and how they load (issue 3, point 1; issue 15; issue 18).
 
 ``projects`` (measures 1, 2, 4), ``loans`` (measure 15; the ``Loan`` fields plus
-``project_id``), ``insurance`` (measure 7) and ``events`` (measures 13, 14), and a
+``project_id``), ``insurance`` (measure 7), ``events`` (measures 13, 14), the decided ``awards`` (measures 1
+and 5, :mod:`subsidy_engine.measures.awards`), and a
 loan's ``drawdowns`` (``loan_id, date, amount``: its tranches) and ``prepayments``
 (``loan_id, date, amount, recompute``) load from a folder of CSV files
 (``projects.csv``...), a folder of Parquet files, or one ``.xlsx`` workbook with a
@@ -82,6 +83,7 @@ from subsidy_engine.loans.event_tables import (
     read_drawdowns,
     read_prepayments,
 )
+from subsidy_engine.measures.awards import AWARD_COLUMNS, AWARD_REQUIRED, read_awards
 from subsidy_engine.measures.grants import EVENT_COLUMNS, EVENT_REQUIRED, read_events
 from subsidy_engine.measures.investment import (
     PROJECT_COLUMNS,
@@ -97,12 +99,13 @@ TABLES = {
     "loans": ("loan_id", ("loan_id", "project_id", *LOAN_COLUMNS)),
     "insurance": ("policy_id", INSURANCE_COLUMNS),
     "events": ("event_id", EVENT_COLUMNS),
+    "awards": ("award_id", AWARD_COLUMNS),
     # a loan's tranches and prepayments (issue 18): rows of no id of their own, named by their loan
     "drawdowns": ("loan_id", DRAWDOWN_COLUMNS),
     "prepayments": ("loan_id", PREPAYMENT_COLUMNS),
 }
 REQUIRED = {"projects": PROJECT_REQUIRED, "loans": LOAN_REQUIRED, "insurance": INSURANCE_REQUIRED,
-            "events": EVENT_REQUIRED, "drawdowns": EVENT_TABLE_REQUIRED, "prepayments": EVENT_TABLE_REQUIRED}
+            "events": EVENT_REQUIRED, "awards": AWARD_REQUIRED, "drawdowns": EVENT_TABLE_REQUIRED, "prepayments": EVENT_TABLE_REQUIRED}
 #: The tables of a loan's events: read with the loans, each row given to the loan it names.
 LOAN_EVENT_TABLES = ("drawdowns", "prepayments")
 PROBLEM_COLUMNS = ["file", "table", "row", "id", "field", "reason", "position"]
@@ -111,13 +114,14 @@ WHOLE_TABLE = "(table)"
 #: ``field`` of a problem made of something set aside (a column, sheet or file) under ``strict``.
 SET_ASIDE = "(set aside)"
 #: Columns that name a row of a table: text, whatever the cell (a number 7 and the text "7" are one id).
-ID_COLUMNS = frozenset({"project_id", "enterprise_id", "loan_id", "policy_id", "event_id"})
+ID_COLUMNS = frozenset({"project_id", "enterprise_id", "loan_id", "policy_id", "event_id", "award_id"})
 
 _READERS: dict[str, Callable[[pd.DataFrame], Any]] = {
     "projects": read_projects,
     "loans": lambda t: arrays_from_frame(t, ignore_columns=["project_id"]),
     "insurance": read_insurance,
     "events": read_events,
+    "awards": read_awards,
     "drawdowns": read_drawdowns,
     "prepayments": read_prepayments,
 }
@@ -126,8 +130,9 @@ _MONEY = frozenset({"amount", "principal", "total_investment", "eligible_investm
                     "insured_amount", "premium", "amount_raised"})
 _DECIMALS = {"annual_rate": (RATE_DECIMALS, RATE_TYPE), "floating_spread_bp": (RATE_DECIMALS - BP_DECIMALS,
                                                                               pa.decimal128(16, 6))}
-_WHOLE = frozenset({"term_months", "grace_months", "settlement_day", "years"})
-_DATES = frozenset({"start_date", "date"})
+_WHOLE = frozenset({"term_months", "grace_months", "settlement_day", "years", "measure", "first_payment_year",
+                    "payment_years"})
+_DATES = frozenset({"start_date", "date", "decision_date"})
 _FLAGS = frozenset(PROJECT_FLAGS)
 _AS_GIVEN = frozenset({"floating", "principal_plan"})
 #: Text columns whose values may be written as the Chinese names of the vocabulary (core/names.yaml).
@@ -140,9 +145,9 @@ class PortfolioTables:
 
     Attributes
     ----------
-    projects, loans, insurance, events, drawdowns, prepayments : DataFrame
+    projects, loans, insurance, events, drawdowns, prepayments, awards : DataFrame
         The tables (typed columns when loaded by :func:`load_portfolio`); a loan's tranches and
-        prepayments are optional (empty by default).
+        prepayments, and the decided awards, are optional (empty by default).
     problems : DataFrame
         :data:`PROBLEM_COLUMNS`, every problem of every table.
     source : str
@@ -168,6 +173,7 @@ class PortfolioTables:
     files: Mapping[str, str] = field(default_factory=dict)
     drawdowns: pd.DataFrame = field(default_factory=pd.DataFrame)
     prepayments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    awards: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: What each table's reader made of it when the tables were checked (:func:`load_portfolio`,
     #: :func:`checked_portfolio`): evaluation takes its arrays instead of reading the table again. Not a field
     #: of the constructor: tables built otherwise, or copied with ``dataclasses.replace``, are read anew.
@@ -305,7 +311,8 @@ def checked_portfolio(tables: Mapping[str, pd.DataFrame], *, source: str, digest
     return _with_reads(PortfolioTables(
         projects=named_places(_given(tables, "projects")), loans=_given(tables, "loans"), insurance=_given(tables, "insurance"),
         events=_given(tables, "events"), drawdowns=_given(tables, "drawdowns"),
-        prepayments=_given(tables, "prepayments"), problems=problems, source=source, digest=digest), reads)
+        prepayments=_given(tables, "prepayments"), awards=_given(tables, "awards"), problems=problems, source=source,
+        digest=digest), reads)
 
 
 def named_places(table: pd.DataFrame) -> pd.DataFrame:
@@ -420,7 +427,7 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
                 why[pid] = f"row {r.row}, {r.field}: {r.reason}"
     known = pc.drop_null(ids)
     linked = {}
-    for name in ("loans", "insurance", "events"):
+    for name in ("loans", "insurance", "events", "awards"):
         table = tables[name].reset_index(drop=True)
         if table.empty or not usable.get(name, True):
             continue

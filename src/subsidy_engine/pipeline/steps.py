@@ -35,6 +35,7 @@ from subsidy_engine.core.vocabulary import RULE_FLAGS, VENUES, Stage
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.kernels.caps import NO_CAP, pay_under_shared_caps, share_of_amounts
+from subsidy_engine.measures.awards import AWARD_INSTRUMENT, award_claim_rows
 from subsidy_engine.measures.claims import ClaimRows, read_items
 from subsidy_engine.measures.grants import event_grant_rows
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
@@ -259,7 +260,8 @@ def add_subsidy(ctx: Context, rows: Rows, subsidy: ClaimRows, loan_project: np.n
 
 def add_other_instruments(ctx: Context, rows: Rows, details: dict[str, ClaimRows],
                            rate_by_stage: dict[str, str] | None) -> None:
-    """Measures 7, 13, 14 and (with rates) 1, 2, 4: the parts of ``rows`` that do not depend on the LPR."""
+    """Measures 7, 13, 14, the decided awards (1, 5 and others) and (with rates) 1, 2, 4: the parts of ``rows`` that
+    do not depend on the LPR."""
     policy, frames, kept_rows, problems = ctx.policy, ctx.frames, ctx.kept_rows, ctx.problems
     if len(frames["insurance"]):
         premium = premium_subsidy_rows(frames["insurance"], policy, read=ctx.table_read("insurance"))
@@ -269,6 +271,10 @@ def add_other_instruments(ctx: Context, rows: Rows, details: dict[str, ClaimRows
         grants = event_grant_rows(frames["events"], policy, read=ctx.table_read("events"))
         problems.append(as_problems(ctx.tables, grants.rejections, "events", "event_id", kept_rows["events"]))
         add_grants(ctx, rows, details, grants)
+    if len(frames["awards"]):
+        awards = award_claim_rows(frames["awards"], policy, read=ctx.table_read("awards"))
+        problems.append(as_problems(ctx.tables, awards.rejections, "awards", "award_id", kept_rows["awards"]))
+        add_awards(ctx, rows, details, awards)
     add_investment(ctx, rows, details, rate_by_stage)
 
 
@@ -304,6 +310,21 @@ def add_grants(ctx: Context, rows: Rows, details: dict[str, ClaimRows], grants: 
                  parameter=np.where(reits, reits_parameter, venue))
 
 
+def add_awards(ctx: Context, rows: Rows, details: dict[str, ClaimRows], awards: ClaimRows) -> None:
+    """The decided awards, a part of ``rows`` per instrument: each payment a claim of its year, anchored on the
+    decision date (its parameter set, the stacking order of its year)."""
+    details["awards"] = awards
+    instrument = np.asarray(awards.columns["instrument"], dtype=object)
+    project = item_projects(ctx, awards)
+    enterprise = _text(awards.columns["enterprise_id"])
+    for name in AWARD_INSTRUMENT.values():
+        keep = np.flatnonzero(awards.paid & (instrument == name))
+        if keep.shape[0]:
+            rows.add(name, awards, keep, project=project, enterprise=enterprise, item=awards.columns["award_id"],
+                     day=np.asarray(awards.columns["decision_date"]), gross=np.asarray(awards.columns["gross"]),
+                     measure=np.asarray(awards.columns["measure"]), parameter="awards.decided_amount")
+
+
 def add_investment(ctx: Context, rows: Rows, details: dict[str, ClaimRows],
                     rate_by_stage: dict[str, str] | None) -> None:
     """Measures 1, 2 and 4: the investment subsidy when rates are given (else a note says why not)."""
@@ -337,7 +358,7 @@ def not_paid_columns(details: dict[str, ClaimRows]) -> list[tuple[str, dict[str,
         if name == "interest_subsidy":
             continue  # loan-years outside the window are not items
         unpaid = np.flatnonzero(~rows.paid)
-        instrument = (np.asarray(rows.columns["instrument"], dtype=object)[unpaid] if name == "grants"
+        instrument = (np.asarray(rows.columns["instrument"], dtype=object)[unpaid] if name in ("grants", "awards")
                       else name)
         parts.append((name, {"instrument": instrument,
                              "item_id": np.asarray(rows.columns[rows.id_column], dtype=object)[unpaid],
@@ -654,7 +675,8 @@ def drop_problem_rows(tables: PortfolioTables) -> tuple[dict[str, pd.DataFrame],
 
 
 ANCHORS = {"projects": ("project_id", "start_date"), "loans": ("loan_id", "start_date"),
-           "insurance": ("policy_id", "start_date"), "events": ("event_id", "date")}
+           "insurance": ("policy_id", "start_date"), "events": ("event_id", "date"),
+           "awards": ("award_id", "decision_date")}
 
 
 def drop_outside_coverage(tables: PortfolioTables, frames: dict[str, pd.DataFrame], kept_rows: dict[str, np.ndarray],

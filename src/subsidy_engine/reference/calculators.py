@@ -744,12 +744,15 @@ def reference_investment_subsidy(projects, rule) -> tuple[dict[str, dict[str, De
 
 
 def reference_evaluate(projects, loans, insurance, events, policy, years=None, rate_by_stage=None,  # noqa: ANN001
-                       lpr=None) -> dict[tuple[str, str, int], dict[str, object]]:  # noqa: ANN001
+                       lpr=None, awards=()) -> dict[tuple[str, str, int], dict[str, object]]:  # noqa: ANN001
     """:func:`subsidy_engine.evaluate` the plain way, one item at a time, in Decimal.
 
     ``projects``: :class:`~subsidy_engine.measures.investment.Project`; ``loans``:
     triples ``(loan_id, project_id, Loan)``; ``insurance``: InsurancePolicy; ``events``:
-    Event; ``policy``: a :class:`~subsidy_engine.params.policy.Policy`. Returns, per
+    Event; ``policy``: a :class:`~subsidy_engine.params.policy.Policy`; ``awards``: dicts of the awards table's
+    columns (``award_id, enterprise_id, project_id, kind, amount, decision_date``, and optionally ``measure,
+    first_payment_year, payment_years``), each paid in equal yearly parts, the fen left over one each to the
+    earliest years. Returns, per
     ``(instrument, item_id, year)``: project_id, enterprise_id, gross, each cut
     and amount (the rules: :mod:`subsidy_engine.pipeline.evaluate`). The cuts, in order:
     each instrument's own rules (``computed``); 從優不重複 on the whole-life
@@ -762,7 +765,8 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
     takes off beyond the caps before it.
     """
 
-    order = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy")
+    order = ("interest_subsidy", "premium_subsidy", "reits_grant", "listing_grant", "investment_subsidy", "reward",
+             "research_funding", "other_award")
     by_project = {p.project_id: p for p in projects}
     # an item without a project is described by its enterprise's project with the smallest id
     first_project: dict[str, Any] = {}  # a Project (measures.investment, which the reference does not import)
@@ -812,6 +816,17 @@ def reference_evaluate(projects, loans, insurance, events, policy, years=None, r
                 add("investment_subsidy", p.project_id, p.start_date.year, p.project_id, p.enterprise_id,
                     p.start_date, invested[p.project_id]["gross"], invested[p.project_id]["amount"],
                     policy.at(p.start_date).id)
+
+    for a in awards:
+        instrument = {"reward": "reward", "research_funding": "research_funding", "other": "other_award"}[a["kind"]]
+        decided = a["decision_date"]
+        parts = a.get("payment_years") or 1
+        first = a.get("first_payment_year") or decided.year
+        whole, left = divmod(int(a["amount"] * 100), parts)
+        for k in range(parts):
+            part = Decimal(whole + (1 if k < left else 0)) / 100
+            add(instrument, a["award_id"], first + k, a.get("project_id"), a["enterprise_id"], decided, part, part,
+                policy.at(decided).id)
 
     # 從優不重複 first, on each instrument's whole-life total after its own rules: what a project gives up
     # is cut before any cap, so it uses no room under one (a cap limits what is paid)

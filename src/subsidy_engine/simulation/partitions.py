@@ -6,10 +6,10 @@ order one process gives them. Every cap of stacking is per enterprise or narrowe
 takes its enterprise's first project's attributes, so an enterprise's claims depend on its own rows alone.
 
 **Which rows go together.** A project goes with its enterprise; a loan with its project, a tranche or prepayment
-with its loan; an insurance policy or an event with its enterprise, or with its project's enterprise when it
-names a project of another (those enterprises then share a partition). Rows that repeat an id go with the id's
-first row, so that the duplicate is found; a row that names no known project or loan goes to the first partition,
-where it is rejected as in one process. Each partition's tables keep the row numbers of the files, and the
+with its loan; an insurance policy, an event or a decided award with its enterprise, or with its project's
+enterprise when it names a project of another (those enterprises then share a partition). Rows that repeat an id go
+with the id's first row, so that the duplicate is found; a row that names no known project or loan goes to the
+first partition, where it is rejected as in one process. Each partition's tables keep the row numbers of the files, and the
 problems found when the tables were loaded go with their rows.
 
 **What comes back.** The claims, their attributes and amounts, the rejected rows, the loans priced on a projected
@@ -44,7 +44,10 @@ if TYPE_CHECKING:
     from distributed import Client
 
 #: Where each calculator's items are: the table and its id column (the order of ``Claims.details``).
-ITEMS = {"interest_subsidy": "loans", "premium_subsidy": "insurance", "grants": "events", "investment_subsidy": "projects"}
+ITEMS = {"interest_subsidy": "loans", "premium_subsidy": "insurance", "grants": "events", "awards": "awards",
+         "investment_subsidy": "projects"}
+#: The tables of items that name their own enterprise (and perhaps a project): partitioned by that enterprise.
+ITEM_TABLES = ("insurance", "events", "awards")
 #: Notes whose figures add up over partitions: said again from the merged loans (the first projected reset).
 PROJECTION_NOTES = ("lpr_projection_flat", "lpr_projection_path")
 
@@ -126,7 +129,7 @@ def assign(tables: PortfolioTables, partitions: int) -> dict[str, np.ndarray]:
 
     projects = frames["projects"]
     project_ids, project_enterprise = ids("projects", "project_id"), ids("projects", "enterprise_id")
-    everyone = pa.concat_arrays([project_enterprise, ids("insurance", "enterprise_id"), ids("events", "enterprise_id")])
+    everyone = pa.concat_arrays([project_enterprise, *(ids(name, "enterprise_id") for name in ITEM_TABLES)])
     enterprise_code = _codes(everyone)
     n_enterprises = int(enterprise_code.max(initial=-1)) + 1
     # an enterprise left blank is an enterprise of its own row (it is rejected; it goes somewhere)
@@ -137,7 +140,7 @@ def assign(tables: PortfolioTables, partitions: int) -> dict[str, np.ndarray]:
     of_project = enterprise_code[:n_projects][_first_row_of(project_ids)]  # a repeated id: its first row's
     start = n_projects
     item_enterprise = {}
-    for name in ("insurance", "events"):
+    for name in ITEM_TABLES:
         n = len(frames[name])
         own = enterprise_code[start:start + n]
         start += n
@@ -158,7 +161,8 @@ def assign(tables: PortfolioTables, partitions: int) -> dict[str, np.ndarray]:
     loan_project = _lookup(ids("loans", "project_id"), project_ids, out["projects"])
     loans = np.where(loan_project >= 0, loan_project, 0)  # a loan of no known project: rejected in the first
     out["loans"] = loans[_first_row_of(ids("loans", "loan_id"))]
-    for name, id_column in (("insurance", "policy_id"), ("events", "event_id")):
+    for name in ITEM_TABLES:
+        id_column = TABLES[name][0]
         mine = part(item_enterprise[name]) if len(frames[name]) else np.zeros(0, np.int64)
         out[name] = mine[_first_row_of(ids(name, id_column))]
     loan_ids = ids("loans", "loan_id")
@@ -195,7 +199,8 @@ def split(tables: PortfolioTables, where: dict[str, np.ndarray], partitions: int
         part_problems = (pd.concat(mine, ignore_index=True) if mine else problems.iloc[:0]).reset_index(drop=True)
         part = PortfolioTables(frames["projects"], frames["loans"], frames["insurance"], frames["events"],
                                part_problems[problems.columns], tables.source, tables.digest, tables.notes,
-                               row_numbers, dict(tables.files), frames["drawdowns"], frames["prepayments"])
+                               row_numbers, dict(tables.files), frames["drawdowns"], frames["prepayments"],
+                               frames["awards"])
         out.append((part, positions))
     return out
 
@@ -325,7 +330,7 @@ def _once(notes: Iterable[str]) -> list[str]:
 def _accepted_rows(tables: PortfolioTables, problems: pd.DataFrame) -> dict[str, tuple[pa.Array, np.ndarray]]:
     """Per table: the ids of the rows no problem rejects, and their positions."""
     out = {}
-    for name in ("projects", "loans", "insurance", "events"):
+    for name in ("projects", "loans", *ITEM_TABLES):
         frame = getattr(tables, name).reset_index(drop=True)
         bad = problems.position[(problems.table == name).to_numpy()].dropna().to_numpy(dtype=np.int64)
         keep = np.setdiff1d(np.arange(len(frame)), bad)

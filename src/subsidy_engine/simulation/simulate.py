@@ -259,7 +259,7 @@ class Comparison:
         tables = self.baseline.claims.portfolio
         known = [column_readers.arrow_text(tables.projects.project_id)] + [
             pc.binary_join_element_wise("enterprise ", column_readers.arrow_text(getattr(tables, name).enterprise_id), "")
-            for name in ("projects", "insurance", "events") if "enterprise_id" in getattr(tables, name)]
+            for name in ("projects", "insurance", "events", "awards") if "enterprise_id" in getattr(tables, name)]
         found = pc.is_in(pa.array(merged.project_id.to_numpy(dtype=object), pa.string()),
                          value_set=pc.drop_null(pa.concat_arrays([pc.cast(k, pa.string()) for k in known])))
         out = pd.DataFrame({"project_id": merged.project_id,

@@ -27,6 +27,10 @@ can judge what a simulation on it means:
   field measure 7 names, premium 0.5-4% of the insured amount, 1-5 years.
 * **Events**: 1% of projects issue REITs (5亿 to 50亿 raised, measure 13);
   4% of enterprises take listing steps (measure 14), acceptance then listing.
+* **Decided awards**: 5% of economic-domain projects get a reward (measure 1,
+  50万 to 500万, paid over 1 or 2 years); 3% of projects get research funding
+  (measure 5, 100万 to 2000万, over 1 to 3 years); each decided 30 days to a
+  year after the project starts (within the window), paid from that year.
 """
 
 from __future__ import annotations
@@ -212,7 +216,26 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
     for offset, (flag, values) in enumerate((("solution_list", on_list), ("scenario_opened", scenario),
                                              ("demonstration_case", case)), start=1):
         projects.insert(in_library + offset, flag, _flags(values))
-    tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events}
+    # decided awards, drawn after every other table: rewards (measure 1) for economic-domain projects, research
+    # funding (measure 5) for any project
+    economic = projects["domain"].to_numpy(dtype=object) == "economic"
+    rewarded = np.flatnonzero(economic & (rng.random(n) < 0.05))
+    researched = np.flatnonzero(rng.random(n) < 0.03)
+    of_award = np.concatenate([rewarded, researched])
+    n_awards = of_award.shape[0]
+    decided = np.minimum(start[of_award] + rng.integers(30, 366, n_awards), last_day)
+    awards = pd.DataFrame({
+        "award_id": _ids(id_prefix + "A", np.arange(n_awards)),
+        "enterprise_id": _ids(id_prefix + "E", owner[of_award]),
+        "project_id": _ids(id_prefix + "P", of_award),
+        "kind": _text(["reward"] * rewarded.shape[0] + ["research_funding"] * researched.shape[0]),
+        "amount": money_series(np.concatenate([_wan(rng, 5e5, 5e6, rewarded.shape[0]),
+                                               _wan(rng, 1e6, 2e7, researched.shape[0])])),
+        "decision_date": date_series(decided),
+        "payment_years": pd.Series(np.concatenate([rng.integers(1, 3, rewarded.shape[0]),
+                                                   rng.integers(1, 4, researched.shape[0])]), dtype="int64"),
+    })
+    tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events, "awards": awards}
     window = "" if start_between is None else f", start_between=({start_between[0]}, {start_between[1]})"
     call = f"demo.portfolio({n}, seed={seed}{window}" + (f", id_prefix={id_prefix!r})" if id_prefix else ")")
     digest = hashlib.sha256(f"subsidy_engine.{call} {engine_version()}".encode()).hexdigest()
