@@ -300,8 +300,8 @@ def portfolios(draw) -> tuple[dict[str, list[dict[str, object]]], list[Project],
                               else draw(st.sampled_from([*ENTERPRISES, "E9"]))),
             "project_id": None if project is None else f"P{project}",
             "measure": draw(st.sampled_from([4, 9, 15])) if kind == "other" else None,
-            # whole fen, with remainders when split in 3
-            "amount": str(Decimal(draw(st.one_of(st.integers(1, 10**11), st.sampled_from([1, 2, 100, 10**10 + 1]))))
+            # whole fen, at least one a year of the plan, with remainders when split in 2 or 3
+            "amount": str(Decimal(draw(st.one_of(st.integers(3, 10**11), st.sampled_from([3, 4, 5, 100, 10**10 + 1]))))
                           / 100),
             "decision_date": decided.isoformat(),
             "first_payment_year": draw(st.sampled_from([None, decided.year, decided.year + 1])),

@@ -422,7 +422,8 @@ def people_portfolio(n_projects: int = 12, seed: int = 7, *, numeric_ids: bool =
     demo = portfolio(n_projects, seed)
     tables = {name: pd.DataFrame({c: pd.Series([_plain(v) for v in frame[c].astype(object)], dtype=object)
                                   for c in frame.columns})
-              for name, frame in ((n, getattr(demo, n)) for n in ("projects", "loans", "insurance", "events", "awards"))}
+              for name, frame in ((n, getattr(demo, n)) for n in ("projects", "loans", "insurance", "events", "awards",
+                                                                    "government_investment"))}
     first = tables["projects"].iloc[0]
     if tables["insurance"].empty:
         tables["insurance"] = pd.DataFrame([{
@@ -442,6 +443,10 @@ def people_portfolio(n_projects: int = 12, seed: int = 7, *, numeric_ids: bool =
             {"award_id": "A0", "enterprise_id": first["enterprise_id"], "project_id": first["project_id"],
              "kind": "research_funding", "amount": "3000000", "decision_date": first["start_date"],
              "payment_years": "3"}], dtype=object)
+    if tables["government_investment"].empty:
+        tables["government_investment"] = pd.DataFrame([
+            {"investment_id": "G0", "project_id": first["project_id"], "kind": "capital_injection", "measure": "1",
+             "year": first["start_date"][:4], "amount": "50000000"}], dtype=object)
     loans = tables["loans"]
     longer = loans.iloc[int(np.argmax(loans["term_months"].astype(int).to_numpy()))]  # the first of the longest
     drawn, fen = date.fromisoformat(longer["start_date"]), int(Decimal(longer["principal"]) * 100)

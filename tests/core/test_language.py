@@ -228,3 +228,18 @@ def test_an_event_of_tables_made_in_python_is_worded_by_its_position() -> None:
     assert reason_in(inner, "zh") == "提前还款表[0]：2027-03-10的9436400.00超过当时的余额（9432238.33）"
     assert reason_in(f"its loan Y is rejected (loans row 4, loan: {inner})", "zh") == (
         "所属贷款Y已被拒绝（贷款表第4行，loan：提前还款表[0]：2027-03-10的9436400.00超过当时的余额（9432238.33））")
+
+
+def test_a_table_of_python_types_that_cannot_be_read_says_so_in_chinese() -> None:
+    """Review: a float or boolean money column of a table built in Python is a problem of the whole table, whose
+    reason had no Chinese wording."""
+    import pandas as pd
+
+    from subsidy_engine.core.language import reason_in
+    from subsidy_engine.pipeline.inputs import check_tables
+
+    awards = {"award_id": ["A1"], "enterprise_id": ["E"], "kind": ["reward"], "decision_date": ["2026-05-01"]}
+    for amount, said in (([1000.5], "列'amount'为二进制浮点数（float64）"), ([True], "列'amount'为是/否值，不是数字")):
+        problems = check_tables({"awards": pd.DataFrame({**awards, "amount": amount})})
+        chinese = reason_in(problems.reason[problems.table == "awards"].iloc[0], "zh")
+        assert str(chinese).startswith(said) and str(chinese).endswith("其1行均未读取"), chinese

@@ -171,7 +171,7 @@ def test_strict_refuses_a_portfolio_with_problems_in_every_command(command, tmp_
     folder = _csv_folder(tmp_path / "p", tables)
     out = ["--out", str(tmp_path / "rec")] if command[0] == "reconcile" else []
     assert main([*command, "--portfolio", str(folder), "--strict", *out]) == 2
-    assert "--strict: 4 problem(s)" in capsys.readouterr().err  # the project, its two loans and its award
+    assert "--strict: 5 problem(s)" in capsys.readouterr().err  # the project, its two loans, award and investment
 
 
 def test_a_table_without_a_column_counts_its_rows_as_rejected(tmp_path, capsys) -> None:  # noqa: ANN001

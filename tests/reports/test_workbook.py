@@ -24,7 +24,8 @@ from subsidy_engine.simulation.simulate import Simulation, simulate
 from subsidy_engine.simulation.synthetic import portfolio
 
 YEARS = range(2026, 2031)
-ZH_SHEETS = ["封面", "年度汇总", "说明", "按资金来源", "按措施", "按区", "项目明细", "未足额安排", "参数", "被拒绝的行"]
+ZH_SHEETS = ["封面", "年度汇总", "说明", "按资金来源", "按措施", "按区", "项目明细", "未足额安排", "参数", "被拒绝的行",
+             "政府投资"]
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +159,7 @@ def test_english_on_request(run: Simulation, tmp_path: Path) -> None:
     write_outputs(run, tmp_path, charts=False, lang="en")
     book = openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)
     assert book.sheetnames == ["cover", "summary", "notes", "by source", "by measure", "by district",
-                               "project detail", "unfunded", "parameters", "rejected rows"]
+                               "project detail", "unfunded", "parameters", "rejected rows", "government investment"]
     assert _rows(book["by measure"])[0] == ("year", "measure", "measure name", "claimed (yuan)", "awarded (yuan)")
     reasons = {r[-1] for r in _rows(book["unfunded"])[1:]}
     assert reasons == {str(r) for r in run.allocation.unfunded.reason}  # the API's words

@@ -35,7 +35,9 @@ def test_simulate_writes_summary_and_report(tmp_path: Path) -> None:
     assert rows.claimed.map(Decimal).sum() <= run.claims.total
     book = openpyxl.load_workbook(paths[1], read_only=True)
     assert book.sheetnames == ["封面", "年度汇总", "说明", "按资金来源", "按措施", "按区", "项目明细", "未足额安排", "参数",
-                               "被拒绝的行"]
+                               "被拒绝的行", "政府投资"]
+    invested = pd.DataFrame(summary["government_investment"])  # apart from every subsidy figure above
+    assert len(invested) and set(invested.source_id) == {"government_investment_budget"}  # 400 projects: it suffices
     notes = [row for row in book["说明"].iter_rows(min_row=2, values_only=True)]
     # the LPR projection, at least; in the report's words (summary.json keeps the English)
     assert [note for _, note in notes] == [in_language(n) for n in run.claims.notes + run.allocation.notes] and notes

@@ -237,7 +237,7 @@ def allocate(claims: Claims | pd.DataFrame, budget: Budget | str | None = None, 
     deadline = time.perf_counter() + check_time_limit(time_limit)
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {list(MODES)}")
-    budget = budget if isinstance(budget, Budget) else load_budget(budget)
+    budget = (budget if isinstance(budget, Budget) else load_budget(budget)).subsidy_part()  # no investment source
     plan = build_plan(claims_for(claims, budget, mode), budget, mode)
     if mode != "optimal":
         return _assemble(plan, run_plan(plan), budget, mode)

@@ -309,6 +309,8 @@ class PlanRules:
 def plan_rules(c: ClaimsToFund, budget: Budget, mode: str) -> PlanRules:
     """:class:`PlanRules` of ``c`` under ``budget`` and ``mode`` (a claim of a year outside the budget is refused)."""
     sources, years = budget.sources, budget.years
+    if len(sources) != len(budget.file.sources):  # allocate and Monte Carlo fund the claims from subsidy_part()
+        raise ValueError("a plan of claims reads the budget's subsidy sources: pass budget.subsidy_part()")
     outside = sorted(set(np.unique(c.year).tolist()) - set(years))
     if outside:
         raise BudgetError(f"claims of years {outside} are outside budget {budget.id}'s years "

@@ -24,9 +24,11 @@ The ``awards`` table, one row per decision:
 
 Each payment is a claim of the award's instrument (``reward``,
 ``research_funding``, ``other_award``) in its year, anchored on the decision
-date: the parameter set in force then decides the stacking that applies (a
-parameter file may put these instruments in a most-favourable group or under
-the total cap). A decided amount has no rule of its own to cut it.
+date: a decision the parameters do not cover is rejected, and the claim names
+the set in force on it. Stacking reads, as for every claim of a project, the
+set in force on the project's start: a parameter file may put these
+instruments in a most-favourable group or under the total cap. A decided
+amount has no rule of its own to cut it.
 """
 
 from __future__ import annotations
@@ -115,6 +117,11 @@ def read_awards(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray,
     years = np.where(no_years, 1, years)
     rej.add(~no_years & ((years < 1) | (years > MAX_PAYMENT_YEARS)), "payment_years",
             "is not 1 to 10 (the years the amount is paid over)")  # MAX_PAYMENT_YEARS, as the words say it
+    plan = (years >= 1) & (years <= MAX_PAYMENT_YEARS)
+    rej.add(plan & (first <= 2100) & (first + years - 1 > 2100), "payment_years",
+            "makes the last payment after 2100")
+    rej.add(plan & ~no_fen & (fen > 0) & (fen < years), "amount",
+            "is less than a fen for each year of payment_years")
     out = {"kind": kind, "measure": measure, "fen": fen, "day": day, "first_year": first, "years": years}
     good = np.flatnonzero(~rej.bad)
     return column_readers.accepted_rows(out, good, n), good, rej.frame(table["award_id"])

@@ -45,6 +45,13 @@ by the largest remainder (a tie goes to the municipal part). Each part is then
 funded by the sources of its level, in file order: what one source does not
 pay passes to the next eligible one.
 
+**Investment budgets** (``investment: true`` on a source): money for the
+government's own investment (direct investment and capital injection,
+measures 1 and 4; the ``government_investment`` table), never for a subsidy
+claim. ``simulate`` charges each year's investment to them in file order,
+within their caps and eligibility (``measures``, the project's attributes),
+and reports it apart from the subsidies; a subsidy source never pays it.
+
 The loader is strict: an unknown key, a float amount, a duplicate id, a year
 without a cap, a matching share on a municipal source are errors that say where.
 """
@@ -141,8 +148,8 @@ class Eligibility(BaseModel):
     @field_validator("measures")
     @classmethod
     def _known_measures(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
-        if value is not None and any(not 1 <= m <= 20 for m in value):
-            raise ValueError(f"measures are 1 to 20 (78號 has 20 measures), not {list(value)}")
+        if value is not None and any(not 1 <= m <= 15 for m in value):
+            raise ValueError(f"measures are 1 to 15 (78號 has 15 measures), not {list(value)}")
         return value
 
 
@@ -159,6 +166,9 @@ class FundingSource(BaseModel):
     per_project_cap: Money | None = None
     per_enterprise_cap: Money | None = None
     matching_share: Share | None = None
+    #: an investment budget (政府投資): it pays the government's direct investment and capital injection
+    #: (measures 1 and 4), never a subsidy claim; a subsidy source never pays an investment
+    investment: bool = False
     note: str | None = None
 
     @field_validator("caps", mode="before")
@@ -191,8 +201,11 @@ class FundingSource(BaseModel):
         if self.matching_share is not None and self.level != "district":
             raise ValueError("matching_share is for district sources (the district's share for each "
                              "1 of municipal money)")
-        if self.matching_share is None and self.level == "district":
+        if self.matching_share is None and self.level == "district" and not self.investment:
             raise ValueError("a district source needs matching_share (e.g. \"1\" for 1:1 with the municipal part)")
+        if self.investment and self.matching_share is not None:
+            raise ValueError("an investment source has no matching_share: it pays the government's investment, "
+                             "which is not split with a district")
         return self
 
 
@@ -225,6 +238,9 @@ class BudgetFile(BaseModel):
         first, last = self.years
         if not self.sources:
             raise ValueError("sources: a budget needs at least 1 funding source")
+        if all(source.investment for source in self.sources):
+            raise ValueError("sources: a budget needs at least 1 funding source for the subsidies (one that is not "
+                             "investment: true)")
         if not 2000 <= first <= last <= 2100:
             raise ValueError(f"years must be [first, last] with 2000 <= first <= last <= 2100, not {list(self.years)}")
         seen: set[str] = set()
@@ -256,6 +272,8 @@ def _canonical(parsed: BudgetFile) -> dict[str, object]:
     data["priority_tiers"] = [rule(tier) for tier in parsed.priority_tiers]
     for source, dumped in zip(parsed.sources, data["sources"]):
         dumped["eligible"] = rule(source.eligible)
+        if not source.investment:
+            del dumped["investment"]
     return data
 
 
@@ -278,7 +296,33 @@ class Budget:
 
     @property
     def sources(self) -> tuple[FundingSource, ...]:
-        return self.file.sources
+        """The sources that pay the claims, in file order (the file's investment sources are
+        :attr:`investment_sources`)."""
+        return tuple(s for s in self.file.sources if not s.investment)
+
+    @property
+    def investment_sources(self) -> tuple[FundingSource, ...]:
+        """The sources marked ``investment: true``: they pay the government's investment, and no claim."""
+        return tuple(s for s in self.file.sources if s.investment)
+
+    def subsidy_part(self) -> Budget:
+        """This budget without its investment sources: what pays the claims (the same hash: one file)."""
+        if not self.investment_sources:
+            return self
+        kept = tuple(s for s in self.file.sources if not s.investment)
+        return Budget(self.file.model_copy(update={"sources": kept}), self.digest, self.path)
+
+    def investment_part(self) -> Budget | None:
+        """The investment sources alone, as a budget that pays the government's investment in file order: every
+        source at one level (an investment is not split with a district), no priority tiers (earlier years and
+        items first). None when the budget has none."""
+        # sources of a budget of investment: plain sources there, which allocate funds as any other
+        sources = tuple(s.model_copy(update={"level": "municipal", "matching_share": None, "investment": False})
+                        for s in self.investment_sources)
+        if not sources:
+            return None
+        return Budget(self.file.model_copy(update={"sources": sources, "priority_tiers": ()}), self.digest,
+                      self.path)
 
     @classmethod
     def of(cls, data: dict, name: str = "<dict>") -> Budget:

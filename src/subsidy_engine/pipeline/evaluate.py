@@ -93,6 +93,7 @@ from subsidy_engine.pipeline.steps import (
     ATTRIBUTE_COLUMNS,
     CLAIM_COLUMNS,
     CUT_COLUMNS,
+    GOVERNMENT_INVESTMENT_RESULT,
     MEASURE_OF,
     Rows,
     add_loans,
@@ -100,6 +101,7 @@ from subsidy_engine.pipeline.steps import (
     build_context,
     claims_provenance,
     combine,
+    government_investment_of,
     not_paid_items,
     requested_years,
 )
@@ -152,6 +154,11 @@ class Claims:
     #: (:meth:`amounts_fen` checks), so a copy with another table is read from its decimals
     amount_fen: np.ndarray | None = field(default=None, repr=False)
     amount_table: pd.DataFrame | None = field(default=None, repr=False)
+    #: Measures 1 and 4: the government's direct investment and capital injection of the evaluated projects in
+    #: ``years``, never a claim nor in a subsidy total (``investment_id, project_id, enterprise_id, district,
+    #: sector``, the project's flags, ``measure, kind, year, amount``).
+    government_investment: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in GOVERNMENT_INVESTMENT_RESULT}), repr=False)
 
     def amounts_fen(self) -> np.ndarray | None:
         """``table.amount`` in fen, without reading the decimals again, when ``table`` is the one evaluate made;
@@ -234,6 +241,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
     add_other_instruments(ctx, rows, details, rate_by_stage)
     moved_on = details["interest_subsidy"].internal.get("calendar_digest") if "interest_subsidy" in details else None
     table, attributes, amount_fen = combine(rows, ctx, chosen_years)
+    invested = government_investment_of(ctx, chosen_years)
     not_paid = not_paid_items(details)
     # the tranches and prepayments of a loan rejected while evaluating (its start outside the policy, a due date
     # beyond the calendar) say so too
@@ -247,7 +255,7 @@ def evaluate(portfolio: PortfolioTables | str | os.PathLike[str], policy: Policy
                   provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage, moved_on),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage,
                   details=details, attributes=attributes,
-                  amount_fen=amount_fen, amount_table=table)
+                  amount_fen=amount_fen, amount_table=table, government_investment=invested)
 
 
 def raise_if_strict(rejections: pd.DataFrame, strict: bool) -> None:

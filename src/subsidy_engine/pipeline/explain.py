@@ -13,7 +13,7 @@ projected reset on), and a parameter set the file gives no end (no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -282,8 +282,11 @@ LINES = {"interest_subsidy": _interest_lines, "premium_subsidy": _premium_lines,
          "research_funding": _award_lines, "other_award": _award_lines}
 
 
-def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[str]:
-    stacking = parameters.parameters.stacking
+def _cut_lines(row: Any, parameters: ParameterSet, refs: _References, project_set: ParameterSet) -> list[str]:
+    """The cuts of a claim, each with the value that made it: the instrument's own caps of the claim's set
+    (``parameters``), 從優不重複 and the total cap of the set in force on the project's start (``project_set``),
+    which stacking reads for every claim of the project."""
+    stacking = project_set.parameters.stacking
     say = refs.say
     lines = [say("gross", amount=_yuan(row.gross))]
     if row.cut_by_item_rules:
@@ -293,7 +296,7 @@ def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[st
                 if i != row.instrument]
         lines.append(say("cut_favourable", amount=_yuan(row.cut_by_most_favourable),
                          kept=say("or").join(refs.named("instruments", i) for i in kept),
-                         cite=refs.cite(parameters, "stacking.most_favourable_only")))
+                         cite=refs.cite(project_set, "stacking.most_favourable_only")))
     if row.cut_by_enterprise_cap:
         lines.append(say("cut_enterprise", amount=_yuan(row.cut_by_enterprise_cap), year=row.year,
                          cite=refs.cite(parameters, "interest_subsidy.annual_cap_per_enterprise")))
@@ -304,7 +307,7 @@ def _cut_lines(row: Any, parameters: ParameterSet, refs: _References) -> list[st
         lines.append(say("cut_total", amount=_yuan(row.cut_by_total_cap),
                          instruments=say("and").join(refs.named("instruments", i)
                                                      for i in stacking.total_cap_instruments.value),
-                         cite=refs.cite(parameters, "stacking.total_cap_share_of_investment")))
+                         cite=refs.cite(project_set, "stacking.total_cap_share_of_investment")))
     lines.append(say("amount", amount=_yuan(row.amount)))
     return lines
 
@@ -375,6 +378,15 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
             claims.projections, {str(r.item_id) for r in rows if r.instrument == "interest_subsidy"}))
 
 
+def _project_set(facts: Facts) -> ParameterSet | None:
+    """The parameter set in force on the project's start: the one stacking reads (None without a start date)."""
+    start = facts.project.get("start_date")
+    if start is None or (pd.api.types.is_scalar(start) and pd.isna(start)):
+        return None
+    day = start if isinstance(start, date) and not isinstance(start, datetime) else pd.Timestamp(str(start)).date()
+    return facts.policy.at(day)
+
+
 def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
     """:func:`explain` of the facts gathered (see :class:`Facts`)."""
     project_id, project, rows = facts.project_id, facts.project, facts.rows
@@ -392,6 +404,7 @@ def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
         return str(value) if refs.lang is Lang.EN else word(section, str(value), refs.lang)  # its name, or its id
 
     years = (f"{facts.years[0]}-{facts.years[-1]}" if facts.years else say("all_years"))
+    project_set = _project_set(facts)
     out = [say("header", project=project_id, enterprise=project["enterprise_id"],
                sector=attribute("sector", "sectors"), district=attribute("district", "districts"), industry=say("yes" if flag("industry_or_software") else "no"),
                library=say("yes" if flag("in_library") else "no")),
@@ -412,7 +425,7 @@ def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
                        measure=row.measure, year=row.year, amount=_yuan(row.amount)))
         lines, parameters = LINES[row.instrument](facts, row, refs)
         out.extend(lines)
-        out.extend(_cut_lines(row, parameters, refs))
+        out.extend(_cut_lines(row, parameters, refs, project_set if project_set is not None else parameters))
         sources = row.funding_sources.split("|") if row.funding_sources else []
         if refs.lang is not Lang.EN:  # by name (the budget's own names are the report's; these are the ids')
             sources = [source_name(source, None, refs.lang) for source in sources]

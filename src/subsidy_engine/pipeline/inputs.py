@@ -84,6 +84,11 @@ from subsidy_engine.loans.event_tables import (
     read_prepayments,
 )
 from subsidy_engine.measures.awards import AWARD_COLUMNS, AWARD_REQUIRED, read_awards
+from subsidy_engine.measures.government_investment import (
+    GOVERNMENT_INVESTMENT_COLUMNS,
+    GOVERNMENT_INVESTMENT_REQUIRED,
+    read_government_investment,
+)
 from subsidy_engine.measures.grants import EVENT_COLUMNS, EVENT_REQUIRED, read_events
 from subsidy_engine.measures.investment import (
     PROJECT_COLUMNS,
@@ -100,12 +105,14 @@ TABLES = {
     "insurance": ("policy_id", INSURANCE_COLUMNS),
     "events": ("event_id", EVENT_COLUMNS),
     "awards": ("award_id", AWARD_COLUMNS),
+    "government_investment": ("investment_id", GOVERNMENT_INVESTMENT_COLUMNS),
     # a loan's tranches and prepayments (issue 18): rows of no id of their own, named by their loan
     "drawdowns": ("loan_id", DRAWDOWN_COLUMNS),
     "prepayments": ("loan_id", PREPAYMENT_COLUMNS),
 }
 REQUIRED = {"projects": PROJECT_REQUIRED, "loans": LOAN_REQUIRED, "insurance": INSURANCE_REQUIRED,
-            "events": EVENT_REQUIRED, "awards": AWARD_REQUIRED, "drawdowns": EVENT_TABLE_REQUIRED, "prepayments": EVENT_TABLE_REQUIRED}
+            "events": EVENT_REQUIRED, "awards": AWARD_REQUIRED,
+            "government_investment": GOVERNMENT_INVESTMENT_REQUIRED, "drawdowns": EVENT_TABLE_REQUIRED, "prepayments": EVENT_TABLE_REQUIRED}
 #: The tables of a loan's events: read with the loans, each row given to the loan it names.
 LOAN_EVENT_TABLES = ("drawdowns", "prepayments")
 PROBLEM_COLUMNS = ["file", "table", "row", "id", "field", "reason", "position"]
@@ -114,7 +121,8 @@ WHOLE_TABLE = "(table)"
 #: ``field`` of a problem made of something set aside (a column, sheet or file) under ``strict``.
 SET_ASIDE = "(set aside)"
 #: Columns that name a row of a table: text, whatever the cell (a number 7 and the text "7" are one id).
-ID_COLUMNS = frozenset({"project_id", "enterprise_id", "loan_id", "policy_id", "event_id", "award_id"})
+ID_COLUMNS = frozenset({"project_id", "enterprise_id", "loan_id", "policy_id", "event_id", "award_id",
+                        "investment_id"})
 
 _READERS: dict[str, Callable[[pd.DataFrame], Any]] = {
     "projects": read_projects,
@@ -122,6 +130,7 @@ _READERS: dict[str, Callable[[pd.DataFrame], Any]] = {
     "insurance": read_insurance,
     "events": read_events,
     "awards": read_awards,
+    "government_investment": read_government_investment,
     "drawdowns": read_drawdowns,
     "prepayments": read_prepayments,
 }
@@ -131,7 +140,7 @@ _MONEY = frozenset({"amount", "principal", "total_investment", "eligible_investm
 _DECIMALS = {"annual_rate": (RATE_DECIMALS, RATE_TYPE), "floating_spread_bp": (RATE_DECIMALS - BP_DECIMALS,
                                                                               pa.decimal128(16, 6))}
 _WHOLE = frozenset({"term_months", "grace_months", "settlement_day", "years", "measure", "first_payment_year",
-                    "payment_years"})
+                    "payment_years", "year"})
 _DATES = frozenset({"start_date", "date", "decision_date"})
 _FLAGS = frozenset(PROJECT_FLAGS)
 _AS_GIVEN = frozenset({"floating", "principal_plan"})
@@ -145,9 +154,9 @@ class PortfolioTables:
 
     Attributes
     ----------
-    projects, loans, insurance, events, drawdowns, prepayments, awards : DataFrame
+    projects, loans, insurance, events, drawdowns, prepayments, awards, government_investment : DataFrame
         The tables (typed columns when loaded by :func:`load_portfolio`); a loan's tranches and
-        prepayments, and the decided awards, are optional (empty by default).
+        prepayments, the decided awards and the government's investment are optional (empty by default).
     problems : DataFrame
         :data:`PROBLEM_COLUMNS`, every problem of every table.
     source : str
@@ -174,6 +183,7 @@ class PortfolioTables:
     drawdowns: pd.DataFrame = field(default_factory=pd.DataFrame)
     prepayments: pd.DataFrame = field(default_factory=pd.DataFrame)
     awards: pd.DataFrame = field(default_factory=pd.DataFrame)
+    government_investment: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: What each table's reader made of it when the tables were checked (:func:`load_portfolio`,
     #: :func:`checked_portfolio`): evaluation takes its arrays instead of reading the table again. Not a field
     #: of the constructor: tables built otherwise, or copied with ``dataclasses.replace``, are read anew.
@@ -311,7 +321,8 @@ def checked_portfolio(tables: Mapping[str, pd.DataFrame], *, source: str, digest
     return _with_reads(PortfolioTables(
         projects=named_places(_given(tables, "projects")), loans=_given(tables, "loans"), insurance=_given(tables, "insurance"),
         events=_given(tables, "events"), drawdowns=_given(tables, "drawdowns"),
-        prepayments=_given(tables, "prepayments"), awards=_given(tables, "awards"), problems=problems, source=source,
+        prepayments=_given(tables, "prepayments"), awards=_given(tables, "awards"),
+        government_investment=_given(tables, "government_investment"), problems=problems, source=source,
         digest=digest), reads)
 
 
@@ -427,7 +438,7 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
                 why[pid] = f"row {r.row}, {r.field}: {r.reason}"
     known = pc.drop_null(ids)
     linked = {}
-    for name in ("loans", "insurance", "events", "awards"):
+    for name in ("loans", "insurance", "events", "awards", "government_investment"):
         table = tables[name].reset_index(drop=True)
         if table.empty or not usable.get(name, True):
             continue
@@ -458,6 +469,18 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
         parts.append(_problem_frame(name, stray, table[id_column].iloc[stray].to_numpy(dtype=object), "project_id",
                                     "is not a project of the projects table", row_numbers.get(name),
                                     files.get(name, "")))
+        if name == "awards" and "enterprise_id" in table.columns and "enterprise_id" in projects:
+            # a decision about a project is its enterprise's: another enterprise would escape its caps
+            at = np.asarray(pc.index_in(given, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+            owner = arrow_text(projects["enterprise_id"]).take(pa.array(np.maximum(at, 0)))
+            own = arrow_text(table["enterprise_id"])
+            other = np.flatnonzero(is_given & (at >= 0) & ~blank_cells(table["enterprise_id"]) & ~np.asarray(
+                pc.equal(own, owner).fill_null(True).to_numpy(zero_copy_only=False), dtype=bool))
+            parts.append(_problem_frame(
+                name, other, table[id_column].iloc[other].to_numpy(dtype=object), "enterprise_id",
+                np.array([f"is not the enterprise of its project ({p} is {e}'s)" for p, e in zip(
+                    given.take(pa.array(other)).to_pylist(), owner.take(pa.array(other)).to_pylist())], dtype=object),
+                row_numbers.get(name), files.get(name, "")))
         if why:
             rejected = np.asarray(pc.is_in(given, value_set=pa.array(list(why), pa.string())).to_numpy(
                 zero_copy_only=False), dtype=bool) & is_given

@@ -37,6 +37,11 @@ from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.kernels.caps import NO_CAP, pay_under_shared_caps, share_of_amounts
 from subsidy_engine.measures.awards import AWARD_INSTRUMENT, award_claim_rows
 from subsidy_engine.measures.claims import ClaimRows, read_items
+from subsidy_engine.measures.government_investment import (
+    GOVERNMENT_INVESTMENT_COLUMNS,
+    INVESTMENT_KINDS,
+    read_government_investment,
+)
 from subsidy_engine.measures.grants import event_grant_rows
 from subsidy_engine.measures.interest_subsidy import interest_subsidy_rows
 from subsidy_engine.measures.investment import PROJECT_COLUMNS, investment_subsidy_rows, read_projects
@@ -44,7 +49,7 @@ from subsidy_engine.measures.premium_subsidy import premium_subsidy_rows
 from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve
 from subsidy_engine.params.policy import INSTRUMENTS, MEASURE_OF, Policy
-from subsidy_engine.pipeline.inputs import TABLES, PortfolioTables, read_table
+from subsidy_engine.pipeline.inputs import TABLES, WHOLE_TABLE, PortfolioTables, read_table
 
 #: The cuts of stacking, in the order they are applied (the module docstring's 1 to 5).
 CUT_COLUMNS = ("cut_by_item_rules", "cut_by_most_favourable", "cut_by_enterprise_cap", "cut_by_project_cap",
@@ -312,7 +317,7 @@ def add_grants(ctx: Context, rows: Rows, details: dict[str, ClaimRows], grants: 
 
 def add_awards(ctx: Context, rows: Rows, details: dict[str, ClaimRows], awards: ClaimRows) -> None:
     """The decided awards, a part of ``rows`` per instrument: each payment a claim of its year, anchored on the
-    decision date (its parameter set, the stacking order of its year)."""
+    decision date (the set it names, its place in the stacking order of its year)."""
     details["awards"] = awards
     instrument = np.asarray(awards.columns["instrument"], dtype=object)
     project = item_projects(ctx, awards)
@@ -323,6 +328,48 @@ def add_awards(ctx: Context, rows: Rows, details: dict[str, ClaimRows], awards: 
             rows.add(name, awards, keep, project=project, enterprise=enterprise, item=awards.columns["award_id"],
                      day=np.asarray(awards.columns["decision_date"]), gross=np.asarray(awards.columns["gross"]),
                      measure=np.asarray(awards.columns["measure"]), parameter="awards.decided_amount")
+
+
+#: :attr:`Claims.government_investment`'s columns: who, what and when, and the amount in exact yuan.
+GOVERNMENT_INVESTMENT_RESULT = ("investment_id", "project_id", "enterprise_id", "district", "sector", *RULE_FLAGS,
+                                "measure", "kind", "year", "amount")
+
+
+def government_investment_of(ctx: Context, years: tuple[int, ...] | None) -> pd.DataFrame:
+    """Measures 1 and 4: the government's direct investment and capital injection of the evaluated projects, in
+    ``years`` (all when None), kept apart from every claim, with the project's attributes a budget reads. A row whose project is not evaluated (rejected, or
+    outside the parameters' coverage) is rejected with it, and says so."""
+    frame = ctx.frames.get("government_investment")
+    if frame is None or frame.empty or ctx.tables is None:  # (a one-project context has no such table)
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in GOVERNMENT_INVESTMENT_RESULT})
+    arrays, table, rejections = read_items(frame, GOVERNMENT_INVESTMENT_COLUMNS, read_government_investment,
+                                           ctx.table_read("government_investment"))
+    kept = ctx.kept_rows["government_investment"]
+    ctx.problems.append(as_problems(ctx.tables, rejections, "government_investment", "investment_id", kept))
+    project = ctx.project_rows(table["project_id"])
+    orphan = np.flatnonzero(project < 0)
+    if orphan.shape[0]:  # its project was dropped while evaluating (outside the coverage, a bad cell)
+        read_rows = ctx.table_read("government_investment").positions
+        ctx.problems.append(ctx.tables.problem_rows(
+            "government_investment", kept[read_rows[orphan]], table["investment_id"].take(orphan).to_numpy(dtype=object),
+            repeated_text(orphan.shape[0], "project_id"),
+            repeated_text(orphan.shape[0], "its project is rejected: it is not evaluated")))
+    good = np.flatnonzero((project >= 0) & (True if years is None else np.isin(arrays["year"], years)))
+    at = pa.array(project[good])
+    projects = ctx.projects
+    assert isinstance(projects, pd.DataFrame)  # a portfolio's context (a quote's holds arrays)
+    return pd.DataFrame({
+        "investment_id": table["investment_id"].take(good).reset_index(drop=True).astype(object),
+        "project_id": ctx.project_id_text.take(at).to_pandas(types_mapper=pd.ArrowDtype),
+        "enterprise_id": ctx.project_enterprise.take(at).to_pandas(types_mapper=pd.ArrowDtype),
+        "district": _column_text(projects, "district").take(at).to_pandas(types_mapper=pd.ArrowDtype),
+        "sector": _column_text(projects, "sector").take(at).to_pandas(types_mapper=pd.ArrowDtype),
+        **{flag: ctx.project_arrays[flag][project[good]] for flag in RULE_FLAGS},  # what a budget's rules read
+        "measure": arrays["measure"][good].astype(np.int64),
+        "kind": np.array(INVESTMENT_KINDS, dtype=object)[arrays["kind"][good]],
+        "year": arrays["year"][good].astype(np.int64),
+        "amount": money_series(arrays["fen"][good]),
+    })
 
 
 def add_investment(ctx: Context, rows: Rows, details: dict[str, ClaimRows],
@@ -662,10 +709,14 @@ def drop_problem_rows(tables: PortfolioTables) -> tuple[dict[str, pd.DataFrame],
     kept_tables, kept_rows = {}, {}
     for name in TABLES:
         table = getattr(tables, name).reset_index(drop=True)
-        # a problem of a whole table names no row: load_portfolio gives such a table back empty
-        positions = tables.problems.loc[tables.problems.table == name, "position"].dropna()
-        bad = positions.to_numpy(dtype=np.int64)
-        keep = np.setdiff1d(np.arange(len(table)), bad) if bad.shape[0] else np.arange(len(table))
+        # a problem of a whole table names no row: load_portfolio gives such a table back empty, and tables built
+        # in Python (checked_portfolio) keep their rows, none of which is read
+        mine = tables.problems[tables.problems.table == name]
+        if (mine.field == WHOLE_TABLE).any():
+            keep = np.zeros(0, np.int64)
+        else:
+            bad = mine.position.dropna().to_numpy(dtype=np.int64)
+            keep = np.setdiff1d(np.arange(len(table)), bad) if bad.shape[0] else np.arange(len(table))
         if keep.shape[0] == 0:  # nothing to read: an empty table with every column, whatever the file had
             kept_tables[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[name][1]})
         else:

@@ -57,7 +57,7 @@ def reference_allocate(claims: list[dict[str, Any]], budget: Budget, mode: str
     district``, the flags ``industry_or_software, in_library, solution_list,
     scenario_opened, demonstration_case`` and ``merit_score``).
     """
-    sources, years = budget.sources, budget.years
+    sources, years = tuple(s for s in budget.sources if not s.investment), budget.years  # subsidy sources only
     parts: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)  # (item, level) -> rows by year
     for c in claims:
         fen = yuan_to_fen(c["amount"])

@@ -128,6 +128,15 @@ def _by_group(run: Simulation) -> np.ndarray:
     return out
 
 
+def _investment_by_year(run: Simulation) -> np.ndarray:
+    """The government's investment (measures 1 and 4) per year of the run, in yuan, charged or not."""
+    invested = run.government_investment
+    by_year: dict[int, Decimal] = {}
+    for year, amount in zip(invested.year.tolist(), invested.amount.tolist()):
+        by_year[year] = by_year.get(year, Decimal(0)) + amount
+    return np.array([float(by_year.get(y, Decimal(0))) for y in run.years])
+
+
 def _available_by_year(run: Simulation) -> np.ndarray:
     """The money every source had each year (its cap plus what it carried in), in yuan."""
     by_source = run.allocation.by_source
@@ -153,8 +162,9 @@ def outlay_chart(baseline: Simulation, path: Path, *, comparison: Comparison | N
     if monte_carlo is not None:
         table = monte_carlo.outlay_by_year()
         band = [_yuan(table[c]) for c in ("p5", "p50", "p95")]
+    invested = _investment_by_year(baseline)  # measures 1 and 4: a series of its own, never in the bars
     largest = max([g.sum(axis=0).max(initial=0) for g in groups] + [a.max(initial=0) for a in available]
-                  + ([band[2].max(initial=0)] if band is not None else []))
+                  + ([band[2].max(initial=0)] if band is not None else []) + [invested.max(initial=0)])
     unit = unit_for(largest)
     width = 0.8 / len(runs)
     with plt.rc_context(_style()):
@@ -186,6 +196,9 @@ def outlay_chart(baseline: Simulation, path: Path, *, comparison: Comparison | N
                             label=say("band", name=runs[-1][1], paths=paths))
             ax.plot(x, mid, color="#c0392b", marker="o", linewidth=1.5, label=say("median", name=runs[-1][1]))
             ax.errorbar(x, mid, yerr=[mid - low, high - mid], fmt="none", ecolor="#c0392b", capsize=4)
+        if invested.any():
+            ax.plot(years, invested / unit[1], color="#34495e", marker="D", linestyle=":", linewidth=1.2,
+                    label=say("government_investment"))
         ax.set_xticks(years, [str(y) for y in years])
         ax.set_xlabel(say("year_axis"))
         ax.set_ylabel(say("amount_axis", unit=name("units", unit[0], lang)))

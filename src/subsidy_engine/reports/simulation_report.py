@@ -81,6 +81,8 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
         "rejected_rows": rows_rejected(claims),
         "by_year": _records(run.by_year()),
         "by_year_source": _records(run.by_year_source()),
+        # measures 1 and 4: never in a subsidy total; source_id null: charged to no investment budget
+        "government_investment": _records(run.government_investment),
     }
     if comparison is not None:
         other = comparison.scenario

@@ -60,7 +60,7 @@ NAMED_IDS = (("measure", "measure_name", "measures"), ("instrument", "instrument
              ("district", "district_name", "districts"), ("sector", "sector_name", "sectors"),
              ("stage", "stage_name", "stages"))
 #: Columns whose values are words of the vocabulary, shown in the reader's language in place.
-WORDS_IN_PLACE = (("level", "levels"), ("status", "statuses"))
+WORDS_IN_PLACE = (("level", "levels"), ("status", "statuses"), ("investment_kind", "investment_kinds"))
 STATUS_SHOWN_AS_OFFICIAL = "official"
 MONEY_DTYPE = pd.ArrowDtype(MONEY_TYPE)
 
@@ -342,6 +342,11 @@ def report_tables(run: Simulation, *, comparison: Comparison | None = None, mont
         "parameters": table(listed, lang, marked),
         "rejected_rows": table(reasons_in_words(claims.rejections, lang), lang),
     }
+    invested = run.government_investment
+    if len(invested):  # measures 1 and 4: apart from every subsidy, with the investment sources' names
+        names_of = source_names(run.investment.budget, lang) if run.investment is not None else {}
+        sheets["government_investment"] = table(with_names(invested.rename(columns={"kind": "investment_kind"}),
+                                                           lang, names_of), lang)
     if comparison is not None and len(comparison.scenario.claims.rejections):
         sheets["scenario_rejected_rows"] = table(reasons_in_words(comparison.scenario.claims.rejections, lang), lang)
     if comparison is not None:

@@ -404,6 +404,13 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
         empty = [int(cast(int, r.year)) for r in baseline.by_year().itertuples() if r.claimed == 0]  # an int column
         if empty and not len(rejections):
             say(text("cli", "no_claims", lang, years=joined(empty, lang, "items")))
+        invested = baseline.government_investment
+        if len(invested):  # measures 1 and 4, apart from the subsidies above
+            charged = invested[invested.source_id.notna()]
+            say(text("cli", "government_investment", lang,
+                     total=f"{sum(invested.amount, Decimal(0)):,.2f}", charged=f"{sum(charged.amount, Decimal(0)):,.2f}",
+                     years=joined((f"{y}: {v:,.2f}" for y, v in invested.groupby("year").amount.sum().items()),
+                                  lang, "items")))
         comparison, run_for_paths = None, baseline
         inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]] = (tables, policy, budget, [])
         if scenario is not None:

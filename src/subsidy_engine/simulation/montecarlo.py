@@ -222,6 +222,7 @@ class _Prepared:
 
     def __init__(self, tables: PortfolioTables, policy: Policy, years: tuple[int, ...],
                  rate_by_stage: dict[str, str] | None, budget: Budget, mode: Mode, curve: LprCurve) -> None:
+        budget = budget.subsidy_part()  # the claims' sources, as allocate funds them
         self.policy, self.budget, self.mode = policy, budget, mode
         # what the full pipeline reads, for a path whose loans come out otherwise than the structure's (only a
         # prepayment can make one: without, the tables are not kept, nor sent to a cluster's workers)
@@ -610,7 +611,8 @@ def monte_carlo(tables: PortfolioTables, years: tuple[int, ...], *, policy: Poli
     lpr_5y = np.stack([five[:, k] if k >= 0 else np.full(settings.paths, int(history.fixings[-1].lpr_5y * 10_000))
                        for k in last_fixing], axis=1)
     model = f"{settings.model_dump_json()}|changes={changes}|hold_until={hold_until}"
-    return MonteCarlo(settings, tuple(years), tuple(s.id for s in budget.sources), awarded, exceeded, lpr_5y,
+    return MonteCarlo(settings, tuple(years), tuple(s.id for s in budget.subsidy_part().sources), awarded, exceeded,
+                      lpr_5y,
                       len(prepared.moving),
                       Provenance.of(prepared.digest, model, scenario=f"{label}: Monte Carlo, {settings.paths} paths"))
 

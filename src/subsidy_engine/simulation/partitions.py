@@ -5,8 +5,8 @@ a worker (:func:`subsidy_engine.evaluate`, the same function) and puts the resul
 order one process gives them. Every cap of stacking is per enterprise or narrower, and an item without a project
 takes its enterprise's first project's attributes, so an enterprise's claims depend on its own rows alone.
 
-**Which rows go together.** A project goes with its enterprise; a loan with its project, a tranche or prepayment
-with its loan; an insurance policy, an event or a decided award with its enterprise, or with its project's
+**Which rows go together.** A project goes with its enterprise; a loan or a government investment with its
+project, a tranche or prepayment with its loan; an insurance policy, an event or a decided award with its enterprise, or with its project's
 enterprise when it names a project of another (those enterprises then share a partition). Rows that repeat an id go
 with the id's first row, so that the duplicate is found; a row that names no known project or loan goes to the
 first partition, where it is rejected as in one process. Each partition's tables keep the row numbers of the files, and the
@@ -65,6 +65,7 @@ class Part:
     calendar_notes: tuple[str, ...]
     other_notes: tuple[str, ...]
     moved_on: str | None
+    government_investment: pd.DataFrame
 
 
 def _codes(values: pa.Array) -> np.ndarray:
@@ -161,6 +162,9 @@ def assign(tables: PortfolioTables, partitions: int) -> dict[str, np.ndarray]:
     loan_project = _lookup(ids("loans", "project_id"), project_ids, out["projects"])
     loans = np.where(loan_project >= 0, loan_project, 0)  # a loan of no known project: rejected in the first
     out["loans"] = loans[_first_row_of(ids("loans", "loan_id"))]
+    invested = _lookup(ids("government_investment", "project_id"), project_ids, out["projects"])
+    out["government_investment"] = np.where(invested >= 0, invested, 0)[
+        _first_row_of(ids("government_investment", "investment_id"))]
     for name in ITEM_TABLES:
         id_column = TABLES[name][0]
         mine = part(item_enterprise[name]) if len(frames[name]) else np.zeros(0, np.int64)
@@ -200,7 +204,7 @@ def split(tables: PortfolioTables, where: dict[str, np.ndarray], partitions: int
         part = PortfolioTables(frames["projects"], frames["loans"], frames["insurance"], frames["events"],
                                part_problems[problems.columns], tables.source, tables.digest, tables.notes,
                                row_numbers, dict(tables.files), frames["drawdowns"], frames["prepayments"],
-                               frames["awards"])
+                               frames["awards"], frames["government_investment"])
         out.append((part, positions))
     return out
 
@@ -228,7 +232,7 @@ def evaluate_part(part: PortfolioTables, task: _Task) -> Part:
     assert amounts is not None  # evaluate's own table
     return Part(claims.table, claims.attributes, amounts, claims.rejections, claims.projections,
                 not_paid_items(claims.details, calculator=True), calendar_notes, others,
-                subsidy.internal.get("calendar_digest") if subsidy is not None else None)
+                subsidy.internal.get("calendar_digest") if subsidy is not None else None, claims.government_investment)
 
 
 def evaluate_on(client: Client, tables: PortfolioTables, policy: Policy, years: int | tuple[int, ...] | range | None = None,
@@ -297,11 +301,15 @@ def merge(tables: PortfolioTables, policy: Policy, years: tuple[int, ...] | None
         notes.append(lpr.projection_note(len(projections), min(projections.projected_from)))
     notes += _once(n for p in parts for n in p.other_notes)
     moved_on = next((p.moved_on for p in parts if p.moved_on is not None), None)
+    invested = _concat_typed([p.government_investment for p in parts])
+    if len(invested):  # in the table's order, as one process gives them
+        at = _position_of(invested.investment_id, accepted["government_investment"])
+        invested = invested.take(sort_order(at)).reset_index(drop=True)
     return Claims(table=table, not_paid=_merged_not_paid(parts, accepted), rejections=problems,
                   projections=projections, years=years, notes=tuple(notes),
                   provenance=claims_provenance(tables.digest, policy, lpr, rate_by_stage, moved_on),
                   portfolio=tables, policy=policy, rate_by_stage=rate_by_stage, details={}, attributes=attributes,
-                  amount_fen=amount_fen, amount_table=table)
+                  amount_fen=amount_fen, amount_table=table, government_investment=invested)
 
 
 def _typed(frames: list[pd.DataFrame]) -> list[int]:
@@ -330,7 +338,7 @@ def _once(notes: Iterable[str]) -> list[str]:
 def _accepted_rows(tables: PortfolioTables, problems: pd.DataFrame) -> dict[str, tuple[pa.Array, np.ndarray]]:
     """Per table: the ids of the rows no problem rejects, and their positions."""
     out = {}
-    for name in ("projects", "loans", *ITEM_TABLES):
+    for name in ("projects", "loans", *ITEM_TABLES, "government_investment"):
         frame = getattr(tables, name).reset_index(drop=True)
         bad = problems.position[(problems.table == name).to_numpy()].dropna().to_numpy(dtype=np.int64)
         keep = np.setdiff1d(np.arange(len(frame)), bad)

@@ -32,8 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.budgeting.allocation import TIME_LIMIT, Allocation, Mode, allocate
-from subsidy_engine.core.columns import money_fen
+from subsidy_engine.core.columns import money_fen, money_series
 from subsidy_engine.core.money import fen_to_yuan
+from subsidy_engine.core.vocabulary import RULE_FLAGS
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
 from subsidy_engine.params.budget import Budget, load_budget
@@ -57,6 +58,8 @@ class Simulation:
     allocation: Allocation
     years: tuple[int, ...]
     label: str = "baseline"
+    #: the government's investment charged to the budget's investment sources (None: the budget has none)
+    investment: Allocation | None = None
     _by: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -70,6 +73,38 @@ class Simulation:
         attributes = self.claims.attributes.assign(claim_id=self.claims.table.claim_id)[
             ["claim_id", "district", "sector"]]
         return self.allocation.awards.merge(attributes, on="claim_id", how="left")
+
+    @cached_property
+    def government_investment(self) -> pd.DataFrame:
+        """The government's direct investment and capital injection (measures 1 and 4), apart from every subsidy:
+        ``year, source_id, measure, kind, amount`` per year, investment source (blank: charged to none, for want
+        of an investment source or of its money), measure and kind."""
+        rows = self.claims.government_investment
+        keys = ["year", "source_id", "measure", "kind"]
+        if rows.empty:
+            return pd.DataFrame({"year": pd.Series(dtype=np.int64), "source_id": pd.Series(dtype=object),
+                                 "measure": pd.Series(dtype=np.int64), "kind": pd.Series(dtype=object),
+                                 "amount": money_series(np.zeros(0, np.int64))})
+        fen = money_fen(rows.amount)
+        claim_ids = "government_investment:" + rows.investment_id.astype(str)
+        parts = []
+        charged = np.zeros(len(rows), np.int64)
+        if self.investment is not None:
+            awards = self.investment.awards
+            paid = awards[awards.source_id.notna()]
+            at = pd.Index(claim_ids).get_indexer(pd.Index(paid.claim_id.astype(str)))
+            by_source = money_fen(paid.awarded)
+            np.add.at(charged, at, by_source)
+            parts.append(pd.DataFrame({"year": rows.year.to_numpy()[at], "source_id": paid.source_id.astype(object)
+                                       .to_numpy(), "measure": rows.measure.to_numpy()[at],
+                                       "kind": rows.kind.to_numpy()[at], "fen": by_source}))
+        parts.append(pd.DataFrame({"year": rows.year.to_numpy(), "source_id": None, "measure": rows.measure.to_numpy(),
+                                   "kind": rows.kind.to_numpy(), "fen": fen - charged}))
+        frame = pd.concat(parts, ignore_index=True)
+        frame = frame[frame.fen > 0]
+        totals = frame.groupby(keys, dropna=False, sort=True)["fen"].sum().reset_index()
+        totals["source_id"] = totals.source_id.astype(object).where(totals.source_id.notna(), None)
+        return totals.assign(amount=money_series(totals.fen.to_numpy(np.int64))).drop(columns="fen")
 
     def by_year_source(self) -> pd.DataFrame:
         """``year, source_id, claimed, awarded, cap`` (claimed: counted at the first source asked)."""
@@ -166,7 +201,21 @@ def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range |
         claims = evaluate(portfolio, policy or load_policy(), chosen, rate_by_stage=rate_by_stage, lpr=lpr,
                           calendar=calendar)
     allocation = allocate(claims, budget, mode, time_limit=time_limit)
-    return Simulation(claims, allocation, chosen, label)
+    return Simulation(claims, allocation, chosen, label, charged_investment(claims, budget))
+
+
+def charged_investment(claims: Claims, budget: Budget) -> Allocation | None:
+    """The government's investment (measures 1 and 4) charged to the budget's investment sources, in file order
+    within their caps and eligibility (waterfall, earlier years and items first); None when the budget has no
+    investment source or there is no investment. Never a claim: its sources pay no subsidy, and the subsidies'
+    pay none of it."""
+    invested = budget.investment_part()
+    rows = claims.government_investment
+    if invested is None or rows.empty:
+        return None
+    table = rows.assign(claim_id="government_investment:" + rows.investment_id.astype(str))
+    return allocate(table[["claim_id", "project_id", "enterprise_id", "measure", "year", "amount", "district",
+                           "sector", *RULE_FLAGS]], invested, "waterfall")
 
 
 def _money_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -31,6 +31,11 @@ can judge what a simulation on it means:
   50万 to 500万, paid over 1 or 2 years); 3% of projects get research funding
   (measure 5, 100万 to 2000万, over 1 to 3 years); each decided 30 days to a
   year after the project starts (within the window), paid from that year.
+* **Government investment** (measures 1 and 4, never a subsidy): 4% of the
+  public-domain projects that are not platforms, half as direct investment,
+  half as capital injection (measure 1), and 30% of the platforms as direct
+  investment (measure 4); 10-30% of the project's total investment (whole
+  万), paid in its start year or the next.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from subsidy_engine.core.columns import date_series, money_series
 from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.language import names
 from subsidy_engine.core.provenance import engine_version
+from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
 
 DISTRICTS = ("haidian", "chaoyang", "beijing_eda", "dongcheng", "xicheng", "fengtai", "shijingshan",
@@ -57,6 +63,9 @@ SECTORS = ("5g_network", "computing_centre", "industrial_internet", "connected_v
            "artificial_intelligence", "blockchain", "smart_city", "data_centre")
 FIELDS = ("autonomous_driving", "satellite_internet", "network_security", "common_software", "ai",
           "blockchain", "other")
+#: What the generator makes, in its portfolio's hash beside the call and the engine's version: the same call
+#: that gained tables (the awards, the list flags, the government's investment) names other inputs.
+GENERATOR_REVISION = "2: awards, list flags, government investment"
 DEFAULT_FIRST_DAY, DEFAULT_LAST_DAY = epoch_days(date(2022, 1, 1)), epoch_days(date(2026, 6, 19))
 
 
@@ -235,10 +244,28 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
         "payment_years": pd.Series(np.concatenate([rng.integers(1, 3, rewarded.shape[0]),
                                                    rng.integers(1, 4, researched.shape[0])]), dtype="int64"),
     })
-    tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events, "awards": awards}
+    # government investment, drawn last of all: direct investment or capital injection in public-domain projects
+    # (measure 1), direct investment in common technology platforms (measure 4)
+    platform_of = platform != "none"
+    public = projects["domain"].to_numpy(dtype=object) == "public"
+    invested_in = np.flatnonzero((public & ~platform_of & (rng.random(n) < 0.04)) | (platform_of & (rng.random(n) < 0.3)))
+    k_inv = invested_in.shape[0]
+    injection = ~platform_of[invested_in] & (rng.random(k_inv) < 0.5)
+    share = rng.uniform(0.1, 0.3, k_inv)
+    first_year = years_of(start[invested_in]).astype(np.int64)
+    government_investment = pd.DataFrame({
+        "investment_id": _ids(id_prefix + "G", np.arange(k_inv)),
+        "project_id": _ids(id_prefix + "P", invested_in),
+        "kind": _text(np.where(injection, "capital_injection", "direct_investment").tolist()),
+        "measure": pd.Series(np.where(platform_of[invested_in], 4, 1), dtype="int64"),
+        "year": pd.Series(first_year + rng.integers(0, 2, k_inv), dtype="int64"),
+        "amount": money_series((total[invested_in] * share).astype(np.int64) // 1_000_000 * 1_000_000),
+    })
+    tables = {"projects": projects, "loans": loans, "insurance": insurance, "events": events, "awards": awards,
+              "government_investment": government_investment}
     window = "" if start_between is None else f", start_between=({start_between[0]}, {start_between[1]})"
     call = f"demo.portfolio({n}, seed={seed}{window}" + (f", id_prefix={id_prefix!r})" if id_prefix else ")")
-    digest = hashlib.sha256(f"subsidy_engine.{call} {engine_version()}".encode()).hexdigest()
+    digest = hashlib.sha256(f"subsidy_engine.{call} {engine_version()} {GENERATOR_REVISION}".encode()).hexdigest()
     return checked_portfolio(tables, source=call, digest=digest)
 
 

@@ -1,0 +1,75 @@
+"""Government investment: direct investment and capital injection (measures 1 and 4), kept apart from subsidies.
+
+Measure 1 supports public-domain projects by direct investment (直接投資) and
+capital injection (資本金注入) as well as by investment subsidy and 貼息;
+measure 4 lets the government invest directly in common technology platforms
+(政府直接投資). This is money the government puts in as an investor, not a
+subsidy: it is never a claim, never in a subsidy total, and a budget charges it
+only to the sources it marks as investment budgets (``investment: true``).
+
+The ``government_investment`` table, one row per project, kind and year:
+
+* ``investment_id`` (unique), ``project_id`` (a project of the projects table);
+* ``kind``: ``direct_investment`` (measure 1, or 4 for a common technology
+  platform) or ``capital_injection`` (measure 1);
+* ``measure``: 1 (the default) or 4, and 4 only for direct investment;
+* ``year`` (2000 to 2100) and ``amount`` (yuan, positive).
+
+The amounts are the bureau's decisions: nothing is computed from them but
+their totals, so they read no parameter and have no coverage horizon of their
+own; the year is the year the money is paid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from subsidy_engine.core.language import text
+from subsidy_engine.errors import PortfolioSchemaError
+from subsidy_engine.io import column_readers
+
+INVESTMENT_KINDS = ("direct_investment", "capital_injection")
+GOVERNMENT_INVESTMENT_COLUMNS = ("investment_id", "project_id", "kind", "measure", "year", "amount")
+#: The columns a government investment table must have.
+GOVERNMENT_INVESTMENT_REQUIRED = ("investment_id", "project_id", "kind", "year", "amount")
+
+
+def read_government_investment(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
+    """The table's arrays (``kind``, ``measure``, ``year``, ``fen``), its accepted rows and its rejections (each bad
+    cell: row, ``investment_id``, field, reason)."""
+    unknown = [c for c in table.columns if c not in GOVERNMENT_INVESTMENT_COLUMNS]
+    missing = [c for c in GOVERNMENT_INVESTMENT_REQUIRED if c not in table.columns]
+    if unknown or missing:
+        raise PortfolioSchemaError(f"government_investment table: unknown columns {unknown}, missing {missing}")
+    table = table.reset_index(drop=True)
+    n = len(table)
+    rej = column_readers.Rejections(n)
+    for name in GOVERNMENT_INVESTMENT_REQUIRED:
+        rej.add(column_readers.blank_cells(table[name]), name, "is missing")
+    rej.add(column_readers.repeated_ids(table["investment_id"]), "investment_id",
+            "is a duplicate of an earlier row's investment_id")
+    kind, blank_kind = column_readers.vocabulary_index(table["kind"], INVESTMENT_KINDS)
+    allowed = ", ".join(map(repr, INVESTMENT_KINDS))
+    rej.add(~blank_kind & (kind < 0), "kind", text("input_reasons", "not_one_of", "en", allowed=allowed))
+    if "measure" in table.columns:
+        measure, no_measure = column_readers.int_column(table["measure"], "measure", rej)
+    else:
+        measure, no_measure = np.ones(n, np.int64), np.ones(n, bool)
+    measure = np.where(no_measure, 1, measure)
+    rej.add(~no_measure & (measure != 1) & (measure != 4), "measure",
+            "is not 1 or 4 (government investment is measure 1's, or measure 4's for a platform)")
+    rej.add((kind == INVESTMENT_KINDS.index("capital_injection")) & (measure == 4), "measure",
+            "is 1 for a capital injection (measure 4 is direct investment in a platform)")
+    year, _ = column_readers.int_column(table["year"], "year", rej)
+    rej.add(~column_readers.blank_cells(table["year"]) & ((year < 2000) | (year > 2100)), "year",
+            "is not a year from 2000 to 2100")
+    fen, no_fen = column_readers.decimal_units(table["amount"], 2, "amount", rej)
+    rej.add(~no_fen & (fen <= 0), "amount", "must be positive (at least 0.01 yuan)")
+    out = {"kind": kind, "measure": measure, "year": year, "fen": fen}
+    good = np.flatnonzero(~rej.bad)
+    return column_readers.accepted_rows(out, good, n), good, rej.frame(table["investment_id"])
+
+
+__all__ = ["GOVERNMENT_INVESTMENT_COLUMNS", "GOVERNMENT_INVESTMENT_REQUIRED", "INVESTMENT_KINDS",
+           "read_government_investment"]

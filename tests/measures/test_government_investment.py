@@ -1,0 +1,169 @@
+"""Government investment (issue 21, point 2): direct investment and capital injection (measures 1 and 4), read from
+its own table, never a claim nor in a subsidy total, charged only to the budget's investment sources and reported
+apart by simulate (printed, summary.json, its sheet, the outlay chart's own series)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from subsidy_engine import BudgetError, evaluate, load_policy
+from subsidy_engine.service.cli import main
+from subsidy_engine.simulation.simulate import simulate
+
+from builders import as_tables, fen
+from strategies import budget_of
+from workbooks import write_tables
+
+POLICY = load_policy()
+PROJECT = {"project_id": "P1", "enterprise_id": "E", "domain": "public", "stage": "pilot",
+           "total_investment": "100000000", "eligible_investment": "100000000", "start_date": "2026-03-01",
+           "industry_or_software": True, "district": "haidian"}
+AWARD = {"award_id": "A1", "enterprise_id": "E", "project_id": "P1", "kind": "reward", "amount": "100",
+         "decision_date": "2026-05-01"}
+
+
+def investment(**cells: object) -> dict[str, object]:
+    return {"investment_id": "G1", "project_id": "P1", "kind": "direct_investment", "year": 2026, "amount": "5000000",
+            **cells}
+
+
+def portfolio(*invested: dict[str, object], projects: list[dict[str, object]] | None = None
+              ) -> dict[str, list[dict[str, object]]]:
+    return {"projects": projects or [PROJECT], "loans": [], "insurance": [], "events": [], "awards": [AWARD],
+            "government_investment": list(invested)}
+
+
+SOURCES = [{"id": "fund", "level": "municipal", "caps": "1000"},
+           {"id": "platforms", "level": "municipal", "caps": "100", "investment": True, "eligible": {"measures": [4]}},
+           {"id": "city", "level": "municipal", "caps": "4000000", "investment": True}]
+
+
+def test_it_is_never_a_claim_nor_in_a_subsidy_total() -> None:
+    with_it = evaluate(as_tables(portfolio(investment(), investment(investment_id="G2", kind="capital_injection",
+                                                                    year=2027, amount="7"))), POLICY)
+    without = evaluate(as_tables(portfolio()), POLICY)
+    pd.testing.assert_frame_equal(with_it.table, without.table)
+    assert with_it.total == without.total == Decimal("100.00")
+    invested = with_it.government_investment
+    assert invested[["investment_id", "project_id", "enterprise_id", "district", "measure", "kind", "year"]
+                    ].values.tolist() == [["G1", "P1", "E", "haidian", 1, "direct_investment", 2026],
+                                          ["G2", "P1", "E", "haidian", 1, "capital_injection", 2027]]
+    assert fen(invested.amount).tolist() == [500000000, 700]
+    assert evaluate(as_tables(portfolio(investment(year=2027))), POLICY, years=[2026]).government_investment.empty
+
+
+@pytest.mark.parametrize(("cells", "field", "reason"), [
+    ({"kind": "loan"}, "kind", "is not one of 'direct_investment', 'capital_injection'"),
+    ({"measure": 2}, "measure", "is not 1 or 4"),
+    ({"kind": "capital_injection", "measure": 4}, "measure", "is 1 for a capital injection"),
+    ({"year": 1999}, "year", "is not a year from 2000 to 2100"),
+    ({"year": "soon"}, "year", ""),
+    ({"amount": "-5"}, "amount", "must be positive"),
+    ({"amount": None}, "amount", "is missing"),
+    ({"project_id": "P9"}, "project_id", "is not a project of the projects table"),
+    ({"project_id": None}, "project_id", "is missing"),
+])
+def test_a_bad_row_is_rejected_naming_its_row_field_and_reason(cells: dict[str, object], field: str,
+                                                              reason: str) -> None:
+    claims = evaluate(as_tables(portfolio(investment(investment_id="OK"), investment(investment_id="BAD", **cells))),
+                      POLICY)
+    rejected = claims.rejections
+    assert rejected[["table", "row", "id"]].drop_duplicates().values.tolist() == [["government_investment", 3, "BAD"]]
+    assert any(f == field and reason in r for f, r in zip(rejected.field, rejected.reason)), rejected
+    assert claims.government_investment.investment_id.tolist() == ["OK"]
+
+
+def test_the_investment_of_a_project_outside_the_coverage_goes_with_it() -> None:
+    late = {**PROJECT, "project_id": "P2", "start_date": "2031-03-01"}
+    claims = evaluate(as_tables(portfolio(investment(), investment(investment_id="G2", project_id="P2"),
+                                          projects=[PROJECT, late])), POLICY)
+    mine = claims.rejections[claims.rejections.table == "government_investment"]
+    assert mine[["row", "id", "field", "reason"]].values.tolist() == [
+        [3, "G2", "project_id", "its project is rejected: it is not evaluated"]]
+    assert claims.government_investment.investment_id.tolist() == ["G1"]
+
+
+def test_simulate_charges_it_to_investment_sources_only_and_reports_the_rest_uncharged() -> None:
+    rows = portfolio(investment(), investment(investment_id="G2", measure=4, amount="300"),
+                     investment(investment_id="G3", kind="capital_injection", year=2027, amount="9000000"))
+    run = simulate(as_tables(rows), range(2026, 2029), budget=budget_of(SOURCES))
+    assert run.allocation.by_source.source_id.unique().tolist() == ["fund"]  # the subsidies' sources only
+    assert fen(run.allocation.awards.awarded).sum() == 10000  # the reward, paid by the fund
+    assert run.investment is not None
+    assert set(run.investment.by_source.source_id) == {"platforms", "city"}
+    shown = [(r.year, r.source_id, r.measure, r.kind, int(fen(pd.Series([r.amount]))[0]))
+             for r in run.government_investment.itertuples()]
+    # platforms pays measure 4 up to its 100 a year; city the rest within 400万 a year; what is left, uncharged
+    assert shown == [(2026, "city", 1, "direct_investment", 400000000), (2026, "city", 4, "direct_investment", 20000),
+                     (2026, "platforms", 4, "direct_investment", 10000), (2026, None, 1, "direct_investment", 100000000),
+                     (2027, "city", 1, "capital_injection", 400000000),
+                     (2027, None, 1, "capital_injection", 500000000)] or shown
+    total = sum(amount for *_, amount in shown)
+    assert total == 500000000 + 30000 + 900000000  # nothing lost in the split
+
+
+def test_a_budget_without_investment_sources_reports_it_all_uncharged() -> None:
+    run = simulate(as_tables(portfolio(investment())), range(2026, 2029), budget=budget_of(SOURCES[:1]))
+    assert run.investment is None
+    assert run.government_investment[["year", "source_id"]].values.tolist() == [[2026, None]]
+
+
+@pytest.mark.parametrize(("source", "error"), [
+    ({"id": "x", "level": "district", "caps": "1", "investment": True, "matching_share": "1"},
+     "an investment source has no matching_share"),
+])
+def test_an_investment_source_is_checked(source: dict[str, object], error: str) -> None:
+    with pytest.raises(BudgetError, match=error):
+        budget_of([SOURCES[0], source])
+    with pytest.raises(BudgetError, match="at least 1 funding source for the subsidies"):
+        budget_of([SOURCES[2]])
+
+
+def test_a_budget_without_investment_sources_hashes_as_before() -> None:
+    plain = budget_of(SOURCES[:1])
+    marked = budget_of([{**SOURCES[0], "investment": False}])
+    assert plain.digest == marked.digest != budget_of(SOURCES).digest
+
+
+def test_the_command_prints_writes_and_draws_it_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tables = {name: pd.DataFrame(rows) for name, rows in portfolio(
+        investment(), investment(investment_id="G2", kind="capital_injection", year=2027, amount="7")).items()
+        if rows}
+    folder = write_tables(tmp_path, "csv", tables)
+    budget = tmp_path / "budget.yaml"
+    import yaml
+    budget.write_text(yaml.safe_dump({"id": "b", "status": "inferred", "basis": "test", "years": [2026, 2028],
+                                      "sources": SOURCES}), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["simulate", "--portfolio", str(folder), "--budget", str(budget), "--years", "3", "--start",
+                 "2026", "--out", str(out), "--lang", "en"]) == 0
+    said = capsys.readouterr().out
+    assert "Government investment (direct investment and capital injection, measures 1 and 4, not in the " \
+           "subsidies above): 5,000,007.00 in all, 4,000,007.00 of it charged to investment budgets" in said
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["government_investment"] == [
+        {"year": 2026, "source_id": "city", "measure": 1, "kind": "direct_investment", "amount": "4000000.00"},
+        {"year": 2026, "source_id": None, "measure": 1, "kind": "direct_investment", "amount": "1000000.00"},
+        {"year": 2027, "source_id": "city", "measure": 1, "kind": "capital_injection", "amount": "7.00"}]
+    assert sum(Decimal(r["awarded"]) for r in summary["by_year"]) == Decimal("100.00")  # the reward alone
+    sheet = openpyxl.load_workbook(out / "report.xlsx", read_only=True)["government investment"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "kind of investment" in rows[0] and ("direct investment" in rows[1] or "direct investment" in rows[2])
+
+
+def test_the_demo_portfolio_hash_names_what_the_generator_makes_now() -> None:
+    """Review: the demo's hash was the call and the engine's version alone, unchanged when the same call gained the
+    awards, the list flags and the government's investment."""
+    import hashlib
+
+    from subsidy_engine.core.provenance import engine_version
+    from subsidy_engine.simulation.synthetic import portfolio as demo
+
+    before = hashlib.sha256(f"subsidy_engine.demo.portfolio(10, seed=78) {engine_version()}".encode()).hexdigest()
+    assert demo(10).digest != before and demo(10).digest == demo(10).digest
