@@ -11,13 +11,15 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from subsidy_engine import BudgetError, evaluate, load_policy
+from subsidy_engine import BudgetError, evaluate, explain, load_policy
 from subsidy_engine.service.cli import main
 from subsidy_engine.simulation.simulate import simulate
 
 from builders import as_tables, fen
-from strategies import budget_of
+from strategies import budget_of, examples
 from workbooks import write_tables
 
 POLICY = load_policy()
@@ -167,3 +169,64 @@ def test_the_demo_portfolio_hash_names_what_the_generator_makes_now() -> None:
 
     before = hashlib.sha256(f"subsidy_engine.demo.portfolio(10, seed=78) {engine_version()}".encode()).hexdigest()
     assert demo(10).digest != before and demo(10).digest == demo(10).digest
+
+
+def test_explain_says_the_investment_apart_and_cites_its_clause() -> None:
+    claims = evaluate(as_tables(portfolio(investment(), investment(investment_id="G2", measure=4, year=2027,
+                                                                   amount="7"))), POLICY)
+    text = explain(claims, "P1", lang="en")
+    assert ("Government investment (not a subsidy, in no claim): direct_investment of 5,000,000.00 in 2026; "
+            "78號 measure 1") in text
+    assert "direct_investment of 7.00 in 2027; 78號 measure 4" in text
+    assert "1 claim(s) in all years, total 100.00" in text  # the reward alone
+    zh = explain(claims, "P1")
+    assert "政府投资（不是补贴，不计入申请金额）：2026年直接投资5,000,000.00元；78号第1条" in zh and "第4条：「" in zh
+
+
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(st.sampled_from(["P1", "P2"]), st.sampled_from(["direct_investment",
+                                                                               "capital_injection"]),
+                               st.sampled_from([1, 4]), st.integers(2026, 2028), st.integers(1, 10**9)),
+                     min_size=1, max_size=8),
+       caps=st.lists(st.integers(0, 10**9), min_size=2, max_size=2), measures=st.sampled_from([None, [1], [4]]))
+def test_what_is_charged_equals_the_plain_reference_and_nothing_is_lost(rows: list, caps: list[int],
+                                                                        measures: list[int] | None) -> None:
+    """The investment per year and source equals the reference allocation of the same rows against the investment
+    sources alone (a plain budget of them); charged and uncharged add up to what was invested."""
+    from subsidy_engine import Budget
+    from subsidy_engine.reference.allocation import reference_allocate
+
+    invested = [investment(investment_id=f"G{k}", project_id=p, kind=kind, measure=4 if kind == "direct_investment"
+                           and m == 4 else 1, year=y, amount=str(Decimal(fen_) / 100))
+                for k, (p, kind, m, y, fen_) in enumerate(rows)]
+    second = {**PROJECT, "project_id": "P2", "enterprise_id": "F", "district": "daxing"}
+    sources = [SOURCES[0], {"id": "inv_a", "level": "municipal", "caps": str(Decimal(caps[0]) / 100),
+                            "investment": True, "carry_over": True,
+                            **({"eligible": {"measures": measures}} if measures else {})},
+               {"id": "inv_b", "level": "district", "caps": str(Decimal(caps[1]) / 100), "investment": True,
+                "eligible": {"districts": ["haidian"]}}]
+    run = simulate(as_tables(portfolio(*invested, projects=[PROJECT, second])), range(2026, 2029),
+                   budget=budget_of(sources))
+    got: dict[tuple[int, object], int] = {}
+    for r in run.government_investment.itertuples():
+        got[(r.year, r.source_id)] = got.get((r.year, r.source_id), 0) + int(Decimal(r.amount) * 100)
+    plain = Budget.of({"id": "plain", "status": "inferred", "basis": "test", "years": [2026, 2028],
+                       "priority_tiers": [], "sources": [{k: v for k, v in s.items() if k != "investment"}
+                                                         | {"level": "municipal"} for s in sources[1:]]})
+    district = {"P1": "haidian", "P2": "daxing"}
+    claims = [{"claim_id": f"government_investment:{r['investment_id']}", "item": f"government_investment:"
+               f"{r['investment_id']}", "year": r["year"], "amount": Decimal(str(r["amount"])),
+               "measure": r["measure"], "project_id": r["project_id"], "enterprise_id": "E" if r["project_id"] == "P1"
+               else "F", "district": district[str(r["project_id"])]} for r in invested]
+    awards, _ = reference_allocate(claims, plain, "waterfall")
+    want: dict[tuple[int, object], int] = {}
+    year_of = {c["claim_id"]: c["year"] for c in claims}
+    for (claim_id, _, source), fen_ in awards.items():
+        if fen_:
+            want[(year_of[claim_id], source)] = want.get((year_of[claim_id], source), 0) + fen_
+    for c in claims:
+        left = int(c["amount"] * 100) - sum(v for (k, _, _), v in awards.items() if k == c["claim_id"])
+        if left:
+            want[(c["year"], None)] = want.get((c["year"], None), 0) + left
+    assert got == want
+    assert sum(got.values()) == sum(fen_ for *_, fen_ in rows)  # nothing lost in the split

@@ -23,7 +23,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_each_sheet_names_describes_and_heads_its_columns(template: Path) -> None:
     book = openpyxl.load_workbook(template)
-    assert book.sheetnames == ["填写说明", "projects", "loans", "insurance", "events"]
+    assert book.sheetnames == ["填写说明", "projects", "loans", "insurance", "events", "awards", "government_investment"]
     assert "subsidy-engine validate" in book["填写说明"]["A3"].value
     for table, columns in COLUMNS.items():
         sheet = book[table]

@@ -116,6 +116,8 @@ class Facts:
         recompute)`` (``table`` is ``drawdowns`` or ``prepayments``; ``recompute`` None for a tranche).
     projected_from : mapping
         The first reset priced on a projected LPR, by loan id, of the loans that have one.
+    government_investment : sequence
+        The government's investment in the project, ``(year, kind, measure, amount)``: not a claim.
     """
 
     project_id: str
@@ -129,6 +131,9 @@ class Facts:
     provenance: Provenance
     loan_events: Callable[[str], Sequence[LoanEventFact]] = lambda _: ()
     projected_from: Mapping[str, date] = field(default_factory=dict)
+    #: the government's investment in the project (measures 1 and 4), each ``(year, kind, measure, amount)``: said
+    #: apart from the claims, which it is not
+    government_investment: Sequence[tuple[int, str, int, Decimal]] = ()
 
 
 def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None) -> dict[str, Any]:
@@ -375,7 +380,17 @@ def facts_of(claims: Claims, project_id: str) -> Facts:
         project_id=project_id, project=projects.loc[known].iloc[0], rows=rows, details=claims.details, item=item,
         policy=claims.policy, notes=claims.notes, years=claims.years, provenance=claims.provenance,
         loan_events=loan_events, projected_from=projected_from_of(
-            claims.projections, {str(r.item_id) for r in rows if r.instrument == "interest_subsidy"}))
+            claims.projections, {str(r.item_id) for r in rows if r.instrument == "interest_subsidy"}),
+        government_investment=_invested_in(claims.government_investment, project_id))
+
+
+def _invested_in(invested: pd.DataFrame, project_id: str) -> list[tuple[int, str, int, Decimal]]:
+    """The government's investment in ``project_id``, by year and kind, as the explanation says it."""
+    if invested.empty:
+        return []
+    mine = invested[invested.project_id.astype(str) == project_id]
+    return [(int(year), str(kind), int(measure), Decimal(str(amount))) for year, kind, measure, amount in zip(
+        mine.year.tolist(), mine.kind.tolist(), mine.measure.tolist(), mine.amount.tolist())]
 
 
 def _project_set(facts: Facts) -> ParameterSet | None:
@@ -417,6 +432,9 @@ def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
     if lists:  # measures 6, 8, 9: no money of their own, what a budget's tiers and merit points may read
         out.append(say("lists", lists=joined((word("measures", str(m), refs.lang) for m in lists), refs.lang, "items"),
                        clause=refs.clause(*lists)))
+    for year, kind, measure, amount in facts.government_investment:  # measures 1 and 4: not a subsidy
+        out.append(say("government_investment", year=year, kind=refs.named("investment_kinds", kind),
+                       amount=_yuan(amount), clause=refs.clause(measure)))
     for note in facts.notes:
         out.append(say("note", note=in_language(note, refs.lang)))
     for row in rows:

@@ -1,7 +1,7 @@
 """The portfolio template a finance officer fills in: ``subsidy-engine template FILE.xlsx`` (issue 19, point 3).
 
-The workbook has a guide sheet, then the four input tables, ``projects``, ``loans``, ``insurance`` and ``events``,
-each laid out for people and read by :func:`subsidy_engine.load_portfolio` as it is:
+The workbook has a guide sheet, then the input tables, ``projects``, ``loans``, ``insurance``, ``events``, the
+decided ``awards`` and the ``government_investment`` (the last two may be left empty), each laid out for people and read by :func:`subsidy_engine.load_portfolio` as it is:
 
 * row 1: each column's name in Chinese and English (bold, shaded);
 * row 2: what the column holds: required or not, its type and unit, its allowed values (from the vocabulary file);
@@ -43,6 +43,8 @@ from subsidy_engine.core.vocabulary import (
     Tenor,
 )
 from subsidy_engine.loans.arrays import LOAN_COLUMNS
+from subsidy_engine.measures.awards import AWARD_COLUMNS, AWARD_KINDS
+from subsidy_engine.measures.government_investment import GOVERNMENT_INVESTMENT_COLUMNS, INVESTMENT_KINDS
 from subsidy_engine.measures.grants import EVENT_COLUMNS, KINDS
 from subsidy_engine.measures.investment import PROJECT_COLUMNS, PROJECT_FLAGS, Category
 from subsidy_engine.measures.premium_subsidy import INSURANCE_COLUMNS
@@ -55,6 +57,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "loans": ("loan_id", "project_id", *(c for c in LOAN_COLUMNS if c != "floating")),
     "insurance": INSURANCE_COLUMNS,
     "events": EVENT_COLUMNS,
+    "awards": AWARD_COLUMNS,
+    "government_investment": GOVERNMENT_INVESTMENT_COLUMNS,
 }
 FLAGS = ("true", "false", "是", "否")
 #: The values each list column takes: the engine's own vocabularies.
@@ -72,11 +76,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "loans.interest_frequency": tuple(f.value for f in Frequency),
     "insurance.product_field": tuple(f.value for f in ProductField),
     "events.kind": KINDS, "events.venue": VENUES, "events.stage": STAGES,
+    "awards.kind": AWARD_KINDS, "government_investment.kind": INVESTMENT_KINDS,
 }
 #: List columns that take other values too (a bureau's own sectors and districts): the list only suggests.
 OPEN_CHOICES = frozenset({"projects.sector", "projects.district"})
 MONEY = frozenset({"projects.total_investment", "projects.eligible_investment", "projects.expected_returns",
-                   "loans.principal", "insurance.insured_amount", "insurance.premium", "events.amount_raised"})
+                   "loans.principal", "insurance.insured_amount", "insurance.premium", "events.amount_raised",
+                   "awards.amount", "government_investment.amount"})
 RATES = frozenset({"loans.annual_rate"})
 #: Two rows a table that validate and simulate as they are (made-up names; amounts in yuan).
 EXAMPLES: dict[str, list[dict[str, object]]] = {
@@ -113,6 +119,18 @@ EXAMPLES: dict[str, list[dict[str, object]]] = {
         {"event_id": "V002", "kind": "reits_issuance", "enterprise_id": "E002", "project_id": "P002",
          "date": date(2026, 9, 30), "amount_raised": 800_000_000},
     ],
+    "awards": [
+        {"award_id": "A001", "enterprise_id": "E001", "project_id": "P001", "kind": "reward", "amount": 2_000_000,
+         "decision_date": date(2026, 4, 15), "payment_years": 2},
+        {"award_id": "A002", "enterprise_id": "E002", "project_id": "P002", "kind": "research_funding",
+         "amount": 5_000_000, "decision_date": date(2026, 6, 30), "first_payment_year": 2027, "payment_years": 3},
+    ],
+    "government_investment": [
+        {"investment_id": "G001", "project_id": "P002", "kind": "capital_injection", "measure": 1, "year": 2026,
+         "amount": 10_000_000},
+        {"investment_id": "G002", "project_id": "P002", "kind": "direct_investment", "measure": 4, "year": 2027,
+         "amount": 6_000_000},
+    ],
 }
 FIRST_DATA_ROW, LAST_CHECKED_ROW = 4, 5_000  # the rows the drop-downs and formats reach
 
@@ -124,7 +142,7 @@ def write_template(path: str | os.PathLike[str], *, lang: Lang | str = DEFAULT_L
     >>> import tempfile, openpyxl
     >>> book = openpyxl.load_workbook(write_template(f"{tempfile.mkdtemp()}/portfolio.xlsx"))
     >>> book.sheetnames, [c.value for c in book["projects"][3]][:3]
-    (['填写说明', 'projects', 'loans', 'insurance', 'events'], ['project_id', 'enterprise_id', 'name'])
+    (['填写说明', 'projects', 'loans', 'insurance', 'events', 'awards', 'government_investment'], ['project_id', 'enterprise_id', 'name'])
     """
     # openpyxl ships no type information (types-openpyxl is a separate stub package)
     from openpyxl import Workbook  # type: ignore[import-untyped]
