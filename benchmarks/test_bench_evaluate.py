@@ -47,7 +47,7 @@ def test_evaluate_100k_projects_5_years(benchmark, report) -> None:
 
     small = portfolio(SAMPLE, seed=78)
     started = time.perf_counter()
-    plain = reference_evaluate(*models(small), POLICY, tuple(YEARS), RATES, LPR)
+    plain = reference_evaluate(*models(small), POLICY, tuple(YEARS), RATES, LPR, awards=records(small.awards))
     per_project = (time.perf_counter() - started) / SAMPLE
     fast = evaluate(small, POLICY, YEARS, rate_by_stage=RATES, lpr=LPR).table
     assert len(plain) == len(fast) and sum(c["amount"] for c in plain.values()) == fast.amount.sum()

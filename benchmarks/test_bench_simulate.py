@@ -33,7 +33,7 @@ from subsidy_engine.simulation.montecarlo import monte_carlo
 from subsidy_engine.simulation.scenario import load_scenario
 from subsidy_engine.simulation.simulate import Comparison, simulate
 from subsidy_engine.simulation.synthetic import portfolio
-from test_bench_evaluate import models
+from test_bench_evaluate import models, records
 
 YEARS = tuple(range(2026, 2031))
 HOLD = date(2045, 12, 31)
@@ -53,7 +53,7 @@ def _plain_seconds_per_project(policy, budget, lpr) -> float:  # noqa: ANN001
     """The Decimal references: evaluate per project, allocate per claim, on SAMPLE projects."""
     small = portfolio(SAMPLE, seed=78)
     started = time.perf_counter()
-    reference_evaluate(*models(small), policy, YEARS, None, lpr)
+    reference_evaluate(*models(small), policy, YEARS, None, lpr, awards=records(small.awards))
     evaluate_seconds = time.perf_counter() - started
     claims = evaluate(small, policy, YEARS, lpr=lpr)
     rows = _plain_records(pd.concat([claims.table, claims.attributes], axis=1))

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from subsidy_engine.core.language import id_of_name
-from subsidy_engine.core.money import RATE_SCALE, rate_to_units, scaled_integer, yuan_to_fen
+from subsidy_engine.core.money import MAX_TOTAL_FEN, RATE_SCALE, rate_to_units, scaled_integer, yuan_to_fen
 from subsidy_engine.core.vocabulary import RULE_FLAGS
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
@@ -34,9 +34,6 @@ from subsidy_engine.measures.investment import flag_column
 from subsidy_engine.params.budget import Budget, Eligibility, FundingSource
 from subsidy_engine.pipeline.evaluate import Claims
 from subsidy_engine.pipeline.steps import ATTRIBUTE_COLUMNS
-
-#: Claims or caps above this total (fen, about 9e13 yuan) are refused: sums stay exact in float64 bincounts.
-MAX_TOTAL_FEN = 2**53
 
 
 @dataclass

@@ -40,6 +40,9 @@ BP_DECIMALS: Final = 4
 #: leave the range where the kernel's float estimate plus exact integer correction is proven (see
 #: ``kernels.arithmetic``).
 MAX_AMOUNT_YUAN: Final = Decimal("1000000000000")  # 1e12 yuan
+#: The most fen amounts may add up to where they are summed together (about 9e13 yuan): sums stay exact in int64 and
+#: in float64 bincounts. Claims or caps above it are refused by the allocation, a table's total by its reader.
+MAX_TOTAL_FEN: Final = 2**53
 MAX_AMOUNT_FEN: Final = int(MAX_AMOUNT_YUAN) * FEN_PER_YUAN
 #: Why an amount above :data:`MAX_AMOUNT_YUAN` is refused, as every reader and model says it.
 ABOVE_MAX_AMOUNT: Final = f"is above the supported maximum of {MAX_AMOUNT_YUAN} yuan"

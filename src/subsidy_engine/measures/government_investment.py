@@ -16,8 +16,12 @@ The ``government_investment`` table, one row per project, kind and year:
 * ``year`` (2000 to 2100) and ``amount`` (yuan, positive).
 
 The amounts are the bureau's decisions: nothing is computed from them but
-their totals, so they read no parameter and have no coverage horizon of their
-own; the year is the year the money is paid.
+their totals, so they read no parameter; the year is the year the money is
+paid. A row of a project that is not evaluated (rejected, or started outside
+the parameters' coverage) is rejected with it, as every row of such a project
+is; a year outside the run's years is left out of it, as a claim's is. The
+amounts of the table may add up to at most 9e13 yuan (the exact range of the
+sums), else the table is refused as a whole.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from subsidy_engine.core.language import text
+from subsidy_engine.core.money import MAX_TOTAL_FEN
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 
@@ -61,13 +66,14 @@ def read_government_investment(table: pd.DataFrame) -> tuple[dict[str, np.ndarra
             "is not 1 or 4 (government investment is measure 1's, or measure 4's for a platform)")
     rej.add((kind == INVESTMENT_KINDS.index("capital_injection")) & (measure == 4), "measure",
             "is 1 for a capital injection (measure 4 is direct investment in a platform)")
-    year, _ = column_readers.int_column(table["year"], "year", rej)
-    rej.add(~column_readers.blank_cells(table["year"]) & ((year < 2000) | (year > 2100)), "year",
-            "is not a year from 2000 to 2100")
+    year, no_year = column_readers.int_column(table["year"], "year", rej)  # a cell it cannot read says so itself
+    rej.add(~no_year & ((year < 2000) | (year > 2100)), "year", "is not a year from 2000 to 2100")
     fen, no_fen = column_readers.decimal_units(table["amount"], 2, "amount", rej)
     rej.add(~no_fen & (fen <= 0), "amount", "must be positive (at least 0.01 yuan)")
     out = {"kind": kind, "measure": measure, "year": year, "fen": fen}
     good = np.flatnonzero(~rej.bad)
+    if float(fen[good].sum(dtype=np.float64)) > MAX_TOTAL_FEN:  # its totals would not be exact
+        raise PortfolioSchemaError("the amounts add up to more than 9e13 yuan, beyond the engine's exact range")
     return column_readers.accepted_rows(out, good, n), good, rej.frame(table["investment_id"])
 
 

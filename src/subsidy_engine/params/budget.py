@@ -203,6 +203,9 @@ class FundingSource(BaseModel):
                              "1 of municipal money)")
         if self.matching_share is None and self.level == "district" and not self.investment:
             raise ValueError("a district source needs matching_share (e.g. \"1\" for 1:1 with the municipal part)")
+        if self.investment and self.eligible.instruments is not None:
+            raise ValueError("an investment source pays the government's investment, which has no instrument: "
+                             "its eligible reads measures and the project's attributes, not instruments")
         if self.investment and self.matching_share is not None:
             raise ValueError("an investment source has no matching_share: it pays the government's investment, "
                              "which is not split with a district")

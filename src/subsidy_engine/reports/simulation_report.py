@@ -95,6 +95,7 @@ def write_outputs(run: Simulation, out: str | os.PathLike[str], *, comparison: C
             "rejected_rows": rows_rejected(other.claims),
             "notes": list(other.allocation.notes),
             "by_year_source": _records(other.by_year_source()),
+            "government_investment": _records(other.government_investment),
             "deltas_by_year": _records(comparison.by_year()),
             "drivers": _records(comparison.drivers(20)),
             "drivers_existing_projects": _records(comparison.drivers(20, existing_only=True)),

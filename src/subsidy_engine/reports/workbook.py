@@ -194,8 +194,10 @@ def _shown_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def parameters(policy: Policy, budget: Budget, lang: Lang | str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every value the figures rest on, with its status and source; and which rows are illustrations."""
+def parameters(policy: Policy, budget: Budget, lang: Lang | str, investment: Budget | None = None
+               ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every value the figures rest on, with its status and source; and which rows are illustrations
+    (``investment``: the budget of the government's investment, whose caps are listed too)."""
     rows: list[dict[str, object]] = []
 
     def source_text(key: str) -> tuple[str, str | None]:
@@ -218,13 +220,14 @@ def parameters(policy: Policy, budget: Budget, lang: Lang | str) -> tuple[pd.Dat
                              "parameter_name": name("parameters", dotted, lang),
                              "value": _shown_value(parameter.value), "status": parameter.status,
                              "source": title, "url": url, "note": parameter.note})
-    sources = source_names(budget, lang)
-    for s in budget.sources:
-        rows.append({"parameter_set": budget.id, "valid_from": None, "valid_to": None,
-                     "parameter": f"budget.{s.id}.caps",
-                     "parameter_name": text("parameters", "budget_cap", lang, source=sources[s.id]),
-                     "value": _shown_value(s.caps), "status": budget.file.status, "source": budget.file.basis,
-                     "url": None, "note": s.note})
+    for of in (budget, *((investment,) if investment is not None else ())):  # the investment budget's too
+        sources = source_names(of, lang)
+        for s in of.sources:
+            rows.append({"parameter_set": of.id, "valid_from": None, "valid_to": None,
+                         "parameter": f"budget.{s.id}.caps",
+                         "parameter_name": text("parameters", "budget_cap", lang, source=sources[s.id]),
+                         "value": _shown_value(s.caps), "status": of.file.status, "source": of.file.basis,
+                         "url": None, "note": s.note})
     frame = pd.DataFrame(rows, columns=["parameter_set", "valid_from", "valid_to", "parameter", "parameter_name",
                                         "value", "status", "source", "url", "note"])
     marked = (frame["status"] != STATUS_SHOWN_AS_OFFICIAL).to_numpy()
@@ -330,7 +333,8 @@ def report_tables(run: Simulation, *, comparison: Comparison | None = None, mont
             *map(said, other.claims.notes), *map(said, other.allocation.notes)]}, columns=["run", "note"])],
             ignore_index=True)
     detail = project_detail(run, lang)
-    listed, marked = parameters(claims.policy, allocation.budget, lang)
+    listed, marked = parameters(claims.policy, allocation.budget, lang,
+                                run.investment.budget if run.investment is not None else None)
     sheets: dict[str, Sheet] = {
         "summary": table(run.by_year(), lang),
         "notes": table(notes, lang),
@@ -342,11 +346,13 @@ def report_tables(run: Simulation, *, comparison: Comparison | None = None, mont
         "parameters": table(listed, lang, marked),
         "rejected_rows": table(reasons_in_words(claims.rejections, lang), lang),
     }
-    invested = run.government_investment
-    if len(invested):  # measures 1 and 4: apart from every subsidy, with the investment sources' names
-        names_of = source_names(run.investment.budget, lang) if run.investment is not None else {}
-        sheets["government_investment"] = table(with_names(invested.rename(columns={"kind": "investment_kind"}),
-                                                           lang, names_of), lang)
+    for key, of in (("government_investment", run),
+                    ("scenario_government_investment", comparison.scenario if comparison is not None else None)):
+        invested = of.government_investment if of is not None else pd.DataFrame()
+        if of is not None and len(invested):  # measures 1 and 4: apart from every subsidy, the sources named
+            names_of = source_names(of.investment.budget, lang) if of.investment is not None else {}
+            sheets[key] = table(with_names(invested.rename(columns={"kind": "investment_kind"}), lang, names_of),
+                                lang)
     if comparison is not None and len(comparison.scenario.claims.rejections):
         sheets["scenario_rejected_rows"] = table(reasons_in_words(comparison.scenario.claims.rejections, lang), lang)
     if comparison is not None:

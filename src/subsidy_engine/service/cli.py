@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from subsidy_engine.pipeline.evaluate import Claims
     from subsidy_engine.simulation.montecarlo import MonteCarlo
     from subsidy_engine.simulation.scenario import MonteCarloSettings
+    from subsidy_engine.simulation.simulate import Simulation
     from subsidy_engine.simulation.sweep import Built, Sweep, SweepInputs, SweepSpec
 
 
@@ -328,6 +329,18 @@ def _simulate(args: argparse.Namespace) -> int:
     return code
 
 
+def _say_government_investment(run: Simulation, say: Callable[[str], None], lang: Lang) -> None:
+    """A run's government investment (measures 1 and 4) on a line of its own, apart from its subsidies."""
+    invested = run.government_investment
+    if not len(invested):
+        return
+    charged = invested[invested.source_id.notna()]
+    by_year = invested.groupby("year").amount.sum()
+    say(text("cli", "government_investment", lang, total=f"{sum(invested.amount, Decimal(0)):,.2f}",
+             charged=f"{sum(charged.amount, Decimal(0)):,.2f}",
+             years=joined((f"{y}: {v:,.2f}" for y, v in by_year.items()), lang, "items")))
+
+
 def _simulate_run(args: argparse.Namespace, say: Callable[..., None], lang: Lang) -> int:
     with contextlib.ExitStack() as stack:
         return _simulate_on(args, say, lang, stack)
@@ -404,13 +417,7 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
         empty = [int(cast(int, r.year)) for r in baseline.by_year().itertuples() if r.claimed == 0]  # an int column
         if empty and not len(rejections):
             say(text("cli", "no_claims", lang, years=joined(empty, lang, "items")))
-        invested = baseline.government_investment
-        if len(invested):  # measures 1 and 4, apart from the subsidies above
-            charged = invested[invested.source_id.notna()]
-            say(text("cli", "government_investment", lang,
-                     total=f"{sum(invested.amount, Decimal(0)):,.2f}", charged=f"{sum(charged.amount, Decimal(0)):,.2f}",
-                     years=joined((f"{y}: {v:,.2f}" for y, v in invested.groupby("year").amount.sum().items()),
-                                  lang, "items")))
+        _say_government_investment(baseline, say, lang)
         comparison, run_for_paths = None, baseline
         inputs: tuple[PortfolioTables, Policy, Budget, list[tuple[date, int, int]]] = (tables, policy, budget, [])
         if scenario is not None:
@@ -430,6 +437,7 @@ def _simulate_on(args: argparse.Namespace, say: Callable[..., None], lang: Lang,
                 say(text("cli", "drivers", lang))
                 say(_frame_text(with_names(drivers[["project_id", "district", "sector", "delta_awarded"]], lang)
                                 .drop(columns=["district", "sector"]), lang))
+            _say_government_investment(other, say, lang)
         mc = None
         if settings is not None:
             held = scenario.hold_until(hold_until) if scenario is not None else hold_until
@@ -1008,7 +1016,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--hold-lpr-until", metavar="YYYY-MM-DD", default="2045-12-31",
                      help="the LPR projection simulate will use (default 2045-12-31, as simulate's)")
     limit_option(val)
-    tpl = _command(sub, "template", "write an .xlsx template of the four input tables to fill in (Chinese and "
+    tpl = _command(sub, "template", "write an .xlsx template of the input tables to fill in (Chinese and "
                                     "English headers, each column described, drop-downs, two example rows)")
     tpl.add_argument("file", type=Path, help="the workbook to write, a name ending in .xlsx")
     tpl.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANG.value,

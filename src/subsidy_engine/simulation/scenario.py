@@ -275,7 +275,7 @@ class Scenario:
         if not added:
             return base
         new_rows = {name: concat_tables([getattr(t, name) for t in added])
-                    for name in ("projects", "loans", "insurance", "events", "awards")}
+                    for name in ("projects", "loans", "insurance", "events", "awards", "government_investment")}
         digest = hashlib.sha256("|".join([base.digest, self.digest, *(t.digest for t in added)]).encode()
                                 ).hexdigest()
         return extend_portfolio(base, new_rows, source=f"{base.source} + {len(added) * growth.projects_per_year:,} "

@@ -1,6 +1,6 @@
 """A seeded, synthetic Beijing portfolio: projects with their loans, insurance and events.
 
-``portfolio(n_projects, seed)`` builds the four tables of :func:`subsidy_engine.load_portfolio`
+``portfolio(n_projects, seed)`` builds the tables of :func:`subsidy_engine.load_portfolio`
 in memory, typed the way a Parquet file holds them (Arrow strings, exact decimal
 money, dates), so that the same seed always gives the same portfolio. Nothing
 in it is real: the names are made up and the proportions are assumptions chosen
