@@ -507,6 +507,40 @@ def vocabulary_index(series: pd.Series, words: Sequence[str]) -> tuple[np.ndarra
     return index, blank
 
 
+
+def vocabulary_codes(series: pd.Series | None, words: Sequence[str], name: str, rej: Rejections,
+                     n: int) -> np.ndarray:
+    """Each cell's index in ``words`` (-1 blank or none); a word that is not one of them is a problem of its row.
+
+    >>> rej = Rejections(3)
+    >>> vocabulary_codes(pd.Series(["reward", "prize", None]), ("reward",), "kind", rej, 3).tolist(), rej.bad.tolist()
+    ([0, -1, -1], [False, True, False])
+    """
+    if series is None:
+        return np.full(n, -1, dtype=np.int64)
+    codes, blank = vocabulary_index(series, words)
+    allowed = ", ".join(map(repr, words))
+    rej.add(~blank & (codes < 0), name, text("input_reasons", "not_one_of", "en", allowed=allowed))
+    return codes
+
+
+def rows_to_read(table: pd.DataFrame, name: str, columns: Sequence[str], required: Sequence[str], id_column: str,
+                 blank_checked: Sequence[str] | None = None) -> tuple[pd.DataFrame, Rejections]:
+    """A calculator's table made ready to read, and its rejections begun: only ``columns`` and every ``required``
+    one (else :class:`PortfolioSchemaError` naming table ``name``), the index reset, each blank cell of
+    ``blank_checked`` (default ``required``) missing, each repeat of ``id_column`` a duplicate."""
+    unknown = [c for c in table.columns if c not in columns]
+    missing = [c for c in required if c not in table.columns]
+    if unknown or missing:
+        raise PortfolioSchemaError(f"{name} table: unknown columns {unknown}, missing {missing}")
+    table = table.reset_index(drop=True)
+    rej = Rejections(len(table))
+    for column in (required if blank_checked is None else blank_checked):
+        rej.add(blank_cells(table[column]), column, "is missing")
+    rej.add(repeated_ids(table[id_column]), id_column, text("input_reasons", "duplicate_id", "en", column=id_column))
+    return table, rej
+
+
 def enum_column(series: pd.Series | None, enum: type, name: str, default: object,
                  rej: Rejections, n: int, *, missing: str | None = None) -> np.ndarray:
     """String column -> member codes (``default`` for blanks; -1 when no default). With ``missing``, a blank

@@ -38,8 +38,6 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.language import text
-from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.measures.claims import ClaimRows, read_items
@@ -74,19 +72,9 @@ def split_evenly(amount_fen: np.ndarray, parts: np.ndarray) -> np.ndarray:
 def read_awards(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     """The awards table's arrays (``kind``, ``measure``, ``fen``, ``day``, ``first_year``, ``years``), its
     accepted rows and its rejections (each bad cell: row, ``award_id``, field, reason)."""
-    unknown = [c for c in table.columns if c not in AWARD_COLUMNS]
-    missing = [c for c in AWARD_REQUIRED if c not in table.columns]
-    if unknown or missing:
-        raise PortfolioSchemaError(f"awards table: unknown columns {unknown}, missing {missing}")
-    table = table.reset_index(drop=True)
+    table, rej = column_readers.rows_to_read(table, "awards", AWARD_COLUMNS, AWARD_REQUIRED, "award_id")
     n = len(table)
-    rej = column_readers.Rejections(n)
-    for name in AWARD_REQUIRED:
-        rej.add(column_readers.blank_cells(table[name]), name, "is missing")
-    rej.add(column_readers.repeated_ids(table["award_id"]), "award_id", "is a duplicate of an earlier row's award_id")
-    kind, blank_kind = column_readers.vocabulary_index(table["kind"], AWARD_KINDS)
-    allowed = ", ".join(map(repr, AWARD_KINDS))
-    rej.add(~blank_kind & (kind < 0), "kind", text("input_reasons", "not_one_of", "en", allowed=allowed))
+    kind = column_readers.vocabulary_codes(table["kind"], AWARD_KINDS, "kind", rej, n)
     if "measure" in table.columns:
         measure, no_measure = column_readers.int_column(table["measure"], "measure", rej)
     else:

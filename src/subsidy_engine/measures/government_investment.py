@@ -29,7 +29,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from subsidy_engine.core.language import text
 from subsidy_engine.core.money import MAX_TOTAL_FEN
 from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
@@ -43,20 +42,10 @@ GOVERNMENT_INVESTMENT_REQUIRED = ("investment_id", "project_id", "kind", "year",
 def read_government_investment(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     """The table's arrays (``kind``, ``measure``, ``year``, ``fen``), its accepted rows and its rejections (each bad
     cell: row, ``investment_id``, field, reason)."""
-    unknown = [c for c in table.columns if c not in GOVERNMENT_INVESTMENT_COLUMNS]
-    missing = [c for c in GOVERNMENT_INVESTMENT_REQUIRED if c not in table.columns]
-    if unknown or missing:
-        raise PortfolioSchemaError(f"government_investment table: unknown columns {unknown}, missing {missing}")
-    table = table.reset_index(drop=True)
+    table, rej = column_readers.rows_to_read(table, "government_investment", GOVERNMENT_INVESTMENT_COLUMNS,
+                                             GOVERNMENT_INVESTMENT_REQUIRED, "investment_id")
     n = len(table)
-    rej = column_readers.Rejections(n)
-    for name in GOVERNMENT_INVESTMENT_REQUIRED:
-        rej.add(column_readers.blank_cells(table[name]), name, "is missing")
-    rej.add(column_readers.repeated_ids(table["investment_id"]), "investment_id",
-            "is a duplicate of an earlier row's investment_id")
-    kind, blank_kind = column_readers.vocabulary_index(table["kind"], INVESTMENT_KINDS)
-    allowed = ", ".join(map(repr, INVESTMENT_KINDS))
-    rej.add(~blank_kind & (kind < 0), "kind", text("input_reasons", "not_one_of", "en", allowed=allowed))
+    kind = column_readers.vocabulary_codes(table["kind"], INVESTMENT_KINDS, "kind", rej, n)
     if "measure" in table.columns:
         measure, no_measure = column_readers.int_column(table["measure"], "measure", rej)
     else:

@@ -29,10 +29,8 @@ from pydantic import BaseModel, BeforeValidator
 
 from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money
-from subsidy_engine.core.language import text
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import STAGES, VENUES, ListingStage, Venue
-from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.kernels.caps import NO_CAP, cap_fen, pay_under_group_caps, share_of_amounts
@@ -63,31 +61,12 @@ EVENT_COLUMNS = ("event_id", "kind", "enterprise_id", "project_id", "venue", "st
 EVENT_REQUIRED = ("event_id", "kind", "enterprise_id", "date")
 
 
-def _vocabulary_codes(series: pd.Series | None, words: tuple[str, ...], name: str,
-                      rej: column_readers.Rejections, n: int) -> np.ndarray:
-    if series is None:
-        return np.full(n, -1, dtype=np.int64)
-    codes, blank = column_readers.vocabulary_index(series, words)
-    allowed = ", ".join(map(repr, words))
-    rej.add(~blank & (codes < 0), name, text("input_reasons", "not_one_of", "en", allowed=allowed))
-    return codes
-
-
 def read_events(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-    unknown = [c for c in table.columns if c not in EVENT_COLUMNS]
-    missing = [c for c in EVENT_REQUIRED if c not in table.columns]
-    if unknown or missing:
-        raise PortfolioSchemaError(f"events table: unknown columns {unknown}, missing {missing}")
-    table = table.reset_index(drop=True)
+    table, rej = column_readers.rows_to_read(table, "events", EVENT_COLUMNS, EVENT_REQUIRED, "event_id")
     n = len(table)
-    rej = column_readers.Rejections(n)
-    for name in EVENT_REQUIRED:
-        rej.add(column_readers.blank_cells(table[name]), name, "is missing")
-    rej.add(column_readers.repeated_ids(table["event_id"]),
-            "event_id", "is a duplicate of an earlier row's event_id")
-    out = {"kind": _vocabulary_codes(table["kind"], KINDS, "kind", rej, n),
-           "venue": _vocabulary_codes(table.get("venue"), VENUES, "venue", rej, n),
-           "stage": _vocabulary_codes(table.get("stage"), STAGES, "stage", rej, n)}
+    out = {"kind": column_readers.vocabulary_codes(table["kind"], KINDS, "kind", rej, n),
+           "venue": column_readers.vocabulary_codes(table.get("venue"), VENUES, "venue", rej, n),
+           "stage": column_readers.vocabulary_codes(table.get("stage"), STAGES, "stage", rej, n)}
     listing = out["kind"] == 1
     for name in ("venue", "stage"):  # an unknown word is already reported: only blanks are "needed"
         blank = column_readers.blank_cells(table[name]) if name in table.columns else np.ones(n, bool)

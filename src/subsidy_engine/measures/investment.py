@@ -41,7 +41,6 @@ from subsidy_engine.core.fields import STRICT_MODEL, Money, Score
 from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.vocabulary import RULE_FLAGS, Domain, PlatformType, Stage
-from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.caps import cap_fen, share_of_amounts
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult, read_items
@@ -110,18 +109,8 @@ def flag_column(series: pd.Series | None, name: str, rej: column_readers.Rejecti
 
 
 def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-    required = PROJECT_REQUIRED
-    unknown = [c for c in table.columns if c not in PROJECT_COLUMNS]
-    missing = [c for c in required if c not in table.columns]
-    if unknown or missing:
-        raise PortfolioSchemaError(f"projects table: unknown columns {unknown}, missing {missing}")
-    table = table.reset_index(drop=True)
+    table, rej = column_readers.rows_to_read(table, "projects", PROJECT_COLUMNS, PROJECT_REQUIRED, "project_id")
     n = len(table)
-    rej = column_readers.Rejections(n)
-    for name in required:
-        rej.add(column_readers.blank_cells(table[name]), name, "is missing")
-    rej.add(column_readers.repeated_ids(table["project_id"]),
-            "project_id", "is a duplicate of an earlier row's project_id")
     out: dict[str, np.ndarray] = {}
     for name, enum, default in (("domain", Domain, None), ("stage", Stage, None),
                                 ("platform_type", PlatformType, PlatformType.NONE)):

@@ -36,7 +36,6 @@ from subsidy_engine.core.dates import as_date, epoch_days
 from subsidy_engine.core.fields import STRICT_MODEL, Money
 from subsidy_engine.core.money import scaled_integer, yuan_to_fen
 from subsidy_engine.core.vocabulary import ProductField
-from subsidy_engine.errors import PortfolioSchemaError
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import add_years, years_of
 from subsidy_engine.kernels.caps import cap_fen, pay_under_group_caps
@@ -86,16 +85,8 @@ INSURANCE_REQUIRED = tuple(c for c in INSURANCE_COLUMNS if c != "project_id")
 
 def read_insurance(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     """Validate the insurance table column by column (the rules of ``InsurancePolicy``)."""
-    unknown = [c for c in table.columns if c not in INSURANCE_COLUMNS]
-    missing = [c for c in INSURANCE_REQUIRED if c not in table.columns]
-    if unknown or missing:
-        raise PortfolioSchemaError(f"insurance table: unknown columns {unknown}, missing {missing}")
-    table = table.reset_index(drop=True)
-    rej = column_readers.Rejections(len(table))
-    for name in ("policy_id", "enterprise_id"):
-        rej.add(column_readers.blank_cells(table[name]), name, "is missing")
-    rej.add(column_readers.repeated_ids(table["policy_id"]),
-            "policy_id", "is a duplicate of an earlier row's policy_id")
+    table, rej = column_readers.rows_to_read(table, "insurance", INSURANCE_COLUMNS, INSURANCE_REQUIRED, "policy_id",
+                                             blank_checked=("policy_id", "enterprise_id"))
     out: dict[str, np.ndarray] = {}
     for name in ("insured_amount", "premium"):
         fen, unusable = column_readers.decimal_units(table[name], 2, name, rej)
