@@ -426,6 +426,15 @@ def _decimal_units_arrow(series: pd.Series, scale: int) -> tuple[np.ndarray, np.
     return np.where(missing, 0, low).astype(np.int64), missing
 
 
+def optional_int_column(table: pd.DataFrame, name: str, rej: Rejections, default: int) -> tuple[np.ndarray, np.ndarray]:
+    """An optional whole-number column -> (int64 values, missing mask): ``default`` where a cell is missing or the
+    table has no such column (every cell missing then)."""
+    if name not in table.columns:
+        return np.full(len(table), default, np.int64), np.ones(len(table), bool)
+    values, missing = int_column(table[name], name, rej)
+    return np.where(missing, default, values), missing
+
+
 def int_column(series: pd.Series, name: str, rej: Rejections) -> tuple[np.ndarray, np.ndarray]:
     """Whole-number column -> (int64 values, missing mask)."""
     n = len(series)

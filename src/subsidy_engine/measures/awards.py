@@ -75,34 +75,24 @@ def read_awards(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray,
     table, rej = column_readers.rows_to_read(table, "awards", AWARD_COLUMNS, AWARD_REQUIRED, "award_id")
     n = len(table)
     kind = column_readers.vocabulary_codes(table["kind"], AWARD_KINDS, "kind", rej, n)
-    if "measure" in table.columns:
-        measure, no_measure = column_readers.int_column(table["measure"], "measure", rej)
-    else:
-        measure, no_measure = np.zeros(n, np.int64), np.ones(n, bool)
+    measure, no_measure = column_readers.optional_int_column(table, "measure", rej, 0)
     fixed = np.array([KIND_MEASURE.get(k, 0) for k in AWARD_KINDS] + [0])[kind]  # 0: the row's (other, unknown)
     rej.add((fixed > 0) & ~no_measure & (measure != fixed), "measure",
             "is not the kind's measure (a reward is measure 1, research funding measure 5)")
     other = kind == AWARD_KINDS.index("other")
-    rej.add(other & no_measure & column_readers.blank_cells(table["measure"]) if "measure" in table.columns
-            else other, "measure", "is needed for an award of kind 'other'")
+    blank_measure = column_readers.blank_cells(table["measure"]) if "measure" in table.columns else np.ones(n, bool)
+    rej.add(other & blank_measure, "measure", "is needed for an award of kind 'other'")  # unreadable: said already
     rej.add(other & ~no_measure & ((measure < 1) | (measure > 15)), "measure", "is not a measure of 78號 (1 to 15)")
     measure = np.where(fixed > 0, fixed, measure)
     fen, no_fen = column_readers.decimal_units(table["amount"], 2, "amount", rej)
     rej.add(~no_fen & (fen <= 0), "amount", "must be positive (at least 0.01 yuan)")
     day, _ = column_readers.date_column(table["decision_date"], "decision_date", rej)
     decision_year = years_of(day)
-    if "first_payment_year" in table.columns:
-        first, no_first = column_readers.int_column(table["first_payment_year"], "first_payment_year", rej)
-    else:
-        first, no_first = np.zeros(n, np.int64), np.ones(n, bool)
+    first, no_first = column_readers.optional_int_column(table, "first_payment_year", rej, 0)
     first = np.where(no_first, decision_year, first)
     rej.add(~no_first & (first < decision_year), "first_payment_year", "is before the year of the decision")
     rej.add(~no_first & (first > 2100), "first_payment_year", "is after 2100")
-    if "payment_years" in table.columns:
-        years, no_years = column_readers.int_column(table["payment_years"], "payment_years", rej)
-    else:
-        years, no_years = np.ones(n, np.int64), np.ones(n, bool)
-    years = np.where(no_years, 1, years)
+    years, no_years = column_readers.optional_int_column(table, "payment_years", rej, 1)
     rej.add(~no_years & ((years < 1) | (years > MAX_PAYMENT_YEARS)), "payment_years",
             "is not 1 to 10 (the years the amount is paid over)")  # MAX_PAYMENT_YEARS, as the words say it
     plan = (years >= 1) & (years <= MAX_PAYMENT_YEARS)

@@ -46,11 +46,7 @@ def read_government_investment(table: pd.DataFrame) -> tuple[dict[str, np.ndarra
                                              GOVERNMENT_INVESTMENT_REQUIRED, "investment_id")
     n = len(table)
     kind = column_readers.vocabulary_codes(table["kind"], INVESTMENT_KINDS, "kind", rej, n)
-    if "measure" in table.columns:
-        measure, no_measure = column_readers.int_column(table["measure"], "measure", rej)
-    else:
-        measure, no_measure = np.ones(n, np.int64), np.ones(n, bool)
-    measure = np.where(no_measure, 1, measure)
+    measure, no_measure = column_readers.optional_int_column(table, "measure", rej, 1)
     rej.add(~no_measure & (measure != 1) & (measure != 4), "measure",
             "is not 1 or 4 (government investment is measure 1's, or measure 4's for a platform)")
     rej.add((kind == INVESTMENT_KINDS.index("capital_injection")) & (measure == 4), "measure",
