@@ -25,7 +25,7 @@ from workbooks import write_tables
 POLICY = load_policy()
 PROJECT = {"project_id": "P1", "enterprise_id": "E", "domain": "public", "stage": "pilot",
            "total_investment": "100000000", "eligible_investment": "100000000", "start_date": "2026-03-01",
-           "industry_or_software": True, "district": "haidian"}
+           "industry_or_software": True, "district": "haidian", "platform_type": "non_profit"}  # measures 1 and 4
 AWARD = {"award_id": "A1", "enterprise_id": "E", "project_id": "P1", "kind": "reward", "amount": "100",
          "decision_date": "2026-05-01"}
 
@@ -299,3 +299,28 @@ def test_the_parameters_sheet_lists_the_investment_budget_s_caps() -> None:
     run = simulate(as_tables(portfolio(investment())), range(2026, 2029), budget=budget_of(SOURCES))
     listed = report_tables(run, lang="en")["parameters"].frame
     assert {"budget.fund.caps", "budget.platforms.caps", "budget.city.caps"} <= set(listed.parameter)
+
+
+@pytest.mark.parametrize(("project", "cells", "reason"), [
+    ({"domain": "economic"}, {"kind": "capital_injection"},
+     "is measure 1's for a public-domain project (78號 measure 1); its project is economic-domain"),
+    ({"platform_type": "quasi_operating", "free_service_obligation": True, "expected_returns": "1000"},
+     {"measure": 4}, "is measure 4's for a non-profit platform (78號 measure 4); its project is not one"),
+    ({"platform_type": "none"}, {"measure": 4},
+     "is measure 4's for a non-profit platform (78號 measure 4); its project is not one"),
+])
+def test_an_investment_the_clause_does_not_allow_for_its_project_is_rejected(project: dict[str, object],
+                                                                           cells: dict[str, object],
+                                                                           reason: str) -> None:
+    """Third review: measure 1 allows direct investment and capital injection in public-domain projects, measure 4
+    direct investment in non-profit platforms; a row for another project went through, and explain cited the
+    clause it breaks."""
+    rows = portfolio(investment(investment_id="BAD", **cells), projects=[{**PROJECT, **project}])
+    claims = evaluate(as_tables(rows), POLICY)
+    mine = claims.rejections[claims.rejections.table == "government_investment"]
+    assert mine[["row", "id", "field", "reason"]].values.tolist() == [[2, "BAD", "measure", reason]]
+    assert claims.government_investment.empty
+    platform = {**PROJECT, "project_id": "P2", "platform_type": "non_profit"}
+    fine = evaluate(as_tables(portfolio(investment(measure=4, project_id="P2"), projects=[PROJECT, platform])),
+                    POLICY)
+    assert fine.rejections.empty and len(fine.government_investment) == 1

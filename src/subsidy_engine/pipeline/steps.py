@@ -31,7 +31,7 @@ from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
 from subsidy_engine.core.provenance import Provenance
-from subsidy_engine.core.vocabulary import RULE_FLAGS, VENUES, Stage
+from subsidy_engine.core.vocabulary import RULE_FLAGS, VENUES, Domain, PlatformType, Stage
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.kernels.caps import NO_CAP, pay_under_shared_caps, share_of_amounts
@@ -347,14 +347,26 @@ def government_investment_of(ctx: Context, years: tuple[int, ...] | None) -> pd.
     kept = ctx.kept_rows["government_investment"]
     ctx.problems.append(as_problems(ctx.tables, rejections, "government_investment", "investment_id", kept))
     project = ctx.project_rows(table["project_id"])
-    orphan = np.flatnonzero(project < 0)
-    if orphan.shape[0]:  # its project was dropped while evaluating (outside the coverage, a bad cell)
-        read_rows = ctx.table_read("government_investment").positions
-        ctx.problems.append(ctx.tables.problem_rows(
-            "government_investment", kept[read_rows[orphan]], table["investment_id"].take(orphan).to_numpy(dtype=object),
-            repeated_text(orphan.shape[0], "project_id"),
-            repeated_text(orphan.shape[0], "its project is rejected: it is not evaluated")))
-    good = np.flatnonzero((project >= 0) & (True if years is None else np.isin(arrays["year"], years)))
+    safe = np.maximum(project, 0)
+    known = project >= 0
+    # what each clause allows: measure 1, public-domain projects; measure 4, non-profit platforms
+    not_public = known & (arrays["measure"] == 1) & (ctx.project_arrays["domain"][safe] != Domain.PUBLIC.code)
+    not_platform = known & (arrays["measure"] == 4) & (
+        ctx.project_arrays["platform_type"][safe] != PlatformType.NON_PROFIT.code)
+    read_rows = ctx.table_read("government_investment").positions
+    for rows, field_name, reason in (
+            (~known, "project_id", "its project is rejected: it is not evaluated"),  # dropped while evaluating
+            (not_public, "measure", "is measure 1's for a public-domain project (78號 measure 1); its project is "
+                                    "economic-domain"),
+            (not_platform, "measure", "is measure 4's for a non-profit platform (78號 measure 4); its project is "
+                                      "not one")):
+        at = np.flatnonzero(rows)
+        if at.shape[0]:
+            ctx.problems.append(ctx.tables.problem_rows(
+                "government_investment", kept[read_rows[at]], table["investment_id"].take(at).to_numpy(dtype=object),
+                repeated_text(at.shape[0], field_name), repeated_text(at.shape[0], reason)))
+    allowed = known & ~not_public & ~not_platform
+    good = np.flatnonzero(allowed & (True if years is None else np.isin(arrays["year"], years)))
     at = pa.array(project[good])
     projects = ctx.projects
     assert isinstance(projects, pd.DataFrame)  # a portfolio's context (a quote's holds arrays)

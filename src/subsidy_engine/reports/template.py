@@ -46,7 +46,7 @@ from subsidy_engine.loans.arrays import LOAN_COLUMNS
 from subsidy_engine.measures.awards import AWARD_COLUMNS, AWARD_KINDS
 from subsidy_engine.measures.government_investment import GOVERNMENT_INVESTMENT_COLUMNS, INVESTMENT_KINDS
 from subsidy_engine.measures.grants import EVENT_COLUMNS, KINDS
-from subsidy_engine.measures.investment import PROJECT_COLUMNS, PROJECT_FLAGS, Category
+from subsidy_engine.measures.investment import FLAG_WORDS, PROJECT_COLUMNS, PROJECT_FLAGS, Category
 from subsidy_engine.measures.premium_subsidy import INSURANCE_COLUMNS
 from subsidy_engine.pipeline.inputs import REQUIRED
 
@@ -60,7 +60,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "awards": AWARD_COLUMNS,
     "government_investment": GOVERNMENT_INVESTMENT_COLUMNS,
 }
-FLAGS = ("true", "false", "是", "否")
+FLAGS = FLAG_WORDS  # the words the flag reader takes (true/yes/1/是, false/no/0/否)
 #: The values each list column takes: the engine's own vocabularies.
 CHOICES: dict[str, tuple[str, ...]] = {
     **{f"projects.{flag}": FLAGS for flag in PROJECT_FLAGS},
@@ -128,7 +128,7 @@ EXAMPLES: dict[str, list[dict[str, object]]] = {
     "government_investment": [
         {"investment_id": "G001", "project_id": "P002", "kind": "capital_injection", "measure": 1, "year": 2026,
          "amount": 10_000_000},
-        {"investment_id": "G002", "project_id": "P002", "kind": "direct_investment", "measure": 4, "year": 2027,
+        {"investment_id": "G002", "project_id": "P002", "kind": "direct_investment", "measure": 1, "year": 2027,
          "amount": 6_000_000},
     ],
 }

@@ -32,10 +32,10 @@ can judge what a simulation on it means:
   (measure 5, 100万 to 2000万, over 1 to 3 years); each decided 30 days to a
   year after the project starts (within the window), paid from that year.
 * **Government investment** (measures 1 and 4, never a subsidy): 4% of the
-  public-domain projects that are not platforms, half as direct investment,
-  half as capital injection (measure 1), and 30% of the platforms as direct
-  investment (measure 4); 10-30% of the project's total investment (whole
-  万), paid in its start year or the next.
+  public-domain projects that are not non-profit platforms, half as direct
+  investment, half as capital injection (measure 1), and 30% of the non-profit
+  platforms as direct investment (measure 4); 10-30% of the project's total
+  investment (whole 万), paid in its start year or the next.
 """
 
 from __future__ import annotations
@@ -246,18 +246,18 @@ def portfolio(n_projects: int = 5_000, seed: int = 78, *, start_between: tuple[d
     })
     # government investment, drawn last of all: direct investment or capital injection in public-domain projects
     # (measure 1), direct investment in common technology platforms (measure 4)
-    platform_of = platform != "none"
-    public = projects["domain"].to_numpy(dtype=object) == "public"
-    invested_in = np.flatnonzero((public & ~platform_of & (rng.random(n) < 0.04)) | (platform_of & (rng.random(n) < 0.3)))
+    non_profit = platform == "non_profit"  # measure 4: direct investment in non-profit platforms
+    public = projects["domain"].to_numpy(dtype=object) == "public"  # measure 1: public-domain projects
+    invested_in = np.flatnonzero((public & ~non_profit & (rng.random(n) < 0.04)) | (non_profit & (rng.random(n) < 0.3)))
     k_inv = invested_in.shape[0]
-    injection = ~platform_of[invested_in] & (rng.random(k_inv) < 0.5)
+    injection = ~non_profit[invested_in] & (rng.random(k_inv) < 0.5)
     share = rng.uniform(0.1, 0.3, k_inv)
     first_year = years_of(start[invested_in]).astype(np.int64)
     government_investment = pd.DataFrame({
         "investment_id": _ids(id_prefix + "G", np.arange(k_inv)),
         "project_id": _ids(id_prefix + "P", invested_in),
         "kind": _text(np.where(injection, "capital_injection", "direct_investment").tolist()),
-        "measure": pd.Series(np.where(platform_of[invested_in], 4, 1), dtype="int64"),
+        "measure": pd.Series(np.where(non_profit[invested_in], 4, 1), dtype="int64"),
         "year": pd.Series(first_year + rng.integers(0, 2, k_inv), dtype="int64"),
         "amount": money_series((total[invested_in] * share).astype(np.int64) // 1_000_000 * 1_000_000),
     })
