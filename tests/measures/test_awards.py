@@ -74,7 +74,7 @@ def test_each_payment_is_a_claim_of_its_year_and_measure() -> None:
 
 
 @pytest.mark.parametrize(("cells", "field", "reason"), [
-    ({"kind": "prize"}, "kind", "is not one of 'reward', 'research_funding', 'other'"),
+    ({"kind": "prize"}, "kind", "'prize' is not one of 'reward', 'research_funding', 'other'"),
     ({"kind": "reward", "measure": 5}, "measure", "is not the kind's measure"),
     ({"kind": "research_funding", "measure": 1}, "measure", "is not the kind's measure"),
     ({"kind": "other"}, "measure", "is needed for an award of kind 'other'"),

@@ -61,7 +61,7 @@ def test_it_is_never_a_claim_nor_in_a_subsidy_total() -> None:
 
 
 @pytest.mark.parametrize(("cells", "field", "reason"), [
-    ({"kind": "loan"}, "kind", "is not one of 'direct_investment', 'capital_injection'"),
+    ({"kind": "loan"}, "kind", "'loan' is not one of 'direct_investment', 'capital_injection'"),
     ({"measure": 2}, "measure", "is not 1 or 4"),
     ({"kind": "capital_injection", "measure": 4}, "measure", "is 1 for a capital injection"),
     ({"year": 1999}, "year", "is not a year from 2000 to 2100"),

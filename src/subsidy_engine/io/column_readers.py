@@ -528,9 +528,21 @@ def vocabulary_codes(series: pd.Series | None, words: Sequence[str], name: str, 
     if series is None:
         return np.full(n, -1, dtype=np.int64)
     codes, blank = vocabulary_index(series, words)
-    allowed = ", ".join(map(repr, words))
-    rej.add(~blank & (codes < 0), name, text("input_reasons", "not_one_of", "en", allowed=allowed))
+    _reject_unknown_words(series, ~blank & (codes < 0), words, name, rej)
     return codes
+
+
+def _reject_unknown_words(series: pd.Series, unknown: np.ndarray, words: Sequence[str], name: str,
+                          rej: Rejections) -> None:
+    """Each cell ``unknown`` marks a problem of its row that quotes what it says ("'moon' is not one of ...")."""
+    if not unknown.any():
+        return
+    allowed = ", ".join(map(repr, words))
+    given = series.astype("string").fillna("").to_numpy(dtype=object)
+    reasons = np.empty(given.shape[0], dtype=object)
+    for k in np.flatnonzero(unknown):  # a hostile cell may be long: the reason quotes its start (shown_text)
+        reasons[k] = text("input_reasons", "not_one_of_value", "en", value=shown_text(given[k]), allowed=allowed)
+    rej.add(unknown, name, reasons)
 
 
 def rows_to_read(table: pd.DataFrame, name: str, columns: Sequence[str], required: Sequence[str], id_column: str,
@@ -561,15 +573,7 @@ def enum_column(series: pd.Series | None, enum: type, name: str, default: object
     index, blank = vocabulary_index(series, [m.value for m in members])
     if missing is not None:
         rej.add(blank, name, missing)
-    known = index >= 0
-    unknown = ~blank & ~known
-    if unknown.any():
-        allowed = ", ".join(repr(m.value) for m in members)
-        given = series.astype("string").fillna("").to_numpy(dtype=object)
-        reasons = np.empty(given.shape[0], dtype=object)
-        for k in np.flatnonzero(unknown):  # a hostile cell may be long: the reason quotes its start (shown_text)
-            reasons[k] = text("input_reasons", "not_one_of_value", "en", value=shown_text(given[k]), allowed=allowed)
-        rej.add(unknown, name, reasons)
+    _reject_unknown_words(series, ~blank & (index < 0), [m.value for m in members], name, rej)
     # each member's code by its index, and the fallback at -1 (a blank or an unknown cell): one look-up a cell
     return np.array([m.code for m in members] + [fallback], np.int64)[index]
 
