@@ -57,7 +57,7 @@ def read_government_investment(table: pd.DataFrame) -> tuple[dict[str, np.ndarra
     rej.add(~no_fen & (fen <= 0), "amount", "must be positive (at least 0.01 yuan)")
     out = {"kind": kind, "measure": measure, "year": year, "fen": fen}
     good = np.flatnonzero(~rej.bad)
-    if float(fen[good].sum(dtype=np.float64)) > MAX_TOTAL_FEN:  # its totals would not be exact
+    if sum(fen[good].tolist()) > MAX_TOTAL_FEN:  # its totals would not be exact (Python ints: an exact sum)
         raise PortfolioSchemaError("the amounts add up to more than 9e13 yuan, beyond the engine's exact range")
     return column_readers.accepted_rows(out, good, n), good, rej.frame(table["investment_id"])
 

@@ -81,7 +81,7 @@ from subsidy_engine.core.fields import STRICT_MODEL, Money, Score
 from subsidy_engine.core.language import id_of_name
 from subsidy_engine.core.messages import one_line
 from subsidy_engine.core.money import rate_to_units, to_decimal, whole_number
-from subsidy_engine.core.vocabulary import RULE_FLAGS
+from subsidy_engine.core.vocabulary import LIST_FLAGS, RULE_FLAGS
 from subsidy_engine.errors import BudgetError, MoneyError
 from subsidy_engine.io.files import read_yaml
 from subsidy_engine.params.lpr import schedules_dir
@@ -260,15 +260,11 @@ class BudgetFile(BaseModel):
         return self
 
 
-#: What a budget file could not say before the list flags (measures 6, 8, 9): left out of its hash at their
-#: defaults, so that a budget hashes as it did.
-_LATER_RULE_FIELDS = ("solution_list", "scenario_opened", "demonstration_case")
-
-
 def _canonical(parsed: BudgetFile) -> dict[str, object]:
-    """The file as its hash reads it: every value, the later fields only when given."""
+    """The file as its hash reads it: every value, the fields added later (the list flags, ``merit_points``,
+    ``investment``) only when given, so that a file that names none of them hashes as it did before them."""
     def rule(eligibility: Eligibility) -> dict[str, object]:
-        return eligibility.model_dump(mode="json", exclude={name for name in _LATER_RULE_FIELDS
+        return eligibility.model_dump(mode="json", exclude={name for name in LIST_FLAGS
                                                           if getattr(eligibility, name) is None})
 
     data = parsed.model_dump(mode="json", exclude=set() if parsed.merit_points else {"merit_points"})
@@ -312,8 +308,7 @@ class Budget:
         """This budget without its investment sources: what pays the claims (the same hash: one file)."""
         if not self.investment_sources:
             return self
-        kept = tuple(s for s in self.file.sources if not s.investment)
-        return Budget(self.file.model_copy(update={"sources": kept}), self.digest, self.path)
+        return Budget(self.file.model_copy(update={"sources": self.sources}), self.digest, self.path)
 
     def investment_part(self) -> Budget | None:
         """The investment sources alone, as a budget that pays the government's investment in file order: every

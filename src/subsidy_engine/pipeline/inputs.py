@@ -112,7 +112,8 @@ TABLES = {
 }
 REQUIRED = {"projects": PROJECT_REQUIRED, "loans": LOAN_REQUIRED, "insurance": INSURANCE_REQUIRED,
             "events": EVENT_REQUIRED, "awards": AWARD_REQUIRED,
-            "government_investment": GOVERNMENT_INVESTMENT_REQUIRED, "drawdowns": EVENT_TABLE_REQUIRED, "prepayments": EVENT_TABLE_REQUIRED}
+            "government_investment": GOVERNMENT_INVESTMENT_REQUIRED, "drawdowns": EVENT_TABLE_REQUIRED,
+            "prepayments": EVENT_TABLE_REQUIRED}
 #: The tables of a loan's events: read with the loans, each row given to the loan it names.
 LOAN_EVENT_TABLES = ("drawdowns", "prepayments")
 PROBLEM_COLUMNS = ["file", "table", "row", "id", "field", "reason", "position"]

@@ -337,8 +337,9 @@ GOVERNMENT_INVESTMENT_RESULT = ("investment_id", "project_id", "enterprise_id", 
 
 def government_investment_of(ctx: Context, years: tuple[int, ...] | None) -> pd.DataFrame:
     """Measures 1 and 4: the government's direct investment and capital injection of the evaluated projects, in
-    ``years`` (all when None), kept apart from every claim, with the project's attributes a budget reads. A row whose project is not evaluated (rejected, or
-    outside the parameters' coverage) is rejected with it, and says so."""
+    ``years`` (all when None), kept apart from every claim, with the project's attributes a budget reads. A row
+    whose project is not evaluated (rejected, or outside the parameters' coverage), or that its clause does not
+    allow for its project, is rejected, and says why."""
     frame = ctx.frames.get("government_investment")
     if frame is None or frame.empty or ctx.tables is None:  # (a one-project context has no such table)
         return pd.DataFrame({c: pd.Series(dtype=object) for c in GOVERNMENT_INVESTMENT_RESULT})

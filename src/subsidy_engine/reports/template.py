@@ -1,7 +1,8 @@
 """The portfolio template a finance officer fills in: ``subsidy-engine template FILE.xlsx`` (issue 19, point 3).
 
 The workbook has a guide sheet, then the input tables, ``projects``, ``loans``, ``insurance``, ``events``, the
-decided ``awards`` and the ``government_investment`` (the last two may be left empty), each laid out for people and read by :func:`subsidy_engine.load_portfolio` as it is:
+decided ``awards`` and the ``government_investment`` (the last two may be left empty), each laid out for people
+and read by :func:`subsidy_engine.load_portfolio` as it is:
 
 * row 1: each column's name in Chinese and English (bold, shaded);
 * row 2: what the column holds: required or not, its type and unit, its allowed values (from the vocabulary file);

@@ -86,7 +86,7 @@ class Simulation:
                                  "measure": pd.Series(dtype=np.int64), "kind": pd.Series(dtype=object),
                                  "amount": money_series(np.zeros(0, np.int64))})
         fen = money_fen(rows.amount)
-        claim_ids = "government_investment:" + rows.investment_id.astype(str)
+        claim_ids = _investment_claim_ids(rows)
         parts = []
         charged = np.zeros(len(rows), np.int64)
         if self.investment is not None:
@@ -204,6 +204,11 @@ def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range |
     return Simulation(claims, allocation, chosen, label, charged_investment(claims, budget))
 
 
+def _investment_claim_ids(rows: pd.DataFrame) -> pd.Series:
+    """Each government investment row's id as the allocation of the investment budgets names it."""
+    return "government_investment:" + rows.investment_id.astype(str)
+
+
 def charged_investment(claims: Claims, budget: Budget) -> Allocation | None:
     """The government's investment (measures 1 and 4) charged to the budget's investment sources, in file order
     within their caps and eligibility (waterfall, earlier years and items first); None when the budget has no
@@ -213,7 +218,7 @@ def charged_investment(claims: Claims, budget: Budget) -> Allocation | None:
     rows = claims.government_investment
     if invested is None or rows.empty:
         return None
-    table = rows.assign(claim_id="government_investment:" + rows.investment_id.astype(str))
+    table = rows.assign(claim_id=_investment_claim_ids(rows))
     return allocate(table[["claim_id", "project_id", "enterprise_id", "measure", "year", "amount", "district",
                            "sector", *RULE_FLAGS]], invested, "waterfall")
 
