@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -266,6 +267,10 @@ class Policy:
         self._check_sources()
         self._check_coverage()
         self._starts = np.array([epoch_days(s.valid_from) for s in self.sets], dtype=np.int64)
+        first, last = self.coverage
+        # the coverage in days, read once: a quote asks for a handful of days, many times a second
+        self._coverage_days = (epoch_days(first), None if last is None else epoch_days(last))
+        self._starts_list = self._starts.tolist()
 
     def _check_sources(self) -> None:
         for s in self.sets:
@@ -338,15 +343,26 @@ class Policy:
 
     def at(self, day: date) -> ParameterSet:
         """The set in force on ``day``; outside the coverage a :class:`CoverageError`."""
-        return self.sets[int(self.set_index(np.array([epoch_days(day)]))[0])]
+        return self.sets[self.index_on(epoch_days(day))]
+
+    def index_on(self, day: int) -> int:
+        """:meth:`set_index` of one day (days since 1970-01-01): the same search, without arrays."""
+        if self.outside_day(day):
+            raise CoverageError(f"{self.origin}: no parameters in force on {day_date(day)}: {self.coverage_text()}")
+        return bisect_right(self._starts_list, day) - 1  # np.searchsorted(..., side="right"), as set_index
+
+    def outside_day(self, day: int) -> bool:
+        """:meth:`outside` of one day."""
+        first, last = self._coverage_days
+        return day < first or (last is not None and day > last)
 
     def outside(self, days_since_epoch: np.ndarray) -> np.ndarray:
         """For each day (days since 1970-01-01), whether no set of the file is in force on it."""
         days = np.asarray(days_since_epoch, dtype=np.int64)
-        first, last = self.coverage
-        outside = days < epoch_days(first)
+        first, last = self._coverage_days
+        outside = days < first
         if last is not None:
-            outside |= days > epoch_days(last)
+            outside |= days > last
         return outside
 
     def set_index(self, days_since_epoch: np.ndarray) -> np.ndarray:

@@ -22,8 +22,9 @@ import pandas as pd
 
 from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.core.dates import day_date
-from subsidy_engine.core.language import DEFAULT_LANG, Lang, in_language, joined, source_name, text
+from subsidy_engine.core.language import DEFAULT_LANG, Lang, in_language, joined, sentences, source_name
 from subsidy_engine.core.language import name as word
+from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import LIST_FLAG_MEASURE, STAGES, VENUES, SubsidyForm
@@ -37,8 +38,20 @@ from subsidy_engine.pipeline.evaluate import Claims
 FORMULAS = {form: f"form_{form.value}" for form in SubsidyForm}
 
 
+#: At most this many rows of a calculator, an item's row is found in Python rather than with numpy's masks.
+FEW_ROWS = 64
+#: The kernel's day for "no end" of a 貼息 window.
+NO_DAY = int(np.iinfo(np.int64).max)
+
+
 def _yuan(value: Any) -> str:
     return f"{Decimal(value):,}"
+
+
+#: The clauses cited together, as said in each language.
+_CLAUSES_SAID: dict[tuple[tuple[int | str, ...], Lang], str] = {}
+#: Each cited parameter's source, value and status, by parameter set, name and language: the same few, every quote.
+_CITED: IdentityMemo[tuple[str, str, str]] = IdentityMemo(4096)
 
 
 class _References:
@@ -49,10 +62,13 @@ class _References:
         self.lang = Lang.parse(lang)
         self.sources: list[str] = []
         self.clauses: list[str] = []
+        self._sentences = sentences("explain", self.lang)
+        self._source_names: dict[str, str] = {}
 
     def say(self, key: str, **fields: object) -> str:
-        """The sentence ``key`` of the vocabulary's ``explain`` section, in this explanation's language."""
-        return text("explain", key, self.lang, **fields)
+        """The sentence ``key`` of the vocabulary's ``explain`` section, in this explanation's language (as
+        :func:`~subsidy_engine.core.language.text` says it, from the section read once)."""
+        return self._sentences.get(key, key).format(**fields)
 
     def named(self, section: str, key: object) -> str:
         """An id in English (as the engine's wording always gave it), its name of the vocabulary otherwise."""
@@ -60,19 +76,37 @@ class _References:
 
     def cite(self, parameters: ParameterSet, dotted: str) -> str:
         """``name = value (status) [n]``, with source n listed at the end."""
+        source, value, status = _CITED.get((parameters,), lambda: self._cited(parameters, dotted),
+                                           also=(dotted, self.lang))
+        if source not in self.sources:
+            self.sources.append(source)
+        return self.say("cite", name=dotted, value=value, status=status, n=self.sources.index(source) + 1)
+
+    def _cited(self, parameters: ParameterSet, dotted: str) -> tuple[str, str, str]:
+        """A parameter's source, its value as cited and its status in this explanation's language."""
         p = parameters.parameter(dotted)
-        if p.source not in self.sources:
-            self.sources.append(p.source)
-        value = ", ".join(f"{k}: {v}" for k, v in p.value.items()) if isinstance(p.value, dict) else p.value
-        status = p.status if self.lang is Lang.EN else word("statuses", p.status, self.lang)
-        return self.say("cite", name=dotted, value=value, status=status, n=self.sources.index(p.source) + 1)
+        value = ", ".join(f"{k}: {v}" for k, v in p.value.items()) if isinstance(p.value, dict) else format(p.value)
+        return p.source, value, p.status if self.lang is Lang.EN else word("statuses", p.status, self.lang)
 
     def clause(self, *measures: int | str) -> str:
         for m in measures:
             if str(m) not in self.clauses:
                 self.clauses.append(str(m))
-        return joined((self.say("clause_closing") if m == "closing" else self.say("clause_measure", measure=m)
-                       for m in measures), self.lang, "items")
+        said = _CLAUSES_SAID.get((measures, self.lang))
+        if said is None:  # a few measures, two languages: said once
+            said = _CLAUSES_SAID[measures, self.lang] = joined(
+                (self.say("clause_closing") if m == "closing" else self.say("clause_measure", measure=m)
+                 for m in measures), self.lang, "items")
+        return said
+
+    def source(self, source_id: str) -> str:
+        """A funding source as the claims name it: by its id in English, else by its name."""
+        if self.lang is Lang.EN:
+            return source_id
+        said = self._source_names.get(source_id)
+        if said is None:
+            said = self._source_names[source_id] = source_name(source_id, None, self.lang)
+        return said
 
     def lines(self) -> list[str]:
         out = ["", self.say("clauses_title")]
@@ -139,11 +173,14 @@ class Facts:
 def _detail(facts: Facts, key: str, id_column: str, item: str, year: int | None) -> dict[str, Any]:
     """The calculator's row of an item (and year): its columns and internal arrays, one value each."""
     rows = facts.details[key]
-    ids = np.asarray(rows.columns[id_column], dtype=object)
-    match = ids == item
-    if year is not None and "year" in rows.columns:
-        match &= np.asarray(rows.columns["year"]) == year
-    k = int(np.flatnonzero(match)[0])
+    ids, years = rows.columns[id_column], rows.columns.get("year") if year is not None else None
+    if isinstance(ids, np.ndarray) and ids.shape[0] <= FEW_ROWS:  # a quote's: looked at one by one
+        k = next(j for j, found in enumerate(ids.tolist()) if found == item and (years is None or years[j] == year))
+    else:
+        match = np.asarray(ids, dtype=object) == item
+        if years is not None:
+            match &= np.asarray(years) == year
+        k = int(np.flatnonzero(match)[0])
     out = {name: (value[k] if hasattr(value, "__getitem__") and not isinstance(value, str) else value)
            for name, value in rows.columns.items() if value is not None}
     out.update({name: value[k] for name, value in rows.internal.items() if isinstance(value, np.ndarray)})
@@ -181,7 +218,7 @@ def _interest_lines(facts: Facts, row: Any, refs: _References) -> tuple[list[str
     parameters = facts.policy.sets[int(d["set_index"])]
     rule = parameters.interest_subsidy_rule()
     start = day_date(d["loan_start_day"])
-    window_start, window_end = (None if day == np.iinfo(np.int64).max else day_date(day)  # as the kernel applied it
+    window_start, window_end = (None if day == NO_DAY else day_date(day)  # as the kernel applied it
                                 for day in (d["window_start_day"], d["window_end_day"]))
     loan = facts.item("loans", "loan_id", row.item_id)
     rate = loan.get("annual_rate")
@@ -396,10 +433,11 @@ def _invested_in(invested: pd.DataFrame, project_id: str) -> list[tuple[int, str
 def _project_set(facts: Facts) -> ParameterSet | None:
     """The parameter set in force on the project's start: the one stacking reads (None without a start date)."""
     start = facts.project.get("start_date")
+    if isinstance(start, date) and not isinstance(start, datetime):  # a model's date (a quote): no pandas to ask
+        return facts.policy.at(start)
     if start is None or (pd.api.types.is_scalar(start) and pd.isna(start)):
         return None
-    day = start if isinstance(start, date) and not isinstance(start, datetime) else pd.Timestamp(str(start)).date()
-    return facts.policy.at(day)
+    return facts.policy.at(pd.Timestamp(str(start)).date())
 
 
 def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
@@ -444,9 +482,8 @@ def explain_facts(facts: Facts, lang: Lang | str = DEFAULT_LANG) -> str:
         lines, parameters = LINES[row.instrument](facts, row, refs)
         out.extend(lines)
         out.extend(_cut_lines(row, parameters, refs, project_set if project_set is not None else parameters))
-        sources = row.funding_sources.split("|") if row.funding_sources else []
-        if refs.lang is not Lang.EN:  # by name (the budget's own names are the report's; these are the ids')
-            sources = [source_name(source, None, refs.lang) for source in sources]
+        # by name (the budget's own names are the report's; these are the ids')
+        sources = [refs.source(source) for source in row.funding_sources.split("|")] if row.funding_sources else []
         out.append(say("may_draw_on", sources=joined(sources, refs.lang, "items"),
                        set=row.parameter_set))
         if facts.policy.open_ended(parameters):

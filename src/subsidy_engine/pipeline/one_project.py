@@ -70,7 +70,7 @@ from subsidy_engine.pipeline.steps import (
     add_investment,
     add_premium,
     add_subsidy,
-    claim_ids,
+    claim_id,
     claims_provenance,
     cut_columns,
     funding_sources_of,
@@ -150,7 +150,7 @@ def _ordinary(project: Project, loans: Sequence[Any], insurance: Sequence[Any], 
             return False
     days = (project.start_date, *(x.start_date for x in loans), *(x.start_date for x in insurance),
             *(x.date for x in events))
-    return not policy.outside(np.array([epoch_days(day) for day in days])).any()
+    return not any(policy.outside_day(epoch_days(day)) for day in days)
 
 
 def _texts(values: Iterable[str | None]) -> np.ndarray:
@@ -259,14 +259,15 @@ def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], s
     money = [_yuan(values[order].tolist()) for values in (st.gross, *cut_columns(st, after).values(), after[-1])]
     gross, by_item_rules, by_most_favourable, by_enterprise_cap, by_project_cap, by_total_cap, amount = money
     instrument = [INSTRUMENTS[k] for k in st.instrument[order].tolist()]
-    item = st.item.take(pa.array(order)).to_pylist()
+    items = st.item.to_pylist()
+    item = [items[k] for k in order.tolist()]
     year = st.year[order].tolist()
     measure = rows.column("measure")[order].tolist()
     set_ids = [s.id for s in policy.sets]
     parameter_set = [set_ids[k] for k in rows.column("set_index")[order].tolist()]
     parameter = rows.column("parameter")[order].tolist()
     own = st.has_project[order].tolist()  # else an item of the enterprise without a project: shown without one
-    ids = claim_ids(pa.array(instrument, pa.string()), st.item.take(pa.array(order)), st.year[order]).to_pylist()
+    ids = list(map(claim_id, instrument, item, year))
     return [ClaimRow(ids[k], project_id if own[k] else None, enterprise_id,
                      measure[k], instrument[k],
                      item[k], year[k], gross[k], by_item_rules[k], by_most_favourable[k], by_enterprise_cap[k],

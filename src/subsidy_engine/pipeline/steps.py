@@ -102,9 +102,22 @@ def _text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
     return pa.array(values, pa.string()) if isinstance(values, np.ndarray) else column_readers.arrow_text(values)
 
 
+#: What separates a claim id's parts: ``<instrument>:<item id>:<year>``.
+CLAIM_ID_SEPARATOR = ":"
+
+
 def claim_ids(instrument: pa.Array, item: pa.Array, year: np.ndarray) -> pa.Array:
     """Each claim's id: ``<instrument>:<item id>:<year>`` (unique in a portfolio: one claim per item and year)."""
-    return pc.binary_join_element_wise(instrument, item, pc.cast(pa.array(year), pa.string()), ":")
+    return pc.binary_join_element_wise(instrument, item, pc.cast(pa.array(year), pa.string()), CLAIM_ID_SEPARATOR)
+
+
+def claim_id(instrument: str, item: str, year: int) -> str:
+    """One claim's id, as :func:`claim_ids` writes a column of them (a quote's few, without Arrow).
+
+    >>> claim_id("interest_subsidy", "L1", 2026)
+    'interest_subsidy:L1:2026'
+    """
+    return CLAIM_ID_SEPARATOR.join((instrument, item, str(year)))
 
 
 @dataclass
@@ -498,11 +511,10 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     """The orders, groups and caps of stacking over ``rows``, with the projects' arrays (``day`` and
     ``total_investment`` of each of the ``n_projects``)."""
     instrument, project, enterprise = rows.column("instrument"), rows.column("project"), rows.column("enterprise")
-    enterprise_code = np.asarray(pc.dictionary_encode(enterprise).indices.to_numpy(zero_copy_only=False), np.int64)
+    enterprise_code = column_readers.text_codes(enterprise)
     item = rows.column("item")
     # ties between items are broken by the id's text, so that the row order of the tables does not matter
-    item_code = np.asarray(pc.rank(item, sort_keys="ascending", tiebreaker="dense").to_numpy(
-        zero_copy_only=False), np.int64)
+    item_code = column_readers.text_ranks(item)
     year, day = rows.column("year"), rows.column("day")
     set_of_row = rows.column("set_index")
     has_project = project >= 0
