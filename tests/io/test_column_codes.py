@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,3 +142,19 @@ def test_arrow_text_is_the_cells_as_written(cells: list[str | None], kind: str, 
     series = _as(cells, kind, chunks) if kind != "string" else pd.Series(cells, dtype="string[pyarrow]")
     expected = pa.chunked_array(series.astype(pd.StringDtype("pyarrow")).array._pa_array).combine_chunks()
     assert arrow_text(series).equals(expected.cast(pa.string()))
+
+
+TEXTS = st.lists(st.sampled_from(["E1", "E2", "e1", "", "贷-3", "貸", "a\u0301", "á", "L10", "L9", "𝔸"]),
+                 max_size=90)
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(cells=TEXTS, numpy=st.booleans())
+def test_text_codes_and_ranks_are_arrow_s_whatever_the_size(cells: list[str], numpy: bool) -> None:
+    """A quote's few cells are coded in Python (up to FEW_CELLS), a table's by Arrow: the same codes and ranks,
+    from Arrow text or from an object array of str."""
+    arrow = pa.array(cells, pa.string())
+    given_as = np.array(cells, dtype=object) if numpy else arrow
+    assert column_readers.text_codes(given_as).tolist() == pc.dictionary_encode(arrow).indices.to_pylist()
+    assert column_readers.text_ranks(given_as).tolist() == pc.rank(
+        arrow, sort_keys="ascending", tiebreaker="dense").to_pylist()

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import copy
-from datetime import date
+import functools
+import tempfile
+from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from subsidy_engine import CoverageError, Loan, PolicyError, amortize, interest_subsidy, load_policy
+from subsidy_engine.params.policy import Policy
 
 from builders import BUNDLED, two_sets, write
+from strategies import examples
 
 
 def test_every_value_has_a_status_and_a_defined_source() -> None:
@@ -213,3 +220,28 @@ def test_a_scenario_s_parameters_keep_the_file_s_coverage() -> None:
     policy = load_policy()
     changed = Scenario.of({"id": "x", "parameters": {"insurance_premium.share": "0.60"}}).policy(policy)
     assert changed.coverage == policy.coverage and changed.covers_until == policy.covers_until
+
+
+@functools.lru_cache(maxsize=1)
+def _two_sets() -> Policy:
+    """An open-ended file of two sets, read once (the look-up test below runs many times)."""
+    return load_policy(write(Path(tempfile.mkdtemp(prefix="two-sets-")), two_sets(date(2024, 12, 31), date(2025, 1, 1))))
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(days=st.lists(st.integers(18_000, 25_000), min_size=1, max_size=5), open_ended=st.booleans())
+def test_one_day_is_looked_up_as_an_array_of_days(days: list[int], open_ended: bool) -> None:
+    """Policy.at and index_on (a quote's few days, without arrays) give set_index's set, and its refusal."""
+    policy = _two_sets() if open_ended else load_policy()
+    for day in days:
+        try:
+            expected: int | str = int(policy.set_index(np.array([day]))[0])
+        except CoverageError as exc:
+            expected = str(exc)
+        try:
+            found: int | str = policy.index_on(day)
+            assert policy.at(date(1970, 1, 1) + timedelta(days=day)) is policy.sets[found]
+        except CoverageError as exc:
+            found = str(exc)
+        assert found == expected
+        assert policy.outside_day(day) == bool(policy.outside(np.array([day]))[0])

@@ -454,3 +454,17 @@ def test_a_portfolios_loans_move_their_due_dates_and_a_projection_is_opted_into_
     assert not (projected.rejections.field == "business_day").any()
     assert any("Monday to Friday" in note for note in projected.notes)
     assert projected.provenance != evaluate(tables, years=range(2026, 2031)).provenance
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(parts=st.lists(st.tuples(st.sampled_from(["interest_subsidy", "reits_grant", "reward"]),
+                                st.text(min_size=1, max_size=6), st.integers(1900, 2200)), max_size=5))
+def test_a_quote_s_claim_ids_are_the_table_s(parts: list[tuple[str, str, int]]) -> None:
+    """claim_id (a quote's few, in Python) writes each id as claim_ids writes the table's column (Arrow)."""
+    import pyarrow as pa
+
+    from subsidy_engine.pipeline.steps import claim_id, claim_ids
+
+    instruments, items, years = (list(column) for column in zip(*parts)) if parts else ([], [], [])
+    table = claim_ids(pa.array(instruments, pa.string()), pa.array(items, pa.string()), np.array(years, np.int64))
+    assert [claim_id(*part) for part in parts] == table.to_pylist()

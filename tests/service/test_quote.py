@@ -893,3 +893,41 @@ def test_the_explanation_says_why_an_item_of_the_request_is_rejected() -> None:
     assert "被拒绝" in response.explanation and "没有在该日期有效的参数" in response.explanation, response.explanation
     english = quote(QuoteRequest.model_validate({**body, "lang": "en"}), policy=POLICY, lpr=LPR).explanation
     assert "rejected" in english and "no parameter set of" in english, english
+
+
+def test_the_words_and_the_schedules_are_made_when_read_and_sent_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 20, the portal's latency: a quote's explanation and schedule columns are made when first read (a
+    portal comparing figures does not pay for them), once, and the JSON is the one of a response made at once."""
+    import subsidy_engine.service.quote as module
+
+    made: list[str] = []
+    words, columns = module.explain_facts, module._columns
+    monkeypatch.setattr(module, "explain_facts", lambda *a: made.append("words") or words(*a))
+    monkeypatch.setattr(module, "_columns", lambda *a: made.append("columns") or columns(*a))
+    request = QuoteRequest.model_validate(GOOD)
+    sent = quote(request, policy=POLICY, lpr=LPR).model_dump_json()
+    assert made == ["words", "columns"]  # sent whole
+    made.clear()
+    response = quote(request, policy=POLICY, lpr=LPR)
+    assert response.total > 0 and len(response.claims) and made == []
+    assert response.explanation == QuoteResponse.model_validate_json(sent).explanation and made == ["words"]
+    assert response.explanation.startswith("Project P1") and made == ["words"]
+    assert response.schedules[0].rows is not None and response.schedules[0].rows[0].period == 1
+    assert made == ["words", "columns"]
+    assert sent == response.model_dump_json() and made == ["words", "columns"]
+
+
+def test_words_and_schedules_read_later_are_made_in_the_quote_s_decimal_context() -> None:
+    """The caller's context when it reads the schedule (ROUND_FLOOR, 6 digits) does not change a figure: the
+    deferred columns and words are made in the quote's own context, as the figures were."""
+    from decimal import ROUND_FLOOR, localcontext
+
+    body = {**GOOD, "insurance": [], "loans": [
+        {"loan_id": "L2", "principal": "999999999999.99", "annual_rate": "0.035", "term_months": 12,
+         "start_date": "2026-03-15"}]}
+    plain = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR).model_dump_json()
+    later = quote(QuoteRequest.model_validate(body), policy=POLICY, lpr=LPR)
+    with localcontext(rounding=ROUND_FLOOR, prec=6):
+        assert later.schedules[0].columns is not None and later.schedules[0].columns.opening_balance[0] == \
+            Decimal("999999999999.99")
+        assert later.model_dump_json() == plain

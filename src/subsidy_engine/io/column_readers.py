@@ -85,29 +85,38 @@ def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 FEW_CELLS = 64
 
 
-def text_codes(values: pa.Array) -> np.ndarray:
-    """Each cell's code, numbered in order of first appearance: ``pc.dictionary_encode``'s indices.
+def _cells(values: pa.Array | np.ndarray) -> list[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else values.to_pylist()
+
+
+def text_codes(values: pa.Array | np.ndarray) -> np.ndarray:
+    """Each cell's code, numbered in order of first appearance: ``pc.dictionary_encode``'s indices (of Arrow
+    text, or of an object array of ``str``).
 
     >>> text_codes(pa.array(["E2", "E1", "E2"])).tolist()
     [0, 1, 0]
     """
     if len(values) <= FEW_CELLS:
         codes: dict[object, int] = {}
-        return np.array([codes.setdefault(v, len(codes)) for v in values.to_pylist()], np.int64)
+        return np.array([codes.setdefault(v, len(codes)) for v in _cells(values)], np.int64)
+    if isinstance(values, np.ndarray):
+        values = pa.array(values, pa.string())
     return np.asarray(pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False), np.int64)
 
 
-def text_ranks(values: pa.Array) -> np.ndarray:
-    """Each cell's dense rank in ascending order, from 1: ``pc.rank(values, tiebreaker="dense")`` (UTF-8 bytes
-    and Python's text sort in the same order: code points).
+def text_ranks(values: pa.Array | np.ndarray) -> np.ndarray:
+    """Each cell's dense rank in ascending order, from 1: ``pc.rank(values, tiebreaker="dense")`` (of Arrow
+    text, or of an object array of ``str``: UTF-8 bytes and Python's text sort in the same order, code points).
 
     >>> text_ranks(pa.array(["b", "a", "b", "c"])).tolist()
     [2, 1, 2, 3]
     """
     if len(values) <= FEW_CELLS:
-        cells = values.to_pylist()
+        cells = _cells(values)
         rank = {v: k for k, v in enumerate(sorted(set(cells)), start=1)}
         return np.array([rank[v] for v in cells], np.int64)
+    if isinstance(values, np.ndarray):
+        values = pa.array(values, pa.string())
     return np.asarray(pc.rank(values, sort_keys="ascending", tiebreaker="dense").to_numpy(zero_copy_only=False),
                       np.int64)
 

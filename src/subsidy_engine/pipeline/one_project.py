@@ -46,7 +46,6 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from subsidy_engine.core.dates import day_date, epoch_days
 from subsidy_engine.core.money import fen_to_yuan
@@ -184,9 +183,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     ctx = Context(
         policy=policy, frames={}, kept_rows={}, problems=[], notes=list(policy.notes),
         project_rejections=NO_REJECTIONS, project_arrays=parr, projects=columns,
-        project_id_text=pa.array([project_id], pa.string()),
-        project_enterprise=pa.array([enterprise_id], pa.string()),
-        sources_of_project=pa.array([sources], pa.string()),
+        project_id_text=ids, project_enterprise=columns["enterprise_id"], sources_of_project=_texts([sources]),
         loans=NO_LOANS, loan_project=np.zeros(len(project_loans), np.int64))
     rows, details, schedules = Rows(), {}, {}
     projected_from: dict[str, date] = {}
@@ -259,7 +256,7 @@ def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], s
     money = [_yuan(values[order].tolist()) for values in (st.gross, *cut_columns(st, after).values(), after[-1])]
     gross, by_item_rules, by_most_favourable, by_enterprise_cap, by_project_cap, by_total_cap, amount = money
     instrument = [INSTRUMENTS[k] for k in st.instrument[order].tolist()]
-    items = st.item.to_pylist()
+    items = st.item.tolist() if isinstance(st.item, np.ndarray) else st.item.to_pylist()
     item = [items[k] for k in order.tolist()]
     year = st.year[order].tolist()
     measure = rows.column("measure")[order].tolist()

@@ -19,7 +19,7 @@ rule of how claims are made, stacked and cut is written once:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -95,11 +95,29 @@ def funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) 
     return pa.array(texts, pa.string()).take(pa.array(of_project.reshape(-1)))
 
 
-def _text(values: pd.Series | pa.Array | np.ndarray) -> pa.Array:
-    """Ids as Arrow text: a table's column as written, or an array of ``str`` (the quote's models)."""
+#: Ids as text: Arrow text for a table's column; for a handful of ``str`` (a quote's models, at most
+#: :data:`~subsidy_engine.io.column_readers.FEW_CELLS`), the object array itself, which a quote indexes in less time
+#: than one Arrow call takes.
+Texts: TypeAlias = pa.Array | np.ndarray
+
+
+def _text(values: pd.Series | pa.Array | np.ndarray) -> Texts:
+    """Ids as :data:`Texts`: a table's column as written, or an array of ``str`` (the quote's models)."""
     if isinstance(values, pa.Array):
         return values
-    return pa.array(values, pa.string()) if isinstance(values, np.ndarray) else column_readers.arrow_text(values)
+    if isinstance(values, np.ndarray):
+        return values if values.shape[0] <= column_readers.FEW_CELLS else pa.array(values, pa.string())
+    return column_readers.arrow_text(values)
+
+
+def take_texts(values: Texts, rows: np.ndarray) -> Texts:
+    """``values`` at ``rows``, in the form they came in."""
+    return values[rows] if isinstance(values, np.ndarray) else values.take(pa.array(rows))
+
+
+def arrow_texts(values: Texts) -> pa.Array:
+    """:data:`Texts` as Arrow text (a table's columns are made of these)."""
+    return values if isinstance(values, pa.Array) else pa.array(values, pa.string())
 
 
 #: What separates a claim id's parts: ``<instrument>:<item id>:<year>``.
@@ -120,6 +138,10 @@ def claim_id(instrument: str, item: str, year: int) -> str:
     return CLAIM_ID_SEPARATOR.join((instrument, item, str(year)))
 
 
+#: The parts of :class:`Rows` that hold ids (:data:`Texts`).
+TEXT_PARTS = ("enterprise", "item")
+
+
 @dataclass
 class Rows:
     """The claims of every instrument as aligned arrays (one row per item and year), added part by part."""
@@ -129,13 +151,13 @@ class Rows:
     def add(self, instrument: str, rows: ClaimRows, keep: np.ndarray, *, project: np.ndarray,
             enterprise: pa.Array, item: pd.Series | pa.Array | np.ndarray, day: np.ndarray, gross: np.ndarray, measure: np.ndarray | int,
             parameter: np.ndarray | str, year: np.ndarray | None = None) -> None:
-        n, picked = rows.paid.shape[0], pa.array(keep)
+        n = rows.paid.shape[0]
         self.parts.append({
             "instrument": np.full(keep.shape[0], INSTRUMENTS.index(instrument), np.int8),
             "measure": np.broadcast_to(np.asarray(measure, np.int16), (n,))[keep],
             "project": project[keep].astype(np.int64),
-            "enterprise": enterprise.take(picked),
-            "item": _text(item).take(picked),
+            "enterprise": take_texts(enterprise, keep),
+            "item": take_texts(_text(item), keep),
             "year": np.asarray(rows.columns["year"] if year is None else year, np.int64)[keep],
             "day": day[keep].astype(np.int64),
             "gross": gross[keep],
@@ -152,6 +174,8 @@ class Rows:
                 view.flags.writeable = False
                 return view
             return values[0]
+        if name in TEXT_PARTS and not all(isinstance(v, np.ndarray) for v in values):
+            return pa.concat_arrays([arrow_texts(v) for v in values])  # a few ids of one part beside a table's
         return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
 
 
@@ -192,9 +216,9 @@ class Context:
     #: the projects' columns as read: the table of a portfolio, or the id columns of the one project a quote
     #: evaluates (the steps a quote runs read ``projects["project_id"]`` only)
     projects: pd.DataFrame | dict[str, np.ndarray]
-    project_id_text: pa.Array
-    project_enterprise: pa.Array
-    sources_of_project: pa.Array
+    project_id_text: Texts
+    project_enterprise: Texts
+    sources_of_project: Texts
     loans: pd.DataFrame  # the loans with a known project
     loan_project: np.ndarray  # each loan's row in ``projects``
     tables: PortfolioTables | None = None  # where rows came from, for the problems found while evaluating
@@ -216,7 +240,11 @@ class Context:
 
     def project_rows(self, ids: Any) -> np.ndarray:
         """Row of each id in the projects table, -1 when blank or unknown."""
-        found = pc.index_in(_text(ids), value_set=self.project_id_text).fill_null(-1)
+        ids = _text(ids)
+        if isinstance(ids, np.ndarray) and isinstance(self.project_id_text, np.ndarray):  # a quote's few
+            row = {project_id: k for k, project_id in enumerate(self.project_id_text.tolist())}
+            return np.array([row.get(project_id, -1) for project_id in ids.tolist()], np.int64)
+        found = pc.index_in(arrow_texts(ids), value_set=arrow_texts(self.project_id_text)).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
 
 
@@ -271,7 +299,7 @@ def add_subsidy(ctx: Context, rows: Rows, subsidy: ClaimRows, loan_project: np.n
     keep = np.flatnonzero(subsidy.internal["in_window"] if keep_window else subsidy.paid)
     project = loan_project[subsidy.internal["loan_row"]]
     rows.add("interest_subsidy", subsidy, keep, project=project,
-             enterprise=ctx.project_enterprise.take(pa.array(project)), item=subsidy.columns["loan_id"],
+             enterprise=take_texts(ctx.project_enterprise, project), item=subsidy.columns["loan_id"],
              day=subsidy.internal["loan_start_day"], gross=np.asarray(subsidy.columns["gross"]),
              measure=MEASURE_OF["interest_subsidy"], parameter="interest_subsidy.points")
 
@@ -386,8 +414,8 @@ def government_investment_of(ctx: Context, years: tuple[int, ...] | None) -> pd.
     assert isinstance(projects, pd.DataFrame)  # a portfolio's context (a quote's holds arrays)
     return pd.DataFrame({
         "investment_id": table["investment_id"].take(good).reset_index(drop=True).astype(object),
-        "project_id": ctx.project_id_text.take(at).to_pandas(types_mapper=pd.ArrowDtype),
-        "enterprise_id": ctx.project_enterprise.take(at).to_pandas(types_mapper=pd.ArrowDtype),
+        "project_id": arrow_texts(ctx.project_id_text).take(at).to_pandas(types_mapper=pd.ArrowDtype),
+        "enterprise_id": arrow_texts(ctx.project_enterprise).take(at).to_pandas(types_mapper=pd.ArrowDtype),
         "district": _column_text(projects, "district").take(at).to_pandas(types_mapper=pd.ArrowDtype),
         "sector": _column_text(projects, "sector").take(at).to_pandas(types_mapper=pd.ArrowDtype),
         **{flag: ctx.project_arrays[flag][project[good]] for flag in RULE_FLAGS},  # what a budget's rules read
@@ -641,9 +669,10 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
     policy, projects, n_projects = ctx.policy, ctx.projects, st.n_projects
     assert isinstance(projects, pd.DataFrame)  # a portfolio's table: the claims table is a portfolio's
     after_total = after[-1]
-    instrument, project, has_project, year, item = st.instrument, st.project, st.has_project, st.year, st.item
-    gross = st.gross
-    enterprise, set_of_row, sources_of_project = rows.column("enterprise"), rows.column("set_index"), ctx.sources_of_project
+    instrument, project, has_project, year = st.instrument, st.project, st.has_project, st.year
+    item, gross = arrow_texts(st.item), st.gross
+    enterprise, set_of_row = arrow_texts(rows.column("enterprise")), rows.column("set_index")
+    sources_of_project = arrow_texts(ctx.sources_of_project)
     take = pa.array(order)
     instrument_names = np.array(INSTRUMENTS, dtype=object)
     # the project whose attributes describe each claim: its own, else its enterprise's project with the

@@ -55,7 +55,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import accumulate
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Callable, TypeVar, cast
 
 import pandas as pd
 from pydantic import (
@@ -75,6 +75,7 @@ from pydantic.json_schema import (
 )
 from pydantic_core import core_schema
 
+from subsidy_engine.core.deferred import Deferred
 from subsidy_engine.core.ids import normalise_id
 from subsidy_engine.core.language import Sentence, reason_in, text
 from subsidy_engine.core.language import name as named_in
@@ -371,9 +372,13 @@ class QuoteScheduleRow(BaseModel):
     payment: Money
 
 
-class QuoteScheduleColumns(BaseModel):
+class QuoteScheduleColumns(Deferred):
     """A loan's periods as columns, period ``k`` at index ``k - 1``: compact JSON for a table or a chart
-    (a 30-year monthly loan is 360 entries a column, not 360 objects)."""
+    (a 30-year monthly loan is 360 entries a column, not 360 objects).
+
+    A quote makes them from the kernel's integers when they are first read or sent
+    (:class:`~subsidy_engine.core.deferred.Deferred`): the same values, paid for by whoever reads them.
+    """
 
     end_date: list[date]
     annual_rate: list[Decimal]
@@ -404,7 +409,11 @@ class QuoteSchedule(BaseModel):
                     c.principal, c.payment)]
 
 
-class QuoteResponse(BaseModel):
+class QuoteResponse(Deferred):
+    """Every amount of one project (:func:`quote`). The ``explanation`` and the schedules' columns are made when
+    first read, dumped or sent (:class:`~subsidy_engine.core.deferred.Deferred`): a portal that compares figures
+    does not pay for words it does not show; the JSON is the same either way."""
+
     project_id: str
     years: tuple[int, int] | None
     claims: list[QuoteClaim]
@@ -483,15 +492,26 @@ def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, year
 
 
 def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, Any]:
-    """A loan's schedule as the response's columns (one pass over the kernel's fen arrays).
+    """A loan's schedule for the response: its columns made when first read (one pass over the kernel's fen arrays).
 
     The columns are built from the kernel's exact integers, so the model is constructed, not
-    validated: 2,160 amounts of a 30-year loan need no second look, and skipping it is a tenth of
-    the quote's time.
+    validated: 2,160 amounts of a 30-year loan need no second look.
     """
     total = fen_to_yuan(int(schedule.interest_fen.sum()))
-    if not with_rows:
-        return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": None}
+    columns = QuoteScheduleColumns.deferring({}, in_quote_context(lambda: _columns(schedule))) if with_rows else None
+    return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": columns}
+
+
+def in_quote_context(make: Callable[[], T]) -> Callable[[], T]:
+    """``make`` run in the quote's decimal context (:data:`_QUOTE_CONTEXT`), whenever it is called."""
+    def made() -> T:
+        with localcontext(_QUOTE_CONTEXT):
+            return make()
+    return made
+
+
+def _columns(schedule: Schedule) -> dict[str, list[Any]]:
+    """A loan's schedule as the response's columns, from the kernel's fen arrays."""
     rates = {units: units_to_rate(units).normalize() for units in set(schedule.rate_units.tolist())}
     payment_fen = (schedule.interest_fen + schedule.principal_fen).tolist()
     payments = {fen: Decimal(fen) * ONE_FEN for fen in set(payment_fen)}  # an annuity's payment repeats
@@ -506,13 +526,13 @@ def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, An
         opening = [Decimal(v) * ONE_FEN for v in schedule.opening_fen.tolist()]
     else:
         opening = list(accumulate(principal[:-1], operator.sub, initial=fen_to_yuan(int(schedule.opening_fen[0]))))
-    columns = QuoteScheduleColumns.model_construct(
-        end_date=schedule.end_day.astype("datetime64[D]").tolist(),  # dates, made in C (both count from 1970-01-01)
-        annual_rate=list(map(rates.__getitem__, schedule.rate_units.tolist())),
-        opening_balance=opening, interest=list(map(operator.sub, payment, principal)), principal=principal,
-        payment=payment)
-    return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": columns}
+    return {"end_date": schedule.end_day.astype("datetime64[D]").tolist(),  # dates, made in C (both from 1970-01-01)
+            "annual_rate": list(map(rates.__getitem__, schedule.rate_units.tolist())),
+            "opening_balance": opening, "interest": list(map(operator.sub, payment, principal)), "principal": principal,
+            "payment": payment}
 
+
+T = TypeVar("T")
 
 #: Every amount of a quote is exact within 34 digits (1e12 yuan is 15 digits in fen); half-even is the
 #: default context's rounding, which signs an exact zero +. The engine's own roundings name their rule.
@@ -679,7 +699,13 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
     project_id = request.project.project_id
     schedules = [_schedule(loan.loan_id, result.schedules[loan.loan_id], request.include_schedules)
                  for loan in request.loans if loan.loan_id in result.schedules]
-    return QuoteResponse.model_validate({
+    lang = request.lang
+
+    def words() -> dict[str, str]:  # made when first read or sent
+        return {"explanation": "\n".join([explain_facts(result.facts, lang) if rows else text(
+            "explain", "no_claim", lang, project=project_id), *_rejected_said(result.rejections, lang)])}
+
+    return QuoteResponse.deferring({
         "project_id": project_id, "years": request.years, "claims": claims,
         "by_year_measure": [{"year": year, "measure": measure, "amount": amount}
                             for (year, measure), amount in sorted(totals.items())],
@@ -690,10 +716,8 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         "not_paid": [{"instrument": i, "item_id": item, "reason": why} for i, item, why in result.not_paid],
         "rejections": [{"table": t, "id": i, "field": f, "reason": why} for t, i, f, why in result.rejections],
         "schedules": schedules,
-        "explanation": "\n".join([explain_facts(result.facts, request.lang) if rows else text(
-            "explain", "no_claim", request.lang, project=project_id), *_rejected_said(result.rejections, request.lang)]),
         "notes": result.notes, "lpr_projection": result.provenance.scenario, "engine_version": engine_version(),
-        "inputs_sha256": result.provenance.parameters_sha256})
+        "inputs_sha256": result.provenance.parameters_sha256}, in_quote_context(words), validate={"explanation": ""})
 
 
 __all__ = ["MAX_PERIODS", "QuoteRequest", "QuoteResponse", "QuoteSchedule", "QuoteScheduleColumns", "QuoteScheduleRow",

@@ -46,7 +46,7 @@ bounded amount of memory and time. The limits (defaults; each a parameter of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from subsidy_engine.core.money import whole_number
 from subsidy_engine.core.provenance import engine_version
@@ -62,6 +62,8 @@ from subsidy_engine.service.quote import (
     refused,
     too_large,
 )
+
+T = TypeVar("T")
 
 _SERVICE = "the HTTP service (subsidy-engine serve) needs fastapi and uvicorn"
 with needs_extra("serve", _SERVICE):  # the serve extra's packages (a MissingExtraError naming it if not installed)
@@ -162,19 +164,20 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
         return JSONResponse(status_code=exc.status, content={"detail": exc.errors},
                             headers={"connection": "close"} if exc.close else None)
 
-    def answer(body: bytes) -> QuoteResponse:
-        """The request read and quoted: CPU work (a megabyte of JSON and its models, then the quote), done in a
-        worker thread in one hop while other clients keep being served."""
+    def answer(body: bytes, send: Callable[[QuoteResponse], T]) -> T:
+        """The request read and quoted, and what is sent of it: CPU work (a megabyte of JSON and its models, the
+        quote, then its words and schedules, which a response makes when they are read), done in a worker thread
+        in one hop while other clients keep being served."""
         parsed = parse_request(body, max_body_bytes)  # refused as it says (RequestRefused)
         try:
-            return quote(parsed, policy=policy, lpr=lpr)
+            return send(quote(parsed, policy=policy, lpr=lpr))
         except (CoverageError, ValueError, ArithmeticError) as exc:
             message = " ".join(str(exc).split())
             raise refused(422, "value_error", message) from None
 
-    async def answered(request: Request) -> QuoteResponse:
+    async def answered(request: Request, send: Callable[[QuoteResponse], T]) -> T:
         body = await _read_body(request, max_body_bytes, read_timeout, body_timeout)
-        return await run_in_threadpool(answer, body)
+        return await run_in_threadpool(answer, body, send)
 
     refusals = {422: {"description": "the request is not valid; detail names each field and why"},
                 413: {"description": "the body is larger than the service reads"},
@@ -185,12 +188,12 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
     async def post_quote(request: Request) -> Response:
         # the response is the engine's own model, made from exact integers: sent as pydantic writes it, not
         # validated again by FastAPI against the same model (a 30-year schedule's 2,160 amounts a second time)
-        return Response((await answered(request)).model_dump_json(), media_type="application/json")
+        return Response(await answered(request, QuoteResponse.model_dump_json), media_type="application/json")
 
     @app.post("/explain", summary="One project's amounts in words", responses=refusals)  # type: ignore[arg-type]
     async def post_explain(request: Request) -> dict[str, str]:
-        response = await answered(request)
-        return {"project_id": response.project_id, "explanation": response.explanation}
+        return await answered(request, lambda response: {"project_id": response.project_id,
+                                                         "explanation": response.explanation})
 
     @app.get("/health", summary="The engine version and the parameters in use")
     async def health() -> dict[str, str]:

@@ -1,0 +1,79 @@
+"""Fields made when first read (core.deferred): every way of looking at the model sees them as if made at once."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from typing import Any
+
+from subsidy_engine.core.deferred import Deferred
+
+
+class Inner(Deferred):
+    rows: list[int]
+
+
+class Reply(Deferred):
+    total: int
+    words: str
+    inner: Inner | None
+    notes: list[str]
+
+
+class Plain(Reply):
+    pass
+
+
+def _reply(calls: list[str]) -> Reply:
+    inner = Inner.deferring({}, lambda: calls.append("inner") or {"rows": [1, 2]})
+    return Reply.deferring({"total": 3, "inner": inner, "notes": ["n"]},
+                           lambda: calls.append("words") or {"words": "three"}, validate={"words": ""})
+
+
+WHOLE = {"total": 3, "words": "three", "inner": {"rows": [1, 2]}, "notes": ["n"]}
+
+
+def test_nothing_is_made_until_read_and_then_once() -> None:
+    calls: list[str] = []
+    reply = _reply(calls)
+    assert reply.total == 3 and reply.notes == ["n"] and calls == []
+    assert reply.words == "three" and reply.words == "three" and calls == ["words"]
+    assert reply.inner is not None and reply.inner.rows == [1, 2] and calls == ["words", "inner"]
+
+
+def test_the_json_is_the_one_of_a_model_made_at_once_in_the_fields_order() -> None:
+    calls: list[str] = []
+    made_at_once = Reply.model_validate(WHOLE).model_dump_json()
+    assert _reply(calls).model_dump_json() == made_at_once == json.dumps(WHOLE, separators=(",", ":"))
+    assert _reply(calls).model_dump() == WHOLE
+
+
+def test_compared_copied_pickled_and_shown_whole() -> None:
+    calls: list[str] = []
+    whole = Reply.model_validate(WHOLE)
+    assert _reply(calls) == whole and whole == _reply(calls)
+    assert Reply.model_validate_json(_reply(calls).model_dump_json()) == _reply(calls)
+    assert pickle.loads(pickle.dumps(_reply(calls))) == whole
+    assert copy.deepcopy(_reply(calls)) == whole and _reply(calls).model_copy() == whole
+    assert "words='three'" in repr(_reply(calls)) and "rows=[1, 2]" in repr(_reply(calls))
+    assert _reply(calls).model_fields_set == whole.model_fields_set
+
+
+def test_a_value_given_by_model_copy_wins_over_the_maker() -> None:
+    calls: list[str] = []
+    emptied = _reply(calls).model_copy(update={"words": ""})
+    assert emptied.words == "" and json.loads(emptied.model_dump_json())["words"] == ""
+    assert emptied == Reply.model_validate({**WHOLE, "words": ""})
+
+
+def test_the_schema_is_the_fields() -> None:
+    for mode in ("validation", "serialization"):
+        schema: dict[str, Any] = Reply.model_json_schema(mode=mode)  # type: ignore[arg-type]
+        assert schema["required"] == ["total", "words", "inner", "notes"]
+        assert list(schema["properties"]) == ["total", "words", "inner", "notes"]
+
+
+def test_a_model_validated_from_data_defers_nothing() -> None:
+    reply = Reply.model_validate(WHOLE)
+    assert reply.__pydantic_private__ == {"_maker": None} and reply.words == "three"
