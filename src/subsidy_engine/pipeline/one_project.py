@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -115,9 +115,41 @@ class ProjectClaims:
     not_paid: list[tuple[str, str, str]]  # instrument, item_id, reason
     notes: list[str]
     provenance: Provenance
-    schedules: dict[str, Schedule]  # by loan_id, the loans computed
-    facts: Facts  # what the explanation reads
+    schedules: Mapping[str, Schedule]  # by loan_id, the loans computed (made when first read, on the fast path)
+    #: by loan_id, the loans computed: their periods and interest in fen (what a response says without its rows)
+    loan_totals: dict[str, tuple[int, int]]
+    facts: Callable[[], Facts]  # what the explanation reads, made when called (a quote's words are made when read)
     rejections: list[tuple[str, str | None, str, str]] = field(default_factory=list)  # table, id, field, reason
+
+
+class _KernelSchedules(Mapping[str, Schedule]):
+    """Each loan's :class:`~subsidy_engine.Schedule`, cut from the kernel's one pass when one is first asked for
+    (a quote's response reads them when its schedule columns are read)."""
+
+    def __init__(self, loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.KernelResult,
+                 curve: LprCurve) -> None:
+        self._made: dict[str, Schedule] | None = None
+        self._ids = [str(loan_id) for loan_id in loan_ids.tolist()]
+        self._make = lambda: _schedules(loans, loan_ids, run, curve)
+
+    def __getitem__(self, loan_id: str) -> Schedule:
+        if self._made is None:
+            self._made = self._make()
+        return self._made[loan_id]
+
+    def __contains__(self, loan_id: object) -> bool:
+        return loan_id in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def loan_totals_of(schedules: Mapping[str, Schedule]) -> dict[str, tuple[int, int]]:
+    """Each schedule's periods and interest in fen (:attr:`ProjectClaims.loan_totals`)."""
+    return {loan_id: (schedule.periods, int(schedule.interest_fen.sum())) for loan_id, schedule in schedules.items()}
 
 
 def _blank(text: str | None) -> bool:
@@ -185,7 +217,9 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
         project_rejections=NO_REJECTIONS, project_arrays=parr, projects=columns,
         project_id_text=ids, project_enterprise=columns["enterprise_id"], sources_of_project=_texts([sources]),
         loans=NO_LOANS, loan_project=np.zeros(len(project_loans), np.int64))
-    rows, details, schedules = Rows(), {}, {}
+    rows, details = Rows(), {}
+    schedules: Mapping[str, Schedule] = {}
+    loan_totals: dict[str, tuple[int, int]] = {}
     projected_from: dict[str, date] = {}
     if project_loans:
         arrays = arrays_from_loans(project_loans)
@@ -202,7 +236,10 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
             ctx.notes.append(curve.projection_note(len(projected_from), min(projected_from.values())))
         details["interest_subsidy"] = subsidy
         add_subsidy(ctx, rows, subsidy, ctx.loan_project)
-        schedules = _schedules(project_loans, loan_ids, run, curve)
+        schedules = _KernelSchedules(project_loans, loan_ids, run, curve)
+        ptr, interest = run.row_ptr.tolist(), run.out.interest
+        loan_totals = {str(loan_id): (ptr[j + 1] - ptr[j], int(interest[ptr[j]:ptr[j + 1]].sum()))
+                       for j, loan_id in enumerate(loan_ids.tolist())}
     if insurance:
         premium = premium_rows(insurance_arrays(insurance), {
             "policy_id": _texts(x.policy_id for x in insurance), "enterprise_id": _texts(x.enterprise_id for x in insurance),
@@ -234,16 +271,17 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
                        *(("prepayments", p.date, p.amount, p.recompute.value) for p in loan.prepayments)],
                       key=lambda e: (e[1], e[0]))
 
-    facts = Facts(project_id=project_id, project=model_cells(project), rows=[r for r in shown if r.project_id == project_id],
-                  details=details, item=item, policy=policy,
-                  notes=ctx.notes, years=chosen_years, provenance=provenance, loan_events=loan_events,
-                  projected_from=projected_from)
+    def facts() -> Facts:
+        return Facts(project_id=project_id, project=model_cells(project),
+                     rows=[r for r in shown if r.project_id == project_id], details=details, item=item, policy=policy,
+                     notes=ctx.notes, years=chosen_years, provenance=provenance, loan_events=loan_events,
+                     projected_from=projected_from)
     not_paid = [(instrument, str(item), str(reason)) for _, part in not_paid_columns(details)
                 for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),
                                                                     part["item_id"].shape),
                                                     part["item_id"], part["reason"])]
     return ProjectClaims(rows=shown, not_paid=not_paid, notes=ctx.notes, provenance=provenance,
-                         schedules=schedules, facts=facts)
+                         schedules=schedules, loan_totals=loan_totals, facts=facts)
 
 
 def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], sources: str, project_id: str,
@@ -290,4 +328,4 @@ def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.Ke
     return schedules
 
 
-__all__ = ["ClaimRow", "ProjectClaims", "project_claims"]
+__all__ = ["ClaimRow", "ProjectClaims", "loan_totals_of", "project_claims"]

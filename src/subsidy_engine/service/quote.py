@@ -101,9 +101,9 @@ from subsidy_engine.params.lpr import LprCurve, default_lpr
 from subsidy_engine.params.policy import MEASURE_OF, Policy, load_policy
 from subsidy_engine.params.rules import stage_rate
 from subsidy_engine.pipeline.evaluate import evaluate
-from subsidy_engine.pipeline.explain import explain_facts, facts_of
+from subsidy_engine.pipeline.explain import Facts, explain_facts, facts_of
 from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
-from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, project_claims
+from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, loan_totals_of, project_claims
 from subsidy_engine.pipeline.steps import CLAIM_COLUMNS, CUT_COLUMNS
 
 MAX_ITEMS = 100
@@ -478,28 +478,30 @@ def _through_tables(request: QuoteRequest, policy: Policy, curve: LprCurve, year
         raise ValueError("; ".join(f"project {request.project.project_id}: {r.field} {r.reason}"
                                    for r in refused.itertuples()))
     failed = set(claims.rejections.id[claims.rejections.table == "loans"].astype(str))
+    schedules = {loan.loan_id: amortize(Loan.model_validate(loan.model_dump(exclude={"loan_id"})), curve)
+                 for loan in request.loans if loan.loan_id not in failed}
+    facts = facts_of(claims, request.project.project_id)
     return ProjectClaims(
         rows=[ClaimRow(*(getattr(r, c) for c in CLAIM_COLUMNS)) for r in claims.table.itertuples()],
         not_paid=[(str(r.instrument), str(r.item_id), str(r.reason)) for r in claims.not_paid.itertuples()],
-        notes=list(claims.notes), provenance=claims.provenance,
-        schedules={loan.loan_id: amortize(Loan.model_validate(loan.model_dump(exclude={"loan_id"})), curve)
-                   for loan in request.loans if loan.loan_id not in failed},
-        facts=facts_of(claims, request.project.project_id),
+        notes=list(claims.notes), provenance=claims.provenance, schedules=schedules,
+        loan_totals=loan_totals_of(schedules), facts=lambda: facts,
         rejections=[(str(r.table), None if r.id is None else str(r.id), str(r.field), str(r.reason))
                     for r in claims.rejections.itertuples()])
 
 
 
 
-def _schedule(loan_id: str, schedule: Schedule, with_rows: bool) -> dict[str, Any]:
+def _schedule(loan_id: str, result: ProjectClaims, with_rows: bool) -> dict[str, Any]:
     """A loan's schedule for the response: its columns made when first read (one pass over the kernel's fen arrays).
 
     The columns are built from the kernel's exact integers, so the model is constructed, not
     validated: 2,160 amounts of a 30-year loan need no second look.
     """
-    total = fen_to_yuan(int(schedule.interest_fen.sum()))
-    columns = QuoteScheduleColumns.deferring({}, in_quote_context(lambda: _columns(schedule))) if with_rows else None
-    return {"loan_id": loan_id, "periods": schedule.periods, "total_interest": total, "columns": columns}
+    periods, interest_fen = result.loan_totals[loan_id]
+    columns = QuoteScheduleColumns.deferring({}, in_quote_context(lambda: _columns(result.schedules[loan_id]))
+                                             ) if with_rows else None
+    return {"loan_id": loan_id, "periods": periods, "total_interest": fen_to_yuan(interest_fen), "columns": columns}
 
 
 def in_quote_context(make: Callable[[], T]) -> Callable[[], T]:
@@ -676,8 +678,12 @@ def _quote_in_context(request: QuoteRequest, *, policy: Policy | None, lpr: LprC
                         f"{FIRST_DAY.year}-{LAST_YEAR}", "quote_years_left_out", count=beyond, first=FIRST_DAY.year,
                         last=LAST_YEAR)
         # in the notes and, worded in the request's language, at the top of the explanation
-        result = replace(result, notes=[*result.notes, note], facts=replace(result.facts,
-                                                                           notes=[*result.facts.notes, note]))
+        facts = result.facts
+
+        def noted() -> Facts:
+            made = facts()
+            return replace(made, notes=[*made.notes, note])
+        result = replace(result, notes=[*result.notes, note], facts=noted)
     return _response(request, result)
 
 
@@ -697,12 +703,12 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         totals[r.year, r.measure] = totals.get((r.year, r.measure), Decimal(0)) + r.amount
     grant_measures = {MEASURE_OF["reits_grant"], MEASURE_OF["listing_grant"]}
     project_id = request.project.project_id
-    schedules = [_schedule(loan.loan_id, result.schedules[loan.loan_id], request.include_schedules)
-                 for loan in request.loans if loan.loan_id in result.schedules]
+    schedules = [_schedule(loan.loan_id, result, request.include_schedules)
+                 for loan in request.loans if loan.loan_id in result.loan_totals]
     lang = request.lang
 
     def words() -> dict[str, str]:  # made when first read or sent
-        return {"explanation": "\n".join([explain_facts(result.facts, lang) if rows else text(
+        return {"explanation": "\n".join([explain_facts(result.facts(), lang) if rows else text(
             "explain", "no_claim", lang, project=project_id), *_rejected_said(result.rejections, lang)])}
 
     return QuoteResponse.deferring({
