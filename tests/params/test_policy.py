@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import CoverageError, Loan, PolicyError, amortize, interest_subsidy, load_policy
-from subsidy_engine.params.policy import Policy
+from subsidy_engine.params.policy import FEW_DAYS, Policy
 
 from builders import BUNDLED, two_sets, write
 from strategies import examples
@@ -231,11 +231,13 @@ def _two_sets() -> Policy:
 @settings(max_examples=examples(60), deadline=None)
 @given(days=st.lists(st.integers(18_000, 25_000), min_size=1, max_size=5), open_ended=st.booleans())
 def test_one_day_is_looked_up_as_an_array_of_days(days: list[int], open_ended: bool) -> None:
-    """Policy.at and index_on (a quote's few days, without arrays) give set_index's set, and its refusal."""
+    """Policy.at and index_on (a quote's few days, without arrays) give set_index's set over many days (its
+    searchsorted), and its refusal; set_index of a few days is index_on's."""
     policy = _two_sets() if open_ended else load_policy()
     for day in days:
         try:
-            expected: int | str = int(policy.set_index(np.array([day]))[0])
+            expected: int | str = int(policy.set_index(np.full(FEW_DAYS + 1, day))[0])
+            assert policy.set_index(np.array([day])).tolist() == [expected]
         except CoverageError as exc:
             expected = str(exc)
         try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -199,47 +199,38 @@ class LoanArrays:
 # ---------------------------------------------------------------------------
 # From models
 # ---------------------------------------------------------------------------
+#: The integer columns of :class:`LoanArrays` that :func:`arrays_from_loans` reads from each model, in the order of
+#: :func:`_loan_integers`; the flags after them.
+_INTEGER_COLUMNS = ("principal_fen", "periods", "months_per_period", "method", "grace", "basis", "start_y", "start_m",
+                    "start_d", "due_day", "fixed_units", "spread_units", "business_day", "interest_months",
+                    "interest_day")
+_FLAG_COLUMNS = ("is_floating", "tenor_5y", "reset_anniversary")
+
+
+def _loan_integers(x: Loan) -> tuple[int, ...]:
+    """A loan's values of :data:`_INTEGER_COLUMNS` and then :data:`_FLAG_COLUMNS` (as 0 or 1)."""
+    floating, start = x.floating, x.start_date
+    return (x.principal_fen, x.periods, x.frequency.months, x.method.code, x.grace_periods, x.basis.code,
+            start.year, start.month, start.day, x.due_day,
+            int(x.annual_rate.scaleb(RATE_DECIMALS)) if x.annual_rate is not None else 0,
+            int(floating.spread.scaleb(RATE_DECIMALS)) if floating else 0,
+            x.business_day.code, x.interest_months, x.interest_day if x.interest_months else 0,
+            floating is not None, floating is not None and floating.tenor is Tenor.FIVE_YEAR,
+            floating is not None and floating.reset is Reset.ANNIVERSARY)
+
+
 def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
-    """Flat arrays for validated ``Loan`` models."""
-    n = len(loans)
-
-    def col(values: Iterable[int], dtype: type = np.int64) -> np.ndarray:
-        return np.fromiter(values, dtype=dtype, count=n)
-
+    """Flat arrays for validated ``Loan`` models: one matrix of their integers, a column per row of it (a quote's
+    loan is read in one numpy call rather than one per column)."""
+    values = np.array([_loan_integers(x) for x in loans], dtype=np.int64).reshape(
+        len(loans), len(_INTEGER_COLUMNS) + len(_FLAG_COLUMNS)).T.copy()  # a column a row: contiguous for kernels
+    k = len(_INTEGER_COLUMNS)
     return LoanArrays(
-        principal_fen=col(x.principal_fen for x in loans),
-        periods=col(x.periods for x in loans),
-        months_per_period=col(x.frequency.months for x in loans),
-        method=col(x.method.code for x in loans),
-        grace=col(x.grace_periods for x in loans),
-        basis=col(x.basis.code for x in loans),
-        start_y=col(x.start_date.year for x in loans),
-        start_m=col(x.start_date.month for x in loans),
-        start_d=col(x.start_date.day for x in loans),
-        due_day=col(x.due_day for x in loans),
-        is_floating=col((x.floating is not None for x in loans), np.bool_),
-        fixed_units=col(int(x.annual_rate.scaleb(RATE_DECIMALS)) if x.annual_rate is not None else 0
-                        for x in loans),
-        tenor_5y=col((x.floating is not None and x.floating.tenor is Tenor.FIVE_YEAR for x in loans),
-                     np.bool_),
-        spread_units=col(int(x.floating.spread.scaleb(RATE_DECIMALS)) if x.floating else 0
-                         for x in loans),
-        reset_anniversary=col((x.floating is not None and x.floating.reset is Reset.ANNIVERSARY
-                               for x in loans), np.bool_),
-        **_calendar_columns(loans, col),
+        **dict(zip(_INTEGER_COLUMNS, values[:k])),
+        **{name: row.astype(np.bool_) for name, row in zip(_FLAG_COLUMNS, values[k:])},
         plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},
         events=_events_of(loans),
     )
-
-
-def _calendar_columns(loans: Sequence[Loan], col: Callable[..., np.ndarray]) -> dict[str, np.ndarray]:
-    """The business-day rule and calendar settlement of each loan: zeros, without reading a loan, when no loan
-    has them (the common case, and a quote's: a column read per loan costs microseconds)."""
-    if all(x.business_day is BusinessDay.NONE and not x.interest_months for x in loans):
-        return {name: np.zeros(len(loans), np.int64) for name in ("business_day", "interest_months", "interest_day")}
-    return {"business_day": col(x.business_day.code for x in loans),
-            "interest_months": col(x.interest_months for x in loans),
-            "interest_day": col(x.interest_day if x.interest_months else 0 for x in loans)}
 
 
 def _events_of(loans: Sequence[Loan]) -> LoanEvents | None:

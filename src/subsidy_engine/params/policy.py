@@ -254,6 +254,10 @@ def _policy_again(data: dict[str, Any], digest: str, origin: str) -> Policy:
     return Policy(PolicyFile.model_validate(data), digest, origin)
 
 
+#: At most this many days, :meth:`Policy.set_index` looks each up alone (:meth:`Policy.index_on`).
+FEW_DAYS = 8
+
+
 class Policy:
     """The dated parameter sets of a policy, with a coverage from the first set's start."""
 
@@ -368,6 +372,8 @@ class Policy:
     def set_index(self, days_since_epoch: np.ndarray) -> np.ndarray:
         """For each day (days since 1970-01-01), the index of the set in force."""
         days = np.asarray(days_since_epoch, dtype=np.int64)
+        if days.ndim == 1 and days.shape[0] <= FEW_DAYS:  # a quote's few: one by one, without arrays
+            return np.array([self.index_on(day) for day in days.tolist()], np.int64)
         outside = self.outside(days)
         if outside.any():
             bad = day_date(days[np.argmax(outside)])
