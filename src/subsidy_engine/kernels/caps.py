@@ -107,3 +107,104 @@ def share_of_amounts(amount_fen, share_units, round_half_up, out):
             out[i] = mul_div_half_up(amount_fen[i], share_units[i], np.int64(RATE_SCALE))
         else:
             out[i] = mul_div_floor(amount_fen[i], share_units[i], np.int64(RATE_SCALE))
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def stacking_groups(instrument, project, enterprise_code, year, set_of_row, project_set, total_investment,
+                    subsidy, enterprise_cap, project_cap, total_share, total_capped, given_enterprise_group,
+                    n_given, groups, caps, under):
+    """The groups and caps of stacking's caps 3 to 5 for each claim row (:func:`pay_under_shared_caps` reads them).
+
+    Parameters
+    ----------
+    instrument, project, enterprise_code, year, set_of_row : ndarray, shape (n,)
+        Each row's instrument index, project row (-1: none), enterprise code, year and parameter set.
+    project_set, total_investment : ndarray, shape (n_projects,)
+        Each project's parameter set (the one in force on its start) and its total investment in fen.
+    subsidy : int
+        The instrument index of 貼息.
+    enterprise_cap, project_cap, total_share : ndarray, shape (n_sets,)
+        Per parameter set: 貼息's cap per enterprise and year and per project (fen, ``NO_CAP``: none), the
+        total cap's share of the investment (1e-10 units, -1: none).
+    total_capped : ndarray of bool, shape (n_sets, n_instruments)
+        Whether an instrument is under the total cap, by the project's set.
+    given_enterprise_group : ndarray, shape (n,) or (0,)
+        Each row's 貼息 group per enterprise and year when the caller made them (``n_given`` groups); empty:
+        made here as ``enterprise * span + year - first year``.
+    groups, caps : ndarray, shape (n, 3)
+        Written, per cap (the enterprise and year, the project, the total cap): each row's group (-1: the cap
+        does not apply) and the cap (fen, ``NO_CAP``: none).
+    under : ndarray of bool, shape (n,)
+        Written: whether any of the three caps applies to the row.
+
+    Returns
+    -------
+    int
+        The number of group codes; -1 when the enterprise and year codes would not be dense (years far
+        apart: the caller numbers them, and calls again with ``given_enterprise_group``).
+
+    Notes
+    -----
+    Cap 3 (貼息 per enterprise and year) applies to every 貼息 row, cap 4 (貼息 per project over its life) to
+    those with a project, and cap 5 (the total cap: ``floor(total investment * share)``, by the project's set)
+    to each row of a project whose instrument its set puts under it. Groups are numbered enterprise-years
+    first, then projects under cap 4, then projects under cap 5.
+
+    Examples
+    --------
+    Two 貼息 rows of one enterprise's project (2026 and 2027), and an investment subsidy under a total cap of
+    50% of 100 yuan:
+
+    >>> import numpy as np
+    >>> groups, caps, under = np.empty((3, 3), np.int64), np.empty((3, 3), np.int64), np.empty(3, np.bool_)
+    >>> stacking_groups(np.array([0, 0, 1], np.int8), np.zeros(3, np.int64), np.zeros(3, np.int64),
+    ...                 np.array([2026, 2027, 2026]), np.zeros(3, np.int64), np.zeros(1, np.int64),
+    ...                 np.array([10_000]), 0, np.array([700]), np.array([900]), np.array([5_000_000_000]),
+    ...                 np.array([[True, True]]), np.zeros(0, np.int64), 0, groups, caps, under)
+    4
+    >>> groups.tolist(), caps.tolist(), under.tolist()
+    ([[0, 2, 3], [1, 2, 3], [-1, -1, 3]], [[700, 900, 5000], [700, 900, 5000], [-1, -1, 5000]], [True, True, True])
+    """
+    n = instrument.shape[0]
+    n_projects = total_investment.shape[0]
+    if given_enterprise_group.shape[0] == n:
+        n_enterprise = n_given
+        low = 0
+        span = 0
+    else:
+        count = 0
+        low = np.int64(0)
+        high = np.int64(0)
+        top = np.int64(-1)
+        for i in range(n):
+            if instrument[i] == subsidy:
+                if count == 0 or year[i] < low:
+                    low = year[i]
+                if count == 0 or year[i] > high:
+                    high = year[i]
+                top = max(top, enterprise_code[i])
+                count += 1
+        span = high - low + 1
+        n_enterprise = (top + 1) * span if count else 0
+        if count and n_enterprise > 4 * count + 1024:
+            return -1
+    cap_of_project = np.empty(n_projects, np.int64)
+    for p in range(n_projects):
+        share = total_share[project_set[p]]
+        cap_of_project[p] = NO_CAP if share < 0 else mul_div_floor(total_investment[p], share, np.int64(RATE_SCALE))
+    for i in range(n):
+        s, p, own = set_of_row[i], project[i], instrument[i] == subsidy
+        groups[i, 0], caps[i, 0] = -1, NO_CAP
+        if own:
+            groups[i, 0] = (given_enterprise_group[i] if span == 0
+                            else enterprise_code[i] * span + (year[i] - low))
+            caps[i, 0] = enterprise_cap[s]
+        groups[i, 1], caps[i, 1] = -1, NO_CAP
+        if own and p >= 0:
+            groups[i, 1], caps[i, 1] = n_enterprise + p, project_cap[s]
+        groups[i, 2], caps[i, 2] = -1, NO_CAP
+        capped = p >= 0 and total_capped[project_set[p], instrument[i]]
+        if capped:
+            groups[i, 2], caps[i, 2] = n_enterprise + n_projects + p, cap_of_project[p]
+        under[i] = own or capped
+    return n_enterprise + 2 * n_projects

@@ -34,7 +34,8 @@ from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import RULE_FLAGS, VENUES, Domain, PlatformType, Stage
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
-from subsidy_engine.kernels.caps import NO_CAP, pay_under_shared_caps, share_of_amounts
+from subsidy_engine.kernels.caps import pay_under_shared_caps, stacking_groups
+from subsidy_engine.kernels.threads import read_only
 from subsidy_engine.measures.awards import AWARD_INSTRUMENT, award_claim_rows
 from subsidy_engine.measures.claims import ClaimRows, read_items
 from subsidy_engine.measures.government_investment import (
@@ -508,6 +509,10 @@ class _StackingParameters(NamedTuple):
 
 
 _STACKING_PARAMETERS: IdentityMemo[_StackingParameters] = IdentityMemo(64)
+#: 貼息's instrument index, which stacking's caps 3 and 4 apply to.
+SUBSIDY = INSTRUMENTS.index("interest_subsidy")
+#: No enterprise-year groups given: :func:`~subsidy_engine.kernels.caps.stacking_groups` makes them.
+NO_GIVEN_GROUPS = read_only(np.zeros(0, np.int64))
 
 
 def _stacking_parameters(policy: Policy) -> _StackingParameters:
@@ -548,49 +553,31 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     has_project = project >= 0
     project_set = policy.set_index(project_arrays["day"]) if n_projects else np.zeros(0, np.int64)
     by_set = _stacking_parameters(policy)
-    is_subsidy = instrument == INSTRUMENTS.index("interest_subsidy")
 
     # 2. most favourable only: the groups of each parameter set
     favourable = [(np.flatnonzero(project_set == k), columns) for k, columns in by_set.favourable]
-    # 3. 貼息 per enterprise and year: a group per (enterprise, year) of the 貼息 rows
+    # 3. 貼息 per enterprise and year, 4. 貼息 per project over its life, 5. the total cap as a share of the
+    # project's investment: each row's group and cap under each, in one pass (kernels.caps.stacking_groups)
     n = instrument.shape[0]
-    enterprise_group = np.full(n, -1, np.int64)
-    subset = np.flatnonzero(is_subsidy)
-    if subset.shape[0]:
-        low, span = int(year[subset].min()), int(year[subset].max() - year[subset].min()) + 1
-        key = enterprise_code[subset] * span + (year[subset] - low)
-        if int(enterprise_code[subset].max() + 1) * span <= 4 * subset.shape[0] + 1024:
-            enterprise_group[subset], n_groups = key, int(enterprise_code[subset].max() + 1) * span
-        else:  # years far apart: dense codes
-            codes, enterprise_group[subset] = np.unique(key, return_inverse=True)
-            n_groups = codes.shape[0]
-    else:
-        n_groups = 0
-    enterprise_cap = np.where(is_subsidy, by_set.enterprise_cap[set_of_row], NO_CAP)
-    # 4. 貼息 per project over its life: a group per project
-    under_project_cap = is_subsidy & has_project
-    project_group = np.where(under_project_cap, n_groups + project, -1)
-    project_cap = np.where(under_project_cap, by_set.project_cap[set_of_row], NO_CAP)
-    n_groups += n_projects
-    # 5. total cap as a share of the project's investment: a group per project
-    in_cap = np.zeros(n, bool)
-    total_cap = np.full(n, NO_CAP, np.int64)
-    if n_projects:
-        share, capped = by_set.total_cap_share, by_set.total_capped
-        cap_of_project = np.empty(n_projects, np.int64)
-        share_of_amounts(project_arrays["total_investment"], np.maximum(share[project_set], 0), False,
-                         cap_of_project)
-        cap_of_project = np.where(share[project_set] >= 0, cap_of_project, NO_CAP)
-        safe = np.maximum(project, 0)
-        in_cap = has_project & capped[project_set[safe], instrument]
-        total_cap = np.where(in_cap, cap_of_project[safe], NO_CAP)
-    total_group = np.where(in_cap, n_groups + project, -1)
-    n_groups += n_projects
+    group, cap, under = np.empty((n, 3), np.int64), np.empty((n, 3), np.int64), np.empty(n, np.bool_)
+    total_investment = project_arrays["total_investment"] if n_projects else np.zeros(0, np.int64)
+    # read-only int64 views whatever the rows' parts gave: the kernel compiled once for every caller
+    arrays = [read_only(np.ascontiguousarray(a, np.int64)) for a in (
+        project, enterprise_code, year, set_of_row, project_set, total_investment)]
+    parameters = (SUBSIDY, by_set.enterprise_cap, by_set.project_cap, by_set.total_cap_share, by_set.total_capped)
+    n_groups = stacking_groups(  # type: ignore[call-arg]  # numba's Dispatcher stub takes fewer
+        read_only(instrument), *arrays, *parameters, NO_GIVEN_GROUPS, 0, group, cap, under)
+    if n_groups < 0:  # 貼息 years far apart: the enterprise-year codes numbered densely
+        subset = np.flatnonzero(instrument == SUBSIDY)
+        codes, dense = np.unique(enterprise_code[subset] * (int(year.max()) + 1) + year[subset], return_inverse=True)
+        given = np.full(n, -1, np.int64)
+        given[subset] = dense.reshape(-1)
+        n_groups = stacking_groups(  # type: ignore[call-arg]  # numba's Dispatcher stub takes fewer
+            read_only(instrument), *arrays, *parameters, read_only(given), codes.shape[0], group, cap, under)
     # 3 to 5 in one pass, in one order that agrees with each cap's: year, day, instrument, item
-    subset = np.flatnonzero(is_subsidy | in_cap)
+    subset = np.flatnonzero(under)
     order = subset[column_readers.sort_order(year[subset], day[subset], instrument[subset], item_code[subset])]
-    caps = _SharedCaps(order, np.stack([enterprise_group[order], project_group[order], total_group[order]], axis=1),
-                       np.stack([enterprise_cap[order], project_cap[order], total_cap[order]], axis=1), n_groups)
+    caps = _SharedCaps(order, group[order], cap[order], n_groups)
     return Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
                      rows.column("amount"), favourable, caps, n_projects)
 

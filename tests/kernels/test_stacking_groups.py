@@ -1,0 +1,86 @@
+"""Stacking's groups (kernels.caps.stacking_groups) against the rule in numpy terms, whichever way the enterprise-year
+groups are numbered (packed, or dense when the years are far apart)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from subsidy_engine.kernels.caps import NO_CAP, stacking_groups
+from subsidy_engine.kernels.threads import read_only
+
+from strategies import examples
+
+SUBSIDY = 0
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two group columns put the same rows together (and the same rows in none: -1)."""
+    if not np.array_equal(a < 0, b < 0):
+        return False
+    pairs = {(int(x), int(y)) for x, y in zip(a, b) if x >= 0}
+    return len(pairs) == len({x for x, _ in pairs}) == len({y for _, y in pairs})
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(data=st.data(), n=st.integers(0, 40), n_projects=st.integers(0, 4), n_sets=st.integers(1, 3),
+       far=st.booleans())
+def test_each_row_s_groups_and_caps_are_the_rule_s(data: st.DataObject, n: int, n_projects: int, n_sets: int,
+                                                    far: bool) -> None:
+    ints = lambda lo, hi: st.lists(st.integers(lo, hi), min_size=n, max_size=n).map(  # noqa: E731
+        lambda v: np.array(v, np.int64))
+    instrument = data.draw(ints(0, 3)).astype(np.int8)
+    project = data.draw(ints(-1, n_projects - 1)) if n_projects else np.full(n, -1, np.int64)
+    enterprise = data.draw(ints(0, 5))
+    year = data.draw(ints(1900, 9000) if far else ints(2021, 2030))
+    set_of_row = data.draw(ints(0, n_sets - 1))
+    project_set = np.array(data.draw(st.lists(st.integers(0, n_sets - 1), min_size=n_projects,
+                                              max_size=n_projects)), np.int64)
+    investment = np.array(data.draw(st.lists(st.integers(0, 10**12), min_size=n_projects, max_size=n_projects)),
+                          np.int64)
+    per_set = lambda lo, hi: np.array(data.draw(st.lists(st.integers(lo, hi), min_size=n_sets,  # noqa: E731
+                                                         max_size=n_sets)), np.int64)
+    enterprise_cap, project_cap, share = per_set(-1, 10**9), per_set(-1, 10**9), per_set(-1, 10**10)
+    capped = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=4, max_size=4), min_size=n_sets,
+                                         max_size=n_sets)), np.bool_).reshape(n_sets, 4)
+    inputs = [read_only(a) for a in (instrument, project, enterprise, year, set_of_row, project_set, investment)]
+    parameters = (SUBSIDY, *(read_only(a) for a in (enterprise_cap, project_cap, share, capped)))
+
+    def run(given_groups: np.ndarray, n_given: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        group, cap, under = np.empty((n, 3), np.int64), np.empty((n, 3), np.int64), np.empty(n, np.bool_)
+        found = stacking_groups(*inputs, *parameters, read_only(given_groups), n_given, group, cap, under)
+        return found, group, cap, under
+
+    # the rule, row by row
+    own = instrument == SUBSIDY
+    has = project >= 0
+    safe = np.maximum(project, 0)
+    cap_of_project = np.array([int(i) * int(share[s]) // 10**10 if share[s] >= 0 else NO_CAP  # exact integers
+                               for i, s in zip(investment.tolist(), project_set.tolist())], np.int64)
+    in_total = has & (capped[project_set[safe], instrument] if n_projects else False)
+    expected_cap = np.stack([np.where(own, enterprise_cap[set_of_row], NO_CAP),
+                             np.where(own & has, project_cap[set_of_row], NO_CAP),
+                             np.where(in_total, cap_of_project[safe] if n_projects else NO_CAP, NO_CAP)], axis=1)
+    enterprise_year = np.where(own, enterprise * 100_000 + year, -1)
+    expected_groups = [enterprise_year, np.where(own & has, project, -1), np.where(in_total, project, -1)]
+
+    dense = np.full(n, -1, np.int64)
+    codes, inverse = np.unique(enterprise_year[own], return_inverse=True)
+    dense[own] = inverse.reshape(-1)
+    runs = [run(dense, codes.shape[0])]
+    packed = run(np.zeros(0, np.int64), 0)
+    if packed[0] >= 0:
+        runs.append(packed)
+    else:  # refused only when the packed codes would not be dense
+        assert far and own.any()
+    for n_groups, group, cap, under in runs:
+        assert np.array_equal(cap, expected_cap)
+        assert np.array_equal(under, own | in_total)
+        for column, expected in enumerate(expected_groups):
+            assert _same_partition(group[:, column], expected)
+        used = group[group >= 0]
+        assert used.shape[0] == 0 or (used.max() < n_groups and used.min() >= 0)
+        # the three caps' codes never meet
+        assert not (set(group[:, 0][group[:, 0] >= 0]) & set(group[:, 1][group[:, 1] >= 0]))
+        assert not (set(group[:, 1][group[:, 1] >= 0]) & set(group[:, 2][group[:, 2] >= 0]))
