@@ -84,3 +84,46 @@ def test_each_row_s_groups_and_caps_are_the_rule_s(data: st.DataObject, n: int, 
         # the three caps' codes never meet
         assert not (set(group[:, 0][group[:, 0] >= 0]) & set(group[:, 1][group[:, 1] >= 0]))
         assert not (set(group[:, 1][group[:, 1] >= 0]) & set(group[:, 2][group[:, 2] >= 0]))
+
+
+def _favourable_in_numpy(computed: np.ndarray, project: np.ndarray, instrument: np.ndarray, project_set: np.ndarray,
+                         k: int, groups: list[tuple[int, list[int]]]) -> np.ndarray:
+    """從優不重複 as arrays: each project's totals by instrument; in each group of its set, every instrument but
+    the first of the largest total, with a total above 0, given up."""
+    totals = np.zeros((project_set.shape[0], k), np.int64)
+    has = project >= 0
+    np.add.at(totals, (project[has], instrument[has]), computed[has])
+    dropped = np.zeros_like(totals, bool)
+    for set_index, columns in groups:
+        for p in np.flatnonzero(project_set == set_index):
+            block = totals[p, columns]
+            best = columns[int(np.argmax(block))]
+            for c in columns:
+                dropped[p, c] |= c != best and totals[p, c] > 0
+    after = computed.copy()
+    after[has & dropped[np.maximum(project, 0), instrument]] = 0
+    return after
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(data=st.data(), n=st.integers(0, 30), n_projects=st.integers(1, 4), n_sets=st.integers(1, 3))
+def test_most_favourable_only_keeps_the_largest_total_of_each_group(data: st.DataObject, n: int, n_projects: int,
+                                                                     n_sets: int) -> None:
+    from subsidy_engine.kernels.caps import most_favourable_only
+    from subsidy_engine.pipeline.steps import _FavourableGroups
+
+    k = 4
+    ints = lambda lo, hi, size: np.array(data.draw(st.lists(st.integers(lo, hi), min_size=size,  # noqa: E731
+                                                            max_size=size)), np.int64)
+    computed = np.array(data.draw(st.lists(st.sampled_from([0, 10, 20]), min_size=n, max_size=n)), np.int64)
+    # (a few amounts: equal totals are common, and the first of them is kept)
+    project, instrument = ints(-1, n_projects - 1, n), ints(0, k - 1, n).astype(np.int8)
+    project_set = ints(0, n_sets - 1, n_projects)
+    groups = data.draw(st.lists(st.tuples(st.integers(0, n_sets - 1),
+                                          st.lists(st.integers(0, k - 1), min_size=1, max_size=k, unique=True)),
+                                max_size=4).map(lambda g: sorted(g, key=lambda pair: pair[0])))
+    structure = _FavourableGroups.of([(s, np.array(columns, np.int64)) for s, columns in groups], n_sets)
+    after = np.empty(n, np.int64)
+    most_favourable_only(read_only(computed), read_only(project), read_only(instrument), read_only(project_set), k,
+                         *structure, after)
+    assert after.tolist() == _favourable_in_numpy(computed, project, instrument, project_set, k, groups).tolist()

@@ -316,7 +316,8 @@ def test_stacking_groups_changed_in_place_are_seen() -> None:
     saved = list(groups)
     groups.clear()
     try:
-        assert _stacking_parameters(policy).favourable == [] != before.favourable
+        assert _stacking_parameters(policy).favourable.instruments.tolist() == [] != \
+            before.favourable.instruments.tolist()
     finally:
         groups.extend(saved)
 

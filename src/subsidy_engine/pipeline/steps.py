@@ -34,7 +34,7 @@ from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import RULE_FLAGS, VENUES, Domain, PlatformType, Stage
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
-from subsidy_engine.kernels.caps import pay_under_shared_caps, stacking_groups
+from subsidy_engine.kernels.caps import most_favourable_only, pay_under_shared_caps, stacking_groups
 from subsidy_engine.kernels.threads import read_only
 from subsidy_engine.measures.awards import AWARD_INSTRUMENT, award_claim_rows
 from subsidy_engine.measures.claims import ClaimRows, read_items
@@ -493,9 +493,34 @@ class Stacking:
     item_code: np.ndarray
     gross: np.ndarray
     computed: np.ndarray  # after the instrument's own rules
-    favourable: list[tuple[np.ndarray, np.ndarray]]  # (projects of a set, instruments of a group)
+    project_set: np.ndarray  # each project's parameter set: its groups of 從優不重複
+    favourable: _FavourableGroups  # 2: the groups of instruments of each parameter set
     caps: _SharedCaps  # 3 to 5: 貼息 per enterprise and year, 貼息 per project, the total cap
     n_projects: int
+
+
+class _FavourableGroups(NamedTuple):
+    """從優不重複's groups of instruments by parameter set, as :func:`~subsidy_engine.kernels.caps.most_favourable_only`
+    reads them: set ``s``'s groups are ``set_group_ptr[s]`` to ``set_group_ptr[s + 1]``, group ``g``'s instruments
+    ``instruments[group_ptr[g]:group_ptr[g + 1]]``."""
+
+    set_group_ptr: np.ndarray
+    group_ptr: np.ndarray
+    instruments: np.ndarray
+
+    @classmethod
+    def of(cls, groups: list[tuple[int, np.ndarray]], n_sets: int) -> _FavourableGroups:
+        """From ``(set, instruments)`` pairs in set order."""
+        per_set = np.bincount(np.array([k for k, _ in groups], np.int64), minlength=n_sets) if groups else \
+            np.zeros(n_sets, np.int64)
+        sizes = np.array([columns.shape[0] for _, columns in groups], np.int64)
+        made = cls(np.concatenate([[0], np.cumsum(per_set)]).astype(np.int64),
+                   np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                   np.concatenate([columns for _, columns in groups]).astype(np.int64) if groups
+                   else np.zeros(0, np.int64))
+        for array in made:
+            array.flags.writeable = False  # shared by every evaluation under this policy
+        return made
 
 
 class _StackingParameters(NamedTuple):
@@ -503,7 +528,7 @@ class _StackingParameters(NamedTuple):
 
     enterprise_cap: np.ndarray  # 貼息 per enterprise and year, fen
     project_cap: np.ndarray  # 貼息 per project over its life, fen
-    favourable: list[tuple[int, np.ndarray]]  # (set, the instruments of a most-favourable group)
+    favourable: _FavourableGroups  # the instruments of the most-favourable groups of each set
     total_cap_share: np.ndarray  # rate units; -1: no total cap
     total_capped: np.ndarray  # (set, instrument): under the total cap
 
@@ -528,8 +553,9 @@ def _stacking_parameters(policy: Policy) -> _StackingParameters:
         made = _StackingParameters(
             np.array([yuan_to_fen(s.parameters.interest_subsidy.annual_cap_per_enterprise.value) for s in sets]),
             np.array([yuan_to_fen(s.parameters.interest_subsidy.total_cap_per_project.value) for s in sets]),
-            [(k, np.array([INSTRUMENTS.index(g) for g in group], np.int64))
-             for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value],
+            _FavourableGroups.of([(k, np.array([INSTRUMENTS.index(g) for g in group], np.int64))
+                                  for k, s in enumerate(sets) for group in s.parameters.stacking.most_favourable_only.value],
+                                 len(sets)),
             np.array([-1 if s.parameters.stacking.total_cap_share_of_investment.value is None else
                       rate_to_units(s.parameters.stacking.total_cap_share_of_investment.value) for s in sets]),
             capped)
@@ -554,8 +580,6 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     project_set = policy.set_index(project_arrays["day"]) if n_projects else np.zeros(0, np.int64)
     by_set = _stacking_parameters(policy)
 
-    # 2. most favourable only: the groups of each parameter set
-    favourable = [(np.flatnonzero(project_set == k), columns) for k, columns in by_set.favourable]
     # 3. 貼息 per enterprise and year, 4. 貼息 per project over its life, 5. the total cap as a share of the
     # project's investment: each row's group and cap under each, in one pass (kernels.caps.stacking_groups)
     n = instrument.shape[0]
@@ -579,7 +603,7 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     order = subset[column_readers.sort_order(year[subset], day[subset], instrument[subset], item_code[subset])]
     caps = _SharedCaps(order, group[order], cap[order], n_groups)
     return Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
-                     rows.column("amount"), favourable, caps, n_projects)
+                    rows.column("amount"), read_only(project_set), by_set.favourable, caps, n_projects)
 
 
 def stack(st: Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -588,24 +612,12 @@ def stack(st: Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     paid the least of its amount and its rooms); ``after_enterprise`` and ``after_project`` are the least of the
     amount and the rooms of the caps up to it, which attributes each row's cut to the caps in that order."""
     after_favourable = computed
-    if st.n_projects and st.favourable:
+    if st.n_projects and st.favourable.instruments.shape[0]:
         # 從優不重複 first, on the totals after the instruments' own rules: what is given up uses no cap's room
-        k_instruments = len(INSTRUMENTS)
-        has_project, project, instrument = st.has_project, st.project, st.instrument
-        key = np.where(has_project, project * k_instruments + instrument, 0)
-        flat_totals = np.zeros(st.n_projects * k_instruments, np.int64)
-        np.add.at(flat_totals, key[has_project], computed[has_project])
-        totals = flat_totals.reshape(st.n_projects, k_instruments)
-        dropped = np.zeros((st.n_projects, k_instruments), bool)
-        for in_set, columns in st.favourable:
-            cells = (in_set[:, None], columns[None, :])  # np.ix_(in_set, columns), without its overhead
-            block = totals[cells]
-            best = np.argmax(block, axis=1)  # the first of equal totals
-            lose = np.ones_like(block, bool)
-            lose[np.arange(block.shape[0]), best] = False
-            dropped[cells] |= lose & (block > 0)
-        after_favourable = computed.copy()
-        after_favourable[has_project & dropped[np.maximum(project, 0), instrument]] = 0
+        after_favourable = np.empty_like(computed)
+        most_favourable_only(read_only(np.ascontiguousarray(computed, np.int64)), read_only(st.project),
+                             read_only(st.instrument), st.project_set, len(INSTRUMENTS), *st.favourable,
+                             after_favourable)
     # then the caps in one pass: each row paid the least of its amount and its room under each cap
     after_enterprise, after_project, after_total = st.caps.pay(after_favourable)
     return after_favourable, after_enterprise, after_project, after_total
