@@ -150,12 +150,12 @@ class Rows:
     parts: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, instrument: str, rows: ClaimRows, keep: np.ndarray, *, project: np.ndarray,
-            enterprise: pa.Array, item: pd.Series | pa.Array | np.ndarray, day: np.ndarray, gross: np.ndarray, measure: np.ndarray | int,
-            parameter: np.ndarray | str, year: np.ndarray | None = None) -> None:
-        n = rows.paid.shape[0]
+            enterprise: Texts, item: pd.Series | pa.Array | np.ndarray, day: np.ndarray, gross: np.ndarray,
+            measure: np.ndarray | int, parameter: np.ndarray | str, year: np.ndarray | None = None) -> None:
         self.parts.append({
             "instrument": np.full(keep.shape[0], INSTRUMENTS.index(instrument), np.int8),
-            "measure": np.broadcast_to(np.asarray(measure, np.int16), (n,))[keep],
+            "measure": (np.full(keep.shape[0], measure, np.int16) if isinstance(measure, int)
+                        else np.asarray(measure, np.int16)[keep]),
             "project": project[keep].astype(np.int64),
             "enterprise": take_texts(enterprise, keep),
             "item": take_texts(_text(item), keep),
@@ -164,7 +164,8 @@ class Rows:
             "gross": gross[keep],
             "amount": np.asarray(rows.columns["amount"], np.int64)[keep],
             "set_index": np.asarray(rows.internal["set_index"], np.int64)[keep],
-            "parameter": np.broadcast_to(np.asarray(parameter, dtype=object), (n,))[keep],
+            "parameter": (np.full(keep.shape[0], parameter, dtype=object) if isinstance(parameter, str)
+                          else np.asarray(parameter, dtype=object)[keep]),
         })
 
     def column(self, name: str) -> Any:
