@@ -39,3 +39,21 @@ def test_every_instrument_is_explained_in_chinese_and_in_english_on_request() ->
             assert to_simplified(line) == line, line
         english = explain(claims, project, lang="en")
         assert english.startswith(f"Project {project} of enterprise") and "Formula:" in english
+
+
+def test_a_parameter_changed_in_place_is_cited_as_it_is_now() -> None:
+    """Review of issue 20's thirteenth session: citations were remembered by parameter set and name, so a group of
+    從優不重複 changed in place (which stacking reads by value) was still cited as it had been."""
+    from subsidy_engine import load_policy
+    from subsidy_engine.pipeline.explain import _References
+
+    policy = load_policy()  # this test's own: its list is changed in place below
+    parameters = policy.sets[0]
+    groups = parameters.parameters.stacking.most_favourable_only.value
+    first = _References(policy, "en").cite(parameters, "stacking.most_favourable_only")
+    groups[0].append("premium_subsidy")
+    try:
+        again = _References(policy, "en").cite(parameters, "stacking.most_favourable_only")
+    finally:
+        groups[0].pop()
+    assert "premium_subsidy" not in first and "premium_subsidy" in again

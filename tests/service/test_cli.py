@@ -498,3 +498,20 @@ def test_quote_prints_utf8_json_whatever_the_terminal_s_encoding(tmp_path) -> No
                           timeout=300)
     assert done.returncode == 0, done.stderr.decode()[-500:]
     assert "贷款贴息" in json.loads(done.stdout.decode("utf-8"))["explanation"]  # Chinese by default
+
+
+def test_quote_says_an_error_made_while_wording_the_answer_and_exits_2(tmp_path, capsys, monkeypatch) -> None:
+    """Review of issue 20's thirteenth session: a quote's words are made when the answer is written; an error
+    then (here planted) was raised outside the command's handling, a traceback rather than its one line."""
+    import json
+
+    import subsidy_engine.service.quote as module
+
+    def fails(*_: object) -> str:
+        raise ValueError("the words could not be made")
+
+    monkeypatch.setattr(module, "explain_facts", fails)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(QUOTE_REQUEST, ensure_ascii=False), encoding="utf-8")
+    assert main(["quote", str(request)]) == 2
+    assert "the words could not be made" in capsys.readouterr().err

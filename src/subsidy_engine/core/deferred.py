@@ -7,7 +7,8 @@ and calls it once, the first time any of them is read, or the model is dumped (J
 pickled: every way of looking at the model sees the same values as if they had been made at once.
 
 The model's JSON schema is its fields', as without deferral; a model validated from data holds every field and
-nothing deferred. Two threads reading the same model at once may both make the fields; they make the same values.
+nothing deferred. Two threads reading the same model at once may both make the fields; they make the same values,
+and each reader sees the model whole. The model's ``__dict__`` itself, read directly, holds only what is made.
 
 Examples
 --------
@@ -61,19 +62,22 @@ class Deferred(BaseModel):
         """This model with every field made (its maker called if it had not been)."""
         maker = self.__pydantic_private__.get("_maker") if self.__pydantic_private__ else None
         if maker is not None:
-            given = self.__dict__
-            values = {**maker(), **given}  # a value given (or updated by model_copy) wins over the maker's
-            # the fields in their declared order: the JSON writes them in the order of the model's dict
-            ordered = {name: values[name] for name in type(self).model_fields if name in values}
-            given.clear()
-            given.update(ordered)
-            self.__pydantic_fields_set__.update(ordered)
+            values = {**maker(), **self.__dict__}  # a value given (or updated by model_copy) wins over the maker's
+            # the fields in their declared order (the JSON writes them in the order of the model's dict), in a new
+            # dict put in place at once: a thread reading meanwhile sees the old dict or the new, both whole in
+            # what they hold (it may make the fields too: the same values)
+            object.__setattr__(self, "__dict__", {name: values[name] for name in type(self).model_fields
+                                                  if name in values})
+            self.__pydantic_fields_set__ |= set(values)
             self._maker = None
         return self
 
     def __getattr__(self, name: str) -> Any:
-        if name in type(self).model_fields and self.__pydantic_private__ and self.__pydantic_private__.get("_maker"):
-            return self.made().__dict__[name]
+        # (called for a name the model's dict lacks: a deferred field, made now or by another thread meanwhile)
+        if name in type(self).model_fields and self.__pydantic_private__ is not None:
+            made = self.made().__dict__
+            if name in made:
+                return made[name]
         return super().__getattr__(name)  # type: ignore[misc]  # pydantic defines it outside TYPE_CHECKING
 
     # no return annotation: pydantic would take it for the serialized schema (``Any``: an empty JSON schema); without
@@ -91,6 +95,9 @@ class Deferred(BaseModel):
             other.made()
         self.made()
         return super().__eq__(other)
+
+    def __iter__(self) -> Any:
+        return super(Deferred, self.made()).__iter__()
 
     def __repr_args__(self) -> Any:
         return super(Deferred, self.made()).__repr_args__()

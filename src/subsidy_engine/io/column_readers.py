@@ -91,7 +91,7 @@ def _cells(values: pa.Array | np.ndarray) -> list[Any]:
 
 def text_codes(values: pa.Array | np.ndarray) -> np.ndarray:
     """Each cell's code, numbered in order of first appearance: ``pc.dictionary_encode``'s indices (of Arrow
-    text, or of an object array of ``str``).
+    text, or of an object array of ``str``; ids, never null: a null has no code either way).
 
     >>> text_codes(pa.array(["E2", "E1", "E2"])).tolist()
     [0, 1, 0]
@@ -106,7 +106,8 @@ def text_codes(values: pa.Array | np.ndarray) -> np.ndarray:
 
 def text_ranks(values: pa.Array | np.ndarray) -> np.ndarray:
     """Each cell's dense rank in ascending order, from 1: ``pc.rank(values, tiebreaker="dense")`` (of Arrow
-    text, or of an object array of ``str``: UTF-8 bytes and Python's text sort in the same order, code points).
+    text, or of an object array of ``str``: UTF-8 bytes and Python's text sort in the same order, code points;
+    ids, never null).
 
     >>> text_ranks(pa.array(["b", "a", "b", "c"])).tolist()
     [2, 1, 2, 3]

@@ -24,7 +24,6 @@ from subsidy_engine.core.chinese import to_simplified
 from subsidy_engine.core.dates import day_date
 from subsidy_engine.core.language import DEFAULT_LANG, Lang, in_language, joined, sentences, source_name
 from subsidy_engine.core.language import name as word
-from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import fen_to_yuan, units_to_rate
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import LIST_FLAG_MEASURE, STAGES, VENUES, SubsidyForm
@@ -50,8 +49,6 @@ def _yuan(value: Any) -> str:
 
 #: The clauses cited together, as said in each language.
 _CLAUSES_SAID: dict[tuple[tuple[int | str, ...], Lang], str] = {}
-#: Each cited parameter's source, value and status, by parameter set, name and language: the same few, every quote.
-_CITED: IdentityMemo[tuple[str, str, str]] = IdentityMemo(4096)
 
 
 class _References:
@@ -76,17 +73,12 @@ class _References:
 
     def cite(self, parameters: ParameterSet, dotted: str) -> str:
         """``name = value (status) [n]``, with source n listed at the end."""
-        source, value, status = _CITED.get((parameters,), lambda: self._cited(parameters, dotted),
-                                           also=(dotted, self.lang))
-        if source not in self.sources:
-            self.sources.append(source)
-        return self.say("cite", name=dotted, value=value, status=status, n=self.sources.index(source) + 1)
-
-    def _cited(self, parameters: ParameterSet, dotted: str) -> tuple[str, str, str]:
-        """A parameter's source, its value as cited and its status in this explanation's language."""
-        p = parameters.parameter(dotted)
-        value = ", ".join(f"{k}: {v}" for k, v in p.value.items()) if isinstance(p.value, dict) else format(p.value)
-        return p.source, value, p.status if self.lang is Lang.EN else word("statuses", p.status, self.lang)
+        p = parameters.parameter(dotted)  # read each time: a list value may have been changed in place
+        if p.source not in self.sources:
+            self.sources.append(p.source)
+        value = ", ".join(f"{k}: {v}" for k, v in p.value.items()) if isinstance(p.value, dict) else p.value
+        status = p.status if self.lang is Lang.EN else word("statuses", p.status, self.lang)
+        return self.say("cite", name=dotted, value=value, status=status, n=self.sources.index(p.source) + 1)
 
     def clause(self, *measures: int | str) -> str:
         for m in measures:

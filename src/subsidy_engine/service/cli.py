@@ -792,7 +792,7 @@ def _quote(args: argparse.Namespace) -> int:
                 if size > MAX_BODY_BYTES:  # the file's size, as the service says a body's, before reading it
                     raise too_large(MAX_BODY_BYTES, size)
                 body = file.read(MAX_BODY_BYTES + 1)
-        response = quote(parse_request(body))
+        response = quote(parse_request(body)).made()  # its words and schedules too: an error making them is said
     except OSError as exc:
         print(f"error: {name}: {exc.strerror or one_line(exc)}", file=sys.stderr)
         return 2

@@ -376,8 +376,8 @@ class QuoteScheduleColumns(Deferred):
     """A loan's periods as columns, period ``k`` at index ``k - 1``: compact JSON for a table or a chart
     (a 30-year monthly loan is 360 entries a column, not 360 objects).
 
-    A quote makes them from the kernel's integers when they are first read or sent
-    (:class:`~subsidy_engine.core.deferred.Deferred`): the same values, paid for by whoever reads them.
+    A quote makes them from its exact integers when they are first read or sent: the same values, paid for by
+    whoever reads them.
     """
 
     end_date: list[date]
@@ -410,9 +410,8 @@ class QuoteSchedule(BaseModel):
 
 
 class QuoteResponse(Deferred):
-    """Every amount of one project (:func:`quote`). The ``explanation`` and the schedules' columns are made when
-    first read, dumped or sent (:class:`~subsidy_engine.core.deferred.Deferred`): a portal that compares figures
-    does not pay for words it does not show; the JSON is the same either way."""
+    """Every amount of one project. The explanation and the schedules' columns are made when first read or sent: a
+    portal that compares figures does not pay for words it does not show, and the JSON is the same either way."""
 
     project_id: str
     years: tuple[int, int] | None
@@ -505,10 +504,15 @@ def _schedule(loan_id: str, result: ProjectClaims, with_rows: bool) -> dict[str,
 
 
 def in_quote_context(make: Callable[[], T]) -> Callable[[], T]:
-    """``make`` run in the quote's decimal context (:data:`_QUOTE_CONTEXT`), whenever it is called."""
+    """``make`` run as :func:`quote` runs: in the quote's decimal context (:data:`_QUOTE_CONTEXT`), a model's
+    refusal said in its words as a ``ValueError``; whenever it is called (a response's words and schedules are
+    made when read)."""
     def made() -> T:
         with localcontext(_QUOTE_CONTEXT):
-            return make()
+            try:
+                return make()
+            except ValidationError as exc:
+                raise ValueError(one_line(exc)) from None
     return made
 
 
