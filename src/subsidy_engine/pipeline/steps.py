@@ -490,7 +490,7 @@ class Stacking:
     project: np.ndarray
     has_project: np.ndarray
     year: np.ndarray
-    item: pa.Array
+    item: Texts  # a quote's few ids as str, a table's as Arrow text
     item_code: np.ndarray
     gross: np.ndarray
     computed: np.ndarray  # after the instrument's own rules
