@@ -376,8 +376,7 @@ class Policy:
             return np.array([self.index_on(day) for day in days.tolist()], np.int64)
         outside = self.outside(days)
         if outside.any():
-            bad = day_date(days[np.argmax(outside)])
-            raise CoverageError(f"{self.origin}: no parameters in force on {bad}: {self.coverage_text()}")
+            self.index_on(int(days[np.argmax(outside)]))  # refuses the first day outside, in its words
         return np.searchsorted(self._starts, days, side="right") - 1
 
 

@@ -511,7 +511,7 @@ def in_quote_context(make: Callable[[], T]) -> Callable[[], T]:
         with localcontext(_QUOTE_CONTEXT):
             try:
                 return make()
-            except ValidationError as exc:
+            except ValidationError as exc:  # a model of the engine refused a value of the request: its words only
                 raise ValueError(one_line(exc)) from None
     return made
 
@@ -640,11 +640,7 @@ def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve
     Computed in the quote's own decimal context: the caller's (a short precision, ROUND_FLOOR's -0.00 for an
     exact zero) must not change a figure or its spelling.
     """
-    with localcontext(_QUOTE_CONTEXT):
-        try:
-            return _quote_in_context(request, policy=policy, lpr=lpr, fast=fast)
-        except ValidationError as exc:  # a model of the engine refused a value of the request: its words only
-            raise ValueError(one_line(exc)) from None
+    return in_quote_context(lambda: _quote_in_context(request, policy=policy, lpr=lpr, fast=fast))()
 
 
 def _claims(request: QuoteRequest, policy: Policy, curve: LprCurve, years: range | None, fast: bool) -> ProjectClaims:
