@@ -158,3 +158,42 @@ def test_text_codes_and_ranks_are_arrow_s_whatever_the_size(cells: list[str], nu
     assert column_readers.text_codes(given_as).tolist() == pc.dictionary_encode(arrow).indices.to_pylist()
     assert column_readers.text_ranks(given_as).tolist() == pc.rank(
         arrow, sort_keys="ascending", tiebreaker="dense").to_pylist()
+
+
+TEXTS = st.lists(st.one_of(st.none(), st.sampled_from(["P1", "P2", "p1", " P1", "", "项目-3", "P10", "P1 "]),
+                           st.text(max_size=6)), max_size=30)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(cells=TEXTS, value_set=TEXTS, large=st.booleans(), cut=st.integers(0, 3))
+def test_cells_found_in_a_set_are_arrows_index_in(cells, value_set, large, cut) -> None:
+    """Every cell's first position in the set, -1 when absent or null; the set may repeat cells and hold
+    nulls, and either array may be a slice (a buffer's offset) or of 64-bit offsets."""
+    kind = pa.large_string() if large else pa.string()
+    text = pa.array(["skipped"] * cut + cells, kind)[cut:]
+    words = pa.array(value_set, pa.string())
+    expected = pc.index_in(text, value_set=words, skip_nulls=True).fill_null(-1).to_numpy(zero_copy_only=False)
+    assert column_readers.text_index_in(text, words).tolist() == expected.tolist()
+
+
+def test_many_ids_are_found_among_many_whatever_their_hashes_slot() -> None:
+    """200k ids against 150k, a third absent: the open table's probing crosses its end and back."""
+    ids = pa.array([f"P{k:07d}" for k in range(0, 300_000, 2)])
+    looked_up = pa.array([f"P{k:07d}" for k in range(0, 200_000)] + ["", "P"])
+    expected = pc.index_in(looked_up, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+    assert np.array_equal(column_readers.text_index_in(looked_up, ids), expected)
+
+
+BLANKISH = st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+    ["x", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x01", "\x1c", "\x7f", "\u3000", "\u00a0", "\u2028", "\u200b", "项"]),
+    max_size=4)), max_size=25)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(cells=BLANKISH, chunks=st.integers(1, 3))
+def test_blank_text_judged_from_its_bytes_is_arrows_unicode_whitespace(cells, chunks) -> None:
+    """A cell is blank when null or only whitespace: decided from the bytes for ASCII, by Arrow otherwise."""
+    series = _as(cells, "arrow", chunks)
+    arr = pa.chunked_array(series.array._pa_array)
+    expected = pc.or_(pc.is_null(arr), pc.equal(pc.utf8_trim_whitespace(arr), "")).fill_null(True)
+    assert column_readers.blank_cells(series).tolist() == expected.to_pylist()

@@ -316,3 +316,13 @@ def test_a_bank_s_claims_file_is_read_under_the_same_limits(tmp_path: Path, caps
     assert main(["reconcile", str(claims), "--projects", "20", "--out", str(tmp_path / "rec"), "--quiet",
                  "--limit", "rows=4"]) == 2
     assert "claims.csv: more than 4 rows (limit rows)" in capsys.readouterr().err
+
+
+def test_a_cell_is_measured_in_characters_not_bytes(tmp_path: Path) -> None:
+    """40 Chinese characters are 120 bytes: within a 50-character cell; 51 of them are not."""
+    path = tmp_path / "projects.parquet"
+    pd.DataFrame({"project_id": ["P1", "P2", "P3"], "name": ["新" * 40, "基" * 51, None]}).to_parquet(path)
+    table = read_parquet_table(path, limits=Limits(max_cell_chars=50))
+    assert [(p.position, p.column) for p in table.cell_problems] == [(1, "name")]
+    assert "holds 51 characters" in table.cell_problems[0].reason
+    assert table.frame["name"].iloc[0] == "新" * 40 and pd.isna(table.frame["name"].iloc[1])

@@ -8,13 +8,14 @@ from decimal import Decimal
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subsidy_engine import PortfolioSchemaError, evaluate, load_policy, load_portfolio
 from subsidy_engine.io.cells import read_csv_table
 from subsidy_engine.pipeline.inputs import PROBLEM_COLUMNS, WHOLE_TABLE
 
+from strategies import examples
 from workbooks import WorkbookStyle, people_portfolio, write_tables, write_workbook
 
 TABLES = {
@@ -458,13 +459,35 @@ def test_the_id_rule_is_judged_alike_on_plain_ascii_and_on_other_text() -> None:
     from subsidy_engine.pipeline.inputs import _unchanged_ids
 
     plain = ["P1", " P1", "P1 ", "", None, "a b", "7"]
-    assert _unchanged_ids(pa.array(plain, pa.string())).to_pylist() == [True, False, False, False, True, True, True]
+    assert _unchanged_ids(pa.array(plain, pa.string())).tolist() == [True, False, False, False, True, True, True]
     mixed = [*plain, "é", "P\u200b1", "Ｐ1"]  # one non-ASCII cell: the general judgement, for every cell
-    judged = _unchanged_ids(pa.array(mixed, pa.string())).to_pylist()
+    judged = _unchanged_ids(pa.array(mixed, pa.string())).tolist()
     assert judged[: len(plain)] == [True, False, False, False, True, True, True]
     for text, unchanged in zip(mixed, judged):
         if unchanged and text:  # what the Arrow judgement lets through, the id rule leaves as it is
             assert normalise_id(text) == text, text
+
+
+CELLS = st.lists(st.one_of(st.none(), st.lists(st.sampled_from(
+    ["P", "1", " ", "\t", "\n", "\x01", "\x7f", "\u3000", "\u00a0", "\u200b", "é", "e\u0301", "Ｐ", "项"]),
+    max_size=5).map("".join)), max_size=25)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(cells=CELLS)
+def test_ids_judged_from_their_bytes_are_judged_as_by_unicode(cells) -> None:
+    """The byte-wise judgement of printable ASCII cells says, for every cell, what Arrow's Unicode judgement
+    of the whole column says: no control or format character, NFC, no space around, not empty (null: yes)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from subsidy_engine.pipeline.inputs import _unchanged_ids
+
+    text = pa.array(cells, pa.string())
+    clean = pc.invert(pc.match_substring_regex(text, r"[\p{Cc}\p{Cf}]"))
+    same = pc.and_(pc.equal(pc.utf8_normalize(text, form="NFC"), text), pc.equal(pc.utf8_trim_whitespace(text), text))
+    expected = pc.and_(pc.and_(clean, same), pc.not_equal(text, "")).fill_null(True).to_pylist()
+    assert _unchanged_ids(text).tolist() == expected
 
 
 def test_the_project_that_describes_a_claim_without_one_is_its_enterprise_s_smallest_id() -> None:

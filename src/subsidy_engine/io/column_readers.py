@@ -30,7 +30,7 @@ from subsidy_engine.core.money import (
     whole_value,
 )
 from subsidy_engine.errors import DateError, MoneyError, PortfolioSchemaError
-from subsidy_engine.kernels.text import fnv1a_hashes
+from subsidy_engine.kernels.text import ASCII_BLANK, OTHER, ascii_kinds, fnv1a_hashes, index_in_text
 
 INT_LIMIT = 2**62  # whole-number fields far beyond any real value are errors, not overflows
 
@@ -273,6 +273,52 @@ def factorize_cells(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, cells
 
 
+def text_buffers(cells: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A ``string`` or ``large_string`` array's offsets and UTF-8 bytes as numpy views (no copy): cell ``k`` is
+    ``data[offsets[k]:offsets[k+1]]``, a null cell empty."""
+    n = len(cells)
+    _, offsets_buffer, data_buffer = cells.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int64 if pa.types.is_large_string(cells.type) else np.int32,
+                            n + 1 + cells.offset)[cells.offset:] if n else np.zeros(1, np.int32)
+    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def ascii_cell_kinds(cells: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each text cell's kind from its bytes (:func:`~subsidy_engine.kernels.text.ascii_kinds`: ``ASCII_BLANK``
+    for a null cell); one pass where Arrow's trims and comparisons take five."""
+    parts = []
+    for chunk in (cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]):
+        offsets, data = text_buffers(chunk)
+        kinds = np.empty(len(chunk), np.uint8)
+        ascii_kinds(offsets, data, kinds)
+        if chunk.null_count:
+            kinds[~np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), bool)] = ASCII_BLANK
+        parts.append(kinds)
+    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+
+def text_index_in(cells: pa.Array, value_set: pa.Array) -> np.ndarray:
+    """Each cell's position in ``value_set`` (its first equal cell), -1 when it has none or is null:
+    ``pc.index_in(..., skip_nulls=True)`` with -1 for null, by :func:`~subsidy_engine.kernels.text.index_in_text` (1.3M loans'
+    project ids among 1.2M projects' in 0.1 s, against 0.2-0.46 s for Arrow's hash table on 2 cores).
+
+    >>> text_index_in(pa.array(["P2", None, "P9", "P1"]), pa.array(["P1", "P2", None, "P1"])).tolist()
+    [1, -1, -1, 0]
+    """
+    valid_set = value_set.drop_null() if value_set.null_count else value_set
+    offsets, data = text_buffers(cells)
+    set_offsets, set_data = text_buffers(valid_set)
+    found = np.empty(len(cells), np.int64)
+    index_in_text(offsets, data, set_offsets, set_data, found)
+    if cells.null_count:  # a null cell is read as empty by the kernel: it is in no set
+        found[~np.asarray(cells.is_valid().to_numpy(zero_copy_only=False), bool)] = -1
+    if value_set.null_count and len(valid_set):  # positions among the valid cells, back to the set's own
+        kept = np.flatnonzero(np.asarray(value_set.is_valid().to_numpy(zero_copy_only=False), bool))
+        found = np.where(found >= 0, kept[np.maximum(found, 0)], -1)
+    return found
+
+
 def surely_distinct(cells: pa.Array | pa.ChunkedArray) -> bool:
     """True when no two cells of a text column are equal (nulls aside), proven by their distinct 64-bit hashes;
     False when two hashes are equal, which two equal cells, or by chance two others, give: look row by row.
@@ -284,12 +330,8 @@ def surely_distinct(cells: pa.Array | pa.ChunkedArray) -> bool:
     for chunk in (cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]):
         if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
             return False
-        n = len(chunk)
-        _, offsets_buffer, data_buffer = chunk.buffers()
-        offsets = np.frombuffer(offsets_buffer, np.int64 if pa.types.is_large_string(chunk.type) else np.int32,
-                                n + 1 + chunk.offset)[chunk.offset:] if n else np.zeros(1, np.int32)
-        data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-        out = np.empty(n, np.uint64)
+        offsets, data = text_buffers(chunk)
+        out = np.empty(len(chunk), np.uint64)
         fnv1a_hashes(offsets, data, out)
         if chunk.null_count:  # a null is no id: never a repeat
             out = out[np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), bool)]
@@ -315,10 +357,17 @@ def blank_cells(series: pd.Series) -> np.ndarray:
     """Blank cells: None, NaN, NA, NaT or an empty string."""
     if isinstance(series.dtype, pd.ArrowDtype):  # in Arrow: no object round trip
         arr = pa.chunked_array(series.array._pa_array)
-        blank = pc.is_null(arr, nan_is_null=True)
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            blank = pc.or_(blank, pc.equal(pc.utf8_trim_whitespace(arr), "")).fill_null(True)
-        return np.asarray(blank.to_numpy(), bool)
+            # judged from the bytes; a cell of other characters and no printable ASCII (U+3000, an
+            # ideographic space, say) is judged by Arrow's Unicode whitespace
+            kinds = ascii_cell_kinds(arr)
+            blank = kinds == ASCII_BLANK  # a null cell too
+            undecided = np.flatnonzero(kinds == OTHER)
+            if undecided.size:
+                blank[undecided] = np.asarray(pc.equal(pc.utf8_trim_whitespace(arr.take(pa.array(undecided))), "")
+                                              .to_numpy(zero_copy_only=False), bool)
+            return blank
+        return np.asarray(pc.is_null(arr, nan_is_null=True).to_numpy(), bool)
     if isinstance(series.dtype, pd.CategoricalDtype):  # a blank category (an empty word, spaces) is blank
         codes = series.cat.codes.to_numpy()
         return np.append(blank_cells(pd.Series(series.cat.categories, dtype=object)), True)[codes]

@@ -18,11 +18,109 @@ FNV_PRIME = np.uint64(0x100000001B3)
 
 
 @_jit
+def _fnv1a(data, start, end):
+    h = FNV_OFFSET
+    for b in range(start, end):
+        h = (h ^ np.uint64(data[b])) * FNV_PRIME
+    return h
+
+
+@_jit
 def fnv1a_hashes(offsets, data, out):
     """64-bit FNV-1a hash of each cell: cell ``k`` is ``data[offsets[k]:offsets[k+1]]`` (Arrow's layout of a
     string array's offsets and UTF-8 bytes)."""
     for k in range(out.shape[0]):
-        h = FNV_OFFSET
-        for b in range(offsets[k], offsets[k + 1]):
-            h = (h ^ np.uint64(data[b])) * FNV_PRIME
-        out[k] = h
+        out[k] = _fnv1a(data, offsets[k], offsets[k + 1])
+
+
+@_jit
+def _slot(h, mask):
+    # FNV-1a's low bits, which pick the slot, differ little between ids that differ in their last characters
+    # ("P0000001", "P0000002"): the bits are mixed first (the finaliser of splitmix64)
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return np.int64((h ^ (h >> np.uint64(31))) & mask)
+
+
+@_jit
+def _same_cell(offsets, data, k, set_offsets, set_data, j):
+    length = offsets[k + 1] - offsets[k]
+    if set_offsets[j + 1] - set_offsets[j] != length:
+        return False
+    for b in range(length):
+        if data[offsets[k] + b] != set_data[set_offsets[j] + b]:
+            return False
+    return True
+
+
+@_jit
+def index_in_text(offsets, data, set_offsets, set_data, out):
+    """For each cell, the position in the set of the first cell with the same bytes, or -1 (Arrow's
+    ``index_in`` on valid cells): the set's distinct cells in a table of open addressing, each looked up
+    by its hash and then compared byte by byte, so that equal hashes of different cells do not match."""
+    n_set = set_offsets.shape[0] - 1
+    size = 2
+    while size < 2 * n_set:
+        size *= 2
+    mask = np.uint64(size - 1)
+    slots = np.full(size, -1, np.int64)
+    set_hashes = np.empty(max(n_set, 1), np.uint64)
+    for j in range(n_set):
+        h = _fnv1a(set_data, set_offsets[j], set_offsets[j + 1])
+        set_hashes[j] = h
+        s = _slot(h, mask)
+        while slots[s] >= 0:  # a repeated cell keeps its first position and takes no slot of its own
+            i = slots[s]
+            if set_hashes[i] == h and _same_cell(set_offsets, set_data, j, set_offsets, set_data, i):
+                break
+            s = (s + 1) & (size - 1)
+        if slots[s] < 0:
+            slots[s] = j
+    for k in range(out.shape[0]):
+        h = _fnv1a(data, offsets[k], offsets[k + 1])
+        s = _slot(h, mask)
+        found = -1
+        while slots[s] >= 0:
+            j = slots[s]
+            if set_hashes[j] == h and _same_cell(offsets, data, k, set_offsets, set_data, j):
+                found = j
+                break
+            s = (s + 1) & (size - 1)
+        out[k] = found
+
+
+#: What :func:`ascii_kinds` says of a cell. Only printable ASCII (0x20-0x7E) and the ASCII spaces (tab, line
+#: feed, vertical tab, form feed, carriage return, space) are judged; a cell with any other byte (a control
+#: character, DEL, or any character beyond ASCII) is left to the Unicode rules, which the byte alone cannot give.
+ASCII_BLANK = 0  # empty, or ASCII spaces only: blank under every definition of a space
+ASCII_PLAIN = 1  # printable ASCII, not all spaces, no space first or last
+ASCII_SPACED = 2  # printable ASCII, not all spaces, a space first or last
+OTHER_WITH_GRAPHIC = 3  # some other byte, and a printable ASCII character that is not a space: not blank
+OTHER = 4  # some other byte, and no printable ASCII character but spaces
+
+
+@_jit
+def ascii_kinds(offsets, data, out):
+    """Each cell's kind (``ASCII_BLANK`` .. ``OTHER``), from its bytes in one pass."""
+    for k in range(out.shape[0]):
+        start, end = offsets[k], offsets[k + 1]
+        graphic = False
+        other = False
+        only_spaces = True
+        for b in range(start, end):
+            byte = data[b]
+            if 0x21 <= byte <= 0x7E:
+                graphic = True
+                only_spaces = False
+            elif byte != 0x20:
+                if not (0x09 <= byte <= 0x0D):
+                    only_spaces = False
+                other = True
+        if only_spaces:
+            out[k] = ASCII_BLANK
+        elif other:
+            out[k] = OTHER_WITH_GRAPHIC if graphic else OTHER
+        elif data[start] == 0x20 or data[end - 1] == 0x20:
+            out[k] = ASCII_SPACED
+        else:
+            out[k] = ASCII_PLAIN

@@ -73,7 +73,8 @@ from subsidy_engine.io.cells import (
     read_workbook,
     repeated_columns,
 )
-from subsidy_engine.io.column_readers import arrow_text, blank_cells
+from subsidy_engine.io.column_readers import arrow_text, ascii_cell_kinds, blank_cells, text_index_in
+from subsidy_engine.kernels.text import ASCII_PLAIN, OTHER_WITH_GRAPHIC
 from subsidy_engine.loans.arrays import LOAN_COLUMNS, LOAN_REQUIRED, arrays_from_frame
 from subsidy_engine.loans.event_tables import (
     DRAWDOWN_COLUMNS,
@@ -448,8 +449,7 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
         linked[name] = table, arrow_text(table["project_id"])
     # one look-up of every table's project ids: the projects' ids are hashed once, not once a table
     everyone = [given for _, given in linked.values()]
-    in_projects = (np.asarray(pc.is_in(pa.concat_arrays(everyone), value_set=known).to_numpy(zero_copy_only=False),
-                              dtype=bool) if everyone else np.zeros(0, bool))
+    in_projects = text_index_in(pa.concat_arrays(everyone), known) >= 0 if everyone else np.zeros(0, bool)
     ends = np.cumsum([0, *(len(given) for given in everyone)])
     parts = []
     for k, (name, (table, given)) in enumerate(linked.items()):
@@ -472,7 +472,7 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
                                     files.get(name, "")))
         if name == "awards" and "enterprise_id" in table.columns and "enterprise_id" in projects:
             # a decision about a project is its enterprise's: another enterprise would escape its caps
-            at = np.asarray(pc.index_in(given, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+            at = text_index_in(given, ids)
             owner = arrow_text(projects["enterprise_id"]).take(pa.array(np.maximum(at, 0)))
             own = arrow_text(table["enterprise_id"])
             other = np.flatnonzero(is_given & (at >= 0) & ~blank_cells(table["enterprise_id"]) & ~np.asarray(
@@ -483,8 +483,7 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
                     given.take(pa.array(other)).to_pylist(), owner.take(pa.array(other)).to_pylist())], dtype=object),
                 row_numbers.get(name), files.get(name, "")))
         if why:
-            rejected = np.asarray(pc.is_in(given, value_set=pa.array(list(why), pa.string())).to_numpy(
-                zero_copy_only=False), dtype=bool) & is_given
+            rejected = (text_index_in(given, pa.array(list(why), pa.string())) >= 0) & is_given
             rows = np.flatnonzero(rejected)
             texts = given.take(pa.array(rows)).to_pylist()
             parts.append(_problem_frame(
@@ -665,37 +664,43 @@ def _ids_to_normalise(frame: pd.DataFrame) -> list[str]:
             if not (isinstance(series.dtype, pd.ArrowDtype) or pd.api.types.is_object_dtype(series.dtype)
                     or pd.api.types.is_string_dtype(series.dtype)):
                 continue  # numbers: text of digits, nothing to normalise
-            if not pc.all(_unchanged_ids(arrow_text(series))).as_py():
+            if not _unchanged_ids(arrow_text(series)).all():
                 found.append(column)
     return found
 
 
-def _unchanged_ids(text: pa.Array) -> pa.Array:
-    """Per cell, whether the id rule surely leaves it as it is (blank cells too), judged in Arrow.
+def _unchanged_ids(text: pa.Array) -> np.ndarray:
+    """Per cell, whether the id rule surely leaves it as it is (blank cells too).
 
     A cell with no control or format character that is already NFC and has no space around it is
     what :func:`~subsidy_engine.core.ids.normalise_id` returns; only the other cells are given to it, one
-    by one. (Arrow's Unicode tables may be newer than Python's: a character they call a format
-    character and Python does not goes to ``normalise_id``, which decides.) A column of printable ASCII
-    (spaces aside, the only question for it) is judged without the Unicode tables: 8 times faster.
+    by one. A cell of printable ASCII (NFC, no control character: spaces are its only question) is judged
+    from its bytes (:func:`~subsidy_engine.io.column_readers.ascii_cell_kinds`); the others by Arrow's
+    Unicode tables. (They may be newer than Python's: a character they call a format character and Python
+    does not goes to ``normalise_id``, which decides.)
     """
-    printable = pc.ascii_is_printable(text)
-    if pc.all(printable).as_py():  # the common case: printable ASCII is NFC and has no control character
-        return pc.and_(pc.equal(pc.ascii_trim_whitespace(text), text), pc.not_equal(text, "")).fill_null(True)
-    clean = pc.invert(pc.match_substring_regex(text, r"[\p{Cc}\p{Cf}]"))
-    same = pc.and_(pc.equal(pc.utf8_normalize(text, form="NFC"), text),
-                   pc.equal(pc.utf8_trim_whitespace(text), text))
-    return pc.and_(pc.and_(clean, same), pc.not_equal(text, "")).fill_null(True)
+    kinds = ascii_cell_kinds(text)
+    unchanged = kinds == ASCII_PLAIN
+    if text.null_count:
+        unchanged |= ~np.asarray(text.is_valid().to_numpy(zero_copy_only=False), bool)
+    undecided = np.flatnonzero(kinds >= OTHER_WITH_GRAPHIC)
+    if undecided.size:
+        cells = text.take(pa.array(undecided))
+        clean = pc.invert(pc.match_substring_regex(cells, r"[\p{Cc}\p{Cf}]"))
+        same = pc.and_(pc.equal(pc.utf8_normalize(cells, form="NFC"), cells),
+                       pc.equal(pc.utf8_trim_whitespace(cells), cells))
+        unchanged[undecided] = np.asarray(pc.and_(clean, same).to_numpy(zero_copy_only=False), bool)
+    return unchanged
 
 
 def _id_text(series: pd.Series) -> tuple[pd.Series, dict[int, str]]:
     """The column as ids compared (see :func:`_ids_as_text`), and the reason for each position refused."""
     text = arrow_text(series)
     plain = _unchanged_ids(text)
-    values = text.to_pylist() if not pc.all(plain).as_py() else None
+    values = text.to_pylist() if not plain.all() else None
     refused: dict[int, str] = {}
     if values is not None:
-        for k in np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)):
+        for k in np.flatnonzero(~plain):
             try:
                 values[k] = normalise_id(values[k])
             except ValueError as exc:
