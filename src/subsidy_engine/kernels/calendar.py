@@ -277,6 +277,25 @@ def _days_from_civil_each(y, m, d, out):
 
 
 @jit
+def _civil_from_days_each(days, y, m, d):
+    for i in range(days.shape[0]):
+        y[i], m[i], d[i] = civil_from_days(days[i])
+
+
+def civil_dates(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The year, month and day of each day number, as three new int64 arrays (one pass: numpy's datetime64
+    route to the same took six, 66 ms for a million loans' start dates).
+
+    >>> civil_dates(np.array([0, 19_782]))
+    (array([1970, 2024]), array([1, 2]), array([ 1, 29]))
+    """
+    days = np.ascontiguousarray(days, np.int64)
+    y, m, d = (np.empty(days.shape[0], np.int64) for _ in range(3))
+    _civil_from_days_each(days, y, m, d)
+    return y, m, d
+
+
+@jit
 def _due_days_each(start_y, start_m, months, due_day, out):
     for i in range(start_y.shape[0]):
         index = start_y[i] * 12 + start_m[i] - 1 + months[i]

@@ -61,7 +61,7 @@ from subsidy_engine.io.column_readers import (
     repeated_ids,
 )
 from subsidy_engine.kernels.amortize import later_drawdowns_fen
-from subsidy_engine.kernels.calendar import civil_to_epoch_days
+from subsidy_engine.kernels.calendar import civil_dates, civil_to_epoch_days
 from subsidy_engine.loans.contract import (
     CALENDAR_SETTLEMENT_DAY,
     DAILY_BASES,
@@ -335,15 +335,6 @@ _FREQUENCY_OF_MONTHS = {frequency.months: frequency for frequency in Frequency}
 LOAN_REQUIRED = ("loan_id", "principal", "term_months", "start_date")
 
 
-def _to_civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    dt = days.astype("datetime64[D]")
-    months = dt.astype("datetime64[M]")
-    y = months.astype(np.int64) // 12 + 1970
-    m = months.astype(np.int64) % 12 + 1
-    d = (dt - months.astype("datetime64[D]")).astype(np.int64) + 1
-    return y, m, d
-
-
 def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
                       ) -> tuple[LoanArrays, np.ndarray, pd.DataFrame]:
     """Validate a loan table; returns (arrays of good rows, their positions, rejections)."""
@@ -464,7 +455,7 @@ def arrays_from_frame(table: pd.DataFrame, ignore_columns: Iterable[str] = ()
                 "must be a day of month, 1 to 31")
     else:
         settle, no_settle = np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)
-    y, m, d = _to_civil(start)
+    y, m, d = civil_dates(start)
     rej.add(~no_start & ~no_term & (y * 12 + m - 1 + term > 9999 * 12 + 11), "start_date",
             "plus term_months ends after the year 9999")
 

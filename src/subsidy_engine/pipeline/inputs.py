@@ -771,9 +771,10 @@ def _from_workbook(path: Path, notes: list[str], limits: Limits) -> dict[str, Sh
     return found
 
 
-def _from_folder(path: Path, notes: list[str], limits: Limits) -> tuple[dict[str, SheetTable], bytes]:
+def _from_folder(path: Path, notes: list[str], limits: Limits) -> tuple[dict[str, SheetTable], str]:
+    """The folder's tables, and the SHA-256 of each table's name, size and bytes in turn."""
     found: dict[str, SheetTable] = {}
-    raw = b""
+    digest = hashlib.sha256()  # fed part by part: joining the files' bytes first copied them (0.12 s at 1.2M)
     entries = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet", ".xlsx"))
     for name in TABLES:  # 'Loans.CSV' is the loans table
         files = [p for p in entries if p.stem.strip().lower() == name and p.suffix.lower() != ".xlsx"]
@@ -784,12 +785,13 @@ def _from_folder(path: Path, notes: list[str], limits: Limits) -> tuple[dict[str
             read = read_parquet_table if file.suffix.lower() == ".parquet" else read_csv_table
             found[name] = read(file, limits=limits)
             data = file.read_bytes()
-            raw += f"{name}:{len(data)}:".encode() + data  # the same bytes as another table are another portfolio
+            digest.update(f"{name}:{len(data)}:".encode())  # the same bytes as another table: another portfolio
+            digest.update(data)
     others = [p.name for p in entries if p.stem.strip().lower() not in TABLES or p.suffix.lower() == ".xlsx"]
     for other in others:
         notes.append(Sentence(f"{path / other}: not a table ({', '.join(TABLES)}); set aside", "file_set_aside",
                               file=path / other, tables=", ".join(TABLES)))
-    return found, raw
+    return found, digest.hexdigest()
 
 
 def _empty(name: str) -> pd.DataFrame:
@@ -857,9 +859,9 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
     notes: list[str] = []
     if source.is_file() and source.suffix.lower() == ".xlsx":
         sheets = _from_workbook(source, notes, limits)
-        raw = source.read_bytes()
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
     elif source.is_dir():
-        sheets, raw = _from_folder(source, notes, limits)
+        sheets, digest = _from_folder(source, notes, limits)
     elif not source.exists():
         raise PortfolioSchemaError(f"{source}: no such file or folder")
     else:
@@ -917,7 +919,7 @@ def load_portfolio(path: str | os.PathLike[str], *, strict: bool = False,
     # thread made of it (or the error it met) is not used
     typed = {name: typed_table(name, _empty(name)) if name in whole else typing[name].result() for name in frames}
     return _with_reads(PortfolioTables(**typed, problems=problems, source=str(source),
-                                       digest=hashlib.sha256(raw).hexdigest(), notes=tuple(notes),
+                                       digest=digest, notes=tuple(notes),
                                        row_numbers=row_numbers, files=files),
                        {name: read for name, read in reads.items() if name not in whole})
 
