@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from subsidy_engine.kernels.threads import by_size
+
 _jit = nb.njit(cache=True, nogil=True, error_model="numpy")
 
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -53,30 +55,39 @@ def _same_cell(offsets, data, k, set_offsets, set_data, j):
     return True
 
 
-@_jit
-def index_in_text(offsets, data, set_offsets, set_data, out):
-    """For each cell, the position in the set of the first cell with the same bytes, or -1 (Arrow's
-    ``index_in`` on valid cells): the set's distinct cells in a table of open addressing, each looked up
-    by its hash and then compared byte by byte, so that equal hashes of different cells do not match."""
-    n_set = set_offsets.shape[0] - 1
+def table_size(cells: int) -> int:
+    """The slots of a table of ``cells`` distinct cells: a power of two, at least twice as many (short probes)."""
     size = 2
-    while size < 2 * n_set:
+    while size < 2 * cells:
         size *= 2
-    mask = np.uint64(size - 1)
-    slots = np.full(size, -1, np.int64)
-    set_hashes = np.empty(max(n_set, 1), np.uint64)
-    for j in range(n_set):
-        h = _fnv1a(set_data, set_offsets[j], set_offsets[j + 1])
-        set_hashes[j] = h
+    return size
+
+
+@_jit
+def text_table(offsets, data, slots, hashes):
+    """Put each cell in ``slots`` (a power of two of them, all -1 at first), open addressing: a slot holds the
+    position of a distinct cell's first occurrence, and ``hashes`` gets each cell's hash. A repeated cell takes
+    no slot of its own: equal hashes are told apart byte by byte."""
+    mask = np.uint64(slots.shape[0] - 1)
+    for j in range(offsets.shape[0] - 1):
+        h = _fnv1a(data, offsets[j], offsets[j + 1])
+        hashes[j] = h
         s = _slot(h, mask)
-        while slots[s] >= 0:  # a repeated cell keeps its first position and takes no slot of its own
+        while slots[s] >= 0:
             i = slots[s]
-            if set_hashes[i] == h and _same_cell(set_offsets, set_data, j, set_offsets, set_data, i):
+            if hashes[i] == h and _same_cell(offsets, data, j, offsets, data, i):
                 break
-            s = (s + 1) & (size - 1)
+            s = (s + 1) & (slots.shape[0] - 1)
         if slots[s] < 0:
             slots[s] = j
-    for k in range(out.shape[0]):
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def _text_lookup_threads(offsets, data, set_offsets, set_data, slots, set_hashes, out):
+    """For each cell, the position of the first equal cell of a :func:`text_table`'s cells, or -1 (Arrow's
+    ``index_in`` on valid cells). The table is only read: the cells are looked up on every thread."""
+    mask = np.uint64(slots.shape[0] - 1)
+    for k in nb.prange(out.shape[0]):
         h = _fnv1a(data, offsets[k], offsets[k + 1])
         s = _slot(h, mask)
         found = -1
@@ -85,8 +96,11 @@ def index_in_text(offsets, data, set_offsets, set_data, out):
             if set_hashes[j] == h and _same_cell(offsets, data, k, set_offsets, set_data, j):
                 found = j
                 break
-            s = (s + 1) & (size - 1)
+            s = (s + 1) & (slots.shape[0] - 1)
         out[k] = found
+
+
+text_lookup = by_size(_text_lookup_threads, "cells", lambda offsets: offsets.shape[0] - 1)
 
 
 #: What :func:`ascii_kinds` says of a cell. Only printable ASCII (0x20-0x7E) and the ASCII spaces (tab, line

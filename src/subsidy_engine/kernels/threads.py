@@ -41,7 +41,7 @@ inline_jit = nb.njit(cache=True, nogil=True, error_model="numpy", inline="always
 #: repricing 1,657 loans nothing), and a threaded kernel costs a fresh install 1.1-1.8 s more to compile than its
 #: serial twin (parallel=True lowers a gufunc and optimises the loop it calls twice more): such a portfolio's first
 #: run compiles the serial twins alone.
-FEW_ITEMS = {"loans": 8_192, "days": 65_536}
+FEW_ITEMS = {"loans": 8_192, "days": 65_536, "cells": 65_536}
 
 #: Loans a call of a kernel's loop function prices (:mod:`subsidy_engine.kernels.subsidy`, ``ledger``,
 #: ``amortize``): the threaded kernel hands ranges of this many to its threads (enough ranges to keep both busy on

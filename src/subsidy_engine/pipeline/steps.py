@@ -226,6 +226,9 @@ class Context:
     tables: PortfolioTables | None = None  # where rows came from, for the problems found while evaluating
     #: what each table's reader made of its rows here (``frames``), as :meth:`table_read` gives it
     reads: dict[str, column_readers.Read] = field(default_factory=dict)
+    #: the projects' ids in a table of open addressing, built at the first :meth:`project_rows` of a portfolio
+    #: and looked up by each table that names projects (loans, insurance, events): built once, not each time
+    project_index: column_readers.TextIndex | None = field(default=None, repr=False, compare=False)
 
     def table_read(self, name: str) -> column_readers.Read:
         """What the reader of table ``name`` makes of its rows here (``frames[name]``), once: the check's read
@@ -246,8 +249,9 @@ class Context:
         if isinstance(ids, np.ndarray) and isinstance(self.project_id_text, np.ndarray):  # a quote's few
             row = {project_id: k for k, project_id in enumerate(self.project_id_text.tolist())}
             return np.array([row.get(project_id, -1) for project_id in ids.tolist()], np.int64)
-        found = pc.index_in(arrow_texts(ids), value_set=arrow_texts(self.project_id_text)).fill_null(-1)
-        return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
+        if self.project_index is None:
+            self.project_index = column_readers.TextIndex(arrow_texts(self.project_id_text))
+        return self.project_index.positions(arrow_texts(ids))
 
 
 def _column_text(table: pd.DataFrame, name: str) -> pa.Array:
