@@ -198,3 +198,25 @@ def test_blank_text_judged_from_its_bytes_is_arrows_unicode_whitespace(cells, ch
     arr = pa.chunked_array(series.array._pa_array)
     expected = pc.or_(pc.is_null(arr), pc.equal(pc.utf8_trim_whitespace(arr), "")).fill_null(True)
     assert column_readers.blank_cells(series).tolist() == expected.to_pylist()
+
+
+def test_a_text_column_of_no_chunks_has_no_blank_cells() -> None:
+    """A zero-row Parquet table's text columns hold no chunk at all (so does an Arrow column masked to nothing)."""
+    empty = pd.Series(["a", "b"], dtype=pd.ArrowDtype(pa.string()))[np.zeros(2, bool)]
+    assert pa.chunked_array(empty.array._pa_array).num_chunks == 0
+    assert column_readers.blank_cells(empty).tolist() == []
+    assert column_readers.ascii_cell_kinds(pa.chunked_array([], pa.string())).tolist() == []
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(cells=LOOKED_UP, value_set=LOOKED_UP)
+def test_the_lookup_on_threads_and_on_the_calling_thread_agree(cells, value_set) -> None:
+    """The threaded look-up (a portfolio's) and its serial twin (a quote's) find the same positions."""
+    from subsidy_engine.kernels.text import text_lookup
+
+    index = column_readers.TextIndex(pa.array([v for v in value_set if v is not None], pa.string()))
+    offsets, data = column_readers.text_buffers(pa.array(cells, pa.string()))
+    found = [np.empty(len(cells), np.int64) for _ in range(2)]
+    for kernel, out in zip((text_lookup.threaded, text_lookup.serial), found):
+        kernel(offsets, data, index.offsets, index.data, index.slots, index.hashes, out)
+    assert found[0].tolist() == found[1].tolist()

@@ -16,6 +16,7 @@ from subsidy_engine import Loan, amortize, amortize_portfolio, load_policy
 from subsidy_engine.core.money import div_half_up
 from subsidy_engine.kernels import amortize as amortize_family
 from subsidy_engine.kernels import calendar, ledger, segments, subsidy
+from subsidy_engine.kernels import text as text_kernels
 from subsidy_engine.kernels import threads as kernel_threads
 from subsidy_engine.kernels.amortize import annuity_payment
 from subsidy_engine.kernels.arithmetic import mul_div_half_up
@@ -255,7 +256,7 @@ def test_each_serial_twin_is_its_own_compilation_without_threads() -> None:
                                       ("calendar_year", calendar, None), ("portfolio_subsidy", subsidy, None),
                                       ("ledger", ledger, "ledger_kernel"), ("ledger_checks", ledger, None),
                                       ("lean_kernel", amortize_family, None), ("first_years", amortize_family, None),
-                                      ("ledger_layout", ledger, None)):
+                                      ("ledger_layout", ledger, None), ("text_lookup", text_kernels, None)):
         public = getattr(family, public_name or name)
         assert public.__name__ == name and public.threaded.targetoptions.get("parallel") is True
         assert "parallel" not in public.serial.targetoptions

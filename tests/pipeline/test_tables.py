@@ -532,3 +532,19 @@ def test_rows_naming_no_project_are_found_in_each_table_at_once() -> None:
     stray = problems[problems.reason == "is not a project of the projects table"]
     assert sorted(zip(stray.table, stray.id)) == [("insurance", "I0"), ("insurance", "I2"), ("loans", "L1")], \
         problems[["table", "id", "field", "reason"]]
+
+
+def test_a_parquet_table_of_no_rows_is_an_empty_table(tmp_path) -> None:  # noqa: ANN001
+    """A zero-row events.parquet (its text columns have no chunk) loads as an empty table, not an error."""
+    import pyarrow.parquet as pq
+
+    tables = people_portfolio()
+    folder = tmp_path / "portfolio"
+    folder.mkdir()
+    for name, frame in tables.items():
+        rows = frame.iloc[:0] if name == "events" else frame
+        pq.write_table(pa.Table.from_pydict({c: pa.array(rows[c].tolist(), pa.string()) for c in rows.columns}),
+                       folder / f"{name}.parquet")
+    loaded = load_portfolio(folder)
+    assert len(loaded.events) == 0 and len(loaded.projects) == len(tables["projects"])
+    assert loaded.problems.empty

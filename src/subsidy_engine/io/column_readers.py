@@ -303,7 +303,9 @@ def ascii_cell_kinds(cells: pa.Array | pa.ChunkedArray) -> np.ndarray:
         if chunk.null_count:
             kinds[~np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), bool)] = ASCII_BLANK
         parts.append(kinds)
-    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint8)  # a column of no chunks: no rows
 
 
 class TextIndex:
@@ -311,7 +313,9 @@ class TextIndex:
     built once and looked up as often as needed: the projects' ids, which loans, insurance and events each name.
 
     :meth:`positions` is ``pc.index_in(..., skip_nulls=True)`` with -1 for null, but Arrow builds its hash table
-    anew at each look-up (0.15-0.2 s for 1.2M ids on 2 cores); here the look-up runs on every thread.
+    anew at each look-up (0.15-0.2 s for 1.2M ids on 2 cores); here the look-up runs on every thread. Made for
+    ids: a cell is hashed and compared a byte at a time, so long text is slower here than in Arrow (200k cells of
+    1,000 bytes: 0.6 s against 0.06 s).
 
     >>> TextIndex(pa.array(["P1", "P2", None, "P1"])).positions(pa.array(["P2", None, "P9", "P1"])).tolist()
     [1, -1, -1, 0]
