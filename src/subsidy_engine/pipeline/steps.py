@@ -606,7 +606,8 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     # 3 to 5 in one pass, in one order that agrees with each cap's: year, day, instrument, item
     subset = np.flatnonzero(under)
     order = subset[column_readers.sort_order(year[subset], day[subset], instrument[subset], item_code[subset])]
-    caps = _SharedCaps(order, group[order], cap[order], n_groups)
+    # np.take, not group[order]: a gather of whole rows, 3-4x faster than fancy indexing of a 2-D array's first axis
+    caps = _SharedCaps(order, np.take(group, order, axis=0), np.take(cap, order, axis=0), n_groups)
     return Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
                     rows.column("amount"), read_only(project_set), by_set.favourable, caps, n_projects)
 
