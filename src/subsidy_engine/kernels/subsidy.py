@@ -10,6 +10,7 @@ from subsidy_engine.kernels.amortize import fold_accrual
 from subsidy_engine.kernels.arithmetic import mul_div_floor, mul_div_half_up
 from subsidy_engine.kernels.calendar import (
     civil_from_days,
+    days_from_civil,
     period_accrual,
     period_numerator,
     window_balance_days,
@@ -71,6 +72,9 @@ def _subsidy_of_loans(loans_from, loans_to, row_ptr, end_day, loan_start_day, in
         settle_start = prev
         loan_den = RATE_SCALE * year_denominator(loan_basis[j])
         prev_settled = False  # a calendar settlement settles its own date: the next row accrues from the day after
+        # the calendar year of the row's date, found again only when the date leaves the year of the row before:
+        # civil_from_days' divisions once a year of a loan, not once a row (a fifth of the loop's time)
+        year_of_day, year_first_day, year_end_day = np.int64(0), np.int64(1), np.int64(0)
         for r in range(row_ptr[j], row_ptr[j + 1]):
             end = np.int64(end_day[r])  # int64, as the amortization's days: its helpers compiled once
             if prev_settled:
@@ -155,7 +159,11 @@ def _subsidy_of_loans(loans_from, loans_to, row_ptr, end_day, loan_start_day, in
                     settled_rem = 0
                     settle_start = end + 1
             within_interest = min(gross, interest[r])
-            y, _, _ = civil_from_days(end)
+            if not year_first_day <= end < year_end_day:
+                year_of_day = civil_from_days(end)[0]
+                year_first_day = days_from_civil(year_of_day, 1, 1)
+                year_end_day = days_from_civil(year_of_day + 1, 1, 1)
+            y = year_of_day
             new_year = y != current_year
             if new_year:
                 k += 1
