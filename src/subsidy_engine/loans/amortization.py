@@ -48,6 +48,20 @@ class Outputs:
                    np.empty(rows, np.int64), np.empty(years, np.int64), np.empty(years, np.int64),
                    np.ones(rows if settles else 0, np.bool_))
 
+    @classmethod
+    def within(cls, buffers: Outputs | None, rows: int, years: int, settles: bool = False) -> Outputs:
+        """:meth:`allocate`, or the first ``rows`` and ``years`` of ``buffers`` when they hold as many (and settlement
+        flags, when asked): a caller pricing a book in batches reuses one set of arrays, whose pages a fresh
+        allocation would fault in again for every batch. The flags are set again (every row settles until the
+        kernel says otherwise)."""
+        if buffers is None or buffers.end_day.shape[0] < rows or buffers.year_interest.shape[0] < years or (
+                settles and buffers.settles.shape[0] < rows):
+            return cls.allocate(rows, years, settles)
+        flags = buffers.settles[:rows] if settles else np.ones(0, np.bool_)
+        flags[:] = True
+        return cls(buffers.end_day[:rows], buffers.segment[:rows], buffers.interest[:rows], buffers.principal[:rows],
+                   buffers.year_interest[:years], buffers.year_principal[:years], flags)
+
     def view(self, r0: int, r1: int, y0: int, y1: int) -> Outputs:
         """Rows ``r0:r1`` and loan-years ``y0:y1`` of these outputs, as views for a chunk to write into."""
         return Outputs(self.end_day[r0:r1], self.segment[r0:r1], self.interest[r0:r1], self.principal[r0:r1],

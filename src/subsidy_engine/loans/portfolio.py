@@ -147,6 +147,7 @@ def amortize_portfolio(
     prepayments: pd.DataFrame | None = None,
     event_rows: Mapping[str, np.ndarray] | None = None,
     calendar: BusinessCalendar | None = None,
+    buffers: amortization.Outputs | None = None,
 ) -> PortfolioResult:
     """Amortize every loan of a table.
 
@@ -181,6 +182,10 @@ def amortize_portfolio(
         The business days the loans with a ``business_day`` rule move their due dates to; China's by
         default. A loan whose dates it does not cover is rejected (field ``business_day``), unless the
         calendar carries the weekend projection (then ``calendar_projection`` reports it).
+    buffers : Outputs, optional
+        Arrays the kernel writes into when they hold enough rows (``amortization.Outputs.within``): a caller
+        pricing a book in batches passes the same ones each time. The result's schedule arrays are then views of
+        them, overwritten by the next call: read them before it.
 
     Returns
     -------
@@ -226,9 +231,9 @@ def amortize_portfolio(
     rules = amortization.kernel_rules(arrays, calendar)  # how the kernel moves each loan's dates, found once
     year_ptr = amortization.pointers(amortization.year_counts(arrays, calendar=calendar, rules=rules))
     # The kernel writes every chunk straight into these: no per-chunk copies.
-    out = amortization.Outputs.allocate(int(row_ptr[-1]) if want_rows else 0,
-                                        int(year_ptr[-1]) if want_years else 0,
-                                        settles=want_rows and bool((arrays.interest_months > 0).any()))
+    out = amortization.Outputs.within(buffers, int(row_ptr[-1]) if want_rows else 0,
+                                      int(year_ptr[-1]) if want_years else 0,
+                                      settles=want_rows and bool((arrays.interest_months > 0).any()))
     failed = np.zeros(count, dtype=bool)
     written = capacity.copy()
     years_written = np.diff(year_ptr)

@@ -65,6 +65,7 @@ from subsidy_engine.kernels.calendar import calendar_year
 from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.kernels.subsidy import portfolio_subsidy
 from subsidy_engine.kernels.threads import read_only
+from subsidy_engine.loans import amortization
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
@@ -251,6 +252,12 @@ def interest_subsidy_portfolio(loans: pd.DataFrame, rules: InterestSubsidyRule |
                                                  calendar=calendar))
 
 
+#: Loans amortized and given their 貼息 at a time by :func:`interest_subsidy_rows`, into one set of schedule arrays
+#: reused batch after batch: a national book's 75M schedule rows (1.8 GB) would otherwise be new memory, which this
+#: development VM faults in at about 0.5 GB/s. Each loan is priced alone; the batches' rows are its rows.
+LOANS_A_BATCH = 131_072
+
+
 def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Policy, *,
                           lpr: LprCurve | LprPaths | None = None, window_rows: bool = False,
                           read: Read | None = None, drawdowns: pd.DataFrame | None = None,
@@ -260,20 +267,63 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
 
     With ``window_rows``, ``internal["in_window"]`` marks the loan-years with a period inside the
     subsidy window: rows that do not depend on the rates, a superset of those paid. ``read``: the table
-    as :func:`~subsidy_engine.loans.arrays.arrays_from_frame` read it already.
+    as :func:`~subsidy_engine.loans.arrays.arrays_from_frame` read it already; its loans are then priced
+    :data:`LOANS_A_BATCH` at a time.
     """
     extra = [c for c in ("project_id",) if c in loans.columns]
-    result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=read,
-                                drawdowns=drawdowns, prepayments=prepayments, calendar=calendar)
-    years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
-    rows = years.claim_rows(result.loan_ids.take(years.loan_of_year).reset_index(drop=True),
-                            result.positions[years.loan_of_year], result.rejections,
-                            {"projections": result.projections,
-                             "notes": [result.calendar_projection] if result.calendar_projection else [],
-                             "calendar_digest": result.calendar_digest})
-    if result.calendar_digest is None:
+    batches = ([read] if read is None or drawdowns is not None or prepayments is not None
+               else _in_batches(read, LOANS_A_BATCH))
+    buffers = None
+    if read is not None and len(batches) > 1:
+        most = max(int(amortization.row_capacity(batch.arrays).sum()) for batch in batches if batch is not None)
+        buffers = amortization.Outputs.allocate(most, 0, settles=bool((read.arrays.interest_months > 0).any()))
+    years_of_batches, loan_rows, rejections, projections = [], [], [], []
+    loan_ids: list[pd.Series] = []
+    calendar_projection = calendar_digest = None
+    for batch in batches:
+        result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=batch,
+                                    drawdowns=drawdowns, prepayments=prepayments, calendar=calendar,
+                                    buffers=buffers)
+        years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
+        years_of_batches.append((years, len(result.loan_ids)))
+        loan_rows.append(result.positions[years.loan_of_year])
+        if len(batches) == 1:
+            loan_ids.append(result.loan_ids.take(years.loan_of_year).reset_index(drop=True))
+        rejections.append(result.rejections)
+        projections.append(result.projections)
+        calendar_projection = calendar_projection or result.calendar_projection
+        calendar_digest = calendar_digest or result.calendar_digest
+    loan_row = loan_rows[0] if len(loan_rows) == 1 else np.concatenate(loan_rows)
+    # the batches' loan ids taken at once from the table (joining a text column per batch cost more)
+    rows = LoanYears.joined(years_of_batches).claim_rows(
+        loan_ids[0] if loan_ids else loans["loan_id"].reset_index(drop=True).take(loan_row).reset_index(drop=True),
+        loan_row, _joined_rejections(rejections, read),
+        {"projections": projections[0] if len(projections) == 1 else pd.concat(projections, ignore_index=True),
+         "notes": [calendar_projection] if calendar_projection else [], "calendar_digest": calendar_digest})
+    if calendar_digest is None:
         return rows
-    return replace(rows, digest=f"{rows.digest}|business days {result.calendar_digest}")
+    return replace(rows, digest=f"{rows.digest}|business days {calendar_digest}")
+
+
+def _in_batches(read: Read, size: int) -> list[Read]:
+    """``read``'s loans ``size`` at a time (views of its arrays; positions still those of the whole table); the
+    reader's rejections go with the first batch."""
+    count = len(read.positions)
+    if count <= size:
+        return [read]
+    return [Read(read.arrays.slice(lo, min(lo + size, count)), read.positions[lo:lo + size],
+                 read.rejections if lo == 0 else read.rejections.iloc[:0]) for lo in range(0, count, size)]
+
+
+def _joined_rejections(parts: list[pd.DataFrame], read: Read | None) -> pd.DataFrame:
+    """The batches' rejections as one batch would have given them: the reader's, and the loans the kernel could
+    not price sorted in among them by row (the reader's alone are kept as they are)."""
+    if len(parts) == 1:
+        return parts[0]
+    joined = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    if len(joined) == (0 if read is None else len(read.rejections)):
+        return parts[0]
+    return joined.sort_values(["row", "field"], kind="stable", ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -301,6 +351,21 @@ class LoanYears(_Amounts):
     in_window: np.ndarray
     window_start_day: np.ndarray  # per loan-year: the loan's window [start, end), as the kernel applied it
     window_end_day: np.ndarray
+
+    @classmethod
+    def joined(cls, parts: list[tuple[LoanYears, int]]) -> LoanYears:
+        """The loan-years of batches of loans as one (``parts``: each batch's and its number of loans)."""
+        if len(parts) == 1:
+            return parts[0][0]
+        first = parts[0][0]
+        if any(p.set_ids != first.set_ids or p.digest != first.digest for p, _ in parts):
+            raise AssertionError("batches of one book priced under different rules")
+        starts = np.cumsum([0, *(count for _, count in parts[:-1])])
+        arrays = {f.name: np.concatenate([getattr(p, f.name) for p, _ in parts]) for f in fields(cls)
+                  if f.name not in ("set_ids", "digest", "loan_of_year")}
+        return cls(**arrays, loan_of_year=np.concatenate([p.loan_of_year + start for (p, _), start in
+                                                          zip(parts, starts)]),
+                   set_ids=first.set_ids, digest=first.digest)
 
     def claim_rows(self, loan_id: Any, loan_row: np.ndarray, rejections: pd.DataFrame,
                    internal: dict[str, Any]) -> ClaimRows:
