@@ -96,11 +96,12 @@ if TYPE_CHECKING:
 #: Paths priced together share each call's work in Python (about two thirds of a path priced alone), and a batch of
 #: more than ``FEW_ITEMS["loans"]`` loans runs the threaded kernels; the bound keeps a batch's arrays (a dozen of
 #: int64 per row) in a few hundred MB. Measured on the demo's 1,000 paths x 10,000 projects (45,084 rows a path):
-#: 1M rows and 64 paths a batch 4.9-5.0 s (peak 0.41 GB), 4M and 128 4.6 s (0.69 GB), 8M and 256 4.6-4.7 s (1.09 GB).
+#: 1M rows a batch 4.9-5.0 s (peak 0.41 GB); 4M rows (64 paths) 4.6-4.7 s; 8M rows (256 paths) 4.6-4.7 s (1.09 GB).
 ROWS_A_BATCH = 4_000_000
 #: Paths in a batch at most: a batch holds each of its paths' plan and records until it is funded, however few rows
-#: a path prices (none, when no loan moves with the LPR).
-PATHS_A_BATCH = 128
+#: a path prices (none, when no loan moves with the LPR): about 16 MB a path at 100,000 projects, so 128 paths took a
+#: mostly fixed-rate book of 100,000 projects from 1.5 GB to 2.5 GB at its peak, for no gain in time.
+PATHS_A_BATCH = 64
 
 
 def fixing_dates(first_after: date, through: date) -> list[date]:
