@@ -7,7 +7,7 @@ files, as a bureau would hand it over. Each size runs in a fresh process, so tha
 the phases through the API (``load_portfolio``, ``evaluate`` over 2026-2030, ``allocate`` in waterfall mode
 under the demo budget; the load's user and system seconds, and the load again once the process has touched its
 memory: a fresh process's first load pays the system for every new page, which on a VM can be more than the
-reading itself), then ``subsidy-engine simulate --portfolio FOLDER`` end to end in another process
+reading itself; evaluate's user and system seconds too, for the same reason), then ``subsidy-engine simulate --portfolio FOLDER`` end to end in another process
 (its report included: past a sheet's rows, the project detail goes to Parquet). The ratios are to the 100k
 run of the same session: linear scaling is a ratio equal to the size ratio.
 """
@@ -45,14 +45,24 @@ allocate(evaluate(portfolio(300, seed=1), years=range(2026, 2031), lpr=lpr), loa
 usage = lambda: resource.getrusage(resource.RUSAGE_SELF)
 u0 = usage(); t0 = time.perf_counter(); tables = load_portfolio(sys.argv[1])
 t1 = time.perf_counter(); u1 = usage(); claims = evaluate(tables, years=range(2026, 2031), lpr=lpr)
-t2 = time.perf_counter(); result = allocate(claims, load_budget(), "waterfall")
+t2 = time.perf_counter(); u2 = usage(); result = allocate(claims, load_budget(), "waterfall")
 t3 = time.perf_counter()
 assert tables.problems.empty and len(claims.table) and result.total_awarded > 0
 peak = peak_gib()
 t4 = time.perf_counter(); load_portfolio(sys.argv[1]); again = time.perf_counter() - t4  # memory touched before
 print(json.dumps({"rows": sum(tables.sizes().values()), "claims": len(claims.table), "load": t1 - t0,
                   "load_user": u1.ru_utime - u0.ru_utime, "load_sys": u1.ru_stime - u0.ru_stime, "load_again": again,
-                  "evaluate": t2 - t1, "allocate": t3 - t2, "peak_gib": peak}))
+                  "evaluate": t2 - t1, "evaluate_user": u2.ru_utime - u1.ru_utime,
+                  "evaluate_sys": u2.ru_stime - u1.ru_stime, "allocate": t3 - t2, "peak_gib": peak}))
+"""
+
+GENERATE = """
+import sys
+from pathlib import Path
+from subsidy_engine.simulation.synthetic import portfolio
+tables = portfolio(int(sys.argv[2]), seed=7)
+for name in ("projects", "loans", "insurance", "events"):
+    getattr(tables, name).to_parquet(Path(sys.argv[1]) / f"{name}.parquet", index=False)
 """
 
 SIMULATE = PEAK + """
@@ -72,14 +82,11 @@ def _child(script: str, *args: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("projects", SIZES)
 def test_scaling(projects: int, tmp_path: Path, report) -> None:
-    from subsidy_engine.simulation.synthetic import portfolio
-
     folder = tmp_path / "portfolio"
     folder.mkdir()
-    tables = portfolio(projects, seed=7)
-    for name in ("projects", "loans", "insurance", "events"):
-        getattr(tables, name).to_parquet(folder / f"{name}.parquet", index=False)
-    del tables
+    # made in a process of its own too: the parent holds none of the tables (several GB at 1.2M projects) while the
+    # phases run
+    subprocess.run([sys.executable, "-c", GENERATE, str(folder), str(projects)], check=True)
     phases = _child(PHASES, str(folder))
     run = _child(SIMULATE, str(folder), str(tmp_path / "out"))
     assert run["code"] == 0
@@ -93,6 +100,7 @@ def test_scaling(projects: int, tmp_path: Path, report) -> None:
            f"load {phases['load']:.2f} s ({phases['rows'] / phases['load'] / 1e6:.2f}M rows/s of {phases['rows']:,}; "
            f"user {phases['load_user']:.2f} s, system {phases['load_sys']:.2f} s; again in the same process "
            f"{phases['load_again']:.2f} s, {phases['rows'] / phases['load_again'] / 1e6:.2f}M rows/s), "
-           f"evaluate {phases['evaluate']:.2f} s ({phases['claims']:,} claims), allocate {phases['allocate']:.2f} s, "
+           f"evaluate {phases['evaluate']:.2f} s ({phases['claims']:,} claims; user {phases['evaluate_user']:.2f} s, system "
+           f"{phases['evaluate_sys']:.2f} s), allocate {phases['allocate']:.2f} s, "
            f"peak {phases['peak_gib']:.2f} GiB; simulate end to end {run['simulate']:.1f} s, peak "
            f"{run['peak_gib']:.2f} GiB, tables apart {summary['tables_apart'] or 'none'}{scale}")
