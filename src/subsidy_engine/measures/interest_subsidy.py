@@ -278,7 +278,6 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
         most = max(int(amortization.row_capacity(batch.arrays).sum()) for batch in batches if batch is not None)
         buffers = amortization.Outputs.allocate(most, 0, settles=bool((read.arrays.interest_months > 0).any()))
     years_of_batches, loan_rows, rejections, projections = [], [], [], []
-    loan_ids: list[pd.Series] = []
     calendar_projection = calendar_digest = None
     for batch in batches:
         result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=batch,
@@ -287,17 +286,14 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
         years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
         years_of_batches.append((years, len(result.loan_ids)))
         loan_rows.append(result.positions[years.loan_of_year])
-        if len(batches) == 1:
-            loan_ids.append(result.loan_ids.take(years.loan_of_year).reset_index(drop=True))
         rejections.append(result.rejections)
         projections.append(result.projections)
         calendar_projection = calendar_projection or result.calendar_projection
         calendar_digest = calendar_digest or result.calendar_digest
     loan_row = loan_rows[0] if len(loan_rows) == 1 else np.concatenate(loan_rows)
-    # the batches' loan ids taken at once from the table (joining a text column per batch cost more)
+    # each loan-year's loan id taken at once from the table (joining a text column per batch cost more)
     rows = LoanYears.joined(years_of_batches).claim_rows(
-        loan_ids[0] if loan_ids else loans["loan_id"].reset_index(drop=True).take(loan_row).reset_index(drop=True),
-        loan_row, _joined_rejections(rejections, read),
+        loans["loan_id"].reset_index(drop=True).take(loan_row).reset_index(drop=True), loan_row, _joined_rejections(rejections, read),
         {"projections": projections[0] if len(projections) == 1 else pd.concat(projections, ignore_index=True),
          "notes": [calendar_projection] if calendar_projection else [], "calendar_digest": calendar_digest})
     if calendar_digest is None:
