@@ -114,3 +114,30 @@ def test_outputs_within_buffers_are_their_views_with_every_row_settling_again() 
     assert amortization.Outputs.within(buffers, 6, 0).settles.shape == (0,)
     bigger = amortization.Outputs.within(buffers, 11, 0, settles=True)
     assert not np.shares_memory(bigger.interest, buffers.interest) and bigger.settles.all()
+
+
+@pytest.mark.parametrize("window_rows", [False, True])
+@pytest.mark.parametrize("batch", [10**9, 5])
+def test_claims_only_are_the_claim_rows_of_every_loan_year(window_rows: bool, batch: int,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """What evaluate keeps (the loan-years paid, or with ``window_rows`` those of the window) is every loan-year's
+    rows taken at those rows, array by array, in one batch or many; the rejections and digest are the same."""
+    book = _book(9, calendar_loans=True)
+    read = book.reads["loans"]
+    loans = book.loans.reset_index(drop=True)
+    lpr = load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL)
+    monkeypatch.setattr(interest_subsidy, "LOANS_A_BATCH", batch)
+    every = interest_subsidy_rows(loans, load_policy(), lpr=lpr, window_rows=window_rows, read=read)
+    kept = interest_subsidy_rows(loans, load_policy(), lpr=lpr, window_rows=window_rows, read=read,
+                                 claims_only=True)
+    rows = np.flatnonzero(every.internal["in_window"])
+    assert 0 < rows.shape[0] < len(every.paid)
+    for name, column in every.columns.items():
+        assert list(kept.columns[name]) == list(np.asarray(column, dtype=object)[rows]), name
+    for name, array in every.internal.items():
+        if isinstance(array, np.ndarray):
+            assert kept.internal[name].tolist() == array[rows].tolist(), name
+    assert kept.paid.tolist() == every.paid[rows].tolist()
+    assert kept.reasons.tolist() == np.asarray(every.reasons)[rows].tolist()
+    assert kept.digest == every.digest
+    pd.testing.assert_frame_equal(kept.rejections, every.rejections)

@@ -262,13 +262,14 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
                           lpr: LprCurve | LprPaths | None = None, window_rows: bool = False,
                           read: Read | None = None, drawdowns: pd.DataFrame | None = None,
                           prepayments: pd.DataFrame | None = None,
-                          calendar: BusinessCalendar | None = None) -> ClaimRows:
+                          calendar: BusinessCalendar | None = None, claims_only: bool = False) -> ClaimRows:
     """:func:`interest_subsidy_portfolio` as arrays (money in fen), for :func:`subsidy_engine.evaluate`.
 
     With ``window_rows``, ``internal["in_window"]`` marks the loan-years with a period inside the
     subsidy window: rows that do not depend on the rates, a superset of those paid. ``read``: the table
     as :func:`~subsidy_engine.loans.arrays.arrays_from_frame` read it already; its loans are then priced
-    :data:`LOANS_A_BATCH` at a time.
+    :data:`LOANS_A_BATCH` at a time. ``claims_only``: the rows marked ``in_window`` only (what evaluate makes
+    claims of), each batch's taken before the batches are joined.
     """
     extra = [c for c in ("project_id",) if c in loans.columns]
     batches = ([read] if read is None or drawdowns is not None or prepayments is not None
@@ -283,7 +284,8 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
         result = amortize_portfolio(loans, lpr=lpr, output="schedule", ignore_columns=extra, read=batch,
                                     drawdowns=drawdowns, prepayments=prepayments, calendar=calendar,
                                     buffers=buffers)
-        years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows)
+        years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows,
+                                     claims_only=claims_only)
         years_of_batches.append((years, len(result.loan_ids)))
         loan_rows.append(result.positions[years.loan_of_year])
         rejections.append(result.rejections)
@@ -500,12 +502,13 @@ def subsidy_per_row(f: dict[str, np.ndarray], periods: np.ndarray, rule: Interes
 
 
 def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSubsidyRule | Policy, *,
-                         window_rows: bool = False) -> LoanYears:
+                         window_rows: bool = False, claims_only: bool = False) -> LoanYears:
     """The 貼息 of amortized loans per loan and calendar year: the kernel behind :func:`interest_subsidy_rows`.
 
     ``f`` holds the schedule arrays of :attr:`subsidy_engine.loans.portfolio.PortfolioResult.fen` and
     ``periods`` each loan's number of periods; the table path and :func:`subsidy_engine.service.quote` share it
-    (and :func:`interest_subsidy` runs the same kernel per period).
+    (and :func:`interest_subsidy` runs the same kernel per period). ``claims_only`` keeps only the loan-years
+    marked ``in_window`` (those paid, or with ``window_rows`` those of the window).
     """
     run = _run_kernel(f, periods, rules, per_period=False)
     year_ptr, row_ptr, end_day, first_year = run.year_ptr, run.row_ptr, f["end_day"], run.first_year
@@ -536,7 +539,12 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
         in_window[(year_ptr[:-1][loan_of_period] + period_year - first_year[loan_of_period])[overlap]] = True
         if (keep & ~in_window).any():
             raise AssertionError("a loan-year paid outside its subsidy window: the window rows are wrong")
-    amounts = {f.name: getattr(run, f.name) for f in fields(_Amounts)}
+    if claims_only:  # a national book's loan-years are 2.5 times its claims: the rest is never copied further
+        kept = np.flatnonzero(in_window)
+        amounts = {f.name: getattr(run, f.name)[kept] for f in fields(_Amounts)}
+        loan_of_year, in_window = loan_of_year[kept], in_window[kept]
+    else:
+        amounts = {f.name: getattr(run, f.name) for f in fields(_Amounts)}
     return LoanYears(**amounts, loan_of_year=loan_of_year, loan_start_day=run.loan_start[loan_of_year],
                      set_index=in_force.set_index[loan_of_year], set_ids=list(in_force.ids),
                      digest=in_force.digest, in_window=in_window,

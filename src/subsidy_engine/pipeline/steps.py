@@ -293,7 +293,7 @@ def add_loans(ctx: Context, rows: Rows, loans: pd.DataFrame, loan_project: np.nd
     days due dates move to (:func:`subsidy_engine.amortize_portfolio`).
     """
     subsidy = interest_subsidy_rows(loans, ctx.policy, lpr=lpr, window_rows=keep_window, read=read,
-                                    calendar=calendar)
+                                    calendar=calendar, claims_only=True)
     ctx.problems.append(as_problems(ctx.tables, subsidy.rejections, "loans", "loan_id", kept_loan_rows))
     add_subsidy(ctx, rows, subsidy, loan_project, keep_window=keep_window)
     return subsidy
