@@ -52,7 +52,7 @@ def sort_order(*keys: np.ndarray) -> np.ndarray:
     """Row order by ``keys`` (the first is the primary key), ties in row order.
 
     When the keys' ranges fit in 63 bits together they are packed into one
-    integer and sorted once (the usual case), else ``np.lexsort`` (stable);
+    integer with the row's number and sorted once (the usual case), else ``np.lexsort`` (stable);
     a few rows go straight to ``np.lexsort``.
     """
     if keys[0].shape[0] == 0:
@@ -68,7 +68,11 @@ def sort_order(*keys: np.ndarray) -> np.ndarray:
     for k, low, width in zip(keys, lows, widths):
         packed = (packed << width) | (k.astype(np.int64) - low)
     packed = (packed << row_bits) | np.arange(keys[0].shape[0], dtype=np.int64)  # ties: row order
-    return np.argsort(packed)
+    # the row is in the key, so every key is unique: the sorted keys' low bits are the order. A sort of values is
+    # 3-5 times faster than an argsort (SIMD sorting networks), and sorts in place
+    packed.sort()
+    packed &= (1 << row_bits) - 1
+    return packed
 
 
 def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
