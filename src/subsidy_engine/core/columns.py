@@ -38,12 +38,39 @@ def decimal_array(units: np.ndarray, dtype: pa.Decimal128Type) -> pa.Array:
     words = np.empty(units.shape[0] * 2, dtype=np.int64)
     words[0::2] = units
     words[1::2] = units >> 63  # sign extension of the 128-bit two's complement
-    return pa.Array.from_buffers(dtype, units.shape[0], [None, pa.py_buffer(words)])
+    return _decimal_of_words(words, dtype)
+
+
+def _decimal_of_words(words: np.ndarray, dtype: pa.Decimal128Type, valid: np.ndarray | None = None) -> pa.Array:
+    """The Arrow decimal array whose buffer is ``words`` (int64, low then high word of each value; no copy), null
+    where ``valid`` is False."""
+    count = words.shape[0] // 2
+    validity = None
+    if valid is not None:
+        if valid.shape != (count,):
+            raise ValueError(f"{valid.shape[0]} validity flags for {count} values")
+        validity = pa.array(valid, pa.bool_()).buffers()[1]  # Arrow's bitmap is a boolean array's own bits
+    return pa.Array.from_buffers(dtype, count, [validity, pa.py_buffer(words)],
+                                 null_count=-1 if valid is not None else 0)
 
 
 def money_series(fen: np.ndarray, name: str | None = None) -> pd.Series:
     """An exact yuan column (decimal128(20, 2)) from int64 fen."""
     return pd.Series(decimal_array(fen, MONEY_TYPE), dtype=pd.ArrowDtype(MONEY_TYPE), name=name)
+
+
+def money_series_of_words(words: np.ndarray, name: str | None = None, *, valid: np.ndarray | None = None
+                          ) -> pd.Series:
+    """An exact yuan column from its decimal128 words in fen (two int64 a value, low then high, as
+    :func:`subsidy_engine.kernels.decimal.decimal_words_of` writes them): no copy. ``valid``: False where the
+    column is blank (null).
+
+    >>> money_series_of_words(np.array([530727, 0, -5, -1], dtype=np.int64)).tolist()
+    [Decimal('5307.27'), Decimal('-0.05')]
+    """
+    if words.dtype != np.int64 or words.ndim != 1 or words.shape[0] % 2 or not words.flags.c_contiguous:
+        raise ValueError("decimal128 words are a contiguous int64 array of two words a value")
+    return pd.Series(_decimal_of_words(words, MONEY_TYPE, valid), dtype=pd.ArrowDtype(MONEY_TYPE), name=name)
 
 
 def rate_series(units: np.ndarray, name: str | None = None) -> pd.Series:

@@ -300,7 +300,7 @@ def _claim_rows_shown(rows: Rows, policy: Policy, parr: dict[str, np.ndarray], s
     measure = rows.column("measure")[order].tolist()
     set_ids = [s.id for s in policy.sets]
     parameter_set = [set_ids[k] for k in rows.column("set_index")[order].tolist()]
-    parameter = rows.column("parameter")[order].tolist()
+    parameter = [rows.parameter_names[k] for k in rows.column("parameter")[order].tolist()]
     own = st.has_project[order].tolist()  # else an item of the enterprise without a project: shown without one
     ids = list(map(claim_id, instrument, item, year))
     return [ClaimRow(ids[k], project_id if own[k] else None, enterprise_id,

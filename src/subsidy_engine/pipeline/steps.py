@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from subsidy_engine.core.columns import money_series, repeated_text
+from subsidy_engine.core.columns import money_series, money_series_of_words, repeated_text
 from subsidy_engine.core.language import Sentence
 from subsidy_engine.core.memo import IdentityMemo
 from subsidy_engine.core.money import rate_to_units, yuan_to_fen
@@ -35,6 +35,7 @@ from subsidy_engine.core.vocabulary import RULE_FLAGS, VENUES, Domain, PlatformT
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
 from subsidy_engine.kernels.caps import most_favourable_only, pay_under_shared_caps, stacking_groups
+from subsidy_engine.kernels.decimal import decimal_words_of
 from subsidy_engine.kernels.threads import read_only
 from subsidy_engine.measures.awards import AWARD_INSTRUMENT, award_claim_rows
 from subsidy_engine.measures.claims import ClaimRows, read_items
@@ -148,6 +149,20 @@ class Rows:
     """The claims of every instrument as aligned arrays (one row per item and year), added part by part."""
 
     parts: list[dict[str, Any]] = field(default_factory=list)
+    #: the names of the parameters the rows are computed from, in order of first use: a part's ``parameter`` holds
+    #: each row's code into it (a column of a few names, not millions of references)
+    parameter_names: list[str] = field(default_factory=list)
+
+    def _parameter_code(self, name: str) -> int:
+        if name not in self.parameter_names:
+            self.parameter_names.append(name)
+        return self.parameter_names.index(name)
+
+    def _parameter_codes(self, parameter: np.ndarray | str, keep: np.ndarray) -> np.ndarray:
+        if isinstance(parameter, str):
+            return np.full(keep.shape[0], self._parameter_code(parameter), np.int32)
+        names, inverse = np.unique(np.asarray(parameter, dtype=object)[keep], return_inverse=True)
+        return np.array([self._parameter_code(n) for n in names.tolist()], np.int32)[inverse.reshape(-1)]
 
     def add(self, instrument: str, rows: ClaimRows, keep: np.ndarray, *, project: np.ndarray,
             enterprise: Texts, item: pd.Series | pa.Array | np.ndarray, day: np.ndarray, gross: np.ndarray,
@@ -164,8 +179,7 @@ class Rows:
             "gross": gross[keep],
             "amount": np.asarray(rows.columns["amount"], np.int64)[keep],
             "set_index": np.asarray(rows.internal["set_index"], np.int64)[keep],
-            "parameter": (np.full(keep.shape[0], parameter, dtype=object) if isinstance(parameter, str)
-                          else np.asarray(parameter, dtype=object)[keep]),
+            "parameter": self._parameter_codes(parameter, keep),
         })
 
     def column(self, name: str) -> Any:
@@ -648,14 +662,20 @@ def combine(rows: Rows, ctx: Context, years: tuple[int, ...] | None
     return claims_table(rows, ctx, st, stack(st, st.computed), shown_order(st, years))
 
 
-def cut_columns(st: Stacking, after: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
-    """Each cut column of every row (:data:`CUT_COLUMNS`, in fen), from the amounts after each stage: the caps'
-    cuts of one pass attributed in their order (enterprise room first, then the further cut by the project's
-    room, then the rest by the total cap's)."""
+def cut_stages(st: Stacking, after: tuple[np.ndarray, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each cut (:data:`CUT_COLUMNS`) as the amounts before and after it, in fen: a cut is ``before - after``.
+    The caps' cuts of one pass are attributed in their order (enterprise room first, then the further cut by the
+    project's room, then the rest by the total cap's)."""
     after_favourable, after_enterprise, after_project, after_total = after
-    return dict(zip(CUT_COLUMNS, (st.gross - st.computed, st.computed - after_favourable,
-                                  after_favourable - after_enterprise, after_enterprise - after_project,
-                                  after_project - after_total)))
+    return dict(zip(CUT_COLUMNS, ((st.gross, st.computed), (st.computed, after_favourable),
+                                  (after_favourable, after_enterprise), (after_enterprise, after_project),
+                                  (after_project, after_total))))
+
+
+def cut_columns(st: Stacking, after: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+    """Each cut column of every row (:data:`CUT_COLUMNS`, in fen), from the amounts after each stage
+    (:func:`cut_stages`)."""
+    return {name: before - after_cut for name, (before, after_cut) in cut_stages(st, after).items()}
 
 
 def claims_provenance(portfolio_digest: str, policy: Policy, lpr: LprCurve | None,
@@ -690,6 +710,7 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
                          pa.scalar("gaojingjian_fund|sector_budget")) if n_projects else pa.array(
         ["gaojingjian_fund|sector_budget"] * order.shape[0], pa.string())
     item_shown = item.take(take)
+    amount_fen = after_total[order]
     claim_id = claim_ids(pa.array(instrument_names[instrument[order]], pa.string()), item_shown, year[order])
     if n_projects:
         project_ids = column_readers.arrow_text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
@@ -708,14 +729,22 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
         "instrument": pd.Categorical.from_codes(instrument[order], categories=list(INSTRUMENTS)),  # type: ignore[call-overload]  # pandas-stubs: categories only as an Index, not a list
         "item_id": text(item_shown),
         "year": year[order].astype(np.int32),
-        "gross": money_series(gross[order]),
-        **{name: money_series(cut[order]) for name, cut in cut_columns(st, after).items()},
-        "amount": money_series(after_total[order]),
+        "gross": money_series_of_words(decimal_words_of(gross, order)),
+        # each cut's words written from the stages before and after it at the rows shown: no full-length cut
+        **{name: money_series_of_words(decimal_words_of(before, order, after_cut))
+           for name, (before, after_cut) in cut_stages(st, after).items()},
+        "amount": money_series_of_words(decimal_words_of(after_total, order)),
         "funding_sources": text(sources),
-        "parameter_set": np.array([s.id for s in policy.sets], dtype=object)[set_of_row[order]],
-        "parameter": rows.column("parameter")[order],
+        "parameter_set": names_at(pa.array([s.id for s in policy.sets], pa.string()), set_of_row[order]),
+        "parameter": names_at(pa.array(rows.parameter_names, pa.string()), rows.column("parameter")[order]),
     })
-    return table, attributes_of(projects, ctx.project_arrays, describing), after_total[order]
+    return table, attributes_of(projects, ctx.project_arrays, describing), amount_fen
+
+
+def names_at(names: pa.Array, codes: np.ndarray) -> pd.Series:
+    """The column of ``names[codes]``, as pandas makes one of ``str`` objects (pandas 3's ``str``, 2's ``object``)
+    without a million of them: a million rows of a few names, taken in Arrow."""
+    return pd.Series(names.take(pa.array(codes)), dtype="str")
 
 
 def attributes_of(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
@@ -735,8 +764,8 @@ def attributes_of(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray],
     for name in RULE_FLAGS:
         frame[name] = known & project_arrays[name][safe]
     has_score = known & ~project_arrays["no_merit_score"][safe]
-    frame["merit_score"] = money_series(np.where(has_score, project_arrays["merit_score"][safe], 0)).where(
-        pd.Series(has_score))
+    frame["merit_score"] = money_series_of_words(decimal_words_of(project_arrays["merit_score"], safe),
+                                                 valid=has_score)
     return pd.DataFrame(frame)
 
 
