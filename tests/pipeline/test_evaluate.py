@@ -265,6 +265,22 @@ def test_sort_order_is_a_stable_lexsort_for_few_rows_and_many(keys: tuple[list[i
                                                             key=lambda r: (keys[1][r], keys[2][r], r))
 
 
+@settings(max_examples=examples(60), deadline=None)
+@given(st.sampled_from([30, 52, 62]).flatmap(lambda bits: st.integers(257, 700).flatmap(
+    lambda n: st.tuples(*(st.lists(st.integers(-3, 3) if k else st.integers(-(2**bits), 2**bits), min_size=n,
+                                   max_size=n) for k in range(3))))))
+def test_sort_order_of_wide_keys_packed_without_the_row_or_not_packed(keys: tuple[list[int], ...]) -> None:
+    """Keys whose ranges leave no room for the row's number beside them are radix sorted (stable: ties in row
+    order), and keys wider than an int64 fall back to a lexsort: the same order either way."""
+    from subsidy_engine.io import column_readers
+
+    arrays = [np.array(k, np.int64) for k in keys]
+    assert column_readers.sort_order(*arrays).tolist() == sorted(range(len(keys[0])),
+                                                              key=lambda r: (*(k[r] for k in keys), r))
+    assert column_readers.sort_order(arrays[1], arrays[2].astype(np.int8), arrays[1] > 0).tolist() == sorted(
+        range(len(keys[0])), key=lambda r: (keys[1][r], keys[2][r], keys[1][r] > 0, r))
+
+
 def test_an_enterprise_s_items_are_paid_when_every_project_is_rejected() -> None:
     """A project outside the policy's coverage is rejected; its enterprise's insurance and events without a
     project still compute, described by no project (this crashed on the attributes of no project)."""
