@@ -485,3 +485,31 @@ def test_a_quote_s_claim_ids_are_the_table_s(parts: list[tuple[str, str, int]]) 
     instruments, items, years = (list(column) for column in zip(*parts)) if parts else ([], [], [])
     table = claim_ids(pa.array(instruments, pa.string()), pa.array(items, pa.string()), np.array(years, np.int64))
     assert [claim_id(*part) for part in parts] == table.to_pylist()
+
+
+def test_sort_order_of_uint64_keys_past_a_float_and_of_narrow_signed_keys() -> None:
+    """Keys of every integer type are ordered as integers: uint64 beyond 2**53 (a float would merge them), and
+    int8 keys spanning more than half their type (subtracted in their own type they would wrap)."""
+    from subsidy_engine.io import column_readers
+
+    wide = np.array([2**60 + 1, 2**60], np.uint64).repeat(150)
+    assert column_readers.sort_order(wide).tolist() == np.argsort(wide, kind="stable").tolist()
+    top = np.array([2**63 + 5, 2**63, 2**63 + 1], np.uint64).repeat(100)
+    assert column_readers.sort_order(top).tolist() == np.argsort(top, kind="stable").tolist()
+    narrow = np.tile(np.array([100, -100, 0, 127, -128], np.int8), 60)
+    assert column_readers.sort_order(narrow, narrow.astype(np.int16)).tolist() == np.argsort(
+        narrow, kind="stable").tolist()
+
+
+def test_text_columns_of_a_selection_without_claims_are_as_pandas_makes_them() -> None:
+    """Claims exist but none in the years asked: the empty table's parameter columns are as pandas makes an empty
+    column of text objects, as when it had rows (pandas' own inference either way)."""
+    from subsidy_engine.simulation.synthetic import portfolio
+
+    tables = portfolio(400, seed=5)
+    none = evaluate(tables, years=(1990,)).table
+    some = evaluate(tables, years=range(2026, 2031)).table
+    assert len(none) == 0 and len(some)
+    for name in ("parameter", "parameter_set"):
+        assert none[name].dtype == pd.Series(np.array([], dtype=object)).dtype, name
+        assert some[name].dtype == pd.Series(np.array(["x"], dtype=object)).dtype, name

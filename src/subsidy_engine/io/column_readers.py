@@ -72,7 +72,10 @@ def sort_order(*keys: np.ndarray) -> np.ndarray:
     packed, part = np.zeros(n, np.int64), np.empty(n, np.int64)
     for k, low, width in zip(keys, lows, widths):
         np.left_shift(packed, width, out=packed)
-        np.subtract(k, np.int64(low), out=part, casting="unsafe")  # an int64 low: no narrow type's overflow
+        # widened to int64 first, then less the low, wrapping as int64 does: exact for every integer type (a
+        # narrow type subtracted in its own width wraps on numpy 1, a uint64 less an int64 is a float on numpy 2)
+        np.copyto(part, k, casting="unsafe")
+        part -= np.int64(low - (1 << 64) if low >= 1 << 63 else low)
         np.bitwise_or(packed, part, out=packed)
     if not with_row:
         return radix_order(packed, sum(widths))

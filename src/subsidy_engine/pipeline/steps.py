@@ -742,9 +742,12 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
 
 
 def names_at(names: pa.Array, codes: np.ndarray) -> pd.Series:
-    """The column of ``names[codes]``, as pandas makes one of ``str`` objects (pandas 3's ``str``, 2's ``object``)
-    without a million of them: a million rows of a few names, taken in Arrow."""
-    return pd.Series(names.take(pa.array(codes)), dtype="str")
+    """The column of ``names[codes]`` of the dtype pandas gives an array of ``str`` objects (pandas 3's ``str``,
+    2's ``object`` or, with its ``future.infer_string``, its Arrow strings; an empty one: ``object``), without a
+    million of them: a million rows of a few names, taken in Arrow."""
+    if not codes.shape[0]:
+        return pd.Series(np.array([], dtype=object))
+    return pd.Series(names.take(pa.array(codes)), dtype=pd.Series(np.array([""], dtype=object)).dtype)
 
 
 def attributes_of(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
