@@ -410,7 +410,7 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
         raise ValueError("the loop of every loan prices loans to their term: it takes no stop_period")
     segments = rate_segments(loans, curve)
     failed = np.not_equal(segments.error, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)
-    errors = {int(k): str(segments.error[k]) for k in np.flatnonzero(failed)}
+    errors = {int(k): str(segments.error[k]) for k in np.flatnonzero(failed)} if failed.any() else {}
     coverage_errors = {k for k in errors if segments.beyond_coverage[k]}
     calendar = business_calendar(loans, calendar)
     # the kernel moves due dates on the calendar's table; a loan it does not cover keeps its dates (and fails)
@@ -467,7 +467,8 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
     if count:
         kernel(loans, business_day, opening, segments.ptr, slice(None), slot_ptr, forced, events, row_ptr, year_ptr,
                loan_first_year, out, ambiguous, failure, written, years_written)
-    ambiguous[failed, 0] = -1
+    if errors:  # a loan that failed runs at a zero rate: no payment of it to settle
+        ambiguous[failed, 0] = -1
 
     # A payment within float error of a half fen is settled with exact integers and the loan runs again
     # with it forced; a later payment of the loan (after a rate reset or a prepayment) may need the same, so

@@ -47,10 +47,13 @@ def rate_segments(loans: LoanArrays, curve: LprCurve | LprPaths | None) -> Segme
     """Build the rate segments of every loan (a numba pass over floating loans): on ``curve``, or on the path of
     ``curve``'s batch that each loan's ``lpr_path`` names."""
     count = len(loans)
-    counts = np.ones(count, dtype=np.int64)
     error = np.full(count, None, dtype=object)
     beyond_coverage = np.zeros(count, dtype=bool)
     projected_from = np.full(count, -1, dtype=np.int64)
+    if not loans.is_floating.any():  # fixed loans only (a quote's, often): one segment each, its rate the loan's
+        return Segments(np.arange(count + 1, dtype=np.int64), np.zeros(count, dtype=np.int64),
+                        np.array(loans.fixed_units, dtype=np.int64), error, beyond_coverage, projected_from)
+    counts = np.ones(count, dtype=np.int64)
     floating = np.flatnonzero(loans.is_floating)
     if floating.size and curve is None:
         error[floating] = "floating: no LPR curve was given"
