@@ -28,7 +28,13 @@ from subsidy_engine.core.money import MAX_TOTAL_FEN, RATE_SCALE, rate_to_units, 
 from subsidy_engine.core.vocabulary import RULE_FLAGS
 from subsidy_engine.errors import BudgetError
 from subsidy_engine.io import column_readers
-from subsidy_engine.kernels.allocate import SOURCE_CAP, allocate_kernel, funding_order, split_by_share
+from subsidy_engine.kernels.allocate import (
+    allocate_kernel,
+    flag_years_short,
+    funding_order,
+    split_by_share,
+    sum_by_source_year,
+)
 from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.measures.investment import flag_column
 from subsidy_engine.params.budget import Budget, Eligibility, FundingSource
@@ -441,9 +447,9 @@ def run_plan(p: Plan) -> Records:
 
 def per_source_year(p: Plan, r: Records, values: np.ndarray) -> np.ndarray:
     """``values`` (one per record of ``r``, fen) summed per source and year of the plan (sources x years)."""
-    n_sources, n_years = p.cap.shape
-    cell = r.source * n_years + p.row_year[r.row]
-    return np.bincount(cell, values, n_sources * n_years).astype(np.int64).reshape(n_sources, n_years)
+    out = np.zeros(p.cap.shape, np.int64)
+    sum_by_source_year(r.source, r.row, p.row_year, np.asarray(values, np.int64), out)
+    return out
 
 
 def cap_exceeded(p: Plan, r: Records) -> tuple[np.ndarray, np.ndarray]:
@@ -455,9 +461,12 @@ def cap_exceeded(p: Plan, r: Records) -> tuple[np.ndarray, np.ndarray]:
 
     The budget at risk of a run, a sweep's scenario and a Monte Carlo path is this one rule.
     """
-    asked = per_source_year(p, r, r.asked)
-    n_sources, n_years = p.cap.shape
-    short = (r.code == SOURCE_CAP) & (r.binding >= 0)
-    exceeded = np.zeros((n_sources, n_years), bool)
-    exceeded[r.source[short], r.binding[short]] = True
-    return asked, exceeded
+    return per_source_year(p, r, r.asked), source_years_exceeded(p, r)
+
+
+def source_years_exceeded(p: Plan, r: Records) -> np.ndarray:
+    """Whether the money of each source's year ran short (sources x years): :func:`cap_exceeded`'s second part,
+    alone (a Monte Carlo path needs no more)."""
+    exceeded = np.zeros(p.cap.shape, bool)
+    flag_years_short(r.code, r.binding, r.source, exceeded)
+    return exceeded

@@ -342,3 +342,20 @@ def split_by_share(amount, share_units, scale, first, second):
             else:
                 q2 += 1
         first[i], second[i] = q1, q2
+
+
+@_jit
+def sum_by_source_year(source, row, row_year, values, out):
+    """Add each record's ``values`` (fen) into ``out[source, year of its row]``: exact int64 sums (a bincount
+    would sum in floats), in one pass without the cell numbers as an array."""
+    for i in range(source.shape[0]):
+        out[source[i], row_year[row[i]]] += values[i]
+
+
+@_jit
+def flag_years_short(code, binding, source, out):
+    """Set ``out[source, binding year]`` for each record cut or passed on because its source's money of that year
+    ran short (code ``SOURCE_CAP`` with a binding year): one pass, no masks."""
+    for i in range(code.shape[0]):
+        if code[i] == SOURCE_CAP and binding[i] >= 0:
+            out[source[i], binding[i]] = True

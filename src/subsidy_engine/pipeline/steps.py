@@ -205,13 +205,14 @@ class _SharedCaps(NamedTuple):
     caps: np.ndarray  # (rows of order, caps), fen
     n_groups: int
 
-    def pay(self, amount: np.ndarray) -> tuple[np.ndarray, ...]:
-        """``amount`` paid in one pass under every cap; per cap, the amounts after it and the caps before it."""
+    def pay(self, amount: np.ndarray, *, last_only: bool = False) -> tuple[np.ndarray, ...]:
+        """``amount`` paid in one pass under every cap; per cap, the amounts after it and the caps before it
+        (``last_only``: after every cap only)."""
         order = self.order
         paid = np.empty(self.groups.shape, np.int64)
         pay_under_shared_caps(amount[order], self.groups, self.caps, self.n_groups, paid)
         after = []
-        for c in range(self.groups.shape[1]):  # a column per cap
+        for c in range(self.groups.shape[1]) if not last_only else (self.groups.shape[1] - 1,):  # a column a cap
             column = amount.copy()
             column[order] = paid[:, c]
             after.append(column)
@@ -631,16 +632,28 @@ def stack(st: Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     ``(after_favourable, after_enterprise, after_project, after_total)``. The caps 3 to 5 are one pass (each row
     paid the least of its amount and its rooms); ``after_enterprise`` and ``after_project`` are the least of the
     amount and the rooms of the caps up to it, which attributes each row's cut to the caps in that order."""
-    after_favourable = computed
-    if st.n_projects and st.favourable.instruments.shape[0]:
-        # 從優不重複 first, on the totals after the instruments' own rules: what is given up uses no cap's room
-        after_favourable = np.empty_like(computed)
-        most_favourable_only(read_only(np.ascontiguousarray(computed, np.int64)), read_only(st.project),
-                             read_only(st.instrument), st.project_set, len(INSTRUMENTS), *st.favourable,
-                             after_favourable)
+    after_favourable = _most_favourable(st, computed)
     # then the caps in one pass: each row paid the least of its amount and its room under each cap
     after_enterprise, after_project, after_total = st.caps.pay(after_favourable)
     return after_favourable, after_enterprise, after_project, after_total
+
+
+def stacked_total(st: Stacking, computed: np.ndarray) -> np.ndarray:
+    """:func:`stack`'s ``after_total`` alone (what a Monte Carlo path allocates): the amounts after the caps are
+    not kept cap by cap."""
+    return st.caps.pay(_most_favourable(st, computed), last_only=True)[0]
+
+
+def _most_favourable(st: Stacking, computed: np.ndarray) -> np.ndarray:
+    """The amounts after 從優不重複 (2 of the module docstring), on the totals after the instruments' own rules:
+    what is given up uses no cap's room."""
+    if not (st.n_projects and st.favourable.instruments.shape[0]):
+        return computed
+    after_favourable = np.empty_like(computed)
+    most_favourable_only(read_only(np.ascontiguousarray(computed, np.int64)), read_only(st.project),
+                         read_only(st.instrument), st.project_set, len(INSTRUMENTS), *st.favourable,
+                         after_favourable)
+    return after_favourable
 
 
 def shown_order(st: Stacking, years: tuple[int, ...] | None) -> np.ndarray:

@@ -55,11 +55,11 @@ from subsidy_engine.budgeting.plan import (
     Plan,
     Records,
     build_plan,
-    cap_exceeded,
     claims_for,
     per_source_year,
     plan_rules,
     run_plan,
+    source_years_exceeded,
 )
 from subsidy_engine.core.dates import epoch_days
 from subsidy_engine.core.money import fen_to_yuan, quantize_fen, yuan_to_fen
@@ -85,6 +85,7 @@ from subsidy_engine.pipeline.steps import (
     claims_table,
     shown_order,
     stack,
+    stacked_total,
     stacking_of,
 )
 from subsidy_engine.simulation.scenario import MonteCarloSettings
@@ -301,6 +302,8 @@ class _Prepared:
         # the allocation reads claims in its own order: where each of its claims is in ``order``
         found = pc.index_in(self.claims.claim_id, value_set=column_readers.arrow_text(table["claim_id"]))
         self.to_allocation = np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
+        # each of the allocation's claims as a row of the stacking: one take a path, not two
+        self.allocation_rows = self.order[self.to_allocation]
         self.digest = hashlib.sha256(f"{tables.digest}|{policy.digest}|{curve.digest}|{rate_by_stage}|"
                                      f"{budget.digest}|{mode}|{years}".encode()).hexdigest()
 
@@ -423,8 +426,7 @@ class _Prepared:
         if subsidy is not None and self.width:
             computed = computed.copy()
             computed[self.part] = subsidy
-        after_total = stack(self.stacking, computed)[-1]
-        amount = after_total[self.order][self.to_allocation]
+        amount = stacked_total(self.stacking, computed)[self.allocation_rows]
         return build_plan(replace(self.claims, amount=amount), self.budget, self.mode, self.rules)
 
 
@@ -440,7 +442,7 @@ def _on_paths(loans: pd.DataFrame, read: column_readers.Read, count: int) -> tup
 
 def _outcome(plan: Plan, records: Records) -> tuple[np.ndarray, np.ndarray]:
     """Awarded (sources x years, fen) and whether each source-year's cap was exceeded, of a funded plan."""
-    return per_source_year(plan, records, records.award), cap_exceeded(plan, records)[1]
+    return per_source_year(plan, records, records.award), source_years_exceeded(plan, records)
 
 
 @dataclass(frozen=True)
