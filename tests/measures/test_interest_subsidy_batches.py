@@ -116,16 +116,32 @@ def test_outputs_within_buffers_are_their_views_with_every_row_settling_again() 
     assert not np.shares_memory(bigger.interest, buffers.interest) and bigger.settles.all()
 
 
+def _book_of_every_frequency(seed: int):  # noqa: ANN202
+    """Loans paid monthly and quarterly, some on the 31st (a month's last day), over the generator's terms and
+    windows: the period that pays a window's last days may fall in the year after it."""
+    tables = portfolio(400, seed=seed)
+    loans = tables.loans.copy()
+    loans["frequency"] = np.array(["monthly", "quarterly"])[np.arange(len(loans)) % 2]
+    loans["term_months"] = (loans["term_months"].astype(int) // 12).clip(lower=1) * 12
+    loans["settlement_day"] = np.where(np.arange(len(loans)) % 5 == 0, 31, None)
+    return checked_portfolio({"projects": tables.projects, "loans": loans, "insurance": tables.insurance,
+                              "events": tables.events}, source="test", digest=f"frequencies {seed}")
+
+
 @pytest.mark.parametrize("window_rows", [False, True])
 @pytest.mark.parametrize("batch", [10**9, 5])
-def test_claims_only_are_the_claim_rows_of_every_loan_year(window_rows: bool, batch: int,
+@pytest.mark.parametrize("book_of", ["calendar", "frequencies", "unheld"])
+def test_claims_only_are_the_claim_rows_of_every_loan_year(window_rows: bool, batch: int, book_of: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """What evaluate keeps (the loan-years paid, or with ``window_rows`` those of the window) is every loan-year's
-    rows taken at those rows, array by array, in one batch or many; the rejections and digest are the same."""
-    book = _book(9, calendar_loans=True)
+    rows taken at those rows, array by array, in one batch or many; the rejections and digest are the same. Each
+    loan the lean loop prices is amortized only through the year that pays the last of its window, so each kept
+    year's interest must still be the whole year's; a floating book without the LPR held is rejected in part."""
+    book = _book_of_every_frequency(13) if book_of == "frequencies" else _book(9, calendar_loans=book_of == "calendar")
     read = book.reads["loans"]
     loans = book.loans.reset_index(drop=True)
-    lpr = load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL)
+    lpr = load_lpr() if book_of == "unheld" else load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL)
+    assert book_of != "frequencies" or set(read.arrays.months_per_period.tolist()) == {1, 3}
     monkeypatch.setattr(interest_subsidy, "LOANS_A_BATCH", batch)
     every = interest_subsidy_rows(loans, load_policy(), lpr=lpr, window_rows=window_rows, read=read)
     kept = interest_subsidy_rows(loans, load_policy(), lpr=lpr, window_rows=window_rows, read=read,

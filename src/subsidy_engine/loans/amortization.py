@@ -297,7 +297,13 @@ def periods_through(loans: LoanArrays, day: np.ndarray) -> np.ndarray:
     day = np.asarray(day, np.int64)
     open_ended = day >= np.iinfo(np.int64).max // 2
     month = np.where(open_ended, 0, day).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    months = month + 1970 * 12 - (loans.start_y * 12 + loans.start_m - 1)
+    return periods_through_month(loans, month + 1970 * 12, open_ended)
+
+
+def periods_through_month(loans: LoanArrays, month: np.ndarray, open_ended: np.ndarray) -> np.ndarray:
+    """:func:`periods_through` a day of ``month`` (a month's number, ``year * 12 + month - 1``), or the whole term
+    where ``open_ended``."""
+    months = month - (loans.start_y * 12 + loans.start_m - 1)
     count = -(-np.maximum(months, 0) // loans.months_per_period) + 2
     return np.where(open_ended, loans.periods, np.clip(count, 1, loans.periods)).astype(np.int64)
 

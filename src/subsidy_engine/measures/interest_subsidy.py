@@ -61,11 +61,12 @@ from subsidy_engine.core.money import FEN_PER_YUAN, RATE_SCALE, fen_to_yuan, rat
 from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import SubsidyForm
 from subsidy_engine.io.column_readers import Read
-from subsidy_engine.kernels.calendar import calendar_year
+from subsidy_engine.kernels.calendar import calendar_year, civil_dates
 from subsidy_engine.kernels.caps import cap_fen
 from subsidy_engine.kernels.subsidy import portfolio_subsidy
 from subsidy_engine.kernels.threads import read_only
 from subsidy_engine.loans import amortization
+from subsidy_engine.loans.arrays import LoanArrays
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
@@ -269,9 +270,13 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
     subsidy window: rows that do not depend on the rates, a superset of those paid. ``read``: the table
     as :func:`~subsidy_engine.loans.arrays.arrays_from_frame` read it already; its loans are then priced
     :data:`LOANS_A_BATCH` at a time. ``claims_only``: the rows marked ``in_window`` only (what evaluate makes
-    claims of), each batch's taken before the batches are joined.
+    claims of), each batch's taken before the batches are joined; a loan priced by the lean loop is then amortized
+    only through the calendar year that pays the last of its 貼息 window (:func:`through_window_year`).
     """
     extra = [c for c in ("project_id",) if c in loans.columns]
+    if claims_only and read is not None and read.arrays.stop_period is None and drawdowns is None \
+            and prepayments is None:
+        read = read._replace(arrays=replace(read.arrays, stop_period=through_window_year(read.arrays, rules)))
     batches = ([read] if read is None or drawdowns is not None or prepayments is not None
                else _in_batches(read, LOANS_A_BATCH))
     buffers = None
@@ -301,6 +306,33 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
     if calendar_digest is None:
         return rows
     return replace(rows, digest=f"{rows.digest}|business days {calendar_digest}")
+
+
+def through_window_year(arrays: LoanArrays, rules: InterestSubsidyRule | Policy) -> np.ndarray:
+    """Each loan's periods through the calendar year of the due date that pays the last of its 貼息 window (its whole
+    term when the window is open): every loan-year that can be a claim, each with all its periods, so that a year's
+    interest is the whole year's. The rest of a schedule pays no 貼息: a national book's 30-year loans with windows of a few years are
+    priced in a fraction of their rows. Only the lean loop stops (:func:`~subsidy_engine.loans.amortization.
+    row_capacity`): a loan with tranches, prepayments, calendar settlements or business days runs to its term, so
+    that whatever its later rows refuse (a prepayment above the balance) refuses it as before; a floating loan's
+    resets are read over its whole term either way (:func:`~subsidy_engine.loans.repricing.rate_segments`).
+
+    >>> from datetime import date
+    >>> from subsidy_engine.loans.arrays import arrays_from_loans
+    >>> from subsidy_engine.loans.contract import Loan
+    >>> rule = InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2)
+    >>> loans = arrays_from_loans([Loan(principal="100", annual_rate="0.04", term_months=360,
+    ...                                 start_date=date(2024, 3, 15))])
+    >>> through_window_year(loans, rule).tolist()  # the window ends 2026-03-15: periods due through 2026, and more
+    [36]
+    """
+    end = subsidy_window(arrays.start_days(), rules)[1]
+    open_ended = end >= np.iinfo(np.int64).max // 2
+    year, month, _ = civil_dates(np.where(open_ended, 0, end))
+    # the period running over the window's end is paid on its due date, within a period of it: its year may hold
+    # a claim (a December accrual paid on 1 January)
+    paid_by = year * 12 + month - 1 + arrays.months_per_period
+    return amortization.periods_through_month(arrays, (paid_by // 12 + 1) * 12, open_ended)
 
 
 def _in_batches(read: Read, size: int) -> list[Read]:
