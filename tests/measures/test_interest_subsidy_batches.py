@@ -5,19 +5,27 @@ rejections, projections and digest."""
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from subsidy_engine import evaluate, load_lpr, load_policy
+from subsidy_engine import InterestSubsidyRule, Loan, evaluate, load_lpr, load_policy
+from subsidy_engine.io.column_readers import Read
 from subsidy_engine.loans import amortization
+from subsidy_engine.loans.arrays import arrays_from_frame
 from subsidy_engine.loans.portfolio import amortize_portfolio
 from subsidy_engine.measures import interest_subsidy
 from subsidy_engine.measures.interest_subsidy import LoanYears, interest_subsidy_rows, subsidy_by_loan_year
 from subsidy_engine.pipeline.inputs import checked_portfolio
 from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL
 from subsidy_engine.simulation.synthetic import portfolio
+
+from builders import table_of
+from strategies import examples, interest_rules, loans
 
 YEARS = range(2024, 2031)
 
@@ -157,3 +165,29 @@ def test_claims_only_are_the_claim_rows_of_every_loan_year(window_rows: bool, ba
     assert kept.reasons.tolist() == np.asarray(every.reasons)[rows].tolist()
     assert kept.digest == every.digest
     pd.testing.assert_frame_equal(kept.rejections, every.rejections)
+
+
+# the window ends on 25 December 2026, inside the period that 10 January 2027 pays: 2027 holds a claim, and all of
+# its periods must be priced for its interest
+@example(sample=[Loan(principal="1000000", annual_rate="0.04", term_months=60, start_date=date(2024, 12, 25),
+                      settlement_day=10)],
+         rule=InterestSubsidyRule(form="points_on_balance", points="0.01", max_years=2), window_rows=False)
+@settings(max_examples=examples(60), deadline=None)
+@given(sample=st.lists(loans(), min_size=1, max_size=8), rule=interest_rules(), window_rows=st.booleans())
+def test_loans_stopped_at_their_window_s_year_give_the_whole_schedules_claims(
+        sample: list, rule: InterestSubsidyRule, window_rows: bool) -> None:
+    """Generated loans (every method, basis, frequency and settlement day, terms up to 50 years, fixed and floating)
+    under generated rules (fixed window starts, open windows, both caps): the claim rows of loans amortized through
+    the year that pays the last of their window are those of their whole schedules, interest of each year included."""
+    table = table_of(sample)
+    read = Read(*arrays_from_frame(table))
+    lpr = load_lpr().hold_flat(until=date(2080, 12, 31))
+    stopped = interest_subsidy_rows(table, rule, lpr=lpr, window_rows=window_rows, read=read, claims_only=True)
+    whole = interest_subsidy_rows(table, rule, lpr=lpr, window_rows=window_rows, read=read)
+    kept = np.flatnonzero(whole.internal["in_window"])
+    for name, column in whole.columns.items():
+        assert list(stopped.columns[name]) == list(np.asarray(column, dtype=object)[kept]), name
+    for name in ("loan_row", "loan_start_day", "window_start_day", "window_end_day", "in_window"):
+        assert stopped.internal[name].tolist() == whole.internal[name][kept].tolist(), name
+    pd.testing.assert_frame_equal(stopped.rejections, whole.rejections)
+    pd.testing.assert_frame_equal(stopped.internal["projections"], whole.internal["projections"])
