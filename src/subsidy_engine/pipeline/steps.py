@@ -89,8 +89,8 @@ def funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) 
     s_code = np.asarray(sectors.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64) + 1
     d_code = np.asarray(districts.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64) + 1
     width = len(sectors.dictionary) + 1
-    kinds, of_project = np.unique((d_code * width + s_code) * 2 + np.asarray(industry, np.int64),
-                                  return_inverse=True)
+    # a few kinds (districts x sectors x 2) over a million projects: numbered by a table of them, not a sort
+    kinds, of_project = column_readers.unique_inverse((d_code * width + s_code) * 2 + np.asarray(industry, np.int64))
     sector_words, district_words = [None, *sectors.dictionary.to_pylist()], [None, *districts.dictionary.to_pylist()]
     texts = [funding_sources_of(bool(kind % 2), sector_words[kind // 2 % width], district_words[kind // 2 // width])
              for kind in kinds.tolist()]
