@@ -298,6 +298,11 @@ def factorize_cells(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, cells
 
 
+def valid_cells(cells: pa.Array) -> np.ndarray:
+    """Whether each cell of an Arrow array is valid (not null), as numpy booleans."""
+    return np.asarray(cells.is_valid().to_numpy(zero_copy_only=False), bool)
+
+
 def text_buffers(cells: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """A ``string`` or ``large_string`` array's offsets and UTF-8 bytes as numpy views (no copy): cell ``k`` is
     ``data[offsets[k]:offsets[k+1]]``, a null cell empty."""
@@ -318,7 +323,7 @@ def ascii_cell_kinds(cells: pa.Array | pa.ChunkedArray) -> np.ndarray:
         kinds = np.empty(len(chunk), np.uint8)
         ascii_kinds(offsets, data, kinds)
         if chunk.null_count:
-            kinds[~np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), bool)] = ASCII_BLANK
+            kinds[~valid_cells(chunk)] = ASCII_BLANK
         parts.append(kinds)
     if len(parts) == 1:
         return parts[0]
@@ -344,8 +349,8 @@ class TextIndex:
         self.slots = np.full(table_size(len(valid)), -1, np.int64)
         self.hashes = np.empty(max(len(valid), 1), np.uint64)
         text_table(self.offsets, self.data, self.slots, self.hashes)
-        self.kept = (np.flatnonzero(np.asarray(cells.is_valid().to_numpy(zero_copy_only=False), bool))
-                     if cells.null_count else None)  # the valid cells' positions among all
+        # the valid cells' positions among all
+        self.kept = np.flatnonzero(valid_cells(cells)) if cells.null_count else None
 
     def positions(self, cells: pa.Array) -> np.ndarray:
         """Each cell's position among the indexed cells (its first equal one), -1 when it has none or is null."""
@@ -353,7 +358,7 @@ class TextIndex:
         found = np.empty(len(cells), np.int64)
         text_lookup(offsets, data, self.offsets, self.data, self.slots, self.hashes, found)
         if cells.null_count:  # a null cell is read as empty by the kernel: it is in no table
-            found[~np.asarray(cells.is_valid().to_numpy(zero_copy_only=False), bool)] = -1
+            found[~valid_cells(cells)] = -1
         if self.kept is not None and self.kept.shape[0]:  # positions among the valid cells, back to all
             found = np.where(found >= 0, self.kept[np.maximum(found, 0)], -1)
         return found
@@ -384,7 +389,7 @@ def surely_distinct(cells: pa.Array | pa.ChunkedArray) -> bool:
         out = np.empty(len(chunk), np.uint64)
         fnv1a_hashes(offsets, data, out)
         if chunk.null_count:  # a null is no id: never a repeat
-            out = out[np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), bool)]
+            out = out[valid_cells(chunk)]
         hashes.append(out)
     joined = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
     return not bool((joined[1:] == joined[:-1]).any())

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from subsidy_engine.kernels.threads import read_only
+
 #: A subtrahend of none: every row's is 0.
-NO_SUBTRAHEND = np.zeros(0, np.int64)
-NO_SUBTRAHEND.flags.writeable = False
+NO_SUBTRAHEND = read_only(np.zeros(0, np.int64))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -44,12 +45,7 @@ def decimal_words_of(minuend: np.ndarray, rows: np.ndarray, subtrahend: np.ndarr
     """
     out = np.empty(2 * rows.shape[0], np.int64)
     # one kind of array whatever the caller holds (int32 rows, a read-only view): compiled once
-    _decimal_words(_read_only_int64(minuend), _read_only_int64(NO_SUBTRAHEND if subtrahend is None else subtrahend),
-                   _read_only_int64(rows), out)
+    minuend, subtrahend, rows = (read_only(np.ascontiguousarray(a, np.int64)) for a in (
+        minuend, NO_SUBTRAHEND if subtrahend is None else subtrahend, rows))
+    _decimal_words(minuend, subtrahend, rows, out)
     return out
-
-
-def _read_only_int64(array: np.ndarray) -> np.ndarray:
-    view = np.ascontiguousarray(array, np.int64).view()
-    view.flags.writeable = False
-    return view

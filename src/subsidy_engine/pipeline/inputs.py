@@ -73,7 +73,7 @@ from subsidy_engine.io.cells import (
     read_workbook,
     repeated_columns,
 )
-from subsidy_engine.io.column_readers import arrow_text, ascii_cell_kinds, blank_cells, text_index_in
+from subsidy_engine.io.column_readers import arrow_text, ascii_cell_kinds, blank_cells, text_index_in, valid_cells
 from subsidy_engine.kernels.text import ASCII_PLAIN, OTHER_WITH_GRAPHIC
 from subsidy_engine.loans.arrays import LOAN_COLUMNS, LOAN_REQUIRED, arrays_from_frame
 from subsidy_engine.loans.event_tables import (
@@ -682,7 +682,7 @@ def _unchanged_ids(text: pa.Array) -> np.ndarray:
     kinds = ascii_cell_kinds(text)
     unchanged = kinds == ASCII_PLAIN
     if text.null_count:
-        unchanged |= ~np.asarray(text.is_valid().to_numpy(zero_copy_only=False), bool)
+        unchanged |= ~valid_cells(text)
     undecided = np.flatnonzero(kinds >= OTHER_WITH_GRAPHIC)
     if undecided.size:
         cells = text.take(pa.array(undecided))

@@ -212,7 +212,8 @@ class _SharedCaps(NamedTuple):
         paid = np.empty(self.groups.shape, np.int64)
         pay_under_shared_caps(amount[order], self.groups, self.caps, self.n_groups, paid)
         after = []
-        for c in range(self.groups.shape[1]) if not last_only else (self.groups.shape[1] - 1,):  # a column a cap
+        caps = range(self.groups.shape[1])
+        for c in caps[-1:] if last_only else caps:  # a column a cap
             column = amount.copy()
             column[order] = paid[:, c]
             after.append(column)

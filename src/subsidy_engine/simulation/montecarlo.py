@@ -299,11 +299,10 @@ class _Prepared:
         self.claims = claims_for(frame, budget, mode)
         # who may pay, the tiers, the groups and the caps do not move with the LPR: read once, not each path
         self.rules = plan_rules(self.claims, budget, mode)
-        # the allocation reads claims in its own order: where each of its claims is in ``order``
+        # the allocation reads claims in its own order: each of its claims as a row of the stacking (where it is in
+        # ``order``, then that row: one take a path, not two)
         found = pc.index_in(self.claims.claim_id, value_set=column_readers.arrow_text(table["claim_id"]))
-        self.to_allocation = np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
-        # each of the allocation's claims as a row of the stacking: one take a path, not two
-        self.allocation_rows = self.order[self.to_allocation]
+        self.allocation_rows = self.order[np.asarray(found.to_numpy(zero_copy_only=False), np.int64)]
         self.digest = hashlib.sha256(f"{tables.digest}|{policy.digest}|{curve.digest}|{rate_by_stage}|"
                                      f"{budget.digest}|{mode}|{years}".encode()).hexdigest()
 
