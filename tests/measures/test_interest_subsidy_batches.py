@@ -93,7 +93,8 @@ def test_the_window_rows_of_batches_are_those_of_the_book(held: bool, calendar_l
 
 
 def test_loan_years_of_two_batches_joined_are_those_of_both_at_once() -> None:
-    """Every array of :class:`LoanYears`, each loan-year's loan (numbered across the batches) included."""
+    """Every array of :class:`LoanYears`, each loan-year's loan (numbered across the batches) included; the list
+    of batches is emptied (each batch's arrays are let go as they are joined, not held beside the whole)."""
     book = _book(7)
     read = book.reads["loans"]
     loans = book.loans.reset_index(drop=True)
@@ -104,7 +105,10 @@ def test_loan_years_of_two_batches_joined_are_those_of_both_at_once() -> None:
         return subsidy_by_loan_year(result.fen, result.periods, load_policy()), len(result.loan_ids)
 
     whole, _ = years(read)
-    joined = LoanYears.joined([years(part) for part in interest_subsidy._in_batches(read, 60)])
+    batches = [years(part) for part in interest_subsidy._in_batches(read, 60)]
+    assert len(batches) > 1
+    joined = LoanYears.joined(batches)
+    assert batches == []
     for field in fields(LoanYears):
         mine, theirs = getattr(joined, field.name), getattr(whole, field.name)
         assert (mine.tolist() if isinstance(mine, np.ndarray) else mine) == (

@@ -291,8 +291,9 @@ def interest_subsidy_rows(loans: pd.DataFrame, rules: InterestSubsidyRule | Poli
                                     buffers=buffers)
         years = subsidy_by_loan_year(result.fen, result.periods, rules, window_rows=window_rows,
                                      claims_only=claims_only)
-        years_of_batches.append((years, len(result.loan_ids)))
         loan_rows.append(result.positions[years.loan_of_year])
+        years_of_batches.append((years, len(result.loan_ids)))
+        del years  # the list holds the batch's loan-years alone: joined lets each go as it is joined
         rejections.append(result.rejections)
         projections.append(result.projections)
         calendar_projection = calendar_projection or result.calendar_projection
@@ -384,18 +385,27 @@ class LoanYears(_Amounts):
 
     @classmethod
     def joined(cls, parts: list[tuple[LoanYears, int]]) -> LoanYears:
-        """The loan-years of batches of loans as one (``parts``: each batch's and its number of loans)."""
+        """The loan-years of batches of loans as one (``parts``: each batch's and its number of loans).
+
+        ``parts`` is emptied: each batch's array of a column is let go as soon as that column is joined, so that
+        the batches and the whole are never held at once (a national book's loan-years are 300 MB)."""
         if len(parts) == 1:
-            return parts[0][0]
-        first = parts[0][0]
-        if any(p.set_ids != first.set_ids or p.digest != first.digest for p, _ in parts):
+            return parts.pop()[0]
+        set_ids, digest = parts[0][0].set_ids, parts[0][0].digest
+        if any(p.set_ids != set_ids or p.digest != digest for p, _ in parts):
             raise AssertionError("batches of one book priced under different rules")
         starts = np.cumsum([0, *(count for _, count in parts[:-1])])
-        arrays = {f.name: np.concatenate([getattr(p, f.name) for p, _ in parts]) for f in fields(cls)
-                  if f.name not in ("set_ids", "digest", "loan_of_year")}
-        return cls(**arrays, loan_of_year=np.concatenate([p.loan_of_year + start for (p, _), start in
-                                                          zip(parts, starts)]),
-                   set_ids=first.set_ids, digest=first.digest)
+        columns = [{f.name: getattr(p, f.name) for f in fields(cls)} for p, _ in parts]
+        parts.clear()
+        arrays = {}
+        for f in fields(cls):
+            if f.name in ("set_ids", "digest"):
+                continue
+            pieces = [batch.pop(f.name) for batch in columns]
+            arrays[f.name] = np.concatenate(pieces if f.name != "loan_of_year" else
+                                            [loan + start for loan, start in zip(pieces, starts)])
+            del pieces
+        return cls(**arrays, set_ids=set_ids, digest=digest)
 
     def claim_rows(self, loan_id: Any, loan_row: np.ndarray, rejections: pd.DataFrame,
                    internal: dict[str, Any]) -> ClaimRows:

@@ -18,7 +18,7 @@ rule of how claims are made, stacked and cut is written once:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, NamedTuple, TypeAlias
 
 import numpy as np
@@ -181,6 +181,19 @@ class Rows:
             "set_index": np.asarray(rows.internal["set_index"], np.int64)[keep],
             "parameter": self._parameter_codes(parameter, keep),
         })
+
+    def join_parts(self) -> None:
+        """The parts as one (each column's arrays concatenated), column by column, each part's array let go as
+        its column is joined: the rows are never held twice (a national portfolio's are half a gigabyte, and a
+        process's new memory is what costs most at that size). :meth:`column` then gives views, not copies."""
+        if len(self.parts) <= 1:
+            return
+        joined = {}
+        for name in list(self.parts[0]):
+            joined[name] = self.column(name)
+            for part in self.parts:
+                del part[name]
+        self.parts = [joined]
 
     def column(self, name: str) -> Any:
         values = [part[name] for part in self.parts]
@@ -516,7 +529,9 @@ class Stacking:
     computed: np.ndarray  # after the instrument's own rules
     project_set: np.ndarray  # each project's parameter set: its groups of 從優不重複
     favourable: _FavourableGroups  # 2: the groups of instruments of each parameter set
-    caps: _SharedCaps  # 3 to 5: 貼息 per enterprise and year, 貼息 per project, the total cap
+    #: 3 to 5: 貼息 per enterprise and year, 貼息 per project, the total cap (None once paid and let go:
+    #: :func:`combine` does not hold them while it writes the table)
+    caps: _SharedCaps | None
     n_projects: int
 
 
@@ -635,14 +650,20 @@ def stack(st: Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     amount and the rooms of the caps up to it, which attributes each row's cut to the caps in that order."""
     after_favourable = _most_favourable(st, computed)
     # then the caps in one pass: each row paid the least of its amount and its room under each cap
-    after_enterprise, after_project, after_total = st.caps.pay(after_favourable)
+    after_enterprise, after_project, after_total = _caps_of(st).pay(after_favourable)
     return after_favourable, after_enterprise, after_project, after_total
 
 
 def stacked_total(st: Stacking, computed: np.ndarray) -> np.ndarray:
     """:func:`stack`'s ``after_total`` alone (what a Monte Carlo path allocates): the amounts after the caps are
     not kept cap by cap."""
-    return st.caps.pay(_most_favourable(st, computed), last_only=True)[0]
+    return _caps_of(st).pay(_most_favourable(st, computed), last_only=True)[0]
+
+
+def _caps_of(st: Stacking) -> _SharedCaps:
+    if st.caps is None:
+        raise ValueError("this stacking's caps were paid and let go (combine): make another with stacking_of")
+    return st.caps
 
 
 def _most_favourable(st: Stacking, computed: np.ndarray) -> np.ndarray:
@@ -672,8 +693,13 @@ def combine(rows: Rows, ctx: Context, years: tuple[int, ...] | None
     if not rows.parts or sum(part["year"].shape[0] for part in rows.parts) == 0:
         return (pd.DataFrame({c: pd.Series(dtype=object) for c in CLAIM_COLUMNS}),
                 pd.DataFrame({c: pd.Series(dtype=object) for c in ATTRIBUTE_COLUMNS}), np.zeros(0, np.int64))
+    rows.join_parts()
     st = stacking_of(rows, ctx.policy, ctx.project_arrays, ctx.n_projects)
-    return claims_table(rows, ctx, st, stack(st, st.computed), shown_order(st, years))
+    after = stack(st, st.computed)
+    # the caps' groups and orders are spent once paid: not held while the table is written (160 MB at 1.2M
+    # projects)
+    st = replace(st, caps=None)
+    return claims_table(rows, ctx, st, after, shown_order(st, years))
 
 
 def cut_stages(st: Stacking, after: tuple[np.ndarray, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
