@@ -10,6 +10,10 @@ memory: a fresh process's first load pays the system for every new page, which o
 reading itself; evaluate's user and system seconds too, for the same reason), then ``subsidy-engine simulate --portfolio FOLDER`` end to end in another process
 (its report included: past a sheet's rows, the project detail goes to Parquet). The ratios are to the 100k
 run of the same session: linear scaling is a ratio equal to the size ratio.
+
+Importing the engine turns numpy's hugepage advice off (``core.process_memory``); each size's evaluate is also
+timed in one more process with numpy's default advice (``NUMPY_MADVISE_HUGEPAGE=1``), so that what that choice
+is worth on the machine is in the same run.
 """
 
 from __future__ import annotations
@@ -75,8 +79,9 @@ print(json.dumps({"code": code, "simulate": time.perf_counter() - started,
 """
 
 
-def _child(script: str, *args: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
+def _child(script: str, *args: str, **environment: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True,
+                          env=os.environ | environment)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -88,19 +93,23 @@ def test_scaling(projects: int, tmp_path: Path, report) -> None:
     # phases run
     subprocess.run([sys.executable, "-c", GENERATE, str(folder), str(projects)], check=True)
     phases = _child(PHASES, str(folder))
+    advised = _child(PHASES, str(folder), NUMPY_MADVISE_HUGEPAGE="1")
     run = _child(SIMULATE, str(folder), str(tmp_path / "out"))
     assert run["code"] == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
-    RESULTS[projects] = {**phases, "simulate": run["simulate"], "simulate_peak_gib": run["peak_gib"]}
+    RESULTS[projects] = {**phases, "simulate": run["simulate"], "simulate_peak_gib": run["peak_gib"],
+                         "evaluate_advised": advised["evaluate"]}
     base = RESULTS.get(100_000)
     scale = "" if base is None or projects == 100_000 else (
-        f"; x{projects / 100_000:g} the size: evaluate x{phases['evaluate'] / base['evaluate']:.1f}, "
+        f"; x{projects / 100_000:g} the size: evaluate x{phases['evaluate'] / base['evaluate']:.1f} "
+        f"(with hugepage advice x{advised['evaluate'] / base['evaluate_advised']:.1f}), "
         f"allocate x{phases['allocate'] / base['allocate']:.1f}, simulate x{run['simulate'] / base['simulate']:.1f}")
     report(f"scaling, {projects:,} projects",
            f"load {phases['load']:.2f} s ({phases['rows'] / phases['load'] / 1e6:.2f}M rows/s of {phases['rows']:,}; "
            f"user {phases['load_user']:.2f} s, system {phases['load_sys']:.2f} s; again in the same process "
            f"{phases['load_again']:.2f} s, {phases['rows'] / phases['load_again'] / 1e6:.2f}M rows/s), "
            f"evaluate {phases['evaluate']:.2f} s ({phases['claims']:,} claims; user {phases['evaluate_user']:.2f} s, system "
-           f"{phases['evaluate_sys']:.2f} s), allocate {phases['allocate']:.2f} s, "
+           f"{phases['evaluate_sys']:.2f} s; with numpy's hugepage advice {advised['evaluate']:.2f} s, user "
+           f"{advised['evaluate_user']:.2f} s, system {advised['evaluate_sys']:.2f} s), allocate {phases['allocate']:.2f} s, "
            f"peak {phases['peak_gib']:.2f} GiB; simulate end to end {run['simulate']:.1f} s, peak "
            f"{run['peak_gib']:.2f} GiB, tables apart {summary['tables_apart'] or 'none'}{scale}")

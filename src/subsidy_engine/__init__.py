@@ -33,7 +33,7 @@ The package is layered (the README's "Architecture"): ``core`` -> ``kernels`` ->
 from __future__ import annotations
 
 from subsidy_engine.budgeting.allocation import Allocation, allocate
-from subsidy_engine.core.arrow_memory import use_system_allocator
+from subsidy_engine.core.process_memory import use_small_pages, use_system_allocator
 from subsidy_engine.core.provenance import Provenance, engine_version
 from subsidy_engine.errors import (
     BudgetError,
@@ -74,7 +74,8 @@ from subsidy_engine.pipeline.inputs import PortfolioTables, load_portfolio
 
 __version__ = engine_version()
 
-use_system_allocator()  # before any table is read: see core.arrow_memory
+use_system_allocator()  # before any table is read: see core.process_memory
+use_small_pages()
 
 __all__ = [
     "Allocation",
