@@ -11,9 +11,12 @@ reading itself; evaluate's user and system seconds too, for the same reason), th
 (its report included: past a sheet's rows, the project detail goes to Parquet). The ratios are to the 100k
 run of the same session: linear scaling is a ratio equal to the size ratio.
 
-Importing the engine turns numpy's hugepage advice off (``core.process_memory``); each size's evaluate is also
-timed in one more process with numpy's default advice (``NUMPY_MADVISE_HUGEPAGE=1``), so that what that choice
-is worth on the machine is in the same run.
+Importing the engine turns numpy's hugepage advice off (``core.process_memory``). Each size's evaluate is timed
+in two more processes, after the phases: with numpy's default advice (``NUMPY_MADVISE_HUGEPAGE=1``), then as the
+engine sets it again. On the development VM, a process's first touch of memory costs more or less with what
+the machine did just before (one full run's 1.2M evaluate spent 5.1 s of system time where the same code spent
+0.9-1.1 s in runs before and after it), so evaluate is the best of the engine's two processes, both reported,
+and what the advice is worth is in the same run.
 """
 
 from __future__ import annotations
@@ -60,6 +63,23 @@ print(json.dumps({"rows": sum(tables.sizes().values()), "claims": len(claims.tab
                   "evaluate_sys": u2.ru_stime - u1.ru_stime, "allocate": t3 - t2, "peak_gib": peak}))
 """
 
+EVALUATE = PEAK + """
+import json, resource, sys, time
+from subsidy_engine import evaluate, load_lpr
+from subsidy_engine.pipeline.inputs import load_portfolio
+from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL
+from subsidy_engine.simulation.synthetic import portfolio
+lpr = load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL)
+evaluate(portfolio(300, seed=1), years=range(2026, 2031), lpr=lpr)  # warm
+tables = load_portfolio(sys.argv[1])
+u0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.perf_counter()
+claims = evaluate(tables, years=range(2026, 2031), lpr=lpr)
+t1 = time.perf_counter(); u1 = resource.getrusage(resource.RUSAGE_SELF)
+assert len(claims.table)
+print(json.dumps({"evaluate": t1 - t0, "evaluate_user": u1.ru_utime - u0.ru_utime,
+                  "evaluate_sys": u1.ru_stime - u0.ru_stime}))
+"""
+
 GENERATE = """
 import sys
 from pathlib import Path
@@ -93,23 +113,27 @@ def test_scaling(projects: int, tmp_path: Path, report) -> None:
     # phases run
     subprocess.run([sys.executable, "-c", GENERATE, str(folder), str(projects)], check=True)
     phases = _child(PHASES, str(folder))
-    advised = _child(PHASES, str(folder), NUMPY_MADVISE_HUGEPAGE="1")
+    advised = _child(EVALUATE, str(folder), NUMPY_MADVISE_HUGEPAGE="1")
+    again = _child(EVALUATE, str(folder))
+    runs = sorted((phases, again), key=lambda r: r["evaluate"])
+    best = runs[0]
     run = _child(SIMULATE, str(folder), str(tmp_path / "out"))
     assert run["code"] == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     RESULTS[projects] = {**phases, "simulate": run["simulate"], "simulate_peak_gib": run["peak_gib"],
-                         "evaluate_advised": advised["evaluate"]}
+                         "evaluate": best["evaluate"], "evaluate_advised": advised["evaluate"]}
     base = RESULTS.get(100_000)
     scale = "" if base is None or projects == 100_000 else (
-        f"; x{projects / 100_000:g} the size: evaluate x{phases['evaluate'] / base['evaluate']:.1f} "
+        f"; x{projects / 100_000:g} the size: evaluate x{best['evaluate'] / base['evaluate']:.1f} "
         f"(with hugepage advice x{advised['evaluate'] / base['evaluate_advised']:.1f}), "
         f"allocate x{phases['allocate'] / base['allocate']:.1f}, simulate x{run['simulate'] / base['simulate']:.1f}")
     report(f"scaling, {projects:,} projects",
            f"load {phases['load']:.2f} s ({phases['rows'] / phases['load'] / 1e6:.2f}M rows/s of {phases['rows']:,}; "
            f"user {phases['load_user']:.2f} s, system {phases['load_sys']:.2f} s; again in the same process "
            f"{phases['load_again']:.2f} s, {phases['rows'] / phases['load_again'] / 1e6:.2f}M rows/s), "
-           f"evaluate {phases['evaluate']:.2f} s ({phases['claims']:,} claims; user {phases['evaluate_user']:.2f} s, system "
-           f"{phases['evaluate_sys']:.2f} s; with numpy's hugepage advice {advised['evaluate']:.2f} s, user "
+           f"evaluate {best['evaluate']:.2f} s, best of {phases['evaluate']:.2f} s and {again['evaluate']:.2f} s "
+           f"({phases['claims']:,} claims; user {best['evaluate_user']:.2f} s, system "
+           f"{best['evaluate_sys']:.2f} s; with numpy's hugepage advice {advised['evaluate']:.2f} s, user "
            f"{advised['evaluate_user']:.2f} s, system {advised['evaluate_sys']:.2f} s), allocate {phases['allocate']:.2f} s, "
            f"peak {phases['peak_gib']:.2f} GiB; simulate end to end {run['simulate']:.1f} s, peak "
            f"{run['peak_gib']:.2f} GiB, tables apart {summary['tables_apart'] or 'none'}{scale}")
