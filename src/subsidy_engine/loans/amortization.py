@@ -158,7 +158,7 @@ def opening_balances(loan_opening: np.ndarray, row_ptr: np.ndarray, principal: n
 def keep_written(row_ptr: np.ndarray, written: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The rows to keep of loans that wrote ``written`` of their ``row_ptr`` span (None: all of them) and the
     new pointers."""
-    periods = np.diff(row_ptr)
+    periods = row_ptr[1:] - row_ptr[:-1]
     if (written >= periods).all():
         return row_ptr, None
     offset = np.arange(int(row_ptr[-1])) - np.repeat(row_ptr[:-1], periods)
@@ -375,7 +375,7 @@ def row_spans(end_day: np.ndarray, row_ptr: np.ndarray, first_day: np.ndarray,
 def pointers(counts: np.ndarray) -> np.ndarray:
     """CSR offsets from counts."""
     ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=ptr[1:])
+    counts.cumsum(out=ptr[1:])  # the method, not np.cumsum: its wrapper is most of the cost at a quote's one loan
     return ptr
 
 
@@ -443,7 +443,7 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
     ambiguous = np.full((count, 4), -1, dtype=np.int64)
     failure = np.full((count, 2), -1, dtype=np.int64)
     written = np.empty(count, np.int64)
-    years_written = np.diff(year_ptr)  # the kernel writes those of the loans that may be repaid before their term
+    years_written = year_ptr[1:] - year_ptr[:-1]  # the kernel writes those of the loans that may be repaid before their term
     plan_ptr, plan_fen = loans.plan_csr()
     slot_ptr = payment_slots(loans, segments.ptr)
     forced = np.zeros(0, np.int64)  # no payment settled yet: the kernel computes each (below, when it cannot)
@@ -479,7 +479,7 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
     # A payment within float error of a half fen is settled with exact integers and the loan runs again
     # with it forced; a later payment of the loan (after a rate reset or a prepayment) may need the same, so
     # repeat until every payment of every flagged loan is settled (each round settles at least one more).
-    pending = np.flatnonzero(ambiguous[:, 0] >= 0)
+    pending = (ambiguous[:, 0] >= 0).nonzero()[0]
     exact_fallbacks = int(pending.size)
     if pending.size:
         forced = np.full(int(slot_ptr[-1]), -1, dtype=np.int64)  # by payment slot: -1 until settled

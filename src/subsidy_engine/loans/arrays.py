@@ -111,6 +111,11 @@ class LoanEvents:
         return later_drawdowns_fen(self.ptr, self.amount)
 
 
+#: An empty int64 column, shared: no plan's fen, no event. It has no element to write into; it stays writable, as
+#: the arrays the kernels are compiled for (a read-only one is another type to numba, and another compilation).
+_NO_FEN = np.zeros(0, np.int64)
+
+
 @dataclass
 class LoanArrays:
     """One entry per loan, in kernel units (fen, 1e-10 rate units, periods)."""
@@ -177,14 +182,15 @@ class LoanArrays:
         """The events, or an empty set of them (what the kernels take)."""
         if self.events is not None:
             return self.events
-        empty = np.zeros(0, np.int64)
-        return LoanEvents(np.zeros(len(self) + 1, np.int64), empty, empty, empty, empty)
+        return LoanEvents(np.zeros(len(self) + 1, np.int64), _NO_FEN, _NO_FEN, _NO_FEN, _NO_FEN)
 
     def start_days(self) -> np.ndarray:
         return civil_to_epoch_days(self.start_y, self.start_m, self.start_d)
 
     def plan_csr(self) -> tuple[np.ndarray, np.ndarray]:
         """Custom plans as CSR (pointer per loan, fen per period)."""
+        if not self.plans:  # the usual book (and a quote's loan): every pointer 0
+            return np.zeros(len(self) + 1, dtype=np.int64), _NO_FEN
         lengths = np.zeros(len(self), dtype=np.int64)
         for k, plan in self.plans.items():
             lengths[k] = len(plan)

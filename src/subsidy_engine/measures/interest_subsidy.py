@@ -492,7 +492,7 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     what is paid (``paid_only``, per period: of the seven amounts and eight terms of a period, the one a bank's
     ledger reads; the other arrays are empty)."""
     row_ptr = np.zeros(periods.shape[0] + 1, np.int64)
-    np.cumsum(periods, out=row_ptr[1:])
+    periods.cumsum(out=row_ptr[1:])
     end_day = f["end_day"]  # int32 days: widened inside the kernel, not copied (15M rows at 100k loans)
     loan_start = f["loan_start_day"].astype(np.int64)
 
@@ -505,7 +505,7 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     calendar_year(end_day[row_ptr[:-1]].astype(np.int64), first_year)  # int64 days, as its other callers'
     calendar_year(end_day[row_ptr[1:] - 1].astype(np.int64), last_year)
     year_ptr = np.zeros(periods.shape[0] + 1, np.int64)
-    np.cumsum(last_year - first_year + 1, out=year_ptr[1:])
+    (last_year - first_year + 1).cumsum(out=year_ptr[1:])
     rows = int(row_ptr[-1]) if per_period else int(year_ptr[-1])
     paid_only = paid_only and per_period
     out = [np.empty(rows if k == 3 or not paid_only else 0, np.int64) for k in range(7)]  # out[3]: paid
@@ -555,7 +555,7 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
     run = _run_kernel(f, periods, rules, per_period=False)
     year_ptr, row_ptr, end_day, first_year = run.year_ptr, run.row_ptr, f["end_day"], run.first_year
     window_start, window_end, in_force = run.window_start, run.window_end, run.in_force
-    loan_of_year = np.repeat(np.arange(periods.shape[0]), np.diff(year_ptr))
+    loan_of_year = np.repeat(np.arange(periods.shape[0]), year_ptr[1:] - year_ptr[:-1])
     keep = run.gross > 0
     in_window = keep
     if window_rows:  # a period [start, end] overlapping [window_start, window_end) marks its loan-year

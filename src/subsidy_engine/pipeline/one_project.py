@@ -276,10 +276,11 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
                      rows=[r for r in shown if r.project_id == project_id], details=details, item=item, policy=policy,
                      notes=ctx.notes, years=chosen_years, provenance=provenance, loan_events=loan_events,
                      projected_from=projected_from)
+    # a calculator's instrument is its name (one str) or an array of them (grants, awards)
     not_paid = [(instrument, str(item), str(reason)) for _, part in not_paid_columns(details)
-                for instrument, item, reason in zip(np.broadcast_to(np.asarray(part["instrument"], dtype=object),
-                                                                    part["item_id"].shape),
-                                                    part["item_id"], part["reason"])]
+                for instrument, item, reason in zip(
+                    [part["instrument"]] * len(part["item_id"]) if isinstance(part["instrument"], str)
+                    else part["instrument"], part["item_id"], part["reason"])]
     return ProjectClaims(rows=shown, not_paid=not_paid, notes=ctx.notes, provenance=provenance,
                          schedules=schedules, loan_totals=loan_totals, facts=facts)
 

@@ -433,11 +433,12 @@ class QuoteResponse(Deferred):
 #: The loan fields issue 18 added: left out of a request's hash at their defaults, so that a request hashes as
 #: it did before loans had them.
 _LATER_LOAN_FIELDS = ("drawdowns", "prepayments", "business_day", "interest_dates", "interest_frequency")
+_LATER_LOAN_DEFAULTS = tuple((name, QuoteLoan.model_fields[name].default) for name in _LATER_LOAN_FIELDS)
 
 
 def _digest(request: QuoteRequest) -> str:
     """The request's hash: what the figures rest on (its language only words them, and is left out)."""
-    quiet = {k: {name for name in _LATER_LOAN_FIELDS if getattr(loan, name) == QuoteLoan.model_fields[name].default}
+    quiet = {k: {name for name, default in _LATER_LOAN_DEFAULTS if getattr(loan, name) == default}
              for k, loan in enumerate(request.loans)}
     unlisted = {flag for flag in LIST_FLAGS if not getattr(request.project, flag)}  # the later project fields
     return hashlib.sha256(request.model_dump_json(exclude={"loans": quiet, "project": unlisted, "lang": True})
