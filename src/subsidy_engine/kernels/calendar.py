@@ -9,7 +9,7 @@ plain reference keeps its own, as independent evidence.)
 from __future__ import annotations
 
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 import numba as nb
 import numpy as np
@@ -319,14 +319,22 @@ def due_days(start_y: np.ndarray, start_m: np.ndarray, months: np.ndarray, due_d
     return out.reshape(columns[0].shape)
 
 
+def _int64_broadcast(*arrays: Any) -> list[np.ndarray]:
+    """The arrays as int64, broadcast to one shape; as they are when they share one (a quote's loan: numpy's
+    broadcast costs more than the days it computes)."""
+    columns = [np.asarray(a, dtype=np.int64) for a in arrays]
+    if any(c.shape != columns[0].shape for c in columns[1:]):
+        return list(np.broadcast_arrays(*columns))
+    return columns
+
+
 def civil_to_epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of (y, m, d) arrays of any shape (broadcast), by :func:`days_from_civil`.
 
     >>> civil_to_epoch_days(np.array([1970, 2024]), np.array([1, 2]), np.array([1, 29])).tolist()
     [0, 19782]
     """
-    years, months, days = np.broadcast_arrays(np.asarray(y, dtype=np.int64), np.asarray(m, dtype=np.int64),
-                                              np.asarray(d, dtype=np.int64))
+    years, months, days = _int64_broadcast(y, m, d)
     out = np.empty(years.shape, np.int64)
     _days_from_civil_each(np.ascontiguousarray(years).ravel(), np.ascontiguousarray(months).ravel(),
                           np.ascontiguousarray(days).ravel(), out.reshape(-1))
@@ -342,7 +350,7 @@ def add_years(epoch_day: np.ndarray, years: np.ndarray) -> np.ndarray:
     >>> [day_date(day) for day in later]
     [datetime.date(2025, 2, 28), datetime.date(2028, 3, 15)]
     """
-    days, count = np.broadcast_arrays(np.asarray(epoch_day, dtype=np.int64), np.asarray(years, dtype=np.int64))
+    days, count = _int64_broadcast(epoch_day, years)
     out = np.empty(days.shape, np.int64)
     add_years_kernel(np.ascontiguousarray(days).ravel(), np.ascontiguousarray(count).ravel(), out.reshape(-1))
     return out

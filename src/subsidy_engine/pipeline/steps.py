@@ -181,6 +181,9 @@ class Rows:
             "set_index": np.asarray(rows.internal["set_index"], np.int64)[keep],
             "parameter": self._parameter_codes(parameter, keep),
         })
+        for values in self.parts[-1].values():  # made here: read-only, so that column gives them as they are
+            if isinstance(values, np.ndarray):
+                values.flags.writeable = False
 
     def join_parts(self) -> None:
         """The parts as one (each column's arrays concatenated), column by column, each part's array let go as
@@ -196,16 +199,18 @@ class Rows:
         self.parts = [joined]
 
     def column(self, name: str) -> Any:
+        """The column of every part, read-only: one part's as it is (a quote of a loan: no copy to make, and none
+        to write into), several parts' joined."""
         values = [part[name] for part in self.parts]
-        if len(values) == 1:  # one instrument (a quote of a loan): no copy to make, and none to write into
-            if isinstance(values[0], np.ndarray):
-                view = values[0].view()
-                view.flags.writeable = False
-                return view
+        if len(values) == 1:
             return values[0]
         if name in TEXT_PARTS and not all(isinstance(v, np.ndarray) for v in values):
             return pa.concat_arrays([arrow_texts(v) for v in values])  # a few ids of one part beside a table's
-        return pa.concat_arrays(values) if isinstance(values[0], pa.Array) else np.concatenate(values)
+        if isinstance(values[0], pa.Array):
+            return pa.concat_arrays(values)
+        joined = np.concatenate(values)
+        joined.flags.writeable = False
+        return joined
 
 
 class _SharedCaps(NamedTuple):
