@@ -57,3 +57,13 @@ def test_importing_the_engine_turns_numpy_s_hugepage_advice_off() -> None:
 def test_the_advice_the_user_set_is_kept(chosen: str) -> None:
     advised = str(chosen == "1")
     assert _in_a_fresh_process(HUGEPAGES, NUMPY_MADVISE_HUGEPAGE=chosen) == f"{advised} {advised}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="numpy advises hugepages on Linux only")
+@pytest.mark.parametrize("chosen", ["0", "1"])
+def test_the_advice_set_after_numpy_was_imported_is_kept(chosen: str) -> None:
+    """numpy reads its setting when it is imported: one set later, before the engine's import, is still the user's
+    choice, and the engine applies it."""
+    late = HUGEPAGES.replace("import subsidy_engine", f"import os; os.environ['NUMPY_MADVISE_HUGEPAGE'] = '{chosen}'; "
+                             "import subsidy_engine")
+    assert _in_a_fresh_process(late) == f"True {chosen == '1'}"

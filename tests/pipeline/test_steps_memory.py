@@ -30,7 +30,7 @@ def test_joined_parts_are_the_columns_concatenated_with_the_old_parts_let_go() -
     assert rows.column("year").tolist() == [2026, 2027, 2028]
     assert rows.column("item").to_pylist() == ["A", "B", "C"]
     assert all(part == {} for part in before)  # no reference left to the parts' arrays
-    assert not rows.column("year").flags.writeable  # one part's columns are views: nobody writes into them
+    assert not rows.column("year").flags.writeable  # the joined columns are given as they are: nobody writes into them
 
 
 def test_a_stacking_whose_caps_were_let_go_cannot_be_paid_again() -> None:

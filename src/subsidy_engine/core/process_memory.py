@@ -22,7 +22,10 @@ alternate fresh processes (system time 3.0-3.1 s against 1.1 s), the 100k one 0.
 :func:`use_small_pages` turns the advice off, unless ``NUMPY_MADVISE_HUGEPAGE`` (numpy's own setting, read
 when numpy is imported: ``1`` advises, ``0`` does not) is set. It changes numpy's allocations for the whole
 process from then on, the engine's and the application's; it changes no value, only the pages the kernel
-gives. On a machine where hugepages come cheap, ``NUMPY_MADVISE_HUGEPAGE=1`` restores numpy's default.
+gives. On a machine where hugepages come cheap, ``NUMPY_MADVISE_HUGEPAGE=1`` restores numpy's default. The
+setting may be made before numpy's import or after it, as long as it is before the engine's. Advice switched in
+code (numpy's private ``_set_madvise_hugepage``) before the engine's import is replaced by it; switched after it,
+it stands.
 """
 
 from __future__ import annotations
@@ -60,9 +63,16 @@ def _numpy_hugepage_setter() -> Callable[[bool], bool] | None:
 
 
 def use_small_pages() -> None:
-    """Turn numpy's hugepage advice off for the process, unless ``NUMPY_MADVISE_HUGEPAGE`` is set."""
-    if os.environ.get(HUGEPAGE_SETTING) is not None:
-        return
+    """Turn numpy's hugepage advice off for the process, unless ``NUMPY_MADVISE_HUGEPAGE`` is set: then its value
+    (numpy reads it only when numpy is imported; one set later, before the engine's import, is applied here)."""
     setter = _numpy_hugepage_setter()
-    if setter is not None:
+    if setter is None:
+        return
+    setting = os.environ.get(HUGEPAGE_SETTING)
+    if setting is None:
         setter(False)
+        return
+    try:
+        setter(int(setting) != 0)  # numpy's own reading of it: an integer, 0 for no advice
+    except ValueError:
+        pass  # not a number: numpy refuses it at its import; left as numpy has it

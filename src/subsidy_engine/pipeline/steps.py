@@ -188,7 +188,8 @@ class Rows:
     def join_parts(self) -> None:
         """The parts as one (each column's arrays concatenated), column by column, each part's array let go as
         its column is joined: the rows are never held twice (a national portfolio's are half a gigabyte, and a
-        process's new memory is what costs most at that size). :meth:`column` then gives views, not copies."""
+        process's new memory is what costs most at that size). :meth:`column` then gives the joined arrays as they
+        are (read-only), not copies."""
         if len(self.parts) <= 1:
             return
         joined = {}
@@ -199,8 +200,8 @@ class Rows:
         self.parts = [joined]
 
     def column(self, name: str) -> Any:
-        """The column of every part, read-only: one part's as it is (a quote of a loan: no copy to make, and none
-        to write into), several parts' joined."""
+        """The column of every part: one part's as it is (a quote of a loan: no copy to make; read-only, as
+        :meth:`add` and :meth:`join_parts` store them), several parts' joined, read-only."""
         values = [part[name] for part in self.parts]
         if len(values) == 1:
             return values[0]
