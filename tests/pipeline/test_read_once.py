@@ -14,9 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from subsidy_engine import evaluate, load_lpr, load_policy, load_portfolio
 from subsidy_engine.loans import portfolio as loan_portfolio
@@ -106,6 +108,47 @@ def test_claims_from_what_the_check_read_equal_claims_read_anew(rows: dict[str, 
     pd.testing.assert_frame_equal(first.table, second.table)
     pd.testing.assert_frame_equal(first.rejections, second.rejections)
     assert first.provenance == second.provenance
+
+
+def _read_arrays(read: Any) -> dict[str, Any]:
+    arrays = read.arrays if isinstance(read.arrays, dict) else {
+        f.name: getattr(read.arrays, f.name) for f in dataclasses.fields(read.arrays)}
+    return {name: value for name, value in arrays.items() if isinstance(value, np.ndarray)}
+
+
+def test_a_table_whose_rows_were_all_accepted_is_evaluated_on_the_check_s_arrays_not_a_copy() -> None:
+    """A national book's loans are 120 MB of arrays: evaluate takes them as the check left them."""
+    tables = portfolio(60, seed=3)
+    every_row = np.arange(len(tables.loans))
+    shared = tables.read_of("loans", tables.loans, every_row)
+    assert shared.arrays is tables.reads["loans"].arrays
+    assert shared.positions.tolist() == every_row.tolist() and shared.rejections.empty
+    some_rows = tables.read_of("loans", tables.loans.iloc[1:], every_row[1:])
+    assert some_rows.arrays.principal_fen.tolist() == tables.reads["loans"].arrays.principal_fen[1:].tolist()
+
+
+@settings(max_examples=examples(30))
+@given(portfolios(), st.booleans())
+def test_evaluate_and_a_monte_carlo_path_write_nothing_into_what_the_check_read(
+        rows: dict[str, list[dict[str, object]]], with_paths: bool) -> None:
+    """The check's arrays are shared with every evaluation of the tables (not copied): none may change them."""
+    frames = {name: pd.DataFrame(rows.get(name, []), columns=list(columns) if not rows.get(name) else None, dtype=object)
+              for name, (_, columns) in inputs.TABLES.items()}
+    tables = checked_portfolio(frames, source="test", digest="test")
+    before = {(table, name): value.copy() for table, read in tables.reads.items()
+              for name, value in _read_arrays(read).items()}
+    rates = {"pilot": "0.3", "demonstration": "0.2", "promotion": "0.1"}
+    evaluate(tables, load_policy(), rate_by_stage=rates, lpr=load_lpr().hold_flat(until=date(2060, 12, 31)))
+    if with_paths:
+        from subsidy_engine import load_budget
+
+        monte_carlo(tables, (2026, 2027), policy=load_policy(), budget=load_budget(), history=load_lpr(), changes=[],
+                    settings=MonteCarloSettings(paths=3, seed=1, monthly_sigma_bp="20"), hold_until=date(2045, 12, 31),
+                    rate_by_stage=rates)
+    after = {(table, name): value for table, read in tables.reads.items() for name, value in _read_arrays(read).items()}
+    assert before.keys() == after.keys()
+    for key, value in before.items():
+        assert np.array_equal(value, after[key]), key
 
 
 def test_what_was_read_is_the_reader_s_own_not_a_view_of_the_caller_s_frame() -> None:
