@@ -111,9 +111,33 @@ def test_claims_from_what_the_check_read_equal_claims_read_anew(rows: dict[str, 
 
 
 def _read_arrays(read: Any) -> dict[str, Any]:
+    """Every array a reader made: a loan reader's tranches, prepayments and custom plans included."""
     arrays = read.arrays if isinstance(read.arrays, dict) else {
         f.name: getattr(read.arrays, f.name) for f in dataclasses.fields(read.arrays)}
+    events = arrays.get("events")
+    if dataclasses.is_dataclass(events):
+        arrays = {**arrays, **{f"events.{f.name}": getattr(events, f.name) for f in dataclasses.fields(events)}}
+    plans = arrays.get("plans")
+    if isinstance(plans, dict):  # a custom plan's fen by loan: as arrays, to compare
+        arrays = {**arrays, **{f"plans.{k}": np.asarray(v) for k, v in plans.items()}}
     return {name: value for name, value in arrays.items() if isinstance(value, np.ndarray)}
+
+
+def test_no_array_of_the_claims_is_one_the_check_read() -> None:
+    """An evaluation's results are the caller's to change: none of them is an array the tables' check read (and
+    every evaluation of the tables shares), or an edit of one would change the next evaluation's figures."""
+    tables = portfolio(300, seed=5)
+    c = evaluate(tables, load_policy(), rate_by_stage={"pilot": "0.3", "demonstration": "0.2", "promotion": "0.1"})
+    read = [(f"{table}.{name}", value) for table, r in tables.reads.items()
+            for name, value in _read_arrays(r).items() if value.size]
+    results = [(f"details[{name}].{where}[{key}]", value) for name, rows in c.details.items()
+               for where, values in (("columns", rows.columns), ("internal", rows.internal))
+               for key, value in values.items() if isinstance(value, np.ndarray)]
+    results += [(f"{frame_name}[{column}]", c_frame[column].to_numpy()) for frame_name, c_frame in
+                (("table", c.table), ("attributes", c.attributes)) for column in c_frame.columns]
+    shared = [(mine, theirs) for mine, value in results for theirs, checked in read
+              if value.dtype != object and np.shares_memory(value, checked)]
+    assert shared == []
 
 
 def test_a_table_whose_rows_were_all_accepted_is_evaluated_on_the_check_s_arrays_not_a_copy() -> None:
@@ -149,6 +173,24 @@ def test_evaluate_and_a_monte_carlo_path_write_nothing_into_what_the_check_read(
     assert before.keys() == after.keys()
     for key, value in before.items():
         assert np.array_equal(value, after[key]), key
+
+
+def test_the_synthetic_book_s_evaluation_and_paths_write_nothing_into_what_the_check_read() -> None:
+    """The generated portfolios above have fixed loans only: the synthetic book has floating ones (repriced on
+    each path), insurance, listing events and projects of every stage."""
+    from subsidy_engine import load_budget
+
+    tables = portfolio(300, seed=5)
+    before = {(table, name): value.copy() for table, read in tables.reads.items()
+              for name, value in _read_arrays(read).items()}
+    rates = {"pilot": "0.3", "demonstration": "0.2", "promotion": "0.1"}
+    first = evaluate(tables, load_policy(), rate_by_stage=rates)
+    monte_carlo(tables, (2026, 2027), policy=load_policy(), budget=load_budget(), history=load_lpr(), changes=[],
+                settings=MonteCarloSettings(paths=3, seed=1, monthly_sigma_bp="20"), hold_until=date(2045, 12, 31),
+                rate_by_stage=rates)
+    for key, value in before.items():
+        assert np.array_equal(value, _read_arrays(tables.reads[key[0]])[key[1]]), key
+    pd.testing.assert_frame_equal(evaluate(tables, load_policy(), rate_by_stage=rates).table, first.table)
 
 
 def test_what_was_read_is_the_reader_s_own_not_a_view_of_the_caller_s_frame() -> None:

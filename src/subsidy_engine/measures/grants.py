@@ -193,7 +193,7 @@ def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections
     paid[cap_order[listing[cap_order]]] = paid_sorted[listing[cap_order]]
 
     granted = np.equal(reason, None)  # type: ignore[call-overload]  # numpy stubs: a ufunc refuses None (an object scalar)
-    days = arrays["day"]
+    days = arrays["day"].copy()  # the result's own: the arrays read are shared with every evaluation of the table
     return ClaimRows(columns={
         "event_id": ids["event_id"], "enterprise_id": ids["enterprise_id"], "project_id": ids["project_id"],
         "measure": np.where(reits, MEASURE_OF["reits_grant"], MEASURE_OF["listing_grant"]).astype(np.int32),
@@ -204,7 +204,7 @@ def grant_rows(arrays: dict[str, np.ndarray], ids: Mapping[str, Any], rejections
         "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
     }, money=("gross", "amount", "cut_by_lifetime_cap"), dates=("date",), paid=granted, id_column="event_id",
         reasons=reason, rejections=rejections, digest=digest,
-        internal={"set_index": set_index, "venue": arrays["venue"], "stage": arrays["stage"]})
+        internal={"set_index": set_index, "venue": arrays["venue"].copy(), "stage": arrays["stage"].copy()})
 
 
 __all__ = ["Event", "event_arrays", "event_grant_rows",

@@ -251,7 +251,7 @@ def investment_subsidy_rows(projects: pd.DataFrame | list[Project] | dict[str, n
     return ClaimRows(columns={
         "project_id": table["project_id"], "enterprise_id": table["enterprise_id"],
         "measure": np.where(quasi, QUASI_OPERATING_MEASURE, MEASURE_OF["investment_subsidy"]).astype(np.int32), "instrument": "investment_subsidy",
-        "in_library": arrays["in_library"],
+        "in_library": arrays["in_library"].copy(),  # the result's own (what was read is shared: evaluate)
         "gross": gross, "amount": amount,
         "cut_by_investment_ceiling": gross - after_ceiling, "cut_by_project_cap": after_ceiling - amount,
         "parameter_set": np.array(in_force.ids, dtype=object)[set_index],
