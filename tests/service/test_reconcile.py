@@ -338,3 +338,19 @@ def test_a_claim_that_did_not_move_a_due_date_off_a_holiday_is_named() -> None:
     assert report.status.tolist() == ["mismatch"], report.detail.tolist()
     assert report.likely_cause.iloc[0] == "a holiday shift"
     assert "due dates not moved off days off" in report.detail.iloc[0]
+
+
+def test_a_loan_settling_interest_on_calendar_days_is_reconciled_without_the_bases_it_cannot_have() -> None:
+    """Calendar settlement accrues by the day: the monthly basis is no alternative for it (the loan model refuses
+    it), so reconcile skips that one instead of failing with the model's refusal."""
+    one = _one_loan({"principal": "60000000", "annual_rate": "0.035", "term_months": 36, "frequency": "quarterly",
+                     "start_date": "2025-02-10", "interest_dates": "calendar", "interest_frequency": "quarterly",
+                     "interest_basis": "act_360"})
+    assert one.problems.empty, one.problems.to_dict("records")
+    computed = reconcile(pd.DataFrame({"loan_id": ["B1"], "from_date": ["2026-01-01"], "to_date": ["2026-12-31"],
+                                       "subsidy_claimed": ["1"]}), one, lpr=LPR)
+    claimed = computed.subsidy_computed.iloc[0] + Decimal("0.01")
+    report = reconcile(pd.DataFrame({"loan_id": ["B1"], "from_date": ["2026-01-01"], "to_date": ["2026-12-31"],
+                                     "subsidy_claimed": [str(claimed)]}), one, lpr=LPR)
+    assert report.status.tolist() == ["mismatch"]
+    assert "basis monthly" not in str(report.detail.iloc[0])

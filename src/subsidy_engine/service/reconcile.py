@@ -53,6 +53,7 @@ from typing import Any, Callable, Hashable, Mapping
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pydantic import ValidationError
 
 from subsidy_engine.core.columns import MONEY_TYPE
 from subsidy_engine.core.dates import day_date, epoch_days, parse_date
@@ -199,7 +200,10 @@ def _variant(name: str, **change: Any) -> Callable[[LoanCase, _Request], tuple[D
         loan = case.loan.model_copy(update=change["loan"]) if "loan" in change else None
         rule = case.rule.model_copy(update=change["rule"]) if "rule" in change else None
         if loan is not None:
-            loan = Loan.model_validate(loan.model_dump())  # re-derive defaults (e.g. the basis)
+            try:
+                loan = Loan.model_validate(loan.model_dump())  # re-derive defaults (e.g. the basis)
+            except ValidationError:
+                return None  # a loan it cannot be (the monthly basis of one settling on calendar days): no cause
         return case.sums(req, name, loan, rule)
     return run
 
