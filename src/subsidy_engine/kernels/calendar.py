@@ -304,6 +304,15 @@ def _due_days_each(start_y, start_m, months, due_day, out):
         out[i] = days_from_civil(y, m, min(due_day[i], days_in_month(y, m)))
 
 
+def _int64_broadcast(*arrays: Any) -> list[np.ndarray]:
+    """The arrays as int64, broadcast to one shape; as they are when they share one (a quote's loan: numpy's
+    broadcast costs more than the days it computes)."""
+    columns = [np.asarray(a, dtype=np.int64) for a in arrays]
+    if any(c.shape != columns[0].shape for c in columns[1:]):
+        return list(np.broadcast_arrays(*columns))
+    return columns
+
+
 def due_days(start_y: np.ndarray, start_m: np.ndarray, months: np.ndarray, due_day: np.ndarray) -> np.ndarray:
     """The day number of the date ``months`` after each (start year, start month), on ``due_day`` clamped to
     the month's end: a loan's nominal due date (before any business-day move).
@@ -312,20 +321,11 @@ def due_days(start_y: np.ndarray, start_m: np.ndarray, months: np.ndarray, due_d
     >>> [day_date(d) for d in due_days(np.array([2024]), np.array([1]), np.array([1]), np.array([31]))]
     [datetime.date(2024, 2, 29)]
     """
-    columns = np.broadcast_arrays(*(np.asarray(a, dtype=np.int64) for a in (start_y, start_m, months, due_day)))
+    columns = _int64_broadcast(start_y, start_m, months, due_day)
     years, months_from, count, day = (np.ascontiguousarray(c).ravel() for c in columns)
     out = np.empty(years.shape[0], np.int64)
     _due_days_each(years, months_from, count, day, out)
     return out.reshape(columns[0].shape)
-
-
-def _int64_broadcast(*arrays: Any) -> list[np.ndarray]:
-    """The arrays as int64, broadcast to one shape; as they are when they share one (a quote's loan: numpy's
-    broadcast costs more than the days it computes)."""
-    columns = [np.asarray(a, dtype=np.int64) for a in arrays]
-    if any(c.shape != columns[0].shape for c in columns[1:]):
-        return list(np.broadcast_arrays(*columns))
-    return columns
 
 
 def civil_to_epoch_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:

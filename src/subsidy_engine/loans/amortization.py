@@ -295,9 +295,14 @@ def periods_through(loans: LoanArrays, day: np.ndarray) -> np.ndarray:
     [26]
     """
     day = np.asarray(day, np.int64)
-    open_ended = day >= np.iinfo(np.int64).max // 2
+    open_ended = no_end(day)
     month = np.where(open_ended, 0, day).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     return periods_through_month(loans, month + 1970 * 12, open_ended)
+
+
+def no_end(day: np.ndarray) -> np.ndarray:
+    """Whether each day is no end at all: an open 貼息 window ends on the largest day (any day this far is none)."""
+    return np.asarray(day) >= np.iinfo(np.int64).max // 2
 
 
 def periods_through_month(loans: LoanArrays, month: np.ndarray, open_ended: np.ndarray) -> np.ndarray:

@@ -328,7 +328,7 @@ def through_window_year(arrays: LoanArrays, rules: InterestSubsidyRule | Policy)
     [36]
     """
     end = subsidy_window(arrays.start_days(), rules)[1]
-    open_ended = end >= np.iinfo(np.int64).max // 2
+    open_ended = amortization.no_end(end)
     year, month, _ = civil_dates(np.where(open_ended, 0, end))
     # the period running over the window's end is paid on its due date, within a period of it: its year may hold
     # a claim (a December accrual paid on 1 January)
