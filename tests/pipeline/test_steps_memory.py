@@ -52,3 +52,36 @@ def test_a_stacking_whose_caps_were_let_go_cannot_be_paid_again() -> None:
         steps.stack(spent, spent.computed)
     with pytest.raises(ValueError, match="caps were paid and let go"):
         steps.stacked_total(spent, spent.computed)
+
+
+def _stacking() -> steps.Stacking:
+    captured = {}
+    real = steps.stacking_of
+
+    def keep(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        captured["st"] = real(*args, **kwargs)
+        return captured["st"]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(steps, "stacking_of", keep)
+        evaluate(portfolio(300, seed=11), load_policy(), range(2026, 2031),
+                 lpr=load_lpr().hold_flat(until=DEFAULT_HOLD_UNTIL))
+    return captured["st"]
+
+
+def test_the_most_favourable_cut_decided_again_for_the_projects_of_changed_rows_is_the_whole_cut() -> None:
+    """A Monte Carlo path reprices some rows (its loans' 貼息): 從優不重複 decided again for those rows' projects
+    only (a project's choice reads its own rows; a row without a project is never cut), every other row as the
+    structure's cut left it, is the cut over every row, whatever the changed rows and their new amounts."""
+    st = _stacking()
+    rng = np.random.default_rng(5)
+    n = st.computed.shape[0]
+    assert st.favourable.instruments.shape[0] and (st.project < 0).any()  # groups to decide, and rows without one
+    for changing in (np.arange(n // 3, n // 2), np.sort(rng.choice(n, n // 10, replace=False)),
+                     np.flatnonzero(st.project < 0)[:5], np.zeros(0, np.int64), np.arange(n)):
+        again = steps.FavourableAgain(st, changing)
+        for scale in (0, 1, 3):
+            computed = st.computed.copy()
+            computed[changing] = rng.integers(0, 2 * int(st.computed.max()) + 2, changing.shape[0]) * (scale > 0)
+            assert np.array_equal(again.after(computed), steps._most_favourable(st, computed))
+            assert np.array_equal(steps.stacked_total(st, computed, again), steps.stacked_total(st, computed))

@@ -78,6 +78,7 @@ from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.inputs import PortfolioTables
 from subsidy_engine.pipeline.steps import (
     ATTRIBUTE_COLUMNS,
+    FavourableAgain,
     Rows,
     add_loans,
     add_other_instruments,
@@ -292,6 +293,8 @@ class _Prepared:
         if sum(part["year"].shape[0] for part in rows.parts) == 0:
             raise ValueError("the portfolio has no claims to simulate")
         self.stacking = stacking_of(rows, ctx.policy, ctx.project_arrays, ctx.n_projects)
+        # a path changes the repriced loan-years' 貼息 only: 從優不重複 decided again for their projects alone
+        self.favourable = FavourableAgain(self.stacking, np.arange(self.part.start, self.part.stop))
         self.order = shown_order(self.stacking, years)
         table, attributes, _ = claims_table(rows, ctx, self.stacking, stack(self.stacking, self.stacking.computed),
                                    self.order)
@@ -425,7 +428,7 @@ class _Prepared:
         if subsidy is not None and self.width:
             computed = computed.copy()
             computed[self.part] = subsidy
-        amount = stacked_total(self.stacking, computed)[self.allocation_rows]
+        amount = stacked_total(self.stacking, computed, self.favourable)[self.allocation_rows]
         return build_plan(replace(self.claims, amount=amount), self.budget, self.mode, self.rules)
 
 
