@@ -156,8 +156,8 @@ def _blank(text: str | None) -> bool:
     return text is None or not text.strip()
 
 
-def _ordinary(project: Project, loans: Sequence[Any], insurance: Sequence[Any], events: Sequence[Any],
-              policy: Policy) -> bool:
+def takes_the_fast_path(project: Project, loans: Sequence[Any], insurance: Sequence[Any], events: Sequence[Any],
+                        policy: Policy) -> bool:
     """True when the tables would hold no problem: the checks of the table readers and of the policy's
     coverage that validated models can still fail (pydantic has checked types, words and the rest; the
     request, that ids are unique and items are the project's)."""
@@ -202,7 +202,7 @@ def project_claims(project: Project, project_loans: Sequence[Any], insurance: Se
     request is not one this path takes (see the module docstring): the batch path then answers. The items
     are taken as a :class:`~subsidy_engine.QuoteRequest` guarantees them (the module docstring, "What it assumes").
     """
-    if not _ordinary(project, project_loans, insurance, events, policy):
+    if not takes_the_fast_path(project, project_loans, insurance, events, policy):
         return None
     chosen_years = requested_years(years)
     parr = project_arrays([project])
@@ -329,4 +329,4 @@ def _schedules(loans: Sequence[Loan], loan_ids: np.ndarray, run: amortization.Ke
     return schedules
 
 
-__all__ = ["ClaimRow", "ProjectClaims", "loan_totals_of", "project_claims"]
+__all__ = ["ClaimRow", "ProjectClaims", "loan_totals_of", "project_claims", "takes_the_fast_path"]

@@ -103,7 +103,13 @@ from subsidy_engine.params.rules import stage_rate
 from subsidy_engine.pipeline.evaluate import evaluate
 from subsidy_engine.pipeline.explain import Facts, explain_facts, facts_of
 from subsidy_engine.pipeline.inputs import PortfolioTables, checked_portfolio
-from subsidy_engine.pipeline.one_project import ClaimRow, ProjectClaims, loan_totals_of, project_claims
+from subsidy_engine.pipeline.one_project import (
+    ClaimRow,
+    ProjectClaims,
+    loan_totals_of,
+    project_claims,
+    takes_the_fast_path,
+)
 from subsidy_engine.pipeline.steps import CLAIM_COLUMNS, CUT_COLUMNS
 
 MAX_ITEMS = 100
@@ -580,6 +586,23 @@ def _depth(value: Any, limit: int) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+#: A light request (:func:`light`): at most this many loans, of at most :data:`LIGHT_PERIODS` schedule periods in all,
+#: and at most :data:`LIGHT_OTHER_ITEMS` insurance policies and events.
+LIGHT_LOANS = 4
+LIGHT_PERIODS = 720
+LIGHT_OTHER_ITEMS = 4
+
+
+def light(request: QuoteRequest, policy: Policy) -> bool:
+    """Whether quoting ``request`` is a few milliseconds of work (the service answers it where it arrives, without
+    a worker thread): at most :data:`LIGHT_LOANS` loans of :data:`LIGHT_PERIODS` periods in all (two 30-year
+    monthly loans), :data:`LIGHT_OTHER_ITEMS` insurance policies and events, and a request the fast path takes
+    (not one :func:`subsidy_engine.evaluate` answers: a date no parameter set covers, a blank id...)."""
+    return (len(request.loans) <= LIGHT_LOANS and sum(loan.periods for loan in request.loans) <= LIGHT_PERIODS
+            and len(request.insurance) + len(request.events) <= LIGHT_OTHER_ITEMS
+            and takes_the_fast_path(request.project, request.loans, request.insurance, request.events, policy))
+
+
 def parse_request(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> QuoteRequest:
     """A quote request from its JSON body, as the service's ``POST /quote`` and ``subsidy-engine quote`` read it.
 
@@ -632,6 +655,14 @@ def quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve 
     Decimal('898089.38')
     """
     return _quote(request, policy=policy, lpr=lpr)
+
+
+def quote_by_tables(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None
+                    ) -> QuoteResponse:
+    """:func:`quote` through :func:`subsidy_engine.evaluate` as a one-project portfolio, whatever the request: the
+    path a request with a problem to report takes, with the same figures and words as the fast path (the
+    service's warm-up loads that path's kernels with it)."""
+    return _quote(request, policy=policy, lpr=lpr, fast=False)
 
 
 def _quote(request: QuoteRequest, *, policy: Policy | None = None, lpr: LprCurve | None = None,
@@ -727,5 +758,5 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         "inputs_sha256": result.provenance.parameters_sha256}, in_quote_context(words), validate={"explanation": ""})
 
 
-__all__ = ["MAX_PERIODS", "QuoteRequest", "QuoteResponse", "QuoteSchedule", "QuoteScheduleColumns", "QuoteScheduleRow",
-           "quote", "quote_tables", "validation_messages"]
+__all__ = ["LIGHT_LOANS", "LIGHT_OTHER_ITEMS", "LIGHT_PERIODS", "MAX_PERIODS", "QuoteRequest", "QuoteResponse", "QuoteSchedule", "QuoteScheduleColumns", "QuoteScheduleRow",
+           "light", "quote", "quote_by_tables", "quote_tables", "validation_messages"]

@@ -36,10 +36,11 @@ bounded amount of memory and time. The limits (defaults; each a parameter of
   otherwise; custom plans are read in linear integer arithmetic. A request at
   the bounds is about a second of CPU. A heavy request is parsed and computed in
   a worker thread, so that the event loop keeps answering other clients
-  meanwhile; a light one (a body of at most :data:`LIGHT_BODY_BYTES` whose loans
-  have at most :data:`LIGHT_PERIODS` periods in all: a few milliseconds of work)
-  is answered on the event loop, where the hand-over to a thread and back cost a
-  lone client a sixth of its latency and more of its p99.
+  meanwhile; a light one (a body of at most :data:`LIGHT_BODY_BYTES`, parsed,
+  then :func:`~subsidy_engine.service.quote.light`: a few loans and items the
+  one-project fast path takes, a few milliseconds of work) is answered on the
+  event loop, where the hand-over to a thread and back cost a lone client a
+  sixth of its latency and more of its p99.
 * **ids** are normalised (Unicode NFC, spaces around trimmed) before the
   duplicate check, and a control or format character in one is a 422 naming
   the field (:func:`subsidy_engine.core.ids.normalise_id`).
@@ -61,8 +62,10 @@ from subsidy_engine.service.quote import (
     MAX_BODY_BYTES,
     QuoteRequest,
     QuoteResponse,
+    light,
     parse_request,
     quote,
+    quote_by_tables,
     refused,
     too_large,
 )
@@ -91,12 +94,10 @@ LIMIT_CONCURRENCY = 64
 KEEP_ALIVE = 5
 #: Bytes of a request line and headers.
 MAX_HEAD_BYTES = 16 * 1024
-#: A request body of at most this many bytes is parsed on the event loop (JSON of this size: well under a
-#: millisecond); a larger one in a worker thread.
+#: A request body of at most this many bytes is parsed on the event loop (JSON of this size and its models: a
+#: millisecond or two); a larger one in a worker thread. Parsed, a light request
+#: (:func:`~subsidy_engine.service.quote.light`) is quoted on the event loop, a heavier one in a worker thread.
 LIGHT_BODY_BYTES = 16 * 1024
-#: A parsed request whose loans have at most this many schedule periods in all (two 30-year monthly loans: about
-#: 5 ms of work on the benchmark's machine) is quoted on the event loop; a heavier one in a worker thread.
-LIGHT_PERIODS = 720
 
 
 async def _read_body(request: Request, max_bytes: int, read_timeout: float, body_timeout: float) -> bytes:
@@ -193,7 +194,7 @@ def create_app(policy: Policy | None = None, lpr: LprCurve | None = None, *,
         if len(body) > LIGHT_BODY_BYTES:
             return await run_in_threadpool(answer, body, send)
         parsed = parse_request(body, max_body_bytes)
-        if sum(loan.periods for loan in parsed.loans) > LIGHT_PERIODS:
+        if not light(parsed, policy):
             return await run_in_threadpool(respond, parsed, send)
         return respond(parsed, send)  # a few milliseconds: less than a thread's hand-over costs a lone client
 
@@ -275,9 +276,9 @@ def server_config(app: Any, host: str = "127.0.0.1", port: int = 8000, *,
                           h11_max_incomplete_event_size=MAX_HEAD_BYTES, **options)
 
 
-#: A request of three loans, one for each loop of the amortization kernel (a loan drawn at once; tranches and a
-#: prepayment; interest settled on the 20th of each quarter with due dates moved to business days), its dates
-#: inside China's published calendar.
+#: A request of four loans, one for each loop of the amortization kernel (a loan drawn at once; tranches and a
+#: prepayment; interest settled on the 20th of each quarter with due dates moved to business days) and one on the
+#: LPR (its rate segments' kernel), its dates inside China's published calendar.
 WARM_UP_REQUEST: dict[str, Any] = {
     "project": {"project_id": "warm-up", "enterprise_id": "E", "domain": "economic", "stage": "pilot",
                 "total_investment": "500000000", "eligible_investment": "400000000", "start_date": "2025-03-01"},
@@ -290,24 +291,28 @@ WARM_UP_REQUEST: dict[str, Any] = {
          "prepayments": [{"date": "2025-09-01", "amount": "1000000", "recompute": "term"}]},
         {"loan_id": "calendar", "principal": "5000000", "annual_rate": "0.03", "term_months": 12,
          "frequency": "quarterly", "method": "equal_principal", "start_date": "2025-11-20", "settlement_day": 20,
-         "interest_dates": "calendar", "interest_frequency": "quarterly", "business_day": "following"}]}
+         "interest_dates": "calendar", "interest_frequency": "quarterly", "business_day": "following"},
+        {"loan_id": "floating", "principal": "2000000", "floating": {"tenor": "5Y", "spread_bp": "-30"},
+         "term_months": 24, "start_date": "2025-04-15"}]}
 
 
 def warm_up() -> tuple[float, list[str]]:
-    """Quote :data:`WARM_UP_REQUEST`, then its first loan alone: the kernels a quote runs are loaded from numba's
-    disk cache (compiled on an install's first run) before the service accepts a request, so that the first
-    ``/quote`` is as fast as the next. A request of loans drawn at once runs a kernel of its own (the lean loop's),
-    hence the second quote. Returns the seconds it took and what kept it from pricing a loan (parameters not in
-    force on the sample's dates, a calendar that no longer covers them): the service starts all the same, and its
-    first quote of that kind loads its kernel then."""
+    """Quote :data:`WARM_UP_REQUEST`, then its first loan alone, then that again as the batch path answers a
+    request the fast path does not take: the kernels a quote runs are loaded from numba's disk cache (compiled on
+    an install's first run) before the service accepts a request, so that the first ``/quote`` is as fast as the
+    next (and a light one, answered on the event loop, does not hold it while a kernel loads). A request of loans
+    drawn at once runs a kernel of its own (the lean loop's), hence the second quote. Returns the seconds it took
+    and what kept it from pricing a loan (parameters not in force on the sample's dates, a calendar that no longer
+    covers them): the service starts all the same, and its first quote of that kind loads its kernel then."""
     import json
     import time
 
     started = time.perf_counter()
     problems: list[str] = []
-    for loans in (WARM_UP_REQUEST["loans"], WARM_UP_REQUEST["loans"][:1]):
+    for loans, priced in ((WARM_UP_REQUEST["loans"], quote), (WARM_UP_REQUEST["loans"][:1], quote),
+                          (WARM_UP_REQUEST["loans"][:1], quote_by_tables)):
         try:
-            response = quote(parse_request(json.dumps({**WARM_UP_REQUEST, "loans": loans}).encode()))
+            response = priced(parse_request(json.dumps({**WARM_UP_REQUEST, "loans": loans}).encode()))
         except (SubsidyEngineError, ValueError, ArithmeticError) as exc:
             problems.append(" ".join(str(exc).split()))
             continue
@@ -394,5 +399,5 @@ def __getattr__(attribute: str) -> Any:  # noqa: ANN401
     raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
-__all__ = ["BODY_TIMEOUT", "LIGHT_BODY_BYTES", "LIGHT_PERIODS", "LIMIT_CONCURRENCY", "MAX_BODY_BYTES", "READ_TIMEOUT", "WARM_UP_REQUEST", "create_app",
+__all__ = ["BODY_TIMEOUT", "LIGHT_BODY_BYTES", "LIMIT_CONCURRENCY", "MAX_BODY_BYTES", "READ_TIMEOUT", "WARM_UP_REQUEST", "create_app",
            "serve", "server_config", "warm_up", "worker_app"]
