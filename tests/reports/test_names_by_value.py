@@ -5,6 +5,7 @@ is kept here as the reference."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,10 @@ def _column(kind: str, values: list[Any]) -> pd.Series:
                                    else v for v in values], pa.string()), dtype=pd.ArrowDtype(pa.string()))
     if kind == "str":
         return pd.Series(values, dtype="str")
+    if kind == "category":  # an allocation's reasons and sources: codes into a few texts
+        texts = [v for v in values if isinstance(v, str)]
+        return pd.Series(pd.Categorical([v if isinstance(v, str) else None for v in values],
+                                        categories=sorted(set(texts)) + ["never used"]))
     return pd.Series(values, dtype=object)
 
 
@@ -61,7 +66,7 @@ def _column(kind: str, values: list[Any]) -> pd.Series:
     st.lists(st.one_of(LEVELS, BLANKS), min_size=n, max_size=n),
     st.lists(st.one_of(FLAGS, BLANKS), min_size=n, max_size=n),
     st.lists(st.booleans(), min_size=n, max_size=n))),
-    st.sampled_from(["arrow", "str", "object"]), st.sampled_from(["zh", "en"]))
+    st.sampled_from(["arrow", "str", "object", "category"]), st.sampled_from(["zh", "en"]))
 def test_with_names_names_as_row_by_row_did(columns: tuple[list[Any], ...], text_kind: str, lang: str) -> None:
     districts, stages, levels, flags, plain_flags = columns
     frame = pd.DataFrame({
@@ -88,7 +93,7 @@ def test_a_column_of_blanks_only_and_an_empty_frame_are_named_as_before() -> Non
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(["budget exhausted", "cap reached", "no source", ""]), BLANKS,
                           st.integers(0, 3)), max_size=40),
-       st.sampled_from(["arrow", "str", "object"]))
+       st.sampled_from(["arrow", "str", "object", "category"]))
 def test_a_column_is_worded_as_row_by_row_did(reasons: list[Any], kind: str) -> None:
     """``_worded`` (the unfunded sheet's reasons, a reconcile's statuses and causes): the same per-value look-up."""
     if kind != "object":
@@ -102,3 +107,26 @@ def test_a_column_is_worded_as_row_by_row_did(reasons: list[Any], kind: str) -> 
     expected = frame if not len(frame) else frame.assign(reason=frame["reason"].astype(object).map(
         lambda v: say(v) if isinstance(v, str) else v))
     pd.testing.assert_frame_equal(_worded(frame, "reason", say), expected)
+
+
+def _alike(said: pd.Series, before: pd.Series) -> None:
+    """The same dtype and, row by row, the same value of the same type (1, True and 1.0 are equal, not alike)."""
+    assert said.dtype == before.dtype and [repr(v) for v in said] == [repr(v) for v in before], (
+        list(said), said.dtype, list(before), before.dtype)
+
+
+def test_values_equal_but_not_alike_keep_their_own_as_before() -> None:
+    """Found by the session's review: distinct values were found by equality, so a column passed on as it is
+    (a reason, a level that is not text) came out with the first of equal values on every row, and a named id
+    column of datetimes or with a NaT was named otherwise than before."""
+    for values in ([1, True, 1.0], [Decimal("1.0"), Decimal("1.00"), "x"], [0.0, -0.0]):
+        frame = pd.DataFrame({"reason": pd.Series(values, dtype=object)})
+        _alike(_worded(frame, "reason", str.upper)["reason"],
+               frame["reason"].astype(object).map(lambda v: v.upper() if isinstance(v, str) else v))
+    frame = pd.DataFrame({"level": pd.Series([True, 1], dtype=object), "in_library": pd.Series([1, True, 0.0][:2]),
+                          "district": pd.Series(pd.to_datetime(["2020-01-01", None]))})
+    said, before = with_names(frame, "en"), named_row_by_row(frame, "en")
+    for column in said.columns:
+        _alike(said[column], before[column])
+    frame = pd.DataFrame({"district": pd.Series([pd.NaT, "haidian", Decimal("NaN"), np.float32("nan")], dtype=object)})
+    _alike(with_names(frame, "zh")["district_name"], named_row_by_row(frame, "zh")["district_name"])

@@ -25,7 +25,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -70,19 +70,44 @@ def source_names(budget: Budget, lang: Lang | str) -> dict[str, str]:
     return {s.id: source_name(s.id, s.name, lang) for s in budget.sources}
 
 
-def _said_by_value(values: pd.Series, say: Mapping[Any, Any] | Callable[[Any], Any]) -> pd.Series:
-    """``values.astype(object).map(say)``, with each distinct value said once, not once a row (a national
-    project detail: a million rows of a few districts, stages and yes/no flags took 2.7 s a row at a time).
-    The distinct values and the blanks (None, NaN, NA: each row's own, a table has few) are mapped as one small
-    column, whose dtype is the one pandas infers from the same values, then taken row by row."""
-    codes, distinct = pd.factorize(values)  # a blank: -1
-    blank = np.flatnonzero(codes < 0)
-    small = np.array([*distinct.tolist(), *values.iloc[blank].astype(object).tolist(), None], dtype=object)[:-1]
-    positions = codes.astype(np.int64)
-    positions[blank] = len(distinct) + np.arange(blank.shape[0])
-    said = pd.Series(small, dtype=object).map(say).take(positions)
-    said.index, said.name = values.index, values.name
-    return said
+class _ByValue(NamedTuple):
+    """A column as its distinct values (found by equality) and its blank rows (None, NaN, NA: each row's own, a
+    table has few), as one small object column, and each row's position in it: what is said of a million rows of a
+    few districts, stages, yes/no flags or reasons is said once a value (a national project detail took 2.7 s a
+    row at a time)."""
+
+    small: pd.Series
+    positions: np.ndarray
+
+    @classmethod
+    def of(cls, values: pd.Series) -> _ByValue:
+        codes, distinct = pd.factorize(values)  # a blank: -1
+        blank = np.flatnonzero(codes < 0)
+        small = np.array([*distinct.tolist(), *values.iloc[blank].astype(object).tolist(), None], dtype=object)[:-1]
+        positions = codes.astype(np.int64)
+        positions[blank] = len(distinct) + np.arange(blank.shape[0])
+        return cls(pd.Series(small, dtype=object), positions)
+
+    def said(self, say: Mapping[Any, Any] | Callable[[Any], Any], like: pd.Series) -> pd.Series:
+        """``like.astype(object).map(say)``, for a ``say`` that says equal values alike: the small column mapped
+        (its dtype the one pandas infers from the same values), then taken row by row."""
+        said = self.small.map(say).take(self.positions)
+        said.index, said.name = like.index, like.name
+        return said
+
+
+def _passed_on(values: pd.Series, say: Callable[[Any], Any]) -> pd.Series:
+    """``values.astype(object).map(say)`` for a ``say`` of text that passes anything else on as it is: by value
+    when the column holds text and blanks only; row by row otherwise, where values equal but not alike (1, True
+    and 1.0) each stay their own."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return values.astype(object).map(say)
+    return _ByValue.of(values).said(say, values)
+
+
+def _no_name(value: object) -> bool:
+    """A blank id, which has no name (as a mapping's missing key: NaN)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def _in_words(words: Mapping[str, str]) -> Callable[[Any], Any]:
@@ -99,18 +124,18 @@ def with_names(frame: pd.DataFrame, lang: Lang | str, sources: dict[str, str] | 
                    [sources.get(v, v) if isinstance(v, str) else None for v in ids])
     for column, named, section in NAMED_IDS:
         if column in out.columns and named not in out.columns:
-            values = out[column]
-            shown = {v: name(section, v, lang) for v in pd.unique(values.dropna())}  # a blank: no name (NaN)
-            out.insert(list(out.columns).index(column) + 1, named, _said_by_value(values, shown))
+            by_value = _ByValue.of(out[column])
+            shown = {v: name(section, v, lang) for v in pd.unique(by_value.small) if not _no_name(v)}
+            out.insert(list(out.columns).index(column) + 1, named, by_value.said(shown, out[column]))
     for column, section in WORDS_IN_PLACE:
         if column in out.columns:
-            out[column] = _said_by_value(out[column], _in_words(names(section, lang)))
+            out[column] = _passed_on(out[column], _in_words(names(section, lang)))
     yes_no = names("booleans", lang)
     for column in out.columns:
         if column_kind(str(column)) == "boolean":
             # a blank (None, NA, or NaN from a merge's row without a match) stays blank, never a yes
-            out[column] = _said_by_value(out[column], lambda v: None if pd.isna(v) else
-                                         yes_no[str(bool(v)).lower()])
+            out[column] = _ByValue.of(out[column]).said(lambda v: None if pd.isna(v) else
+                                                        yes_no[str(bool(v)).lower()], out[column])
     return out
 
 
@@ -127,7 +152,7 @@ def _worded(frame: pd.DataFrame, column: str, say: Callable[[Any], Any]) -> pd.D
     """``frame`` with each text of ``column`` said by ``say`` (the same frame without the column or rows)."""
     if column not in frame or not len(frame):
         return frame
-    return frame.assign(**{column: _said_by_value(frame[column], lambda v: say(v) if isinstance(v, str) else v)})
+    return frame.assign(**{column: _passed_on(frame[column], lambda v: say(v) if isinstance(v, str) else v)})
 
 
 def reasons_in_words(rejections: pd.DataFrame, lang: Lang | str) -> pd.DataFrame:
