@@ -69,10 +69,15 @@ class Simulation:
 
     @cached_property
     def awards(self) -> pd.DataFrame:
-        """The awards with each claim's district and sector (computed once)."""
-        attributes = self.claims.attributes.assign(claim_id=self.claims.table.claim_id)[
-            ["claim_id", "district", "sector"]]
-        return self.allocation.awards.merge(attributes, on="claim_id", how="left")
+        """The awards with each claim's district and sector (computed once; an award of no claim: blank)."""
+        awards, claim_ids = self.allocation.awards, self.claims.table["claim_id"]
+        # each award's claim by position (a claim's id is its own): a merge of 2.8M awards on their ids took 1.1 s
+        at = pc.index_in(pa.array(awards["claim_id"].array, pa.string()),
+                         value_set=pa.array(claim_ids.array, pa.string()))
+        at = np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+        attributes = self.claims.attributes
+        return awards.assign(**{name: attributes[name].array.take(at, allow_fill=True)
+                                for name in ("district", "sector")})
 
     @cached_property
     def government_investment(self) -> pd.DataFrame:
@@ -113,7 +118,8 @@ class Simulation:
     @cached_property
     def _by_year_source(self) -> pd.DataFrame:
         awards = self.allocation.awards
-        first_ask = awards[awards.source_id.notna()].drop_duplicates(["claim_id", "level"], keep="first")
+        asked = awards[awards.source_id.notna()]
+        first_ask = asked[_first_of_part(asked)]
         claimed = first_ask.groupby(["year", "source_id"], observed=True)["claimed"].sum()
         frame = self.allocation.by_source[["year", "source_id", "cap", "awarded"]].copy()
         keys = pd.MultiIndex.from_arrays([frame.year, frame.source_id])
@@ -155,10 +161,23 @@ class Simulation:
         if not pd.api.types.is_integer_dtype(key):
             key = key.astype(object).where(key.notna(), "(none)").astype(str)
         frame = awards.assign(**{column: key})
-        first = ~frame.duplicated(["claim_id", "level"])
+        first = _first_of_part(frame)
         claimed = frame[first].groupby(["year", column], sort=True)["claimed"].sum()
         awarded = frame.groupby(["year", column], sort=True)["awarded"].sum()
         return pd.concat([claimed, awarded], axis=1).reset_index()[["year", column, "claimed", "awarded"]]
+
+
+def _first_of_part(awards: pd.DataFrame) -> np.ndarray:
+    """True on each claim part's first row of ``awards`` (an allocation's, or rows of it in their order): allocate
+    writes them by claim, level, then source, so a part's rows are one run and its first row is where the run
+    starts (``~duplicated(["claim_id", "level"])`` hashed 2.8M ids in 0.5 s)."""
+    first = np.ones(len(awards), np.bool_)
+    if len(awards) > 1:
+        claim = pa.array(awards["claim_id"].array, pa.string())
+        level = np.asarray(pd.Categorical(awards["level"]).codes)
+        same = np.asarray(pc.equal(claim[1:], claim[:-1]).fill_null(False).to_numpy(zero_copy_only=False), bool)
+        first[1:] = ~(same & (level[1:] == level[:-1]))
+    return first
 
 
 def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range | tuple[int, ...], *,
