@@ -758,5 +758,6 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
         "inputs_sha256": result.provenance.parameters_sha256}, in_quote_context(words), validate={"explanation": ""})
 
 
-__all__ = ["LIGHT_LOANS", "LIGHT_OTHER_ITEMS", "LIGHT_PERIODS", "MAX_PERIODS", "QuoteRequest", "QuoteResponse", "QuoteSchedule", "QuoteScheduleColumns", "QuoteScheduleRow",
-           "light", "quote", "quote_by_tables", "quote_tables", "validation_messages"]
+__all__ = ["LIGHT_LOANS", "LIGHT_OTHER_ITEMS", "LIGHT_PERIODS", "MAX_PERIODS", "QuoteRequest", "QuoteResponse",
+           "QuoteSchedule", "QuoteScheduleColumns", "QuoteScheduleRow", "light", "quote", "quote_by_tables",
+           "quote_tables", "validation_messages"]

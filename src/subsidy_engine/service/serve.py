@@ -399,5 +399,5 @@ def __getattr__(attribute: str) -> Any:  # noqa: ANN401
     raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
 
 
-__all__ = ["BODY_TIMEOUT", "LIGHT_BODY_BYTES", "LIMIT_CONCURRENCY", "MAX_BODY_BYTES", "READ_TIMEOUT", "WARM_UP_REQUEST", "create_app",
-           "serve", "server_config", "warm_up", "worker_app"]
+__all__ = ["BODY_TIMEOUT", "LIGHT_BODY_BYTES", "LIMIT_CONCURRENCY", "MAX_BODY_BYTES", "READ_TIMEOUT", "WARM_UP_REQUEST",
+           "create_app", "serve", "server_config", "warm_up", "worker_app"]
