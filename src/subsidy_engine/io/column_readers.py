@@ -147,11 +147,18 @@ def text_ranks(values: pa.Array | np.ndarray) -> np.ndarray:
                       np.int64)
 
 
-def group_starts(*keys: np.ndarray) -> np.ndarray:
-    """True where a row starts a new run of equal ``keys`` (rows already in key order)."""
-    start = np.ones(keys[0].shape[0], np.bool_)
+def group_starts(*keys: np.ndarray | pa.Array) -> np.ndarray:
+    """True where a row starts a new run of equal ``keys`` (rows already in key order). A key may be Arrow text
+    (ids, never null), compared as it is: no codes to make of millions of ids.
+
+    >>> group_starts(pa.array(["a", "a", "b", "b"]), np.array([1, 2, 2, 2])).tolist()
+    [True, True, True, False]
+    """
+    start = np.ones(len(keys[0]), np.bool_)
     if start.shape[0]:
-        start[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in keys])
+        start[1:] = np.logical_or.reduce([
+            np.asarray(pc.not_equal(k[1:], k[:-1]).to_numpy(zero_copy_only=False), np.bool_)
+            if isinstance(k, pa.Array) else k[1:] != k[:-1] for k in keys])
     return start
 
 

@@ -171,13 +171,8 @@ def _first_of_part(awards: pd.DataFrame) -> np.ndarray:
     """True on each claim part's first row of ``awards`` (an allocation's, or rows of it in their order): allocate
     writes them by claim, level, then source, so a part's rows are one run and its first row is where the run
     starts (``~duplicated(["claim_id", "level"])`` hashed 2.8M ids in 0.5 s)."""
-    first = np.ones(len(awards), np.bool_)
-    if len(awards) > 1:
-        claim = pa.array(awards["claim_id"].array, pa.string())
-        level = np.asarray(pd.Categorical(awards["level"]).codes)
-        same = np.asarray(pc.equal(claim[1:], claim[:-1]).fill_null(False).to_numpy(zero_copy_only=False), bool)
-        first[1:] = ~(same & (level[1:] == level[:-1]))
-    return first
+    return column_readers.group_starts(pa.array(awards["claim_id"].array, pa.string()),
+                                       np.asarray(pd.Categorical(awards["level"]).codes))
 
 
 def simulate(portfolio: PortfolioTables | str | os.PathLike[str], years: range | tuple[int, ...], *,
