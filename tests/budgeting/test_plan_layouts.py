@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from subsidy_engine.budgeting import plan as plan_module
 from subsidy_engine.budgeting.plan import build_plan, claims_for, plan_rules, run_plan
-from subsidy_engine.kernels.allocate import allocate_kernel
+from subsidy_engine.kernels.allocate import allocate_kernel, sources_in_funding_order
 
 from builders import claims
 from strategies import budget_of, budgets, claims_tables, examples
@@ -117,9 +117,11 @@ def test_funding_order_funds_as_the_plan_s_own_order(table, budget, mode: str) -
     assert np.array_equal(np.sort(f.rows), np.arange(p.row_year.shape[0]))
     assert np.array_equal(f.item_tier, p.item_tier[p.item_order]) and np.array_equal(f.eligible, p.eligible[p.item_order])
     capacity = int((np.diff(p.item_ptr) * p.eligible.sum(axis=1)).sum())
+    assert f.capacity == capacity
+    source_items, year_start = sources_in_funding_order(p.item_order, p.item_year, p.eligible, len(p.years))
     records, carried_in, committed = allocate_kernel(
-        p.item_ptr, p.row_year, p.row_request, p.item_order, p.item_tier, p.item_year, p.year_ptr, p.eligible, p.cap,
-        p.carry, p.group_cap, p.row_group, capacity)
+        p.item_ptr, p.row_year, p.row_request, source_items, year_start, p.item_tier, p.cap, p.carry, p.group_cap,
+        p.row_group, capacity)
     ran = run_plan(p)
     assert all(np.array_equal(x, y) for x, y in zip(records, (ran.row, ran.source, ran.asked, ran.limit, ran.award,
                                                                ran.code, ran.binding)))

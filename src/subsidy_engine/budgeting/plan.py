@@ -32,6 +32,7 @@ from subsidy_engine.kernels.allocate import (
     allocate_kernel,
     flag_years_short,
     funding_order,
+    sources_in_funding_order,
     split_by_share,
     sum_by_source_year,
 )
@@ -223,7 +224,12 @@ class FundingOrder:
     item_tier: np.ndarray
     item_year: np.ndarray
     eligible: np.ndarray
-    item_order: np.ndarray  # the identity: the items are in funding order
+    #: each source's items and where its items of each approval year start
+    #: (:func:`~subsidy_engine.kernels.allocate.sources_in_funding_order`), and the records the kernel may write at
+    #: most: the items' alone, so made once for every path whose claims have money in the same parts
+    source_items: np.ndarray
+    year_start: np.ndarray
+    capacity: int
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,6 @@ class _Layout:
     item_tier: np.ndarray
     item_year: np.ndarray
     item_order: np.ndarray
-    year_ptr: np.ndarray
     eligible: np.ndarray
     row_group: np.ndarray  # per row: its claim's (project, enterprise) as dense codes
     tier_names: list[str]
@@ -402,7 +407,6 @@ def _layout(c: ClaimsToFund, budget: Budget, mode: str, fixed: PlanRules, keep: 
             item_tier[fixed.in_tier[k][item_claim]] = k
         tier_names = [describe_rule(r) for r in tiers] + ["others" if tiers else "every claim"]
     item_order = column_readers.sort_order(item_year, item_tier)  # ties: position
-    year_ptr = np.searchsorted(item_year[item_order], np.arange(len(years) + 1)).astype(np.int64)
 
     row_group = np.zeros((claim_of.shape[0], 2), np.int64)  # (project, enterprise): where a source caps them
     for g, codes in enumerate(fixed.groups):
@@ -413,10 +417,13 @@ def _layout(c: ClaimsToFund, budget: Budget, mode: str, fixed: PlanRules, keep: 
     row_year = year_index.astype(np.int64)
     rows, ptr, f_row_year, f_row_group, f_item_tier, f_item_year, f_eligible = funding_order(
         item_ptr, item_order, row_year, item_tier, item_year, eligible, row_group)
-    funding = FundingOrder(rows, ptr, f_row_year, f_row_group, f_item_tier, f_item_year, f_eligible,
-                           item_order=np.arange(item_order.shape[0], dtype=np.int64))
+    # the items are in funding order now: each source's are in the order they are numbered
+    source_items, year_start = sources_in_funding_order(np.arange(item_order.shape[0], dtype=np.int64), f_item_year,
+                                                        f_eligible, len(years))
+    funding = FundingOrder(rows, ptr, f_row_year, f_row_group, f_item_tier, f_item_year, f_eligible, source_items,
+                           year_start, capacity=int((np.diff(ptr) * f_eligible.sum(axis=1)).sum()))
     return _Layout(parts, claim_of, level, row_year, item_ptr, item_tier, item_year, item_order,
-                   year_ptr, eligible, row_group, tier_names, no_source, funding)
+                   eligible, row_group, tier_names, no_source, funding)
 
 
 @dataclass
@@ -436,12 +443,11 @@ def run_plan(p: Plan) -> Records:
     """The kernel over the plan's items in funding order (:class:`FundingOrder`); the records name the plan's
     rows."""
     f = p.funding
-    capacity = int((np.diff(f.item_ptr) * f.eligible.sum(axis=1)).sum())
     # the kernel's records: row, source, asked, limit, award, code, binding (Records' fields before carried_in)
     records: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     records, carried_in, committed = allocate_kernel(
-        f.item_ptr, f.row_year, p.row_request[f.rows], f.item_order, f.item_tier, f.item_year, p.year_ptr,
-        f.eligible, p.cap, p.carry, p.group_cap, f.row_group, capacity)
+        f.item_ptr, f.row_year, p.row_request[f.rows], f.source_items, f.year_start, f.item_tier, p.cap, p.carry,
+        p.group_cap, f.row_group, f.capacity)
     return Records(f.rows[records[0]], *records[1:], carried_in, committed)
 
 
