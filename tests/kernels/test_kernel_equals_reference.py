@@ -302,15 +302,21 @@ def test_pay_under_shared_caps_pays_each_row_the_least_of_its_rooms(case) -> Non
     its room under each cap (the cap less what its group has been paid); the cut is attributed cap by cap."""
     amounts, groups, caps, n_groups = case
     n, k = len(amounts), len(groups[0]) if groups else 1
-    after = np.empty((n, k), np.int64)
-    pay_under_shared_caps(np.array(amounts, np.int64), np.array(groups, np.int64).reshape(n, k),
-                                  np.array(caps, np.int64).reshape(n, k), n_groups, after)
+    # the rows stored backwards, paid in the case's order: the kernel reads and writes them where they are
+    stored = np.array(amounts[::-1] + [-1], np.int64)  # and a row under no cap, left as it was
+    rows = np.arange(n - 1, -1, -1, dtype=np.int64)
+    after = np.full((k, n + 1), -7, np.int64)
+    last = np.full((1, n + 1), -7, np.int64)
+    for out in (after, last):
+        pay_under_shared_caps(stored, rows, np.array(groups, np.int64).reshape(n, k),
+                              np.array(caps, np.int64).reshape(n, k), n_groups, out)
+    assert after[:, n].tolist() == [-7] * k and last[0, n] == -7
     paid_in: dict[int, int] = {}
     for i, amount in enumerate(amounts):
         rooms = [max(caps[i][c] - paid_in.get(groups[i][c], 0), 0) if groups[i][c] >= 0 and caps[i][c] >= 0
                  else None for c in range(k)]
         expected = [min([amount, *(r for r in rooms[:c + 1] if r is not None)]) for c in range(k)]
-        assert after[i].tolist() == expected, i
+        assert after[:, rows[i]].tolist() == expected and last[0, rows[i]] == expected[-1], i
         for c in range(k):
             if groups[i][c] >= 0:
                 paid_in[groups[i][c]] = paid_in.get(groups[i][c], 0) + expected[-1]

@@ -1,5 +1,6 @@
-"""Stacking's groups (kernels.caps.stacking_groups) against the rule in numpy terms, whichever way the enterprise-year
-groups are numbered (packed, or dense when the years are far apart)."""
+"""Stacking's groups (kernels.caps.stacking_groups, over the rows kernels.caps.rows_under_caps finds, in any order)
+against the rule in numpy terms, whichever way the enterprise-year groups are numbered (packed, or dense when the
+years are far apart)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subsidy_engine.kernels.caps import NO_CAP, stacking_groups
+from subsidy_engine.kernels.caps import NO_CAP, rows_under_caps, stacking_groups
 from subsidy_engine.kernels.threads import read_only
 
 from strategies import examples
@@ -47,10 +48,15 @@ def test_each_row_s_groups_and_caps_are_the_rule_s(data: st.DataObject, n: int, 
     inputs = [read_only(a) for a in (instrument, project, enterprise, year, set_of_row, project_set, investment)]
     parameters = (SUBSIDY, *(read_only(a) for a in (enterprise_cap, project_cap, share, capped)))
 
-    def run(given_groups: np.ndarray, n_given: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-        group, cap, under = np.empty((n, 3), np.int64), np.empty((n, 3), np.int64), np.empty(n, np.bool_)
-        found = stacking_groups(*inputs, *parameters, read_only(given_groups), n_given, group, cap, under)
-        return found, group, cap, under
+    under = np.empty(n, np.bool_)
+    rows_under_caps(inputs[0], inputs[1], inputs[5], *parameters[:1], parameters[-1], under)
+    # the rows under a cap, in any order: the kernel writes row rows[i]'s groups and caps at i
+    rows = np.array(data.draw(st.permutations(np.flatnonzero(under).tolist())), np.int64)
+
+    def run(given_groups: np.ndarray, n_given: int) -> tuple[int, np.ndarray, np.ndarray]:
+        group, cap = np.empty((rows.shape[0], 3), np.int64), np.empty((rows.shape[0], 3), np.int64)
+        found = stacking_groups(read_only(rows), *inputs, *parameters, read_only(given_groups), n_given, group, cap)
+        return found, group, cap
 
     # the rule, row by row
     own = instrument == SUBSIDY
@@ -74,11 +80,13 @@ def test_each_row_s_groups_and_caps_are_the_rule_s(data: st.DataObject, n: int, 
         runs.append(packed)
     else:  # refused only when the packed codes would not be dense
         assert far and own.any()
-    for n_groups, group, cap, under in runs:
-        assert np.array_equal(cap, expected_cap)
-        assert np.array_equal(under, own | in_total)
+    assert np.array_equal(under, own | in_total)
+    # a row under no cap has none: its groups are -1 and its caps NO_CAP, which the kernel need not write
+    assert (expected_cap[~under] == NO_CAP).all() and all((g[~under] == -1).all() for g in expected_groups)
+    for n_groups, group, cap in runs:
+        assert np.array_equal(cap, expected_cap[rows])
         for column, expected in enumerate(expected_groups):
-            assert _same_partition(group[:, column], expected)
+            assert _same_partition(group[:, column], expected[rows])
         used = group[group >= 0]
         assert used.shape[0] == 0 or (used.max() < n_groups and used.min() >= 0)
         # the three caps' codes never meet

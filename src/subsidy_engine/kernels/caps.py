@@ -40,25 +40,28 @@ def pay_under_group_caps(amounts, caps, group_start, out):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def pay_under_shared_caps(amounts, groups, caps, n_groups, after):
+def pay_under_shared_caps(amounts, rows, groups, caps, n_groups, after):
     """Pay rows in one pass under several caps at once, each cap's room used only by what is paid.
 
     Parameters
     ----------
     amounts : ndarray of int64, shape (n,)
-        The amount each row asks, in fen, the rows in the order they are paid.
-    groups : ndarray of int64, shape (n, k)
-        ``groups[i, c]``: the group of row ``i`` under cap ``c`` (one code space shared
-        by all the caps, ``0 <= code < n_groups``), or -1 when cap ``c`` does not apply
-        to the row.
-    caps : ndarray of int64, shape (n, k)
-        ``caps[i, c]``: the cap of that group as row ``i`` sees it, in fen; ``NO_CAP``
-        (-1): none (the row's payment still counts in its group).
+        The amount each row asks, in fen.
+    rows : ndarray of int64, shape (m,)
+        The rows under any of the caps, in the order they are paid.
+    groups : ndarray of int64, shape (m, k)
+        ``groups[i, c]``: the group of row ``rows[i]`` under cap ``c`` (one code space
+        shared by all the caps, ``0 <= code < n_groups``), or -1 when cap ``c`` does not
+        apply to the row.
+    caps : ndarray of int64, shape (m, k)
+        ``caps[i, c]``: the cap of that group as row ``rows[i]`` sees it, in fen;
+        ``NO_CAP`` (-1): none (the row's payment still counts in its group).
     n_groups : int
         The number of group codes.
-    after : ndarray of int64, shape (n, k)
-        Written: ``after[i, c]``, what row ``i`` would be paid under caps ``0`` to ``c``
-        only; ``after[i, k - 1]`` is what it is paid.
+    after : ndarray of int64, shape (k, n) or (1, n)
+        Written at ``rows`` alone (the others keep what the caller put there):
+        ``after[c, rows[i]]``, what the row would be paid under caps ``0`` to ``c``
+        only, so ``after[k - 1]`` is what it is paid; of one row, only that.
 
     Notes
     -----
@@ -67,9 +70,12 @@ def pay_under_shared_caps(amounts, groups, caps, n_groups, after):
     ``i`` is paid ``min(amounts[i], room under each cap that applies to it)``;
     that payment, and nothing more, is added to each of the row's groups. So an
     amount that one cap cuts uses no room under another cap. The cut of a row
-    is attributed to the caps in their order: ``amounts[i] - after[i, 0]`` to
-    cap 0, ``after[i, c - 1] - after[i, c]`` to cap ``c`` (the further cut by
-    its room), so the cuts add up to ``amounts[i] - after[i, k - 1]``.
+    is attributed to the caps in their order: ``amounts[i] - after[0, i]`` to
+    cap 0, ``after[c - 1, i] - after[c, i]`` to cap ``c`` (the further cut by
+    its room), so the cuts add up to ``amounts[i] - after[k - 1, i]``.
+
+    The rows are read and written where they are, in the order ``rows`` gives:
+    no copy of the amounts in that order, nor of what is paid, to put back.
 
     Examples
     --------
@@ -79,20 +85,25 @@ def pay_under_shared_caps(amounts, groups, caps, n_groups, after):
 
     >>> import numpy as np
     >>> after = np.empty((2, 2), np.int64)
-    >>> pay_under_shared_caps(np.array([8, 9]), np.array([[0, 1], [0, -1]]),
+    >>> pay_under_shared_caps(np.array([8, 9]), np.array([0, 1]), np.array([[0, 1], [0, -1]]),
     ...                       np.array([[10, 3], [10, -1]]), 2, after)
-    >>> after.tolist()
+    >>> after.T.tolist()
     [[8, 3], [7, 7]]
     """
-    n, k = groups.shape
+    m, k = groups.shape
+    every_cap = after.shape[0] == k
     used = np.zeros(n_groups, np.int64)
-    for i in range(n):
-        pay = amounts[i]
+    for i in range(m):
+        row = rows[i]
+        pay = amounts[row]
         for c in range(k):
             g = groups[i, c]
             if g >= 0 and caps[i, c] >= 0:
                 pay = min(pay, max(caps[i, c] - used[g], 0))
-            after[i, c] = pay
+            if every_cap:
+                after[c, row] = pay
+        if not every_cap:
+            after[0, row] = pay
         for c in range(k):
             g = groups[i, c]
             if g >= 0:
@@ -109,14 +120,40 @@ def share_of_amounts(amount_fen, share_units, round_half_up, out):
             out[i] = mul_div_floor(amount_fen[i], share_units[i], np.int64(RATE_SCALE))
 
 
+@jit
+def _under_total_cap(p, instrument, project_set, total_capped):
+    """Whether a row of project ``p`` (-1: none) and ``instrument`` is under the total cap (cap 5), by its
+    project's parameter set."""
+    return p >= 0 and total_capped[project_set[p], instrument]
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def stacking_groups(instrument, project, enterprise_code, year, set_of_row, project_set, total_investment,
+def rows_under_caps(instrument, project, project_set, subsidy, total_capped, under):
+    """Whether any of stacking's caps 3 to 5 applies to each claim row (written into ``under``): every 貼息 row
+    (cap 3, and cap 4 with a project), and each row its project's set puts under the total cap (cap 5).
+
+    >>> import numpy as np
+    >>> under = np.empty(3, np.bool_)
+    >>> rows_under_caps(np.array([0, 1, 1], np.int8), np.array([0, 0, -1]), np.zeros(1, np.int64), 0,
+    ...                 np.array([[True, False]]), under)
+    >>> under.tolist()
+    [True, False, False]
+    """
+    for i in range(instrument.shape[0]):
+        under[i] = instrument[i] == subsidy or _under_total_cap(project[i], instrument[i], project_set, total_capped)
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def stacking_groups(rows, instrument, project, enterprise_code, year, set_of_row, project_set, total_investment,
                     subsidy, enterprise_cap, project_cap, total_share, total_capped, given_enterprise_group,
-                    n_given, groups, caps, under):
-    """The groups and caps of stacking's caps 3 to 5 for each claim row (:func:`pay_under_shared_caps` reads them).
+                    n_given, groups, caps):
+    """The groups and caps of stacking's caps 3 to 5 of the claim rows under them, in the order they are paid
+    (:func:`pay_under_shared_caps` reads them so).
 
     Parameters
     ----------
+    rows : ndarray of int64, shape (m,)
+        The rows under any of the caps (:func:`rows_under_caps`), in the order they are paid.
     instrument, project, enterprise_code, year, set_of_row : ndarray, shape (n,)
         Each row's instrument index, project row (-1: none), enterprise code, year and parameter set.
     project_set, total_investment : ndarray, shape (n_projects,)
@@ -131,11 +168,9 @@ def stacking_groups(instrument, project, enterprise_code, year, set_of_row, proj
     given_enterprise_group : ndarray, shape (n,) or (0,)
         Each row's 貼息 group per enterprise and year when the caller made them (``n_given`` groups); empty:
         made here as ``enterprise * span + year - first year``.
-    groups, caps : ndarray, shape (n, 3)
-        Written, per cap (the enterprise and year, the project, the total cap): each row's group (-1: the cap
-        does not apply) and the cap (fen, ``NO_CAP``: none).
-    under : ndarray of bool, shape (n,)
-        Written: whether any of the three caps applies to the row.
+    groups, caps : ndarray, shape (m, 3)
+        Written, per cap (the enterprise and year, the project, the total cap): row ``rows[i]``'s group (-1: the
+        cap does not apply) and the cap (fen, ``NO_CAP``: none), at ``i``.
 
     Returns
     -------
@@ -153,21 +188,20 @@ def stacking_groups(instrument, project, enterprise_code, year, set_of_row, proj
     Examples
     --------
     Two 貼息 rows of one enterprise's project (2026 and 2027), and an investment subsidy under a total cap of
-    50% of 100 yuan:
+    50% of 100 yuan, paid in the order third, first, second:
 
     >>> import numpy as np
-    >>> groups, caps, under = np.empty((3, 3), np.int64), np.empty((3, 3), np.int64), np.empty(3, np.bool_)
-    >>> stacking_groups(np.array([0, 0, 1], np.int8), np.zeros(3, np.int64), np.zeros(3, np.int64),
-    ...                 np.array([2026, 2027, 2026]), np.zeros(3, np.int64), np.zeros(1, np.int64),
-    ...                 np.array([10_000]), 0, np.array([700]), np.array([900]), np.array([5_000_000_000]),
-    ...                 np.array([[True, True]]), np.zeros(0, np.int64), 0, groups, caps, under)
+    >>> groups, caps = np.empty((3, 3), np.int64), np.empty((3, 3), np.int64)
+    >>> stacking_groups(np.array([2, 0, 1]), np.array([0, 0, 1], np.int8), np.zeros(3, np.int64),
+    ...                 np.zeros(3, np.int64), np.array([2026, 2027, 2026]), np.zeros(3, np.int64),
+    ...                 np.zeros(1, np.int64), np.array([10_000]), 0, np.array([700]), np.array([900]),
+    ...                 np.array([5_000_000_000]), np.array([[True, True]]), np.zeros(0, np.int64), 0, groups, caps)
     4
-    >>> groups.tolist(), caps.tolist(), under.tolist()
-    ([[0, 2, 3], [1, 2, 3], [-1, -1, 3]], [[700, 900, 5000], [700, 900, 5000], [-1, -1, 5000]], [True, True, True])
+    >>> groups.tolist(), caps.tolist()
+    ([[-1, -1, 3], [0, 2, 3], [1, 2, 3]], [[-1, -1, 5000], [700, 900, 5000], [700, 900, 5000]])
     """
-    n = instrument.shape[0]
     n_projects = total_investment.shape[0]
-    if given_enterprise_group.shape[0] == n:
+    if given_enterprise_group.shape[0] == instrument.shape[0]:
         n_enterprise = n_given
         low = 0
         span = 0
@@ -176,7 +210,7 @@ def stacking_groups(instrument, project, enterprise_code, year, set_of_row, proj
         low = np.int64(0)
         high = np.int64(0)
         top = np.int64(-1)
-        for i in range(n):
+        for i in range(instrument.shape[0]):  # every row, in turn: the 貼息 rows are among the rows paid
             if instrument[i] == subsidy:
                 if count == 0 or year[i] < low:
                     low = year[i]
@@ -192,21 +226,27 @@ def stacking_groups(instrument, project, enterprise_code, year, set_of_row, proj
     for p in range(n_projects):
         share = total_share[project_set[p]]
         cap_of_project[p] = NO_CAP if share < 0 else mul_div_floor(total_investment[p], share, np.int64(RATE_SCALE))
-    for i in range(n):
-        s, p, own = set_of_row[i], project[i], instrument[i] == subsidy
+    # the rows read front to back, each written at its place in the paying order: read in that order, each row's
+    # facts wait on memory (235 ms against 125 ms, with this scatter, for a national portfolio's 3.6M rows)
+    place = np.full(instrument.shape[0], -1, np.int64)
+    for i in range(rows.shape[0]):
+        place[rows[i]] = i
+    for row in range(instrument.shape[0]):
+        i = place[row]
+        if i < 0:
+            continue
+        s, p, own = set_of_row[row], project[row], instrument[row] == subsidy
         groups[i, 0], caps[i, 0] = -1, NO_CAP
         if own:
-            groups[i, 0] = (given_enterprise_group[i] if span == 0
-                            else enterprise_code[i] * span + (year[i] - low))
+            groups[i, 0] = (given_enterprise_group[row] if span == 0
+                            else enterprise_code[row] * span + (year[row] - low))
             caps[i, 0] = enterprise_cap[s]
         groups[i, 1], caps[i, 1] = -1, NO_CAP
         if own and p >= 0:
             groups[i, 1], caps[i, 1] = n_enterprise + p, project_cap[s]
         groups[i, 2], caps[i, 2] = -1, NO_CAP
-        capped = p >= 0 and total_capped[project_set[p], instrument[i]]
-        if capped:
+        if _under_total_cap(p, instrument[row], project_set, total_capped):
             groups[i, 2], caps[i, 2] = n_enterprise + n_projects + p, cap_of_project[p]
-        under[i] = own or capped
     return n_enterprise + 2 * n_projects
 
 

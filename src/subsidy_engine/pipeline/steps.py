@@ -34,7 +34,7 @@ from subsidy_engine.core.provenance import Provenance
 from subsidy_engine.core.vocabulary import RULE_FLAGS, VENUES, Domain, PlatformType, Stage
 from subsidy_engine.io import column_readers
 from subsidy_engine.kernels.calendar import years_of
-from subsidy_engine.kernels.caps import most_favourable_only, pay_under_shared_caps, stacking_groups
+from subsidy_engine.kernels.caps import most_favourable_only, pay_under_shared_caps, rows_under_caps, stacking_groups
 from subsidy_engine.kernels.decimal import decimal_words_of
 from subsidy_engine.kernels.threads import read_only
 from subsidy_engine.measures.awards import AWARD_INSTRUMENT, award_claim_rows
@@ -227,15 +227,11 @@ class _SharedCaps(NamedTuple):
     def pay(self, amount: np.ndarray, *, last_only: bool = False) -> tuple[np.ndarray, ...]:
         """``amount`` paid in one pass under every cap; per cap, the amounts after it and the caps before it
         (``last_only``: after every cap only)."""
-        order = self.order
-        paid = np.empty(self.groups.shape, np.int64)
-        pay_under_shared_caps(amount[order], self.groups, self.caps, self.n_groups, paid)
-        after = []
-        caps = range(self.groups.shape[1])
-        for c in caps[-1:] if last_only else caps:  # a column a cap
-            column = amount.copy()
-            column[order] = paid[:, c]
-            after.append(column)
+        # every row's amount, then what the kernel pays the rows under a cap written over it where they are
+        after = np.empty((1 if last_only else self.groups.shape[1], amount.shape[0]), np.int64)
+        after[:] = amount
+        pay_under_shared_caps(read_only(np.ascontiguousarray(amount, np.int64)), self.order, self.groups, self.caps,
+                              self.n_groups, after)
         return tuple(after)
 
 
@@ -623,28 +619,33 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     by_set = _stacking_parameters(policy)
 
     # 3. 貼息 per enterprise and year, 4. 貼息 per project over its life, 5. the total cap as a share of the
-    # project's investment: each row's group and cap under each, in one pass (kernels.caps.stacking_groups)
+    # project's investment: the rows under any of them, paid in one pass, in one order that agrees with each
+    # cap's: year, day, instrument, item
     n = instrument.shape[0]
-    group, cap, under = np.empty((n, 3), np.int64), np.empty((n, 3), np.int64), np.empty(n, np.bool_)
+    under = np.empty(n, np.bool_)
+    # read-only int64 views whatever the rows' parts gave: the kernels compiled once for every caller
+    project, project_set = (read_only(np.ascontiguousarray(a, np.int64)) for a in (project, project_set))
+    rows_under_caps(read_only(instrument), project, project_set, SUBSIDY, by_set.total_capped, under)
+    subset = under.nonzero()[0]
+    order = subset[column_readers.sort_order(year[subset], day[subset], instrument[subset], item_code[subset])]
+    # each of those rows' group and cap under each cap, written in that order (kernels.caps.stacking_groups): the
+    # pass that pays them reads them front to back
+    group, cap = np.empty((order.shape[0], 3), np.int64), np.empty((order.shape[0], 3), np.int64)
     total_investment = project_arrays["total_investment"] if n_projects else np.zeros(0, np.int64)
-    # read-only int64 views whatever the rows' parts gave: the kernel compiled once for every caller
     arrays = [read_only(np.ascontiguousarray(a, np.int64)) for a in (
         project, enterprise_code, year, set_of_row, project_set, total_investment)]
     parameters = (SUBSIDY, by_set.enterprise_cap, by_set.project_cap, by_set.total_cap_share, by_set.total_capped)
     n_groups = stacking_groups(  # type: ignore[call-arg]  # numba's Dispatcher stub takes fewer
-        read_only(instrument), *arrays, *parameters, NO_GIVEN_GROUPS, 0, group, cap, under)
+        read_only(order), read_only(instrument), *arrays, *parameters, NO_GIVEN_GROUPS, 0, group, cap)
     if n_groups < 0:  # 貼息 years far apart: the enterprise-year codes numbered densely
         subset = np.flatnonzero(instrument == SUBSIDY)
         codes, dense = np.unique(enterprise_code[subset] * (int(year.max()) + 1) + year[subset], return_inverse=True)
         given = np.full(n, -1, np.int64)
         given[subset] = dense.reshape(-1)
         n_groups = stacking_groups(  # type: ignore[call-arg]  # numba's Dispatcher stub takes fewer
-            read_only(instrument), *arrays, *parameters, read_only(given), codes.shape[0], group, cap, under)
-    # 3 to 5 in one pass, in one order that agrees with each cap's: year, day, instrument, item
-    subset = under.nonzero()[0]
-    order = subset[column_readers.sort_order(year[subset], day[subset], instrument[subset], item_code[subset])]
-    # np.take, not group[order]: a gather of whole rows, 3-4x faster than fancy indexing of a 2-D array's first axis
-    caps = _SharedCaps(order, np.take(group, order, axis=0), np.take(cap, order, axis=0), n_groups)
+            read_only(order), read_only(instrument), *arrays, *parameters, read_only(given), codes.shape[0], group,
+            cap)
+    caps = _SharedCaps(read_only(order), group, cap, n_groups)
     return Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
                     rows.column("amount"), read_only(project_set), by_set.favourable, caps, n_projects)
 
