@@ -83,8 +83,13 @@ def funding_sources_of(industry: bool, sector: str | None, district: str | None)
     return municipal + ("" if district is None else f"|district_matching:{district}")
 
 
-def funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) -> pa.Array:
-    """:func:`funding_sources_of` of every project, computed once per distinct (industry, sector, district)."""
+#: The funding sources of a claim no project describes (an enterprise with no project in the table).
+NO_PROJECT_SOURCES = "gaojingjian_fund|sector_budget"
+
+
+def funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) -> pa.DictionaryArray:
+    """:func:`funding_sources_of` of every project, computed once per distinct (industry, sector, district): each
+    project's index into those few texts (a claims table takes its column from them, not from a million texts)."""
     sectors, districts = pc.dictionary_encode(sector), pc.dictionary_encode(district)
     s_code = np.asarray(sectors.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64) + 1
     d_code = np.asarray(districts.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64) + 1
@@ -94,7 +99,7 @@ def funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) 
     sector_words, district_words = [None, *sectors.dictionary.to_pylist()], [None, *districts.dictionary.to_pylist()]
     texts = [funding_sources_of(bool(kind % 2), sector_words[kind // 2 % width], district_words[kind // 2 // width])
              for kind in kinds.tolist()]
-    return pa.array(texts, pa.string()).take(pa.array(of_project.reshape(-1)))
+    return pa.DictionaryArray.from_arrays(pa.array(of_project.reshape(-1), pa.int32()), pa.array(texts, pa.string()))
 
 
 #: Ids as text: Arrow text for a table's column; for a handful of ``str`` (a quote's models, at most
@@ -251,7 +256,8 @@ class Context:
     projects: pd.DataFrame | dict[str, np.ndarray]
     project_id_text: Texts
     project_enterprise: Texts
-    sources_of_project: Texts
+    #: each project's funding sources (:func:`funding_sources`; a quote's one project: its text)
+    sources_of_project: pa.DictionaryArray | Texts
     loans: pd.DataFrame  # the loans with a known project
     loan_project: np.ndarray  # each loan's row in ``projects``
     tables: PortfolioTables | None = None  # where rows came from, for the problems found while evaluating
@@ -772,7 +778,6 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
     instrument, project, has_project, year = st.instrument, st.project, st.has_project, st.year
     item, gross = arrow_texts(st.item), st.gross
     enterprise, set_of_row = arrow_texts(rows.column("enterprise")), rows.column("set_index")
-    sources_of_project = arrow_texts(ctx.sources_of_project)
     take = pa.array(order)
     instrument_names = np.array(INSTRUMENTS, dtype=object)
     # the project whose attributes describe each claim: its own, else its enterprise's project with the
@@ -780,16 +785,21 @@ def claims_table(rows: Rows, ctx: Context, st: Stacking, after: tuple[np.ndarray
     describing = project[order].copy()
     without = np.flatnonzero(~has_project[order])
     describing[without] = describing_project_rows(projects, enterprise.take(pa.array(order[without])))
-    known = pa.array(describing >= 0)
-    sources = pc.if_else(known, sources_of_project.take(pa.array(np.maximum(describing, 0))),
-                         pa.scalar("gaojingjian_fund|sector_budget")) if n_projects else pa.array(
-        ["gaojingjian_fund|sector_budget"] * order.shape[0], pa.string())
+    # each claim's sources taken from the few texts of its project's kind, or those of a claim without one
+    kinds = ctx.sources_of_project
+    assert isinstance(kinds, pa.DictionaryArray)  # a portfolio's (funding_sources)
+    words = pa.concat_arrays([kinds.dictionary, pa.array([NO_PROJECT_SOURCES], pa.string())])
+    kind = np.full(order.shape[0], len(words) - 1, np.int32)
+    known = describing >= 0
+    kind[known] = kinds.indices.to_numpy()[describing[known]]
+    sources = words.take(pa.array(kind))
     item_shown = item.take(take)
     amount_fen = after_total[order]
     claim_id = claim_ids(pa.array(instrument_names[instrument[order]], pa.string()), item_shown, year[order])
     if n_projects:
-        project_ids = column_readers.arrow_text(projects["project_id"]).take(pa.array(np.maximum(project[order], 0)))
-        project_ids = pc.if_else(pa.array(has_project[order]), project_ids, pa.nulls(order.shape[0], pa.string()))
+        # a masked index takes a null: no second pass to put them in
+        project_ids = column_readers.arrow_text(projects["project_id"]).take(
+            pa.array(np.maximum(project[order], 0), mask=~has_project[order]))
     else:  # every project rejected: the enterprise's items still show, without one
         project_ids = pa.nulls(order.shape[0], pa.string())
 
@@ -831,10 +841,10 @@ def attributes_of(projects: pd.DataFrame, project_arrays: dict[str, np.ndarray],
     safe = np.maximum(rows, 0)
     frame: dict[str, Any] = {}
     for name in ("sector", "district"):
-        values = (column_readers.arrow_text(projects[name]).take(pa.array(safe)) if name in projects and len(projects)
-                  else pa.nulls(rows.shape[0], pa.string()))
-        frame[name] = pd.Series(pc.if_else(pa.array(known), values, pa.nulls(rows.shape[0], pa.string())),
-                                dtype=pd.ArrowDtype(pa.string()))
+        # a masked index takes a null: no second pass to put them in
+        values = (column_readers.arrow_text(projects[name]).take(pa.array(safe, mask=~known))
+                  if name in projects and len(projects) else pa.nulls(rows.shape[0], pa.string()))
+        frame[name] = pd.Series(values, dtype=pd.ArrowDtype(pa.string()))
     if not len(projects):  # every project rejected: the enterprises' items are described by none
         project_arrays = {name: np.zeros(1, bool if name != "merit_score" else np.int64)
                           for name in (*RULE_FLAGS, "no_merit_score", "merit_score")}
