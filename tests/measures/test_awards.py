@@ -198,6 +198,17 @@ def test_stacking_reads_the_project_s_parameter_set_and_explain_cites_that_one()
     assert "stacking.most_favourable_only = [['investment_subsidy', 'reward']]" in text
 
 
+def test_an_award_of_a_project_when_the_projects_table_has_no_rows_is_rejected_not_a_crash() -> None:
+    """Review (hostile input): a projects table with its columns and no rows, beside an award naming a project,
+    failed with Arrow's "Index 0 out of bounds" while checking whose enterprise the project is."""
+    rows = portfolio(award())
+    rows["projects"] = []  # the table keeps its columns (as_tables), and has no rows
+    claims = evaluate(as_tables(rows), POLICY)
+    assert claims.rejections[["table", "id", "field", "reason"]].values.tolist() == [
+        ["awards", "A1", "project_id", "is not a project of the projects table"]]
+    assert claims.table.empty
+
+
 def test_an_award_of_another_enterprise_s_project_is_rejected() -> None:
     """Review: an award naming project P1 (of E) for enterprise Z was paid under Z's per-enterprise caps; a quote
     refuses the same mismatch."""

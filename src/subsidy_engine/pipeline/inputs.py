@@ -473,7 +473,8 @@ def _project_links(tables: Mapping[str, pd.DataFrame], found: list[pd.DataFrame]
         if name == "awards" and "enterprise_id" in table.columns and "enterprise_id" in projects:
             # a decision about a project is its enterprise's: another enterprise would escape its caps
             at = text_index_in(given, ids)
-            owner = arrow_text(projects["enterprise_id"]).take(pa.array(np.maximum(at, 0)))
+            # an id of no project takes a null (masked): there may be no project to take at all
+            owner = arrow_text(projects["enterprise_id"]).take(pa.array(np.maximum(at, 0), mask=at < 0))
             own = arrow_text(table["enterprise_id"])
             other = np.flatnonzero(is_given & (at >= 0) & ~blank_cells(table["enterprise_id"]) & ~np.asarray(
                 pc.equal(own, owner).fill_null(True).to_numpy(zero_copy_only=False), dtype=bool))
