@@ -60,19 +60,21 @@ def pay_under_shared_caps(amounts, rows, groups, caps, n_groups, after):
         The number of group codes.
     after : ndarray of int64, shape (k, n) or (1, n)
         Written at ``rows`` alone (the others keep what the caller put there):
-        ``after[c, rows[i]]``, what the row would be paid under caps ``0`` to ``c``
-        only, so ``after[k - 1]`` is what it is paid; of one row, only that.
+        ``after[c, r]``, what row ``r`` would be paid under caps ``0`` to ``c``
+        only, so ``after[k - 1]`` is what each row is paid. When ``after`` has
+        a single line, only what is paid is written, into ``after[0]``.
 
     Notes
     -----
-    The rule: rows are taken in order; the room of a group is its cap less what
-    the rows of the group before have been *paid* (never below 0), and row
-    ``i`` is paid ``min(amounts[i], room under each cap that applies to it)``;
-    that payment, and nothing more, is added to each of the row's groups. So an
-    amount that one cap cuts uses no room under another cap. The cut of a row
-    is attributed to the caps in their order: ``amounts[i] - after[0, i]`` to
-    cap 0, ``after[c - 1, i] - after[c, i]`` to cap ``c`` (the further cut by
-    its room), so the cuts add up to ``amounts[i] - after[k - 1, i]``.
+    The rule: rows are taken in the order ``rows`` gives; the room of a group is
+    its cap less what the rows of the group taken before have been *paid*
+    (never below 0), and row ``r = rows[i]`` is paid ``min(amounts[r], room
+    under each cap that applies to it)``; that payment, and nothing more, is
+    added to each of the row's groups. So an amount that one cap cuts uses no
+    room under another cap. The cut of a row is attributed to the caps in their
+    order: ``amounts[r] - after[0, r]`` to cap 0, ``after[c - 1, r] - after[c,
+    r]`` to cap ``c`` (the further cut by its room), so the cuts add up to
+    ``amounts[r] - after[k - 1, r]``.
 
     The rows are read and written where they are, in the order ``rows`` gives:
     no copy of the amounts in that order, nor of what is paid, to put back.
@@ -187,8 +189,8 @@ def stacking_groups(rows, instrument, project, enterprise_code, year, set_of_row
 
     Examples
     --------
-    Two 貼息 rows of one enterprise's project (2026 and 2027), and an investment subsidy under a total cap of
-    50% of 100 yuan, paid in the order third, first, second:
+    Two 貼息 rows of one enterprise's project (2026 and 2027), and a premium subsidy (instrument 1) under a total
+    cap of 50% of 100 yuan, paid in the order third, first, second:
 
     >>> import numpy as np
     >>> groups, caps = np.empty((3, 3), np.int64), np.empty((3, 3), np.int64)

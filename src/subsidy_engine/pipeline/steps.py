@@ -99,7 +99,10 @@ def funding_sources(sector: pa.Array, district: pa.Array, industry: np.ndarray) 
     sector_words, district_words = [None, *sectors.dictionary.to_pylist()], [None, *districts.dictionary.to_pylist()]
     texts = [funding_sources_of(bool(kind % 2), sector_words[kind // 2 % width], district_words[kind // 2 // width])
              for kind in kinds.tolist()]
-    return pa.DictionaryArray.from_arrays(pa.array(of_project.reshape(-1), pa.int32()), pa.array(texts, pa.string()))
+    # kinds of one text (an industry project's sector is not in it) share it: each text once
+    words, word_of_kind = np.unique(np.array(texts, dtype=object), return_inverse=True)
+    return pa.DictionaryArray.from_arrays(pa.array(word_of_kind.reshape(-1)[of_project.reshape(-1)], pa.int32()),
+                                          pa.array(words.tolist(), pa.string()))
 
 
 #: Ids as text: Arrow text for a table's column; for a handful of ``str`` (a quote's models, at most
