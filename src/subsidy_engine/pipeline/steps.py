@@ -631,32 +631,32 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     # project's investment: the rows under any of them, paid in one pass, in one order that agrees with each
     # cap's: year, day, instrument, item
     n = instrument.shape[0]
-    under = np.empty(n, np.bool_)
+    total_investment = project_arrays["total_investment"] if n_projects else np.zeros(0, np.int64)
     # read-only int64 views whatever the rows' parts gave: the kernels compiled once for every caller
-    project, project_set = (read_only(np.ascontiguousarray(a, np.int64)) for a in (project, project_set))
-    rows_under_caps(read_only(instrument), project, project_set, SUBSIDY, by_set.total_capped, under)
+    arrays = [read_only(np.ascontiguousarray(a, np.int64)) for a in (
+        project, enterprise_code, year, set_of_row, project_set, total_investment)]
+    project, project_set, instrument = arrays[0], arrays[4], read_only(instrument)
+    under = np.empty(n, np.bool_)
+    rows_under_caps(instrument, project, project_set, SUBSIDY, by_set.total_capped, under)
     subset = under.nonzero()[0]
-    order = subset[column_readers.sort_order(year[subset], day[subset], instrument[subset], item_code[subset])]
+    order = read_only(subset[column_readers.sort_order(year[subset], day[subset], instrument[subset],
+                                                       item_code[subset])])
     # each of those rows' group and cap under each cap, written in that order (kernels.caps.stacking_groups): the
     # pass that pays them reads them front to back
     group, cap = np.empty((order.shape[0], 3), np.int64), np.empty((order.shape[0], 3), np.int64)
-    total_investment = project_arrays["total_investment"] if n_projects else np.zeros(0, np.int64)
-    arrays = [read_only(np.ascontiguousarray(a, np.int64)) for a in (
-        project, enterprise_code, year, set_of_row, project_set, total_investment)]
     parameters = (SUBSIDY, by_set.enterprise_cap, by_set.project_cap, by_set.total_cap_share, by_set.total_capped)
     n_groups = stacking_groups(  # type: ignore[call-arg]  # numba's Dispatcher stub takes fewer
-        read_only(order), read_only(instrument), *arrays, *parameters, NO_GIVEN_GROUPS, 0, group, cap)
+        order, instrument, *arrays, *parameters, NO_GIVEN_GROUPS, 0, group, cap)
     if n_groups < 0:  # 貼息 years far apart: the enterprise-year codes numbered densely
         subset = np.flatnonzero(instrument == SUBSIDY)
         codes, dense = np.unique(enterprise_code[subset] * (int(year.max()) + 1) + year[subset], return_inverse=True)
         given = np.full(n, -1, np.int64)
         given[subset] = dense.reshape(-1)
         n_groups = stacking_groups(  # type: ignore[call-arg]  # numba's Dispatcher stub takes fewer
-            read_only(order), read_only(instrument), *arrays, *parameters, read_only(given), codes.shape[0], group,
-            cap)
-    caps = _SharedCaps(read_only(order), group, cap, n_groups)
+            order, instrument, *arrays, *parameters, read_only(given), codes.shape[0], group, cap)
+    caps = _SharedCaps(order, group, cap, n_groups)
     return Stacking(instrument, project, has_project, year, item, item_code, rows.column("gross"),
-                    rows.column("amount"), read_only(project_set), by_set.favourable, caps, n_projects)
+                    rows.column("amount"), project_set, by_set.favourable, caps, n_projects)
 
 
 def stack(st: Stacking, computed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -110,11 +110,6 @@ def _no_name(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
-def _in_words(words: Mapping[str, str]) -> Callable[[Any], Any]:
-    """A text in ``words`` (an unknown one as it is, as :func:`name` shows it); anything else as it is."""
-    return lambda v: words.get(v, v) if isinstance(v, str) else v
-
-
 def with_names(frame: pd.DataFrame, lang: Lang | str, sources: dict[str, str] | None = None) -> pd.DataFrame:
     """``frame`` with a name column beside each id column it has, and words in the reader's language."""
     out = frame.copy()
@@ -129,7 +124,10 @@ def with_names(frame: pd.DataFrame, lang: Lang | str, sources: dict[str, str] | 
             out.insert(list(out.columns).index(column) + 1, named, by_value.said(shown, out[column]))
     for column, section in WORDS_IN_PLACE:
         if column in out.columns:
-            out[column] = _passed_on(out[column], _in_words(names(section, lang)))
+            def in_words(value: Any, section: str = section) -> Any:
+                return name(section, value, lang) if isinstance(value, str) else value
+
+            out[column] = _passed_on(out[column], in_words)
     yes_no = names("booleans", lang)
     for column in out.columns:
         if column_kind(str(column)) == "boolean":
