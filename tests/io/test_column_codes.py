@@ -161,6 +161,23 @@ def test_text_codes_and_ranks_are_arrow_s_whatever_the_size(cells: list[str], nu
         arrow, sort_keys="ascending", tiebreaker="dense").to_pylist()
 
 
+RUNS = st.lists(st.tuples(CELL, st.integers(1, 6)), min_size=column_readers.FEW_CELLS + 1, max_size=160)  # by Arrow
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(runs=RUNS, offset=st.integers(0, 3), numpy=st.booleans())
+def test_text_codes_and_ranks_of_cells_in_runs_are_arrow_s(runs: list[tuple[str, int]], offset: int,
+                                                           numpy: bool) -> None:
+    """Ids in runs of equal neighbours (a loan's years) are coded and ranked by their runs' first cells: the
+    codes (in order of first appearance) and dense ranks Arrow gives the whole column, a slice of one too."""
+    cells = [cell for cell, times in runs for _ in range(times)]
+    arrow = pa.array(["pad"] * offset + cells, pa.string()).slice(offset)
+    given_as = np.array(cells, dtype=object) if numpy else arrow
+    assert column_readers.text_codes(given_as).tolist() == pc.dictionary_encode(arrow).indices.to_pylist()
+    assert column_readers.text_ranks(given_as).tolist() == pc.rank(
+        arrow, sort_keys="ascending", tiebreaker="dense").to_pylist()
+
+
 LOOKED_UP = st.lists(st.one_of(st.none(), st.sampled_from(["P1", "P2", "p1", " P1", "", "项目-3", "P10", "P1 "]),
                                st.text(max_size=6)), max_size=30)
 

@@ -126,7 +126,8 @@ def text_codes(values: pa.Array | np.ndarray) -> np.ndarray:
         return np.array([codes.setdefault(v, len(codes)) for v in _cells(values)], np.int64)
     if isinstance(values, np.ndarray):
         values = pa.array(values, pa.string())
-    return np.asarray(pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False), np.int64)
+    return _by_runs(values, lambda distinct: np.asarray(
+        pc.dictionary_encode(distinct).indices.to_numpy(zero_copy_only=False), np.int64))
 
 
 def text_ranks(values: pa.Array | np.ndarray) -> np.ndarray:
@@ -143,8 +144,31 @@ def text_ranks(values: pa.Array | np.ndarray) -> np.ndarray:
         return np.array([rank[v] for v in cells], np.int64)
     if isinstance(values, np.ndarray):
         values = pa.array(values, pa.string())
-    return np.asarray(pc.rank(values, sort_keys="ascending", tiebreaker="dense").to_numpy(zero_copy_only=False),
-                      np.int64)
+    return _by_runs(values, lambda distinct: np.asarray(
+        pc.rank(distinct, sort_keys="ascending", tiebreaker="dense").to_numpy(zero_copy_only=False), np.int64))
+
+
+#: :func:`_by_runs` reads a column's runs only when they are at most this share of its cells.
+RUNS_WORTH_READING = 0.75
+
+
+def _by_runs(values: pa.Array, per_cell: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+    """``per_cell(values)`` (codes or ranks, which equal cells share and which keep the order of first
+    appearance) made of the first cell of each run of equal neighbours, then given to the rest of its run.
+
+    A claim table's ids come in runs (a loan's years one after the other: 3.6M claim rows of a national book are
+    1.3M runs), and hashing or sorting text costs by the cell, more than linearly once the distinct values
+    outgrow the caches: the ranks of those rows took 250-350 ms against 125 ms by their runs. A column of few
+    repeats (runs above :data:`RUNS_WORTH_READING` of its cells) is given whole: the copy would cost more than
+    it saves. A column with nulls too (a null equals no neighbour).
+    """
+    if values.null_count:
+        return per_cell(values)
+    start = group_starts(values)
+    heads = np.flatnonzero(start)
+    if heads.shape[0] > RUNS_WORTH_READING * len(values):
+        return per_cell(values)
+    return per_cell(values.take(pa.array(heads)))[np.cumsum(start, dtype=np.int64) - 1]
 
 
 def group_starts(*keys: np.ndarray | pa.Array) -> np.ndarray:
