@@ -90,6 +90,7 @@ def test_each_row_s_groups_and_caps_are_the_rule_s(data: st.DataObject, n: int, 
         # the three caps' codes never meet
         assert not (set(group[:, 0][group[:, 0] >= 0]) & set(group[:, 1][group[:, 1] >= 0]))
         assert not (set(group[:, 1][group[:, 1] >= 0]) & set(group[:, 2][group[:, 2] >= 0]))
+        assert not (set(group[:, 0][group[:, 0] >= 0]) & set(group[:, 2][group[:, 2] >= 0]))
 
 
 def _favourable_in_numpy(computed: np.ndarray, project: np.ndarray, instrument: np.ndarray, project_set: np.ndarray,
