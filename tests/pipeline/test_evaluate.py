@@ -7,6 +7,7 @@ import dataclasses
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -263,6 +264,7 @@ def test_sort_order_is_a_stable_lexsort_for_few_rows_and_many(keys: tuple[list[i
     assert column_readers.sort_order(*arrays).tolist() == expected
     assert column_readers.sort_order(*arrays[1:]).tolist() == sorted(range(len(keys[0])),
                                                             key=lambda r: (keys[1][r], keys[2][r], r))
+    _sorted_at_rows_as_copies(column_readers, arrays)
 
 
 @settings(max_examples=examples(60), deadline=None)
@@ -279,6 +281,17 @@ def test_sort_order_of_wide_keys_packed_without_the_row_or_not_packed(keys: tupl
                                                               key=lambda r: (*(k[r] for k in keys), r))
     assert column_readers.sort_order(arrays[1], arrays[2].astype(np.int8), arrays[1] > 0).tolist() == sorted(
         range(len(keys[0])), key=lambda r: (keys[1][r], keys[2][r], keys[1][r] > 0, r))
+    _sorted_at_rows_as_copies(column_readers, [arrays[1], arrays[2].astype(np.int8), arrays[0]])
+
+
+def _sorted_at_rows_as_copies(column_readers: ModuleType, arrays: list[np.ndarray]) -> None:
+    """``sort_order(*keys, rows=rows)`` is the order of the keys' copies at ``rows``: every other row, the rows
+    backwards (a permutation), some rows twice, and none."""
+    n = arrays[0].shape[0]
+    for rows in (np.arange(0, n, 2), np.arange(n)[::-1].copy(), np.concatenate([np.arange(n), np.arange(n // 3)]),
+                 np.zeros(0, np.int64)):
+        assert column_readers.sort_order(*arrays, rows=rows).tolist() == column_readers.sort_order(
+            *[a[rows] for a in arrays]).tolist()
 
 
 def test_an_enterprise_s_items_are_paid_when_every_project_is_rejected() -> None:
@@ -501,6 +514,11 @@ def test_sort_order_of_uint64_keys_past_a_float_and_of_narrow_signed_keys() -> N
     narrow = np.tile(np.array([100, -100, 0, 127, -128], np.int8), 60)
     assert column_readers.sort_order(narrow, narrow.astype(np.int16)).tolist() == np.argsort(
         narrow, kind="stable").tolist()
+    # read at rows: the same
+    at = np.arange(top.shape[0])[::-1].copy()
+    assert column_readers.sort_order(top, rows=at).tolist() == np.argsort(top[at], kind="stable").tolist()
+    assert column_readers.sort_order(narrow, narrow.astype(np.int16), rows=at).tolist() == np.argsort(
+        narrow[at], kind="stable").tolist()
 
 
 def test_text_columns_of_a_selection_without_claims_are_as_pandas_makes_them() -> None:

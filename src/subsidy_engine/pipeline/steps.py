@@ -639,8 +639,7 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     under = np.empty(n, np.bool_)
     rows_under_caps(instrument, project, project_set, SUBSIDY, by_set.total_capped, under)
     subset = under.nonzero()[0]
-    order = read_only(subset[column_readers.sort_order(year[subset], day[subset], instrument[subset],
-                                                       item_code[subset])])
+    order = read_only(subset[column_readers.sort_order(year, day, instrument, item_code, rows=subset)])
     # each of those rows' group and cap under each cap, written in that order (kernels.caps.stacking_groups): the
     # pass that pays them reads them front to back
     group, cap = np.empty((order.shape[0], 3), np.int64), np.empty((order.shape[0], 3), np.int64)
@@ -726,8 +725,8 @@ def shown_order(st: Stacking, years: tuple[int, ...] | None) -> np.ndarray:
     """The rows of the years asked for, in a stable order: project, instrument, item, year."""
     shown = np.ones(st.year.shape[0], bool) if years is None else np.isin(st.year, np.array(years))
     subset = shown.nonzero()[0]
-    return subset[column_readers.sort_order(np.where(st.has_project, st.project, st.n_projects)[subset],
-                                   st.instrument[subset], st.item_code[subset], st.year[subset])]
+    return subset[column_readers.sort_order(np.where(st.has_project, st.project, st.n_projects), st.instrument,
+                                            st.item_code, st.year, rows=subset)]
 
 
 def combine(rows: Rows, ctx: Context, years: tuple[int, ...] | None
