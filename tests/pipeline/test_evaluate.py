@@ -502,6 +502,21 @@ def test_a_quote_s_claim_ids_are_the_table_s(parts: list[tuple[str, str, int]]) 
     assert [claim_id(*part) for part in parts] == table.to_pylist()
 
 
+@settings(max_examples=examples(60), deadline=None)
+@given(years=st.one_of(st.lists(st.integers(2000, 2100), max_size=40),
+                       st.lists(st.integers(-(10**6), 10**6), max_size=40)),  # a span written year by year
+       codes=st.lists(st.integers(0, 7), max_size=40))
+def test_years_and_instruments_as_text_are_python_s(years: list[int], codes: list[int]) -> None:
+    """The claims' year and instrument texts, taken from each distinct one written once, are ``str(year)`` and
+    the instrument's name."""
+    from subsidy_engine.params.policy import INSTRUMENTS
+    from subsidy_engine.pipeline.steps import instrument_texts, year_texts
+
+    assert year_texts(np.array(years, np.int64)).to_pylist() == [str(y) for y in years]
+    assert year_texts(np.array(years, np.int32)).to_pylist() == [str(y) for y in years]
+    assert instrument_texts(np.array(codes, np.int8)).to_pylist() == [INSTRUMENTS[c] for c in codes]
+
+
 def test_sort_order_of_uint64_keys_past_a_float_and_of_narrow_signed_keys() -> None:
     """Keys of every integer type are ordered as integers: uint64 beyond 2**53 (a float would merge them), and
     int8 keys spanning more than half their type (subtracted in their own type they would wrap)."""
