@@ -321,8 +321,9 @@ def first_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
     if rules is None:  # as the kernel moves them: a loan the calendar cannot cover keeps its dates
         rules = loans.business_day if calendar is None else kernel_rules(loans, calendar)
     first = np.array(first_due_year(loans, calendar, rules), np.int64)  # a copy: filled in place
-    events = loans.events_csr()
-    if len(loans) and (loans.interest_months.any() or (events.amount < 0).any()):
+    # a prepayment is an event: loans without events (loans.events None) have none to look for
+    if len(loans) and (loans.interest_months.any() or (loans.events is not None and (loans.events.amount < 0).any())):
+        events = loans.events_csr()
         cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
         first_years(loans.start_y, loans.start_m, loans.start_d, loans.interest_months, loans.interest_day, rules,
                     cal_first, cal_table, cal_weekends, events.ptr, events.day, events.amount, first)
@@ -449,7 +450,6 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
     failure = np.full((count, 2), -1, dtype=np.int64)
     written = np.empty(count, np.int64)
     years_written = year_ptr[1:] - year_ptr[:-1]  # the kernel writes those of the loans that may be repaid before their term
-    plan_ptr, plan_fen = loans.plan_csr()
     slot_ptr = payment_slots(loans, segments.ptr)
     forced = np.zeros(0, np.int64)  # no payment settled yet: the kernel computes each (below, when it cannot)
     events = loans.events_csr()
@@ -459,9 +459,11 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
                sub_events, sub_row_ptr, sub_year_ptr, sub_first_year, sub_out: Outputs, sub_ambiguous, sub_failure,
                sub_written, sub_years_written) -> None:
         sub_plan_ptr, sub_plan_fen = subset.plan_csr()
-        # a batch whose loans all run the lean loop has a kernel that compiles that loop alone
-        lean = not general and not sub_events.day.shape[0] and not (subset.interest_months > 0).any() \
-            and not (sub_business_day != BusinessDay.NONE.code).any()
+        # a batch whose loans all run the lean loop has a kernel that compiles that loop alone; a subset of a batch
+        # without calendar settlements or a calendar (none moves a date) has none either: not asked of each subset
+        lean = not general and not sub_events.day.shape[0] \
+            and not (on_calendar and (subset.interest_months > 0).any()) \
+            and not (calendar is not None and (sub_business_day != BusinessDay.NONE.code).any())
         (lean_kernel if lean else amortize_kernel)(
             (sub_opening, subset.periods, subset.months_per_period, subset.method, subset.grace, subset.basis,
              subset.start_y, subset.start_m, subset.start_d, subset.due_day, sub_first_year,

@@ -233,7 +233,7 @@ def arrays_from_loans(loans: Sequence[Loan]) -> LoanArrays:
     k = len(_INTEGER_COLUMNS)
     return LoanArrays(
         **dict(zip(_INTEGER_COLUMNS, values[:k])),
-        **{name: row.astype(np.bool_) for name, row in zip(_FLAG_COLUMNS, values[k:])},
+        **dict(zip(_FLAG_COLUMNS, values[k:].astype(np.bool_))),  # one conversion for the flags, a row each
         plans={k: x.plan_fen for k, x in enumerate(loans) if x.plan_fen is not None},
         events=_events_of(loans),
     )

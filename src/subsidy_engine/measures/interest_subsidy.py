@@ -370,6 +370,10 @@ class _Amounts:
     cut_by_lifetime_cap: np.ndarray
 
 
+#: The names of :class:`_Amounts`' fields, read once (``dataclasses.fields`` walks the class at each call).
+_AMOUNT_NAMES = tuple(f.name for f in fields(_Amounts))
+
+
 @dataclass(frozen=True)
 class LoanYears(_Amounts):
     """The 貼息 of each loan and calendar year of its due dates, in fen (loans in schedule order)."""
@@ -426,23 +430,23 @@ class LoanYears(_Amounts):
 
 
 #: The kernel's columns of each list of rules (frozen, and memoized by their parameter set).
-_RULE_COLUMNS: IdentityMemo[tuple[np.ndarray, ...]] = IdentityMemo(256)
+_RULE_COLUMNS: IdentityMemo[np.ndarray] = IdentityMemo(256)
 
 
-def _rule_columns(rules: list[InterestSubsidyRule]) -> tuple[np.ndarray, ...]:
-    """The kernel's columns of each rule: form, points, share, benchmark, fixed start, years, annual and
-    lifetime caps (read-only: shared by every call with these rules)."""
+def _rule_columns(rules: list[InterestSubsidyRule]) -> np.ndarray:
+    """The kernel's columns of each rule, a row each: form, points, share, benchmark, fixed start, years, annual and
+    lifetime caps (read-only: shared by every call with these rules). One matrix, so that the rows of the loans'
+    rules are taken in one numpy call (``columns.take(set_index, axis=1)``), not one a column."""
     def units(value: Decimal | None) -> int:
         return 0 if value is None else rate_to_units(value)
 
-    def make() -> tuple[np.ndarray, ...]:
-        columns = tuple(np.array([get(r) for r in rules], dtype=np.int64) for get in (
+    def make() -> np.ndarray:
+        columns = np.array([[get(r) for r in rules] for get in (
             lambda r: r.form.code, lambda r: units(r.points), lambda r: units(r.share),
             lambda r: units(r.benchmark_rate), lambda r: -1 if r.start_date is None else epoch_days(r.start_date),
             lambda r: -1 if r.max_years is None else r.max_years, lambda r: cap_fen(r.annual_cap),
-            lambda r: cap_fen(r.lifetime_cap)))
-        for column in columns:
-            column.flags.writeable = False
+            lambda r: cap_fen(r.lifetime_cap))], dtype=np.int64).reshape(8, len(rules))
+        columns.flags.writeable = False
         return columns
 
     return _RULE_COLUMNS.get(tuple(rules), make)
@@ -497,8 +501,10 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     loan_start = f["loan_start_day"].astype(np.int64)
 
     in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
+    # each loan's rule's columns, taken in one call; ``take`` writes a C-ordered matrix (``[:, index]`` would not),
+    # so that each row is a contiguous int64 column, the kind of array the kernel is compiled for
     form, points, share, benchmark, fixed_start, years, annual_cap, lifetime_cap = (
-        column[in_force.set_index] for column in _rule_columns(in_force.rules))
+        _rule_columns(in_force.rules).take(in_force.set_index, axis=1))
     window_start, window_end = subsidy_window_days(fixed_start, years, loan_start)
 
     first_year, last_year = np.empty_like(loan_start), np.empty_like(loan_start)
@@ -583,10 +589,10 @@ def subsidy_by_loan_year(f: dict[str, np.ndarray], periods: np.ndarray, rules: I
             raise AssertionError("a loan-year paid outside its subsidy window: the window rows are wrong")
     if claims_only:  # a national book's loan-years are 2.5 times its claims: the rest is never copied further
         kept = np.flatnonzero(in_window)
-        amounts = {f.name: getattr(run, f.name)[kept] for f in fields(_Amounts)}
+        amounts = {name: getattr(run, name)[kept] for name in _AMOUNT_NAMES}
         loan_of_year, in_window = loan_of_year[kept], in_window[kept]
     else:
-        amounts = {f.name: getattr(run, f.name) for f in fields(_Amounts)}
+        amounts = {name: getattr(run, name) for name in _AMOUNT_NAMES}
     return LoanYears(**amounts, loan_of_year=loan_of_year, loan_start_day=run.loan_start[loan_of_year],
                      set_index=in_force.set_index[loan_of_year], set_ids=list(in_force.ids),
                      digest=in_force.digest, in_window=in_window,

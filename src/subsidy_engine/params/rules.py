@@ -42,8 +42,12 @@ def subsidy_window_days(fixed_start: np.ndarray, years: np.ndarray, loan_start: 
     (``fixed_start``; below 0 for none: the drawdown, ``loan_start``) for ``years`` years (below 0: open),
     ending on the same day that many years later (29 Feb -> 28 Feb); an open window ends at the largest day."""
     window_start = np.where(fixed_start >= 0, fixed_start, loan_start)
-    window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), np.iinfo(np.int64).max)
+    window_end = np.where(years >= 0, add_years(window_start, np.maximum(years, 0)), _OPEN_END)
     return window_start, window_end
+
+
+#: The end of an open 貼息 window: the largest day (read once: ``np.iinfo`` builds an object at each call).
+_OPEN_END = np.iinfo(np.int64).max
 
 
 #: The longest 貼息 window a rule may set, in years.
