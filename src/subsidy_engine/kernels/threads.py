@@ -76,7 +76,7 @@ def read_only(array: np.ndarray) -> np.ndarray:
     writable or read-only (about 15 s for the calendar loop on a cold cache); a caller whose arrays come
     writable from one path and read-only from another (a quote's cached columns) gives them read-only."""
     view = array.view()
-    view.flags.writeable = False
+    view.setflags(write=False)  # not ``view.flags.writeable``: reading ``flags`` makes an object at each call
     return view
 
 

@@ -29,7 +29,7 @@ The rules, each rounding named:
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from operator import attrgetter
 from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
@@ -143,24 +143,26 @@ def read_projects(table: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarra
 #: The amounts of a project (fen; the merit score in units of 0.01), each with its ``no_`` flag.
 _PROJECT_AMOUNTS = ("total_investment", "eligible_investment", "expected_returns", "merit_score")
 _PROJECT_CODES = ("domain", "stage", "platform_type")
+#: The arrays :func:`project_arrays` makes: the integers' (codes, amounts, the start day), then the flags'.
+_INTEGER_NAMES = (*_PROJECT_CODES, *_PROJECT_AMOUNTS, "day")
+_FLAG_NAMES = ("compute_or_network", *PROJECT_FLAGS, *("no_" + name for name in _PROJECT_AMOUNTS))
+#: A model's codes, amounts and flags, each group read in one call (a quote reads one project per request)
+_codes_of, _amounts_of, _flags_of = (attrgetter(*names) for names in (_PROJECT_CODES, _PROJECT_AMOUNTS, PROJECT_FLAGS))
 
 
 def project_arrays(projects: Sequence[Project]) -> dict[str, np.ndarray]:
     """The arrays of :func:`read_projects` for validated ``Project`` models (which have no problem to report): one
     matrix of their integers and one of their flags, a column per row of each (a quote's project is read in two
     numpy calls rather than one per column)."""
-    def fen(value: Decimal | None) -> int:
-        return 0 if value is None else yuan_to_fen(value)
-
-    integer_names = (*_PROJECT_CODES, *_PROJECT_AMOUNTS, "day")
-    integers = np.array([(*(getattr(p, name).code for name in _PROJECT_CODES),
-                          *(fen(getattr(p, name)) for name in _PROJECT_AMOUNTS), epoch_days(p.start_date))
-                         for p in projects], dtype=np.int64).reshape(len(projects), len(integer_names)).T.copy()
-    flag_names = ("compute_or_network", *PROJECT_FLAGS, *("no_" + name for name in _PROJECT_AMOUNTS))
-    flags = np.array([(p.category == "compute_or_network", *(getattr(p, name) for name in PROJECT_FLAGS),
-                       *(getattr(p, name) is None for name in _PROJECT_AMOUNTS)) for p in projects],
-                     dtype=np.bool_).reshape(len(projects), len(flag_names)).T.copy()
-    return {**dict(zip(integer_names, integers)), **dict(zip(flag_names, flags))}
+    integers, flags = [], []
+    for p in projects:
+        amounts = _amounts_of(p)
+        integers.append((*(code.code for code in _codes_of(p)),
+                         *(0 if value is None else yuan_to_fen(value) for value in amounts), epoch_days(p.start_date)))
+        flags.append((p.category == "compute_or_network", *_flags_of(p), *(value is None for value in amounts)))
+    integer_rows = np.array(integers, dtype=np.int64).reshape(len(projects), len(_INTEGER_NAMES)).T.copy()
+    flag_rows = np.array(flags, dtype=np.bool_).reshape(len(projects), len(_FLAG_NAMES)).T.copy()
+    return dict(zip(_INTEGER_NAMES + _FLAG_NAMES, (*integer_rows, *flag_rows)))
 
 
 def investment_subsidy(projects: pd.DataFrame | list[Project], rules: InvestmentSubsidyRule | Policy,

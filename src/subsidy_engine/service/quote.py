@@ -725,11 +725,16 @@ def _rejected_said(rejections: Sequence[tuple[str, str | None, str, str]], lang:
                  reason=reason_in(reason, lang)) for table, item_id, field, reason in rejections]
 
 
+#: A claim of the response (:class:`QuoteClaim`): its fields of the claim row, read in one call a row.
+_CLAIM_FIELDS = ("instrument", "measure", "item_id", "year", "gross", "amount", "parameter", *CUT_COLUMNS)
+_claim_values = operator.attrgetter(*_CLAIM_FIELDS)
+#: Each cut column and the rule it names in ``caps_that_bit``.
+_CUT_RULES = tuple((column, column.removeprefix("cut_by_")) for column in CUT_COLUMNS)
+
+
 def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
     rows = result.rows
-    claims = [{"instrument": r.instrument, "measure": r.measure, "item_id": r.item_id, "year": r.year,
-               "gross": r.gross, "amount": r.amount, "parameter": r.parameter,
-               **{c: getattr(r, c) for c in CUT_COLUMNS}} for r in rows]
+    claims = [dict(zip(_CLAIM_FIELDS, _claim_values(r))) for r in rows]
     totals: dict[tuple[int, int], Decimal] = {}
     for r in rows:
         totals[r.year, r.measure] = totals.get((r.year, r.measure), Decimal(0)) + r.amount
@@ -749,8 +754,8 @@ def _response(request: QuoteRequest, result: ProjectClaims) -> QuoteResponse:
                             for (year, measure), amount in sorted(totals.items())],
         "total": sum((r.amount for r in rows), Decimal(0)).quantize(ONE_FEN),
         "one_off_grants": [c for c in claims if c["measure"] in grant_measures],
-        "caps_that_bit": [{"rule": c.removeprefix("cut_by_"), "item_id": r.item_id, "year": r.year,
-                           "cut": getattr(r, c)} for r in rows for c in CUT_COLUMNS if getattr(r, c) > 0],
+        "caps_that_bit": [{"rule": rule, "item_id": claim["item_id"], "year": claim["year"], "cut": claim[column]}
+                          for claim in claims for column, rule in _CUT_RULES if claim[column] > 0],
         "not_paid": [{"instrument": i, "item_id": item, "reason": why} for i, item, why in result.not_paid],
         "rejections": [{"table": t, "id": i, "field": f, "reason": why} for t, i, f, why in result.rejections],
         "schedules": schedules,
