@@ -72,7 +72,7 @@ from subsidy_engine.loans.schedule import Schedule
 from subsidy_engine.measures.claims import ClaimRows, ClaimsResult
 from subsidy_engine.params.business_days import BusinessCalendar
 from subsidy_engine.params.lpr import LprCurve, LprPaths
-from subsidy_engine.params.policy import Policy, RulesInForce, rules_in_force
+from subsidy_engine.params.policy import ParameterSet, Policy, RulesInForce, rules_in_force
 from subsidy_engine.params.rules import InterestSubsidyRule, subsidy_window_days
 
 
@@ -500,7 +500,7 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     end_day = f["end_day"]  # int32 days: widened inside the kernel, not copied (15M rows at 100k loans)
     loan_start = f["loan_start_day"].astype(np.int64)
 
-    in_force = rules_in_force(rules, loan_start, lambda s: s.interest_subsidy_rule())
+    in_force = rules_in_force(rules, loan_start, ParameterSet.interest_subsidy_rule, once=True)
     # each loan's rule's columns, taken in one call; ``take`` writes a C-ordered matrix (``[:, index]`` would not),
     # so that each row is a contiguous int64 column, the kind of array the kernel is compiled for
     form, points, share, benchmark, fixed_start, years, annual_cap, lifetime_cap = (

@@ -397,12 +397,27 @@ class RulesInForce(Generic[R]):
         return np.array([get(r) for r in self.rules], dtype=dtype)[self.set_index]
 
 
+#: Each policy's rules of one kind (``from_parameters`` of each set) and its sets' ids, made once per policy, its sets
+#: and that function (by their identity): see ``once`` of :func:`rules_in_force`.
+_RULES_OF_SETS: IdentityMemo[tuple[list[Any], list[str]]] = IdentityMemo(64)
+
+
 def rules_in_force(source: Policy | R, anchor_days: np.ndarray,
-                   from_parameters: Callable[[ParameterSet], R]) -> RulesInForce[R]:
-    """Each item's rule: from the set in force on its anchor day, or the one rule given."""
+                   from_parameters: Callable[[ParameterSet], R], *, once: bool = False) -> RulesInForce[R]:
+    """Each item's rule: from the set in force on its anchor day, or the one rule given.
+
+    ``once``: ``from_parameters`` is a function (not a lambda made at each call) whose rule depends on the frozen
+    set alone (:meth:`ParameterSet.interest_subsidy_rule`, itself memoized by its parameters' identity): the
+    policy's list of rules is then made once per policy, not at each call (a quote asks for it at each request).
+    """
     if isinstance(source, Policy):
-        return RulesInForce(source.set_index(anchor_days), [from_parameters(s) for s in source.sets],
-                            [s.id for s in source.sets], source.digest)
+        sets = source.sets
+
+        def made() -> tuple[list[R], list[str]]:
+            return [from_parameters(s) for s in sets], [s.id for s in sets]
+
+        rules, ids = _RULES_OF_SETS.get((source, sets, from_parameters), made) if once else made()
+        return RulesInForce(source.set_index(anchor_days), rules, ids, source.digest)
     digest = hashlib.sha256(source.model_dump_json().encode()).hexdigest()
     return RulesInForce(np.zeros(len(anchor_days), np.int64), [source], ["rule"], digest)
 
