@@ -6,10 +6,12 @@ are joined without being held twice, and a stacking's caps, once paid, are not h
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
 from subsidy_engine import evaluate, load_lpr, load_policy
+from subsidy_engine.measures.claims import ClaimRows
 from subsidy_engine.pipeline import steps
 from subsidy_engine.simulation.scenario import DEFAULT_HOLD_UNTIL
 from subsidy_engine.simulation.synthetic import portfolio
@@ -85,3 +87,32 @@ def test_the_most_favourable_cut_decided_again_for_the_projects_of_changed_rows_
             computed[changing] = rng.integers(0, 2 * int(st.computed.max()) + 2, changing.shape[0]) * (scale > 0)
             assert np.array_equal(again.after(computed), steps._most_favourable(st, computed))
             assert np.array_equal(steps.stacked_total(st, computed, again), steps.stacked_total(st, computed))
+
+
+def _claim_rows(n: int) -> tuple[ClaimRows, dict[str, np.ndarray]]:
+    given = {"project": np.arange(n, dtype=np.int64), "day": np.arange(n, dtype=np.int64) + 20_000,
+             "gross": np.arange(n, dtype=np.int64) * 100}
+    rows = ClaimRows(columns={"year": np.full(n, 2026, np.int32), "amount": given["gross"] // 2,
+                              "item_id": pa.array([f"L{k}" for k in range(n)])},
+                     money=("amount",), paid=np.ones(n, bool), id_column="item_id", reasons=np.full(n, ""),
+                     rejections=pd.DataFrame(), digest="", internal={"set_index": np.zeros(n, np.int64)})
+    return rows, given
+
+
+def test_a_part_of_every_row_is_its_rows_as_they_are_read_only_and_the_calculator_s_arrays_stay_its_own() -> None:
+    """Every row kept (a portfolio's 貼息 and premiums), the part holds the calculator's arrays as read-only views
+    (no copy); some rows kept, copies of those rows: the same columns either way."""
+    rows, given = _claim_rows(5)
+    for keep in (np.arange(5), np.array([0, 2, 4]), np.zeros(0, np.int64), np.array([1, 2, 3, 4])):
+        made = steps.Rows()
+        made.add("premium_subsidy", rows, keep, project=given["project"], enterprise=pa.array(["E"] * 5),
+                 item=rows.columns["item_id"], day=given["day"], gross=given["gross"], measure=7,
+                 parameter="insurance_premium.share")
+        assert made.column("project").tolist() == given["project"][keep].tolist()
+        assert made.column("amount").tolist() == (given["gross"] // 2)[keep].tolist()
+        assert made.column("year").tolist() == [2026] * keep.shape[0]
+        assert made.column("item").to_pylist() == [f"L{k}" for k in keep.tolist()]
+        assert made.column("enterprise").to_pylist() == ["E"] * keep.shape[0]
+        assert not made.column("day").flags.writeable and not made.column("gross").flags.writeable
+        assert all(a.flags.writeable for a in given.values())  # the calculator's arrays are not made read-only
+        assert np.shares_memory(made.column("day"), given["day"]) == (keep.shape[0] == 5)
