@@ -126,3 +126,36 @@ def test_funding_order_funds_as_the_plan_s_own_order(table, budget, mode: str) -
     assert all(np.array_equal(x, y) for x, y in zip(records, (ran.row, ran.source, ran.asked, ran.limit, ran.award,
                                                                ran.code, ran.binding)))
     assert np.array_equal(carried_in, ran.carried_in) and np.array_equal(committed, ran.committed)
+
+
+def _hashed_in_turn(c: plan_module.ClaimsToFund) -> str:
+    """The digest as the plan's docstring defines it, hashed here in turn: each array's bytes, then each text
+    column's buffers (a dictionary's words at its indices), columns by name."""
+    import hashlib
+
+    import pyarrow as pa
+
+    h = hashlib.sha256()
+    for values in (c.amount, c.year, c.measure, c.claim_id, *(c.attributes[k] for k in sorted(c.attributes))):
+        if isinstance(values, np.ndarray):
+            h.update(np.ascontiguousarray(values).tobytes())
+            continue
+        if isinstance(values, pa.DictionaryArray):
+            values = values.dictionary.take(values.indices)
+        values = pa.concat_arrays([values]) if values.offset else values
+        for buffer in values.buffers():
+            h.update(b"-" if buffer is None else buffer)
+    return h.hexdigest()
+
+
+@PROPERTY
+@given(table=claims_tables(), budget=budgets(), mode=st.sampled_from(["waterfall", "merit"]))
+def test_a_caller_s_table_is_hashed_on_another_thread_as_it_was_in_turn(table, budget, mode: str) -> None:  # noqa: ANN001
+    """A caller's claims table is hashed while its plan is built: the digest is what hashing it in turn gives,
+    and a copy sent to a worker (pickled) carries the digest made, not the hash under way."""
+    import pickle
+
+    c = claims_for(table, budget, mode)
+    assert c.digest == _hashed_in_turn(c) and isinstance(c.hashing, str)
+    again = claims_for(table, budget, mode)
+    assert pickle.loads(pickle.dumps(again)).hashing == c.digest
