@@ -159,3 +159,43 @@ def test_a_caller_s_table_is_hashed_on_another_thread_as_it_was_in_turn(table, b
     assert c.digest == _hashed_in_turn(c) and isinstance(c.hashing, str)
     again = claims_for(table, budget, mode)
     assert pickle.loads(pickle.dumps(again)).hashing == c.digest
+
+
+def _allocate_in_child(frame, budget, queue) -> None:  # noqa: ANN001
+    from subsidy_engine import allocate
+
+    queue.put(str(allocate(frame, budget, "waterfall").provenance))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork: POSIX only")
+def test_a_forked_child_hashes_a_caller_s_table_too() -> None:
+    """A process forked after its parent hashed a table on another thread (multiprocessing's default start on
+    Linux) hashes its own: the parent's thread is not in it (this hung, waiting on a thread that never ran), and a
+    hash the parent had under way at the fork is made in the child."""
+    import multiprocessing
+
+    from subsidy_engine import allocate
+
+    table = claims([("A", 15, 2026, "10.00", True, None), ("B", 15, 2027, "20.00", False, None)])
+    budget = budget_of([{"id": "fund", "level": "municipal", "caps": "60.00"}])
+    made = str(allocate(table, budget, "waterfall").provenance)
+    fork = multiprocessing.get_context("fork")
+    queue = fork.Queue()
+    child = fork.Process(target=_allocate_in_child, args=(table, budget, queue))
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and child.exitcode == 0 and queue.get(timeout=5) == made
+
+
+def test_a_hash_under_way_at_a_fork_is_made_in_the_child() -> None:
+    """In a forked child, a hash the parent's thread was making (that thread is not in the child) is made where it
+    is asked for; one made before the fork is read as made."""
+    values = [np.arange(5, dtype=np.int64)]
+    hashing = plan_module.Hashing(values)
+    expected = hashing.result()
+    under_way = plan_module.Hashing.__new__(plan_module.Hashing)
+    under_way.values, under_way.pid, under_way.digest, under_way.error = values, -1, None, None  # another process's
+    assert under_way.result() == expected

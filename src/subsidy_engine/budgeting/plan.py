@@ -13,8 +13,8 @@ the same plan.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, Callable, cast
@@ -55,7 +55,7 @@ class ClaimsToFund:
     item: np.ndarray  # dense code of the item text
     attributes: dict[str, Any]
     #: the claims' digest (:attr:`digest`), or its hash still being made on another thread (a caller's table)
-    hashing: str | Future[str]
+    hashing: str | Hashing
 
     @property
     def digest(self) -> str:
@@ -66,12 +66,6 @@ class ClaimsToFund:
 
     def __getstate__(self) -> dict[str, Any]:  # sent to a worker: the digest made, not the hash under way
         return {**self.__dict__, "hashing": self.digest}
-
-
-#: The thread that hashes a caller's claims table while its plan is built (hashlib lets go of the GIL: a million
-#: claims' 150 MB took 0.14 s of the 2 s an allocation took), made at the first such table.
-_HASHING: list[ThreadPoolExecutor] = []
-_HASHING_LOCK = threading.Lock()
 
 
 def _hashed(values: list[np.ndarray | pa.Array]) -> str:
@@ -86,11 +80,45 @@ def _hashed(values: list[np.ndarray | pa.Array]) -> str:
     return h.hexdigest()
 
 
-def _hash_in_background(values: list[np.ndarray | pa.Array]) -> Future[str]:
-    with _HASHING_LOCK:
-        if not _HASHING:
-            _HASHING.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="subsidy-claims-digest"))
-    return _HASHING[0].submit(_hashed, values)
+class Hashing:
+    """The digest of a caller's claims table, made on a thread of its own while its plan is built (hashlib lets go
+    of the GIL: a million claims' 150 MB took 0.14 s of the 2 s an allocation took); :meth:`result` waits for it.
+
+    A thread of its own per table, not a pool kept by the module: a process forked later (multiprocessing's
+    default start on Linux) has none of its parent's threads, and waited on a pool that ran nothing. A hash
+    asked for in another process than the one that started it (forked while it was made) is made there; one
+    asked for when no thread can start (the interpreter shutting down) is made at once.
+    """
+
+    def __init__(self, values: list[np.ndarray | pa.Array]) -> None:
+        self.values, self.pid = values, os.getpid()
+        self.digest: str | None = None
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = threading.Thread(target=self._make, name="subsidy-claims-digest",
+                                                                 daemon=True)
+        try:
+            self.thread.start()
+        except RuntimeError:  # no new thread at interpreter shutdown: made here
+            self.thread = None
+            self._make()
+
+    def _make(self) -> None:
+        try:
+            self.digest = _hashed(self.values)
+        except BaseException as error:  # raised where the digest is read  # noqa: BLE001
+            self.error = error
+
+    def result(self) -> str:
+        """The digest, once made (its error raised, if hashing failed)."""
+        if self.digest is None and self.error is None:
+            if os.getpid() != self.pid:  # forked while the parent's thread made it: that thread is not here
+                return _hashed(self.values)
+            if self.thread is not None:
+                self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.digest is not None
+        return self.digest
 
 
 def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: str,
@@ -176,7 +204,7 @@ def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: s
         arrays[name] = (column_readers.arrow_text(frame[name]).take(take) if name in frame.columns
                         else pa.nulls(n, pa.string()))
     claim_ids, amount, year, measure = ids.take(take), amount[order], year[order], measure[order]
-    hashing: str | Future[str] = digest
+    hashing: str | Hashing = digest
     if not digest:  # a table of the caller's: the hash of what was read, in canonical order, made on another thread
         hashed: list[np.ndarray | pa.Array] = [amount, year, measure, claim_ids]
         for name in sorted(arrays):
@@ -186,7 +214,7 @@ def read_claims(claims: Claims | pd.DataFrame, rules: list[Eligibility], mode: s
             if isinstance(values, pa.Array) and values.offset:
                 values = pa.concat_arrays([values])  # buffers start at 0
             hashed.append(values)
-        hashing = _hash_in_background(hashed)
+        hashing = Hashing(hashed)
     return ClaimsToFund(claim_ids, amount, year, measure, item[order], arrays, hashing)
 
 
