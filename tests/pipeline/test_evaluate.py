@@ -529,6 +529,11 @@ def test_sort_order_of_uint64_keys_past_a_float_and_of_narrow_signed_keys() -> N
     narrow = np.tile(np.array([100, -100, 0, 127, -128], np.int8), 60)
     assert column_readers.sort_order(narrow, narrow.astype(np.int16)).tolist() == np.argsort(
         narrow, kind="stable").tolist()
+    # rows are positions of the keys: none wraps from the end, none is past it
+    keys = np.arange(1000)[::-1].copy()
+    for rows in (np.r_[np.arange(300), -1], np.full(300, 5000), np.array([-1])):
+        with pytest.raises(IndexError, match="rows must be positions 0 to 999"):
+            column_readers.sort_order(keys, rows=rows)
     # read at rows: the same
     at = np.arange(top.shape[0])[::-1].copy()
     assert column_readers.sort_order(top, rows=at).tolist() == np.argsort(top[at], kind="stable").tolist()

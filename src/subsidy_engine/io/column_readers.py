@@ -52,7 +52,8 @@ def is_missing(value: object) -> bool:
 def sort_order(*keys: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Row order by ``keys`` (the first is the primary key), ties in row order.
 
-    ``rows``: the order of those rows only (positions into the keys, each key read there as it is packed);
+    ``rows``: the order of those rows only (positions ``0 <= row < n`` into the keys, each key read there as it
+    is packed; any other raises ``IndexError``);
     ``rows[order]`` are then those rows in key order. A caller sorting a subset passes it so, rather than a copy
     of each key at it: the copies of four keys of a national book's 2.9M claims under the caps were 92 MB of new
     memory, which a virtual machine charges for.
@@ -63,6 +64,9 @@ def sort_order(*keys: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     (:func:`subsidy_engine.kernels.sort.radix_order`, stable); keys wider than that, and a few rows, go to
     ``np.lexsort`` (stable).
     """
+    if rows is not None and rows.shape[0] and (int(rows.min()) < 0 or int(rows.max()) >= keys[0].shape[0]):
+        # positions only, as nonzero gives them: no wrapping from the end, which a packed read would not do
+        raise IndexError(f"sort_order: rows must be positions 0 to {keys[0].shape[0] - 1} of the keys")
     if rows is not None and (rows.shape[0] <= 256 or any(k.dtype == np.uint64 for k in keys)):
         keys, rows = tuple(k[rows] for k in keys), None  # a few rows; or a uint64 key, its range read as it is
     n = keys[0].shape[0] if rows is None else rows.shape[0]

@@ -199,12 +199,13 @@ class Rows:
     def add(self, instrument: str, rows: ClaimRows, keep: np.ndarray, *, project: np.ndarray,
             enterprise: Texts, item: pd.Series | pa.Array | np.ndarray, day: np.ndarray, gross: np.ndarray,
             measure: np.ndarray | int, parameter: np.ndarray | str, year: np.ndarray | None = None) -> None:
-        """The rows ``keep`` (ascending positions, as ``nonzero`` gives them) of a calculator's ``rows`` as a part;
-        ``project`` to ``gross`` (and ``measure``, ``parameter``, ``year`` when arrays) row for row with ``rows``."""
+        """The rows ``keep`` of a calculator's ``rows`` as a part; ``project`` to ``gross`` (and ``measure``,
+        ``parameter``, ``year`` when arrays) row for row with ``rows``. When ``keep`` is every row in order, the part
+        holds read-only views of those arrays, not copies: the calculator does not write into them after."""
         # every row kept (a portfolio's 貼息 and premiums: each row is paid or in the window), in order: the arrays
         # as they are, not copies of 3.5M rows x 10 columns at a national size (the parts are joined next anyway)
         every_row = keep.shape[0] == rows.paid.shape[0] and (not keep.shape[0] or (
-            keep[0] == 0 and keep[-1] == keep.shape[0] - 1))
+            keep[0] == 0 and keep[-1] == keep.shape[0] - 1 and bool((keep[1:] > keep[:-1]).all())))
 
         def kept(values: Any, dtype: Any) -> np.ndarray:
             return np.asarray(values, dtype) if every_row else np.asarray(values, dtype)[keep]
