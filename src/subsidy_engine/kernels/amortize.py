@@ -22,6 +22,7 @@ from subsidy_engine.kernels.calendar import (
     civil_from_days,
     days_from_civil,
     days_in_month,
+    due_month,
     month_day,
     period_accrual,
     period_numerator_civil,
@@ -345,6 +346,24 @@ def _first_years_threads(start_y, start_m, start_d, interest_months, interest_da
 
 
 first_years = by_size(_first_years_threads, "loans")
+
+
+@jit
+def plain_layout(start_y, start_m, months_per_period, periods):
+    """``(first_year, row_ptr, year_ptr)`` of loans that move no due date, settle interest on their due dates and
+    have no drawdown or prepayment after the first: each loan's rows are its periods, its years run from its first
+    due date's to its last's (:func:`~subsidy_engine.kernels.calendar.due_month`). One pass, where the general
+    layout (``loans.amortization``: first_year, row_capacity, year_counts) takes a dozen numpy calls."""
+    n = periods.shape[0]
+    first_year = np.empty(n, np.int64)
+    row_ptr, year_ptr = np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
+    row_ptr[0] = year_ptr[0] = 0
+    for j in range(n):
+        first_year[j] = due_month(start_y[j], start_m[j], months_per_period[j]) // 12
+        last_year = due_month(start_y[j], start_m[j], periods[j] * months_per_period[j]) // 12
+        row_ptr[j + 1] = row_ptr[j] + periods[j]
+        year_ptr[j + 1] = year_ptr[j] + last_year - first_year[j] + 1
+    return first_year, row_ptr, year_ptr
 
 
 @inline_jit

@@ -295,10 +295,36 @@ def civil_dates(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y, m, d
 
 
+@inline_jit
+def due_month(start_y, start_m, months):
+    """The month ``months`` after a start month, numbered ``year * 12 + month - 1``: a due date's month (its
+    year is this // 12, whatever its day)."""
+    return start_y * 12 + start_m - 1 + months
+
+
+@jit
+def _due_years_each(start_y, start_m, months, out):
+    for i in range(start_y.shape[0]):
+        out[i] = due_month(start_y[i], start_m[i], months[i]) // 12
+
+
+def due_years(start_y: np.ndarray, start_m: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """The calendar year of the date ``months`` after each (start year, start month): a nominal due date's.
+
+    >>> due_years(np.array([2024, 2024]), np.array([11, 12]), np.array([1, 1])).tolist()
+    [2024, 2025]
+    """
+    columns = _int64_broadcast(start_y, start_m, months)
+    years, months_from, count = (np.ascontiguousarray(c).ravel() for c in columns)
+    out = np.empty(years.shape[0], np.int64)
+    _due_years_each(years, months_from, count, out)
+    return out.reshape(columns[0].shape)
+
+
 @jit
 def _due_days_each(start_y, start_m, months, due_day, out):
     for i in range(start_y.shape[0]):
-        index = start_y[i] * 12 + start_m[i] - 1 + months[i]
+        index = due_month(start_y[i], start_m[i], months[i])
         y = index // 12
         m = index % 12 + 1
         out[i] = days_from_civil(y, m, min(due_day[i], days_in_month(y, m)))

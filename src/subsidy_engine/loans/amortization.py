@@ -16,9 +16,9 @@ import numpy as np
 from subsidy_engine.core.dates import day_date, epoch_days
 from subsidy_engine.core.money import RATE_SCALE, div_half_up, fen_to_yuan
 from subsidy_engine.core.vocabulary import BusinessDay
-from subsidy_engine.kernels.amortize import amortize_kernel, first_years, lean_kernel
+from subsidy_engine.kernels.amortize import amortize_kernel, first_years, lean_kernel, plain_layout
 from subsidy_engine.kernels.business_days import adjust_days
-from subsidy_engine.kernels.calendar import due_days, years_of
+from subsidy_engine.kernels.calendar import due_days, due_years, years_of
 from subsidy_engine.loans.arrays import LoanArrays, LoanEvents
 from subsidy_engine.loans.repricing import rate_segments
 from subsidy_engine.params.business_days import BusinessCalendar, china_calendar
@@ -246,7 +246,7 @@ def first_due_year(loans: LoanArrays, calendar: BusinessCalendar | None = None,
     """The year of each loan's first due date (moved to a business day on ``calendar`` by ``rules``,
     :func:`kernel_rules`)."""
     if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
-        return (loans.start_y * 12 + loans.start_m - 1 + loans.months_per_period) // 12
+        return due_years(loans.start_y, loans.start_m, loans.months_per_period)
     rules = kernel_rules(loans, calendar) if rules is None else rules
     return years_of(moved_due_days(loans, loans.months_per_period, calendar, rules))
 
@@ -336,7 +336,7 @@ def year_counts(loans: LoanArrays, first: np.ndarray | None = None,
     business day on ``calendar`` by ``rules``, :func:`kernel_rules`), per loan."""
     months = loans.periods * loans.months_per_period
     if calendar is None or not (loans.business_day != BusinessDay.NONE.code).any():
-        last_year = (loans.start_y * 12 + loans.start_m - 1 + months) // 12
+        last_year = due_years(loans.start_y, loans.start_m, months)
     else:
         rules = kernel_rules(loans, calendar) if rules is None else rules
         last_year = years_of(moved_due_days(loans, months, calendar, rules))
@@ -436,10 +436,16 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
     if errors:
         segments.rate_units[np.repeat(failed, np.diff(segments.ptr))] = 0
     count = len(loans)
-    loan_first_year = first_year(loans, calendar, business_day)
-    row_ptr = pointers(row_capacity(loans))
-    year_ptr = pointers(year_counts(loans, loan_first_year, calendar, business_day))
     on_calendar = bool((loans.interest_months > 0).any())
+    if calendar is None and loans.events is None and loans.stop_period is None and not on_calendar:
+        # no date moved, settled on a calendar day or cut short by a prepayment: the layout in one pass (a test
+        # holds it to the three calls below)
+        loan_first_year, row_ptr, year_ptr = plain_layout(loans.start_y, loans.start_m, loans.months_per_period,
+                                                          loans.periods)
+    else:
+        loan_first_year = first_year(loans, calendar, business_day)
+        row_ptr = pointers(row_capacity(loans))
+        year_ptr = pointers(year_counts(loans, loan_first_year, calendar, business_day))
     cal_first, cal_table, cal_weekends = calendar_arrays(calendar)
     if out is None:
         out = Outputs.allocate(int(row_ptr[-1]) if rows else 0, int(year_ptr[-1]) if years else 0,

@@ -63,7 +63,7 @@ from subsidy_engine.core.vocabulary import SubsidyForm
 from subsidy_engine.io.column_readers import Read
 from subsidy_engine.kernels.calendar import calendar_year, civil_dates
 from subsidy_engine.kernels.caps import cap_fen
-from subsidy_engine.kernels.subsidy import portfolio_subsidy
+from subsidy_engine.kernels.subsidy import loan_year_layout, portfolio_subsidy
 from subsidy_engine.kernels.threads import read_only
 from subsidy_engine.loans import amortization
 from subsidy_engine.loans.arrays import LoanArrays
@@ -495,9 +495,8 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
     (no year in between is skipped), or one per period, with each period's accrual terms and amounts, or only
     what is paid (``paid_only``, per period: of the seven amounts and eight terms of a period, the one a bank's
     ledger reads; the other arrays are empty)."""
-    row_ptr = np.zeros(periods.shape[0] + 1, np.int64)
-    periods.cumsum(out=row_ptr[1:])
     end_day = f["end_day"]  # int32 days: widened inside the kernel, not copied (15M rows at 100k loans)
+    row_ptr, first_year, year_ptr = loan_year_layout(periods, end_day)
     loan_start = f["loan_start_day"].astype(np.int64)
 
     in_force = rules_in_force(rules, loan_start, ParameterSet.interest_subsidy_rule, once=True)
@@ -507,11 +506,6 @@ def _run_kernel(f: dict[str, np.ndarray], periods: np.ndarray, rules: InterestSu
         _rule_columns(in_force.rules).take(in_force.set_index, axis=1))
     window_start, window_end = subsidy_window_days(fixed_start, years, loan_start)
 
-    first_year, last_year = np.empty_like(loan_start), np.empty_like(loan_start)
-    calendar_year(end_day[row_ptr[:-1]].astype(np.int64), first_year)  # int64 days, as its other callers'
-    calendar_year(end_day[row_ptr[1:] - 1].astype(np.int64), last_year)
-    year_ptr = np.zeros(periods.shape[0] + 1, np.int64)
-    (last_year - first_year + 1).cumsum(out=year_ptr[1:])
     rows = int(row_ptr[-1]) if per_period else int(year_ptr[-1])
     paid_only = paid_only and per_period
     out = [np.empty(rows if k == 3 or not paid_only else 0, np.int64) for k in range(7)]  # out[3]: paid
