@@ -674,7 +674,8 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     under = np.empty(n, np.bool_)
     rows_under_caps(instrument, project, project_set, SUBSIDY, by_set.total_capped, under)
     subset = under.nonzero()[0]
-    order = read_only(subset[column_readers.sort_order(year, day, instrument, item_code, rows=subset)])
+    order = read_only(column_readers.sort_order(year, day, instrument, item_code) if subset.shape[0] == n else
+                      subset[column_readers.sort_order(year, day, instrument, item_code, rows=subset)])
     # each of those rows' group and cap under each cap, written in that order (kernels.caps.stacking_groups): the
     # pass that pays them reads them front to back
     group, cap = np.empty((order.shape[0], 3), np.int64), np.empty((order.shape[0], 3), np.int64)
@@ -758,10 +759,11 @@ def _most_favourable(st: Stacking, computed: np.ndarray) -> np.ndarray:
 
 def shown_order(st: Stacking, years: tuple[int, ...] | None) -> np.ndarray:
     """The rows of the years asked for, in a stable order: project, instrument, item, year."""
-    shown = np.ones(st.year.shape[0], bool) if years is None else np.isin(st.year, np.array(years))
-    subset = shown.nonzero()[0]
-    return subset[column_readers.sort_order(np.where(st.has_project, st.project, st.n_projects), st.instrument,
-                                            st.item_code, st.year, rows=subset)]
+    keys = (np.where(st.has_project, st.project, st.n_projects), st.instrument, st.item_code, st.year)
+    if years is None:  # every row: the keys as they are (a quote's)
+        return column_readers.sort_order(*keys)
+    subset = np.isin(st.year, np.array(years)).nonzero()[0]
+    return subset[column_readers.sort_order(*keys, rows=subset)]
 
 
 def combine(rows: Rows, ctx: Context, years: tuple[int, ...] | None
