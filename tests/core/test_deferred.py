@@ -7,6 +7,9 @@ import json
 import pickle
 from typing import Any
 
+import pytest
+from pydantic import Field, PrivateAttr
+
 from subsidy_engine.core.deferred import Deferred
 
 
@@ -118,3 +121,45 @@ def test_iterating_a_model_gives_its_deferred_fields_too() -> None:
     """dict(model) and ``for name, value in model`` read every field, the deferred ones made first."""
     assert dict(_reply([])) == {**dict(Reply.model_validate(WHOLE))}
     assert dict(Inner.deferring({}, lambda: {"rows": [1]})) == {"rows": [1]}
+
+
+class _Cached(Deferred):
+    total: int
+    words: str
+    _cache: dict[str, int] = PrivateAttr(default_factory=dict)
+    _unset: int = PrivateAttr()
+
+
+class _WithDefault(Deferred):
+    total: int
+    words: str
+    note: str = "n"
+
+
+class _Aliased(Deferred):
+    total: int = Field(alias="Total")
+    words: str
+
+
+class _Posted(Deferred):
+    total: int
+    words: str
+
+    def model_post_init(self, context: Any) -> None:
+        self.__pydantic_private__["_seen"] = True  # type: ignore[index]
+
+
+@pytest.mark.parametrize("model, values", [(_Cached, {"total": 3}), (_WithDefault, {"total": 3}),
+                                           (_Aliased, {"Total": 3}), (Plain, {"total": 3, "bogus": 1}),
+                                           (_Posted, {"total": 3})])
+def test_a_model_is_built_as_model_construct_builds_it(model, values) -> None:
+    """Private attributes from their factories (those without a default left out), a field's default, an alias,
+    a key that is no field and a model's own post-init: as pydantic's model_construct makes them (the review of
+    the twentieth session: a direct build of the attributes had none of these)."""
+    made = {k: v for k, v in {"words": "three", "inner": None, "notes": []}.items() if k in model.model_fields}
+    deferred = model.deferring(values, lambda: made)
+    constructed = model.model_construct(**values)
+    private = {k: v for k, v in deferred.__pydantic_private__.items() if k != "_maker"}
+    assert private == {k: v for k, v in (constructed.__pydantic_private__ or {}).items() if k != "_maker"}
+    assert deferred.model_dump() == {**made, **constructed.model_dump()}
+    assert deferred.model_fields_set == set(made) | set(constructed.__dict__)  # what made() counts as set

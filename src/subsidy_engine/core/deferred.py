@@ -33,7 +33,6 @@ from pydantic import BaseModel, PrivateAttr, SerializerFunctionWrapHandler, mode
 
 #: What makes a model's deferred fields: their values by name.
 Maker = Callable[[], Mapping[str, Any]]
-_set = object.__setattr__  # a model's own attributes, set as pydantic's model_construct sets them
 
 
 class Deferred(BaseModel):
@@ -50,21 +49,14 @@ class Deferred(BaseModel):
         (nested models built from mappings); they are dropped before anyone reads them.
         """
         if validate is None:
-            # what model_construct sets, without its pass over every field for a default: a field not given is
-            # one the maker makes (a default would shadow it), and a quote's schedule columns are built per loan
-            model = cls.__new__(cls)
-            _set(model, "__dict__", dict(values))
-            _set(model, "__pydantic_fields_set__", set(values))
-            _set(model, "__pydantic_extra__", None)
-            _set(model, "__pydantic_private__", {name: private.get_default()
-                                                 for name, private in cls.__private_attributes__.items()})
+            model = cls.model_construct(**values)
         else:
             model = cls.model_validate({**values, **validate})
             for name in validate:
                 del model.__dict__[name]
                 model.__pydantic_fields_set__.discard(name)
-        private = model.__pydantic_private__
-        assert private is not None  # both ways above set it (the model has a private attribute, _maker)
+        private = model.__pydantic_private__  # set by both ways above (the model has a private attribute, _maker);
+        assert private is not None  # written into directly: pydantic's __setattr__ looks the name up first
         private["_maker"] = maker
         return model
 
