@@ -350,10 +350,11 @@ first_years = by_size(_first_years_threads, "loans")
 
 @jit
 def plain_layout(start_y, start_m, months_per_period, periods):
-    """``(first_year, row_ptr, year_ptr)`` of loans that move no due date, settle interest on their due dates and
-    have no drawdown or prepayment after the first: each loan's rows are its periods, its years run from its first
-    due date's to its last's (:func:`~subsidy_engine.kernels.calendar.due_month`). One pass, where the general
-    layout (``loans.amortization``: first_year, row_capacity, year_counts) takes a dozen numpy calls."""
+    """``(first_year, row_ptr, year_ptr)`` of loans priced to their term (no ``stop_period``) that move no due date,
+    settle interest on their due dates and have no events (a single drawdown, no prepayment): each loan's rows are
+    its periods, its years run from its first due date's to its last's
+    (:func:`~subsidy_engine.kernels.calendar.due_month`). One pass, where the general layout
+    (``loans.amortization``: first_year, row_capacity, year_counts) takes a dozen numpy calls."""
     n = periods.shape[0]
     first_year = np.empty(n, np.int64)
     row_ptr, year_ptr = np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)

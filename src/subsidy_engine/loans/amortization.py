@@ -438,8 +438,8 @@ def run(loans: LoanArrays, curve: LprCurve | LprPaths | None, *, rows: bool, yea
     count = len(loans)
     on_calendar = bool((loans.interest_months > 0).any())
     if calendar is None and loans.events is None and loans.stop_period is None and not on_calendar:
-        # no date moved, settled on a calendar day or cut short by a prepayment: the layout in one pass (a test
-        # holds it to the three calls below)
+        # priced to their term, no date moved, no settlement on a calendar day, no tranche or prepayment: the
+        # layout in one pass (tests/loans/test_layout.py holds it to the three calls below)
         loan_first_year, row_ptr, year_ptr = plain_layout(loans.start_y, loans.start_m, loans.months_per_period,
                                                           loans.periods)
     else:
