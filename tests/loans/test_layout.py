@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,3 +60,8 @@ def test_the_loan_year_layout_reads_the_first_and_last_dates(periods, data) -> N
         first_year = (EPOCH + timedelta(days=rows[0])).year
         last_year = (EPOCH + timedelta(days=rows[-1])).year
         assert (first[j], span) == (first_year, last_year - first_year + 1)
+
+
+def test_the_loan_year_layout_refuses_more_periods_than_rows() -> None:
+    with pytest.raises(ValueError, match="more than the rows"):
+        loan_year_layout(np.array([3, 2], np.int64), np.arange(4, dtype=np.int32))

@@ -219,6 +219,9 @@ def loan_year_layout(periods, end_day):
     row_ptr[0] = year_ptr[0] = 0
     for j in range(n):
         row_ptr[j + 1] = row_ptr[j] + periods[j]
+    if row_ptr[n] > end_day.shape[0]:  # read out of the rows' bounds otherwise (numpy's indexing raised)
+        raise ValueError("loan_year_layout: the loans' periods are more than the rows")
+    for j in range(n):
         years = 0
         if periods[j] > 0:
             first_year[j] = civil_from_days(np.int64(end_day[row_ptr[j]]))[0]
