@@ -109,6 +109,19 @@ def sort_order(*keys: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     return packed
 
 
+def rows_in_order(rows: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """``rows`` (increasing positions into the keys, as ``nonzero`` gives them) in the order of ``keys``, ties in
+    row order: :func:`sort_order` of those rows; of the keys as they are when ``rows`` is every row (a quote's
+    rows are all under the caps and all shown), without reading each key at them.
+
+    >>> rows_in_order(np.array([0, 2, 3]), np.array([5, 9, 1, 5])).tolist()
+    [2, 0, 3]
+    """
+    if rows.shape[0] == keys[0].shape[0]:
+        return sort_order(*keys)
+    return rows[sort_order(*keys, rows=rows)]
+
+
 def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)`` of integers, without its sort when they span a small range.
 

@@ -673,9 +673,7 @@ def stacking_of(rows: Rows, policy: Policy, project_arrays: dict[str, np.ndarray
     project, project_set, instrument = arrays[0], arrays[4], read_only(instrument)
     under = np.empty(n, np.bool_)
     rows_under_caps(instrument, project, project_set, SUBSIDY, by_set.total_capped, under)
-    subset = under.nonzero()[0]
-    order = read_only(column_readers.sort_order(year, day, instrument, item_code) if subset.shape[0] == n else
-                      subset[column_readers.sort_order(year, day, instrument, item_code, rows=subset)])
+    order = read_only(column_readers.rows_in_order(under.nonzero()[0], year, day, instrument, item_code))
     # each of those rows' group and cap under each cap, written in that order (kernels.caps.stacking_groups): the
     # pass that pays them reads them front to back
     group, cap = np.empty((order.shape[0], 3), np.int64), np.empty((order.shape[0], 3), np.int64)
@@ -759,11 +757,9 @@ def _most_favourable(st: Stacking, computed: np.ndarray) -> np.ndarray:
 
 def shown_order(st: Stacking, years: tuple[int, ...] | None) -> np.ndarray:
     """The rows of the years asked for, in a stable order: project, instrument, item, year."""
-    keys = (np.where(st.has_project, st.project, st.n_projects), st.instrument, st.item_code, st.year)
-    if years is None:  # every row: the keys as they are (a quote's)
-        return column_readers.sort_order(*keys)
-    subset = np.isin(st.year, np.array(years)).nonzero()[0]
-    return subset[column_readers.sort_order(*keys, rows=subset)]
+    shown = np.ones(st.year.shape[0], bool) if years is None else np.isin(st.year, np.array(years))
+    return column_readers.rows_in_order(shown.nonzero()[0], np.where(st.has_project, st.project, st.n_projects),
+                                        st.instrument, st.item_code, st.year)
 
 
 def combine(rows: Rows, ctx: Context, years: tuple[int, ...] | None
